@@ -1,0 +1,125 @@
+import { randomBytes } from 'node:crypto'
+import { x509 } from './x509.ts'
+import { CertificateError, ConfigError } from '../errors.ts'
+
+const ED25519 = { name: 'Ed25519' }
+const DAY_MS = 24 * 60 * 60 * 1000
+/** Tolerate clocks a little behind the issuer's. */
+const BACKDATE_MS = 5 * 60 * 1000
+
+export const DEFAULT_CA_VALIDITY_DAYS = 3650
+export const DEFAULT_CERT_VALIDITY_DAYS = 825
+
+/** A certificate and its private key, both PEM. */
+export interface CertKeyPair {
+  cert: string
+  key: string
+}
+
+export interface CreateCaOptions {
+  commonName?: string
+  validityDays?: number
+}
+
+export interface IssueOptions {
+  /** The subject CN and the DNS SAN. */
+  name: string
+  validityDays?: number
+  /** Override validity start (tests make not-yet-valid certificates with it). */
+  notBefore?: Date
+  notAfter?: Date
+}
+
+/** A new Ed25519 certificate authority for one grid. */
+export async function createCa (options: CreateCaOptions = {}): Promise<CertKeyPair> {
+  const validityDays = checkValidity(options.validityDays ?? DEFAULT_CA_VALIDITY_DAYS)
+  const keys = await generateKeys()
+  const now = Date.now()
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serialNumber(),
+    name: `CN=${escapeDn(options.commonName ?? 'gridd CA')}`,
+    notBefore: new Date(now - BACKDATE_MS),
+    notAfter: new Date(now + validityDays * DAY_MS),
+    keys,
+    signingAlgorithm: ED25519,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey)
+    ]
+  })
+  return { cert: cert.toString('pem'), key: await exportKey(keys.privateKey) }
+}
+
+/**
+ * A node (or client) certificate signed by the CA: Ed25519 key (it becomes the
+ * libp2p identity), SAN = name, usable as both TLS server and TLS client.
+ */
+export async function issueCertificate (ca: CertKeyPair, options: IssueOptions): Promise<CertKeyPair> {
+  const name = checkName(options.name)
+  const validityDays = checkValidity(options.validityDays ?? DEFAULT_CERT_VALIDITY_DAYS)
+  const caCert = new x509.X509Certificate(ca.cert)
+  const caKey = await importKey(ca.key)
+  const keys = await generateKeys()
+  const now = Date.now()
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serialNumber(),
+    subject: `CN=${escapeDn(name)}`,
+    issuer: caCert.subject,
+    notBefore: options.notBefore ?? new Date(now - BACKDATE_MS),
+    notAfter: options.notAfter ?? new Date(now + validityDays * DAY_MS),
+    publicKey: keys.publicKey,
+    signingKey: caKey,
+    signingAlgorithm: ED25519,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+      new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: name }]),
+      await x509.AuthorityKeyIdentifierExtension.create(caCert)
+    ]
+  })
+  return { cert: cert.toString('pem'), key: await exportKey(keys.privateKey) }
+}
+
+async function generateKeys (): Promise<CryptoKeyPair> {
+  return await crypto.subtle.generateKey(ED25519, true, ['sign', 'verify']) as CryptoKeyPair
+}
+
+async function exportKey (key: CryptoKey): Promise<string> {
+  const pkcs8 = await crypto.subtle.exportKey('pkcs8', key)
+  return x509.PemConverter.encode(pkcs8, 'PRIVATE KEY')
+}
+
+async function importKey (pem: string): Promise<CryptoKey> {
+  try {
+    const der = x509.PemConverter.decodeFirst(pem)
+    return await crypto.subtle.importKey('pkcs8', der, ED25519, false, ['sign'])
+  } catch (err) {
+    throw new CertificateError('the CA key is not an Ed25519 PKCS#8 PEM key', { cause: err })
+  }
+}
+
+function serialNumber (): string {
+  // positive 128-bit serial: clear the top bit
+  const bytes = randomBytes(16)
+  bytes[0] = (bytes[0] ?? 0) & 0x7f
+  return bytes.toString('hex')
+}
+
+function checkValidity (days: number): number {
+  if (!Number.isFinite(days) || days <= 0) throw new ConfigError('validityDays', `must be a positive number of days, got ${days}`)
+  return days
+}
+
+/** Names become file names and DNS SANs: keep them to a safe alphabet. */
+export function checkName (name: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name)) {
+    throw new ConfigError('name', `"${name}" must be 1-63 characters of letters, digits, '.', '_' or '-', starting with a letter or digit`)
+  }
+  return name
+}
+
+function escapeDn (value: string): string {
+  return value.replace(/([,+"\\<>;=])/g, '\\$1')
+}

@@ -1,0 +1,55 @@
+import { Command, Option } from 'commander'
+import { GridNode } from '../../node.ts'
+import { DEFAULT_HOST, DEFAULT_PORT } from '../../config.ts'
+import { createCliLogger } from '../logger.ts'
+import { intOption, listOption, logLevelOption, tlsOptions } from '../options.ts'
+import { resolveTlsSource } from '../tls-source.ts'
+import { CertsNotFoundError } from '../../errors.ts'
+import { onShutdownSignal } from '../signals.ts'
+
+interface NodeFlags {
+  host: string
+  port: number
+  peer?: string[]
+  certs?: string
+  name?: string
+  ca?: string
+  cert?: string
+  key?: string
+  dev?: boolean
+  logLevel: string
+}
+
+export function nodeCommand (): Command {
+  const cmd = new Command('node')
+    .description('run a grid node (the same daemon on every machine)')
+    .addOption(new Option('--host <ip>', 'listen address').default(DEFAULT_HOST).env('GRID_HOST'))
+    .addOption(intOption('--port <port>', 'listen port (0 = any free port)', 0, 65535).default(DEFAULT_PORT).env('GRID_PORT'))
+    .addOption(listOption('--peer <addr...>', 'a member to join through: host:port or multiaddr (repeatable, comma-separated in GRID_PEERS)').env('GRID_PEERS'))
+  for (const option of tlsOptions('node')) cmd.addOption(option)
+  return cmd
+    .addOption(logLevelOption('info'))
+    .action(async (flags: NodeFlags) => { await runNode(flags) })
+}
+
+async function runNode (flags: NodeFlags): Promise<void> {
+  const logger = createCliLogger(flags.logLevel)
+  const found = await resolveTlsSource(flags, process.env, process.cwd(), 'node')
+  if (found == null && flags.dev !== true) throw new CertsNotFoundError('no --certs/--ca flags, no GRID_TLS_* variables, no ./certs directory')
+  const node = await GridNode.start({
+    host: flags.host,
+    port: flags.port,
+    peers: flags.peer ?? [],
+    tls: found?.tls,
+    dev: found == null,
+    logger
+  })
+  if (found != null) logger.info({ source: found.source }, 'TLS material loaded')
+  node.on('peer:connect', ({ id }) => { logger.info({ peer: id }, 'peer connected') })
+  node.on('peer:disconnect', ({ id }) => { logger.info({ peer: id }, 'peer disconnected') })
+  onShutdownSignal(async (signal) => {
+    logger.info({ signal }, 'stopping')
+    await node.stop()
+    logger.flush()
+  })
+}

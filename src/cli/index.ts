@@ -1,0 +1,46 @@
+import { Command, CommanderError } from 'commander'
+import { nodeCommand } from './commands/node.ts'
+import { certsCommand } from './commands/certs.ts'
+import { statusCommand } from './commands/status.ts'
+import { GridError } from '../errors.ts'
+
+/** Exit code for bad input: unknown flag, bad value, missing or unreadable certificates. */
+const EXIT_USAGE = 2
+const USAGE_CODES = new Set(['ERR_CONFIG', 'ERR_NO_CERTS', 'ERR_CERTIFICATE', 'ERR_FILE_EXISTS', 'ERR_INVALID_ADDRESS'])
+
+export function buildProgram (): Command {
+  const program = new Command('grid')
+    .description('gridd: a peer-to-peer, self-healing compute grid for Node.js')
+    .version('0.1.0')
+    .exitOverride()
+    .showSuggestionAfterError()
+  program.addCommand(nodeCommand())
+  program.addCommand(certsCommand())
+  program.addCommand(statusCommand())
+  for (const cmd of program.commands) {
+    cmd.exitOverride()
+    for (const sub of cmd.commands) sub.exitOverride()
+  }
+  return program
+}
+
+export async function main (argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv)
+  } catch (err) {
+    process.exitCode = fail(err)
+  }
+}
+
+function fail (err: unknown): number {
+  if (err instanceof CommanderError) {
+    // help and version are not errors; commander already printed the message
+    return err.exitCode === 0 ? 0 : EXIT_USAGE
+  }
+  if (err instanceof GridError) {
+    process.stderr.write(`grid: ${err.message}\n`)
+    return USAGE_CODES.has(err.code) ? EXIT_USAGE : 1
+  }
+  process.stderr.write(`grid: ${(err as Error)?.stack ?? String(err)}\n`)
+  return 1
+}

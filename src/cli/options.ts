@@ -1,0 +1,35 @@
+import { Option } from 'commander'
+import { InvalidArgumentError } from 'commander'
+import { LOG_LEVELS } from './logger.ts'
+
+/** Commander option parsers that reject bad input with a message naming it (exit 2). */
+export function intOption (flags: string, description: string, min: number, max: number): Option {
+  return new Option(flags, description).argParser(value => {
+    const n = /^-?\d+$/.test(value) ? Number(value) : NaN
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer ${min}-${max}, got "${value}"`)
+    return n
+  })
+}
+
+export function listOption (flags: string, description: string): Option {
+  return new Option(flags, description).argParser((value: string, previous: string[] | undefined) => [
+    ...(previous ?? []),
+    ...value.split(',').map(s => s.trim()).filter(s => s !== '')
+  ])
+}
+
+export function logLevelOption (defaultLevel: string): Option {
+  return new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default(defaultLevel).env('GRID_LOG_LEVEL')
+}
+
+/** The TLS flags shared by every command. */
+export function tlsOptions (defaultName: string): Option[] {
+  return [
+    new Option('--certs <dir>', 'certificates directory (ca.crt, NAME.crt, NAME.key)').env('GRID_CERTS'),
+    new Option('--name <name>', `certificate name in --certs (default "${defaultName}")`).env('GRID_CERT_NAME'),
+    new Option('--ca <file>', 'grid CA certificate (PEM file)'),
+    new Option('--cert <file>', 'this side\'s certificate (PEM file)'),
+    new Option('--key <file>', 'this side\'s private key (PEM file)'),
+    new Option('--dev', 'use the throwaway dev CA of this machine (one-machine grids only)')
+  ]
+}

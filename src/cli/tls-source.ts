@@ -1,0 +1,61 @@
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { loadCerts, readPemOrPath } from '../transport/mtls/material.ts'
+import type { TlsMaterial } from '../transport/mtls/material.ts'
+import { CertsNotFoundError, ConfigError } from '../errors.ts'
+
+export interface TlsFlags {
+  ca?: string
+  cert?: string
+  key?: string
+  certs?: string
+  name?: string
+}
+
+export type TlsSource = 'flags' | 'certs-dir' | 'env' | 'cwd'
+
+export interface ResolvedTls {
+  source: TlsSource
+  tls: TlsMaterial
+}
+
+/**
+ * Where the TLS material comes from, highest first: `--ca/--cert/--key`,
+ * `--certs DIR`, the GRID_TLS_* environment, then `./certs`. Returns
+ * undefined when nothing is configured (the caller may fall back to --dev).
+ */
+export async function resolveTlsSource (flags: TlsFlags, env: Record<string, string | undefined>, cwd: string, defaultName: string): Promise<ResolvedTls | undefined> {
+  const name = flags.name ?? defaultName
+  const trio = [flags.ca, flags.cert, flags.key]
+  if (trio.some(v => v != null)) {
+    if (trio.some(v => v == null)) throw new ConfigError('--ca/--cert/--key', 'give all three together')
+    return { source: 'flags', tls: { ca: await readPemOrPath(flags.ca!, 'CA certificate'), cert: await readPemOrPath(flags.cert!, 'certificate'), key: await readPemOrPath(flags.key!, 'key') } }
+  }
+  if (flags.certs != null) return { source: 'certs-dir', tls: await loadCerts(resolve(cwd, flags.certs), name) }
+  const fromEnv = await tlsFromEnv(env, defaultName === 'node')
+  if (fromEnv != null) return { source: 'env', tls: fromEnv }
+  const local = join(cwd, 'certs')
+  if (existsSync(join(local, 'ca.crt')) && existsSync(join(local, `${name}.crt`))) return { source: 'cwd', tls: await loadCerts(local, name) }
+  return undefined
+}
+
+async function tlsFromEnv (env: Record<string, string | undefined>, isNode: boolean): Promise<TlsMaterial | undefined> {
+  const ca = env.GRID_TLS_CA
+  // a node presents its server pair inbound and its client pair outbound; a CLI client only dials
+  const cert = (isNode ? env.GRID_TLS_SERVER_CERT : env.GRID_TLS_CLIENT_CERT) ?? env.GRID_TLS_CERT
+  const key = (isNode ? env.GRID_TLS_SERVER_KEY : env.GRID_TLS_CLIENT_KEY) ?? env.GRID_TLS_KEY
+  if (ca == null && cert == null && key == null) return undefined
+  if (ca == null || cert == null || key == null) throw new ConfigError('GRID_TLS_*', 'set GRID_TLS_CA, GRID_TLS_CERT and GRID_TLS_KEY together (each PEM text or a file path)')
+  const tls: TlsMaterial = { ca: await readPemOrPath(ca, 'GRID_TLS_CA'), cert: await readPemOrPath(cert, 'certificate'), key: await readPemOrPath(key, 'key') }
+  if (isNode && env.GRID_TLS_CLIENT_CERT != null && env.GRID_TLS_CLIENT_KEY != null) {
+    tls.outbound = { cert: await readPemOrPath(env.GRID_TLS_CLIENT_CERT, 'GRID_TLS_CLIENT_CERT'), key: await readPemOrPath(env.GRID_TLS_CLIENT_KEY, 'GRID_TLS_CLIENT_KEY') }
+  }
+  return tls
+}
+
+/** Resolves TLS or explains how to make certificates. */
+export async function requireTls (flags: TlsFlags, env: Record<string, string | undefined>, cwd: string, defaultName: string): Promise<ResolvedTls> {
+  const found = await resolveTlsSource(flags, env, cwd, defaultName)
+  if (found == null) throw new CertsNotFoundError('no --certs/--ca flags, no GRID_TLS_* variables, no ./certs directory')
+  return found
+}

@@ -1,0 +1,77 @@
+import { isIP } from 'node:net'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Logger } from './logger.ts'
+import type { TlsMaterial } from './transport/mtls/material.ts'
+import { parsePeerAddress, parsePort } from './transport/address.ts'
+import { ConfigError, GridError } from './errors.ts'
+
+export const DEFAULT_HOST = '0.0.0.0'
+export const DEFAULT_PORT = 4100
+export const DEFAULT_STOP_TIMEOUT_MS = 5000
+export const DEFAULT_PING_INTERVAL_MS = 2000
+
+/** Options of `GridNode.start`. Every field is optional but one of `tls` or `dev`. */
+export interface GridNodeInit {
+  /** Listen address (an IP). Default 0.0.0.0. */
+  host?: string
+  /** Listen port; 0 picks a free one. Default 4100. */
+  port?: number
+  /** Members to join through: `host:port` or multiaddrs. */
+  peers?: Array<string | Multiaddr>
+  /** The grid CA and this node's certificate and key (PEM); see `loadCerts`. */
+  tls?: TlsMaterial
+  /** Without `tls`: use a throwaway CA shared by the dev nodes of this machine. */
+  dev?: boolean
+  /** Certificate name under the dev CA (default: `node-<port>`, so a restart keeps its identity). */
+  devName?: string
+  /** The host application's pino logger; silent by default. */
+  logger?: Logger
+  /** Upper bound on a graceful stop before connections are dropped. Default 5000 ms. */
+  stopTimeoutMs?: number
+  /** libp2p connection-monitor ping interval. Default 2000 ms. */
+  pingIntervalMs?: number
+}
+
+export interface GridNodeConfig {
+  host: string
+  port: number
+  peers: Multiaddr[]
+  tls?: TlsMaterial
+  dev: boolean
+  devName?: string
+  stopTimeoutMs: number
+  pingIntervalMs: number
+}
+
+/** Fills defaults and validates; errors name the option. */
+export function resolveConfig (init: GridNodeInit): GridNodeConfig {
+  const host = init.host ?? DEFAULT_HOST
+  if (isIP(host) === 0) throw new ConfigError('host', `must be an IP address to listen on, got "${host}"`)
+  const port = wrap('port', () => parsePort(init.port ?? DEFAULT_PORT, 'port', true))
+  const peers = (init.peers ?? []).map((peer, i) => typeof peer === 'string' ? wrap(`peers[${i}]`, () => parsePeerAddress(peer)) : peer)
+  if (init.tls == null && init.dev !== true) throw new ConfigError('tls', 'give { ca, cert, key } (see loadCerts) or set dev: true')
+  return {
+    host,
+    port,
+    peers,
+    tls: init.tls,
+    dev: init.dev === true,
+    devName: init.devName,
+    stopTimeoutMs: positive('stopTimeoutMs', init.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS),
+    pingIntervalMs: positive('pingIntervalMs', init.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS)
+  }
+}
+
+export function positive (option: string, value: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ConfigError(option, `must be a positive number, got ${String(value)}`)
+  return value
+}
+
+function wrap<T> (option: string, fn: () => T): T {
+  try {
+    return fn()
+  } catch (err) {
+    if (err instanceof ConfigError || !(err instanceof GridError)) throw err
+    throw new ConfigError(option, err.message, { cause: err })
+  }
+}

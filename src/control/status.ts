@@ -1,0 +1,40 @@
+import { z } from 'zod'
+import type { Libp2p, AbortOptions } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { JsonStream, requestJson } from '../transport/json-stream.ts'
+import type { Logger } from '../logger.ts'
+
+export const STATUS_PROTOCOL = '/gridd/status/1.0.0'
+
+export const memberSummarySchema = z.object({
+  id: z.string().max(128),
+  addresses: z.array(z.string().max(512)).max(64),
+  state: z.string().max(32)
+}).loose()
+
+export const statusReportSchema = z.object({
+  self: z.object({ id: z.string().max(128), addresses: z.array(z.string().max(512)).max(64) }).loose(),
+  members: z.array(memberSummarySchema).max(10_000)
+})
+
+export type StatusReport = z.infer<typeof statusReportSchema>
+
+/** Serves this node's view of the grid to any authenticated peer (CLI clients use it). */
+export async function handleStatus (libp2p: Libp2p, report: () => StatusReport, log: Logger): Promise<void> {
+  await libp2p.handle(STATUS_PROTOCOL, async (stream) => {
+    const json = new JsonStream(stream)
+    try {
+      await json.read(z.object({}).loose(), { signal: AbortSignal.timeout(5000) })
+      await json.write(report())
+      await json.close()
+    } catch (err) {
+      log.debug({ err }, 'status request failed')
+      stream.abort(err as Error)
+    }
+  })
+}
+
+/** Asks the node at `target` for its status report. */
+export async function fetchStatus (libp2p: Libp2p, target: Multiaddr, options: AbortOptions = {}): Promise<StatusReport> {
+  return await requestJson(libp2p, target, STATUS_PROTOCOL, {}, statusReportSchema, options)
+}

@@ -1,0 +1,88 @@
+/**
+ * Every failure gridd reports is a GridError subclass with a stable `code`
+ * (match on `code`, never on message text) and whether retrying may help.
+ */
+export class GridError extends Error {
+  readonly code: string
+  readonly retryable: boolean
+
+  constructor (message: string, code: string, options?: { cause?: unknown, retryable?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.name = new.target.name
+    this.code = code
+    this.retryable = options?.retryable ?? false
+  }
+}
+
+/** A bad option or flag; `option` names it. */
+export class ConfigError extends GridError {
+  readonly option: string
+  constructor (option: string, message: string, options?: { cause?: unknown }) {
+    super(`${option}: ${message}`, 'ERR_CONFIG', options)
+    this.option = option
+  }
+}
+
+/** No TLS material could be found anywhere in the configuration chain. */
+export class CertsNotFoundError extends GridError {
+  constructor (where: string) {
+    super(`no certificates found (${where}); run \`grid certs init\` to create a CA and node certificates, or pass --dev for a throwaway one-machine grid`, 'ERR_NO_CERTS')
+  }
+}
+
+/** A certificate or key is unreadable, malformed, or does not fit its purpose. */
+export class CertificateError extends GridError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super(message, 'ERR_CERTIFICATE', options)
+  }
+}
+
+/** A file would be overwritten without --force. */
+export class FileExistsError extends GridError {
+  readonly path: string
+  constructor (path: string) {
+    super(`${path} already exists (pass --force to overwrite)`, 'ERR_FILE_EXISTS')
+    this.path = path
+  }
+}
+
+/** A peer address that is neither host:port nor a multiaddr. */
+export class InvalidAddressError extends GridError {
+  constructor (address: string, reason: string) {
+    super(`invalid peer address "${address}": ${reason}`, 'ERR_INVALID_ADDRESS')
+  }
+}
+
+/** The mutual-TLS handshake refused the remote side; `reason` is one of REFUSAL_REASONS. */
+export class TlsRefusedError extends GridError {
+  readonly reason: string
+  constructor (reason: string, message: string) {
+    super(message, 'ERR_TLS_REFUSED')
+    this.reason = reason
+  }
+}
+
+/** A message from the network that is too large or does not match its schema. */
+export class ProtocolError extends GridError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super(message, 'ERR_PROTOCOL', options)
+  }
+}
+
+/** A remote peer could not be reached or did not answer. */
+export class PeerUnreachableError extends GridError {
+  constructor (address: string, options?: { cause?: unknown }) {
+    super(`could not reach ${address}${causeText(options?.cause)}`, 'ERR_PEER_UNREACHABLE', { ...options, retryable: true })
+  }
+}
+
+/** An operation on a node that is not running. */
+export class NodeStoppedError extends GridError {
+  constructor () {
+    super('the node is not running', 'ERR_NODE_STOPPED')
+  }
+}
+
+function causeText (cause: unknown): string {
+  return cause instanceof Error ? `: ${cause.message}` : ''
+}

@@ -1,0 +1,121 @@
+import { EventEmitter } from 'node:events'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { resolveConfig } from './config.ts'
+import type { GridNodeInit, GridNodeConfig } from './config.ts'
+import { resolveLogger } from './logger.ts'
+import type { Logger } from './logger.ts'
+import { createGridLibp2p } from './transport/libp2p.ts'
+import type { GridLibp2p } from './transport/libp2p.ts'
+import { checkMaterial } from './transport/mtls/material.ts'
+import type { TlsMaterial } from './transport/mtls/material.ts'
+import { SeedDialer } from './transport/seed-dialer.ts'
+import { devCerts } from './certs/dev.ts'
+import { handleStatus } from './control/status.ts'
+import type { StatusReport } from './control/status.ts'
+
+export interface PeerEvent {
+  /** The remote peer id (derived from its verified certificate). */
+  id: string
+}
+
+/** Typed events of a GridNode (Node's EventEmitter: `node.on('peer:connect', ({ id }) => …)`). */
+export interface GridNodeEvents {
+  'peer:connect': [PeerEvent]
+  'peer:disconnect': [PeerEvent]
+}
+
+/**
+ * A grid member: the same daemon on every machine, embeddable in any
+ * Node.js app. Start it with `GridNode.start(init)`, stop it with `stop()`.
+ */
+export class GridNode extends EventEmitter<GridNodeEvents> {
+  readonly config: GridNodeConfig
+  readonly log: Logger
+  private readonly libp2p: GridLibp2p
+  private readonly seeds: SeedDialer
+  private stopping?: Promise<void>
+
+  private constructor (config: GridNodeConfig, libp2p: GridLibp2p, log: Logger) {
+    super()
+    this.config = config
+    this.libp2p = libp2p
+    this.log = log
+    this.seeds = new SeedDialer(libp2p, log)
+  }
+
+  /** Validates `init`, starts libp2p on mTLS, and begins joining `peers`. */
+  static async start (init: GridNodeInit): Promise<GridNode> {
+    const config = resolveConfig(init)
+    const log = resolveLogger(init.logger).child({ component: 'gridd' })
+    const tls = await resolveTls(config, log)
+    checkMaterial(tls)
+    const libp2p = await createGridLibp2p({ host: config.host, port: config.port, tls, log, pingIntervalMs: config.pingIntervalMs })
+    const node = new GridNode(config, libp2p, log)
+    await node.run()
+    return node
+  }
+
+  /** This node's peer id: the key of its certificate. */
+  get peerId (): string {
+    return this.libp2p.peerId.toString()
+  }
+
+  /** Addresses other members can dial, each ending in /p2p/<peerId>. */
+  get addresses (): string[] {
+    return this.libp2p.getMultiaddrs().map(ma => ma.toString())
+  }
+
+  /** Peer ids this node has an open connection to. */
+  connectedPeers (): string[] {
+    return this.libp2p.getPeers().map(p => p.toString())
+  }
+
+  /** Connects to another member now (a `host:port` is parsed by the caller). */
+  async dial (address: Multiaddr, options: { signal?: AbortSignal } = {}): Promise<string> {
+    const connection = await this.libp2p.dial(address, options)
+    return connection.remotePeer.toString()
+  }
+
+  /** What `grid status` prints. */
+  status (): StatusReport {
+    return {
+      self: { id: this.peerId, addresses: this.addresses },
+      members: this.libp2p.getPeers().map(peer => ({
+        id: peer.toString(),
+        addresses: this.libp2p.getConnections(peer).map(c => c.remoteAddr.toString()),
+        state: 'connected'
+      }))
+    }
+  }
+
+  /** Graceful and bounded: closes connections, waits at most `stopTimeoutMs`. Safe to call twice. */
+  async stop (): Promise<void> {
+    this.stopping ??= this.shutdown()
+    await this.stopping
+  }
+
+  private async run (): Promise<void> {
+    this.libp2p.addEventListener('peer:connect', evt => { this.emit('peer:connect', { id: evt.detail.toString() }) })
+    this.libp2p.addEventListener('peer:disconnect', evt => { this.emit('peer:disconnect', { id: evt.detail.toString() }) })
+    await handleStatus(this.libp2p, () => this.status(), this.log)
+    this.log.info({ peerId: this.peerId, addresses: this.addresses }, 'grid node listening')
+    this.seeds.start(this.config.peers)
+  }
+
+  private async shutdown (): Promise<void> {
+    await this.seeds.stop()
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<'timeout'>(resolve => { timer = setTimeout(() => resolve('timeout'), this.config.stopTimeoutMs) })
+    const result = await Promise.race([Promise.resolve(this.libp2p.stop()).then(() => 'stopped' as const), timeout])
+    clearTimeout(timer)
+    if (result === 'timeout') this.log.warn({ timeoutMs: this.config.stopTimeoutMs }, 'graceful stop timed out; connections dropped')
+    this.log.info('grid node stopped')
+  }
+}
+
+async function resolveTls (config: GridNodeConfig, log: Logger): Promise<TlsMaterial> {
+  if (config.tls != null) return config.tls
+  const certs = await devCerts(config.devName ?? (config.port === 0 ? undefined : `node-${config.port}`))
+  log.warn({ dir: certs.dir, name: certs.name }, 'DEV MODE: throwaway CA in a temp dir; only nodes on this machine can join (one-machine grid only)')
+  return certs
+}

@@ -1,0 +1,76 @@
+import { lpStream } from '@libp2p/utils'
+import type { Stream, Libp2p, AbortOptions, PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { z } from 'zod'
+import { ProtocolError } from '../errors.ts'
+
+/** No gridd control message needs more; anything larger is refused before parsing. */
+export const MAX_MESSAGE_BYTES = 1024 * 1024
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+export interface JsonStreamOptions extends AbortOptions {
+  maxBytes?: number
+}
+
+/**
+ * One request, one response over a libp2p stream: length-prefixed JSON, size
+ * limited, schema-checked on receipt. The building block of gridd's control
+ * protocols (status, membership sync, control).
+ */
+export class JsonStream {
+  private readonly lp: ReturnType<typeof lpStream<Stream>>
+  readonly stream: Stream
+
+  constructor (stream: Stream, options: JsonStreamOptions = {}) {
+    this.stream = stream
+    this.lp = lpStream(stream, { maxDataLength: options.maxBytes ?? MAX_MESSAGE_BYTES })
+  }
+
+  async write (value: unknown, options?: AbortOptions): Promise<void> {
+    await this.lp.write(encoder.encode(JSON.stringify(value)), options)
+  }
+
+  async read<S extends z.ZodType> (schema: S, options?: AbortOptions): Promise<z.infer<S>> {
+    let raw
+    try {
+      raw = await this.lp.read(options)
+    } catch (err) {
+      if ((err as Error).name === 'InvalidDataLengthError') throw new ProtocolError(`message larger than the ${MAX_MESSAGE_BYTES} byte limit`, { cause: err })
+      throw err
+    }
+    return parseJson(decoder.decode(raw.subarray()), schema)
+  }
+
+  async close (options?: AbortOptions): Promise<void> {
+    await this.stream.close(options).catch(() => { this.stream.abort(new Error('close failed')) })
+  }
+}
+
+/** Parses and validates untrusted JSON text; throws ProtocolError naming the first problem. */
+export function parseJson<S extends z.ZodType> (text: string, schema: S): z.infer<S> {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    throw new ProtocolError('message is not valid JSON', { cause: err })
+  }
+  const result = schema.safeParse(value)
+  if (!result.success) {
+    const issue = result.error.issues[0]
+    throw new ProtocolError(`message does not match its schema: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim())
+  }
+  return result.data
+}
+
+/** Opens `protocol` on `target`, sends `request` (if any) and reads one response. */
+export async function requestJson<S extends z.ZodType> (libp2p: Libp2p, target: PeerId | Multiaddr, protocol: string, request: unknown, schema: S, options: AbortOptions = {}): Promise<z.infer<S>> {
+  const stream = await libp2p.dialProtocol(target, protocol, options)
+  const json = new JsonStream(stream)
+  try {
+    await json.write(request ?? {}, options)
+    return await json.read(schema, options)
+  } finally {
+    await json.close(options)
+  }
+}

@@ -1,0 +1,87 @@
+import { createLibp2p } from 'libp2p'
+import type { Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { identify } from '@libp2p/identify'
+import type { Identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import type { Ping } from '@libp2p/ping'
+import { gossipsub } from '@libp2p/gossipsub'
+import type { GossipSub } from '@libp2p/gossipsub'
+import { mutualTls } from './mtls/encrypter.ts'
+import type { TlsMaterial } from './mtls/material.ts'
+import { privateKeyFromPem } from './identity.ts'
+import { InboundAudit } from './inbound-audit.ts'
+import { listenAddress } from './address.ts'
+import type { Logger } from '../logger.ts'
+
+// a type alias (not an interface) so it satisfies libp2p's ServiceMap index signature
+export type GridServices = {
+  identify: Identify
+  ping: Ping
+  pubsub: GossipSub
+}
+
+export type GridLibp2p = Libp2p<GridServices>
+export type ClientLibp2p = Libp2p<{ identify: Identify }>
+
+export interface TransportInit {
+  host: string
+  port: number
+  tls: TlsMaterial
+  log: Logger
+  /** Connection-monitor ping; libp2p's 10 s default is too slow to notice a dead peer. */
+  pingIntervalMs?: number
+}
+
+/** The libp2p node of a grid member: TCP, CA-rooted mTLS, yamux, identify, ping, gossipsub. */
+export async function createGridLibp2p (init: TransportInit): Promise<GridLibp2p> {
+  const audit = new InboundAudit(init.log)
+  return await createLibp2p({
+    privateKey: await privateKeyFromPem(init.tls.key),
+    addresses: { listen: [listenAddress(init.host, init.port)] },
+    transports: [tcp()],
+    connectionEncrypters: [mutualTls({ material: init.tls, log: init.log, onRefused: c => { audit.refused(c) } })],
+    streamMuxers: [yamux()],
+    connectionGater: {
+      ...audit.gater(),
+      // grid members live on private networks and loopback: allow dialling them
+      denyDialMultiaddr: () => false
+    },
+    connectionManager: {
+      maxConnections: 1000,
+      // a join burst (many nodes dialling one seed) must not be rate-limited away
+      inboundConnectionThreshold: 1000,
+      maxIncomingPendingConnections: 256,
+      dialTimeout: 5000
+    },
+    connectionMonitor: {
+      pingInterval: init.pingIntervalMs ?? 2000,
+      abortConnectionOnPingFailure: true
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub({
+        // membership heartbeats must go out even before the mesh has formed
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+        // gridd connections are already authenticated by mTLS; every member may share one host or LAN
+        scoreParams: { IPColocationFactorWeight: 0 }
+      })
+    }
+  })
+}
+
+/** A dial-only libp2p node for CLI commands: no listener, no gossip. */
+export async function createClientLibp2p (tls: TlsMaterial, log: Logger): Promise<ClientLibp2p> {
+  return await createLibp2p({
+    privateKey: await privateKeyFromPem(tls.key),
+    addresses: { listen: [] },
+    transports: [tcp()],
+    connectionEncrypters: [mutualTls({ material: tls, log })],
+    streamMuxers: [yamux()],
+    connectionGater: { denyDialMultiaddr: () => false },
+    services: { identify: identify() }
+  })
+}

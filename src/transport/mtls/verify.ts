@@ -1,0 +1,57 @@
+import { X509Certificate } from 'node:crypto'
+import type { TLSSocket } from 'node:tls'
+import type { PeerId } from '@libp2p/interface'
+import { TlsRefusedError } from '../../errors.ts'
+import { peerIdFromCertificate } from '../identity.ts'
+
+/** Why a connection was refused: stable values for logs and tests. */
+export const REFUSAL = {
+  noCertificate: 'no-certificate',
+  untrustedCa: 'untrusted-ca',
+  expired: 'expired',
+  notYetValid: 'not-yet-valid',
+  wrongPeerId: 'wrong-peer-id',
+  wrongKeyType: 'wrong-key-type',
+  wrongUsage: 'wrong-usage',
+  handshakeFailed: 'handshake-failed',
+  noHandshake: 'no-handshake'
+} as const
+
+const SERVER_AUTH = '1.3.6.1.5.5.7.3.1'
+const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2'
+
+/**
+ * Checks the remote side of a finished TLS 1.3 handshake: a certificate is
+ * present, is signed by the grid CA,
+ * is within its validity, may be used for this direction, carries an Ed25519
+ * key, and that key is the peer id we dialled (if we dialled one).
+ */
+export function verifyRemote (socket: TLSSocket, ca: X509Certificate, isServer: boolean, expectedPeer?: PeerId): PeerId {
+  const presented = socket.getPeerCertificate(false)
+  if (presented?.raw == null) {
+    throw new TlsRefusedError(REFUSAL.noCertificate, 'the peer presented no certificate')
+  }
+  const cert = new X509Certificate(presented.raw)
+  const name = presented.subject?.CN ?? cert.subject
+  // checked here rather than via socket.authorized: a server-side TLSSocket made
+  // outside tls.Server never sets it, and explicit checks give each refusal its reason
+  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) {
+    throw new TlsRefusedError(REFUSAL.untrustedCa, `the peer's certificate (${name}, issued by ${presented.issuer?.CN ?? '?'}) is not signed by the grid CA`)
+  }
+  const now = Date.now()
+  if (Date.parse(cert.validTo) < now) throw new TlsRefusedError(REFUSAL.expired, `the peer's certificate (${name}) expired on ${cert.validTo}`)
+  if (Date.parse(cert.validFrom) > now) throw new TlsRefusedError(REFUSAL.notYetValid, `the peer's certificate (${name}) is not valid before ${cert.validFrom}`)
+  const usages = presented.ext_key_usage
+  const needed = isServer ? CLIENT_AUTH : SERVER_AUTH
+  if (Array.isArray(usages) && usages.length > 0 && !usages.includes(needed)) {
+    throw new TlsRefusedError(REFUSAL.wrongUsage, `the peer's certificate may not be used as a TLS ${isServer ? 'client' : 'server'}`)
+  }
+  const remotePeer = peerIdFromCertificate(cert)
+  if (remotePeer == null) {
+    throw new TlsRefusedError(REFUSAL.wrongKeyType, 'the peer\'s certificate key is not Ed25519, so it cannot be a gridd identity')
+  }
+  if (expectedPeer != null && !expectedPeer.equals(remotePeer)) {
+    throw new TlsRefusedError(REFUSAL.wrongPeerId, `expected peer ${expectedPeer.toString()} but the certificate is for ${remotePeer.toString()}`)
+  }
+  return remotePeer
+}

@@ -10,7 +10,8 @@ import { checkMaterial } from './transport/mtls/material.ts'
 import type { TlsMaterial } from './transport/mtls/material.ts'
 import { SeedDialer } from './transport/seed-dialer.ts'
 import { devCerts } from './certs/dev.ts'
-import { handleStatus } from './control/status.ts'
+import { handleStatus, STATUS_PROTOCOL } from './control/status.ts'
+import type { PeerId } from '@libp2p/interface'
 import type { StatusReport } from './control/status.ts'
 
 export interface PeerEvent {
@@ -34,6 +35,8 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   private readonly libp2p: GridLibp2p
   private readonly seeds: SeedDialer
   private stopping?: Promise<void>
+  /** Protocols each connected peer announced via identify. */
+  private readonly protocols = new Map<string, string[]>()
 
   private constructor (config: GridNodeConfig, libp2p: GridLibp2p, log: Logger) {
     super()
@@ -80,12 +83,17 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   status (): StatusReport {
     return {
       self: { id: this.peerId, addresses: this.addresses },
-      members: this.libp2p.getPeers().map(peer => ({
+      members: this.gridPeers().map(peer => ({
         id: peer.toString(),
         addresses: this.libp2p.getConnections(peer).map(c => c.remoteAddr.toString()),
         state: 'connected'
       }))
     }
+  }
+
+  /** Connected peers that are grid nodes (they serve the status protocol), not CLI clients. */
+  private gridPeers (): PeerId[] {
+    return this.libp2p.getPeers().filter(peer => this.protocols.get(peer.toString())?.includes(STATUS_PROTOCOL) === true)
   }
 
   /** Graceful and bounded: closes connections, waits at most `stopTimeoutMs`. Safe to call twice. */
@@ -96,7 +104,11 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
 
   private async run (): Promise<void> {
     this.libp2p.addEventListener('peer:connect', evt => { this.emit('peer:connect', { id: evt.detail.toString() }) })
-    this.libp2p.addEventListener('peer:disconnect', evt => { this.emit('peer:disconnect', { id: evt.detail.toString() }) })
+    this.libp2p.addEventListener('peer:disconnect', evt => {
+      this.protocols.delete(evt.detail.toString())
+      this.emit('peer:disconnect', { id: evt.detail.toString() })
+    })
+    this.libp2p.addEventListener('peer:identify', evt => { this.protocols.set(evt.detail.peerId.toString(), evt.detail.protocols) })
     await handleStatus(this.libp2p, () => this.status(), this.log)
     this.log.info({ peerId: this.peerId, addresses: this.addresses }, 'grid node listening')
     this.seeds.start(this.config.peers)

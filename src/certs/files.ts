@@ -33,7 +33,8 @@ export async function initCertsDir (dir: string, options: CertsDirOptions & { ca
 /** `grid certs issue <name>`: one more certificate signed by the CA in `dir`. */
 export async function issueIntoDir (dir: string, name: string, options: CertsDirOptions = {}): Promise<InitResult> {
   checkName(name)
-  if (name === 'ca') throw new CertificateError('"ca" is the CA\'s own file name; choose another name')
+  // case-insensitive: on macOS or Windows "CA.crt" is ca.crt
+  if (name.toLowerCase() === 'ca') throw new CertificateError('"ca" is the CA\'s own file name; choose another name')
   const ca = await readCaPair(dir)
   if (options.force !== true) await refuseExisting(dir, [name])
   const pair = await issueCertificate(ca, { name, validityDays: options.validityDays })

@@ -44,11 +44,14 @@ async function tlsFromEnv (env: Record<string, string | undefined>, isNode: bool
   // a node presents its server pair inbound and its client pair outbound; a CLI client only dials
   const cert = (isNode ? env.GRID_TLS_SERVER_CERT : env.GRID_TLS_CLIENT_CERT) ?? env.GRID_TLS_CERT
   const key = (isNode ? env.GRID_TLS_SERVER_KEY : env.GRID_TLS_CLIENT_KEY) ?? env.GRID_TLS_KEY
-  if (ca == null && cert == null && key == null) return undefined
+  const clientCert = env.GRID_TLS_CLIENT_CERT
+  const clientKey = env.GRID_TLS_CLIENT_KEY
+  if ((clientCert == null) !== (clientKey == null)) throw new ConfigError('GRID_TLS_CLIENT_*', 'set GRID_TLS_CLIENT_CERT and GRID_TLS_CLIENT_KEY together')
+  if (ca == null && cert == null && key == null && clientCert == null) return undefined
   if (ca == null || cert == null || key == null) throw new ConfigError('GRID_TLS_*', 'set GRID_TLS_CA, GRID_TLS_CERT and GRID_TLS_KEY together (each PEM text or a file path)')
   const tls: TlsMaterial = { ca: await readPemOrPath(ca, 'GRID_TLS_CA'), cert: await readPemOrPath(cert, 'certificate'), key: await readPemOrPath(key, 'key') }
-  if (isNode && env.GRID_TLS_CLIENT_CERT != null && env.GRID_TLS_CLIENT_KEY != null) {
-    tls.outbound = { cert: await readPemOrPath(env.GRID_TLS_CLIENT_CERT, 'GRID_TLS_CLIENT_CERT'), key: await readPemOrPath(env.GRID_TLS_CLIENT_KEY, 'GRID_TLS_CLIENT_KEY') }
+  if (isNode && clientCert != null && clientKey != null) {
+    tls.outbound = { cert: await readPemOrPath(clientCert, 'GRID_TLS_CLIENT_CERT'), key: await readPemOrPath(clientKey, 'GRID_TLS_CLIENT_KEY') }
   }
   return tls
 }

@@ -19,9 +19,16 @@ export function parsePeerAddress (input: string): Multiaddr {
   const port = parsePort(match[3] ?? '', input)
   const family = isIP(host)
   if (match[1] != null && family !== 6) throw new InvalidAddressError(input, `"${host}" in brackets is not an IPv6 address`)
-  if (family === 0 && !/^[A-Za-z0-9]([A-Za-z0-9-.]*[A-Za-z0-9])?$/.test(host)) throw new InvalidAddressError(input, `"${host}" is not a host name or IP address`)
+  if (family === 0 && !isHostName(host)) throw new InvalidAddressError(input, `"${host}" is not a host name or IP address`)
   const proto = family === 4 ? 'ip4' : family === 6 ? 'ip6' : 'dns'
   return multiaddr(`/${proto}/${host}/tcp/${port}`)
+}
+
+/** RFC 1123 labels; an all-numeric dotted name is a mistyped IP, not a host. */
+function isHostName (host: string): boolean {
+  const labels = host.split('.')
+  if (labels.every(l => /^\d+$/.test(l))) return false
+  return labels.every(l => /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l))
 }
 
 function parseMultiaddr (input: string, text: string): Multiaddr {
@@ -32,9 +39,10 @@ function parseMultiaddr (input: string, text: string): Multiaddr {
     throw new InvalidAddressError(input, (err as Error).message)
   }
   const names = ma.getComponents().map(c => c.name)
-  if (!DIALABLE.has(names[0] ?? '') || names[1] !== 'tcp') {
-    throw new InvalidAddressError(input, 'a multiaddr must start with /ip4, /ip6 or /dns followed by /tcp/<port>')
+  if (!DIALABLE.has(names[0] ?? '') || names[1] !== 'tcp' || !(names.length === 2 || (names.length === 3 && names[2] === 'p2p'))) {
+    throw new InvalidAddressError(input, 'a multiaddr must be /ip4, /ip6 or /dns, then /tcp/<port>, optionally /p2p/<id>')
   }
+  parsePort(ma.getComponents()[1]?.value ?? '', input)
   return ma
 }
 

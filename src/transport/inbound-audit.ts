@@ -3,10 +3,10 @@ import type { Logger } from '../logger.ts'
 import { REFUSAL } from './mtls/verify.ts'
 
 /**
- * Logs inbound connections that died before the mTLS handshake finished and
- * that the encrypter did not already report: plaintext, garbage bytes, a
- * stock libp2p peer offering other encryption, or a dialler that gave up.
- * libp2p itself only reports these in its debug log.
+ * Logs inbound connections that closed before they even reached the mTLS
+ * encrypter (which reports everything after that itself): plaintext, garbage
+ * bytes, a stock libp2p peer offering other encryption, or a dialler that
+ * gave up. libp2p itself only reports these in its debug log.
  */
 export class InboundAudit {
   private readonly log: Logger
@@ -16,8 +16,8 @@ export class InboundAudit {
     this.log = log
   }
 
-  /** The encrypter refused it and has said why. */
-  refused (connection: MessageStream): void {
+  /** Protocol negotiation reached the encrypter, which reports the outcome. */
+  negotiated (connection: MessageStream): void {
     this.settled.add(connection)
   }
 
@@ -28,7 +28,7 @@ export class InboundAudit {
           if (this.settled.has(maConn)) return
           const remote = maConn.remoteAddr.toString()
           this.log.warn({ remote, direction: 'inbound', reason: REFUSAL.noHandshake },
-            `refused inbound connection from ${remote}: it closed without completing the gridd mTLS handshake (plaintext, garbage or another protocol)`)
+            `refused inbound connection from ${remote}: it closed without negotiating gridd mTLS (plaintext, garbage or another protocol)`)
         }, { once: true })
         return false
       },

@@ -41,7 +41,7 @@ export async function createGridLibp2p (init: TransportInit): Promise<GridLibp2p
     privateKey: await privateKeyFromPem(init.tls.key),
     addresses: { listen: [listenAddress(init.host, init.port)] },
     transports: [tcp()],
-    connectionEncrypters: [mutualTls({ material: init.tls, log: init.log, onRefused: c => { audit.refused(c) } })],
+    connectionEncrypters: [mutualTls({ material: init.tls, log: init.log, onNegotiated: c => { audit.negotiated(c) } })],
     streamMuxers: [yamux()],
     connectionGater: {
       ...audit.gater(),
@@ -53,7 +53,9 @@ export async function createGridLibp2p (init: TransportInit): Promise<GridLibp2p
       // a join burst (many nodes dialling one seed) must not be rate-limited away
       inboundConnectionThreshold: 1000,
       maxIncomingPendingConnections: 256,
-      dialTimeout: 5000
+      dialTimeout: 5000,
+      // bounds how long a silent or garbage-speaking socket may hold an inbound slot
+      inboundUpgradeTimeout: 5000
     },
     connectionMonitor: {
       pingInterval: init.pingIntervalMs ?? 2000,

@@ -34,7 +34,8 @@ export function nodeCommand (): Command {
 
 async function runNode (flags: NodeFlags): Promise<void> {
   const logger = createCliLogger(flags.logLevel)
-  const found = await resolveTlsSource(flags, process.env, process.cwd(), 'node')
+  // --dev wins: it never mixes the throwaway CA with real certificates
+  const found = flags.dev === true ? undefined : await resolveTlsSource(flags, process.env, process.cwd(), 'node')
   if (found == null && flags.dev !== true) throw new CertsNotFoundError('no --certs/--ca flags, no GRID_TLS_* variables, no ./certs directory')
   const node = await GridNode.start({
     host: flags.host,

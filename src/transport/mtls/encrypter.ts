@@ -19,8 +19,8 @@ export interface MutualTlsComponents {
 export interface MutualTlsInit {
   material: TlsMaterial
   log: Logger
-  /** Told of every connection this encrypter refused, so the inbound audit does not log it twice. */
-  onRefused?: (connection: MessageStream) => void
+  /** Told of every connection that reached this encrypter: from then on it reports the outcome itself. */
+  onNegotiated?: (connection: MessageStream) => void
 }
 
 /**
@@ -37,14 +37,14 @@ export class MutualTls implements ConnectionEncrypter {
   private readonly material: TlsMaterial
   private readonly ca: X509Certificate
   private readonly log: Logger
-  private readonly onRefused?: (connection: MessageStream) => void
+  private readonly onNegotiated?: (connection: MessageStream) => void
 
   constructor (components: MutualTlsComponents, init: MutualTlsInit) {
     this.components = components
     this.material = init.material
     this.ca = new X509Certificate(init.material.ca)
     this.log = init.log
-    this.onRefused = init.onRefused
+    this.onNegotiated = init.onNegotiated
   }
 
   async secureInbound (connection: MessageStream, options?: SecureConnectionOptions): Promise<SecuredConnection> {
@@ -85,6 +85,7 @@ export class MutualTls implements ConnectionEncrypter {
   }
 
   private async encrypt (connection: MessageStream, isServer: boolean, options?: SecureConnectionOptions): Promise<SecuredConnection> {
+    this.onNegotiated?.(connection)
     let streamMuxer: StreamMuxerFactory | undefined
     const skipMuxer = options?.skipStreamMuxerNegotiation === true
     const opts = this.socketOptions(isServer, m => { streamMuxer = m }, skipMuxer)
@@ -102,14 +103,29 @@ export class MutualTls implements ConnectionEncrypter {
     try {
       return await new Promise<SecuredConnection>((resolve, reject) => {
         let settled = false
-        socket.on('error', (err: Error) => {
-          socket.destroy()
-          connection.abort(err)
-          // after the handshake an error is the connection's end, not a refusal
+        const fail = (err: Error, graceful: boolean): void => {
           if (settled) return
           settled = true
-          this.refuse(connection, isServer, remote, err)
+          this.refuse(isServer, remote, err)
+          if (graceful) {
+            // a FIN rather than a reset, so the other side still reads our
+            // certificate and logs its own reason instead of ECONNRESET
+            socket.end()
+            connection.close({ signal: AbortSignal.timeout(2000) }).catch(() => { connection.abort(err) })
+          } else {
+            socket.destroy()
+            connection.abort(err)
+          }
           reject(err)
+        }
+        socket.on('error', (err: Error) => {
+          if (settled) {
+            // after the handshake an error is the connection's end, not a refusal
+            socket.destroy()
+            connection.abort(err)
+            return
+          }
+          fail(err, false)
         })
         socket.once('secure', () => {
           try {
@@ -120,7 +136,7 @@ export class MutualTls implements ConnectionEncrypter {
             settled = true
             resolve({ remotePeer, connection: toMessageStream(connection, socket), streamMuxer })
           } catch (err) {
-            socket.emit('error', err)
+            fail(err as Error, true)
           }
         })
       })
@@ -129,8 +145,7 @@ export class MutualTls implements ConnectionEncrypter {
     }
   }
 
-  private refuse (connection: MessageStream, isServer: boolean, remote: string, err: Error): void {
-    this.onRefused?.(connection)
+  private refuse (isServer: boolean, remote: string, err: Error): void {
     const reason = err instanceof TlsRefusedError ? err.reason : REFUSAL.handshakeFailed
     this.log.warn({ remote, direction: isServer ? 'inbound' : 'outbound', reason }, `refused ${isServer ? 'inbound' : 'outbound'} connection ${isServer ? 'from' : 'to'} ${remote}: ${err.message}`)
   }

@@ -1,0 +1,127 @@
+import { spawn, execFile } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { once } from 'node:events'
+
+export const GRID_BIN = fileURLToPath(new URL('../../../bin/grid.ts', import.meta.url))
+
+export interface LogLine {
+  level: number
+  msg: string
+  [key: string]: unknown
+}
+
+/** A real `grid node` child process with its parsed JSON log. */
+export class GridProcess {
+  readonly proc: ChildProcess
+  readonly lines: LogLine[] = []
+  readonly args: string[]
+  peerId = ''
+  port = 0
+  private raw = ''
+  private readonly waiters = new Set<() => void>()
+
+  constructor (args: string[], env: Record<string, string> = {}, cwd?: string) {
+    this.args = args
+    this.proc = spawn(process.execPath, [GRID_BIN, 'node', ...args], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+    this.proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => { this.onData(chunk) })
+    this.proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => { this.raw += chunk })
+  }
+
+  private onData (chunk: string): void {
+    this.raw += chunk
+    const parts = this.raw.split('\n')
+    this.raw = parts.pop() ?? ''
+    for (const part of parts) {
+      try {
+        const line = JSON.parse(part) as LogLine
+        this.lines.push(line)
+        if (line.msg === 'grid node listening') {
+          this.peerId = String(line.peerId)
+          const addr = (line.addresses as string[])[0] ?? ''
+          this.port = Number(/\/tcp\/(\d+)/.exec(addr)?.[1])
+        }
+      } catch {
+        this.lines.push({ level: 0, msg: part })
+      }
+    }
+    for (const wake of this.waiters) wake()
+  }
+
+  /** Resolves with the first log line matching, or rejects after `timeoutMs`. */
+  async waitFor (match: (line: LogLine) => boolean, timeoutMs = 15_000): Promise<LogLine> {
+    const deadline = Date.now() + timeoutMs
+    while (true) {
+      const found = this.lines.find(match)
+      if (found != null) return found
+      if (this.proc.exitCode != null) throw new Error(`grid node exited with ${this.proc.exitCode}: ${this.output()}`)
+      if (Date.now() > deadline) throw new Error(`timed out waiting for a log line; got:\n${this.output()}`)
+      await new Promise<void>(resolve => {
+        const timer = setTimeout(done, 200)
+        const waiters = this.waiters
+        function done (): void { clearTimeout(timer); waiters.delete(done); resolve() }
+        waiters.add(done)
+      })
+    }
+  }
+
+  async ready (): Promise<this> {
+    await this.waitFor(l => l.msg === 'grid node listening')
+    return this
+  }
+
+  get address (): string {
+    return `127.0.0.1:${this.port}`
+  }
+
+  output (): string {
+    return this.lines.map(l => JSON.stringify(l)).join('\n') + this.raw
+  }
+
+  /** Sends a signal and waits for exit (SIGKILL after `timeoutMs`). */
+  async stop (signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 8000): Promise<number | null> {
+    if (this.proc.exitCode != null || this.proc.signalCode != null) return this.proc.exitCode
+    const exited = once(this.proc, 'exit')
+    this.proc.kill(signal)
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), timeoutMs)
+    await exited
+    clearTimeout(timer)
+    return this.proc.exitCode
+  }
+}
+
+export async function startNode (args: string[], env?: Record<string, string>, cwd?: string): Promise<GridProcess> {
+  return await new GridProcess(['--host', '127.0.0.1', '--port', '0', ...args], env, cwd).ready()
+}
+
+export interface CliResult {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** Runs `grid <args>` to completion. */
+export async function runGrid (args: string[], options: { env?: Record<string, string>, cwd?: string, timeoutMs?: number } = {}): Promise<CliResult> {
+  return await new Promise(resolve => {
+    execFile(process.execPath, [GRID_BIN, ...args], { env: { ...process.env, ...options.env }, cwd: options.cwd, timeout: options.timeoutMs ?? 30_000 }, (err, stdout, stderr) => {
+      const code = err == null ? 0 : typeof err.code === 'number' ? err.code : 1
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
+
+/** Polls `check` until it returns a value, or fails after `timeoutMs`. */
+export async function eventually<T> (check: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  while (Date.now() < deadline) {
+    try {
+      const value = await check()
+      if (value !== undefined) return value
+    } catch (err) {
+      last = err
+    }
+    await new Promise(resolve => setTimeout(resolve, intervalMs))
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms${last instanceof Error ? `: ${last.message}` : ''}`)
+}

@@ -1,0 +1,44 @@
+import { describe, it, expect } from 'vitest'
+import type { Command } from 'commander'
+import { buildProgram } from '../../../src/cli/index.ts'
+
+function sub (cmd: Command, name: string): Command {
+  const found = cmd.commands.find(c => c.name() === name)
+  expect(found, `command ${name}`).toBeDefined()
+  return found!
+}
+
+const longFlags = (cmd: Command): string[] => cmd.options.map(o => o.long ?? '')
+
+describe('buildProgram', () => {
+  it('is the grid program with node, certs and status', () => {
+    const program = buildProgram()
+    expect(program.name()).toBe('grid')
+    expect(program.commands.map(c => c.name()).sort()).toEqual(['certs', 'node', 'status'])
+  })
+
+  it('certs has init and issue', () => {
+    const certs = sub(buildProgram(), 'certs')
+    expect(certs.commands.map(c => c.name()).sort()).toEqual(['init', 'issue'])
+    for (const name of ['init', 'issue']) {
+      expect(longFlags(sub(certs, name))).toEqual(expect.arrayContaining(['--dir', '--days', '--force']))
+    }
+    expect(sub(certs, 'issue').registeredArguments.map(a => a.name())).toEqual(['name'])
+  })
+
+  it.each(['node', 'status'])('%s takes the TLS flags', (name) => {
+    const cmd = sub(buildProgram(), name)
+    expect(longFlags(cmd)).toEqual(expect.arrayContaining(['--certs', '--name', '--ca', '--cert', '--key', '--dev', '--log-level']))
+  })
+
+  it('node takes --host, --port and --peer', () => {
+    expect(longFlags(sub(buildProgram(), 'node'))).toEqual(expect.arrayContaining(['--host', '--port', '--peer']))
+  })
+
+  it('a bad option value throws instead of exiting', () => {
+    const program = buildProgram()
+    const node = sub(program, 'node')
+    node.configureOutput({ writeErr: () => {}, writeOut: () => {} })
+    expect(() => node.parseOptions(['--port', 'abc'])).toThrow(/expected an integer 0-65535/)
+  })
+})

@@ -1,0 +1,67 @@
+import { describe, it, expect } from 'vitest'
+import { multiaddr } from '@multiformats/multiaddr'
+import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_PING_INTERVAL_MS, DEFAULT_STOP_TIMEOUT_MS, resolveConfig } from '../../src/config.ts'
+import type { GridNodeInit } from '../../src/config.ts'
+import { ConfigError } from '../../src/errors.ts'
+
+const TLS = { ca: 'ca-pem', cert: 'cert-pem', key: 'key-pem' }
+
+function configError (init: GridNodeInit): ConfigError {
+  try { resolveConfig(init) } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError)
+    expect((err as ConfigError).code).toBe('ERR_CONFIG')
+    return err as ConfigError
+  }
+  throw new Error('expected a ConfigError')
+}
+
+describe('resolveConfig', () => {
+  it('fills defaults', () => {
+    const config = resolveConfig({ dev: true })
+    expect(config).toMatchObject({ host: '0.0.0.0', port: 4100, peers: [], dev: true, tls: undefined })
+    expect(config.host).toBe(DEFAULT_HOST)
+    expect(config.port).toBe(DEFAULT_PORT)
+    expect(config.stopTimeoutMs).toBe(DEFAULT_STOP_TIMEOUT_MS)
+    expect(config.pingIntervalMs).toBe(DEFAULT_PING_INTERVAL_MS)
+  })
+
+  it('keeps given values and parses peers', () => {
+    const ma = multiaddr('/ip4/10.0.0.9/tcp/9')
+    const config = resolveConfig({ tls: TLS, host: '::', port: 0, peers: ['10.0.0.1:4100', '[::1]:5', ma], stopTimeoutMs: 10, pingIntervalMs: 20 })
+    expect(config.host).toBe('::')
+    expect(config.port).toBe(0)
+    expect(config.dev).toBe(false)
+    expect(config.tls).toBe(TLS)
+    expect(config.peers.map(p => p.toString())).toEqual(['/ip4/10.0.0.1/tcp/4100', '/ip6/::1/tcp/5', '/ip4/10.0.0.9/tcp/9'])
+    expect(config.stopTimeoutMs).toBe(10)
+    expect(config.pingIntervalMs).toBe(20)
+  })
+
+  it.each([{}, { dev: false }])('requires tls or dev (%o)', (init) => {
+    expect(configError(init).option).toBe('tls')
+  })
+
+  it.each<[string, GridNodeInit, string]>([
+    ['host name', { host: 'localhost' }, 'host'],
+    ['empty host', { host: '' }, 'host'],
+    ['negative port', { port: -1 }, 'port'],
+    ['port too big', { port: 70000 }, 'port'],
+    ['fractional port', { port: 1.5 }, 'port'],
+    ['NaN port', { port: Number.NaN }, 'port'],
+    ['bad second peer', { peers: ['10.0.0.1:4100', 'nope'] }, 'peers[1]'],
+    ['bad first peer', { peers: ['/udp/1'] }, 'peers[0]'],
+    ['zero stopTimeoutMs', { stopTimeoutMs: 0 }, 'stopTimeoutMs'],
+    ['negative stopTimeoutMs', { stopTimeoutMs: -5 }, 'stopTimeoutMs'],
+    ['infinite stopTimeoutMs', { stopTimeoutMs: Number.POSITIVE_INFINITY }, 'stopTimeoutMs'],
+    ['zero pingIntervalMs', { pingIntervalMs: 0 }, 'pingIntervalMs']
+  ])('rejects a %s', (_label, init, option) => {
+    const err = configError({ dev: true, ...init })
+    expect(err.option).toBe(option)
+    expect(err.message.startsWith(`${option}: `)).toBe(true)
+  })
+
+  it('keeps the address error as the cause of a peer error', () => {
+    const err = configError({ dev: true, peers: ['host:0'] })
+    expect((err.cause as { code?: string }).code).toBe('ERR_INVALID_ADDRESS')
+  })
+})

@@ -4,6 +4,8 @@ import type { Logger } from './logger.ts'
 import type { TlsMaterial } from './transport/mtls/material.ts'
 import { parsePeerAddress, parsePort } from './transport/address.ts'
 import { ConfigError, GridError } from './errors.ts'
+import { resolveMembershipConfig } from './membership/config.ts'
+import type { MembershipInit, MembershipConfig } from './membership/config.ts'
 
 export const DEFAULT_HOST = '0.0.0.0'
 export const DEFAULT_PORT = 4100
@@ -11,7 +13,7 @@ export const DEFAULT_STOP_TIMEOUT_MS = 5000
 export const DEFAULT_PING_INTERVAL_MS = 2000
 
 /** Options of `GridNode.start`. Every field is optional but one of `tls` or `dev`. */
-export interface GridNodeInit {
+export interface GridNodeInit extends MembershipInit {
   /** Listen address (an IP). Default 0.0.0.0. */
   host?: string
   /** Listen port; 0 picks a free one. Default 4100. */
@@ -41,6 +43,7 @@ export interface GridNodeConfig {
   devName?: string
   stopTimeoutMs: number
   pingIntervalMs: number
+  membership: MembershipConfig
 }
 
 /** Fills defaults and validates; errors name the option. */
@@ -58,7 +61,8 @@ export function resolveConfig (init: GridNodeInit): GridNodeConfig {
     dev: init.dev === true,
     devName: init.devName,
     stopTimeoutMs: positive('stopTimeoutMs', init.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS),
-    pingIntervalMs: positive('pingIntervalMs', init.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS)
+    pingIntervalMs: positive('pingIntervalMs', init.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS),
+    membership: resolveMembershipConfig(init)
   }
 }
 

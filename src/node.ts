@@ -10,8 +10,9 @@ import { checkMaterial } from './transport/mtls/material.ts'
 import type { TlsMaterial } from './transport/mtls/material.ts'
 import { SeedDialer } from './transport/seed-dialer.ts'
 import { devCerts } from './certs/dev.ts'
-import { handleStatus, STATUS_PROTOCOL } from './control/status.ts'
-import type { PeerId } from '@libp2p/interface'
+import { handleStatus } from './control/status.ts'
+import { Membership } from './membership/membership.ts'
+import type { Member, MemberEventType } from './membership/member.ts'
 import type { StatusReport } from './control/status.ts'
 
 export interface PeerEvent {
@@ -20,10 +21,10 @@ export interface PeerEvent {
 }
 
 /** Typed events of a GridNode (Node's EventEmitter: `node.on('peer:connect', ({ id }) => …)`). */
-export interface GridNodeEvents {
+export type GridNodeEvents = {
   'peer:connect': [PeerEvent]
   'peer:disconnect': [PeerEvent]
-}
+} & { [E in MemberEventType]: [Member] }
 
 /**
  * A grid member: the same daemon on every machine, embeddable in any
@@ -34,26 +35,27 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   readonly log: Logger
   private readonly libp2p: GridLibp2p
   private readonly seeds: SeedDialer
+  private readonly membership: Membership
   private stopping?: Promise<void>
-  /** Protocols each connected peer announced via identify. */
-  private readonly protocols = new Map<string, string[]>()
 
-  private constructor (config: GridNodeConfig, libp2p: GridLibp2p, log: Logger) {
+  private constructor (config: GridNodeConfig, libp2p: GridLibp2p, log: Logger, root: Logger) {
     super()
     this.config = config
     this.libp2p = libp2p
     this.log = log
     this.seeds = new SeedDialer(libp2p, log)
+    this.membership = new Membership(libp2p, root, config.membership, event => { this.emit(event.type, event.member) })
   }
 
   /** Validates `init`, starts libp2p on mTLS, and begins joining `peers`. */
   static async start (init: GridNodeInit): Promise<GridNode> {
     const config = resolveConfig(init)
-    const log = resolveLogger(init.logger).child({ component: 'gridd' })
+    const root = resolveLogger(init.logger)
+    const log = root.child({ component: 'gridd' })
     const tls = await resolveTls(config, log)
     checkMaterial(tls)
     const libp2p = await createGridLibp2p({ host: config.host, port: config.port, tls, log, pingIntervalMs: config.pingIntervalMs })
-    const node = new GridNode(config, libp2p, log)
+    const node = new GridNode(config, libp2p, log, root)
     await node.run()
     return node
   }
@@ -68,9 +70,19 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     return this.libp2p.getMultiaddrs().map(ma => ma.toString())
   }
 
-  /** Peer ids this node has an open connection to. */
+  /** Peer ids this node has an open connection to (members and CLI clients). */
   connectedPeers (): string[] {
     return this.libp2p.getPeers().map(p => p.toString())
+  }
+
+  /** The member table: every other member this node knows of, never itself. */
+  members (): Member[] {
+    return this.membership.members()
+  }
+
+  /** This node's own entry, as it gossips it. */
+  self (): Member {
+    return this.membership.selfMember()
   }
 
   /** Connects to another member now (a `host:port` is parsed by the caller). */
@@ -81,19 +93,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
 
   /** What `grid status` prints. */
   status (): StatusReport {
-    return {
-      self: { id: this.peerId, addresses: this.addresses },
-      members: this.gridPeers().map(peer => ({
-        id: peer.toString(),
-        addresses: this.libp2p.getConnections(peer).map(c => c.remoteAddr.toString()),
-        state: 'connected'
-      }))
-    }
-  }
-
-  /** Connected peers that are grid nodes (they serve the status protocol), not CLI clients. */
-  private gridPeers (): PeerId[] {
-    return this.libp2p.getPeers().filter(peer => this.protocols.get(peer.toString())?.includes(STATUS_PROTOCOL) === true)
+    return { self: this.self(), members: this.members() }
   }
 
   /** Graceful and bounded: closes connections, waits at most `stopTimeoutMs`. Safe to call twice. */
@@ -104,11 +104,8 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
 
   private async run (): Promise<void> {
     this.libp2p.addEventListener('peer:connect', evt => { this.emit('peer:connect', { id: evt.detail.toString() }) })
-    this.libp2p.addEventListener('peer:disconnect', evt => {
-      this.protocols.delete(evt.detail.toString())
-      this.emit('peer:disconnect', { id: evt.detail.toString() })
-    })
-    this.libp2p.addEventListener('peer:identify', evt => { this.protocols.set(evt.detail.peerId.toString(), evt.detail.protocols) })
+    this.libp2p.addEventListener('peer:disconnect', evt => { this.emit('peer:disconnect', { id: evt.detail.toString() }) })
+    await this.membership.start()
     await handleStatus(this.libp2p, () => this.status(), this.log)
     this.log.info({ peerId: this.peerId, addresses: this.addresses }, 'grid node listening')
     this.seeds.start(this.config.peers)
@@ -116,6 +113,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
 
   private async shutdown (): Promise<void> {
     await this.seeds.stop()
+    await this.membership.stop()
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<'timeout'>(resolve => { timer = setTimeout(() => resolve('timeout'), this.config.stopTimeoutMs) })
     const result = await Promise.race([Promise.resolve(this.libp2p.stop()).then(() => 'stopped' as const), timeout])

@@ -2,19 +2,17 @@ import { z } from 'zod'
 import type { Libp2p, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { JsonStream, requestJson } from '../transport/json-stream.ts'
+import { memberEntrySchema } from '../membership/schema.ts'
 import type { Logger } from '../logger.ts'
 
 export const STATUS_PROTOCOL = '/gridd/status/1.0.0'
 
-export const memberSummarySchema = z.object({
-  id: z.string().max(128),
-  addresses: z.array(z.string().max(512)).max(64),
-  state: z.string().max(32)
-}).loose()
+/** A member-table row as sent over the wire (`Member`). */
+export const memberViewSchema = memberEntrySchema.extend({ lastSeenMs: z.number().finite().min(0) })
 
 export const statusReportSchema = z.object({
-  self: z.object({ id: z.string().max(128), addresses: z.array(z.string().max(512)).max(64) }).loose(),
-  members: z.array(memberSummarySchema).max(10_000)
+  self: memberViewSchema,
+  members: z.array(memberViewSchema).max(10_000)
 })
 
 export type StatusReport = z.infer<typeof statusReportSchema>
@@ -24,7 +22,7 @@ export async function handleStatus (libp2p: Libp2p, report: () => StatusReport, 
   await libp2p.handle(STATUS_PROTOCOL, async (stream) => {
     const json = new JsonStream(stream)
     try {
-      await json.read(z.object({}).loose(), { signal: AbortSignal.timeout(5000) })
+      await json.read(z.object({}), { signal: AbortSignal.timeout(5000) })
       await json.write(report())
       await json.close()
     } catch (err) {

@@ -7,6 +7,8 @@ import { resolveTlsSource } from '../tls-source.ts'
 import { CertsNotFoundError } from '../../errors.ts'
 import { onShutdownSignal } from '../signals.ts'
 
+const MEMBER_EVENTS = ['member:join', 'member:update', 'member:suspect', 'member:fail', 'member:leave', 'member:rejoin'] as const
+
 interface NodeFlags {
   host: string
   port: number
@@ -18,6 +20,9 @@ interface NodeFlags {
   key?: string
   dev?: boolean
   logLevel: string
+  heartbeatMs?: number
+  suspectAfterMs?: number
+  reconnectForMs?: number
 }
 
 export function nodeCommand (): Command {
@@ -28,6 +33,9 @@ export function nodeCommand (): Command {
     .addOption(listOption('--peer <addr...>', 'a member to join through: host:port or multiaddr (repeatable, comma-separated in GRID_PEERS)').env('GRID_PEERS'))
   for (const option of tlsOptions('node')) cmd.addOption(option)
   return cmd
+    .addOption(intOption('--heartbeat-ms <ms>', 'membership heartbeat period (default 1000)', 10, 600_000).env('GRID_HEARTBEAT_MS'))
+    .addOption(intOption('--suspect-after-ms <ms>', 'silence before a member is suspect (default 3 × heartbeat)', 10, 3_600_000).env('GRID_SUSPECT_AFTER_MS'))
+    .addOption(intOption('--reconnect-for-ms <ms>', 'keep redialling failed members this long (default 24 h)', 1000, 2_147_483_647).env('GRID_RECONNECT_FOR_MS'))
     .addOption(logLevelOption('info'))
     .action(async (flags: NodeFlags) => { await runNode(flags) })
 }
@@ -43,8 +51,12 @@ async function runNode (flags: NodeFlags): Promise<void> {
     peers: flags.peer ?? [],
     tls: found?.tls,
     dev: found == null,
-    logger
+    logger,
+    heartbeatMs: flags.heartbeatMs,
+    suspectAfterMs: flags.suspectAfterMs,
+    reconnectForMs: flags.reconnectForMs
   })
+  for (const type of MEMBER_EVENTS) node.on(type, member => { logger.debug({ member: member.id, state: member.state }, type) })
   if (found != null) logger.info({ source: found.source }, 'TLS material loaded')
   node.on('peer:connect', ({ id }) => { logger.info({ peer: id }, 'peer connected') })
   node.on('peer:disconnect', ({ id }) => { logger.info({ peer: id }, 'peer disconnected') })

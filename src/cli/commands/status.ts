@@ -49,8 +49,20 @@ async function queryStatus (flags: StatusFlags): Promise<StatusReport> {
 }
 
 function formatStatus (report: StatusReport): string {
-  const lines = [`node ${report.self.id}`, ...report.self.addresses.map(a => `  ${a}`), '']
-  if (report.members.length === 0) return `${lines.join('\n')}no other members\n`
-  const rows = report.members.map(m => [m.id, m.state, m.addresses.join(' ')])
-  return `${lines.join('\n')}${formatTable(['ID', 'STATE', 'ADDRESSES'], rows)}`
+  const self = report.self
+  const head = `node ${self.id} (${self.role}, incarnation ${self.incarnation})\n${self.addresses.map(a => `  ${a}\n`).join('')}\n`
+  if (report.members.length === 0) return `${head}no other members\n`
+  const rows = report.members.map(m => [
+    m.id,
+    m.state,
+    m.role,
+    String(m.incarnation),
+    `${Math.round(m.load.cpu * 100)}%`,
+    `${m.load.memoryFreeMb}/${m.capacity.memoryMb}`,
+    `${m.load.workers}/${m.load.maxWorkers}`,
+    `${m.weight} ${m.strategy}`,
+    `${(m.lastSeenMs / 1000).toFixed(1)}s`,
+    m.addresses[0] ?? ''
+  ])
+  return head + formatTable(['ID', 'STATE', 'ROLE', 'INCARNATION', 'CPU', 'MEM FREE/MB', 'WORKERS', 'WEIGHT', 'SEEN', 'ADDRESS'], rows)
 }

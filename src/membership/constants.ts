@@ -1,0 +1,14 @@
+export const SYNC_PROTOCOL = '/gridd/members/sync/1.0.0'
+export const MEMBERS_TOPIC = 'gridd/members/1'
+
+/** A heartbeat carries one entry plus bounded gossip lists: 64 KiB is generous. */
+export const MAX_HEARTBEAT_BYTES = 64 * 1024
+/** A full table for a large grid. */
+export const MAX_SYNC_BYTES = 4 * 1024 * 1024
+/** Gossip lists (suspects, hears) are capped so payloads cannot grow with churn. */
+export const MAX_GOSSIP_ENTRIES = 256
+
+export const DEFAULT_HEARTBEAT_MS = 1000
+export const DEFAULT_RECONNECT_FOR_MS = 24 * 60 * 60 * 1000
+export const DEFAULT_RECONNECT_MAX_BACKOFF_MS = 10_000
+export const DEFAULT_MAX_MESH_PEERS = 64

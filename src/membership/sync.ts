@@ -1,0 +1,72 @@
+import type { Libp2p, Connection, Stream } from '@libp2p/interface'
+import { syncMessageSchema } from './schema.ts'
+import type { MemberEntry, SyncMessage } from './schema.ts'
+import { SYNC_PROTOCOL, MAX_SYNC_BYTES } from './constants.ts'
+import { JsonStream } from '../transport/json-stream.ts'
+import type { Logger } from '../logger.ts'
+
+const SYNC_TIMEOUT_MS = 5000
+
+/**
+ * Push-pull join sync: when a connection opens, the dialling side sends its
+ * full table and receives the other's, so a joiner learns every member at once.
+ */
+export class MemberSync {
+  private readonly libp2p: Libp2p
+  private readonly log: Logger
+  private readonly snapshot: () => MemberEntry[]
+  private readonly onEntries: (entries: MemberEntry[], from: string) => void
+
+  constructor (libp2p: Libp2p, log: Logger, snapshot: () => MemberEntry[], onEntries: (entries: MemberEntry[], from: string) => void) {
+    this.libp2p = libp2p
+    this.log = log
+    this.snapshot = snapshot
+    this.onEntries = onEntries
+  }
+
+  async start (): Promise<void> {
+    await this.libp2p.handle(SYNC_PROTOCOL, async (stream, connection) => { await this.answer(stream, connection) })
+  }
+
+  async stop (): Promise<void> {
+    await this.libp2p.unhandle(SYNC_PROTOCOL)
+  }
+
+  /** Exchange tables with the peer on the other end of `connection`. */
+  async exchange (connection: Connection): Promise<void> {
+    const from = connection.remotePeer.toString()
+    const signal = AbortSignal.timeout(SYNC_TIMEOUT_MS)
+    let json: JsonStream | undefined
+    try {
+      const stream = await connection.newStream(SYNC_PROTOCOL, { signal })
+      json = new JsonStream(stream, { maxBytes: MAX_SYNC_BYTES })
+      await json.write(this.message(), { signal })
+      const reply = await json.read(syncMessageSchema, { signal })
+      this.onEntries(reply.members, from)
+    } catch (err) {
+      // CLI clients do not speak the protocol; anything else is worth a line
+      this.log.debug({ peer: from, err: (err as Error).message }, 'member sync failed')
+    } finally {
+      await json?.close()
+    }
+  }
+
+  private async answer (stream: Stream, connection: Connection): Promise<void> {
+    const from = connection.remotePeer.toString()
+    const json = new JsonStream(stream, { maxBytes: MAX_SYNC_BYTES })
+    const signal = AbortSignal.timeout(SYNC_TIMEOUT_MS)
+    try {
+      const request = await json.read(syncMessageSchema, { signal })
+      await json.write(this.message(), { signal })
+      await json.close()
+      this.onEntries(request.members, from)
+    } catch (err) {
+      this.log.warn({ peer: from, err: (err as Error).message }, 'dropped malformed member sync')
+      stream.abort(err as Error)
+    }
+  }
+
+  private message (): SyncMessage {
+    return { v: 1, members: this.snapshot() }
+  }
+}

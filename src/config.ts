@@ -10,7 +10,7 @@ import type { MembershipInit, MembershipConfig } from './membership/config.ts'
 export const DEFAULT_HOST = '0.0.0.0'
 export const DEFAULT_PORT = 4100
 export const DEFAULT_STOP_TIMEOUT_MS = 5000
-export const DEFAULT_PING_INTERVAL_MS = 2000
+export const DEFAULT_PING_INTERVAL_MS = 5000
 
 /** Options of `GridNode.start`. Every field is optional but one of `tls` or `dev`. */
 export interface GridNodeInit extends MembershipInit {
@@ -30,7 +30,7 @@ export interface GridNodeInit extends MembershipInit {
   logger?: Logger
   /** Upper bound on a graceful stop before connections are dropped. Default 5000 ms. */
   stopTimeoutMs?: number
-  /** libp2p connection-monitor ping interval. Default 2000 ms. */
+  /** libp2p connection-monitor ping interval (RTT only: membership decides liveness). Default 5000 ms. */
   pingIntervalMs?: number
 }
 

@@ -17,10 +17,11 @@ const run = promisify(execFile)
 const ports = await freePorts(4100, NODES)
 const children: ChildProcess[] = []
 for (const [i, port] of ports.entries()) {
-  const peer = ports.slice(0, i).flatMap(p => ['--peer', `127.0.0.1:${p}`])
+  // a chain: each node only knows the one before it; membership meshes them
+  const peer = i === 0 ? [] : ['--peer', `127.0.0.1:${ports[i - 1]}`]
   const child = spawn(process.execPath, [GRID, 'node', '--dev', '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn', ...peer], { stdio: ['ignore', 'ignore', 'inherit'] })
   children.push(child)
-  console.log(`started node ${i + 1} on 127.0.0.1:${port}${i === 0 ? '' : ` (joining ${ports.slice(0, i).map(p => `127.0.0.1:${p}`).join(', ')})`}`)
+  console.log(`started node ${i + 1} on 127.0.0.1:${port}${i === 0 ? '' : ` (joining 127.0.0.1:${ports[i - 1]})`}`)
 }
 
 let stopping = false
@@ -43,7 +44,7 @@ const deadline = Date.now() + 30_000
 for (const port of ports) {
   while (true) {
     const report = await status(port, true).catch(() => undefined)
-    const members = report == null ? 0 : (JSON.parse(report) as { members: unknown[] }).members.length
+    const members = report == null ? 0 : (JSON.parse(report) as { members: Array<{ state: string }> }).members.filter(m => m.state === 'alive').length
     if (members >= NODES - 1) break
     if (Date.now() > deadline) { console.error(`node on ${port} did not see the others within 30 s`); await stopAll(1) }
     await new Promise(resolve => setTimeout(resolve, 250))

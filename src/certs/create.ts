@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { x509 } from './x509.ts'
+import { x509, webcrypto } from './x509.ts'
 import { CertificateError, ConfigError } from '../errors.ts'
 
 const ED25519 = { name: 'Ed25519' }
@@ -45,9 +45,9 @@ export async function createCa (options: CreateCaOptions = {}): Promise<CertKeyP
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey)
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, webcrypto)
     ]
-  })
+  }, webcrypto)
   return { cert: cert.toString('pem'), key: await exportKey(keys.privateKey) }
 }
 
@@ -76,25 +76,25 @@ export async function issueCertificate (ca: CertKeyPair, options: IssueOptions):
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
       new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: name }]),
-      await x509.AuthorityKeyIdentifierExtension.create(caCert)
+      await x509.AuthorityKeyIdentifierExtension.create(caCert, false, webcrypto)
     ]
-  })
+  }, webcrypto)
   return { cert: cert.toString('pem'), key: await exportKey(keys.privateKey) }
 }
 
 async function generateKeys (): Promise<CryptoKeyPair> {
-  return await crypto.subtle.generateKey(ED25519, true, ['sign', 'verify']) as CryptoKeyPair
+  return await webcrypto.subtle.generateKey(ED25519, true, ['sign', 'verify']) as CryptoKeyPair
 }
 
 async function exportKey (key: CryptoKey): Promise<string> {
-  const pkcs8 = await crypto.subtle.exportKey('pkcs8', key)
+  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', key)
   return x509.PemConverter.encode(pkcs8, 'PRIVATE KEY')
 }
 
 async function importKey (pem: string): Promise<CryptoKey> {
   try {
     const der = x509.PemConverter.decodeFirst(pem)
-    return await crypto.subtle.importKey('pkcs8', der, ED25519, false, ['sign'])
+    return await webcrypto.subtle.importKey('pkcs8', der, ED25519, false, ['sign'])
   } catch (err) {
     throw new CertificateError('the CA key is not an Ed25519 PKCS#8 PEM key', { cause: err })
   }

@@ -12,6 +12,7 @@ import { MemberSync } from './sync.ts'
 import { ReconnectSchedule } from './reconnect.ts'
 import { CpuSampler, freeMemoryMb, machineCapacity } from './load.ts'
 import { MAX_GOSSIP_ENTRIES } from './constants.ts'
+import { LocalHealth } from './local-health.ts'
 import type { MembershipConfig } from './config.ts'
 
 const REDIAL_TIMEOUT_MS = 2000
@@ -32,11 +33,16 @@ export class Membership {
   private readonly cpu = new CpuSampler()
   private readonly onEvent: (event: MemberEvent) => void
   private readonly dialing = new Set<string>()
+  /** When each member was last seen joining or rejoining, for mesh repair. */
+  private readonly aliveSince = new Map<string, number>()
+  private lastRepair = 0
   private self: MemberEntry
   private seq = 0
   private lastTick = performance.now()
   private timers: NodeJS.Timeout[] = []
   private running = false
+  private readonly tickMs: number
+  private readonly health: LocalHealth
 
   constructor (libp2p: GridLibp2p, log: Logger, config: MembershipConfig, onEvent: (event: MemberEvent) => void) {
     this.libp2p = libp2p
@@ -51,6 +57,8 @@ export class Membership {
       forgetFailedAfterMs: config.reconnectForMs,
       forgetLeftAfterMs: config.forgetLeftAfterMs
     })
+    this.tickMs = Math.max(20, Math.min(250, config.heartbeatMs / 4))
+    this.health = new LocalHealth(this.tickMs)
     this.reconnects = new ReconnectSchedule({ firstMs: config.heartbeatMs / 2, maxMs: config.reconnectMaxBackoffMs, forMs: config.reconnectForMs })
     this.gossip = new HeartbeatGossip(libp2p.services.pubsub, this.log, (hb, from) => { this.onHeartbeat(hb, from) })
     this.sync = new MemberSync(libp2p, this.log, () => [this.selfEntry(), ...this.table.entries()], (entries, from) => { this.onSync(entries, from) })
@@ -74,9 +82,8 @@ export class Membership {
     await this.sync.start()
     this.libp2p.addEventListener('connection:open', this.onConnectionOpen)
     this.libp2p.addEventListener('peer:disconnect', this.onPeerDisconnect)
-    const tickMs = Math.max(20, Math.min(250, this.config.heartbeatMs / 4))
     this.timers.push(setInterval(() => { void this.beat() }, this.config.heartbeatMs))
-    this.timers.push(setInterval(() => { this.tick() }, tickMs))
+    this.timers.push(setInterval(() => { this.tick() }, this.tickMs))
     for (const timer of this.timers) timer.unref()
     void this.beat()
   }
@@ -140,9 +147,29 @@ export class Membership {
       this.log.warn({ pausedMs: Math.round(now - this.lastTick) }, 'this node was paused; resetting failure detection')
       this.table.forgive(now)
     }
+    this.health.observe(now - this.lastTick)
+    this.table.setSlowness(this.health.multiplier())
     this.lastTick = now
     this.apply(this.table.tick(now))
     for (const id of this.reconnects.due(now)) void this.redial(id)
+    if (now - this.lastRepair >= this.config.heartbeatMs * 2) {
+      this.lastRepair = now
+      this.repairMesh(now)
+    }
+  }
+
+  /**
+   * Connect to members still unconnected two heartbeats after they appeared.
+   * Joiners dial everyone they learn by sync at once; waiting here instead of
+   * dialling on every join event keeps both sides of a pair from dialling
+   * each other (one connection per pair, not two).
+   */
+  private repairMesh (now: number): void {
+    for (const member of this.table.list(now)) {
+      if (member.state !== 'alive') continue
+      const since = this.aliveSince.get(member.id) ?? 0
+      if (now - since >= this.config.heartbeatMs * 2) this.ensureConnected(member)
+    }
   }
 
   private onHeartbeat (hb: Heartbeat, from: string): void {
@@ -190,9 +217,10 @@ export class Membership {
         void this.libp2p.hangUp(peerIdFromString(id)).catch(() => {})
       } else if (event.type === 'member:join' || event.type === 'member:rejoin') {
         this.reconnects.remove(id)
-        this.ensureConnected(event.member)
+        this.aliveSince.set(id, performance.now())
       } else if (event.type === 'member:leave') {
         this.reconnects.remove(id)
+        this.aliveSince.delete(id)
       }
       this.log.info({ member: id, state: event.member.state, incarnation: event.member.incarnation }, event.type)
       this.onEvent(event)

@@ -44,6 +44,8 @@ export interface LiveReport {
 export class MemberTable {
   private readonly init: MemberTableInit
   private readonly records = new Map<string, MemberRecord>()
+  /** Lifeguard's local health multiplier: >1 while this node itself is slow. */
+  private slowness = 1
 
   constructor (init: MemberTableInit) {
     this.init = init
@@ -132,7 +134,7 @@ export class MemberTable {
         rec.confirmations = new Set()
         events.push(...this.transition(rec, { ...rec.entry, state: 'suspect' }, now, 'member:suspect'))
       } else if (state === 'suspect') {
-        const timeout = suspicionTimeout(rec.confirmations.size, expected, this.init.suspicionMinMs, this.init.suspicionMaxMs)
+        const timeout = this.slowness * suspicionTimeout(rec.confirmations.size, expected, this.init.suspicionMinMs, this.init.suspicionMaxMs)
         if (now - rec.suspectedAt >= timeout) events.push(...this.transition(rec, { ...rec.entry, state: 'failed' }, now, 'member:fail'))
       } else if (state === 'failed' && now - rec.stateSince > this.init.forgetFailedAfterMs) {
         this.records.delete(id)
@@ -141,6 +143,14 @@ export class MemberTable {
       }
     }
     return events
+  }
+
+  /**
+   * Stretch every timeout by `multiplier` (>= 1) while this node is overloaded,
+   * so its own late processing of heartbeats is not blamed on others.
+   */
+  setSlowness (multiplier: number): void {
+    this.slowness = Math.max(1, multiplier)
   }
 
   /** After this process was paused (GC stall, SIGSTOP): nobody else's silence is evidence. */
@@ -224,7 +234,7 @@ export class MemberTable {
   }
 
   private hearsRecently (rec: MemberRecord, now: number): boolean {
-    return now - rec.lastHeardAt < this.init.suspectAfterMs
+    return now - rec.lastHeardAt < this.init.suspectAfterMs * this.slowness
   }
 
   private event (type: MemberEventType, rec: MemberRecord, now: number): MemberEvent {

@@ -58,8 +58,9 @@ export async function createGridLibp2p (init: TransportInit): Promise<GridLibp2p
       inboundUpgradeTimeout: 5000
     },
     connectionMonitor: {
-      pingInterval: init.pingIntervalMs ?? 2000,
-      abortConnectionOnPingFailure: true
+      pingInterval: init.pingIntervalMs ?? 5000,
+      // membership decides liveness; a ping lost under load must not drop a healthy connection
+      abortConnectionOnPingFailure: false
     },
     services: {
       identify: identify(),
@@ -68,6 +69,14 @@ export async function createGridLibp2p (init: TransportInit): Promise<GridLibp2p
         // membership heartbeats must go out even before the mesh has formed
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
+        // a trusted mTLS grid needs no flood publishing and a smaller mesh than
+        // gossipsub's adversarial defaults (D=6): each heartbeat then crosses TLS
+        // far fewer times, which took a 30-node grid from ~75 s to converge to ~20 s
+        floodPublish: false,
+        D: 4,
+        Dlo: 3,
+        Dhi: 6,
+        Dout: 2,
         // gridd connections are already authenticated by mTLS; every member may share one host or LAN
         scoreParams: { IPColocationFactorWeight: 0 }
       })

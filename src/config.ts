@@ -6,6 +6,8 @@ import { parsePeerAddress, parsePort } from './transport/address.ts'
 import { ConfigError, GridError } from './errors.ts'
 import { resolveMembershipConfig } from './membership/config.ts'
 import type { MembershipInit, MembershipConfig } from './membership/config.ts'
+import { resolveAgentConfig } from './agent/config.ts'
+import type { AgentInit, AgentConfig } from './agent/config.ts'
 
 export const DEFAULT_HOST = '0.0.0.0'
 export const DEFAULT_PORT = 4100
@@ -30,6 +32,10 @@ export interface GridNodeInit extends MembershipInit {
   logger?: Logger
   /** Upper bound on a graceful stop before connections are dropped. Default 5000 ms. */
   stopTimeoutMs?: number
+  /** Spawn workers on this node (`true` for the defaults). */
+  agent?: boolean | AgentInit
+  /** Where the node keeps state (shipped stage modules). Default: a dir under the OS temp dir. */
+  dataDir?: string
   /** libp2p connection-monitor ping interval (RTT only: membership decides liveness). Default 5000 ms. */
   pingIntervalMs?: number
 }
@@ -44,6 +50,8 @@ export interface GridNodeConfig {
   stopTimeoutMs: number
   pingIntervalMs: number
   membership: MembershipConfig
+  agent?: AgentConfig
+  dataDir?: string
 }
 
 /** Fills defaults and validates; errors name the option. */
@@ -62,7 +70,9 @@ export function resolveConfig (init: GridNodeInit): GridNodeConfig {
     devName: init.devName,
     stopTimeoutMs: positive('stopTimeoutMs', init.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS),
     pingIntervalMs: positive('pingIntervalMs', init.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS),
-    membership: resolveMembershipConfig(init)
+    membership: resolveMembershipConfig(init),
+    agent: init.agent == null || init.agent === false ? undefined : resolveAgentConfig(init.agent === true ? {} : init.agent),
+    dataDir: init.dataDir
   }
 }
 

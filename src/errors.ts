@@ -86,3 +86,38 @@ export class NodeStoppedError extends GridError {
 function causeText (cause: unknown): string {
   return cause instanceof Error ? `: ${cause.message}` : ''
 }
+
+/** A worker process ended while items were in flight or before it could take one. */
+export class WorkerExitedError extends GridError {
+  readonly workerId: string
+  constructor (workerId: string, detail: string, options?: { cause?: unknown }) {
+    super(`worker ${workerId} exited: ${detail}`, 'ERR_WORKER_EXITED', { ...options, retryable: true })
+    this.workerId = workerId
+  }
+}
+
+/** The agent hosting a worker failed, left, or became unreachable. */
+export class AgentLostError extends GridError {
+  readonly agentId: string
+  constructor (agentId: string, detail: string) {
+    super(`agent ${agentId} lost: ${detail}`, 'ERR_AGENT_LOST', { retryable: true })
+    this.agentId = agentId
+  }
+}
+
+/** An agent refused a spawn (it no longer fits, or the module is unusable). */
+export class SpawnRefusedError extends GridError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super(message, 'ERR_SPAWN_REFUSED', { ...options, retryable: true })
+  }
+}
+
+/** No agent has room for a worker; `shortfalls` says what each agent lacked. */
+export class NoCapacityError extends GridError {
+  readonly shortfalls: Array<{ agentId: string, lacks: string[] }>
+  constructor (shortfalls: Array<{ agentId: string, lacks: string[] }>) {
+    const detail = shortfalls.length === 0 ? 'no agents in the grid' : shortfalls.map(s => `${s.agentId}: ${s.lacks.join(', ')}`).join('; ')
+    super(`no agent can take this worker (${detail})`, 'ERR_NO_CAPACITY', { retryable: true })
+    this.shortfalls = shortfalls
+  }
+}

@@ -13,6 +13,14 @@ import { devCerts } from './certs/dev.ts'
 import { handleStatus } from './control/status.ts'
 import { Membership } from './membership/membership.ts'
 import type { Member, MemberEventType } from './membership/member.ts'
+import type { Strategy } from './membership/schema.ts'
+import { AgentRole } from './agent/agent-role.ts'
+import { Workers } from './agent/workers.ts'
+import { checkStrategy } from './agent/config.ts'
+import { handleControl } from './control/control.ts'
+import { ConfigError } from './errors.ts'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { StatusReport } from './control/status.ts'
 
 export interface PeerEvent {
@@ -36,6 +44,9 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   private readonly libp2p: GridLibp2p
   private readonly seeds: SeedDialer
   private readonly membership: Membership
+  private readonly agent?: AgentRole
+  /** Spawn workers on the grid's agents: `node.workers.spawn({ stage, module, resources })`. */
+  readonly workers: Workers
   private stopping?: Promise<void>
 
   private constructor (config: GridNodeConfig, libp2p: GridLibp2p, log: Logger, root: Logger) {
@@ -44,7 +55,13 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     this.libp2p = libp2p
     this.log = log
     this.seeds = new SeedDialer(libp2p, log)
-    this.membership = new Membership(libp2p, root, config.membership, event => { this.emit(event.type, event.member) })
+    this.membership = new Membership(libp2p, root, config.membership, event => {
+      if (event.type === 'member:fail' || event.type === 'member:leave') this.workers.agentLost(event.member.id, event.type === 'member:fail' ? 'it failed' : 'it left the grid')
+      this.emit(event.type, event.member)
+    })
+    const dataDir = config.dataDir ?? join(tmpdir(), 'gridd', libp2p.peerId.toString())
+    if (config.agent != null) this.agent = new AgentRole(libp2p, this.membership, config.agent, dataDir, root)
+    this.workers = new Workers(libp2p, this.membership, this.agent, root)
   }
 
   /** Validates `init`, starts libp2p on mTLS, and begins joining `peers`. */
@@ -91,6 +108,17 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     return connection.remotePeer.toString()
   }
 
+  /** Placement weight of this node, gossiped at once (float; negative flips the strategy; 0 drains). */
+  setWeight (weight: number): void {
+    if (typeof weight !== 'number' || !Number.isFinite(weight)) throw new ConfigError('weight', `must be a finite number, got ${String(weight)}`)
+    this.membership.updateSelf({ weight })
+  }
+
+  /** Placement strategy of this node, gossiped at once. */
+  setStrategy (strategy: Strategy): void {
+    this.membership.updateSelf({ strategy: checkStrategy(strategy, 'strategy') })
+  }
+
   /** What `grid status` prints. */
   status (): StatusReport {
     return { self: this.self(), members: this.members() }
@@ -106,6 +134,12 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     this.libp2p.addEventListener('peer:connect', evt => { this.emit('peer:connect', { id: evt.detail.toString() }) })
     this.libp2p.addEventListener('peer:disconnect', evt => { this.emit('peer:disconnect', { id: evt.detail.toString() }) })
     await this.membership.start()
+    await this.agent?.start()
+    await handleControl(this.libp2p, {
+      setWeight: w => { this.setWeight(w) },
+      setStrategy: s => { this.setStrategy(s) },
+      placement: () => ({ weight: this.self().weight, strategy: this.self().strategy })
+    }, this.log)
     await handleStatus(this.libp2p, () => this.status(), this.log)
     this.log.info({ peerId: this.peerId, addresses: this.addresses }, 'grid node listening')
     this.seeds.start(this.config.peers)
@@ -113,6 +147,8 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
 
   private async shutdown (): Promise<void> {
     await this.seeds.stop()
+    await this.workers.stop()
+    await this.agent?.stop()
     await this.membership.stop()
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<'timeout'>(resolve => { timer = setTimeout(() => resolve('timeout'), this.config.stopTimeoutMs) })

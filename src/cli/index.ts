@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { nodeCommand } from './commands/node.ts'
 import { certsCommand } from './commands/certs.ts'
 import { statusCommand } from './commands/status.ts'
+import { weightCommand, strategyCommand } from './commands/placement.ts'
 import { GridError } from '../errors.ts'
 
 /** Exit code for bad input: unknown flag, bad value, missing or unreadable certificates. */
@@ -17,6 +18,8 @@ export function buildProgram (): Command {
   program.addCommand(nodeCommand())
   program.addCommand(certsCommand())
   program.addCommand(statusCommand())
+  program.addCommand(weightCommand())
+  program.addCommand(strategyCommand())
   for (const cmd of program.commands) {
     cmd.exitOverride()
     for (const sub of cmd.commands) sub.exitOverride()

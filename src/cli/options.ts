@@ -11,6 +11,14 @@ export function intOption (flags: string, description: string, min: number, max:
   })
 }
 
+export function floatOption (flags: string, description: string, min: number, max: number): Option {
+  return new Option(flags, description).argParser(value => {
+    const n = /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : NaN
+    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`expected a number ${min} to ${max}, got "${value}"`)
+    return n
+  })
+}
+
 export function listOption (flags: string, description: string): Option {
   return new Option(flags, description).argParser((value: string, previous: string[] | undefined) => [
     ...(previous ?? []),

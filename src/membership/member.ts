@@ -26,5 +26,8 @@ export function significantChange (before: MemberEntry, after: MemberEntry): boo
     before.capacity.memoryMb !== after.capacity.memoryMb ||
     before.load.workers !== after.load.workers ||
     before.load.maxWorkers !== after.load.maxWorkers ||
+    before.load.slotsUsed !== after.load.slotsUsed ||
+    before.load.memoryUsedMb !== after.load.memoryUsedMb ||
+    JSON.stringify(before.load.stages) !== JSON.stringify(after.load.stages) ||
     before.addresses.join() !== after.addresses.join()
 }

@@ -70,7 +70,7 @@ export class Membership {
       incarnation: Date.now(),
       role: 'member',
       capacity: machineCapacity(),
-      load: { cpu: 0, memoryFreeMb: freeMemoryMb(), workers: 0, maxWorkers: 0 },
+      load: { cpu: 0, memoryFreeMb: freeMemoryMb(), workers: 0, maxWorkers: 0, slotsUsed: 0, memoryUsedMb: 0, stages: {} },
       weight: 1,
       strategy: 'horizontal'
     }

@@ -16,7 +16,17 @@ export const memberEntrySchema = z.object({
   incarnation: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   role: roleSchema,
   capacity: z.object({ cpu: count, memoryMb: nonNegative }),
-  load: z.object({ cpu: z.number().finite().min(0).max(1), memoryFreeMb: nonNegative, workers: count, maxWorkers: count }),
+  /** cpu: machine CPU use 0..1; slotsUsed / memoryUsedMb: what this agent's workers reserved. */
+  load: z.object({
+    cpu: z.number().finite().min(0).max(1),
+    memoryFreeMb: nonNegative,
+    workers: count,
+    maxWorkers: count,
+    slotsUsed: nonNegative,
+    memoryUsedMb: nonNegative,
+    /** Workers running per stage name. */
+    stages: z.record(z.string().max(128), count).refine(r => Object.keys(r).length <= 64, 'at most 64 stages')
+  }),
   weight: z.number().finite().min(-1e6).max(1e6),
   strategy: strategySchema
 })

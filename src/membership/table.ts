@@ -76,8 +76,10 @@ export class MemberTable {
     const rec = this.records.get(entry.id)
     if (rec == null) {
       if (entry.state === 'alive' || entry.state === 'suspect') return this.add({ ...entry, state: 'alive' }, now)
-      // history (failed or left before we joined): listed, no event
-      this.records.set(entry.id, this.record(entry, now))
+      // history (failed or left before we joined): listed, no event, and dated
+      // outside the window in which we would gossip it as a fresh failure
+      const past = now - this.init.suspectAfterMs * 10
+      this.records.set(entry.id, { ...this.record(entry, now), lastHeardAt: past, stateSince: past })
       return []
     }
     const prior = rec.entry
@@ -87,7 +89,7 @@ export class MemberTable {
       if (!newer) return []
       if (prior.state === 'failed' || prior.state === 'left') return this.transition(rec, { ...entry, state: 'alive' }, now, 'member:rejoin')
       rec.entry = { ...entry, state: prior.state }
-      return []
+      return significantChange(prior, rec.entry) ? [this.event('member:update', rec, now)] : []
     }
     if (!newer && STATE_RANK[entry.state] <= STATE_RANK[prior.state]) return []
     if (entry.state === 'left') return this.transition(rec, entry, now, 'member:leave')
@@ -113,7 +115,11 @@ export class MemberTable {
     if (rec == null || report.incarnation < rec.entry.incarnation || rec.entry.state !== 'suspect') return []
     rec.lastHeardAt = Math.max(rec.lastHeardAt, now - report.ageMs)
     if (!this.hearsRecently(rec, now)) return []
-    return this.transition(rec, { ...rec.entry, state: 'alive' }, now, 'member:update')
+    // heard by someone else `ageMs` ago, not by us now: keep that time
+    const heardAt = rec.lastHeardAt
+    const events = this.transition(rec, { ...rec.entry, state: 'alive' }, now, 'member:update')
+    rec.lastHeardAt = heardAt
+    return events
   }
 
   /** The connection closed and a redial was refused: nobody listens there any more. */

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander'
 import { GridNode } from '../../node.ts'
 import { DEFAULT_HOST, DEFAULT_PORT } from '../../config.ts'
 import { createCliLogger } from '../logger.ts'
-import { intOption, listOption, logLevelOption, tlsOptions } from '../options.ts'
+import { floatOption, intOption, listOption, logLevelOption, tlsOptions } from '../options.ts'
 import { resolveTlsSource } from '../tls-source.ts'
 import { CertsNotFoundError } from '../../errors.ts'
 import { onShutdownSignal } from '../signals.ts'
@@ -23,6 +23,13 @@ interface NodeFlags {
   heartbeatMs?: number
   suspectAfterMs?: number
   reconnectForMs?: number
+  agent?: boolean
+  workers?: number
+  cpu?: number
+  memory?: number
+  weight?: number
+  strategy?: 'horizontal' | 'vertical'
+  dataDir?: string
 }
 
 export function nodeCommand (): Command {
@@ -33,6 +40,13 @@ export function nodeCommand (): Command {
     .addOption(listOption('--peer <addr...>', 'a member to join through: host:port or multiaddr (repeatable, comma-separated in GRID_PEERS)').env('GRID_PEERS'))
   for (const option of tlsOptions('node')) cmd.addOption(option)
   return cmd
+    .addOption(new Option('--agent', 'spawn worker processes for the grid').env('GRID_AGENT'))
+    .addOption(intOption('--workers <n>', 'most workers at once (default: CPU count)', 1, 4096).env('GRID_WORKERS'))
+    .addOption(floatOption('--cpu <slots>', 'CPU slots advertised (default: CPU count)', 0.01, 4096).env('GRID_CPU'))
+    .addOption(intOption('--memory <mb>', 'memory for workers in MB (default: free memory minus a reserve)', 16, 16 * 1024 * 1024).env('GRID_MEMORY'))
+    .addOption(floatOption('--weight <w>', 'placement weight: larger attracts more work, negative flips the strategy, 0 drains (default 1)', -1e6, 1e6).env('GRID_WEIGHT'))
+    .addOption(new Option('--strategy <s>', 'placement strategy').choices(['horizontal', 'vertical']).env('GRID_STRATEGY'))
+    .addOption(new Option('--data-dir <dir>', 'where shipped stage modules are cached').env('GRID_DATA_DIR'))
     .addOption(intOption('--heartbeat-ms <ms>', 'membership heartbeat period (default 1000)', 10, 600_000).env('GRID_HEARTBEAT_MS'))
     .addOption(intOption('--suspect-after-ms <ms>', 'silence before a member is suspect (default 3 × heartbeat)', 10, 3_600_000).env('GRID_SUSPECT_AFTER_MS'))
     .addOption(intOption('--reconnect-for-ms <ms>', 'keep redialling failed members this long (default 24 h)', 1000, 2_147_483_647).env('GRID_RECONNECT_FOR_MS'))
@@ -54,8 +68,14 @@ async function runNode (flags: NodeFlags): Promise<void> {
     logger,
     heartbeatMs: flags.heartbeatMs,
     suspectAfterMs: flags.suspectAfterMs,
-    reconnectForMs: flags.reconnectForMs
+    reconnectForMs: flags.reconnectForMs,
+    dataDir: flags.dataDir,
+    agent: flags.agent === true ? { workers: flags.workers, cpu: flags.cpu, memoryMb: flags.memory, weight: flags.weight, strategy: flags.strategy } : undefined
   })
+  if (flags.agent !== true && (flags.weight != null || flags.strategy != null)) {
+    if (flags.weight != null) node.setWeight(flags.weight)
+    if (flags.strategy != null) node.setStrategy(flags.strategy)
+  }
   for (const type of MEMBER_EVENTS) node.on(type, member => { logger.debug({ member: member.id, state: member.state }, type) })
   if (found != null) logger.info({ source: found.source }, 'TLS material loaded')
   node.on('peer:connect', ({ id }) => { logger.info({ peer: id }, 'peer connected') })

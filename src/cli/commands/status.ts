@@ -1,22 +1,15 @@
 import { Command, Option } from 'commander'
-import { createClientLibp2p } from '../../transport/libp2p.ts'
 import { parsePeerAddress } from '../../transport/address.ts'
 import { fetchStatus } from '../../control/status.ts'
 import type { StatusReport } from '../../control/status.ts'
-import { devCerts } from '../../certs/dev.ts'
-import { PeerUnreachableError } from '../../errors.ts'
-import { createCliLogger } from '../logger.ts'
 import { intOption, logLevelOption, tlsOptions } from '../options.ts'
-import { requireTls } from '../tls-source.ts'
-import type { TlsFlags } from '../tls-source.ts'
+import { withClient } from '../client.ts'
+import type { ClientFlags } from '../client.ts'
 import { formatTable } from '../format.ts'
 
-interface StatusFlags extends TlsFlags {
+interface StatusFlags extends ClientFlags {
   peer: string
   json?: boolean
-  dev?: boolean
-  timeout: number
-  logLevel: string
 }
 
 export function statusCommand (): Command {
@@ -36,16 +29,7 @@ export function statusCommand (): Command {
 
 async function queryStatus (flags: StatusFlags): Promise<StatusReport> {
   const target = parsePeerAddress(flags.peer)
-  const log = createCliLogger(flags.logLevel, true)
-  const tls = flags.dev === true ? await devCerts('client') : (await requireTls(flags, process.env, process.cwd(), 'client')).tls
-  const libp2p = await createClientLibp2p(tls, log)
-  try {
-    return await fetchStatus(libp2p, target, { signal: AbortSignal.timeout(flags.timeout) })
-  } catch (err) {
-    throw new PeerUnreachableError(flags.peer, { cause: err })
-  } finally {
-    await libp2p.stop()
-  }
+  return await withClient(flags, flags.peer, async (libp2p, signal) => await fetchStatus(libp2p, target, { signal }))
 }
 
 function formatStatus (report: StatusReport): string {
@@ -59,10 +43,16 @@ function formatStatus (report: StatusReport): string {
     String(m.incarnation),
     `${Math.round(m.load.cpu * 100)}%`,
     `${m.load.memoryFreeMb}/${m.capacity.memoryMb}`,
-    `${m.load.workers}/${m.load.maxWorkers}`,
+    m.role === 'agent' ? `${m.load.workers}/${m.load.maxWorkers} cpu ${m.load.slotsUsed}/${m.capacity.cpu} mem ${m.load.memoryUsedMb}MB` : '-',
+    m.role === 'agent' ? formatStages(m.load.stages) : '-',
     `${m.weight} ${m.strategy}`,
     `${(m.lastSeenMs / 1000).toFixed(1)}s`,
     m.addresses[0] ?? ''
   ])
-  return head + formatTable(['ID', 'STATE', 'ROLE', 'INCARNATION', 'CPU', 'MEM FREE/MB', 'WORKERS', 'WEIGHT', 'SEEN', 'ADDRESS'], rows)
+  return head + formatTable(['ID', 'STATE', 'ROLE', 'INCARNATION', 'CPU', 'MEM FREE/MB', 'WORKERS USED', 'BY STAGE', 'WEIGHT', 'SEEN', 'ADDRESS'], rows)
+}
+
+function formatStages (stages: Record<string, number>): string {
+  const entries = Object.entries(stages)
+  return entries.length === 0 ? '-' : entries.map(([stage, n]) => `${stage}:${n}`).join(',')
 }

@@ -21,9 +21,11 @@ export class GridProcess {
   private raw = ''
   private readonly waiters = new Set<() => void>()
 
-  constructor (args: string[], env: Record<string, string> = {}, cwd?: string) {
+  /** `command` replaces the default `node bin/grid.ts node ARGS` (e.g. to run it under unshare). */
+  constructor (args: string[], env: Record<string, string> = {}, cwd?: string, command?: string[]) {
     this.args = args
-    this.proc = spawn(process.execPath, [GRID_BIN, 'node', ...args], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+    const [file, ...argv] = command ?? [process.execPath, GRID_BIN, 'node', ...args]
+    this.proc = spawn(file!, argv, { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] })
     this.proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => { this.onData(chunk) })
     this.proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => { this.raw += chunk })
   }

@@ -11,10 +11,10 @@ function sub (cmd: Command, name: string): Command {
 const longFlags = (cmd: Command): string[] => cmd.options.map(o => o.long ?? '')
 
 describe('buildProgram', () => {
-  it('is the grid program with node, certs and status', () => {
+  it('is the grid program with node, certs, status, weight and strategy', () => {
     const program = buildProgram()
     expect(program.name()).toBe('grid')
-    expect(program.commands.map(c => c.name()).sort()).toEqual(['certs', 'node', 'status'])
+    expect(program.commands.map(c => c.name()).sort()).toEqual(['certs', 'node', 'status', 'strategy', 'weight'])
   })
 
   it('certs has init and issue', () => {

@@ -1,0 +1,18 @@
+import type { LocalWorker } from './local-worker.ts'
+import type { WorkerHandle } from './worker-handle.ts'
+
+/** A worker spawned on this very node: items go over IPC, no network hop. */
+export function localHandle (worker: LocalWorker, agentId: string): WorkerHandle {
+  return {
+    id: worker.info.id,
+    agentId,
+    pid: worker.info.pid,
+    stage: worker.info.stage,
+    process: async (item, options) => {
+      options?.signal?.throwIfAborted()
+      return await worker.process(item)
+    },
+    kill: async (options) => await worker.kill(options),
+    exited: worker.exited
+  }
+}

@@ -1,0 +1,93 @@
+import type { ChildProcess } from 'node:child_process'
+import type { FromWorker, ToWorker, WorkerExit } from './ipc.ts'
+import { RemoteError } from './wire-error.ts'
+import type { WireError } from './wire-error.ts'
+import { WorkerExitedError } from '../errors.ts'
+
+export interface WorkerInfo {
+  id: string
+  stage: string
+  pid: number
+  resources: { cpu: number, memoryMb: number }
+}
+
+const DEFAULT_KILL_TIMEOUT_MS = 5000
+
+/** One worker child process on this agent: items in over IPC, results out, one exit. */
+export class LocalWorker {
+  readonly info: WorkerInfo
+  readonly exited: Promise<WorkerExit>
+  private readonly child: ChildProcess
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
+  private readonly ready: Promise<void>
+  private nextId = 0
+  private lastError?: WireError
+  private exit?: WorkerExit
+
+  constructor (child: ChildProcess, info: WorkerInfo) {
+    this.child = child
+    this.info = info
+    let markReady: () => void = () => {}
+    this.ready = new Promise(resolve => { markReady = resolve })
+    child.on('message', (message: FromWorker) => {
+      if (message.type === 'ready') markReady()
+      else if (message.type === 'result') this.settle(message.id, p => { p.resolve(message.value) })
+      else if (message.type === 'error') this.settle(message.id, p => { p.reject(new RemoteError(message.error)) })
+      else if (message.type === 'fatal') this.lastError = message.error
+    })
+    this.exited = new Promise(resolve => {
+      child.once('exit', (code, signal) => {
+        this.exit = { code, signal, error: this.lastError }
+        const why = this.lastError != null ? `${this.lastError.name}: ${this.lastError.message}` : `code ${code} signal ${signal}`
+        for (const p of this.pending.values()) p.reject(new WorkerExitedError(info.id, why, { cause: this.lastError == null ? undefined : new RemoteError(this.lastError) }))
+        this.pending.clear()
+        markReady()
+        resolve(this.exit)
+      })
+    })
+  }
+
+  get alive (): boolean {
+    return this.exit == null
+  }
+
+  /** Records why the worker is being killed (memory watchdog), reported in its exit. */
+  noteError (error: WireError): void {
+    this.lastError = error
+  }
+
+  async process (item: unknown): Promise<unknown> {
+    await this.ready
+    if (this.exit != null) throw new WorkerExitedError(this.info.id, `code ${this.exit.code} signal ${this.exit.signal}`)
+    const id = this.nextId++
+    return await new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject })
+      this.send({ type: 'process', id, item })
+    })
+  }
+
+  /** Graceful: teardown, then SIGKILL if it takes longer than `timeoutMs`. */
+  async kill (options: { graceful?: boolean, timeoutMs?: number } = {}): Promise<WorkerExit> {
+    if (this.exit != null) return this.exit
+    if (options.graceful === true) {
+      this.send({ type: 'stop' })
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), options.timeoutMs ?? DEFAULT_KILL_TIMEOUT_MS)
+      const exit = await this.exited
+      clearTimeout(timer)
+      return exit
+    }
+    this.child.kill('SIGKILL')
+    return await this.exited
+  }
+
+  private send (message: ToWorker): void {
+    if (this.child.connected) this.child.send(message)
+  }
+
+  private settle (id: number, fn: (p: { resolve: (v: unknown) => void, reject: (e: Error) => void }) => void): void {
+    const p = this.pending.get(id)
+    if (p == null) return
+    this.pending.delete(id)
+    fn(p)
+  }
+}

@@ -1,0 +1,102 @@
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import { JsonStream, requestJson } from '../transport/json-stream.ts'
+import { SPAWN_PROTOCOL, WORKER_PROTOCOL, workerDownSchema, spawnResponseSchema } from './protocol.ts'
+import type { WorkerInfo } from './local-worker.ts'
+import type { WorkerHandle } from './worker-handle.ts'
+import type { WorkerExit } from './ipc.ts'
+import { RemoteError, toWireError } from './wire-error.ts'
+import { AgentLostError, WorkerExitedError } from '../errors.ts'
+
+const MAX_WORKER_MESSAGE_BYTES = 16 * 1024 * 1024
+
+/**
+ * A worker on another agent, driven over one `/gridd/worker/1.0.0` stream.
+ * If the stream or the agent is lost, pending items reject with
+ * AgentLostError and `exited` resolves with that error.
+ */
+export class RemoteWorker implements WorkerHandle {
+  readonly id: string
+  readonly agentId: string
+  readonly pid: number
+  readonly stage: string
+  readonly exited: Promise<WorkerExit>
+  private readonly libp2p: Libp2p
+  private readonly agent: PeerId
+  private readonly json: JsonStream
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
+  private next = 0
+  private exit?: WorkerExit
+  private finish: (exit: WorkerExit) => void = () => {}
+
+  private constructor (libp2p: Libp2p, agent: PeerId, info: WorkerInfo, json: JsonStream) {
+    this.libp2p = libp2p
+    this.agent = agent
+    this.agentId = agent.toString()
+    this.id = info.id
+    this.pid = info.pid
+    this.stage = info.stage
+    this.json = json
+    this.exited = new Promise(resolve => { this.finish = resolve })
+    void this.readLoop()
+  }
+
+  static async attach (libp2p: Libp2p, agent: PeerId, info: WorkerInfo, options: { signal?: AbortSignal } = {}): Promise<RemoteWorker> {
+    const stream = await libp2p.dialProtocol(agent, WORKER_PROTOCOL, options)
+    const json = new JsonStream(stream, { maxBytes: MAX_WORKER_MESSAGE_BYTES })
+    await json.write({ type: 'attach', id: info.id }, options)
+    return new RemoteWorker(libp2p, agent, info, json)
+  }
+
+  async process (item: unknown, options: { signal?: AbortSignal } = {}): Promise<unknown> {
+    if (this.exit != null) throw new WorkerExitedError(this.id, this.exit.error?.message ?? `code ${this.exit.code}`)
+    options.signal?.throwIfAborted()
+    const n = this.next++
+    const result = new Promise<unknown>((resolve, reject) => { this.pending.set(n, { resolve, reject }) })
+    await this.json.write({ type: 'process', n, item }, options)
+    return await result
+  }
+
+  async kill (options: { graceful?: boolean } = {}): Promise<WorkerExit> {
+    if (this.exit == null) {
+      await requestJson(this.libp2p, this.agent, SPAWN_PROTOCOL, { op: 'kill', id: this.id, graceful: options.graceful === true }, spawnResponseSchema, { signal: AbortSignal.timeout(15_000) })
+        .catch(err => { this.lost(`kill failed: ${(err as Error).message}`) })
+    }
+    return await this.exited
+  }
+
+  /** Called when membership reports the agent failed or left. */
+  lost (detail: string): void {
+    if (this.exit != null) return
+    const err = new AgentLostError(this.agentId, detail)
+    this.end({ code: null, signal: null, error: toWireError(err) }, err)
+    this.json.stream.abort(err)
+  }
+
+  private async readLoop (): Promise<void> {
+    try {
+      while (this.exit == null) {
+        const message = await this.json.read(workerDownSchema)
+        if (message.type === 'exit') {
+          const detail = message.exit.error != null ? `${message.exit.error.name}: ${message.exit.error.message}` : `code ${message.exit.code} signal ${message.exit.signal}`
+          this.end(message.exit, new WorkerExitedError(this.id, detail, { cause: message.exit.error == null ? undefined : new RemoteError(message.exit.error) }))
+          return
+        }
+        const p = this.pending.get(message.n)
+        if (p == null) continue
+        this.pending.delete(message.n)
+        if (message.type === 'result') p.resolve(message.value)
+        else p.reject(new RemoteError(message.error))
+      }
+    } catch (err) {
+      this.lost(`worker stream closed: ${(err as Error).message}`)
+    }
+  }
+
+  private end (exit: WorkerExit, err: Error): void {
+    if (this.exit != null) return
+    this.exit = exit
+    for (const p of this.pending.values()) p.reject(err)
+    this.pending.clear()
+    this.finish(exit)
+  }
+}

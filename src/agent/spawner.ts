@@ -1,0 +1,135 @@
+import { fork } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import { LocalWorker } from './local-worker.ts'
+import type { WorkerInfo } from './local-worker.ts'
+import type { AgentConfig } from './config.ts'
+import type { Logger } from '../logger.ts'
+import { SpawnRefusedError } from '../errors.ts'
+
+const WORKER_HOST = fileURLToPath(new URL('./worker-host.ts', import.meta.url))
+const WATCHDOG_MS = 250
+
+export interface SpawnRequest {
+  stage: string
+  /** Absolute path of the stage module on this machine. */
+  modulePath: string
+  resources: { cpu: number, memoryMb: number }
+  env?: Record<string, string>
+}
+
+export interface AgentUsage {
+  cpu: number
+  memoryMb: number
+  workers: number
+}
+
+/**
+ * The agent's worker processes: forks the worker host per spawn, accounts
+ * CPU slots, memory and worker slots, enforces memory limits, and frees the
+ * capacity when a worker exits, whatever the cause. A worker's crash never
+ * takes the agent down.
+ */
+export class Spawner {
+  private readonly config: AgentConfig
+  private readonly log: Logger
+  private readonly onChange: () => void
+  private readonly workers = new Map<string, LocalWorker>()
+  private readonly watchdog: NodeJS.Timeout
+
+  constructor (config: AgentConfig, log: Logger, onChange: () => void) {
+    this.config = config
+    this.log = log.child({ component: 'spawner' })
+    this.onChange = onChange
+    this.watchdog = setInterval(() => { void this.checkMemory() }, WATCHDOG_MS)
+    this.watchdog.unref()
+  }
+
+  usage (): AgentUsage {
+    let cpu = 0
+    let memoryMb = 0
+    for (const w of this.workers.values()) {
+      cpu += w.info.resources.cpu
+      memoryMb += w.info.resources.memoryMb
+    }
+    return { cpu, memoryMb, workers: this.workers.size }
+  }
+
+  list (): WorkerInfo[] {
+    return [...this.workers.values()].map(w => w.info)
+  }
+
+  get (id: string): LocalWorker | undefined {
+    return this.workers.get(id)
+  }
+
+  /** Forks a worker if it still fits; refuses (SpawnRefusedError) if two requesters raced for the last slot. */
+  spawn (request: SpawnRequest): LocalWorker {
+    const lacking = this.lacks(request.resources)
+    if (lacking.length > 0) throw new SpawnRefusedError(`agent is full: ${lacking.join('; ')}`)
+    const id = `w-${randomBytes(6).toString('hex')}`
+    const execArgv = request.resources.memoryMb > 0 ? [`--max-old-space-size=${Math.max(16, Math.floor(request.resources.memoryMb))}`] : []
+    const child = fork(WORKER_HOST, [request.modulePath, request.stage, id, JSON.stringify(request.env ?? {})], {
+      execArgv,
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+    })
+    if (child.pid == null) throw new SpawnRefusedError('could not start a worker process')
+    const worker = new LocalWorker(child, { id, stage: request.stage, pid: child.pid, resources: request.resources })
+    this.workers.set(id, worker)
+    this.log.info({ worker: id, stage: request.stage, pid: child.pid }, 'worker started')
+    void worker.exited.then(exit => {
+      this.workers.delete(id)
+      this.log.info({ worker: id, stage: request.stage, ...exit }, 'worker exited')
+      this.onChange()
+    })
+    this.onChange()
+    return worker
+  }
+
+  async kill (id: string, options: { graceful?: boolean, timeoutMs?: number } = {}): Promise<boolean> {
+    const worker = this.workers.get(id)
+    if (worker == null) return false
+    await worker.kill(options)
+    return true
+  }
+
+  async stop (): Promise<void> {
+    clearInterval(this.watchdog)
+    await Promise.all([...this.workers.values()].map(async w => await w.kill({ graceful: true, timeoutMs: 2000 })))
+  }
+
+  private lacks (resources: { cpu: number, memoryMb: number }): string[] {
+    const used = this.usage()
+    const lacking: string[] = []
+    if (used.workers + 1 > this.config.workers) lacking.push(`workers: ${used.workers}/${this.config.workers} in use`)
+    if (used.cpu + resources.cpu > this.config.cpu + 1e-9) lacking.push(`cpu: needs ${resources.cpu}, has ${this.config.cpu - used.cpu} free`)
+    if (used.memoryMb + resources.memoryMb > this.config.memoryMb) lacking.push(`memory: needs ${resources.memoryMb} MB, has ${this.config.memoryMb - used.memoryMb} MB free`)
+    return lacking
+  }
+
+  /** The RSS watchdog: --max-old-space-size only bounds the JS heap, not buffers or native memory. */
+  private async checkMemory (): Promise<void> {
+    for (const worker of this.workers.values()) {
+      const limit = worker.info.resources.memoryMb
+      if (limit <= 0 || !worker.alive) continue
+      const rssMb = await rssOf(worker.info.pid)
+      if (rssMb != null && rssMb > limit) {
+        worker.noteError({ name: 'MemoryLimitError', message: `worker used ${rssMb} MB resident, over its ${limit} MB limit`, code: 'ERR_MEMORY_LIMIT' })
+        this.log.warn({ worker: worker.info.id, rssMb, limitMb: limit }, 'worker over its memory limit: killed')
+        void worker.kill()
+      }
+    }
+  }
+}
+
+async function rssOf (pid: number): Promise<number | undefined> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8')
+    const kb = /VmRSS:\s+(\d+)/.exec(status)?.[1]
+    return kb == null ? undefined : Math.round(Number(kb) / 1024)
+  } catch {
+    return undefined
+  }
+}

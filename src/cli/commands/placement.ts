@@ -1,0 +1,44 @@
+import { Command, Option } from 'commander'
+import { parsePeerAddress } from '../../transport/address.ts'
+import { sendControl } from '../../control/control.ts'
+import type { ControlRequest } from '../../control/control.ts'
+import { intOption, logLevelOption, tlsOptions } from '../options.ts'
+import { withClient } from '../client.ts'
+import type { ClientFlags } from '../client.ts'
+import { ConfigError } from '../../errors.ts'
+
+interface ControlFlags extends ClientFlags {
+  node: string
+}
+
+function controlCommand (name: string, description: string, argument: string, toRequest: (value: string) => ControlRequest): Command {
+  const cmd = new Command(name)
+    .description(description)
+    .argument(argument)
+    .addOption(new Option('--node <addr>', 'the node to change: host:port or multiaddr').makeOptionMandatory())
+    .addOption(intOption('--timeout <ms>', 'give up after this long', 100, 600_000).default(10_000))
+  for (const option of tlsOptions('client')) cmd.addOption(option)
+  return cmd
+    .addOption(logLevelOption('warn'))
+    .action(async (value: string, flags: ControlFlags) => {
+      const request = toRequest(value)
+      const target = parsePeerAddress(flags.node)
+      const result = await withClient(flags, flags.node, async (libp2p, signal) => await sendControl(libp2p, target, request, { signal }))
+      process.stdout.write(`${flags.node}: weight ${result.weight}, strategy ${result.strategy}\n`)
+    })
+}
+
+export function weightCommand (): Command {
+  return controlCommand('weight', 'set a node\'s placement weight at run time (gossiped at once)', '<weight>', value => {
+    const weight = /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : NaN
+    if (!Number.isFinite(weight) || Math.abs(weight) > 1e6) throw new ConfigError('weight', `expected a number, got "${value}"`)
+    return { op: 'set-weight', weight }
+  })
+}
+
+export function strategyCommand (): Command {
+  return controlCommand('strategy', 'set a node\'s placement strategy at run time (gossiped at once)', '<horizontal|vertical>', value => {
+    if (value !== 'horizontal' && value !== 'vertical') throw new ConfigError('strategy', `must be horizontal or vertical, got "${value}"`)
+    return { op: 'set-strategy', strategy: value }
+  })
+}

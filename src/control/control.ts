@@ -1,0 +1,60 @@
+import { z } from 'zod'
+import type { Libp2p, AbortOptions } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { JsonStream, requestJson } from '../transport/json-stream.ts'
+import { strategySchema } from '../membership/schema.ts'
+import type { Strategy } from '../membership/schema.ts'
+import { toWireError } from '../agent/wire-error.ts'
+import { wireErrorSchema } from '../agent/wire-error.ts'
+import { RemoteError } from '../agent/wire-error.ts'
+import type { Logger } from '../logger.ts'
+
+/** Run-time control of a node by any authenticated grid peer (the CLI's client certificate included). */
+export const CONTROL_PROTOCOL = '/gridd/control/1.0.0'
+
+export const controlRequestSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('set-weight'), weight: z.number().finite().min(-1e6).max(1e6) }),
+  z.object({ op: z.literal('set-strategy'), strategy: strategySchema })
+])
+
+const controlResponseSchema = z.union([
+  z.object({ ok: z.literal(true), weight: z.number(), strategy: strategySchema }),
+  z.object({ ok: z.literal(false), error: wireErrorSchema })
+])
+
+export type ControlRequest = z.infer<typeof controlRequestSchema>
+
+export interface ControlTarget {
+  setWeight: (weight: number) => void
+  setStrategy: (strategy: Strategy) => void
+  placement: () => { weight: number, strategy: Strategy }
+}
+
+export async function handleControl (libp2p: Libp2p, target: ControlTarget, log: Logger): Promise<void> {
+  await libp2p.handle(CONTROL_PROTOCOL, async (stream, connection) => {
+    const json = new JsonStream(stream)
+    const peer = connection.remotePeer.toString()
+    try {
+      const request = await json.read(controlRequestSchema, { signal: AbortSignal.timeout(5000) })
+      try {
+        if (request.op === 'set-weight') target.setWeight(request.weight)
+        else target.setStrategy(request.strategy)
+        log.info({ peer, ...request }, 'placement changed by a remote peer')
+        await json.write({ ok: true, ...target.placement() })
+      } catch (err) {
+        await json.write({ ok: false, error: toWireError(err) })
+      }
+      await json.close()
+    } catch (err) {
+      log.warn({ peer, err: (err as Error).message }, 'dropped malformed control request')
+      stream.abort(err as Error)
+    }
+  })
+}
+
+/** Sends one control request; resolves with the node's placement settings after it. */
+export async function sendControl (libp2p: Libp2p, target: Multiaddr, request: ControlRequest, options: AbortOptions = {}): Promise<{ weight: number, strategy: Strategy }> {
+  const reply = await requestJson(libp2p, target, CONTROL_PROTOCOL, request, controlResponseSchema, options)
+  if (!reply.ok) throw new RemoteError(reply.error)
+  return { weight: reply.weight, strategy: reply.strategy }
+}

@@ -1,0 +1,93 @@
+import type { AgentLoad, ResourceRequest, Shortfall } from './types.ts'
+import type { Strategy } from '../membership/schema.ts'
+import { ConfigError, NoCapacityError } from '../errors.ts'
+
+const EPSILON = 1e-9
+
+/** What `agent` lacks to take `request` (empty: it fits). */
+export function lacks (request: ResourceRequest, agent: AgentLoad): string[] {
+  const out: string[] = []
+  const freeCpu = agent.capacity.cpu - agent.used.cpu
+  const freeMemory = agent.capacity.memoryMb - agent.used.memoryMb
+  if (agent.used.workers + 1 > agent.maxWorkers) out.push(`workers: ${agent.used.workers}/${agent.maxWorkers} in use`)
+  if (request.cpu > freeCpu + EPSILON) out.push(`cpu: needs ${request.cpu}, has ${round(freeCpu)} free`)
+  if (request.memoryMb > freeMemory + EPSILON) out.push(`memory: needs ${request.memoryMb} MB, has ${round(freeMemory)} MB free`)
+  return out
+}
+
+/** The largest used fraction of CPU slots, memory and worker slots once `request` is placed. */
+export function utilizationAfter (request: ResourceRequest, agent: AgentLoad): number {
+  const fractions = [
+    agent.capacity.cpu > 0 ? (agent.used.cpu + request.cpu) / agent.capacity.cpu : 1,
+    agent.maxWorkers > 0 ? (agent.used.workers + 1) / agent.maxWorkers : 1
+  ]
+  if (agent.capacity.memoryMb > 0) fractions.push((agent.used.memoryMb + request.memoryMb) / agent.capacity.memoryMb)
+  return Math.max(...fractions)
+}
+
+/**
+ * One ascending sort key per agent. burden = utilization after placing / |weight|.
+ * A horizontal agent scores +burden (the least burdened first: spread), a
+ * vertical one -burden (the most burdened that still fits first: pack), so
+ * agents that ask to be packed fill before spreading starts elsewhere.
+ * A negative weight flips the agent's strategy; weight 0 agents come after
+ * every weighted one ("only if nothing else fits"). Ties: peer id.
+ */
+function sortKey (request: ResourceRequest, agent: AgentLoad, strategy: Strategy | undefined): [number, number, string] {
+  const own = strategy ?? agent.strategy
+  const effective = agent.weight < 0 ? (own === 'horizontal' ? 'vertical' : 'horizontal') : own
+  const utilization = utilizationAfter(request, agent)
+  const burden = agent.weight === 0 ? utilization : utilization / Math.abs(agent.weight)
+  return [agent.weight === 0 ? 1 : 0, effective === 'horizontal' ? burden : -burden, agent.id]
+}
+
+/**
+ * Every agent that fits, in preference order (callers try the next when the
+ * chosen agent refuses), and what each of the others lacks. `strategy`
+ * overrides every agent's own; by default each agent's gossiped one applies.
+ */
+export function rankAgents (request: ResourceRequest, agents: AgentLoad[], strategy?: Strategy): { ranked: AgentLoad[], shortfalls: Shortfall[] } {
+  checkRequest(request)
+  const shortfalls: Shortfall[] = []
+  const fitting: Array<{ agent: AgentLoad, key: [number, number, string] }> = []
+  for (const agent of agents) {
+    const missing = lacks(request, agent)
+    if (missing.length > 0) shortfalls.push({ agentId: agent.id, lacks: missing })
+    else fitting.push({ agent, key: sortKey(request, agent, strategy) })
+  }
+  fitting.sort((a, b) => a.key[0] - b.key[0] || a.key[1] - b.key[1] || (a.key[2] < b.key[2] ? -1 : a.key[2] > b.key[2] ? 1 : 0))
+  return { ranked: fitting.map(f => f.agent), shortfalls }
+}
+
+/** The best agent for one worker, or NoCapacityError listing what each agent lacked. */
+export function placeOne (request: ResourceRequest, agents: AgentLoad[], strategy?: Strategy): AgentLoad {
+  const { ranked, shortfalls } = rankAgents(request, agents, strategy)
+  const best = ranked[0]
+  if (best == null) throw new NoCapacityError(shortfalls)
+  return best
+}
+
+/** Places `count` workers one at a time, each seeing the ones before it; returns agent ids in order. */
+export function planPlacement (request: ResourceRequest, agents: AgentLoad[], count: number, strategy?: Strategy): string[] {
+  const state = agents.map(a => ({ ...a, used: { ...a.used } }))
+  const plan: string[] = []
+  for (let i = 0; i < count; i++) {
+    const chosen = placeOne(request, state, strategy)
+    chosen.used.cpu += request.cpu
+    chosen.used.memoryMb += request.memoryMb
+    chosen.used.workers += 1
+    plan.push(chosen.id)
+  }
+  return plan
+}
+
+function checkRequest (request: ResourceRequest): void {
+  for (const field of ['cpu', 'memoryMb'] as const) {
+    const value = request[field]
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new ConfigError(`resources.${field}`, `must be a number >= 0, got ${String(value)}`)
+  }
+}
+
+function round (n: number): number {
+  return Math.round(n * 100) / 100
+}

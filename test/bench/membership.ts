@@ -1,0 +1,299 @@
+/**
+ * Membership benchmark: 10 real `grid node --dev` processes on 127.0.0.1 with
+ * the default timings (heartbeat 1 s, suspect after 3 s). Measures join,
+ * SIGKILL and SIGSTOP detection, rejoin, false failures under short pauses,
+ * and idle RSS, all from the nodes' own log timestamps.
+ *
+ *   npm run bench:membership -- [--quick] [--soak-seconds N]      (or BENCH_SOAK_S=N)
+ *
+ * stdout: one JSON object; stderr: progress lines (# ...) and a pass/fail table.
+ */
+import { once } from 'node:events'
+import { availableParallelism } from 'node:os'
+import { Cluster, allLogged, converge, listeningTime, memberEvent, note, procMemory, sleep, summarize, table, timeOf } from './lib.ts'
+import type { AllLogged, GridProcess, Summary } from './lib.ts'
+
+const N = 10
+const TARGETS = { joinP99Ms: 1500, sigkillMs: 2000, sigstopMs: 6000, rejoinMs: 3000, falseFailures: 0, idleRssMb: 80 }
+const SOAK_PERIOD_MS = 10_000
+const SOAK_PAUSE_MS = 2000
+/** After the soak, how long a late "member:fail" caused by its last pause may still show up (suspect 3 s + suspicion ≤ 3 s). */
+const SOAK_GRACE_MS = 7000
+
+interface Options { quick: boolean, soakS: number, joins: number, kills: number, stops: number }
+
+function parseArgs (argv: string[]): Options {
+  let quick = false
+  let soak: string | undefined = process.env.BENCH_SOAK_S
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '--quick') quick = true
+    else if (arg === '--soak-seconds') soak = argv[++i]
+    else if (arg.startsWith('--soak-seconds=')) soak = arg.slice('--soak-seconds='.length)
+    else if (arg === '--help' || arg === '-h') {
+      process.stdout.write('usage: node test/bench/membership.ts [--quick] [--soak-seconds N]   (env BENCH_SOAK_S=N)\n')
+      process.exit(0)
+    } else {
+      process.stderr.write(`membership bench: unknown argument "${arg}"\n`)
+      process.exit(2)
+    }
+  }
+  const soakS = soak == null || soak === '' ? (quick ? 20 : 120) : Number(soak)
+  if (!Number.isFinite(soakS) || soakS < 0 || soakS > 24 * 3600) {
+    process.stderr.write(`membership bench: bad soak duration "${String(soak)}" (seconds, 0-86400)\n`)
+    process.exit(2)
+  }
+  return quick ? { quick, soakS, joins: 3, kills: 2, stops: 2 } : { quick, soakS, joins: 10, kills: 5, stops: 3 }
+}
+
+const opts = parseArgs(process.argv.slice(2))
+// the nodes must run with the defaults: no inherited GRID_HEARTBEAT_MS, GRID_PEERS, ...
+for (const key of Object.keys(process.env)) if (key.startsWith('GRID_')) delete process.env[key]
+
+const cluster = new Cluster()
+let nodes: GridProcess[] = []
+const warnings: string[] = []
+
+function installCleanup (): void {
+  process.on('exit', () => { cluster.killAllSync(); cluster.removeCerts() })
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      note(`${signal}: killing ${cluster.started.length} node processes`)
+      cluster.killAllSync()
+      process.exit(130)
+    })
+  }
+  process.on('uncaughtException', err => { note(`uncaught: ${err.stack ?? String(err)}`); process.exit(1) })
+  process.on('unhandledRejection', err => { note(`unhandled rejection: ${String(err)}`); process.exit(1) })
+  // hard bound on the whole run, whatever hangs
+  const budgetMs = 15 * 60_000 + opts.soakS * 1000
+  setTimeout(() => { note(`watchdog: run exceeded ${budgetMs} ms`); process.exit(1) }, budgetMs).unref()
+}
+
+/** What `observer` logged about `id` between t0 and t1, e.g. "suspect@2539 update@2690 suspect@5702 fail@7057". */
+function trail (observer: GridProcess, id: string, t0: number, t1: number): string {
+  return observer.lines.filter(l => (l.member === id || l.peer === id) && timeOf(l) >= t0 && timeOf(l) <= t1)
+    .map(l => `${String(l.msg).replace('member:', '').replace('peer ', '')}@${timeOf(l) - t0}`).join(' ')
+}
+
+/** Whether `observer` had a direct connection to `id` at `t` (from its "peer connected/disconnected" lines). */
+function connectedAt (observer: GridProcess, id: string, t: number): boolean {
+  const last = observer.lines.filter(l => l.peer === id && timeOf(l) < t).at(-1)
+  return last?.msg === 'peer connected'
+}
+
+const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)]!
+const othersOf = (p: GridProcess): GridProcess[] => nodes.filter(n => n !== p)
+const label = (p: GridProcess): string => `:${p.port}`
+
+async function settle (what: string, timeoutMs = 30_000): Promise<number | null> {
+  const ms = await converge(nodes, timeoutMs)
+  if (ms == null) {
+    warnings.push(`not converged within ${timeoutMs} ms after ${what}`)
+    note(`WARNING: not converged after ${what}`)
+  }
+  return ms
+}
+
+async function startGrid (): Promise<number> {
+  const t0 = Date.now()
+  for (let i = 0; i < N; i++) {
+    const port = await cluster.freePort()
+    // each joins through a random earlier node (no single hub)
+    nodes.push(await cluster.start(port, nodes.length === 0 ? [] : [pick(nodes).address]))
+  }
+  note(`${N} nodes listening on ${nodes.map(label).join(' ')}; waiting for convergence`)
+  if (await converge(nodes, 60_000) == null) throw new Error(`${N} nodes did not converge within 60 s`)
+  return Date.now() - t0
+}
+
+async function joins (): Promise<{ join: Array<number | null>, firstSeen: Array<number | null>, leave: Array<number | null> }> {
+  const join: Array<number | null> = []
+  const firstSeen: Array<number | null> = []
+  const leave: Array<number | null> = []
+  for (let i = 0; i < opts.joins; i++) {
+    const extra = await cluster.start(await cluster.freePort(), [pick(nodes).address])
+    const t0 = listeningTime(extra)
+    const seen = await allLogged(nodes, memberEvent(['member:join'], extra.peerId), t0, 15_000)
+    join.push(seen.ms)
+    firstSeen.push(seen.firstMs)
+    const tTerm = Date.now()
+    await extra.stop('SIGTERM')
+    const left = await allLogged(nodes, memberEvent(['member:leave'], extra.peerId, tTerm), tTerm, 15_000)
+    leave.push(left.ms)
+    for (const o of nodes) {
+      if (o.lines.some(memberEvent(['member:fail'], extra.peerId))) warnings.push(`join ${i + 1}: ${label(o)} logged member:fail for the joiner that left gracefully (after SIGTERM: ${trail(o, extra.peerId, tTerm, Infinity)})`)
+    }
+    note(`join ${i + 1}/${opts.joins} ${label(extra)}: all ${N} in ${seen.ms ?? `timeout (${seen.missing} missing)`} ms (first ${seen.firstMs} ms); leave seen by all in ${left.ms ?? 'timeout'} ms`)
+    await settle(`join ${i + 1}`)
+  }
+  return { join, firstSeen, leave }
+}
+
+async function killsAndRejoins (): Promise<{ kill: Array<number | null>, rejoin: Array<number | null>, killDetail: unknown[] }> {
+  const kill: Array<number | null> = []
+  const rejoin: Array<number | null> = []
+  const killDetail: unknown[] = []
+  for (let k = 0; k < opts.kills; k++) {
+    const index = 1 + (k % (N - 1))
+    const victim = nodes[index]!
+    const observers = othersOf(victim)
+    const exited = once(victim.proc, 'exit')
+    const t0 = Date.now()
+    victim.proc.kill('SIGKILL')
+    const failed = await allLogged(observers, memberEvent(['member:fail'], victim.peerId, t0), t0, 15_000)
+    kill.push(failed.ms)
+    // observers that missed the fast path (disconnect, redial refused) and fell back to the detector
+    const slow = observers.flatMap((o, i) => failed.perNode[i] != null && failed.perNode[i]! < 1000 ? [] : [{
+      port: o.port, failMs: failed.perNode[i], connectedAtKill: connectedAt(o, victim.peerId, t0), trail: trail(o, victim.peerId, t0, Date.now())
+    }])
+    await Promise.race([exited, sleep(5000)])
+    const restarted = await cluster.start(victim.port, [pick(observers).address])
+    if (restarted.peerId !== victim.peerId) warnings.push(`restart on ${label(victim)} got a new peer id`)
+    nodes[index] = restarted
+    const t1 = listeningTime(restarted)
+    const back = await allLogged(observers, memberEvent(['member:rejoin'], victim.peerId, t0), t1, 15_000)
+    rejoin.push(back.ms)
+    killDetail.push({ port: victim.port, failAllMs: failed.ms, failFirstMs: failed.firstMs, restartToListeningMs: t1 - t0, rejoinAllMs: back.ms, rejoinFirstMs: back.firstMs, slowObservers: slow })
+    const slowText = slow.map(o => `:${o.port}${o.connectedAtKill ? '' : ' (not connected)'} ${o.trail}`).join('; ')
+    note(`kill ${k + 1}/${opts.kills} ${label(victim)}: all failed it in ${failed.ms ?? `timeout (${failed.missing} missing)`} ms${slow.length > 0 ? ` [slow: ${slowText}]` : ''}; rejoin seen by all in ${back.ms ?? `timeout (${back.missing} missing)`} ms (first ${back.firstMs} ms)`)
+    await settle(`kill ${k + 1}`)
+  }
+  return { kill, rejoin, killDetail }
+}
+
+async function sigstops (): Promise<{ stop: Array<number | null>, recover: Array<number | null>, runs: unknown[] }> {
+  const stop: Array<number | null> = []
+  const recover: Array<number | null> = []
+  const runs: unknown[] = []
+  for (let s = 0; s < opts.stops; s++) {
+    const victim = nodes[N - 1 - (s % (N - 1))]!
+    const observers = othersOf(victim)
+    const t0 = Date.now()
+    victim.proc.kill('SIGSTOP')
+    let failed: AllLogged
+    try {
+      failed = await allLogged(observers, memberEvent(['member:fail'], victim.peerId, t0), t0, 20_000)
+    } finally {
+      victim.proc.kill('SIGCONT')
+    }
+    const tCont = Date.now()
+    stop.push(failed.ms)
+    const suspected = await allLogged(observers, memberEvent(['member:suspect'], victim.peerId, t0), t0, 1000)
+    const back = await allLogged(observers, memberEvent(['member:rejoin', 'member:update', 'member:join'], victim.peerId, tCont, 'alive'), tCont, 30_000)
+    recover.push(back.ms)
+    // suspect -> fail per observer: above suspicionMax (3 s) means its Lifeguard slowness multiplier was > 1
+    const suspectToFail = observers.map((_, i) => failed.perNode[i] == null || suspected.perNode[i] == null ? null : failed.perNode[i]! - suspected.perNode[i]!)
+    runs.push({
+      port: victim.port,
+      suspectAllMs: suspected.ms,
+      failFirstMs: failed.firstMs,
+      failAllMs: failed.ms,
+      perObserver: observers.map((o, i) => ({ port: o.port, suspectMs: suspected.perNode[i], failMs: failed.perNode[i], suspectToFailMs: suspectToFail[i], trail: trail(o, victim.peerId, t0, tCont) })),
+      aliveAgainAfterContMs: back.ms
+    })
+    const worst = Math.max(...suspectToFail.map(x => x ?? 0))
+    note(`sigstop ${s + 1}/${opts.stops} ${label(victim)}: all suspected in ${suspected.ms} ms, all failed in ${failed.ms ?? `timeout (${failed.missing} missing)`} ms (longest suspect->fail ${worst} ms); alive again everywhere ${back.ms ?? 'timeout'} ms after SIGCONT`)
+    await settle(`sigstop ${s + 1}`)
+  }
+  return { stop, recover, runs }
+}
+
+async function soak (): Promise<{ count: number, suspects: number, pauses: number, pausedPort: number, events: unknown[] }> {
+  const victim = nodes[Math.floor(N / 2)]!
+  const start = Date.now()
+  const end = start + opts.soakS * 1000
+  let pauses = 0
+  note(`soak ${opts.soakS} s: SIGSTOP ${label(victim)} for ${SOAK_PAUSE_MS} ms every ${SOAK_PERIOD_MS} ms`)
+  for (let k = 0; ; k++) {
+    const at = start + k * SOAK_PERIOD_MS + 4000
+    if (at + SOAK_PAUSE_MS > end) break
+    await sleep(at - Date.now())
+    victim.proc.kill('SIGSTOP')
+    try {
+      await sleep(SOAK_PAUSE_MS)
+    } finally {
+      victim.proc.kill('SIGCONT')
+    }
+    pauses++
+  }
+  await sleep(end - Date.now() + SOAK_GRACE_MS)
+  const until = end + SOAK_GRACE_MS
+  const inSoak = (type: string) => (n: GridProcess) => n.lines
+    .filter(l => l.msg === type && timeOf(l) >= start && timeOf(l) <= until)
+    .map(l => ({ observer: n.port, member: nodes.find(m => m.peerId === l.member)?.port ?? l.member, state: l.state, atMs: timeOf(l) - start }))
+  const events = nodes.flatMap(inSoak('member:fail'))
+  const suspects = nodes.flatMap(inSoak('member:suspect')).length
+  note(`soak done: ${pauses} pauses, ${events.length} member:fail, ${suspects} member:suspect`)
+  return { count: events.length, suspects, pauses, pausedPort: victim.port, events: events.slice(0, 50) }
+}
+
+const fmt = (x: number | null): string => x == null ? 'timeout' : String(Math.round(x))
+const verdict = (ok: boolean): string => ok ? 'PASS' : 'FAIL'
+const within = (x: number | null, limit: number): boolean => x != null && x <= limit
+
+async function main (): Promise<void> {
+  installCleanup()
+  const startedAt = new Date().toISOString()
+  note(`membership bench: ${N} nodes, ${opts.quick ? 'quick' : 'full'} (${opts.joins} joins, ${opts.kills} kills, ${opts.stops} sigstops, soak ${opts.soakS} s)`)
+  const startupMs = await startGrid()
+  note(`converged ${startupMs} ms after the first start`)
+  const j = await joins()
+  const k = await killsAndRejoins()
+  const s = await sigstops()
+  await settle('the sigstop phase')
+  const soaked = await soak()
+  await settle('the soak')
+  await sleep(5000)
+  const memAll = await Promise.all(nodes.map(async n => await procMemory(n.proc.pid)))
+  const rss = memAll[0]?.vmRssMb ?? null
+
+  const join: Summary = summarize(j.join)
+  const sigkill = summarize(k.kill)
+  const sigstop = summarize(s.stop)
+  const rejoin = summarize(k.rejoin)
+  const pass = {
+    join: within(join.p99, TARGETS.joinP99Ms),
+    sigkill: within(sigkill.max, TARGETS.sigkillMs),
+    sigstop: within(sigstop.max, TARGETS.sigstopMs),
+    rejoin: within(rejoin.max, TARGETS.rejoinMs),
+    falseFailures: soaked.count <= TARGETS.falseFailures,
+    idleRss: within(rss, TARGETS.idleRssMb)
+  }
+  const result = {
+    bench: 'membership',
+    startedAt,
+    mode: opts.quick ? 'quick' : 'full',
+    nodes: N,
+    timings: 'defaults (heartbeat 1000 ms, suspect after 3000 ms)',
+    cpus: availableParallelism(),
+    targets: TARGETS,
+    joinMs: { ...join, firstNodeMs: j.firstSeen, leaveAllMs: j.leave, pass: pass.join },
+    sigkillFailMs: { ...sigkill, runs: k.killDetail, pass: pass.sigkill },
+    sigstopFailMs: { ...sigstop, aliveAgainAfterContMs: s.recover, runs: s.runs, pass: pass.sigstop },
+    rejoinMs: { ...rejoin, pass: pass.rejoin },
+    falseFailures: { ...soaked, soakSeconds: opts.soakS, pauseMs: SOAK_PAUSE_MS, everyMs: SOAK_PERIOD_MS, pass: pass.falseFailures },
+    idleRssMb: { value: rss, pid: nodes[0]!.proc.pid, rssAnonMb: memAll[0]?.rssAnonMb ?? null, rssFileMb: memAll[0]?.rssFileMb ?? null, allNodes: memAll.map(m => m?.vmRssMb ?? null), pass: pass.idleRss },
+    startupConvergeMs: startupMs,
+    warnings,
+    pass: Object.values(pass).every(Boolean)
+  }
+  process.stdout.write(JSON.stringify(result, null, 2) + '\n')
+  process.stderr.write('\n' + table(['metric', 'measured', 'target', 'result'], [
+    [`join -> all ${N} (ms, n=${join.samples.length})`, `p50 ${fmt(join.p50)}  p99 ${fmt(join.p99)}  max ${fmt(join.max)}`, `p99 <= ${TARGETS.joinP99Ms}`, verdict(pass.join)],
+    [`SIGKILL -> all failed (ms, n=${sigkill.samples.length})`, `p50 ${fmt(sigkill.p50)}  max ${fmt(sigkill.max)}`, `<= ${TARGETS.sigkillMs}`, verdict(pass.sigkill)],
+    [`SIGSTOP -> all failed (ms, n=${sigstop.samples.length})`, `p50 ${fmt(sigstop.p50)}  max ${fmt(sigstop.max)}`, `<= ${TARGETS.sigstopMs}`, verdict(pass.sigstop)],
+    [`rejoin -> all (ms, n=${rejoin.samples.length})`, `p50 ${fmt(rejoin.p50)}  max ${fmt(rejoin.max)}`, `<= ${TARGETS.rejoinMs}`, verdict(pass.rejoin)],
+    [`false failures (soak ${opts.soakS} s, ${soaked.pauses} pauses)`, String(soaked.count), `${TARGETS.falseFailures}`, verdict(pass.falseFailures)],
+    ['idle RSS, one node (MB)', rss == null ? 'n/a' : String(rss), `<= ${TARGETS.idleRssMb}`, verdict(pass.idleRss)]
+  ]) + (warnings.length > 0 ? `warnings:\n${warnings.map(w => `  ${w}\n`).join('')}` : ''))
+}
+
+main().then(async () => {
+  await cluster.close()
+  process.exit(0)
+}, async (err: unknown) => {
+  note(`bench failed: ${((err as Error).stack ?? String(err)).slice(0, 3000)}`)
+  await cluster.close()
+  process.exit(1)
+})

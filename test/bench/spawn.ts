@@ -1,0 +1,87 @@
+/**
+ * `npm run bench:spawn`: time from `workers.spawn()` to the first processed
+ * item, on this node (local) and on another agent process (remote), p50/p99
+ * over 20 each; and the idle RSS of a node process and of a worker process.
+ * Targets: remote spawn-to-first-item p50 <= 250 ms; idle node RSS <= 80 MB.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { pino } from 'pino'
+import { GridNode } from '../../src/node.ts'
+import { loadCerts } from '../../src/transport/mtls/material.ts'
+import { initCertsDir, issueIntoDir } from '../../src/certs/files.ts'
+import { startNode } from '../integration/helpers/grid-process.ts'
+import type { GridProcess } from '../integration/helpers/grid-process.ts'
+import { note, procMemory, sleep, summarize, table } from './lib.ts'
+import type { Summary } from './lib.ts'
+
+const RUNS = Number(process.argv.find(a => a.startsWith('--runs='))?.slice(7) ?? 20)
+const STAGE = fileURLToPath(new URL('../fixtures/stages/plain.mjs', import.meta.url))
+
+const dir = await mkdtemp(join(tmpdir(), 'gridd-bench-spawn-'))
+let agent: GridProcess | undefined
+let local: GridNode | undefined
+const cleanup = async (): Promise<void> => {
+  await local?.stop().catch(() => {})
+  await agent?.stop('SIGKILL').catch(() => {})
+  await rm(dir, { recursive: true, force: true })
+}
+process.on('SIGINT', () => { void cleanup().then(() => process.exit(130)) })
+
+try {
+  await initCertsDir(dir)
+  await issueIntoDir(dir, 'remote')
+  agent = await startNode(['--certs', dir, '--name', 'remote', '--agent', '--workers', '4', '--log-level', 'warn'])
+  local = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(dir, 'node'), peers: [agent.address], agent: { workers: 4 }, logger: pino({ level: 'silent' }) })
+  const node = local
+  const remoteId = agent.peerId
+  while (!node.members().some(m => m.id === remoteId && m.role === 'agent' && m.state === 'alive')) await sleep(50)
+
+  async function measure (where: 'local' | 'remote'): Promise<Summary> {
+    // steer placement with weights: 0 means "only if nothing else fits"
+    node.setWeight(where === 'local' ? 1 : 0)
+    const samples: number[] = []
+    for (let i = 0; i < RUNS; i++) {
+      const t0 = performance.now()
+      const worker = await node.workers.spawn({ stage: 'bench', module: STAGE })
+      await worker.process(i)
+      samples.push(performance.now() - t0)
+      if ((worker.agentId === remoteId) !== (where === 'remote')) throw new Error(`placement put a ${where} spawn on ${worker.agentId}`)
+      await worker.kill()
+      // wait for the freed slot to be gossiped so placement sees the same state each run
+      while (node.workers.list().length > 0) await sleep(5)
+    }
+    return summarize(samples.map(x => Math.round(x * 10) / 10))
+  }
+
+  const localSpawn = await measure('local')
+  const remoteSpawn = await measure('remote')
+  note('measuring idle RSS')
+  const idleWorker = await node.workers.spawn({ stage: 'bench', module: STAGE })
+  await idleWorker.process(1)
+  await sleep(5000)
+  const workerRss = await procMemory(idleWorker.pid)
+  const nodeRss = await procMemory(agent.proc.pid)
+  await idleWorker.kill()
+
+  const result = {
+    runs: RUNS,
+    localSpawnToFirstItemMs: { p50: localSpawn.p50, p99: localSpawn.p99, max: localSpawn.max },
+    remoteSpawnToFirstItemMs: { p50: remoteSpawn.p50, p99: remoteSpawn.p99, max: remoteSpawn.max },
+    idleNodeRssMb: nodeRss?.vmRssMb ?? null,
+    idleWorkerRssMb: workerRss?.vmRssMb ?? null,
+    targets: { remoteSpawnP50Ms: 250, idleNodeRssMb: 80 }
+  }
+  process.stdout.write(`${JSON.stringify(result)}\n`)
+  const ok = (v: number | null, limit: number): string => v != null && v <= limit ? 'pass' : 'FAIL'
+  process.stdout.write(table(['what', 'p50', 'p99', 'target', ''], [
+    ['spawn -> first item, local', String(localSpawn.p50), String(localSpawn.p99), '', ''],
+    ['spawn -> first item, remote', String(remoteSpawn.p50), String(remoteSpawn.p99), 'p50 <= 250 ms', ok(remoteSpawn.p50, 250)],
+    ['idle node RSS (MB)', String(result.idleNodeRssMb), '', '<= 80', ok(result.idleNodeRssMb, 80)],
+    ['idle worker RSS (MB)', String(result.idleWorkerRssMb), '', '', '']
+  ]))
+} finally {
+  await cleanup()
+}

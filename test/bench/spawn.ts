@@ -12,8 +12,7 @@ import { pino } from 'pino'
 import { GridNode } from '../../src/node.ts'
 import { loadCerts } from '../../src/transport/mtls/material.ts'
 import { initCertsDir, issueIntoDir } from '../../src/certs/files.ts'
-import { startNode } from '../integration/helpers/grid-process.ts'
-import type { GridProcess } from '../integration/helpers/grid-process.ts'
+import { GridProcess, GRID_BIN } from '../integration/helpers/grid-process.ts'
 import { note, procMemory, sleep, summarize, table } from './lib.ts'
 import type { Summary } from './lib.ts'
 
@@ -33,14 +32,17 @@ process.on('SIGINT', () => { void cleanup().then(() => process.exit(130)) })
 try {
   await initCertsDir(dir)
   await issueIntoDir(dir, 'remote')
-  agent = await startNode(['--certs', dir, '--name', 'remote', '--agent', '--workers', '4', '--log-level', 'warn'])
+  // started the way `npx grid node` runs it: with the flags in bin/grid.ts's shebang
+  const args = ['node', '--certs', dir, '--name', 'remote', '--host', '127.0.0.1', '--port', '0', '--agent', '--workers', '4', '--weight', '0.001']
+  agent = await new GridProcess([], {}, undefined, [process.execPath, '--max-semi-space-size=1', GRID_BIN, ...args]).ready()
   local = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(dir, 'node'), peers: [agent.address], agent: { workers: 4 }, logger: pino({ level: 'silent' }) })
   const node = local
   const remoteId = agent.peerId
   while (!node.members().some(m => m.id === remoteId && m.role === 'agent' && m.state === 'alive')) await sleep(50)
 
   async function measure (where: 'local' | 'remote'): Promise<Summary> {
-    // steer placement with weights: 0 means "only if nothing else fits"
+    // steer placement with weights: the remote agent runs at 0.001, so this node wins at
+    // weight 1 and loses at 0 ("only if nothing else fits")
     node.setWeight(where === 'local' ? 1 : 0)
     const samples: number[] = []
     for (let i = 0; i < RUNS; i++) {

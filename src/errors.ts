@@ -121,3 +121,10 @@ export class NoCapacityError extends GridError {
     this.shortfalls = shortfalls
   }
 }
+
+/** A pipeline run was cancelled before it finished. */
+export class PipelineCancelledError extends GridError {
+  constructor (name: string) {
+    super(`pipeline "${name}" was cancelled`, 'ERR_PIPELINE_CANCELLED')
+  }
+}

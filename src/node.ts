@@ -18,6 +18,8 @@ import { AgentRole } from './agent/agent-role.ts'
 import { Workers } from './agent/workers.ts'
 import { checkStrategy } from './agent/config.ts'
 import { handleControl } from './control/control.ts'
+import { PipelineRun } from './pipeline/run.ts'
+import type { PipelineInit } from './pipeline/types.ts'
 import { ConfigError } from './errors.ts'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -47,6 +49,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   private readonly agent?: AgentRole
   /** Spawn workers on the grid's agents: `node.workers.spawn({ stage, module, resources })`. */
   readonly workers: Workers
+  private readonly runs = new Set<PipelineRun>()
   private stopping?: Promise<void>
 
   private constructor (config: GridNodeConfig, libp2p: GridLibp2p, log: Logger, root: Logger) {
@@ -119,6 +122,14 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     this.membership.updateSelf({ strategy: checkStrategy(strategy, 'strategy') })
   }
 
+  /** Runs a pipeline owned by this node: entry -> stages (workers on the grid's agents) -> sink. */
+  pipeline<In = unknown, Out = unknown> (name: string, init: PipelineInit<In, Out>): PipelineRun {
+    const run = new PipelineRun(name, init as PipelineInit, async options => await this.workers.spawn(options, { signal: init.signal }), this.log)
+    this.runs.add(run)
+    void run.done.finally(() => { this.runs.delete(run) }).catch(() => {})
+    return run
+  }
+
   /** What `grid status` prints. */
   status (): StatusReport {
     return { self: this.self(), members: this.members() }
@@ -147,6 +158,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
 
   private async shutdown (): Promise<void> {
     await this.seeds.stop()
+    for (const run of this.runs) run.cancel()
     await this.workers.stop()
     await this.agent?.stop()
     await this.membership.stop()

@@ -60,7 +60,7 @@ export class AgentService {
       }
       const modulePath = await locateModule(request.module, this.dataDir)
       if (modulePath == null) return { ok: false, needSource: true, error: { name: 'ModuleMissing', message: 'send the module source' } }
-      const worker = this.spawner.spawn({ stage: request.stage, modulePath, resources: request.resources, env: request.env })
+      const worker = this.spawner.spawn({ stage: request.stage, modulePath, resources: request.resources, env: request.env, concurrency: request.concurrency })
       this.log.info({ worker: worker.info.id, stage: request.stage, requester: from }, 'spawned for a remote requester')
       return { ok: true, worker: worker.info }
     } catch (err) {

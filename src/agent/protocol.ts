@@ -13,7 +13,8 @@ export const spawnRequestSchema = z.discriminatedUnion('op', [
     stage: z.string().min(1).max(128),
     module: z.object({ path: z.string().min(1).max(4096), sha256: z.string().length(64), source: z.string().max(4 * 1024 * 1024).optional() }),
     resources,
-    env: z.record(z.string().max(256), z.string().max(64 * 1024)).optional()
+    env: z.record(z.string().max(256), z.string().max(64 * 1024)).optional(),
+    concurrency: z.number().int().min(1).max(10_000).optional()
   }),
   z.object({ op: z.literal('kill'), id: workerId, graceful: z.boolean() }),
   z.object({ op: z.literal('list') })

@@ -17,6 +17,8 @@ export interface SpawnRequest {
   modulePath: string
   resources: { cpu: number, memoryMb: number }
   env?: Record<string, string>
+  /** Items the worker processes at once (the rest of its credit window waits in order). Default 1. */
+  concurrency?: number
 }
 
 export interface AgentUsage {
@@ -70,7 +72,7 @@ export class Spawner {
     if (lacking.length > 0) throw new SpawnRefusedError(`agent is full: ${lacking.join('; ')}`)
     const id = `w-${randomBytes(6).toString('hex')}`
     const execArgv = request.resources.memoryMb > 0 ? [`--max-old-space-size=${Math.max(16, Math.floor(request.resources.memoryMb))}`] : []
-    const child = fork(WORKER_HOST, [request.modulePath, request.stage, id, JSON.stringify(request.env ?? {})], {
+    const child = fork(WORKER_HOST, [request.modulePath, request.stage, id, JSON.stringify(request.env ?? {}), String(request.concurrency ?? 1)], {
       execArgv,
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc']

@@ -12,7 +12,9 @@ import { toWireError } from './wire-error.ts'
 const send = (message: FromWorker): void => { process.send?.(message) }
 
 async function main (): Promise<void> {
-  const [modulePath, stage = 'stage', workerId = 'worker', envJson = '{}'] = process.argv.slice(2)
+  const [modulePath, stage = 'stage', workerId = 'worker', envJson = '{}', concurrencyText = '1'] = process.argv.slice(2)
+  // items beyond `concurrency` wait here in arrival order (the owner's credit window bounds them)
+  const concurrency = Math.max(1, Number(concurrencyText) || 1)
   if (modulePath == null) throw new Error('worker host: no stage module given')
   const ctx: StageContext = { stage, workerId, env: JSON.parse(envJson) as Record<string, string> }
   // the spawn's env joins the inherited one (the agent never touches its own env)
@@ -21,11 +23,22 @@ async function main (): Promise<void> {
   const definition = toStageDefinition(imported.default)
   await definition.setup?.(ctx)
   let stopping = false
+  let running = 0
+  const waiting: Array<{ id: number, item: unknown }> = []
+  const pump = (): void => {
+    while (running < concurrency && waiting.length > 0) {
+      const next = waiting.shift()!
+      running++
+      Promise.resolve()
+        .then(() => definition.process(next.item, ctx))
+        .then(value => { send({ type: 'result', id: next.id, value }) }, err => { send({ type: 'error', id: next.id, error: toWireError(err) }) })
+        .finally(() => { running--; pump() })
+    }
+  }
   process.on('message', (message: ToWorker) => {
     if (message.type === 'process') {
-      Promise.resolve()
-        .then(() => definition.process(message.item, ctx))
-        .then(value => { send({ type: 'result', id: message.id, value }) }, err => { send({ type: 'error', id: message.id, error: toWireError(err) }) })
+      waiting.push({ id: message.id, item: message.item })
+      pump()
     } else if (message.type === 'stop' && !stopping) {
       stopping = true
       Promise.resolve(definition.teardown?.(ctx))

@@ -23,6 +23,8 @@ export interface SpawnOptions {
   module: string
   resources?: { cpu?: number, memoryMb?: number }
   env?: Record<string, string>
+  /** Items the worker processes at once. Default 1. */
+  concurrency?: number
 }
 
 const SPAWN_TIMEOUT_MS = 15_000
@@ -100,14 +102,14 @@ export class Workers {
 
   private spawnLocal (options: SpawnOptions, modulePath: string, resources: { cpu: number, memoryMb: number }): WorkerHandle {
     if (this.agent == null) throw new SpawnRefusedError('this node is not an agent')
-    const worker = this.agent.spawner.spawn({ stage: options.stage, modulePath, resources, env: options.env })
+    const worker = this.agent.spawner.spawn({ stage: options.stage, modulePath, resources, env: options.env, concurrency: options.concurrency })
     return localHandle(worker, this.libp2p.peerId.toString())
   }
 
   private async spawnRemote (agentId: string, options: SpawnOptions, module: ModuleRef & { source: string }, resources: { cpu: number, memoryMb: number }, signal?: AbortSignal): Promise<WorkerHandle> {
     const agent = peerIdFromString(agentId)
     const opts = { signal: signal == null ? AbortSignal.timeout(SPAWN_TIMEOUT_MS) : AbortSignal.any([signal, AbortSignal.timeout(SPAWN_TIMEOUT_MS)]) }
-    const request = { op: 'spawn', stage: options.stage, module: { path: module.path, sha256: module.sha256 }, resources, env: options.env }
+    const request = { op: 'spawn', stage: options.stage, module: { path: module.path, sha256: module.sha256 }, resources, env: options.env, concurrency: options.concurrency }
     let reply: SpawnResponseMessage = await requestJson(this.libp2p, agent, SPAWN_PROTOCOL, request, spawnResponseSchema, opts)
     if (!reply.ok && reply.needSource === true) {
       // the agent lacks this exact module: ship its source (content-addressed, cached there)

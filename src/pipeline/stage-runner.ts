@@ -1,0 +1,213 @@
+import type { WorkerHandle } from '../agent/worker-handle.ts'
+import { toWireError } from '../agent/wire-error.ts'
+import type { WireError } from '../agent/wire-error.ts'
+import type { Envelope, StageSpec, Pressure } from './types.ts'
+import type { Logger } from '../logger.ts'
+
+export interface StageHooks {
+  spawn: (spec: StageSpec) => Promise<WorkerHandle>
+  /** Results of one item (already split into a fan-out list); the next stage or the sink takes them. */
+  output: (from: Envelope, values: unknown[]) => void
+  /** Whether the next stage (or sink) has room: dispatch pauses while it has none. */
+  downstreamHasRoom: () => boolean
+  failed: (envelope: Envelope, error: WireError) => void
+  workerLost: (handle: WorkerHandle, detail: string) => void
+  scaled: (workers: number, delta: number) => void
+}
+
+interface Slot {
+  handle: WorkerHandle
+  inflight: Envelope[]
+  draining: boolean
+  dead: boolean
+  /** Items that were being processed (not just queued in the worker) when it died. */
+  suspects?: Set<Envelope>
+  busySince?: number
+}
+
+/**
+ * One stage on the owner: a bounded queue, workers each with a credit window,
+ * at-least-once retries, and the measurements the equalizer needs (arrivals,
+ * processed items and busy time: DS2's "useful time", idle and blocked excluded).
+ */
+export class StageRunner {
+  readonly spec: Required<Pick<StageSpec, 'name' | 'module' | 'minWorkers' | 'maxWorkers' | 'concurrency'>> & StageSpec
+  readonly queue: Envelope[] = []
+  private readonly slots = new Map<string, Slot>()
+  private readonly hooks: StageHooks
+  private readonly log: Logger
+  private readonly window: number
+  private readonly capacity: number
+  private readonly maxAttempts: number
+  private spawning = 0
+  private closed = false
+  // counters the equalizer samples and resets each tick
+  arrivals = 0
+  processedInTick = 0
+  busyMsInTick = 0
+  blockedInTick = false
+  saturatedInTick = false
+  pressure: Pressure = 'even'
+  totals = { processed: 0, failed: 0, retried: 0, maxWorkers: 0 }
+
+  constructor (spec: StageSpec, options: { window: number, queueSize: number, maxAttempts: number }, hooks: StageHooks, log: Logger) {
+    this.spec = { ...spec, minWorkers: spec.minWorkers ?? 1, maxWorkers: spec.maxWorkers ?? Math.max(spec.minWorkers ?? 1, 64), concurrency: spec.concurrency ?? 1 }
+    this.window = Math.max(options.window, this.spec.concurrency)
+    this.capacity = options.queueSize
+    this.maxAttempts = options.maxAttempts
+    this.hooks = hooks
+    this.log = log.child({ stage: spec.name })
+  }
+
+  get workers (): number {
+    return [...this.slots.values()].filter(s => !s.draining && !s.dead).length
+  }
+
+  get starting (): number {
+    return this.spawning
+  }
+
+  get inFlight (): number {
+    let n = 0
+    for (const slot of this.slots.values()) n += slot.inflight.length
+    return n
+  }
+
+  hasRoom (): boolean {
+    return this.queue.length < this.capacity
+  }
+
+  /** Items from upstream; `front` for retries, which go before new work. */
+  enqueue (envelopes: Envelope[], front = false): void {
+    if (front) this.queue.unshift(...envelopes)
+    else {
+      this.queue.push(...envelopes)
+      this.arrivals += envelopes.length
+    }
+    this.dispatch()
+  }
+
+  /** Starts `count` workers (placement picks the agents). */
+  async grow (count: number): Promise<void> {
+    await Promise.all(Array.from({ length: Math.max(0, count) }, async () => {
+      this.spawning++
+      try {
+        const handle = await this.hooks.spawn(this.spec)
+        if (this.closed) { void handle.kill(); return }
+        const slot: Slot = { handle, inflight: [], draining: false, dead: false }
+        this.slots.set(handle.id, slot)
+        this.totals.maxWorkers = Math.max(this.totals.maxWorkers, this.workers)
+        void handle.exited.then(exit => { this.onExit(slot, exit.error?.message ?? `code ${exit.code} signal ${exit.signal}`) })
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'could not start a worker')
+      } finally {
+        this.spawning--
+      }
+    }))
+    this.dispatch()
+  }
+
+  /** Drains `count` workers (the emptiest first), killing each once its window is empty: never mid-item. */
+  shrink (count: number): void {
+    const candidates = [...this.slots.values()].filter(s => !s.draining && !s.dead).sort((a, b) => a.inflight.length - b.inflight.length)
+    for (const slot of candidates.slice(0, Math.max(0, Math.min(count, this.workers - this.spec.minWorkers)))) {
+      slot.draining = true
+      if (slot.inflight.length === 0) void slot.handle.kill({ graceful: true })
+    }
+  }
+
+  async close (): Promise<void> {
+    this.closed = true
+    await Promise.allSettled([...this.slots.values()].map(async s => await s.handle.kill()))
+  }
+
+  /** Sends queued items to workers with free credit while the downstream has room. */
+  dispatch (): void {
+    if (this.closed) return
+    if (!this.hooks.downstreamHasRoom()) {
+      if (this.queue.length > 0) this.blockedInTick = true
+      return
+    }
+    for (const slot of this.slots.values()) {
+      while (!slot.draining && !slot.dead && slot.inflight.length < this.window && this.queue.length > 0) {
+        this.send(slot, this.queue.shift()!)
+      }
+    }
+  }
+
+  /** Busy time so far in this tick, for workers busy right now. */
+  sampleBusy (now: number): void {
+    for (const slot of this.slots.values()) {
+      if (slot.busySince != null) {
+        this.busyMsInTick += now - slot.busySince
+        slot.busySince = now
+      }
+    }
+  }
+
+  private send (slot: Slot, envelope: Envelope): void {
+    if (slot.inflight.length === 0) slot.busySince = performance.now()
+    slot.inflight.push(envelope)
+    envelope.attempts++
+    slot.handle.process(envelope.value).then(
+      result => { this.settle(slot, envelope); this.onResult(envelope, result) },
+      (err: Error & { code?: string }) => { this.onError(slot, envelope, err) }
+    )
+  }
+
+  private settle (slot: Slot, envelope: Envelope): void {
+    const i = slot.inflight.indexOf(envelope)
+    if (i >= 0) slot.inflight.splice(i, 1)
+    if (slot.inflight.length === 0 && slot.busySince != null) {
+      this.busyMsInTick += performance.now() - slot.busySince
+      slot.busySince = undefined
+      if (slot.draining) void slot.handle.kill({ graceful: true })
+    }
+  }
+
+  private onResult (envelope: Envelope, result: unknown): void {
+    this.processedInTick++
+    this.totals.processed++
+    const values = result === undefined ? [] : Array.isArray(result) ? result : [result]
+    this.hooks.output(envelope, values)
+    this.dispatch()
+  }
+
+  private onError (slot: Slot, envelope: Envelope, err: Error & { code?: string }): void {
+    const lost = err.code === 'ERR_WORKER_EXITED' || err.code === 'ERR_AGENT_LOST'
+    if (lost && !slot.dead) this.markDead(slot)
+    const crashed = err.code === 'ERR_WORKER_EXITED' && slot.suspects?.has(envelope) === true
+    this.settle(slot, envelope)
+    if (crashed) envelope.crashes++
+    if (lost && envelope.crashes < 2) {
+      // not the item's fault (or not proven yet): run it elsewhere, before new work
+      envelope.attempts--
+      this.totals.retried++
+      this.enqueue([envelope], true)
+    } else if (!lost && envelope.attempts < this.maxAttempts) {
+      this.totals.retried++
+      this.enqueue([envelope], true)
+    } else {
+      this.totals.failed++
+      const error = lost ? { name: 'PoisonItemError', message: `a worker died twice while processing this item (last: ${err.message})`, stack: err.stack } : toWireError(err)
+      this.hooks.failed(envelope, error)
+    }
+    this.dispatch()
+  }
+
+  private markDead (slot: Slot): void {
+    slot.dead = true
+    // workers run their window in order: the first `concurrency` items were the ones being processed
+    slot.suspects = new Set(slot.inflight.slice(0, this.spec.concurrency))
+  }
+
+  private onExit (slot: Slot, detail: string): void {
+    if (!slot.dead) this.markDead(slot)
+    this.slots.delete(slot.handle.id)
+    if (this.closed || slot.draining) return
+    this.hooks.workerLost(slot.handle, detail)
+    // keep the floor; the equalizer decides the rest
+    const missing = this.spec.minWorkers - this.workers - this.spawning
+    if (missing > 0) void this.grow(missing)
+  }
+}

@@ -1,0 +1,81 @@
+import type { WireError } from '../agent/wire-error.ts'
+
+export interface StageSpec {
+  name: string
+  /** Path of the stage module (shipped to agents that lack it). */
+  module: string
+  minWorkers?: number
+  maxWorkers?: number
+  resources?: { cpu?: number, memoryMb?: number }
+  /** Items one worker processes at once. Default 1. */
+  concurrency?: number
+}
+
+export interface PipelineInit<In = unknown, Out = unknown> {
+  /** The entry: pulled only while the first stage has room. Omit to feed with `run.push()`. */
+  source?: Iterable<In> | AsyncIterable<In>
+  stages: StageSpec[]
+  /** The exhaust: called once per result; an item is done when it resolves. */
+  sink: (result: Out) => unknown
+  /** Attempts per item when `process` throws. Default 3. */
+  maxAttempts?: number
+  /** Items in flight per worker (its credit window). Default 16. */
+  window?: number
+  /** Queued items per stage before upstream waits. Default 256. */
+  queueSize?: number
+  /** Equalizer tick. Default 1000 ms. */
+  equalizeMs?: number
+  /** The backlog should drain within this time. Default 10 s. */
+  drainMs?: number
+  /** Low pressure must last this long before workers are killed. Default 10 s. */
+  scaleDownAfterMs?: number
+  /** Turn the equalizer off (stages keep minWorkers). Default on. */
+  equalize?: boolean
+  signal?: AbortSignal
+}
+
+export interface Envelope {
+  id: string
+  value: unknown
+  attempts: number
+  /** Times a worker died while processing this very item. */
+  crashes: number
+}
+
+export interface FailedItem {
+  id: string
+  stage: string
+  item: unknown
+  attempts: number
+  error: WireError
+}
+
+export type Pressure = 'high' | 'even' | 'low'
+
+export interface StageStats {
+  name: string
+  workers: number
+  arrivalRate: number
+  processingRate: number
+  queued: number
+  inFlight: number
+  pressure: Pressure
+}
+
+export interface StageSummary {
+  name: string
+  processed: number
+  failed: number
+  retried: number
+  maxWorkers: number
+}
+
+export interface PipelineSummary {
+  in: number
+  out: number
+  failed: number
+  retried: number
+  duplicatesSuppressed: number
+  durationMs: number
+  stages: StageSummary[]
+}

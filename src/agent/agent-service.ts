@@ -6,6 +6,7 @@ import { locateModule, MAX_MODULE_BYTES } from './module-source.ts'
 import type { Spawner } from './spawner.ts'
 import { toWireError } from './wire-error.ts'
 import type { Logger } from '../logger.ts'
+import { Batcher } from './batcher.ts'
 
 const REQUEST_TIMEOUT_MS = 10_000
 const MAX_WORKER_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -81,18 +82,25 @@ export class AgentService {
         return
       }
       const send = (message: WorkerDown): void => { json.write(message).catch(() => {}) }
+      type Result = Extract<WorkerDown, { type: 'results' }>['results'][number]
+      const results = new Batcher<Result>(batch => { send({ type: 'results', results: batch }) })
       const attached = worker
       void attached.exited.then(exit => {
-        send({ type: 'exit', exit })
-        void json.close()
+        // results still batched go out before the exit notice
+        setImmediate(() => {
+          send({ type: 'exit', exit })
+          void json.close()
+        })
       })
       while (attached.alive) {
         const message = await json.read(workerUpSchema)
-        if (message.type !== 'process') continue
-        attached.process(message.item).then(
-          value => { send({ type: 'result', n: message.n, value }) },
-          err => { send({ type: 'error', n: message.n, error: toWireError(err) }) }
-        )
+        if (message.type !== 'batch') continue
+        for (const { n, item } of message.items) {
+          attached.process(item).then(
+            value => { results.push({ n, value }) },
+            err => { results.push({ n, error: toWireError(err) }) }
+          )
+        }
       }
     } catch (err) {
       // a worker belongs to the requester that holds its stream: when that goes, so does the worker

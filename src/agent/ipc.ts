@@ -1,15 +1,17 @@
 import type { WireError } from './wire-error.ts'
 
+/** One item's outcome. */
+export type WorkerResult = { id: number, value: unknown } | { id: number, error: WireError }
+
 /** Agent -> worker host (child_process IPC). */
 export type ToWorker =
-  | { type: 'process', id: number, item: unknown }
+  | { type: 'batch', items: Array<{ id: number, item: unknown }> }
   | { type: 'stop' }
 
 /** Worker host -> agent. */
 export type FromWorker =
   | { type: 'ready' }
-  | { type: 'result', id: number, value: unknown }
-  | { type: 'error', id: number, error: WireError }
+  | { type: 'results', results: WorkerResult[] }
   | { type: 'fatal', error: WireError }
 
 /** How a worker ended, as reported to whoever spawned it. */

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process'
 import type { FromWorker, ToWorker, WorkerExit } from './ipc.ts'
+import { Batcher } from './batcher.ts'
 import { RemoteError } from './wire-error.ts'
 import type { WireError } from './wire-error.ts'
 import { WorkerExitedError } from '../errors.ts'
@@ -21,6 +22,7 @@ export class LocalWorker {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
   private readonly ready: Promise<void>
   private nextId = 0
+  private readonly outgoing = new Batcher<{ id: number, item: unknown }>(items => { this.send({ type: 'batch', items }) })
   private lastError?: WireError
   private exit?: WorkerExit
 
@@ -31,8 +33,9 @@ export class LocalWorker {
     this.ready = new Promise(resolve => { markReady = resolve })
     child.on('message', (message: FromWorker) => {
       if (message.type === 'ready') markReady()
-      else if (message.type === 'result') this.settle(message.id, p => { p.resolve(message.value) })
-      else if (message.type === 'error') this.settle(message.id, p => { p.reject(new RemoteError(message.error)) })
+      else if (message.type === 'results') {
+        for (const r of message.results) this.settle(r.id, p => { if ('error' in r) p.reject(new RemoteError(r.error)); else p.resolve(r.value) })
+      }
       else if (message.type === 'fatal') this.lastError = message.error
     })
     this.exited = new Promise(resolve => {
@@ -62,7 +65,7 @@ export class LocalWorker {
     const id = this.nextId++
     return await new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject })
-      this.send({ type: 'process', id, item })
+      this.outgoing.push({ id, item })
     })
   }
 

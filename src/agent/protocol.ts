@@ -32,13 +32,16 @@ export const spawnResponseSchema = z.union([
 /** Requester -> agent on a worker stream (the first message names the worker). */
 export const workerUpSchema = z.union([
   z.object({ type: z.literal('attach'), id: workerId }),
-  z.object({ type: z.literal('process'), n: z.number().int().min(0), item: z.unknown() })
+  z.object({ type: z.literal('batch'), items: z.array(z.object({ n: z.number().int().min(0), item: z.unknown() })).max(65_536) })
 ])
 
 /** Agent -> requester on a worker stream. */
 export const workerDownSchema = z.union([
-  z.object({ type: z.literal('result'), n: z.number().int().min(0), value: z.unknown() }),
-  z.object({ type: z.literal('error'), n: z.number().int().min(0), error: wireErrorSchema }),
+  // error first: a union takes the first branch that parses, and `value: unknown` accepts anything
+  z.object({ type: z.literal('results'), results: z.array(z.union([
+    z.object({ n: z.number().int().min(0), error: wireErrorSchema }),
+    z.object({ n: z.number().int().min(0), value: z.unknown() })
+  ])).max(65_536) }),
   z.object({ type: z.literal('exit'), exit: workerExitSchema })
 ])
 

@@ -6,6 +6,7 @@ import type { WorkerHandle } from './worker-handle.ts'
 import type { WorkerExit } from './ipc.ts'
 import { RemoteError, toWireError } from './wire-error.ts'
 import { AgentLostError, WorkerExitedError } from '../errors.ts'
+import { Batcher } from './batcher.ts'
 
 const MAX_WORKER_MESSAGE_BYTES = 16 * 1024 * 1024
 
@@ -25,6 +26,9 @@ export class RemoteWorker implements WorkerHandle {
   private readonly json: JsonStream
   private readonly pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
   private next = 0
+  private readonly outgoing = new Batcher<{ n: number, item: unknown }>(items => {
+    this.json.write({ type: 'batch', items }).catch(err => { this.lost(`write failed: ${(err as Error).message}`) })
+  })
   private exit?: WorkerExit
   private finish: (exit: WorkerExit) => void = () => {}
 
@@ -52,7 +56,7 @@ export class RemoteWorker implements WorkerHandle {
     options.signal?.throwIfAborted()
     const n = this.next++
     const result = new Promise<unknown>((resolve, reject) => { this.pending.set(n, { resolve, reject }) })
-    await this.json.write({ type: 'process', n, item }, options)
+    this.outgoing.push({ n, item })
     return await result
   }
 
@@ -81,11 +85,13 @@ export class RemoteWorker implements WorkerHandle {
           this.end(message.exit, new WorkerExitedError(this.id, detail, { cause: message.exit.error == null ? undefined : new RemoteError(message.exit.error) }))
           return
         }
-        const p = this.pending.get(message.n)
-        if (p == null) continue
-        this.pending.delete(message.n)
-        if (message.type === 'result') p.resolve(message.value)
-        else p.reject(new RemoteError(message.error))
+        for (const r of message.results) {
+          const p = this.pending.get(r.n)
+          if (p == null) continue
+          this.pending.delete(r.n)
+          if ('error' in r) p.reject(new RemoteError(r.error))
+          else p.resolve(r.value)
+        }
       }
     } catch (err) {
       this.lost(`worker stream closed: ${(err as Error).message}`)

@@ -6,7 +6,8 @@
 import { pathToFileURL } from 'node:url'
 import { toStageDefinition } from './stage.ts'
 import type { StageContext } from './stage.ts'
-import type { ToWorker, FromWorker } from './ipc.ts'
+import type { ToWorker, FromWorker, WorkerResult } from './ipc.ts'
+import { Batcher } from './batcher.ts'
 import { toWireError } from './wire-error.ts'
 
 const send = (message: FromWorker): void => { process.send?.(message) }
@@ -23,6 +24,7 @@ async function main (): Promise<void> {
   const definition = toStageDefinition(imported.default)
   await definition.setup?.(ctx)
   let stopping = false
+  const results = new Batcher<WorkerResult>(batch => { send({ type: 'results', results: batch }) })
   let running = 0
   const waiting: Array<{ id: number, item: unknown }> = []
   const pump = (): void => {
@@ -31,13 +33,13 @@ async function main (): Promise<void> {
       running++
       Promise.resolve()
         .then(() => definition.process(next.item, ctx))
-        .then(value => { send({ type: 'result', id: next.id, value }) }, err => { send({ type: 'error', id: next.id, error: toWireError(err) }) })
+        .then(value => { results.push({ id: next.id, value }) }, err => { results.push({ id: next.id, error: toWireError(err) }) })
         .finally(() => { running--; pump() })
     }
   }
   process.on('message', (message: ToWorker) => {
-    if (message.type === 'process') {
-      waiting.push({ id: message.id, item: message.item })
+    if (message.type === 'batch') {
+      waiting.push(...message.items)
       pump()
     } else if (message.type === 'stop' && !stopping) {
       stopping = true

@@ -20,8 +20,8 @@ interface Slot {
   inflight: Envelope[]
   draining: boolean
   dead: boolean
-  /** Items that were being processed (not just queued in the worker) when it died. */
-  suspects?: Set<Envelope>
+  /** Running one isolated item, alone: it takes nothing else meanwhile. */
+  exclusive: boolean
   busySince?: number
 }
 
@@ -94,7 +94,7 @@ export class StageRunner {
       try {
         const handle = await this.hooks.spawn(this.spec)
         if (this.closed) { void handle.kill(); return }
-        const slot: Slot = { handle, inflight: [], draining: false, dead: false }
+        const slot: Slot = { handle, inflight: [], draining: false, dead: false, exclusive: false }
         this.slots.set(handle.id, slot)
         this.totals.maxWorkers = Math.max(this.totals.maxWorkers, this.workers)
         void handle.exited.then(exit => { this.onExit(slot, exit.error?.message ?? `code ${exit.code} signal ${exit.signal}`) })
@@ -129,7 +129,13 @@ export class StageRunner {
       return
     }
     for (const slot of this.slots.values()) {
-      while (!slot.draining && !slot.dead && slot.inflight.length < this.window && this.queue.length > 0) {
+      while (!slot.draining && !slot.dead && !slot.exclusive && slot.inflight.length < this.window && this.queue.length > 0) {
+        const head = this.queue[0]!
+        if (head.isolate === true) {
+          // a crash suspect runs alone on an idle worker, so a second crash names it for certain
+          if (slot.inflight.length > 0) break
+          slot.exclusive = true
+        }
         this.send(slot, this.queue.shift()!)
       }
     }
@@ -158,6 +164,7 @@ export class StageRunner {
   private settle (slot: Slot, envelope: Envelope): void {
     const i = slot.inflight.indexOf(envelope)
     if (i >= 0) slot.inflight.splice(i, 1)
+    if (slot.inflight.length === 0) slot.exclusive = false
     if (slot.inflight.length === 0 && slot.busySince != null) {
       this.busyMsInTick += performance.now() - slot.busySince
       slot.busySince = undefined
@@ -176,9 +183,13 @@ export class StageRunner {
   private onError (slot: Slot, envelope: Envelope, err: Error & { code?: string }): void {
     const lost = err.code === 'ERR_WORKER_EXITED' || err.code === 'ERR_AGENT_LOST'
     if (lost && !slot.dead) this.markDead(slot)
-    const crashed = err.code === 'ERR_WORKER_EXITED' && slot.suspects?.has(envelope) === true
+    if (err.code === 'ERR_WORKER_EXITED') {
+      // every item in flight is a suspect; from now on each runs alone, so only
+      // the culprit can crash a worker a second time (innocents then succeed alone)
+      envelope.crashes++
+      envelope.isolate = true
+    }
     this.settle(slot, envelope)
-    if (crashed) envelope.crashes++
     if (lost && envelope.crashes < 2) {
       // not the item's fault (or not proven yet): run it elsewhere, before new work
       envelope.attempts--
@@ -189,7 +200,7 @@ export class StageRunner {
       this.enqueue([envelope], true)
     } else {
       this.totals.failed++
-      const error = lost ? { name: 'PoisonItemError', message: `a worker died twice while processing this item (last: ${err.message})`, stack: err.stack } : toWireError(err)
+      const error = lost ? { name: 'PoisonItemError', message: `a worker died twice while processing this item, the second time with it alone (last: ${err.message})`, stack: err.stack } : toWireError(err)
       this.hooks.failed(envelope, error)
     }
     this.dispatch()
@@ -197,8 +208,6 @@ export class StageRunner {
 
   private markDead (slot: Slot): void {
     slot.dead = true
-    // workers run their window in order: the first `concurrency` items were the ones being processed
-    slot.suspects = new Set(slot.inflight.slice(0, this.spec.concurrency))
   }
 
   private onExit (slot: Slot, detail: string): void {

@@ -38,8 +38,10 @@ export interface Envelope {
   id: string
   value: unknown
   attempts: number
-  /** Times a worker died while processing this very item. */
+  /** Times a worker died with this item in flight (after the first, it runs alone). */
   crashes: number
+  /** In flight when a worker crashed: from now on it runs alone, so a crash is attributable. */
+  isolate?: boolean
 }
 
 export interface FailedItem {

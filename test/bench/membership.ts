@@ -184,15 +184,13 @@ async function sigstops (): Promise<{ stop: Array<number | null>, recover: Array
     recover.push(back.ms)
     // suspect -> fail per observer: above suspicionMax (3 s) means its Lifeguard slowness multiplier was > 1
     const suspectToFail = observers.map((_, i) => failed.perNode[i] == null || suspected.perNode[i] == null ? null : failed.perNode[i]! - suspected.perNode[i]!)
-    runs.push({
-      port: victim.port,
-      suspectAllMs: suspected.ms,
-      failFirstMs: failed.firstMs,
-      failAllMs: failed.ms,
-      perObserver: observers.map((o, i) => ({ port: o.port, suspectMs: suspected.perNode[i], failMs: failed.perNode[i], suspectToFailMs: suspectToFail[i], trail: trail(o, victim.peerId, t0, tCont) })),
-      aliveAgainAfterContMs: back.ms
-    })
     const worst = Math.max(...suspectToFail.map(x => x ?? 0))
+    // observers whose path was not a plain suspect -> fail (a refuted suspicion, a timeout)
+    const unusual = observers.flatMap((o, i) => {
+      const t = trail(o, victim.peerId, t0, tCont)
+      return /^suspect@\d+ fail@\d+( disconnected@\d+)?$/.test(t) ? [] : [{ port: o.port, trail: t }]
+    })
+    runs.push({ port: victim.port, suspectAllMs: suspected.ms, failFirstMs: failed.firstMs, failAllMs: failed.ms, maxSuspectToFailMs: worst, aliveAgainAfterContMs: back.ms, unusualObservers: unusual })
     note(`sigstop ${s + 1}/${opts.stops} ${label(victim)}: all suspected in ${suspected.ms} ms, all failed in ${failed.ms ?? `timeout (${failed.missing} missing)`} ms (longest suspect->fail ${worst} ms); alive again everywhere ${back.ms ?? 'timeout'} ms after SIGCONT`)
     await settle(`sigstop ${s + 1}`)
   }
@@ -226,6 +224,14 @@ async function soak (): Promise<{ count: number, suspects: number, pauses: numbe
   const suspects = nodes.flatMap(inSoak('member:suspect')).length
   note(`soak done: ${pauses} pauses, ${events.length} member:fail, ${suspects} member:suspect`)
   return { count: events.length, suspects, pauses, pausedPort: victim.port, events: events.slice(0, 50) }
+}
+
+/** JSON, indented two levels deep and compact below, so the result stays short enough to read. */
+function render (value: unknown, depth = 0): string {
+  if (depth >= 2 || value == null || typeof value !== 'object' || Array.isArray(value)) return JSON.stringify(value)
+  const pad = '  '.repeat(depth + 1)
+  const body = Object.entries(value).map(([k, v]) => `${pad}${JSON.stringify(k)}: ${render(v, depth + 1)}`).join(',\n')
+  return `{\n${body}\n${'  '.repeat(depth)}}`
 }
 
 const fmt = (x: number | null): string => x == null ? 'timeout' : String(Math.round(x))
@@ -278,7 +284,7 @@ async function main (): Promise<void> {
     warnings,
     pass: Object.values(pass).every(Boolean)
   }
-  process.stdout.write(JSON.stringify(result, null, 2) + '\n')
+  process.stdout.write(render(result) + '\n')
   process.stderr.write('\n' + table(['metric', 'measured', 'target', 'result'], [
     [`join -> all ${N} (ms, n=${join.samples.length})`, `p50 ${fmt(join.p50)}  p99 ${fmt(join.p99)}  max ${fmt(join.max)}`, `p99 <= ${TARGETS.joinP99Ms}`, verdict(pass.join)],
     [`SIGKILL -> all failed (ms, n=${sigkill.samples.length})`, `p50 ${fmt(sigkill.p50)}  max ${fmt(sigkill.max)}`, `<= ${TARGETS.sigkillMs}`, verdict(pass.sigkill)],

@@ -105,7 +105,7 @@ describe('pipelines across real agent processes', () => {
     const seen = new Set<number>()
     const run = owner.pipeline('agent-dies', {
       source: range(20_000),
-      stages: [{ name: 'echo', module: stage('slow-echo.mjs'), minWorkers: 4, concurrency: 8 }],
+      stages: [{ name: 'echo', module: stage('slow-echo.mjs'), minWorkers: 4, concurrency: 2 }],
       sink: (value) => { seen.add(value as number) },
       equalize: false
     })

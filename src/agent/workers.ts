@@ -28,6 +28,8 @@ export interface SpawnOptions {
 }
 
 const SPAWN_TIMEOUT_MS = 15_000
+/** How long a finished spawn still counts against its agent: its load gossip arrives well within it. */
+const RESERVATION_MS = 300
 
 /**
  * `node.workers`: spawn a stage worker on the least-burdened agent of the
@@ -40,6 +42,8 @@ export class Workers {
   private readonly agent?: AgentRole
   private readonly log: Logger
   private readonly handles = new Map<string, WorkerHandle>()
+  /** Spawns in flight (and just done), per agent: gossip has not counted them yet. */
+  private readonly reserved = new Map<string, { cpu: number, memoryMb: number, workers: number }>()
 
   constructor (libp2p: Libp2p, membership: Membership, agent: AgentRole | undefined, log: Logger) {
     this.libp2p = libp2p
@@ -57,13 +61,18 @@ export class Workers {
     const refusals: string[] = []
     for (const agent of ranked) {
       signal?.throwIfAborted()
+      // concurrent spawns would all rank agents from the same gossiped load and
+      // stampede one agent: count this one against it until gossip catches up
+      this.reserve(agent.id, resources, 1)
       try {
         const handle = agent.id === this.libp2p.peerId.toString()
           ? this.spawnLocal(options, module.path, resources)
           : await this.spawnRemote(agent.id, options, module, resources, signal)
         this.track(handle)
+        setTimeout(() => { this.reserve(agent.id, resources, -1) }, RESERVATION_MS).unref()
         return handle
       } catch (err) {
+        this.reserve(agent.id, resources, -1)
         if (!(err instanceof SpawnRefusedError)) throw err
         refusals.push(`${agent.id}: ${err.message}`)
         this.log.debug({ agent: agent.id, err: err.message }, 'spawn refused, trying the next agent')
@@ -94,7 +103,11 @@ export class Workers {
       id: m.id,
       capacity: { cpu: m.capacity.cpu, memoryMb: m.capacity.memoryMb },
       maxWorkers: m.load.maxWorkers,
-      used: { cpu: m.load.slotsUsed, memoryMb: m.load.memoryUsedMb, workers: m.load.workers },
+      used: {
+        cpu: m.load.slotsUsed + (this.reserved.get(m.id)?.cpu ?? 0),
+        memoryMb: m.load.memoryUsedMb + (this.reserved.get(m.id)?.memoryMb ?? 0),
+        workers: m.load.workers + (this.reserved.get(m.id)?.workers ?? 0)
+      },
       weight: m.weight,
       strategy: m.strategy
     }))
@@ -121,6 +134,15 @@ export class Workers {
     }
     if (reply.worker == null) throw new SpawnRefusedError('the agent answered without a worker')
     return await RemoteWorker.attach(this.libp2p, agent, reply.worker, opts)
+  }
+
+  private reserve (agentId: string, resources: { cpu: number, memoryMb: number }, sign: 1 | -1): void {
+    const r = this.reserved.get(agentId) ?? { cpu: 0, memoryMb: 0, workers: 0 }
+    r.cpu += sign * resources.cpu
+    r.memoryMb += sign * resources.memoryMb
+    r.workers += sign
+    if (r.workers <= 0) this.reserved.delete(agentId)
+    else this.reserved.set(agentId, r)
   }
 
   private track (handle: WorkerHandle): void {

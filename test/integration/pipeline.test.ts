@@ -116,6 +116,7 @@ describe('pipelines across real agent processes', () => {
     await agents[1]!.stop('SIGKILL')
     const summary = await run.done
     expect(seenAtKill, 'the kill must land mid-run').toBeLessThan(20_000)
+    // concurrent spawns spread over both agents (no stampede onto one)
     expect(lost, JSON.stringify({ seenAtKill, summary })).toContain(agents[1]!.peerId)
     expect(seen.size).toBe(20_000)
     expect(summary.out + summary.duplicatesSuppressed).toBeGreaterThanOrEqual(20_000)

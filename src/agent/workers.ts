@@ -29,7 +29,7 @@ export interface SpawnOptions {
 
 const SPAWN_TIMEOUT_MS = 15_000
 /** How long a finished spawn still counts against its agent: its load gossip arrives well within it. */
-const RESERVATION_MS = 300
+const RESERVATION_MS = 100
 
 /**
  * `node.workers`: spawn a stage worker on the least-burdened agent of the
@@ -69,7 +69,9 @@ export class Workers {
           ? this.spawnLocal(options, module.path, resources)
           : await this.spawnRemote(agent.id, options, module, resources, signal)
         this.track(handle)
-        setTimeout(() => { this.reserve(agent.id, resources, -1) }, RESERVATION_MS).unref()
+        // this node's own load is updated synchronously; a remote agent's arrives by gossip shortly
+        if (agent.id === this.libp2p.peerId.toString()) this.reserve(agent.id, resources, -1)
+        else setTimeout(() => { this.reserve(agent.id, resources, -1) }, RESERVATION_MS).unref()
         return handle
       } catch (err) {
         this.reserve(agent.id, resources, -1)

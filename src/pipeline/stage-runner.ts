@@ -4,6 +4,9 @@ import type { WireError } from '../agent/wire-error.ts'
 import type { Envelope, StageSpec, Pressure } from './types.ts'
 import type { Logger } from '../logger.ts'
 
+/** A stage that could not get a worker tries again this often. */
+const FLOOR_RETRY_MS = 1000
+
 export interface StageHooks {
   spawn: (spec: StageSpec) => Promise<WorkerHandle>
   /** Results of one item (already split into a fan-out list); the next stage or the sink takes them. */
@@ -99,12 +102,20 @@ export class StageRunner {
         this.totals.maxWorkers = Math.max(this.totals.maxWorkers, this.workers)
         void handle.exited.then(exit => { this.onExit(slot, exit.error?.message ?? `code ${exit.code} signal ${exit.signal}`) })
       } catch (err) {
-        this.log.warn({ err: (err as Error).message }, 'could not start a worker')
+        this.log.warn({ err: (err as Error).message }, 'could not start a worker; retrying while below minWorkers')
+        if (!this.closed) setTimeout(() => { this.keepFloor() }, FLOOR_RETRY_MS).unref()
       } finally {
         this.spawning--
       }
     }))
     this.dispatch()
+  }
+
+  /** Spawns what is missing below minWorkers (after a failed spawn or a lost worker). */
+  keepFloor (): void {
+    if (this.closed) return
+    const missing = this.spec.minWorkers - this.workers - this.spawning
+    if (missing > 0) void this.grow(missing)
   }
 
   /** Drains `count` workers (the emptiest first), killing each once its window is empty: never mid-item. */
@@ -216,7 +227,6 @@ export class StageRunner {
     if (this.closed || slot.draining) return
     this.hooks.workerLost(slot.handle, detail)
     // keep the floor; the equalizer decides the rest
-    const missing = this.spec.minWorkers - this.workers - this.spawning
-    if (missing > 0) void this.grow(missing)
+    this.keepFloor()
   }
 }

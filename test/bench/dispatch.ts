@@ -1,0 +1,85 @@
+/**
+ * `npm run bench:dispatch`: items/s through a remote no-op stage (owner here,
+ * agent and worker in other processes) vs raw libp2p length-prefixed echo on
+ * one stream to another process, with the same window of 16 in flight, both
+ * measured in this run. Prints the ratio (target >= 1.0, thanks to batching).
+ */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { pino } from 'pino'
+import { multiaddr } from '@multiformats/multiaddr'
+import { lpStream } from '@libp2p/utils'
+import { GridNode } from '../../src/node.ts'
+import { createGridLibp2p } from '../../src/transport/libp2p.ts'
+import { loadCerts } from '../../src/transport/mtls/material.ts'
+import { initCertsDir, issueIntoDir } from '../../src/certs/files.ts'
+import { startNode } from '../integration/helpers/grid-process.ts'
+import type { GridProcess } from '../integration/helpers/grid-process.ts'
+import { sleep, table } from './lib.ts'
+
+const ITEMS = Number(process.argv.find(a => a.startsWith('--items='))?.slice(8) ?? 100_000)
+const WINDOW = 16
+const dir = await mkdtemp(join(tmpdir(), 'gridd-bench-dispatch-'))
+await initCertsDir(dir)
+for (const name of ['agent', 'echo', 'owner']) await issueIntoDir(dir, name)
+const echoProc = spawn(process.execPath, [fileURLToPath(new URL('./echo-server.ts', import.meta.url)), dir, 'echo'], { stdio: ['ignore', 'pipe', 'inherit'] })
+let agent: GridProcess | undefined
+let owner: GridNode | undefined
+const client = await createGridLibp2p({ host: '127.0.0.1', port: 0, tls: await loadCerts(dir, 'owner'), log: pino({ level: 'silent' }) })
+try {
+  const [line] = await once(echoProc.stdout!, 'data') as [Buffer]
+  const echoAddr = multiaddr(line.toString().trim())
+
+  async function echoRate (): Promise<number> {
+    const lp = lpStream(await client.dialProtocol(echoAddr, '/bench/echo/1.0.0'))
+    const encoder = new TextEncoder()
+    const t0 = performance.now()
+    let sent = 0
+    let received = 0
+    const reader = (async () => { while (received < ITEMS) { await lp.read(); received++ } })()
+    while (sent < ITEMS) {
+      while (sent - received >= WINDOW) await sleep(0)
+      await lp.write(encoder.encode(JSON.stringify({ n: sent++ })))
+    }
+    await reader
+    return ITEMS / ((performance.now() - t0) / 1000)
+  }
+
+  async function pipelineRate (): Promise<number> {
+    const run = owner!.pipeline('dispatch', {
+      source: Array.from({ length: ITEMS }, (_, n) => ({ n })),
+      stages: [{ name: 'noop', module: fileURLToPath(new URL('../fixtures/stages/noop.mjs', import.meta.url)), minWorkers: 1, maxWorkers: 1 }],
+      sink: () => {},
+      window: WINDOW,
+      equalize: false
+    })
+    const t0 = performance.now()
+    const summary = await run.done
+    if (summary.out !== ITEMS) throw new Error(`lost items: ${JSON.stringify(summary)}`)
+    return ITEMS / ((performance.now() - t0) / 1000)
+  }
+
+  agent = await startNode(['--certs', dir, '--name', 'agent', '--agent', '--workers', '2'])
+  owner = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(dir, 'owner'), peers: [agent.address], logger: pino({ level: 'silent' }) })
+  while (!owner.members().some(m => m.role === 'agent' && m.state === 'alive')) await sleep(50)
+  const echo: number[] = []
+  const pipe: number[] = []
+  for (let i = 0; i < 3; i++) {
+    echo.push(await echoRate())
+    pipe.push(await pipelineRate())
+  }
+  const median = (xs: number[]): number => Math.round([...xs].sort((a, b) => a - b)[1]!)
+  const result = { items: ITEMS, window: WINDOW, rawEchoMsgsPerS: median(echo), remoteNoopItemsPerS: median(pipe), ratio: Math.round(median(pipe) / median(echo) * 100) / 100, target: 1.0 }
+  process.stdout.write(`${JSON.stringify(result)}\n`)
+  process.stdout.write(table(['path', 'per second (median of 3)'], [['raw libp2p LP echo, one stream', String(result.rawEchoMsgsPerS)], ['remote no-op stage (owner -> agent -> worker)', String(result.remoteNoopItemsPerS)], ['ratio', `${result.ratio} (target >= 1.0: ${result.ratio >= 1 ? 'pass' : 'FAIL'})`]]))
+} finally {
+  await owner?.stop()
+  await client.stop()
+  await agent?.stop('SIGKILL')
+  echoProc.kill('SIGKILL')
+  await rm(dir, { recursive: true, force: true })
+}

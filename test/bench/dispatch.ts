@@ -19,20 +19,21 @@ import { loadCerts } from '../../src/transport/mtls/material.ts'
 import { initCertsDir, issueIntoDir } from '../../src/certs/files.ts'
 import { startNode } from '../integration/helpers/grid-process.ts'
 import type { GridProcess } from '../integration/helpers/grid-process.ts'
-import { sleep, table } from './lib.ts'
+import { note, sleep, table } from './lib.ts'
 
 const ITEMS = Number(process.argv.find(a => a.startsWith('--items='))?.slice(8) ?? 100_000)
 const WINDOW = 16
 const dir = await mkdtemp(join(tmpdir(), 'gridd-bench-dispatch-'))
 await initCertsDir(dir)
-for (const name of ['agent', 'echo', 'owner']) await issueIntoDir(dir, name)
+for (const name of ['agent', 'echo', 'owner', 'probe']) await issueIntoDir(dir, name)
 const echoProc = spawn(process.execPath, [fileURLToPath(new URL('./echo-server.ts', import.meta.url)), dir, 'echo'], { stdio: ['ignore', 'pipe', 'inherit'] })
 let agent: GridProcess | undefined
 let owner: GridNode | undefined
-const client = await createGridLibp2p({ host: '127.0.0.1', port: 0, tls: await loadCerts(dir, 'owner'), log: pino({ level: 'silent' }) })
+const client = await createGridLibp2p({ host: '127.0.0.1', port: 0, tls: await loadCerts(dir, 'probe'), log: pino({ level: 'silent' }) })
 try {
   const [line] = await once(echoProc.stdout!, 'data') as [Buffer]
   const echoAddr = multiaddr(line.toString().trim())
+  note(`echo peer at ${echoAddr.toString()}`)
 
   async function echoRate (): Promise<number> {
     const lp = lpStream(await client.dialProtocol(echoAddr, '/bench/echo/1.0.0'))
@@ -42,7 +43,7 @@ try {
     let received = 0
     const reader = (async () => { while (received < ITEMS) { await lp.read(); received++ } })()
     while (sent < ITEMS) {
-      while (sent - received >= WINDOW) await sleep(0)
+      while (sent - received >= WINDOW) await new Promise(resolve => setImmediate(resolve))
       await lp.write(encoder.encode(JSON.stringify({ n: sent++ })))
     }
     await reader
@@ -65,12 +66,16 @@ try {
 
   agent = await startNode(['--certs', dir, '--name', 'agent', '--agent', '--workers', '2'])
   owner = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(dir, 'owner'), peers: [agent.address], logger: pino({ level: 'silent' }) })
+  note('owner started, waiting for the agent')
   while (!owner.members().some(m => m.role === 'agent' && m.state === 'alive')) await sleep(50)
+  note('agent alive')
   const echo: number[] = []
   const pipe: number[] = []
   for (let i = 0; i < 3; i++) {
     echo.push(await echoRate())
+    note(`echo run ${i + 1}: ${Math.round(echo.at(-1)!)} msgs/s`)
     pipe.push(await pipelineRate())
+    note(`pipeline run ${i + 1}: ${Math.round(pipe.at(-1)!)} items/s`)
   }
   const median = (xs: number[]): number => Math.round([...xs].sort((a, b) => a - b)[1]!)
   const result = { items: ITEMS, window: WINDOW, rawEchoMsgsPerS: median(echo), remoteNoopItemsPerS: median(pipe), ratio: Math.round(median(pipe) / median(echo) * 100) / 100, target: 1.0 }

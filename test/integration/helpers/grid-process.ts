@@ -93,7 +93,14 @@ export class GridProcess {
 }
 
 export async function startNode (args: string[], env?: Record<string, string>, cwd?: string): Promise<GridProcess> {
-  return await new GridProcess(['--host', '127.0.0.1', '--port', '0', ...args], env, cwd).ready()
+  const node = new GridProcess(['--host', '127.0.0.1', '--port', '0', ...args], env, cwd)
+  try {
+    return await node.ready()
+  } catch (err) {
+    // never leave a process behind that the caller could not get hold of
+    await node.stop('SIGKILL')
+    throw err
+  }
 }
 
 export interface CliResult {

@@ -16,8 +16,6 @@ import { LocalHealth } from './local-health.ts'
 import type { MembershipConfig } from './config.ts'
 
 const REDIAL_TIMEOUT_MS = 2000
-const REDIAL_ATTEMPTS = 4
-const REDIAL_RETRY_MS = 150
 
 /**
  * Membership: who is in the grid and how they are. Heartbeats on gossipsub,
@@ -281,30 +279,19 @@ export class Membership {
 
   /**
    * Redials a member whose last connection closed. Refused: the process is
-   * gone, fail it now. A quick non-refusal error (a dying process's socket can
-   * still accept, then break the handshake) is retried a few times; a timeout
-   * (paused, partitioned) is left to the failure detector.
+   * gone, fail it now. Anything else (a timeout: paused or partitioned; a
+   * handshake broken by a dying socket) is left to the failure detector, and
+   * to mesh repair, whose dials also fail a member on refusal.
    */
   private async dialOnce (id: string, addresses: string[]): Promise<void> {
     const peer = peerIdFromString(id)
-    const deadline = performance.now() + REDIAL_TIMEOUT_MS
-    if (addresses.length > 0) await this.libp2p.peerStore.merge(peer, { multiaddrs: addresses.map(a => multiaddr(a)) }).catch(() => {})
-    for (let attempt = 1; attempt <= REDIAL_ATTEMPTS && this.running; attempt++) {
-      const started = performance.now()
-      try {
-        await this.libp2p.dial(peer, { signal: AbortSignal.timeout(Math.max(100, deadline - started)) })
-        return
-      } catch (err) {
-        if (!this.running) return
-        if (isRefusal(err)) {
-          this.apply(this.table.unreachable(id, performance.now()))
-          return
-        }
-        const quick = performance.now() - started < REDIAL_TIMEOUT_MS / 4
-        this.log.debug({ member: id, attempt, err: (err as Error).message }, 'redial after disconnect failed')
-        if (!quick || performance.now() > deadline) return
-        await new Promise(resolve => setTimeout(resolve, REDIAL_RETRY_MS))
-      }
+    try {
+      if (addresses.length > 0) await this.libp2p.peerStore.merge(peer, { multiaddrs: addresses.map(a => multiaddr(a)) })
+      await this.libp2p.dial(peer, { signal: AbortSignal.timeout(REDIAL_TIMEOUT_MS) })
+    } catch (err) {
+      if (!this.running) return
+      if (isRefusal(err)) this.apply(this.table.unreachable(id, performance.now()))
+      else this.log.debug({ member: id, err: (err as Error).message }, 'redial after disconnect failed')
     }
   }
 }

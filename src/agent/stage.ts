@@ -4,7 +4,7 @@ export interface StageContext {
   stage: string
   /** This worker's id. */
   workerId: string
-  /** Environment given at spawn time (the worker's own process.env also has it). */
+  /** Environment given at spawn time (also merged into the worker's own environment). */
   env: Record<string, string>
 }
 

@@ -1,0 +1,103 @@
+import type { Pressure } from '../pipeline/types.ts'
+
+/** What one stage looks like at one equalizer tick. */
+export interface EqualizerInput {
+  /** Workers running (not counting ones still starting). */
+  workers: number
+  starting: number
+  /** λ: items/s offered to the stage (EWMA). */
+  arrivalRate: number
+  /** μ: items/s ONE worker processes while busy (0 or undefined: not measured yet). */
+  processingRate?: number
+  /** Items/s the stage actually took this tick (for a saturated upstream). */
+  throughput: number
+  /** The upstream had its next item ready while this stage's queue was full: λ is more than it shows. */
+  saturated: boolean
+  /** This stage's output waited on a full downstream: never scale it up for that. */
+  downstreamBlocked: boolean
+  queued: number
+  /** How many more workers the grid can place now. */
+  capacityLimit: number
+  nowMs: number
+}
+
+export interface EqualizerConfig {
+  minWorkers: number
+  maxWorkers: number
+  /** Target busy fraction per worker. Default 0.9. */
+  utilization: number
+  /** Dead band as a fraction of N: within it, do nothing. Default 0.1. */
+  deadBand: number
+  /** The backlog should drain within this time. */
+  drainMs: number
+  scaleDownAfterMs: number
+  warmupTicks: number
+}
+
+export interface EqualizerState {
+  ticksSinceAction: number
+  /** Since when the stage has continuously wanted fewer workers. */
+  lowSinceMs?: number
+}
+
+export interface Decision {
+  target: number
+  delta: number
+  pressure: Pressure
+  action: 'spawn' | 'kill' | 'none'
+  reason: string
+  state: EqualizerState
+}
+
+/** With a saturated upstream the offered rate is unknown but above what the stage takes: assume half again. */
+export const SATURATION_HEADROOM = 0.5
+
+export const INITIAL_STATE: EqualizerState = { ticksSinceAction: Number.POSITIVE_INFINITY }
+
+/**
+ * DS2-style sizing from true (busy-time) rates: N* = ceil(λ / (μ·u)) plus
+ * enough to drain the backlog in `drainMs`, clamped to [min, max] and to
+ * what the grid can place. High pressure spawns the whole difference at
+ * once; a dead band keeps noise from flapping; low pressure must last
+ * `scaleDownAfterMs` before surplus workers are drained; every action is
+ * followed by `warmupTicks` quiet ticks. Pure: all time comes in `input`.
+ */
+export function decide (input: EqualizerInput, config: EqualizerConfig, previous: EqualizerState): Decision {
+  const state: EqualizerState = { ticksSinceAction: previous.ticksSinceAction + 1, lowSinceMs: previous.lowSinceMs }
+  const current = input.workers + input.starting
+  const mu = input.processingRate ?? 0
+  if (mu <= 0) {
+    const target = Math.max(config.minWorkers, current)
+    return act(target, current, target > current ? 'high' : 'even', 'no processing rate measured yet: keep the floor', state)
+  }
+  const lambda = input.saturated ? Math.max(input.arrivalRate, input.throughput * (1 + SATURATION_HEADROOM)) : input.arrivalRate
+  const steady = Math.ceil(lambda / (mu * config.utilization) - 1e-9)
+  const backlog = Math.ceil(input.queued / (mu * config.drainMs / 1000) - 1e-9)
+  let target = Math.min(config.maxWorkers, Math.max(config.minWorkers, steady + backlog))
+  target = Math.min(target, current + Math.max(0, input.capacityLimit))
+  const band = Math.max(0, Math.floor(current * config.deadBand))
+  let pressure: Pressure = target > current + band ? 'high' : target < current - band ? 'low' : 'even'
+  if (pressure === 'high' && input.downstreamBlocked) {
+    // the stage is waiting on its downstream, not short of workers
+    return act(current, current, 'even', 'downstream blocked: not scaling up', { ...state, lowSinceMs: undefined }, false)
+  }
+  if (current < config.minWorkers) pressure = 'high'
+  if (pressure !== 'low') state.lowSinceMs = undefined
+  if (state.ticksSinceAction <= config.warmupTicks && current >= config.minWorkers) {
+    return { target, delta: 0, pressure, action: 'none', reason: 'warm-up after the last action', state }
+  }
+  if (pressure === 'even') return { target: current, delta: 0, pressure, action: 'none', reason: 'within the dead band', state }
+  if (pressure === 'low') {
+    state.lowSinceMs ??= input.nowMs
+    if (input.nowMs - state.lowSinceMs < config.scaleDownAfterMs) {
+      return { target, delta: 0, pressure, action: 'none', reason: 'low pressure, waiting before scaling down', state }
+    }
+  }
+  return act(target, current, pressure, pressure === 'high' ? 'bottleneck: spawn the difference' : 'slack: drain the surplus', state)
+}
+
+function act (target: number, current: number, pressure: Pressure, reason: string, state: EqualizerState, allow = true): Decision {
+  const delta = allow ? target - current : 0
+  if (delta === 0) return { target, delta, pressure, action: 'none', reason, state }
+  return { target, delta, pressure, action: delta > 0 ? 'spawn' : 'kill', reason, state: { ticksSinceAction: 0, lowSinceMs: undefined } }
+}

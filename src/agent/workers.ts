@@ -11,7 +11,7 @@ import type { WorkerHandle } from './worker-handle.ts'
 import type { AgentRole } from './agent-role.ts'
 import type { Membership } from '../membership/membership.ts'
 import type { Member } from '../membership/member.ts'
-import { rankAgents } from '../placement/index.ts'
+import { rankAgents, fitCount } from '../placement/index.ts'
 import type { AgentLoad } from '../placement/index.ts'
 import { RemoteError } from './wire-error.ts'
 import { ConfigError, NoCapacityError, SpawnRefusedError } from '../errors.ts'
@@ -81,6 +81,11 @@ export class Workers {
       }
     }
     throw new NoCapacityError([...shortfalls, ...refusals.map(r => ({ agentId: r.split(':')[0] ?? '', lacks: [r.slice(r.indexOf(':') + 2)] }))])
+  }
+
+  /** How many more workers needing `resources` the grid's alive agents can take now (at most `limit`). */
+  capacityFor (resources: SpawnOptions['resources'] = {}, limit?: number): number {
+    return fitCount({ cpu: resources.cpu ?? 1, memoryMb: resources.memoryMb ?? 0 }, this.candidates(), limit)
   }
 
   /** Handles this node spawned that are still running. */

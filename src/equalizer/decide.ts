@@ -67,13 +67,15 @@ export function decide (input: EqualizerInput, config: EqualizerConfig, previous
   const current = input.workers + input.starting
   const mu = input.processingRate ?? 0
   if (mu <= 0) {
-    const target = Math.max(config.minWorkers, current)
+    // nothing measured yet: keep the floor, and start one worker if work waits on a stage scaled to zero
+    const waiting = input.queued > 0 || input.arrivalRate > 0 ? 1 : 0
+    const target = Math.min(config.maxWorkers, Math.max(config.minWorkers, current, waiting))
     return act(target, current, target > current ? 'high' : 'even', 'no processing rate measured yet: keep the floor', state)
   }
   const lambda = input.saturated ? Math.max(input.arrivalRate, input.throughput * (1 + SATURATION_HEADROOM)) : input.arrivalRate
-  const steady = Math.ceil(lambda / (mu * config.utilization) - 1e-9)
-  const backlog = Math.ceil(input.queued / (mu * config.drainMs / 1000) - 1e-9)
-  let target = Math.min(config.maxWorkers, Math.max(config.minWorkers, steady + backlog))
+  // the rate to sustain: what arrives, plus the backlog spread over drainMs
+  const needed = lambda + input.queued / (config.drainMs / 1000)
+  let target = Math.min(config.maxWorkers, Math.max(config.minWorkers, Math.ceil(needed / (mu * config.utilization) - 1e-9)))
   target = Math.min(target, current + Math.max(0, input.capacityLimit))
   const band = Math.max(0, Math.floor(current * config.deadBand))
   let pressure: Pressure = target > current + band ? 'high' : target < current - band ? 'low' : 'even'

@@ -3,7 +3,9 @@ import { StageRunner } from './stage-runner.ts'
 import type { Envelope, FailedItem, PipelineInit, PipelineSummary, StageStats } from './types.ts'
 import type { WorkerHandle } from '../agent/worker-handle.ts'
 import type { SpawnOptions } from '../agent/workers.ts'
+import type { StageSpec } from './types.ts'
 import { Equalizer } from './equalizer-loop.ts'
+import { checkPipelineInit } from './config.ts'
 import { ConfigError, PipelineCancelledError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 
@@ -11,6 +13,12 @@ export interface PipelineRunEvents {
   'item:failed': [FailedItem]
   'stage:scaled': [{ stage: string, workers: number, delta: number, reason: string }]
   'worker:lost': [{ stage: string, workerId: string, agentId: string, detail: string }]
+}
+
+/** What a run needs from the grid: workers, and how many more would fit. */
+export interface PipelineGrid {
+  spawn: (options: SpawnOptions) => Promise<WorkerHandle>
+  capacity: (resources: StageSpec['resources'], limit: number) => number
 }
 
 /**
@@ -39,10 +47,9 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
   private rejectDone: (e: Error) => void = () => {}
   private readonly roomWaiters: Array<() => void> = []
 
-  constructor (name: string, init: PipelineInit, spawn: (options: SpawnOptions) => Promise<WorkerHandle>, log: Logger) {
+  constructor (name: string, init: PipelineInit, grid: PipelineGrid, log: Logger) {
     super()
-    if (init.stages.length === 0) throw new ConfigError('stages', 'a pipeline needs at least one stage')
-    if (typeof init.sink !== 'function') throw new ConfigError('sink', 'must be a function')
+    checkPipelineInit(init)
     this.name = name
     this.init = init
     this.done = new Promise((resolve, reject) => { this.resolveDone = resolve; this.rejectDone = reject })
@@ -50,14 +57,14 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
     const options = { window: init.window ?? 16, queueSize: init.queueSize ?? 256, maxAttempts: init.maxAttempts ?? 3 }
     const plog = log.child({ pipeline: name })
     this.stages = init.stages.map((spec, i) => new StageRunner(spec, options, {
-      spawn: async s => await spawn({ stage: s.name, module: s.module, resources: s.resources, concurrency: s.concurrency }),
+      spawn: async s => await grid.spawn({ stage: s.name, module: s.module, resources: s.resources, concurrency: s.concurrency }),
       output: (from, values) => { this.forward(i, from, values) },
       downstreamHasRoom: () => i + 1 < this.stages.length ? this.stages[i + 1]!.hasRoom() : this.sinkQueue.length < options.queueSize,
       failed: (envelope, error) => { this.fail(spec.name, envelope, error) },
       workerLost: (handle, detail) => { this.emit('worker:lost', { stage: spec.name, workerId: handle.id, agentId: handle.agentId, detail }) },
-      scaled: (workers, delta) => { this.emit('stage:scaled', { stage: spec.name, workers, delta, reason: 'respawn' }) }
+      scaled: (workers, delta) => { this.emit('stage:scaled', { stage: spec.name, workers, delta, reason: 'below minWorkers: respawn' }) }
     }, plog))
-    if (init.equalize !== false) this.equalizer = new Equalizer(this.stages, init, (stage, workers, delta, reason) => { this.emit('stage:scaled', { stage, workers, delta, reason }) })
+    if (init.equalize !== false) this.equalizer = new Equalizer(this.stages, init, grid.capacity, (stage, workers, delta, reason) => { this.emit('stage:scaled', { stage, workers, delta, reason }) })
     init.signal?.addEventListener('abort', () => { this.cancel() }, { once: true })
     void this.start()
   }

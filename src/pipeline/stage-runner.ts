@@ -51,7 +51,7 @@ export class StageRunner {
   blockedInTick = false
   saturatedInTick = false
   pressure: Pressure = 'even'
-  totals = { processed: 0, failed: 0, retried: 0, maxWorkers: 0 }
+  totals = { processed: 0, failed: 0, retried: 0, maxWorkers: 0, decisions: 0 }
 
   constructor (spec: StageSpec, options: { window: number, queueSize: number, maxAttempts: number }, hooks: StageHooks, log: Logger) {
     this.spec = { ...spec, minWorkers: spec.minWorkers ?? 1, maxWorkers: spec.maxWorkers ?? Math.max(spec.minWorkers ?? 1, 64), concurrency: spec.concurrency ?? 1 }
@@ -115,7 +115,9 @@ export class StageRunner {
   keepFloor (): void {
     if (this.closed) return
     const missing = this.spec.minWorkers - this.workers - this.spawning
-    if (missing > 0) void this.grow(missing)
+    if (missing <= 0) return
+    this.hooks.scaled(this.spec.minWorkers, missing)
+    void this.grow(missing)
   }
 
   /** Drains `count` workers (the emptiest first), killing each once its window is empty: never mid-item. */
@@ -139,17 +141,34 @@ export class StageRunner {
       if (this.queue.length > 0) this.blockedInTick = true
       return
     }
-    for (const slot of this.slots.values()) {
-      while (!slot.draining && !slot.dead && !slot.exclusive && slot.inflight.length < this.window && this.queue.length > 0) {
-        const head = this.queue[0]!
-        if (head.isolate === true) {
-          // a crash suspect runs alone on an idle worker, so a second crash names it for certain
-          if (slot.inflight.length > 0) break
-          slot.exclusive = true
-        }
-        this.send(slot, this.queue.shift()!)
-      }
+    while (this.queue.length > 0) {
+      const head = this.queue[0]!
+      // a crash suspect runs alone on an idle worker, so a second crash names it for certain
+      const slot = this.leastLoaded(head.isolate === true ? 1 : this.window)
+      if (slot == null) break
+      if (head.isolate === true) slot.exclusive = true
+      this.send(slot, this.queue.shift()!)
     }
+  }
+
+  /** The open worker with the fewest items in flight, below `limit`: items spread evenly, latency stays flat. */
+  private leastLoaded (limit: number): Slot | undefined {
+    let best: Slot | undefined
+    for (const slot of this.slots.values()) {
+      if (slot.draining || slot.dead || slot.exclusive || slot.inflight.length >= limit) continue
+      if (best == null || slot.inflight.length < best.inflight.length) best = slot
+      if (best.inflight.length === 0) break
+    }
+    return best
+  }
+
+  /** Starts the next equalizer tick's counters. */
+  resetTick (): void {
+    this.arrivals = 0
+    this.processedInTick = 0
+    this.busyMsInTick = 0
+    this.blockedInTick = false
+    this.saturatedInTick = false
   }
 
   /** Busy time so far in this tick, for workers busy right now. */

@@ -29,6 +29,8 @@ export interface PipelineInit<In = unknown, Out = unknown> {
   drainMs?: number
   /** Low pressure must last this long before workers are killed. Default 10 s. */
   scaleDownAfterMs?: number
+  /** Target busy fraction per worker when sizing a stage. Default 0.9. */
+  utilization?: number
   /** Turn the equalizer off (stages keep minWorkers). Default on. */
   equalize?: boolean
   signal?: AbortSignal
@@ -70,6 +72,8 @@ export interface StageSummary {
   failed: number
   retried: number
   maxWorkers: number
+  /** Equalizer actions taken (spawns and drains). */
+  decisions: number
 }
 
 export interface PipelineSummary {

@@ -1,2 +1,2 @@
-export { rankAgents, placeOne, planPlacement, lacks, utilizationAfter } from './rank.ts'
+export { rankAgents, placeOne, planPlacement, fitCount, lacks, utilizationAfter } from './rank.ts'
 export type { AgentLoad, ResourceRequest, Shortfall } from './types.ts'

@@ -81,6 +81,20 @@ export function planPlacement (request: ResourceRequest, agents: AgentLoad[], co
   return plan
 }
 
+/** How many more workers like `request` the agents can take in all (at most `limit`): the equalizer's capacity clamp. */
+export function fitCount (request: ResourceRequest, agents: AgentLoad[], limit = Number.POSITIVE_INFINITY): number {
+  checkRequest(request)
+  let total = 0
+  for (const agent of agents) {
+    const bounds = [agent.maxWorkers - agent.used.workers]
+    if (request.cpu > 0) bounds.push(Math.floor((agent.capacity.cpu - agent.used.cpu + EPSILON) / request.cpu))
+    if (request.memoryMb > 0) bounds.push(Math.floor((agent.capacity.memoryMb - agent.used.memoryMb + EPSILON) / request.memoryMb))
+    total += Math.max(0, Math.min(...bounds))
+    if (total >= limit) return limit
+  }
+  return total
+}
+
 function checkRequest (request: ResourceRequest): void {
   for (const field of ['cpu', 'memoryMb'] as const) {
     const value = request[field]

@@ -70,9 +70,9 @@ export class Cluster {
   }
 
   /** `grid node --dev` on 127.0.0.1:`port` with default timings; resolves once it logs "grid node listening". */
-  async start (port: number, peers: string[], timeoutMs = 30_000): Promise<GridProcess> {
+  async start (port: number, peers: string[], timeoutMs = 30_000, extra: string[] = []): Promise<GridProcess> {
     this.ports.add(port)
-    const args = ['--dev', '--host', '127.0.0.1', '--port', String(port), '--log-level', 'info', ...peers.flatMap(p => ['--peer', p])]
+    const args = ['--dev', '--host', '127.0.0.1', '--port', String(port), '--log-level', 'info', ...peers.flatMap(p => ['--peer', p]), ...extra]
     const node = new GridProcess(args)
     this.started.push(node)
     try {

@@ -84,4 +84,19 @@ describe('equalizer decision', () => {
     expect(decide({ ...base, capacityLimit: 100 }, { ...CONFIG, maxWorkers: 8 }, INITIAL_STATE).target).toBe(8)
     expect(decide({ ...base, workers: 0, processingRate: undefined }, { ...CONFIG, minWorkers: 2 }, INITIAL_STATE)).toMatchObject({ delta: 2, action: 'spawn' })
   })
+
+  it('a stage scaled to zero starts one worker when work arrives, and returns to zero when idle', () => {
+    const idle: EqualizerInput = { workers: 0, starting: 0, arrivalRate: 0, processingRate: undefined, throughput: 0, saturated: false, downstreamBlocked: false, queued: 0, capacityLimit: 10, nowMs: 0 }
+    const zero = { ...CONFIG, minWorkers: 0 }
+    expect(decide(idle, zero, INITIAL_STATE).action).toBe('none')
+    expect(decide({ ...idle, queued: 3 }, zero, INITIAL_STATE)).toMatchObject({ action: 'spawn', delta: 1 })
+    let state = INITIAL_STATE
+    const kills: Decision[] = []
+    for (let t = 0; t <= 15; t++) {
+      const d = decide({ ...idle, workers: 1, processingRate: MU, nowMs: t * TICK }, zero, state)
+      state = d.state
+      if (d.action !== 'none') kills.push(d)
+    }
+    expect(kills).toEqual([expect.objectContaining({ action: 'kill', delta: -1 })])
+  })
 })

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest'
-import { rankAgents, placeOne, planPlacement, utilizationAfter } from '../../../src/placement/index.ts'
+import { rankAgents, placeOne, planPlacement, fitCount, utilizationAfter } from '../../../src/placement/index.ts'
 import type { AgentLoad } from '../../../src/placement/index.ts'
 import { NoCapacityError, ConfigError } from '../../../src/errors.ts'
 
@@ -83,5 +83,18 @@ describe('placement', () => {
 
   it.each([{ cpu: -1, memoryMb: 0 }, { cpu: NaN, memoryMb: 0 }, { cpu: 1, memoryMb: -5 }])('rejects a bad request %j naming the field', (request) => {
     expect(() => rankAgents(request, [agent('a')])).toThrow(ConfigError)
+  })
+
+  it('fitCount: the number of workers that still fit, bounded by cpu, memory and worker slots', () => {
+    const agents = [
+      agent('a'), // 4 slots free
+      agent('b', { used: { cpu: 3, memoryMb: 0, workers: 1 } }), // 1 cpu left
+      agent('c', { capacity: { cpu: 4, memoryMb: 1000 } }) // memory-bound below
+    ]
+    expect(fitCount(ONE, agents)).toBe(4 + 1 + 4)
+    expect(fitCount({ cpu: 1, memoryMb: 400 }, agents)).toBe(4 + 1 + 2)
+    expect(fitCount({ cpu: 0.5, memoryMb: 0 }, [agent('a')])).toBe(4)
+    expect(fitCount(ONE, agents, 3)).toBe(3)
+    expect(fitCount(ONE, [agent('x', { used: { cpu: 5, memoryMb: 0, workers: 5 } })])).toBe(0)
   })
 })

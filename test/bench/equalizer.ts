@@ -1,0 +1,98 @@
+/**
+ * `npm run bench:equalizer`: the equalizer on a real grid (two agent
+ * processes, the pipeline owned by this process), under
+ *   1. the primes stage (CPU-bound) with a 10x input step up, then down;
+ *   2. an I/O-bound stage (20 ms per item) with a 10x step up, then down: wide enough to need ~10 workers;
+ *   3. a downstream slowdown (the upstream stage must not scale);
+ *   4. SIGKILL of a worker mid-run.
+ * Prints per step: decisions, time to converge, overshoot vs the optimum
+ * ceil(λ / (μ·0.9)) from the measured μ, items lost and duplicated, p50/p99
+ * latency. Targets: <= 3 decisions, overshoot <= 1, 0 lost.
+ * `--quick` shortens every phase (a smoke run, not for the README).
+ */
+import { fileURLToPath } from 'node:url'
+import { pino } from 'pino'
+import { GridNode } from '../../src/node.ts'
+import { Cluster, note, sleep, table } from './lib.ts'
+import { runScenario } from './equalizer-scenario.ts'
+import type { ScenarioResult } from './equalizer-scenario.ts'
+
+const QUICK = process.argv.includes('--quick')
+const scale = (seconds: number): number => QUICK ? Math.max(2, Math.round(seconds / 3)) : seconds
+const stage = (name: string): string => fileURLToPath(new URL(`./stages/${name}`, import.meta.url))
+const AGENT = ['--agent', '--workers', '16', '--cpu', '16', '--memory', '16384']
+const SCALE_DOWN_MS = QUICK ? 3000 : 10_000
+
+const cluster = new Cluster()
+process.on('exit', () => { cluster.killAllSync() })
+let node: GridNode | undefined
+try {
+  const [p1, p2] = [await cluster.freePort(), await cluster.freePort()]
+  await cluster.start(p1!, [], 30_000, AGENT)
+  await cluster.start(p2!, [`127.0.0.1:${p1}`], 30_000, AGENT)
+  node = await GridNode.start({ host: '127.0.0.1', port: 0, dev: true, peers: [`127.0.0.1:${p1}`], logger: pino({ level: 'silent' }) })
+  const deadline = Date.now() + 30_000
+  while (node.members().filter(m => m.role === 'agent' && m.state === 'alive').length < 2) {
+    if (Date.now() > deadline) throw new Error('the owner did not see both agents within 30 s')
+    await sleep(100)
+  }
+  note('grid up: 2 agents + the owner')
+  const results: ScenarioResult[] = []
+
+  note('1/4 primes: 10x step up, then down')
+  results.push(await runScenario(node, {
+    name: 'primes-step',
+    stages: [{ name: 'primes', module: stage('primes.mjs'), minWorkers: 1, maxWorkers: 8 }],
+    phases: [{ rate: 4, seconds: scale(8) }, { rate: 40, seconds: scale(15) }, { rate: 4, seconds: scale(20) }],
+    item: () => ({ limit: 400_000 }),
+    scaleDownAfterMs: SCALE_DOWN_MS
+  }))
+
+  note('2/4 I/O-bound stage: 10x step up, then down')
+  results.push(await runScenario(node, {
+    name: 'io-step',
+    stages: [{ name: 'io', module: stage('sleep.mjs'), minWorkers: 1, maxWorkers: 32 }],
+    phases: [{ rate: 40, seconds: scale(8) }, { rate: 400, seconds: scale(15) }, { rate: 40, seconds: scale(20) }],
+    item: () => ({ ms: 20 }),
+    scaleDownAfterMs: SCALE_DOWN_MS
+  }))
+
+  note('3/4 downstream slowdown: 5 ms -> 50 ms per item downstream')
+  results.push(await runScenario(node, {
+    name: 'downstream-slowdown',
+    stages: [
+      { name: 'upstream', module: stage('sleep.mjs'), minWorkers: 1, maxWorkers: 32 },
+      { name: 'downstream', module: stage('sleep-downstream.mjs'), minWorkers: 1, maxWorkers: 32 }
+    ],
+    phases: [{ rate: 100, seconds: scale(8) }, { rate: 100, seconds: scale(15) }],
+    item: (_id, phase) => ({ ms: 5, downMs: phase === 0 ? 5 : 50 }),
+    scaleDownAfterMs: SCALE_DOWN_MS
+  }))
+
+  note('4/4 SIGKILL of a worker mid-run')
+  let killed: number | undefined
+  results.push(await runScenario(node, {
+    name: 'worker-sigkill',
+    stages: [{ name: 'io', module: stage('sleep.mjs'), minWorkers: 1, maxWorkers: 32 }],
+    phases: [{ rate: 200, seconds: scale(8) }, { rate: 200, seconds: scale(10) }],
+    item: () => ({ ms: 20 }),
+    scaleDownAfterMs: SCALE_DOWN_MS,
+    fault: {
+      atMs: scale(8) * 1000 + 500,
+      run: pids => {
+        killed = pids.at(-1)
+        if (killed != null) { note(`SIGKILL worker pid ${killed}`); process.kill(killed, 'SIGKILL') }
+      }
+    }
+  }))
+  if (killed == null) throw new Error('no worker pid was seen, so none was killed')
+
+  const rows = results.flatMap(r => r.phases.map(p => [r.name, p.stage, String(p.phase), `${p.rate}/s`, String(p.decisions), `${p.convergeMs} ms`, String(p.mu), String(p.optimal), String(p.maxWorkers), String(p.overshoot), String(p.finalWorkers)]))
+  process.stdout.write(table(['scenario', 'stage', 'phase', 'input', 'decisions', 'converged after', 'μ/worker', 'optimal', 'max workers', 'overshoot', 'final'], rows))
+  process.stdout.write(table(['scenario', 'sent', 'received', 'lost', 'duplicates', 'retried', 'failed', 'latency p50', 'latency p99'],
+    results.map(r => [r.name, String(r.sent), String(r.received), String(r.lost), String(r.duplicates), String(r.retried), String(r.failed), `${r.latencyP50Ms} ms`, `${r.latencyP99Ms} ms`])))
+  process.stdout.write(`${JSON.stringify(results.map(({ scaled, ...r }) => r))}\n`)
+} finally {
+  await node?.stop()
+  await cluster.close()
+}

@@ -1,0 +1,6 @@
+// The primes stage for bench:equalizer: the example's work, plus the worker's pid (so the bench can SIGKILL one).
+import countPrimes from '../../../examples/primes/count-primes.mjs'
+
+export default function primes (item) {
+  return { ...countPrimes(item), sent: item.sent, pid: process.pid }
+}

@@ -37,7 +37,8 @@ export class Equalizer {
     this.stages = stages
     this.tickMs = init.equalizeMs ?? 1000
     this.rates = stages.map(() => ({ arrivalRate: 0, processingRate: 0, throughput: 0 }))
-    this.states = stages.map(() => INITIAL_STATE)
+    // starting the minimum workers is the first action: rates measured on cold workers wait out the warm-up
+    this.states = stages.map(() => ({ ...INITIAL_STATE, ticksSinceAction: 0 }))
     this.configs = stages.map(s => ({
       minWorkers: s.spec.minWorkers,
       maxWorkers: s.spec.maxWorkers,

@@ -122,4 +122,68 @@ describe('pipelines across real agent processes', () => {
     expect(summary.out + summary.duplicatesSuppressed).toBeGreaterThanOrEqual(20_000)
     expect(summary.failed).toBe(0)
   }, 120_000)
+
+  it('the equalizer scales a bottleneck stage up when input arrives, and drains it back when input stops, losing nothing', async () => {
+    const scaled: Array<{ stage: string, delta: number, workers: number }> = []
+    const seen = new Set<number>()
+    const run = owner.pipeline('elastic', {
+      stages: [{ name: 'io', module: stage('sleep.mjs'), minWorkers: 1, maxWorkers: 8 }],
+      sink: (item) => { seen.add((item as { id: number }).id) },
+      equalizeMs: 250,
+      scaleDownAfterMs: 1000
+    })
+    run.on('stage:scaled', e => { scaled.push(e) })
+    // ~300 items/s offered against ~90/s per worker (10 ms each): several workers needed
+    let id = 0
+    const until = Date.now() + 4000
+    while (Date.now() < until) {
+      for (let k = 0; k < 3; k++) await run.push({ id: id++, ms: 10 })
+      await new Promise(resolve => setTimeout(resolve, 10))
+    }
+    const peak = Math.max(...scaled.filter(e => e.delta > 0).map(e => e.workers))
+    expect(peak).toBeGreaterThanOrEqual(3)
+    expect(run.stats().stages[0]!.workers).toBeGreaterThanOrEqual(3)
+    // input stops: after scaleDownAfterMs of low pressure the surplus is drained, down to minWorkers
+    await eventually(() => run.stats().stages[0]!.workers === 1 ? true : undefined, 20_000)
+    expect(scaled.some(e => e.delta < 0)).toBe(true)
+    run.end()
+    const summary = await run.done
+    expect(summary).toMatchObject({ in: id, out: id, failed: 0 })
+    expect(seen.size).toBe(id)
+    expect(summary.stages[0]!.decisions).toBe(scaled.filter(e => !e.reason.includes('respawn')).length)
+  }, 60_000)
+
+  it('a downstream capped below its need holds the upstream back, and the upstream does not scale up for it', async () => {
+    const scaled: Array<{ stage: string, delta: number }> = []
+    const run = owner.pipeline('slow-downstream', {
+      stages: [
+        { name: 'fast', module: stage('sleep.mjs'), minWorkers: 1, maxWorkers: 8 },
+        // 'fast' (8 ms) handles the ~25 items/s offered with one worker; 'slow' (120 ms) would need
+        // 4 but gets 2, so it stays the bottleneck and blocks 'fast'
+        { name: 'slow', module: stage('slow-downstream.mjs'), minWorkers: 1, maxWorkers: 2 }
+      ],
+      sink: () => {},
+      queueSize: 16,
+      window: 4,
+      // an eager backlog term: a full upstream queue alone would ask for more upstream workers
+      drainMs: 100,
+      equalizeMs: 250
+    })
+    run.on('stage:scaled', e => { scaled.push(e) })
+    let blockedSeen = false
+    const until = Date.now() + 9000
+    for (let id = 0; Date.now() < until; id++) {
+      await run.push({ id, ms: 8 })
+      const [fast, slow] = run.stats().stages
+      if (slow!.queued >= 16 && fast!.queued >= 8) blockedSeen = true
+      await new Promise(resolve => setTimeout(resolve, 40))
+    }
+    run.end()
+    const summary = await run.done
+    expect(summary.failed).toBe(0)
+    expect(summary.out).toBe(summary.in)
+    expect(blockedSeen).toBe(true)
+    expect(scaled.filter(e => e.stage === 'slow' && e.delta > 0).length).toBeGreaterThan(0)
+    expect(scaled.filter(e => e.stage === 'fast' && e.delta > 0)).toEqual([])
+  }, 60_000)
 })

@@ -48,6 +48,7 @@ export interface ScenarioResult {
   duplicates: number
   failed: number
   retried: number
+  workersLost: number
   latencyP50Ms: number | null
   latencyP99Ms: number | null
   phases: PhaseFigures[]
@@ -88,6 +89,8 @@ export async function runScenario (node: GridNode, init: ScenarioInit): Promise<
   })
   const scaled: Scaled[] = []
   run.on('stage:scaled', e => { scaled.push({ t: performance.now() - t0, ...e }) })
+  let workersLost = 0
+  run.on('worker:lost', () => { workersLost++ })
   const samples: Sample[] = []
   const sampler = setInterval(() => {
     samples.push({ t: performance.now() - t0, stages: run.stats().stages.map(s => ({ name: s.name, workers: s.workers, processingRate: s.processingRate })) })
@@ -104,6 +107,7 @@ export async function runScenario (node: GridNode, init: ScenarioInit): Promise<
       duplicates: summary.duplicatesSuppressed + [...seen.values()].reduce((n, c) => n + c - 1, 0),
       failed: summary.failed,
       retried: summary.retried,
+      workersLost,
       latencyP50Ms: round(percentile(latencies, 50)),
       latencyP99Ms: round(percentile(latencies, 99)),
       phases: init.stages.flatMap(stage => init.phases.map((phase, p) => figures(stage.name, p, phase.rate, boundaries[p]!, boundaries[p + 1] ?? Infinity, samples, scaled))),

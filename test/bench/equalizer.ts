@@ -89,8 +89,8 @@ try {
 
   const rows = results.flatMap(r => r.phases.map(p => [r.name, p.stage, String(p.phase), `${p.rate}/s`, String(p.decisions), `${p.convergeMs} ms`, String(p.mu), String(p.optimal), String(p.maxWorkers), String(p.overshoot), String(p.finalWorkers)]))
   process.stdout.write(table(['scenario', 'stage', 'phase', 'input', 'decisions', 'converged after', 'μ/worker', 'optimal', 'max workers', 'overshoot', 'final'], rows))
-  process.stdout.write(table(['scenario', 'sent', 'received', 'lost', 'duplicates', 'retried', 'failed', 'latency p50', 'latency p99'],
-    results.map(r => [r.name, String(r.sent), String(r.received), String(r.lost), String(r.duplicates), String(r.retried), String(r.failed), `${r.latencyP50Ms} ms`, `${r.latencyP99Ms} ms`])))
+  process.stdout.write(table(['scenario', 'sent', 'received', 'lost', 'duplicates', 'retried', 'failed', 'workers lost', 'latency p50', 'latency p99'],
+    results.map(r => [r.name, String(r.sent), String(r.received), String(r.lost), String(r.duplicates), String(r.retried), String(r.failed), String(r.workersLost), `${r.latencyP50Ms} ms`, `${r.latencyP99Ms} ms`])))
   process.stdout.write(`${JSON.stringify(results.map(({ scaled, ...r }) => r))}\n`)
 } finally {
   await node?.stop()

@@ -124,7 +124,7 @@ describe('pipelines across real agent processes', () => {
   }, 120_000)
 
   it('the equalizer scales a bottleneck stage up when input arrives, and drains it back when input stops, losing nothing', async () => {
-    const scaled: Array<{ stage: string, delta: number, workers: number }> = []
+    const scaled: Array<{ stage: string, delta: number, workers: number, reason: string }> = []
     const seen = new Set<number>()
     const run = owner.pipeline('elastic', {
       stages: [{ name: 'io', module: stage('sleep.mjs'), minWorkers: 1, maxWorkers: 8 }],

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 
 const DEMO = fileURLToPath(new URL('../../examples/dev-grid/run.ts', import.meta.url))
 
-describe('npm start (examples/dev-grid)', () => {
+describe('npm run example:dev-grid (examples/dev-grid)', () => {
   it('starts three dev nodes in a chain that all see each other alive over mTLS, then stops them', async () => {
     const { code, stdout } = await new Promise<{ code: number, stdout: string }>(resolve => {
       execFile(process.execPath, [DEMO, '--once'], { timeout: 60_000 }, (err, stdout) => {

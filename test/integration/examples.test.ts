@@ -2,8 +2,8 @@ import { describe, it, expect } from 'vitest'
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
-const run = async (example: string): Promise<string> => await new Promise((resolve, reject) => {
-  execFile(process.execPath, [fileURLToPath(new URL(`../../examples/${example}/run.ts`, import.meta.url))], { timeout: 60_000 }, (err, stdout, stderr) => {
+const run = async (example: string, args: string[] = []): Promise<string> => await new Promise((resolve, reject) => {
+  execFile(process.execPath, [fileURLToPath(new URL(`../../examples/${example}/run.ts`, import.meta.url)), ...args], { timeout: 90_000 }, (err, stdout, stderr) => {
     if (err != null) reject(new Error(`${example} failed: ${err.message}\n${stderr}`))
     else resolve(stdout)
   })
@@ -21,4 +21,20 @@ describe('examples run on a dev grid', () => {
     expect(out).toMatch(/in: 200,\s+out: 7500,\s+failed: 0/)
     expect(out).toMatch(/platform\/error\s+│\s+834/)
   })
+
+  it('npm start (the demo): 1 member + 2 agent processes run primes with a live view each second, then the summary', async () => {
+    const out = await run('demo', ['--quick', '--plain'])
+    const frames = out.split('\n---\n').filter(f => f.includes('gridd demo:'))
+    expect(frames.length).toBeGreaterThanOrEqual(5)
+    const last = frames.at(-1)!
+    // the owner, the member and both agents, all alive; the stage table with its pressure
+    expect(last.match(/ alive /g)).toHaveLength(4)
+    expect(last.match(/ agent +alive /g)).toHaveLength(2)
+    expect(last).toMatch(/count-primes +\d+ +[\d.]+ +[\d.]+ +\d+ +\d+ +(high|even|low)/)
+    // some frame showed workers on the agents by stage
+    expect(frames.some(f => /agent +alive +\d+% +count-primes [1-9]/.test(f))).toBe(true)
+    const summary = JSON.parse(out.slice(out.indexOf('summary: ') + 9)) as { in: number, out: number, failed: number }
+    expect(summary.in).toBeGreaterThan(100)
+    expect(summary).toMatchObject({ out: summary.in, failed: 0 })
+  }, 100_000)
 })

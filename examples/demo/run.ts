@@ -1,0 +1,76 @@
+/**
+ * `npm start`: the one-machine demo. A dev grid of one member and two agents
+ * (three `grid node --dev` processes), then this script joins it with an
+ * embedded GridNode and runs the primes pipeline on the agents: input at
+ * 4 items/s, a 10x step up, then down. A live view redraws each second; the
+ * run's summary ends it. `--quick` shortens the phases; Ctrl-C stops early.
+ */
+import { GridNode } from '../../src/index.ts'
+import { fileURLToPath } from 'node:url'
+import { startDevNodes } from '../shared/dev-nodes.ts'
+import { PHASES, primesSource } from '../primes/source.ts'
+import type { Phase } from '../primes/source.ts'
+import { renderView } from './view.ts'
+
+const quick = process.argv.includes('--quick')
+const live = process.stdout.isTTY && !process.argv.includes('--plain')
+const phases: Phase[] = quick ? PHASES.map(p => ({ ...p, seconds: Math.ceil(p.seconds / 3) })) : PHASES
+const STAGE = fileURLToPath(new URL('../primes/count-primes.mjs', import.meta.url))
+
+console.log('starting a dev grid: 1 member + 2 agents (grid node --dev processes on 127.0.0.1)')
+const grid = await startDevNodes([[], ['--agent'], ['--agent']], (port, code) => {
+  console.error(`the node on 127.0.0.1:${port} exited early (code ${code})`)
+  process.exitCode = 1
+  void shutdown()
+})
+const node = await GridNode.start({ host: '127.0.0.1', port: 0, dev: true, devName: 'demo-owner', peers: [`127.0.0.1:${grid.ports[0]}`] })
+const stop = new AbortController()
+let stopped = false
+async function shutdown (): Promise<void> {
+  if (stopped) return
+  stopped = true
+  stop.abort()
+  await node.stop()
+  await grid.stop()
+}
+process.on('SIGINT', () => { void shutdown() })
+
+const deadline = Date.now() + 30_000
+while (node.members().filter(m => m.state === 'alive').length < 3) {
+  if (Date.now() > deadline || stopped) { console.error('the dev grid did not come up within 30 s'); process.exitCode = 1; await shutdown(); process.exit() }
+  await new Promise(resolve => setTimeout(resolve, 200))
+}
+console.log(`grid up: ${grid.ports.map(p => `127.0.0.1:${p}`).join(', ')}; running primes`)
+
+let phase = ''
+let results = 0
+const decisions: string[] = []
+const startedAt = performance.now()
+const run = node.pipeline('primes', {
+  source: primesSource(phases, (p, i) => { phase = `${p.label} (phase ${i + 1}/${phases.length})` }, stop.signal),
+  stages: [{ name: 'count-primes', module: STAGE, minWorkers: 1, maxWorkers: 4 }],
+  sink: () => { results++ },
+  scaleDownAfterMs: quick ? 2000 : 5000,
+  signal: stop.signal
+})
+run.on('stage:scaled', e => {
+  decisions.push(`t=${((performance.now() - startedAt) / 1000).toFixed(1)} s ${e.stage} ${e.delta > 0 ? '+' : ''}${e.delta} -> ${e.workers} workers: ${e.reason}`)
+})
+run.on('item:failed', e => { decisions.push(`item ${e.id} failed: ${e.error.message}`) })
+
+function draw (): void {
+  const text = renderView({ elapsedS: (performance.now() - startedAt) / 1000, phase, selfId: node.peerId, members: [node.self(), ...node.members()], stages: run.stats().stages, results, decisions })
+  // a TTY gets one redrawn screen; a pipe or file gets one block per second
+  process.stdout.write(live ? `\x1b[H\x1b[2J${text}` : `${text}---\n`)
+}
+const timer = setInterval(draw, 1000)
+try {
+  const summary = await run.done
+  draw()
+  console.log('\nsummary:', JSON.stringify(summary, null, 2))
+} catch (err) {
+  console.error(`the run ended: ${(err as Error).message}`)
+} finally {
+  clearInterval(timer)
+  await shutdown()
+}

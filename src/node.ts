@@ -9,7 +9,6 @@ import type { GridLibp2p } from './transport/libp2p.ts'
 import { checkMaterial } from './transport/mtls/material.ts'
 import type { TlsMaterial } from './transport/mtls/material.ts'
 import { SeedDialer } from './transport/seed-dialer.ts'
-import { devCerts } from './certs/dev.ts'
 import { handleStatus } from './control/status.ts'
 import { Membership } from './membership/membership.ts'
 import type { Member, MemberEventType } from './membership/member.ts'
@@ -176,6 +175,8 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
 
 async function resolveTls (config: GridNodeConfig, log: Logger): Promise<TlsMaterial> {
   if (config.tls != null) return config.tls
+  // loaded only in dev mode: certificate generation pulls in @peculiar/x509 (~8 MB a node never needs otherwise)
+  const { devCerts } = await import('./certs/dev.ts')
   const certs = await devCerts(config.devName ?? (config.port === 0 ? undefined : `node-${config.port}`))
   log.warn({ dir: certs.dir, name: certs.name }, 'DEV MODE: throwaway CA in a temp dir; only nodes on this machine can join (one-machine grid only)')
   return certs

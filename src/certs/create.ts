@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import { x509, webcrypto } from './x509.ts'
 import { CertificateError, ConfigError } from '../errors.ts'
+import { DEFAULT_CA_VALIDITY_DAYS, DEFAULT_CERT_VALIDITY_DAYS } from './validity.ts'
 
 const ED25519 = { name: 'Ed25519' }
 const DAY_MS = 24 * 60 * 60 * 1000
 /** Tolerate clocks a little behind the issuer's. */
 const BACKDATE_MS = 5 * 60 * 1000
 
-export const DEFAULT_CA_VALIDITY_DAYS = 3650
-export const DEFAULT_CERT_VALIDITY_DAYS = 825
+export { DEFAULT_CA_VALIDITY_DAYS, DEFAULT_CERT_VALIDITY_DAYS } from './validity.ts'
 
 /** A certificate and its private key, both PEM. */
 export interface CertKeyPair {

@@ -22,7 +22,7 @@ import type { GridProcess } from '../integration/helpers/grid-process.ts'
 import { note, sleep, table } from './lib.ts'
 
 const ITEMS = Number(process.argv.find(a => a.startsWith('--items='))?.slice(8) ?? 100_000)
-const WINDOW = 16
+const WINDOW = Number(process.argv.find(a => a.startsWith('--window='))?.slice(9) ?? 16)
 const dir = await mkdtemp(join(tmpdir(), 'gridd-bench-dispatch-'))
 await initCertsDir(dir)
 for (const name of ['agent', 'echo', 'owner', 'probe']) await issueIntoDir(dir, name)

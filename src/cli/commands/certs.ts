@@ -1,7 +1,6 @@
 import { Command, Option } from 'commander'
 import { resolve } from 'node:path'
-import { initCertsDir, issueIntoDir } from '../../certs/files.ts'
-import { DEFAULT_CERT_VALIDITY_DAYS } from '../../certs/create.ts'
+import { DEFAULT_CERT_VALIDITY_DAYS } from '../../certs/validity.ts'
 import { intOption } from '../options.ts'
 
 interface CertsFlags {
@@ -19,6 +18,8 @@ export function certsCommand (): Command {
   cmd.addCommand(common(new Command('init'))
     .description('create ca.crt/ca.key, a node certificate (node) and a CLI client certificate (client)')
     .action(async (flags: CertsFlags) => {
+      // certificate code (and @peculiar/x509) loads only for these commands, not in every `grid node`
+      const { initCertsDir } = await import('../../certs/files.ts')
       const result = await initCertsDir(resolve(flags.dir), { force: flags.force, validityDays: flags.days })
       report(result.files, `grid CA created in ${result.dir}; keep ca.key safe: whoever holds it can join machines to the grid`)
     }))
@@ -26,6 +27,7 @@ export function certsCommand (): Command {
     .description('issue another certificate <name>.crt/<name>.key signed by the CA in --dir')
     .argument('<name>', 'certificate name (its CN and DNS SAN, and the file name)')
     .action(async (name: string, flags: CertsFlags) => {
+      const { issueIntoDir } = await import('../../certs/files.ts')
       const result = await issueIntoDir(resolve(flags.dir), name, { force: flags.force, validityDays: flags.days })
       report(result.files, `issued "${name}": start a node with --certs ${flags.dir} --name ${name}`)
     }))

@@ -1,50 +1,54 @@
-import { z } from 'zod'
+import * as v from 'valibot'
 import { wireErrorSchema } from './wire-error.ts'
 
 export const SPAWN_PROTOCOL = '/gridd/spawn/1.0.0'
 export const WORKER_PROTOCOL = '/gridd/worker/1.0.0'
 
-const resources = z.object({ cpu: z.number().finite().min(0).max(1024), memoryMb: z.number().finite().min(0).max(16 * 1024 * 1024) })
-const workerId = z.string().regex(/^w-[0-9a-f]{12}$/)
+const number = (min: number, max: number) => v.pipe(v.number(), v.finite(), v.minValue(min), v.maxValue(max))
+const int = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max))
+const text = (max: number) => v.pipe(v.string(), v.maxLength(max))
+const resources = v.object({ cpu: number(0, 1024), memoryMb: number(0, 16 * 1024 * 1024) })
+const workerId = v.pipe(v.string(), v.regex(/^w-[0-9a-f]{12}$/))
+const itemNumber = int(0, Number.MAX_SAFE_INTEGER)
 
-export const spawnRequestSchema = z.discriminatedUnion('op', [
-  z.object({
-    op: z.literal('spawn'),
-    stage: z.string().min(1).max(128),
-    module: z.object({ path: z.string().min(1).max(4096), sha256: z.string().length(64), source: z.string().max(4 * 1024 * 1024).optional() }),
+export const spawnRequestSchema = v.variant('op', [
+  v.object({
+    op: v.literal('spawn'),
+    stage: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
+    module: v.object({ path: v.pipe(v.string(), v.minLength(1), v.maxLength(4096)), sha256: v.pipe(v.string(), v.length(64)), source: v.optional(text(4 * 1024 * 1024)) }),
     resources,
-    env: z.record(z.string().max(256), z.string().max(64 * 1024)).optional(),
-    concurrency: z.number().int().min(1).max(10_000).optional()
+    env: v.optional(v.record(text(256), text(64 * 1024))),
+    concurrency: v.optional(int(1, 10_000))
   }),
-  z.object({ op: z.literal('kill'), id: workerId, graceful: z.boolean() }),
-  z.object({ op: z.literal('list') })
+  v.object({ op: v.literal('kill'), id: workerId, graceful: v.boolean() }),
+  v.object({ op: v.literal('list') })
 ])
 
-export const workerInfoSchema = z.object({ id: workerId, stage: z.string(), pid: z.number().int(), resources })
+export const workerInfoSchema = v.object({ id: workerId, stage: v.string(), pid: v.pipe(v.number(), v.integer()), resources })
 
-export const workerExitSchema = z.object({ code: z.number().int().nullable(), signal: z.string().nullable(), error: wireErrorSchema.optional() })
+export const workerExitSchema = v.object({ code: v.nullable(v.pipe(v.number(), v.integer())), signal: v.nullable(v.string()), error: v.optional(wireErrorSchema) })
 
-export const spawnResponseSchema = z.union([
-  z.object({ ok: z.literal(true), worker: workerInfoSchema.optional(), workers: z.array(workerInfoSchema).optional(), exit: workerExitSchema.optional() }),
-  z.object({ ok: z.literal(false), needSource: z.boolean().optional(), error: wireErrorSchema })
+export const spawnResponseSchema = v.variant('ok', [
+  v.object({ ok: v.literal(true), worker: v.optional(workerInfoSchema), workers: v.optional(v.array(workerInfoSchema)), exit: v.optional(workerExitSchema) }),
+  v.object({ ok: v.literal(false), needSource: v.optional(v.boolean()), error: wireErrorSchema })
 ])
 
 /** Requester -> agent on a worker stream (the first message names the worker). */
-export const workerUpSchema = z.union([
-  z.object({ type: z.literal('attach'), id: workerId }),
-  z.object({ type: z.literal('batch'), items: z.array(z.object({ n: z.number().int().min(0), item: z.unknown() })).max(65_536) })
+export const workerUpSchema = v.variant('type', [
+  v.object({ type: v.literal('attach'), id: workerId }),
+  v.object({ type: v.literal('batch'), items: v.pipe(v.array(v.object({ n: itemNumber, item: v.unknown() })), v.maxLength(65_536)) })
 ])
 
 /** Agent -> requester on a worker stream. */
-export const workerDownSchema = z.union([
+export const workerDownSchema = v.variant('type', [
   // error first: a union takes the first branch that parses, and `value: unknown` accepts anything
-  z.object({ type: z.literal('results'), results: z.array(z.union([
-    z.object({ n: z.number().int().min(0), error: wireErrorSchema }),
-    z.object({ n: z.number().int().min(0), value: z.unknown() })
-  ])).max(65_536) }),
-  z.object({ type: z.literal('exit'), exit: workerExitSchema })
+  v.object({ type: v.literal('results'), results: v.pipe(v.array(v.union([
+    v.object({ n: itemNumber, error: wireErrorSchema }),
+    v.object({ n: itemNumber, value: v.unknown() })
+  ])), v.maxLength(65_536)) }),
+  v.object({ type: v.literal('exit'), exit: workerExitSchema })
 ])
 
-export type SpawnRequestMessage = z.infer<typeof spawnRequestSchema>
-export type SpawnResponseMessage = z.infer<typeof spawnResponseSchema>
-export type WorkerDown = z.infer<typeof workerDownSchema>
+export type SpawnRequestMessage = v.InferOutput<typeof spawnRequestSchema>
+export type SpawnResponseMessage = v.InferOutput<typeof spawnResponseSchema>
+export type WorkerDown = v.InferOutput<typeof workerDownSchema>

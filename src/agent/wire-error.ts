@@ -1,14 +1,16 @@
-import { z } from 'zod'
+import * as v from 'valibot'
 
 /** An error as it crosses a process or network boundary: name, message, stack and code survive. */
-export const wireErrorSchema = z.object({
-  name: z.string().max(256),
-  message: z.string().max(64 * 1024),
-  stack: z.string().max(256 * 1024).optional(),
-  code: z.string().max(128).optional()
+const text = (max: number) => v.pipe(v.string(), v.maxLength(max))
+
+export const wireErrorSchema = v.object({
+  name: text(256),
+  message: text(64 * 1024),
+  stack: v.optional(text(256 * 1024)),
+  code: v.optional(text(128))
 })
 
-export type WireError = z.infer<typeof wireErrorSchema>
+export type WireError = v.InferOutput<typeof wireErrorSchema>
 
 export function toWireError (err: unknown): WireError {
   if (err instanceof Error) {

@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import * as v from 'valibot'
 import type { Libp2p, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { JsonStream, requestJson } from '../transport/json-stream.ts'
@@ -12,17 +12,17 @@ import type { Logger } from '../logger.ts'
 /** Run-time control of a node by any authenticated grid peer (the CLI's client certificate included). */
 export const CONTROL_PROTOCOL = '/gridd/control/1.0.0'
 
-export const controlRequestSchema = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('set-weight'), weight: z.number().finite().min(-1e6).max(1e6) }),
-  z.object({ op: z.literal('set-strategy'), strategy: strategySchema })
+export const controlRequestSchema = v.variant('op', [
+  v.object({ op: v.literal('set-weight'), weight: v.pipe(v.number(), v.finite(), v.minValue(-1e6), v.maxValue(1e6)) }),
+  v.object({ op: v.literal('set-strategy'), strategy: strategySchema })
 ])
 
-const controlResponseSchema = z.union([
-  z.object({ ok: z.literal(true), weight: z.number(), strategy: strategySchema }),
-  z.object({ ok: z.literal(false), error: wireErrorSchema })
+const controlResponseSchema = v.variant('ok', [
+  v.object({ ok: v.literal(true), weight: v.number(), strategy: strategySchema }),
+  v.object({ ok: v.literal(false), error: wireErrorSchema })
 ])
 
-export type ControlRequest = z.infer<typeof controlRequestSchema>
+export type ControlRequest = v.InferOutput<typeof controlRequestSchema>
 
 export interface ControlTarget {
   setWeight: (weight: number) => void

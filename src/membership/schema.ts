@@ -1,56 +1,57 @@
-import { z } from 'zod'
+import * as v from 'valibot'
 
-const id = z.string().min(1).max(128)
-const count = z.number().int().min(0).max(1_000_000)
-const nonNegative = z.number().finite().min(0).max(1e12)
+const id = v.pipe(v.string(), v.minLength(1), v.maxLength(128))
+const count = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1_000_000))
+const nonNegative = v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(1e12))
+const incarnation = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER))
 
-export const memberStateSchema = z.enum(['alive', 'suspect', 'failed', 'left'])
-export const roleSchema = z.enum(['member', 'agent'])
-export const strategySchema = z.enum(['horizontal', 'vertical'])
+export const memberStateSchema = v.picklist(['alive', 'suspect', 'failed', 'left'])
+export const roleSchema = v.picklist(['member', 'agent'])
+export const strategySchema = v.picklist(['horizontal', 'vertical'])
 
 /** What a member says about itself (heartbeat) or what one member knows of another (sync). */
-export const memberEntrySchema = z.object({
+export const memberEntrySchema = v.object({
   id,
-  addresses: z.array(z.string().max(256)).max(32),
+  addresses: v.pipe(v.array(v.pipe(v.string(), v.maxLength(256))), v.maxLength(32)),
   state: memberStateSchema,
-  incarnation: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  incarnation,
   role: roleSchema,
-  capacity: z.object({ cpu: count, memoryMb: nonNegative }),
+  capacity: v.object({ cpu: count, memoryMb: nonNegative }),
   /** cpu: machine CPU use 0..1; slotsUsed / memoryUsedMb: what this agent's workers reserved. */
-  load: z.object({
-    cpu: z.number().finite().min(0).max(1),
+  load: v.object({
+    cpu: v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(1)),
     memoryFreeMb: nonNegative,
     workers: count,
     maxWorkers: count,
     slotsUsed: nonNegative,
     memoryUsedMb: nonNegative,
     /** Workers running per stage name. */
-    stages: z.record(z.string().max(128), count).refine(r => Object.keys(r).length <= 64, 'at most 64 stages')
+    stages: v.pipe(v.record(v.pipe(v.string(), v.maxLength(128)), count), v.check(r => Object.keys(r).length <= 64, 'at most 64 stages'))
   }),
-  weight: z.number().finite().min(-1e6).max(1e6),
+  weight: v.pipe(v.number(), v.finite(), v.minValue(-1e6), v.maxValue(1e6)),
   strategy: strategySchema
 })
 
-const claimSchema = z.object({ id, incarnation: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) })
+const claim = { id, incarnation }
 
-export const heartbeatSchema = z.object({
-  v: z.literal(1),
-  seq: z.number().int().min(0),
+export const heartbeatSchema = v.object({
+  v: v.literal(1),
+  seq: v.pipe(v.number(), v.integer(), v.minValue(0)),
   member: memberEntrySchema,
   /** Members the sender suspects or holds failed: confirmations for others, a call to refute for the member itself. */
-  suspects: z.array(claimSchema.extend({ state: z.enum(['suspect', 'failed']) })).max(256),
+  suspects: v.pipe(v.array(v.object({ ...claim, state: v.picklist(['suspect', 'failed']) })), v.maxLength(256)),
   /** Live reports: suspected members the sender still hears, and how long ago. */
-  hears: z.array(claimSchema.extend({ ageMs: nonNegative })).max(256)
+  hears: v.pipe(v.array(v.object({ ...claim, ageMs: nonNegative })), v.maxLength(256))
 })
 
-export const syncMessageSchema = z.object({
-  v: z.literal(1),
-  members: z.array(memberEntrySchema).max(10_000)
+export const syncMessageSchema = v.object({
+  v: v.literal(1),
+  members: v.pipe(v.array(memberEntrySchema), v.maxLength(10_000))
 })
 
-export type MemberState = z.infer<typeof memberStateSchema>
-export type MemberRole = z.infer<typeof roleSchema>
-export type Strategy = z.infer<typeof strategySchema>
-export type MemberEntry = z.infer<typeof memberEntrySchema>
-export type Heartbeat = z.infer<typeof heartbeatSchema>
-export type SyncMessage = z.infer<typeof syncMessageSchema>
+export type MemberState = v.InferOutput<typeof memberStateSchema>
+export type MemberRole = v.InferOutput<typeof roleSchema>
+export type Strategy = v.InferOutput<typeof strategySchema>
+export type MemberEntry = v.InferOutput<typeof memberEntrySchema>
+export type Heartbeat = v.InferOutput<typeof heartbeatSchema>
+export type SyncMessage = v.InferOutput<typeof syncMessageSchema>

@@ -1,8 +1,11 @@
 import { lpStream } from '@libp2p/utils'
 import type { Stream, Libp2p, AbortOptions, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { z } from 'zod'
+import * as v from 'valibot'
 import { ProtocolError } from '../errors.ts'
+
+/** Any synchronous valibot schema. */
+export type Schema = v.GenericSchema
 
 /** No gridd control message needs more; anything larger is refused before parsing. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024
@@ -31,7 +34,7 @@ export class JsonStream {
     await this.lp.write(encoder.encode(JSON.stringify(value)), options)
   }
 
-  async read<S extends z.ZodType> (schema: S, options?: AbortOptions): Promise<z.infer<S>> {
+  async read<S extends Schema> (schema: S, options?: AbortOptions): Promise<v.InferOutput<S>> {
     let raw
     try {
       raw = await this.lp.read(options)
@@ -48,23 +51,23 @@ export class JsonStream {
 }
 
 /** Parses and validates untrusted JSON text; throws ProtocolError naming the first problem. */
-export function parseJson<S extends z.ZodType> (text: string, schema: S): z.infer<S> {
+export function parseJson<S extends Schema> (text: string, schema: S): v.InferOutput<S> {
   let value: unknown
   try {
     value = JSON.parse(text)
   } catch (err) {
     throw new ProtocolError('message is not valid JSON', { cause: err })
   }
-  const result = schema.safeParse(value)
+  const result = v.safeParse(schema, value)
   if (!result.success) {
-    const issue = result.error.issues[0]
-    throw new ProtocolError(`message does not match its schema: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim())
+    const issue = result.issues[0]
+    throw new ProtocolError(`message does not match its schema: ${v.getDotPath(issue) ?? ''} ${issue.message}`.trim())
   }
-  return result.data
+  return result.output
 }
 
 /** Opens `protocol` on `target`, sends `request` (if any) and reads one response. */
-export async function requestJson<S extends z.ZodType> (libp2p: Libp2p, target: PeerId | Multiaddr, protocol: string, request: unknown, schema: S, options: AbortOptions = {}): Promise<z.infer<S>> {
+export async function requestJson<S extends Schema> (libp2p: Libp2p, target: PeerId | Multiaddr, protocol: string, request: unknown, schema: S, options: AbortOptions = {}): Promise<v.InferOutput<S>> {
   const stream = await libp2p.dialProtocol(target, protocol, options)
   const json = new JsonStream(stream)
   try {

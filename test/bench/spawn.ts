@@ -5,6 +5,8 @@
  * Targets: remote spawn-to-first-item p50 <= 250 ms; idle node RSS <= 80 MB.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -14,7 +16,7 @@ import { loadCerts } from '../../src/transport/mtls/material.ts'
 import { initCertsDir, issueIntoDir } from '../../src/certs/files.ts'
 import { GridProcess, GRID_BIN } from '../integration/helpers/grid-process.ts'
 import { note, procMemory, sleep, summarize, table } from './lib.ts'
-import type { Summary } from './lib.ts'
+import type { ProcMemory, Summary } from './lib.ts'
 
 const RUNS = Number(process.argv.find(a => a.startsWith('--runs='))?.slice(7) ?? 20)
 const STAGE = fileURLToPath(new URL('../fixtures/stages/plain.mjs', import.meta.url))
@@ -32,6 +34,7 @@ process.on('SIGINT', () => { void cleanup().then(() => process.exit(130)) })
 try {
   await initCertsDir(dir)
   await issueIntoDir(dir, 'remote')
+  await issueIntoDir(dir, 'idle')
   // started the way `npx grid node` runs it: with the flags in bin/grid.ts's shebang
   const args = ['node', '--certs', dir, '--name', 'remote', '--host', '127.0.0.1', '--port', '0', '--agent', '--workers', '4', '--weight', '0.001']
   agent = await new GridProcess([], {}, undefined, [process.execPath, '--max-semi-space-size=1', GRID_BIN, ...args]).ready()
@@ -68,11 +71,21 @@ try {
   const nodeRss = await procMemory(agent.proc.pid)
   await idleWorker.kill()
 
+  // a fresh node that has done nothing but join, from source (type stripping loaded) and from the build
+  note('measuring a fresh idle node from source and from dist/ (15 s idle each)')
+  const idleFromSource = await idleNodeMemory(GRID_BIN)
+  const outDir = join(dir, 'dist')
+  await promisify(execFile)(process.execPath, [fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url)), '--noEmit', 'false', '--outDir', outDir], { cwd: fileURLToPath(new URL('../..', import.meta.url)) })
+  const idleFromDist = await idleNodeMemory(join(outDir, 'bin', 'grid.js'))
+
   const result = {
     runs: RUNS,
     localSpawnToFirstItemMs: { p50: localSpawn.p50, p99: localSpawn.p99, max: localSpawn.max },
     remoteSpawnToFirstItemMs: { p50: remoteSpawn.p50, p99: remoteSpawn.p99, max: remoteSpawn.max },
-    idleNodeRssMb: nodeRss?.vmRssMb ?? null,
+    idleNodeRssMb: idleFromDist?.vmRssMb ?? null,
+    idleNodeFromDist: idleFromDist,
+    idleNodeFromSource: idleFromSource,
+    agentAfterSpawnsRssMb: nodeRss?.vmRssMb ?? null,
     idleWorkerRssMb: workerRss?.vmRssMb ?? null,
     targets: { remoteSpawnP50Ms: 250, idleNodeRssMb: 80 }
   }
@@ -81,9 +94,23 @@ try {
   process.stdout.write(table(['what', 'p50', 'p99', 'target', ''], [
     ['spawn -> first item, local', String(localSpawn.p50), String(localSpawn.p99), '', ''],
     ['spawn -> first item, remote', String(remoteSpawn.p50), String(remoteSpawn.p99), 'p50 <= 250 ms', ok(remoteSpawn.p50, 250)],
-    ['idle node RSS (MB)', String(result.idleNodeRssMb), '', '<= 80', ok(result.idleNodeRssMb, 80)],
+    ['idle node RSS, from dist/ (MB)', `${result.idleNodeRssMb} (anon ${idleFromDist?.rssAnonMb}, file ${idleFromDist?.rssFileMb})`, '', '<= 80', ok(result.idleNodeRssMb, 80)],
+    ['idle node RSS, from source (MB)', `${idleFromSource?.vmRssMb} (anon ${idleFromSource?.rssAnonMb}, file ${idleFromSource?.rssFileMb})`, '', '', ''],
+    ['agent RSS after 40 spawns (MB)', String(result.agentAfterSpawnsRssMb), '', '', ''],
     ['idle worker RSS (MB)', String(result.idleWorkerRssMb), '', '', '']
   ]))
 } finally {
   await cleanup()
+}
+
+/** VmRSS of `grid node` started from `entry` with the shebang's flags, after 15 s of idling in a one-node grid. */
+async function idleNodeMemory (entry: string): Promise<ProcMemory | null> {
+  const args = ['node', '--certs', dir, '--name', 'idle', '--host', '127.0.0.1', '--port', '0']
+  const idle = await new GridProcess([], {}, undefined, [process.execPath, '--max-semi-space-size=1', entry, ...args]).ready()
+  try {
+    await sleep(15_000)
+    return await procMemory(idle.proc.pid)
+  } finally {
+    await idle.stop('SIGKILL')
+  }
 }

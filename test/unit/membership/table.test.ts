@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest'
+import * as v from 'valibot'
 import { MemberTable } from '../../../src/membership/table.ts'
 import { memberEntrySchema } from '../../../src/membership/schema.ts'
 import { suspicionTimeout } from '../../../src/membership/suspicion.ts'
@@ -6,8 +7,8 @@ import { entry, INIT, SELF, SUSPECT, MIN, MAX, table, types, suspectA, failedA, 
 import type { Overrides } from './helpers.ts'
 
 it('entry() builds a valid MemberEntry', () => {
-  expect(memberEntrySchema.parse(entry('A'))).toEqual(entry('A'))
-  expect(memberEntrySchema.parse(entry('B', { weight: 3, load: { workers: 2 } })).load.workers).toBe(2)
+  expect(v.parse(memberEntrySchema, entry('A'))).toEqual(entry('A'))
+  expect(v.parse(memberEntrySchema, entry('B', { weight: 3, load: { workers: 2 } })).load.workers).toBe(2)
 })
 
 describe('heard', () => {

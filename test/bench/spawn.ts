@@ -74,9 +74,10 @@ try {
   // a fresh node that has done nothing but join, from source (type stripping loaded) and from the build
   note('measuring a fresh idle node from source and from dist/ (15 s idle each)')
   const idleFromSource = await idleNodeMemory(GRID_BIN)
-  const outDir = join(dir, 'dist')
+  // inside the repo, so the build resolves the installed packages
+  const outDir = fileURLToPath(new URL(`../../node_modules/.cache/gridd-bench-dist-${process.pid}`, import.meta.url))
   await promisify(execFile)(process.execPath, [fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url)), '--noEmit', 'false', '--outDir', outDir], { cwd: fileURLToPath(new URL('../..', import.meta.url)) })
-  const idleFromDist = await idleNodeMemory(join(outDir, 'bin', 'grid.js'))
+  const idleFromDist = await idleNodeMemory(join(outDir, 'bin', 'grid.js')).finally(async () => { await rm(outDir, { recursive: true, force: true }) })
 
   const result = {
     runs: RUNS,

@@ -117,7 +117,8 @@ export class Equalizer {
     stage.totals.decisions++
     if (decision.action === 'spawn') void stage.grow(decision.delta)
     else stage.shrink(-decision.delta)
-    this.onScaled(stage.spec.name, decision.target, decision.delta, decision.reason)
+    const measured = `λ ${round(rates.arrivalRate)}/s${saturated ? ' (upstream held back)' : ''}, μ ${round(rates.processingRate)}/s per worker, ${stage.queue.length} queued`
+    this.onScaled(stage.spec.name, decision.target, decision.delta, `${decision.reason} (${measured})`)
   }
 }
 

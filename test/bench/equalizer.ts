@@ -15,13 +15,16 @@ import { pino } from 'pino'
 import { GridNode } from '../../src/node.ts'
 import { Cluster, note, sleep, table } from './lib.ts'
 import { runScenario } from './equalizer-scenario.ts'
-import type { ScenarioResult } from './equalizer-scenario.ts'
+import type { ScenarioInit, ScenarioResult } from './equalizer-scenario.ts'
 
 const QUICK = process.argv.includes('--quick')
 const scale = (seconds: number): number => QUICK ? Math.max(2, Math.round(seconds / 3)) : seconds
 const stage = (name: string): string => fileURLToPath(new URL(`./stages/${name}`, import.meta.url))
 const AGENT = ['--agent', '--workers', '16', '--cpu', '16', '--memory', '16384']
 const SCALE_DOWN_MS = QUICK ? 3000 : 10_000
+// `--only=worker-sigkill` runs one scenario
+const ONLY = process.argv.find(a => a.startsWith('--only='))?.slice(7)
+const wanted = (name: string): boolean => ONLY == null || ONLY === name
 
 const cluster = new Cluster()
 process.on('exit', () => { cluster.killAllSync() })
@@ -39,53 +42,52 @@ try {
   note('grid up: 2 agents + the owner')
   const results: ScenarioResult[] = []
 
-  note('1/4 primes: 10x step up, then down')
-  results.push(await runScenario(node, {
+  let killed: number | undefined
+  const scenarios: ScenarioInit[] = [{
     name: 'primes-step',
     stages: [{ name: 'primes', module: stage('primes.mjs'), minWorkers: 1, maxWorkers: 8 }],
     phases: [{ rate: 4, seconds: scale(8) }, { rate: 40, seconds: scale(15) }, { rate: 4, seconds: scale(20) }],
     item: () => ({ limit: 400_000 }),
     scaleDownAfterMs: SCALE_DOWN_MS
-  }))
-
-  note('2/4 I/O-bound stage: 10x step up, then down')
-  results.push(await runScenario(node, {
+  }, {
     name: 'io-step',
     stages: [{ name: 'io', module: stage('sleep.mjs'), minWorkers: 1, maxWorkers: 32 }],
     phases: [{ rate: 40, seconds: scale(8) }, { rate: 400, seconds: scale(15) }, { rate: 40, seconds: scale(20) }],
     item: () => ({ ms: 20 }),
     scaleDownAfterMs: SCALE_DOWN_MS
-  }))
-
-  note('3/4 downstream slowdown: 5 ms -> 50 ms per item downstream')
-  results.push(await runScenario(node, {
+  }, {
+    // 5 ms -> 50 ms per item downstream
     name: 'downstream-slowdown',
     stages: [
       { name: 'upstream', module: stage('sleep.mjs'), minWorkers: 1, maxWorkers: 32 },
       { name: 'downstream', module: stage('sleep-downstream.mjs'), minWorkers: 1, maxWorkers: 32 }
     ],
     phases: [{ rate: 100, seconds: scale(8) }, { rate: 100, seconds: scale(15) }],
-    item: (_id, phase) => ({ ms: 5, downMs: phase === 0 ? 5 : 50 }),
+    item: (_id: number, phase: number) => ({ ms: 5, downMs: phase === 0 ? 5 : 50 }),
     scaleDownAfterMs: SCALE_DOWN_MS
-  }))
-
-  note('4/4 SIGKILL of a worker mid-run')
-  let killed: number | undefined
-  results.push(await runScenario(node, {
+  }, {
     name: 'worker-sigkill',
     stages: [{ name: 'io', module: stage('sleep.mjs'), minWorkers: 1, maxWorkers: 32 }],
-    phases: [{ rate: 200, seconds: scale(8) }, { rate: 200, seconds: scale(10) }],
+    // a long first phase: the stage starts at 1 worker, the held-back source then catches up
+    // (offering more than 200/s for a while) and the surplus is drained: the kill hits a settled stage
+    phases: [{ rate: 200, seconds: scale(25) }, { rate: 200, seconds: scale(10) }],
     item: () => ({ ms: 20 }),
     scaleDownAfterMs: SCALE_DOWN_MS,
     fault: {
-      atMs: scale(8) * 1000 + 500,
-      run: pids => {
+      atMs: scale(25) * 1000 + 500,
+      run: (pids: number[]) => {
         killed = pids.at(-1)
         if (killed != null) { note(`SIGKILL worker pid ${killed}`); process.kill(killed, 'SIGKILL') }
       }
     }
-  }))
-  if (killed == null) throw new Error('no worker pid was seen, so none was killed')
+  }].filter(s => wanted(s.name))
+  for (const scenario of scenarios) {
+    note(`scenario ${scenario.name}`)
+    const result = await runScenario(node, scenario)
+    for (const e of result.scaled) note(`  t=${(e.t / 1000).toFixed(1)} s ${e.stage} ${e.delta > 0 ? '+' : ''}${e.delta} -> ${e.workers}: ${e.reason}`)
+    results.push(result)
+  }
+  if (wanted('worker-sigkill') && killed == null) throw new Error('no worker pid was seen, so none was killed')
 
   const rows = results.flatMap(r => r.phases.map(p => [r.name, p.stage, String(p.phase), `${p.rate}/s`, String(p.decisions), `${p.convergeMs} ms`, String(p.mu), String(p.optimal), String(p.maxWorkers), String(p.overshoot), String(p.finalWorkers)]))
   process.stdout.write(table(['scenario', 'stage', 'phase', 'input', 'decisions', 'converged after', 'μ/worker', 'optimal', 'max workers', 'overshoot', 'final'], rows))

@@ -19,7 +19,7 @@ export interface ScenarioInit {
   /** The item for id `id` in phase `phase`. */
   item: (id: number, phase: number) => Record<string, unknown>
   scaleDownAfterMs?: number
-  /** Called once, `atMs` after the start, with the pids seen in results so far. */
+  /** Called once, `atMs` after the start, with the pids seen in results so far, the most recently seen first. */
   fault?: { atMs: number, run: (pids: number[]) => void }
 }
 
@@ -61,7 +61,8 @@ export async function runScenario (node: GridNode, init: ScenarioInit): Promise<
   const t0 = performance.now()
   const boundaries: number[] = []
   let sent = 0
-  const pids = new Set<number>()
+  // pid -> when a result last came from it, so a fault picks a worker that is still running
+  const pids = new Map<number, number>()
   async function * source (): AsyncGenerator<Item> {
     let at = 0
     for (const [p, phase] of init.phases.entries()) {
@@ -83,7 +84,7 @@ export async function runScenario (node: GridNode, init: ScenarioInit): Promise<
     sink: (result: Item & { pid?: number }) => {
       seen.set(result.id, (seen.get(result.id) ?? 0) + 1)
       latencies.push(performance.now() - result.sent)
-      if (typeof result.pid === 'number') pids.add(result.pid)
+      if (typeof result.pid === 'number') pids.set(result.pid, performance.now())
     },
     scaleDownAfterMs: init.scaleDownAfterMs
   })
@@ -95,7 +96,7 @@ export async function runScenario (node: GridNode, init: ScenarioInit): Promise<
   const sampler = setInterval(() => {
     samples.push({ t: performance.now() - t0, stages: run.stats().stages.map(s => ({ name: s.name, workers: s.workers, processingRate: s.processingRate })) })
   }, 100)
-  const fault = init.fault == null ? undefined : setTimeout(() => { init.fault!.run([...pids]) }, init.fault.atMs)
+  const fault = init.fault == null ? undefined : setTimeout(() => { init.fault!.run([...pids].sort((a, b) => b[1] - a[1]).map(([pid]) => pid)) }, init.fault.atMs)
   try {
     const summary = await run.done
     const received = seen.size

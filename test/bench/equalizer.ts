@@ -76,7 +76,7 @@ try {
     fault: {
       atMs: scale(25) * 1000 + 500,
       run: (pids: number[]) => {
-        killed = pids.at(-1)
+        killed = pids[0]
         if (killed != null) { note(`SIGKILL worker pid ${killed}`); process.kill(killed, 'SIGKILL') }
       }
     }

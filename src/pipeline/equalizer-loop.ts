@@ -72,7 +72,8 @@ export class Equalizer {
       processingRate: round(rates.processingRate),
       queued: stage.queue.length,
       inFlight: stage.inFlight,
-      pressure: stage.pressure
+      pressure: stage.pressure,
+      window: stage.window
     }
   }
 
@@ -89,6 +90,7 @@ export class Equalizer {
         // busy time summed over workers: items per busy second is the rate of ONE worker
         rates.processingRate = ewma(rates.processingRate, stage.processedInTick / (stage.busyMsInTick / 1000))
       }
+      stage.adaptWindow(rates.processingRate)
       // upstream saturation: the entry had items waiting for room, or the stage before was blocked on this one
       const saturated = i === 0 ? stage.saturatedInTick : this.stages[i - 1]!.blockedInTick
       this.equalize(i, rates, saturated, now)

@@ -54,7 +54,8 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
     this.init = init
     this.done = new Promise((resolve, reject) => { this.resolveDone = resolve; this.rejectDone = reject })
     this.done.catch(() => {})
-    const options = { window: init.window ?? 16, queueSize: init.queueSize ?? 256, maxAttempts: init.maxAttempts ?? 3 }
+    const window = init.window ?? 16
+    const options = { window, maxWindow: init.maxWindow ?? Math.max(window, 1024), windowMs: init.windowMs ?? 10, queueSize: init.queueSize ?? 256, maxAttempts: init.maxAttempts ?? 3 }
     const plog = log.child({ pipeline: name })
     this.stages = init.stages.map((spec, i) => new StageRunner(spec, options, {
       spawn: async s => await grid.spawn({ stage: s.name, module: s.module, resources: s.resources, concurrency: s.concurrency }),
@@ -93,7 +94,7 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
   }
 
   stats (): { stages: StageStats[] } {
-    return { stages: this.stages.map((s, i) => this.equalizer?.stats(i) ?? { name: s.spec.name, workers: s.workers, arrivalRate: 0, processingRate: 0, queued: s.queue.length, inFlight: s.inFlight, pressure: s.pressure }) }
+    return { stages: this.stages.map((s, i) => this.equalizer?.stats(i) ?? { name: s.spec.name, workers: s.workers, arrivalRate: 0, processingRate: 0, queued: s.queue.length, inFlight: s.inFlight, pressure: s.pressure, window: s.window }) }
   }
 
   private async start (): Promise<void> {

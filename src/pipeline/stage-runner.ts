@@ -39,7 +39,11 @@ export class StageRunner {
   private readonly slots = new Map<string, Slot>()
   private readonly hooks: StageHooks
   private readonly log: Logger
-  private readonly window: number
+  /** The credit window now: between the configured window and maxWindow (see adaptWindow). */
+  window: number
+  private readonly minWindow: number
+  private readonly maxWindow: number
+  private readonly windowMs: number
   private readonly capacity: number
   private readonly maxAttempts: number
   private spawning = 0
@@ -53,9 +57,12 @@ export class StageRunner {
   pressure: Pressure = 'even'
   totals = { processed: 0, failed: 0, retried: 0, maxWorkers: 0, decisions: 0 }
 
-  constructor (spec: StageSpec, options: { window: number, queueSize: number, maxAttempts: number }, hooks: StageHooks, log: Logger) {
+  constructor (spec: StageSpec, options: { window: number, maxWindow: number, windowMs: number, queueSize: number, maxAttempts: number }, hooks: StageHooks, log: Logger) {
     this.spec = { ...spec, minWorkers: spec.minWorkers ?? 1, maxWorkers: spec.maxWorkers ?? Math.max(spec.minWorkers ?? 1, 64), concurrency: spec.concurrency ?? 1 }
-    this.window = Math.max(options.window, this.spec.concurrency)
+    this.minWindow = Math.max(options.window, this.spec.concurrency)
+    this.maxWindow = Math.max(options.maxWindow, this.minWindow)
+    this.windowMs = options.windowMs
+    this.window = this.minWindow
     this.capacity = options.queueSize
     this.maxAttempts = options.maxAttempts
     this.hooks = hooks
@@ -160,6 +167,21 @@ export class StageRunner {
       if (best.inflight.length === 0) break
     }
     return best
+  }
+
+  /**
+   * Sizes the credit window to hold about `windowMs` of one worker's work at
+   * its measured rate (a bandwidth-delay product with a latency budget): cheap
+   * items then cross each hop in large batches instead of 16 per round trip,
+   * while costly items keep the configured window and spread over workers.
+   */
+  adaptWindow (perWorkerRate: number): void {
+    if (!(perWorkerRate > 0)) return
+    const next = Math.min(this.maxWindow, Math.max(this.minWindow, Math.ceil(perWorkerRate * this.windowMs / 1000)))
+    if (next === this.window) return
+    const grew = next > this.window
+    this.window = next
+    if (grew) this.dispatch()
   }
 
   /** Starts the next equalizer tick's counters. */

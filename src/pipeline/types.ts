@@ -19,8 +19,13 @@ export interface PipelineInit<In = unknown, Out = unknown> {
   sink: (result: Out) => unknown
   /** Attempts per item when `process` throws. Default 3. */
   maxAttempts?: number
-  /** Items in flight per worker (its credit window). Default 16. */
+  /** Items in flight per worker (its credit window), at least. Default 16. For cheap items the
+   * equalizer grows it to hold about `windowMs` of a worker's work, up to `maxWindow`. */
   window?: number
+  /** Upper bound of the adaptive window; set it to `window` to pin the window. Default 1024. */
+  maxWindow?: number
+  /** Work (at the measured per-worker rate) a worker's window should hold. Default 10 ms. */
+  windowMs?: number
   /** Queued items per stage before upstream waits. Default 256. */
   queueSize?: number
   /** Equalizer tick. Default 1000 ms. */
@@ -64,6 +69,8 @@ export interface StageStats {
   queued: number
   inFlight: number
   pressure: Pressure
+  /** Each worker's credit window now (adaptive: see `window` / `maxWindow`). */
+  window: number
 }
 
 export interface StageSummary {

@@ -186,4 +186,31 @@ describe('pipelines across real agent processes', () => {
     expect(scaled.filter(e => e.stage === 'slow' && e.delta > 0).length).toBeGreaterThan(0)
     expect(scaled.filter(e => e.stage === 'fast' && e.delta > 0)).toEqual([])
   }, 60_000)
+
+  it('cheap items: the credit window grows past 16 so batches get large; pinned with maxWindow it stays', async () => {
+    const windows: number[] = []
+    const run = owner.pipeline('adaptive-window', {
+      source: range(150_000),
+      stages: [{ name: 'noop', module: stage('noop.mjs'), minWorkers: 1, maxWorkers: 1 }],
+      sink: () => {},
+      equalizeMs: 200
+    })
+    const sampler = setInterval(() => { windows.push(run.stats().stages[0]!.window) }, 50)
+    const summary = await run.done.finally(() => { clearInterval(sampler) })
+    expect(summary).toMatchObject({ in: 150_000, out: 150_000, failed: 0 })
+    expect(Math.max(...windows)).toBeGreaterThan(64)
+    expect(Math.max(...windows)).toBeLessThanOrEqual(1024)
+
+    const pinned = owner.pipeline('pinned-window', {
+      source: range(20_000),
+      stages: [{ name: 'noop', module: stage('noop.mjs'), minWorkers: 1, maxWorkers: 1 }],
+      sink: () => {},
+      equalizeMs: 200,
+      maxWindow: 16
+    })
+    const pinnedWindows: number[] = []
+    const pinnedSampler = setInterval(() => { pinnedWindows.push(pinned.stats().stages[0]!.window) }, 50)
+    await pinned.done.finally(() => { clearInterval(pinnedSampler) })
+    expect(new Set(pinnedWindows)).toEqual(new Set([16]))
+  }, 60_000)
 })

@@ -2,9 +2,10 @@
  * `npm run bench:equalizer`: the equalizer on a real grid (two agent
  * processes, the pipeline owned by this process), under
  *   1. the primes stage (CPU-bound) with a 10x input step up, then down;
- *   2. an I/O-bound stage (20 ms per item) with a 10x step up, then down: wide enough to need ~10 workers;
- *   3. a downstream slowdown (the upstream stage must not scale);
- *   4. SIGKILL of a worker mid-run.
+ *   2. an I/O-bound stage (20 ms per item) with a 10x step up, then down: wide enough to need ~10 workers
+ *      (primes cannot show that on 2 cores);
+ *   3. primes feeding a downstream that slows down (primes must not scale);
+ *   4. SIGKILL of a primes worker mid-run.
  * Prints per step: decisions, time to converge, overshoot vs the optimum
  * ceil(λ / (μ·0.9)) from the measured μ, items lost and duplicated, p50/p99
  * latency. Targets: <= 3 decisions, overshoot <= 1, 0 lost.
@@ -56,25 +57,24 @@ try {
     item: () => ({ ms: 20 }),
     scaleDownAfterMs: SCALE_DOWN_MS
   }, {
-    // 5 ms -> 50 ms per item downstream
+    // primes feeds a stage that slows from 5 ms to 50 ms per item: only the downstream may grow
     name: 'downstream-slowdown',
     stages: [
-      { name: 'upstream', module: stage('sleep.mjs'), minWorkers: 1, maxWorkers: 32 },
+      { name: 'primes', module: stage('primes.mjs'), minWorkers: 1, maxWorkers: 8 },
       { name: 'downstream', module: stage('sleep-downstream.mjs'), minWorkers: 1, maxWorkers: 32 }
     ],
-    phases: [{ rate: 100, seconds: scale(8) }, { rate: 100, seconds: scale(15) }],
-    item: (_id: number, phase: number) => ({ ms: 5, downMs: phase === 0 ? 5 : 50 }),
+    phases: [{ rate: 20, seconds: scale(10) }, { rate: 20, seconds: scale(15) }],
+    item: (_id: number, phase: number) => ({ limit: 400_000, downMs: phase === 0 ? 5 : 50 }),
     scaleDownAfterMs: SCALE_DOWN_MS
   }, {
     name: 'worker-sigkill',
-    stages: [{ name: 'io', module: stage('sleep.mjs'), minWorkers: 1, maxWorkers: 32 }],
-    // a long first phase: the stage starts at 1 worker, the held-back source then catches up
-    // (offering more than 200/s for a while) and the surplus is drained: the kill hits a settled stage
-    phases: [{ rate: 200, seconds: scale(25) }, { rate: 200, seconds: scale(10) }],
-    item: () => ({ ms: 20 }),
+    stages: [{ name: 'primes', module: stage('primes.mjs'), minWorkers: 1, maxWorkers: 8 }],
+    // settled first (the kill must hit a stage at its steady size), then a worker is SIGKILLed
+    phases: [{ rate: 40, seconds: scale(20) }, { rate: 40, seconds: scale(12) }],
+    item: () => ({ limit: 400_000 }),
     scaleDownAfterMs: SCALE_DOWN_MS,
     fault: {
-      atMs: scale(25) * 1000 + 500,
+      atMs: scale(20) * 1000 + 500,
       run: (pids: number[]) => {
         killed = pids[0]
         if (killed != null) { note(`SIGKILL worker pid ${killed}`); process.kill(killed, 'SIGKILL') }

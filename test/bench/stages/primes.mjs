@@ -2,5 +2,5 @@
 import countPrimes from '../../../examples/primes/count-primes.mjs'
 
 export default function primes (item) {
-  return { ...countPrimes(item), sent: item.sent, pid: process.pid }
+  return { ...item, ...countPrimes(item), pid: process.pid }
 }

@@ -215,12 +215,13 @@ describe('pipelines across real agent processes', () => {
   }, 60_000)
 
   it('several pipelines run on one node at once, each with its own stages and results', async () => {
-    const sums = [0, 0]
-    const a = owner.pipeline('twin-a', { source: range(3000), stages: [{ name: 'double', module: stage('plain.mjs') }], sink: (v) => { sums[0] += v as number } })
-    const b = owner.pipeline('twin-b', { source: range(2000), stages: [{ name: 'echo', module: stage('slow-echo.mjs'), concurrency: 8 }], sink: (v) => { sums[1] += v as number } })
+    let sumA = 0
+    let sumB = 0
+    const a = owner.pipeline('twin-a', { source: range(3000), stages: [{ name: 'double', module: stage('plain.mjs') }], sink: (v) => { sumA += v as number } })
+    const b = owner.pipeline('twin-b', { source: range(2000), stages: [{ name: 'echo', module: stage('slow-echo.mjs'), concurrency: 8 }], sink: (v) => { sumB += v as number } })
     const [sa, sb] = await Promise.all([a.done, b.done])
     expect(sa).toMatchObject({ in: 3000, out: 3000, failed: 0 })
     expect(sb).toMatchObject({ in: 2000, out: 2000, failed: 0 })
-    expect(sums).toEqual([2 * 3000 * 3001 / 2, 2000 * 2001 / 2])
+    expect([sumA, sumB]).toEqual([2 * 3000 * 3001 / 2, 2000 * 2001 / 2])
   }, 60_000)
 })

@@ -132,6 +132,11 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     return run
   }
 
+  /** The pipeline runs this node owns that have not finished yet. */
+  pipelines (): PipelineRun[] {
+    return [...this.runs]
+  }
+
   /** What `grid status` prints. */
   status (): StatusReport {
     return { self: this.self(), members: this.members() }

@@ -3,7 +3,8 @@
  * (three `grid node --dev` processes), then this script joins it with an
  * embedded GridNode and runs the primes pipeline on the agents: input at
  * 4 items/s, a 10x step up, then down. A live view redraws each second; the
- * run's summary ends it. `--quick` shortens the phases; Ctrl-C stops early.
+ * run's summary ends it. `--quick` shortens the phases; `--dashboard PORT`
+ * also serves the live web dashboard of this node; Ctrl-C stops early.
  */
 import { GridNode } from '../../src/index.ts'
 import { fileURLToPath } from 'node:url'
@@ -11,10 +12,12 @@ import { startDevNodes } from '../shared/dev-nodes.ts'
 import { PHASES, primesSource } from '../primes/source.ts'
 import type { Phase } from '../primes/source.ts'
 import { renderView } from './view.ts'
+import { startDashboard } from '../../src/dashboard/server.ts'
 
 const quick = process.argv.includes('--quick')
 const live = process.stdout.isTTY && !process.argv.includes('--plain')
 const phases: Phase[] = quick ? PHASES.map(p => ({ ...p, seconds: Math.ceil(p.seconds / 3) })) : PHASES
+const dashboardAt = process.argv.indexOf('--dashboard')
 const STAGE = fileURLToPath(new URL('../primes/count-primes.mjs', import.meta.url))
 
 console.log('starting a dev grid: 1 member + 2 agents (grid node --dev processes on 127.0.0.1)')
@@ -30,6 +33,7 @@ async function shutdown (): Promise<void> {
   if (stopped) return
   stopped = true
   stop.abort()
+  await dashboard?.close()
   await node.stop()
   await grid.stop()
 }
@@ -41,6 +45,8 @@ while (node.members().filter(m => m.state === 'alive').length < 3) {
   await new Promise(resolve => setTimeout(resolve, 200))
 }
 console.log(`grid up: ${grid.ports.map(p => `127.0.0.1:${p}`).join(', ')}; running primes`)
+const dashboard = dashboardAt > 0 ? await startDashboard(node, { port: Number(process.argv[dashboardAt + 1] ?? 0) }, node.log) : undefined
+if (dashboard != null) console.log(`dashboard: ${dashboard.url}`)
 
 let phase = ''
 let results = 0

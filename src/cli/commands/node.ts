@@ -30,6 +30,8 @@ interface NodeFlags {
   weight?: number
   strategy?: 'horizontal' | 'vertical'
   dataDir?: string
+  dashboard?: number
+  dashboardHost: string
 }
 
 export function nodeCommand (): Command {
@@ -50,6 +52,8 @@ export function nodeCommand (): Command {
     .addOption(intOption('--heartbeat-ms <ms>', 'membership heartbeat period (default 1000)', 10, 600_000).env('GRID_HEARTBEAT_MS'))
     .addOption(intOption('--suspect-after-ms <ms>', 'silence before a member is suspect (default 3 × heartbeat)', 10, 3_600_000).env('GRID_SUSPECT_AFTER_MS'))
     .addOption(intOption('--reconnect-for-ms <ms>', 'keep redialling failed members this long (default 24 h)', 1000, 2_147_483_647).env('GRID_RECONNECT_FOR_MS'))
+    .addOption(intOption('--dashboard <port>', 'serve the live dashboard on this port (0 = any free port)', 0, 65535).env('GRID_DASHBOARD'))
+    .addOption(new Option('--dashboard-host <ip>', 'dashboard listen address (it has no login: widen with care)').default('127.0.0.1').env('GRID_DASHBOARD_HOST'))
     .addOption(logLevelOption('info'))
     .action(async (flags: NodeFlags) => { await runNode(flags) })
 }
@@ -80,8 +84,11 @@ async function runNode (flags: NodeFlags): Promise<void> {
   if (found != null) logger.info({ source: found.source }, 'TLS material loaded')
   node.on('peer:connect', ({ id }) => { logger.info({ peer: id }, 'peer connected') })
   node.on('peer:disconnect', ({ id }) => { logger.info({ peer: id }, 'peer disconnected') })
+  // loaded only when asked for: an idle node does not pay for the web server
+  const dashboard = flags.dashboard == null ? undefined : await (await import('../../dashboard/server.ts')).startDashboard(node, { port: flags.dashboard, host: flags.dashboardHost }, logger)
   onShutdownSignal(async (signal) => {
     logger.info({ signal }, 'stopping')
+    await dashboard?.close()
     await node.stop()
     logger.flush()
   })

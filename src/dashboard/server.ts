@@ -1,0 +1,102 @@
+import { createServer } from 'node:http'
+import type { IncomingMessage, ServerResponse, Server } from 'node:http'
+import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { once } from 'node:events'
+import type { GridNode } from '../node.ts'
+import type { MemberEventType } from '../membership/member.ts'
+import type { Logger } from '../logger.ts'
+import { PAGE } from './page.ts'
+import { snapshot } from './snapshot.ts'
+import { ConfigError } from '../errors.ts'
+
+export interface DashboardOptions {
+  /** Default 127.0.0.1: the dashboard has no login, so widening it is a decision. */
+  host?: string
+  /** 0 picks a free port. */
+  port: number
+  /** How often a snapshot goes to each open page. Default 1000 ms. */
+  intervalMs?: number
+  /** Open pages at most (each holds a connection). Default 32. */
+  maxClients?: number
+}
+
+export interface Dashboard {
+  url: string
+  close: () => Promise<void>
+}
+
+const require = createRequire(import.meta.url)
+const ASSETS: Record<string, { file: string, type: string }> = {
+  '/uplot.iife.min.js': { file: 'uplot/dist/uPlot.iife.min.js', type: 'text/javascript' },
+  '/uplot.min.css': { file: 'uplot/dist/uPlot.min.css', type: 'text/css' }
+}
+
+/**
+ * Serves the live dashboard of `node`: the page, its chart library, a JSON
+ * snapshot, and `/events` (server-sent events: a snapshot every `intervalMs`
+ * and at once on every membership change).
+ */
+export async function startDashboard (node: GridNode, options: DashboardOptions, log: Logger): Promise<Dashboard> {
+  const host = options.host ?? '127.0.0.1'
+  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) throw new ConfigError('dashboard port', `must be 0..65535, got ${String(options.port)}`)
+  const intervalMs = options.intervalMs ?? 1000
+  const maxClients = options.maxClients ?? 32
+  const clients = new Set<ServerResponse>()
+  const assets = new Map<string, Buffer>()
+
+  const push = (): void => {
+    if (clients.size === 0) return
+    const frame = `event: snapshot\ndata: ${JSON.stringify(snapshot(node))}\n\n`
+    for (const res of clients) res.write(frame)
+  }
+  const onMembership = (): void => { push() }
+  const membershipEvents: MemberEventType[] = ['member:join', 'member:update', 'member:suspect', 'member:fail', 'member:leave', 'member:rejoin']
+  for (const event of membershipEvents) node.on(event, onMembership)
+  const timer = setInterval(push, intervalMs)
+  timer.unref()
+
+  const server: Server = createServer((req, res) => { void handle(req, res) })
+  async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://dashboard').pathname
+    if (req.method !== 'GET') { res.writeHead(405, { allow: 'GET' }).end(); return }
+    if (path === '/') { res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE); return }
+    if (path === '/snapshot.json') { res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(snapshot(node))); return }
+    if (path === '/events') {
+      if (clients.size >= maxClients) { res.writeHead(503, { 'retry-after': '5' }).end('too many open dashboards'); return }
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' })
+      clients.add(res)
+      req.on('close', () => { clients.delete(res) })
+      res.write(`retry: 2000\nevent: snapshot\ndata: ${JSON.stringify(snapshot(node))}\n\n`)
+      return
+    }
+    const asset = ASSETS[path]
+    if (asset == null) { res.writeHead(404).end('not found'); return }
+    try {
+      let body = assets.get(path)
+      if (body == null) { body = await readFile(require.resolve(asset.file)); assets.set(path, body) }
+      res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'max-age=3600' }).end(body)
+    } catch (err) {
+      log.warn({ err: (err as Error).message, asset: asset.file }, 'dashboard asset missing')
+      res.writeHead(500).end('asset missing')
+    }
+  }
+
+  server.listen(options.port, host)
+  await once(server, 'listening')
+  const address = server.address()
+  const port = typeof address === 'object' && address != null ? address.port : options.port
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`
+  log.info({ url }, 'dashboard listening')
+  return {
+    url,
+    close: async () => {
+      clearInterval(timer)
+      for (const event of membershipEvents) node.off(event, onMembership)
+      for (const res of clients) res.end()
+      clients.clear()
+      server.closeAllConnections()
+      await new Promise<void>(resolve => { server.close(() => { resolve() }) })
+    }
+  }
+}

@@ -1,0 +1,36 @@
+import type { GridNode } from '../node.ts'
+import type { Member } from '../membership/member.ts'
+import type { StageStats } from '../pipeline/types.ts'
+
+/** One frame of the dashboard: everything the page draws, as plain JSON. */
+export interface DashboardSnapshot {
+  at: number
+  self: string
+  members: Array<Pick<Member, 'id' | 'role' | 'state' | 'weight' | 'strategy' | 'addresses'> & {
+    self: boolean
+    cpu: number
+    workers: number
+    maxWorkers: number
+    stages: Record<string, number>
+  }>
+  pipelines: Array<{ name: string, stages: StageStats[] }>
+}
+
+/** Reads the node's member table and the pipelines it owns; no side effects. */
+export function snapshot (node: GridNode): DashboardSnapshot {
+  const self = node.self()
+  const members = [self, ...node.members()].map(m => ({
+    id: m.id,
+    role: m.role,
+    state: m.state,
+    weight: m.weight,
+    strategy: m.strategy,
+    addresses: m.addresses,
+    self: m.id === self.id,
+    cpu: m.load.cpu,
+    workers: m.load.workers,
+    maxWorkers: m.load.maxWorkers,
+    stages: m.load.stages
+  }))
+  return { at: Date.now(), self: self.id, members, pipelines: node.pipelines().map(run => ({ name: run.name, stages: run.stats().stages })) }
+}

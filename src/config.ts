@@ -1,3 +1,4 @@
+import type { Addon } from './addons/addon.ts'
 import { isIP } from 'node:net'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from './logger.ts'
@@ -38,6 +39,8 @@ export interface GridNodeInit extends MembershipInit {
   dataDir?: string
   /** libp2p connection-monitor ping interval (RTT only: membership decides liveness). Default 5000 ms. */
   pingIntervalMs?: number
+  /** Add-ons to start once the node is up, in order: `[addon, options]` pairs (see `node.use`). */
+  addons?: Array<[Addon<any>, unknown?]>
 }
 
 export interface GridNodeConfig {

@@ -128,3 +128,33 @@ export class PipelineCancelledError extends GridError {
     super(`pipeline "${name}" was cancelled`, 'ERR_PIPELINE_CANCELLED')
   }
 }
+
+/** `node.use()` of an add-on whose name is already in use on this node. */
+export class AddonExistsError extends GridError {
+  constructor (name: string) {
+    super(`an add-on named "${name}" is already in use on this node`, 'ERR_ADDON_EXISTS')
+  }
+}
+
+/** `node.use()` of an add-on whose dependencies are not in use yet. */
+export class AddonDependencyError extends GridError {
+  readonly missing: string[]
+  constructor (name: string, missing: string[]) {
+    super(`add-on "${name}" needs ${missing.map(m => `"${m}"`).join(', ')} in use first`, 'ERR_ADDON_DEPENDENCY')
+    this.missing = missing
+  }
+}
+
+/** An add-on threw in `start`; the node is unharmed and the add-on is not in use. */
+export class AddonStartError extends GridError {
+  constructor (name: string, cause: unknown) {
+    super(`add-on "${name}" failed to start: ${(cause as Error)?.message ?? String(cause)}`, 'ERR_ADDON_START', { cause })
+  }
+}
+
+/** A channel value larger than the channel's limit once serialized. */
+export class ValueTooLargeError extends GridError {
+  constructor (key: string, bytes: number, limit: number) {
+    super(`value for "${key}" is ${bytes} bytes serialized; the limit is ${limit}`, 'ERR_VALUE_TOO_LARGE')
+  }
+}

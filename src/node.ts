@@ -23,6 +23,8 @@ import { ConfigError } from './errors.ts'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { StatusReport } from './control/status.ts'
+import { AddonRegistry } from './addons/registry.ts'
+import type { Addon } from './addons/addon.ts'
 
 export interface PeerEvent {
   /** The remote peer id (derived from its verified certificate). */
@@ -33,6 +35,8 @@ export interface PeerEvent {
 export type GridNodeEvents = {
   'peer:connect': [PeerEvent]
   'peer:disconnect': [PeerEvent]
+  /** A pipeline run this node owns has started (add-ons use it to follow stages). */
+  'pipeline:start': [PipelineRun]
 } & { [E in MemberEventType]: [Member] }
 
 /**
@@ -49,6 +53,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   /** Spawn workers on the grid's agents: `node.workers.spawn({ stage, module, resources })`. */
   readonly workers: Workers
   private readonly runs = new Set<PipelineRun>()
+  private readonly addons: AddonRegistry
   private stopping?: Promise<void>
 
   private constructor (config: GridNodeConfig, libp2p: GridLibp2p, log: Logger, root: Logger) {
@@ -64,6 +69,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     const dataDir = config.dataDir ?? join(tmpdir(), 'gridd', libp2p.peerId.toString())
     if (config.agent != null) this.agent = new AgentRole(libp2p, this.membership, config.agent, dataDir, root)
     this.workers = new Workers(libp2p, this.membership, this.agent, root)
+    this.addons = new AddonRegistry(this, libp2p, root)
   }
 
   /** Validates `init`, starts libp2p on mTLS, and begins joining `peers`. */
@@ -76,6 +82,12 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     const libp2p = await createGridLibp2p({ host: config.host, port: config.port, tls, log, pingIntervalMs: config.pingIntervalMs })
     const node = new GridNode(config, libp2p, log, root)
     await node.run()
+    try {
+      for (const [addon, options] of init.addons ?? []) await node.use(addon, options)
+    } catch (err) {
+      await node.stop()
+      throw err
+    }
     return node
   }
 
@@ -128,8 +140,23 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
       capacity: (resources, limit) => this.workers.capacityFor(resources, limit)
     }, this.log)
     this.runs.add(run)
+    this.emit('pipeline:start', run)
     void run.done.finally(() => { this.runs.delete(run) }).catch(() => {})
     return run
+  }
+
+  /**
+   * Extends this node with an add-on (see `defineAddon`): refused with a typed
+   * error if the name is taken or a dependency is not in use; an add-on that
+   * throws in `start` rejects here and leaves the node as it was.
+   */
+  async use<O> (addon: Addon<O>, options?: O): Promise<void> {
+    await this.addons.use(addon, options as O)
+  }
+
+  /** Names of the add-ons in use, in start order. */
+  addonNames (): string[] {
+    return this.addons.names()
   }
 
   /** The pipeline runs this node owns that have not finished yet. */
@@ -164,6 +191,8 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   }
 
   private async shutdown (): Promise<void> {
+    // add-ons first, in reverse order: they may still use everything below
+    await this.addons.stopAll()
     await this.seeds.stop()
     for (const run of this.runs) run.cancel()
     await this.workers.stop()

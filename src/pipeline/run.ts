@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { StageRunner } from './stage-runner.ts'
-import type { Envelope, FailedItem, PipelineInit, PipelineSummary, StageStats } from './types.ts'
+import type { Envelope, FailedItem, PipelineInit, PipelineSummary, StageStats, StageSummary } from './types.ts'
 import type { WorkerHandle } from '../agent/worker-handle.ts'
 import type { SpawnOptions } from '../agent/workers.ts'
 import type { StageSpec } from './types.ts'
@@ -95,6 +95,11 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
 
   stats (): { stages: StageStats[] } {
     return { stages: this.stages.map((s, i) => this.equalizer?.stats(i) ?? { name: s.spec.name, workers: s.workers, arrivalRate: 0, processingRate: 0, queued: s.queue.length, inFlight: s.inFlight, pressure: s.pressure, window: s.window }) }
+  }
+
+  /** Per-stage counts so far (the summary's `stages`, live). */
+  totals (): StageSummary[] {
+    return this.stages.map(s => ({ name: s.spec.name, ...s.totals }))
   }
 
   private async start (): Promise<void> {

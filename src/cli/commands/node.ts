@@ -6,6 +6,7 @@ import { floatOption, intOption, listOption, logLevelOption, tlsOptions } from '
 import { resolveTlsSource } from '../tls-source.ts'
 import { CertsNotFoundError } from '../../errors.ts'
 import { onShutdownSignal } from '../signals.ts'
+import { parseAddonSpec, loadAddon } from '../addon-spec.ts'
 
 const MEMBER_EVENTS = ['member:join', 'member:update', 'member:suspect', 'member:fail', 'member:leave', 'member:rejoin'] as const
 
@@ -32,6 +33,9 @@ interface NodeFlags {
   dataDir?: string
   dashboard?: number
   dashboardHost: string
+  metrics?: number
+  metricsHost: string
+  addon?: string[]
 }
 
 export function nodeCommand (): Command {
@@ -54,6 +58,9 @@ export function nodeCommand (): Command {
     .addOption(intOption('--reconnect-for-ms <ms>', 'keep redialling failed members this long (default 24 h)', 1000, 2_147_483_647).env('GRID_RECONNECT_FOR_MS'))
     .addOption(intOption('--dashboard <port>', 'serve the live dashboard on this port (0 = any free port)', 0, 65535).env('GRID_DASHBOARD'))
     .addOption(new Option('--dashboard-host <ip>', 'dashboard listen address (it has no login: widen with care)').default('127.0.0.1').env('GRID_DASHBOARD_HOST'))
+    .addOption(intOption('--metrics <port>', 'serve Prometheus metrics on http://127.0.0.1:<port>/metrics', 0, 65535).env('GRID_METRICS'))
+    .addOption(new Option('--metrics-host <ip>', 'metrics listen address').default('127.0.0.1').env('GRID_METRICS_HOST'))
+    .addOption(new Option('--addon <module...>', 'load an add-on: <module>[:json-options], e.g. ./my-addon.ts:{"greeting":"hi"} (repeatable)').env('GRID_ADDONS'))
     .addOption(logLevelOption('info'))
     .action(async (flags: NodeFlags) => { await runNode(flags) })
 }
@@ -84,11 +91,20 @@ async function runNode (flags: NodeFlags): Promise<void> {
   if (found != null) logger.info({ source: found.source }, 'TLS material loaded')
   node.on('peer:connect', ({ id }) => { logger.info({ peer: id }, 'peer connected') })
   node.on('peer:disconnect', ({ id }) => { logger.info({ peer: id }, 'peer disconnected') })
-  // loaded only when asked for: an idle node does not pay for the web server
-  const dashboard = flags.dashboard == null ? undefined : await (await import('../../dashboard/server.ts')).startDashboard(node, { port: flags.dashboard, host: flags.dashboardHost }, logger)
+  try {
+    // built-ins load only when asked for: an idle node does not pay for web servers or prom-client
+    if (flags.metrics != null) await node.use((await import('../../metrics/addon.ts')).metricsAddon, { port: flags.metrics, host: flags.metricsHost })
+    if (flags.dashboard != null) await node.use((await import('../../dashboard/addon.ts')).dashboardAddon, { port: flags.dashboard, host: flags.dashboardHost })
+    for (const spec of flags.addon ?? []) {
+      const { module, options } = parseAddonSpec(spec)
+      await node.use(await loadAddon(module, process.cwd()), options)
+    }
+  } catch (err) {
+    await node.stop()
+    throw err
+  }
   onShutdownSignal(async (signal) => {
     logger.info({ signal }, 'stopping')
-    await dashboard?.close()
     await node.stop()
     logger.flush()
   })

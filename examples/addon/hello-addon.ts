@@ -1,0 +1,27 @@
+/**
+ * A complete small add-on: it serves its own protocol, `/example/hello/1.0.0`,
+ * answering with a greeting and how many members this node sees alive, and
+ * logs every member that joins. Load it into any node:
+ *   npx grid node --dev --addon examples/addon/hello-addon.ts:{"greeting":"hi"}
+ */
+import { defineAddon } from '../../src/index.ts'
+
+export const PROTOCOL = '/example/hello/1.0.0'
+
+interface HelloOptions {
+  greeting?: string
+}
+
+export default defineAddon<HelloOptions>({
+  name: 'hello',
+  async start (ctx, options) {
+    const greeting = options.greeting ?? 'hello'
+    ctx.on('member:join', member => { ctx.log.info({ member: member.id }, `${greeting}, new member`) })
+    await ctx.handle(PROTOCOL, (request, from) => {
+      const name = typeof (request as { name?: unknown })?.name === 'string' ? (request as { name: string }).name : from
+      const alive = ctx.node.members().filter(m => m.state === 'alive').length
+      return { message: `${greeting}, ${name}`, membersAlive: alive, from: ctx.node.peerId }
+    })
+    ctx.log.info({ protocol: PROTOCOL }, 'hello add-on serving')
+  }
+})

@@ -1,0 +1,51 @@
+import type { GridNode, GridNodeEvents } from '../node.ts'
+import type { Logger } from '../logger.ts'
+import type { Schema } from '../transport/json-stream.ts'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { ConfigError } from '../errors.ts'
+
+/** What an add-on gets from the node it extends (Fastify-style: no subclassing, no monkey-patching). */
+export interface AddonContext {
+  node: GridNode
+  /** A child logger bound to `{ addon: name }`. */
+  log: Logger
+  /** Aborted when the add-on stops. */
+  signal: AbortSignal
+  /** Listens to a node event (membership, peers, pipelines); removed when the add-on stops. */
+  on: <E extends keyof GridNodeEvents>(event: E, listener: (...args: GridNodeEvents[E]) => void) => void
+  /**
+   * Serves the add-on's own libp2p protocol: one JSON request in, one JSON
+   * response out, over mTLS like every gridd protocol. Requests are
+   * size-limited and checked against `schema` (anything JSON by default).
+   * Unregistered when the add-on stops.
+   */
+  handle: <S extends Schema>(protocol: string, handler: (request: unknown, from: string) => unknown, schema?: S) => Promise<void>
+  /** Calls a protocol served by another node (a peer id of a member, or a multiaddr). */
+  request: (target: string | Multiaddr, protocol: string, body: unknown, options?: { signal?: AbortSignal }) => Promise<unknown>
+}
+
+/** What `start` may return: something to stop. */
+export interface AddonInstance {
+  stop?: () => unknown
+}
+
+export interface Addon<Options = unknown> {
+  /** Unique per node: `use` refuses a second add-on of the same name. */
+  name: string
+  /** Names of add-ons that must be in use first. */
+  dependencies?: string[]
+  start: (ctx: AddonContext, options: Options) => unknown
+  /** Called on stop (reverse order of start), after the instance's own `stop`. */
+  stop?: (ctx: AddonContext) => unknown
+}
+
+const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/i
+
+/** Declares an add-on; checks its shape at once so a typo fails where it is written. */
+export function defineAddon<Options = unknown> (addon: Addon<Options>): Addon<Options> {
+  if (typeof addon?.name !== 'string' || !NAME.test(addon.name)) throw new ConfigError('addon.name', `must match ${String(NAME)}, got ${JSON.stringify(addon?.name)}`)
+  if (typeof addon.start !== 'function') throw new ConfigError(`addon ${addon.name}.start`, 'must be a function')
+  if (addon.stop != null && typeof addon.stop !== 'function') throw new ConfigError(`addon ${addon.name}.stop`, 'must be a function')
+  if (addon.dependencies != null && (!Array.isArray(addon.dependencies) || addon.dependencies.some(d => typeof d !== 'string'))) throw new ConfigError(`addon ${addon.name}.dependencies`, 'must be an array of add-on names')
+  return Object.freeze({ ...addon, dependencies: [...(addon.dependencies ?? [])] })
+}

@@ -1,0 +1,129 @@
+import type { Libp2p } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { isMultiaddr } from '@multiformats/multiaddr'
+import * as v from 'valibot'
+import type { GridNode, GridNodeEvents } from '../node.ts'
+import type { Logger } from '../logger.ts'
+import { JsonStream, requestJson } from '../transport/json-stream.ts'
+import { toWireError, wireErrorSchema, RemoteError } from '../agent/wire-error.ts'
+import type { Addon, AddonContext, AddonInstance } from './addon.ts'
+import { AddonDependencyError, AddonExistsError, AddonStartError, ConfigError } from '../errors.ts'
+
+interface Running {
+  addon: Addon<any>
+  ctx: AddonContext
+  instance?: AddonInstance
+  cleanup: Array<() => unknown>
+  abort: AbortController
+}
+
+const replySchema = v.variant('ok', [
+  v.object({ ok: v.literal(true), value: v.unknown() }),
+  v.object({ ok: v.literal(false), error: wireErrorSchema })
+])
+
+/** The add-ons in use on one node, in start order; `stopAll` stops them in reverse. */
+export class AddonRegistry {
+  private readonly node: GridNode
+  private readonly libp2p: Libp2p
+  private readonly log: Logger
+  private readonly running: Running[] = []
+  private readonly starting = new Set<string>()
+
+  constructor (node: GridNode, libp2p: Libp2p, log: Logger) {
+    this.node = node
+    this.libp2p = libp2p
+    this.log = log
+  }
+
+  names (): string[] {
+    return this.running.map(r => r.addon.name)
+  }
+
+  async use<O> (addon: Addon<O>, options: O): Promise<void> {
+    if (typeof addon?.name !== 'string' || typeof addon.start !== 'function') throw new ConfigError('addon', 'not an add-on: make it with defineAddon({ name, start })')
+    if (this.starting.has(addon.name) || this.running.some(r => r.addon.name === addon.name)) throw new AddonExistsError(addon.name)
+    const missing = (addon.dependencies ?? []).filter(d => !this.running.some(r => r.addon.name === d))
+    if (missing.length > 0) throw new AddonDependencyError(addon.name, missing)
+    this.starting.add(addon.name)
+    const running = this.context(addon)
+    try {
+      const instance = await addon.start(running.ctx, options)
+      running.instance = instance != null && typeof instance === 'object' ? instance as AddonInstance : undefined
+      this.running.push(running)
+      running.ctx.log.info('add-on started')
+    } catch (err) {
+      // nothing of a failed add-on stays behind: its handlers and listeners go with it
+      await this.teardown(running)
+      throw new AddonStartError(addon.name, err)
+    } finally {
+      this.starting.delete(addon.name)
+    }
+  }
+
+  async stopAll (): Promise<void> {
+    while (this.running.length > 0) {
+      const running = this.running.pop()!
+      try {
+        await running.instance?.stop?.()
+        await running.addon.stop?.(running.ctx)
+      } catch (err) {
+        running.ctx.log.warn({ err: (err as Error).message }, 'add-on failed to stop cleanly')
+      }
+      await this.teardown(running)
+      running.ctx.log.info('add-on stopped')
+    }
+  }
+
+  private context (addon: Addon<any>): Running {
+    const abort = new AbortController()
+    const cleanup: Array<() => unknown> = []
+    const log = this.log.child({ addon: addon.name })
+    const node = this.node
+    const libp2p = this.libp2p
+    const ctx: AddonContext = {
+      node,
+      log,
+      signal: abort.signal,
+      on: (event, listener) => {
+        node.on(event, listener as never)
+        cleanup.push(() => { node.off(event, listener as never) })
+      },
+      handle: async (protocol, handler, schema) => {
+        if (typeof protocol !== 'string' || !protocol.startsWith('/')) throw new ConfigError('protocol', `must start with "/", got ${JSON.stringify(protocol)}`)
+        await libp2p.handle(protocol, async (stream, connection) => {
+          const json = new JsonStream(stream)
+          try {
+            const request = await json.read(schema ?? v.unknown(), { signal: AbortSignal.timeout(10_000) })
+            let reply
+            try {
+              reply = { ok: true, value: await handler(request, connection.remotePeer.toString()) }
+            } catch (err) {
+              reply = { ok: false, error: toWireError(err) }
+            }
+            await json.write(reply)
+            await json.close()
+          } catch (err) {
+            log.warn({ err: (err as Error).message, protocol }, 'dropped a malformed add-on request')
+            stream.abort(err as Error)
+          }
+        })
+        cleanup.push(async () => { await libp2p.unhandle(protocol) })
+      },
+      request: async (target, protocol, body, options = {}) => {
+        const to = isMultiaddr(target) ? target : peerIdFromString(target)
+        const reply = await requestJson(libp2p, to, protocol, body, replySchema, { signal: options.signal ?? AbortSignal.timeout(10_000) })
+        if (!reply.ok) throw new RemoteError(reply.error)
+        return reply.value
+      }
+    }
+    return { addon, ctx, cleanup, abort }
+  }
+
+  private async teardown (running: Running): Promise<void> {
+    running.abort.abort()
+    for (const undo of running.cleanup.reverse()) {
+      try { await undo() } catch {}
+    }
+  }
+}

@@ -1,0 +1,12 @@
+import { defineAddon } from '../addons/addon.ts'
+import { startDashboard } from './server.ts'
+import type { DashboardOptions } from './server.ts'
+
+/** The built-in dashboard as an add-on: `node.use(dashboardAddon, { port: 8080 })` or `grid node --dashboard 8080`. */
+export const dashboardAddon = defineAddon<DashboardOptions>({
+  name: 'dashboard',
+  async start (ctx, options) {
+    const dashboard = await startDashboard(ctx.node, options, ctx.log)
+    return { url: dashboard.url, stop: dashboard.close }
+  }
+})

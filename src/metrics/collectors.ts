@@ -1,0 +1,113 @@
+import { Counter, Gauge, Registry } from 'prom-client'
+import type { GridNode } from '../node.ts'
+import type { PipelineRun } from '../pipeline/run.ts'
+import type { StageSummary } from '../pipeline/types.ts'
+
+const STATES = ['alive', 'suspect', 'failed', 'left'] as const
+const PRESSURES = ['high', 'even', 'low'] as const
+
+/**
+ * gridd's metrics on a per-node prom-client Registry (never the global one:
+ * several nodes may share a process). Gauges read the node's state when
+ * scraped; item counters add finished runs to the live totals of running ones.
+ */
+export function createRegistry (node: GridNode): { registry: Registry, track: (run: PipelineRun) => void } {
+  const registry = new Registry()
+  const finished = new Map<string, StageSummary>()
+  const active = new Set<PipelineRun>()
+  let decisions = 0
+
+  const track = (run: PipelineRun): void => {
+    active.add(run)
+    run.on('stage:scaled', e => { if (!e.reason.includes('respawn')) decisions++ })
+    const settle = (): void => {
+      active.delete(run)
+      for (const t of run.totals()) {
+        const key = `${run.name}\u0000${t.name}`
+        const before = finished.get(key) ?? { name: t.name, processed: 0, failed: 0, retried: 0, maxWorkers: 0, decisions: 0 }
+        finished.set(key, { ...before, processed: before.processed + t.processed, failed: before.failed + t.failed, retried: before.retried + t.retried })
+      }
+    }
+    run.done.then(settle, settle)
+  }
+
+  const stageTotals = (): Array<{ pipeline: string, stage: string, t: StageSummary }> => {
+    const rows = new Map<string, { pipeline: string, stage: string, t: StageSummary }>()
+    for (const [key, t] of finished) rows.set(key, { pipeline: key.split('\u0000')[0]!, stage: t.name, t: { ...t } })
+    for (const run of active) {
+      for (const t of run.totals()) {
+        const key = `${run.name}\u0000${t.name}`
+        const row = rows.get(key)
+        if (row == null) rows.set(key, { pipeline: run.name, stage: t.name, t: { ...t } })
+        else { row.t.processed += t.processed; row.t.failed += t.failed; row.t.retried += t.retried }
+      }
+    }
+    return [...rows.values()]
+  }
+
+  new Gauge({
+    name: 'gridd_members', help: 'Members this node knows of (itself included), by state', labelNames: ['state'], registers: [registry],
+    collect () {
+      const all = [node.self(), ...node.members()]
+      for (const state of STATES) this.set({ state }, all.filter(m => m.state === state).length)
+    }
+  })
+  new Gauge({
+    name: 'gridd_load', help: 'This node\'s gossiped load: cpu (0..1), workers, max_workers, slots_used, memory_used_mb, memory_free_mb', labelNames: ['measure'], registers: [registry],
+    collect () {
+      const load = node.self().load
+      this.set({ measure: 'cpu' }, load.cpu)
+      this.set({ measure: 'workers' }, load.workers)
+      this.set({ measure: 'max_workers' }, load.maxWorkers)
+      this.set({ measure: 'slots_used' }, load.slotsUsed)
+      this.set({ measure: 'memory_used_mb' }, load.memoryUsedMb)
+      this.set({ measure: 'memory_free_mb' }, load.memoryFreeMb)
+    }
+  })
+  new Gauge({
+    name: 'gridd_agent_workers', help: 'Worker processes running on this agent, by stage', labelNames: ['stage'], registers: [registry],
+    collect () {
+      this.reset()
+      for (const [stage, n] of Object.entries(node.self().load.stages)) this.set({ stage }, n)
+    }
+  })
+  const stageGauge = (name: string, help: string, pick: (s: ReturnType<PipelineRun['stats']>['stages'][number]) => number): Gauge => new Gauge({
+    name, help, labelNames: ['pipeline', 'stage'], registers: [registry],
+    collect () {
+      this.reset()
+      for (const run of node.pipelines()) for (const s of run.stats().stages) this.set({ pipeline: run.name, stage: s.name }, pick(s))
+    }
+  })
+  stageGauge('gridd_stage_workers', 'Workers of each stage of the pipelines this node owns', s => s.workers)
+  stageGauge('gridd_stage_arrival_rate', 'Items per second offered to the stage (EWMA)', s => s.arrivalRate)
+  stageGauge('gridd_stage_processing_rate', 'Items per second one worker processes while busy', s => s.processingRate)
+  stageGauge('gridd_stage_queue_length', 'Items queued for the stage on the owner', s => s.queued)
+  stageGauge('gridd_stage_in_flight', 'Items on the stage\'s workers', s => s.inFlight)
+  stageGauge('gridd_stage_window', 'Credit window per worker', s => s.window)
+  new Gauge({
+    name: 'gridd_stage_pressure', help: '1 for the stage\'s current pressure (high, even or low), 0 for the others', labelNames: ['pipeline', 'stage', 'pressure'], registers: [registry],
+    collect () {
+      this.reset()
+      for (const run of node.pipelines()) for (const s of run.stats().stages) for (const p of PRESSURES) this.set({ pipeline: run.name, stage: s.name, pressure: p }, s.pressure === p ? 1 : 0)
+    }
+  })
+  const itemCounter = (name: string, help: string, pick: (t: StageSummary) => number): Counter => new Counter({
+    name, help, labelNames: ['pipeline', 'stage'], registers: [registry],
+    collect () {
+      this.reset()
+      for (const row of stageTotals()) this.inc({ pipeline: row.pipeline, stage: row.stage }, pick(row.t))
+    }
+  })
+  itemCounter('gridd_items_processed_total', 'Items a stage\'s workers processed', t => t.processed)
+  itemCounter('gridd_items_failed_total', 'Items reported failed (attempts exhausted or poison)', t => t.failed)
+  itemCounter('gridd_items_retried_total', 'Item attempts retried', t => t.retried)
+  new Counter({
+    name: 'gridd_equalizer_decisions_total', help: 'Equalizer actions (spawns and drains) on pipelines this node owns', registers: [registry],
+    collect () { this.reset(); this.inc(decisions) }
+  })
+  new Gauge({
+    name: 'gridd_libp2p_connections', help: 'Peers this node has an open libp2p connection to', registers: [registry],
+    collect () { this.set(node.connectedPeers().length) }
+  })
+  return { registry, track }
+}

@@ -1,0 +1,113 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { fileURLToPath } from 'node:url'
+import { createServer } from 'node:net'
+import { GridNode } from '../../src/node.ts'
+import { metricsAddon } from '../../src/metrics/addon.ts'
+import { loadCerts } from '../../src/transport/mtls/material.ts'
+import { GridFixture } from './helpers/grid-fixture.ts'
+import type { GridProcess } from './helpers/grid-process.ts'
+import { eventually } from './helpers/grid-process.ts'
+
+const stage = (name: string): string => fileURLToPath(new URL(`../fixtures/stages/${name}`, import.meta.url))
+
+interface Sample { name: string, labels: Record<string, string>, value: number }
+
+/** Prometheus text format → samples (comments skipped). */
+function parse (text: string): Sample[] {
+  return text.split('\n').filter(l => l !== '' && !l.startsWith('#')).map(line => {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
+    if (m == null) throw new Error(`not a sample line: ${line}`)
+    const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map(x => [x[1]!, x[2]!]))
+    return { name: m[1]!, labels, value: Number(m[3]) }
+  })
+}
+
+const value = (samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined =>
+  samples.find(s => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value
+
+async function freePort (): Promise<number> {
+  return await new Promise(resolve => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port
+      server.close(() => { resolve(port) })
+    })
+  })
+}
+
+describe('the metrics add-on, scraped', () => {
+  let grid: GridFixture
+  let agent: GridProcess
+  let owner: GridNode
+  let url: string
+
+  beforeAll(async () => {
+    grid = await GridFixture.create(3)
+    agent = await grid.start('n1', ['--agent', '--workers', '4', '--cpu', '4', '--memory', '4096'])
+    const port = await freePort()
+    url = `http://127.0.0.1:${port}/metrics`
+    owner = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(grid.dir, 'n2'), heartbeatMs: 200, peers: [agent.address], addons: [[metricsAddon, { port }]] })
+    await eventually(() => owner.members().some(m => m.role === 'agent' && m.state === 'alive') ? true : undefined)
+  })
+
+  afterAll(async () => {
+    await owner?.stop()
+    await grid?.close()
+  })
+
+  it('exposes members, load, stage rates and queues, pressure, item counters, decisions and connections with plausible values', async () => {
+    const run = owner.pipeline('scraped', { stages: [{ name: 'double', module: stage('plain.mjs'), minWorkers: 2, maxWorkers: 2 }], sink: () => {}, equalizeMs: 200 })
+    // a steady feed (~1000 items/s for at most 3 s), so the rates are live while we scrape
+    let pushed = 0
+    const feeding = (async () => {
+      while (pushed < 3000) {
+        for (let k = 0; k < 10; k++) await run.push(++pushed)
+        await new Promise(resolve => setTimeout(resolve, 10))
+      }
+    })()
+    // mid-run: the stage gauges describe the running pipeline
+    const live = await eventually(async () => {
+      const samples = parse(await (await fetch(url)).text())
+      const labels = { pipeline: 'scraped', stage: 'double' }
+      return (value(samples, 'gridd_stage_processing_rate', labels) ?? 0) > 0 && (value(samples, 'gridd_stage_arrival_rate', labels) ?? 0) > 0 ? samples : undefined
+    }, 10_000, 50)
+    await feeding
+    expect(value(live, 'gridd_members', { state: 'alive' })).toBe(2)
+    expect(value(live, 'gridd_members', { state: 'failed' })).toBe(0)
+    expect(value(live, 'gridd_stage_workers', { pipeline: 'scraped', stage: 'double' })).toBe(2)
+    expect(value(live, 'gridd_stage_arrival_rate', { pipeline: 'scraped', stage: 'double' })).toBeGreaterThan(0)
+    expect(value(live, 'gridd_stage_queue_length', { pipeline: 'scraped', stage: 'double' })).toBeGreaterThanOrEqual(0)
+    expect(value(live, 'gridd_stage_in_flight', { pipeline: 'scraped', stage: 'double' })).toBeGreaterThanOrEqual(0)
+    expect(value(live, 'gridd_stage_window', { pipeline: 'scraped', stage: 'double' })).toBeGreaterThanOrEqual(16)
+    const pressures = ['high', 'even', 'low'].map(p => value(live, 'gridd_stage_pressure', { pipeline: 'scraped', stage: 'double', pressure: p }))
+    expect(pressures.filter(p => p === 1)).toHaveLength(1)
+    expect(value(live, 'gridd_libp2p_connections')).toBeGreaterThanOrEqual(1)
+    expect(value(live, 'gridd_load', { measure: 'memory_free_mb' })).toBeGreaterThan(0)
+    run.end()
+    await run.done
+    // after the run: the counters keep its totals
+    const after = parse(await (await fetch(url)).text())
+    expect(value(after, 'gridd_items_processed_total', { pipeline: 'scraped', stage: 'double' })).toBe(3000)
+    expect(value(after, 'gridd_items_failed_total', { pipeline: 'scraped', stage: 'double' })).toBe(0)
+    expect(value(after, 'gridd_items_retried_total', { pipeline: 'scraped', stage: 'double' })).toBe(0)
+    expect(value(after, 'gridd_equalizer_decisions_total')).toBeGreaterThanOrEqual(0)
+    expect(after.some(s => s.name === 'gridd_stage_workers')).toBe(false)
+  }, 60_000)
+
+  it('an agent process serves its own metrics with --metrics: its workers by stage', async () => {
+    const port = await freePort()
+    // weight 100: placement prefers this agent for the next worker
+    const metered = await grid.start('n3', ['--agent', '--workers', '2', '--cpu', '2', '--memory', '2048', '--weight', '100', '--metrics', String(port), '--peer', agent.address])
+    await metered.waitFor(l => l.msg === 'metrics listening')
+    await eventually(() => owner.members().some(m => m.id === metered.peerId && m.state === 'alive') ? true : undefined)
+    const worker = await owner.workers.spawn({ stage: 'metered', module: stage('plain.mjs') })
+    try {
+      expect(worker.agentId).toBe(metered.peerId)
+      const samples = parse(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())
+      expect(value(samples, 'gridd_agent_workers', { stage: 'metered' })).toBe(1)
+      expect(value(samples, 'gridd_load', { measure: 'max_workers' })).toBe(2)
+      expect(value(samples, 'gridd_members', { state: 'alive' })).toBe(3)
+    } finally {
+      await worker.kill()
+    }
+  }, 60_000)
+})

@@ -1,4 +1,5 @@
 import type { Addon } from './addons/addon.ts'
+import type { ChannelsInit } from './channels/channels.ts'
 import { isIP } from 'node:net'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from './logger.ts'
@@ -39,6 +40,8 @@ export interface GridNodeInit extends MembershipInit {
   dataDir?: string
   /** libp2p connection-monitor ping interval (RTT only: membership decides liveness). Default 5000 ms. */
   pingIntervalMs?: number
+  /** Channel limits: value size (64 KiB), tombstone TTL (10 min), anti-entropy interval (30 s). */
+  channels?: ChannelsInit
   /** Add-ons to start once the node is up, in order: `[addon, options]` pairs (see `node.use`). */
   addons?: Array<[Addon<any>, unknown?]>
 }
@@ -55,6 +58,7 @@ export interface GridNodeConfig {
   membership: MembershipConfig
   agent?: AgentConfig
   dataDir?: string
+  channels: ChannelsInit
 }
 
 /** Fills defaults and validates; errors name the option. */
@@ -75,7 +79,12 @@ export function resolveConfig (init: GridNodeInit): GridNodeConfig {
     pingIntervalMs: positive('pingIntervalMs', init.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS),
     membership: resolveMembershipConfig(init),
     agent: init.agent == null || init.agent === false ? undefined : resolveAgentConfig(init.agent === true ? {} : init.agent),
-    dataDir: init.dataDir
+    dataDir: init.dataDir,
+    channels: {
+      maxValueBytes: init.channels?.maxValueBytes == null ? undefined : positive('channels.maxValueBytes', init.channels.maxValueBytes),
+      tombstoneTtlMs: init.channels?.tombstoneTtlMs == null ? undefined : positive('channels.tombstoneTtlMs', init.channels.tombstoneTtlMs),
+      syncIntervalMs: init.channels?.syncIntervalMs == null ? undefined : positive('channels.syncIntervalMs', init.channels.syncIntervalMs)
+    }
   }
 }
 

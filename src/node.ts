@@ -24,6 +24,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { StatusReport } from './control/status.ts'
 import { AddonRegistry } from './addons/registry.ts'
+import { Channels } from './channels/channels.ts'
+import type { Channel } from './channels/channel.ts'
+import { handleChannelClient } from './channels/client-protocol.ts'
 import type { Addon } from './addons/addon.ts'
 
 export interface PeerEvent {
@@ -54,6 +57,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   readonly workers: Workers
   private readonly runs = new Set<PipelineRun>()
   private readonly addons: AddonRegistry
+  private readonly channels: Channels
   private stopping?: Promise<void>
 
   private constructor (config: GridNodeConfig, libp2p: GridLibp2p, log: Logger, root: Logger) {
@@ -64,12 +68,15 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     this.seeds = new SeedDialer(libp2p, log)
     this.membership = new Membership(libp2p, root, config.membership, event => {
       if (event.type === 'member:fail' || event.type === 'member:leave') this.workers.agentLost(event.member.id, event.type === 'member:fail' ? 'it failed' : 'it left the grid')
+      // a member that appears or comes back may hold writes we missed, or miss ours
+      if (event.type === 'member:join' || event.type === 'member:rejoin') this.channels.memberAppeared(event.member.id)
       this.emit(event.type, event.member)
     })
     const dataDir = config.dataDir ?? join(tmpdir(), 'gridd', libp2p.peerId.toString())
     if (config.agent != null) this.agent = new AgentRole(libp2p, this.membership, config.agent, dataDir, root)
     this.workers = new Workers(libp2p, this.membership, this.agent, root)
     this.addons = new AddonRegistry(this, libp2p, root)
+    this.channels = new Channels(libp2p, () => this.members().filter(m => m.state === 'alive').map(m => m.id), config.channels, root)
   }
 
   /** Validates `init`, starts libp2p on mTLS, and begins joining `peers`. */
@@ -159,6 +166,15 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     return this.addons.names()
   }
 
+  /**
+   * The grid-wide replicated map `name` (created on first use, synced from
+   * members): `get`, `set`, `delete`, `entries`, `size`, events `set`,
+   * `delete`, `change`. Last writer wins by hybrid logical clock.
+   */
+  channel (name: string): Channel {
+    return this.channels.channel(name)
+  }
+
   /** The pipeline runs this node owns that have not finished yet. */
   pipelines (): PipelineRun[] {
     return [...this.runs]
@@ -186,6 +202,8 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
       placement: () => ({ weight: this.self().weight, strategy: this.self().strategy })
     }, this.log)
     await handleStatus(this.libp2p, () => this.status(), this.log)
+    await this.channels.start()
+    await handleChannelClient(this.libp2p, name => this.channel(name), this.log)
     this.log.info({ peerId: this.peerId, addresses: this.addresses }, 'grid node listening')
     this.seeds.start(this.config.peers)
   }
@@ -197,6 +215,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     for (const run of this.runs) run.cancel()
     await this.workers.stop()
     await this.agent?.stop()
+    await this.channels.stop()
     await this.membership.stop()
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<'timeout'>(resolve => { timer = setTimeout(() => resolve('timeout'), this.config.stopTimeoutMs) })

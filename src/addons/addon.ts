@@ -3,6 +3,7 @@ import type { Logger } from '../logger.ts'
 import type { Schema } from '../transport/json-stream.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { ConfigError } from '../errors.ts'
+import type { Channel } from '../channels/channel.ts'
 
 /** What an add-on gets from the node it extends (Fastify-style: no subclassing, no monkey-patching). */
 export interface AddonContext {
@@ -20,6 +21,8 @@ export interface AddonContext {
    * Unregistered when the add-on stops.
    */
   handle: <S extends Schema>(protocol: string, handler: (request: unknown, from: string) => unknown, schema?: S) => Promise<void>
+  /** The grid-wide channel `name` (the same object as `node.channel(name)`). */
+  channel: (name: string) => Channel
   /** Calls a protocol served by another node (a peer id of a member, or a multiaddr). */
   request: (target: string | Multiaddr, protocol: string, body: unknown, options?: { signal?: AbortSignal }) => Promise<unknown>
 }

@@ -85,6 +85,7 @@ export class AddonRegistry {
       node,
       log,
       signal: abort.signal,
+      channel: name => node.channel(name),
       on: (event, listener) => {
         node.on(event, listener as never)
         cleanup.push(() => { node.off(event, listener as never) })

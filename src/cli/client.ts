@@ -1,6 +1,7 @@
 import { createClientLibp2p } from '../transport/libp2p.ts'
 import type { ClientLibp2p } from '../transport/libp2p.ts'
 import { PeerUnreachableError } from '../errors.ts'
+import { RemoteError } from '../agent/wire-error.ts'
 import { createCliLogger } from './logger.ts'
 import { requireTls } from './tls-source.ts'
 import type { TlsFlags } from './tls-source.ts'
@@ -19,7 +20,8 @@ export async function withClient<T> (flags: ClientFlags, address: string, fn: (l
   try {
     return await fn(libp2p, AbortSignal.timeout(flags.timeout))
   } catch (err) {
-    if ((err as { code?: string }).code === 'ERR_REMOTE' || (err as Error).name === 'ConfigError') throw err
+    // the node answered (with an error of its own): that is not "unreachable"
+    if (err instanceof RemoteError || (err as Error).name === 'ConfigError') throw err
     throw new PeerUnreachableError(address, { cause: err })
   } finally {
     await libp2p.stop()

@@ -4,10 +4,12 @@ import { certsCommand } from './commands/certs.ts'
 import { statusCommand } from './commands/status.ts'
 import { weightCommand, strategyCommand } from './commands/placement.ts'
 import { GridError } from '../errors.ts'
+import { RemoteError } from '../agent/wire-error.ts'
+import { channelCommand } from './commands/channel.ts'
 
 /** Exit code for bad input: unknown flag, bad value, missing or unreadable certificates. */
 const EXIT_USAGE = 2
-const USAGE_CODES = new Set(['ERR_CONFIG', 'ERR_NO_CERTS', 'ERR_CERTIFICATE', 'ERR_FILE_EXISTS', 'ERR_INVALID_ADDRESS'])
+const USAGE_CODES = new Set(['ERR_CONFIG', 'ERR_NO_CERTS', 'ERR_CERTIFICATE', 'ERR_FILE_EXISTS', 'ERR_INVALID_ADDRESS', 'ERR_VALUE_TOO_LARGE'])
 
 export function buildProgram (): Command {
   const program = new Command('grid')
@@ -20,6 +22,7 @@ export function buildProgram (): Command {
   program.addCommand(statusCommand())
   program.addCommand(weightCommand())
   program.addCommand(strategyCommand())
+  program.addCommand(channelCommand())
   for (const cmd of program.commands) {
     cmd.exitOverride()
     for (const sub of cmd.commands) sub.exitOverride()
@@ -42,6 +45,11 @@ function fail (err: unknown): number {
   }
   if (err instanceof GridError) {
     process.stderr.write(`grid: ${err.message}\n`)
+    return USAGE_CODES.has(err.code) ? EXIT_USAGE : 1
+  }
+  if (err instanceof RemoteError) {
+    // the node refused the request: its error, by name and code, not our stack
+    process.stderr.write(`grid: the node refused: ${err.name} (${err.code}): ${err.message}\n`)
     return USAGE_CODES.has(err.code) ? EXIT_USAGE : 1
   }
   process.stderr.write(`grid: ${(err as Error)?.stack ?? String(err)}\n`)

@@ -1,0 +1,52 @@
+import type { Libp2p, AbortOptions } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import * as v from 'valibot'
+import { JsonStream, requestJson } from '../transport/json-stream.ts'
+import { toWireError, wireErrorSchema, RemoteError } from '../agent/wire-error.ts'
+import { CLIENT_PROTOCOL, clientRequestSchema } from './schema.ts'
+import type { ClientRequest } from './schema.ts'
+import type { Channel } from './channel.ts'
+import type { Logger } from '../logger.ts'
+
+const replySchema = v.variant('ok', [
+  v.object({ ok: v.literal(true), value: v.optional(v.unknown()), found: v.optional(v.boolean()), entries: v.optional(v.array(v.tuple([v.string(), v.unknown()]))) }),
+  v.object({ ok: v.literal(false), error: wireErrorSchema })
+])
+export type ChannelReply = v.InferOutput<typeof replySchema>
+
+/** Serves `grid channel get|set|del|list` (a CLI is a client, not a member: the node reads and writes for it). */
+export async function handleChannelClient (libp2p: Libp2p, channel: (name: string) => Channel, log: Logger): Promise<void> {
+  await libp2p.handle(CLIENT_PROTOCOL, async (stream) => {
+    const json = new JsonStream(stream, { maxBytes: 1024 * 1024 })
+    try {
+      const request = await json.read(clientRequestSchema, { signal: AbortSignal.timeout(5000) })
+      let reply: ChannelReply
+      try {
+        reply = answer(request, channel(request.channel))
+      } catch (err) {
+        reply = { ok: false, error: toWireError(err) }
+      }
+      await json.write(reply)
+      await json.close()
+    } catch (err) {
+      log.debug({ err: (err as Error).message }, 'channel request failed')
+      stream.abort(err as Error)
+    }
+  })
+}
+
+function answer (request: ClientRequest, channel: Channel): ChannelReply {
+  switch (request.op) {
+    case 'get': return { ok: true, found: channel.has(request.key), value: channel.get(request.key) }
+    case 'set': channel.set(request.key, request.value); return { ok: true }
+    case 'del': channel.delete(request.key); return { ok: true }
+    case 'list': return { ok: true, entries: channel.entries() }
+  }
+}
+
+/** The CLI side: one request to the node at `target`; a refused write rethrows the node's error (its code kept). */
+export async function requestChannel (libp2p: Libp2p, target: Multiaddr, request: ClientRequest, options: AbortOptions = {}): Promise<Extract<ChannelReply, { ok: true }>> {
+  const reply = await requestJson(libp2p, target, CLIENT_PROTOCOL, request, replySchema, options)
+  if (!reply.ok) throw new RemoteError(reply.error)
+  return reply
+}

@@ -1,0 +1,56 @@
+/**
+ * Hybrid logical clock (Kulkarni et al.): a timestamp is the largest physical
+ * time seen (ms) plus a counter, so it follows wall time, never goes back, and
+ * orders an event after everything its node had seen. Ties between writers
+ * break on the writer's peer id.
+ */
+export interface Hlc {
+  /** Physical part, ms since the epoch. */
+  t: number
+  /** Logical counter within one `t`. */
+  c: number
+}
+
+export interface Stamp extends Hlc {
+  /** Peer id of the writer. */
+  origin: string
+}
+
+export class HlcClock {
+  private last: Hlc = { t: 0, c: 0 }
+  private readonly physical: () => number
+  /** A remote stamp further ahead of our wall clock than this is refused (a broken clock must not drag ours). */
+  readonly maxDriftMs: number
+
+  constructor (options: { now?: () => number, maxDriftMs?: number } = {}) {
+    this.physical = options.now ?? Date.now
+    this.maxDriftMs = options.maxDriftMs ?? 60_000
+  }
+
+  /** A stamp for a local event, after every stamp seen so far. */
+  tick (): Hlc {
+    const p = this.physical()
+    this.last = p > this.last.t ? { t: p, c: 0 } : { t: this.last.t, c: this.last.c + 1 }
+    return { ...this.last }
+  }
+
+  /** Merges a remote stamp; false (and no change) when it is too far in the future. */
+  receive (remote: Hlc): boolean {
+    const p = this.physical()
+    if (remote.t - p > this.maxDriftMs) return false
+    const t = Math.max(p, this.last.t, remote.t)
+    let c = 0
+    if (t === this.last.t && t === remote.t) c = Math.max(this.last.c, remote.c) + 1
+    else if (t === this.last.t) c = this.last.c + 1
+    else if (t === remote.t) c = remote.c + 1
+    this.last = { t, c }
+    return true
+  }
+}
+
+/** Total order of stamps: time, then counter, then writer id. */
+export function compareStamps (a: Stamp, b: Stamp): number {
+  if (a.t !== b.t) return a.t - b.t
+  if (a.c !== b.c) return a.c - b.c
+  return a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : 0
+}

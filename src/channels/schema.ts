@@ -1,0 +1,44 @@
+import * as v from 'valibot'
+
+export const CHANNEL_NAME = /^[a-zA-Z0-9._-]{1,64}$/
+export const MAX_KEY_LENGTH = 256
+export const topicOf = (channel: string): string => `gridd/channel/${channel}`
+export const SYNC_PROTOCOL = '/gridd/channel/sync/1.0.0'
+export const CLIENT_PROTOCOL = '/gridd/channel/1.0.0'
+
+const stampFields = {
+  t: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER)),
+  c: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER)),
+  origin: v.pipe(v.string(), v.minLength(1), v.maxLength(128))
+}
+
+export const entrySchema = v.object({
+  key: v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_KEY_LENGTH)),
+  value: v.optional(v.unknown()),
+  deleted: v.boolean(),
+  ...stampFields
+})
+
+/** Gossip on `gridd/channel/<name>`: one write (or a few) of one channel. */
+export const channelMessageSchema = v.object({
+  v: v.literal(1),
+  channel: v.pipe(v.string(), v.regex(CHANNEL_NAME)),
+  entries: v.pipe(v.array(entrySchema), v.minLength(1), v.maxLength(64))
+})
+
+/** Snapshot exchange: each side sends everything it holds of the channel, tombstones included. */
+export const syncSchema = v.object({
+  channel: v.pipe(v.string(), v.regex(CHANNEL_NAME)),
+  entries: v.pipe(v.array(entrySchema), v.maxLength(1_000_000))
+})
+
+/** What `grid channel` asks a node. */
+export const clientRequestSchema = v.variant('op', [
+  v.object({ op: v.literal('get'), channel: v.pipe(v.string(), v.regex(CHANNEL_NAME)), key: v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_KEY_LENGTH)) }),
+  v.object({ op: v.literal('set'), channel: v.pipe(v.string(), v.regex(CHANNEL_NAME)), key: v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_KEY_LENGTH)), value: v.unknown() }),
+  v.object({ op: v.literal('del'), channel: v.pipe(v.string(), v.regex(CHANNEL_NAME)), key: v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_KEY_LENGTH)) }),
+  v.object({ op: v.literal('list'), channel: v.pipe(v.string(), v.regex(CHANNEL_NAME)) })
+])
+
+export type ChannelMessage = v.InferOutput<typeof channelMessageSchema>
+export type ClientRequest = v.InferOutput<typeof clientRequestSchema>

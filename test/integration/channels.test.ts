@@ -1,0 +1,91 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { GridNode } from '../../src/node.ts'
+import { loadCerts } from '../../src/transport/mtls/material.ts'
+import type { ChannelChange } from '../../src/channels/channel.ts'
+import { GridFixture } from './helpers/grid-fixture.ts'
+import type { GridProcess } from './helpers/grid-process.ts'
+import { eventually, runGrid } from './helpers/grid-process.ts'
+
+describe('channels across real processes', () => {
+  let grid: GridFixture
+  let nodes: GridProcess[]
+  let observer: GridNode
+  const changes: ChannelChange[] = []
+
+  const cli = async (node: GridProcess, ...args: string[]) => await runGrid(['channel', ...args, '--peer', node.address, '--certs', grid.dir, '--timeout', '5000'])
+  const get = async (node: GridProcess, key: string): Promise<unknown> => {
+    const res = await cli(node, 'get', 'cfg', key, '--json')
+    return res.code === 0 ? JSON.parse(res.stdout) : undefined
+  }
+
+  beforeAll(async () => {
+    grid = await GridFixture.create(5)
+    const first = await grid.start('n1')
+    nodes = [first, await grid.start('n2', ['--peer', first.address]), await grid.start('n3', ['--peer', first.address])]
+    observer = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(grid.dir, 'n4'), heartbeatMs: 200, peers: [first.address] })
+    await eventually(() => observer.members().filter(m => m.state === 'alive').length === 3 ? true : undefined)
+    observer.channel('cfg').on('change', c => { changes.push(c) })
+  }, 60_000)
+
+  afterAll(async () => {
+    await observer?.stop()
+    await grid?.close()
+  })
+
+  it('3 nodes write the same key at once: all settle on the same value, and change fires', async () => {
+    const results = await Promise.all(nodes.map(async (node, i) => await cli(node, 'set', 'cfg', 'leader', `{"by":"n${i + 1}"}`)))
+    expect(results.map(r => r.code)).toEqual([0, 0, 0])
+    const settled = await eventually(async () => {
+      const values = await Promise.all(nodes.map(async n => JSON.stringify(await get(n, 'leader'))))
+      const local = JSON.stringify(observer.channel('cfg').get('leader'))
+      return values.every(v => v === local && v !== undefined && v !== 'undefined') ? local : undefined
+    }, 20_000, 250)
+    expect(['{"by":"n1"}', '{"by":"n2"}', '{"by":"n3"}']).toContain(settled)
+    expect(changes.some(c => c.key === 'leader' && !c.deleted)).toBe(true)
+    expect(JSON.stringify(changes.filter(c => c.key === 'leader').at(-1)!.value)).toBe(settled)
+  }, 60_000)
+
+  it('a node that joins later sees every key without any new write', async () => {
+    expect((await cli(nodes[0]!, 'set', 'cfg', 'region', 'eu-west')).code).toBe(0)
+    expect((await cli(nodes[1]!, 'set', 'cfg', 'replicas', '3')).code).toBe(0)
+    await eventually(async () => await get(nodes[2]!, 'replicas') === 3 ? true : undefined, 15_000, 250)
+    const late = await grid.start('n5', ['--peer', nodes[1]!.address])
+    nodes.push(late)
+    const listed = await eventually(async () => {
+      const res = await cli(late, 'list', 'cfg', '--json')
+      const map = res.code === 0 ? JSON.parse(res.stdout) as Record<string, unknown> : {}
+      return map.region === 'eu-west' && map.replicas === 3 && map.leader != null ? map : undefined
+    }, 20_000, 250)
+    expect(Object.keys(listed).sort()).toEqual(['leader', 'region', 'replicas'])
+  }, 60_000)
+
+  it('a key deleted while a node is SIGSTOPped stays deleted after it resumes', async () => {
+    const paused = nodes[2]!
+    expect(await get(paused, 'region')).toBe('eu-west')
+    paused.proc.kill('SIGSTOP')
+    try {
+      expect((await cli(nodes[0]!, 'del', 'cfg', 'region')).code).toBe(0)
+      await eventually(async () => await get(nodes[1]!, 'region') === undefined ? true : undefined, 15_000, 250)
+      // paused long enough to be suspected by the others
+      await new Promise(resolve => setTimeout(resolve, 2000))
+    } finally {
+      paused.proc.kill('SIGCONT')
+    }
+    await eventually(async () => (await cli(paused, 'get', 'cfg', 'region')).code === 1 ? true : undefined, 20_000, 250)
+    // and it does not come back: not on the resumed node, not anywhere
+    await new Promise(resolve => setTimeout(resolve, 2000))
+    for (const node of nodes) expect(await get(node, 'region')).toBeUndefined()
+    expect(observer.channel('cfg').get('region')).toBeUndefined()
+    expect(changes.some(c => c.key === 'region' && c.deleted)).toBe(true)
+  }, 60_000)
+
+  it('an oversized value is refused with the typed error; bad input exits 2', async () => {
+    const big = await cli(nodes[0]!, 'set', 'cfg', 'huge', 'x'.repeat(70 * 1024))
+    expect(big.code).toBe(2)
+    expect(big.stderr).toMatch(/ValueTooLargeError \(ERR_VALUE_TOO_LARGE\)/)
+    expect(await get(nodes[0]!, 'huge')).toBeUndefined()
+    expect(() => { observer.channel('cfg').set('huge', 'x'.repeat(70 * 1024)) }).toThrow(expect.objectContaining({ code: 'ERR_VALUE_TOO_LARGE' }))
+    expect((await cli(nodes[0]!, 'set', 'cfg', 'only-key')).code).toBe(2)
+    expect((await runGrid(['channel', 'get', 'bad name!', 'k', '--peer', nodes[0]!.address, '--certs', grid.dir])).code).toBe(2)
+  }, 60_000)
+})

@@ -23,11 +23,13 @@ export interface JsonStreamOptions extends AbortOptions {
  */
 export class JsonStream {
   private readonly lp: ReturnType<typeof lpStream<Stream>>
+  private readonly maxBytes: number
   readonly stream: Stream
 
   constructor (stream: Stream, options: JsonStreamOptions = {}) {
     this.stream = stream
-    this.lp = lpStream(stream, { maxDataLength: options.maxBytes ?? MAX_MESSAGE_BYTES })
+    this.maxBytes = options.maxBytes ?? MAX_MESSAGE_BYTES
+    this.lp = lpStream(stream, { maxDataLength: this.maxBytes })
   }
 
   async write (value: unknown, options?: AbortOptions): Promise<void> {
@@ -39,7 +41,7 @@ export class JsonStream {
     try {
       raw = await this.lp.read(options)
     } catch (err) {
-      if ((err as Error).name === 'InvalidDataLengthError') throw new ProtocolError(`message larger than the ${MAX_MESSAGE_BYTES} byte limit`, { cause: err })
+      if ((err as Error).name === 'InvalidDataLengthError') throw new ProtocolError(`message larger than the ${this.maxBytes} byte limit`, { cause: err })
       throw err
     }
     return parseJson(decoder.decode(raw.subarray()), schema)
@@ -66,10 +68,10 @@ export function parseJson<S extends Schema> (text: string, schema: S): v.InferOu
   return result.output
 }
 
-/** Opens `protocol` on `target`, sends `request` (if any) and reads one response. */
-export async function requestJson<S extends Schema> (libp2p: Libp2p, target: PeerId | Multiaddr, protocol: string, request: unknown, schema: S, options: AbortOptions = {}): Promise<v.InferOutput<S>> {
+/** Opens `protocol` on `target`, sends `request` (if any) and reads one response (at most `maxBytes`). */
+export async function requestJson<S extends Schema> (libp2p: Libp2p, target: PeerId | Multiaddr, protocol: string, request: unknown, schema: S, options: JsonStreamOptions = {}): Promise<v.InferOutput<S>> {
   const stream = await libp2p.dialProtocol(target, protocol, options)
-  const json = new JsonStream(stream)
+  const json = new JsonStream(stream, options)
   try {
     await json.write(request ?? {}, options)
     return await json.read(schema, options)

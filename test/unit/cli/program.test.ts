@@ -11,10 +11,10 @@ function sub (cmd: Command, name: string): Command {
 const longFlags = (cmd: Command): string[] => cmd.options.map(o => o.long ?? '')
 
 describe('buildProgram', () => {
-  it('is the grid program with node, certs, status, weight and strategy', () => {
+  it('is the grid program with node, certs, status, weight, strategy and channel', () => {
     const program = buildProgram()
     expect(program.name()).toBe('grid')
-    expect(program.commands.map(c => c.name()).sort()).toEqual(['certs', 'node', 'status', 'strategy', 'weight'])
+    expect(program.commands.map(c => c.name()).sort()).toEqual(['certs', 'channel', 'node', 'status', 'strategy', 'weight'])
   })
 
   it('certs has init and issue', () => {

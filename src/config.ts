@@ -40,7 +40,7 @@ export interface GridNodeInit extends MembershipInit {
   dataDir?: string
   /** libp2p connection-monitor ping interval (RTT only: membership decides liveness). Default 5000 ms. */
   pingIntervalMs?: number
-  /** Channel limits: value size (64 KiB), tombstone TTL (10 min), anti-entropy interval (30 s). */
+  /** Channel limits: value size (64 KiB), tombstone TTL (10 min), anti-entropy interval (10 s). */
   channels?: ChannelsInit
   /** Add-ons to start once the node is up, in order: `[addon, options]` pairs (see `node.use`). */
   addons?: Array<[Addon<any>, unknown?]>

@@ -3,7 +3,7 @@ import { HlcClock } from './hlc.ts'
 import { LwwStore } from './store.ts'
 import type { Entry } from './store.ts'
 import { MAX_KEY_LENGTH } from './schema.ts'
-import { ConfigError, ValueTooLargeError } from '../errors.ts'
+import { ConfigError, NodeStoppedError, ValueTooLargeError } from '../errors.ts'
 
 export interface ChannelChange {
   key: string
@@ -27,21 +27,42 @@ export interface ChannelDeps {
   maxValueBytes: number
   /** Sends local writes to the grid. */
   publish: (entries: Entry[]) => void
+  /** False once the node is stopping: writes are refused then. */
+  running: () => boolean
+}
+
+/** What a merge did: entries that changed something, and entries refused. */
+export interface MergeResult {
+  changed: number
+  /** Values over this node's limit (a member with a larger limit wrote them). */
+  tooLarge: number
+  /** Stamps too far ahead of our clock. */
+  drift: number
 }
 
 /**
  * A grid-wide replicated map (`node.channel(name)`): last writer wins by
- * hybrid logical clock, deletes are tombstones, values are JSON.
+ * hybrid logical clock, deletes are tombstones, values are JSON. Values are
+ * stored and handed out frozen: mutating one in place would change this
+ * replica only, and silently.
  */
 export class Channel extends EventEmitter<ChannelEvents> {
   readonly name: string
+  /**
+   * Resolves once the channel has exchanged snapshots with the members that
+   * had it open when it was opened here (bounded; never rejects). Reads
+   * before that may miss keys the grid already has.
+   */
+  readonly ready: Promise<void>
   private readonly store = new LwwStore()
   private readonly deps: ChannelDeps
+  private markReady!: () => void
 
   constructor (name: string, deps: ChannelDeps) {
     super()
     this.name = name
     this.deps = deps
+    this.ready = new Promise(resolve => { this.markReady = resolve })
   }
 
   get (key: string): unknown {
@@ -54,6 +75,10 @@ export class Channel extends EventEmitter<ChannelEvents> {
 
   entries (): Array<[string, unknown]> {
     return this.store.entries()
+  }
+
+  keys (): string[] {
+    return this.store.entries().map(([key]) => key)
   }
 
   get size (): number {
@@ -75,10 +100,12 @@ export class Channel extends EventEmitter<ChannelEvents> {
     this.write({ key, value: JSON.parse(text), deleted: false, ...this.deps.clock.tick(), origin: this.deps.selfId })
   }
 
-  /** Deletes `key` grid-wide (a tombstone, so a late older write cannot bring it back). */
-  delete (key: string): void {
+  /** Deletes `key` grid-wide (a tombstone, so a late older write cannot bring it back); true if it was there. */
+  delete (key: string): boolean {
     checkKey(key)
+    const had = this.has(key)
     this.write({ key, deleted: true, ...this.deps.clock.tick(), origin: this.deps.selfId })
+    return had
   }
 
   /** Entries, tombstones included (for snapshots). */
@@ -86,28 +113,51 @@ export class Channel extends EventEmitter<ChannelEvents> {
     return this.store.all()
   }
 
-  /** Merges entries from the grid (gossip or a snapshot); returns how many changed something. */
-  merge (entries: Entry[]): number {
-    let changed = 0
+  /** Equal on two members exactly when they hold the same writes. */
+  digest (): string {
+    return this.store.digest()
+  }
+
+  /** Our entries that another member's snapshot lacks or holds older writes of. */
+  newerThan (theirs: Entry[]): Entry[] {
+    return this.store.newerThan(theirs)
+  }
+
+  /** Merges entries from the grid (gossip or a snapshot). */
+  merge (entries: Entry[]): MergeResult {
+    const result: MergeResult = { changed: 0, tooLarge: 0, drift: 0 }
     for (const entry of entries) {
       // snapshots relay others' writes: hold them to the same value limit as gossip
-      if (!entry.deleted && Buffer.byteLength(JSON.stringify(entry.value) ?? '') > this.deps.maxValueBytes) continue
-      if (!this.deps.clock.receive(entry)) continue
-      if (this.applyAndEmit(entry)) changed++
+      if (!entry.deleted && Buffer.byteLength(JSON.stringify(entry.value) ?? '') > this.deps.maxValueBytes) {
+        result.tooLarge++
+        continue
+      }
+      if (!this.deps.clock.receive(entry)) {
+        result.drift++
+        continue
+      }
+      if (this.applyAndEmit(entry)) result.changed++
     }
-    return changed
+    return result
   }
 
   expire (nowMs: number, ttlMs: number): number {
     return this.store.expire(nowMs, ttlMs)
   }
 
+  /** Called by the registry once the opening exchanges are done. */
+  synced (): void {
+    this.markReady()
+  }
+
   private write (entry: Entry): void {
+    if (!this.deps.running()) throw new NodeStoppedError()
     this.applyAndEmit(entry)
     this.deps.publish([entry])
   }
 
   private applyAndEmit (entry: Entry): boolean {
+    if (!entry.deleted) deepFreeze(entry.value)
     const applied = this.store.apply(entry)
     if (applied == null) return false
     const before = applied.previous
@@ -124,4 +174,10 @@ export class Channel extends EventEmitter<ChannelEvents> {
 
 function checkKey (key: string): void {
   if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) throw new ConfigError('key', `must be a string of 1..${MAX_KEY_LENGTH} characters`)
+}
+
+function deepFreeze (value: unknown): void {
+  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return
+  Object.freeze(value)
+  for (const child of Object.values(value)) deepFreeze(child)
 }

@@ -1,15 +1,15 @@
 import { TopicValidatorResult } from '@libp2p/gossipsub'
-import type { GossipSub, Message } from '@libp2p/gossipsub'
+import type { GossipSub, Message, SubscriptionChangeData } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
 import type { GridLibp2p } from '../transport/libp2p.ts'
-import { JsonStream, parseJson, requestJson } from '../transport/json-stream.ts'
+import { parseJson } from '../transport/json-stream.ts'
 import { Channel } from './channel.ts'
 import type { Entry } from './store.ts'
 import { HlcClock } from './hlc.ts'
-import { CHANNEL_NAME, SYNC_PROTOCOL, channelMessageSchema, syncSchema, topicOf } from './schema.ts'
+import { ChannelSync } from './sync.ts'
+import { CHANNEL_NAME, channelMessageSchema, topicOf } from './schema.ts'
 import type { ChannelMessage } from './schema.ts'
-import { ConfigError } from '../errors.ts'
+import { ConfigError, NodeStoppedError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 
 export interface ChannelsInit {
@@ -17,19 +17,24 @@ export interface ChannelsInit {
   maxValueBytes?: number
   /** Tombstones older than this are dropped. Default 10 min. */
   tombstoneTtlMs?: number
-  /** Anti-entropy: every this often, exchange snapshots with one random member. Default 30 s. */
+  /** Anti-entropy: every this often, each channel compares digests with one random member that has it open. Default 10 s. */
   syncIntervalMs?: number
 }
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
-const SNAPSHOT_BYTES = 64 * 1024 * 1024
+const TOPIC_PREFIX = 'gridd/channel/'
+/** Members asked for a snapshot when a channel opens. */
+const OPEN_FANOUT = 3
+/** `channel.ready` resolves after this even if an opening exchange still runs. */
+const READY_TIMEOUT_MS = 5000
 
 /**
  * The channels of one node: gossip per channel (`gridd/channel/<name>`,
  * validated, malformed messages logged and rejected), and snapshot exchange
- * (`/gridd/channel/sync/1.0.0`): each side sends all it holds and merges what
- * it gets, when a channel opens, when a member (re)appears, and now and then.
+ * (see ChannelSync) when a channel opens, when a member that has it open
+ * subscribes or connects, when a member joins or comes back, and every
+ * `syncIntervalMs` with one random member, so lost gossip heals by itself.
  */
 export class Channels {
   private readonly libp2p: GridLibp2p
@@ -38,11 +43,13 @@ export class Channels {
   private readonly clock = new HlcClock()
   private readonly open = new Map<string, Channel>()
   private readonly valid = new WeakMap<Uint8Array, ChannelMessage>()
+  private readonly sync: ChannelSync
   private readonly maxValueBytes: number
   private readonly tombstoneTtlMs: number
   private readonly syncIntervalMs: number
   private readonly members: () => string[]
   private timer?: NodeJS.Timeout
+  private running = false
 
   constructor (libp2p: GridLibp2p, members: () => string[], init: ChannelsInit, log: Logger) {
     this.libp2p = libp2p
@@ -51,82 +58,100 @@ export class Channels {
     this.log = log.child({ component: 'channels' })
     this.maxValueBytes = init.maxValueBytes ?? 64 * 1024
     this.tombstoneTtlMs = init.tombstoneTtlMs ?? 10 * 60_000
-    this.syncIntervalMs = init.syncIntervalMs ?? 30_000
+    this.syncIntervalMs = init.syncIntervalMs ?? 10_000
+    this.sync = new ChannelSync(libp2p, this.log, name => this.open.get(name), (channel, entries, peer) => { this.merge(channel, entries, peer, 'snapshot') })
   }
 
   async start (): Promise<void> {
+    this.running = true
     this.pubsub.addEventListener('message', this.onMessage)
-    await this.libp2p.handle(SYNC_PROTOCOL, async (stream) => {
-      const json = new JsonStream(stream, { maxBytes: SNAPSHOT_BYTES })
-      try {
-        const theirs = await json.read(syncSchema, { signal: AbortSignal.timeout(10_000) })
-        const channel = this.open.get(theirs.channel)
-        await json.write({ channel: theirs.channel, entries: channel?.snapshot() ?? [] })
-        channel?.merge(theirs.entries as Entry[])
-        await json.close()
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message }, 'dropped a malformed channel snapshot')
-        stream.abort(err as Error)
-      }
-    })
+    this.pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
+    await this.sync.start()
     this.timer = setInterval(() => { this.antiEntropy() }, this.syncIntervalMs)
     this.timer.unref()
   }
 
   async stop (): Promise<void> {
+    this.running = false
     clearInterval(this.timer)
     this.pubsub.removeEventListener('message', this.onMessage)
+    this.pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
     for (const name of this.open.keys()) {
       this.pubsub.topicValidators.delete(topicOf(name))
       try { this.pubsub.unsubscribe(topicOf(name)) } catch {}
     }
-    await this.libp2p.unhandle(SYNC_PROTOCOL).catch(() => {})
+    await this.sync.stop()
   }
 
-  /** The channel `name`, opened (and subscribed, and synced from members) on first use. */
+  /** The channel `name`, opened (subscribed, and synced from members) on first use. */
   channel (name: string): Channel {
     if (typeof name !== 'string' || !CHANNEL_NAME.test(name)) throw new ConfigError('channel', `name must match ${String(CHANNEL_NAME)}, got ${JSON.stringify(name)}`)
     let channel = this.open.get(name)
     if (channel != null) return channel
+    if (!this.running) throw new NodeStoppedError()
     channel = new Channel(name, {
       selfId: this.libp2p.peerId.toString(),
       clock: this.clock,
       maxValueBytes: this.maxValueBytes,
-      publish: entries => { void this.publish(name, entries) }
+      publish: entries => { void this.publish(name, entries) },
+      running: () => this.running
     })
     this.open.set(name, channel)
     this.pubsub.topicValidators.set(topicOf(name), (peer, message) => this.validate(peer, message))
     this.pubsub.subscribe(topicOf(name))
-    // converge without waiting for new writes: exchange with a few members now
-    for (const member of this.members().slice(0, 3)) void this.exchange(name, member)
+    void this.openingSync(channel)
     return channel
   }
 
-  /** A member appeared or came back: exchange every open channel with it. */
+  /** A member appeared or came back: it may hold writes we missed, or miss ours. */
   memberAppeared (id: string): void {
-    for (const name of this.open.keys()) void this.exchange(name, id)
+    for (const channel of this.open.values()) void this.sync.exchange(channel, id)
   }
 
-  /** Sends our snapshot of `name` to `peer` and merges theirs. */
-  async exchange (name: string, peer: string): Promise<void> {
-    const channel = this.open.get(name)
-    if (channel == null) return
-    try {
-      const theirs = await requestJson(this.libp2p, peerIdFromString(peer), SYNC_PROTOCOL, { channel: name, entries: channel.snapshot() }, syncSchema, { signal: AbortSignal.timeout(10_000) })
-      const changed = channel.merge(theirs.entries as Entry[])
-      if (changed > 0) this.log.debug({ channel: name, peer, changed }, 'merged a channel snapshot')
-    } catch (err) {
-      this.log.debug({ channel: name, peer, err: (err as Error).message }, 'channel snapshot exchange failed')
-    }
+  /**
+   * Converge without waiting for new writes: exchange with a few members
+   * that have the channel open (gossipsub knows their subscriptions), or with
+   * any members when none is known to.
+   */
+  private async openingSync (channel: Channel): Promise<void> {
+    const subscribers = shuffle(this.pubsub.getSubscribers(topicOf(channel.name)).map(p => p.toString()))
+    const others = shuffle(this.members().filter(id => !subscribers.includes(id)))
+    const peers = [...subscribers, ...others].slice(0, OPEN_FANOUT)
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      Promise.all(peers.map(async peer => { await this.sync.exchange(channel, peer) })),
+      new Promise(resolve => { timer = setTimeout(resolve, READY_TIMEOUT_MS) })
+    ])
+    clearTimeout(timer)
+    channel.synced()
   }
 
   private antiEntropy (): void {
     const now = Date.now()
-    for (const channel of this.open.values()) channel.expire(now, this.tombstoneTtlMs)
-    const members = this.members()
-    if (members.length === 0) return
-    const peer = members[Math.floor(Math.random() * members.length)]!
-    for (const name of this.open.keys()) void this.exchange(name, peer)
+    for (const channel of this.open.values()) {
+      channel.expire(now, this.tombstoneTtlMs)
+      const subscribers = this.pubsub.getSubscribers(topicOf(channel.name)).map(p => p.toString())
+      const peers = subscribers.length > 0 ? subscribers : this.members()
+      const peer = peers[Math.floor(Math.random() * peers.length)]
+      if (peer != null) void this.sync.exchange(channel, peer)
+    }
+  }
+
+  /** A member subscribed to a channel we have open (it opened it, or its connection is new): exchange with it. */
+  private readonly onSubscriptionChange = (evt: CustomEvent<SubscriptionChangeData>): void => {
+    const { peerId, subscriptions } = evt.detail
+    for (const { topic, subscribe } of subscriptions) {
+      const channel = subscribe && topic.startsWith(TOPIC_PREFIX) ? this.open.get(topic.slice(TOPIC_PREFIX.length)) : undefined
+      if (channel != null) void this.sync.exchange(channel, peerId.toString())
+    }
+  }
+
+  private merge (channel: Channel, entries: Entry[], peer: string, via: 'gossip' | 'snapshot'): void {
+    const result = channel.merge(entries)
+    if (result.tooLarge > 0 || result.drift > 0) {
+      this.log.warn({ channel: channel.name, peer, via, tooLarge: result.tooLarge, clockAhead: result.drift }, 'dropped channel writes: values over this node\'s limit, or stamps too far ahead of its clock')
+    }
+    if (result.changed > 0 && via === 'snapshot') this.log.debug({ channel: channel.name, peer, changed: result.changed }, 'merged a channel snapshot')
   }
 
   private async publish (name: string, entries: Entry[]): Promise<void> {
@@ -165,9 +190,18 @@ export class Channels {
 
   private readonly onMessage = (evt: CustomEvent<Message>): void => {
     const message = evt.detail
-    if (!message.topic.startsWith('gridd/channel/') || message.type !== 'signed') return
+    if (!message.topic.startsWith(TOPIC_PREFIX) || message.type !== 'signed') return
     const parsed = this.valid.get(message.data) ?? this.check(message)
     if (typeof parsed === 'string') return
-    this.open.get(parsed.channel)?.merge(parsed.entries as Entry[])
+    const channel = this.open.get(parsed.channel)
+    if (channel != null) this.merge(channel, parsed.entries as Entry[], message.from.toString(), 'gossip')
   }
+}
+
+function shuffle<T> (items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!]
+  }
+  return items
 }

@@ -7,6 +7,7 @@ import { CLIENT_PROTOCOL, clientRequestSchema } from './schema.ts'
 import type { ClientRequest } from './schema.ts'
 import type { Channel } from './channel.ts'
 import type { Logger } from '../logger.ts'
+import { MAX_SNAPSHOT_BYTES } from './sync.ts'
 
 const replySchema = v.variant('ok', [
   v.object({ ok: v.literal(true), value: v.optional(v.unknown()), found: v.optional(v.boolean()), entries: v.optional(v.array(v.tuple([v.string(), v.unknown()]))) }),
@@ -22,7 +23,10 @@ export async function handleChannelClient (libp2p: Libp2p, channel: (name: strin
       const request = await json.read(clientRequestSchema, { signal: AbortSignal.timeout(5000) })
       let reply: ChannelReply
       try {
-        reply = answer(request, channel(request.channel))
+        const open = channel(request.channel)
+        // a node that opens the channel for this request answers from the grid's state, not an empty map
+        await open.ready
+        reply = answer(request, open)
       } catch (err) {
         reply = { ok: false, error: toWireError(err) }
       }
@@ -39,14 +43,15 @@ function answer (request: ClientRequest, channel: Channel): ChannelReply {
   switch (request.op) {
     case 'get': return { ok: true, found: channel.has(request.key), value: channel.get(request.key) }
     case 'set': channel.set(request.key, request.value); return { ok: true }
-    case 'del': channel.delete(request.key); return { ok: true }
+    case 'del': return { ok: true, found: channel.delete(request.key) }
     case 'list': return { ok: true, entries: channel.entries() }
   }
 }
 
 /** The CLI side: one request to the node at `target`; a refused write rethrows the node's error (its code kept). */
 export async function requestChannel (libp2p: Libp2p, target: Multiaddr, request: ClientRequest, options: AbortOptions = {}): Promise<Extract<ChannelReply, { ok: true }>> {
-  const reply = await requestJson(libp2p, target, CLIENT_PROTOCOL, request, replySchema, options)
+  // a list carries the whole channel
+  const reply = await requestJson(libp2p, target, CLIENT_PROTOCOL, request, replySchema, { ...options, maxBytes: MAX_SNAPSHOT_BYTES })
   if (!reply.ok) throw new RemoteError(reply.error)
   return reply
 }

@@ -12,12 +12,16 @@ const stampFields = {
   origin: v.pipe(v.string(), v.minLength(1), v.maxLength(128))
 }
 
-export const entrySchema = v.object({
-  key: v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_KEY_LENGTH)),
-  value: v.optional(v.unknown()),
-  deleted: v.boolean(),
-  ...stampFields
-})
+export const entrySchema = v.pipe(
+  v.object({
+    key: v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_KEY_LENGTH)),
+    value: v.optional(v.unknown()),
+    deleted: v.boolean(),
+    ...stampFields
+  }),
+  // JSON has no undefined: a write without a value would be a key that is there and is not
+  v.check(e => e.deleted || e.value !== undefined, 'a write that is not a delete needs a value')
+)
 
 /** Gossip on `gridd/channel/<name>`: one write (or a few) of one channel. */
 export const channelMessageSchema = v.object({
@@ -26,11 +30,19 @@ export const channelMessageSchema = v.object({
   entries: v.pipe(v.array(entrySchema), v.minLength(1), v.maxLength(64))
 })
 
-/** Snapshot exchange: each side sends everything it holds of the channel, tombstones included. */
-export const syncSchema = v.object({
-  channel: v.pipe(v.string(), v.regex(CHANNEL_NAME)),
-  entries: v.pipe(v.array(entrySchema), v.maxLength(1_000_000))
-})
+const channelName = v.pipe(v.string(), v.regex(CHANNEL_NAME))
+const digest = v.pipe(v.string(), v.maxLength(64))
+const entries = v.pipe(v.array(entrySchema), v.maxLength(1_000_000))
+
+/**
+ * Snapshot exchange, three messages on one stream: the asker sends its digest;
+ * the other side answers with its whole snapshot (tombstones included) unless
+ * the digests match or it does not have the channel open; then, only if a
+ * snapshot came, the asker sends back what the snapshot lacked.
+ */
+export const syncAskSchema = v.object({ v: v.literal(1), channel: channelName, digest })
+export const syncAnswerSchema = v.object({ v: v.literal(1), open: v.boolean(), digest, entries })
+export const syncDeltaSchema = v.object({ v: v.literal(1), entries })
 
 /** What `grid channel` asks a node. */
 export const clientRequestSchema = v.variant('op', [

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { compareStamps } from './hlc.ts'
 import type { Stamp } from './hlc.ts'
 
@@ -13,14 +14,21 @@ export interface Entry extends Stamp {
  * if its stamp is later, so every replica that has seen the same writes holds
  * the same map whatever the order they arrived in. Deletes stay as tombstones
  * until `expire` drops those older than the TTL.
+ *
+ * It keeps an order-independent digest of its writes (XOR of one hash per
+ * entry, updated as entries come and go), so two replicas can tell they are
+ * equal by swapping a few bytes instead of their contents.
  */
 export class LwwStore {
   private readonly map = new Map<string, Entry>()
+  private xor = 0n
 
   /** Applies `entry` if it is newer than what the key holds; returns the entry it replaced (or null when stale). */
   apply (entry: Entry): { previous?: Entry } | null {
     const current = this.map.get(entry.key)
     if (current != null && compareStamps(entry, current) <= 0) return null
+    if (current != null) this.xor ^= entryHash(current)
+    this.xor ^= entryHash(entry)
     this.map.set(entry.key, entry)
     return { previous: current }
   }
@@ -50,12 +58,32 @@ export class LwwStore {
     return [...this.map.values()]
   }
 
+  /** Our entries that `theirs` (another replica's snapshot) lacks or holds an older write of. */
+  newerThan (theirs: Entry[]): Entry[] {
+    const other = new Map(theirs.map(e => [e.key, e]))
+    return this.all().filter(e => { const o = other.get(e.key); return o == null || compareStamps(e, o) > 0 })
+  }
+
+  /** Equal on two replicas exactly when they hold the same writes (tombstones included). */
+  digest (): string {
+    return `${this.map.size}:${this.xor.toString(16)}`
+  }
+
   /** Drops tombstones whose delete is older than `ttlMs`; returns how many. */
   expire (nowMs: number, ttlMs: number): number {
     let n = 0
     for (const [key, e] of this.map) {
-      if (e.deleted && nowMs - e.t > ttlMs) { this.map.delete(key); n++ }
+      if (e.deleted && nowMs - e.t > ttlMs) {
+        this.map.delete(key)
+        this.xor ^= entryHash(e)
+        n++
+      }
     }
     return n
   }
+}
+
+/** A write is identified by its key and stamp: the HLC never issues one stamp twice to one writer. */
+function entryHash (e: Entry): bigint {
+  return createHash('sha256').update(`${e.key}\0${e.t}\0${e.c}\0${e.origin}\0${e.deleted ? 1 : 0}`).digest().readBigUInt64BE(0)
 }

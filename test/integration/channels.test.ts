@@ -2,7 +2,8 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { GridNode } from '../../src/node.ts'
 import { loadCerts } from '../../src/transport/mtls/material.ts'
 import type { ChannelChange } from '../../src/channels/channel.ts'
-import { GridFixture } from './helpers/grid-fixture.ts'
+import { ConfigError, ValueTooLargeError } from '../../src/errors.ts'
+import { GridFixture, memberEvent } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { eventually, runGrid } from './helpers/grid-process.ts'
 
@@ -49,14 +50,16 @@ describe('channels across real processes', () => {
     expect((await cli(nodes[0]!, 'set', 'cfg', 'region', 'eu-west')).code).toBe(0)
     expect((await cli(nodes[1]!, 'set', 'cfg', 'replicas', '3')).code).toBe(0)
     await eventually(async () => await get(nodes[2]!, 'replicas') === 3 ? true : undefined, 15_000, 250)
+    const leader = observer.channel('cfg').get('leader')
     const late = await grid.start('n5', ['--peer', nodes[1]!.address])
     nodes.push(late)
-    const listed = await eventually(async () => {
-      const res = await cli(late, 'list', 'cfg', '--json')
-      const map = res.code === 0 ? JSON.parse(res.stdout) as Record<string, unknown> : {}
-      return map.region === 'eu-west' && map.replicas === 3 && map.leader != null ? map : undefined
-    }, 20_000, 250)
-    expect(Object.keys(listed).sort()).toEqual(['leader', 'region', 'replicas'])
+    // joined (it hears all 4 others), but has never opened the channel: no write happens from here on
+    await eventually(async () => (await grid.status(late)).members.filter(m => m.state === 'alive').length === 4 ? true : undefined, 20_000, 250)
+    // its first read opens the channel, pulls a snapshot and answers from it: one read, no retries
+    const res = await cli(late, 'list', 'cfg', '--json')
+    expect(res.code, res.stderr).toBe(0)
+    expect(JSON.parse(res.stdout)).toEqual({ leader, region: 'eu-west', replicas: 3 })
+    expect(await get(late, 'leader')).toEqual(leader)
   }, 60_000)
 
   it('a key deleted while a node is SIGSTOPped stays deleted after it resumes', async () => {
@@ -64,14 +67,18 @@ describe('channels across real processes', () => {
     expect(await get(paused, 'region')).toBe('eu-west')
     paused.proc.kill('SIGSTOP')
     try {
+      // first the others hold it failed and cut their connections to it: no gossip can reach it any more,
+      // so only the snapshot exchange after it resumes can tell it about the delete
+      for (const node of nodes.filter(n => n !== paused)) await node.waitFor(memberEvent('member:fail', paused.peerId), 15_000)
       expect((await cli(nodes[0]!, 'del', 'cfg', 'region')).code).toBe(0)
+      expect((await cli(nodes[1]!, 'set', 'cfg', 'while-paused', '"yes"')).code).toBe(0)
       await eventually(async () => await get(nodes[1]!, 'region') === undefined ? true : undefined, 15_000, 250)
-      // paused long enough to be suspected by the others
-      await new Promise(resolve => setTimeout(resolve, 2000))
     } finally {
       paused.proc.kill('SIGCONT')
     }
     await eventually(async () => (await cli(paused, 'get', 'cfg', 'region')).code === 1 ? true : undefined, 20_000, 250)
+    // it also has the write it slept through, with no new write since
+    expect(await get(paused, 'while-paused')).toBe('yes')
     // and it does not come back: not on the resumed node, not anywhere
     await new Promise(resolve => setTimeout(resolve, 2000))
     for (const node of nodes) expect(await get(node, 'region')).toBeUndefined()
@@ -79,12 +86,28 @@ describe('channels across real processes', () => {
     expect(changes.some(c => c.key === 'region' && c.deleted)).toBe(true)
   }, 60_000)
 
+  it('a channel larger than one protocol message (1.5 MB) still reaches a member that opens it later, and the CLI lists it', async () => {
+    const bulk = observer.channel('bulk')
+    const value = 'v'.repeat(60 * 1024)
+    for (let i = 0; i < 25; i++) bulk.set(`k${i}`, `${i}:${value}`)
+    // no process has the channel open: the only way in is the snapshot pulled when the CLI request opens it
+    const res = await cli(nodes[0]!, 'list', 'bulk', '--json')
+    expect(res.code, res.stderr).toBe(0)
+    const listed = JSON.parse(res.stdout) as Record<string, string>
+    expect(Object.keys(listed)).toHaveLength(25)
+    expect(listed.k7).toBe(`7:${value}`)
+  }, 60_000)
+
   it('an oversized value is refused with the typed error; bad input exits 2', async () => {
     const big = await cli(nodes[0]!, 'set', 'cfg', 'huge', 'x'.repeat(70 * 1024))
     expect(big.code).toBe(2)
     expect(big.stderr).toMatch(/ValueTooLargeError \(ERR_VALUE_TOO_LARGE\)/)
     expect(await get(nodes[0]!, 'huge')).toBeUndefined()
-    expect(() => { observer.channel('cfg').set('huge', 'x'.repeat(70 * 1024)) }).toThrow(expect.objectContaining({ code: 'ERR_VALUE_TOO_LARGE' }))
+    expect(() => { observer.channel('cfg').set('huge', 'x'.repeat(70 * 1024)) }).toThrow(ValueTooLargeError)
+    expect(observer.channel('cfg').has('huge')).toBe(false)
+    // one object per name; names are checked where they are given
+    expect(observer.channel('cfg')).toBe(observer.channel('cfg'))
+    expect(() => observer.channel('bad name!')).toThrow(ConfigError)
     expect((await cli(nodes[0]!, 'set', 'cfg', 'only-key')).code).toBe(2)
     expect((await runGrid(['channel', 'get', 'bad name!', 'k', '--peer', nodes[0]!.address, '--certs', grid.dir])).code).toBe(2)
   }, 60_000)

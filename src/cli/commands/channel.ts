@@ -44,7 +44,7 @@ export function channelCommand (): Command {
         }
         process.stdout.write(`${flags.json === true || typeof reply.value !== 'string' ? JSON.stringify(reply.value) : reply.value}\n`)
       } else if (flags.json === true) {
-        process.stdout.write(`${JSON.stringify({ ok: true })}\n`)
+        process.stdout.write(`${JSON.stringify(request.op === 'del' ? { ok: true, deleted: reply.found === true } : { ok: true })}\n`)
       }
     })
 }

@@ -112,7 +112,7 @@ export interface CliResult {
 /** Runs `grid <args>` to completion. */
 export async function runGrid (args: string[], options: { env?: Record<string, string>, cwd?: string, timeoutMs?: number } = {}): Promise<CliResult> {
   return await new Promise(resolve => {
-    execFile(process.execPath, [GRID_BIN, ...args], { env: { ...process.env, ...options.env }, cwd: options.cwd, timeout: options.timeoutMs ?? 30_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [GRID_BIN, ...args], { env: { ...process.env, ...options.env }, cwd: options.cwd, timeout: options.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err == null ? 0 : typeof err.code === 'number' ? err.code : 1
       resolve({ code, stdout, stderr })
     })

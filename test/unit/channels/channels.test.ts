@@ -1,4 +1,6 @@
 import { describe, it, expect } from 'vitest'
+import * as v from 'valibot'
+import { entrySchema } from '../../../src/channels/schema.ts'
 import { HlcClock, compareStamps } from '../../../src/channels/hlc.ts'
 import { LwwStore } from '../../../src/channels/store.ts'
 import type { Entry } from '../../../src/channels/store.ts'
@@ -66,7 +68,7 @@ describe('last-writer-wins store', () => {
 describe('channel', () => {
   const make = (maxValueBytes = 64) => {
     const published: Entry[][] = []
-    const channel = new Channel('c', { selfId: 'me', clock: new HlcClock(), maxValueBytes, publish: e => { published.push(e) } })
+    const channel = new Channel('c', { selfId: 'me', clock: new HlcClock(), maxValueBytes, publish: e => { published.push(e) }, running: () => true })
     return { channel, published }
   }
 
@@ -94,7 +96,113 @@ describe('channel', () => {
 
   it('merging drops relayed values over the limit', () => {
     const { channel } = make(16)
-    expect(channel.merge([write('big', Date.now(), 'x', 'y'.repeat(100)), write('ok', Date.now(), 'x', 1)])).toBe(1)
+    expect(channel.merge([write('big', Date.now(), 'x', 'y'.repeat(100)), write('ok', Date.now(), 'x', 1)])).toEqual({ changed: 1, tooLarge: 1, drift: 0 })
     expect(channel.entries()).toEqual([['ok', 1]])
+  })
+})
+
+describe('digest and delta (what a snapshot exchange relies on)', () => {
+  const replica = (selfId: string, now: () => number = Date.now) => new Channel('c', { selfId, clock: new HlcClock({ now }), maxValueBytes: 1024, publish: () => {}, running: () => true })
+
+  it('the digest depends on the writes held, not on the order they arrived in, and counts tombstones', () => {
+    const writes = [write('a', 1, 'x', 1), write('b', 2, 'y', 2), write('a', 3, 'y'), write('c', 4, 'x', { deep: [1] })]
+    const one = new LwwStore()
+    const two = new LwwStore()
+    for (const w of writes) one.apply(w)
+    for (const w of [...writes].reverse()) two.apply(w)
+    expect(one.digest()).toBe(two.digest())
+    const three = new LwwStore()
+    for (const w of writes.slice(0, 3)) three.apply(w)
+    expect(three.digest()).not.toBe(one.digest())
+    // the same visible map with and without a tombstone is not the same history
+    const live = new LwwStore()
+    live.apply(write('b', 2, 'y', 2))
+    const withTombstone = new LwwStore()
+    withTombstone.apply(write('b', 2, 'y', 2))
+    withTombstone.apply(write('a', 3, 'y'))
+    expect(live.entries()).toEqual(withTombstone.entries())
+    expect(live.digest()).not.toBe(withTombstone.digest())
+    // expiring the tombstone brings the digests together again
+    withTombstone.expire(10_000, 1000)
+    expect(withTombstone.digest()).toBe(live.digest())
+  })
+
+  it('snapshot one way plus delta back leaves two diverged replicas equal, the newer write winning per key', () => {
+    let wall = 1_000_000
+    const a = replica('peer-a', () => wall)
+    const b = replica('peer-b', () => wall)
+    a.set('only-a', 1)
+    b.set('only-b', 2)
+    a.set('both', 'a-old')
+    wall += 10
+    b.set('both', 'b-new')
+    b.set('gone', true)
+    a.merge(b.snapshot())
+    wall += 10
+    a.delete('gone') // deleted on a after it saw b's write
+    expect(a.digest()).not.toBe(b.digest())
+    // the exchange: b asks, a answers with its snapshot, b sends back what a lacked
+    const answer = a.snapshot()
+    b.merge(answer)
+    a.merge(b.newerThan(answer))
+    expect(a.digest()).toBe(b.digest())
+    expect(Object.fromEntries(a.entries())).toEqual({ 'only-a': 1, 'only-b': 2, both: 'b-new' })
+    expect(Object.fromEntries(b.entries())).toEqual(Object.fromEntries(a.entries()))
+    // in sync: nothing left to send either way
+    expect(a.newerThan(b.snapshot())).toEqual([])
+    expect(b.newerThan(a.snapshot())).toEqual([])
+  })
+
+  it('a tombstone wins over the paused replica\'s older value in both directions of the exchange', () => {
+    let wall = 5000
+    const a = replica('peer-a', () => wall)
+    const paused = replica('peer-p', () => wall)
+    a.set('k', 'v')
+    paused.merge(a.snapshot())
+    wall += 100
+    a.delete('k') // while `paused` hears nothing
+    // the paused replica answers first: its older value must not come back on a
+    a.merge(paused.snapshot())
+    expect(a.has('k')).toBe(false)
+    paused.merge(a.newerThan(paused.snapshot()))
+    expect(paused.has('k')).toBe(false)
+    expect(paused.digest()).toBe(a.digest())
+  })
+
+  it('merge refuses stamps too far ahead of the local clock and counts them', () => {
+    const c = replica('me', () => 1000)
+    expect(c.merge([write('k', 1000 + 3_600_000, 'x', 'future')])).toEqual({ changed: 0, tooLarge: 0, drift: 1 })
+    expect(c.has('k')).toBe(false)
+  })
+
+  it('values are frozen copies: the caller\'s object is not shared, and mutating a read one throws', () => {
+    const c = replica('me')
+    const mine = { list: [1, 2], nested: { a: 1 } }
+    c.set('k', mine)
+    mine.list.push(3)
+    const read = c.get('k') as typeof mine
+    expect(read).toEqual({ list: [1, 2], nested: { a: 1 } })
+    expect(() => { read.nested.a = 2 }).toThrow(TypeError)
+    expect(() => { read.list.push(4) }).toThrow(TypeError)
+  })
+
+  it('delete says whether the key was there; writes after the node stopped are refused', () => {
+    let running = true
+    const c = new Channel('c', { selfId: 'me', clock: new HlcClock(), maxValueBytes: 1024, publish: () => {}, running: () => running })
+    c.set('k', 1)
+    expect(c.delete('k')).toBe(true)
+    expect(c.delete('k')).toBe(false)
+    running = false
+    expect(() => { c.set('k', 1) }).toThrow(expect.objectContaining({ code: 'ERR_NODE_STOPPED' }))
+  })
+})
+
+describe('wire schema', () => {
+  it('refuses a write that is neither a value nor a delete', () => {
+    const base = { key: 'k', t: 1, c: 0, origin: 'x' }
+    expect(v.safeParse(entrySchema, { ...base, deleted: false }).success).toBe(false)
+    expect(v.safeParse(entrySchema, { ...base, deleted: false, value: null }).success).toBe(true)
+    expect(v.safeParse(entrySchema, { ...base, deleted: true }).success).toBe(true)
+    expect(v.safeParse(entrySchema, { ...base, deleted: true, key: '' }).success).toBe(false)
   })
 })

@@ -20,7 +20,7 @@ describe('channels across real processes', () => {
   }
 
   beforeAll(async () => {
-    grid = await GridFixture.create(5)
+    grid = await GridFixture.create(6)
     const first = await grid.start('n1')
     nodes = [first, await grid.start('n2', ['--peer', first.address]), await grid.start('n3', ['--peer', first.address])]
     observer = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(grid.dir, 'n4'), heartbeatMs: 200, peers: [first.address] })
@@ -110,5 +110,15 @@ describe('channels across real processes', () => {
     expect(() => observer.channel('bad name!')).toThrow(ConfigError)
     expect((await cli(nodes[0]!, 'set', 'cfg', 'only-key')).code).toBe(2)
     expect((await runGrid(['channel', 'get', 'bad name!', 'k', '--peer', nodes[0]!.address, '--certs', grid.dir])).code).toBe(2)
+  }, 60_000)
+
+  it('grid node --channel-value-bytes sets the limit a node enforces', async () => {
+    const strict = await grid.start('n6', ['--channel-value-bytes', '100'])
+    const small = await cli(strict, 'set', 'limits', 'k', 'x'.repeat(50))
+    expect(small.code).toBe(0)
+    const big = await cli(strict, 'set', 'limits', 'k', 'x'.repeat(200))
+    expect(big.code).toBe(2)
+    expect(big.stderr).toMatch(/ERR_VALUE_TOO_LARGE/)
+    expect(big.stderr).toMatch(/limit is 100/)
   }, 60_000)
 })

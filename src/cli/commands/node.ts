@@ -36,6 +36,8 @@ interface NodeFlags {
   metrics?: number
   metricsHost: string
   addon?: string[]
+  channelValueBytes?: number
+  tombstoneTtlMs?: number
 }
 
 export function nodeCommand (): Command {
@@ -61,6 +63,8 @@ export function nodeCommand (): Command {
     .addOption(intOption('--metrics <port>', 'serve Prometheus metrics on http://127.0.0.1:<port>/metrics', 0, 65535).env('GRID_METRICS'))
     .addOption(new Option('--metrics-host <ip>', 'metrics listen address').default('127.0.0.1').env('GRID_METRICS_HOST'))
     .addOption(new Option('--addon <module...>', 'load an add-on: <module>[:json-options], e.g. ./my-addon.ts:{"greeting":"hi"} (repeatable)').env('GRID_ADDONS'))
+    .addOption(intOption('--channel-value-bytes <n>', 'largest channel value, serialized (default 65536)', 16, 16 * 1024 * 1024).env('GRID_CHANNEL_VALUE_BYTES'))
+    .addOption(intOption('--tombstone-ttl-ms <ms>', 'how long channel deletes are remembered (default 600000)', 1000, 2_147_483_647).env('GRID_TOMBSTONE_TTL_MS'))
     .addOption(logLevelOption('info'))
     .action(async (flags: NodeFlags) => { await runNode(flags) })
 }
@@ -81,6 +85,7 @@ async function runNode (flags: NodeFlags): Promise<void> {
     suspectAfterMs: flags.suspectAfterMs,
     reconnectForMs: flags.reconnectForMs,
     dataDir: flags.dataDir,
+    channels: { maxValueBytes: flags.channelValueBytes, tombstoneTtlMs: flags.tombstoneTtlMs },
     agent: flags.agent === true ? { workers: flags.workers, cpu: flags.cpu, memoryMb: flags.memory, weight: flags.weight, strategy: flags.strategy } : undefined
   })
   if (flags.agent !== true && (flags.weight != null || flags.strategy != null)) {

@@ -10,7 +10,7 @@ export interface AddonContext {
   node: GridNode
   /** A child logger bound to `{ addon: name }`. */
   log: Logger
-  /** Aborted when the add-on stops. */
+  /** Aborted when the add-on stops (or the node begins stopping while it starts). */
   signal: AbortSignal
   /** Listens to a node event (membership, peers, pipelines); removed when the add-on stops. */
   on: <E extends keyof GridNodeEvents>(event: E, listener: (...args: GridNodeEvents[E]) => void) => void
@@ -23,7 +23,7 @@ export interface AddonContext {
   handle: <S extends Schema>(protocol: string, handler: (request: unknown, from: string) => unknown, schema?: S) => Promise<void>
   /** The grid-wide channel `name` (the same object as `node.channel(name)`). */
   channel: (name: string) => Channel
-  /** Calls a protocol served by another node (a peer id of a member, or a multiaddr). */
+  /** Calls a protocol served by another node (a peer id of a member, or a multiaddr); 10 s timeout by default, aborted when the add-on stops. */
   request: (target: string | Multiaddr, protocol: string, body: unknown, options?: { signal?: AbortSignal }) => Promise<unknown>
 }
 

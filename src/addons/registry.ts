@@ -7,7 +7,7 @@ import type { Logger } from '../logger.ts'
 import { JsonStream, requestJson } from '../transport/json-stream.ts'
 import { toWireError, wireErrorSchema, RemoteError } from '../agent/wire-error.ts'
 import type { Addon, AddonContext, AddonInstance } from './addon.ts'
-import { AddonDependencyError, AddonExistsError, AddonStartError, ConfigError } from '../errors.ts'
+import { AddonDependencyError, AddonExistsError, AddonStartError, ConfigError, NodeStoppedError } from '../errors.ts'
 
 interface Running {
   addon: Addon<any>
@@ -28,7 +28,8 @@ export class AddonRegistry {
   private readonly libp2p: Libp2p
   private readonly log: Logger
   private readonly running: Running[] = []
-  private readonly starting = new Set<string>()
+  private readonly starting = new Map<string, Running>()
+  private closed = false
 
   constructor (node: GridNode, libp2p: Libp2p, log: Logger) {
     this.node = node
@@ -42,16 +43,15 @@ export class AddonRegistry {
 
   async use<O> (addon: Addon<O>, options: O): Promise<void> {
     if (typeof addon?.name !== 'string' || typeof addon.start !== 'function') throw new ConfigError('addon', 'not an add-on: make it with defineAddon({ name, start })')
+    if (this.closed) throw new NodeStoppedError()
     if (this.starting.has(addon.name) || this.running.some(r => r.addon.name === addon.name)) throw new AddonExistsError(addon.name)
     const missing = (addon.dependencies ?? []).filter(d => !this.running.some(r => r.addon.name === d))
     if (missing.length > 0) throw new AddonDependencyError(addon.name, missing)
-    this.starting.add(addon.name)
     const running = this.context(addon)
+    this.starting.set(addon.name, running)
+    let instance: unknown
     try {
-      const instance = await addon.start(running.ctx, options)
-      running.instance = instance != null && typeof instance === 'object' ? instance as AddonInstance : undefined
-      this.running.push(running)
-      running.ctx.log.info('add-on started')
+      instance = await addon.start(running.ctx, options)
     } catch (err) {
       // nothing of a failed add-on stays behind: its handlers and listeners go with it
       await this.teardown(running)
@@ -59,20 +59,32 @@ export class AddonRegistry {
     } finally {
       this.starting.delete(addon.name)
     }
+    running.instance = instance != null && typeof instance === 'object' ? instance as AddonInstance : undefined
+    // the node began stopping while this one started: stopAll did not see it, so it stops itself
+    if (this.closed) {
+      await this.stopOne(running)
+      throw new NodeStoppedError()
+    }
+    this.running.push(running)
+    running.ctx.log.info('add-on started')
   }
 
   async stopAll (): Promise<void> {
-    while (this.running.length > 0) {
-      const running = this.running.pop()!
-      try {
-        await running.instance?.stop?.()
-        await running.addon.stop?.(running.ctx)
-      } catch (err) {
-        running.ctx.log.warn({ err: (err as Error).message }, 'add-on failed to stop cleanly')
-      }
-      await this.teardown(running)
-      running.ctx.log.info('add-on stopped')
+    this.closed = true
+    // add-ons still starting see their signal aborted and stop themselves when start returns
+    for (const running of this.starting.values()) running.abort.abort()
+    while (this.running.length > 0) await this.stopOne(this.running.pop()!)
+  }
+
+  private async stopOne (running: Running): Promise<void> {
+    try {
+      await running.instance?.stop?.()
+      await running.addon.stop?.(running.ctx)
+    } catch (err) {
+      running.ctx.log.warn({ err: (err as Error).message }, 'add-on failed to stop cleanly')
     }
+    await this.teardown(running)
+    running.ctx.log.info('add-on stopped')
   }
 
   private context (addon: Addon<any>): Running {
@@ -87,11 +99,14 @@ export class AddonRegistry {
       signal: abort.signal,
       channel: name => node.channel(name),
       on: (event, listener) => {
+        // after stop nothing new may be registered: no one would remove it
+        if (abort.signal.aborted) throw new NodeStoppedError()
         node.on(event, listener as never)
         cleanup.push(() => { node.off(event, listener as never) })
       },
       handle: async (protocol, handler, schema) => {
         if (typeof protocol !== 'string' || !protocol.startsWith('/')) throw new ConfigError('protocol', `must start with "/", got ${JSON.stringify(protocol)}`)
+        if (abort.signal.aborted) throw new NodeStoppedError()
         await libp2p.handle(protocol, async (stream, connection) => {
           const json = new JsonStream(stream)
           try {
@@ -109,11 +124,14 @@ export class AddonRegistry {
             stream.abort(err as Error)
           }
         })
-        cleanup.push(async () => { await libp2p.unhandle(protocol) })
+        const unhandle = async (): Promise<void> => { await libp2p.unhandle(protocol) }
+        // stopped while registering: teardown has already run its cleanups
+        if (abort.signal.aborted) { await unhandle(); throw new NodeStoppedError() }
+        cleanup.push(unhandle)
       },
       request: async (target, protocol, body, options = {}) => {
         const to = isMultiaddr(target) ? target : peerIdFromString(target)
-        const reply = await requestJson(libp2p, to, protocol, body, replySchema, { signal: options.signal ?? AbortSignal.timeout(10_000) })
+        const reply = await requestJson(libp2p, to, protocol, body, replySchema, { signal: AbortSignal.any([abort.signal, options.signal ?? AbortSignal.timeout(10_000)]) })
         if (!reply.ok) throw new RemoteError(reply.error)
         return reply.value
       }

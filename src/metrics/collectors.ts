@@ -6,6 +6,11 @@ import type { StageSummary } from '../pipeline/types.ts'
 const STATES = ['alive', 'suspect', 'failed', 'left'] as const
 const PRESSURES = ['high', 'even', 'low'] as const
 
+/** The counters of two runs of the same pipeline stage, summed (maxWorkers is not a counter). */
+function add (a: StageSummary, b: StageSummary): Pick<StageSummary, 'processed' | 'failed' | 'retried' | 'decisions'> {
+  return { processed: a.processed + b.processed, failed: a.failed + b.failed, retried: a.retried + b.retried, decisions: a.decisions + b.decisions }
+}
+
 /**
  * gridd's metrics on a per-node prom-client Registry (never the global one:
  * several nodes may share a process). Gauges read the node's state when
@@ -15,17 +20,15 @@ export function createRegistry (node: GridNode): { registry: Registry, track: (r
   const registry = new Registry()
   const finished = new Map<string, StageSummary>()
   const active = new Set<PipelineRun>()
-  let decisions = 0
-
   const track = (run: PipelineRun): void => {
+    if (active.has(run)) return
     active.add(run)
-    run.on('stage:scaled', e => { if (!e.reason.includes('respawn')) decisions++ })
     const settle = (): void => {
       active.delete(run)
       for (const t of run.totals()) {
         const key = `${run.name}\u0000${t.name}`
         const before = finished.get(key) ?? { name: t.name, processed: 0, failed: 0, retried: 0, maxWorkers: 0, decisions: 0 }
-        finished.set(key, { ...before, processed: before.processed + t.processed, failed: before.failed + t.failed, retried: before.retried + t.retried })
+        finished.set(key, { ...before, ...add(before, t) })
       }
     }
     run.done.then(settle, settle)
@@ -39,7 +42,7 @@ export function createRegistry (node: GridNode): { registry: Registry, track: (r
         const key = `${run.name}\u0000${t.name}`
         const row = rows.get(key)
         if (row == null) rows.set(key, { pipeline: run.name, stage: t.name, t: { ...t } })
-        else { row.t.processed += t.processed; row.t.failed += t.failed; row.t.retried += t.retried }
+        else Object.assign(row.t, add(row.t, t))
       }
     }
     return [...rows.values()]
@@ -101,9 +104,10 @@ export function createRegistry (node: GridNode): { registry: Registry, track: (r
   itemCounter('gridd_items_processed_total', 'Items a stage\'s workers processed', t => t.processed)
   itemCounter('gridd_items_failed_total', 'Items reported failed (attempts exhausted or poison)', t => t.failed)
   itemCounter('gridd_items_retried_total', 'Item attempts retried', t => t.retried)
+  // the stages' own decision counts (what the summary reports), so runs started before the add-on count in full
   new Counter({
     name: 'gridd_equalizer_decisions_total', help: 'Equalizer actions (spawns and drains) on pipelines this node owns', registers: [registry],
-    collect () { this.reset(); this.inc(decisions) }
+    collect () { this.reset(); this.inc(stageTotals().reduce((n, row) => n + row.t.decisions, 0)) }
   })
   new Gauge({
     name: 'gridd_libp2p_connections', help: 'Peers this node has an open libp2p connection to', registers: [registry],

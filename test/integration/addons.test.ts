@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { GridNode } from '../../src/node.ts'
 import { defineAddon } from '../../src/addons/index.ts'
 import { loadCerts } from '../../src/transport/mtls/material.ts'
-import { AddonDependencyError, AddonExistsError, AddonStartError, ConfigError } from '../../src/errors.ts'
+import { AddonDependencyError, AddonExistsError, AddonStartError, ConfigError, NodeStoppedError } from '../../src/errors.ts'
 import { GridFixture } from './helpers/grid-fixture.ts'
 import { eventually, runGrid } from './helpers/grid-process.ts'
 
@@ -97,6 +97,44 @@ describe('add-ons', () => {
     }))
     expect(answer).toEqual({ echoed: { hi: 1 }, from: b.peerId })
     expect(refused).not.toBe('served')
+  })
+
+  it('a protocol already served (by another add-on or by the node) fails the second add-on and leaves the first one serving', async () => {
+    const twin = (name: string, protocol: string) => defineAddon({ name, async start (ctx) { await ctx.handle(protocol, () => 'twin') } })
+    await expect(a.use(twin('echo-twin', '/test/echo/1.0.0'))).rejects.toBeInstanceOf(AddonStartError)
+    await expect(a.use(twin('status-twin', '/gridd/status/1.0.0'))).rejects.toBeInstanceOf(AddonStartError)
+    let answer: unknown
+    await b.use(defineAddon({
+      name: 'caller-again',
+      async start (ctx) { answer = await ctx.request(a.peerId, '/test/echo/1.0.0', { again: true }) }
+    }))
+    expect(answer).toEqual({ echoed: { again: true }, from: b.peerId })
+    const status = await runGrid(['status', '--peer', `127.0.0.1:${a.addresses[0]!.split('/')[4]}`, '--certs', grid.dir, '--json', '--timeout', '5000'])
+    expect(status.code).toBe(0)
+    expect(JSON.parse(status.stdout).self.id).toBe(a.peerId)
+  })
+
+  it('an add-on still starting when the node stops sees its signal aborted and is stopped; use after stop is refused', async () => {
+    const node = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(grid.dir, 'n4') })
+    const events: string[] = []
+    let release!: () => void
+    const gate = new Promise<void>(resolve => { release = resolve })
+    const slow = defineAddon({
+      name: 'slow',
+      async start (ctx) {
+        ctx.on('member:join', () => {})
+        ctx.signal.addEventListener('abort', () => { events.push('aborted'); release() })
+        await gate
+        return { stop: () => { events.push('stopped') } }
+      }
+    })
+    const using = node.use(slow).catch((e: unknown) => e)
+    await node.stop()
+    expect(await using).toBeInstanceOf(NodeStoppedError)
+    expect(events).toEqual(['aborted', 'stopped'])
+    expect(node.listenerCount('member:join')).toBe(0)
+    expect(node.addonNames()).toEqual([])
+    await expect(node.use(defineAddon({ name: 'late', start: () => {} }))).rejects.toBeInstanceOf(NodeStoppedError)
   })
 
   it('grid node --addon loads an add-on module with JSON options; a bad module exits 2', async () => {

@@ -16,6 +16,13 @@ describe('examples run on a dev grid', () => {
     expect(out).toMatch(/in: 4,\s+out: 4,\s+failed: 0/)
   })
 
+  it('addon: node B calls the hello add-on of node A over mTLS', async () => {
+    const out = await run('addon')
+    const answer = JSON.parse(out.split('\n')[0]!)
+    expect(answer).toMatchObject({ message: 'hi, node B', membersAlive: 1 })
+    expect(out).toMatch(/add-ons in use on A: hello; on B: ask-hello/)
+  })
+
   it('logs fans 200 chunks out to 10,000 records and drops the 2,500 debug lines', async () => {
     const out = await run('logs')
     expect(out).toMatch(/in: 200,\s+out: 7500,\s+failed: 0/)

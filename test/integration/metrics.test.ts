@@ -93,6 +93,25 @@ describe('the metrics add-on, scraped', () => {
     expect(after.some(s => s.name === 'gridd_stage_workers')).toBe(false)
   }, 60_000)
 
+  it('gridd_equalizer_decisions_total counts the equalizer actions the run summaries report', async () => {
+    const before = value(parse(await (await fetch(url)).text()), 'gridd_equalizer_decisions_total') ?? -1
+    expect(before).toBeGreaterThanOrEqual(0)
+    const run = owner.pipeline('scaling', { stages: [{ name: 'io', module: stage('sleep.mjs'), minWorkers: 1, maxWorkers: 3 }], sink: () => {}, equalizeMs: 200 })
+    // ~300 items/s of 20 ms each against one worker: the equalizer must add workers
+    const until = Date.now() + 2500
+    while (Date.now() < until) {
+      for (let k = 0; k < 3; k++) await run.push({ ms: 20 })
+      await new Promise(resolve => setTimeout(resolve, 10))
+    }
+    run.end()
+    const summary = await run.done
+    const decided = summary.stages.reduce((n, s) => n + s.decisions, 0)
+    expect(decided).toBeGreaterThanOrEqual(1)
+    const after = parse(await (await fetch(url)).text())
+    expect(value(after, 'gridd_equalizer_decisions_total')).toBe(before + decided)
+    expect(value(after, 'gridd_items_processed_total', { pipeline: 'scaling', stage: 'io' })).toBe(summary.in)
+  }, 60_000)
+
   it('an agent process serves its own metrics with --metrics: its workers by stage', async () => {
     const port = await freePort()
     // weight 100: placement prefers this agent for the next worker

@@ -1,14 +1,12 @@
-import { createServer } from 'node:http'
-import type { IncomingMessage, ServerResponse, Server } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import { once } from 'node:events'
 import type { GridNode } from '../node.ts'
 import type { MemberEventType } from '../membership/member.ts'
 import type { Logger } from '../logger.ts'
 import { PAGE } from './page.ts'
 import { snapshot } from './snapshot.ts'
-import { ConfigError } from '../errors.ts'
+import { serveHttp } from '../addons/http-server.ts'
 
 export interface DashboardOptions {
   /** Default 127.0.0.1: the dashboard has no login, so widening it is a decision. */
@@ -38,8 +36,6 @@ const ASSETS: Record<string, { file: string, type: string }> = {
  * and at once on every membership change).
  */
 export async function startDashboard (node: GridNode, options: DashboardOptions, log: Logger): Promise<Dashboard> {
-  const host = options.host ?? '127.0.0.1'
-  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) throw new ConfigError('dashboard port', `must be 0..65535, got ${String(options.port)}`)
   const intervalMs = options.intervalMs ?? 1000
   const maxClients = options.maxClients ?? 32
   const clients = new Set<ServerResponse>()
@@ -50,13 +46,7 @@ export async function startDashboard (node: GridNode, options: DashboardOptions,
     const frame = `event: snapshot\ndata: ${JSON.stringify(snapshot(node))}\n\n`
     for (const res of clients) res.write(frame)
   }
-  const onMembership = (): void => { push() }
-  const membershipEvents: MemberEventType[] = ['member:join', 'member:update', 'member:suspect', 'member:fail', 'member:leave', 'member:rejoin']
-  for (const event of membershipEvents) node.on(event, onMembership)
-  const timer = setInterval(push, intervalMs)
-  timer.unref()
 
-  const server: Server = createServer((req, res) => { void handle(req, res) })
   async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://dashboard').pathname
     if (req.method !== 'GET') { res.writeHead(405, { allow: 'GET' }).end(); return }
@@ -82,11 +72,14 @@ export async function startDashboard (node: GridNode, options: DashboardOptions,
     }
   }
 
-  server.listen(options.port, host)
-  await once(server, 'listening')
-  const address = server.address()
-  const port = typeof address === 'object' && address != null ? address.port : options.port
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`
+  const endpoint = await serveHttp('dashboard', (req, res) => { void handle(req, res) }, options)
+  // listening first: a port that cannot be bound leaves no timer or listener behind
+  const onMembership = (): void => { push() }
+  const membershipEvents: MemberEventType[] = ['member:join', 'member:update', 'member:suspect', 'member:fail', 'member:leave', 'member:rejoin']
+  for (const event of membershipEvents) node.on(event, onMembership)
+  const timer = setInterval(push, intervalMs)
+  timer.unref()
+  const url = `${endpoint.origin}/`
   log.info({ url }, 'dashboard listening')
   return {
     url,
@@ -95,8 +88,7 @@ export async function startDashboard (node: GridNode, options: DashboardOptions,
       for (const event of membershipEvents) node.off(event, onMembership)
       for (const res of clients) res.end()
       clients.clear()
-      server.closeAllConnections()
-      await new Promise<void>(resolve => { server.close(() => { resolve() }) })
+      await endpoint.close()
     }
   }
 }

@@ -1,0 +1,29 @@
+import { createServer } from 'node:http'
+import type { RequestListener } from 'node:http'
+import { once } from 'node:events'
+import { ConfigError } from '../errors.ts'
+
+export interface HttpEndpoint {
+  /** `http://host:port` (no trailing slash), with the port actually bound. */
+  origin: string
+  /** Ends open connections (SSE included) and stops listening. */
+  close: () => Promise<void>
+}
+
+/** The small HTTP servers of the built-in add-ons: a checked port, 127.0.0.1 unless widened, a bounded close. */
+export async function serveHttp (what: string, handler: RequestListener, options: { port: number, host?: string }): Promise<HttpEndpoint> {
+  if (!Number.isInteger(options?.port) || options.port < 0 || options.port > 65535) throw new ConfigError(`${what} port`, `must be 0..65535, got ${String(options?.port)}`)
+  const host = options.host ?? '127.0.0.1'
+  const server = createServer(handler)
+  server.listen(options.port, host)
+  await once(server, 'listening')
+  const address = server.address()
+  const port = typeof address === 'object' && address != null ? address.port : options.port
+  return {
+    origin: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    close: async () => {
+      server.closeAllConnections()
+      await new Promise<void>(resolve => { server.close(() => { resolve() }) })
+    }
+  }
+}

@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 
-export const GRID = fileURLToPath(new URL('../../bin/grid.ts', import.meta.url))
+export const GRID = fileURLToPath(new URL('../../bin/grid.js', import.meta.url))
 
 export interface DevNodes {
   ports: number[]

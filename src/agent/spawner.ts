@@ -8,7 +8,9 @@ import type { AgentConfig } from './config.ts'
 import type { Logger } from '../logger.ts'
 import { SpawnRefusedError } from '../errors.ts'
 
-const WORKER_HOST = fileURLToPath(new URL('./worker-host.ts', import.meta.url))
+// From the sources the host is the .ts beside this file; built (dist/src/agent/, or the
+// bundle in dist/bundle/, where it sits beside every chunk) it is worker-host.js.
+const WORKER_HOST = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './worker-host.ts' : './worker-host.js', import.meta.url))
 const WATCHDOG_MS = 250
 
 export interface SpawnRequest {

@@ -128,6 +128,7 @@ export class Workers {
 
   private async spawnRemote (agentId: string, options: SpawnOptions, module: ModuleRef & { source: string }, resources: { cpu: number, memoryMb: number }, signal?: AbortSignal): Promise<WorkerHandle> {
     const agent = peerIdFromString(agentId)
+    await this.membership.teachAddresses(agentId)
     const opts = { signal: signal == null ? AbortSignal.timeout(SPAWN_TIMEOUT_MS) : AbortSignal.any([signal, AbortSignal.timeout(SPAWN_TIMEOUT_MS)]) }
     const request = { op: 'spawn', stage: options.stage, module: { path: module.path, sha256: module.sha256 }, resources, env: options.env, concurrency: options.concurrency }
     let reply: SpawnResponseMessage = await requestJson(this.libp2p, agent, SPAWN_PROTOCOL, request, spawnResponseSchema, opts)

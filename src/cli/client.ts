@@ -14,7 +14,7 @@ export interface ClientFlags extends TlsFlags {
 
 /** Runs `fn` with a dial-only libp2p client on the CLI's client certificate, then stops it. */
 export async function withClient<T> (flags: ClientFlags, address: string, fn: (libp2p: ClientLibp2p, signal: AbortSignal) => Promise<T>): Promise<T> {
-  const log = createCliLogger(flags.logLevel, true)
+  const log = await createCliLogger(flags.logLevel, true)
   const tls = flags.dev === true ? await (await import('../certs/dev.ts')).devCerts('client') : (await requireTls(flags, process.env, process.cwd(), 'client')).tls
   const libp2p = await createClientLibp2p(tls, log)
   try {

@@ -108,6 +108,18 @@ export class Membership {
     return this.table.list(performance.now())
   }
 
+  /**
+   * Tells libp2p where a member listens, from the member table, unless a connection is open:
+   * gossip can teach a member before any connection to it exists, and a protocol dial by peer
+   * id needs addresses.
+   */
+  async teachAddresses (id: string): Promise<void> {
+    const peer = peerIdFromString(id)
+    if (this.libp2p.getConnections(peer).length > 0) return
+    const addresses = this.table.get(id, performance.now())?.addresses ?? []
+    if (addresses.length > 0) await this.libp2p.peerStore.merge(peer, { multiaddrs: addresses.map(a => multiaddr(a)) })
+  }
+
   selfMember (): Member {
     return { ...this.selfEntry(), lastSeenMs: 0 }
   }

@@ -4,17 +4,16 @@
  * over 20 each; and the idle RSS of a node process and of a worker process.
  * Targets: remote spawn-to-first-item p50 <= 250 ms; idle node RSS <= 80 MB.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { pino } from 'pino'
 import { GridNode } from '../../src/node.ts'
 import { loadCerts } from '../../src/transport/mtls/material.ts'
 import { initCertsDir, issueIntoDir } from '../../src/certs/files.ts'
 import { GridProcess, GRID_BIN } from '../integration/helpers/grid-process.ts'
+import { bundle } from '../../scripts/bundle.ts'
 import { note, procMemory, sleep, summarize, table } from './lib.ts'
 import type { ProcMemory, Summary } from './lib.ts'
 
@@ -32,10 +31,12 @@ const cleanup = async (): Promise<void> => {
 process.on('SIGINT', () => { void cleanup().then(() => process.exit(130)) })
 
 try {
+  // the remote agent and the idle node run what `npx grid` runs: the bundle, rebuilt from these sources
+  await bundle()
   await initCertsDir(dir)
   await issueIntoDir(dir, 'remote')
   await issueIntoDir(dir, 'idle')
-  // started the way `npx grid node` runs it: with the flags in bin/grid.ts's shebang
+  // started the way `npx grid node` runs it: with the flags in bin/grid.js's shebang
   const args = ['node', '--certs', dir, '--name', 'remote', '--host', '127.0.0.1', '--port', '0', '--agent', '--workers', '4', '--weight', '0.001']
   agent = await new GridProcess([], {}, undefined, [process.execPath, '--max-semi-space-size=1', GRID_BIN, ...args]).ready()
   local = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(dir, 'node'), peers: [agent.address], agent: { workers: 4 }, logger: pino({ level: 'silent' }) })
@@ -71,20 +72,19 @@ try {
   const nodeRss = await procMemory(agent.proc.pid)
   await idleWorker.kill()
 
-  // a fresh node that has done nothing but join, from source (type stripping loaded) and from the build
-  note('measuring a fresh idle node from source and from dist/ (15 s idle each)')
-  const idleFromSource = await idleNodeMemory(GRID_BIN)
-  // inside the repo, so the build resolves the installed packages
-  const outDir = fileURLToPath(new URL(`../../node_modules/.cache/gridd-bench-dist-${process.pid}`, import.meta.url))
-  await promisify(execFile)(process.execPath, [fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url)), '--noEmit', 'false', '--outDir', outDir], { cwd: fileURLToPath(new URL('../..', import.meta.url)) })
-  const idleFromDist = await idleNodeMemory(join(outDir, 'bin', 'grid.js')).finally(async () => { await rm(outDir, { recursive: true, force: true }) })
+  // a fresh node that has done nothing but start, as `npx grid node` runs it (the bundle) and from the sources
+  note('measuring a fresh idle node from the bundle and from the sources (15 s idle each)')
+  const idleFromBundle = await idleNodeMemory(GRID_BIN)
+  const sourceEntry = join(dir, 'grid-from-source.mjs')
+  await writeFile(sourceEntry, `import { main } from ${JSON.stringify(pathToFileURL(fileURLToPath(new URL('../../src/cli/index.ts', import.meta.url))).href)}\nawait main(process.argv)\n`)
+  const idleFromSource = await idleNodeMemory(sourceEntry)
 
   const result = {
     runs: RUNS,
     localSpawnToFirstItemMs: { p50: localSpawn.p50, p99: localSpawn.p99, max: localSpawn.max },
     remoteSpawnToFirstItemMs: { p50: remoteSpawn.p50, p99: remoteSpawn.p99, max: remoteSpawn.max },
-    idleNodeRssMb: idleFromDist?.vmRssMb ?? null,
-    idleNodeFromDist: idleFromDist,
+    idleNodeRssMb: idleFromBundle?.vmRssMb ?? null,
+    idleNodeFromBundle: idleFromBundle,
     idleNodeFromSource: idleFromSource,
     agentAfterSpawnsRssMb: nodeRss?.vmRssMb ?? null,
     idleWorkerRssMb: workerRss?.vmRssMb ?? null,
@@ -95,10 +95,10 @@ try {
   process.stdout.write(table(['what', 'p50', 'p99', 'target', ''], [
     ['spawn -> first item, local', String(localSpawn.p50), String(localSpawn.p99), '', ''],
     ['spawn -> first item, remote', String(remoteSpawn.p50), String(remoteSpawn.p99), 'p50 <= 250 ms', ok(remoteSpawn.p50, 250)],
-    ['idle node RSS, from dist/ (MB)', `${result.idleNodeRssMb} (anon ${idleFromDist?.rssAnonMb}, file ${idleFromDist?.rssFileMb})`, '', '<= 80', ok(result.idleNodeRssMb, 80)],
+    ['idle node RSS, `grid node` (MB)', `${result.idleNodeRssMb} (anon ${idleFromBundle?.rssAnonMb}, file ${idleFromBundle?.rssFileMb})`, '', '<= 80', ok(result.idleNodeRssMb, 80)],
     ['idle node RSS, from source (MB)', `${idleFromSource?.vmRssMb} (anon ${idleFromSource?.rssAnonMb}, file ${idleFromSource?.rssFileMb})`, '', '', ''],
     ['agent RSS after 40 spawns (MB)', String(result.agentAfterSpawnsRssMb), '', '', ''],
-    ['idle worker RSS (MB)', String(result.idleWorkerRssMb), '', '', '']
+    ['idle worker RSS, on the remote agent (MB)', String(result.idleWorkerRssMb), '', '', '']
   ]))
 } finally {
   await cleanup()

@@ -70,7 +70,7 @@ export function nodeCommand (): Command {
 }
 
 async function runNode (flags: NodeFlags): Promise<void> {
-  const logger = createCliLogger(flags.logLevel)
+  const logger = await createCliLogger(flags.logLevel)
   // --dev wins: it never mixes the throwaway CA with real certificates
   const found = flags.dev === true ? undefined : await resolveTlsSource(flags, process.env, process.cwd(), 'node')
   if (found == null && flags.dev !== true) throw new CertsNotFoundError('no --certs/--ca flags, no GRID_TLS_* variables, no ./certs directory')

@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { once } from 'node:events'
 
-export const GRID_BIN = fileURLToPath(new URL('../../../bin/grid.ts', import.meta.url))
+export const GRID_BIN = fileURLToPath(new URL('../../../bin/grid.js', import.meta.url))
 
 export interface LogLine {
   level: number
@@ -21,7 +21,7 @@ export class GridProcess {
   private raw = ''
   private readonly waiters = new Set<() => void>()
 
-  /** `command` replaces the default `node bin/grid.ts node ARGS` (e.g. to run it under unshare). */
+  /** `command` replaces the default `node bin/grid.js node ARGS` (e.g. to run it under unshare). */
   constructor (args: string[], env: Record<string, string> = {}, cwd?: string, command?: string[]) {
     this.args = args
     const [file, ...argv] = command ?? [process.execPath, GRID_BIN, 'node', ...args]

@@ -1,0 +1,46 @@
+/**
+ * Bundles the `grid` daemon and the worker host into dist/bundle/ (part of
+ * `npm run build`, which `npm ci` runs as `prepare`). bin/grid.js runs the
+ * bundle whenever it is at least as new as src/.
+ *
+ * Why a bundle: loaded as ~530 separate ES modules, libp2p and its
+ * dependencies cost every idle node ~14 MB more resident memory than one
+ * tree-shaken graph. Module resolution is hot enough that V8 optimizes it,
+ * which pages in the JIT compilers, and each module keeps its whole source,
+ * used or not. `npm run bench:spawn` prints both figures.
+ * Dependencies stay installed packages for the library entry (dist/src/);
+ * only these two process entries inline them.
+ */
+import { build } from 'esbuild'
+import { rm } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+
+export const BUNDLE_DIR = fileURLToPath(new URL('../dist/bundle/', import.meta.url))
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+
+export async function bundle (outdir = BUNDLE_DIR): Promise<void> {
+  await rm(outdir, { recursive: true, force: true })
+  await build({
+    absWorkingDir: root,
+    // the worker host sits beside every chunk, where src/agent/spawner.ts looks for it
+    entryPoints: { grid: 'src/cli/index.ts', 'worker-host': 'src/agent/worker-host.ts' },
+    outdir,
+    bundle: true,
+    // certificate tooling, metrics and the dashboard stay lazy chunks, as they are lazy imports in src/
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node22.18',
+    // CommonJS dependencies (pino, commander) call require() for Node built-ins
+    banner: { js: "import { createRequire as __gridCreateRequire } from 'node:module'; const require = __gridCreateRequire(import.meta.url);" },
+    // whitespace and syntax only: stack traces keep their function names
+    minifyWhitespace: true,
+    minifySyntax: true,
+    sourcemap: 'linked',
+    legalComments: 'linked',
+    logLevel: 'warning'
+  })
+}
+
+if (import.meta.main) await bundle()

@@ -69,9 +69,15 @@ export class Workers {
           ? this.spawnLocal(options, module.path, resources)
           : await this.spawnRemote(agent.id, options, module, resources, signal)
         this.track(handle)
-        // this node's own load is updated synchronously; a remote agent's arrives by gossip shortly
-        if (agent.id === this.libp2p.peerId.toString()) this.reserve(agent.id, resources, -1)
-        else setTimeout(() => { this.reserve(agent.id, resources, -1) }, RESERVATION_MS).unref()
+        // this node's own load is updated synchronously; a remote agent's arrives by gossip
+        // shortly, unless the worker is already gone (it then never counts again)
+        let held = true
+        const release = (): void => { if (held) { held = false; this.reserve(agent.id, resources, -1) } }
+        if (agent.id === this.libp2p.peerId.toString()) release()
+        else {
+          setTimeout(release, RESERVATION_MS).unref()
+          void handle.exited.then(release)
+        }
         return handle
       } catch (err) {
         this.reserve(agent.id, resources, -1)

@@ -54,7 +54,7 @@ try {
       const worker = await node.workers.spawn({ stage: 'bench', module: STAGE })
       await worker.process(i)
       samples.push(performance.now() - t0)
-      if ((worker.agentId === remoteId) !== (where === 'remote')) throw new Error(`placement put a ${where} spawn on ${worker.agentId}`)
+      if ((worker.agentId === remoteId) !== (where === 'remote')) throw new Error(`placement put a ${where} spawn on ${worker.agentId}; the remote agent: ${JSON.stringify(node.members().find(m => m.id === remoteId))}`)
       await worker.kill()
       // wait for the freed slot to be gossiped so placement sees the same state each run
       while (node.workers.list().length > 0) await sleep(5)

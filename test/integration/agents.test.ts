@@ -65,6 +65,23 @@ describe('agents: placement, run-time weight and worker failures, with real proc
     expect((await runGrid(['weight', '1', '--node', a.address, '--certs', grid.dir])).code).toBe(0)
   })
 
+  it('a worker that has exited stops counting against its agent: quick spawn/kill cycles keep landing on the first choice', async () => {
+    // each worker takes an agent's whole CPU, so an agent still counting a finished spawn cannot fit the next
+    const first = await member.workers.spawn({ stage: 'echo', module: stage('echo.ts'), resources: { cpu: 4 } })
+    spawned.push(first)
+    const chosen = first.agentId
+    let handle = first
+    for (let i = 0; i < 5; i++) {
+      await handle.kill()
+      await handle.exited
+      await eventually(() => member.members().find(m => m.id === chosen)?.load.slotsUsed === 0 ? true : undefined, 5000, 5)
+      handle = await member.workers.spawn({ stage: 'echo', module: stage('echo.ts'), resources: { cpu: 4 } })
+      spawned.push(handle)
+      expect(handle.agentId).toBe(chosen)
+    }
+    await handle.kill()
+  })
+
   it('reports a worker over its memory limit, one throwing in setup and one calling process.exit(3), while the agent keeps serving', async () => {
     const hog = await member.workers.spawn({ stage: 'hog', module: stage('memory-hog.mjs'), resources: { cpu: 1, memoryMb: 150 } })
     await expect(hog.process(1)).rejects.toMatchObject({ code: 'ERR_WORKER_EXITED' })

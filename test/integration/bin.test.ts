@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest'
-import { copyFile, mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, rename, rm, utimes, writeFile } from 'node:fs/promises'
 import { execFile } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,6 +7,7 @@ import { GRID_BIN, runGrid } from './helpers/grid-process.ts'
 
 /** bin/grid.js picks the bundle when it is current, the sources otherwise; a copy of it runs over stand-in trees. */
 describe('bin/grid.js', () => {
+  let root: string
   let dir: string
   const run = async (): Promise<{ stdout: string, stderr: string }> => await new Promise((resolve, reject) => {
     execFile(process.execPath, [join(dir, 'bin', 'grid.js'), 'x'], (err, stdout, stderr) => { if (err != null) reject(err); else resolve({ stdout, stderr }) })
@@ -14,8 +15,9 @@ describe('bin/grid.js', () => {
   const at = async (file: string, seconds: number): Promise<void> => { await utimes(join(dir, file), seconds, seconds) }
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'gridd-bin-'))
-    await mkdir(join(dir, 'bin'))
+    root = await mkdtemp(join(tmpdir(), 'gridd-bin-'))
+    dir = join(root, 'checkout')
+    await mkdir(join(dir, 'bin'), { recursive: true })
     await mkdir(join(dir, 'src', 'cli'), { recursive: true })
     await mkdir(join(dir, 'dist', 'bundle'), { recursive: true })
     await copyFile(GRID_BIN, join(dir, 'bin', 'grid.js'))
@@ -23,7 +25,7 @@ describe('bin/grid.js', () => {
     await writeFile(join(dir, 'src', 'cli', 'index.ts'), "export async function main (argv: string[]): Promise<void> { console.log('sources', argv.at(-1)) }\n")
     await writeFile(join(dir, 'dist', 'bundle', 'grid.js'), "export async function main (argv) { console.log('bundle', argv.at(-1)) }\n")
   })
-  afterEach(async () => { await rm(dir, { recursive: true, force: true }) })
+  afterEach(async () => { await rm(root, { recursive: true, force: true }) })
 
   it('runs the bundle when it is at least as new as every source file', async () => {
     await at('src/cli/index.ts', 1_000_000)
@@ -46,6 +48,16 @@ describe('bin/grid.js', () => {
 
   it('runs the bundle of a package shipped without sources', async () => {
     await rm(join(dir, 'src'), { recursive: true })
+    expect(await run()).toEqual({ stdout: 'bundle x\n', stderr: '' })
+  })
+
+  it('an installed package runs its bundle whatever the modification times (npm stamps them in extraction order)', async () => {
+    await at('dist/bundle/grid.js', 1_000_000)
+    await at('src/cli/index.ts', 2_000_000)
+    const installed = join(root, 'node_modules', 'gridd')
+    await mkdir(join(root, 'node_modules'))
+    await rename(dir, installed)
+    dir = installed
     expect(await run()).toEqual({ stdout: 'bundle x\n', stderr: '' })
   })
 

@@ -4,8 +4,9 @@
 //
 // Runs the bundled CLI (dist/bundle/, made by `npm run build`, which `npm ci`
 // runs): an idle node takes 71 MB instead of 115 MB from the TypeScript
-// sources (no type stripper, one module graph; see the README's Measured). A checkout whose bundle is missing
-// or older than src/ runs the sources, so an edit is never silently ignored.
+// sources (no type stripper, one module graph; see the README's Measured).
+// A checkout whose bundle is missing or older than src/ runs the sources, so
+// an edit is never silently ignored.
 import { readdirSync, statSync } from 'node:fs'
 import { sep } from 'node:path'
 import { fileURLToPath } from 'node:url'

@@ -15,7 +15,7 @@ import { build } from 'esbuild'
 import { rm } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 
-export const BUNDLE_DIR = fileURLToPath(new URL('../dist/bundle/', import.meta.url))
+const BUNDLE_DIR = fileURLToPath(new URL('../dist/bundle/', import.meta.url))
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 

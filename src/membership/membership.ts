@@ -116,7 +116,10 @@ export class Membership {
   async teachAddresses (id: string): Promise<void> {
     const peer = peerIdFromString(id)
     if (this.libp2p.getConnections(peer).length > 0) return
-    const addresses = this.table.get(id, performance.now())?.addresses ?? []
+    await this.rememberAddresses(peer, this.table.get(id, performance.now())?.addresses ?? [])
+  }
+
+  private async rememberAddresses (peer: PeerId, addresses: string[]): Promise<void> {
     if (addresses.length > 0) await this.libp2p.peerStore.merge(peer, { multiaddrs: addresses.map(a => multiaddr(a)) })
   }
 
@@ -262,8 +265,7 @@ export class Membership {
     this.dialing.add(id)
     try {
       const peer = peerIdFromString(id)
-      const addrs = addresses.map(a => multiaddr(a))
-      if (addrs.length > 0) await this.libp2p.peerStore.merge(peer, { multiaddrs: addrs })
+      await this.rememberAddresses(peer, addresses)
       await this.libp2p.dial(peer, { signal: AbortSignal.timeout(REDIAL_TIMEOUT_MS) })
       return true
     } catch (err) {
@@ -298,7 +300,7 @@ export class Membership {
   private async dialOnce (id: string, addresses: string[]): Promise<void> {
     const peer = peerIdFromString(id)
     try {
-      if (addresses.length > 0) await this.libp2p.peerStore.merge(peer, { multiaddrs: addresses.map(a => multiaddr(a)) })
+      await this.rememberAddresses(peer, addresses)
       await this.libp2p.dial(peer, { signal: AbortSignal.timeout(REDIAL_TIMEOUT_MS) })
     } catch (err) {
       if (!this.running) return

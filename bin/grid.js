@@ -3,7 +3,7 @@
 // (V8 sizes it for throughput by default) keeps an idle node ~25 MB smaller.
 //
 // Runs the bundled CLI (dist/bundle/, made by `npm run build`, which `npm ci`
-// runs): an idle node takes 71 MB instead of 115 MB from the TypeScript
+// runs): an idle node takes 71 MB instead of 114 MB from the TypeScript
 // sources (no type stripper, one module graph; see the README's Measured).
 // A checkout whose bundle is missing or older than src/ runs the sources, so
 // an edit is never silently ignored.

@@ -5,7 +5,7 @@ import * as v from 'valibot'
 import type { GridNode, GridNodeEvents } from '../node.ts'
 import type { Logger } from '../logger.ts'
 import { JsonStream, requestJson } from '../transport/json-stream.ts'
-import { toWireError, wireErrorSchema, RemoteError } from '../agent/wire-error.ts'
+import { toWireError, wireErrorSchema, RemoteError } from '../wire/wire-error.ts'
 import type { Addon, AddonContext, AddonInstance } from './addon.ts'
 import { AddonDependencyError, AddonExistsError, AddonStartError, ConfigError, NodeStoppedError } from '../errors.ts'
 

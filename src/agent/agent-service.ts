@@ -1,12 +1,13 @@
 import type { Libp2p, Stream, Connection } from '@libp2p/interface'
 import { JsonStream } from '../transport/json-stream.ts'
-import { SPAWN_PROTOCOL, WORKER_PROTOCOL, spawnRequestSchema, workerUpSchema } from './protocol.ts'
-import type { SpawnRequestMessage, SpawnResponseMessage, WorkerDown } from './protocol.ts'
-import { locateModule, MAX_MODULE_BYTES } from './module-source.ts'
+import { SPAWN_PROTOCOL, WORKER_PROTOCOL, spawnRequestSchema, workerUpSchema } from '../wire/spawn-protocol.ts'
+import type { SpawnRequestMessage, SpawnResponseMessage, WorkerDown } from '../wire/spawn-protocol.ts'
+import { locateModule } from './module-cache.ts'
+import { MAX_MODULE_BYTES } from '../wire/module-ref.ts'
 import type { Spawner } from './spawner.ts'
-import { toWireError } from './wire-error.ts'
+import { toWireError } from '../wire/wire-error.ts'
 import type { Logger } from '../logger.ts'
-import { Batcher } from './batcher.ts'
+import { Batcher } from '../wire/batcher.ts'
 
 const REQUEST_TIMEOUT_MS = 10_000
 const MAX_WORKER_MESSAGE_BYTES = 16 * 1024 * 1024

@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process'
-import type { FromWorker, ToWorker, WorkerExit } from './ipc.ts'
-import { Batcher } from './batcher.ts'
-import { RemoteError } from './wire-error.ts'
-import type { WireError } from './wire-error.ts'
+import type { FromWorker, ToWorker, WorkerExit } from '../worker/ipc.ts'
+import { Batcher } from '../wire/batcher.ts'
+import { RemoteError } from '../wire/wire-error.ts'
+import type { WireError } from '../wire/wire-error.ts'
 import { WorkerExitedError } from '../errors.ts'
 
 export interface WorkerInfo {

@@ -2,15 +2,16 @@ import { fork } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
+import { existsSync } from 'node:fs'
 import { LocalWorker } from './local-worker.ts'
 import type { WorkerInfo } from './local-worker.ts'
 import type { AgentConfig } from './config.ts'
 import type { Logger } from '../logger.ts'
 import { SpawnRefusedError } from '../errors.ts'
 
-// From the sources the host is the .ts beside this file; built (dist/src/agent/, or the
-// bundle in dist/bundle/, where it sits beside every chunk) it is worker-host.js.
-const WORKER_HOST = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './worker-host.ts' : './worker-host.js', import.meta.url))
+// The host lives in src/worker/ (it runs inside the child). From the sources it is the .ts there;
+// built by tsc it is dist/src/worker/worker-host.js; in the bundle (dist/bundle/) it sits beside every chunk.
+const WORKER_HOST = locateWorkerHost()
 const WATCHDOG_MS = 250
 
 export interface SpawnRequest {
@@ -136,4 +137,10 @@ async function rssOf (pid: number): Promise<number | undefined> {
   } catch {
     return undefined
   }
+}
+
+function locateWorkerHost (): string {
+  if (import.meta.url.endsWith('.ts')) return fileURLToPath(new URL('../worker/worker-host.ts', import.meta.url))
+  const besideChunk = fileURLToPath(new URL('./worker-host.js', import.meta.url))
+  return existsSync(besideChunk) ? besideChunk : fileURLToPath(new URL('../worker/worker-host.js', import.meta.url))
 }

@@ -1,7 +1,7 @@
 import { createClientLibp2p } from '../transport/libp2p.ts'
 import type { ClientLibp2p } from '../transport/libp2p.ts'
 import { PeerUnreachableError } from '../errors.ts'
-import { RemoteError } from '../agent/wire-error.ts'
+import { RemoteError } from '../wire/wire-error.ts'
 import { createCliLogger } from './logger.ts'
 import { requireTls } from './tls-source.ts'
 import type { TlsFlags } from './tls-source.ts'

@@ -4,7 +4,7 @@ import { certsCommand } from './commands/certs.ts'
 import { statusCommand } from './commands/status.ts'
 import { weightCommand, strategyCommand } from './commands/placement.ts'
 import { GridError } from '../errors.ts'
-import { RemoteError } from '../agent/wire-error.ts'
+import { RemoteError } from '../wire/wire-error.ts'
 import { channelCommand } from './commands/channel.ts'
 
 /** Exit code for bad input: unknown flag, bad value, missing or unreadable certificates. */

@@ -4,9 +4,9 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { JsonStream, requestJson } from '../transport/json-stream.ts'
 import { strategySchema } from '../membership/schema.ts'
 import type { Strategy } from '../membership/schema.ts'
-import { toWireError } from '../agent/wire-error.ts'
-import { wireErrorSchema } from '../agent/wire-error.ts'
-import { RemoteError } from '../agent/wire-error.ts'
+import { toWireError } from '../wire/wire-error.ts'
+import { wireErrorSchema } from '../wire/wire-error.ts'
+import { RemoteError } from '../wire/wire-error.ts'
 import type { Logger } from '../logger.ts'
 
 /** Run-time control of a node by any authenticated grid peer (the CLI's client certificate included). */

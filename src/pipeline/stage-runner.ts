@@ -1,6 +1,6 @@
-import type { WorkerHandle } from '../agent/worker-handle.ts'
-import { toWireError } from '../agent/wire-error.ts'
-import type { WireError } from '../agent/wire-error.ts'
+import type { WorkerHandle } from '../owner/worker-handle.ts'
+import { toWireError } from '../wire/wire-error.ts'
+import type { WireError } from '../wire/wire-error.ts'
 import type { Envelope, StageSpec, Pressure } from './types.ts'
 import type { Logger } from '../logger.ts'
 

@@ -1,4 +1,4 @@
-import type { WireError } from '../agent/wire-error.ts'
+import type { WireError } from '../wire/wire-error.ts'
 
 export interface StageSpec {
   name: string

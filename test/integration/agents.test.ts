@@ -5,7 +5,7 @@ import { loadCerts } from '../../src/transport/mtls/material.ts'
 import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { eventually, runGrid } from './helpers/grid-process.ts'
-import type { WorkerHandle } from '../../src/agent/worker-handle.ts'
+import type { WorkerHandle } from '../../src/owner/worker-handle.ts'
 
 const stage = (name: string): string => fileURLToPath(new URL(`../fixtures/stages/${name}`, import.meta.url))
 const AGENT = ['--agent', '--workers', '4', '--cpu', '4', '--memory', '4096']

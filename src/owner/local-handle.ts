@@ -1,4 +1,4 @@
-import type { LocalWorker } from './local-worker.ts'
+import type { LocalWorker } from '../agent/local-worker.ts'
 import type { WorkerHandle } from './worker-handle.ts'
 
 /** A worker spawned on this very node: items go over IPC, no network hop. */

@@ -1,12 +1,12 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { JsonStream, requestJson } from '../transport/json-stream.ts'
-import { SPAWN_PROTOCOL, WORKER_PROTOCOL, workerDownSchema, spawnResponseSchema } from './protocol.ts'
-import type { WorkerInfo } from './local-worker.ts'
+import { SPAWN_PROTOCOL, WORKER_PROTOCOL, workerDownSchema, spawnResponseSchema } from '../wire/spawn-protocol.ts'
+import type { WorkerInfo } from '../agent/local-worker.ts'
 import type { WorkerHandle } from './worker-handle.ts'
-import type { WorkerExit } from './ipc.ts'
-import { RemoteError, toWireError } from './wire-error.ts'
+import type { WorkerExit } from '../worker/ipc.ts'
+import { RemoteError, toWireError } from '../wire/wire-error.ts'
 import { AgentLostError, WorkerExitedError } from '../errors.ts'
-import { Batcher } from './batcher.ts'
+import { Batcher } from '../wire/batcher.ts'
 
 const MAX_WORKER_MESSAGE_BYTES = 16 * 1024 * 1024
 

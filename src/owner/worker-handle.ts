@@ -1,4 +1,4 @@
-import type { WorkerExit } from './ipc.ts'
+import type { WorkerExit } from '../worker/ipc.ts'
 
 /** A worker, wherever it landed (this node or a remote agent). */
 export interface WorkerHandle {

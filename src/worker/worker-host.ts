@@ -7,8 +7,8 @@ import { pathToFileURL } from 'node:url'
 import { toStageDefinition } from './stage.ts'
 import type { StageContext } from './stage.ts'
 import type { ToWorker, FromWorker, WorkerResult } from './ipc.ts'
-import { Batcher } from './batcher.ts'
-import { toWireError } from './wire-error.ts'
+import { Batcher } from '../wire/batcher.ts'
+import { toWireError } from '../wire/wire-error.ts'
 
 const send = (message: FromWorker): void => { process.send?.(message) }
 

@@ -1,4 +1,4 @@
-import type { WireError } from './wire-error.ts'
+import type { WireError } from '../wire/wire-error.ts'
 
 /** One item's outcome. */
 export type WorkerResult = { id: number, value: unknown } | { id: number, error: WireError }

@@ -43,13 +43,13 @@ function fail (err: unknown): number {
     // help and version are not errors; commander already printed the message
     return err.exitCode === 0 ? 0 : EXIT_USAGE
   }
-  if (err instanceof GridError) {
-    process.stderr.write(`grid: ${err.message}\n`)
-    return USAGE_CODES.has(err.code) ? EXIT_USAGE : 1
-  }
   if (err instanceof RemoteError) {
     // the node refused the request: its error, by name and code, not our stack
     process.stderr.write(`grid: the node refused: ${err.name} (${err.code}): ${err.message}\n`)
+    return USAGE_CODES.has(err.code) ? EXIT_USAGE : 1
+  }
+  if (err instanceof GridError) {
+    process.stderr.write(`grid: ${err.message}\n`)
     return USAGE_CODES.has(err.code) ? EXIT_USAGE : 1
   }
   process.stderr.write(`grid: ${(err as Error)?.stack ?? String(err)}\n`)

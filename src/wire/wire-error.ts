@@ -1,5 +1,5 @@
 import * as v from 'valibot'
-import { GridError, RemoteError } from '../errors.ts'
+import { GridError, RemoteError, WorkerExitedError } from '../errors.ts'
 
 // received wire errors are rethrown as RemoteError (a GridError keeping the remote code)
 export { RemoteError }
@@ -32,6 +32,12 @@ export function toWireError (err: unknown): WireError {
     code: typeof code === 'string' ? clip(code, LIMITS.code) : undefined,
     retryable: err instanceof GridError ? err.retryable : undefined
   }
+}
+
+/** Why a worker's items fail once it has exited: its own last error (as the cause, with its code) or its exit status. */
+export function workerExitedError (workerId: string, exit: { code: number | null, signal: string | null, error?: WireError }): WorkerExitedError {
+  const detail = exit.error != null ? `${exit.error.name}: ${exit.error.message}` : `code ${exit.code} signal ${exit.signal}`
+  return new WorkerExitedError(workerId, detail, { cause: exit.error == null ? undefined : new RemoteError(exit.error) })
 }
 
 function clip (text: string, max: number): string {

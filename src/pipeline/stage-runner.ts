@@ -3,7 +3,7 @@ import { toWireError } from '../wire/wire-error.ts'
 import type { WireError } from '../wire/wire-error.ts'
 import type { Envelope, StageSpec, Pressure } from './types.ts'
 import type { Logger } from '../logger.ts'
-import { PoisonItemError } from '../errors.ts'
+import { ERR_AGENT_LOST, ERR_WORKER_EXITED, PoisonItemError } from '../errors.ts'
 
 /** A stage that could not get a worker tries again this often. */
 const FLOOR_RETRY_MS = 1000
@@ -234,9 +234,9 @@ export class StageRunner {
   }
 
   private onError (slot: Slot, envelope: Envelope, err: Error & { code?: string }): void {
-    const lost = err.code === 'ERR_WORKER_EXITED' || err.code === 'ERR_AGENT_LOST'
+    const lost = err.code === ERR_WORKER_EXITED || err.code === ERR_AGENT_LOST
     if (lost && !slot.dead) this.markDead(slot)
-    if (err.code === 'ERR_WORKER_EXITED') {
+    if (err.code === ERR_WORKER_EXITED) {
       // every item in flight is a suspect; from now on each runs alone, so only
       // the culprit can crash a worker a second time (innocents then succeed alone)
       envelope.crashes++

@@ -1,6 +1,7 @@
 /**
  * Every failure gridd reports is a GridError subclass with a stable `code`
  * (match on `code`, never on message text) and whether retrying may help.
+ * Each code is exported as a constant beside its class.
  */
 export class GridError extends Error {
   readonly code: string
@@ -14,72 +15,81 @@ export class GridError extends Error {
   }
 }
 
+export const ERR_CONFIG = 'ERR_CONFIG'
 /** A bad option or flag; `option` names it. */
 export class ConfigError extends GridError {
   readonly option: string
   constructor (option: string, message: string, options?: { cause?: unknown }) {
-    super(`${option}: ${message}`, 'ERR_CONFIG', options)
+    super(`${option}: ${message}`, ERR_CONFIG, options)
     this.option = option
   }
 }
 
+export const ERR_NO_CERTS = 'ERR_NO_CERTS'
 /** No TLS material could be found anywhere in the configuration chain. */
 export class CertsNotFoundError extends GridError {
   constructor (where: string) {
-    super(`no certificates found (${where}); run \`grid certs init\` to create a CA and node certificates, or pass --dev for a throwaway one-machine grid`, 'ERR_NO_CERTS')
+    super(`no certificates found (${where}); run \`grid certs init\` to create a CA and node certificates, or pass --dev for a throwaway one-machine grid`, ERR_NO_CERTS)
   }
 }
 
+export const ERR_CERTIFICATE = 'ERR_CERTIFICATE'
 /** A certificate or key is unreadable, malformed, or does not fit its purpose. */
 export class CertificateError extends GridError {
   constructor (message: string, options?: { cause?: unknown }) {
-    super(message, 'ERR_CERTIFICATE', options)
+    super(message, ERR_CERTIFICATE, options)
   }
 }
 
+export const ERR_FILE_EXISTS = 'ERR_FILE_EXISTS'
 /** A file would be overwritten without --force. */
 export class FileExistsError extends GridError {
   readonly path: string
   constructor (path: string) {
-    super(`${path} already exists (pass --force to overwrite)`, 'ERR_FILE_EXISTS')
+    super(`${path} already exists (pass --force to overwrite)`, ERR_FILE_EXISTS)
     this.path = path
   }
 }
 
+export const ERR_INVALID_ADDRESS = 'ERR_INVALID_ADDRESS'
 /** A peer address that is neither host:port nor a multiaddr. */
 export class InvalidAddressError extends GridError {
   constructor (address: string, reason: string) {
-    super(`invalid peer address "${address}": ${reason}`, 'ERR_INVALID_ADDRESS')
+    super(`invalid peer address "${address}": ${reason}`, ERR_INVALID_ADDRESS)
   }
 }
 
+export const ERR_TLS_REFUSED = 'ERR_TLS_REFUSED'
 /** The mutual-TLS handshake refused the remote side; `reason` is one of REFUSAL_REASONS. */
 export class TlsRefusedError extends GridError {
   readonly reason: string
   constructor (reason: string, message: string) {
-    super(message, 'ERR_TLS_REFUSED')
+    super(message, ERR_TLS_REFUSED)
     this.reason = reason
   }
 }
 
+export const ERR_PROTOCOL = 'ERR_PROTOCOL'
 /** A message from the network that is too large or does not match its schema. */
 export class ProtocolError extends GridError {
   constructor (message: string, options?: { cause?: unknown }) {
-    super(message, 'ERR_PROTOCOL', options)
+    super(message, ERR_PROTOCOL, options)
   }
 }
 
+export const ERR_PEER_UNREACHABLE = 'ERR_PEER_UNREACHABLE'
 /** A remote peer could not be reached or did not answer. */
 export class PeerUnreachableError extends GridError {
   constructor (address: string, options?: { cause?: unknown }) {
-    super(`could not reach ${address}${causeText(options?.cause)}`, 'ERR_PEER_UNREACHABLE', { ...options, retryable: true })
+    super(`could not reach ${address}${causeText(options?.cause)}`, ERR_PEER_UNREACHABLE, { ...options, retryable: true })
   }
 }
 
+export const ERR_NODE_STOPPED = 'ERR_NODE_STOPPED'
 /** An operation on a node that is not running. */
 export class NodeStoppedError extends GridError {
   constructor () {
-    super('the node is not running', 'ERR_NODE_STOPPED')
+    super('the node is not running', ERR_NODE_STOPPED)
   }
 }
 
@@ -87,74 +97,166 @@ function causeText (cause: unknown): string {
   return cause instanceof Error ? `: ${cause.message}` : ''
 }
 
+export const ERR_REMOTE = 'ERR_REMOTE'
+/** What survives of an error that crossed a process or network boundary (src/wire/wire-error.ts). */
+export interface RemoteErrorData {
+  name: string
+  message: string
+  stack?: string
+  code?: string
+  retryable?: boolean
+}
+
+/**
+ * A failure in another process or on another peer, rethrown here. The remote
+ * `name`, `message`, `stack` and `code` survive (ERR_REMOTE when the remote
+ * error had no code), so callers match on `code` whichever side failed.
+ */
+export class RemoteError extends GridError {
+  readonly remoteStack?: string
+  constructor (remote: RemoteErrorData) {
+    super(remote.message, remote.code ?? ERR_REMOTE, { retryable: remote.retryable })
+    this.name = remote.name
+    this.remoteStack = remote.stack
+    if (remote.stack != null) this.stack = remote.stack
+  }
+}
+
+export const ERR_STAGE_DEFINITION = 'ERR_STAGE_DEFINITION'
+/** A stage module whose default export is neither a function nor an object with `process`. */
+export class StageDefinitionError extends GridError {
+  constructor (message: string) {
+    super(message, ERR_STAGE_DEFINITION)
+  }
+}
+
+export const ERR_WORKER_EXITED = 'ERR_WORKER_EXITED'
 /** A worker process ended while items were in flight or before it could take one. */
 export class WorkerExitedError extends GridError {
   readonly workerId: string
   constructor (workerId: string, detail: string, options?: { cause?: unknown }) {
-    super(`worker ${workerId} exited: ${detail}`, 'ERR_WORKER_EXITED', { ...options, retryable: true })
+    super(`worker ${workerId} exited: ${detail}`, ERR_WORKER_EXITED, { ...options, retryable: true })
     this.workerId = workerId
   }
 }
 
+export const ERR_WORKER_NOT_FOUND = 'ERR_WORKER_NOT_FOUND'
+/** A request named a worker the agent does not run (it exited, or never ran there). */
+export class WorkerNotFoundError extends GridError {
+  readonly workerId: string
+  constructor (workerId: string) {
+    super(`no worker ${workerId} on this agent`, ERR_WORKER_NOT_FOUND)
+    this.workerId = workerId
+  }
+}
+
+export const ERR_MEMORY_LIMIT = 'ERR_MEMORY_LIMIT'
+/** The agent's watchdog killed a worker whose resident memory went over its limit. */
+export class MemoryLimitError extends GridError {
+  readonly rssMb: number
+  readonly limitMb: number
+  constructor (workerId: string, rssMb: number, limitMb: number) {
+    super(`worker ${workerId} used ${rssMb} MB resident, over its ${limitMb} MB limit`, ERR_MEMORY_LIMIT)
+    this.rssMb = rssMb
+    this.limitMb = limitMb
+  }
+}
+
+export const ERR_AGENT_LOST = 'ERR_AGENT_LOST'
 /** The agent hosting a worker failed, left, or became unreachable. */
 export class AgentLostError extends GridError {
   readonly agentId: string
   constructor (agentId: string, detail: string) {
-    super(`agent ${agentId} lost: ${detail}`, 'ERR_AGENT_LOST', { retryable: true })
+    super(`agent ${agentId} lost: ${detail}`, ERR_AGENT_LOST, { retryable: true })
     this.agentId = agentId
   }
 }
 
-/** An agent refused a spawn (it no longer fits, or the module is unusable). */
+export const ERR_SPAWN_REFUSED = 'ERR_SPAWN_REFUSED'
+/** An agent refused a spawn (the module is unusable there, or it could not start a process). */
 export class SpawnRefusedError extends GridError {
   constructor (message: string, options?: { cause?: unknown }) {
-    super(message, 'ERR_SPAWN_REFUSED', { ...options, retryable: true })
+    super(message, ERR_SPAWN_REFUSED, { ...options, retryable: true })
   }
 }
 
+export const ERR_AGENT_FULL = 'ERR_AGENT_FULL'
+/** An agent refused a spawn that no longer fits (two requesters raced for its last room); `lacks` says what. */
+export class AgentFullError extends GridError {
+  readonly lacks: string[]
+  constructor (lacks: string[]) {
+    super(`agent is full: ${lacks.join('; ')}`, ERR_AGENT_FULL, { retryable: true })
+    this.lacks = lacks
+  }
+}
+
+export const ERR_MODULE_MISSING = 'ERR_MODULE_MISSING'
+/** The agent lacks the exact stage module (by sha256): the requester sends its source. */
+export class ModuleMissingError extends GridError {
+  readonly sha256: string
+  constructor (sha256: string) {
+    super(`this agent lacks module ${sha256}: send its source`, ERR_MODULE_MISSING)
+    this.sha256 = sha256
+  }
+}
+
+export const ERR_NO_CAPACITY = 'ERR_NO_CAPACITY'
 /** No agent has room for a worker; `shortfalls` says what each agent lacked. */
 export class NoCapacityError extends GridError {
   readonly shortfalls: Array<{ agentId: string, lacks: string[] }>
   constructor (shortfalls: Array<{ agentId: string, lacks: string[] }>) {
     const detail = shortfalls.length === 0 ? 'no agents in the grid' : shortfalls.map(s => `${s.agentId}: ${s.lacks.join(', ')}`).join('; ')
-    super(`no agent can take this worker (${detail})`, 'ERR_NO_CAPACITY', { retryable: true })
+    super(`no agent can take this worker (${detail})`, ERR_NO_CAPACITY, { retryable: true })
     this.shortfalls = shortfalls
   }
 }
 
+export const ERR_POISON_ITEM = 'ERR_POISON_ITEM'
+/** An item that crashed a worker twice, the second time alone on it: failed, not retried. */
+export class PoisonItemError extends GridError {
+  constructor (lastCrash: Error) {
+    super(`a worker died twice while processing this item, the second time with it alone (last: ${lastCrash.message})`, ERR_POISON_ITEM, { cause: lastCrash })
+  }
+}
+
+export const ERR_PIPELINE_CANCELLED = 'ERR_PIPELINE_CANCELLED'
 /** A pipeline run was cancelled before it finished. */
 export class PipelineCancelledError extends GridError {
   constructor (name: string) {
-    super(`pipeline "${name}" was cancelled`, 'ERR_PIPELINE_CANCELLED')
+    super(`pipeline "${name}" was cancelled`, ERR_PIPELINE_CANCELLED)
   }
 }
 
+export const ERR_ADDON_EXISTS = 'ERR_ADDON_EXISTS'
 /** `node.use()` of an add-on whose name is already in use on this node. */
 export class AddonExistsError extends GridError {
   constructor (name: string) {
-    super(`an add-on named "${name}" is already in use on this node`, 'ERR_ADDON_EXISTS')
+    super(`an add-on named "${name}" is already in use on this node`, ERR_ADDON_EXISTS)
   }
 }
 
+export const ERR_ADDON_DEPENDENCY = 'ERR_ADDON_DEPENDENCY'
 /** `node.use()` of an add-on whose dependencies are not in use yet. */
 export class AddonDependencyError extends GridError {
   readonly missing: string[]
   constructor (name: string, missing: string[]) {
-    super(`add-on "${name}" needs ${missing.map(m => `"${m}"`).join(', ')} in use first`, 'ERR_ADDON_DEPENDENCY')
+    super(`add-on "${name}" needs ${missing.map(m => `"${m}"`).join(', ')} in use first`, ERR_ADDON_DEPENDENCY)
     this.missing = missing
   }
 }
 
+export const ERR_ADDON_START = 'ERR_ADDON_START'
 /** An add-on threw in `start`; the node is unharmed and the add-on is not in use. */
 export class AddonStartError extends GridError {
   constructor (name: string, cause: unknown) {
-    super(`add-on "${name}" failed to start: ${(cause as Error)?.message ?? String(cause)}`, 'ERR_ADDON_START', { cause })
+    super(`add-on "${name}" failed to start: ${(cause as Error)?.message ?? String(cause)}`, ERR_ADDON_START, { cause })
   }
 }
 
+export const ERR_VALUE_TOO_LARGE = 'ERR_VALUE_TOO_LARGE'
 /** A channel value larger than the channel's limit once serialized. */
 export class ValueTooLargeError extends GridError {
   constructor (key: string, bytes: number, limit: number) {
-    super(`value for "${key}" is ${bytes} bytes serialized; the limit is ${limit}`, 'ERR_VALUE_TOO_LARGE')
+    super(`value for "${key}" is ${bytes} bytes serialized; the limit is ${limit}`, ERR_VALUE_TOO_LARGE)
   }
 }

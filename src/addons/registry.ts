@@ -81,7 +81,7 @@ export class AddonRegistry {
       await running.instance?.stop?.()
       await running.addon.stop?.(running.ctx)
     } catch (err) {
-      running.ctx.log.warn({ err: (err as Error).message }, 'add-on failed to stop cleanly')
+      running.ctx.log.warn({ err }, 'add-on failed to stop cleanly')
     }
     await this.teardown(running)
     running.ctx.log.info('add-on stopped')
@@ -120,7 +120,7 @@ export class AddonRegistry {
             await json.write(reply)
             await json.close()
           } catch (err) {
-            log.warn({ err: (err as Error).message, protocol }, 'dropped a malformed add-on request')
+            log.warn({ err, protocol }, 'dropped a malformed add-on request')
             stream.abort(err as Error)
           }
         })

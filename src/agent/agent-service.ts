@@ -1,12 +1,13 @@
 import type { Libp2p, Stream, Connection } from '@libp2p/interface'
 import { JsonStream } from '../transport/json-stream.ts'
-import { SPAWN_PROTOCOL, WORKER_PROTOCOL, spawnRequestSchema, workerUpSchema } from '../wire/spawn-protocol.ts'
+import { SPAWN_PROTOCOL, WORKER_PROTOCOL, spawnFailure, spawnRequestSchema, workerUpSchema } from '../wire/spawn-protocol.ts'
 import type { SpawnRequestMessage, SpawnResponseMessage, WorkerDown } from '../wire/spawn-protocol.ts'
 import { locateModule } from './module-cache.ts'
 import { MAX_MODULE_BYTES } from '../wire/module-ref.ts'
 import type { Spawner } from './spawner.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import type { Logger } from '../logger.ts'
+import { ModuleMissingError, WorkerNotFoundError } from '../errors.ts'
 import { Batcher } from '../wire/batcher.ts'
 
 const REQUEST_TIMEOUT_MS = 10_000
@@ -47,7 +48,7 @@ export class AgentService {
       await json.write(await this.answer(request, connection.remotePeer.toString()), { signal })
       await json.close()
     } catch (err) {
-      this.log.warn({ peer: connection.remotePeer.toString(), err: (err as Error).message }, 'dropped malformed spawn request')
+      this.log.warn({ peer: connection.remotePeer.toString(), err }, 'dropped malformed spawn request')
       stream.abort(err as Error)
     }
   }
@@ -61,12 +62,12 @@ export class AgentService {
         return { ok: true, exit: await worker.kill({ graceful: request.graceful }) }
       }
       const modulePath = await locateModule(request.module, this.dataDir)
-      if (modulePath == null) return { ok: false, needSource: true, error: { name: 'ModuleMissing', message: 'send the module source' } }
+      if (modulePath == null) throw new ModuleMissingError(request.module.sha256)
       const worker = this.spawner.spawn({ stage: request.stage, modulePath, resources: request.resources, env: request.env, concurrency: request.concurrency })
       this.log.info({ worker: worker.info.id, stage: request.stage, requester: from }, 'spawned for a remote requester')
       return { ok: true, worker: worker.info }
     } catch (err) {
-      return { ok: false, error: toWireError(err) }
+      return spawnFailure(err)
     }
   }
 
@@ -76,9 +77,10 @@ export class AgentService {
     let worker: ReturnType<Spawner['get']>
     try {
       const attach = await json.read(workerUpSchema, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
-      worker = attach.type === 'attach' ? this.spawner.get(attach.id) : undefined
+      const id = attach.type === 'attach' ? attach.id : '(none named)'
+      worker = this.spawner.get(id)
       if (worker == null) {
-        await json.write({ type: 'exit', exit: { code: null, signal: null, error: { name: 'WorkerNotFound', message: 'no such worker on this agent' } } } satisfies WorkerDown)
+        await json.write({ type: 'exit', exit: { code: null, signal: null, error: toWireError(new WorkerNotFoundError(id)) } } satisfies WorkerDown)
         await json.close()
         return
       }
@@ -105,7 +107,7 @@ export class AgentService {
       }
     } catch (err) {
       // a worker belongs to the requester that holds its stream: when that goes, so does the worker
-      this.log.debug({ err: (err as Error).message }, 'worker stream ended')
+      this.log.debug({ err }, 'worker stream ended')
       if (worker?.alive === true) void worker.kill({ graceful: true })
     }
   }

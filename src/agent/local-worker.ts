@@ -1,9 +1,8 @@
 import type { ChildProcess } from 'node:child_process'
 import type { FromWorker, ToWorker, WorkerExit } from '../worker/ipc.ts'
 import { Batcher } from '../wire/batcher.ts'
-import { RemoteError } from '../wire/wire-error.ts'
+import { RemoteError, workerExitedError } from '../wire/wire-error.ts'
 import type { WireError } from '../wire/wire-error.ts'
-import { WorkerExitedError } from '../errors.ts'
 
 export interface WorkerInfo {
   id: string
@@ -41,8 +40,7 @@ export class LocalWorker {
     this.exited = new Promise(resolve => {
       child.once('exit', (code, signal) => {
         this.exit = { code, signal, error: this.lastError }
-        const why = this.lastError != null ? `${this.lastError.name}: ${this.lastError.message}` : `code ${code} signal ${signal}`
-        for (const p of this.pending.values()) p.reject(new WorkerExitedError(info.id, why, { cause: this.lastError == null ? undefined : new RemoteError(this.lastError) }))
+        for (const p of this.pending.values()) p.reject(workerExitedError(info.id, this.exit))
         this.pending.clear()
         markReady()
         resolve(this.exit)
@@ -61,7 +59,7 @@ export class LocalWorker {
 
   async process (item: unknown): Promise<unknown> {
     await this.ready
-    if (this.exit != null) throw new WorkerExitedError(this.info.id, `code ${this.exit.code} signal ${this.exit.signal}`)
+    if (this.exit != null) throw workerExitedError(this.info.id, this.exit)
     const id = this.nextId++
     return await new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject })

@@ -7,7 +7,9 @@ import { LocalWorker } from './local-worker.ts'
 import type { WorkerInfo } from './local-worker.ts'
 import type { AgentConfig } from './config.ts'
 import type { Logger } from '../logger.ts'
-import { SpawnRefusedError } from '../errors.ts'
+import { AgentFullError, MemoryLimitError, SpawnRefusedError } from '../errors.ts'
+import { lacks } from '../placement/index.ts'
+import { toWireError } from '../wire/wire-error.ts'
 
 // The host lives in src/worker/ (it runs inside the child). From the sources it is the .ts there;
 // built by tsc it is dist/src/worker/worker-host.js; in the bundle (dist/bundle/) it sits beside every chunk.
@@ -69,10 +71,10 @@ export class Spawner {
     return this.workers.get(id)
   }
 
-  /** Forks a worker if it still fits; refuses (SpawnRefusedError) if two requesters raced for the last slot. */
+  /** Forks a worker if it still fits; refuses (AgentFullError) if two requesters raced for the last slot. */
   spawn (request: SpawnRequest): LocalWorker {
-    const lacking = this.lacks(request.resources)
-    if (lacking.length > 0) throw new SpawnRefusedError(`agent is full: ${lacking.join('; ')}`)
+    const lacking = lacks(request.resources, { capacity: this.config, maxWorkers: this.config.workers, used: this.usage() })
+    if (lacking.length > 0) throw new AgentFullError(lacking)
     const id = `w-${randomBytes(6).toString('hex')}`
     const execArgv = request.resources.memoryMb > 0 ? [`--max-old-space-size=${Math.max(16, Math.floor(request.resources.memoryMb))}`] : []
     const child = fork(WORKER_HOST, [request.modulePath, request.stage, id, JSON.stringify(request.env ?? {}), String(request.concurrency ?? 1)], {
@@ -105,15 +107,6 @@ export class Spawner {
     await Promise.all([...this.workers.values()].map(async w => await w.kill({ graceful: true, timeoutMs: 2000 })))
   }
 
-  private lacks (resources: { cpu: number, memoryMb: number }): string[] {
-    const used = this.usage()
-    const lacking: string[] = []
-    if (used.workers + 1 > this.config.workers) lacking.push(`workers: ${used.workers}/${this.config.workers} in use`)
-    if (used.cpu + resources.cpu > this.config.cpu + 1e-9) lacking.push(`cpu: needs ${resources.cpu}, has ${this.config.cpu - used.cpu} free`)
-    if (used.memoryMb + resources.memoryMb > this.config.memoryMb) lacking.push(`memory: needs ${resources.memoryMb} MB, has ${this.config.memoryMb - used.memoryMb} MB free`)
-    return lacking
-  }
-
   /** The RSS watchdog: --max-old-space-size only bounds the JS heap, not buffers or native memory. */
   private async checkMemory (): Promise<void> {
     for (const worker of this.workers.values()) {
@@ -121,7 +114,7 @@ export class Spawner {
       if (limit <= 0 || !worker.alive) continue
       const rssMb = await rssOf(worker.info.pid)
       if (rssMb != null && rssMb > limit) {
-        worker.noteError({ name: 'MemoryLimitError', message: `worker used ${rssMb} MB resident, over its ${limit} MB limit`, code: 'ERR_MEMORY_LIMIT' })
+        worker.noteError(toWireError(new MemoryLimitError(worker.info.id, rssMb, limit)))
         this.log.warn({ worker: worker.info.id, rssMb, limitMb: limit }, 'worker over its memory limit: killed')
         void worker.kill()
       }

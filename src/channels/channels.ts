@@ -158,7 +158,7 @@ export class Channels {
     try {
       await this.pubsub.publish(topicOf(name), encoder.encode(JSON.stringify({ v: 1, channel: name, entries })))
     } catch (err) {
-      this.log.debug({ channel: name, err: (err as Error).message }, 'channel write not published (no peers yet: snapshots will carry it)')
+      this.log.debug({ channel: name, err }, 'channel write not published (no peers yet: snapshots will carry it)')
     }
   }
 

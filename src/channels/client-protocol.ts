@@ -33,7 +33,7 @@ export async function handleChannelClient (libp2p: Libp2p, channel: (name: strin
       await json.write(reply)
       await json.close()
     } catch (err) {
-      log.debug({ err: (err as Error).message }, 'channel request failed')
+      log.debug({ err }, 'channel request failed')
       stream.abort(err as Error)
     }
   })

@@ -65,7 +65,7 @@ export class ChannelSync {
       this.merge(channel, theirs, peer)
       await json.write({ v: 1, entries: channel.newerThan(theirs) }, { signal })
     } catch (err) {
-      this.log.debug({ channel: channel.name, peer, err: (err as Error).message }, 'channel snapshot exchange failed')
+      this.log.debug({ channel: channel.name, peer, err }, 'channel snapshot exchange failed')
     } finally {
       await json?.close()
     }
@@ -87,7 +87,7 @@ export class ChannelSync {
       }
       await json.close()
     } catch (err) {
-      this.log.warn({ peer, err: (err as Error).message }, 'dropped a malformed channel snapshot')
+      this.log.warn({ peer, err }, 'dropped a malformed channel snapshot')
       stream.abort(err as Error)
     }
   }

@@ -1,6 +1,6 @@
 import { createClientLibp2p } from '../transport/libp2p.ts'
 import type { ClientLibp2p } from '../transport/libp2p.ts'
-import { PeerUnreachableError } from '../errors.ts'
+import { ConfigError, PeerUnreachableError } from '../errors.ts'
 import { RemoteError } from '../wire/wire-error.ts'
 import { createCliLogger } from './logger.ts'
 import { requireTls } from './tls-source.ts'
@@ -21,7 +21,7 @@ export async function withClient<T> (flags: ClientFlags, address: string, fn: (l
     return await fn(libp2p, AbortSignal.timeout(flags.timeout))
   } catch (err) {
     // the node answered (with an error of its own): that is not "unreachable"
-    if (err instanceof RemoteError || (err as Error).name === 'ConfigError') throw err
+    if (err instanceof RemoteError || err instanceof ConfigError) throw err
     throw new PeerUnreachableError(address, { cause: err })
   } finally {
     await libp2p.stop()

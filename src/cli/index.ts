@@ -3,13 +3,13 @@ import { nodeCommand } from './commands/node.ts'
 import { certsCommand } from './commands/certs.ts'
 import { statusCommand } from './commands/status.ts'
 import { weightCommand, strategyCommand } from './commands/placement.ts'
-import { GridError } from '../errors.ts'
+import { GridError, ERR_CERTIFICATE, ERR_CONFIG, ERR_FILE_EXISTS, ERR_INVALID_ADDRESS, ERR_NO_CERTS, ERR_VALUE_TOO_LARGE } from '../errors.ts'
 import { RemoteError } from '../wire/wire-error.ts'
 import { channelCommand } from './commands/channel.ts'
 
 /** Exit code for bad input: unknown flag, bad value, missing or unreadable certificates. */
 const EXIT_USAGE = 2
-const USAGE_CODES = new Set(['ERR_CONFIG', 'ERR_NO_CERTS', 'ERR_CERTIFICATE', 'ERR_FILE_EXISTS', 'ERR_INVALID_ADDRESS', 'ERR_VALUE_TOO_LARGE'])
+const USAGE_CODES = new Set([ERR_CONFIG, ERR_NO_CERTS, ERR_CERTIFICATE, ERR_FILE_EXISTS, ERR_INVALID_ADDRESS, ERR_VALUE_TOO_LARGE])
 
 export function buildProgram (): Command {
   const program = new Command('grid')
@@ -43,13 +43,13 @@ function fail (err: unknown): number {
     // help and version are not errors; commander already printed the message
     return err.exitCode === 0 ? 0 : EXIT_USAGE
   }
-  if (err instanceof GridError) {
-    process.stderr.write(`grid: ${err.message}\n`)
-    return USAGE_CODES.has(err.code) ? EXIT_USAGE : 1
-  }
   if (err instanceof RemoteError) {
     // the node refused the request: its error, by name and code, not our stack
     process.stderr.write(`grid: the node refused: ${err.name} (${err.code}): ${err.message}\n`)
+    return USAGE_CODES.has(err.code) ? EXIT_USAGE : 1
+  }
+  if (err instanceof GridError) {
+    process.stderr.write(`grid: ${err.message}\n`)
     return USAGE_CODES.has(err.code) ? EXIT_USAGE : 1
   }
   process.stderr.write(`grid: ${(err as Error)?.stack ?? String(err)}\n`)

@@ -46,7 +46,7 @@ export async function handleControl (libp2p: Libp2p, target: ControlTarget, log:
       }
       await json.close()
     } catch (err) {
-      log.warn({ peer, err: (err as Error).message }, 'dropped malformed control request')
+      log.warn({ peer, err }, 'dropped malformed control request')
       stream.abort(err as Error)
     }
   })

@@ -67,7 +67,7 @@ export async function startDashboard (node: GridNode, options: DashboardOptions,
       if (body == null) { body = await readFile(require.resolve(asset.file)); assets.set(path, body) }
       res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'max-age=3600' }).end(body)
     } catch (err) {
-      log.warn({ err: (err as Error).message, asset: asset.file }, 'dashboard asset missing')
+      log.warn({ err, asset: asset.file }, 'dashboard asset missing')
       res.writeHead(500).end('asset missing')
     }
   }

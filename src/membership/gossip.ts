@@ -46,7 +46,7 @@ export class HeartbeatGossip {
     try {
       await this.pubsub.publish(MEMBERS_TOPIC, encoder.encode(JSON.stringify(heartbeat)))
     } catch (err) {
-      this.log.debug({ err: (err as Error).message }, 'heartbeat not published')
+      this.log.debug({ err }, 'heartbeat not published')
     }
   }
 

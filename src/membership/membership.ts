@@ -269,7 +269,7 @@ export class Membership {
       await this.libp2p.dial(peer, { signal: AbortSignal.timeout(REDIAL_TIMEOUT_MS) })
       return true
     } catch (err) {
-      this.log.debug({ member: id, err: (err as Error).message }, 'dial failed')
+      this.log.debug({ member: id, err }, 'dial failed')
       // a refused dial to a member we still count as alive: the process is gone
       if (this.running && isRefusal(err)) this.apply(this.table.unreachable(id, performance.now()))
       return false
@@ -305,7 +305,7 @@ export class Membership {
     } catch (err) {
       if (!this.running) return
       if (isRefusal(err)) this.apply(this.table.unreachable(id, performance.now()))
-      else this.log.debug({ member: id, err: (err as Error).message }, 'redial after disconnect failed')
+      else this.log.debug({ member: id, err }, 'redial after disconnect failed')
     }
   }
 }

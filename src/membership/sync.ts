@@ -45,7 +45,7 @@ export class MemberSync {
       this.onEntries(reply.members, from)
     } catch (err) {
       // CLI clients do not speak the protocol; anything else is worth a line
-      this.log.debug({ peer: from, err: (err as Error).message }, 'member sync failed')
+      this.log.debug({ peer: from, err }, 'member sync failed')
     } finally {
       await json?.close()
     }
@@ -61,7 +61,7 @@ export class MemberSync {
       await json.close()
       this.onEntries(request.members, from)
     } catch (err) {
-      this.log.warn({ peer: from, err: (err as Error).message }, 'dropped malformed member sync')
+      this.log.warn({ peer: from, err }, 'dropped malformed member sync')
       stream.abort(err as Error)
     }
   }

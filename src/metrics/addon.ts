@@ -19,7 +19,7 @@ export const metricsAddon = defineAddon<MetricsOptions>({
       if (req.method !== 'GET' || path !== '/metrics') { res.writeHead(404).end('try GET /metrics\n'); return }
       registry.metrics().then(
         text => { res.writeHead(200, { 'content-type': registry.contentType }).end(text) },
-        (err: Error) => { ctx.log.warn({ err: err.message }, 'metrics collection failed'); res.writeHead(500).end() }
+        (err: Error) => { ctx.log.warn({ err }, 'metrics collection failed'); res.writeHead(500).end() }
       )
     }, options)
     for (const run of ctx.node.pipelines()) track(run)

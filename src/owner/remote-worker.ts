@@ -4,8 +4,8 @@ import { SPAWN_PROTOCOL, WORKER_PROTOCOL, workerDownSchema, spawnResponseSchema 
 import type { WorkerInfo } from '../agent/local-worker.ts'
 import type { WorkerHandle } from './worker-handle.ts'
 import type { WorkerExit } from '../worker/ipc.ts'
-import { RemoteError, toWireError } from '../wire/wire-error.ts'
-import { AgentLostError, WorkerExitedError } from '../errors.ts'
+import { RemoteError, toWireError, workerExitedError } from '../wire/wire-error.ts'
+import { AgentLostError } from '../errors.ts'
 import { Batcher } from '../wire/batcher.ts'
 
 const MAX_WORKER_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -52,7 +52,7 @@ export class RemoteWorker implements WorkerHandle {
   }
 
   async process (item: unknown, options: { signal?: AbortSignal } = {}): Promise<unknown> {
-    if (this.exit != null) throw new WorkerExitedError(this.id, this.exit.error?.message ?? `code ${this.exit.code}`)
+    if (this.exit != null) throw workerExitedError(this.id, this.exit)
     options.signal?.throwIfAborted()
     const n = this.next++
     const result = new Promise<unknown>((resolve, reject) => { this.pending.set(n, { resolve, reject }) })
@@ -81,8 +81,7 @@ export class RemoteWorker implements WorkerHandle {
       while (this.exit == null) {
         const message = await this.json.read(workerDownSchema)
         if (message.type === 'exit') {
-          const detail = message.exit.error != null ? `${message.exit.error.name}: ${message.exit.error.message}` : `code ${message.exit.code} signal ${message.exit.signal}`
-          this.end(message.exit, new WorkerExitedError(this.id, detail, { cause: message.exit.error == null ? undefined : new RemoteError(message.exit.error) }))
+          this.end(message.exit, workerExitedError(this.id, message.exit))
           return
         }
         for (const r of message.results) {

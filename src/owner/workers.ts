@@ -1,7 +1,7 @@
 import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { requestJson } from '../transport/json-stream.ts'
-import { SPAWN_PROTOCOL, spawnResponseSchema } from '../wire/spawn-protocol.ts'
+import { SPAWN_PROTOCOL, spawnFailureError, spawnResponseSchema } from '../wire/spawn-protocol.ts'
 import type { SpawnResponseMessage } from '../wire/spawn-protocol.ts'
 import { readModule } from './module-source.ts'
 import type { ModuleRef } from '../wire/module-ref.ts'
@@ -12,9 +12,9 @@ import type { AgentRole } from '../agent/agent-role.ts'
 import type { Membership } from '../membership/membership.ts'
 import type { Member } from '../membership/member.ts'
 import { rankAgents, fitCount } from '../placement/index.ts'
-import type { AgentLoad } from '../placement/index.ts'
-import { RemoteError } from '../wire/wire-error.ts'
-import { ConfigError, NoCapacityError, SpawnRefusedError } from '../errors.ts'
+import type { AgentLoad, Shortfall } from '../placement/index.ts'
+import { AgentFullError, ConfigError, ERR_AGENT_FULL, ERR_MODULE_MISSING, ERR_SPAWN_REFUSED, GridError, NoCapacityError, SpawnRefusedError } from '../errors.ts'
+import { Reservations } from './reservations.ts'
 import type { Logger } from '../logger.ts'
 
 export interface SpawnOptions {
@@ -28,8 +28,8 @@ export interface SpawnOptions {
 }
 
 const SPAWN_TIMEOUT_MS = 15_000
-/** How long a finished spawn still counts against its agent: its load gossip arrives well within it. */
-const RESERVATION_MS = 100
+/** Refusals that pass the spawn to the next agent; any other failure ends it. */
+const REFUSALS = new Set([ERR_AGENT_FULL, ERR_SPAWN_REFUSED, ERR_MODULE_MISSING])
 
 /**
  * `node.workers`: spawn a stage worker on the least-burdened agent of the
@@ -43,7 +43,7 @@ export class Workers {
   private readonly log: Logger
   private readonly handles = new Map<string, WorkerHandle>()
   /** Spawns in flight (and just done), per agent: gossip has not counted them yet. */
-  private readonly reserved = new Map<string, { cpu: number, memoryMb: number, workers: number }>()
+  private readonly reservations = new Reservations()
 
   constructor (libp2p: Libp2p, membership: Membership, agent: AgentRole | undefined, log: Logger) {
     this.libp2p = libp2p
@@ -58,12 +58,12 @@ export class Workers {
     if (typeof options.stage !== 'string' || options.stage === '') throw new ConfigError('stage', 'must be a non-empty string')
     const module = await readModule(options.module)
     const { ranked, shortfalls } = rankAgents(resources, this.candidates())
-    const refusals: string[] = []
+    const refusals: Shortfall[] = []
     for (const agent of ranked) {
       signal?.throwIfAborted()
       // concurrent spawns would all rank agents from the same gossiped load and
       // stampede one agent: count this one against it until gossip catches up
-      this.reserve(agent.id, resources, 1)
+      const reservation = this.reservations.reserve(agent.id, resources)
       try {
         const handle = agent.id === this.libp2p.peerId.toString()
           ? this.spawnLocal(options, module.path, resources)
@@ -71,22 +71,17 @@ export class Workers {
         this.track(handle)
         // this node's own load is updated synchronously; a remote agent's arrives by gossip
         // shortly, unless the worker is already gone (it then never counts again)
-        let held = true
-        const release = (): void => { if (held) { held = false; this.reserve(agent.id, resources, -1) } }
-        if (agent.id === this.libp2p.peerId.toString()) release()
-        else {
-          setTimeout(release, RESERVATION_MS).unref()
-          void handle.exited.then(release)
-        }
+        if (agent.id === this.libp2p.peerId.toString()) reservation.release()
+        else reservation.holdUntil(handle.exited)
         return handle
       } catch (err) {
-        this.reserve(agent.id, resources, -1)
-        if (!(err instanceof SpawnRefusedError)) throw err
-        refusals.push(`${agent.id}: ${err.message}`)
-        this.log.debug({ agent: agent.id, err: err.message }, 'spawn refused, trying the next agent')
+        reservation.release()
+        if (!(err instanceof GridError && REFUSALS.has(err.code))) throw err
+        refusals.push({ agentId: agent.id, lacks: err instanceof AgentFullError ? err.lacks : [err.message] })
+        this.log.debug({ agent: agent.id, err }, 'spawn refused, trying the next agent')
       }
     }
-    throw new NoCapacityError([...shortfalls, ...refusals.map(r => ({ agentId: r.split(':')[0] ?? '', lacks: [r.slice(r.indexOf(':') + 2)] }))])
+    throw new NoCapacityError([...shortfalls, ...refusals])
   }
 
   /** How many more workers needing `resources` the grid's alive agents can take now (at most `limit`). */
@@ -112,18 +107,17 @@ export class Workers {
 
   private candidates (): AgentLoad[] {
     const members: Member[] = [this.membership.selfMember(), ...this.membership.members()]
-    return members.filter(m => m.role === 'agent' && m.state === 'alive').map(m => ({
-      id: m.id,
-      capacity: { cpu: m.capacity.cpu, memoryMb: m.capacity.memoryMb },
-      maxWorkers: m.load.maxWorkers,
-      used: {
-        cpu: m.load.slotsUsed + (this.reserved.get(m.id)?.cpu ?? 0),
-        memoryMb: m.load.memoryUsedMb + (this.reserved.get(m.id)?.memoryMb ?? 0),
-        workers: m.load.workers + (this.reserved.get(m.id)?.workers ?? 0)
-      },
-      weight: m.weight,
-      strategy: m.strategy
-    }))
+    return members.filter(m => m.role === 'agent' && m.state === 'alive').map(m => {
+      const reserved = this.reservations.of(m.id)
+      return {
+        id: m.id,
+        capacity: { cpu: m.capacity.cpu, memoryMb: m.capacity.memoryMb },
+        maxWorkers: m.load.maxWorkers,
+        used: { cpu: m.load.slotsUsed + reserved.cpu, memoryMb: m.load.memoryUsedMb + reserved.memoryMb, workers: m.load.workers + reserved.workers },
+        weight: m.weight,
+        strategy: m.strategy
+      }
+    })
   }
 
   private spawnLocal (options: SpawnOptions, modulePath: string, resources: { cpu: number, memoryMb: number }): WorkerHandle {
@@ -138,25 +132,13 @@ export class Workers {
     const opts = { signal: signal == null ? AbortSignal.timeout(SPAWN_TIMEOUT_MS) : AbortSignal.any([signal, AbortSignal.timeout(SPAWN_TIMEOUT_MS)]) }
     const request = { op: 'spawn', stage: options.stage, module: { path: module.path, sha256: module.sha256 }, resources, env: options.env, concurrency: options.concurrency }
     let reply: SpawnResponseMessage = await requestJson(this.libp2p, agent, SPAWN_PROTOCOL, request, spawnResponseSchema, opts)
-    if (!reply.ok && reply.needSource === true) {
+    if (!reply.ok && reply.code === ERR_MODULE_MISSING) {
       // the agent lacks this exact module: ship its source (content-addressed, cached there)
       reply = await requestJson(this.libp2p, agent, SPAWN_PROTOCOL, { ...request, module: { ...request.module, source: module.source } }, spawnResponseSchema, opts)
     }
-    if (!reply.ok) {
-      if (reply.error.code === 'ERR_SPAWN_REFUSED') throw new SpawnRefusedError(reply.error.message)
-      throw new RemoteError(reply.error)
-    }
+    if (!reply.ok) throw spawnFailureError(reply)
     if (reply.worker == null) throw new SpawnRefusedError('the agent answered without a worker')
     return await RemoteWorker.attach(this.libp2p, agent, reply.worker, opts)
-  }
-
-  private reserve (agentId: string, resources: { cpu: number, memoryMb: number }, sign: 1 | -1): void {
-    const r = this.reserved.get(agentId) ?? { cpu: 0, memoryMb: 0, workers: 0 }
-    r.cpu += sign * resources.cpu
-    r.memoryMb += sign * resources.memoryMb
-    r.workers += sign
-    if (r.workers <= 0) this.reserved.delete(agentId)
-    else this.reserved.set(agentId, r)
   }
 
   private track (handle: WorkerHandle): void {

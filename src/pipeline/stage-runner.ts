@@ -3,6 +3,7 @@ import { toWireError } from '../wire/wire-error.ts'
 import type { WireError } from '../wire/wire-error.ts'
 import type { Envelope, StageSpec, Pressure } from './types.ts'
 import type { Logger } from '../logger.ts'
+import { ERR_AGENT_LOST, ERR_WORKER_EXITED, PoisonItemError } from '../errors.ts'
 
 /** A stage that could not get a worker tries again this often. */
 const FLOOR_RETRY_MS = 1000
@@ -109,7 +110,7 @@ export class StageRunner {
         this.totals.maxWorkers = Math.max(this.totals.maxWorkers, this.workers)
         void handle.exited.then(exit => { this.onExit(slot, exit.error?.message ?? `code ${exit.code} signal ${exit.signal}`) })
       } catch (err) {
-        this.log.warn({ err: (err as Error).message }, 'could not start a worker; retrying while below minWorkers')
+        this.log.warn({ err }, 'could not start a worker; retrying while below minWorkers')
         if (!this.closed) setTimeout(() => { this.keepFloor() }, FLOOR_RETRY_MS).unref()
       } finally {
         this.spawning--
@@ -233,9 +234,9 @@ export class StageRunner {
   }
 
   private onError (slot: Slot, envelope: Envelope, err: Error & { code?: string }): void {
-    const lost = err.code === 'ERR_WORKER_EXITED' || err.code === 'ERR_AGENT_LOST'
+    const lost = err.code === ERR_WORKER_EXITED || err.code === ERR_AGENT_LOST
     if (lost && !slot.dead) this.markDead(slot)
-    if (err.code === 'ERR_WORKER_EXITED') {
+    if (err.code === ERR_WORKER_EXITED) {
       // every item in flight is a suspect; from now on each runs alone, so only
       // the culprit can crash a worker a second time (innocents then succeed alone)
       envelope.crashes++
@@ -252,7 +253,7 @@ export class StageRunner {
       this.enqueue([envelope], true)
     } else {
       this.totals.failed++
-      const error = lost ? { name: 'PoisonItemError', message: `a worker died twice while processing this item, the second time with it alone (last: ${err.message})`, stack: err.stack } : toWireError(err)
+      const error = toWireError(lost ? new PoisonItemError(err) : err)
       this.hooks.failed(envelope, error)
     }
     this.dispatch()

@@ -5,7 +5,7 @@ import { ConfigError, NoCapacityError } from '../errors.ts'
 const EPSILON = 1e-9
 
 /** What `agent` lacks to take `request` (empty: it fits). */
-export function lacks (request: ResourceRequest, agent: AgentLoad): string[] {
+export function lacks (request: ResourceRequest, agent: Pick<AgentLoad, 'capacity' | 'maxWorkers' | 'used'>): string[] {
   const out: string[] = []
   const freeCpu = agent.capacity.cpu - agent.used.cpu
   const freeMemory = agent.capacity.memoryMb - agent.used.memoryMb

@@ -40,7 +40,7 @@ export class SeedDialer {
       } catch (err) {
         if (signal.aborted) return
         const level = attempt === 1 || attempt % 10 === 0 ? 'warn' : 'debug'
-        this.log[level]({ seed: seed.toString(), attempt, err: (err as Error).message }, `seed not reachable yet, retrying in ${delay} ms`)
+        this.log[level]({ seed: seed.toString(), attempt, err }, `seed not reachable yet, retrying in ${delay} ms`)
       }
       await sleep(delay, signal)
       delay = Math.min(delay * 2, MAX_RETRY_MS)

@@ -1,5 +1,7 @@
 import * as v from 'valibot'
-import { wireErrorSchema } from './wire-error.ts'
+import { toWireError, wireErrorSchema } from './wire-error.ts'
+import { AgentFullError, ERR_AGENT_FULL, ERR_REMOTE, RemoteError } from '../errors.ts'
+import type { GridError } from '../errors.ts'
 
 export const SPAWN_PROTOCOL = '/gridd/spawn/1.0.0'
 export const WORKER_PROTOCOL = '/gridd/worker/1.0.0'
@@ -30,8 +32,23 @@ export const workerExitSchema = v.object({ code: v.nullable(v.pipe(v.number(), v
 
 export const spawnResponseSchema = v.variant('ok', [
   v.object({ ok: v.literal(true), worker: v.optional(workerInfoSchema), workers: v.optional(v.array(workerInfoSchema)), exit: v.optional(workerExitSchema) }),
-  v.object({ ok: v.literal(false), needSource: v.optional(v.boolean()), error: wireErrorSchema })
+  // a failed spawn: `code` decides what the requester does next (ERR_MODULE_MISSING: send the source;
+  // ERR_AGENT_FULL, ERR_SPAWN_REFUSED: try the next agent); `lacks` says what a full agent lacked
+  v.object({ ok: v.literal(false), code: text(128), lacks: v.optional(v.pipe(v.array(text(256)), v.maxLength(8))), error: wireErrorSchema })
 ])
+
+export type SpawnFailure = Extract<v.InferOutput<typeof spawnResponseSchema>, { ok: false }>
+
+/** The agent's answer when a spawn request fails, from what was thrown. */
+export function spawnFailure (err: unknown): SpawnFailure {
+  const error = toWireError(err)
+  return { ok: false, code: error.code ?? ERR_REMOTE, lacks: err instanceof AgentFullError ? err.lacks.slice(0, 8).map(l => l.slice(0, 256)) : undefined, error }
+}
+
+/** The requester's view of a failed spawn: a GridError with the agent's code (AgentFullError keeps `lacks`). */
+export function spawnFailureError (failure: SpawnFailure): GridError {
+  return failure.code === ERR_AGENT_FULL ? new AgentFullError(failure.lacks ?? []) : new RemoteError({ ...failure.error, code: failure.code })
+}
 
 /** Requester -> agent on a worker stream (the first message names the worker). */
 export const workerUpSchema = v.variant('type', [

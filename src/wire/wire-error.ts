@@ -1,34 +1,53 @@
 import * as v from 'valibot'
+import { GridError, RemoteError, WorkerExitedError } from '../errors.ts'
 
-/** An error as it crosses a process or network boundary: name, message, stack and code survive. */
+// received wire errors are rethrown as RemoteError (a GridError keeping the remote code)
+export { RemoteError }
+
+/** An error as it crosses a process or network boundary: name, message, stack, code and retryable survive. */
+const LIMITS = { name: 256, message: 64 * 1024, stack: 256 * 1024, code: 128 }
 const text = (max: number) => v.pipe(v.string(), v.maxLength(max))
 
 export const wireErrorSchema = v.object({
-  name: text(256),
-  message: text(64 * 1024),
-  stack: v.optional(text(256 * 1024)),
-  code: v.optional(text(128))
+  name: text(LIMITS.name),
+  message: text(LIMITS.message),
+  stack: v.optional(text(LIMITS.stack)),
+  code: v.optional(text(LIMITS.code)),
+  retryable: v.optional(v.boolean())
 })
 
 export type WireError = v.InferOutput<typeof wireErrorSchema>
 
+/**
+ * The wire form of anything thrown, cut to the schema's limits: an oversized
+ * message must not make the receiver drop the whole stream it came on.
+ */
 export function toWireError (err: unknown): WireError {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code
-    return { name: err.name, message: err.message, stack: err.stack, code: typeof code === 'string' ? code : undefined }
+  if (!(err instanceof Error)) return { name: 'Error', message: clip(describe(err), LIMITS.message) }
+  const code = (err as { code?: unknown }).code
+  return {
+    name: clip(err.name, LIMITS.name),
+    message: clip(err.message, LIMITS.message),
+    stack: err.stack == null ? undefined : clip(err.stack, LIMITS.stack),
+    code: typeof code === 'string' ? clip(code, LIMITS.code) : undefined,
+    retryable: err instanceof GridError ? err.retryable : undefined
   }
-  return { name: 'Error', message: String(err) }
 }
 
-/** A remote failure rethrown locally, keeping the remote name and stack. */
-export class RemoteError extends Error {
-  readonly code: string
-  readonly remoteStack?: string
-  constructor (wire: WireError) {
-    super(wire.message)
-    this.name = wire.name
-    this.code = wire.code ?? 'ERR_REMOTE'
-    this.remoteStack = wire.stack
-    if (wire.stack != null) this.stack = wire.stack
+/** Why a worker's items fail once it has exited: its own last error (as the cause, with its code) or its exit status. */
+export function workerExitedError (workerId: string, exit: { code: number | null, signal: string | null, error?: WireError }): WorkerExitedError {
+  const detail = exit.error != null ? `${exit.error.name}: ${exit.error.message}` : `code ${exit.code} signal ${exit.signal}`
+  return new WorkerExitedError(workerId, detail, { cause: exit.error == null ? undefined : new RemoteError(exit.error) })
+}
+
+function clip (text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`
+}
+
+function describe (value: unknown): string {
+  try {
+    return String(value)
+  } catch {
+    return Object.prototype.toString.call(value)
   }
 }

@@ -1,3 +1,5 @@
+import { StageDefinitionError } from '../errors.ts'
+
 /** What a stage's functions receive besides the item. */
 export interface StageContext {
   /** The stage name the worker was spawned for. */
@@ -24,5 +26,5 @@ export function defineStage<In = unknown, Out = unknown> (definition: StageDefin
 export function toStageDefinition (exported: unknown): StageDefinition {
   if (typeof exported === 'function') return { process: exported as StageDefinition['process'] }
   if (exported != null && typeof exported === 'object' && typeof (exported as StageDefinition).process === 'function') return exported as StageDefinition
-  throw new TypeError('a stage module must export default a function or an object with a process(item, ctx) function')
+  throw new StageDefinitionError('a stage module must export default a function or an object with a process(item, ctx) function')
 }

@@ -6,6 +6,7 @@ import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { eventually, runGrid } from './helpers/grid-process.ts'
 import type { WorkerHandle } from '../../src/owner/worker-handle.ts'
+import { GridError, ERR_MEMORY_LIMIT, ERR_STAGE_DEFINITION, ERR_WORKER_EXITED } from '../../src/errors.ts'
 
 const stage = (name: string): string => fileURLToPath(new URL(`../fixtures/stages/${name}`, import.meta.url))
 const AGENT = ['--agent', '--workers', '4', '--cpu', '4', '--memory', '4096']
@@ -87,6 +88,7 @@ describe('agents: placement, run-time weight and worker failures, with real proc
     await expect(hog.process(1)).rejects.toMatchObject({ code: 'ERR_WORKER_EXITED' })
     const hogExit = await hog.exited
     expect(hogExit.error?.name).toBe('MemoryLimitError')
+    expect(hogExit.error?.code).toBe(ERR_MEMORY_LIMIT)
     expect(hogExit.error?.message).toMatch(/over its 150 MB limit/)
 
     const broken = await member.workers.spawn({ stage: 'broken', module: stage('setup-throws.mjs') })
@@ -106,6 +108,16 @@ describe('agents: placement, run-time weight and worker failures, with real proc
     expect(await after.process('still here')).toMatchObject({ item: 'still here' })
     await after.kill()
     for (const agent of agents) expect(agent.proc.exitCode).toBeNull()
+  })
+
+  it('a GridError thrown in a worker process reaches the requester as a GridError with the same code', async () => {
+    const bad = await member.workers.spawn({ stage: 'bad', module: stage('bad-export.mjs') })
+    expect((await bad.exited).error).toMatchObject({ name: 'StageDefinitionError', code: ERR_STAGE_DEFINITION })
+    const err = await bad.process(1).catch((e: unknown) => e) as GridError
+    expect(err).toBeInstanceOf(GridError)
+    expect(err.code).toBe(ERR_WORKER_EXITED)
+    expect(err.cause).toBeInstanceOf(GridError)
+    expect(err.cause).toMatchObject({ name: 'StageDefinitionError', code: ERR_STAGE_DEFINITION })
   })
 
   it('SIGKILL of an agent makes its workers\' handles reject with a typed error within failure detection', async () => {

@@ -6,6 +6,7 @@ import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { eventually } from './helpers/grid-process.ts'
 import type { FailedItem } from '../../src/pipeline/types.ts'
+import { ERR_POISON_ITEM } from '../../src/errors.ts'
 
 const stage = (name: string): string => fileURLToPath(new URL(`../fixtures/stages/${name}`, import.meta.url))
 const AGENT = ['--agent', '--workers', '8', '--cpu', '8', '--memory', '8192']
@@ -83,6 +84,7 @@ describe('pipelines across real agent processes', () => {
     const summary = await run.done
     expect(failed.map(f => f.item)).toEqual([13])
     expect(failed[0]!.error.name).toBe('PoisonItemError')
+    expect(failed[0]!.error.code).toBe(ERR_POISON_ITEM)
     expect(lost).toHaveLength(2)
     expect(summary.out).toBe(299)
     expect(new Set(out).size).toBe(299)

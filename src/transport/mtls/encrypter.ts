@@ -147,7 +147,7 @@ export class MutualTls implements ConnectionEncrypter {
 
   private refuse (isServer: boolean, remote: string, err: Error): void {
     const reason = err instanceof TlsRefusedError ? err.reason : REFUSAL.handshakeFailed
-    this.log.warn({ remote, direction: isServer ? 'inbound' : 'outbound', reason }, `refused ${isServer ? 'inbound' : 'outbound'} connection ${isServer ? 'from' : 'to'} ${remote}: ${err.message}`)
+    this.log.warn({ remote, direction: isServer ? 'inbound' : 'outbound', reason, err }, `refused ${isServer ? 'inbound' : 'outbound'} connection ${isServer ? 'from' : 'to'} ${remote}: ${err.message}`)
   }
 }
 

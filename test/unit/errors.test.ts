@@ -1,0 +1,85 @@
+import { describe, it, expect } from 'vitest'
+import * as errors from '../../src/errors.ts'
+import * as gridd from '../../src/index.ts'
+
+const { GridError } = errors
+
+/** One instance of every failure class (constructed as gridd constructs them). */
+const samples: Record<string, errors.GridError> = {
+  ConfigError: new errors.ConfigError('port', 'must be an integer'),
+  CertsNotFoundError: new errors.CertsNotFoundError('--certs'),
+  CertificateError: new errors.CertificateError('expired'),
+  FileExistsError: new errors.FileExistsError('/tmp/x'),
+  InvalidAddressError: new errors.InvalidAddressError('x', 'no port'),
+  TlsRefusedError: new errors.TlsRefusedError('wrong-ca', 'not our CA'),
+  ProtocolError: new errors.ProtocolError('too large'),
+  PeerUnreachableError: new errors.PeerUnreachableError('127.0.0.1:1'),
+  NodeStoppedError: new errors.NodeStoppedError(),
+  RemoteError: new errors.RemoteError({ name: 'Error', message: 'remote' }),
+  StageDefinitionError: new errors.StageDefinitionError('no process'),
+  WorkerExitedError: new errors.WorkerExitedError('w-1', 'code 1'),
+  WorkerNotFoundError: new errors.WorkerNotFoundError('w-1'),
+  MemoryLimitError: new errors.MemoryLimitError('w-1', 300, 150),
+  AgentLostError: new errors.AgentLostError('A', 'failed'),
+  SpawnRefusedError: new errors.SpawnRefusedError('cannot fork'),
+  AgentFullError: new errors.AgentFullError(['workers: 2/2 in use']),
+  ModuleMissingError: new errors.ModuleMissingError('0'.repeat(64)),
+  NoCapacityError: new errors.NoCapacityError([]),
+  PoisonItemError: new errors.PoisonItemError(new errors.WorkerExitedError('w-1', 'signal SIGKILL')),
+  PipelineCancelledError: new errors.PipelineCancelledError('p'),
+  AddonExistsError: new errors.AddonExistsError('a'),
+  AddonDependencyError: new errors.AddonDependencyError('a', ['b']),
+  AddonStartError: new errors.AddonStartError('a', new Error('boom')),
+  ValueTooLargeError: new errors.ValueTooLargeError('k', 10, 5)
+}
+
+const failureClasses = Object.entries(errors).filter(([, value]) => typeof value === 'function' && value.prototype instanceof GridError)
+const codeConstants = Object.entries(errors).filter(([name]) => name.startsWith('ERR_'))
+
+describe('errors: every failure a GridError class with an exported code constant', () => {
+  it('every failure class is sampled here (a new class must be added to this table)', () => {
+    expect(failureClasses.map(([name]) => name).sort()).toEqual(Object.keys(samples).sort())
+  })
+
+  it.each(Object.entries(samples))('%s: named after its class, a GridError, its code an exported constant of that value', (name, err) => {
+    expect(err).toBeInstanceOf(GridError)
+    expect(err).toBeInstanceOf(Error)
+    // a RemoteError carries the remote error's name (tested below)
+    expect(err.name).toBe(name === 'RemoteError' ? 'Error' : name)
+    expect(err.code).toMatch(/^ERR_[A-Z_]+$/)
+    expect((errors as Record<string, unknown>)[err.code]).toBe(err.code)
+  })
+
+  it('each code belongs to one class, and every exported code is used', () => {
+    const codes = Object.values(samples).map(e => e.code)
+    expect(new Set(codes).size).toBe(codes.length)
+    expect(codeConstants.map(([name]) => name).sort()).toEqual([...codes].sort())
+    for (const [name, value] of codeConstants) expect(value).toBe(name)
+  })
+
+  it('the classes and code constants are part of the public surface (src/index.ts)', () => {
+    for (const [name, value] of [...failureClasses, ...codeConstants]) expect((gridd as Record<string, unknown>)[name]).toBe(value)
+    expect(gridd.GridError).toBe(GridError)
+  })
+
+  it('keeps the cause and says whether retrying may help', () => {
+    const crash = new errors.WorkerExitedError('w-1', 'signal SIGKILL')
+    const poison = new errors.PoisonItemError(crash)
+    expect(poison.cause).toBe(crash)
+    expect(poison.message).toContain('signal SIGKILL')
+    expect(poison.retryable).toBe(false)
+    expect(new errors.AgentFullError(['cpu: needs 2, has 1 free'])).toMatchObject({ retryable: true, lacks: ['cpu: needs 2, has 1 free'] })
+  })
+})
+
+describe('RemoteError: a failure from another process, as a GridError', () => {
+  it('keeps the remote name, message, stack, code and retryable', () => {
+    const err = new errors.RemoteError({ name: 'NoCapacityError', message: 'no agent', stack: 'NoCapacityError: no agent\n    at remote.ts:1', code: 'ERR_NO_CAPACITY', retryable: true })
+    expect(err).toBeInstanceOf(GridError)
+    expect(err).toMatchObject({ name: 'NoCapacityError', message: 'no agent', code: 'ERR_NO_CAPACITY', retryable: true, stack: 'NoCapacityError: no agent\n    at remote.ts:1', remoteStack: 'NoCapacityError: no agent\n    at remote.ts:1' })
+  })
+
+  it('has code ERR_REMOTE when the remote error had none', () => {
+    expect(new errors.RemoteError({ name: 'TypeError', message: 'x is not a function' })).toMatchObject({ code: errors.ERR_REMOTE, retryable: false, name: 'TypeError' })
+  })
+})

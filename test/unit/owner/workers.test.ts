@@ -1,0 +1,135 @@
+import { describe, it, expect, beforeEach, afterEach } from 'vitest'
+import { fileURLToPath } from 'node:url'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Workers } from '../../../src/owner/workers.ts'
+import { AgentService } from '../../../src/agent/agent-service.ts'
+import { ConfigError, GridError, NoCapacityError, RemoteError, ERR_CONFIG, ERR_NO_CAPACITY, ERR_REMOTE } from '../../../src/errors.ts'
+import { resolveLogger } from '../../../src/logger.ts'
+import type { WorkerHandle } from '../../../src/owner/worker-handle.ts'
+import { FakeNetwork, FakeSpawner, fakeMembership, member } from './stubs.ts'
+import type { FakePeer } from './stubs.ts'
+
+const MODULE = fileURLToPath(new URL('../../fixtures/stages/noop.mjs', import.meta.url))
+const log = resolveLogger()
+
+/**
+ * An owner's Workers against two agents A and B (real AgentService, stubbed
+ * spawner) over an in-memory libp2p. Membership is a fixed list whose load
+ * never changes: whatever spreads spawns here is the reservations, not gossip.
+ */
+describe('Workers: spawn reservations and refusals (stubbed components)', () => {
+  let dataDir: string
+  let network: FakeNetwork
+  let owner: FakePeer
+  let a: FakePeer
+  let b: FakePeer
+  const services: AgentService[] = []
+  const handles: WorkerHandle[] = []
+
+  beforeEach(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'gridd-workers-'))
+    network = new FakeNetwork()
+    owner = await network.peer()
+    a = await network.peer()
+    b = await network.peer()
+  })
+
+  afterEach(async () => {
+    await Promise.allSettled(handles.splice(0).map(async h => await h.kill()))
+    await Promise.allSettled(services.splice(0).map(async s => { await s.stop() }))
+    await rm(dataDir, { recursive: true, force: true })
+  })
+
+  /** Starts the agent service of `peer` on `spawner` and returns the owner's Workers seeing A and B. */
+  async function grid (spawners: { a: FakeSpawner, b: FakeSpawner }, weights = { a: 1, b: 1 }): Promise<Workers> {
+    for (const [peer, spawner] of [[a, spawners.a], [b, spawners.b]] as const) {
+      const service = new AgentService(peer.libp2p, spawner.asSpawner(), dataDir, log)
+      await service.start()
+      services.push(service)
+    }
+    const agents = [
+      member(a.id, { role: 'agent', weight: weights.a, load: { maxWorkers: 2 } }),
+      member(b.id, { role: 'agent', weight: weights.b, load: { maxWorkers: 2 } })
+    ]
+    return new Workers(owner.libp2p, fakeMembership(member(owner.id), agents), undefined, log)
+  }
+
+  const spawn = async (workers: Workers): Promise<WorkerHandle> => {
+    const handle = await workers.spawn({ stage: 'noop', module: MODULE })
+    handles.push(handle)
+    return handle
+  }
+
+  it('concurrent spawns spread over the agents with no refusal: each counts against its agent while in flight (no stampede)', async () => {
+    const spawners = { a: new FakeSpawner(2), b: new FakeSpawner(2) }
+    const workers = await grid(spawners)
+    const placed = await Promise.all([1, 2, 3, 4].map(async () => await spawn(workers)))
+    expect(placed.filter(h => h.agentId === a.id)).toHaveLength(2)
+    expect(placed.filter(h => h.agentId === b.id)).toHaveLength(2)
+    // without reservations all four would rank the same agent first from the same load: two refusals
+    expect(spawners.a.refusals + spawners.b.refusals).toBe(0)
+  })
+
+  it('a spawn in flight holds its reservation; the worker exiting releases it', async () => {
+    const workers = await grid({ a: new FakeSpawner(2), b: new FakeSpawner(2) }, { a: 2, b: 1 })
+    expect(workers.capacityFor()).toBe(4)
+    const open = a.hold()
+    const pending = spawn(workers)
+    // the dial to A waits: the spawn is in flight and A already counts it
+    await expect.poll(() => workers.capacityFor(), { timeout: 5000 }).toBe(3)
+    open()
+    const handle = await pending
+    expect(handle.agentId).toBe(a.id)
+    expect(workers.capacityFor()).toBe(3)
+    await handle.kill()
+    await handle.exited
+    expect(workers.capacityFor()).toBe(4)
+  })
+
+  it('an agent that refuses (full meanwhile) passes the spawn to the next candidate and keeps no reservation', async () => {
+    // A gossips room for 2 but is full already (another requester won the race)
+    const spawners = { a: new FakeSpawner(0), b: new FakeSpawner(2) }
+    const workers = await grid(spawners, { a: 2, b: 1 })
+    const handle = await spawn(workers)
+    expect(handle.agentId).toBe(b.id)
+    expect(spawners.a.refusals).toBe(1)
+    // A is free again in the requester's eyes (2), B holds the new worker's reservation (1)
+    expect(workers.capacityFor()).toBe(3)
+  })
+
+  it('when every agent refuses: NoCapacityError lists what each lacked, as the agent said it (no text parsed)', async () => {
+    const workers = await grid({ a: new FakeSpawner(0), b: new FakeSpawner(0) })
+    const err = await workers.spawn({ stage: 'noop', module: MODULE }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(NoCapacityError)
+    expect((err as NoCapacityError).code).toBe(ERR_NO_CAPACITY)
+    expect((err as NoCapacityError).shortfalls).toEqual(expect.arrayContaining([
+      { agentId: a.id, lacks: ['workers: 0/0 in use'] },
+      { agentId: b.id, lacks: ['workers: 0/0 in use'] }
+    ]))
+    expect(workers.capacityFor()).toBe(4)
+  })
+
+  it('an agent failing for another reason ends the spawn with its error (a GridError with its code), not the next agent', async () => {
+    const broken = new FakeSpawner(2)
+    broken.spawn = () => { throw new Error('disk on fire') }
+    const spawners = { a: broken, b: new FakeSpawner(2) }
+    const workers = await grid(spawners, { a: 2, b: 1 })
+    const err = await workers.spawn({ stage: 'noop', module: MODULE }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(RemoteError)
+    expect(err).toMatchObject({ code: ERR_REMOTE, message: 'disk on fire' })
+    expect(spawners.b.workers.size).toBe(0)
+    expect(workers.capacityFor()).toBe(4)
+  })
+
+  it('a GridError thrown by a remote worker arrives as a GridError with the same code, name and stack', async () => {
+    const thrown = new ConfigError('threshold', 'must be positive')
+    const spawners = { a: new FakeSpawner(2, async () => { throw thrown }), b: new FakeSpawner(2) }
+    const workers = await grid(spawners, { a: 2, b: 1 })
+    const handle = await spawn(workers)
+    const err = await handle.process(1).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(GridError)
+    expect(err).toMatchObject({ code: ERR_CONFIG, name: 'ConfigError', message: thrown.message, stack: thrown.stack })
+  })
+})

@@ -1,5 +1,5 @@
 export { GridNode } from './node.ts'
-export type { GridNodeEvents, PeerEvent } from './node.ts'
+export type { GridNodeEvents, PeerEvent } from './node-events.ts'
 export type { GridNodeInit } from './config.ts'
 export { loadCerts } from './transport/mtls/material.ts'
 export type { TlsMaterial } from './transport/mtls/material.ts'

@@ -11,7 +11,8 @@ import type { TlsMaterial } from './transport/mtls/material.ts'
 import { SeedDialer } from './transport/seed-dialer.ts'
 import { handleStatus } from './control/status.ts'
 import { Membership } from './membership/membership.ts'
-import type { Member, MemberEventType } from './membership/member.ts'
+import type { Member } from './membership/member.ts'
+import type { GridNodeEvents } from './node-events.ts'
 import type { Strategy } from './checks/values.ts'
 import { AgentRole } from './agent/agent-role.ts'
 import { Workers } from './owner/workers.ts'
@@ -28,19 +29,6 @@ import { Channels } from './channels/channels.ts'
 import type { Channel } from './channels/channel.ts'
 import { handleChannelClient } from './channels/client-protocol.ts'
 import type { Addon } from './addons/addon.ts'
-
-export interface PeerEvent {
-  /** The remote peer id (derived from its verified certificate). */
-  id: string
-}
-
-/** Typed events of a GridNode (Node's EventEmitter: `node.on('peer:connect', ({ id }) => …)`). */
-export type GridNodeEvents = {
-  'peer:connect': [PeerEvent]
-  'peer:disconnect': [PeerEvent]
-  /** A pipeline run this node owns has started (add-ons use it to follow stages). */
-  'pipeline:start': [PipelineRun]
-} & { [E in MemberEventType]: [Member] }
 
 /**
  * A grid member: the same daemon on every machine, embeddable in any

@@ -77,7 +77,8 @@ const ADDRESS_RULE = `must be a multiaddr of at most ${MAX_ADDRESS_LENGTH} chara
 export const address = v.pipe(v.string(ADDRESS_RULE), v.maxLength(MAX_ADDRESS_LENGTH, ADDRESS_RULE), v.check(isMultiaddr, ADDRESS_RULE))
 
 /** The addresses a member gossips for itself. */
-export const addresses = v.pipe(v.array(address), v.maxLength(MAX_ADDRESSES, `must hold at most ${MAX_ADDRESSES} addresses`))
+const ADDRESSES_RULE = `must be a list of at most ${MAX_ADDRESSES} multiaddrs`
+export const addresses = v.pipe(v.array(address, ADDRESSES_RULE), v.maxLength(MAX_ADDRESSES, ADDRESSES_RULE))
 
 /** Durations, intervals, sizes: finite and above 0. */
 export const positiveNumber = aboveZero(Number.MAX_VALUE, 'must be a positive number')

@@ -6,6 +6,8 @@ import type { Logger } from './logger.ts'
 import type { TlsMaterial } from './transport/mtls/material.ts'
 import { parsePeerAddress, parsePort } from './transport/address.ts'
 import { ConfigError, GridError } from './errors.ts'
+import { checkOption } from './checks/check.ts'
+import { positiveNumber } from './checks/values.ts'
 import { resolveMembershipConfig } from './membership/config.ts'
 import type { MembershipInit, MembershipConfig } from './membership/config.ts'
 import { resolveAgentConfig } from './agent/config.ts'
@@ -75,22 +77,22 @@ export function resolveConfig (init: GridNodeInit): GridNodeConfig {
     tls: init.tls,
     dev: init.dev === true,
     devName: init.devName,
-    stopTimeoutMs: positive('stopTimeoutMs', init.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS),
-    pingIntervalMs: positive('pingIntervalMs', init.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS),
+    stopTimeoutMs: checkOption('stopTimeoutMs', positiveNumber, init.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS),
+    pingIntervalMs: checkOption('pingIntervalMs', positiveNumber, init.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS),
     membership: resolveMembershipConfig(init),
     agent: init.agent == null || init.agent === false ? undefined : resolveAgentConfig(init.agent === true ? {} : init.agent),
     dataDir: init.dataDir,
     channels: {
-      maxValueBytes: init.channels?.maxValueBytes == null ? undefined : positive('channels.maxValueBytes', init.channels.maxValueBytes),
-      tombstoneTtlMs: init.channels?.tombstoneTtlMs == null ? undefined : positive('channels.tombstoneTtlMs', init.channels.tombstoneTtlMs),
-      syncIntervalMs: init.channels?.syncIntervalMs == null ? undefined : positive('channels.syncIntervalMs', init.channels.syncIntervalMs)
+      maxValueBytes: optionalPositive('channels.maxValueBytes', init.channels?.maxValueBytes),
+      tombstoneTtlMs: optionalPositive('channels.tombstoneTtlMs', init.channels?.tombstoneTtlMs),
+      syncIntervalMs: optionalPositive('channels.syncIntervalMs', init.channels?.syncIntervalMs)
     }
   }
 }
 
-export function positive (option: string, value: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ConfigError(option, `must be a positive number, got ${String(value)}`)
-  return value
+/** Channel limits keep their defaults (set by Channels) when absent. */
+function optionalPositive (option: string, value: number | undefined): number | undefined {
+  return value == null ? undefined : checkOption(option, positiveNumber, value)
 }
 
 function wrap<T> (option: string, fn: () => T): T {

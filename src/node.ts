@@ -11,15 +11,16 @@ import type { TlsMaterial } from './transport/mtls/material.ts'
 import { SeedDialer } from './transport/seed-dialer.ts'
 import { handleStatus } from './control/status.ts'
 import { Membership } from './membership/membership.ts'
-import type { Member, MemberEventType } from './membership/member.ts'
-import type { Strategy } from './membership/schema.ts'
+import type { Member } from './membership/member.ts'
+import type { GridNodeEvents } from './node-events.ts'
+import type { Strategy } from './checks/values.ts'
 import { AgentRole } from './agent/agent-role.ts'
 import { Workers } from './owner/workers.ts'
-import { checkStrategy } from './agent/config.ts'
+import { checkOption } from './checks/check.ts'
+import { strategy as strategyPiece, weight as weightPiece } from './checks/values.ts'
 import { handleControl } from './control/control.ts'
 import { PipelineRun } from './pipeline/run.ts'
 import type { PipelineInit } from './pipeline/types.ts'
-import { ConfigError } from './errors.ts'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { StatusReport } from './control/status.ts'
@@ -28,19 +29,6 @@ import { Channels } from './channels/channels.ts'
 import type { Channel } from './channels/channel.ts'
 import { handleChannelClient } from './channels/client-protocol.ts'
 import type { Addon } from './addons/addon.ts'
-
-export interface PeerEvent {
-  /** The remote peer id (derived from its verified certificate). */
-  id: string
-}
-
-/** Typed events of a GridNode (Node's EventEmitter: `node.on('peer:connect', ({ id }) => …)`). */
-export type GridNodeEvents = {
-  'peer:connect': [PeerEvent]
-  'peer:disconnect': [PeerEvent]
-  /** A pipeline run this node owns has started (add-ons use it to follow stages). */
-  'pipeline:start': [PipelineRun]
-} & { [E in MemberEventType]: [Member] }
 
 /**
  * A grid member: the same daemon on every machine, embeddable in any
@@ -129,15 +117,14 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     return connection.remotePeer.toString()
   }
 
-  /** Placement weight of this node, gossiped at once (float; negative flips the strategy; 0 drains). */
+  /** Placement weight of this node, gossiped at once (-1e6 to 1e6; negative flips the strategy; 0 drains). */
   setWeight (weight: number): void {
-    if (typeof weight !== 'number' || !Number.isFinite(weight)) throw new ConfigError('weight', `must be a finite number, got ${String(weight)}`)
-    this.membership.updateSelf({ weight })
+    this.membership.updateSelf({ weight: checkOption('weight', weightPiece, weight) })
   }
 
   /** Placement strategy of this node, gossiped at once. */
   setStrategy (strategy: Strategy): void {
-    this.membership.updateSelf({ strategy: checkStrategy(strategy, 'strategy') })
+    this.membership.updateSelf({ strategy: checkOption('strategy', strategyPiece, strategy) })
   }
 
   /** Runs a pipeline owned by this node: entry -> stages (workers on the grid's agents) -> sink. */

@@ -19,8 +19,8 @@ export default defineAddon<HelloOptions>({
     ctx.on('member:join', member => { ctx.log.info({ member: member.id }, `${greeting}, new member`) })
     await ctx.handle(PROTOCOL, (request, from) => {
       const name = typeof (request as { name?: unknown })?.name === 'string' ? (request as { name: string }).name : from
-      const alive = ctx.node.members().filter(m => m.state === 'alive').length
-      return { message: `${greeting}, ${name}`, membersAlive: alive, from: ctx.node.peerId }
+      const alive = ctx.members().filter(m => m.state === 'alive').length
+      return { message: `${greeting}, ${name}`, membersAlive: alive, from: ctx.peerId }
     })
     ctx.log.info({ protocol: PROTOCOL }, 'hello add-on serving')
   }

@@ -12,7 +12,7 @@ try {
   await b.use(defineAddon({
     name: 'ask-hello',
     async start (ctx) {
-      while (ctx.node.members().length === 0) await new Promise(resolve => setTimeout(resolve, 50))
+      while (ctx.members().length === 0) await new Promise(resolve => setTimeout(resolve, 50))
       const answer = await ctx.request(a.peerId, PROTOCOL, { name: 'node B' })
       console.log(JSON.stringify(answer))
     }

@@ -1,19 +1,24 @@
-import type { GridNode, GridNodeEvents } from '../node.ts'
 import type { Logger } from '../logger.ts'
 import type { Schema } from '../transport/json-stream.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { ConfigError } from '../errors.ts'
-import type { Channel } from '../channels/channel.ts'
+import type { AddonHost } from './host.ts'
 
-/** What an add-on gets from the node it extends (Fastify-style: no subclassing, no monkey-patching). */
-export interface AddonContext {
-  node: GridNode
+/**
+ * What an add-on gets: the node's narrow host interface (peer id, members,
+ * self, pipelines, channels, events), scoped to the add-on, plus its own
+ * logger, stop signal and protocols (Fastify-style: no subclassing, no
+ * monkey-patching, no reach into the node's internals).
+ */
+export interface AddonContext extends AddonHost {
   /** A child logger bound to `{ addon: name }`. */
   log: Logger
   /** Aborted when the add-on stops (or the node begins stopping while it starts). */
   signal: AbortSignal
   /** Listens to a node event (membership, peers, pipelines); removed when the add-on stops. */
-  on: <E extends keyof GridNodeEvents>(event: E, listener: (...args: GridNodeEvents[E]) => void) => void
+  on: AddonHost['on']
+  /** Removes a listener added with `on` before the add-on stops. */
+  off: AddonHost['off']
   /**
    * Serves the add-on's own libp2p protocol: one JSON request in, one JSON
    * response out, over mTLS like every gridd protocol. Requests are
@@ -21,8 +26,6 @@ export interface AddonContext {
    * Unregistered when the add-on stops.
    */
   handle: <S extends Schema>(protocol: string, handler: (request: unknown, from: string) => unknown, schema?: S) => Promise<void>
-  /** The grid-wide channel `name` (the same object as `node.channel(name)`). */
-  channel: (name: string) => Channel
   /** Calls a protocol served by another node (a peer id of a member, or a multiaddr); 10 s timeout by default, aborted when the add-on stops. */
   request: (target: string | Multiaddr, protocol: string, body: unknown, options?: { signal?: AbortSignal }) => Promise<unknown>
 }

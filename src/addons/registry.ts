@@ -2,7 +2,7 @@ import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { isMultiaddr } from '@multiformats/multiaddr'
 import * as v from 'valibot'
-import type { GridNode, GridNodeEvents } from '../node.ts'
+import type { AddonHost } from './host.ts'
 import type { Logger } from '../logger.ts'
 import { JsonStream, requestJson } from '../transport/json-stream.ts'
 import { toWireError, wireErrorSchema, RemoteError } from '../wire/wire-error.ts'
@@ -24,15 +24,15 @@ const replySchema = v.variant('ok', [
 
 /** The add-ons in use on one node, in start order; `stopAll` stops them in reverse. */
 export class AddonRegistry {
-  private readonly node: GridNode
+  private readonly host: AddonHost
   private readonly libp2p: Libp2p
   private readonly log: Logger
   private readonly running: Running[] = []
   private readonly starting = new Map<string, Running>()
   private closed = false
 
-  constructor (node: GridNode, libp2p: Libp2p, log: Logger) {
-    this.node = node
+  constructor (host: AddonHost, libp2p: Libp2p, log: Logger) {
+    this.host = host
     this.libp2p = libp2p
     this.log = log
   }
@@ -91,19 +91,26 @@ export class AddonRegistry {
     const abort = new AbortController()
     const cleanup: Array<() => unknown> = []
     const log = this.log.child({ addon: addon.name })
-    const node = this.node
+    const host = this.host
     const libp2p = this.libp2p
     const ctx: AddonContext = {
-      node,
+      get peerId () { return host.peerId },
+      get addresses () { return host.addresses },
+      members: () => host.members(),
+      self: () => host.self(),
+      connectedPeers: () => host.connectedPeers(),
+      pipelines: () => host.pipelines(),
+      channel: name => host.channel(name),
       log,
       signal: abort.signal,
-      channel: name => node.channel(name),
       on: (event, listener) => {
         // after stop nothing new may be registered: no one would remove it
         if (abort.signal.aborted) throw new NodeStoppedError()
-        node.on(event, listener as never)
-        cleanup.push(() => { node.off(event, listener as never) })
+        host.on(event, listener)
+        cleanup.push(() => { host.off(event, listener) })
       },
+      // removing a listener twice (here, then at stop) is harmless
+      off: (event, listener) => { host.off(event, listener) },
       handle: async (protocol, handler, schema) => {
         if (typeof protocol !== 'string' || !protocol.startsWith('/')) throw new ConfigError('protocol', `must start with "/", got ${JSON.stringify(protocol)}`)
         if (abort.signal.aborted) throw new NodeStoppedError()

@@ -1,4 +1,5 @@
 import * as v from 'valibot'
+import { peerId } from '../checks/values.ts'
 
 export const CHANNEL_NAME = /^[a-zA-Z0-9._-]{1,64}$/
 export const MAX_KEY_LENGTH = 256
@@ -9,7 +10,8 @@ export const CLIENT_PROTOCOL = '/gridd/channel/1.0.0'
 const stampFields = {
   t: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER)),
   c: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER)),
-  origin: v.pipe(v.string(), v.minLength(1), v.maxLength(128))
+  /** The writer: channels refuse writes not authored by the peer that sends them. */
+  origin: peerId
 }
 
 export const entrySchema = v.pipe(

@@ -1,6 +1,8 @@
 import { Option } from 'commander'
 import { InvalidArgumentError } from 'commander'
+import type { GenericSchema } from 'valibot'
 import { LOG_LEVELS } from './logger.ts'
+import { ruleBroken } from '../checks/check.ts'
 
 /** Commander option parsers that reject bad input with a message naming it (exit 2). */
 export function intOption (flags: string, description: string, min: number, max: number): Option {
@@ -11,11 +13,18 @@ export function intOption (flags: string, description: string, min: number, max:
   })
 }
 
-export function floatOption (flags: string, description: string, min: number, max: number): Option {
-  return new Option(flags, description).argParser(value => {
-    const n = /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : NaN
-    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`expected a number ${min} to ${max}, got "${value}"`)
-    return n
+/** A number as people write it: 2, -0.5, 1.5e3 (anything else is NaN, refused by every piece). */
+export function parseNumber (text: string): number {
+  return /^[-+]?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?$/i.test(text.trim()) ? Number(text) : NaN
+}
+
+/** A numeric flag checked by the same piece as its API option and the wire (src/checks/values.ts). */
+export function numberOption (flags: string, description: string, piece: GenericSchema): Option {
+  return new Option(flags, description).argParser(text => {
+    const value = parseNumber(text)
+    const broken = ruleBroken(piece, value)
+    if (broken != null) throw new InvalidArgumentError(broken)
+    return value
   })
 }
 

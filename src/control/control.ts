@@ -2,8 +2,8 @@ import * as v from 'valibot'
 import type { Libp2p, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { JsonStream, requestJson } from '../transport/json-stream.ts'
-import { strategySchema } from '../membership/schema.ts'
-import type { Strategy } from '../membership/schema.ts'
+import { strategy, weight } from '../checks/values.ts'
+import type { Strategy } from '../checks/values.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import { wireErrorSchema } from '../wire/wire-error.ts'
 import { RemoteError } from '../wire/wire-error.ts'
@@ -13,12 +13,12 @@ import type { Logger } from '../logger.ts'
 export const CONTROL_PROTOCOL = '/gridd/control/1.0.0'
 
 export const controlRequestSchema = v.variant('op', [
-  v.object({ op: v.literal('set-weight'), weight: v.pipe(v.number(), v.finite(), v.minValue(-1e6), v.maxValue(1e6)) }),
-  v.object({ op: v.literal('set-strategy'), strategy: strategySchema })
+  v.object({ op: v.literal('set-weight'), weight }),
+  v.object({ op: v.literal('set-strategy'), strategy })
 ])
 
 const controlResponseSchema = v.variant('ok', [
-  v.object({ ok: v.literal(true), weight: v.number(), strategy: strategySchema }),
+  v.object({ ok: v.literal(true), weight, strategy }),
   v.object({ ok: v.literal(false), error: wireErrorSchema })
 ])
 

@@ -6,7 +6,7 @@ import type { DashboardOptions } from './server.ts'
 export const dashboardAddon = defineAddon<DashboardOptions>({
   name: 'dashboard',
   async start (ctx, options) {
-    const dashboard = await startDashboard(ctx.node, options, ctx.log)
+    const dashboard = await startDashboard(ctx, options, ctx.log)
     return { url: dashboard.url, stop: dashboard.close }
   }
 })

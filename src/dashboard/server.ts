@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import type { GridNode } from '../node.ts'
+import type { AddonHost } from '../addons/host.ts'
 import type { MemberEventType } from '../membership/member.ts'
 import type { Logger } from '../logger.ts'
 import { PAGE } from './page.ts'
@@ -35,7 +35,7 @@ const ASSETS: Record<string, { file: string, type: string }> = {
  * snapshot, and `/events` (server-sent events: a snapshot every `intervalMs`
  * and at once on every membership change).
  */
-export async function startDashboard (node: GridNode, options: DashboardOptions, log: Logger): Promise<Dashboard> {
+export async function startDashboard (node: Pick<AddonHost, 'self' | 'members' | 'pipelines' | 'on' | 'off'>, options: DashboardOptions, log: Logger): Promise<Dashboard> {
   const intervalMs = options.intervalMs ?? 1000
   const maxClients = options.maxClients ?? 32
   const clients = new Set<ServerResponse>()

@@ -1,4 +1,4 @@
-import type { GridNode } from '../node.ts'
+import type { AddonHost } from '../addons/host.ts'
 import type { Member } from '../membership/member.ts'
 import type { StageStats } from '../pipeline/types.ts'
 
@@ -17,7 +17,7 @@ export interface DashboardSnapshot {
 }
 
 /** Reads the node's member table and the pipelines it owns; no side effects. */
-export function snapshot (node: GridNode): DashboardSnapshot {
+export function snapshot (node: Pick<AddonHost, 'self' | 'members' | 'pipelines'>): DashboardSnapshot {
   const self = node.self()
   const members = [self, ...node.members()].map(m => ({
     id: m.id,

@@ -1,4 +1,5 @@
-import { positive } from '../config.ts'
+import { checkOption } from '../checks/check.ts'
+import { positiveNumber } from '../checks/values.ts'
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_MESH_PEERS, DEFAULT_RECONNECT_FOR_MS, DEFAULT_RECONNECT_MAX_BACKOFF_MS } from './constants.ts'
 
 /** Membership timings; every one is an option so tests can compress them. */
@@ -24,15 +25,15 @@ export interface MembershipInit {
 export type MembershipConfig = Required<MembershipInit>
 
 export function resolveMembershipConfig (init: MembershipInit): MembershipConfig {
-  const heartbeatMs = positive('heartbeatMs', init.heartbeatMs ?? DEFAULT_HEARTBEAT_MS)
+  const heartbeatMs = checkOption('heartbeatMs', positiveNumber, init.heartbeatMs ?? DEFAULT_HEARTBEAT_MS)
   return {
     heartbeatMs,
-    suspectAfterMs: positive('suspectAfterMs', init.suspectAfterMs ?? 3 * heartbeatMs),
-    suspicionMinMs: positive('suspicionMinMs', init.suspicionMinMs ?? heartbeatMs),
-    suspicionMaxMs: positive('suspicionMaxMs', init.suspicionMaxMs ?? 3 * heartbeatMs),
-    reconnectForMs: positive('reconnectForMs', init.reconnectForMs ?? DEFAULT_RECONNECT_FOR_MS),
-    reconnectMaxBackoffMs: positive('reconnectMaxBackoffMs', init.reconnectMaxBackoffMs ?? DEFAULT_RECONNECT_MAX_BACKOFF_MS),
-    forgetLeftAfterMs: positive('forgetLeftAfterMs', init.forgetLeftAfterMs ?? 60 * 60 * 1000),
-    maxMeshPeers: positive('maxMeshPeers', init.maxMeshPeers ?? DEFAULT_MAX_MESH_PEERS)
+    suspectAfterMs: checkOption('suspectAfterMs', positiveNumber, init.suspectAfterMs ?? 3 * heartbeatMs),
+    suspicionMinMs: checkOption('suspicionMinMs', positiveNumber, init.suspicionMinMs ?? heartbeatMs),
+    suspicionMaxMs: checkOption('suspicionMaxMs', positiveNumber, init.suspicionMaxMs ?? 3 * heartbeatMs),
+    reconnectForMs: checkOption('reconnectForMs', positiveNumber, init.reconnectForMs ?? DEFAULT_RECONNECT_FOR_MS),
+    reconnectMaxBackoffMs: checkOption('reconnectMaxBackoffMs', positiveNumber, init.reconnectMaxBackoffMs ?? DEFAULT_RECONNECT_MAX_BACKOFF_MS),
+    forgetLeftAfterMs: checkOption('forgetLeftAfterMs', positiveNumber, init.forgetLeftAfterMs ?? 60 * 60 * 1000),
+    maxMeshPeers: checkOption('maxMeshPeers', positiveNumber, init.maxMeshPeers ?? DEFAULT_MAX_MESH_PEERS)
   }
 }

@@ -1,35 +1,36 @@
 import * as v from 'valibot'
+import { addresses, cpuCapacity, memoryCapacityMb, peerId as id, stageName, strategy, weight, workerCount } from '../checks/values.ts'
 
-const id = v.pipe(v.string(), v.minLength(1), v.maxLength(128))
-const count = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1_000_000))
 const nonNegative = v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(1e12))
 const incarnation = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER))
+/** Bounds a heartbeat's size: an agent's load names at most this many stages. */
+const MAX_STAGES = 64
 
 export const memberStateSchema = v.picklist(['alive', 'suspect', 'failed', 'left'])
 export const roleSchema = v.picklist(['member', 'agent'])
-export const strategySchema = v.picklist(['horizontal', 'vertical'])
 
 /** What a member says about itself (heartbeat) or what one member knows of another (sync). */
 export const memberEntrySchema = v.object({
   id,
-  addresses: v.pipe(v.array(v.pipe(v.string(), v.maxLength(256))), v.maxLength(32)),
+  addresses,
   state: memberStateSchema,
   incarnation,
   role: roleSchema,
-  capacity: v.object({ cpu: count, memoryMb: nonNegative }),
+  /** Fractional CPU slots are valid (`--cpu 1.5`): the same rule as the agent's own option. */
+  capacity: v.object({ cpu: cpuCapacity, memoryMb: memoryCapacityMb }),
   /** cpu: machine CPU use 0..1; slotsUsed / memoryUsedMb: what this agent's workers reserved. */
   load: v.object({
     cpu: v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(1)),
     memoryFreeMb: nonNegative,
-    workers: count,
-    maxWorkers: count,
+    workers: workerCount,
+    maxWorkers: workerCount,
     slotsUsed: nonNegative,
     memoryUsedMb: nonNegative,
     /** Workers running per stage name. */
-    stages: v.pipe(v.record(v.pipe(v.string(), v.maxLength(128)), count), v.check(r => Object.keys(r).length <= 64, 'at most 64 stages'))
+    stages: v.pipe(v.record(stageName, workerCount), v.check(r => Object.keys(r).length <= MAX_STAGES, `at most ${MAX_STAGES} stages`))
   }),
-  weight: v.pipe(v.number(), v.finite(), v.minValue(-1e6), v.maxValue(1e6)),
-  strategy: strategySchema
+  weight,
+  strategy
 })
 
 const claim = { id, incarnation }
@@ -51,7 +52,7 @@ export const syncMessageSchema = v.object({
 
 export type MemberState = v.InferOutput<typeof memberStateSchema>
 export type MemberRole = v.InferOutput<typeof roleSchema>
-export type Strategy = v.InferOutput<typeof strategySchema>
+export type { Strategy } from '../checks/values.ts'
 export type MemberEntry = v.InferOutput<typeof memberEntrySchema>
 export type Heartbeat = v.InferOutput<typeof heartbeatSchema>
 export type SyncMessage = v.InferOutput<typeof syncMessageSchema>

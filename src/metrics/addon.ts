@@ -13,7 +13,7 @@ export interface MetricsOptions {
 export const metricsAddon = defineAddon<MetricsOptions>({
   name: 'metrics',
   async start (ctx, options) {
-    const { registry, track } = createRegistry(ctx.node)
+    const { registry, track } = createRegistry(ctx)
     const endpoint = await serveHttp('metrics', (req, res) => {
       const path = new URL(req.url ?? '/', 'http://metrics').pathname
       if (req.method !== 'GET' || path !== '/metrics') { res.writeHead(404).end('try GET /metrics\n'); return }
@@ -22,7 +22,7 @@ export const metricsAddon = defineAddon<MetricsOptions>({
         (err: Error) => { ctx.log.warn({ err }, 'metrics collection failed'); res.writeHead(500).end() }
       )
     }, options)
-    for (const run of ctx.node.pipelines()) track(run)
+    for (const run of ctx.pipelines()) track(run)
     ctx.on('pipeline:start', track)
     const url = `${endpoint.origin}/metrics`
     ctx.log.info({ url }, 'metrics listening')

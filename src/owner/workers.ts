@@ -13,8 +13,10 @@ import type { Membership } from '../membership/membership.ts'
 import type { Member } from '../membership/member.ts'
 import { rankAgents, fitCount } from '../placement/index.ts'
 import type { AgentLoad, Shortfall } from '../placement/index.ts'
-import { AgentFullError, ConfigError, ERR_AGENT_FULL, ERR_MODULE_MISSING, ERR_SPAWN_REFUSED, GridError, NoCapacityError, SpawnRefusedError } from '../errors.ts'
+import { AgentFullError, ERR_AGENT_FULL, ERR_MODULE_MISSING, ERR_SPAWN_REFUSED, GridError, NoCapacityError, SpawnRefusedError } from '../errors.ts'
 import { Reservations } from './reservations.ts'
+import { checkOption } from '../checks/check.ts'
+import { concurrency, stageName } from '../checks/values.ts'
 import type { Logger } from '../logger.ts'
 
 export interface SpawnOptions {
@@ -55,7 +57,9 @@ export class Workers {
   /** Tries agents in placement order; one that refuses (it filled up meanwhile) passes to the next. */
   async spawn (options: SpawnOptions, { signal }: { signal?: AbortSignal } = {}): Promise<WorkerHandle> {
     const resources = { cpu: options.resources?.cpu ?? 1, memoryMb: options.resources?.memoryMb ?? 0 }
-    if (typeof options.stage !== 'string' || options.stage === '') throw new ConfigError('stage', 'must be a non-empty string')
+    // the spawn protocol's own rules: an agent never drops a request as malformed
+    checkOption('stage', stageName, options.stage)
+    if (options.concurrency !== undefined) checkOption('concurrency', concurrency, options.concurrency)
     const module = await readModule(options.module)
     const { ranked, shortfalls } = rankAgents(resources, this.candidates())
     const refusals: Shortfall[] = []

@@ -1,4 +1,6 @@
 import { ConfigError } from '../errors.ts'
+import { checkOption } from '../checks/check.ts'
+import { stageName } from '../checks/values.ts'
 import type { PipelineInit } from './types.ts'
 
 /** Bad pipeline options fail `node.pipeline()` at once, naming the field, instead of misbehaving later. */
@@ -18,7 +20,7 @@ export function checkPipelineInit (init: PipelineInit): void {
   const names = new Set<string>()
   init.stages.forEach((stage, i) => {
     const at = `stages[${i}]`
-    if (typeof stage.name !== 'string' || stage.name === '') throw new ConfigError(`${at}.name`, 'must be a non-empty string')
+    checkOption(`${at}.name`, stageName, stage.name)
     if (names.has(stage.name)) throw new ConfigError(`${at}.name`, `"${stage.name}" is used twice`)
     names.add(stage.name)
     if (typeof stage.module !== 'string' || stage.module === '') throw new ConfigError(`${at}.module`, 'must be a path to a stage module')

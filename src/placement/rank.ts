@@ -1,6 +1,8 @@
 import type { AgentLoad, ResourceRequest, Shortfall } from './types.ts'
-import type { Strategy } from '../membership/schema.ts'
-import { ConfigError, NoCapacityError } from '../errors.ts'
+import type { Strategy } from '../checks/values.ts'
+import { cpuSlots, memoryMb } from '../checks/values.ts'
+import { checkOption } from '../checks/check.ts'
+import { NoCapacityError } from '../errors.ts'
 
 const EPSILON = 1e-9
 
@@ -95,11 +97,10 @@ export function fitCount (request: ResourceRequest, agents: AgentLoad[], limit =
   return total
 }
 
+/** The same bounds the spawn protocol applies: a request placement accepts is one the agent can read. */
 function checkRequest (request: ResourceRequest): void {
-  for (const field of ['cpu', 'memoryMb'] as const) {
-    const value = request[field]
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new ConfigError(`resources.${field}`, `must be a number >= 0, got ${String(value)}`)
-  }
+  checkOption('resources.cpu', cpuSlots, request.cpu)
+  checkOption('resources.memoryMb', memoryMb, request.memoryMb)
 }
 
 function round (n: number): number {

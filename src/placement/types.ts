@@ -1,4 +1,4 @@
-import type { Strategy } from '../membership/schema.ts'
+import type { Strategy } from '../checks/values.ts'
 
 /** What one worker needs: CPU slots (fractions allowed) and memory. */
 export interface ResourceRequest {

@@ -2,31 +2,31 @@ import * as v from 'valibot'
 import { toWireError, wireErrorSchema } from './wire-error.ts'
 import { AgentFullError, ERR_AGENT_FULL, ERR_REMOTE, RemoteError } from '../errors.ts'
 import type { GridError } from '../errors.ts'
+import { concurrency, cpuSlots, memoryMb, stageName } from '../checks/values.ts'
 
 export const SPAWN_PROTOCOL = '/gridd/spawn/1.0.0'
 export const WORKER_PROTOCOL = '/gridd/worker/1.0.0'
 
-const number = (min: number, max: number) => v.pipe(v.number(), v.finite(), v.minValue(min), v.maxValue(max))
 const int = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max))
 const text = (max: number) => v.pipe(v.string(), v.maxLength(max))
-const resources = v.object({ cpu: number(0, 1024), memoryMb: number(0, 16 * 1024 * 1024) })
+const resources = v.object({ cpu: cpuSlots, memoryMb })
 const workerId = v.pipe(v.string(), v.regex(/^w-[0-9a-f]{12}$/))
 const itemNumber = int(0, Number.MAX_SAFE_INTEGER)
 
 export const spawnRequestSchema = v.variant('op', [
   v.object({
     op: v.literal('spawn'),
-    stage: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
+    stage: stageName,
     module: v.object({ path: v.pipe(v.string(), v.minLength(1), v.maxLength(4096)), sha256: v.pipe(v.string(), v.length(64)), source: v.optional(text(4 * 1024 * 1024)) }),
     resources,
     env: v.optional(v.record(text(256), text(64 * 1024))),
-    concurrency: v.optional(int(1, 10_000))
+    concurrency: v.optional(concurrency)
   }),
   v.object({ op: v.literal('kill'), id: workerId, graceful: v.boolean() }),
   v.object({ op: v.literal('list') })
 ])
 
-export const workerInfoSchema = v.object({ id: workerId, stage: v.string(), pid: v.pipe(v.number(), v.integer()), resources })
+export const workerInfoSchema = v.object({ id: workerId, stage: stageName, pid: v.pipe(v.number(), v.integer()), resources })
 
 export const workerExitSchema = v.object({ code: v.nullable(v.pipe(v.number(), v.integer())), signal: v.nullable(v.string()), error: v.optional(wireErrorSchema) })
 

@@ -53,11 +53,37 @@ describe('resolveConfig', () => {
     ['zero stopTimeoutMs', { stopTimeoutMs: 0 }, 'stopTimeoutMs'],
     ['negative stopTimeoutMs', { stopTimeoutMs: -5 }, 'stopTimeoutMs'],
     ['infinite stopTimeoutMs', { stopTimeoutMs: Number.POSITIVE_INFINITY }, 'stopTimeoutMs'],
-    ['zero pingIntervalMs', { pingIntervalMs: 0 }, 'pingIntervalMs']
+    ['zero pingIntervalMs', { pingIntervalMs: 0 }, 'pingIntervalMs'],
+    ['zero heartbeatMs', { heartbeatMs: 0 }, 'heartbeatMs'],
+    ['NaN suspectAfterMs', { suspectAfterMs: Number.NaN }, 'suspectAfterMs'],
+    ['negative channel value size', { channels: { maxValueBytes: -1 } }, 'channels.maxValueBytes'],
+    ['weight beyond the wire bound', { agent: { weight: 2e6 } }, 'agent.weight'],
+    ['weight below the wire bound', { agent: { weight: -1e6 - 1 } }, 'agent.weight'],
+    ['infinite weight', { agent: { weight: Number.POSITIVE_INFINITY } }, 'agent.weight'],
+    ['unknown strategy', { agent: { strategy: 'diagonal' as never } }, 'agent.strategy'],
+    ['zero CPU slots', { agent: { cpu: 0 } }, 'agent.cpu'],
+    ['more CPU slots than the wire takes', { agent: { cpu: 5000 } }, 'agent.cpu'],
+    ['fractional worker count', { agent: { workers: 2.5 } }, 'agent.workers'],
+    ['zero workers', { agent: { workers: 0 } }, 'agent.workers'],
+    ['half a MB of memory', { agent: { memoryMb: 0.5 } }, 'agent.memoryMb']
   ])('rejects a %s', (_label, init, option) => {
     const err = configError({ dev: true, ...init })
     expect(err.option).toBe(option)
     expect(err.message.startsWith(`${option}: `)).toBe(true)
+  })
+
+  it('an agent: defaults filled, fractional CPU slots kept, bounds inclusive', () => {
+    const defaults = resolveConfig({ dev: true, agent: true }).agent!
+    expect(defaults).toMatchObject({ weight: 1, strategy: 'horizontal' })
+    expect(Number.isInteger(defaults.workers) && defaults.workers >= 1).toBe(true)
+    expect(defaults.memoryMb).toBeGreaterThanOrEqual(256)
+    expect(resolveConfig({ dev: true, agent: { cpu: 1.5, weight: -1e6, strategy: 'vertical', workers: 4096, memoryMb: 1 } }).agent)
+      .toEqual({ cpu: 1.5, weight: -1e6, strategy: 'vertical', workers: 4096, memoryMb: 1 })
+    expect(resolveConfig({ dev: true, agent: false }).agent).toBeUndefined()
+  })
+
+  it('a refused weight says the bound it broke', () => {
+    expect(configError({ dev: true, agent: { weight: 2e6 } }).message).toBe('agent.weight: must be a number from -1000000 to 1000000, got 2000000')
   })
 
   it('keeps the address error as the cause of a peer error', () => {

@@ -2,7 +2,9 @@ import { Command, Option } from 'commander'
 import { GridNode } from '../../node.ts'
 import { DEFAULT_HOST, DEFAULT_PORT } from '../../config.ts'
 import { createCliLogger } from '../logger.ts'
-import { floatOption, intOption, listOption, logLevelOption, tlsOptions } from '../options.ts'
+import { intOption, listOption, logLevelOption, numberOption, tlsOptions } from '../options.ts'
+import { cpuCapacity, maxWorkers, memoryCapacityMb, STRATEGIES, weight } from '../../checks/values.ts'
+import type { Strategy } from '../../checks/values.ts'
 import { resolveTlsSource } from '../tls-source.ts'
 import { CertsNotFoundError } from '../../errors.ts'
 import { onShutdownSignal } from '../signals.ts'
@@ -29,7 +31,7 @@ interface NodeFlags {
   cpu?: number
   memory?: number
   weight?: number
-  strategy?: 'horizontal' | 'vertical'
+  strategy?: Strategy
   dataDir?: string
   dashboard?: number
   dashboardHost: string
@@ -49,11 +51,11 @@ export function nodeCommand (): Command {
   for (const option of tlsOptions('node')) cmd.addOption(option)
   return cmd
     .addOption(new Option('--agent', 'spawn worker processes for the grid').env('GRID_AGENT'))
-    .addOption(intOption('--workers <n>', 'most workers at once (default: CPU count)', 1, 4096).env('GRID_WORKERS'))
-    .addOption(floatOption('--cpu <slots>', 'CPU slots advertised (default: CPU count)', 0.01, 4096).env('GRID_CPU'))
-    .addOption(intOption('--memory <mb>', 'memory for workers in MB (default: free memory minus a reserve)', 16, 16 * 1024 * 1024).env('GRID_MEMORY'))
-    .addOption(floatOption('--weight <w>', 'placement weight: larger attracts more work, negative flips the strategy, 0 drains (default 1)', -1e6, 1e6).env('GRID_WEIGHT'))
-    .addOption(new Option('--strategy <s>', 'placement strategy').choices(['horizontal', 'vertical']).env('GRID_STRATEGY'))
+    .addOption(numberOption('--workers <n>', 'most workers at once (default: CPU count)', maxWorkers).env('GRID_WORKERS'))
+    .addOption(numberOption('--cpu <slots>', 'CPU slots advertised, fractions allowed (default: CPU count)', cpuCapacity).env('GRID_CPU'))
+    .addOption(numberOption('--memory <mb>', 'memory for workers in MB (default: free memory minus a reserve)', memoryCapacityMb).env('GRID_MEMORY'))
+    .addOption(numberOption('--weight <w>', 'placement weight, -1e6 to 1e6: larger attracts more work, negative flips the strategy, 0 drains (default 1)', weight).env('GRID_WEIGHT'))
+    .addOption(new Option('--strategy <s>', 'placement strategy').choices(STRATEGIES).env('GRID_STRATEGY'))
     .addOption(new Option('--data-dir <dir>', 'where shipped stage modules are cached').env('GRID_DATA_DIR'))
     .addOption(intOption('--heartbeat-ms <ms>', 'membership heartbeat period (default 1000)', 10, 600_000).env('GRID_HEARTBEAT_MS'))
     .addOption(intOption('--suspect-after-ms <ms>', 'silence before a member is suspect (default 3 × heartbeat)', 10, 3_600_000).env('GRID_SUSPECT_AFTER_MS'))

@@ -2,10 +2,11 @@ import { Command, Option } from 'commander'
 import { parsePeerAddress } from '../../transport/address.ts'
 import { sendControl } from '../../control/control.ts'
 import type { ControlRequest } from '../../control/control.ts'
-import { intOption, logLevelOption, tlsOptions } from '../options.ts'
+import { intOption, logLevelOption, parseNumber, tlsOptions } from '../options.ts'
 import { withClient } from '../client.ts'
 import type { ClientFlags } from '../client.ts'
-import { ConfigError } from '../../errors.ts'
+import { checkOption } from '../../checks/check.ts'
+import { strategy, weight } from '../../checks/values.ts'
 
 interface ControlFlags extends ClientFlags {
   node: string
@@ -30,15 +31,12 @@ function controlCommand (name: string, description: string, argument: string, to
 
 export function weightCommand (): Command {
   return controlCommand('weight', 'set a node\'s placement weight at run time (gossiped at once)', '<weight>', value => {
-    const weight = /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : NaN
-    if (!Number.isFinite(weight) || Math.abs(weight) > 1e6) throw new ConfigError('weight', `expected a number, got "${value}"`)
-    return { op: 'set-weight', weight }
+    return { op: 'set-weight', weight: checkOption('weight', weight, parseNumber(value)) }
   })
 }
 
 export function strategyCommand (): Command {
   return controlCommand('strategy', 'set a node\'s placement strategy at run time (gossiped at once)', '<horizontal|vertical>', value => {
-    if (value !== 'horizontal' && value !== 'vertical') throw new ConfigError('strategy', `must be horizontal or vertical, got "${value}"`)
-    return { op: 'set-strategy', strategy: value }
+    return { op: 'set-strategy', strategy: checkOption('strategy', strategy, value) }
   })
 }

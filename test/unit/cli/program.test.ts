@@ -41,4 +41,28 @@ describe('buildProgram', () => {
     node.configureOutput({ writeErr: () => {}, writeOut: () => {} })
     expect(() => node.parseOptions(['--port', 'abc'])).toThrow(/expected an integer 0-65535/)
   })
+
+  it.each([
+    [['--cpu', '1.5'], { cpu: 1.5 }],
+    [['--weight', '-1e6', '--workers', '8', '--memory', '2048.5'], { weight: -1e6, workers: 8, memory: 2048.5 }],
+    [['--weight', '0'], { weight: 0 }],
+    [['--strategy', 'vertical'], { strategy: 'vertical' }]
+  ])('node takes %j', (args, expected) => {
+    const node = sub(buildProgram(), 'node')
+    node.parseOptions(args)
+    expect(node.opts()).toMatchObject(expected)
+  })
+
+  it.each([
+    ['--weight', '2e6', /option '--weight <w>' argument '2e6' is invalid. must be a number from -1000000 to 1000000/],
+    ['--cpu', '0', /'--cpu <slots>'.*above 0/],
+    ['--cpu', '1,5', /'--cpu <slots>'.*CPU slots/],
+    ['--workers', '2.5', /'--workers <n>'.*an integer from 1 to 4096/],
+    ['--memory', '0', /'--memory <mb>'.*from 1 to/],
+    ['--strategy', 'diagonal', /'--strategy <s>'.*horizontal, vertical/]
+  ])('node refuses %s %s, naming the flag and the rule', (flag, value, message) => {
+    const node = sub(buildProgram(), 'node')
+    node.configureOutput({ writeErr: () => {}, writeOut: () => {} })
+    expect(() => node.parseOptions([flag, value])).toThrow(message)
+  })
 })

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest'
-import { rankAgents, placeOne, planPlacement, fitCount, utilizationAfter } from '../../../src/placement/index.ts'
+import { rankAgents, placeOne, planPlacement, fitCount, lacks, utilizationAfter } from '../../../src/placement/index.ts'
 import type { AgentLoad } from '../../../src/placement/index.ts'
 import { NoCapacityError, ConfigError } from '../../../src/errors.ts'
 
@@ -83,6 +83,21 @@ describe('placement', () => {
 
   it.each([{ cpu: -1, memoryMb: 0 }, { cpu: NaN, memoryMb: 0 }, { cpu: 1, memoryMb: -5 }])('rejects a bad request %j naming the field', (request) => {
     expect(() => rankAgents(request, [agent('a')])).toThrow(ConfigError)
+  })
+
+  it('fractional CPU capacity (an agent started with --cpu 1.5) fits fractional and whole requests exactly', () => {
+    const small = agent('a', { capacity: { cpu: 1.5, memoryMb: 0 }, maxWorkers: 8 })
+    expect(fitCount({ cpu: 0.5, memoryMb: 0 }, [small])).toBe(3)
+    expect(fitCount({ cpu: 1, memoryMb: 0 }, [small])).toBe(1)
+    expect(fitCount({ cpu: 0.1, memoryMb: 0 }, [small])).toBe(8) // worker slots bound it
+    expect(planPlacement({ cpu: 0.75, memoryMb: 0 }, [small], 2)).toEqual(['a', 'a'])
+    expect(() => planPlacement({ cpu: 0.75, memoryMb: 0 }, [small], 3)).toThrow(NoCapacityError)
+    expect(lacks({ cpu: 2, memoryMb: 0 }, small)).toEqual(['cpu: needs 2, has 1.5 free'])
+    expect(utilizationAfter({ cpu: 0.75, memoryMb: 0 }, small)).toBeCloseTo(0.5)
+  })
+
+  it('rejects a request beyond what the spawn protocol carries', () => {
+    expect(() => rankAgents({ cpu: 4097, memoryMb: 0 }, [agent('a')])).toThrow(expect.objectContaining({ option: 'resources.cpu' }))
   })
 
   it('fitCount: the number of workers that still fit, bounded by cpu, memory and worker slots', () => {

@@ -1,0 +1,30 @@
+import type { Member } from '../membership/member.ts'
+import type { PipelineRun } from '../pipeline/run.ts'
+import type { Channel } from '../channels/channel.ts'
+import type { GridNodeEvents, GridNodeListener } from '../node-events.ts'
+
+/**
+ * The part of a node an add-on sees (Fastify style: a narrow host, never the
+ * whole GridNode, so add-ons depend on this contract and not on the node's
+ * internals). GridNode implements it; unit tests pass a stub.
+ */
+export interface AddonHost {
+  /** This node's peer id. */
+  readonly peerId: string
+  /** Addresses other members can dial, each ending in /p2p/<peerId>. */
+  readonly addresses: string[]
+  /** Every other member this node knows of, never itself. */
+  members: () => Member[]
+  /** This node's own entry, as it gossips it. */
+  self: () => Member
+  /** Peer ids this node has an open connection to. */
+  connectedPeers: () => string[]
+  /** The pipeline runs this node owns that have not finished yet. */
+  pipelines: () => PipelineRun[]
+  /** The grid-wide channel `name`. */
+  channel: (name: string) => Channel
+  /** Listens to a node event (membership, peers, pipelines). */
+  on<E extends keyof GridNodeEvents> (event: E, listener: GridNodeListener<E>): unknown
+  /** Stops listening. */
+  off<E extends keyof GridNodeEvents> (event: E, listener: GridNodeListener<E>): unknown
+}

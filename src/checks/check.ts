@@ -1,0 +1,21 @@
+import * as v from 'valibot'
+import { ConfigError } from '../errors.ts'
+
+type Piece = v.GenericSchema
+
+/** The rule `value` breaks (the piece's message), or undefined when it passes. */
+export function ruleBroken (piece: Piece, value: unknown): string | undefined {
+  const result = v.safeParse(piece, value)
+  return result.success ? undefined : result.issues[0].message
+}
+
+/** `value` if it passes `piece`; otherwise ConfigError naming `option`, the rule and the value given. */
+export function checkOption<S extends Piece> (option: string, piece: S, value: unknown): v.InferOutput<S> {
+  const result = v.safeParse(piece, value)
+  if (result.success) return result.output
+  throw new ConfigError(option, `${result.issues[0].message}, got ${shown(value)}`)
+}
+
+export function shown (value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value)
+}

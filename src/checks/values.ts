@@ -1,0 +1,94 @@
+import * as v from 'valibot'
+import { multiaddr } from '@multiformats/multiaddr'
+
+/*
+ * One definition per value. The wire schemas, the `resolve*` config
+ * functions, the CLI flags and the run-time setters all use these pieces, so
+ * what a node accepts locally is exactly what its peers accept from it.
+ * The rule: fractional CPU slots are valid everywhere (`--cpu 1.5`); every
+ * bound is the wire's (a weight beyond ±1e6 is refused at the API and the CLI,
+ * never dropped by peers). Each piece says its rule in one message.
+ * This module imports nothing of gridd: anything may import it.
+ */
+
+export const MAX_CPU_SLOTS = 4096
+export const MAX_MEMORY_MB = 16 * 1024 * 1024
+export const MAX_WORKERS = 4096
+export const MAX_CONCURRENCY = 10_000
+export const MAX_WEIGHT = 1_000_000
+export const MAX_STAGE_NAME_LENGTH = 128
+export const MAX_PEER_ID_LENGTH = 128
+export const MAX_ADDRESS_LENGTH = 256
+export const MAX_ADDRESSES = 32
+export const STRATEGIES = ['horizontal', 'vertical'] as const
+
+/** A finite number in [min, max]; every refusal says `rule`. */
+function numberIn (min: number, max: number, rule: string) {
+  return v.pipe(v.number(rule), v.finite(rule), v.minValue(min, rule), v.maxValue(max, rule))
+}
+
+/** A finite number in (0, max]. */
+function aboveZero (max: number, rule: string) {
+  return v.pipe(v.number(rule), v.finite(rule), v.gtValue(0, rule), v.maxValue(max, rule))
+}
+
+function integerIn (min: number, max: number, rule: string) {
+  return v.pipe(v.number(rule), v.integer(rule), v.minValue(min, rule), v.maxValue(max, rule))
+}
+
+/** CPU slots a worker asks for: fractions allowed, 0 for a stage that barely uses a core. */
+export const cpuSlots = numberIn(0, MAX_CPU_SLOTS, `must be a number of CPU slots from 0 to ${MAX_CPU_SLOTS} (fractions allowed)`)
+
+/** CPU slots a member advertises (an agent's `--cpu`, a member's core count): more than 0, fractions allowed. */
+export const cpuCapacity = aboveZero(MAX_CPU_SLOTS, `must be a number of CPU slots above 0, at most ${MAX_CPU_SLOTS} (fractions allowed)`)
+
+/** Memory a worker asks for, MB (0: no limit of its own). */
+export const memoryMb = numberIn(0, MAX_MEMORY_MB, `must be a number of MB from 0 to ${MAX_MEMORY_MB}`)
+
+/** Memory a member advertises for workers, MB. */
+export const memoryCapacityMb = numberIn(1, MAX_MEMORY_MB, `must be a number of MB from 1 to ${MAX_MEMORY_MB}`)
+
+/** Workers running (on an agent, or of one stage there). */
+export const workerCount = integerIn(0, MAX_WORKERS, `must be an integer from 0 to ${MAX_WORKERS}`)
+
+/** Most workers an agent runs at once (`--workers`). */
+export const maxWorkers = integerIn(1, MAX_WORKERS, `must be an integer from 1 to ${MAX_WORKERS}`)
+
+/** Items one worker processes at once. */
+export const concurrency = integerIn(1, MAX_CONCURRENCY, `must be an integer from 1 to ${MAX_CONCURRENCY}`)
+
+/** Placement weight: larger attracts more work, negative flips the strategy, 0 drains. */
+export const weight = numberIn(-MAX_WEIGHT, MAX_WEIGHT, `must be a number from -${MAX_WEIGHT} to ${MAX_WEIGHT}`)
+
+export const strategy = v.picklist(STRATEGIES, `must be "${STRATEGIES.join('" or "')}"`)
+
+export type Strategy = v.InferOutput<typeof strategy>
+
+const STAGE_NAME_RULE = `must be a string of 1 to ${MAX_STAGE_NAME_LENGTH} characters`
+/** A pipeline stage's name: in the owner's options, on the spawn protocol, as a key of an agent's gossiped load. */
+export const stageName = v.pipe(v.string(STAGE_NAME_RULE), v.minLength(1, STAGE_NAME_RULE), v.maxLength(MAX_STAGE_NAME_LENGTH, STAGE_NAME_RULE))
+
+const PEER_ID_RULE = `must be a peer id (base58btc, at most ${MAX_PEER_ID_LENGTH} characters)`
+/** A peer id in its string form (what `peerId.toString()` gives: base58btc). */
+export const peerId = v.pipe(v.string(PEER_ID_RULE), v.regex(new RegExp(`^[1-9A-HJ-NP-Za-km-z]{1,${MAX_PEER_ID_LENGTH}}$`), PEER_ID_RULE))
+
+const ADDRESS_RULE = `must be a multiaddr of at most ${MAX_ADDRESS_LENGTH} characters`
+/** One multiaddr as text: it parses, so a peer store merge of it cannot throw. */
+export const address = v.pipe(v.string(ADDRESS_RULE), v.maxLength(MAX_ADDRESS_LENGTH, ADDRESS_RULE), v.check(isMultiaddr, ADDRESS_RULE))
+
+/** The addresses a member gossips for itself. */
+const ADDRESSES_RULE = `must be a list of at most ${MAX_ADDRESSES} multiaddrs`
+export const addresses = v.pipe(v.array(address, ADDRESSES_RULE), v.maxLength(MAX_ADDRESSES, ADDRESSES_RULE))
+
+/** Durations, intervals, sizes: finite and above 0. */
+export const positiveNumber = aboveZero(Number.MAX_VALUE, 'must be a positive number')
+
+function isMultiaddr (text: string): boolean {
+  if (!text.startsWith('/')) return false
+  try {
+    multiaddr(text)
+    return true
+  } catch {
+    return false
+  }
+}

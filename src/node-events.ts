@@ -1,0 +1,17 @@
+import type { Member, MemberEventType } from './membership/member.ts'
+import type { PipelineRun } from './pipeline/run.ts'
+
+export interface PeerEvent {
+  /** The remote peer id (derived from its verified certificate). */
+  id: string
+}
+
+/** Typed events of a GridNode (Node's EventEmitter: `node.on('peer:connect', ({ id }) => …)`). */
+export type GridNodeEvents = {
+  'peer:connect': [PeerEvent]
+  'peer:disconnect': [PeerEvent]
+  /** A pipeline run this node owns has started (add-ons use it to follow stages). */
+  'pipeline:start': [PipelineRun]
+} & { [E in MemberEventType]: [Member] }
+
+export type GridNodeListener<E extends keyof GridNodeEvents> = (...args: GridNodeEvents[E]) => void

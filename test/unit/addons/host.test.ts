@@ -1,0 +1,55 @@
+import { describe, it, expect } from 'vitest'
+import { EventEmitter } from 'node:events'
+import pino from 'pino'
+import type { Libp2p } from '@libp2p/interface'
+import { AddonRegistry } from '../../../src/addons/registry.ts'
+import { defineAddon } from '../../../src/addons/addon.ts'
+import type { AddonContext } from '../../../src/addons/addon.ts'
+import type { AddonHost } from '../../../src/addons/host.ts'
+import type { GridNodeEvents } from '../../../src/node-events.ts'
+import type { Member } from '../../../src/membership/member.ts'
+import type { Channel } from '../../../src/channels/channel.ts'
+import { NodeStoppedError } from '../../../src/errors.ts'
+
+/** A stub host (js-libp2p style components): what an add-on sees, and nothing else. */
+class StubHost extends EventEmitter<GridNodeEvents> implements AddonHost {
+  readonly peerId = 'S'
+  readonly addresses = ['/ip4/127.0.0.1/tcp/4100/p2p/S']
+  readonly member = { id: 'M', state: 'alive' } as Member
+  members (): Member[] { return [this.member] }
+  self (): Member { return { id: 'S', state: 'alive' } as Member }
+  connectedPeers (): string[] { return ['M'] }
+  pipelines (): [] { return [] }
+  channel (name: string): Channel { return { name } as unknown as Channel }
+}
+
+const NO_LIBP2P = {} as Libp2p // handle/request are not used here
+
+describe('an add-on sees its node through AddonHost', () => {
+  it('reads the host, and its listeners go when it stops, even ones it removed itself', async () => {
+    const host = new StubHost()
+    const registry = new AddonRegistry(host, NO_LIBP2P, pino({ level: 'silent' }))
+    let ctx!: AddonContext
+    const joined: string[] = []
+    const gone = (): void => {}
+    await registry.use(defineAddon({
+      name: 'reader',
+      start (c) {
+        ctx = c
+        c.on('member:join', m => { joined.push(m.id) })
+        c.on('member:leave', gone)
+        c.off('member:leave', gone)
+      }
+    }), undefined)
+    expect({ peerId: ctx.peerId, addresses: ctx.addresses, members: ctx.members(), self: ctx.self().id, peers: ctx.connectedPeers(), pipelines: ctx.pipelines() })
+      .toEqual({ peerId: 'S', addresses: host.addresses, members: [host.member], self: 'S', peers: ['M'], pipelines: [] })
+    expect(ctx.channel('c')).toEqual({ name: 'c' })
+    expect(ctx).not.toHaveProperty('node')
+    expect(host.listenerCount('member:leave')).toBe(0)
+    host.emit('member:join', host.member)
+    expect(joined).toEqual(['M'])
+    await registry.stopAll()
+    expect(host.listenerCount('member:join')).toBe(0)
+    expect(() => { ctx.on('member:join', () => {}) }).toThrow(NodeStoppedError)
+  })
+})

@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events'
-import { performance } from 'node:perf_hooks'
 import type { Logger } from '../logger.ts'
 import { MemberTable } from './table.ts'
 import type { Member, MemberEvent } from './member.ts'

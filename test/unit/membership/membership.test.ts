@@ -146,7 +146,7 @@ describe('Membership (stubbed libp2p and gossipsub)', () => {
 
   it('the agent provides its worker load through the hook; a change is gossiped at once', async () => {
     let workers = 0
-    membership.setLoadProvider(() => ({ workers, maxWorkers: 4, slotsUsed: workers, memoryUsedMb: 0, stages: workers > 0 ? { resize: workers } : {} }))
+    membership.setLoadProvider(() => ({ workers, maxWorkers: 4, slotsUsed: workers, memoryUsedMb: 0, stages: workers > 0 ? { resize: workers } : {} as Record<string, number> }))
     await vi.advanceTimersByTimeAsync(0)
     expect(pubsub.published.at(-1)!.member.load).toMatchObject({ workers: 0, maxWorkers: 4 })
     workers = 2

@@ -207,6 +207,12 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     const relays = MEMBER_EVENT_TYPES.map(type => [type, (member: Member) => { this.emit(type, member) }] as const)
     const onConnect = (evt: CustomEvent<PeerId>): void => { this.emit('peer:connect', { id: evt.detail.toString() }) }
     const onDisconnect = (evt: CustomEvent<PeerId>): void => { this.emit('peer:disconnect', { id: evt.detail.toString() }) }
+    const unlisten = (): void => {
+      this.libp2p.removeEventListener('peer:connect', onConnect)
+      this.libp2p.removeEventListener('peer:disconnect', onDisconnect)
+      for (const [type, relay] of relays) this.membership.off(type, relay)
+    }
+    const cancelRuns = (): void => { for (const run of this.runs) run.cancel() }
     const services: Array<Service | undefined> = [
       libp2pService(this.libp2p),
       {
@@ -216,14 +222,12 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
           this.libp2p.addEventListener('peer:disconnect', onDisconnect)
           for (const [type, relay] of relays) this.membership.on(type, relay)
         },
-        stop: () => {
-          this.libp2p.removeEventListener('peer:connect', onConnect)
-          this.libp2p.removeEventListener('peer:disconnect', onDisconnect)
-          for (const [type, relay] of relays) this.membership.off(type, relay)
-        }
+        stop: unlisten,
+        destroy: unlisten
       },
       { name: 'membership', start: async () => { await this.membership.start() }, stop: async () => { await this.membership.stop() }, destroy: () => { this.membership.destroy() } },
-      { name: 'channels', start: async () => { await this.channels.start() }, stop: async () => { await this.channels.stop() } },
+      // stopping channels waits on no peer: destroying them is the same
+      { name: 'channels', start: async () => { await this.channels.start() }, stop: async () => { await this.channels.stop() }, destroy: async () => { await this.channels.stop() } },
       this.agent == null ? undefined : { name: 'agent', start: async () => { await this.agent?.start() }, stop: async () => { await this.agent?.stop() }, destroy: async () => { await this.agent?.destroy() } },
       protocolHandlers('control, status and channel client protocols', this.libp2p, {
         [CONTROL_PROTOCOL]: controlHandler({
@@ -235,14 +239,16 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
         [CLIENT_PROTOCOL]: channelClientHandler(name => this.channel(name), this.log)
       }),
       { name: 'workers', start: () => { this.workers.start() }, stop: async () => { await this.workers.stop() }, destroy: () => { this.workers.destroy() } },
-      { name: 'pipelines', stop: () => { for (const run of this.runs) run.cancel() } },
+      { name: 'pipelines', stop: cancelRuns, destroy: cancelRuns },
       {
         name: 'seeds',
         start: () => {
           this.log.info({ peerId: this.peerId, addresses: this.addresses }, 'grid node listening')
           this.seeds.start(this.config.peers)
         },
-        stop: async () => { await this.seeds.stop() }
+        // stopping aborts every seed dial at once: destroying is the same
+        stop: async () => { await this.seeds.stop() },
+        destroy: async () => { await this.seeds.stop() }
       },
       {
         name: 'add-ons',

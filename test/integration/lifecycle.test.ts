@@ -75,6 +75,28 @@ describe('GridNode lifecycle', () => {
     expect(vi.getTimerCount()).toBe(0)
   })
 
+  it('stop is bounded by stopTimeoutMs for all parts together: an add-on whose stop never returns is destroyed, and the port still closes', async () => {
+    const { logger, lines } = recordingLogger()
+    const port = await freePort()
+    const stuck = defineAddon({
+      name: 'stuck',
+      start: async (ctx) => {
+        await ctx.handle('/stuck/1.0.0', () => 'hi')
+        return { stop: async () => await new Promise(() => {}) }
+      }
+    })
+    const node = await GridNode.start({ host: '127.0.0.1', port, tls: await loadCerts(grid.dir, 'n1'), heartbeatMs: 200, stopTimeoutMs: 500, addons: [[stuck]], logger })
+    const t0 = Date.now()
+    await node.stop()
+    // generous: 500 ms of deadline, the rest is slack for a loaded machine
+    expect(Date.now() - t0).toBeLessThan(5000)
+    const forced = lines.find(l => l.msg === 'graceful stop timed out; destroying what was left')
+    expect(forced?.forced).toEqual(['add-ons', 'seeds', 'pipelines', 'workers', 'control, status and channel client protocols', 'channels', 'membership', 'node events', 'libp2p'])
+    // destroyed, the stuck add-on's protocol went with it, like every other part's
+    expect(libp2pOf(node).getProtocols()).toEqual([])
+    expect(await connectOutcome(port)).toBe('ECONNREFUSED')
+  })
+
   it('an add-on of init.addons that throws in start: the node stops all it started, port and timers included', async () => {
     fakeIntervals()
     const port = await freePort()

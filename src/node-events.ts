@@ -1,4 +1,4 @@
-import type { Member, MemberEventType } from './membership/member.ts'
+import type { MembershipEvents } from './membership/events.ts'
 import type { PipelineRun } from './pipeline/run.ts'
 
 export interface PeerEvent {
@@ -12,6 +12,6 @@ export type GridNodeEvents = {
   'peer:disconnect': [PeerEvent]
   /** A pipeline run this node owns has started (add-ons use it to follow stages). */
   'pipeline:start': [PipelineRun]
-} & { [E in MemberEventType]: [Member] }
+} & MembershipEvents
 
 export type GridNodeListener<E extends keyof GridNodeEvents> = (...args: GridNodeEvents[E]) => void

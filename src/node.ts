@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { PeerId } from '@libp2p/interface'
 import { resolveConfig } from './config.ts'
 import type { GridNodeInit, GridNodeConfig } from './config.ts'
 import { resolveLogger } from './logger.ts'
@@ -9,16 +10,18 @@ import type { GridLibp2p } from './transport/libp2p.ts'
 import { checkMaterial } from './transport/mtls/material.ts'
 import type { TlsMaterial } from './transport/mtls/material.ts'
 import { SeedDialer } from './transport/seed-dialer.ts'
-import { handleStatus } from './control/status.ts'
+import { STATUS_PROTOCOL, statusHandler } from './control/status.ts'
+import type { StatusRequest } from './control/status.ts'
 import { Membership } from './membership/membership.ts'
 import type { Member } from './membership/member.ts'
 import type { GridNodeEvents } from './node-events.ts'
+import { MEMBER_EVENT_TYPES } from './membership/events.ts'
 import type { Strategy } from './checks/values.ts'
 import { AgentRole } from './agent/agent-role.ts'
 import { Workers } from './owner/workers.ts'
 import { checkOption } from './checks/check.ts'
 import { strategy as strategyPiece, weight as weightPiece } from './checks/values.ts'
-import { handleControl } from './control/control.ts'
+import { CONTROL_PROTOCOL, controlHandler } from './control/control.ts'
 import { PipelineRun } from './pipeline/run.ts'
 import type { PipelineInit } from './pipeline/types.ts'
 import { tmpdir } from 'node:os'
@@ -27,8 +30,13 @@ import type { StatusReport } from './control/status.ts'
 import { AddonRegistry } from './addons/registry.ts'
 import { Channels } from './channels/channels.ts'
 import type { Channel } from './channels/channel.ts'
-import { handleChannelClient } from './channels/client-protocol.ts'
+import { channelClientHandler } from './channels/client-protocol.ts'
+import { CLIENT_PROTOCOL } from './channels/schema.ts'
 import type { Addon } from './addons/addon.ts'
+import { ServiceList } from './lifecycle/service-list.ts'
+import type { Service } from './lifecycle/service.ts'
+import { libp2pService } from './lifecycle/libp2p-service.ts'
+import { protocolHandlers } from './lifecycle/protocol-handlers.ts'
 
 /**
  * A grid member: the same daemon on every machine, embeddable in any
@@ -46,43 +54,40 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   private readonly runs = new Set<PipelineRun>()
   private readonly addons: AddonRegistry
   private readonly channels: Channels
+  private readonly services: ServiceList
   private stopping?: Promise<void>
 
-  private constructor (config: GridNodeConfig, libp2p: GridLibp2p, log: Logger, root: Logger) {
+  private constructor (config: GridNodeConfig, libp2p: GridLibp2p, log: Logger, root: Logger, addons: GridNodeInit['addons']) {
     super()
     this.config = config
     this.libp2p = libp2p
     this.log = log
     this.seeds = new SeedDialer(libp2p, log)
-    this.membership = new Membership(libp2p, root, config.membership, event => {
-      if (event.type === 'member:fail' || event.type === 'member:leave') this.workers.agentLost(event.member.id, event.type === 'member:fail' ? 'it failed' : 'it left the grid')
-      // a member that appears or comes back may hold writes we missed, or miss ours
-      if (event.type === 'member:join' || event.type === 'member:rejoin') this.channels.memberAppeared(event.member.id)
-      this.emit(event.type, event.member)
-    })
+    this.membership = new Membership({ libp2p, pubsub: libp2p.services.pubsub }, config.membership, root)
     const dataDir = config.dataDir ?? join(tmpdir(), 'gridd', libp2p.peerId.toString())
     if (config.agent != null) this.agent = new AgentRole(libp2p, this.membership, config.agent, dataDir, root)
     this.workers = new Workers(libp2p, this.membership, this.agent, root)
     this.addons = new AddonRegistry(this, libp2p, root)
-    this.channels = new Channels(libp2p, () => this.members().filter(m => m.state === 'alive').map(m => m.id), config.channels, root)
+    this.channels = new Channels(libp2p, this.membership, config.channels, root)
+    this.services = new ServiceList(this.serviceList(addons ?? []), { log, stopTimeoutMs: config.stopTimeoutMs })
   }
 
-  /** Validates `init`, starts libp2p on mTLS, and begins joining `peers`. */
+  /**
+   * Validates `init`, starts libp2p on mTLS and every service in order, then
+   * the add-ons of `init.addons`, and begins joining `peers`. If any part
+   * fails, what started is stopped in reverse (the port closes) and the error
+   * is rethrown.
+   */
   static async start (init: GridNodeInit): Promise<GridNode> {
     const config = resolveConfig(init)
     const root = resolveLogger(init.logger)
     const log = root.child({ component: 'gridd' })
     const tls = await resolveTls(config, log)
     checkMaterial(tls)
-    const libp2p = await createGridLibp2p({ host: config.host, port: config.port, tls, log, pingIntervalMs: config.pingIntervalMs })
-    const node = new GridNode(config, libp2p, log, root)
-    await node.run()
-    try {
-      for (const [addon, options] of init.addons ?? []) await node.use(addon, options)
-    } catch (err) {
-      await node.stop()
-      throw err
-    }
+    // created stopped: the service list starts it, so it also stops it on any failure
+    const libp2p = await createGridLibp2p({ host: config.host, port: config.port, tls, log, pingIntervalMs: config.pingIntervalMs, start: false })
+    const node = new GridNode(config, libp2p, log, root, init.addons)
+    await node.services.start()
     return node
   }
 
@@ -167,49 +172,79 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     return [...this.runs]
   }
 
-  /** What `grid status` prints. */
-  status (): StatusReport {
-    return { self: this.self(), members: this.members() }
+  /** What `grid status` prints: the live member table; `all` adds the members remembered after they left it. */
+  status (request: StatusRequest = {}): StatusReport {
+    const members = this.members()
+    return { self: this.self(), members: request.all === true ? [...members, ...this.membership.rememberedMembers()] : members }
   }
 
-  /** Graceful and bounded: closes connections, waits at most `stopTimeoutMs`. Safe to call twice. */
+  /**
+   * Stops every service in reverse start order under one deadline
+   * (`stopTimeoutMs`); what has not stopped by then is destroyed (connections
+   * dropped, workers killed). Safe to call twice.
+   */
   async stop (): Promise<void> {
-    this.stopping ??= this.shutdown()
+    this.stopping ??= this.services.stop().then(() => { this.log.info('grid node stopped') })
     await this.stopping
   }
 
-  private async run (): Promise<void> {
-    this.libp2p.addEventListener('peer:connect', evt => { this.emit('peer:connect', { id: evt.detail.toString() }) })
-    this.libp2p.addEventListener('peer:disconnect', evt => { this.emit('peer:disconnect', { id: evt.detail.toString() }) })
-    await this.membership.start()
-    await this.agent?.start()
-    await handleControl(this.libp2p, {
-      setWeight: w => { this.setWeight(w) },
-      setStrategy: s => { this.setStrategy(s) },
-      placement: () => ({ weight: this.self().weight, strategy: this.self().strategy })
-    }, this.log)
-    await handleStatus(this.libp2p, () => this.status(), this.log)
-    await this.channels.start()
-    await handleChannelClient(this.libp2p, name => this.channel(name), this.log)
-    this.log.info({ peerId: this.peerId, addresses: this.addresses }, 'grid node listening')
-    this.seeds.start(this.config.peers)
-  }
-
-  private async shutdown (): Promise<void> {
-    // add-ons first, in reverse order: they may still use everything below
-    await this.addons.stopAll()
-    await this.seeds.stop()
-    for (const run of this.runs) run.cancel()
-    await this.workers.stop()
-    await this.agent?.stop()
-    await this.channels.stop()
-    await this.membership.stop()
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<'timeout'>(resolve => { timer = setTimeout(() => resolve('timeout'), this.config.stopTimeoutMs) })
-    const result = await Promise.race([Promise.resolve(this.libp2p.stop()).then(() => 'stopped' as const), timeout])
-    clearTimeout(timer)
-    if (result === 'timeout') this.log.warn({ timeoutMs: this.config.stopTimeoutMs }, 'graceful stop timed out; connections dropped')
-    this.log.info('grid node stopped')
+  /** The node's parts in start order; stop runs them in reverse. */
+  private serviceList (addons: NonNullable<GridNodeInit['addons']>): Service[] {
+    const relays = MEMBER_EVENT_TYPES.map(type => [type, (member: Member) => { this.emit(type, member) }] as const)
+    const onConnect = (evt: CustomEvent<PeerId>): void => { this.emit('peer:connect', { id: evt.detail.toString() }) }
+    const onDisconnect = (evt: CustomEvent<PeerId>): void => { this.emit('peer:disconnect', { id: evt.detail.toString() }) }
+    const unlisten = (): void => {
+      this.libp2p.removeEventListener('peer:connect', onConnect)
+      this.libp2p.removeEventListener('peer:disconnect', onDisconnect)
+      for (const [type, relay] of relays) this.membership.off(type, relay)
+    }
+    const cancelRuns = (): void => { for (const run of this.runs) run.cancel() }
+    const services: Array<Service | undefined> = [
+      libp2pService(this.libp2p),
+      {
+        name: 'node events',
+        start: () => {
+          this.libp2p.addEventListener('peer:connect', onConnect)
+          this.libp2p.addEventListener('peer:disconnect', onDisconnect)
+          for (const [type, relay] of relays) this.membership.on(type, relay)
+        },
+        stop: unlisten,
+        destroy: unlisten
+      },
+      { name: 'membership', start: async () => { await this.membership.start() }, stop: async () => { await this.membership.stop() }, destroy: () => { this.membership.destroy() } },
+      // stopping channels waits on no peer: destroying them is the same
+      { name: 'channels', start: async () => { await this.channels.start() }, stop: async () => { await this.channels.stop() }, destroy: async () => { await this.channels.stop() } },
+      this.agent == null ? undefined : { name: 'agent', start: async () => { await this.agent?.start() }, stop: async () => { await this.agent?.stop() }, destroy: async () => { await this.agent?.destroy() } },
+      protocolHandlers('control, status and channel client protocols', this.libp2p, {
+        [CONTROL_PROTOCOL]: controlHandler({
+          setWeight: w => { this.setWeight(w) },
+          setStrategy: s => { this.setStrategy(s) },
+          placement: () => ({ weight: this.self().weight, strategy: this.self().strategy })
+        }, this.log),
+        [STATUS_PROTOCOL]: statusHandler(request => this.status(request), this.log),
+        [CLIENT_PROTOCOL]: channelClientHandler(name => this.channel(name), this.log)
+      }),
+      { name: 'workers', start: () => { this.workers.start() }, stop: async () => { await this.workers.stop() }, destroy: () => { this.workers.destroy() } },
+      { name: 'pipelines', stop: cancelRuns, destroy: cancelRuns },
+      {
+        name: 'seeds',
+        start: () => {
+          this.log.info({ peerId: this.peerId, addresses: this.addresses }, 'grid node listening')
+          this.seeds.start(this.config.peers)
+        },
+        // stopping aborts every seed dial at once: destroying is the same
+        stop: async () => { await this.seeds.stop() },
+        destroy: async () => { await this.seeds.stop() }
+      },
+      {
+        name: 'add-ons',
+        // add-ons last: they may use everything above, and stop first
+        start: async () => { for (const [addon, options] of addons) await this.use(addon, options) },
+        stop: async () => { await this.addons.stopAll() },
+        destroy: async () => { await this.addons.destroy() }
+      }
+    ]
+    return services.filter(s => s != null)
   }
 }
 

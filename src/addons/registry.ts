@@ -73,7 +73,26 @@ export class AddonRegistry {
     this.closed = true
     // add-ons still starting see their signal aborted and stop themselves when start returns
     for (const running of this.starting.values()) running.abort.abort()
-    while (this.running.length > 0) await this.stopOne(this.running.pop()!)
+    // each stays listed until it has stopped, so a destroy meanwhile still tears it down
+    for (let last = this.running.at(-1); last != null; last = this.running.at(-1)) {
+      await this.stopOne(last)
+      this.forget(last)
+    }
+  }
+
+  /** Immediate: every add-on's signal aborted and its handlers and listeners removed, without waiting on its `stop`. */
+  async destroy (): Promise<void> {
+    this.closed = true
+    for (const running of this.starting.values()) running.abort.abort()
+    for (let last = this.running.at(-1); last != null; last = this.running.at(-1)) {
+      this.forget(last)
+      await this.teardown(last)
+    }
+  }
+
+  private forget (running: Running): void {
+    const at = this.running.indexOf(running)
+    if (at >= 0) this.running.splice(at, 1)
   }
 
   private async stopOne (running: Running): Promise<void> {

@@ -1,36 +1,43 @@
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { Libp2p } from '@libp2p/interface'
 import { Spawner } from './spawner.ts'
 import { AgentService } from './agent-service.ts'
 import type { AgentConfig } from './config.ts'
-import type { Membership } from '../membership/membership.ts'
+import type { Membership, WorkerLoad } from '../membership/membership.ts'
 import type { Logger } from '../logger.ts'
 
 /**
  * What `--agent` adds to a node: the spawner and its network service, with
- * capacity and live worker load riding on the membership heartbeat (and
- * gossiped at once whenever a worker starts or exits).
+ * capacity on the member entry and live worker load provided to membership
+ * through its load hook (gossiped at once whenever a worker starts or exits).
  */
 export class AgentRole {
   readonly spawner: Spawner
   private readonly service: AgentService
   private readonly membership: Membership
   private readonly config: AgentConfig
+  private readonly dataDir: string
 
   constructor (libp2p: Libp2p, membership: Membership, config: AgentConfig, dataDir: string, log: Logger) {
     this.membership = membership
     this.config = config
-    this.spawner = new Spawner(config, log, () => { this.report() })
+    this.dataDir = dataDir
+    this.spawner = new Spawner(config, log, () => { this.membership.loadChanged() })
     this.service = new AgentService(libp2p, this.spawner, dataDir, log)
   }
 
   async start (): Promise<void> {
+    // the module cache must be writable: found out now, not at the first shipped stage
+    await mkdir(join(this.dataDir, 'modules'), { recursive: true })
     this.membership.updateSelf({
       role: 'agent',
       capacity: { cpu: this.config.cpu, memoryMb: this.config.memoryMb },
       weight: this.config.weight,
       strategy: this.config.strategy
     })
-    this.report()
+    this.membership.setLoadProvider(() => this.load())
+    this.spawner.start()
     await this.service.start()
   }
 
@@ -39,11 +46,16 @@ export class AgentRole {
     await this.spawner.stop()
   }
 
-  private report (): void {
+  /** Immediate: every worker is killed at once (SIGKILL), no drain. */
+  async destroy (): Promise<void> {
+    await this.service.stop()
+    await this.spawner.destroy()
+  }
+
+  private load (): WorkerLoad {
     const used = this.spawner.usage()
-    const load = this.membership.selfMember().load
     const stages: Record<string, number> = {}
     for (const w of this.spawner.list()) stages[w.stage] = (stages[w.stage] ?? 0) + 1
-    this.membership.updateSelf({ load: { ...load, workers: used.workers, maxWorkers: this.config.workers, slotsUsed: used.cpu, memoryUsedMb: used.memoryMb, stages } })
+    return { workers: used.workers, maxWorkers: this.config.workers, slotsUsed: used.cpu, memoryUsedMb: used.memoryMb, stages }
   }
 }

@@ -43,13 +43,16 @@ export class Spawner {
   private readonly log: Logger
   private readonly onChange: () => void
   private readonly workers = new Map<string, LocalWorker>()
-  private readonly watchdog: NodeJS.Timeout
+  private watchdog?: NodeJS.Timeout
 
   constructor (config: AgentConfig, log: Logger, onChange: () => void) {
     this.config = config
     this.log = log.child({ component: 'spawner' })
     this.onChange = onChange
-    this.watchdog = setInterval(() => { void this.checkMemory() }, WATCHDOG_MS)
+  }
+
+  start (): void {
+    this.watchdog ??= setInterval(() => { void this.checkMemory() }, WATCHDOG_MS)
     this.watchdog.unref()
   }
 
@@ -105,6 +108,12 @@ export class Spawner {
   async stop (): Promise<void> {
     clearInterval(this.watchdog)
     await Promise.all([...this.workers.values()].map(async w => await w.kill({ graceful: true, timeoutMs: 2000 })))
+  }
+
+  /** Immediate: every worker gets SIGKILL at once. */
+  async destroy (): Promise<void> {
+    clearInterval(this.watchdog)
+    await Promise.all([...this.workers.values()].map(async w => await w.kill()))
   }
 
   /** The RSS watchdog: --max-old-space-size only bounds the JS heap, not buffers or native memory. */

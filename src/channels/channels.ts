@@ -11,6 +11,8 @@ import { CHANNEL_NAME, channelMessageSchema, topicOf } from './schema.ts'
 import type { ChannelMessage } from './schema.ts'
 import { ConfigError, NodeStoppedError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
+import type { MemberSource } from '../membership/events.ts'
+import type { Member } from '../membership/member.ts'
 
 export interface ChannelsInit {
   /** Largest serialized value. Default 64 KiB. */
@@ -47,14 +49,14 @@ export class Channels {
   private readonly maxValueBytes: number
   private readonly tombstoneTtlMs: number
   private readonly syncIntervalMs: number
-  private readonly members: () => string[]
+  private readonly membership: MemberSource
   private timer?: NodeJS.Timeout
   private running = false
 
-  constructor (libp2p: GridLibp2p, members: () => string[], init: ChannelsInit, log: Logger) {
+  constructor (libp2p: GridLibp2p, membership: MemberSource, init: ChannelsInit, log: Logger) {
     this.libp2p = libp2p
     this.pubsub = libp2p.services.pubsub
-    this.members = members
+    this.membership = membership
     this.log = log.child({ component: 'channels' })
     this.maxValueBytes = init.maxValueBytes ?? 64 * 1024
     this.tombstoneTtlMs = init.tombstoneTtlMs ?? 10 * 60_000
@@ -67,6 +69,9 @@ export class Channels {
     this.pubsub.addEventListener('message', this.onMessage)
     this.pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
     await this.sync.start()
+    // a member that appears or comes back may hold writes we missed, or miss ours
+    this.membership.on('member:join', this.onMemberAppeared)
+    this.membership.on('member:rejoin', this.onMemberAppeared)
     this.timer = setInterval(() => { this.antiEntropy() }, this.syncIntervalMs)
     this.timer.unref()
   }
@@ -74,6 +79,8 @@ export class Channels {
   async stop (): Promise<void> {
     this.running = false
     clearInterval(this.timer)
+    this.membership.off('member:join', this.onMemberAppeared)
+    this.membership.off('member:rejoin', this.onMemberAppeared)
     this.pubsub.removeEventListener('message', this.onMessage)
     this.pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
     for (const name of this.open.keys()) {
@@ -106,6 +113,13 @@ export class Channels {
   /** A member appeared or came back: it may hold writes we missed, or miss ours. */
   memberAppeared (id: string): void {
     for (const channel of this.open.values()) void this.sync.exchange(channel, id)
+  }
+
+  private readonly onMemberAppeared = (member: Member): void => { this.memberAppeared(member.id) }
+
+  /** Alive members' ids: whom to ask for snapshots. */
+  private members (): string[] {
+    return this.membership.members().filter(m => m.state === 'alive').map(m => m.id)
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { Libp2p, AbortOptions } from '@libp2p/interface'
+import type { Libp2p, AbortOptions, StreamHandler } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import * as v from 'valibot'
 import { JsonStream, requestJson } from '../transport/json-stream.ts'
@@ -15,9 +15,12 @@ const replySchema = v.variant('ok', [
 ])
 export type ChannelReply = v.InferOutput<typeof replySchema>
 
-/** Serves `grid channel get|set|del|list` (a CLI is a client, not a member: the node reads and writes for it). */
-export async function handleChannelClient (libp2p: Libp2p, channel: (name: string) => Channel, log: Logger): Promise<void> {
-  await libp2p.handle(CLIENT_PROTOCOL, async (stream) => {
+/**
+ * The handler of CLIENT_PROTOCOL: serves `grid channel get|set|del|list` (a CLI is a client,
+ * not a member: the node reads and writes for it). The node registers and unregisters it.
+ */
+export function channelClientHandler (channel: (name: string) => Channel, log: Logger): StreamHandler {
+  return async (stream) => {
     const json = new JsonStream(stream, { maxBytes: 1024 * 1024 })
     try {
       const request = await json.read(clientRequestSchema, { signal: AbortSignal.timeout(5000) })
@@ -36,7 +39,7 @@ export async function handleChannelClient (libp2p: Libp2p, channel: (name: strin
       log.debug({ err }, 'channel request failed')
       stream.abort(err as Error)
     }
-  })
+  }
 }
 
 function answer (request: ClientRequest, channel: Channel): ChannelReply {

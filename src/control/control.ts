@@ -1,5 +1,5 @@
 import * as v from 'valibot'
-import type { Libp2p, AbortOptions } from '@libp2p/interface'
+import type { Libp2p, AbortOptions, StreamHandler } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { JsonStream, requestJson } from '../transport/json-stream.ts'
 import { strategy, weight } from '../checks/values.ts'
@@ -30,8 +30,9 @@ export interface ControlTarget {
   placement: () => { weight: number, strategy: Strategy }
 }
 
-export async function handleControl (libp2p: Libp2p, target: ControlTarget, log: Logger): Promise<void> {
-  await libp2p.handle(CONTROL_PROTOCOL, async (stream, connection) => {
+/** The handler of CONTROL_PROTOCOL (the node registers it, and unregisters it on stop). */
+export function controlHandler (target: ControlTarget, log: Logger): StreamHandler {
+  return async (stream, connection) => {
     const json = new JsonStream(stream)
     const peer = connection.remotePeer.toString()
     try {
@@ -49,7 +50,7 @@ export async function handleControl (libp2p: Libp2p, target: ControlTarget, log:
       log.warn({ peer, err }, 'dropped malformed control request')
       stream.abort(err as Error)
     }
-  })
+  }
 }
 
 /** Sends one control request; resolves with the node's placement settings after it. */

@@ -1,5 +1,5 @@
 import * as v from 'valibot'
-import type { Libp2p, AbortOptions } from '@libp2p/interface'
+import type { Libp2p, AbortOptions, StreamHandler } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { JsonStream, requestJson } from '../transport/json-stream.ts'
 import { memberEntrySchema } from '../membership/schema.ts'
@@ -17,22 +17,28 @@ export const statusReportSchema = v.object({
 
 export type StatusReport = v.InferOutput<typeof statusReportSchema>
 
-/** Serves this node's view of the grid to any authenticated peer (CLI clients use it). */
-export async function handleStatus (libp2p: Libp2p, report: () => StatusReport, log: Logger): Promise<void> {
-  await libp2p.handle(STATUS_PROTOCOL, async (stream) => {
+/** `all`: also the members dropped from the live table (left a while ago); older nodes ignore it. */
+export const statusRequestSchema = v.object({ all: v.optional(v.boolean()) })
+
+export type StatusRequest = v.InferOutput<typeof statusRequestSchema>
+
+/** The handler of STATUS_PROTOCOL: this node's view of the grid for any authenticated peer (CLI clients use it). */
+export function statusHandler (report: (request: StatusRequest) => StatusReport, log: Logger): StreamHandler {
+  return async (stream) => {
     const json = new JsonStream(stream)
     try {
-      await json.read(v.object({}), { signal: AbortSignal.timeout(5000) })
-      await json.write(report())
+      const request = await json.read(statusRequestSchema, { signal: AbortSignal.timeout(5000) })
+      await json.write(report(request))
       await json.close()
     } catch (err) {
       log.debug({ err }, 'status request failed')
       stream.abort(err as Error)
     }
-  })
+  }
 }
 
-/** Asks the node at `target` for its status report. */
-export async function fetchStatus (libp2p: Libp2p, target: Multiaddr, options: AbortOptions = {}): Promise<StatusReport> {
-  return await requestJson(libp2p, target, STATUS_PROTOCOL, {}, statusReportSchema, options)
+/** Asks the node at `target` for its status report (`all`: remembered members too). */
+export async function fetchStatus (libp2p: Libp2p, target: Multiaddr, options: AbortOptions & StatusRequest = {}): Promise<StatusReport> {
+  const { all, ...rest } = options
+  return await requestJson(libp2p, target, STATUS_PROTOCOL, all === true ? { all } : {}, statusReportSchema, rest)
 }

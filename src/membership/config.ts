@@ -1,6 +1,6 @@
 import { checkOption } from '../checks/check.ts'
 import { positiveNumber } from '../checks/values.ts'
-import { DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_MESH_PEERS, DEFAULT_RECONNECT_FOR_MS, DEFAULT_RECONNECT_MAX_BACKOFF_MS } from './constants.ts'
+import { DEFAULT_FORGET_LEFT_AFTER_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_MESH_PEERS, DEFAULT_RECONNECT_FOR_MS, DEFAULT_RECONNECT_MAX_BACKOFF_MS } from './constants.ts'
 
 /** Membership timings; every one is an option so tests can compress them. */
 export interface MembershipInit {
@@ -16,7 +16,7 @@ export interface MembershipInit {
   reconnectForMs?: number
   /** Longest pause between redials of a failed member. Default 10 s. */
   reconnectMaxBackoffMs?: number
-  /** How long members that left stay listed. Default 1 h. */
+  /** How long members that left stay in the member table (and status, dashboard); then only `grid status --all` shows them. Default 60 s. */
   forgetLeftAfterMs?: number
   /** Connect to at most this many members directly (gossip reaches the rest). Default 64. */
   maxMeshPeers?: number
@@ -33,7 +33,7 @@ export function resolveMembershipConfig (init: MembershipInit): MembershipConfig
     suspicionMaxMs: checkOption('suspicionMaxMs', positiveNumber, init.suspicionMaxMs ?? 3 * heartbeatMs),
     reconnectForMs: checkOption('reconnectForMs', positiveNumber, init.reconnectForMs ?? DEFAULT_RECONNECT_FOR_MS),
     reconnectMaxBackoffMs: checkOption('reconnectMaxBackoffMs', positiveNumber, init.reconnectMaxBackoffMs ?? DEFAULT_RECONNECT_MAX_BACKOFF_MS),
-    forgetLeftAfterMs: checkOption('forgetLeftAfterMs', positiveNumber, init.forgetLeftAfterMs ?? 60 * 60 * 1000),
+    forgetLeftAfterMs: checkOption('forgetLeftAfterMs', positiveNumber, init.forgetLeftAfterMs ?? DEFAULT_FORGET_LEFT_AFTER_MS),
     maxMeshPeers: checkOption('maxMeshPeers', positiveNumber, init.maxMeshPeers ?? DEFAULT_MAX_MESH_PEERS)
   }
 }

@@ -1,11 +1,12 @@
 import { TopicValidatorResult } from '@libp2p/gossipsub'
-import type { GossipSub, Message } from '@libp2p/gossipsub'
+import type { Message } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import { heartbeatSchema } from './schema.ts'
 import type { Heartbeat } from './schema.ts'
 import { MAX_HEARTBEAT_BYTES, MEMBERS_TOPIC } from './constants.ts'
 import { parseJson } from '../transport/json-stream.ts'
 import type { Logger } from '../logger.ts'
+import type { MembershipPubsub } from './components.ts'
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -17,12 +18,12 @@ const decoder = new TextDecoder()
  * sender down) and never reaches the table.
  */
 export class HeartbeatGossip {
-  private readonly pubsub: GossipSub
+  private readonly pubsub: MembershipPubsub
   private readonly log: Logger
   private readonly onHeartbeat: (heartbeat: Heartbeat, from: string) => void
   private readonly valid = new WeakMap<Uint8Array, Heartbeat>()
 
-  constructor (pubsub: GossipSub, log: Logger, onHeartbeat: (heartbeat: Heartbeat, from: string) => void) {
+  constructor (pubsub: MembershipPubsub, log: Logger, onHeartbeat: (heartbeat: Heartbeat, from: string) => void) {
     this.pubsub = pubsub
     this.log = log
     this.onHeartbeat = onHeartbeat

@@ -1,9 +1,10 @@
-import type { Libp2p, Connection, Stream } from '@libp2p/interface'
+import type { Connection, Stream } from '@libp2p/interface'
 import { syncMessageSchema } from './schema.ts'
 import type { MemberEntry, SyncMessage } from './schema.ts'
 import { SYNC_PROTOCOL, MAX_SYNC_BYTES } from './constants.ts'
 import { JsonStream } from '../transport/json-stream.ts'
 import type { Logger } from '../logger.ts'
+import type { MembershipLibp2p } from './components.ts'
 
 const SYNC_TIMEOUT_MS = 5000
 
@@ -12,12 +13,12 @@ const SYNC_TIMEOUT_MS = 5000
  * full table and receives the other's, so a joiner learns every member at once.
  */
 export class MemberSync {
-  private readonly libp2p: Libp2p
+  private readonly libp2p: Pick<MembershipLibp2p, 'handle' | 'unhandle' | 'addEventListener' | 'removeEventListener'>
   private readonly log: Logger
   private readonly snapshot: () => MemberEntry[]
   private readonly onEntries: (entries: MemberEntry[], from: string) => void
 
-  constructor (libp2p: Libp2p, log: Logger, snapshot: () => MemberEntry[], onEntries: (entries: MemberEntry[], from: string) => void) {
+  constructor (libp2p: MemberSync['libp2p'], log: Logger, snapshot: () => MemberEntry[], onEntries: (entries: MemberEntry[], from: string) => void) {
     this.libp2p = libp2p
     this.log = log
     this.snapshot = snapshot
@@ -26,10 +27,17 @@ export class MemberSync {
 
   async start (): Promise<void> {
     await this.libp2p.handle(SYNC_PROTOCOL, async (stream, connection) => { await this.answer(stream, connection) })
+    this.libp2p.addEventListener('connection:open', this.onConnectionOpen)
   }
 
   async stop (): Promise<void> {
+    this.libp2p.removeEventListener('connection:open', this.onConnectionOpen)
     await this.libp2p.unhandle(SYNC_PROTOCOL)
+  }
+
+  /** The dialling side of every new connection starts the exchange. */
+  private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => {
+    if (evt.detail.direction === 'outbound') void this.exchange(evt.detail)
   }
 
   /** Exchange tables with the peer on the other end of `connection`. */

@@ -10,7 +10,7 @@ export interface MemberTableInit {
   suspicionMaxMs: number
   /** How long failed members stay listed (and are redialled). */
   forgetFailedAfterMs: number
-  /** How long members that left stay listed. */
+  /** How long members that left stay listed (then `forget` drops them). */
   forgetLeftAfterMs: number
 }
 
@@ -76,7 +76,10 @@ export class MemberTable {
     const rec = this.records.get(entry.id)
     if (rec == null) {
       if (entry.state === 'alive' || entry.state === 'suspect') return this.add({ ...entry, state: 'alive' }, now)
-      // history (failed or left before we joined): listed, no event, and dated
+      // a member that left before we ever saw it is no news: not listed, so
+      // departed members do not travel from table to table and outlive their while
+      if (entry.state === 'left') return []
+      // history (failed before we joined): listed, no event, and dated
       // outside the window in which we would gossip it as a fresh failure
       const past = now - this.init.suspectAfterMs * 10
       this.records.set(entry.id, { ...this.record(entry, now), lastHeardAt: past, stateSince: past })
@@ -129,11 +132,11 @@ export class MemberTable {
     return this.transition(rec, { ...rec.entry, state: 'failed' }, now, 'member:fail')
   }
 
-  /** Periodic failure detection: alive -> suspect -> failed; old failed/left rows forgotten. */
+  /** Periodic failure detection: alive -> suspect -> failed. */
   tick (now: number): MemberEvent[] {
     const events: MemberEvent[] = []
     const expected = expectedConfirmations(this.count(['alive', 'suspect']))
-    for (const [id, rec] of this.records) {
+    for (const rec of this.records.values()) {
       const state = rec.entry.state
       if (state === 'alive' && !this.hearsRecently(rec, now)) {
         rec.suspectedAt = now
@@ -142,13 +145,23 @@ export class MemberTable {
       } else if (state === 'suspect') {
         const timeout = this.slowness * suspicionTimeout(rec.confirmations.size, expected, this.init.suspicionMinMs, this.init.suspicionMaxMs)
         if (now - rec.suspectedAt >= timeout) events.push(...this.transition(rec, { ...rec.entry, state: 'failed' }, now, 'member:fail'))
-      } else if (state === 'failed' && now - rec.stateSince > this.init.forgetFailedAfterMs) {
-        this.records.delete(id)
-      } else if (state === 'left' && now - rec.stateSince > this.init.forgetLeftAfterMs) {
-        this.records.delete(id)
       }
     }
     return events
+  }
+
+  /** Drops failed rows older than `forgetFailedAfterMs` and left rows older than `forgetLeftAfterMs`; returns them. */
+  forget (now: number): Member[] {
+    const forgotten: Member[] = []
+    for (const [id, rec] of this.records) {
+      const state = rec.entry.state
+      const limit = state === 'failed' ? this.init.forgetFailedAfterMs : state === 'left' ? this.init.forgetLeftAfterMs : undefined
+      if (limit != null && now - rec.stateSince > limit) {
+        forgotten.push(this.view(rec, now))
+        this.records.delete(id)
+      }
+    }
+    return forgotten
   }
 
   /**

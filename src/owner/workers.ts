@@ -98,6 +98,24 @@ export class Workers {
     return [...this.handles.values()]
   }
 
+  /** Follows membership: an agent that fails or leaves takes its workers' handles with it. */
+  start (): void {
+    this.membership.on('member:fail', this.onAgentFailed)
+    this.membership.on('member:leave', this.onAgentLeft)
+  }
+
+  /** Graceful: asks every agent to drain and stop this node's workers. */
+  async stop (): Promise<void> {
+    this.unsubscribe()
+    await Promise.allSettled([...this.handles.values()].map(async h => await h.kill({ graceful: true })))
+  }
+
+  /** Immediate: remote handles are given up (their agents kill workers whose stream closes). */
+  destroy (): void {
+    this.unsubscribe()
+    for (const handle of this.handles.values()) if (handle instanceof RemoteWorker) handle.lost('this node is stopping')
+  }
+
   /** Membership says an agent is gone: its workers' handles fail now, not at some timeout. */
   agentLost (agentId: string, detail: string): void {
     for (const handle of this.handles.values()) {
@@ -105,8 +123,12 @@ export class Workers {
     }
   }
 
-  async stop (): Promise<void> {
-    await Promise.allSettled([...this.handles.values()].map(async h => await h.kill({ graceful: true })))
+  private readonly onAgentFailed = (member: Member): void => { this.agentLost(member.id, 'it failed') }
+  private readonly onAgentLeft = (member: Member): void => { this.agentLost(member.id, 'it left the grid') }
+
+  private unsubscribe (): void {
+    this.membership.off('member:fail', this.onAgentFailed)
+    this.membership.off('member:leave', this.onAgentLeft)
   }
 
   private candidates (): AgentLoad[] {

@@ -32,12 +32,15 @@ export interface TransportInit {
   log: Logger
   /** Connection-monitor ping; libp2p's 10 s default is too slow to notice a dead peer. */
   pingIntervalMs?: number
+  /** Start (listen) at once. Default true; a GridNode starts it as the first of its services. */
+  start?: boolean
 }
 
 /** The libp2p node of a grid member: TCP, CA-rooted mTLS, yamux, identify, ping, gossipsub. */
 export async function createGridLibp2p (init: TransportInit): Promise<GridLibp2p> {
   const audit = new InboundAudit(init.log)
   return await createLibp2p({
+    start: init.start ?? true,
     privateKey: await privateKeyFromPem(init.tls.key),
     addresses: { listen: [listenAddress(init.host, init.port)] },
     transports: [tcp()],

@@ -9,8 +9,8 @@ import { resolveTlsSource } from '../tls-source.ts'
 import { CertsNotFoundError } from '../../errors.ts'
 import { onShutdownSignal } from '../signals.ts'
 import { parseAddonSpec, loadAddon } from '../addon-spec.ts'
+import { MEMBER_EVENT_TYPES } from '../../membership/events.ts'
 
-const MEMBER_EVENTS = ['member:join', 'member:update', 'member:suspect', 'member:fail', 'member:leave', 'member:rejoin'] as const
 
 interface NodeFlags {
   host: string
@@ -26,6 +26,7 @@ interface NodeFlags {
   heartbeatMs?: number
   suspectAfterMs?: number
   reconnectForMs?: number
+  forgetLeftAfterMs?: number
   agent?: boolean
   workers?: number
   cpu?: number
@@ -60,6 +61,7 @@ export function nodeCommand (): Command {
     .addOption(intOption('--heartbeat-ms <ms>', 'membership heartbeat period (default 1000)', 10, 600_000).env('GRID_HEARTBEAT_MS'))
     .addOption(intOption('--suspect-after-ms <ms>', 'silence before a member is suspect (default 3 × heartbeat)', 10, 3_600_000).env('GRID_SUSPECT_AFTER_MS'))
     .addOption(intOption('--reconnect-for-ms <ms>', 'keep redialling failed members this long (default 24 h)', 1000, 2_147_483_647).env('GRID_RECONNECT_FOR_MS'))
+    .addOption(intOption('--forget-left-after-ms <ms>', 'how long members that left stay in status and the dashboard (default 60000); `grid status --all` still shows them', 1, 2_147_483_647).env('GRID_FORGET_LEFT_AFTER_MS'))
     .addOption(intOption('--dashboard <port>', 'serve the live dashboard on this port (0 = any free port)', 0, 65535).env('GRID_DASHBOARD'))
     .addOption(new Option('--dashboard-host <ip>', 'dashboard listen address (it has no login: widen with care)').default('127.0.0.1').env('GRID_DASHBOARD_HOST'))
     .addOption(intOption('--metrics <port>', 'serve Prometheus metrics on http://127.0.0.1:<port>/metrics', 0, 65535).env('GRID_METRICS'))
@@ -86,6 +88,7 @@ async function runNode (flags: NodeFlags): Promise<void> {
     heartbeatMs: flags.heartbeatMs,
     suspectAfterMs: flags.suspectAfterMs,
     reconnectForMs: flags.reconnectForMs,
+    forgetLeftAfterMs: flags.forgetLeftAfterMs,
     dataDir: flags.dataDir,
     channels: { maxValueBytes: flags.channelValueBytes, tombstoneTtlMs: flags.tombstoneTtlMs },
     agent: flags.agent === true ? { workers: flags.workers, cpu: flags.cpu, memoryMb: flags.memory, weight: flags.weight, strategy: flags.strategy } : undefined
@@ -94,7 +97,7 @@ async function runNode (flags: NodeFlags): Promise<void> {
     if (flags.weight != null) node.setWeight(flags.weight)
     if (flags.strategy != null) node.setStrategy(flags.strategy)
   }
-  for (const type of MEMBER_EVENTS) node.on(type, member => { logger.debug({ member: member.id, state: member.state }, type) })
+  for (const type of MEMBER_EVENT_TYPES) node.on(type, member => { logger.debug({ member: member.id, state: member.state }, type) })
   if (found != null) logger.info({ source: found.source }, 'TLS material loaded')
   node.on('peer:connect', ({ id }) => { logger.info({ peer: id }, 'peer connected') })
   node.on('peer:disconnect', ({ id }) => { logger.info({ peer: id }, 'peer disconnected') })

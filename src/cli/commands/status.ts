@@ -10,6 +10,7 @@ import { formatTable } from '../format.ts'
 interface StatusFlags extends ClientFlags {
   peer: string
   json?: boolean
+  all?: boolean
 }
 
 export function statusCommand (): Command {
@@ -17,6 +18,7 @@ export function statusCommand (): Command {
     .description('print a node and the members it knows')
     .addOption(new Option('--peer <addr>', 'the node to ask: host:port or multiaddr').makeOptionMandatory().env('GRID_PEER'))
     .option('--json', 'print one JSON object')
+    .option('--all', 'also list members the node still remembers after dropping them (left longer ago than its forget-left-after-ms)')
     .addOption(intOption('--timeout <ms>', 'give up after this long', 100, 600_000).default(10_000))
   for (const option of tlsOptions('client')) cmd.addOption(option)
   return cmd
@@ -29,7 +31,7 @@ export function statusCommand (): Command {
 
 async function queryStatus (flags: StatusFlags): Promise<StatusReport> {
   const target = parsePeerAddress(flags.peer)
-  return await withClient(flags, flags.peer, async (libp2p, signal) => await fetchStatus(libp2p, target, { signal }))
+  return await withClient(flags, flags.peer, async (libp2p, signal) => await fetchStatus(libp2p, target, { signal, all: flags.all === true }))
 }
 
 function formatStatus (report: StatusReport): string {

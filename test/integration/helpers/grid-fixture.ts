@@ -40,8 +40,9 @@ export class GridFixture {
     return node
   }
 
-  async status (node: GridProcess): Promise<StatusJson> {
-    const res = await runGrid(['status', '--peer', node.address, '--certs', this.dir, '--json', '--timeout', '5000'])
+  /** `grid status --json` of `node`; `extra` adds flags (e.g. `--all`). */
+  async status (node: GridProcess, extra: string[] = []): Promise<StatusJson> {
+    const res = await runGrid(['status', '--peer', node.address, '--certs', this.dir, '--json', '--timeout', '5000', ...extra])
     if (res.code !== 0) throw new Error(`grid status failed (${res.code}): ${res.stderr}`)
     return JSON.parse(res.stdout) as StatusJson
   }

@@ -108,12 +108,21 @@ describe('tick', () => {
   it.each([
     { name: 'failed', make: () => failedA(), forgetMs: INIT.forgetFailedAfterMs },
     { name: 'left', make: () => leftA(), forgetMs: INIT.forgetLeftAfterMs }
-  ])('$name rows are forgotten after their time', ({ make, forgetMs }) => {
+  ])('$name rows are forgotten after their time', ({ name, make, forgetMs }) => {
     const t = make()
     expect(t.tick(forgetMs)).toEqual([])
+    expect(t.forget(forgetMs)).toEqual([])
     expect(t.get('A', forgetMs)).toBeDefined()
     expect(t.tick(forgetMs + 1)).toEqual([])
+    // forget returns what it dropped (membership remembers it for `grid status --all`)
+    expect(t.forget(forgetMs + 1)).toMatchObject([{ id: 'A', state: name }])
     expect(t.get('A', forgetMs + 1)).toBeUndefined()
+  })
+
+  it('alive and suspect rows are never forgotten', () => {
+    const t = suspectA('B')
+    expect(t.forget(10 * INIT.forgetLeftAfterMs)).toEqual([])
+    expect(t.list(0).map(m => m.id).sort()).toEqual(['A', 'B'])
   })
 
   it('slowness stretches the silence before a suspicion', () => {
@@ -162,7 +171,7 @@ describe('merge', () => {
     { name: 'unknown alive joins', setup: () => new MemberTable(INIT), e: entry('A'), now: 0, events: ['member:join'], state: 'alive' },
     { name: 'unknown suspect joins alive', setup: () => new MemberTable(INIT), e: entry('A', { state: 'suspect' }), now: 0, events: ['member:join'], state: 'alive' },
     { name: 'unknown failed is listed silently', setup: () => new MemberTable(INIT), e: entry('A', { state: 'failed' }), now: 0, events: [], state: 'failed' },
-    { name: 'unknown left is listed silently', setup: () => new MemberTable(INIT), e: entry('A', { state: 'left' }), now: 0, events: [], state: 'left' },
+    { name: 'unknown left is not listed (no news to a member that never saw it)', setup: () => new MemberTable(INIT), e: entry('A', { state: 'left' }), now: 0, events: [], state: undefined },
     { name: 'self is ignored', setup: () => new MemberTable(INIT), e: entry(SELF, { state: 'failed' }), now: 0, events: [], state: undefined },
     { name: 'failed while we hear it is contested', setup: withA(0), e: entry('A', { state: 'failed' }), now: SUSPECT - 1, events: [], state: 'alive' },
     { name: 'failed after suspectAfterMs of silence fails', setup: withA(0), e: entry('A', { state: 'failed' }), now: SUSPECT, events: ['member:fail'], state: 'failed' },
@@ -288,6 +297,7 @@ describe('regressions', () => {
     t.merge(entry('A', { state: 'failed' }), 5000)
     t.merge(entry('B', { state: 'left' }), 5000)
     expect(t.suspects(5000)).toEqual([])
+    expect(t.get('B', 5000)).toBeUndefined()
     expect(t.get('A', 5000)?.lastSeenMs).toBeGreaterThanOrEqual(SUSPECT)
   })
 

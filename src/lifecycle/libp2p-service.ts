@@ -1,0 +1,26 @@
+import type { Libp2p } from '@libp2p/interface'
+import type { Service } from './service.ts'
+import { NodeStoppedError } from '../errors.ts'
+
+/**
+ * libp2p as the first part of a node: listening starts with it and stops
+ * with it, so a failed start or a stop always closes the port. Destroy drops
+ * every connection at once, which lets a graceful stop stuck on a slow peer
+ * finish.
+ */
+export function libp2pService (libp2p: Libp2p): Service {
+  return {
+    name: 'libp2p',
+    start: async () => { await libp2p.start() },
+    stop: async () => { await libp2p.stop() },
+    destroy: async () => {
+      for (const connection of libp2p.getConnections()) connection.abort(new NodeStoppedError())
+      if (libp2p.status === 'started') {
+        await libp2p.stop()
+      } else if (libp2p.status === 'stopping') {
+        // the graceful stop is still running: it ends now that no connection holds it
+        await new Promise<void>(resolve => { libp2p.addEventListener('stop', () => { resolve() }, { once: true }) })
+      }
+    }
+  }
+}

@@ -1,0 +1,123 @@
+import type { Logger } from '../logger.ts'
+import type { Service } from './service.ts'
+
+export interface ServiceListInit {
+  log: Logger
+  /** One deadline for every part's graceful stop together; then what is left is destroyed. */
+  stopTimeoutMs: number
+  /** How long the forced phase may take before the list gives up waiting on it. Default 1000 ms. */
+  destroyGraceMs?: number
+}
+
+const DEFAULT_DESTROY_GRACE_MS = 1000
+
+/**
+ * Runs a node's parts as one ordered list: `start` in order; a part that
+ * throws stops everything already started, in reverse, and the error is
+ * rethrown. `stop` stops in reverse under ONE deadline, then destroys the
+ * parts whose stop did not finish (or threw) and logs which were forced.
+ * Both are safe to call twice; `stop` before or during `start` waits for it.
+ */
+export class ServiceList {
+  private readonly services: readonly Service[]
+  private readonly log: Logger
+  private readonly stopTimeoutMs: number
+  private readonly destroyGraceMs: number
+  private readonly started: Service[] = []
+  private starting?: Promise<void>
+  private stopping?: Promise<void>
+
+  constructor (services: readonly Service[], init: ServiceListInit) {
+    this.services = services
+    this.log = init.log
+    this.stopTimeoutMs = init.stopTimeoutMs
+    this.destroyGraceMs = init.destroyGraceMs ?? DEFAULT_DESTROY_GRACE_MS
+  }
+
+  async start (): Promise<void> {
+    this.starting ??= this.startAll()
+    await this.starting
+  }
+
+  async stop (): Promise<void> {
+    this.stopping ??= this.stopAfterStart()
+    await this.stopping
+  }
+
+  /** Names of the parts started and not yet stopped, in start order. */
+  running (): string[] {
+    return this.started.map(s => s.name)
+  }
+
+  private async startAll (): Promise<void> {
+    for (const service of this.services) {
+      if (this.stopping != null) return
+      try {
+        await service.start?.()
+      } catch (err) {
+        this.log.error({ err, service: service.name }, 'a service failed to start; stopping what started')
+        // the part that threw may hold half of what it opened: it is stopped too
+        this.started.push(service)
+        // a stop() already waiting on this start does the stopping itself
+        if (this.stopping == null) {
+          this.stopping = this.stopStarted()
+          await this.stopping
+        }
+        throw err
+      }
+      this.started.push(service)
+    }
+  }
+
+  private async stopAfterStart (): Promise<void> {
+    await this.starting?.catch(() => {})
+    await this.stopStarted()
+  }
+
+  private async stopStarted (): Promise<void> {
+    const order = [...this.started].reverse()
+    const stopped = new Set<Service>()
+    const failed: Service[] = []
+    let overdue = false
+    const graceful = (async () => {
+      for (const service of order) {
+        if (overdue) return
+        try {
+          await service.stop?.()
+          stopped.add(service)
+        } catch (err) {
+          this.log.warn({ err, service: service.name }, 'a service failed to stop cleanly')
+          failed.push(service)
+        }
+      }
+    })()
+    const inTime = await within(graceful, this.stopTimeoutMs)
+    overdue = !inTime
+    const forced = order.filter(s => !stopped.has(s))
+    this.started.length = 0
+    if (forced.length === 0) return
+    if (overdue) this.log.warn({ timeoutMs: this.stopTimeoutMs, forced: forced.map(s => s.name) }, 'graceful stop timed out; destroying what was left')
+    else this.log.warn({ forced: failed.map(s => s.name) }, 'destroying services whose stop failed')
+    const destroyed = within((async () => {
+      for (const service of forced) {
+        try {
+          await service.destroy?.()
+        } catch (err) {
+          this.log.warn({ err, service: service.name }, 'a service failed to destroy')
+        }
+      }
+    })(), this.destroyGraceMs)
+    if (!await destroyed) this.log.warn({ graceMs: this.destroyGraceMs }, 'destroying services outlasted its grace; giving up waiting')
+  }
+}
+
+/** True when `work` settled within `ms`; the timer never outlives the call. */
+async function within (work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<false>(resolve => { timer = setTimeout(() => { resolve(false) }, ms) })
+  try {
+    return await Promise.race([work.then(() => true, () => true), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}

@@ -1,0 +1,172 @@
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { PeerId } from '@libp2p/interface'
+import type { Logger } from '../logger.ts'
+import type { Member, MemberEvent } from './member.ts'
+import type { MembershipLibp2p } from './components.ts'
+import { ReconnectSchedule } from './reconnect.ts'
+
+const DIAL_TIMEOUT_MS = 2000
+
+export interface MemberConnectionsInit {
+  heartbeatMs: number
+  maxMeshPeers: number
+  reconnectForMs: number
+  reconnectMaxBackoffMs: number
+}
+
+export interface MemberConnectionsHooks {
+  /** The member's current row, for its addresses and state. */
+  lookup: (id: string) => Member | undefined
+  /** A dial was refused: nobody listens where the member was. */
+  refused: (id: string) => void
+}
+
+/**
+ * Membership's connections: one dial path (`dial`) used by every reason to
+ * connect — a member learned by sync, mesh repair, the redial after a last
+ * connection closed, and the reconnect loop for failed members, which
+ * outlasts libp2p's own (~30 s). libp2p has no autodialer: nothing else
+ * connects members.
+ */
+export class MemberConnections {
+  private readonly libp2p: MembershipLibp2p
+  private readonly log: Logger
+  private readonly init: MemberConnectionsInit
+  private readonly hooks: MemberConnectionsHooks
+  private readonly reconnects: ReconnectSchedule
+  private readonly dialing = new Set<string>()
+  /** When each member was last seen joining or rejoining, for mesh repair. */
+  private readonly aliveSince = new Map<string, number>()
+  private lastRepair = 0
+  private abort = new AbortController()
+  private running = false
+
+  constructor (libp2p: MembershipLibp2p, log: Logger, init: MemberConnectionsInit, hooks: MemberConnectionsHooks) {
+    this.libp2p = libp2p
+    this.log = log
+    this.init = init
+    this.hooks = hooks
+    this.reconnects = new ReconnectSchedule({ firstMs: init.heartbeatMs / 2, maxMs: init.reconnectMaxBackoffMs, forMs: init.reconnectForMs })
+  }
+
+  start (): void {
+    this.running = true
+    this.abort = new AbortController()
+    this.libp2p.addEventListener('peer:disconnect', this.onPeerDisconnect)
+  }
+
+  /** Stops dialling: dials in flight are aborted, so nothing outlives the node. */
+  stop (): void {
+    this.running = false
+    this.abort.abort()
+    this.libp2p.removeEventListener('peer:disconnect', this.onPeerDisconnect)
+  }
+
+  /**
+   * Tells libp2p where a member listens, from the member table, unless a connection is open:
+   * gossip can teach a member before any connection to it exists, and a protocol dial by peer
+   * id needs addresses.
+   */
+  async teachAddresses (id: string): Promise<void> {
+    const peer = peerIdFromString(id)
+    if (this.libp2p.getConnections(peer).length > 0) return
+    await this.remember(peer, this.hooks.lookup(id)?.addresses ?? [])
+  }
+
+  /** Bookkeeping for a member event: failed members are redialled with backoff, others not. */
+  observe (event: MemberEvent, now: number): void {
+    const { id } = event.member
+    if (event.type === 'member:fail') {
+      this.reconnects.add(id, now)
+      // drop any half-dead connection so the reconnect loop dials afresh
+      void this.libp2p.hangUp(peerIdFromString(id)).catch(() => {})
+    } else if (event.type === 'member:join' || event.type === 'member:rejoin') {
+      this.reconnects.remove(id)
+      this.aliveSince.set(id, now)
+    } else if (event.type === 'member:leave') {
+      this.reconnects.remove(id)
+      this.aliveSince.delete(id)
+    }
+  }
+
+  /** A member left the table for good. */
+  forget (id: string): void {
+    this.reconnects.remove(id)
+    this.aliveSince.delete(id)
+  }
+
+  /** Periodic: redial failed members that are due, and repair the mesh every two heartbeats. */
+  tick (now: number, members: Member[]): void {
+    for (const id of this.reconnects.due(now)) {
+      const member = this.hooks.lookup(id)
+      if (member?.state === 'failed') void this.dial(member)
+      else this.reconnects.remove(id)
+    }
+    if (now - this.lastRepair < this.init.heartbeatMs * 2) return
+    this.lastRepair = now
+    // members still unconnected two heartbeats after they appeared: joiners dial what they
+    // learn by sync at once; waiting here instead of dialling on every join event keeps
+    // both sides of a pair from dialling each other (one connection per pair, not two)
+    for (const member of members) {
+      if (member.state === 'alive' && now - (this.aliveSince.get(member.id) ?? 0) >= this.init.heartbeatMs * 2) this.connect(member)
+    }
+  }
+
+  /** Connect to alive members we have no connection to (after a sync taught us of them). */
+  connectAll (members: Member[]): void {
+    for (const member of members) if (member.state === 'alive') this.connect(member)
+  }
+
+  private connect (member: Member): void {
+    if (!this.running || this.dialing.has(member.id)) return
+    if (this.libp2p.getConnections(peerIdFromString(member.id)).length > 0) return
+    if (this.libp2p.getPeers().length >= this.init.maxMeshPeers) return
+    void this.dial(member)
+  }
+
+  /**
+   * The one dial path. Refused: the process is gone, the member fails now.
+   * Anything else (a timeout: paused or partitioned; a handshake broken by a
+   * dying socket) is left to the failure detector and the next reason to dial.
+   */
+  private async dial (member: Member): Promise<void> {
+    const { id } = member
+    if (!this.running || this.dialing.has(id)) return
+    this.dialing.add(id)
+    try {
+      const peer = peerIdFromString(id)
+      await this.remember(peer, member.addresses)
+      await this.libp2p.dial(peer, { signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]) })
+    } catch (err) {
+      if (!this.running) return
+      if (isRefusal(err)) this.hooks.refused(id)
+      else this.log.debug({ member: id, err }, 'dial failed')
+    } finally {
+      this.dialing.delete(id)
+    }
+  }
+
+  private async remember (peer: PeerId, addresses: string[]): Promise<void> {
+    if (addresses.length > 0) await this.libp2p.peerStore.merge(peer, { multiaddrs: addresses.map(a => multiaddr(a)) })
+  }
+
+  /** The last connection to a live member closed: redial once; a refusal means nobody listens there any more. */
+  private readonly onPeerDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const member = this.hooks.lookup(evt.detail.toString())
+    if (member == null || (member.state !== 'alive' && member.state !== 'suspect')) return
+    void this.dial(member)
+  }
+}
+
+function isRefusal (err: unknown): boolean {
+  const seen = new Set<unknown>()
+  const walk = (e: unknown): boolean => {
+    if (e == null || typeof e !== 'object' || seen.has(e)) return false
+    seen.add(e)
+    const { code, message, cause, errors } = e as { code?: string, message?: string, cause?: unknown, errors?: unknown[] }
+    if (code === 'ECONNREFUSED' || /ECONNREFUSED|ECONNRESET/.test(message ?? '')) return true
+    return walk(cause) || (Array.isArray(errors) && errors.some(walk))
+  }
+  return walk(err)
+}

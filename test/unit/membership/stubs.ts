@@ -1,0 +1,104 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
+import type { MembershipComponents, MembershipLibp2p, MembershipPubsub } from '../../../src/membership/components.ts'
+import { MEMBERS_TOPIC } from '../../../src/membership/constants.ts'
+import type { Heartbeat, MemberEntry } from '../../../src/membership/schema.ts'
+import { entry } from './helpers.ts'
+import type { Overrides } from './helpers.ts'
+
+export async function newPeerId (): Promise<PeerId> {
+  return peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+}
+
+const refused = (): Error => Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:4100'), { code: 'ECONNREFUSED' })
+
+/**
+ * The libp2p membership uses, stubbed (js-libp2p's test style): no sockets.
+ * Dials are recorded and succeed (the peer counts as connected) unless
+ * `dialOutcome` throws; `disconnect(peer)` plays libp2p's `peer:disconnect`.
+ */
+export class StubLibp2p extends EventTarget {
+  readonly peerId: PeerId
+  readonly dials: string[] = []
+  readonly hangUps: string[] = []
+  readonly protocols = new Set<string>()
+  readonly connected = new Set<string>()
+  dialOutcome: () => Promise<void> = async () => {}
+  readonly peerStore = { merge: async () => ({}) }
+
+  constructor (peerId: PeerId) {
+    super()
+    this.peerId = peerId
+  }
+
+  getMultiaddrs (): ReturnType<MembershipLibp2p['getMultiaddrs']> {
+    return [multiaddr(`/ip4/127.0.0.1/tcp/4100/p2p/${this.peerId.toString()}`)]
+  }
+
+  getConnections (peer?: PeerId): object[] {
+    return peer != null && this.connected.has(peer.toString()) ? [{}] : []
+  }
+
+  getPeers (): string[] { return [...this.connected] }
+
+  async dial (peer: PeerId): Promise<object> {
+    this.dials.push(peer.toString())
+    await this.dialOutcome()
+    this.connected.add(peer.toString())
+    return {}
+  }
+
+  async hangUp (peer: PeerId): Promise<void> {
+    this.hangUps.push(peer.toString())
+    this.connected.delete(peer.toString())
+  }
+  async handle (protocol: string): Promise<void> { this.protocols.add(protocol) }
+  async unhandle (protocols: string | string[]): Promise<void> {
+    for (const p of [protocols].flat()) this.protocols.delete(p)
+  }
+
+  refuseDials (): void {
+    this.dialOutcome = async () => { throw refused() }
+  }
+
+  disconnect (peer: PeerId): void {
+    this.connected.delete(peer.toString())
+    this.dispatchEvent(new CustomEvent('peer:disconnect', { detail: peer }))
+  }
+}
+
+/** Gossipsub stubbed: what membership publishes is kept; `deliver` runs a signed heartbeat through the topic validator like gossipsub does. */
+export class StubPubsub extends EventTarget {
+  readonly topicValidators: MembershipPubsub['topicValidators'] = new Map()
+  readonly subscribed = new Set<string>()
+  readonly published: Heartbeat[] = []
+
+  subscribe (topic: string): void { this.subscribed.add(topic) }
+  unsubscribe (topic: string): void { this.subscribed.delete(topic) }
+
+  async publish (_topic: string, data: Uint8Array): Promise<{ recipients: [] }> {
+    this.published.push(JSON.parse(new TextDecoder().decode(data)) as Heartbeat)
+    return { recipients: [] }
+  }
+
+  /** Delivers `heartbeat` as signed by `from`; the validator's verdict. */
+  async deliver (heartbeat: Heartbeat, from: PeerId): Promise<TopicValidatorResult> {
+    const message = { type: 'signed', topic: MEMBERS_TOPIC, data: new TextEncoder().encode(JSON.stringify(heartbeat)), from, sequenceNumber: 0n, signature: new Uint8Array(), key: from.publicKey }
+    const verdict = await this.topicValidators.get(MEMBERS_TOPIC)!(from, message as never)
+    if (verdict === TopicValidatorResult.Accept) this.dispatchEvent(new CustomEvent('message', { detail: message }))
+    return verdict
+  }
+}
+
+export function stubComponents (libp2p: StubLibp2p, pubsub: StubPubsub): MembershipComponents {
+  return { libp2p: libp2p as unknown as MembershipLibp2p, pubsub: pubsub as unknown as MembershipPubsub }
+}
+
+/** A heartbeat `peer` would sign about itself. */
+export function heartbeatOf (peer: PeerId, overrides: Overrides = {}, extra: Partial<Pick<Heartbeat, 'suspects' | 'hears'>> = {}): Heartbeat {
+  const member: MemberEntry = entry(peer.toString(), overrides)
+  return { v: 1, seq: 0, member, suspects: extra.suspects ?? [], hears: extra.hears ?? [] }
+}

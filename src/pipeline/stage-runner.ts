@@ -335,9 +335,10 @@ export class StageRunner implements Downstream, EqualizedStage {
     this.slots.delete(slot.handle.id)
     const detail = exit.error?.message ?? `code ${exit.code} signal ${exit.signal}`
     if (!this.closed && slot.inflight.size > 0) {
-      // a handle that ended without settling its items: they go back now, and anything it says later is dropped
+      // a handle that ended without settling its items: they go back now (last first, so the queue keeps
+      // their order), and anything it says about them later is dropped
       const err = exit.error?.code === 'ERR_AGENT_LOST' ? new AgentLostError(slot.handle.agentId, detail) : new WorkerExitedError(slot.handle.id, detail)
-      for (const ticket of [...slot.inflight.keys()]) this.onError(slot, ticket, err)
+      for (const ticket of [...slot.inflight.keys()].reverse()) this.onError(slot, ticket, err)
     }
     if (this.closed || slot.draining) return
     this.events.workerLost(slot.handle, detail)

@@ -5,6 +5,8 @@ import { GridNode } from '../../src/node.ts'
 import { loadCerts } from '../../src/transport/mtls/material.ts'
 import { NoCapacityError } from '../../src/errors.ts'
 import type { UnplaceableStage } from '../../src/pipeline/types.ts'
+import { snapshot } from '../../src/dashboard/snapshot.ts'
+import { renderView } from '../../examples/demo/view.ts'
 import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { eventually } from './helpers/grid-process.ts'
@@ -51,6 +53,9 @@ describe('truthful placement: a stage nothing can run', () => {
     expect(Date.now() - t0).toBeLessThan(5000)
     expect(unplaceable[0]).toEqual({ stage: 'double', reason: 'no agents in the grid', shortfalls: [] })
     expect(run.stats().stages[0]).toMatchObject({ workers: 0, unplaceable: 'no agents in the grid' })
+    // the dashboard's frame shows it too
+    expect(snapshot(owner).pipelines.find(p => p.name === 'waits-for-an-agent')?.stages[0]).toMatchObject({ workers: 0, unplaceable: 'no agents in the grid' })
+    expect(renderView({ elapsedS: 1, phase: '', selfId: owner.peerId, members: [], stages: run.stats().stages, results: 0, decisions: [] })).toMatch(/double +0 \(unplaceable\)[^]*! double cannot be placed: no agents in the grid/)
     // 3 s more (15 equalizer ticks, several placement retries): still one report and one warn line, no worker claimed
     await sleep(3000)
     expect(unplaceable).toHaveLength(1)

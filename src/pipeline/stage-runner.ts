@@ -290,6 +290,7 @@ export class StageRunner implements Downstream, EqualizedStage {
   }
 
   private onResult (slot: Slot, ticket: number, result: unknown): void {
+    if (this.closed) return
     const envelope = this.settle(slot, ticket)
     if (envelope == null) { this.late++; return }
     this.counts.processed++
@@ -300,6 +301,8 @@ export class StageRunner implements Downstream, EqualizedStage {
   }
 
   private onError (slot: Slot, ticket: number, err: Error & { code?: string }): void {
+    // a closed stage's workers are being killed: what they drop is the run's end, not a failure
+    if (this.closed) return
     const envelope = this.settle(slot, ticket)
     if (envelope == null) return
     const lost = err.code === 'ERR_WORKER_EXITED' || err.code === 'ERR_AGENT_LOST'

@@ -135,7 +135,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   /** Runs a pipeline owned by this node: entry -> stages (workers on the grid's agents) -> sink. */
   pipeline<In = unknown, Out = unknown> (name: string, init: PipelineInit<In, Out>): PipelineRun {
     const run = new PipelineRun(name, init as PipelineInit, {
-      spawn: async options => await this.workers.spawn(options, { signal: init.signal }),
+      spawn: async (options, { signal }) => await this.workers.spawn(options, { signal }),
       capacity: (resources, limit) => this.workers.capacityFor(resources, limit)
     }, this.log)
     this.runs.add(run)

@@ -63,6 +63,7 @@ run.on('stage:scaled', e => {
   decisions.push(`t=${((performance.now() - startedAt) / 1000).toFixed(1)} s ${e.stage} ${e.delta > 0 ? '+' : ''}${e.delta} -> ${e.workers} workers: ${e.reason}`)
 })
 run.on('item:failed', e => { decisions.push(`item ${e.id} failed: ${e.error.message}`) })
+run.on('stage:unplaceable', e => { decisions.push(`t=${((performance.now() - startedAt) / 1000).toFixed(1)} s ${e.stage} cannot be placed: ${e.reason}`) })
 
 function draw (): void {
   const text = renderView({ elapsedS: (performance.now() - startedAt) / 1000, phase, selfId: node.peerId, members: [node.self(), ...node.members()], stages: run.stats().stages, results, decisions })

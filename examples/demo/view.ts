@@ -24,8 +24,9 @@ export function renderView (s: ViewState): string {
   ])))
   lines.push('')
   lines.push(...table(['stage', 'workers', 'arrival/s', 'μ per worker/s', 'queued', 'in flight', 'pressure'], s.stages.map(st => [
-    st.name, String(st.workers), st.arrivalRate.toFixed(1), st.processingRate.toFixed(1), String(st.queued), String(st.inFlight), st.pressure
+    st.name, st.unplaceable != null ? `${st.workers} (unplaceable)` : String(st.workers), st.arrivalRate.toFixed(1), st.processingRate.toFixed(1), String(st.queued), String(st.inFlight), st.pressure
   ])))
+  for (const st of s.stages) if (st.unplaceable != null) lines.push(`  ! ${st.name} cannot be placed: ${st.unplaceable}`)
   lines.push('', `results: ${s.results}`, 'equalizer decisions:', ...(s.decisions.length === 0 ? ['  (none yet)'] : s.decisions.slice(-5).map(d => `  ${d}`)))
   return lines.join('\n') + '\n'
 }

@@ -19,3 +19,8 @@ export function checkOption<S extends Piece> (option: string, piece: S, value: u
 export function shown (value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : String(value)
 }
+
+/** Like checkOption, for an option that may be left out: undefined stays undefined. */
+export function checkOptional<S extends Piece> (option: string, piece: S, value: unknown): v.InferOutput<S> | undefined {
+  return value == null ? undefined : checkOption(option, piece, value)
+}

@@ -92,3 +92,9 @@ function isMultiaddr (text: string): boolean {
     return false
   }
 }
+
+/** A count or size of at least 1 (windows, queue sizes, attempts). */
+export const positiveInteger = integerIn(1, Number.MAX_SAFE_INTEGER, 'must be an integer >= 1')
+
+/** A count that may be 0 (minWorkers). */
+export const nonNegativeInteger = integerIn(0, Number.MAX_SAFE_INTEGER, 'must be an integer >= 0')

@@ -55,7 +55,7 @@ function drawPipelines (snap) {
   if (snap.pipelines.length === 0) { $('pipelines').className = 'muted'; $('pipelines').textContent = 'none running on this node'; return }
   $('pipelines').className = ''
   $('pipelines').innerHTML = snap.pipelines.map(p => '<h3>' + esc(p.name) + '</h3><table class="pipeline"><thead><tr><th>stage</th><th>workers</th><th>arrival/s</th><th>μ per worker/s</th><th>queued</th><th>in flight</th><th>window</th><th>pressure</th></tr></thead><tbody>' +
-    p.stages.map(s => '<tr><td>' + esc(s.name) + '</td><td>' + s.workers + '</td><td>' + s.arrivalRate + '</td><td>' + s.processingRate + '</td><td>' + s.queued + '</td><td>' + s.inFlight + '</td><td>' + s.window + '</td><td class="' + esc(s.pressure) + '">' + esc(s.pressure) + '</td></tr>').join('') +
+    p.stages.map(s => '<tr data-stage="' + esc(s.name) + '"><td>' + esc(s.name) + '</td><td>' + s.workers + (s.unplaceable != null ? ' <span class="unplaceable high" title="' + esc(s.unplaceable) + '">unplaceable: ' + esc(s.unplaceable) + '</span>' : '') + '</td><td>' + s.arrivalRate + '</td><td>' + s.processingRate + '</td><td>' + s.queued + '</td><td>' + s.inFlight + '</td><td>' + s.window + '</td><td class="' + esc(s.pressure) + '">' + esc(s.pressure) + '</td></tr>').join('') +
     '</tbody></table>').join('')
   const t = snap.at / 1000
   for (const p of snap.pipelines) for (const s of p.stages) {

@@ -1,4 +1,5 @@
-import type { Pressure } from '../pipeline/types.ts'
+/** How a stage's workers compare with what its load needs. */
+export type Pressure = 'high' | 'even' | 'low'
 
 /** What one stage looks like at one equalizer tick. */
 export interface EqualizerInput {

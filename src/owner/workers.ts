@@ -7,6 +7,7 @@ import { readModule } from './module-source.ts'
 import type { ModuleRef } from '../wire/module-ref.ts'
 import { RemoteWorker } from './remote-worker.ts'
 import { localHandle } from './local-handle.ts'
+import { retryPlacement } from './placement-retry.ts'
 import type { WorkerHandle } from './worker-handle.ts'
 import type { AgentRole } from '../agent/agent-role.ts'
 import type { Membership } from '../membership/membership.ts'
@@ -16,7 +17,7 @@ import type { AgentLoad, Shortfall } from '../placement/index.ts'
 import { AgentFullError, ERR_AGENT_FULL, ERR_MODULE_MISSING, ERR_SPAWN_REFUSED, GridError, NoCapacityError, SpawnRefusedError } from '../errors.ts'
 import { Reservations } from './reservations.ts'
 import { checkOption } from '../checks/check.ts'
-import { concurrency, stageName } from '../checks/values.ts'
+import { concurrency, positiveNumber, stageName } from '../checks/values.ts'
 import type { Logger } from '../logger.ts'
 
 export interface SpawnOptions {
@@ -54,8 +55,18 @@ export class Workers {
     this.log = log.child({ component: 'workers' })
   }
 
-  /** Tries agents in placement order; one that refuses (it filled up meanwhile) passes to the next. */
-  async spawn (options: SpawnOptions, { signal }: { signal?: AbortSignal } = {}): Promise<WorkerHandle> {
+  /**
+   * Tries agents in placement order; one that refuses (it filled up meanwhile) passes to the next.
+   * Nothing fits: NoCapacityError at once, or with `placementTimeoutMs` after trying again (backing
+   * off) until an agent has room or the time is up.
+   */
+  async spawn (options: SpawnOptions, { signal, placementTimeoutMs }: { signal?: AbortSignal, placementTimeoutMs?: number } = {}): Promise<WorkerHandle> {
+    if (placementTimeoutMs == null) return await this.spawnOnce(options, signal)
+    checkOption('placementTimeoutMs', positiveNumber, placementTimeoutMs)
+    return await retryPlacement(async () => await this.spawnOnce(options, signal), { timeoutMs: placementTimeoutMs, signal })
+  }
+
+  private async spawnOnce (options: SpawnOptions, signal?: AbortSignal): Promise<WorkerHandle> {
     const resources = { cpu: options.resources?.cpu ?? 1, memoryMb: options.resources?.memoryMb ?? 0 }
     // the spawn protocol's own rules: an agent never drops a request as malformed
     checkOption('stage', stageName, options.stage)

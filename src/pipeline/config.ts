@@ -1,40 +1,79 @@
 import { ConfigError } from '../errors.ts'
-import { checkOption } from '../checks/check.ts'
-import { stageName } from '../checks/values.ts'
-import type { PipelineInit } from './types.ts'
+import { checkOption, checkOptional } from '../checks/check.ts'
+import { concurrency, maxWorkers as maxWorkersPiece, nonNegativeInteger, positiveInteger, positiveNumber, stageName } from '../checks/values.ts'
+import type { PipelineInit, StageSpec } from './types.ts'
 
-/** Bad pipeline options fail `node.pipeline()` at once, naming the field, instead of misbehaving later. */
-export function checkPipelineInit (init: PipelineInit): void {
+/** Every pipeline default, in one place. */
+export const PIPELINE_DEFAULTS = {
+  maxAttempts: 3,
+  window: 16,
+  maxWindow: 1024,
+  windowMs: 10,
+  queueSize: 256,
+  equalizeMs: 1000,
+  drainMs: 10_000,
+  scaleDownAfterMs: 10_000,
+  utilization: 0.9,
+  equalize: true
+} as const
+
+/** Every stage default (maxWorkers is at least minWorkers). */
+export const STAGE_DEFAULTS = { minWorkers: 1, maxWorkers: 64, concurrency: 1 } as const
+
+export type ResolvedStage = StageSpec & Required<Pick<StageSpec, 'minWorkers' | 'maxWorkers' | 'concurrency'>>
+
+/** A pipeline's options with every default filled in and every value checked: read by the run, its stages and its equalizer. */
+export interface PipelineOptions extends Required<Omit<PipelineInit, 'source' | 'stages' | 'signal' | 'placementTimeoutMs'>> {
+  source?: PipelineInit['source']
+  stages: ResolvedStage[]
+  signal?: AbortSignal
+  placementTimeoutMs?: number
+}
+
+/**
+ * Checks `init` and fills its defaults, once (Piscina style): bad options fail
+ * `node.pipeline()` at once with a ConfigError naming the option, instead of
+ * misbehaving later.
+ */
+export function resolvePipelineOptions (init: PipelineInit): PipelineOptions {
   if (!Array.isArray(init.stages) || init.stages.length === 0) throw new ConfigError('stages', 'a pipeline needs at least one stage')
   if (typeof init.sink !== 'function') throw new ConfigError('sink', 'must be a function')
-  positiveInt(init.maxAttempts, 'maxAttempts')
-  positiveInt(init.window, 'window')
-  positiveInt(init.maxWindow, 'maxWindow')
-  positiveNumber(init.windowMs, 'windowMs')
-  if ((init.maxWindow ?? Infinity) < (init.window ?? 16)) throw new ConfigError('maxWindow', `must be >= window (${init.window ?? 16})`)
-  positiveInt(init.queueSize, 'queueSize')
-  positiveNumber(init.equalizeMs, 'equalizeMs')
-  positiveNumber(init.drainMs, 'drainMs')
+  const window = checkOptional('window', positiveInteger, init.window) ?? PIPELINE_DEFAULTS.window
+  const maxWindow = checkOptional('maxWindow', positiveInteger, init.maxWindow) ?? Math.max(window, PIPELINE_DEFAULTS.maxWindow)
+  if (maxWindow < window) throw new ConfigError('maxWindow', `must be >= window (${window})`)
   if (init.scaleDownAfterMs != null && !(init.scaleDownAfterMs >= 0)) throw new ConfigError('scaleDownAfterMs', `must be >= 0, got ${String(init.scaleDownAfterMs)}`)
   if (init.utilization != null && !(init.utilization > 0 && init.utilization <= 1)) throw new ConfigError('utilization', `must be in (0, 1], got ${String(init.utilization)}`)
+  if (init.equalize != null && typeof init.equalize !== 'boolean') throw new ConfigError('equalize', `must be a boolean, got ${String(init.equalize)}`)
+  return {
+    source: init.source,
+    stages: resolveStages(init.stages),
+    sink: init.sink,
+    maxAttempts: checkOptional('maxAttempts', positiveInteger, init.maxAttempts) ?? PIPELINE_DEFAULTS.maxAttempts,
+    window,
+    maxWindow,
+    windowMs: checkOptional('windowMs', positiveNumber, init.windowMs) ?? PIPELINE_DEFAULTS.windowMs,
+    queueSize: checkOptional('queueSize', positiveInteger, init.queueSize) ?? PIPELINE_DEFAULTS.queueSize,
+    equalizeMs: checkOptional('equalizeMs', positiveNumber, init.equalizeMs) ?? PIPELINE_DEFAULTS.equalizeMs,
+    drainMs: checkOptional('drainMs', positiveNumber, init.drainMs) ?? PIPELINE_DEFAULTS.drainMs,
+    scaleDownAfterMs: init.scaleDownAfterMs ?? PIPELINE_DEFAULTS.scaleDownAfterMs,
+    utilization: init.utilization ?? PIPELINE_DEFAULTS.utilization,
+    equalize: init.equalize ?? PIPELINE_DEFAULTS.equalize,
+    placementTimeoutMs: checkOptional('placementTimeoutMs', positiveNumber, init.placementTimeoutMs),
+    signal: init.signal
+  }
+}
+
+function resolveStages (stages: StageSpec[]): ResolvedStage[] {
   const names = new Set<string>()
-  init.stages.forEach((stage, i) => {
+  return stages.map((stage, i) => {
     const at = `stages[${i}]`
     checkOption(`${at}.name`, stageName, stage.name)
     if (names.has(stage.name)) throw new ConfigError(`${at}.name`, `"${stage.name}" is used twice`)
     names.add(stage.name)
     if (typeof stage.module !== 'string' || stage.module === '') throw new ConfigError(`${at}.module`, 'must be a path to a stage module')
-    if (stage.minWorkers != null && !(Number.isInteger(stage.minWorkers) && stage.minWorkers >= 0)) throw new ConfigError(`${at}.minWorkers`, `must be an integer >= 0, got ${String(stage.minWorkers)}`)
-    positiveInt(stage.maxWorkers, `${at}.maxWorkers`)
-    positiveInt(stage.concurrency, `${at}.concurrency`)
-    if ((stage.maxWorkers ?? Infinity) < (stage.minWorkers ?? 1)) throw new ConfigError(`${at}.maxWorkers`, `must be >= minWorkers (${stage.minWorkers ?? 1})`)
+    const minWorkers = checkOptional(`${at}.minWorkers`, nonNegativeInteger, stage.minWorkers) ?? STAGE_DEFAULTS.minWorkers
+    const maxWorkers = checkOptional(`${at}.maxWorkers`, maxWorkersPiece, stage.maxWorkers) ?? Math.max(minWorkers, STAGE_DEFAULTS.maxWorkers)
+    if (maxWorkers < minWorkers) throw new ConfigError(`${at}.maxWorkers`, `must be >= minWorkers (${minWorkers})`)
+    return { ...stage, minWorkers, maxWorkers, concurrency: checkOptional(`${at}.concurrency`, concurrency, stage.concurrency) ?? STAGE_DEFAULTS.concurrency }
   })
-}
-
-function positiveInt (value: number | undefined, field: string): void {
-  if (value != null && !(Number.isInteger(value) && value >= 1)) throw new ConfigError(field, `must be an integer >= 1, got ${String(value)}`)
-}
-
-function positiveNumber (value: number | undefined, field: string): void {
-  if (value != null && !(typeof value === 'number' && value > 0 && Number.isFinite(value))) throw new ConfigError(field, `must be a number > 0, got ${String(value)}`)
 }

@@ -1,27 +1,43 @@
 import type { WorkerHandle } from '../owner/worker-handle.ts'
+import type { WorkerExit } from '../worker/ipc.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import type { WireError } from '../wire/wire-error.ts'
-import type { Envelope, StageSpec, Pressure } from './types.ts'
+import { AgentLostError, WorkerExitedError } from '../errors.ts'
+import type { EqualizedStage, StageRates, StageSample } from '../equalizer/index.ts'
 import type { Logger } from '../logger.ts'
 import { ERR_AGENT_LOST, ERR_WORKER_EXITED, PoisonItemError } from '../errors.ts'
+import { RoomWaiters } from './downstream.ts'
+import type { Downstream } from './downstream.ts'
+import { StagePlacement } from './stage-placement.ts'
+import type { ResolvedStage, PipelineOptions } from './config.ts'
+import type { Envelope, StageStats, StageSummary, UnplaceableStage } from './types.ts'
 
-/** A stage that could not get a worker tries again this often. */
-const FLOOR_RETRY_MS = 1000
-
-export interface StageHooks {
-  spawn: (spec: StageSpec) => Promise<WorkerHandle>
-  /** Results of one item (already split into a fan-out list); the next stage or the sink takes them. */
-  output: (from: Envelope, values: unknown[]) => void
-  /** Whether the next stage (or sink) has room: dispatch pauses while it has none. */
-  downstreamHasRoom: () => boolean
+/** What a stage tells its run. */
+export interface StageEvents {
+  /** One item's result went downstream as `count` items (0: dropped, > 1: fanned out). */
+  resulted: (count: number) => void
   failed: (envelope: Envelope, error: WireError) => void
   workerLost: (handle: WorkerHandle, detail: string) => void
-  scaled: (workers: number, delta: number) => void
+  /** A lost worker left the stage below minWorkers: `delta` more wanted, `workers` in all. */
+  respawning: (workers: number, delta: number) => void
+  unplaceable: (report: UnplaceableStage) => void
+  /** `placementTimeoutMs` ran out with no worker: the run fails with `err`. */
+  placementTimedOut: (err: Error) => void
+}
+
+export interface StageInit {
+  spec: ResolvedStage
+  options: Pick<PipelineOptions, 'window' | 'maxWindow' | 'windowMs' | 'queueSize' | 'maxAttempts' | 'placementTimeoutMs'>
+  downstream: Downstream
+  spawn: (spec: ResolvedStage, signal: AbortSignal) => Promise<WorkerHandle>
+  events: StageEvents
+  log: Logger
 }
 
 interface Slot {
   handle: WorkerHandle
-  inflight: Envelope[]
+  /** Items sent and not settled, by ticket: a settlement whose ticket is gone (its item went back to the queue) is dropped. */
+  inflight: Map<number, Envelope>
   draining: boolean
   dead: boolean
   /** Running one isolated item, alone: it takes nothing else meanwhile. */
@@ -29,145 +45,147 @@ interface Slot {
   busySince?: number
 }
 
+const NO_RATES: StageRates = { arrivalRate: 0, processingRate: 0, pressure: 'even' }
+
 /**
- * One stage on the owner: a bounded queue, workers each with a credit window,
- * at-least-once retries, and the measurements the equalizer needs (arrivals,
- * processed items and busy time: DS2's "useful time", idle and blocked excluded).
+ * One stage on the owner: a bounded queue (the `Downstream` its upstream
+ * sees), workers each with a credit window, at-least-once retries, poison
+ * isolation, and the only writer of the stage's counters. A result wakes this
+ * stage (a credit is free) and its downstream (new items); the upstream is
+ * woken only when it waited for room and room freed.
  */
-export class StageRunner {
-  readonly spec: Required<Pick<StageSpec, 'name' | 'module' | 'minWorkers' | 'maxWorkers' | 'concurrency'>> & StageSpec
-  readonly queue: Envelope[] = []
+export class StageRunner implements Downstream, EqualizedStage {
+  readonly name: string
+  readonly minWorkers: number
+  readonly maxWorkers: number
+  readonly resources: ResolvedStage['resources']
+  private readonly downstream: Downstream
+  private readonly events: StageEvents
+  private readonly queue: Envelope[] = []
   private readonly slots = new Map<string, Slot>()
-  private readonly hooks: StageHooks
-  private readonly log: Logger
-  /** The credit window now: between the configured window and maxWindow (see adaptWindow). */
-  window: number
+  private readonly waiters = new RoomWaiters()
+  private readonly placement: StagePlacement
   private readonly minWindow: number
   private readonly maxWindow: number
   private readonly windowMs: number
   private readonly capacity: number
   private readonly maxAttempts: number
-  private spawning = 0
+  /** The credit window now: between the configured window and maxWindow (see adaptWindow). */
+  private window: number
+  private nextTicket = 0
   private closed = false
-  // counters the equalizer samples and resets each tick
-  arrivals = 0
-  processedInTick = 0
-  busyMsInTick = 0
-  blockedInTick = false
-  saturatedInTick = false
-  pressure: Pressure = 'even'
-  totals = { processed: 0, failed: 0, retried: 0, maxWorkers: 0, decisions: 0 }
+  private awaitingRoom = false
+  // cumulative counters, written here only (the equalizer reads them through `sample`)
+  private arrivals = 0
+  private busyMs = 0
+  private blocks = 0
+  private late = 0
+  private readonly counts = { processed: 0, failed: 0, retried: 0, maxWorkers: 0, decisions: 0 }
 
-  constructor (spec: StageSpec, options: { window: number, maxWindow: number, windowMs: number, queueSize: number, maxAttempts: number }, hooks: StageHooks, log: Logger) {
-    this.spec = { ...spec, minWorkers: spec.minWorkers ?? 1, maxWorkers: spec.maxWorkers ?? Math.max(spec.minWorkers ?? 1, 64), concurrency: spec.concurrency ?? 1 }
-    this.minWindow = Math.max(options.window, this.spec.concurrency)
+  constructor (init: StageInit) {
+    const { spec, options } = init
+    this.name = spec.name
+    this.minWorkers = spec.minWorkers
+    this.maxWorkers = spec.maxWorkers
+    this.resources = spec.resources
+    this.minWindow = Math.max(options.window, spec.concurrency)
     this.maxWindow = Math.max(options.maxWindow, this.minWindow)
     this.windowMs = options.windowMs
     this.window = this.minWindow
     this.capacity = options.queueSize
     this.maxAttempts = options.maxAttempts
-    this.hooks = hooks
-    this.log = log.child({ stage: spec.name })
+    this.downstream = init.downstream
+    this.events = init.events
+    const log = init.log.child({ stage: spec.name })
+    this.placement = new StagePlacement({
+      stage: spec.name,
+      spawn: async signal => await init.spawn(spec, signal),
+      placed: handle => { this.add(handle) },
+      running: () => this.workers,
+      unplaceable: report => { this.events.unplaceable(report) },
+      timedOut: err => { this.events.placementTimedOut(err) },
+      timeoutMs: options.placementTimeoutMs,
+      log
+    })
   }
 
+  /** Places the minimum workers; items queue meanwhile. */
+  start (): void {
+    this.placement.want(this.minWorkers)
+  }
+
+  /** Workers running (not draining, not lost): 0 while none could be placed. */
   get workers (): number {
-    return [...this.slots.values()].filter(s => !s.draining && !s.dead).length
-  }
-
-  get starting (): number {
-    return this.spawning
-  }
-
-  get inFlight (): number {
     let n = 0
-    for (const slot of this.slots.values()) n += slot.inflight.length
+    for (const slot of this.slots.values()) if (!slot.draining && !slot.dead) n++
     return n
   }
 
-  hasRoom (): boolean {
-    return this.queue.length < this.capacity
+  room (): number {
+    return this.capacity - this.queue.length
   }
 
-  /** Items from upstream; `front` for retries, which go before new work. */
-  enqueue (envelopes: Envelope[], front = false): void {
-    if (front) this.queue.unshift(...envelopes)
-    else {
-      this.queue.push(...envelopes)
-      this.arrivals += envelopes.length
-    }
+  accept (items: Envelope[]): void {
+    this.queue.push(...items)
+    this.arrivals += items.length
     this.dispatch()
   }
 
-  /** Starts `count` workers (placement picks the agents). */
-  async grow (count: number): Promise<void> {
-    await Promise.all(Array.from({ length: Math.max(0, count) }, async () => {
-      this.spawning++
-      try {
-        const handle = await this.hooks.spawn(this.spec)
-        if (this.closed) { void handle.kill(); return }
-        const slot: Slot = { handle, inflight: [], draining: false, dead: false, exclusive: false }
-        this.slots.set(handle.id, slot)
-        this.totals.maxWorkers = Math.max(this.totals.maxWorkers, this.workers)
-        void handle.exited.then(exit => { this.onExit(slot, exit.error?.message ?? `code ${exit.code} signal ${exit.signal}`) })
-      } catch (err) {
-        this.log.warn({ err }, 'could not start a worker; retrying while below minWorkers')
-        if (!this.closed) setTimeout(() => { this.keepFloor() }, FLOOR_RETRY_MS).unref()
-      } finally {
-        this.spawning--
-      }
-    }))
-    this.dispatch()
+  onRoomFreed (wake: () => void): void {
+    if (this.closed) wake()
+    else this.waiters.add(wake)
   }
 
-  /** Spawns what is missing below minWorkers (after a failed spawn or a lost worker). */
-  keepFloor (): void {
-    if (this.closed) return
-    const missing = this.spec.minWorkers - this.workers - this.spawning
-    if (missing <= 0) return
-    this.hooks.scaled(this.spec.minWorkers, missing)
-    void this.grow(missing)
-  }
-
-  /** Drains `count` workers (the emptiest first), killing each once its window is empty: never mid-item. */
-  shrink (count: number): void {
-    const candidates = [...this.slots.values()].filter(s => !s.draining && !s.dead).sort((a, b) => a.inflight.length - b.inflight.length)
-    for (const slot of candidates.slice(0, Math.max(0, Math.min(count, this.workers - this.spec.minWorkers)))) {
-      slot.draining = true
-      if (slot.inflight.length === 0) void slot.handle.kill({ graceful: true })
+  sample (now: number): StageSample {
+    let busyMs = this.busyMs
+    let inFlight = 0
+    for (const slot of this.slots.values()) {
+      if (slot.busySince != null) busyMs += now - slot.busySince
+      inFlight += slot.inflight.size
+    }
+    return {
+      arrivals: this.arrivals,
+      processed: this.counts.processed,
+      busyMs,
+      upstreamWaits: this.waiters.waits,
+      upstreamWaiting: this.waiters.size > 0,
+      downstreamBlocks: this.blocks,
+      downstreamBlocked: this.awaitingRoom && this.queue.length > 0,
+      queued: this.queue.length,
+      inFlight,
+      workers: this.workers,
+      starting: this.placement.pending
     }
   }
 
-  async close (): Promise<void> {
-    this.closed = true
-    await Promise.allSettled([...this.slots.values()].map(async s => await s.handle.kill()))
+  /** The stage as `run.stats()` shows it, with the equalizer's rates when it runs. */
+  stats (rates: StageRates = NO_RATES): StageStats {
+    const sample = this.sample(performance.now())
+    const stats: StageStats = { name: this.name, workers: sample.workers, ...rates, queued: sample.queued, inFlight: sample.inFlight, window: this.window }
+    const why = this.placement.unplaceable
+    if (why != null) stats.unplaceable = why
+    return stats
   }
 
-  /** Sends queued items to workers with free credit while the downstream has room. */
-  dispatch (): void {
-    if (this.closed) return
-    if (!this.hooks.downstreamHasRoom()) {
-      if (this.queue.length > 0) this.blockedInTick = true
+  totals (): StageSummary {
+    return { name: this.name, ...this.counts }
+  }
+
+  /** Results that arrived for an item already given back to the queue, dropped. */
+  get lateResults (): number {
+    return this.late
+  }
+
+  /** The equalizer's decision: grow by placing workers, or drain (pending placements go first). */
+  scale (delta: number): void {
+    this.counts.decisions++
+    if (delta > 0) {
+      this.placement.want(delta)
       return
     }
-    while (this.queue.length > 0) {
-      const head = this.queue[0]!
-      // a crash suspect runs alone on an idle worker, so a second crash names it for certain
-      const slot = this.leastLoaded(head.isolate === true ? 1 : this.window)
-      if (slot == null) break
-      if (head.isolate === true) slot.exclusive = true
-      this.send(slot, this.queue.shift()!)
-    }
-  }
-
-  /** The open worker with the fewest items in flight, below `limit`: items spread evenly, latency stays flat. */
-  private leastLoaded (limit: number): Slot | undefined {
-    let best: Slot | undefined
-    for (const slot of this.slots.values()) {
-      if (slot.draining || slot.dead || slot.exclusive || slot.inflight.length >= limit) continue
-      if (best == null || slot.inflight.length < best.inflight.length) best = slot
-      if (best.inflight.length === 0) break
-    }
-    return best
+    const removable = Math.max(0, this.workers + this.placement.pending - this.minWorkers)
+    const count = Math.min(-delta, removable)
+    this.drain(count - this.placement.cancel(count))
   }
 
   /**
@@ -185,90 +203,153 @@ export class StageRunner {
     if (grew) this.dispatch()
   }
 
-  /** Starts the next equalizer tick's counters. */
-  resetTick (): void {
-    this.arrivals = 0
-    this.processedInTick = 0
-    this.busyMsInTick = 0
-    this.blockedInTick = false
-    this.saturatedInTick = false
+  async close (): Promise<void> {
+    this.closed = true
+    this.placement.close()
+    this.waiters.wake()
+    await Promise.allSettled([...this.slots.values()].map(async s => await s.handle.kill()))
   }
 
-  /** Busy time so far in this tick, for workers busy right now. */
-  sampleBusy (now: number): void {
-    for (const slot of this.slots.values()) {
-      if (slot.busySince != null) {
-        this.busyMsInTick += now - slot.busySince
-        slot.busySince = now
-      }
-    }
-  }
-
-  private send (slot: Slot, envelope: Envelope): void {
-    if (slot.inflight.length === 0) slot.busySince = performance.now()
-    slot.inflight.push(envelope)
-    envelope.attempts++
-    slot.handle.process(envelope.value).then(
-      result => { this.settle(slot, envelope); this.onResult(envelope, result) },
-      (err: Error & { code?: string }) => { this.onError(slot, envelope, err) }
-    )
-  }
-
-  private settle (slot: Slot, envelope: Envelope): void {
-    const i = slot.inflight.indexOf(envelope)
-    if (i >= 0) slot.inflight.splice(i, 1)
-    if (slot.inflight.length === 0) slot.exclusive = false
-    if (slot.inflight.length === 0 && slot.busySince != null) {
-      this.busyMsInTick += performance.now() - slot.busySince
-      slot.busySince = undefined
-      if (slot.draining) void slot.handle.kill({ graceful: true })
-    }
-  }
-
-  private onResult (envelope: Envelope, result: unknown): void {
-    this.processedInTick++
-    this.totals.processed++
-    const values = result === undefined ? [] : Array.isArray(result) ? result : [result]
-    this.hooks.output(envelope, values)
+  private add (handle: WorkerHandle): void {
+    if (this.closed) { void handle.kill(); return }
+    const slot: Slot = { handle, inflight: new Map(), draining: false, dead: false, exclusive: false }
+    this.slots.set(handle.id, slot)
+    this.counts.maxWorkers = Math.max(this.counts.maxWorkers, this.workers)
+    void handle.exited.then(exit => { this.onExit(slot, exit) })
     this.dispatch()
   }
 
-  private onError (slot: Slot, envelope: Envelope, err: Error & { code?: string }): void {
+  /** Drains `count` workers (the emptiest first), killing each once its window is empty: never mid-item. */
+  private drain (count: number): void {
+    const candidates = [...this.slots.values()].filter(s => !s.draining && !s.dead).sort((a, b) => a.inflight.size - b.inflight.size)
+    for (const slot of candidates.slice(0, Math.max(0, count))) {
+      slot.draining = true
+      if (slot.inflight.size === 0) void slot.handle.kill({ graceful: true })
+    }
+  }
+
+  /** Sends queued items to workers with free credit while the downstream has room. */
+  private dispatch (): void {
+    if (this.closed || this.queue.length === 0) return
+    if (this.downstream.room() <= 0) {
+      this.blocks++
+      if (!this.awaitingRoom) {
+        this.awaitingRoom = true
+        this.downstream.onRoomFreed(() => { this.awaitingRoom = false; this.dispatch() })
+      }
+      return
+    }
+    while (this.queue.length > 0) {
+      const head = this.queue[0]!
+      // a crash suspect runs alone on an idle worker, so a second crash names it for certain
+      const slot = this.leastLoaded(head.isolate === true ? 1 : this.window)
+      if (slot == null) break
+      if (head.isolate === true) slot.exclusive = true
+      this.send(slot, this.queue.shift()!)
+    }
+    if (this.waiters.size > 0 && this.room() > 0) this.waiters.wake()
+  }
+
+  /** The open worker with the fewest items in flight, below `limit`: items spread evenly, latency stays flat. */
+  private leastLoaded (limit: number): Slot | undefined {
+    let best: Slot | undefined
+    for (const slot of this.slots.values()) {
+      if (slot.draining || slot.dead || slot.exclusive || slot.inflight.size >= limit) continue
+      if (best == null || slot.inflight.size < best.inflight.size) best = slot
+      if (best.inflight.size === 0) break
+    }
+    return best
+  }
+
+  private send (slot: Slot, envelope: Envelope): void {
+    if (slot.inflight.size === 0) slot.busySince = performance.now()
+    const ticket = this.nextTicket++
+    slot.inflight.set(ticket, envelope)
+    envelope.attempts++
+    slot.handle.process(envelope.value).then(
+      result => { this.onResult(slot, ticket, result) },
+      (err: Error & { code?: string }) => { this.onError(slot, ticket, err) }
+    )
+  }
+
+  /** Takes the item off its worker; undefined when it was already given back (a late settlement). */
+  private settle (slot: Slot, ticket: number): Envelope | undefined {
+    const envelope = slot.inflight.get(ticket)
+    if (envelope == null) return undefined
+    slot.inflight.delete(ticket)
+    if (slot.inflight.size > 0) return envelope
+    slot.exclusive = false
+    this.endBusy(slot)
+    if (slot.draining && !slot.dead) void slot.handle.kill({ graceful: true })
+    return envelope
+  }
+
+  private endBusy (slot: Slot): void {
+    if (slot.busySince == null) return
+    this.busyMs += performance.now() - slot.busySince
+    slot.busySince = undefined
+  }
+
+  private onResult (slot: Slot, ticket: number, result: unknown): void {
+    if (this.closed) return
+    const envelope = this.settle(slot, ticket)
+    if (envelope == null) { this.late++; return }
+    this.counts.processed++
+    const values = result === undefined ? [] : Array.isArray(result) ? result : [result]
+    this.events.resulted(values.length)
+    if (values.length > 0) this.downstream.accept(values.map((value, k) => ({ id: values.length === 1 ? envelope.id : `${envelope.id}.${k}`, value, attempts: 0, crashes: 0 })))
+    this.dispatch()
+  }
+
+  private onError (slot: Slot, ticket: number, err: Error & { code?: string }): void {
+    // a closed stage's workers are being killed: what they drop is the run's end, not a failure
+    if (this.closed) return
+    const envelope = this.settle(slot, ticket)
+    if (envelope == null) return
     const lost = err.code === ERR_WORKER_EXITED || err.code === ERR_AGENT_LOST
-    if (lost && !slot.dead) this.markDead(slot)
+    if (lost) slot.dead = true
     if (err.code === ERR_WORKER_EXITED) {
       // every item in flight is a suspect; from now on each runs alone, so only
       // the culprit can crash a worker a second time (innocents then succeed alone)
       envelope.crashes++
       envelope.isolate = true
     }
-    this.settle(slot, envelope)
     if (lost && envelope.crashes < 2) {
       // not the item's fault (or not proven yet): run it elsewhere, before new work
       envelope.attempts--
-      this.totals.retried++
-      this.enqueue([envelope], true)
+      this.requeue(envelope)
     } else if (!lost && envelope.attempts < this.maxAttempts) {
-      this.totals.retried++
-      this.enqueue([envelope], true)
+      this.requeue(envelope)
     } else {
-      this.totals.failed++
+      this.counts.failed++
       const error = toWireError(lost ? new PoisonItemError(err) : err)
-      this.hooks.failed(envelope, error)
+      this.events.failed(envelope, error)
     }
     this.dispatch()
   }
 
-  private markDead (slot: Slot): void {
-    slot.dead = true
+  private requeue (envelope: Envelope): void {
+    this.counts.retried++
+    this.queue.unshift(envelope)
   }
 
-  private onExit (slot: Slot, detail: string): void {
-    if (!slot.dead) this.markDead(slot)
+  private onExit (slot: Slot, exit: WorkerExit): void {
+    slot.dead = true
+    this.endBusy(slot)
     this.slots.delete(slot.handle.id)
+    const detail = exit.error?.message ?? `code ${exit.code} signal ${exit.signal}`
+    if (!this.closed && slot.inflight.size > 0) {
+      // a handle that ended without settling its items: they go back now (last first, so the queue keeps
+      // their order), and anything it says about them later is dropped
+      const err = exit.error?.code === 'ERR_AGENT_LOST' ? new AgentLostError(slot.handle.agentId, detail) : new WorkerExitedError(slot.handle.id, detail)
+      for (const ticket of [...slot.inflight.keys()].reverse()) this.onError(slot, ticket, err)
+    }
     if (this.closed || slot.draining) return
-    this.hooks.workerLost(slot.handle, detail)
+    this.events.workerLost(slot.handle, detail)
     // keep the floor; the equalizer decides the rest
-    this.keepFloor()
+    const missing = this.minWorkers - this.workers - this.placement.pending
+    if (missing <= 0) return
+    this.events.respawning(this.minWorkers, missing)
+    this.placement.want(missing)
   }
 }

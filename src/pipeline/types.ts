@@ -1,4 +1,7 @@
 import type { WireError } from '../wire/wire-error.ts'
+import type { Pressure } from '../equalizer/index.ts'
+
+export type { Pressure }
 
 export interface StageSpec {
   name: string
@@ -38,6 +41,9 @@ export interface PipelineInit<In = unknown, Out = unknown> {
   utilization?: number
   /** Turn the equalizer off (stages keep minWorkers). Default on. */
   equalize?: boolean
+  /** A stage with no worker that cannot be placed for this long fails the run (`done` rejects with
+   * NoCapacityError). Default: wait for an agent however long it takes. */
+  placementTimeoutMs?: number
   signal?: AbortSignal
 }
 
@@ -59,8 +65,6 @@ export interface FailedItem {
   error: WireError
 }
 
-export type Pressure = 'high' | 'even' | 'low'
-
 export interface StageStats {
   name: string
   workers: number
@@ -71,6 +75,16 @@ export interface StageStats {
   pressure: Pressure
   /** Each worker's credit window now (adaptive: see `window` / `maxWindow`). */
   window: number
+  /** Why a wanted worker cannot be placed right now (absent while placement works). */
+  unplaceable?: string
+}
+
+/** A stage wants a worker the grid cannot place: why, and what each agent lacks. */
+export interface UnplaceableStage {
+  stage: string
+  /** "no agents in the grid", or what each agent lacks. */
+  reason: string
+  shortfalls: Array<{ agentId: string, lacks: string[] }>
 }
 
 export interface StageSummary {

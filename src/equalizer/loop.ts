@@ -1,0 +1,132 @@
+import { decide, INITIAL_STATE } from './decide.ts'
+import type { EqualizerConfig, EqualizerState } from './decide.ts'
+import type { EqualizedStage, StageRates, StageSample } from './sample.ts'
+
+const EWMA_ALPHA = 0.5
+/** A sample this far from the average is a step, not noise: take it at once (DS2 acts on the last interval's true rates). */
+const STEP_FACTOR = 0.5
+/** The capacity clamp never needs to look further than this many workers ahead. */
+const CAPACITY_LOOKAHEAD = 1024
+const DEAD_BAND = 0.1
+const WARMUP_TICKS = 2
+
+export interface EqualizerLoopInit {
+  tickMs: number
+  utilization: number
+  drainMs: number
+  scaleDownAfterMs: number
+}
+
+/** How many more workers needing `resources` the grid can place now (at most `limit`). */
+export type CapacityProbe = (resources: EqualizedStage['resources'], limit: number) => number
+export type ScaledListener = (stage: string, workers: number, delta: number, reason: string) => void
+
+interface Tracked {
+  stage: EqualizedStage
+  config: EqualizerConfig
+  state: EqualizerState
+  rates: StageRates & { throughput: number }
+  previous: StageSample
+}
+
+/**
+ * The equalizer loop, per stage and tick: reads a sample of each stage,
+ * measures λ (arrivals, EWMA), μ (items per second of busy time, per worker:
+ * DS2's true processing rate), whether the upstream waited on the stage and
+ * whether the downstream held it back, asks the pure `decide` function, and
+ * asks the stage to grow or drain.
+ */
+export class EqualizerLoop {
+  private readonly tracked: Tracked[]
+  private readonly tickMs: number
+  private readonly capacity: CapacityProbe
+  private readonly onScaled: ScaledListener
+  private timer?: NodeJS.Timeout
+  private last = performance.now()
+
+  constructor (stages: EqualizedStage[], init: EqualizerLoopInit, capacity: CapacityProbe, onScaled: ScaledListener) {
+    const now = performance.now()
+    this.tickMs = init.tickMs
+    this.tracked = stages.map(stage => ({
+      stage,
+      config: { minWorkers: stage.minWorkers, maxWorkers: stage.maxWorkers, utilization: init.utilization, deadBand: DEAD_BAND, drainMs: init.drainMs, scaleDownAfterMs: init.scaleDownAfterMs, warmupTicks: WARMUP_TICKS },
+      // starting the minimum workers is the first action: rates measured on cold workers wait out the warm-up
+      state: { ...INITIAL_STATE, ticksSinceAction: 0 },
+      rates: { arrivalRate: 0, processingRate: 0, throughput: 0, pressure: 'even' },
+      previous: stage.sample(now)
+    }))
+    this.capacity = capacity
+    this.onScaled = onScaled
+  }
+
+  start (): void {
+    this.last = performance.now()
+    for (const t of this.tracked) t.previous = t.stage.sample(this.last)
+    this.timer = setInterval(() => { this.tick() }, this.tickMs)
+    this.timer.unref()
+  }
+
+  stop (): void {
+    clearInterval(this.timer)
+  }
+
+  /** λ, μ and pressure of stage `index` as last measured. */
+  rates (index: number): StageRates {
+    const { arrivalRate, processingRate, pressure } = this.tracked[index]!.rates
+    return { arrivalRate: round(arrivalRate), processingRate: round(processingRate), pressure }
+  }
+
+  private tick (): void {
+    const now = performance.now()
+    const seconds = Math.max(0.001, (now - this.last) / 1000)
+    this.last = now
+    const samples = this.tracked.map(t => t.stage.sample(now))
+    this.tracked.forEach((t, i) => {
+      const sample = samples[i]!
+      const processed = sample.processed - t.previous.processed
+      const busyMs = sample.busyMs - t.previous.busyMs
+      const rates = t.rates
+      rates.arrivalRate = ewma(rates.arrivalRate, (sample.arrivals - t.previous.arrivals) / seconds)
+      rates.throughput = ewma(rates.throughput, processed / seconds)
+      // busy time summed over workers: items per busy second is the rate of ONE worker
+      if (busyMs > 0 && processed > 0) rates.processingRate = ewma(rates.processingRate, processed / (busyMs / 1000))
+      t.stage.adaptWindow(rates.processingRate)
+      // upstream saturation: the entry waited for room, or the stage before was blocked on this one
+      const saturated = sample.upstreamWaiting || sample.upstreamWaits > t.previous.upstreamWaits
+      const blocked = sample.downstreamBlocked || sample.downstreamBlocks > t.previous.downstreamBlocks
+      this.equalize(t, sample, saturated, blocked, now)
+      t.previous = sample
+    })
+  }
+
+  private equalize (t: Tracked, sample: StageSample, saturated: boolean, blocked: boolean, now: number): void {
+    const { rates, config } = t
+    const decision = decide({
+      workers: sample.workers,
+      starting: sample.starting,
+      arrivalRate: rates.arrivalRate,
+      processingRate: rates.processingRate,
+      throughput: rates.throughput,
+      saturated,
+      downstreamBlocked: blocked,
+      queued: sample.queued,
+      capacityLimit: this.capacity(t.stage.resources, Math.min(CAPACITY_LOOKAHEAD, config.maxWorkers)),
+      nowMs: now
+    }, config, t.state)
+    t.state = decision.state
+    rates.pressure = decision.pressure
+    if (decision.action === 'none') return
+    t.stage.scale(decision.delta)
+    const measured = `λ ${round(rates.arrivalRate)}/s${saturated ? ' (upstream held back)' : ''}, μ ${round(rates.processingRate)}/s per worker, ${sample.queued} queued`
+    this.onScaled(t.stage.name, decision.target, decision.delta, `${decision.reason} (${measured})`)
+  }
+}
+
+function ewma (previous: number, sample: number): number {
+  if (previous === 0 || Math.abs(sample - previous) > STEP_FACTOR * previous) return sample
+  return EWMA_ALPHA * sample + (1 - EWMA_ALPHA) * previous
+}
+
+function round (n: number): number {
+  return Math.round(n * 10) / 10
+}

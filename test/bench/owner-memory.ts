@@ -1,0 +1,84 @@
+/**
+ * `npm run bench:owner-memory`: is the owner's memory bounded for an endless
+ * source? Streams no-op items through a remote stage (this process owns the
+ * pipeline; the agent and its worker are other processes) and reads this
+ * process's RSS, after a full GC, every 200 k items. Passes when the RSS after
+ * 2 M items is within 10 % of the RSS after 200 k (exit code 1 otherwise).
+ * Counting starts after a warm-up of `--warmup=N` items (default 200 k) through
+ * the same run: until then the process is still growing to its working size
+ * (JIT, V8's young generation, the adaptive credit window reaching 1024).
+ * `--items=N` changes the 2 M, `--first=N` the 200 k.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { pino } from 'pino'
+import { GridNode } from '../../src/node.ts'
+import { loadCerts } from '../../src/transport/mtls/material.ts'
+import { initCertsDir, issueIntoDir } from '../../src/certs/files.ts'
+import { startNode } from '../integration/helpers/grid-process.ts'
+import type { GridProcess } from '../integration/helpers/grid-process.ts'
+import { note, procMemory, sleep, table } from './lib.ts'
+
+const arg = (name: string, fallback: number): number => Number(process.argv.find(a => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback)
+const ITEMS = arg('items', 2_000_000)
+const FIRST = arg('first', 200_000)
+const EVERY = FIRST
+const WARMUP = arg('warmup', 200_000)
+const LIMIT = 1.10
+
+// a full collection before each reading, so the figure is what the owner keeps, not garbage not yet collected
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
+
+interface Reading { items: number, rssMb: number, rssAnonMb: number, heapUsedMb: number, heapTotalMb: number, externalMb: number, atS: number }
+const mb = (bytes: number): number => Math.round(bytes / 1024 / 102.4) / 10
+
+const dir = await mkdtemp(join(tmpdir(), 'gridd-bench-owner-memory-'))
+let agent: GridProcess | undefined
+let owner: GridNode | undefined
+try {
+  await initCertsDir(dir)
+  for (const name of ['agent', 'owner']) await issueIntoDir(dir, name)
+  agent = await startNode(['--certs', dir, '--name', 'agent', '--agent', '--workers', '2'])
+  owner = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(dir, 'owner'), peers: [agent.address], logger: pino({ level: 'silent' }) })
+  while (!owner.members().some(m => m.role === 'agent' && m.state === 'alive')) await sleep(50)
+  note(`agent alive; streaming ${ITEMS} no-op items, reading RSS every ${EVERY}`)
+
+  const readings: Reading[] = []
+  const t0 = performance.now()
+  let delivered = -WARMUP
+  function * endless (): Generator<{ n: number }> { for (let n = 0; n < WARMUP + ITEMS; n++) yield { n } }
+  const run = owner.pipeline('owner-memory', {
+    source: endless(),
+    stages: [{ name: 'noop', module: fileURLToPath(new URL('../fixtures/stages/noop.mjs', import.meta.url)), minWorkers: 1, maxWorkers: 1 }],
+    sink: async () => {
+      if (++delivered <= 0 || delivered % EVERY !== 0) return
+      gc()
+      const m = process.memoryUsage()
+      const proc = await procMemory(process.pid)
+      readings.push({ items: delivered, rssMb: mb(m.rss), rssAnonMb: proc?.rssAnonMb ?? NaN, heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external), atS: Math.round((performance.now() - t0) / 100) / 10 })
+      note(`${delivered} items after the warm-up: ${JSON.stringify(readings.at(-1))}`)
+    }
+  })
+  const summary = await run.done
+  if (summary.out !== WARMUP + ITEMS || summary.failed !== 0) throw new Error(`lost items: ${JSON.stringify(summary)}`)
+  const first = readings.find(r => r.items === FIRST)!
+  const last = readings.at(-1)!
+  const sorted = readings.map(r => r.rssMb).sort((a, b) => a - b)
+  const median = sorted[Math.floor(sorted.length / 2)]!
+  const ratio = Math.round(last.rssMb / first.rssMb * 1000) / 1000
+  const itemsPerS = Math.round((WARMUP + ITEMS) / ((performance.now() - t0) / 1000))
+  process.stdout.write(`${JSON.stringify({ bench: 'owner-memory', warmup: WARMUP, items: ITEMS, rssAtFirstMb: first.rssMb, rssAtLastMb: last.rssMb, medianRssMb: median, ratio, target: LIMIT, pass: ratio <= LIMIT, itemsPerS, readings })}\n`)
+  process.stdout.write(table(['items after warm-up', 'owner RSS (MB, after GC)', 'of it anonymous', 'JS heap used / total (MB)', 'external (MB)', 's'],
+    readings.map(r => [String(r.items), String(r.rssMb), String(r.rssAnonMb), `${r.heapUsedMb} / ${r.heapTotalMb}`, String(r.externalMb), String(r.atS)])))
+  process.stdout.write(`RSS ${first.rssMb} MB after ${FIRST} items, ${last.rssMb} MB after ${last.items} (median ${median} MB): ratio ${ratio} (target <= ${LIMIT}: ${ratio <= LIMIT ? 'pass' : 'FAIL'}), ${itemsPerS} items/s\n`)
+  if (ratio > LIMIT) process.exitCode = 1
+} finally {
+  await owner?.stop()
+  await agent?.stop('SIGKILL')
+  await rm(dir, { recursive: true, force: true })
+}

@@ -1,0 +1,53 @@
+import { describe, it, expect, afterEach, vi } from 'vitest'
+import { EqualizerLoop } from '../../../src/equalizer/index.ts'
+import type { EqualizedStage, StageSample } from '../../../src/equalizer/index.ts'
+
+/** A stage stub: its sample is whatever the test put there; it records what the loop asked of it. */
+function stubStage (name: string): EqualizedStage & { now: StageSample, scaled: number[], windows: number[] } {
+  const stage = {
+    name,
+    minWorkers: 1,
+    maxWorkers: 16,
+    now: { arrivals: 0, processed: 0, busyMs: 0, upstreamWaits: 0, upstreamWaiting: false, downstreamBlocks: 0, downstreamBlocked: false, queued: 0, inFlight: 0, workers: 1, starting: 0 } as StageSample,
+    scaled: [] as number[],
+    windows: [] as number[],
+    sample: () => ({ ...stage.now }),
+    scale: (delta: number) => { stage.scaled.push(delta) },
+    adaptWindow: (rate: number) => { stage.windows.push(rate) }
+  }
+  return stage
+}
+
+afterEach(() => { vi.useRealTimers() })
+
+describe('EqualizerLoop over stage samples', () => {
+  it('measures λ and μ from the differences of cumulative samples and asks a bottleneck stage to grow', async () => {
+    vi.useFakeTimers()
+    const stage = stubStage('io')
+    const scaled: Array<[string, number, number]> = []
+    const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 1, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, (s, workers, delta) => { scaled.push([s, workers, delta]) })
+    loop.start()
+    // each second: 100 items offered, 10 processed by one worker busy the whole second (μ = 10/s)
+    for (let t = 1; t <= 3; t++) {
+      stage.now = { ...stage.now, arrivals: 100 * t, processed: 10 * t, busyMs: 1000 * t, queued: 90 * t }
+      await vi.advanceTimersByTimeAsync(1000)
+    }
+    loop.stop()
+    expect(loop.rates(0)).toMatchObject({ arrivalRate: 100, processingRate: 10, pressure: 'high' })
+    // two warm-up ticks after the start, then one decision: ⌈(100 + 270 / 10) / 10⌉ = 13 workers
+    expect(stage.scaled).toEqual([12])
+    expect(scaled).toEqual([['io', 13, 12]])
+    expect(stage.windows.at(-1)).toBe(10)
+  })
+
+  it('a stage whose wanted workers are still being placed (starting) is not asked for more', async () => {
+    vi.useFakeTimers()
+    const stage = stubStage('stuck')
+    stage.now = { ...stage.now, workers: 0, starting: 1, queued: 256, arrivals: 256, upstreamWaiting: true }
+    const loop = new EqualizerLoop([stage], { tickMs: 100, utilization: 0.9, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 0, () => {})
+    loop.start()
+    await vi.advanceTimersByTimeAsync(2000)
+    loop.stop()
+    expect(stage.scaled).toEqual([])
+  })
+})

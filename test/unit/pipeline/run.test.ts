@@ -1,0 +1,136 @@
+import { describe, it, expect, afterEach, vi } from 'vitest'
+import { PipelineRun } from '../../../src/pipeline/run.ts'
+import type { PipelineGrid } from '../../../src/pipeline/run.ts'
+import type { PipelineInit, UnplaceableStage } from '../../../src/pipeline/types.ts'
+import { ConfigError, NoCapacityError } from '../../../src/errors.ts'
+import { FakeWorker, flush, silent } from './fake-worker.ts'
+import type { Behaviour } from './fake-worker.ts'
+
+/** A grid stub: spawn hands out FakeWorkers with the stage's behaviour (or throws what `refuse` says). */
+function grid (behaviours: Record<string, Behaviour>, refuse: () => Error | undefined = () => undefined): PipelineGrid & { workers: FakeWorker[] } {
+  const workers: FakeWorker[] = []
+  return {
+    workers,
+    spawn: async options => {
+      const refusal = refuse()
+      if (refusal != null) throw refusal
+      const worker = new FakeWorker(options.stage, behaviours[options.stage])
+      workers.push(worker)
+      return worker
+    },
+    capacity: () => 8
+  }
+}
+
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1)
+const start = (init: PipelineInit, g: PipelineGrid): PipelineRun => new PipelineRun('test', init, g, silent)
+
+afterEach(() => { vi.useRealTimers() })
+
+describe('PipelineRun with stub workers', () => {
+  it('moves every item through its stages to the sink and resolves done with the summary; fan-outs and drops are counted', async () => {
+    const out: unknown[] = []
+    const g = grid({ double: n => (n as number) * 2, split: n => (n as number) % 10 === 0 ? undefined : [n, -(n as number)] })
+    const run = start({ source: range(100), stages: [{ name: 'double', module: 'd.mjs' }, { name: 'split', module: 's.mjs' }], sink: v => { out.push(v) }, equalize: false }, g)
+    const summary = await run.done
+    expect(summary).toMatchObject({ in: 100, out: 160, failed: 0, retried: 0, duplicatesSuppressed: 0 })
+    expect(summary.stages.map(s => [s.name, s.processed])).toEqual([['double', 100], ['split', 100]])
+    expect(out.filter(v => (v as number) > 0).sort((a, b) => (a as number) - (b as number))).toEqual(range(100).map(n => n * 2).filter(n => n % 10 !== 0))
+    // the workers are killed at the end
+    expect(g.workers.every(w => w.killed != null)).toBe(true)
+  })
+
+  it('a slow sink holds everything back: the source is pulled only as far as the bounded queues and windows reach', async () => {
+    let pulled = 0
+    function * source (): Generator<number> { for (let n = 1; n <= 200; n++) { pulled++; yield n } }
+    const pending: Array<() => void> = []
+    const run = start({
+      source: source(),
+      stages: [{ name: 'echo', module: 'e.mjs' }],
+      sink: async () => { await new Promise<void>(resolve => { pending.push(resolve) }) },
+      queueSize: 4,
+      window: 2,
+      maxWindow: 2,
+      equalize: false
+    }, grid({}))
+    for (let i = 0; i < 20; i++) await flush()
+    // sink queue 4 (+1 being sunk) + stage queue 4 + window 2 + one item waiting in push
+    expect(pulled).toBeLessThanOrEqual(12)
+    expect(run.stats().stages[0]).toMatchObject({ queued: 4, workers: 1 })
+    const stalled = pulled
+    for (let i = 0; i < 10; i++) await flush()
+    expect(pulled).toBe(stalled)
+    // releasing the sink lets everything through
+    while (pending.length > 0) {
+      pending.shift()!()
+      await flush()
+    }
+    await expect(run.done).resolves.toMatchObject({ in: 200, out: 200 })
+  })
+
+  it('cancel stops pulling, kills the workers and rejects done with ERR_PIPELINE_CANCELLED; push afterwards throws', async () => {
+    let pulled = 0
+    function * endless (): Generator<number> { for (;;) yield ++pulled }
+    const g = grid({ echo: () => 'hold' })
+    const run = start({ source: endless(), stages: [{ name: 'echo', module: 'e.mjs', minWorkers: 2 }], sink: () => {}, equalize: false }, g)
+    for (let i = 0; i < 5; i++) await flush()
+    expect(pulled).toBeGreaterThan(0)
+    run.cancel()
+    await expect(run.done).rejects.toMatchObject({ code: 'ERR_PIPELINE_CANCELLED' })
+    const after = pulled
+    for (let i = 0; i < 5; i++) await flush()
+    expect(pulled).toBe(after)
+    expect(g.workers).toHaveLength(2)
+    expect(g.workers.every(w => w.killed != null)).toBe(true)
+    run.end()
+    await expect(run.push(1)).rejects.toBeInstanceOf(ConfigError)
+  })
+
+  it('push feeds a run without a source; end resolves done once the items are through', async () => {
+    const out: unknown[] = []
+    const run = start({ stages: [{ name: 'up', module: 'u.mjs' }], sink: v => { out.push(v) }, equalize: false }, grid({ up: s => (s as string).toUpperCase() }))
+    for (const word of ['a', 'b', 'c']) await run.push(word)
+    run.end()
+    await expect(run.done).resolves.toMatchObject({ in: 3, out: 3 })
+    expect(out.sort()).toEqual(['A', 'B', 'C'])
+  })
+
+  it('a sink that throws fails the run with its error', async () => {
+    const run = start({ source: range(10), stages: [{ name: 'echo', module: 'e.mjs' }], sink: () => { throw new RangeError('sink down') }, equalize: false }, grid({}))
+    await expect(run.done).rejects.toThrow('sink down')
+  })
+
+  it('no agent: 0 workers, one stage:unplaceable, and the run completes once placement works', async () => {
+    vi.useFakeTimers()
+    let refuse = true
+    const events: UnplaceableStage[] = []
+    const scaled: unknown[] = []
+    const run = start({ source: range(50), stages: [{ name: 'echo', module: 'e.mjs' }], sink: () => {}, equalizeMs: 100 }, grid({}, () => refuse ? new NoCapacityError([]) : undefined))
+    run.on('stage:unplaceable', e => { events.push(e) })
+    run.on('stage:scaled', e => { scaled.push(e) })
+    await vi.advanceTimersByTimeAsync(10_000)
+    expect(run.stats().stages[0]).toMatchObject({ workers: 0, unplaceable: 'no agents in the grid', queued: 50 })
+    expect(events).toEqual([{ stage: 'echo', reason: 'no agents in the grid', shortfalls: [] }])
+    // the equalizer sees the wanted worker as starting: no scaling events while nothing can be placed
+    expect(scaled).toEqual([])
+    refuse = false
+    await vi.advanceTimersByTimeAsync(5000)
+    await expect(run.done).resolves.toMatchObject({ in: 50, out: 50 })
+  })
+
+  it('placementTimeoutMs: done rejects with NoCapacityError', async () => {
+    vi.useFakeTimers()
+    const run = start({ source: range(5), stages: [{ name: 'echo', module: 'e.mjs' }], sink: () => {}, placementTimeoutMs: 2000 }, grid({}, () => new NoCapacityError([])))
+    const rejected = expect(run.done).rejects.toBeInstanceOf(NoCapacityError)
+    await vi.advanceTimersByTimeAsync(2500)
+    await rejected
+  })
+
+  it('options are checked once, naming the option', () => {
+    const g = grid({})
+    expect(() => start({ stages: [], sink: () => {} }, g)).toThrow(ConfigError)
+    expect(() => start({ stages: [{ name: 'a', module: 'a.mjs' }], sink: () => {}, window: 32, maxWindow: 16 }, g)).toThrow(/maxWindow/)
+    expect(() => start({ stages: [{ name: 'a', module: 'a.mjs' }], sink: () => {}, placementTimeoutMs: -1 }, g)).toThrow(/placementTimeoutMs/)
+    expect(() => start({ stages: [{ name: 'a', module: 'a.mjs', minWorkers: 3, maxWorkers: 2 }], sink: () => {} }, g)).toThrow(/stages\[0\]\.maxWorkers/)
+  })
+})

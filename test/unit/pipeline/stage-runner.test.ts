@@ -1,0 +1,252 @@
+import { describe, it, expect, afterEach, vi } from 'vitest'
+import { StageRunner } from '../../../src/pipeline/stage-runner.ts'
+import type { StageEvents } from '../../../src/pipeline/stage-runner.ts'
+import { resolvePipelineOptions } from '../../../src/pipeline/config.ts'
+import type { PipelineInit, StageSpec, UnplaceableStage } from '../../../src/pipeline/types.ts'
+import type { WireError } from '../../../src/wire/wire-error.ts'
+import { NoCapacityError } from '../../../src/errors.ts'
+import { FakeDownstream, FakeWorker, envelopes, flush, silent } from './fake-worker.ts'
+import type { Behaviour } from './fake-worker.ts'
+
+interface Recorded {
+  resulted: number[]
+  failed: Array<{ id: string, item: unknown, attempts: number, error: WireError }>
+  lost: string[]
+  respawning: Array<[number, number]>
+  unplaceable: UnplaceableStage[]
+  timedOut: Error[]
+}
+
+interface Harness {
+  stage: StageRunner
+  downstream: FakeDownstream
+  workers: FakeWorker[]
+  events: Recorded
+  spawns: () => number
+}
+
+/** A stage wired to stub components: spawn hands out FakeWorkers (or throws what `placement` says), a FakeDownstream after it. */
+function harness (options: Partial<PipelineInit> & { spec?: Partial<StageSpec>, behaviour?: Behaviour, placement?: () => Error | undefined } = {}): Harness {
+  const resolved = resolvePipelineOptions({ stages: [{ name: 's', module: 's.mjs', ...options.spec }], sink: () => {}, ...options })
+  const downstream = new FakeDownstream()
+  const workers: FakeWorker[] = []
+  const events: Recorded = { resulted: [], failed: [], lost: [], respawning: [], unplaceable: [], timedOut: [] }
+  let spawns = 0
+  const hooks: StageEvents = {
+    resulted: n => { events.resulted.push(n) },
+    failed: (e, error) => { events.failed.push({ id: e.id, item: e.value, attempts: e.attempts, error }) },
+    workerLost: h => { events.lost.push(h.id) },
+    respawning: (w, d) => { events.respawning.push([w, d]) },
+    unplaceable: r => { events.unplaceable.push(r) },
+    placementTimedOut: err => { events.timedOut.push(err) }
+  }
+  const stage = new StageRunner({
+    spec: resolved.stages[0]!,
+    options: resolved,
+    downstream,
+    spawn: async () => {
+      spawns++
+      const refusal = options.placement?.()
+      if (refusal != null) throw refusal
+      const worker = new FakeWorker('s', options.behaviour)
+      workers.push(worker)
+      return worker
+    },
+    events: hooks,
+    log: silent
+  })
+  return { stage, downstream, workers, events, spawns: () => spawns }
+}
+
+const hold: Behaviour = () => 'hold'
+
+afterEach(() => { vi.useRealTimers() })
+
+describe('StageRunner with stub workers', () => {
+  it('keeps at most a credit window in flight per worker; a result frees one credit', async () => {
+    const { stage, workers, downstream } = harness({ window: 4, maxWindow: 4, behaviour: hold })
+    stage.start()
+    await flush()
+    stage.accept(envelopes(...Array.from({ length: 10 }, (_, i) => i)))
+    expect(workers[0]!.held.map(c => c.item)).toEqual([0, 1, 2, 3])
+    expect(stage.sample(performance.now())).toMatchObject({ queued: 6, inFlight: 4, workers: 1, arrivals: 10 })
+    workers[0]!.release()
+    await flush()
+    expect(downstream.accepted.map(e => e.value)).toEqual([0])
+    expect(workers[0]!.held.map(c => c.item)).toEqual([1, 2, 3, 4])
+    expect(stage.totals()).toMatchObject({ processed: 1, failed: 0, retried: 0, maxWorkers: 1 })
+  })
+
+  it('retries an item whose process throws, up to maxAttempts, then reports it failed with the error', async () => {
+    const { stage, events, workers } = harness({ maxAttempts: 3, behaviour: item => { if (item === 'bad') throw new RangeError('no'); return item } })
+    stage.start()
+    await flush()
+    stage.accept(envelopes('ok', 'bad'))
+    await flush()
+    expect(workers[0]!.seen.filter(i => i === 'bad')).toHaveLength(3)
+    expect(events.failed).toHaveLength(1)
+    expect(events.failed[0]).toMatchObject({ item: 'bad', attempts: 3, error: { name: 'RangeError', message: 'no' } })
+    expect(stage.totals()).toMatchObject({ processed: 1, failed: 1, retried: 2 })
+    expect(events.resulted).toEqual([1])
+  })
+
+  it('a poison item: the first crash makes every item in flight a suspect that runs alone; the second crash fails only the culprit', async () => {
+    const { stage, events, workers, downstream } = harness({ spec: { minWorkers: 2 }, behaviour: hold })
+    stage.start()
+    await flush()
+    stage.accept(envelopes('a', 'poison', 'b', 'c'))
+    // spread over the two workers: a, b on the first; poison, c on the second
+    const victim = workers.find(w => w.held.some(c => c.item === 'poison'))!
+    const victimItems = victim.held.map(c => c.item)
+    victim.crash()
+    await flush()
+    expect(events.lost).toEqual([victim.id])
+    expect(events.respawning).toEqual([[2, 1]])
+    expect(workers).toHaveLength(3)
+    // the items of the worker that did not crash are no suspects: they finish as usual
+    const bystander = workers.find(w => w !== victim && w.held.length > 0)!
+    while (bystander.held.some(c => !victimItems.includes(c.item))) bystander.release()
+    // each suspect runs alone on an idle worker; the innocent one succeeds alone
+    for (;;) {
+      await flush()
+      const running = workers.filter(w => w.held.length > 0)
+      if (running.length === 0) break
+      for (const w of running) {
+        expect(w.held.length).toBe(1)
+        if (w.held[0]!.item === 'poison') w.crash()
+        else w.release()
+      }
+    }
+    await flush()
+    expect(events.failed.map(f => [f.item, f.error.name])).toEqual([['poison', 'PoisonItemError']])
+    expect(downstream.accepted.map(e => e.value).sort()).toEqual(['a', 'b', 'c'])
+    expect(victimItems).toContain('poison')
+  })
+
+  it('a lost agent: its items in flight go back to the queue and run on another worker, without using an attempt', async () => {
+    const { stage, events, workers, downstream } = harness({ spec: { minWorkers: 2 }, behaviour: hold })
+    stage.start()
+    await flush()
+    stage.accept(envelopes(1, 2, 3, 4))
+    const [lostOne, other] = workers as [FakeWorker, FakeWorker]
+    const moved = lostOne.held.map(c => c.item)
+    lostOne.lose()
+    await flush()
+    expect(events.lost).toEqual([lostOne.id])
+    expect(stage.totals().retried).toBe(moved.length)
+    while (workers.some(w => w.held.length > 0)) {
+      for (const w of workers) while (w.held.length > 0) w.release()
+      await flush()
+    }
+    expect(downstream.accepted.map(e => e.value).sort()).toEqual([1, 2, 3, 4])
+    expect(other.seen).toEqual(expect.arrayContaining(moved))
+    expect(events.failed).toEqual([])
+  })
+
+  it('a worker that ends without settling its items: they are re-queued at once (as crash suspects), and its late answers are dropped', async () => {
+    const { stage, workers, downstream } = harness({ spec: { minWorkers: 1 }, behaviour: hold })
+    stage.start()
+    await flush()
+    stage.accept(envelopes('x', 'y'))
+    const first = workers[0]!
+    const stuck = [...first.held]
+    first.vanish()
+    await flush()
+    const second = workers[1]!
+    // suspects of a crash run one at a time
+    expect(second.held.map(c => c.item)).toEqual(['x'])
+    second.release()
+    await flush()
+    expect(second.held.map(c => c.item)).toEqual(['y'])
+    second.release()
+    for (const call of stuck) call.resolve(call.item)
+    await flush()
+    expect(downstream.accepted.map(e => e.value)).toEqual(['x', 'y'])
+    expect(stage.lateResults).toBe(2)
+  })
+
+  it('holds its queue while the downstream is full, and counts that as blocked', async () => {
+    const { stage, workers, downstream } = harness({ behaviour: hold })
+    downstream.free = 0
+    stage.start()
+    await flush()
+    stage.accept(envelopes(1, 2))
+    expect(workers[0]!.held).toHaveLength(0)
+    expect(stage.sample(performance.now())).toMatchObject({ queued: 2, downstreamBlocked: true, downstreamBlocks: 1 })
+    expect(downstream.waiting).toBe(1)
+    downstream.free = 10
+    downstream.drain()
+    expect(workers[0]!.held).toHaveLength(2)
+    expect(stage.sample(performance.now()).downstreamBlocked).toBe(false)
+  })
+
+  it('an upstream that found the stage full is woken once room frees, and counted as waiting', async () => {
+    const { stage, workers } = harness({ queueSize: 2, window: 1, maxWindow: 1, behaviour: hold })
+    stage.start()
+    await flush()
+    stage.accept(envelopes(1, 2, 3))
+    expect(stage.room()).toBe(0)
+    let woken = 0
+    stage.onRoomFreed(() => { woken++ })
+    expect(stage.sample(performance.now())).toMatchObject({ upstreamWaits: 1, upstreamWaiting: true })
+    workers[0]!.release()
+    await flush()
+    expect(woken).toBe(1)
+    expect(stage.sample(performance.now()).upstreamWaiting).toBe(false)
+  })
+
+  it('nothing to place on: 0 workers, one unplaceable report naming why, retries backing off, then placed once an agent has room', async () => {
+    vi.useFakeTimers()
+    let refusal: Error | undefined = new NoCapacityError([])
+    const { stage, events, spawns, workers } = harness({ placement: () => refusal })
+    stage.start()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(stage.stats()).toMatchObject({ workers: 0, unplaceable: 'no agents in the grid' })
+    expect(events.unplaceable).toEqual([{ stage: 's', reason: 'no agents in the grid', shortfalls: [] }])
+    // 250, 500, 1000, 2000, 4000, then every 5000: 7 tries in the first 13 s, not one a second
+    await vi.advanceTimersByTimeAsync(12_900)
+    expect(spawns()).toBe(7)
+    await vi.advanceTimersByTimeAsync(10_000)
+    expect(spawns()).toBe(9)
+    expect(events.unplaceable).toHaveLength(1)
+    expect(stage.sample(performance.now())).toMatchObject({ workers: 0, starting: 1 })
+    refusal = new NoCapacityError([{ agentId: 'agent-1', lacks: ['cpu: needs 1, has 0 free'] }])
+    await vi.advanceTimersByTimeAsync(10_000)
+    // the report repeats at most every 30 s while it lasts, with what each agent lacks
+    expect(events.unplaceable.map(e => e.reason)).toEqual(['no agents in the grid', 'agent-1 lacks cpu: needs 1, has 0 free'])
+    refusal = undefined
+    await vi.advanceTimersByTimeAsync(5000)
+    expect(workers).toHaveLength(1)
+    expect(stage.stats().workers).toBe(1)
+    expect(stage.stats().unplaceable).toBeUndefined()
+    expect(events.timedOut).toEqual([])
+  })
+
+  it('placementTimeoutMs: a stage with no worker that cannot be placed for that long reports NoCapacityError', async () => {
+    vi.useFakeTimers()
+    const { stage, events } = harness({ placementTimeoutMs: 3000, placement: () => new NoCapacityError([]) })
+    stage.start()
+    await vi.advanceTimersByTimeAsync(2900)
+    expect(events.timedOut).toEqual([])
+    await vi.advanceTimersByTimeAsync(200)
+    expect(events.timedOut).toHaveLength(1)
+    expect(events.timedOut[0]).toBeInstanceOf(NoCapacityError)
+  })
+
+  it('scaling down gives up pending placements first, then drains the emptiest workers, never below minWorkers', async () => {
+    const { stage, workers } = harness({ spec: { minWorkers: 1, maxWorkers: 8 }, behaviour: hold })
+    stage.start()
+    await flush()
+    stage.scale(2)
+    await flush()
+    expect(stage.sample(performance.now()).workers).toBe(3)
+    stage.accept(envelopes(1))
+    const busy = workers.find(w => w.held.length > 0)!
+    stage.scale(-5)
+    await flush()
+    expect(workers.filter(w => w.killed != null)).toHaveLength(2)
+    expect(busy.killed).toBeUndefined()
+    expect(stage.totals().decisions).toBe(2)
+    expect(stage.sample(performance.now()).workers).toBe(1)
+  })
+})

@@ -6,6 +6,10 @@ import { AgentService } from './agent-service.ts'
 import type { AgentConfig } from './config.ts'
 import type { Membership, WorkerLoad } from '../membership/membership.ts'
 import type { Logger } from '../logger.ts'
+import { MAX_LOAD_STAGES } from '../membership/schema.ts'
+
+/** Where the workers of the stages beyond what a heartbeat may name are counted. */
+export const OTHER_STAGES = '(other stages)'
 
 /**
  * What `--agent` adds to a node: the spawner and its network service, with
@@ -56,6 +60,20 @@ export class AgentRole {
     const used = this.spawner.usage()
     const stages: Record<string, number> = {}
     for (const w of this.spawner.list()) stages[w.stage] = (stages[w.stage] ?? 0) + 1
-    return { workers: used.workers, maxWorkers: this.config.workers, slotsUsed: used.cpu, memoryUsedMb: used.memoryMb, stages }
+    return { workers: used.workers, maxWorkers: this.config.workers, slotsUsed: used.cpu, memoryUsedMb: used.memoryMb, stages: boundedStages(stages) }
   }
+}
+
+/**
+ * A heartbeat names at most MAX_LOAD_STAGES stages (peers drop a larger one, and
+ * the agent would vanish from the grid): the busiest keep their names, the rest
+ * are counted together.
+ */
+export function boundedStages (stages: Record<string, number>): Record<string, number> {
+  const entries = Object.entries(stages)
+  if (entries.length <= MAX_LOAD_STAGES) return stages
+  entries.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+  const kept = Object.fromEntries(entries.slice(0, MAX_LOAD_STAGES - 1))
+  kept[OTHER_STAGES] = entries.slice(MAX_LOAD_STAGES - 1).reduce((sum, [, n]) => sum + n, 0)
+  return kept
 }

@@ -4,7 +4,7 @@ import { addresses, cpuCapacity, memoryCapacityMb, peerId as id, stageName, stra
 const nonNegative = v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(1e12))
 const incarnation = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER))
 /** Bounds a heartbeat's size: an agent's load names at most this many stages. */
-const MAX_STAGES = 64
+export const MAX_LOAD_STAGES = 64
 
 export const memberStateSchema = v.picklist(['alive', 'suspect', 'failed', 'left'])
 export const roleSchema = v.picklist(['member', 'agent'])
@@ -27,7 +27,7 @@ export const memberEntrySchema = v.object({
     slotsUsed: nonNegative,
     memoryUsedMb: nonNegative,
     /** Workers running per stage name. */
-    stages: v.pipe(v.record(stageName, workerCount), v.check(r => Object.keys(r).length <= MAX_STAGES, `at most ${MAX_STAGES} stages`))
+    stages: v.pipe(v.record(stageName, workerCount), v.check(r => Object.keys(r).length <= MAX_LOAD_STAGES, `at most ${MAX_LOAD_STAGES} stages`))
   }),
   weight,
   strategy

@@ -60,7 +60,7 @@ describe('bench reports', () => {
     const a = args('--report-only', '--items=40', '--target-scale', '0.5')
     expect([a.reportOnly, a.quick, a.number('--items', 1), a.targetScale]).toEqual([true, false, 40, 0.5])
     expect(() => args('--itmes=4')).toThrow(/unknown argument/)
-    expect(() => args('--items', 'many')).toThrow(/number/)
+    expect(() => args('--items', 'many').number('--items', 1)).toThrow(/number/)
   })
 
   it('replace only the text between the markers', () => {

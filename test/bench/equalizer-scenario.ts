@@ -11,7 +11,8 @@ import type { GridNode } from '../../src/node.ts'
 import type { StageSpec } from '../../src/pipeline/types.ts'
 import { percentile, sleep } from './lib.ts'
 
-export interface Phase { rate: number, seconds: number }
+/** `name`: what changes when this phase begins, for the report (default: the rate step, "4→40/s"). */
+export interface Phase { rate: number, seconds: number, name?: string }
 
 export interface Item { id: number, sent: number, [key: string]: unknown }
 

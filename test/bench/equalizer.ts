@@ -52,7 +52,7 @@ function scenarios (quick: boolean, onKill: (pid: number | undefined) => void): 
       { name: 'primes', module: stage('primes.mjs'), minWorkers: 1, maxWorkers: 8 },
       { name: 'downstream', module: stage('sleep-downstream.mjs'), minWorkers: 1, maxWorkers: 32 }
     ],
-    phases: [{ rate: 20, seconds: scale(10) }, { rate: 20, seconds: scale(15) }],
+    phases: [{ rate: 20, seconds: scale(10) }, { rate: 20, seconds: scale(15), name: 'downstream 5→50 ms' }],
     item: (_id: number, phase: number) => ({ limit: 400_000, downMs: phase === 0 ? 5 : 50 }),
     scaleDownAfterMs
   }, {
@@ -60,7 +60,7 @@ function scenarios (quick: boolean, onKill: (pid: number | undefined) => void): 
     title: 'SIGKILL of a primes worker at 40 items/s',
     stages: [{ name: 'primes', module: stage('primes.mjs'), minWorkers: 1, maxWorkers: 8 }],
     // settled first (the kill must hit a stage at its steady size), then a worker is SIGKILLed
-    phases: [{ rate: 40, seconds: scale(20) }, { rate: 40, seconds: scale(12) }],
+    phases: [{ rate: 40, seconds: scale(20) }, { rate: 40, seconds: scale(12), name: 'the SIGKILL' }],
     item: () => ({ limit: 400_000 }),
     scaleDownAfterMs,
     fault: {
@@ -110,9 +110,9 @@ function describe (init: ScenarioInit, r: ScenarioResult, figures: Record<string
     // the first phase is the start, not a step: reported in the JSON only
     if (p.phase === 0) continue
     const upstreamOfSlowdown = r.name === 'downstream-slowdown' && p.stage === 'primes'
-    const at = `${p.stage} ${init.phases[p.phase - 1]!.rate}→${p.rate}/s`
+    const at = `${p.stage}, ${init.phases[p.phase]!.name ?? `${init.phases[p.phase - 1]!.rate}→${p.rate}/s`}`
     add(`${p.stage}.p${p.phase}.decisions`, { value: p.decisions, unit: '', label: `${at}: decisions` }, upstreamOfSlowdown ? 0 : 3)
-    add(`${p.stage}.p${p.phase}.optimum`, { value: p.optimal, unit: 'workers', label: 'optimum' })
+    add(`${p.stage}.p${p.phase}.optimum`, { value: p.optimal, unit: '', label: 'optimum' })
     add(`${p.stage}.p${p.phase}.maxWorkers`, { value: p.maxWorkers, unit: '', label: 'most up' })
     add(`${p.stage}.p${p.phase}.overshoot`, { value: p.overshoot, unit: '', label: 'overshoot' }, upstreamOfSlowdown ? undefined : 1)
     if (!upstreamOfSlowdown) add(`${p.stage}.p${p.phase}.convergedMs`, { value: p.convergedMs, unit: 'ms', label: 'optimum up after' })

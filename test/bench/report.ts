@@ -49,7 +49,7 @@ export interface BenchResult {
   targetScale: number
   date: string
   commit: string
-  /** The worktree had uncommitted changes when it ran. */
+  /** The worktree had uncommitted changes (besides bench-results/ and README.md) when it ran. */
   dirty: boolean
   machine: Machine
   details?: unknown
@@ -141,7 +141,8 @@ export function buildResult (name: string, args: BenchArgs, input: ReportInput):
     targetScale: args.targetScale,
     date: new Date().toISOString(),
     commit: git(['rev-parse', 'HEAD']),
-    dirty: git(['status', '--porcelain', '--untracked-files=no']) !== '',
+    // the results and the README they feed change with every run: only other files make a run's code differ from its commit
+    dirty: git(['status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench-results', ':!README.md']) !== '',
     machine: machine(),
     ...(input.details === undefined ? {} : { details: input.details })
   }

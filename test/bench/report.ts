@@ -187,6 +187,11 @@ export async function runBench (name: string, allowed: string[], body: (args: Be
       void cleanUp().finally(() => process.exit(130))
     })
   }
+  // a stray rejection would end the process without the cleanups: the child processes would outlive it
+  process.on('unhandledRejection', err => {
+    process.stderr.write(`bench ${name} failed: unhandled rejection ${(err as Error)?.stack ?? String(err)}\n`)
+    void cleanUp().finally(() => process.exit(1))
+  })
   let code = 1
   try {
     const args = benchArgs(process.argv.slice(2), allowed, switches)

@@ -60,6 +60,10 @@ describe('bench reports', () => {
     const a = args('--report-only', '--items=40', '--target-scale', '0.5')
     expect([a.reportOnly, a.quick, a.number('--items', 1), a.targetScale]).toEqual([true, false, 40, 0.5])
     expect(() => args('--itmes=4')).toThrow(/unknown argument/)
+    // a switch takes no value, so `--soak --soak-seconds 30` is two flags
+    const soak = benchArgs(['--soak', '--soak-seconds', '30'], ['--soak', '--soak-seconds'], ['--soak'])
+    expect([soak.has('--soak'), soak.number('--soak-seconds', 600)]).toEqual([true, 30])
+    expect(() => benchArgs(['--quick=yes'])).toThrow(/no value/)
     expect(() => args('--items', 'many').number('--items', 1)).toThrow(/number/)
   })
 

@@ -1,19 +1,25 @@
 /**
  * One bench:equalizer scenario: a paced source (phases of items/s), a
  * pipeline on the grid, a 100 ms sampler of workers and rates, and the
- * figures the issue asks for per input step: decisions, time to converge,
- * overshoot against the optimum, items lost and duplicated, item latency.
+ * figures per input step: decisions, when the optimum number of workers was
+ * up, overshoot against the optimum, items lost and duplicated, item latency.
+ * The optimum is ⌈λ / (μ·0.9)⌉ with μ from an independent calibration (the
+ * stage alone on one worker, see equalizer-calibrate.ts), not from the rates
+ * the equalizer itself decides on.
  */
 import type { GridNode } from '../../src/node.ts'
 import type { StageSpec } from '../../src/pipeline/types.ts'
 import { percentile, sleep } from './lib.ts'
 
-export interface Phase { rate: number, seconds: number }
+/** `name`: what changes when this phase begins, for the report (default: the rate step, "4→40/s"). */
+export interface Phase { rate: number, seconds: number, name?: string }
 
 export interface Item { id: number, sent: number, [key: string]: unknown }
 
 export interface ScenarioInit {
   name: string
+  /** What the README row says it is. */
+  title: string
   stages: StageSpec[]
   phases: Phase[]
   /** The item for id `id` in phase `phase`. */
@@ -23,6 +29,9 @@ export interface ScenarioInit {
   fault?: { atMs: number, run: (pids: number[]) => void }
 }
 
+/** Calibrated μ (items/s of one worker alone) per stage name, per phase. */
+export type Calibration = Record<string, number[]>
+
 interface Sample { t: number, stages: Array<{ name: string, workers: number, processingRate: number }> }
 interface Scaled { t: number, stage: string, workers: number, delta: number, reason: string }
 
@@ -31,9 +40,12 @@ export interface PhaseFigures {
   phase: number
   rate: number
   decisions: number
-  convergeMs: number
-  /** Per-worker busy-time rate measured in the phase (median of samples). */
+  /** From the phase's start until the optimum number of workers was up (reached from below, or drained to from above); null: never. */
+  convergedMs: number | null
+  /** One worker's rate measured alone (the calibration). */
   mu: number
+  /** The per-worker rate the pipeline reported in the phase (median of samples): what the equalizer decided on. */
+  muSeen: number
   optimal: number
   finalWorkers: number
   maxWorkers: number
@@ -51,13 +63,15 @@ export interface ScenarioResult {
   workersLost: number
   latencyP50Ms: number | null
   latencyP99Ms: number | null
+  /** After the fault: until as many workers were up again as before it; null when there was no fault or they never were. */
+  recoveredMs: number | null
   phases: PhaseFigures[]
   scaled: Scaled[]
 }
 
 const UTILIZATION = 0.9
 
-export async function runScenario (node: GridNode, init: ScenarioInit): Promise<ScenarioResult> {
+export async function runScenario (node: GridNode, init: ScenarioInit, calibration: Calibration): Promise<ScenarioResult> {
   const t0 = performance.now()
   const boundaries: number[] = []
   let sent = 0
@@ -111,7 +125,8 @@ export async function runScenario (node: GridNode, init: ScenarioInit): Promise<
       workersLost,
       latencyP50Ms: round(percentile(latencies, 50)),
       latencyP99Ms: round(percentile(latencies, 99)),
-      phases: init.stages.flatMap(stage => init.phases.map((phase, p) => figures(stage.name, p, phase.rate, boundaries[p]!, boundaries[p + 1] ?? Infinity, samples, scaled))),
+      recoveredMs: init.fault == null ? null : recovered(init.stages[0]!.name, init.fault.atMs, samples),
+      phases: init.stages.flatMap(stage => init.phases.map((phase, p) => figures(stage.name, p, phase.rate, calibration[stage.name]![p]!, boundaries[p]!, boundaries[p + 1] ?? Infinity, samples, scaled))),
       scaled
     }
   } finally {
@@ -120,27 +135,43 @@ export async function runScenario (node: GridNode, init: ScenarioInit): Promise<
   }
 }
 
-function figures (stage: string, phase: number, rate: number, from: number, to: number, samples: Sample[], scaled: Scaled[]): PhaseFigures {
-  const inPhase = samples.filter(s => s.t >= from && s.t < to).map(s => s.stages.find(x => x.name === stage)!)
+const workersOf = (sample: Sample, stage: string): number => sample.stages.find(x => x.name === stage)!.workers
+
+function figures (stage: string, phase: number, rate: number, mu: number, from: number, to: number, samples: Sample[], scaled: Scaled[]): PhaseFigures {
+  const inPhase = samples.filter(s => s.t >= from && s.t < to)
   const decisions = scaled.filter(e => e.stage === stage && e.t >= from && e.t < to && !e.reason.includes('respawn'))
-  const rates = inPhase.map(s => s.processingRate).filter(r => r > 0)
-  const mu = percentile(rates, 50) ?? 0
-  const optimal = mu > 0 ? Math.max(1, Math.ceil(rate / (mu * UTILIZATION))) : 1
+  const rates = inPhase.map(s => s.stages.find(x => x.name === stage)!.processingRate).filter(r => r > 0)
+  const optimal = Math.max(1, Math.ceil(rate / (mu * UTILIZATION)))
   // a step down starts above the optimum by definition: count overshoot from the first decision on
   const firstDecision = decisions[0]?.t ?? from
-  const maxWorkers = Math.max(0, ...samples.filter(s => s.t >= firstDecision && s.t < to).map(s => s.stages.find(x => x.name === stage)!.workers))
+  const maxWorkers = Math.max(0, ...samples.filter(s => s.t >= firstDecision && s.t < to).map(s => workersOf(s, stage)))
+  const startWorkers = inPhase[0] == null ? 0 : workersOf(inPhase[0], stage)
+  const reached = inPhase.find(s => startWorkers <= optimal ? workersOf(s, stage) >= optimal : workersOf(s, stage) <= optimal)
   return {
     stage,
     phase,
     rate,
     decisions: decisions.length,
-    convergeMs: decisions.length === 0 ? 0 : Math.round(decisions.at(-1)!.t - from),
+    convergedMs: reached == null ? null : Math.round(reached.t - from),
     mu: Math.round(mu * 10) / 10,
+    muSeen: Math.round((percentile(rates, 50) ?? 0) * 10) / 10,
     optimal,
-    finalWorkers: inPhase.at(-1)?.workers ?? 0,
+    finalWorkers: inPhase.at(-1) == null ? 0 : workersOf(inPhase.at(-1)!, stage),
     maxWorkers,
     overshoot: maxWorkers - optimal
   }
+}
+
+/** Ms from `atMs` until `stage` had as many workers as just before it, after first having fewer. */
+function recovered (stage: string, atMs: number, samples: Sample[]): number | null {
+  const before = samples.filter(s => s.t < atMs).at(-1)
+  if (before == null) return null
+  const target = workersOf(before, stage)
+  const after = samples.filter(s => s.t >= atMs)
+  const dropped = after.findIndex(s => workersOf(s, stage) < target)
+  if (dropped < 0) return null
+  const back = after.slice(dropped).find(s => workersOf(s, stage) >= target)
+  return back == null ? null : Math.round(back.t - atMs)
 }
 
 function round (n: number | null): number | null {

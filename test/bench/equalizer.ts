@@ -6,95 +6,157 @@
  *      (primes cannot show that on 2 cores);
  *   3. primes feeding a downstream that slows down (primes must not scale);
  *   4. SIGKILL of a primes worker mid-run.
- * Prints per step: decisions, time to converge, overshoot vs the optimum
- * ceil(λ / (μ·0.9)) from the measured μ, items lost and duplicated, p50/p99
- * latency. Targets: <= 3 decisions, overshoot <= 1, 0 lost.
- * `--quick` shortens every phase (a smoke run, not for the README).
+ * First every stage is calibrated alone on one worker (equalizer-calibrate.ts): the optimum for rate λ is
+ * ⌈λ / (μ·0.9)⌉ from that μ. Per step: decisions, when the optimum number of workers was up, overshoot,
+ * items lost and duplicated, p50/p99 latency.
+ * Targets, for every step after the first phase: <= 3 decisions, overshoot <= 1; 0 lost in every scenario;
+ * 0 decisions for the upstream of the slowing stage.
+ * `--quick` halves every phase (and waits 5 s, not 10, before scaling down); `--only=NAME` runs one scenario.
  */
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import { GridNode } from '../../src/node.ts'
-import { Cluster, note, sleep, table } from './lib.ts'
+import { Cluster, note, sleep } from './lib.ts'
 import { runScenario } from './equalizer-scenario.ts'
-import type { ScenarioInit, ScenarioResult } from './equalizer-scenario.ts'
+import type { Calibration, ScenarioInit, ScenarioResult } from './equalizer-scenario.ts'
+import { calibrate } from './equalizer-calibrate.ts'
+import { runBench } from './report.ts'
+import type { Figure, Row, TargetSpec } from './report.ts'
 
-const QUICK = process.argv.includes('--quick')
-const scale = (seconds: number): number => QUICK ? Math.max(2, Math.round(seconds / 3)) : seconds
 const stage = (name: string): string => fileURLToPath(new URL(`./stages/${name}`, import.meta.url))
 const AGENT = ['--agent', '--workers', '16', '--cpu', '16', '--memory', '16384']
-const SCALE_DOWN_MS = QUICK ? 3000 : 10_000
-// `--only=worker-sigkill` runs one scenario
-const ONLY = process.argv.find(a => a.startsWith('--only='))?.slice(7)
-const wanted = (name: string): boolean => ONLY == null || ONLY === name
+const NAMES = ['primes-step', 'io-step', 'downstream-slowdown', 'worker-sigkill']
 
-const cluster = new Cluster()
-process.on('exit', () => { cluster.killAllSync() })
-let node: GridNode | undefined
-try {
+function scenarios (quick: boolean, onKill: (pid: number | undefined) => void): ScenarioInit[] {
+  const scale = (seconds: number): number => quick ? Math.max(3, Math.round(seconds / 2)) : seconds
+  const scaleDownAfterMs = quick ? 5000 : 10_000
+  return [{
+    name: 'primes-step',
+    title: 'primes (CPU-bound), 4 → 40 → 4 items/s',
+    stages: [{ name: 'primes', module: stage('primes.mjs'), minWorkers: 1, maxWorkers: 8 }],
+    phases: [{ rate: 4, seconds: scale(8) }, { rate: 40, seconds: scale(15) }, { rate: 4, seconds: scale(20) }],
+    item: () => ({ limit: 400_000 }),
+    scaleDownAfterMs
+  }, {
+    name: 'io-step',
+    title: 'I/O-bound stage (20 ms wait per item), 40 → 400 → 40 items/s',
+    stages: [{ name: 'io', module: stage('sleep.mjs'), minWorkers: 1, maxWorkers: 32 }],
+    phases: [{ rate: 40, seconds: scale(8) }, { rate: 400, seconds: scale(15) }, { rate: 40, seconds: scale(20) }],
+    item: () => ({ ms: 20 }),
+    scaleDownAfterMs
+  }, {
+    // primes feeds a stage that slows from 5 ms to 50 ms per item: only the downstream may grow
+    name: 'downstream-slowdown',
+    title: 'primes feeding a stage that slows 5 → 50 ms/item, 20 items/s',
+    stages: [
+      { name: 'primes', module: stage('primes.mjs'), minWorkers: 1, maxWorkers: 8 },
+      { name: 'downstream', module: stage('sleep-downstream.mjs'), minWorkers: 1, maxWorkers: 32 }
+    ],
+    phases: [{ rate: 20, seconds: scale(10) }, { rate: 20, seconds: scale(15), name: 'downstream 5→50 ms' }],
+    item: (_id: number, phase: number) => ({ limit: 400_000, downMs: phase === 0 ? 5 : 50 }),
+    scaleDownAfterMs
+  }, {
+    name: 'worker-sigkill',
+    title: 'SIGKILL of a primes worker at 40 items/s',
+    stages: [{ name: 'primes', module: stage('primes.mjs'), minWorkers: 1, maxWorkers: 8 }],
+    // settled first (the kill must hit a stage at its steady size), then a worker is SIGKILLed
+    phases: [{ rate: 40, seconds: scale(20) }, { rate: 40, seconds: scale(12), name: 'the SIGKILL' }],
+    item: () => ({ limit: 400_000 }),
+    scaleDownAfterMs,
+    fault: {
+      atMs: scale(20) * 1000 + 500,
+      run: (pids: number[]) => {
+        onKill(pids[0])
+        if (pids[0] != null) { note(`SIGKILL worker pid ${pids[0]}`); process.kill(pids[0], 'SIGKILL') }
+      }
+    }
+  }]
+}
+
+/** μ per stage per phase, each (module, item) measured once, alone on one worker. */
+async function calibrateAll (node: GridNode, list: ScenarioInit[], seconds: number): Promise<Map<string, Calibration>> {
+  const cache = new Map<string, number>()
+  const out = new Map<string, Calibration>()
+  for (const s of list) {
+    const calibration: Calibration = {}
+    for (const st of s.stages) {
+      calibration[st.name] = []
+      for (let p = 0; p < s.phases.length; p++) {
+        const item = s.item(0, p)
+        const key = `${st.module}\n${JSON.stringify(item)}`
+        if (!cache.has(key)) {
+          cache.set(key, await calibrate(node, st.module, item, seconds))
+          note(`calibrated ${st.name} ${JSON.stringify(item)} alone on one worker: ${cache.get(key)!.toFixed(1)} items/s`)
+        }
+        calibration[st.name]!.push(cache.get(key)!)
+      }
+    }
+    out.set(s.name, calibration)
+  }
+  return out
+}
+
+/** Figures, targets and a README row for one scenario's result. */
+function describe (init: ScenarioInit, r: ScenarioResult, figures: Record<string, Figure>, targets: TargetSpec[], rows: Row[]): void {
+  const ids: string[] = []
+  const add = (id: string, figure: Figure, target?: TargetSpec['bound']): void => {
+    figures[`${r.name}.${id}`] = figure
+    ids.push(`${r.name}.${id}`)
+    if (target != null) targets.push({ figure: `${r.name}.${id}`, comparator: '<=', bound: target })
+  }
+  const mus: string[] = []
+  for (const p of r.phases) {
+    if (!mus.some(m => m.startsWith(`${p.stage} `) && m.endsWith(` ${p.mu}/s`))) mus.push(`${p.stage} ${p.mu}/s`)
+    // the first phase is the start, not a step: reported in the JSON only
+    if (p.phase === 0) continue
+    const upstreamOfSlowdown = r.name === 'downstream-slowdown' && p.stage === 'primes'
+    const at = `${p.stage}, ${init.phases[p.phase]!.name ?? `${init.phases[p.phase - 1]!.rate}→${p.rate}/s`}`
+    add(`${p.stage}.p${p.phase}.decisions`, { value: p.decisions, unit: '', label: `${at}: decisions` }, upstreamOfSlowdown ? 0 : 3)
+    add(`${p.stage}.p${p.phase}.optimum`, { value: p.optimal, unit: '', label: 'optimum' })
+    add(`${p.stage}.p${p.phase}.maxWorkers`, { value: p.maxWorkers, unit: '', label: 'most up' })
+    add(`${p.stage}.p${p.phase}.overshoot`, { value: p.overshoot, unit: '', label: 'overshoot' }, upstreamOfSlowdown ? undefined : 1)
+    if (!upstreamOfSlowdown) add(`${p.stage}.p${p.phase}.convergedMs`, { value: p.convergedMs, unit: 'ms', label: 'optimum up after' })
+  }
+  if (r.recoveredMs != null || init.fault != null) add('recoveredMs', { value: r.recoveredMs, unit: 'ms', label: 'workers back after the kill' })
+  add('lost', { value: r.lost, unit: '', label: 'lost' }, 0)
+  add('duplicates', { value: r.duplicates, unit: '', label: 'duplicated' })
+  add('latencyP50Ms', { value: r.latencyP50Ms, unit: 'ms', label: 'latency p50' })
+  add('latencyP99Ms', { value: r.latencyP99Ms, unit: 'ms', label: 'p99' })
+  rows.push({ what: `equalizer, ${init.title}`, figures: ids, note: `${r.sent} items, ${r.retried} retried; μ of one worker alone: ${mus.join(', ')}` })
+}
+
+await runBench('equalizer', ['--only'], async (args, defer) => {
+  const only = args.text('--only')
+  let killed: number | undefined
+  const list = scenarios(args.quick, pid => { killed = pid }).filter(s => only == null || s.name === only)
+  if (list.length === 0) throw new Error(`--only: no scenario "${only}" (${NAMES.join(', ')})`)
+  const cluster = new Cluster()
+  defer(async () => { await cluster.close() })
+  process.on('exit', () => { cluster.killAllSync() })
   const [p1, p2] = [await cluster.freePort(), await cluster.freePort()]
-  await cluster.start(p1!, [], 30_000, AGENT)
-  await cluster.start(p2!, [`127.0.0.1:${p1}`], 30_000, AGENT)
-  node = await GridNode.start({ host: '127.0.0.1', port: 0, dev: true, peers: [`127.0.0.1:${p1}`], logger: pino({ level: 'silent' }) })
+  await cluster.start(p1, [], 30_000, AGENT)
+  await cluster.start(p2, [`127.0.0.1:${p1}`], 30_000, AGENT)
+  const node = await GridNode.start({ host: '127.0.0.1', port: 0, dev: true, peers: [`127.0.0.1:${p1}`], logger: pino({ level: 'silent' }) })
+  defer(async () => { await node.stop() })
   const deadline = Date.now() + 30_000
   while (node.members().filter(m => m.role === 'agent' && m.state === 'alive').length < 2) {
     if (Date.now() > deadline) throw new Error('the owner did not see both agents within 30 s')
     await sleep(100)
   }
   note('grid up: 2 agents + the owner')
-  const results: ScenarioResult[] = []
-
-  let killed: number | undefined
-  const scenarios: ScenarioInit[] = [{
-    name: 'primes-step',
-    stages: [{ name: 'primes', module: stage('primes.mjs'), minWorkers: 1, maxWorkers: 8 }],
-    phases: [{ rate: 4, seconds: scale(8) }, { rate: 40, seconds: scale(15) }, { rate: 4, seconds: scale(20) }],
-    item: () => ({ limit: 400_000 }),
-    scaleDownAfterMs: SCALE_DOWN_MS
-  }, {
-    name: 'io-step',
-    stages: [{ name: 'io', module: stage('sleep.mjs'), minWorkers: 1, maxWorkers: 32 }],
-    phases: [{ rate: 40, seconds: scale(8) }, { rate: 400, seconds: scale(15) }, { rate: 40, seconds: scale(20) }],
-    item: () => ({ ms: 20 }),
-    scaleDownAfterMs: SCALE_DOWN_MS
-  }, {
-    // primes feeds a stage that slows from 5 ms to 50 ms per item: only the downstream may grow
-    name: 'downstream-slowdown',
-    stages: [
-      { name: 'primes', module: stage('primes.mjs'), minWorkers: 1, maxWorkers: 8 },
-      { name: 'downstream', module: stage('sleep-downstream.mjs'), minWorkers: 1, maxWorkers: 32 }
-    ],
-    phases: [{ rate: 20, seconds: scale(10) }, { rate: 20, seconds: scale(15) }],
-    item: (_id: number, phase: number) => ({ limit: 400_000, downMs: phase === 0 ? 5 : 50 }),
-    scaleDownAfterMs: SCALE_DOWN_MS
-  }, {
-    name: 'worker-sigkill',
-    stages: [{ name: 'primes', module: stage('primes.mjs'), minWorkers: 1, maxWorkers: 8 }],
-    // settled first (the kill must hit a stage at its steady size), then a worker is SIGKILLed
-    phases: [{ rate: 40, seconds: scale(20) }, { rate: 40, seconds: scale(12) }],
-    item: () => ({ limit: 400_000 }),
-    scaleDownAfterMs: SCALE_DOWN_MS,
-    fault: {
-      atMs: scale(20) * 1000 + 500,
-      run: (pids: number[]) => {
-        killed = pids[0]
-        if (killed != null) { note(`SIGKILL worker pid ${killed}`); process.kill(killed, 'SIGKILL') }
-      }
-    }
-  }].filter(s => wanted(s.name))
-  for (const scenario of scenarios) {
+  const calibrations = await calibrateAll(node, list, args.quick ? 2 : 4)
+  const figures: Record<string, Figure> = {}
+  const targets: TargetSpec[] = []
+  const rows: Row[] = []
+  const results: unknown[] = []
+  for (const scenario of list) {
     note(`scenario ${scenario.name}`)
-    const result = await runScenario(node, scenario)
+    const result = await runScenario(node, scenario, calibrations.get(scenario.name)!)
     for (const e of result.scaled) note(`  t=${(e.t / 1000).toFixed(1)} s ${e.stage} ${e.delta > 0 ? '+' : ''}${e.delta} -> ${e.workers}: ${e.reason}`)
+    for (const p of result.phases) note(`  ${p.stage} phase ${p.phase} (${p.rate}/s): ${p.decisions} decisions, optimum ${p.optimal} (μ alone ${p.mu}/s, seen ${p.muSeen}/s), most up ${p.maxWorkers}, optimum up after ${p.convergedMs ?? 'never'} ms, final ${p.finalWorkers}`)
+    describe(scenario, result, figures, targets, rows)
     results.push(result)
   }
-  if (wanted('worker-sigkill') && killed == null) throw new Error('no worker pid was seen, so none was killed')
-
-  const rows = results.flatMap(r => r.phases.map(p => [r.name, p.stage, String(p.phase), `${p.rate}/s`, String(p.decisions), `${p.convergeMs} ms`, String(p.mu), String(p.optimal), String(p.maxWorkers), String(p.overshoot), String(p.finalWorkers)]))
-  process.stdout.write(table(['scenario', 'stage', 'phase', 'input', 'decisions', 'converged after', 'μ/worker', 'optimal', 'max workers', 'overshoot', 'final'], rows))
-  process.stdout.write(table(['scenario', 'sent', 'received', 'lost', 'duplicates', 'retried', 'failed', 'workers lost', 'latency p50', 'latency p99'],
-    results.map(r => [r.name, String(r.sent), String(r.received), String(r.lost), String(r.duplicates), String(r.retried), String(r.failed), String(r.workersLost), `${r.latencyP50Ms} ms`, `${r.latencyP99Ms} ms`])))
-  process.stdout.write(`${JSON.stringify(results.map(({ scaled, ...r }) => r))}\n`)
-} finally {
-  await node?.stop()
-  await cluster.close()
-}
+  if (list.some(s => s.fault != null) && killed == null) throw new Error('no worker pid was seen, so none was killed')
+  return { figures, targets, rows, details: { utilization: 0.9, scenarios: results } }
+})

@@ -5,10 +5,10 @@
  */
 import { createServer } from 'node:net'
 import { once } from 'node:events'
-import { existsSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { GridProcess } from '../integration/helpers/grid-process.ts'
+import { GridProcess, GRID_BIN } from '../integration/helpers/grid-process.ts'
 import type { LogLine } from '../integration/helpers/grid-process.ts'
 import { devCertsDir } from '../../src/certs/dev.ts'
 
@@ -16,6 +16,26 @@ export { GridProcess }
 export type { LogLine }
 
 export type Match = (line: LogLine) => boolean
+
+/** The Node flags in bin/grid.js's shebang (`#!/usr/bin/env -S node --max-semi-space-size=1`), which `npx grid` runs with. */
+export const SHEBANG_FLAGS = readFileSync(GRID_BIN, 'utf8').split('\n', 1)[0]!.split(/\s+/).filter(w => w.startsWith('--'))
+
+/** `grid <args>` as `npx grid` runs it: bin/grid.js (the bundle) under its shebang's flags. */
+export function gridCommand (entry: string, args: string[]): string[] {
+  return [process.execPath, ...SHEBANG_FLAGS, entry, ...args]
+}
+
+/** `grid node <args>` as `npx grid node` runs it, as a GridProcess; ready once it logged "grid node listening". */
+export async function startGridNode (args: string[], timeoutMs = 30_000): Promise<GridProcess> {
+  const node = new GridProcess(args, {}, undefined, gridCommand(GRID_BIN, ['node', ...args]))
+  try {
+    await node.waitFor(l => l.msg === 'grid node listening', timeoutMs)
+    return node
+  } catch (err) {
+    await node.stop('SIGKILL')
+    throw err
+  }
+}
 
 export async function sleep (ms: number): Promise<void> {
   if (ms > 0) await new Promise(resolve => setTimeout(resolve, ms))
@@ -73,7 +93,8 @@ export class Cluster {
   async start (port: number, peers: string[], timeoutMs = 30_000, extra: string[] = []): Promise<GridProcess> {
     this.ports.add(port)
     const args = ['--dev', '--host', '127.0.0.1', '--port', String(port), '--log-level', 'info', ...peers.flatMap(p => ['--peer', p]), ...extra]
-    const node = new GridProcess(args)
+    // started as `npx grid node` runs it: the bundle, with the shebang's flags
+    const node = new GridProcess(args, {}, undefined, gridCommand(GRID_BIN, ['node', ...args]))
     this.started.push(node)
     try {
       await node.waitFor(l => l.msg === 'grid node listening', timeoutMs)

@@ -1,34 +1,34 @@
 /**
  * `npm run bench:scaling`: the CPU-bound primes stage with 1 and with 2
- * workers on this 2-core machine, same items, measured in the same run.
+ * workers on this node, same items, measured in the same run (alternated, so
+ * drift in the machine's load hits both alike; medians of 3).
  * Items are ~25 ms of CPU each, so the owner's own dispatching is noise.
- * Prints items/s for each and the ratio (target >= 1.8).
+ * Target: 2 workers >= 1.8x one (on a 2-core machine).
  */
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import { GridNode } from '../../src/node.ts'
-import { table } from './lib.ts'
+import { runBench } from './report.ts'
 
-const ITEMS = Number(process.argv.find(a => a.startsWith('--items='))?.slice(8) ?? 120)
 const REPEATS = 3
 const STAGE = fileURLToPath(new URL('../../examples/primes/count-primes.mjs', import.meta.url))
 
-const node = await GridNode.start({ host: '127.0.0.1', port: 0, dev: true, agent: { workers: 2, cpu: 2 }, logger: pino({ level: 'silent' }) })
-try {
+await runBench('scaling', ['--items'], async (args, defer) => {
+  const items = Math.max(10, Math.round(args.number('--items', args.quick ? 60 : 120)))
+  const node = await GridNode.start({ host: '127.0.0.1', port: 0, dev: true, agent: { workers: 2, cpu: 2 }, logger: pino({ level: 'silent' }) })
+  defer(async () => { await node.stop() })
   async function throughput (workers: number): Promise<number> {
-    const items = Array.from({ length: ITEMS }, (_, id) => ({ id, limit: 400_000 }))
     const run = node.pipeline(`scaling-${workers}`, {
-      source: items,
+      source: Array.from({ length: items }, (_, id) => ({ id, limit: 400_000 })),
       stages: [{ name: 'primes', module: STAGE, minWorkers: workers, maxWorkers: workers }],
       sink: () => {},
       equalize: false
     })
     const t0 = performance.now()
     const summary = await run.done
-    if (summary.out !== ITEMS) throw new Error(`expected ${ITEMS} results, got ${summary.out}`)
-    return ITEMS / ((performance.now() - t0) / 1000)
+    if (summary.out !== items) throw new Error(`expected ${items} results, got ${summary.out}`)
+    return items / ((performance.now() - t0) / 1000)
   }
-  // alternate 1 and 2 so drift in machine load hits both alike; report the medians
   const one: number[] = []
   const two: number[] = []
   for (let i = 0; i < REPEATS; i++) {
@@ -36,9 +36,14 @@ try {
     two.push(await throughput(2))
   }
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-  const result = { items: ITEMS, repeats: REPEATS, oneWorkerItemsPerS: Math.round(median(one)), twoWorkersItemsPerS: Math.round(median(two)), ratio: Math.round(median(two) / median(one) * 100) / 100, target: 1.8 }
-  process.stdout.write(`${JSON.stringify(result)}\n`)
-  process.stdout.write(table(['workers', 'items/s (median of 3)'], [['1', String(result.oneWorkerItemsPerS)], ['2', String(result.twoWorkersItemsPerS)], ['ratio', `${result.ratio} (target >= 1.8: ${result.ratio >= 1.8 ? 'pass' : 'FAIL'})`]]))
-} finally {
-  await node.stop()
-}
+  return {
+    figures: {
+      ratio: { value: Math.round(median(two) / median(one) * 100) / 100, unit: '×', label: '2 workers / 1' },
+      oneWorkerItemsPerS: { value: Math.round(median(one)), unit: 'items/s', label: '1 worker' },
+      twoWorkersItemsPerS: { value: Math.round(median(two)), unit: 'items/s', label: '2 workers' }
+    },
+    targets: [{ figure: 'ratio', comparator: '>=', bound: 1.8 }],
+    rows: [{ what: 'CPU-bound stage (primes), 2 workers vs 1 on one node, same run', figures: ['ratio', 'oneWorkerItemsPerS', 'twoWorkersItemsPerS'], note: `${items} items, medians of ${REPEATS}, alternated` }],
+    details: { items, repeats: REPEATS, oneWorker: one.map(Math.round), twoWorkers: two.map(Math.round) }
+  }
+})

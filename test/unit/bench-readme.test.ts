@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { BEGIN, END, README, loadResults, renderMeasured, replaceMeasured } from '../../scripts/bench-readme.ts'
+import { benchArgs, buildResult, checkTarget } from '../bench/report.ts'
+
+describe('the README Measured table', () => {
+  it('is exactly what bench-results/*.json regenerate (run `npm run bench:readme`)', () => {
+    const readme = readFileSync(README, 'utf8')
+    const begin = readme.indexOf(BEGIN)
+    const end = readme.indexOf(END)
+    expect(begin).toBeGreaterThanOrEqual(0)
+    expect(end).toBeGreaterThan(begin)
+    expect(readme.slice(begin, end + END.length)).toBe(renderMeasured(loadResults()))
+  })
+
+  it('has a row for every row of every result, naming its command and commit', () => {
+    const results = loadResults()
+    expect(results.map(r => r.name)).toEqual(expect.arrayContaining(['membership', 'spawn', 'scaling', 'dispatch', 'equalizer']))
+    const table = renderMeasured(results)
+    for (const r of results) {
+      expect(r.commit).toMatch(/^[0-9a-f]{40}$/)
+      expect(table).toContain(`\`${r.command}\``)
+      expect(table).toContain(`\`${r.commit.slice(0, 7)}\``)
+      for (const row of r.rows) expect(table).toContain(row.what.replaceAll('|', '\\|'))
+    }
+  })
+})
+
+describe('bench reports', () => {
+  const args = (...argv: string[]): ReturnType<typeof benchArgs> => benchArgs(argv, ['--items'])
+
+  it('check each target against its figure; a missing value never passes', () => {
+    expect(checkTarget({ figure: 'x', comparator: '<=', bound: 10 }, { value: 10, unit: 'ms' }).pass).toBe(true)
+    expect(checkTarget({ figure: 'x', comparator: '<=', bound: 10 }, { value: 10.1, unit: 'ms' }).pass).toBe(false)
+    expect(checkTarget({ figure: 'x', comparator: '>=', bound: 1.8 }, { value: 1.79, unit: '×' }).pass).toBe(false)
+    expect(checkTarget({ figure: 'x', comparator: '>=', bound: 1.8 }, { value: null, unit: '×' }).pass).toBe(false)
+    // a scale below 1 tightens both kinds of bound
+    expect(checkTarget({ figure: 'x', comparator: '<=', bound: 10 }, { value: 5, unit: 'ms' }, 0.1).pass).toBe(false)
+    expect(checkTarget({ figure: 'x', comparator: '>=', bound: 1 }, { value: 5, unit: '×' }, 0.1).pass).toBe(false)
+  })
+
+  it('fail as a whole when one target misses, and the table says which', () => {
+    const result = buildResult('demo', args('--quick'), {
+      figures: { a: { value: 3, unit: 'ms', label: 'p50' }, b: { value: 2, unit: '×', label: 'ratio' } },
+      targets: [{ figure: 'a', comparator: '<=', bound: 5 }, { figure: 'b', comparator: '>=', bound: 2.5 }]
+    })
+    expect(result.pass).toBe(false)
+    expect(result.command).toBe('npm run bench:demo -- --quick')
+    expect(result.mode).toBe('quick')
+    const table = renderMeasured([result])
+    expect(table).toContain('| p50 | p50 3 ms | p50 ≤ 5 ms | yes |')
+    expect(table).toContain('| ratio | ratio 2× | ratio ≥ 2.5× | **no** (ratio) |')
+  })
+
+  it('refuse a target or row naming a figure that was not reported', () => {
+    expect(() => buildResult('demo', args(), { figures: {}, targets: [{ figure: 'gone', comparator: '<=', bound: 1 }] })).toThrow(/gone/)
+  })
+
+  it('parse the common flags and refuse unknown ones', () => {
+    const a = args('--report-only', '--items=40', '--target-scale', '0.5')
+    expect([a.reportOnly, a.quick, a.number('--items', 1), a.targetScale]).toEqual([true, false, 40, 0.5])
+    expect(() => args('--itmes=4')).toThrow(/unknown argument/)
+    // a switch takes no value, so `--soak --soak-seconds 30` is two flags
+    const soak = benchArgs(['--soak', '--soak-seconds', '30'], ['--soak', '--soak-seconds'], ['--soak'])
+    expect([soak.has('--soak'), soak.number('--soak-seconds', 600)]).toEqual([true, 30])
+    expect(() => benchArgs(['--quick=yes'])).toThrow(/no value/)
+    expect(() => args('--items', 'many').number('--items', 1)).toThrow(/number/)
+  })
+
+  it('replace only the text between the markers', () => {
+    expect(replaceMeasured(`a\n${BEGIN}\nold\n${END}\nb`, `${BEGIN}\nnew\n${END}`)).toBe(`a\n${BEGIN}\nnew\n${END}\nb`)
+    expect(() => replaceMeasured('no markers', '')).toThrow(/bench:begin/)
+  })
+})

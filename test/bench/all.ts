@@ -17,8 +17,8 @@ const BENCHES: Array<{ name: string, only?: string[] }> = [
   { name: 'spawn' },
   { name: 'scaling' },
   { name: 'dispatch' },
-  { name: 'equalizer' }
-  // owner-memory and peers are added here when they land
+  { name: 'equalizer' },
+  { name: 'owner-memory' }
 ]
 
 let args: ReturnType<typeof benchArgs>

@@ -4,10 +4,10 @@
  * pipeline; the agent and its worker are other processes) and reads this
  * process's RSS, after a full GC, every 200 k items. Passes when the RSS after
  * 2 M items is within 10 % of the RSS after 200 k (exit code 1 otherwise).
- * Counting starts after a warm-up of `--warmup=N` items (default 200 k) through
+ * Counting starts after a warm-up of `--warmup N` items (default 400 k) through
  * the same run: until then the process is still growing to its working size
  * (JIT, V8's young generation, the adaptive credit window reaching 1024).
- * `--items=N` changes the 2 M, `--first=N` the 200 k.
+ * `--items N` changes the 2 M, `--first N` the 200 k.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -20,14 +20,9 @@ import { GridNode } from '../../src/node.ts'
 import { loadCerts } from '../../src/transport/mtls/material.ts'
 import { initCertsDir, issueIntoDir } from '../../src/certs/files.ts'
 import { startNode } from '../integration/helpers/grid-process.ts'
-import type { GridProcess } from '../integration/helpers/grid-process.ts'
 import { note, procMemory, sleep, table } from './lib.ts'
+import { runBench } from './report.ts'
 
-const arg = (name: string, fallback: number): number => Number(process.argv.find(a => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback)
-const ITEMS = arg('items', 2_000_000)
-const FIRST = arg('first', 200_000)
-const EVERY = FIRST
-const WARMUP = arg('warmup', 200_000)
 const LIMIT = 1.10
 
 // a full collection before each reading, so the figure is what the owner keeps, not garbage not yet collected
@@ -37,16 +32,20 @@ const gc = runInNewContext('gc') as () => void
 interface Reading { items: number, rssMb: number, rssAnonMb: number, heapUsedMb: number, heapTotalMb: number, externalMb: number, atS: number }
 const mb = (bytes: number): number => Math.round(bytes / 1024 / 102.4) / 10
 
-const dir = await mkdtemp(join(tmpdir(), 'gridd-bench-owner-memory-'))
-let agent: GridProcess | undefined
-let owner: GridNode | undefined
-try {
+await runBench('owner-memory', ['--items', '--first', '--warmup'], async (args, defer) => {
+  const ITEMS = args.number('--items', args.quick ? 600_000 : 2_000_000)
+  const FIRST = args.number('--first', args.quick ? 100_000 : 200_000)
+  const WARMUP = args.number('--warmup', args.quick ? 300_000 : 400_000)
+  const dir = await mkdtemp(join(tmpdir(), 'gridd-bench-owner-memory-'))
+  defer(async () => { await rm(dir, { recursive: true, force: true }) })
   await initCertsDir(dir)
   for (const name of ['agent', 'owner']) await issueIntoDir(dir, name)
-  agent = await startNode(['--certs', dir, '--name', 'agent', '--agent', '--workers', '2'])
-  owner = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(dir, 'owner'), peers: [agent.address], logger: pino({ level: 'silent' }) })
+  const agent = await startNode(['--certs', dir, '--name', 'agent', '--agent', '--workers', '2'])
+  defer(async () => { await agent.stop('SIGKILL') })
+  const owner = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(dir, 'owner'), peers: [agent.address], logger: pino({ level: 'silent' }) })
+  defer(async () => { await owner.stop() })
   while (!owner.members().some(m => m.role === 'agent' && m.state === 'alive')) await sleep(50)
-  note(`agent alive; streaming ${ITEMS} no-op items, reading RSS every ${EVERY}`)
+  note(`agent alive; streaming ${WARMUP} warm-up + ${ITEMS} no-op items, reading RSS every ${FIRST}`)
 
   const readings: Reading[] = []
   const t0 = performance.now()
@@ -56,7 +55,7 @@ try {
     source: endless(),
     stages: [{ name: 'noop', module: fileURLToPath(new URL('../fixtures/stages/noop.mjs', import.meta.url)), minWorkers: 1, maxWorkers: 1 }],
     sink: async () => {
-      if (++delivered <= 0 || delivered % EVERY !== 0) return
+      if (++delivered <= 0 || delivered % FIRST !== 0) return
       gc()
       const m = process.memoryUsage()
       const proc = await procMemory(process.pid)
@@ -68,17 +67,21 @@ try {
   if (summary.out !== WARMUP + ITEMS || summary.failed !== 0) throw new Error(`lost items: ${JSON.stringify(summary)}`)
   const first = readings.find(r => r.items === FIRST)!
   const last = readings.at(-1)!
-  const sorted = readings.map(r => r.rssMb).sort((a, b) => a - b)
-  const median = sorted[Math.floor(sorted.length / 2)]!
   const ratio = Math.round(last.rssMb / first.rssMb * 1000) / 1000
   const itemsPerS = Math.round((WARMUP + ITEMS) / ((performance.now() - t0) / 1000))
-  process.stdout.write(`${JSON.stringify({ bench: 'owner-memory', warmup: WARMUP, items: ITEMS, rssAtFirstMb: first.rssMb, rssAtLastMb: last.rssMb, medianRssMb: median, ratio, target: LIMIT, pass: ratio <= LIMIT, itemsPerS, readings })}\n`)
   process.stdout.write(table(['items after warm-up', 'owner RSS (MB, after GC)', 'of it anonymous', 'JS heap used / total (MB)', 'external (MB)', 's'],
     readings.map(r => [String(r.items), String(r.rssMb), String(r.rssAnonMb), `${r.heapUsedMb} / ${r.heapTotalMb}`, String(r.externalMb), String(r.atS)])))
-  process.stdout.write(`RSS ${first.rssMb} MB after ${FIRST} items, ${last.rssMb} MB after ${last.items} (median ${median} MB): ratio ${ratio} (target <= ${LIMIT}: ${ratio <= LIMIT ? 'pass' : 'FAIL'}), ${itemsPerS} items/s\n`)
-  if (ratio > LIMIT) process.exitCode = 1
-} finally {
-  await owner?.stop()
-  await agent?.stop('SIGKILL')
-  await rm(dir, { recursive: true, force: true })
-}
+  return {
+    figures: {
+      ratio: { value: ratio, unit: '×', label: `RSS after ${last.items} / after ${FIRST}` },
+      rssFirstMb: { value: first.rssMb, unit: 'MB', label: `RSS after ${FIRST}` },
+      rssLastMb: { value: last.rssMb, unit: 'MB', label: `RSS after ${last.items}` },
+      heapFirstMb: { value: first.heapUsedMb, unit: 'MB', label: 'JS heap used, first' },
+      heapLastMb: { value: last.heapUsedMb, unit: 'MB', label: 'JS heap used, last' },
+      itemsPerS: { value: itemsPerS, unit: 'items/s', label: 'throughput' }
+    },
+    targets: [{ figure: 'ratio', comparator: '<=', bound: LIMIT }],
+    rows: [{ what: 'owner RSS, endless source: no-op items through a remote stage (full GC before each reading)', figures: ['ratio', 'rssFirstMb', 'rssLastMb', 'heapFirstMb', 'heapLastMb', 'itemsPerS'], note: `after a ${WARMUP}-item warm-up` }],
+    details: { warmup: WARMUP, items: ITEMS, first: FIRST, readings }
+  }
+})

@@ -3,8 +3,8 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { requestJson } from '../transport/json-stream.ts'
 import { SPAWN_PROTOCOL, spawnResponseSchema } from '../wire/spawn-protocol.ts'
 import type { SpawnResponseMessage } from '../wire/spawn-protocol.ts'
-import { readModule } from './module-source.ts'
-import type { ModuleRef } from '../wire/module-ref.ts'
+import { checkModulePath, readModule } from './module-source.ts'
+import type { ShippableModule } from './module-source.ts'
 import { RemoteWorker } from './remote-worker.ts'
 import { localHandle } from './local-handle.ts'
 import type { WorkerHandle } from './worker-handle.ts'
@@ -56,7 +56,9 @@ export class Workers {
   async spawn (options: SpawnOptions, { signal }: { signal?: AbortSignal } = {}): Promise<WorkerHandle> {
     const resources = { cpu: options.resources?.cpu ?? 1, memoryMb: options.resources?.memoryMb ?? 0 }
     if (typeof options.stage !== 'string' || options.stage === '') throw new ConfigError('stage', 'must be a non-empty string')
-    const module = await readModule(options.module)
+    // local workers import the file itself; remote ones get it bundled (once, on first need)
+    const modulePath = await checkModulePath(options.module)
+    let shipped: Promise<ShippableModule> | undefined
     const { ranked, shortfalls } = rankAgents(resources, this.candidates())
     const refusals: string[] = []
     for (const agent of ranked) {
@@ -66,8 +68,8 @@ export class Workers {
       this.reserve(agent.id, resources, 1)
       try {
         const handle = agent.id === this.libp2p.peerId.toString()
-          ? this.spawnLocal(options, module.path, resources)
-          : await this.spawnRemote(agent.id, options, module, resources, signal)
+          ? this.spawnLocal(options, modulePath, resources)
+          : await this.spawnRemote(agent.id, options, await (shipped ??= readModule(modulePath, options.stage)), resources, signal)
         this.track(handle)
         // this node's own load is updated synchronously; a remote agent's arrives by gossip
         // shortly, unless the worker is already gone (it then never counts again)
@@ -132,7 +134,7 @@ export class Workers {
     return localHandle(worker, this.libp2p.peerId.toString())
   }
 
-  private async spawnRemote (agentId: string, options: SpawnOptions, module: ModuleRef & { source: string }, resources: { cpu: number, memoryMb: number }, signal?: AbortSignal): Promise<WorkerHandle> {
+  private async spawnRemote (agentId: string, options: SpawnOptions, module: ShippableModule, resources: { cpu: number, memoryMb: number }, signal?: AbortSignal): Promise<WorkerHandle> {
     const agent = peerIdFromString(agentId)
     await this.membership.teachAddresses(agentId)
     const opts = { signal: signal == null ? AbortSignal.timeout(SPAWN_TIMEOUT_MS) : AbortSignal.any([signal, AbortSignal.timeout(SPAWN_TIMEOUT_MS)]) }

@@ -3,13 +3,9 @@ import { mkdtemp, mkdir, rm, readdir, writeFile, utimes } from 'node:fs/promises
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { GridNode } from '../../src/node.ts'
-import { loadCerts } from '../../src/transport/mtls/material.ts'
 import { StageBundleError } from '../../src/errors.ts'
-import { GridFixture, FAST } from './helpers/grid-fixture.ts'
-import { eventually } from './helpers/grid-process.ts'
-import type { GridProcess } from './helpers/grid-process.ts'
-import { canUnshare, startHiddenFromAgent } from './helpers/namespaced-agent.ts'
+import { canUnshare, gridWithHiddenAgent } from './helpers/namespaced-agent.ts'
+import type { HiddenAgentGrid } from './helpers/namespaced-agent.ts'
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -36,32 +32,23 @@ const FILES: Record<string, string> = {
 }
 
 describe.skipIf(!canUnshare)('a multi-file stage shipped to an agent that has none of its files', () => {
-  let grid: GridFixture
   let moduleDir: string
-  let dataDir: string
-  let agent: GridProcess
-  let member: GridNode
+  let hidden: HiddenAgentGrid
 
   beforeAll(async () => {
-    grid = await GridFixture.create(2)
     moduleDir = await mkdtemp(join(tmpdir(), 'gridd-multifile-'))
-    dataDir = await mkdtemp(join(tmpdir(), 'gridd-agent-data-'))
     await mkdir(join(moduleDir, 'lib'))
     for (const [name, text] of Object.entries(FILES)) await writeFile(join(moduleDir, name), text)
-    const args = ['node', '--certs', grid.dir, '--name', 'n1', '--host', '127.0.0.1', '--port', '0', '--agent', '--workers', '2', '--data-dir', dataDir, ...FAST]
-    agent = await startHiddenFromAgent(args, [moduleDir], REPO)
-    grid.nodes.push(agent)
-    member = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(grid.dir, 'n2'), peers: [agent.address], heartbeatMs: 200 })
-    await eventually(() => member.members().some(m => m.role === 'agent' && m.state === 'alive') ? true : undefined)
+    hidden = await gridWithHiddenAgent([moduleDir], REPO)
   })
 
   afterAll(async () => {
-    await member?.stop()
-    await grid.close()
-    for (const dir of [moduleDir, dataDir]) await rm(dir, { recursive: true, force: true })
+    await hidden?.close()
+    await rm(moduleDir, { recursive: true, force: true })
   })
 
   it('runs it from one shipped bundle; errors name the helper file; an edited helper ships a new bundle', async () => {
+    const { member, dataDir, agent } = hidden
     const entry = join(moduleDir, 'stage.ts')
     const worker = await member.workers.spawn({ stage: 'multi', module: entry })
     expect(await worker.process(20)).toBe(41)
@@ -86,7 +73,7 @@ describe.skipIf(!canUnshare)('a multi-file stage shipped to an agent that has no
   })
 
   it('a relative import that does not resolve: StageBundleError naming the stage and the importing file', async () => {
-    const err = await member.workers.spawn({ stage: 'broken', module: join(moduleDir, 'broken.ts') }).then(() => undefined, (e: unknown) => e)
+    const err = await hidden.member.workers.spawn({ stage: 'broken', module: join(moduleDir, 'broken.ts') }).then(() => undefined, (e: unknown) => e)
     expect(err).toBeInstanceOf(StageBundleError)
     expect(err).toMatchObject({ code: 'ERR_STAGE_BUNDLE', stage: 'broken', file: `${join(moduleDir, 'broken.ts')}:1:24` })
     expect((err as Error).message).toContain('./missing.ts')

@@ -1,7 +1,8 @@
 /**
  * The three systems of `npm run bench:peers`, each behind the same shape:
- * `prepare(workers)` outside the clock, then `run(items)` resolves when every
- * result is back at the submitter, then `release()`. All run the same stage
+ * `prepare(workers)` outside the clock (then the caller warms it up with the
+ * same work), `run(items)` resolves when every result is back at the
+ * submitter, then `release()`. All run the same stage
  * module file on the same items.
  */
 import { spawn } from 'node:child_process'
@@ -49,26 +50,56 @@ async function lineFrom (child: ChildProcess, pattern: RegExp, what: string): Pr
   })
 }
 
-/** gridd: this script is the pipeline owner; one `grid node --agent` process runs the workers. */
+/** Resolves when `count()` reaches a target; one waiter at a time (runs do not overlap). */
+function completions (): { add: (n: number) => void, until: (target: number, what: string) => Promise<void>, fail: (err: Error) => void, count: () => number } {
+  let done = 0
+  let waiter: { target: number, resolve: () => void, reject: (err: Error) => void } | undefined
+  return {
+    add (n) {
+      done += n
+      if (waiter != null && done >= waiter.target) { waiter.resolve(); waiter = undefined }
+    },
+    async until (target, what) {
+      if (done >= target) return
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => { reject(new Error(`${what}: ${done}/${target} results after ${RUN_TIMEOUT_MS} ms`)) }, RUN_TIMEOUT_MS)
+        waiter = { target, resolve: () => { clearTimeout(timer); resolve() }, reject: err => { clearTimeout(timer); reject(err) } }
+      })
+    },
+    fail (err) { waiter?.reject(err); waiter = undefined },
+    count: () => done
+  }
+}
+
+/**
+ * gridd: this script owns one pipeline per prepare (started outside the clock,
+ * like the others' workers), fed by push; one `grid node --agent` process runs the workers.
+ */
 export function gridd (owner: GridNode): System {
-  let module = ''
-  let workers = 1
-  let concurrency = 1
+  let pipeline: ReturnType<GridNode['pipeline']> | undefined
+  const results = completions()
   let runs = 0
   return {
     name: 'gridd',
-    async prepare (m, w, c) { module = m; workers = w; concurrency = c },
-    async run (items) {
-      const run = owner.pipeline(`peers-${++runs}`, {
-        source: items,
-        stages: [{ name: 'stage', module, minWorkers: workers, maxWorkers: workers, concurrency }],
+    async prepare (module, workers, concurrency) {
+      pipeline = owner.pipeline(`peers-${++runs}`, {
         // min = max pins the workers; the equalizer still sizes the credit window for cheap items
-        sink: () => {}
+        stages: [{ name: 'stage', module, minWorkers: workers, maxWorkers: workers, concurrency }],
+        sink: () => { results.add(1) }
       })
-      const summary = await run.done
-      return summary.out
+      pipeline.done.catch((err: Error) => { results.fail(err) })
     },
-    async release () {}
+    async run (items) {
+      const start = results.count()
+      const all = results.until(start + items.length, 'gridd')
+      for (const item of items) await pipeline!.push(item)
+      await all
+      return results.count() - start
+    },
+    async release () {
+      pipeline?.end()
+      await pipeline?.done
+    }
   }
 }
 
@@ -94,6 +125,7 @@ export function bullmq (redisPort: number): System {
   let children: ChildProcess[] = []
   let queue: Queue | undefined
   let events: QueueEvents | undefined
+  let results = completions()
   let runs = 0
   return {
     name: 'BullMQ',
@@ -104,22 +136,22 @@ export function bullmq (redisPort: number): System {
       await queue.waitUntilReady()
       events = new QueueEvents(name, { connection })
       await events.waitUntilReady()
+      const counted = completions()
+      results = counted
+      events.on('completed', () => { counted.add(1) })
+      events.on('failed', ({ failedReason }) => { counted.fail(new Error(`BullMQ job failed: ${failedReason}`)) })
       children = Array.from({ length: workers }, () => spawn(process.execPath, [BULLMQ_WORKER, String(redisPort), name, module, String(concurrency)], { stdio: ['ignore', 'pipe', 'inherit'] }))
       await Promise.all(children.map(async c => { await lineFrom(c, /ready/, 'BullMQ worker') }))
     },
     async run (items) {
-      let completed = 0
-      const done = new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => { reject(new Error(`BullMQ: ${completed}/${items.length} completions after ${RUN_TIMEOUT_MS} ms`)) }, RUN_TIMEOUT_MS)
-        events!.on('completed', () => { if (++completed === items.length) { clearTimeout(timer); resolve() } })
-        events!.on('failed', ({ failedReason }) => { clearTimeout(timer); reject(new Error(`BullMQ job failed: ${failedReason}`)) })
-      })
+      const start = results.count()
+      const all = results.until(start + items.length, 'BullMQ')
       // the producer adds in bulk, as a BullMQ user with many jobs would
       for (let i = 0; i < items.length; i += 1000) {
         await queue!.addBulk(items.slice(i, i + 1000).map(data => ({ name: 'item', data, opts: { removeOnComplete: true, removeOnFail: true } })))
       }
-      await done
-      return completed
+      await all
+      return results.count() - start
     },
     async release () {
       await Promise.all(children.map(async c => {
@@ -143,8 +175,6 @@ export function piscina (): System {
     name: 'Piscina',
     async prepare (module, workers, concurrency) {
       pool = new Piscina({ filename: module, minThreads: workers, maxThreads: workers, concurrentTasksPerWorker: concurrency, idleTimeout: 60_000 })
-      // threads start lazily: one task each before the clock
-      await Promise.all(Array.from({ length: workers * 4 }, async () => await pool!.run({ id: -1, limit: 10 })))
     },
     async run (items) {
       const results = await Promise.all(items.map(async item => await pool!.run(item)))

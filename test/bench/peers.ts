@@ -6,13 +6,14 @@
  *   (b) CPU-bound items (the primes stage, 3-30 ms each) with 1 and 2 workers.
  * gridd runs as it is deployed: this script owns the pipeline, one
  * `grid node --agent` process runs the workers (three hops, mutual TLS).
- * Medians of 3, the systems' order rotated every round. Prints a table, one
+ * Each system is started and warmed up for 1.2 s of the same work before the
+ * clock. Medians of 3, the systems' order rotated every round. Prints a table, one
  * JSON line of ratios, writes bench-results/peers.json, and exits 1 when a
  * goal is missed (unless --report-only).
  */
 import { execFileSync } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { availableParallelism, tmpdir } from 'node:os'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { loadCerts } from '../../src/transport/mtls/material.ts'
@@ -28,6 +29,7 @@ const reportOnly = process.argv.includes('--report-only')
 const NOOP = fileURLToPath(new URL('../fixtures/stages/noop.mjs', import.meta.url))
 const PRIMES = fileURLToPath(new URL('../../examples/primes/count-primes.mjs', import.meta.url))
 const ROUNDS = 3
+const WARM_MS = 1_200
 
 /** Limits from 90 k to 380 k: 3-30 ms of trial division each on an idle core here, the same sequence for every system. */
 const primeItems = (n: number): unknown[] => Array.from({ length: n }, (_, id) => ({ id, limit: 90_000 + (id * 7_919) % 290_000 }))
@@ -70,7 +72,8 @@ try {
   owner = await startOwner(await loadCerts(certs, 'owner'), agent.address)
   while (!owner.members().some(m => m.role === 'agent' && m.state === 'alive')) await sleep(50)
   redis = await startRedis()
-  note(`gridd agent at ${agent.address}; redis-server on 127.0.0.1:${redis.port}${quick ? '; --quick' : ''}`)
+  // other work on the machine skews all three, the multi-process ones (gridd, BullMQ) most: say how busy it was
+  note(`gridd agent at ${agent.address}; redis-server on 127.0.0.1:${redis.port}${quick ? '; --quick' : ''}; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`)
   const systems: System[] = [gridd(owner), bullmq(redis.port), piscina()]
 
   // items/s per work and system, one entry per round
@@ -82,6 +85,9 @@ try {
       for (const system of [...systems.slice(r % 3), ...systems.slice(0, r % 3)]) {
         await system.prepare(work.module, work.workers, work.concurrency[system.name] ?? 1)
         try {
+          // warm every system alike before the clock: started workers, JIT, gridd's credit window (sized each 1 s tick)
+          const warm = work.items.slice(0, work.figure === 'noop' ? 2_000 : 2 * work.workers)
+          for (const until = performance.now() + WARM_MS; performance.now() < until;) await system.run(warm)
           const t0 = performance.now()
           const out = await system.run(work.items)
           const rate = work.items.length / ((performance.now() - t0) / 1000)
@@ -110,7 +116,7 @@ try {
     WORK.map(w => [`${label[w.figure]} × ${w.items.length}`, ...['gridd', 'BullMQ', 'Piscina', 'gridd/BullMQ', 'gridd/Piscina'].map(k => String(figures[`${w.figure}.${k}`]))])))
   for (const t of targets) process.stdout.write(`${t.figure} ${t.value} (goal ${t.comparator} ${t.bound}): ${t.pass ? 'pass' : 'MISS'}\n`)
   process.stdout.write(`${JSON.stringify({ name: 'peers', quick, ratios: Object.fromEntries(Object.entries(figures).filter(([k]) => k.includes('/'))) })}\n`)
-  note(`wrote ${await writeResult({ name: 'peers', figures, targets })}`)
+  note(`load average at the end ${loadavg()[0]!.toFixed(1)}; wrote ${await writeResult({ name: 'peers', figures, targets })}`)
   failed = !targets.every(t => t.pass)
 } finally {
   await owner?.stop()

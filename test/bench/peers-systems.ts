@@ -14,6 +14,7 @@ import { pino } from 'pino'
 import { Queue, QueueEvents } from 'bullmq'
 import { Piscina } from 'piscina'
 import { GridNode } from '../../src/node.ts'
+import { onPath } from '../../scripts/ensure-test-deps.ts'
 
 export interface System {
   name: string
@@ -105,6 +106,7 @@ export function gridd (owner: GridNode): System {
 
 /** A redis-server on a free loopback port, persistence off; stopped by the returned function. */
 export async function startRedis (): Promise<{ port: number, stop: () => Promise<void> }> {
+  if (!onPath('redis-server')) throw new Error("redis-server is missing (BullMQ's side of the comparison); install Debian's: apt-get update && apt-get install -y redis-server")
   const port = await freePort()
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] })
   await lineFrom(child, /Ready to accept connections/, 'redis-server')

@@ -32,6 +32,8 @@ export async function bundle (outdir = BUNDLE_DIR): Promise<void> {
     format: 'esm',
     platform: 'node',
     target: 'node22.18',
+    // stage shipping bundles with esbuild at run time: its JS API finds its own binary, so it stays a package
+    external: ['esbuild'],
     // CommonJS dependencies (pino, commander) call require() for Node built-ins
     banner: { js: "import { createRequire as __gridCreateRequire } from 'node:module'; const require = __gridCreateRequire(import.meta.url);" },
     // whitespace and syntax only: stack traces keep their function names

@@ -260,3 +260,14 @@ export class ValueTooLargeError extends GridError {
     super(`value for "${key}" is ${bytes} bytes serialized; the limit is ${limit}`, ERR_VALUE_TOO_LARGE)
   }
 }
+
+/** A stage module (with its relative imports) could not be bundled for shipping; `file` is where esbuild stopped. */
+export class StageBundleError extends GridError {
+  readonly stage: string
+  readonly file: string
+  constructor (stage: string, file: string, detail: string, options?: { cause?: unknown }) {
+    super(`stage "${stage}": cannot bundle ${file}: ${detail}`, 'ERR_STAGE_BUNDLE', options)
+    this.stage = stage
+    this.file = file
+  }
+}

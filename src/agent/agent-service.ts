@@ -2,6 +2,7 @@ import type { Libp2p, Stream, Connection } from '@libp2p/interface'
 import { JsonStream } from '../transport/json-stream.ts'
 import { SPAWN_PROTOCOL, WORKER_PROTOCOL, spawnFailure, spawnRequestSchema, workerUpSchema } from '../wire/spawn-protocol.ts'
 import type { SpawnRequestMessage, SpawnResponseMessage, WorkerDown } from '../wire/spawn-protocol.ts'
+import { dirname } from 'node:path'
 import { locateModule } from './module-cache.ts'
 import { MAX_MODULE_BYTES } from '../wire/module-ref.ts'
 import type { Spawner } from './spawner.ts'
@@ -63,7 +64,7 @@ export class AgentService {
       }
       const modulePath = await locateModule(request.module, this.dataDir)
       if (modulePath == null) throw new ModuleMissingError(request.module.sha256)
-      const worker = this.spawner.spawn({ stage: request.stage, modulePath, resources: request.resources, env: request.env, concurrency: request.concurrency })
+      const worker = this.spawner.spawn({ stage: request.stage, modulePath, resources: request.resources, env: request.env, concurrency: request.concurrency, shippedFrom: [dirname(request.module.path)] })
       this.log.info({ worker: worker.info.id, stage: request.stage, requester: from }, 'spawned for a remote requester')
       return { ok: true, worker: worker.info }
     } catch (err) {

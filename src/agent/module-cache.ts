@@ -6,14 +6,16 @@ import { MODULE_EXTENSIONS, sha256 } from '../wire/module-ref.ts'
 import type { ModuleRef } from '../wire/module-ref.ts'
 
 /**
- * Agent side: a local path holding exactly that module, or undefined when the
- * requester must send the source. Shipped sources are cached by content hash
- * in the data dir, keeping the extension so TypeScript stages still strip.
+ * Agent side: the local path of the requester's stage bundle, or undefined
+ * when the requester must send it. Bundles are cached by content hash in the
+ * data dir and always imported from there (never the requester's own path,
+ * even where this machine has it): a bundle carries its relative imports, so
+ * it runs the same on every agent.
  */
 export async function locateModule (ref: ModuleRef, dataDir: string): Promise<string | undefined> {
-  const ext = extname(ref.path)
-  if (!MODULE_EXTENSIONS.has(ext) || !/^[0-9a-f]{64}$/.test(ref.sha256)) throw new SpawnRefusedError('invalid module reference')
-  const cached = join(dataDir, 'modules', `${ref.sha256}${ext}`)
+  if (!MODULE_EXTENSIONS.has(extname(ref.path)) || !/^[0-9a-f]{64}$/.test(ref.sha256)) throw new SpawnRefusedError('invalid module reference')
+  // a bundle is JavaScript whatever its entry was written in
+  const cached = join(dataDir, 'modules', `${ref.sha256}.mjs`)
   if (ref.source != null) {
     if (sha256(ref.source) !== ref.sha256) throw new SpawnRefusedError('shipped module source does not match its sha256')
     await mkdir(join(dataDir, 'modules'), { recursive: true })
@@ -23,9 +25,6 @@ export async function locateModule (ref: ModuleRef, dataDir: string): Promise<st
     await rename(staging, cached)
     return cached
   }
-  for (const candidate of [ref.path, cached]) {
-    const text = await readFile(candidate, 'utf8').catch(() => undefined)
-    if (text != null && sha256(text) === ref.sha256) return candidate
-  }
-  return undefined
+  const text = await readFile(cached, 'utf8').catch(() => undefined)
+  return text != null && sha256(text) === ref.sha256 ? cached : undefined
 }

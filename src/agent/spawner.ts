@@ -24,6 +24,8 @@ export interface SpawnRequest {
   env?: Record<string, string>
   /** Items the worker processes at once (the rest of its credit window waits in order). Default 1. */
   concurrency?: number
+  /** `modulePath` is a requester's bundle: its bare imports resolve from these directories first, then the working directory. */
+  shippedFrom?: string[]
 }
 
 export interface AgentUsage {
@@ -80,7 +82,7 @@ export class Spawner {
     if (lacking.length > 0) throw new AgentFullError(lacking)
     const id = `w-${randomBytes(6).toString('hex')}`
     const execArgv = request.resources.memoryMb > 0 ? [`--max-old-space-size=${Math.max(16, Math.floor(request.resources.memoryMb))}`] : []
-    const child = fork(WORKER_HOST, [request.modulePath, request.stage, id, JSON.stringify(request.env ?? {}), String(request.concurrency ?? 1)], {
+    const child = fork(WORKER_HOST, [request.modulePath, request.stage, id, JSON.stringify(request.env ?? {}), String(request.concurrency ?? 1), ...(request.shippedFrom != null ? [JSON.stringify(request.shippedFrom)] : [])], {
       execArgv,
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc']

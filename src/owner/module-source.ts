@@ -1,14 +1,105 @@
-import { readFile } from 'node:fs/promises'
-import { extname, resolve } from 'node:path'
-import { SpawnRefusedError } from '../errors.ts'
+import { access, constants, stat } from 'node:fs/promises'
+import { extname, resolve, isAbsolute } from 'node:path'
+import { SpawnRefusedError, StageBundleError } from '../errors.ts'
 import { MAX_MODULE_BYTES, MODULE_EXTENSIONS, sha256 } from '../wire/module-ref.ts'
 import type { ModuleRef } from '../wire/module-ref.ts'
 
-/** Requester side: the module as it is on disk here. */
-export async function readModule (path: string): Promise<ModuleRef & { source: string }> {
+export type ShippableModule = ModuleRef & { source: string }
+
+interface Bundled {
+  module: ShippableModule
+  /** Every file that went into the bundle, with the mtime it had: any change rebuilds. */
+  inputs: Array<{ path: string, mtimeMs: number }>
+}
+
+/** Bundles kept per entry path; a pipeline respawning workers reuses its stage's bundle. */
+const MAX_CACHED = 64
+const cache = new Map<string, Promise<Bundled>>()
+
+/**
+ * Requester side: the stage module as one ES module with its relative imports
+ * inlined (esbuild), ready to ship to an agent that has none of its files.
+ * Bare imports stay imports, resolved on the agent. The ref's sha256 is the
+ * bundle's. Cached per entry path until any input file's mtime changes.
+ */
+export async function readModule (path: string, stage = 'stage'): Promise<ShippableModule> {
+  const absolute = await checkModulePath(path)
+  const cached = cache.get(absolute)
+  if (cached != null) {
+    // a failed build is already out of the cache; its waiters get its error
+    const bundled = await cached
+    if (await unchanged(bundled)) return bundled.module
+    if (cache.get(absolute) === cached) cache.delete(absolute)
+  }
+  let pending = cache.get(absolute)
+  if (pending == null) {
+    const building = bundle(absolute, stage)
+    pending = building
+    cache.set(absolute, building)
+    building.catch(() => { if (cache.get(absolute) === building) cache.delete(absolute) })
+    while (cache.size > MAX_CACHED) cache.delete(cache.keys().next().value!)
+  }
+  return (await pending).module
+}
+
+/** The absolute path of a readable stage module of a kind a worker can import. */
+export async function checkModulePath (path: string): Promise<string> {
   const absolute = resolve(path)
   if (!MODULE_EXTENSIONS.has(extname(absolute))) throw new SpawnRefusedError(`stage module ${absolute} must be a .js, .mjs, .ts or .mts file`)
-  const source = await readFile(absolute, 'utf8').catch((err: Error) => { throw new SpawnRefusedError(`cannot read stage module ${absolute}: ${err.message}`) })
-  if (Buffer.byteLength(source) > MAX_MODULE_BYTES) throw new SpawnRefusedError(`stage module ${absolute} is over ${MAX_MODULE_BYTES} bytes; bundle it smaller`)
-  return { path: absolute, sha256: sha256(source), source }
+  await access(absolute, constants.R_OK).catch((err: Error) => { throw new SpawnRefusedError(`cannot read stage module ${absolute}: ${err.message}`) })
+  return absolute
+}
+
+async function unchanged (bundled: Bundled): Promise<boolean> {
+  const now = await Promise.all(bundled.inputs.map(async i => await stat(i.path).then(s => s.mtimeMs, () => -1)))
+  return bundled.inputs.every((input, n) => now[n] === input.mtimeMs)
+}
+
+interface EsbuildMessage { text: string, location?: { file: string, line: number, column: number } | null }
+
+async function bundle (absolute: string, stage: string): Promise<Bundled> {
+  // loaded on first use: a node that never ships code never starts esbuild's service process
+  const { build } = await import('esbuild')
+  const started = Date.now()
+  let result
+  try {
+    result = await build({
+      entryPoints: [absolute],
+      absWorkingDir: '/',
+      outfile: '/stage.mjs',
+      write: false,
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node22.18',
+      // bare imports (packages) stay imports and resolve on the agent; relative ones are inlined
+      packages: 'external',
+      metafile: true,
+      // stack traces from the agent name the requester's files and lines
+      sourcemap: 'inline',
+      sourcesContent: false,
+      sourceRoot: 'file:///',
+      logLevel: 'silent'
+    })
+  } catch (err) {
+    const first = (err as { errors?: EsbuildMessage[] }).errors?.[0]
+    const at = first?.location
+    const file = at != null ? absoluteFrom(at.file) : absolute
+    throw new StageBundleError(stage, at != null ? `${file}:${at.line}:${at.column}` : file, first?.text ?? (err as Error).message, { cause: err })
+  }
+  const source = result.outputFiles[0]?.text ?? ''
+  if (Buffer.byteLength(source) > MAX_MODULE_BYTES) throw new StageBundleError(stage, absolute, `the bundle is over ${MAX_MODULE_BYTES} bytes`)
+  const inputs = await Promise.all(Object.keys(result.metafile.inputs).map(async file => {
+    const path = absoluteFrom(file)
+    return { path, mtimeMs: (await stat(path)).mtimeMs }
+  }))
+  // built before the mtimes were read: an edit in between makes the next spawn rebuild, never reuse a stale bundle
+  if (inputs.some(i => i.mtimeMs > started)) inputs.forEach(i => { i.mtimeMs = -1 })
+  return { module: { path: absolute, sha256: sha256(source), source }, inputs }
+}
+
+/** esbuild names files relative to absWorkingDir ('/'); some (plugins, namespaces) are not files at all. */
+function absoluteFrom (file: string): string {
+  const path = file.replace(/^[a-z-]+:/, '')
+  return isAbsolute(path) ? path : resolve('/', path)
 }

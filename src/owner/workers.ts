@@ -3,8 +3,8 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { requestJson } from '../transport/json-stream.ts'
 import { SPAWN_PROTOCOL, spawnFailureError, spawnResponseSchema } from '../wire/spawn-protocol.ts'
 import type { SpawnResponseMessage } from '../wire/spawn-protocol.ts'
-import { readModule } from './module-source.ts'
-import type { ModuleRef } from '../wire/module-ref.ts'
+import { checkModulePath, readModule } from './module-source.ts'
+import type { ShippableModule } from './module-source.ts'
 import { RemoteWorker } from './remote-worker.ts'
 import { localHandle } from './local-handle.ts'
 import { retryPlacement } from './placement-retry.ts'
@@ -71,7 +71,9 @@ export class Workers {
     // the spawn protocol's own rules: an agent never drops a request as malformed
     checkOption('stage', stageName, options.stage)
     if (options.concurrency !== undefined) checkOption('concurrency', concurrency, options.concurrency)
-    const module = await readModule(options.module)
+    // local workers import the file itself; remote ones get it bundled (once, on first need)
+    const modulePath = await checkModulePath(options.module)
+    let shipped: Promise<ShippableModule> | undefined
     const { ranked, shortfalls } = rankAgents(resources, this.candidates())
     const refusals: Shortfall[] = []
     for (const agent of ranked) {
@@ -81,8 +83,8 @@ export class Workers {
       const reservation = this.reservations.reserve(agent.id, resources)
       try {
         const handle = agent.id === this.libp2p.peerId.toString()
-          ? this.spawnLocal(options, module.path, resources)
-          : await this.spawnRemote(agent.id, options, module, resources, signal)
+          ? this.spawnLocal(options, modulePath, resources)
+          : await this.spawnRemote(agent.id, options, await (shipped ??= readModule(modulePath, options.stage)), resources, signal)
         this.track(handle)
         // this node's own load is updated synchronously; a remote agent's arrives by gossip
         // shortly, unless the worker is already gone (it then never counts again)
@@ -163,7 +165,7 @@ export class Workers {
     return localHandle(worker, this.libp2p.peerId.toString())
   }
 
-  private async spawnRemote (agentId: string, options: SpawnOptions, module: ModuleRef & { source: string }, resources: { cpu: number, memoryMb: number }, signal?: AbortSignal): Promise<WorkerHandle> {
+  private async spawnRemote (agentId: string, options: SpawnOptions, module: ShippableModule, resources: { cpu: number, memoryMb: number }, signal?: AbortSignal): Promise<WorkerHandle> {
     const agent = peerIdFromString(agentId)
     await this.membership.teachAddresses(agentId)
     const opts = { signal: signal == null ? AbortSignal.timeout(SPAWN_TIMEOUT_MS) : AbortSignal.any([signal, AbortSignal.timeout(SPAWN_TIMEOUT_MS)]) }

@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto'
 
-/** Stage modules travel as one file (or bundle); 4 MiB is far beyond a sensible stage. */
+/** A stage travels as one bundle (its relative imports inlined); 4 MiB is far beyond a sensible stage. */
 export const MAX_MODULE_BYTES = 4 * 1024 * 1024
 export const MODULE_EXTENSIONS = new Set(['.js', '.mjs', '.ts', '.mts'])
 
 /** What a requester says about the stage module it wants run. */
 export interface ModuleRef {
-  /** Path on the requester's machine (the agent uses it if it has the very same file). */
+  /** The entry's path on the requester's machine: bare imports resolve beside it where the agent has that directory. */
   path: string
+  /** Of the bundle (the entry with its relative imports inlined), which is what the agent imports. */
   sha256: string
-  /** Sent only when the agent asks for it. */
+  /** The bundle, sent only when the agent asks for it. */
   source?: string
 }
 

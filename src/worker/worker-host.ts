@@ -5,6 +5,7 @@
  */
 import { pathToFileURL } from 'node:url'
 import { toStageDefinition } from './stage.ts'
+import { prepareShippedModule } from './shipped-module.ts'
 import type { StageContext } from './stage.ts'
 import type { ToWorker, FromWorker, WorkerResult } from './ipc.ts'
 import { Batcher } from '../wire/batcher.ts'
@@ -13,13 +14,14 @@ import { toWireError } from '../wire/wire-error.ts'
 const send = (message: FromWorker): void => { process.send?.(message) }
 
 async function main (): Promise<void> {
-  const [modulePath, stage = 'stage', workerId = 'worker', envJson = '{}', concurrencyText = '1'] = process.argv.slice(2)
+  const [modulePath, stage = 'stage', workerId = 'worker', envJson = '{}', concurrencyText = '1', shippedFromJson] = process.argv.slice(2)
   // items beyond `concurrency` wait here in arrival order (the owner's credit window bounds them)
   const concurrency = Math.max(1, Number(concurrencyText) || 1)
   if (modulePath == null) throw new Error('worker host: no stage module given')
   const ctx: StageContext = { stage, workerId, env: JSON.parse(envJson) as Record<string, string> }
   // the spawn's env joins the inherited one (the agent never touches its own env)
   Object.assign(process.env, ctx.env)
+  if (shippedFromJson != null) prepareShippedModule(modulePath, JSON.parse(shippedFromJson) as string[])
   const imported = await import(pathToFileURL(modulePath).href) as { default?: unknown }
   const definition = toStageDefinition(imported.default)
   await definition.setup?.(ctx)

@@ -15,7 +15,7 @@ describe('the dashboard in a real browser (headless Chromium)', () => {
   let url: string
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`)
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (npm test's pretest does)`)
     grid = await GridFixture.create(3)
     const first = await grid.start('n1', ['--dashboard', '0'])
     nodes = [first, await grid.start('n2', ['--peer', first.address]), await grid.start('n3', ['--peer', first.address])]

@@ -262,11 +262,14 @@ export class ValueTooLargeError extends GridError {
 }
 
 /** A stage module (with its relative imports) could not be bundled for shipping; `file` is where esbuild stopped. */
+export const ERR_STAGE_BUNDLE = 'ERR_STAGE_BUNDLE'
+
+/** A shipped stage and its relative imports could not be bundled into one module; names the stage and the file. */
 export class StageBundleError extends GridError {
   readonly stage: string
   readonly file: string
   constructor (stage: string, file: string, detail: string, options?: { cause?: unknown }) {
-    super(`stage "${stage}": cannot bundle ${file}: ${detail}`, 'ERR_STAGE_BUNDLE', options)
+    super(`stage "${stage}": cannot bundle ${file}: ${detail}`, ERR_STAGE_BUNDLE, options)
     this.stage = stage
     this.file = file
   }

@@ -1,6 +1,6 @@
 import { access, constants, stat } from 'node:fs/promises'
 import { extname, resolve, isAbsolute } from 'node:path'
-import { SpawnRefusedError, StageBundleError } from '../errors.ts'
+import { ConfigError, StageBundleError } from '../errors.ts'
 import { MAX_MODULE_BYTES, MODULE_EXTENSIONS, sha256 } from '../wire/module-ref.ts'
 import type { ModuleRef } from '../wire/module-ref.ts'
 
@@ -45,8 +45,8 @@ export async function readModule (path: string, stage = 'stage'): Promise<Shippa
 /** The absolute path of a readable stage module of a kind a worker can import. */
 export async function checkModulePath (path: string): Promise<string> {
   const absolute = resolve(path)
-  if (!MODULE_EXTENSIONS.has(extname(absolute))) throw new SpawnRefusedError(`stage module ${absolute} must be a .js, .mjs, .ts or .mts file`)
-  await access(absolute, constants.R_OK).catch((err: Error) => { throw new SpawnRefusedError(`cannot read stage module ${absolute}: ${err.message}`) })
+  if (!MODULE_EXTENSIONS.has(extname(absolute))) throw new ConfigError('module', `stage module ${absolute} must be a .js, .mjs, .ts or .mts file`)
+  await access(absolute, constants.R_OK).catch((err: Error) => { throw new ConfigError('module', `cannot read stage module ${absolute}: ${err.message}`, { cause: err }) })
   return absolute
 }
 

@@ -129,7 +129,7 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
       workerLost: (handle, detail) => { this.emit('worker:lost', { stage, workerId: handle.id, agentId: handle.agentId, detail }) },
       respawning: (workers, delta) => { this.emit('stage:scaled', { stage, workers, delta, reason: 'below minWorkers: respawn' }) },
       unplaceable: report => { this.emit('stage:unplaceable', report) },
-      placementTimedOut: err => { this.finish(err) }
+      cannotStart: err => { this.finish(err) }
     }
   }
 

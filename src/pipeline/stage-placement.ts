@@ -1,8 +1,12 @@
 import type { WorkerHandle } from '../owner/worker-handle.ts'
 import { Backoff } from '../owner/placement-retry.ts'
-import { NoCapacityError } from '../errors.ts'
+import { ERR_CONFIG, ERR_STAGE_BUNDLE, ERR_STAGE_DEFINITION, NoCapacityError } from '../errors.ts'
+import type { GridError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { UnplaceableStage } from './types.ts'
+
+/** Failures no retry can mend (the stage module cannot be read, bundled or loaded): the run fails at once. */
+const FATAL_CODES = new Set([ERR_CONFIG, ERR_STAGE_BUNDLE, ERR_STAGE_DEFINITION])
 
 /** While a stage stays unplaceable, it is reported again at most this often. */
 export const UNPLACEABLE_REPORT_MS = 30_000
@@ -17,8 +21,8 @@ export interface PlacementInit {
   running: () => number
   /** A wanted worker cannot be placed: once per episode, then at most every 30 s. */
   unplaceable: (report: UnplaceableStage) => void
-  /** The stage had no worker and none could be placed for `timeoutMs`. */
-  timedOut: (err: Error) => void
+  /** The stage cannot start: it had no worker and none could be placed for `timeoutMs`, or the failure is one no retry mends. */
+  failed: (err: Error) => void
   timeoutMs?: number
   log: Logger
 }
@@ -90,7 +94,9 @@ export class StagePlacement {
       handle = await this.init.spawn(this.abort.signal)
     } catch (err) {
       this.spawning--
-      if (!this.closed) this.failed(err as Error)
+      if (this.closed) return
+      if (FATAL_CODES.has((err as GridError).code) && this.init.running() === 0) this.init.failed(err as Error)
+      else this.failed(err as Error)
       return
     }
     this.spawning--
@@ -132,7 +138,7 @@ export class StagePlacement {
   /** Fails the run once the stage has had no worker and no placement for `timeoutMs`. */
   private checkDeadline (): void {
     if (this.init.timeoutMs == null || this.failingSince == null || this.closed || this.lastError == null) return
-    if (Date.now() - this.failingSince >= this.init.timeoutMs && this.init.running() === 0) this.init.timedOut(this.lastError)
+    if (Date.now() - this.failingSince >= this.init.timeoutMs && this.init.running() === 0) this.init.failed(this.lastError)
   }
 
   /** Placement works again, or nothing is wanted any more: the episode is over. */

@@ -22,7 +22,7 @@ export interface StageEvents {
   respawning: (workers: number, delta: number) => void
   unplaceable: (report: UnplaceableStage) => void
   /** `placementTimeoutMs` ran out with no worker: the run fails with `err`. */
-  placementTimedOut: (err: Error) => void
+  cannotStart: (err: Error) => void
 }
 
 export interface StageInit {
@@ -103,7 +103,7 @@ export class StageRunner implements Downstream, EqualizedStage {
       placed: handle => { this.add(handle) },
       running: () => this.workers,
       unplaceable: report => { this.events.unplaceable(report) },
-      timedOut: err => { this.events.placementTimedOut(err) },
+      failed: err => { this.events.cannotStart(err) },
       timeoutMs: options.placementTimeoutMs,
       log
     })

@@ -18,7 +18,8 @@ const BENCHES: Array<{ name: string, only?: string[] }> = [
   { name: 'scaling' },
   { name: 'dispatch' },
   { name: 'equalizer' },
-  { name: 'owner-memory' }
+  { name: 'owner-memory' },
+  { name: 'peers' }
 ]
 
 let args: ReturnType<typeof benchArgs>

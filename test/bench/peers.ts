@@ -7,25 +7,23 @@
  * gridd runs as it is deployed: this script owns the pipeline, one
  * `grid node --agent` process runs the workers (three hops, mutual TLS).
  * Each system is started and warmed up for 1.2 s of the same work before the
- * clock. Medians of 3, the systems' order rotated every round. Prints a table, one
- * JSON line of ratios, writes bench-results/peers.json, and exits 1 when a
+ * clock. Medians of 3, the systems' order rotated every round. Prints a table and one
+ * JSON line of ratios, writes bench-results/peers.json (test/bench/report.ts), and exits 1 when a
  * goal is missed (unless --report-only).
  */
-import { execFileSync } from 'node:child_process'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { loadCerts } from '../../src/transport/mtls/material.ts'
 import { initCertsDir, issueIntoDir } from '../../src/certs/files.ts'
 import { startNode } from '../integration/helpers/grid-process.ts'
-import type { GridProcess } from '../integration/helpers/grid-process.ts'
 import { note, sleep, table } from './lib.ts'
+import { runBench } from './report.ts'
+import type { Figure, Row } from './report.ts'
 import { bullmq, gridd, piscina, startOwner, startRedis } from './peers-systems.ts'
 import type { System } from './peers-systems.ts'
 
-const quick = process.argv.includes('--quick')
-const reportOnly = process.argv.includes('--report-only')
 const NOOP = fileURLToPath(new URL('../fixtures/stages/noop.mjs', import.meta.url))
 const PRIMES = fileURLToPath(new URL('../../examples/primes/count-primes.mjs', import.meta.url))
 const ROUNDS = 3
@@ -35,46 +33,34 @@ const WARM_MS = 1_200
 const primeItems = (n: number): unknown[] => Array.from({ length: n }, (_, id) => ({ id, limit: 90_000 + (id * 7_919) % 290_000 }))
 const noopItems = (n: number): unknown[] => Array.from({ length: n }, (_, n) => ({ n }))
 
-interface Work { figure: string, module: string, items: unknown[], workers: number, concurrency: Record<string, number> }
-const WORK: Work[] = [
-  // many items in flight per worker for each, as each goes fastest: BullMQ's worker takes 100 jobs at once, Piscina posts up
-  // to 100 tasks to its thread (63-89 k/s here against 42-58 k/s one at a time), gridd's credit window grows to 1024
-  { figure: 'noop', module: NOOP, items: noopItems(quick ? 20_000 : 100_000), workers: 1, concurrency: { gridd: 1, BullMQ: 100, Piscina: 100 } },
-  { figure: 'cpu1', module: PRIMES, items: primeItems(quick ? 40 : 150), workers: 1, concurrency: { gridd: 1, BullMQ: 1, Piscina: 1 } },
-  { figure: 'cpu2', module: PRIMES, items: primeItems(quick ? 80 : 300), workers: 2, concurrency: { gridd: 1, BullMQ: 1, Piscina: 1 } }
-]
-
-interface Target { figure: string, comparator: '>=', bound: number, value: number, pass: boolean }
-
-/** Stand-in for the shared report helper: one JSON file per benchmark under bench-results/. */
-async function writeResult (result: { name: string, figures: Record<string, number>, targets: Target[] }): Promise<string> {
-  const dir = fileURLToPath(new URL('../../bench-results/', import.meta.url))
-  await mkdir(dir, { recursive: true })
-  let commit = 'unknown'
-  try { commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim() } catch {}
-  const pass = result.targets.every(t => t.pass)
-  const file = join(dir, `${result.name}.json`)
-  await writeFile(file, `${JSON.stringify({ ...result, pass, date: new Date().toISOString(), commit, machine: { cores: availableParallelism(), node: process.version } }, null, 2)}\n`)
-  return file
-}
+interface Work { figure: string, label: string, module: string, items: unknown[], workers: number, concurrency: Record<string, number> }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits
 
-const certs = await mkdtemp(join(tmpdir(), 'gridd-bench-peers-'))
-let agent: GridProcess | undefined
-let owner: Awaited<ReturnType<typeof startOwner>> | undefined
-let redis: Awaited<ReturnType<typeof startRedis>> | undefined
-let failed = false
-try {
+await runBench('peers', [], async (args, defer) => {
+  const quick = args.quick
+  const WORK: Work[] = [
+    // many items in flight per worker for each, as each goes fastest: BullMQ's worker takes 100 jobs at once, Piscina posts up
+    // to 100 tasks to its thread (63-89 k/s here against 42-58 k/s one at a time), gridd's credit window grows to 1024
+    { figure: 'noop', label: 'no-op items, 1 worker, every result back at the submitter', module: NOOP, items: noopItems(quick ? 20_000 : 100_000), workers: 1, concurrency: { gridd: 1, BullMQ: 100, Piscina: 100 } },
+    { figure: 'cpu1', label: 'CPU-bound items (primes, 3-30 ms), 1 worker', module: PRIMES, items: primeItems(quick ? 40 : 150), workers: 1, concurrency: { gridd: 1, BullMQ: 1, Piscina: 1 } },
+    { figure: 'cpu2', label: 'CPU-bound items (primes, 3-30 ms), 2 workers on 2 cores', module: PRIMES, items: primeItems(quick ? 80 : 300), workers: 2, concurrency: { gridd: 1, BullMQ: 1, Piscina: 1 } }
+  ]
+  const certs = await mkdtemp(join(tmpdir(), 'gridd-bench-peers-'))
+  defer(async () => { await rm(certs, { recursive: true, force: true }) })
   await initCertsDir(certs)
   for (const name of ['agent', 'owner']) await issueIntoDir(certs, name)
-  agent = await startNode(['--certs', certs, '--name', 'agent', '--agent', '--workers', '2', '--cpu', '2'])
-  owner = await startOwner(await loadCerts(certs, 'owner'), agent.address)
+  const agent = await startNode(['--certs', certs, '--name', 'agent', '--agent', '--workers', '2', '--cpu', '2'])
+  defer(async () => { await agent.stop() })
+  const owner = await startOwner(await loadCerts(certs, 'owner'), agent.address)
+  defer(async () => { await owner.stop() })
   while (!owner.members().some(m => m.role === 'agent' && m.state === 'alive')) await sleep(50)
-  redis = await startRedis()
+  const redis = await startRedis()
+  defer(async () => { await redis.stop() })
   // other work on the machine skews all three, the multi-process ones (gridd, BullMQ) most: say how busy it was
-  note(`gridd agent at ${agent.address}; redis-server on 127.0.0.1:${redis.port}${quick ? '; --quick' : ''}; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`)
+  const loadAtStart = round(loadavg()[0]!, 1)
+  note(`gridd agent at ${agent.address}; redis-server on 127.0.0.1:${redis.port}${quick ? '; --quick' : ''}; load average ${loadAtStart} on ${availableParallelism()} cores`)
   const systems: System[] = [gridd(owner), bullmq(redis.port), piscina()]
 
   // items/s per work and system, one entry per round
@@ -103,26 +89,25 @@ try {
   }
 
   const rate = (figure: string, system: string): number => median(rates[figure]![system]!)
-  const figures: Record<string, number> = {}
+  const figures: Record<string, Figure> = {}
+  const rows: Row[] = []
   for (const work of WORK) {
-    for (const s of systems) figures[`${work.figure}.${s.name}`] = Math.round(rate(work.figure, s.name))
-    figures[`${work.figure}.gridd/BullMQ`] = round(rate(work.figure, 'gridd') / rate(work.figure, 'BullMQ'))
-    figures[`${work.figure}.gridd/Piscina`] = round(rate(work.figure, 'gridd') / rate(work.figure, 'Piscina'))
+    for (const s of systems) figures[`${work.figure}.${s.name}`] = { value: Math.round(rate(work.figure, s.name)), unit: 'items/s', label: s.name === 'gridd' ? 'gridd (remote agent, mTLS)' : s.name === 'BullMQ' ? 'BullMQ + redis-server' : 'Piscina (threads)' }
+    figures[`${work.figure}.gridd/BullMQ`] = { value: round(rate(work.figure, 'gridd') / rate(work.figure, 'BullMQ')), unit: '×', label: 'gridd/BullMQ' }
+    figures[`${work.figure}.gridd/Piscina`] = { value: round(rate(work.figure, 'gridd') / rate(work.figure, 'Piscina')), unit: '×', label: 'gridd/Piscina' }
+    rows.push({ what: `beside BullMQ and Piscina: ${work.label}`, figures: [`${work.figure}.gridd/BullMQ`, `${work.figure}.gridd/Piscina`, ...systems.map(s => `${work.figure}.${s.name}`)], note: `${work.items.length} items, medians of ${ROUNDS}, order rotated` })
   }
-  const goal = (figure: string, bound: number): Target => ({ figure, comparator: '>=', bound, value: figures[figure]!, pass: figures[figure]! >= bound })
-  const targets = [goal('noop.gridd/BullMQ', 5), goal('noop.gridd/Piscina', 1.0), goal('cpu2.gridd/Piscina', 0.95)]
-
-  const label: Record<string, string> = { noop: 'no-op, 1 worker', cpu1: 'primes (3-30 ms), 1 worker', cpu2: 'primes (3-30 ms), 2 workers' }
   process.stdout.write(table(['work (items/s, median of 3)', 'gridd (remote)', 'BullMQ + redis', 'Piscina (threads)', 'gridd/BullMQ', 'gridd/Piscina'],
-    WORK.map(w => [`${label[w.figure]} × ${w.items.length}`, ...['gridd', 'BullMQ', 'Piscina', 'gridd/BullMQ', 'gridd/Piscina'].map(k => String(figures[`${w.figure}.${k}`]))])))
-  for (const t of targets) process.stdout.write(`${t.figure} ${t.value} (goal ${t.comparator} ${t.bound}): ${t.pass ? 'pass' : 'MISS'}\n`)
-  process.stdout.write(`${JSON.stringify({ name: 'peers', quick, ratios: Object.fromEntries(Object.entries(figures).filter(([k]) => k.includes('/'))) })}\n`)
-  note(`load average at the end ${loadavg()[0]!.toFixed(1)}; wrote ${await writeResult({ name: 'peers', figures, targets })}`)
-  failed = !targets.every(t => t.pass)
-} finally {
-  await owner?.stop()
-  await agent?.stop()
-  await redis?.stop()
-  await rm(certs, { recursive: true, force: true })
-}
-if (failed && !reportOnly) process.exitCode = 1
+    WORK.map(w => [`${w.figure} × ${w.items.length}`, ...['gridd', 'BullMQ', 'Piscina', 'gridd/BullMQ', 'gridd/Piscina'].map(k => String(figures[`${w.figure}.${k}`]!.value))])))
+  process.stdout.write(`${JSON.stringify({ name: 'peers', quick, ratios: Object.fromEntries(Object.entries(figures).filter(([k]) => k.includes('/')).map(([k, f]) => [k, f.value])) })}\n`)
+  return {
+    figures,
+    targets: [
+      { figure: 'noop.gridd/BullMQ', comparator: '>=', bound: 5 },
+      { figure: 'noop.gridd/Piscina', comparator: '>=', bound: 1.0 },
+      { figure: 'cpu2.gridd/Piscina', comparator: '>=', bound: 0.95 }
+    ],
+    rows,
+    details: { rates, loadAverageAtStart: loadAtStart, loadAverageAtEnd: round(loadavg()[0]!, 1) }
+  }
+})

@@ -17,6 +17,7 @@ const samples: Record<string, errors.GridError> = {
   NodeStoppedError: new errors.NodeStoppedError(),
   RemoteError: new errors.RemoteError({ name: 'Error', message: 'remote' }),
   StageDefinitionError: new errors.StageDefinitionError('no process'),
+  StageBundleError: new errors.StageBundleError('resize', 'helper.ts:3:8', 'Could not resolve "./gone.ts"'),
   WorkerExitedError: new errors.WorkerExitedError('w-1', 'code 1'),
   WorkerNotFoundError: new errors.WorkerNotFoundError('w-1'),
   MemoryLimitError: new errors.MemoryLimitError('w-1', 300, 150),

@@ -37,7 +37,7 @@ describe('readModule: a stage bundled with its relative imports', () => {
   })
 
   it('refuses what a worker cannot import, before bundling', async () => {
-    await expect(readModule(join(dir, 'stage.py'))).rejects.toMatchObject({ code: 'ERR_SPAWN_REFUSED' })
-    await expect(readModule(join(dir, 'absent.ts'))).rejects.toMatchObject({ code: 'ERR_SPAWN_REFUSED' })
+    await expect(readModule(join(dir, 'stage.py'))).rejects.toMatchObject({ code: 'ERR_CONFIG', option: 'module' })
+    await expect(readModule(join(dir, 'absent.ts'))).rejects.toMatchObject({ code: 'ERR_CONFIG', option: 'module' })
   })
 })

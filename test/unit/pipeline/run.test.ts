@@ -2,7 +2,7 @@ import { describe, it, expect, afterEach, vi } from 'vitest'
 import { PipelineRun } from '../../../src/pipeline/run.ts'
 import type { PipelineGrid } from '../../../src/pipeline/run.ts'
 import type { PipelineInit, UnplaceableStage } from '../../../src/pipeline/types.ts'
-import { ConfigError, NoCapacityError } from '../../../src/errors.ts'
+import { ConfigError, NoCapacityError, StageBundleError } from '../../../src/errors.ts'
 import { FakeWorker, flush, silent } from './fake-worker.ts'
 import type { Behaviour } from './fake-worker.ts'
 
@@ -124,6 +124,18 @@ describe('PipelineRun with stub workers', () => {
     const rejected = expect(run.done).rejects.toBeInstanceOf(NoCapacityError)
     await vi.advanceTimersByTimeAsync(2500)
     await rejected
+  })
+
+  it('a stage module that cannot be bundled fails the run at once, without placementTimeoutMs: no retry mends it', async () => {
+    let attempts = 0
+    const run = start({ source: range(5), stages: [{ name: 'resize', module: 'r.ts' }], sink: () => {} }, grid({}, () => { attempts++; return new StageBundleError('resize', 'helper.ts:3:8', 'Could not resolve "./gone.ts"') }))
+    await expect(run.done).rejects.toMatchObject({ code: 'ERR_STAGE_BUNDLE', stage: 'resize' })
+    expect(attempts).toBe(1)
+  })
+
+  it('an unreadable stage module fails the run with ConfigError naming module', async () => {
+    const run = start({ source: range(5), stages: [{ name: 'echo', module: 'e.mjs' }], sink: () => {} }, grid({}, () => new ConfigError('module', 'cannot read stage module e.mjs: ENOENT')))
+    await expect(run.done).rejects.toMatchObject({ code: 'ERR_CONFIG', option: 'module' })
   })
 
   it('options are checked once, naming the option', () => {

@@ -38,7 +38,7 @@ function harness (options: Partial<PipelineInit> & { spec?: Partial<StageSpec>, 
     workerLost: h => { events.lost.push(h.id) },
     respawning: (w, d) => { events.respawning.push([w, d]) },
     unplaceable: r => { events.unplaceable.push(r) },
-    placementTimedOut: err => { events.timedOut.push(err) }
+    cannotStart: err => { events.timedOut.push(err) }
   }
   const stage = new StageRunner({
     spec: resolved.stages[0]!,

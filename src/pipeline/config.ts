@@ -7,6 +7,7 @@ import type { PipelineInit, StageSpec } from './types.ts'
 export const PIPELINE_DEFAULTS = {
   maxAttempts: 3,
   window: 16,
+  minWindow: 2,
   maxWindow: 1024,
   windowMs: 10,
   queueSize: 256,
@@ -41,6 +42,9 @@ export function resolvePipelineOptions (init: PipelineInit): PipelineOptions {
   const window = checkOptional('window', positiveInteger, init.window) ?? PIPELINE_DEFAULTS.window
   const maxWindow = checkOptional('maxWindow', positiveInteger, init.maxWindow) ?? Math.max(window, PIPELINE_DEFAULTS.maxWindow)
   if (maxWindow < window) throw new ConfigError('maxWindow', `must be >= window (${window})`)
+  // maxWindow equal to window (without a minWindow) pins the window, as it always did
+  const minWindow = checkOptional('minWindow', positiveInteger, init.minWindow) ?? (init.maxWindow != null && maxWindow === window ? window : Math.min(PIPELINE_DEFAULTS.minWindow, window))
+  if (minWindow > window) throw new ConfigError('minWindow', `must be <= window (${window})`)
   if (init.scaleDownAfterMs != null && !(init.scaleDownAfterMs >= 0)) throw new ConfigError('scaleDownAfterMs', `must be >= 0, got ${String(init.scaleDownAfterMs)}`)
   if (init.utilization != null && !(init.utilization > 0 && init.utilization <= 1)) throw new ConfigError('utilization', `must be in (0, 1], got ${String(init.utilization)}`)
   if (init.equalize != null && typeof init.equalize !== 'boolean') throw new ConfigError('equalize', `must be a boolean, got ${String(init.equalize)}`)
@@ -50,6 +54,7 @@ export function resolvePipelineOptions (init: PipelineInit): PipelineOptions {
     sink: init.sink,
     maxAttempts: checkOptional('maxAttempts', positiveInteger, init.maxAttempts) ?? PIPELINE_DEFAULTS.maxAttempts,
     window,
+    minWindow,
     maxWindow,
     windowMs: checkOptional('windowMs', positiveNumber, init.windowMs) ?? PIPELINE_DEFAULTS.windowMs,
     queueSize: checkOptional('queueSize', positiveInteger, init.queueSize) ?? PIPELINE_DEFAULTS.queueSize,

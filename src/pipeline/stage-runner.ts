@@ -27,7 +27,7 @@ export interface StageEvents {
 
 export interface StageInit {
   spec: ResolvedStage
-  options: Pick<PipelineOptions, 'window' | 'maxWindow' | 'windowMs' | 'queueSize' | 'maxAttempts' | 'placementTimeoutMs'>
+  options: Pick<PipelineOptions, 'window' | 'minWindow' | 'maxWindow' | 'windowMs' | 'queueSize' | 'maxAttempts' | 'placementTimeoutMs'>
   downstream: Downstream
   spawn: (spec: ResolvedStage, signal: AbortSignal) => Promise<WorkerHandle>
   events: StageEvents
@@ -70,7 +70,7 @@ export class StageRunner implements Downstream, EqualizedStage {
   private readonly windowMs: number
   private readonly capacity: number
   private readonly maxAttempts: number
-  /** The credit window now: between the configured window and maxWindow (see adaptWindow). */
+  /** The credit window now: `window` at first, then between minWindow and maxWindow (see adaptWindow). */
   private window: number
   private nextTicket = 0
   private closed = false
@@ -88,10 +88,11 @@ export class StageRunner implements Downstream, EqualizedStage {
     this.minWorkers = spec.minWorkers
     this.maxWorkers = spec.maxWorkers
     this.resources = spec.resources
-    this.minWindow = Math.max(options.window, spec.concurrency)
-    this.maxWindow = Math.max(options.maxWindow, this.minWindow)
+    // a worker always has room for as many items as it runs at once
+    this.minWindow = Math.max(options.minWindow, spec.concurrency)
+    this.maxWindow = Math.max(options.maxWindow, options.window, spec.concurrency)
     this.windowMs = options.windowMs
-    this.window = this.minWindow
+    this.window = Math.max(options.window, spec.concurrency)
     this.capacity = options.queueSize
     this.maxAttempts = options.maxAttempts
     this.downstream = init.downstream
@@ -192,7 +193,9 @@ export class StageRunner implements Downstream, EqualizedStage {
    * Sizes the credit window to hold about `windowMs` of one worker's work at
    * its measured rate (a bandwidth-delay product with a latency budget): cheap
    * items then cross each hop in large batches instead of 16 per round trip,
-   * while costly items keep the configured window and spread over workers.
+   * while costly items keep only a couple queued per worker: with 16 queued
+   * behind one slow item, an idle worker would wait while another holds a
+   * backlog (Piscina, handing a thread one task at a time, balances perfectly).
    */
   adaptWindow (perWorkerRate: number): void {
     if (!(perWorkerRate > 0)) return

@@ -22,9 +22,13 @@ export interface PipelineInit<In = unknown, Out = unknown> {
   sink: (result: Out) => unknown
   /** Attempts per item when `process` throws. Default 3. */
   maxAttempts?: number
-  /** Items in flight per worker (its credit window), at least. Default 16. For cheap items the
-   * equalizer grows it to hold about `windowMs` of a worker's work, up to `maxWindow`. */
+  /** Items in flight per worker (its credit window) until the first rates are measured. Default 16.
+   * Then the equalizer sizes it to hold about `windowMs` of a worker's work, within
+   * [`minWindow`, `maxWindow`]: large batches for cheap items, few queued items for costly ones
+   * (so a worker never sits on a backlog another idle worker could take). */
   window?: number
+  /** Lower bound of the adaptive window. Default 2 (one item running, one on its way). */
+  minWindow?: number
   /** Upper bound of the adaptive window; set it to `window` to pin the window. Default 1024. */
   maxWindow?: number
   /** Work (at the measured per-worker rate) a worker's window should hold. Default 10 ms. */

@@ -77,6 +77,33 @@ describe('StageRunner with stub workers', () => {
     expect(stage.totals()).toMatchObject({ processed: 1, failed: 0, retried: 0, maxWorkers: 1 })
   })
 
+  it('the window starts at `window`, then holds ~windowMs of a worker\'s work within [minWindow, maxWindow]', async () => {
+    const { stage, workers } = harness({ behaviour: hold })
+    stage.start()
+    await flush()
+    stage.accept(envelopes(...Array.from({ length: 40 }, (_, i) => i)))
+    expect(workers[0]!.held).toHaveLength(16)
+    // costly items (~15 ms each, 70/s): 10 ms of work is under one item, so the floor of 2 holds
+    stage.adaptWindow(70)
+    expect(stage.stats().window).toBe(2)
+    for (let i = 0; i < 16; i++) workers[0]!.release()
+    await flush()
+    expect(workers[0]!.held).toHaveLength(2)
+    // cheap items (50 k/s): 500 items hold 10 ms, and the window grows to them
+    stage.adaptWindow(50_000)
+    expect(stage.stats().window).toBe(500)
+    await flush()
+    expect(workers[0]!.held).toHaveLength(24)
+  })
+
+  it('maxWindow equal to window pins the window, for costly items too', () => {
+    const { stage } = harness({ window: 16, maxWindow: 16, behaviour: hold })
+    stage.adaptWindow(70)
+    expect(stage.stats().window).toBe(16)
+    stage.adaptWindow(50_000)
+    expect(stage.stats().window).toBe(16)
+  })
+
   it('retries an item whose process throws, up to maxAttempts, then reports it failed with the error', async () => {
     const { stage, events, workers } = harness({ maxAttempts: 3, behaviour: item => { if (item === 'bad') throw new RangeError('no'); return item } })
     stage.start()

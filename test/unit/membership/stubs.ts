@@ -97,8 +97,10 @@ export function stubComponents (libp2p: StubLibp2p, pubsub: StubPubsub): Members
   return { libp2p: libp2p as unknown as MembershipLibp2p, pubsub: pubsub as unknown as MembershipPubsub }
 }
 
-/** A heartbeat `peer` would sign about itself. */
-export function heartbeatOf (peer: PeerId, overrides: Overrides = {}, extra: Partial<Pick<Heartbeat, 'suspects' | 'hears'>> = {}): Heartbeat {
+let nextSeq = 0
+
+/** A heartbeat `peer` would sign about itself; `seq` rises with every call (as a member's does) unless given. */
+export function heartbeatOf (peer: PeerId, overrides: Overrides = {}, extra: Partial<Pick<Heartbeat, 'suspects' | 'hears' | 'seq'>> = {}): Heartbeat {
   const member: MemberEntry = entry(peer.toString(), overrides)
-  return { v: 1, seq: 0, member, suspects: extra.suspects ?? [], hears: extra.hears ?? [] }
+  return { v: 1, seq: extra.seq ?? nextSeq++, member, suspects: extra.suspects ?? [], hears: extra.hears ?? [] }
 }

@@ -4,6 +4,7 @@ import type { MemberEntry, SyncMessage } from './schema.ts'
 import { SYNC_PROTOCOL, MAX_SYNC_BYTES } from './constants.ts'
 import { JsonStream } from '../transport/json-stream.ts'
 import type { Logger } from '../logger.ts'
+import { ProtocolError } from '../errors.ts'
 import type { MembershipLibp2p } from './components.ts'
 import type { Rejections } from './rejections.ts'
 
@@ -55,8 +56,10 @@ export class MemberSync {
       const reply = await json.read(syncMessageSchema, { signal })
       this.deliver(reply.members, from)
     } catch (err) {
-      // CLI clients do not speak the protocol; anything else is worth a line
-      this.log.debug({ peer: from, err }, 'member sync failed')
+      // a member's reply that is too large or off-schema is a bad message; CLI clients
+      // do not speak the protocol at all, which is no news
+      if (err instanceof ProtocolError) this.rejections.reject(SYNC_PROTOCOL, 'malformed', from, 'dropped malformed member sync reply', err.message, { err })
+      else this.log.debug({ peer: from, err }, 'member sync failed')
     } finally {
       await json?.close()
     }

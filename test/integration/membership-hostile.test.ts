@@ -10,6 +10,11 @@ import { loadCerts } from '../../src/transport/mtls/material.ts'
 import { requestJson } from '../../src/transport/json-stream.ts'
 import { SYNC_PROTOCOL } from '../../src/membership/constants.ts'
 import { syncMessageSchema } from '../../src/membership/schema.ts'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+
+/** A's member cap in this test: small, so a flood of fake members hits it. */
+const MAX_MEMBERS = 50
 
 /** Longer than the ~6 s after which a bad id used to crash the node, and than many failure verdicts at 200 ms heartbeats. */
 const WATCH_MS = 10_000
@@ -37,7 +42,7 @@ describe('member sync from a hostile member holding a valid certificate', () => 
 
   beforeAll(async () => {
     grid = await GridFixture.create(3)
-    a = await grid.start('n1')
+    a = await grid.start('n1', ['--max-members', String(MAX_MEMBERS)])
     b = await grid.start('n2', ['--peer', a.address])
     await eventually(async () => (await grid.status(a)).members.some(m => m.id === b.peerId && m.state === 'alive') ? true : undefined)
     rogue = await createGridLibp2p({ host: '127.0.0.1', port: 0, tls: await loadCerts(grid.dir, 'n3'), log: pino({ level: 'silent' }) })
@@ -98,5 +103,19 @@ describe('member sync from a hostile member holding a valid certificate', () => 
     const views = await watchA(WATCH_MS)
     for (const view of views) expect(view.map(([id]) => id)).toEqual([b.peerId])
     expect(a.lines.filter(l => l.msg === 'dropped malformed member sync').map(l => String(l.reason)).join('\n')).toMatch(/peer id/)
+  })
+
+  it('a flood of fake members is capped at --max-members and dropped once they never answer, B kept throughout', async () => {
+    const fakes = await Promise.all(Array.from({ length: 200 }, async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()))
+    // nobody listens on port 1: every dial to them is refused
+    await syncToA([fakes.map(id => entryAbout(id, 'alive', Date.now()))])
+    await a.waitFor(l => l.rejected === 'table-full')
+    const listed = (await grid.status(a)).members
+    expect(listed.length).toBeLessThanOrEqual(MAX_MEMBERS)
+    expect(listed.map(m => [m.id, m.state])).toContainEqual([b.peerId, 'alive'])
+    // hearsay that never answers leaves the table (the old code kept it failed, redialled for 24 h)
+    await eventually(async () => (await grid.status(a)).members.length === 1 ? true : undefined)
+    expect((await grid.status(a)).members.map(m => [m.id, m.state])).toEqual([[b.peerId, 'alive']])
+    expect(a.proc.exitCode).toBeNull()
   })
 })

@@ -14,6 +14,7 @@ import { STATUS_PROTOCOL, statusHandler } from './control/status.ts'
 import type { StatusRequest } from './control/status.ts'
 import { Membership } from './membership/membership.ts'
 import type { Member } from './membership/member.ts'
+import type { RejectedCount } from './membership/rejections.ts'
 import type { GridNodeEvents } from './node-events.ts'
 import { MEMBER_EVENT_TYPES } from './membership/events.ts'
 import type { Strategy } from './checks/values.ts'
@@ -104,6 +105,11 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   /** Peer ids this node has an open connection to (members and CLI clients). */
   connectedPeers (): string[] {
     return this.libp2p.getPeers().map(p => p.toString())
+  }
+
+  /** Bad messages from peers dropped so far, by protocol and reason (`gridd_rejected_messages_total`). */
+  rejectedMessages (): RejectedCount[] {
+    return this.membership.rejected()
   }
 
   /** The member table: every other member this node knows of, never itself. */

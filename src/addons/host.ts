@@ -1,4 +1,5 @@
 import type { Member } from '../membership/member.ts'
+import type { RejectedCount } from '../membership/rejections.ts'
 import type { PipelineRun } from '../pipeline/run.ts'
 import type { Channel } from '../channels/channel.ts'
 import type { GridNodeEvents, GridNodeListener } from '../node-events.ts'
@@ -19,6 +20,8 @@ export interface AddonHost {
   self: () => Member
   /** Peer ids this node has an open connection to. */
   connectedPeers: () => string[]
+  /** Bad messages from peers dropped so far, by protocol and reason. */
+  rejectedMessages: () => RejectedCount[]
   /** The pipeline runs this node owns that have not finished yet. */
   pipelines: () => PipelineRun[]
   /** The grid-wide channel `name`. */

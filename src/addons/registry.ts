@@ -118,6 +118,7 @@ export class AddonRegistry {
       members: () => host.members(),
       self: () => host.self(),
       connectedPeers: () => host.connectedPeers(),
+      rejectedMessages: () => host.rejectedMessages(),
       pipelines: () => host.pipelines(),
       channel: name => host.channel(name),
       log,

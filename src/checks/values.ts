@@ -1,5 +1,6 @@
 import * as v from 'valibot'
 import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
 
 /*
  * One definition per value. The wire schemas, the `resolve*` config
@@ -20,6 +21,8 @@ export const MAX_STAGE_NAME_LENGTH = 128
 export const MAX_PEER_ID_LENGTH = 128
 export const MAX_ADDRESS_LENGTH = 256
 export const MAX_ADDRESSES = 32
+/** Most members a node's member table may be configured to hold (membership's MAX_MEMBERS_LIMIT). */
+export const MAX_MEMBERS = 65_536
 export const STRATEGIES = ['horizontal', 'vertical'] as const
 
 /** A finite number in [min, max]; every refusal says `rule`. */
@@ -51,6 +54,9 @@ export const memoryCapacityMb = numberIn(1, MAX_MEMORY_MB, `must be a number of 
 /** Workers running (on an agent, or of one stage there). */
 export const workerCount = integerIn(0, MAX_WORKERS, `must be an integer from 0 to ${MAX_WORKERS}`)
 
+/** Most members a node's member table holds (`maxMembers`). */
+export const memberCount = integerIn(1, MAX_MEMBERS, `must be an integer from 1 to ${MAX_MEMBERS}`)
+
 /** Most workers an agent runs at once (`--workers`). */
 export const maxWorkers = integerIn(1, MAX_WORKERS, `must be an integer from 1 to ${MAX_WORKERS}`)
 
@@ -69,8 +75,15 @@ const STAGE_NAME_RULE = `must be a string of 1 to ${MAX_STAGE_NAME_LENGTH} chara
 export const stageName = v.pipe(v.string(STAGE_NAME_RULE), v.minLength(1, STAGE_NAME_RULE), v.maxLength(MAX_STAGE_NAME_LENGTH, STAGE_NAME_RULE))
 
 const PEER_ID_RULE = `must be a peer id (base58btc, at most ${MAX_PEER_ID_LENGTH} characters)`
-/** A peer id in its string form (what `peerId.toString()` gives: base58btc). */
-export const peerId = v.pipe(v.string(PEER_ID_RULE), v.regex(new RegExp(`^[1-9A-HJ-NP-Za-km-z]{1,${MAX_PEER_ID_LENGTH}}$`), PEER_ID_RULE))
+/**
+ * A peer id in its string form (what `peerId.toString()` gives: base58btc) that
+ * really parses, so no later `peerIdFromString` of it (in a timer, a dial) can throw.
+ */
+export const peerId = v.pipe(
+  v.string(PEER_ID_RULE),
+  v.regex(new RegExp(`^[1-9A-HJ-NP-Za-km-z]{1,${MAX_PEER_ID_LENGTH}}$`), PEER_ID_RULE),
+  v.check(isPeerId, PEER_ID_RULE)
+)
 
 const ADDRESS_RULE = `must be a multiaddr of at most ${MAX_ADDRESS_LENGTH} characters`
 /** One multiaddr as text: it parses, so a peer store merge of it cannot throw. */
@@ -82,6 +95,15 @@ export const addresses = v.pipe(v.array(address, ADDRESSES_RULE), v.maxLength(MA
 
 /** Durations, intervals, sizes: finite and above 0. */
 export const positiveNumber = aboveZero(Number.MAX_VALUE, 'must be a positive number')
+
+function isPeerId (text: string): boolean {
+  try {
+    peerIdFromString(text)
+    return true
+  } catch {
+    return false
+  }
+}
 
 function isMultiaddr (text: string): boolean {
   if (!text.startsWith('/')) return false

@@ -1,6 +1,6 @@
 import { checkOption } from '../checks/check.ts'
-import { positiveNumber } from '../checks/values.ts'
-import { DEFAULT_FORGET_LEFT_AFTER_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_MESH_PEERS, DEFAULT_RECONNECT_FOR_MS, DEFAULT_RECONNECT_MAX_BACKOFF_MS } from './constants.ts'
+import { memberCount, positiveNumber } from '../checks/values.ts'
+import { DEFAULT_MAX_MEMBERS, DEFAULT_FORGET_LEFT_AFTER_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_MESH_PEERS, DEFAULT_RECONNECT_FOR_MS, DEFAULT_RECONNECT_MAX_BACKOFF_MS } from './constants.ts'
 
 /** Membership timings; every one is an option so tests can compress them. */
 export interface MembershipInit {
@@ -20,6 +20,8 @@ export interface MembershipInit {
   forgetLeftAfterMs?: number
   /** Connect to at most this many members directly (gossip reaches the rest). Default 64. */
   maxMeshPeers?: number
+  /** Most members the member table holds (a peer cannot grow it without end). Default 4096. */
+  maxMembers?: number
 }
 
 export type MembershipConfig = Required<MembershipInit>
@@ -34,6 +36,7 @@ export function resolveMembershipConfig (init: MembershipInit): MembershipConfig
     reconnectForMs: checkOption('reconnectForMs', positiveNumber, init.reconnectForMs ?? DEFAULT_RECONNECT_FOR_MS),
     reconnectMaxBackoffMs: checkOption('reconnectMaxBackoffMs', positiveNumber, init.reconnectMaxBackoffMs ?? DEFAULT_RECONNECT_MAX_BACKOFF_MS),
     forgetLeftAfterMs: checkOption('forgetLeftAfterMs', positiveNumber, init.forgetLeftAfterMs ?? DEFAULT_FORGET_LEFT_AFTER_MS),
-    maxMeshPeers: checkOption('maxMeshPeers', positiveNumber, init.maxMeshPeers ?? DEFAULT_MAX_MESH_PEERS)
+    maxMeshPeers: checkOption('maxMeshPeers', positiveNumber, init.maxMeshPeers ?? DEFAULT_MAX_MESH_PEERS),
+    maxMembers: checkOption('maxMembers', memberCount, init.maxMembers ?? DEFAULT_MAX_MEMBERS)
   }
 }

@@ -80,7 +80,8 @@ export class MemberConnections {
     if (event.type === 'member:fail') {
       this.reconnects.add(id, now)
       // drop any half-dead connection so the reconnect loop dials afresh
-      void this.libp2p.hangUp(peerIdFromString(id)).catch(() => {})
+      const peer = this.peer(id)
+      if (peer != null) void this.libp2p.hangUp(peer).catch(() => {})
     } else if (event.type === 'member:join' || event.type === 'member:rejoin') {
       this.reconnects.remove(id)
       this.aliveSince.set(id, now)
@@ -120,7 +121,8 @@ export class MemberConnections {
 
   private connect (member: Member): void {
     if (!this.running || this.dialing.has(member.id)) return
-    if (this.libp2p.getConnections(peerIdFromString(member.id)).length > 0) return
+    const peer = this.peer(member.id)
+    if (peer == null || this.libp2p.getConnections(peer).length > 0) return
     if (this.libp2p.getPeers().length >= this.init.maxMeshPeers) return
     void this.dial(member)
   }
@@ -144,6 +146,16 @@ export class MemberConnections {
       else this.log.debug({ member: id, err }, 'dial failed')
     } finally {
       this.dialing.delete(id)
+    }
+  }
+
+  /** The id as a PeerId; the schema lets only real ones in, but this runs in timers: never throw there. */
+  private peer (id: string): PeerId | undefined {
+    try {
+      return peerIdFromString(id)
+    } catch (err) {
+      this.log.warn({ member: id, err }, 'not a peer id: not dialled')
+      return undefined
     }
   }
 

@@ -1,8 +1,20 @@
+import { MAX_MEMBERS } from '../checks/values.ts'
+
 export const SYNC_PROTOCOL = '/gridd/members/sync/1.0.0'
 export const MEMBERS_TOPIC = 'gridd/members/1'
 
 /** A heartbeat carries one entry plus bounded gossip lists: 64 KiB is generous. */
 export const MAX_HEARTBEAT_BYTES = 64 * 1024
+/**
+ * Incarnations are wall-clock ms (a member's start, or a refutation's time):
+ * one further ahead of this node's clock than this is forged (or a clock far
+ * off), and refused, so no one can push an incarnation to where a refutation
+ * overflows the schema.
+ */
+export const MAX_INCARNATION_AHEAD_MS = 10 * 60_000
+export const DEFAULT_MAX_MEMBERS = 4096
+/** The largest `maxMembers` accepted; a sync message carries at most one more entry (the sender). */
+export const MAX_MEMBERS_LIMIT = MAX_MEMBERS
 /** A full table for a large grid. */
 export const MAX_SYNC_BYTES = 4 * 1024 * 1024
 /** Gossip lists (suspects, hears) are capped so payloads cannot grow with churn. */

@@ -7,6 +7,7 @@ import { MAX_HEARTBEAT_BYTES, MEMBERS_TOPIC } from './constants.ts'
 import { parseJson } from '../transport/json-stream.ts'
 import type { Logger } from '../logger.ts'
 import type { MembershipPubsub } from './components.ts'
+import type { Rejections } from './rejections.ts'
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -20,12 +21,14 @@ const decoder = new TextDecoder()
 export class HeartbeatGossip {
   private readonly pubsub: MembershipPubsub
   private readonly log: Logger
+  private readonly rejections: Rejections
   private readonly onHeartbeat: (heartbeat: Heartbeat, from: string) => void
   private readonly valid = new WeakMap<Uint8Array, Heartbeat>()
 
-  constructor (pubsub: MembershipPubsub, log: Logger, onHeartbeat: (heartbeat: Heartbeat, from: string) => void) {
+  constructor (pubsub: MembershipPubsub, log: Logger, rejections: Rejections, onHeartbeat: (heartbeat: Heartbeat, from: string) => void) {
     this.pubsub = pubsub
     this.log = log
+    this.rejections = rejections
     this.onHeartbeat = onHeartbeat
   }
 
@@ -53,9 +56,9 @@ export class HeartbeatGossip {
 
   private validate (peer: PeerId, message: Message): TopicValidatorResult {
     const result = check(message)
-    if (typeof result === 'string') {
+    if ('reason' in result) {
       const from = message.type === 'signed' ? message.from.toString() : undefined
-      this.log.warn({ from, via: peer.toString(), bytes: message.data.byteLength, reason: result }, `dropped malformed membership gossip: ${result}`)
+      this.rejections.reject(MEMBERS_TOPIC, result.reason, from ?? peer.toString(), `dropped malformed membership gossip: ${result.detail}`, result.detail, { via: peer.toString(), bytes: message.data.byteLength })
       return TopicValidatorResult.Reject
     }
     this.valid.set(message.data, result)
@@ -67,21 +70,32 @@ export class HeartbeatGossip {
     if (message.topic !== MEMBERS_TOPIC || message.type !== 'signed') return
     // validated above; re-check only if gossipsub handed us a different buffer
     const heartbeat = this.valid.get(message.data) ?? check(message)
-    if (typeof heartbeat !== 'string') this.onHeartbeat(heartbeat, message.from.toString())
+    if ('reason' in heartbeat) return
+    // remote data: whatever it trips in the table is logged and dropped, never a crash
+    try {
+      this.onHeartbeat(heartbeat, message.from.toString())
+    } catch (err) {
+      this.rejections.reject(MEMBERS_TOPIC, 'handler', message.from.toString(), 'membership gossip failed in its handler', String(err), { err })
+    }
   }
 }
 
+/** Why a message is refused: `reason` is the counter's label, `detail` the log's. */
+interface Refusal { reason: string, detail: string }
+
 /** The heartbeat, or why it is refused. */
-function check (message: Message): Heartbeat | string {
-  if (message.type !== 'signed') return 'unsigned message'
-  if (message.data.byteLength > MAX_HEARTBEAT_BYTES) return `${message.data.byteLength} bytes exceeds the ${MAX_HEARTBEAT_BYTES} byte limit`
+function check (message: Message): Heartbeat | Refusal {
+  if (message.type !== 'signed') return { reason: 'unsigned', detail: 'unsigned message' }
+  if (message.data.byteLength > MAX_HEARTBEAT_BYTES) return { reason: 'size', detail: `${message.data.byteLength} bytes exceeds the ${MAX_HEARTBEAT_BYTES} byte limit` }
   let heartbeat: Heartbeat
   try {
     heartbeat = parseJson(decoder.decode(message.data), heartbeatSchema)
   } catch (err) {
-    return (err as Error).message
+    const detail = (err as Error).message
+    return { reason: /not valid JSON/.test(detail) ? 'json' : 'schema', detail }
   }
   const from = message.from.toString()
-  if (heartbeat.member.id !== from) return `signed by ${from} but describes ${heartbeat.member.id}`
+  // StrictSign: a heartbeat speaks only for its signer
+  if (heartbeat.member.id !== from) return { reason: 'signer', detail: `signed by ${from} but describes ${heartbeat.member.id}` }
   return heartbeat
 }

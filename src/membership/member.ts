@@ -1,4 +1,4 @@
-import type { MemberEntry, MemberState } from './schema.ts'
+import type { MemberEntry } from './schema.ts'
 
 /** One row of the member table, as `node.members()` and `grid status` show it. */
 export interface Member extends MemberEntry {
@@ -12,9 +12,6 @@ export interface MemberEvent {
   type: MemberEventType
   member: Member
 }
-
-/** SWIM's precedence at equal incarnation: a stronger state overrides a weaker one. */
-export const STATE_RANK: Record<MemberState, number> = { alive: 0, suspect: 1, failed: 2, left: 3 }
 
 /** Whether an update is worth a `member:update` event (load figures change every beat; those are silent). */
 export function significantChange (before: MemberEntry, after: MemberEntry): boolean {

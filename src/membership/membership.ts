@@ -10,7 +10,9 @@ import { MemberSync } from './sync.ts'
 import { MemberConnections } from './connections.ts'
 import { RememberedMembers } from './remembered.ts'
 import { CpuSampler, freeMemoryMb, machineCapacity } from './load.ts'
-import { MAX_GOSSIP_ENTRIES } from './constants.ts'
+import { MAX_GOSSIP_ENTRIES, MAX_INCARNATION_AHEAD_MS, MEMBERS_TOPIC, SYNC_PROTOCOL } from './constants.ts'
+import { Rejections } from './rejections.ts'
+import type { RejectedCount } from './rejections.ts'
 import { LocalHealth } from './local-health.ts'
 import type { MembershipConfig } from './config.ts'
 
@@ -34,6 +36,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private readonly config: MembershipConfig
   private readonly table: MemberTable
   private readonly remembered = new RememberedMembers()
+  private readonly rejections: Rejections
   private readonly gossip: HeartbeatGossip
   private readonly sync: MemberSync
   private readonly connections: MemberConnections
@@ -53,7 +56,10 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.libp2p = libp2p
     this.log = log.child({ component: 'membership' })
     this.config = config
+    this.rejections = new Rejections(this.log)
     this.table = new MemberTable({
+      maxMembers: config.maxMembers,
+      onFull: id => { this.rejections.reject('membership', 'table-full', undefined, `member table full (${config.maxMembers}): not listing a new member`, id) },
       selfId: libp2p.peerId.toString(),
       suspectAfterMs: config.suspectAfterMs,
       suspicionMinMs: config.suspicionMinMs,
@@ -63,8 +69,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
     })
     this.tickMs = Math.max(20, Math.min(250, config.heartbeatMs / 4))
     this.health = new LocalHealth(this.tickMs)
-    this.gossip = new HeartbeatGossip(components.pubsub, this.log, (hb, from) => { this.onHeartbeat(hb, from) })
-    this.sync = new MemberSync(libp2p, this.log, () => [this.selfEntry(), ...this.table.entries()], (entries, from) => { this.onSync(entries, from) })
+    this.gossip = new HeartbeatGossip(components.pubsub, this.log, this.rejections, (hb, from) => { this.onHeartbeat(hb, from) })
+    this.sync = new MemberSync(libp2p, this.log, this.rejections, () => [this.selfEntry(), ...this.table.entries()], (entries, from) => { this.onSync(entries, from) })
     this.connections = new MemberConnections(libp2p, this.log, config, {
       lookup: id => this.table.get(id, performance.now()),
       refused: id => { this.apply(this.table.unreachable(id, performance.now())) }
@@ -89,7 +95,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     await this.sync.start()
     this.connections.start()
     this.timers.push(setInterval(() => { void this.beat() }, this.config.heartbeatMs))
-    this.timers.push(setInterval(() => { this.tick() }, this.tickMs))
+    this.timers.push(setInterval(() => { this.guarded('tick', () => { this.tick() }) }, this.tickMs))
     for (const timer of this.timers) timer.unref()
     void this.beat()
   }
@@ -124,6 +130,11 @@ export class Membership extends EventEmitter<MembershipEvents> {
   /** Members dropped from the live table (left a while ago), newest last: for `grid status --all`. */
   rememberedMembers (): Member[] {
     return this.remembered.list(performance.now())
+  }
+
+  /** Messages from peers dropped as bad, by protocol and reason (`gridd_rejected_messages_total`). */
+  rejected (): RejectedCount[] {
+    return this.rejections.counters()
   }
 
   /** See MemberConnections.teachAddresses. */
@@ -170,8 +181,27 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   private async beat (): Promise<void> {
     if (!this.running) return
-    this.self = { ...this.self, load: { ...this.self.load, cpu: this.cpu.sample(), memoryFreeMb: freeMemoryMb(), ...this.workerLoad() } }
-    await this.publish()
+    // runs in a timer and reads the table (remote data): a throw is logged, never a crash
+    try {
+      this.self = { ...this.self, load: { ...this.self.load, cpu: this.cpu.sample(), memoryFreeMb: freeMemoryMb(), ...this.workerLoad() } }
+      await this.publish()
+    } catch (err) {
+      this.log.warn({ err }, 'heartbeat failed')
+    }
+  }
+
+  /** A timer's work: whatever remote data trips in it is logged (rate-limited) and the node goes on. */
+  private guarded (what: string, work: () => void): void {
+    try {
+      work()
+    } catch (err) {
+      this.rejections.reject('membership', what, undefined, `membership ${what} failed`, String(err), { err })
+    }
+  }
+
+  /** An incarnation beyond this node's clock plus the allowed skew: forged, refused. */
+  private tooFarAhead (incarnation: number): boolean {
+    return incarnation > Date.now() + MAX_INCARNATION_AHEAD_MS
   }
 
   private async publish (): Promise<void> {
@@ -200,9 +230,20 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   private onHeartbeat (hb: Heartbeat, from: string): void {
     const now = performance.now()
-    const events = this.table.heard(hb.member, now)
+    const { member } = hb
+    if (this.tooFarAhead(member.incarnation)) {
+      this.rejections.reject(MEMBERS_TOPIC, 'incarnation', from, 'dropped membership gossip: incarnation ahead of the clock', `incarnation ${member.incarnation}`)
+      return
+    }
+    const remembered = this.remembered.get(member.id)
+    if (this.table.isReplay(member.id, member.incarnation, hb.seq) || (remembered?.state === 'left' && member.incarnation <= remembered.incarnation)) {
+      this.rejections.reject(MEMBERS_TOPIC, 'replay', from, 'dropped replayed heartbeat', `incarnation ${member.incarnation} seq ${hb.seq}`)
+      return
+    }
+    const events = this.table.heard(member, now, hb.seq)
     for (const claim of hb.suspects) {
-      if (claim.id === this.self.id) this.refute(claim.incarnation, `${from} reports us ${claim.state}`)
+      if (this.tooFarAhead(claim.incarnation)) this.rejections.reject(MEMBERS_TOPIC, 'incarnation', from, 'dropped a suspicion: incarnation ahead of the clock', `incarnation ${claim.incarnation}`)
+      else if (claim.id === this.self.id) this.refute(claim.incarnation, `${from} reports us ${claim.state}`)
       else this.table.claim(from, claim, now)
     }
     for (const report of hb.hears) events.push(...this.table.liveReport(report, now))
@@ -212,8 +253,13 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private onSync (entries: MemberEntry[], from: string): void {
     const now = performance.now()
     const events: MemberEvent[] = []
-    for (const entry of entries) {
-      if (entry.id === this.self.id) {
+    // a table is at most maxMembers rows plus its sender: more is padding
+    const max = this.config.maxMembers + 1
+    if (entries.length > max) this.rejections.reject(SYNC_PROTOCOL, 'too-many-entries', from, 'member sync over the member cap: the rest ignored', `${entries.length} entries`)
+    for (const entry of entries.slice(0, max)) {
+      if (this.tooFarAhead(entry.incarnation)) {
+        this.rejections.reject(SYNC_PROTOCOL, 'incarnation', from, 'dropped a member sync entry: incarnation ahead of the clock', `${entry.id} incarnation ${entry.incarnation}`)
+      } else if (entry.id === this.self.id) {
         if (entry.state !== 'alive') this.refute(entry.incarnation, `${from} lists us ${entry.state}`)
       } else {
         events.push(...this.table.merge(entry, now))
@@ -227,7 +273,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
   /** Someone thinks we are suspect or failed at `incarnation`: outrank it and say so at once. */
   private refute (incarnation: number, why: string): void {
     if (incarnation < this.self.incarnation || this.self.state === 'left') return
-    this.self = { ...this.self, incarnation: Math.max(incarnation + 1, Date.now()) }
+    // the claim is within the clock bound (checked on receipt), so this stays within the schema
+    this.self = { ...this.self, incarnation: Math.min(Math.max(incarnation + 1, Date.now()), Number.MAX_SAFE_INTEGER) }
     this.log.info({ incarnation: this.self.incarnation, why }, 'refuting suspicion')
     void this.beat()
   }

@@ -21,6 +21,10 @@ export class RememberedMembers {
     while (this.rows.size > this.max) this.rows.delete(this.rows.keys().next().value!)
   }
 
+  get (id: string): Member | undefined {
+    return this.rows.get(id)?.member
+  }
+
   /** A member back in the live table is not history any more. */
   delete (id: string): void {
     this.rows.delete(id)

@@ -1,4 +1,5 @@
 import * as v from 'valibot'
+import { MAX_MEMBERS_LIMIT } from './constants.ts'
 import { addresses, cpuCapacity, memoryCapacityMb, peerId as id, stageName, strategy, weight, workerCount } from '../checks/values.ts'
 
 const nonNegative = v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(1e12))
@@ -47,7 +48,7 @@ export const heartbeatSchema = v.object({
 
 export const syncMessageSchema = v.object({
   v: v.literal(1),
-  members: v.pipe(v.array(memberEntrySchema), v.maxLength(10_000))
+  members: v.pipe(v.array(memberEntrySchema), v.maxLength(MAX_MEMBERS_LIMIT + 1))
 })
 
 export type MemberState = v.InferOutput<typeof memberStateSchema>

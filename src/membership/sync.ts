@@ -4,7 +4,9 @@ import type { MemberEntry, SyncMessage } from './schema.ts'
 import { SYNC_PROTOCOL, MAX_SYNC_BYTES } from './constants.ts'
 import { JsonStream } from '../transport/json-stream.ts'
 import type { Logger } from '../logger.ts'
+import { ProtocolError } from '../errors.ts'
 import type { MembershipLibp2p } from './components.ts'
+import type { Rejections } from './rejections.ts'
 
 const SYNC_TIMEOUT_MS = 5000
 
@@ -15,12 +17,14 @@ const SYNC_TIMEOUT_MS = 5000
 export class MemberSync {
   private readonly libp2p: Pick<MembershipLibp2p, 'handle' | 'unhandle' | 'addEventListener' | 'removeEventListener'>
   private readonly log: Logger
+  private readonly rejections: Rejections
   private readonly snapshot: () => MemberEntry[]
   private readonly onEntries: (entries: MemberEntry[], from: string) => void
 
-  constructor (libp2p: MemberSync['libp2p'], log: Logger, snapshot: () => MemberEntry[], onEntries: (entries: MemberEntry[], from: string) => void) {
+  constructor (libp2p: MemberSync['libp2p'], log: Logger, rejections: Rejections, snapshot: () => MemberEntry[], onEntries: (entries: MemberEntry[], from: string) => void) {
     this.libp2p = libp2p
     this.log = log
+    this.rejections = rejections
     this.snapshot = snapshot
     this.onEntries = onEntries
   }
@@ -50,10 +54,12 @@ export class MemberSync {
       json = new JsonStream(stream, { maxBytes: MAX_SYNC_BYTES })
       await json.write(this.message(), { signal })
       const reply = await json.read(syncMessageSchema, { signal })
-      this.onEntries(reply.members, from)
+      this.deliver(reply.members, from)
     } catch (err) {
-      // CLI clients do not speak the protocol; anything else is worth a line
-      this.log.debug({ peer: from, err }, 'member sync failed')
+      // a member's reply that is too large or off-schema is a bad message; CLI clients
+      // do not speak the protocol at all, which is no news
+      if (err instanceof ProtocolError) this.rejections.reject(SYNC_PROTOCOL, 'malformed', from, 'dropped malformed member sync reply', err.message, { err })
+      else this.log.debug({ peer: from, err }, 'member sync failed')
     } finally {
       await json?.close()
     }
@@ -63,14 +69,25 @@ export class MemberSync {
     const from = connection.remotePeer.toString()
     const json = new JsonStream(stream, { maxBytes: MAX_SYNC_BYTES })
     const signal = AbortSignal.timeout(SYNC_TIMEOUT_MS)
+    let request: SyncMessage
     try {
-      const request = await json.read(syncMessageSchema, { signal })
+      request = await json.read(syncMessageSchema, { signal })
       await json.write(this.message(), { signal })
       await json.close()
-      this.onEntries(request.members, from)
     } catch (err) {
-      this.log.warn({ peer: from, err }, 'dropped malformed member sync')
+      this.rejections.reject(SYNC_PROTOCOL, 'malformed', from, 'dropped malformed member sync', String(err), { err })
       stream.abort(err as Error)
+      return
+    }
+    this.deliver(request.members, from)
+  }
+
+  /** Remote data into the table: whatever it trips is logged and dropped, never a crash. */
+  private deliver (entries: MemberEntry[], from: string): void {
+    try {
+      this.onEntries(entries, from)
+    } catch (err) {
+      this.rejections.reject(SYNC_PROTOCOL, 'handler', from, 'member sync failed in its handler', String(err), { err })
     }
   }
 

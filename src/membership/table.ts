@@ -1,5 +1,5 @@
 import type { MemberEntry, MemberState } from './schema.ts'
-import { STATE_RANK, significantChange } from './member.ts'
+import { significantChange } from './member.ts'
 import type { Member, MemberEvent, MemberEventType } from './member.ts'
 import { suspicionTimeout, expectedConfirmations } from './suspicion.ts'
 
@@ -12,6 +12,10 @@ export interface MemberTableInit {
   forgetFailedAfterMs: number
   /** How long members that left stay listed (then `forget` drops them). */
   forgetLeftAfterMs: number
+  /** Most rows the table holds: a sync cannot grow it without end. */
+  maxMembers: number
+  /** A member was not added because the table is full. */
+  onFull?: (id: string) => void
 }
 
 interface MemberRecord {
@@ -22,6 +26,15 @@ interface MemberRecord {
   confirmations: Set<string>
   /** Until when someone else claims this member is suspect or failed (so we report what we hear). */
   contestedUntil: number
+  /**
+   * Whether this node has had the member's own signed word (a heartbeat). A row
+   * only others told us of is hearsay: its own heartbeat overrides it whatever
+   * incarnation they claimed, and if it never answers it is dropped, not redialled.
+   */
+  direct: boolean
+  /** The highest heartbeat `seq` heard at `seqIncarnation`: older or equal ones are replays. */
+  seq: number
+  seqIncarnation: number
 }
 
 export interface Claim {
@@ -51,12 +64,40 @@ export class MemberTable {
     this.init = init
   }
 
-  /** A heartbeat the member itself signed. */
-  heard (entry: MemberEntry, now: number): MemberEvent[] {
+  /**
+   * Whether a heartbeat is a replay: at the incarnation we know, its `seq` is not
+   * beyond the highest heard (an old signed heartbeat sent again after gossipsub's
+   * seen-cache forgot it), or its incarnation is older than the one we know.
+   */
+  isReplay (id: string, incarnation: number, seq: number): boolean {
+    const rec = this.records.get(id)
+    if (rec == null || !rec.direct) return false
+    if (incarnation < rec.entry.incarnation) return true
+    return incarnation === rec.seqIncarnation && seq <= rec.seq
+  }
+
+  /** A heartbeat the member itself signed (with its `seq`, for replay detection). */
+  heard (entry: MemberEntry, now: number, seq?: number): MemberEvent[] {
     if (entry.id === this.init.selfId) return []
+    const events = this.heardEntry(entry, now)
     const rec = this.records.get(entry.id)
+    if (rec != null && seq != null && rec.entry.incarnation === entry.incarnation) {
+      if (rec.seqIncarnation !== entry.incarnation) rec.seq = -1
+      rec.seqIncarnation = entry.incarnation
+      rec.seq = Math.max(rec.seq, seq)
+    }
+    return events
+  }
+
+  private heardEntry (entry: MemberEntry, now: number): MemberEvent[] {
+    const rec = this.records.get(entry.id)
+    if (rec != null && !rec.direct) {
+      // only others told us of it: its own word wins, whatever incarnation they claimed
+      rec.direct = true
+      rec.entry = { ...rec.entry, incarnation: entry.incarnation }
+    }
     if (entry.state === 'left') return this.left(entry, now)
-    if (rec == null) return this.add({ ...entry, state: 'alive' }, now)
+    if (rec == null) return this.add({ ...entry, state: 'alive' }, now, true)
     if (entry.incarnation < rec.entry.incarnation) return []
     const prior = rec.entry
     if (prior.state === 'failed' || prior.state === 'left') {
@@ -70,38 +111,32 @@ export class MemberTable {
     return significantChange(prior, rec.entry) ? [this.event('member:update', rec, now)] : []
   }
 
-  /** An entry from another member's table (join sync): weaker evidence than hearing it. */
+  /**
+   * An entry from another member's table (join sync): hearsay, so at most a hint
+   * (memberlist/Lifeguard). A stranger said alive or suspect is listed (unverified)
+   * so we dial it; a member's `left` or `failed` comes only from its own signed
+   * word or our own detection, so from a third party it is only a suspicion: we
+   * report whether we still hear it.
+   */
   merge (entry: MemberEntry, now: number): MemberEvent[] {
     if (entry.id === this.init.selfId) return []
     const rec = this.records.get(entry.id)
     if (rec == null) {
-      if (entry.state === 'alive' || entry.state === 'suspect') return this.add({ ...entry, state: 'alive' }, now)
-      // a member that left before we ever saw it is no news: not listed, so
-      // departed members do not travel from table to table and outlive their while
-      if (entry.state === 'left') return []
-      // history (failed before we joined): listed, no event, and dated
-      // outside the window in which we would gossip it as a fresh failure
-      const past = now - this.init.suspectAfterMs * 10
-      this.records.set(entry.id, { ...this.record(entry, now), lastHeardAt: past, stateSince: past })
-      return []
+      // a member that left or failed before we ever saw it is no news: not listed,
+      // so departed members do not travel from table to table
+      if (entry.state === 'left' || entry.state === 'failed') return []
+      return this.add({ ...entry, state: 'alive' }, now, false)
     }
     const prior = rec.entry
     if (entry.incarnation < prior.incarnation) return []
-    const newer = entry.incarnation > prior.incarnation
-    if (entry.state === 'alive' || entry.state === 'suspect') {
-      if (!newer) return []
-      if (prior.state === 'failed' || prior.state === 'left') return this.transition(rec, { ...entry, state: 'alive' }, now, 'member:rejoin')
-      rec.entry = { ...entry, state: prior.state }
-      return significantChange(prior, rec.entry) ? [this.event('member:update', rec, now)] : []
-    }
-    if (!newer && STATE_RANK[entry.state] <= STATE_RANK[prior.state]) return []
-    if (entry.state === 'left') return this.transition(rec, entry, now, 'member:leave')
-    // failed: not while we still hear it ourselves
-    if (this.hearsRecently(rec, now)) {
+    if (entry.state !== 'alive') {
       rec.contestedUntil = now + this.init.suspectAfterMs
       return []
     }
-    return this.transition(rec, entry, now, 'member:fail')
+    // a newer alive entry updates only a row that is hearsay itself
+    if (rec.direct || entry.incarnation === prior.incarnation) return []
+    rec.entry = { ...entry, state: prior.state }
+    return significantChange(prior, rec.entry) ? [this.event('member:update', rec, now)] : []
   }
 
   /** Another member suspects or failed `claim.id`: a confirmation if we suspect it too. */
@@ -228,27 +263,42 @@ export class MemberTable {
   private left (entry: MemberEntry, now: number): MemberEvent[] {
     const rec = this.records.get(entry.id)
     if (rec == null) {
-      this.records.set(entry.id, this.record(entry, now))
+      if (this.records.size < this.init.maxMembers) this.records.set(entry.id, this.record(entry, now))
       return []
     }
     if (entry.incarnation < rec.entry.incarnation || rec.entry.state === 'left') return []
     return this.transition(rec, entry, now, 'member:leave')
   }
 
-  private add (entry: MemberEntry, now: number): MemberEvent[] {
-    const rec = this.record(entry, now)
+  /**
+   * A new row, if the table has room. Full: a member heard directly takes the
+   * place of a row that is hearsay only (announced as failed); hearsay waits.
+   */
+  private add (entry: MemberEntry, now: number, direct: boolean): MemberEvent[] {
+    const events: MemberEvent[] = []
+    if (this.records.size >= this.init.maxMembers) {
+      const victim = direct ? [...this.records.values()].find(r => !r.direct) : undefined
+      if (victim == null) {
+        this.init.onFull?.(entry.id)
+        return []
+      }
+      events.push(...this.transition(victim, { ...victim.entry, state: 'failed' }, now, 'member:fail'))
+    }
+    const rec = this.record(entry, now, direct)
     this.records.set(entry.id, rec)
-    return [this.event('member:join', rec, now)]
+    return [...events, this.event('member:join', rec, now)]
   }
 
-  private record (entry: MemberEntry, now: number): MemberRecord {
-    return { entry, lastHeardAt: now, stateSince: now, suspectedAt: now, confirmations: new Set(), contestedUntil: 0 }
+  private record (entry: MemberEntry, now: number, direct = true): MemberRecord {
+    return { entry, lastHeardAt: now, stateSince: now, suspectedAt: now, confirmations: new Set(), contestedUntil: 0, direct, seq: -1, seqIncarnation: entry.incarnation }
   }
 
   private transition (rec: MemberRecord, entry: MemberEntry, now: number, type: MemberEventType): MemberEvent[] {
     if (entry.state !== rec.entry.state) rec.stateSince = now
     if (entry.state === 'alive') rec.lastHeardAt = now
     rec.entry = entry
+    // hearsay that never answered is dropped, not redialled for a day
+    if (entry.state === 'failed' && !rec.direct) this.records.delete(entry.id)
     return [this.event(type, rec, now)]
   }
 

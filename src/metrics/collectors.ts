@@ -16,7 +16,7 @@ function add (a: StageSummary, b: StageSummary): Pick<StageSummary, 'processed' 
  * several nodes may share a process). Gauges read the node's state when
  * scraped; item counters add finished runs to the live totals of running ones.
  */
-export function createRegistry (node: Pick<AddonHost, 'self' | 'members' | 'pipelines' | 'connectedPeers'>): { registry: Registry, track: (run: PipelineRun) => void } {
+export function createRegistry (node: Pick<AddonHost, 'self' | 'members' | 'pipelines' | 'connectedPeers' | 'rejectedMessages'>): { registry: Registry, track: (run: PipelineRun) => void } {
   const registry = new Registry()
   const finished = new Map<string, StageSummary>()
   const active = new Set<PipelineRun>()
@@ -112,6 +112,13 @@ export function createRegistry (node: Pick<AddonHost, 'self' | 'members' | 'pipe
   new Gauge({
     name: 'gridd_libp2p_connections', help: 'Peers this node has an open libp2p connection to', registers: [registry],
     collect () { this.set(node.connectedPeers().length) }
+  })
+  new Counter({
+    name: 'gridd_rejected_messages_total', help: 'Bad messages from peers dropped (logged at most once a minute per peer), by protocol and reason', labelNames: ['protocol', 'reason'], registers: [registry],
+    collect () {
+      this.reset()
+      for (const row of node.rejectedMessages()) this.inc({ protocol: row.protocol, reason: row.reason }, row.count)
+    }
   })
   return { registry, track }
 }

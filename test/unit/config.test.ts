@@ -23,6 +23,8 @@ describe('resolveConfig', () => {
     expect(config.port).toBe(DEFAULT_PORT)
     expect(config.stopTimeoutMs).toBe(DEFAULT_STOP_TIMEOUT_MS)
     expect(config.pingIntervalMs).toBe(DEFAULT_PING_INTERVAL_MS)
+    expect(config.membership.maxMembers).toBe(4096)
+    expect(resolveConfig({ dev: true, maxMembers: 10 }).membership.maxMembers).toBe(10)
   })
 
   it('keeps given values and parses peers', () => {
@@ -56,6 +58,9 @@ describe('resolveConfig', () => {
     ['zero pingIntervalMs', { pingIntervalMs: 0 }, 'pingIntervalMs'],
     ['zero heartbeatMs', { heartbeatMs: 0 }, 'heartbeatMs'],
     ['NaN suspectAfterMs', { suspectAfterMs: Number.NaN }, 'suspectAfterMs'],
+    ['zero maxMembers', { maxMembers: 0 }, 'maxMembers'],
+    ['fractional maxMembers', { maxMembers: 2.5 }, 'maxMembers'],
+    ['maxMembers beyond the sync bound', { maxMembers: 100_000 }, 'maxMembers'],
     ['negative channel value size', { channels: { maxValueBytes: -1 } }, 'channels.maxValueBytes'],
     ['weight beyond the wire bound', { agent: { weight: 2e6 } }, 'agent.weight'],
     ['weight below the wire bound', { agent: { weight: -1e6 - 1 } }, 'agent.weight'],

@@ -3,7 +3,7 @@ import { GridNode } from '../../node.ts'
 import { DEFAULT_HOST, DEFAULT_PORT } from '../../config.ts'
 import { createCliLogger } from '../logger.ts'
 import { intOption, listOption, logLevelOption, numberOption, tlsOptions } from '../options.ts'
-import { cpuCapacity, maxWorkers, memoryCapacityMb, STRATEGIES, weight } from '../../checks/values.ts'
+import { cpuCapacity, maxWorkers, memberCount, memoryCapacityMb, STRATEGIES, weight } from '../../checks/values.ts'
 import type { Strategy } from '../../checks/values.ts'
 import { resolveTlsSource } from '../tls-source.ts'
 import { CertsNotFoundError } from '../../errors.ts'
@@ -27,6 +27,7 @@ interface NodeFlags {
   suspectAfterMs?: number
   reconnectForMs?: number
   forgetLeftAfterMs?: number
+  maxMembers?: number
   agent?: boolean
   workers?: number
   cpu?: number
@@ -62,6 +63,7 @@ export function nodeCommand (): Command {
     .addOption(intOption('--suspect-after-ms <ms>', 'silence before a member is suspect (default 3 × heartbeat)', 10, 3_600_000).env('GRID_SUSPECT_AFTER_MS'))
     .addOption(intOption('--reconnect-for-ms <ms>', 'keep redialling failed members this long (default 24 h)', 1000, 2_147_483_647).env('GRID_RECONNECT_FOR_MS'))
     .addOption(intOption('--forget-left-after-ms <ms>', 'how long members that left stay in status and the dashboard (default 60000); `grid status --all` still shows them', 1, 2_147_483_647).env('GRID_FORGET_LEFT_AFTER_MS'))
+    .addOption(numberOption('--max-members <n>', 'most members the member table holds (default 4096)', memberCount).env('GRID_MAX_MEMBERS'))
     .addOption(intOption('--dashboard <port>', 'serve the live dashboard on this port (0 = any free port)', 0, 65535).env('GRID_DASHBOARD'))
     .addOption(new Option('--dashboard-host <ip>', 'dashboard listen address (it has no login: widen with care)').default('127.0.0.1').env('GRID_DASHBOARD_HOST'))
     .addOption(intOption('--metrics <port>', 'serve Prometheus metrics on http://127.0.0.1:<port>/metrics', 0, 65535).env('GRID_METRICS'))
@@ -89,6 +91,7 @@ async function runNode (flags: NodeFlags): Promise<void> {
     suspectAfterMs: flags.suspectAfterMs,
     reconnectForMs: flags.reconnectForMs,
     forgetLeftAfterMs: flags.forgetLeftAfterMs,
+    maxMembers: flags.maxMembers,
     dataDir: flags.dataDir,
     channels: { maxValueBytes: flags.channelValueBytes, tombstoneTtlMs: flags.tombstoneTtlMs },
     agent: flags.agent === true ? { workers: flags.workers, cpu: flags.cpu, memoryMb: flags.memory, weight: flags.weight, strategy: flags.strategy } : undefined

@@ -19,6 +19,7 @@ class StubHost extends EventEmitter<GridNodeEvents> implements AddonHost {
   members (): Member[] { return [this.member] }
   self (): Member { return { id: 'S', state: 'alive' } as Member }
   connectedPeers (): string[] { return ['M'] }
+  rejectedMessages (): Array<{ protocol: string, reason: string, count: number }> { return [{ protocol: 'p', reason: 'schema', count: 2 }] }
   pipelines (): [] { return [] }
   channel (name: string): Channel { return { name } as unknown as Channel }
 }

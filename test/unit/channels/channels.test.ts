@@ -199,7 +199,7 @@ describe('digest and delta (what a snapshot exchange relies on)', () => {
 
 describe('wire schema', () => {
   it('refuses a write that is neither a value nor a delete', () => {
-    const base = { key: 'k', t: 1, c: 0, origin: 'x' }
+    const base = { key: 'k', t: 1, c: 0, origin: '12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq' } // a real peer id: the schema parses origins
     expect(v.safeParse(entrySchema, { ...base, deleted: false }).success).toBe(false)
     expect(v.safeParse(entrySchema, { ...base, deleted: false, value: null }).success).toBe(true)
     expect(v.safeParse(entrySchema, { ...base, deleted: true }).success).toBe(true)

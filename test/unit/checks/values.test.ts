@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import * as v from 'valibot'
-import { address, addresses, concurrency, cpuCapacity, cpuSlots, MAX_MEMORY_MB, maxWorkers, memoryCapacityMb, memoryMb, peerId, positiveNumber, stageName, strategy, weight, workerCount } from '../../../src/checks/values.ts'
+import { address, addresses, concurrency, cpuCapacity, cpuSlots, MAX_MEMORY_MB, maxWorkers, memoryCapacityMb, memberCount, memoryMb, peerId, positiveNumber, stageName, strategy, weight, workerCount } from '../../../src/checks/values.ts'
 import { checkOption, ruleBroken } from '../../../src/checks/check.ts'
 import { ConfigError } from '../../../src/errors.ts'
 import { resolveAgentConfig } from '../../../src/agent/config.ts'
@@ -21,7 +21,9 @@ describe.each<[string, v.GenericSchema, unknown[], unknown[]]>([
   ['weight', weight, [-1e6, -0.5, 0, 2.5, 1e6], [1e6 + 1, -2e6, 2e6, Number.NaN, Number.POSITIVE_INFINITY, '1']],
   ['strategy', strategy, ['horizontal', 'vertical'], ['Horizontal', '', 'diagonal', 1]],
   ['stageName', stageName, ['a', 'resize-v2', 'x'.repeat(128)], ['', 'x'.repeat(129), 1, null]],
-  ['peerId', peerId, [PEER, 'A'], ['', 'has space', '0OIl', 'x'.repeat(129), 7]],
+  ['memberCount', memberCount, [1, 4096, 65_536], [0, 2.5, 65_537, Number.NaN, '10']],
+  // base58 that is no peer id ('A', 'notapeerxd', a cut-short id) must not pass: a later parse of it would throw
+  ['peerId', peerId, [PEER], ['', 'has space', '0OIl', 'x'.repeat(129), 7, 'A', 'notapeerxd', 'not-a-peer-id', PEER.slice(0, 20)]],
   ['address', address, [`/ip4/127.0.0.1/tcp/4100/p2p/${PEER}`, '/ip6/::1/tcp/1', '/dns4/a.example/tcp/1'], ['127.0.0.1:4100', '/nope/1', '/ip4/999.1.1.1/tcp/1', `/dns4/${'a'.repeat(260)}/tcp/1`, 3]],
   ['addresses', addresses, [[], Array(32).fill('/ip4/10.0.0.1/tcp/1')], [Array(33).fill('/ip4/10.0.0.1/tcp/1'), ['x'], 'x']],
   ['positiveNumber', positiveNumber, [1e-9, 5, 1e12], [0, -1, Number.POSITIVE_INFINITY, Number.NaN, '5']]

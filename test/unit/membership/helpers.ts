@@ -23,7 +23,7 @@ export function entry (id: string, overrides: Overrides = {}): MemberEntry {
 }
 
 export const SELF = 'S'
-export const INIT: MemberTableInit = { selfId: SELF, suspectAfterMs: 1000, suspicionMinMs: 500, suspicionMaxMs: 3000, forgetFailedAfterMs: 60_000, forgetLeftAfterMs: 90_000 }
+export const INIT: MemberTableInit = { selfId: SELF, suspectAfterMs: 1000, suspicionMinMs: 500, suspicionMaxMs: 3000, forgetFailedAfterMs: 60_000, forgetLeftAfterMs: 90_000, maxMembers: 100 }
 export const { suspectAfterMs: SUSPECT, suspicionMinMs: MIN, suspicionMaxMs: MAX } = INIT
 
 export function table (...ids: string[]): MemberTable {

@@ -2,7 +2,10 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
-import type { PeerId } from '@libp2p/interface'
+import { streamPair } from '@libp2p/utils'
+import * as v from 'valibot'
+import type { Connection, PeerId, StreamHandler } from '@libp2p/interface'
+import { JsonStream } from '../../../src/transport/json-stream.ts'
 import type { MembershipComponents, MembershipLibp2p, MembershipPubsub } from '../../../src/membership/components.ts'
 import { MEMBERS_TOPIC } from '../../../src/membership/constants.ts'
 import type { Heartbeat, MemberEntry } from '../../../src/membership/schema.ts'
@@ -25,6 +28,7 @@ export class StubLibp2p extends EventTarget {
   readonly dials: string[] = []
   readonly hangUps: string[] = []
   readonly protocols = new Set<string>()
+  readonly handlers = new Map<string, StreamHandler>()
   readonly connected = new Set<string>()
   dialOutcome: () => Promise<void> = async () => {}
   readonly peerStore = { merge: async () => ({}) }
@@ -55,9 +59,29 @@ export class StubLibp2p extends EventTarget {
     this.hangUps.push(peer.toString())
     this.connected.delete(peer.toString())
   }
-  async handle (protocol: string): Promise<void> { this.protocols.add(protocol) }
+  async handle (protocol: string, handler: StreamHandler): Promise<void> {
+    this.protocols.add(protocol)
+    this.handlers.set(protocol, handler)
+  }
+
   async unhandle (protocols: string | string[]): Promise<void> {
-    for (const p of [protocols].flat()) this.protocols.delete(p)
+    for (const p of [protocols].flat()) {
+      this.protocols.delete(p)
+      this.handlers.delete(p)
+    }
+  }
+
+  /** Plays peer `from` opening `protocol` and sending `request` (any JSON, valid or not); resolves once the node has handled it. */
+  async request (protocol: string, from: PeerId, request: unknown): Promise<void> {
+    const handler = this.handlers.get(protocol)
+    if (handler == null) throw new Error(`nothing handles ${protocol}`)
+    const [outbound, inbound] = await streamPair()
+    const handled = handler(inbound, { remotePeer: from } as unknown as Connection)
+    const json = new JsonStream(outbound, { maxBytes: 8 * 1024 * 1024 })
+    await json.write(request)
+    // a refused request is answered with a reset: an outcome, not an error here
+    await json.read(v.unknown()).catch(() => {})
+    await handled
   }
 
   refuseDials (): void {
@@ -97,8 +121,10 @@ export function stubComponents (libp2p: StubLibp2p, pubsub: StubPubsub): Members
   return { libp2p: libp2p as unknown as MembershipLibp2p, pubsub: pubsub as unknown as MembershipPubsub }
 }
 
-/** A heartbeat `peer` would sign about itself. */
-export function heartbeatOf (peer: PeerId, overrides: Overrides = {}, extra: Partial<Pick<Heartbeat, 'suspects' | 'hears'>> = {}): Heartbeat {
+let nextSeq = 0
+
+/** A heartbeat `peer` would sign about itself; `seq` rises with every call (as a member's does) unless given. */
+export function heartbeatOf (peer: PeerId, overrides: Overrides = {}, extra: Partial<Pick<Heartbeat, 'suspects' | 'hears' | 'seq'>> = {}): Heartbeat {
   const member: MemberEntry = entry(peer.toString(), overrides)
-  return { v: 1, seq: 0, member, suspects: extra.suspects ?? [], hears: extra.hears ?? [] }
+  return { v: 1, seq: extra.seq ?? nextSeq++, member, suspects: extra.suspects ?? [], hears: extra.hears ?? [] }
 }

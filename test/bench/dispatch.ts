@@ -7,6 +7,7 @@
  *   - both pinned at 16 (no target: the pipeline's round trip has three hops against the echo's one)
  *   - both pinned at 256 (target >= 1.0)
  *   - the pipeline's defaults (window 16, grown for cheap items up to 1024) vs the echo at 1024 (target >= 1.0)
+ * Both are measured warm: the echo after a first untimed run, the pipeline after WARM_MS of the same items.
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -31,6 +32,8 @@ const CASES = [
   { id: 'adaptive1024', label: 'pipeline defaults (16, grows to 1024) vs echo at 1024', echoWindow: 1024, window: 16, maxWindow: undefined, target: true }
 ]
 const REPEATS = 3
+/** Both sides run this long before the clock: the worker is up, JIT is warm, the adaptive window is sized. */
+const WARM_MS = 1_500
 
 await runBench('dispatch', ['--items'], async (args, defer) => {
   const ITEMS = Math.max(1000, Math.round(args.number('--items', args.quick ? 50_000 : 300_000)))
@@ -61,18 +64,27 @@ await runBench('dispatch', ['--items'], async (args, defer) => {
     return ITEMS / ((performance.now() - t0) / 1000)
   }
 
+  /**
+   * Steady state, like the echo's: the worker is up and the pipeline has run for
+   * WARM_MS (past an equalizer tick, which sizes an adaptive window) before the clock.
+   */
   async function pipelineRate (window: number, maxWindow: number | undefined): Promise<number> {
+    let out = 0
     const run = owner.pipeline('dispatch', {
-      source: Array.from({ length: ITEMS }, (_, n) => ({ n })),
       // one worker (min = max): the equalizer only measures, and sizes the window
       stages: [{ name: 'noop', module: fileURLToPath(new URL('../fixtures/stages/noop.mjs', import.meta.url)), minWorkers: 1, maxWorkers: 1 }],
-      sink: () => {},
+      sink: () => { out++ },
       window,
       maxWindow
     })
+    let n = 0
+    for (const until = performance.now() + WARM_MS; performance.now() < until;) await run.push({ n: n++ })
+    while (out < n) await sleep(1)
     const t0 = performance.now()
+    for (let i = 0; i < ITEMS; i++) await run.push({ n: n++ })
+    run.end()
     const summary = await run.done
-    if (summary.out !== ITEMS) throw new Error(`lost items: ${JSON.stringify(summary)}`)
+    if (summary.out !== n || out !== n) throw new Error(`lost items: ${JSON.stringify(summary)}`)
     return ITEMS / ((performance.now() - t0) / 1000)
   }
 
@@ -91,6 +103,8 @@ await runBench('dispatch', ['--items'], async (args, defer) => {
   for (const c of CASES) {
     const echo: number[] = []
     const pipe: number[] = []
+    // the echo's warm-up: one untimed run at this window
+    await echoRate(c.echoWindow)
     for (let i = 0; i < REPEATS; i++) {
       echo.push(await echoRate(c.echoWindow))
       note(`${c.label}: echo (window ${c.echoWindow}) run ${i + 1}: ${Math.round(echo.at(-1)!)} msgs/s`)

@@ -1,5 +1,6 @@
 import type { Addon } from './addons/addon.ts'
 import type { ChannelsInit } from './channels/channels.ts'
+import { resolveChannelsConfig } from './channels/config.ts'
 import { isIP } from 'node:net'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from './logger.ts'
@@ -82,17 +83,8 @@ export function resolveConfig (init: GridNodeInit): GridNodeConfig {
     membership: resolveMembershipConfig(init),
     agent: init.agent == null || init.agent === false ? undefined : resolveAgentConfig(init.agent === true ? {} : init.agent),
     dataDir: init.dataDir,
-    channels: {
-      maxValueBytes: optionalPositive('channels.maxValueBytes', init.channels?.maxValueBytes),
-      tombstoneTtlMs: optionalPositive('channels.tombstoneTtlMs', init.channels?.tombstoneTtlMs),
-      syncIntervalMs: optionalPositive('channels.syncIntervalMs', init.channels?.syncIntervalMs)
-    }
+    channels: resolveChannelsConfig(init.channels ?? {})
   }
-}
-
-/** Channel limits keep their defaults (set by Channels) when absent. */
-function optionalPositive (option: string, value: number | undefined): number | undefined {
-  return value == null ? undefined : checkOption(option, positiveNumber, value)
 }
 
 function wrap<T> (option: string, fn: () => T): T {

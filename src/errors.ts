@@ -274,3 +274,13 @@ export class StageBundleError extends GridError {
     this.file = file
   }
 }
+
+export const ERR_CHANNEL_LIMIT = 'ERR_CHANNEL_LIMIT'
+/** A channel (or the node's set of channels) is at a configured cap: channels, keys or bytes. */
+export class ChannelLimitError extends GridError {
+  constructor (what: 'channels' | 'keys' | 'bytes', limit: number, channel: string) {
+    super(what === 'channels'
+      ? `cannot open channel ${JSON.stringify(channel)}: this node has ${limit} channels open (channels.maxChannels)`
+      : `channel ${JSON.stringify(channel)} is full: at most ${limit} ${what} (channels.${what === 'keys' ? 'maxKeysPerChannel' : 'maxChannelBytes'})`, ERR_CHANNEL_LIMIT)
+  }
+}

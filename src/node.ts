@@ -14,7 +14,7 @@ import { STATUS_PROTOCOL, statusHandler } from './control/status.ts'
 import type { StatusRequest } from './control/status.ts'
 import { Membership } from './membership/membership.ts'
 import type { Member } from './membership/member.ts'
-import type { RejectedCount } from './membership/rejections.ts'
+import type { RejectedCount } from './transport/rejections.ts'
 import type { GridNodeEvents } from './node-events.ts'
 import { MEMBER_EVENT_TYPES } from './membership/events.ts'
 import type { Strategy } from './checks/values.ts'
@@ -58,7 +58,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   private readonly services: ServiceList
   private stopping?: Promise<void>
 
-  private constructor (config: GridNodeConfig, libp2p: GridLibp2p, log: Logger, root: Logger, addons: GridNodeInit['addons']) {
+  private constructor (config: GridNodeConfig, libp2p: GridLibp2p, log: Logger, root: Logger, addons: GridNodeInit['addons'], keyPem: string) {
     super()
     this.config = config
     this.libp2p = libp2p
@@ -69,7 +69,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     if (config.agent != null) this.agent = new AgentRole(libp2p, this.membership, config.agent, dataDir, root)
     this.workers = new Workers(libp2p, this.membership, this.agent, root)
     this.addons = new AddonRegistry(this, libp2p, root)
-    this.channels = new Channels(libp2p, this.membership, config.channels, root)
+    this.channels = new Channels(libp2p, this.membership, config.channels, root, keyPem)
     this.services = new ServiceList(this.serviceList(addons ?? []), { log, stopTimeoutMs: config.stopTimeoutMs })
   }
 
@@ -87,7 +87,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     checkMaterial(tls)
     // created stopped: the service list starts it, so it also stops it on any failure
     const libp2p = await createGridLibp2p({ host: config.host, port: config.port, tls, log, pingIntervalMs: config.pingIntervalMs, start: false })
-    const node = new GridNode(config, libp2p, log, root, init.addons)
+    const node = new GridNode(config, libp2p, log, root, init.addons, tls.key)
     await node.services.start()
     return node
   }
@@ -109,7 +109,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
 
   /** Bad messages from peers dropped so far, by protocol and reason (`gridd_rejected_messages_total`). */
   rejectedMessages (): RejectedCount[] {
-    return this.membership.rejected()
+    return [...this.membership.rejected(), ...this.channels.rejected()]
   }
 
   /** The member table: every other member this node knows of, never itself. */

@@ -1,5 +1,5 @@
 import type { Member } from '../membership/member.ts'
-import type { RejectedCount } from '../membership/rejections.ts'
+import type { RejectedCount } from '../transport/rejections.ts'
 import type { PipelineRun } from '../pipeline/run.ts'
 import type { Channel } from '../channels/channel.ts'
 import type { GridNodeEvents, GridNodeListener } from '../node-events.ts'

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events'
 import { HlcClock } from './hlc.ts'
-import { LwwStore } from './store.ts'
-import type { Entry } from './store.ts'
+import { LwwStore, entryBytes } from './store.ts'
+import type { Entry, KeyStamp } from './store.ts'
 import { MAX_KEY_LENGTH } from './schema.ts'
-import { ConfigError, NodeStoppedError, ValueTooLargeError } from '../errors.ts'
+import { ChannelLimitError, ConfigError, NodeStoppedError, ValueTooLargeError } from '../errors.ts'
 
 export interface ChannelChange {
   key: string
@@ -29,6 +29,14 @@ export interface ChannelDeps {
   publish: (entries: Entry[]) => void
   /** False once the node is stopping: writes are refused then. */
   running: () => boolean
+  /** Signs a local write (the node's Ed25519 key); unsigned when absent (unit tests). */
+  sign?: (channel: string, entry: Entry) => string
+  /** Checks a remote write's signature by its origin; every write accepted when absent (unit tests). */
+  verify?: (channel: string, entry: Entry) => boolean
+  /** Keys held, tombstones included. Default unbounded. */
+  maxKeys?: number
+  /** Bytes held (keys, values, per-entry overhead). Default unbounded. */
+  maxBytes?: number
 }
 
 /** What a merge did: entries that changed something, and entries refused. */
@@ -36,8 +44,12 @@ export interface MergeResult {
   changed: number
   /** Values over this node's limit (a member with a larger limit wrote them). */
   tooLarge: number
-  /** Stamps too far ahead of our clock. */
+  /** Stamps too far ahead of our clock, or counters past MAX_COUNTER. */
   drift: number
+  /** Writes without a valid signature of their origin (forged, or relayed unsigned). */
+  forged: number
+  /** Writes refused because the channel is at its key or byte cap. */
+  full: number
 }
 
 /**
@@ -97,13 +109,16 @@ export class Channel extends EventEmitter<ChannelEvents> {
     if (text === undefined) throw new ConfigError('value', 'must be a JSON value (use delete() to remove a key)')
     const bytes = Buffer.byteLength(text)
     if (bytes > this.deps.maxValueBytes) throw new ValueTooLargeError(key, bytes, this.deps.maxValueBytes)
-    this.write({ key, value: JSON.parse(text), deleted: false, ...this.deps.clock.tick(), origin: this.deps.selfId })
+    const copy: unknown = JSON.parse(text)
+    this.checkRoom({ key, value: copy, deleted: false, t: 0, c: 0, origin: this.deps.selfId }, true)
+    this.write({ key, value: copy, deleted: false, ...this.deps.clock.tick(), origin: this.deps.selfId })
   }
 
   /** Deletes `key` grid-wide (a tombstone, so a late older write cannot bring it back); true if it was there. */
   delete (key: string): boolean {
     checkKey(key)
     const had = this.has(key)
+    this.checkRoom({ key, deleted: true, t: 0, c: 0, origin: this.deps.selfId }, true)
     this.write({ key, deleted: true, ...this.deps.clock.tick(), origin: this.deps.selfId })
     return had
   }
@@ -119,17 +134,27 @@ export class Channel extends EventEmitter<ChannelEvents> {
   }
 
   /** Our entries that another member's snapshot lacks or holds older writes of. */
-  newerThan (theirs: Entry[]): Entry[] {
-    return this.store.newerThan(theirs)
+  newerThan (theirs: Map<string, KeyStamp> | KeyStamp[]): Entry[] {
+    return this.store.newerThan(Array.isArray(theirs) ? new Map(theirs.map(e => [e.key, e])) : theirs)
   }
 
   /** Merges entries from the grid (gossip or a snapshot). */
   merge (entries: Entry[]): MergeResult {
-    const result: MergeResult = { changed: 0, tooLarge: 0, drift: 0 }
+    const result: MergeResult = { changed: 0, tooLarge: 0, drift: 0, forged: 0, full: 0 }
     for (const entry of entries) {
       // snapshots relay others' writes: hold them to the same value limit as gossip
       if (!entry.deleted && Buffer.byteLength(JSON.stringify(entry.value) ?? '') > this.deps.maxValueBytes) {
         result.tooLarge++
+        continue
+      }
+      // a stale write changes nothing: no need to pay for its signature check
+      if (!this.store.isNewer(entry)) continue
+      if (this.deps.verify != null && !this.deps.verify(this.name, entry)) {
+        result.forged++
+        continue
+      }
+      if (!this.checkRoom(entry, false)) {
+        result.full++
         continue
       }
       if (!this.deps.clock.receive(entry)) {
@@ -150,8 +175,20 @@ export class Channel extends EventEmitter<ChannelEvents> {
     this.markReady()
   }
 
+  /** Whether `entry` fits the key and byte caps; throws ChannelLimitError instead when `local`. */
+  private checkRoom (entry: Entry, local: boolean): boolean {
+    const current = this.store.entry(entry.key)
+    const { maxKeys, maxBytes } = this.deps
+    let over: ChannelLimitError | undefined
+    if (maxKeys != null && current == null && this.store.keyCount >= maxKeys) over = new ChannelLimitError('keys', maxKeys, this.name)
+    else if (maxBytes != null && this.store.bytes - (current == null ? 0 : entryBytes(current)) + entryBytes(entry) > maxBytes) over = new ChannelLimitError('bytes', maxBytes, this.name)
+    if (over != null && local) throw over
+    return over == null
+  }
+
   private write (entry: Entry): void {
     if (!this.deps.running()) throw new NodeStoppedError()
+    if (this.deps.sign != null) entry.sig = this.deps.sign(this.name, entry)
     this.applyAndEmit(entry)
     this.deps.publish([entry])
   }

@@ -7,9 +7,14 @@ import { Channel } from './channel.ts'
 import type { Entry } from './store.ts'
 import { HlcClock } from './hlc.ts'
 import { ChannelSync } from './sync.ts'
-import { CHANNEL_NAME, channelMessageSchema, topicOf } from './schema.ts'
+import { CHANNEL_NAME, GOSSIP_LABEL, SYNC_PROTOCOL, channelMessageSchema, topicOf } from './schema.ts'
 import type { ChannelMessage } from './schema.ts'
-import { ConfigError, NodeStoppedError } from '../errors.ts'
+import { entrySigner, verifyEntry } from './signature.ts'
+import { CHANNEL_DEFAULTS } from './defaults.ts'
+import type { MergeResult } from './channel.ts'
+import { ChannelLimitError, ConfigError, NodeStoppedError } from '../errors.ts'
+import { Rejections } from '../transport/rejections.ts'
+import type { RejectedCount } from '../transport/rejections.ts'
 import type { Logger } from '../logger.ts'
 import type { MemberSource } from '../membership/events.ts'
 import type { Member } from '../membership/member.ts'
@@ -21,7 +26,16 @@ export interface ChannelsInit {
   tombstoneTtlMs?: number
   /** Anti-entropy: every this often, each channel compares digests with one random member that has it open. Default 10 s. */
   syncIntervalMs?: number
+  /** Channels open at once on this node (by the app, add-ons and `grid channel` clients). Default 256. */
+  maxChannels?: number
+  /** Keys per channel, tombstones included. Default 65,536. */
+  maxKeysPerChannel?: number
+  /** Bytes per channel (keys, values and ~256 bytes of bookkeeping per key). Default 64 MiB. */
+  maxChannelBytes?: number
+  /** Largest snapshot-exchange message: larger snapshots stream in several. Default 4 MiB; at least maxValueBytes + 4 KiB. */
+  syncMessageBytes?: number
 }
+
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -47,21 +61,47 @@ export class Channels {
   private readonly valid = new WeakMap<Uint8Array, ChannelMessage>()
   private readonly sync: ChannelSync
   private readonly maxValueBytes: number
+  private readonly maxChannels: number
+  private readonly maxKeysPerChannel: number
+  private readonly maxChannelBytes: number
+  private readonly sign: (channel: string, entry: Entry) => string
+  private readonly rejections: Rejections
   private readonly tombstoneTtlMs: number
   private readonly syncIntervalMs: number
   private readonly membership: MemberSource
   private timer?: NodeJS.Timeout
   private running = false
 
-  constructor (libp2p: GridLibp2p, membership: MemberSource, init: ChannelsInit, log: Logger) {
+  /** `keyPem`: the node's Ed25519 key (its certificate's), which signs every write of this node. */
+  constructor (libp2p: GridLibp2p, membership: MemberSource, init: ChannelsInit, log: Logger, keyPem: string) {
     this.libp2p = libp2p
     this.pubsub = libp2p.services.pubsub
     this.membership = membership
     this.log = log.child({ component: 'channels' })
-    this.maxValueBytes = init.maxValueBytes ?? 64 * 1024
+    this.rejections = new Rejections(this.log)
+    this.sign = entrySigner(keyPem)
+    this.maxValueBytes = init.maxValueBytes ?? CHANNEL_DEFAULTS.maxValueBytes
+    this.maxChannels = init.maxChannels ?? CHANNEL_DEFAULTS.maxChannels
+    this.maxKeysPerChannel = init.maxKeysPerChannel ?? CHANNEL_DEFAULTS.maxKeysPerChannel
+    this.maxChannelBytes = init.maxChannelBytes ?? CHANNEL_DEFAULTS.maxChannelBytes
     this.tombstoneTtlMs = init.tombstoneTtlMs ?? 10 * 60_000
     this.syncIntervalMs = init.syncIntervalMs ?? 10_000
-    this.sync = new ChannelSync(libp2p, this.log, name => this.open.get(name), (channel, entries, peer) => { this.merge(channel, entries, peer, 'snapshot') })
+    this.sync = new ChannelSync(libp2p, this.log, this.rejections, {
+      lookup: name => this.open.get(name),
+      merge: (channel, entries, peer) => { this.merge(channel, entries, peer, 'snapshot') },
+      maxMessageBytes: init.syncMessageBytes ?? CHANNEL_DEFAULTS.syncMessageBytes,
+      maxEntries: this.maxKeysPerChannel
+    })
+  }
+
+  /** Bad channel messages dropped so far, by protocol and reason (`gridd_rejected_messages_total`). */
+  rejected (): RejectedCount[] {
+    return this.rejections.counters()
+  }
+
+  /** Whether `name` is open here (a `grid channel` read of a channel that is not may be refused at the cap). */
+  isOpen (name: string): boolean {
+    return this.open.has(name)
   }
 
   async start (): Promise<void> {
@@ -96,12 +136,17 @@ export class Channels {
     let channel = this.open.get(name)
     if (channel != null) return channel
     if (!this.running) throw new NodeStoppedError()
+    if (this.open.size >= this.maxChannels) throw new ChannelLimitError('channels', this.maxChannels, name)
     channel = new Channel(name, {
       selfId: this.libp2p.peerId.toString(),
       clock: this.clock,
       maxValueBytes: this.maxValueBytes,
       publish: entries => { void this.publish(name, entries) },
-      running: () => this.running
+      running: () => this.running,
+      sign: this.sign,
+      verify: verifyEntry,
+      maxKeys: this.maxKeysPerChannel,
+      maxBytes: this.maxChannelBytes
     })
     this.open.set(name, channel)
     this.pubsub.topicValidators.set(topicOf(name), (peer, message) => this.validate(peer, message))
@@ -115,7 +160,18 @@ export class Channels {
     for (const channel of this.open.values()) void this.sync.exchange(channel, id)
   }
 
-  private readonly onMemberAppeared = (member: Member): void => { this.memberAppeared(member.id) }
+  private readonly onMemberAppeared = (member: Member): void => {
+    this.guarded('membership', member.id, () => { this.memberAppeared(member.id) })
+  }
+
+  /** Runs a callback that touches remote data: a throw is counted and logged (rate-limited), never a crash. */
+  private guarded (protocol: string, peer: string | undefined, fn: () => void): void {
+    try {
+      fn()
+    } catch (err) {
+      this.rejections.reject(protocol, 'handler', peer, 'channel handler failed on a remote message', String(err), { err })
+    }
+  }
 
   /** Alive members' ids: whom to ask for snapshots. */
   private members (): string[] {
@@ -153,17 +209,24 @@ export class Channels {
 
   /** A member subscribed to a channel we have open (it opened it, or its connection is new): exchange with it. */
   private readonly onSubscriptionChange = (evt: CustomEvent<SubscriptionChangeData>): void => {
-    const { peerId, subscriptions } = evt.detail
-    for (const { topic, subscribe } of subscriptions) {
-      const channel = subscribe && topic.startsWith(TOPIC_PREFIX) ? this.open.get(topic.slice(TOPIC_PREFIX.length)) : undefined
-      if (channel != null) void this.sync.exchange(channel, peerId.toString())
-    }
+    this.guarded(GOSSIP_LABEL, undefined, () => {
+      const { peerId, subscriptions } = evt.detail
+      for (const { topic, subscribe } of subscriptions) {
+        const channel = subscribe && topic.startsWith(TOPIC_PREFIX) ? this.open.get(topic.slice(TOPIC_PREFIX.length)) : undefined
+        if (channel != null) void this.sync.exchange(channel, peerId.toString())
+      }
+    })
   }
 
   private merge (channel: Channel, entries: Entry[], peer: string, via: 'gossip' | 'snapshot'): void {
+    const protocol = via === 'gossip' ? GOSSIP_LABEL : SYNC_PROTOCOL
     const result = channel.merge(entries)
-    if (result.tooLarge > 0 || result.drift > 0) {
-      this.log.warn({ channel: channel.name, peer, via, tooLarge: result.tooLarge, clockAhead: result.drift }, 'dropped channel writes: values over this node\'s limit, or stamps too far ahead of its clock')
+    const dropped: Array<[keyof MergeResult, string]> = [
+      ['tooLarge', 'values over this node\'s limit'], ['drift', 'stamps too far ahead of its clock'],
+      ['forged', 'writes without a valid signature of their origin'], ['full', 'channel at its key or byte cap']
+    ]
+    for (const [reason, what] of dropped) {
+      if (result[reason] > 0) this.rejections.reject(protocol, reason, peer, `dropped channel writes: ${what}`, `${result[reason]} in ${channel.name}`, { channel: channel.name, via })
     }
     if (result.changed > 0 && via === 'snapshot') this.log.debug({ channel: channel.name, peer, changed: result.changed }, 'merged a channel snapshot')
   }
@@ -178,39 +241,47 @@ export class Channels {
 
   private validate (peer: PeerId, message: Message): TopicValidatorResult {
     const result = this.check(message)
-    if (typeof result === 'string') {
-      this.log.warn({ via: peer.toString(), topic: message.topic, bytes: message.data.byteLength, reason: result }, `dropped malformed channel message: ${result}`)
+    if ('reason' in result) {
+      const from = message.type === 'signed' ? message.from.toString() : peer.toString()
+      this.rejections.reject(GOSSIP_LABEL, result.reason, from, `dropped malformed channel message: ${result.detail}`, result.detail, { via: peer.toString(), topic: message.topic, bytes: message.data.byteLength })
       return TopicValidatorResult.Reject
     }
     this.valid.set(message.data, result)
     return TopicValidatorResult.Accept
   }
 
-  private check (message: Message): ChannelMessage | string {
-    if (message.type !== 'signed') return 'unsigned message'
+  private check (message: Message): ChannelMessage | Refusal {
+    if (message.type !== 'signed') return { reason: 'unsigned', detail: 'unsigned message' }
     // each entry is bounded by the value limit; a message carries a few
     const limit = 4 * (this.maxValueBytes + 1024)
-    if (message.data.byteLength > limit) return `${message.data.byteLength} bytes exceeds the ${limit} byte limit`
+    if (message.data.byteLength > limit) return { reason: 'size', detail: `${message.data.byteLength} bytes exceeds the ${limit} byte limit` }
     let parsed: ChannelMessage
     try {
       parsed = parseJson(decoder.decode(message.data), channelMessageSchema)
     } catch (err) {
-      return (err as Error).message
+      const detail = (err as Error).message
+      return { reason: /not valid JSON/.test(detail) ? 'json' : 'schema', detail }
     }
-    if (topicOf(parsed.channel) !== message.topic) return 'names another channel than its topic'
-    if (parsed.entries.some(e => e.origin !== message.from.toString())) return 'carries writes it did not author'
+    if (topicOf(parsed.channel) !== message.topic) return { reason: 'topic', detail: 'names another channel than its topic' }
+    // gossip carries only its signer's own writes (snapshots relay others', checked by their signatures)
+    if (parsed.entries.some(e => e.origin !== message.from.toString())) return { reason: 'author', detail: 'carries writes it did not author' }
     return parsed
   }
 
   private readonly onMessage = (evt: CustomEvent<Message>): void => {
     const message = evt.detail
     if (!message.topic.startsWith(TOPIC_PREFIX) || message.type !== 'signed') return
-    const parsed = this.valid.get(message.data) ?? this.check(message)
-    if (typeof parsed === 'string') return
-    const channel = this.open.get(parsed.channel)
-    if (channel != null) this.merge(channel, parsed.entries as Entry[], message.from.toString(), 'gossip')
+    this.guarded(GOSSIP_LABEL, message.from.toString(), () => {
+      const parsed = this.valid.get(message.data) ?? this.check(message)
+      if ('reason' in parsed) return
+      const channel = this.open.get(parsed.channel)
+      if (channel != null) this.merge(channel, parsed.entries as Entry[], message.from.toString(), 'gossip')
+    })
   }
 }
+
+/** Why a message is refused: `reason` is the counter's label, `detail` the log's. */
+interface Refusal { reason: string, detail: string }
 
 function shuffle<T> (items: T[]): T[] {
   for (let i = items.length - 1; i > 0; i--) {

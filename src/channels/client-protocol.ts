@@ -7,12 +7,14 @@ import { CLIENT_PROTOCOL, clientRequestSchema } from './schema.ts'
 import type { ClientRequest } from './schema.ts'
 import type { Channel } from './channel.ts'
 import type { Logger } from '../logger.ts'
-import { MAX_SNAPSHOT_BYTES } from './sync.ts'
 
 const replySchema = v.variant('ok', [
   v.object({ ok: v.literal(true), value: v.optional(v.unknown()), found: v.optional(v.boolean()), entries: v.optional(v.array(v.tuple([v.string(), v.unknown()]))) }),
   v.object({ ok: v.literal(false), error: wireErrorSchema })
 ])
+/** A list carries a whole channel: the default byte cap (64 MiB) plus JSON's framing. */
+const MAX_LIST_BYTES = 128 * 1024 * 1024
+
 export type ChannelReply = v.InferOutput<typeof replySchema>
 
 /**
@@ -54,7 +56,7 @@ function answer (request: ClientRequest, channel: Channel): ChannelReply {
 /** The CLI side: one request to the node at `target`; a refused write rethrows the node's error (its code kept). */
 export async function requestChannel (libp2p: Libp2p, target: Multiaddr, request: ClientRequest, options: AbortOptions = {}): Promise<Extract<ChannelReply, { ok: true }>> {
   // a list carries the whole channel
-  const reply = await requestJson(libp2p, target, CLIENT_PROTOCOL, request, replySchema, { ...options, maxBytes: MAX_SNAPSHOT_BYTES })
+  const reply = await requestJson(libp2p, target, CLIENT_PROTOCOL, request, replySchema, { ...options, maxBytes: MAX_LIST_BYTES })
   if (!reply.ok) throw new RemoteError(reply.error)
   return reply
 }

@@ -11,6 +11,12 @@ export interface Hlc {
   c: number
 }
 
+/**
+ * Largest counter: a counter that would pass it advances the physical part by
+ * one ms instead, so no stamp can sit at a counter no later write can beat.
+ */
+export const MAX_COUNTER = 0xffff
+
 export interface Stamp extends Hlc {
   /** Peer id of the writer. */
   origin: string
@@ -30,22 +36,26 @@ export class HlcClock {
   /** A stamp for a local event, after every stamp seen so far. */
   tick (): Hlc {
     const p = this.physical()
-    this.last = p > this.last.t ? { t: p, c: 0 } : { t: this.last.t, c: this.last.c + 1 }
+    this.last = p > this.last.t ? { t: p, c: 0 } : bounded(this.last.t, this.last.c + 1)
     return { ...this.last }
   }
 
   /** Merges a remote stamp; false (and no change) when it is too far in the future. */
   receive (remote: Hlc): boolean {
     const p = this.physical()
-    if (remote.t - p > this.maxDriftMs) return false
+    if (remote.t - p > this.maxDriftMs || remote.c > MAX_COUNTER) return false
     const t = Math.max(p, this.last.t, remote.t)
     let c = 0
     if (t === this.last.t && t === remote.t) c = Math.max(this.last.c, remote.c) + 1
     else if (t === this.last.t) c = this.last.c + 1
     else if (t === remote.t) c = remote.c + 1
-    this.last = { t, c }
+    this.last = bounded(t, c)
     return true
   }
+}
+
+function bounded (t: number, c: number): Hlc {
+  return c > MAX_COUNTER ? { t: t + 1, c: 0 } : { t, c }
 }
 
 /** Total order of stamps: time, then counter, then writer id. */

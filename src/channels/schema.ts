@@ -1,17 +1,23 @@
 import * as v from 'valibot'
 import { peerId } from '../checks/values.ts'
+import { MAX_COUNTER } from './hlc.ts'
 
 export const CHANNEL_NAME = /^[a-zA-Z0-9._-]{1,64}$/
 export const MAX_KEY_LENGTH = 256
 export const topicOf = (channel: string): string => `gridd/channel/${channel}`
-export const SYNC_PROTOCOL = '/gridd/channel/sync/1.0.0'
+/** 2.0.0: writes are signed and snapshots come in chunks. */
+export const SYNC_PROTOCOL = '/gridd/channel/sync/2.0.0'
+/** The label of channel gossip in the rejected-message counter (one label for every channel topic). */
+export const GOSSIP_LABEL = 'gridd/channel'
 export const CLIENT_PROTOCOL = '/gridd/channel/1.0.0'
 
 const stampFields = {
   t: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER)),
-  c: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER)),
-  /** The writer: channels refuse writes not authored by the peer that sends them. */
-  origin: peerId
+  c: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_COUNTER)),
+  /** The writer: every write carries its signature, so any member may relay it. */
+  origin: peerId,
+  /** Ed25519 signature (base64) of the origin over signedBytes(channel, entry); a write without one is dropped at merge. */
+  sig: v.optional(v.pipe(v.string(), v.maxLength(128)))
 }
 
 export const entrySchema = v.pipe(
@@ -34,17 +40,19 @@ export const channelMessageSchema = v.object({
 
 const channelName = v.pipe(v.string(), v.regex(CHANNEL_NAME))
 const digest = v.pipe(v.string(), v.maxLength(64))
-const entries = v.pipe(v.array(entrySchema), v.maxLength(1_000_000))
+const entries = v.array(entrySchema)
 
 /**
- * Snapshot exchange, three messages on one stream: the asker sends its digest;
- * the other side answers with its whole snapshot (tombstones included) unless
- * the digests match or it does not have the channel open; then, only if a
- * snapshot came, the asker sends back what the snapshot lacked.
+ * Snapshot exchange on one stream: the asker sends its digest; the other side
+ * answers with its whole snapshot (tombstones included) unless the digests
+ * match or it does not have the channel open; then, only if a snapshot came,
+ * the asker sends back what the snapshot lacked. Snapshot and delta come in
+ * chunks (each one bounded message, `more` until the last), so a channel of
+ * any size syncs.
  */
-export const syncAskSchema = v.object({ v: v.literal(1), channel: channelName, digest })
-export const syncAnswerSchema = v.object({ v: v.literal(1), open: v.boolean(), digest, entries })
-export const syncDeltaSchema = v.object({ v: v.literal(1), entries })
+export const syncAskSchema = v.object({ v: v.literal(2), channel: channelName, digest })
+export const syncAnswerSchema = v.object({ v: v.literal(2), open: v.boolean(), digest, entries, more: v.boolean() })
+export const syncChunkSchema = v.object({ v: v.literal(2), entries, more: v.boolean() })
 
 /** What `grid channel` asks a node. */
 export const clientRequestSchema = v.variant('op', [

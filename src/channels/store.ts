@@ -7,7 +7,12 @@ export interface Entry extends Stamp {
   key: string
   value?: unknown
   deleted: boolean
+  /** The origin's signature (see signature.ts); what lets any member relay the write. */
+  sig?: string
 }
+
+/** A key and the stamp of its write: what the delta of a snapshot exchange is computed from. */
+export type KeyStamp = Pick<Entry, 'key' | 't' | 'c' | 'origin'>
 
 /**
  * A last-writer-wins map (pure, no I/O): a write replaces the key's entry only
@@ -22,15 +27,33 @@ export interface Entry extends Stamp {
 export class LwwStore {
   private readonly map = new Map<string, Entry>()
   private xor = 0n
+  private byteCount = 0
 
   /** Applies `entry` if it is newer than what the key holds; returns the entry it replaced (or null when stale). */
   apply (entry: Entry): { previous?: Entry } | null {
     const current = this.map.get(entry.key)
     if (current != null && compareStamps(entry, current) <= 0) return null
-    if (current != null) this.xor ^= entryHash(current)
+    if (current != null) { this.xor ^= entryHash(current); this.byteCount -= entryBytes(current) }
     this.xor ^= entryHash(entry)
+    this.byteCount += entryBytes(entry)
     this.map.set(entry.key, entry)
     return { previous: current }
+  }
+
+  /** True when `entry` would replace what the key holds (or the key is new). */
+  isNewer (entry: Entry): boolean {
+    const current = this.map.get(entry.key)
+    return current == null || compareStamps(entry, current) > 0
+  }
+
+  /** Keys held, tombstones included (each costs memory until it expires). */
+  get keyCount (): number {
+    return this.map.size
+  }
+
+  /** Approximate memory held: keys and serialized values. */
+  get bytes (): number {
+    return this.byteCount
   }
 
   entry (key: string): Entry | undefined {
@@ -59,9 +82,8 @@ export class LwwStore {
   }
 
   /** Our entries that `theirs` (another replica's snapshot) lacks or holds an older write of. */
-  newerThan (theirs: Entry[]): Entry[] {
-    const other = new Map(theirs.map(e => [e.key, e]))
-    return this.all().filter(e => { const o = other.get(e.key); return o == null || compareStamps(e, o) > 0 })
+  newerThan (theirs: Map<string, KeyStamp>): Entry[] {
+    return this.all().filter(e => { const o = theirs.get(e.key); return o == null || compareStamps(e, o) > 0 })
   }
 
   /** Equal on two replicas exactly when they hold the same writes (tombstones included). */
@@ -76,6 +98,7 @@ export class LwwStore {
       if (e.deleted && nowMs - e.t > ttlMs) {
         this.map.delete(key)
         this.xor ^= entryHash(e)
+        this.byteCount -= entryBytes(e)
         n++
       }
     }
@@ -86,4 +109,12 @@ export class LwwStore {
 /** A write is identified by its key and stamp: the HLC never issues one stamp twice to one writer. */
 function entryHash (e: Entry): bigint {
   return createHash('sha256').update(`${e.key}\0${e.t}\0${e.c}\0${e.origin}\0${e.deleted ? 1 : 0}`).digest().readBigUInt64BE(0)
+}
+
+/** Per-entry bookkeeping beyond key and value (stamp, origin, signature, map slot). */
+const ENTRY_OVERHEAD_BYTES = 256
+
+/** What an entry costs, roughly: what the channel byte cap counts. */
+export function entryBytes (e: Entry): number {
+  return ENTRY_OVERHEAD_BYTES + e.key.length + (e.deleted ? 0 : (JSON.stringify(e.value)?.length ?? 0))
 }

@@ -1,35 +1,48 @@
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { JsonStream } from '../transport/json-stream.ts'
-import { SYNC_PROTOCOL, syncAnswerSchema, syncAskSchema, syncDeltaSchema } from './schema.ts'
+import { ProtocolError } from '../errors.ts'
+import { SYNC_PROTOCOL, syncAnswerSchema, syncAskSchema, syncChunkSchema } from './schema.ts'
 import type { Channel } from './channel.ts'
-import type { Entry } from './store.ts'
+import type { Entry, KeyStamp } from './store.ts'
 import type { Logger } from '../logger.ts'
+import type { Rejections } from '../transport/rejections.ts'
 
-/** A whole channel in one message: channels hold coordination state, not bulk data. */
-export const MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
 const EXCHANGE_TIMEOUT_MS = 30_000
+/** Room in a chunk for the envelope around its entries. */
+const ENVELOPE_BYTES = 1024
+
+export interface ChannelSyncInit {
+  lookup: (name: string) => Channel | undefined
+  merge: (channel: Channel, entries: Entry[], peer: string) => void
+  /** Largest single message; snapshots larger than this come in several. */
+  maxMessageBytes: number
+  /** Most entries one side may send in one exchange (the channel key cap): a bound on a stream's length. */
+  maxEntries: number
+}
 
 /**
- * Snapshot exchange (`/gridd/channel/sync/1.0.0`): digests first, so two
+ * Snapshot exchange (`/gridd/channel/sync/2.0.0`): digests first, so two
  * members that already agree swap a few bytes; otherwise the answering side
- * sends everything it holds of the channel, tombstones included, and the
- * asking side merges it and sends back only what the answer lacked. One
- * exchange leaves both sides with the same writes.
+ * sends everything it holds of the channel, tombstones included, in bounded
+ * chunks, and the asking side merges each chunk and sends back only what the
+ * answer lacked (chunked the same way). One exchange leaves both sides with
+ * the same writes. Writes are signed by their origin, so relaying is safe:
+ * the merge drops any write whose signature does not check.
  */
 export class ChannelSync {
   private readonly libp2p: Libp2p
   private readonly log: Logger
-  private readonly lookup: (name: string) => Channel | undefined
-  private readonly merge: (channel: Channel, entries: Entry[], peer: string) => void
+  private readonly rejections: Rejections
+  private readonly init: ChannelSyncInit
   /** One exchange per channel and peer at a time: triggers come in bursts (join, subscribe, rejoin). */
   private readonly inFlight = new Map<string, Promise<void>>()
 
-  constructor (libp2p: Libp2p, log: Logger, lookup: (name: string) => Channel | undefined, merge: (channel: Channel, entries: Entry[], peer: string) => void) {
+  constructor (libp2p: Libp2p, log: Logger, rejections: Rejections, init: ChannelSyncInit) {
     this.libp2p = libp2p
     this.log = log
-    this.lookup = lookup
-    this.merge = merge
+    this.rejections = rejections
+    this.init = init
   }
 
   async start (): Promise<void> {
@@ -56,39 +69,76 @@ export class ChannelSync {
     let json: JsonStream | undefined
     try {
       const stream = await this.libp2p.dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal })
-      json = new JsonStream(stream, { maxBytes: MAX_SNAPSHOT_BYTES })
+      json = new JsonStream(stream, { maxBytes: this.init.maxMessageBytes })
       const digest = channel.digest()
-      await json.write({ v: 1, channel: channel.name, digest }, { signal })
+      await json.write({ v: 2, channel: channel.name, digest }, { signal })
       const answer = await json.read(syncAnswerSchema, { signal })
       if (!answer.open || answer.digest === digest) return
-      const theirs = answer.entries as Entry[]
-      this.merge(channel, theirs, peer)
-      await json.write({ v: 1, entries: channel.newerThan(theirs) }, { signal })
+      const theirs = new Map<string, KeyStamp>()
+      await this.receiveChunks(json, answer, channel, peer, theirs, signal)
+      await this.sendChunks(json, channel.newerThan(theirs), {}, signal)
     } catch (err) {
-      this.log.debug({ channel: channel.name, peer, err }, 'channel snapshot exchange failed')
+      if (err instanceof ProtocolError) this.rejections.reject(SYNC_PROTOCOL, 'malformed', peer, 'dropped a malformed channel snapshot', err.message, { channel: channel.name, err })
+      else this.log.debug({ channel: channel.name, peer, err }, 'channel snapshot exchange failed')
     } finally {
-      await json?.close()
+      await json?.close().catch(() => {})
     }
   }
 
   private async answer (stream: Stream, peer: string): Promise<void> {
-    const json = new JsonStream(stream, { maxBytes: MAX_SNAPSHOT_BYTES })
+    const json = new JsonStream(stream, { maxBytes: this.init.maxMessageBytes })
     const signal = AbortSignal.timeout(EXCHANGE_TIMEOUT_MS)
     try {
       const ask = await json.read(syncAskSchema, { signal })
-      const channel = this.lookup(ask.channel)
+      const channel = this.init.lookup(ask.channel)
       const digest = channel?.digest() ?? ''
       if (channel == null || digest === ask.digest) {
-        await json.write({ v: 1, open: channel != null, digest, entries: [] }, { signal })
+        await json.write({ v: 2, open: channel != null, digest, entries: [], more: false }, { signal })
       } else {
-        await json.write({ v: 1, open: true, digest, entries: channel.snapshot() }, { signal })
-        const delta = await json.read(syncDeltaSchema, { signal })
-        this.merge(channel, delta.entries as Entry[], peer)
+        await this.sendChunks(json, channel.snapshot(), { open: true, digest }, signal)
+        const first = await json.read(syncChunkSchema, { signal })
+        await this.receiveChunks(json, first, channel, peer, new Map(), signal)
       }
       await json.close()
     } catch (err) {
-      this.log.warn({ peer, err }, 'dropped a malformed channel snapshot')
+      this.rejections.reject(SYNC_PROTOCOL, err instanceof ProtocolError ? 'malformed' : 'failed', peer, 'dropped a channel snapshot exchange', String(err), { err })
       stream.abort(err as Error)
     }
+  }
+
+  /** Merges chunks as they come (from `first` on), noting each key's stamp in `seen`; bounded by maxEntries. */
+  private async receiveChunks (json: JsonStream, first: { entries: unknown[], more: boolean }, channel: Channel, peer: string, seen: Map<string, KeyStamp>, signal: AbortSignal): Promise<void> {
+    let chunk = first
+    let count = 0
+    for (;;) {
+      const entries = chunk.entries as Entry[]
+      count += entries.length
+      if (count > this.init.maxEntries) throw new ProtocolError(`snapshot of more than ${this.init.maxEntries} entries`)
+      for (const e of entries) seen.set(e.key, { key: e.key, t: e.t, c: e.c, origin: e.origin })
+      this.init.merge(channel, entries, peer)
+      if (!chunk.more) return
+      chunk = await json.read(syncChunkSchema, { signal })
+    }
+  }
+
+  /** Sends `entries` as chunks of at most maxMessageBytes; `header` fields go in every chunk (the answer's open and digest). */
+  private async sendChunks (json: JsonStream, entries: Entry[], header: Record<string, unknown>, signal: AbortSignal): Promise<void> {
+    const budget = this.init.maxMessageBytes - ENVELOPE_BYTES
+    let chunk: Entry[] = []
+    let bytes = 0
+    const flush = async (more: boolean): Promise<void> => {
+      await json.write({ v: 2, ...header, entries: chunk, more }, { signal })
+      chunk = []
+      bytes = 0
+    }
+    for (const entry of entries) {
+      const size = Buffer.byteLength(JSON.stringify(entry)) + 1
+      // cannot happen while maxMessageBytes leaves room for one value (the config checks it)
+      if (size > budget) continue
+      if (bytes + size > budget) await flush(true)
+      chunk.push(entry)
+      bytes += size
+    }
+    await flush(false)
   }
 }

@@ -23,6 +23,9 @@ export const MAX_ADDRESS_LENGTH = 256
 export const MAX_ADDRESSES = 32
 /** Most members a node's member table may be configured to hold (membership's MAX_MEMBERS_LIMIT). */
 export const MAX_MEMBERS = 65_536
+export const MAX_CHANNELS = 65_536
+/** A snapshot-exchange message: at least one large value fits, at most what one read may buffer. */
+export const MAX_SYNC_MESSAGE_BYTES = 256 * 1024 * 1024
 export const STRATEGIES = ['horizontal', 'vertical'] as const
 
 /** A finite number in [min, max]; every refusal says `rule`. */
@@ -117,6 +120,12 @@ function isMultiaddr (text: string): boolean {
 
 /** A count or size of at least 1 (windows, queue sizes, attempts). */
 export const positiveInteger = integerIn(1, Number.MAX_SAFE_INTEGER, 'must be an integer >= 1')
+
+/** Channels a node keeps open at once. */
+export const channelCount = integerIn(1, MAX_CHANNELS, `must be an integer from 1 to ${MAX_CHANNELS}`)
+
+/** A snapshot-exchange message size in bytes. */
+export const syncMessageBytes = integerIn(4096, MAX_SYNC_MESSAGE_BYTES, `must be an integer number of bytes from 4096 to ${MAX_SYNC_MESSAGE_BYTES}`)
 
 /** A count that may be 0 (minWorkers). */
 export const nonNegativeInteger = integerIn(0, Number.MAX_SAFE_INTEGER, 'must be an integer >= 0')

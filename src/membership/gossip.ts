@@ -7,7 +7,7 @@ import { MAX_HEARTBEAT_BYTES, MEMBERS_TOPIC } from './constants.ts'
 import { parseJson } from '../transport/json-stream.ts'
 import type { Logger } from '../logger.ts'
 import type { MembershipPubsub } from './components.ts'
-import type { Rejections } from './rejections.ts'
+import type { Rejections } from '../transport/rejections.ts'
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()

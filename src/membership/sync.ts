@@ -6,7 +6,7 @@ import { JsonStream } from '../transport/json-stream.ts'
 import type { Logger } from '../logger.ts'
 import { ProtocolError } from '../errors.ts'
 import type { MembershipLibp2p } from './components.ts'
-import type { Rejections } from './rejections.ts'
+import type { Rejections } from '../transport/rejections.ts'
 
 const SYNC_TIMEOUT_MS = 5000
 

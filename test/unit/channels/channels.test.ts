@@ -96,7 +96,7 @@ describe('channel', () => {
 
   it('merging drops relayed values over the limit', () => {
     const { channel } = make(16)
-    expect(channel.merge([write('big', Date.now(), 'x', 'y'.repeat(100)), write('ok', Date.now(), 'x', 1)])).toEqual({ changed: 1, tooLarge: 1, drift: 0 })
+    expect(channel.merge([write('big', Date.now(), 'x', 'y'.repeat(100)), write('ok', Date.now(), 'x', 1)])).toEqual({ changed: 1, tooLarge: 1, drift: 0, forged: 0, full: 0 })
     expect(channel.entries()).toEqual([['ok', 1]])
   })
 })
@@ -171,7 +171,7 @@ describe('digest and delta (what a snapshot exchange relies on)', () => {
 
   it('merge refuses stamps too far ahead of the local clock and counts them', () => {
     const c = replica('me', () => 1000)
-    expect(c.merge([write('k', 1000 + 3_600_000, 'x', 'future')])).toEqual({ changed: 0, tooLarge: 0, drift: 1 })
+    expect(c.merge([write('k', 1000 + 3_600_000, 'x', 'future')])).toEqual({ changed: 0, tooLarge: 0, drift: 1, forged: 0, full: 0 })
     expect(c.has('k')).toBe(false)
   })
 
@@ -199,7 +199,7 @@ describe('digest and delta (what a snapshot exchange relies on)', () => {
 
 describe('wire schema', () => {
   it('refuses a write that is neither a value nor a delete', () => {
-    const base = { key: 'k', t: 1, c: 0, origin: '12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq' } // a real peer id: the schema parses origins
+    const base = { key: 'k', t: 1, c: 0, sig: 'AA==', origin: '12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq' } // a real peer id: the schema parses origins
     expect(v.safeParse(entrySchema, { ...base, deleted: false }).success).toBe(false)
     expect(v.safeParse(entrySchema, { ...base, deleted: false, value: null }).success).toBe(true)
     expect(v.safeParse(entrySchema, { ...base, deleted: true }).success).toBe(true)

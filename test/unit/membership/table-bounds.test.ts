@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest'
 import pino from 'pino'
 import { MemberTable } from '../../../src/membership/table.ts'
-import { Rejections } from '../../../src/membership/rejections.ts'
+import { Rejections } from '../../../src/transport/rejections.ts'
 import { entry, INIT, SUSPECT, MIN, types } from './helpers.ts'
 
 describe('MemberTable: what only a member itself can say', () => {

@@ -1,6 +1,6 @@
 import { it, expect } from 'vitest'
 import { createRegistry } from '../../../src/metrics/collectors.ts'
-import type { RejectedCount } from '../../../src/membership/rejections.ts'
+import type { RejectedCount } from '../../../src/transport/rejections.ts'
 import { entry } from '../membership/helpers.ts'
 
 it('gridd_rejected_messages_total reports the node\'s rejected-message counters by protocol and reason', async () => {

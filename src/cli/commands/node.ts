@@ -3,7 +3,7 @@ import { GridNode } from '../../node.ts'
 import { DEFAULT_HOST, DEFAULT_PORT } from '../../config.ts'
 import { createCliLogger } from '../logger.ts'
 import { intOption, listOption, logLevelOption, numberOption, tlsOptions } from '../options.ts'
-import { cpuCapacity, maxWorkers, memberCount, memoryCapacityMb, STRATEGIES, weight } from '../../checks/values.ts'
+import { channelCount, cpuCapacity, maxWorkers, memberCount, memoryCapacityMb, positiveInteger, STRATEGIES, syncMessageBytes, weight } from '../../checks/values.ts'
 import type { Strategy } from '../../checks/values.ts'
 import { resolveTlsSource } from '../tls-source.ts'
 import { CertsNotFoundError } from '../../errors.ts'
@@ -42,6 +42,10 @@ interface NodeFlags {
   addon?: string[]
   channelValueBytes?: number
   tombstoneTtlMs?: number
+  maxChannels?: number
+  channelKeys?: number
+  channelBytes?: number
+  channelSyncBytes?: number
 }
 
 export function nodeCommand (): Command {
@@ -71,6 +75,10 @@ export function nodeCommand (): Command {
     .addOption(new Option('--addon <module...>', 'load an add-on: <module>[:json-options], e.g. ./my-addon.ts:{"greeting":"hi"} (repeatable)').env('GRID_ADDONS'))
     .addOption(intOption('--channel-value-bytes <n>', 'largest channel value, serialized (default 65536)', 16, 16 * 1024 * 1024).env('GRID_CHANNEL_VALUE_BYTES'))
     .addOption(intOption('--tombstone-ttl-ms <ms>', 'how long channel deletes are remembered (default 600000)', 1000, 2_147_483_647).env('GRID_TOMBSTONE_TTL_MS'))
+    .addOption(numberOption('--max-channels <n>', 'channels open at once, clients\' included (default 256)', channelCount).env('GRID_MAX_CHANNELS'))
+    .addOption(numberOption('--channel-keys <n>', 'keys per channel, tombstones included (default 65536)', positiveInteger).env('GRID_CHANNEL_KEYS'))
+    .addOption(numberOption('--channel-bytes <n>', 'bytes per channel (default 67108864)', positiveInteger).env('GRID_CHANNEL_BYTES'))
+    .addOption(numberOption('--channel-sync-bytes <n>', 'largest snapshot-exchange message; bigger snapshots stream in chunks (default 4194304)', syncMessageBytes).env('GRID_CHANNEL_SYNC_BYTES'))
     .addOption(logLevelOption('info'))
     .action(async (flags: NodeFlags) => { await runNode(flags) })
 }
@@ -93,7 +101,7 @@ async function runNode (flags: NodeFlags): Promise<void> {
     forgetLeftAfterMs: flags.forgetLeftAfterMs,
     maxMembers: flags.maxMembers,
     dataDir: flags.dataDir,
-    channels: { maxValueBytes: flags.channelValueBytes, tombstoneTtlMs: flags.tombstoneTtlMs },
+    channels: { maxValueBytes: flags.channelValueBytes, tombstoneTtlMs: flags.tombstoneTtlMs, maxChannels: flags.maxChannels, maxKeysPerChannel: flags.channelKeys, maxChannelBytes: flags.channelBytes, syncMessageBytes: flags.channelSyncBytes },
     agent: flags.agent === true ? { workers: flags.workers, cpu: flags.cpu, memoryMb: flags.memory, weight: flags.weight, strategy: flags.strategy } : undefined
   })
   if (flags.agent !== true && (flags.weight != null || flags.strategy != null)) {

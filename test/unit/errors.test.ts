@@ -8,6 +8,7 @@ const { GridError } = errors
 const samples: Record<string, errors.GridError> = {
   ConfigError: new errors.ConfigError('port', 'must be an integer'),
   CertsNotFoundError: new errors.CertsNotFoundError('--certs'),
+  ChannelLimitError: new errors.ChannelLimitError('keys', 2, 'cfg'),
   CertificateError: new errors.CertificateError('expired'),
   FileExistsError: new errors.FileExistsError('/tmp/x'),
   InvalidAddressError: new errors.InvalidAddressError('x', 'no port'),

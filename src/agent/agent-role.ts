@@ -28,7 +28,7 @@ export class AgentRole {
     this.config = config
     this.dataDir = dataDir
     this.spawner = new Spawner(config, log, () => { this.membership.loadChanged() })
-    this.service = new AgentService(libp2p, this.spawner, dataDir, log)
+    this.service = new AgentService(libp2p, this.spawner, dataDir, log, { attachTimeoutMs: config.attachTimeoutMs })
   }
 
   async start (): Promise<void> {

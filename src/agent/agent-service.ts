@@ -6,6 +6,8 @@ import { dirname } from 'node:path'
 import { locateModule } from './module-cache.ts'
 import { MAX_MODULE_BYTES } from '../wire/module-ref.ts'
 import type { Spawner } from './spawner.ts'
+import type { LocalWorker } from './local-worker.ts'
+import { DEFAULT_ATTACH_TIMEOUT_MS } from './config.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import type { Logger } from '../logger.ts'
 import { ModuleMissingError, WorkerNotFoundError } from '../errors.ts'
@@ -24,12 +26,16 @@ export class AgentService {
   private readonly spawner: Spawner
   private readonly dataDir: string
   private readonly log: Logger
+  private readonly attachTimeoutMs: number
+  /** Workers spawned for a requester that has not opened their worker stream yet, with their kill timers. */
+  private readonly unattached = new Map<string, NodeJS.Timeout>()
 
-  constructor (libp2p: Libp2p, spawner: Spawner, dataDir: string, log: Logger) {
+  constructor (libp2p: Libp2p, spawner: Spawner, dataDir: string, log: Logger, options: { attachTimeoutMs?: number } = {}) {
     this.libp2p = libp2p
     this.spawner = spawner
     this.dataDir = dataDir
     this.log = log.child({ component: 'agent' })
+    this.attachTimeoutMs = options.attachTimeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS
   }
 
   async start (): Promise<void> {
@@ -39,6 +45,27 @@ export class AgentService {
 
   async stop (): Promise<void> {
     await this.libp2p.unhandle([SPAWN_PROTOCOL, WORKER_PROTOCOL]).catch(() => {})
+    for (const timer of this.unattached.values()) clearTimeout(timer)
+    this.unattached.clear()
+  }
+
+  /** A worker nobody attaches to would run forever: it gets `attachTimeoutMs`, then SIGKILL. */
+  private expectAttach (worker: LocalWorker): void {
+    const id = worker.info.id
+    const timer = setTimeout(() => {
+      this.unattached.delete(id)
+      if (!worker.alive) return
+      this.log.warn({ worker: id, attachTimeoutMs: this.attachTimeoutMs }, 'worker never attached: killed')
+      void worker.kill()
+    }, this.attachTimeoutMs)
+    timer.unref()
+    this.unattached.set(id, timer)
+    void worker.exited.then(() => { this.attached(id) })
+  }
+
+  private attached (id: string): void {
+    clearTimeout(this.unattached.get(id))
+    this.unattached.delete(id)
   }
 
   private async onSpawnStream (stream: Stream, connection: Connection): Promise<void> {
@@ -65,6 +92,7 @@ export class AgentService {
       const modulePath = await locateModule(request.module, this.dataDir)
       if (modulePath == null) throw new ModuleMissingError(request.module.sha256)
       const worker = this.spawner.spawn({ stage: request.stage, modulePath, resources: request.resources, env: request.env, concurrency: request.concurrency, shippedFrom: [dirname(request.module.path)] })
+      this.expectAttach(worker)
       this.log.info({ worker: worker.info.id, stage: request.stage, requester: from }, 'spawned for a remote requester')
       return { ok: true, worker: worker.info }
     } catch (err) {
@@ -85,6 +113,7 @@ export class AgentService {
         await json.close()
         return
       }
+      this.attached(id)
       const send = (message: WorkerDown): void => { json.write(message).catch(() => {}) }
       type Result = Extract<WorkerDown, { type: 'results' }>['results'][number]
       const results = new Batcher<Result>(batch => { send({ type: 'results', results: batch }) })

@@ -1,11 +1,12 @@
-import { describe, it, expect, beforeEach, afterEach } from 'vitest'
+import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { AgentService } from '../../../src/agent/agent-service.ts'
 import { requestJson } from '../../../src/transport/json-stream.ts'
-import { SPAWN_PROTOCOL, spawnResponseSchema } from '../../../src/wire/spawn-protocol.ts'
+import { JsonStream } from '../../../src/transport/json-stream.ts'
+import { MAX_ITEMS_IN_FLIGHT, SPAWN_PROTOCOL, WORKER_PROTOCOL, spawnResponseSchema, workerDownSchema } from '../../../src/wire/spawn-protocol.ts'
 import { sha256 } from '../../../src/wire/module-ref.ts'
 import { RemoteWorker } from '../../../src/owner/remote-worker.ts'
 import type { WorkerInfo } from '../../../src/agent/local-worker.ts'
@@ -16,6 +17,8 @@ import type { FakePeer } from '../owner/stubs.ts'
 const log = resolveLogger()
 const SOURCE = 'export default item => item\n'
 const ATTACH_TIMEOUT_MS = 200
+/** Set by a test: the stubbed workers then never answer, so every item stays in flight. */
+let hang = false
 
 /** The agent's service (real) on a stubbed spawner and an in-memory libp2p; the requester speaks the wire by hand. */
 describe('AgentService: bounds on what a requester may leave or push (stubbed components)', () => {
@@ -30,7 +33,8 @@ describe('AgentService: bounds on what a requester may leave or push (stubbed co
     const network = new FakeNetwork()
     requester = await network.peer()
     agent = await network.peer()
-    spawner = new FakeSpawner(4)
+    hang = false
+    spawner = new FakeSpawner(4, async item => hang ? await new Promise(() => {}) : item)
     service = new AgentService(agent.libp2p, spawner.asSpawner(), dataDir, log, { attachTimeoutMs: ATTACH_TIMEOUT_MS })
     await service.start()
   })
@@ -47,6 +51,58 @@ describe('AgentService: bounds on what a requester may leave or push (stubbed co
     if (!reply.ok || reply.worker == null) throw new Error('spawn failed')
     return reply.worker
   }
+
+  /** A rogue requester: attaches to `id` by hand and sends `batches` of items numbered from 0. */
+  async function rogueStream (id: string, batches: number[]): Promise<JsonStream> {
+    const stream = await requester.libp2p.dialProtocol(peerIdFromString(agent.id), WORKER_PROTOCOL)
+    const json = new JsonStream(stream, { maxBytes: 16 * 1024 * 1024 })
+    await json.write({ type: 'attach', id })
+    let n = 0
+    try {
+      for (const size of batches) await json.write({ type: 'batch', items: Array.from({ length: size }, () => ({ n: n++, item: n })) })
+    } catch {
+      // the agent may reset the stream while a large batch is still being written: that is its answer
+    }
+    return json
+  }
+
+  /** Reads the worker stream until the agent closes it (or 5 s pass, which fails the test). */
+  async function readUntilClosed (json: JsonStream): Promise<'closed' | 'open'> {
+    const signal = AbortSignal.timeout(5000)
+    try {
+      while (true) await json.read(workerDownSchema, { signal })
+    } catch {
+      return signal.aborted ? 'open' : 'closed'
+    }
+  }
+
+  it(`closes a worker stream whose requester pushes more than ${MAX_ITEMS_IN_FLIGHT} unanswered items, kills the worker, counts it`, async () => {
+    hang = true
+    const info = await spawnUnattached()
+    const json = await rogueStream(info.id, [3000, 3000])
+    expect(await readUntilClosed(json)).toBe('closed')
+    // the worker belonged to that stream: it is killed with it
+    await vi.waitFor(() => { expect(spawner.get(info.id)).toBeUndefined() })
+    expect(service.rejected()).toEqual([{ protocol: WORKER_PROTOCOL, reason: 'protocol', count: 1 }])
+  })
+
+  it('closes a worker stream that sends one batch of 65,536 items (over the schema bound)', async () => {
+    const info = await spawnUnattached()
+    const json = await rogueStream(info.id, [65_536])
+    expect(await readUntilClosed(json)).toBe('closed')
+    expect(service.rejected()).toEqual([{ protocol: WORKER_PROTOCOL, reason: 'protocol', count: 1 }])
+  })
+
+  it(`an honest requester with ${MAX_ITEMS_IN_FLIGHT + 1000} items at once holds the excess back: all answered, stream kept`, async () => {
+    const info = await spawnUnattached()
+    const remote = await RemoteWorker.attach(requester.libp2p, peerIdFromString(agent.id), info)
+    const count = MAX_ITEMS_IN_FLIGHT + 1000
+    const out = await Promise.all(Array.from({ length: count }, async (_, i) => await remote.process(i)))
+    expect(out).toEqual(Array.from({ length: count }, (_, i) => i))
+    expect(service.rejected()).toEqual([])
+    expect(spawner.get(info.id)?.alive).toBe(true)
+    await remote.kill()
+  })
 
   it('kills a worker whose requester never attaches, once attachTimeoutMs has passed', async () => {
     const info = await spawnUnattached()

@@ -2,6 +2,7 @@ import { createServer } from 'node:http'
 import type { RequestListener } from 'node:http'
 import { once } from 'node:events'
 import { ConfigError } from '../errors.ts'
+import { hostAllowed, originAllowed } from './host-check.ts'
 
 export interface HttpEndpoint {
   /** `http://host:port` (no trailing slash), with the port actually bound. */
@@ -10,11 +11,30 @@ export interface HttpEndpoint {
   close: () => Promise<void>
 }
 
+export interface ServeOptions {
+  port: number
+  host?: string
+  /**
+   * Given: requests whose Host (or Origin) names anything but an IP address, localhost, the listening
+   * host or one of these names get 403 (against DNS rebinding). Absent: no check.
+   */
+  allowedHosts?: string[]
+}
+
 /** The small HTTP servers of the built-in add-ons: a checked port, 127.0.0.1 unless widened, a bounded close. */
-export async function serveHttp (what: string, handler: RequestListener, options: { port: number, host?: string }): Promise<HttpEndpoint> {
+export async function serveHttp (what: string, handler: RequestListener, options: ServeOptions): Promise<HttpEndpoint> {
   if (!Number.isInteger(options?.port) || options.port < 0 || options.port > 65535) throw new ConfigError(`${what} port`, `must be 0..65535, got ${String(options?.port)}`)
   const host = options.host ?? '127.0.0.1'
-  const server = createServer(handler)
+  const allowed = options.allowedHosts == null ? undefined : new Set([host, ...options.allowedHosts].map(name => name.toLowerCase()))
+  const server = createServer(allowed == null
+    ? handler
+    : (req, res) => {
+        if (!hostAllowed(req.headers.host, allowed) || !originAllowed(req.headers.origin, allowed)) {
+          res.writeHead(403, { 'content-type': 'text/plain' }).end('host not allowed')
+          return
+        }
+        handler(req, res)
+      })
   server.listen(options.port, host)
   await once(server, 'listening')
   const address = server.address()

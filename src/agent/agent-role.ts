@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import type { Libp2p } from '@libp2p/interface'
 import { Spawner } from './spawner.ts'
 import { AgentService } from './agent-service.ts'
+import { WorkerRecords } from './worker-records.ts'
 import type { AgentConfig } from './config.ts'
 import type { Membership, WorkerLoad } from '../membership/membership.ts'
 import type { Logger } from '../logger.ts'
@@ -22,18 +23,22 @@ export class AgentRole {
   private readonly membership: Membership
   private readonly config: AgentConfig
   private readonly dataDir: string
+  private readonly records: WorkerRecords
 
   constructor (libp2p: Libp2p, membership: Membership, config: AgentConfig, dataDir: string, log: Logger) {
     this.membership = membership
     this.config = config
     this.dataDir = dataDir
-    this.spawner = new Spawner(config, log, () => { this.membership.loadChanged() })
-    this.service = new AgentService(libp2p, this.spawner, dataDir, log)
+    this.records = new WorkerRecords(dataDir, log.child({ component: 'spawner' }))
+    this.spawner = new Spawner(config, log, () => { this.membership.loadChanged() }, this.records)
+    this.service = new AgentService(libp2p, this.spawner, dataDir, log, { attachTimeoutMs: config.attachTimeoutMs })
   }
 
   async start (): Promise<void> {
     // the module cache must be writable: found out now, not at the first shipped stage
     await mkdir(join(this.dataDir, 'modules'), { recursive: true })
+    // workers a previous agent on this data dir left running (it was killed before it could stop them)
+    await this.records.reapLeftovers()
     this.membership.updateSelf({
       role: 'agent',
       capacity: { cpu: this.config.cpu, memoryMb: this.config.memoryMb },

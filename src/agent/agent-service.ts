@@ -1,14 +1,18 @@
 import type { Libp2p, Stream, Connection } from '@libp2p/interface'
 import { JsonStream } from '../transport/json-stream.ts'
-import { SPAWN_PROTOCOL, WORKER_PROTOCOL, spawnFailure, spawnRequestSchema, workerUpSchema } from '../wire/spawn-protocol.ts'
+import { MAX_ITEMS_IN_FLIGHT, SPAWN_PROTOCOL, WORKER_PROTOCOL, spawnFailure, spawnRequestSchema, workerUpSchema } from '../wire/spawn-protocol.ts'
 import type { SpawnRequestMessage, SpawnResponseMessage, WorkerDown } from '../wire/spawn-protocol.ts'
 import { dirname } from 'node:path'
 import { locateModule } from './module-cache.ts'
 import { MAX_MODULE_BYTES } from '../wire/module-ref.ts'
 import type { Spawner } from './spawner.ts'
+import type { LocalWorker } from './local-worker.ts'
+import { DEFAULT_ATTACH_TIMEOUT_MS } from './config.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import type { Logger } from '../logger.ts'
-import { ModuleMissingError, WorkerNotFoundError } from '../errors.ts'
+import { ModuleMissingError, ProtocolError, WorkerNotFoundError } from '../errors.ts'
+import { Rejections } from '../membership/rejections.ts'
+import type { RejectedCount } from '../membership/rejections.ts'
 import { Batcher } from '../wire/batcher.ts'
 
 const REQUEST_TIMEOUT_MS = 10_000
@@ -24,21 +28,54 @@ export class AgentService {
   private readonly spawner: Spawner
   private readonly dataDir: string
   private readonly log: Logger
+  private readonly attachTimeoutMs: number
+  /** Worker streams closed for breaking the protocol: counted, logged once a minute per peer. */
+  private readonly rejections: Rejections
+  /** Workers spawned for a requester that has not opened their worker stream yet, with their kill timers. */
+  private readonly unattached = new Map<string, NodeJS.Timeout>()
 
-  constructor (libp2p: Libp2p, spawner: Spawner, dataDir: string, log: Logger) {
+  constructor (libp2p: Libp2p, spawner: Spawner, dataDir: string, log: Logger, options: { attachTimeoutMs?: number } = {}) {
     this.libp2p = libp2p
     this.spawner = spawner
     this.dataDir = dataDir
     this.log = log.child({ component: 'agent' })
+    this.attachTimeoutMs = options.attachTimeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS
+    this.rejections = new Rejections(this.log)
+  }
+
+  /** Worker streams closed for a protocol violation, by reason (`gridd_rejected_messages_total` rows). */
+  rejected (): RejectedCount[] {
+    return this.rejections.counters()
   }
 
   async start (): Promise<void> {
     await this.libp2p.handle(SPAWN_PROTOCOL, async (stream, connection) => { await this.onSpawnStream(stream, connection) })
-    await this.libp2p.handle(WORKER_PROTOCOL, async (stream) => { await this.onWorkerStream(stream) })
+    await this.libp2p.handle(WORKER_PROTOCOL, async (stream, connection) => { await this.onWorkerStream(stream, connection.remotePeer.toString()) })
   }
 
   async stop (): Promise<void> {
     await this.libp2p.unhandle([SPAWN_PROTOCOL, WORKER_PROTOCOL]).catch(() => {})
+    for (const timer of this.unattached.values()) clearTimeout(timer)
+    this.unattached.clear()
+  }
+
+  /** A worker nobody attaches to would run forever: it gets `attachTimeoutMs`, then SIGKILL. */
+  private expectAttach (worker: LocalWorker): void {
+    const id = worker.info.id
+    const timer = setTimeout(() => {
+      this.unattached.delete(id)
+      if (!worker.alive) return
+      this.log.warn({ worker: id, attachTimeoutMs: this.attachTimeoutMs }, 'worker never attached: killed')
+      void worker.kill()
+    }, this.attachTimeoutMs)
+    timer.unref()
+    this.unattached.set(id, timer)
+    void worker.exited.then(() => { this.attached(id) })
+  }
+
+  private attached (id: string): void {
+    clearTimeout(this.unattached.get(id))
+    this.unattached.delete(id)
   }
 
   private async onSpawnStream (stream: Stream, connection: Connection): Promise<void> {
@@ -65,6 +102,7 @@ export class AgentService {
       const modulePath = await locateModule(request.module, this.dataDir)
       if (modulePath == null) throw new ModuleMissingError(request.module.sha256)
       const worker = this.spawner.spawn({ stage: request.stage, modulePath, resources: request.resources, env: request.env, concurrency: request.concurrency, shippedFrom: [dirname(request.module.path)] })
+      this.expectAttach(worker)
       this.log.info({ worker: worker.info.id, stage: request.stage, requester: from }, 'spawned for a remote requester')
       return { ok: true, worker: worker.info }
     } catch (err) {
@@ -73,7 +111,7 @@ export class AgentService {
   }
 
   /** Relays items to a local worker and results back; reports its exit, then closes. */
-  private async onWorkerStream (stream: Stream): Promise<void> {
+  private async onWorkerStream (stream: Stream, from: string): Promise<void> {
     const json = new JsonStream(stream, { maxBytes: MAX_WORKER_MESSAGE_BYTES })
     let worker: ReturnType<Spawner['get']>
     try {
@@ -85,9 +123,16 @@ export class AgentService {
         await json.close()
         return
       }
+      this.attached(id)
       const send = (message: WorkerDown): void => { json.write(message).catch(() => {}) }
       type Result = Extract<WorkerDown, { type: 'results' }>['results'][number]
       const results = new Batcher<Result>(batch => { send({ type: 'results', results: batch }) })
+      // items received and not yet answered: bounded, so a requester cannot queue unbounded work here
+      let inFlight = 0
+      const answer = (result: Result): void => {
+        inFlight--
+        results.push(result)
+      }
       const attached = worker
       void attached.exited.then(exit => {
         // results still batched go out before the exit notice
@@ -99,16 +144,25 @@ export class AgentService {
       while (attached.alive) {
         const message = await json.read(workerUpSchema)
         if (message.type !== 'batch') continue
+        if (inFlight + message.items.length > MAX_ITEMS_IN_FLIGHT) {
+          throw new ProtocolError(`${inFlight + message.items.length} items in flight on a worker stream, more than the ${MAX_ITEMS_IN_FLIGHT} allowed`)
+        }
+        inFlight += message.items.length
         for (const { n, item } of message.items) {
           attached.process(item).then(
-            value => { results.push({ n, value }) },
-            err => { results.push({ n, error: toWireError(err) }) }
+            value => { answer({ n, value }) },
+            err => { answer({ n, error: toWireError(err) }) }
           )
         }
       }
     } catch (err) {
+      if (err instanceof ProtocolError) {
+        this.rejections.reject(WORKER_PROTOCOL, 'protocol', from, 'closed a worker stream that broke the protocol', err.message, { err, worker: worker?.info.id })
+        stream.abort(err)
+      } else {
+        this.log.debug({ err }, 'worker stream ended')
+      }
       // a worker belongs to the requester that holds its stream: when that goes, so does the worker
-      this.log.debug({ err }, 'worker stream ended')
       if (worker?.alive === true) void worker.kill({ graceful: true })
     }
   }

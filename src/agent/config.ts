@@ -1,4 +1,5 @@
 import { availableParallelism, freemem } from 'node:os'
+import * as v from 'valibot'
 import { checkOption } from '../checks/check.ts'
 import { cpuCapacity, maxWorkers, memoryCapacityMb, strategy, weight } from '../checks/values.ts'
 import type { Strategy } from '../checks/values.ts'
@@ -19,6 +20,8 @@ export interface AgentInit {
   weight?: number
   /** Placement strategy preferred for this agent. Default horizontal. */
   strategy?: Strategy
+  /** A worker whose requester never opens its worker stream is killed after this long, ms. Default 30,000. */
+  attachTimeoutMs?: number
 }
 
 export interface AgentConfig {
@@ -27,7 +30,11 @@ export interface AgentConfig {
   memoryMb: number
   weight: number
   strategy: Strategy
+  attachTimeoutMs: number
 }
+
+export const DEFAULT_ATTACH_TIMEOUT_MS = 30_000
+const attachTimeoutMs = v.pipe(v.number(), v.integer('must be an integer from 100 to 3600000'), v.minValue(100, 'must be an integer from 100 to 3600000'), v.maxValue(3_600_000, 'must be an integer from 100 to 3600000'))
 
 /** Fills defaults; every value passes the same check its peers apply to the gossiped entry. */
 export function resolveAgentConfig (init: AgentInit): AgentConfig {
@@ -37,6 +44,7 @@ export function resolveAgentConfig (init: AgentInit): AgentConfig {
     cpu: checkOption('agent.cpu', cpuCapacity, init.cpu ?? cpus),
     memoryMb: checkOption('agent.memoryMb', memoryCapacityMb, init.memoryMb ?? Math.max(256, Math.floor(freemem() / MB) - RESERVE_MB)),
     weight: checkOption('agent.weight', weight, init.weight ?? 1),
-    strategy: checkOption('agent.strategy', strategy, init.strategy ?? 'horizontal')
+    strategy: checkOption('agent.strategy', strategy, init.strategy ?? 'horizontal'),
+    attachTimeoutMs: checkOption('agent.attachTimeoutMs', attachTimeoutMs, init.attachTimeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS)
   }
 }

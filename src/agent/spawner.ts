@@ -10,6 +10,7 @@ import type { Logger } from '../logger.ts'
 import { AgentFullError, MemoryLimitError, SpawnRefusedError } from '../errors.ts'
 import { lacks } from '../placement/index.ts'
 import { toWireError } from '../wire/wire-error.ts'
+import type { WorkerRecords } from './worker-records.ts'
 
 // The host lives in src/worker/ (it runs inside the child). From the sources it is the .ts there;
 // built by tsc it is dist/src/worker/worker-host.js; in the bundle (dist/bundle/) it sits beside every chunk.
@@ -46,11 +47,14 @@ export class Spawner {
   private readonly onChange: () => void
   private readonly workers = new Map<string, LocalWorker>()
   private watchdog?: NodeJS.Timeout
+  private readonly records?: WorkerRecords
 
-  constructor (config: AgentConfig, log: Logger, onChange: () => void) {
+  /** `records`: where each worker is noted while it runs, for the next agent to reap after a crash. */
+  constructor (config: AgentConfig, log: Logger, onChange: () => void, records?: WorkerRecords) {
     this.config = config
     this.log = log.child({ component: 'spawner' })
     this.onChange = onChange
+    this.records = records
   }
 
   start (): void {
@@ -90,9 +94,11 @@ export class Spawner {
     if (child.pid == null) throw new SpawnRefusedError('could not start a worker process')
     const worker = new LocalWorker(child, { id, stage: request.stage, pid: child.pid, resources: request.resources })
     this.workers.set(id, worker)
+    this.records?.add(id, child.pid)
     this.log.info({ worker: id, stage: request.stage, pid: child.pid }, 'worker started')
     void worker.exited.then(exit => {
       this.workers.delete(id)
+      this.records?.remove(id)
       this.log.info({ worker: id, stage: request.stage, ...exit }, 'worker exited')
       this.onChange()
     })

@@ -17,6 +17,13 @@ export interface DashboardOptions {
   intervalMs?: number
   /** Open pages at most (each holds a connection). Default 32. */
   maxClients?: number
+  /**
+   * Host names the dashboard answers to besides IP addresses, localhost and `host` (a request naming any
+   * other host in Host or Origin gets 403: a DNS-rebinding page cannot read it). Default none.
+   */
+  allowedHosts?: string[]
+  /** An event-stream reader with more than this many bytes unsent is dropped (it is not reading). Default 1 MiB. */
+  maxBufferedBytes?: number
 }
 
 export interface Dashboard {
@@ -38,13 +45,23 @@ const ASSETS: Record<string, { file: string, type: string }> = {
 export async function startDashboard (node: Pick<AddonHost, 'self' | 'members' | 'pipelines' | 'on' | 'off'>, options: DashboardOptions, log: Logger): Promise<Dashboard> {
   const intervalMs = options.intervalMs ?? 1000
   const maxClients = options.maxClients ?? 32
+  const maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024
   const clients = new Set<ServerResponse>()
   const assets = new Map<string, Buffer>()
 
   const push = (): void => {
     if (clients.size === 0) return
     const frame = `event: snapshot\ndata: ${JSON.stringify(snapshot(node))}\n\n`
-    for (const res of clients) res.write(frame)
+    for (const res of clients) {
+      // a reader that does not keep up would make this process buffer every frame for it
+      if (res.writableLength > maxBufferedBytes) {
+        clients.delete(res)
+        res.destroy()
+        log.warn({ bufferedBytes: res.writableLength, maxBufferedBytes }, 'dropped a dashboard event stream that was not reading')
+        continue
+      }
+      res.write(frame)
+    }
   }
 
   async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -72,7 +89,7 @@ export async function startDashboard (node: Pick<AddonHost, 'self' | 'members' |
     }
   }
 
-  const endpoint = await serveHttp('dashboard', (req, res) => { void handle(req, res) }, options)
+  const endpoint = await serveHttp('dashboard', (req, res) => { void handle(req, res) }, { port: options.port, host: options.host, allowedHosts: options.allowedHosts ?? [] })
   // listening first: a port that cannot be bound leaves no timer or listener behind
   const onMembership = (): void => { push() }
   const membershipEvents: MemberEventType[] = ['member:join', 'member:update', 'member:suspect', 'member:fail', 'member:leave', 'member:rejoin']

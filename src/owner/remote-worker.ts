@@ -1,6 +1,6 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { JsonStream, requestJson } from '../transport/json-stream.ts'
-import { SPAWN_PROTOCOL, WORKER_PROTOCOL, workerDownSchema, spawnResponseSchema } from '../wire/spawn-protocol.ts'
+import { MAX_ITEMS_IN_FLIGHT, SPAWN_PROTOCOL, WORKER_PROTOCOL, workerDownSchema, spawnResponseSchema } from '../wire/spawn-protocol.ts'
 import type { WorkerInfo } from '../agent/local-worker.ts'
 import type { WorkerHandle } from './worker-handle.ts'
 import type { WorkerExit } from '../worker/ipc.ts'
@@ -26,6 +26,9 @@ export class RemoteWorker implements WorkerHandle {
   private readonly json: JsonStream
   private readonly pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
   private next = 0
+  /** Sent and not yet answered: at most MAX_ITEMS_IN_FLIGHT (the agent closes a stream beyond it); the rest wait here. */
+  private sent = 0
+  private readonly held: Array<{ n: number, item: unknown }> = []
   private readonly outgoing = new Batcher<{ n: number, item: unknown }>(items => {
     this.json.write({ type: 'batch', items }).catch(err => { this.lost(`write failed: ${(err as Error).message}`) })
   })
@@ -56,7 +59,8 @@ export class RemoteWorker implements WorkerHandle {
     options.signal?.throwIfAborted()
     const n = this.next++
     const result = new Promise<unknown>((resolve, reject) => { this.pending.set(n, { resolve, reject }) })
-    this.outgoing.push({ n, item })
+    this.held.push({ n, item })
+    this.sendHeld()
     return await result
   }
 
@@ -88,12 +92,21 @@ export class RemoteWorker implements WorkerHandle {
           const p = this.pending.get(r.n)
           if (p == null) continue
           this.pending.delete(r.n)
+          this.sent--
           if ('error' in r) p.reject(new RemoteError(r.error))
           else p.resolve(r.value)
         }
+        this.sendHeld()
       }
     } catch (err) {
       this.lost(`worker stream closed: ${(err as Error).message}`)
+    }
+  }
+
+  private sendHeld (): void {
+    while (this.sent < MAX_ITEMS_IN_FLIGHT && this.held.length > 0) {
+      this.sent++
+      this.outgoing.push(this.held.shift()!)
     }
   }
 

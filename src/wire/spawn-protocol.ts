@@ -50,10 +50,17 @@ export function spawnFailureError (failure: SpawnFailure): GridError {
   return failure.code === ERR_AGENT_FULL ? new AgentFullError(failure.lacks ?? []) : new RemoteError({ ...failure.error, code: failure.code })
 }
 
+/**
+ * Items a requester may have sent on one worker stream and not yet had answered: the agent closes a
+ * stream that exceeds it (ProtocolError), so a peer cannot queue unbounded work and memory there.
+ * Requesters hold further items back until results come in (the pipeline's own window is far below).
+ */
+export const MAX_ITEMS_IN_FLIGHT = 4096
+
 /** Requester -> agent on a worker stream (the first message names the worker). */
 export const workerUpSchema = v.variant('type', [
   v.object({ type: v.literal('attach'), id: workerId }),
-  v.object({ type: v.literal('batch'), items: v.pipe(v.array(v.object({ n: itemNumber, item: v.unknown() })), v.maxLength(65_536)) })
+  v.object({ type: v.literal('batch'), items: v.pipe(v.array(v.object({ n: itemNumber, item: v.unknown() })), v.maxLength(MAX_ITEMS_IN_FLIGHT)) })
 ])
 
 /** Agent -> requester on a worker stream. */

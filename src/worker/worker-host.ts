@@ -10,6 +10,10 @@ import type { StageContext } from './stage.ts'
 import type { ToWorker, FromWorker, WorkerResult } from './ipc.ts'
 import { Batcher } from '../wire/batcher.ts'
 import { toWireError } from '../wire/wire-error.ts'
+import { watchParent } from './parent-watchdog.ts'
+
+// first thing: a worker never outlives its agent, even while its main thread is busy
+watchParent()
 
 const send = (message: FromWorker): void => { process.send?.(message) }
 

@@ -79,11 +79,13 @@ describe('resolveConfig', () => {
 
   it('an agent: defaults filled, fractional CPU slots kept, bounds inclusive', () => {
     const defaults = resolveConfig({ dev: true, agent: true }).agent!
-    expect(defaults).toMatchObject({ weight: 1, strategy: 'horizontal' })
+    expect(defaults).toMatchObject({ weight: 1, strategy: 'horizontal', attachTimeoutMs: 30_000 })
     expect(Number.isInteger(defaults.workers) && defaults.workers >= 1).toBe(true)
     expect(defaults.memoryMb).toBeGreaterThanOrEqual(256)
     expect(resolveConfig({ dev: true, agent: { cpu: 1.5, weight: -1e6, strategy: 'vertical', workers: 4096, memoryMb: 1 } }).agent)
-      .toEqual({ cpu: 1.5, weight: -1e6, strategy: 'vertical', workers: 4096, memoryMb: 1 })
+      .toEqual({ cpu: 1.5, weight: -1e6, strategy: 'vertical', workers: 4096, memoryMb: 1, attachTimeoutMs: 30_000 })
+    expect(resolveConfig({ dev: true, agent: { attachTimeoutMs: 100 } }).agent?.attachTimeoutMs).toBe(100)
+    expect(() => resolveConfig({ dev: true, agent: { attachTimeoutMs: 99 } })).toThrow(/attachTimeoutMs/)
     expect(resolveConfig({ dev: true, agent: false }).agent).toBeUndefined()
   })
 

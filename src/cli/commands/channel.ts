@@ -6,7 +6,7 @@ import type { ClientRequest } from '../../channels/schema.ts'
 import { intOption, logLevelOption, tlsOptions } from '../options.ts'
 import { withClient } from '../client.ts'
 import type { ClientFlags } from '../client.ts'
-import { formatTable } from '../format.ts'
+import { formatTable, printable, printableJson } from '../format.ts'
 import { ConfigError } from '../../errors.ts'
 
 interface ChannelFlags extends ClientFlags {
@@ -34,15 +34,15 @@ export function channelCommand (): Command {
       const reply = await withClient(flags, flags.peer, async (libp2p, signal) => await requestChannel(libp2p, target, request, { signal }))
       if (request.op === 'list') {
         const entries = reply.entries ?? []
-        process.stdout.write(flags.json === true ? `${JSON.stringify(Object.fromEntries(entries))}\n` : entries.length === 0 ? '(empty)\n' : formatTable(['KEY', 'VALUE'], entries.map(([k, v]) => [k, JSON.stringify(v)])))
+        process.stdout.write(flags.json === true ? `${printableJson(Object.fromEntries(entries))}\n` : entries.length === 0 ? '(empty)\n' : formatTable(['KEY', 'VALUE'], entries.map(([k, v]) => [k, JSON.stringify(v) ?? 'null'])))
       } else if (request.op === 'get') {
         if (reply.found !== true) {
           if (flags.json === true) process.stdout.write('null\n')
-          process.stderr.write(`grid: no key "${request.key}" in channel "${channel}"\n`)
+          process.stderr.write(`grid: no key "${printable(request.key)}" in channel "${channel}"\n`)
           process.exitCode = 1
           return
         }
-        process.stdout.write(`${flags.json === true || typeof reply.value !== 'string' ? JSON.stringify(reply.value) : reply.value}\n`)
+        process.stdout.write(`${flags.json === true || typeof reply.value !== 'string' ? printableJson(reply.value) : printable(reply.value, { keepLines: true })}\n`)
       } else if (flags.json === true) {
         process.stdout.write(`${JSON.stringify(request.op === 'del' ? { ok: true, deleted: reply.found === true } : { ok: true })}\n`)
       }

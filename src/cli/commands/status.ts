@@ -5,7 +5,7 @@ import type { StatusReport } from '../../control/status.ts'
 import { intOption, logLevelOption, tlsOptions } from '../options.ts'
 import { withClient } from '../client.ts'
 import type { ClientFlags } from '../client.ts'
-import { formatTable } from '../format.ts'
+import { formatTable, printable, printableJson } from '../format.ts'
 
 interface StatusFlags extends ClientFlags {
   peer: string
@@ -25,7 +25,7 @@ export function statusCommand (): Command {
     .addOption(logLevelOption('warn'))
     .action(async (flags: StatusFlags) => {
       const report = await queryStatus(flags)
-      process.stdout.write(flags.json === true ? `${JSON.stringify(report)}\n` : formatStatus(report))
+      process.stdout.write(flags.json === true ? `${printableJson(report)}\n` : formatStatus(report))
     })
 }
 
@@ -34,9 +34,10 @@ async function queryStatus (flags: StatusFlags): Promise<StatusReport> {
   return await withClient(flags, flags.peer, async (libp2p, signal) => await fetchStatus(libp2p, target, { signal, all: flags.all === true }))
 }
 
-function formatStatus (report: StatusReport): string {
+/** Everything here came from gossip: the table's cells and the head are made printable (no escape sequences). */
+export function formatStatus (report: StatusReport): string {
   const self = report.self
-  const head = `node ${self.id} (${self.role}, incarnation ${self.incarnation})\n${self.addresses.map(a => `  ${a}\n`).join('')}\n`
+  const head = printable(`node ${self.id} (${self.role}, incarnation ${self.incarnation})`) + `\n${self.addresses.map(a => `  ${printable(a)}\n`).join('')}\n`
   if (report.members.length === 0) return `${head}no other members\n`
   const rows = report.members.map(m => [
     m.id,

@@ -1,0 +1,124 @@
+import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { AgentService } from '../../../src/agent/agent-service.ts'
+import { requestJson } from '../../../src/transport/json-stream.ts'
+import { JsonStream } from '../../../src/transport/json-stream.ts'
+import { MAX_ITEMS_IN_FLIGHT, SPAWN_PROTOCOL, WORKER_PROTOCOL, spawnResponseSchema, workerDownSchema } from '../../../src/wire/spawn-protocol.ts'
+import { sha256 } from '../../../src/wire/module-ref.ts'
+import { RemoteWorker } from '../../../src/owner/remote-worker.ts'
+import type { WorkerInfo } from '../../../src/agent/local-worker.ts'
+import { resolveLogger } from '../../../src/logger.ts'
+import { FakeNetwork, FakeSpawner } from '../owner/stubs.ts'
+import type { FakePeer } from '../owner/stubs.ts'
+
+const log = resolveLogger()
+const SOURCE = 'export default item => item\n'
+const ATTACH_TIMEOUT_MS = 200
+/** Set by a test: the stubbed workers then never answer, so every item stays in flight. */
+let hang = false
+
+/** The agent's service (real) on a stubbed spawner and an in-memory libp2p; the requester speaks the wire by hand. */
+describe('AgentService: bounds on what a requester may leave or push (stubbed components)', () => {
+  let dataDir: string
+  let requester: FakePeer
+  let agent: FakePeer
+  let spawner: FakeSpawner
+  let service: AgentService
+
+  beforeEach(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'gridd-agent-service-'))
+    const network = new FakeNetwork()
+    requester = await network.peer()
+    agent = await network.peer()
+    hang = false
+    spawner = new FakeSpawner(4, async item => hang ? await new Promise(() => {}) : item)
+    service = new AgentService(agent.libp2p, spawner.asSpawner(), dataDir, log, { attachTimeoutMs: ATTACH_TIMEOUT_MS })
+    await service.start()
+  })
+
+  afterEach(async () => {
+    for (const worker of spawner.workers.values()) await worker.kill()
+    await service.stop()
+    await rm(dataDir, { recursive: true, force: true })
+  })
+
+  async function spawnUnattached (): Promise<WorkerInfo> {
+    const request = { op: 'spawn', stage: 'echo', module: { path: '/requester/echo.mjs', sha256: sha256(SOURCE), source: SOURCE }, resources: { cpu: 1, memoryMb: 0 } }
+    const reply = await requestJson(requester.libp2p, peerIdFromString(agent.id), SPAWN_PROTOCOL, request, spawnResponseSchema)
+    if (!reply.ok || reply.worker == null) throw new Error('spawn failed')
+    return reply.worker
+  }
+
+  /** A rogue requester: attaches to `id` by hand and sends `batches` of items numbered from 0. */
+  async function rogueStream (id: string, batches: number[]): Promise<JsonStream> {
+    const stream = await requester.libp2p.dialProtocol(peerIdFromString(agent.id), WORKER_PROTOCOL)
+    const json = new JsonStream(stream, { maxBytes: 16 * 1024 * 1024 })
+    await json.write({ type: 'attach', id })
+    let n = 0
+    try {
+      for (const size of batches) await json.write({ type: 'batch', items: Array.from({ length: size }, () => ({ n: n++, item: n })) })
+    } catch {
+      // the agent may reset the stream while a large batch is still being written: that is its answer
+    }
+    return json
+  }
+
+  /** Reads the worker stream until the agent closes it (or 5 s pass, which fails the test). */
+  async function readUntilClosed (json: JsonStream): Promise<'closed' | 'open'> {
+    const signal = AbortSignal.timeout(5000)
+    try {
+      while (true) await json.read(workerDownSchema, { signal })
+    } catch {
+      return signal.aborted ? 'open' : 'closed'
+    }
+  }
+
+  it(`closes a worker stream whose requester pushes more than ${MAX_ITEMS_IN_FLIGHT} unanswered items, kills the worker, counts it`, async () => {
+    hang = true
+    const info = await spawnUnattached()
+    const json = await rogueStream(info.id, [3000, 3000])
+    expect(await readUntilClosed(json)).toBe('closed')
+    // the worker belonged to that stream: it is killed with it
+    await vi.waitFor(() => { expect(spawner.get(info.id)).toBeUndefined() })
+    expect(service.rejected()).toEqual([{ protocol: WORKER_PROTOCOL, reason: 'protocol', count: 1 }])
+  })
+
+  it('closes a worker stream that sends one batch of 65,536 items (over the schema bound)', async () => {
+    const info = await spawnUnattached()
+    const json = await rogueStream(info.id, [65_536])
+    expect(await readUntilClosed(json)).toBe('closed')
+    expect(service.rejected()).toEqual([{ protocol: WORKER_PROTOCOL, reason: 'protocol', count: 1 }])
+  })
+
+  it(`an honest requester with ${MAX_ITEMS_IN_FLIGHT + 1000} items at once holds the excess back: all answered, stream kept`, async () => {
+    const info = await spawnUnattached()
+    const remote = await RemoteWorker.attach(requester.libp2p, peerIdFromString(agent.id), info)
+    const count = MAX_ITEMS_IN_FLIGHT + 1000
+    const out = await Promise.all(Array.from({ length: count }, async (_, i) => await remote.process(i)))
+    expect(out).toEqual(Array.from({ length: count }, (_, i) => i))
+    expect(service.rejected()).toEqual([])
+    expect(spawner.get(info.id)?.alive).toBe(true)
+    await remote.kill()
+  })
+
+  it('kills a worker whose requester never attaches, once attachTimeoutMs has passed', async () => {
+    const info = await spawnUnattached()
+    const worker = spawner.get(info.id)!
+    expect(worker.alive).toBe(true)
+    const exit = await worker.exited
+    expect(exit.signal).toBe('SIGKILL')
+  })
+
+  it('keeps a worker whose requester attached in time', async () => {
+    const info = await spawnUnattached()
+    const remote = await RemoteWorker.attach(requester.libp2p, peerIdFromString(agent.id), info)
+    expect(await remote.process({ n: 1 })).toEqual({ n: 1 })
+    // "was not killed": five times the deadline is ample for a timer that should not fire at all
+    await new Promise(resolve => setTimeout(resolve, 5 * ATTACH_TIMEOUT_MS))
+    expect(spawner.get(info.id)?.alive).toBe(true)
+    await remote.kill()
+  })
+})

@@ -109,7 +109,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
 
   /** Bad messages from peers dropped so far, by protocol and reason (`gridd_rejected_messages_total`). */
   rejectedMessages (): RejectedCount[] {
-    return [...this.membership.rejected(), ...this.channels.rejected()]
+    return [...this.membership.rejected(), ...this.channels.rejected(), ...(this.agent?.rejected() ?? [])]
   }
 
   /** The member table: every other member this node knows of, never itself. */

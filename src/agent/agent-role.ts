@@ -8,6 +8,7 @@ import type { AgentConfig } from './config.ts'
 import type { Membership, WorkerLoad } from '../membership/membership.ts'
 import type { Logger } from '../logger.ts'
 import { MAX_LOAD_STAGES } from '../membership/schema.ts'
+import type { RejectedCount } from '../transport/rejections.ts'
 
 /** Where the workers of the stages beyond what a heartbeat may name are counted. */
 export const OTHER_STAGES = '(other stages)'
@@ -59,6 +60,11 @@ export class AgentRole {
   async destroy (): Promise<void> {
     await this.service.stop()
     await this.spawner.destroy()
+  }
+
+  /** Worker streams closed for a protocol violation (`gridd_rejected_messages_total`). */
+  rejected (): RejectedCount[] {
+    return this.service.rejected()
   }
 
   private load (): WorkerLoad {

@@ -11,8 +11,8 @@ import { DEFAULT_ATTACH_TIMEOUT_MS } from './config.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import type { Logger } from '../logger.ts'
 import { ModuleMissingError, ProtocolError, WorkerNotFoundError } from '../errors.ts'
-import { Rejections } from '../membership/rejections.ts'
-import type { RejectedCount } from '../membership/rejections.ts'
+import { Rejections } from '../transport/rejections.ts'
+import type { RejectedCount } from '../transport/rejections.ts'
 import { Batcher } from '../wire/batcher.ts'
 
 const REQUEST_TIMEOUT_MS = 10_000

@@ -66,6 +66,7 @@ export class StageRunner implements Downstream, EqualizedStage {
   private readonly waiters = new RoomWaiters()
   private readonly placement: StagePlacement
   private readonly minWindow: number
+  private readonly startWindow: number
   private readonly maxWindow: number
   private readonly windowMs: number
   private readonly capacity: number
@@ -92,7 +93,8 @@ export class StageRunner implements Downstream, EqualizedStage {
     this.minWindow = Math.max(options.minWindow, spec.concurrency)
     this.maxWindow = Math.max(options.maxWindow, options.window, spec.concurrency)
     this.windowMs = options.windowMs
-    this.window = Math.max(options.window, spec.concurrency)
+    this.startWindow = Math.max(options.window, spec.concurrency)
+    this.window = this.startWindow
     this.capacity = options.queueSize
     this.maxAttempts = options.maxAttempts
     this.downstream = init.downstream
@@ -192,14 +194,21 @@ export class StageRunner implements Downstream, EqualizedStage {
   /**
    * Sizes the credit window to hold about `windowMs` of one worker's work at
    * its measured rate (a bandwidth-delay product with a latency budget): cheap
-   * items then cross each hop in large batches instead of 16 per round trip,
-   * while costly items keep only a couple queued per worker: with 16 queued
-   * behind one slow item, an idle worker would wait while another holds a
-   * backlog (Piscina, handing a thread one task at a time, balances perfectly).
+   * items then cross each hop in large batches instead of 16 per round trip.
+   * Items that cost more than `windowMs` each keep only `minWindow` queued per
+   * worker: 16 queued behind one slow item would leave another worker idle
+   * while this one holds a backlog (Piscina, handing a thread one task at a
+   * time, balances perfectly). Between the two, the configured `window` stays:
+   * the rate is measured on busy time, which includes the round trip, so a
+   * window shrunk for a slow link would measure slower still and collapse;
+   * this way only a round trip of over `window` × `windowMs` (160 ms by
+   * default) could make cheap items look costly.
    */
   adaptWindow (perWorkerRate: number): void {
     if (!(perWorkerRate > 0)) return
-    const next = Math.min(this.maxWindow, Math.max(this.minWindow, Math.ceil(perWorkerRate * this.windowMs / 1000)))
+    const work = perWorkerRate * this.windowMs / 1000
+    const wanted = work <= 1 ? this.minWindow : Math.max(this.startWindow, Math.ceil(work))
+    const next = Math.min(this.maxWindow, wanted)
     if (next === this.window) return
     const grew = next > this.window
     this.window = next

@@ -77,7 +77,7 @@ describe('StageRunner with stub workers', () => {
     expect(stage.totals()).toMatchObject({ processed: 1, failed: 0, retried: 0, maxWorkers: 1 })
   })
 
-  it('the window starts at `window`, then holds ~windowMs of a worker\'s work within [minWindow, maxWindow]', async () => {
+  it('the window starts at `window`; items costlier than windowMs keep minWindow, cheap ones grow it to ~windowMs of work', async () => {
     const { stage, workers } = harness({ behaviour: hold })
     stage.start()
     await flush()
@@ -94,6 +94,9 @@ describe('StageRunner with stub workers', () => {
     expect(stage.stats().window).toBe(500)
     await flush()
     expect(workers[0]!.held).toHaveLength(24)
+    // in between (5 ms items: 2 items of work), the configured window stays
+    stage.adaptWindow(200)
+    expect(stage.stats().window).toBe(16)
   })
 
   it('maxWindow equal to window pins the window, for costly items too', () => {

@@ -116,7 +116,7 @@ describe('the metrics add-on, scraped', () => {
     const port = await freePort()
     // weight 100: placement prefers this agent for the next worker
     const metered = await grid.start('n3', ['--agent', '--workers', '2', '--cpu', '2', '--memory', '2048', '--weight', '100', '--metrics', String(port), '--peer', agent.address])
-    await metered.waitFor(l => l.msg === 'metrics listening')
+    await metered.firstLine(l => l.msg === 'metrics listening')
     await eventually(() => owner.members().some(m => m.id === metered.peerId && m.state === 'alive') ? true : undefined)
     const worker = await owner.workers.spawn({ stage: 'metered', module: stage('plain.mjs') })
     try {

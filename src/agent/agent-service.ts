@@ -63,7 +63,9 @@ export class AgentService {
       const modulePath = await locateModule(request.module, this.dataDir)
       if (modulePath == null) return { ok: false, needSource: true, error: { name: 'ModuleMissing', message: 'send the module source' } }
       const worker = this.spawner.spawn({ stage: request.stage, modulePath, resources: request.resources, env: request.env, concurrency: request.concurrency })
-      this.log.info({ worker: worker.info.id, stage: request.stage, requester: from }, 'spawned for a remote requester')
+      // where the module came from: sent with this request, the content-addressed cache, or the same file here
+      const module = request.module.source != null ? 'shipped' : modulePath === request.module.path ? 'local' : 'cached'
+      this.log.info({ worker: worker.info.id, stage: request.stage, requester: from, module }, 'spawned for a remote requester')
       return { ok: true, worker: worker.info }
     } catch (err) {
       return { ok: false, error: toWireError(err) }

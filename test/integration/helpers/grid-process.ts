@@ -125,10 +125,15 @@ export interface CliResult {
   stderr: string
 }
 
-/** Runs `grid <args>` to completion. */
-export async function runGrid (args: string[], options: { env?: Record<string, string>, cwd?: string, timeoutMs?: number } = {}): Promise<CliResult> {
+/** This process's environment without any GRID_* variable (pass as `replaceEnv` so a test sees only what it sets). */
+export function withoutGridVariables (): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => !e[0].startsWith('GRID_') && e[1] != null))
+}
+
+/** Runs `grid <args>` to completion; `env` adds to this process's environment, `replaceEnv` replaces it. */
+export async function runGrid (args: string[], options: { env?: Record<string, string>, replaceEnv?: Record<string, string>, cwd?: string, timeoutMs?: number } = {}): Promise<CliResult> {
   return await new Promise(resolve => {
-    execFile(process.execPath, [GRID_BIN, ...args], { env: { ...process.env, ...options.env }, cwd: options.cwd, timeout: options.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [GRID_BIN, ...args], { env: { ...(options.replaceEnv ?? process.env), ...options.env }, cwd: options.cwd, timeout: options.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err == null ? 0 : typeof err.code === 'number' ? err.code : 1
       resolve({ code, stdout, stderr })
     })

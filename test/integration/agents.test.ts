@@ -1,7 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { fileURLToPath } from 'node:url'
-import { GridNode } from '../../src/node.ts'
-import { loadCerts } from '../../src/transport/mtls/material.ts'
+import type { GridNode } from '../../src/node.ts'
 import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { eventually, runGrid } from './helpers/grid-process.ts'
@@ -19,15 +18,12 @@ describe('agents: placement, run-time weight and worker failures, with real proc
 
   beforeAll(async () => {
     grid = await GridFixture.create(5)
-    agents = [await grid.start('n1', AGENT)]
-    agents.push(await grid.start('n2', [...AGENT, '--peer', agents[0]!.address]))
-    agents.push(await grid.start('n3', [...AGENT, '--peer', agents[0]!.address]))
-    member = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(grid.dir, 'n4'), peers: [agents[0]!.address], heartbeatMs: 200 })
-    await eventually(() => member.members().filter(m => m.role === 'agent' && m.state === 'alive').length === 3 ? true : undefined)
+    agents = await grid.startAgents(3, AGENT)
+    member = await grid.member('n4', agents[0]!, 3)
   })
 
   afterAll(async () => {
-    await cleanup(async () => await Promise.allSettled(spawned.map(async w => await w.kill())), async () => await member?.stop(), async () => await grid?.close())
+    await cleanup(async () => await Promise.allSettled(spawned.map(async w => await w.kill())), async () => await grid?.close())
   })
 
   const perAgent = (handles: WorkerHandle[]): number[] => agents.map(a => handles.filter(h => h.agentId === a.peerId).length)

@@ -11,9 +11,9 @@ const HELLO = fileURLToPath(new URL('../../examples/addon/hello-addon.ts', impor
 
 /**
  * Real nodes configured by the environment alone (no flags): what each GRID_* variable sets shows in the
- * node's log, its status as others see it, and what it serves. (The mapping of every variable to its flag,
- * including the ones only timing would show (GRID_HEARTBEAT_MS, GRID_SUSPECT_AFTER_MS, ...), is in test/unit/cli/environment.test.ts; GRID_DATA_DIR in
- * agents-shipping.test.ts.)
+ * node's log, its status as others see it, and what it serves. The mapping of every variable to its flag,
+ * including those only timing would show (GRID_HEARTBEAT_MS, GRID_SUSPECT_AFTER_MS, ...), is checked in
+ * test/unit/cli/environment.test.ts; GRID_DATA_DIR in agents-shipping.test.ts.
  */
 describe('grid node and grid status configured by GRID_* variables only', () => {
   let grid: GridFixture

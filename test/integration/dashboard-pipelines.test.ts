@@ -4,8 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
 import type { Browser } from 'playwright-core'
 import { pino } from 'pino'
-import { GridNode } from '../../src/node.ts'
-import { loadCerts } from '../../src/transport/mtls/material.ts'
+import type { GridNode } from '../../src/node.ts'
 import { startDashboard } from '../../src/dashboard/server.ts'
 import type { Dashboard } from '../../src/dashboard/server.ts'
 import type { PipelineRun } from '../../src/pipeline/run.ts'
@@ -30,8 +29,7 @@ describe('the dashboard of a pipeline owner in a real browser (headless Chromium
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`)
     grid = await GridFixture.create(2)
     const agent = await grid.start('n1', ['--agent', '--workers', '4', '--cpu', '4', '--memory', '4096'])
-    owner = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(grid.dir, 'n2'), heartbeatMs: 200, peers: [agent.address] })
-    await eventually(() => owner.members().some(m => m.role === 'agent' && m.state === 'alive') ? true : undefined)
+    owner = await grid.member('n2', agent, 1)
     dashboard = await startDashboard(owner, { port: 0 }, pino({ level: 'silent' }))
     run = owner.pipeline('thumbs', { stages: [{ name: 'resize', module: SLEEP, minWorkers: 1, maxWorkers: 2 }], sink: () => {}, equalizeMs: 250 })
     // a steady ~50 items/s of 10 ms each, until the test is done with it
@@ -50,7 +48,6 @@ describe('the dashboard of a pipeline owner in a real browser (headless Chromium
       async () => await browser?.close(),
       async () => { await feed; run.end(); await run.done },
       async () => await dashboard?.close(),
-      async () => await owner?.stop(),
       async () => await grid?.close()
     )
   })

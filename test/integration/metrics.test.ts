@@ -1,14 +1,12 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { fileURLToPath } from 'node:url'
 import { freemem } from 'node:os'
-import { GridNode } from '../../src/node.ts'
+import type { GridNode } from '../../src/node.ts'
 import { metricsAddon } from '../../src/metrics/addon.ts'
-import { loadCerts } from '../../src/transport/mtls/material.ts'
 import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { eventually } from './helpers/grid-process.ts'
 import { freePort } from './helpers/ports.ts'
-import { cleanup } from './helpers/cleanup.ts'
 
 const stage = (name: string): string => fileURLToPath(new URL(`../fixtures/stages/${name}`, import.meta.url))
 
@@ -39,12 +37,11 @@ describe('the metrics add-on, scraped', () => {
     agent = await grid.start('n1', ['--agent', '--workers', '4', '--cpu', '4', '--memory', '4096'])
     const port = await freePort()
     url = `http://127.0.0.1:${port}/metrics`
-    owner = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(grid.dir, 'n2'), heartbeatMs: 200, peers: [agent.address], addons: [[metricsAddon, { port }]] })
-    await eventually(() => owner.members().some(m => m.role === 'agent' && m.state === 'alive') ? true : undefined)
+    owner = await grid.member('n2', agent, 1, { addons: [[metricsAddon, { port }]] })
   })
 
   afterAll(async () => {
-    await cleanup(async () => await owner?.stop(), async () => await grid?.close())
+    await grid?.close()
   })
 
   const scrape = async (): Promise<Sample[]> => parse(await (await fetch(url)).text())

@@ -1,11 +1,9 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { fileURLToPath } from 'node:url'
-import { GridNode } from '../../src/node.ts'
-import { loadCerts } from '../../src/transport/mtls/material.ts'
+import type { GridNode } from '../../src/node.ts'
 import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { eventually } from './helpers/grid-process.ts'
-import { cleanup } from './helpers/cleanup.ts'
 import type { FailedItem } from '../../src/pipeline/types.ts'
 
 const stage = (name: string): string => fileURLToPath(new URL(`../fixtures/stages/${name}`, import.meta.url))
@@ -19,15 +17,11 @@ describe('pipelines across real agent processes', () => {
 
   beforeAll(async () => {
     grid = await GridFixture.create(4)
-    agents = [await grid.start('n1', AGENT)]
-    agents.push(await grid.start('n2', [...AGENT, '--peer', agents[0]!.address]))
-    owner = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(grid.dir, 'n3'), peers: [agents[0]!.address], heartbeatMs: 200 })
-    await eventually(() => owner.members().filter(m => m.role === 'agent' && m.state === 'alive').length === 2 ? true : undefined)
+    agents = await grid.startAgents(2, AGENT)
+    owner = await grid.member('n3', agents[0]!, 2)
   })
 
-  afterAll(async () => {
-    await cleanup(async () => await owner?.stop(), async () => await grid?.close())
-  })
+  afterAll(async () => { await grid?.close() })
 
   /** No worker left on any live agent (a killed agent's last gossiped load stays as it was). */
   const idle = (): true | undefined => owner.members().filter(m => m.state === 'alive').every(m => m.load.workers === 0) ? true : undefined

@@ -8,7 +8,8 @@ import { cleanup } from './helpers/cleanup.ts'
 import type { WorkerHandle } from '../../src/owner/worker-handle.ts'
 
 const ECHO = fileURLToPath(new URL('../fixtures/stages/echo.ts', import.meta.url))
-const AGENT = ['--agent', '--workers', '4', '--cpu', '4', '--memory', '4096']
+// room for 8: a spawn's reservation may still count while gossip already shows its worker (counted twice)
+const AGENT = ['--agent', '--workers', '8', '--cpu', '8', '--memory', '8192']
 
 describe('grid strategy <horizontal|vertical> --node: changes an agent\'s placement at run time', () => {
   let grid: GridFixture

@@ -26,7 +26,7 @@ describe('the dashboard of a pipeline owner in a real browser (headless Chromium
   let feed: Promise<void>
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`)
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (npm test's pretest does)`)
     grid = await GridFixture.create(2)
     const agent = await grid.start('n1', ['--agent', '--workers', '4', '--cpu', '4', '--memory', '4096'])
     owner = await grid.member('n2', agent, 1)

@@ -62,13 +62,12 @@ describe('the dashboard of a pipeline owner in a real browser (headless Chromium
       const cells = async (): Promise<string[]> => await page.locator('#pipelines table.pipeline tbody tr').first().locator('td').allTextContents()
       const row = await eventually(async () => {
         const c = await cells()
-        // live: workers up and a measured arrival rate
-        return Number(c[1]) >= 1 && Number(c[2]) > 0 ? c : undefined
+        // live: workers up and the offered rate measured (~50 items/s; less on a loaded machine)
+        return Number(c[1]) >= 1 && Number(c[2]) > 10 ? c : undefined
       }, 20_000)
       expect(row[0]).toBe('resize')
       expect(Number(row[1])).toBeLessThanOrEqual(2)
-      // ~50 items/s offered: the arrival column is items per second, not per tick or in total
-      expect(Number(row[2])).toBeGreaterThan(10)
+      // the arrival column is items per second, not per tick or a running total
       expect(Number(row[2])).toBeLessThan(200)
       expect(row[7]).toMatch(/^(high|even|low)$/)
       expect(await page.locator('#pipelines table.pipeline tbody tr td').last().getAttribute('class')).toBe(row[7])

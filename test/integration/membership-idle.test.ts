@@ -31,7 +31,7 @@ describe.skipIf(process.platform !== 'linux')(`an idle grid of ${NODES} nodes`, 
 
   afterAll(async () => { await grid?.close() })
 
-  it('writes a bounded number of bytes per node per second, and no more in the second window than in the first', async () => {
+  it('writes a bounded number of bytes per node per second, and about as many in the second window as in the first', async () => {
     const windows: number[][] = []
     let last = await Promise.all(grid.nodes.map(bytesWritten))
     for (let w = 0; w < 2; w++) {
@@ -46,7 +46,7 @@ describe.skipIf(process.platform !== 'linux')(`an idle grid of ${NODES} nodes`, 
       expect(rate).toBeGreaterThan(0)
       expect(rate).toBeLessThan(MAX_BYTES_PER_NODE_PER_S)
     }
-    // steady, not growing: each node's second window within 1.5x of its first (plus a little for scheduling)
-    windows[1]!.forEach((rate, i) => { expect(rate).toBeLessThan(windows[0]![i]! * 1.5 + 1024) })
+    // steady, not growing: each node's second window within 2x of its first (timers run late on a loaded machine)
+    windows[1]!.forEach((rate, i) => { expect(rate).toBeLessThan(windows[0]![i]! * 2) })
   }, 60_000)
 })

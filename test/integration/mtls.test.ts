@@ -109,13 +109,13 @@ describe('CA-rooted mutual TLS between real grid nodes', () => {
   it('drops plaintext and garbage bytes after its 5 s upgrade timeout at the latest, and stays up', async () => {
     const since = node.mark()
     // the HTTP request reads as the start of a multistream frame it never completes, so only the node's 5 s
-    // inbound upgrade timeout ends it (measured: 5.0 s); the bound leaves 1 s for timers on a loaded machine
+    // inbound upgrade timeout ends it (measured: 5.0 s); the bound leaves 2 s for timers on a loaded machine
     const http = await rawBytes(node.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', 10_000)
     expect(http.closedByNode).toBe(true)
-    expect(http.afterMs).toBeLessThanOrEqual(6000)
+    expect(http.afterMs).toBeLessThanOrEqual(7000)
     const garbage = await rawBytes(node.port, randomBytes(4096), 10_000)
     expect(garbage.closedByNode).toBe(true)
-    expect(garbage.afterMs).toBeLessThanOrEqual(6000)
+    expect(garbage.afterMs).toBeLessThanOrEqual(7000)
     await eventually(() => node.lines.slice(since).filter(refusal('no-handshake')).length >= 2 ? true : undefined)
     await expectStillServing()
   })

@@ -26,7 +26,8 @@ describe('the demo (npm start) on SIGTERM', () => {
     const exited = once(demo, 'exit')
     let out = ''
     demo.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })
-    demo.stderr.resume()
+    let err = ''
+    demo.stderr.setEncoding('utf8').on('data', (chunk: string) => { err += chunk })
     let nodes: number[] = []
     onTestFinished(() => {
       // only if the test failed before the demo stopped them
@@ -41,7 +42,7 @@ describe('the demo (npm start) on SIGTERM', () => {
     expect(nodes).toHaveLength(3)
     demo.kill('SIGTERM')
     const [code] = await exited as [number | null]
-    expect(code).toBe(0)
+    expect(code, err).toBe(0)
     for (const pid of nodes) expect(running(pid), `node process ${pid}`).toBe(false)
     for (const port of ports) expect(await isPortFree(port), `port ${port}`).toBe(true)
   }, 90_000)

@@ -4,15 +4,18 @@
  * embedded GridNode and runs the primes pipeline on the agents: input at
  * 4 items/s, a 10x step up, then down. A live view redraws each second; the
  * run's summary ends it. `--quick` shortens the phases; `--dashboard PORT`
- * also serves the live web dashboard of this node; Ctrl-C stops early.
+ * also serves the live web dashboard of this node; Ctrl-C (or SIGTERM) stops
+ * early, and stops the three node processes too.
  */
 import { GridNode } from '../../src/index.ts'
 import { fileURLToPath } from 'node:url'
 import { startDevNodes } from '../shared/dev-nodes.ts'
+import type { DevNodes } from '../shared/dev-nodes.ts'
 import { PHASES, primesSource } from '../primes/source.ts'
 import type { Phase } from '../primes/source.ts'
 import { renderView } from './view.ts'
 import { startDashboard } from '../../src/dashboard/server.ts'
+import type { Dashboard } from '../../src/dashboard/server.ts'
 
 const quick = process.argv.includes('--quick')
 const live = process.stdout.isTTY && !process.argv.includes('--plain')
@@ -20,39 +23,54 @@ const phases: Phase[] = quick ? PHASES.map(p => ({ ...p, seconds: Math.ceil(p.se
 const dashboardAt = process.argv.indexOf('--dashboard')
 const STAGE = fileURLToPath(new URL('../primes/count-primes.mjs', import.meta.url))
 
-console.log('starting a dev grid: 1 member + 2 agents (grid node --dev processes on 127.0.0.1)')
-const grid = await startDevNodes([[], ['--agent'], ['--agent']], (port, code) => {
-  console.error(`the node on 127.0.0.1:${port} exited early (code ${code})`)
-  process.exitCode = 1
-  void shutdown()
-})
-const node = await GridNode.start({ host: '127.0.0.1', port: 0, dev: true, devName: 'demo-owner', peers: [`127.0.0.1:${grid.ports[0]}`] })
 const stop = new AbortController()
 let stopped = false
+let grid: DevNodes | undefined
+let node: GridNode | undefined
+let dashboard: Dashboard | undefined
+/** Stops whatever has started so far; safe at any point, and twice. */
 async function shutdown (): Promise<void> {
   if (stopped) return
   stopped = true
   stop.abort()
   await dashboard?.close()
-  await node.stop()
-  await grid.stop()
+  await node?.stop()
+  await grid?.stop()
 }
-process.on('SIGINT', () => { void shutdown() })
+// handlers first: a signal during start-up must still stop the node processes already spawned
+// (a test runner's timeout, or `kill`, sends SIGTERM)
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => { void shutdown() })
+/** A signal came while starting: stop what started, and end here. */
+async function stoppedWhileStarting (): Promise<never> {
+  await Promise.all([node?.stop(), grid?.stop()])
+  process.exit(process.exitCode ?? 0)
+}
+
+console.log('starting a dev grid: 1 member + 2 agents (grid node --dev processes on 127.0.0.1)')
+grid = await startDevNodes([[], ['--agent'], ['--agent']], (port, code) => {
+  console.error(`the node on 127.0.0.1:${port} exited early (code ${code})`)
+  process.exitCode = 1
+  void shutdown()
+})
+if (stopped) await stoppedWhileStarting()
+const owner = node = await GridNode.start({ host: '127.0.0.1', port: 0, dev: true, devName: 'demo-owner', peers: [`127.0.0.1:${grid.ports[0]}`] })
+if (stopped) await stoppedWhileStarting()
 
 const deadline = Date.now() + 30_000
-while (node.members().filter(m => m.state === 'alive').length < 3) {
-  if (Date.now() > deadline || stopped) { console.error('the dev grid did not come up within 30 s'); process.exitCode = 1; await shutdown(); process.exit() }
+while (owner.members().filter(m => m.state === 'alive').length < 3) {
+  if (stopped) await stoppedWhileStarting()
+  if (Date.now() > deadline) { console.error('the dev grid did not come up within 30 s'); process.exitCode = 1; await shutdown(); process.exit() }
   await new Promise(resolve => setTimeout(resolve, 200))
 }
 console.log(`grid up: ${grid.ports.map(p => `127.0.0.1:${p}`).join(', ')}; running primes`)
-const dashboard = dashboardAt > 0 ? await startDashboard(node, { port: Number(process.argv[dashboardAt + 1] ?? 0) }, node.log) : undefined
+dashboard = dashboardAt > 0 ? await startDashboard(owner, { port: Number(process.argv[dashboardAt + 1] ?? 0) }, owner.log) : undefined
 if (dashboard != null) console.log(`dashboard: ${dashboard.url}`)
 
 let phase = ''
 let results = 0
 const decisions: string[] = []
 const startedAt = performance.now()
-const run = node.pipeline('primes', {
+const run = owner.pipeline('primes', {
   source: primesSource(phases, (p, i) => { phase = `${p.label} (phase ${i + 1}/${phases.length})` }, stop.signal),
   stages: [{ name: 'count-primes', module: STAGE, minWorkers: 1, maxWorkers: 4 }],
   sink: () => { results++ },
@@ -66,7 +84,7 @@ run.on('item:failed', e => { decisions.push(`item ${e.id} failed: ${e.error.mess
 run.on('stage:unplaceable', e => { decisions.push(`t=${((performance.now() - startedAt) / 1000).toFixed(1)} s ${e.stage} cannot be placed: ${e.reason}`) })
 
 function draw (): void {
-  const text = renderView({ elapsedS: (performance.now() - startedAt) / 1000, phase, selfId: node.peerId, members: [node.self(), ...node.members()], stages: run.stats().stages, results, decisions })
+  const text = renderView({ elapsedS: (performance.now() - startedAt) / 1000, phase, selfId: owner.peerId, members: [owner.self(), ...owner.members()], stages: run.stats().stages, results, decisions })
   // a TTY gets one redrawn screen; a pipe or file gets one block per second
   process.stdout.write(live ? `\x1b[H\x1b[2J${text}` : `${text}---\n`)
 }

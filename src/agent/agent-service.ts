@@ -103,7 +103,9 @@ export class AgentService {
       if (modulePath == null) throw new ModuleMissingError(request.module.sha256)
       const worker = this.spawner.spawn({ stage: request.stage, modulePath, resources: request.resources, env: request.env, concurrency: request.concurrency, shippedFrom: [dirname(request.module.path)] })
       this.expectAttach(worker)
-      this.log.info({ worker: worker.info.id, stage: request.stage, requester: from }, 'spawned for a remote requester')
+      // where the module came from: sent with this request, or the content-addressed cache
+      const module = request.module.source != null ? 'shipped' : 'cached'
+      this.log.info({ worker: worker.info.id, stage: request.stage, requester: from, module }, 'spawned for a remote requester')
       return { ok: true, worker: worker.info }
     } catch (err) {
       return spawnFailure(err)

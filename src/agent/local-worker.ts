@@ -82,7 +82,9 @@ export class LocalWorker {
   }
 
   private send (message: ToWorker): void {
-    if (this.child.connected) this.child.send(message)
+    // the channel can close between the check and the write (the worker is exiting, and its exit reports
+    // that): with a callback a failed send is not an unhandled 'error' event that takes the agent down
+    if (this.child.connected) this.child.send(message, () => {})
   }
 
   private settle (id: number, fn: (p: { resolve: (v: unknown) => void, reject: (e: Error) => void }) => void): void {

@@ -1,10 +1,10 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { fileURLToPath } from 'node:url'
-import { GridNode } from '../../src/node.ts'
-import { loadCerts } from '../../src/transport/mtls/material.ts'
+import type { GridNode } from '../../src/node.ts'
 import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { eventually, runGrid } from './helpers/grid-process.ts'
+import { cleanup } from './helpers/cleanup.ts'
 import type { WorkerHandle } from '../../src/owner/worker-handle.ts'
 import { GridError, ERR_MEMORY_LIMIT, ERR_STAGE_DEFINITION, ERR_WORKER_EXITED } from '../../src/errors.ts'
 
@@ -18,18 +18,13 @@ describe('agents: placement, run-time weight and worker failures, with real proc
   const spawned: WorkerHandle[] = []
 
   beforeAll(async () => {
-    grid = await GridFixture.create(4)
-    agents = [await grid.start('n1', AGENT)]
-    agents.push(await grid.start('n2', [...AGENT, '--peer', agents[0]!.address]))
-    agents.push(await grid.start('n3', [...AGENT, '--peer', agents[0]!.address]))
-    member = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(grid.dir, 'n4'), peers: [agents[0]!.address], heartbeatMs: 200 })
-    await eventually(() => member.members().filter(m => m.role === 'agent' && m.state === 'alive').length === 3 ? true : undefined)
+    grid = await GridFixture.create(5)
+    agents = await grid.startAgents(3, AGENT)
+    member = await grid.member('n4', agents[0]!, 3)
   })
 
   afterAll(async () => {
-    await Promise.allSettled(spawned.map(async w => await w.kill()))
-    await member?.stop()
-    await grid.close()
+    await cleanup(async () => await Promise.allSettled(spawned.map(async w => await w.kill())), async () => await grid?.close())
   })
 
   const perAgent = (handles: WorkerHandle[]): number[] => agents.map(a => handles.filter(h => h.agentId === a.peerId).length)
@@ -49,7 +44,7 @@ describe('agents: placement, run-time weight and worker failures, with real proc
       expect(out).toMatchObject({ item: { n: 1 }, pid: handle.pid, stage: 'echo', env: { RUN: 'it' } })
     }
     await Promise.all(handles.map(async h => await h.kill({ graceful: true })))
-    await eventually(() => member.members().every(m => m.load.workers === 0) ? true : undefined)
+    await eventually(() => member.members().filter(m => m.state === 'alive').every(m => m.load.workers === 0) ? true : undefined)
   })
 
   it('after `grid weight 0 --node <agent A>`, new spawns avoid A', async () => {
@@ -102,7 +97,7 @@ describe('agents: placement, run-time weight and worker failures, with real proc
     expect((await quitter.exited).code).toBe(3)
 
     // every agent still serves, and the capacity of the dead workers is free again
-    await eventually(() => member.members().every(m => m.load.workers === 0) ? true : undefined)
+    await eventually(() => member.members().filter(m => m.state === 'alive').every(m => m.load.workers === 0) ? true : undefined)
     const after = await member.workers.spawn({ stage: 'echo', module: stage('echo.ts') })
     spawned.push(after)
     expect(await after.process('still here')).toMatchObject({ item: 'still here' })
@@ -121,11 +116,15 @@ describe('agents: placement, run-time weight and worker failures, with real proc
   })
 
   it('SIGKILL of an agent makes its workers\' handles reject with a typed error within failure detection', async () => {
+    // an agent of this test's own (the three others stay up for any test after this one), weighted to take the
+    // workers, and with room to spare: a spawn's reservation can count twice until gossip catches up
+    const agent = await grid.start('n5', ['--agent', '--workers', '8', '--cpu', '8', '--memory', '4096', '--weight', '100', '--peer', agents[0]!.address])
+    await eventually(() => member.members().some(m => m.id === agent.peerId && m.state === 'alive') ? true : undefined)
     const handles: WorkerHandle[] = []
     for (let i = 0; i < 3; i++) handles.push(await member.workers.spawn({ stage: 'echo', module: stage('echo.ts') }))
     spawned.push(...handles)
+    expect(handles.map(h => h.agentId)).toEqual([agent.peerId, agent.peerId, agent.peerId])
     const victim = handles[0]!
-    const agent = agents.find(a => a.peerId === victim.agentId)!
     const started = Date.now()
     await agent.stop('SIGKILL')
     const exit = await victim.exited

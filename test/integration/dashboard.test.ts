@@ -19,7 +19,7 @@ describe('the dashboard in a real browser (headless Chromium)', () => {
     grid = await GridFixture.create(3)
     const first = await grid.start('n1', ['--dashboard', '0'])
     nodes = [first, await grid.start('n2', ['--peer', first.address]), await grid.start('n3', ['--peer', first.address])]
-    url = String((await first.waitFor(l => l.msg === 'dashboard listening')).url)
+    url = String((await first.firstLine(l => l.msg === 'dashboard listening')).url)
     // root in a container: Chromium's sandbox needs user namespaces it may not get
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
   }, 60_000)

@@ -7,6 +7,7 @@ const DEMO = fileURLToPath(new URL('../../examples/dev-grid/run.ts', import.meta
 describe('npm run example:dev-grid (examples/dev-grid)', () => {
   it('starts three dev nodes in a chain that all see each other alive over mTLS, then stops them', async () => {
     const { code, stdout } = await new Promise<{ code: number, stdout: string }>(resolve => {
+      // on timeout execFile sends SIGTERM, which the example handles by stopping its three nodes
       execFile(process.execPath, [DEMO, '--once'], { timeout: 60_000 }, (err, stdout) => {
         resolve({ code: err == null ? 0 : Number(err.code ?? 1), stdout })
       })
@@ -19,5 +20,5 @@ describe('npm run example:dev-grid (examples/dev-grid)', () => {
       expect(stdout.split(`node ${id}`).length - 1).toBe(1)
       expect(stdout.match(new RegExp(`^${id} +alive`, 'gm'))?.length).toBe(2)
     }
-  })
+  }, 75_000)
 })

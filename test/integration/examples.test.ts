@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest'
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
+/** Runs an example to completion; on timeout execFile sends SIGTERM (each test's own timeout is longer, so this comes first). */
 const run = async (example: string, args: string[] = []): Promise<string> => await new Promise((resolve, reject) => {
   execFile(process.execPath, [fileURLToPath(new URL(`../../examples/${example}/run.ts`, import.meta.url)), ...args], { timeout: 90_000 }, (err, stdout, stderr) => {
     if (err != null) reject(new Error(`${example} failed: ${err.message}\n${stderr}`))
@@ -14,20 +15,20 @@ describe('examples run on a dev grid', () => {
     const out = await run('hello')
     expect(out.split('\n').slice(0, 4).sort()).toEqual(['GRID', 'HELLO', 'OF', 'WORKERS'])
     expect(out).toMatch(/in: 4,\s+out: 4,\s+failed: 0/)
-  })
+  }, 100_000)
 
   it('addon: node B calls the hello add-on of node A over mTLS', async () => {
     const out = await run('addon')
     const answer = JSON.parse(out.split('\n')[0]!)
     expect(answer).toMatchObject({ message: 'hi, node B', membersAlive: 1 })
     expect(out).toMatch(/add-ons in use on A: hello; on B: ask-hello/)
-  })
+  }, 100_000)
 
   it('logs fans 200 chunks out to 10,000 records and drops the 2,500 debug lines', async () => {
     const out = await run('logs')
     expect(out).toMatch(/in: 200,\s+out: 7500,\s+failed: 0/)
     expect(out).toMatch(/platform\/error\s+│\s+834/)
-  })
+  }, 100_000)
 
   it('npm start (the demo): 1 member + 2 agent processes run primes with a live view each second, then the summary', async () => {
     const out = await run('demo', ['--quick', '--plain'])

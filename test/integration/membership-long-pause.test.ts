@@ -22,9 +22,10 @@ describe('a member paused longer than libp2p\'s own retry window', () => {
 
   it(`merges back by itself after a ${PAUSE_MS / 1000} s SIGSTOP`, async () => {
     const [a, b, paused] = nodes as [GridProcess, GridProcess, GridProcess]
+    const marks = [a.mark(), b.mark()]
     paused.proc.kill('SIGSTOP')
     try {
-      for (const node of [a, b]) await node.waitFor(memberEvent('member:fail', paused.peerId), 10_000)
+      for (const [i, node] of [a, b].entries()) await node.waitFor(memberEvent('member:fail', paused.peerId), 10_000, marks[i])
       await new Promise(resolve => setTimeout(resolve, PAUSE_MS))
     } finally {
       paused.proc.kill('SIGCONT')

@@ -88,7 +88,15 @@ async function runNode (flags: NodeFlags): Promise<void> {
   // --dev wins: it never mixes the throwaway CA with real certificates
   const found = flags.dev === true ? undefined : await resolveTlsSource(flags, process.env, process.cwd(), 'node')
   if (found == null && flags.dev !== true) throw new CertsNotFoundError('no --certs/--ca flags, no GRID_TLS_* variables, no ./certs directory')
-  const node = await GridNode.start({
+  // installed before the node starts: a signal that arrives right after "grid node listening" (or during the
+  // start) still stops it gracefully instead of killing the process with the default action
+  let starting: Promise<GridNode> | undefined
+  onShutdownSignal(async (signal) => {
+    logger.info({ signal }, 'stopping')
+    await (await starting?.catch(() => undefined))?.stop()
+    logger.flush()
+  })
+  starting = GridNode.start({
     host: flags.host,
     port: flags.port,
     peers: flags.peer ?? [],
@@ -104,6 +112,7 @@ async function runNode (flags: NodeFlags): Promise<void> {
     channels: { maxValueBytes: flags.channelValueBytes, tombstoneTtlMs: flags.tombstoneTtlMs, maxChannels: flags.maxChannels, maxKeysPerChannel: flags.channelKeys, maxChannelBytes: flags.channelBytes, syncMessageBytes: flags.channelSyncBytes },
     agent: flags.agent === true ? { workers: flags.workers, cpu: flags.cpu, memoryMb: flags.memory, weight: flags.weight, strategy: flags.strategy } : undefined
   })
+  const node = await starting
   if (flags.agent !== true && (flags.weight != null || flags.strategy != null)) {
     if (flags.weight != null) node.setWeight(flags.weight)
     if (flags.strategy != null) node.setStrategy(flags.strategy)
@@ -124,9 +133,4 @@ async function runNode (flags: NodeFlags): Promise<void> {
     await node.stop()
     throw err
   }
-  onShutdownSignal(async (signal) => {
-    logger.info({ signal }, 'stopping')
-    await node.stop()
-    logger.flush()
-  })
 }

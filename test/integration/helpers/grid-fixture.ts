@@ -2,7 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { initCertsDir, issueIntoDir } from '../../../src/certs/files.ts'
-import { startNode, runGrid } from './grid-process.ts'
+import { startNode, runGrid, eventually } from './grid-process.ts'
+import { GridNode } from '../../../src/node.ts'
+import type { GridNodeInit } from '../../../src/config.ts'
+import { loadCerts } from '../../../src/transport/mtls/material.ts'
 import type { GridProcess, LogLine } from './grid-process.ts'
 
 /** Compressed timings (Serf's test idea): heartbeat 200 ms, suspect after 600 ms. */
@@ -20,10 +23,11 @@ export interface StatusJson {
   members: StatusMember[]
 }
 
-/** A throwaway CA with certificates n1..nN, and the processes started from it; `close()` stops all and removes the dir. */
+/** A throwaway CA with certificates n1..nN, and the processes and embedded members started from it; `close()` stops all and removes the dir. */
 export class GridFixture {
   dir = ''
   readonly nodes: GridProcess[] = []
+  readonly members: GridNode[] = []
 
   static async create (count: number): Promise<GridFixture> {
     const fixture = new GridFixture()
@@ -40,6 +44,24 @@ export class GridFixture {
     return node
   }
 
+  /** Agent processes n1..n`count` with `args`, each joining n1. */
+  async startAgents (count: number, args: string[]): Promise<GridProcess[]> {
+    const agents = [await this.start('n1', args)]
+    for (let i = 2; i <= count; i++) agents.push(await this.start(`n${i}`, [...args, '--peer', agents[0]!.address]))
+    return agents
+  }
+
+  /**
+   * An embedded member (a GridNode in this process, 200 ms heartbeats) with certificate `name`, joined
+   * through `seed`, returned once it sees `agents` agents alive; `close()` stops it.
+   */
+  async member (name: string, seed: GridProcess, agents: number, init: Partial<GridNodeInit> = {}): Promise<GridNode> {
+    const node = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(this.dir, name), peers: [seed.address], heartbeatMs: 200, ...init })
+    this.members.push(node)
+    await eventually(() => node.members().filter(m => m.role === 'agent' && m.state === 'alive').length === agents ? true : undefined)
+    return node
+  }
+
   /** `grid status --json` of `node`; `extra` adds flags (e.g. `--all`). */
   async status (node: GridProcess, extra: string[] = []): Promise<StatusJson> {
     const res = await runGrid(['status', '--peer', node.address, '--certs', this.dir, '--json', '--timeout', '5000', ...extra])
@@ -48,6 +70,7 @@ export class GridFixture {
   }
 
   async close (): Promise<void> {
+    await Promise.allSettled(this.members.map(async m => { await m.stop() }))
     await Promise.all(this.nodes.map(async n => {
       if (n.proc.signalCode === null && n.proc.exitCode === null) n.proc.kill('SIGCONT')
       await n.stop('SIGKILL')

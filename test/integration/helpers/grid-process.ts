@@ -50,12 +50,23 @@ export class GridProcess {
     for (const wake of this.waiters) wake()
   }
 
-  /** Resolves with the first log line matching, or rejects after `timeoutMs`. */
-  async waitFor (match: (line: LogLine) => boolean, timeoutMs = 15_000): Promise<LogLine> {
+  /** Where the log is now: pass it to `waitFor` to match only what is logged after this point. */
+  mark (): number {
+    return this.lines.length
+  }
+
+  /**
+   * Resolves with the first matching log line logged after `since` (by default: after this call, so an
+   * earlier line never satisfies a later wait; take a `mark()` before the action that should log it),
+   * or rejects after `timeoutMs`.
+   */
+  async waitFor (match: (line: LogLine) => boolean, timeoutMs = 15_000, since = this.lines.length): Promise<LogLine> {
     const deadline = Date.now() + timeoutMs
+    let next = since
     while (true) {
-      const found = this.lines.find(match)
-      if (found != null) return found
+      for (; next < this.lines.length; next++) {
+        if (match(this.lines[next]!)) return this.lines[next]!
+      }
       if (this.proc.exitCode != null) throw new Error(`grid node exited with ${this.proc.exitCode}: ${this.output()}`)
       if (Date.now() > deadline) throw new Error(`timed out waiting for a log line; got:\n${this.output()}`)
       await new Promise<void>(resolve => {
@@ -67,8 +78,13 @@ export class GridProcess {
     }
   }
 
+  /** The first matching line since the process started (e.g. a startup line that may already be logged). */
+  async firstLine (match: (line: LogLine) => boolean, timeoutMs = 15_000): Promise<LogLine> {
+    return await this.waitFor(match, timeoutMs, 0)
+  }
+
   async ready (): Promise<this> {
-    await this.waitFor(l => l.msg === 'grid node listening')
+    await this.firstLine(l => l.msg === 'grid node listening')
     return this
   }
 
@@ -109,10 +125,15 @@ export interface CliResult {
   stderr: string
 }
 
-/** Runs `grid <args>` to completion. */
-export async function runGrid (args: string[], options: { env?: Record<string, string>, cwd?: string, timeoutMs?: number } = {}): Promise<CliResult> {
+/** This process's environment without any GRID_* variable (pass as `replaceEnv` so a test sees only what it sets). */
+export function withoutGridVariables (): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => !e[0].startsWith('GRID_') && e[1] != null))
+}
+
+/** Runs `grid <args>` to completion; `env` adds to this process's environment, `replaceEnv` replaces it. */
+export async function runGrid (args: string[], options: { env?: Record<string, string>, replaceEnv?: Record<string, string>, cwd?: string, timeoutMs?: number } = {}): Promise<CliResult> {
   return await new Promise(resolve => {
-    execFile(process.execPath, [GRID_BIN, ...args], { env: { ...process.env, ...options.env }, cwd: options.cwd, timeout: options.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [GRID_BIN, ...args], { env: { ...(options.replaceEnv ?? process.env), ...options.env }, cwd: options.cwd, timeout: options.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err == null ? 0 : typeof err.code === 'number' ? err.code : 1
       resolve({ code, stdout, stderr })
     })

@@ -37,10 +37,11 @@ export async function gridWithHiddenAgent (hidden: string[], cwd?: string): Prom
   }
   try {
     const quote = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`
-    const args = ['node', '--certs', grid.dir, '--name', 'n1', '--host', '127.0.0.1', '--port', '0', '--agent', '--workers', '2', '--data-dir', dataDir, ...FAST]
+    const args = ['node', '--certs', grid.dir, '--name', 'n1', '--host', '127.0.0.1', '--port', '0', '--agent', '--workers', '2', ...FAST]
     const mounts = hidden.map(dir => `mount -t tmpfs none ${quote(dir)} && `).join('')
     const script = `${mounts}cd ${quote(cwd ?? emptyCwd)} && exec ${quote(process.execPath)} ${quote(GRID_BIN)} ${args.map(quote).join(' ')}`
-    const agent = new GridProcess([], {}, undefined, ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script])
+    // the data dir comes from the environment (GRID_DATA_DIR), as a service manager would set it
+    const agent = new GridProcess([], { GRID_DATA_DIR: dataDir }, undefined, ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script])
     grid.nodes.push(agent)
     await agent.ready()
     member = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(grid.dir, 'n2'), peers: [agent.address], heartbeatMs: 200 })

@@ -25,17 +25,19 @@ export async function rawMtlsDial (port: number, tls: { ca: string, cert?: strin
   return { keptOpen }
 }
 
-/** Writes raw bytes to the port; resolves with whether the node closed the socket within `holdMs`. */
-export async function rawBytes (port: number, bytes: Buffer | string, holdMs = 15_000): Promise<{ closedByNode: boolean }> {
+/** Writes raw bytes to the port; resolves with whether the node closed the socket within `holdMs`, and when (ms after connecting). */
+export async function rawBytes (port: number, bytes: Buffer | string, holdMs = 15_000): Promise<{ closedByNode: boolean, afterMs: number }> {
   const socket = netConnect(port, '127.0.0.1')
   socket.on('error', () => {})
   await once(socket, 'connect')
+  const connectedAt = Date.now()
   socket.write(bytes)
   socket.resume()
   const closed = new Promise<boolean>(resolve => socket.on('close', () => resolve(true)))
   const closedByNode = await Promise.race([closed, new Promise<boolean>(resolve => setTimeout(() => resolve(false), holdMs))])
+  const afterMs = Date.now() - connectedAt
   socket.destroy()
-  return { closedByNode }
+  return { closedByNode, afterMs }
 }
 
 function lp (text: string): Buffer {

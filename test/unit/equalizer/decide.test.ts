@@ -7,7 +7,7 @@ const TICK = 1000
 const CONFIG: EqualizerConfig = { minWorkers: 1, maxWorkers: 32, utilization: 0.9, deadBand: 0.1, drainMs: 10_000, scaleDownAfterMs: 10_000, warmupTicks: 2 }
 
 /** Simulates a stage whose workers each do MU items/s; decisions take effect one tick later. */
-function simulate (rates: number[], startWorkers: number, extra: (tick: number) => Partial<EqualizerInput> = () => ({})): { decisions: Decision[], workers: number[] } {
+function simulate (rates: number[], startWorkers: number, extra: (tick: number) => Partial<EqualizerInput> = () => ({}), config = CONFIG): { decisions: Decision[], workers: number[] } {
   let workers = startWorkers
   let pending = 0
   let state: EqualizerState = INITIAL_STATE
@@ -16,7 +16,7 @@ function simulate (rates: number[], startWorkers: number, extra: (tick: number) 
   rates.forEach((lambda, tick) => {
     workers += pending
     pending = 0
-    const d = decide({ workers, starting: 0, arrivalRate: lambda, processingRate: MU, throughput: Math.min(lambda, workers * MU), saturated: false, downstreamBlocked: false, queued: 0, capacityLimit: 100, nowMs: tick * TICK, ...extra(tick) }, CONFIG, state)
+    const d = decide({ workers, starting: 0, arrivalRate: lambda, processingRate: MU, throughput: Math.min(lambda, workers * MU), saturated: false, downstreamBlocked: false, queued: 0, capacityLimit: 100, nowMs: tick * TICK, ...extra(tick) }, config, state)
     state = d.state
     if (d.action !== 'none') { decisions.push(d); pending = d.delta }
     history.push(workers + pending)
@@ -58,11 +58,19 @@ describe('equalizer decision', () => {
   })
 
   it('noisy rates within the dead band: no flapping once converged', () => {
+    // 20 workers: the ±10 % band is ±2 workers, and ±9 % noise on λ moves N* between 19 and 22
+    const lambda = 20 * MU * CONFIG.utilization
     let seed = 7
     const random = (): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31 }
-    const rates = Array.from({ length: 60 }, () => 500 * (1 + (random() - 0.5) * 0.16))
-    const { decisions } = simulate(rates, optimal(500))
-    expect(decisions).toEqual([])
+    const rates = Array.from({ length: 60 }, () => lambda * (1 + (random() - 0.5) * 0.18))
+    const targets = rates.map(rate => optimal(rate))
+    expect(optimal(lambda)).toBe(20)
+    // the noise really leaves N = 20 (else this would pass without any band)
+    expect(Math.min(...targets)).toBeLessThan(20)
+    expect(Math.max(...targets)).toBeGreaterThan(21)
+    expect(simulate(rates, 20).decisions).toEqual([])
+    // the same noise without a band flaps
+    expect(simulate(rates, 20, () => ({}), { ...CONFIG, deadBand: 0 }).decisions.length).toBeGreaterThan(0)
   })
 
   it('a saturated source reads as high pressure, not an even rate', () => {

@@ -1,0 +1,91 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { once } from 'node:events'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { initCertsDir } from '../../src/certs/files.ts'
+import { startNode, runGrid, withoutGridVariables } from './helpers/grid-process.ts'
+import type { GridProcess } from './helpers/grid-process.ts'
+import { FAST } from './helpers/grid-fixture.ts'
+import { cleanup } from './helpers/cleanup.ts'
+
+const SLOW_STOP = fileURLToPath(new URL('../fixtures/addons/slow-stop.mjs', import.meta.url))
+
+describe('grid node: bad input exits 2 with one line naming it; signals stop it', () => {
+  let dir: string
+  let certs: string
+  const started: GridProcess[] = []
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gridd-cli-node-'))
+    certs = join(dir, 'certs')
+    await initCertsDir(certs)
+  })
+
+  afterAll(async () => {
+    await cleanup(async () => await Promise.all(started.map(async p => await p.stop('SIGKILL'))), async () => await rm(dir, { recursive: true, force: true }))
+  })
+
+  // (--cpu 1.5 and --weight 2e6 are covered with the config validation tests)
+  const cases: Array<[string, string[], RegExp]> = [
+    ['a port out of range', ['--port', '70000'], /--port.*70000/],
+    ['a port that is not a number', ['--port', 'abc'], /--port.*abc/],
+    ['a host that is not an IP address', ['--host', 'not-an-ip'], /\bhost\b.*not-an-ip/],
+    ['a peer that is no address', ['--peer', 'garbage'], /\bpeers?\b.*garbage/],
+    ['a peer with a bad port', ['--peer', '127.0.0.1:99999'], /\bpeers?\b.*99999/],
+    ['an unknown strategy', ['--strategy', 'diagonal'], /--strategy.*diagonal/],
+    ['a weight that is not a number', ['--weight', 'heavy'], /--weight.*heavy/],
+    ['zero workers', ['--agent', '--workers', '0'], /--workers.*"0"/],
+    ['an unknown flag', ['--bogus'], /unknown option '--bogus'/],
+    ['a certificate name with no files', ['--name', 'nope'], /nope\.crt/]
+  ]
+  for (const [what, args, names] of cases) {
+    it(`${what} (${args.join(' ')})`, async () => {
+      const res = await runGrid(['node', '--certs', certs, '--host', '127.0.0.1', '--port', '0', ...args], { timeoutMs: 20_000 })
+      expect(res.code, res.stderr).toBe(2)
+      expect(res.stderr.trim().split('\n'), res.stderr).toHaveLength(1)
+      expect(res.stderr).toMatch(names)
+      expect(res.stdout).not.toMatch(/grid node listening/)
+    })
+  }
+
+  it('no certificates anywhere: exit 2, and the line says how to make them', async () => {
+    // an empty working directory (no ./certs), and no GRID_* variable from the environment this test runs in
+    const empty = join(dir, 'empty')
+    await mkdir(empty)
+    const res = await runGrid(['node', '--host', '127.0.0.1', '--port', '0'], { cwd: empty, replaceEnv: withoutGridVariables(), timeoutMs: 20_000 })
+    expect(res.code, res.stderr).toBe(2)
+    expect(res.stderr.trim().split('\n')).toHaveLength(1)
+    expect(res.stderr).toMatch(/no certificates found.*grid certs init/)
+  })
+
+  it('SIGTERM stops gracefully: exit 0 after the node has stopped', async () => {
+    const node = await startNode(['--certs', certs, ...FAST])
+    started.push(node)
+    const since = node.mark()
+    const code = await node.stop('SIGTERM')
+    expect(code, node.output()).toBe(0)
+    expect(node.lines.slice(since).map(l => l.msg)).toEqual(expect.arrayContaining(['stopping', 'grid node stopped']))
+  })
+
+  for (const [first, second] of [['SIGTERM', 'SIGTERM'], ['SIGINT', 'SIGTERM']] as const) {
+    it(`a second signal exits at once while a graceful stop is still running (${first}, then ${second})`, async () => {
+      const node = await startNode(['--certs', certs, ...FAST, '--addon', SLOW_STOP])
+      started.push(node)
+      await node.firstLine(l => l.msg === 'slow-stop add-on started')
+      const exited = once(node.proc, 'exit') as Promise<[number | null, string | null]>
+      const since = node.mark()
+      node.proc.kill(first)
+      // the graceful stop is now waiting on the add-on, which holds it for 60 s
+      await node.waitFor(l => l.msg === 'slow-stop add-on stopping: holding the node for 60 s', 10_000, since)
+      const sentAt = Date.now()
+      node.proc.kill(second)
+      const [code] = await exited
+      expect(code).toBe(1)
+      // "at once": the process is gone long before the 60 s the add-on would have held it (bound generous for load)
+      expect(Date.now() - sentAt).toBeLessThan(5000)
+      expect(node.lines.slice(since).some(l => l.msg === 'grid node stopped')).toBe(false)
+    })
+  }
+})

@@ -1,0 +1,49 @@
+import { describe, it, expect, onTestFinished } from 'vitest'
+import { spawn, execFileSync } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { eventually } from './helpers/grid-process.ts'
+import { isPortFree } from './helpers/ports.ts'
+
+const DEMO = fileURLToPath(new URL('../../examples/demo/run.ts', import.meta.url))
+
+/** Pids of the direct children of `pid` (the demo's `grid node` processes). */
+function childrenOf (pid: number): number[] {
+  try {
+    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').map(Number).filter(n => n > 0)
+  } catch {
+    return [] // ps exits 1 when there are none
+  }
+}
+
+const running = (pid: number): boolean => {
+  try { process.kill(pid, 0); return true } catch { return false }
+}
+
+describe('the demo (npm start) on SIGTERM', () => {
+  it('stops its three node processes and frees their ports (a test runner\'s timeout sends SIGTERM)', async () => {
+    const demo = spawn(process.execPath, [DEMO, '--plain'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const exited = once(demo, 'exit')
+    let out = ''
+    demo.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })
+    let err = ''
+    demo.stderr.setEncoding('utf8').on('data', (chunk: string) => { err += chunk })
+    let nodes: number[] = []
+    onTestFinished(() => {
+      // only if the test failed before the demo stopped them
+      for (const pid of [demo.pid!, ...nodes]) if (running(pid)) process.kill(pid, 'SIGKILL')
+    })
+    const up = await eventually(() => /grid up: (.*); running primes/.exec(out) ?? undefined, 45_000)
+    const ports = [...up[1]!.matchAll(/127\.0\.0\.1:(\d+)/g)].map(m => Number(m[1]))
+    expect(ports).toHaveLength(3)
+    // the pipeline is running on the agents: the demo has printed a live frame
+    await eventually(() => out.includes('gridd demo:') ? true : undefined, 20_000)
+    nodes = childrenOf(demo.pid!)
+    expect(nodes).toHaveLength(3)
+    demo.kill('SIGTERM')
+    const [code] = await exited as [number | null]
+    expect(code, err).toBe(0)
+    for (const pid of nodes) expect(running(pid), `node process ${pid}`).toBe(false)
+    for (const port of ports) expect(await isPortFree(port), `port ${port}`).toBe(true)
+  }, 90_000)
+})

@@ -1,0 +1,33 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { x509, webcrypto } from '../../../src/certs/x509.ts'
+
+/**
+ * A certificate signed by the grid CA in `dir`, valid and usable for TLS, but
+ * carrying an ECDSA P-256 key instead of Ed25519: it can never be a gridd
+ * identity (what `wrong-key-type` refusals are for). Made by hand because
+ * `grid certs` only ever issues Ed25519.
+ */
+export async function issueEcdsaCertificate (dir: string, name: string): Promise<{ cert: string, key: string }> {
+  const caCert = new x509.X509Certificate(await readFile(join(dir, 'ca.crt'), 'utf8'))
+  const caKey = await webcrypto.subtle.importKey('pkcs8', x509.PemConverter.decodeFirst(await readFile(join(dir, 'ca.key'), 'utf8')), { name: 'Ed25519' }, false, ['sign'])
+  const ecdsa = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
+  const keys = await webcrypto.subtle.generateKey(ecdsa, true, ['sign', 'verify']) as CryptoKeyPair
+  const now = Date.now()
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: '01',
+    subject: `CN=${name}`,
+    issuer: caCert.subject,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + 24 * 60 * 60 * 1000),
+    publicKey: keys.publicKey,
+    signingKey: caKey,
+    signingAlgorithm: { name: 'Ed25519' },
+    extensions: [
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth])
+    ]
+  }, webcrypto)
+  const key = x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY')
+  return { cert: cert.toString('pem'), key }
+}

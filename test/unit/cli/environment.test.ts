@@ -1,0 +1,92 @@
+import { describe, it, expect, afterEach } from 'vitest'
+import { readFileSync } from 'node:fs'
+import type { Command } from 'commander'
+import { buildProgram } from '../../../src/cli/index.ts'
+
+type Flags = Record<string, unknown>
+
+/** Parses `grid <command> ...args` with `env` as the only GRID_* environment; the command's action only captures its flags. */
+async function parse (command: string[], args: string[], env: Record<string, string> = {}): Promise<Flags> {
+  const saved = Object.entries(process.env).filter(([k]) => k.startsWith('GRID_'))
+  for (const [k] of saved) Reflect.deleteProperty(process.env, k)
+  Object.assign(process.env, env)
+  try {
+    const program = buildProgram()
+    let cmd: Command = program
+    for (const name of command) cmd = cmd.commands.find(c => c.name() === name)!
+    let captured: Flags = {}
+    cmd.action((...params: unknown[]) => { captured = params.at(-2) as Flags })
+    cmd.configureOutput({ writeErr: () => {}, writeOut: () => {} })
+    // a command that takes an argument gets a stand-in value for it
+    const positional = cmd.registeredArguments.map(a => a.argChoices?.[0] ?? 'x')
+    await program.parseAsync([...command, ...positional, ...args], { from: 'user' })
+    return captured
+  } finally {
+    for (const k of Object.keys(env)) Reflect.deleteProperty(process.env, k)
+    for (const [k, v] of saved) process.env[k] = v
+  }
+}
+
+// [variable, flag, value, parsed option name, commands]: every variable the README documents for the CLI
+const NODE = [['node']]
+const TABLE: Array<[string, string, string, string, string[][]]> = [
+  ['GRID_HOST', '--host', '10.1.2.3', 'host', NODE],
+  ['GRID_PORT', '--port', '4242', 'port', NODE],
+  ['GRID_PEERS', '--peer', '10.0.0.1:4100,10.0.0.2:4100', 'peer', NODE],
+  ['GRID_CERTS', '--certs', '/etc/gridd/certs', 'certs', [['node'], ['status'], ['weight'], ['strategy']]],
+  ['GRID_CERT_NAME', '--name', 'machine-b', 'name', [['node'], ['status']]],
+  ['GRID_LOG_LEVEL', '--log-level', 'debug', 'logLevel', [['node'], ['status']]],
+  ['GRID_HEARTBEAT_MS', '--heartbeat-ms', '250', 'heartbeatMs', NODE],
+  ['GRID_SUSPECT_AFTER_MS', '--suspect-after-ms', '900', 'suspectAfterMs', NODE],
+  ['GRID_RECONNECT_FOR_MS', '--reconnect-for-ms', '60000', 'reconnectForMs', NODE],
+  ['GRID_AGENT', '--agent', '', 'agent', NODE],
+  ['GRID_WORKERS', '--workers', '3', 'workers', NODE],
+  ['GRID_CPU', '--cpu', '2.5', 'cpu', NODE],
+  ['GRID_MEMORY', '--memory', '2048', 'memory', NODE],
+  ['GRID_WEIGHT', '--weight', '0.5', 'weight', NODE],
+  ['GRID_STRATEGY', '--strategy', 'vertical', 'strategy', NODE],
+  ['GRID_DATA_DIR', '--data-dir', '/var/lib/gridd', 'dataDir', NODE],
+  ['GRID_DASHBOARD', '--dashboard', '8081', 'dashboard', NODE],
+  ['GRID_DASHBOARD_HOST', '--dashboard-host', '0.0.0.0', 'dashboardHost', NODE],
+  ['GRID_METRICS', '--metrics', '9100', 'metrics', NODE],
+  ['GRID_METRICS_HOST', '--metrics-host', '0.0.0.0', 'metricsHost', NODE],
+  ['GRID_ADDONS', '--addon', './my-addon.ts', 'addon', NODE],
+  ['GRID_CHANNEL_VALUE_BYTES', '--channel-value-bytes', '1000', 'channelValueBytes', NODE],
+  ['GRID_TOMBSTONE_TTL_MS', '--tombstone-ttl-ms', '5000', 'tombstoneTtlMs', NODE],
+  ['GRID_PEER', '--peer', '10.0.0.1:4100', 'peer', [['status'], ['channel']]]
+]
+
+describe('GRID_* environment variables', () => {
+  afterEach(() => { process.exitCode = undefined })
+
+  it('the table covers every variable the README lists for the CLI (the GRID_TLS_* ones are read by tls-source)', () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8')
+    const line = readme.split('\n').find(l => l.startsWith('- Environment:'))!
+    const documented = [...new Set([...line.matchAll(/GRID_[A-Z_]+/g)].map(m => m[0]).filter(v => !v.startsWith('GRID_TLS_')))]
+    expect(documented.sort()).toEqual(TABLE.map(([variable]) => variable).sort())
+  })
+
+  for (const [variable, flag, value, key, commands] of TABLE) {
+    for (const command of commands) {
+      it(`${variable} sets ${flag} of grid ${command.join(' ')}, the same as the flag`, async () => {
+        const required = command[0] === 'status' || command[0] === 'channel' ? (key === 'peer' ? [] : ['--peer', '127.0.0.1:1']) : command[0] === 'weight' || command[0] === 'strategy' ? ['--node', '127.0.0.1:1'] : []
+        const fromFlag = await parse(command, [...required, ...(value === '' ? [flag] : [flag, value])])
+        const fromEnv = await parse(command, required, { [variable]: value === '' ? 'true' : value })
+        // without either (status refuses a missing --peer: then there is no value at all)
+        const unset = await parse(command, required).catch(() => ({}) as Flags)
+        expect(fromEnv[key]).toEqual(fromFlag[key])
+        expect(fromEnv[key]).not.toEqual(unset[key])
+      })
+    }
+  }
+
+  it('a flag wins over its variable', async () => {
+    expect((await parse(['node'], ['--port', '5000'], { GRID_PORT: '4242' })).port).toBe(5000)
+    expect((await parse(['node'], ['--strategy', 'horizontal'], { GRID_STRATEGY: 'vertical' })).strategy).toBe('horizontal')
+  })
+
+  it('a bad value in a variable is refused like the same bad flag, naming the flag', async () => {
+    await expect(parse(['node'], [], { GRID_PORT: 'abc' })).rejects.toThrow(/--port.*abc/)
+    await expect(parse(['node'], [], { GRID_STRATEGY: 'diagonal' })).rejects.toThrow(/--strategy.*diagonal/)
+  })
+})

@@ -57,10 +57,11 @@ describe('channels against a member that holds a valid certificate and misbehave
       const e: Entry = { key: 'k', value: 'evil', deleted: false, t: now + 30_000, c, origin: node.peerId }
       return { ...e, sig: sign('cfg', e) } // signed, but by the rogue's key
     }
+    const before = node.mark()
     await pushSnapshot('cfg', [forged(Number.MAX_SAFE_INTEGER)])
     await pushSnapshot('cfg', [forged(5)])
-    await node.waitFor(() => node.lines.some(l => /without a valid signature/.test(l.msg)), 10_000)
-    await node.waitFor(() => node.lines.some(l => l.msg === 'dropped a channel snapshot exchange'), 10_000)
+    await node.waitFor(l => /without a valid signature/.test(l.msg), 10_000, before)
+    await node.waitFor(l => l.msg === 'dropped a channel snapshot exchange', 10_000, before)
     const get = async (): Promise<unknown> => JSON.parse((await cli('get', 'cfg', 'k', '--json')).stdout)
     expect(await get()).toBe('mine')
     expect((await cli('set', 'cfg', 'k', '"mine-again"')).code).toBe(0)

@@ -16,8 +16,9 @@ describe('members that left are shown for a while, then only remembered', () => 
   afterAll(async () => { await grid.close() })
 
   it('SIGTERM of a real grid node: listed left, gone from grid status after the while, still in grid status --all; back again it is a join', async () => {
+    const beforeJoin = observer.mark()
     const leaver = await grid.start('n2', ['--peer', observer.address])
-    await observer.waitFor(memberEvent('member:join', leaver.peerId))
+    await observer.waitFor(memberEvent('member:join', leaver.peerId), 15_000, beforeJoin)
     const joinedAt = Date.now()
     // a leave travels by gossip like heartbeats: wait until heartbeats flow (a member learned
     // by sync and heard since), so the gossip mesh the leave needs exists
@@ -25,9 +26,10 @@ describe('members that left are shown for a while, then only remembered', () => 
       const row = (await grid.status(observer)).members.find(m => m.id === leaver.peerId)
       return row?.state === 'alive' && Date.now() - joinedAt > 1000 && row.lastSeenMs < 400 ? true : undefined
     })
+    const beforeLeave = observer.mark()
     expect(await leaver.stop('SIGTERM')).toBe(0)
     const leftAt = Date.now()
-    await observer.waitFor(memberEvent('member:leave', leaver.peerId))
+    await observer.waitFor(memberEvent('member:leave', leaver.peerId), 15_000, beforeLeave)
     // shown as left for the while (checked once: the CLI's start-up eats into the window)
     const during = await grid.status(observer)
     if (Date.now() - leftAt < FORGET_LEFT_MS) expect(during.members).toMatchObject([{ id: leaver.peerId, state: 'left' }])

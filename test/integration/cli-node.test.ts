@@ -36,7 +36,7 @@ describe('grid node: bad input exits 2 with one line naming it; signals stop it'
     ['a peer with a bad port', ['--peer', '127.0.0.1:99999'], /\bpeers?\b.*99999/],
     ['an unknown strategy', ['--strategy', 'diagonal'], /--strategy.*diagonal/],
     ['a weight that is not a number', ['--weight', 'heavy'], /--weight.*heavy/],
-    ['zero workers', ['--agent', '--workers', '0'], /--workers.*"0"/],
+    ['zero workers', ['--agent', '--workers', '0'], /--workers.*'0'/],
     ['an unknown flag', ['--bogus'], /unknown option '--bogus'/],
     ['a certificate name with no files', ['--name', 'nope'], /nope\.crt/]
   ]

@@ -77,7 +77,7 @@ describe('grid strategy <horizontal|vertical> --node: changes an agent\'s placem
     const res = await runGrid(['strategy', 'diagonal', '--node', agents[0]!.address, '--certs', grid.dir])
     expect(res.code).toBe(2)
     expect(res.stderr.trim().split('\n')).toHaveLength(1)
-    expect(res.stderr).toMatch(/strategy.*horizontal or vertical.*"diagonal"/)
+    expect(res.stderr).toMatch(/strategy.*horizontal.* or .*vertical.*"diagonal"/)
     expect(strategyOf(agents[0]!)).toBe(before)
   })
 })

@@ -8,9 +8,11 @@ import { isPortFree } from './helpers/ports.ts'
 const DEMO = fileURLToPath(new URL('../../examples/demo/run.ts', import.meta.url))
 
 /** Pids of the direct children of `pid` (the demo's `grid node` processes). */
+/** The demo's `grid node` children (not, say, the esbuild service it starts to bundle a shipped stage). */
 function childrenOf (pid: number): number[] {
   try {
-    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').map(Number).filter(n => n > 0)
+    return execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n')
+      .filter(line => /grid\.js.* node /.test(line)).map(line => Number.parseInt(line.trim(), 10)).filter(n => n > 0)
   } catch {
     return [] // ps exits 1 when there are none
   }

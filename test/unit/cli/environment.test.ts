@@ -53,6 +53,12 @@ const TABLE: Array<[string, string, string, string, string[][]]> = [
   ['GRID_ADDONS', '--addon', './my-addon.ts', 'addon', NODE],
   ['GRID_CHANNEL_VALUE_BYTES', '--channel-value-bytes', '1000', 'channelValueBytes', NODE],
   ['GRID_TOMBSTONE_TTL_MS', '--tombstone-ttl-ms', '5000', 'tombstoneTtlMs', NODE],
+  ['GRID_FORGET_LEFT_AFTER_MS', '--forget-left-after-ms', '5000', 'forgetLeftAfterMs', NODE],
+  ['GRID_MAX_MEMBERS', '--max-members', '100', 'maxMembers', NODE],
+  ['GRID_MAX_CHANNELS', '--max-channels', '8', 'maxChannels', NODE],
+  ['GRID_CHANNEL_KEYS', '--channel-keys', '1000', 'channelKeys', NODE],
+  ['GRID_CHANNEL_BYTES', '--channel-bytes', '1000000', 'channelBytes', NODE],
+  ['GRID_CHANNEL_SYNC_BYTES', '--channel-sync-bytes', '1048576', 'channelSyncBytes', NODE],
   ['GRID_PEER', '--peer', '10.0.0.1:4100', 'peer', [['status'], ['channel']]]
 ]
 

@@ -66,7 +66,6 @@ export class StageRunner implements Downstream, EqualizedStage {
   private readonly waiters = new RoomWaiters()
   private readonly placement: StagePlacement
   private readonly minWindow: number
-  private readonly startWindow: number
   private readonly maxWindow: number
   private readonly windowMs: number
   private readonly capacity: number
@@ -93,8 +92,7 @@ export class StageRunner implements Downstream, EqualizedStage {
     this.minWindow = Math.max(options.minWindow, spec.concurrency)
     this.maxWindow = Math.max(options.maxWindow, options.window, spec.concurrency)
     this.windowMs = options.windowMs
-    this.startWindow = Math.max(options.window, spec.concurrency)
-    this.window = this.startWindow
+    this.window = Math.max(options.window, spec.concurrency)
     this.capacity = options.queueSize
     this.maxAttempts = options.maxAttempts
     this.downstream = init.downstream
@@ -192,23 +190,24 @@ export class StageRunner implements Downstream, EqualizedStage {
   }
 
   /**
-   * Sizes the credit window to hold about `windowMs` of one worker's work at
-   * its measured rate (a bandwidth-delay product with a latency budget): cheap
-   * items then cross each hop in large batches instead of 16 per round trip.
-   * Items that cost more than `windowMs` each keep only `minWindow` queued per
-   * worker: 16 queued behind one slow item would leave another worker idle
-   * while this one holds a backlog (Piscina, handing a thread one task at a
-   * time, balances perfectly). Between the two, the configured `window` stays:
-   * the rate is measured on busy time, which includes the round trip, so a
-   * window shrunk for a slow link would measure slower still and collapse;
-   * this way only a round trip of over `window` × `windowMs` (160 ms by
-   * default) could make cheap items look costly.
+   * Sizes the credit window to about `windowMs` of one worker's work at its
+   * measured rate (a bandwidth-delay product with a latency budget): cheap
+   * items cross each hop in large batches instead of 16 per round trip, and
+   * costly ones keep only a few queued per worker, so no worker sits on a
+   * backlog while another idles (Piscina, handing a thread one task at a
+   * time, balances perfectly). It grows at once, but shrinks only when the
+   * work it holds falls under a quarter of it: the rate is measured on busy
+   * time, which includes the round trip, so a window that shrank on any
+   * slower reading would shrink on a slow link too, and measure slower still.
+   * With the band, only a round trip over 4 × `windowMs` (40 ms) shrinks the
+   * window of cheap items.
    */
   adaptWindow (perWorkerRate: number): void {
     if (!(perWorkerRate > 0)) return
     const work = perWorkerRate * this.windowMs / 1000
-    const wanted = work <= 1 ? this.minWindow : Math.max(this.startWindow, Math.ceil(work))
-    const next = Math.min(this.maxWindow, wanted)
+    let next = this.window
+    if (work >= this.window) next = Math.min(this.maxWindow, Math.ceil(work))
+    else if (work < this.window / 4) next = Math.max(this.minWindow, Math.ceil(work))
     if (next === this.window) return
     const grew = next > this.window
     this.window = next

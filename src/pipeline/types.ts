@@ -23,11 +23,12 @@ export interface PipelineInit<In = unknown, Out = unknown> {
   /** Attempts per item when `process` throws. Default 3. */
   maxAttempts?: number
   /** Items in flight per worker (its credit window) until the first rates are measured. Default 16.
-   * Then the equalizer sizes it: cheap items grow it to hold about `windowMs` of a worker's work
-   * (up to `maxWindow`); items that each cost more than `windowMs` shrink it to `minWindow` (so a
-   * worker never sits on a backlog another idle worker could take). */
+   * Then the equalizer sizes it to hold about `windowMs` of a worker's work, within [`minWindow`,
+   * `maxWindow`]: large batches for cheap items, few queued items for costly ones (so a worker never
+   * sits on a backlog another idle worker could take). It shrinks only when that work falls under a
+   * quarter of the window, so a slow link (round trip over 4 × `windowMs`) cannot collapse it. */
   window?: number
-  /** The window for items costlier than `windowMs` each. Default 2 (one item running, one on its way). */
+  /** Lower bound of the adaptive window. Default 2 (one item running, one on its way). */
   minWindow?: number
   /** Upper bound of the adaptive window; set it to `window` to pin the window. Default 1024. */
   maxWindow?: number

@@ -77,7 +77,7 @@ describe('StageRunner with stub workers', () => {
     expect(stage.totals()).toMatchObject({ processed: 1, failed: 0, retried: 0, maxWorkers: 1 })
   })
 
-  it('the window starts at `window`; items costlier than windowMs keep minWindow, cheap ones grow it to ~windowMs of work', async () => {
+  it('the window starts at `window`, grows to ~windowMs of work at once, and shrinks to it (at least minWindow) once that is under a quarter of the window', async () => {
     const { stage, workers } = harness({ behaviour: hold })
     stage.start()
     await flush()
@@ -94,9 +94,11 @@ describe('StageRunner with stub workers', () => {
     expect(stage.stats().window).toBe(500)
     await flush()
     expect(workers[0]!.held).toHaveLength(24)
-    // in between (5 ms items: 2 items of work), the configured window stays
-    stage.adaptWindow(200)
-    expect(stage.stats().window).toBe(16)
+    // it shrinks only when the work held falls under a quarter of the window (a slow link must not collapse it)
+    stage.adaptWindow(30_000) // 300 items of work: within [125, 500), the window stays
+    expect(stage.stats().window).toBe(500)
+    stage.adaptWindow(10_000) // 100 items of work: under a quarter, it shrinks to them
+    expect(stage.stats().window).toBe(100)
   })
 
   it('maxWindow equal to window pins the window, for costly items too', () => {

@@ -29,7 +29,7 @@ export function gridCommand (entry: string, args: string[]): string[] {
 export async function startGridNode (args: string[], timeoutMs = 30_000): Promise<GridProcess> {
   const node = new GridProcess(args, {}, undefined, gridCommand(GRID_BIN, ['node', ...args]))
   try {
-    await node.waitFor(l => l.msg === 'grid node listening', timeoutMs)
+    await node.waitFor(l => l.msg === 'grid node listening', timeoutMs, 0)
     return node
   } catch (err) {
     await node.stop('SIGKILL')
@@ -97,7 +97,7 @@ export class Cluster {
     const node = new GridProcess(args, {}, undefined, gridCommand(GRID_BIN, ['node', ...args]))
     this.started.push(node)
     try {
-      await node.waitFor(l => l.msg === 'grid node listening', timeoutMs)
+      await node.waitFor(l => l.msg === 'grid node listening', timeoutMs, 0)
     } catch (err) {
       throw new Error(`node on port ${port} did not start: ${(err as Error).message.slice(0, 1500)}`)
     }
@@ -139,10 +139,13 @@ export function memberEvent (types: string[], id: string, since = 0, state?: str
   return l => types.includes(l.msg) && l.member === id && timeOf(l) >= since && (state == null || l.state === state)
 }
 
-/** The first matching line, or null on timeout or exit. */
+/**
+ * The first matching line of the node's whole log (matchers filter by time), or null on
+ * timeout or exit: an event may be logged before the benchmark starts waiting for it.
+ */
 export async function firstLine (node: GridProcess, match: Match, timeoutMs: number): Promise<LogLine | null> {
   try {
-    return await node.waitFor(match, timeoutMs)
+    return await node.waitFor(match, timeoutMs, 0)
   } catch {
     return null
   }

@@ -261,6 +261,10 @@ export class Membership extends EventEmitter<MembershipEvents> {
         this.rejections.reject(SYNC_PROTOCOL, 'incarnation', from, 'dropped a member sync entry: incarnation ahead of the clock', `${entry.id} incarnation ${entry.incarnation}`)
       } else if (entry.id === this.self.id) {
         if (entry.state !== 'alive') this.refute(entry.incarnation, `${from} lists us ${entry.state}`)
+      } else if (entry.id === from) {
+        // the sender's own row, on a stream its certificate authenticated: its own word, like a
+        // heartbeat, so a restarted member is back at its first sync, not its first heartbeat
+        events.push(...this.table.heard(entry, now))
       } else {
         events.push(...this.table.merge(entry, now))
       }

@@ -71,6 +71,18 @@ describe('Membership against a hostile member (stubbed libp2p and gossipsub)', (
     expect(rejected(SYNC_PROTOCOL, 'incarnation')).toBe(1)
   })
 
+  it('a failed member is back at once when its own sync row has a higher incarnation; the same row from a third party is only hearsay', async () => {
+    await start()
+    await aBeats(2 * HEARTBEAT_MS)
+    await vi.advanceTimersByTimeAsync(config.suspectAfterMs + config.suspicionMaxMs + 2 * HEARTBEAT_MS)
+    expect(typesFor(a)).toEqual(['member:join', 'member:suspect', 'member:fail'])
+    await sync([about(a, { incarnation: 5 })])
+    expect(typesFor(a)).toEqual(['member:join', 'member:suspect', 'member:fail'])
+    await libp2p.request(SYNC_PROTOCOL, a, { v: 1, members: [about(a, { incarnation: 5 })] })
+    expect(typesFor(a)).toEqual(['member:join', 'member:suspect', 'member:fail', 'member:rejoin'])
+    expect(membership.members()).toMatchObject([{ id: a.toString(), state: 'alive', incarnation: 5 }])
+  })
+
   it('a claim about itself beyond the clock is refused; a plausible one is refuted within the schema', async () => {
     await start()
     await vi.advanceTimersByTimeAsync(0)

@@ -7,7 +7,6 @@ import type { PipelineInit, StageSpec } from './types.ts'
 export const PIPELINE_DEFAULTS = {
   maxAttempts: 3,
   window: 16,
-  minWindow: 2,
   maxWindow: 1024,
   windowMs: 10,
   queueSize: 256,
@@ -42,8 +41,8 @@ export function resolvePipelineOptions (init: PipelineInit): PipelineOptions {
   const window = checkOptional('window', positiveInteger, init.window) ?? PIPELINE_DEFAULTS.window
   const maxWindow = checkOptional('maxWindow', positiveInteger, init.maxWindow) ?? Math.max(window, PIPELINE_DEFAULTS.maxWindow)
   if (maxWindow < window) throw new ConfigError('maxWindow', `must be >= window (${window})`)
-  // maxWindow equal to window (without a minWindow) pins the window, as it always did
-  const minWindow = checkOptional('minWindow', positiveInteger, init.minWindow) ?? (init.maxWindow != null && maxWindow === window ? window : Math.min(PIPELINE_DEFAULTS.minWindow, window))
+  // by default the window never shrinks below where it starts (see types.ts: minWindow)
+  const minWindow = checkOptional('minWindow', positiveInteger, init.minWindow) ?? window
   if (minWindow > window) throw new ConfigError('minWindow', `must be <= window (${window})`)
   if (init.scaleDownAfterMs != null && !(init.scaleDownAfterMs >= 0)) throw new ConfigError('scaleDownAfterMs', `must be >= 0, got ${String(init.scaleDownAfterMs)}`)
   if (init.utilization != null && !(init.utilization > 0 && init.utilization <= 1)) throw new ConfigError('utilization', `must be in (0, 1], got ${String(init.utilization)}`)

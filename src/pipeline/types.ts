@@ -28,7 +28,11 @@ export interface PipelineInit<In = unknown, Out = unknown> {
    * sits on a backlog another idle worker could take). It shrinks only when that work falls under a
    * quarter of the window, so a slow link (round trip over 4 × `windowMs`) cannot collapse it. */
   window?: number
-  /** Lower bound of the adaptive window. Default 2 (one item running, one on its way). */
+  /** Lower bound of the adaptive window. Default: `window` (it never shrinks). For CPU-bound stages
+   * whose items each cost more than `windowMs`, `minWindow: 2` keeps one item running and one on its
+   * way per worker, so the last items of a batch spread over the workers instead of queueing 16 deep
+   * behind one. Not the default: with fewer items buffered in workers, an equalized stage under a
+   * sudden 10x step sees its source held back sooner and over-provisions (bench:equalizer). */
   minWindow?: number
   /** Upper bound of the adaptive window; set it to `window` to pin the window. Default 1024. */
   maxWindow?: number

@@ -86,7 +86,11 @@ export function gridd (owner: GridNode): System {
       pipeline = owner.pipeline(`peers-${++runs}`, {
         // min = max pins the workers; the equalizer still sizes the credit window for cheap items
         stages: [{ name: 'stage', module, minWorkers: workers, maxWorkers: workers, concurrency }],
-        sink: () => { results.add(1) }
+        sink: () => { results.add(1) },
+        // as each system is set up for the work: a CPU-bound stage keeps 2 items per worker (one
+        // running, one on its way) once measured, like Piscina's one task per thread; cheap items
+        // grow the window to 1024 either way
+        minWindow: 2
       })
       pipeline.done.catch((err: Error) => { results.fail(err) })
     },

@@ -78,7 +78,7 @@ describe('StageRunner with stub workers', () => {
   })
 
   it('the window starts at `window`, grows to ~windowMs of work at once, and shrinks to it (at least minWindow) once that is under a quarter of the window', async () => {
-    const { stage, workers } = harness({ behaviour: hold })
+    const { stage, workers } = harness({ minWindow: 2, behaviour: hold })
     stage.start()
     await flush()
     stage.accept(envelopes(...Array.from({ length: 40 }, (_, i) => i)))
@@ -99,6 +99,14 @@ describe('StageRunner with stub workers', () => {
     expect(stage.stats().window).toBe(500)
     stage.adaptWindow(10_000) // 100 items of work: under a quarter, it shrinks to them
     expect(stage.stats().window).toBe(100)
+  })
+
+  it('by default the window never shrinks below where it starts', () => {
+    const { stage } = harness({ behaviour: hold })
+    stage.adaptWindow(70)
+    expect(stage.stats().window).toBe(16)
+    stage.adaptWindow(50_000)
+    expect(stage.stats().window).toBe(500)
   })
 
   it('maxWindow equal to window pins the window, for costly items too', () => {

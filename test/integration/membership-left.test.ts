@@ -27,8 +27,10 @@ describe('members that left are shown for a while, then only remembered', () => 
       return row?.state === 'alive' && Date.now() - joinedAt > 1000 && row.lastSeenMs < 400 ? true : undefined
     })
     const beforeLeave = observer.mark()
-    expect(await leaver.stop('SIGTERM')).toBe(0)
+    // before the signal: the observer hears the leave (and starts its while) only after this, so both
+    // checks below hold whenever the process exits (stop() returns after the leave was sent and heard)
     const leftAt = Date.now()
+    expect(await leaver.stop('SIGTERM')).toBe(0)
     await observer.waitFor(memberEvent('member:leave', leaver.peerId), 15_000, beforeLeave)
     // shown as left for the while (checked once: the CLI's start-up eats into the window)
     const during = await grid.status(observer)

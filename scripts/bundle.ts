@@ -24,7 +24,7 @@ export async function bundle (outdir = BUNDLE_DIR): Promise<void> {
   await build({
     absWorkingDir: root,
     // the worker host sits beside every chunk, where src/agent/spawner.ts looks for it
-    entryPoints: { grid: 'src/cli/index.ts', 'worker-host': 'src/worker/worker-host.ts' },
+    entryPoints: { grid: 'src/cli/index.ts', 'worker-host': 'src/cli/worker-host.ts' },
     outdir,
     bundle: true,
     // certificate tooling, metrics and the dashboard stay lazy chunks, as they are lazy imports in src/

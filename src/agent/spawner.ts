@@ -12,8 +12,8 @@ import { lacks } from '../placement/index.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import type { WorkerRecords } from './worker-records.ts'
 
-// The host lives in src/worker/ (it runs inside the child). From the sources it is the .ts there;
-// built by tsc it is dist/src/worker/worker-host.js; in the bundle (dist/bundle/) it sits beside every chunk.
+// The host is the worker child's program (src/cli/worker-host.ts). From the sources it is that .ts;
+// built by tsc it is dist/src/cli/worker-host.js; in the bundle (dist/bundle/) it sits beside every chunk.
 const WORKER_HOST = locateWorkerHost()
 const WATCHDOG_MS = 250
 
@@ -150,7 +150,7 @@ async function rssOf (pid: number): Promise<number | undefined> {
 }
 
 function locateWorkerHost (): string {
-  if (import.meta.url.endsWith('.ts')) return fileURLToPath(new URL('../worker/worker-host.ts', import.meta.url))
+  if (import.meta.url.endsWith('.ts')) return fileURLToPath(new URL('../cli/worker-host.ts', import.meta.url))
   const besideChunk = fileURLToPath(new URL('./worker-host.js', import.meta.url))
-  return existsSync(besideChunk) ? besideChunk : fileURLToPath(new URL('../worker/worker-host.js', import.meta.url))
+  return existsSync(besideChunk) ? besideChunk : fileURLToPath(new URL('../cli/worker-host.js', import.meta.url))
 }

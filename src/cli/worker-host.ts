@@ -1,16 +1,17 @@
 /**
- * Runs inside a worker child process: imports the stage module, runs
+ * The worker child's program (like the CLI, it owns its process: exit codes,
+ * the environment, the IPC channel). Runs inside a worker child process: imports the stage module, runs
  * `setup` once, `process` per item, `teardown` on a graceful stop. Talks to
  * its agent over the child_process IPC channel only.
  */
 import { pathToFileURL } from 'node:url'
-import { toStageDefinition } from './stage.ts'
-import { prepareShippedModule } from './shipped-module.ts'
-import type { StageContext } from './stage.ts'
-import type { ToWorker, FromWorker, WorkerResult } from './ipc.ts'
+import { toStageDefinition } from '../worker/stage.ts'
+import { prepareShippedModule } from '../worker/shipped-module.ts'
+import type { StageContext } from '../worker/stage.ts'
+import type { ToWorker, FromWorker, WorkerResult } from '../worker/ipc.ts'
 import { Batcher } from '../wire/batcher.ts'
 import { toWireError } from '../wire/wire-error.ts'
-import { watchParent } from './parent-watchdog.ts'
+import { watchParent } from '../worker/parent-watchdog.ts'
 
 // first thing: a worker never outlives its agent, even while its main thread is busy
 watchParent()

@@ -46,7 +46,7 @@ export interface GridNodeInit extends MembershipInit {
   /** Channel limits: value size (64 KiB), tombstone TTL (10 min), anti-entropy interval (10 s). */
   channels?: ChannelsInit
   /** Add-ons to start once the node is up, in order: `[addon, options]` pairs (see `node.use`). */
-  addons?: Array<[Addon<any>, unknown?]>
+  addons?: Array<[Addon<never>, unknown?]>
 }
 
 export interface GridNodeConfig {

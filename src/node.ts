@@ -245,7 +245,8 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
       {
         name: 'add-ons',
         // add-ons last: they may use everything above, and stop first
-        start: async () => { for (const [addon, options] of addons) await this.use(addon, options) },
+        // each pair came from the caller together: the options are that add-on's own (Addon<never> holds any add-on)
+        start: async () => { for (const [addon, options] of addons) await this.use(addon, options as never) },
         stop: async () => { await this.addons.stopAll() },
         destroy: async () => { await this.addons.destroy() }
       }

@@ -10,7 +10,7 @@ import type { Addon, AddonContext, AddonInstance } from './addon.ts'
 import { AddonDependencyError, AddonExistsError, AddonStartError, ConfigError, NodeStoppedError } from '../errors.ts'
 
 interface Running {
-  addon: Addon<any>
+  addon: Addon<never>
   ctx: AddonContext
   instance?: AddonInstance
   cleanup: Array<() => unknown>
@@ -106,7 +106,7 @@ export class AddonRegistry {
     running.ctx.log.info('add-on stopped')
   }
 
-  private context (addon: Addon<any>): Running {
+  private context (addon: Addon<never>): Running {
     const abort = new AbortController()
     const cleanup: Array<() => unknown> = []
     const log = this.log.child({ addon: addon.name })

@@ -284,3 +284,14 @@ export class ChannelLimitError extends GridError {
       : `channel ${JSON.stringify(channel)} is full: at most ${limit} ${what} (channels.${what === 'keys' ? 'maxKeysPerChannel' : 'maxChannelBytes'})`, ERR_CHANNEL_LIMIT)
   }
 }
+
+export const ERR_FORBIDDEN = 'ERR_FORBIDDEN'
+/**
+ * The caller's certificate lacks the role an operation needs (DESIGN §11), or the
+ * operation touches what belongs to another peer (a worker it did not spawn).
+ */
+export class ForbiddenError extends GridError {
+  constructor (message: string) {
+    super(message, ERR_FORBIDDEN)
+  }
+}

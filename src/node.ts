@@ -38,6 +38,9 @@ import { ServiceList } from './lifecycle/service-list.ts'
 import type { Service } from './lifecycle/service.ts'
 import { libp2pService } from './lifecycle/libp2p-service.ts'
 import { protocolHandlers } from './lifecycle/protocol-handlers.ts'
+import { PeerCredentials } from './trust/credentials.ts'
+import { checkOwnRoles } from './trust/own-roles.ts'
+import { ANY_ROLE } from './trust/guard.ts'
 
 /**
  * A grid member: the same daemon on every machine, embeddable in any
@@ -47,6 +50,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   readonly config: GridNodeConfig
   readonly log: Logger
   private readonly libp2p: GridLibp2p
+  private readonly credentials: PeerCredentials
   private readonly seeds: SeedDialer
   private readonly membership: Membership
   private readonly agent?: AgentRole
@@ -58,18 +62,19 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   private readonly services: ServiceList
   private stopping?: Promise<void>
 
-  private constructor (config: GridNodeConfig, libp2p: GridLibp2p, log: Logger, root: Logger, addons: GridNodeInit['addons'], keyPem: string) {
+  private constructor (config: GridNodeConfig, libp2p: GridLibp2p, log: Logger, root: Logger, addons: GridNodeInit['addons'], keyPem: string, credentials: PeerCredentials) {
     super()
     this.config = config
     this.libp2p = libp2p
+    this.credentials = credentials
     this.log = log
     this.seeds = new SeedDialer(libp2p, log)
-    this.membership = new Membership({ libp2p, pubsub: libp2p.services.pubsub }, config.membership, root)
+    this.membership = new Membership({ libp2p, pubsub: libp2p.services.pubsub, roles: credentials }, config.membership, root)
     const dataDir = config.dataDir ?? join(tmpdir(), 'gridd', libp2p.peerId.toString())
-    if (config.agent != null) this.agent = new AgentRole(libp2p, this.membership, config.agent, dataDir, root)
-    this.workers = new Workers(libp2p, this.membership, this.agent, root)
-    this.addons = new AddonRegistry(this, libp2p, root)
-    this.channels = new Channels(libp2p, this.membership, config.channels, root, keyPem)
+    if (config.agent != null) this.agent = new AgentRole(libp2p, this.membership, config.agent, dataDir, root, credentials)
+    this.workers = new Workers(libp2p, this.membership, this.agent, root, credentials)
+    this.addons = new AddonRegistry(this, libp2p, root, credentials)
+    this.channels = new Channels(libp2p, this.membership, config.channels, root, keyPem, credentials)
     this.services = new ServiceList(this.serviceList(addons ?? []), { log, stopTimeoutMs: config.stopTimeoutMs })
   }
 
@@ -85,9 +90,11 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     const log = root.child({ component: 'gridd' })
     const tls = await resolveTls(config, log)
     checkMaterial(tls)
+    checkOwnRoles(tls.cert, { agent: config.agent != null })
+    const credentials = new PeerCredentials(root)
     // created stopped: the service list starts it, so it also stops it on any failure
-    const libp2p = await createGridLibp2p({ host: config.host, port: config.port, tls, log, pingIntervalMs: config.pingIntervalMs, start: false })
-    const node = new GridNode(config, libp2p, log, root, init.addons, tls.key)
+    const libp2p = await createGridLibp2p({ host: config.host, port: config.port, tls, log, pingIntervalMs: config.pingIntervalMs, start: false, credentials })
+    const node = new GridNode(config, libp2p, log, root, init.addons, tls.key, credentials)
     await node.services.start()
     return node
   }
@@ -221,14 +228,19 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
       // stopping channels waits on no peer: destroying them is the same
       { name: 'channels', start: async () => { await this.channels.start() }, stop: async () => { await this.channels.stop() }, destroy: async () => { await this.channels.stop() } },
       this.agent == null ? undefined : { name: 'agent', start: async () => { await this.agent?.start() }, stop: async () => { await this.agent?.stop() }, destroy: async () => { await this.agent?.destroy() } },
-      protocolHandlers('control, status and channel client protocols', this.libp2p, {
-        [CONTROL_PROTOCOL]: controlHandler({
-          setWeight: w => { this.setWeight(w) },
-          setStrategy: s => { this.setStrategy(s) },
-          placement: () => ({ weight: this.self().weight, strategy: this.self().strategy })
-        }, this.log),
-        [STATUS_PROTOCOL]: statusHandler(request => this.status(request), this.log),
-        [CLIENT_PROTOCOL]: channelClientHandler(name => this.channel(name), this.log)
+      protocolHandlers('control, status and channel client protocols', this.libp2p, this.credentials, {
+        [CONTROL_PROTOCOL]: {
+          roles: ['admin'],
+          maxInboundStreams: 4,
+          handler: controlHandler({
+            setWeight: w => { this.setWeight(w) },
+            setStrategy: s => { this.setStrategy(s) },
+            placement: () => ({ weight: this.self().weight, strategy: this.self().strategy })
+          }, this.log)
+        },
+        [STATUS_PROTOCOL]: { roles: ANY_ROLE, maxInboundStreams: 4, handler: statusHandler(request => this.status(request), this.log) },
+        // reads for any role that may read (client, member, admin); writes checked per request (member)
+        [CLIENT_PROTOCOL]: { roles: ['client', 'member', 'admin'], maxInboundStreams: 16, handler: channelClientHandler(name => this.channel(name), this.credentials, this.log) }
       }),
       { name: 'workers', start: () => { this.workers.start() }, stop: async () => { await this.workers.stop() }, destroy: () => { this.workers.destroy() } },
       { name: 'pipelines', stop: cancelRuns, destroy: cancelRuns },

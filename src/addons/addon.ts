@@ -1,3 +1,4 @@
+import type { Role } from '../trust/roles.ts'
 import type { Logger } from '../logger.ts'
 import type { Schema } from '../transport/json-stream.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -23,11 +24,18 @@ export interface AddonContext extends AddonHost {
    * Serves the add-on's own libp2p protocol: one JSON request in, one JSON
    * response out, over mTLS like every gridd protocol. Requests are
    * size-limited and checked against `schema` (anything JSON by default).
-   * Unregistered when the add-on stops.
+   * Only callers whose certificate holds one of `options.roles` are served
+   * (default `['member']`; others get ERR_FORBIDDEN). Unregistered when the add-on stops.
    */
-  handle: <S extends Schema>(protocol: string, handler: (request: unknown, from: string) => unknown, schema?: S) => Promise<void>
+  handle: <S extends Schema>(protocol: string, handler: (request: unknown, from: string) => unknown, schema?: S, options?: AddonHandleOptions) => Promise<void>
   /** Calls a protocol served by another node (a peer id of a member, or a multiaddr); 10 s timeout by default, aborted when the add-on stops. */
   request: (target: string | Multiaddr, protocol: string, body: unknown, options?: { signal?: AbortSignal }) => Promise<unknown>
+}
+
+/** Who may call an add-on's protocol. */
+export interface AddonHandleOptions {
+  /** Roles admitted (any one suffices); default `['member']`. */
+  roles?: readonly Role[]
 }
 
 /** What `start` may return: something to stop. */

@@ -7,6 +7,10 @@ import type { Logger } from '../logger.ts'
 import { JsonStream, requestJson } from '../transport/json-stream.ts'
 import { toWireError, wireErrorSchema, RemoteError } from '../wire/wire-error.ts'
 import type { Addon, AddonContext, AddonInstance } from './addon.ts'
+import type { RoleCheck } from '../trust/credentials.ts'
+import { guarded } from '../trust/guard.ts'
+import { isRole } from '../trust/roles.ts'
+import type { Role } from '../trust/roles.ts'
 import { AddonDependencyError, AddonExistsError, AddonStartError, ConfigError, NodeStoppedError } from '../errors.ts'
 
 interface Running {
@@ -26,13 +30,15 @@ const replySchema = v.variant('ok', [
 export class AddonRegistry {
   private readonly host: AddonHost
   private readonly libp2p: Libp2p
+  private readonly roles: Pick<RoleCheck, 'authorize'>
   private readonly log: Logger
   private readonly running: Running[] = []
   private readonly starting = new Map<string, Running>()
   private closed = false
 
-  constructor (host: AddonHost, libp2p: Libp2p, log: Logger) {
+  constructor (host: AddonHost, libp2p: Libp2p, log: Logger, roles: Pick<RoleCheck, 'authorize'>) {
     this.host = host
+    this.roles = roles
     this.libp2p = libp2p
     this.log = log
   }
@@ -131,10 +137,11 @@ export class AddonRegistry {
       },
       // removing a listener twice (here, then at stop) is harmless
       off: (event, listener) => { host.off(event, listener) },
-      handle: async (protocol, handler, schema) => {
+      handle: async (protocol, handler, schema, options = {}) => {
         if (typeof protocol !== 'string' || !protocol.startsWith('/')) throw new ConfigError('protocol', `must start with "/", got ${JSON.stringify(protocol)}`)
+        const roles = checkRoles(options.roles ?? ['member'])
         if (abort.signal.aborted) throw new NodeStoppedError()
-        await libp2p.handle(protocol, async (stream, connection) => {
+        await libp2p.handle(protocol, guarded(this.roles, protocol, roles, async (stream, connection) => {
           const json = new JsonStream(stream)
           try {
             const request = await json.read(schema ?? v.unknown(), { signal: AbortSignal.timeout(10_000) })
@@ -150,7 +157,7 @@ export class AddonRegistry {
             log.warn({ err, protocol }, 'dropped a malformed add-on request')
             stream.abort(err as Error)
           }
-        })
+        }))
         const unhandle = async (): Promise<void> => { await libp2p.unhandle(protocol) }
         // stopped while registering: teardown has already run its cleanups
         if (abort.signal.aborted) { await unhandle(); throw new NodeStoppedError() }
@@ -172,4 +179,11 @@ export class AddonRegistry {
       try { await undo() } catch {}
     }
   }
+}
+
+function checkRoles (roles: readonly Role[]): readonly Role[] {
+  if (!Array.isArray(roles) || roles.length === 0 || !roles.every(r => typeof r === 'string' && isRole(r))) {
+    throw new ConfigError('roles', `must be a non-empty list of agent, member, client, admin; got ${JSON.stringify(roles)}`)
+  }
+  return roles
 }

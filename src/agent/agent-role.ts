@@ -9,6 +9,7 @@ import type { Membership, WorkerLoad } from '../membership/membership.ts'
 import type { Logger } from '../logger.ts'
 import { MAX_LOAD_STAGES } from '../membership/schema.ts'
 import type { RejectedCount } from '../transport/rejections.ts'
+import type { RoleCheck } from '../trust/credentials.ts'
 
 /** Where the workers of the stages beyond what a heartbeat may name are counted. */
 export const OTHER_STAGES = '(other stages)'
@@ -26,13 +27,13 @@ export class AgentRole {
   private readonly dataDir: string
   private readonly records: WorkerRecords
 
-  constructor (libp2p: Libp2p, membership: Membership, config: AgentConfig, dataDir: string, log: Logger) {
+  constructor (libp2p: Libp2p, membership: Membership, config: AgentConfig, dataDir: string, log: Logger, roles: RoleCheck) {
     this.membership = membership
     this.config = config
     this.dataDir = dataDir
     this.records = new WorkerRecords(dataDir, log.child({ component: 'spawner' }))
     this.spawner = new Spawner(config, log, () => { this.membership.loadChanged() }, this.records)
-    this.service = new AgentService(libp2p, this.spawner, dataDir, log, { attachTimeoutMs: config.attachTimeoutMs })
+    this.service = new AgentService(libp2p, this.spawner, dataDir, log, roles, { attachTimeoutMs: config.attachTimeoutMs })
   }
 
   async start (): Promise<void> {

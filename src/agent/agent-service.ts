@@ -14,14 +14,20 @@ import { ModuleMissingError, ProtocolError, WorkerNotFoundError } from '../error
 import { Rejections } from '../transport/rejections.ts'
 import type { RejectedCount } from '../transport/rejections.ts'
 import { Batcher } from '../wire/batcher.ts'
+import type { RoleCheck } from '../trust/credentials.ts'
+import { guarded } from '../trust/guard.ts'
+import { refusalFrame } from '../trust/refusal.ts'
 
 const REQUEST_TIMEOUT_MS = 10_000
 const MAX_WORKER_MESSAGE_BYTES = 16 * 1024 * 1024
+/** Worker streams one connection may hold open: one per worker, and an agent's worker cap is far lower. */
+const MAX_WORKER_STREAMS = 1024
 
 /**
  * The agent's network face: `/gridd/spawn/1.0.0` (spawn, kill, list) and
  * `/gridd/worker/1.0.0` (items to one worker and its results back, then its
- * exit). Any authenticated member may use them.
+ * exit). Members spawn; a worker belongs to the peer that spawned it, which
+ * alone may attach to it, list it and kill it (an admin may list and kill any).
  */
 export class AgentService {
   private readonly libp2p: Libp2p
@@ -33,9 +39,13 @@ export class AgentService {
   private readonly rejections: Rejections
   /** Workers spawned for a requester that has not opened their worker stream yet, with their kill timers. */
   private readonly unattached = new Map<string, NodeJS.Timeout>()
+  /** Who spawned each live worker (a peer id). */
+  private readonly owners = new Map<string, string>()
+  private readonly roles: RoleCheck
 
-  constructor (libp2p: Libp2p, spawner: Spawner, dataDir: string, log: Logger, options: { attachTimeoutMs?: number } = {}) {
+  constructor (libp2p: Libp2p, spawner: Spawner, dataDir: string, log: Logger, roles: RoleCheck, options: { attachTimeoutMs?: number } = {}) {
     this.libp2p = libp2p
+    this.roles = roles
     this.spawner = spawner
     this.dataDir = dataDir
     this.log = log.child({ component: 'agent' })
@@ -49,14 +59,20 @@ export class AgentService {
   }
 
   async start (): Promise<void> {
-    await this.libp2p.handle(SPAWN_PROTOCOL, async (stream, connection) => { await this.onSpawnStream(stream, connection) })
-    await this.libp2p.handle(WORKER_PROTOCOL, async (stream, connection) => { await this.onWorkerStream(stream, connection.remotePeer.toString()) })
+    await this.libp2p.handle(SPAWN_PROTOCOL, guarded(this.roles, SPAWN_PROTOCOL, ['member', 'admin'], async (stream, connection) => { await this.onSpawnStream(stream, connection) }))
+    // one stream per worker: a member may run many workers here (the registrar's default is 32 per connection)
+    await this.libp2p.handle(WORKER_PROTOCOL, guarded(this.roles, WORKER_PROTOCOL, ['member'], async (stream, connection) => { await this.onWorkerStream(stream, connection.remotePeer.toString()) }), { maxInboundStreams: MAX_WORKER_STREAMS })
   }
 
   async stop (): Promise<void> {
     await this.libp2p.unhandle([SPAWN_PROTOCOL, WORKER_PROTOCOL]).catch(() => {})
     for (const timer of this.unattached.values()) clearTimeout(timer)
     this.unattached.clear()
+  }
+
+  /** The spawner of a worker, or an admin. */
+  private mayTouch (id: string, peer: string): boolean {
+    return this.owners.get(id) === peer || this.roles.has(peer, 'admin')
   }
 
   /** A worker nobody attaches to would run forever: it gets `attachTimeoutMs`, then SIGKILL. */
@@ -93,16 +109,20 @@ export class AgentService {
 
   private async answer (request: SpawnRequestMessage, from: string): Promise<SpawnResponseMessage> {
     try {
-      if (request.op === 'list') return { ok: true, workers: this.spawner.list() }
+      if (request.op === 'list') return { ok: true, workers: this.spawner.list().filter(w => this.mayTouch(w.id, from)) }
       if (request.op === 'kill') {
         const worker = this.spawner.get(request.id)
         if (worker == null) return { ok: true }
+        if (!this.mayTouch(request.id, from)) this.roles.authorize(from, ['admin'], `${SPAWN_PROTOCOL} kill of a worker another peer spawned`)
         return { ok: true, exit: await worker.kill({ graceful: request.graceful }) }
       }
+      this.roles.authorize(from, ['member'], `${SPAWN_PROTOCOL} spawn`)
       const modulePath = await locateModule(request.module, this.dataDir)
       if (modulePath == null) throw new ModuleMissingError(request.module.sha256)
       const worker = this.spawner.spawn({ stage: request.stage, modulePath, resources: request.resources, env: request.env, concurrency: request.concurrency, shippedFrom: [dirname(request.module.path)] })
       this.expectAttach(worker)
+      this.owners.set(worker.info.id, from)
+      void worker.exited.then(() => { this.owners.delete(worker.info.id) })
       // where the module came from: sent with this request, or the content-addressed cache
       const module = request.module.source != null ? 'shipped' : 'cached'
       this.log.info({ worker: worker.info.id, stage: request.stage, requester: from, module }, 'spawned for a remote requester')
@@ -120,6 +140,13 @@ export class AgentService {
       const attach = await json.read(workerUpSchema, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
       const id = attach.type === 'attach' ? attach.id : '(none named)'
       worker = this.spawner.get(id)
+      if (worker != null && this.owners.get(id) !== from) {
+        // someone else's worker: attaching would let it feed items and read results (and end it on close)
+        worker = undefined
+        await json.write(refusalFrame(this.roles.forbid(from, `${WORKER_PROTOCOL} to attach to a worker another peer spawned`)))
+        await json.close()
+        return
+      }
       if (worker == null) {
         await json.write({ type: 'exit', exit: { code: null, signal: null, error: toWireError(new WorkerNotFoundError(id)) } } satisfies WorkerDown)
         await json.close()

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { x509, webcrypto } from './x509.ts'
 import { CertificateError, ConfigError } from '../errors.ts'
 import { DEFAULT_CA_VALIDITY_DAYS, DEFAULT_CERT_VALIDITY_DAYS } from './validity.ts'
+import { isRole, roleUri, ROLES } from '../trust/roles.ts'
+import type { Role } from '../trust/roles.ts'
 
 const ED25519 = { name: 'Ed25519' }
 const DAY_MS = 24 * 60 * 60 * 1000
@@ -24,6 +26,8 @@ export interface CreateCaOptions {
 export interface IssueOptions {
   /** The subject CN and the DNS SAN. */
   name: string
+  /** What the holder may do (DESIGN §11), as `urn:gridd:role:<role>` SAN URIs. Default `['member']`. */
+  roles?: readonly Role[]
   validityDays?: number
   /** Override validity start (tests make not-yet-valid certificates with it). */
   notBefore?: Date
@@ -57,6 +61,7 @@ export async function createCa (options: CreateCaOptions = {}): Promise<CertKeyP
  */
 export async function issueCertificate (ca: CertKeyPair, options: IssueOptions): Promise<CertKeyPair> {
   const name = checkName(options.name)
+  const roles = checkRoles(options.roles ?? ['member'])
   const validityDays = checkValidity(options.validityDays ?? DEFAULT_CERT_VALIDITY_DAYS)
   const caCert = new x509.X509Certificate(ca.cert)
   const caKey = await importKey(ca.key)
@@ -75,7 +80,7 @@ export async function issueCertificate (ca: CertKeyPair, options: IssueOptions):
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-      new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: name }]),
+      new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: name }, ...roles.map(r => ({ type: 'url' as const, value: roleUri(r) }))]),
       await x509.AuthorityKeyIdentifierExtension.create(caCert, false, webcrypto)
     ]
   }, webcrypto)
@@ -105,6 +110,14 @@ function serialNumber (): string {
   const bytes = randomBytes(16)
   bytes[0] = (bytes[0] ?? 0) & 0x7f
   return bytes.toString('hex')
+}
+
+function checkRoles (roles: readonly Role[]): Role[] {
+  if (roles.length === 0) throw new ConfigError('roles', `a certificate needs at least one role of ${ROLES.join(', ')}`)
+  for (const role of roles) {
+    if (!isRole(role)) throw new ConfigError('roles', `"${String(role)}" is not a role; roles are ${ROLES.join(', ')}`)
+  }
+  return [...new Set(roles)]
 }
 
 function checkValidity (days: number): number {

@@ -1,9 +1,10 @@
 import { constants } from 'node:fs'
-import { mkdir, open, readFile } from 'node:fs/promises'
+import { chmod, mkdir, open, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createCa, issueCertificate, checkName } from './create.ts'
 import type { CertKeyPair, CreateCaOptions } from './create.ts'
 import { CertificateError, FileExistsError } from '../errors.ts'
+import type { Role } from '../trust/roles.ts'
 
 export interface CertsDirOptions {
   /** Overwrite existing files. */
@@ -11,44 +12,72 @@ export interface CertsDirOptions {
   validityDays?: number
 }
 
+export interface IssueIntoDirOptions extends CertsDirOptions {
+  /** Default `['member']`. */
+  roles?: readonly Role[]
+}
+
+/**
+ * Where `grid certs init` keeps the CA's private key: a 0700 directory of its
+ * own, apart from what nodes read (`ca.crt` and their own pair), so handing a
+ * machine its files never means handing it the key that mints members.
+ */
+export const CA_KEY_DIR = 'ca'
+
+/** What `grid certs init` makes: each certificate's name and roles (DESIGN §11). */
+export const INIT_CERTIFICATES: ReadonlyArray<{ name: string, roles: readonly Role[] }> = [
+  { name: 'node', roles: ['member', 'agent'] },
+  { name: 'client', roles: ['client'] },
+  { name: 'admin', roles: ['admin'] }
+]
+
 export interface InitResult {
   dir: string
   files: string[]
 }
 
-/** `grid certs init`: a CA, a first node certificate (`node`) and a client certificate (`client`). */
+/**
+ * `grid certs init`: a CA (`ca.crt`, its key in `ca/ca.key`), a node certificate
+ * (`node`: member, agent), a CLI client certificate (`client`) and an admin one (`admin`).
+ */
 export async function initCertsDir (dir: string, options: CertsDirOptions & { ca?: CreateCaOptions } = {}): Promise<InitResult> {
-  const names = ['ca', 'node', 'client']
-  if (options.force !== true) await refuseExisting(dir, names)
-  await mkdir(dir, { recursive: true, mode: 0o755 })
+  if (options.force !== true) {
+    await refuseExisting(dir, ['ca', ...INIT_CERTIFICATES.map(c => c.name)])
+    const key = join(dir, CA_KEY_DIR, 'ca.key')
+    if (await exists(key)) throw new FileExistsError(key)
+  }
+  await mkdir(join(dir, CA_KEY_DIR), { recursive: true, mode: 0o700 })
+  await chmod(join(dir, CA_KEY_DIR), 0o700)
   const ca = await createCa(options.ca)
-  const files = await writePair(dir, 'ca', ca, true)
-  for (const name of ['node', 'client']) {
-    const pair = await issueCertificate(ca, { name, validityDays: options.validityDays })
+  const files = [join(dir, CA_KEY_DIR, 'ca.key'), join(dir, 'ca.crt')]
+  await writeFileMode(files[0]!, ca.key, 0o600, true)
+  await writeFileMode(files[1]!, ca.cert, 0o644, true)
+  for (const { name, roles } of INIT_CERTIFICATES) {
+    const pair = await issueCertificate(ca, { name, roles, validityDays: options.validityDays })
     files.push(...await writePair(dir, name, pair, true))
   }
   return { dir, files }
 }
 
 /** `grid certs issue <name>`: one more certificate signed by the CA in `dir`. */
-export async function issueIntoDir (dir: string, name: string, options: CertsDirOptions = {}): Promise<InitResult> {
+export async function issueIntoDir (dir: string, name: string, options: IssueIntoDirOptions = {}): Promise<InitResult> {
   checkName(name)
   // case-insensitive: on macOS or Windows "CA.crt" is ca.crt
   if (name.toLowerCase() === 'ca') throw new CertificateError('"ca" is the CA\'s own file name; choose another name')
   const ca = await readCaPair(dir)
   if (options.force !== true) await refuseExisting(dir, [name])
-  const pair = await issueCertificate(ca, { name, validityDays: options.validityDays })
+  const pair = await issueCertificate(ca, { name, roles: options.roles, validityDays: options.validityDays })
   return { dir, files: await writePair(dir, name, pair, options.force === true) }
 }
 
-async function readCaPair (dir: string): Promise<CertKeyPair> {
+/** The CA of `dir`: `ca.crt`, and its key from `ca/ca.key` (or `ca.key` beside it, the layout before roles). */
+export async function readCaPair (dir: string): Promise<CertKeyPair> {
   try {
-    return {
-      cert: await readFile(join(dir, 'ca.crt'), 'utf8'),
-      key: await readFile(join(dir, 'ca.key'), 'utf8')
-    }
+    const cert = await readFile(join(dir, 'ca.crt'), 'utf8')
+    const key = await readFile(join(dir, CA_KEY_DIR, 'ca.key'), 'utf8').catch(async () => await readFile(join(dir, 'ca.key'), 'utf8'))
+    return { cert, key }
   } catch (err) {
-    throw new CertificateError(`cannot read the CA in ${dir} (ca.crt and ca.key); run \`grid certs init --dir ${dir}\` first`, { cause: err })
+    throw new CertificateError(`cannot read the CA in ${dir} (ca.crt and ${CA_KEY_DIR}/ca.key); run \`grid certs init --dir ${dir}\` first`, { cause: err })
   }
 }
 

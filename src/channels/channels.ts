@@ -16,6 +16,8 @@ import { ChannelLimitError, ConfigError, NodeStoppedError } from '../errors.ts'
 import { Rejections } from '../transport/rejections.ts'
 import type { RejectedCount } from '../transport/rejections.ts'
 import type { Logger } from '../logger.ts'
+import type { RoleCheck as ChannelRoles } from '../trust/credentials.ts'
+import { gossipRefusal } from '../trust/gossip-roles.ts'
 import type { MemberSource } from '../membership/events.ts'
 import type { Member } from '../membership/member.ts'
 
@@ -69,12 +71,14 @@ export class Channels {
   private readonly tombstoneTtlMs: number
   private readonly syncIntervalMs: number
   private readonly membership: MemberSource
+  private readonly roles: ChannelRoles
   private timer?: NodeJS.Timeout
   private running = false
 
   /** `keyPem`: the node's Ed25519 key (its certificate's), which signs every write of this node. */
-  constructor (libp2p: GridLibp2p, membership: MemberSource, init: ChannelsInit, log: Logger, keyPem: string) {
+  constructor (libp2p: GridLibp2p, membership: MemberSource, init: ChannelsInit, log: Logger, keyPem: string, roles: ChannelRoles) {
     this.libp2p = libp2p
+    this.roles = roles
     this.pubsub = libp2p.services.pubsub
     this.membership = membership
     this.log = log.child({ component: 'channels' })
@@ -86,7 +90,7 @@ export class Channels {
     this.maxChannelBytes = init.maxChannelBytes ?? CHANNEL_DEFAULTS.maxChannelBytes
     this.tombstoneTtlMs = init.tombstoneTtlMs ?? 10 * 60_000
     this.syncIntervalMs = init.syncIntervalMs ?? 10_000
-    this.sync = new ChannelSync(libp2p, this.log, this.rejections, {
+    this.sync = new ChannelSync(libp2p, roles, this.log, this.rejections, {
       lookup: name => this.open.get(name),
       merge: (channel, entries, peer) => { this.merge(channel, entries, peer, 'snapshot') },
       maxMessageBytes: init.syncMessageBytes ?? CHANNEL_DEFAULTS.syncMessageBytes,
@@ -240,7 +244,7 @@ export class Channels {
   }
 
   private validate (peer: PeerId, message: Message): TopicValidatorResult {
-    const result = this.check(message)
+    const result = gossipRefusal(this.roles, peer.toString(), message) ?? this.check(message)
     if ('reason' in result) {
       const from = message.type === 'signed' ? message.from.toString() : peer.toString()
       this.rejections.reject(GOSSIP_LABEL, result.reason, from, `dropped malformed channel message: ${result.detail}`, result.detail, { via: peer.toString(), topic: message.topic, bytes: message.data.byteLength })

@@ -7,6 +7,7 @@ import { CLIENT_PROTOCOL, clientRequestSchema } from './schema.ts'
 import type { ClientRequest } from './schema.ts'
 import type { Channel } from './channel.ts'
 import type { Logger } from '../logger.ts'
+import type { RoleCheck } from '../trust/credentials.ts'
 
 const replySchema = v.variant('ok', [
   v.object({ ok: v.literal(true), value: v.optional(v.unknown()), found: v.optional(v.boolean()), entries: v.optional(v.array(v.tuple([v.string(), v.unknown()]))) }),
@@ -19,15 +20,17 @@ export type ChannelReply = v.InferOutput<typeof replySchema>
 
 /**
  * The handler of CLIENT_PROTOCOL: serves `grid channel get|set|del|list` (a CLI is a client,
- * not a member: the node reads and writes for it). The node registers and unregisters it.
+ * not a member: the node reads, and writes for a member certificate). The node registers and unregisters it.
  */
-export function channelClientHandler (channel: (name: string) => Channel, log: Logger): StreamHandler {
-  return async (stream) => {
+export function channelClientHandler (channel: (name: string) => Channel, roles: Pick<RoleCheck, 'authorize'>, log: Logger): StreamHandler {
+  return async (stream, connection) => {
     const json = new JsonStream(stream, { maxBytes: 1024 * 1024 })
     try {
       const request = await json.read(clientRequestSchema, { signal: AbortSignal.timeout(5000) })
       let reply: ChannelReply
       try {
+        // reading is for every role the protocol admits; writing is a member's (DESIGN §11)
+        if (request.op === 'set' || request.op === 'del') roles.authorize(connection.remotePeer.toString(), ['member'], `${CLIENT_PROTOCOL} ${request.op}`)
         const open = channel(request.channel)
         // a node that opens the channel for this request answers from the grid's state, not an empty map
         await open.ready

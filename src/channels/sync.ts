@@ -6,6 +6,8 @@ import { SYNC_PROTOCOL, syncAnswerSchema, syncAskSchema, syncChunkSchema } from 
 import type { Channel } from './channel.ts'
 import type { Entry, KeyStamp } from './store.ts'
 import type { Logger } from '../logger.ts'
+import type { RoleCheck as ChannelRoles } from '../trust/credentials.ts'
+import { guarded } from '../trust/guard.ts'
 import type { Rejections } from '../transport/rejections.ts'
 
 const EXCHANGE_TIMEOUT_MS = 30_000
@@ -32,21 +34,23 @@ export interface ChannelSyncInit {
  */
 export class ChannelSync {
   private readonly libp2p: Libp2p
+  private readonly roles: ChannelRoles
   private readonly log: Logger
   private readonly rejections: Rejections
   private readonly init: ChannelSyncInit
   /** One exchange per channel and peer at a time: triggers come in bursts (join, subscribe, rejoin). */
   private readonly inFlight = new Map<string, Promise<void>>()
 
-  constructor (libp2p: Libp2p, log: Logger, rejections: Rejections, init: ChannelSyncInit) {
+  constructor (libp2p: Libp2p, roles: ChannelRoles, log: Logger, rejections: Rejections, init: ChannelSyncInit) {
     this.libp2p = libp2p
+    this.roles = roles
     this.log = log
     this.rejections = rejections
     this.init = init
   }
 
   async start (): Promise<void> {
-    await this.libp2p.handle(SYNC_PROTOCOL, async (stream, connection) => { await this.answer(stream, connection.remotePeer.toString()) })
+    await this.libp2p.handle(SYNC_PROTOCOL, guarded(this.roles, SYNC_PROTOCOL, ['member'], async (stream, connection) => { await this.answer(stream, connection.remotePeer.toString()) }))
   }
 
   async stop (): Promise<void> {
@@ -55,6 +59,8 @@ export class ChannelSync {
 
   /** Exchanges `channel` with `peer`; never rejects (a peer may be gone, or a CLI client). */
   async exchange (channel: Channel, peer: string): Promise<void> {
+    // only members hold channels (a CLI client or agent-only peer would refuse anyway)
+    if (!this.roles.has(peer, 'member')) return
     const id = `${channel.name}\0${peer}`
     let running = this.inFlight.get(id)
     if (running == null) {

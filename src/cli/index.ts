@@ -3,7 +3,7 @@ import { nodeCommand } from './commands/node.ts'
 import { certsCommand } from './commands/certs.ts'
 import { statusCommand } from './commands/status.ts'
 import { weightCommand, strategyCommand } from './commands/placement.ts'
-import { GridError, ERR_CERTIFICATE, ERR_CONFIG, ERR_FILE_EXISTS, ERR_INVALID_ADDRESS, ERR_NO_CERTS, ERR_VALUE_TOO_LARGE } from '../errors.ts'
+import { ForbiddenError, GridError, ERR_CERTIFICATE, ERR_CONFIG, ERR_FILE_EXISTS, ERR_INVALID_ADDRESS, ERR_NO_CERTS, ERR_VALUE_TOO_LARGE } from '../errors.ts'
 import { RemoteError } from '../wire/wire-error.ts'
 import { channelCommand } from './commands/channel.ts'
 
@@ -43,7 +43,7 @@ function fail (err: unknown): number {
     // help and version are not errors; commander already printed the message
     return err.exitCode === 0 ? 0 : EXIT_USAGE
   }
-  if (err instanceof RemoteError) {
+  if (err instanceof RemoteError || err instanceof ForbiddenError) {
     // the node refused the request: its error, by name and code, not our stack
     process.stderr.write(`grid: the node refused: ${err.name} (${err.code}): ${err.message}\n`)
     return USAGE_CODES.has(err.code) ? EXIT_USAGE : 1

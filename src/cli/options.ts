@@ -40,10 +40,10 @@ export function logLevelOption (defaultLevel: string): Option {
 }
 
 /** The TLS flags shared by every command. */
-export function tlsOptions (defaultName: string): Option[] {
+export function tlsOptions (defaultName: string, defaultText = `"${defaultName}"`): Option[] {
   return [
     new Option('--certs <dir>', 'certificates directory (ca.crt, NAME.crt, NAME.key)').env('GRID_CERTS'),
-    new Option('--name <name>', `certificate name in --certs (default "${defaultName}")`).env('GRID_CERT_NAME'),
+    new Option('--name <name>', `certificate name in --certs (default ${defaultText})`).env('GRID_CERT_NAME'),
     new Option('--ca <file>', 'grid CA certificate (PEM file)'),
     new Option('--cert <file>', 'this side\'s certificate (PEM file)'),
     new Option('--key <file>', 'this side\'s private key (PEM file)'),

@@ -6,8 +6,9 @@ import type { Heartbeat } from './schema.ts'
 import { MAX_HEARTBEAT_BYTES, MEMBERS_TOPIC } from './constants.ts'
 import { parseJson } from '../transport/json-stream.ts'
 import type { Logger } from '../logger.ts'
-import type { MembershipPubsub } from './components.ts'
+import type { MembershipPubsub, MembershipRoles } from './components.ts'
 import type { Rejections } from '../transport/rejections.ts'
+import { gossipRefusal } from '../trust/gossip-roles.ts'
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -20,13 +21,15 @@ const decoder = new TextDecoder()
  */
 export class HeartbeatGossip {
   private readonly pubsub: MembershipPubsub
+  private readonly roles: MembershipRoles
   private readonly log: Logger
   private readonly rejections: Rejections
   private readonly onHeartbeat: (heartbeat: Heartbeat, from: string) => void
   private readonly valid = new WeakMap<Uint8Array, Heartbeat>()
 
-  constructor (pubsub: MembershipPubsub, log: Logger, rejections: Rejections, onHeartbeat: (heartbeat: Heartbeat, from: string) => void) {
+  constructor (pubsub: MembershipPubsub, roles: MembershipRoles, log: Logger, rejections: Rejections, onHeartbeat: (heartbeat: Heartbeat, from: string) => void) {
     this.pubsub = pubsub
+    this.roles = roles
     this.log = log
     this.rejections = rejections
     this.onHeartbeat = onHeartbeat
@@ -55,7 +58,7 @@ export class HeartbeatGossip {
   }
 
   private validate (peer: PeerId, message: Message): TopicValidatorResult {
-    const result = check(message)
+    const result = gossipRefusal(this.roles, peer.toString(), message) ?? check(message)
     if ('reason' in result) {
       const from = message.type === 'signed' ? message.from.toString() : undefined
       this.rejections.reject(MEMBERS_TOPIC, result.reason, from ?? peer.toString(), `dropped malformed membership gossip: ${result.detail}`, result.detail, { via: peer.toString(), bytes: message.data.byteLength })

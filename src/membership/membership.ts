@@ -4,7 +4,7 @@ import { MemberTable } from './table.ts'
 import type { Member, MemberEvent } from './member.ts'
 import type { Heartbeat, MemberEntry } from './schema.ts'
 import type { MembershipEvents } from './events.ts'
-import type { MembershipComponents, MembershipLibp2p } from './components.ts'
+import type { MembershipComponents, MembershipLibp2p, MembershipRoles } from './components.ts'
 import { HeartbeatGossip } from './gossip.ts'
 import { MemberSync } from './sync.ts'
 import { MemberConnections } from './connections.ts'
@@ -32,6 +32,7 @@ const LEAVE_LINGER_MS = 100
  */
 export class Membership extends EventEmitter<MembershipEvents> {
   private readonly libp2p: MembershipLibp2p
+  private readonly roles: MembershipRoles
   private readonly log: Logger
   private readonly config: MembershipConfig
   private readonly table: MemberTable
@@ -54,6 +55,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     super()
     const { libp2p } = components
     this.libp2p = libp2p
+    this.roles = components.roles
     this.log = log.child({ component: 'membership' })
     this.config = config
     this.rejections = new Rejections(this.log)
@@ -69,8 +71,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
     })
     this.tickMs = Math.max(20, Math.min(250, config.heartbeatMs / 4))
     this.health = new LocalHealth(this.tickMs)
-    this.gossip = new HeartbeatGossip(components.pubsub, this.log, this.rejections, (hb, from) => { this.onHeartbeat(hb, from) })
-    this.sync = new MemberSync(libp2p, this.log, this.rejections, () => [this.selfEntry(), ...this.table.entries()], (entries, from) => { this.onSync(entries, from) })
+    this.gossip = new HeartbeatGossip(components.pubsub, components.roles, this.log, this.rejections, (hb, from) => { this.onHeartbeat(hb, from) })
+    this.sync = new MemberSync(libp2p, components.roles, this.log, this.rejections, () => [this.selfEntry(), ...this.table.entries()], (entries, from) => { this.onSync(entries, from) })
     this.connections = new MemberConnections(libp2p, this.log, config, {
       lookup: id => this.table.get(id, performance.now()),
       refused: id => { this.apply(this.table.unreachable(id, performance.now())) }
@@ -240,7 +242,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
       this.rejections.reject(MEMBERS_TOPIC, 'replay', from, 'dropped replayed heartbeat', `incarnation ${member.incarnation} seq ${hb.seq}`)
       return
     }
-    const events = this.table.heard(member, now, hb.seq)
+    const events = this.table.heard(this.asCertified(member), now, hb.seq)
     for (const claim of hb.suspects) {
       if (this.tooFarAhead(claim.incarnation)) this.rejections.reject(MEMBERS_TOPIC, 'incarnation', from, 'dropped a suspicion: incarnation ahead of the clock', `incarnation ${claim.incarnation}`)
       else if (claim.id === this.self.id) this.refute(claim.incarnation, `${from} reports us ${claim.state}`)
@@ -264,14 +266,24 @@ export class Membership extends EventEmitter<MembershipEvents> {
       } else if (entry.id === from) {
         // the sender's own row, on a stream its certificate authenticated: its own word, like a
         // heartbeat, so a restarted member is back at its first sync, not its first heartbeat
-        events.push(...this.table.heard(entry, now))
+        events.push(...this.table.heard(this.asCertified(entry), now))
       } else {
-        events.push(...this.table.merge(entry, now))
+        events.push(...this.table.merge(this.asCertified(entry), now))
       }
     }
     this.apply(events)
     // learned of members we are not connected to: dial them (libp2p has no autodialer)
     this.connections.connectAll(this.table.list(now))
+  }
+
+  /**
+   * An entry claiming the agent role counts as one only if its certificate holds
+   * that role (verified at our handshake with it): otherwise it is listed as a
+   * member, and no stage is placed on it. It is re-judged at its next heartbeat.
+   */
+  private asCertified<E extends MemberEntry> (entry: E): E {
+    if (entry.role !== 'agent' || this.roles.has(entry.id, 'agent')) return entry
+    return { ...entry, role: 'member' }
   }
 
   /** Someone thinks we are suspect or failed at `incarnation`: outrank it and say so at once. */

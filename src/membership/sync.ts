@@ -5,7 +5,8 @@ import { SYNC_PROTOCOL, MAX_SYNC_BYTES } from './constants.ts'
 import { JsonStream } from '../transport/json-stream.ts'
 import type { Logger } from '../logger.ts'
 import { ProtocolError } from '../errors.ts'
-import type { MembershipLibp2p } from './components.ts'
+import type { MembershipLibp2p, MembershipRoles } from './components.ts'
+import { guarded } from '../trust/guard.ts'
 import type { Rejections } from '../transport/rejections.ts'
 
 const SYNC_TIMEOUT_MS = 5000
@@ -16,13 +17,15 @@ const SYNC_TIMEOUT_MS = 5000
  */
 export class MemberSync {
   private readonly libp2p: Pick<MembershipLibp2p, 'handle' | 'unhandle' | 'addEventListener' | 'removeEventListener'>
+  private readonly roles: MembershipRoles
   private readonly log: Logger
   private readonly rejections: Rejections
   private readonly snapshot: () => MemberEntry[]
   private readonly onEntries: (entries: MemberEntry[], from: string) => void
 
-  constructor (libp2p: MemberSync['libp2p'], log: Logger, rejections: Rejections, snapshot: () => MemberEntry[], onEntries: (entries: MemberEntry[], from: string) => void) {
+  constructor (libp2p: MemberSync['libp2p'], roles: MembershipRoles, log: Logger, rejections: Rejections, snapshot: () => MemberEntry[], onEntries: (entries: MemberEntry[], from: string) => void) {
     this.libp2p = libp2p
+    this.roles = roles
     this.log = log
     this.rejections = rejections
     this.snapshot = snapshot
@@ -30,7 +33,7 @@ export class MemberSync {
   }
 
   async start (): Promise<void> {
-    await this.libp2p.handle(SYNC_PROTOCOL, async (stream, connection) => { await this.answer(stream, connection) })
+    await this.libp2p.handle(SYNC_PROTOCOL, guarded(this.roles, SYNC_PROTOCOL, ['member'], async (stream, connection) => { await this.answer(stream, connection) }))
     this.libp2p.addEventListener('connection:open', this.onConnectionOpen)
   }
 
@@ -41,7 +44,8 @@ export class MemberSync {
 
   /** The dialling side of every new connection starts the exchange. */
   private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => {
-    if (evt.detail.direction === 'outbound') void this.exchange(evt.detail)
+    // only members hold a table; a CLI client (or an agent-only certificate) is not asked
+    if (evt.detail.direction === 'outbound' && this.roles.has(evt.detail.remotePeer.toString(), 'member')) void this.exchange(evt.detail)
   }
 
   /** Exchange tables with the peer on the other end of `connection`. */

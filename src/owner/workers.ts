@@ -19,6 +19,7 @@ import { Reservations } from './reservations.ts'
 import { checkOption } from '../checks/check.ts'
 import { concurrency, positiveNumber, stageName } from '../checks/values.ts'
 import type { Logger } from '../logger.ts'
+import type { RoleCheck } from '../trust/credentials.ts'
 
 export interface SpawnOptions {
   stage: string
@@ -43,13 +44,15 @@ export class Workers {
   private readonly libp2p: Libp2p
   private readonly membership: Membership
   private readonly agent?: AgentRole
+  private readonly roles: Pick<RoleCheck, 'has'>
   private readonly log: Logger
   private readonly handles = new Map<string, WorkerHandle>()
   /** Spawns in flight (and just done), per agent: gossip has not counted them yet. */
   private readonly reservations = new Reservations()
 
-  constructor (libp2p: Libp2p, membership: Membership, agent: AgentRole | undefined, log: Logger) {
+  constructor (libp2p: Libp2p, membership: Membership, agent: AgentRole | undefined, log: Logger, roles: Pick<RoleCheck, 'has'>) {
     this.libp2p = libp2p
+    this.roles = roles
     this.membership = membership
     this.agent = agent
     this.log = log.child({ component: 'workers' })
@@ -145,8 +148,11 @@ export class Workers {
   }
 
   private candidates (): AgentLoad[] {
-    const members: Member[] = [this.membership.selfMember(), ...this.membership.members()]
-    return members.filter(m => m.role === 'agent' && m.state === 'alive').map(m => {
+    const self = this.membership.selfMember()
+    const members: Member[] = [self, ...this.membership.members()]
+    // an agent must hold the agent role in its certificate (our own was checked at start)
+    const certified = (m: Member): boolean => m.id === self.id || this.roles.has(m.id, 'agent')
+    return members.filter(m => m.role === 'agent' && m.state === 'alive' && certified(m)).map(m => {
       const reserved = this.reservations.of(m.id)
       return {
         id: m.id,
@@ -169,6 +175,9 @@ export class Workers {
     const agent = peerIdFromString(agentId)
     await this.membership.teachAddresses(agentId)
     const opts = { signal: signal == null ? AbortSignal.timeout(SPAWN_TIMEOUT_MS) : AbortSignal.any([signal, AbortSignal.timeout(SPAWN_TIMEOUT_MS)]) }
+    // the stage's code, env and items go only to a peer whose certificate makes it an agent
+    await this.libp2p.dial(agent, opts)
+    if (!this.roles.has(agentId, 'agent')) throw new SpawnRefusedError(`peer ${agentId} does not hold the agent role in its certificate: nothing shipped to it`)
     const request = { op: 'spawn', stage: options.stage, module: { path: module.path, sha256: module.sha256 }, resources, env: options.env, concurrency: options.concurrency }
     let reply: SpawnResponseMessage = await requestJson(this.libp2p, agent, SPAWN_PROTOCOL, request, spawnResponseSchema, opts)
     if (!reply.ok && reply.code === ERR_MODULE_MISSING) {

@@ -3,6 +3,7 @@ import type { Stream, Libp2p, AbortOptions, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import * as v from 'valibot'
 import { ProtocolError } from '../errors.ts'
+import { refusalOf } from '../trust/refusal.ts'
 
 /** Any synchronous valibot schema. */
 export type Schema = v.GenericSchema
@@ -60,6 +61,9 @@ export function parseJson<S extends Schema> (text: string, schema: S): v.InferOu
   } catch (err) {
     throw new ProtocolError('message is not valid JSON', { cause: err })
   }
+  // a guarded protocol refused this peer: say so rather than "does not match its schema"
+  const refusal = refusalOf(value)
+  if (refusal != null) throw refusal
   const result = v.safeParse(schema, value)
   if (!result.success) {
     const issue = result.issues[0]

@@ -14,6 +14,7 @@ import { privateKeyFromPem } from './identity.ts'
 import { InboundAudit } from './inbound-audit.ts'
 import { listenAddress } from './address.ts'
 import type { Logger } from '../logger.ts'
+import { PeerCredentials } from '../trust/credentials.ts'
 
 // a type alias (not an interface) so it satisfies libp2p's ServiceMap index signature
 export type GridServices = {
@@ -34,17 +35,31 @@ export interface TransportInit {
   pingIntervalMs?: number
   /** Start (listen) at once. Default true; a GridNode starts it as the first of its services. */
   start?: boolean
+  /** Filled by the handshake with every peer's verified roles; gossip from non-members is graylisted. */
+  credentials?: PeerCredentials
+  /** Serials refused at the handshake (the newest CRL). */
+  isRevoked?: (serial: string) => boolean
 }
+
+/** Below gossipsub's graylist threshold (-80): every RPC from such a peer is ignored, none is sent to it. */
+const NON_MEMBER_SCORE = -1000
 
 /** The libp2p node of a grid member: TCP, CA-rooted mTLS, yamux, identify, ping, gossipsub. */
 export async function createGridLibp2p (init: TransportInit): Promise<GridLibp2p> {
   const audit = new InboundAudit(init.log)
+  const credentials = init.credentials ?? new PeerCredentials(init.log)
   return await createLibp2p({
     start: init.start ?? true,
     privateKey: await privateKeyFromPem(init.tls.key),
     addresses: { listen: [listenAddress(init.host, init.port)] },
     transports: [tcp()],
-    connectionEncrypters: [mutualTls({ material: init.tls, log: init.log, onNegotiated: c => { audit.negotiated(c) } })],
+    connectionEncrypters: [mutualTls({
+      material: init.tls,
+      log: init.log,
+      onNegotiated: c => { audit.negotiated(c) },
+      onVerified: (peer, credential) => { credentials.record(peer, credential) },
+      isRevoked: init.isRevoked
+    })],
     streamMuxers: [yamux()],
     connectionGater: {
       ...audit.gater(),
@@ -80,8 +95,14 @@ export async function createGridLibp2p (init: TransportInit): Promise<GridLibp2p
         Dlo: 3,
         Dhi: 6,
         Dout: 2,
-        // gridd connections are already authenticated by mTLS; every member may share one host or LAN
-        scoreParams: { IPColocationFactorWeight: 0 }
+        scoreParams: {
+          // gridd connections are already authenticated by mTLS; every member may share one host or LAN
+          IPColocationFactorWeight: 0,
+          // only certificates with the member role take part in gossip (DESIGN §11): a client or
+          // agent-only peer is graylisted, so nothing it sends is processed and nothing is sent to it
+          appSpecificScore: (peer: string) => credentials.has(peer, 'member') ? 0 : NON_MEMBER_SCORE,
+          appSpecificWeight: 1
+        }
       })
     }
   })

@@ -40,7 +40,7 @@ await runBench('dispatch', ['--items'], async (args, defer) => {
   const dir = await mkdtemp(join(tmpdir(), 'gridd-bench-dispatch-'))
   defer(async () => { await rm(dir, { recursive: true, force: true }) })
   await initCertsDir(dir)
-  for (const name of ['agent', 'echo', 'owner', 'probe']) await issueIntoDir(dir, name)
+  for (const name of ['agent', 'echo', 'owner', 'probe']) await issueIntoDir(dir, name, { roles: ['member', 'agent'] })
   const echoProc = spawn(process.execPath, [fileURLToPath(new URL('./echo-server.ts', import.meta.url)), dir, 'echo'], { stdio: ['ignore', 'pipe', 'inherit'] })
   defer(() => { echoProc.kill('SIGKILL') })
   const client = await createGridLibp2p({ host: '127.0.0.1', port: 0, tls: await loadCerts(dir, 'probe'), log: pino({ level: 'silent' }) })

@@ -39,7 +39,7 @@ await runBench('owner-memory', ['--items', '--first', '--warmup'], async (args, 
   const dir = await mkdtemp(join(tmpdir(), 'gridd-bench-owner-memory-'))
   defer(async () => { await rm(dir, { recursive: true, force: true }) })
   await initCertsDir(dir)
-  for (const name of ['agent', 'owner']) await issueIntoDir(dir, name)
+  for (const name of ['agent', 'owner']) await issueIntoDir(dir, name, { roles: ['member', 'agent'] })
   const agent = await startNode(['--certs', dir, '--name', 'agent', '--agent', '--workers', '2'])
   defer(async () => { await agent.stop('SIGKILL') })
   const owner = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(dir, 'owner'), peers: [agent.address], logger: pino({ level: 'silent' }) })

@@ -50,7 +50,7 @@ await runBench('peers', [], async (args, defer) => {
   const certs = await mkdtemp(join(tmpdir(), 'gridd-bench-peers-'))
   defer(async () => { await rm(certs, { recursive: true, force: true }) })
   await initCertsDir(certs)
-  for (const name of ['agent', 'owner']) await issueIntoDir(certs, name)
+  for (const name of ['agent', 'owner']) await issueIntoDir(certs, name, { roles: ['member', 'agent'] })
   const agent = await startNode(['--certs', certs, '--name', 'agent', '--agent', '--workers', '2', '--cpu', '2'])
   defer(async () => { await agent.stop() })
   const owner = await startOwner(await loadCerts(certs, 'owner'), agent.address)

@@ -33,8 +33,8 @@ await runBench('spawn', ['--runs'], async (args, defer) => {
   // the remote agent and the idle node run what `npx grid` runs: the bundle, rebuilt from these sources
   await bundle()
   await initCertsDir(dir)
-  await issueIntoDir(dir, 'remote')
-  await issueIntoDir(dir, 'idle')
+  await issueIntoDir(dir, 'remote', { roles: ['member', 'agent'] })
+  await issueIntoDir(dir, 'idle', { roles: ['member', 'agent'] })
   // started the way `npx grid node` runs it: with the flags in bin/grid.js's shebang
   const agentArgs = ['node', '--certs', dir, '--name', 'remote', '--host', '127.0.0.1', '--port', '0', '--agent', '--workers', '4', '--weight', '0.001']
   const agent = new GridProcess([], {}, undefined, gridCommand(GRID_BIN, agentArgs))

@@ -29,22 +29,23 @@ describe('grid certs init / issue, then a grid from those certificates', () => {
   it('init makes a CA, a node and a client certificate (keys 0600); issue adds one more, signed by that CA', async () => {
     const init = await grid('certs', 'init', '--dir', 'certs', '--days', '30')
     expect(init.code, init.stderr).toBe(0)
-    const files = ['ca.crt', 'ca.key', 'node.crt', 'node.key', 'client.crt', 'client.key']
+    const files = ['ca.crt', 'ca/ca.key', 'node.crt', 'node.key', 'client.crt', 'client.key', 'admin.crt', 'admin.key']
     for (const file of files) expect(init.stdout).toContain(`wrote ${join(cwd, 'certs', file)}`)
     const issue = await grid('certs', 'issue', 'machine-b', '--dir', 'certs')
     expect(issue.code, issue.stderr).toBe(0)
     expect(issue.stdout).toContain('start a node with --certs certs --name machine-b')
-    expect((await readdir(join(cwd, 'certs'))).sort()).toEqual([...files, 'machine-b.crt', 'machine-b.key'].sort())
-    for (const key of ['ca.key', 'node.key', 'client.key', 'machine-b.key']) expect((await stat(join(cwd, 'certs', key))).mode & 0o777, key).toBe(0o600)
+    expect((await readdir(join(cwd, 'certs'), { recursive: true })).sort()).toEqual([...files, 'ca', 'machine-b.crt', 'machine-b.key'].sort())
+    for (const key of ['ca/ca.key', 'node.key', 'client.key', 'admin.key', 'machine-b.key']) expect((await stat(join(cwd, 'certs', key))).mode & 0o777, key).toBe(0o600)
 
     const ca = await cert('ca')
     expect(ca.ca).toBe(true)
-    for (const [name, days] of [['node', 30], ['client', 30], ['machine-b', 825]] as const) {
+    const roles = { node: ['member', 'agent'], client: ['client'], admin: ['admin'], 'machine-b': ['member'] }
+    for (const [name, days] of [['node', 30], ['client', 30], ['admin', 30], ['machine-b', 825]] as const) {
       const c = await cert(name)
       expect(c.verify(ca.publicKey), `${name} is signed by the CA`).toBe(true)
       expect(c.checkIssued(ca)).toBe(true)
       expect(c.subject).toBe(`CN=${name}`)
-      expect(c.subjectAltName).toBe(`DNS:${name}`)
+      expect(c.subjectAltName).toBe([`DNS:${name}`, ...roles[name].map(r => `URI:urn:gridd:role:${r}`)].join(', '))
       expect(c.publicKey.asymmetricKeyType).toBe('ed25519')
       expect(c.keyUsage?.sort()).toEqual(['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'])
       // --days on init sets the node and client certificates; issue's default is 825 days

@@ -26,7 +26,7 @@ describe(`${N} nodes in one process on 127.0.0.1`, () => {
     dir = await mkdtemp(join(tmpdir(), 'gridd-30-'))
     await initCertsDir(dir)
     for (let i = 0; i < N; i++) {
-      await issueIntoDir(dir, `m${i}`)
+      await issueIntoDir(dir, `m${i}`, { roles: ['member', 'agent'] })
       // each joins through a random earlier node: no single hub
       const seed = nodes.length === 0 ? [] : [nodes[Math.floor(Math.random() * nodes.length)]!.addresses[0]!]
       nodes.push(await GridNode.start({ host: '127.0.0.1', port: 0, peers: seed, tls: await loadCerts(dir, `m${i}`), heartbeatMs: 1000, ...PATIENT }))

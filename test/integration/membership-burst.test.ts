@@ -24,7 +24,7 @@ describe(`join burst: ${JOINERS} nodes join one seed process at once`, () => {
     seed = await grid.start('n1')
     // the joiners' certificates come from the seed's CA
     await Promise.all(Array.from({ length: JOINERS }, async (_, i) => {
-      await issueIntoDir(grid.dir, `j${i}`)
+      await issueIntoDir(grid.dir, `j${i}`, { roles: ['member', 'agent'] })
     }))
   })
 

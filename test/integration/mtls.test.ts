@@ -3,7 +3,7 @@ import { mkdtemp, rm, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { initCertsDir, issueIntoDir } from '../../src/certs/files.ts'
+import { initCertsDir, issueIntoDir, readCaPair } from '../../src/certs/files.ts'
 import { issueCertificate } from '../../src/certs/create.ts'
 import { startNode, runGrid, eventually } from './helpers/grid-process.ts'
 import { cleanup } from './helpers/cleanup.ts'
@@ -25,9 +25,9 @@ describe('CA-rooted mutual TLS between real grid nodes', () => {
     good = join(dir, 'good')
     other = join(dir, 'other')
     await initCertsDir(good)
-    await issueIntoDir(good, 'b')
+    await issueIntoDir(good, 'b', { roles: ['member', 'agent'] })
     await initCertsDir(other)
-    const ca = { cert: await readFile(join(good, 'ca.crt'), 'utf8'), key: await readFile(join(good, 'ca.key'), 'utf8') }
+    const ca = await readCaPair(good)
     // throwaway test certificates outside their validity window
     for (const [name, notBefore, notAfter] of [['expired', -10 * DAY, -DAY], ['future', DAY, 10 * DAY]] as const) {
       const pair = await issueCertificate(ca, { name, notBefore: new Date(Date.now() + notBefore), notAfter: new Date(Date.now() + notAfter) })

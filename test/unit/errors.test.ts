@@ -9,6 +9,7 @@ const samples: Record<string, errors.GridError> = {
   ConfigError: new errors.ConfigError('port', 'must be an integer'),
   CertsNotFoundError: new errors.CertsNotFoundError('--certs'),
   ChannelLimitError: new errors.ChannelLimitError('keys', 2, 'cfg'),
+  ForbiddenError: new errors.ForbiddenError('peer x may not use /gridd/spawn/1.0.0'),
   CertificateError: new errors.CertificateError('expired'),
   FileExistsError: new errors.FileExistsError('/tmp/x'),
   InvalidAddressError: new errors.InvalidAddressError('x', 'no port'),

@@ -25,13 +25,15 @@ export function channelCommand (): Command {
     .addOption(new Option('--peer <addr>', 'the member to go through: host:port or multiaddr').makeOptionMandatory().env('GRID_PEER'))
     .option('--json', 'print JSON')
     .addOption(intOption('--timeout <ms>', 'give up after this long', 100, 600_000).default(10_000))
-  for (const option of tlsOptions('client')) cmd.addOption(option)
+  for (const option of tlsOptions('client', '"client" for get and list, "node" for set and del')) cmd.addOption(option)
   return cmd
     .addOption(logLevelOption('warn'))
     .action(async (op: string, channel: string, key: string | undefined, value: string | undefined, flags: ChannelFlags) => {
       const request = toRequest(op, channel, key, value)
       const target = parsePeerAddress(flags.peer)
-      const reply = await withClient(flags, flags.peer, async (libp2p, signal) => await requestChannel(libp2p, target, request, { signal }))
+      // reading needs a client certificate; writing a member's (the node certificate)
+      const certName = request.op === 'set' || request.op === 'del' ? 'node' : 'client'
+      const reply = await withClient(flags, flags.peer, async (libp2p, signal) => await requestChannel(libp2p, target, request, { signal }), certName)
       if (request.op === 'list') {
         const entries = reply.entries ?? []
         process.stdout.write(flags.json === true ? `${printableJson(Object.fromEntries(entries))}\n` : entries.length === 0 ? '(empty)\n' : formatTable(['KEY', 'VALUE'], entries.map(([k, v]) => [k, JSON.stringify(v) ?? 'null'])))

@@ -18,13 +18,14 @@ function controlCommand (name: string, description: string, argument: string, to
     .argument(argument)
     .addOption(new Option('--node <addr>', 'the node to change: host:port or multiaddr').makeOptionMandatory())
     .addOption(intOption('--timeout <ms>', 'give up after this long', 100, 600_000).default(10_000))
-  for (const option of tlsOptions('client')) cmd.addOption(option)
+  for (const option of tlsOptions('admin')) cmd.addOption(option)
   return cmd
     .addOption(logLevelOption('warn'))
     .action(async (value: string, flags: ControlFlags) => {
       const request = toRequest(value)
       const target = parsePeerAddress(flags.node)
-      const result = await withClient(flags, flags.node, async (libp2p, signal) => await sendControl(libp2p, target, request, { signal }))
+      // changing a node's placement is an admin's (DESIGN §11)
+      const result = await withClient(flags, flags.node, async (libp2p, signal) => await sendControl(libp2p, target, request, { signal }), 'admin')
       process.stdout.write(`${flags.node}: weight ${result.weight}, strategy ${result.strategy}\n`)
     })
 }

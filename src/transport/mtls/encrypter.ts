@@ -7,6 +7,7 @@ import { toNodeDuplex, toMessageStream } from './socket-bridge.ts'
 import { PROTOCOL } from './constants.ts'
 import { verifyRemote, REFUSAL } from './verify.ts'
 import type { TlsMaterial } from './material.ts'
+import type { PeerCredential } from '../../trust/credentials.ts'
 import type { Logger } from '../../logger.ts'
 import { TlsRefusedError } from '../../errors.ts'
 
@@ -21,6 +22,10 @@ export interface MutualTlsInit {
   log: Logger
   /** Told of every connection that reached this encrypter: from then on it reports the outcome itself. */
   onNegotiated?: (connection: MessageStream) => void
+  /** Told of every verified peer before libp2p sees the connection (its roles decide what it may do). */
+  onVerified?: (peer: string, credential: PeerCredential) => void
+  /** A revoked certificate's serial (normalized hex) is refused at the handshake. */
+  isRevoked?: (serial: string) => boolean
 }
 
 /**
@@ -38,6 +43,8 @@ export class MutualTls implements ConnectionEncrypter {
   private readonly ca: X509Certificate
   private readonly log: Logger
   private readonly onNegotiated?: (connection: MessageStream) => void
+  private readonly onVerified?: (peer: string, credential: PeerCredential) => void
+  private readonly isRevoked?: (serial: string) => boolean
 
   constructor (components: MutualTlsComponents, init: MutualTlsInit) {
     this.components = components
@@ -45,6 +52,8 @@ export class MutualTls implements ConnectionEncrypter {
     this.ca = new X509Certificate(init.material.ca)
     this.log = init.log
     this.onNegotiated = init.onNegotiated
+    this.onVerified = init.onVerified
+    this.isRevoked = init.isRevoked
   }
 
   async secureInbound (connection: MessageStream, options?: SecureConnectionOptions): Promise<SecuredConnection> {
@@ -129,7 +138,8 @@ export class MutualTls implements ConnectionEncrypter {
         })
         socket.once('secure', () => {
           try {
-            const remotePeer = verifyRemote(socket, this.ca, isServer, options?.remotePeer)
+            const { remotePeer, credential } = verifyRemote(socket, this.ca, isServer, options?.remotePeer, this.isRevoked)
+            this.onVerified?.(remotePeer.toString(), credential)
             if (!isServer && !skipMuxer && typeof socket.alpnProtocol === 'string' && socket.alpnProtocol !== 'libp2p') {
               streamMuxer = this.components.upgrader.getStreamMuxers().get(socket.alpnProtocol)
             }

@@ -3,6 +3,8 @@ import type { TLSSocket } from 'node:tls'
 import type { PeerId } from '@libp2p/interface'
 import { TlsRefusedError } from '../../errors.ts'
 import { peerIdFromCertificate } from '../identity.ts'
+import { rolesOfCertificate } from '../../trust/roles.ts'
+import type { PeerCredential } from '../../trust/credentials.ts'
 
 /** Why a connection was refused: stable values for logs and tests. */
 export const REFUSAL = {
@@ -13,6 +15,8 @@ export const REFUSAL = {
   wrongPeerId: 'wrong-peer-id',
   wrongKeyType: 'wrong-key-type',
   wrongUsage: 'wrong-usage',
+  noRole: 'no-role',
+  revoked: 'revoked',
   handshakeFailed: 'handshake-failed',
   noHandshake: 'no-handshake'
 } as const
@@ -24,15 +28,17 @@ const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2'
  * Checks the remote side of a finished TLS 1.3 handshake: a certificate is
  * present, is signed by the grid CA,
  * is within its validity, may be used for this direction, carries an Ed25519
- * key, and that key is the peer id we dialled (if we dialled one).
+ * key, and that key is the peer id we dialled (if we dialled one); it holds
+ * at least one gridd role and is not revoked.
  */
-export function verifyRemote (socket: TLSSocket, ca: X509Certificate, isServer: boolean, expectedPeer?: PeerId): PeerId {
+export function verifyRemote (socket: TLSSocket, ca: X509Certificate, isServer: boolean, expectedPeer?: PeerId, isRevoked?: (serial: string) => boolean): { remotePeer: PeerId, credential: PeerCredential } {
   const presented = socket.getPeerCertificate(false)
   if (presented?.raw == null) {
     throw new TlsRefusedError(REFUSAL.noCertificate, 'the peer presented no certificate')
   }
   const cert = new X509Certificate(presented.raw)
-  const name = presented.subject?.CN ?? cert.subject
+  const cn = presented.subject?.CN
+  const name = Array.isArray(cn) ? cn.join(',') : (cn ?? cert.subject)
   // checked here rather than via socket.authorized: a server-side TLSSocket made
   // outside tls.Server never sets it, and explicit checks give each refusal its reason
   if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) {
@@ -53,5 +59,16 @@ export function verifyRemote (socket: TLSSocket, ca: X509Certificate, isServer: 
   if (expectedPeer != null && !expectedPeer.equals(remotePeer)) {
     throw new TlsRefusedError(REFUSAL.wrongPeerId, `expected peer ${expectedPeer.toString()} but the certificate is for ${remotePeer.toString()}`)
   }
-  return remotePeer
+  const serial = normalizeSerial(cert.serialNumber)
+  if (isRevoked?.(serial) === true) throw new TlsRefusedError(REFUSAL.revoked, `the peer's certificate (${name}, serial ${serial}) is revoked`)
+  const roles = rolesOfCertificate(cert)
+  if (roles.size === 0) {
+    throw new TlsRefusedError(REFUSAL.noRole, `the peer's certificate (${name}) holds no gridd role (made before roles existed?): reissue it with \`grid certs issue ${name} --role member,agent\``)
+  }
+  return { remotePeer, credential: { name, serial, roles, notAfter: Date.parse(cert.validTo) } }
+}
+
+/** Serials as CRLs and `grid certs revoke` name them: lower-case hex without leading zeros. */
+export function normalizeSerial (serial: string): string {
+  return serial.toLowerCase().replace(/^0+(?=.)/, '')
 }

@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { readCaPair } from '../../../src/certs/files.ts'
 import { x509, webcrypto } from '../../../src/certs/x509.ts'
 
 /**
@@ -9,8 +8,9 @@ import { x509, webcrypto } from '../../../src/certs/x509.ts'
  * `grid certs` only ever issues Ed25519.
  */
 export async function issueEcdsaCertificate (dir: string, name: string): Promise<{ cert: string, key: string }> {
-  const caCert = new x509.X509Certificate(await readFile(join(dir, 'ca.crt'), 'utf8'))
-  const caKey = await webcrypto.subtle.importKey('pkcs8', x509.PemConverter.decodeFirst(await readFile(join(dir, 'ca.key'), 'utf8')), { name: 'Ed25519' }, false, ['sign'])
+  const ca = await readCaPair(dir)
+  const caCert = new x509.X509Certificate(ca.cert)
+  const caKey = await webcrypto.subtle.importKey('pkcs8', x509.PemConverter.decodeFirst(ca.key), { name: 'Ed25519' }, false, ['sign'])
   const ecdsa = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
   const keys = await webcrypto.subtle.generateKey(ecdsa, true, ['sign', 'verify']) as CryptoKeyPair
   const now = Date.now()

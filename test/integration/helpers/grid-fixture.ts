@@ -33,7 +33,7 @@ export class GridFixture {
     const fixture = new GridFixture()
     fixture.dir = await mkdtemp(join(tmpdir(), 'gridd-it-'))
     await initCertsDir(fixture.dir)
-    for (let i = 1; i <= count; i++) await issueIntoDir(fixture.dir, `n${i}`)
+    for (let i = 1; i <= count; i++) await issueIntoDir(fixture.dir, `n${i}`, { roles: ['member', 'agent'] })
     return fixture
   }
 

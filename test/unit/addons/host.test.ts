@@ -1,3 +1,4 @@
+import { trustEveryone } from '../trust-stub.ts'
 import { describe, it, expect } from 'vitest'
 import { EventEmitter } from 'node:events'
 import pino from 'pino'
@@ -29,7 +30,7 @@ const NO_LIBP2P = {} as Libp2p // handle/request are not used here
 describe('an add-on sees its node through AddonHost', () => {
   it('reads the host, and its listeners go when it stops, even ones it removed itself', async () => {
     const host = new StubHost()
-    const registry = new AddonRegistry(host, NO_LIBP2P, pino({ level: 'silent' }))
+    const registry = new AddonRegistry(host, NO_LIBP2P, pino({ level: 'silent' }), trustEveryone())
     let ctx!: AddonContext
     const joined: string[] = []
     const gone = (): void => {}

@@ -1,3 +1,4 @@
+import { trustEveryone } from '../trust-stub.ts'
 import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -35,7 +36,7 @@ describe('AgentService: bounds on what a requester may leave or push (stubbed co
     agent = await network.peer()
     hang = false
     spawner = new FakeSpawner(4, async item => hang ? await new Promise(() => {}) : item)
-    service = new AgentService(agent.libp2p, spawner.asSpawner(), dataDir, log, { attachTimeoutMs: ATTACH_TIMEOUT_MS })
+    service = new AgentService(agent.libp2p, spawner.asSpawner(), dataDir, log, trustEveryone(), { attachTimeoutMs: ATTACH_TIMEOUT_MS })
     await service.start()
   })
 

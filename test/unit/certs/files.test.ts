@@ -6,8 +6,8 @@ import { join } from 'node:path'
 import { initCertsDir, issueIntoDir } from '../../../src/certs/files.ts'
 import { CertificateError, ConfigError, FileExistsError } from '../../../src/errors.ts'
 
-const NAMES = ['ca', 'node', 'client']
-const FILES = NAMES.flatMap(n => [`${n}.crt`, `${n}.key`])
+const NAMES = ['node', 'client', 'admin']
+const FILES = ['ca.crt', 'ca/ca.key', ...NAMES.flatMap(n => [`${n}.crt`, `${n}.key`])]
 
 let root: string
 beforeEach(async () => { root = await mkdtemp(join(tmpdir(), 'gridd-files-')) })
@@ -74,7 +74,16 @@ describe('initCertsDir', () => {
     const after = await snapshot(root, FILES)
     for (const f of FILES) expect(after[f]).not.toBe(before[f])
     expect(cert(after['node.crt']!).verify(cert(after['ca.crt']!).publicKey)).toBe(true)
-    expect((await stat(join(root, 'ca.key'))).mode & 0o777).toBe(0o600)
+    expect((await stat(join(root, 'ca/ca.key'))).mode & 0o777).toBe(0o600)
+  })
+
+  it('gives each certificate its roles as SAN URIs, and keeps the CA key in a 0700 directory of its own', async () => {
+    await initCertsDir(root)
+    expect(cert(await readFile(join(root, 'node.crt'), 'utf8')).subjectAltName).toBe('DNS:node, URI:urn:gridd:role:member, URI:urn:gridd:role:agent')
+    expect(cert(await readFile(join(root, 'client.crt'), 'utf8')).subjectAltName).toBe('DNS:client, URI:urn:gridd:role:client')
+    expect(cert(await readFile(join(root, 'admin.crt'), 'utf8')).subjectAltName).toBe('DNS:admin, URI:urn:gridd:role:admin')
+    expect((await stat(join(root, 'ca'))).mode & 0o777).toBe(0o700)
+    await expect(stat(join(root, 'ca.key'))).rejects.toThrow(/ENOENT/)
   })
 })
 
@@ -86,7 +95,7 @@ describe('issueIntoDir', () => {
     expect(result.files).toEqual([join(root, 'worker-7.crt'), join(root, 'worker-7.key')])
     const ca = cert(await readFile(join(root, 'ca.crt'), 'utf8'))
     const x = cert(await readFile(join(root, 'worker-7.crt'), 'utf8'))
-    expect(x.subjectAltName).toBe('DNS:worker-7')
+    expect(x.subjectAltName).toBe('DNS:worker-7, URI:urn:gridd:role:member')
     expect(x.checkIssued(ca)).toBe(true)
     expect(x.verify(ca.publicKey)).toBe(true)
     expect((await stat(join(root, 'worker-7.key'))).mode & 0o777).toBe(0o600)
@@ -111,10 +120,10 @@ describe('issueIntoDir', () => {
   })
 
   it.each([{ force: false }, { force: true }])('refuses the name "ca" (%o)', async (options) => {
-    const before = await snapshot(root, ['ca.crt', 'ca.key'])
+    const before = await snapshot(root, ['ca.crt', 'ca/ca.key'])
     const err = await rejection(issueIntoDir(root, 'ca', options))
     expect(err).toBeInstanceOf(CertificateError)
-    expect(await snapshot(root, ['ca.crt', 'ca.key'])).toEqual(before)
+    expect(await snapshot(root, ['ca.crt', 'ca/ca.key'])).toEqual(before)
   })
 
   it.each(['../escape', 'a b', ''])('rejects the bad name %j', async (name) => {

@@ -1,3 +1,4 @@
+import { trustEveryone } from '../trust-stub.ts'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -118,7 +119,7 @@ export class StubPubsub extends EventTarget {
 }
 
 export function stubComponents (libp2p: StubLibp2p, pubsub: StubPubsub): MembershipComponents {
-  return { libp2p: libp2p as unknown as MembershipLibp2p, pubsub: pubsub as unknown as MembershipPubsub }
+  return { libp2p: libp2p as unknown as MembershipLibp2p, pubsub: pubsub as unknown as MembershipPubsub, roles: trustEveryone() }
 }
 
 let nextSeq = 0

@@ -36,8 +36,13 @@ export class FakeNetwork {
     const id = peerId.toString()
     const handlers = new Map<string, StreamHandler>()
     this.handlers.set(id, handlers)
-    const stub: Pick<Libp2p, 'peerId' | 'handle' | 'unhandle' | 'dialProtocol'> = {
+    const stub: Pick<Libp2p, 'peerId' | 'handle' | 'unhandle' | 'dialProtocol' | 'dial'> = {
       peerId,
+      dial: async (target, options) => {
+        await this.gates.get((target as PeerId).toString())
+        options?.signal?.throwIfAborted()
+        return { remotePeer: target } as unknown as Connection
+      },
       handle: async (protocols, handler) => { for (const p of [protocols].flat()) handlers.set(p, handler) },
       unhandle: async (protocols) => { for (const p of [protocols].flat()) handlers.delete(p) },
       dialProtocol: async (target, protocols, options) => {

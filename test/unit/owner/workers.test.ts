@@ -1,3 +1,4 @@
+import { trustEveryone } from '../trust-stub.ts'
 import { describe, it, expect, beforeEach, afterEach } from 'vitest'
 import { fileURLToPath } from 'node:url'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -45,7 +46,7 @@ describe('Workers: spawn reservations and refusals (stubbed components)', () => 
   /** Starts the agent service of `peer` on `spawner` and returns the owner's Workers seeing A and B. */
   async function grid (spawners: { a: FakeSpawner, b: FakeSpawner }, weights = { a: 1, b: 1 }): Promise<Workers> {
     for (const [peer, spawner] of [[a, spawners.a], [b, spawners.b]] as const) {
-      const service = new AgentService(peer.libp2p, spawner.asSpawner(), dataDir, log)
+      const service = new AgentService(peer.libp2p, spawner.asSpawner(), dataDir, log, trustEveryone())
       await service.start()
       services.push(service)
     }
@@ -53,7 +54,7 @@ describe('Workers: spawn reservations and refusals (stubbed components)', () => 
       member(a.id, { role: 'agent', weight: weights.a, load: { maxWorkers: 2 } }),
       member(b.id, { role: 'agent', weight: weights.b, load: { maxWorkers: 2 } })
     ]
-    return new Workers(owner.libp2p, fakeMembership(member(owner.id), agents), undefined, log)
+    return new Workers(owner.libp2p, fakeMembership(member(owner.id), agents), undefined, log, trustEveryone())
   }
 
   const spawn = async (workers: Workers): Promise<WorkerHandle> => {

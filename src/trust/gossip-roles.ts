@@ -1,0 +1,16 @@
+import type { Message } from '@libp2p/gossipsub'
+import type { PeerCredentials } from './credentials.ts'
+
+/**
+ * Only members gossip (DESIGN §11): the peer that handed us a message must hold
+ * the member role, and so must its author when we know the author's certificate
+ * (an author we never connected to was vouched for by the member relaying it,
+ * which ran this same check). Returns why a message is refused, or undefined.
+ */
+export function gossipRefusal (roles: Pick<PeerCredentials, 'has' | 'get'>, via: string, message: Message): { reason: 'forbidden', detail: string } | undefined {
+  if (!roles.has(via, 'member')) return { reason: 'forbidden', detail: `relayed by ${via}, which lacks the member role` }
+  if (message.type !== 'signed') return undefined
+  const author = roles.get(message.from.toString())
+  if (author != null && !author.roles.has('member')) return { reason: 'forbidden', detail: `authored by ${message.from.toString()} ("${author.name}"), which lacks the member role` }
+  return undefined
+}

@@ -232,15 +232,16 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
         [CONTROL_PROTOCOL]: {
           roles: ['admin'],
           maxInboundStreams: 4,
+          deadlineMs: 10_000,
           handler: controlHandler({
             setWeight: w => { this.setWeight(w) },
             setStrategy: s => { this.setStrategy(s) },
             placement: () => ({ weight: this.self().weight, strategy: this.self().strategy })
           }, this.log)
         },
-        [STATUS_PROTOCOL]: { roles: ANY_ROLE, maxInboundStreams: 4, handler: statusHandler(request => this.status(request), this.log) },
+        [STATUS_PROTOCOL]: { roles: ANY_ROLE, maxInboundStreams: 4, deadlineMs: 10_000, handler: statusHandler(request => this.status(request), this.log) },
         // reads for any role that may read (client, member, admin); writes checked per request (member)
-        [CLIENT_PROTOCOL]: { roles: ['client', 'member', 'admin'], maxInboundStreams: 16, handler: channelClientHandler(name => this.channel(name), this.credentials, this.log) }
+        [CLIENT_PROTOCOL]: { roles: ['client', 'member', 'admin'], maxInboundStreams: 16, deadlineMs: 60_000, handler: channelClientHandler(name => this.channel(name), this.credentials, this.log) }
       }),
       { name: 'workers', start: () => { this.workers.start() }, stop: async () => { await this.workers.stop() }, destroy: () => { this.workers.destroy() } },
       { name: 'pipelines', stop: cancelRuns, destroy: cancelRuns },

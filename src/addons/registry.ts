@@ -21,6 +21,9 @@ interface Running {
   abort: AbortController
 }
 
+/** An add-on request with its answer: the handler's own work included. */
+const ADDON_DEADLINE_MS = 60_000
+
 const replySchema = v.variant('ok', [
   v.object({ ok: v.literal(true), value: v.unknown() }),
   v.object({ ok: v.literal(false), error: wireErrorSchema })
@@ -157,7 +160,7 @@ export class AddonRegistry {
             log.warn({ err, protocol }, 'dropped a malformed add-on request')
             stream.abort(err as Error)
           }
-        }))
+        }, { deadlineMs: ADDON_DEADLINE_MS }))
         const unhandle = async (): Promise<void> => { await libp2p.unhandle(protocol) }
         // stopped while registering: teardown has already run its cleanups
         if (abort.signal.aborted) { await unhandle(); throw new NodeStoppedError() }

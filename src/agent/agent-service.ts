@@ -19,6 +19,8 @@ import { guarded } from '../trust/guard.ts'
 import { refusalFrame } from '../trust/refusal.ts'
 
 const REQUEST_TIMEOUT_MS = 10_000
+/** A spawn, list or kill request with its answer (a graceful kill waits for the worker's exit). */
+const SPAWN_DEADLINE_MS = 60_000
 const MAX_WORKER_MESSAGE_BYTES = 16 * 1024 * 1024
 /** Worker streams one connection may hold open: one per worker, and an agent's worker cap is far lower. */
 const MAX_WORKER_STREAMS = 1024
@@ -59,7 +61,7 @@ export class AgentService {
   }
 
   async start (): Promise<void> {
-    await this.libp2p.handle(SPAWN_PROTOCOL, guarded(this.roles, SPAWN_PROTOCOL, ['member', 'admin'], async (stream, connection) => { await this.onSpawnStream(stream, connection) }))
+    await this.libp2p.handle(SPAWN_PROTOCOL, guarded(this.roles, SPAWN_PROTOCOL, ['member', 'admin'], async (stream, connection) => { await this.onSpawnStream(stream, connection) }, { deadlineMs: SPAWN_DEADLINE_MS }))
     // one stream per worker: a member may run many workers here (the registrar's default is 32 per connection)
     await this.libp2p.handle(WORKER_PROTOCOL, guarded(this.roles, WORKER_PROTOCOL, ['member'], async (stream, connection) => { await this.onWorkerStream(stream, connection.remotePeer.toString()) }), { maxInboundStreams: MAX_WORKER_STREAMS })
   }

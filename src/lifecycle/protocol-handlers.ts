@@ -22,7 +22,7 @@ export function protocolHandlers (name: string, libp2p: Pick<Libp2p, 'handle' | 
     start: async () => {
       for (const protocol of protocols) {
         const policy = handlers[protocol]!
-        await libp2p.handle(protocol, guarded(roles, protocol, policy.roles, policy.handler), handlerOptions(policy))
+        await libp2p.handle(protocol, guarded(roles, protocol, policy.roles, policy.handler, policy), handlerOptions(policy))
       }
     },
     stop: unhandle,

@@ -21,6 +21,8 @@ export interface MemberTableInit {
 interface MemberRecord {
   entry: MemberEntry
   lastHeardAt: number
+  /** When this node last had the member's own signed word (live reports of others do not count). */
+  ownWordAt: number
   stateSince: number
   suspectedAt: number
   confirmations: Set<string>
@@ -96,6 +98,7 @@ export class MemberTable {
       rec.direct = true
       rec.entry = { ...rec.entry, incarnation: entry.incarnation }
     }
+    if (rec != null) rec.ownWordAt = now
     if (entry.state === 'left') return this.left(entry, now)
     if (rec == null) return this.add({ ...entry, state: 'alive' }, now, true)
     if (entry.incarnation < rec.entry.incarnation) return []
@@ -151,6 +154,9 @@ export class MemberTable {
   liveReport (report: LiveReport, now: number): MemberEvent[] {
     const rec = this.records.get(report.id)
     if (rec == null || report.incarnation < rec.entry.incarnation || rec.entry.state !== 'suspect') return []
+    // others' word defers a failure only so long: a member whose own heartbeat we have not had
+    // for a whole suspicion cycle fails, however many peers (a hostile one included) say they hear it
+    if (now - rec.ownWordAt > this.init.suspectAfterMs + this.init.suspicionMaxMs) return []
     rec.lastHeardAt = Math.max(rec.lastHeardAt, now - report.ageMs)
     if (!this.hearsRecently(rec, now)) return []
     // heard by someone else `ageMs` ago, not by us now: keep that time
@@ -212,6 +218,7 @@ export class MemberTable {
     for (const rec of this.records.values()) {
       if (rec.entry.state === 'alive' || rec.entry.state === 'suspect') {
         rec.lastHeardAt = now
+        rec.ownWordAt = now
         rec.suspectedAt = now
       }
     }
@@ -290,7 +297,7 @@ export class MemberTable {
   }
 
   private record (entry: MemberEntry, now: number, direct = true): MemberRecord {
-    return { entry, lastHeardAt: now, stateSince: now, suspectedAt: now, confirmations: new Set(), contestedUntil: 0, direct, seq: -1, seqIncarnation: entry.incarnation }
+    return { entry, lastHeardAt: now, ownWordAt: now, stateSince: now, suspectedAt: now, confirmations: new Set(), contestedUntil: 0, direct, seq: -1, seqIncarnation: entry.incarnation }
   }
 
   private transition (rec: MemberRecord, entry: MemberEntry, now: number, type: MemberEventType): MemberEvent[] {

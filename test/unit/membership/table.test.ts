@@ -153,6 +153,26 @@ describe('liveReport', () => {
   })
 })
 
+describe('live reports defer a failure only so long', () => {
+  it('a member silent on its own for suspectAfterMs + suspicionMaxMs fails, however often others say they hear it', () => {
+    const t = table('A')
+    let failedAt: number | undefined
+    // a (hostile) third party reports A as heard just now at every tick; A itself says nothing after time 0
+    for (let now = 0; now <= 20 * (SUSPECT + MAX) && failedAt == null; now += 50) {
+      t.liveReport({ id: 'A', incarnation: 0, ageMs: 0 }, now)
+      if (t.tick(now).some(e => e.type === 'member:fail')) failedAt = now
+    }
+    expect(failedAt).toBeDefined()
+    // past the bound no report refutes; the suspicion then runs its course (at most suspicionMaxMs)
+    expect(failedAt!).toBeLessThanOrEqual(2 * (SUSPECT + MAX) + 100)
+  })
+
+  it('within the bound a live report still refutes a suspicion (a member heard by others, briefly not by us)', () => {
+    const t = suspectA()
+    expect(types(t.liveReport({ id: 'A', incarnation: 0, ageMs: 0 }, SUSPECT + 100))).toEqual(['member:update'])
+  })
+})
+
 describe('unreachable', () => {
   it.each([
     { name: 'alive fails at once', setup: () => table('A'), events: ['member:fail'], state: 'failed' },

@@ -295,3 +295,60 @@ export class ForbiddenError extends GridError {
     super(message, ERR_FORBIDDEN)
   }
 }
+
+export const ERR_TASK_FAILED = 'ERR_TASK_FAILED'
+/**
+ * A task threw: the remote error's name, message and stack are kept (the stack
+ * names the task file and line), and the remote error is the `cause`.
+ */
+export class TaskError extends GridError {
+  readonly taskId: string
+  readonly remoteName: string
+  readonly remoteStack?: string
+  constructor (taskId: string, remote: { name: string, message: string, stack?: string, code?: string }, options?: { cause?: unknown }) {
+    super(`task ${taskId} failed: ${remote.name}: ${remote.message}`, ERR_TASK_FAILED, options)
+    this.taskId = taskId
+    this.remoteName = remote.name
+    this.remoteStack = remote.stack
+    // the caller sees where it went wrong in the task, then where it was awaited
+    if (remote.stack != null) this.stack = `${this.name}: ${this.message}\n  remote: ${remote.stack}\n  local: ${(this.stack ?? '').split('\n').slice(1).join('\n')}`
+  }
+}
+
+export const ERR_TASK_TIMEOUT = 'ERR_TASK_TIMEOUT'
+/** A task attempt ran longer than its `timeoutMs` (its signal was aborted). */
+export class TaskTimeoutError extends GridError {
+  readonly taskId: string
+  constructor (taskId: string, timeoutMs: number) {
+    super(`task ${taskId} timed out after ${timeoutMs} ms`, ERR_TASK_TIMEOUT)
+    this.taskId = taskId
+  }
+}
+
+export const ERR_TASK_CANCELLED = 'ERR_TASK_CANCELLED'
+/** A task (or its session) was cancelled before it finished. */
+export class TaskCancelledError extends GridError {
+  readonly taskId: string
+  constructor (taskId: string, reason = 'cancelled') {
+    super(`task ${taskId} was cancelled: ${reason}`, ERR_TASK_CANCELLED)
+    this.taskId = taskId
+  }
+}
+
+export const ERR_TASK_LOST = 'ERR_TASK_LOST'
+/** Every attempt of a task lost its worker or agent (`maxRetries` spent). */
+export class TaskLostError extends GridError {
+  readonly taskId: string
+  constructor (taskId: string, attempts: number, options?: { cause?: unknown }) {
+    super(`task ${taskId}: its worker or agent was lost on each of ${attempts} attempts${causeText(options?.cause)}`, ERR_TASK_LOST, options)
+    this.taskId = taskId
+  }
+}
+
+export const ERR_SESSION_CLOSED = 'ERR_SESSION_CLOSED'
+/** A task submitted to a session that was closed or cancelled. */
+export class SessionClosedError extends GridError {
+  constructor (session: string) {
+    super(`session ${session} is closed: it takes no new tasks`, ERR_SESSION_CLOSED)
+  }
+}

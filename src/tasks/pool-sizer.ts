@@ -1,0 +1,102 @@
+import { decide, INITIAL_STATE } from '../equalizer/decide.ts'
+import type { EqualizerConfig, EqualizerState } from '../equalizer/decide.ts'
+
+/** How a task pool is sized (the equalizer's knobs, per module). */
+export interface PoolSizing {
+  minWorkers: number
+  maxWorkers: number
+  /** How often the pool is re-sized. */
+  sizeEveryMs: number
+  /** Idle this long (low pressure throughout) before surplus workers are drained. */
+  scaleDownAfterMs: number
+}
+
+export interface PoolSample {
+  workers: number
+  starting: number
+  queued: number
+  /** Worker busy time since the last sample, summed over workers. */
+  busyMs: number
+  capacityLimit: number
+}
+
+export interface PoolSizerHooks {
+  sample: () => PoolSample
+  spawn: (count: number) => void
+  drain: (count: number) => void
+}
+
+/** EWMA weight of the newest tick. */
+const ALPHA = 0.5
+
+/**
+ * Sizes a task pool with the equalizer's own decision (DESIGN §6): λ from task
+ * arrivals, μ from completions per busy second of a worker, the queue as
+ * backlog; spawns the difference at once, drains idle workers only after low
+ * pressure lasted `scaleDownAfterMs`.
+ */
+export class PoolSizer {
+  private readonly sizing: PoolSizing
+  private readonly hooks: PoolSizerHooks
+  private readonly config: EqualizerConfig
+  private state: EqualizerState = INITIAL_STATE
+  private arrivals = 0
+  private completions = 0
+  private lambda = 0
+  private mu?: number
+  private last = performance.now()
+  private timer?: NodeJS.Timeout
+
+  constructor (sizing: PoolSizing, hooks: PoolSizerHooks) {
+    this.sizing = sizing
+    this.hooks = hooks
+    this.config = { minWorkers: sizing.minWorkers, maxWorkers: sizing.maxWorkers, utilization: 0.9, deadBand: 0.1, drainMs: 2000, scaleDownAfterMs: sizing.scaleDownAfterMs, warmupTicks: 1 }
+  }
+
+  arrived (): void {
+    this.arrivals++
+  }
+
+  completed (): void {
+    this.completions++
+  }
+
+  start (): void {
+    this.timer = setInterval(() => { this.tick() }, this.sizing.sizeEveryMs)
+    this.timer.unref()
+  }
+
+  stop (): void {
+    clearInterval(this.timer)
+  }
+
+  tick (): void {
+    const now = performance.now()
+    const seconds = Math.max(0.001, (now - this.last) / 1000)
+    this.last = now
+    const sample = this.hooks.sample()
+    this.lambda = ALPHA * (this.arrivals / seconds) + (1 - ALPHA) * this.lambda
+    if (sample.busyMs > 0 && this.completions > 0) {
+      const rate = this.completions / (sample.busyMs / 1000)
+      this.mu = this.mu == null ? rate : ALPHA * rate + (1 - ALPHA) * this.mu
+    }
+    const throughput = this.completions / seconds
+    this.arrivals = 0
+    this.completions = 0
+    const decision = decide({
+      workers: sample.workers,
+      starting: sample.starting,
+      arrivalRate: this.lambda,
+      processingRate: this.mu,
+      throughput,
+      saturated: false,
+      downstreamBlocked: false,
+      queued: sample.queued,
+      capacityLimit: sample.capacityLimit,
+      nowMs: now
+    }, this.config, this.state)
+    this.state = decision.state
+    if (decision.action === 'spawn') this.hooks.spawn(decision.delta)
+    else if (decision.action === 'kill') this.hooks.drain(-decision.delta)
+  }
+}

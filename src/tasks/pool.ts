@@ -1,0 +1,241 @@
+import type { WorkerHandle } from '../owner/worker-handle.ts'
+import type { SpawnOptions } from '../owner/workers.ts'
+import type { Logger } from '../logger.ts'
+import { FairQueue } from './queue.ts'
+import type { Task } from './task.ts'
+import { PoolSizer } from './pool-sizer.ts'
+import type { PoolSizing } from './pool-sizer.ts'
+import { toWireError } from '../wire/wire-error.ts'
+import { AgentLostError, TaskCancelledError, TaskLostError, TaskTimeoutError, WorkerExitedError } from '../errors.ts'
+
+/** What a pool needs of its node: spawning workers and asking how many more fit. */
+export interface PoolDeps {
+  spawn: (options: SpawnOptions, opts: { signal?: AbortSignal }) => Promise<WorkerHandle>
+  capacity: (resources: SpawnOptions['resources'], limit: number) => number
+  log: Logger
+}
+
+export interface PoolConfig extends PoolSizing {
+  /** Resolved module path on this node. */
+  module: string
+  /** Worker stage name (shown in `grid status`). */
+  stage: string
+  resources: { cpu: number, memoryMb: number }
+  /** Tasks sent to one worker at once (one runs, the rest wait there, saving a round trip). */
+  window: number
+  /** A cancelled or timed-out task that has not let go of its worker by then gets the worker killed (and replaced). */
+  cancelGraceMs: number
+}
+
+interface PoolWorker {
+  handle: WorkerHandle
+  inFlight: Map<Task, AbortController>
+  /** Killed by this pool (a task ignored its abort): what was in flight goes back to the queue. */
+  killing: boolean
+  busySince?: number
+  busyMs: number
+}
+
+/**
+ * The workers of one task module, and the tasks waiting for them: tasks go to
+ * the worker with the most room (up to `window` each); a PoolSizer (the
+ * equalizer's decision) adds and drains workers from arrival and processing rates.
+ */
+export class TaskPool {
+  readonly config: PoolConfig
+  private readonly deps: PoolDeps
+  private readonly queue = new FairQueue()
+  private readonly workers = new Set<PoolWorker>()
+  private readonly sizer: PoolSizer
+  private starting = 0
+  private closed = false
+  private readonly abort = new AbortController()
+  private lastSpawnError = 0
+
+  constructor (config: PoolConfig, deps: PoolDeps) {
+    this.config = config
+    this.deps = deps
+    this.sizer = new PoolSizer(config, {
+      sample: () => this.sample(),
+      spawn: count => { for (let i = 0; i < count; i++) void this.addWorker() },
+      drain: count => { this.drain(count) }
+    })
+  }
+
+  get queued (): number {
+    return this.queue.size
+  }
+
+  /** Workers up, and being started. */
+  size (): { workers: number, starting: number } {
+    return { workers: this.workers.size, starting: this.starting }
+  }
+
+  enqueue (task: Task): void {
+    this.sizer.arrived()
+    this.queue.push(task)
+    this.ensureWorker()
+    this.pump()
+  }
+
+  /** Work waits and no worker is up or coming (scaled to zero, or the last one died): one now, not at the next sizing tick. */
+  private ensureWorker (): void {
+    if (this.closed || this.queue.size === 0 || this.starting > 0) return
+    for (const w of this.workers) if (!w.killing) return
+    void this.addWorker()
+  }
+
+  /** Cancel or time out: a queued task ends at once; a dispatched one has its signal aborted. */
+  end (task: Task, status: 'cancelled' | 'timeout', reason: string): void {
+    if (task.final) return
+    const error = status === 'timeout' ? new TaskTimeoutError(task.id, task.timeoutMs ?? 0) : new TaskCancelledError(task.id, reason)
+    task.mark(status, toWireError(error))
+    for (const worker of this.workers) {
+      const controller = worker.inFlight.get(task)
+      if (controller == null) continue
+      controller.abort(error)
+      // the task ignores its signal: its worker is killed, and replaced if there is work
+      const grace = setTimeout(() => {
+        if (!worker.inFlight.has(task) || worker.killing) return
+        worker.killing = true
+        this.deps.log.warn({ task: task.id, worker: worker.handle.id, graceMs: this.config.cancelGraceMs }, `task ${status === 'timeout' ? 'timed out' : 'cancelled'} but kept running: killing its worker`)
+        void worker.handle.kill()
+      }, this.config.cancelGraceMs)
+      grace.unref()
+      return
+    }
+  }
+
+  start (): void {
+    this.sizer.start()
+  }
+
+  /** Stops sizing and kills every worker (graceful: teardown runs); queued tasks stay queued. */
+  async stop (): Promise<void> {
+    this.closed = true
+    this.sizer.stop()
+    this.abort.abort()
+    await Promise.allSettled([...this.workers].map(async w => await w.handle.kill({ graceful: true })))
+  }
+
+  private pump (): void {
+    while (this.queue.size > 0) {
+      const worker = this.roomiest()
+      if (worker == null) return
+      const task = this.queue.shift()
+      if (task == null) return
+      this.dispatch(worker, task)
+    }
+  }
+
+  /** The worker with the fewest tasks in flight, if it has room. */
+  private roomiest (): PoolWorker | undefined {
+    let best: PoolWorker | undefined
+    for (const w of this.workers) {
+      if (w.killing || w.inFlight.size >= this.config.window) continue
+      if (best == null || w.inFlight.size < best.inFlight.size) best = w
+    }
+    return best
+  }
+
+  private dispatch (worker: PoolWorker, task: Task): void {
+    const controller = new AbortController()
+    worker.inFlight.set(task, controller)
+    if (worker.busySince == null) worker.busySince = performance.now()
+    task.mark('dispatched')
+    const timeout = task.timeoutMs == null ? undefined : setTimeout(() => { this.end(task, 'timeout', 'timed out') }, task.timeoutMs)
+    timeout?.unref()
+    worker.handle.process(task.input, {
+      signal: controller.signal,
+      task: true,
+      onStart: () => { task.mark('running') },
+      onProgress: value => { task.progress(value) }
+    }).then(
+      value => {
+        this.sizer.completed()
+        task.complete(value)
+      },
+      err => { this.failed(worker, task, err as Error) }
+    ).finally(() => {
+      clearTimeout(timeout)
+      worker.inFlight.delete(task)
+      if (worker.inFlight.size === 0 && worker.busySince != null) {
+        worker.busyMs += performance.now() - worker.busySince
+        worker.busySince = undefined
+      }
+      this.pump()
+    })
+  }
+
+  private failed (worker: PoolWorker, task: Task, err: Error): void {
+    if (task.final) return
+    const lost = err instanceof WorkerExitedError || err instanceof AgentLostError
+    if (!lost) {
+      this.sizer.completed()
+      task.mark('failed', toWireError(err))
+      return
+    }
+    // killed by us for another task's sake: not this task's fault, try it again at once
+    if (worker.killing || task.attempts <= task.maxRetries) {
+      task.mark('queued')
+      this.queue.push(task)
+      this.ensureWorker()
+      return
+    }
+    task.mark('failed', toWireError(new TaskLostError(task.id, task.attempts, { cause: err })))
+  }
+
+  private async addWorker (): Promise<void> {
+    if (this.closed) return
+    this.starting++
+    let handle: WorkerHandle
+    try {
+      handle = await this.deps.spawn({ stage: this.config.stage, module: this.config.module, resources: this.config.resources, concurrency: 1 }, { signal: this.abort.signal })
+    } catch (err) {
+      this.starting--
+      // no agent has room (or none is up): tasks stay queued, the next sizing tick tries again
+      if (Date.now() - this.lastSpawnError > 30_000) {
+        this.lastSpawnError = Date.now()
+        this.deps.log.warn({ err, stage: this.config.stage, queued: this.queue.size }, 'no worker for this task module yet: tasks wait')
+      }
+      return
+    }
+    this.starting--
+    if (this.closed) {
+      void handle.kill()
+      return
+    }
+    const worker: PoolWorker = { handle, inFlight: new Map(), killing: false, busyMs: 0 }
+    this.workers.add(worker)
+    void handle.exited.then(() => {
+      this.workers.delete(worker)
+      // its tasks are failed (and requeued) by their own promises; work left needs a worker
+      this.ensureWorker()
+    })
+    this.pump()
+  }
+
+  /** Drains idle workers only: a busy one is never killed to shrink the pool. */
+  private drain (count: number): void {
+    let left = count
+    for (const worker of this.workers) {
+      if (left === 0) return
+      if (worker.inFlight.size > 0 || worker.killing) continue
+      worker.killing = true
+      left--
+      void worker.handle.kill({ graceful: true })
+    }
+  }
+
+  private sample (): { workers: number, starting: number, queued: number, busyMs: number, capacityLimit: number } {
+    let busyMs = 0
+    const now = performance.now()
+    for (const w of this.workers) {
+      busyMs += w.busyMs + (w.busySince == null ? 0 : now - w.busySince)
+      w.busyMs = 0
+      if (w.busySince != null) w.busySince = now
+    }
+    const live = [...this.workers].filter(w => !w.killing).length
+    return { workers: live, starting: this.starting, queued: this.queue.size, busyMs, capacityLimit: this.deps.capacity(this.config.resources, this.config.maxWorkers) }
+  }
+}

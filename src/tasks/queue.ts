@@ -1,0 +1,111 @@
+import type { Task } from './task.ts'
+
+/** FIFO of one priority: an array with a moving head (shift() on big arrays is O(n)). */
+class Fifo {
+  private items: Task[] = []
+  private head = 0
+
+  get size (): number {
+    return this.items.length - this.head
+  }
+
+  push (task: Task): void {
+    this.items.push(task)
+  }
+
+  shift (): Task | undefined {
+    if (this.head >= this.items.length) return undefined
+    const task = this.items[this.head]
+    this.items[this.head++] = undefined as unknown as Task
+    // compact now and then, so a long-lived queue does not keep a long dead prefix
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+    return task
+  }
+}
+
+/** One session's waiting tasks: higher priority first, FIFO within a priority. */
+class PriorityQueue {
+  private readonly levels = new Map<number, Fifo>()
+  /** Priorities with a level, highest first. */
+  private order: number[] = []
+  size = 0
+
+  push (task: Task): void {
+    let level = this.levels.get(task.priority)
+    if (level == null) {
+      level = new Fifo()
+      this.levels.set(task.priority, level)
+      this.order = [...this.levels.keys()].sort((a, b) => b - a)
+    }
+    level.push(task)
+    this.size++
+  }
+
+  shift (): Task | undefined {
+    for (const priority of this.order) {
+      const level = this.levels.get(priority)!
+      const task = level.shift()
+      if (task == null) continue
+      this.size--
+      if (level.size === 0) {
+        this.levels.delete(priority)
+        this.order = this.order.filter(p => p !== priority)
+      }
+      return task
+    }
+    return undefined
+  }
+}
+
+/**
+ * The tasks waiting for one module's workers, from every session: each session
+ * has its own priority queue, and sessions take turns (round robin), so a
+ * session with a million queued tasks cannot starve one with ten. Tasks
+ * cancelled while queued are skipped when they come up.
+ */
+export class FairQueue {
+  private readonly sessions = new Map<string, PriorityQueue>()
+  /** Session ids in turn order; the next turn is `turn`. */
+  private ring: string[] = []
+  private turn = 0
+  private count = 0
+
+  /** Tasks waiting (cancelled ones included until they come up). */
+  get size (): number {
+    return this.count
+  }
+
+  push (task: Task): void {
+    let queue = this.sessions.get(task.session)
+    if (queue == null) {
+      queue = new PriorityQueue()
+      this.sessions.set(task.session, queue)
+      this.ring.push(task.session)
+    }
+    queue.push(task)
+    this.count++
+  }
+
+  /** The next task to run (skipping ones no longer queued), or undefined. */
+  shift (): Task | undefined {
+    while (this.ring.length > 0) {
+      if (this.turn >= this.ring.length) this.turn = 0
+      const session = this.ring[this.turn]!
+      const queue = this.sessions.get(session)!
+      const task = queue.shift()
+      if (queue.size === 0) {
+        this.sessions.delete(session)
+        this.ring.splice(this.turn, 1)
+      } else {
+        this.turn++
+      }
+      if (task == null) continue
+      this.count--
+      if (task.status === 'queued') return task
+    }
+    return undefined
+  }
+}

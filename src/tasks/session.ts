@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto'
+import { Task } from './task.ts'
+import type { SessionOptions, StatusCounts, TaskDefaults, TaskEvent, TaskInfo, TaskOptions, TaskStatus } from './types.ts'
+import { emptyCounts } from './types.ts'
+import { EventStream } from './event-stream.ts'
+import { SessionClosedError } from '../errors.ts'
+
+/** What a session asks of its service: where a task goes once made. */
+export interface SessionHost {
+  enqueue: (task: Task, module: string | URL, options: TaskOptions) => void
+  cancel: (task: Task, reason: string) => void
+}
+
+/** Events a slow `events()` reader may fall behind before the oldest are dropped. */
+const EVENT_BUFFER = 10_000
+
+export const SESSION_DEFAULTS: TaskDefaults = { maxRetries: 3, priority: 0 }
+
+/**
+ * A group of tasks under default options (ArmoniK's session): submit, run,
+ * cancel all, close (no new tasks; `done` resolves once every task is final),
+ * list tasks by status, count them, follow their events.
+ */
+export class Session {
+  readonly id: string
+  readonly name: string
+  readonly defaults: TaskDefaults
+  readonly createdAt = Date.now()
+  /** Resolves once the session is closed (or cancelled) and every task in it is final. */
+  readonly done: Promise<void>
+  private readonly host: SessionHost
+  private readonly byId = new Map<string, Task>()
+  private readonly counters = emptyCounts()
+  private readonly streams = new Set<EventStream<TaskEvent>>()
+  private open = 0
+  private closed = false
+  private finish: () => void = () => {}
+
+  constructor (owner: string, options: SessionOptions, host: SessionHost, id?: string) {
+    this.id = id ?? `${owner}/s-${randomBytes(6).toString('hex')}`
+    this.name = options.name ?? this.id
+    this.defaults = {
+      maxRetries: options.maxRetries ?? SESSION_DEFAULTS.maxRetries,
+      priority: options.priority ?? SESSION_DEFAULTS.priority,
+      timeoutMs: options.timeoutMs
+    }
+    this.host = host
+    this.done = new Promise(resolve => { this.finish = resolve })
+  }
+
+  get isClosed (): boolean {
+    return this.closed
+  }
+
+  /** Queues a task (options override the session's); returns its handle at once. */
+  submit (module: string | URL, input?: unknown, options: TaskOptions = {}): Task {
+    if (this.closed) throw new SessionClosedError(this.name)
+    const task = new Task({
+      id: `${this.id.split('/')[0]}/t-${randomBytes(8).toString('hex')}`,
+      session: this.id,
+      module: String(module),
+      input,
+      priority: options.priority ?? this.defaults.priority,
+      maxRetries: options.maxRetries ?? this.defaults.maxRetries,
+      timeoutMs: options.timeoutMs ?? this.defaults.timeoutMs
+    })
+    this.adopt(task)
+    this.host.enqueue(task, module, options)
+    return task
+  }
+
+  /** Submits and waits: the task's value, or its error re-thrown (TaskError keeps the remote stack). */
+  async run (module: string | URL, input?: unknown, options: TaskOptions = {}): Promise<unknown> {
+    return await this.submit(module, input, options).result()
+  }
+
+  /** Takes in a task made elsewhere (one resumed from the journal). */
+  adopt (task: Task): void {
+    this.byId.set(task.id, task)
+    this.open++
+    let previous: TaskStatus = task.status
+    this.counters[previous]++
+    task.on('status', event => {
+      this.counters[previous]--
+      this.counters[event.status]++
+      if (event.status === 'queued' && previous !== 'queued') this.counters.retries++
+      previous = event.status
+      this.publish(event)
+      if (task.final) {
+        this.open--
+        this.settleIfDone()
+      }
+    })
+    task.on('progress', event => { this.publish(event) })
+    task.onCancel(reason => { this.host.cancel(task, reason) })
+  }
+
+  get (id: string): Task | undefined {
+    return this.byId.get(id)
+  }
+
+  /** Cancels every task not yet final, and closes the session. */
+  cancel (reason = 'session cancelled'): void {
+    this.close()
+    for (const task of this.byId.values()) task.cancel(reason)
+  }
+
+  /** No new tasks; `done` resolves once those submitted are final. */
+  close (): void {
+    this.closed = true
+    this.settleIfDone()
+  }
+
+  tasks (filter: { status?: TaskStatus } = {}): TaskInfo[] {
+    const out: TaskInfo[] = []
+    for (const task of this.byId.values()) if (filter.status == null || task.status === filter.status) out.push(task.info())
+    return out
+  }
+
+  /** Tasks by status (final tasks dropped after `resultTtlMs` still count), and retries so far. */
+  counts (): StatusCounts {
+    return { ...this.counters }
+  }
+
+  /** Status changes and progress of every task of the session, until it is done (or the reader stops). */
+  events (): AsyncIterableIterator<TaskEvent> {
+    const stream: EventStream<TaskEvent> = new EventStream(EVENT_BUFFER, () => { this.streams.delete(stream) })
+    this.streams.add(stream)
+    void this.done.then(() => { stream.end() })
+    return stream
+  }
+
+  /** Forgets final tasks that ended before `before` (their results are no longer served). */
+  forgetFinal (before: number): number {
+    let forgotten = 0
+    for (const [id, task] of this.byId) {
+      if (task.final && (task.endedAt ?? 0) < before) {
+        this.byId.delete(id)
+        forgotten++
+      }
+    }
+    return forgotten
+  }
+
+  private publish (event: TaskEvent): void {
+    for (const stream of this.streams) stream.push(event)
+  }
+
+  private settleIfDone (): void {
+    if (this.closed && this.open === 0) this.finish()
+  }
+}

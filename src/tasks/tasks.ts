@@ -1,0 +1,196 @@
+import { basename, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Session } from './session.ts'
+import type { SessionHost } from './session.ts'
+import type { Task } from './task.ts'
+import { TaskPool } from './pool.ts'
+import type { PoolConfig, PoolDeps } from './pool.ts'
+import type { SessionOptions, TaskOptions } from './types.ts'
+import { checkModulePath } from '../owner/module-source.ts'
+import { toWireError } from '../wire/wire-error.ts'
+import { ConfigError, TaskCancelledError } from '../errors.ts'
+
+export interface TasksConfig {
+  /** Results of final tasks are served this long, then forgotten (counts remain). */
+  resultTtlMs: number
+  /** Per module pool: see PoolConfig. */
+  window: number
+  minWorkers: number
+  maxWorkers: number
+  sizeEveryMs: number
+  scaleDownAfterMs: number
+  cancelGraceMs: number
+}
+
+export const TASKS_DEFAULTS: TasksConfig = {
+  resultTtlMs: 10 * 60_000,
+  window: 4,
+  minWorkers: 0,
+  maxWorkers: 64,
+  sizeEveryMs: 500,
+  scaleDownAfterMs: 30_000,
+  cancelGraceMs: 1000
+}
+
+const SWEEP_EVERY_MS = 30_000
+
+/**
+ * `node.tasks` (DESIGN §12): sessions of tasks owned by this node, a pool of
+ * workers per task module (placed like stages, sized by the equalizer), and
+ * the names clients may run (`register`). `node.run/submit/session` delegate here.
+ */
+export class Tasks {
+  private readonly owner: string
+  private readonly deps: PoolDeps
+  private readonly config: TasksConfig
+  private readonly sessionsById = new Map<string, Session>()
+  private readonly taskSession = new Map<string, Session>()
+  private readonly pools = new Map<string, Promise<TaskPool>>()
+  private readonly started = new Set<TaskPool>()
+  private readonly registered = new Map<string, string>()
+  private readonly host: SessionHost
+  private readonly defaultSession: Session
+  private sweep?: NodeJS.Timeout
+  private stopped = false
+
+  constructor (owner: string, deps: PoolDeps, config: Partial<TasksConfig> = {}) {
+    this.owner = owner
+    this.deps = deps
+    this.config = { ...TASKS_DEFAULTS, ...config }
+    this.host = {
+      enqueue: (task, module, options) => { this.enqueue(task, module, options) },
+      cancel: (task, reason) => { void this.cancelTask(task, reason) }
+    }
+    this.defaultSession = this.session({ name: 'default' }, `${owner}/s-default`)
+  }
+
+  start (): void {
+    this.sweep = setInterval(() => { this.forgetOld() }, SWEEP_EVERY_MS)
+    this.sweep.unref()
+  }
+
+  async stop (): Promise<void> {
+    this.stopped = true
+    clearInterval(this.sweep)
+    for (const session of this.sessionsById.values()) session.cancel('the node is stopping')
+    await Promise.allSettled([...this.started].map(async pool => { await pool.stop() }))
+  }
+
+  /** A new session: tasks submitted through it get its defaults. */
+  session (options: SessionOptions = {}, id?: string): Session {
+    const session = new Session(this.owner, options, this.host, id)
+    this.sessionsById.set(session.id, session)
+    // a closed session is forgotten once done (its tasks' results go with it)
+    void session.done.then(() => { if (session !== this.defaultSession) this.dropSession(session) })
+    return session
+  }
+
+  submit (module: string | URL, input?: unknown, options: TaskOptions = {}): Task {
+    return this.defaultSession.submit(module, input, options)
+  }
+
+  async run (module: string | URL, input?: unknown, options: TaskOptions = {}): Promise<unknown> {
+    return await this.defaultSession.run(module, input, options)
+  }
+
+  /** Lets `name` be run by clients (who may not ship code): `grid task run name`. */
+  register (name: string, module: string | URL): void {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) throw new ConfigError('name', `task name "${name}" must be 1-64 letters, digits, '.', '_' or '-'`)
+    this.registered.set(name, modulePath(module))
+  }
+
+  /** The module registered as `name`, if any. */
+  registeredModule (name: string): string | undefined {
+    return this.registered.get(name)
+  }
+
+  registeredNames (): string[] {
+    return [...this.registered.keys()]
+  }
+
+  getTask (id: string): Task | undefined {
+    return this.taskSession.get(id)?.get(id)
+  }
+
+  getSession (id: string): Session | undefined {
+    return this.sessionsById.get(id)
+  }
+
+  sessions (): Session[] {
+    return [...this.sessionsById.values()]
+  }
+
+  private enqueue (task: Task, module: string | URL, options: TaskOptions): void {
+    this.taskSession.set(task.id, this.sessionsById.get(task.session)!)
+    if (options.signal != null) {
+      const signal = options.signal
+      if (signal.aborted) { task.cancel('its signal was aborted'); return }
+      const onAbort = (): void => { task.cancel('its signal was aborted') }
+      signal.addEventListener('abort', onAbort, { once: true })
+      void task.settled.then(() => { signal.removeEventListener('abort', onAbort) })
+    }
+    this.poolFor(module, options).then(
+      pool => { if (!task.final) pool.enqueue(task) },
+      err => { task.mark('failed', toWireError(err)) }
+    )
+  }
+
+  private async cancelTask (task: Task, reason: string): Promise<void> {
+    const pending = this.pools.get(this.poolKey(task.module))
+    const pool = pending == null ? undefined : await pending.catch(() => undefined)
+    if (pool != null) pool.end(task, 'cancelled', reason)
+    else task.mark('cancelled', toWireError(new TaskCancelledError(task.id, reason)))
+  }
+
+  private poolKey (module: string): string {
+    return this.registered.get(module) ?? modulePath(module)
+  }
+
+  private async poolFor (module: string | URL, options: TaskOptions): Promise<TaskPool> {
+    const key = this.poolKey(String(module))
+    let pool = this.pools.get(key)
+    if (pool == null) {
+      pool = this.makePool(key, options)
+      this.pools.set(key, pool)
+      pool.catch(() => { this.pools.delete(key) })
+    }
+    return await pool
+  }
+
+  private async makePool (path: string, options: TaskOptions): Promise<TaskPool> {
+    const resolved = await checkModulePath(path)
+    const config: PoolConfig = {
+      module: resolved,
+      stage: `task:${basename(resolved)}`,
+      resources: { cpu: options.resources?.cpu ?? 1, memoryMb: options.resources?.memoryMb ?? 0 },
+      window: this.config.window,
+      cancelGraceMs: this.config.cancelGraceMs,
+      minWorkers: this.config.minWorkers,
+      maxWorkers: this.config.maxWorkers,
+      sizeEveryMs: this.config.sizeEveryMs,
+      scaleDownAfterMs: this.config.scaleDownAfterMs
+    }
+    const pool = new TaskPool(config, this.deps)
+    if (this.stopped) throw new TaskCancelledError('-', 'the node is stopping')
+    pool.start()
+    this.started.add(pool)
+    return pool
+  }
+
+  private forgetOld (): void {
+    const before = Date.now() - this.config.resultTtlMs
+    for (const session of this.sessionsById.values()) session.forgetFinal(before)
+    for (const [id, session] of this.taskSession) if (session.get(id) == null) this.taskSession.delete(id)
+  }
+
+  private dropSession (session: Session): void {
+    this.sessionsById.delete(session.id)
+    for (const task of session.tasks()) this.taskSession.delete(task.id)
+  }
+}
+
+/** A module named by path or file URL, as a path (relative paths are the caller's cwd's). */
+function modulePath (module: string | URL): string {
+  if (module instanceof URL) return fileURLToPath(module)
+  return module.startsWith('file:') ? fileURLToPath(module) : resolve(module)
+}

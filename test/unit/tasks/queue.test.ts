@@ -1,0 +1,45 @@
+import { describe, it, expect } from 'vitest'
+import { FairQueue } from '../../../src/tasks/queue.ts'
+import { Task } from '../../../src/tasks/task.ts'
+
+let n = 0
+const task = (session: string, priority = 0): Task => new Task({ id: `t${n++}`, session, module: 'm', input: null, priority, maxRetries: 0 })
+const drain = (q: FairQueue): string[] => { const out: string[] = []; for (let t = q.shift(); t != null; t = q.shift()) out.push(`${t.session}:${t.priority}:${t.id}`); return out }
+
+describe('FairQueue', () => {
+  it('runs higher priorities first and is FIFO within a priority', () => {
+    const q = new FairQueue()
+    const [a, b, c, d] = [task('s', 0), task('s', 5), task('s', 0), task('s', 5)]
+    for (const t of [a, b, c, d]) q.push(t!)
+    expect([q.shift(), q.shift(), q.shift(), q.shift()].map(t => t?.id)).toEqual([b!.id, d!.id, a!.id, c!.id])
+    expect(q.shift()).toBeUndefined()
+    expect(q.size).toBe(0)
+  })
+
+  it('takes turns between sessions, so a long queue cannot starve a short one', () => {
+    const q = new FairQueue()
+    for (let i = 0; i < 1000; i++) q.push(task('big'))
+    for (let i = 0; i < 3; i++) q.push(task('small'))
+    const first = Array.from({ length: 6 }, () => q.shift()!.session)
+    expect(first).toEqual(['big', 'small', 'big', 'small', 'big', 'small'])
+    expect(q.size).toBe(997)
+  })
+
+  it('skips tasks that stopped being queued (cancelled while waiting)', () => {
+    const q = new FairQueue()
+    const [a, b] = [task('s'), task('s')]
+    q.push(a!)
+    q.push(b!)
+    a!.mark('cancelled')
+    expect(q.shift()?.id).toBe(b!.id)
+    expect(q.shift()).toBeUndefined()
+    expect(q.size).toBe(0)
+  })
+
+  it('keeps order across its compaction of a long queue', () => {
+    const q = new FairQueue()
+    const tasks = Array.from({ length: 5000 }, () => task('s'))
+    for (const t of tasks) q.push(t)
+    expect(drain(q).map(s => s.split(':')[2])).toEqual(tasks.map(t => t.id))
+  })
+})

@@ -1,0 +1,61 @@
+import { describe, it, expect } from 'vitest'
+import { Session } from '../../../src/tasks/session.ts'
+import type { Task } from '../../../src/tasks/task.ts'
+import type { TaskEvent } from '../../../src/tasks/types.ts'
+import { ERR_SESSION_CLOSED, TaskCancelledError } from '../../../src/errors.ts'
+import { toWireError } from '../../../src/wire/wire-error.ts'
+
+function session (): { session: Session, queued: Task[] } {
+  const queued: Task[] = []
+  const s = new Session('owner', { name: 'batch', maxRetries: 2, priority: 1 }, {
+    enqueue: task => { queued.push(task) },
+    cancel: (task, reason) => { task.mark('cancelled', toWireError(new TaskCancelledError(task.id, reason))) }
+  })
+  return { session: s, queued }
+}
+
+describe('Session', () => {
+  it('gives tasks its defaults unless a task overrides them, and names the owner in ids', () => {
+    const { session: s } = session()
+    const a = s.submit('m.ts', 1)
+    const b = s.submit('m.ts', 2, { priority: 9, maxRetries: 0 })
+    expect([a.priority, a.maxRetries, b.priority, b.maxRetries]).toEqual([1, 2, 9, 0])
+    expect(a.id).toMatch(/^owner\/t-[0-9a-f]{16}$/)
+    expect(s.id).toMatch(/^owner\/s-[0-9a-f]{12}$/)
+  })
+
+  it('counts tasks by status, retries included, and lists them by status', () => {
+    const { session: s, queued } = session()
+    for (let i = 0; i < 4; i++) s.submit('m.ts', i)
+    const [a, b, c] = queued
+    a!.mark('dispatched'); a!.mark('running'); a!.complete('ok')
+    b!.mark('dispatched'); b!.mark('queued'); b!.mark('dispatched')
+    c!.cancel()
+    expect(s.counts()).toEqual({ queued: 1, dispatched: 1, running: 0, completed: 1, failed: 0, timeout: 0, cancelled: 1, retries: 1 })
+    expect(s.tasks({ status: 'completed' }).map(t => t.id)).toEqual([a!.id])
+    expect(s.tasks().length).toBe(4)
+  })
+
+  it('events() yields status changes and progress, and ends once the closed session is done', async () => {
+    const { session: s, queued } = session()
+    s.submit('m.ts')
+    const events = s.events()
+    const seen: TaskEvent[] = []
+    const reading = (async () => { for await (const e of events) seen.push(e) })()
+    const t = queued[0]!
+    t.mark('dispatched'); t.progress(50); t.mark('running'); t.complete(7)
+    s.close()
+    await reading
+    await s.done
+    expect(seen.map(e => e.type === 'status' ? e.status : `progress ${String(e.value)}`)).toEqual(['dispatched', 'progress 50', 'running', 'completed'])
+  })
+
+  it('close refuses new tasks (ERR_SESSION_CLOSED); cancel ends every open task and settles done', async () => {
+    const { session: s } = session()
+    const a = s.submit('m.ts')
+    s.cancel()
+    expect(() => s.submit('m.ts')).toThrow(expect.objectContaining({ code: ERR_SESSION_CLOSED }))
+    await s.done
+    await expect(a.result()).rejects.toMatchObject({ code: 'ERR_TASK_CANCELLED' })
+  })
+})

@@ -1,3 +1,6 @@
+import { resolveTasksConfig } from './tasks/config.ts'
+import type { TasksInit } from './tasks/config.ts'
+import type { TasksConfig } from './tasks/tasks.ts'
 import type { Addon } from './addons/addon.ts'
 import type { ChannelsInit } from './channels/channels.ts'
 import { resolveChannelsConfig } from './channels/config.ts'
@@ -45,6 +48,8 @@ export interface GridNodeInit extends MembershipInit {
   pingIntervalMs?: number
   /** Channel limits: value size (64 KiB), tombstone TTL (10 min), anti-entropy interval (10 s). */
   channels?: ChannelsInit
+  /** Task pools and result retention (see `node.run`, `node.session`). */
+  tasks?: TasksInit
   /** Add-ons to start once the node is up, in order: `[addon, options]` pairs (see `node.use`). */
   addons?: Array<[Addon<never>, unknown?]>
 }
@@ -62,6 +67,7 @@ export interface GridNodeConfig {
   agent?: AgentConfig
   dataDir?: string
   channels: ChannelsInit
+  tasks: TasksConfig
 }
 
 /** Fills defaults and validates; errors name the option. */
@@ -83,7 +89,8 @@ export function resolveConfig (init: GridNodeInit): GridNodeConfig {
     membership: resolveMembershipConfig(init),
     agent: init.agent == null || init.agent === false ? undefined : resolveAgentConfig(init.agent === true ? {} : init.agent),
     dataDir: init.dataDir,
-    channels: resolveChannelsConfig(init.channels ?? {})
+    channels: resolveChannelsConfig(init.channels ?? {}),
+    tasks: resolveTasksConfig(init.tasks)
   }
 }
 

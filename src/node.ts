@@ -41,6 +41,10 @@ import { protocolHandlers } from './lifecycle/protocol-handlers.ts'
 import { PeerCredentials } from './trust/credentials.ts'
 import { checkOwnRoles } from './trust/own-roles.ts'
 import { ANY_ROLE } from './trust/guard.ts'
+import { Tasks } from './tasks/tasks.ts'
+import type { Task } from './tasks/task.ts'
+import type { Session } from './tasks/session.ts'
+import type { SessionOptions, TaskOptions } from './tasks/types.ts'
 
 /**
  * A grid member: the same daemon on every machine, embeddable in any
@@ -56,6 +60,8 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   private readonly agent?: AgentRole
   /** Spawn workers on the grid's agents: `node.workers.spawn({ stage, module, resources })`. */
   readonly workers: Workers
+  /** Tasks and sessions owned by this node, and the task names clients may run (`register`). */
+  readonly tasks: Tasks
   private readonly runs = new Set<PipelineRun>()
   private readonly addons: AddonRegistry
   private readonly channels: Channels
@@ -73,6 +79,11 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     const dataDir = config.dataDir ?? join(tmpdir(), 'gridd', libp2p.peerId.toString())
     if (config.agent != null) this.agent = new AgentRole(libp2p, this.membership, config.agent, dataDir, root, credentials)
     this.workers = new Workers(libp2p, this.membership, this.agent, root, credentials)
+    this.tasks = new Tasks(libp2p.peerId.toString(), {
+      spawn: async (options, { signal }) => await this.workers.spawn(options, { signal }),
+      capacity: (resources, limit) => this.workers.capacityFor(resources, limit),
+      log: log.child({ component: 'tasks' })
+    }, config.tasks)
     this.addons = new AddonRegistry(this, libp2p, root, credentials)
     this.channels = new Channels(libp2p, this.membership, config.channels, root, keyPem, credentials)
     this.services = new ServiceList(this.serviceList(addons ?? []), { log, stopTimeoutMs: config.stopTimeoutMs })
@@ -180,6 +191,26 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     return this.channels.channel(name)
   }
 
+  /**
+   * Runs `module` (a stage module: its default export gets `input` and a `ctx`
+   * with `signal` and `progress`) on a worker of the grid and returns its result,
+   * or throws: TaskError (the task threw; its remote stack kept), TaskTimeoutError,
+   * TaskCancelledError, TaskLostError. Argon's `queue`.
+   */
+  async run (module: string | URL, input?: unknown, options?: TaskOptions): Promise<unknown> {
+    return await this.tasks.run(module, input, options)
+  }
+
+  /** Queues a task and returns its handle at once (`result()`, `cancel()`, `status`, events). Argon's `defer`. */
+  submit (module: string | URL, input?: unknown, options?: TaskOptions): Task {
+    return this.tasks.submit(module, input, options)
+  }
+
+  /** A group of tasks under default options (maxRetries, timeoutMs, priority): ArmoniK's session. */
+  session (options?: SessionOptions): Session {
+    return this.tasks.session(options)
+  }
+
   /** The pipeline runs this node owns that have not finished yet. */
   pipelines (): PipelineRun[] {
     return [...this.runs]
@@ -245,6 +276,8 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
       }),
       { name: 'workers', start: () => { this.workers.start() }, stop: async () => { await this.workers.stop() }, destroy: () => { this.workers.destroy() } },
       { name: 'pipelines', stop: cancelRuns, destroy: cancelRuns },
+      // after workers in start order, so stopped before them: tasks are cancelled, then their pools' workers go
+      { name: 'tasks', start: () => { this.tasks.start() }, stop: async () => { await this.tasks.stop() }, destroy: async () => { await this.tasks.stop() } },
       {
         name: 'seeds',
         start: () => {

@@ -10,6 +10,14 @@ export interface StageContext {
   env: Record<string, string>
 }
 
+/** What a task's function receives besides its input (a task module is a stage module). */
+export interface TaskContext extends StageContext {
+  /** Aborted when the task is cancelled or times out: stop, and throw or return. */
+  signal: AbortSignal
+  /** Sends a value to the submitter (`handle.on('progress')`, `session.events()`). */
+  progress: (value: unknown) => void
+}
+
 export interface StageDefinition<In = unknown, Out = unknown> {
   setup?: (ctx: StageContext) => void | Promise<void>
   /** One item in, one result out; an array fans out, undefined drops the item. */
@@ -19,6 +27,18 @@ export interface StageDefinition<In = unknown, Out = unknown> {
 
 /** Adds types only: a stage file may equally export a plain function or object. */
 export function defineStage<In = unknown, Out = unknown> (definition: StageDefinition<In, Out>): StageDefinition<In, Out> {
+  return definition
+}
+
+/** A task module: a stage module whose `process` gets a TaskContext (types only; any stage module runs as a task). */
+export interface TaskDefinition<In = unknown, Out = unknown> {
+  setup?: (ctx: StageContext) => void | Promise<void>
+  process: (input: In, ctx: TaskContext) => Out | Promise<Out>
+  teardown?: (ctx: StageContext) => void | Promise<void>
+}
+
+/** Adds types only, like defineStage: `export default defineTask({ process: async (input, ctx) => ... })`. */
+export function defineTask<In = unknown, Out = unknown> (definition: TaskDefinition<In, Out>): TaskDefinition<In, Out> {
   return definition
 }
 

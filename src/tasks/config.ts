@@ -1,0 +1,22 @@
+import { checkOptional } from '../checks/check.ts'
+import { nonNegativeInteger, positiveInteger, positiveNumber } from '../checks/values.ts'
+import { ConfigError } from '../errors.ts'
+import { TASKS_DEFAULTS } from './tasks.ts'
+import type { TasksConfig } from './tasks.ts'
+
+export type TasksInit = Partial<TasksConfig>
+
+/** Checks `tasks` options of GridNodeInit and fills defaults; errors name the option. */
+export function resolveTasksConfig (init: TasksInit = {}): TasksConfig {
+  const config: TasksConfig = {
+    resultTtlMs: checkOptional('tasks.resultTtlMs', positiveNumber, init.resultTtlMs) ?? TASKS_DEFAULTS.resultTtlMs,
+    window: checkOptional('tasks.window', positiveInteger, init.window) ?? TASKS_DEFAULTS.window,
+    minWorkers: checkOptional('tasks.minWorkers', nonNegativeInteger, init.minWorkers) ?? TASKS_DEFAULTS.minWorkers,
+    maxWorkers: checkOptional('tasks.maxWorkers', positiveInteger, init.maxWorkers) ?? TASKS_DEFAULTS.maxWorkers,
+    sizeEveryMs: checkOptional('tasks.sizeEveryMs', positiveNumber, init.sizeEveryMs) ?? TASKS_DEFAULTS.sizeEveryMs,
+    scaleDownAfterMs: checkOptional('tasks.scaleDownAfterMs', positiveNumber, init.scaleDownAfterMs) ?? TASKS_DEFAULTS.scaleDownAfterMs,
+    cancelGraceMs: checkOptional('tasks.cancelGraceMs', positiveNumber, init.cancelGraceMs) ?? TASKS_DEFAULTS.cancelGraceMs
+  }
+  if (config.minWorkers > config.maxWorkers) throw new ConfigError('tasks.minWorkers', `must be at most tasks.maxWorkers (${config.maxWorkers}), got ${config.minWorkers}`)
+  return config
+}

@@ -10,6 +10,7 @@ const samples: Record<string, errors.GridError> = {
   CertsNotFoundError: new errors.CertsNotFoundError('--certs'),
   ChannelLimitError: new errors.ChannelLimitError('keys', 2, 'cfg'),
   CertificateError: new errors.CertificateError('expired'),
+  KeyPermissionsError: new errors.KeyPermissionsError('/tmp/node.key', 0o100644),
   FileExistsError: new errors.FileExistsError('/tmp/x'),
   InvalidAddressError: new errors.InvalidAddressError('x', 'no port'),
   TlsRefusedError: new errors.TlsRefusedError('wrong-ca', 'not our CA'),

@@ -112,7 +112,7 @@ async function runNode (flags: NodeFlags): Promise<void> {
     maxMembers: flags.maxMembers,
     dataDir: flags.dataDir,
     channels: { maxValueBytes: flags.channelValueBytes, tombstoneTtlMs: flags.tombstoneTtlMs, maxChannels: flags.maxChannels, maxKeysPerChannel: flags.channelKeys, maxChannelBytes: flags.channelBytes, syncMessageBytes: flags.channelSyncBytes },
-    agent: flags.agent === true ? { workers: flags.workers, cpu: flags.cpu, memoryMb: flags.memory, weight: flags.weight, strategy: flags.strategy } : undefined
+    agent: flags.agent === true ? { workers: flags.workers, cpu: flags.cpu, memoryMb: flags.memory, weight: flags.weight, strategy: flags.strategy, environment: process.env } : undefined
   })
   const node = await starting
   if (flags.agent !== true && (flags.weight != null || flags.strategy != null)) {

@@ -41,6 +41,19 @@ export class CertificateError extends GridError {
   }
 }
 
+export const ERR_KEY_PERMISSIONS = 'ERR_KEY_PERMISSIONS'
+/** A private key file readable or writable by group or others (as OpenSSH, refused rather than used). */
+export class KeyPermissionsError extends GridError {
+  readonly path: string
+  readonly mode: number
+  constructor (path: string, mode: number) {
+    const octal = (mode & 0o777).toString(8).padStart(4, '0')
+    super(`permissions ${octal} for the private key ${path} are too open: a key must not be readable or writable by group or others; run \`chmod 600 ${path}\``, ERR_KEY_PERMISSIONS)
+    this.path = path
+    this.mode = mode
+  }
+}
+
 export const ERR_FILE_EXISTS = 'ERR_FILE_EXISTS'
 /** A file would be overwritten without --force. */
 export class FileExistsError extends GridError {

@@ -3,6 +3,7 @@ import * as v from 'valibot'
 import { checkOption } from '../checks/check.ts'
 import { cpuCapacity, maxWorkers, memoryCapacityMb, strategy, weight } from '../checks/values.ts'
 import type { Strategy } from '../checks/values.ts'
+import { workerEnvironment } from './worker-env.ts'
 
 const MB = 1024 * 1024
 /** Memory left to the agent itself and the OS when the default is taken from free memory. */
@@ -22,6 +23,11 @@ export interface AgentInit {
   strategy?: Strategy
   /** A worker whose requester never opens its worker stream is killed after this long, ms. Default 30,000. */
   attachTimeoutMs?: number
+  /**
+   * The agent's environment (e.g. `process.env`, which `grid node` passes): workers inherit only its
+   * names in WORKER_ENV_ALLOWLIST (PATH, HOME, LANG, LC_*, …), never a GRID_* one. Default: none.
+   */
+  environment?: Record<string, string | undefined>
 }
 
 export interface AgentConfig {
@@ -31,6 +37,8 @@ export interface AgentConfig {
   weight: number
   strategy: Strategy
   attachTimeoutMs: number
+  /** What every worker's environment starts from: the allowlisted part of `environment`. */
+  workerEnv: Record<string, string>
 }
 
 export const DEFAULT_ATTACH_TIMEOUT_MS = 30_000
@@ -45,6 +53,7 @@ export function resolveAgentConfig (init: AgentInit): AgentConfig {
     memoryMb: checkOption('agent.memoryMb', memoryCapacityMb, init.memoryMb ?? Math.max(256, Math.floor(freemem() / MB) - RESERVE_MB)),
     weight: checkOption('agent.weight', weight, init.weight ?? 1),
     strategy: checkOption('agent.strategy', strategy, init.strategy ?? 'horizontal'),
-    attachTimeoutMs: checkOption('agent.attachTimeoutMs', attachTimeoutMs, init.attachTimeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS)
+    attachTimeoutMs: checkOption('agent.attachTimeoutMs', attachTimeoutMs, init.attachTimeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS),
+    workerEnv: workerEnvironment(init.environment ?? {})
   }
 }

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process'
-import type { FromWorker, ToWorker, WorkerExit } from '../worker/ipc.ts'
+import type { FromWorker, ToWorker, WorkerExit, WorkerStart } from '../worker/ipc.ts'
 import { Batcher } from '../wire/batcher.ts'
 import { RemoteError, workerExitedError } from '../wire/wire-error.ts'
 import type { WireError } from '../wire/wire-error.ts'
@@ -25,9 +25,11 @@ export class LocalWorker {
   private lastError?: WireError
   private exit?: WorkerExit
 
-  constructor (child: ChildProcess, info: WorkerInfo) {
+  /** `start`: what the child runs, its first IPC message. */
+  constructor (child: ChildProcess, info: WorkerInfo, start: WorkerStart) {
     this.child = child
     this.info = info
+    this.send({ type: 'start', start })
     let markReady: () => void = () => {}
     this.ready = new Promise(resolve => { markReady = resolve })
     child.on('message', (message: FromWorker) => {

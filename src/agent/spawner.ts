@@ -11,6 +11,7 @@ import { AgentFullError, MemoryLimitError, SpawnRefusedError } from '../errors.t
 import { lacks } from '../placement/index.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import type { WorkerRecords } from './worker-records.ts'
+import { logWorkerOutput } from './worker-output.ts'
 
 // The host is the worker child's program (src/cli/worker-host.ts). From the sources it is that .ts;
 // built by tsc it is dist/src/cli/worker-host.js; in the bundle (dist/bundle/) it sits beside every chunk.
@@ -86,13 +87,24 @@ export class Spawner {
     if (lacking.length > 0) throw new AgentFullError(lacking)
     const id = `w-${randomBytes(6).toString('hex')}`
     const execArgv = request.resources.memoryMb > 0 ? [`--max-old-space-size=${Math.max(16, Math.floor(request.resources.memoryMb))}`] : []
-    const child = fork(WORKER_HOST, [request.modulePath, request.stage, id, JSON.stringify(request.env ?? {}), String(request.concurrency ?? 1), ...(request.shippedFrom != null ? [JSON.stringify(request.shippedFrom)] : [])], {
+    // argv holds labels only (for `ps` and the reaper of leftover workers): what to run, and the spawn's
+    // env, go over IPC; the environment is the allowlisted part of the agent's, never a GRID_* variable
+    const child = fork(WORKER_HOST, [id, request.stage], {
       execArgv,
+      env: this.config.workerEnv,
       serialization: 'advanced',
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc']
     })
     if (child.pid == null) throw new SpawnRefusedError('could not start a worker process')
-    const worker = new LocalWorker(child, { id, stage: request.stage, pid: child.pid, resources: request.resources })
+    logWorkerOutput(child.stdout!, child.stderr!, this.log.child({ worker: id, stage: request.stage }))
+    const worker = new LocalWorker(child, { id, stage: request.stage, pid: child.pid, resources: request.resources }, {
+      workerId: id,
+      stage: request.stage,
+      modulePath: request.modulePath,
+      env: request.env ?? {},
+      concurrency: request.concurrency ?? 1,
+      shippedFrom: request.shippedFrom
+    })
     this.workers.set(id, worker)
     this.records?.add(id, child.pid)
     this.log.info({ worker: id, stage: request.stage, pid: child.pid }, 'worker started')

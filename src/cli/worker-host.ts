@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url'
 import { toStageDefinition } from '../worker/stage.ts'
 import { prepareShippedModule } from '../worker/shipped-module.ts'
 import type { StageContext } from '../worker/stage.ts'
-import type { ToWorker, FromWorker, WorkerResult } from '../worker/ipc.ts'
+import type { ToWorker, FromWorker, WorkerResult, WorkerStart } from '../worker/ipc.ts'
 import { Batcher } from '../wire/batcher.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import { watchParent } from '../worker/parent-watchdog.ts'
@@ -19,14 +19,14 @@ watchParent()
 const send = (message: FromWorker): void => { process.send?.(message) }
 
 async function main (): Promise<void> {
-  const [modulePath, stage = 'stage', workerId = 'worker', envJson = '{}', concurrencyText = '1', shippedFromJson] = process.argv.slice(2)
+  const start = await startMessage()
   // items beyond `concurrency` wait here in arrival order (the owner's credit window bounds them)
-  const concurrency = Math.max(1, Number(concurrencyText) || 1)
-  if (modulePath == null) throw new Error('worker host: no stage module given')
-  const ctx: StageContext = { stage, workerId, env: JSON.parse(envJson) as Record<string, string> }
-  // the spawn's env joins the inherited one (the agent never touches its own env)
-  Object.assign(process.env, ctx.env)
-  if (shippedFromJson != null) prepareShippedModule(modulePath, JSON.parse(shippedFromJson) as string[])
+  const concurrency = Math.max(1, start.concurrency)
+  const ctx: StageContext = { stage: start.stage, workerId: start.workerId, env: start.env }
+  // the spawn's env joins the allowlisted one the agent started this process with, before the stage loads
+  Object.assign(process.env, start.env)
+  const modulePath = start.modulePath
+  if (start.shippedFrom != null) prepareShippedModule(modulePath, start.shippedFrom)
   const imported = await import(pathToFileURL(modulePath).href) as { default?: unknown }
   const definition = toStageDefinition(imported.default)
   await definition.setup?.(ctx)
@@ -65,6 +65,22 @@ process.on('uncaughtException', err => {
   process.exitCode = 70
   setImmediate(() => process.exit(70))
 })
+
+/** The agent's first message says what to run (never argv: `ps` shows a command line to every user). */
+async function startMessage (): Promise<WorkerStart> {
+  return await new Promise(resolve => {
+    const onMessage = (message: ToWorker): void => {
+      if (message.type === 'start') {
+        process.off('message', onMessage)
+        resolve(message.start)
+      } else if (message.type === 'stop') {
+        // stopped before it started: nothing to tear down
+        process.disconnect?.()
+      }
+    }
+    process.on('message', onMessage)
+  })
+}
 
 main().catch(err => {
   send({ type: 'fatal', error: toWireError(err) })

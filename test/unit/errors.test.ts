@@ -11,6 +11,7 @@ const samples: Record<string, errors.GridError> = {
   ChannelLimitError: new errors.ChannelLimitError('keys', 2, 'cfg'),
   ForbiddenError: new errors.ForbiddenError('peer x may not use /gridd/spawn/1.0.0'),
   CertificateError: new errors.CertificateError('expired'),
+  KeyPermissionsError: new errors.KeyPermissionsError('/tmp/node.key', 0o100644),
   FileExistsError: new errors.FileExistsError('/tmp/x'),
   InvalidAddressError: new errors.InvalidAddressError('x', 'no port'),
   TlsRefusedError: new errors.TlsRefusedError('wrong-ca', 'not our CA'),

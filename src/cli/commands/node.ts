@@ -6,6 +6,8 @@ import { intOption, listOption, logLevelOption, numberOption, tlsOptions } from 
 import { channelCount, cpuCapacity, maxWorkers, memberCount, memoryCapacityMb, positiveInteger, STRATEGIES, syncMessageBytes, weight } from '../../checks/values.ts'
 import type { Strategy } from '../../checks/values.ts'
 import { resolveTlsSource } from '../tls-source.ts'
+import { readableCaKeys } from '../key-file.ts'
+import type { Logger } from '../../logger.ts'
 import { CertsNotFoundError } from '../../errors.ts'
 import { onShutdownSignal } from '../signals.ts'
 import { parseAddonSpec, loadAddon } from '../addon-spec.ts'
@@ -110,7 +112,7 @@ async function runNode (flags: NodeFlags): Promise<void> {
     maxMembers: flags.maxMembers,
     dataDir: flags.dataDir,
     channels: { maxValueBytes: flags.channelValueBytes, tombstoneTtlMs: flags.tombstoneTtlMs, maxChannels: flags.maxChannels, maxKeysPerChannel: flags.channelKeys, maxChannelBytes: flags.channelBytes, syncMessageBytes: flags.channelSyncBytes },
-    agent: flags.agent === true ? { workers: flags.workers, cpu: flags.cpu, memoryMb: flags.memory, weight: flags.weight, strategy: flags.strategy } : undefined
+    agent: flags.agent === true ? { workers: flags.workers, cpu: flags.cpu, memoryMb: flags.memory, weight: flags.weight, strategy: flags.strategy, environment: process.env } : undefined
   })
   const node = await starting
   if (flags.agent !== true && (flags.weight != null || flags.strategy != null)) {
@@ -119,6 +121,7 @@ async function runNode (flags: NodeFlags): Promise<void> {
   }
   for (const type of MEMBER_EVENT_TYPES) node.on(type, member => { logger.debug({ member: member.id, state: member.state }, type) })
   if (found != null) logger.info({ source: found.source }, 'TLS material loaded')
+  if (found?.certsDir != null) await warnOfCaKeys(found.certsDir, logger)
   node.on('peer:connect', ({ id }) => { logger.info({ peer: id }, 'peer connected') })
   node.on('peer:disconnect', ({ id }) => { logger.info({ peer: id }, 'peer disconnected') })
   try {
@@ -132,5 +135,12 @@ async function runNode (flags: NodeFlags): Promise<void> {
   } catch (err) {
     await node.stop()
     throw err
+  }
+}
+
+/** A node never needs the CA key: one it can read, any stage running as its user can read too. */
+async function warnOfCaKeys (certsDir: string, logger: Logger): Promise<void> {
+  for (const path of await readableCaKeys(certsDir)) {
+    logger.warn({ path }, 'a CA private key is readable by this node: whoever can read it can issue certificates for the grid; keep it off the machines that run nodes (or out of this user\'s reach)')
   }
 }

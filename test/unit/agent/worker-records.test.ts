@@ -43,10 +43,10 @@ describe('WorkerRecords: an agent restarted after SIGKILL reaps the workers it l
   }
 
   it('kills a left-over worker host of a dead agent, but not a reused pid nor the worker of a live agent', async () => {
-    const leftover = await startProcess(['/x/worker-host.js', '/m.mjs', 'stage', 'w-000000000001'])
+    const leftover = await startProcess(['/x/worker-host.js', 'w-000000000001', 'stage'])
     const reusedPid = await startProcess(['/x/something-else.js', 'w-000000000002'])
     const liveAgent = await startProcess(['/x/grid.js'])
-    const liveAgentsWorker = await startProcess(['/x/worker-host.js', '/m.mjs', 'stage', 'w-000000000003'])
+    const liveAgentsWorker = await startProcess(['/x/worker-host.js', 'w-000000000003', 'stage'])
     children.push(leftover, reusedPid, liveAgent, liveAgentsWorker)
     const gone = await deadPid()
     await record('w-000000000001', leftover.pid!, gone)

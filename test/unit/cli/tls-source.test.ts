@@ -1,11 +1,12 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest'
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { initCertsDir, issueIntoDir } from '../../../src/certs/files.ts'
 import { requireTls, resolveTlsSource } from '../../../src/cli/tls-source.ts'
 import type { TlsFlags } from '../../../src/cli/tls-source.ts'
-import { CertificateError, CertsNotFoundError, ConfigError } from '../../../src/errors.ts'
+import { CertificateError, CertsNotFoundError, ConfigError, KeyPermissionsError } from '../../../src/errors.ts'
+import { readableCaKeys } from '../../../src/cli/key-file.ts'
 
 type Env = Record<string, string | undefined>
 let root: string
@@ -162,5 +163,60 @@ describe('requireTls', () => {
     const found = await requireTls({}, envFor(envDir, 'client'), emptyCwd, 'client')
     expect(found.source).toBe('env')
     await expectPair(found.tls, envDir, 'client')
+  })
+})
+
+describe('private key file permissions (OpenSSH\'s rule)', () => {
+  let loose: string
+  beforeAll(async () => {
+    loose = join(root, 'loose')
+    await initCertsDir(loose)
+  })
+  afterEach(async () => { await chmod(join(loose, 'node.key'), 0o600) })
+
+  const sources: Array<[string, () => Promise<unknown>]> = [
+    ['--certs DIR', async () => await resolveTlsSource({ certs: loose }, {}, emptyCwd, 'node')],
+    ['--key FILE', async () => await resolveTlsSource(flagsFor(loose), {}, emptyCwd, 'node')],
+    ['GRID_TLS_KEY (a path)', async () => await resolveTlsSource({}, envFor(loose), emptyCwd, 'node')],
+    ['GRID_TLS_CLIENT_KEY (a path)', async () => await resolveTlsSource({}, { ...envFor(loose, 'client'), GRID_TLS_SERVER_CERT: join(loose, 'client.crt'), GRID_TLS_SERVER_KEY: join(loose, 'client.key'), GRID_TLS_CLIENT_CERT: join(loose, 'node.crt'), GRID_TLS_CLIENT_KEY: join(loose, 'node.key') }, emptyCwd, 'node')]
+  ]
+  it.each(sources)('%s: a key readable by group or others is refused, naming the file and `chmod 600`', async (_label, load) => {
+    for (const mode of [0o640, 0o604, 0o620, 0o644]) {
+      await chmod(join(loose, 'node.key'), mode)
+      const err = await rejection(load())
+      expect(err, mode.toString(8)).toBeInstanceOf(KeyPermissionsError)
+      expect((err as KeyPermissionsError).code).toBe('ERR_KEY_PERMISSIONS')
+      expect((err as Error).message).toContain(`chmod 600 ${join(loose, 'node.key')}`)
+      expect((err as Error).message).toContain(`permissions 0${mode.toString(8)}`)
+    }
+    await chmod(join(loose, 'node.key'), 0o400)
+    // only its owner may read it: accepted
+    expect(await load()).toBeDefined()
+  })
+
+  it('./certs: the same rule', async () => {
+    const local = join(root, 'loose-cwd')
+    await initCertsDir(join(local, 'certs'))
+    await chmod(join(local, 'certs', 'node.key'), 0o644)
+    expect(await rejection(resolveTlsSource({}, {}, local, 'node'))).toBeInstanceOf(KeyPermissionsError)
+  })
+
+  it('a key given as PEM text in the environment is not a file: no check', async () => {
+    await chmod(join(loose, 'node.key'), 0o644)
+    const env = { GRID_TLS_CA: join(loose, 'ca.crt'), GRID_TLS_CERT: join(loose, 'node.crt'), GRID_TLS_KEY: await read(loose, 'node.key') }
+    expect((await resolveTlsSource({}, env, emptyCwd, 'node'))?.source).toBe('env')
+  })
+
+  it('says where the CA certificate came from, and finds the CA keys readable there', async () => {
+    expect((await resolveTlsSource({ certs: loose }, {}, emptyCwd, 'node'))?.certsDir).toBe(loose)
+    expect((await resolveTlsSource(flagsFor(loose), {}, emptyCwd, 'node'))?.certsDir).toBe(loose)
+    expect((await resolveTlsSource({}, envFor(loose), emptyCwd, 'node'))?.certsDir).toBe(loose)
+    const pemCa = { ...envFor(loose), GRID_TLS_CA: await read(loose, 'ca.crt') }
+    expect((await resolveTlsSource({}, pemCa, emptyCwd, 'node'))?.certsDir).toBeUndefined()
+    expect(await readableCaKeys(loose)).toEqual([join(loose, 'ca.key')])
+    await mkdir(join(loose, 'ca'))
+    await writeFile(join(loose, 'ca', 'ca.key'), await read(loose, 'ca.key'), { mode: 0o600 })
+    expect(await readableCaKeys(loose)).toEqual([join(loose, 'ca.key'), join(loose, 'ca', 'ca.key')])
+    expect(await readableCaKeys(emptyCwd)).toEqual([])
   })
 })

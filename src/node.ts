@@ -25,8 +25,7 @@ import { strategy as strategyPiece, weight as weightPiece } from './checks/value
 import { CONTROL_PROTOCOL, controlHandler } from './control/control.ts'
 import { PipelineRun } from './pipeline/run.ts'
 import type { PipelineInit } from './pipeline/types.ts'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { defaultDataDir } from './data-dir.ts'
 import type { StatusReport } from './control/status.ts'
 import { AddonRegistry } from './addons/registry.ts'
 import { Channels } from './channels/channels.ts'
@@ -65,8 +64,8 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     this.log = log
     this.seeds = new SeedDialer(libp2p, log)
     this.membership = new Membership({ libp2p, pubsub: libp2p.services.pubsub }, config.membership, root)
-    const dataDir = config.dataDir ?? join(tmpdir(), 'gridd', libp2p.peerId.toString())
-    if (config.agent != null) this.agent = new AgentRole(libp2p, this.membership, config.agent, dataDir, root)
+    const dataDir = config.dataDir ?? defaultDataDir(libp2p.peerId.toString(), config.stateHome)
+    if (config.agent != null) this.agent = new AgentRole(libp2p, this.membership, config.agent, dataDir, root, process.cwd())
     this.workers = new Workers(libp2p, this.membership, this.agent, root)
     this.addons = new AddonRegistry(this, libp2p, root)
     this.channels = new Channels(libp2p, this.membership, config.channels, root, keyPem)

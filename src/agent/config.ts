@@ -1,6 +1,6 @@
 import { availableParallelism, freemem } from 'node:os'
 import * as v from 'valibot'
-import { checkOption } from '../checks/check.ts'
+import { checkOption, checkOptional } from '../checks/check.ts'
 import { cpuCapacity, maxWorkers, memoryCapacityMb, strategy, weight } from '../checks/values.ts'
 import type { Strategy } from '../checks/values.ts'
 
@@ -22,6 +22,15 @@ export interface AgentInit {
   strategy?: Strategy
   /** A worker whose requester never opens its worker stream is killed after this long, ms. Default 30,000. */
   attachTimeoutMs?: number
+  /**
+   * Directories of deployed stage code a requester may name to run in place (imports resolve
+   * beside the file). Any other stage runs only from the content-addressed cache of shipped bundles.
+   */
+  moduleDirs?: string[]
+  /** Most MB the cache of shipped bundles holds; the least recently used go first. Default 256. */
+  moduleCacheMb?: number
+  /** Run workers as this user (name or uid; the agent must run as root). Default: the agent's own user. */
+  workerUser?: string
 }
 
 export interface AgentConfig {
@@ -31,9 +40,16 @@ export interface AgentConfig {
   weight: number
   strategy: Strategy
   attachTimeoutMs: number
+  moduleDirs: string[]
+  moduleCacheMb: number
+  workerUser?: string
 }
 
 export const DEFAULT_ATTACH_TIMEOUT_MS = 30_000
+export const DEFAULT_MODULE_CACHE_MB = 256
+const moduleCacheMb = v.pipe(v.number(), v.integer('must be an integer number of MB from 1 to 1048576'), v.minValue(1, 'must be an integer number of MB from 1 to 1048576'), v.maxValue(1024 * 1024, 'must be an integer number of MB from 1 to 1048576'))
+const moduleDirs = v.pipe(v.array(v.pipe(v.string('must be a list of directories'), v.minLength(1, 'must be a list of directories')), 'must be a list of directories'), v.maxLength(64, 'must be at most 64 directories'))
+const workerUser = v.pipe(v.string('must be a user name or uid'), v.regex(/^[a-z_][a-z0-9_.-]{0,31}\$?$|^\d{1,10}$/i, 'must be a user name or uid'))
 const attachTimeoutMs = v.pipe(v.number(), v.integer('must be an integer from 100 to 3600000'), v.minValue(100, 'must be an integer from 100 to 3600000'), v.maxValue(3_600_000, 'must be an integer from 100 to 3600000'))
 
 /** Fills defaults; every value passes the same check its peers apply to the gossiped entry. */
@@ -45,6 +61,9 @@ export function resolveAgentConfig (init: AgentInit): AgentConfig {
     memoryMb: checkOption('agent.memoryMb', memoryCapacityMb, init.memoryMb ?? Math.max(256, Math.floor(freemem() / MB) - RESERVE_MB)),
     weight: checkOption('agent.weight', weight, init.weight ?? 1),
     strategy: checkOption('agent.strategy', strategy, init.strategy ?? 'horizontal'),
-    attachTimeoutMs: checkOption('agent.attachTimeoutMs', attachTimeoutMs, init.attachTimeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS)
+    attachTimeoutMs: checkOption('agent.attachTimeoutMs', attachTimeoutMs, init.attachTimeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS),
+    moduleDirs: checkOption('agent.moduleDirs', moduleDirs, init.moduleDirs ?? []),
+    moduleCacheMb: checkOption('agent.moduleCacheMb', moduleCacheMb, init.moduleCacheMb ?? DEFAULT_MODULE_CACHE_MB),
+    workerUser: checkOptional('agent.workerUser', workerUser, init.workerUser)
   }
 }

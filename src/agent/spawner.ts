@@ -25,7 +25,7 @@ export interface SpawnRequest {
   env?: Record<string, string>
   /** Items the worker processes at once (the rest of its credit window waits in order). Default 1. */
   concurrency?: number
-  /** `modulePath` is a requester's bundle: its bare imports resolve from these directories first, then the working directory. */
+  /** `modulePath` is a requester's bundle: its bare imports resolve only from the node_modules of these directories. */
   shippedFrom?: string[]
 }
 
@@ -48,6 +48,8 @@ export class Spawner {
   private readonly workers = new Map<string, LocalWorker>()
   private watchdog?: NodeJS.Timeout
   private readonly records?: WorkerRecords
+  /** Workers run as this uid/gid (`--worker-user`); default: the agent's own. */
+  private workerIds?: { uid: number, gid: number }
 
   /** `records`: where each worker is noted while it runs, for the next agent to reap after a crash. */
   constructor (config: AgentConfig, log: Logger, onChange: () => void, records?: WorkerRecords) {
@@ -55,6 +57,11 @@ export class Spawner {
     this.log = log.child({ component: 'spawner' })
     this.onChange = onChange
     this.records = records
+  }
+
+  /** From now on, workers run as `ids.uid`/`ids.gid` (the agent must be root). */
+  runWorkersAs (ids: { uid: number, gid: number }): void {
+    this.workerIds = { uid: ids.uid, gid: ids.gid }
   }
 
   start (): void {
@@ -89,7 +96,8 @@ export class Spawner {
     const child = fork(WORKER_HOST, [request.modulePath, request.stage, id, JSON.stringify(request.env ?? {}), String(request.concurrency ?? 1), ...(request.shippedFrom != null ? [JSON.stringify(request.shippedFrom)] : [])], {
       execArgv,
       serialization: 'advanced',
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      ...this.workerIds
     })
     if (child.pid == null) throw new SpawnRefusedError('could not start a worker process')
     const worker = new LocalWorker(child, { id, stage: request.stage, pid: child.pid, resources: request.resources })

@@ -11,7 +11,11 @@ import type { GridProcess } from './grid-process.ts'
 
 /** A requester that speaks the spawn protocol by hand (a member's certificate, no GridNode): what any member could send. */
 export class RawRequester {
-  private constructor (readonly libp2p: GridLibp2p) {}
+  readonly libp2p: GridLibp2p
+
+  private constructor (libp2p: GridLibp2p) {
+    this.libp2p = libp2p
+  }
 
   static async connect (certsDir: string, name: string, agent: GridProcess): Promise<RawRequester> {
     const libp2p = await createGridLibp2p({ host: '127.0.0.1', port: 0, tls: await loadCerts(certsDir, name), log: pino({ level: 'silent' }) })

@@ -2,11 +2,9 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { GridNode } from '../../src/node.ts'
-import { loadCerts } from '../../src/transport/mtls/material.ts'
+import type { GridNode } from '../../src/node.ts'
 import { readModule } from '../../src/owner/module-source.ts'
-import { GridFixture, FAST } from './helpers/grid-fixture.ts'
-import { eventually } from './helpers/grid-process.ts'
+import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { RawRequester } from './helpers/raw-spawn.ts'
 import { cleanup } from './helpers/cleanup.ts'
@@ -30,16 +28,13 @@ describe('the agent\'s module cache: a quota with least-recently-used eviction, 
     requesterDir = await mkdtemp(join(tmpdir(), 'gridd-cache-requester-'))
     for (const name of ['a', 'b', 'c', 'd']) await writeFile(join(requesterDir, `${name}.mjs`), bigStage(name))
     agent = await grid.start('n1', ['--agent', '--workers', '1', '--module-cache-mb', '1', '--data-dir', dataDir])
-    member = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(grid.dir, 'n2'), peers: [agent.address], heartbeatMs: 200 })
-    const started = member
-    await eventually(() => started.members().some(m => m.role === 'agent' && m.state === 'alive') ? true : undefined)
+    member = await grid.member('n2', agent, 1)
     raw = await RawRequester.connect(grid.dir, 'n3', agent)
   })
 
   afterAll(async () => {
     await cleanup(
       async () => await raw?.stop(),
-      async () => await member?.stop(),
       async () => await grid?.close(),
       async () => { if (requesterDir != null) await rm(requesterDir, { recursive: true, force: true }) }
     )

@@ -4,11 +4,10 @@ import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { GridNode } from '../../src/node.ts'
-import { loadCerts } from '../../src/transport/mtls/material.ts'
+import type { GridNode } from '../../src/node.ts'
 import { sha256 } from '../../src/wire/module-ref.ts'
 import { GridFixture, FAST } from './helpers/grid-fixture.ts'
-import { eventually, startNode } from './helpers/grid-process.ts'
+import { startNode } from './helpers/grid-process.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { RawRequester } from './helpers/raw-spawn.ts'
 import { cleanup } from './helpers/cleanup.ts'
@@ -60,16 +59,13 @@ describe('code shipping sandbox: an agent runs shipped bundles from its cache or
     await writeFile(join(requesterDir, 'uses-own.mjs'), importing('agent-own-pkg'))
     agent = await startNode(['--certs', grid.dir, '--name', 'n1', ...FAST, '--agent', '--workers', '4', '--data-dir', join(holder, 'data'), '--module-dir', moduleDir], {}, agentCwd)
     grid.nodes.push(agent)
-    member = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(grid.dir, 'n2'), peers: [agent.address], heartbeatMs: 200 })
-    const started = member
-    await eventually(() => started.members().some(m => m.role === 'agent' && m.state === 'alive') ? true : undefined)
+    member = await grid.member('n2', agent, 1)
     raw = await RawRequester.connect(grid.dir, 'n3', agent)
   })
 
   afterAll(async () => {
     await cleanup(
       async () => await raw?.stop(),
-      async () => await member?.stop(),
       async () => await grid?.close(),
       async () => { for (const dir of [holder, agentCwd, moduleDir, outside, requesterDir]) if (dir != null) await rm(dir, { recursive: true, force: true }) },
       async () => { await rm(createdTmpModules ? tmpModules : join(tmpModules, planted), { recursive: true, force: true }) }

@@ -3,10 +3,9 @@ import { spawnSync } from 'node:child_process'
 import { chmod, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { GridNode } from '../../src/node.ts'
-import { loadCerts } from '../../src/transport/mtls/material.ts'
+import type { GridNode } from '../../src/node.ts'
 import { GridFixture, FAST } from './helpers/grid-fixture.ts'
-import { eventually, runGrid } from './helpers/grid-process.ts'
+import { runGrid } from './helpers/grid-process.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { cleanup } from './helpers/cleanup.ts'
 
@@ -42,14 +41,11 @@ describe.skipIf(!canSwitchUser)('grid node --agent --worker-user nobody: a stage
     requesterDir = await mkdtemp(join(tmpdir(), 'gridd-worker-user-requester-'))
     await writeFile(join(requesterDir, 'probe.mjs'), PROBE)
     agent = await grid.start('n1', ['--agent', '--workers', '2', '--worker-user', 'nobody', '--data-dir', dataDir])
-    member = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(grid.dir, 'n2'), peers: [agent.address], heartbeatMs: 200 })
-    const started = member
-    await eventually(() => started.members().some(m => m.role === 'agent' && m.state === 'alive') ? true : undefined)
+    member = await grid.member('n2', agent, 1)
   })
 
   afterAll(async () => {
     await cleanup(
-      async () => await member?.stop(),
       async () => await grid?.close(),
       async () => { for (const dir of [holder, requesterDir]) if (dir != null) await rm(dir, { recursive: true, force: true }) }
     )

@@ -1,4 +1,4 @@
-import { chmod, chown, lstat, mkdir } from 'node:fs/promises'
+import { chmod, chown, mkdir, stat as statOf } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { isAbsolute, join } from 'node:path'
 import { ConfigError } from './errors.ts'
@@ -28,9 +28,10 @@ export interface DataDirAccess {
 export async function prepareDataDir (dir: string, log: Logger, access: DataDirAccess = {}): Promise<void> {
   const mode = access.traverseGid == null ? 0o700 : 0o710
   await mkdir(dir, { recursive: true, mode })
-  const stat = await lstat(dir)
+  // a symbolic link is followed: what counts is the directory it leads to
+  const stat = await statOf(dir)
   const self = process.getuid?.()
-  if (!stat.isDirectory()) throw new ConfigError('dataDir', `${dir} is not a directory (a symbolic link is refused: it could point anywhere)`)
+  if (!stat.isDirectory()) throw new ConfigError('dataDir', `${dir} is not a directory`)
   if (self != null && stat.uid !== self) {
     throw new ConfigError('dataDir', `${dir} belongs to uid ${stat.uid}, not to this user (uid ${self}): whoever owns it controls what this node runs and reaps; chown it or pick another --data-dir`)
   }

@@ -29,12 +29,11 @@ describe('the agent\'s module cache: a quota with least-recently-used eviction, 
     for (const name of ['a', 'b', 'c', 'd']) await writeFile(join(requesterDir, `${name}.mjs`), bigStage(name))
     agent = await grid.start('n1', ['--agent', '--workers', '1', '--module-cache-mb', '1', '--data-dir', dataDir])
     member = await grid.member('n2', agent, 1)
-    raw = await RawRequester.connect(grid.dir, 'n3', agent)
+    raw = await RawRequester.connect(grid, 'n3', agent)
   })
 
   afterAll(async () => {
     await cleanup(
-      async () => await raw?.stop(),
       async () => await grid?.close(),
       async () => { if (requesterDir != null) await rm(requesterDir, { recursive: true, force: true }) }
     )

@@ -60,12 +60,11 @@ describe('code shipping sandbox: an agent runs shipped bundles from its cache or
     agent = await startNode(['--certs', grid.dir, '--name', 'n1', ...FAST, '--agent', '--workers', '4', '--data-dir', join(holder, 'data'), '--module-dir', moduleDir], {}, agentCwd)
     grid.nodes.push(agent)
     member = await grid.member('n2', agent, 1)
-    raw = await RawRequester.connect(grid.dir, 'n3', agent)
+    raw = await RawRequester.connect(grid, 'n3', agent)
   })
 
   afterAll(async () => {
     await cleanup(
-      async () => await raw?.stop(),
       async () => await grid?.close(),
       async () => { for (const dir of [holder, agentCwd, moduleDir, outside, requesterDir]) if (dir != null) await rm(dir, { recursive: true, force: true }) },
       async () => { await rm(createdTmpModules ? tmpModules : join(tmpModules, planted), { recursive: true, force: true }) }

@@ -42,8 +42,13 @@ export interface GridNodeInit extends MembershipInit {
   stopTimeoutMs?: number
   /** Spawn workers on this node (`true` for the defaults). */
   agent?: boolean | AgentInit
-  /** Where the node keeps state (shipped stage modules). Default: a dir under the OS temp dir. */
+  /**
+   * Where the node keeps state (shipped stage modules, worker records), mode 0700. Default:
+   * `<stateHome>/gridd/<peerId>`.
+   */
   dataDir?: string
+  /** The per-user state dir under which the default data dir lies (the CLI passes `$XDG_STATE_HOME`). Default `~/.local/state`. */
+  stateHome?: string
   /** libp2p connection-monitor ping interval (RTT only: membership decides liveness). Default 5000 ms. */
   pingIntervalMs?: number
   /** Channel limits: value size (64 KiB), tombstone TTL (10 min), anti-entropy interval (10 s). */
@@ -66,6 +71,7 @@ export interface GridNodeConfig {
   membership: MembershipConfig
   agent?: AgentConfig
   dataDir?: string
+  stateHome?: string
   channels: ChannelsInit
   tasks: TasksConfig
 }
@@ -89,6 +95,7 @@ export function resolveConfig (init: GridNodeInit): GridNodeConfig {
     membership: resolveMembershipConfig(init),
     agent: init.agent == null || init.agent === false ? undefined : resolveAgentConfig(init.agent === true ? {} : init.agent),
     dataDir: init.dataDir,
+    stateHome: init.stateHome,
     channels: resolveChannelsConfig(init.channels ?? {}),
     tasks: resolveTasksConfig(init.tasks)
   }

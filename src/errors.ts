@@ -213,6 +213,29 @@ export class ModuleMissingError extends GridError {
   }
 }
 
+export const ERR_MODULE_NOT_ALLOWED = 'ERR_MODULE_NOT_ALLOWED'
+/**
+ * The agent refused to run a file on its own disk that a requester named: it runs shipped code from its
+ * content-addressed cache, and local files only inside its allowed module dirs (`--module-dir`).
+ */
+export class ModuleNotAllowedError extends GridError {
+  readonly path: string
+  constructor (path: string, reason: string) {
+    super(`module ${path} is not allowed on this agent: ${reason}`, ERR_MODULE_NOT_ALLOWED, { retryable: true })
+    this.path = path
+  }
+}
+
+export const ERR_MODULE_INTEGRITY = 'ERR_MODULE_INTEGRITY'
+/** A cached module's content no longer hashes to its name (changed on disk): it is not imported. */
+export class ModuleIntegrityError extends GridError {
+  readonly file: string
+  constructor (file: string, actual: string) {
+    super(`cached module ${file} does not match its name (its content hashes to ${actual}): not imported`, ERR_MODULE_INTEGRITY)
+    this.file = file
+  }
+}
+
 export const ERR_NO_CAPACITY = 'ERR_NO_CAPACITY'
 /** No agent has room for a worker; `shortfalls` says what each agent lacked. */
 export class NoCapacityError extends GridError {

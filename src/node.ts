@@ -25,8 +25,7 @@ import { strategy as strategyPiece, weight as weightPiece } from './checks/value
 import { CONTROL_PROTOCOL, controlHandler } from './control/control.ts'
 import { PipelineRun } from './pipeline/run.ts'
 import type { PipelineInit } from './pipeline/types.ts'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { defaultDataDir } from './data-dir.ts'
 import type { StatusReport } from './control/status.ts'
 import { AddonRegistry } from './addons/registry.ts'
 import { Channels } from './channels/channels.ts'
@@ -76,8 +75,8 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     this.log = log
     this.seeds = new SeedDialer(libp2p, log)
     this.membership = new Membership({ libp2p, pubsub: libp2p.services.pubsub, roles: credentials }, config.membership, root)
-    const dataDir = config.dataDir ?? join(tmpdir(), 'gridd', libp2p.peerId.toString())
-    if (config.agent != null) this.agent = new AgentRole(libp2p, this.membership, config.agent, dataDir, root, credentials)
+    const dataDir = config.dataDir ?? defaultDataDir(libp2p.peerId.toString(), config.stateHome)
+    if (config.agent != null) this.agent = new AgentRole(libp2p, this.membership, config.agent, dataDir, root, process.cwd(), credentials)
     this.workers = new Workers(libp2p, this.membership, this.agent, root, credentials)
     this.tasks = new Tasks(libp2p.peerId.toString(), {
       spawn: async (options, { signal }) => await this.workers.spawn(options, { signal }),

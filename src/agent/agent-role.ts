@@ -1,9 +1,11 @@
-import { mkdir } from 'node:fs/promises'
-import { join } from 'node:path'
 import type { Libp2p } from '@libp2p/interface'
 import { Spawner } from './spawner.ts'
 import { AgentService } from './agent-service.ts'
 import { WorkerRecords } from './worker-records.ts'
+import { StageModules } from './stage-modules.ts'
+import { checkReadableBy, resolveWorkerUser } from './worker-user.ts'
+import { GRIDD_CODE } from './package-roots.ts'
+import { prepareDataDir } from '../data-dir.ts'
 import type { AgentConfig } from './config.ts'
 import type { Membership, WorkerLoad } from '../membership/membership.ts'
 import type { Logger } from '../logger.ts'
@@ -26,19 +28,35 @@ export class AgentRole {
   private readonly config: AgentConfig
   private readonly dataDir: string
   private readonly records: WorkerRecords
+  private readonly modules: StageModules
+  private readonly log: Logger
 
-  constructor (libp2p: Libp2p, membership: Membership, config: AgentConfig, dataDir: string, log: Logger, roles: RoleCheck) {
+  /** `cwd`: where bare imports of shipped bundles resolve (the agent's own packages). */
+  constructor (libp2p: Libp2p, membership: Membership, config: AgentConfig, dataDir: string, log: Logger, cwd: string, roles: RoleCheck) {
     this.membership = membership
     this.config = config
     this.dataDir = dataDir
+    this.log = log.child({ component: 'agent' })
     this.records = new WorkerRecords(dataDir, log.child({ component: 'spawner' }))
     this.spawner = new Spawner(config, log, () => { this.membership.loadChanged() }, this.records)
-    this.service = new AgentService(libp2p, this.spawner, dataDir, log, roles, { attachTimeoutMs: config.attachTimeoutMs })
+    this.modules = new StageModules(dataDir, { moduleDirs: config.moduleDirs, moduleCacheMb: config.moduleCacheMb, cwd }, this.log)
+    const capacity = { cpu: config.cpu, memoryMb: config.memoryMb, workers: config.workers }
+    this.service = new AgentService(libp2p, this.spawner, this.modules, log, roles, { attachTimeoutMs: config.attachTimeoutMs, capacity })
   }
 
   async start (): Promise<void> {
+    // refused now, not at the first spawn: a worker user this agent cannot switch to or that cannot reach its code
+    const user = this.config.workerUser == null ? undefined : await resolveWorkerUser(this.config.workerUser)
+    await prepareDataDir(this.dataDir, this.log, { traverseGid: user?.gid })
     // the module cache must be writable: found out now, not at the first shipped stage
-    await mkdir(join(this.dataDir, 'modules'), { recursive: true })
+    await this.modules.start({ readerGid: user?.gid })
+    if (user != null) {
+      await checkReadableBy(user, this.modules.cacheDir, 'the module cache')
+      await checkReadableBy(user, GRIDD_CODE, 'the worker host')
+      for (const dir of this.modules.moduleDirs) await checkReadableBy(user, dir, 'the module dir')
+      this.spawner.runWorkersAs(user)
+      this.log.info({ workerUser: user.name, uid: user.uid, gid: user.gid }, 'workers run as another user')
+    }
     // workers a previous agent on this data dir left running (it was killed before it could stop them)
     await this.records.reapLeftovers()
     this.membership.updateSelf({

@@ -2,15 +2,15 @@ import type { Libp2p, Stream, Connection } from '@libp2p/interface'
 import { JsonStream } from '../transport/json-stream.ts'
 import { MAX_ITEMS_IN_FLIGHT, SPAWN_PROTOCOL, WORKER_PROTOCOL, spawnFailure, spawnRequestSchema, workerUpSchema } from '../wire/spawn-protocol.ts'
 import type { SpawnRequestMessage, SpawnResponseMessage, WorkerDown } from '../wire/spawn-protocol.ts'
-import { dirname } from 'node:path'
-import { locateModule } from './module-cache.ts'
 import { MAX_MODULE_BYTES } from '../wire/module-ref.ts'
-import type { Spawner } from './spawner.ts'
+import type { Spawner, AgentUsage } from './spawner.ts'
+import type { StageModules } from './stage-modules.ts'
 import type { LocalWorker } from './local-worker.ts'
 import { DEFAULT_ATTACH_TIMEOUT_MS } from './config.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import type { Logger } from '../logger.ts'
-import { ModuleMissingError, ProtocolError, WorkerNotFoundError } from '../errors.ts'
+import { AgentFullError, ProtocolError, WorkerNotFoundError } from '../errors.ts'
+import { lacks } from '../placement/index.ts'
 import { Rejections } from '../transport/rejections.ts'
 import type { RejectedCount } from '../transport/rejections.ts'
 import { Batcher } from '../wire/batcher.ts'
@@ -21,6 +21,13 @@ import { refusalFrame } from '../trust/refusal.ts'
 const REQUEST_TIMEOUT_MS = 10_000
 /** A spawn, list or kill request with its answer (a graceful kill waits for the worker's exit). */
 const SPAWN_DEADLINE_MS = 60_000
+
+/** What the agent offers: a spawn is checked against it before anything is written. */
+export interface AgentCapacity {
+  cpu: number
+  memoryMb: number
+  workers: number
+}
 const MAX_WORKER_MESSAGE_BYTES = 16 * 1024 * 1024
 /** Worker streams one connection may hold open: one per worker, and an agent's worker cap is far lower. */
 const MAX_WORKER_STREAMS = 1024
@@ -34,7 +41,10 @@ const MAX_WORKER_STREAMS = 1024
 export class AgentService {
   private readonly libp2p: Libp2p
   private readonly spawner: Spawner
-  private readonly dataDir: string
+  private readonly modules: StageModules
+  private readonly capacity?: AgentCapacity
+  /** Spawns past their capacity check whose worker is not started yet (their module is being stored). */
+  private readonly pending: AgentUsage = { cpu: 0, memoryMb: 0, workers: 0 }
   private readonly log: Logger
   private readonly attachTimeoutMs: number
   /** Worker streams closed for breaking the protocol: counted, logged once a minute per peer. */
@@ -45,11 +55,12 @@ export class AgentService {
   private readonly owners = new Map<string, string>()
   private readonly roles: RoleCheck
 
-  constructor (libp2p: Libp2p, spawner: Spawner, dataDir: string, log: Logger, roles: RoleCheck, options: { attachTimeoutMs?: number } = {}) {
+  constructor (libp2p: Libp2p, spawner: Spawner, modules: StageModules, log: Logger, roles: RoleCheck, options: { attachTimeoutMs?: number, capacity?: AgentCapacity } = {}) {
     this.libp2p = libp2p
     this.roles = roles
     this.spawner = spawner
-    this.dataDir = dataDir
+    this.modules = modules
+    this.capacity = options.capacity
     this.log = log.child({ component: 'agent' })
     this.attachTimeoutMs = options.attachTimeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS
     this.rejections = new Rejections(this.log)
@@ -119,19 +130,53 @@ export class AgentService {
         return { ok: true, exit: await worker.kill({ graceful: request.graceful }) }
       }
       this.roles.authorize(from, ['member'], `${SPAWN_PROTOCOL} spawn`)
-      const modulePath = await locateModule(request.module, this.dataDir)
-      if (modulePath == null) throw new ModuleMissingError(request.module.sha256)
-      const worker = this.spawner.spawn({ stage: request.stage, modulePath, resources: request.resources, env: request.env, concurrency: request.concurrency, shippedFrom: [dirname(request.module.path)] })
-      this.expectAttach(worker)
+      const worker = await this.spawnFor(request, from)
       this.owners.set(worker.info.id, from)
       void worker.exited.then(() => { this.owners.delete(worker.info.id) })
-      // where the module came from: sent with this request, or the content-addressed cache
-      const module = request.module.source != null ? 'shipped' : 'cached'
-      this.log.info({ worker: worker.info.id, stage: request.stage, requester: from, module }, 'spawned for a remote requester')
       return { ok: true, worker: worker.info }
     } catch (err) {
       return spawnFailure(err)
     }
+  }
+
+  /**
+   * Capacity first, then the module (a spawn refused for room writes nothing to the cache), then
+   * the worker. A bundle this spawn stored is removed again if the worker cannot start.
+   */
+  private async spawnFor (request: Extract<SpawnRequestMessage, { op: 'spawn' }>, from: string): Promise<LocalWorker> {
+    const release = this.reserve(request.resources)
+    try {
+      const module = await this.modules.locate(request.module)
+      let worker: LocalWorker
+      try {
+        worker = this.spawner.spawn({ stage: request.stage, modulePath: module.path, resources: request.resources, env: request.env, concurrency: request.concurrency, shippedFrom: module.packageRoots })
+      } catch (err) {
+        await module.discard()
+        throw err
+      }
+      void worker.exited.then(module.release)
+      this.expectAttach(worker)
+      this.log.info({ worker: worker.info.id, stage: request.stage, requester: from, module: module.from }, 'spawned for a remote requester')
+      return worker
+    } finally {
+      release()
+    }
+  }
+
+  /** Counts a spawn against the capacity until its worker starts; AgentFullError if it does not fit. */
+  private reserve (resources: { cpu: number, memoryMb: number }): () => void {
+    if (this.capacity == null) return () => {}
+    const usage = this.spawner.usage()
+    const used = { cpu: usage.cpu + this.pending.cpu, memoryMb: usage.memoryMb + this.pending.memoryMb, workers: usage.workers + this.pending.workers }
+    const lacking = lacks(resources, { capacity: this.capacity, maxWorkers: this.capacity.workers, used })
+    if (lacking.length > 0) throw new AgentFullError(lacking)
+    const add = (sign: number): void => {
+      this.pending.cpu += sign * resources.cpu
+      this.pending.memoryMb += sign * resources.memoryMb
+      this.pending.workers += sign
+    }
+    add(1)
+    return () => { add(-1) }
   }
 
   /** Relays items to a local worker and results back; reports its exit, then closes. */

@@ -1,6 +1,6 @@
 import { availableParallelism, freemem } from 'node:os'
 import * as v from 'valibot'
-import { checkOption } from '../checks/check.ts'
+import { checkOption, checkOptional } from '../checks/check.ts'
 import { cpuCapacity, maxWorkers, memoryCapacityMb, strategy, weight } from '../checks/values.ts'
 import type { Strategy } from '../checks/values.ts'
 import { workerEnvironment } from './worker-env.ts'
@@ -28,6 +28,15 @@ export interface AgentInit {
    * names in WORKER_ENV_ALLOWLIST (PATH, HOME, LANG, LC_*, …), never a GRID_* one. Default: none.
    */
   environment?: Record<string, string | undefined>
+  /**
+   * Directories of deployed stage code a requester may name to run in place (imports resolve
+   * beside the file). Any other stage runs only from the content-addressed cache of shipped bundles.
+   */
+  moduleDirs?: string[]
+  /** Most MB the cache of shipped bundles holds; the least recently used go first. Default 256. */
+  moduleCacheMb?: number
+  /** Run workers as this user (name or uid; the agent must run as root). Default: the agent's own user. */
+  workerUser?: string
 }
 
 export interface AgentConfig {
@@ -39,9 +48,16 @@ export interface AgentConfig {
   attachTimeoutMs: number
   /** What every worker's environment starts from: the allowlisted part of `environment`. */
   workerEnv: Record<string, string>
+  moduleDirs: string[]
+  moduleCacheMb: number
+  workerUser?: string
 }
 
 export const DEFAULT_ATTACH_TIMEOUT_MS = 30_000
+export const DEFAULT_MODULE_CACHE_MB = 256
+const moduleCacheMb = v.pipe(v.number(), v.integer('must be an integer number of MB from 1 to 1048576'), v.minValue(1, 'must be an integer number of MB from 1 to 1048576'), v.maxValue(1024 * 1024, 'must be an integer number of MB from 1 to 1048576'))
+const moduleDirs = v.pipe(v.array(v.pipe(v.string('must be a list of directories'), v.minLength(1, 'must be a list of directories')), 'must be a list of directories'), v.maxLength(64, 'must be at most 64 directories'))
+const workerUser = v.pipe(v.string('must be a user name or uid'), v.regex(/^[a-z_][a-z0-9_.-]{0,31}\$?$|^\d{1,10}$/i, 'must be a user name or uid'))
 const attachTimeoutMs = v.pipe(v.number(), v.integer('must be an integer from 100 to 3600000'), v.minValue(100, 'must be an integer from 100 to 3600000'), v.maxValue(3_600_000, 'must be an integer from 100 to 3600000'))
 
 /** Fills defaults; every value passes the same check its peers apply to the gossiped entry. */
@@ -54,6 +70,9 @@ export function resolveAgentConfig (init: AgentInit): AgentConfig {
     weight: checkOption('agent.weight', weight, init.weight ?? 1),
     strategy: checkOption('agent.strategy', strategy, init.strategy ?? 'horizontal'),
     attachTimeoutMs: checkOption('agent.attachTimeoutMs', attachTimeoutMs, init.attachTimeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS),
-    workerEnv: workerEnvironment(init.environment ?? {})
+    workerEnv: workerEnvironment(init.environment ?? {}),
+    moduleDirs: checkOption('agent.moduleDirs', moduleDirs, init.moduleDirs ?? []),
+    moduleCacheMb: checkOption('agent.moduleCacheMb', moduleCacheMb, init.moduleCacheMb ?? DEFAULT_MODULE_CACHE_MB),
+    workerUser: checkOptional('agent.workerUser', workerUser, init.workerUser)
   }
 }

@@ -26,7 +26,7 @@ export interface SpawnRequest {
   env?: Record<string, string>
   /** Items the worker processes at once (the rest of its credit window waits in order). Default 1. */
   concurrency?: number
-  /** `modulePath` is a requester's bundle: its bare imports resolve from these directories first, then the working directory. */
+  /** `modulePath` is a requester's bundle: its bare imports resolve only from the node_modules of these directories. */
   shippedFrom?: string[]
 }
 
@@ -49,6 +49,8 @@ export class Spawner {
   private readonly workers = new Map<string, LocalWorker>()
   private watchdog?: NodeJS.Timeout
   private readonly records?: WorkerRecords
+  /** Workers run as this uid/gid (`--worker-user`); default: the agent's own. */
+  private workerIds?: { uid: number, gid: number }
 
   /** `records`: where each worker is noted while it runs, for the next agent to reap after a crash. */
   constructor (config: AgentConfig, log: Logger, onChange: () => void, records?: WorkerRecords) {
@@ -56,6 +58,11 @@ export class Spawner {
     this.log = log.child({ component: 'spawner' })
     this.onChange = onChange
     this.records = records
+  }
+
+  /** From now on, workers run as `ids.uid`/`ids.gid` (the agent must be root). */
+  runWorkersAs (ids: { uid: number, gid: number }): void {
+    this.workerIds = { uid: ids.uid, gid: ids.gid }
   }
 
   start (): void {
@@ -93,7 +100,8 @@ export class Spawner {
       execArgv,
       env: this.config.workerEnv,
       serialization: 'advanced',
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc']
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      ...this.workerIds
     })
     if (child.pid == null) throw new SpawnRefusedError('could not start a worker process')
     logWorkerOutput(child.stdout!, child.stderr!, this.log.child({ worker: id, stage: request.stage }))

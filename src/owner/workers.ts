@@ -14,7 +14,7 @@ import type { Membership } from '../membership/membership.ts'
 import type { Member } from '../membership/member.ts'
 import { rankAgents, fitCount } from '../placement/index.ts'
 import type { AgentLoad, Shortfall } from '../placement/index.ts'
-import { AgentFullError, ERR_AGENT_FULL, ERR_MODULE_MISSING, ERR_SPAWN_REFUSED, GridError, NoCapacityError, SpawnRefusedError } from '../errors.ts'
+import { AgentFullError, ERR_AGENT_FULL, ERR_MODULE_MISSING, ERR_MODULE_NOT_ALLOWED, ERR_SPAWN_REFUSED, GridError, NoCapacityError, SpawnRefusedError } from '../errors.ts'
 import { Reservations } from './reservations.ts'
 import { checkOption } from '../checks/check.ts'
 import { concurrency, positiveNumber, stageName } from '../checks/values.ts'
@@ -33,7 +33,7 @@ export interface SpawnOptions {
 
 const SPAWN_TIMEOUT_MS = 15_000
 /** Refusals that pass the spawn to the next agent; any other failure ends it. */
-const REFUSALS = new Set([ERR_AGENT_FULL, ERR_SPAWN_REFUSED, ERR_MODULE_MISSING])
+const REFUSALS = new Set([ERR_AGENT_FULL, ERR_SPAWN_REFUSED, ERR_MODULE_MISSING, ERR_MODULE_NOT_ALLOWED])
 
 /**
  * `node.workers`: spawn a stage worker on the least-burdened agent of the

@@ -1,34 +1,43 @@
-import { registerHooks, setSourceMapsSupport } from 'node:module'
-import { existsSync } from 'node:fs'
-import { join } from 'node:path'
+import { isBuiltin, registerHooks, setSourceMapsSupport } from 'node:module'
+import { existsSync, readFileSync } from 'node:fs'
+import { basename, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { sha256 } from '../wire/module-ref.ts'
+import { ModuleIntegrityError } from '../errors.ts'
 
 /** Not relative, absolute or a URL (node:, file:, data:): a package name. */
 const isBare = (specifier: string): boolean => !/^(\.{0,2}\/|[a-z][a-z0-9+.-]*:)/i.test(specifier)
 
+/** `pkg/sub` -> `pkg`, `@scope/pkg/sub` -> `@scope/pkg`. */
+export function packageName (specifier: string): string {
+  const parts = specifier.split('/')
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!
+}
+
 /**
- * Prepares this worker to import a bundle shipped by a requester. The bundle
- * sits in the agent's data dir, beside no node_modules: its bare imports
- * resolve as if imported from each of `dirs` that exists here (the
- * requester's entry directory, when this machine has it), then from the
- * working directory (the agent's), and only then as usual. Its inline source map makes
- * stack traces name the requester's files and lines.
+ * Prepares this worker to import a bundle shipped by a requester, from the
+ * agent's content-addressed cache. The bundle is re-hashed first: a file
+ * whose content no longer matches its name is not imported
+ * (ModuleIntegrityError). Its bare imports resolve only from the
+ * `node_modules` of `roots` (the agent's own packages, chosen by the agent),
+ * never upward from the cache: a `node_modules` planted beside the data dir or
+ * in the temp dir is not used. Its inline source map makes stack traces name
+ * the requester's files and lines.
  */
-export function prepareShippedModule (bundlePath: string, dirs: string[]): void {
+export function prepareShippedModule (bundlePath: string, roots: string[]): void {
+  const expected = /^([0-9a-f]{64})\.mjs$/.exec(basename(bundlePath))?.[1]
+  const actual = sha256(readFileSync(bundlePath, 'utf8'))
+  if (actual !== expected) throw new ModuleIntegrityError(bundlePath, actual)
   setSourceMapsSupport(true)
   const bundleUrl = pathToFileURL(bundlePath).href
-  const parents = [...dirs, process.cwd()].filter(dir => existsSync(dir)).map(dir => pathToFileURL(join(dir, 'resolve-from.js')).href)
   registerHooks({
     resolve (specifier, context, nextResolve) {
-      if (context.parentURL !== bundleUrl || !isBare(specifier)) return nextResolve(specifier, context)
-      for (const parentURL of parents) {
-        try {
-          return nextResolve(specifier, { ...context, parentURL })
-        } catch (err) {
-          if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw err
-        }
-      }
-      return nextResolve(specifier, context)
+      if (context.parentURL !== bundleUrl || !isBare(specifier) || isBuiltin(specifier)) return nextResolve(specifier, context)
+      const name = packageName(specifier)
+      // resolved as if imported from the root itself: Node finds <root>/node_modules/<name> first, nothing above it
+      const root = roots.find(dir => existsSync(join(dir, 'node_modules', name)))
+      if (root != null) return nextResolve(specifier, { ...context, parentURL: pathToFileURL(join(root, 'resolve-from.js')).href })
+      throw Object.assign(new Error(`Cannot find package '${name}' imported by the shipped stage: an agent resolves packages only among its own (${roots.map(r => join(r, 'node_modules')).join(', ') || 'none'})`), { code: 'ERR_MODULE_NOT_FOUND' })
     }
   })
 }

@@ -70,7 +70,11 @@ describe('resolveConfig', () => {
     ['more CPU slots than the wire takes', { agent: { cpu: 5000 } }, 'agent.cpu'],
     ['fractional worker count', { agent: { workers: 2.5 } }, 'agent.workers'],
     ['zero workers', { agent: { workers: 0 } }, 'agent.workers'],
-    ['half a MB of memory', { agent: { memoryMb: 0.5 } }, 'agent.memoryMb']
+    ['half a MB of memory', { agent: { memoryMb: 0.5 } }, 'agent.memoryMb'],
+    ['zero MB of module cache', { agent: { moduleCacheMb: 0 } }, 'agent.moduleCacheMb'],
+    ['fractional module cache', { agent: { moduleCacheMb: 1.5 } }, 'agent.moduleCacheMb'],
+    ['module dir that is not a string', { agent: { moduleDirs: [42 as never] } }, 'agent.moduleDirs'],
+    ['worker user with a colon', { agent: { workerUser: 'no:body' } }, 'agent.workerUser']
   ])('rejects a %s', (_label, init, option) => {
     const err = configError({ dev: true, ...init })
     expect(err.option).toBe(option)
@@ -83,7 +87,9 @@ describe('resolveConfig', () => {
     expect(Number.isInteger(defaults.workers) && defaults.workers >= 1).toBe(true)
     expect(defaults.memoryMb).toBeGreaterThanOrEqual(256)
     expect(resolveConfig({ dev: true, agent: { cpu: 1.5, weight: -1e6, strategy: 'vertical', workers: 4096, memoryMb: 1 } }).agent)
-      .toEqual({ cpu: 1.5, weight: -1e6, strategy: 'vertical', workers: 4096, memoryMb: 1, attachTimeoutMs: 30_000 })
+      .toEqual({ cpu: 1.5, weight: -1e6, strategy: 'vertical', workers: 4096, memoryMb: 1, attachTimeoutMs: 30_000, moduleDirs: [], moduleCacheMb: 256, workerUser: undefined })
+    expect(resolveConfig({ dev: true, agent: { moduleDirs: ['/srv/app'], moduleCacheMb: 1, workerUser: 'nobody' } }).agent)
+      .toMatchObject({ moduleDirs: ['/srv/app'], moduleCacheMb: 1, workerUser: 'nobody' })
     expect(resolveConfig({ dev: true, agent: { attachTimeoutMs: 100 } }).agent?.attachTimeoutMs).toBe(100)
     expect(() => resolveConfig({ dev: true, agent: { attachTimeoutMs: 99 } })).toThrow(/attachTimeoutMs/)
     expect(resolveConfig({ dev: true, agent: false }).agent).toBeUndefined()

@@ -28,6 +28,8 @@ const samples: Record<string, errors.GridError> = {
   SpawnRefusedError: new errors.SpawnRefusedError('cannot fork'),
   AgentFullError: new errors.AgentFullError(['workers: 2/2 in use']),
   ModuleMissingError: new errors.ModuleMissingError('0'.repeat(64)),
+  ModuleNotAllowedError: new errors.ModuleNotAllowedError('/srv/app/escape.mjs', 'it leads to /etc/x.mjs, outside the allowed module dirs'),
+  ModuleIntegrityError: new errors.ModuleIntegrityError('/data/modules/x.mjs', '0'.repeat(64)),
   NoCapacityError: new errors.NoCapacityError([]),
   PoisonItemError: new errors.PoisonItemError(new errors.WorkerExitedError('w-1', 'signal SIGKILL')),
   PipelineCancelledError: new errors.PipelineCancelledError('p'),

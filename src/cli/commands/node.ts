@@ -12,6 +12,7 @@ import { CertsNotFoundError } from '../../errors.ts'
 import { onShutdownSignal } from '../signals.ts'
 import { parseAddonSpec, loadAddon } from '../addon-spec.ts'
 import { MEMBER_EVENT_TYPES } from '../../membership/events.ts'
+import { DEFAULT_MODULE_CACHE_MB } from '../../agent/config.ts'
 
 
 interface NodeFlags {
@@ -37,6 +38,9 @@ interface NodeFlags {
   weight?: number
   strategy?: Strategy
   dataDir?: string
+  moduleDir?: string[]
+  moduleCacheMb?: number
+  workerUser?: string
   dashboard?: number
   dashboardHost: string
   metrics?: number
@@ -64,7 +68,10 @@ export function nodeCommand (): Command {
     .addOption(numberOption('--memory <mb>', 'memory for workers in MB (default: free memory minus a reserve)', memoryCapacityMb).env('GRID_MEMORY'))
     .addOption(numberOption('--weight <w>', 'placement weight, -1e6 to 1e6: larger attracts more work, negative flips the strategy, 0 drains (default 1)', weight).env('GRID_WEIGHT'))
     .addOption(new Option('--strategy <s>', 'placement strategy').choices(STRATEGIES).env('GRID_STRATEGY'))
-    .addOption(new Option('--data-dir <dir>', 'where shipped stage modules are cached').env('GRID_DATA_DIR'))
+    .addOption(new Option('--data-dir <dir>', 'where the node keeps state, mode 0700 (default: $XDG_STATE_HOME/gridd/<peer id>, else ~/.local/state/gridd/<peer id>)').env('GRID_DATA_DIR'))
+    .addOption(listOption('--module-dir <dir...>', 'a directory of deployed stage code requesters may name to run in place (repeatable); anything else runs only from the cache of shipped bundles').env('GRID_MODULE_DIRS'))
+    .addOption(numberOption('--module-cache-mb <mb>', `most MB of shipped stage bundles cached, least recently used evicted (default ${DEFAULT_MODULE_CACHE_MB})`, positiveInteger).env('GRID_MODULE_CACHE_MB'))
+    .addOption(new Option('--worker-user <user>', 'run workers as this user (name or uid; the agent must run as root), so a stage cannot read the agent\'s key').env('GRID_WORKER_USER'))
     .addOption(intOption('--heartbeat-ms <ms>', 'membership heartbeat period (default 1000)', 10, 600_000).env('GRID_HEARTBEAT_MS'))
     .addOption(intOption('--suspect-after-ms <ms>', 'silence before a member is suspect (default 3 × heartbeat)', 10, 3_600_000).env('GRID_SUSPECT_AFTER_MS'))
     .addOption(intOption('--reconnect-for-ms <ms>', 'keep redialling failed members this long (default 24 h)', 1000, 2_147_483_647).env('GRID_RECONNECT_FOR_MS'))
@@ -111,8 +118,10 @@ async function runNode (flags: NodeFlags): Promise<void> {
     forgetLeftAfterMs: flags.forgetLeftAfterMs,
     maxMembers: flags.maxMembers,
     dataDir: flags.dataDir,
+    // the XDG base-directory spec: the default data dir lies under it
+    stateHome: process.env.XDG_STATE_HOME,
     channels: { maxValueBytes: flags.channelValueBytes, tombstoneTtlMs: flags.tombstoneTtlMs, maxChannels: flags.maxChannels, maxKeysPerChannel: flags.channelKeys, maxChannelBytes: flags.channelBytes, syncMessageBytes: flags.channelSyncBytes },
-    agent: flags.agent === true ? { workers: flags.workers, cpu: flags.cpu, memoryMb: flags.memory, weight: flags.weight, strategy: flags.strategy, environment: process.env } : undefined
+    agent: flags.agent === true ? { workers: flags.workers, cpu: flags.cpu, memoryMb: flags.memory, weight: flags.weight, strategy: flags.strategy, moduleDirs: flags.moduleDir, moduleCacheMb: flags.moduleCacheMb, workerUser: flags.workerUser, environment: process.env } : undefined
   })
   const node = await starting
   if (flags.agent !== true && (flags.weight != null || flags.strategy != null)) {

@@ -28,6 +28,8 @@ export class GridFixture {
   dir = ''
   readonly nodes: GridProcess[] = []
   readonly members: GridNode[] = []
+  /** Anything else a test started with this grid's certificates, stopped first by `close()`. */
+  private readonly closers: Array<() => Promise<void>> = []
 
   static async create (count: number): Promise<GridFixture> {
     const fixture = new GridFixture()
@@ -69,7 +71,13 @@ export class GridFixture {
     return JSON.parse(res.stdout) as StatusJson
   }
 
+  /** Stops `stop` with the grid (before its members and nodes). */
+  onClose (stop: () => Promise<void>): void {
+    this.closers.push(stop)
+  }
+
   async close (): Promise<void> {
+    await Promise.allSettled(this.closers.map(async stop => { await stop() }))
     await Promise.allSettled(this.members.map(async m => { await m.stop() }))
     await Promise.all(this.nodes.map(async n => {
       if (n.proc.signalCode === null && n.proc.exitCode === null) n.proc.kill('SIGCONT')

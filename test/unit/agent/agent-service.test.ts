@@ -12,7 +12,7 @@ import { sha256 } from '../../../src/wire/module-ref.ts'
 import { RemoteWorker } from '../../../src/owner/remote-worker.ts'
 import type { WorkerInfo } from '../../../src/agent/local-worker.ts'
 import { resolveLogger } from '../../../src/logger.ts'
-import { FakeNetwork, FakeSpawner } from '../owner/stubs.ts'
+import { FakeNetwork, FakeSpawner, startedModules } from '../owner/stubs.ts'
 import type { FakePeer } from '../owner/stubs.ts'
 
 const log = resolveLogger()
@@ -36,7 +36,7 @@ describe('AgentService: bounds on what a requester may leave or push (stubbed co
     agent = await network.peer()
     hang = false
     spawner = new FakeSpawner(4, async item => hang ? await new Promise(() => {}) : item)
-    service = new AgentService(agent.libp2p, spawner.asSpawner(), dataDir, log, trustEveryone(), { attachTimeoutMs: ATTACH_TIMEOUT_MS })
+    service = new AgentService(agent.libp2p, spawner.asSpawner(), await startedModules(dataDir), log, trustEveryone(), { attachTimeoutMs: ATTACH_TIMEOUT_MS })
     await service.start()
   })
 

@@ -17,6 +17,8 @@ import type { WorkerInfo } from '../../../src/agent/local-worker.ts'
 import type { WorkerExit } from '../../../src/worker/ipc.ts'
 import { entry } from '../membership/helpers.ts'
 import type { Overrides } from '../membership/helpers.ts'
+import { StageModules } from '../../../src/agent/stage-modules.ts'
+import { resolveLogger } from '../../../src/logger.ts'
 
 /** One peer of a FakeNetwork: its libp2p stub, and a switch that holds dials to it (a spawn "in flight"). */
 export interface FakePeer {
@@ -148,4 +150,11 @@ export class FakeSpawner {
   asSpawner (): Spawner {
     return this as unknown as Spawner
   }
+}
+
+/** The agent's real module store on `dataDir` (no module dirs, 256 MB cache), started. */
+export async function startedModules (dataDir: string): Promise<StageModules> {
+  const modules = new StageModules(dataDir, { moduleDirs: [], moduleCacheMb: 256, cwd: process.cwd() }, resolveLogger())
+  await modules.start()
+  return modules
 }

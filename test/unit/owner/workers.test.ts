@@ -9,7 +9,7 @@ import { AgentService } from '../../../src/agent/agent-service.ts'
 import { ConfigError, GridError, NoCapacityError, RemoteError, ERR_CONFIG, ERR_NO_CAPACITY, ERR_REMOTE } from '../../../src/errors.ts'
 import { resolveLogger } from '../../../src/logger.ts'
 import type { WorkerHandle } from '../../../src/owner/worker-handle.ts'
-import { FakeNetwork, FakeSpawner, fakeMembership, member } from './stubs.ts'
+import { FakeNetwork, FakeSpawner, fakeMembership, member, startedModules } from './stubs.ts'
 import type { FakePeer } from './stubs.ts'
 
 const MODULE = fileURLToPath(new URL('../../fixtures/stages/noop.mjs', import.meta.url))
@@ -46,7 +46,7 @@ describe('Workers: spawn reservations and refusals (stubbed components)', () => 
   /** Starts the agent service of `peer` on `spawner` and returns the owner's Workers seeing A and B. */
   async function grid (spawners: { a: FakeSpawner, b: FakeSpawner }, weights = { a: 1, b: 1 }): Promise<Workers> {
     for (const [peer, spawner] of [[a, spawners.a], [b, spawners.b]] as const) {
-      const service = new AgentService(peer.libp2p, spawner.asSpawner(), dataDir, log, trustEveryone())
+      const service = new AgentService(peer.libp2p, spawner.asSpawner(), await startedModules(dataDir), log, trustEveryone())
       await service.start()
       services.push(service)
     }

@@ -1,0 +1,70 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { chmod, chown, mkdir, mkdtemp, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { GridFixture, FAST } from './helpers/grid-fixture.ts'
+import { runGrid, startNode } from './helpers/grid-process.ts'
+import { cleanup } from './helpers/cleanup.ts'
+
+const mode = async (path: string): Promise<number> => (await stat(path)).mode & 0o777
+
+describe('an agent\'s data dir: per user, mode 0700, checked at start', () => {
+  let grid: GridFixture
+  let base: string
+
+  beforeAll(async () => {
+    grid = await GridFixture.create(1)
+    base = await mkdtemp(join(tmpdir(), 'gridd-data-dir-'))
+  })
+
+  afterAll(async () => {
+    await cleanup(
+      async () => await grid?.close(),
+      async () => { if (base != null) await rm(base, { recursive: true, force: true }) }
+    )
+  })
+
+  const args = (...extra: string[]): string[] => ['--certs', grid.dir, '--name', 'n1', ...FAST, '--agent', '--workers', '1', ...extra]
+
+  it('defaults to $XDG_STATE_HOME/gridd/<peer id>, created with mode 0700', async () => {
+    const stateHome = join(base, 'state')
+    const node = await startNode(args(), { XDG_STATE_HOME: stateHome })
+    grid.nodes.push(node)
+    const dataDir = join(stateHome, 'gridd', node.peerId)
+    expect(await mode(dataDir)).toBe(0o700)
+    expect(await mode(join(dataDir, 'modules'))).toBe(0o750)
+    await node.stop()
+  })
+
+  it('a data dir others could only read is tightened to 0700 (logged)', async () => {
+    const dataDir = join(base, 'readable')
+    await mkdir(dataDir)
+    await chmod(dataDir, 0o755)
+    const node = await startNode(args('--data-dir', dataDir))
+    grid.nodes.push(node)
+    expect(await mode(dataDir)).toBe(0o700)
+    expect(await node.firstLine(l => l.msg === 'data dir mode tightened')).toMatchObject({ was: '0755', now: '0700' })
+    await node.stop()
+  })
+
+  it('a data dir others can write to is refused: exit 2, saying why and what to do', async () => {
+    const dataDir = join(base, 'shared')
+    await mkdir(dataDir)
+    await chmod(dataDir, 0o777)
+    const res = await runGrid(['node', '--host', '127.0.0.1', '--port', '0', ...args('--data-dir', dataDir)])
+    expect(res.code).toBe(2)
+    expect(res.stderr).toContain('is writable by everyone (mode 0777)')
+    expect(res.stderr).toContain('chmod 700')
+    expect(await mode(dataDir)).toBe(0o777)
+  })
+
+  // only root can give a dir away
+  it.skipIf(process.getuid?.() !== 0)('a data dir owned by another user is refused: exit 2', async () => {
+    const dataDir = join(base, 'foreign')
+    await mkdir(dataDir, { mode: 0o700 })
+    await chown(dataDir, 65534, 65534)
+    const res = await runGrid(['node', '--host', '127.0.0.1', '--port', '0', ...args('--data-dir', dataDir)])
+    expect(res.code).toBe(2)
+    expect(res.stderr).toContain('belongs to uid 65534')
+  })
+})

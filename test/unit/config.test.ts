@@ -87,7 +87,7 @@ describe('resolveConfig', () => {
     expect(Number.isInteger(defaults.workers) && defaults.workers >= 1).toBe(true)
     expect(defaults.memoryMb).toBeGreaterThanOrEqual(256)
     expect(resolveConfig({ dev: true, agent: { cpu: 1.5, weight: -1e6, strategy: 'vertical', workers: 4096, memoryMb: 1 } }).agent)
-      .toEqual({ cpu: 1.5, weight: -1e6, strategy: 'vertical', workers: 4096, memoryMb: 1, attachTimeoutMs: 30_000, moduleDirs: [], moduleCacheMb: 256, workerUser: undefined })
+      .toEqual({ cpu: 1.5, weight: -1e6, strategy: 'vertical', workers: 4096, memoryMb: 1, attachTimeoutMs: 30_000, moduleDirs: [], moduleCacheMb: 256, workerUser: undefined, workerEnv: {} })
     expect(resolveConfig({ dev: true, agent: { moduleDirs: ['/srv/app'], moduleCacheMb: 1, workerUser: 'nobody' } }).agent)
       .toMatchObject({ moduleDirs: ['/srv/app'], moduleCacheMb: 1, workerUser: 'nobody' })
     expect(resolveConfig({ dev: true, agent: { attachTimeoutMs: 100 } }).agent?.attachTimeoutMs).toBe(100)

@@ -217,17 +217,28 @@ export class AgentService {
           void json.close()
         })
       })
+      // tasks in flight on this stream, by the requester's number: a cancel aborts their signals
+      const tasks = new Map<number, AbortController>()
       while (attached.alive) {
         const message = await json.read(workerUpSchema)
+        if (message.type === 'cancel') {
+          for (const n of message.n) tasks.get(n)?.abort()
+          continue
+        }
         if (message.type !== 'batch') continue
         if (inFlight + message.items.length > MAX_ITEMS_IN_FLIGHT) {
           throw new ProtocolError(`${inFlight + message.items.length} items in flight on a worker stream, more than the ${MAX_ITEMS_IN_FLIGHT} allowed`)
         }
         inFlight += message.items.length
-        for (const { n, item } of message.items) {
-          attached.process(item).then(
-            value => { answer({ n, value }) },
-            err => { answer({ n, error: toWireError(err) }) }
+        for (const { n, item, task } of message.items) {
+          const controller = task === true ? new AbortController() : undefined
+          if (controller != null) tasks.set(n, controller)
+          const options = controller == null
+            ? undefined
+            : { task: true, signal: controller.signal, onStart: () => { results.push({ n, notice: 'started' }) }, onProgress: (value: unknown) => { results.push({ n, notice: 'progress', value }) } }
+          attached.process(item, options).then(
+            value => { tasks.delete(n); answer({ n, value }) },
+            err => { tasks.delete(n); answer({ n, error: toWireError(err) }) }
           )
         }
       }

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process'
-import type { FromWorker, ToWorker, WorkerExit, WorkerStart } from '../worker/ipc.ts'
+import type { FromWorker, ProcessOptions, ToWorker, WorkerExit, WorkerItem, WorkerOutput, WorkerStart } from '../worker/ipc.ts'
 import { Batcher } from '../wire/batcher.ts'
 import { RemoteError, workerExitedError } from '../wire/wire-error.ts'
 import type { WireError } from '../wire/wire-error.ts'
@@ -13,15 +13,25 @@ export interface WorkerInfo {
 
 const DEFAULT_KILL_TIMEOUT_MS = 5000
 
+/** An item sent and not yet answered. */
+interface Pending {
+  resolve: (v: unknown) => void
+  reject: (e: Error) => void
+  onStart?: () => void
+  onProgress?: (value: unknown) => void
+  /** Stops listening to the item's abort signal. */
+  cleanup?: () => void
+}
+
 /** One worker child process on this agent: items in over IPC, results out, one exit. */
 export class LocalWorker {
   readonly info: WorkerInfo
   readonly exited: Promise<WorkerExit>
   private readonly child: ChildProcess
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
+  private readonly pending = new Map<number, Pending>()
   private readonly ready: Promise<void>
   private nextId = 0
-  private readonly outgoing = new Batcher<{ id: number, item: unknown }>(items => { this.send({ type: 'batch', items }) })
+  private readonly outgoing = new Batcher<WorkerItem>(items => { this.send({ type: 'batch', items }) })
   private lastError?: WireError
   private exit?: WorkerExit
 
@@ -34,15 +44,13 @@ export class LocalWorker {
     this.ready = new Promise(resolve => { markReady = resolve })
     child.on('message', (message: FromWorker) => {
       if (message.type === 'ready') markReady()
-      else if (message.type === 'results') {
-        for (const r of message.results) this.settle(r.id, p => { if ('error' in r) p.reject(new RemoteError(r.error)); else p.resolve(r.value) })
-      }
+      else if (message.type === 'results') this.received(message.results)
       else if (message.type === 'fatal') this.lastError = message.error
     })
     this.exited = new Promise(resolve => {
       child.once('exit', (code, signal) => {
         this.exit = { code, signal, error: this.lastError }
-        for (const p of this.pending.values()) p.reject(workerExitedError(info.id, this.exit))
+        for (const p of this.pending.values()) { p.cleanup?.(); p.reject(workerExitedError(info.id, this.exit)) }
         this.pending.clear()
         markReady()
         resolve(this.exit)
@@ -59,14 +67,39 @@ export class LocalWorker {
     this.lastError = error
   }
 
-  async process (item: unknown): Promise<unknown> {
+  /** One item in, its result out; a task (`options.task`) reports its start and progress, and `signal` cancels it. */
+  async process (item: unknown, options: ProcessOptions = {}): Promise<unknown> {
     await this.ready
     if (this.exit != null) throw workerExitedError(this.info.id, this.exit)
+    options.signal?.throwIfAborted()
     const id = this.nextId++
     return await new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject })
-      this.outgoing.push({ id, item })
+      const entry: Pending = { resolve, reject, onStart: options.onStart, onProgress: options.onProgress }
+      this.pending.set(id, entry)
+      this.outgoing.push(options.task === true ? { id, item, task: true } : { id, item })
+      const signal = options.signal
+      if (signal != null) {
+        // the item may still sit in the batcher: it leaves first, so the cancel never overtakes it
+        const onAbort = (): void => { this.outgoing.drain(); this.send({ type: 'cancel', ids: [id] }) }
+        if (signal.aborted) onAbort()
+        else {
+          signal.addEventListener('abort', onAbort, { once: true })
+          entry.cleanup = () => { signal.removeEventListener('abort', onAbort) }
+        }
+      }
     })
+  }
+
+  private received (outputs: WorkerOutput[]): void {
+    for (const r of outputs) {
+      if ('notice' in r) {
+        const p = this.pending.get(r.id)
+        if (r.notice === 'started') p?.onStart?.()
+        else p?.onProgress?.(r.value)
+      } else {
+        this.settle(r.id, p => { if ('error' in r) p.reject(new RemoteError(r.error)); else p.resolve(r.value) })
+      }
+    }
   }
 
   /** Graceful: teardown, then SIGKILL if it takes longer than `timeoutMs`. */
@@ -89,10 +122,11 @@ export class LocalWorker {
     if (this.child.connected) this.child.send(message, () => {})
   }
 
-  private settle (id: number, fn: (p: { resolve: (v: unknown) => void, reject: (e: Error) => void }) => void): void {
+  private settle (id: number, fn: (p: Pending) => void): void {
     const p = this.pending.get(id)
     if (p == null) return
     this.pending.delete(id)
+    p.cleanup?.()
     fn(p)
   }
 }

@@ -8,7 +8,8 @@ import { pathToFileURL } from 'node:url'
 import { toStageDefinition } from '../worker/stage.ts'
 import { prepareShippedModule } from '../worker/shipped-module.ts'
 import type { StageContext } from '../worker/stage.ts'
-import type { ToWorker, FromWorker, WorkerResult, WorkerStart } from '../worker/ipc.ts'
+import type { ToWorker, FromWorker, WorkerOutput, WorkerStart } from '../worker/ipc.ts'
+import { ItemRunner } from '../worker/item-runner.ts'
 import { Batcher } from '../wire/batcher.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import { watchParent } from '../worker/parent-watchdog.ts'
@@ -31,23 +32,16 @@ async function main (): Promise<void> {
   const definition = toStageDefinition(imported.default)
   await definition.setup?.(ctx)
   let stopping = false
-  const results = new Batcher<WorkerResult>(batch => { send({ type: 'results', results: batch }) })
-  let running = 0
-  const waiting: Array<{ id: number, item: unknown }> = []
-  const pump = (): void => {
-    while (running < concurrency && waiting.length > 0) {
-      const next = waiting.shift()!
-      running++
-      Promise.resolve()
-        .then(() => definition.process(next.item, ctx))
-        .then(value => { results.push({ id: next.id, value }) }, err => { results.push({ id: next.id, error: toWireError(err) }) })
-        .finally(() => { running--; pump() })
-    }
-  }
+  const results = new Batcher<WorkerOutput>(batch => { send({ type: 'results', results: batch }) })
+  const runner = new ItemRunner(definition, ctx, concurrency, (output, now) => {
+    results.push(output)
+    if (now === true) results.drain()
+  })
   process.on('message', (message: ToWorker) => {
     if (message.type === 'batch') {
-      waiting.push(...message.items)
-      pump()
+      runner.accept(message.items)
+    } else if (message.type === 'cancel') {
+      runner.cancel(message.ids)
     } else if (message.type === 'stop' && !stopping) {
       stopping = true
       Promise.resolve(definition.teardown?.(ctx))

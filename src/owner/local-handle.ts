@@ -8,10 +8,7 @@ export function localHandle (worker: LocalWorker, agentId: string): WorkerHandle
     agentId,
     pid: worker.info.pid,
     stage: worker.info.stage,
-    process: async (item, options) => {
-      options?.signal?.throwIfAborted()
-      return await worker.process(item)
-    },
+    process: async (item, options) => await worker.process(item, options),
     kill: async (options) => await worker.kill(options),
     exited: worker.exited
   }

@@ -3,12 +3,23 @@ import { JsonStream, requestJson } from '../transport/json-stream.ts'
 import { MAX_ITEMS_IN_FLIGHT, SPAWN_PROTOCOL, WORKER_PROTOCOL, workerDownSchema, spawnResponseSchema } from '../wire/spawn-protocol.ts'
 import type { WorkerInfo } from '../agent/local-worker.ts'
 import type { WorkerHandle } from './worker-handle.ts'
-import type { WorkerExit } from '../worker/ipc.ts'
+import type { ProcessOptions, WorkerExit } from '../worker/ipc.ts'
 import { RemoteError, toWireError, workerExitedError } from '../wire/wire-error.ts'
 import { AgentLostError } from '../errors.ts'
 import { Batcher } from '../wire/batcher.ts'
 
 const MAX_WORKER_MESSAGE_BYTES = 16 * 1024 * 1024
+
+interface HeldItem { n: number, item: unknown, task?: true }
+
+/** An item sent (or held back) and not yet answered. */
+interface Pending {
+  resolve: (v: unknown) => void
+  reject: (e: Error) => void
+  onStart?: () => void
+  onProgress?: (value: unknown) => void
+  cleanup?: () => void
+}
 
 /**
  * A worker on another agent, driven over one `/gridd/worker/1.0.0` stream.
@@ -24,12 +35,12 @@ export class RemoteWorker implements WorkerHandle {
   private readonly libp2p: Libp2p
   private readonly agent: PeerId
   private readonly json: JsonStream
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
+  private readonly pending = new Map<number, Pending>()
   private next = 0
   /** Sent and not yet answered: at most MAX_ITEMS_IN_FLIGHT (the agent closes a stream beyond it); the rest wait here. */
   private sent = 0
-  private readonly held: Array<{ n: number, item: unknown }> = []
-  private readonly outgoing = new Batcher<{ n: number, item: unknown }>(items => {
+  private readonly held: HeldItem[] = []
+  private readonly outgoing = new Batcher<HeldItem>(items => {
     this.json.write({ type: 'batch', items }).catch(err => { this.lost(`write failed: ${(err as Error).message}`) })
   })
   private exit?: WorkerExit
@@ -54,14 +65,45 @@ export class RemoteWorker implements WorkerHandle {
     return new RemoteWorker(libp2p, agent, info, json)
   }
 
-  async process (item: unknown, options: { signal?: AbortSignal } = {}): Promise<unknown> {
+  async process (item: unknown, options: ProcessOptions = {}): Promise<unknown> {
     if (this.exit != null) throw workerExitedError(this.id, this.exit)
     options.signal?.throwIfAborted()
     const n = this.next++
-    const result = new Promise<unknown>((resolve, reject) => { this.pending.set(n, { resolve, reject }) })
-    this.held.push({ n, item })
+    const entry: Pending = { resolve: () => {}, reject: () => {}, onStart: options.onStart, onProgress: options.onProgress }
+    const result = new Promise<unknown>((resolve, reject) => { entry.resolve = resolve; entry.reject = reject })
+    this.pending.set(n, entry)
+    this.held.push(options.task === true ? { n, item, task: true } : { n, item })
+    const signal = options.signal
+    if (signal != null) {
+      const onAbort = (): void => { this.cancel(n, signal.reason) }
+      signal.addEventListener('abort', onAbort, { once: true })
+      entry.cleanup = () => { signal.removeEventListener('abort', onAbort) }
+    }
     this.sendHeld()
     return await result
+  }
+
+  /** A task not sent yet ends here; one sent has its signal aborted on the agent. */
+  private cancel (n: number, reason: unknown): void {
+    const at = this.held.findIndex(h => h.n === n)
+    if (at >= 0) {
+      this.held.splice(at, 1)
+      this.settle(n, p => { p.reject(reason instanceof Error ? reason : new Error(String(reason))) })
+      return
+    }
+    if (!this.pending.has(n)) return
+    // the item may still sit in the batcher: it goes out first, so the cancel never overtakes it
+    this.outgoing.drain()
+    this.json.write({ type: 'cancel', n: [n] }).catch(err => { this.lost(`write failed: ${(err as Error).message}`) })
+  }
+
+  private settle (n: number, fn: (p: Pending) => void): boolean {
+    const p = this.pending.get(n)
+    if (p == null) return false
+    this.pending.delete(n)
+    p.cleanup?.()
+    fn(p)
+    return true
   }
 
   async kill (options: { graceful?: boolean } = {}): Promise<WorkerExit> {
@@ -89,12 +131,13 @@ export class RemoteWorker implements WorkerHandle {
           return
         }
         for (const r of message.results) {
-          const p = this.pending.get(r.n)
-          if (p == null) continue
-          this.pending.delete(r.n)
-          this.sent--
-          if ('error' in r) p.reject(new RemoteError(r.error))
-          else p.resolve(r.value)
+          if ('notice' in r) {
+            const p = this.pending.get(r.n)
+            if (r.notice === 'started') p?.onStart?.()
+            else p?.onProgress?.(r.value)
+            continue
+          }
+          if (this.settle(r.n, p => { if ('error' in r) p.reject(new RemoteError(r.error)); else p.resolve(r.value) })) this.sent--
         }
         this.sendHeld()
       }
@@ -113,7 +156,7 @@ export class RemoteWorker implements WorkerHandle {
   private end (exit: WorkerExit, err: Error): void {
     if (this.exit != null) return
     this.exit = exit
-    for (const p of this.pending.values()) p.reject(err)
+    for (const p of this.pending.values()) { p.cleanup?.(); p.reject(err) }
     this.pending.clear()
     this.finish(exit)
   }

@@ -1,16 +1,7 @@
-import type { WorkerExit } from '../worker/ipc.ts'
+import type { ProcessOptions, WorkerExit } from '../worker/ipc.ts'
 
-/** How one item is run: a task item gets its own abort signal and progress channel in the worker. */
-export interface ProcessOptions {
-  /** Aborting it before the item is sent drops it; after, the worker's `ctx.signal` for it is aborted (tasks). */
-  signal?: AbortSignal
-  /** A task, not a stage item: the worker gives it `ctx.signal` and `ctx.progress`, and reports its start. */
-  task?: boolean
-  /** The worker started the task (it may have waited there behind others). */
-  onStart?: () => void
-  /** A value the task passed to `ctx.progress`. */
-  onProgress?: (value: unknown) => void
-}
+export type { ProcessOptions }
+
 
 /** A worker, wherever it landed (this node or a remote agent). */
 export interface WorkerHandle {

@@ -32,6 +32,8 @@ interface PoolWorker {
   inFlight: Map<Task, AbortController>
   /** Killed by this pool (a task ignored its abort): what was in flight goes back to the queue. */
   killing: boolean
+  /** Lost (it exited, or its agent did): takes nothing more, even before its `exited` callback runs. */
+  gone: boolean
   busySince?: number
   busyMs: number
 }
@@ -81,7 +83,7 @@ export class TaskPool {
   /** Work waits and no worker is up or coming (scaled to zero, or the last one died): one now, not at the next sizing tick. */
   private ensureWorker (): void {
     if (this.closed || this.queue.size === 0 || this.starting > 0) return
-    for (const w of this.workers) if (!w.killing) return
+    for (const w of this.workers) if (!w.killing && !w.gone) return
     void this.addWorker()
   }
 
@@ -132,7 +134,7 @@ export class TaskPool {
   private roomiest (): PoolWorker | undefined {
     let best: PoolWorker | undefined
     for (const w of this.workers) {
-      if (w.killing || w.inFlight.size >= this.config.window) continue
+      if (w.killing || w.gone || w.inFlight.size >= this.config.window) continue
       if (best == null || w.inFlight.size < best.inFlight.size) best = w
     }
     return best
@@ -142,6 +144,7 @@ export class TaskPool {
     const controller = new AbortController()
     worker.inFlight.set(task, controller)
     if (worker.busySince == null) worker.busySince = performance.now()
+    task.agent = worker.handle.agentId
     task.mark('dispatched')
     const timeout = task.timeoutMs == null ? undefined : setTimeout(() => { this.end(task, 'timeout', 'timed out') }, task.timeoutMs)
     timeout?.unref()
@@ -170,6 +173,9 @@ export class TaskPool {
   private failed (worker: PoolWorker, task: Task, err: Error): void {
     if (task.final) return
     const lost = err instanceof WorkerExitedError || err instanceof AgentLostError
+    if (lost) worker.gone = true
+    // the agent is gone: so are its other workers here, whose streams may not have closed yet
+    if (err instanceof AgentLostError) for (const w of this.workers) if (w.handle.agentId === worker.handle.agentId) w.gone = true
     if (!lost) {
       this.sizer.completed()
       task.mark('failed', toWireError(err))
@@ -205,7 +211,7 @@ export class TaskPool {
       void handle.kill()
       return
     }
-    const worker: PoolWorker = { handle, inFlight: new Map(), killing: false, busyMs: 0 }
+    const worker: PoolWorker = { handle, inFlight: new Map(), killing: false, gone: false, busyMs: 0 }
     this.workers.add(worker)
     void handle.exited.then(() => {
       this.workers.delete(worker)
@@ -235,7 +241,7 @@ export class TaskPool {
       w.busyMs = 0
       if (w.busySince != null) w.busySince = now
     }
-    const live = [...this.workers].filter(w => !w.killing).length
+    const live = [...this.workers].filter(w => !w.killing && !w.gone).length
     return { workers: live, starting: this.starting, queued: this.queue.size, busyMs, capacityLimit: this.deps.capacity(this.config.resources, this.config.maxWorkers) }
   }
 }

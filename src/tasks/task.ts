@@ -39,6 +39,8 @@ export class Task extends EventEmitter<TaskHandleEvents> {
   attempts = 0
   startedAt?: number
   endedAt?: number
+  /** The agent of the current (or last) attempt. */
+  agent?: string
   error?: WireError
   value?: unknown
   /** Resolves once the task is final (never rejects). */
@@ -83,6 +85,7 @@ export class Task extends EventEmitter<TaskHandleEvents> {
       status: this.status,
       priority: this.priority,
       attempts: this.attempts,
+      agent: this.agent,
       submittedAt: this.submittedAt,
       startedAt: this.startedAt,
       endedAt: this.endedAt,

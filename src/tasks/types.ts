@@ -46,6 +46,8 @@ export interface TaskInfo {
   priority: number
   /** Attempts started so far (a retry is a second attempt). */
   attempts: number
+  /** Peer id of the agent running (or that last ran) it. */
+  agent?: string
   submittedAt: number
   startedAt?: number
   endedAt?: number

@@ -23,7 +23,8 @@ export class Batcher<T> {
     }
   }
 
-  private drain (): void {
+  /** Hands over what is pending now, not at the end of the turn (before the caller blocks the event loop). */
+  drain (): void {
     this.scheduled = false
     if (this.pending.length === 0) return
     const batch = this.pending

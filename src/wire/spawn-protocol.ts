@@ -60,14 +60,20 @@ export const MAX_ITEMS_IN_FLIGHT = 4096
 /** Requester -> agent on a worker stream (the first message names the worker). */
 export const workerUpSchema = v.variant('type', [
   v.object({ type: v.literal('attach'), id: workerId }),
-  v.object({ type: v.literal('batch'), items: v.pipe(v.array(v.object({ n: itemNumber, item: v.unknown() })), v.maxLength(MAX_ITEMS_IN_FLIGHT)) })
+  // `task`: the item is a task (its own ctx.signal and ctx.progress; its start is reported)
+  v.object({ type: v.literal('batch'), items: v.pipe(v.array(v.object({ n: itemNumber, item: v.unknown(), task: v.optional(v.literal(true)) })), v.maxLength(MAX_ITEMS_IN_FLIGHT)) }),
+  // abort these tasks' signals (cancelled or timed out at the owner)
+  v.object({ type: v.literal('cancel'), n: v.pipe(v.array(itemNumber), v.maxLength(MAX_ITEMS_IN_FLIGHT)) })
 ])
 
 /** Agent -> requester on a worker stream. */
 export const workerDownSchema = v.variant('type', [
   // error first: a union takes the first branch that parses, and `value: unknown` accepts anything
+  // notices (a task started; its progress) travel in order with results, before the value branch
   v.object({ type: v.literal('results'), results: v.pipe(v.array(v.union([
     v.object({ n: itemNumber, error: wireErrorSchema }),
+    v.object({ n: itemNumber, notice: v.literal('started') }),
+    v.object({ n: itemNumber, notice: v.literal('progress'), value: v.unknown() }),
     v.object({ n: itemNumber, value: v.unknown() })
   ])), v.maxLength(65_536)) }),
   v.object({ type: v.literal('exit'), exit: workerExitSchema })

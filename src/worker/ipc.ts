@@ -3,6 +3,18 @@ import type { WireError } from '../wire/wire-error.ts'
 /** One item's outcome. */
 export type WorkerResult = { id: number, value: unknown } | { id: number, error: WireError }
 
+/** What a task item says before its outcome: it started; a `ctx.progress` value. Sent in order with results. */
+export type WorkerNotice = { id: number, notice: 'started' } | { id: number, notice: 'progress', value: unknown }
+
+export type WorkerOutput = WorkerResult | WorkerNotice
+
+/** An item for the worker; a task gets its own `ctx.signal` and `ctx.progress`. */
+export interface WorkerItem {
+  id: number
+  item: unknown
+  task?: true
+}
+
 /**
  * What a worker runs: the agent's first IPC message (Node queues it until the host
  * listens), never on the command line, which every user of the machine can read
@@ -23,14 +35,16 @@ export interface WorkerStart {
 /** Agent -> worker host (child_process IPC). */
 export type ToWorker =
   | { type: 'start', start: WorkerStart }
-  | { type: 'batch', items: Array<{ id: number, item: unknown }> }
+  | { type: 'batch', items: WorkerItem[] }
+  /** Abort these tasks' signals (cancelled or timed out at the owner). */
+  | { type: 'cancel', ids: number[] }
   | { type: 'stop' }
 
 /** Worker host -> agent. */
 export type FromWorker =
   /** The stage's `setup` is done: items may come. */
   | { type: 'ready' }
-  | { type: 'results', results: WorkerResult[] }
+  | { type: 'results', results: WorkerOutput[] }
   | { type: 'fatal', error: WireError }
 
 /** How a worker ended, as reported to whoever spawned it. */
@@ -39,4 +53,16 @@ export interface WorkerExit {
   signal: string | null
   /** The last error: setup throwing, a memory limit, an uncaught exception. */
   error?: WireError
+}
+
+/** How one item is run: a task item gets its own abort signal and progress channel in the worker. */
+export interface ProcessOptions {
+  /** Aborting it before the item is sent drops it; after, the worker's `ctx.signal` for it is aborted (tasks). */
+  signal?: AbortSignal
+  /** A task, not a stage item: the worker gives it `ctx.signal` and `ctx.progress`, and reports its start. */
+  task?: boolean
+  /** The worker started the task (it may have waited there behind others). */
+  onStart?: () => void
+  /** A value the task passed to `ctx.progress`. */
+  onProgress?: (value: unknown) => void
 }

@@ -1,0 +1,61 @@
+import { describe, it, expect } from 'vitest'
+import { ItemRunner } from '../../../src/worker/item-runner.ts'
+import type { WorkerOutput } from '../../../src/worker/ipc.ts'
+import type { StageContext, TaskContext } from '../../../src/worker/stage.ts'
+
+const CTX: StageContext = { stage: 's', workerId: 'w', env: {} }
+const turn = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
+
+describe('ItemRunner', () => {
+  it('a stage item gets the shared context; a task its own signal and progress, and its start reported first', async () => {
+    const out: WorkerOutput[] = []
+    const seen: unknown[] = []
+    const runner = new ItemRunner({ process: (item, ctx) => { seen.push(ctx); return item } }, CTX, 1, o => out.push(o))
+    runner.accept([{ id: 0, item: 'a' }, { id: 1, item: 'b', task: true }])
+    await turn()
+    expect(seen[0]).toBe(CTX)
+    expect((seen[1] as TaskContext).signal).toBeInstanceOf(AbortSignal)
+    expect(out).toEqual([{ id: 0, value: 'a' }, { id: 1, notice: 'started' }, { id: 1, value: 'b' }])
+  })
+
+  it('coalesces progress within a turn (only the last value), and sends the last before the result', async () => {
+    const out: WorkerOutput[] = []
+    let release: () => void = () => {}
+    const runner = new ItemRunner({
+      process: async (_item, ctx) => {
+        const { progress } = ctx as TaskContext
+        for (let i = 0; i < 1000; i++) progress(i)
+        await new Promise<void>(resolve => { release = resolve })
+        progress('last')
+        return 'done'
+      }
+    }, CTX, 1, o => out.push(o))
+    runner.accept([{ id: 7, item: null, task: true }])
+    await turn()
+    await turn()
+    expect(out).toEqual([{ id: 7, notice: 'started' }, { id: 7, notice: 'progress', value: 999 }])
+    release()
+    await turn()
+    expect(out.slice(2)).toEqual([{ id: 7, notice: 'progress', value: 'last' }, { id: 7, value: 'done' }])
+  })
+
+  it('cancel aborts a running task\'s signal, and ends a task still waiting without running it', async () => {
+    const out: WorkerOutput[] = []
+    const ran: number[] = []
+    const runner = new ItemRunner({
+      process: async (item, ctx) => {
+        ran.push(item as number)
+        const { signal } = ctx as TaskContext
+        await new Promise((_resolve, reject) => { signal.addEventListener('abort', () => { reject(signal.reason) }) })
+      }
+    }, CTX, 1, o => out.push(o))
+    runner.accept([{ id: 1, item: 1, task: true }, { id: 2, item: 2, task: true }])
+    await turn()
+    runner.cancel([2, 1])
+    await turn()
+    expect(ran).toEqual([1])
+    const errors = out.filter(o => 'error' in o).map(o => o.id)
+    expect(errors.sort()).toEqual([1, 2])
+    expect(out.find(o => o.id === 2 && 'error' in o)).toMatchObject({ error: { code: 'ERR_TASK_CANCELLED' } })
+  })
+})

@@ -160,7 +160,7 @@ describe('private key files: OpenSSH\'s rule (real `grid` processes)', () => {
 
   it('a node warns when it can read a CA private key in its certificate directory', async () => {
     const node = await grid.start('n1')
-    const warning = await node.firstLine(l => l.level === 40 && l.path === join(grid.dir, 'ca.key'))
+    const warning = await node.firstLine(l => l.level === 40 && l.path === join(grid.dir, 'ca', 'ca.key'))
     expect(warning.msg).toMatch(/CA private key is readable/)
   })
 })

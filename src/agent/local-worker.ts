@@ -1,6 +1,8 @@
 import type { ChildProcess } from 'node:child_process'
 import type { FromWorker, ProcessOptions, ToWorker, WorkerExit, WorkerItem, WorkerOutput, WorkerStart } from '../worker/ipc.ts'
 import { Batcher } from '../wire/batcher.ts'
+import { deliver } from '../wire/pending-item.ts'
+import type { PendingItem } from '../wire/pending-item.ts'
 import { RemoteError, workerExitedError } from '../wire/wire-error.ts'
 import type { WireError } from '../wire/wire-error.ts'
 
@@ -13,15 +15,7 @@ export interface WorkerInfo {
 
 const DEFAULT_KILL_TIMEOUT_MS = 5000
 
-/** An item sent and not yet answered. */
-interface Pending {
-  resolve: (v: unknown) => void
-  reject: (e: Error) => void
-  onStart?: () => void
-  onProgress?: (value: unknown) => void
-  /** Stops listening to the item's abort signal. */
-  cleanup?: () => void
-}
+type Pending = PendingItem
 
 /** One worker child process on this agent: items in over IPC, results out, one exit. */
 export class LocalWorker {
@@ -91,15 +85,7 @@ export class LocalWorker {
   }
 
   private received (outputs: WorkerOutput[]): void {
-    for (const r of outputs) {
-      if ('notice' in r) {
-        const p = this.pending.get(r.id)
-        if (r.notice === 'started') p?.onStart?.()
-        else p?.onProgress?.(r.value)
-      } else {
-        this.settle(r.id, p => { if ('error' in r) p.reject(new RemoteError(r.error)); else p.resolve(r.value) })
-      }
-    }
+    for (const r of outputs) deliver(this.pending, r.id, 'error' in r ? { error: new RemoteError(r.error) } : r)
   }
 
   /** Graceful: teardown, then SIGKILL if it takes longer than `timeoutMs`. */
@@ -120,13 +106,5 @@ export class LocalWorker {
     // the channel can close between the check and the write (the worker is exiting, and its exit reports
     // that): with a callback a failed send is not an unhandled 'error' event that takes the agent down
     if (this.child.connected) this.child.send(message, () => {})
-  }
-
-  private settle (id: number, fn: (p: Pending) => void): void {
-    const p = this.pending.get(id)
-    if (p == null) return
-    this.pending.delete(id)
-    p.cleanup?.()
-    fn(p)
   }
 }

@@ -7,19 +7,14 @@ import type { ProcessOptions, WorkerExit } from '../worker/ipc.ts'
 import { RemoteError, toWireError, workerExitedError } from '../wire/wire-error.ts'
 import { AgentLostError } from '../errors.ts'
 import { Batcher } from '../wire/batcher.ts'
+import { deliver } from '../wire/pending-item.ts'
+import type { PendingItem } from '../wire/pending-item.ts'
 
 const MAX_WORKER_MESSAGE_BYTES = 16 * 1024 * 1024
 
 interface HeldItem { n: number, item: unknown, task?: true }
 
-/** An item sent (or held back) and not yet answered. */
-interface Pending {
-  resolve: (v: unknown) => void
-  reject: (e: Error) => void
-  onStart?: () => void
-  onProgress?: (value: unknown) => void
-  cleanup?: () => void
-}
+type Pending = PendingItem
 
 /**
  * A worker on another agent, driven over one `/gridd/worker/1.0.0` stream.
@@ -88,22 +83,13 @@ export class RemoteWorker implements WorkerHandle {
     const at = this.held.findIndex(h => h.n === n)
     if (at >= 0) {
       this.held.splice(at, 1)
-      this.settle(n, p => { p.reject(reason instanceof Error ? reason : new Error(String(reason))) })
+      deliver(this.pending, n, { error: reason instanceof Error ? reason : new Error(String(reason)) })
       return
     }
     if (!this.pending.has(n)) return
     // the item may still sit in the batcher: it goes out first, so the cancel never overtakes it
     this.outgoing.drain()
     this.json.write({ type: 'cancel', n: [n] }).catch(err => { this.lost(`write failed: ${(err as Error).message}`) })
-  }
-
-  private settle (n: number, fn: (p: Pending) => void): boolean {
-    const p = this.pending.get(n)
-    if (p == null) return false
-    this.pending.delete(n)
-    p.cleanup?.()
-    fn(p)
-    return true
   }
 
   async kill (options: { graceful?: boolean } = {}): Promise<WorkerExit> {
@@ -131,13 +117,7 @@ export class RemoteWorker implements WorkerHandle {
           return
         }
         for (const r of message.results) {
-          if ('notice' in r) {
-            const p = this.pending.get(r.n)
-            if (r.notice === 'started') p?.onStart?.()
-            else p?.onProgress?.(r.value)
-            continue
-          }
-          if (this.settle(r.n, p => { if ('error' in r) p.reject(new RemoteError(r.error)); else p.resolve(r.value) })) this.sent--
+          if (deliver(this.pending, r.n, 'error' in r ? { error: new RemoteError(r.error) } : r)) this.sent--
         }
         this.sendHeld()
       }

@@ -1,3 +1,4 @@
+import { deathSignal } from './death-signal.ts'
 import { fork } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
@@ -49,6 +50,8 @@ export class Spawner {
   private readonly workers = new Map<string, LocalWorker>()
   private watchdog?: NodeJS.Timeout
   private readonly records?: WorkerRecords
+  /** How workers die with this agent (setpriv's PDEATHSIG, else their own watchdog thread). */
+  private readonly death = deathSignal()
   /** Workers run as this uid/gid (`--worker-user`); default: the agent's own. */
   private workerIds?: { uid: number, gid: number }
 
@@ -97,7 +100,9 @@ export class Spawner {
     // argv holds labels only (for `ps` and the reaper of leftover workers): what to run, and the spawn's
     // env, go over IPC; the environment is the allowlisted part of the agent's, never a GRID_* variable
     const child = fork(WORKER_HOST, [id, request.stage], {
-      execArgv,
+      // through setpriv where there is one: the kernel kills the worker when this agent dies
+      ...(this.death.execPath == null ? {} : { execPath: this.death.execPath }),
+      execArgv: [...this.death.prefix, ...execArgv],
       env: this.config.workerEnv,
       serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -111,7 +116,8 @@ export class Spawner {
       modulePath: request.modulePath,
       env: request.env ?? {},
       concurrency: request.concurrency ?? 1,
-      shippedFrom: request.shippedFrom
+      shippedFrom: request.shippedFrom,
+      watchdog: this.death.watchdog
     })
     this.workers.set(id, worker)
     this.records?.add(id, child.pid)

@@ -14,13 +14,14 @@ import { Batcher } from '../wire/batcher.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import { watchParent } from '../worker/parent-watchdog.ts'
 
-// first thing: a worker never outlives its agent, even while its main thread is busy
-watchParent()
 
 const send = (message: FromWorker): void => { process.send?.(message) }
 
 async function main (): Promise<void> {
   const start = await startMessage()
+  // before the stage loads: a worker never outlives its agent, even while its main thread is busy (the
+  // agent started it through `setpriv --pdeathsig KILL` where it could; otherwise a watchdog thread)
+  if (start.watchdog) watchParent()
   // items beyond `concurrency` wait here in arrival order (the owner's credit window bounds them)
   const concurrency = Math.max(1, start.concurrency)
   const ctx: StageContext = { stage: start.stage, workerId: start.workerId, env: start.env }

@@ -30,6 +30,8 @@ export interface WorkerStart {
   concurrency: number
   /** The module is a requester's bundle: its bare imports resolve from these directories first. */
   shippedFrom?: string[]
+  /** No kernel death signal was set up (no setpriv): the worker watches its parent from a thread. */
+  watchdog: boolean
 }
 
 /** Agent -> worker host (child_process IPC). */

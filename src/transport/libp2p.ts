@@ -44,11 +44,17 @@ export interface TransportInit {
 /** Below gossipsub's graylist threshold (-80): every RPC from such a peer is ignored, none is sent to it. */
 const NON_MEMBER_SCORE = -1000
 
+/** Open connections one peer may hold to this node (libp2p has no such cap of its own). */
+export const MAX_CONNECTIONS_PER_PEER = 4
+
 /** The libp2p node of a grid member: TCP, CA-rooted mTLS, yamux, identify, ping, gossipsub. */
 export async function createGridLibp2p (init: TransportInit): Promise<GridLibp2p> {
   const audit = new InboundAudit(init.log)
   const credentials = init.credentials ?? new PeerCredentials(init.log)
-  return await createLibp2p({
+  const auditGater = audit.gater()
+  // bound late: the gater is part of the node it asks about
+  let self: GridLibp2p | undefined
+  const node = await createLibp2p({
     start: init.start ?? true,
     privateKey: await privateKeyFromPem(init.tls.key),
     addresses: { listen: [listenAddress(init.host, init.port)] },
@@ -62,7 +68,13 @@ export async function createGridLibp2p (init: TransportInit): Promise<GridLibp2p
     })],
     streamMuxers: [yamux()],
     connectionGater: {
-      ...audit.gater(),
+      ...auditGater,
+      // per-connection stream limits (each protocol's maxInboundStreams) are per-peer limits only if a
+      // peer cannot open connections without end: beyond a few to the same peer, more are refused
+      denyInboundEncryptedConnection: async (peer, maConn) => {
+        if (await auditGater.denyInboundEncryptedConnection?.(peer, maConn) === true) return true
+        return (self?.getConnections(peer).length ?? 0) >= MAX_CONNECTIONS_PER_PEER
+      },
       // grid members live on private networks and loopback: allow dialling them
       denyDialMultiaddr: () => false
     },
@@ -106,6 +118,8 @@ export async function createGridLibp2p (init: TransportInit): Promise<GridLibp2p
       })
     }
   })
+  self = node
+  return node
 }
 
 /** A dial-only libp2p node for CLI commands: no listener, no gossip. */

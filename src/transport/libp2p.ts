@@ -44,8 +44,8 @@ export interface TransportInit {
 /** Below gossipsub's graylist threshold (-80): every RPC from such a peer is ignored, none is sent to it. */
 const NON_MEMBER_SCORE = -1000
 
-/** Open connections one peer may hold to this node (libp2p has no such cap of its own). */
-export const MAX_CONNECTIONS_PER_PEER = 4
+/** Open connections one peer id may hold to this node (libp2p has no such cap of its own); CLI commands sharing one client certificate each hold one while they run. */
+export const MAX_CONNECTIONS_PER_PEER = 8
 
 /** The libp2p node of a grid member: TCP, CA-rooted mTLS, yamux, identify, ping, gossipsub. */
 export async function createGridLibp2p (init: TransportInit): Promise<GridLibp2p> {

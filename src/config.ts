@@ -18,6 +18,7 @@ export const DEFAULT_HOST = '0.0.0.0'
 export const DEFAULT_PORT = 4100
 export const DEFAULT_STOP_TIMEOUT_MS = 5000
 export const DEFAULT_PING_INTERVAL_MS = 5000
+export const DEFAULT_CERTIFICATE_CHECK_MS = 5000
 
 /** Options of `GridNode.start`. Every field is optional but one of `tls` or `dev`. */
 export interface GridNodeInit extends MembershipInit {
@@ -47,6 +48,10 @@ export interface GridNodeInit extends MembershipInit {
   channels?: ChannelsInit
   /** Add-ons to start once the node is up, in order: `[addon, options]` pairs (see `node.use`). */
   addons?: Array<[Addon<never>, unknown?]>
+  /** A CRL (PEM) signed by the grid CA to enforce from the start; a newer one (from the data dir or the grid) replaces it. */
+  crl?: string
+  /** How often open connections' certificates are re-checked for expiry. Default 5000 ms. */
+  certificateCheckMs?: number
 }
 
 export interface GridNodeConfig {
@@ -62,6 +67,8 @@ export interface GridNodeConfig {
   agent?: AgentConfig
   dataDir?: string
   channels: ChannelsInit
+  crl?: string
+  certificateCheckMs: number
 }
 
 /** Fills defaults and validates; errors name the option. */
@@ -83,7 +90,9 @@ export function resolveConfig (init: GridNodeInit): GridNodeConfig {
     membership: resolveMembershipConfig(init),
     agent: init.agent == null || init.agent === false ? undefined : resolveAgentConfig(init.agent === true ? {} : init.agent),
     dataDir: init.dataDir,
-    channels: resolveChannelsConfig(init.channels ?? {})
+    channels: resolveChannelsConfig(init.channels ?? {}),
+    crl: init.crl,
+    certificateCheckMs: checkOption('certificateCheckMs', positiveNumber, init.certificateCheckMs ?? DEFAULT_CERTIFICATE_CHECK_MS)
   }
 }
 

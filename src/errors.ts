@@ -295,3 +295,11 @@ export class ForbiddenError extends GridError {
     super(message, ERR_FORBIDDEN)
   }
 }
+
+export const ERR_CRL = 'ERR_CRL'
+/** A certificate revocation list that is malformed, too large, or not signed by the grid CA. */
+export class CrlError extends GridError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super(message, ERR_CRL, options)
+  }
+}

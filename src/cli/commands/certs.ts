@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import { DEFAULT_CERT_VALIDITY_DAYS } from '../../certs/validity.ts'
 import { intOption } from '../options.ts'
 import { parseRoles } from '../../trust/roles.ts'
+import { revokeCommand } from './revoke.ts'
 
 interface CertsFlags {
   dir: string
@@ -35,6 +36,7 @@ export function certsCommand (): Command {
       const result = await issueIntoDir(resolve(flags.dir), name, { force: flags.force, validityDays: flags.days, roles })
       report(result.files, `issued "${name}" (roles ${roles.join(', ')}): ${roles.includes('member') ? `start a node with --certs ${flags.dir} --name ${name}` : `use it with --certs ${flags.dir} --name ${name}`}`)
     }))
+  cmd.addCommand(revokeCommand())
   return cmd
 }
 

@@ -48,11 +48,6 @@ export class CertificateExpiry {
     clearInterval(this.timer)
   }
 
-  /** Seconds until this node's certificate expires (negative once it has): `gridd_certificate_expiry_seconds`. */
-  ownSecondsLeft (now = Date.now()): number {
-    return (this.ownNotAfter - now) / 1000
-  }
-
   /** One round: drops peers whose certificate expired, and warns about our own when due. */
   check (now = Date.now()): void {
     for (const { peer, credential } of connectedPeersWhere(this.libp2p, this.credentials, c => c.notAfter <= now)) {

@@ -73,6 +73,15 @@ describe('verifyCrl', () => {
   })
 })
 
+/** A store persisting to `file` that was offered CRL `number` (signed by `signer`), its write finished. */
+async function storedIn (file: string, number: bigint, serials: string[], signer = ca): Promise<CrlStore> {
+  const store = new CrlStore(signer.cert)
+  await store.load(file)
+  store.offer(await crl(number, serials, signer))
+  await store.flush()
+  return store
+}
+
 describe('CrlStore', () => {
   it('keeps the newest CRL by number: an older or equal one changes nothing', async () => {
     const store = new CrlStore(ca.cert)
@@ -104,9 +113,7 @@ describe('CrlStore', () => {
 
   it('persists the newest CRL in its file and loads it at the next start', async () => {
     const file = join(root, 'data-1', 'crl.pem')
-    const first = new CrlStore(ca.cert)
-    await first.load(file)
-    first.offer(await crl(4n, ['aa']))
+    const first = await storedIn(file, 4n, ['aa'])
     first.offer(await crl(3n, ['bb']))
     await first.flush()
     const second = new CrlStore(ca.cert)
@@ -117,10 +124,7 @@ describe('CrlStore', () => {
 
   it('at start, the newer of --crl and the stored CRL wins, and is stored', async () => {
     const file = join(root, 'data-2', 'crl.pem')
-    const stored = new CrlStore(ca.cert)
-    await stored.load(file)
-    stored.offer(await crl(5n, ['aa']))
-    await stored.flush()
+    await storedIn(file, 5n, ['aa'])
 
     const olderFlag = new CrlStore(ca.cert)
     olderFlag.offer(await crl(2n, ['bb']))
@@ -137,10 +141,7 @@ describe('CrlStore', () => {
 
   it('ignores a stored CRL that no longer verifies (another CA) and starts without one', async () => {
     const file = join(root, 'data-3', 'crl.pem')
-    const other = new CrlStore(foreign.cert)
-    await other.load(file)
-    other.offer(await crl(1n, ['aa'], foreign))
-    await other.flush()
+    await storedIn(file, 1n, ['aa'], foreign)
     const store = new CrlStore(ca.cert)
     await store.load(file)
     expect(store.current).toBeUndefined()

@@ -53,7 +53,7 @@ describe('GridNode lifecycle', () => {
     const node = await GridNode.start({ host: '127.0.0.1', port, tls: await loadCerts(grid.dir, 'n1'), heartbeatMs: 200, agent: true, dataDir: join(grid.dir, 'data-ok') })
     expect(vi.getTimerCount()).toBeGreaterThanOrEqual(3)
     const protocols = libp2pOf(node).getProtocols()
-    for (const p of ['/gridd/control/1.0.0', '/gridd/status/1.0.0', '/gridd/channel/1.0.0', '/gridd/channel/sync/2.0.0', '/gridd/members/sync/1.0.0', '/gridd/spawn/1.0.0', '/gridd/worker/1.0.0']) expect(protocols).toContain(p)
+    for (const p of ['/gridd/control/1.0.0', '/gridd/status/1.0.0', '/gridd/channel/1.0.0', '/gridd/channel/sync/2.0.0', '/gridd/members/sync/1.0.0', '/gridd/spawn/1.0.0', '/gridd/worker/1.0.0', '/gridd/crl/1.0.0']) expect(protocols).toContain(p)
     expect(await connectOutcome(port)).toBe('connected')
     await node.stop()
     expect(vi.getTimerCount()).toBe(0)

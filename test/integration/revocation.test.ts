@@ -6,10 +6,15 @@ import { initCertsDir, readCaPair, writePair } from '../../src/certs/files.ts'
 import { issueCertificate } from '../../src/certs/create.ts'
 import { revokeInDir } from '../../src/certs/crl.ts'
 import { GridFixture } from './helpers/grid-fixture.ts'
-import { runGrid } from './helpers/grid-process.ts'
+import { eventually, runGrid } from './helpers/grid-process.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { cleanup } from './helpers/cleanup.ts'
 import { connectedTo, refusedFor, revokeAndMeasure } from './helpers/revocation.ts'
+import { multiaddr } from '@multiformats/multiaddr'
+import { pino } from 'pino'
+import { createClientLibp2p } from '../../src/transport/libp2p.ts'
+import { loadCerts } from '../../src/transport/mtls/material.ts'
+import { pushCrl } from '../../src/trust/crl-protocol.ts'
 
 /** The grid's promise (issue 13): a revoked certificate is dropped everywhere within this. */
 const REVOCATION_BOUND_MS = 5000
@@ -62,7 +67,9 @@ describe('revocation: grid certs revoke, spread through the grid, enforced on op
       const caught = await late.firstLine(l => l.msg === 'certificate revocation list updated', 15_000)
       expect(caught.number).toBe('1')
       expect(nodes.map(n => n.peerId)).toContain(caught.from)
-      expect(await readFile(join(dataDir, 'crl.pem'), 'utf8')).toBe(await readFile(join(grid.dir, 'crl.pem'), 'utf8'))
+      // written after it is logged: wait for the file
+      const stored = await eventually(async () => await readFile(join(dataDir, 'crl.pem'), 'utf8'))
+      expect(stored).toBe(await readFile(join(grid.dir, 'crl.pem'), 'utf8'))
       await late.stop()
       // ...and loads it at its next start
       const restarted = await start('n5', ['--data-dir', dataDir])
@@ -73,7 +80,7 @@ describe('revocation: grid certs revoke, spread through the grid, enforced on op
     }
   })
 
-  it('refuses a CRL signed by another CA, counts it, and keeps serving; an older CRL does not replace a newer', async () => {
+  it('refuses a CRL signed by another CA or malformed, counts it, refuses a client\'s push, and keeps serving; an older CRL does not replace a newer', async () => {
     const dir = grid.dir
     const n1 = await start('n1')
     try {
@@ -82,6 +89,19 @@ describe('revocation: grid certs revoke, spread through the grid, enforced on op
       expect(foreign.code, foreign.stderr).toBe(2)
       expect(foreign.stderr).toMatch(/ERR_CRL.*signature does not verify/)
       await n1.firstLine(l => l.rejected === 'invalid' && l.protocol === '/gridd/crl/1.0.0')
+      // a member relays CRLs, so it may push one; garbage from it is refused and counted, never a crash
+      const member = await createClientLibp2p(await loadCerts(dir, 'n2'), pino({ level: 'silent' }))
+      try {
+        const garbage = { der: Uint8Array.from(Buffer.from('not a CRL at all')), number: 99n, thisUpdate: new Date(), entries: [] }
+        await expect(pushCrl(member, multiaddr(`/ip4/127.0.0.1/tcp/${n1.port}/p2p/${n1.peerId}`), garbage)).rejects.toMatchObject({ code: 'ERR_CRL' })
+      } finally {
+        await member.stop()
+      }
+      await n1.firstLine(l => l.rejected === 'invalid' && /malformed CRL/.test(String(l.reason)))
+      // a client certificate may not push one at all
+      const asClient = await runGrid(['certs', 'revoke', 'n4', '--dir', dir, '--peer', n1.address, '--name', 'client'])
+      expect(asClient.stderr).toMatch(/ERR_FORBIDDEN/)
+      expect(asClient.code).toBe(1)
       const status = await grid.status(n1)
       expect(status.self.id).toBe(n1.peerId)
 

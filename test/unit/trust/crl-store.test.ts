@@ -62,6 +62,33 @@ describe('verifyCrl', () => {
     expect(() => verifyCrl(Uint8Array.from([...good, 0]), caCert)).toThrow(/trailing/)
   })
 
+  it('mutated bytes (flipped, cut, lengths changed) only ever give CrlError, never another exception', async () => {
+    const good = await crl(3n, ['0a', 'abcdef', '7f'])
+    const caCert = new X509Certificate(ca.cert)
+    // xorshift32 from a fixed seed: the same mutations on every run
+    let seed = 0x9e3779b9
+    const next = (n: number): number => { seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5; return (seed >>> 0) % n }
+    let refused = 0
+    let mutations = 0
+    for (let i = 0; i < 3000; i++) {
+      const bytes = Uint8Array.from(good)
+      for (let k = 0, flips = 1 + next(4); k < flips; k++) bytes[next(bytes.length)] = next(256)
+      const mutated = next(5) === 0 ? bytes.subarray(0, next(bytes.length)) : bytes
+      // a byte set to the value it had is no mutation
+      if (Buffer.from(mutated).equals(Buffer.from(good))) continue
+      mutations++
+      try {
+        verifyCrl(mutated, caCert)
+      } catch (err) {
+        expect(err).toBeInstanceOf(CrlError)
+        refused++
+      }
+    }
+    // a change to the signed part or the signature is caught: none slipped through as valid
+    expect(mutations).toBeGreaterThan(2900)
+    expect(refused).toBe(mutations)
+  })
+
   it('refuses a CRL larger than the bound before parsing it', () => {
     expect(() => verifyCrl(new Uint8Array(MAX_CRL_BYTES + 1), new X509Certificate(ca.cert))).toThrow(/more than the/)
   })

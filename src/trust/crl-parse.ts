@@ -67,13 +67,15 @@ export function crlPemFromDer (der: Uint8Array): string {
 export function verifyCrl (der: Uint8Array, ca: X509Certificate): VerifiedCrl {
   if (der.length > MAX_CRL_BYTES) throw new CrlError(`the CRL is ${der.length} bytes, more than the ${MAX_CRL_BYTES} allowed`)
   let parsed: ReturnType<typeof parseCrl>
+  let caSubject: Uint8Array
   try {
     parsed = parseCrl(der)
+    caSubject = subjectOf(ca)
   } catch (err) {
     if (err instanceof CrlError) throw err
     throw new CrlError(`malformed CRL: ${(err as Error).message}`, { cause: err })
   }
-  if (!Buffer.from(parsed.issuer).equals(Buffer.from(subjectOf(ca)))) {
+  if (!Buffer.from(parsed.issuer).equals(Buffer.from(caSubject))) {
     throw new CrlError(`the CRL was not issued by the grid CA (${ca.subject.replace(/\n/g, ', ')})`)
   }
   const digest = SIGNATURE_DIGESTS.get(parsed.algorithm)
@@ -173,7 +175,7 @@ function readExtensions (der: Uint8Array, list: Tlv, known: ReadonlySet<string>)
   return found
 }
 
-/** The DER of a certificate's subject Name (tbsCertificate: [0] version, serial, signature, issuer, validity, subject). */
+/** The DER of a certificate's subject Name (tbsCertificate: [0] version, serial, signature, issuer, validity, subject); DerError if it has none. */
 function subjectOf (cert: X509Certificate): Uint8Array {
   const der = new Uint8Array(cert.raw)
   const outer = readTlv(der, 0)
@@ -181,6 +183,6 @@ function subjectOf (cert: X509Certificate): Uint8Array {
   const fields = children(der, tbs, 10)
   const first = fields[0]?.tag === TAG.context0 ? 1 : 0
   const subject = fields[first + 4]
-  if (subject == null) throw new CrlError('the CA certificate has no subject')
+  if (subject == null) throw new DerError('the CA certificate has no subject')
   return whole(der, subject)
 }

@@ -26,6 +26,7 @@ export interface Tlv {
   end: number
 }
 
+/** Internal: what the reader found wrong; verifyCrl turns it into a CrlError ("malformed CRL: ..."). */
 export class DerError extends Error {}
 
 /** The element at `offset`, which must end by `limit`. */

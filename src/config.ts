@@ -21,6 +21,7 @@ export const DEFAULT_HOST = '0.0.0.0'
 export const DEFAULT_PORT = 4100
 export const DEFAULT_STOP_TIMEOUT_MS = 5000
 export const DEFAULT_PING_INTERVAL_MS = 5000
+export const DEFAULT_CERTIFICATE_CHECK_MS = 5000
 
 /** Options of `GridNode.start`. Every field is optional but one of `tls` or `dev`. */
 export interface GridNodeInit extends MembershipInit {
@@ -57,6 +58,10 @@ export interface GridNodeInit extends MembershipInit {
   tasks?: TasksInit
   /** Add-ons to start once the node is up, in order: `[addon, options]` pairs (see `node.use`). */
   addons?: Array<[Addon<never>, unknown?]>
+  /** A CRL (PEM) signed by the grid CA to enforce from the start; a newer one (from the data dir or the grid) replaces it. */
+  crl?: string
+  /** How often open connections' certificates are re-checked for expiry. Default 5000 ms. */
+  certificateCheckMs?: number
 }
 
 export interface GridNodeConfig {
@@ -74,6 +79,8 @@ export interface GridNodeConfig {
   stateHome?: string
   channels: ChannelsInit
   tasks: TasksConfig
+  crl?: string
+  certificateCheckMs: number
 }
 
 /** Fills defaults and validates; errors name the option. */
@@ -97,7 +104,9 @@ export function resolveConfig (init: GridNodeInit): GridNodeConfig {
     dataDir: init.dataDir,
     stateHome: init.stateHome,
     channels: resolveChannelsConfig(init.channels ?? {}),
-    tasks: resolveTasksConfig(init.tasks)
+    tasks: resolveTasksConfig(init.tasks),
+    crl: init.crl,
+    certificateCheckMs: checkOption('certificateCheckMs', positiveNumber, init.certificateCheckMs ?? DEFAULT_CERTIFICATE_CHECK_MS)
   }
 }
 

@@ -388,3 +388,11 @@ export class SessionClosedError extends GridError {
     super(`session ${session} is closed: it takes no new tasks`, ERR_SESSION_CLOSED)
   }
 }
+
+export const ERR_CRL = 'ERR_CRL'
+/** A certificate revocation list that is malformed, too large, or not signed by the grid CA. */
+export class CrlError extends GridError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super(message, ERR_CRL, options)
+  }
+}

@@ -37,7 +37,8 @@ import { ServiceList } from './lifecycle/service-list.ts'
 import type { Service } from './lifecycle/service.ts'
 import { libp2pService } from './lifecycle/libp2p-service.ts'
 import { protocolHandlers } from './lifecycle/protocol-handlers.ts'
-import { PeerCredentials } from './trust/credentials.ts'
+import type { PeerCredentials } from './trust/credentials.ts'
+import { NodeTrust } from './trust/node-trust.ts'
 import { checkOwnRoles } from './trust/own-roles.ts'
 import { ANY_ROLE } from './trust/guard.ts'
 import { Tasks } from './tasks/tasks.ts'
@@ -54,6 +55,8 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   readonly log: Logger
   private readonly libp2p: GridLibp2p
   private readonly credentials: PeerCredentials
+  private readonly trust: NodeTrust
+  private readonly trustServices: ReturnType<NodeTrust['services']>
   private readonly seeds: SeedDialer
   private readonly membership: Membership
   private readonly agent?: AgentRole
@@ -67,15 +70,18 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   private readonly services: ServiceList
   private stopping?: Promise<void>
 
-  private constructor (config: GridNodeConfig, libp2p: GridLibp2p, log: Logger, root: Logger, addons: GridNodeInit['addons'], keyPem: string, credentials: PeerCredentials) {
+  private constructor (config: GridNodeConfig, libp2p: GridLibp2p, log: Logger, root: Logger, addons: GridNodeInit['addons'], keyPem: string, trust: NodeTrust) {
     super()
     this.config = config
     this.libp2p = libp2p
-    this.credentials = credentials
+    this.trust = trust
+    this.credentials = trust.credentials
+    const credentials = trust.credentials
     this.log = log
     this.seeds = new SeedDialer(libp2p, log)
     this.membership = new Membership({ libp2p, pubsub: libp2p.services.pubsub, roles: credentials }, config.membership, root)
     const dataDir = config.dataDir ?? defaultDataDir(libp2p.peerId.toString(), config.stateHome)
+    this.trustServices = trust.services(libp2p, dataDir)
     if (config.agent != null) this.agent = new AgentRole(libp2p, this.membership, config.agent, dataDir, root, process.cwd(), credentials)
     this.workers = new Workers(libp2p, this.membership, this.agent, root, credentials)
     this.tasks = new Tasks(libp2p.peerId.toString(), {
@@ -101,10 +107,11 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     const tls = await resolveTls(config, log)
     checkMaterial(tls)
     checkOwnRoles(tls.cert, { agent: config.agent != null })
-    const credentials = new PeerCredentials(root)
+    // throws CrlError (exit 2) if `crl` does not verify against the CA
+    const trust = new NodeTrust({ tls, crl: config.crl, certificateCheckMs: config.certificateCheckMs }, root)
     // created stopped: the service list starts it, so it also stops it on any failure
-    const libp2p = await createGridLibp2p({ host: config.host, port: config.port, tls, log, pingIntervalMs: config.pingIntervalMs, start: false, credentials })
-    const node = new GridNode(config, libp2p, log, root, init.addons, tls.key, credentials)
+    const libp2p = await createGridLibp2p({ host: config.host, port: config.port, tls, log, pingIntervalMs: config.pingIntervalMs, start: false, credentials: trust.credentials, isRevoked: trust.isRevoked })
+    const node = new GridNode(config, libp2p, log, root, init.addons, tls.key, trust)
     await node.services.start()
     return node
   }
@@ -126,7 +133,12 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
 
   /** Bad messages from peers dropped so far, by protocol and reason (`gridd_rejected_messages_total`). */
   rejectedMessages (): RejectedCount[] {
-    return [...this.membership.rejected(), ...this.channels.rejected(), ...(this.agent?.rejected() ?? [])]
+    return [...this.membership.rejected(), ...this.channels.rejected(), ...(this.agent?.rejected() ?? []), ...this.trust.rejected()]
+  }
+
+  /** When this node's certificate expires (ms since the epoch): `gridd_certificate_expiry_seconds`. */
+  certificateNotAfter (): number {
+    return this.trust.ownNotAfter
   }
 
   /** The member table: every other member this node knows of, never itself. */
@@ -243,7 +255,9 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     }
     const cancelRuns = (): void => { for (const run of this.runs) run.cancel() }
     const services: Array<Service | undefined> = [
+      this.trustServices.load,
       libp2pService(this.libp2p),
+      this.trustServices.enforce,
       {
         name: 'node events',
         start: () => {

@@ -22,6 +22,8 @@ export interface AddonHost {
   connectedPeers: () => string[]
   /** Bad messages from peers dropped so far, by protocol and reason. */
   rejectedMessages: () => RejectedCount[]
+  /** When this node's certificate expires (ms since the epoch). */
+  certificateNotAfter: () => number
   /** The pipeline runs this node owns that have not finished yet. */
   pipelines: () => PipelineRun[]
   /** The grid-wide channel `name`. */

@@ -128,6 +128,7 @@ export class AddonRegistry {
       self: () => host.self(),
       connectedPeers: () => host.connectedPeers(),
       rejectedMessages: () => host.rejectedMessages(),
+      certificateNotAfter: () => host.certificateNotAfter(),
       pipelines: () => host.pipelines(),
       channel: name => host.channel(name),
       log,

@@ -96,7 +96,8 @@ async function exportKey (key: CryptoKey): Promise<string> {
   return x509.PemConverter.encode(pkcs8, 'PRIVATE KEY')
 }
 
-async function importKey (pem: string): Promise<CryptoKey> {
+/** The CA's PKCS#8 PEM key, for signing certificates and CRLs. */
+export async function importKey (pem: string): Promise<CryptoKey> {
   try {
     const der = x509.PemConverter.decodeFirst(pem)
     return await webcrypto.subtle.importKey('pkcs8', der, ED25519, false, ['sign'])

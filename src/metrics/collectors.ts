@@ -16,7 +16,7 @@ function add (a: StageSummary, b: StageSummary): Pick<StageSummary, 'processed' 
  * several nodes may share a process). Gauges read the node's state when
  * scraped; item counters add finished runs to the live totals of running ones.
  */
-export function createRegistry (node: Pick<AddonHost, 'self' | 'members' | 'pipelines' | 'connectedPeers' | 'rejectedMessages'>): { registry: Registry, track: (run: PipelineRun) => void } {
+export function createRegistry (node: Pick<AddonHost, 'self' | 'members' | 'pipelines' | 'connectedPeers' | 'rejectedMessages' | 'certificateNotAfter'>): { registry: Registry, track: (run: PipelineRun) => void } {
   const registry = new Registry()
   const finished = new Map<string, StageSummary>()
   const active = new Set<PipelineRun>()
@@ -119,6 +119,10 @@ export function createRegistry (node: Pick<AddonHost, 'self' | 'members' | 'pipe
       this.reset()
       for (const row of node.rejectedMessages()) this.inc({ protocol: row.protocol, reason: row.reason }, row.count)
     }
+  })
+  new Gauge({
+    name: 'gridd_certificate_expiry_seconds', help: 'Seconds until this node\'s certificate expires (the node warns within 30 days; negative once expired)', registers: [registry],
+    collect () { this.set(Math.round((node.certificateNotAfter() - Date.now()) / 1000)) }
   })
   return { registry, track }
 }

@@ -53,7 +53,7 @@ describe('GridNode lifecycle', () => {
     const node = await GridNode.start({ host: '127.0.0.1', port, tls: await loadCerts(grid.dir, 'n1'), heartbeatMs: 200, agent: true, dataDir: join(grid.dir, 'data-ok') })
     expect(vi.getTimerCount()).toBeGreaterThanOrEqual(3)
     const protocols = libp2pOf(node).getProtocols()
-    for (const p of ['/gridd/control/1.0.0', '/gridd/status/1.0.0', '/gridd/channel/1.0.0', '/gridd/channel/sync/2.0.0', '/gridd/members/sync/1.0.0', '/gridd/spawn/1.0.0', '/gridd/worker/1.0.0']) expect(protocols).toContain(p)
+    for (const p of ['/gridd/control/1.0.0', '/gridd/status/1.0.0', '/gridd/channel/1.0.0', '/gridd/channel/sync/2.0.0', '/gridd/members/sync/1.0.0', '/gridd/spawn/1.0.0', '/gridd/worker/1.0.0', '/gridd/crl/1.0.0']) expect(protocols).toContain(p)
     expect(await connectOutcome(port)).toBe('connected')
     await node.stop()
     expect(vi.getTimerCount()).toBe(0)
@@ -91,7 +91,7 @@ describe('GridNode lifecycle', () => {
     // generous: 500 ms of deadline, the rest is slack for a loaded machine
     expect(Date.now() - t0).toBeLessThan(5000)
     const forced = lines.find(l => l.msg === 'graceful stop timed out; destroying what was left')
-    expect(forced?.forced).toEqual(['add-ons', 'seeds', 'tasks', 'pipelines', 'workers', 'control, status and channel client protocols', 'channels', 'membership', 'node events', 'libp2p'])
+    expect(forced?.forced).toEqual(['add-ons', 'seeds', 'tasks', 'pipelines', 'workers', 'control, status and channel client protocols', 'channels', 'membership', 'node events', 'revocation and expiry', 'libp2p', 'revocation list'])
     // destroyed, the stuck add-on's protocol went with it, like every other part's
     expect(libp2pOf(node).getProtocols()).toEqual([])
     expect(await connectOutcome(port)).toBe('ECONNREFUSED')

@@ -41,7 +41,8 @@ const samples: Record<string, errors.GridError> = {
   AddonExistsError: new errors.AddonExistsError('a'),
   AddonDependencyError: new errors.AddonDependencyError('a', ['b']),
   AddonStartError: new errors.AddonStartError('a', new Error('boom')),
-  ValueTooLargeError: new errors.ValueTooLargeError('k', 10, 5)
+  ValueTooLargeError: new errors.ValueTooLargeError('k', 10, 5),
+  CrlError: new errors.CrlError('not signed by the grid CA')
 }
 
 const failureClasses = Object.entries(errors).filter(([, value]) => typeof value === 'function' && value.prototype instanceof GridError)

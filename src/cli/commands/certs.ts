@@ -4,6 +4,7 @@ import { checkKeyFile } from '../key-file.ts'
 import { DEFAULT_CERT_VALIDITY_DAYS } from '../../certs/validity.ts'
 import { intOption } from '../options.ts'
 import { parseRoles } from '../../trust/roles.ts'
+import { revokeCommand } from './revoke.ts'
 
 interface CertsFlags {
   dir: string
@@ -38,6 +39,7 @@ export function certsCommand (): Command {
       const result = await issueIntoDir(resolve(flags.dir), name, { force: flags.force, validityDays: flags.days, roles })
       report(result.files, `issued "${name}" (roles ${roles.join(', ')}): ${roles.includes('member') ? `start a node with --certs ${flags.dir} --name ${name}` : `use it with --certs ${flags.dir} --name ${name}`}`)
     }))
+  cmd.addCommand(revokeCommand())
   return cmd
 }
 

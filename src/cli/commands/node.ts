@@ -13,6 +13,7 @@ import { onShutdownSignal } from '../signals.ts'
 import { parseAddonSpec, loadAddon } from '../addon-spec.ts'
 import { MEMBER_EVENT_TYPES } from '../../membership/events.ts'
 import { DEFAULT_MODULE_CACHE_MB } from '../../agent/config.ts'
+import { readCrlFlag } from '../crl-file.ts'
 
 
 interface NodeFlags {
@@ -52,6 +53,8 @@ interface NodeFlags {
   channelKeys?: number
   channelBytes?: number
   channelSyncBytes?: number
+  crl?: string
+  certificateCheckMs?: number
 }
 
 export function nodeCommand (): Command {
@@ -88,6 +91,8 @@ export function nodeCommand (): Command {
     .addOption(numberOption('--channel-keys <n>', 'keys per channel, tombstones included (default 65536)', positiveInteger).env('GRID_CHANNEL_KEYS'))
     .addOption(numberOption('--channel-bytes <n>', 'bytes per channel (default 67108864)', positiveInteger).env('GRID_CHANNEL_BYTES'))
     .addOption(numberOption('--channel-sync-bytes <n>', 'largest snapshot-exchange message; bigger snapshots stream in chunks (default 4194304)', syncMessageBytes).env('GRID_CHANNEL_SYNC_BYTES'))
+    .addOption(new Option('--crl <file>', 'a revocation list from `grid certs revoke` to enforce from the start (refused, exit 2, unless signed by the grid CA)').env('GRID_CRL'))
+    .addOption(intOption('--certificate-check-ms <ms>', 'how often connected peers\' certificates are re-checked for expiry (default 5000)', 100, 3_600_000).env('GRID_CERTIFICATE_CHECK_MS'))
     .addOption(logLevelOption('info'))
     .action(async (flags: NodeFlags) => { await runNode(flags) })
 }
@@ -120,6 +125,8 @@ async function runNode (flags: NodeFlags): Promise<void> {
     dataDir: flags.dataDir,
     // the XDG base-directory spec: the default data dir lies under it
     stateHome: process.env.XDG_STATE_HOME,
+    crl: flags.crl == null ? undefined : await readCrlFlag(flags.crl),
+    certificateCheckMs: flags.certificateCheckMs,
     channels: { maxValueBytes: flags.channelValueBytes, tombstoneTtlMs: flags.tombstoneTtlMs, maxChannels: flags.maxChannels, maxKeysPerChannel: flags.channelKeys, maxChannelBytes: flags.channelBytes, syncMessageBytes: flags.channelSyncBytes },
     agent: flags.agent === true ? { workers: flags.workers, cpu: flags.cpu, memoryMb: flags.memory, weight: flags.weight, strategy: flags.strategy, moduleDirs: flags.moduleDir, moduleCacheMb: flags.moduleCacheMb, workerUser: flags.workerUser, environment: process.env } : undefined
   })

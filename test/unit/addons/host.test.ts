@@ -22,6 +22,7 @@ class StubHost extends EventEmitter<GridNodeEvents> implements AddonHost {
   connectedPeers (): string[] { return ['M'] }
   rejectedMessages (): Array<{ protocol: string, reason: string, count: number }> { return [{ protocol: 'p', reason: 'schema', count: 2 }] }
   pipelines (): [] { return [] }
+  certificateNotAfter (): number { return 0 }
   channel (name: string): Channel { return { name } as unknown as Channel }
 }
 

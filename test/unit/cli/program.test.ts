@@ -17,9 +17,11 @@ describe('buildProgram', () => {
     expect(program.commands.map(c => c.name()).sort()).toEqual(['certs', 'channel', 'node', 'status', 'strategy', 'weight'])
   })
 
-  it('certs has init and issue', () => {
+  it('certs has init, issue and revoke', () => {
     const certs = sub(buildProgram(), 'certs')
-    expect(certs.commands.map(c => c.name()).sort()).toEqual(['init', 'issue'])
+    expect(certs.commands.map(c => c.name()).sort()).toEqual(['init', 'issue', 'revoke'])
+    expect(longFlags(sub(certs, 'revoke'))).toEqual(expect.arrayContaining(['--dir', '--peer', '--certs', '--name', '--timeout']))
+    expect(sub(certs, 'revoke').registeredArguments.map(a => a.name())).toEqual(['name|serial'])
     for (const name of ['init', 'issue']) {
       expect(longFlags(sub(certs, name))).toEqual(expect.arrayContaining(['--dir', '--days', '--force']))
     }

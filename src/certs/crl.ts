@@ -1,0 +1,100 @@
+import { X509Certificate } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { x509, webcrypto } from './x509.ts'
+import { importKey } from './create.ts'
+import type { CertKeyPair } from './create.ts'
+import { readCaPair } from './files.ts'
+import { CertificateError, CrlError } from '../errors.ts'
+import { encodeUnsigned } from '../trust/der.ts'
+import { crlDerFromPem, crlPemFromDer, verifyCrl } from '../trust/crl-parse.ts'
+import type { CrlEntry, VerifiedCrl } from '../trust/crl-parse.ts'
+import { normalizeSerial } from '../transport/mtls/verify.ts'
+import { writeFileAtomic } from '../trust/write-file.ts'
+
+/** Where `grid certs revoke` keeps the grid's CRL, beside ca.crt. */
+export const CRL_FILE = 'crl.pem'
+const OID_CRL_NUMBER = '2.5.29.20'
+
+/** An X.509 v2 CRL listing `entries`, numbered `number`, signed by the CA (Ed25519, as gridd CAs are). */
+export async function createCrl (ca: CertKeyPair, entries: readonly CrlEntry[], number: bigint, thisUpdate = new Date()): Promise<string> {
+  const caCert = new x509.X509Certificate(ca.cert)
+  const crl = await x509.X509CrlGenerator.create({
+    // the CA's own encoded subject, so nodes can compare the issuer byte for byte
+    issuer: caCert.subjectName,
+    thisUpdate,
+    entries: entries.map(e => ({ serialNumber: evenHex(e.serial), revocationDate: e.revokedAt })),
+    extensions: [
+      new x509.Extension(OID_CRL_NUMBER, false, encodeUnsigned(number)),
+      await x509.AuthorityKeyIdentifierExtension.create(caCert, false, webcrypto)
+    ],
+    signingKey: await importKey(ca.key),
+    signingAlgorithm: { name: 'Ed25519' }
+  }, webcrypto)
+  // OpenSSL's label ("X509 CRL"), so `openssl crl -in crl.pem` reads it
+  return crlPemFromDer(new Uint8Array(crl.rawData))
+}
+
+export interface RevokeResult {
+  /** The CRL file written (or left as it was). */
+  file: string
+  serial: string
+  /** The certificate's name, when revoked by name. */
+  name?: string
+  /** false: the serial was already in the CRL, which is unchanged. */
+  added: boolean
+  crl: VerifiedCrl
+  pem: string
+}
+
+/**
+ * `grid certs revoke <name|serial> --dir D`: adds the certificate `D/<name>.crt`
+ * (or a hex serial) to `D/crl.pem`, keeping its entries, with the next CRL number.
+ */
+export async function revokeInDir (dir: string, target: string, now = new Date()): Promise<RevokeResult> {
+  const ca = await readCaPair(dir)
+  const caCert = new X509Certificate(ca.cert)
+  const { serial, name } = await resolveTarget(dir, target, caCert)
+  const file = join(dir, CRL_FILE)
+  const previous = await readCrlFile(file, caCert)
+  if (previous?.crl.entries.some(e => e.serial === serial) === true) return { file, serial, name, added: false, crl: previous.crl, pem: previous.pem }
+  const entries = [...(previous?.crl.entries ?? []), { serial, revokedAt: now }]
+  const pem = await createCrl(ca, entries, (previous?.crl.number ?? 0n) + 1n, now)
+  const crl = verifyCrl(crlDerFromPem(pem), caCert)
+  await writeFileAtomic(file, pem, 0o644)
+  return { file, serial, name, added: true, crl, pem }
+}
+
+/** A CRL file checked against the CA; undefined when there is none yet. */
+export async function readCrlFile (file: string, ca: X509Certificate): Promise<{ crl: VerifiedCrl, pem: string } | undefined> {
+  let pem: string
+  try {
+    pem = await readFile(file, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new CrlError(`cannot read ${file}`, { cause: err })
+  }
+  try {
+    return { crl: verifyCrl(crlDerFromPem(pem), ca), pem }
+  } catch (err) {
+    throw new CrlError(`${file}: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+async function resolveTarget (dir: string, target: string, ca: X509Certificate): Promise<{ serial: string, name?: string }> {
+  let pem: string | undefined
+  if (/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(target)) pem = await readFile(join(dir, `${target}.crt`), 'utf8').catch(() => undefined)
+  if (pem != null) {
+    const cert = new X509Certificate(pem)
+    if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) throw new CertificateError(`${join(dir, `${target}.crt`)} is not signed by the CA in ${dir}`)
+    return { serial: normalizeSerial(cert.serialNumber), name: target }
+  }
+  const hex = target.replace(/^0x/i, '').replace(/:/g, '')
+  if (/^[0-9a-f]{1,40}$/i.test(hex)) return { serial: normalizeSerial(hex) }
+  throw new CertificateError(`"${target}" is neither a certificate in ${dir} (${target}.crt) nor a hex serial number`)
+}
+
+/** @peculiar/x509 takes serials as whole bytes. */
+function evenHex (serial: string): string {
+  return serial.length % 2 === 1 ? `0${serial}` : serial
+}

@@ -1,0 +1,42 @@
+import { Command, Option } from 'commander'
+import { resolve } from 'node:path'
+import { intOption, logLevelOption, tlsOptions } from '../options.ts'
+import { withClient } from '../client.ts'
+import type { ClientFlags } from '../client.ts'
+import { parsePeerAddress } from '../../transport/address.ts'
+
+interface RevokeFlags extends ClientFlags {
+  dir: string
+  peer?: string
+}
+
+/** `grid certs revoke <name|serial>`: adds a certificate to the grid's CRL, and optionally hands the CRL to a node. */
+export function revokeCommand (): Command {
+  const cmd = new Command('revoke')
+    .description('revoke a certificate: add it to <dir>/crl.pem (signed by the CA, its CRL number one higher); --peer hands the CRL to a node, which spreads it to the grid')
+    .argument('<name|serial>', 'a certificate name in --dir (NAME.crt) or a hex serial number')
+    .addOption(new Option('--dir <dir>', 'certificates directory holding the CA (ca.crt, ca/ca.key) and crl.pem').default('certs'))
+    .addOption(new Option('--peer <addr>', 'a node to hand the CRL to (host:port or multiaddr), with the admin certificate'))
+    .addOption(intOption('--timeout <ms>', 'give up on --peer after this long', 100, 600_000).default(10_000))
+  for (const option of tlsOptions('admin', '"admin" in --certs, else in --dir')) cmd.addOption(option)
+  return cmd
+    .addOption(logLevelOption('warn'))
+    .action(async (target: string, flags: RevokeFlags) => {
+      const dir = resolve(flags.dir)
+      // certificate code (and @peculiar/x509) loads only for this command
+      const { revokeInDir } = await import('../../certs/crl.ts')
+      const result = await revokeInDir(dir, target)
+      const what = result.name == null ? `serial ${result.serial}` : `"${result.name}" (serial ${result.serial})`
+      process.stdout.write(result.added
+        ? `revoked ${what}: wrote ${result.file} (CRL number ${result.crl.number}, ${result.crl.entries.length} revoked)\n`
+        : `${what} was already revoked: ${result.file} unchanged (CRL number ${result.crl.number})\n`)
+      if (flags.peer == null) return
+      const peer = parsePeerAddress(flags.peer)
+      const { pushCrl } = await import('../../trust/crl-protocol.ts')
+      // handing out a CRL is an admin's (DESIGN §11); the admin certificate usually sits beside the CA
+      const pushed = await withClient({ ...flags, certs: flags.certs ?? flags.dir }, flags.peer, async (libp2p, signal) => await pushCrl(libp2p, peer, result.crl, { signal }), 'admin')
+      process.stdout.write(pushed.outcome === 'accepted'
+        ? `${flags.peer}: accepted CRL number ${pushed.number}; it spreads to the grid from there\n`
+        : `${flags.peer}: already holds CRL number ${pushed.number}, not older than ${result.crl.number}\n`)
+    })
+}

@@ -1,0 +1,29 @@
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { PeerCredential, PeerCredentials } from './credentials.ts'
+
+/** What revocation and expiry use of libp2p: the open connections, and hanging up on a peer. */
+export type TrustLibp2p = Pick<Libp2p, 'getConnections' | 'hangUp'>
+
+/** Each peer with an open connection whose verified certificate matches `test`. */
+export function connectedPeersWhere (libp2p: TrustLibp2p, credentials: Pick<PeerCredentials, 'get'>, test: (credential: PeerCredential) => boolean): Array<{ peer: PeerId, credential: PeerCredential }> {
+  const found = new Map<string, { peer: PeerId, credential: PeerCredential }>()
+  for (const connection of libp2p.getConnections()) {
+    const id = connection.remotePeer.toString()
+    const credential = credentials.get(id)
+    if (!found.has(id) && credential != null && test(credential)) found.set(id, { peer: connection.remotePeer, credential })
+  }
+  return [...found.values()]
+}
+
+/** A peer that is no longer trusted gets this long to close gracefully; then its connections are aborted. */
+const CLOSE_TIMEOUT_MS = 1000
+
+/**
+ * Closes every connection to `peer`. Its credential is forgotten first (and
+ * synchronously), so a stream still in flight on them is refused by every
+ * guarded handler, and nothing is sent to it any more.
+ */
+export async function dropPeer (libp2p: TrustLibp2p, credentials: Pick<PeerCredentials, 'forget'>, peer: PeerId): Promise<void> {
+  credentials.forget(peer.toString())
+  await libp2p.hangUp(peer, { signal: AbortSignal.timeout(CLOSE_TIMEOUT_MS) }).catch(() => {})
+}

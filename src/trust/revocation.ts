@@ -1,0 +1,129 @@
+import type { Connection, Libp2p, PeerId } from '@libp2p/interface'
+import type { PeerCredentials } from './credentials.ts'
+import type { CrlStore } from './crl-store.ts'
+import type { VerifiedCrl } from './crl-parse.ts'
+import { CRL_PROTOCOL, crlHandler, offerCrl } from './crl-protocol.ts'
+import { connectedPeersWhere, dropPeer } from './drop-peer.ts'
+import type { TrustLibp2p } from './drop-peer.ts'
+import { guarded } from './guard.ts'
+import { Rejections } from '../transport/rejections.ts'
+import type { RejectedCount } from '../transport/rejections.ts'
+import type { Logger } from '../logger.ts'
+
+export type RevocationLibp2p = TrustLibp2p & Pick<Libp2p, 'dialProtocol' | 'handle' | 'unhandle' | 'addEventListener' | 'removeEventListener'>
+
+export interface RevocationComponents {
+  libp2p: RevocationLibp2p
+  credentials: Pick<PeerCredentials, 'get' | 'forget' | 'has' | 'authorize'>
+  store: CrlStore
+  /** This node's own certificate serial: a CRL that lists it is logged loudly. */
+  ownSerial: string
+}
+
+/** How many peers one CRL is sent to at once. */
+const SEND_CONCURRENCY = 16
+const SEND_TIMEOUT_MS = 10_000
+
+/**
+ * Enforces and spreads the newest CRL (DESIGN §11). A newer CRL closes every
+ * open connection whose certificate it lists (the handshake refuses them from
+ * then on), then goes to every connected member once; a member does the same,
+ * so it crosses the grid in a few round trips. Each new connection to a member
+ * starts with an offer of the CRL held, so a node that was away catches up.
+ * Admins push from outside (`grid certs revoke --peer`); members relay.
+ */
+export class Revocation {
+  private readonly libp2p: RevocationLibp2p
+  private readonly credentials: RevocationComponents['credentials']
+  private readonly store: CrlStore
+  private readonly ownSerial: string
+  private readonly log: Logger
+  private readonly rejections: Rejections
+  private sending = new AbortController()
+
+  constructor (components: RevocationComponents, log: Logger) {
+    this.libp2p = components.libp2p
+    this.credentials = components.credentials
+    this.store = components.store
+    this.ownSerial = components.ownSerial
+    this.log = log.child({ component: 'revocation' })
+    this.rejections = new Rejections(this.log)
+  }
+
+  async start (): Promise<void> {
+    this.sending = new AbortController()
+    this.warnIfOwnRevoked()
+    await this.libp2p.handle(CRL_PROTOCOL, guarded(this.credentials, CRL_PROTOCOL, ['admin', 'member'], crlHandler(this.store, this.rejections, this.log)), { maxInboundStreams: 4 })
+    this.store.on('update', this.onUpdate)
+    this.libp2p.addEventListener('connection:open', this.onConnectionOpen)
+  }
+
+  async stop (): Promise<void> {
+    this.store.off('update', this.onUpdate)
+    this.libp2p.removeEventListener('connection:open', this.onConnectionOpen)
+    this.sending.abort()
+    await this.libp2p.unhandle(CRL_PROTOCOL)
+    await this.store.flush()
+  }
+
+  /** Bad CRLs and CRL messages received, for `gridd_rejected_messages_total`. */
+  rejected (): RejectedCount[] {
+    return this.rejections.counters()
+  }
+
+  private readonly onUpdate = (crl: VerifiedCrl, from: string | undefined): void => {
+    this.warnIfOwnRevoked()
+    // enforce forgets the revoked peers' credentials at once, so spread never sends to them
+    void this.enforce()
+    void this.spread(crl, from)
+  }
+
+  /** Closes the connections of every peer whose certificate the CRL held lists. */
+  private async enforce (): Promise<void> {
+    const revoked = connectedPeersWhere(this.libp2p, this.credentials, c => this.store.isRevoked(c.serial))
+    await Promise.all(revoked.map(async ({ peer, credential }) => {
+      this.log.warn({ peer: peer.toString(), name: credential.name, serial: credential.serial }, `closed the connections of peer ${peer.toString()} ("${credential.name}"): its certificate is revoked`)
+      await dropPeer(this.libp2p, this.credentials, peer)
+    }))
+  }
+
+  /** Sends a newer CRL to every connected member but the one it came from. */
+  private async spread (crl: VerifiedCrl, from: string | undefined): Promise<void> {
+    const members = connectedPeersWhere(this.libp2p, this.credentials, c => c.roles.has('member') && !this.store.isRevoked(c.serial)).map(p => p.peer).filter(p => p.toString() !== from)
+    for (let i = 0; i < members.length && !this.sending.signal.aborted; i += SEND_CONCURRENCY) {
+      await Promise.all(members.slice(i, i + SEND_CONCURRENCY).map(async peer => { await this.send(peer, crl) }))
+    }
+  }
+
+  /** A new connection: refused if its certificate is revoked (it passed the handshake before the CRL came), else offered the CRL held. */
+  private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => {
+    const connection = evt.detail
+    const id = connection.remotePeer.toString()
+    const credential = this.credentials.get(id)
+    if (credential != null && this.store.isRevoked(credential.serial)) {
+      this.log.warn({ peer: id, name: credential.name, serial: credential.serial }, `closed a new connection of peer ${id} ("${credential.name}"): its certificate is revoked`)
+      void dropPeer(this.libp2p, this.credentials, connection.remotePeer)
+      return
+    }
+    const crl = this.store.current
+    if (crl != null && this.credentials.has(id, 'member')) void this.send(connection, crl)
+  }
+
+  private async send (to: PeerId | Connection, crl: VerifiedCrl): Promise<void> {
+    const signal = AbortSignal.any([this.sending.signal, AbortSignal.timeout(SEND_TIMEOUT_MS)])
+    const peer = 'remotePeer' in to ? to.remotePeer.toString() : to.toString()
+    try {
+      const stream = 'remotePeer' in to ? await to.newStream(CRL_PROTOCOL, { signal }) : await this.libp2p.dialProtocol(to, CRL_PROTOCOL, { signal })
+      const result = await offerCrl(stream, crl, { signal })
+      this.log.debug({ peer, number: crl.number.toString(), outcome: result.outcome, theirs: result.number.toString() }, 'offered the revocation list')
+    } catch (err) {
+      this.log.debug({ peer, err }, 'could not offer the revocation list')
+    }
+  }
+
+  private warnIfOwnRevoked (): void {
+    if (this.store.isRevoked(this.ownSerial)) {
+      this.log.error({ serial: this.ownSerial }, 'this node\'s own certificate is revoked: every member will refuse it; issue a new one (`grid certs issue`)')
+    }
+  }
+}

@@ -36,6 +36,8 @@ export class MemberConnections {
   private readonly hooks: MemberConnectionsHooks
   private readonly reconnects: ReconnectSchedule
   private readonly dialing = new Set<string>()
+  /** When a disconnect last made us redial each member (one redial a heartbeat at most). */
+  private readonly redialedAt = new Map<string, number>()
   /** When each member was last seen joining or rejoining, for mesh repair. */
   private readonly aliveSince = new Map<string, number>()
   private lastRepair = 0
@@ -163,10 +165,20 @@ export class MemberConnections {
     if (addresses.length > 0) await this.libp2p.peerStore.merge(peer, { multiaddrs: addresses.map(a => multiaddr(a)) })
   }
 
-  /** The last connection to a live member closed: redial once; a refusal means nobody listens there any more. */
+  /**
+   * The last connection to a live member closed: redial once; a refusal means nobody listens there any more.
+   * At most once a heartbeat per member: a peer that accepts the TLS handshake and then drops us (it
+   * revoked our certificate, or it expired) would otherwise be redialled in a tight loop.
+   */
   private readonly onPeerDisconnect = (evt: CustomEvent<PeerId>): void => {
-    const member = this.hooks.lookup(evt.detail.toString())
+    const id = evt.detail.toString()
+    const member = this.hooks.lookup(id)
     if (member == null || (member.state !== 'alive' && member.state !== 'suspect')) return
+    const now = performance.now()
+    if (now - (this.redialedAt.get(id) ?? -Infinity) < this.init.heartbeatMs) return
+    this.redialedAt.set(id, now)
+    // bounded: entries older than a heartbeat are of no use
+    if (this.redialedAt.size > 4096) for (const [key, at] of this.redialedAt) if (now - at >= this.init.heartbeatMs) this.redialedAt.delete(key)
     void this.dial(member)
   }
 }

@@ -6,6 +6,7 @@ import type { ConnectionEncrypter, SecuredConnection, SecureConnectionOptions, S
 import { toNodeDuplex, toMessageStream } from './socket-bridge.ts'
 import { PROTOCOL } from './constants.ts'
 import { verifyRemote, REFUSAL } from './verify.ts'
+import { RefusalLog, remoteHost } from './refusal-log.ts'
 import type { TlsMaterial } from './material.ts'
 import type { PeerCredential } from '../../trust/credentials.ts'
 import type { Logger } from '../../logger.ts'
@@ -41,7 +42,7 @@ export class MutualTls implements ConnectionEncrypter {
   private readonly components: MutualTlsComponents
   private readonly material: TlsMaterial
   private readonly ca: X509Certificate
-  private readonly log: Logger
+  private readonly refusals: RefusalLog
   private readonly onNegotiated?: (connection: MessageStream) => void
   private readonly onVerified?: (peer: string, credential: PeerCredential) => void
   private readonly isRevoked?: (serial: string) => boolean
@@ -50,7 +51,7 @@ export class MutualTls implements ConnectionEncrypter {
     this.components = components
     this.material = init.material
     this.ca = new X509Certificate(init.material.ca)
-    this.log = init.log
+    this.refusals = new RefusalLog(init.log)
     this.onNegotiated = init.onNegotiated
     this.onVerified = init.onVerified
     this.isRevoked = init.isRevoked
@@ -157,7 +158,7 @@ export class MutualTls implements ConnectionEncrypter {
 
   private refuse (isServer: boolean, remote: string, err: Error): void {
     const reason = err instanceof TlsRefusedError ? err.reason : REFUSAL.handshakeFailed
-    this.log.warn({ remote, direction: isServer ? 'inbound' : 'outbound', reason, err }, `refused ${isServer ? 'inbound' : 'outbound'} connection ${isServer ? 'from' : 'to'} ${remote}: ${err.message}`)
+    this.refusals.warn(remoteHost(remote), reason, { remote, direction: isServer ? 'inbound' : 'outbound', reason, err }, `refused ${isServer ? 'inbound' : 'outbound'} connection ${isServer ? 'from' : 'to'} ${remote}: ${err.message}`)
   }
 }
 

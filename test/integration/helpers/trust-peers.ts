@@ -1,8 +1,11 @@
 import { pino } from 'pino'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { createClientLibp2p } from '../../../src/transport/libp2p.ts'
-import type { ClientLibp2p } from '../../../src/transport/libp2p.ts'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { createClientLibp2p, createGridLibp2p } from '../../../src/transport/libp2p.ts'
+import type { ClientLibp2p, GridLibp2p } from '../../../src/transport/libp2p.ts'
+import { MEMBERS_TOPIC } from '../../../src/membership/constants.ts'
+import type { Heartbeat, MemberEntry } from '../../../src/membership/schema.ts'
 import { loadCerts } from '../../../src/transport/mtls/material.ts'
 import { JsonStream, requestJson } from '../../../src/transport/json-stream.ts'
 import { SPAWN_PROTOCOL, WORKER_PROTOCOL, spawnResponseSchema, workerDownSchema } from '../../../src/wire/spawn-protocol.ts'
@@ -52,6 +55,72 @@ export class RawPeer {
   }
 
   async stop (): Promise<void> {
+    await this.libp2p.stop()
+  }
+}
+
+/**
+ * A full grid peer (gossipsub included) with certificate `name` that says what
+ * it likes about itself: every 200 ms it publishes a well-formed heartbeat
+ * claiming `claim` (e.g. the agent role with the largest capacity and weight
+ * there is). It counts spawn requests anyone sends it, which is what a peer
+ * that wins placement would get.
+ */
+export class BoastingPeer {
+  readonly libp2p: GridLibp2p
+  spawnRequests = 0
+  private timer?: NodeJS.Timeout
+
+  private constructor (libp2p: GridLibp2p) {
+    this.libp2p = libp2p
+  }
+
+  static async start (dir: string, name: string, claim: Partial<MemberEntry>, nodes: GridProcess[]): Promise<BoastingPeer> {
+    const libp2p = await createGridLibp2p({ host: '127.0.0.1', port: 0, tls: await loadCerts(dir, name), log: pino({ level: 'silent' }) })
+    const peer = new BoastingPeer(libp2p)
+    try {
+      await libp2p.handle(SPAWN_PROTOCOL, stream => { peer.spawnRequests++; stream.abort(new Error('not an agent')) })
+      libp2p.services.pubsub.subscribe(MEMBERS_TOPIC)
+      for (const node of nodes) await libp2p.dial(multiaddr(`/ip4/127.0.0.1/tcp/${node.port}`))
+      const id = libp2p.peerId.toString()
+      const incarnation = Date.now()
+      let seq = 0
+      const beat = (): void => {
+        const member: MemberEntry = {
+          id,
+          addresses: libp2p.getMultiaddrs().map(String),
+          state: 'alive',
+          incarnation,
+          role: 'member',
+          capacity: { cpu: 1, memoryMb: 1024 },
+          load: { cpu: 0, memoryFreeMb: 1024, workers: 0, maxWorkers: 0, slotsUsed: 0, memoryUsedMb: 0, stages: {} },
+          weight: 1,
+          strategy: 'horizontal',
+          ...claim
+        }
+        const heartbeat: Heartbeat = { v: 1, seq: seq++, member, suspects: [], hears: [] }
+        libp2p.services.pubsub.publish(MEMBERS_TOPIC, new TextEncoder().encode(JSON.stringify(heartbeat))).catch(() => {})
+      }
+      peer.timer = setInterval(beat, 200)
+      beat()
+      return peer
+    } catch (err) {
+      await peer.stop()
+      throw err
+    }
+  }
+
+  get peerId (): string {
+    return this.libp2p.peerId.toString()
+  }
+
+  /** Whether it holds an open connection to `node` (so what it sends could reach it). */
+  connectedTo (node: GridProcess): boolean {
+    return this.libp2p.getConnections(peerIdFromString(node.peerId)).some(c => c.status === 'open')
+  }
+
+  async stop (): Promise<void> {
+    clearInterval(this.timer)
     await this.libp2p.stop()
   }
 }

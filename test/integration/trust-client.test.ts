@@ -8,13 +8,16 @@ import type { GridNode } from '../../src/node.ts'
 import type { WorkerHandle } from '../../src/owner/worker-handle.ts'
 import { sha256 } from '../../src/wire/module-ref.ts'
 import { SPAWN_PROTOCOL, WORKER_PROTOCOL } from '../../src/wire/spawn-protocol.ts'
-import { CLIENT_PROTOCOL } from '../../src/channels/schema.ts'
+import { CLIENT_PROTOCOL, SYNC_PROTOCOL as CHANNEL_SYNC_PROTOCOL, syncAnswerSchema } from '../../src/channels/schema.ts'
 import { CONTROL_PROTOCOL } from '../../src/control/control.ts'
 import { ERR_FORBIDDEN, ForbiddenError } from '../../src/errors.ts'
 import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { eventually, runGrid } from './helpers/grid-process.ts'
-import { RawPeer } from './helpers/trust-peers.ts'
+import { RawPeer, addressOf } from './helpers/trust-peers.ts'
+import { requestJson } from '../../src/transport/json-stream.ts'
+import { SYNC_PROTOCOL as MEMBER_SYNC_PROTOCOL } from '../../src/membership/constants.ts'
+import { syncMessageSchema } from '../../src/membership/schema.ts'
 import { cleanup } from './helpers/cleanup.ts'
 
 const PLAIN = fileURLToPath(new URL('../fixtures/stages/plain.mjs', import.meta.url))
@@ -109,6 +112,11 @@ describe('the client certificate reads, and may do nothing else', () => {
     expect(JSON.parse(get.stdout)).toBe('from-node')
   })
 
+  it('cannot pull the member table or a channel through the members\' sync protocols', async () => {
+    await refused(requestJson(client.libp2p, addressOf(agent), MEMBER_SYNC_PROTOCOL, { v: 1, members: [] }, syncMessageSchema, { signal: AbortSignal.timeout(5000) }))
+    await refused(requestJson(client.libp2p, addressOf(agent), CHANNEL_SYNC_PROTOCOL, { v: 2, channel: 'cfg', digest: 'none' }, syncAnswerSchema, { signal: AbortSignal.timeout(5000) }))
+  })
+
   it('cannot start an agent, nor join as a node: `grid node` exits 2 and says how to issue a certificate', async () => {
     const asAgent = await cli(['node', '--agent', '--name', 'client', '--host', '127.0.0.1', '--port', '0'], 20_000)
     expect(asAgent.code, asAgent.stderr).toBe(2)
@@ -136,8 +144,8 @@ describe('the client certificate reads, and may do nothing else', () => {
 
   it('each refusal was logged once per peer and protocol, naming both, not once per request', () => {
     const refusals = agent.lines.filter(l => l.component === 'trust' && l.peer === client.peerId)
-    // refused above: 4 spawn-protocol requests (spawn twice, list, kill), 3 control requests, a channel set and a del, an attach
-    expect(refusals.map(l => l.protocol).sort()).toEqual([CONTROL_PROTOCOL, SPAWN_PROTOCOL, WORKER_PROTOCOL, `${CLIENT_PROTOCOL} set`, `${CLIENT_PROTOCOL} del`].sort())
+    // refused above: 4 spawn-protocol requests (spawn twice, list, kill), 3 control requests, a channel set and a del, an attach, 2 syncs
+    expect(refusals.map(l => l.protocol).sort()).toEqual([CONTROL_PROTOCOL, SPAWN_PROTOCOL, WORKER_PROTOCOL, `${CLIENT_PROTOCOL} set`, `${CLIENT_PROTOCOL} del`, MEMBER_SYNC_PROTOCOL, CHANNEL_SYNC_PROTOCOL].sort())
     for (const line of refusals) {
       expect(line.level).toBe(40)
       expect(line.msg).toMatch(new RegExp(`^peer ${client.peerId} \\("client", roles client\\) may not use `))

@@ -30,16 +30,20 @@ describe('membership trusts the certificate, not what a peer says of itself', ()
   let owner: GridNode
   /** A member-only certificate claiming to be the biggest agent. */
   let boaster: BoastingPeer
-  /** The client certificate gossiping heartbeats as if it were a member. */
+  /**
+   * A client certificate gossiping heartbeats and channel writes as if it were a member: one of its
+   * own, not `client` (the CLI's), whose connections under the same peer id would come and go beside it.
+   */
   let intruder: BoastingPeer
 
   beforeAll(async () => {
     grid = await GridFixture.create(2)
     await issueIntoDir(grid.dir, 'boaster', { roles: ['member'] })
+    await issueIntoDir(grid.dir, 'intruder', { roles: ['client'] })
     agent = await grid.start('n1', ['--agent', '--workers', '4', '--cpu', '4', '--memory', '4096'])
     owner = await grid.member('n2', agent, 1)
     boaster = await BoastingPeer.start(grid.dir, 'boaster', BIGGEST_AGENT, [agent])
-    intruder = await BoastingPeer.start(grid.dir, 'client', {}, [agent])
+    intruder = await BoastingPeer.start(grid.dir, 'intruder', {}, [agent])
   }, 60_000)
 
   afterAll(async () => {
@@ -86,6 +90,24 @@ describe('membership trusts the certificate, not what a peer says of itself', ()
     }
     expect(intruder.connectedTo(agent)).toBe(true)
     expect((await grid.status(agent)).members.map(m => m.id)).toContain(boaster.peerId)
+  })
+
+  it('channel gossip from a client certificate is dropped; the same write from a member lands', async () => {
+    const cli = async (...args: string[]) => await runGrid(['channel', ...args, '--peer', agent.address, '--certs', grid.dir, '--json'])
+    // the agent opens the channel (the client certificate may read)
+    expect((await cli('list', 'cfg')).code).toBe(0)
+    const listed = async (): Promise<Record<string, unknown>> => JSON.parse((await cli('list', 'cfg')).stdout) as Record<string, unknown>
+    await eventually(async () => {
+      await boaster.write('cfg', 'from-member', 1)
+      return 'from-member' in await listed() ? true : undefined
+    })
+    // the intruder writes the same way for 3 s (15 writes): none lands
+    const until = Date.now() + 3000
+    while (Date.now() < until) {
+      await intruder.write('cfg', 'from-client', 1)
+      await new Promise(resolve => setTimeout(resolve, 200))
+    }
+    expect(Object.keys(await listed())).toEqual(['from-member'])
   })
 
   it('a certificate with no role is refused at the handshake (no-role), told to reissue it; a node will not start with one', async () => {

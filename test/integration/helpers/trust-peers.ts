@@ -6,6 +6,9 @@ import { createClientLibp2p, createGridLibp2p } from '../../../src/transport/lib
 import type { ClientLibp2p, GridLibp2p } from '../../../src/transport/libp2p.ts'
 import { MEMBERS_TOPIC } from '../../../src/membership/constants.ts'
 import type { Heartbeat, MemberEntry } from '../../../src/membership/schema.ts'
+import { topicOf } from '../../../src/channels/schema.ts'
+import { entrySigner } from '../../../src/channels/signature.ts'
+import type { Entry } from '../../../src/channels/store.ts'
 import { loadCerts } from '../../../src/transport/mtls/material.ts'
 import { JsonStream, requestJson } from '../../../src/transport/json-stream.ts'
 import { SPAWN_PROTOCOL, WORKER_PROTOCOL, spawnResponseSchema, workerDownSchema } from '../../../src/wire/spawn-protocol.ts'
@@ -70,14 +73,17 @@ export class BoastingPeer {
   readonly libp2p: GridLibp2p
   spawnRequests = 0
   private timer?: NodeJS.Timeout
+  private readonly sign: ReturnType<typeof entrySigner>
 
-  private constructor (libp2p: GridLibp2p) {
+  private constructor (libp2p: GridLibp2p, keyPem: string) {
     this.libp2p = libp2p
+    this.sign = entrySigner(keyPem)
   }
 
   static async start (dir: string, name: string, claim: Partial<MemberEntry>, nodes: GridProcess[]): Promise<BoastingPeer> {
-    const libp2p = await createGridLibp2p({ host: '127.0.0.1', port: 0, tls: await loadCerts(dir, name), log: pino({ level: 'silent' }) })
-    const peer = new BoastingPeer(libp2p)
+    const tls = await loadCerts(dir, name)
+    const libp2p = await createGridLibp2p({ host: '127.0.0.1', port: 0, tls, log: pino({ level: 'silent' }) })
+    const peer = new BoastingPeer(libp2p, tls.key)
     try {
       await libp2p.handle(SPAWN_PROTOCOL, stream => { peer.spawnRequests++; stream.abort(new Error('not an agent')) })
       libp2p.services.pubsub.subscribe(MEMBERS_TOPIC)
@@ -112,6 +118,15 @@ export class BoastingPeer {
 
   get peerId (): string {
     return this.libp2p.peerId.toString()
+  }
+
+  /** Gossips one write of its own (signed, well-formed) to `channel`, as a member's node does. */
+  async write (channel: string, key: string, value: unknown): Promise<void> {
+    const topic = topicOf(channel)
+    if (!this.libp2p.services.pubsub.getTopics().includes(topic)) this.libp2p.services.pubsub.subscribe(topic)
+    const entry: Entry = { key, value, deleted: false, t: Date.now(), c: 0, origin: this.peerId }
+    const message = { v: 1, channel, entries: [{ ...entry, sig: this.sign(channel, entry) }] }
+    await this.libp2p.services.pubsub.publish(topic, new TextEncoder().encode(JSON.stringify(message))).catch(() => {})
   }
 
   /** Whether it holds an open connection to `node` (so what it sends could reach it). */

@@ -1,5 +1,4 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { fileURLToPath } from 'node:url'
 import { randomUUID } from 'node:crypto'
 import { access, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -10,25 +9,17 @@ import { sha256 } from '../../src/wire/module-ref.ts'
 import { SPAWN_PROTOCOL, WORKER_PROTOCOL } from '../../src/wire/spawn-protocol.ts'
 import { CLIENT_PROTOCOL, SYNC_PROTOCOL as CHANNEL_SYNC_PROTOCOL, syncAnswerSchema } from '../../src/channels/schema.ts'
 import { CONTROL_PROTOCOL } from '../../src/control/control.ts'
-import { ERR_FORBIDDEN, ForbiddenError } from '../../src/errors.ts'
 import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { eventually, runGrid } from './helpers/grid-process.ts'
-import { RawPeer, addressOf } from './helpers/trust-peers.ts'
+import { PLAIN_STAGE as PLAIN, runDoubling } from './helpers/doubling.ts'
+import { RawPeer, addressOf, expectForbidden } from './helpers/raw-peer.ts'
 import { requestJson } from '../../src/transport/json-stream.ts'
 import { SYNC_PROTOCOL as MEMBER_SYNC_PROTOCOL } from '../../src/membership/constants.ts'
 import { syncMessageSchema } from '../../src/membership/schema.ts'
 import { cleanup } from './helpers/cleanup.ts'
 
-const PLAIN = fileURLToPath(new URL('../fixtures/stages/plain.mjs', import.meta.url))
 const AGENT = ['--agent', '--workers', '4', '--cpu', '4', '--memory', '4096']
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1)
-
-/** Expects `promise` to be refused by the node with ERR_FORBIDDEN (a ForbiddenError read from the refusal frame). */
-async function refused (promise: Promise<unknown>): Promise<void> {
-  await expect(promise).rejects.toBeInstanceOf(ForbiddenError)
-  await expect(promise).rejects.toMatchObject({ code: ERR_FORBIDDEN })
-}
 
 // the certificates `grid certs init` makes: node (member, agent), client (client), admin (admin)
 describe('the client certificate reads, and may do nothing else', () => {
@@ -64,8 +55,8 @@ describe('the client certificate reads, and may do nothing else', () => {
     const source = `export default () => ${JSON.stringify(`client code ${randomUUID()}`)}\n`
     const module = { path: '/elsewhere/evil.mjs', sha256: sha256(source) }
     const request = { op: 'spawn', stage: 'evil', resources: { cpu: 1, memoryMb: 0 } } as const
-    await refused(client.spawnProtocol(agent, { ...request, module }))
-    await refused(client.spawnProtocol(agent, { ...request, module: { ...module, source } }))
+    await expectForbidden(client.spawnProtocol(agent, { ...request, module }))
+    await expectForbidden(client.spawnProtocol(agent, { ...request, module: { ...module, source } }))
     expect(agent.lines.filter(l => l.msg === 'spawned for a remote requester' && l.requester === client.peerId)).toEqual([])
     // the shipped source was never written to the agent's module cache
     await expect(access(join(dataDir, 'modules', `${module.sha256}.mjs`))).rejects.toMatchObject({ code: 'ENOENT' })
@@ -73,9 +64,9 @@ describe('the client certificate reads, and may do nothing else', () => {
 
   it('cannot list, kill or attach to a member\'s worker; the worker keeps working for its owner', async () => {
     expect(worker.agentId).toBe(agent.peerId)
-    await refused(client.spawnProtocol(agent, { op: 'list' }))
-    await refused(client.spawnProtocol(agent, { op: 'kill', id: worker.id, graceful: false }))
-    await refused(client.attach(agent, worker.id))
+    await expectForbidden(client.spawnProtocol(agent, { op: 'list' }))
+    await expectForbidden(client.spawnProtocol(agent, { op: 'kill', id: worker.id, graceful: false }))
+    await expectForbidden(client.attach(agent, worker.id))
     expect(await worker.process(21)).toBe(42)
   })
 
@@ -113,8 +104,8 @@ describe('the client certificate reads, and may do nothing else', () => {
   })
 
   it('cannot pull the member table or a channel through the members\' sync protocols', async () => {
-    await refused(requestJson(client.libp2p, addressOf(agent), MEMBER_SYNC_PROTOCOL, { v: 1, members: [] }, syncMessageSchema, { signal: AbortSignal.timeout(5000) }))
-    await refused(requestJson(client.libp2p, addressOf(agent), CHANNEL_SYNC_PROTOCOL, { v: 2, channel: 'cfg', digest: 'none' }, syncAnswerSchema, { signal: AbortSignal.timeout(5000) }))
+    await expectForbidden(requestJson(client.libp2p, addressOf(agent), MEMBER_SYNC_PROTOCOL, { v: 1, members: [] }, syncMessageSchema, { signal: AbortSignal.timeout(5000) }))
+    await expectForbidden(requestJson(client.libp2p, addressOf(agent), CHANNEL_SYNC_PROTOCOL, { v: 2, channel: 'cfg', digest: 'none' }, syncAnswerSchema, { signal: AbortSignal.timeout(5000) }))
   })
 
   it('cannot start an agent, nor join as a node: `grid node` exits 2 and says how to issue a certificate', async () => {
@@ -130,15 +121,7 @@ describe('the client certificate reads, and may do nothing else', () => {
     const res = await cli(['status', '--peer', agent.address, '--json'])
     expect(res.code, res.stderr).toBe(0)
     expect((JSON.parse(res.stdout) as { self: { id: string } }).self.id).toBe(agent.peerId)
-    const out = new Set<number>()
-    const run = owner.pipeline('after-refusals', {
-      source: range(500),
-      stages: [{ name: 'double', module: PLAIN, minWorkers: 2 }],
-      sink: v => { out.add(v as number) },
-      equalize: false
-    })
-    expect(await run.done).toMatchObject({ in: 500, out: 500, failed: 0 })
-    expect(out.size).toBe(500)
+    await runDoubling(owner, 'after-refusals', 500, 2)
     expect(agent.proc.exitCode).toBeNull()
   }, 60_000)
 

@@ -1,5 +1,4 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { fileURLToPath } from 'node:url'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { GridNode } from '../../src/node.ts'
@@ -8,13 +7,12 @@ import { MAX_CPU_SLOTS, MAX_MEMORY_MB, MAX_WEIGHT, MAX_WORKERS } from '../../src
 import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess, LogLine } from './helpers/grid-process.ts'
 import { eventually, runGrid } from './helpers/grid-process.ts'
-import { BoastingPeer } from './helpers/trust-peers.ts'
+import { BoastingPeer } from './helpers/boasting-peer.ts'
+import { runDoubling } from './helpers/doubling.ts'
 import { issueRolelessCertificate } from './helpers/foreign-cert.ts'
 import { rawMtlsDial } from './helpers/raw-dial.ts'
 import { cleanup } from './helpers/cleanup.ts'
 
-const PLAIN = fileURLToPath(new URL('../fixtures/stages/plain.mjs', import.meta.url))
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1)
 
 /** What would win every placement: the agent role, the largest capacity and weight a heartbeat may carry. */
 const BIGGEST_AGENT = {
@@ -62,14 +60,7 @@ describe('membership trusts the certificate, not what a peer says of itself', ()
     expect(owner.members().find(m => m.id === boaster.peerId)?.role).toBe('member')
     expect(owner.members().find(m => m.id === agent.peerId)?.role).toBe('agent')
 
-    const out = new Set<number>()
-    const run = owner.pipeline('not-on-the-boaster', {
-      source: range(300),
-      stages: [{ name: 'double', module: PLAIN, minWorkers: 3 }],
-      sink: v => { out.add(v as number) },
-      equalize: false
-    })
-    expect(await run.done).toMatchObject({ in: 300, out: 300, failed: 0 })
+    await runDoubling(owner, 'not-on-the-boaster', 300, 3)
     // every worker ran on the certified agent; the boaster was never asked to spawn anything
     expect(agent.lines.filter(l => l.msg === 'spawned for a remote requester' && l.stage === 'double').length).toBeGreaterThanOrEqual(3)
     expect(boaster.spawnRequests).toBe(0)

@@ -1,22 +1,14 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { fileURLToPath } from 'node:url'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { GridNode } from '../../src/node.ts'
 import type { WorkerHandle } from '../../src/owner/worker-handle.ts'
 import { RemoteWorker } from '../../src/owner/remote-worker.ts'
 import { readModule } from '../../src/owner/module-source.ts'
-import { ERR_FORBIDDEN, ForbiddenError } from '../../src/errors.ts'
 import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
-import { RawPeer } from './helpers/trust-peers.ts'
+import { PLAIN_STAGE as PLAIN } from './helpers/doubling.ts'
+import { RawPeer, expectForbidden } from './helpers/raw-peer.ts'
 import { cleanup } from './helpers/cleanup.ts'
-
-const PLAIN = fileURLToPath(new URL('../fixtures/stages/plain.mjs', import.meta.url))
-
-async function refused (promise: Promise<unknown>, text: RegExp): Promise<void> {
-  await expect(promise).rejects.toBeInstanceOf(ForbiddenError)
-  await expect(promise).rejects.toMatchObject({ code: ERR_FORBIDDEN, message: expect.stringMatching(text) })
-}
 
 // two owners share one agent: each sees and touches only the workers it spawned; an admin sees and kills all
 describe('a worker belongs to the peer that spawned it', () => {
@@ -62,8 +54,8 @@ describe('a worker belongs to the peer that spawned it', () => {
   })
 
   it('a member can neither kill nor attach to another member\'s worker, which keeps working for its owner', async () => {
-    await refused(memberB.spawnProtocol(agent, { op: 'kill', id: workerA.id, graceful: false }), /\/gridd\/spawn\/1\.0\.0 kill of a worker another peer spawned: it needs the admin role/)
-    await refused(memberB.attach(agent, workerA.id), /\/gridd\/worker\/1\.0\.0 to attach to a worker another peer spawned$/)
+    await expectForbidden(memberB.spawnProtocol(agent, { op: 'kill', id: workerA.id, graceful: false }), /\/gridd\/spawn\/1\.0\.0 kill of a worker another peer spawned: it needs the admin role/)
+    await expectForbidden(memberB.attach(agent, workerA.id), /\/gridd\/worker\/1\.0\.0 to attach to a worker another peer spawned$/)
     expect(await workerA.process(21)).toBe(42)
     expect(await workerB.process(5)).toBe(10)
   })
@@ -71,7 +63,7 @@ describe('a worker belongs to the peer that spawned it', () => {
   it('an admin lists every worker and kills another peer\'s; it may not attach (the worker stream is its spawner\'s)', async () => {
     const listed = await admin.spawnProtocol(agent, { op: 'list' })
     expect(listed.ok && listed.workers?.map(w => w.id).sort()).toEqual([workerA.id, workerB.id].sort())
-    await refused(admin.attach(agent, workerA.id), /"admin", roles admin\) may not use \/gridd\/worker\/1\.0\.0: it needs the member role/)
+    await expectForbidden(admin.attach(agent, workerA.id), /"admin", roles admin\) may not use \/gridd\/worker\/1\.0\.0: it needs the member role/)
     const killed = await admin.spawnProtocol(agent, { op: 'kill', id: workerA.id, graceful: false })
     expect(killed).toMatchObject({ ok: true, exit: { signal: 'SIGKILL' } })
     // the owner's handle learns of it on its worker stream

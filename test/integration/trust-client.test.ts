@@ -117,18 +117,25 @@ describe('the client certificate reads, and may do nothing else', () => {
     expect(asNode.stderr).toMatch(/needs the member role: issue one with `grid certs issue <name> --role member`/)
   })
 
-  it('through all of it the node kept serving: status answers (client certificate) and a pipeline runs', async () => {
-    const res = await cli(['status', '--peer', agent.address, '--json'])
-    expect(res.code, res.stderr).toBe(0)
-    expect((JSON.parse(res.stdout) as { self: { id: string } }).self.id).toBe(agent.peerId)
+  it('through all of it the node kept serving: status answers and a pipeline runs', async () => {
+    // status is for every role: the client certificate (its default) and the admin one alike
+    for (const name of ['client', 'admin']) {
+      const res = await cli(['status', '--peer', agent.address, '--json', '--name', name])
+      expect(res.code, res.stderr).toBe(0)
+      expect((JSON.parse(res.stdout) as { self: { id: string } }).self.id).toBe(agent.peerId)
+    }
     await runDoubling(owner, 'after-refusals', 500, 2)
     expect(agent.proc.exitCode).toBeNull()
   }, 60_000)
 
-  it('each refusal was logged once per peer and protocol, naming both, not once per request', () => {
-    const refusals = agent.lines.filter(l => l.component === 'trust' && l.peer === client.peerId)
+  it('each refusal was logged once per peer and protocol, naming both, not once per request', async () => {
+    const expected = [CONTROL_PROTOCOL, SPAWN_PROTOCOL, WORKER_PROTOCOL, `${CLIENT_PROTOCOL} set`, `${CLIENT_PROTOCOL} del`, MEMBER_SYNC_PROTOCOL, CHANNEL_SYNC_PROTOCOL]
+    const logged = () => agent.lines.filter(l => l.component === 'trust' && l.peer === client.peerId)
+    // the agent's log arrives on its stdout, a moment after each refusal
+    await eventually(() => logged().length >= expected.length ? true : undefined, 5000, 50)
+    const refusals = logged()
     // refused above: 4 spawn-protocol requests (spawn twice, list, kill), 3 control requests, a channel set and a del, an attach, 2 syncs
-    expect(refusals.map(l => l.protocol).sort()).toEqual([CONTROL_PROTOCOL, SPAWN_PROTOCOL, WORKER_PROTOCOL, `${CLIENT_PROTOCOL} set`, `${CLIENT_PROTOCOL} del`, MEMBER_SYNC_PROTOCOL, CHANNEL_SYNC_PROTOCOL].sort())
+    expect(refusals.map(l => l.protocol).sort()).toEqual([...expected].sort())
     for (const line of refusals) {
       expect(line.level).toBe(40)
       expect(line.msg).toMatch(new RegExp(`^peer ${client.peerId} \\("client", roles client\\) may not use `))

@@ -24,7 +24,7 @@ export type GridServices = {
 }
 
 export type GridLibp2p = Libp2p<GridServices>
-export type ClientLibp2p = Libp2p<{ identify: Identify }>
+export type ClientLibp2p = Libp2p
 
 export interface TransportInit {
   host: string
@@ -122,7 +122,13 @@ export async function createGridLibp2p (init: TransportInit): Promise<GridLibp2p
   return node
 }
 
-/** A dial-only libp2p node for CLI commands: no listener, no gossip. */
+/**
+ * A dial-only libp2p node for CLI commands: no listener, no gossip, and no
+ * identify. A CLI run may hold a running node's key (`grid channel set` uses
+ * the `node` certificate); its identify answer (no gossipsub, no addresses)
+ * would overwrite what the node it dials knows of that peer, and the node's
+ * gossipsub would drop the real peer's streams: members flapped to failed.
+ */
 export async function createClientLibp2p (tls: TlsMaterial, log: Logger): Promise<ClientLibp2p> {
   return await createLibp2p({
     privateKey: await privateKeyFromPem(tls.key),
@@ -130,7 +136,6 @@ export async function createClientLibp2p (tls: TlsMaterial, log: Logger): Promis
     transports: [tcp()],
     connectionEncrypters: [mutualTls({ material: tls, log })],
     streamMuxers: [yamux()],
-    connectionGater: { denyDialMultiaddr: () => false },
-    services: { identify: identify() }
+    connectionGater: { denyDialMultiaddr: () => false }
   })
 }

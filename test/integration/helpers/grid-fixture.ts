@@ -16,6 +16,9 @@ export interface StatusMember {
   state: string
   incarnation: number
   lastSeenMs: number
+  role: string
+  weight: number
+  strategy: string
 }
 
 export interface StatusJson {

@@ -394,7 +394,9 @@ export const ERR_TASK_NOT_FOUND = 'ERR_TASK_NOT_FOUND'
 export class TaskNotFoundError extends GridError {
   readonly id: string
   constructor (id: string, what: 'task' | 'session' = 'task') {
-    super(`no ${what} ${id} on its owner (never submitted there, or forgotten after its results expired)`, ERR_TASK_NOT_FOUND)
+    super(what === 'task'
+      ? `no task ${id} on its owner (never submitted there, or forgotten: its result expired or its session is done)`
+      : `no session ${id} on its owner (never opened there, or forgotten once closed and done)`, ERR_TASK_NOT_FOUND)
     this.id = id
   }
 }

@@ -150,6 +150,8 @@ export class TasksService {
         // the default session is cancelled task by task: it stays open for the node's own submits
         if (session === this.defaultSession()) for (const info of open) session.get(info.id)?.cancel(reason)
         else session.cancel(reason)
+        // answered with the counts after the cancel: a closed session is forgotten once done
+        await Promise.all(open.map(async info => { const task = session.get(info.id); if (task != null) await settledWithin(task, CANCEL_SETTLE_MS) }))
         return { ok: true, cancelled: open.length, session: summary(session) }
       }
     }

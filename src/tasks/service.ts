@@ -66,7 +66,7 @@ export class TasksService {
         stream.abort(err as Error)
         return
       }
-      const reply = await this.serve(peer, request).catch((err: unknown): TasksReply => ({ ok: false, error: toWireError(err) }))
+      const reply = await this.serve(peer, request)
       try {
         await json.write(reply).catch(async (err: unknown) => {
           // a value JSON cannot carry (a BigInt): the caller learns why instead of a dropped stream
@@ -81,8 +81,16 @@ export class TasksService {
     }
   }
 
-  /** Answers `request` from `peer` here, or forwards it to the owner its id names. */
+  /** Answers `request` from `peer` here, or forwards it to the owner its id names; a failure is an `{ ok: false }` reply. */
   async serve (peer: string, request: TasksRequest): Promise<TasksReply> {
+    try {
+      return await this.route(peer, request)
+    } catch (err) {
+      return { ok: false, error: toWireError(err) }
+    }
+  }
+
+  private async route (peer: string, request: TasksRequest): Promise<TasksReply> {
     const caller = this.callerOf(peer, request)
     checkRequest(caller, request)
     const id = 'id' in request ? request.id : request.op === 'submit' ? request.session : undefined

@@ -63,7 +63,9 @@ export class TasksService {
         request = await json.read(tasksRequestSchema, { signal: AbortSignal.timeout(READ_REQUEST_MS) })
       } catch (err) {
         this.deps.log.debug({ peer, err }, 'dropped a malformed tasks request')
-        stream.abort(err as Error)
+        // a request that is not one: the caller learns what is wrong with it (ERR_PROTOCOL), a stalled one gets nothing
+        if (err instanceof ProtocolError) await json.write({ ok: false, error: toWireError(err) }, { signal: AbortSignal.timeout(READ_REQUEST_MS) }).then(async () => { await json.close() }, () => { stream.abort(err) })
+        else stream.abort(err as Error)
         return
       }
       const reply = await this.serve(peer, request)

@@ -143,6 +143,15 @@ describe('grid task and grid session: real nodes, the CLI end to end', () => {
     expect(late.stderr).toContain('ERR_TASK_NOT_FOUND')
   }, 90_000)
 
+  it('bad input exits 2 naming it, before anything is sent', async () => {
+    const badJson = await grid$(['task', 'run', 'resize', '--input', '{"width":'])
+    expect(badJson.code).toBe(2)
+    expect(badJson.stderr).toContain('--input')
+    const badId = await grid$(['task', 'get', 'not-an-id'])
+    expect(badId.code).toBe(2)
+    expect(badId.stderr).toContain('"not-an-id" is not a task id')
+  }, 30_000)
+
   it('grid node --task with a missing module file exits 2 before starting', async () => {
     const res = await runGrid(['node', '--certs', grid.dir, '--name', 'n2', '--host', '127.0.0.1', '--port', '0', '--task', 'gone=./no-such-task.mjs'], { timeoutMs: 20_000 })
     expect(res.code).toBe(2)

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander'
 import { requestTasks } from '../../tasks/client.ts'
-import { MAX_LIST, TASK_NAME, maxRetries, priority, timeoutMs } from '../../tasks/protocol-schema.ts'
+import { MAX_LIST, SESSION_ID, TASK_NAME, maxRetries, priority, timeoutMs } from '../../tasks/protocol-schema.ts'
 import type { SessionSummary, TasksAnswer } from '../../tasks/protocol-schema.ts'
 import { TASK_STATUSES } from '../../tasks/types.ts'
 import type { TaskStatus } from '../../tasks/types.ts'
@@ -37,6 +37,7 @@ export function sessionCommand (): Command {
     .addOption(new Option('--status <status>', 'only tasks in this status').choices(TASK_STATUSES))
     .addOption(intOption('--limit <n>', `list at most this many tasks (default 1000, at most ${MAX_LIST})`, 0, MAX_LIST)), '"client"')
     .action(async (id: string, flags: ShowFlags) => {
+      checkSessionId(id)
       const answer = await withTasksClient(flags, 'client', async (libp2p, target, signal) => await requestTasks(libp2p, target, { op: 'session-show', id, status: flags.status, limit: flags.limit }, { signal }))
       if (flags.json === true) {
         process.stdout.write(`${printableJson({ ...answer.session, tasks: answer.tasks ?? [] })}\n`)
@@ -69,11 +70,16 @@ export function sessionCommand (): Command {
 function idCommand (name: string, description: string, op: 'session-close' | 'session-cancel'): Command {
   return withTasksClientOptions(new Command(name).description(description).argument('<id>', 'the session id (`<owner peer id>/s-…`)').option('--json', 'print JSON'), '"node" (a member\'s, or an admin\'s)')
     .action(async (id: string, flags: TasksClientFlags) => {
+      checkSessionId(id)
       const answer: TasksAnswer = await withTasksClient(flags, 'node', async (libp2p, target, signal) => await requestTasks(libp2p, target, { op, id }, { signal }))
       if (flags.json === true) process.stdout.write(`${printableJson({ ...answer.session, cancelled: answer.cancelled })}\n`)
       else if (op === 'session-cancel') process.stdout.write(`${id}: ${answer.cancelled ?? 0} task(s) cancelled\n`)
       else process.stdout.write(`${id}: closed\n`)
     })
+}
+
+function checkSessionId (id: string): void {
+  if (!SESSION_ID.test(id)) throw new ConfigError('id', `"${id}" is not a session id (<owner peer id>/s-…, as \`grid session list\` shows it)`)
 }
 
 function sessionTable (sessions: SessionSummary[]): string {

@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises'
 import { Command, Option } from 'commander'
 import { readModule } from '../../owner/module-source.ts'
 import { requestTasks, waitForTask } from '../../tasks/client.ts'
-import { TASK_NAME, maxRetries, priority, timeoutMs } from '../../tasks/protocol-schema.ts'
+import { SESSION_ID, TASK_ID, TASK_NAME, maxRetries, priority, timeoutMs } from '../../tasks/protocol-schema.ts'
 import type { ModuleSpec, TasksRequest } from '../../tasks/protocol-schema.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { ClientLibp2p } from '../../transport/libp2p.ts'
@@ -51,6 +51,7 @@ function submitCommand (name: 'run' | 'submit', description: string): Command {
     .addOption(new Option('--session <id>', 'submit into this session (`grid session open`) instead of the node\'s default one'))
   return withTasksClientOptions(cmd, '"node" for a module file, "client" for a registered name', name === 'run' ? 600_000 : 30_000)
     .action(async (module: string, flags: SubmitFlags) => {
+      if (flags.session != null && !SESSION_ID.test(flags.session)) throw new ConfigError('session', `"${flags.session}" is not a session id (<owner peer id>/s-…, as \`grid session open\` prints it)`)
       const spec = await moduleSpec(module)
       const request: TasksRequest = {
         op: 'submit',
@@ -78,6 +79,7 @@ function idCommand (name: string, description: string, certName: string, act: Id
   const cmd = new Command(name).description(description).argument('<id>', 'the task id (`<owner peer id>/t-…`)')
   return withTasksClientOptions(cmd, `"${certName}" (a client certificate acts only on its own tasks)`, deadlineMs)
     .action(async (id: string, flags: TasksClientFlags) => {
+      if (!TASK_ID.test(id)) throw new ConfigError('id', `"${id}" is not a task id (<owner peer id>/t-…, as \`grid task submit\` prints it)`)
       await withTasksClient(flags, certName, async (libp2p, target, signal) => { await act(libp2p, target, id, signal) })
     })
 }

@@ -62,7 +62,8 @@ const TABLE: Array<[string, string, string, string, string[][]]> = [
   ['GRID_CHANNEL_KEYS', '--channel-keys', '1000', 'channelKeys', NODE],
   ['GRID_CHANNEL_BYTES', '--channel-bytes', '1000000', 'channelBytes', NODE],
   ['GRID_CHANNEL_SYNC_BYTES', '--channel-sync-bytes', '1048576', 'channelSyncBytes', NODE],
-  ['GRID_PEER', '--peer', '10.0.0.1:4100', 'peer', [['status'], ['channel']]]
+  ['GRID_TASKS', '--task', 'resize=./resize.ts', 'task', NODE],
+  ['GRID_PEER', '--peer', '10.0.0.1:4100', 'peer', [['status'], ['channel'], ['task', 'run'], ['task', 'get'], ['session', 'list'], ['session', 'cancel']]]
 ]
 
 describe('GRID_* environment variables', () => {

@@ -2,7 +2,9 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { fileURLToPath } from 'node:url'
 import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
-import { eventually, runGrid } from './helpers/grid-process.ts'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { GRID_BIN, eventually, runGrid } from './helpers/grid-process.ts'
 import type { CliResult } from './helpers/grid-process.ts'
 
 const task = (name: string): string => fileURLToPath(new URL(`../fixtures/tasks/${name}`, import.meta.url))
@@ -76,6 +78,27 @@ describe('grid task and grid session: real nodes, the CLI end to end', () => {
     const waited = await grid$(['task', 'wait', id])
     expect(waited.code).toBe(1)
     expect(waited.stderr).toContain('ERR_TASK_CANCELLED')
+  }, 60_000)
+
+  it('interrupting grid task run (SIGINT) cancels its task on the owner', async () => {
+    const started = Date.now()
+    const cli = spawn(process.execPath, [GRID_BIN, 'task', 'run', task('cooperative.mjs'), '--input', '{"ms":20000}', '--peer', owner.address, '--certs', grid.dir], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    cli.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+    const exited = once(cli, 'exit')
+    try {
+      const running = await eventually(async () => {
+        const shown = json<SessionJson>(await grid$(['session', 'show', `${owner.peerId}/s-default`, '--status', 'running', '--json']))
+        return shown.tasks.find(t => (t as TaskJson & { submittedAt: number }).submittedAt >= started)
+      }, 20_000, 300)
+      cli.kill('SIGINT')
+      const [code] = await exited
+      expect(code).toBe(130)
+      expect(stderr).toContain(`task ${running.id} cancelled`)
+      expect(json<TaskJson>(await grid$(['task', 'get', running.id]))).toMatchObject({ status: 'cancelled', error: { code: 'ERR_TASK_CANCELLED' } })
+    } finally {
+      cli.kill('SIGKILL')
+    }
   }, 60_000)
 
   it('a client certificate runs a registered task, and is refused for a module file (ERR_FORBIDDEN)', async () => {

@@ -70,7 +70,14 @@ function submitCommand (name: 'run' | 'submit', description: string): Command {
           process.stdout.write(`${submitted.id ?? ''}\n`)
           return
         }
-        printOutcome(await waitForTask(libp2p, target, submitted.id ?? '', { signal }))
+        const id = submitted.id ?? ''
+        // Ctrl-C while waiting cancels the task: nobody else is waiting for it
+        const stopCancelling = cancelOnInterrupt(id, async () => { await requestTasks(libp2p, target, { op: 'cancel', id, reason: 'its grid task run was interrupted' }, { signal: AbortSignal.timeout(5000) }) })
+        try {
+          printOutcome(await waitForTask(libp2p, target, id, { signal }))
+        } finally {
+          stopCancelling()
+        }
       })
     })
 }
@@ -82,6 +89,22 @@ function idCommand (name: string, description: string, certName: string, act: Id
       if (!TASK_ID.test(id)) throw new ConfigError('id', `"${id}" is not a task id (<owner peer id>/t-…, as \`grid task submit\` prints it)`)
       await withTasksClient(flags, certName, async (libp2p, target, signal) => { await act(libp2p, target, id, signal) })
     })
+}
+
+/** Until the returned function is called, SIGINT/SIGTERM cancel task `id` and exit 130 (a second signal exits at once). */
+function cancelOnInterrupt (id: string, cancel: () => Promise<void>): () => void {
+  const signals = ['SIGINT', 'SIGTERM'] as const
+  const stop = (): void => { for (const name of signals) process.off(name, onSignal) }
+  function onSignal (name: NodeJS.Signals): void {
+    stop()
+    process.once(name, () => process.exit(130))
+    cancel().then(
+      () => { process.stderr.write(`grid: ${name}: task ${id} cancelled\n`) },
+      (err: unknown) => { process.stderr.write(`grid: ${name}: could not cancel task ${id}: ${(err as Error).message}\n`) }
+    ).finally(() => process.exit(130))
+  }
+  for (const name of signals) process.once(name, onSignal)
+  return stop
 }
 
 /** An existing file is shipped (bundled as agents get it); anything else must be a registered task name. */

@@ -1,5 +1,12 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { fileURLToPath } from 'node:url'
+import * as v from 'valibot'
+import { pino } from 'pino'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createClientLibp2p } from '../../src/transport/libp2p.ts'
+import { loadCerts } from '../../src/transport/mtls/material.ts'
+import { requestJson } from '../../src/transport/json-stream.ts'
+import { TASKS_PROTOCOL } from '../../src/tasks/protocol-schema.ts'
 import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { spawn } from 'node:child_process'
@@ -174,6 +181,24 @@ describe('grid task and grid session: real nodes, the CLI end to end', () => {
     expect(badId.code).toBe(2)
     expect(badId.stderr).toContain('"not-an-id" is not a task id')
   }, 30_000)
+
+  it('a hand-made request gets a typed error, never a crash: not a request (ERR_PROTOCOL), a relay claimed by a client (ERR_FORBIDDEN)', async () => {
+    const ask = async (certName: string, request: unknown): Promise<unknown> => {
+      const client = await createClientLibp2p(await loadCerts(grid.dir, certName), pino({ level: 'silent' }))
+      try {
+        return await requestJson(client, multiaddr(`/ip4/127.0.0.1/tcp/${owner.port}/p2p/${owner.peerId}`), TASKS_PROTOCOL, request, v.unknown(), { signal: AbortSignal.timeout(10_000) })
+      } finally {
+        await client.stop()
+      }
+    }
+    expect(await ask('node', { op: 'run-everything' })).toMatchObject({ ok: false, error: { code: 'ERR_PROTOCOL' } })
+    expect(await ask('node', { op: 'get', id: 'x'.repeat(300) })).toMatchObject({ ok: false, error: { code: 'ERR_PROTOCOL' } })
+    // only a member may say it relays for someone else
+    const foreign = `${other.peerId}/t-0123456789abcdef`
+    expect(await ask('client', { op: 'get', id: foreign, relay: { caller: other.peerId, roles: ['admin'] } })).toMatchObject({ ok: false, error: { code: 'ERR_FORBIDDEN' } })
+    // and the owner still serves
+    expect((await grid$(['task', 'run', 'resize', '--input', '{"width":1,"height":1,"scale":3}'])).stdout).toBe('{"width":3,"height":3}\n')
+  }, 60_000)
 
   it('grid node --task with a missing module file exits 2 before starting', async () => {
     const res = await runGrid(['node', '--certs', grid.dir, '--name', 'n2', '--host', '127.0.0.1', '--port', '0', '--task', 'gone=./no-such-task.mjs'], { timeoutMs: 20_000 })

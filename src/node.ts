@@ -25,7 +25,7 @@ import { strategy as strategyPiece, weight as weightPiece } from './checks/value
 import { CONTROL_PROTOCOL, controlHandler } from './control/control.ts'
 import { PipelineRun } from './pipeline/run.ts'
 import type { PipelineInit } from './pipeline/types.ts'
-import { defaultDataDir } from './data-dir.ts'
+import { defaultDataDir, prepareDataDir } from './data-dir.ts'
 import type { StatusReport } from './control/status.ts'
 import { AddonRegistry } from './addons/registry.ts'
 import { Channels } from './channels/channels.ts'
@@ -215,11 +215,14 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
 
   /** Serves TASKS_PROTOCOL: `grid task …`, `grid session …`, and requests members forward to this owner. */
   private tasksService (): TasksService {
+    const dataDir = this.config.dataDir ?? defaultDataDir(this.peerId, this.config.stateHome)
     return new TasksService({
       tasks: this.tasks,
       self: this.peerId,
       credentials: this.credentials,
-      dataDir: this.config.dataDir ?? defaultDataDir(this.peerId, this.config.stateHome),
+      dataDir,
+      // an agent prepared it at its start (with its workers' group); a member alone prepares it on first use
+      prepareDataDir: async () => { if (this.agent == null) await prepareDataDir(dataDir, this.log) },
       forward: ownerForwarder(this.libp2p, this.membership),
       log: this.log.child({ component: 'tasks-protocol' })
     })

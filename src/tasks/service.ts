@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { StreamHandler } from '@libp2p/interface'
@@ -33,6 +32,8 @@ export interface TasksServiceDeps {
   credentials: Pick<PeerCredentials, 'get' | 'has' | 'forbid'>
   /** The node's data dir: shipped bundles go to `<dataDir>/tasks/modules/<sha256>.mjs`. */
   dataDir: string
+  /** Creates the data dir or checks the one there (owned by this user, writable by nobody else), before code is stored in it. */
+  prepareDataDir: () => Promise<void>
   /** Sends a request to the owner `owner` (a member) and returns its reply. */
   forward: (owner: string, request: TasksRequest, signal: AbortSignal) => Promise<TasksReply>
   log: Logger
@@ -213,8 +214,8 @@ export class TasksService {
 
   private async moduleCache (): Promise<ModuleCache> {
     this.modules ??= (async () => {
-      // the data dir is 0700 (DESIGN §11): shipped code lives in it
-      await mkdir(this.deps.dataDir, { recursive: true, mode: 0o700 })
+      // shipped code lives in it: a dir others could write to could have it swapped before a worker imports it
+      await this.deps.prepareDataDir()
       const cache = new ModuleCache(join(this.deps.dataDir, 'tasks'), { quotaBytes: TASK_MODULES_QUOTA_BYTES }, this.deps.log)
       await cache.start()
       return cache

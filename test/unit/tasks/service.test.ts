@@ -37,7 +37,7 @@ describe('TasksService (the tasks protocol, components stubbed)', () => {
     stops.push(async () => { await tasks.stop(); await rm(dataDir, { recursive: true, force: true }) })
     const forwarded: Array<[string, TasksRequest]> = []
     const forward = async (owner: string, request: TasksRequest): Promise<TasksReply> => { forwarded.push([owner, request]); return { ok: true, id: 'relayed' } }
-    return { svc: new TasksService({ tasks, self, credentials, dataDir, forward, log }), tasks, forwarded, dataDir }
+    return { svc: new TasksService({ tasks, self, credentials, dataDir, prepareDataDir: async () => {}, forward, log }), tasks, forwarded, dataDir }
   }
 
   const submitName = { op: 'submit', module: { kind: 'name', name: 'sq' }, input: 3 } as const

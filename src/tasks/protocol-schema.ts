@@ -1,5 +1,5 @@
 import * as v from 'valibot'
-import { peerId } from '../checks/values.ts'
+import { peerId, taskPriority, taskRetries, taskTimeoutMs } from '../checks/values.ts'
 import { wireErrorSchema } from '../wire/wire-error.ts'
 import { MAX_MODULE_BYTES } from '../wire/module-ref.ts'
 import { ROLES } from '../trust/roles.ts'
@@ -30,10 +30,7 @@ export const sessionId = v.pipe(v.string(ID_RULE), v.regex(SESSION_ID, ID_RULE))
 const taskName = v.pipe(v.string(), v.regex(TASK_NAME, 'a task name is 1-64 letters, digits, \'.\', \'_\' or \'-\''))
 
 /** Task options as the wire carries them (the CLI's flags pass the same pieces). */
-export const priority = v.pipe(v.number(), v.integer('priority must be an integer'), v.minValue(-1_000_000), v.maxValue(1_000_000))
-export const maxRetries = v.pipe(v.number(), v.integer('retries must be an integer'), v.minValue(0, 'retries must be 0-100'), v.maxValue(100, 'retries must be 0-100'))
-export const timeoutMs = v.pipe(v.number(), v.integer('a timeout is an integer of ms'), v.minValue(1, 'a timeout is 1 ms or more'), v.maxValue(2_147_483_647, 'a timeout is at most 2147483647 ms'))
-const optionFields = { priority: v.optional(priority), maxRetries: v.optional(maxRetries), timeoutMs: v.optional(timeoutMs) }
+const optionFields = { priority: v.optional(taskPriority), maxRetries: v.optional(taskRetries), timeoutMs: v.optional(taskTimeoutMs) }
 
 /** A task module: a name registered on the node, or a bundle shipped by a member (readModule's output). */
 export const moduleSpec = v.variant('kind', [
@@ -57,7 +54,7 @@ const relay = v.optional(v.object({ caller: peerId, roles: v.pipe(v.array(v.pick
 export const tasksRequestSchema = v.variant('op', [
   v.object({ op: v.literal('submit'), module: moduleSpec, input: v.optional(v.unknown()), session: v.optional(sessionId), ...optionFields, relay }),
   v.object({ op: v.literal('get'), id: taskId, relay }),
-  v.object({ op: v.literal('wait'), id: taskId, timeoutMs: v.optional(v.pipe(timeoutMs, v.maxValue(MAX_WAIT_MS))), relay }),
+  v.object({ op: v.literal('wait'), id: taskId, timeoutMs: v.optional(v.pipe(taskTimeoutMs, v.maxValue(MAX_WAIT_MS))), relay }),
   v.object({ op: v.literal('cancel'), id: taskId, reason: v.optional(v.pipe(v.string(), v.maxLength(256))), relay }),
   v.object({ op: v.literal('session-open'), name: v.optional(taskName), ...optionFields }),
   v.object({ op: v.literal('session-list') }),

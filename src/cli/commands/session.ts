@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander'
 import { requestTasks } from '../../tasks/client.ts'
-import { MAX_LIST, SESSION_ID, TASK_NAME, maxRetries, priority, timeoutMs } from '../../tasks/protocol-schema.ts'
+import { MAX_LIST, SESSION_ID, TASK_NAME } from '../../tasks/protocol-schema.ts'
+import { taskPriority, taskRetries, taskTimeoutMs } from '../../checks/values.ts'
 import type { SessionSummary, TasksAnswer } from '../../tasks/protocol-schema.ts'
 import { TASK_STATUSES } from '../../tasks/types.ts'
 import type { TaskStatus } from '../../tasks/types.ts'
@@ -49,9 +50,9 @@ export function sessionCommand (): Command {
     })
   const open = withTasksClientOptions(new Command('open').description('open a session on the node (its tasks get its defaults); print its id')
     .option('--session-name <name>', 'a name to show in lists')
-    .addOption(numberOption('--timeout <ms>', 'default longest attempt of its tasks', timeoutMs))
-    .addOption(numberOption('--retries <n>', 'default retries of its tasks after a lost worker or agent', maxRetries))
-    .addOption(numberOption('--priority <p>', 'default priority of its tasks', priority)), '"node"')
+    .addOption(numberOption('--timeout <ms>', 'default longest attempt of its tasks', taskTimeoutMs))
+    .addOption(numberOption('--retries <n>', 'default retries of its tasks after a lost worker or agent', taskRetries))
+    .addOption(numberOption('--priority <p>', 'default priority of its tasks', taskPriority)), '"node"')
     .action(async (flags: OpenFlags) => {
       if (flags.sessionName != null && !TASK_NAME.test(flags.sessionName)) throw new ConfigError('session-name', 'must be 1-64 letters, digits, \'.\', \'_\' or \'-\'')
       const request = { op: 'session-open' as const, name: flags.sessionName, timeoutMs: flags.timeout, maxRetries: flags.retries, priority: flags.priority }

@@ -2,7 +2,8 @@ import { readFile, stat } from 'node:fs/promises'
 import { Command, Option } from 'commander'
 import { readModule } from '../../owner/module-source.ts'
 import { requestTasks, waitForTask } from '../../tasks/client.ts'
-import { SESSION_ID, TASK_ID, TASK_NAME, maxRetries, priority, timeoutMs } from '../../tasks/protocol-schema.ts'
+import { SESSION_ID, TASK_ID, TASK_NAME } from '../../tasks/protocol-schema.ts'
+import { taskPriority, taskRetries, taskTimeoutMs } from '../../checks/values.ts'
 import type { ModuleSpec, TasksRequest } from '../../tasks/protocol-schema.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { ClientLibp2p } from '../../transport/libp2p.ts'
@@ -45,9 +46,9 @@ function submitCommand (name: 'run' | 'submit', description: string): Command {
     .argument('<module>', 'a task module file (shipped: needs a member certificate) or the name of a task registered on the node (`grid node --task`)')
     .option('--input <json>', 'the task\'s input, JSON')
     .option('--input-file <file>', 'the task\'s input, a JSON file')
-    .addOption(numberOption('--timeout <ms>', 'longest one attempt may run', timeoutMs))
-    .addOption(numberOption('--retries <n>', 'attempts after a lost worker or agent (default: the session\'s, 3)', maxRetries))
-    .addOption(numberOption('--priority <p>', 'higher runs first (default 0)', priority))
+    .addOption(numberOption('--timeout <ms>', 'longest one attempt may run', taskTimeoutMs))
+    .addOption(numberOption('--retries <n>', 'attempts after a lost worker or agent (default: the session\'s, 3)', taskRetries))
+    .addOption(numberOption('--priority <p>', 'higher runs first (default 0)', taskPriority))
     .addOption(new Option('--session <id>', 'submit into this session (`grid session open`) instead of the node\'s default one'))
   return withTasksClientOptions(cmd, '"node" for a module file, "client" for a registered name', name === 'run' ? 600_000 : 30_000)
     .action(async (module: string, flags: SubmitFlags) => {

@@ -80,6 +80,10 @@ describe('grid task and grid session: real nodes, the CLI end to end', () => {
   it('task cancel from the CLI stops a running task; wait then reports it cancelled (exit 1)', async () => {
     const id = (await grid$(['task', 'submit', task('cooperative.mjs'), '--input', '{"ms":20000}'])).stdout.trim()
     await eventually(async () => json<TaskJson>(await grid$(['task', 'get', id])).status === 'running' ? true : undefined, 20_000, 300)
+    // a wait that runs out of --deadline says the task goes on
+    const impatient = await grid$(['task', 'wait', id, '--deadline', '1500'])
+    expect(impatient.code).toBe(1)
+    expect(impatient.stderr).toContain(`task ${id} is not final after --deadline 1500 ms`)
     const cancelled = json<TaskJson>(await grid$(['task', 'cancel', id]))
     expect(cancelled).toMatchObject({ id, status: 'cancelled', error: { code: 'ERR_TASK_CANCELLED' } })
     const waited = await grid$(['task', 'wait', id])

@@ -6,6 +6,7 @@ import { withClient } from '../client.ts'
 import type { ClientFlags } from '../client.ts'
 import { printable, printableJson } from '../format.ts'
 import type { TasksAnswer } from '../../tasks/protocol-schema.ts'
+import { waitForTask } from '../../tasks/client.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** Flags every `grid task` and `grid session` command takes. */
@@ -52,4 +53,21 @@ export function printOutcome (answer: FinalAnswer): void {
 /** A task as `grid task get` prints it: its info and, once completed, its value. */
 export function printTask (answer: TasksAnswer): void {
   process.stdout.write(`${printableJson({ ...answer.task, value: answer.value })}\n`)
+}
+
+/**
+ * Waits for task `id` and prints how it ended (printOutcome); if `--deadline`
+ * runs out first, says the task goes on and how to follow it (exit 1).
+ */
+export async function waitAndPrint (libp2p: ClientLibp2p, target: Multiaddr, id: string, signal: AbortSignal, deadlineMs: number): Promise<void> {
+  let answer: FinalAnswer
+  try {
+    answer = await waitForTask(libp2p, target, id, { signal })
+  } catch (err) {
+    if (!signal.aborted) throw err
+    process.stderr.write(`grid: task ${id} is not final after --deadline ${deadlineMs} ms; it goes on: \`grid task wait ${id}\` follows it\n`)
+    process.exitCode = 1
+    return
+  }
+  printOutcome(answer)
 }

@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises'
 import { Command, Option } from 'commander'
 import { readModule } from '../../owner/module-source.ts'
-import { requestTasks, waitForTask } from '../../tasks/client.ts'
+import { requestTasks } from '../../tasks/client.ts'
 import { SESSION_ID, TASK_ID, TASK_NAME } from '../../tasks/protocol-schema.ts'
 import { taskPriority, taskRetries, taskTimeoutMs } from '../../checks/values.ts'
 import type { ModuleSpec, TasksRequest } from '../../tasks/protocol-schema.ts'
@@ -9,10 +9,10 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import type { ClientLibp2p } from '../../transport/libp2p.ts'
 import { numberOption } from '../options.ts'
 import { ConfigError } from '../../errors.ts'
-import { printOutcome, printTask, withTasksClient, withTasksClientOptions } from './task-client.ts'
+import { printTask, waitAndPrint, withTasksClient, withTasksClientOptions } from './task-client.ts'
 import type { TasksClientFlags } from './task-client.ts'
 
-type IdAction = (libp2p: ClientLibp2p, target: Multiaddr, id: string, signal: AbortSignal) => Promise<void>
+type IdAction = (libp2p: ClientLibp2p, target: Multiaddr, id: string, signal: AbortSignal, flags: TasksClientFlags) => Promise<void>
 
 interface SubmitFlags extends TasksClientFlags {
   input?: string
@@ -32,8 +32,8 @@ export function taskCommand (): Command {
     .addCommand(idCommand('get', 'print a task\'s state (and its value once completed) as JSON', 'node', async (libp2p, target, id, signal) => {
       printTask(await requestTasks(libp2p, target, { op: 'get', id }, { signal }))
     }))
-    .addCommand(idCommand('wait', 'wait until a task is final; print its result like run', 'node', async (libp2p, target, id, signal) => {
-      printOutcome(await waitForTask(libp2p, target, id, { signal }))
+    .addCommand(idCommand('wait', 'wait until a task is final; print its result like run', 'node', async (libp2p, target, id, signal, flags) => {
+      await waitAndPrint(libp2p, target, id, signal, flags.deadline)
     }, 600_000))
     .addCommand(idCommand('cancel', 'cancel a task (a running one has its signal aborted); print its state', 'node', async (libp2p, target, id, signal) => {
       printTask(await requestTasks(libp2p, target, { op: 'cancel', id }, { signal }))
@@ -75,7 +75,7 @@ function submitCommand (name: 'run' | 'submit', description: string): Command {
         // Ctrl-C while waiting cancels the task: nobody else is waiting for it
         const stopCancelling = cancelOnInterrupt(id, async () => { await requestTasks(libp2p, target, { op: 'cancel', id, reason: 'its grid task run was interrupted' }, { signal: AbortSignal.timeout(5000) }) })
         try {
-          printOutcome(await waitForTask(libp2p, target, id, { signal }))
+          await waitAndPrint(libp2p, target, id, signal, flags.deadline)
         } finally {
           stopCancelling()
         }
@@ -88,7 +88,7 @@ function idCommand (name: string, description: string, certName: string, act: Id
   return withTasksClientOptions(cmd, `"${certName}" (a client certificate acts only on its own tasks)`, deadlineMs)
     .action(async (id: string, flags: TasksClientFlags) => {
       if (!TASK_ID.test(id)) throw new ConfigError('id', `"${id}" is not a task id (<owner peer id>/t-…, as \`grid task submit\` prints it)`)
-      await withTasksClient(flags, certName, async (libp2p, target, signal) => { await act(libp2p, target, id, signal) })
+      await withTasksClient(flags, certName, async (libp2p, target, signal) => { await act(libp2p, target, id, signal, flags) })
     })
 }
 

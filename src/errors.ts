@@ -396,3 +396,31 @@ export class CrlError extends GridError {
     super(message, ERR_CRL, options)
   }
 }
+
+export const ERR_TASK_NOT_FOUND = 'ERR_TASK_NOT_FOUND'
+/** No task or session of that id on its owner (never there, or forgotten after `resultTtlMs`). */
+export class TaskNotFoundError extends GridError {
+  readonly id: string
+  constructor (id: string, what: 'task' | 'session' = 'task') {
+    super(what === 'task'
+      ? `no task ${id} on its owner (never submitted there, or forgotten: its result expired or its session is done)`
+      : `no session ${id} on its owner (never opened there, or forgotten once closed and done)`, ERR_TASK_NOT_FOUND)
+    this.id = id
+  }
+}
+
+export const ERR_TASK_NOT_REGISTERED = 'ERR_TASK_NOT_REGISTERED'
+/** A task asked for by a name the node has not registered (`node.tasks.register`, `grid node --task`). */
+export class TaskNotRegisteredError extends GridError {
+  constructor (name: string, registered: string[]) {
+    super(`no task registered as "${name}" on this node${registered.length === 0 ? ' (it registers none)' : ` (it registers ${registered.slice(0, 20).join(', ')})`}`, ERR_TASK_NOT_REGISTERED)
+  }
+}
+
+export const ERR_TASK_LIMIT = 'ERR_TASK_LIMIT'
+/** A bound of the remote task service was reached (shipped-module quota, remotely opened sessions). */
+export class TaskLimitError extends GridError {
+  constructor (message: string) {
+    super(message, ERR_TASK_LIMIT, { retryable: true })
+  }
+}

@@ -25,7 +25,7 @@ import { strategy as strategyPiece, weight as weightPiece } from './checks/value
 import { CONTROL_PROTOCOL, controlHandler } from './control/control.ts'
 import { PipelineRun } from './pipeline/run.ts'
 import type { PipelineInit } from './pipeline/types.ts'
-import { defaultDataDir } from './data-dir.ts'
+import { defaultDataDir, prepareDataDir } from './data-dir.ts'
 import type { StatusReport } from './control/status.ts'
 import { AddonRegistry } from './addons/registry.ts'
 import { Channels } from './channels/channels.ts'
@@ -45,6 +45,9 @@ import { Tasks } from './tasks/tasks.ts'
 import type { Task } from './tasks/task.ts'
 import type { Session } from './tasks/session.ts'
 import type { SessionOptions, TaskOptions } from './tasks/types.ts'
+import { TasksService } from './tasks/service.ts'
+import { TASKS_PROTOCOL, MAX_WAIT_MS } from './tasks/protocol-schema.ts'
+import { ownerForwarder } from './tasks/routing.ts'
 
 /**
  * A grid member: the same daemon on every machine, embeddable in any
@@ -222,6 +225,21 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     return this.tasks.session(options)
   }
 
+  /** Serves TASKS_PROTOCOL: `grid task …`, `grid session …`, and requests members forward to this owner. */
+  private tasksService (): TasksService {
+    const dataDir = this.config.dataDir ?? defaultDataDir(this.peerId, this.config.stateHome)
+    return new TasksService({
+      tasks: this.tasks,
+      self: this.peerId,
+      credentials: this.credentials,
+      dataDir,
+      // an agent prepared it at its start (with its workers' group); a member alone prepares it on first use
+      prepareDataDir: async () => { if (this.agent == null) await prepareDataDir(dataDir, this.log) },
+      forward: ownerForwarder(this.libp2p, this.membership),
+      log: this.log.child({ component: 'tasks-protocol' })
+    })
+  }
+
   /** The pipeline runs this node owns that have not finished yet. */
   pipelines (): PipelineRun[] {
     return [...this.runs]
@@ -291,6 +309,10 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
       { name: 'pipelines', stop: cancelRuns, destroy: cancelRuns },
       // after workers in start order, so stopped before them: tasks are cancelled, then their pools' workers go
       { name: 'tasks', start: () => { this.tasks.start() }, stop: async () => { await this.tasks.stop() }, destroy: async () => { await this.tasks.stop() } },
+      // after tasks: unregistered before they stop, so no remote submit races the stop
+      protocolHandlers('tasks protocol', this.libp2p, this.credentials, {
+        [TASKS_PROTOCOL]: { roles: ['client', 'member', 'admin'], maxInboundStreams: 64, deadlineMs: MAX_WAIT_MS + 30_000, handler: this.tasksService().handler() }
+      }),
       {
         name: 'seeds',
         start: () => {

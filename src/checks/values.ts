@@ -129,3 +129,17 @@ export const syncMessageBytes = integerIn(4096, MAX_SYNC_MESSAGE_BYTES, `must be
 
 /** A count that may be 0 (minWorkers). */
 export const nonNegativeInteger = integerIn(0, Number.MAX_SAFE_INTEGER, 'must be an integer >= 0')
+
+export const MAX_TASK_PRIORITY = 1_000_000
+export const MAX_TASK_RETRIES = 100
+/** Longest a timer can wait (setTimeout's limit). */
+export const MAX_TIMEOUT_MS = 2_147_483_647
+
+/** A task's priority: higher runs first. */
+export const taskPriority = integerIn(-MAX_TASK_PRIORITY, MAX_TASK_PRIORITY, `must be an integer from -${MAX_TASK_PRIORITY} to ${MAX_TASK_PRIORITY}`)
+
+/** Attempts after a task's worker or agent was lost. */
+export const taskRetries = integerIn(0, MAX_TASK_RETRIES, `must be an integer from 0 to ${MAX_TASK_RETRIES}`)
+
+/** Longest one task attempt may run, ms. */
+export const taskTimeoutMs = integerIn(1, MAX_TIMEOUT_MS, `must be an integer number of ms from 1 to ${MAX_TIMEOUT_MS}`)

@@ -62,7 +62,8 @@ export class Session {
       input,
       priority: options.priority ?? this.defaults.priority,
       maxRetries: options.maxRetries ?? this.defaults.maxRetries,
-      timeoutMs: options.timeoutMs ?? this.defaults.timeoutMs
+      timeoutMs: options.timeoutMs ?? this.defaults.timeoutMs,
+      submitter: options.submitter ?? this.id.split('/')[0]
     })
     this.adopt(task)
     this.host.enqueue(task, module, options)

@@ -14,6 +14,8 @@ export interface TaskInit {
   maxRetries: number
   timeoutMs?: number
   submittedAt?: number
+  /** Peer id of whoever submitted it. */
+  submitter?: string
 }
 
 export interface TaskHandleEvents {
@@ -35,6 +37,7 @@ export class Task extends EventEmitter<TaskHandleEvents> {
   readonly maxRetries: number
   readonly timeoutMs?: number
   readonly submittedAt: number
+  readonly submitter?: string
   status: TaskStatus = 'queued'
   attempts = 0
   startedAt?: number
@@ -58,6 +61,7 @@ export class Task extends EventEmitter<TaskHandleEvents> {
     this.maxRetries = init.maxRetries
     this.timeoutMs = init.timeoutMs
     this.submittedAt = init.submittedAt ?? Date.now()
+    this.submitter = init.submitter
     this.settled = new Promise(resolve => { this.settle = resolve })
   }
 
@@ -85,6 +89,7 @@ export class Task extends EventEmitter<TaskHandleEvents> {
       status: this.status,
       priority: this.priority,
       attempts: this.attempts,
+      submitter: this.submitter,
       agent: this.agent,
       submittedAt: this.submittedAt,
       startedAt: this.startedAt,

@@ -30,6 +30,8 @@ export interface TaskOptions extends Partial<TaskDefaults> {
   resources?: { cpu?: number, memoryMb?: number }
   /** Aborting it cancels the task. */
   signal?: AbortSignal
+  /** Peer id of whoever submitted it (the tasks protocol sets the remote caller's); default: the owner. */
+  submitter?: string
 }
 
 export interface SessionOptions extends Partial<TaskDefaults> {
@@ -46,6 +48,8 @@ export interface TaskInfo {
   priority: number
   /** Attempts started so far (a retry is a second attempt). */
   attempts: number
+  /** Peer id of whoever submitted it (the owner itself for its own API calls). */
+  submitter?: string
   /** Peer id of the agent running (or that last ran) it. */
   agent?: string
   submittedAt: number

@@ -30,6 +30,15 @@ describe('examples run on a dev grid', () => {
     expect(out).toMatch(/platform\/error\s+│\s+834/)
   }, 100_000)
 
+  it('tasks: node.run, a session with counts and a remote stack, then the CLI runs the registered task by name', async () => {
+    const out = await run('tasks')
+    expect(out).toContain('run: { width: 960, height: 540 }')
+    expect(out).toMatch(/progress of the first: 100%/)
+    expect(out).toContain('failed: RangeError: scale must be above 0, got -1 at resize.ts:8')
+    expect(JSON.parse(/counts: (.*)/.exec(out)![1]!)).toMatchObject({ completed: 3, failed: 1, running: 0, queued: 0 })
+    expect(out).toContain('grid task run resize: {"width":320,"height":240}')
+  }, 100_000)
+
   it('npm start (the demo): 1 member + 2 agent processes run primes with a live view each second, then the summary', async () => {
     const out = await run('demo', ['--quick', '--plain'])
     const frames = out.split('\n---\n').filter(f => f.includes('gridd demo:'))

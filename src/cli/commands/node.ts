@@ -11,6 +11,7 @@ import type { Logger } from '../../logger.ts'
 import { CertsNotFoundError } from '../../errors.ts'
 import { onShutdownSignal } from '../signals.ts'
 import { parseAddonSpec, loadAddon } from '../addon-spec.ts'
+import { resolveTaskSpec } from '../task-spec.ts'
 import { MEMBER_EVENT_TYPES } from '../../membership/events.ts'
 import { DEFAULT_MODULE_CACHE_MB } from '../../agent/config.ts'
 import { readCrlFlag } from '../crl-file.ts'
@@ -47,6 +48,7 @@ interface NodeFlags {
   metrics?: number
   metricsHost: string
   addon?: string[]
+  task?: string[]
   channelValueBytes?: number
   tombstoneTtlMs?: number
   maxChannels?: number
@@ -85,6 +87,7 @@ export function nodeCommand (): Command {
     .addOption(intOption('--metrics <port>', 'serve Prometheus metrics on http://127.0.0.1:<port>/metrics', 0, 65535).env('GRID_METRICS'))
     .addOption(new Option('--metrics-host <ip>', 'metrics listen address').default('127.0.0.1').env('GRID_METRICS_HOST'))
     .addOption(new Option('--addon <module...>', 'load an add-on: <module>[:json-options], e.g. ./my-addon.ts:{"greeting":"hi"} (repeatable)').env('GRID_ADDONS'))
+    .addOption(listOption('--task <name=module...>', 'a task clients may run by name: `grid task run <name>` (repeatable, comma-separated in GRID_TASKS)').env('GRID_TASKS'))
     .addOption(intOption('--channel-value-bytes <n>', 'largest channel value, serialized (default 65536)', 16, 16 * 1024 * 1024).env('GRID_CHANNEL_VALUE_BYTES'))
     .addOption(intOption('--tombstone-ttl-ms <ms>', 'how long channel deletes are remembered (default 600000)', 1000, 2_147_483_647).env('GRID_TOMBSTONE_TTL_MS'))
     .addOption(numberOption('--max-channels <n>', 'channels open at once, clients\' included (default 256)', channelCount).env('GRID_MAX_CHANNELS'))
@@ -99,6 +102,8 @@ export function nodeCommand (): Command {
 
 async function runNode (flags: NodeFlags): Promise<void> {
   const logger = await createCliLogger(flags.logLevel)
+  // before the node starts: a missing task module is bad input (exit 2), not a failure later
+  const tasks = await Promise.all((flags.task ?? []).map(async spec => await resolveTaskSpec(spec, process.cwd())))
   // --dev wins: it never mixes the throwaway CA with real certificates
   const found = flags.dev === true ? undefined : await resolveTlsSource(flags, process.env, process.cwd(), 'node')
   if (found == null && flags.dev !== true) throw new CertsNotFoundError('no --certs/--ca flags, no GRID_TLS_* variables, no ./certs directory')
@@ -131,6 +136,8 @@ async function runNode (flags: NodeFlags): Promise<void> {
     agent: flags.agent === true ? { workers: flags.workers, cpu: flags.cpu, memoryMb: flags.memory, weight: flags.weight, strategy: flags.strategy, moduleDirs: flags.moduleDir, moduleCacheMb: flags.moduleCacheMb, workerUser: flags.workerUser, environment: process.env } : undefined
   })
   const node = await starting
+  for (const { name, module } of tasks) node.tasks.register(name, module)
+  if (tasks.length > 0) logger.info({ tasks: tasks.map(t => t.name) }, 'tasks registered')
   if (flags.agent !== true && (flags.weight != null || flags.strategy != null)) {
     if (flags.weight != null) node.setWeight(flags.weight)
     if (flags.strategy != null) node.setStrategy(flags.strategy)

@@ -64,7 +64,8 @@ const TABLE: Array<[string, string, string, string, string[][]]> = [
   ['GRID_CHANNEL_SYNC_BYTES', '--channel-sync-bytes', '1048576', 'channelSyncBytes', NODE],
   ['GRID_CRL', '--crl', '/etc/gridd/crl.pem', 'crl', NODE],
   ['GRID_CERTIFICATE_CHECK_MS', '--certificate-check-ms', '1000', 'certificateCheckMs', NODE],
-  ['GRID_PEER', '--peer', '10.0.0.1:4100', 'peer', [['status'], ['channel']]]
+  ['GRID_TASKS', '--task', 'resize=./resize.ts', 'task', NODE],
+  ['GRID_PEER', '--peer', '10.0.0.1:4100', 'peer', [['status'], ['channel'], ['task', 'run'], ['task', 'get'], ['session', 'list'], ['session', 'cancel']]]
 ]
 
 describe('GRID_* environment variables', () => {

@@ -11,10 +11,21 @@ function sub (cmd: Command, name: string): Command {
 const longFlags = (cmd: Command): string[] => cmd.options.map(o => o.long ?? '')
 
 describe('buildProgram', () => {
-  it('is the grid program with node, certs, status, weight, strategy and channel', () => {
+  it('is the grid program with node, certs, status, weight, strategy, channel, task and session', () => {
     const program = buildProgram()
     expect(program.name()).toBe('grid')
-    expect(program.commands.map(c => c.name()).sort()).toEqual(['certs', 'channel', 'node', 'status', 'strategy', 'weight'])
+    expect(program.commands.map(c => c.name()).sort()).toEqual(['certs', 'channel', 'node', 'session', 'status', 'strategy', 'task', 'weight'])
+  })
+
+  it('task has run, submit, get, wait and cancel; session has list, show, open, close and cancel; each takes --peer and the TLS flags', () => {
+    const task = sub(buildProgram(), 'task')
+    const session = sub(buildProgram(), 'session')
+    expect(task.commands.map(c => c.name()).sort()).toEqual(['cancel', 'get', 'run', 'submit', 'wait'])
+    expect(session.commands.map(c => c.name()).sort()).toEqual(['cancel', 'close', 'list', 'open', 'show'])
+    for (const cmd of [...task.commands, ...session.commands]) {
+      expect(longFlags(cmd)).toEqual(expect.arrayContaining(['--peer', '--deadline', '--certs', '--name', '--dev', '--log-level']))
+    }
+    expect(longFlags(sub(task, 'run'))).toEqual(expect.arrayContaining(['--input', '--input-file', '--timeout', '--retries', '--priority', '--session']))
   })
 
   it('certs has init, issue and revoke', () => {

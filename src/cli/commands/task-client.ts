@@ -1,0 +1,73 @@
+import { Command, Option } from 'commander'
+import { parsePeerAddress } from '../../transport/address.ts'
+import type { ClientLibp2p } from '../../transport/libp2p.ts'
+import { intOption, logLevelOption, tlsOptions } from '../options.ts'
+import { withClient } from '../client.ts'
+import type { ClientFlags } from '../client.ts'
+import { printable, printableJson } from '../format.ts'
+import type { TasksAnswer } from '../../tasks/protocol-schema.ts'
+import { waitForTask } from '../../tasks/client.ts'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** Flags every `grid task` and `grid session` command takes. */
+export interface TasksClientFlags extends Omit<ClientFlags, 'timeout'> {
+  peer: string
+  deadline: number
+  json?: boolean
+}
+
+/** `--peer`, the certificate flags, `--deadline` and `--log-level` on `cmd`; `certText` says which certificate is the default. */
+export function withTasksClientOptions (cmd: Command, certText: string, deadlineMs = 30_000): Command {
+  cmd.addOption(new Option('--peer <addr>', 'the member to go through: host:port or multiaddr (any member: ids name their owner)').makeOptionMandatory().env('GRID_PEER'))
+  cmd.addOption(intOption('--deadline <ms>', 'give up after this long', 100, 2_147_483_647).default(deadlineMs))
+  for (const option of tlsOptions('client', certText)) cmd.addOption(option)
+  return cmd.addOption(logLevelOption('warn'))
+}
+
+/** Runs `fn` with a client of `flags.peer` under `--deadline`, as certificate `--name` or else `certName`. */
+export async function withTasksClient<T> (flags: TasksClientFlags, certName: string, fn: (libp2p: ClientLibp2p, target: Multiaddr, signal: AbortSignal) => Promise<T>): Promise<T> {
+  const target = parsePeerAddress(flags.peer)
+  return await withClient({ ...flags, timeout: flags.deadline }, flags.peer, async (libp2p, signal) => await fn(libp2p, target, signal), certName)
+}
+
+type FinalAnswer = TasksAnswer & { task: NonNullable<TasksAnswer['task']> }
+
+/**
+ * A final task on the terminal: its value as JSON on stdout (exit 0); otherwise
+ * why it ended on stderr — for a task that threw, its remote stack, which names
+ * the task's file and line — and exit code 1.
+ */
+export function printOutcome (answer: FinalAnswer): void {
+  const { task } = answer
+  if (task.status === 'completed') {
+    process.stdout.write(`${printableJson(answer.value ?? null)}\n`)
+    return
+  }
+  const error = task.error
+  const what = error == null ? `ended ${task.status}` : `${task.status === 'failed' ? 'failed' : `ended ${task.status}`}: ${error.name}${error.code == null ? '' : ` (${error.code})`}: ${error.message}`
+  process.stderr.write(`grid: task ${task.id} ${printable(what)}\n`)
+  if (task.status === 'failed' && error?.stack != null) process.stderr.write(`${printable(error.stack, { keepLines: true })}\n`)
+  process.exitCode = 1
+}
+
+/** A task as `grid task get` prints it: its info and, once completed, its value. */
+export function printTask (answer: TasksAnswer): void {
+  process.stdout.write(`${printableJson({ ...answer.task, value: answer.value })}\n`)
+}
+
+/**
+ * Waits for task `id` and prints how it ended (printOutcome); if `--deadline`
+ * runs out first, says the task goes on and how to follow it (exit 1).
+ */
+export async function waitAndPrint (libp2p: ClientLibp2p, target: Multiaddr, id: string, signal: AbortSignal, deadlineMs: number): Promise<void> {
+  let answer: FinalAnswer
+  try {
+    answer = await waitForTask(libp2p, target, id, { signal })
+  } catch (err) {
+    if (!signal.aborted) throw err
+    process.stderr.write(`grid: task ${id} is not final after --deadline ${deadlineMs} ms; it goes on: \`grid task wait ${id}\` follows it\n`)
+    process.exitCode = 1
+    return
+  }
+  printOutcome(answer)
+}

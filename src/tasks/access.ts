@@ -1,0 +1,49 @@
+import type { Role } from '../trust/roles.ts'
+import { describeRoles } from '../trust/roles.ts'
+import { ForbiddenError } from '../errors.ts'
+import type { TasksRequest } from './protocol-schema.ts'
+
+/** Who asks: the peer whose certificate the owner (or the relaying member) verified, and its roles. */
+export interface Caller {
+  peer: string
+  roles: ReadonlySet<Role>
+}
+
+/** Roles that may act on any task and session of the grid (DESIGN §11: members own sessions; admins may do anything). */
+const OPERATORS: readonly Role[] = ['member', 'admin']
+
+function isOperator (caller: Caller): boolean {
+  return OPERATORS.some(role => caller.roles.has(role))
+}
+
+function refuse (caller: Caller, what: string): ForbiddenError {
+  return new ForbiddenError(`peer ${caller.peer} (roles ${describeRoles(caller.roles)}) may not ${what}`)
+}
+
+/**
+ * The tasks protocol's rules, checked per request (the guard admitted client,
+ * member and admin): shipping code needs the member role, a client runs only
+ * registered names; a client reads and cancels only the tasks it submitted
+ * (results are its data), members and admins any; opening, closing and
+ * cancelling sessions is for members and admins; listing sessions and their
+ * task states is for every role (like `grid status`).
+ */
+export function checkRequest (caller: Caller, request: TasksRequest): void {
+  switch (request.op) {
+    case 'submit':
+      if (request.module.kind === 'source' && !caller.roles.has('member')) throw refuse(caller, 'ship task code: it needs the member role; a client runs only tasks registered by name')
+      return
+    case 'session-open':
+    case 'session-close':
+    case 'session-cancel':
+      if (!isOperator(caller)) throw refuse(caller, `${request.op.replace('-', ' ')}: it needs the member or admin role`)
+      return
+    default:
+  }
+}
+
+/** For get, wait and cancel: a client only on its own tasks. */
+export function checkTaskAccess (caller: Caller, submitter: string | undefined, op: string): void {
+  if (isOperator(caller) || (submitter != null && submitter === caller.peer)) return
+  throw refuse(caller, `${op} a task it did not submit: it needs the member or admin role`)
+}

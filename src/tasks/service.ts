@@ -1,0 +1,240 @@
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { StreamHandler } from '@libp2p/interface'
+import { JsonStream } from '../transport/json-stream.ts'
+import { toWireError } from '../wire/wire-error.ts'
+import { ModuleCache } from '../agent/module-cache.ts'
+import type { PeerCredentials } from '../trust/credentials.ts'
+import type { Logger } from '../logger.ts'
+import { ConfigError, PeerUnreachableError, ProtocolError, TaskLimitError, TaskNotFoundError, TaskNotRegisteredError } from '../errors.ts'
+import type { Tasks } from './tasks.ts'
+import type { Task } from './task.ts'
+import type { Session } from './session.ts'
+import { checkRequest, checkTaskAccess } from './access.ts'
+import { isFinal } from './types.ts'
+import { sha256 as hashOf } from '../wire/module-ref.ts'
+import type { Caller } from './access.ts'
+import { DEFAULT_LIST, MAX_LIST, MAX_REQUEST_BYTES, MAX_WAIT_MS, tasksRequestSchema } from './protocol-schema.ts'
+import type { SessionSummary, TasksReply, TasksRequest } from './protocol-schema.ts'
+
+/** Shipped task bundles kept at most (content-addressed, least recently used evicted; a module with open tasks stays). */
+export const TASK_MODULES_QUOTA_BYTES = 64 * 1024 * 1024
+/** Sessions opened through the protocol and still open, at most. */
+export const MAX_REMOTE_SESSIONS = 256
+/** How long a cancel waits for the task to settle before it answers with the status it has. */
+const CANCEL_SETTLE_MS = 5000
+const READ_REQUEST_MS = 10_000
+
+export interface TasksServiceDeps {
+  tasks: Tasks
+  /** This node's peer id: ids that name another owner are forwarded to it. */
+  self: string
+  credentials: Pick<PeerCredentials, 'get' | 'has' | 'forbid'>
+  /** The node's data dir: shipped bundles go to `<dataDir>/tasks/modules/<sha256>.mjs`. */
+  dataDir: string
+  /** Creates the data dir or checks the one there (owned by this user, writable by nobody else), before code is stored in it. */
+  prepareDataDir: () => Promise<void>
+  /** Sends a request to the owner `owner` (a member) and returns its reply. */
+  forward: (owner: string, request: TasksRequest, signal: AbortSignal) => Promise<TasksReply>
+  log: Logger
+}
+
+/**
+ * The node's side of TASKS_PROTOCOL: submit (a registered name, or a member's
+ * shipped bundle, stored content-addressed), get, wait, cancel and the session
+ * ops, each checked against the caller's roles (access.ts). A request about
+ * an id another node owns is forwarded to that owner once, with the caller it
+ * came from, and its answer relayed.
+ */
+export class TasksService {
+  private readonly deps: TasksServiceDeps
+  private modules?: Promise<ModuleCache>
+  private readonly remoteSessions = new Set<Session>()
+
+  constructor (deps: TasksServiceDeps) {
+    this.deps = deps
+  }
+
+  handler (): StreamHandler {
+    return async (stream, connection) => {
+      const json = new JsonStream(stream, { maxBytes: MAX_REQUEST_BYTES })
+      const peer = connection.remotePeer.toString()
+      let request: TasksRequest
+      try {
+        request = await json.read(tasksRequestSchema, { signal: AbortSignal.timeout(READ_REQUEST_MS) })
+      } catch (err) {
+        this.deps.log.debug({ peer, err }, 'dropped a malformed tasks request')
+        // a request that is not one: the caller learns what is wrong with it (ERR_PROTOCOL), a stalled one gets nothing
+        if (err instanceof ProtocolError) await json.write({ ok: false, error: toWireError(err) }, { signal: AbortSignal.timeout(READ_REQUEST_MS) }).then(async () => { await json.close() }, () => { stream.abort(err) })
+        else stream.abort(err as Error)
+        return
+      }
+      const reply = await this.serve(peer, request)
+      try {
+        await json.write(reply).catch(async (err: unknown) => {
+          // a value JSON cannot carry (a BigInt): the caller learns why instead of a dropped stream
+          if (err instanceof TypeError) await json.write({ ok: false, error: toWireError(err) })
+          else throw err
+        })
+        await json.close()
+      } catch (err) {
+        this.deps.log.debug({ peer, err }, 'could not answer a tasks request')
+        stream.abort(err as Error)
+      }
+    }
+  }
+
+  /** Answers `request` from `peer` here, or forwards it to the owner its id names; a failure is an `{ ok: false }` reply. */
+  async serve (peer: string, request: TasksRequest): Promise<TasksReply> {
+    try {
+      return await this.route(peer, request)
+    } catch (err) {
+      return { ok: false, error: toWireError(err) }
+    }
+  }
+
+  private async route (peer: string, request: TasksRequest): Promise<TasksReply> {
+    const caller = this.callerOf(peer, request)
+    checkRequest(caller, request)
+    const id = 'id' in request ? request.id : request.op === 'submit' ? request.session : undefined
+    const owner = id?.slice(0, id.indexOf('/'))
+    if (id != null && owner !== this.deps.self) {
+      // forwarded once: an owner that does not hold the id says so rather than passing it on
+      if ('relay' in request && request.relay != null) throw new TaskNotFoundError(id, id.includes('/s-') ? 'session' : 'task')
+      const relayed = { ...request, relay: { caller: caller.peer, roles: [...caller.roles] } }
+      const waitMs = request.op === 'wait' ? request.timeoutMs ?? MAX_WAIT_MS : 0
+      try {
+        return await this.deps.forward(owner!, relayed, AbortSignal.timeout(waitMs + 20_000))
+      } catch (err) {
+        throw new PeerUnreachableError(`${owner!} (the owner of ${id})`, { cause: err })
+      }
+    }
+    return await this.answer(caller, request)
+  }
+
+  private callerOf (peer: string, request: TasksRequest): Caller {
+    const relay = 'relay' in request ? request.relay : undefined
+    if (relay == null) return { peer, roles: this.deps.credentials.get(peer)?.roles ?? new Set() }
+    // a member that verified the caller's certificate vouches for it; nobody else may
+    if (!this.deps.credentials.has(peer, 'member')) throw this.deps.credentials.forbid(peer, 'relay tasks requests', ['member'])
+    return { peer: relay.caller, roles: new Set(relay.roles) }
+  }
+
+  private async answer (caller: Caller, request: TasksRequest): Promise<TasksReply> {
+    const { tasks } = this.deps
+    switch (request.op) {
+      case 'submit': return await this.submit(caller, request)
+      case 'get': return taskReply(this.task(caller, request.id, 'get'))
+      case 'wait': {
+        const task = this.task(caller, request.id, 'wait for')
+        await settledWithin(task, request.timeoutMs ?? MAX_WAIT_MS)
+        return taskReply(task)
+      }
+      case 'cancel': {
+        const task = this.task(caller, request.id, 'cancel')
+        task.cancel(request.reason ?? `cancelled by ${caller.peer}`)
+        await settledWithin(task, CANCEL_SETTLE_MS)
+        return taskReply(task)
+      }
+      case 'session-open': {
+        if (this.remoteSessions.size >= MAX_REMOTE_SESSIONS) throw new TaskLimitError(`this node already has ${MAX_REMOTE_SESSIONS} sessions opened remotely and still open: close some first`)
+        const session = tasks.session({ name: request.name, priority: request.priority, maxRetries: request.maxRetries, timeoutMs: request.timeoutMs })
+        this.remoteSessions.add(session)
+        void session.done.then(() => { this.remoteSessions.delete(session) })
+        return { ok: true, id: session.id, session: summary(session) }
+      }
+      case 'session-list': return { ok: true, sessions: tasks.sessions().slice(0, MAX_LIST).map(summary) }
+      case 'session-show': {
+        const session = this.session(request.id)
+        return { ok: true, session: summary(session), tasks: session.tasks({ status: request.status }).slice(0, request.limit ?? DEFAULT_LIST) }
+      }
+      case 'session-close': {
+        const session = this.session(request.id)
+        if (session === this.defaultSession()) throw new ConfigError('session', 'the default session stays open; cancel its tasks instead')
+        session.close()
+        return { ok: true, session: summary(session) }
+      }
+      case 'session-cancel': {
+        const session = this.session(request.id)
+        const open = session.tasks().filter(t => !isFinal(t.status))
+        const reason = `session cancelled by ${caller.peer}`
+        // the default session is cancelled task by task: it stays open for the node's own submits
+        if (session === this.defaultSession()) for (const info of open) session.get(info.id)?.cancel(reason)
+        else session.cancel(reason)
+        // answered with the counts after the cancel: a closed session is forgotten once done
+        await Promise.all(open.map(async info => { const task = session.get(info.id); if (task != null) await settledWithin(task, CANCEL_SETTLE_MS) }))
+        return { ok: true, cancelled: open.length, session: summary(session) }
+      }
+    }
+  }
+
+  private async submit (caller: Caller, request: Extract<TasksRequest, { op: 'submit' }>): Promise<TasksReply> {
+    const { tasks } = this.deps
+    const session = request.session == null ? this.defaultSession() : this.session(request.session)
+    const options = { priority: request.priority, maxRetries: request.maxRetries, timeoutMs: request.timeoutMs, submitter: caller.peer }
+    if (request.module.kind === 'name') {
+      const { name } = request.module
+      // only a registered name: anything else would resolve as a path on this node
+      if (tasks.registeredModule(name) == null) throw new TaskNotRegisteredError(name, tasks.registeredNames())
+      const task = session.submit(name, request.input, options)
+      return { ok: true, id: task.id, task: task.info() }
+    }
+    const { sha256, source } = request.module
+    if (hashOf(source) !== sha256) throw new ProtocolError('the shipped task module does not match its sha256')
+    const cache = await this.moduleCache()
+    const { path } = await cache.store(sha256, source).catch((err: unknown) => { throw new TaskLimitError(`shipped task module not stored: ${(err as Error).message}`) })
+    let task: Task
+    try {
+      task = session.submit(path, request.input, options)
+    } catch (err) {
+      cache.release(sha256)
+      throw err
+    }
+    // pinned while the task is open: its pool may still spawn a worker from the file
+    void task.settled.then(() => { cache.release(sha256) })
+    return { ok: true, id: task.id, task: task.info() }
+  }
+
+  private task (caller: Caller, id: string, op: string): Task {
+    const task = this.deps.tasks.getTask(id)
+    if (task == null) throw new TaskNotFoundError(id)
+    checkTaskAccess(caller, task.submitter, op)
+    return task
+  }
+
+  private session (id: string): Session {
+    const session = this.deps.tasks.getSession(id)
+    if (session == null) throw new TaskNotFoundError(id, 'session')
+    return session
+  }
+
+  private defaultSession (): Session {
+    return this.deps.tasks.getSession(`${this.deps.self}/s-default`)!
+  }
+
+  private async moduleCache (): Promise<ModuleCache> {
+    this.modules ??= (async () => {
+      // shipped code lives in it: a dir others could write to could have it swapped before a worker imports it
+      await this.deps.prepareDataDir()
+      const cache = new ModuleCache(join(this.deps.dataDir, 'tasks'), { quotaBytes: TASK_MODULES_QUOTA_BYTES }, this.deps.log)
+      await cache.start()
+      return cache
+    })()
+    this.modules.catch(() => { this.modules = undefined })
+    return await this.modules
+  }
+}
+
+function taskReply (task: Task): TasksReply {
+  return { ok: true, task: task.info(), value: task.status === 'completed' ? task.value : undefined }
+}
+
+function summary (session: Session): SessionSummary {
+  return { id: session.id, name: session.name.slice(0, 256), closed: session.isClosed, createdAt: session.createdAt, counts: session.counts() }
+}
+
+async function settledWithin (task: Task, ms: number): Promise<void> {
+  const timer = new AbortController()
+  await Promise.race([task.settled, sleep(ms, undefined, { signal: timer.signal }).catch(() => {})])
+  timer.abort()
+}

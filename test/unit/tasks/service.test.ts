@@ -1,0 +1,115 @@
+import { describe, it, expect, beforeAll, afterEach } from 'vitest'
+import { fileURLToPath } from 'node:url'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pino from 'pino'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { Tasks } from '../../../src/tasks/tasks.ts'
+import { TasksService } from '../../../src/tasks/service.ts'
+import type { TasksReply, TasksRequest } from '../../../src/tasks/protocol-schema.ts'
+import { PeerCredentials } from '../../../src/trust/credentials.ts'
+import type { Role } from '../../../src/trust/roles.ts'
+import { sha256 } from '../../../src/wire/module-ref.ts'
+
+const square = fileURLToPath(new URL('../../fixtures/tasks/square.mjs', import.meta.url))
+const log = pino({ level: 'silent' })
+const newPeer = async (): Promise<string> => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+
+describe('TasksService (the tasks protocol, components stubbed)', () => {
+  let self: string, remoteOwner: string, client: string, member: string, admin: string
+  const stops: Array<() => Promise<void>> = []
+
+  beforeAll(async () => {
+    [self, remoteOwner, client, member, admin] = await Promise.all([newPeer(), newPeer(), newPeer(), newPeer(), newPeer()])
+  })
+  afterEach(async () => { for (const stop of stops.splice(0)) await stop() })
+
+  /** A service over real Tasks whose pools never get a worker (no capacity): tasks stay queued until cancelled. */
+  async function service (): Promise<{ svc: TasksService, tasks: Tasks, forwarded: Array<[string, TasksRequest]>, dataDir: string }> {
+    const credentials = new PeerCredentials()
+    const grant = (peer: string, roles: Role[]): void => { credentials.record(peer, { name: 'x', serial: '1', roles: new Set(roles), notAfter: Number.MAX_SAFE_INTEGER }) }
+    grant(client, ['client']); grant(member, ['member']); grant(admin, ['admin'])
+    const tasks = new Tasks(self, { spawn: async () => await new Promise(() => {}), capacity: () => 0, log }, { sizeEveryMs: 60_000 })
+    tasks.register('sq', square)
+    const dataDir = await mkdtemp(join(tmpdir(), 'gridd-tasks-svc-'))
+    stops.push(async () => { await tasks.stop(); await rm(dataDir, { recursive: true, force: true }) })
+    const forwarded: Array<[string, TasksRequest]> = []
+    const forward = async (owner: string, request: TasksRequest): Promise<TasksReply> => { forwarded.push([owner, request]); return { ok: true, id: 'relayed' } }
+    return { svc: new TasksService({ tasks, self, credentials, dataDir, prepareDataDir: async () => {}, forward, log }), tasks, forwarded, dataDir }
+  }
+
+  const submitName = { op: 'submit', module: { kind: 'name', name: 'sq' }, input: 3 } as const
+  const errorCode = (reply: TasksReply): string | undefined => reply.ok ? undefined : reply.error.code
+
+  it('records the submitter; a client acts only on its own tasks, a member or an admin on any', async () => {
+    const { svc } = await service()
+    const mine = await svc.serve(client, submitName)
+    const theirs = await svc.serve(member, submitName)
+    if (!mine.ok || !theirs.ok) throw new Error('submit failed')
+    expect(mine.task?.submitter).toBe(client)
+    expect((await svc.serve(client, { op: 'get', id: mine.id! })).ok).toBe(true)
+    expect(errorCode(await svc.serve(client, { op: 'get', id: theirs.id! }))).toBe('ERR_FORBIDDEN')
+    expect(errorCode(await svc.serve(client, { op: 'cancel', id: theirs.id! }))).toBe('ERR_FORBIDDEN')
+    const cancelled = await svc.serve(admin, { op: 'cancel', id: theirs.id! })
+    expect(cancelled.ok && cancelled.task?.status).toBe('cancelled')
+    expect((await svc.serve(member, { op: 'get', id: mine.id! })).ok).toBe(true)
+  })
+
+  it('ships code only for a member: a client gets ERR_FORBIDDEN; the bundle is stored by its hash; a wrong hash is refused', async () => {
+    const { svc, dataDir } = await service()
+    const source = 'export default (n) => n + 1\n'
+    const module = { kind: 'source', path: '/elsewhere/inc.mjs', sha256: sha256(source), source } as const
+    expect(errorCode(await svc.serve(client, { op: 'submit', module }))).toBe('ERR_FORBIDDEN')
+    const submitted = await svc.serve(member, { op: 'submit', module })
+    expect(submitted.ok && submitted.task?.module).toBe(join(dataDir, 'tasks', 'modules', `${sha256(source)}.mjs`))
+    expect(await readdir(join(dataDir, 'tasks', 'modules'))).toEqual([`${sha256(source)}.mjs`])
+    expect(errorCode(await svc.serve(member, { op: 'submit', module: { ...module, sha256: sha256('other') } }))).toBe('ERR_PROTOCOL')
+  })
+
+  it('runs only registered names: another name is not looked up as a path', async () => {
+    const { svc } = await service()
+    expect(errorCode(await svc.serve(member, { op: 'submit', module: { kind: 'name', name: 'square.mjs' } }))).toBe('ERR_TASK_NOT_REGISTERED')
+  })
+
+  it('forwards an id of another owner once, with the caller; a relayed request is never forwarded again', async () => {
+    const { svc, forwarded } = await service()
+    const id = `${remoteOwner}/t-0123456789abcdef`
+    expect(await svc.serve(client, { op: 'get', id })).toEqual({ ok: true, id: 'relayed' })
+    expect(forwarded).toEqual([[remoteOwner, { op: 'get', id, relay: { caller: client, roles: ['client'] } }]])
+    // from a member relaying: not passed on (no loops)
+    expect(errorCode(await svc.serve(member, { op: 'get', id, relay: { caller: client, roles: ['client'] } }))).toBe('ERR_TASK_NOT_FOUND')
+    expect(forwarded.length).toBe(1)
+  })
+
+  it('believes a relayed caller only from a member, and applies the rules to that caller', async () => {
+    const { svc } = await service()
+    const theirs = await svc.serve(member, submitName)
+    if (!theirs.ok) throw new Error('submit failed')
+    // a client cannot claim to relay for an admin
+    expect(errorCode(await svc.serve(client, { op: 'cancel', id: theirs.id!, relay: { caller: admin, roles: ['admin'] } }))).toBe('ERR_FORBIDDEN')
+    // a member relaying a client's cancel of someone else's task: refused as for the client
+    expect(errorCode(await svc.serve(member, { op: 'cancel', id: theirs.id!, relay: { caller: client, roles: ['client'] } }))).toBe('ERR_FORBIDDEN')
+    expect(errorCode(await svc.serve(member, { op: 'get', id: theirs.id!, relay: { caller: member, roles: ['member'] } }))).toBeUndefined()
+  })
+
+  it('session ops: a client lists and shows, only members and admins open, close and cancel; the default session stays open', async () => {
+    const { svc, tasks } = await service()
+    expect(errorCode(await svc.serve(client, { op: 'session-open', name: 'x' }))).toBe('ERR_FORBIDDEN')
+    const opened = await svc.serve(member, { op: 'session-open', name: 'batch' })
+    if (!opened.ok) throw new Error('open failed')
+    await svc.serve(member, { ...submitName, session: opened.id })
+    const shown = await svc.serve(client, { op: 'session-show', id: opened.id! })
+    expect(shown.ok && [shown.session?.counts.queued, shown.tasks?.length]).toEqual([1, 1])
+    expect(errorCode(await svc.serve(client, { op: 'session-cancel', id: opened.id! }))).toBe('ERR_FORBIDDEN')
+    await svc.serve(client, submitName)
+    const defaultId = `${self}/s-default`
+    const cancelled = await svc.serve(admin, { op: 'session-cancel', id: defaultId })
+    expect(cancelled.ok && [cancelled.cancelled, cancelled.session?.closed, cancelled.session?.counts.cancelled]).toEqual([1, false, 1])
+    expect(errorCode(await svc.serve(member, { op: 'session-close', id: defaultId }))).toBe('ERR_CONFIG')
+    expect(tasks.getSession(defaultId)?.isClosed).toBe(false)
+    const listed = await svc.serve(client, { op: 'session-list' })
+    expect(listed.ok && listed.sessions?.map(s => s.name).sort()).toEqual(['batch', 'default'])
+  })
+})

@@ -13,9 +13,11 @@ import { onShutdownSignal } from '../signals.ts'
 import { parseAddonSpec, loadAddon } from '../addon-spec.ts'
 import { MEMBER_EVENT_TYPES } from '../../membership/events.ts'
 import { DEFAULT_MODULE_CACHE_MB } from '../../agent/config.ts'
+import { apiAddonOptions, apiOptions, taskRegistrations } from '../api-flags.ts'
+import type { ApiFlags } from '../api-flags.ts'
 
 
-interface NodeFlags {
+interface NodeFlags extends ApiFlags {
   host: string
   port: number
   peer?: string[]
@@ -61,7 +63,7 @@ export function nodeCommand (): Command {
     .addOption(intOption('--port <port>', 'listen port (0 = any free port)', 0, 65535).default(DEFAULT_PORT).env('GRID_PORT'))
     .addOption(listOption('--peer <addr...>', 'a member to join through: host:port or multiaddr (repeatable, comma-separated in GRID_PEERS)').env('GRID_PEERS'))
   for (const option of tlsOptions('node')) cmd.addOption(option)
-  return cmd
+  cmd
     .addOption(new Option('--agent', 'spawn worker processes for the grid').env('GRID_AGENT'))
     .addOption(numberOption('--workers <n>', 'most workers at once (default: CPU count)', maxWorkers).env('GRID_WORKERS'))
     .addOption(numberOption('--cpu <slots>', 'CPU slots advertised, fractions allowed (default: CPU count)', cpuCapacity).env('GRID_CPU'))
@@ -89,7 +91,8 @@ export function nodeCommand (): Command {
     .addOption(numberOption('--channel-bytes <n>', 'bytes per channel (default 67108864)', positiveInteger).env('GRID_CHANNEL_BYTES'))
     .addOption(numberOption('--channel-sync-bytes <n>', 'largest snapshot-exchange message; bigger snapshots stream in chunks (default 4194304)', syncMessageBytes).env('GRID_CHANNEL_SYNC_BYTES'))
     .addOption(logLevelOption('info'))
-    .action(async (flags: NodeFlags) => { await runNode(flags) })
+  for (const option of apiOptions()) cmd.addOption(option)
+  return cmd.action(async (flags: NodeFlags) => { await runNode(flags) })
 }
 
 async function runNode (flags: NodeFlags): Promise<void> {
@@ -134,9 +137,12 @@ async function runNode (flags: NodeFlags): Promise<void> {
   node.on('peer:connect', ({ id }) => { logger.info({ peer: id }, 'peer connected') })
   node.on('peer:disconnect', ({ id }) => { logger.info({ peer: id }, 'peer disconnected') })
   try {
+    for (const [name, module] of taskRegistrations(flags, process.cwd())) node.tasks.register(name, module)
     // built-ins load only when asked for: an idle node does not pay for web servers or prom-client
     if (flags.metrics != null) await node.use((await import('../../metrics/addon.ts')).metricsAddon, { port: flags.metrics, host: flags.metricsHost })
     if (flags.dashboard != null) await node.use((await import('../../dashboard/addon.ts')).dashboardAddon, { port: flags.dashboard, host: flags.dashboardHost })
+    const api = apiAddonOptions(flags, process.cwd())
+    if (api != null) await node.use((await import('../../api/addon.ts')).apiAddon, api)
     for (const spec of flags.addon ?? []) {
       const { module, options } = parseAddonSpec(spec)
       await node.use(await loadAddon(module, process.cwd()), options)

@@ -1,0 +1,49 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Principal, Scope } from './scopes.ts'
+import { hasScope } from './scopes.ts'
+import type { VerifyToken } from './jwt.ts'
+import { ForbiddenError, UnauthorizedError } from '../../errors.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who made the request, once its bearer token is verified (routes with a `scope`). */
+    principal?: Principal
+  }
+  interface FastifyContextConfig {
+    /** The scope a route needs; absent, the route checks its caller itself (webhooks) or is public (`/docs/json`). */
+    scope?: Scope
+  }
+}
+
+/**
+ * Authenticates every route that names a scope, before its body is read:
+ * no or a bad bearer token → 401 (ERR_UNAUTHORIZED, with a Bearer challenge),
+ * a token without the scope → 403 (ERR_FORBIDDEN).
+ */
+export function requireScopes (app: FastifyInstance, verify: VerifyToken | undefined): void {
+  app.addHook('onRequest', async (request, reply) => {
+    const scope = request.routeOptions.config.scope
+    if (scope == null) return
+    const token = bearerToken(request)
+    if (token == null || verify == null) {
+      void reply.header('www-authenticate', 'Bearer realm="gridd"')
+      throw new UnauthorizedError(verify == null ? 'this API has no token verifier configured (--api-jwt-secret-file, --api-jwt-public-key-file or --api-jwks-file)' : 'an Authorization: Bearer <JWT> header is required')
+    }
+    let principal: Principal
+    try {
+      principal = await verify(token)
+    } catch (err) {
+      void reply.header('www-authenticate', 'Bearer realm="gridd", error="invalid_token"')
+      throw err
+    }
+    if (!hasScope(principal, scope)) throw new ForbiddenError(`this token lacks the scope ${scope}`)
+    request.principal = principal
+  })
+}
+
+function bearerToken (request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization
+  if (header == null) return undefined
+  const match = /^Bearer\s+([A-Za-z0-9._~+/-]+=*)\s*$/i.exec(header)
+  return match?.[1]
+}

@@ -1,0 +1,27 @@
+import type { FastifyInstance } from 'fastify'
+import type { ApiContext } from '../api-context.ts'
+import { idParams, problemResponses } from '../schemas.ts'
+import { findSession, findTask } from '../lookup.ts'
+import { serveEvents } from '../live/sse.ts'
+
+const eventsQuery = { type: 'object', properties: { after: { type: 'string', pattern: '^\\d{1,15}$' } } } as const
+const description = 'Server-sent events, each with an id: status, progress, log, then result or error (session streams also counts). Reconnecting with Last-Event-ID (or ?after=) resumes after that event; a `gap` event says the replay buffer no longer held some.'
+
+/** `GET /v1/tasks/:id/events`, `GET /v1/sessions/:id/events`. */
+export function eventRoutes (app: FastifyInstance, api: ApiContext): void {
+  app.get<{ Params: { id: string } }>('/v1/tasks/:id/events', {
+    config: { scope: 'tasks:read' },
+    schema: { summary: 'Follow a task live (text/event-stream)', description, tags: ['live'], params: idParams, querystring: eventsQuery, response: { ...problemResponses } }
+  }, async (request, reply) => {
+    const log = api.live.task(findTask(api.node.tasks, api.node.peerId, request.params.id))
+    return serveEvents(request, reply, log, { maxBufferedBytes: api.settings.maxBufferedBytes, release: api.streams.take() })
+  })
+
+  app.get<{ Params: { id: string } }>('/v1/sessions/:id/events', {
+    config: { scope: 'tasks:read' },
+    schema: { summary: 'Follow every task of a session live (text/event-stream)', description, tags: ['live'], params: idParams, querystring: eventsQuery, response: { ...problemResponses } }
+  }, async (request, reply) => {
+    const log = api.live.session(findSession(api.node.tasks, api.node.peerId, request.params.id))
+    return serveEvents(request, reply, log, { maxBufferedBytes: api.settings.maxBufferedBytes, release: api.streams.take() })
+  })
+}

@@ -1,0 +1,55 @@
+import { resolve } from 'node:path'
+import { Option } from 'commander'
+import { intOption, listOption } from './options.ts'
+import type { ApiOptions } from '../api/options.ts'
+import { parseHookSpec } from '../api/hooks/hook-config.ts'
+import { ConfigError } from '../errors.ts'
+
+/** `grid node` flags of the HTTP API and of the task names it (and clients) may run. */
+export interface ApiFlags {
+  task?: string[]
+  api?: number
+  apiHost: string
+  apiJwtSecretFile?: string
+  apiJwtPublicKeyFile?: string
+  apiJwksFile?: string
+  apiHook?: string[]
+}
+
+export function apiOptions (): Option[] {
+  return [
+    listOption('--task <name=module...>', 'register a task name clients, the HTTP API and webhooks may run: name=path/to/module (repeatable)').env('GRID_TASKS'),
+    intOption('--api <port>', 'serve the HTTP API (REST, live output, webhooks) on this port (0 = any free port)', 0, 65535).env('GRID_API'),
+    new Option('--api-host <ip>', 'HTTP API listen address').default('127.0.0.1').env('GRID_API_HOST'),
+    new Option('--api-jwt-secret-file <file>', 'verify bearer tokens with the HS256 secret in this file (at least 32 bytes)').env('GRID_API_JWT_SECRET_FILE'),
+    new Option('--api-jwt-public-key-file <file>', 'verify bearer tokens with this Ed25519 (EdDSA) or P-256 (ES256) public key (PEM)').env('GRID_API_JWT_PUBLIC_KEY_FILE'),
+    new Option('--api-jwks-file <file>', 'verify bearer tokens with the public keys of this JWKS file').env('GRID_API_JWKS_FILE'),
+    new Option('--api-hook <spec>', 'a webhook, name=task:secretFile[:wait]: POST /v1/hooks/<name> runs registered task <task>, signed with the secret in secretFile; :wait answers with the result (repeatable)')
+      .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value])
+  ]
+}
+
+/** `--task name=module` as [name, absolute path] pairs (paths are the caller's cwd's). */
+export function taskRegistrations (flags: ApiFlags, cwd: string): Array<[string, string]> {
+  return (flags.task ?? []).map(spec => {
+    const eq = spec.indexOf('=')
+    if (eq <= 0 || eq === spec.length - 1) throw new ConfigError('task', `expected name=module, got ${JSON.stringify(spec)}`)
+    return [spec.slice(0, eq), resolve(cwd, spec.slice(eq + 1))]
+  })
+}
+
+/** The API add-on's options from the flags, or undefined without `--api`. */
+export function apiAddonOptions (flags: ApiFlags, cwd: string): ApiOptions | undefined {
+  if (flags.api == null) return undefined
+  const file = (path: string | undefined): string | undefined => path == null ? undefined : resolve(cwd, path)
+  const keyed = flags.apiJwtSecretFile != null || flags.apiJwtPublicKeyFile != null || flags.apiJwksFile != null
+  return {
+    port: flags.api,
+    host: flags.apiHost,
+    jwt: keyed ? { secretFile: file(flags.apiJwtSecretFile), publicKeyFile: file(flags.apiJwtPublicKeyFile), jwksFile: file(flags.apiJwksFile) } : undefined,
+    hooks: (flags.apiHook ?? []).map(spec => {
+      const hook = parseHookSpec(spec)
+      return { ...hook, secretFile: resolve(cwd, hook.secretFile) }
+    })
+  }
+}

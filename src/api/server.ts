@@ -1,4 +1,4 @@
-import Fastify from 'fastify'
+import Fastify, { LogController } from 'fastify'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import swagger from '@fastify/swagger'
 import websocket from '@fastify/websocket'
@@ -45,7 +45,8 @@ export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'member
   const api: ApiContext = { node: ctx, settings, live, submitters: new Submitters(), streams: new StreamSlots(settings.maxStreams), log: ctx.log }
   const app: FastifyInstance = Fastify({
     loggerInstance: ctx.log as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // a request line per call would swamp the node's log under load; failures are logged where they happen
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: settings.bodyLimitBytes,
     forceCloseConnections: true,
     return503OnClosing: true,

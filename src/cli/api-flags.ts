@@ -14,6 +14,7 @@ export interface ApiFlags {
   apiJwtPublicKeyFile?: string
   apiJwksFile?: string
   apiHook?: string[]
+  apiRateLimit?: number
 }
 
 export function apiOptions (): Option[] {
@@ -24,6 +25,7 @@ export function apiOptions (): Option[] {
     new Option('--api-jwt-secret-file <file>', 'verify bearer tokens with the HS256 secret in this file (at least 32 bytes)').env('GRID_API_JWT_SECRET_FILE'),
     new Option('--api-jwt-public-key-file <file>', 'verify bearer tokens with this Ed25519 (EdDSA) or P-256 (ES256) public key (PEM)').env('GRID_API_JWT_PUBLIC_KEY_FILE'),
     new Option('--api-jwks-file <file>', 'verify bearer tokens with the public keys of this JWKS file').env('GRID_API_JWKS_FILE'),
+    intOption('--api-rate-limit <n>', 'HTTP API requests per token subject (else client address) per minute (default 600)', 1, 1_000_000_000).env('GRID_API_RATE_LIMIT'),
     new Option('--api-hook <spec>', 'a webhook, name=task:secretFile[:wait]: POST /v1/hooks/<name> runs registered task <task>, signed with the secret in secretFile; :wait answers with the result (repeatable)')
       .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value])
   ]
@@ -46,6 +48,7 @@ export function apiAddonOptions (flags: ApiFlags, cwd: string): ApiOptions | und
   return {
     port: flags.api,
     host: flags.apiHost,
+    rateLimit: flags.apiRateLimit,
     jwt: keyed ? { secretFile: file(flags.apiJwtSecretFile), publicKeyFile: file(flags.apiJwtPublicKeyFile), jwksFile: file(flags.apiJwksFile) } : undefined,
     hooks: (flags.apiHook ?? []).map(spec => {
       const hook = parseHookSpec(spec)

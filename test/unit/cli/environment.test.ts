@@ -62,6 +62,13 @@ const TABLE: Array<[string, string, string, string, string[][]]> = [
   ['GRID_CHANNEL_KEYS', '--channel-keys', '1000', 'channelKeys', NODE],
   ['GRID_CHANNEL_BYTES', '--channel-bytes', '1000000', 'channelBytes', NODE],
   ['GRID_CHANNEL_SYNC_BYTES', '--channel-sync-bytes', '1048576', 'channelSyncBytes', NODE],
+  ['GRID_TASKS', '--task', 'noop=./noop.mjs,square=./square.mjs', 'task', NODE],
+  ['GRID_API', '--api', '8090', 'api', NODE],
+  ['GRID_API_HOST', '--api-host', '0.0.0.0', 'apiHost', NODE],
+  ['GRID_API_RATE_LIMIT', '--api-rate-limit', '100', 'apiRateLimit', NODE],
+  ['GRID_API_JWT_SECRET_FILE', '--api-jwt-secret-file', '/etc/gridd/api.secret', 'apiJwtSecretFile', NODE],
+  ['GRID_API_JWT_PUBLIC_KEY_FILE', '--api-jwt-public-key-file', '/etc/gridd/api.pub', 'apiJwtPublicKeyFile', NODE],
+  ['GRID_API_JWKS_FILE', '--api-jwks-file', '/etc/gridd/jwks.json', 'apiJwksFile', NODE],
   ['GRID_PEER', '--peer', '10.0.0.1:4100', 'peer', [['status'], ['channel']]]
 ]
 

@@ -146,6 +146,8 @@ describe('the HTTP API on a grid node process (--api) with an agent', () => {
     expect(all.map(e => Number(e.id))).toEqual(all.map((_e, i) => i + 1))
     expect(all.filter(e => e.event === 'log')).toHaveLength(15)
     expect(all.at(-1)!.event).toBe('result')
+    // a reader that has it all (an EventSource reconnecting after the end) is told to stop: 204
+    expect((await readEvents(url, { ...auth('reader'), 'last-event-id': all.at(-1)!.id! })).status).toBe(204)
   }, 30_000)
 
   it('a WebSocket subscribes to a task and a session, and can resume after an event id', async () => {

@@ -33,6 +33,11 @@ export class EventLog {
     return this.finished
   }
 
+  /** The id of the last event appended (0: none yet). */
+  get lastSeq (): number {
+    return this.nextSeq - 1
+  }
+
   append (type: string, data: Record<string, unknown>): void {
     if (this.finished) return
     const event = { seq: this.nextSeq++, type, data }
@@ -51,9 +56,15 @@ export class EventLog {
     this.endListeners.clear()
   }
 
-  /** Events after `after` have already left the buffer: a reader resuming there would have a hole. */
-  lostAfter (after: number): boolean {
-    return after + 1 < (this.kept[0]?.seq ?? this.nextSeq)
+  /**
+   * Where a reader that last saw `after` resumes: right after it, with `gap`
+   * when events since have left the buffer; from the start, with `gap`, when
+   * `after` is beyond this log (an id of an earlier log of the same task or
+   * session, forgotten since: its numbering started again).
+   */
+  resume (after: number): { after: number, gap: boolean } {
+    if (after >= this.nextSeq) return { after: 0, gap: true }
+    return { after, gap: after + 1 < (this.kept[0]?.seq ?? this.nextSeq) }
   }
 
   /**

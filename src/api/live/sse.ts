@@ -15,10 +15,16 @@ export function resumeAfter (request: FastifyRequest): number {
  * Serves `log` as server-sent events: a `gap` event if the reader resumes
  * behind the replay buffer, the events after `after` (each with its `id:`),
  * then new ones as they come; the response ends with the stream. A reader
- * with more than `maxBufferedBytes` unsent is dropped (it is not reading).
+ * that already has every event of an ended stream gets 204, which tells an
+ * EventSource to stop reconnecting. A reader with more than
+ * `maxBufferedBytes` unsent is dropped (it is not reading).
  */
 export function serveEvents (request: FastifyRequest, reply: FastifyReply, log: EventLog, options: { maxBufferedBytes: number, release: () => void }): FastifyReply {
-  const after = resumeAfter(request)
+  const { after, gap } = log.resume(resumeAfter(request))
+  if (log.ended && !gap && after >= log.lastSeq) {
+    options.release()
+    return reply.code(204).send()
+  }
   const res = reply.raw
   reply.hijack()
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' })
@@ -46,7 +52,7 @@ export function serveEvents (request: FastifyRequest, reply: FastifyReply, log: 
   ping.unref()
   res.once('close', close)
   // the gap notice carries no id: the reader's Last-Event-ID stays where it was
-  if (log.lostAfter(after)) write(`event: gap\ndata: ${JSON.stringify({ after, stream: log.key })}\n\n`)
+  if (gap) write(`event: gap\ndata: ${JSON.stringify({ after: resumeAfter(request), stream: log.key })}\n\n`)
   unsubscribe = log.follow(after, event => { write(frame(event)) }, () => {
     close()
     res.end()

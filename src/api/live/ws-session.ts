@@ -42,10 +42,11 @@ export function serveSocket (socket: WebSocket, api: ApiContext, release: () => 
     const log: EventLog = to.stream === 'task'
       ? api.live.task(findTask(api.node.tasks, api.node.peerId, to.id))
       : api.live.session(findSession(api.node.tasks, api.node.peerId, to.id))
-    send({ op: 'subscribed', ...to, gap: log.lostAfter(after) })
+    const resume = log.resume(after)
+    send({ op: 'subscribed', ...to, gap: resume.gap })
     // set before follow: a stream already ended calls onEnd at once
     subscriptions.set(key, () => {})
-    const unsubscribe = log.follow(after, event => { send({ op: 'event', ...to, seq: event.seq, type: event.type, data: event.data }) }, () => {
+    const unsubscribe = log.follow(resume.after, event => { send({ op: 'event', ...to, seq: event.seq, type: event.type, data: event.data }) }, () => {
       subscriptions.delete(key)
       send({ op: 'end', ...to })
     })

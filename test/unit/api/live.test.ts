@@ -19,8 +19,11 @@ describe('EventLog', () => {
   it('numbers events, replays those after an id then follows, keeps the last `capacity`, and says when a resume has a hole', () => {
     const log = new EventLog('t', 3)
     for (let i = 1; i <= 5; i++) log.append('progress', { value: i })
-    expect(log.lostAfter(0)).toBe(true)
-    expect(log.lostAfter(2)).toBe(false)
+    expect(log.resume(0)).toEqual({ after: 0, gap: true })
+    expect(log.resume(2)).toEqual({ after: 2, gap: false })
+    expect(log.resume(5)).toEqual({ after: 5, gap: false })
+    // an id this log never gave (an earlier log's): from the start, with a gap
+    expect(log.resume(9)).toEqual({ after: 0, gap: true })
     const seen: LiveEvent[] = []
     let ended = 0
     const unsubscribe = log.follow(3, e => seen.push(e), () => { ended++ })

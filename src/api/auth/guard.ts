@@ -2,7 +2,11 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Principal, Scope } from './scopes.ts'
 import { hasScope } from './scopes.ts'
 import type { VerifyToken } from './jwt.ts'
-import { ForbiddenError, UnauthorizedError } from '../../errors.ts'
+import { ForbiddenError, RateLimitedError, UnauthorizedError } from '../../errors.ts'
+import { AuthFailures } from './failures.ts'
+
+/** Failed authentications one client address may make per minute before it is refused unheard (429). */
+const MAX_AUTH_FAILURES_PER_MINUTE = 60
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -18,14 +22,18 @@ declare module 'fastify' {
 /**
  * Authenticates every route that names a scope, before its body is read:
  * no or a bad bearer token → 401 (ERR_UNAUTHORIZED, with a Bearer challenge),
- * a token without the scope → 403 (ERR_FORBIDDEN).
+ * a token without the scope → 403 (ERR_FORBIDDEN). An address with too many
+ * failures in the last minute is refused before its token is verified (429).
  */
-export function requireScopes (app: FastifyInstance, verify: VerifyToken | undefined): void {
+export function requireScopes (app: FastifyInstance, verify: VerifyToken | undefined, failures = new AuthFailures(MAX_AUTH_FAILURES_PER_MINUTE, 60_000)): void {
   app.addHook('onRequest', async (request, reply) => {
     const scope = request.routeOptions.config.scope
     if (scope == null) return
+    const blockedMs = failures.blockedFor(request.ip)
+    if (blockedMs > 0) throw new RateLimitedError(blockedMs)
     const token = bearerToken(request)
     if (token == null || verify == null) {
+      failures.record(request.ip)
       void reply.header('www-authenticate', 'Bearer realm="gridd"')
       throw new UnauthorizedError(verify == null ? 'this API has no token verifier configured (--api-jwt-secret-file, --api-jwt-public-key-file or --api-jwks-file)' : 'an Authorization: Bearer <JWT> header is required')
     }
@@ -33,6 +41,7 @@ export function requireScopes (app: FastifyInstance, verify: VerifyToken | undef
     try {
       principal = await verify(token)
     } catch (err) {
+      failures.record(request.ip)
       void reply.header('www-authenticate', 'Bearer realm="gridd", error="invalid_token"')
       throw err
     }

@@ -89,4 +89,18 @@ describe('the API server (in process, stub node)', () => {
     expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/)
     expect(await (await fetch(`${server.url}/nowhere`)).json()).toMatchObject({ status: 404, code: 'ERR_NOT_FOUND' })
   })
+
+  it('refuses an address with 60 failed authentications in a minute before looking at its token (429)', async () => {
+    const { node } = stubNode()
+    const server = await startApiServer(node, { port: 0, jwt: { secretFile: await file('s', 'q'.repeat(40)) } })
+    servers.push(server)
+    const statuses: number[] = []
+    for (let i = 0; i < 61; i++) {
+      const res = await fetch(`${server.url}/v1/members`, { headers: { authorization: 'Bearer not.a.token' } })
+      statuses.push(res.status)
+      await res.arrayBuffer()
+    }
+    expect(statuses.slice(0, 60).every(s => s === 401)).toBe(true)
+    expect(statuses[60]).toBe(429)
+  })
 })

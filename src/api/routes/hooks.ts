@@ -6,7 +6,7 @@ import { checkHookNames } from '../hooks/hook-config.ts'
 import { HookVerifier, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../hooks/signature.ts'
 import { acceptedSchema, outcomeSchema, problemResponses } from '../schemas.ts'
 import { settledOrAborted, submitTask, taskView } from '../submit.ts'
-import { replySignal } from '../request-signal.ts'
+import { replySignal } from '../reply-signal.ts'
 import { ConfigError, NotFoundError } from '../../errors.ts'
 
 interface LoadedHook extends HookConfig {

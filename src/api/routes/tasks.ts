@@ -6,7 +6,7 @@ import { settledOrAborted, submitTask, taskView } from '../submit.ts'
 import type { SubmitRequest } from '../submit.ts'
 import { hasScope } from '../auth/scopes.ts'
 import { ForbiddenError } from '../../errors.ts'
-import { replySignal } from '../request-signal.ts'
+import { replySignal } from '../reply-signal.ts'
 
 /** `POST /v1/tasks`, `GET /v1/tasks/:id`, `DELETE /v1/tasks/:id`. */
 export function taskRoutes (app: FastifyInstance, api: ApiContext): void {

@@ -11,6 +11,12 @@ export interface ApiOptions {
   allowedHosts?: string[]
   /** How bearer tokens are verified; absent, every route but the webhooks and `/docs/json` answers 401. */
   jwt?: JwtOptions
+  /**
+   * Serve HTTPS with this certificate and key (PEM), and accept client certificates signed by `ca`:
+   * their roles grant scopes (client: read, submit, cancel; member: also module paths; admin: all).
+   * `grid node --api-tls` passes the node's own TLS material.
+   */
+  tls?: { ca: string, cert: string, key: string }
   /** Webhooks: `POST /v1/hooks/<name>` runs a registered task. */
   hooks?: HookConfig[]
   /** Largest request body. Default 256 KiB. */
@@ -34,7 +40,7 @@ export interface ApiOptions {
 }
 
 /** ApiOptions with every default filled in. */
-export type ApiSettings = Required<Omit<ApiOptions, 'jwt' | 'hooks'>> & Pick<ApiOptions, 'jwt'> & { hooks: HookConfig[] }
+export type ApiSettings = Required<Omit<ApiOptions, 'jwt' | 'hooks' | 'tls'>> & Pick<ApiOptions, 'jwt' | 'tls'> & { hooks: HookConfig[] }
 
 export function apiSettings (options: ApiOptions): ApiSettings {
   return {
@@ -42,6 +48,7 @@ export function apiSettings (options: ApiOptions): ApiSettings {
     host: options.host ?? '127.0.0.1',
     allowedHosts: options.allowedHosts ?? [],
     jwt: options.jwt,
+    tls: options.tls,
     hooks: options.hooks ?? [],
     bodyLimitBytes: options.bodyLimitBytes ?? 256 * 1024,
     rateLimit: options.rateLimit ?? 600,

@@ -1,5 +1,7 @@
 import Fastify, { LogController } from 'fastify'
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyServerFactory } from 'fastify'
+import { createServer as createHttpsServer } from 'node:https'
+import type { Server } from 'node:http'
 import swagger from '@fastify/swagger'
 import websocket from '@fastify/websocket'
 import rateLimit from '@fastify/rate-limit'
@@ -39,7 +41,7 @@ export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'member
   if (!Number.isInteger(settings.port) || settings.port < 0 || settings.port > 65535) throw new ConfigError('api port', `must be 0..65535, got ${String(settings.port)}`)
   const verify = settings.jwt == null ? undefined : await jwtVerifier(settings.jwt)
   const hooks = await loadHooks(settings.hooks, name => ctx.tasks.registeredModule(name))
-  if (verify == null) ctx.log.warn('the HTTP API has no token verifier: every route but the webhooks answers 401')
+  if (verify == null && settings.tls == null) ctx.log.warn('the HTTP API has no token verifier and no client certificates: every route but the webhooks answers 401')
 
   const live = new LiveHub({ replayEvents: settings.replayEvents, replayTtlMs: settings.replayTtlMs, maxFollowed: settings.maxFollowed })
   const api: ApiContext = { node: ctx, settings, live, submitters: new Submitters(), streams: new StreamSlots(settings.maxStreams), log: ctx.log }
@@ -50,7 +52,8 @@ export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'member
     bodyLimit: settings.bodyLimitBytes,
     forceCloseConnections: true,
     return503OnClosing: true,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } }
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    ...(settings.tls == null ? {} : { serverFactory: httpsServerFactory(settings.tls) })
   })
   app.setErrorHandler(problemHandler)
   app.setNotFoundHandler((request, reply) => sendProblem(reply, problem(404, 'ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)))
@@ -101,7 +104,7 @@ export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'member
   }
   const address = app.server.address()
   const port = typeof address === 'object' && address != null ? address.port : settings.port
-  const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}`
+  const url = `${settings.tls == null ? 'http' : 'https'}://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}`
   ctx.log.info({ url, hooks: [...hooks.keys()] }, 'HTTP API listening')
   return {
     url,
@@ -112,6 +115,11 @@ export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'member
       await app.close()
     }
   }
+}
+
+/** HTTPS asking for (not requiring) a client certificate: verified against the CA, it is a credential; a token still works without one. */
+function httpsServerFactory (tls: { ca: string, cert: string, key: string }): FastifyServerFactory {
+  return handler => createHttpsServer({ ca: tls.ca, cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.3' }, handler) as unknown as Server
 }
 
 function websocketClients (app: FastifyInstance): Iterable<{ terminate: () => void }> {

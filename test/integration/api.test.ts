@@ -3,6 +3,11 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { get } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { initCertsDir, issueIntoDir } from '../../src/certs/files.ts'
+import { loadCerts } from '../../src/transport/mtls/material.ts'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
 import { GridFixture } from './helpers/grid-fixture.ts'
@@ -223,4 +228,46 @@ describe('the HTTP API on a grid node process (--api) with an agent', () => {
     const big = await call('POST', '/v1/tasks', 'submitter', { task: 'noop', input: 'x'.repeat(300 * 1024) })
     expect(big.json).toMatchObject({ status: 413, code: 'ERR_BODY_TOO_LARGE' })
   }, 30_000)
+
+  it('over HTTPS (--api-tls) a client certificate of the grid is a credential: its roles grant scopes; another CA\'s is not', async () => {
+    await issueIntoDir(grid.dir, 'c1', { roles: ['client'] })
+    await issueIntoDir(grid.dir, 'a1', { roles: ['agent'] })
+    await issueIntoDir(grid.dir, 'api2', { roles: ['member'] })
+    const foreignDir = await mkdtemp(join(tmpdir(), 'gridd-it-foreign-'))
+    grid.onClose(async () => { await rm(foreignDir, { recursive: true, force: true }) })
+    await initCertsDir(foreignDir)
+    await issueIntoDir(foreignDir, 'c1', { roles: ['client', 'member', 'admin'] })
+    const tlsNode = await grid.start('api2', ['--peer', agent.address, '--api', '0', '--api-tls', '--task', `square=${fixture('square.mjs')}`])
+    const httpsBase = String((await tlsNode.firstLine(l => l.msg === 'HTTP API listening')).url)
+    expect(httpsBase).toMatch(/^https:/)
+    const ca = (await loadCerts(grid.dir, 'c1')).ca
+    const as = async (who: { dir: string, name: string } | undefined, method: string, path: string, body?: unknown): Promise<{ status: number, json: any }> => {
+      const pair = who == null ? undefined : await loadCerts(who.dir, who.name)
+      return await new Promise((resolve, reject) => {
+        const req = httpsRequest(`${httpsBase}${path}`, {
+          method,
+          ca,
+          cert: pair?.cert,
+          key: pair?.key,
+          // the node's certificate names the node, not 127.0.0.1: the CA is what is checked here
+          checkServerIdentity: () => undefined,
+          headers: body === undefined ? {} : { 'content-type': 'application/json' }
+        }, res => {
+          let text = ''
+          res.setEncoding('utf8').on('data', (chunk: string) => { text += chunk }).on('end', () => { resolve({ status: res.statusCode ?? 0, json: text === '' ? undefined : JSON.parse(text) }) })
+        })
+        req.on('error', reject)
+        req.end(body === undefined ? undefined : JSON.stringify(body))
+      })
+    }
+    const client = { dir: grid.dir, name: 'c1' }
+    const member = { dir: grid.dir, name: 'n1' }
+    expect((await as(undefined, 'GET', '/v1/members')).status).toBe(401)
+    expect((await as({ dir: foreignDir, name: 'c1' }, 'GET', '/v1/members')).status).toBe(401)
+    expect((await as({ dir: grid.dir, name: 'a1' }, 'GET', '/v1/members')).status).toBe(403)
+    expect((await as(client, 'GET', '/v1/members')).status).toBe(200)
+    expect(await as(client, 'POST', '/v1/tasks?wait=1', { task: 'square', input: 5 })).toMatchObject({ status: 200, json: { value: 25 } })
+    expect((await as(client, 'POST', '/v1/tasks', { module: fixture('square.mjs'), input: 5 })).status).toBe(403)
+    expect(await as(member, 'POST', '/v1/tasks?wait=1', { module: fixture('square.mjs'), input: 4 })).toMatchObject({ status: 200, json: { value: 16 } })
+  }, 60_000)
 })

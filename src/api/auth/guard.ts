@@ -4,6 +4,7 @@ import { hasScope } from './scopes.ts'
 import type { VerifyToken } from './jwt.ts'
 import { ForbiddenError, RateLimitedError, UnauthorizedError } from '../../errors.ts'
 import { AuthFailures } from './failures.ts'
+import { certificatePrincipal } from './certificate.ts'
 
 /** Failed authentications one client address may make per minute before it is refused unheard (429). */
 const MAX_AUTH_FAILURES_PER_MINUTE = 60
@@ -20,8 +21,9 @@ declare module 'fastify' {
 }
 
 /**
- * Authenticates every route that names a scope, before its body is read:
- * no or a bad bearer token → 401 (ERR_UNAUTHORIZED, with a Bearer challenge),
+ * Authenticates every route that names a scope, before its body is read, by
+ * its bearer token or (over HTTPS, without a token) its client certificate:
+ * no or a bad credential → 401 (ERR_UNAUTHORIZED, with a Bearer challenge),
  * a token without the scope → 403 (ERR_FORBIDDEN). An address with too many
  * failures in the last minute is refused before its token is verified (429).
  */
@@ -32,6 +34,13 @@ export function requireScopes (app: FastifyInstance, verify: VerifyToken | undef
     const blockedMs = failures.blockedFor(request.ip)
     if (blockedMs > 0) throw new RateLimitedError(blockedMs)
     const token = bearerToken(request)
+    // over HTTPS, a verified client certificate speaks for its holder when no token does
+    const certified = token == null ? certificatePrincipal(request) : undefined
+    if (certified != null) {
+      if (!hasScope(certified, scope)) throw new ForbiddenError(`the roles of this client certificate do not grant the scope ${scope}`)
+      request.principal = certified
+      return
+    }
     if (token == null || verify == null) {
       failures.record(request.ip)
       void reply.header('www-authenticate', 'Bearer realm="gridd"')

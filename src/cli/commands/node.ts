@@ -141,7 +141,7 @@ async function runNode (flags: NodeFlags): Promise<void> {
     // built-ins load only when asked for: an idle node does not pay for web servers or prom-client
     if (flags.metrics != null) await node.use((await import('../../metrics/addon.ts')).metricsAddon, { port: flags.metrics, host: flags.metricsHost })
     if (flags.dashboard != null) await node.use((await import('../../dashboard/addon.ts')).dashboardAddon, { port: flags.dashboard, host: flags.dashboardHost })
-    const api = apiAddonOptions(flags, process.cwd())
+    const api = apiAddonOptions(flags, process.cwd(), found?.tls)
     if (api != null) await node.use((await import('../../api/addon.ts')).apiAddon, api)
     for (const spec of flags.addon ?? []) {
       const { module, options } = parseAddonSpec(spec)

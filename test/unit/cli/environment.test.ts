@@ -65,6 +65,7 @@ const TABLE: Array<[string, string, string, string, string[][]]> = [
   ['GRID_TASKS', '--task', 'noop=./noop.mjs,square=./square.mjs', 'task', NODE],
   ['GRID_API', '--api', '8090', 'api', NODE],
   ['GRID_API_HOST', '--api-host', '0.0.0.0', 'apiHost', NODE],
+  ['GRID_API_TLS', '--api-tls', '', 'apiTls', NODE],
   ['GRID_API_RATE_LIMIT', '--api-rate-limit', '100', 'apiRateLimit', NODE],
   ['GRID_API_JWT_SECRET_FILE', '--api-jwt-secret-file', '/etc/gridd/api.secret', 'apiJwtSecretFile', NODE],
   ['GRID_API_JWT_PUBLIC_KEY_FILE', '--api-jwt-public-key-file', '/etc/gridd/api.pub', 'apiJwtPublicKeyFile', NODE],

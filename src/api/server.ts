@@ -86,6 +86,7 @@ export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'member
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } })
 
   app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger())
+  // one route module per concern; schedules and a tasks dashboard register here the same way
   await app.register(async (routes) => {
     taskRoutes(routes, api)
     sessionRoutes(routes, api)

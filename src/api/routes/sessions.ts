@@ -12,6 +12,8 @@ export function sessionRoutes (app: FastifyInstance, api: ApiContext): void {
     schema: { summary: 'Open a session (defaults for its tasks: maxRetries, timeoutMs, priority)', tags: ['sessions'], body: sessionBodySchema, response: { 201: sessionSchema, ...problemResponses } }
   }, async (request, reply) => {
     const session = api.node.tasks.session(request.body ?? {})
+    // followed from its first task: a reader that comes later still replays them all
+    api.live.session(session)
     api.submitters.record(session.id, request.principal!.subject, session.done)
     return await reply.code(201).header('location', `/v1/sessions/${encodeURIComponent(session.id)}`).send(sessionView(session))
   })

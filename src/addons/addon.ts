@@ -7,7 +7,7 @@ import type { AddonHost } from './host.ts'
 
 /**
  * What an add-on gets: the node's narrow host interface (peer id, members,
- * self, pipelines, channels, events), scoped to the add-on, plus its own
+ * self, pipelines, tasks, channels, events), scoped to the add-on, plus its own
  * logger, stop signal and protocols (Fastify-style: no subclassing, no
  * monkey-patching, no reach into the node's internals).
  */

@@ -3,6 +3,10 @@ import type { RejectedCount } from '../transport/rejections.ts'
 import type { PipelineRun } from '../pipeline/run.ts'
 import type { Channel } from '../channels/channel.ts'
 import type { GridNodeEvents, GridNodeListener } from '../node-events.ts'
+import type { Tasks } from '../tasks/tasks.ts'
+
+/** The node's tasks as an add-on may use them (the HTTP API): submit, look up, sessions, registered names. */
+export type AddonTasks = Pick<Tasks, 'session' | 'submit' | 'getTask' | 'getSession' | 'sessions' | 'register' | 'registeredModule' | 'registeredNames'>
 
 /**
  * The part of a node an add-on sees (Fastify style: a narrow host, never the
@@ -26,6 +30,8 @@ export interface AddonHost {
   certificateNotAfter: () => number
   /** The pipeline runs this node owns that have not finished yet. */
   pipelines: () => PipelineRun[]
+  /** The tasks and sessions this node owns, and the task names it serves. */
+  readonly tasks: AddonTasks
   /** The grid-wide channel `name`. */
   channel: (name: string) => Channel
   /** Listens to a node event (membership, peers, pipelines). */

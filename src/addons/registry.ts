@@ -130,6 +130,7 @@ export class AddonRegistry {
       rejectedMessages: () => host.rejectedMessages(),
       certificateNotAfter: () => host.certificateNotAfter(),
       pipelines: () => host.pipelines(),
+      get tasks () { return host.tasks },
       channel: name => host.channel(name),
       log,
       signal: abort.signal,

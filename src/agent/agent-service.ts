@@ -14,6 +14,7 @@ import { lacks } from '../placement/index.ts'
 import { Rejections } from '../transport/rejections.ts'
 import type { RejectedCount } from '../transport/rejections.ts'
 import { Batcher } from '../wire/batcher.ts'
+import { boundedLogLine } from '../wire/task-log.ts'
 import type { RoleCheck } from '../trust/credentials.ts'
 import { guarded } from '../trust/guard.ts'
 import { refusalFrame } from '../trust/refusal.ts'
@@ -235,7 +236,7 @@ export class AgentService {
           if (controller != null) tasks.set(n, controller)
           const options = controller == null
             ? undefined
-            : { task: true, signal: controller.signal, onStart: () => { results.push({ n, notice: 'started' }) }, onProgress: (value: unknown) => { results.push({ n, notice: 'progress', value }) } }
+            : { task: true, signal: controller.signal, onStart: () => { results.push({ n, notice: 'started' }) }, onProgress: (value: unknown) => { results.push({ n, notice: 'progress', value }) }, onLog: (line: string) => { results.push({ n, notice: 'log', line: boundedLogLine(line) }) } }
           attached.process(item, options).then(
             value => { tasks.delete(n); answer({ n, value }) },
             err => { tasks.delete(n); answer({ n, error: toWireError(err) }) }

@@ -68,7 +68,7 @@ export class LocalWorker {
     options.signal?.throwIfAborted()
     const id = this.nextId++
     return await new Promise((resolve, reject) => {
-      const entry: Pending = { resolve, reject, onStart: options.onStart, onProgress: options.onProgress }
+      const entry: Pending = { resolve, reject, onStart: options.onStart, onProgress: options.onProgress, onLog: options.onLog }
       this.pending.set(id, entry)
       this.outgoing.push(options.task === true ? { id, item, task: true } : { id, item })
       const signal = options.signal

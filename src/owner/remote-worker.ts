@@ -64,7 +64,7 @@ export class RemoteWorker implements WorkerHandle {
     if (this.exit != null) throw workerExitedError(this.id, this.exit)
     options.signal?.throwIfAborted()
     const n = this.next++
-    const entry: Pending = { resolve: () => {}, reject: () => {}, onStart: options.onStart, onProgress: options.onProgress }
+    const entry: Pending = { resolve: () => {}, reject: () => {}, onStart: options.onStart, onProgress: options.onProgress, onLog: options.onLog }
     const result = new Promise<unknown>((resolve, reject) => { entry.resolve = resolve; entry.reject = reject })
     this.pending.set(n, entry)
     this.held.push(options.task === true ? { n, item, task: true } : { n, item })

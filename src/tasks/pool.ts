@@ -152,7 +152,8 @@ export class TaskPool {
       signal: controller.signal,
       task: true,
       onStart: () => { task.mark('running') },
-      onProgress: value => { task.progress(value) }
+      onProgress: value => { task.progress(value) },
+      onLog: line => { task.log(line) }
     }).then(
       value => {
         this.sizer.completed()

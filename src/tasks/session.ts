@@ -93,6 +93,7 @@ export class Session {
       }
     })
     task.on('progress', event => { this.publish(event) })
+    task.on('log', event => { this.publish(event) })
     task.onCancel(reason => { this.host.cancel(task, reason) })
   }
 
@@ -123,7 +124,7 @@ export class Session {
     return { ...this.counters }
   }
 
-  /** Status changes and progress of every task of the session, until it is done (or the reader stops). */
+  /** Status changes, progress and log lines of every task of the session, until it is done (or the reader stops). */
   events (): AsyncIterableIterator<TaskEvent> {
     const stream: EventStream<TaskEvent> = new EventStream(EVENT_BUFFER, () => { this.streams.delete(stream) })
     this.streams.add(stream)

@@ -21,6 +21,7 @@ export interface TaskInit {
 export interface TaskHandleEvents {
   status: [TaskEvent & { type: 'status' }]
   progress: [TaskEvent & { type: 'progress' }]
+  log: [TaskEvent & { type: 'log' }]
 }
 
 /**
@@ -122,6 +123,11 @@ export class Task extends EventEmitter<TaskHandleEvents> {
 
   progress (value: unknown): void {
     if (!this.final) this.emit('progress', { type: 'progress', task: this.id, value })
+  }
+
+  /** A line the task passed to `ctx.log`. */
+  log (line: string): void {
+    if (!this.final) this.emit('log', { type: 'log', task: this.id, line })
   }
 
   private announce (): void {

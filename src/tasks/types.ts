@@ -63,6 +63,7 @@ export interface TaskInfo {
 export type TaskEvent =
   | { type: 'status', task: string, status: TaskStatus, attempts: number }
   | { type: 'progress', task: string, value: unknown }
+  | { type: 'log', task: string, line: string }
 
 export type StatusCounts = Record<TaskStatus, number> & { retries: number }
 

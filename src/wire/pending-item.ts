@@ -4,6 +4,7 @@ export interface PendingItem {
   reject: (e: Error) => void
   onStart?: () => void
   onProgress?: (value: unknown) => void
+  onLog?: (line: string) => void
   /** Stops listening to the item's abort signal. */
   cleanup?: () => void
 }
@@ -13,12 +14,13 @@ export interface PendingItem {
  * leaves it pending; an outcome settles it. Returns whether it was an outcome
  * for an item still pending.
  */
-export function deliver (pending: Map<number, PendingItem>, id: number, output: { notice: 'started' } | { notice: 'progress', value: unknown } | { error: Error } | { value: unknown }): boolean {
+export function deliver (pending: Map<number, PendingItem>, id: number, output: { notice: 'started' } | { notice: 'progress', value: unknown } | { notice: 'log', line: string } | { error: Error } | { value: unknown }): boolean {
   const p = pending.get(id)
   if (p == null) return false
   if ('notice' in output) {
     if (output.notice === 'started') p.onStart?.()
-    else p.onProgress?.(output.value)
+    else if (output.notice === 'progress') p.onProgress?.(output.value)
+    else p.onLog?.(output.line)
     return false
   }
   pending.delete(id)

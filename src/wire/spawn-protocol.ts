@@ -2,6 +2,7 @@ import * as v from 'valibot'
 import { toWireError, wireErrorSchema } from './wire-error.ts'
 import { AgentFullError, ERR_AGENT_FULL, ERR_REMOTE, RemoteError } from '../errors.ts'
 import type { GridError } from '../errors.ts'
+import { MAX_TASK_LOG_LINE } from './task-log.ts'
 import { concurrency, cpuSlots, memoryMb, stageName } from '../checks/values.ts'
 
 export const SPAWN_PROTOCOL = '/gridd/spawn/1.0.0'
@@ -69,11 +70,12 @@ export const workerUpSchema = v.variant('type', [
 /** Agent -> requester on a worker stream. */
 export const workerDownSchema = v.variant('type', [
   // error first: a union takes the first branch that parses, and `value: unknown` accepts anything
-  // notices (a task started; its progress) travel in order with results, before the value branch
+  // notices (a task started; its progress; its log lines) travel in order with results, before the value branch
   v.object({ type: v.literal('results'), results: v.pipe(v.array(v.union([
     v.object({ n: itemNumber, error: wireErrorSchema }),
     v.object({ n: itemNumber, notice: v.literal('started') }),
     v.object({ n: itemNumber, notice: v.literal('progress'), value: v.unknown() }),
+    v.object({ n: itemNumber, notice: v.literal('log'), line: v.pipe(v.string(), v.maxLength(MAX_TASK_LOG_LINE)) }),
     v.object({ n: itemNumber, value: v.unknown() })
   ])), v.maxLength(65_536)) }),
   v.object({ type: v.literal('exit'), exit: workerExitSchema })

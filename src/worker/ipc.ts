@@ -3,8 +3,8 @@ import type { WireError } from '../wire/wire-error.ts'
 /** One item's outcome. */
 export type WorkerResult = { id: number, value: unknown } | { id: number, error: WireError }
 
-/** What a task item says before its outcome: it started; a `ctx.progress` value. Sent in order with results. */
-export type WorkerNotice = { id: number, notice: 'started' } | { id: number, notice: 'progress', value: unknown }
+/** What a task item says before its outcome: it started; a `ctx.progress` value; a `ctx.log` line. Sent in order with results. */
+export type WorkerNotice = { id: number, notice: 'started' } | { id: number, notice: 'progress', value: unknown } | { id: number, notice: 'log', line: string }
 
 export type WorkerOutput = WorkerResult | WorkerNotice
 
@@ -67,4 +67,6 @@ export interface ProcessOptions {
   onStart?: () => void
   /** A value the task passed to `ctx.progress`. */
   onProgress?: (value: unknown) => void
+  /** A line the task passed to `ctx.log`. */
+  onLog?: (line: string) => void
 }

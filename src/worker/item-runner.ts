@@ -2,12 +2,14 @@ import type { StageContext, StageDefinition, TaskContext } from './stage.ts'
 import type { WorkerItem, WorkerOutput } from './ipc.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import { TaskCancelledError } from '../errors.ts'
+import { boundedLogLine } from '../wire/task-log.ts'
+import { LogRate } from './log-rate.ts'
 
 /**
  * Runs a worker's items, at most `concurrency` at once, the rest waiting in
  * arrival order. A stage item gets the worker's shared context; a task item
- * its own, with an abort signal (`cancel`) and a progress channel, and its
- * start is reported. Progress is coalesced: of the values a task reports
+ * its own, with an abort signal (`cancel`), a progress channel and a log
+ * (bounded: see LogRate), and its start is reported. Progress is coalesced: of the values a task reports
  * within one turn of the event loop only the last goes out, so a task
  * reporting in a tight loop cannot flood its owner.
  */
@@ -19,6 +21,7 @@ export class ItemRunner {
   private readonly waiting: WorkerItem[] = []
   private readonly controllers = new Map<number, AbortController>()
   private readonly progress = new Map<number, unknown>()
+  private readonly logRates = new Map<number, LogRate>()
   private progressScheduled = false
   private running = 0
 
@@ -71,7 +74,15 @@ export class ItemRunner {
 
   private taskContext (id: number): TaskContext {
     const signal = this.controllers.get(id)?.signal ?? new AbortController().signal
-    return { ...this.ctx, signal, progress: value => { this.report(id, value) } }
+    return { ...this.ctx, signal, progress: value => { this.report(id, value) }, log: line => { this.logLine(id, line) } }
+  }
+
+  /** Log lines leave at once (in order with the task's result, which follows them); the task's budget bounds them. */
+  private logLine (id: number, line: unknown): void {
+    if (!this.controllers.has(id)) return
+    let rate = this.logRates.get(id)
+    if (rate == null) { rate = new LogRate(); this.logRates.set(id, rate) }
+    for (const admitted of rate.admit(boundedLogLine(line))) this.out({ id, notice: 'log', line: admitted })
   }
 
   private report (id: number, value: unknown): void {
@@ -89,6 +100,7 @@ export class ItemRunner {
       this.progress.delete(id)
     }
     this.controllers.delete(id)
+    this.logRates.delete(id)
   }
 
   private flushProgress (): void {

@@ -16,6 +16,12 @@ export interface TaskContext extends StageContext {
   signal: AbortSignal
   /** Sends a value to the submitter (`handle.on('progress')`, `session.events()`). */
   progress: (value: unknown) => void
+  /**
+   * Sends a line to whoever follows the task (`handle.on('log')`, the HTTP API's live output). Bounded:
+   * a line longer than 4096 characters is cut, and beyond 100 lines a second the rest are dropped (a
+   * line then says how many).
+   */
+  log: (line: string) => void
 }
 
 export interface StageDefinition<In = unknown, Out = unknown> {

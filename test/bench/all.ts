@@ -20,7 +20,8 @@ const BENCHES: Array<{ name: string, only?: string[] }> = [
   { name: 'equalizer' },
   { name: 'owner-memory' },
   { name: 'peers' },
-  { name: 'revocation' }
+  { name: 'revocation' },
+  { name: 'api' }
 ]
 
 let args: ReturnType<typeof benchArgs>

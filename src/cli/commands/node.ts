@@ -15,9 +15,11 @@ import { resolveTaskSpec } from '../task-spec.ts'
 import { MEMBER_EVENT_TYPES } from '../../membership/events.ts'
 import { DEFAULT_MODULE_CACHE_MB } from '../../agent/config.ts'
 import { readCrlFlag } from '../crl-file.ts'
+import { apiAddonOptions, apiOptions } from '../api-flags.ts'
+import type { ApiFlags } from '../api-flags.ts'
 
 
-interface NodeFlags {
+interface NodeFlags extends ApiFlags {
   host: string
   port: number
   peer?: string[]
@@ -66,7 +68,7 @@ export function nodeCommand (): Command {
     .addOption(intOption('--port <port>', 'listen port (0 = any free port)', 0, 65535).default(DEFAULT_PORT).env('GRID_PORT'))
     .addOption(listOption('--peer <addr...>', 'a member to join through: host:port or multiaddr (repeatable, comma-separated in GRID_PEERS)').env('GRID_PEERS'))
   for (const option of tlsOptions('node')) cmd.addOption(option)
-  return cmd
+  cmd
     .addOption(new Option('--agent', 'spawn worker processes for the grid').env('GRID_AGENT'))
     .addOption(numberOption('--workers <n>', 'most workers at once (default: CPU count)', maxWorkers).env('GRID_WORKERS'))
     .addOption(numberOption('--cpu <slots>', 'CPU slots advertised, fractions allowed (default: CPU count)', cpuCapacity).env('GRID_CPU'))
@@ -97,7 +99,8 @@ export function nodeCommand (): Command {
     .addOption(new Option('--crl <file>', 'a revocation list from `grid certs revoke` to enforce from the start (refused, exit 2, unless signed by the grid CA)').env('GRID_CRL'))
     .addOption(intOption('--certificate-check-ms <ms>', 'how often connected peers\' certificates are re-checked for expiry (default 5000)', 100, 3_600_000).env('GRID_CERTIFICATE_CHECK_MS'))
     .addOption(logLevelOption('info'))
-    .action(async (flags: NodeFlags) => { await runNode(flags) })
+  for (const option of apiOptions()) cmd.addOption(option)
+  return cmd.action(async (flags: NodeFlags) => { await runNode(flags) })
 }
 
 async function runNode (flags: NodeFlags): Promise<void> {
@@ -151,6 +154,8 @@ async function runNode (flags: NodeFlags): Promise<void> {
     // built-ins load only when asked for: an idle node does not pay for web servers or prom-client
     if (flags.metrics != null) await node.use((await import('../../metrics/addon.ts')).metricsAddon, { port: flags.metrics, host: flags.metricsHost })
     if (flags.dashboard != null) await node.use((await import('../../dashboard/addon.ts')).dashboardAddon, { port: flags.dashboard, host: flags.dashboardHost })
+    const api = apiAddonOptions(flags, process.cwd(), found?.tls)
+    if (api != null) await node.use((await import('../../api/addon.ts')).apiAddon, api)
     for (const spec of flags.addon ?? []) {
       const { module, options } = parseAddonSpec(spec)
       await node.use(await loadAddon(module, process.cwd()), options)

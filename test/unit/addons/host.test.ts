@@ -6,7 +6,7 @@ import type { Libp2p } from '@libp2p/interface'
 import { AddonRegistry } from '../../../src/addons/registry.ts'
 import { defineAddon } from '../../../src/addons/addon.ts'
 import type { AddonContext } from '../../../src/addons/addon.ts'
-import type { AddonHost } from '../../../src/addons/host.ts'
+import type { AddonHost, AddonTasks } from '../../../src/addons/host.ts'
 import type { GridNodeEvents } from '../../../src/node-events.ts'
 import type { Member } from '../../../src/membership/member.ts'
 import type { Channel } from '../../../src/channels/channel.ts'
@@ -17,6 +17,7 @@ class StubHost extends EventEmitter<GridNodeEvents> implements AddonHost {
   readonly peerId = 'S'
   readonly addresses = ['/ip4/127.0.0.1/tcp/4100/p2p/S']
   readonly member = { id: 'M', state: 'alive' } as Member
+  readonly tasks = { registeredNames: () => ['noop'] } as unknown as AddonTasks
   members (): Member[] { return [this.member] }
   self (): Member { return { id: 'S', state: 'alive' } as Member }
   connectedPeers (): string[] { return ['M'] }
@@ -47,6 +48,7 @@ describe('an add-on sees its node through AddonHost', () => {
     expect({ peerId: ctx.peerId, addresses: ctx.addresses, members: ctx.members(), self: ctx.self().id, peers: ctx.connectedPeers(), pipelines: ctx.pipelines() })
       .toEqual({ peerId: 'S', addresses: host.addresses, members: [host.member], self: 'S', peers: ['M'], pipelines: [] })
     expect(ctx.channel('c')).toEqual({ name: 'c' })
+    expect(ctx.tasks.registeredNames()).toEqual(['noop'])
     expect(ctx).not.toHaveProperty('node')
     expect(host.listenerCount('member:leave')).toBe(0)
     host.emit('member:join', host.member)

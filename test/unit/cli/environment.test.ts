@@ -65,6 +65,13 @@ const TABLE: Array<[string, string, string, string, string[][]]> = [
   ['GRID_CRL', '--crl', '/etc/gridd/crl.pem', 'crl', NODE],
   ['GRID_CERTIFICATE_CHECK_MS', '--certificate-check-ms', '1000', 'certificateCheckMs', NODE],
   ['GRID_TASKS', '--task', 'resize=./resize.ts', 'task', NODE],
+  ['GRID_API', '--api', '8090', 'api', NODE],
+  ['GRID_API_HOST', '--api-host', '0.0.0.0', 'apiHost', NODE],
+  ['GRID_API_TLS', '--api-tls', '', 'apiTls', NODE],
+  ['GRID_API_RATE_LIMIT', '--api-rate-limit', '100', 'apiRateLimit', NODE],
+  ['GRID_API_JWT_SECRET_FILE', '--api-jwt-secret-file', '/etc/gridd/api.secret', 'apiJwtSecretFile', NODE],
+  ['GRID_API_JWT_PUBLIC_KEY_FILE', '--api-jwt-public-key-file', '/etc/gridd/api.pub', 'apiJwtPublicKeyFile', NODE],
+  ['GRID_API_JWKS_FILE', '--api-jwks-file', '/etc/gridd/jwks.json', 'apiJwksFile', NODE],
   ['GRID_PEER', '--peer', '10.0.0.1:4100', 'peer', [['status'], ['channel'], ['task', 'run'], ['task', 'get'], ['session', 'list'], ['session', 'cancel']]]
 ]
 

@@ -47,7 +47,7 @@ describe('Session', () => {
     s.close()
     await reading
     await s.done
-    expect(seen.map(e => e.type === 'status' ? e.status : `progress ${String(e.value)}`)).toEqual(['dispatched', 'progress 50', 'running', 'completed'])
+    expect(seen.map(e => e.type === 'status' ? e.status : e.type === 'progress' ? `progress ${String(e.value)}` : e.line)).toEqual(['dispatched', 'progress 50', 'running', 'completed'])
   })
 
   it('close refuses new tasks (ERR_SESSION_CLOSED); cancel ends every open task and settles done', async () => {

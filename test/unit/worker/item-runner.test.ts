@@ -39,6 +39,28 @@ describe('ItemRunner', () => {
     expect(out.slice(2)).toEqual([{ id: 7, notice: 'progress', value: 'last' }, { id: 7, value: 'done' }])
   })
 
+  it('ctx.log lines leave in order before the result, cut to 4096 characters and at most 100 a second', async () => {
+    const out: WorkerOutput[] = []
+    const runner = new ItemRunner({
+      process: (_item, ctx) => {
+        const { log } = ctx as TaskContext
+        log('one')
+        log('x'.repeat(10_000))
+        for (let i = 0; i < 500; i++) log(`flood ${i}`)
+        return 'done'
+      }
+    }, CTX, 1, o => out.push(o))
+    runner.accept([{ id: 3, item: null, task: true }])
+    await turn()
+    const lines = out.filter(o => 'notice' in o && o.notice === 'log').map(o => (o as { line: string }).line)
+    expect(lines[0]).toBe('one')
+    expect(lines[1]).toHaveLength(4096)
+    // the budget is per second: 100 lines in all, the flood's first 98 among them, the rest dropped
+    expect(lines).toHaveLength(100)
+    expect(lines.at(-1)).toBe('flood 97')
+    expect(out.at(-1)).toEqual({ id: 3, value: 'done' })
+  })
+
   it('cancel aborts a running task\'s signal, and ends a task still waiting without running it', async () => {
     const out: WorkerOutput[] = []
     const ran: number[] = []

@@ -1,0 +1,71 @@
+import { readFile } from 'node:fs/promises'
+import { createPublicKey } from 'node:crypto'
+import type { KeyObject } from 'node:crypto'
+import { createLocalJWKSet, jwtVerify } from 'jose'
+import type { JWTVerifyGetKey } from 'jose'
+import { scopesOfClaims } from './scopes.ts'
+import type { Principal } from './scopes.ts'
+import { ConfigError, UnauthorizedError } from '../../errors.ts'
+
+/** How bearer tokens are checked: exactly one key source. */
+export interface JwtOptions {
+  /** A file holding the HS256 shared secret (at least 32 bytes; surrounding whitespace ignored). */
+  secretFile?: string
+  /** A PEM public key file: Ed25519 (EdDSA) or P-256 (ES256). */
+  publicKeyFile?: string
+  /** A JWKS file (`{ "keys": [...] }`) of EdDSA or ES256 public keys, chosen by `kid`. */
+  jwksFile?: string
+  /** Required `iss`, if given. */
+  issuer?: string
+  /** Required `aud`, if given. */
+  audience?: string
+}
+
+export type VerifyToken = (token: string) => Promise<Principal>
+
+const MIN_SECRET_BYTES = 32
+const CLOCK_TOLERANCE_S = 5
+
+/** Reads the key material once and returns a verifier: signature, algorithm, `exp` (required), `sub` (required), issuer, audience. */
+export async function jwtVerifier (options: JwtOptions): Promise<VerifyToken> {
+  const sources = [options.secretFile, options.publicKeyFile, options.jwksFile].filter(s => s != null)
+  if (sources.length !== 1) throw new ConfigError('api jwt', 'give exactly one of a secret file, a public key file or a JWKS file')
+  let key: Uint8Array | KeyObject | JWTVerifyGetKey
+  let algorithms: string[]
+  if (options.secretFile != null) {
+    const secret = new TextEncoder().encode((await readFile(options.secretFile, 'utf8')).trim())
+    if (secret.length < MIN_SECRET_BYTES) throw new ConfigError('api jwt secret file', `needs at least ${MIN_SECRET_BYTES} bytes (HS256), has ${secret.length}`)
+    key = secret
+    algorithms = ['HS256']
+  } else if (options.publicKeyFile != null) {
+    const publicKey = createPublicKey(await readFile(options.publicKeyFile, 'utf8'))
+    key = publicKey
+    algorithms = [algorithmOf(publicKey)]
+  } else {
+    let jwks: unknown
+    try {
+      jwks = JSON.parse(await readFile(options.jwksFile!, 'utf8'))
+    } catch (err) {
+      throw new ConfigError('api jwks file', 'is not JSON', { cause: err })
+    }
+    if (jwks == null || typeof jwks !== 'object' || !Array.isArray((jwks as { keys?: unknown }).keys)) throw new ConfigError('api jwks file', 'must be { "keys": [...] }')
+    key = createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0])
+    algorithms = ['EdDSA', 'Ed25519', 'ES256']
+  }
+  const checks = { algorithms, requiredClaims: ['exp', 'sub'], issuer: options.issuer, audience: options.audience, clockTolerance: CLOCK_TOLERANCE_S }
+  return async (token) => {
+    try {
+      // one call per key shape: jose's overloads keep a key and a key getter apart
+      const { payload } = typeof key === 'function' ? await jwtVerify(token, key, checks) : await jwtVerify(token, key, checks)
+      return { subject: String(payload.sub), scopes: scopesOfClaims(payload) }
+    } catch (err) {
+      throw new UnauthorizedError(`bearer token refused: ${(err as Error).message}`, { cause: err })
+    }
+  }
+}
+
+function algorithmOf (key: KeyObject): string {
+  if (key.asymmetricKeyType === 'ed25519') return 'EdDSA'
+  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256'
+  throw new ConfigError('api jwt public key file', `must hold an Ed25519 or P-256 public key, not ${key.asymmetricKeyType ?? 'a secret key'}`)
+}

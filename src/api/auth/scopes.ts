@@ -1,0 +1,39 @@
+import type { Role } from '../../trust/roles.ts'
+
+/**
+ * What a bearer token may do (its `scope` claim, space-separated, or `scp`
+ * array), each the HTTP face of a trust-model role (DESIGN §11):
+ * - `tasks:read`   - client: read tasks, sessions, members and live output
+ * - `tasks:submit` - client: run tasks registered by name, open sessions
+ * - `tasks:cancel` - client: cancel the tasks and sessions this subject submitted
+ * - `tasks:module` - member: submit a module path (choosing code to run is a member's power)
+ * - `admin`        - admin (and member): every scope, and cancel anyone's tasks and sessions
+ */
+export const SCOPES = ['tasks:read', 'tasks:submit', 'tasks:cancel', 'tasks:module', 'admin'] as const
+export type Scope = typeof SCOPES[number]
+
+export const SCOPE_ROLES: Record<Scope, readonly Role[]> = {
+  'tasks:read': ['client'],
+  'tasks:submit': ['client'],
+  'tasks:cancel': ['client'],
+  'tasks:module': ['member'],
+  admin: ['admin', 'member']
+}
+
+/** Who made a request, as its verified token says. */
+export interface Principal {
+  /** The token's `sub`: the rate limit's key and the owner of what it submits. */
+  subject: string
+  scopes: ReadonlySet<Scope>
+}
+
+/** `admin` holds every scope. */
+export function hasScope (principal: Principal, scope: Scope): boolean {
+  return principal.scopes.has(scope) || principal.scopes.has('admin')
+}
+
+/** The known scopes of a token's claims; unknown ones are ignored. */
+export function scopesOfClaims (claims: Record<string, unknown>): Set<Scope> {
+  const listed = typeof claims.scope === 'string' ? claims.scope.split(' ') : Array.isArray(claims.scp) ? claims.scp : []
+  return new Set(listed.filter((s): s is Scope => typeof s === 'string' && (SCOPES as readonly string[]).includes(s)))
+}

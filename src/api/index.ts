@@ -1,0 +1,8 @@
+export { apiAddon } from './addon.ts'
+export type { ApiOptions } from './options.ts'
+export type { JwtOptions } from './auth/jwt.ts'
+export type { HookConfig } from './hooks/hook-config.ts'
+export { parseHookSpec } from './hooks/hook-config.ts'
+export { signHook, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './hooks/signature.ts'
+export { SCOPES, SCOPE_ROLES } from './auth/scopes.ts'
+export type { Scope } from './auth/scopes.ts'

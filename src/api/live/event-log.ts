@@ -1,0 +1,84 @@
+/** One live event of a task or session stream; `seq` is its id within that stream (1, 2, 3, ...). */
+export interface LiveEvent {
+  seq: number
+  /** status | progress | log | result | error (task streams); the same plus counts (session streams). */
+  type: string
+  data: Record<string, unknown>
+}
+
+export type LiveReader = (event: LiveEvent) => void
+
+/**
+ * A stream's events with ids, the last `capacity` kept for resume
+ * (`Last-Event-ID`): a reader replays what it missed, then follows. Readers
+ * are called synchronously in append order, so replay-then-follow has no gap.
+ */
+export class EventLog {
+  readonly key: string
+  private readonly capacity: number
+  private readonly kept: LiveEvent[] = []
+  private readonly readers = new Set<LiveReader>()
+  private readonly endListeners = new Set<() => void>()
+  private nextSeq = 1
+  private finished = false
+  /** When it ended (for forgetting it later). */
+  endedAt?: number
+
+  constructor (key: string, capacity: number) {
+    this.key = key
+    this.capacity = capacity
+  }
+
+  get ended (): boolean {
+    return this.finished
+  }
+
+  /** The id of the last event appended (0: none yet). */
+  get lastSeq (): number {
+    return this.nextSeq - 1
+  }
+
+  append (type: string, data: Record<string, unknown>): void {
+    if (this.finished) return
+    const event = { seq: this.nextSeq++, type, data }
+    this.kept.push(event)
+    if (this.kept.length > this.capacity) this.kept.shift()
+    for (const reader of this.readers) reader(event)
+  }
+
+  /** No more events: readers are told (after the last event) and let go. */
+  end (): void {
+    if (this.finished) return
+    this.finished = true
+    this.endedAt = Date.now()
+    this.readers.clear()
+    for (const listener of this.endListeners) listener()
+    this.endListeners.clear()
+  }
+
+  /**
+   * Where a reader that last saw `after` resumes: right after it, with `gap`
+   * when events since have left the buffer; from the start, with `gap`, when
+   * `after` is beyond this log (an id of an earlier log of the same task or
+   * session, forgotten since: its numbering started again).
+   */
+  resume (after: number): { after: number, gap: boolean } {
+    if (after >= this.nextSeq) return { after: 0, gap: true }
+    return { after, gap: after + 1 < (this.kept[0]?.seq ?? this.nextSeq) }
+  }
+
+  /**
+   * Replays the events after `after` (0: all kept) to `reader`, then follows
+   * until `unsubscribe` or the end (`onEnd`, called once, after the last event).
+   */
+  follow (after: number, reader: LiveReader, onEnd: () => void): () => void {
+    for (const event of this.kept) if (event.seq > after) reader(event)
+    if (this.finished) {
+      onEnd()
+      return () => {}
+    }
+    this.readers.add(reader)
+    this.endListeners.add(onEnd)
+    return () => { this.readers.delete(reader); this.endListeners.delete(onEnd) }
+  }
+}

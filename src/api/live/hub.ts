@@ -1,0 +1,117 @@
+import type { Task } from '../../tasks/task.ts'
+import type { Session } from '../../tasks/session.ts'
+import type { TaskEvent } from '../../tasks/types.ts'
+import { isFinal } from '../../tasks/types.ts'
+import { EventLog } from './event-log.ts'
+import { taskEnding } from './task-ending.ts'
+
+export interface LiveHubConfig {
+  /** Events kept per stream for resume. */
+  replayEvents: number
+  /** A finished stream stays (for resume) this long. */
+  replayTtlMs: number
+  /** Streams followed at once; beyond it the oldest finished one (else the oldest) is dropped. */
+  maxFollowed: number
+}
+
+/**
+ * The live streams of the API: one EventLog per task and per session
+ * followed, fed by the task's (session's) own events from the moment it is
+ * first followed (a task submitted through the API from its submission; any
+ * other from its status when first asked for). Bounded in count and kept a
+ * while after the end, so a reconnecting reader can resume.
+ */
+export class LiveHub {
+  private readonly config: LiveHubConfig
+  private readonly logs = new Map<string, EventLog>()
+  private readonly detach = new Map<string, () => void>()
+  private readonly sweep: NodeJS.Timeout
+
+  constructor (config: LiveHubConfig) {
+    this.config = config
+    this.sweep = setInterval(() => { this.forgetEnded() }, Math.max(1000, Math.min(config.replayTtlMs, 30_000)))
+    this.sweep.unref()
+  }
+
+  /** The log of `task`, following it from now if it was not followed yet. */
+  task (task: Task): EventLog {
+    const existing = this.logs.get(task.id)
+    if (existing != null) return existing
+    const log = this.add(new EventLog(task.id, this.config.replayEvents))
+    log.append('status', { task: task.id, status: task.status, attempts: task.attempts })
+    if (task.final) {
+      this.finish(log, task)
+      return log
+    }
+    const onStatus = (e: TaskEvent & { type: 'status' }): void => {
+      log.append('status', { task: e.task, status: e.status, attempts: e.attempts })
+      if (task.final) { off(); this.finish(log, task) }
+    }
+    const onProgress = (e: TaskEvent & { type: 'progress' }): void => { log.append('progress', { task: e.task, value: e.value }) }
+    const onLog = (e: TaskEvent & { type: 'log' }): void => { log.append('log', { task: e.task, line: e.line }) }
+    const off = (): void => { task.off('status', onStatus); task.off('progress', onProgress); task.off('log', onLog) }
+    task.on('status', onStatus)
+    task.on('progress', onProgress)
+    task.on('log', onLog)
+    this.detach.set(task.id, off)
+    return log
+  }
+
+  /** The log of `session`: its counts when first followed, then every task event, each task's result or error, and the counts at the end. */
+  session (session: Session): EventLog {
+    const existing = this.logs.get(session.id)
+    if (existing != null) return existing
+    const log = this.add(new EventLog(session.id, this.config.replayEvents))
+    log.append('counts', { session: session.id, counts: session.counts() })
+    const events = session.events()
+    this.detach.set(session.id, () => { void events.return?.() })
+    void (async () => {
+      for await (const e of events) {
+        if (e.type === 'status') {
+          log.append('status', { task: e.task, status: e.status, attempts: e.attempts })
+          const task = isFinal(e.status) ? session.get(e.task) : undefined
+          if (task != null) { const { type, data } = taskEnding(task); log.append(type, data) }
+        } else if (e.type === 'progress') log.append('progress', { task: e.task, value: e.value })
+        else log.append('log', { task: e.task, line: e.line })
+      }
+      // the session is done (closed and every task final), or the hub let go
+      log.append('counts', { session: session.id, counts: session.counts() })
+      log.end()
+    })()
+    return log
+  }
+
+  close (): void {
+    clearInterval(this.sweep)
+    for (const key of [...this.logs.keys()]) this.drop(key)
+  }
+
+  private finish (log: EventLog, task: Task): void {
+    const { type, data } = taskEnding(task)
+    log.append(type, data)
+    log.end()
+    this.detach.delete(task.id)
+  }
+
+  private add (log: EventLog): EventLog {
+    if (this.logs.size >= this.config.maxFollowed) {
+      let victim: string | undefined
+      for (const [key, l] of this.logs) if (l.ended) { victim = key; break }
+      this.drop(victim ?? this.logs.keys().next().value!)
+    }
+    this.logs.set(log.key, log)
+    return log
+  }
+
+  private drop (key: string): void {
+    this.detach.get(key)?.()
+    this.detach.delete(key)
+    this.logs.get(key)?.end()
+    this.logs.delete(key)
+  }
+
+  private forgetEnded (): void {
+    const before = Date.now() - this.config.replayTtlMs
+    for (const [key, log] of this.logs) if (log.ended && (log.endedAt ?? 0) < before) this.drop(key)
+  }
+}

@@ -1,0 +1,65 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { EventLog, LiveEvent } from './event-log.ts'
+
+const PING_EVERY_MS = 15_000
+
+/** Where a reader resumes: `Last-Event-ID` (a reconnecting EventSource sends it), else `?after=`, else the start. */
+export function resumeAfter (request: FastifyRequest): number {
+  const header = request.headers['last-event-id']
+  const query = (request.query as { after?: unknown } | undefined)?.after
+  const text = typeof header === 'string' ? header : typeof query === 'string' ? query : undefined
+  return text != null && /^\d{1,15}$/.test(text) ? Number(text) : 0
+}
+
+/**
+ * Serves `log` as server-sent events: a `gap` event if the reader resumes
+ * behind the replay buffer, the events after `after` (each with its `id:`),
+ * then new ones as they come; the response ends with the stream. A reader
+ * that already has every event of an ended stream gets 204, which tells an
+ * EventSource to stop reconnecting. A reader with more than
+ * `maxBufferedBytes` unsent is dropped (it is not reading).
+ */
+export function serveEvents (request: FastifyRequest, reply: FastifyReply, log: EventLog, options: { maxBufferedBytes: number, release: () => void }): FastifyReply {
+  const { after, gap } = log.resume(resumeAfter(request))
+  if (log.ended && !gap && after >= log.lastSeq) {
+    options.release()
+    return reply.code(204).send()
+  }
+  const res = reply.raw
+  reply.hijack()
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' })
+  res.write('retry: 2000\n\n')
+  let closed = false
+  let unsubscribe = (): void => {}
+  const close = (): void => {
+    if (closed) return
+    closed = true
+    clearInterval(ping)
+    unsubscribe()
+    options.release()
+  }
+  const write = (text: string): void => {
+    if (closed) return
+    if (res.writableLength > options.maxBufferedBytes) {
+      request.log.warn({ bufferedBytes: res.writableLength, stream: log.key }, 'dropped an event stream that was not reading')
+      close()
+      res.destroy()
+      return
+    }
+    res.write(text)
+  }
+  const ping = setInterval(() => { write(': ping\n\n') }, PING_EVERY_MS)
+  ping.unref()
+  res.once('close', close)
+  // the gap notice carries no id: the reader's Last-Event-ID stays where it was
+  if (gap) write(`event: gap\ndata: ${JSON.stringify({ after: resumeAfter(request), stream: log.key })}\n\n`)
+  unsubscribe = log.follow(after, event => { write(frame(event)) }, () => {
+    close()
+    res.end()
+  })
+  return reply
+}
+
+function frame (event: LiveEvent): string {
+  return `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`
+}

@@ -1,0 +1,82 @@
+import * as v from 'valibot'
+import type { WebSocket } from 'ws'
+import type { ApiContext } from '../api-context.ts'
+import type { EventLog } from './event-log.ts'
+import { findSession, findTask } from '../lookup.ts'
+import { problemOf } from '../problem.ts'
+
+/** Subscriptions one socket may hold at once. */
+export const MAX_SUBSCRIPTIONS = 64
+
+const target = { task: v.optional(v.pipe(v.string(), v.maxLength(200))), session: v.optional(v.pipe(v.string(), v.maxLength(200))) }
+const clientMessage = v.variant('op', [
+  v.object({ op: v.literal('subscribe'), ...target, after: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))) }),
+  v.object({ op: v.literal('unsubscribe'), ...target })
+])
+type Target = { stream: 'task' | 'session', id: string }
+
+/**
+ * One `/v1/ws` connection: the client subscribes to tasks and sessions
+ * (`{"op":"subscribe","task":id,"after":seq}`), and gets each stream's
+ * events as `{"op":"event","stream","id","seq","type","data"}` (replayed
+ * after `after`, then live), `{"op":"end"}` when a stream ends, and
+ * `{"op":"error"}` for a bad request (the socket stays open). A socket with
+ * more than `maxBufferedBytes` unsent is closed (1013: it is not reading).
+ */
+export function serveSocket (socket: WebSocket, api: ApiContext, release: () => void): void {
+  const subscriptions = new Map<string, () => void>()
+  const send = (message: Record<string, unknown>): void => {
+    if (socket.readyState !== socket.OPEN) return
+    if (socket.bufferedAmount > api.settings.maxBufferedBytes) {
+      api.log.warn({ bufferedBytes: socket.bufferedAmount }, 'closed a WebSocket that was not reading')
+      socket.close(1013, 'not reading fast enough')
+      socket.terminate()
+      return
+    }
+    socket.send(JSON.stringify(message))
+  }
+  const subscribe = (to: Target, after: number): void => {
+    const key = `${to.stream} ${to.id}`
+    if (subscriptions.has(key)) return
+    if (subscriptions.size >= MAX_SUBSCRIPTIONS) throw new RangeError(`at most ${MAX_SUBSCRIPTIONS} subscriptions per socket`)
+    const log: EventLog = to.stream === 'task'
+      ? api.live.task(findTask(api.node.tasks, api.node.peerId, to.id))
+      : api.live.session(findSession(api.node.tasks, api.node.peerId, to.id))
+    const resume = log.resume(after)
+    send({ op: 'subscribed', ...to, gap: resume.gap })
+    // set before follow: a stream already ended calls onEnd at once
+    subscriptions.set(key, () => {})
+    const unsubscribe = log.follow(resume.after, event => { send({ op: 'event', ...to, seq: event.seq, type: event.type, data: event.data }) }, () => {
+      subscriptions.delete(key)
+      send({ op: 'end', ...to })
+    })
+    if (subscriptions.has(key)) subscriptions.set(key, unsubscribe)
+  }
+  socket.on('message', (raw, isBinary) => {
+    let request: unknown
+    try {
+      if (isBinary) throw new TypeError('messages are JSON text')
+      const parsed = v.safeParse(clientMessage, JSON.parse(String(raw)))
+      if (!parsed.success) throw new TypeError(`expected {"op":"subscribe"|"unsubscribe","task"|"session":id,"after"?:seq}: ${parsed.issues[0].message}`)
+      request = parsed.output
+      const message = parsed.output
+      const to: Target | undefined = message.task != null ? { stream: 'task', id: message.task } : message.session != null ? { stream: 'session', id: message.session } : undefined
+      if (to == null || (message.task != null && message.session != null)) throw new TypeError('name exactly one of task or session')
+      if (message.op === 'subscribe') subscribe(to, message.after ?? 0)
+      else {
+        const key = `${to.stream} ${to.id}`
+        subscriptions.get(key)?.()
+        subscriptions.delete(key)
+        send({ op: 'unsubscribed', ...to })
+      }
+    } catch (err) {
+      const problem = err instanceof TypeError || err instanceof SyntaxError || err instanceof RangeError ? { code: 'ERR_VALIDATION', detail: err.message } : problemOf(err)
+      send({ op: 'error', code: problem.code, message: problem.detail, request })
+    }
+  })
+  socket.on('close', () => {
+    for (const unsubscribe of subscriptions.values()) unsubscribe()
+    subscriptions.clear()
+    release()
+  })
+}

@@ -1,0 +1,63 @@
+import type { JwtOptions } from './auth/jwt.ts'
+import type { HookConfig } from './hooks/hook-config.ts'
+
+/** `node.use(apiAddon, options)` / `grid node --api <port>`. */
+export interface ApiOptions {
+  /** 0 picks a free port. */
+  port: number
+  /** Default 127.0.0.1: widening it is a decision (`--api-host`). */
+  host?: string
+  /** Host names answered besides IP addresses, localhost and `host` (others get 403: DNS rebinding). Default none. */
+  allowedHosts?: string[]
+  /** How bearer tokens are verified; absent, every route but the webhooks and `/docs/json` answers 401. */
+  jwt?: JwtOptions
+  /**
+   * Serve HTTPS with this certificate and key (PEM), and accept client certificates signed by `ca`:
+   * their roles grant scopes (client: read, submit, cancel; member: also module paths; admin: all).
+   * `grid node --api-tls` passes the node's own TLS material.
+   */
+  tls?: { ca: string, cert: string, key: string }
+  /** Webhooks: `POST /v1/hooks/<name>` runs a registered task. */
+  hooks?: HookConfig[]
+  /** Largest request body. Default 256 KiB. */
+  bodyLimitBytes?: number
+  /** Requests per subject (token `sub`, else the client address) per `rateWindowMs`. Default 600. */
+  rateLimit?: number
+  /** Default 60 000. */
+  rateWindowMs?: number
+  /** Events kept per task and per session for `Last-Event-ID` resume. Default 1000. */
+  replayEvents?: number
+  /** How long a finished task's or session's events stay for resume. Default 300 000 (5 min). */
+  replayTtlMs?: number
+  /** Tasks and sessions followed at once (each holds a replay buffer). Default 4096. */
+  maxFollowed?: number
+  /** Open event streams and WebSockets at once. Default 256. */
+  maxStreams?: number
+  /** A live reader (SSE or WebSocket) with more than this many bytes unsent is dropped. Default 1 MiB. */
+  maxBufferedBytes?: number
+  /** Webhook timestamps older or newer than this are refused. Default 300 000 (5 min). */
+  hookWindowMs?: number
+}
+
+/** ApiOptions with every default filled in. */
+export type ApiSettings = Required<Omit<ApiOptions, 'jwt' | 'hooks' | 'tls'>> & Pick<ApiOptions, 'jwt' | 'tls'> & { hooks: HookConfig[] }
+
+export function apiSettings (options: ApiOptions): ApiSettings {
+  return {
+    port: options.port,
+    host: options.host ?? '127.0.0.1',
+    allowedHosts: options.allowedHosts ?? [],
+    jwt: options.jwt,
+    tls: options.tls,
+    hooks: options.hooks ?? [],
+    bodyLimitBytes: options.bodyLimitBytes ?? 256 * 1024,
+    rateLimit: options.rateLimit ?? 600,
+    rateWindowMs: options.rateWindowMs ?? 60_000,
+    replayEvents: options.replayEvents ?? 1000,
+    replayTtlMs: options.replayTtlMs ?? 300_000,
+    maxFollowed: options.maxFollowed ?? 4096,
+    maxStreams: options.maxStreams ?? 256,
+    maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
+    hookWindowMs: options.hookWindowMs ?? 300_000
+  }
+}

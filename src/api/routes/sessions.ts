@@ -1,0 +1,44 @@
+import type { FastifyInstance } from 'fastify'
+import type { ApiContext } from '../api-context.ts'
+import type { Session } from '../../tasks/session.ts'
+import type { SessionOptions } from '../../tasks/types.ts'
+import { idParams, problemResponses, sessionBodySchema, sessionSchema } from '../schemas.ts'
+import { findSession } from '../lookup.ts'
+
+/** `POST /v1/sessions`, `GET /v1/sessions`, `GET /v1/sessions/:id`, `DELETE /v1/sessions/:id`. */
+export function sessionRoutes (app: FastifyInstance, api: ApiContext): void {
+  app.post<{ Body: SessionOptions }>('/v1/sessions', {
+    config: { scope: 'tasks:submit' },
+    schema: { summary: 'Open a session (defaults for its tasks: maxRetries, timeoutMs, priority)', tags: ['sessions'], body: sessionBodySchema, response: { 201: sessionSchema, ...problemResponses } }
+  }, async (request, reply) => {
+    const session = api.node.tasks.session(request.body ?? {})
+    // followed from its first task: a reader that comes later still replays them all
+    api.live.session(session)
+    api.submitters.record(session.id, request.principal!.subject, session.done)
+    return await reply.code(201).header('location', `/v1/sessions/${encodeURIComponent(session.id)}`).send(sessionView(session))
+  })
+
+  app.get('/v1/sessions', {
+    config: { scope: 'tasks:read' },
+    schema: { summary: 'The sessions of this node, with counts by status', tags: ['sessions'], response: { 200: { type: 'array', items: sessionSchema }, ...problemResponses } }
+  }, async () => api.node.tasks.sessions().map(sessionView))
+
+  app.get<{ Params: { id: string } }>('/v1/sessions/:id', {
+    config: { scope: 'tasks:read' },
+    schema: { summary: 'A session: its defaults, whether it is closed, its tasks counted by status (and retries)', tags: ['sessions'], params: idParams, response: { 200: sessionSchema, ...problemResponses } }
+  }, async (request) => sessionView(findSession(api.node.tasks, api.node.peerId, request.params.id)))
+
+  app.delete<{ Params: { id: string } }>('/v1/sessions/:id', {
+    config: { scope: 'tasks:cancel' },
+    schema: { summary: 'Cancel a session: every task not yet final, and no new ones (its own submitter, or admin)', tags: ['sessions'], params: idParams, response: { 202: sessionSchema, ...problemResponses } }
+  }, async (request, reply) => {
+    const session = findSession(api.node.tasks, api.node.peerId, request.params.id)
+    api.submitters.checkMayCancel(request.principal!, session.id, false)
+    session.cancel(`cancelled through the HTTP API by ${request.principal!.subject}`)
+    return await reply.code(202).send(sessionView(session))
+  })
+}
+
+function sessionView (session: Session): Record<string, unknown> {
+  return { id: session.id, name: session.name, closed: session.isClosed, createdAt: session.createdAt, defaults: session.defaults, counts: session.counts() }
+}

@@ -1,0 +1,31 @@
+import type { FastifyInstance } from 'fastify'
+import type { ApiContext } from '../api-context.ts'
+import { serveSocket } from '../live/ws-session.ts'
+import { problemResponses } from '../schemas.ts'
+import { problem, sendProblem } from '../problem.ts'
+
+/** `GET /v1/ws`: one WebSocket, many subscriptions (tasks and sessions). */
+export function wsRoutes (app: FastifyInstance, api: ApiContext): void {
+  // `handler` and `wsHandler` (not `websocket: true`, which hides the route from the OpenAPI document)
+  app.route({
+    method: 'GET',
+    url: '/v1/ws',
+    config: { scope: 'tasks:read' },
+    schema: {
+      summary: 'WebSocket: send {"op":"subscribe"|"unsubscribe","task"|"session":id,"after"?:seq}; receive {"op":"event","stream","id","seq","type","data"}, "subscribed", "end", "error"',
+      tags: ['live'],
+      response: { 426: { $ref: 'Problem#' }, ...problemResponses }
+    },
+    handler: async (_request, reply) => sendProblem(reply, problem(426, 'ERR_UPGRADE_REQUIRED', 'this route speaks WebSocket only')),
+    wsHandler: (socket) => {
+      let release: () => void
+      try {
+        release = api.streams.take()
+      } catch {
+        socket.close(1013, 'too many live streams open')
+        return
+      }
+      serveSocket(socket, api, release)
+    }
+  })
+}

@@ -1,0 +1,128 @@
+import Fastify, { LogController } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyServerFactory } from 'fastify'
+import { createServer as createHttpsServer } from 'node:https'
+import type { Server } from 'node:http'
+import swagger from '@fastify/swagger'
+import websocket from '@fastify/websocket'
+import rateLimit from '@fastify/rate-limit'
+import type { AddonContext } from '../addons/addon.ts'
+import type { ApiOptions } from './options.ts'
+import { apiSettings } from './options.ts'
+import type { ApiContext } from './api-context.ts'
+import { jwtVerifier } from './auth/jwt.ts'
+import { requireScopes } from './auth/guard.ts'
+import { problemHandler, problemSchema, sendProblem, problem } from './problem.ts'
+import { LiveHub } from './live/hub.ts'
+import { StreamSlots } from './live/stream-slots.ts'
+import { Submitters } from './submitters.ts'
+import { hostAllowed, originAllowed } from '../addons/host-check.ts'
+import { taskRoutes } from './routes/tasks.ts'
+import { sessionRoutes } from './routes/sessions.ts'
+import { memberRoutes } from './routes/members.ts'
+import { eventRoutes } from './routes/events.ts'
+import { wsRoutes } from './routes/ws.ts'
+import { hookRoutes, loadHooks } from './routes/hooks.ts'
+import { ConfigError, RateLimitedError } from '../errors.ts'
+
+export interface ApiServer {
+  /** `http://host:port` with the port bound. */
+  url: string
+  close: () => Promise<void>
+}
+
+/**
+ * The HTTP API of one node (DESIGN §13): Fastify with JSON-schema validation
+ * and serialization, an OpenAPI document at `/docs/json`, bearer-token scopes,
+ * a per-subject rate limit, a Host/Origin check, and one route module per
+ * concern (tasks, sessions, members, live output, webhooks).
+ */
+export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'members' | 'self' | 'tasks' | 'log'>, options: ApiOptions): Promise<ApiServer> {
+  const settings = apiSettings(options)
+  if (!Number.isInteger(settings.port) || settings.port < 0 || settings.port > 65535) throw new ConfigError('api port', `must be 0..65535, got ${String(settings.port)}`)
+  const verify = settings.jwt == null ? undefined : await jwtVerifier(settings.jwt)
+  const hooks = await loadHooks(settings.hooks, name => ctx.tasks.registeredModule(name))
+  if (verify == null && settings.tls == null) ctx.log.warn('the HTTP API has no token verifier and no client certificates: every route but the webhooks answers 401')
+
+  const live = new LiveHub({ replayEvents: settings.replayEvents, replayTtlMs: settings.replayTtlMs, maxFollowed: settings.maxFollowed })
+  const api: ApiContext = { node: ctx, settings, live, submitters: new Submitters(), streams: new StreamSlots(settings.maxStreams), log: ctx.log }
+  const app: FastifyInstance = Fastify({
+    loggerInstance: ctx.log as FastifyBaseLogger,
+    // a request line per call would swamp the node's log under load; failures are logged where they happen
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: settings.bodyLimitBytes,
+    forceCloseConnections: true,
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    ...(settings.tls == null ? {} : { serverFactory: httpsServerFactory(settings.tls) })
+  })
+  app.setErrorHandler(problemHandler)
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, problem(404, 'ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)))
+  app.addSchema(problemSchema)
+
+  const allowed = new Set([settings.host, ...settings.allowedHosts].map(h => h.toLowerCase()))
+  app.addHook('onRequest', async (request, reply) => {
+    if (!hostAllowed(request.headers.host, allowed) || !originAllowed(request.headers.origin, allowed)) {
+      return sendProblem(reply, problem(403, 'ERR_FORBIDDEN', 'host not allowed (Host or Origin names a host this API does not answer to)'))
+    }
+  })
+  requireScopes(app, verify)
+  await app.register(rateLimit, {
+    global: true,
+    hook: 'preHandler',
+    max: settings.rateLimit,
+    timeWindow: settings.rateWindowMs,
+    // after authentication: a subject is limited wherever it connects from; webhooks per hook
+    keyGenerator: request => request.principal != null ? `sub:${request.principal.subject}` : request.url.startsWith('/v1/hooks/') ? `hook:${request.url}` : `ip:${request.ip}`,
+    errorResponseBuilder: (_request, context) => new RateLimitedError(context.ttl)
+  })
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'gridd HTTP API', version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      security: [{ bearer: [] }]
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
+  })
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } })
+
+  app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger())
+  // one route module per concern; schedules and a tasks dashboard register here the same way
+  await app.register(async (routes) => {
+    taskRoutes(routes, api)
+    sessionRoutes(routes, api)
+    memberRoutes(routes, api)
+    eventRoutes(routes, api)
+    wsRoutes(routes, api)
+    hookRoutes(routes, api, hooks)
+  })
+
+  try {
+    await app.listen({ port: settings.port, host: settings.host })
+  } catch (err) {
+    live.close()
+    await app.close()
+    throw err
+  }
+  const address = app.server.address()
+  const port = typeof address === 'object' && address != null ? address.port : settings.port
+  const url = `${settings.tls == null ? 'http' : 'https'}://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}`
+  ctx.log.info({ url, hooks: [...hooks.keys()] }, 'HTTP API listening')
+  return {
+    url,
+    close: async () => {
+      // live streams end first (their readers see the end), then the server stops
+      live.close()
+      for (const client of websocketClients(app)) client.terminate()
+      await app.close()
+    }
+  }
+}
+
+/** HTTPS asking for (not requiring) a client certificate: verified against the CA, it is a credential; a token still works without one. */
+function httpsServerFactory (tls: { ca: string, cert: string, key: string }): FastifyServerFactory {
+  return handler => createHttpsServer({ ca: tls.ca, cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.3' }, handler) as unknown as Server
+}
+
+function websocketClients (app: FastifyInstance): Iterable<{ terminate: () => void }> {
+  return app.websocketServer?.clients ?? []
+}

@@ -1,0 +1,125 @@
+import { describe, it, expect, afterEach } from 'vitest'
+import { get } from 'node:http'
+import type { IncomingMessage } from 'node:http'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { SignJWT } from 'jose'
+import { EventLog } from '../../../src/api/live/event-log.ts'
+import type { LiveEvent } from '../../../src/api/live/event-log.ts'
+import { LiveHub } from '../../../src/api/live/hub.ts'
+import { HookVerifier, signHook } from '../../../src/api/hooks/signature.ts'
+import { parseHookSpec } from '../../../src/api/hooks/hook-config.ts'
+import { startApiServer } from '../../../src/api/server.ts'
+import type { ApiServer } from '../../../src/api/server.ts'
+import { ConfigError, HookSignatureError } from '../../../src/errors.ts'
+import { stubNode } from './stub-node.ts'
+
+describe('EventLog', () => {
+  it('numbers events, replays those after an id then follows, keeps the last `capacity`, and says when a resume has a hole', () => {
+    const log = new EventLog('t', 3)
+    for (let i = 1; i <= 5; i++) log.append('progress', { value: i })
+    expect(log.resume(0)).toEqual({ after: 0, gap: true })
+    expect(log.resume(2)).toEqual({ after: 2, gap: false })
+    expect(log.resume(5)).toEqual({ after: 5, gap: false })
+    // an id this log never gave (an earlier log's): from the start, with a gap
+    expect(log.resume(9)).toEqual({ after: 0, gap: true })
+    const seen: LiveEvent[] = []
+    let ended = 0
+    const unsubscribe = log.follow(3, e => seen.push(e), () => { ended++ })
+    log.append('result', { value: 'done' })
+    expect(seen.map(e => e.seq)).toEqual([4, 5, 6])
+    log.end()
+    expect(ended).toBe(1)
+    unsubscribe()
+    // an ended log replays and ends at once
+    const late: number[] = []
+    log.follow(5, e => late.push(e.seq), () => { ended++ })
+    expect(late).toEqual([6])
+    expect(ended).toBe(2)
+  })
+})
+
+describe('LiveHub', () => {
+  it('follows a task from its current status to its result; at most maxFollowed logs, finished ones dropped first', () => {
+    const { session } = stubNode()
+    const hub = new LiveHub({ replayEvents: 100, replayTtlMs: 60_000, maxFollowed: 2 })
+    const a = session.submit('noop', 1)
+    const log = hub.task(a)
+    a.mark('dispatched'); a.progress(0.5); a.log('hello'); a.mark('running'); a.complete(42)
+    const seen: LiveEvent[] = []
+    log.follow(0, e => seen.push(e), () => {})
+    expect(seen.map(e => e.type)).toEqual(['status', 'status', 'progress', 'log', 'status', 'status', 'result'])
+    expect(seen.at(-1)!.data).toEqual({ task: a.id, value: 42 })
+    const b = session.submit('noop', 2)
+    const c = session.submit('noop', 3)
+    expect(hub.task(b)).not.toBe(hub.task(c))
+    // a's log (ended) made room for c: b's is still the same object
+    expect(hub.task(b)).toBe(hub.task(b))
+    expect(hub.task(a)).not.toBe(log)
+    hub.close()
+  })
+})
+
+describe('webhook signatures', () => {
+  const secret = new TextEncoder().encode('s3cret-s3cret-s3cret')
+  const body = Buffer.from('{"a":1}')
+
+  it('accepts a signed call once within the window; refuses a replay, a stale or future timestamp, another body or secret', () => {
+    const verifier = new HookVerifier(300_000)
+    const now = 1_800_000_000_000
+    const ts = String(now / 1000)
+    const signature = signHook(secret, ts, body)
+    verifier.verify(secret, { signature, timestamp: ts }, body, now)
+    expect(() => { verifier.verify(secret, { signature, timestamp: ts }, body, now + 1000) }).toThrow(/replay/)
+    const old = String(now / 1000 - 301)
+    expect(() => { verifier.verify(secret, { signature: signHook(secret, old, body), timestamp: old }, body, now) }).toThrow(HookSignatureError)
+    const ahead = String(now / 1000 + 301)
+    expect(() => { verifier.verify(secret, { signature: signHook(secret, ahead, body), timestamp: ahead }, body, now) }).toThrow(HookSignatureError)
+    expect(() => { verifier.verify(secret, { signature, timestamp: ts }, Buffer.from('{"a":2}'), now) }).toThrow(/does not match/)
+    expect(() => { verifier.verify(secret, { signature: signHook('other', ts, body), timestamp: ts }, body, now) }).toThrow(/does not match/)
+    expect(() => { verifier.verify(secret, { signature: 'sha256=00', timestamp: ts }, body, now) }).toThrow(/does not match/)
+  })
+
+  it('parses --api-hook name=task:secretFile[:wait]', () => {
+    expect(parseHookSpec('deploy=build:/etc/hook.secret')).toEqual({ name: 'deploy', task: 'build', secretFile: '/etc/hook.secret', wait: false })
+    expect(parseHookSpec('sq=square:./s:wait')).toEqual({ name: 'sq', task: 'square', secretFile: './s', wait: true })
+    expect(() => parseHookSpec('nohook')).toThrow(ConfigError)
+    expect(() => parseHookSpec('a b=t:/s')).toThrow(ConfigError)
+  })
+})
+
+describe('an event stream reader that does not read', () => {
+  const cleanup: Array<() => Promise<void>> = []
+  afterEach(async () => { for (const undo of cleanup.splice(0).reverse()) await undo() })
+
+  it('is dropped once more than maxBufferedBytes wait unsent', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gridd-api-'))
+    cleanup.push(async () => { await rm(dir, { recursive: true, force: true }) })
+    const secret = 'y'.repeat(40)
+    await writeFile(join(dir, 'secret'), secret)
+    const { node, session } = stubNode()
+    const server: ApiServer = await startApiServer(node, { port: 0, jwt: { secretFile: join(dir, 'secret') }, maxBufferedBytes: 64 * 1024 })
+    cleanup.push(server.close)
+    const task = session.submit('noop', null)
+    const token = await new SignJWT({ scope: 'tasks:read' }).setProtectedHeader({ alg: 'HS256' }).setSubject('r').setExpirationTime('5m').sign(new TextEncoder().encode(secret))
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      get(`${server.url}/v1/tasks/${encodeURIComponent(task.id)}/events`, { headers: { authorization: `Bearer ${token}` } }, resolve).on('error', reject)
+    })
+    expect(res.statusCode).toBe(200)
+    res.pause()
+    const closed = new Promise<void>(resolve => { res.once('close', resolve) })
+    // far more than the socket buffers hold: 4 KiB lines, 64 MiB in all, until the server lets go
+    let sent = 0
+    const line = 'z'.repeat(4096)
+    let done = false
+    void closed.then(() => { done = true })
+    while (!done && sent < 16_384) {
+      for (let i = 0; i < 256; i++) task.log(line)
+      sent += 256
+      await new Promise(resolve => setImmediate(resolve))
+    }
+    await closed
+    expect(sent).toBeLessThan(16_384)
+  })
+})

@@ -1,0 +1,26 @@
+import { Session } from '../../../src/tasks/session.ts'
+import type { Task } from '../../../src/tasks/task.ts'
+import type { AddonTasks } from '../../../src/addons/host.ts'
+import type { Member } from '../../../src/membership/member.ts'
+import pino from 'pino'
+
+/**
+ * A stub node for the API's unit tests: one real Session whose tasks a test
+ * drives by hand (`queued` holds them), registered name `noop`.
+ */
+export function stubNode (): { node: { peerId: string, members: () => Member[], self: () => Member, tasks: AddonTasks, log: pino.Logger }, queued: Task[], session: Session } {
+  const queued: Task[] = []
+  const session = new Session('P', {}, { enqueue: task => { queued.push(task) }, cancel: (task, reason) => { task.mark('cancelled', { name: 'TaskCancelledError', message: reason }) } }, 'P/s-default')
+  const tasks = {
+    submit: (module: string, input: unknown) => session.submit(module, input),
+    getTask: (id: string) => session.get(id),
+    getSession: (id: string) => id === session.id ? session : undefined,
+    sessions: () => [session],
+    session: () => session,
+    register: () => {},
+    registeredModule: (name: string) => name === 'noop' ? '/noop.mjs' : undefined,
+    registeredNames: () => ['noop']
+  } as unknown as AddonTasks
+  const self = { id: 'P', state: 'alive', role: 'member', addresses: [], weight: 1, lastSeenMs: 0, load: { cpu: 0, workers: 0, maxWorkers: 0 } } as unknown as Member
+  return { node: { peerId: 'P', members: () => [], self: () => self, tasks, log: pino({ level: 'silent' }) }, queued, session }
+}

@@ -1,6 +1,7 @@
 import type { Libp2p } from '@libp2p/interface'
 import { Spawner } from './spawner.ts'
 import { AgentService } from './agent-service.ts'
+import type { LocalWorker } from './local-worker.ts'
 import { WorkerRecords } from './worker-records.ts'
 import { StageModules } from './stage-modules.ts'
 import { checkReadableBy, resolveWorkerUser } from './worker-user.ts'
@@ -68,6 +69,11 @@ export class AgentRole {
     this.membership.setLoadProvider(() => this.load())
     this.spawner.start()
     await this.service.start()
+  }
+
+  /** Runs another peer's code on this node as shipped code (see AgentService.spawnShipped). */
+  async spawnShipped (request: Parameters<AgentService['spawnShipped']>[0], self: string): Promise<LocalWorker> {
+    return await this.service.spawnShipped(request, self)
   }
 
   async stop (): Promise<void> {

@@ -144,7 +144,7 @@ export class AgentService {
    * Capacity first, then the module (a spawn refused for room writes nothing to the cache), then
    * the worker. A bundle this spawn stored is removed again if the worker cannot start.
    */
-  private async spawnFor (request: Extract<SpawnRequestMessage, { op: 'spawn' }>, from: string): Promise<LocalWorker> {
+  private async spawnFor (request: Extract<SpawnRequestMessage, { op: 'spawn' }>, from: string, options: { attach?: boolean } = {}): Promise<LocalWorker> {
     const release = this.reserve(request.resources)
     try {
       const module = await this.modules.locate(request.module)
@@ -156,12 +156,21 @@ export class AgentService {
         throw err
       }
       void worker.exited.then(module.release)
-      this.expectAttach(worker)
-      this.log.info({ worker: worker.info.id, stage: request.stage, requester: from, module: module.from }, 'spawned for a remote requester')
+      if (options.attach !== false) this.expectAttach(worker)
+      this.log.info({ worker: worker.info.id, stage: request.stage, requester: from, module: module.from }, options.attach === false ? 'spawned shipped code for this node' : 'spawned for a remote requester')
       return worker
     } finally {
       release()
     }
+  }
+
+  /**
+   * Another peer's code that this node itself runs (a task module a member shipped to it): the same
+   * path as a remote requester's spawn (the verified cache, bare imports from the agent's own packages),
+   * driven over IPC by this node, so nothing attaches to it.
+   */
+  async spawnShipped (request: Omit<Extract<SpawnRequestMessage, { op: 'spawn' }>, 'op'>, self: string): Promise<LocalWorker> {
+    return await this.spawnFor({ op: 'spawn', ...request }, self, { attach: false })
   }
 
   /** Counts a spawn against the capacity until its worker starts; AgentFullError if it does not fit. */

@@ -29,6 +29,11 @@ export interface SpawnOptions {
   env?: Record<string, string>
   /** Items the worker processes at once. Default 1. */
   concurrency?: number
+  /**
+   * The module is another peer's code (a task module a member shipped to this node): on this node too it
+   * runs as shipped code — from the agent's verified cache, bare imports from its own packages — never in place.
+   */
+  foreign?: boolean
 }
 
 const SPAWN_TIMEOUT_MS = 15_000
@@ -86,7 +91,7 @@ export class Workers {
       const reservation = this.reservations.reserve(agent.id, resources)
       try {
         const handle = agent.id === this.libp2p.peerId.toString()
-          ? this.spawnLocal(options, modulePath, resources)
+          ? (options.foreign === true ? await this.spawnLocalShipped(options, await (shipped ??= readModule(modulePath, options.stage)), resources) : this.spawnLocal(options, modulePath, resources))
           : await this.spawnRemote(agent.id, options, await (shipped ??= readModule(modulePath, options.stage)), resources, signal)
         this.track(handle)
         // this node's own load is updated synchronously; a remote agent's arrives by gossip
@@ -169,6 +174,13 @@ export class Workers {
     if (this.agent == null) throw new SpawnRefusedError('this node is not an agent')
     const worker = this.agent.spawner.spawn({ stage: options.stage, modulePath, resources, env: options.env, concurrency: options.concurrency })
     return localHandle(worker, this.libp2p.peerId.toString())
+  }
+
+  private async spawnLocalShipped (options: SpawnOptions, module: ShippableModule, resources: { cpu: number, memoryMb: number }): Promise<WorkerHandle> {
+    if (this.agent == null) throw new SpawnRefusedError('this node is not an agent')
+    const self = this.libp2p.peerId.toString()
+    const worker = await this.agent.spawnShipped({ stage: options.stage, module, resources, env: options.env, concurrency: options.concurrency }, self)
+    return localHandle(worker, self)
   }
 
   private async spawnRemote (agentId: string, options: SpawnOptions, module: ShippableModule, resources: { cpu: number, memoryMb: number }, signal?: AbortSignal): Promise<WorkerHandle> {

@@ -18,6 +18,8 @@ export interface PoolDeps {
 export interface PoolConfig extends PoolSizing {
   /** Resolved module path on this node. */
   module: string
+  /** Another peer's code (shipped to this node): spawned as shipped code wherever it lands. */
+  foreign?: boolean
   /** Worker stage name (shown in `grid status`). */
   stage: string
   resources: { cpu: number, memoryMb: number }
@@ -197,7 +199,7 @@ export class TaskPool {
     this.starting++
     let handle: WorkerHandle
     try {
-      handle = await this.deps.spawn({ stage: this.config.stage, module: this.config.module, resources: this.config.resources, concurrency: 1 }, { signal: this.abort.signal })
+      handle = await this.deps.spawn({ stage: this.config.stage, module: this.config.module, resources: this.config.resources, concurrency: 1, foreign: this.config.foreign }, { signal: this.abort.signal })
     } catch (err) {
       this.starting--
       // no agent has room (or none is up): tasks stay queued, the next sizing tick tries again

@@ -217,6 +217,8 @@ export class TasksService {
       // shipped code lives in it: a dir others could write to could have it swapped before a worker imports it
       await this.deps.prepareDataDir()
       const cache = new ModuleCache(join(this.deps.dataDir, 'tasks'), { quotaBytes: TASK_MODULES_QUOTA_BYTES }, this.deps.log)
+      // what is stored there is other peers' code: even on this node it runs as shipped code, never in place
+      this.deps.tasks.foreignCodeIn(join(this.deps.dataDir, 'tasks', 'modules'))
       await cache.start()
       return cache
     })()

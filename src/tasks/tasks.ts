@@ -1,4 +1,4 @@
-import { basename, resolve } from 'node:path'
+import { basename, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Session } from './session.ts'
 import type { SessionHost } from './session.ts'
@@ -48,6 +48,8 @@ export class Tasks {
   private readonly pools = new Map<string, Promise<TaskPool>>()
   private readonly started = new Set<TaskPool>()
   private readonly registered = new Map<string, string>()
+  /** Directories holding other peers' code (shipped task modules): pools over them spawn it as shipped code. */
+  private readonly foreignDirs: string[] = []
   private readonly host: SessionHost
   private readonly defaultSession: Session
   private sweep?: NodeJS.Timeout
@@ -91,6 +93,11 @@ export class Tasks {
 
   async run (module: string | URL, input?: unknown, options: TaskOptions = {}): Promise<unknown> {
     return await this.defaultSession.run(module, input, options)
+  }
+
+  /** Modules under `dir` are other peers' code: their workers run them as shipped code, on this node too. */
+  foreignCodeIn (dir: string): void {
+    if (!this.foreignDirs.includes(dir)) this.foreignDirs.push(dir)
   }
 
   /** Lets `name` be run by clients (who may not ship code): `grid task run name`. */
@@ -161,6 +168,7 @@ export class Tasks {
     const resolved = await checkModulePath(path)
     const config: PoolConfig = {
       module: resolved,
+      foreign: this.foreignDirs.some(dir => resolved.startsWith(dir + sep)),
       stage: `task:${basename(resolved)}`,
       resources: { cpu: options.resources?.cpu ?? 1, memoryMb: options.resources?.memoryMb ?? 0 },
       window: this.config.window,

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { join } from 'node:path'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { PeerId } from '@libp2p/interface'
 import { resolveConfig } from './config.ts'
@@ -25,7 +26,7 @@ import { strategy as strategyPiece, weight as weightPiece } from './checks/value
 import { CONTROL_PROTOCOL, controlHandler } from './control/control.ts'
 import { PipelineRun } from './pipeline/run.ts'
 import type { PipelineInit } from './pipeline/types.ts'
-import { defaultDataDir } from './data-dir.ts'
+import { defaultDataDir, prepareDataDir } from './data-dir.ts'
 import type { StatusReport } from './control/status.ts'
 import { AddonRegistry } from './addons/registry.ts'
 import { Channels } from './channels/channels.ts'
@@ -41,6 +42,7 @@ import { PeerCredentials } from './trust/credentials.ts'
 import { checkOwnRoles } from './trust/own-roles.ts'
 import { ANY_ROLE } from './trust/guard.ts'
 import { Tasks } from './tasks/tasks.ts'
+import { JOURNAL_FILE } from './tasks/journal.ts'
 import type { Task } from './tasks/task.ts'
 import type { Session } from './tasks/session.ts'
 import type { SessionOptions, TaskOptions } from './tasks/types.ts'
@@ -82,7 +84,11 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
       spawn: async (options, { signal }) => await this.workers.spawn(options, { signal }),
       capacity: (resources, limit) => this.workers.capacityFor(resources, limit),
       log: log.child({ component: 'tasks' })
-    }, config.tasks)
+    }, config.tasks, {
+      file: join(dataDir, JOURNAL_FILE),
+      // an agent has made the data dir ready (its mode may let the worker user's group reach the module cache)
+      prepare: async () => { if (this.agent == null) await prepareDataDir(dataDir, log) }
+    })
     this.addons = new AddonRegistry(this, libp2p, root, credentials)
     this.channels = new Channels(libp2p, this.membership, config.channels, root, keyPem, credentials)
     this.services = new ServiceList(this.serviceList(addons ?? []), { log, stopTimeoutMs: config.stopTimeoutMs })
@@ -276,7 +282,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
       { name: 'workers', start: () => { this.workers.start() }, stop: async () => { await this.workers.stop() }, destroy: () => { this.workers.destroy() } },
       { name: 'pipelines', stop: cancelRuns, destroy: cancelRuns },
       // after workers in start order, so stopped before them: tasks are cancelled, then their pools' workers go
-      { name: 'tasks', start: () => { this.tasks.start() }, stop: async () => { await this.tasks.stop() }, destroy: async () => { await this.tasks.stop() } },
+      { name: 'tasks', start: async () => { await this.tasks.start() }, stop: async () => { await this.tasks.stop() }, destroy: async () => { await this.tasks.stop() } },
       {
         name: 'seeds',
         start: () => {

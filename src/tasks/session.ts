@@ -9,6 +9,8 @@ import { SessionClosedError } from '../errors.ts'
 export interface SessionHost {
   enqueue: (task: Task, module: string | URL, options: TaskOptions) => void
   cancel: (task: Task, reason: string) => void
+  /** The session was closed (or cancelled): told once. */
+  closed?: (session: Session) => void
 }
 
 /** Events a slow `events()` reader may fall behind before the oldest are dropped. */
@@ -107,7 +109,10 @@ export class Session {
 
   /** No new tasks; `done` resolves once those submitted are final. */
   close (): void {
-    this.closed = true
+    if (!this.closed) {
+      this.closed = true
+      this.host.closed?.(this)
+    }
     this.settleIfDone()
   }
 

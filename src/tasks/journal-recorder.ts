@@ -1,0 +1,212 @@
+import { existsSync } from 'node:fs'
+import { Journal } from './journal.ts'
+import type { JournalBatch, JournalContents, SessionRow, TaskChange, TaskRow } from './journal.ts'
+import type { Session } from './session.ts'
+import type { Task } from './task.ts'
+import type { TaskOptions } from './types.ts'
+import { encodeResult } from './result-cap.ts'
+import type { Logger } from '../logger.ts'
+
+export interface RecorderOptions {
+  /** The journal file (`<dataDir>/tasks.sqlite`). */
+  file: string
+  /** Makes the data dir ready (created, mode checked) before the journal is opened. */
+  prepare: () => Promise<void>
+  maxResultBytes: number
+  log: Logger
+  /** Changes are collected this long, then written in one transaction. */
+  flushEveryMs?: number
+}
+
+/** Default batching window: a burst of task events costs one transaction. */
+export const FLUSH_EVERY_MS = 5
+/** After a failed write, the next try (what failed stays pending). */
+const RETRY_AFTER_MS = 1000
+/** A failing journal is logged at most this often. */
+const LOG_EVERY_MS = 30_000
+
+interface NewTask {
+  path: string
+  input: string | null
+  resources: string | null
+}
+
+/**
+ * Turns what sessions and tasks do into batched journal writes: a task or
+ * session that changes is marked, and every `flushEveryMs` the marked ones
+ * are written as they are then, in one transaction (a task submitted and
+ * finished within one window is one insert). The file is created on the
+ * first write, so a node that never owns a task leaves none behind.
+ */
+export class JournalRecorder {
+  private readonly options: RecorderOptions
+  private readonly flushEveryMs: number
+  private journal?: Journal
+  private opening?: Promise<Journal | undefined>
+  private readonly sessions = new Map<string, Session>()
+  private readonly newTasks = new Map<Task, NewTask>()
+  private readonly changed = new Set<Task>()
+  /** Result JSON made when the size was checked, kept until it is written. */
+  private readonly results = new Map<Task, string | null>()
+  private readonly dropped = new Set<string>()
+  private forgetBefore?: number
+  private timer?: NodeJS.Timeout
+  private closed = false
+  private lastLogged = 0
+
+  constructor (options: RecorderOptions) {
+    this.options = options
+    this.flushEveryMs = options.flushEveryMs ?? FLUSH_EVERY_MS
+  }
+
+  /** Opens the journal if there is one (throws JournalError if it cannot be used) and reads it; undefined if none yet. */
+  async openExisting (): Promise<JournalContents | undefined> {
+    if (!existsSync(this.options.file)) return undefined
+    await this.options.prepare()
+    this.journal = Journal.open(this.options.file)
+    return this.journal.load()
+  }
+
+  /** A session was made or closed. */
+  session (session: Session): void {
+    if (this.closed) return
+    this.sessions.set(session.id, session)
+    this.schedule()
+  }
+
+  /** A new task: inserted with the next batch, then followed. Its input is encoded now: one JSON cannot hold fails it before it runs. */
+  submitted (task: Task, path: string, resources: TaskOptions['resources']): void {
+    this.follow(task)
+    if (this.closed) return
+    let input: string | null
+    try {
+      input = json(task.input)
+    } catch (err) {
+      task.mark('failed', { name: 'TypeError', message: `its input cannot be journaled as JSON (or pass tasks: { durable: false }): ${(err as Error).message}` })
+      return
+    }
+    this.newTasks.set(task, { path, input, resources: resources == null ? null : JSON.stringify(resources) })
+    this.schedule()
+  }
+
+  /** A task read back from the journal: followed (its row is there). */
+  resumed (task: Task): void {
+    this.follow(task)
+  }
+
+  /** A session closed and done: its row and its tasks' go. */
+  sessionDropped (id: string): void {
+    if (this.closed) return
+    this.sessions.delete(id)
+    this.dropped.add(id)
+    this.schedule()
+  }
+
+  /** Final tasks that ended before `before` are deleted (their results are no longer served). */
+  forget (before: number): void {
+    if (this.closed) return
+    this.forgetBefore = Math.max(this.forgetBefore ?? 0, before)
+    this.schedule()
+  }
+
+  /** Writes what is pending now, in one transaction. */
+  async flush (): Promise<void> {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    if (!this.pending()) return
+    const journal = this.journal ?? await this.open()
+    if (journal == null || !this.pending()) return
+    const batch = this.batch()
+    try {
+      journal.commit(batch)
+    } catch (err) {
+      this.warn(err, 'task journal write failed: trying again')
+      this.timer = setTimeout(() => { void this.flush() }, RETRY_AFTER_MS)
+      return
+    }
+    for (const task of this.newTasks.keys()) this.results.delete(task)
+    for (const task of this.changed) this.results.delete(task)
+    this.newTasks.clear()
+    this.changed.clear()
+    this.sessions.clear()
+    this.dropped.clear()
+    this.forgetBefore = undefined
+  }
+
+  /** Writes what is pending and closes the file; later changes are not recorded (what is journaled resumes at the next start). */
+  async close (): Promise<void> {
+    await this.flush()
+    this.closed = true
+    clearTimeout(this.timer)
+    this.journal?.close()
+  }
+
+  private follow (task: Task): void {
+    task.checkResult = value => {
+      const encoded = encodeResult(task.id, value, this.options.maxResultBytes)
+      if (!this.closed) this.results.set(task, encoded)
+    }
+    task.on('status', () => {
+      if (this.closed) return
+      if (!this.newTasks.has(task)) this.changed.add(task)
+      this.schedule()
+    })
+  }
+
+  private schedule (): void {
+    if (this.timer == null && !this.closed) this.timer = setTimeout(() => { void this.flush() }, this.flushEveryMs)
+  }
+
+  private pending (): boolean {
+    return !this.closed && (this.newTasks.size > 0 || this.changed.size > 0 || this.sessions.size > 0 || this.dropped.size > 0 || this.forgetBefore != null)
+  }
+
+  private async open (): Promise<Journal | undefined> {
+    this.opening ??= (async () => {
+      try {
+        await this.options.prepare()
+        this.journal = Journal.open(this.options.file)
+        return this.journal
+      } catch (err) {
+        // not fatal to the tasks themselves: they run, only without a journal
+        this.options.log.error({ err, file: this.options.file }, 'task journal cannot be created: tasks are not durable')
+        this.closed = true
+        return undefined
+      }
+    })()
+    return await this.opening
+  }
+
+  private batch (): JournalBatch {
+    const kept = (task: Task): boolean => !this.dropped.has(task.session)
+    const newTasks: TaskRow[] = []
+    for (const [task, extra] of this.newTasks) {
+      if (!kept(task)) continue
+      newTasks.push({ ...this.change(task), session: task.session, module: task.module, path: extra.path, input: extra.input, resources: extra.resources, priority: task.priority, maxRetries: task.maxRetries, timeoutMs: task.timeoutMs, submittedAt: task.submittedAt })
+    }
+    const changedTasks: TaskChange[] = []
+    for (const task of this.changed) {
+      if (!kept(task)) continue
+      changedTasks.push(this.change(task))
+    }
+    const sessions: SessionRow[] = [...this.sessions.values()].map(s => ({ id: s.id, name: s.name, ...s.defaults, closed: s.isClosed, createdAt: s.createdAt }))
+    return { sessions, newTasks, changedTasks, droppedSessions: [...this.dropped], forgetEndedBefore: this.forgetBefore }
+  }
+
+  private change (task: Task): TaskChange {
+    let result: string | null = null
+    if (task.status === 'completed') result = this.results.get(task) ?? json(task.value)
+    return { id: task.id, status: task.status, attempts: task.attempts, agent: task.agent, startedAt: task.startedAt, endedAt: task.endedAt, error: task.error == null ? null : JSON.stringify(task.error), result }
+  }
+
+  private warn (err: unknown, msg: string): void {
+    if (Date.now() - this.lastLogged < LOG_EVERY_MS) return
+    this.lastLogged = Date.now()
+    this.options.log.warn({ err, file: this.options.file }, msg)
+  }
+}
+
+/** JSON text, or null for undefined. */
+function json (value: unknown): string | null {
+  return JSON.stringify(value) ?? null
+}

@@ -79,7 +79,8 @@ export class Session {
   /** Takes in a task made elsewhere (one resumed from the journal). */
   adopt (task: Task): void {
     this.byId.set(task.id, task)
-    this.open++
+    // one already final (resumed from the journal) is not waited for
+    if (!task.final) this.open++
     let previous: TaskStatus = task.status
     this.counters[previous]++
     task.on('status', event => {

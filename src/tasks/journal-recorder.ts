@@ -42,7 +42,7 @@ export class JournalRecorder {
   private readonly options: RecorderOptions
   private readonly flushEveryMs: number
   private journal?: Journal
-  private opening?: Promise<Journal | undefined>
+  private opening?: Promise<Journal>
   private readonly sessions = new Map<string, Session>()
   private readonly newTasks = new Map<Task, NewTask>()
   private readonly changed = new Set<Task>()
@@ -62,9 +62,7 @@ export class JournalRecorder {
   /** Opens the journal if there is one (throws JournalError if it cannot be used) and reads it; undefined if none yet. */
   async openExisting (): Promise<JournalContents | undefined> {
     if (!existsSync(this.options.file)) return undefined
-    await this.options.prepare()
-    this.journal = Journal.open(this.options.file)
-    return this.journal.load()
+    return (await this.ready()).load()
   }
 
   /** A session was made or closed. */
@@ -161,20 +159,26 @@ export class JournalRecorder {
     return !this.closed && (this.newTasks.size > 0 || this.changed.size > 0 || this.sessions.size > 0 || this.dropped.size > 0 || this.forgetBefore != null)
   }
 
-  private async open (): Promise<Journal | undefined> {
+  /** The journal, opened once (the data dir made ready first); JournalError if it cannot be used. */
+  private async ready (): Promise<Journal> {
     this.opening ??= (async () => {
-      try {
-        await this.options.prepare()
-        this.journal = Journal.open(this.options.file)
-        return this.journal
-      } catch (err) {
-        // not fatal to the tasks themselves: they run, only without a journal
-        this.options.log.error({ err, file: this.options.file }, 'task journal cannot be created: tasks are not durable')
-        this.closed = true
-        return undefined
-      }
+      await this.options.prepare()
+      this.journal = Journal.open(this.options.file)
+      return this.journal
     })()
     return await this.opening
+  }
+
+  /** For a write: the journal, or undefined (logged) when it cannot be created. */
+  private async open (): Promise<Journal | undefined> {
+    try {
+      return await this.ready()
+    } catch (err) {
+      // not fatal to the tasks themselves: they run, only without a journal
+      if (!this.closed) this.options.log.error({ err, file: this.options.file }, 'task journal cannot be created: tasks are not durable')
+      this.closed = true
+      return undefined
+    }
   }
 
   private batch (): JournalBatch {

@@ -9,8 +9,10 @@ import { NodeStoppedError, TaskLostError } from '../errors.ts'
 
 /** What resuming needs of the tasks service. */
 export interface ResumeHost {
-  /** The session of this row: the one already there (the default session), or a new one with its id. */
+  /** A session rebuilt from its row (same id). */
   session: (row: SessionRow) => Session
+  /** A session that is not journaled but always there (the default session). */
+  existing: (id: string) => Session | undefined
   /** Takes in a rebuilt task: its session adopts it, and it is followed as a new one would be. */
   adopt: (session: Session, task: Task) => void
   /** Queues an unfinished task to run `path` (the module it was submitted with, resolved). */
@@ -44,7 +46,7 @@ export function resumeJournal (contents: JournalContents, host: ResumeHost, forg
     summary.sessions++
   }
   for (const row of contents.tasks) {
-    const session = sessions.get(row.session)
+    const session = sessions.get(row.session) ?? host.existing(row.session)
     const restored = session == null ? undefined : restoreTask(row)
     if (session == null || restored == null || (isFinal(row.status) && (row.endedAt ?? 0) < forgetEndedBefore)) {
       summary.skipped++

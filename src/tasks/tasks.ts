@@ -75,7 +75,6 @@ export class Tasks {
     this.owner = owner
     this.deps = deps
     this.config = { ...TASKS_DEFAULTS, ...config }
-    if (this.config.durable && journal != null) this.recorder = new JournalRecorder({ ...journal, maxResultBytes: this.config.maxResultBytes, log: deps.log })
     this.host = {
       enqueue: (task, module, options) => {
         this.follow(task, module, options)
@@ -85,6 +84,8 @@ export class Tasks {
       closed: session => { this.recorder?.session(session) }
     }
     this.defaultSession = this.session({ name: 'default' }, `${owner}/s-default`)
+    // after the default session, which always exists and is not journaled: a node that owns no task writes no file
+    if (this.config.durable && journal != null) this.recorder = new JournalRecorder({ ...journal, maxResultBytes: this.config.maxResultBytes, log: deps.log })
   }
 
   /** Resumes what the journal holds (JournalError if it cannot be read), then sweeps old results. */
@@ -158,6 +159,7 @@ export class Tasks {
   private resume (journaled: JournalContents): void {
     const summary = resumeJournal(journaled, {
       session: row => this.sessionsById.get(row.id) ?? this.session({ name: row.name, maxRetries: row.maxRetries, timeoutMs: row.timeoutMs, priority: row.priority }, row.id),
+      existing: id => this.sessionsById.get(id),
       adopt: (session, task) => {
         session.adopt(task)
         this.taskSession.set(task.id, session)

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { Tasks } from '../../../src/tasks/tasks.ts'
 import type { TasksConfig } from '../../../src/tasks/tasks.ts'
 import { Journal, JOURNAL_FILE } from '../../../src/tasks/journal.ts'
-import { ERR_RESULT_TOO_LARGE, ERR_TASK_LOST, ResultTooLargeError } from '../../../src/errors.ts'
+import { ERR_JOURNAL, ERR_RESULT_TOO_LARGE, ERR_TASK_LOST, ResultTooLargeError } from '../../../src/errors.ts'
 import { FakeWorker, flush, silent } from '../pipeline/fake-worker.ts'
 import type { Behaviour } from '../pipeline/fake-worker.ts'
 
@@ -98,9 +98,7 @@ describe('Tasks with a journal: restart', () => {
     resumed.close()
     await resumed.done
     await stop(second.tasks)
-    const left = rows()
-    expect(left.sessions.map(s => s.id)).toEqual(['owner/s-default'])
-    expect(left.tasks).toEqual([])
+    expect(rows()).toEqual({ sessions: [], tasks: [], unreadable: 0 })
   })
 
   it('a session closed before the crash finishes its tasks after the restart, then is dropped with its rows', async () => {
@@ -162,6 +160,18 @@ describe('Tasks with a journal: writes', () => {
     expect(rows().tasks[0]).toMatchObject({ status: 'failed', result: null })
     const second = await owner(big, { maxResultBytes: 100 })
     await expect(second.tasks.getTask(handle.id)!.result()).rejects.toMatchObject({ code: ERR_RESULT_TOO_LARGE, message: expect.stringContaining('202 bytes') })
+  })
+
+  it('a node that owns no task creates no journal; one that cannot use its journal does not start', async () => {
+    const idle = await owner(square)
+    await stop(idle.tasks)
+    expect(existsSync(file)).toBe(false)
+    const holder = Journal.open(file)
+    try {
+      await expect(owner(square)).rejects.toMatchObject({ code: ERR_JOURNAL })
+    } finally {
+      holder.close()
+    }
   })
 
   it('durable: false writes nothing, and still caps results', async () => {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import { Journal } from './journal.ts'
-import type { JournalBatch, JournalContents, SessionRow, TaskChange, TaskRow } from './journal.ts'
+import type { JournalBatch, JournalContents, SessionRow, TaskChange } from './journal.ts'
 import type { Session } from './session.ts'
 import type { Task } from './task.ts'
 import type { TaskOptions } from './types.ts'
@@ -46,6 +46,12 @@ export class JournalRecorder {
   private readonly sessions = new Map<string, Session>()
   private readonly newTasks = new Map<Task, NewTask>()
   private readonly changed = new Set<Task>()
+  /** Dispatched since the last flush: a task still in flight at the next one is written then (a short task's dispatch and end are one write). */
+  private fresh = new Set<Task>()
+  /** Dispatched before the last flush: written with the next one if still in flight. */
+  private ripe = new Set<Task>()
+  /** The journal row of each task written (or read back). */
+  private readonly rowids = new WeakMap<Task, number>()
   /** Result JSON made when the size was checked, kept until it is written. */
   private readonly results = new Map<Task, string | null>()
   private readonly dropped = new Set<string>()
@@ -87,8 +93,9 @@ export class JournalRecorder {
     this.schedule()
   }
 
-  /** A task read back from the journal: followed (its row is there). */
-  resumed (task: Task): void {
+  /** A task read back from the journal (row `rowid`): followed. */
+  resumed (task: Task, rowid: number): void {
+    this.rowids.set(task, rowid)
     this.follow(task)
   }
 
@@ -107,16 +114,22 @@ export class JournalRecorder {
     this.schedule()
   }
 
-  /** Writes what is pending now, in one transaction. */
-  async flush (): Promise<void> {
+  /** Writes what is pending now, in one transaction; `all`: attempts that just started too (not left for the next flush). */
+  async flush (all = false): Promise<void> {
     clearTimeout(this.timer)
     this.timer = undefined
     if (!this.pending()) return
     const journal = this.journal ?? await this.open()
     if (journal == null || !this.pending()) return
-    const batch = this.batch()
+    this.ripen(all)
+    const { batch, inserted } = this.batch()
+    if (batch.sessions.length + batch.newTasks.length + batch.changedTasks.length + batch.droppedSessions.length === 0 && batch.forgetEndedBefore == null) {
+      this.schedule()
+      return
+    }
     try {
-      journal.commit(batch)
+      const rowids = journal.commit(batch)
+      for (const [i, task] of inserted.entries()) this.rowids.set(task, rowids[i]!)
     } catch (err) {
       this.warn(err, 'task journal write failed: trying again')
       this.timer = setTimeout(() => { void this.flush() }, RETRY_AFTER_MS)
@@ -129,11 +142,12 @@ export class JournalRecorder {
     this.sessions.clear()
     this.dropped.clear()
     this.forgetBefore = undefined
+    if (this.pending()) this.schedule()
   }
 
   /** Writes what is pending and closes the file; later changes are not recorded (what is journaled resumes at the next start). */
   async close (): Promise<void> {
-    await this.flush()
+    await this.flush(true)
     this.closed = true
     clearTimeout(this.timer)
     this.journal?.close()
@@ -144,9 +158,18 @@ export class JournalRecorder {
       const encoded = encodeResult(task.id, value, this.options.maxResultBytes)
       if (!this.closed) this.results.set(task, encoded)
     }
-    task.on('status', () => {
-      if (this.closed) return
-      if (!this.newTasks.has(task)) this.changed.add(task)
+    task.on('status', event => {
+      // a start changes nothing a restart needs (dispatched and running resume alike): it goes with the next change
+      if (this.closed || event.status === 'running') return
+      // a task not yet inserted is written as it is at the flush
+      if (this.newTasks.has(task)) return
+      if (event.status === 'dispatched') {
+        this.fresh.add(task)
+      } else {
+        this.fresh.delete(task)
+        this.ripe.delete(task)
+        this.changed.add(task)
+      }
       this.schedule()
     })
   }
@@ -156,7 +179,17 @@ export class JournalRecorder {
   }
 
   private pending (): boolean {
-    return !this.closed && (this.newTasks.size > 0 || this.changed.size > 0 || this.sessions.size > 0 || this.dropped.size > 0 || this.forgetBefore != null)
+    return !this.closed && (this.newTasks.size > 0 || this.changed.size > 0 || this.fresh.size > 0 || this.ripe.size > 0 || this.sessions.size > 0 || this.dropped.size > 0 || this.forgetBefore != null)
+  }
+
+  /** Attempts in flight since before the last flush (or all, when closing) become changes to write. */
+  private ripen (all: boolean): void {
+    for (const task of this.ripe) this.changed.add(task)
+    this.ripe = this.fresh
+    this.fresh = new Set()
+    if (!all) return
+    for (const task of this.ripe) this.changed.add(task)
+    this.ripe = new Set()
   }
 
   /** The journal, opened once (the data dir made ready first); JournalError if it cannot be used. */
@@ -181,26 +214,30 @@ export class JournalRecorder {
     }
   }
 
-  private batch (): JournalBatch {
+  private batch (): { batch: JournalBatch, inserted: Task[] } {
     const kept = (task: Task): boolean => !this.dropped.has(task.session)
-    const newTasks: TaskRow[] = []
+    const newTasks: JournalBatch['newTasks'] = []
+    const inserted: Task[] = []
     for (const [task, extra] of this.newTasks) {
       if (!kept(task)) continue
-      newTasks.push({ ...this.change(task), session: task.session, module: task.module, path: extra.path, input: extra.input, resources: extra.resources, priority: task.priority, maxRetries: task.maxRetries, timeoutMs: task.timeoutMs, submittedAt: task.submittedAt })
+      inserted.push(task)
+      newTasks.push({ ...this.state(task), id: task.id, session: task.session, module: task.module, path: extra.path, input: extra.input, resources: extra.resources, priority: task.priority, maxRetries: task.maxRetries, timeoutMs: task.timeoutMs, submittedAt: task.submittedAt })
     }
     const changedTasks: TaskChange[] = []
     for (const task of this.changed) {
-      if (!kept(task)) continue
-      changedTasks.push(this.change(task))
+      const rowid = this.rowids.get(task)
+      // no row: its insert failed to encode, or its session is going
+      if (rowid == null || !kept(task)) continue
+      changedTasks.push({ ...this.state(task), rowid })
     }
     const sessions: SessionRow[] = [...this.sessions.values()].map(s => ({ id: s.id, name: s.name, ...s.defaults, closed: s.isClosed, createdAt: s.createdAt }))
-    return { sessions, newTasks, changedTasks, droppedSessions: [...this.dropped], forgetEndedBefore: this.forgetBefore }
+    return { batch: { sessions, newTasks, changedTasks, droppedSessions: [...this.dropped], forgetEndedBefore: this.forgetBefore }, inserted }
   }
 
-  private change (task: Task): TaskChange {
+  private state (task: Task): Omit<TaskChange, 'rowid'> {
     let result: string | null = null
     if (task.status === 'completed') result = this.results.get(task) ?? json(task.value)
-    return { id: task.id, status: task.status, attempts: task.attempts, agent: task.agent, startedAt: task.startedAt, endedAt: task.endedAt, error: task.error == null ? null : JSON.stringify(task.error), result }
+    return { status: task.status, attempts: task.attempts, agent: task.agent, startedAt: task.startedAt, endedAt: task.endedAt, error: task.error == null ? null : JSON.stringify(task.error), result }
   }
 
   private warn (err: unknown, msg: string): void {

@@ -13,8 +13,8 @@ export interface ResumeHost {
   session: (row: SessionRow) => Session
   /** A session that is not journaled but always there (the default session). */
   existing: (id: string) => Session | undefined
-  /** Takes in a rebuilt task: its session adopts it, and it is followed as a new one would be. */
-  adopt: (session: Session, task: Task) => void
+  /** Takes in a rebuilt task (journaled in row `rowid`): its session adopts it, and it is followed as a new one would be. */
+  adopt: (session: Session, task: Task, rowid: number) => void
   /** Queues an unfinished task to run `path` (the module it was submitted with, resolved). */
   enqueue: (task: Task, path: string, resources: TaskOptions['resources']) => void
 }
@@ -53,7 +53,7 @@ export function resumeJournal (contents: JournalContents, host: ResumeHost, forg
       continue
     }
     const task = restored.task
-    host.adopt(session, task)
+    host.adopt(session, task, row.rowid)
     if (task.final) {
       summary.finished++
       continue

@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS sessions (
   priority INTEGER NOT NULL, closed INTEGER NOT NULL, created_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tasks (
-  id TEXT PRIMARY KEY, session TEXT NOT NULL, module TEXT NOT NULL, path TEXT NOT NULL, input TEXT, resources TEXT,
+  id TEXT NOT NULL, session TEXT NOT NULL, module TEXT NOT NULL, path TEXT NOT NULL, input TEXT, resources TEXT,
   priority INTEGER NOT NULL, max_retries INTEGER NOT NULL, timeout_ms INTEGER, status TEXT NOT NULL,
   attempts INTEGER NOT NULL, agent TEXT, submitted_at INTEGER NOT NULL, started_at INTEGER, ended_at INTEGER,
   error TEXT, result TEXT
@@ -38,6 +38,8 @@ export interface SessionRow {
 
 /** A task as journaled: JSON columns stay text here (decoded on resume). */
 export interface TaskRow {
+  /** Its row's number: changes name the row by it (a random task id would make every write an index search). */
+  rowid: number
   id: string
   session: string
   /** As the task shows it (a path, or a registered name). */
@@ -64,13 +66,14 @@ export interface TaskRow {
 }
 
 /** What changes in a task row after it is inserted. */
-export type TaskChange = Pick<TaskRow, 'id' | 'status' | 'attempts' | 'agent' | 'startedAt' | 'endedAt' | 'error' | 'result'>
+export type TaskChange = Pick<TaskRow, 'rowid' | 'status' | 'attempts' | 'agent' | 'startedAt' | 'endedAt' | 'error' | 'result'>
 
 /** One transaction's worth of writes, applied in this order. */
 export interface JournalBatch {
   /** Inserted, or (already there) their `closed` flag updated. */
   sessions: SessionRow[]
-  newTasks: TaskRow[]
+  /** Their rowids are given back by `commit`, in this order. */
+  newTasks: Array<Omit<TaskRow, 'rowid'>>
   changedTasks: TaskChange[]
   /** Deleted with their tasks (closed and done). */
   droppedSessions: string[]
@@ -107,8 +110,8 @@ export class Journal {
     this.path = path
     this.db = db
     this.upsertSession = db.prepare('INSERT INTO sessions (id, name, max_retries, timeout_ms, priority, closed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET closed = excluded.closed')
-    this.insertTask = db.prepare(`INSERT OR REPLACE INTO tasks (${TASK_COLUMNS}) VALUES (${TASK_COLUMNS.split(',').map(() => '?').join(', ')})`)
-    this.updateTask = db.prepare('UPDATE tasks SET status = ?, attempts = ?, agent = ?, started_at = ?, ended_at = ?, error = ?, result = ? WHERE id = ?')
+    this.insertTask = db.prepare(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES (${TASK_COLUMNS.split(',').map(() => '?').join(', ')})`)
+    this.updateTask = db.prepare('UPDATE tasks SET status = ?, attempts = ?, agent = ?, started_at = ?, ended_at = ?, error = ?, result = ? WHERE rowid = ?')
     this.deleteSessionTasks = db.prepare('DELETE FROM tasks WHERE session = ?')
     this.deleteSession = db.prepare('DELETE FROM sessions WHERE id = ?')
     this.deleteEnded = db.prepare('DELETE FROM tasks WHERE ended_at < ?')
@@ -146,7 +149,7 @@ export class Journal {
       else sessions.push(row)
     }
     const tasks: TaskRow[] = []
-    for (const raw of this.db.prepare(`SELECT ${TASK_COLUMNS} FROM tasks ORDER BY submitted_at, rowid`).all()) {
+    for (const raw of this.db.prepare(`SELECT rowid, ${TASK_COLUMNS} FROM tasks ORDER BY submitted_at, rowid`).all()) {
       const row = readTask(raw)
       if (row == null) unreadable++
       else tasks.push(row)
@@ -154,22 +157,25 @@ export class Journal {
     return { sessions, tasks, unreadable }
   }
 
-  /** Applies `batch` in one transaction (all of it or, on an error, none). */
-  commit (batch: JournalBatch): void {
+  /** Applies `batch` in one transaction (all of it or, on an error, none); the rowids of its new tasks. */
+  commit (batch: JournalBatch): number[] {
+    const rowids: number[] = []
     this.db.exec('BEGIN')
     try {
       for (const s of batch.sessions) this.upsertSession.run(s.id, s.name, s.maxRetries, s.timeoutMs ?? null, s.priority, s.closed ? 1 : 0, s.createdAt)
       for (const t of batch.newTasks) {
-        this.insertTask.run(t.id, t.session, t.module, t.path, t.input, t.resources, t.priority, t.maxRetries, t.timeoutMs ?? null, t.status,
+        const inserted = this.insertTask.run(t.id, t.session, t.module, t.path, t.input, t.resources, t.priority, t.maxRetries, t.timeoutMs ?? null, t.status,
           t.attempts, t.agent ?? null, t.submittedAt, t.startedAt ?? null, t.endedAt ?? null, t.error, t.result)
+        rowids.push(Number(inserted.lastInsertRowid))
       }
-      for (const c of batch.changedTasks) this.updateTask.run(c.status, c.attempts, c.agent ?? null, c.startedAt ?? null, c.endedAt ?? null, c.error, c.result, c.id)
+      for (const c of batch.changedTasks) this.updateTask.run(c.status, c.attempts, c.agent ?? null, c.startedAt ?? null, c.endedAt ?? null, c.error, c.result, c.rowid)
       for (const id of batch.droppedSessions) {
         this.deleteSessionTasks.run(id)
         this.deleteSession.run(id)
       }
       if (batch.forgetEndedBefore != null) this.deleteEnded.run(batch.forgetEndedBefore)
       this.db.exec('COMMIT')
+      return rowids
     } catch (err) {
       this.db.exec('ROLLBACK')
       throw err
@@ -192,11 +198,12 @@ function readSession (raw: Raw): SessionRow | undefined {
 function readTask (raw: Raw): TaskRow | undefined {
   const r = raw
   const status = r.status as TaskStatus
-  if (typeof r.id !== 'string' || typeof r.session !== 'string' || typeof r.module !== 'string' || typeof r.path !== 'string') return undefined
+  if (!isNumber(r.rowid) || typeof r.id !== 'string' || typeof r.session !== 'string' || typeof r.module !== 'string' || typeof r.path !== 'string') return undefined
   if (!isOptionalText(r.input) || !isOptionalText(r.resources) || !isOptionalText(r.error) || !isOptionalText(r.result) || !isOptionalText(r.agent)) return undefined
   if (!isNumber(r.priority) || !isNumber(r.max_retries) || !isNumber(r.attempts) || !isNumber(r.submitted_at) || !TASK_STATUSES.includes(status)) return undefined
   if (!isOptionalNumber(r.timeout_ms) || !isOptionalNumber(r.started_at) || !isOptionalNumber(r.ended_at)) return undefined
   return {
+    rowid: r.rowid,
     id: r.id,
     session: r.session,
     module: r.module,

@@ -160,10 +160,10 @@ export class Tasks {
     const summary = resumeJournal(journaled, {
       session: row => this.sessionsById.get(row.id) ?? this.session({ name: row.name, maxRetries: row.maxRetries, timeoutMs: row.timeoutMs, priority: row.priority }, row.id),
       existing: id => this.sessionsById.get(id),
-      adopt: (session, task) => {
+      adopt: (session, task, rowid) => {
         session.adopt(task)
         this.taskSession.set(task.id, session)
-        this.recorder?.resumed(task)
+        this.recorder?.resumed(task, rowid)
       },
       enqueue: (task, path, resources) => { this.enqueue(task, path, { resources }) }
     }, Date.now() - this.config.resultTtlMs)

@@ -28,7 +28,8 @@ function journal (): Journal {
 }
 
 const session = (over: Partial<SessionRow> = {}): SessionRow => ({ id: 'o/s-1', name: 'batch', maxRetries: 2, timeoutMs: 500, priority: 1, closed: false, createdAt: 1000, ...over })
-const task = (id: string, over: Partial<TaskRow> = {}): TaskRow => ({
+type NewRow = Omit<TaskRow, 'rowid'>
+const task = (id: string, over: Partial<NewRow> = {}): NewRow => ({
   id, session: 'o/s-1', module: 'square.mjs', path: '/srv/square.mjs', input: '{"n":7}', resources: null, priority: 0, maxRetries: 3,
   status: 'queued', attempts: 0, submittedAt: 2000, error: null, result: null, ...over
 })
@@ -38,15 +39,16 @@ describe('Journal (tasks.sqlite)', () => {
   it('is created mode 0600 and gives back what was committed, after a reopen', async () => {
     const j = journal()
     expect((await stat(file)).mode & 0o777).toBe(0o600)
-    j.commit(batch({ sessions: [session()], newTasks: [task('o/t-1'), task('o/t-2', { timeoutMs: 250.5, resources: '{"cpu":2}' })] }))
-    j.commit(batch({ changedTasks: [{ id: 'o/t-1', status: 'completed', attempts: 1, agent: 'A', startedAt: 2100, endedAt: 2200, error: null, result: '49' }] }))
+    const rowids = j.commit(batch({ sessions: [session()], newTasks: [task('o/t-1'), task('o/t-2', { timeoutMs: 250.5, resources: '{"cpu":2}' })] }))
+    expect(rowids).toEqual([1, 2])
+    j.commit(batch({ changedTasks: [{ rowid: 1, status: 'completed', attempts: 1, agent: 'A', startedAt: 2100, endedAt: 2200, error: null, result: '49' }] }))
     j.close()
     const back = journal().load()
     expect(back.unreadable).toBe(0)
     expect(back.sessions).toEqual([session()])
     expect(back.tasks).toEqual([
-      task('o/t-1', { status: 'completed', attempts: 1, agent: 'A', startedAt: 2100, endedAt: 2200, result: '49' }),
-      task('o/t-2', { timeoutMs: 250.5, resources: '{"cpu":2}' })
+      { rowid: 1, ...task('o/t-1', { status: 'completed', attempts: 1, agent: 'A', startedAt: 2100, endedAt: 2200, result: '49' }) },
+      { rowid: 2, ...task('o/t-2', { timeoutMs: 250.5, resources: '{"cpu":2}' }) }
     ])
   })
 
@@ -54,7 +56,7 @@ describe('Journal (tasks.sqlite)', () => {
     const j = journal()
     j.commit(batch({ sessions: [session(), session({ id: 'o/s-2' })], newTasks: [task('a'), task('b', { session: 'o/s-2' }), task('c', { session: 'o/s-2', status: 'completed', endedAt: 100 })] }))
     j.commit(batch({ sessions: [session({ closed: true, name: 'ignored' })], droppedSessions: ['o/s-2'] }))
-    expect(j.load()).toEqual({ sessions: [session({ closed: true })], tasks: [task('a')], unreadable: 0 })
+    expect(j.load()).toEqual({ sessions: [session({ closed: true })], tasks: [{ rowid: 1, ...task('a') }], unreadable: 0 })
     j.commit(batch({ newTasks: [task('old', { status: 'failed', endedAt: 100 }), task('new', { status: 'completed', endedAt: 300 })], forgetEndedBefore: 200 }))
     expect(j.load().tasks.map(t => t.id)).toEqual(['a', 'new'])
   })
@@ -63,7 +65,7 @@ describe('Journal (tasks.sqlite)', () => {
     const j = journal()
     j.commit(batch({ sessions: [session()] }))
     // the second row breaks a NOT NULL column: the first is rolled back with it
-    const broken = { ...task('y'), module: null } as unknown as TaskRow
+    const broken = { ...task('y'), module: null } as unknown as NewRow
     expect(() => { j.commit(batch({ newTasks: [task('x'), broken] })) }).toThrow()
     expect(j.load().tasks).toEqual([])
     j.commit(batch({ newTasks: [task('x')] }))

@@ -46,9 +46,10 @@ async function owner (behaviour: Behaviour = 'hold' as never, config: Partial<Ta
 
 const hold: Behaviour = () => 'hold'
 
-/** Lets settlements run until `check` holds (bounded: a test that never gets there fails, not hangs). */
+/** Lets settlements (and the pool's file checks) run until `check` holds, for at most 10 s: a test that never gets there fails, not hangs. */
 async function until (check: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !check(); i++) await flush()
+  const deadline = Date.now() + 10_000
+  while (!check() && Date.now() < deadline) await flush()
   expect(check()).toBe(true)
 }
 

@@ -143,10 +143,21 @@ describe('Tasks with a journal: writes', () => {
     await stop(tasks)
     expect(commits.mock.calls.length).toBeGreaterThan(0)
     expect(commits.mock.calls.length).toBeLessThanOrEqual(10)
+    // a dispatch followed by the end within a flush window is not written on its own
+    expect(commits.mock.calls.flatMap(([batch]) => batch.changedTasks).filter(c => c.status === 'dispatched')).toEqual([])
     const left = rows()
     expect(left.tasks.length).toBe(200)
     expect(left.tasks.every(t => t.status === 'completed' && t.attempts === 1)).toBe(true)
     expect(left.tasks.map(t => JSON.parse(t.result!) as number)).toEqual(handles.map((_, n) => n * n))
+  })
+
+  it('an attempt still in flight is written within two flushes (a restart then counts it)', async () => {
+    const commits = vi.spyOn(Journal.prototype, 'commit')
+    const { tasks } = await owner(hold)
+    const handle = tasks.submit(SQUARE, 1)
+    const written = (): Array<{ status: string, attempts: number }> => commits.mock.calls.flatMap(([batch]) => [...batch.newTasks, ...batch.changedTasks])
+    // with its insert if it was dispatched by then, else on its own once in flight past a flush
+    await until(() => handle.status === 'dispatched' && written().some(c => c.status === 'dispatched' && c.attempts === 1))
   })
 
   it('a result over maxResultBytes fails its task with ResultTooLargeError, journaled so, and kept so after a restart', async () => {

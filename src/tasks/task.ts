@@ -75,14 +75,7 @@ export class Task extends EventEmitter<TaskHandleEvents> {
     this.submittedAt = init.submittedAt ?? Date.now()
     this.settled = new Promise(resolve => { this.settle = resolve })
     if (init.restored != null) {
-      const state = init.restored
-      this.status = state.status
-      this.attempts = state.attempts
-      this.startedAt = state.startedAt
-      this.endedAt = state.endedAt
-      this.agent = state.agent
-      this.error = state.error
-      this.value = state.value
+      ({ status: this.status, attempts: this.attempts, startedAt: this.startedAt, endedAt: this.endedAt, agent: this.agent, error: this.error, value: this.value } = init.restored)
       if (this.final) this.settle()
     }
   }

@@ -36,11 +36,13 @@ const task = (id: string, over: Partial<NewRow> = {}): NewRow => ({
 const batch = (over: Partial<JournalBatch>): JournalBatch => ({ sessions: [], newTasks: [], changedTasks: [], droppedSessions: [], ...over })
 
 describe('Journal (tasks.sqlite)', () => {
-  it('is created mode 0600 and gives back what was committed, after a reopen', async () => {
+  it('is created mode 0600 (its log too) and gives back what was committed, after a reopen', async () => {
     const j = journal()
     expect((await stat(file)).mode & 0o777).toBe(0o600)
     const rowids = j.commit(batch({ sessions: [session()], newTasks: [task('o/t-1'), task('o/t-2', { timeoutMs: 250.5, resources: '{"cpu":2}' })] }))
     expect(rowids).toEqual([1, 2])
+    // SQLite gives its write-ahead log the database's mode
+    expect((await stat(`${file}-wal`)).mode & 0o777).toBe(0o600)
     j.commit(batch({ changedTasks: [{ rowid: 1, status: 'completed', attempts: 1, agent: 'A', startedAt: 2100, endedAt: 2200, error: null, result: '49' }] }))
     j.close()
     const back = journal().load()

@@ -44,6 +44,8 @@ export class JournalRecorder {
   private journal?: Journal
   private opening?: Promise<Journal>
   private readonly sessions = new Map<string, Session>()
+  /** Sessions journaled (or in the next batch): a task's session is written before the task. */
+  private readonly known = new Set<string>()
   private readonly newTasks = new Map<Task, NewTask>()
   private readonly changed = new Set<Task>()
   /** Dispatched since the last flush: a task still in flight at the next one is written then (a short task's dispatch and end are one write). */
@@ -68,20 +70,25 @@ export class JournalRecorder {
   /** Opens the journal if there is one (throws JournalError if it cannot be used) and reads it; undefined if none yet. */
   async openExisting (): Promise<JournalContents | undefined> {
     if (!existsSync(this.options.file)) return undefined
-    return (await this.ready()).load()
+    const contents = (await this.ready()).load()
+    for (const session of contents.sessions) this.known.add(session.id)
+    return contents
   }
 
   /** A session was made or closed. */
   session (session: Session): void {
     if (this.closed) return
+    this.known.add(session.id)
     this.sessions.set(session.id, session)
     this.schedule()
   }
 
   /** A new task: inserted with the next batch, then followed. Its input is encoded now: one JSON cannot hold fails it before it runs. */
-  submitted (task: Task, path: string, resources: TaskOptions['resources']): void {
+  submitted (task: Task, session: Session, path: string, resources: TaskOptions['resources']): void {
     this.follow(task)
     if (this.closed) return
+    // the default session is written with its first task
+    if (!this.known.has(session.id)) this.session(session)
     let input: string | null
     try {
       input = json(task.input)
@@ -102,6 +109,7 @@ export class JournalRecorder {
   /** A session closed and done: its row and its tasks' go. */
   sessionDropped (id: string): void {
     if (this.closed) return
+    this.known.delete(id)
     this.sessions.delete(id)
     this.dropped.add(id)
     this.schedule()
@@ -135,8 +143,8 @@ export class JournalRecorder {
       this.timer = setTimeout(() => { void this.flush() }, RETRY_AFTER_MS)
       return
     }
-    for (const task of this.newTasks.keys()) this.results.delete(task)
-    for (const task of this.changed) this.results.delete(task)
+    // a result is kept from its check to its task's status change, which put the task in this batch (or its session is gone)
+    this.results.clear()
     this.newTasks.clear()
     this.changed.clear()
     this.sessions.clear()

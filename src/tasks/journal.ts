@@ -1,9 +1,11 @@
 import { DatabaseSync } from 'node:sqlite'
-import type { SQLInputValue, StatementSync } from 'node:sqlite'
+import type { StatementSync } from 'node:sqlite'
 import { chmodSync, closeSync, openSync } from 'node:fs'
-import { TASK_STATUSES } from './types.ts'
-import type { TaskStatus } from './types.ts'
+import { readSession, readTask } from './journal-rows.ts'
+import type { JournalBatch, JournalContents, SessionRow, TaskRow } from './journal-rows.ts'
 import { JournalError } from '../errors.ts'
+
+export type { JournalBatch, JournalContents, SessionRow, TaskChange, TaskRow } from './journal-rows.ts'
 
 /** The journal's file name in the node's data dir. */
 export const JOURNAL_FILE = 'tasks.sqlite'
@@ -11,84 +13,25 @@ export const JOURNAL_FILE = 'tasks.sqlite'
 /** Bumped when the tables change; a file from a newer gridd is refused, not rewritten. */
 const SCHEMA_VERSION = 1
 
+// Task rows are kept narrow (a write is cheaper): repeated strings (the owner part of ids,
+// modules, paths, agents) are numbers in `names`, a task's session is its session row's number.
 const SCHEMA = `
+CREATE TABLE IF NOT EXISTS names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS sessions (
-  id TEXT PRIMARY KEY, name TEXT NOT NULL, max_retries INTEGER NOT NULL, timeout_ms INTEGER,
+  id TEXT NOT NULL UNIQUE, name TEXT NOT NULL, max_retries INTEGER NOT NULL, timeout_ms INTEGER,
   priority INTEGER NOT NULL, closed INTEGER NOT NULL, created_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tasks (
-  id TEXT NOT NULL, session TEXT NOT NULL, module TEXT NOT NULL, path TEXT NOT NULL, input TEXT, resources TEXT,
-  priority INTEGER NOT NULL, max_retries INTEGER NOT NULL, timeout_ms INTEGER, status TEXT NOT NULL,
-  attempts INTEGER NOT NULL, agent TEXT, submitted_at INTEGER NOT NULL, started_at INTEGER, ended_at INTEGER,
-  error TEXT, result TEXT
+  owner INTEGER, id TEXT NOT NULL, session INTEGER NOT NULL, module INTEGER NOT NULL, path INTEGER NOT NULL,
+  input TEXT, resources TEXT, priority INTEGER NOT NULL, max_retries INTEGER NOT NULL, timeout_ms INTEGER,
+  status TEXT NOT NULL, attempts INTEGER NOT NULL, agent INTEGER, submitted_at INTEGER NOT NULL,
+  started_at INTEGER, ended_at INTEGER, error TEXT, result TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_by_session ON tasks (session);
 CREATE INDEX IF NOT EXISTS tasks_by_end ON tasks (ended_at) WHERE ended_at IS NOT NULL;
 `
 
-export interface SessionRow {
-  id: string
-  name: string
-  maxRetries: number
-  timeoutMs?: number
-  priority: number
-  closed: boolean
-  createdAt: number
-}
-
-/** A task as journaled: JSON columns stay text here (decoded on resume). */
-export interface TaskRow {
-  /** Its row's number: changes name the row by it (a random task id would make every write an index search). */
-  rowid: number
-  id: string
-  session: string
-  /** As the task shows it (a path, or a registered name). */
-  module: string
-  /** The resolved module path it runs (a restart may have another cwd, or not have registered the name yet). */
-  path: string
-  /** JSON; null for undefined. */
-  input: string | null
-  /** JSON of TaskOptions.resources, or null. */
-  resources: string | null
-  priority: number
-  maxRetries: number
-  timeoutMs?: number
-  status: TaskStatus
-  attempts: number
-  agent?: string
-  submittedAt: number
-  startedAt?: number
-  endedAt?: number
-  /** JSON of a WireError, or null. */
-  error: string | null
-  /** JSON of the value of a completed task; null for none (or undefined). */
-  result: string | null
-}
-
-/** What changes in a task row after it is inserted. */
-export type TaskChange = Pick<TaskRow, 'rowid' | 'status' | 'attempts' | 'agent' | 'startedAt' | 'endedAt' | 'error' | 'result'>
-
-/** One transaction's worth of writes, applied in this order. */
-export interface JournalBatch {
-  /** Inserted, or (already there) their `closed` flag updated. */
-  sessions: SessionRow[]
-  /** Their rowids are given back by `commit`, in this order. */
-  newTasks: Array<Omit<TaskRow, 'rowid'>>
-  changedTasks: TaskChange[]
-  /** Deleted with their tasks (closed and done). */
-  droppedSessions: string[]
-  /** Final tasks that ended before this time are deleted (`resultTtlMs` passed). */
-  forgetEndedBefore?: number
-}
-
-export interface JournalContents {
-  sessions: SessionRow[]
-  tasks: TaskRow[]
-  /** Rows that could not be read back (wrong types): left out. */
-  unreadable: number
-}
-
-const TASK_COLUMNS = 'id, session, module, path, input, resources, priority, max_retries, timeout_ms, status, attempts, agent, submitted_at, started_at, ended_at, error, result'
+const TASK_COLUMNS = 'owner, id, session, module, path, input, resources, priority, max_retries, timeout_ms, status, attempts, agent, submitted_at, started_at, ended_at, error, result'
 
 /**
  * The task journal: one SQLite file (Node's built-in `node:sqlite`) in WAL mode with
@@ -99,22 +42,29 @@ const TASK_COLUMNS = 'id, session, module, path, input, resources, priority, max
 export class Journal {
   readonly path: string
   private readonly db: DatabaseSync
-  private readonly upsertSession: StatementSync
-  private readonly insertTask: StatementSync
-  private readonly updateTask: StatementSync
-  private readonly deleteSessionTasks: StatementSync
-  private readonly deleteSession: StatementSync
-  private readonly deleteEnded: StatementSync
+  private readonly statements: Record<'insertName' | 'insertSession' | 'closeSession' | 'insertTask' | 'updateTask' | 'deleteSessionTasks' | 'deleteSession' | 'deleteEnded', StatementSync>
+  /** The table of names, as a map (text -> number). */
+  private readonly names = new Map<string, number>()
+  /** Session id -> its row's number. */
+  private readonly sessionRows = new Map<string, number>()
+  /** Undoes this transaction's additions to the two maps if it rolls back. */
+  private undo: Array<() => void> = []
 
   private constructor (path: string, db: DatabaseSync) {
     this.path = path
     this.db = db
-    this.upsertSession = db.prepare('INSERT INTO sessions (id, name, max_retries, timeout_ms, priority, closed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET closed = excluded.closed')
-    this.insertTask = db.prepare(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES (${TASK_COLUMNS.split(',').map(() => '?').join(', ')})`)
-    this.updateTask = db.prepare('UPDATE tasks SET status = ?, attempts = ?, agent = ?, started_at = ?, ended_at = ?, error = ?, result = ? WHERE rowid = ?')
-    this.deleteSessionTasks = db.prepare('DELETE FROM tasks WHERE session = ?')
-    this.deleteSession = db.prepare('DELETE FROM sessions WHERE id = ?')
-    this.deleteEnded = db.prepare('DELETE FROM tasks WHERE ended_at < ?')
+    this.statements = {
+      insertName: db.prepare('INSERT INTO names (name) VALUES (?)'),
+      insertSession: db.prepare('INSERT INTO sessions (id, name, max_retries, timeout_ms, priority, closed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      closeSession: db.prepare('UPDATE sessions SET closed = ? WHERE rowid = ?'),
+      insertTask: db.prepare(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES (${TASK_COLUMNS.split(',').map(() => '?').join(', ')})`),
+      updateTask: db.prepare('UPDATE tasks SET status = ?, attempts = ?, agent = ?, started_at = ?, ended_at = ?, error = ?, result = ? WHERE rowid = ?'),
+      deleteSessionTasks: db.prepare('DELETE FROM tasks WHERE session = ?'),
+      deleteSession: db.prepare('DELETE FROM sessions WHERE rowid = ?'),
+      deleteEnded: db.prepare('DELETE FROM tasks WHERE ended_at < ?')
+    }
+    for (const row of db.prepare('SELECT id, name FROM names').all()) this.names.set(String(row.name), Number(row.id))
+    for (const row of db.prepare('SELECT rowid, id FROM sessions').all()) this.sessionRows.set(String(row.id), Number(row.rowid))
   }
 
   /** Opens (or creates, mode 0600) the journal at `path`; throws JournalError if it is in use, damaged or newer. */
@@ -142,15 +92,21 @@ export class Journal {
   /** Everything journaled, oldest task first. */
   load (): JournalContents {
     let unreadable = 0
+    const names = new Map([...this.names].map(([name, id]) => [id, name]))
+    const sessionIds = new Map<number, string>()
     const sessions: SessionRow[] = []
-    for (const raw of this.db.prepare('SELECT * FROM sessions ORDER BY created_at').all()) {
+    for (const raw of this.db.prepare('SELECT rowid, * FROM sessions ORDER BY created_at').all()) {
       const row = readSession(raw)
-      if (row == null) unreadable++
-      else sessions.push(row)
+      if (row == null) {
+        unreadable++
+        continue
+      }
+      sessions.push(row)
+      sessionIds.set(Number(raw.rowid), row.id)
     }
     const tasks: TaskRow[] = []
     for (const raw of this.db.prepare(`SELECT rowid, ${TASK_COLUMNS} FROM tasks ORDER BY submitted_at, rowid`).all()) {
-      const row = readTask(raw)
+      const row = readTask(raw, names, sessionIds)
       if (row == null) unreadable++
       else tasks.push(row)
     }
@@ -159,25 +115,26 @@ export class Journal {
 
   /** Applies `batch` in one transaction (all of it or, on an error, none); the rowids of its new tasks. */
   commit (batch: JournalBatch): number[] {
+    const s = this.statements
     const rowids: number[] = []
+    this.undo = []
     this.db.exec('BEGIN')
     try {
-      for (const s of batch.sessions) this.upsertSession.run(s.id, s.name, s.maxRetries, s.timeoutMs ?? null, s.priority, s.closed ? 1 : 0, s.createdAt)
+      for (const session of batch.sessions) this.writeSession(session)
       for (const t of batch.newTasks) {
-        const inserted = this.insertTask.run(t.id, t.session, t.module, t.path, t.input, t.resources, t.priority, t.maxRetries, t.timeoutMs ?? null, t.status,
-          t.attempts, t.agent ?? null, t.submittedAt, t.startedAt ?? null, t.endedAt ?? null, t.error, t.result)
+        const slash = t.id.lastIndexOf('/')
+        const inserted = s.insertTask.run(slash < 0 ? null : this.name(t.id.slice(0, slash)), t.id.slice(slash + 1), this.sessionRow(t.session), this.name(t.module), this.name(t.path),
+          t.input, t.resources, t.priority, t.maxRetries, t.timeoutMs ?? null, t.status, t.attempts, this.optionalName(t.agent), t.submittedAt, t.startedAt ?? null, t.endedAt ?? null, t.error, t.result)
         rowids.push(Number(inserted.lastInsertRowid))
       }
-      for (const c of batch.changedTasks) this.updateTask.run(c.status, c.attempts, c.agent ?? null, c.startedAt ?? null, c.endedAt ?? null, c.error, c.result, c.rowid)
-      for (const id of batch.droppedSessions) {
-        this.deleteSessionTasks.run(id)
-        this.deleteSession.run(id)
-      }
-      if (batch.forgetEndedBefore != null) this.deleteEnded.run(batch.forgetEndedBefore)
+      for (const c of batch.changedTasks) s.updateTask.run(c.status, c.attempts, this.optionalName(c.agent), c.startedAt ?? null, c.endedAt ?? null, c.error, c.result, c.rowid)
+      for (const id of batch.droppedSessions) this.dropSession(id)
+      if (batch.forgetEndedBefore != null) s.deleteEnded.run(batch.forgetEndedBefore)
       this.db.exec('COMMIT')
       return rowids
     } catch (err) {
       this.db.exec('ROLLBACK')
+      for (const undo of this.undo.reverse()) undo()
       throw err
     }
   }
@@ -185,53 +142,46 @@ export class Journal {
   close (): void {
     if (this.db.isOpen) this.db.close()
   }
-}
 
-type Raw = Record<string, SQLInputValue>
-
-function readSession (raw: Raw): SessionRow | undefined {
-  const { id, name, max_retries: maxRetries, timeout_ms: timeoutMs, priority, closed, created_at: createdAt } = raw
-  if (typeof id !== 'string' || typeof name !== 'string' || !isNumber(maxRetries) || !isOptionalNumber(timeoutMs) || !isNumber(priority) || !isNumber(closed) || !isNumber(createdAt)) return undefined
-  return { id, name, maxRetries, timeoutMs: timeoutMs ?? undefined, priority, closed: closed !== 0, createdAt }
-}
-
-function readTask (raw: Raw): TaskRow | undefined {
-  const r = raw
-  const status = r.status as TaskStatus
-  if (!isNumber(r.rowid) || typeof r.id !== 'string' || typeof r.session !== 'string' || typeof r.module !== 'string' || typeof r.path !== 'string') return undefined
-  if (!isOptionalText(r.input) || !isOptionalText(r.resources) || !isOptionalText(r.error) || !isOptionalText(r.result) || !isOptionalText(r.agent)) return undefined
-  if (!isNumber(r.priority) || !isNumber(r.max_retries) || !isNumber(r.attempts) || !isNumber(r.submitted_at) || !TASK_STATUSES.includes(status)) return undefined
-  if (!isOptionalNumber(r.timeout_ms) || !isOptionalNumber(r.started_at) || !isOptionalNumber(r.ended_at)) return undefined
-  return {
-    rowid: r.rowid,
-    id: r.id,
-    session: r.session,
-    module: r.module,
-    path: r.path,
-    input: r.input,
-    resources: r.resources,
-    priority: r.priority,
-    maxRetries: r.max_retries,
-    timeoutMs: r.timeout_ms ?? undefined,
-    status,
-    attempts: r.attempts,
-    agent: r.agent ?? undefined,
-    submittedAt: r.submitted_at,
-    startedAt: r.started_at ?? undefined,
-    endedAt: r.ended_at ?? undefined,
-    error: r.error,
-    result: r.result
+  private writeSession (session: SessionRow): void {
+    const known = this.sessionRows.get(session.id)
+    if (known != null) {
+      this.statements.closeSession.run(session.closed ? 1 : 0, known)
+      return
+    }
+    const row = Number(this.statements.insertSession.run(session.id, session.name, session.maxRetries, session.timeoutMs ?? null, session.priority, session.closed ? 1 : 0, session.createdAt).lastInsertRowid)
+    this.sessionRows.set(session.id, row)
+    this.undo.push(() => { this.sessionRows.delete(session.id) })
   }
-}
 
-function isNumber (value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value)
-}
+  private dropSession (id: string): void {
+    const row = this.sessionRows.get(id)
+    if (row == null) return
+    this.statements.deleteSessionTasks.run(row)
+    this.statements.deleteSession.run(row)
+    this.sessionRows.delete(id)
+    this.undo.push(() => { this.sessionRows.set(id, row) })
+  }
 
-function isOptionalNumber (value: unknown): value is number | null {
-  return value === null || isNumber(value)
-}
+  private sessionRow (id: string): number {
+    const row = this.sessionRows.get(id)
+    // the recorder writes a task's session first: a task without one is a bug there, not a state to journal
+    if (row == null) throw new JournalError(this.path, `a task of session ${id}, which is not journaled`)
+    return row
+  }
 
-function isOptionalText (value: unknown): value is string | null {
-  return value === null || typeof value === 'string'
+  /** The number of `text` in the table of names (added on first use). */
+  private name (text: string): number {
+    let id = this.names.get(text)
+    if (id == null) {
+      id = Number(this.statements.insertName.run(text).lastInsertRowid)
+      this.names.set(text, id)
+      this.undo.push(() => { this.names.delete(text) })
+    }
+    return id
+  }
+
+  private optionalName (text: string | undefined): number | null {
+    return text == null ? null : this.name(text)
+  }
 }

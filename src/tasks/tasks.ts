@@ -152,7 +152,7 @@ export class Tasks {
 
   /** A new task is journaled (or, without a journal, only its result's size is checked). */
   private follow (task: Task, module: string | URL, options: TaskOptions): void {
-    if (this.recorder != null) this.recorder.submitted(task, this.poolKey(String(module)), options.resources)
+    if (this.recorder != null) this.recorder.submitted(task, this.sessionsById.get(task.session)!, this.poolKey(String(module)), options.resources)
     else task.checkResult = value => { checkResultSize(task.id, value, this.config.maxResultBytes) }
   }
 

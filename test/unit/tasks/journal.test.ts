@@ -74,6 +74,25 @@ describe('Journal (tasks.sqlite)', () => {
     expect(j.load().tasks.map(t => t.id)).toEqual(['x'])
   })
 
+  it('keeps task rows narrow: the owner part of ids, modules, paths and agents are numbers in a table of names', () => {
+    const j = journal()
+    j.commit(batch({ sessions: [session()], newTasks: [task('o/t-1', { agent: 'A' }), task('o/t-2')] }))
+    j.close()
+    const db = new DatabaseSync(file)
+    expect(db.prepare('SELECT id, typeof(owner) AS owner, typeof(session) AS session, typeof(module) AS module, typeof(path) AS path, typeof(agent) AS agent FROM tasks ORDER BY rowid').all().map(r => ({ ...r })))
+      .toEqual([{ id: 't-1', owner: 'integer', session: 'integer', module: 'integer', path: 'integer', agent: 'integer' }, { id: 't-2', owner: 'integer', session: 'integer', module: 'integer', path: 'integer', agent: 'null' }])
+    expect(db.prepare('SELECT name FROM names ORDER BY id').all().map(r => r.name)).toEqual(['o', 'square.mjs', '/srv/square.mjs', 'A'])
+    db.close()
+  })
+
+  it('a batch rolled back leaves nothing behind in its maps: a task of a session that was not written is refused', () => {
+    const j = journal()
+    const broken = { ...task('y', { session: 'o/s-9' }), module: null } as unknown as NewRow
+    expect(() => { j.commit(batch({ sessions: [session({ id: 'o/s-9' })], newTasks: [broken] })) }).toThrow()
+    expect(() => { j.commit(batch({ newTasks: [task('z', { session: 'o/s-9' })] })) }).toThrow(JournalError)
+    expect(j.load()).toEqual({ sessions: [], tasks: [], unreadable: 0 })
+  })
+
   it('refuses a second opener while it is open (two owners must not resume the same tasks)', () => {
     journal()
     const err = (() => { try { Journal.open(file); return undefined } catch (e) { return e } })()

@@ -390,22 +390,12 @@ export class SessionClosedError extends GridError {
 }
 
 export const ERR_RESULT_TOO_LARGE = 'ERR_RESULT_TOO_LARGE'
-/**
- * A task's result is larger, as JSON, than the owner keeps (`tasks.maxResultBytes`): the task
- * fails with this error rather than hold (and journal) it. `bytes` and `limit` are known where
- * it was refused; rebuilt from the task's recorded error, it keeps that error's message (and it as cause).
- */
+/** A task's result is larger, as JSON, than `tasks.maxResultBytes`: the task fails rather than keep (and journal) it. */
 export class ResultTooLargeError extends GridError {
   readonly taskId: string
-  readonly bytes?: number
-  readonly limit?: number
-  constructor (taskId: string, size?: { bytes: number, limit: number }, options?: { cause?: unknown }) {
-    super(size == null
-      ? options?.cause instanceof Error ? options.cause.message : `task ${taskId}: its result was over the size limit (tasks.maxResultBytes)`
-      : `task ${taskId}: its result is ${size.bytes} bytes as JSON, over the limit of ${size.limit} (tasks.maxResultBytes)`, ERR_RESULT_TOO_LARGE, options)
+  constructor (taskId: string, detail: string, options?: { cause?: unknown }) {
+    super(`task ${taskId}: ${detail}`, ERR_RESULT_TOO_LARGE, options)
     this.taskId = taskId
-    this.bytes = size?.bytes
-    this.limit = size?.limit
   }
 }
 

@@ -30,5 +30,5 @@ function checkSize (taskId: string, json: string, maxBytes: number): void {
   // UTF-8 takes 1 to 3 bytes per UTF-16 unit: count bytes only when the length cannot decide
   if (json.length * 3 <= maxBytes) return
   const bytes = Buffer.byteLength(json)
-  if (bytes > maxBytes) throw new ResultTooLargeError(taskId, { bytes, limit: maxBytes })
+  if (bytes > maxBytes) throw new ResultTooLargeError(taskId, `its result is ${bytes} bytes as JSON, over tasks.maxResultBytes (${maxBytes})`)
 }

@@ -154,7 +154,7 @@ export class Task extends EventEmitter<TaskHandleEvents> {
     const error = this.error ?? { name: 'Error', message: `task ended ${this.status}` }
     if (this.status === 'timeout' || error.code === ERR_TASK_TIMEOUT) return new TaskTimeoutError(this.id, this.timeoutMs ?? 0)
     if (this.status === 'cancelled' || error.code === ERR_TASK_CANCELLED) return new TaskCancelledError(this.id, error.message)
-    if (error.code === ERR_RESULT_TOO_LARGE) return new ResultTooLargeError(this.id, undefined, { cause: new RemoteError(error) })
+    if (error.code === ERR_RESULT_TOO_LARGE) return new ResultTooLargeError(this.id, 'its result was over tasks.maxResultBytes', { cause: new RemoteError(error) })
     if (error.code === ERR_TASK_LOST) return new TaskLostError(this.id, this.attempts, { cause: new RemoteError(error) })
     return new TaskError(this.id, error, { cause: new RemoteError(error) })
   }

@@ -15,7 +15,7 @@ const samples: Record<string, errors.GridError> = {
   TaskCancelledError: new errors.TaskCancelledError('o/t-1'),
   TaskLostError: new errors.TaskLostError('o/t-1', 4),
   SessionClosedError: new errors.SessionClosedError('batch'),
-  ResultTooLargeError: new errors.ResultTooLargeError('o/t-1', { bytes: 20, limit: 10 }),
+  ResultTooLargeError: new errors.ResultTooLargeError('o/t-1', 'its result is 20 bytes as JSON, over tasks.maxResultBytes (10)'),
   JournalError: new errors.JournalError('/data/tasks.sqlite', 'in use by another process'),
   CertificateError: new errors.CertificateError('expired'),
   KeyPermissionsError: new errors.KeyPermissionsError('/tmp/node.key', 0o100644),

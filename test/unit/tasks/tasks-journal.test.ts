@@ -171,7 +171,7 @@ describe('Tasks with a journal: writes', () => {
     await stop(first.tasks)
     expect(rows().tasks[0]).toMatchObject({ status: 'failed', result: null })
     const second = await owner(big, { maxResultBytes: 100 })
-    await expect(second.tasks.getTask(handle.id)!.result()).rejects.toMatchObject({ code: ERR_RESULT_TOO_LARGE, message: expect.stringContaining('202 bytes') })
+    await expect(second.tasks.getTask(handle.id)!.result()).rejects.toMatchObject({ code: ERR_RESULT_TOO_LARGE, cause: { message: expect.stringContaining('202 bytes') } })
   })
 
   it('a node that owns no task creates no journal; one that cannot use its journal does not start', async () => {

@@ -243,8 +243,8 @@ export class JournalRecorder {
   }
 
   private state (task: Task): Omit<TaskChange, 'rowid'> {
-    let result: string | null = null
-    if (task.status === 'completed') result = this.results.get(task) ?? json(task.value)
+    // encoded when its size was checked (null: undefined)
+    const result = task.status === 'completed' ? this.results.get(task) ?? null : null
     return { status: task.status, attempts: task.attempts, agent: task.agent, startedAt: task.startedAt, endedAt: task.endedAt, error: task.error == null ? null : JSON.stringify(task.error), result }
   }
 

@@ -84,7 +84,7 @@ export class Tasks {
       closed: session => { this.recorder?.session(session) }
     }
     this.defaultSession = this.session({ name: 'default' }, `${owner}/s-default`)
-    // after the default session, which always exists and is not journaled: a node that owns no task writes no file
+    // made after the default session, which is journaled with its first task: a node that owns no task writes no file
     if (this.config.durable && journal != null) this.recorder = new JournalRecorder({ ...journal, maxResultBytes: this.config.maxResultBytes, log: deps.log })
   }
 

@@ -52,8 +52,8 @@ export class JournalRecorder {
   private fresh = new Set<Task>()
   /** Dispatched before the last flush: written with the next one if still in flight. */
   private ripe = new Set<Task>()
-  /** The journal row of each task written (or read back). */
-  private readonly rowids = new WeakMap<Task, number>()
+  /** The journal row of each unfinished task written (or read back): a final task changes no more. */
+  private readonly rowids = new Map<Task, number>()
   /** Result JSON made when the size was checked, kept until it is written. */
   private readonly results = new Map<Task, string | null>()
   private readonly dropped = new Set<string>()
@@ -102,7 +102,7 @@ export class JournalRecorder {
 
   /** A task read back from the journal (row `rowid`): followed. */
   resumed (task: Task, rowid: number): void {
-    this.rowids.set(task, rowid)
+    if (!task.final) this.rowids.set(task, rowid)
     this.follow(task)
   }
 
@@ -137,7 +137,8 @@ export class JournalRecorder {
     }
     try {
       const rowids = journal.commit(batch)
-      for (const [i, task] of inserted.entries()) this.rowids.set(task, rowids[i]!)
+      for (const [i, task] of inserted.entries()) if (!task.final) this.rowids.set(task, rowids[i]!)
+      for (const task of this.changed) if (task.final) this.rowids.delete(task)
     } catch (err) {
       this.warn(err, 'task journal write failed: trying again')
       this.timer = setTimeout(() => { void this.flush() }, RETRY_AFTER_MS)

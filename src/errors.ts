@@ -468,3 +468,23 @@ export class TooManyStreamsError extends GridError {
     super(`${max} live streams are open already; retry later`, ERR_TOO_MANY_STREAMS, { retryable: true })
   }
 }
+
+export const ERR_RESULT_TOO_LARGE = 'ERR_RESULT_TOO_LARGE'
+/** A task's result is larger, as JSON, than `tasks.maxResultBytes`: the task fails rather than keep (and journal) it. */
+export class ResultTooLargeError extends GridError {
+  readonly taskId: string
+  constructor (taskId: string, detail: string, options?: { cause?: unknown }) {
+    super(`task ${taskId}: ${detail}`, ERR_RESULT_TOO_LARGE, options)
+    this.taskId = taskId
+  }
+}
+
+export const ERR_JOURNAL = 'ERR_JOURNAL'
+/** The task journal (`tasks.sqlite` in the data dir) cannot be opened or read: the node does not start rather than lose its tasks. */
+export class JournalError extends GridError {
+  readonly path: string
+  constructor (path: string, detail: string, options?: { cause?: unknown }) {
+    super(`task journal ${path}: ${detail}${causeText(options?.cause)}; move it aside to start without it, or pass tasks: { durable: false }`, ERR_JOURNAL, options)
+    this.path = path
+  }
+}

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { join } from 'node:path'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { PeerId } from '@libp2p/interface'
 import { resolveConfig } from './config.ts'
@@ -42,6 +43,7 @@ import { NodeTrust } from './trust/node-trust.ts'
 import { checkOwnRoles } from './trust/own-roles.ts'
 import { ANY_ROLE } from './trust/guard.ts'
 import { Tasks } from './tasks/tasks.ts'
+import { JOURNAL_FILE } from './tasks/journal.ts'
 import type { Task } from './tasks/task.ts'
 import type { Session } from './tasks/session.ts'
 import type { SessionOptions, TaskOptions } from './tasks/types.ts'
@@ -91,7 +93,11 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
       spawn: async (options, { signal }) => await this.workers.spawn(options, { signal }),
       capacity: (resources, limit) => this.workers.capacityFor(resources, limit),
       log: log.child({ component: 'tasks' })
-    }, config.tasks)
+    }, config.tasks, {
+      file: join(dataDir, JOURNAL_FILE),
+      // an agent has made the data dir ready (its mode may let the worker user's group reach the module cache)
+      prepare: async () => { if (this.agent == null) await prepareDataDir(dataDir, log) }
+    })
     this.addons = new AddonRegistry(this, libp2p, root, credentials)
     this.channels = new Channels(libp2p, this.membership, config.channels, root, keyPem, credentials)
     this.services = new ServiceList(this.serviceList(addons ?? []), { log, stopTimeoutMs: config.stopTimeoutMs })
@@ -308,7 +314,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
       { name: 'workers', start: () => { this.workers.start() }, stop: async () => { await this.workers.stop() }, destroy: () => { this.workers.destroy() } },
       { name: 'pipelines', stop: cancelRuns, destroy: cancelRuns },
       // after workers in start order, so stopped before them: tasks are cancelled, then their pools' workers go
-      { name: 'tasks', start: () => { this.tasks.start() }, stop: async () => { await this.tasks.stop() }, destroy: async () => { await this.tasks.stop() } },
+      { name: 'tasks', start: async () => { await this.tasks.start() }, stop: async () => { await this.tasks.stop() }, destroy: async () => { await this.tasks.stop() } },
       // after tasks: unregistered before they stop, so no remote submit races the stop
       protocolHandlers('tasks protocol', this.libp2p, this.credentials, {
         [TASKS_PROTOCOL]: { roles: ['client', 'member', 'admin'], maxInboundStreams: 64, deadlineMs: MAX_WAIT_MS + 30_000, handler: this.tasksService().handler() }

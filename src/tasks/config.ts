@@ -1,3 +1,4 @@
+import * as v from 'valibot'
 import { checkOptional } from '../checks/check.ts'
 import { nonNegativeInteger, positiveInteger, positiveNumber } from '../checks/values.ts'
 import { ConfigError } from '../errors.ts'
@@ -15,7 +16,9 @@ export function resolveTasksConfig (init: TasksInit = {}): TasksConfig {
     maxWorkers: checkOptional('tasks.maxWorkers', positiveInteger, init.maxWorkers) ?? TASKS_DEFAULTS.maxWorkers,
     sizeEveryMs: checkOptional('tasks.sizeEveryMs', positiveNumber, init.sizeEveryMs) ?? TASKS_DEFAULTS.sizeEveryMs,
     scaleDownAfterMs: checkOptional('tasks.scaleDownAfterMs', positiveNumber, init.scaleDownAfterMs) ?? TASKS_DEFAULTS.scaleDownAfterMs,
-    cancelGraceMs: checkOptional('tasks.cancelGraceMs', positiveNumber, init.cancelGraceMs) ?? TASKS_DEFAULTS.cancelGraceMs
+    cancelGraceMs: checkOptional('tasks.cancelGraceMs', positiveNumber, init.cancelGraceMs) ?? TASKS_DEFAULTS.cancelGraceMs,
+    durable: checkOptional('tasks.durable', v.boolean('must be true or false'), init.durable) ?? TASKS_DEFAULTS.durable,
+    maxResultBytes: checkOptional('tasks.maxResultBytes', positiveInteger, init.maxResultBytes) ?? TASKS_DEFAULTS.maxResultBytes
   }
   if (config.minWorkers > config.maxWorkers) throw new ConfigError('tasks.minWorkers', `must be at most tasks.maxWorkers (${config.maxWorkers}), got ${config.minWorkers}`)
   return config

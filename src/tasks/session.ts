@@ -9,6 +9,8 @@ import { SessionClosedError } from '../errors.ts'
 export interface SessionHost {
   enqueue: (task: Task, module: string | URL, options: TaskOptions) => void
   cancel: (task: Task, reason: string) => void
+  /** The session was closed (or cancelled): told once. */
+  closed?: (session: Session) => void
 }
 
 /** Events a slow `events()` reader may fall behind before the oldest are dropped. */
@@ -78,7 +80,8 @@ export class Session {
   /** Takes in a task made elsewhere (one resumed from the journal). */
   adopt (task: Task): void {
     this.byId.set(task.id, task)
-    this.open++
+    // one already final (resumed from the journal) is not waited for
+    if (!task.final) this.open++
     let previous: TaskStatus = task.status
     this.counters[previous]++
     task.on('status', event => {
@@ -109,7 +112,10 @@ export class Session {
 
   /** No new tasks; `done` resolves once those submitted are final. */
   close (): void {
-    this.closed = true
+    if (!this.closed) {
+      this.closed = true
+      this.host.closed?.(this)
+    }
     this.settleIfDone()
   }
 

@@ -2,8 +2,8 @@ import { EventEmitter } from 'node:events'
 import type { TaskEvent, TaskInfo, TaskStatus } from './types.ts'
 import { isFinal } from './types.ts'
 import type { WireError } from '../wire/wire-error.ts'
-import { RemoteError } from '../wire/wire-error.ts'
-import { ERR_TASK_CANCELLED, ERR_TASK_LOST, ERR_TASK_TIMEOUT, GridError, TaskCancelledError, TaskError, TaskLostError, TaskTimeoutError } from '../errors.ts'
+import { RemoteError, toWireError } from '../wire/wire-error.ts'
+import { ERR_RESULT_TOO_LARGE, ERR_TASK_CANCELLED, ERR_TASK_LOST, ERR_TASK_TIMEOUT, GridError, ResultTooLargeError, TaskCancelledError, TaskError, TaskLostError, TaskTimeoutError } from '../errors.ts'
 
 export interface TaskInit {
   id: string
@@ -16,6 +16,19 @@ export interface TaskInit {
   submittedAt?: number
   /** Peer id of whoever submitted it. */
   submitter?: string
+  /** Where a task reloaded from the journal had got to (a final one is settled at once). */
+  restored?: TaskState
+}
+
+/** What of a task changes as it runs: enough, with TaskInit, to rebuild it. */
+export interface TaskState {
+  status: TaskStatus
+  attempts: number
+  startedAt?: number
+  endedAt?: number
+  agent?: string
+  error?: WireError
+  value?: unknown
 }
 
 export interface TaskHandleEvents {
@@ -49,6 +62,8 @@ export class Task extends EventEmitter<TaskHandleEvents> {
   value?: unknown
   /** Resolves once the task is final (never rejects). */
   readonly settled: Promise<void>
+  /** Set by the service: checks a value before it completes the task (the result size cap); what it throws fails the task instead. */
+  checkResult?: (value: unknown) => void
   private settle: () => void = () => {}
   private cancelHook: (reason: string) => void = () => {}
 
@@ -64,6 +79,10 @@ export class Task extends EventEmitter<TaskHandleEvents> {
     this.submittedAt = init.submittedAt ?? Date.now()
     this.submitter = init.submitter
     this.settled = new Promise(resolve => { this.settle = resolve })
+    if (init.restored != null) {
+      ({ status: this.status, attempts: this.attempts, startedAt: this.startedAt, endedAt: this.endedAt, agent: this.agent, error: this.error, value: this.value } = init.restored)
+      if (this.final) this.settle()
+    }
   }
 
   get final (): boolean {
@@ -116,6 +135,12 @@ export class Task extends EventEmitter<TaskHandleEvents> {
 
   complete (value: unknown): void {
     if (this.final) return
+    try {
+      this.checkResult?.(value)
+    } catch (err) {
+      this.mark('failed', toWireError(err))
+      return
+    }
     this.status = 'completed'
     this.value = value
     this.announce()
@@ -140,6 +165,7 @@ export class Task extends EventEmitter<TaskHandleEvents> {
     const error = this.error ?? { name: 'Error', message: `task ended ${this.status}` }
     if (this.status === 'timeout' || error.code === ERR_TASK_TIMEOUT) return new TaskTimeoutError(this.id, this.timeoutMs ?? 0)
     if (this.status === 'cancelled' || error.code === ERR_TASK_CANCELLED) return new TaskCancelledError(this.id, error.message)
+    if (error.code === ERR_RESULT_TOO_LARGE) return new ResultTooLargeError(this.id, 'its result was over tasks.maxResultBytes', { cause: new RemoteError(error) })
     if (error.code === ERR_TASK_LOST) return new TaskLostError(this.id, this.attempts, { cause: new RemoteError(error) })
     return new TaskError(this.id, error, { cause: new RemoteError(error) })
   }

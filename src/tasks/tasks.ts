@@ -6,6 +6,10 @@ import type { Task } from './task.ts'
 import { TaskPool } from './pool.ts'
 import type { PoolConfig, PoolDeps } from './pool.ts'
 import type { SessionOptions, TaskOptions } from './types.ts'
+import { JournalRecorder } from './journal-recorder.ts'
+import type { JournalContents } from './journal.ts'
+import { resumeJournal } from './journal-resume.ts'
+import { checkResultSize, DEFAULT_MAX_RESULT_BYTES } from './result-cap.ts'
 import { checkModulePath } from '../owner/module-source.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import { ConfigError, TaskCancelledError } from '../errors.ts'
@@ -20,6 +24,10 @@ export interface TasksConfig {
   sizeEveryMs: number
   scaleDownAfterMs: number
   cancelGraceMs: number
+  /** Journal sessions, tasks and results in `tasks.sqlite` in the data dir, so a restarted owner resumes them. */
+  durable: boolean
+  /** The largest result (as JSON) kept and journaled; a larger one fails its task (ResultTooLargeError). */
+  maxResultBytes: number
 }
 
 export const TASKS_DEFAULTS: TasksConfig = {
@@ -29,10 +37,18 @@ export const TASKS_DEFAULTS: TasksConfig = {
   maxWorkers: 64,
   sizeEveryMs: 500,
   scaleDownAfterMs: 30_000,
-  cancelGraceMs: 1000
+  cancelGraceMs: 1000,
+  durable: true,
+  maxResultBytes: DEFAULT_MAX_RESULT_BYTES
 }
 
 const SWEEP_EVERY_MS = 30_000
+
+/** Where a durable node keeps its journal (`<dataDir>/tasks.sqlite`), and how its data dir is made ready. */
+export interface TasksJournalPlace {
+  file: string
+  prepare: () => Promise<void>
+}
 
 /**
  * `node.tasks` (DESIGN §12): sessions of tasks owned by this node, a pool of
@@ -52,21 +68,32 @@ export class Tasks {
   private readonly foreignDirs: string[] = []
   private readonly host: SessionHost
   private readonly defaultSession: Session
+  /** The journal's writer, when `durable` and the node has a data dir. */
+  private readonly recorder?: JournalRecorder
   private sweep?: NodeJS.Timeout
   private stopped = false
 
-  constructor (owner: string, deps: PoolDeps, config: Partial<TasksConfig> = {}) {
+  constructor (owner: string, deps: PoolDeps, config: Partial<TasksConfig> = {}, journal?: TasksJournalPlace) {
     this.owner = owner
     this.deps = deps
     this.config = { ...TASKS_DEFAULTS, ...config }
     this.host = {
-      enqueue: (task, module, options) => { this.enqueue(task, module, options) },
-      cancel: (task, reason) => { void this.cancelTask(task, reason) }
+      enqueue: (task, module, options) => {
+        this.follow(task, module, options)
+        this.enqueue(task, module, options)
+      },
+      cancel: (task, reason) => { void this.cancelTask(task, reason) },
+      closed: session => { this.recorder?.session(session) }
     }
     this.defaultSession = this.session({ name: 'default' }, `${owner}/s-default`)
+    // made after the default session, which is journaled with its first task: a node that owns no task writes no file
+    if (this.config.durable && journal != null) this.recorder = new JournalRecorder({ ...journal, maxResultBytes: this.config.maxResultBytes, log: deps.log })
   }
 
-  start (): void {
+  /** Resumes what the journal holds (JournalError if it cannot be read), then sweeps old results. */
+  async start (): Promise<void> {
+    const journaled = await this.recorder?.openExisting()
+    if (journaled != null) this.resume(journaled)
     this.sweep = setInterval(() => { this.forgetOld() }, SWEEP_EVERY_MS)
     this.sweep.unref()
   }
@@ -74,6 +101,8 @@ export class Tasks {
   async stop (): Promise<void> {
     this.stopped = true
     clearInterval(this.sweep)
+    // the journal is closed first: what stopping cancels here stays unfinished there, and resumes at the next start
+    await this.recorder?.close()
     for (const session of this.sessionsById.values()) session.cancel('the node is stopping')
     await Promise.allSettled([...this.started].map(async pool => { await pool.stop() }))
   }
@@ -82,6 +111,7 @@ export class Tasks {
   session (options: SessionOptions = {}, id?: string): Session {
     const session = new Session(this.owner, options, this.host, id)
     this.sessionsById.set(session.id, session)
+    this.recorder?.session(session)
     // a closed session is forgotten once done (its tasks' results go with it)
     void session.done.then(() => { if (session !== this.defaultSession) this.dropSession(session) })
     return session
@@ -125,6 +155,27 @@ export class Tasks {
 
   sessions (): Session[] {
     return [...this.sessionsById.values()]
+  }
+
+  /** A new task is journaled (or, without a journal, only its result's size is checked). */
+  private follow (task: Task, module: string | URL, options: TaskOptions): void {
+    if (this.recorder != null) this.recorder.submitted(task, this.sessionsById.get(task.session)!, this.poolKey(String(module)), options.resources)
+    else task.checkResult = value => { checkResultSize(task.id, value, this.config.maxResultBytes) }
+  }
+
+  private resume (journaled: JournalContents): void {
+    const summary = resumeJournal(journaled, {
+      session: row => this.sessionsById.get(row.id) ?? this.session({ name: row.name, maxRetries: row.maxRetries, timeoutMs: row.timeoutMs, priority: row.priority }, row.id),
+      existing: id => this.sessionsById.get(id),
+      adopt: (session, task, rowid) => {
+        session.adopt(task)
+        this.taskSession.set(task.id, session)
+        this.recorder?.resumed(task, rowid)
+      },
+      enqueue: (task, path, resources) => { this.enqueue(task, path, { resources }) }
+    }, Date.now() - this.config.resultTtlMs)
+    this.recorder?.forget(Date.now() - this.config.resultTtlMs)
+    this.deps.log.info(summary, 'tasks resumed from the journal')
   }
 
   private enqueue (task: Task, module: string | URL, options: TaskOptions): void {
@@ -188,10 +239,12 @@ export class Tasks {
   private forgetOld (): void {
     const before = Date.now() - this.config.resultTtlMs
     for (const session of this.sessionsById.values()) session.forgetFinal(before)
+    this.recorder?.forget(before)
     for (const [id, session] of this.taskSession) if (session.get(id) == null) this.taskSession.delete(id)
   }
 
   private dropSession (session: Session): void {
+    this.recorder?.sessionDropped(session.id)
     this.sessionsById.delete(session.id)
     for (const task of session.tasks()) this.taskSession.delete(task.id)
   }

@@ -74,7 +74,10 @@ describe('resolveConfig', () => {
     ['zero MB of module cache', { agent: { moduleCacheMb: 0 } }, 'agent.moduleCacheMb'],
     ['fractional module cache', { agent: { moduleCacheMb: 1.5 } }, 'agent.moduleCacheMb'],
     ['module dir that is not a string', { agent: { moduleDirs: [42 as never] } }, 'agent.moduleDirs'],
-    ['worker user with a colon', { agent: { workerUser: 'no:body' } }, 'agent.workerUser']
+    ['worker user with a colon', { agent: { workerUser: 'no:body' } }, 'agent.workerUser'],
+    ['durable that is not a boolean', { tasks: { durable: 'yes' as never } }, 'tasks.durable'],
+    ['zero maxResultBytes', { tasks: { maxResultBytes: 0 } }, 'tasks.maxResultBytes'],
+    ['fractional maxResultBytes', { tasks: { maxResultBytes: 1.5 } }, 'tasks.maxResultBytes']
   ])('rejects a %s', (_label, init, option) => {
     const err = configError({ dev: true, ...init })
     expect(err.option).toBe(option)

@@ -23,6 +23,8 @@ const samples: Record<string, errors.GridError> = {
   HookSignatureError: new errors.HookSignatureError('the signature does not match'),
   RateLimitedError: new errors.RateLimitedError(1500),
   TooManyStreamsError: new errors.TooManyStreamsError(256),
+  ResultTooLargeError: new errors.ResultTooLargeError('o/t-1', 'its result is 20 bytes as JSON, over tasks.maxResultBytes (10)'),
+  JournalError: new errors.JournalError('/data/tasks.sqlite', 'in use by another process'),
   CertificateError: new errors.CertificateError('expired'),
   KeyPermissionsError: new errors.KeyPermissionsError('/tmp/node.key', 0o100644),
   FileExistsError: new errors.FileExistsError('/tmp/x'),

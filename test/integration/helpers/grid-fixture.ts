@@ -58,10 +58,11 @@ export class GridFixture {
 
   /**
    * An embedded member (a GridNode in this process, 200 ms heartbeats) with certificate `name`, joined
-   * through `seed`, returned once it sees `agents` agents alive; `close()` stops it.
+   * through `seed`, returned once it sees `agents` agents alive; `close()` stops it. Its data dir (the
+   * task journal) is in this grid's dir, removed with it.
    */
   async member (name: string, seed: GridProcess, agents: number, init: Partial<GridNodeInit> = {}): Promise<GridNode> {
-    const node = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(this.dir, name), peers: [seed.address], heartbeatMs: 200, ...init })
+    const node = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(this.dir, name), peers: [seed.address], heartbeatMs: 200, dataDir: join(this.dir, 'data', name), ...init })
     this.members.push(node)
     await eventually(() => node.members().filter(m => m.role === 'agent' && m.state === 'alive').length === agents ? true : undefined)
     return node

@@ -1,0 +1,129 @@
+import type { SQLOutputValue } from 'node:sqlite'
+import { TASK_STATUSES } from './types.ts'
+import type { TaskStatus } from './types.ts'
+
+/** A session as journaled. */
+export interface SessionRow {
+  id: string
+  name: string
+  maxRetries: number
+  timeoutMs?: number
+  priority: number
+  closed: boolean
+  createdAt: number
+}
+
+/** A task as journaled: JSON columns stay text here (decoded on resume). */
+export interface TaskRow {
+  /** Its row's number: changes name the row by it (a random task id would make every write an index search). */
+  rowid: number
+  id: string
+  session: string
+  /** As the task shows it (a path, or a registered name). */
+  module: string
+  /** The resolved module path it runs (a restart may have another cwd, or not have registered the name yet). */
+  path: string
+  /** JSON; null for undefined. */
+  input: string | null
+  /** JSON of TaskOptions.resources, or null. */
+  resources: string | null
+  priority: number
+  maxRetries: number
+  timeoutMs?: number
+  status: TaskStatus
+  attempts: number
+  agent?: string
+  /** Peer id of whoever submitted it (it alone, members and admins may read or cancel it). */
+  submitter?: string
+  submittedAt: number
+  startedAt?: number
+  endedAt?: number
+  /** JSON of a WireError, or null. */
+  error: string | null
+  /** JSON of the value of a completed task; null for none (or undefined). */
+  result: string | null
+}
+
+/** What changes in a task row after it is inserted. */
+export type TaskChange = Pick<TaskRow, 'rowid' | 'status' | 'attempts' | 'agent' | 'startedAt' | 'endedAt' | 'error' | 'result'>
+
+/** One transaction's worth of writes, applied in this order. */
+export interface JournalBatch {
+  /** Inserted, or (already there) their `closed` flag updated. A task's session is in this batch or an earlier one. */
+  sessions: SessionRow[]
+  /** Their rowids are given back by `commit`, in this order. */
+  newTasks: Array<Omit<TaskRow, 'rowid'>>
+  changedTasks: TaskChange[]
+  /** Deleted with their tasks (closed and done). */
+  droppedSessions: string[]
+  /** Final tasks that ended before this time are deleted (`resultTtlMs` passed). */
+  forgetEndedBefore?: number
+}
+
+export interface JournalContents {
+  sessions: SessionRow[]
+  tasks: TaskRow[]
+  /** Rows that could not be read back (wrong types, a name or session that is not there): left out. */
+  unreadable: number
+}
+
+type Raw = Record<string, SQLOutputValue>
+
+export function readSession (raw: Raw): SessionRow | undefined {
+  const { id, name, max_retries: maxRetries, timeout_ms: timeoutMs, priority, closed, created_at: createdAt } = raw
+  if (typeof id !== 'string' || typeof name !== 'string' || !isNumber(maxRetries) || !isOptionalNumber(timeoutMs) || !isNumber(priority) || !isNumber(closed) || !isNumber(createdAt)) return undefined
+  return { id, name, maxRetries, timeoutMs: timeoutMs ?? undefined, priority, closed: closed !== 0, createdAt }
+}
+
+/**
+ * A task row read back: its owner, module, path and agent are numbers in the journal's
+ * table of names, its session the session row's number (`names`, `sessions` map them back).
+ */
+export function readTask (raw: Raw, names: Map<number, string>, sessions: Map<number, string>): TaskRow | undefined {
+  const r = raw
+  const status = r.status as TaskStatus
+  const session = isNumber(r.session) ? sessions.get(r.session) : undefined
+  const module = isNumber(r.module) ? names.get(r.module) : undefined
+  const path = isNumber(r.path) ? names.get(r.path) : undefined
+  const owner = isNumber(r.owner) ? names.get(r.owner) : undefined
+  const agent = isNumber(r.agent) ? names.get(r.agent) : undefined
+  const submitter = isNumber(r.submitter) ? names.get(r.submitter) : undefined
+  if (!isNumber(r.rowid) || typeof r.id !== 'string' || session == null || module == null || path == null) return undefined
+  if ((r.owner !== null && owner == null) || (r.agent !== null && agent == null) || (r.submitter != null && submitter == null)) return undefined
+  if (!isOptionalText(r.input) || !isOptionalText(r.resources) || !isOptionalText(r.error) || !isOptionalText(r.result)) return undefined
+  if (!isNumber(r.priority) || !isNumber(r.max_retries) || !isNumber(r.attempts) || !isNumber(r.submitted_at) || !TASK_STATUSES.includes(status)) return undefined
+  if (!isOptionalNumber(r.timeout_ms) || !isOptionalNumber(r.started_at) || !isOptionalNumber(r.ended_at)) return undefined
+  return {
+    rowid: r.rowid,
+    id: owner == null ? r.id : `${owner}/${r.id}`,
+    session,
+    module,
+    path,
+    input: r.input,
+    resources: r.resources,
+    priority: r.priority,
+    maxRetries: r.max_retries,
+    timeoutMs: r.timeout_ms ?? undefined,
+    status,
+    attempts: r.attempts,
+    agent,
+    submitter,
+    submittedAt: r.submitted_at,
+    startedAt: r.started_at ?? undefined,
+    endedAt: r.ended_at ?? undefined,
+    error: r.error,
+    result: r.result
+  }
+}
+
+function isNumber (value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value)
+}
+
+function isOptionalNumber (value: unknown): value is number | null {
+  return value === null || isNumber(value)
+}
+
+function isOptionalText (value: unknown): value is string | null {
+  return value === null || typeof value === 'string'
+}

@@ -1,0 +1,187 @@
+import { DatabaseSync } from 'node:sqlite'
+import type { StatementSync } from 'node:sqlite'
+import { chmodSync, closeSync, openSync } from 'node:fs'
+import { readSession, readTask } from './journal-rows.ts'
+import type { JournalBatch, JournalContents, SessionRow, TaskRow } from './journal-rows.ts'
+import { JournalError } from '../errors.ts'
+
+export type { JournalBatch, JournalContents, SessionRow, TaskChange, TaskRow } from './journal-rows.ts'
+
+/** The journal's file name in the node's data dir. */
+export const JOURNAL_FILE = 'tasks.sqlite'
+
+/** Bumped when the tables change; a file from a newer gridd is refused, not rewritten. */
+const SCHEMA_VERSION = 1
+
+// Task rows are kept narrow (a write is cheaper): repeated strings (the owner part of ids,
+// modules, paths, agents) are numbers in `names`, a task's session is its session row's number.
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS sessions (
+  id TEXT NOT NULL UNIQUE, name TEXT NOT NULL, max_retries INTEGER NOT NULL, timeout_ms INTEGER,
+  priority INTEGER NOT NULL, closed INTEGER NOT NULL, created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tasks (
+  owner INTEGER, id TEXT NOT NULL, session INTEGER NOT NULL, module INTEGER NOT NULL, path INTEGER NOT NULL,
+  input TEXT, resources TEXT, priority INTEGER NOT NULL, max_retries INTEGER NOT NULL, timeout_ms INTEGER,
+  status TEXT NOT NULL, attempts INTEGER NOT NULL, agent INTEGER, submitted_at INTEGER NOT NULL,
+  started_at INTEGER, ended_at INTEGER, error TEXT, result TEXT, submitter INTEGER
+);
+CREATE INDEX IF NOT EXISTS tasks_by_session ON tasks (session);
+CREATE INDEX IF NOT EXISTS tasks_by_end ON tasks (ended_at) WHERE ended_at IS NOT NULL;
+`
+
+const TASK_COLUMNS = 'owner, id, session, module, path, input, resources, priority, max_retries, timeout_ms, status, attempts, agent, submitted_at, started_at, ended_at, error, result, submitter'
+
+/**
+ * The task journal: one SQLite file (Node's built-in `node:sqlite`) in WAL mode with
+ * `synchronous=NORMAL`: a committed batch survives the process being killed; a power
+ * loss may take the last moments. The lock is exclusive: a second process on the same
+ * data dir is refused (JournalError) rather than let two owners resume the same tasks.
+ */
+export class Journal {
+  readonly path: string
+  private readonly db: DatabaseSync
+  private readonly statements: Record<'insertName' | 'insertSession' | 'closeSession' | 'insertTask' | 'updateTask' | 'deleteSessionTasks' | 'deleteSession' | 'deleteEnded', StatementSync>
+  /** The table of names, as a map (text -> number). */
+  private readonly names = new Map<string, number>()
+  /** Session id -> its row's number. */
+  private readonly sessionRows = new Map<string, number>()
+  /** Undoes this transaction's additions to the two maps if it rolls back. */
+  private undo: Array<() => void> = []
+
+  private constructor (path: string, db: DatabaseSync) {
+    this.path = path
+    this.db = db
+    this.statements = {
+      insertName: db.prepare('INSERT INTO names (name) VALUES (?)'),
+      insertSession: db.prepare('INSERT INTO sessions (id, name, max_retries, timeout_ms, priority, closed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      closeSession: db.prepare('UPDATE sessions SET closed = ? WHERE rowid = ?'),
+      insertTask: db.prepare(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES (${TASK_COLUMNS.split(',').map(() => '?').join(', ')})`),
+      updateTask: db.prepare('UPDATE tasks SET status = ?, attempts = ?, agent = ?, started_at = ?, ended_at = ?, error = ?, result = ? WHERE rowid = ?'),
+      deleteSessionTasks: db.prepare('DELETE FROM tasks WHERE session = ?'),
+      deleteSession: db.prepare('DELETE FROM sessions WHERE rowid = ?'),
+      deleteEnded: db.prepare('DELETE FROM tasks WHERE ended_at < ?')
+    }
+    for (const row of db.prepare('SELECT id, name FROM names').all()) this.names.set(String(row.name), Number(row.id))
+    for (const row of db.prepare('SELECT rowid, id FROM sessions').all()) this.sessionRows.set(String(row.id), Number(row.rowid))
+  }
+
+  /** Opens (or creates, mode 0600) the journal at `path`; throws JournalError if it is in use, damaged or newer. */
+  static open (path: string): Journal {
+    let db: DatabaseSync | undefined
+    try {
+      // created by us first: SQLite would make it (and its -wal file, which copies its mode) 0644
+      closeSync(openSync(path, 'a', 0o600))
+      chmodSync(path, 0o600)
+      db = new DatabaseSync(path, { timeout: 0 })
+      db.exec('PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL')
+      const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version
+      if (version > SCHEMA_VERSION) throw new JournalError(path, `written by a newer gridd (schema ${version}; this one reads ${SCHEMA_VERSION})`)
+      // the exclusive lock is taken by the first write: a second process fails here
+      db.exec(`BEGIN IMMEDIATE; ${SCHEMA} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT`)
+      return new Journal(path, db)
+    } catch (err) {
+      db?.close()
+      if (err instanceof JournalError) throw err
+      const busy = (err as { errcode?: number }).errcode === 5
+      throw new JournalError(path, busy ? 'in use by another process (a node with the same data dir?)' : 'cannot be opened', { cause: err })
+    }
+  }
+
+  /** Everything journaled, oldest task first. */
+  load (): JournalContents {
+    let unreadable = 0
+    const names = new Map([...this.names].map(([name, id]) => [id, name]))
+    const sessionIds = new Map<number, string>()
+    const sessions: SessionRow[] = []
+    for (const raw of this.db.prepare('SELECT rowid, * FROM sessions ORDER BY created_at').all()) {
+      const row = readSession(raw)
+      if (row == null) {
+        unreadable++
+        continue
+      }
+      sessions.push(row)
+      sessionIds.set(Number(raw.rowid), row.id)
+    }
+    const tasks: TaskRow[] = []
+    for (const raw of this.db.prepare(`SELECT rowid, ${TASK_COLUMNS} FROM tasks ORDER BY submitted_at, rowid`).all()) {
+      const row = readTask(raw, names, sessionIds)
+      if (row == null) unreadable++
+      else tasks.push(row)
+    }
+    return { sessions, tasks, unreadable }
+  }
+
+  /** Applies `batch` in one transaction (all of it or, on an error, none); the rowids of its new tasks. */
+  commit (batch: JournalBatch): number[] {
+    const s = this.statements
+    const rowids: number[] = []
+    this.undo = []
+    this.db.exec('BEGIN')
+    try {
+      for (const session of batch.sessions) this.writeSession(session)
+      for (const t of batch.newTasks) {
+        const slash = t.id.lastIndexOf('/')
+        const inserted = s.insertTask.run(slash < 0 ? null : this.name(t.id.slice(0, slash)), t.id.slice(slash + 1), this.sessionRow(t.session), this.name(t.module), this.name(t.path),
+          t.input, t.resources, t.priority, t.maxRetries, t.timeoutMs ?? null, t.status, t.attempts, this.optionalName(t.agent), t.submittedAt, t.startedAt ?? null, t.endedAt ?? null, t.error, t.result, this.optionalName(t.submitter))
+        rowids.push(Number(inserted.lastInsertRowid))
+      }
+      for (const c of batch.changedTasks) s.updateTask.run(c.status, c.attempts, this.optionalName(c.agent), c.startedAt ?? null, c.endedAt ?? null, c.error, c.result, c.rowid)
+      for (const id of batch.droppedSessions) this.dropSession(id)
+      if (batch.forgetEndedBefore != null) s.deleteEnded.run(batch.forgetEndedBefore)
+      this.db.exec('COMMIT')
+      return rowids
+    } catch (err) {
+      this.db.exec('ROLLBACK')
+      for (const undo of this.undo.reverse()) undo()
+      throw err
+    }
+  }
+
+  close (): void {
+    if (this.db.isOpen) this.db.close()
+  }
+
+  private writeSession (session: SessionRow): void {
+    const known = this.sessionRows.get(session.id)
+    if (known != null) {
+      this.statements.closeSession.run(session.closed ? 1 : 0, known)
+      return
+    }
+    const row = Number(this.statements.insertSession.run(session.id, session.name, session.maxRetries, session.timeoutMs ?? null, session.priority, session.closed ? 1 : 0, session.createdAt).lastInsertRowid)
+    this.sessionRows.set(session.id, row)
+    this.undo.push(() => { this.sessionRows.delete(session.id) })
+  }
+
+  private dropSession (id: string): void {
+    const row = this.sessionRows.get(id)
+    if (row == null) return
+    this.statements.deleteSessionTasks.run(row)
+    this.statements.deleteSession.run(row)
+    this.sessionRows.delete(id)
+    this.undo.push(() => { this.sessionRows.set(id, row) })
+  }
+
+  private sessionRow (id: string): number {
+    const row = this.sessionRows.get(id)
+    // the recorder writes a task's session first: a task without one is a bug there, not a state to journal
+    if (row == null) throw new JournalError(this.path, `a task of session ${id}, which is not journaled`)
+    return row
+  }
+
+  /** The number of `text` in the table of names (added on first use). */
+  private name (text: string): number {
+    let id = this.names.get(text)
+    if (id == null) {
+      id = Number(this.statements.insertName.run(text).lastInsertRowid)
+      this.names.set(text, id)
+      this.undo.push(() => { this.names.delete(text) })
+    }
+    return id
+  }
+
+  private optionalName (text: string | undefined): number | null {
+    return text == null ? null : this.name(text)
+  }
+}

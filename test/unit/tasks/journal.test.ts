@@ -1,0 +1,125 @@
+import { describe, it, expect, beforeEach, afterEach } from 'vitest'
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import { Journal, JOURNAL_FILE } from '../../../src/tasks/journal.ts'
+import type { JournalBatch, SessionRow, TaskRow } from '../../../src/tasks/journal.ts'
+import { ERR_JOURNAL, JournalError } from '../../../src/errors.ts'
+
+let dir: string
+let file: string
+const open: Journal[] = []
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'gridd-journal-'))
+  file = join(dir, JOURNAL_FILE)
+})
+
+afterEach(async () => {
+  for (const j of open.splice(0)) j.close()
+  await rm(dir, { recursive: true, force: true })
+})
+
+function journal (): Journal {
+  const j = Journal.open(file)
+  open.push(j)
+  return j
+}
+
+const session = (over: Partial<SessionRow> = {}): SessionRow => ({ id: 'o/s-1', name: 'batch', maxRetries: 2, timeoutMs: 500, priority: 1, closed: false, createdAt: 1000, ...over })
+type NewRow = Omit<TaskRow, 'rowid'>
+const task = (id: string, over: Partial<NewRow> = {}): NewRow => ({
+  id, session: 'o/s-1', module: 'square.mjs', path: '/srv/square.mjs', input: '{"n":7}', resources: null, priority: 0, maxRetries: 3,
+  status: 'queued', attempts: 0, submittedAt: 2000, error: null, result: null, ...over
+})
+const batch = (over: Partial<JournalBatch>): JournalBatch => ({ sessions: [], newTasks: [], changedTasks: [], droppedSessions: [], ...over })
+
+describe('Journal (tasks.sqlite)', () => {
+  it('is created mode 0600 (its log too) and gives back what was committed, after a reopen', async () => {
+    const j = journal()
+    expect((await stat(file)).mode & 0o777).toBe(0o600)
+    const rowids = j.commit(batch({ sessions: [session()], newTasks: [task('o/t-1'), task('o/t-2', { timeoutMs: 250.5, resources: '{"cpu":2}', submitter: '12D3KooWSubmitter' })] }))
+    expect(rowids).toEqual([1, 2])
+    // SQLite gives its write-ahead log the database's mode
+    expect((await stat(`${file}-wal`)).mode & 0o777).toBe(0o600)
+    j.commit(batch({ changedTasks: [{ rowid: 1, status: 'completed', attempts: 1, agent: 'A', startedAt: 2100, endedAt: 2200, error: null, result: '49' }] }))
+    j.close()
+    const back = journal().load()
+    expect(back.unreadable).toBe(0)
+    expect(back.sessions).toEqual([session()])
+    expect(back.tasks).toEqual([
+      { rowid: 1, ...task('o/t-1', { status: 'completed', attempts: 1, agent: 'A', startedAt: 2100, endedAt: 2200, result: '49' }) },
+      { rowid: 2, ...task('o/t-2', { timeoutMs: 250.5, resources: '{"cpu":2}', submitter: '12D3KooWSubmitter' }) }
+    ])
+  })
+
+  it('updates only a session\'s closed flag; a dropped session goes with its tasks; ended tasks are forgotten by time', () => {
+    const j = journal()
+    j.commit(batch({ sessions: [session(), session({ id: 'o/s-2' })], newTasks: [task('a'), task('b', { session: 'o/s-2' }), task('c', { session: 'o/s-2', status: 'completed', endedAt: 100 })] }))
+    j.commit(batch({ sessions: [session({ closed: true, name: 'ignored' })], droppedSessions: ['o/s-2'] }))
+    expect(j.load()).toEqual({ sessions: [session({ closed: true })], tasks: [{ rowid: 1, ...task('a') }], unreadable: 0 })
+    j.commit(batch({ newTasks: [task('old', { status: 'failed', endedAt: 100 }), task('new', { status: 'completed', endedAt: 300 })], forgetEndedBefore: 200 }))
+    expect(j.load().tasks.map(t => t.id)).toEqual(['a', 'new'])
+  })
+
+  it('a batch is all or nothing', () => {
+    const j = journal()
+    j.commit(batch({ sessions: [session()] }))
+    // the second row breaks a NOT NULL column: the first is rolled back with it
+    const broken = { ...task('y'), module: null } as unknown as NewRow
+    expect(() => { j.commit(batch({ newTasks: [task('x'), broken] })) }).toThrow()
+    expect(j.load().tasks).toEqual([])
+    j.commit(batch({ newTasks: [task('x')] }))
+    expect(j.load().tasks.map(t => t.id)).toEqual(['x'])
+  })
+
+  it('keeps task rows narrow: the owner part of ids, modules, paths and agents are numbers in a table of names', () => {
+    const j = journal()
+    j.commit(batch({ sessions: [session()], newTasks: [task('o/t-1', { agent: 'A' }), task('o/t-2')] }))
+    j.close()
+    const db = new DatabaseSync(file)
+    expect(db.prepare('SELECT id, typeof(owner) AS owner, typeof(session) AS session, typeof(module) AS module, typeof(path) AS path, typeof(agent) AS agent FROM tasks ORDER BY rowid').all().map(r => ({ ...r })))
+      .toEqual([{ id: 't-1', owner: 'integer', session: 'integer', module: 'integer', path: 'integer', agent: 'integer' }, { id: 't-2', owner: 'integer', session: 'integer', module: 'integer', path: 'integer', agent: 'null' }])
+    expect(db.prepare('SELECT name FROM names ORDER BY id').all().map(r => r.name)).toEqual(['o', 'square.mjs', '/srv/square.mjs', 'A'])
+    db.close()
+  })
+
+  it('a batch rolled back leaves nothing behind in its maps: a task of a session that was not written is refused', () => {
+    const j = journal()
+    const broken = { ...task('y', { session: 'o/s-9' }), module: null } as unknown as NewRow
+    expect(() => { j.commit(batch({ sessions: [session({ id: 'o/s-9' })], newTasks: [broken] })) }).toThrow()
+    expect(() => { j.commit(batch({ newTasks: [task('z', { session: 'o/s-9' })] })) }).toThrow(JournalError)
+    expect(j.load()).toEqual({ sessions: [], tasks: [], unreadable: 0 })
+  })
+
+  it('refuses a second opener while it is open (two owners must not resume the same tasks)', () => {
+    journal()
+    const err = (() => { try { Journal.open(file); return undefined } catch (e) { return e } })()
+    expect(err).toBeInstanceOf(JournalError)
+    expect(err).toMatchObject({ code: ERR_JOURNAL, path: file })
+    expect((err as Error).message).toContain('in use by another process')
+  })
+
+  it('refuses a file from a newer schema, and one that is not a database', async () => {
+    const db = new DatabaseSync(file)
+    db.exec('PRAGMA user_version = 99')
+    db.close()
+    expect(() => Journal.open(file)).toThrow(/newer gridd/)
+    await rm(file)
+    await writeFile(file, 'not a database, just text that is long enough to be read as a header '.repeat(20))
+    expect(() => Journal.open(file)).toThrow(JournalError)
+  })
+
+  it('leaves out rows it cannot read back and counts them', () => {
+    const j = journal()
+    j.commit(batch({ sessions: [session()], newTasks: [task('ok'), task('bad')] }))
+    j.close()
+    const db = new DatabaseSync(file)
+    db.exec("UPDATE tasks SET status = 'exploded' WHERE id = 'bad'")
+    db.close()
+    const back = journal().load()
+    expect(back.tasks.map(t => t.id)).toEqual(['ok'])
+    expect(back.unreadable).toBe(1)
+  })
+})

@@ -1,0 +1,204 @@
+import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Tasks } from '../../../src/tasks/tasks.ts'
+import type { TasksConfig } from '../../../src/tasks/tasks.ts'
+import { Journal, JOURNAL_FILE } from '../../../src/tasks/journal.ts'
+import { ERR_JOURNAL, ERR_RESULT_TOO_LARGE, ERR_TASK_LOST, ResultTooLargeError } from '../../../src/errors.ts'
+import { FakeWorker, flush, silent } from '../pipeline/fake-worker.ts'
+import type { Behaviour } from '../pipeline/fake-worker.ts'
+
+// a real file (pools check the module path); the fake workers never load it
+const SQUARE = fileURLToPath(new URL('../../fixtures/tasks/square.mjs', import.meta.url))
+const square: Behaviour = item => (item as number) ** 2
+
+let dir: string
+let file: string
+let running: Tasks[] = []
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'gridd-tasks-journal-'))
+  file = join(dir, JOURNAL_FILE)
+})
+
+afterEach(async () => {
+  await Promise.all(running.map(async t => { await t.stop() }))
+  running = []
+  vi.restoreAllMocks()
+  await rm(dir, { recursive: true, force: true })
+})
+
+/** An owner's tasks service on fake workers (answering with `behaviour`), journaling to `file`. */
+async function owner (behaviour: Behaviour = 'hold' as never, config: Partial<TasksConfig> = {}): Promise<{ tasks: Tasks, workers: FakeWorker[] }> {
+  const workers: FakeWorker[] = []
+  const tasks = new Tasks('owner', {
+    spawn: async () => { const w = new FakeWorker('task:square.mjs', behaviour); workers.push(w); return w },
+    capacity: (_r, limit) => limit,
+    log: silent
+  }, { sizeEveryMs: 60_000, window: 2, ...config }, { file, prepare: async () => {} })
+  running.push(tasks)
+  await tasks.start()
+  return { tasks, workers }
+}
+
+const hold: Behaviour = () => 'hold'
+
+/** Lets settlements (and the pool's file checks) run until `check` holds, for at most 10 s: a test that never gets there fails, not hangs. */
+async function until (check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (!check() && Date.now() < deadline) await flush()
+  expect(check()).toBe(true)
+}
+
+/** Stops an owner the way a crash leaves its journal: what was committed stays, nothing is cancelled there. */
+async function stop (tasks: Tasks): Promise<void> {
+  running = running.filter(t => t !== tasks)
+  await tasks.stop()
+}
+
+function rows (): ReturnType<Journal['load']> {
+  const journal = Journal.open(file)
+  try {
+    return journal.load()
+  } finally {
+    journal.close()
+  }
+}
+
+describe('Tasks with a journal: restart', () => {
+  it('a restarted owner serves finished results, queues unfinished ones again (an attempt in flight counted), and runs none that finished', async () => {
+    const first = await owner(hold)
+    const session = first.tasks.session({ name: 'batch', maxRetries: 1 })
+    const handles = [0, 1, 2, 3, 4].map(n => session.submit(SQUARE, n, n === 3 ? { maxRetries: 0 } : {}))
+    await until(() => first.workers[0]?.held.length === 2)
+    first.workers[0]!.release(0)
+    first.workers[0]!.release(1)
+    // 2 and 3 are then in flight, 4 waits
+    await until(() => handles[3]!.status === 'dispatched')
+    await stop(first.tasks)
+
+    const second = await owner(hold)
+    const resumed = second.tasks.getSession(session.id)!
+    expect(resumed.name).toBe('batch')
+    expect(await second.tasks.getTask(handles[0]!.id)!.result()).toBe(0)
+    expect(await second.tasks.getTask(handles[1]!.id)!.result()).toBe(1)
+    // its only attempt was in flight: lost, as if its worker had died
+    await expect(second.tasks.getTask(handles[3]!.id)!.result()).rejects.toMatchObject({ code: ERR_TASK_LOST })
+    await until(() => second.workers[0]?.held.length === 2)
+    expect(second.workers[0]!.seen).toEqual([2, 4])
+    expect(second.tasks.getTask(handles[2]!.id)!.info()).toMatchObject({ status: 'dispatched', attempts: 2 })
+    second.workers[0]!.release(4)
+    second.workers[0]!.release(16)
+    expect(await second.tasks.getTask(handles[4]!.id)!.result()).toBe(16)
+    expect(resumed.counts()).toMatchObject({ completed: 4, failed: 1, queued: 0, dispatched: 0, retries: 1 })
+
+    // closed and done: the session's rows go
+    resumed.close()
+    await resumed.done
+    await stop(second.tasks)
+    expect(rows()).toEqual({ sessions: [], tasks: [], unreadable: 0 })
+  })
+
+  it('a session closed before the crash finishes its tasks after the restart, then is dropped with its rows', async () => {
+    const first = await owner(hold)
+    const session = first.tasks.session({ name: 'closing' })
+    const handle = session.submit(SQUARE, 5)
+    session.close()
+    await until(() => handle.status === 'dispatched')
+    await stop(first.tasks)
+
+    const second = await owner(square)
+    const resumed = second.tasks.getSession(session.id)!
+    expect(resumed.isClosed).toBe(true)
+    await resumed.done
+    expect(second.tasks.getSession(session.id)).toBeUndefined()
+    await stop(second.tasks)
+    expect(rows().tasks).toEqual([])
+  })
+
+  it('results past resultTtlMs are not served after a restart, and their rows are deleted', async () => {
+    const first = await owner(square, { resultTtlMs: 50 })
+    const handle = first.tasks.submit(SQUARE, 3)
+    expect(await handle.result()).toBe(9)
+    await stop(first.tasks)
+    // let the result's time to live pass
+    await new Promise(resolve => setTimeout(resolve, 80))
+    const second = await owner(square, { resultTtlMs: 50 })
+    expect(second.tasks.getTask(handle.id)).toBeUndefined()
+    await stop(second.tasks)
+    expect(rows().tasks).toEqual([])
+  })
+})
+
+describe('Tasks with a journal: writes', () => {
+  it('batches: 200 tasks submitted and finished at once cost a few transactions, not one per change', async () => {
+    const commits = vi.spyOn(Journal.prototype, 'commit')
+    const { tasks } = await owner(square)
+    expect(existsSync(file)).toBe(false)
+    const handles = Array.from({ length: 200 }, (_, n) => tasks.submit(SQUARE, n))
+    await Promise.all(handles.map(async h => await h.result()))
+    await stop(tasks)
+    expect(commits.mock.calls.length).toBeGreaterThan(0)
+    expect(commits.mock.calls.length).toBeLessThanOrEqual(10)
+    // a dispatch followed by the end within a flush window is not written on its own
+    expect(commits.mock.calls.flatMap(([batch]) => batch.changedTasks).filter(c => c.status === 'dispatched')).toEqual([])
+    const left = rows()
+    expect(left.tasks.length).toBe(200)
+    expect(left.tasks.every(t => t.status === 'completed' && t.attempts === 1)).toBe(true)
+    expect(left.tasks.map(t => JSON.parse(t.result!) as number)).toEqual(handles.map((_, n) => n * n))
+  })
+
+  it('an attempt still in flight is written within two flushes (a restart then counts it)', async () => {
+    const commits = vi.spyOn(Journal.prototype, 'commit')
+    const { tasks } = await owner(hold)
+    const handle = tasks.submit(SQUARE, 1)
+    const written = (): Array<{ status: string, attempts: number }> => commits.mock.calls.flatMap(([batch]) => [...batch.newTasks, ...batch.changedTasks])
+    // with its insert if it was dispatched by then, else on its own once in flight past a flush
+    await until(() => handle.status === 'dispatched' && written().some(c => c.status === 'dispatched' && c.attempts === 1))
+  })
+
+  it('a result over maxResultBytes fails its task with ResultTooLargeError, journaled so, and kept so after a restart', async () => {
+    const big: Behaviour = () => 'x'.repeat(200)
+    const first = await owner(big, { maxResultBytes: 100 })
+    const handle = first.tasks.submit(SQUARE, 1)
+    const err = await handle.result().then(() => undefined, (e: unknown) => e)
+    expect(err).toBeInstanceOf(ResultTooLargeError)
+    expect(err).toMatchObject({ code: ERR_RESULT_TOO_LARGE })
+    expect(handle.info().error).toMatchObject({ code: ERR_RESULT_TOO_LARGE, message: expect.stringContaining('202 bytes') })
+    await stop(first.tasks)
+    expect(rows().tasks[0]).toMatchObject({ status: 'failed', result: null })
+    const second = await owner(big, { maxResultBytes: 100 })
+    await expect(second.tasks.getTask(handle.id)!.result()).rejects.toMatchObject({ code: ERR_RESULT_TOO_LARGE, cause: { message: expect.stringContaining('202 bytes') } })
+  })
+
+  it('a node that owns no task creates no journal; one that cannot use its journal does not start', async () => {
+    const idle = await owner(square)
+    await stop(idle.tasks)
+    expect(existsSync(file)).toBe(false)
+    const holder = Journal.open(file)
+    try {
+      await expect(owner(square)).rejects.toMatchObject({ code: ERR_JOURNAL })
+    } finally {
+      holder.close()
+    }
+  })
+
+  it('durable: false writes nothing, and still caps results', async () => {
+    const { tasks } = await owner(square, { durable: false, maxResultBytes: 4 })
+    expect(await tasks.submit(SQUARE, 9).result()).toBe(81)
+    await expect(tasks.submit(SQUARE, 1000).result()).rejects.toMatchObject({ code: ERR_RESULT_TOO_LARGE })
+    const session = tasks.session({ name: 'x' })
+    session.close()
+    await stop(tasks)
+    expect(existsSync(file)).toBe(false)
+  })
+
+  it('a task whose input JSON cannot hold fails before it runs', async () => {
+    const { tasks, workers } = await owner(square)
+    await expect(tasks.submit(SQUARE, 10n).result()).rejects.toMatchObject({ message: expect.stringContaining('cannot be journaled as JSON') })
+    expect(workers.flatMap(w => w.seen)).toEqual([])
+  })
+})

@@ -1,0 +1,118 @@
+/** Configuration, certificates, transport and remote errors. */
+import { GridError, causeText } from './base.ts'
+
+export const ERR_CONFIG = 'ERR_CONFIG'
+/** A bad option or flag; `option` names it. */
+export class ConfigError extends GridError {
+  readonly option: string
+  constructor (option: string, message: string, options?: { cause?: unknown }) {
+    super(`${option}: ${message}`, ERR_CONFIG, options)
+    this.option = option
+  }
+}
+
+export const ERR_NO_CERTS = 'ERR_NO_CERTS'
+/** No TLS material could be found anywhere in the configuration chain. */
+export class CertsNotFoundError extends GridError {
+  constructor (where: string) {
+    super(`no certificates found (${where}); run \`grid certs init\` to create a CA and node certificates, or pass --dev for a throwaway one-machine grid`, ERR_NO_CERTS)
+  }
+}
+
+export const ERR_CERTIFICATE = 'ERR_CERTIFICATE'
+/** A certificate or key is unreadable, malformed, or does not fit its purpose. */
+export class CertificateError extends GridError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super(message, ERR_CERTIFICATE, options)
+  }
+}
+
+export const ERR_KEY_PERMISSIONS = 'ERR_KEY_PERMISSIONS'
+/** A private key file readable or writable by group or others (as OpenSSH, refused rather than used). */
+export class KeyPermissionsError extends GridError {
+  readonly path: string
+  readonly mode: number
+  constructor (path: string, mode: number) {
+    const octal = (mode & 0o777).toString(8).padStart(4, '0')
+    super(`permissions ${octal} for the private key ${path} are too open: a key must not be readable or writable by group or others; run \`chmod 600 ${path}\``, ERR_KEY_PERMISSIONS)
+    this.path = path
+    this.mode = mode
+  }
+}
+
+export const ERR_FILE_EXISTS = 'ERR_FILE_EXISTS'
+/** A file would be overwritten without --force. */
+export class FileExistsError extends GridError {
+  readonly path: string
+  constructor (path: string) {
+    super(`${path} already exists (pass --force to overwrite)`, ERR_FILE_EXISTS)
+    this.path = path
+  }
+}
+
+export const ERR_INVALID_ADDRESS = 'ERR_INVALID_ADDRESS'
+/** A peer address that is neither host:port nor a multiaddr. */
+export class InvalidAddressError extends GridError {
+  constructor (address: string, reason: string) {
+    super(`invalid peer address "${address}": ${reason}`, ERR_INVALID_ADDRESS)
+  }
+}
+
+export const ERR_TLS_REFUSED = 'ERR_TLS_REFUSED'
+/** The mutual-TLS handshake refused the remote side; `reason` is one of REFUSAL_REASONS. */
+export class TlsRefusedError extends GridError {
+  readonly reason: string
+  constructor (reason: string, message: string) {
+    super(message, ERR_TLS_REFUSED)
+    this.reason = reason
+  }
+}
+
+export const ERR_PROTOCOL = 'ERR_PROTOCOL'
+/** A message from the network that is too large or does not match its schema. */
+export class ProtocolError extends GridError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super(message, ERR_PROTOCOL, options)
+  }
+}
+
+export const ERR_PEER_UNREACHABLE = 'ERR_PEER_UNREACHABLE'
+/** A remote peer could not be reached or did not answer. */
+export class PeerUnreachableError extends GridError {
+  constructor (address: string, options?: { cause?: unknown }) {
+    super(`could not reach ${address}${causeText(options?.cause)}`, ERR_PEER_UNREACHABLE, { ...options, retryable: true })
+  }
+}
+
+export const ERR_NODE_STOPPED = 'ERR_NODE_STOPPED'
+/** An operation on a node that is not running. */
+export class NodeStoppedError extends GridError {
+  constructor () {
+    super('the node is not running', ERR_NODE_STOPPED)
+  }
+}
+
+export const ERR_REMOTE = 'ERR_REMOTE'
+/** What survives of an error that crossed a process or network boundary (src/wire/wire-error.ts). */
+export interface RemoteErrorData {
+  name: string
+  message: string
+  stack?: string
+  code?: string
+  retryable?: boolean
+}
+
+/**
+ * A failure in another process or on another peer, rethrown here. The remote
+ * `name`, `message`, `stack` and `code` survive (ERR_REMOTE when the remote
+ * error had no code), so callers match on `code` whichever side failed.
+ */
+export class RemoteError extends GridError {
+  readonly remoteStack?: string
+  constructor (remote: RemoteErrorData) {
+    super(remote.message, remote.code ?? ERR_REMOTE, { retryable: remote.retryable })
+    this.name = remote.name
+    this.remoteStack = remote.stack
+    if (remote.stack != null) this.stack = remote.stack
+  }
+}

@@ -150,6 +150,11 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     return this.trust.ownNotAfter
   }
 
+  /** Whether the newest CRL this node holds lists `serial` (normalized lower-case hex). */
+  certificateRevoked (serial: string): boolean {
+    return this.trust.isRevoked(serial)
+  }
+
   /** The member table: every other member this node knows of, never itself. */
   members (): Member[] {
     return this.membership.members()

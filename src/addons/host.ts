@@ -28,6 +28,8 @@ export interface AddonHost {
   rejectedMessages: () => RejectedCount[]
   /** When this node's certificate expires (ms since the epoch). */
   certificateNotAfter: () => number
+  /** Whether the newest CRL this node holds lists `serial` (normalized hex): for add-ons that accept client certificates themselves (HTTPS). */
+  certificateRevoked: (serial: string) => boolean
   /** The pipeline runs this node owns that have not finished yet. */
   pipelines: () => PipelineRun[]
   /** The tasks and sessions this node owns, and the task names it serves. */

@@ -129,6 +129,7 @@ export class AddonRegistry {
       connectedPeers: () => host.connectedPeers(),
       rejectedMessages: () => host.rejectedMessages(),
       certificateNotAfter: () => host.certificateNotAfter(),
+      certificateRevoked: serial => host.certificateRevoked(serial),
       pipelines: () => host.pipelines(),
       get tasks () { return host.tasks },
       channel: name => host.channel(name),

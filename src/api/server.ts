@@ -36,7 +36,7 @@ export interface ApiServer {
  * a per-subject rate limit, a Host/Origin check, and one route module per
  * concern (tasks, sessions, members, live output, webhooks).
  */
-export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'members' | 'self' | 'tasks' | 'log'>, options: ApiOptions): Promise<ApiServer> {
+export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'members' | 'self' | 'tasks' | 'log' | 'certificateRevoked'>, options: ApiOptions): Promise<ApiServer> {
   const settings = apiSettings(options)
   if (!Number.isInteger(settings.port) || settings.port < 0 || settings.port > 65535) throw new ConfigError('api port', `must be 0..65535, got ${String(settings.port)}`)
   const verify = settings.jwt == null ? undefined : await jwtVerifier(settings.jwt)
@@ -65,7 +65,7 @@ export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'member
       return sendProblem(reply, problem(403, 'ERR_FORBIDDEN', 'host not allowed (Host or Origin names a host this API does not answer to)'))
     }
   })
-  requireScopes(app, verify)
+  requireScopes(app, verify, serial => ctx.certificateRevoked(serial))
   await app.register(rateLimit, {
     global: true,
     hook: 'preHandler',

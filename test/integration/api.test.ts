@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
 import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
-import { eventually } from './helpers/grid-process.ts'
+import { eventually, runGrid } from './helpers/grid-process.ts'
 import { bearer, readEvents } from './helpers/api-client.ts'
 import type { SseEvent } from './helpers/api-client.ts'
 import { signHook } from '../../src/api/hooks/signature.ts'
@@ -269,5 +269,12 @@ describe('the HTTP API on a grid node process (--api) with an agent', () => {
     expect(await as(client, 'POST', '/v1/tasks?wait=1', { task: 'square', input: 5 })).toMatchObject({ status: 200, json: { value: 25 } })
     expect((await as(client, 'POST', '/v1/tasks', { module: fixture('square.mjs'), input: 5 })).status).toBe(403)
     expect(await as(member, 'POST', '/v1/tasks?wait=1', { module: fixture('square.mjs'), input: 4 })).toMatchObject({ status: 200, json: { value: 16 } })
+    // the node's newest CRL binds its HTTPS clients too: once c1 is revoked, its certificate is no credential
+    const since = tlsNode.mark()
+    const revoked = await runGrid(['certs', 'revoke', 'c1', '--dir', grid.dir, '--peer', tlsNode.address])
+    expect(revoked.code, revoked.stderr).toBe(0)
+    await tlsNode.waitFor(l => l.msg === 'certificate revocation list updated', 15_000, since)
+    expect(await as(client, 'GET', '/v1/members')).toMatchObject({ status: 401, json: { code: 'ERR_UNAUTHORIZED' } })
+    expect((await as(member, 'GET', '/v1/members')).status).toBe(200)
   }, 60_000)
 })

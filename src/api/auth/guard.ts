@@ -27,7 +27,7 @@ declare module 'fastify' {
  * a token without the scope → 403 (ERR_FORBIDDEN). An address with too many
  * failures in the last minute is refused before its token is verified (429).
  */
-export function requireScopes (app: FastifyInstance, verify: VerifyToken | undefined, failures = new AuthFailures(MAX_AUTH_FAILURES_PER_MINUTE, 60_000)): void {
+export function requireScopes (app: FastifyInstance, verify: VerifyToken | undefined, revoked: (serial: string) => boolean, failures = new AuthFailures(MAX_AUTH_FAILURES_PER_MINUTE, 60_000)): void {
   app.addHook('onRequest', async (request, reply) => {
     const scope = request.routeOptions.config.scope
     if (scope == null) return
@@ -35,7 +35,7 @@ export function requireScopes (app: FastifyInstance, verify: VerifyToken | undef
     if (blockedMs > 0) throw new RateLimitedError(blockedMs)
     const token = bearerToken(request)
     // over HTTPS, a verified client certificate speaks for its holder when no token does
-    const certified = token == null ? certificatePrincipal(request) : undefined
+    const certified = token == null ? certificatePrincipal(request, revoked) : undefined
     if (certified != null) {
       if (!hasScope(certified, scope)) throw new ForbiddenError(`the roles of this client certificate do not grant the scope ${scope}`)
       request.principal = certified

@@ -24,6 +24,7 @@ class StubHost extends EventEmitter<GridNodeEvents> implements AddonHost {
   rejectedMessages (): Array<{ protocol: string, reason: string, count: number }> { return [{ protocol: 'p', reason: 'schema', count: 2 }] }
   pipelines (): [] { return [] }
   certificateNotAfter (): number { return 0 }
+  certificateRevoked (): boolean { return false }
   channel (name: string): Channel { return { name } as unknown as Channel }
 }
 

@@ -8,7 +8,7 @@ import pino from 'pino'
  * A stub node for the API's unit tests: one real Session whose tasks a test
  * drives by hand (`queued` holds them), registered name `noop`.
  */
-export function stubNode (): { node: { peerId: string, members: () => Member[], self: () => Member, tasks: AddonTasks, log: pino.Logger }, queued: Task[], session: Session } {
+export function stubNode (): { node: { peerId: string, members: () => Member[], self: () => Member, tasks: AddonTasks, log: pino.Logger, certificateRevoked: (serial: string) => boolean }, queued: Task[], session: Session } {
   const queued: Task[] = []
   const session = new Session('P', {}, { enqueue: task => { queued.push(task) }, cancel: (task, reason) => { task.mark('cancelled', { name: 'TaskCancelledError', message: reason }) } }, 'P/s-default')
   const tasks = {
@@ -22,5 +22,5 @@ export function stubNode (): { node: { peerId: string, members: () => Member[], 
     registeredNames: () => ['noop']
   } as unknown as AddonTasks
   const self = { id: 'P', state: 'alive', role: 'member', addresses: [], weight: 1, lastSeenMs: 0, load: { cpu: 0, workers: 0, maxWorkers: 0 } } as unknown as Member
-  return { node: { peerId: 'P', members: () => [], self: () => self, tasks, log: pino({ level: 'silent' }) }, queued, session }
+  return { node: { peerId: 'P', members: () => [], self: () => self, tasks, log: pino({ level: 'silent' }), certificateRevoked: () => false }, queued, session }
 }

@@ -19,7 +19,8 @@ const BENCHES: Array<{ name: string, only?: string[] }> = [
   { name: 'dispatch' },
   { name: 'equalizer' },
   { name: 'owner-memory' },
-  { name: 'peers' }
+  { name: 'peers' },
+  { name: 'tasks' }
 ]
 
 let args: ReturnType<typeof benchArgs>

@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto'
 import { Task } from './task.ts'
 import type { SessionOptions, StatusCounts, TaskDefaults, TaskEvent, TaskInfo, TaskOptions, TaskStatus } from './types.ts'
 import { emptyCounts } from './types.ts'
 import { EventStream } from './event-stream.ts'
 import { SessionClosedError } from '../errors.ts'
+import { randomHex } from './random-hex.ts'
 
 /** What a session asks of its service: where a task goes once made. */
 export interface SessionHost {
@@ -35,9 +35,12 @@ export class Session {
   private open = 0
   private closed = false
   private finish: () => void = () => {}
+  /** `<owner>/t-`: a task's id names its owner. */
+  private readonly taskIdPrefix: string
 
   constructor (owner: string, options: SessionOptions, host: SessionHost, id?: string) {
-    this.id = id ?? `${owner}/s-${randomBytes(6).toString('hex')}`
+    this.id = id ?? `${owner}/s-${randomHex(6)}`
+    this.taskIdPrefix = `${this.id.split('/')[0]}/t-`
     this.name = options.name ?? this.id
     this.defaults = {
       maxRetries: options.maxRetries ?? SESSION_DEFAULTS.maxRetries,
@@ -56,7 +59,7 @@ export class Session {
   submit (module: string | URL, input?: unknown, options: TaskOptions = {}): Task {
     if (this.closed) throw new SessionClosedError(this.name)
     const task = new Task({
-      id: `${this.id.split('/')[0]}/t-${randomBytes(8).toString('hex')}`,
+      id: this.taskIdPrefix + randomHex(8),
       session: this.id,
       module: String(module),
       input,

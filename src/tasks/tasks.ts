@@ -33,6 +33,7 @@ export const TASKS_DEFAULTS: TasksConfig = {
 }
 
 const SWEEP_EVERY_MS = 30_000
+const MAX_KEYS = 1024
 
 /**
  * `node.tasks` (DESIGN §12): sessions of tasks owned by this node, a pool of
@@ -46,6 +47,10 @@ export class Tasks {
   private readonly sessionsById = new Map<string, Session>()
   private readonly taskSession = new Map<string, Session>()
   private readonly pools = new Map<string, Promise<TaskPool>>()
+  /** Pools made, by key: a task for one of them is queued at once, without a promise turn. */
+  private readonly readyPools = new Map<string, TaskPool>()
+  /** Pool keys by the module as given (resolving a path on every submit shows in profiles). */
+  private readonly keys = new Map<string, string>()
   private readonly started = new Set<TaskPool>()
   private readonly registered = new Map<string, string>()
   private readonly host: SessionHost
@@ -97,6 +102,7 @@ export class Tasks {
   register (name: string, module: string | URL): void {
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) throw new ConfigError('name', `task name "${name}" must be 1-64 letters, digits, '.', '_' or '-'`)
     this.registered.set(name, modulePath(module))
+    this.keys.clear()
   }
 
   /** The module registered as `name`, if any. */
@@ -129,6 +135,8 @@ export class Tasks {
       signal.addEventListener('abort', onAbort, { once: true })
       void task.settled.then(() => { signal.removeEventListener('abort', onAbort) })
     }
+    const ready = this.readyPools.get(this.poolKey(String(module)))
+    if (ready != null) { ready.enqueue(task); return }
     this.poolFor(module, options).then(
       pool => { if (!task.final) pool.enqueue(task) },
       err => { task.mark('failed', toWireError(err)) }
@@ -143,7 +151,14 @@ export class Tasks {
   }
 
   private poolKey (module: string): string {
-    return this.registered.get(module) ?? modulePath(module)
+    let key = this.keys.get(module)
+    if (key == null) {
+      key = this.registered.get(module) ?? modulePath(module)
+      // modules come from callers (and, through routing, from the network): the cache stays small
+      if (this.keys.size >= MAX_KEYS) this.keys.clear()
+      this.keys.set(module, key)
+    }
+    return key
   }
 
   private async poolFor (module: string | URL, options: TaskOptions): Promise<TaskPool> {
@@ -174,6 +189,7 @@ export class Tasks {
     if (this.stopped) throw new TaskCancelledError('-', 'the node is stopping')
     pool.start()
     this.started.add(pool)
+    this.readyPools.set(path, pool)
     return pool
   }
 

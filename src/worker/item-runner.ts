@@ -3,6 +3,9 @@ import type { WorkerItem, WorkerOutput } from './ipc.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import { TaskCancelledError } from '../errors.ts'
 
+/** A task under this long, followed back to back by another, counts as quick (see ItemRunner). */
+const QUICK_MS = 1
+
 /**
  * Runs a worker's items, at most `concurrency` at once, the rest waiting in
  * arrival order. A stage item gets the worker's shared context; a task item
@@ -10,6 +13,14 @@ import { TaskCancelledError } from '../errors.ts'
  * start is reported. Progress is coalesced: of the values a task reports
  * within one turn of the event loop only the last goes out, so a task
  * reporting in a tight loop cannot flood its owner.
+ *
+ * A task's start goes out at once, before it runs (it may block the event
+ * loop), except inside a run of quick tasks: one that starts back to back
+ * after a task that took under QUICK_MS, within QUICK_MS of the last start
+ * sent at once, is reported with the batch at the end of the turn (or at the
+ * next start sent at once, at most QUICK_MS later). Cheap tasks then cost one
+ * message per turn, not one per task; the price is that a task which blocks
+ * the event loop right inside such a run reports its start with its result.
  */
 export class ItemRunner {
   private readonly definition: StageDefinition
@@ -21,6 +32,8 @@ export class ItemRunner {
   private readonly progress = new Map<number, unknown>()
   private progressScheduled = false
   private running = 0
+  /** When a start was last sent at once (see the class comment). */
+  private lastStartSent = -Infinity
 
   /** `out(output, now)`: `now` asks for it to leave at once (a task about to run may block the event loop). */
   constructor (definition: StageDefinition, ctx: StageContext, concurrency: number, out: (output: WorkerOutput, now?: boolean) => void) {
@@ -53,20 +66,36 @@ export class ItemRunner {
     }
   }
 
-  private pump (): void {
+  /** Starts what fits; `afterMs`: how long the item that just finished (and freed the room) took. */
+  private pump (afterMs?: number): void {
+    let started: number | undefined
     while (this.running < this.concurrency && this.waiting.length > 0) {
       const next = this.waiting.shift()!
       this.running++
       const ctx = next.task === true ? this.taskContext(next.id) : this.ctx
-      if (next.task === true) this.out({ id: next.id, notice: 'started' }, true)
+      // reported in order; the items run in later microtasks, so only the last report needs to leave at once
+      if (next.task === true) {
+        if (started != null) this.out({ id: started, notice: 'started' })
+        started = next.id
+      }
+      const begun = performance.now()
       Promise.resolve()
         .then(() => this.definition.process(next.item, ctx))
         .then(
           value => { this.finish(next.id); this.out({ id: next.id, value }) },
           err => { this.finish(next.id); this.out({ id: next.id, error: toWireError(err) }) }
         )
-        .finally(() => { this.running--; this.pump() })
+        .finally(() => { this.running--; this.pump(performance.now() - begun) })
     }
+    if (started != null) this.out({ id: started, notice: 'started' }, this.startNow(afterMs))
+  }
+
+  /** Whether a start leaves at once, or with the batch at the end of a run of quick tasks. */
+  private startNow (afterMs: number | undefined): boolean {
+    const now = performance.now()
+    if (afterMs != null && afterMs < QUICK_MS && now - this.lastStartSent < QUICK_MS) return false
+    this.lastStartSent = now
+    return true
   }
 
   private taskContext (id: number): TaskContext {

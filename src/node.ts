@@ -196,8 +196,9 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
    * or throws: TaskError (the task threw; its remote stack kept), TaskTimeoutError,
    * TaskCancelledError, TaskLostError. Argon's `queue`.
    */
-  async run (module: string | URL, input?: unknown, options?: TaskOptions): Promise<unknown> {
-    return await this.tasks.run(module, input, options)
+  run (module: string | URL, input?: unknown, options?: TaskOptions): Promise<unknown> {
+    // no async layer of its own: a run's promise is one of the per-task costs (tasks.run never throws synchronously)
+    return this.tasks.run(module, input, options)
   }
 
   /** Queues a task and returns its handle at once (`result()`, `cancel()`, `status`, events). Argon's `defer`. */

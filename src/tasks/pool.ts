@@ -185,19 +185,32 @@ export class TaskPool {
       onProgress: value => { task.progress(value) }
     }).then(
       value => {
-        this.sizer.completed()
-        task.complete(value)
+        try {
+          this.sizer.completed()
+          task.complete(value)
+        } finally {
+          this.settled(worker, task, timeout)
+        }
       },
-      err => { this.failed(worker, task, err as Error) }
-    ).finally(() => {
-      clearTimeout(timeout)
-      worker.inFlight.delete(task)
-      if (worker.inFlight.size === 0 && worker.busySince != null) {
-        worker.busyMs += performance.now() - worker.busySince
-        worker.busySince = undefined
+      err => {
+        try {
+          this.failed(worker, task, err as Error)
+        } finally {
+          this.settled(worker, task, timeout)
+        }
       }
-      this.pump()
-    })
+    )
+  }
+
+  /** The task's attempt on `worker` is over (either way): its room goes to the next task. */
+  private settled (worker: PoolWorker, task: Task, timeout: NodeJS.Timeout | undefined): void {
+    clearTimeout(timeout)
+    worker.inFlight.delete(task)
+    if (worker.inFlight.size === 0 && worker.busySince != null) {
+      worker.busyMs += performance.now() - worker.busySince
+      worker.busySince = undefined
+    }
+    this.pump()
   }
 
   private failed (worker: PoolWorker, task: Task, err: Error): void {

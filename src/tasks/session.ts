@@ -1,4 +1,5 @@
 import { Task } from './task.ts'
+import type { TaskObserver } from './task.ts'
 import type { SessionOptions, StatusCounts, TaskDefaults, TaskEvent, TaskInfo, TaskOptions, TaskStatus } from './types.ts'
 import { emptyCounts } from './types.ts'
 import { EventStream } from './event-stream.ts'
@@ -81,21 +82,8 @@ export class Session {
   adopt (task: Task): void {
     this.byId.set(task.id, task)
     this.open++
-    let previous: TaskStatus = task.status
-    this.counters[previous]++
-    task.on('status', event => {
-      this.counters[previous]--
-      this.counters[event.status]++
-      if (event.status === 'queued' && previous !== 'queued') this.counters.retries++
-      previous = event.status
-      this.publish(event)
-      if (task.final) {
-        this.open--
-        this.settleIfDone()
-      }
-    })
-    task.on('progress', event => { this.publish(event) })
-    task.onCancel(reason => { this.host.cancel(task, reason) })
+    this.counters[task.status]++
+    task.observe(this.observer)
   }
 
   get (id: string): Task | undefined {
@@ -143,6 +131,24 @@ export class Session {
       }
     }
     return forgotten
+  }
+
+  /** What every task of this session reports to (one object for all of them). */
+  private readonly observer: TaskObserver = {
+    status: (task, previous) => {
+      this.counters[previous]--
+      this.counters[task.status]++
+      if (task.status === 'queued' && previous !== 'queued') this.counters.retries++
+      if (this.streams.size > 0) this.publish(task.statusEvent())
+      if (task.final) {
+        this.open--
+        this.settleIfDone()
+      }
+    },
+    progress: (task, value) => {
+      if (this.streams.size > 0) this.publish({ type: 'progress', task: task.id, value })
+    },
+    cancel: (task, reason) => { this.host.cancel(task, reason) }
   }
 
   private publish (event: TaskEvent): void {

@@ -16,6 +16,17 @@ export interface TaskInit {
   submittedAt?: number
 }
 
+/**
+ * The one party every task reports to (its session), called directly rather
+ * than through listeners: a session follows every task, and per-task listener
+ * closures and event objects showed in the task path's profile.
+ */
+export interface TaskObserver {
+  status: (task: Task, previous: TaskStatus) => void
+  progress: (task: Task, value: unknown) => void
+  cancel: (task: Task, reason: string) => void
+}
+
 export interface TaskHandleEvents {
   status: [TaskEvent & { type: 'status' }]
   progress: [TaskEvent & { type: 'progress' }]
@@ -45,8 +56,8 @@ export class Task extends EventEmitter<TaskHandleEvents> {
   value?: unknown
   /** Resolves once the task is final (never rejects). */
   readonly settled: Promise<void>
-  private settle: () => void = () => {}
-  private cancelHook: (reason: string) => void = () => {}
+  private settle!: () => void
+  private observer?: TaskObserver
 
   constructor (init: TaskInit) {
     super()
@@ -74,7 +85,7 @@ export class Task extends EventEmitter<TaskHandleEvents> {
 
   /** Cancels the task wherever it is: a running one has its signal aborted (and its worker killed after a grace period). */
   cancel (reason = 'cancelled by the caller'): void {
-    if (!this.final) this.cancelHook(reason)
+    if (!this.final) this.observer?.cancel(this, reason)
   }
 
   info (): TaskInfo {
@@ -95,34 +106,46 @@ export class Task extends EventEmitter<TaskHandleEvents> {
 
   // ---- the scheduler's side ----
 
-  onCancel (hook: (reason: string) => void): void {
-    this.cancelHook = hook
+  /** Its session: told of every status change and progress, asked to cancel. */
+  observe (observer: TaskObserver): void {
+    this.observer = observer
   }
 
   mark (status: Exclude<TaskStatus, 'completed'>, error?: WireError): void {
     if (this.final) return
+    const previous = this.status
     if (status === 'dispatched') this.attempts++
     if (status === 'running') this.startedAt ??= Date.now()
     this.status = status
     if (error != null) this.error = error
-    this.announce()
+    this.announce(previous)
   }
 
   complete (value: unknown): void {
     if (this.final) return
+    const previous = this.status
     this.status = 'completed'
     this.value = value
-    this.announce()
+    this.announce(previous)
   }
 
   progress (value: unknown): void {
-    if (!this.final) this.emit('progress', { type: 'progress', task: this.id, value })
+    if (this.final) return
+    this.observer?.progress(this, value)
+    if (this.listenerCount('progress') > 0) this.emit('progress', { type: 'progress', task: this.id, value })
   }
 
-  private announce (): void {
-    if (this.final) this.endedAt = Date.now()
-    this.emit('status', { type: 'status', task: this.id, status: this.status, attempts: this.attempts })
-    if (this.final) this.settle()
+  /** The status event, as the handle emits it and a session's events() yields it. */
+  statusEvent (): TaskEvent & { type: 'status' } {
+    return { type: 'status', task: this.id, status: this.status, attempts: this.attempts }
+  }
+
+  private announce (previous: TaskStatus): void {
+    const final = this.final
+    if (final) this.endedAt = Date.now()
+    this.observer?.status(this, previous)
+    if (this.listenerCount('status') > 0) this.emit('status', this.statusEvent())
+    if (final) this.settle()
   }
 
   private failure (): GridError {

@@ -45,7 +45,6 @@ export class Tasks {
   private readonly deps: PoolDeps
   private readonly config: TasksConfig
   private readonly sessionsById = new Map<string, Session>()
-  private readonly taskSession = new Map<string, Session>()
   private readonly pools = new Map<string, Promise<TaskPool>>()
   /** Pools made, by key: a task for one of them is queued at once, without a promise turn. */
   private readonly readyPools = new Map<string, TaskPool>()
@@ -94,8 +93,9 @@ export class Tasks {
     return this.defaultSession.submit(module, input, options)
   }
 
-  async run (module: string | URL, input?: unknown, options: TaskOptions = {}): Promise<unknown> {
-    return await this.defaultSession.run(module, input, options)
+  run (module: string | URL, input?: unknown, options: TaskOptions = {}): Promise<unknown> {
+    // no async layer of its own (session.run is async: it never throws synchronously)
+    return this.defaultSession.run(module, input, options)
   }
 
   /** Lets `name` be run by clients (who may not ship code): `grid task run name`. */
@@ -115,7 +115,13 @@ export class Tasks {
   }
 
   getTask (id: string): Task | undefined {
-    return this.taskSession.get(id)?.get(id)
+    // the sessions hold their tasks: a second map of every task by id would double the per-task cost
+    // of keeping results (lookups by id come from callers and queries, not from the task path)
+    for (const session of this.sessionsById.values()) {
+      const task = session.get(id)
+      if (task != null) return task
+    }
+    return undefined
   }
 
   getSession (id: string): Session | undefined {
@@ -127,7 +133,6 @@ export class Tasks {
   }
 
   private enqueue (task: Task, module: string | URL, options: TaskOptions): void {
-    this.taskSession.set(task.id, this.sessionsById.get(task.session)!)
     if (options.signal != null) {
       const signal = options.signal
       if (signal.aborted) { task.cancel('its signal was aborted'); return }
@@ -196,12 +201,10 @@ export class Tasks {
   private forgetOld (): void {
     const before = Date.now() - this.config.resultTtlMs
     for (const session of this.sessionsById.values()) session.forgetFinal(before)
-    for (const [id, session] of this.taskSession) if (session.get(id) == null) this.taskSession.delete(id)
   }
 
   private dropSession (session: Session): void {
     this.sessionsById.delete(session.id)
-    for (const task of session.tasks()) this.taskSession.delete(task.id)
   }
 }
 

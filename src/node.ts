@@ -44,6 +44,7 @@ import { Tasks } from './tasks/tasks.ts'
 import type { Task } from './tasks/task.ts'
 import type { Session } from './tasks/session.ts'
 import type { SessionOptions, TaskOptions } from './tasks/types.ts'
+import type { TasksOverview } from './tasks/stats.ts'
 
 /**
  * A grid member: the same daemon on every machine, embeddable in any
@@ -209,6 +210,11 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   /** A group of tasks under default options (maxRetries, timeoutMs, priority): ArmoniK's session. */
   session (options?: SessionOptions): Session {
     return this.tasks.session(options)
+  }
+
+  /** The tasks this node owns, as the metrics add-on and the dashboard show them. */
+  tasksOverview (): TasksOverview {
+    return this.tasks.overview()
   }
 
   /** The pipeline runs this node owns that have not finished yet. */

@@ -3,6 +3,7 @@ import type { RejectedCount } from '../transport/rejections.ts'
 import type { PipelineRun } from '../pipeline/run.ts'
 import type { Channel } from '../channels/channel.ts'
 import type { GridNodeEvents, GridNodeListener } from '../node-events.ts'
+import type { TasksOverview } from '../tasks/stats.ts'
 
 /**
  * The part of a node an add-on sees (Fastify style: a narrow host, never the
@@ -24,6 +25,8 @@ export interface AddonHost {
   rejectedMessages: () => RejectedCount[]
   /** The pipeline runs this node owns that have not finished yet. */
   pipelines: () => PipelineRun[]
+  /** The tasks this node owns: totals by final status, open ones by status, latency, sessions, running tasks. */
+  tasksOverview: () => TasksOverview
   /** The grid-wide channel `name`. */
   channel: (name: string) => Channel
   /** Listens to a node event (membership, peers, pipelines). */

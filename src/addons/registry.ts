@@ -129,6 +129,7 @@ export class AddonRegistry {
       connectedPeers: () => host.connectedPeers(),
       rejectedMessages: () => host.rejectedMessages(),
       pipelines: () => host.pipelines(),
+      tasksOverview: () => host.tasksOverview(),
       channel: name => host.channel(name),
       log,
       signal: abort.signal,

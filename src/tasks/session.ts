@@ -10,6 +10,8 @@ import { randomHex } from './random-hex.ts'
 export interface SessionHost {
   enqueue: (task: Task, module: string | URL, options: TaskOptions) => void
   cancel: (task: Task, reason: string) => void
+  /** Every status change of every task of the session (node-wide figures). */
+  changed?: (task: Task, previous: TaskStatus) => void
 }
 
 /** Events a slow `events()` reader may fall behind before the oldest are dropped. */
@@ -139,6 +141,7 @@ export class Session {
       this.counters[previous]--
       this.counters[task.status]++
       if (task.status === 'queued' && previous !== 'queued') this.counters.retries++
+      this.host.changed?.(task, previous)
       if (this.streams.size > 0) this.publish(task.statusEvent())
       if (task.final) {
         this.open--

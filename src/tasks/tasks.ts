@@ -6,6 +6,8 @@ import type { Task } from './task.ts'
 import { TaskPool } from './pool.ts'
 import type { PoolConfig, PoolDeps } from './pool.ts'
 import type { SessionOptions, TaskOptions } from './types.ts'
+import { OPEN_STATUS_NAMES, OVERVIEW_LIMIT, TaskStats } from './stats.ts'
+import type { TasksOverview } from './stats.ts'
 import { checkModulePath } from '../owner/module-source.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import { ConfigError, TaskCancelledError } from '../errors.ts'
@@ -56,6 +58,7 @@ export class Tasks {
   private readonly defaultSession: Session
   private sweep?: NodeJS.Timeout
   private stopped = false
+  private readonly stats = new TaskStats()
 
   constructor (owner: string, deps: PoolDeps, config: Partial<TasksConfig> = {}) {
     this.owner = owner
@@ -63,7 +66,8 @@ export class Tasks {
     this.config = { ...TASKS_DEFAULTS, ...config }
     this.host = {
       enqueue: (task, module, options) => { this.enqueue(task, module, options) },
-      cancel: (task, reason) => { void this.cancelTask(task, reason) }
+      cancel: (task, reason) => { void this.cancelTask(task, reason) },
+      changed: (task, previous) => { this.stats.changed(task, previous) }
     }
     this.defaultSession = this.session({ name: 'default' }, `${owner}/s-default`)
   }
@@ -130,6 +134,28 @@ export class Tasks {
 
   sessions (): Session[] {
     return [...this.sessionsById.values()]
+  }
+
+  /** Totals since start, open tasks by status, latency buckets, open sessions and running tasks (metrics, dashboard). */
+  overview (): TasksOverview {
+    const open = { queued: 0, dispatched: 0, running: 0 }
+    const sessions: TasksOverview['sessions'] = []
+    for (const session of this.sessionsById.values()) {
+      const counts = session.counts()
+      for (const status of OPEN_STATUS_NAMES) open[status] += counts[status]
+      sessions.push({ id: session.id, name: session.name, closed: session.isClosed, createdAt: session.createdAt, counts })
+    }
+    sessions.sort((a, b) => b.createdAt - a.createdAt)
+    const running = [...this.stats.running].sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0)).slice(0, OVERVIEW_LIMIT).map(t => t.info())
+    return {
+      totals: { ...this.stats.totals },
+      retries: this.stats.retries,
+      open,
+      latency: this.stats.latency(),
+      sessions: sessions.slice(0, OVERVIEW_LIMIT),
+      sessionCount: sessions.length,
+      running
+    }
   }
 
   private enqueue (task: Task, module: string | URL, options: TaskOptions): void {

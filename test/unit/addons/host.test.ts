@@ -11,6 +11,8 @@ import type { GridNodeEvents } from '../../../src/node-events.ts'
 import type { Member } from '../../../src/membership/member.ts'
 import type { Channel } from '../../../src/channels/channel.ts'
 import { NodeStoppedError } from '../../../src/errors.ts'
+import { emptyOverview } from '../../../src/tasks/stats.ts'
+import type { TasksOverview } from '../../../src/tasks/stats.ts'
 
 /** A stub host (js-libp2p style components): what an add-on sees, and nothing else. */
 class StubHost extends EventEmitter<GridNodeEvents> implements AddonHost {
@@ -22,6 +24,7 @@ class StubHost extends EventEmitter<GridNodeEvents> implements AddonHost {
   connectedPeers (): string[] { return ['M'] }
   rejectedMessages (): Array<{ protocol: string, reason: string, count: number }> { return [{ protocol: 'p', reason: 'schema', count: 2 }] }
   pipelines (): [] { return [] }
+  tasksOverview (): TasksOverview { return emptyOverview() }
   channel (name: string): Channel { return { name } as unknown as Channel }
 }
 

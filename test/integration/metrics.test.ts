@@ -139,6 +139,21 @@ describe('the metrics add-on, scraped', () => {
     }
   }, 60_000)
 
+  it('counts the tasks this node owns by final status, with their latency, over HTTP', async () => {
+    const task = (name: string): string => fileURLToPath(new URL(`../fixtures/tasks/${name}`, import.meta.url))
+    expect(await Promise.all([1, 2, 3].map(async n => await owner.run(task('square.mjs'), n)))).toEqual([1, 4, 9])
+    await expect(owner.run(task('fails.mjs'), 'x')).rejects.toMatchObject({ code: 'ERR_TASK_FAILED' })
+    const samples = await scrape()
+    expect(value(samples, 'gridd_tasks_total', { status: 'completed' })).toBe(3)
+    expect(value(samples, 'gridd_tasks_total', { status: 'failed' })).toBe(1)
+    expect(value(samples, 'gridd_tasks_total', { status: 'cancelled' })).toBe(0)
+    expect(value(samples, 'gridd_tasks_open', { status: 'running' })).toBe(0)
+    expect(value(samples, 'gridd_task_duration_seconds_count')).toBe(4)
+    expect(value(samples, 'gridd_task_duration_seconds_bucket', { le: '+Inf' })).toBe(4)
+    // a round trip through the agent's workers, the first one started for it: well under a minute
+    expect(value(samples, 'gridd_task_duration_seconds_bucket', { le: '60' })).toBe(4)
+  }, 60_000)
+
   it('an agent process serves its own metrics with --metrics: its workers by stage', async () => {
     const port = await freePort()
     // weight 100: placement prefers this agent for the next worker

@@ -35,7 +35,7 @@ export interface TaskHandleEvents {
 /**
  * One task on its owner: its state machine, its result, its events. The
  * scheduler is its only writer (`mark*`); callers read, await `result()`,
- * listen, or `cancel()` (which asks the scheduler through `onCancel`).
+ * listen, or `cancel()` (which asks its session, its observer, to cancel it).
  */
 export class Task extends EventEmitter<TaskHandleEvents> {
   readonly id: string

@@ -187,6 +187,8 @@ export class TaskPool {
       value => {
         try {
           this.sizer.completed()
+          // a quick task's start is not reported (see ItemRunner): its result says it ran
+          if (task.status === 'dispatched') task.mark('running')
           task.complete(value)
         } finally {
           this.settled(worker, task, timeout)
@@ -221,6 +223,7 @@ export class TaskPool {
     if (err instanceof AgentLostError) for (const w of this.workers) if (w.handle.agentId === worker.handle.agentId) w.gone = true
     if (!lost) {
       this.sizer.completed()
+      if (task.status === 'dispatched') task.mark('running')
       task.mark('failed', toWireError(err))
       return
     }

@@ -17,10 +17,12 @@ const QUICK_MS = 1
  * A task's start goes out at once, before it runs (it may block the event
  * loop), except inside a run of quick tasks: one that starts back to back
  * after a task that took under QUICK_MS, within QUICK_MS of the last start
- * sent at once, is reported with the batch at the end of the turn (or at the
- * next start sent at once, at most QUICK_MS later). Cheap tasks then cost one
- * message per turn, not one per task; the price is that a task which blocks
- * the event loop right inside such a run reports its start with its result.
+ * sent at once, has its start held back until the end of the turn, and a task
+ * that ends before then sends none at all (its result says it ran; the owner
+ * marks it running as the result comes in). Cheap tasks then cost one
+ * message per turn and one entry each, not two messages and two entries; the
+ * price is that a task which blocks the event loop right inside such a run
+ * reports its start with its result.
  */
 export class ItemRunner {
   private readonly definition: StageDefinition
@@ -30,7 +32,9 @@ export class ItemRunner {
   private readonly waiting: WorkerItem[] = []
   private readonly controllers = new Map<number, AbortController>()
   private readonly progress = new Map<number, unknown>()
-  private progressScheduled = false
+  /** Tasks started in a quick run whose start is not sent yet (see the class comment). */
+  private readonly startsHeld = new Set<number>()
+  private noticesScheduled = false
   private running = 0
   /** When a start was last sent at once (see the class comment). */
   private lastStartSent = -Infinity
@@ -68,16 +72,12 @@ export class ItemRunner {
 
   /** Starts what fits; `afterMs`: how long the item that just finished (and freed the room) took. */
   private pump (afterMs?: number): void {
-    let started: number | undefined
+    const started: number[] = []
     while (this.running < this.concurrency && this.waiting.length > 0) {
       const next = this.waiting.shift()!
       this.running++
       const ctx = next.task === true ? this.taskContext(next.id) : this.ctx
-      // reported in order; the items run in later microtasks, so only the last report needs to leave at once
-      if (next.task === true) {
-        if (started != null) this.out({ id: started, notice: 'started' })
-        started = next.id
-      }
+      if (next.task === true) started.push(next.id)
       const begun = performance.now()
       Promise.resolve()
         .then(() => this.definition.process(next.item, ctx))
@@ -87,7 +87,14 @@ export class ItemRunner {
         )
         .finally(() => { this.running--; this.pump(performance.now() - begun) })
     }
-    if (started != null) this.out({ id: started, notice: 'started' }, this.startNow(afterMs))
+    if (started.length === 0) return
+    if (!this.startNow(afterMs)) {
+      for (const id of started) this.startsHeld.add(id)
+      this.scheduleNotices()
+      return
+    }
+    // in order; the items run in later microtasks, so only the last report needs to leave at once
+    for (const [i, id] of started.entries()) this.out({ id, notice: 'started' }, i === started.length - 1)
   }
 
   /** Whether a start leaves at once, or with the batch at the end of a run of quick tasks. */
@@ -106,22 +113,31 @@ export class ItemRunner {
   private report (id: number, value: unknown): void {
     if (!this.controllers.has(id)) return
     this.progress.set(id, value)
-    if (this.progressScheduled) return
-    this.progressScheduled = true
-    setImmediate(() => { this.flushProgress() })
+    this.scheduleNotices()
   }
 
-  /** A task's last progress goes out before its result. */
+  private scheduleNotices (): void {
+    if (this.noticesScheduled) return
+    this.noticesScheduled = true
+    setImmediate(() => { this.flushNotices() })
+  }
+
+  /** A task's start (if held) and last progress go out before its result; a held start of a task that ends unsent is dropped. */
   private finish (id: number): void {
-    if (this.progress.has(id)) {
+    const progressed = this.progress.has(id)
+    if (this.startsHeld.delete(id) && progressed) this.out({ id, notice: 'started' })
+    if (progressed) {
       this.out({ id, notice: 'progress', value: this.progress.get(id) })
       this.progress.delete(id)
     }
     this.controllers.delete(id)
   }
 
-  private flushProgress (): void {
-    this.progressScheduled = false
+  /** At the end of a turn: held starts of tasks still running, then the last progress of each task. */
+  private flushNotices (): void {
+    this.noticesScheduled = false
+    for (const id of this.startsHeld) this.out({ id, notice: 'started' })
+    this.startsHeld.clear()
     for (const [id, value] of this.progress) this.out({ id, notice: 'progress', value })
     this.progress.clear()
   }

@@ -7,7 +7,7 @@
  *       the submitter (gridd: this process owns the task, one `grid node --agent`
  *       process runs the worker: three hops each way, mutual TLS);
  *   (b) 1,000 tasks in flight: waves of 1,000 submitted at once, each wave
- *       waited for, tasks/s (medians of 3 rounds, the systems' order rotated);
+ *       waited for, tasks/s (medians of 5 rounds, 3 with --quick, the systems' order rotated);
  *   (c) the journal (`tasks.durable`) on vs off, on (a) and (b): a second owner
  *       with the other setting, measured in the same rounds. A build without
  *       the option reports it as not measured.
@@ -28,7 +28,6 @@ import type { System } from './peers-systems.ts'
 
 const NOOP = fileURLToPath(new URL('../fixtures/stages/noop.mjs', import.meta.url))
 const IN_FLIGHT = 1_000
-const ROUNDS = 3
 const WARM_MS = 1_000
 /** In flight per worker for the throughput runs, as each goes fastest (see bench:peers); gridd's pool sizes its own window. */
 const CONCURRENCY: Record<string, number> = { BullMQ: 100, Piscina: 100 }
@@ -45,7 +44,9 @@ const items = (n: number, from = 0): unknown[] => Array.from({ length: n }, (_, 
 await runBench('tasks', [], async (args, defer) => {
   const quick = args.quick
   const SAMPLES = quick ? 1_000 : 5_000
-  const WAVES = quick ? 8 : 30
+  const WAVES = quick ? 8 : 50
+  // single rounds spread widely on a shared machine: more of them for the full run's medians
+  const ROUNDS = quick ? 3 : 5
   const grid = await startComparisonGrid('tasks', defer)
   const dataDir = await mkdtemp(join(tmpdir(), 'gridd-bench-tasks-data-'))
   defer(async () => { await rm(dataDir, { recursive: true, force: true }) })

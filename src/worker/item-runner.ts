@@ -72,22 +72,23 @@ export class ItemRunner {
 
   /** Starts what fits; `afterMs`: how long the item that just finished (and freed the room) took. */
   private pump (afterMs?: number): void {
-    const started: number[] = []
+    let started: number[] | undefined
     while (this.running < this.concurrency && this.waiting.length > 0) {
       const next = this.waiting.shift()!
       this.running++
       const ctx = next.task === true ? this.taskContext(next.id) : this.ctx
-      if (next.task === true) started.push(next.id)
-      const begun = performance.now()
+      if (next.task === true) (started ??= []).push(next.id)
+      // only tasks are timed (the quick-run rule); a stage item's path stays as it was
+      const begun = next.task === true ? performance.now() : undefined
       Promise.resolve()
         .then(() => this.definition.process(next.item, ctx))
         .then(
           value => { this.finish(next.id); this.out({ id: next.id, value }) },
           err => { this.finish(next.id); this.out({ id: next.id, error: toWireError(err) }) }
         )
-        .finally(() => { this.running--; this.pump(performance.now() - begun) })
+        .finally(() => { this.running--; this.pump(begun == null ? undefined : performance.now() - begun) })
     }
-    if (started.length === 0) return
+    if (started == null) return
     if (!this.startNow(afterMs)) {
       for (const id of started) this.startsHeld.add(id)
       this.scheduleNotices()

@@ -7,24 +7,10 @@ import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { eventually } from './helpers/grid-process.ts'
 import { freePort } from './helpers/ports.ts'
+import { parse, value } from './helpers/prom-text.ts'
+import type { Sample } from './helpers/prom-text.ts'
 
 const stage = (name: string): string => fileURLToPath(new URL(`../fixtures/stages/${name}`, import.meta.url))
-
-interface Sample { name: string, labels: Record<string, string>, value: number }
-
-/** Prometheus text format → samples (comments skipped). */
-function parse (text: string): Sample[] {
-  return text.split('\n').filter(l => l !== '' && !l.startsWith('#')).map(line => {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
-    if (m == null) throw new Error(`not a sample line: ${line}`)
-    const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map(x => [x[1]!, x[2]!]))
-    return { name: m[1]!, labels, value: Number(m[3]) }
-  })
-}
-
-const value = (samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined =>
-  samples.find(s => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value
-
 
 describe('the metrics add-on, scraped', () => {
   let grid: GridFixture

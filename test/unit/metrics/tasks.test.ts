@@ -5,21 +5,10 @@ import { createRegistry } from '../../../src/metrics/collectors.ts'
 import { Tasks } from '../../../src/tasks/tasks.ts'
 import { entry } from '../membership/helpers.ts'
 import { ScriptedWorker } from '../tasks/scripted-worker.ts'
+import { parse, value } from '../../integration/helpers/prom-text.ts'
 
 const MODULE = fileURLToPath(new URL('../../fixtures/tasks/square.mjs', import.meta.url))
 
-interface Sample { name: string, labels: Record<string, string>, value: number }
-
-function parse (text: string): Sample[] {
-  return text.split('\n').filter(l => l !== '' && !l.startsWith('#')).map(line => {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
-    if (m == null) throw new Error(`not a sample line: ${line}`)
-    return { name: m[1]!, labels: Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map(x => [x[1]!, x[2]!])), value: Number(m[3]) }
-  })
-}
-
-const value = (samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined =>
-  samples.find(s => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value
 
 let tasks: Tasks | undefined
 afterEach(async () => { await tasks?.stop() })

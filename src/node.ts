@@ -50,6 +50,7 @@ import type { SessionOptions, TaskOptions } from './tasks/types.ts'
 import { TasksService } from './tasks/service.ts'
 import { TASKS_PROTOCOL, MAX_WAIT_MS } from './tasks/protocol-schema.ts'
 import { ownerForwarder } from './tasks/routing.ts'
+import type { TasksOverview } from './tasks/stats.ts'
 
 /**
  * A grid member: the same daemon on every machine, embeddable in any
@@ -222,8 +223,9 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
    * or throws: TaskError (the task threw; its remote stack kept), TaskTimeoutError,
    * TaskCancelledError, TaskLostError. Argon's `queue`.
    */
-  async run (module: string | URL, input?: unknown, options?: TaskOptions): Promise<unknown> {
-    return await this.tasks.run(module, input, options)
+  run (module: string | URL, input?: unknown, options?: TaskOptions): Promise<unknown> {
+    // no async layer of its own: a run's promise is one of the per-task costs (tasks.run never throws synchronously)
+    return this.tasks.run(module, input, options)
   }
 
   /** Queues a task and returns its handle at once (`result()`, `cancel()`, `status`, events). Argon's `defer`. */
@@ -249,6 +251,11 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
       forward: ownerForwarder(this.libp2p, this.membership),
       log: this.log.child({ component: 'tasks-protocol' })
     })
+  }
+
+  /** The tasks this node owns, as the metrics add-on and the dashboard show them. */
+  tasksOverview (): TasksOverview {
+    return this.tasks.overview()
   }
 
   /** The pipeline runs this node owns that have not finished yet. */

@@ -7,6 +7,7 @@ import type { Tasks } from '../tasks/tasks.ts'
 
 /** The node's tasks as an add-on may use them (the HTTP API): submit, look up, sessions, registered names. */
 export type AddonTasks = Pick<Tasks, 'session' | 'submit' | 'getTask' | 'getSession' | 'sessions' | 'register' | 'registeredModule' | 'registeredNames'>
+import type { TasksOverview } from '../tasks/stats.ts'
 
 /**
  * The part of a node an add-on sees (Fastify style: a narrow host, never the
@@ -34,6 +35,8 @@ export interface AddonHost {
   pipelines: () => PipelineRun[]
   /** The tasks and sessions this node owns, and the task names it serves. */
   readonly tasks: AddonTasks
+  /** The tasks this node owns: totals by final status, open ones by status, latency, sessions, running tasks. */
+  tasksOverview: () => TasksOverview
   /** The grid-wide channel `name`. */
   channel: (name: string) => Channel
   /** Listens to a node event (membership, peers, pipelines). */

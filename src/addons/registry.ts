@@ -132,6 +132,7 @@ export class AddonRegistry {
       certificateRevoked: serial => host.certificateRevoked(serial),
       pipelines: () => host.pipelines(),
       get tasks () { return host.tasks },
+      tasksOverview: () => host.tasksOverview(),
       channel: name => host.channel(name),
       log,
       signal: abort.signal,

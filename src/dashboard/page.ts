@@ -2,7 +2,8 @@
  * The dashboard page: plain HTML, CSS and a little script, no build step.
  * It listens to `/events` (server-sent events, one snapshot per second and on
  * every membership change) and keeps a rolling 2-minute uPlot chart of each
- * stage's throughput and workers.
+ * stage's throughput and workers. Tasks: counts by status (all, and per open
+ * session) and the tasks running now.
  */
 export const PAGE = `<!doctype html>
 <html lang="en">
@@ -31,6 +32,12 @@ export const PAGE = `<!doctype html>
 <h2>Pipelines</h2>
 <div id="pipelines" class="muted">none running on this node</div>
 <div class="charts" id="charts"></div>
+<h2>Tasks <span class="muted" id="task-summary"></span></h2>
+<table id="task-counts"><thead><tr><th></th><th>queued</th><th>dispatched</th><th>running</th><th>completed</th><th>failed</th><th>timeout</th><th>cancelled</th><th>retries</th></tr></thead><tbody></tbody></table>
+<h3>Sessions</h3>
+<table id="sessions"><thead><tr><th>session</th><th>queued</th><th>dispatched</th><th>running</th><th>completed</th><th>failed</th><th>timeout</th><th>cancelled</th><th>retries</th></tr></thead><tbody></tbody></table>
+<h3>Running <span class="muted" id="running-count"></span></h3>
+<table id="running-tasks"><thead><tr><th>task</th><th>session</th><th>module</th><th>agent</th><th>attempt</th><th>running for</th></tr></thead><tbody></tbody></table>
 <script src="/uplot.iife.min.js"></script>
 <script>
 const WINDOW_S = 120
@@ -78,11 +85,30 @@ function drawPipelines (snap) {
   }
 }
 
+const STATUSES = ['queued', 'dispatched', 'running', 'completed', 'failed', 'timeout', 'cancelled', 'retries']
+const countCells = counts => STATUSES.map(s => '<td data-status="' + s + '">' + counts[s] + '</td>').join('')
+
+function drawTasks (snap) {
+  const t = snap.tasks
+  const names = new Map(t.sessions.map(s => [s.id, s.name]))
+  $('task-summary').textContent = t.sessionCount + (t.sessionCount === 1 ? ' open session' : ' open sessions')
+  // open tasks as they are now, final ones counted since the node started (a closed session's stay counted here)
+  $('task-counts').tBodies[0].innerHTML = '<tr data-row="all"><td>all, since start</td>' + countCells({ ...t.open, ...t.totals, retries: t.retries }) + '</tr>'
+  $('sessions').tBodies[0].innerHTML = t.sessions.map(s => '<tr data-session="' + esc(s.id) + '"><td title="' + esc(s.id) + '">' + esc(s.name) + (s.closed ? ' <span class="muted">(closed)</span>' : '') + '</td>' + countCells(s.counts) + '</tr>').join('')
+  $('running-count').textContent = t.open.running > t.running.length ? '(' + t.running.length + ' of ' + t.open.running + ' shown)' : ''
+  $('running-tasks').tBodies[0].innerHTML = t.running.length === 0
+    ? '<tr><td colspan="6" class="muted">none</td></tr>'
+    : t.running.map(r => '<tr data-task="' + esc(r.id) + '"><td title="' + esc(r.id) + '"><code>' + esc(short(r.id.split('/').pop())) + '</code></td>' +
+      '<td>' + esc(names.get(r.session) ?? short(r.session)) + '</td><td title="' + esc(r.module) + '">' + esc(r.module.split('/').pop()) + '</td>' +
+      '<td>' + (r.agent ? '<code title="' + esc(r.agent) + '">' + esc(short(r.agent)) + '</code>' : '–') + '</td><td>' + r.attempts + '</td>' +
+      '<td>' + (r.startedAt ? ((snap.at - r.startedAt) / 1000).toFixed(1) + ' s' : '–') + '</td></tr>').join('')
+}
+
 const events = new EventSource('/events')
 events.addEventListener('snapshot', e => {
   const snap = JSON.parse(e.data)
   $('status').textContent = 'live, updated ' + new Date(snap.at).toLocaleTimeString(); $('status').className = ''
-  drawMembers(snap); drawPipelines(snap)
+  drawMembers(snap); drawPipelines(snap); drawTasks(snap)
 })
 events.onerror = () => { $('status').textContent = 'disconnected, retrying…'; $('status').className = 'down' }
 </script>

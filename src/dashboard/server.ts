@@ -42,7 +42,7 @@ const ASSETS: Record<string, { file: string, type: string }> = {
  * snapshot, and `/events` (server-sent events: a snapshot every `intervalMs`
  * and at once on every membership change).
  */
-export async function startDashboard (node: Pick<AddonHost, 'self' | 'members' | 'pipelines' | 'on' | 'off'>, options: DashboardOptions, log: Logger): Promise<Dashboard> {
+export async function startDashboard (node: Pick<AddonHost, 'self' | 'members' | 'pipelines' | 'tasksOverview' | 'on' | 'off'>, options: DashboardOptions, log: Logger): Promise<Dashboard> {
   const intervalMs = options.intervalMs ?? 1000
   const maxClients = options.maxClients ?? 32
   const maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024

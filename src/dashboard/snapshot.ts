@@ -1,6 +1,7 @@
 import type { AddonHost } from '../addons/host.ts'
 import type { Member } from '../membership/member.ts'
 import type { StageStats } from '../pipeline/types.ts'
+import type { TasksOverview } from '../tasks/stats.ts'
 
 /** One frame of the dashboard: everything the page draws, as plain JSON. */
 export interface DashboardSnapshot {
@@ -14,10 +15,12 @@ export interface DashboardSnapshot {
     stages: Record<string, number>
   }>
   pipelines: Array<{ name: string, stages: StageStats[] }>
+  /** The tasks this node owns: totals, open ones by status, sessions with their counts, running tasks. */
+  tasks: Omit<TasksOverview, 'latency'>
 }
 
-/** Reads the node's member table and the pipelines it owns; no side effects. */
-export function snapshot (node: Pick<AddonHost, 'self' | 'members' | 'pipelines'>): DashboardSnapshot {
+/** Reads the node's member table, the pipelines and the tasks it owns; no side effects. */
+export function snapshot (node: Pick<AddonHost, 'self' | 'members' | 'pipelines' | 'tasksOverview'>): DashboardSnapshot {
   const self = node.self()
   const members = [self, ...node.members()].map(m => ({
     id: m.id,
@@ -32,5 +35,6 @@ export function snapshot (node: Pick<AddonHost, 'self' | 'members' | 'pipelines'
     maxWorkers: m.load.maxWorkers,
     stages: m.load.stages
   }))
-  return { at: Date.now(), self: self.id, members, pipelines: node.pipelines().map(run => ({ name: run.name, stages: run.stats().stages })) }
+  const { latency: _latency, ...tasks } = node.tasksOverview()
+  return { at: Date.now(), self: self.id, members, pipelines: node.pipelines().map(run => ({ name: run.name, stages: run.stats().stages })), tasks }
 }

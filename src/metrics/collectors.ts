@@ -2,6 +2,7 @@ import { Counter, Gauge, Registry } from 'prom-client'
 import type { AddonHost } from '../addons/host.ts'
 import type { PipelineRun } from '../pipeline/run.ts'
 import type { StageSummary } from '../pipeline/types.ts'
+import { taskMetrics } from './task-metrics.ts'
 
 const STATES = ['alive', 'suspect', 'failed', 'left'] as const
 const PRESSURES = ['high', 'even', 'low'] as const
@@ -16,7 +17,7 @@ function add (a: StageSummary, b: StageSummary): Pick<StageSummary, 'processed' 
  * several nodes may share a process). Gauges read the node's state when
  * scraped; item counters add finished runs to the live totals of running ones.
  */
-export function createRegistry (node: Pick<AddonHost, 'self' | 'members' | 'pipelines' | 'connectedPeers' | 'rejectedMessages' | 'certificateNotAfter'>): { registry: Registry, track: (run: PipelineRun) => void } {
+export function createRegistry (node: Pick<AddonHost, 'self' | 'members' | 'pipelines' | 'connectedPeers' | 'rejectedMessages' | 'certificateNotAfter' | 'tasksOverview'>): { registry: Registry, track: (run: PipelineRun) => void } {
   const registry = new Registry()
   const finished = new Map<string, StageSummary>()
   const active = new Set<PipelineRun>()
@@ -124,5 +125,6 @@ export function createRegistry (node: Pick<AddonHost, 'self' | 'members' | 'pipe
     name: 'gridd_certificate_expiry_seconds', help: 'Seconds until this node\'s certificate expires (the node warns within 30 days; negative once expired)', registers: [registry],
     collect () { this.set(Math.round((node.certificateNotAfter() - Date.now()) / 1000)) }
   })
+  taskMetrics(registry, node)
   return { registry, track }
 }

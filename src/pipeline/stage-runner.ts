@@ -1,4 +1,5 @@
 import type { WorkerHandle } from '../owner/worker-handle.ts'
+import { adaptedWindow } from '../equalizer/window.ts'
 import type { WorkerExit } from '../worker/ipc.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import type { WireError } from '../wire/wire-error.ts'
@@ -189,25 +190,9 @@ export class StageRunner implements Downstream, EqualizedStage {
     this.drain(count - this.placement.cancel(count))
   }
 
-  /**
-   * Sizes the credit window to about `windowMs` of one worker's work at its
-   * measured rate (a bandwidth-delay product with a latency budget): cheap
-   * items cross each hop in large batches instead of 16 per round trip, and
-   * costly ones keep only a few queued per worker, so no worker sits on a
-   * backlog while another idles (Piscina, handing a thread one task at a
-   * time, balances perfectly). It grows at once, but shrinks only when the
-   * work it holds falls under a quarter of it: the rate is measured on busy
-   * time, which includes the round trip, so a window that shrank on any
-   * slower reading would shrink on a slow link too, and measure slower still.
-   * With the band, only a round trip over 4 × `windowMs` (40 ms) shrinks the
-   * window of cheap items.
-   */
+  /** Sizes the credit window to about `windowMs` of one worker's work at its measured rate (see adaptedWindow). */
   adaptWindow (perWorkerRate: number): void {
-    if (!(perWorkerRate > 0)) return
-    const work = perWorkerRate * this.windowMs / 1000
-    let next = this.window
-    if (work >= this.window) next = Math.min(this.maxWindow, Math.ceil(work))
-    else if (work < this.window / 4) next = Math.max(this.minWindow, Math.ceil(work))
+    const next = adaptedWindow(this.window, perWorkerRate, { min: this.minWindow, max: this.maxWindow, holdMs: this.windowMs })
     if (next === this.window) return
     const grew = next > this.window
     this.window = next

@@ -24,6 +24,8 @@ export interface PoolSizerHooks {
   sample: () => PoolSample
   spawn: (count: number) => void
   drain: (count: number) => void
+  /** Each tick, once measured: tasks per busy second of one worker (μ), which sizes the pool's window. */
+  measured?: (perWorkerRate: number) => void
 }
 
 /** EWMA weight of the newest tick. */
@@ -80,6 +82,7 @@ export class PoolSizer {
       const rate = this.completions / (sample.busyMs / 1000)
       this.mu = this.mu == null ? rate : ALPHA * rate + (1 - ALPHA) * this.mu
     }
+    if (this.mu != null) this.hooks.measured?.(this.mu)
     const throughput = this.completions / seconds
     this.arrivals = 0
     this.completions = 0

@@ -4,6 +4,7 @@ import type { Logger } from '../logger.ts'
 import { FairQueue } from './queue.ts'
 import type { Task } from './task.ts'
 import { PoolSizer } from './pool-sizer.ts'
+import { adaptedWindow } from '../equalizer/window.ts'
 import type { PoolSizing } from './pool-sizer.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import { AgentLostError, TaskCancelledError, TaskLostError, TaskTimeoutError, WorkerExitedError } from '../errors.ts'
@@ -23,7 +24,12 @@ export interface PoolConfig extends PoolSizing {
   /** Worker stage name (shown in `grid status`). */
   stage: string
   resources: { cpu: number, memoryMb: number }
-  /** Tasks sent to one worker at once (one runs, the rest wait there, saving a round trip). */
+  /**
+   * Tasks sent to one worker at once (one runs, the rest wait there, saving a round trip): this many at
+   * first and at least, then sized to hold about WINDOW_HOLD_MS of a worker's work (up to MAX_WINDOW),
+   * so cheap tasks cross every hop in large batches while costly ones wait at the owner, where
+   * priorities and fairness apply.
+   */
   window: number
   /** A cancelled or timed-out task that has not let go of its worker by then gets the worker killed (and replaced). */
   cancelGraceMs: number
@@ -40,10 +46,16 @@ interface PoolWorker {
   busyMs: number
 }
 
+/** Most tasks on one worker at once, however cheap (the pipelines' default maxWindow). */
+export const MAX_WINDOW = 1024
+/** Work a worker's window holds at its measured rate: how long a task sent there may wait behind the others. */
+const WINDOW_HOLD_MS = 10
+
 /**
  * The workers of one task module, and the tasks waiting for them: tasks go to
- * the worker with the most room (up to `window` each); a PoolSizer (the
- * equalizer's decision) adds and drains workers from arrival and processing rates.
+ * the worker with the most room (up to the window each); a PoolSizer (the
+ * equalizer's decision) adds and drains workers from arrival and processing
+ * rates, and its measured rate sizes the window.
  */
 export class TaskPool {
   readonly config: PoolConfig
@@ -55,15 +67,24 @@ export class TaskPool {
   private closed = false
   private readonly abort = new AbortController()
   private lastSpawnError = 0
+  /** Tasks in flight per worker now (see PoolConfig.window). */
+  private window: number
 
   constructor (config: PoolConfig, deps: PoolDeps) {
     this.config = config
     this.deps = deps
+    this.window = config.window
     this.sizer = new PoolSizer(config, {
       sample: () => this.sample(),
       spawn: count => { for (let i = 0; i < count; i++) void this.addWorker() },
-      drain: count => { this.drain(count) }
+      drain: count => { this.drain(count) },
+      measured: rate => { this.adaptWindow(rate) }
     })
+  }
+
+  /** Tasks in flight per worker now. */
+  get currentWindow (): number {
+    return this.window
   }
 
   get queued (): number {
@@ -132,14 +153,23 @@ export class TaskPool {
     }
   }
 
-  /** The worker with the fewest tasks in flight, if it has room. */
+  /** The worker with the fewest tasks in flight, if it has room (an idle one ends the search). */
   private roomiest (): PoolWorker | undefined {
     let best: PoolWorker | undefined
     for (const w of this.workers) {
-      if (w.killing || w.gone || w.inFlight.size >= this.config.window) continue
+      if (w.killing || w.gone || w.inFlight.size >= this.window) continue
       if (best == null || w.inFlight.size < best.inFlight.size) best = w
+      if (best.inFlight.size === 0) break
     }
     return best
+  }
+
+  private adaptWindow (perWorkerRate: number): void {
+    const next = adaptedWindow(this.window, perWorkerRate, { min: this.config.window, max: Math.max(MAX_WINDOW, this.config.window), holdMs: WINDOW_HOLD_MS })
+    if (next === this.window) return
+    const grew = next > this.window
+    this.window = next
+    if (grew) this.pump()
   }
 
   private dispatch (worker: PoolWorker, task: Task): void {
@@ -158,19 +188,34 @@ export class TaskPool {
       onLog: line => { task.log(line) }
     }).then(
       value => {
-        this.sizer.completed()
-        task.complete(value)
+        try {
+          this.sizer.completed()
+          // a quick task's start is not reported (see ItemRunner): its result says it ran
+          if (task.status === 'dispatched') task.mark('running')
+          task.complete(value)
+        } finally {
+          this.settled(worker, task, timeout)
+        }
       },
-      err => { this.failed(worker, task, err as Error) }
-    ).finally(() => {
-      clearTimeout(timeout)
-      worker.inFlight.delete(task)
-      if (worker.inFlight.size === 0 && worker.busySince != null) {
-        worker.busyMs += performance.now() - worker.busySince
-        worker.busySince = undefined
+      err => {
+        try {
+          this.failed(worker, task, err as Error)
+        } finally {
+          this.settled(worker, task, timeout)
+        }
       }
-      this.pump()
-    })
+    )
+  }
+
+  /** The task's attempt on `worker` is over (either way): its room goes to the next task. */
+  private settled (worker: PoolWorker, task: Task, timeout: NodeJS.Timeout | undefined): void {
+    clearTimeout(timeout)
+    worker.inFlight.delete(task)
+    if (worker.inFlight.size === 0 && worker.busySince != null) {
+      worker.busyMs += performance.now() - worker.busySince
+      worker.busySince = undefined
+    }
+    this.pump()
   }
 
   private failed (worker: PoolWorker, task: Task, err: Error): void {
@@ -181,6 +226,7 @@ export class TaskPool {
     if (err instanceof AgentLostError) for (const w of this.workers) if (w.handle.agentId === worker.handle.agentId) w.gone = true
     if (!lost) {
       this.sizer.completed()
+      if (task.status === 'dispatched') task.mark('running')
       task.mark('failed', toWireError(err))
       return
     }

@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto'
 import { Task } from './task.ts'
+import type { TaskObserver } from './task.ts'
 import type { SessionOptions, StatusCounts, TaskDefaults, TaskEvent, TaskInfo, TaskOptions, TaskStatus } from './types.ts'
 import { emptyCounts } from './types.ts'
 import { EventStream } from './event-stream.ts'
 import { SessionClosedError } from '../errors.ts'
+import { randomHex } from './random-hex.ts'
 
 /** What a session asks of its service: where a task goes once made. */
 export interface SessionHost {
@@ -11,6 +12,8 @@ export interface SessionHost {
   cancel: (task: Task, reason: string) => void
   /** The session was closed (or cancelled): told once. */
   closed?: (session: Session) => void
+  /** Every status change of every task of the session (node-wide figures). */
+  changed?: (task: Task, previous: TaskStatus) => void
 }
 
 /** Events a slow `events()` reader may fall behind before the oldest are dropped. */
@@ -37,9 +40,15 @@ export class Session {
   private open = 0
   private closed = false
   private finish: () => void = () => {}
+  /** `<owner>/t-`: a task's id names its owner. */
+  private readonly taskIdPrefix: string
+  /** The owner's peer id: the submitter of tasks submitted on this node itself. */
+  private readonly owner: string
 
   constructor (owner: string, options: SessionOptions, host: SessionHost, id?: string) {
-    this.id = id ?? `${owner}/s-${randomBytes(6).toString('hex')}`
+    this.id = id ?? `${owner}/s-${randomHex(6)}`
+    this.owner = this.id.split('/')[0]!
+    this.taskIdPrefix = `${this.owner}/t-`
     this.name = options.name ?? this.id
     this.defaults = {
       maxRetries: options.maxRetries ?? SESSION_DEFAULTS.maxRetries,
@@ -58,14 +67,14 @@ export class Session {
   submit (module: string | URL, input?: unknown, options: TaskOptions = {}): Task {
     if (this.closed) throw new SessionClosedError(this.name)
     const task = new Task({
-      id: `${this.id.split('/')[0]}/t-${randomBytes(8).toString('hex')}`,
+      id: this.taskIdPrefix + randomHex(8),
       session: this.id,
       module: String(module),
       input,
       priority: options.priority ?? this.defaults.priority,
       maxRetries: options.maxRetries ?? this.defaults.maxRetries,
       timeoutMs: options.timeoutMs ?? this.defaults.timeoutMs,
-      submitter: options.submitter ?? this.id.split('/')[0]
+      submitter: options.submitter ?? this.owner
     })
     this.adopt(task)
     this.host.enqueue(task, module, options)
@@ -82,22 +91,8 @@ export class Session {
     this.byId.set(task.id, task)
     // one already final (resumed from the journal) is not waited for
     if (!task.final) this.open++
-    let previous: TaskStatus = task.status
-    this.counters[previous]++
-    task.on('status', event => {
-      this.counters[previous]--
-      this.counters[event.status]++
-      if (event.status === 'queued' && previous !== 'queued') this.counters.retries++
-      previous = event.status
-      this.publish(event)
-      if (task.final) {
-        this.open--
-        this.settleIfDone()
-      }
-    })
-    task.on('progress', event => { this.publish(event) })
-    task.on('log', event => { this.publish(event) })
-    task.onCancel(reason => { this.host.cancel(task, reason) })
+    this.counters[task.status]++
+    task.observe(this.observer)
   }
 
   get (id: string): Task | undefined {
@@ -148,6 +143,28 @@ export class Session {
       }
     }
     return forgotten
+  }
+
+  /** What every task of this session reports to (one object for all of them). */
+  private readonly observer: TaskObserver = {
+    status: (task, previous) => {
+      this.counters[previous]--
+      this.counters[task.status]++
+      if (task.status === 'queued' && previous !== 'queued') this.counters.retries++
+      this.host.changed?.(task, previous)
+      if (this.streams.size > 0) this.publish(task.statusEvent())
+      if (task.final) {
+        this.open--
+        this.settleIfDone()
+      }
+    },
+    progress: (task, value) => {
+      if (this.streams.size > 0) this.publish({ type: 'progress', task: task.id, value })
+    },
+    log: (task, line) => {
+      if (this.streams.size > 0) this.publish({ type: 'log', task: task.id, line })
+    },
+    cancel: (task, reason) => { this.host.cancel(task, reason) }
   }
 
   private publish (event: TaskEvent): void {

@@ -31,6 +31,18 @@ export interface TaskState {
   value?: unknown
 }
 
+/**
+ * The one party every task reports to (its session), called directly rather
+ * than through listeners: a session follows every task, and per-task listener
+ * closures and event objects showed in the task path's profile.
+ */
+export interface TaskObserver {
+  status: (task: Task, previous: TaskStatus) => void
+  progress: (task: Task, value: unknown) => void
+  log: (task: Task, line: string) => void
+  cancel: (task: Task, reason: string) => void
+}
+
 export interface TaskHandleEvents {
   status: [TaskEvent & { type: 'status' }]
   progress: [TaskEvent & { type: 'progress' }]
@@ -40,7 +52,7 @@ export interface TaskHandleEvents {
 /**
  * One task on its owner: its state machine, its result, its events. The
  * scheduler is its only writer (`mark*`); callers read, await `result()`,
- * listen, or `cancel()` (which asks the scheduler through `onCancel`).
+ * listen, or `cancel()` (which asks its session, its observer, to cancel it).
  */
 export class Task extends EventEmitter<TaskHandleEvents> {
   readonly id: string
@@ -64,8 +76,8 @@ export class Task extends EventEmitter<TaskHandleEvents> {
   readonly settled: Promise<void>
   /** Set by the service: checks a value before it completes the task (the result size cap); what it throws fails the task instead. */
   checkResult?: (value: unknown) => void
-  private settle: () => void = () => {}
-  private cancelHook: (reason: string) => void = () => {}
+  private settle!: () => void
+  private observer?: TaskObserver
 
   constructor (init: TaskInit) {
     super()
@@ -98,7 +110,7 @@ export class Task extends EventEmitter<TaskHandleEvents> {
 
   /** Cancels the task wherever it is: a running one has its signal aborted (and its worker killed after a grace period). */
   cancel (reason = 'cancelled by the caller'): void {
-    if (!this.final) this.cancelHook(reason)
+    if (!this.final) this.observer?.cancel(this, reason)
   }
 
   info (): TaskInfo {
@@ -120,17 +132,19 @@ export class Task extends EventEmitter<TaskHandleEvents> {
 
   // ---- the scheduler's side ----
 
-  onCancel (hook: (reason: string) => void): void {
-    this.cancelHook = hook
+  /** Its session: told of every status change and progress, asked to cancel. */
+  observe (observer: TaskObserver): void {
+    this.observer = observer
   }
 
   mark (status: Exclude<TaskStatus, 'completed'>, error?: WireError): void {
     if (this.final) return
+    const previous = this.status
     if (status === 'dispatched') this.attempts++
     if (status === 'running') this.startedAt ??= Date.now()
     this.status = status
     if (error != null) this.error = error
-    this.announce()
+    this.announce(previous)
   }
 
   complete (value: unknown): void {
@@ -141,24 +155,36 @@ export class Task extends EventEmitter<TaskHandleEvents> {
       this.mark('failed', toWireError(err))
       return
     }
+    const previous = this.status
     this.status = 'completed'
     this.value = value
-    this.announce()
+    this.announce(previous)
   }
 
   progress (value: unknown): void {
-    if (!this.final) this.emit('progress', { type: 'progress', task: this.id, value })
+    if (this.final) return
+    this.observer?.progress(this, value)
+    if (this.listenerCount('progress') > 0) this.emit('progress', { type: 'progress', task: this.id, value })
   }
 
   /** A line the task passed to `ctx.log`. */
   log (line: string): void {
-    if (!this.final) this.emit('log', { type: 'log', task: this.id, line })
+    if (this.final) return
+    this.observer?.log(this, line)
+    if (this.listenerCount('log') > 0) this.emit('log', { type: 'log', task: this.id, line })
   }
 
-  private announce (): void {
-    if (this.final) this.endedAt = Date.now()
-    this.emit('status', { type: 'status', task: this.id, status: this.status, attempts: this.attempts })
-    if (this.final) this.settle()
+  /** The status event, as the handle emits it and a session's events() yields it. */
+  statusEvent (): TaskEvent & { type: 'status' } {
+    return { type: 'status', task: this.id, status: this.status, attempts: this.attempts }
+  }
+
+  private announce (previous: TaskStatus): void {
+    const final = this.final
+    if (final) this.endedAt = Date.now()
+    this.observer?.status(this, previous)
+    if (this.listenerCount('status') > 0) this.emit('status', this.statusEvent())
+    if (final) this.settle()
   }
 
   private failure (): GridError {

@@ -10,6 +10,8 @@ import { JournalRecorder } from './journal-recorder.ts'
 import type { JournalContents } from './journal.ts'
 import { resumeJournal } from './journal-resume.ts'
 import { checkResultSize, DEFAULT_MAX_RESULT_BYTES } from './result-cap.ts'
+import { OPEN_STATUS_NAMES, OVERVIEW_LIMIT, TaskStats } from './stats.ts'
+import type { TasksOverview } from './stats.ts'
 import { checkModulePath } from '../owner/module-source.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import { ConfigError, TaskCancelledError } from '../errors.ts'
@@ -43,6 +45,7 @@ export const TASKS_DEFAULTS: TasksConfig = {
 }
 
 const SWEEP_EVERY_MS = 30_000
+const MAX_KEYS = 1024
 
 /** Where a durable node keeps its journal (`<dataDir>/tasks.sqlite`), and how its data dir is made ready. */
 export interface TasksJournalPlace {
@@ -60,8 +63,11 @@ export class Tasks {
   private readonly deps: PoolDeps
   private readonly config: TasksConfig
   private readonly sessionsById = new Map<string, Session>()
-  private readonly taskSession = new Map<string, Session>()
   private readonly pools = new Map<string, Promise<TaskPool>>()
+  /** Pools made, by key: a task for one of them is queued at once, without a promise turn. */
+  private readonly readyPools = new Map<string, TaskPool>()
+  /** Pool keys by the module as given (resolving a path on every submit shows in profiles). */
+  private readonly keys = new Map<string, string>()
   private readonly started = new Set<TaskPool>()
   private readonly registered = new Map<string, string>()
   /** Directories holding other peers' code (shipped task modules): pools over them spawn it as shipped code. */
@@ -72,6 +78,7 @@ export class Tasks {
   private readonly recorder?: JournalRecorder
   private sweep?: NodeJS.Timeout
   private stopped = false
+  private readonly stats = new TaskStats()
 
   constructor (owner: string, deps: PoolDeps, config: Partial<TasksConfig> = {}, journal?: TasksJournalPlace) {
     this.owner = owner
@@ -83,7 +90,8 @@ export class Tasks {
         this.enqueue(task, module, options)
       },
       cancel: (task, reason) => { void this.cancelTask(task, reason) },
-      closed: session => { this.recorder?.session(session) }
+      closed: session => { this.recorder?.session(session) },
+      changed: (task, previous) => { this.stats.changed(task, previous) }
     }
     this.defaultSession = this.session({ name: 'default' }, `${owner}/s-default`)
     // made after the default session, which is journaled with its first task: a node that owns no task writes no file
@@ -121,8 +129,9 @@ export class Tasks {
     return this.defaultSession.submit(module, input, options)
   }
 
-  async run (module: string | URL, input?: unknown, options: TaskOptions = {}): Promise<unknown> {
-    return await this.defaultSession.run(module, input, options)
+  run (module: string | URL, input?: unknown, options: TaskOptions = {}): Promise<unknown> {
+    // no async layer of its own (session.run is async: it never throws synchronously)
+    return this.defaultSession.run(module, input, options)
   }
 
   /** Modules under `dir` are other peers' code: their workers run them as shipped code, on this node too. */
@@ -134,6 +143,7 @@ export class Tasks {
   register (name: string, module: string | URL): void {
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) throw new ConfigError('name', `task name "${name}" must be 1-64 letters, digits, '.', '_' or '-'`)
     this.registered.set(name, modulePath(module))
+    this.keys.clear()
   }
 
   /** The module registered as `name`, if any. */
@@ -146,7 +156,13 @@ export class Tasks {
   }
 
   getTask (id: string): Task | undefined {
-    return this.taskSession.get(id)?.get(id)
+    // the sessions hold their tasks: a second map of every task by id would double the per-task cost
+    // of keeping results (lookups by id come from callers and queries, not from the task path)
+    for (const session of this.sessionsById.values()) {
+      const task = session.get(id)
+      if (task != null) return task
+    }
+    return undefined
   }
 
   getSession (id: string): Session | undefined {
@@ -169,7 +185,6 @@ export class Tasks {
       existing: id => this.sessionsById.get(id),
       adopt: (session, task, rowid) => {
         session.adopt(task)
-        this.taskSession.set(task.id, session)
         this.recorder?.resumed(task, rowid)
       },
       enqueue: (task, path, resources) => { this.enqueue(task, path, { resources }) }
@@ -178,8 +193,29 @@ export class Tasks {
     this.deps.log.info(summary, 'tasks resumed from the journal')
   }
 
+  /** Totals since start, open tasks by status, latency buckets, open sessions and running tasks (metrics, dashboard). */
+  overview (): TasksOverview {
+    const open = { queued: 0, dispatched: 0, running: 0 }
+    const sessions: TasksOverview['sessions'] = []
+    for (const session of this.sessionsById.values()) {
+      const counts = session.counts()
+      for (const status of OPEN_STATUS_NAMES) open[status] += counts[status]
+      sessions.push({ id: session.id, name: session.name, closed: session.isClosed, createdAt: session.createdAt, counts })
+    }
+    sessions.sort((a, b) => b.createdAt - a.createdAt)
+    const running = [...this.stats.running].sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0)).slice(0, OVERVIEW_LIMIT).map(t => t.info())
+    return {
+      totals: { ...this.stats.totals },
+      retries: this.stats.retries,
+      open,
+      latency: this.stats.latency(),
+      sessions: sessions.slice(0, OVERVIEW_LIMIT),
+      sessionCount: sessions.length,
+      running
+    }
+  }
+
   private enqueue (task: Task, module: string | URL, options: TaskOptions): void {
-    this.taskSession.set(task.id, this.sessionsById.get(task.session)!)
     if (options.signal != null) {
       const signal = options.signal
       if (signal.aborted) { task.cancel('its signal was aborted'); return }
@@ -187,6 +223,8 @@ export class Tasks {
       signal.addEventListener('abort', onAbort, { once: true })
       void task.settled.then(() => { signal.removeEventListener('abort', onAbort) })
     }
+    const ready = this.readyPools.get(this.poolKey(String(module)))
+    if (ready != null) { ready.enqueue(task); return }
     this.poolFor(module, options).then(
       pool => { if (!task.final) pool.enqueue(task) },
       err => { task.mark('failed', toWireError(err)) }
@@ -201,7 +239,14 @@ export class Tasks {
   }
 
   private poolKey (module: string): string {
-    return this.registered.get(module) ?? modulePath(module)
+    let key = this.keys.get(module)
+    if (key == null) {
+      key = this.registered.get(module) ?? modulePath(module)
+      // modules come from callers (and, through routing, from the network): the cache stays small
+      if (this.keys.size >= MAX_KEYS) this.keys.clear()
+      this.keys.set(module, key)
+    }
+    return key
   }
 
   private async poolFor (module: string | URL, options: TaskOptions): Promise<TaskPool> {
@@ -233,6 +278,7 @@ export class Tasks {
     if (this.stopped) throw new TaskCancelledError('-', 'the node is stopping')
     pool.start()
     this.started.add(pool)
+    this.readyPools.set(path, pool)
     return pool
   }
 
@@ -240,13 +286,11 @@ export class Tasks {
     const before = Date.now() - this.config.resultTtlMs
     for (const session of this.sessionsById.values()) session.forgetFinal(before)
     this.recorder?.forget(before)
-    for (const [id, session] of this.taskSession) if (session.get(id) == null) this.taskSession.delete(id)
   }
 
   private dropSession (session: Session): void {
     this.recorder?.sessionDropped(session.id)
     this.sessionsById.delete(session.id)
-    for (const task of session.tasks()) this.taskSession.delete(task.id)
   }
 }
 

@@ -14,7 +14,7 @@ export interface PendingItem {
  * leaves it pending; an outcome settles it. Returns whether it was an outcome
  * for an item still pending.
  */
-export function deliver (pending: Map<number, PendingItem>, id: number, output: { notice: 'started' } | { notice: 'progress', value: unknown } | { notice: 'log', line: string } | { error: Error } | { value: unknown }): boolean {
+export function deliver (pending: Map<number, PendingItem>, id: number, output: { notice: 'started' } | { notice: 'progress', value: unknown } | { notice: 'log', line: string } | { error: Error } | { value?: unknown }): boolean {
   const p = pending.get(id)
   if (p == null) return false
   if ('notice' in output) {

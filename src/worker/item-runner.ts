@@ -5,6 +5,9 @@ import { TaskCancelledError } from '../errors.ts'
 import { boundedLogLine } from '../wire/task-log.ts'
 import { LogRate } from './log-rate.ts'
 
+/** A task under this long, followed back to back by another, counts as quick (see ItemRunner). */
+const QUICK_MS = 1
+
 /**
  * Runs a worker's items, at most `concurrency` at once, the rest waiting in
  * arrival order. A stage item gets the worker's shared context; a task item
@@ -12,6 +15,16 @@ import { LogRate } from './log-rate.ts'
  * (bounded: see LogRate), and its start is reported. Progress is coalesced: of the values a task reports
  * within one turn of the event loop only the last goes out, so a task
  * reporting in a tight loop cannot flood its owner.
+ *
+ * A task's start goes out at once, before it runs (it may block the event
+ * loop), except inside a run of quick tasks: one that starts back to back
+ * after a task that took under QUICK_MS, within QUICK_MS of the last start
+ * sent at once, has its start held back until the end of the turn, and a task
+ * that ends before then sends none at all (its result says it ran; the owner
+ * marks it running as the result comes in). Cheap tasks then cost one
+ * message per turn and one entry each, not two messages and two entries; the
+ * price is that a task which blocks the event loop right inside such a run
+ * reports its start with its result.
  */
 export class ItemRunner {
   private readonly definition: StageDefinition
@@ -22,8 +35,12 @@ export class ItemRunner {
   private readonly controllers = new Map<number, AbortController>()
   private readonly progress = new Map<number, unknown>()
   private readonly logRates = new Map<number, LogRate>()
-  private progressScheduled = false
+  /** Tasks started in a quick run whose start is not sent yet (see the class comment). */
+  private readonly startsHeld = new Set<number>()
+  private noticesScheduled = false
   private running = 0
+  /** When a start was last sent at once (see the class comment). */
+  private lastStartSent = -Infinity
 
   /** `out(output, now)`: `now` asks for it to leave at once (a task about to run may block the event loop). */
   constructor (definition: StageDefinition, ctx: StageContext, concurrency: number, out: (output: WorkerOutput, now?: boolean) => void) {
@@ -56,20 +73,40 @@ export class ItemRunner {
     }
   }
 
-  private pump (): void {
+  /** Starts what fits; `afterMs`: how long the item that just finished (and freed the room) took. */
+  private pump (afterMs?: number): void {
+    let started: number[] | undefined
     while (this.running < this.concurrency && this.waiting.length > 0) {
       const next = this.waiting.shift()!
       this.running++
       const ctx = next.task === true ? this.taskContext(next.id) : this.ctx
-      if (next.task === true) this.out({ id: next.id, notice: 'started' }, true)
+      if (next.task === true) (started ??= []).push(next.id)
+      // only tasks are timed (the quick-run rule); a stage item's path stays as it was
+      const begun = next.task === true ? performance.now() : undefined
       Promise.resolve()
         .then(() => this.definition.process(next.item, ctx))
         .then(
           value => { this.finish(next.id); this.out({ id: next.id, value }) },
           err => { this.finish(next.id); this.out({ id: next.id, error: toWireError(err) }) }
         )
-        .finally(() => { this.running--; this.pump() })
+        .finally(() => { this.running--; this.pump(begun == null ? undefined : performance.now() - begun) })
     }
+    if (started == null) return
+    if (!this.startNow(afterMs)) {
+      for (const id of started) this.startsHeld.add(id)
+      this.scheduleNotices()
+      return
+    }
+    // in order; the items run in later microtasks, so only the last report needs to leave at once
+    for (const [i, id] of started.entries()) this.out({ id, notice: 'started' }, i === started.length - 1)
+  }
+
+  /** Whether a start leaves at once, or with the batch at the end of a run of quick tasks. */
+  private startNow (afterMs: number | undefined): boolean {
+    const now = performance.now()
+    if (afterMs != null && afterMs < QUICK_MS && now - this.lastStartSent < QUICK_MS) return false
+    this.lastStartSent = now
+    return true
   }
 
   private taskContext (id: number): TaskContext {
@@ -82,20 +119,28 @@ export class ItemRunner {
     if (!this.controllers.has(id)) return
     let rate = this.logRates.get(id)
     if (rate == null) { rate = new LogRate(); this.logRates.set(id, rate) }
+    // a start held back (a quick run) goes out before the task's first line, as before its progress
+    if (this.startsHeld.delete(id)) this.out({ id, notice: 'started' })
     for (const admitted of rate.admit(boundedLogLine(line))) this.out({ id, notice: 'log', line: admitted })
   }
 
   private report (id: number, value: unknown): void {
     if (!this.controllers.has(id)) return
     this.progress.set(id, value)
-    if (this.progressScheduled) return
-    this.progressScheduled = true
-    setImmediate(() => { this.flushProgress() })
+    this.scheduleNotices()
   }
 
-  /** A task's last progress goes out before its result. */
+  private scheduleNotices (): void {
+    if (this.noticesScheduled) return
+    this.noticesScheduled = true
+    setImmediate(() => { this.flushNotices() })
+  }
+
+  /** A task's start (if held) and last progress go out before its result; a held start of a task that ends unsent is dropped. */
   private finish (id: number): void {
-    if (this.progress.has(id)) {
+    const progressed = this.progress.has(id)
+    if (this.startsHeld.delete(id) && progressed) this.out({ id, notice: 'started' })
+    if (progressed) {
       this.out({ id, notice: 'progress', value: this.progress.get(id) })
       this.progress.delete(id)
     }
@@ -103,8 +148,11 @@ export class ItemRunner {
     this.logRates.delete(id)
   }
 
-  private flushProgress (): void {
-    this.progressScheduled = false
+  /** At the end of a turn: held starts of tasks still running, then the last progress of each task. */
+  private flushNotices (): void {
+    this.noticesScheduled = false
+    for (const id of this.startsHeld) this.out({ id, notice: 'started' })
+    this.startsHeld.clear()
     for (const [id, value] of this.progress) this.out({ id, notice: 'progress', value })
     this.progress.clear()
   }

@@ -21,7 +21,8 @@ const BENCHES: Array<{ name: string, only?: string[] }> = [
   { name: 'owner-memory' },
   { name: 'peers' },
   { name: 'revocation' },
-  { name: 'api' }
+  { name: 'api' },
+  { name: 'tasks' }
 ]
 
 let args: ReturnType<typeof benchArgs>

@@ -193,6 +193,15 @@ export async function converge (nodes: GridProcess[], timeoutMs: number): Promis
   return null
 }
 
+/** The middle value (the upper one of an even count). */
+export function median (xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+}
+
+export function round (x: number, digits = 2): number {
+  return Math.round(x * 10 ** digits) / 10 ** digits
+}
+
 /** Nearest-rank percentile. */
 export function percentile (xs: number[], p: number): number | null {
   if (xs.length === 0) return null

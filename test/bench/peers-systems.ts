@@ -8,13 +8,22 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import { Queue, QueueEvents } from 'bullmq'
 import { Piscina } from 'piscina'
 import { GridNode } from '../../src/node.ts'
+import type { GridNodeInit } from '../../src/config.ts'
+import { loadCerts } from '../../src/transport/mtls/material.ts'
+import { initCertsDir, issueIntoDir } from '../../src/certs/files.ts'
+import { startNode } from '../integration/helpers/grid-process.ts'
 import { onPath } from '../../scripts/ensure-test-deps.ts'
+import { note, round, sleep } from './lib.ts'
+import type { Defer } from './report.ts'
 
 export interface System {
   name: string
@@ -193,7 +202,59 @@ export function piscina (): System {
   }
 }
 
-/** The owner side of gridd: a member (not an agent) that owns the pipelines; logs off. */
-export async function startOwner (tls: { ca: string, cert: string, key: string }, agentAddress: string): Promise<GridNode> {
-  return await GridNode.start({ host: '127.0.0.1', port: 0, tls, peers: [agentAddress], logger: pino({ level: 'silent' }) })
+/**
+ * gridd's tasks: every item is `owner.run(module, item)` (all of them in flight
+ * at once), each result back at the submitter. The owner's task pool is sized
+ * by the owner's `tasks` options (the benchmarks pin its workers).
+ */
+export function griddTasks (owner: GridNode, name = 'gridd'): System {
+  let module = ''
+  return {
+    name,
+    async prepare (path) { module = path },
+    async run (items) {
+      const results = await Promise.all(items.map(async item => await owner.run(module, item)))
+      return results.length
+    },
+    // the pool's workers stay for the next run, like a pool a service keeps
+    async release () {}
+  }
+}
+
+/** What the side-by-side benchmarks start outside the clock: one `grid node --agent` process, a redis-server, and owners on demand. */
+export interface ComparisonGrid {
+  agentAddress: string
+  redisPort: number
+  /** Load average (1 min) when it was up: other work on the machine skews every system, the multi-process ones most. */
+  loadAtStart: number
+  /** A new owner (a member, not an agent, logs off) joined to the agent, once it sees the agent alive; stopped by the bench's defer. */
+  owner: (init?: Partial<GridNodeInit>) => Promise<GridNode>
+}
+
+/** Certificates in a temp dir, the agent (`agentArgs` added), redis; everything stopped through `defer`. */
+export async function startComparisonGrid (bench: string, defer: Defer, agentArgs: string[] = []): Promise<ComparisonGrid> {
+  const certs = await mkdtemp(join(tmpdir(), `gridd-bench-${bench}-`))
+  defer(async () => { await rm(certs, { recursive: true, force: true }) })
+  await initCertsDir(certs)
+  await issueIntoDir(certs, 'agent', { roles: ['member', 'agent'] })
+  const agent = await startNode(['--certs', certs, '--name', 'agent', '--agent', '--workers', '2', '--cpu', '2', ...agentArgs])
+  defer(async () => { await agent.stop() })
+  const redis = await startRedis()
+  defer(async () => { await redis.stop() })
+  const loadAtStart = round(loadavg()[0]!, 1)
+  note(`gridd agent at ${agent.address}; redis-server on 127.0.0.1:${redis.port}; load average ${loadAtStart} on ${availableParallelism()} cores`)
+  let owners = 0
+  return {
+    agentAddress: agent.address,
+    redisPort: redis.port,
+    loadAtStart,
+    async owner (init = {}) {
+      const name = `owner-${++owners}`
+      await issueIntoDir(certs, name, { roles: ['member', 'agent'] })
+      const owner = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(certs, name), peers: [agent.address], logger: pino({ level: 'silent' }), ...init })
+      defer(async () => { await owner.stop() })
+      while (!owner.members().some(m => m.role === 'agent' && m.state === 'alive')) await sleep(50)
+      return owner
+    }
+  }
 }

@@ -11,17 +11,12 @@
  * JSON line of ratios, writes bench-results/peers.json (test/bench/report.ts), and exits 1 when a
  * goal is missed (unless --report-only).
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { availableParallelism, loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { loadCerts } from '../../src/transport/mtls/material.ts'
-import { initCertsDir, issueIntoDir } from '../../src/certs/files.ts'
-import { startNode } from '../integration/helpers/grid-process.ts'
-import { note, sleep, table } from './lib.ts'
+import { median, note, round, table } from './lib.ts'
 import { runBench } from './report.ts'
 import type { Figure, Row } from './report.ts'
-import { bullmq, gridd, piscina, startOwner, startRedis } from './peers-systems.ts'
+import { bullmq, gridd, piscina, startComparisonGrid } from './peers-systems.ts'
 import type { System } from './peers-systems.ts'
 
 const NOOP = fileURLToPath(new URL('../fixtures/stages/noop.mjs', import.meta.url))
@@ -35,9 +30,6 @@ const noopItems = (n: number): unknown[] => Array.from({ length: n }, (_, n) => 
 
 interface Work { figure: string, label: string, module: string, items: unknown[], workers: number, concurrency: Record<string, number> }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits
-
 await runBench('peers', [], async (args, defer) => {
   const quick = args.quick
   const WORK: Work[] = [
@@ -47,21 +39,8 @@ await runBench('peers', [], async (args, defer) => {
     { figure: 'cpu1', label: 'CPU-bound items (primes, 3-30 ms), 1 worker', module: PRIMES, items: primeItems(quick ? 40 : 150), workers: 1, concurrency: { gridd: 1, BullMQ: 1, Piscina: 1 } },
     { figure: 'cpu2', label: 'CPU-bound items (primes, 3-30 ms), 2 workers on 2 cores', module: PRIMES, items: primeItems(quick ? 80 : 300), workers: 2, concurrency: { gridd: 1, BullMQ: 1, Piscina: 1 } }
   ]
-  const certs = await mkdtemp(join(tmpdir(), 'gridd-bench-peers-'))
-  defer(async () => { await rm(certs, { recursive: true, force: true }) })
-  await initCertsDir(certs)
-  for (const name of ['agent', 'owner']) await issueIntoDir(certs, name, { roles: ['member', 'agent'] })
-  const agent = await startNode(['--certs', certs, '--name', 'agent', '--agent', '--workers', '2', '--cpu', '2'])
-  defer(async () => { await agent.stop() })
-  const owner = await startOwner(await loadCerts(certs, 'owner'), agent.address)
-  defer(async () => { await owner.stop() })
-  while (!owner.members().some(m => m.role === 'agent' && m.state === 'alive')) await sleep(50)
-  const redis = await startRedis()
-  defer(async () => { await redis.stop() })
-  // other work on the machine skews all three, the multi-process ones (gridd, BullMQ) most: say how busy it was
-  const loadAtStart = round(loadavg()[0]!, 1)
-  note(`gridd agent at ${agent.address}; redis-server on 127.0.0.1:${redis.port}${quick ? '; --quick' : ''}; load average ${loadAtStart} on ${availableParallelism()} cores`)
-  const systems: System[] = [gridd(owner), bullmq(redis.port), piscina()]
+  const grid = await startComparisonGrid('peers', defer)
+  const systems: System[] = [gridd(await grid.owner()), bullmq(grid.redisPort), piscina()]
 
   // items/s per work and system, one entry per round
   const rates: Record<string, Record<string, number[]>> = {}
@@ -108,6 +87,6 @@ await runBench('peers', [], async (args, defer) => {
       { figure: 'cpu2.gridd/Piscina', comparator: '>=', bound: 0.95 }
     ],
     rows,
-    details: { rates, loadAverageAtStart: loadAtStart, loadAverageAtEnd: round(loadavg()[0]!, 1) }
+    details: { rates, loadAverageAtStart: grid.loadAtStart, loadAverageAtEnd: round(loadavg()[0]!, 1) }
   }
 })

@@ -7,24 +7,10 @@ import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { eventually } from './helpers/grid-process.ts'
 import { freePort } from './helpers/ports.ts'
+import { parse, value } from './helpers/prom-text.ts'
+import type { Sample } from './helpers/prom-text.ts'
 
 const stage = (name: string): string => fileURLToPath(new URL(`../fixtures/stages/${name}`, import.meta.url))
-
-interface Sample { name: string, labels: Record<string, string>, value: number }
-
-/** Prometheus text format → samples (comments skipped). */
-function parse (text: string): Sample[] {
-  return text.split('\n').filter(l => l !== '' && !l.startsWith('#')).map(line => {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
-    if (m == null) throw new Error(`not a sample line: ${line}`)
-    const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map(x => [x[1]!, x[2]!]))
-    return { name: m[1]!, labels, value: Number(m[3]) }
-  })
-}
-
-const value = (samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined =>
-  samples.find(s => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value
-
 
 describe('the metrics add-on, scraped', () => {
   let grid: GridFixture
@@ -137,6 +123,21 @@ describe('the metrics add-on, scraped', () => {
       run.cancel()
       await run.done.catch(() => {})
     }
+  }, 60_000)
+
+  it('counts the tasks this node owns by final status, with their latency, over HTTP', async () => {
+    const task = (name: string): string => fileURLToPath(new URL(`../fixtures/tasks/${name}`, import.meta.url))
+    expect(await Promise.all([1, 2, 3].map(async n => await owner.run(task('square.mjs'), n)))).toEqual([1, 4, 9])
+    await expect(owner.run(task('fails.mjs'), 'x')).rejects.toMatchObject({ code: 'ERR_TASK_FAILED' })
+    const samples = await scrape()
+    expect(value(samples, 'gridd_tasks_total', { status: 'completed' })).toBe(3)
+    expect(value(samples, 'gridd_tasks_total', { status: 'failed' })).toBe(1)
+    expect(value(samples, 'gridd_tasks_total', { status: 'cancelled' })).toBe(0)
+    expect(value(samples, 'gridd_tasks_open', { status: 'running' })).toBe(0)
+    expect(value(samples, 'gridd_task_duration_seconds_count')).toBe(4)
+    expect(value(samples, 'gridd_task_duration_seconds_bucket', { le: '+Inf' })).toBe(4)
+    // a round trip through the agent's workers, the first one started for it: well under a minute
+    expect(value(samples, 'gridd_task_duration_seconds_bucket', { le: '60' })).toBe(4)
   }, 60_000)
 
   it('an agent process serves its own metrics with --metrics: its workers by stage', async () => {

@@ -11,6 +11,8 @@ import type { GridNodeEvents } from '../../../src/node-events.ts'
 import type { Member } from '../../../src/membership/member.ts'
 import type { Channel } from '../../../src/channels/channel.ts'
 import { NodeStoppedError } from '../../../src/errors.ts'
+import { emptyOverview } from '../../../src/tasks/stats.ts'
+import type { TasksOverview } from '../../../src/tasks/stats.ts'
 
 /** A stub host (js-libp2p style components): what an add-on sees, and nothing else. */
 class StubHost extends EventEmitter<GridNodeEvents> implements AddonHost {
@@ -25,6 +27,7 @@ class StubHost extends EventEmitter<GridNodeEvents> implements AddonHost {
   pipelines (): [] { return [] }
   certificateNotAfter (): number { return 0 }
   certificateRevoked (): boolean { return false }
+  tasksOverview (): TasksOverview { return emptyOverview() }
   channel (name: string): Channel { return { name } as unknown as Channel }
 }
 

@@ -7,6 +7,7 @@ import type { Dashboard, DashboardOptions } from '../../../src/dashboard/server.
 import { hostAllowed, originAllowed } from '../../../src/addons/host-check.ts'
 import { pino } from 'pino'
 import { entry } from '../membership/helpers.ts'
+import { emptyOverview } from '../../../src/tasks/stats.ts'
 
 /** The dashboard's warnings, kept to wait on. */
 const warnings: string[] = []
@@ -15,7 +16,7 @@ const log = pino({ level: 'warn' }, { write: (line: string) => { warnings.push(l
 /** A node of `count` members with long addresses: each snapshot frame is large, so a stalled reader fills buffers fast. */
 function fakeNode (count: number) {
   const members = Array.from({ length: count }, (_, i) => ({ ...entry(`member-${i}`, { addresses: [`/dns4/${'a'.repeat(200)}.example/tcp/${i}`] }), lastSeenMs: 0 }))
-  return { self: () => members[0]!, members: () => members.slice(1), pipelines: () => [], on: () => {}, off: () => {} }
+  return { self: () => members[0]!, members: () => members.slice(1), pipelines: () => [], tasksOverview: emptyOverview, on: () => {}, off: () => {} }
 }
 
 /** GET `path` with these headers; resolves with the status code. */

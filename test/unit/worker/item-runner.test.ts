@@ -80,4 +80,51 @@ describe('ItemRunner', () => {
     expect(errors.sort()).toEqual([1, 2])
     expect(out.find(o => o.id === 2 && 'error' in o)).toMatchObject({ error: { code: 'ERR_TASK_CANCELLED' } })
   })
+
+  it('in a run of quick tasks only the first start is sent: the rest end before the turn does, their results say they ran', async () => {
+    const out: WorkerOutput[] = []
+    const runner = new ItemRunner({ process: item => item }, CTX, 1, o => out.push(o))
+    runner.accept(Array.from({ length: 50 }, (_, id) => ({ id, item: id, task: true as const })))
+    await turn()
+    expect(out.filter(o => 'notice' in o)).toEqual([{ id: 0, notice: 'started' }])
+    expect(out.filter(o => 'value' in o).map(o => o.id)).toEqual(Array.from({ length: 50 }, (_, i) => i))
+  })
+
+  it('a task started inside a quick run that outlasts the turn has its start sent at the end of the turn, before its progress and result', async () => {
+    const out: WorkerOutput[] = []
+    let release: () => void = () => {}
+    const runner = new ItemRunner({
+      process: async (item, ctx) => {
+        if (item === 'slow') {
+          await new Promise<void>(resolve => { release = resolve })
+          ;(ctx as TaskContext).progress('half')
+          await turn()
+        }
+        return item
+      }
+    }, CTX, 1, o => out.push(o))
+    runner.accept([{ id: 1, item: 'quick', task: true }, { id: 2, item: 'slow', task: true }])
+    // the turn the quick run happened in ends (the test's first turn was queued before it)
+    await turn()
+    await turn()
+    expect(out).toEqual([{ id: 1, notice: 'started' }, { id: 1, value: 'quick' }, { id: 2, notice: 'started' }])
+    release()
+    await turn()
+    await turn()
+    expect(out.slice(3)).toEqual([{ id: 2, notice: 'progress', value: 'half' }, { id: 2, value: 'slow' }])
+  })
+
+  it('a start after an item that took QUICK_MS or more, or after the worker idled, is sent at once', async () => {
+    const sent: Array<{ output: WorkerOutput, now?: boolean }> = []
+    const runner = new ItemRunner({ process: item => { const until = performance.now() + (item as number); while (performance.now() < until) { /* busy */ } return item } }, CTX, 1, (output, now) => sent.push({ output, now }))
+    runner.accept([{ id: 1, item: 2, task: true }, { id: 2, item: 0, task: true }])
+    await turn()
+    runner.accept([{ id: 3, item: 0, task: true }])
+    await turn()
+    expect(sent.filter(s => 'notice' in s.output)).toEqual([
+      { output: { id: 1, notice: 'started' }, now: true },
+      { output: { id: 2, notice: 'started' }, now: true },
+      { output: { id: 3, notice: 'started' }, now: true }
+    ])
+  })
 })

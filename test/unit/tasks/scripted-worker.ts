@@ -1,0 +1,42 @@
+import type { WorkerHandle, ProcessOptions } from '../../../src/owner/worker-handle.ts'
+import type { WorkerExit } from '../../../src/worker/ipc.ts'
+import { WorkerExitedError } from '../../../src/errors.ts'
+
+/**
+ * A worker that does what each input says: `{ kind: 'ok' }` returns at once,
+ * `'fail'` throws, `'run'` starts (reports it) and runs until its signal
+ * aborts, `'hold'` stays dispatched (never reports a start) until its signal
+ * aborts, `'lost'` dies under the task the first time it sees it.
+ */
+export class ScriptedWorker implements WorkerHandle {
+  static count = 0
+  static lostSeen = new Set<unknown>()
+  readonly id = `w-${String(ScriptedWorker.count++).padStart(12, '0')}`
+  readonly agentId = 'agent'
+  readonly pid = 1
+  readonly stage = 'task:scripted'
+  readonly exited: Promise<WorkerExit>
+  private die: (exit: WorkerExit) => void = () => {}
+
+  constructor () { this.exited = new Promise(resolve => { this.die = resolve }) }
+
+  async process (item: unknown, options: ProcessOptions = {}): Promise<unknown> {
+    const { kind, id } = item as { kind: string, id?: unknown }
+    if (kind === 'ok') return 'ok'
+    if (kind === 'fail') throw new RangeError('no good')
+    if (kind === 'lost' && !ScriptedWorker.lostSeen.has(id)) {
+      ScriptedWorker.lostSeen.add(id)
+      this.die({ code: null, signal: 'SIGKILL' })
+      throw new WorkerExitedError(this.id, 'killed under its task')
+    }
+    if (kind === 'lost') return 'ok on the second attempt'
+    if (kind === 'run') options.onStart?.()
+    return await new Promise((_resolve, reject) => { options.signal?.addEventListener('abort', () => { reject(options.signal!.reason as Error) }) })
+  }
+
+  async kill (): Promise<WorkerExit> {
+    const exit = { code: 0, signal: null }
+    this.die(exit)
+    return exit
+  }
+}

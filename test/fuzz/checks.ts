@@ -29,9 +29,14 @@ async function poll<T> (check: () => Promise<T | undefined>, timeoutMs: number):
   return undefined
 }
 
+/** Every node process still runs; for one that exited, its last error lines (level error and above) and its stderr tail. */
 export function processesUp (grid: FuzzGrid): CheckResult {
   const down = grid.nodes.filter(n => n.proc.proc.exitCode !== null || n.proc.proc.signalCode !== null)
-  return { name: 'every node process is up (0 crashes)', ok: down.length === 0, detail: down.length === 0 ? `${grid.nodes.length} of ${grid.nodes.length} up` : down.map(n => `${n.name} exited ${n.proc.proc.exitCode ?? n.proc.proc.signalCode}: ${n.proc.output().slice(-2000)}`).join('\n') }
+  const why = (n: FuzzNode): string => {
+    const errors = n.proc.lines.filter(l => l.level >= 50 || l.level === 0).slice(-5).map(l => JSON.stringify(l).slice(0, 1500))
+    return `${n.name} exited ${n.proc.proc.exitCode ?? n.proc.proc.signalCode}:\n  ${errors.join('\n  ')}`
+  }
+  return { name: 'every node process is up (0 crashes)', ok: down.length === 0, detail: down.length === 0 ? `${grid.nodes.length} of ${grid.nodes.length} up` : down.map(why).join('\n') }
 }
 
 /** Through the status protocol: every node lists every other node alive (within `timeoutMs`). */
@@ -51,11 +56,17 @@ export async function converged (client: ClientLibp2p, grid: FuzzGrid, timeoutMs
 export async function channelsEqual (client: ClientLibp2p, grid: FuzzGrid, expected: Record<string, unknown>, timeoutMs: number): Promise<CheckResult> {
   let last = ''
   const ok = await poll(async () => {
-    const lists = await Promise.all(grid.nodes.map(async n => JSON.stringify((await requestChannel(client, target(n), { op: 'list', channel: CHECK_CHANNEL }, { signal: AbortSignal.timeout(5000) })).entries ?? [])))
-    const first = JSON.parse(lists[0]!) as Array<[string, unknown]>
-    const has = Object.entries(expected).every(([k, v]) => first.some(([key, value]) => key === k && JSON.stringify(value) === JSON.stringify(v)))
-    last = `${new Set(lists).size} distinct views; expected writes ${has ? 'present' : 'missing'}: ${lists[0]!.slice(0, 300)}`
-    return new Set(lists).size === 1 && has ? true : undefined
+    const views = await Promise.all(grid.nodes.map(async n => new Map(((await requestChannel(client, target(n), { op: 'list', channel: CHECK_CHANNEL }, { signal: AbortSignal.timeout(5000) })).entries ?? []).map(([k, v]) => [k, JSON.stringify(v)]))))
+    const first = views[0]!
+    const missing = Object.entries(expected).filter(([k, v]) => first.get(k) !== JSON.stringify(v)).map(([k]) => k)
+    // per node, the keys whose value differs from the first node's
+    const differences = views.slice(1).map((view, i) => {
+      const keys = new Set([...first.keys(), ...view.keys()])
+      const differ = [...keys].filter(k => first.get(k) !== view.get(k))
+      return differ.length === 0 ? '' : `${grid.nodes[i + 1]!.name} differs from ${grid.nodes[0]!.name} on ${differ.map(k => `${k} (${first.get(k)?.slice(0, 40) ?? 'absent'} / ${view.get(k)?.slice(0, 40) ?? 'absent'})`).join(', ')}`
+    }).filter(d => d !== '')
+    last = [`${first.size} keys`, ...differences, ...(missing.length > 0 ? [`missing on ${grid.nodes[0]!.name}: ${missing.join(', ')}`] : [])].join('; ')
+    return differences.length === 0 && missing.length === 0 ? true : undefined
   }, timeoutMs)
   return { name: `channel "${CHECK_CHANNEL}" equal on every node, with the writes from before and after`, ok: ok === true, detail: last }
 }

@@ -14,7 +14,7 @@ type Attack = (ctx: FuzzContext, target: Target) => Promise<void>
  * target node at random, runs it to its end (every attack is time-bounded)
  * and picks the next.
  */
-export async function lanes (ctx: FuzzContext, count: number, ms: number, note: (msg: string) => void): Promise<void> {
+export async function lanes (ctx: FuzzContext, count: number, ms: number, note: () => Promise<void>): Promise<void> {
   const deadline = Date.now() + ms
   const stalls = new Set<Promise<void>>()
   let lastRealSpawn = 0
@@ -59,9 +59,11 @@ export async function lanes (ctx: FuzzContext, count: number, ms: number, note: 
       } catch (err) {
         ctx.counts.add('fuzzer errors', (err as Error).name)
       }
+      // a publish resolves without I/O: without this, the lanes would starve the sockets they write to
+      await new Promise(resolve => setImmediate(resolve))
       if (Date.now() - lastNote > 10_000) {
         lastNote = Date.now()
-        note(`${ctx.counts.total()} messages so far`)
+        await note()
       }
     }
   }))

@@ -1,3 +1,6 @@
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createClientLibp2p, createGridLibp2p } from '../../src/transport/libp2p.ts'
@@ -99,7 +102,8 @@ export async function runFuzz (options: FuzzOptions): Promise<FuzzReport> {
 
     const rssBefore = await Promise.all(grid.nodes.map(async n => (await procMemory(n.proc.proc.pid))?.vmRssMb ?? null))
     note(`fuzzing for ${options.seconds} s (seed ${options.seed}) as ${ctx.self}`)
-    await lanes(ctx, options.lanes ?? 4, options.seconds * 1000, note)
+    const rssNow = async (): Promise<string> => (await Promise.all(grid.nodes.map(async n => `${n.name} ${(await procMemory(n.proc.proc.pid))?.vmRssMb ?? '-'} MB`))).join(', ')
+    await lanes(ctx, options.lanes ?? 4, options.seconds * 1000, async () => { note(`${ctx.counts.total()} messages so far; RSS ${await rssNow()}`) })
     note(`fuzzing over: ${ctx.counts.total()} messages; checking the grid`)
     await member.stop()
     await raw.stop()
@@ -117,6 +121,12 @@ export async function runFuzz (options: FuzzOptions): Promise<FuzzReport> {
     const growth = grid.nodes.map((n, i) => ({ n, grew: (rssAfter[i] ?? Infinity) - (rssBefore[i] ?? 0) }))
     checks.push({ name: `RSS growth of every node below ${limit} MB`, ok: growth.every(g => g.grew < limit), detail: growth.map(g => `${g.n.name} ${g.grew.toFixed(1)} MB`).join(', ') })
     checks.push(processesUp(grid))
+    if (!checks.every(c => c.ok)) {
+      // the nodes' whole logs, for the finding: the grid's temp dir goes with it
+      const dir = await mkdtemp(join(tmpdir(), `gridd-fuzz-logs-${options.seed}-`))
+      for (const n of grid.nodes) await writeFile(join(dir, `${n.name}.log`), n.proc.output())
+      checks.push({ name: 'node logs kept', ok: false, detail: dir })
+    }
     const rejected: FuzzReport['rejected'] = {}
     for (const n of grid.nodes) rejected[n.name] = await rejectedCounts(n).catch(() => ({}))
     return {

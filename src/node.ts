@@ -14,6 +14,7 @@ import { STATUS_PROTOCOL, statusHandler } from './control/status.ts'
 import type { StatusRequest } from './control/status.ts'
 import { Membership } from './membership/membership.ts'
 import type { Member } from './membership/member.ts'
+import { Rejections } from './transport/rejections.ts'
 import type { RejectedCount } from './transport/rejections.ts'
 import type { GridNodeEvents } from './node-events.ts'
 import { MEMBER_EVENT_TYPES } from './membership/events.ts'
@@ -56,6 +57,8 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   private readonly addons: AddonRegistry
   private readonly channels: Channels
   private readonly services: ServiceList
+  /** Bad requests on the control, status and channel-client protocols. */
+  private readonly rejections: Rejections
   private stopping?: Promise<void>
 
   private constructor (config: GridNodeConfig, libp2p: GridLibp2p, log: Logger, root: Logger, addons: GridNodeInit['addons'], keyPem: string) {
@@ -64,6 +67,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     this.libp2p = libp2p
     this.log = log
     this.seeds = new SeedDialer(libp2p, log)
+    this.rejections = new Rejections(log)
     this.membership = new Membership({ libp2p, pubsub: libp2p.services.pubsub }, config.membership, root)
     const dataDir = config.dataDir ?? join(tmpdir(), 'gridd', libp2p.peerId.toString())
     if (config.agent != null) this.agent = new AgentRole(libp2p, this.membership, config.agent, dataDir, root)
@@ -109,7 +113,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
 
   /** Bad messages from peers dropped so far, by protocol and reason (`gridd_rejected_messages_total`). */
   rejectedMessages (): RejectedCount[] {
-    return [...this.membership.rejected(), ...this.channels.rejected(), ...(this.agent?.rejected() ?? [])]
+    return [...this.membership.rejected(), ...this.channels.rejected(), ...(this.agent?.rejected() ?? []), ...this.rejections.counters(), ...this.addons.rejected()]
   }
 
   /** The member table: every other member this node knows of, never itself. */
@@ -226,9 +230,9 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
           setWeight: w => { this.setWeight(w) },
           setStrategy: s => { this.setStrategy(s) },
           placement: () => ({ weight: this.self().weight, strategy: this.self().strategy })
-        }, this.log),
-        [STATUS_PROTOCOL]: statusHandler(request => this.status(request), this.log),
-        [CLIENT_PROTOCOL]: channelClientHandler(name => this.channel(name), this.log)
+        }, this.log, this.rejections),
+        [STATUS_PROTOCOL]: statusHandler(request => this.status(request), this.rejections),
+        [CLIENT_PROTOCOL]: channelClientHandler(name => this.channel(name), this.rejections)
       }),
       { name: 'workers', start: () => { this.workers.start() }, stop: async () => { await this.workers.stop() }, destroy: () => { this.workers.destroy() } },
       { name: 'pipelines', stop: cancelRuns, destroy: cancelRuns },

@@ -11,7 +11,7 @@ import { DEFAULT_ATTACH_TIMEOUT_MS } from './config.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import type { Logger } from '../logger.ts'
 import { ModuleMissingError, ProtocolError, WorkerNotFoundError } from '../errors.ts'
-import { Rejections } from '../transport/rejections.ts'
+import { Rejections, streamFailure } from '../transport/rejections.ts'
 import type { RejectedCount } from '../transport/rejections.ts'
 import { Batcher } from '../wire/batcher.ts'
 
@@ -29,7 +29,7 @@ export class AgentService {
   private readonly dataDir: string
   private readonly log: Logger
   private readonly attachTimeoutMs: number
-  /** Worker streams closed for breaking the protocol: counted, logged once a minute per peer. */
+  /** Bad spawn requests and worker streams closed for breaking the protocol: counted, logged once a minute per peer. */
   private readonly rejections: Rejections
   /** Workers spawned for a requester that has not opened their worker stream yet, with their kill timers. */
   private readonly unattached = new Map<string, NodeJS.Timeout>()
@@ -43,7 +43,7 @@ export class AgentService {
     this.rejections = new Rejections(this.log)
   }
 
-  /** Worker streams closed for a protocol violation, by reason (`gridd_rejected_messages_total` rows). */
+  /** Bad spawn requests and worker streams closed for a protocol violation, by reason (`gridd_rejected_messages_total` rows). */
   rejected (): RejectedCount[] {
     return this.rejections.counters()
   }
@@ -86,7 +86,7 @@ export class AgentService {
       await json.write(await this.answer(request, connection.remotePeer.toString()), { signal })
       await json.close()
     } catch (err) {
-      this.log.warn({ peer: connection.remotePeer.toString(), err }, 'dropped malformed spawn request')
+      this.rejections.reject(SPAWN_PROTOCOL, streamFailure(err), connection.remotePeer.toString(), 'dropped malformed spawn request', String(err), { err })
       stream.abort(err as Error)
     }
   }

@@ -6,7 +6,8 @@ import { toWireError, wireErrorSchema, RemoteError } from '../wire/wire-error.ts
 import { CLIENT_PROTOCOL, clientRequestSchema } from './schema.ts'
 import type { ClientRequest } from './schema.ts'
 import type { Channel } from './channel.ts'
-import type { Logger } from '../logger.ts'
+import { streamFailure } from '../transport/rejections.ts'
+import type { Rejections } from '../transport/rejections.ts'
 
 const replySchema = v.variant('ok', [
   v.object({ ok: v.literal(true), value: v.optional(v.unknown()), found: v.optional(v.boolean()), entries: v.optional(v.array(v.tuple([v.string(), v.unknown()]))) }),
@@ -21,8 +22,8 @@ export type ChannelReply = v.InferOutput<typeof replySchema>
  * The handler of CLIENT_PROTOCOL: serves `grid channel get|set|del|list` (a CLI is a client,
  * not a member: the node reads and writes for it). The node registers and unregisters it.
  */
-export function channelClientHandler (channel: (name: string) => Channel, log: Logger): StreamHandler {
-  return async (stream) => {
+export function channelClientHandler (channel: (name: string) => Channel, rejections: Rejections): StreamHandler {
+  return async (stream, connection) => {
     const json = new JsonStream(stream, { maxBytes: 1024 * 1024 })
     try {
       const request = await json.read(clientRequestSchema, { signal: AbortSignal.timeout(5000) })
@@ -38,7 +39,7 @@ export function channelClientHandler (channel: (name: string) => Channel, log: L
       await json.write(reply)
       await json.close()
     } catch (err) {
-      log.debug({ err }, 'channel request failed')
+      rejections.reject(CLIENT_PROTOCOL, streamFailure(err), connection.remotePeer.toString(), 'dropped a channel request', String(err), { err })
       stream.abort(err as Error)
     }
   }

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
-import { GridProcess, runGrid } from '../integration/helpers/grid-process.ts'
+import { GridProcess, GRID_BIN, runGrid } from '../integration/helpers/grid-process.ts'
+import { gridCommand } from '../bench/lib.ts'
 import { freePort } from '../integration/helpers/ports.ts'
 import { loadCerts } from '../../src/transport/mtls/material.ts'
 import type { TlsMaterial } from '../../src/transport/mtls/material.ts'
@@ -57,7 +58,8 @@ export class FuzzGrid {
         if (i > 1) args.push('--peer', grid.nodes[0]!.proc.address)
         if (agent) args.push('--agent', '--workers', '4', '--cpu', '4', '--memory', '2048')
         if (addon) args.push('--addon', ECHO_ADDON)
-        const proc = new GridProcess(args)
+        // started as `npx grid node` runs it (the bundle, under its shebang's flags), so RSS figures are a real node's
+        const proc = new GridProcess(args, {}, undefined, gridCommand(GRID_BIN, ['node', ...args]))
         grid.nodes.push({ name: `n${i}`, proc, agent, addon, metricsUrl: `http://127.0.0.1:${metrics}/metrics` })
         await proc.ready()
       }

@@ -10,6 +10,8 @@ export function printReport (r: FuzzReport): string {
   out.push(table(['node', 'protocol reason', 'count'], rejected))
   out.push('\nRSS:\n')
   out.push(table(['node', 'before MB', 'after MB'], Object.entries(r.rss).map(([node, m]) => [node, String(m.beforeMb), String(m.afterMb)])))
+  out.push('\nevent-loop stalls (membership\'s "this node was paused"):\n')
+  out.push(table(['node', 'stalls', 'longest ms'], Object.entries(r.stalls).map(([node, s]) => [node, String(s.count), String(s.longestMs)])))
   out.push('\nchecks:\n')
   for (const c of r.checks) out.push(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}\n`)
   out.push(r.ok ? '\nall checks passed\n' : '\nSOME CHECKS FAILED\n')

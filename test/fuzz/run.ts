@@ -32,7 +32,7 @@ export interface FuzzOptions {
   seed: number
   /** `grid node` processes (the last one an agent). Default 3. */
   nodes?: number
-  /** Attacks in flight at once. Default 4. */
+  /** Attacks in flight at once. Default 6. */
   lanes?: number
   /** The most a node's RSS may grow over the run. Default 200 MB. */
   maxRssGrowthMb?: number
@@ -47,6 +47,8 @@ export interface FuzzReport {
   total: number
   rejected: Record<string, Record<string, number>>
   rss: Record<string, { beforeMb: number | null, afterMb: number | null }>
+  /** Per node: how often its event loop stood still long enough for membership to say it was paused, and the longest. */
+  stalls: Record<string, { count: number, longestMs: number }>
   corpus: Record<string, number>
   checks: CheckResult[]
   ok: boolean
@@ -103,7 +105,7 @@ export async function runFuzz (options: FuzzOptions): Promise<FuzzReport> {
     const rssBefore = await Promise.all(grid.nodes.map(async n => (await procMemory(n.proc.proc.pid))?.vmRssMb ?? null))
     note(`fuzzing for ${options.seconds} s (seed ${options.seed}) as ${ctx.self}`)
     const rssNow = async (): Promise<string> => (await Promise.all(grid.nodes.map(async n => `${n.name} ${(await procMemory(n.proc.proc.pid))?.vmRssMb ?? '-'} MB`))).join(', ')
-    await lanes(ctx, options.lanes ?? 4, options.seconds * 1000, async () => { note(`${ctx.counts.total()} messages so far; RSS ${await rssNow()}`) })
+    await lanes(ctx, options.lanes ?? 6, options.seconds * 1000, async () => { note(`${ctx.counts.total()} messages so far; RSS ${await rssNow()}`) })
     note(`fuzzing over: ${ctx.counts.total()} messages; checking the grid`)
     await member.stop()
     await raw.stop()
@@ -137,6 +139,10 @@ export async function runFuzz (options: FuzzOptions): Promise<FuzzReport> {
       rejected,
       rss: Object.fromEntries(grid.nodes.map((n, i) => [`${n.name}${n.agent ? ' (agent)' : ''}`, { beforeMb: rssBefore[i] ?? null, afterMb: rssAfter[i] ?? null }])),
       corpus: ctx.corpus.sizes(),
+      stalls: Object.fromEntries(grid.nodes.map(n => {
+        const paused = n.proc.lines.filter(l => l.msg === 'this node was paused; resetting failure detection').map(l => Number(l.pausedMs))
+        return [n.name, { count: paused.length, longestMs: Math.max(0, ...paused) }]
+      })),
       checks,
       ok: checks.every(c => c.ok)
     }

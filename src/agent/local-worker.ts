@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process'
 import type { FromWorker, ToWorker, WorkerExit } from '../worker/ipc.ts'
 import { Batcher } from '../wire/batcher.ts'
 import { RemoteError, workerExitedError } from '../wire/wire-error.ts'
+import { ProtocolError } from '../errors.ts'
 import type { WireError } from '../wire/wire-error.ts'
 
 export interface WorkerInfo {
@@ -21,7 +22,7 @@ export class LocalWorker {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
   private readonly ready: Promise<void>
   private nextId = 0
-  private readonly outgoing = new Batcher<{ id: number, item: unknown }>(items => { this.send({ type: 'batch', items }) })
+  private readonly outgoing = new Batcher<{ id: number, item: unknown }>(items => { this.sendBatch(items) })
   private lastError?: WireError
   private exit?: WorkerExit
 
@@ -85,6 +86,23 @@ export class LocalWorker {
     // the channel can close between the check and the write (the worker is exiting, and its exit reports
     // that): with a callback a failed send is not an unhandled 'error' event that takes the agent down
     if (this.child.connected) this.child.send(message, () => {})
+  }
+
+  /**
+   * Items to the worker. An item the IPC serializer cannot take (a value nested past its stack: it throws
+   * at once, in a timer, which took the agent down; found by npm run fuzz) fails alone: the batch is
+   * sent again item by item, and that item's requester gets the error.
+   */
+  private sendBatch (items: Array<{ id: number, item: unknown }>): void {
+    try {
+      this.send({ type: 'batch', items })
+    } catch (err) {
+      if (items.length > 1) {
+        for (const one of items) this.sendBatch([one])
+        return
+      }
+      this.settle(items[0]!.id, p => { p.reject(new ProtocolError(`item cannot be sent to the worker: ${(err as Error).message}`, { cause: err })) })
+    }
   }
 
   private settle (id: number, fn: (p: { resolve: (v: unknown) => void, reject: (e: Error) => void }) => void): void {

@@ -2,7 +2,7 @@ import type { FuzzContext, Target } from './context.ts'
 import * as streams from './stream-attacks.ts'
 import * as gossip from './gossip-attacks.ts'
 
-/** Stalled streams held at once (each for 2–10 s): enough to press on per-peer stream limits, not to starve the run. */
+/** Stalled streams held at once (each for 2–12 s): enough to press on per-peer stream limits, not to starve the run. */
 const MAX_STALLS = 16
 /** A real spawn (a forked worker the fuzzer then attaches to) at most this often: forks are costly on a small machine. */
 const REAL_SPAWN_EVERY_MS = 3000

@@ -36,6 +36,8 @@ export interface FuzzOptions {
   lanes?: number
   /** The most a node's RSS may grow over the run. Default 200 MB. */
   maxRssGrowthMb?: number
+  /** Keep the nodes' logs even when every check passes (they are always kept when one fails). */
+  keepLogs?: boolean
   /** Progress lines. */
   note?: (msg: string) => void
 }
@@ -123,11 +125,12 @@ export async function runFuzz (options: FuzzOptions): Promise<FuzzReport> {
     const growth = grid.nodes.map((n, i) => ({ n, grew: (rssAfter[i] ?? Infinity) - (rssBefore[i] ?? 0) }))
     checks.push({ name: `RSS growth of every node below ${limit} MB`, ok: growth.every(g => g.grew < limit), detail: growth.map(g => `${g.n.name} ${g.grew.toFixed(1)} MB`).join(', ') })
     checks.push(processesUp(grid))
-    if (!checks.every(c => c.ok)) {
+    const passed = checks.every(c => c.ok)
+    if (!passed || options.keepLogs === true) {
       // the nodes' whole logs, for the finding: the grid's temp dir goes with it
       const dir = await mkdtemp(join(tmpdir(), `gridd-fuzz-logs-${options.seed}-`))
       for (const n of grid.nodes) await writeFile(join(dir, `${n.name}.log`), n.proc.output())
-      checks.push({ name: 'node logs kept', ok: false, detail: dir })
+      note(`node logs kept in ${dir}`)
     }
     const rejected: FuzzReport['rejected'] = {}
     for (const n of grid.nodes) rejected[n.name] = await rejectedCounts(n).catch(() => ({}))

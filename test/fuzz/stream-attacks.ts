@@ -59,7 +59,8 @@ export async function stall (ctx: FuzzContext, target: Target): Promise<void> {
   const protocol = ctx.rng.pick(protocolsOf(target))
   const kind = ctx.rng.pick(['silent', 'half-prefix', 'partial-body'] as const)
   const writes = kind === 'silent' ? [] : kind === 'half-prefix' ? [Uint8Array.of(0x80)] : [concat(varint(1000), new TextEncoder().encode('{"v":1,'))]
-  const holdMs = 2000 + ctx.rng.int(8000)
+  // past the 5 s read deadline of most handlers
+  const holdMs = 2000 + ctx.rng.int(10_000)
   const outcome = await exchange(ctx.member, target.peerId, protocol, { writes, holdMs, signal: AbortSignal.timeout(holdMs + STEP_TIMEOUT_MS) })
   ctx.counts.add(`${protocol} (stalled ${kind})`, outcome)
 }

@@ -2,7 +2,7 @@ import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { byteStream } from '@libp2p/utils'
 
 /** What one stream exchange came to, for the counts (a refusal by the node is the expected outcome). */
-export type Outcome = 'answered' | 'closed' | 'reset' | 'timeout' | `dial-failed ${string}`
+export type Outcome = 'answered' | 'closed' | 'reset' | 'timeout' | 'ended by node' | 'held open' | `dial-failed ${string}`
 
 export interface Exchange {
   /** Frames (raw bytes) written one after another. */
@@ -29,8 +29,10 @@ export async function exchange (libp2p: Libp2p, peer: PeerId, protocol: string, 
   try {
     for (const w of ex.writes) await bytes.write(w, { signal: ex.signal })
     if (ex.holdMs != null) {
-      // a stalled peer: it keeps the stream, says nothing more, and reads nothing
-      await new Promise(resolve => { const t = setTimeout(resolve, ex.holdMs); ex.signal.addEventListener('abort', () => { clearTimeout(t); resolve(undefined) }, { once: true }) })
+      // a stalled peer: it keeps the stream and says nothing more; did the node's read deadline end it first?
+      const held = new Promise<Outcome>(resolve => { const t = setTimeout(() => { resolve('held open') }, ex.holdMs); ex.signal.addEventListener('abort', () => { clearTimeout(t); resolve('held open') }, { once: true }) })
+      const ended = bytes.read({ signal: ex.signal }).then(() => 'ended by node' as const, () => 'ended by node' as const)
+      outcome = await Promise.race([held, ended])
     } else if (ex.read !== false) {
       if (ex.endWrite !== false) await stream.close({ signal: ex.signal })
       const reply = await bytes.read({ signal: ex.signal })

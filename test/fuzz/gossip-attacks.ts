@@ -38,7 +38,7 @@ export function capture (ctx: FuzzContext): void {
 
 /** A heartbeat published by the fuzzing member (signed by it): its own, mutated, or another node's body under its signature. */
 export async function heartbeat (ctx: FuzzContext): Promise<void> {
-  const text = body(ctx, samples.heartbeat(ctx.rng, ctx.corpus, ctx.self, ctx.nextSeq()))
+  const text = body(ctx, samples.heartbeat(ctx.rng, ctx.corpus, ctx.self, ctx.nextSeq(), ctx.member.getMultiaddrs().map(a => a.toString())))
   await publish(ctx, MEMBERS_TOPIC, text)
 }
 

@@ -22,6 +22,7 @@ import type { FuzzContext, Target } from './context.ts'
 import { FUZZ_CHANNELS } from './samples.ts'
 import { lanes } from './lanes.ts'
 import { capture } from './gossip-attacks.ts'
+import { answerSyncs } from './responders.ts'
 import { CHECK_CHANNEL, channelsEqual, converged, pipelineRuns, processesUp, rejectedCounts } from './checks.ts'
 import type { CheckResult } from './checks.ts'
 
@@ -95,6 +96,7 @@ export async function runFuzz (options: FuzzOptions): Promise<FuzzReport> {
     }
     for (const topic of [MEMBERS_TOPIC, ...FUZZ_CHANNELS.map(topicOf)]) member.services.pubsub.subscribe(topic)
     capture(ctx)
+    await answerSyncs(ctx)
     for (const n of grid.nodes) {
       const address = multiaddr(`/ip4/127.0.0.1/tcp/${n.proc.port}/p2p/${n.proc.peerId}`)
       await member.dial(address)

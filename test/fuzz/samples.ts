@@ -12,10 +12,10 @@ export const SHIPPED_SOURCE = 'export default function identity (item) { return 
 export const SHIPPED_SHA256 = createHash('sha256').update(SHIPPED_SOURCE).digest('hex')
 
 /** A plausible member entry about `id` (what a heartbeat or a member-sync row carries). */
-export function memberEntry (id: string, state = 'alive'): Json {
+export function memberEntry (id: string, state = 'alive', addresses: string[] = ['/ip4/127.0.0.1/tcp/1']): Json {
   return {
     id,
-    addresses: ['/ip4/127.0.0.1/tcp/1'],
+    addresses,
     state,
     incarnation: Date.now(),
     role: 'member',
@@ -27,13 +27,14 @@ export function memberEntry (id: string, state = 'alive'): Json {
 }
 
 /** The fuzzer's own heartbeat (a member speaking for itself), or a captured one of another node. */
-export function heartbeat (rng: Rng, corpus: Corpus, self: string, seq: number): Json {
-  if (rng.chance(0.3)) return corpus.pick(rng, 'heartbeat', () => ownHeartbeat(self, seq))
-  return ownHeartbeat(self, seq)
+export function heartbeat (rng: Rng, corpus: Corpus, self: string, seq: number, addresses: string[]): Json {
+  if (rng.chance(0.3)) return corpus.pick(rng, 'heartbeat', () => ownHeartbeat(self, seq, addresses))
+  return ownHeartbeat(self, seq, addresses)
 }
 
-function ownHeartbeat (self: string, seq: number): Json {
-  return { v: 1, seq, member: memberEntry(self), suspects: [], hears: [] }
+/** The fuzzer's own heartbeat, with its real addresses: nodes then dial it, and ask it for syncs it answers mutated. */
+function ownHeartbeat (self: string, seq: number, addresses: string[]): Json {
+  return { v: 1, seq, member: memberEntry(self, 'alive', addresses), suspects: [], hears: [] }
 }
 
 export function memberSync (rng: Rng, corpus: Corpus, ids: readonly string[]): Json {

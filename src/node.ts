@@ -15,6 +15,7 @@ import { STATUS_PROTOCOL, statusHandler } from './control/status.ts'
 import type { StatusRequest } from './control/status.ts'
 import { Membership } from './membership/membership.ts'
 import type { Member } from './membership/member.ts'
+import { Rejections } from './transport/rejections.ts'
 import type { RejectedCount } from './transport/rejections.ts'
 import type { GridNodeEvents } from './node-events.ts'
 import { MEMBER_EVENT_TYPES } from './membership/events.ts'
@@ -74,6 +75,8 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   private readonly addons: AddonRegistry
   private readonly channels: Channels
   private readonly services: ServiceList
+  /** Bad requests on the control, status and channel-client protocols. */
+  private readonly rejections: Rejections
   private stopping?: Promise<void>
 
   private constructor (config: GridNodeConfig, libp2p: GridLibp2p, log: Logger, root: Logger, addons: GridNodeInit['addons'], keyPem: string, trust: NodeTrust) {
@@ -85,6 +88,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     const credentials = trust.credentials
     this.log = log
     this.seeds = new SeedDialer(libp2p, log)
+    this.rejections = new Rejections(log)
     this.membership = new Membership({ libp2p, pubsub: libp2p.services.pubsub, roles: credentials }, config.membership, root)
     const dataDir = config.dataDir ?? defaultDataDir(libp2p.peerId.toString(), config.stateHome)
     this.trustServices = trust.services(libp2p, dataDir)
@@ -143,7 +147,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
 
   /** Bad messages from peers dropped so far, by protocol and reason (`gridd_rejected_messages_total`). */
   rejectedMessages (): RejectedCount[] {
-    return [...this.membership.rejected(), ...this.channels.rejected(), ...(this.agent?.rejected() ?? []), ...this.trust.rejected()]
+    return [...this.membership.rejected(), ...this.channels.rejected(), ...(this.agent?.rejected() ?? []), ...this.trust.rejected(), ...this.rejections.counters(), ...this.addons.rejected()]
   }
 
   /** When this node's certificate expires (ms since the epoch): `gridd_certificate_expiry_seconds`. */
@@ -317,11 +321,11 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
             setWeight: w => { this.setWeight(w) },
             setStrategy: s => { this.setStrategy(s) },
             placement: () => ({ weight: this.self().weight, strategy: this.self().strategy })
-          }, this.log)
+          }, this.log, this.rejections)
         },
-        [STATUS_PROTOCOL]: { roles: ANY_ROLE, maxInboundStreams: 4, deadlineMs: 10_000, handler: statusHandler(request => this.status(request), this.log) },
+        [STATUS_PROTOCOL]: { roles: ANY_ROLE, maxInboundStreams: 4, deadlineMs: 10_000, handler: statusHandler(request => this.status(request), this.rejections) },
         // reads for any role that may read (client, member, admin); writes checked per request (member)
-        [CLIENT_PROTOCOL]: { roles: ['client', 'member', 'admin'], maxInboundStreams: 16, deadlineMs: 60_000, handler: channelClientHandler(name => this.channel(name), this.credentials, this.log) }
+        [CLIENT_PROTOCOL]: { roles: ['client', 'member', 'admin'], maxInboundStreams: 16, deadlineMs: 60_000, handler: channelClientHandler(name => this.channel(name), this.credentials, this.rejections) }
       }),
       { name: 'workers', start: () => { this.workers.start() }, stop: async () => { await this.workers.stop() }, destroy: () => { this.workers.destroy() } },
       { name: 'pipelines', stop: cancelRuns, destroy: cancelRuns },

@@ -12,6 +12,8 @@ import { guarded } from '../trust/guard.ts'
 import { isRole } from '../trust/roles.ts'
 import type { Role } from '../trust/roles.ts'
 import { AddonDependencyError, AddonExistsError, AddonStartError, ConfigError, NodeStoppedError } from '../errors.ts'
+import { Rejections, streamFailure } from '../transport/rejections.ts'
+import type { RejectedCount } from '../transport/rejections.ts'
 
 interface Running {
   addon: Addon<never>
@@ -37,6 +39,8 @@ export class AddonRegistry {
   private readonly log: Logger
   private readonly running: Running[] = []
   private readonly starting = new Map<string, Running>()
+  /** Bad requests on the add-ons' protocols: counted, logged once a minute per peer. */
+  private readonly rejections: Rejections
   private closed = false
 
   constructor (host: AddonHost, libp2p: Libp2p, log: Logger, roles: Pick<RoleCheck, 'authorize'>) {
@@ -44,6 +48,12 @@ export class AddonRegistry {
     this.roles = roles
     this.libp2p = libp2p
     this.log = log
+    this.rejections = new Rejections(log)
+  }
+
+  /** Bad requests dropped on the add-ons' protocols, by protocol and reason (`gridd_rejected_messages_total` rows). */
+  rejected (): RejectedCount[] {
+    return this.rejections.counters()
   }
 
   names (): string[] {
@@ -121,6 +131,7 @@ export class AddonRegistry {
     const log = this.log.child({ addon: addon.name })
     const host = this.host
     const libp2p = this.libp2p
+    const rejections = this.rejections
     const ctx: AddonContext = {
       get peerId () { return host.peerId },
       get addresses () { return host.addresses },
@@ -161,7 +172,7 @@ export class AddonRegistry {
             await json.write(reply)
             await json.close()
           } catch (err) {
-            log.warn({ err, protocol }, 'dropped a malformed add-on request')
+            rejections.reject(protocol, streamFailure(err), connection.remotePeer.toString(), 'dropped a malformed add-on request', String(err), { err, addon: addon.name })
             stream.abort(err as Error)
           }
         }, { deadlineMs: ADDON_DEADLINE_MS }))

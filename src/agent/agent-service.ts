@@ -11,7 +11,7 @@ import { toWireError } from '../wire/wire-error.ts'
 import type { Logger } from '../logger.ts'
 import { AgentFullError, ProtocolError, WorkerNotFoundError } from '../errors.ts'
 import { lacks } from '../placement/index.ts'
-import { Rejections } from '../transport/rejections.ts'
+import { Rejections, streamFailure } from '../transport/rejections.ts'
 import type { RejectedCount } from '../transport/rejections.ts'
 import { Batcher } from '../wire/batcher.ts'
 import { boundedLogLine } from '../wire/task-log.ts'
@@ -48,7 +48,7 @@ export class AgentService {
   private readonly pending: AgentUsage = { cpu: 0, memoryMb: 0, workers: 0 }
   private readonly log: Logger
   private readonly attachTimeoutMs: number
-  /** Worker streams closed for breaking the protocol: counted, logged once a minute per peer. */
+  /** Bad spawn requests and worker streams closed for breaking the protocol: counted, logged once a minute per peer. */
   private readonly rejections: Rejections
   /** Workers spawned for a requester that has not opened their worker stream yet, with their kill timers. */
   private readonly unattached = new Map<string, NodeJS.Timeout>()
@@ -67,7 +67,7 @@ export class AgentService {
     this.rejections = new Rejections(this.log)
   }
 
-  /** Worker streams closed for a protocol violation, by reason (`gridd_rejected_messages_total` rows). */
+  /** Bad spawn requests and worker streams closed for a protocol violation, by reason (`gridd_rejected_messages_total` rows). */
   rejected (): RejectedCount[] {
     return this.rejections.counters()
   }
@@ -116,7 +116,7 @@ export class AgentService {
       await json.write(await this.answer(request, connection.remotePeer.toString()), { signal })
       await json.close()
     } catch (err) {
-      this.log.warn({ peer: connection.remotePeer.toString(), err }, 'dropped malformed spawn request')
+      this.rejections.reject(SPAWN_PROTOCOL, streamFailure(err), connection.remotePeer.toString(), 'dropped malformed spawn request', String(err), { err })
       stream.abort(err as Error)
     }
   }

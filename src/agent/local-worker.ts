@@ -4,6 +4,7 @@ import { Batcher } from '../wire/batcher.ts'
 import { deliver } from '../wire/pending-item.ts'
 import type { PendingItem } from '../wire/pending-item.ts'
 import { RemoteError, workerExitedError } from '../wire/wire-error.ts'
+import { ProtocolError } from '../errors.ts'
 import type { WireError } from '../wire/wire-error.ts'
 
 export interface WorkerInfo {
@@ -25,7 +26,7 @@ export class LocalWorker {
   private readonly pending = new Map<number, Pending>()
   private readonly ready: Promise<void>
   private nextId = 0
-  private readonly outgoing = new Batcher<WorkerItem>(items => { this.send({ type: 'batch', items }) })
+  private readonly outgoing = new Batcher<WorkerItem>(items => { this.sendBatch(items) })
   private lastError?: WireError
   private exit?: WorkerExit
 
@@ -106,5 +107,22 @@ export class LocalWorker {
     // the channel can close between the check and the write (the worker is exiting, and its exit reports
     // that): with a callback a failed send is not an unhandled 'error' event that takes the agent down
     if (this.child.connected) this.child.send(message, () => {})
+  }
+
+  /**
+   * Items to the worker. An item the IPC serializer cannot take (a value nested past its stack: it throws
+   * at once, in a timer, which took the agent down; found by npm run fuzz) fails alone: the batch is
+   * sent again item by item, and that item's requester gets the error.
+   */
+  private sendBatch (items: WorkerItem[]): void {
+    try {
+      this.send({ type: 'batch', items })
+    } catch (err) {
+      if (items.length > 1) {
+        for (const one of items) this.sendBatch([one])
+        return
+      }
+      deliver(this.pending, items[0]!.id, { error: new ProtocolError(`item cannot be sent to the worker: ${(err as Error).message}`, { cause: err }) })
+    }
   }
 }

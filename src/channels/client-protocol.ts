@@ -6,8 +6,9 @@ import { toWireError, wireErrorSchema, RemoteError } from '../wire/wire-error.ts
 import { CLIENT_PROTOCOL, clientRequestSchema } from './schema.ts'
 import type { ClientRequest } from './schema.ts'
 import type { Channel } from './channel.ts'
-import type { Logger } from '../logger.ts'
 import type { RoleCheck } from '../trust/credentials.ts'
+import { streamFailure } from '../transport/rejections.ts'
+import type { Rejections } from '../transport/rejections.ts'
 
 const replySchema = v.variant('ok', [
   v.object({ ok: v.literal(true), value: v.optional(v.unknown()), found: v.optional(v.boolean()), entries: v.optional(v.array(v.tuple([v.string(), v.unknown()]))) }),
@@ -22,7 +23,7 @@ export type ChannelReply = v.InferOutput<typeof replySchema>
  * The handler of CLIENT_PROTOCOL: serves `grid channel get|set|del|list` (a CLI is a client,
  * not a member: the node reads, and writes for a member certificate). The node registers and unregisters it.
  */
-export function channelClientHandler (channel: (name: string) => Channel, roles: Pick<RoleCheck, 'authorize'>, log: Logger): StreamHandler {
+export function channelClientHandler (channel: (name: string) => Channel, roles: Pick<RoleCheck, 'authorize'>, rejections: Rejections): StreamHandler {
   return async (stream, connection) => {
     const json = new JsonStream(stream, { maxBytes: 1024 * 1024 })
     try {
@@ -41,7 +42,7 @@ export function channelClientHandler (channel: (name: string) => Channel, roles:
       await json.write(reply)
       await json.close()
     } catch (err) {
-      log.debug({ err }, 'channel request failed')
+      rejections.reject(CLIENT_PROTOCOL, streamFailure(err), connection.remotePeer.toString(), 'dropped a channel request', String(err), { err })
       stream.abort(err as Error)
     }
   }

@@ -11,8 +11,26 @@ export interface Entry extends Stamp {
   sig?: string
 }
 
-/** A key and the stamp of its write: what the delta of a snapshot exchange is computed from. */
-export type KeyStamp = Pick<Entry, 'key' | 't' | 'c' | 'origin'>
+/** A key and its write (stamp and content): what the delta of a snapshot exchange is computed from. */
+export type KeyStamp = Pick<Entry, 'key' | 't' | 'c' | 'origin' | 'deleted' | 'value'>
+
+/** What a write says, as text: the tie-break between two writes with one stamp. */
+function contentOf (e: Pick<Entry, 'deleted' | 'value'>): string {
+  return e.deleted ? '' : `=${JSON.stringify(e.value) ?? ''}`
+}
+
+/**
+ * Total order of writes: by stamp, then (one stamp, two contents: a writer that equivocates, or a
+ * clock that went back) by content, so every replica keeps the same one whatever the order they came
+ * in. Without it, replicas kept whichever came first and never converged (found by npm run fuzz).
+ */
+export function compareEntries (a: KeyStamp, b: KeyStamp): number {
+  const byStamp = compareStamps(a, b)
+  if (byStamp !== 0) return byStamp
+  const ca = contentOf(a)
+  const cb = contentOf(b)
+  return ca < cb ? -1 : ca > cb ? 1 : 0
+}
 
 /**
  * A last-writer-wins map (pure, no I/O): a write replaces the key's entry only
@@ -32,7 +50,7 @@ export class LwwStore {
   /** Applies `entry` if it is newer than what the key holds; returns the entry it replaced (or null when stale). */
   apply (entry: Entry): { previous?: Entry } | null {
     const current = this.map.get(entry.key)
-    if (current != null && compareStamps(entry, current) <= 0) return null
+    if (current != null && compareEntries(entry, current) <= 0) return null
     if (current != null) { this.xor ^= entryHash(current); this.byteCount -= entryBytes(current) }
     this.xor ^= entryHash(entry)
     this.byteCount += entryBytes(entry)
@@ -43,7 +61,7 @@ export class LwwStore {
   /** True when `entry` would replace what the key holds (or the key is new). */
   isNewer (entry: Entry): boolean {
     const current = this.map.get(entry.key)
-    return current == null || compareStamps(entry, current) > 0
+    return current == null || compareEntries(entry, current) > 0
   }
 
   /** Keys held, tombstones included (each costs memory until it expires). */
@@ -83,7 +101,7 @@ export class LwwStore {
 
   /** Our entries that `theirs` (another replica's snapshot) lacks or holds an older write of. */
   newerThan (theirs: Map<string, KeyStamp>): Entry[] {
-    return this.all().filter(e => { const o = theirs.get(e.key); return o == null || compareStamps(e, o) > 0 })
+    return this.all().filter(e => { const o = theirs.get(e.key); return o == null || compareEntries(e, o) > 0 })
   }
 
   /** Equal on two replicas exactly when they hold the same writes (tombstones included). */
@@ -106,9 +124,9 @@ export class LwwStore {
   }
 }
 
-/** A write is identified by its key and stamp: the HLC never issues one stamp twice to one writer. */
+/** A write is its key, stamp and content (a writer may issue one stamp twice: then the digests must differ). */
 function entryHash (e: Entry): bigint {
-  return createHash('sha256').update(`${e.key}\0${e.t}\0${e.c}\0${e.origin}\0${e.deleted ? 1 : 0}`).digest().readBigUInt64BE(0)
+  return createHash('sha256').update(`${e.key}\0${e.t}\0${e.c}\0${e.origin}\0${contentOf(e)}`).digest().readBigUInt64BE(0)
 }
 
 /** Per-entry bookkeeping beyond key and value (stamp, origin, signature, map slot). */

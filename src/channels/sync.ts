@@ -120,7 +120,7 @@ export class ChannelSync {
       const entries = chunk.entries as Entry[]
       count += entries.length
       if (count > this.init.maxEntries) throw new ProtocolError(`snapshot of more than ${this.init.maxEntries} entries`)
-      for (const e of entries) seen.set(e.key, { key: e.key, t: e.t, c: e.c, origin: e.origin })
+      for (const e of entries) seen.set(e.key, e)
       this.init.merge(channel, entries, peer)
       if (!chunk.more) return
       chunk = await json.read(syncChunkSchema, { signal })

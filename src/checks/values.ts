@@ -100,6 +100,8 @@ export const addresses = v.pipe(v.array(address, ADDRESSES_RULE), v.maxLength(MA
 export const positiveNumber = aboveZero(Number.MAX_VALUE, 'must be a positive number')
 
 function isPeerId (text: string): boolean {
+  // a failed regex does not stop the pipe, and base58 decoding is quadratic: a 64 KB id would block the event loop for seconds
+  if (text.length > MAX_PEER_ID_LENGTH) return false
   try {
     peerIdFromString(text)
     return true
@@ -109,7 +111,8 @@ function isPeerId (text: string): boolean {
 }
 
 function isMultiaddr (text: string): boolean {
-  if (!text.startsWith('/')) return false
+  // as for peer ids: the length rule before it does not stop the pipe
+  if (text.length > MAX_ADDRESS_LENGTH || !text.startsWith('/')) return false
   try {
     multiaddr(text)
     return true

@@ -8,6 +8,8 @@ import { toWireError } from '../wire/wire-error.ts'
 import { wireErrorSchema } from '../wire/wire-error.ts'
 import { RemoteError } from '../wire/wire-error.ts'
 import type { Logger } from '../logger.ts'
+import { streamFailure } from '../transport/rejections.ts'
+import type { Rejections } from '../transport/rejections.ts'
 
 /** Run-time control of a node by any authenticated grid peer (the CLI's client certificate included). */
 export const CONTROL_PROTOCOL = '/gridd/control/1.0.0'
@@ -30,8 +32,8 @@ export interface ControlTarget {
   placement: () => { weight: number, strategy: Strategy }
 }
 
-/** The handler of CONTROL_PROTOCOL (the node registers it, and unregisters it on stop). */
-export function controlHandler (target: ControlTarget, log: Logger): StreamHandler {
+/** The handler of CONTROL_PROTOCOL (the node registers it, and unregisters it on stop); a bad request is counted in `rejections`. */
+export function controlHandler (target: ControlTarget, log: Logger, rejections: Rejections): StreamHandler {
   return async (stream, connection) => {
     const json = new JsonStream(stream)
     const peer = connection.remotePeer.toString()
@@ -47,7 +49,7 @@ export function controlHandler (target: ControlTarget, log: Logger): StreamHandl
       }
       await json.close()
     } catch (err) {
-      log.warn({ peer, err }, 'dropped malformed control request')
+      rejections.reject(CONTROL_PROTOCOL, streamFailure(err), peer, 'dropped malformed control request', String(err), { err })
       stream.abort(err as Error)
     }
   }

@@ -3,7 +3,8 @@ import type { Libp2p, AbortOptions, StreamHandler } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { JsonStream, requestJson } from '../transport/json-stream.ts'
 import { memberEntrySchema } from '../membership/schema.ts'
-import type { Logger } from '../logger.ts'
+import { streamFailure } from '../transport/rejections.ts'
+import type { Rejections } from '../transport/rejections.ts'
 
 export const STATUS_PROTOCOL = '/gridd/status/1.0.0'
 
@@ -22,16 +23,16 @@ export const statusRequestSchema = v.object({ all: v.optional(v.boolean()) })
 
 export type StatusRequest = v.InferOutput<typeof statusRequestSchema>
 
-/** The handler of STATUS_PROTOCOL: this node's view of the grid for any authenticated peer (CLI clients use it). */
-export function statusHandler (report: (request: StatusRequest) => StatusReport, log: Logger): StreamHandler {
-  return async (stream) => {
+/** The handler of STATUS_PROTOCOL: this node's view of the grid for any authenticated peer (CLI clients use it); a bad request is counted in `rejections`. */
+export function statusHandler (report: (request: StatusRequest) => StatusReport, rejections: Rejections): StreamHandler {
+  return async (stream, connection) => {
     const json = new JsonStream(stream)
     try {
       const request = await json.read(statusRequestSchema, { signal: AbortSignal.timeout(5000) })
       await json.write(report(request))
       await json.close()
     } catch (err) {
-      log.debug({ err }, 'status request failed')
+      rejections.reject(STATUS_PROTOCOL, streamFailure(err), connection.remotePeer.toString(), 'dropped a status request', String(err), { err })
       stream.abort(err as Error)
     }
   }

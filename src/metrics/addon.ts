@@ -7,6 +7,11 @@ export interface MetricsOptions {
   port: number
   /** Default 127.0.0.1: widen it (`--metrics-host`) only for a scraper elsewhere. */
   host?: string
+  /**
+   * Host names the endpoint answers to besides IP addresses, localhost and `host`: a request naming any other
+   * host in Host or Origin gets 403, so a DNS-rebinding page cannot read the metrics. Default none.
+   */
+  allowedHosts?: string[]
 }
 
 /** Prometheus text on `http://host:port/metrics`: `node.use(metricsAddon, { port: 9464 })` or `grid node --metrics 9464`. */
@@ -21,7 +26,7 @@ export const metricsAddon = defineAddon<MetricsOptions>({
         text => { res.writeHead(200, { 'content-type': registry.contentType }).end(text) },
         (err: Error) => { ctx.log.warn({ err }, 'metrics collection failed'); res.writeHead(500).end() }
       )
-    }, options)
+    }, { port: options.port, host: options.host, allowedHosts: options.allowedHosts ?? [] })
     for (const run of ctx.pipelines()) track(run)
     ctx.on('pipeline:start', track)
     const url = `${endpoint.origin}/metrics`

@@ -64,7 +64,8 @@ export function parseJson<S extends Schema> (text: string, schema: S): v.InferOu
   // a guarded protocol refused this peer: say so rather than "does not match its schema"
   const refusal = refusalOf(value)
   if (refusal != null) throw refusal
-  const result = v.safeParse(schema, value)
+  // stop a pipe at its first failed check: a later one (a peer-id parse, a regex) may be costly on hostile input
+  const result = v.safeParse(schema, value, { abortPipeEarly: true })
   if (!result.success) {
     const issue = result.issues[0]
     throw new ProtocolError(`message does not match its schema: ${v.getDotPath(issue) ?? ''} ${issue.message}`.trim())

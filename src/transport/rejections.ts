@@ -1,10 +1,24 @@
 import type { Logger } from '../logger.ts'
+import { ProtocolError } from '../errors.ts'
 
 /** One line of the rejected-message counter (`gridd_rejected_messages_total{protocol,reason}`). */
 export interface RejectedCount {
   protocol: string
   reason: string
   count: number
+}
+
+/**
+ * The counter's reason for a request stream that failed: `malformed` (too large, not JSON, off-schema),
+ * `truncated` (the stream ended inside a message), `timeout` (the peer did not finish its request within
+ * the read deadline: a stalled stream), else `failed` (a reset, or the handler's own failure).
+ */
+export function streamFailure (err: unknown): string {
+  if (err instanceof ProtocolError) return 'malformed'
+  const name = (err as Error | undefined)?.name
+  if (name === 'UnexpectedEOFError') return 'truncated'
+  if (name === 'InvalidDataLengthLengthError' || name === 'InvalidMessageLengthError') return 'malformed'
+  return name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'failed'
 }
 
 const LOG_EVERY_MS = 60_000

@@ -105,6 +105,13 @@ describe('AgentService: bounds on what a requester may leave or push (stubbed co
     await remote.kill()
   })
 
+  it('counts malformed spawn requests (they were logged one warning each, found by npm run fuzz)', async () => {
+    for (let i = 0; i < 10; i++) {
+      await requestJson(requester.libp2p, peerIdFromString(agent.id), SPAWN_PROTOCOL, { op: 'spawn', stage: 1e308 }, spawnResponseSchema).catch(() => {})
+    }
+    await vi.waitFor(() => { expect(service.rejected()).toEqual([{ protocol: SPAWN_PROTOCOL, reason: 'malformed', count: 10 }]) })
+  })
+
   it('kills a worker whose requester never attaches, once attachTimeoutMs has passed', async () => {
     const info = await spawnUnattached()
     const worker = spawner.get(info.id)!

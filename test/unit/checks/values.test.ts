@@ -36,6 +36,20 @@ describe.each<[string, v.GenericSchema, unknown[], unknown[]]>([
   })
 })
 
+describe('oversized ids and addresses are refused without being parsed (found by npm run fuzz)', () => {
+  // base58 decoding is quadratic: before the length guard, a 64 KB id in one heartbeat blocked a node's
+  // event loop for ~3 s, and a 4 MB one in a member sync for many minutes; 1 s is far above a length check
+  it.each([
+    ['peerId', peerId, '12D3KooW' + 'x'.repeat(1_000_000)],
+    ['address', address, `/dns4/${'a'.repeat(1_000_000)}/tcp/1`],
+    ['memberEntrySchema.id', memberEntrySchema.entries.id, 'A'.repeat(1_000_000)]
+  ])('%s: a 1 MB string is refused at once', (_name, piece, value) => {
+    const started = performance.now()
+    expect(ruleBroken(piece as v.GenericSchema, value)).toMatch(/^must /)
+    expect(performance.now() - started).toBeLessThan(1000)
+  })
+})
+
 describe('checkOption', () => {
   it('returns the value when it passes', () => {
     expect(checkOption('agent.cpu', cpuCapacity, 1.5)).toBe(1.5)

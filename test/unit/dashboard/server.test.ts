@@ -1,5 +1,4 @@
 import { describe, it, expect, afterEach, vi } from 'vitest'
-import { request } from 'node:http'
 import { connect } from 'node:net'
 import { once } from 'node:events'
 import { startDashboard } from '../../../src/dashboard/server.ts'
@@ -8,6 +7,7 @@ import { hostAllowed, originAllowed } from '../../../src/addons/host-check.ts'
 import { pino } from 'pino'
 import { entry } from '../membership/helpers.ts'
 import { emptyOverview } from '../../../src/tasks/stats.ts'
+import { statusOf as get } from '../addons/http-get.ts'
 
 /** The dashboard's warnings, kept to wait on. */
 const warnings: string[] = []
@@ -17,15 +17,6 @@ const log = pino({ level: 'warn' }, { write: (line: string) => { warnings.push(l
 function fakeNode (count: number) {
   const members = Array.from({ length: count }, (_, i) => ({ ...entry(`member-${i}`, { addresses: [`/dns4/${'a'.repeat(200)}.example/tcp/${i}`] }), lastSeenMs: 0 }))
   return { self: () => members[0]!, members: () => members.slice(1), pipelines: () => [], tasksOverview: emptyOverview, on: () => {}, off: () => {} }
-}
-
-/** GET `path` with these headers; resolves with the status code. */
-async function get (url: string, path: string, headers: Record<string, string>): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const req = request(new URL(path, url), { headers }, res => { res.resume(); resolve(res.statusCode ?? 0) })
-    req.on('error', reject)
-    req.end()
-  })
 }
 
 describe('dashboard: DNS rebinding and slow event-stream readers (issue 14)', () => {

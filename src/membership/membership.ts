@@ -277,12 +277,16 @@ export class Membership extends EventEmitter<MembershipEvents> {
   }
 
   /**
-   * An entry claiming the agent role counts as one only if its certificate holds
-   * that role (verified at our handshake with it): otherwise it is listed as a
-   * member, and no stage is placed on it. It is re-judged at its next heartbeat.
+   * An entry claiming the agent role whose certificate (verified at our handshake
+   * with it) lacks that role is listed as a member, so no stage is placed on it;
+   * it is re-judged at its next heartbeat. One we have not connected to yet keeps
+   * its claim: the owner that places a stage there connects first, and ships
+   * nothing unless the certificate holds the role (Workers).
    */
   private asCertified<E extends MemberEntry> (entry: E): E {
-    if (entry.role !== 'agent' || this.roles.has(entry.id, 'agent')) return entry
+    if (entry.role !== 'agent') return entry
+    const credential = this.roles.get(entry.id)
+    if (credential == null || credential.roles.has('agent')) return entry
     return { ...entry, role: 'member' }
   }
 

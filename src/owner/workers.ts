@@ -49,13 +49,13 @@ export class Workers {
   private readonly libp2p: Libp2p
   private readonly membership: Membership
   private readonly agent?: AgentRole
-  private readonly roles: Pick<RoleCheck, 'has'>
+  private readonly roles: Pick<RoleCheck, 'has' | 'get'>
   private readonly log: Logger
   private readonly handles = new Map<string, WorkerHandle>()
   /** Spawns in flight (and just done), per agent: gossip has not counted them yet. */
   private readonly reservations = new Reservations()
 
-  constructor (libp2p: Libp2p, membership: Membership, agent: AgentRole | undefined, log: Logger, roles: Pick<RoleCheck, 'has'>) {
+  constructor (libp2p: Libp2p, membership: Membership, agent: AgentRole | undefined, log: Logger, roles: Pick<RoleCheck, 'has' | 'get'>) {
     this.libp2p = libp2p
     this.roles = roles
     this.membership = membership
@@ -155,8 +155,9 @@ export class Workers {
   private candidates (): AgentLoad[] {
     const self = this.membership.selfMember()
     const members: Member[] = [self, ...this.membership.members()]
-    // an agent must hold the agent role in its certificate (our own was checked at start)
-    const certified = (m: Member): boolean => m.id === self.id || this.roles.has(m.id, 'agent')
+    // an agent must hold the agent role in its certificate (our own was checked at start); one we have not
+    // connected to yet is a candidate: spawnRemote connects first and ships nothing to a certificate without it
+    const certified = (m: Member): boolean => m.id === self.id || this.roles.get(m.id) == null || this.roles.has(m.id, 'agent')
     return members.filter(m => m.role === 'agent' && m.state === 'alive' && certified(m)).map(m => {
       const reserved = this.reservations.of(m.id)
       return {

@@ -45,7 +45,7 @@ export class FuzzGrid {
     const grid = new FuzzGrid(await mkdtemp(join(tmpdir(), 'gridd-fuzz-')))
     try {
       await grid.cli(['certs', 'init', '--dir', grid.dir])
-      for (let i = 1; i <= count; i++) await grid.cli(['certs', 'issue', `n${i}`, '--dir', grid.dir])
+      for (let i = 1; i <= count; i++) await grid.cli(['certs', 'issue', `n${i}`, '--dir', grid.dir, '--role', 'member,agent'])
       // the raw gossipsub sender and the pipeline owner are members too, with their own identities
       await grid.cli(['certs', 'issue', 'fuzz-raw', '--dir', grid.dir])
       await grid.cli(['certs', 'issue', 'owner', '--dir', grid.dir])

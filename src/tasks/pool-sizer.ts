@@ -40,7 +40,7 @@ const ALPHA = 0.5
 export class PoolSizer {
   private readonly sizing: PoolSizing
   private readonly hooks: PoolSizerHooks
-  private readonly config: EqualizerConfig
+  private config: EqualizerConfig
   private state: EqualizerState = INITIAL_STATE
   private arrivals = 0
   private completions = 0
@@ -53,6 +53,11 @@ export class PoolSizer {
     this.sizing = sizing
     this.hooks = hooks
     this.config = { minWorkers: sizing.minWorkers, maxWorkers: sizing.maxWorkers, utilization: 0.9, deadBand: 0.1, drainMs: 2000, scaleDownAfterMs: sizing.scaleDownAfterMs, warmupTicks: 1 }
+  }
+
+  /** New bounds, from the next tick on. */
+  setBounds (minWorkers: number, maxWorkers: number): void {
+    this.config = { ...this.config, minWorkers, maxWorkers }
   }
 
   arrived (): void {

@@ -16,6 +16,15 @@ export interface PoolDeps {
   log: Logger
 }
 
+/** What `tasks.configure(module, settings)` sets for one module's pool. */
+export interface PoolSettings {
+  minWorkers?: number
+  maxWorkers?: number
+  /** Tasks sent to one worker at first and at least (it grows for cheap tasks); 1 keeps priorities exact: nothing waits in a worker. */
+  window?: number
+  resources?: { cpu?: number, memoryMb?: number }
+}
+
 export interface PoolConfig extends PoolSizing {
   /** Resolved module path on this node. */
   module: string
@@ -133,6 +142,18 @@ export class TaskPool {
 
   start (): void {
     this.sizer.start()
+  }
+
+  /** Resizing bounds and worker resources of this module's pool (`tasks.configure`): the next sizing tick and the next spawn use them. */
+  reconfigure (settings: PoolSettings): void {
+    this.config.minWorkers = settings.minWorkers ?? this.config.minWorkers
+    this.config.maxWorkers = settings.maxWorkers ?? this.config.maxWorkers
+    if (settings.resources != null) this.config.resources = { cpu: settings.resources.cpu ?? this.config.resources.cpu, memoryMb: settings.resources.memoryMb ?? this.config.resources.memoryMb }
+    if (settings.window != null) {
+      this.config.window = settings.window
+      this.window = settings.window
+    }
+    this.sizer.setBounds(this.config.minWorkers, this.config.maxWorkers)
   }
 
   /** Stops sizing and kills every worker (graceful: teardown runs); queued tasks stay queued. */

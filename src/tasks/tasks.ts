@@ -4,7 +4,7 @@ import { Session } from './session.ts'
 import type { SessionHost } from './session.ts'
 import type { Task } from './task.ts'
 import { TaskPool } from './pool.ts'
-import type { PoolConfig, PoolDeps } from './pool.ts'
+import type { PoolConfig, PoolDeps, PoolSettings } from './pool.ts'
 import type { SessionOptions, TaskOptions } from './types.ts'
 import { JournalRecorder } from './journal-recorder.ts'
 import type { JournalContents } from './journal.ts'
@@ -15,6 +15,8 @@ import type { TasksOverview } from './stats.ts'
 import { checkModulePath } from '../owner/module-source.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import { ConfigError, TaskCancelledError } from '../errors.ts'
+import { checkOptional } from '../checks/check.ts'
+import { nonNegativeInteger, positiveInteger } from '../checks/values.ts'
 
 export interface TasksConfig {
   /** Results of final tasks are served this long, then forgotten (counts remain). */
@@ -64,6 +66,8 @@ export class Tasks {
   private readonly config: TasksConfig
   private readonly sessionsById = new Map<string, Session>()
   private readonly pools = new Map<string, Promise<TaskPool>>()
+  /** `configure`d settings per module (pool key). */
+  private readonly poolSettings = new Map<string, PoolSettings>()
   /** Pools made, by key: a task for one of them is queued at once, without a promise turn. */
   private readonly readyPools = new Map<string, TaskPool>()
   /** Pool keys by the module as given (resolving a path on every submit shows in profiles). */
@@ -260,17 +264,34 @@ export class Tasks {
     return await pool
   }
 
+  /**
+   * Per-module pool settings: workers kept at least and at most (the equalizer sizes within them), and the
+   * resources of each worker. Applies to the pool now if it exists, else when its first task comes.
+   */
+  configure (module: string | URL, settings: PoolSettings): void {
+    const min = checkOptional('minWorkers', nonNegativeInteger, settings.minWorkers)
+    const max = checkOptional('maxWorkers', positiveInteger, settings.maxWorkers)
+    checkOptional('window', positiveInteger, settings.window)
+    if (min != null && max != null && min > max) throw new ConfigError('minWorkers', `must be at most maxWorkers (${max}), got ${min}`)
+    const key = this.poolKey(String(module))
+    const merged = { ...this.poolSettings.get(key), ...settings }
+    this.poolSettings.set(key, merged)
+    void this.pools.get(key)?.then(pool => { pool.reconfigure(merged) }, () => {})
+  }
+
   private async makePool (path: string, options: TaskOptions): Promise<TaskPool> {
     const resolved = await checkModulePath(path)
+    const settings = this.poolSettings.get(path) ?? {}
+    const resources = settings.resources ?? options.resources
     const config: PoolConfig = {
       module: resolved,
       foreign: this.foreignDirs.some(dir => resolved.startsWith(dir + sep)),
       stage: `task:${basename(resolved)}`,
-      resources: { cpu: options.resources?.cpu ?? 1, memoryMb: options.resources?.memoryMb ?? 0 },
-      window: this.config.window,
+      resources: { cpu: resources?.cpu ?? 1, memoryMb: resources?.memoryMb ?? 0 },
+      window: settings.window ?? this.config.window,
       cancelGraceMs: this.config.cancelGraceMs,
-      minWorkers: this.config.minWorkers,
-      maxWorkers: this.config.maxWorkers,
+      minWorkers: settings.minWorkers ?? this.config.minWorkers,
+      maxWorkers: settings.maxWorkers ?? this.config.maxWorkers,
       sizeEveryMs: this.config.sizeEveryMs,
       scaleDownAfterMs: this.config.scaleDownAfterMs
     }

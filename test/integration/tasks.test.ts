@@ -75,6 +75,21 @@ describe('tasks on real agent processes (node.run / submit / session)', () => {
     expect(performance.now() - started).toBeLessThan(5000)
   }, 30_000)
 
+  it('priorities: a module configured to one worker and a window of 1 runs higher priorities first, FIFO within one', async () => {
+    const module = task('order.mjs')
+    owner.tasks.configure(module, { maxWorkers: 1, window: 1 })
+    const blocker = owner.submit(module, { label: 'blocker', ms: 400 })
+    await eventually(() => blocker.status === 'running' ? true : undefined, 15_000)
+    // queued behind the blocker, lows first: the highs still run before every low
+    const lows = [0, 1, 2, 3].map(i => owner.submit(module, { label: `low${i}`, ms: 20 }, { priority: 0 }))
+    const highs = [0, 1, 2, 3].map(i => owner.submit(module, { label: `high${i}`, ms: 20 }, { priority: 10 }))
+    const ran = await Promise.all([blocker, ...lows, ...highs].map(async h => await h.result() as { label: string, at: number }))
+    const order = ran.sort((a, b) => a.at - b.at).map(r => r.label)
+    expect(order).toEqual(['blocker', 'high0', 'high1', 'high2', 'high3', 'low0', 'low1', 'low2', 'low3'])
+    // one worker ran them all, one at a time
+    expect(new Set([blocker, ...lows, ...highs].map(h => h.info().agent)).size).toBe(1)
+  }, 60_000)
+
   it('three sessions in parallel: exact counts by status, events until done', async () => {
     const sessions = [owner.session({ name: 'a' }), owner.session({ name: 'b' }), owner.session({ name: 'c', priority: 5 })]
     const events: TaskEvent[] = []

@@ -120,3 +120,9 @@ export class TestNetwork {
 export function hasNft (): boolean {
   return spawnSync('nft', ['--version']).status === 0
 }
+
+/** Whether a TCP connection from host `from` to `address:port` opens within 2 s. */
+export function tcpReachable (net: TestNetwork, from: number, address: string, port: number): boolean {
+  const probe = `const s = require('node:net').connect(${port}, ${JSON.stringify(address)}); s.setTimeout(2000, () => process.exit(1)); s.on('connect', () => process.exit(0)); s.on('error', () => process.exit(1))`
+  return spawnSync(net.exec(from)[0]!, [...net.exec(from).slice(1), process.execPath, '-e', probe], { timeout: 5000 }).status === 0
+}

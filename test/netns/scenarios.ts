@@ -31,6 +31,9 @@ export class NetnsGrid {
         const issued = await runGrid(['certs', 'issue', `n${i}`, '--role', 'member,agent', '--dir', grid.certs])
         if (issued.code !== 0) throw new Error(issued.stderr)
       }
+      // channel writes from the CLI: a member certificate no running node uses (a node's own key cannot dial itself)
+      const writer = await runGrid(['certs', 'issue', 'writer', '--role', 'member', '--dir', grid.certs])
+      if (writer.code !== 0) throw new Error(writer.stderr)
       return grid
     } catch (err) {
       net?.close()
@@ -98,9 +101,9 @@ export async function partitionAndHeal (grid: NetnsGrid, sideA: number[], during
   return { detectionMs: detected - cutAt, mergeMs: merged - healAt }
 }
 
-/** `grid channel set` through the node in host `i` (with that node's member certificate). */
+/** `grid channel set` through the node in host `i` (with the `writer` member certificate). */
 export async function channelSet (grid: NetnsGrid, i: number, channel: string, key: string, value: string): Promise<void> {
-  const set = await gridInHost(grid.net, i, ['channel', 'set', channel, key, value, '--peer', `127.0.0.1:${GRID_PORT}`, '--certs', grid.certs, '--name', `n${i}`])
+  const set = await gridInHost(grid.net, i, ['channel', 'set', channel, key, value, '--peer', `127.0.0.1:${GRID_PORT}`, '--certs', grid.certs, '--name', 'writer'])
   expect(set.code, set.stderr).toBe(0)
 }
 

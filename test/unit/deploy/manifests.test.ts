@@ -1,5 +1,7 @@
 import { describe, it, expect } from 'vitest'
-import { readFileSync, readdirSync, existsSync } from 'node:fs'
+import { readFileSync, readdirSync, existsSync, cpSync, mkdirSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { parseAllDocuments, parse } from 'yaml'
@@ -93,6 +95,27 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     expect(container.args).toContain('--ca-key=/var/lib/gridd/ca/ca.key')
     expect(set.spec.template.spec.initContainers[0].args[0]).toMatch(/install -m 0600 \/secret\/ca\.key/)
     expect((byKind('Service', 'gridd-seed').spec.ports as Obj[]).map(p => p.port)).toEqual([4100, 4101])
+  })
+})
+
+const hasKubectl = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status === 0
+
+describe.skipIf(!hasKubectl)('kubectl kustomize deploy/k8s (where kubectl is installed)', () => {
+  it('builds: the generated Secrets\' hashed names reach the StatefulSets', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gridd-kustomize-'))
+    try {
+      cpSync(k8s, dir, { recursive: true })
+      mkdirSync(join(dir, 'secrets'), { recursive: true })
+      for (const file of ['ca.crt', 'ca.key', 'node.crt', 'node.key', 'tokens.json', 'token']) writeFileSync(join(dir, 'secrets', file), 'placeholder')
+      const built = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 60_000 })
+      expect(built.status, built.stderr).toBe(0)
+      const objects = parseAllDocuments(built.stdout).map(d => d.toJS() as Obj)
+      expect(objects.map(o => o.kind).sort()).toEqual(['PodDisruptionBudget', 'Secret', 'Secret', 'Service', 'Service', 'StatefulSet', 'StatefulSet'])
+      const tokenSecret = objects.find(o => o.kind === 'Secret' && String(o.metadata.name).startsWith('gridd-join-token-'))!.metadata.name
+      expect(built.stdout.split(`name: ${tokenSecret as string}`).length).toBe(3)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
 

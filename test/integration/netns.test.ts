@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { join } from 'node:path'
-import { netnsUnavailable } from '../netns/network.ts'
+import { netnsSkipReason } from '../netns/network.ts'
 import { NetnsGrid, allJoined, partitionAndHeal } from '../netns/scenarios.ts'
 import { runGrid, startInHost } from '../netns/grid.ts'
 
@@ -9,8 +9,7 @@ import { runGrid, startInHost } from '../netns/grid.ts'
  * two hosts, each its own namespace and address; the second joins with a token; then a
  * partition and its heal.
  */
-const unavailable = netnsUnavailable()
-if (unavailable != null) process.stdout.write(`netns tests skipped: ${unavailable}\n`)
+const unavailable = netnsSkipReason()
 
 describe.skipIf(unavailable != null)('two hosts in their own network namespaces', () => {
   let grid: NetnsGrid

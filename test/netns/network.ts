@@ -19,6 +19,13 @@ export function netnsUnavailable (): string | undefined {
   return undefined
 }
 
+/** Why the netns tests skip here (printed once per file that asks), or undefined when they run. */
+export function netnsSkipReason (): string | undefined {
+  const reason = netnsUnavailable()
+  if (reason != null) process.stdout.write(`netns tests skipped: ${reason}\n`)
+  return reason
+}
+
 function ip (...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] })
 }

@@ -1,14 +1,13 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { spawnSync } from 'node:child_process'
-import { hasNft, netnsUnavailable, tcpReachable } from './network.ts'
+import { hasNft, netnsSkipReason, tcpReachable } from './network.ts'
 import { NetnsGrid, allJoined, channelConverges, channelSet, partitionAndHeal } from './scenarios.ts'
 
 /**
  * The full network-namespace suite (`npm run test:netns`, root only): four hosts
  * split 2|2 and healed with channel writes on both sides; a one-way partition.
  */
-const unavailable = netnsUnavailable()
-if (unavailable != null) process.stdout.write(`netns tests skipped: ${unavailable}\n`)
+const unavailable = netnsSkipReason()
 
 describe.skipIf(unavailable != null)('four hosts, partitioned 2|2 and healed', () => {
   let grid: NetnsGrid

@@ -89,6 +89,13 @@ export class TestNetwork {
     return ['ip', 'netns', 'exec', this.hosts[i]!.ns]
   }
 
+  /** Gives the root namespace (this test process) `SUBNET.254` on the main bridge: an in-process GridNode can then be a host on it. */
+  attachRoot (): string {
+    const address = `${SUBNET}.254`
+    ip('addr', 'add', `${address}/24`, 'dev', this.bridges[0]!)
+    return address
+  }
+
   /** Cuts `group` off from the other hosts: their links move to a bridge of their own. */
   partition (group: number[]): void {
     for (const i of group) ip('link', 'set', this.hosts[i]!.veth, 'master', this.bridges[1]!)

@@ -22,6 +22,9 @@ const record = v.object({
 })
 const file = v.object({ v: v.literal(1), tokens: v.array(record) })
 
+/** How long an expired token stays listed. */
+const KEEP_EXPIRED_MS = 86_400_000
+
 export type TokenRecord = v.InferOutput<typeof record>
 
 export interface NewToken {
@@ -67,8 +70,9 @@ export class TokenStore {
   async create (init: NewToken, now = Date.now()): Promise<TokenRecord> {
     return await this.update(tokens => {
       const token: TokenRecord = { id: newTokenId(), secret: newTokenSecret(), roles: [...new Set(init.roles)], createdAt: now, expiresAt: now + init.ttlMs, uses: init.uses, used: 0, revoked: false }
-      // spent and expired tokens are dropped a day after they stop working: the file stays small
-      const kept = tokens.filter(t => tokenRefusal(t, now - 86_400_000) == null || t.revoked)
+      // a token is dropped a day after it expired (spent or revoked ones too): the file stays small,
+      // and `grid certs token list` still shows why a recent join was refused
+      const kept = tokens.filter(t => now < t.expiresAt + KEEP_EXPIRED_MS)
       return { tokens: [...kept, token], result: token }
     })
   }

@@ -86,6 +86,27 @@ describe('join with a token (issuer and joiner over real TLS on 127.0.0.1)', () 
     expect((await store.list()).find(t => t.id === token.id)?.used).toBe(0)
   })
 
+  it('answers garbage and an oversized request with a refusal, and keeps serving', async () => {
+    const { connect } = await import('node:tls')
+    const exchange = async (payload: string): Promise<string> => await new Promise((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port: freshPort, rejectUnauthorized: false }, () => { socket.write(payload) })
+      let text = ''
+      socket.setEncoding('utf8').on('data', (chunk: string) => { text += chunk }).on('end', () => { resolve(text) }).on('error', reject)
+    })
+    // the address is blocked by now (earlier tests): a fresh issuer with its own limiter
+    const fresh = new JoinIssuer({ ca, server: await issueCertificate(ca, { name: 'issuer2', roles: ['member'] }), tokens: store, host: '127.0.0.1', port: 0, addresses: () => [], log, limiter: new FailureLimiter({ maxFailures: 100 }) })
+    const freshPort = (await fresh.start()).port
+    try {
+      expect(JSON.parse(await exchange('not json\n'))).toMatchObject({ ok: false, error: 'join refused: unreadable request' })
+      expect(JSON.parse(await exchange(`${'x'.repeat(20_000)}\n`))).toMatchObject({ ok: false })
+      expect(JSON.parse(await exchange(`${JSON.stringify({ v: 1, token: '0123456789abcdef', csr: '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----', mac: 'a'.repeat(43) })}\n`))).toMatchObject({ ok: false, error: expect.stringMatching(/bad CSR/) })
+      const token = await tokenOf()
+      expect((await requestJoin({ token, host: '127.0.0.1', port: freshPort, name: 'after-garbage' })).roles).toEqual(['agent'])
+    } finally {
+      await fresh.stop()
+    }
+  })
+
   it('parses only well-formed tokens, and never echoes the text', () => {
     expect(() => parseToken('gridd1.abc.def.123')).toThrow(/not a join token/)
     expect(() => parseToken('hunter2')).not.toThrow(/hunter2/)

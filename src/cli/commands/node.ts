@@ -154,7 +154,8 @@ async function runNode (flags: NodeFlags): Promise<void> {
   }
   for (const type of MEMBER_EVENT_TYPES) node.on(type, member => { logger.debug({ member: member.id, state: member.state }, type) })
   if (found != null) logger.info({ source: found.source }, 'TLS material loaded')
-  if (found?.certsDir != null) await warnOfCaKeys(found.certsDir, logger)
+  // an issuer (--ca-key) holds the CA key by design: the warning is for nodes that should not
+  if (found?.certsDir != null && flags.caKey == null) await warnOfCaKeys(found.certsDir, logger)
   node.on('peer:connect', ({ id }) => { logger.info({ peer: id }, 'peer connected') })
   node.on('peer:disconnect', ({ id }) => { logger.info({ peer: id }, 'peer disconnected') })
   try {

@@ -3,21 +3,14 @@ import { mkdtemp, rm, stat, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { X509Certificate } from 'node:crypto'
-import { GridProcess, eventually, runGrid } from './helpers/grid-process.ts'
+import { eventually, runGrid, startNode } from './helpers/grid-process.ts'
+import type { GridProcess } from './helpers/grid-process.ts'
 import { freePort } from './helpers/ports.ts'
 import { cleanup } from './helpers/cleanup.ts'
 import { rolesOfCertificate } from '../../src/trust/roles.ts'
 
-/** A `grid node` on 127.0.0.1 (fixed ports: the joiner dials the issuer's join port). */
-async function node (args: string[]): Promise<GridProcess> {
-  const proc = new GridProcess(['--host', '127.0.0.1', ...args])
-  try {
-    return await proc.ready()
-  } catch (err) {
-    await proc.stop('SIGKILL')
-    throw err
-  }
-}
+/** A `grid node` on 127.0.0.1 (a later --port wins over startNode's 0: the joiner dials the issuer's join port). */
+const node = async (args: string[]): Promise<GridProcess> => await startNode(args)
 
 async function status (url: string): Promise<{ code: number, body: Record<string, unknown> }> {
   const res = await fetch(url)

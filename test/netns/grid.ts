@@ -1,4 +1,4 @@
-import { GridProcess, GRID_BIN, runGrid } from '../integration/helpers/grid-process.ts'
+import { GridProcess, GRID_BIN, readyOrKilled, runGrid } from '../integration/helpers/grid-process.ts'
 import type { CliResult, LogLine } from '../integration/helpers/grid-process.ts'
 import type { TestNetwork } from './network.ts'
 import { execFile } from 'node:child_process'
@@ -14,13 +14,7 @@ export const FAST = ['--heartbeat-ms', '200', '--log-level', 'debug']
  */
 export async function startInHost (net: TestNetwork, i: number, args: string[]): Promise<GridProcess> {
   const address = net.hosts[i]!.address
-  const proc = new GridProcess([], {}, undefined, [...net.exec(i), process.execPath, GRID_BIN, 'node', '--host', '0.0.0.0', '--port', String(GRID_PORT), '--announce', `${address}:${GRID_PORT}`, ...FAST, ...args])
-  try {
-    return await proc.ready()
-  } catch (err) {
-    await proc.stop('SIGKILL')
-    throw err
-  }
+  return await readyOrKilled(new GridProcess([], {}, undefined, [...net.exec(i), process.execPath, GRID_BIN, 'node', '--host', '0.0.0.0', '--port', String(GRID_PORT), '--announce', `${address}:${GRID_PORT}`, ...FAST, ...args]))
 }
 
 /** `grid <args>` inside host `i`'s namespace. */

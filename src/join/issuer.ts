@@ -88,11 +88,13 @@ export class JoinIssuer {
     if (this.limiter.blocked(from)) {
       response = { v: 1, ok: false, error: 'too many failed join attempts from this address; try again later' }
     } else {
-      try {
-        response = await this.answer(await readLine(socket), from)
-      } catch (err) {
-        response = this.refuse(from, 'unreadable request', err)
-      }
+      response = await readLine(socket).then(
+        async body => await this.answer(body, from).catch((err: unknown) => {
+          // the issuer's own failure (the tokens file, signing): not the joiner's, so not counted against it
+          this.init.log.error({ err, from }, 'join failed on the issuer')
+          return { v: 1, ok: false, error: 'the issuer failed; try again later' } as const
+        }),
+        (err: unknown) => this.refuse(from, 'unreadable request', err))
     }
     writeLine(socket, response)
     socket.end()

@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { X509Certificate } from 'node:crypto'
@@ -104,6 +104,22 @@ describe('join with a token (issuer and joiner over real TLS on 127.0.0.1)', () 
       expect((await requestJoin({ token, host: '127.0.0.1', port: freshPort, name: 'after-garbage' })).roles).toEqual(['agent'])
     } finally {
       await fresh.stop()
+    }
+  })
+
+  it('a broken tokens file is the issuer\'s failure: logged as such, not counted against the joiner', async () => {
+    const brokenDir = await mkdtemp(join(tmpdir(), 'gridd-join-broken-'))
+    const limiter = new FailureLimiter({ maxFailures: 1 })
+    const broken = new JoinIssuer({ ca, server: await issueCertificate(ca, { name: 'issuer3', roles: ['member'] }), tokens: new TokenStore(brokenDir), host: '127.0.0.1', port: 0, addresses: () => [], log, limiter })
+    try {
+      await writeFile(join(brokenDir, 'tokens.json'), '{ not json')
+      const brokenPort = (await broken.start()).port
+      await expect(requestJoin({ token: await tokenOf(), host: '127.0.0.1', port: brokenPort, name: 'h' })).rejects.toThrow(/the issuer failed; try again later/)
+      expect(lines.some(l => l.msg === 'join failed on the issuer')).toBe(true)
+      expect(limiter.blocked('127.0.0.1')).toBe(false)
+    } finally {
+      await broken.stop()
+      await rm(brokenDir, { recursive: true, force: true })
     }
   })
 

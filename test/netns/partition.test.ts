@@ -1,7 +1,7 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { describe, it, expect } from 'vitest'
 import { spawnSync } from 'node:child_process'
 import { hasNft, netnsSkipReason, tcpReachable } from './network.ts'
-import { NetnsGrid, allJoined, channelConverges, channelSet, partitionAndHeal } from './scenarios.ts'
+import { NetnsGrid, channelConverges, channelSet, partitionAndHeal } from './scenarios.ts'
 
 /**
  * The full network-namespace suite (`npm run test:netns`, root only): four hosts
@@ -18,19 +18,10 @@ if (unavailable == null && !hasNft()) {
 }
 
 describe.skipIf(unavailable != null)('four hosts, partitioned 2|2 and healed', () => {
-  let grid: NetnsGrid
-
-  beforeAll(async () => {
-    grid = await NetnsGrid.create(4)
-    for (let i = 0; i < 4; i++) await grid.start(i)
-    await allJoined(grid.nodes)
-  })
-
-  afterAll(async () => {
-    await grid?.close()
-  })
+  const suite = NetnsGrid.joinedForSuite(4)
 
   it('both sides mark the other failed and keep working; channels written on both sides converge after the heal', async () => {
+    const grid = suite()
     await channelSet(grid, 0, 'conv', 'before', '"all"')
     await channelConverges(grid, 3, 'conv', { before: 'all' })
     const times = await partitionAndHeal(grid, [0, 1], async () => {
@@ -51,19 +42,10 @@ describe.skipIf(unavailable != null)('four hosts, partitioned 2|2 and healed', (
 })
 
 describe.skipIf(unavailable != null)('three hosts, one link dropped one way (nftables)', () => {
-  let grid: NetnsGrid
-
-  beforeAll(async () => {
-    grid = await NetnsGrid.create(3)
-    for (let i = 0; i < 3; i++) await grid.start(i)
-    await allJoined(grid.nodes)
-  })
-
-  afterAll(async () => {
-    await grid?.close()
-  })
+  const suite = NetnsGrid.joinedForSuite(3)
 
   it.skipIf(!hasNft())('members do not flap: no one is marked failed while host 2 drops what host 1 sends', async () => {
+    const grid = suite()
     const marks = grid.nodes.map(n => n.mark())
     expect(tcpReachable(grid.net, 1, grid.net.hosts[2]!.address, 4100)).toBe(true)
     grid.net.dropFrom(2, [1])

@@ -1,4 +1,4 @@
-import { expect } from 'vitest'
+import { afterAll, beforeAll, expect } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -57,7 +57,24 @@ export class NetnsGrid {
     return node
   }
 
-  /** Every node stopped, the namespaces and bridges deleted, the temp dir removed: on every path. */
+/**
+   * A grid of `hosts` for one describe block: made and every node joined before
+   * its tests, all of it removed after them (whatever failed).
+   */
+  static joinedForSuite (hosts: number): () => NetnsGrid {
+    let grid: NetnsGrid | undefined
+    beforeAll(async () => {
+      grid = await NetnsGrid.create(hosts)
+      for (let i = 0; i < hosts; i++) await grid.start(i)
+      await allJoined(grid.nodes)
+    })
+    afterAll(async () => {
+      await grid?.close()
+    })
+    return () => grid!
+  }
+
+    /** Every node stopped, the namespaces and bridges deleted, the temp dir removed: on every path. */
   async close (): Promise<void> {
     await cleanup(...this.nodes.map(n => async () => await n?.stop()), () => { this.net.allowAll(); this.net.close() }, async () => await rm(this.dir, { recursive: true, force: true }))
   }

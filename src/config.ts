@@ -31,6 +31,8 @@ export interface GridNodeInit extends MembershipInit {
   port?: number
   /** Members to join through: `host:port` or multiaddrs. */
   peers?: Array<string | Multiaddr>
+  /** Addresses other members dial (`host:port` or multiaddrs), when the listen address cannot tell them (0.0.0.0 behind NAT, containers). */
+  announce?: Array<string | Multiaddr>
   /** The grid CA and this node's certificate and key (PEM); see `loadCerts`. */
   tls?: TlsMaterial
   /** Without `tls`: use a throwaway CA shared by the dev nodes of this machine. */
@@ -68,6 +70,7 @@ export interface GridNodeConfig {
   host: string
   port: number
   peers: Multiaddr[]
+  announce: Multiaddr[]
   tls?: TlsMaterial
   dev: boolean
   devName?: string
@@ -94,6 +97,7 @@ export function resolveConfig (init: GridNodeInit): GridNodeConfig {
     host,
     port,
     peers,
+    announce: (init.announce ?? []).map((a, i) => typeof a === 'string' ? wrap(`announce[${i}]`, () => parsePeerAddress(a)) : a),
     tls: init.tls,
     dev: init.dev === true,
     devName: init.devName,

@@ -124,7 +124,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     // throws CrlError (exit 2) if `crl` does not verify against the CA
     const trust = new NodeTrust({ tls, crl: config.crl, certificateCheckMs: config.certificateCheckMs }, root)
     // created stopped: the service list starts it, so it also stops it on any failure
-    const libp2p = await createGridLibp2p({ host: config.host, port: config.port, tls, log, pingIntervalMs: config.pingIntervalMs, start: false, credentials: trust.credentials, isRevoked: trust.isRevoked })
+    const libp2p = await createGridLibp2p({ host: config.host, port: config.port, announce: config.announce.map(String), tls, log, pingIntervalMs: config.pingIntervalMs, start: false, credentials: trust.credentials, isRevoked: trust.isRevoked })
     const node = new GridNode(config, libp2p, log, root, init.addons, tls.key, trust)
     await node.services.start()
     return node

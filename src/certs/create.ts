@@ -60,12 +60,23 @@ export async function createCa (options: CreateCaOptions = {}): Promise<CertKeyP
  * libp2p identity), SAN = name, usable as both TLS server and TLS client.
  */
 export async function issueCertificate (ca: CertKeyPair, options: IssueOptions): Promise<CertKeyPair> {
+  // checked before a key is made: a bad name fails at once
+  checkName(options.name)
+  const keys = await generateKeys()
+  const cert = await signCertificate(ca, keys.publicKey, options)
+  return { cert, key: await exportKey(keys.privateKey) }
+}
+
+/**
+ * A certificate for a public key the holder keeps (a join request's CSR key):
+ * the same shape `issueCertificate` makes, PEM. Name and roles are checked here too.
+ */
+export async function signCertificate (ca: CertKeyPair, publicKey: CryptoKey | x509.PublicKey, options: IssueOptions): Promise<string> {
   const name = checkName(options.name)
   const roles = checkRoles(options.roles ?? ['member'])
   const validityDays = checkValidity(options.validityDays ?? DEFAULT_CERT_VALIDITY_DAYS)
   const caCert = new x509.X509Certificate(ca.cert)
   const caKey = await importKey(ca.key)
-  const keys = await generateKeys()
   const now = Date.now()
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serialNumber(),
@@ -73,7 +84,7 @@ export async function issueCertificate (ca: CertKeyPair, options: IssueOptions):
     issuer: caCert.subject,
     notBefore: options.notBefore ?? new Date(now - BACKDATE_MS),
     notAfter: options.notAfter ?? new Date(now + validityDays * DAY_MS),
-    publicKey: keys.publicKey,
+    publicKey,
     signingKey: caKey,
     signingAlgorithm: ED25519,
     extensions: [
@@ -84,14 +95,14 @@ export async function issueCertificate (ca: CertKeyPair, options: IssueOptions):
       await x509.AuthorityKeyIdentifierExtension.create(caCert, false, webcrypto)
     ]
   }, webcrypto)
-  return { cert: cert.toString('pem'), key: await exportKey(keys.privateKey) }
+  return cert.toString('pem')
 }
 
-async function generateKeys (): Promise<CryptoKeyPair> {
+export async function generateKeys (): Promise<CryptoKeyPair> {
   return await webcrypto.subtle.generateKey(ED25519, true, ['sign', 'verify']) as CryptoKeyPair
 }
 
-async function exportKey (key: CryptoKey): Promise<string> {
+export async function exportKey (key: CryptoKey): Promise<string> {
   const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', key)
   return x509.PemConverter.encode(pkcs8, 'PRIVATE KEY')
 }

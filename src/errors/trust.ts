@@ -20,3 +20,14 @@ export class CrlError extends GridError {
     super(message, ERR_CRL, options)
   }
 }
+
+export const ERR_JOIN = 'ERR_JOIN'
+/**
+ * A join with a token failed: the token is malformed, expired, spent or revoked,
+ * the peer's CA does not match the token's hash, or the issuing node refused.
+ */
+export class JoinError extends GridError {
+  constructor (message: string, options?: { cause?: unknown, retryable?: boolean }) {
+    super(message, ERR_JOIN, options)
+  }
+}

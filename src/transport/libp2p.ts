@@ -29,6 +29,8 @@ export type ClientLibp2p = Libp2p
 export interface TransportInit {
   host: string
   port: number
+  /** Addresses announced instead of the listen ones (multiaddrs without /p2p). */
+  announce?: string[]
   tls: TlsMaterial
   log: Logger
   /** Connection-monitor ping; libp2p's 10 s default is too slow to notice a dead peer. */
@@ -57,7 +59,7 @@ export async function createGridLibp2p (init: TransportInit): Promise<GridLibp2p
   const node = await createLibp2p({
     start: init.start ?? true,
     privateKey: await privateKeyFromPem(init.tls.key),
-    addresses: { listen: [listenAddress(init.host, init.port)] },
+    addresses: { listen: [listenAddress(init.host, init.port)], ...(init.announce != null && init.announce.length > 0 ? { announce: init.announce } : {}) },
     transports: [tcp()],
     connectionEncrypters: [mutualTls({
       material: init.tls,

@@ -5,6 +5,7 @@ import { DEFAULT_CERT_VALIDITY_DAYS } from '../../certs/validity.ts'
 import { intOption } from '../options.ts'
 import { parseRoles } from '../../trust/roles.ts'
 import { revokeCommand } from './revoke.ts'
+import { tokenCommand } from './token.ts'
 
 interface CertsFlags {
   dir: string
@@ -40,6 +41,7 @@ export function certsCommand (): Command {
       report(result.files, `issued "${name}" (roles ${roles.join(', ')}): ${roles.includes('member') ? `start a node with --certs ${flags.dir} --name ${name}` : `use it with --certs ${flags.dir} --name ${name}`}`)
     }))
   cmd.addCommand(revokeCommand())
+  cmd.addCommand(tokenCommand())
   return cmd
 }
 

@@ -17,9 +17,11 @@ import { DEFAULT_MODULE_CACHE_MB } from '../../agent/config.ts'
 import { readCrlFlag } from '../crl-file.ts'
 import { apiAddonOptions, apiOptions } from '../api-flags.ts'
 import type { ApiFlags } from '../api-flags.ts'
+import { joinedDataDir, joinedTls, joinOptions, useJoinAndHealth } from '../join-flags.ts'
+import type { JoinFlags } from '../join-flags.ts'
 
 
-interface NodeFlags extends ApiFlags {
+interface NodeFlags extends ApiFlags, JoinFlags {
   host: string
   port: number
   peer?: string[]
@@ -100,6 +102,7 @@ export function nodeCommand (): Command {
     .addOption(intOption('--certificate-check-ms <ms>', 'how often connected peers\' certificates are re-checked for expiry (default 5000)', 100, 3_600_000).env('GRID_CERTIFICATE_CHECK_MS'))
     .addOption(logLevelOption('info'))
   for (const option of apiOptions()) cmd.addOption(option)
+  for (const option of joinOptions()) cmd.addOption(option)
   return cmd.action(async (flags: NodeFlags) => { await runNode(flags) })
 }
 
@@ -108,7 +111,10 @@ async function runNode (flags: NodeFlags): Promise<void> {
   // before the node starts: a missing task module is bad input (exit 2), not a failure later
   const tasks = await Promise.all((flags.task ?? []).map(async spec => await resolveTaskSpec(spec, process.cwd())))
   // --dev wins: it never mixes the throwaway CA with real certificates
-  const found = flags.dev === true ? undefined : await resolveTlsSource(flags, process.env, process.cwd(), 'node')
+  // --join: the certificate comes from the grid (or from the data dir, after a first join)
+  const dataDir = flags.join == null ? flags.dataDir : joinedDataDir(flags.dataDir, process.env.XDG_STATE_HOME)
+  const joined = flags.join == null || flags.dev === true ? undefined : { source: 'join', tls: await joinedTls(flags, dataDir!, logger), certsDir: undefined }
+  const found = flags.dev === true ? undefined : joined ?? await resolveTlsSource(flags, process.env, process.cwd(), 'node')
   if (found == null && flags.dev !== true) throw new CertsNotFoundError('no --certs/--ca flags, no GRID_TLS_* variables, no ./certs directory')
   // installed before the node starts: a signal that arrives right after "grid node listening" (or during the
   // start) still stops it gracefully instead of killing the process with the default action
@@ -130,7 +136,8 @@ async function runNode (flags: NodeFlags): Promise<void> {
     reconnectForMs: flags.reconnectForMs,
     forgetLeftAfterMs: flags.forgetLeftAfterMs,
     maxMembers: flags.maxMembers,
-    dataDir: flags.dataDir,
+    dataDir,
+    announce: flags.announce,
     // the XDG base-directory spec: the default data dir lies under it
     stateHome: process.env.XDG_STATE_HOME,
     crl: flags.crl == null ? undefined : await readCrlFlag(flags.crl),
@@ -147,7 +154,8 @@ async function runNode (flags: NodeFlags): Promise<void> {
   }
   for (const type of MEMBER_EVENT_TYPES) node.on(type, member => { logger.debug({ member: member.id, state: member.state }, type) })
   if (found != null) logger.info({ source: found.source }, 'TLS material loaded')
-  if (found?.certsDir != null) await warnOfCaKeys(found.certsDir, logger)
+  // an issuer (--ca-key) holds the CA key by design: the warning is for nodes that should not
+  if (found?.certsDir != null && flags.caKey == null) await warnOfCaKeys(found.certsDir, logger)
   node.on('peer:connect', ({ id }) => { logger.info({ peer: id }, 'peer connected') })
   node.on('peer:disconnect', ({ id }) => { logger.info({ peer: id }, 'peer disconnected') })
   try {
@@ -156,6 +164,7 @@ async function runNode (flags: NodeFlags): Promise<void> {
     if (flags.dashboard != null) await node.use((await import('../../dashboard/addon.ts')).dashboardAddon, { port: flags.dashboard, host: flags.dashboardHost })
     const api = apiAddonOptions(flags, process.cwd(), found?.tls)
     if (api != null) await node.use((await import('../../api/addon.ts')).apiAddon, api)
+    await useJoinAndHealth(node, flags, found?.tls)
     for (const spec of flags.addon ?? []) {
       const { module, options } = parseAddonSpec(spec)
       await node.use(await loadAddon(module, process.cwd()), options)

@@ -109,7 +109,11 @@ export class GridProcess {
 }
 
 export async function startNode (args: string[], env?: Record<string, string>, cwd?: string): Promise<GridProcess> {
-  const node = new GridProcess(['--host', '127.0.0.1', '--port', '0', ...args], env, cwd)
+  return await readyOrKilled(new GridProcess(['--host', '127.0.0.1', '--port', '0', ...args], env, cwd))
+}
+
+/** `node` once it listens; killed if it never does (exited, or no "grid node listening" in time). */
+export async function readyOrKilled (node: GridProcess): Promise<GridProcess> {
   try {
     return await node.ready()
   } catch (err) {

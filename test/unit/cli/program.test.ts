@@ -28,9 +28,12 @@ describe('buildProgram', () => {
     expect(longFlags(sub(task, 'run'))).toEqual(expect.arrayContaining(['--input', '--input-file', '--timeout', '--retries', '--priority', '--session']))
   })
 
-  it('certs has init, issue and revoke', () => {
+  it('certs has init, issue, revoke and token (create, list, revoke)', () => {
     const certs = sub(buildProgram(), 'certs')
-    expect(certs.commands.map(c => c.name()).sort()).toEqual(['init', 'issue', 'revoke'])
+    expect(certs.commands.map(c => c.name()).sort()).toEqual(['init', 'issue', 'revoke', 'token'])
+    const token = sub(certs, 'token')
+    expect(token.commands.map(c => c.name()).sort()).toEqual(['create', 'list', 'revoke'])
+    expect(longFlags(sub(token, 'create'))).toEqual(expect.arrayContaining(['--dir', '--role', '--ttl', '--uses']))
     expect(longFlags(sub(certs, 'revoke'))).toEqual(expect.arrayContaining(['--dir', '--peer', '--certs', '--name', '--timeout']))
     expect(sub(certs, 'revoke').registeredArguments.map(a => a.name())).toEqual(['name|serial'])
     for (const name of ['init', 'issue']) {

@@ -1,0 +1,70 @@
+import { Command, InvalidArgumentError, Option } from 'commander'
+import { join, resolve } from 'node:path'
+import { readFile } from 'node:fs/promises'
+import { intOption } from '../options.ts'
+import { checkKeyFile } from '../key-file.ts'
+import { parseRoles } from '../../trust/roles.ts'
+import { JoinError } from '../../errors.ts'
+
+interface TokenFlags {
+  dir: string
+  role: string
+  ttl: number
+  uses: number
+}
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** `90s`, `30m`, `1h`, `7d` as milliseconds (at most 365 days). */
+export function parseTtl (text: string): number {
+  const match = /^(\d+)([smhd])$/.exec(text.trim())
+  const ms = match == null ? NaN : Number(match[1]) * UNIT_MS[match[2]!]!
+  if (!Number.isSafeInteger(ms) || ms <= 0 || ms > 365 * UNIT_MS.d!) throw new InvalidArgumentError(`expected a duration like 90s, 30m, 1h or 7d (at most 365d), got "${text}"`)
+  return ms
+}
+
+/** `grid certs token create|list|revoke`: join tokens, kept beside the CA key in `<dir>/ca/tokens.json`. */
+export function tokenCommand (): Command {
+  const cmd = new Command('token').description('join tokens: a node with one gets its certificate from a node started with --ca-key (grid node --join)')
+  const dir = (): Option => new Option('--dir <dir>', 'certificates directory holding the CA (ca.crt, ca/ca.key)').default('certs')
+  cmd.addCommand(new Command('create')
+    .description('make a token; prints it (it carries a secret: hand it over like a password)')
+    .addOption(dir())
+    .option('--role <roles>', 'roles of the certificates it gets, comma-separated: agent, member, admin (member is always added: every node joins membership)', 'agent')
+    .addOption(new Option('--ttl <duration>', 'how long it can be used: 90s, 30m, 1h, 7d').default(3_600_000, '1h').argParser(parseTtl))
+    .addOption(intOption('--uses <n>', 'how many nodes may join with it', 1, 100_000).default(1))
+    .action(async (flags: TokenFlags) => {
+      // a token brings a node (`grid node --join`) in: every node needs member (DESIGN §11)
+      const roles = [...new Set([...parseRoles(flags.role), 'member' as const])]
+      const base = resolve(flags.dir)
+      await checkKeyFile(join(base, 'ca', 'ca.key'))
+      const { tokenStoreOf, caHashOf } = await import('../../join/files.ts')
+      const caHash = caHashOf(await readFile(join(base, 'ca.crt'), 'utf8').catch(() => { throw new JoinError(`no CA certificate in ${base}; run \`grid certs init --dir ${flags.dir}\` first`) }))
+      const token = await (await tokenStoreOf(base)).create({ roles, ttlMs: flags.ttl, uses: flags.uses })
+      const { formatToken } = await import('../../join/token.ts')
+      process.stdout.write(`${formatToken({ id: token.id, secret: token.secret, caHash })}\n`)
+      process.stderr.write(`token ${token.id}: roles ${roles.join(',')}, ${flags.uses} use(s), expires ${new Date(token.expiresAt).toISOString()}; join with: grid node --join <token> --peer <a node started with --ca-key>\n`)
+    }))
+  cmd.addCommand(new Command('list')
+    .description('the tokens in --dir, with their state (never their secrets)')
+    .addOption(dir())
+    .action(async (flags: TokenFlags) => {
+      const { tokenStoreOf } = await import('../../join/files.ts')
+      const { tokenRefusal } = await import('../../join/token-store.ts')
+      for (const t of await (await tokenStoreOf(resolve(flags.dir))).list()) {
+        process.stdout.write(`${t.id}  ${t.roles.join(',')}  used ${t.used}/${t.uses}  expires ${new Date(t.expiresAt).toISOString()}  ${tokenRefusal(t) ?? 'usable'}\n`)
+      }
+    }))
+  cmd.addCommand(new Command('revoke')
+    .description('revoke a token: a running issuer refuses it from its next request')
+    .argument('<id>', 'the token id (the part after gridd1.)')
+    .addOption(dir())
+    .action(async (id: string, flags: TokenFlags) => {
+      const { tokenStoreOf } = await import('../../join/files.ts')
+      if (!await (await tokenStoreOf(resolve(flags.dir))).revoke(id)) throw new JoinError(`no token ${id} in ${resolve(flags.dir)}`)
+      process.stdout.write(`revoked token ${id}\n`)
+    }))
+  // a third level: the program's exitOverride reaches only two
+  for (const sub of cmd.commands) sub.exitOverride()
+  return cmd
+}

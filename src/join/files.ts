@@ -1,0 +1,57 @@
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto'
+import type { KeyObject } from 'node:crypto'
+import { mkdir, readFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { CA_KEY_DIR, writePair } from '../certs/files.ts'
+import { loadCerts } from '../transport/mtls/material.ts'
+import type { TlsMaterial } from '../transport/mtls/material.ts'
+import { JoinError } from '../errors.ts'
+import { writeFileAtomic } from '../trust/write-file.ts'
+import { TokenStore } from './token-store.ts'
+import { certificateHash } from './token.ts'
+import type { JoinToken } from './token.ts'
+
+/** The token store of a certificates directory: `<dir>/ca/tokens.json`, beside the CA key. */
+export async function tokenStoreOf (certsDir: string): Promise<TokenStore> {
+  await mkdir(join(certsDir, CA_KEY_DIR), { recursive: true, mode: 0o700 })
+  return new TokenStore(join(certsDir, CA_KEY_DIR))
+}
+
+export function caHashOf (caPem: string): string {
+  return certificateHash(caPem)
+}
+
+/** Where a joined node keeps what it was issued: `<dataDir>/certs/{ca.crt,node.crt,node.key}`. */
+export function joinedCertsDir (dataDir: string): string {
+  return join(dataDir, 'certs')
+}
+
+/**
+ * The certificate a node got by joining earlier, if any: a restart reuses it
+ * (and spends no token). One issued under another CA than the token's is refused.
+ */
+export async function loadJoined (dataDir: string, token: JoinToken): Promise<TlsMaterial | undefined> {
+  const dir = joinedCertsDir(dataDir)
+  if (!existsSync(join(dir, 'node.crt'))) return undefined
+  const tls = await loadCerts(dir, 'node')
+  if (certificateHash(tls.ca) !== token.caHash) throw new JoinError(`${dir} holds a certificate of another grid (its CA does not match the token's hash); move it away to join this one`)
+  return tls
+}
+
+/** Stores what a join was issued: the key 0600 in a 0700 directory. */
+export async function storeJoined (dataDir: string, tls: TlsMaterial): Promise<string> {
+  const dir = joinedCertsDir(dataDir)
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  await writeFileAtomic(join(dir, 'ca.crt'), tls.ca, 0o644)
+  await writePair(dir, 'node', { cert: tls.cert, key: tls.key }, true)
+  return dir
+}
+
+/** The CA key for `grid node --ca-key FILE`, and the token store beside it. */
+export async function readIssuerFiles (caKeyFile: string, caCert: string): Promise<{ key: string, tokens: TokenStore }> {
+  const key = await readFile(caKeyFile, 'utf8')
+  const spki = (k: KeyObject): string => k.export({ format: 'der', type: 'spki' }).toString('hex')
+  if (spki(createPublicKey(createPrivateKey(key))) !== spki(new X509Certificate(caCert).publicKey)) throw new JoinError(`${caKeyFile} is not the key of this node's grid CA`)
+  return { key, tokens: new TokenStore(join(caKeyFile, '..')) }
+}

@@ -35,7 +35,7 @@ describe('schedules on a 3-node grid with the API on all three (and an agent)', 
     grid = await GridFixture.create(4)
     await writeFile(join(grid.dir, 'jwt.secret'), SECRET, { mode: 0o600 })
     // the agent runs the tasks; it is never paused, so a run's count is the firing's, not a task retry's
-    const agent = await grid.start('n1', ['--agent', '--workers', '4', '--cpu', '4', '--memory', '2048'])
+    const agent = await grid.start('n1', ['--agent', '--workers', '12', '--cpu', '12', '--memory', '2048'])
     for (const name of ['n2', 'n3', 'n4']) {
       const node = await grid.start(name, ['--peer', agent.address, '--api', '0', '--api-jwt-secret-file', join(grid.dir, 'jwt.secret'), '--task', `tick=${tickLog}`])
       urls.set(node, String((await node.firstLine(l => l.msg === 'HTTP API listening')).url))
@@ -152,24 +152,25 @@ describe('schedules on a 3-node grid with the API on all three (and an agent)', 
     const started = Date.now()
     for (const overlap of ['skip', 'buffer-one', 'allow']) {
       const file = join(grid.dir, `overlap-${overlap}.log`)
-      // each run lasts 3.5 s: under a 1 s schedule, two or three ticks come while one runs
-      expect((await call(apiNodes[0]!, 'POST', '/v1/schedules', { id: `ov-${overlap}`, everyMs: 1000, task: 'tick', input: { file, ms: 3500 }, envelope: true, overlap })).status).toBe(201)
+      // each run lasts 2.5 s: under a 1 s schedule, two ticks come while one runs
+      expect((await call(apiNodes[0]!, 'POST', '/v1/schedules', { id: `ov-${overlap}`, everyMs: 1000, task: 'tick', input: { file, ms: 2500 }, envelope: true, overlap })).status).toBe(201)
     }
     await new Promise(resolve => setTimeout(resolve, 9000))
     for (const overlap of ['skip', 'buffer-one', 'allow']) expect((await call(apiNodes[0]!, 'DELETE', `/v1/schedules/ov-${overlap}`)).status).toBe(200)
-    await new Promise(resolve => setTimeout(resolve, 4000))
+    // runs already started finish within their 2.5 s; 6 s leaves room for a loaded machine
+    await new Promise(resolve => setTimeout(resolve, 6000))
     for (const overlap of ['skip', 'buffer-one', 'allow']) results[overlap] = await runs(join(grid.dir, `overlap-${overlap}.log`))
     console.log(`overlap runs over ${Date.now() - started} ms: ${JSON.stringify(Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.length])))}`)
-    // skip: a run starts only when none goes on, so runs start at least 3.5 s apart: 2 or 3 in 9 s
+    // skip: a tick fires only when no run goes on, so fired ticks are at least 2.5 s apart: 2 to 4 in 9 s
     expect(results.skip!.length).toBeGreaterThanOrEqual(2)
-    expect(results.skip!.length).toBeLessThanOrEqual(3)
+    expect(results.skip!.length).toBeLessThanOrEqual(4)
     const gaps = results.skip!.slice(1).map((t, i) => t - results.skip![i]!)
-    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(3000)
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(2500)
     // buffer-one: the kept tick starts as the run ends, so at least as many as skip, never the full count
     expect(results['buffer-one']!.length).toBeGreaterThanOrEqual(results.skip!.length)
     expect(results['buffer-one']!.length).toBeLessThan(results.allow!.length)
-    // allow: one per tick (about 9)
-    expect(results.allow!.length).toBeGreaterThanOrEqual(7)
+    // allow: one per tick (about 9; the first comes once a lease is held)
+    expect(results.allow!.length).toBeGreaterThanOrEqual(6)
     expect(new Set(results.allow).size).toBe(results.allow!.length)
   }, 60_000)
 })

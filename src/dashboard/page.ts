@@ -31,6 +31,8 @@ export const PAGE = `<!doctype html>
 <h2>Pipelines</h2>
 <div id="pipelines" class="muted">none running on this node</div>
 <div class="charts" id="charts"></div>
+<h2>Schedules</h2>
+<table id="schedules"><thead><tr><th>schedule</th><th>when</th><th>task</th><th>overlap</th><th>next run</th><th>last tick</th><th>fired by</th></tr></thead><tbody></tbody></table>
 <script src="/uplot.iife.min.js"></script>
 <script>
 const WINDOW_S = 120
@@ -78,11 +80,20 @@ function drawPipelines (snap) {
   }
 }
 
+function drawSchedules (snap) {
+  const time = ms => ms == null ? '–' : new Date(ms).toLocaleString()
+  $('schedules').tBodies[0].innerHTML = (snap.schedules || []).map(s => '<tr data-id="' + esc(s.id) + '" data-next="' + (s.nextRunAt ?? '') + '">' +
+    '<td>' + esc(s.id) + '</td><td><code>' + esc(s.when) + '</code></td><td>' + esc(s.task) + '</td><td>' + esc(s.overlap) + '</td>' +
+    '<td class="next">' + (s.paused ? '<span class="muted">paused</span>' : esc(time(s.nextRunAt))) + '</td><td>' + esc(time(s.lastTickAt)) + '</td>' +
+    '<td>' + (s.holder != null ? '<code title="' + esc(s.holder) + '">' + esc(short(s.holder)) + '</code>' : '–') + '</td></tr>').join('') ||
+    '<tr><td colspan="7" class="muted">none</td></tr>'
+}
+
 const events = new EventSource('/events')
 events.addEventListener('snapshot', e => {
   const snap = JSON.parse(e.data)
   $('status').textContent = 'live, updated ' + new Date(snap.at).toLocaleTimeString(); $('status').className = ''
-  drawMembers(snap); drawPipelines(snap)
+  drawMembers(snap); drawPipelines(snap); drawSchedules(snap)
 })
 events.onerror = () => { $('status').textContent = 'disconnected, retrying…'; $('status').className = 'down' }
 </script>

@@ -1,6 +1,8 @@
 import type { AddonHost } from '../addons/host.ts'
 import type { Member } from '../membership/member.ts'
 import type { StageStats } from '../pipeline/types.ts'
+import { scheduleRows } from './schedules.ts'
+import type { ScheduleRow } from './schedules.ts'
 
 /** One frame of the dashboard: everything the page draws, as plain JSON. */
 export interface DashboardSnapshot {
@@ -14,10 +16,12 @@ export interface DashboardSnapshot {
     stages: Record<string, number>
   }>
   pipelines: Array<{ name: string, stages: StageStats[] }>
+  /** The grid's schedules with their next run (from the schedules channel). */
+  schedules: ScheduleRow[]
 }
 
 /** Reads the node's member table and the pipelines it owns; no side effects. */
-export function snapshot (node: Pick<AddonHost, 'self' | 'members' | 'pipelines'>): DashboardSnapshot {
+export function snapshot (node: Pick<AddonHost, 'self' | 'members' | 'pipelines'> & Partial<Pick<AddonHost, 'channel'>>): DashboardSnapshot {
   const self = node.self()
   const members = [self, ...node.members()].map(m => ({
     id: m.id,
@@ -32,5 +36,5 @@ export function snapshot (node: Pick<AddonHost, 'self' | 'members' | 'pipelines'
     maxWorkers: m.load.maxWorkers,
     stages: m.load.stages
   }))
-  return { at: Date.now(), self: self.id, members, pipelines: node.pipelines().map(run => ({ name: run.name, stages: run.stats().stages })) }
+  return { at: Date.now(), self: self.id, members, pipelines: node.pipelines().map(run => ({ name: run.name, stages: run.stats().stages })), schedules: scheduleRows(node) }
 }

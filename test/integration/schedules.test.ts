@@ -14,8 +14,13 @@ const EVERY_MS = 2000
 
 /** The ticks the fixture task ran for, one line per run. */
 async function runs (file: string): Promise<number[]> {
+  return (await runLines(file)).map(r => r.tick)
+}
+
+/** Each run's tick and when it started. */
+async function runLines (file: string): Promise<Array<{ tick: number, at: number }>> {
   const text = await readFile(file, 'utf8').catch(() => '')
-  return text.split('\n').filter(l => l !== '').map(l => (JSON.parse(l) as { tick: number }).tick)
+  return text.split('\n').filter(l => l !== '').map(l => JSON.parse(l) as { tick: number, at: number })
 }
 
 describe('schedules on a 3-node grid with the API on all three (and an agent)', () => {
@@ -166,8 +171,10 @@ describe('schedules on a 3-node grid with the API on all three (and an agent)', 
     expect(results.skip!.length).toBeLessThanOrEqual(4)
     const gaps = results.skip!.slice(1).map((t, i) => t - results.skip![i]!)
     for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(2500)
-    // buffer-one: the kept tick starts as the run ends, so at least as many as skip, never the full count
+    // buffer-one: the kept tick starts as the run ends, over a second after it was due; at least as many as skip, never the full count
     expect(results['buffer-one']!.length).toBeGreaterThanOrEqual(results.skip!.length)
+    const late = (await runLines(join(grid.dir, 'overlap-buffer-one.log'))).map(r => r.at - r.tick)
+    expect(Math.max(...late)).toBeGreaterThanOrEqual(1000)
     expect(results['buffer-one']!.length).toBeLessThan(results.allow!.length)
     // allow: one per tick (about 9; the first comes once a lease is held)
     expect(results.allow!.length).toBeGreaterThanOrEqual(6)

@@ -53,6 +53,7 @@ export class Firer {
   private readonly now: () => number
   private readonly keepers = new Map<string, LeaseKeeper>()
   private readonly gates = new Map<string, OverlapGate>()
+  private readonly failing = new Set<string>()
   private timer?: NodeJS.Timeout
 
   constructor (components: FirerComponents, init: FirerInit = {}) {
@@ -101,8 +102,24 @@ export class Firer {
     const now = this.now()
     const schedules = this.c.store.schedules()
     const live = new Set(schedules.map(s => s.id))
-    for (const id of this.keepers.keys()) if (!live.has(id)) { this.keepers.delete(id); this.gates.delete(id) }
-    for (const schedule of schedules) this.stepSchedule(schedule, now)
+    for (const id of this.keepers.keys()) {
+      if (live.has(id)) continue
+      this.keepers.delete(id)
+      this.gates.delete(id)
+      // a renewal crossing the delete would leave our lease behind: remove it again
+      if (this.c.store.lease(id)?.holder === this.c.self) this.c.store.forget(id)
+    }
+    for (const schedule of schedules) {
+      try {
+        this.stepSchedule(schedule, now)
+      } catch (err) {
+        // one bad schedule (written by any member) must not stop the others
+        if (!this.failing.has(schedule.id)) this.c.log.warn({ err, schedule: schedule.id }, 'schedule step failed; it is skipped until it changes')
+        this.failing.add(schedule.id)
+        continue
+      }
+      this.failing.delete(schedule.id)
+    }
   }
 
   private stepSchedule (schedule: Schedule, now: number): void {

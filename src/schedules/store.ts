@@ -42,9 +42,14 @@ export class ScheduleStore {
   /** Deletes the schedule and its lease and fired record; true if it was there. */
   remove (id: string): boolean {
     const had = this.channel.delete(KEY.schedule(id))
+    this.forget(id)
+    return had
+  }
+
+  /** Deletes a schedule's lease and fired record (after the schedule itself went). */
+  forget (id: string): void {
     this.channel.delete(KEY.lease(id))
     this.channel.delete(KEY.fired(id))
-    return had
   }
 
   lease (id: string): Lease | undefined {

@@ -112,6 +112,13 @@ describe('Firer (three replicas, fake clock)', () => {
     }
   })
 
+  it('a schedule no one can parse (written by a member past the API) is skipped; the others fire', () => {
+    const g = grid({ id: 'good', everyMs: 1000 })
+    g.replicas.get('B').set('s/bad', { ...makeSchedule({ id: 'bad', everyMs: 1000, task: 'tick' }, 'x', 0), everyMs: undefined, cron: 'not a pattern' })
+    g.advance(5000)
+    expect(g.fired.length).toBeGreaterThanOrEqual(3)
+  })
+
   it('a paused schedule fires nothing', () => {
     const g = grid({ id: 'p', everyMs: 1000, paused: true })
     g.advance(5000)

@@ -101,8 +101,9 @@ export class LeaseKeeper {
     this.token = Math.max(lease?.token ?? 0, fired?.token ?? 0) + 1
     this.phase = 'claiming'
     this.claimedAt = now
-    // ticks after the old lease are ours; those inside it were its holder's alone
-    const from = Math.max(lease?.until ?? 0, fired?.tick ?? 0)
+    // ticks after the old lease are ours; those inside it were its holder's alone: when that was
+    // this node (back from a pause, or restarted), the ones it did not fire are still its own to fire
+    const from = lease?.holder === this.self ? Math.max(lease.from, fired?.tick ?? 0) : Math.max(lease?.until ?? 0, fired?.tick ?? 0)
     return { write: { holder: this.self, token: this.token, from, until: now + t.leaseMs }, change: `claiming with token ${this.token}` }
   }
 }

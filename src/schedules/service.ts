@@ -77,8 +77,10 @@ export class ScheduleService {
   remove (id: string, caller: ScheduleCaller): ScheduleView {
     const schedule = this.found(id)
     this.checkMayChange(schedule, caller)
+    // as it stood: its last tick tells what may still be starting
+    const { nextRunAt: _next, ...last } = this.view(schedule)
     this.store.remove(id)
-    return { ...schedule }
+    return last
   }
 
   /** Pauses (no tick fires) or resumes (ticks from now on: a resume does not backfill the pause). */

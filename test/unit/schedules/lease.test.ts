@@ -93,6 +93,17 @@ describe('LeaseKeeper (fake clock)', () => {
     expect(a.phase).toBe('idle')
   })
 
+  it('a holder back from a pause that takes its own lease again keeps the ticks of it it did not fire', () => {
+    const slot: { lease?: Lease } = {}
+    const a = new LeaseKeeper('A', T)
+    run(a, slot, 0, 1000, true)
+    const own = slot.lease!
+    a.step(1700, true, own, { tick: 1000, token: own.token, holder: 'A' })
+    let claim: Lease | undefined
+    for (let now = 1800; now < 6000 && claim == null; now += 100) claim = a.step(now, true, slot.lease, { tick: 1000, token: own.token, holder: 'A' }).write
+    expect(claim).toMatchObject({ holder: 'A', token: own.token + 1, from: 1000 })
+  })
+
   it('a holder seeing a fired record with a higher token steps down (fenced)', () => {
     const slot: { lease?: Lease } = {}
     const a = new LeaseKeeper('A', T)

@@ -47,6 +47,7 @@ export class LeaseKeeper {
   private renewedAt = 0
   private lastStep?: number
   private quietUntil = 0
+  private released?: { lease: Lease, until: number, writtenAt: number }
   private readonly self: string
   private readonly timings: LeaseTimings
 
@@ -76,7 +77,9 @@ export class LeaseKeeper {
       if (!elected) {
         // hand over at once: the elected node takes ticks after `now`
         this.phase = 'idle'
-        return { write: { ...lease, until: now }, change: 'no longer the elected firer: released' }
+        const released = { ...lease, until: now }
+        this.released = { lease: released, until: now + t.quietAfterPauseMs + t.graceMs, writtenAt: now }
+        return { write: released, change: 'no longer the elected firer: released' }
       }
       if (now - this.renewedAt >= t.renewMs) {
         this.renewedAt = now
@@ -95,6 +98,13 @@ export class LeaseKeeper {
       this.renewedAt = now
       const renewed = { ...lease, until: now + t.leaseMs }
       return { write: renewed, holding: renewed, change: `holding with token ${this.token}` }
+    }
+    const released = this.released
+    if (released != null && now < released.until && ours && now - released.writtenAt >= t.renewMs) {
+      // written again (same value, new stamp) for a while: a successor that just came back from a
+      // pause may have missed the first write, and would otherwise wait out, and lose, the old lease's ticks
+      released.writtenAt = now
+      return { write: released.lease }
     }
     if (!elected || now < this.quietUntil) return {}
     if (lease != null && now <= lease.until + t.graceMs) return {}

@@ -60,6 +60,18 @@ describe('LeaseKeeper (fake clock)', () => {
     const step = a.step(1100, false, slot.lease, undefined)
     expect(step.write).toMatchObject({ holder: 'A', until: 1100 })
     expect(step.holding).toBeUndefined()
+    // and writes the release again a few times (a successor back from a pause may have missed it), never anything else
+    const rewrites: unknown[] = []
+    for (let now = 1200; now <= 6000; now += 100) { const w = a.step(now, false, step.write, undefined).write; if (w != null) rewrites.push(w) }
+    expect(rewrites.length).toBeGreaterThanOrEqual(5)
+    expect(rewrites.length).toBeLessThanOrEqual(10)
+    for (const w of rewrites) expect(w).toEqual(step.write)
+    // not over a successor's lease
+    const again = new LeaseKeeper('A', T)
+    const slot2: { lease?: Lease } = {}
+    run(again, slot2, 0, 1000, true)
+    again.step(1100, false, slot2.lease, undefined)
+    expect(again.step(1600, false, { holder: 'B', token: 2, from: 1100, until: 9000 }, undefined).write).toBeUndefined()
   })
 
   it('a holder paused past its lease wakes without firing, stays quiet, and then sees the successor (no tick twice)', () => {

@@ -21,7 +21,13 @@ export interface ScheduleRow {
 /** The grid's schedules from the schedules channel (opened on first use), with their next run. */
 export function scheduleRows (node: Partial<Pick<AddonHost, 'channel'>>, now = Date.now()): ScheduleRow[] {
   if (node.channel == null) return []
-  const store = new ScheduleStore(node.channel(SCHEDULES_CHANNEL))
+  let store: ScheduleStore
+  try {
+    store = new ScheduleStore(node.channel(SCHEDULES_CHANNEL))
+  } catch {
+    // a stopping node, or one at its channel cap: the page shows no schedules rather than no page
+    return []
+  }
   return store.schedules().map(s => {
     const fired = store.fired(s.id)
     const next = s.paused ? undefined : nextTick(s, Math.max(now, s.since))

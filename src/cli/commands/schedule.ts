@@ -4,7 +4,7 @@ import { requestSchedules } from '../../schedules/protocol.ts'
 import type { ScheduleRequest } from '../../schedules/protocol.ts'
 import type { ScheduleView } from '../../schedules/service.ts'
 import { OVERLAPS } from '../../schedules/types.ts'
-import { intOption, logLevelOption, tlsOptions } from '../options.ts'
+import { addClientOptions, intOption } from '../options.ts'
 import { withClient } from '../client.ts'
 import type { ClientFlags } from '../client.ts'
 import { formatTable, printableJson } from '../format.ts'
@@ -40,11 +40,7 @@ export function scheduleCommand (): Command {
     .option('--catchup', 'add: fire ticks missed while no API node could (bounded)')
     .option('--paused', 'add: create it paused')
     .option('--envelope', 'add: the task gets { input, scheduledAt, schedule }')
-    .option('--json', 'print JSON')
-    .addOption(intOption('--timeout <ms>', 'give up after this long', 100, 600_000).default(10_000))
-  for (const option of tlsOptions('client')) cmd.addOption(option)
-  return cmd
-    .addOption(logLevelOption('warn'))
+  return addClientOptions(cmd)
     .action(async (op: string, id: string | undefined, flags: ScheduleFlags) => {
       const request = toRequest(op, id, flags)
       const target = parsePeerAddress(flags.peer)

@@ -4,13 +4,15 @@ import type { ApiSettings } from './options.ts'
 import type { LiveHub } from './live/hub.ts'
 import type { Submitters } from './submitters.ts'
 import type { StreamSlots } from './live/stream-slots.ts'
+import type { ScheduleService } from '../schedules/service.ts'
 
-/** What every route module of the API gets (a route module per concern: tasks, sessions, members, live, hooks; schedules and the dashboard later). */
+/** What every route module of the API gets (a route module per concern: tasks, sessions, members, live, hooks, schedules; the dashboard later). */
 export interface ApiContext {
   node: Pick<AddonHost, 'peerId' | 'members' | 'self' | 'tasks'>
   settings: ApiSettings
   live: LiveHub
   submitters: Submitters
   streams: StreamSlots
+  schedules: ScheduleService
   log: Logger
 }

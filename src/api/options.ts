@@ -1,5 +1,6 @@
 import type { JwtOptions } from './auth/jwt.ts'
 import type { HookConfig } from './hooks/hook-config.ts'
+import type { FirerInit } from '../schedules/firer.ts'
 
 /** `node.use(apiAddon, options)` / `grid node --api <port>`. */
 export interface ApiOptions {
@@ -37,10 +38,12 @@ export interface ApiOptions {
   maxBufferedBytes?: number
   /** Webhook timestamps older or newer than this are refused. Default 300 000 (5 min). */
   hookWindowMs?: number
+  /** Schedule firing timings (lease, grace, step); defaults suit a LAN. */
+  schedules?: Omit<FirerInit, 'now'>
 }
 
 /** ApiOptions with every default filled in. */
-export type ApiSettings = Required<Omit<ApiOptions, 'jwt' | 'hooks' | 'tls'>> & Pick<ApiOptions, 'jwt' | 'tls'> & { hooks: HookConfig[] }
+export type ApiSettings = Required<Omit<ApiOptions, 'jwt' | 'hooks' | 'tls' | 'schedules'>> & Pick<ApiOptions, 'jwt' | 'tls' | 'schedules'> & { hooks: HookConfig[] }
 
 export function apiSettings (options: ApiOptions): ApiSettings {
   return {
@@ -50,6 +53,7 @@ export function apiSettings (options: ApiOptions): ApiSettings {
     jwt: options.jwt,
     tls: options.tls,
     hooks: options.hooks ?? [],
+    schedules: options.schedules,
     bodyLimitBytes: options.bodyLimitBytes ?? 256 * 1024,
     rateLimit: options.rateLimit ?? 600,
     rateWindowMs: options.rateWindowMs ?? 60_000,

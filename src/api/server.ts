@@ -22,6 +22,8 @@ import { memberRoutes } from './routes/members.ts'
 import { eventRoutes } from './routes/events.ts'
 import { wsRoutes } from './routes/ws.ts'
 import { hookRoutes, loadHooks } from './routes/hooks.ts'
+import { scheduleRoutes } from './routes/schedules.ts'
+import { startSchedules } from '../schedules/start.ts'
 import { ConfigError, RateLimitedError } from '../errors.ts'
 
 export interface ApiServer {
@@ -36,7 +38,7 @@ export interface ApiServer {
  * a per-subject rate limit, a Host/Origin check, and one route module per
  * concern (tasks, sessions, members, live output, webhooks).
  */
-export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'members' | 'self' | 'tasks' | 'log' | 'certificateRevoked'>, options: ApiOptions): Promise<ApiServer> {
+export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'members' | 'self' | 'tasks' | 'log' | 'certificateRevoked' | 'channel' | 'handle'>, options: ApiOptions): Promise<ApiServer> {
   const settings = apiSettings(options)
   if (!Number.isInteger(settings.port) || settings.port < 0 || settings.port > 65535) throw new ConfigError('api port', `must be 0..65535, got ${String(settings.port)}`)
   const verify = settings.jwt == null ? undefined : await jwtVerifier(settings.jwt)
@@ -44,7 +46,8 @@ export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'member
   if (verify == null && settings.tls == null) ctx.log.warn('the HTTP API has no token verifier and no client certificates: every route but the webhooks answers 401')
 
   const live = new LiveHub({ replayEvents: settings.replayEvents, replayTtlMs: settings.replayTtlMs, maxFollowed: settings.maxFollowed })
-  const api: ApiContext = { node: ctx, settings, live, submitters: new Submitters(), streams: new StreamSlots(settings.maxStreams), log: ctx.log }
+  const schedules = await startSchedules(ctx, settings.schedules)
+  const api: ApiContext = { node: ctx, settings, live, submitters: new Submitters(), streams: new StreamSlots(settings.maxStreams), schedules, log: ctx.log }
   const app: FastifyInstance = Fastify({
     loggerInstance: ctx.log as FastifyBaseLogger,
     // a request line per call would swamp the node's log under load; failures are logged where they happen
@@ -86,7 +89,7 @@ export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'member
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } })
 
   app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger())
-  // one route module per concern; schedules and a tasks dashboard register here the same way
+  // one route module per concern; a tasks dashboard registers here the same way
   await app.register(async (routes) => {
     taskRoutes(routes, api)
     sessionRoutes(routes, api)
@@ -94,11 +97,13 @@ export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'member
     eventRoutes(routes, api)
     wsRoutes(routes, api)
     hookRoutes(routes, api, hooks)
+    scheduleRoutes(routes, api)
   })
 
   try {
     await app.listen({ port: settings.port, host: settings.host })
   } catch (err) {
+    schedules.stop()
     live.close()
     await app.close()
     throw err
@@ -111,6 +116,7 @@ export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'member
     url,
     close: async () => {
       // live streams end first (their readers see the end), then the server stops
+      schedules.stop()
       live.close()
       for (const client of websocketClients(app)) client.terminate()
       await app.close()

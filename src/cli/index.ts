@@ -6,6 +6,7 @@ import { weightCommand, strategyCommand } from './commands/placement.ts'
 import { ForbiddenError, GridError, ERR_CERTIFICATE, ERR_CONFIG, ERR_CRL, ERR_FILE_EXISTS, ERR_INVALID_ADDRESS, ERR_KEY_PERMISSIONS, ERR_NO_CERTS, ERR_VALUE_TOO_LARGE } from '../errors.ts'
 import { RemoteError } from '../wire/wire-error.ts'
 import { channelCommand } from './commands/channel.ts'
+import { scheduleCommand } from './commands/schedule.ts'
 import { taskCommand } from './commands/task.ts'
 import { sessionCommand } from './commands/session.ts'
 
@@ -27,6 +28,7 @@ export function buildProgram (): Command {
   program.addCommand(channelCommand())
   program.addCommand(taskCommand())
   program.addCommand(sessionCommand())
+  program.addCommand(scheduleCommand())
   for (const cmd of program.commands) {
     cmd.exitOverride()
     for (const sub of cmd.commands) sub.exitOverride()

@@ -1,4 +1,5 @@
 import { Option } from 'commander'
+import type { Command } from 'commander'
 import { InvalidArgumentError } from 'commander'
 import type { GenericSchema } from 'valibot'
 import { LOG_LEVELS } from './logger.ts'
@@ -49,4 +50,11 @@ export function tlsOptions (defaultName: string, defaultText = `"${defaultName}"
     new Option('--key <file>', 'this side\'s private key (PEM file)'),
     new Option('--dev', 'use the throwaway dev CA of this machine (one-machine grids only)')
   ]
+}
+
+/** What a command that asks one node needs besides its own flags: `--json`, `--timeout`, the TLS flags (a `client` certificate) and `--log-level` (warn). */
+export function addClientOptions (cmd: Command): Command {
+  cmd.option('--json', 'print JSON').addOption(intOption('--timeout <ms>', 'give up after this long', 100, 600_000).default(10_000))
+  for (const option of tlsOptions('client')) cmd.addOption(option)
+  return cmd.addOption(logLevelOption('warn'))
 }

@@ -38,6 +38,8 @@ export const PAGE = `<!doctype html>
 <table id="sessions"><thead><tr><th>session</th><th>queued</th><th>dispatched</th><th>running</th><th>completed</th><th>failed</th><th>timeout</th><th>cancelled</th><th>retries</th></tr></thead><tbody></tbody></table>
 <h3>Running <span class="muted" id="running-count"></span></h3>
 <table id="running-tasks"><thead><tr><th>task</th><th>session</th><th>module</th><th>agent</th><th>attempt</th><th>running for</th></tr></thead><tbody></tbody></table>
+<h2>Schedules</h2>
+<table id="schedules"><thead><tr><th>schedule</th><th>when</th><th>task</th><th>overlap</th><th>next run</th><th>last tick</th><th>fired by</th></tr></thead><tbody></tbody></table>
 <script src="/uplot.iife.min.js"></script>
 <script>
 const WINDOW_S = 120
@@ -102,13 +104,21 @@ function drawTasks (snap) {
       '<td>' + esc(names.get(r.session) ?? short(r.session)) + '</td><td title="' + esc(r.module) + '">' + esc(r.module.split('/').pop()) + '</td>' +
       '<td>' + (r.agent ? '<code title="' + esc(r.agent) + '">' + esc(short(r.agent)) + '</code>' : '–') + '</td><td>' + r.attempts + '</td>' +
       '<td>' + (r.startedAt ? ((snap.at - r.startedAt) / 1000).toFixed(1) + ' s' : '–') + '</td></tr>').join('')
+
+function drawSchedules (snap) {
+  const time = ms => ms == null ? '–' : new Date(ms).toLocaleString()
+  $('schedules').tBodies[0].innerHTML = (snap.schedules || []).map(s => '<tr data-id="' + esc(s.id) + '" data-next="' + (s.nextRunAt ?? '') + '">' +
+    '<td>' + esc(s.id) + '</td><td><code>' + esc(s.when) + '</code></td><td>' + esc(s.task) + '</td><td>' + esc(s.overlap) + '</td>' +
+    '<td class="next">' + (s.paused ? '<span class="muted">paused</span>' : esc(time(s.nextRunAt))) + '</td><td>' + esc(time(s.lastTickAt)) + '</td>' +
+    '<td>' + (s.holder != null ? '<code title="' + esc(s.holder) + '">' + esc(short(s.holder)) + '</code>' : '–') + '</td></tr>').join('') ||
+    '<tr><td colspan="7" class="muted">none</td></tr>'
 }
 
 const events = new EventSource('/events')
 events.addEventListener('snapshot', e => {
   const snap = JSON.parse(e.data)
   $('status').textContent = 'live, updated ' + new Date(snap.at).toLocaleTimeString(); $('status').className = ''
-  drawMembers(snap); drawPipelines(snap); drawTasks(snap)
+  drawMembers(snap); drawPipelines(snap); drawTasks(snap); drawSchedules(snap)
 })
 events.onerror = () => { $('status').textContent = 'disconnected, retrying…'; $('status').className = 'down' }
 </script>

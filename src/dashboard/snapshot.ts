@@ -2,6 +2,8 @@ import type { AddonHost } from '../addons/host.ts'
 import type { Member } from '../membership/member.ts'
 import type { StageStats } from '../pipeline/types.ts'
 import type { TasksOverview } from '../tasks/stats.ts'
+import { scheduleRows } from './schedules.ts'
+import type { ScheduleRow } from './schedules.ts'
 
 /** One frame of the dashboard: everything the page draws, as plain JSON. */
 export interface DashboardSnapshot {
@@ -17,10 +19,12 @@ export interface DashboardSnapshot {
   pipelines: Array<{ name: string, stages: StageStats[] }>
   /** The tasks this node owns: totals, open ones by status, sessions with their counts, running tasks. */
   tasks: Omit<TasksOverview, 'latency'>
+  /** The grid's schedules with their next run (from the schedules channel). */
+  schedules: ScheduleRow[]
 }
 
-/** Reads the node's member table, the pipelines and the tasks it owns; no side effects. */
-export function snapshot (node: Pick<AddonHost, 'self' | 'members' | 'pipelines' | 'tasksOverview'>): DashboardSnapshot {
+/** Reads the node's member table, the pipelines and the tasks it owns, and the grid's schedules; no side effects. */
+export function snapshot (node: Pick<AddonHost, 'self' | 'members' | 'pipelines' | 'tasksOverview'> & Partial<Pick<AddonHost, 'channel'>>): DashboardSnapshot {
   const self = node.self()
   const members = [self, ...node.members()].map(m => ({
     id: m.id,
@@ -36,5 +40,5 @@ export function snapshot (node: Pick<AddonHost, 'self' | 'members' | 'pipelines'
     stages: m.load.stages
   }))
   const { latency: _latency, ...tasks } = node.tasksOverview()
-  return { at: Date.now(), self: self.id, members, pipelines: node.pipelines().map(run => ({ name: run.name, stages: run.stats().stages })), tasks }
+  return { at: Date.now(), self: self.id, members, pipelines: node.pipelines().map(run => ({ name: run.name, stages: run.stats().stages })), tasks, schedules: scheduleRows(node) }
 }

@@ -1,25 +1,35 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { existsSync } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
 import type { Browser } from 'playwright-core'
 import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
+import { bearer } from './helpers/api-client.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
+const SECRET = randomBytes(32).toString('hex')
 
 describe('the dashboard in a real browser (headless Chromium)', () => {
   let grid: GridFixture
   let nodes: GridProcess[]
   let browser: Browser
   let url: string
+  let apiUrl: string
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (npm test's pretest does)`)
     grid = await GridFixture.create(3)
     const first = await grid.start('n1', ['--dashboard', '0'])
-    nodes = [first, await grid.start('n2', ['--peer', first.address]), await grid.start('n3', ['--peer', first.address])]
+    await writeFile(join(grid.dir, 'jwt.secret'), SECRET, { mode: 0o600 })
+    // n2 serves the HTTP API: schedules made there show on n1's dashboard (they live in a grid-wide channel)
+    const tickTask = fileURLToPath(new URL('../fixtures/tasks/tick-log.mjs', import.meta.url))
+    nodes = [first, await grid.start('n2', ['--peer', first.address, '--api', '0', '--api-jwt-secret-file', join(grid.dir, 'jwt.secret'), '--task', `tick=${tickTask}`]), await grid.start('n3', ['--peer', first.address])]
     url = String((await first.firstLine(l => l.msg === 'dashboard listening')).url)
+    apiUrl = String((await nodes[1]!.firstLine(l => l.msg === 'HTTP API listening')).url)
     // root in a container: Chromium's sandbox needs user namespaces it may not get
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
   }, 60_000)
@@ -28,6 +38,26 @@ describe('the dashboard in a real browser (headless Chromium)', () => {
     await browser?.close()
     await grid?.close()
   })
+
+  it('shows the schedules of the grid with their next run', async () => {
+    const token = await bearer(SECRET, 'alice', ['tasks:submit'])
+    const res = await fetch(`${apiUrl}/v1/schedules`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'nightly', cron: '0 30 2 * * *', timezone: 'UTC', task: 'tick', input: { file: '/dev/null' }, paused: false })
+    })
+    expect(res.status).toBe(201)
+    const created = await res.json() as { nextRunAt: number }
+    const page = await browser.newPage({ viewport: { width: 1100, height: 700 } })
+    await page.goto(url)
+    const row = page.locator('#schedules tbody tr[data-id="nightly"]')
+    await row.waitFor({ timeout: 20_000 })
+    // the next run the page shows is the one the API computed: 02:30 UTC
+    expect(Number(await row.getAttribute('data-next'))).toBe(created.nextRunAt)
+    expect(new Date(created.nextRunAt).toISOString()).toMatch(/T02:30:00\.000Z$/)
+    expect(await row.locator('td').nth(1).textContent()).toBe('cron 0 30 2 * * * UTC')
+    await page.close()
+  }, 60_000)
 
   it('shows the 3 members alive, then one failed after SIGKILL; saves a screenshot', async () => {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/)

@@ -1,3 +1,5 @@
+import type { Channel } from '../../../src/channels/channel.ts'
+import { memoryChannel } from '../schedules/memory-channel.ts'
 import { Session } from '../../../src/tasks/session.ts'
 import type { Task } from '../../../src/tasks/task.ts'
 import type { AddonTasks } from '../../../src/addons/host.ts'
@@ -8,7 +10,7 @@ import pino from 'pino'
  * A stub node for the API's unit tests: one real Session whose tasks a test
  * drives by hand (`queued` holds them), registered name `noop`.
  */
-export function stubNode (): { node: { peerId: string, members: () => Member[], self: () => Member, tasks: AddonTasks, log: pino.Logger, certificateRevoked: (serial: string) => boolean }, queued: Task[], session: Session } {
+export function stubNode (): { node: { peerId: string, members: () => Member[], self: () => Member, tasks: AddonTasks, log: pino.Logger, certificateRevoked: (serial: string) => boolean, channel: (name: string) => Channel, handle: () => Promise<void> }, queued: Task[], session: Session } {
   const queued: Task[] = []
   const session = new Session('P', {}, { enqueue: task => { queued.push(task) }, cancel: (task, reason) => { task.mark('cancelled', { name: 'TaskCancelledError', message: reason }) } }, 'P/s-default')
   const tasks = {
@@ -22,5 +24,7 @@ export function stubNode (): { node: { peerId: string, members: () => Member[], 
     registeredNames: () => ['noop']
   } as unknown as AddonTasks
   const self = { id: 'P', state: 'alive', role: 'member', addresses: [], weight: 1, lastSeenMs: 0, load: { cpu: 0, workers: 0, maxWorkers: 0 } } as unknown as Member
-  return { node: { peerId: 'P', members: () => [], self: () => self, tasks, log: pino({ level: 'silent' }), certificateRevoked: () => false }, queued, session }
+  const channels = new Map<string, Channel>()
+  const channel = (name: string): Channel => channels.get(name) ?? channels.set(name, memoryChannel(name)).get(name)!
+  return { node: { peerId: 'P', members: () => [], self: () => self, tasks, log: pino({ level: 'silent' }), certificateRevoked: () => false, channel, handle: async () => {} }, queued, session }
 }

@@ -1,0 +1,183 @@
+import type { Logger } from '../logger.ts'
+import type { Member } from '../membership/member.ts'
+import type { AddonTasks } from '../addons/host.ts'
+import { electFirer } from './election.ts'
+import { LeaseKeeper, LEASE_DEFAULTS } from './lease.ts'
+import type { LeaseTimings } from './lease.ts'
+import { OverlapGate } from './overlap.ts'
+import { ticksBetween } from './spec.ts'
+import type { ScheduleStore } from './store.ts'
+import type { Lease, Schedule } from './types.ts'
+
+export interface FirerInit extends Partial<LeaseTimings> {
+  /** How often schedules are looked at. Default 100 ms. */
+  stepMs?: number
+  /** A tick fired this late is still on time (a failover's delay); older ones are missed unless `catchup`. Default 5 s. */
+  misfireGraceMs?: number
+  /** `catchup` fires missed ticks of at most this far back. Default 1 h. */
+  catchupWindowMs?: number
+  /** …and at most this many of them (the latest). Default 10. */
+  maxCatchup?: number
+  now?: () => number
+}
+
+export interface FirerComponents {
+  self: string
+  store: ScheduleStore
+  tasks: Pick<AddonTasks, 'submit' | 'registeredModule'>
+  members: () => Member[]
+  log: Logger
+}
+
+/** What this node knows of a schedule's firing, for the API and the dashboard. */
+export interface FiringView {
+  firer?: string
+  lease?: Lease
+  lastTick?: number
+}
+
+/**
+ * Fires the schedules of the grid from one API node. Every step, for each
+ * schedule, it elects the firer among the alive API nodes that can run its
+ * task (rendezvous hashing), keeps this node's side of the lease, and, while
+ * holding it, takes the due ticks that are its own (after the lease's `from`
+ * and the last fired tick): it writes the fired record, then submits the task.
+ */
+export class Firer {
+  private readonly c: FirerComponents
+  private readonly timings: LeaseTimings
+  private readonly stepMs: number
+  private readonly misfireGraceMs: number
+  private readonly catchupWindowMs: number
+  private readonly maxCatchup: number
+  private readonly now: () => number
+  private readonly keepers = new Map<string, LeaseKeeper>()
+  private readonly gates = new Map<string, OverlapGate>()
+  private readonly failing = new Set<string>()
+  private timer?: NodeJS.Timeout
+
+  constructor (components: FirerComponents, init: FirerInit = {}) {
+    this.c = components
+    this.timings = { ...LEASE_DEFAULTS, ...Object.fromEntries(Object.entries(init).filter(([k, val]) => k in LEASE_DEFAULTS && val != null)) }
+    this.stepMs = init.stepMs ?? 100
+    this.misfireGraceMs = init.misfireGraceMs ?? 5000
+    this.catchupWindowMs = init.catchupWindowMs ?? 3600_000
+    this.maxCatchup = init.maxCatchup ?? 10
+    this.now = init.now ?? Date.now
+  }
+
+  start (): void {
+    const loop = (): void => {
+      try {
+        this.step()
+      } catch (err) {
+        this.c.log.warn({ err }, 'schedule step failed')
+      }
+      this.timer = setTimeout(loop, this.stepMs)
+      this.timer.unref()
+    }
+    this.timer = setTimeout(loop, this.stepMs)
+    this.timer.unref()
+  }
+
+  stop (): void {
+    clearTimeout(this.timer)
+    // hand our leases over at once rather than make the next firer wait them out
+    const now = this.now()
+    for (const [id, keeper] of this.keepers) {
+      const lease = this.c.store.lease(id)
+      if (keeper.phase === 'holding' && lease?.holder === this.c.self) {
+        try { this.c.store.writeLease(id, { ...lease, until: Math.min(lease.until, now) }) } catch {}
+      }
+    }
+  }
+
+  /** Who fires `schedule` as this node sees it. */
+  view (schedule: Schedule): FiringView {
+    return { firer: this.electedFor(schedule), lease: this.c.store.lease(schedule.id), lastTick: this.c.store.fired(schedule.id)?.tick }
+  }
+
+  /** One pass over every schedule (the loop calls it; tests call it with a fake clock). */
+  step (): void {
+    const now = this.now()
+    const schedules = this.c.store.schedules()
+    const live = new Set(schedules.map(s => s.id))
+    for (const id of this.keepers.keys()) {
+      if (live.has(id)) continue
+      this.keepers.delete(id)
+      this.gates.delete(id)
+      // a renewal crossing the delete would leave our lease behind: remove it again
+      if (this.c.store.lease(id)?.holder === this.c.self) this.c.store.forget(id)
+    }
+    for (const schedule of schedules) {
+      try {
+        this.stepSchedule(schedule, now)
+      } catch (err) {
+        // one bad schedule (written by any member) must not stop the others
+        if (!this.failing.has(schedule.id)) this.c.log.warn({ err, schedule: schedule.id }, 'schedule step failed; it is skipped until it changes')
+        this.failing.add(schedule.id)
+        continue
+      }
+      this.failing.delete(schedule.id)
+    }
+  }
+
+  private stepSchedule (schedule: Schedule, now: number): void {
+    let keeper = this.keepers.get(schedule.id)
+    if (keeper == null) {
+      keeper = new LeaseKeeper(this.c.self, this.timings)
+      this.keepers.set(schedule.id, keeper)
+    }
+    const elected = !schedule.paused && this.electedFor(schedule) === this.c.self
+    const fired = this.c.store.fired(schedule.id)
+    const decision = keeper.step(now, elected, this.c.store.lease(schedule.id), fired)
+    if (decision.change != null) this.c.log.info({ schedule: schedule.id, phase: keeper.phase }, `schedule lease: ${decision.change}`)
+    if (decision.write != null) this.c.store.writeLease(schedule.id, decision.write)
+    const lease = decision.holding
+    if (lease == null || schedule.paused) return
+    let lower = Math.max(lease.from, fired?.tick ?? 0, schedule.since)
+    lower = Math.max(lower, now - (schedule.catchup ? this.catchupWindowMs : this.misfireGraceMs))
+    const ticks = ticksBetween(schedule, lower, now, this.maxCatchup)
+    if (ticks.length === 0) return
+    // the record first: whoever reads it next (a successor) never takes these ticks again
+    this.c.store.writeFired(schedule.id, { tick: ticks[ticks.length - 1]!, token: lease.token, holder: this.c.self })
+    for (const tick of ticks) this.fire(schedule, tick, keeper)
+  }
+
+  private fire (schedule: Schedule, tick: number, keeper: LeaseKeeper): void {
+    let gate = this.gates.get(schedule.id)
+    if (gate == null) {
+      gate = new OverlapGate()
+      this.gates.set(schedule.id, gate)
+    }
+    const admitted = gate.admit(schedule.overlap, tick)
+    if (admitted !== 'start') {
+      this.c.log.info({ schedule: schedule.id, tick, overlap: schedule.overlap }, admitted === 'buffer' ? 'schedule tick kept until the running one ends' : 'schedule tick skipped: the previous run still goes on')
+      return
+    }
+    const input = schedule.envelope ? { input: schedule.input, scheduledAt: tick, schedule: schedule.id } : schedule.input
+    const task = this.c.tasks.submit(schedule.task, input, {})
+    this.c.log.info({ schedule: schedule.id, tick, task: task.id }, 'schedule fired')
+    gate.started(task, (buffered) => {
+      // a kept tick starts only while this node still holds the lease it was taken under
+      const lease = this.c.store.lease(schedule.id)
+      const current = this.c.store.schedule(schedule.id)
+      if (current == null || current.paused || keeper.phase !== 'holding' || lease?.holder !== this.c.self || this.now() >= lease.until) {
+        this.c.log.info({ schedule: schedule.id, tick: buffered }, 'kept schedule tick dropped: the lease or the schedule is gone')
+        return
+      }
+      this.fire(current, buffered, keeper)
+    })
+  }
+
+  /** The alive API nodes that can run the schedule's task, and the one rendezvous hashing picks. */
+  private electedFor (schedule: Schedule): string | undefined {
+    const alive = new Set(this.c.members().filter(m => m.state === 'alive').map(m => m.id))
+    alive.add(this.c.self)
+    const candidates: string[] = []
+    for (const [peer, advert] of this.c.store.firers()) {
+      if (alive.has(peer) && advert.tasks.includes(schedule.task)) candidates.push(peer)
+    }
+    return electFirer(schedule.id, candidates)
+  }
+}

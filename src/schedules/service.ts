@@ -1,0 +1,112 @@
+import type { Channel } from '../channels/channel.ts'
+import type { Logger } from '../logger.ts'
+import type { Member } from '../membership/member.ts'
+import type { AddonTasks } from '../addons/host.ts'
+import { Firer } from './firer.ts'
+import type { FirerInit } from './firer.ts'
+import { ScheduleStore } from './store.ts'
+import { makeSchedule, nextTick } from './spec.ts'
+import type { Schedule } from './types.ts'
+import { ForbiddenError, NotFoundError } from '../errors.ts'
+
+export interface ScheduleServiceComponents {
+  self: string
+  channel: Channel
+  tasks: Pick<AddonTasks, 'submit' | 'registeredModule' | 'registeredNames'>
+  members: () => Member[]
+  log: Logger
+}
+
+/** A schedule as the API and the CLI show it: the stored fields, its next run, and who fires it. */
+export interface ScheduleView extends Schedule {
+  nextRunAt?: number
+  firer?: string
+  lastTickAt?: number
+}
+
+/** Who asks: a subject, and whether it may touch schedules it did not make. */
+export interface ScheduleCaller {
+  subject: string
+  admin: boolean
+}
+
+/**
+ * The schedules of the grid as one API node serves them: create, list, pause,
+ * resume and delete (stored in the schedules channel), and this node's firer.
+ */
+export class ScheduleService {
+  readonly store: ScheduleStore
+  private readonly c: ScheduleServiceComponents
+  private readonly firer: Firer
+
+  constructor (components: ScheduleServiceComponents, init: FirerInit = {}) {
+    this.c = components
+    this.store = new ScheduleStore(components.channel)
+    this.firer = new Firer({ self: components.self, store: this.store, tasks: components.tasks, members: components.members, log: components.log }, init)
+  }
+
+  /** Advertises this node as a firer of its registered task names and starts firing. */
+  start (): void {
+    this.store.advertise(this.c.self, { tasks: this.c.tasks.registeredNames() })
+    this.firer.start()
+  }
+
+  stop (): void {
+    this.firer.stop()
+    try { this.store.withdraw(this.c.self) } catch {}
+  }
+
+  /** Creates or replaces schedule `spec.id` (replacing another's needs admin). The task must be registered on this node. */
+  create (spec: unknown, caller: ScheduleCaller): ScheduleView {
+    const schedule = makeSchedule(spec, caller.subject, Date.now())
+    if (this.c.tasks.registeredModule(schedule.task) == null) throw new NotFoundError(`no task registered as ${JSON.stringify(schedule.task)} on this node (grid node --task ${schedule.task}=<module>)`)
+    const existing = this.store.schedule(schedule.id)
+    if (existing != null) this.checkMayChange(existing, caller)
+    this.store.put(schedule)
+    return this.view(schedule)
+  }
+
+  list (): ScheduleView[] {
+    return this.store.schedules().map(s => this.view(s))
+  }
+
+  get (id: string): ScheduleView {
+    return this.view(this.found(id))
+  }
+
+  remove (id: string, caller: ScheduleCaller): ScheduleView {
+    const schedule = this.found(id)
+    this.checkMayChange(schedule, caller)
+    // as it stood: its last tick tells what may still be starting
+    const { nextRunAt: _next, ...last } = this.view(schedule)
+    this.store.remove(id)
+    return last
+  }
+
+  /** Pauses (no tick fires) or resumes (ticks from now on: a resume does not backfill the pause). */
+  setPaused (id: string, paused: boolean, caller: ScheduleCaller): ScheduleView {
+    const schedule = this.found(id)
+    this.checkMayChange(schedule, caller)
+    if (schedule.paused === paused) return this.view(schedule)
+    const changed: Schedule = { ...schedule, paused, ...(paused ? {} : { since: Date.now() }) }
+    this.store.put(changed)
+    return this.view(changed)
+  }
+
+  view (schedule: Schedule): ScheduleView {
+    const firing = this.firer.view(schedule)
+    const next = schedule.paused ? undefined : nextTick(schedule, Math.max(Date.now(), schedule.since))
+    return { ...schedule, ...(next != null ? { nextRunAt: next } : {}), ...(firing.firer != null ? { firer: firing.firer } : {}), ...(firing.lastTick != null ? { lastTickAt: firing.lastTick } : {}) }
+  }
+
+  private found (id: string): Schedule {
+    const schedule = this.store.schedule(id)
+    if (schedule == null) throw new NotFoundError(`no schedule ${JSON.stringify(id)}`)
+    return schedule
+  }
+
+  private checkMayChange (schedule: Schedule, caller: ScheduleCaller): void {
+    if (caller.admin || schedule.owner === caller.subject) return
+    throw new ForbiddenError(`schedule ${schedule.id} was made by ${schedule.owner}: only its maker or an admin may change it`)
+  }
+}

@@ -1,0 +1,96 @@
+import * as v from 'valibot'
+import { Cron } from 'croner'
+import { scheduleSpecSchema, MAX_INPUT_BYTES } from './types.ts'
+import type { Schedule } from './types.ts'
+import { ConfigError } from '../errors.ts'
+
+/**
+ * A stored schedule from what a caller sent: schema-checked (valibot), the cron
+ * pattern and time zone parsed by croner at once (a bad one is refused here, not
+ * at its first tick), the input bounded.
+ */
+export function makeSchedule (raw: unknown, owner: string, now: number): Schedule {
+  const result = v.safeParse(scheduleSpecSchema, raw)
+  if (!result.success) {
+    const issue = result.issues[0]
+    const path = issue.path?.map(p => String(p.key)).join('.')
+    throw new ConfigError(path == null || path === '' ? 'schedule' : `schedule.${path}`, issue.message)
+  }
+  const spec = result.output
+  const bytes = Buffer.byteLength(JSON.stringify(spec.input ?? null))
+  if (bytes > MAX_INPUT_BYTES) throw new ConfigError('schedule.input', `must be at most ${MAX_INPUT_BYTES} bytes of JSON, is ${bytes}`)
+  const schedule: Schedule = {
+    id: spec.id,
+    ...(spec.cron != null ? { cron: spec.cron } : { everyMs: spec.everyMs }),
+    timezone: spec.timezone ?? 'UTC',
+    task: spec.task,
+    input: spec.input ?? null,
+    overlap: spec.overlap ?? 'skip',
+    catchup: spec.catchup ?? false,
+    paused: spec.paused ?? false,
+    envelope: spec.envelope ?? false,
+    owner,
+    createdAt: now,
+    since: now
+  }
+  if (schedule.cron != null) cronOf(schedule)
+  return schedule
+}
+
+/** croner's parse of a schedule's pattern (paused: it only computes times, never runs anything). */
+function cronOf (schedule: Pick<Schedule, 'cron' | 'timezone'>): Cron {
+  try {
+    const cron = new Cron(schedule.cron!, { timezone: schedule.timezone, paused: true })
+    // a bad time zone shows only when a time is computed
+    cron.nextRun(new Date(0))
+    return cron
+  } catch (err) {
+    throw new ConfigError('schedule.cron', `${(err as Error).message}`)
+  }
+}
+
+const crons = new WeakMap<Schedule, Cron>()
+
+/**
+ * The ticks (scheduled times, ms) of `schedule` in `(after, upTo]`, the latest
+ * `max` of them at most. `everyMs` ticks are multiples of it counted from the
+ * epoch, so every node computes the same ones whenever it looks.
+ */
+export function ticksBetween (schedule: Schedule, after: number, upTo: number, max: number): number[] {
+  if (upTo <= after || max <= 0) return []
+  if (schedule.everyMs != null) {
+    const every = schedule.everyMs
+    const last = Math.floor(upTo / every) * every
+    const first = Math.max(Math.floor(after / every) * every + every, last - (max - 1) * every)
+    const ticks: number[] = []
+    for (let t = first; t <= last; t += every) ticks.push(t)
+    return ticks
+  }
+  const cron = cachedCron(schedule)
+  const ticks: number[] = []
+  // walk back from upTo would need a reverse cron; walk forward, keeping the latest `max`
+  let cursor = new Date(after)
+  for (let guard = 0; guard < 100_000; guard++) {
+    const next = cron.nextRun(cursor)
+    if (next == null || next.getTime() > upTo) break
+    ticks.push(next.getTime())
+    if (ticks.length > max) ticks.shift()
+    cursor = next
+  }
+  return ticks
+}
+
+/** The first tick after `after`, or undefined when the pattern has no more. */
+export function nextTick (schedule: Schedule, after: number): number | undefined {
+  if (schedule.everyMs != null) return Math.floor(after / schedule.everyMs) * schedule.everyMs + schedule.everyMs
+  return cachedCron(schedule).nextRun(new Date(after))?.getTime()
+}
+
+function cachedCron (schedule: Schedule): Cron {
+  let cron = crons.get(schedule)
+  if (cron == null) {
+    cron = cronOf(schedule)
+    crons.set(schedule, cron)
+  }
+  return cron
+}

@@ -1,0 +1,19 @@
+import type { AddonContext } from '../addons/addon.ts'
+import { ScheduleService } from './service.ts'
+import type { FirerInit } from './firer.ts'
+import { SCHEDULES_CHANNEL } from './types.ts'
+import { SCHEDULES_PROTOCOL, answerScheduleRequest, scheduleRequestSchema } from './protocol.ts'
+
+/**
+ * The schedules of an API node: the service on the schedules channel (synced
+ * first, so this node does not claim leases from an empty view), this node
+ * advertised as a firer, and the CLI's protocol (clients and up).
+ */
+export async function startSchedules (ctx: Pick<AddonContext, 'peerId' | 'members' | 'tasks' | 'log' | 'channel' | 'handle'>, init: FirerInit = {}): Promise<ScheduleService> {
+  const channel = ctx.channel(SCHEDULES_CHANNEL)
+  await channel.ready
+  const service = new ScheduleService({ self: ctx.peerId, channel, tasks: ctx.tasks, members: ctx.members, log: ctx.log.child({ component: 'schedules' }) }, init)
+  await ctx.handle(SCHEDULES_PROTOCOL, (request, from) => answerScheduleRequest(service, request as never, from), scheduleRequestSchema, { roles: ['client', 'member', 'admin'] })
+  service.start()
+  return service
+}

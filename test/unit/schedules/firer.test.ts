@@ -1,0 +1,127 @@
+import { describe, it, expect } from 'vitest'
+import pino from 'pino'
+import { Firer } from '../../../src/schedules/firer.ts'
+import { ScheduleStore } from '../../../src/schedules/store.ts'
+import { makeSchedule } from '../../../src/schedules/spec.ts'
+import { SCHEDULES_CHANNEL } from '../../../src/schedules/types.ts'
+import type { Member } from '../../../src/membership/member.ts'
+import { ReplicaSet } from './memory-channel.ts'
+
+const log = pino({ level: 'silent' })
+const PEERS = ['A', 'B', 'C']
+
+/** Three firers on one fake clock over replicas whose gossip is delivered every step (except to and from the paused). */
+function grid (spec: Record<string, unknown>, init: { maxCatchup?: number } = {}) {
+  let now = 1_000_000
+  const clock = (): number => now
+  const replicas = new ReplicaSet(SCHEDULES_CHANNEL, PEERS, clock)
+  const fired: Array<{ peer: string, tick: number }> = []
+  const paused = new Set<string>()
+  const firers = new Map<string, Firer>()
+  for (const peer of PEERS) {
+    const store = new ScheduleStore(replicas.get(peer))
+    store.advertise(peer, { tasks: ['tick'] })
+    // membership as every running member sees it: the paused are not alive to the others
+    const members = (): Member[] => PEERS.filter(p => p !== peer).map(p => ({ id: p, state: paused.has(p) ? 'suspect' : 'alive' }) as unknown as Member)
+    const tasks = {
+      submit: (_name: string, input: unknown) => {
+        fired.push({ peer, tick: (input as { scheduledAt: number }).scheduledAt })
+        return { settled: Promise.resolve(), final: true }
+      },
+      registeredModule: () => '/tick.mjs'
+    }
+    firers.set(peer, new Firer({ self: peer, store, tasks: tasks as never, members, log }, { now: clock, ...init }))
+  }
+  replicas.deliver()
+  new ScheduleStore(replicas.get('A')).put(makeSchedule({ task: 'tick', envelope: true, overlap: 'allow', ...spec }, 'alice', now))
+  replicas.deliver()
+  return {
+    fired,
+    paused,
+    replicas,
+    get now () { return now },
+    /** Advances the clock by `ms` in 100 ms steps; every running firer steps, then gossip is delivered. */
+    advance (ms: number): void {
+      for (const end = now + ms; now < end;) {
+        now += 100
+        for (const [peer, firer] of firers) if (!paused.has(peer)) firer.step()
+        replicas.deliver([...paused])
+      }
+    },
+    /** A paused firer that wakes: its own step runs before it reads the grid's news (timers before I/O). */
+    wake (peer: string): void {
+      paused.delete(peer)
+      firers.get(peer)!.step()
+      replicas.deliver()
+    }
+  }
+}
+
+function perTick (fired: Array<{ tick: number }>): Map<number, number> {
+  const counts = new Map<number, number>()
+  for (const f of fired) counts.set(f.tick, (counts.get(f.tick) ?? 0) + 1)
+  return counts
+}
+
+describe('Firer (three replicas, fake clock)', () => {
+  it('fires every tick exactly once, from one elected node', () => {
+    const g = grid({ id: 'beat', everyMs: 2000 })
+    g.advance(30_000)
+    const counts = perTick(g.fired)
+    expect(counts.size).toBeGreaterThanOrEqual(14)
+    expect([...counts.values()].every(n => n === 1)).toBe(true)
+    expect(new Set(g.fired.map(f => f.peer)).size).toBe(1)
+  })
+
+  it('a firer paused for 5 s misses at most one tick, and on waking fires none its successor fired', () => {
+    const g = grid({ id: 'beat', everyMs: 2000 })
+    g.advance(10_000)
+    const firer = g.fired[0]!.peer
+    const start = g.fired[0]!.tick
+    g.paused.add(firer)
+    g.advance(5000)
+    g.wake(firer)
+    g.advance(15_000)
+    const counts = perTick(g.fired)
+    expect([...counts.values()].every(n => n === 1)).toBe(true)
+    const end = Math.max(...counts.keys())
+    let missed = 0
+    for (let t = start; t <= end; t += 2000) if (!counts.has(t)) missed++
+    expect(missed).toBeLessThanOrEqual(1)
+    expect(new Set(g.fired.map(f => f.peer)).size).toBeGreaterThanOrEqual(2)
+  })
+
+  it('catchup: false fires nothing missed in a downtime of every API node; catchup: true fires each missed tick once, the latest maxCatchup', () => {
+    for (const [catchup, maxCatchup] of [[false, 100], [true, 100], [true, 10]] as const) {
+      const g = grid({ id: 'c', everyMs: 1000, catchup }, { maxCatchup })
+      g.advance(3000)
+      const lastBefore = Math.max(...g.fired.map(f => f.tick))
+      for (const p of PEERS) g.paused.add(p)
+      g.advance(60_000)
+      const resumedAt = g.now
+      for (const p of PEERS) g.paused.delete(p)
+      g.advance(10_000)
+      const counts = perTick(g.fired)
+      expect([...counts.values()].every(n => n === 1)).toBe(true)
+      // ticks of the downtime older than the misfire grace (5 s): missed, or caught up
+      const old = [...counts.keys()].filter(t => t > lastBefore && t < resumedAt - 5000)
+      if (!catchup) expect(old).toEqual([])
+      // the ticks inside the lease its holder had when paused (<= 1.5 s) stay its own: not caught up by another
+      else if (maxCatchup === 100) expect(old.length).toBeGreaterThanOrEqual((resumedAt - 5000 - lastBefore) / 1000 - 1 - 2)
+      else expect(old.length).toBeLessThanOrEqual(10)
+    }
+  })
+
+  it('a schedule no one can parse (written by a member past the API) is skipped; the others fire', () => {
+    const g = grid({ id: 'good', everyMs: 1000 })
+    g.replicas.get('B').set('s/bad', { ...makeSchedule({ id: 'bad', everyMs: 1000, task: 'tick' }, 'x', 0), everyMs: undefined, cron: 'not a pattern' })
+    g.advance(5000)
+    expect(g.fired.length).toBeGreaterThanOrEqual(3)
+  })
+
+  it('a paused schedule fires nothing', () => {
+    const g = grid({ id: 'p', everyMs: 1000, paused: true })
+    g.advance(5000)
+    expect(g.fired).toEqual([])
+  })
+})

@@ -1,0 +1,49 @@
+import { describe, it, expect } from 'vitest'
+import { makeSchedule, nextTick, ticksBetween } from '../../../src/schedules/spec.ts'
+import { ConfigError } from '../../../src/errors.ts'
+
+const base = { id: 's', task: 'tick' }
+
+describe('makeSchedule', () => {
+  it('fills the defaults and keeps what was given', () => {
+    expect(makeSchedule({ ...base, everyMs: 2000 }, 'alice', 5)).toEqual({ id: 's', everyMs: 2000, timezone: 'UTC', task: 'tick', input: null, overlap: 'skip', catchup: false, paused: false, envelope: false, owner: 'alice', createdAt: 5, since: 5 })
+    expect(makeSchedule({ ...base, cron: '*/5 * * * * *', timezone: 'Asia/Tokyo', overlap: 'allow', catchup: true, input: { a: 1 } }, 'bob', 0)).toMatchObject({ cron: '*/5 * * * * *', timezone: 'Asia/Tokyo', overlap: 'allow', catchup: true, input: { a: 1 } })
+  })
+
+  it.each([
+    [{ ...base }, 'schedule'],
+    [{ ...base, cron: '* * * * *', everyMs: 1000 }, 'schedule'],
+    [{ ...base, everyMs: 999 }, 'schedule.everyMs'],
+    [{ ...base, cron: '61 * * * *' }, 'schedule.cron'],
+    [{ ...base, cron: '* * * * *', timezone: 'Nowhere/Else' }, 'schedule.cron'],
+    [{ ...base, id: '../x', everyMs: 1000 }, 'schedule.id'],
+    [{ ...base, everyMs: 1000, overlap: 'queue' }, 'schedule.overlap'],
+    [{ ...base, everyMs: 1000, extra: 1 }, 'schedule'],
+    [{ ...base, everyMs: 1000, input: 'x'.repeat(17 * 1024) }, 'schedule.input']
+  ])('refuses %j naming %s', (raw, option) => {
+    let err: unknown
+    try { makeSchedule(raw, 'a', 0) } catch (e) { err = e }
+    expect(err).toBeInstanceOf(ConfigError)
+    expect((err as ConfigError).message).toContain(option)
+  })
+})
+
+describe('ticksBetween / nextTick', () => {
+  it('everyMs ticks are multiples of the period since the epoch, (after, upTo], the latest max', () => {
+    const s = makeSchedule({ ...base, everyMs: 2000 }, 'a', 0)
+    expect(ticksBetween(s, 1000, 9000, 10)).toEqual([2000, 4000, 6000, 8000])
+    expect(ticksBetween(s, 2000, 8000, 10)).toEqual([4000, 6000, 8000])
+    expect(ticksBetween(s, 0, 100_000, 3)).toEqual([96_000, 98_000, 100_000])
+    expect(nextTick(s, 4000)).toBe(6000)
+  })
+
+  it('cron with seconds, in a time zone', () => {
+    const s = makeSchedule({ ...base, cron: '*/20 * * * * *' }, 'a', 0)
+    expect(ticksBetween(s, 0, 60_000, 10)).toEqual([20_000, 40_000, 60_000])
+    const paris = makeSchedule({ ...base, cron: '0 30 2 * * *', timezone: 'Europe/Paris' }, 'a', 0)
+    const next = nextTick(paris, Date.UTC(2026, 0, 10, 12))!
+    // 02:30 in Paris in January is 01:30 UTC
+    expect(new Date(next).toISOString()).toBe('2026-01-11T01:30:00.000Z')
+    expect(ticksBetween(paris, Date.UTC(2026, 0, 1), Date.UTC(2026, 0, 31), 2).map(t => new Date(t).toISOString())).toEqual(['2026-01-29T01:30:00.000Z', '2026-01-30T01:30:00.000Z'])
+  })
+})

@@ -37,7 +37,7 @@ export const PAGE = `<!doctype html>
 <h3>Sessions</h3>
 <table id="sessions"><thead><tr><th>session</th><th>queued</th><th>dispatched</th><th>running</th><th>completed</th><th>failed</th><th>timeout</th><th>cancelled</th><th>retries</th></tr></thead><tbody></tbody></table>
 <h3>Running <span class="muted" id="running-count"></span></h3>
-<table id="running-tasks"><thead><tr><th>task</th><th>session</th><th>module</th><th>agent</th><th>attempt</th><th>running for</th></tr></thead><tbody></tbody></table>
+<table id="running-tasks"><thead><tr><th>task</th><th>session</th><th>module</th><th>agent</th><th>attempt</th><th>running for</th><th>progress</th></tr></thead><tbody></tbody></table>
 <h2>Schedules</h2>
 <table id="schedules"><thead><tr><th>schedule</th><th>when</th><th>task</th><th>overlap</th><th>next run</th><th>last tick</th><th>fired by</th></tr></thead><tbody></tbody></table>
 <script src="/uplot.iife.min.js"></script>
@@ -99,11 +99,13 @@ function drawTasks (snap) {
   $('sessions').tBodies[0].innerHTML = t.sessions.map(s => '<tr data-session="' + esc(s.id) + '"><td title="' + esc(s.id) + '">' + esc(s.name) + (s.closed ? ' <span class="muted">(closed)</span>' : '') + '</td>' + countCells(s.counts) + '</tr>').join('')
   $('running-count').textContent = t.open.running > t.running.length ? '(' + t.running.length + ' of ' + t.open.running + ' shown)' : ''
   $('running-tasks').tBodies[0].innerHTML = t.running.length === 0
-    ? '<tr><td colspan="6" class="muted">none</td></tr>'
+    ? '<tr><td colspan="7" class="muted">none</td></tr>'
     : t.running.map(r => '<tr data-task="' + esc(r.id) + '"><td title="' + esc(r.id) + '"><code>' + esc(short(r.id.split('/').pop())) + '</code></td>' +
       '<td>' + esc(names.get(r.session) ?? short(r.session)) + '</td><td title="' + esc(r.module) + '">' + esc(r.module.split('/').pop()) + '</td>' +
       '<td>' + (r.agent ? '<code title="' + esc(r.agent) + '">' + esc(short(r.agent)) + '</code>' : '–') + '</td><td>' + r.attempts + '</td>' +
-      '<td>' + (r.startedAt ? ((snap.at - r.startedAt) / 1000).toFixed(1) + ' s' : '–') + '</td></tr>').join('')
+      '<td>' + (r.startedAt ? ((snap.at - r.startedAt) / 1000).toFixed(1) + ' s' : '–') + '</td>' +
+      '<td class="progress">' + (r.progress === undefined ? '–' : esc(JSON.stringify(r.progress).slice(0, 80))) + '</td></tr>').join('')
+}
 
 function drawSchedules (snap) {
   const time = ms => ms == null ? '–' : new Date(ms).toLocaleString()

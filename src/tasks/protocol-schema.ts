@@ -79,6 +79,7 @@ export const taskInfoSchema = v.object({
   attempts: count,
   submitter: v.optional(text(128)),
   agent: v.optional(text(128)),
+  progress: v.optional(v.unknown()),
   submittedAt: v.number(),
   startedAt: time,
   endedAt: time,

@@ -70,6 +70,8 @@ export class Task extends EventEmitter<TaskHandleEvents> {
   endedAt?: number
   /** The agent of the current (or last) attempt. */
   agent?: string
+  /** The last `ctx.progress` value. */
+  private lastProgress?: unknown
   error?: WireError
   value?: unknown
   /** Resolves once the task is final (never rejects). */
@@ -123,6 +125,7 @@ export class Task extends EventEmitter<TaskHandleEvents> {
       attempts: this.attempts,
       submitter: this.submitter,
       agent: this.agent,
+      progress: this.lastProgress,
       submittedAt: this.submittedAt,
       startedAt: this.startedAt,
       endedAt: this.endedAt,
@@ -163,6 +166,7 @@ export class Task extends EventEmitter<TaskHandleEvents> {
 
   progress (value: unknown): void {
     if (this.final) return
+    this.lastProgress = value
     this.observer?.progress(this, value)
     if (this.listenerCount('progress') > 0) this.emit('progress', { type: 'progress', task: this.id, value })
   }

@@ -52,6 +52,8 @@ export interface TaskInfo {
   submitter?: string
   /** Peer id of the agent running (or that last ran) it. */
   agent?: string
+  /** The last value the task passed to `ctx.progress` (while it runs, and after). */
+  progress?: unknown
   submittedAt: number
   startedAt?: number
   endedAt?: number

@@ -67,6 +67,8 @@ describe('the dashboard of a task owner: counts by status, sessions, running tas
       const running = await page.locator(`#running-tasks tr[data-task="${long.id}"] td`).allTextContents()
       expect(running.slice(1, 3)).toEqual(['thumbs', 'cooperative.mjs'])
       expect(running[3]).toContain(long.info().agent!.slice(-4))
+      // live: the task's last ctx.progress (cooperative.mjs reports the tenths of a second it has run)
+      await page.waitForFunction(id => Number(document.querySelector(`#running-tasks tr[data-task="${id}"] td.progress`)?.textContent ?? '0') >= 2, long.id, { timeout: 10_000 })
       await mkdir('test-results', { recursive: true })
       await page.screenshot({ path: 'test-results/dashboard-tasks.png', fullPage: true })
 

@@ -1,5 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { fileURLToPath } from 'node:url'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { Redis } from 'ioredis'
 import type { GridNode } from '../../src/node.ts'
 import { redisStreamSink, redisStreamSource } from '../../src/connectors/index.ts'
@@ -23,7 +25,7 @@ describe('durable pipelines: Redis stream to Redis stream through real agents', 
   beforeAll(async () => {
     redisServer = await startRedis()
     redis = new Redis(redisServer.url, { protocol: 2 })
-    grid = await GridFixture.create(4)
+    grid = await GridFixture.create(5)
     agents = await grid.startAgents(2, AGENT)
     owner = await grid.member('n3', agents[0]!, 2)
   })
@@ -166,5 +168,49 @@ describe('durable pipelines: Redis stream to Redis stream through real agents', 
     expectExactlyOnce(counts, values, await expectedIds('in-3'))
     expect(sink.skipped, 'the replayed batch was deduplicated').toBeGreaterThan(0)
     expect(await pendingCount('in-3', 'g')).toBe(0)
+  }, 120_000)
+
+  it('SIGKILL of the owner process mid-run: another owner claims its pending entries (XAUTOCLAIM); exactly once by id, XPENDING empty', async () => {
+    await produce('in-4', 5000)
+    const url = redisServer.url
+    const script = fileURLToPath(new URL('../fixtures/durable/owner.ts', import.meta.url))
+    const args = ['--certs', grid.dir, '--name', 'n5', '--peer', agents[0]!.address, '--redis', url, '--in', 'in-4', '--out', 'out-4', '--group', 'g', '--consumer', 'doomed',
+      '--stage', stage('fan-out.mjs'), '--stage', stage('slow-echo.mjs')]
+    const doomed = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const exited = once(doomed, 'exit')
+    grid.onClose(async () => { if (doomed.exitCode == null && doomed.signalCode == null) { doomed.kill('SIGKILL'); await exited } })
+    let out = ''
+    doomed.stdout!.on('data', (chunk: Buffer) => { out += chunk.toString() })
+    await eventually(() => out.includes('written') ? true : undefined, 60_000, 20)
+    // well into the run: a fifth of the output written
+    for (let waited = 0; await redis.xlen('out-4') < 1250; waited += 20) {
+      if (waited > 60_000) throw new Error('the doomed owner stopped writing')
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+    doomed.kill('SIGKILL')
+    await exited
+    const pendingAtKill = await pendingCount('in-4', 'g')
+    const writtenAtKill = (await output('out-4')).counts.size
+    expect(pendingAtKill, 'the kill must land with entries in flight').toBeGreaterThan(0)
+    expect(writtenAtKill).toBeLessThan(6250)
+    // the new owner claims what the dead one left once it was idle 500 ms: wait that out, then time the takeover
+    await new Promise(resolve => setTimeout(resolve, 600))
+    const startedAt = performance.now()
+    const sink = redisStreamSink({ url, stream: 'out-4' })
+    const run = owner.pipeline('durable-takeover', {
+      source: redisStreamSource({ url, stream: 'in-4', group: 'g', consumer: 'survivor', claimIdleMs: 500, endWhenEmpty: true }),
+      stages: [
+        { name: 'fan', module: stage('fan-out.mjs'), minWorkers: 2 },
+        { name: 'echo', module: stage('slow-echo.mjs'), minWorkers: 2 }
+      ],
+      sink,
+      equalize: false
+    })
+    await run.done
+    const { counts, values } = await output('out-4')
+    const expected = new Map([...await expectedIds('in-4')].map(([id, v]) => [id, v / 2]))
+    expectExactlyOnce(counts, values, expected)
+    expect(await pendingCount('in-4', 'g')).toBe(0)
+    process.stdout.write(`owner SIGKILLed with ${pendingAtKill} entries pending and ${writtenAtKill} items written; the new owner finished the remaining ${expected.size - writtenAtKill} in ${Math.round(performance.now() - startedAt)} ms\n`)
   }, 120_000)
 })

@@ -12,24 +12,17 @@
  *    of `--warmup N`, for `--endless N` items (default 5 M; 600 k with --quick).
  *    Passes when the last reading is within 10 % of the first.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { pino } from 'pino'
 import { Redis } from 'ioredis'
-import { GridNode } from '../../src/node.ts'
-import { loadCerts } from '../../src/transport/mtls/material.ts'
-import { initCertsDir, issueIntoDir } from '../../src/certs/files.ts'
 import { redisStreamSink, redisStreamSource } from '../../src/connectors/index.ts'
 import type { DurableSink } from '../../src/connectors/index.ts'
 import { ERR_PIPELINE_CANCELLED } from '../../src/errors.ts'
-import { startNode } from '../integration/helpers/grid-process.ts'
 import { startRedis } from '../integration/helpers/redis-server.ts'
 import { note, sleep, table } from './lib.ts'
 import { runBench } from './report.ts'
+import { ownerWithAgent } from './owner-with-agent.ts'
 
 const LIMIT = 1.10
 const NOOP = fileURLToPath(new URL('../fixtures/stages/noop.mjs', import.meta.url))
@@ -52,15 +45,7 @@ await runBench('durable', ['--items', '--endless', '--every', '--warmup'], async
   const url = redisServer.url
   const redis = new Redis(url, { protocol: 2 })
   defer(() => { redis.disconnect() })
-  const dir = await mkdtemp(join(tmpdir(), 'gridd-bench-durable-'))
-  defer(async () => { await rm(dir, { recursive: true, force: true }) })
-  await initCertsDir(dir)
-  for (const name of ['agent', 'owner']) await issueIntoDir(dir, name, { roles: ['member', 'agent'] })
-  const agent = await startNode(['--certs', dir, '--name', 'agent', '--agent', '--workers', '2'])
-  defer(async () => { await agent.stop('SIGKILL') })
-  const owner = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(dir, 'owner'), peers: [agent.address], logger: pino({ level: 'silent' }) })
-  defer(async () => { await owner.stop() })
-  while (!owner.members().some(m => m.role === 'agent' && m.state === 'alive')) await sleep(50)
+  const owner = await ownerWithAgent('durable', defer)
   const stages = [{ name: 'noop', module: NOOP, minWorkers: 1, maxWorkers: 1 }]
 
   async function produce (stream: string, from: number, count: number): Promise<void> {
@@ -107,7 +92,7 @@ await runBench('durable', ['--items', '--endless', '--every', '--warmup'], async
       await realSink.write(items)
       const before = delivered
       delivered += items.length
-      if (delivered <= 0 || Math.floor(before / EVERY) === Math.floor(delivered / EVERY)) return
+      if (delivered < EVERY || Math.floor(before / EVERY) === Math.floor(delivered / EVERY)) return
       gc()
       const m = process.memoryUsage()
       readings.push({ items: Math.floor(delivered / EVERY) * EVERY, rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), atS: Math.round((performance.now() - t0) / 100) / 10 })

@@ -81,6 +81,8 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
   }
 
   const ack = (id: string): void => {
+    // after close the connection is gone: the entry stays pending, to be read again
+    if (closed) return
     inside.delete(id)
     toAck.push(id)
     if (!flushScheduled) {

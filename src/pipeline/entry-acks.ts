@@ -35,7 +35,10 @@ export class EntryAcks {
   }
 
   private change (entryId: string, delta: number): void {
-    const left = (this.open.get(entryId) ?? 0) + delta
+    const open = this.open.get(entryId)
+    // an item that did not come from the durable source (fed with `run.push()`) has no entry to acknowledge
+    if (open == null) return
+    const left = open + delta
     if (left > 0) {
       this.open.set(entryId, left)
       return

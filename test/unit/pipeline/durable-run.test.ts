@@ -135,5 +135,9 @@ describe('EntryAcks', () => {
     acks.settled('1-0.1.1')
     expect(acked).toEqual(['1-0'])
     expect(acks.size).toBe(0)
+    // items that never came from the source (run.push()) acknowledge nothing
+    acks.resulted('7', 3)
+    acks.settled('7')
+    expect(acked).toEqual(['1-0'])
   })
 })

@@ -1,14 +1,15 @@
 /**
  * `npm test`'s pretest: installs what the tests need from outside npm, so the
- * README's two commands are the whole set-up on a fresh Debian machine. Today
- * that is Debian's `chromium`, which the dashboard's browser test drives
- * through playwright-core (no test needs redis-server: only `bench:peers`).
+ * README's two commands are the whole set-up on a fresh Debian machine: Debian's
+ * `chromium`, which the dashboard's browser test drives through playwright-core,
+ * and `redis-server`, which the durable-pipeline tests (and `bench:peers`,
+ * `bench:durable`) start on a free port.
  *
  * Present: silent. Missing and this user may install packages (root with
  * apt-get): one line saying what is installed, apt's output to a log file.
  * Otherwise: stop with the exact command to run.
  *
- *   node scripts/ensure-test-deps.ts [--chromium PATH] [--apt-get PATH] [--log PATH]
+ *   node scripts/ensure-test-deps.ts [--chromium PATH] [--redis-server PATH] [--apt-get PATH] [--log PATH]
  * (the flags point the decision at other paths: the unit test uses them)
  */
 import { spawn } from 'node:child_process'
@@ -31,7 +32,8 @@ export type Decision =
   | { action: 'stop', packages: SystemPackage[], command: string }
 
 export const TEST_PACKAGES: SystemPackage[] = [
-  { apt: 'chromium', binary: '/usr/bin/chromium', neededBy: "the dashboard's browser test" }
+  { apt: 'chromium', binary: '/usr/bin/chromium', neededBy: "the dashboard's browser test" },
+  { apt: 'redis-server', binary: '/usr/bin/redis-server', neededBy: 'the durable-pipeline tests (Redis Streams connectors)' }
 ]
 
 /** Pure: what to do about the packages whose binaries are missing. */
@@ -109,7 +111,8 @@ export async function ensureTestDeps (options: EnsureOptions = {}): Promise<numb
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({ options: { chromium: { type: 'string' }, 'apt-get': { type: 'string' }, log: { type: 'string' } } })
-  const packages = TEST_PACKAGES.map(p => p.apt === 'chromium' && values.chromium != null ? { ...p, binary: values.chromium } : p)
+  const { values } = parseArgs({ options: { chromium: { type: 'string' }, 'redis-server': { type: 'string' }, 'apt-get': { type: 'string' }, log: { type: 'string' } } })
+  const override: Record<string, string | undefined> = { chromium: values.chromium, 'redis-server': values['redis-server'] }
+  const packages = TEST_PACKAGES.map(p => override[p.apt] != null ? { ...p, binary: override[p.apt]! } : p)
   process.exitCode = await ensureTestDeps({ packages, aptGet: values['apt-get'], logPath: values.log })
 }

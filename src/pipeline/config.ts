@@ -2,6 +2,7 @@ import { ConfigError } from '../errors.ts'
 import { checkOption, checkOptional } from '../checks/check.ts'
 import { concurrency, maxWorkers as maxWorkersPiece, nonNegativeInteger, positiveInteger, positiveNumber, stageName } from '../checks/values.ts'
 import type { PipelineInit, StageSpec } from './types.ts'
+import { isDurableSink } from '../connectors/types.ts'
 
 /** Every pipeline default, in one place. */
 export const PIPELINE_DEFAULTS = {
@@ -37,7 +38,7 @@ export interface PipelineOptions extends Required<Omit<PipelineInit, 'source' | 
  */
 export function resolvePipelineOptions (init: PipelineInit): PipelineOptions {
   if (!Array.isArray(init.stages) || init.stages.length === 0) throw new ConfigError('stages', 'a pipeline needs at least one stage')
-  if (typeof init.sink !== 'function') throw new ConfigError('sink', 'must be a function')
+  if (typeof init.sink !== 'function' && !isDurableSink(init.sink)) throw new ConfigError('sink', 'must be a function or a DurableSink')
   const window = checkOptional('window', positiveInteger, init.window) ?? PIPELINE_DEFAULTS.window
   const maxWindow = checkOptional('maxWindow', positiveInteger, init.maxWindow) ?? Math.max(window, PIPELINE_DEFAULTS.maxWindow)
   if (maxWindow < window) throw new ConfigError('maxWindow', `must be >= window (${window})`)

@@ -11,6 +11,8 @@ import type { SpawnOptions } from '../owner/workers.ts'
 import { EqualizerLoop } from '../equalizer/index.ts'
 import { ConfigError, PipelineCancelledError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
+import { EntryAcks } from './entry-acks.ts'
+import { isDurableSource, isDurableSink } from '../connectors/types.ts'
 
 export interface PipelineRunEvents {
   'item:failed': [FailedItem]
@@ -38,6 +40,10 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
   private readonly stages: StageRunner[]
   private readonly sink: SinkLink
   private readonly equalizer?: EqualizerLoop
+  /** With a durable source: its entries with items inside, acknowledged as they empty. */
+  private readonly acks?: EntryAcks
+  private readonly reading = new AbortController()
+  private readonly log: Logger
   /** Items inside the pipeline: admitted or fanned out, and not yet delivered, dropped or failed. */
   private outstanding = 0
   private pulled = 0
@@ -54,8 +60,11 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
     this.done = new Promise((resolve, reject) => { this.resolveDone = resolve; this.rejectDone = reject })
     this.done.catch(() => {})
     const plog = log.child({ pipeline: name })
+    this.log = plog
+    const source = this.options.source
+    if (isDurableSource(source)) this.acks = new EntryAcks(id => { source.ack(id) })
     this.sink = new SinkLink(this.options.sink, this.options.queueSize, {
-      delivered: () => { this.outstanding--; this.maybeFinish() },
+      delivered: envelope => { this.outstanding--; this.acks?.settled(envelope.id); this.maybeFinish() },
       failed: err => { this.finish(err) }
     })
     // built from the sink backwards: each stage gets the link after it
@@ -84,6 +93,11 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
 
   /** Feeds one item; waits while the first stage is full. */
   async push (item: unknown): Promise<void> {
+    await this.admit(item)
+  }
+
+  /** An item in, under the source's stable `id` (a durable source) or the next number. */
+  private async admit (item: unknown, entryId?: string): Promise<void> {
     if (this.inputEnded) throw new ConfigError('push', 'the input was ended')
     const first = this.stages[0]!
     while (first.room() <= 0) {
@@ -92,7 +106,8 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
     }
     this.pulled++
     this.outstanding++
-    first.accept([{ id: String(this.pulled), value: item, attempts: 0, crashes: 0 }])
+    if (entryId != null) this.acks?.admitted(entryId)
+    first.accept([{ id: entryId ?? String(this.pulled), value: item, attempts: 0, crashes: 0 }])
   }
 
   /** No more items: `done` resolves once the ones inside are through. */
@@ -116,13 +131,15 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
 
   private stageEvents (stage: string): StageEvents {
     return {
-      resulted: count => {
+      resulted: (count, envelope) => {
         // a fan-out of k results leaves k items where there was one; a drop leaves none
         this.outstanding += count - 1
+        this.acks?.resulted(envelope.id, count)
         this.maybeFinish()
       },
       failed: (envelope, error) => {
         this.outstanding--
+        this.acks?.settled(envelope.id)
         this.emit('item:failed', { id: envelope.id, stage, item: envelope.value, attempts: envelope.attempts, error })
         this.maybeFinish()
       },
@@ -136,11 +153,19 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
   private async start (): Promise<void> {
     for (const stage of this.stages) stage.start()
     this.equalizer?.start()
-    if (this.options.source == null) return
+    const source = this.options.source
+    if (source == null) return
     try {
-      for await (const item of this.options.source) {
-        if (this.finished) return
-        await this.push(item)
+      if (isDurableSource(source)) {
+        for await (const entry of source.entries(this.reading.signal)) {
+          if (this.finished) return
+          await this.admit(entry.value, entry.id)
+        }
+      } else {
+        for await (const item of source) {
+          if (this.finished) return
+          await this.admit(item)
+        }
       }
       this.end()
     } catch (err) {
@@ -156,11 +181,24 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
     if (this.finished) return
     this.finished = true
     this.equalizer?.stop()
+    this.reading.abort()
     this.sink.close()
-    void Promise.allSettled(this.stages.map(async s => await s.close())).then(() => {
+    void Promise.allSettled(this.stages.map(async s => await s.close())).then(async () => {
+      await this.closeConnectors()
       if (error != null) this.rejectDone(error)
       else this.resolveDone(this.summary())
     })
+  }
+
+  /** A durable source flushes its last acknowledgements; connectors release their connections. */
+  private async closeConnectors (): Promise<void> {
+    const { source, sink } = this.options
+    const closing: Array<Promise<void>> = []
+    if (isDurableSource(source)) closing.push(source.close())
+    if (isDurableSink(sink)) closing.push(sink.close())
+    for (const result of await Promise.allSettled(closing)) {
+      if (result.status === 'rejected') this.log.warn({ err: result.reason }, 'closing a connector failed')
+    }
   }
 
   private summary (): PipelineSummary {

@@ -1,20 +1,22 @@
 import { RoomWaiters } from './downstream.ts'
 import type { Downstream } from './downstream.ts'
-import type { Envelope } from './types.ts'
+import type { Envelope, PipelineInit } from './types.ts'
+import { isDurableSink } from '../connectors/types.ts'
 
 export interface SinkEvents {
   /** The sink resolved for one item: it is done. */
-  delivered: () => void
+  delivered: (envelope: Envelope) => void
   /** The sink threw: the run fails with it. */
   failed: (err: Error) => void
 }
 
 /**
  * The last link: a bounded queue in front of the user's sink, called one item
- * at a time in order. Each item it finishes frees room for the last stage.
+ * at a time in order (a durable sink: with everything queued, as one batch).
+ * Each item it finishes frees room for the last stage.
  */
 export class SinkLink implements Downstream {
-  private readonly sink: (value: unknown) => unknown
+  private readonly sink: PipelineInit['sink']
   private readonly capacity: number
   private readonly events: SinkEvents
   private readonly queue: Envelope[] = []
@@ -23,7 +25,7 @@ export class SinkLink implements Downstream {
   private closed = false
   private count = 0
 
-  constructor (sink: (value: unknown) => unknown, capacity: number, events: SinkEvents) {
+  constructor (sink: PipelineInit['sink'], capacity: number, events: SinkEvents) {
     this.sink = sink
     this.capacity = capacity
     this.events = events
@@ -57,17 +59,32 @@ export class SinkLink implements Downstream {
   private async drain (): Promise<void> {
     if (this.draining) return
     this.draining = true
+    const sink = this.sink
     try {
+      if (isDurableSink(sink)) {
+        while (this.queue.length > 0 && !this.closed) {
+          const batch = this.queue.splice(0)
+          await sink.write(batch.map(e => ({ id: e.id, value: e.value })))
+          if (this.closed) return
+          for (const envelope of batch) this.deliver(envelope)
+        }
+        return
+      }
       while (this.queue.length > 0 && !this.closed) {
-        await this.sink(this.queue.shift()!.value)
-        this.count++
-        this.events.delivered()
-        if (this.room() > 0) this.waiters.wake()
+        const envelope = this.queue.shift()!
+        await sink(envelope.value, envelope.id)
+        this.deliver(envelope)
       }
     } catch (err) {
       this.events.failed(err as Error)
     } finally {
       this.draining = false
     }
+  }
+
+  private deliver (envelope: Envelope): void {
+    this.count++
+    this.events.delivered(envelope)
+    if (this.room() > 0) this.waiters.wake()
   }
 }

@@ -16,7 +16,7 @@ import type { Envelope, StageStats, StageSummary, UnplaceableStage } from './typ
 /** What a stage tells its run. */
 export interface StageEvents {
   /** One item's result went downstream as `count` items (0: dropped, > 1: fanned out). */
-  resulted: (count: number) => void
+  resulted: (count: number, envelope: Envelope) => void
   failed: (envelope: Envelope, error: WireError) => void
   workerLost: (handle: WorkerHandle, detail: string) => void
   /** A lost worker left the stage below minWorkers: `delta` more wanted, `workers` in all. */
@@ -292,7 +292,7 @@ export class StageRunner implements Downstream, EqualizedStage {
     if (envelope == null) { this.late++; return }
     this.counts.processed++
     const values = result === undefined ? [] : Array.isArray(result) ? result : [result]
-    this.events.resulted(values.length)
+    this.events.resulted(values.length, envelope)
     if (values.length > 0) this.downstream.accept(values.map((value, k) => ({ id: values.length === 1 ? envelope.id : `${envelope.id}.${k}`, value, attempts: 0, crashes: 0 })))
     this.dispatch()
   }

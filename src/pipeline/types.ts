@@ -1,5 +1,6 @@
 import type { WireError } from '../wire/wire-error.ts'
 import type { Pressure } from '../equalizer/index.ts'
+import type { DurableSink, DurableSource } from '../connectors/types.ts'
 
 export type { Pressure }
 
@@ -15,11 +16,15 @@ export interface StageSpec {
 }
 
 export interface PipelineInit<In = unknown, Out = unknown> {
-  /** The entry: pulled only while the first stage has room. Omit to feed with `run.push()`. */
-  source?: Iterable<In> | AsyncIterable<In>
+  /** The entry: pulled only while the first stage has room. Omit to feed with `run.push()`.
+   * A `DurableSource` (src/connectors/: `redisStreamSource`) gives each item a stable id and is
+   * acknowledged entry by entry once everything the entry produced is through; the run closes it. */
+  source?: Iterable<In> | AsyncIterable<In> | DurableSource<In>
   stages: StageSpec[]
-  /** The exhaust: called once per result; an item is done when it resolves. */
-  sink: (result: Out) => unknown
+  /** The exhaust: called once per result with the item's id (stable from a durable source); an item is
+   * done when it resolves. A `DurableSink` (`redisStreamSink`) takes results in batches, idempotently
+   * by id; the run closes it. */
+  sink: ((result: Out, id: string) => unknown) | DurableSink<Out>
   /** Attempts per item when `process` throws. Default 3. */
   maxAttempts?: number
   /** Items in flight per worker (its credit window) until the first rates are measured. Default 16.

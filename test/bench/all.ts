@@ -19,6 +19,7 @@ const BENCHES: Array<{ name: string, only?: string[] }> = [
   { name: 'dispatch' },
   { name: 'equalizer' },
   { name: 'owner-memory' },
+  { name: 'durable' },
   { name: 'peers' },
   { name: 'revocation' },
   { name: 'api' },

@@ -9,19 +9,12 @@
  * (JIT, V8's young generation, the adaptive credit window reaching 1024).
  * `--items N` changes the 2 M, `--first N` the 200 k.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { pino } from 'pino'
-import { GridNode } from '../../src/node.ts'
-import { loadCerts } from '../../src/transport/mtls/material.ts'
-import { initCertsDir, issueIntoDir } from '../../src/certs/files.ts'
-import { startNode } from '../integration/helpers/grid-process.ts'
-import { note, procMemory, sleep, table } from './lib.ts'
+import { note, procMemory, table } from './lib.ts'
 import { runBench } from './report.ts'
+import { ownerWithAgent } from './owner-with-agent.ts'
 
 const LIMIT = 1.10
 
@@ -36,15 +29,7 @@ await runBench('owner-memory', ['--items', '--first', '--warmup'], async (args, 
   const ITEMS = args.number('--items', args.quick ? 600_000 : 2_000_000)
   const FIRST = args.number('--first', args.quick ? 100_000 : 200_000)
   const WARMUP = args.number('--warmup', args.quick ? 300_000 : 400_000)
-  const dir = await mkdtemp(join(tmpdir(), 'gridd-bench-owner-memory-'))
-  defer(async () => { await rm(dir, { recursive: true, force: true }) })
-  await initCertsDir(dir)
-  for (const name of ['agent', 'owner']) await issueIntoDir(dir, name, { roles: ['member', 'agent'] })
-  const agent = await startNode(['--certs', dir, '--name', 'agent', '--agent', '--workers', '2'])
-  defer(async () => { await agent.stop('SIGKILL') })
-  const owner = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(dir, 'owner'), peers: [agent.address], logger: pino({ level: 'silent' }) })
-  defer(async () => { await owner.stop() })
-  while (!owner.members().some(m => m.role === 'agent' && m.state === 'alive')) await sleep(50)
+  const owner = await ownerWithAgent('owner-memory', defer)
   note(`agent alive; streaming ${WARMUP} warm-up + ${ITEMS} no-op items, reading RSS every ${FIRST}`)
 
   const readings: Reading[] = []

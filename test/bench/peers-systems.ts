@@ -24,6 +24,7 @@ import { startNode } from '../integration/helpers/grid-process.ts'
 import { onPath } from '../../scripts/ensure-test-deps.ts'
 import { note, round, sleep } from './lib.ts'
 import type { Defer } from './report.ts'
+import { startRedis } from '../integration/helpers/redis-server.ts'
 
 export interface System {
   name: string
@@ -116,23 +117,7 @@ export function gridd (owner: GridNode): System {
     }
   }
 }
-
-/** A redis-server on a free loopback port, persistence off; stopped by the returned function. */
-export async function startRedis (): Promise<{ port: number, stop: () => Promise<void> }> {
-  if (!onPath('redis-server')) throw new Error("redis-server is missing (BullMQ's side of the comparison); install Debian's: apt-get update && apt-get install -y redis-server")
-  const port = await freePort()
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] })
-  await lineFrom(child, /Ready to accept connections/, 'redis-server')
-  return {
-    port,
-    async stop () {
-      if (child.exitCode != null) return
-      const exited = once(child, 'exit')
-      child.kill('SIGTERM')
-      await exited
-    }
-  }
-}
+export { startRedis }
 
 /** BullMQ: a Queue here, worker processes (one job each at a time, or `concurrency`), results through QueueEvents. */
 export function bullmq (redisPort: number): System {

@@ -52,6 +52,7 @@ const samples: Record<string, errors.GridError> = {
   AddonDependencyError: new errors.AddonDependencyError('a', ['b']),
   AddonStartError: new errors.AddonStartError('a', new Error('boom')),
   ValueTooLargeError: new errors.ValueTooLargeError('k', 10, 5),
+  JoinError: new errors.JoinError('the token is spent'),
   CrlError: new errors.CrlError('not signed by the grid CA')
 }
 

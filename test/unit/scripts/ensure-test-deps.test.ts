@@ -82,4 +82,11 @@ describe('ensureTestDeps against a missing binary and a stand-in apt-get', () =>
     expect(result.stderr).toContain(`chromium (${join(dir, 'missing')}`)
     expect(result.stderr).toMatch(/apt-get update && .*apt-get install -y chromium/)
   })
+
+  it('as a process: redis-server (for the durable-pipeline tests) missing too is named in the same command', () => {
+    const result = spawnSync(process.execPath, [SCRIPT, '--chromium', join(dir, 'missing'), '--redis-server', join(dir, 'no-redis'), '--apt-get', join(dir, 'no-apt-get'), '--log', join(dir, 'apt.log')], { encoding: 'utf8' })
+    expect(result.status).toBe(1)
+    expect(result.stderr).toContain(`redis-server (${join(dir, 'no-redis')}, for the durable-pipeline tests`)
+    expect(result.stderr).toMatch(/apt-get install -y chromium redis-server/)
+  })
 })

@@ -1,0 +1,184 @@
+import { hostname } from 'node:os'
+import { Redis } from 'ioredis'
+import type { DurableSource, SourceEntry } from './types.ts'
+import { autoClaimReply, decodeEntry, readGroupReply } from './redis-replies.ts'
+import type { StreamEntry } from './redis-replies.ts'
+import { RefusalLog } from '../transport/mtls/refusal-log.ts'
+import { resolveLogger } from '../logger.ts'
+import type { Logger } from '../logger.ts'
+
+export interface RedisStreamSourceOptions {
+  /** `redis://host:port[/db]`. */
+  url: string
+  stream: string
+  /** The consumer group: created (at the stream's start, with the stream if missing) when absent. */
+  group: string
+  /** This reader's name in the group: entries it read and did not acknowledge are read again first when a
+   * source with the same name starts. Default `<hostname>-<pid>`. */
+  consumer?: string
+  /** Entries per read (XREADGROUP COUNT): at most this many are read ahead of the pipeline. Default 128. */
+  batch?: number
+  /** How long one read waits for new entries. Default 1000 ms. */
+  blockMs?: number
+  /** Entries another consumer left pending this long are claimed (XAUTOCLAIM): at start, then every
+   * `claimIdleMs` while reading. Default 30,000 ms. */
+  claimIdleMs?: number
+  /** End (the run then finishes) when a read finds no new entry: for a finite backlog. Default false: endless. */
+  endWhenEmpty?: boolean
+  /** An entry's value larger than this is refused (acknowledged and skipped, with a warning). Default 1 MiB. */
+  maxValueBytes?: number
+  /** Turns an entry's fields (`[field, value, …]`) into the item. Default: JSON in field `v`, else the fields as an object. */
+  decode?: (fields: string[]) => unknown
+  log?: Logger
+}
+
+const DEFAULTS = { batch: 128, blockMs: 1000, claimIdleMs: 30_000, maxValueBytes: 1 << 20 }
+
+/**
+ * A Redis stream read through a consumer group: this consumer's own pending
+ * entries first (a restart under the same name), then entries other consumers
+ * left pending (XAUTOCLAIM), then new ones. An entry stays pending in Redis
+ * until the pipeline acknowledges it, which it does only once the sink has
+ * resolved for everything the entry produced; acknowledgements go out in
+ * batches (one XACK per turn of the event loop). Holds no state per entry
+ * beyond the ones inside the pipeline.
+ */
+export function redisStreamSource<T = unknown> (options: RedisStreamSourceOptions): DurableSource<T> & { readonly acked: number } {
+  const { url, stream, group } = options
+  const consumer = options.consumer ?? `${hostname()}-${process.pid}`
+  const batch = options.batch ?? DEFAULTS.batch
+  const blockMs = options.blockMs ?? DEFAULTS.blockMs
+  const claimIdleMs = options.claimIdleMs ?? DEFAULTS.claimIdleMs
+  const maxValueBytes = options.maxValueBytes ?? DEFAULTS.maxValueBytes
+  const decode = options.decode ?? ((fields: string[]) => decodeEntry(fields, maxValueBytes))
+  const log = resolveLogger(options.log).child({ stream, group, consumer })
+  const warnings = new RefusalLog(log)
+  // a blocking read holds its connection: acknowledgements and claims get their own
+  const reader = new Redis(url, { protocol: 2, lazyConnect: true, maxRetriesPerRequest: null })
+  const writer = new Redis(url, { protocol: 2, lazyConnect: true })
+  /** Entries handed to the pipeline and not acknowledged: a claim must not hand one out twice. */
+  const inside = new Set<string>()
+  let toAck: string[] = []
+  let flushing: Promise<void> = Promise.resolve()
+  let flushScheduled = false
+  let acked = 0
+  let closed = false
+
+  const flush = (): void => {
+    flushScheduled = false
+    if (toAck.length === 0) return
+    const ids = toAck
+    toAck = []
+    flushing = flushing.then(async () => {
+      try {
+        await writer.xack(stream, group, ...ids)
+        acked += ids.length
+      } catch (err) {
+        // they stay pending: read again by this consumer's next start, or claimed by another
+        warnings.warn(stream, 'xack', { err, entries: ids.length }, 'acknowledging entries failed; they stay pending')
+      }
+    })
+  }
+
+  const ack = (id: string): void => {
+    // after close the connection is gone: the entry stays pending, to be read again
+    if (closed) return
+    inside.delete(id)
+    toAck.push(id)
+    if (!flushScheduled) {
+      flushScheduled = true
+      setImmediate(flush)
+    }
+  }
+
+  async function ensureGroup (): Promise<void> {
+    try {
+      await writer.xgroup('CREATE', stream, group, '0', 'MKSTREAM')
+    } catch (err) {
+      if (!String((err as Error).message).startsWith('BUSYGROUP')) throw err
+    }
+  }
+
+  /** The entries worth handing out: deleted ones and undecodable ones are acknowledged and skipped. */
+  function* usable (raw: StreamEntry[]): Generator<SourceEntry<T>> {
+    for (const { id, fields } of raw) {
+      if (inside.has(id)) continue
+      if (fields == null) { ack(id); continue }
+      let value: unknown
+      try {
+        value = decode(fields)
+      } catch (err) {
+        warnings.warn(stream, 'decode', { err, entry: id }, 'an entry could not be decoded: acknowledged and skipped')
+        ack(id)
+        continue
+      }
+      inside.add(id)
+      yield { id, value: value as T }
+    }
+  }
+
+  /** Resolves with the command's reply, or undefined once `signal` aborts (the reply is then abandoned). */
+  async function unlessAborted<R> (command: Promise<R>, signal: AbortSignal): Promise<R | undefined> {
+    if (signal.aborted) return undefined
+    let onAbort = (): void => {}
+    const aborted = new Promise<undefined>(resolve => { onAbort = () => { resolve(undefined) }; signal.addEventListener('abort', onAbort, { once: true }) })
+    try {
+      return await Promise.race([command, aborted])
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  async function* claim (signal: AbortSignal): AsyncGenerator<SourceEntry<T>> {
+    let cursor = '0-0'
+    // bounded: XAUTOCLAIM walks the pending list once, COUNT at a time, and returns 0-0 at its end
+    do {
+      const raw = await unlessAborted(reader.xautoclaim(stream, group, consumer, claimIdleMs, cursor, 'COUNT', batch), signal)
+      if (raw === undefined) return
+      const { next, claimed } = autoClaimReply(raw)
+      yield * usable(claimed)
+      cursor = next
+    } while (cursor !== '0-0')
+  }
+
+  async function* entries (signal: AbortSignal): AsyncGenerator<SourceEntry<T>> {
+    await Promise.all([reader.connect(), writer.connect()])
+    await ensureGroup()
+    // 1. what this consumer read before and never acknowledged (its cursor walks the pending list)
+    for (let cursor = '0'; ;) {
+      const raw = await unlessAborted(reader.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'STREAMS', stream, cursor), signal)
+      if (raw === undefined) return
+      const mine = readGroupReply(raw)
+      if (mine.length === 0) break
+      yield * usable(mine)
+      cursor = mine.at(-1)!.id
+    }
+    // 2. what others left pending too long, then new entries (claims again every claimIdleMs)
+    let claimedAt = -Infinity
+    while (!signal.aborted) {
+      if (performance.now() - claimedAt >= claimIdleMs) {
+        yield * claim(signal)
+        claimedAt = performance.now()
+      }
+      const raw = await unlessAborted(reader.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'BLOCK', blockMs, 'STREAMS', stream, '>'), signal)
+      if (raw === undefined) return
+      const fresh = readGroupReply(raw)
+      if (fresh.length === 0 && options.endWhenEmpty === true) return
+      yield * usable(fresh)
+    }
+  }
+
+  return {
+    entries,
+    ack,
+    get acked () { return acked },
+    async close () {
+      if (closed) return
+      closed = true
+      flush()
+      await flushing
+      reader.disconnect()
+      await writer.quit().catch(() => { writer.disconnect() })
+    }
+  }
+}

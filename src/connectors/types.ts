@@ -1,0 +1,65 @@
+/**
+ * The connector interface: what a pipeline needs from a durable queue at each
+ * end. Redis Streams implements it (redis-stream-source.ts, redis-stream-sink.ts);
+ * a Kafka or NATS JetStream adapter implements the same two shapes.
+ *
+ * The contract, end to end:
+ * - the source hands out entries with a stable `id` (the queue's own: a stream
+ *   entry id, a partition:offset, a JetStream sequence) and keeps each one
+ *   pending in the queue until the pipeline calls `ack(id)`;
+ * - items carry that id through the stages; a stage result that fans out to k
+ *   items gives them `<id>.0` … `<id>.<k-1>` (a single result keeps the id), so
+ *   a replayed entry produces the same ids again (given deterministic stages);
+ * - `ack(id)` comes only once the sink has resolved for every item the entry
+ *   produced (or the stages dropped it, or it failed after its attempts and was
+ *   reported through `item:failed`);
+ * - the sink writes each item under its id idempotently, so an entry replayed
+ *   after a crash writes once: exactly once by id. With a sink that is not
+ *   idempotent the same pipeline is at-least-once.
+ */
+
+/** One entry of a durable source: its stable id and the value the first stage receives. */
+export interface SourceEntry<T = unknown> {
+  id: string
+  value: T
+}
+
+/** A queue the pipeline pulls from, acknowledging what it finished. */
+export interface DurableSource<T = unknown> {
+  /** Entries in order; pulled only while the first stage has room. Ends when the source has no more (or never, for an endless one). */
+  entries: (signal: AbortSignal) => AsyncIterable<SourceEntry<T>>
+  /** Every item entry `id` produced is through: the queue may forget it. Never throws (failures are logged and the entry stays pending). */
+  ack: (id: string) => void
+  /** Flushes pending acknowledgements and releases connections; called once by the run when it ends. */
+  close: () => Promise<void>
+}
+
+/** One item the sink writes, with the id derived from its source entry. */
+export interface SinkItem<T = unknown> {
+  id: string
+  value: T
+}
+
+/** A queue the pipeline writes to: idempotent by item id, in batches. */
+export interface DurableSink<T = unknown> {
+  /** Writes the items (resolves once they are durable); an item whose id was written before is skipped. A rejection fails the run. */
+  write: (items: Array<SinkItem<T>>) => Promise<void>
+  /** Releases connections; called once by the run when it ends. */
+  close: () => Promise<void>
+}
+
+export function isDurableSource (source: unknown): source is DurableSource {
+  const s = source as Partial<DurableSource> | null
+  return typeof s === 'object' && s != null && typeof s.entries === 'function' && typeof s.ack === 'function'
+}
+
+export function isDurableSink (sink: unknown): sink is DurableSink {
+  const s = sink as Partial<DurableSink> | null
+  return typeof s === 'object' && s != null && typeof s.write === 'function' && typeof s.close === 'function'
+}
+
+/** The source entry an item id derives from (`1700000000000-0.2.1` -> `1700000000000-0`). */
+export function entryOf (itemId: string): string {
+  const dot = itemId.indexOf('.')
+  return dot < 0 ? itemId : itemId.slice(0, dot)
+}

@@ -1,0 +1,216 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { fileURLToPath } from 'node:url'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { Redis } from 'ioredis'
+import type { GridNode } from '../../src/node.ts'
+import { redisStreamSink, redisStreamSource } from '../../src/connectors/index.ts'
+import type { DurableSink } from '../../src/connectors/index.ts'
+import { GridFixture } from './helpers/grid-fixture.ts'
+import type { GridProcess } from './helpers/grid-process.ts'
+import { eventually } from './helpers/grid-process.ts'
+import { startRedis } from './helpers/redis-server.ts'
+import type { RedisServer } from './helpers/redis-server.ts'
+
+const stage = (name: string): string => fileURLToPath(new URL(`../fixtures/stages/${name}`, import.meta.url))
+const AGENT = ['--agent', '--workers', '8', '--cpu', '8', '--memory', '8192']
+
+describe('durable pipelines: Redis stream to Redis stream through real agents', () => {
+  let redisServer: RedisServer
+  let redis: Redis
+  let grid: GridFixture
+  let agents: GridProcess[]
+  let owner: GridNode
+
+  beforeAll(async () => {
+    redisServer = await startRedis()
+    redis = new Redis(redisServer.url, { protocol: 2 })
+    grid = await GridFixture.create(5)
+    agents = await grid.startAgents(2, AGENT)
+    owner = await grid.member('n3', agents[0]!, 2)
+  })
+
+  afterAll(async () => {
+    await grid?.close()
+    redis?.disconnect()
+    await redisServer?.stop()
+  })
+
+  /** Appends 1..n to `stream` (JSON in field `v`, as the sink writes), pipelined in chunks. */
+  async function produce (stream: string, n: number): Promise<void> {
+    for (let from = 1; from <= n; from += 1000) {
+      const batch = redis.pipeline()
+      for (let i = from; i < Math.min(from + 1000, n + 1); i++) batch.xadd(stream, '*', 'v', String(i))
+      await batch.exec()
+    }
+  }
+
+  /** What the sink wrote: item id -> how many entries carry it, and the values by id. */
+  async function output (stream: string): Promise<{ counts: Map<string, number>, values: Map<string, number> }> {
+    const counts = new Map<string, number>()
+    const values = new Map<string, number>()
+    for (const [, fields] of await redis.xrange(stream, '-', '+')) {
+      const id = fields[fields.indexOf('id') + 1]!
+      counts.set(id, (counts.get(id) ?? 0) + 1)
+      values.set(id, JSON.parse(fields[fields.indexOf('v') + 1]!) as number)
+    }
+    return { counts, values }
+  }
+
+  /** The item ids entries 1..n produce through fan-out.mjs: `<entry>` or `<entry>.0` and `<entry>.1`. */
+  async function expectedIds (stream: string): Promise<Map<string, number>> {
+    const expected = new Map<string, number>()
+    for (const [entryId, fields] of await redis.xrange(stream, '-', '+')) {
+      const n = Number(fields[1])
+      if (n % 4 === 0) {
+        expected.set(`${entryId}.0`, n * 2)
+        expected.set(`${entryId}.1`, -n * 2)
+      } else {
+        expected.set(entryId, n * 2)
+      }
+    }
+    return expected
+  }
+
+  async function pendingCount (stream: string, group: string): Promise<number> {
+    const summary = await redis.xpending(stream, group) as [number, ...unknown[]]
+    return Number(summary[0])
+  }
+
+  function expectExactlyOnce (counts: Map<string, number>, values: Map<string, number>, expected: Map<string, number>): void {
+    const duplicated = [...counts].filter(([, c]) => c !== 1)
+    expect(duplicated, 'ids written more than once').toEqual([])
+    expect(counts.size).toBe(expected.size)
+    for (const [id, value] of expected) expect(values.get(id), id).toBe(value)
+  }
+
+  const stages = (echoWorkers = 2): Array<{ name: string, module: string, minWorkers: number, maxWorkers?: number }> => [
+    { name: 'fan', module: stage('fan-out.mjs'), minWorkers: 2 },
+    { name: 'double', module: stage('plain.mjs'), minWorkers: echoWorkers }
+  ]
+
+  it('10,000 entries through a 2-stage pipeline with fan-out: every item in the output exactly once by id, nothing pending', async () => {
+    await produce('in-1', 10_000)
+    const source = redisStreamSource({ url: redisServer.url, stream: 'in-1', group: 'g', endWhenEmpty: true })
+    const run = owner.pipeline('durable-once', { source, stages: stages(), sink: redisStreamSink({ url: redisServer.url, stream: 'out-1' }), equalize: false })
+    const summary = await run.done
+    expect(summary).toMatchObject({ in: 10_000, out: 12_500, failed: 0 })
+    const { counts, values } = await output('out-1')
+    expectExactlyOnce(counts, values, await expectedIds('in-1'))
+    expect(source.acked).toBe(10_000)
+    expect(await pendingCount('in-1', 'g')).toBe(0)
+  }, 120_000)
+
+  it('SIGKILL of an agent mid-run: still exactly once by id in the output, XPENDING empty at the end', async () => {
+    const victim = await grid.start('n4', [...AGENT, '--weight', '100', '--peer', agents[0]!.address])
+    await eventually(() => owner.members().some(m => m.id === victim.peerId && m.state === 'alive') ? true : undefined)
+    await produce('in-2', 10_000)
+    const sink = redisStreamSink({ url: redisServer.url, stream: 'out-2' })
+    const run = owner.pipeline('durable-agent-dies', {
+      source: redisStreamSource({ url: redisServer.url, stream: 'in-2', group: 'g', endWhenEmpty: true }),
+      stages: [
+        { name: 'fan', module: stage('fan-out.mjs'), minWorkers: 2 },
+        { name: 'echo', module: stage('slow-echo.mjs'), minWorkers: 4, maxWorkers: 4 }
+      ],
+      sink,
+      equalize: false
+    })
+    const lost: string[] = []
+    run.on('worker:lost', w => lost.push(w.agentId))
+    await eventually(() => sink.written > 1000 ? true : undefined, 30_000, 20)
+    const writtenAtKill = sink.written
+    await victim.stop('SIGKILL')
+    await run.done
+    expect(writtenAtKill, 'the kill must land mid-run').toBeLessThan(12_500)
+    expect(lost).toContain(victim.peerId)
+    const { counts, values } = await output('out-2')
+    const expected = new Map([...await expectedIds('in-2')].map(([id, v]) => [id, v / 2]))
+    expectExactlyOnce(counts, values, expected)
+    expect(await pendingCount('in-2', 'g')).toBe(0)
+  }, 120_000)
+
+  it('a sink that fails: its entries stay pending (not acked); another consumer claims them, the replay is deduplicated, the output is exactly once', async () => {
+    await produce('in-3', 3000)
+    const url = redisServer.url
+    const real = redisStreamSink({ url, stream: 'out-3' })
+    let writes = 0
+    // the sixth batch is written but its reply is lost (the sink rejects): the run fails and that batch's
+    // entries are not acked, so they are replayed, and the idempotent sink must then write them no second time
+    const failing: DurableSink = {
+      async write (items) {
+        await real.write(items)
+        if (++writes >= 6) throw new Error('sink store unavailable')
+      },
+      async close () { await real.close() }
+    }
+    const first = owner.pipeline('durable-sink-fails', {
+      source: redisStreamSource({ url, stream: 'in-3', group: 'g', consumer: 'first', endWhenEmpty: true }),
+      stages: stages(),
+      sink: failing,
+      equalize: false
+    })
+    await expect(first.done).rejects.toThrow('sink store unavailable')
+    const pendingAfterFailure = await pendingCount('in-3', 'g')
+    expect(pendingAfterFailure).toBeGreaterThan(0)
+    const writtenByFirst = (await output('out-3')).counts.size
+    expect(writtenByFirst).toBeLessThan(3750)
+    // a second consumer (another owner) claims what the first left pending once it was idle 200 ms: wait that out
+    await new Promise(resolve => setTimeout(resolve, 250))
+    const sink = redisStreamSink({ url, stream: 'out-3' })
+    const second = owner.pipeline('durable-sink-recovers', {
+      source: redisStreamSource({ url, stream: 'in-3', group: 'g', consumer: 'second', claimIdleMs: 200, endWhenEmpty: true }),
+      stages: stages(),
+      sink,
+      equalize: false
+    })
+    await second.done
+    const { counts, values } = await output('out-3')
+    expectExactlyOnce(counts, values, await expectedIds('in-3'))
+    expect(sink.skipped, 'the replayed batch was deduplicated').toBeGreaterThan(0)
+    expect(await pendingCount('in-3', 'g')).toBe(0)
+  }, 120_000)
+
+  it('SIGKILL of the owner process mid-run: another owner claims its pending entries (XAUTOCLAIM); exactly once by id, XPENDING empty', async () => {
+    await produce('in-4', 5000)
+    const url = redisServer.url
+    const script = fileURLToPath(new URL('../fixtures/durable/owner.ts', import.meta.url))
+    const args = ['--certs', grid.dir, '--name', 'n5', '--peer', agents[0]!.address, '--redis', url, '--in', 'in-4', '--out', 'out-4', '--group', 'g', '--consumer', 'doomed',
+      '--stage', stage('fan-out.mjs'), '--stage', stage('slow-echo.mjs')]
+    const doomed = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const exited = once(doomed, 'exit')
+    grid.onClose(async () => { if (doomed.exitCode == null && doomed.signalCode == null) { doomed.kill('SIGKILL'); await exited } })
+    let out = ''
+    doomed.stdout!.on('data', (chunk: Buffer) => { out += chunk.toString() })
+    await eventually(() => out.includes('written') ? true : undefined, 60_000, 20)
+    // well into the run: a fifth of the output written
+    for (let waited = 0; await redis.xlen('out-4') < 1250; waited += 20) {
+      if (waited > 60_000) throw new Error('the doomed owner stopped writing')
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+    doomed.kill('SIGKILL')
+    await exited
+    const pendingAtKill = await pendingCount('in-4', 'g')
+    const writtenAtKill = (await output('out-4')).counts.size
+    expect(pendingAtKill, 'the kill must land with entries in flight').toBeGreaterThan(0)
+    expect(writtenAtKill).toBeLessThan(6250)
+    // the new owner claims what the dead one left once it was idle 500 ms: wait that out, then time the takeover
+    await new Promise(resolve => setTimeout(resolve, 600))
+    const startedAt = performance.now()
+    const sink = redisStreamSink({ url, stream: 'out-4' })
+    const run = owner.pipeline('durable-takeover', {
+      source: redisStreamSource({ url, stream: 'in-4', group: 'g', consumer: 'survivor', claimIdleMs: 500, endWhenEmpty: true }),
+      stages: [
+        { name: 'fan', module: stage('fan-out.mjs'), minWorkers: 2 },
+        { name: 'echo', module: stage('slow-echo.mjs'), minWorkers: 2 }
+      ],
+      sink,
+      equalize: false
+    })
+    await run.done
+    const { counts, values } = await output('out-4')
+    const expected = new Map([...await expectedIds('in-4')].map(([id, v]) => [id, v / 2]))
+    expectExactlyOnce(counts, values, expected)
+    expect(await pendingCount('in-4', 'g')).toBe(0)
+    process.stdout.write(`owner SIGKILLed with ${pendingAtKill} entries pending and ${writtenAtKill} items written; the new owner finished the remaining ${expected.size - writtenAtKill} in ${Math.round(performance.now() - startedAt)} ms\n`)
+  }, 120_000)
+})

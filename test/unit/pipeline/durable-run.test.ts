@@ -1,0 +1,143 @@
+import { describe, it, expect } from 'vitest'
+import { PipelineRun } from '../../../src/pipeline/run.ts'
+import type { PipelineGrid } from '../../../src/pipeline/run.ts'
+import type { PipelineInit } from '../../../src/pipeline/types.ts'
+import type { DurableSink, DurableSource, SinkItem, SourceEntry } from '../../../src/connectors/types.ts'
+import { EntryAcks } from '../../../src/pipeline/entry-acks.ts'
+import { FakeWorker, silent } from './fake-worker.ts'
+import type { Behaviour } from './fake-worker.ts'
+
+function grid (behaviours: Record<string, Behaviour>): PipelineGrid {
+  return { spawn: async options => new FakeWorker(options.stage, behaviours[options.stage]), capacity: () => 8 }
+}
+
+/** A queue in memory: entries `e1`…`eN`, acknowledgements recorded in order, closed once. */
+function memorySource (n: number): DurableSource<number> & { acked: string[], closes: number } {
+  const source = {
+    acked: [] as string[],
+    closes: 0,
+    async * entries (): AsyncGenerator<SourceEntry<number>> {
+      for (let i = 1; i <= n; i++) yield { id: `e${i}`, value: i }
+    },
+    ack (id: string) { source.acked.push(id) },
+    async close () { source.closes++ }
+  }
+  return source
+}
+
+/** A sink recording batches; `fail` makes a write reject (before it records anything). */
+function memorySink (fail: (items: SinkItem[]) => boolean = () => false): DurableSink & { items: SinkItem[], closes: number, writes: number } {
+  const sink = {
+    items: [] as SinkItem[],
+    closes: 0,
+    writes: 0,
+    async write (items: SinkItem[]) {
+      sink.writes++
+      // a round trip, as to a real queue: results arriving meanwhile make the next batch
+      await new Promise(resolve => setTimeout(resolve, 1))
+      if (fail(items)) throw new Error('sink down')
+      sink.items.push(...items)
+    },
+    async close () { sink.closes++ }
+  }
+  return sink
+}
+
+const start = (init: PipelineInit, g: PipelineGrid): PipelineRun => new PipelineRun('durable', init, g, silent)
+
+describe('a pipeline with a durable source and sink', () => {
+  it('carries stable ids (fan-out k -> <id>.k) to the sink in batches, and acks each entry once, after all its items, drops included', async () => {
+    const source = memorySource(300)
+    const sink = memorySink()
+    // stage 1 fans every 3rd entry out to two, drops every 5th; stage 2 keeps one result per item
+    const run = start({
+      source,
+      stages: [
+        { name: 'split', module: 's.mjs' },
+        { name: 'inc', module: 'i.mjs' }
+      ],
+      sink,
+      equalize: false
+    }, grid({ split: n => (n as number) % 5 === 0 ? undefined : (n as number) % 3 === 0 ? [n, n] : n, inc: n => (n as number) + 1000 }))
+    const summary = await run.done
+    const expectedIds = Array.from({ length: 300 }, (_, i) => i + 1).flatMap(n => n % 5 === 0 ? [] : n % 3 === 0 ? [`e${n}.0`, `e${n}.1`] : [`e${n}`])
+    expect(sink.items.map(i => i.id).sort()).toEqual(expectedIds.sort())
+    expect(sink.items.find(i => i.id === 'e3.1')?.value).toBe(1003)
+    expect(sink.writes).toBeLessThan(sink.items.length)
+    expect(source.acked.length).toBe(300)
+    expect(new Set(source.acked).size).toBe(300)
+    expect(summary).toMatchObject({ in: 300, out: expectedIds.length })
+    expect([source.closes, sink.closes]).toEqual([1, 1])
+  })
+
+  it('an entry is acked only once the sink has resolved for every item it fanned out to', async () => {
+    const source = memorySource(1)
+    let releaseSecond: () => void = () => {}
+    const secondWritten = new Promise<void>(resolve => { releaseSecond = resolve })
+    const written: string[] = []
+    const sink: DurableSink = {
+      async write (items) {
+        for (const item of items) {
+          // hold the batch holding e1.1 until the test has looked
+          if (item.id === 'e1.1') await secondWritten
+          written.push(item.id)
+        }
+      },
+      async close () {}
+    }
+    const run = start({ source, stages: [{ name: 'split', module: 's.mjs' }], sink, equalize: false }, grid({ split: n => [n, n, n] }))
+    await new Promise(resolve => setTimeout(resolve, 50))
+    expect(written).toEqual(['e1.0'])
+    expect(source.acked).toEqual([])
+    releaseSecond()
+    await run.done
+    expect(source.acked).toEqual(['e1'])
+  })
+
+  it('an item that fails its attempts is reported and its entry acked (not redelivered forever)', async () => {
+    const source = memorySource(20)
+    const sink = memorySink()
+    const failed: string[] = []
+    const run = start({ source, stages: [{ name: 'maybe', module: 'm.mjs' }], sink, equalize: false }, grid({ maybe: n => { if (n === 7) throw new Error('bad item'); return n } }))
+    run.on('item:failed', f => failed.push(f.id))
+    await run.done
+    expect(failed).toEqual(['e7'])
+    expect(source.acked.length).toBe(20)
+    expect(sink.items.map(i => i.id)).not.toContain('e7')
+  })
+
+  it('a sink failure fails the run and acks nothing of what it did not write; the connectors are closed', async () => {
+    const source = memorySource(100)
+    const sink = memorySink(items => items.some(i => i.id === 'e50'))
+    const run = start({ source, stages: [{ name: 'echo', module: 'e.mjs' }], sink, equalize: false }, grid({}))
+    await expect(run.done).rejects.toThrow('sink down')
+    const written = new Set(sink.items.map(i => i.id))
+    expect(written.has('e50')).toBe(false)
+    // every acked entry was written first; the failed batch's entries are not acked
+    expect(source.acked.every(id => written.has(id))).toBe(true)
+    expect(source.acked).not.toContain('e50')
+    expect([source.closes, sink.closes]).toEqual([1, 1])
+  })
+})
+
+describe('EntryAcks', () => {
+  it('keeps a counter per entry in flight and none after: fan-out, nested fan-out and drops', () => {
+    const acked: string[] = []
+    const acks = new EntryAcks(id => acked.push(id))
+    acks.admitted('1-0')
+    acks.resulted('1-0', 2)
+    acks.resulted('1-0.1', 3)
+    acks.resulted('1-0.0', 0)
+    expect(acks.size).toBe(1)
+    acks.settled('1-0.1.0')
+    acks.settled('1-0.1.2')
+    expect(acked).toEqual([])
+    acks.settled('1-0.1.1')
+    expect(acked).toEqual(['1-0'])
+    expect(acks.size).toBe(0)
+    // items that never came from the source (run.push()) acknowledge nothing
+    acks.resulted('7', 3)
+    acks.settled('7')
+    expect(acked).toEqual(['1-0'])
+  })
+})

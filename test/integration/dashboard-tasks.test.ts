@@ -77,6 +77,12 @@ describe('the dashboard of a task owner: counts by status, sessions, running tas
       // the next snapshots: nothing runs, the cancel is counted
       await page.waitForFunction(() => document.querySelector('#running-tasks tbody td.muted')?.textContent === 'none', undefined, { timeout: 10_000 })
       expect(await cells('#task-counts tr[data-row="all"]')).toMatchObject({ running: '0', cancelled: '1', completed: '4' })
+      // and a task followed to its completion: running with its progress, then counted as completed
+      const short = session.submit(task('cooperative.mjs'), { ms: 1500 })
+      await page.waitForFunction(id => document.querySelector(`#running-tasks tr[data-task="${id}"]`) != null, short.id, { timeout: 20_000 })
+      await short.result()
+      await page.waitForFunction(() => document.querySelector('#task-counts tr[data-row="all"] td[data-status="completed"]')?.textContent === '5', undefined, { timeout: 10_000 })
+      expect(await cells(`#sessions tr[data-session="${session.id}"]`)).toMatchObject({ running: '0', completed: '5', cancelled: '1' })
     } finally {
       await page.close()
     }

@@ -1,0 +1,150 @@
+import { TASK_STATUSES } from './types.ts'
+import type { TaskStatus } from './types.ts'
+import type { SessionRow } from './journal-rows.ts'
+
+/**
+ * One transaction's worth of journal writes, as the owner's main thread posts
+ * it to the journal's writer thread. A task is a stretch of numbers (in a
+ * Float64Array, transferred rather than copied) and a stretch of strings, so a
+ * batch of a thousand tasks is a few arrays to clone, not a thousand objects.
+ * A number that is not there is NaN; a status is its index in TASK_STATUSES.
+ * Applied in this order: sessions, inserts, updates, dropped sessions, forgetting.
+ */
+export interface PackedBatch {
+  /** Inserted, or (already there) their `closed` flag updated. A task's session is in this batch or an earlier one. */
+  sessions: SessionRow[]
+  inserts: number
+  /** INSERT_NUMBERS per inserted task: rowid, priority, maxRetries, timeoutMs, status, attempts, submittedAt, startedAt, endedAt. */
+  insertNumbers: Float64Array
+  /** INSERT_TEXTS per inserted task: id, session, module, path, input, resources, agent, error, result, submitter. */
+  insertTexts: Array<string | null>
+  updates: number
+  /** UPDATE_NUMBERS per changed task: rowid, status, attempts, startedAt, endedAt. */
+  updateNumbers: Float64Array
+  /** UPDATE_TEXTS per changed task: agent, error, result. */
+  updateTexts: Array<string | null>
+  /** Deleted with their tasks (closed and done). */
+  droppedSessions: string[]
+  /** Final tasks that ended before this time are deleted (`resultTtlMs` passed). */
+  forgetEndedBefore?: number
+}
+
+export const INSERT_NUMBERS = 9
+export const INSERT_TEXTS = 10
+export const UPDATE_NUMBERS = 5
+export const UPDATE_TEXTS = 3
+
+/** What a batch takes of a task as it is now (a Task has all of it; so has a TaskRow). */
+export interface TaskState {
+  status: TaskStatus
+  attempts: number
+  agent?: string
+  startedAt?: number
+  endedAt?: number
+}
+
+/** What an insert takes of a task besides its state. */
+export interface TaskFields extends TaskState {
+  id: string
+  session: string
+  module: string
+  priority: number
+  maxRetries: number
+  timeoutMs?: number
+  submittedAt: number
+  submitter?: string
+}
+
+const STATUS_INDEX = new Map<TaskStatus, number>(TASK_STATUSES.map((status, i) => [status, i]))
+
+/** Builds a PackedBatch of at most `inserts` new and `updates` changed tasks. */
+export class BatchPacker {
+  private readonly batch: PackedBatch
+
+  constructor (inserts: number, updates: number) {
+    this.batch = {
+      sessions: [],
+      inserts: 0,
+      insertNumbers: new Float64Array(inserts * INSERT_NUMBERS),
+      insertTexts: new Array<string | null>(inserts * INSERT_TEXTS),
+      updates: 0,
+      updateNumbers: new Float64Array(updates * UPDATE_NUMBERS),
+      updateTexts: new Array<string | null>(updates * UPDATE_TEXTS),
+      droppedSessions: []
+    }
+  }
+
+  /** A new task, in row `rowid`; `error` and `result` are JSON (null: none). */
+  insert (rowid: number, task: TaskFields, path: string, input: string | null, resources: string | null, error: string | null, result: string | null): void {
+    const b = this.batch
+    const n = b.insertNumbers
+    let i = b.inserts * INSERT_NUMBERS
+    n[i++] = rowid
+    n[i++] = task.priority
+    n[i++] = task.maxRetries
+    n[i++] = task.timeoutMs ?? NaN
+    n[i++] = STATUS_INDEX.get(task.status)!
+    n[i++] = task.attempts
+    n[i++] = task.submittedAt
+    n[i++] = task.startedAt ?? NaN
+    n[i] = task.endedAt ?? NaN
+    const t = b.insertTexts
+    let j = b.inserts * INSERT_TEXTS
+    t[j++] = task.id
+    t[j++] = task.session
+    t[j++] = task.module
+    t[j++] = path
+    t[j++] = input
+    t[j++] = resources
+    t[j++] = task.agent ?? null
+    t[j++] = error
+    t[j++] = result
+    t[j] = task.submitter ?? null
+    b.inserts++
+  }
+
+  /** A change to the task in row `rowid`. */
+  update (rowid: number, task: TaskState, error: string | null, result: string | null): void {
+    const b = this.batch
+    const n = b.updateNumbers
+    let i = b.updates * UPDATE_NUMBERS
+    n[i++] = rowid
+    n[i++] = STATUS_INDEX.get(task.status)!
+    n[i++] = task.attempts
+    n[i++] = task.startedAt ?? NaN
+    n[i] = task.endedAt ?? NaN
+    const t = b.updateTexts
+    let j = b.updates * UPDATE_TEXTS
+    t[j++] = task.agent ?? null
+    t[j++] = error
+    t[j] = result
+    b.updates++
+  }
+
+  /** The batch, with `rest` (sessions, drops, forgetting) added. */
+  finish (rest: Partial<Pick<PackedBatch, 'sessions' | 'droppedSessions' | 'forgetEndedBefore'>> = {}): PackedBatch {
+    return { ...this.batch, ...rest }
+  }
+}
+
+/** A batch's buffers, to transfer rather than copy. */
+export function transferList (batch: PackedBatch): ArrayBuffer[] {
+  return [batch.insertNumbers.buffer as ArrayBuffer, batch.updateNumbers.buffer as ArrayBuffer]
+}
+
+/** Whether `batch` writes anything. */
+export function isEmpty (batch: PackedBatch): boolean {
+  return batch.inserts + batch.updates + batch.sessions.length + batch.droppedSessions.length === 0 && batch.forgetEndedBefore == null
+}
+
+/** A status back from its index (the journal stores its name). */
+export function statusAt (index: number): TaskStatus {
+  const status = TASK_STATUSES[index]
+  if (status == null) throw new RangeError(`no task status ${index}`)
+  return status
+}
+
+/** A packed number as a column value: NaN is NULL. */
+export function column (value: number): number | null {
+  return Number.isNaN(value) ? null : value
+}

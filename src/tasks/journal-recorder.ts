@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import { BatchPacker, isEmpty } from './journal-batch.ts'
 import type { PackedBatch } from './journal-batch.ts'
 import { JournalWriter, RETRY_AFTER_MS } from './journal-writer.ts'
+import type { StartWriter, Writer } from './journal-writer.ts'
 import type { JournalContents } from './journal.ts'
 import type { Session } from './session.ts'
 import type { Task } from './task.ts'
@@ -22,6 +23,8 @@ export interface RecorderOptions {
   maxInFlight?: number
   /** After a failed write, the next try. */
   retryAfterMs?: number
+  /** Starts the writer thread (JournalWriter.start; a unit test may pass a stub). */
+  startWriter?: StartWriter
 }
 
 /** Default batching window: a burst of task events costs one transaction. */
@@ -51,8 +54,8 @@ export class JournalRecorder {
   private readonly options: RecorderOptions
   private readonly flushEveryMs: number
   private readonly maxInFlight: number
-  private writer?: JournalWriter
-  private opening?: Promise<{ writer: JournalWriter, contents: JournalContents }>
+  private writer?: Writer
+  private opening?: Promise<{ writer: Writer, contents: JournalContents }>
   private readonly sessions = new Map<string, Session>()
   /** Sessions journaled (or in the next batch): a task's session is written before the task. */
   private readonly known = new Set<string>()
@@ -226,10 +229,11 @@ export class JournalRecorder {
   }
 
   /** The writer thread, started once (the data dir made ready first); JournalError if the journal cannot be used. */
-  private async ready (): Promise<{ writer: JournalWriter, contents: JournalContents }> {
+  private async ready (): Promise<{ writer: Writer, contents: JournalContents }> {
     this.opening ??= (async () => {
       await this.options.prepare()
-      const started = await JournalWriter.start(this.options.file, {
+      const start = this.options.startWriter ?? JournalWriter.start
+      const started = await start(this.options.file, {
         written: () => { if (this.heldBack) void this.flush() },
         failed: err => { this.warn(err, 'task journal write failed: trying again') },
         lost: err => {
@@ -245,7 +249,7 @@ export class JournalRecorder {
   }
 
   /** For a write: the writer, or undefined (logged) when the journal cannot be created. */
-  private async open (): Promise<JournalWriter | undefined> {
+  private async open (): Promise<Writer | undefined> {
     try {
       return (await this.ready()).writer
     } catch (err) {

@@ -30,6 +30,19 @@ export interface WriterEvents {
   lost: (err: unknown) => void
 }
 
+/** What the recorder needs of its writer (JournalWriter; a unit test may give a stub of its own). */
+export interface Writer {
+  /** The row number for the first new task. */
+  readonly nextRowid: number
+  readonly inFlight: number
+  write: (batch: PackedBatch) => void
+  close: () => Promise<number>
+  terminate: () => Promise<void>
+}
+
+/** Starts a writer on `file` and reads what it holds: JournalWriter.start. */
+export type StartWriter = (file: string, events: WriterEvents, retryAfterMs?: number) => Promise<{ writer: Writer, contents: JournalContents }>
+
 /** After a failed write, the next try (the batch and those behind it stay queued). */
 export const RETRY_AFTER_MS = 1000
 
@@ -39,7 +52,7 @@ export const RETRY_AFTER_MS = 1000
  * back (and merge) changes while the disk is slow. The thread keeps the
  * process alive only while it has batches to write.
  */
-export class JournalWriter {
+export class JournalWriter implements Writer {
   readonly file: string
   readonly nextRowid: number
   private readonly worker: Worker
@@ -59,12 +72,18 @@ export class JournalWriter {
   static async start (file: string, events: WriterEvents, retryAfterMs = RETRY_AFTER_MS): Promise<{ writer: JournalWriter, contents: JournalContents }> {
     const init: ThreadInit = { file, retryAfterMs }
     const worker = new Worker(threadProgram(), { workerData: init, name: 'gridd task journal' })
+    let onExit: (code: number) => void = () => {}
+    let onError: (err: Error) => void = () => {}
     const first = await new Promise<ThreadReply>((resolve, reject) => {
+      onError = reject
+      onExit = code => { reject(new Error(`the writer thread exited (code ${code})`)) }
       worker.once('message', resolve)
-      worker.once('error', reject)
-      worker.once('exit', code => { reject(new Error(`the writer thread exited (code ${code})`)) })
+      worker.once('error', onError)
+      worker.once('exit', onExit)
     }).catch((err: unknown) => ({ type: 'refused', refusal: { detail: 'cannot be opened', cause: err } }) as const)
-    worker.removeAllListeners()
+    // only these: a Worker follows its own listeners (newListener) to start its port
+    worker.off('error', onError)
+    worker.off('exit', onExit)
     if (first.type !== 'opened') {
       await worker.terminate()
       const refusal = first.type === 'refused' ? first.refusal : { detail: `unexpected reply ${first.type}` }

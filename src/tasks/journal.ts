@@ -3,7 +3,7 @@ import type { StatementSync } from 'node:sqlite'
 import { chmodSync, closeSync, openSync } from 'node:fs'
 import { readSession, readTask } from './journal-rows.ts'
 import type { JournalContents, SessionRow, TaskRow } from './journal-rows.ts'
-import { column, INSERT_NUMBERS, INSERT_TEXTS, statusAt, UPDATE_NUMBERS, UPDATE_TEXTS } from './journal-batch.ts'
+import { column, INSERT_NUMBERS, INSERT_TEXTS, statusAt, TextReader, UPDATE_NUMBERS, UPDATE_TEXTS } from './journal-batch.ts'
 import type { PackedBatch } from './journal-batch.ts'
 import { JournalError } from '../errors.ts'
 
@@ -146,17 +146,21 @@ export class Journal {
       for (const session of batch.sessions) this.writeSession(session)
       const n = batch.insertNumbers
       const t = batch.insertTexts
+      const shared = new TextReader(INSERT_TEXTS)
       for (let row = 0, i = 0, j = 0; row < batch.inserts; row++, i += INSERT_NUMBERS, j += INSERT_TEXTS) {
-        const id = t[j]!
+        const id = t[j] as string
         const slash = id.lastIndexOf('/')
-        s.insertTask.run(n[i]!, slash < 0 ? null : this.name(id.slice(0, slash)), id.slice(slash + 1), this.sessionRow(t[j + 1]!), this.name(t[j + 2]!), this.name(t[j + 3]!),
-          t[j + 4]!, t[j + 5]!, n[i + 1]!, n[i + 2]!, column(n[i + 3]!), statusAt(n[i + 4]!), n[i + 5]!, this.optionalName(t[j + 6]!), n[i + 6]!, column(n[i + 7]!), column(n[i + 8]!),
-          t[j + 7]!, t[j + 8]!, this.optionalName(t[j + 9]!))
+        s.insertTask.run(n[i]!, slash < 0 ? null : this.name(id.slice(0, slash)), id.slice(slash + 1),
+          this.sessionRow(shared.read(t, j, 1)!), this.name(shared.read(t, j, 2)!), this.name(shared.read(t, j, 3)!),
+          t[j + 4] as string | null, t[j + 5] as string | null, n[i + 1]!, n[i + 2]!, column(n[i + 3]!), statusAt(n[i + 4]!), n[i + 5]!,
+          this.optionalName(shared.read(t, j, 6)), n[i + 6]!, column(n[i + 7]!), column(n[i + 8]!),
+          t[j + 7] as string | null, t[j + 8] as string | null, this.optionalName(shared.read(t, j, 9)))
       }
       const un = batch.updateNumbers
       const ut = batch.updateTexts
+      const agents = new TextReader(UPDATE_TEXTS)
       for (let row = 0, i = 0, j = 0; row < batch.updates; row++, i += UPDATE_NUMBERS, j += UPDATE_TEXTS) {
-        s.updateTask.run(statusAt(un[i + 1]!), un[i + 2]!, this.optionalName(ut[j]!), column(un[i + 3]!), column(un[i + 4]!), ut[j + 1]!, ut[j + 2]!, un[i]!)
+        s.updateTask.run(statusAt(un[i + 1]!), un[i + 2]!, this.optionalName(agents.read(ut, j, 0)), column(un[i + 3]!), column(un[i + 4]!), ut[j + 1] as string | null, ut[j + 2] as string | null, un[i]!)
       }
       for (const id of batch.droppedSessions) this.dropSession(id)
       if (batch.forgetEndedBefore != null) s.deleteEnded.run(batch.forgetEndedBefore)

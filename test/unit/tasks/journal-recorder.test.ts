@@ -8,10 +8,10 @@ import type { RecorderOptions } from '../../../src/tasks/journal-recorder.ts'
 import type { PackedBatch } from '../../../src/tasks/journal-batch.ts'
 import { JournalWriter } from '../../../src/tasks/journal-writer.ts'
 import type { StartWriter, Writer, WriterEvents } from '../../../src/tasks/journal-writer.ts'
-import { Journal, JOURNAL_FILE } from '../../../src/tasks/journal.ts'
+import { JOURNAL_FILE } from '../../../src/tasks/journal.ts'
 import { Session } from '../../../src/tasks/session.ts'
 import type { Task } from '../../../src/tasks/task.ts'
-import { unpack } from './journal-batches.ts'
+import { readJournal, unpack } from './journal-batches.ts'
 
 let dir: string
 let file: string
@@ -143,12 +143,7 @@ describe('JournalRecorder', () => {
     inFlight.mark('dispatched')
     // within the window (a minute): only closing writes these
     await recorder.close()
-    const journal = Journal.open(file)
-    try {
-      expect(journal.load().tasks.map(t => [t.id, t.status, t.attempts, t.result])).toEqual([[done.id, 'completed', 1, '1'], [inFlight.id, 'dispatched', 1, null], [queued.id, 'queued', 0, null]])
-    } finally {
-      journal.close()
-    }
+    expect(readJournal(file).tasks.map(t => [t.id, t.status, t.attempts, t.result])).toEqual([[done.id, 'completed', 1, '1'], [inFlight.id, 'dispatched', 1, null], [queued.id, 'queued', 0, null]])
   })
 })
 
@@ -166,11 +161,6 @@ describe('JournalRecorder with its writer thread', () => {
     }
     expect(writes.mock.calls.length).toBeGreaterThanOrEqual(5)
     await recorder.close()
-    const journal = Journal.open(file)
-    try {
-      expect(journal.load().tasks.map(t => t.id)).toEqual(tasks.map(t => t.id))
-    } finally {
-      journal.close()
-    }
+    expect(readJournal(file).tasks.map(t => t.id)).toEqual(tasks.map(t => t.id))
   })
 })

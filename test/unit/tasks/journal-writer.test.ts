@@ -2,12 +2,12 @@ import { describe, it, expect, beforeEach, afterEach } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Journal, JOURNAL_FILE } from '../../../src/tasks/journal.ts'
+import { JOURNAL_FILE } from '../../../src/tasks/journal.ts'
 import type { SessionRow } from '../../../src/tasks/journal.ts'
 import { JournalWriter } from '../../../src/tasks/journal-writer.ts'
 import type { WriterEvents } from '../../../src/tasks/journal-writer.ts'
 import { ERR_JOURNAL, JournalError } from '../../../src/errors.ts'
-import { pack } from './journal-batches.ts'
+import { pack, readJournal } from './journal-batches.ts'
 import type { NewRow } from './journal-batches.ts'
 
 let dir: string
@@ -55,14 +55,6 @@ async function until (check: () => boolean): Promise<void> {
   expect(check()).toBe(true)
 }
 
-function load (): ReturnType<Journal['load']> {
-  const journal = Journal.open(file)
-  try {
-    return journal.load()
-  } finally {
-    journal.close()
-  }
-}
 
 describe('JournalWriter (the writer thread)', () => {
   it('writes batches in order in its thread; close waits for every one (the shutdown flush), then lets the file go', async () => {
@@ -77,7 +69,7 @@ describe('JournalWriter (the writer thread)', () => {
     expect(await writer.close()).toBe(0)
     expect(writer.inFlight).toBe(0)
     // closed: the lock is released, and both batches are there
-    const back = load()
+    const back = readJournal(file)
     expect(back.tasks.map(t => [t.rowid, t.id, t.status, t.result])).toEqual([[1, 'o/t-1', 'queued', null], [2, 'o/t-2', 'completed', '49']])
   })
 
@@ -108,6 +100,6 @@ describe('JournalWriter (the writer thread)', () => {
     expect(writer.inFlight).toBe(2)
     expect(await writer.close()).toBe(2)
     expect(events.losses).toEqual([])
-    expect(load()).toEqual({ sessions: [session], tasks: [], unreadable: 0 })
+    expect(readJournal(file)).toEqual({ sessions: [session], tasks: [], unreadable: 0 })
   })
 })

@@ -73,6 +73,23 @@ describe('Journal (tasks.sqlite)', () => {
     expect(j.load().tasks.map(t => t.id)).toEqual(['a', 'new'])
   })
 
+  it('a field shared with the task before is packed once, and read back for every task (sessions, modules, agents, submitters interleaved)', () => {
+    const j = journal()
+    const rows = [
+      task('a', { agent: 'A', submitter: 'S' }), task('b', { agent: 'A', submitter: 'S' }), task('c', { session: 'o/s-2', module: 'm2', path: '/m2', agent: 'B' }),
+      task('d', { agent: 'B', submitter: 'S' }), task('e')
+    ]
+    const packed = batch({ sessions: [session(), session({ id: 'o/s-2' })], newTasks: rows })
+    // b's session, module, path, agent and submitter are a's
+    expect(packed.insertTexts.slice(10, 20)).toEqual(['b', true, true, true, '{"n":7}', null, true, null, null, true])
+    j.commit(packed)
+    j.commit(batch({ changedTasks: ['A', 'A', null, 'B'].map((agent, i) => ({ rowid: i + 1, status: 'dispatched' as const, attempts: 1, agent: agent ?? undefined, error: null, result: null })) }))
+    expect(j.load().tasks.map(t => [t.id, t.session, t.module, t.path, t.agent, t.submitter])).toEqual([
+      ['a', 'o/s-1', 'square.mjs', '/srv/square.mjs', 'A', 'S'], ['b', 'o/s-1', 'square.mjs', '/srv/square.mjs', 'A', 'S'], ['c', 'o/s-2', 'm2', '/m2', undefined, undefined],
+      ['d', 'o/s-1', 'square.mjs', '/srv/square.mjs', 'B', 'S'], ['e', 'o/s-1', 'square.mjs', '/srv/square.mjs', undefined, undefined]
+    ])
+  })
+
   it('a batch is all or nothing', () => {
     const j = journal()
     j.commit(batch({ sessions: [session()] }))

@@ -9,7 +9,7 @@ import type { TasksConfig } from '../../../src/tasks/tasks.ts'
 import { Journal, JOURNAL_FILE } from '../../../src/tasks/journal.ts'
 import { JournalWriter } from '../../../src/tasks/journal-writer.ts'
 import type { PackedBatch } from '../../../src/tasks/journal-batch.ts'
-import { unpack } from './journal-batches.ts'
+import { readJournal, unpack } from './journal-batches.ts'
 import type { Written } from './journal-batches.ts'
 import { ERR_JOURNAL, ERR_RESULT_TOO_LARGE, ERR_TASK_LOST, ResultTooLargeError } from '../../../src/errors.ts'
 import { FakeWorker, flush, silent } from '../pipeline/fake-worker.ts'
@@ -75,12 +75,7 @@ function posted (): Array<ReturnType<typeof unpack>> {
 }
 
 function rows (): ReturnType<Journal['load']> {
-  const journal = Journal.open(file)
-  try {
-    return journal.load()
-  } finally {
-    journal.close()
-  }
+  return readJournal(file)
 }
 
 describe('Tasks with a journal: restart', () => {

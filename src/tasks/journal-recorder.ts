@@ -86,10 +86,10 @@ export class JournalRecorder {
     this.flushEveryMs = options.flushEveryMs ?? FLUSH_EVERY_MS
     this.maxInFlight = options.maxInFlight ?? MAX_IN_FLIGHT
     const { results, options: { maxResultBytes } } = this
-    const recorder = this
+    const recording = (): boolean => !this.closed
     this.checkResult = function (value) {
       const encoded = encodeResult(this.id, value, maxResultBytes)
-      if (!recorder.closed) results.set(this, encoded)
+      if (recording()) results.set(this, encoded)
     }
   }
 

@@ -3,7 +3,8 @@
  * cost alone, as bench:tasks measures it (no-op tasks 1,000 in flight on a
  * remote agent, two owners in this process, journal on and off, rounds
  * alternated) without the other systems, so more rounds fit in the same
- * time; besides tasks/s it reports this process's main-thread CPU per task,
+ * time; besides tasks/s it reports this process's CPU per task, on its main
+ * thread and on all its threads (the journal's writer thread included),
  * which a loaded machine disturbs far less than a rate.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -36,6 +37,7 @@ try {
   ]
   const rates: Record<string, number[]> = { on: [], off: [] }
   const cpu: Record<string, number[]> = { on: [], off: [] }
+  const allThreads: Record<string, number[]> = { on: [], off: [] }
   const wave = Array.from({ length: IN_FLIGHT }, (_, i) => ({ n: i }))
   for (let r = 0; r < ROUNDS; r++) {
     for (const system of r % 2 === 0 ? systems : [...systems].reverse()) {
@@ -43,14 +45,17 @@ try {
       try {
         for (const until = performance.now() + WARM_MS; performance.now() < until;) await system.run(wave)
         const cpu0 = process.threadCpuUsage()
+        const all0 = process.cpuUsage()
         const t0 = performance.now()
         let out = 0
         for (let w = 0; w < WAVES; w++) out += await system.run(wave)
         const rate = out / ((performance.now() - t0) / 1000)
         const used = process.threadCpuUsage(cpu0)
+        const usedAll = process.cpuUsage(all0)
         rates[system.name]!.push(rate)
         cpu[system.name]!.push((used.user + used.system) / out)
-        note(`round ${r + 1}: journal ${system.name} ${Math.round(rate)} tasks/s, main thread ${((used.user + used.system) / out).toFixed(1)} µs/task`)
+        allThreads[system.name]!.push((usedAll.user + usedAll.system) / out)
+        note(`round ${r + 1}: journal ${system.name} ${Math.round(rate)} tasks/s, main thread ${((used.user + used.system) / out).toFixed(1)} µs/task, all threads ${((usedAll.user + usedAll.system) / out).toFixed(1)} µs/task`)
       } finally {
         await system.release()
       }
@@ -58,7 +63,7 @@ try {
   }
   const on = median(rates.on!)
   const off = median(rates.off!)
-  note(`medians of ${ROUNDS}: on ${Math.round(on)} tasks/s, off ${Math.round(off)} tasks/s: cost ${((1 - on / off) * 100).toFixed(1)} %; main thread on ${median(cpu.on!).toFixed(1)} µs/task, off ${median(cpu.off!).toFixed(1)} µs/task; load ${grid.loadAtStart} -> ${loadavg()[0]!.toFixed(1)}`)
+  note(`medians of ${ROUNDS}: on ${Math.round(on)} tasks/s, off ${Math.round(off)} tasks/s: cost ${((1 - on / off) * 100).toFixed(1)} %; main thread on ${median(cpu.on!).toFixed(1)} µs/task, off ${median(cpu.off!).toFixed(1)} µs/task; all threads on ${median(allThreads.on!).toFixed(1)}, off ${median(allThreads.off!).toFixed(1)} µs/task; load ${grid.loadAtStart} -> ${loadavg()[0]!.toFixed(1)}`)
 } finally {
   for (const fn of cleanups.reverse()) await Promise.resolve().then(fn).catch(() => {})
 }

@@ -1,7 +1,7 @@
 /**
- * Bundles the `grid` daemon and the worker host into dist/bundle/ (part of
- * `npm run build`, which `npm ci` runs as `prepare`). bin/grid.js runs the
- * bundle whenever it is at least as new as src/.
+ * Bundles the `grid` daemon, the worker host and the task journal's writer
+ * thread into dist/bundle/ (part of `npm run build`, which `npm ci` runs as
+ * `prepare`). bin/grid.js runs the bundle whenever it is at least as new as src/.
  *
  * Why a bundle: loaded as ~530 separate ES modules, libp2p and its
  * dependencies cost every idle node ~14 MB more resident memory than one
@@ -9,7 +9,7 @@
  * which pages in the JIT compilers, and each module keeps its whole source,
  * used or not. `npm run bench:spawn` prints both figures.
  * Dependencies stay installed packages for the library entry (dist/src/);
- * only these two process entries inline them.
+ * only these entries (two processes, one thread) inline them.
  */
 import { build } from 'esbuild'
 import { rm } from 'node:fs/promises'
@@ -23,8 +23,9 @@ export async function bundle (outdir = BUNDLE_DIR): Promise<void> {
   await rm(outdir, { recursive: true, force: true })
   await build({
     absWorkingDir: root,
-    // the worker host sits beside every chunk, where src/agent/spawner.ts looks for it
-    entryPoints: { grid: 'src/cli/index.ts', 'worker-host': 'src/cli/worker-host.ts' },
+    // the worker host sits beside every chunk, where src/agent/spawner.ts looks for it; so does the
+    // task journal's writer thread, where src/tasks/journal-writer.ts looks for it
+    entryPoints: { grid: 'src/cli/index.ts', 'worker-host': 'src/cli/worker-host.ts', 'journal-thread': 'src/tasks/journal-thread.ts' },
     outdir,
     bundle: true,
     // certificate tooling, metrics and the dashboard stay lazy chunks, as they are lazy imports in src/

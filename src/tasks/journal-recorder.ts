@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs'
-import { Journal } from './journal.ts'
-import type { JournalBatch, JournalContents, SessionRow, TaskChange } from './journal.ts'
+import { BatchPacker, isEmpty } from './journal-batch.ts'
+import type { PackedBatch } from './journal-batch.ts'
+import { JournalWriter, RETRY_AFTER_MS } from './journal-writer.ts'
+import type { StartWriter, Writer } from './journal-writer.ts'
+import type { JournalContents } from './journal.ts'
 import type { Session } from './session.ts'
 import type { Task } from './task.ts'
 import type { TaskOptions } from './types.ts'
@@ -16,12 +19,18 @@ export interface RecorderOptions {
   log: Logger
   /** Changes are collected this long, then written in one transaction. */
   flushEveryMs?: number
+  /** Batches posted to the writer thread and not yet written, at most; past it, changes wait (and merge) here. */
+  maxInFlight?: number
+  /** After a failed write, the next try. */
+  retryAfterMs?: number
+  /** Starts the writer thread (JournalWriter.start; a unit test may pass a stub). */
+  startWriter?: StartWriter
 }
 
 /** Default batching window: a burst of task events costs one transaction. */
 export const FLUSH_EVERY_MS = 5
-/** After a failed write, the next try (what failed stays pending). */
-const RETRY_AFTER_MS = 1000
+/** Default bound on batches in flight to the writer: one being written, one waiting. */
+export const MAX_IN_FLIGHT = 2
 /** A failing journal is logged at most this often. */
 const LOG_EVERY_MS = 30_000
 
@@ -34,15 +43,19 @@ interface NewTask {
 /**
  * Turns what sessions and tasks do into batched journal writes: a task or
  * session that changes is marked, and every `flushEveryMs` the marked ones
- * are written as they are then, in one transaction (a task submitted and
- * finished within one window is one insert). The file is created on the
- * first write, so a node that never owns a task leaves none behind.
+ * are packed as they are then and posted to the journal's writer thread,
+ * which writes each batch in one transaction (a task submitted and finished
+ * within one window is one insert). At most `maxInFlight` batches wait for
+ * the thread: past that (a slow disk), changes stay marked here, where a
+ * task's many changes are one. The file is created on the first write, so a
+ * node that never owns a task leaves none behind.
  */
 export class JournalRecorder {
   private readonly options: RecorderOptions
   private readonly flushEveryMs: number
-  private journal?: Journal
-  private opening?: Promise<Journal>
+  private readonly maxInFlight: number
+  private writer?: Writer
+  private opening?: Promise<{ writer: Writer, contents: JournalContents }>
   private readonly sessions = new Map<string, Session>()
   /** Sessions journaled (or in the next batch): a task's session is written before the task. */
   private readonly known = new Set<string>()
@@ -54,23 +67,36 @@ export class JournalRecorder {
   private ripe = new Set<Task>()
   /** The journal row of each unfinished task written (or read back): a final task changes no more. */
   private readonly rowids = new Map<Task, number>()
+  /** The next task's row: numbered here (the file has one writer), so an update never waits on its insert. */
+  private nextRowid = 1
   /** Result JSON made when the size was checked, kept until it is written. */
   private readonly results = new Map<Task, string | null>()
   private readonly dropped = new Set<string>()
   private forgetBefore?: number
   private timer?: NodeJS.Timeout
+  /** A flush found the writer behind: the next batch goes as soon as it writes one. */
+  private heldBack = false
   private closed = false
   private lastLogged = 0
+  /** One size check for every task (`this` is the task): no closure per task. */
+  private readonly checkResult: (this: Task, value: unknown) => void
 
   constructor (options: RecorderOptions) {
     this.options = options
     this.flushEveryMs = options.flushEveryMs ?? FLUSH_EVERY_MS
+    this.maxInFlight = options.maxInFlight ?? MAX_IN_FLIGHT
+    const { results, options: { maxResultBytes } } = this
+    const recording = (): boolean => !this.closed
+    this.checkResult = function (value) {
+      const encoded = encodeResult(this.id, value, maxResultBytes)
+      if (recording()) results.set(this, encoded)
+    }
   }
 
   /** Opens the journal if there is one (throws JournalError if it cannot be used) and reads it; undefined if none yet. */
   async openExisting (): Promise<JournalContents | undefined> {
     if (!existsSync(this.options.file)) return undefined
-    const contents = (await this.ready()).load()
+    const { contents } = await this.ready()
     for (const session of contents.sessions) this.known.add(session.id)
     return contents
   }
@@ -85,13 +111,13 @@ export class JournalRecorder {
 
   /** A new task: inserted with the next batch, then followed. Its input is encoded now: one JSON cannot hold fails it before it runs. */
   submitted (task: Task, session: Session, path: string, resources: TaskOptions['resources']): void {
-    this.follow(task)
+    task.checkResult = this.checkResult
     if (this.closed) return
     // the default session is written with its first task
     if (!this.known.has(session.id)) this.session(session)
     let input: string | null
     try {
-      input = json(task.input)
+      input = JSON.stringify(task.input) ?? null
     } catch (err) {
       task.mark('failed', { name: 'TypeError', message: `its input cannot be journaled as JSON (or pass tasks: { durable: false }): ${(err as Error).message}` })
       return
@@ -103,7 +129,23 @@ export class JournalRecorder {
   /** A task read back from the journal (row `rowid`): followed. */
   resumed (task: Task, rowid: number): void {
     if (!task.final) this.rowids.set(task, rowid)
-    this.follow(task)
+    task.checkResult = this.checkResult
+  }
+
+  /** A task's status changed (the tasks service tells every change of every task: no listener per task). */
+  statusChanged (task: Task): void {
+    const status = task.status
+    // a start changes nothing a restart needs (dispatched and running resume alike): it goes with the next change;
+    // a task not yet inserted is written as it is at the flush
+    if (this.closed || status === 'running' || this.newTasks.has(task)) return
+    if (status === 'dispatched') {
+      this.fresh.add(task)
+    } else {
+      this.fresh.delete(task)
+      this.ripe.delete(task)
+      this.changed.add(task)
+    }
+    this.schedule()
   }
 
   /** A session closed and done: its row and its tasks' go. */
@@ -122,28 +164,24 @@ export class JournalRecorder {
     this.schedule()
   }
 
-  /** Writes what is pending now, in one transaction; `all`: attempts that just started too (not left for the next flush). */
+  /**
+   * Posts what is pending now as one batch; `all`: attempts that just started too
+   * (not left for the next flush), and even past `maxInFlight` (the last batch before closing).
+   */
   async flush (all = false): Promise<void> {
     clearTimeout(this.timer)
     this.timer = undefined
     if (!this.pending()) return
-    const journal = this.journal ?? await this.open()
-    if (journal == null || !this.pending()) return
+    const writer = this.writer ?? await this.open()
+    if (writer == null || !this.pending()) return
+    // the writer is behind: changes wait here (merged per task) until it writes a batch
+    if (!all && writer.inFlight >= this.maxInFlight) {
+      this.heldBack = true
+      return
+    }
+    this.heldBack = false
     this.ripen(all)
-    const { batch, inserted } = this.batch()
-    if (batch.sessions.length + batch.newTasks.length + batch.changedTasks.length + batch.droppedSessions.length === 0 && batch.forgetEndedBefore == null) {
-      this.schedule()
-      return
-    }
-    try {
-      const rowids = journal.commit(batch)
-      for (const [i, task] of inserted.entries()) if (!task.final) this.rowids.set(task, rowids[i]!)
-      for (const task of this.changed) if (task.final) this.rowids.delete(task)
-    } catch (err) {
-      this.warn(err, 'task journal write failed: trying again')
-      this.timer = setTimeout(() => { void this.flush() }, RETRY_AFTER_MS)
-      return
-    }
+    const batch = this.batch()
     // a result is kept from its check to its task's status change, which put the task in this batch (or its session is gone)
     this.results.clear()
     this.newTasks.clear()
@@ -151,36 +189,25 @@ export class JournalRecorder {
     this.sessions.clear()
     this.dropped.clear()
     this.forgetBefore = undefined
+    if (!isEmpty(batch)) writer.write(batch)
     if (this.pending()) this.schedule()
   }
 
-  /** Writes what is pending and closes the file; later changes are not recorded (what is journaled resumes at the next start). */
+  /**
+   * Writes what is pending and closes the file, waiting for the writer thread;
+   * later changes are not recorded (what is journaled resumes at the next start).
+   * Called again while closing (the node's stop overran its time), it stops the thread at once.
+   */
   async close (): Promise<void> {
+    if (this.closed) {
+      await this.writer?.terminate()
+      return
+    }
     await this.flush(true)
     this.closed = true
     clearTimeout(this.timer)
-    this.journal?.close()
-  }
-
-  private follow (task: Task): void {
-    task.checkResult = value => {
-      const encoded = encodeResult(task.id, value, this.options.maxResultBytes)
-      if (!this.closed) this.results.set(task, encoded)
-    }
-    task.on('status', event => {
-      // a start changes nothing a restart needs (dispatched and running resume alike): it goes with the next change
-      if (this.closed || event.status === 'running') return
-      // a task not yet inserted is written as it is at the flush
-      if (this.newTasks.has(task)) return
-      if (event.status === 'dispatched') {
-        this.fresh.add(task)
-      } else {
-        this.fresh.delete(task)
-        this.ripe.delete(task)
-        this.changed.add(task)
-      }
-      this.schedule()
-    })
+    const unwritten = await this.writer?.close() ?? 0
+    if (unwritten > 0) this.options.log.error({ file: this.options.file, batches: unwritten }, 'task journal: the last changes could not be written before closing')
   }
 
   private schedule (): void {
@@ -201,20 +228,30 @@ export class JournalRecorder {
     this.ripe = new Set()
   }
 
-  /** The journal, opened once (the data dir made ready first); JournalError if it cannot be used. */
-  private async ready (): Promise<Journal> {
+  /** The writer thread, started once (the data dir made ready first); JournalError if the journal cannot be used. */
+  private async ready (): Promise<{ writer: Writer, contents: JournalContents }> {
     this.opening ??= (async () => {
       await this.options.prepare()
-      this.journal = Journal.open(this.options.file)
-      return this.journal
+      const start = this.options.startWriter ?? JournalWriter.start
+      const started = await start(this.options.file, {
+        written: () => { if (this.heldBack) void this.flush() },
+        failed: err => { this.warn(err, 'task journal write failed: trying again') },
+        lost: err => {
+          this.options.log.error({ err, file: this.options.file }, 'task journal writer stopped: tasks are no longer durable')
+          this.closed = true
+        }
+      }, this.options.retryAfterMs ?? RETRY_AFTER_MS)
+      this.writer = started.writer
+      this.nextRowid = started.writer.nextRowid
+      return started
     })()
     return await this.opening
   }
 
-  /** For a write: the journal, or undefined (logged) when it cannot be created. */
-  private async open (): Promise<Journal | undefined> {
+  /** For a write: the writer, or undefined (logged) when the journal cannot be created. */
+  private async open (): Promise<Writer | undefined> {
     try {
-      return await this.ready()
+      return (await this.ready()).writer
     } catch (err) {
       // not fatal to the tasks themselves: they run, only without a journal
       if (!this.closed) this.options.log.error({ err, file: this.options.file }, 'task journal cannot be created: tasks are not durable')
@@ -223,30 +260,34 @@ export class JournalRecorder {
     }
   }
 
-  private batch (): { batch: JournalBatch, inserted: Task[] } {
-    const kept = (task: Task): boolean => !this.dropped.has(task.session)
-    const newTasks: JournalBatch['newTasks'] = []
-    const inserted: Task[] = []
+  /** What is pending, packed; rows are numbered for the new tasks, and let go for the tasks now final. */
+  private batch (): PackedBatch {
+    const packer = new BatchPacker(this.newTasks.size, this.changed.size)
     for (const [task, extra] of this.newTasks) {
-      if (!kept(task)) continue
-      inserted.push(task)
-      newTasks.push({ ...this.state(task), id: task.id, session: task.session, module: task.module, path: extra.path, input: extra.input, resources: extra.resources, priority: task.priority, maxRetries: task.maxRetries, timeoutMs: task.timeoutMs, submitter: task.submitter, submittedAt: task.submittedAt })
+      // its session is going: so are its rows
+      if (this.dropped.has(task.session)) continue
+      const rowid = this.nextRowid++
+      if (!task.final) this.rowids.set(task, rowid)
+      packer.insert(rowid, task, extra.path, extra.input, extra.resources, this.error(task), this.result(task))
     }
-    const changedTasks: TaskChange[] = []
     for (const task of this.changed) {
       const rowid = this.rowids.get(task)
-      // no row: its insert failed to encode, or its session is going
-      if (rowid == null || !kept(task)) continue
-      changedTasks.push({ ...this.state(task), rowid })
+      // no row: its input failed to encode
+      if (rowid == null || this.dropped.has(task.session)) continue
+      if (task.final) this.rowids.delete(task)
+      packer.update(rowid, task, this.error(task), this.result(task))
     }
-    const sessions: SessionRow[] = [...this.sessions.values()].map(s => ({ id: s.id, name: s.name, ...s.defaults, closed: s.isClosed, createdAt: s.createdAt }))
-    return { batch: { sessions, newTasks, changedTasks, droppedSessions: [...this.dropped], forgetEndedBefore: this.forgetBefore }, inserted }
+    const sessions = [...this.sessions.values()].map(s => ({ id: s.id, name: s.name, ...s.defaults, closed: s.isClosed, createdAt: s.createdAt }))
+    return packer.finish({ sessions, droppedSessions: [...this.dropped], forgetEndedBefore: this.forgetBefore })
   }
 
-  private state (task: Task): Omit<TaskChange, 'rowid'> {
-    // encoded when its size was checked (null: undefined)
-    const result = task.status === 'completed' ? this.results.get(task) ?? null : null
-    return { status: task.status, attempts: task.attempts, agent: task.agent, startedAt: task.startedAt, endedAt: task.endedAt, error: task.error == null ? null : JSON.stringify(task.error), result }
+  /** Encoded when its size was checked (null: undefined). */
+  private result (task: Task): string | null {
+    return task.status === 'completed' ? this.results.get(task) ?? null : null
+  }
+
+  private error (task: Task): string | null {
+    return task.error == null ? null : JSON.stringify(task.error)
   }
 
   private warn (err: unknown, msg: string): void {
@@ -254,9 +295,4 @@ export class JournalRecorder {
     this.lastLogged = Date.now()
     this.options.log.warn({ err, file: this.options.file }, msg)
   }
-}
-
-/** JSON text, or null for undefined. */
-function json (value: unknown): string | null {
-  return JSON.stringify(value) ?? null
 }

@@ -44,22 +44,6 @@ export interface TaskRow {
   result: string | null
 }
 
-/** What changes in a task row after it is inserted. */
-export type TaskChange = Pick<TaskRow, 'rowid' | 'status' | 'attempts' | 'agent' | 'startedAt' | 'endedAt' | 'error' | 'result'>
-
-/** One transaction's worth of writes, applied in this order. */
-export interface JournalBatch {
-  /** Inserted, or (already there) their `closed` flag updated. A task's session is in this batch or an earlier one. */
-  sessions: SessionRow[]
-  /** Their rowids are given back by `commit`, in this order. */
-  newTasks: Array<Omit<TaskRow, 'rowid'>>
-  changedTasks: TaskChange[]
-  /** Deleted with their tasks (closed and done). */
-  droppedSessions: string[]
-  /** Final tasks that ended before this time are deleted (`resultTtlMs` passed). */
-  forgetEndedBefore?: number
-}
-
 export interface JournalContents {
   sessions: SessionRow[]
   tasks: TaskRow[]

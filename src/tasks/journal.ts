@@ -2,10 +2,19 @@ import { DatabaseSync } from 'node:sqlite'
 import type { StatementSync } from 'node:sqlite'
 import { chmodSync, closeSync, openSync } from 'node:fs'
 import { readSession, readTask } from './journal-rows.ts'
-import type { JournalBatch, JournalContents, SessionRow, TaskRow } from './journal-rows.ts'
+import type { JournalContents, SessionRow, TaskRow } from './journal-rows.ts'
+import { column, INSERT_NUMBERS, INSERT_TEXTS, statusAt, TextReader, UPDATE_NUMBERS, UPDATE_TEXTS } from './journal-batch.ts'
+import type { PackedBatch } from './journal-batch.ts'
 import { JournalError } from '../errors.ts'
 
-export type { JournalBatch, JournalContents, SessionRow, TaskChange, TaskRow } from './journal-rows.ts'
+export type { JournalContents, SessionRow, TaskRow } from './journal-rows.ts'
+export type { PackedBatch } from './journal-batch.ts'
+
+/** Why a journal cannot be used: JournalError's detail, and the error beneath (both cross a thread). */
+export interface Refusal {
+  detail: string
+  cause?: unknown
+}
 
 /** The journal's file name in the node's data dir. */
 export const JOURNAL_FILE = 'tasks.sqlite'
@@ -31,7 +40,7 @@ CREATE INDEX IF NOT EXISTS tasks_by_session ON tasks (session);
 CREATE INDEX IF NOT EXISTS tasks_by_end ON tasks (ended_at) WHERE ended_at IS NOT NULL;
 `
 
-const TASK_COLUMNS = 'owner, id, session, module, path, input, resources, priority, max_retries, timeout_ms, status, attempts, agent, submitted_at, started_at, ended_at, error, result, submitter'
+const TASK_COLUMNS = 'rowid, owner, id, session, module, path, input, resources, priority, max_retries, timeout_ms, status, attempts, agent, submitted_at, started_at, ended_at, error, result, submitter'
 
 /**
  * The task journal: one SQLite file (Node's built-in `node:sqlite`) in WAL mode with
@@ -69,6 +78,13 @@ export class Journal {
 
   /** Opens (or creates, mode 0600) the journal at `path`; throws JournalError if it is in use, damaged or newer. */
   static open (path: string): Journal {
+    const opened = Journal.tryOpen(path)
+    if (opened instanceof Journal) return opened
+    throw new JournalError(path, opened.detail, { cause: opened.cause })
+  }
+
+  /** The journal at `path`, or why it cannot be used (the writer thread posts that to the node's thread). */
+  static tryOpen (path: string): Journal | Refusal {
     let db: DatabaseSync | undefined
     try {
       // created by us first: SQLite would make it (and its -wal file, which copies its mode) 0644
@@ -77,16 +93,24 @@ export class Journal {
       db = new DatabaseSync(path, { timeout: 0 })
       db.exec('PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL')
       const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version
-      if (version > SCHEMA_VERSION) throw new JournalError(path, `written by a newer gridd (schema ${version}; this one reads ${SCHEMA_VERSION})`)
+      if (version > SCHEMA_VERSION) {
+        db.close()
+        return { detail: `written by a newer gridd (schema ${version}; this one reads ${SCHEMA_VERSION})` }
+      }
       // the exclusive lock is taken by the first write: a second process fails here
       db.exec(`BEGIN IMMEDIATE; ${SCHEMA} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT`)
       return new Journal(path, db)
     } catch (err) {
       db?.close()
-      if (err instanceof JournalError) throw err
       const busy = (err as { errcode?: number }).errcode === 5
-      throw new JournalError(path, busy ? 'in use by another process (a node with the same data dir?)' : 'cannot be opened', { cause: err })
+      return { detail: busy ? 'in use by another process (a node with the same data dir?)' : 'cannot be opened', cause: err }
     }
+  }
+
+  /** The row number for the next task: the recorder numbers rows itself (it is the file's one writer), so an update never waits for its insert's answer. */
+  nextRowid (): number {
+    const row = this.db.prepare('SELECT max(rowid) AS last FROM tasks').get() as { last: number | null }
+    return (row.last ?? 0) + 1
   }
 
   /** Everything journaled, oldest task first. */
@@ -105,7 +129,7 @@ export class Journal {
       sessionIds.set(Number(raw.rowid), row.id)
     }
     const tasks: TaskRow[] = []
-    for (const raw of this.db.prepare(`SELECT rowid, ${TASK_COLUMNS} FROM tasks ORDER BY submitted_at, rowid`).all()) {
+    for (const raw of this.db.prepare(`SELECT ${TASK_COLUMNS} FROM tasks ORDER BY submitted_at, rowid`).all()) {
       const row = readTask(raw, names, sessionIds)
       if (row == null) unreadable++
       else tasks.push(row)
@@ -113,25 +137,34 @@ export class Journal {
     return { sessions, tasks, unreadable }
   }
 
-  /** Applies `batch` in one transaction (all of it or, on an error, none); the rowids of its new tasks. */
-  commit (batch: JournalBatch): number[] {
+  /** Applies `batch` in one transaction: all of it or, on an error, none. */
+  commit (batch: PackedBatch): void {
     const s = this.statements
-    const rowids: number[] = []
     this.undo = []
     this.db.exec('BEGIN')
     try {
       for (const session of batch.sessions) this.writeSession(session)
-      for (const t of batch.newTasks) {
-        const slash = t.id.lastIndexOf('/')
-        const inserted = s.insertTask.run(slash < 0 ? null : this.name(t.id.slice(0, slash)), t.id.slice(slash + 1), this.sessionRow(t.session), this.name(t.module), this.name(t.path),
-          t.input, t.resources, t.priority, t.maxRetries, t.timeoutMs ?? null, t.status, t.attempts, this.optionalName(t.agent), t.submittedAt, t.startedAt ?? null, t.endedAt ?? null, t.error, t.result, this.optionalName(t.submitter))
-        rowids.push(Number(inserted.lastInsertRowid))
+      const n = batch.insertNumbers
+      const t = batch.insertTexts
+      const shared = new TextReader(INSERT_TEXTS)
+      for (let row = 0, i = 0, j = 0; row < batch.inserts; row++, i += INSERT_NUMBERS, j += INSERT_TEXTS) {
+        const id = t[j] as string
+        const slash = id.lastIndexOf('/')
+        s.insertTask.run(n[i]!, slash < 0 ? null : this.name(id.slice(0, slash)), id.slice(slash + 1),
+          this.sessionRow(shared.read(t, j, 1)!), this.name(shared.read(t, j, 2)!), this.name(shared.read(t, j, 3)!),
+          t[j + 4] as string | null, t[j + 5] as string | null, n[i + 1]!, n[i + 2]!, column(n[i + 3]!), statusAt(n[i + 4]!), n[i + 5]!,
+          this.optionalName(shared.read(t, j, 6)), n[i + 6]!, column(n[i + 7]!), column(n[i + 8]!),
+          t[j + 7] as string | null, t[j + 8] as string | null, this.optionalName(shared.read(t, j, 9)))
       }
-      for (const c of batch.changedTasks) s.updateTask.run(c.status, c.attempts, this.optionalName(c.agent), c.startedAt ?? null, c.endedAt ?? null, c.error, c.result, c.rowid)
+      const un = batch.updateNumbers
+      const ut = batch.updateTexts
+      const agents = new TextReader(UPDATE_TEXTS)
+      for (let row = 0, i = 0, j = 0; row < batch.updates; row++, i += UPDATE_NUMBERS, j += UPDATE_TEXTS) {
+        s.updateTask.run(statusAt(un[i + 1]!), un[i + 2]!, this.optionalName(agents.read(ut, j, 0)), column(un[i + 3]!), column(un[i + 4]!), ut[j + 1] as string | null, ut[j + 2] as string | null, un[i]!)
+      }
       for (const id of batch.droppedSessions) this.dropSession(id)
       if (batch.forgetEndedBefore != null) s.deleteEnded.run(batch.forgetEndedBefore)
       this.db.exec('COMMIT')
-      return rowids
     } catch (err) {
       this.db.exec('ROLLBACK')
       for (const undo of this.undo.reverse()) undo()
@@ -181,7 +214,7 @@ export class Journal {
     return id
   }
 
-  private optionalName (text: string | undefined): number | null {
+  private optionalName (text: string | null | undefined): number | null {
     return text == null ? null : this.name(text)
   }
 }

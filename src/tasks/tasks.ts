@@ -95,7 +95,10 @@ export class Tasks {
       },
       cancel: (task, reason) => { void this.cancelTask(task, reason) },
       closed: session => { this.recorder?.session(session) },
-      changed: (task, previous) => { this.stats.changed(task, previous) }
+      changed: (task, previous) => {
+        this.stats.changed(task, previous)
+        this.recorder?.statusChanged(task)
+      }
     }
     this.defaultSession = this.session({ name: 'default' }, `${owner}/s-default`)
     // made after the default session, which is journaled with its first task: a node that owns no task writes no file

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { Journal, JOURNAL_FILE } from '../../../src/tasks/journal.ts'
-import type { JournalBatch, SessionRow, TaskRow } from '../../../src/tasks/journal.ts'
+import type { SessionRow } from '../../../src/tasks/journal.ts'
+import { pack } from './journal-batches.ts'
+import type { Batch, NewRow } from './journal-batches.ts'
 import { ERR_JOURNAL, JournalError } from '../../../src/errors.ts'
 
 let dir: string
@@ -14,6 +16,7 @@ const open: Journal[] = []
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'gridd-journal-'))
   file = join(dir, JOURNAL_FILE)
+  nextRowid = 1
 })
 
 afterEach(async () => {
@@ -28,24 +31,31 @@ function journal (): Journal {
 }
 
 const session = (over: Partial<SessionRow> = {}): SessionRow => ({ id: 'o/s-1', name: 'batch', maxRetries: 2, timeoutMs: 500, priority: 1, closed: false, createdAt: 1000, ...over })
-type NewRow = Omit<TaskRow, 'rowid'>
 const task = (id: string, over: Partial<NewRow> = {}): NewRow => ({
   id, session: 'o/s-1', module: 'square.mjs', path: '/srv/square.mjs', input: '{"n":7}', resources: null, priority: 0, maxRetries: 3,
   status: 'queued', attempts: 0, submittedAt: 2000, error: null, result: null, ...over
 })
-const batch = (over: Partial<JournalBatch>): JournalBatch => ({ sessions: [], newTasks: [], changedTasks: [], droppedSessions: [], ...over })
+/** A packed batch; its new tasks numbered on from the last (as the recorder numbers them). */
+let nextRowid = 1
+const batch = (b: Batch): ReturnType<typeof pack> => {
+  const packed = pack(b, nextRowid)
+  nextRowid += b.newTasks?.length ?? 0
+  return packed
+}
 
 describe('Journal (tasks.sqlite)', () => {
   it('is created mode 0600 (its log too) and gives back what was committed, after a reopen', async () => {
     const j = journal()
     expect((await stat(file)).mode & 0o777).toBe(0o600)
-    const rowids = j.commit(batch({ sessions: [session()], newTasks: [task('o/t-1'), task('o/t-2', { timeoutMs: 250.5, resources: '{"cpu":2}', submitter: '12D3KooWSubmitter' })] }))
-    expect(rowids).toEqual([1, 2])
+    j.commit(batch({ sessions: [session()], newTasks: [task('o/t-1'), task('o/t-2', { timeoutMs: 250.5, resources: '{"cpu":2}', submitter: '12D3KooWSubmitter' })] }))
     // SQLite gives its write-ahead log the database's mode
     expect((await stat(`${file}-wal`)).mode & 0o777).toBe(0o600)
     j.commit(batch({ changedTasks: [{ rowid: 1, status: 'completed', attempts: 1, agent: 'A', startedAt: 2100, endedAt: 2200, error: null, result: '49' }] }))
     j.close()
-    const back = journal().load()
+    const again = journal()
+    // the recorder numbers the rows of new tasks on from the last
+    expect(again.nextRowid()).toBe(3)
+    const back = again.load()
     expect(back.unreadable).toBe(0)
     expect(back.sessions).toEqual([session()])
     expect(back.tasks).toEqual([
@@ -61,6 +71,23 @@ describe('Journal (tasks.sqlite)', () => {
     expect(j.load()).toEqual({ sessions: [session({ closed: true })], tasks: [{ rowid: 1, ...task('a') }], unreadable: 0 })
     j.commit(batch({ newTasks: [task('old', { status: 'failed', endedAt: 100 }), task('new', { status: 'completed', endedAt: 300 })], forgetEndedBefore: 200 }))
     expect(j.load().tasks.map(t => t.id)).toEqual(['a', 'new'])
+  })
+
+  it('a field shared with the task before is packed once, and read back for every task (sessions, modules, agents, submitters interleaved)', () => {
+    const j = journal()
+    const rows = [
+      task('a', { agent: 'A', submitter: 'S' }), task('b', { agent: 'A', submitter: 'S' }), task('c', { session: 'o/s-2', module: 'm2', path: '/m2', agent: 'B' }),
+      task('d', { agent: 'B', submitter: 'S' }), task('e')
+    ]
+    const packed = batch({ sessions: [session(), session({ id: 'o/s-2' })], newTasks: rows })
+    // b's session, module, path, agent and submitter are a's
+    expect(packed.insertTexts.slice(10, 20)).toEqual(['b', true, true, true, '{"n":7}', null, true, null, null, true])
+    j.commit(packed)
+    j.commit(batch({ changedTasks: ['A', 'A', null, 'B'].map((agent, i) => ({ rowid: i + 1, status: 'dispatched' as const, attempts: 1, agent: agent ?? undefined, error: null, result: null })) }))
+    expect(j.load().tasks.map(t => [t.id, t.session, t.module, t.path, t.agent, t.submitter])).toEqual([
+      ['a', 'o/s-1', 'square.mjs', '/srv/square.mjs', 'A', 'S'], ['b', 'o/s-1', 'square.mjs', '/srv/square.mjs', 'A', 'S'], ['c', 'o/s-2', 'm2', '/m2', undefined, undefined],
+      ['d', 'o/s-1', 'square.mjs', '/srv/square.mjs', 'B', 'S'], ['e', 'o/s-1', 'square.mjs', '/srv/square.mjs', undefined, undefined]
+    ])
   })
 
   it('a batch is all or nothing', () => {

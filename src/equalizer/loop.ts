@@ -9,6 +9,8 @@ const STEP_FACTOR = 0.5
 const CAPACITY_LOOKAHEAD = 1024
 const DEAD_BAND = 0.1
 const WARMUP_TICKS = 2
+/** Arrivals between ticks are measured over at least this long before they may trigger a scale-up. */
+const REACT_WINDOW_MS = 100
 
 export interface EqualizerLoopInit {
   tickMs: number
@@ -27,6 +29,8 @@ interface Tracked {
   state: EqualizerState
   rates: StageRates & { throughput: number }
   previous: StageSample
+  /** The start of the current between-ticks window: when, arrivals then, items waiting then. */
+  fast: { at: number, arrivals: number, waiting: number }
 }
 
 /**
@@ -49,11 +53,12 @@ export class EqualizerLoop {
     this.tickMs = init.tickMs
     this.tracked = stages.map(stage => ({
       stage,
-      config: { minWorkers: stage.minWorkers, maxWorkers: stage.maxWorkers, utilization: init.utilization, deadBand: DEAD_BAND, drainMs: init.drainMs, scaleDownAfterMs: init.scaleDownAfterMs, warmupTicks: WARMUP_TICKS },
+      config: { minWorkers: stage.minWorkers, maxWorkers: stage.maxWorkers, utilization: init.utilization, deadBand: DEAD_BAND, drainMs: init.drainMs, scaleDownAfterMs: init.scaleDownAfterMs, warmupTicks: WARMUP_TICKS, latencyObjectiveMs: stage.latencyObjectiveMs },
       // starting the minimum workers is the first action: rates measured on cold workers wait out the warm-up
       state: { ...INITIAL_STATE, ticksSinceAction: 0 },
       rates: { arrivalRate: 0, processingRate: 0, throughput: 0, pressure: 'even' },
-      previous: stage.sample(now)
+      previous: stage.sample(now),
+      fast: { at: now, arrivals: 0, waiting: 0 }
     }))
     this.capacity = capacity
     this.onScaled = onScaled
@@ -61,13 +66,18 @@ export class EqualizerLoop {
 
   start (): void {
     this.last = performance.now()
-    for (const t of this.tracked) t.previous = t.stage.sample(this.last)
+    for (const t of this.tracked) {
+      t.previous = t.stage.sample(this.last)
+      t.fast = { at: this.last, arrivals: t.previous.arrivals, waiting: waitingOf(t.previous) }
+      t.stage.onArrival?.(() => { this.react(t) })
+    }
     this.timer = setInterval(() => { this.tick() }, this.tickMs)
     this.timer.unref()
   }
 
   stop (): void {
     clearInterval(this.timer)
+    this.timer = undefined
   }
 
   /** λ, μ and pressure of stage `index` as last measured. */
@@ -99,17 +109,38 @@ export class EqualizerLoop {
     })
   }
 
-  private equalize (t: Tracked, sample: StageSample, saturated: boolean, blocked: boolean, now: number): void {
+  /**
+   * Between ticks, on arrivals: when items arrived faster over the last
+   * REACT_WINDOW_MS than the workers (and those starting) drain them, and the
+   * backlog grew, size the stage for that rate now instead of at the next tick.
+   */
+  private react (t: Tracked): void {
+    const now = performance.now()
+    if (now - t.fast.at < REACT_WINDOW_MS || this.timer == null) return
+    const sample = t.stage.sample(now)
+    const lambda = (sample.arrivals - t.fast.arrivals) / ((now - t.fast.at) / 1000)
+    const waiting = waitingOf(sample)
+    const grew = waiting > t.fast.waiting
+    t.fast = { at: now, arrivals: sample.arrivals, waiting }
+    const mu = t.rates.processingRate
+    if (!grew || !(mu > 0) || lambda <= (sample.workers + sample.starting) * mu * t.config.utilization) return
+    const blocked = sample.downstreamBlocked || sample.downstreamBlocks > t.previous.downstreamBlocks
+    this.equalize(t, sample, false, blocked, now, lambda)
+  }
+
+  private equalize (t: Tracked, sample: StageSample, saturated: boolean, blocked: boolean, now: number, reactiveRate?: number): void {
     const { rates, config } = t
     const decision = decide({
       workers: sample.workers,
       starting: sample.starting,
-      arrivalRate: rates.arrivalRate,
+      arrivalRate: reactiveRate ?? rates.arrivalRate,
+      reactive: reactiveRate != null,
       processingRate: rates.processingRate,
       throughput: rates.throughput,
       saturated,
       downstreamBlocked: blocked,
       queued: sample.queued,
+      waiting: sample.waiting,
       capacityLimit: this.capacity(t.stage.resources, Math.min(CAPACITY_LOOKAHEAD, config.maxWorkers)),
       nowMs: now
     }, config, t.state)
@@ -117,9 +148,13 @@ export class EqualizerLoop {
     rates.pressure = decision.pressure
     if (decision.action === 'none') return
     t.stage.scale(decision.delta)
-    const measured = `λ ${round(rates.arrivalRate)}/s${saturated ? ' (upstream held back)' : ''}, μ ${round(rates.processingRate)}/s per worker, ${sample.queued} queued`
+    const measured = `λ ${round(reactiveRate ?? rates.arrivalRate)}/s${reactiveRate != null ? ' (since the tick)' : ''}${saturated ? ' (upstream held back)' : ''}, μ ${round(rates.processingRate)}/s per worker, ${sample.queued} queued`
     this.onScaled(t.stage.name, decision.target, decision.delta, `${decision.reason} (${measured})`)
   }
+}
+
+function waitingOf (sample: StageSample): number {
+  return sample.waiting ?? sample.queued
 }
 
 function ewma (previous: number, sample: number): number {

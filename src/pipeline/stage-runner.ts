@@ -59,6 +59,9 @@ export class StageRunner implements Downstream, EqualizedStage {
   readonly minWorkers: number
   readonly maxWorkers: number
   readonly resources: ResolvedStage['resources']
+  readonly latencyObjectiveMs?: number
+  private readonly concurrency: number
+  private arrivalListener?: () => void
   private readonly downstream: Downstream
   private readonly events: StageEvents
   private readonly queue: Envelope[] = []
@@ -88,6 +91,8 @@ export class StageRunner implements Downstream, EqualizedStage {
     this.minWorkers = spec.minWorkers
     this.maxWorkers = spec.maxWorkers
     this.resources = spec.resources
+    this.latencyObjectiveMs = spec.latencyObjectiveMs
+    this.concurrency = spec.concurrency
     // a worker always has room for as many items as it runs at once
     this.minWindow = Math.max(options.minWindow, spec.concurrency)
     this.maxWindow = Math.max(options.maxWindow, options.window, spec.concurrency)
@@ -130,6 +135,11 @@ export class StageRunner implements Downstream, EqualizedStage {
     this.queue.push(...items)
     this.arrivals += items.length
     this.dispatch()
+    this.arrivalListener?.()
+  }
+
+  onArrival (listener: () => void): void {
+    this.arrivalListener = listener
   }
 
   onRoomFreed (wake: () => void): void {
@@ -140,9 +150,11 @@ export class StageRunner implements Downstream, EqualizedStage {
   sample (now: number): StageSample {
     let busyMs = this.busyMs
     let inFlight = 0
+    let waiting = this.queue.length
     for (const slot of this.slots.values()) {
       if (slot.busySince != null) busyMs += now - slot.busySince
       inFlight += slot.inflight.size
+      waiting += Math.max(0, slot.inflight.size - this.concurrency)
     }
     return {
       arrivals: this.arrivals,
@@ -153,6 +165,7 @@ export class StageRunner implements Downstream, EqualizedStage {
       downstreamBlocks: this.blocks,
       downstreamBlocked: this.awaitingRoom && this.queue.length > 0,
       queued: this.queue.length,
+      waiting,
       inFlight,
       workers: this.workers,
       starting: this.placement.pending
@@ -200,7 +213,9 @@ export class StageRunner implements Downstream, EqualizedStage {
    * time, which includes the round trip, so a window that shrank on any
    * slower reading would shrink on a slow link too, and measure slower still.
    * With the band, only a round trip over 4 × `windowMs` (40 ms) shrinks the
-   * window of cheap items.
+   * window of cheap items. With a latency objective a window never holds
+   * more than half the objective's worth of work: items waiting inside a
+   * worker cannot move to a new one, so a burst would queue behind them.
    */
   adaptWindow (perWorkerRate: number): void {
     if (!(perWorkerRate > 0)) return
@@ -208,6 +223,9 @@ export class StageRunner implements Downstream, EqualizedStage {
     let next = this.window
     if (work >= this.window) next = Math.min(this.maxWindow, Math.ceil(work))
     else if (work < this.window / 4) next = Math.max(this.minWindow, Math.ceil(work))
+    if (this.latencyObjectiveMs != null) {
+      next = Math.min(next, Math.max(this.concurrency, Math.floor(perWorkerRate * this.latencyObjectiveMs / 2000)))
+    }
     if (next === this.window) return
     const grew = next > this.window
     this.window = next

@@ -3,7 +3,7 @@ import { EqualizerLoop } from '../../../src/equalizer/index.ts'
 import type { EqualizedStage, StageSample } from '../../../src/equalizer/index.ts'
 
 /** A stage stub: its sample is whatever the test put there; it records what the loop asked of it. */
-function stubStage (name: string): EqualizedStage & { now: StageSample, scaled: number[], windows: number[] } {
+function stubStage (name: string): EqualizedStage & { now: StageSample, scaled: number[], windows: number[], arrived: () => void } {
   const stage = {
     name,
     minWorkers: 1,
@@ -13,7 +13,9 @@ function stubStage (name: string): EqualizedStage & { now: StageSample, scaled: 
     windows: [] as number[],
     sample: () => ({ ...stage.now }),
     scale: (delta: number) => { stage.scaled.push(delta) },
-    adaptWindow: (rate: number) => { stage.windows.push(rate) }
+    adaptWindow: (rate: number) => { stage.windows.push(rate) },
+    arrived: () => {},
+    onArrival: (listener: () => void) => { stage.arrived = listener }
   }
   return stage
 }
@@ -49,5 +51,28 @@ describe('EqualizerLoop over stage samples', () => {
     await vi.advanceTimersByTimeAsync(2000)
     loop.stop()
     expect(stage.scaled).toEqual([])
+  })
+
+  it('between ticks, arrivals that outrun the workers and grow the backlog scale the stage up at once', async () => {
+    vi.useFakeTimers()
+    const stage = stubStage('burst')
+    const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 1, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, () => {})
+    loop.start()
+    // one steady second: 10 items/s, one worker at μ = 10/s
+    stage.now = { ...stage.now, arrivals: 10, processed: 10, busyMs: 1000 }
+    await vi.advanceTimersByTimeAsync(1000)
+    // a burst: 20 items in 100 ms (200/s) but the backlog did not grow (the stub says 0 waiting): nothing
+    await vi.advanceTimersByTimeAsync(100)
+    stage.now = { ...stage.now, arrivals: 30 }
+    stage.arrived()
+    expect(stage.scaled).toEqual([])
+    // 20 more in the next 100 ms, and now 19 wait: 200/s against 10/s per worker, 20 workers wanted (max 16)
+    await vi.advanceTimersByTimeAsync(100)
+    stage.now = { ...stage.now, arrivals: 50, queued: 19 }
+    stage.arrived()
+    // a second arrival inside the same 100 ms window is not measured again
+    stage.arrived()
+    loop.stop()
+    expect(stage.scaled).toEqual([15])
   })
 })

@@ -29,8 +29,9 @@ interface Tracked {
   state: EqualizerState
   rates: StageRates & { throughput: number }
   previous: StageSample
-  /** The start of the current between-ticks window: when, arrivals then, items waiting then. */
-  fast: { at: number, arrivals: number, waiting: number }
+  /** The start of the current between-ticks window: when, arrivals then, items waiting then, and the
+   * arrival rate of the window before it (undefined: none measured since the last action). */
+  fast: { at: number, arrivals: number, waiting: number, before?: number }
 }
 
 /**
@@ -110,25 +111,32 @@ export class EqualizerLoop {
   }
 
   /**
-   * Between ticks, on arrivals: when items arrived faster over the last
-   * REACT_WINDOW_MS than the workers (and those starting) drain them, and the
-   * backlog grew, size the stage for that rate now instead of at the next tick.
+   * Between ticks, on arrivals: when items arrived faster than the workers
+   * (and those starting) drain them over each of the last two windows of
+   * REACT_WINDOW_MS, and the backlog grew to at least one waiting item per
+   * worker, size the stage for the lower of the two rates now instead of at
+   * the next tick. Two windows, because a source that fell behind (a busy
+   * event loop) catches up in one short spike that is not its rate.
    */
   private react (t: Tracked): void {
     const now = performance.now()
     if (now - t.fast.at < REACT_WINDOW_MS || this.timer == null) return
     const sample = t.stage.sample(now)
-    const lambda = (sample.arrivals - t.fast.arrivals) / ((now - t.fast.at) / 1000)
+    const rate = (sample.arrivals - t.fast.arrivals) / ((now - t.fast.at) / 1000)
     const waiting = waitingOf(sample)
-    const grew = waiting > t.fast.waiting
-    t.fast = { at: now, arrivals: sample.arrivals, waiting }
+    const grew = waiting > t.fast.waiting && waiting >= sample.workers + sample.starting
+    const before = t.fast.before
+    t.fast = { at: now, arrivals: sample.arrivals, waiting, before: rate }
+    const lambda = Math.min(rate, before ?? 0)
     const mu = t.rates.processingRate
     if (!grew || !(mu > 0) || lambda <= (sample.workers + sample.starting) * mu * t.config.utilization) return
     const blocked = sample.downstreamBlocked || sample.downstreamBlocks > t.previous.downstreamBlocks
-    this.equalize(t, sample, false, blocked, now, lambda)
+    // after an action, two fresh windows before the next
+    if (this.equalize(t, sample, false, blocked, now, lambda)) t.fast.before = undefined
   }
 
-  private equalize (t: Tracked, sample: StageSample, saturated: boolean, blocked: boolean, now: number, reactiveRate?: number): void {
+  /** Decides for one stage and acts on it; true when it scaled. */
+  private equalize (t: Tracked, sample: StageSample, saturated: boolean, blocked: boolean, now: number, reactiveRate?: number): boolean {
     const { rates, config } = t
     const decision = decide({
       workers: sample.workers,
@@ -146,10 +154,11 @@ export class EqualizerLoop {
     }, config, t.state)
     t.state = decision.state
     rates.pressure = decision.pressure
-    if (decision.action === 'none') return
+    if (decision.action === 'none') return false
     t.stage.scale(decision.delta)
     const measured = `λ ${round(reactiveRate ?? rates.arrivalRate)}/s${reactiveRate != null ? ' (since the tick)' : ''}${saturated ? ' (upstream held back)' : ''}, μ ${round(rates.processingRate)}/s per worker, ${sample.queued} queued`
     this.onScaled(t.stage.name, decision.target, decision.delta, `${decision.reason} (${measured})`)
+    return true
   }
 }
 

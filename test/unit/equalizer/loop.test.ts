@@ -53,7 +53,7 @@ describe('EqualizerLoop over stage samples', () => {
     expect(stage.scaled).toEqual([])
   })
 
-  it('between ticks, arrivals that outrun the workers and grow the backlog scale the stage up at once', async () => {
+  it('between ticks, arrivals that outrun the workers over two windows and grow the backlog scale the stage up at once', async () => {
     vi.useFakeTimers()
     const stage = stubStage('burst')
     const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 1, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, () => {})
@@ -61,17 +61,24 @@ describe('EqualizerLoop over stage samples', () => {
     // one steady second: 10 items/s, one worker at μ = 10/s
     stage.now = { ...stage.now, arrivals: 10, processed: 10, busyMs: 1000 }
     await vi.advanceTimersByTimeAsync(1000)
-    // a burst: 20 items in 100 ms (200/s) but the backlog did not grow (the stub says 0 waiting): nothing
-    await vi.advanceTimersByTimeAsync(100)
-    stage.now = { ...stage.now, arrivals: 30 }
-    stage.arrived()
+    const window = async (arrivals: number, queued: number): Promise<void> => {
+      await vi.advanceTimersByTimeAsync(100)
+      stage.now = { ...stage.now, arrivals: stage.now.arrivals + arrivals, queued }
+      stage.arrived()
+    }
+    await window(1, 0) // steady
+    // a one-window spike (a source catching up) with a backlog: not a rate, nothing
+    await window(20, 19)
+    await window(1, 20)
     expect(stage.scaled).toEqual([])
-    // 20 more in the next 100 ms, and now 19 wait: 200/s against 10/s per worker, 20 workers wanted (max 16)
-    await vi.advanceTimersByTimeAsync(100)
-    stage.now = { ...stage.now, arrivals: 50, queued: 19 }
-    stage.arrived()
+    // 200/s over two windows, the backlog growing: 20 workers wanted (max 16)
+    await window(20, 30)
+    await window(20, 40)
     // a second arrival inside the same 100 ms window is not measured again
     stage.arrived()
+    expect(stage.scaled).toEqual([15])
+    // after the action, two fresh windows before the next one
+    await window(20, 50)
     loop.stop()
     expect(stage.scaled).toEqual([15])
   })

@@ -32,6 +32,8 @@ interface Tracked {
   /** The start of the current between-ticks window: when, arrivals then, items waiting then, and the
    * arrival rate of the window before it (undefined: none measured since the last action). */
   fast: { at: number, arrivals: number, waiting: number, before?: number }
+  /** μ as of the last tick past the warm-up: workers that are still loading their module look slow. */
+  steadyMu: number
 }
 
 /**
@@ -59,7 +61,8 @@ export class EqualizerLoop {
       state: { ...INITIAL_STATE, ticksSinceAction: 0 },
       rates: { arrivalRate: 0, processingRate: 0, throughput: 0, pressure: 'even' },
       previous: stage.sample(now),
-      fast: { at: now, arrivals: 0, waiting: 0 }
+      fast: { at: now, arrivals: 0, waiting: 0 },
+      steadyMu: 0
     }))
     this.capacity = capacity
     this.onScaled = onScaled
@@ -102,6 +105,7 @@ export class EqualizerLoop {
       // busy time summed over workers: items per busy second is the rate of ONE worker
       if (busyMs > 0 && processed > 0) rates.processingRate = ewma(rates.processingRate, processed / (busyMs / 1000))
       t.stage.adaptWindow(rates.processingRate)
+      if (t.state.ticksSinceAction >= t.config.warmupTicks) t.steadyMu = rates.processingRate
       // upstream saturation: the entry waited for room, or the stage before was blocked on this one
       const saturated = sample.upstreamWaiting || sample.upstreamWaits > t.previous.upstreamWaits
       const blocked = sample.downstreamBlocked || sample.downstreamBlocks > t.previous.downstreamBlocks
@@ -128,7 +132,7 @@ export class EqualizerLoop {
     const before = t.fast.before
     t.fast = { at: now, arrivals: sample.arrivals, waiting, before: rate }
     const lambda = Math.min(rate, before ?? 0)
-    const mu = t.rates.processingRate
+    const mu = t.steadyMu
     if (!grew || !(mu > 0) || lambda <= (sample.workers + sample.starting) * mu * t.config.utilization) return
     const blocked = sample.downstreamBlocked || sample.downstreamBlocks > t.previous.downstreamBlocks
     // after an action, two fresh windows before the next
@@ -138,12 +142,13 @@ export class EqualizerLoop {
   /** Decides for one stage and acts on it; true when it scaled. */
   private equalize (t: Tracked, sample: StageSample, saturated: boolean, blocked: boolean, now: number, reactiveRate?: number): boolean {
     const { rates, config } = t
+    const mu = reactiveRate != null ? t.steadyMu : rates.processingRate
     const decision = decide({
       workers: sample.workers,
       starting: sample.starting,
       arrivalRate: reactiveRate ?? rates.arrivalRate,
       reactive: reactiveRate != null,
-      processingRate: rates.processingRate,
+      processingRate: mu,
       throughput: rates.throughput,
       saturated,
       downstreamBlocked: blocked,
@@ -156,7 +161,7 @@ export class EqualizerLoop {
     rates.pressure = decision.pressure
     if (decision.action === 'none') return false
     t.stage.scale(decision.delta)
-    const measured = `λ ${round(reactiveRate ?? rates.arrivalRate)}/s${reactiveRate != null ? ' (since the tick)' : ''}${saturated ? ' (upstream held back)' : ''}, μ ${round(rates.processingRate)}/s per worker, ${sample.queued} queued`
+    const measured = `λ ${round(reactiveRate ?? rates.arrivalRate)}/s${reactiveRate != null ? ' (since the tick)' : ''}${saturated ? ' (upstream held back)' : ''}, μ ${round(mu)}/s per worker, ${sample.queued} queued`
     this.onScaled(t.stage.name, decision.target, decision.delta, `${decision.reason} (${measured})`)
     return true
   }

@@ -58,9 +58,12 @@ describe('EqualizerLoop over stage samples', () => {
     const stage = stubStage('burst')
     const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 1, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, () => {})
     loop.start()
-    // one steady second: 10 items/s, one worker at μ = 10/s
-    stage.now = { ...stage.now, arrivals: 10, processed: 10, busyMs: 1000 }
-    await vi.advanceTimersByTimeAsync(1000)
+    // steady seconds past the start's warm-up: 10 items/s, one worker at μ = 10/s (a μ measured while
+    // workers start, slowed by their loading, is not used between ticks)
+    for (let t = 1; t <= 3; t++) {
+      stage.now = { ...stage.now, arrivals: 10 * t, processed: 10 * t, busyMs: 1000 * t }
+      await vi.advanceTimersByTimeAsync(1000)
+    }
     const window = async (arrivals: number, queued: number): Promise<void> => {
       await vi.advanceTimersByTimeAsync(100)
       stage.now = { ...stage.now, arrivals: stage.now.arrivals + arrivals, queued }

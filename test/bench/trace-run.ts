@@ -8,7 +8,7 @@
 import type { GridNode } from '../../src/node.ts'
 import type { PipelineRun } from '../../src/pipeline/run.ts'
 import type { StageSpec } from '../../src/pipeline/types.ts'
-import { percentile, sleep } from './lib.ts'
+import { note, percentile, sleep } from './lib.ts'
 
 export interface Trace {
   name: string
@@ -23,6 +23,8 @@ export interface Policy {
   /** The stage as this policy runs it (workers bounds, objective). */
   stage: Partial<StageSpec>
   equalize: boolean
+  /** The equalizer's wait before scaling down (default: the pipeline default). */
+  scaleDownAfterMs?: number
   /** An outside scaler for `equalize: false` runs: started with the run, stopped when it ends; returns its decisions. */
   drive?: (run: PipelineRun, stage: string) => { stop: () => number }
 }
@@ -73,8 +75,10 @@ export async function runTrace (node: GridNode, trace: Trace, policy: Policy, mo
       seen.add(item.id)
       latencies.push(performance.now() - item.at)
     },
-    equalize: policy.equalize
+    equalize: policy.equalize,
+    scaleDownAfterMs: policy.scaleDownAfterMs
   })
+  run.on('stage:scaled', e => { note(`  t=${((performance.now() - t0) / 1000).toFixed(1)} s ${e.delta > 0 ? '+' : ''}${e.delta} -> ${e.workers}: ${e.reason}`) })
   const driver = policy.drive?.(run, stageName)
   let workerMs = 0
   let maxWorkers = 0

@@ -12,8 +12,9 @@
  * `{"trace","policies":[{"policy","workerSeconds","p50Ms","p95Ms","p99Ms","decisions","lost"}]}` and a table.
  * Targets (issue 20), per trace: the equalizer with the objective at ≤ 0.75× static-at-peak's worker-seconds
  * and ≤ 3× its p99, 0 lost anywhere; the equalizer with defaults at ≤ 1× the baseline's worker-seconds and p99.
- * `--quick` compresses both traces 4× in time (30 s each; the policies' own timers are not compressed, so
- * quick figures favour static policies); `--trace=NAME` and `--policy=NAME` run a subset.
+ * `--quick` compresses both traces 4× in time (30 s each) and the policies' waits before scaling down with
+ * them (the equalizer's 10 s → 2.5 s, the baseline's 15 s → 3.75 s; 1 s ticks stay); `--trace=NAME` and
+ * `--policy=NAME` run a subset.
  */
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
@@ -48,17 +49,20 @@ function traces (quick: boolean): Trace[] {
   }]
 }
 
-function policies (trace: Trace, mu: number): Policy[] {
+function policies (trace: Trace, mu: number, quick: boolean): Policy[] {
+  // --quick compresses the scaling policies' waits with the traces (10 s → 2.5 s, 15 s → 3.75 s); ticks stay
+  const scaleDownAfterMs = quick ? 2500 : undefined
+  const stabilizationMs = quick ? 3750 : 15_000
   const times = schedule(trace)
   const peak = Math.max(...times.map(at => trace.rate(at / 1000)))
   const mean = times.length / trace.seconds
   const pinned = (n: number): Policy['stage'] => ({ minWorkers: n, maxWorkers: n })
   return [
-    { name: 'equalizer', stage: { minWorkers: 1, maxWorkers: MAX_WORKERS }, equalize: true },
-    { name: 'equalizer+objective', stage: { minWorkers: 1, maxWorkers: MAX_WORKERS, latencyObjectiveMs: 100 }, equalize: true },
+    { name: 'equalizer', stage: { minWorkers: 1, maxWorkers: MAX_WORKERS }, equalize: true, scaleDownAfterMs },
+    { name: 'equalizer+objective', stage: { minWorkers: 1, maxWorkers: MAX_WORKERS, latencyObjectiveMs: 100 }, equalize: true, scaleDownAfterMs },
     { name: 'static-peak', stage: pinned(Math.ceil(peak / (mu * UTILIZATION))), equalize: false },
     { name: 'static-mean', stage: pinned(Math.ceil(mean / mu)), equalize: false },
-    { name: 'target-tracking', stage: { minWorkers: 1, maxWorkers: MAX_WORKERS }, equalize: false, drive: targetTracking({ mu }) }
+    { name: 'target-tracking', stage: { minWorkers: 1, maxWorkers: MAX_WORKERS }, equalize: false, drive: targetTracking({ mu, stabilizationMs }) }
   ]
 }
 
@@ -126,7 +130,7 @@ await runBench('trace', ['--trace', '--policy'], async (args, defer) => {
   const details: unknown[] = []
   for (const trace of list) {
     const results: PolicyFigures[] = []
-    for (const policy of policies(trace, mu).filter(p => onlyPolicy == null || p.name === onlyPolicy)) {
+    for (const policy of policies(trace, mu, args.quick).filter(p => onlyPolicy == null || p.name === onlyPolicy)) {
       note(`${trace.name} under ${policy.name} (${JSON.stringify(policy.stage)}), ${trace.seconds} s`)
       const r = await runTrace(node, trace, policy, MODULE, ITEM_MS)
       note(`  ${JSON.stringify(r)}`)

@@ -16,6 +16,11 @@ describe('equalizer decision: latency objective', () => {
     expect(withObjective).toMatchObject({ target: 8, delta: 6, action: 'spawn' })
   })
 
+  it('waits for workers still starting before sizing for the backlog again', () => {
+    const d = decide({ ...BASE, workers: 2, starting: 6, waiting: 100, queued: 100 }, { ...CONFIG, latencyObjectiveMs: 100 }, INITIAL_STATE)
+    expect(d.action).toBe('none')
+  })
+
   it('spends nothing for the objective when nothing waits: the rate balance alone sizes the stage', () => {
     const d = decide({ ...BASE, arrivalRate: 200, waiting: 0 }, { ...CONFIG, latencyObjectiveMs: 100 }, INITIAL_STATE)
     expect(d.target).toBe(Math.ceil(200 / (MU * 0.9)))

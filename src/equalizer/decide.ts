@@ -94,9 +94,11 @@ export function decide (input: EqualizerInput, config: EqualizerConfig, previous
   // the rate to sustain: what arrives, plus the backlog spread over drainMs
   const needed = lambda + input.queued / (config.drainMs / 1000)
   let wanted = Math.ceil(needed / (mu * config.utilization) - 1e-9)
-  if (config.latencyObjectiveMs != null && config.latencyObjectiveMs > 0 && input.starting === 0) {
-    // Little's law: items waiting ÷ (workers × μ) is how long the last of them waits. Not while workers
-    // start: the backlog grows until they are up, and sizing for it then would spawn a cascade
+  const settled = input.starting === 0 && previous.ticksSinceAction >= config.warmupTicks
+  if (config.latencyObjectiveMs != null && config.latencyObjectiveMs > 0 && settled) {
+    // Little's law: items waiting ÷ (workers × μ) is how long the last of them waits. Not while the last
+    // action's workers start or warm up: the backlog grows until they work, and sizing for it then would
+    // spawn a cascade (each spawn slowing the others on a small machine)
     wanted = Math.max(wanted, Math.ceil((input.waiting ?? input.queued) / (mu * config.latencyObjectiveMs / 1000) - 1e-9))
   }
   let target = Math.min(config.maxWorkers, Math.max(config.minWorkers, wanted))

@@ -214,8 +214,9 @@ export class StageRunner implements Downstream, EqualizedStage {
    * slower reading would shrink on a slow link too, and measure slower still.
    * With the band, only a round trip over 4 × `windowMs` (40 ms) shrinks the
    * window of cheap items. With a latency objective a window never holds
-   * more than half the objective's worth of work: items waiting inside a
-   * worker cannot move to a new one, so a burst would queue behind them.
+   * more than the objective's worth of work (but always one item on its way
+   * per item running): items waiting inside a worker cannot move to a new
+   * one, so a burst would queue behind them.
    */
   adaptWindow (perWorkerRate: number): void {
     if (!(perWorkerRate > 0)) return
@@ -224,7 +225,7 @@ export class StageRunner implements Downstream, EqualizedStage {
     if (work >= this.window) next = Math.min(this.maxWindow, Math.ceil(work))
     else if (work < this.window / 4) next = Math.max(this.minWindow, Math.ceil(work))
     if (this.latencyObjectiveMs != null) {
-      next = Math.min(next, Math.max(this.concurrency, Math.floor(perWorkerRate * this.latencyObjectiveMs / 2000)))
+      next = Math.min(next, Math.max(2 * this.concurrency, Math.floor(perWorkerRate * this.latencyObjectiveMs / 1000)))
     }
     if (next === this.window) return
     const grew = next > this.window

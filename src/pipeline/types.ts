@@ -13,8 +13,8 @@ export interface StageSpec {
   /** Items one worker processes at once. Default 1. */
   concurrency?: number
   /** Keep queueing delay (items waiting ÷ what the stage's workers drain per second) under this many ms:
-   * the equalizer adds workers for it as well as for the rate balance, and each worker's window holds at
-   * most half of it. Default: none (workers only for the rate balance and the `drainMs` backlog). */
+   * the equalizer adds workers for it as well as for the rate balance (once the last action's workers are
+   * up), and each worker's window holds at most that much work. Default: none (workers only for the rate balance and the `drainMs` backlog). */
   latencyObjectiveMs?: number
 }
 

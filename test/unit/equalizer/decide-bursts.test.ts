@@ -14,6 +14,8 @@ describe('equalizer decision: latency objective', () => {
     const withObjective = decide(input, { ...CONFIG, latencyObjectiveMs: 100 }, INITIAL_STATE)
     expect(without.target).toBe(2)
     expect(withObjective).toMatchObject({ target: 8, delta: 6, action: 'spawn' })
+    // not during the warm-up after an action: its workers are not draining the backlog yet
+    expect(decide({ ...input, reactive: true }, { ...CONFIG, latencyObjectiveMs: 100 }, { ticksSinceAction: 1, lastScaledUp: true }).action).toBe('none')
   })
 
   it('waits for workers still starting before sizing for the backlog again', () => {

@@ -131,6 +131,12 @@ await runBench('trace', ['--trace', '--policy'], async (args, defer) => {
   for (const trace of list) {
     const results: PolicyFigures[] = []
     for (const policy of policies(trace, mu, args.quick).filter(p => onlyPolicy == null || p.name === onlyPolicy)) {
+      // the last policy's workers must be gone (and gossiped gone) first, or this one is placed short
+      const idleBy = Date.now() + 30_000
+      while (node.members().some(m => m.role === 'agent' && m.state === 'alive' && m.load.workers > 0)) {
+        if (Date.now() > idleBy) throw new Error('the agent still reports workers 30 s after the last policy ended')
+        await sleep(100)
+      }
       note(`${trace.name} under ${policy.name} (${JSON.stringify(policy.stage)}), ${trace.seconds} s`)
       const r = await runTrace(node, trace, policy, MODULE, ITEM_MS)
       note(`  ${JSON.stringify(r)}`)

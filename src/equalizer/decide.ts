@@ -17,6 +17,11 @@ export interface EqualizerInput {
   /** This stage's output waited on a full downstream: never scale it up for that. */
   downstreamBlocked: boolean
   queued: number
+  /** Items waiting to start (queued, plus those held in worker windows behind the ones running); default `queued`. */
+  waiting?: number
+  /** A check between ticks, made because items arrived faster than the workers drain them: it may only
+   * scale up, and the warm-up does not hold it back (workers still starting count as workers). */
+  reactive?: boolean
   /** How many more workers the grid can place now. */
   capacityLimit: number
   nowMs: number
@@ -33,12 +38,16 @@ export interface EqualizerConfig {
   drainMs: number
   scaleDownAfterMs: number
   warmupTicks: number
+  /** Keep queueing delay (items waiting ÷ what the workers drain per second, Little's law) under this. */
+  latencyObjectiveMs?: number
 }
 
 export interface EqualizerState {
   ticksSinceAction: number
   /** Since when the stage has continuously wanted fewer workers. */
   lowSinceMs?: number
+  /** The last action added workers. */
+  lastScaledUp?: boolean
 }
 
 export interface Decision {
@@ -61,30 +70,51 @@ export const INITIAL_STATE: EqualizerState = { ticksSinceAction: Number.POSITIVE
  * what the grid can place. High pressure spawns the whole difference at
  * once; a dead band keeps noise from flapping; low pressure must last
  * `scaleDownAfterMs` before surplus workers are drained; every action is
- * followed by `warmupTicks` quiet ticks. Pure: all time comes in `input`.
+ * followed by `warmupTicks` quiet ticks. With `latencyObjectiveMs`, N is
+ * also at least what keeps the waiting items' delay under it (Little's law).
+ * A `reactive` check (between ticks, on arrivals) may only scale up. Pure:
+ * all time comes in `input`.
  */
 export function decide (input: EqualizerInput, config: EqualizerConfig, previous: EqualizerState): Decision {
-  const state: EqualizerState = { ticksSinceAction: previous.ticksSinceAction + 1, lowSinceMs: previous.lowSinceMs }
+  const state: EqualizerState = { ...previous, ticksSinceAction: previous.ticksSinceAction + 1 }
   const current = input.workers + input.starting
   const mu = input.processingRate ?? 0
+  if (mu <= 0 && input.reactive === true) return { target: current, delta: 0, pressure: 'even', action: 'none', reason: 'reactive check: no processing rate yet', state: previous }
   if (mu <= 0) {
     // nothing measured yet: keep the floor, and start one worker if work waits on a stage scaled to zero
     const waiting = input.queued > 0 || input.arrivalRate > 0 ? 1 : 0
     const target = Math.min(config.maxWorkers, Math.max(config.minWorkers, current, waiting))
     return act(target, current, target > current ? 'high' : 'even', 'no processing rate measured yet: keep the floor', state)
   }
-  const lambda = input.saturated ? Math.max(input.arrivalRate, input.throughput * (1 + SATURATION_HEADROOM)) : input.arrivalRate
+  // a saturated upstream hides λ: probe with headroom, unless a scale-up was just sized from a measured λ
+  // (then the held-back source is catching up on the reaction's lag, and the backlog term covers it)
+  const justSized = previous.ticksSinceAction <= 2 * config.warmupTicks && previous.lastScaledUp === true
+  const headroom = input.saturated && !justSized ? SATURATION_HEADROOM : 0
+  const lambda = input.saturated ? Math.max(input.arrivalRate, input.throughput * (1 + headroom)) : input.arrivalRate
   // the rate to sustain: what arrives, plus the backlog spread over drainMs
   const needed = lambda + input.queued / (config.drainMs / 1000)
-  let target = Math.min(config.maxWorkers, Math.max(config.minWorkers, Math.ceil(needed / (mu * config.utilization) - 1e-9)))
+  let wanted = Math.ceil(needed / (mu * config.utilization) - 1e-9)
+  const settled = input.starting === 0 && previous.ticksSinceAction >= config.warmupTicks
+  if (config.latencyObjectiveMs != null && config.latencyObjectiveMs > 0 && settled) {
+    // Little's law: items waiting ÷ (workers × μ) is how long the last of them waits. Not while the last
+    // action's workers start or warm up: the backlog grows until they work, and sizing for it then would
+    // spawn a cascade (each spawn slowing the others on a small machine)
+    wanted = Math.max(wanted, Math.ceil((input.waiting ?? input.queued) / (mu * config.latencyObjectiveMs / 1000) - 1e-9))
+  }
+  let target = Math.min(config.maxWorkers, Math.max(config.minWorkers, wanted))
   target = Math.min(target, current + Math.max(0, input.capacityLimit))
   const band = Math.max(0, Math.floor(current * config.deadBand))
   let pressure: Pressure = target > current + band ? 'high' : target < current - band ? 'low' : 'even'
   if (pressure === 'high' && input.downstreamBlocked) {
     // the stage is waiting on its downstream, not short of workers
-    return act(current, current, 'even', 'downstream blocked: not scaling up', { ...state, lowSinceMs: undefined }, false)
+    return act(current, current, 'even', 'downstream blocked: not scaling up', input.reactive === true ? previous : { ...state, lowSinceMs: undefined }, false)
   }
   if (current < config.minWorkers) pressure = 'high'
+  if (input.reactive === true) {
+    // between ticks only a shortfall counts; the tick keeps its own clock and low-pressure timer
+    if (pressure !== 'high') return { target, delta: 0, pressure, action: 'none', reason: 'reactive check: no shortfall', state: previous }
+    return act(target, current, pressure, 'arrivals outrun the workers: spawn the difference now', previous)
+  }
   if (pressure !== 'low') state.lowSinceMs = undefined
   if (state.ticksSinceAction <= config.warmupTicks && current >= config.minWorkers) {
     return { target, delta: 0, pressure, action: 'none', reason: 'warm-up after the last action', state }
@@ -102,5 +132,5 @@ export function decide (input: EqualizerInput, config: EqualizerConfig, previous
 function act (target: number, current: number, pressure: Pressure, reason: string, state: EqualizerState, allow = true): Decision {
   const delta = allow ? target - current : 0
   if (delta === 0) return { target, delta, pressure, action: 'none', reason, state }
-  return { target, delta, pressure, action: delta > 0 ? 'spawn' : 'kill', reason, state: { ticksSinceAction: 0, lowSinceMs: undefined } }
+  return { target, delta, pressure, action: delta > 0 ? 'spawn' : 'kill', reason, state: { ticksSinceAction: 0, lowSinceMs: undefined, lastScaledUp: delta > 0 } }
 }

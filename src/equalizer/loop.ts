@@ -9,6 +9,8 @@ const STEP_FACTOR = 0.5
 const CAPACITY_LOOKAHEAD = 1024
 const DEAD_BAND = 0.1
 const WARMUP_TICKS = 2
+/** Arrivals between ticks are measured over at least this long before they may trigger a scale-up. */
+const REACT_WINDOW_MS = 100
 
 export interface EqualizerLoopInit {
   tickMs: number
@@ -27,6 +29,11 @@ interface Tracked {
   state: EqualizerState
   rates: StageRates & { throughput: number }
   previous: StageSample
+  /** The start of the current between-ticks window: when, arrivals then, items waiting then, and the
+   * arrival rate of the window before it (undefined: none measured since the last action). */
+  fast: { at: number, arrivals: number, waiting: number, before?: number }
+  /** μ as of the last tick past the warm-up: workers that are still loading their module look slow. */
+  steadyMu: number
 }
 
 /**
@@ -49,11 +56,13 @@ export class EqualizerLoop {
     this.tickMs = init.tickMs
     this.tracked = stages.map(stage => ({
       stage,
-      config: { minWorkers: stage.minWorkers, maxWorkers: stage.maxWorkers, utilization: init.utilization, deadBand: DEAD_BAND, drainMs: init.drainMs, scaleDownAfterMs: init.scaleDownAfterMs, warmupTicks: WARMUP_TICKS },
+      config: { minWorkers: stage.minWorkers, maxWorkers: stage.maxWorkers, utilization: init.utilization, deadBand: DEAD_BAND, drainMs: init.drainMs, scaleDownAfterMs: init.scaleDownAfterMs, warmupTicks: WARMUP_TICKS, latencyObjectiveMs: stage.latencyObjectiveMs },
       // starting the minimum workers is the first action: rates measured on cold workers wait out the warm-up
       state: { ...INITIAL_STATE, ticksSinceAction: 0 },
       rates: { arrivalRate: 0, processingRate: 0, throughput: 0, pressure: 'even' },
-      previous: stage.sample(now)
+      previous: stage.sample(now),
+      fast: { at: now, arrivals: 0, waiting: 0 },
+      steadyMu: 0
     }))
     this.capacity = capacity
     this.onScaled = onScaled
@@ -61,13 +70,18 @@ export class EqualizerLoop {
 
   start (): void {
     this.last = performance.now()
-    for (const t of this.tracked) t.previous = t.stage.sample(this.last)
+    for (const t of this.tracked) {
+      t.previous = t.stage.sample(this.last)
+      t.fast = { at: this.last, arrivals: t.previous.arrivals, waiting: waitingOf(t.previous) }
+      t.stage.onArrival?.(() => { this.react(t) })
+    }
     this.timer = setInterval(() => { this.tick() }, this.tickMs)
     this.timer.unref()
   }
 
   stop (): void {
     clearInterval(this.timer)
+    this.timer = undefined
   }
 
   /** λ, μ and pressure of stage `index` as last measured. */
@@ -91,6 +105,7 @@ export class EqualizerLoop {
       // busy time summed over workers: items per busy second is the rate of ONE worker
       if (busyMs > 0 && processed > 0) rates.processingRate = ewma(rates.processingRate, processed / (busyMs / 1000))
       t.stage.adaptWindow(rates.processingRate)
+      if (t.state.ticksSinceAction >= t.config.warmupTicks) t.steadyMu = rates.processingRate
       // upstream saturation: the entry waited for room, or the stage before was blocked on this one
       const saturated = sample.upstreamWaiting || sample.upstreamWaits > t.previous.upstreamWaits
       const blocked = sample.downstreamBlocked || sample.downstreamBlocks > t.previous.downstreamBlocks
@@ -99,27 +114,61 @@ export class EqualizerLoop {
     })
   }
 
-  private equalize (t: Tracked, sample: StageSample, saturated: boolean, blocked: boolean, now: number): void {
+  /**
+   * Between ticks, on arrivals: when items arrived faster than the workers
+   * (and those starting) drain them over each of the last two windows of
+   * REACT_WINDOW_MS, and the backlog grew to at least one waiting item per
+   * worker, size the stage for the lower of the two rates now instead of at
+   * the next tick. Two windows, because a source that fell behind (a busy
+   * event loop) catches up in one short spike that is not its rate.
+   */
+  private react (t: Tracked): void {
+    const now = performance.now()
+    if (now - t.fast.at < REACT_WINDOW_MS || this.timer == null) return
+    const sample = t.stage.sample(now)
+    const rate = (sample.arrivals - t.fast.arrivals) / ((now - t.fast.at) / 1000)
+    const waiting = waitingOf(sample)
+    const grew = waiting > t.fast.waiting && waiting >= sample.workers + sample.starting
+    const before = t.fast.before
+    t.fast = { at: now, arrivals: sample.arrivals, waiting, before: rate }
+    const lambda = Math.min(rate, before ?? 0)
+    const mu = t.steadyMu
+    if (!grew || !(mu > 0) || lambda <= (sample.workers + sample.starting) * mu * t.config.utilization) return
+    const blocked = sample.downstreamBlocked || sample.downstreamBlocks > t.previous.downstreamBlocks
+    // after an action, two fresh windows before the next
+    if (this.equalize(t, sample, false, blocked, now, lambda)) t.fast.before = undefined
+  }
+
+  /** Decides for one stage and acts on it; true when it scaled. */
+  private equalize (t: Tracked, sample: StageSample, saturated: boolean, blocked: boolean, now: number, reactiveRate?: number): boolean {
     const { rates, config } = t
+    const mu = reactiveRate != null ? t.steadyMu : rates.processingRate
     const decision = decide({
       workers: sample.workers,
       starting: sample.starting,
-      arrivalRate: rates.arrivalRate,
-      processingRate: rates.processingRate,
+      arrivalRate: reactiveRate ?? rates.arrivalRate,
+      reactive: reactiveRate != null,
+      processingRate: mu,
       throughput: rates.throughput,
       saturated,
       downstreamBlocked: blocked,
       queued: sample.queued,
+      waiting: sample.waiting,
       capacityLimit: this.capacity(t.stage.resources, Math.min(CAPACITY_LOOKAHEAD, config.maxWorkers)),
       nowMs: now
     }, config, t.state)
     t.state = decision.state
     rates.pressure = decision.pressure
-    if (decision.action === 'none') return
+    if (decision.action === 'none') return false
     t.stage.scale(decision.delta)
-    const measured = `λ ${round(rates.arrivalRate)}/s${saturated ? ' (upstream held back)' : ''}, μ ${round(rates.processingRate)}/s per worker, ${sample.queued} queued`
+    const measured = `λ ${round(reactiveRate ?? rates.arrivalRate)}/s${reactiveRate != null ? ' (since the tick)' : ''}${saturated ? ' (upstream held back)' : ''}, μ ${round(mu)}/s per worker, ${sample.queued} queued`
     this.onScaled(t.stage.name, decision.target, decision.delta, `${decision.reason} (${measured})`)
+    return true
   }
+}
+
+function waitingOf (sample: StageSample): number {
+  return sample.waiting ?? sample.queued
 }
 
 function ewma (previous: number, sample: number): number {

@@ -26,6 +26,8 @@ export interface StageSample {
   /** It is holding items back right now. */
   readonly downstreamBlocked: boolean
   readonly queued: number
+  /** Items waiting to start: queued, plus those held in worker windows behind the ones running (default `queued`). */
+  readonly waiting?: number
   readonly inFlight: number
   /** Workers running (not draining). */
   readonly workers: number
@@ -38,6 +40,10 @@ export interface EqualizedStage {
   readonly minWorkers: number
   readonly maxWorkers: number
   readonly resources?: { cpu?: number, memoryMb?: number }
+  /** Keep the waiting items' queueing delay under this (optional). */
+  readonly latencyObjectiveMs?: number
+  /** Calls `listener` after items arrive, so the loop can react between ticks. */
+  onArrival?: (listener: () => void) => void
   sample: (now: number) => StageSample
   /** Grow (delta > 0) or drain (delta < 0) the stage by `delta` workers. */
   scale: (delta: number) => void

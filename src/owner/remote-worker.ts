@@ -115,6 +115,8 @@ export class RemoteWorker implements WorkerHandle {
         const message = await this.json.read(workerDownSchema)
         if (message.type === 'exit') {
           this.end(message.exit, workerExitedError(this.id, message.exit))
+          // our side too: a half-closed stream still counts against the connection's 64 worker streams
+          void this.json.close({ signal: AbortSignal.timeout(5000) })
           return
         }
         for (const r of message.results) {

@@ -79,6 +79,7 @@ function resolveStages (stages: StageSpec[]): ResolvedStage[] {
     const minWorkers = checkOptional(`${at}.minWorkers`, nonNegativeInteger, stage.minWorkers) ?? STAGE_DEFAULTS.minWorkers
     const maxWorkers = checkOptional(`${at}.maxWorkers`, maxWorkersPiece, stage.maxWorkers) ?? Math.max(minWorkers, STAGE_DEFAULTS.maxWorkers)
     if (maxWorkers < minWorkers) throw new ConfigError(`${at}.maxWorkers`, `must be >= minWorkers (${minWorkers})`)
+    checkOptional(`${at}.latencyObjectiveMs`, positiveNumber, stage.latencyObjectiveMs)
     return { ...stage, minWorkers, maxWorkers, concurrency: checkOptional(`${at}.concurrency`, concurrency, stage.concurrency) ?? STAGE_DEFAULTS.concurrency }
   })
 }

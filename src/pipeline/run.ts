@@ -120,6 +120,22 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
     this.finish(new PipelineCancelledError(this.name))
   }
 
+  /**
+   * Sets how many workers stage `name` should have (running and starting),
+   * within its [minWorkers, maxWorkers]: for an outside scaling policy on a
+   * run with `equalize: false` (bench:trace drives its target-tracking
+   * baseline so). Returns the number it set.
+   */
+  scaleStage (name: string, workers: number): number {
+    const stage = this.stages.find(s => s.name === name)
+    if (stage == null) throw new ConfigError('stage', `no stage "${name}" in pipeline ${this.name}`)
+    if (this.equalizer != null) throw new ConfigError('equalize', 'the equalizer sizes this run: pass equalize: false to scale it by hand')
+    const running = stage.workers + stage.sample(performance.now()).starting
+    const wanted = Math.min(stage.maxWorkers, Math.max(stage.minWorkers, Math.round(workers)))
+    if (wanted !== running && !this.finished) stage.scale(wanted - running)
+    return wanted
+  }
+
   stats (): { stages: StageStats[] } {
     return { stages: this.stages.map((stage, i) => stage.stats(this.equalizer?.rates(i))) }
   }

@@ -60,6 +60,9 @@ export class StageRunner implements Downstream, EqualizedStage {
   readonly minWorkers: number
   readonly maxWorkers: number
   readonly resources: ResolvedStage['resources']
+  readonly latencyObjectiveMs?: number
+  private readonly concurrency: number
+  private arrivalListener?: () => void
   private readonly downstream: Downstream
   private readonly events: StageEvents
   private readonly queue: Envelope[] = []
@@ -89,6 +92,8 @@ export class StageRunner implements Downstream, EqualizedStage {
     this.minWorkers = spec.minWorkers
     this.maxWorkers = spec.maxWorkers
     this.resources = spec.resources
+    this.latencyObjectiveMs = spec.latencyObjectiveMs
+    this.concurrency = spec.concurrency
     // a worker always has room for as many items as it runs at once
     this.minWindow = Math.max(options.minWindow, spec.concurrency)
     this.maxWindow = Math.max(options.maxWindow, options.window, spec.concurrency)
@@ -131,6 +136,11 @@ export class StageRunner implements Downstream, EqualizedStage {
     this.queue.push(...items)
     this.arrivals += items.length
     this.dispatch()
+    this.arrivalListener?.()
+  }
+
+  onArrival (listener: () => void): void {
+    this.arrivalListener = listener
   }
 
   onRoomFreed (wake: () => void): void {
@@ -141,9 +151,11 @@ export class StageRunner implements Downstream, EqualizedStage {
   sample (now: number): StageSample {
     let busyMs = this.busyMs
     let inFlight = 0
+    let waiting = this.queue.length
     for (const slot of this.slots.values()) {
       if (slot.busySince != null) busyMs += now - slot.busySince
       inFlight += slot.inflight.size
+      waiting += Math.max(0, slot.inflight.size - this.concurrency)
     }
     return {
       arrivals: this.arrivals,
@@ -154,6 +166,7 @@ export class StageRunner implements Downstream, EqualizedStage {
       downstreamBlocks: this.blocks,
       downstreamBlocked: this.awaitingRoom && this.queue.length > 0,
       queued: this.queue.length,
+      waiting,
       inFlight,
       workers: this.workers,
       starting: this.placement.pending
@@ -190,9 +203,17 @@ export class StageRunner implements Downstream, EqualizedStage {
     this.drain(count - this.placement.cancel(count))
   }
 
-  /** Sizes the credit window to about `windowMs` of one worker's work at its measured rate (see adaptedWindow). */
+  /**
+   * Sizes the credit window to about `windowMs` of one worker's work at its measured rate (see
+   * adaptedWindow). With a latency objective a window never holds more than the objective's worth of
+   * work (but always one item on its way per item running): items waiting inside a worker cannot move
+   * to a new one, so a burst would queue behind them.
+   */
   adaptWindow (perWorkerRate: number): void {
-    const next = adaptedWindow(this.window, perWorkerRate, { min: this.minWindow, max: this.maxWindow, holdMs: this.windowMs })
+    let next = adaptedWindow(this.window, perWorkerRate, { min: this.minWindow, max: this.maxWindow, holdMs: this.windowMs })
+    if (this.latencyObjectiveMs != null && perWorkerRate > 0) {
+      next = Math.min(next, Math.max(2 * this.concurrency, Math.floor(perWorkerRate * this.latencyObjectiveMs / 1000)))
+    }
     if (next === this.window) return
     const grew = next > this.window
     this.window = next

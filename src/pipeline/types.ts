@@ -13,6 +13,10 @@ export interface StageSpec {
   resources?: { cpu?: number, memoryMb?: number }
   /** Items one worker processes at once. Default 1. */
   concurrency?: number
+  /** Keep queueing delay (items waiting ÷ what the stage's workers drain per second) under this many ms:
+   * the equalizer adds workers for it as well as for the rate balance (once the last action's workers are
+   * up), and each worker's window holds at most that much work. Default: none (workers only for the rate balance and the `drainMs` backlog). */
+  latencyObjectiveMs?: number
 }
 
 export interface PipelineInit<In = unknown, Out = unknown> {

@@ -3,7 +3,7 @@ import { EqualizerLoop } from '../../../src/equalizer/index.ts'
 import type { EqualizedStage, StageSample } from '../../../src/equalizer/index.ts'
 
 /** A stage stub: its sample is whatever the test put there; it records what the loop asked of it. */
-function stubStage (name: string): EqualizedStage & { now: StageSample, scaled: number[], windows: number[] } {
+function stubStage (name: string): EqualizedStage & { now: StageSample, scaled: number[], windows: number[], arrived: () => void } {
   const stage = {
     name,
     minWorkers: 1,
@@ -13,7 +13,9 @@ function stubStage (name: string): EqualizedStage & { now: StageSample, scaled: 
     windows: [] as number[],
     sample: () => ({ ...stage.now }),
     scale: (delta: number) => { stage.scaled.push(delta) },
-    adaptWindow: (rate: number) => { stage.windows.push(rate) }
+    adaptWindow: (rate: number) => { stage.windows.push(rate) },
+    arrived: () => {},
+    onArrival: (listener: () => void) => { stage.arrived = listener }
   }
   return stage
 }
@@ -49,5 +51,38 @@ describe('EqualizerLoop over stage samples', () => {
     await vi.advanceTimersByTimeAsync(2000)
     loop.stop()
     expect(stage.scaled).toEqual([])
+  })
+
+  it('between ticks, arrivals that outrun the workers over two windows and grow the backlog scale the stage up at once', async () => {
+    vi.useFakeTimers()
+    const stage = stubStage('burst')
+    const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 1, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, () => {})
+    loop.start()
+    // steady seconds past the start's warm-up: 10 items/s, one worker at μ = 10/s (a μ measured while
+    // workers start, slowed by their loading, is not used between ticks)
+    for (let t = 1; t <= 3; t++) {
+      stage.now = { ...stage.now, arrivals: 10 * t, processed: 10 * t, busyMs: 1000 * t }
+      await vi.advanceTimersByTimeAsync(1000)
+    }
+    const window = async (arrivals: number, queued: number): Promise<void> => {
+      await vi.advanceTimersByTimeAsync(100)
+      stage.now = { ...stage.now, arrivals: stage.now.arrivals + arrivals, queued }
+      stage.arrived()
+    }
+    await window(1, 0) // steady
+    // a one-window spike (a source catching up) with a backlog: not a rate, nothing
+    await window(20, 19)
+    await window(1, 20)
+    expect(stage.scaled).toEqual([])
+    // 200/s over two windows, the backlog growing: 20 workers wanted (max 16)
+    await window(20, 30)
+    await window(20, 40)
+    // a second arrival inside the same 100 ms window is not measured again
+    stage.arrived()
+    expect(stage.scaled).toEqual([15])
+    // after the action, two fresh windows before the next one
+    await window(20, 50)
+    loop.stop()
+    expect(stage.scaled).toEqual([15])
   })
 })

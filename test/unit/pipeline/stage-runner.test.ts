@@ -109,6 +109,24 @@ describe('StageRunner with stub workers', () => {
     expect(stage.stats().window).toBe(500)
   })
 
+  it('a latency objective caps the window at its worth of work; waiting counts items queued in windows behind the running ones', async () => {
+    const { stage, workers } = harness({ spec: { latencyObjectiveMs: 100, concurrency: 1 }, behaviour: hold })
+    const arrivals: number[] = []
+    stage.onArrival(() => { arrivals.push(stage.sample(performance.now()).arrivals) })
+    stage.start()
+    await flush()
+    stage.adaptWindow(30) // 30/s: 100 ms is 3 items
+    expect(stage.stats().window).toBe(3)
+    stage.accept(envelopes(1, 2, 3, 4, 5))
+    expect(workers[0]!.held.map(c => c.item)).toEqual([1, 2, 3])
+    // 2 queued, 2 behind the running item in the window
+    expect(stage.sample(performance.now())).toMatchObject({ queued: 2, waiting: 4, inFlight: 3 })
+    expect(arrivals).toEqual([5])
+    stage.adaptWindow(5) // never below one running and one on its way
+    expect(stage.stats().window).toBe(2)
+    expect(() => harness({ spec: { latencyObjectiveMs: 0 } })).toThrow(/latencyObjectiveMs/)
+  })
+
   it('maxWindow equal to window pins the window, for costly items too', () => {
     const { stage } = harness({ window: 16, maxWindow: 16, behaviour: hold })
     stage.adaptWindow(70)

@@ -1,0 +1,116 @@
+/**
+ * One bench:trace run: a source paced by a rate function of time (items/s),
+ * one I/O-bound stage (20 ms per item) under one sizing policy, and what it
+ * cost and gave: worker-seconds (running workers, sampled every 100 ms),
+ * item latency from its scheduled send time to the sink (so waiting in a
+ * held-back source counts), decisions, items lost.
+ */
+import type { GridNode } from '../../src/node.ts'
+import type { PipelineRun } from '../../src/pipeline/run.ts'
+import type { StageSpec } from '../../src/pipeline/types.ts'
+import { note, percentile, sleep } from './lib.ts'
+
+export interface Trace {
+  name: string
+  title: string
+  seconds: number
+  /** Items/s offered at `t` seconds from the start. */
+  rate: (t: number) => number
+}
+
+export interface Policy {
+  name: string
+  /** The stage as this policy runs it (workers bounds, objective). */
+  stage: Partial<StageSpec>
+  equalize: boolean
+  /** The equalizer's wait before scaling down (default: the pipeline default). */
+  scaleDownAfterMs?: number
+  /** An outside scaler for `equalize: false` runs: started with the run, stopped when it ends; returns its decisions. */
+  drive?: (run: PipelineRun, stage: string) => { stop: () => number }
+}
+
+export interface PolicyFigures {
+  policy: string
+  workerSeconds: number
+  p50Ms: number | null
+  p95Ms: number | null
+  p99Ms: number | null
+  /** Scaling actions; null for a static policy. */
+  decisions: number | null
+  lost: number
+  sent: number
+  maxWorkers: number
+}
+
+interface Item { id: number, ms: number, at: number }
+
+const SAMPLE_MS = 100
+
+/** The send times of a trace: each next item 1/rate(t) after the last. */
+export function schedule (trace: Trace): number[] {
+  const times: number[] = []
+  for (let t = 0; t < trace.seconds;) {
+    times.push(t * 1000)
+    t += 1 / Math.max(0.1, trace.rate(t))
+  }
+  return times
+}
+
+export async function runTrace (node: GridNode, trace: Trace, policy: Policy, module: string, itemMs: number): Promise<PolicyFigures> {
+  const times = schedule(trace)
+  const t0 = performance.now() + 200
+  async function * source (): AsyncGenerator<Item> {
+    for (const [id, at] of times.entries()) {
+      await sleep(t0 + at - performance.now())
+      yield { id, ms: itemMs, at: t0 + at }
+    }
+  }
+  const seen = new Set<number>()
+  const latencies: number[] = []
+  const stageName = 'io'
+  const run = node.pipeline(`trace-${trace.name}-${policy.name}`, {
+    source: source(),
+    stages: [{ name: stageName, module, ...policy.stage }],
+    sink: (item: Item) => {
+      seen.add(item.id)
+      latencies.push(performance.now() - item.at)
+    },
+    equalize: policy.equalize,
+    scaleDownAfterMs: policy.scaleDownAfterMs
+  })
+  run.on('stage:scaled', e => { note(`  t=${((performance.now() - t0) / 1000).toFixed(1)} s ${e.delta > 0 ? '+' : ''}${e.delta} -> ${e.workers}: ${e.reason}`) })
+  run.on('stage:unplaceable', e => { note(`  unplaceable: ${e.reason}`) })
+  const driver = policy.drive?.(run, stageName)
+  let workerMs = 0
+  let maxWorkers = 0
+  let last = performance.now()
+  const sampler = setInterval(() => {
+    const now = performance.now()
+    const workers = run.stats().stages[0]!.workers
+    workerMs += workers * (now - last)
+    maxWorkers = Math.max(maxWorkers, workers)
+    last = now
+  }, SAMPLE_MS)
+  try {
+    const summary = await run.done
+    const decisions = driver != null ? driver.stop() : policy.equalize ? summary.stages[0]!.decisions : null
+    return {
+      policy: policy.name,
+      workerSeconds: Math.round(workerMs / 100) / 10,
+      p50Ms: round(percentile(latencies, 50)),
+      p95Ms: round(percentile(latencies, 95)),
+      p99Ms: round(percentile(latencies, 99)),
+      decisions,
+      lost: times.length - seen.size - summary.failed,
+      sent: times.length,
+      maxWorkers
+    }
+  } finally {
+    clearInterval(sampler)
+    driver?.stop()
+  }
+}
+
+function round (n: number | null): number | null {
+  return n == null ? null : Math.round(n * 10) / 10
+}

@@ -1,0 +1,154 @@
+/**
+ * `npm run bench:trace`: the equalizer on traffic that is not a clean step,
+ * against the policies it should beat. One agent process (16 slots) and the
+ * pipeline owned by this process; one I/O-bound stage (20 ms per item,
+ * concurrency 1). Two traces:
+ *   bursty: 50 items/s with three 8 s bursts to 300/s at 20, 50 and 80 s, then a ramp 50 → 200/s over the last 20 s;
+ *   daily:  a compressed daily cycle, a sine from 20 to 400 items/s and back over 120 s.
+ * Each under five policies, one after the other in the same run: the equalizer with defaults, the equalizer
+ * with `latencyObjectiveMs: 100`, static at the peak (⌈peak / (μ·0.9)⌉ workers), static at the mean
+ * (⌈mean / μ⌉), and a Kubernetes HPA-like target-tracking baseline (trace-baseline.ts). μ is one worker's
+ * rate, calibrated alone first. Per trace one JSON line on stdout
+ * `{"trace","policies":[{"policy","workerSeconds","p50Ms","p95Ms","p99Ms","decisions","lost"}]}` and a table.
+ * Targets (issue 20), per trace: the equalizer with the objective at ≤ 0.75× static-at-peak's worker-seconds
+ * and ≤ 3× its p99, 0 lost anywhere; the equalizer with defaults at ≤ 1× the baseline's worker-seconds and p99.
+ * `--quick` compresses both traces 4× in time (30 s each) and the policies' waits before scaling down with
+ * them (the equalizer's 10 s → 2.5 s, the baseline's 15 s → 3.75 s; 1 s ticks stay); `--trace=NAME` and
+ * `--policy=NAME` run a subset.
+ */
+import { fileURLToPath } from 'node:url'
+import { pino } from 'pino'
+import { GridNode } from '../../src/node.ts'
+import { Cluster, note, sleep, table } from './lib.ts'
+import { calibrate } from './equalizer-calibrate.ts'
+import { runTrace, schedule } from './trace-run.ts'
+import type { Policy, PolicyFigures, Trace } from './trace-run.ts'
+import { targetTracking } from './trace-baseline.ts'
+import { runBench } from './report.ts'
+import type { Figure, Row, TargetSpec } from './report.ts'
+
+const MODULE = fileURLToPath(new URL('./stages/sleep.mjs', import.meta.url))
+const ITEM_MS = 20
+const AGENT = ['--agent', '--workers', '16', '--cpu', '16', '--memory', '16384']
+const MAX_WORKERS = 16
+const UTILIZATION = 0.9
+
+function traces (quick: boolean): Trace[] {
+  const q = quick ? 0.25 : 1
+  const burst = (t: number): boolean => [20, 50, 80].some(s => t >= s * q && t < (s + 8) * q)
+  return [{
+    name: 'bursty',
+    title: '50 items/s, three 8 s bursts to 300/s, a ramp to 200/s',
+    seconds: 120 * q,
+    rate: t => burst(t) ? 300 : t >= 100 * q ? 50 + 150 * (t - 100 * q) / (20 * q) : 50
+  }, {
+    name: 'daily',
+    title: 'a daily cycle, sine 20 → 400 → 20 items/s',
+    seconds: 120 * q,
+    rate: t => 20 + 380 * (1 - Math.cos(2 * Math.PI * t / (120 * q))) / 2
+  }]
+}
+
+function policies (trace: Trace, mu: number, quick: boolean): Policy[] {
+  // --quick compresses the scaling policies' waits with the traces (10 s → 2.5 s, 15 s → 3.75 s); ticks stay
+  const scaleDownAfterMs = quick ? 2500 : undefined
+  const stabilizationMs = quick ? 3750 : 15_000
+  const times = schedule(trace)
+  const peak = Math.max(...times.map(at => trace.rate(at / 1000)))
+  const mean = times.length / trace.seconds
+  const pinned = (n: number): Policy['stage'] => ({ minWorkers: n, maxWorkers: n })
+  return [
+    { name: 'equalizer', stage: { minWorkers: 1, maxWorkers: MAX_WORKERS }, equalize: true, scaleDownAfterMs },
+    { name: 'equalizer+objective', stage: { minWorkers: 1, maxWorkers: MAX_WORKERS, latencyObjectiveMs: 100 }, equalize: true, scaleDownAfterMs },
+    { name: 'static-peak', stage: pinned(Math.ceil(peak / (mu * UTILIZATION))), equalize: false },
+    { name: 'static-mean', stage: pinned(Math.ceil(mean / mu)), equalize: false },
+    { name: 'target-tracking', stage: { minWorkers: 1, maxWorkers: MAX_WORKERS }, equalize: false, drive: targetTracking({ mu, stabilizationMs }) }
+  ]
+}
+
+const ratio = (a: number | null | undefined, b: number | null | undefined): number | null =>
+  a == null || b == null || b === 0 ? null : Math.round(a / b * 100) / 100
+
+/** Figures, targets and README rows for one trace's policies. */
+function describe (trace: Trace, results: PolicyFigures[], figures: Record<string, Figure>, targets: TargetSpec[], rows: Row[]): void {
+  const of = (policy: string): PolicyFigures | undefined => results.find(r => r.policy === policy)
+  for (const r of results) {
+    const id = (k: string): string => `${trace.name}.${r.policy}.${k}`
+    figures[id('workerSeconds')] = { value: r.workerSeconds, unit: 's', label: 'worker-seconds' }
+    figures[id('p50Ms')] = { value: r.p50Ms, unit: 'ms', label: 'p50' }
+    figures[id('p95Ms')] = { value: r.p95Ms, unit: 'ms', label: 'p95' }
+    figures[id('p99Ms')] = { value: r.p99Ms, unit: 'ms', label: 'p99' }
+    figures[id('decisions')] = { value: r.decisions, unit: '', label: 'decisions' }
+    figures[id('maxWorkers')] = { value: r.maxWorkers, unit: '', label: 'most workers' }
+    figures[id('lost')] = { value: r.lost, unit: '', label: 'lost' }
+    targets.push({ figure: id('lost'), comparator: '<=', bound: 0 })
+    rows.push({ what: `bench:trace ${trace.name} (${trace.title}), ${r.policy}`, figures: ['workerSeconds', 'p50Ms', 'p95Ms', 'p99Ms', 'decisions', 'maxWorkers', 'lost'].map(id), note: `${r.sent} items` })
+  }
+  const ratios: string[] = []
+  const add = (key: string, label: string, value: number | null, bound: number): void => {
+    figures[`${trace.name}.${key}`] = { value, unit: '×', label }
+    targets.push({ figure: `${trace.name}.${key}`, comparator: '<=', bound })
+    ratios.push(`${trace.name}.${key}`)
+  }
+  const objective = of('equalizer+objective')
+  const peak = of('static-peak')
+  const defaults = of('equalizer')
+  const baseline = of('target-tracking')
+  if (objective != null && peak != null) {
+    add('objectiveWorkerSecondsVsPeak', 'objective: worker-seconds vs static at peak', ratio(objective.workerSeconds, peak.workerSeconds), 0.75)
+    add('objectiveP99VsPeak', 'objective: p99 vs static at peak', ratio(objective.p99Ms, peak.p99Ms), 3)
+  }
+  if (defaults != null && baseline != null) {
+    add('defaultsWorkerSecondsVsBaseline', 'defaults: worker-seconds vs target tracking', ratio(defaults.workerSeconds, baseline.workerSeconds), 1)
+    add('defaultsP99VsBaseline', 'defaults: p99 vs target tracking', ratio(defaults.p99Ms, baseline.p99Ms), 1)
+  }
+  if (ratios.length > 0) rows.push({ what: `bench:trace ${trace.name}: the goals, as ratios in the same run`, figures: ratios })
+}
+
+await runBench('trace', ['--trace', '--policy'], async (args, defer) => {
+  const onlyTrace = args.text('--trace')
+  const onlyPolicy = args.text('--policy')
+  const list = traces(args.quick).filter(t => onlyTrace == null || t.name === onlyTrace)
+  if (list.length === 0) throw new Error(`--trace: no trace "${onlyTrace}" (bursty, daily)`)
+  const cluster = new Cluster()
+  defer(async () => { await cluster.close() })
+  process.on('exit', () => { cluster.killAllSync() })
+  const port = await cluster.freePort()
+  await cluster.start(port, [], 30_000, AGENT)
+  const node = await GridNode.start({ host: '127.0.0.1', port: 0, dev: true, peers: [`127.0.0.1:${port}`], logger: pino({ level: 'silent' }) })
+  defer(async () => { await node.stop() })
+  const deadline = Date.now() + 30_000
+  while (!node.members().some(m => m.role === 'agent' && m.state === 'alive')) {
+    if (Date.now() > deadline) throw new Error('the owner did not see the agent within 30 s')
+    await sleep(100)
+  }
+  const mu = await calibrate(node, MODULE, { ms: ITEM_MS }, args.quick ? 2 : 4)
+  note(`calibrated: one worker alone does ${mu.toFixed(1)} items/s of ${ITEM_MS} ms`)
+  const figures: Record<string, Figure> = {}
+  const targets: TargetSpec[] = []
+  const rows: Row[] = []
+  const details: unknown[] = []
+  for (const trace of list) {
+    const results: PolicyFigures[] = []
+    for (const policy of policies(trace, mu, args.quick).filter(p => onlyPolicy == null || p.name === onlyPolicy)) {
+      // the last policy's workers must be gone (and gossiped gone) first, or this one is placed short
+      const idleBy = Date.now() + 30_000
+      while (node.members().some(m => m.role === 'agent' && m.state === 'alive' && m.load.workers > 0)) {
+        if (Date.now() > idleBy) throw new Error('the agent still reports workers 30 s after the last policy ended')
+        await sleep(100)
+      }
+      note(`${trace.name} under ${policy.name} (${JSON.stringify(policy.stage)}), ${trace.seconds} s`)
+      const r = await runTrace(node, trace, policy, MODULE, ITEM_MS)
+      note(`  ${JSON.stringify(r)}`)
+      results.push(r)
+    }
+    if (results.length === 0) throw new Error(`--policy: no policy "${onlyPolicy}"`)
+    const line = { trace: trace.name, policies: results.map(({ policy, workerSeconds, p50Ms, p95Ms, p99Ms, decisions, lost }) => ({ policy, workerSeconds, p50Ms, p95Ms, p99Ms, decisions, lost })) }
+    process.stdout.write(JSON.stringify(line) + '\n')
+    process.stdout.write(table(['policy', 'worker-s', 'p50 ms', 'p95 ms', 'p99 ms', 'decisions', 'most workers', 'lost'],
+      results.map(r => [r.policy, String(r.workerSeconds), String(r.p50Ms), String(r.p95Ms), String(r.p99Ms), r.decisions == null ? '—' : String(r.decisions), String(r.maxWorkers), String(r.lost)])))
+    describe(trace, results, figures, targets, rows)
+    details.push({ ...line, seconds: trace.seconds, full: results })
+  }
+  return { figures, targets, rows, details: { mu, itemMs: ITEM_MS, traces: details } }
+})

@@ -134,6 +134,8 @@ describe('schedules on a 3-node grid with the API on all three (and an agent)', 
     // only its maker (or an admin) changes it
     expect((await call(b, 'POST', '/v1/schedules/nightly/pause', undefined, other)).status).toBe(403)
     await eventually(async () => (await call(b, 'POST', '/v1/schedules/nightly/pause')).json?.paused === true ? true : undefined)
+    // paused through b: a sees it once the channel write has reached it (gossip, well under a second)
+    await eventually(async () => (await call(a, 'GET', '/v1/schedules/nightly')).json.paused === true ? true : undefined)
     expect((await call(a, 'GET', '/v1/schedules/nightly')).json.nextRunAt).toBeUndefined()
     expect((await call(a, 'POST', '/v1/schedules/nightly/resume', undefined, admin)).json.paused).toBe(false)
     expect((await call(a, 'DELETE', '/v1/schedules/nightly')).status).toBe(200)

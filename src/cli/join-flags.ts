@@ -7,7 +7,7 @@ import type { GridNode } from '../node.ts'
 import type { Logger } from '../logger.ts'
 import type { TlsMaterial } from '../transport/mtls/material.ts'
 import { parsePeerAddress } from '../transport/address.ts'
-import { JoinError } from '../errors.ts'
+import { ConfigError, JoinError } from '../errors.ts'
 
 /** Flags of `grid node` for joining with a token, issuing to joiners, health endpoints and the announced address. */
 export interface JoinFlags {
@@ -52,7 +52,13 @@ export function joinedDataDir (dataDir: string | undefined, stateHome: string | 
 export async function joinedTls (flags: JoinFlags & { peer?: string[], name?: string }, dataDir: string, log: Logger, signal?: AbortSignal): Promise<TlsMaterial> {
   const { parseToken } = await import('../join/token.ts')
   const { loadJoined, storeJoined } = await import('../join/files.ts')
-  const token = parseToken(flags.join ?? '')
+  let token: ReturnType<typeof parseToken>
+  try {
+    token = parseToken(flags.join ?? '')
+  } catch (err) {
+    // a token that does not parse is bad input (exit 2), not a refusal by the issuer
+    throw new ConfigError('--join', (err as Error).message, { cause: err })
+  }
   const kept = await loadJoined(dataDir, token)
   if (kept != null) {
     await checkKeyFile(join(dataDir, 'certs', 'node.key'))

@@ -99,6 +99,10 @@ describe('grid node --join <token>: a certificate from a node holding the CA key
     const revoked = await runGrid(['node', '--host', '127.0.0.1', ...joiner(revoking, join(dir, 'joiner-5'))])
     expect(revoked.code).toBe(1)
     expect(revoked.stderr).toMatch(/revoked/)
+    // a token that does not even parse is bad input: exit 2, naming the flag
+    const garbled = await runGrid(['node', '--host', '127.0.0.1', '--join', 'gridd1.nope', '--peer', '127.0.0.1:1', '--data-dir', join(dir, 'joiner-6')])
+    expect(garbled.code).toBe(2)
+    expect(garbled.stderr).toMatch(/--join: not a join token/)
     const listed = await runGrid(['certs', 'token', 'list', '--dir', join(dir, 'certs')])
     expect(listed.stdout).toMatch(new RegExp(`${id} .*revoked`))
     expect(listed.stdout).not.toMatch(revoking.split('.')[2]!)

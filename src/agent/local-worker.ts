@@ -45,10 +45,11 @@ export class LocalWorker {
     this.exited = new Promise(resolve => {
       child.once('exit', (code, signal) => {
         this.exit = { code, signal, error: this.lastError }
+        // the exit first, then the items' rejections (see RemoteWorker.end)
+        resolve(this.exit)
+        markReady()
         for (const p of this.pending.values()) { p.cleanup?.(); p.reject(workerExitedError(info.id, this.exit)) }
         this.pending.clear()
-        markReady()
-        resolve(this.exit)
       })
     })
   }

@@ -139,8 +139,10 @@ export class RemoteWorker implements WorkerHandle {
   private end (exit: WorkerExit, err: Error): void {
     if (this.exit != null) return
     this.exit = exit
+    // the exit first: whoever follows `exited` (a stage, a task pool) hears the worker is gone before its
+    // items' rejections, so it handles them as a lost worker's, in one place and in order
+    this.finish(exit)
     for (const p of this.pending.values()) { p.cleanup?.(); p.reject(err) }
     this.pending.clear()
-    this.finish(exit)
   }
 }

@@ -24,7 +24,7 @@ export interface AgentInit {
   /** A worker whose requester never opens its worker stream is killed after this long, ms. Default 30,000. */
   attachTimeoutMs?: number
   /**
-   * The agent's environment (e.g. `process.env`, which `grid node` passes): workers inherit only its
+   * The agent's environment (the CLI passes its own): workers inherit only its
    * names in WORKER_ENV_ALLOWLIST (PATH, HOME, LANG, LC_*, …), never a GRID_* one. Default: none.
    */
   environment?: Record<string, string | undefined>

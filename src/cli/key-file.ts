@@ -6,7 +6,7 @@ import { KeyPermissionsError } from '../errors.ts'
 /** As `readPemOrPath` tells them apart: PEM text as is, anything else a file path. */
 export const isPemText = (value: string): boolean => value.includes('-----BEGIN')
 
-/** Group and others: any of their bits set on a key file refuses it (OpenSSH's rule for private keys). */
+/** Group and others: a key file with one of their bits set is refused (OpenSSH's rule for private keys). */
 const GROUP_OR_OTHERS = 0o077
 
 /**

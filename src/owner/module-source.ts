@@ -8,7 +8,7 @@ export type ShippableModule = ModuleRef & { source: string }
 
 interface Bundled {
   module: ShippableModule
-  /** Every file that went into the bundle, with the mtime it had: any change rebuilds. */
+  /** Every file that went into the bundle, with the mtime it had: a change to one rebuilds. */
   inputs: Array<{ path: string, mtimeMs: number }>
 }
 

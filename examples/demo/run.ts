@@ -5,7 +5,9 @@
  * 4 items/s, a 10x step up, then down. A live view redraws each second; the
  * run's summary ends it. `--quick` shortens the phases; `--dashboard PORT`
  * also serves the live web dashboard of this node; Ctrl-C (or SIGTERM) stops
- * early, and stops the three node processes too.
+ * early, and stops the three node processes too. `--peer ADDR --certs DIR`
+ * runs it against a grid already running instead (see existing-grid.ts;
+ * deploy/compose.yaml's `demo` service does that); it waits for two agents.
  */
 import { GridNode } from '../../src/index.ts'
 import { fileURLToPath } from 'node:url'
@@ -14,6 +16,7 @@ import type { DevNodes } from '../shared/dev-nodes.ts'
 import { PHASES, primesSource } from '../primes/source.ts'
 import type { Phase } from '../primes/source.ts'
 import { renderView } from './view.ts'
+import { existingGridFromArgs } from './existing-grid.ts'
 import { startDashboard } from '../../src/dashboard/server.ts'
 import type { Dashboard } from '../../src/dashboard/server.ts'
 
@@ -46,23 +49,34 @@ async function stoppedWhileStarting (): Promise<never> {
   process.exit(process.exitCode ?? 0)
 }
 
-console.log('starting a dev grid: 1 member + 2 agents (grid node --dev processes on 127.0.0.1)')
-grid = await startDevNodes([[], ['--agent'], ['--agent']], (port, code) => {
-  console.error(`the node on 127.0.0.1:${port} exited early (code ${code})`)
-  process.exitCode = 1
-  void shutdown()
-})
-if (stopped) await stoppedWhileStarting()
-const owner = node = await GridNode.start({ host: '127.0.0.1', port: 0, dev: true, devName: 'demo-owner', peers: [`127.0.0.1:${grid.ports[0]}`] })
+const existing = await existingGridFromArgs(process.argv)
+if (existing == null) {
+  console.log('starting a dev grid: 1 member + 2 agents (grid node --dev processes on 127.0.0.1)')
+  grid = await startDevNodes([[], ['--agent'], ['--agent']], (port, code) => {
+    console.error(`the node on 127.0.0.1:${port} exited early (code ${code})`)
+    process.exitCode = 1
+    void shutdown()
+  })
+  if (stopped) await stoppedWhileStarting()
+} else {
+  console.log(`joining the grid at ${existing.peer}`)
+}
+const owner = node = existing == null
+  ? await GridNode.start({ host: '127.0.0.1', port: 0, dev: true, devName: 'demo-owner', peers: [`127.0.0.1:${grid!.ports[0]}`] })
+  : await GridNode.start(existing.init)
 if (stopped) await stoppedWhileStarting()
 
-const deadline = Date.now() + 30_000
-while (owner.members().filter(m => m.state === 'alive').length < 3) {
+// a dev grid: its 3 nodes alive; a grid already running: 2 agents alive (it may be starting too)
+const ready = (): boolean => existing == null
+  ? owner.members().filter(m => m.state === 'alive').length >= 3
+  : owner.members().filter(m => m.state === 'alive' && m.role === 'agent').length >= 2
+const deadline = Date.now() + (existing == null ? 30_000 : 120_000)
+while (!ready()) {
   if (stopped) await stoppedWhileStarting()
-  if (Date.now() > deadline) { console.error('the dev grid did not come up within 30 s'); process.exitCode = 1; await shutdown(); process.exit() }
+  if (Date.now() > deadline) { console.error('the grid did not come up (or has fewer than 2 agents) within the time allowed'); process.exitCode = 1; await shutdown(); process.exit() }
   await new Promise(resolve => setTimeout(resolve, 200))
 }
-console.log(`grid up: ${grid.ports.map(p => `127.0.0.1:${p}`).join(', ')}; running primes`)
+console.log(`grid up: ${existing?.peer ?? grid!.ports.map(p => `127.0.0.1:${p}`).join(', ')}; running primes`)
 dashboard = dashboardAt > 0 ? await startDashboard(owner, { port: Number(process.argv[dashboardAt + 1] ?? 0) }, owner.log) : undefined
 if (dashboard != null) console.log(`dashboard: ${dashboard.url}`)
 
@@ -93,8 +107,11 @@ try {
   const summary = await run.done
   draw()
   console.log('\nsummary:', JSON.stringify(summary, null, 2))
+  // a script (compose's demo service, a test) sees a run that lost items as a failure
+  if (summary.failed > 0) process.exitCode = 1
 } catch (err) {
   console.error(`the run ended: ${(err as Error).message}`)
+  process.exitCode = 1
 } finally {
   clearInterval(timer)
   await shutdown()

@@ -16,7 +16,7 @@ export const k8s = join(deploy, 'k8s')
 export type Obj = Record<string, any>
 
 /** The kubernetes-models class of each kind the manifests use: `validate()` checks an object against the API's (or the CRD's) schema. */
-const MODELS: Record<string, new (data: any) => { validate: () => void }> = {
+const MODELS: Record<string, new (data: never) => { validate: () => void }> = {
   'apps/v1/StatefulSet': StatefulSet,
   'v1/Service': Service,
   'v1/Secret': Secret,
@@ -29,7 +29,7 @@ const MODELS: Record<string, new (data: any) => { validate: () => void }> = {
 export function validate (object: Obj): void {
   const Model = MODELS[`${String(object.apiVersion)}/${String(object.kind)}`]
   if (Model == null) throw new Error(`no schema for ${String(object.apiVersion)} ${String(object.kind)}`)
-  new Model(object).validate()
+  new Model(object as never).validate()
 }
 
 export const kustomization = (dir: string): Obj => parse(readFileSync(join(k8s, dir, 'kustomization.yaml'), 'utf8')) as Obj

@@ -14,7 +14,7 @@ const flagsOf = (args: string[]): string[] => args.filter(a => a.startsWith('--'
 const envOf = (long: string): string | undefined => nodeCommand().options.find(o => o.long === long)?.envVar
 
 const base = resourcesOf('base').map(r => r.object)
-const envByName = (container: Obj): Record<string, Obj> => Object.fromEntries((container.env as Obj[]).map(e => [e.name, e]))
+const envByName = (container: Obj): Obj => Object.fromEntries((container.env as Obj[]).map(e => [e.name, e]))
 
 describe('Kubernetes manifests: deploy/k8s/base (what both certificate paths share)', () => {
   it('every resource validates against the Kubernetes schema of its kind', () => {

@@ -108,10 +108,11 @@ try {
   draw()
   console.log('\nsummary:', JSON.stringify(summary, null, 2))
   // a script (compose's demo service, a test) sees a run that lost items as a failure
-  if (summary.failed > 0) process.exitCode = 1
+  if (summary.failed > 0 && !stopped) process.exitCode = 1
 } catch (err) {
   console.error(`the run ended: ${(err as Error).message}`)
-  process.exitCode = 1
+  // stopped by a signal: the ending asked for, not a failure
+  if (!stopped) process.exitCode = 1
 } finally {
   clearInterval(timer)
   await shutdown()

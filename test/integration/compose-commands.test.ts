@@ -65,11 +65,14 @@ describe('deploy/compose.yaml: its command lines as processes on 127.0.0.1', () 
 
     async function healthy (service: string): Promise<void> {
       const check = (await local.healthCommand(service))!
-      const { retries = 3 } = services[service]!.healthcheck!
+      // compose's defaults: 30 s between checks, 3 retries
+      const { retries = 3, interval = '30s' } = services[service]!.healthcheck!
+      const intervalMs = Number(/^(\d+)s$/.exec(interval)?.[1] ?? NaN) * 1000
+      expect(intervalMs, `${service}: healthcheck interval ${interval}`).toBeGreaterThan(0)
       for (let attempt = 0; attempt < retries; attempt++) {
         if (!running.get(service)!.running) throw new Error(`${service} exited: ${running.get(service)!.out}`)
         if (await runOnce(check, envOf(service)) === 0) return
-        await new Promise(resolve => setTimeout(resolve, 2000))
+        await new Promise(resolve => setTimeout(resolve, intervalMs))
       }
       throw new Error(`${service} not healthy: ${running.get(service)!.out}`)
     }

@@ -6,8 +6,7 @@
  * `service:port` and each service's own listening ports become 127.0.0.1 ports
  * of their own, every volume a directory, 0.0.0.0 becomes 127.0.0.1.
  */
-import { readFileSync } from 'node:fs'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'yaml'
 import { freePort, isPortFree } from './ports.ts'

@@ -29,6 +29,8 @@ export interface TaskState {
   agent?: string
   error?: WireError
   value?: unknown
+  /** The last `ctx.progress` value. */
+  progress?: unknown
 }
 
 /**
@@ -94,7 +96,7 @@ export class Task extends EventEmitter<TaskHandleEvents> {
     this.submitter = init.submitter
     this.settled = new Promise(resolve => { this.settle = resolve })
     if (init.restored != null) {
-      ({ status: this.status, attempts: this.attempts, startedAt: this.startedAt, endedAt: this.endedAt, agent: this.agent, error: this.error, value: this.value } = init.restored)
+      ({ status: this.status, attempts: this.attempts, startedAt: this.startedAt, endedAt: this.endedAt, agent: this.agent, error: this.error, value: this.value, progress: this.lastProgress } = init.restored)
       if (this.final) this.settle()
     }
   }
@@ -108,6 +110,11 @@ export class Task extends EventEmitter<TaskHandleEvents> {
     await this.settled
     if (this.status === 'completed') return this.value
     throw this.failure()
+  }
+
+  /** The last `ctx.progress` value, if any. */
+  get progressValue (): unknown {
+    return this.lastProgress
   }
 
   /** Cancels the task wherever it is: a running one has its signal aborted (and its worker killed after a grace period). */

@@ -26,20 +26,13 @@ export class FinishedTask {
   readonly progress: unknown
 
   constructor (task: Task) {
-    this.module = task.module
-    this.priority = task.priority
-    this.maxRetries = task.maxRetries
-    this.timeoutMs = task.timeoutMs
-    this.submittedAt = task.submittedAt
-    this.submitter = task.submitter
-    this.status = task.status
-    this.attempts = task.attempts
-    this.startedAt = task.startedAt
+    // one destructuring: the record takes exactly these fields of the task, nothing that holds on to more
+    ({
+      module: this.module, priority: this.priority, maxRetries: this.maxRetries, timeoutMs: this.timeoutMs, submittedAt: this.submittedAt,
+      submitter: this.submitter, status: this.status, attempts: this.attempts, startedAt: this.startedAt, agent: this.agent,
+      error: this.error, value: this.value, progressValue: this.progress
+    } = task)
     this.endedAt = task.endedAt ?? 0
-    this.agent = task.agent
-    this.error = task.error
-    this.value = task.value
-    this.progress = task.progressValue
   }
 
   /** A handle on it again (settled, final: `result()`, `info()` as the original's), for a lookup by id. */

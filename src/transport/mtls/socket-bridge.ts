@@ -14,7 +14,7 @@ import type { TLSSocket } from 'node:tls'
 import type { AbortOptions, MessageStream, MessageStreamDirection } from '@libp2p/interface'
 import { AbstractMessageStream } from '@libp2p/utils'
 import type { SendResult } from '@libp2p/utils'
-import type { Uint8ArrayList } from 'uint8arraylist'
+import { Uint8ArrayList } from 'uint8arraylist'
 
 /** Resolves on `event` from an EventTarget, rejects on its `close`. */
 async function nextEvent (target: EventTarget, event: string): Promise<void> {
@@ -28,7 +28,7 @@ async function nextEvent (target: EventTarget, event: string): Promise<void> {
 }
 
 export function toNodeDuplex (stream: MessageStream): Duplex {
-  function sendAndCallback (chunk: Uint8Array, callback: (err?: Error | null) => void): void {
+  function sendAndCallback (chunk: Uint8Array | Uint8ArrayList, callback: (err?: Error | null) => void): void {
     try {
       if (stream.send(chunk)) { callback(); return }
       socket.pause()
@@ -41,8 +41,7 @@ export function toNodeDuplex (stream: MessageStream): Duplex {
   stream.pause()
   const socket: Duplex = new Duplex({
     write (chunk: Uint8Array, _encoding, callback) { sendAndCallback(chunk, callback) },
-    // TLS hands its records over in one writev: one buffer makes one write on the connection (one syscall), not one per record
-    writev (chunks: Array<{ chunk: Uint8Array }>, callback) { sendAndCallback(joined(chunks.map(({ chunk }) => chunk)), callback) },
+    writev (chunks: Array<{ chunk: Uint8Array }>, callback) { sendAndCallback(new Uint8ArrayList(...chunks.map(({ chunk }) => chunk)), callback) },
     read () { stream.resume() },
     final (cb) { stream.close().then(() => { cb() }, (err: Error) => { cb(err) }) }
   })
@@ -103,17 +102,15 @@ class EncryptedMessageStream extends AbstractMessageStream {
   }
 
   sendData (data: Uint8ArrayList): SendResult {
-    // one write for the whole list (a muxer frame's header, a length prefix, the message): one TLS
-    // record and one write below it, where a write per chunk cost a record and a syscall each
-    const canSendMore = this.socket.write(data.subarray())
-    return { sentBytes: data.byteLength, canSendMore }
+    let sentBytes = 0
+    let canSendMore = true
+    for (const buf of data) {
+      sentBytes += buf.byteLength
+      canSendMore = this.socket.write(buf)
+      if (!canSendMore) break
+    }
+    return { sentBytes, canSendMore }
   }
-}
-
-/** The chunks as one buffer (copied only when there are several). */
-function joined (chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!
-  return Buffer.concat(chunks)
 }
 
 export function toMessageStream (stream: MessageStream, socket: TLSSocket): MessageStream {

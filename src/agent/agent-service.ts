@@ -14,7 +14,8 @@ import { lacks } from '../placement/index.ts'
 import { Rejections, streamFailure } from '../transport/rejections.ts'
 import type { RejectedCount } from '../transport/rejections.ts'
 import { Batcher } from '../wire/batcher.ts'
-import { boundedLogLine } from '../wire/task-log.ts'
+import { RelayedItem } from './relayed-item.ts'
+import type { Relay, RelayedResult } from './relayed-item.ts'
 import type { RoleCheck } from '../trust/credentials.ts'
 import { guarded } from '../trust/guard.ts'
 import { refusalFrame } from '../trust/refusal.ts'
@@ -211,11 +212,10 @@ export class AgentService {
       }
       this.attached(id)
       const send = (message: WorkerDown): void => { json.write(message).catch(() => {}) }
-      type Result = Extract<WorkerDown, { type: 'results' }>['results'][number]
-      const results = new Batcher<Result>(batch => { send({ type: 'results', results: batch }) })
+      const results = new Batcher<RelayedResult>(batch => { send({ type: 'results', results: batch }) })
       // items received and not yet answered: bounded, so a requester cannot queue unbounded work here
       let inFlight = 0
-      const answer = (result: Result): void => {
+      const answer = (result: RelayedResult): void => {
         inFlight--
         results.push(result)
       }
@@ -228,11 +228,15 @@ export class AgentService {
         })
       })
       // tasks in flight on this stream, by the requester's number: a cancel aborts their signals
-      const tasks = new Map<number, AbortController>()
+      const tasks = new Map<number, RelayedItem>()
+      const relay: Relay = { tasks, answer, notice: result => { results.push(result) } }
       while (attached.alive) {
         const message = await json.read(workerUpSchema)
         if (message.type === 'cancel') {
-          for (const n of message.n) tasks.get(n)?.abort()
+          for (const n of message.n) {
+            const item = tasks.get(n)
+            if (item != null) attached.cancel(item)
+          }
           continue
         }
         if (message.type !== 'batch') continue
@@ -241,15 +245,9 @@ export class AgentService {
         }
         inFlight += message.items.length
         for (const { n, item, task } of message.items) {
-          const controller = task === true ? new AbortController() : undefined
-          if (controller != null) tasks.set(n, controller)
-          const options = controller == null
-            ? undefined
-            : { task: true, signal: controller.signal, onStart: () => { results.push({ n, notice: 'started' }) }, onProgress: (value: unknown) => { results.push({ n, notice: 'progress', value }) }, onLog: (line: string) => { results.push({ n, notice: 'log', line: boundedLogLine(line) }) } }
-          attached.process(item, options).then(
-            value => { tasks.delete(n); answer({ n, value }) },
-            err => { tasks.delete(n); answer({ n, error: toWireError(err) }) }
-          )
+          const relayed = new RelayedItem(relay, n, task === true)
+          if (task === true) tasks.set(n, relayed)
+          attached.submit(item, relayed, task === true)
         }
       }
     } catch (err) {

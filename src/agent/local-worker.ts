@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process'
 import type { FromWorker, ProcessOptions, ToWorker, WorkerExit, WorkerItem, WorkerOutput, WorkerStart } from '../worker/ipc.ts'
 import { Batcher } from '../wire/batcher.ts'
-import { deliver } from '../wire/pending-item.ts'
-import type { PendingItem } from '../wire/pending-item.ts'
+import { deliver, pendingNumber, PromisedItem } from '../wire/pending-item.ts'
+import type { ItemListener } from '../wire/pending-item.ts'
 import { RemoteError, workerExitedError } from '../wire/wire-error.ts'
 import { ProtocolError } from '../errors.ts'
 import type { WireError } from '../wire/wire-error.ts'
@@ -16,15 +16,14 @@ export interface WorkerInfo {
 
 const DEFAULT_KILL_TIMEOUT_MS = 5000
 
-type Pending = PendingItem
-
 /** One worker child process on this agent: items in over IPC, results out, one exit. */
 export class LocalWorker {
   readonly info: WorkerInfo
   readonly exited: Promise<WorkerExit>
   private readonly child: ChildProcess
-  private readonly pending = new Map<number, Pending>()
+  private readonly pending = new Map<number, ItemListener>()
   private readonly ready: Promise<void>
+  private isReady = false
   private nextId = 0
   private readonly outgoing = new Batcher<WorkerItem>(items => { this.sendBatch(items) })
   private lastError?: WireError
@@ -36,7 +35,7 @@ export class LocalWorker {
     this.info = info
     this.send({ type: 'start', start })
     let markReady: () => void = () => {}
-    this.ready = new Promise(resolve => { markReady = resolve })
+    this.ready = new Promise(resolve => { markReady = () => { this.isReady = true; resolve() } })
     child.on('message', (message: FromWorker) => {
       if (message.type === 'ready') markReady()
       else if (message.type === 'results') this.received(message.results)
@@ -48,8 +47,11 @@ export class LocalWorker {
         // the exit first, then the items' rejections (see RemoteWorker.end)
         resolve(this.exit)
         markReady()
-        for (const p of this.pending.values()) { p.cleanup?.(); p.reject(workerExitedError(info.id, this.exit)) }
+        const pending = [...this.pending.values()]
         this.pending.clear()
+        const err = workerExitedError(info.id, this.exit)
+        // a turn later, as a rejection would be: after what follows `exited` has heard of it
+        queueMicrotask(() => { for (const p of pending) p.failed(err) })
       })
     })
   }
@@ -68,22 +70,40 @@ export class LocalWorker {
     await this.ready
     if (this.exit != null) throw workerExitedError(this.info.id, this.exit)
     options.signal?.throwIfAborted()
+    const entry = new PromisedItem(options)
+    this.submit(item, entry, options.task === true)
+    const signal = options.signal
+    if (signal != null) {
+      const onAbort = (): void => { this.cancel(entry) }
+      signal.addEventListener('abort', onAbort, { once: true })
+      entry.cleanup = () => { signal.removeEventListener('abort', onAbort) }
+    }
+    return await entry.promise
+  }
+
+  /** One item in; `listener` hears its notices and outcome (the agent's relay: nothing made per item but the entry). */
+  submit (item: unknown, listener: ItemListener, task = false): void {
+    if (!this.isReady) {
+      void this.ready.then(() => { this.submit(item, listener, task) })
+      return
+    }
+    if (this.exit != null) {
+      const err = workerExitedError(this.info.id, this.exit)
+      queueMicrotask(() => { listener.failed(err) })
+      return
+    }
     const id = this.nextId++
-    return await new Promise((resolve, reject) => {
-      const entry: Pending = { resolve, reject, onStart: options.onStart, onProgress: options.onProgress, onLog: options.onLog }
-      this.pending.set(id, entry)
-      this.outgoing.push(options.task === true ? { id, item, task: true } : { id, item })
-      const signal = options.signal
-      if (signal != null) {
-        // the item may still sit in the batcher: it leaves first, so the cancel never overtakes it
-        const onAbort = (): void => { this.outgoing.drain(); this.send({ type: 'cancel', ids: [id] }) }
-        if (signal.aborted) onAbort()
-        else {
-          signal.addEventListener('abort', onAbort, { once: true })
-          entry.cleanup = () => { signal.removeEventListener('abort', onAbort) }
-        }
-      }
-    })
+    this.pending.set(id, listener)
+    this.outgoing.push(task ? { id, item, task: true } : { id, item })
+  }
+
+  /** Aborts the signal of the task `listener` hears for (it still reports its outcome). */
+  cancel (listener: ItemListener): void {
+    const id = pendingNumber(this.pending, listener)
+    if (id == null) return
+    // the item may still sit in the batcher: it leaves first, so the cancel never overtakes it
+    this.outgoing.drain()
+    this.send({ type: 'cancel', ids: [id] })
   }
 
   private received (outputs: WorkerOutput[]): void {

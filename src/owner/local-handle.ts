@@ -9,6 +9,8 @@ export function localHandle (worker: LocalWorker, agentId: string): WorkerHandle
     pid: worker.info.pid,
     stage: worker.info.stage,
     process: async (item, options) => await worker.process(item, options),
+    submit: (item, listener, task) => { worker.submit(item, listener, task) },
+    cancel: listener => { worker.cancel(listener) },
     kill: async (options) => await worker.kill(options),
     exited: worker.exited
   }

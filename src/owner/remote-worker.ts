@@ -7,14 +7,12 @@ import type { ProcessOptions, WorkerExit } from '../worker/ipc.ts'
 import { RemoteError, toWireError, workerExitedError } from '../wire/wire-error.ts'
 import { AgentLostError } from '../errors.ts'
 import { Batcher } from '../wire/batcher.ts'
-import { deliver } from '../wire/pending-item.ts'
-import type { PendingItem } from '../wire/pending-item.ts'
+import { deliver, pendingNumber, PromisedItem } from '../wire/pending-item.ts'
+import type { ItemListener } from '../wire/pending-item.ts'
 
 const MAX_WORKER_MESSAGE_BYTES = 16 * 1024 * 1024
 
 interface HeldItem { n: number, item: unknown, task?: true }
-
-type Pending = PendingItem
 
 /**
  * A worker on another agent, driven over one `/gridd/worker/1.0.0` stream.
@@ -30,7 +28,7 @@ export class RemoteWorker implements WorkerHandle {
   private readonly libp2p: Libp2p
   private readonly agent: PeerId
   private readonly json: JsonStream
-  private readonly pending = new Map<number, Pending>()
+  private readonly pending = new Map<number, ItemListener>()
   private next = 0
   /** Sent and not yet answered: at most MAX_ITEMS_IN_FLIGHT (the agent closes a stream beyond it); the rest wait here. */
   private sent = 0
@@ -60,34 +58,44 @@ export class RemoteWorker implements WorkerHandle {
     return new RemoteWorker(libp2p, agent, info, json)
   }
 
-  /** Not async: it adds no promise of its own to every item (a pipeline's and a task's hot path). */
+  /** Not async: it adds no promise of its own to every item (a pipeline's hot path). */
   process (item: unknown, options: ProcessOptions = {}): Promise<unknown> {
     if (this.exit != null) return Promise.reject(workerExitedError(this.id, this.exit))
     if (options.signal?.aborted === true) return Promise.reject(options.signal.reason)
-    const n = this.next++
-    const entry: Pending = { resolve: () => {}, reject: () => {}, onStart: options.onStart, onProgress: options.onProgress, onLog: options.onLog }
-    const result = new Promise<unknown>((resolve, reject) => { entry.resolve = resolve; entry.reject = reject })
-    this.pending.set(n, entry)
-    this.held.push(options.task === true ? { n, item, task: true } : { n, item })
+    const entry = new PromisedItem(options)
+    this.submit(item, entry, options.task === true)
     const signal = options.signal
     if (signal != null) {
-      const onAbort = (): void => { this.cancel(n, signal.reason) }
+      const onAbort = (): void => { this.cancel(entry, signal.reason) }
       signal.addEventListener('abort', onAbort, { once: true })
       entry.cleanup = () => { signal.removeEventListener('abort', onAbort) }
     }
-    this.sendHeld()
-    return result
+    return entry.promise
   }
 
-  /** A task not sent yet ends here; one sent has its signal aborted on the agent. */
-  private cancel (n: number, reason: unknown): void {
+  /** One item in; `listener` hears its notices and outcome (a task pool's path: nothing made per item but the entry). */
+  submit (item: unknown, listener: ItemListener, task = false): void {
+    if (this.exit != null) {
+      const err = workerExitedError(this.id, this.exit)
+      queueMicrotask(() => { listener.failed(err) })
+      return
+    }
+    const n = this.next++
+    this.pending.set(n, listener)
+    this.held.push(task ? { n, item, task: true } : { n, item })
+    this.sendHeld()
+  }
+
+  /** A task not sent yet ends here (failed with `reason`); one sent has its signal aborted on the agent. */
+  cancel (listener: ItemListener, reason: unknown): void {
+    const n = pendingNumber(this.pending, listener)
+    if (n == null) return
     const at = this.held.findIndex(h => h.n === n)
     if (at >= 0) {
       this.held.splice(at, 1)
       deliver(this.pending, n, { error: reason instanceof Error ? reason : new Error(String(reason)) })
       return
     }
-    if (!this.pending.has(n)) return
     // the item may still sit in the batcher: it goes out first, so the cancel never overtakes it
     this.outgoing.drain()
     this.json.write({ type: 'cancel', n: [n] }).catch(err => { this.lost(`write failed: ${(err as Error).message}`) })
@@ -142,7 +150,9 @@ export class RemoteWorker implements WorkerHandle {
     // the exit first: whoever follows `exited` (a stage, a task pool) hears the worker is gone before its
     // items' rejections, so it handles them as a lost worker's, in one place and in order
     this.finish(exit)
-    for (const p of this.pending.values()) { p.cleanup?.(); p.reject(err) }
+    const pending = [...this.pending.values()]
     this.pending.clear()
+    // a turn later, as a rejection would be: after what follows `exited` has heard of it
+    queueMicrotask(() => { for (const p of pending) p.failed(err) })
   }
 }

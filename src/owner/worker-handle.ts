@@ -1,7 +1,7 @@
 import type { ProcessOptions, WorkerExit } from '../worker/ipc.ts'
+import type { ItemListener } from '../wire/pending-item.ts'
 
-export type { ProcessOptions }
-
+export type { ProcessOptions, ItemListener }
 
 /** A worker, wherever it landed (this node or a remote agent). */
 export interface WorkerHandle {
@@ -12,8 +12,33 @@ export interface WorkerHandle {
   readonly stage: string
   /** One item in, its result out; a remote error is rethrown with its name and stack. */
   process: (item: unknown, options?: ProcessOptions) => Promise<unknown>
+  /** One item in, `listener` told its notices and outcome: no promise or signal per item (task pools). */
+  submit?: (item: unknown, listener: ItemListener, task?: boolean) => void
+  /** Cancels the item `listener` hears for: dropped if not sent yet, else its signal is aborted in the worker. */
+  cancel?: (listener: ItemListener, reason: Error) => void
   /** Graceful: teardown runs, then SIGKILL after a timeout. */
   kill: (options?: { graceful?: boolean }) => Promise<WorkerExit>
   /** Resolves once, however the worker ends (including its agent being lost). */
   readonly exited: Promise<WorkerExit>
+}
+
+/** Abort controllers of items sent through `process` to a handle without `submit`. */
+const controllers = new WeakMap<ItemListener, AbortController>()
+
+/** `handle.submit`, or the same through `process` and an abort signal for a handle that has only that. */
+export function submitItem (handle: WorkerHandle, item: unknown, listener: ItemListener, task: boolean): void {
+  if (handle.submit != null) {
+    handle.submit(item, listener, task)
+    return
+  }
+  const controller = new AbortController()
+  controllers.set(listener, controller)
+  handle.process(item, { signal: controller.signal, task, onStart: () => { listener.started() }, onProgress: value => { listener.progress(value) }, onLog: line => { listener.log(line) } })
+    .then(value => { listener.done(value) }, (err: Error) => { listener.failed(err) })
+}
+
+/** `handle.cancel`, or an abort of the signal `submitItem` gave `process`. */
+export function cancelItem (handle: WorkerHandle, listener: ItemListener, reason: Error): void {
+  if (handle.cancel != null) handle.cancel(listener, reason)
+  else controllers.get(listener)?.abort(reason)
 }

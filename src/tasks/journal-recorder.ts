@@ -27,10 +27,17 @@ export interface RecorderOptions {
   startWriter?: StartWriter
 }
 
-/** Default batching window: a burst of task events costs one transaction. */
-export const FLUSH_EVERY_MS = 5
-/** Default bound on batches in flight to the writer: one being written, one waiting. */
-export const MAX_IN_FLIGHT = 2
+/**
+ * Default batching window: a burst of task events costs one transaction, and a
+ * task that ends within it is one insert, not an insert and an update.
+ */
+export const FLUSH_EVERY_MS = 10
+/**
+ * Default bound on batches in flight to the writer: the one being written. While it is,
+ * changes merge here (a task submitted and finished meanwhile is one row written, not two),
+ * so a busy writer writes less per task rather than falling behind.
+ */
+export const MAX_IN_FLIGHT = 1
 /** A failing journal is logged at most this often. */
 const LOG_EVERY_MS = 30_000
 

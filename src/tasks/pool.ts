@@ -1,4 +1,5 @@
-import type { WorkerHandle } from '../owner/worker-handle.ts'
+import type { ItemListener, WorkerHandle } from '../owner/worker-handle.ts'
+import { cancelItem, submitItem } from '../owner/worker-handle.ts'
 import type { SpawnOptions } from '../owner/workers.ts'
 import type { Logger } from '../logger.ts'
 import { FairQueue } from './queue.ts'
@@ -46,13 +47,37 @@ export interface PoolConfig extends PoolSizing {
 
 interface PoolWorker {
   handle: WorkerHandle
-  inFlight: Map<Task, AbortController>
+  inFlight: Map<Task, Attempt>
   /** Killed by this pool (a task ignored its abort): what was in flight goes back to the queue. */
   killing: boolean
   /** Lost (it exited, or its agent did): takes nothing more, even before its `exited` callback runs. */
   gone: boolean
   busySince?: number
   busyMs: number
+}
+
+/**
+ * One attempt of a task on a worker: what the worker reports goes to the task,
+ * its outcome to the pool. One object per dispatch, in place of an abort
+ * controller, a promise and five closures (each showed in the task path's profile).
+ */
+class Attempt implements ItemListener {
+  readonly pool: TaskPool
+  readonly worker: PoolWorker
+  readonly task: Task
+  timeout?: NodeJS.Timeout
+
+  constructor (pool: TaskPool, worker: PoolWorker, task: Task) {
+    this.pool = pool
+    this.worker = worker
+    this.task = task
+  }
+
+  started (): void { this.task.mark('running') }
+  progress (value: unknown): void { this.task.progress(value) }
+  log (line: string): void { this.task.log(line) }
+  done (value: unknown): void { this.pool.attemptDone(this, value) }
+  failed (err: Error): void { this.pool.attemptFailed(this, err) }
 }
 
 /** Most tasks on one worker at once, however cheap (the pipelines' default maxWindow). */
@@ -125,9 +150,9 @@ export class TaskPool {
     const error = status === 'timeout' ? new TaskTimeoutError(task.id, task.timeoutMs ?? 0) : new TaskCancelledError(task.id, reason)
     task.mark(status, toWireError(error))
     for (const worker of this.workers) {
-      const controller = worker.inFlight.get(task)
-      if (controller == null) continue
-      controller.abort(error)
+      const attempt = worker.inFlight.get(task)
+      if (attempt == null) continue
+      cancelItem(worker.handle, attempt, error)
       // the task ignores its signal: its worker is killed, and replaced if there is work
       const grace = setTimeout(() => {
         if (!worker.inFlight.has(task) || worker.killing) return
@@ -194,42 +219,42 @@ export class TaskPool {
   }
 
   private dispatch (worker: PoolWorker, task: Task): void {
-    const controller = new AbortController()
-    worker.inFlight.set(task, controller)
+    const attempt = new Attempt(this, worker, task)
+    worker.inFlight.set(task, attempt)
     if (worker.busySince == null) worker.busySince = performance.now()
     task.agent = worker.handle.agentId
     task.mark('dispatched')
-    const timeout = task.timeoutMs == null ? undefined : setTimeout(() => { this.end(task, 'timeout', 'timed out') }, task.timeoutMs)
-    timeout?.unref()
-    worker.handle.process(task.input, {
-      signal: controller.signal,
-      task: true,
-      onStart: () => { task.mark('running') },
-      onProgress: value => { task.progress(value) },
-      onLog: line => { task.log(line) }
-    }).then(
-      value => {
-        try {
-          this.sizer.completed()
-          // a quick task's start is not reported (see ItemRunner): its result says it ran
-          if (task.status === 'dispatched') task.mark('running')
-          task.complete(value)
-        } finally {
-          this.settled(worker, task, timeout)
-        }
-      },
-      err => {
-        try {
-          this.failed(worker, task, err as Error)
-        } finally {
-          this.settled(worker, task, timeout)
-        }
-      }
-    )
+    if (task.timeoutMs != null) {
+      attempt.timeout = setTimeout(() => { this.end(task, 'timeout', 'timed out') }, task.timeoutMs)
+      attempt.timeout.unref()
+    }
+    submitItem(worker.handle, task.input, attempt, true)
   }
 
-  /** The task's attempt on `worker` is over (either way): its room goes to the next task. */
-  private settled (worker: PoolWorker, task: Task, timeout: NodeJS.Timeout | undefined): void {
+  /** The attempt's worker returned a value. */
+  attemptDone (attempt: Attempt, value: unknown): void {
+    const task = attempt.task
+    try {
+      this.sizer.completed()
+      // a quick task's start is not reported (see ItemRunner): its result says it ran
+      if (task.status === 'dispatched') task.mark('running')
+      task.complete(value)
+    } finally {
+      this.settled(attempt)
+    }
+  }
+
+  /** The attempt failed: the task threw, was cancelled, or its worker was lost. */
+  attemptFailed (attempt: Attempt, err: Error): void {
+    try {
+      this.failed(attempt.worker, attempt.task, err)
+    } finally {
+      this.settled(attempt)
+    }
+  }
+
+  /** The task's attempt on its worker is over (either way): its room goes to the next task. */
+  private settled ({ worker, task, timeout }: Attempt): void {
     clearTimeout(timeout)
     worker.inFlight.delete(task)
     if (worker.inFlight.size === 0 && worker.busySince != null) {

@@ -5,6 +5,7 @@ import { emptyCounts } from './types.ts'
 import { EventStream } from './event-stream.ts'
 import { SessionClosedError } from '../errors.ts'
 import { randomHex } from './random-hex.ts'
+import { FinishedTask } from './finished-task.ts'
 
 /** What a session asks of its service: where a task goes once made. */
 export interface SessionHost {
@@ -34,7 +35,10 @@ export class Session {
   /** Resolves once the session is closed (or cancelled) and every task in it is final. */
   readonly done: Promise<void>
   private readonly host: SessionHost
+  /** Tasks not final yet. */
   private readonly byId = new Map<string, Task>()
+  /** Final tasks whose results are still served, as compact records (see FinishedTask), in the order they ended. */
+  private readonly finished = new Map<string, FinishedTask>()
   private readonly counters = emptyCounts()
   private readonly streams = new Set<EventStream<TaskEvent>>()
   private open = 0
@@ -82,27 +86,38 @@ export class Session {
   }
 
   /** Submits and waits: the task's value, or its error re-thrown (TaskError keeps the remote stack). */
-  async run (module: string | URL, input?: unknown, options: TaskOptions = {}): Promise<unknown> {
-    return await this.submit(module, input, options).result()
+  run (module: string | URL, input?: unknown, options: TaskOptions = {}): Promise<unknown> {
+    // not async (one promise less per task), and never throwing synchronously: a closed session rejects
+    try {
+      return this.submit(module, input, options).result()
+    } catch (err) {
+      return Promise.reject(err)
+    }
   }
 
   /** Takes in a task made elsewhere (one resumed from the journal). */
   adopt (task: Task): void {
-    this.byId.set(task.id, task)
-    // one already final (resumed from the journal) is not waited for
-    if (!task.final) this.open++
     this.counters[task.status]++
+    // one already final (resumed from the journal) is not waited for
+    if (task.final) {
+      this.finished.set(task.id, new FinishedTask(task))
+      return
+    }
+    this.byId.set(task.id, task)
+    this.open++
     task.observe(this.observer)
   }
 
+  /** The task, or a new handle on a final one (its record: see FinishedTask). */
   get (id: string): Task | undefined {
-    return this.byId.get(id)
+    return this.byId.get(id) ?? this.finished.get(id)?.toTask(id, this.id)
   }
 
   /** Cancels every task not yet final, and closes the session. */
   cancel (reason = 'session cancelled'): void {
     this.close()
-    for (const task of this.byId.values()) task.cancel(reason)
+    // final tasks are no longer here: only open ones are left to cancel
+    for (const task of [...this.byId.values()]) task.cancel(reason)
   }
 
   /** No new tasks; `done` resolves once those submitted are final. */
@@ -116,6 +131,7 @@ export class Session {
 
   tasks (filter: { status?: TaskStatus } = {}): TaskInfo[] {
     const out: TaskInfo[] = []
+    for (const [id, record] of this.finished) if (filter.status == null || record.status === filter.status) out.push(record.toTask(id, this.id).info())
     for (const task of this.byId.values()) if (filter.status == null || task.status === filter.status) out.push(task.info())
     return out
   }
@@ -136,9 +152,9 @@ export class Session {
   /** Forgets final tasks that ended before `before` (their results are no longer served). */
   forgetFinal (before: number): number {
     let forgotten = 0
-    for (const [id, task] of this.byId) {
-      if (task.final && (task.endedAt ?? 0) < before) {
-        this.byId.delete(id)
+    for (const [id, record] of this.finished) {
+      if (record.endedAt < before) {
+        this.finished.delete(id)
         forgotten++
       }
     }
@@ -154,6 +170,9 @@ export class Session {
       this.host.changed?.(task, previous)
       if (this.streams.size > 0) this.publish(task.statusEvent())
       if (task.final) {
+        // from now on a record, not the task: whoever holds the handle keeps it, nobody else does
+        this.byId.delete(task.id)
+        this.finished.set(task.id, new FinishedTask(task))
         this.open--
         this.settleIfDone()
       }

@@ -29,6 +29,8 @@ export interface TaskState {
   agent?: string
   error?: WireError
   value?: unknown
+  /** The last `ctx.progress` value. */
+  progress?: unknown
 }
 
 /**
@@ -74,11 +76,11 @@ export class Task extends EventEmitter<TaskHandleEvents> {
   private lastProgress?: unknown
   error?: WireError
   value?: unknown
-  /** Resolves once the task is final (never rejects). */
-  readonly settled: Promise<void>
+  /** Made when first asked for (most tasks are only awaited through `result()`). */
+  private settledPromise?: Promise<void>
   /** Set by the service: checks a value before it completes the task (the result size cap); what it throws fails the task instead. */
   checkResult?: (value: unknown) => void
-  private settle!: () => void
+  private settle?: () => void
   private observer?: TaskObserver
 
   constructor (init: TaskInit) {
@@ -92,10 +94,8 @@ export class Task extends EventEmitter<TaskHandleEvents> {
     this.timeoutMs = init.timeoutMs
     this.submittedAt = init.submittedAt ?? Date.now()
     this.submitter = init.submitter
-    this.settled = new Promise(resolve => { this.settle = resolve })
     if (init.restored != null) {
-      ({ status: this.status, attempts: this.attempts, startedAt: this.startedAt, endedAt: this.endedAt, agent: this.agent, error: this.error, value: this.value } = init.restored)
-      if (this.final) this.settle()
+      ({ status: this.status, attempts: this.attempts, startedAt: this.startedAt, endedAt: this.endedAt, agent: this.agent, error: this.error, value: this.value, progress: this.lastProgress } = init.restored)
     }
   }
 
@@ -103,11 +103,27 @@ export class Task extends EventEmitter<TaskHandleEvents> {
     return isFinal(this.status)
   }
 
+  /** Resolves once the task is final (never rejects). */
+  get settled (): Promise<void> {
+    if (this.settledPromise == null) {
+      this.settledPromise = this.final ? Promise.resolve() : new Promise(resolve => { this.settle = resolve })
+    }
+    return this.settledPromise
+  }
+
   /** The task's value, or a TaskError (its remote stack kept), TaskTimeoutError, TaskCancelledError or TaskLostError. */
-  async result (): Promise<unknown> {
-    await this.settled
-    if (this.status === 'completed') return this.value
-    throw this.failure()
+  result (): Promise<unknown> {
+    // not async, and no await of `settled` when final: a run's promise is one of the per-task costs
+    if (this.final) return this.status === 'completed' ? Promise.resolve(this.value) : Promise.reject(this.failure())
+    return this.settled.then(() => {
+      if (this.status === 'completed') return this.value
+      throw this.failure()
+    })
+  }
+
+  /** The last `ctx.progress` value, if any. */
+  get progressValue (): unknown {
+    return this.lastProgress
   }
 
   /** Cancels the task wherever it is: a running one has its signal aborted (and its worker killed after a grace period). */
@@ -188,7 +204,7 @@ export class Task extends EventEmitter<TaskHandleEvents> {
     if (final) this.endedAt = Date.now()
     this.observer?.status(this, previous)
     if (this.listenerCount('status') > 0) this.emit('status', this.statusEvent())
-    if (final) this.settle()
+    if (final) this.settle?.()
   }
 
   private failure (): GridError {

@@ -137,7 +137,7 @@ export class Tasks {
   }
 
   run (module: string | URL, input?: unknown, options: TaskOptions = {}): Promise<unknown> {
-    // no async layer of its own (session.run is async: it never throws synchronously)
+    // no async layer of its own (session.run never throws synchronously: it returns a rejected promise)
     return this.defaultSession.run(module, input, options)
   }
 

@@ -5,6 +5,7 @@
  * stream pairs, a fixed membership list, and a spawner whose workers are
  * promises instead of processes.
  */
+import type { ItemListener } from '../../../src/wire/pending-item.ts'
 import { streamPair } from '@libp2p/utils'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -106,6 +107,13 @@ export class FakeWorker {
   async process (item: unknown): Promise<unknown> {
     return await this.behave(item)
   }
+
+  /** As LocalWorker.submit: the outcome goes to the listener. */
+  submit (item: unknown, listener: ItemListener): void {
+    this.behave(item).then(value => { listener.done(value) }, (err: Error) => { listener.failed(err) })
+  }
+
+  cancel (): void {}
 
   async kill (): Promise<WorkerExit> {
     this.end({ code: null, signal: 'SIGKILL' })

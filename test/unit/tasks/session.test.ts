@@ -36,6 +36,25 @@ describe('Session', () => {
     expect(s.tasks().length).toBe(4)
   })
 
+  it('keeps a final task as a record: a lookup by id gives a settled handle with its outcome, until it is forgotten', async () => {
+    const { session: s, queued } = session()
+    s.submit('m.ts', 1)
+    s.submit('m.ts', 2)
+    const [a, b] = queued
+    a!.mark('dispatched'); a!.mark('running'); a!.progress(0.5); a!.complete({ out: 1 })
+    b!.mark('dispatched'); b!.mark('failed', { name: 'RangeError', message: 'no good' })
+    const again = s.get(a!.id)!
+    expect(again).not.toBe(a)
+    expect(again.final).toBe(true)
+    expect(await again.result()).toEqual({ out: 1 })
+    expect(again.info()).toEqual(a!.info())
+    await expect(s.get(b!.id)!.result()).rejects.toMatchObject({ message: expect.stringContaining('no good') })
+    expect(s.tasks({ status: 'failed' }).map(t => t.id)).toEqual([b!.id])
+    expect(s.forgetFinal(Date.now() + 1)).toBe(2)
+    expect(s.get(a!.id)).toBeUndefined()
+    expect(s.counts().completed).toBe(1)
+  })
+
   it('events() yields status changes and progress, and ends once the closed session is done', async () => {
     const { session: s, queued } = session()
     s.submit('m.ts')

@@ -1,0 +1,46 @@
+import type { ItemListener } from '../wire/pending-item.ts'
+import type { WorkerDown } from '../wire/spawn-protocol.ts'
+import { toWireError } from '../wire/wire-error.ts'
+import { boundedLogLine } from '../wire/task-log.ts'
+
+/** One entry of a `results` message back to the requester. */
+export type RelayedResult = Extract<WorkerDown, { type: 'results' }>['results'][number]
+
+/** One worker stream's side of the relay: its tasks by the requester's number, and where answers and notices go. */
+export interface Relay {
+  tasks: Map<number, RelayedItem>
+  /** An outcome (the item's room on the stream is free again). */
+  answer: (result: RelayedResult) => void
+  notice: (result: RelayedResult) => void
+}
+
+/**
+ * An item the agent relays from a requester's stream to its local worker:
+ * what the worker reports goes back under the requester's number. One object
+ * per item, in place of an abort controller, options and five closures.
+ */
+export class RelayedItem implements ItemListener {
+  private readonly relay: Relay
+  private readonly n: number
+  private readonly task: boolean
+
+  constructor (relay: Relay, n: number, task: boolean) {
+    this.relay = relay
+    this.n = n
+    this.task = task
+  }
+
+  started (): void { this.relay.notice({ n: this.n, notice: 'started' }) }
+  progress (value: unknown): void { this.relay.notice({ n: this.n, notice: 'progress', value }) }
+  log (line: string): void { this.relay.notice({ n: this.n, notice: 'log', line: boundedLogLine(line) }) }
+
+  done (value: unknown): void {
+    if (this.task) this.relay.tasks.delete(this.n)
+    this.relay.answer({ n: this.n, value })
+  }
+
+  failed (err: Error): void {
+    if (this.task) this.relay.tasks.delete(this.n)
+    this.relay.answer({ n: this.n, error: toWireError(err) })
+  }
+}

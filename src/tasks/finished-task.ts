@@ -1,0 +1,53 @@
+import { Task } from './task.ts'
+import type { TaskStatus } from './types.ts'
+import type { WireError } from '../wire/wire-error.ts'
+
+/**
+ * What a session keeps of a final task until its result is forgotten: one
+ * flat record, no emitter, promise, closure or input. An owner serves results
+ * for `resultTtlMs` (ten minutes by default); at tens of thousands of tasks a
+ * second, keeping each final Task object itself made the heap, and the
+ * collector's work on every task, grow with every result kept.
+ */
+export class FinishedTask {
+  readonly module: string
+  readonly priority: number
+  readonly maxRetries: number
+  readonly timeoutMs: number | undefined
+  readonly submittedAt: number
+  readonly submitter: string | undefined
+  readonly status: TaskStatus
+  readonly attempts: number
+  readonly startedAt: number | undefined
+  readonly endedAt: number
+  readonly agent: string | undefined
+  readonly error: WireError | undefined
+  readonly value: unknown
+  readonly progress: unknown
+
+  constructor (task: Task) {
+    // one destructuring: the record takes exactly these fields of the task, nothing that holds on to more
+    ({
+      module: this.module, priority: this.priority, maxRetries: this.maxRetries, timeoutMs: this.timeoutMs, submittedAt: this.submittedAt,
+      submitter: this.submitter, status: this.status, attempts: this.attempts, startedAt: this.startedAt, agent: this.agent,
+      error: this.error, value: this.value, progressValue: this.progress
+    } = task)
+    this.endedAt = task.endedAt ?? 0
+  }
+
+  /** A handle on it again (settled, final: `result()`, `info()` as the original's), for a lookup by id. */
+  toTask (id: string, session: string): Task {
+    return new Task({
+      id,
+      session,
+      module: this.module,
+      input: undefined,
+      priority: this.priority,
+      maxRetries: this.maxRetries,
+      timeoutMs: this.timeoutMs,
+      submittedAt: this.submittedAt,
+      submitter: this.submitter,
+      restored: { status: this.status, attempts: this.attempts, startedAt: this.startedAt, endedAt: this.endedAt, agent: this.agent, error: this.error, value: this.value, progress: this.progress }
+    })
+  }
+}

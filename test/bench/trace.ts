@@ -105,7 +105,7 @@ function describe (trace: Trace, results: PolicyFigures[], figures: Record<strin
   if (ratios.length > 0) rows.push({ what: `bench:trace ${trace.name}: the goals, as ratios in the same run`, figures: ratios })
 }
 
-await runBench('trace', ['--trace', '--policy'], async (args, defer) => {
+await runBench('trace', ['--trace', '--policy', '--prestart'], async (args, defer) => {
   const onlyTrace = args.text('--trace')
   const onlyPolicy = args.text('--policy')
   const list = traces(args.quick).filter(t => onlyTrace == null || t.name === onlyTrace)
@@ -114,7 +114,8 @@ await runBench('trace', ['--trace', '--policy'], async (args, defer) => {
   defer(async () => { await cluster.close() })
   process.on('exit', () => { cluster.killAllSync() })
   const port = await cluster.freePort()
-  await cluster.start(port, [], 30_000, AGENT)
+  const prestart = args.text('--prestart')
+  await cluster.start(port, [], 30_000, prestart == null ? AGENT : [...AGENT, '--prestart-workers', prestart])
   const node = await GridNode.start({ host: '127.0.0.1', port: 0, dev: true, peers: [`127.0.0.1:${port}`], logger: pino({ level: 'silent' }) })
   defer(async () => { await node.stop() })
   const deadline = Date.now() + 30_000

@@ -101,7 +101,10 @@ export class HostPool {
         this.idle.push(host)
         host.child.once('exit', () => {
           const at = this.idle.indexOf(host)
-          if (at >= 0) this.idle.splice(at, 1)
+          if (at < 0) return
+          // an idle host died (killed from outside): replaced like a taken one
+          this.idle.splice(at, 1)
+          this.refillSoon(REFILL_DELAY_MS)
         })
         await loaded(host.child)
       }

@@ -40,6 +40,8 @@ export interface EqualizerConfig {
   warmupTicks: number
   /** Keep queueing delay (items waiting ÷ what the workers drain per second, Little's law) under this. */
   latencyObjectiveMs?: number
+  /** Workers kept beyond the need, ready for a burst (within maxWorkers). Default 0. */
+  spareWorkers?: number
 }
 
 export interface EqualizerState {
@@ -101,7 +103,8 @@ export function decide (input: EqualizerInput, config: EqualizerConfig, previous
     // spawn a cascade (each spawn slowing the others on a small machine)
     wanted = Math.max(wanted, Math.ceil((input.waiting ?? input.queued) / (mu * config.latencyObjectiveMs / 1000) - 1e-9))
   }
-  let target = Math.min(config.maxWorkers, Math.max(config.minWorkers, wanted))
+  // spares ride on top of the need, so they are there when a burst starts; the floor already is capacity
+  let target = Math.min(config.maxWorkers, Math.max(config.minWorkers, wanted + (config.spareWorkers ?? 0)))
   target = Math.min(target, current + Math.max(0, input.capacityLimit))
   const band = Math.max(0, Math.floor(current * config.deadBand))
   let pressure: Pressure = target > current + band ? 'high' : target < current - band ? 'low' : 'even'

@@ -11,6 +11,8 @@ const DEAD_BAND = 0.1
 const WARMUP_TICKS = 2
 /** Arrivals between ticks are measured over at least this long before they may trigger a scale-up. */
 const REACT_WINDOW_MS = 100
+/** Below this busy fraction a worker's measured rate may raise μ, never lower it (see `measureMu`). */
+const BUSY_ENOUGH = 0.5
 
 export interface EqualizerLoopInit {
   tickMs: number
@@ -56,7 +58,7 @@ export class EqualizerLoop {
     this.tickMs = init.tickMs
     this.tracked = stages.map(stage => ({
       stage,
-      config: { minWorkers: stage.minWorkers, maxWorkers: stage.maxWorkers, utilization: init.utilization, deadBand: DEAD_BAND, drainMs: init.drainMs, scaleDownAfterMs: init.scaleDownAfterMs, warmupTicks: WARMUP_TICKS, latencyObjectiveMs: stage.latencyObjectiveMs },
+      config: { minWorkers: stage.minWorkers, maxWorkers: stage.maxWorkers, utilization: init.utilization, deadBand: DEAD_BAND, drainMs: init.drainMs, scaleDownAfterMs: init.scaleDownAfterMs, warmupTicks: WARMUP_TICKS, latencyObjectiveMs: stage.latencyObjectiveMs, spareWorkers: stage.spareWorkers ?? 0 },
       // starting the minimum workers is the first action: rates measured on cold workers wait out the warm-up
       state: { ...INITIAL_STATE, ticksSinceAction: 0 },
       rates: { arrivalRate: 0, processingRate: 0, throughput: 0, pressure: 'even' },
@@ -102,8 +104,7 @@ export class EqualizerLoop {
       const rates = t.rates
       rates.arrivalRate = ewma(rates.arrivalRate, (sample.arrivals - t.previous.arrivals) / seconds)
       rates.throughput = ewma(rates.throughput, processed / seconds)
-      // busy time summed over workers: items per busy second is the rate of ONE worker
-      if (busyMs > 0 && processed > 0) rates.processingRate = ewma(rates.processingRate, processed / (busyMs / 1000))
+      rates.processingRate = measureMu(rates.processingRate, processed, busyMs, Math.max(1, sample.workers, t.previous.workers) * seconds * 1000)
       t.stage.adaptWindow(rates.processingRate)
       if (t.state.ticksSinceAction >= t.config.warmupTicks) t.steadyMu = rates.processingRate
       // upstream saturation: the entry waited for room, or the stage before was blocked on this one
@@ -165,6 +166,22 @@ export class EqualizerLoop {
     this.onScaled(t.stage.name, decision.target, decision.delta, `${decision.reason} (${measured})`)
     return true
   }
+}
+
+/**
+ * μ, the rate of ONE worker: items per second of busy time summed over workers (DS2's useful time).
+ * Busy time runs from an item's send to its result, so it holds the round trip too; a worker that
+ * mostly idles pays that round trip on every item and looks slow. Lowering μ on such a reading
+ * would want more workers, each idler and slower-looking still (on a loaded machine a stage at 50
+ * items/s climbed to 13 workers at a "μ" of 9/s). So a reading from workers busy under half their
+ * time (`capacityMs`: workers × the interval) may raise μ, never lower it; a stage that really got
+ * slower keeps its workers busy, and its reading counts.
+ */
+export function measureMu (mu: number, processed: number, busyMs: number, capacityMs: number): number {
+  if (!(busyMs > 0) || !(processed > 0)) return mu
+  const reading = processed / (busyMs / 1000)
+  if (reading < mu && busyMs < BUSY_ENOUGH * capacityMs) return mu
+  return ewma(mu, reading)
 }
 
 function waitingOf (sample: StageSample): number {

@@ -60,6 +60,7 @@ function policies (trace: Trace, mu: number, quick: boolean): Policy[] {
   return [
     { name: 'equalizer', stage: { minWorkers: 1, maxWorkers: MAX_WORKERS }, equalize: true, scaleDownAfterMs },
     { name: 'equalizer+objective', stage: { minWorkers: 1, maxWorkers: MAX_WORKERS, latencyObjectiveMs: 100 }, equalize: true, scaleDownAfterMs },
+    { name: 'equalizer+objective+spare', stage: { minWorkers: 1, maxWorkers: MAX_WORKERS, latencyObjectiveMs: 100, spareWorkers: 1 }, equalize: true, scaleDownAfterMs },
     { name: 'static-peak', stage: pinned(Math.ceil(peak / (mu * UTILIZATION))), equalize: false },
     { name: 'static-mean', stage: pinned(Math.ceil(mean / mu)), equalize: false },
     { name: 'target-tracking', stage: { minWorkers: 1, maxWorkers: MAX_WORKERS }, equalize: false, drive: targetTracking({ mu, stabilizationMs }) }

@@ -73,3 +73,27 @@ describe('equalizer decision: a saturated source right after a sized scale-up', 
     expect(decide(input, CONFIG, INITIAL_STATE).target).toBeGreaterThanOrEqual(14)
   })
 })
+
+describe('equalizer decision: spare workers', () => {
+  it('keeps the spares on top of the rate balance, and within maxWorkers', () => {
+    const config = { ...CONFIG, spareWorkers: 2 }
+    // 50/s at μ 50 and 90 %: 2 needed, 4 with the spares
+    expect(decide({ ...BASE, workers: 2 }, config, INITIAL_STATE)).toMatchObject({ target: 4, delta: 2, action: 'spawn' })
+    expect(decide({ ...BASE, workers: 4 }, config, INITIAL_STATE)).toMatchObject({ target: 4, action: 'none' })
+    expect(decide({ ...BASE, workers: 3 }, { ...config, maxWorkers: 3 }, INITIAL_STATE)).toMatchObject({ target: 3, action: 'none' })
+  })
+
+  it('scales down to the need plus the spares, not below, after the wait', () => {
+    const config = { ...CONFIG, spareWorkers: 1 }
+    const low = decide({ ...BASE, workers: 8, nowMs: 0 }, config, INITIAL_STATE)
+    expect(low).toMatchObject({ pressure: 'low', action: 'none' })
+    expect(decide({ ...BASE, workers: 8, nowMs: 10_000 }, config, low.state)).toMatchObject({ target: 3, delta: -5, action: 'kill' })
+  })
+
+  it('a reactive check sizes for the burst plus the spares, at once', () => {
+    // 150/s at μ 50 and 90 %: 4 workers, 6 with the spares (the 4 running were 2 needed and 2 spares)
+    const d = decide({ ...BASE, workers: 4, arrivalRate: 150, reactive: true }, { ...CONFIG, spareWorkers: 2 }, { ticksSinceAction: 5 })
+    expect(d.action).toBe('spawn')
+    expect(d.target).toBe(6)
+  })
+})

@@ -1,5 +1,6 @@
 import { describe, it, expect, afterEach, vi } from 'vitest'
 import { EqualizerLoop } from '../../../src/equalizer/index.ts'
+import { measureMu } from '../../../src/equalizer/loop.ts'
 import type { EqualizedStage, StageSample } from '../../../src/equalizer/index.ts'
 
 /** A stage stub: its sample is whatever the test put there; it records what the loop asked of it. */
@@ -84,5 +85,21 @@ describe('EqualizerLoop over stage samples', () => {
     await window(20, 50)
     loop.stop()
     expect(stage.scaled).toEqual([15])
+  })
+})
+
+describe('measureMu: the rate of one worker', () => {
+  it('a reading from mostly idle workers (their round trips counted as busy) never lowers μ', () => {
+    // 13 workers over 1 s, busy 5.5 s in all for 50 items: 9/s looks slow, but they idled 58 % of the time
+    expect(measureMu(45, 50, 5500, 13_000)).toBe(45)
+    // the same reading may raise μ
+    expect(measureMu(5, 50, 5500, 13_000)).toBeCloseTo(9.09, 2)
+  })
+
+  it('a reading from busy workers lowers μ: the stage really got slower', () => {
+    // 2 workers busy 1.8 s of 2 for 36 items: 20/s
+    expect(measureMu(45, 36, 1800, 2000)).toBe(20)
+    // nothing processed: no reading
+    expect(measureMu(45, 0, 0, 2000)).toBe(45)
   })
 })

@@ -73,8 +73,9 @@ export const INITIAL_STATE: EqualizerState = { ticksSinceAction: Number.POSITIVE
  * once; a dead band keeps noise from flapping; low pressure must last
  * `scaleDownAfterMs` before surplus workers are drained; every action is
  * followed by `warmupTicks` quiet ticks. With `latencyObjectiveMs`, N is
- * also at least what keeps the waiting items' delay under it (Little's law).
- * A `reactive` check (between ticks, on arrivals) may only scale up. Pure:
+ * also at least what keeps the waiting items' delay under it (Little's law),
+ * at ticks only. A `reactive` check (between ticks, on arrivals) may only
+ * scale up, and sizes from the rate. `spareWorkers` ride on top of the need. Pure:
  * all time comes in `input`.
  */
 export function decide (input: EqualizerInput, config: EqualizerConfig, previous: EqualizerState): Decision {
@@ -97,10 +98,13 @@ export function decide (input: EqualizerInput, config: EqualizerConfig, previous
   const needed = lambda + input.queued / (config.drainMs / 1000)
   let wanted = Math.ceil(needed / (mu * config.utilization) - 1e-9)
   const settled = input.starting === 0 && previous.ticksSinceAction >= config.warmupTicks
-  if (config.latencyObjectiveMs != null && config.latencyObjectiveMs > 0 && settled) {
+  if (config.latencyObjectiveMs != null && config.latencyObjectiveMs > 0 && settled && input.reactive !== true) {
     // Little's law: items waiting ÷ (workers × μ) is how long the last of them waits. Not while the last
     // action's workers start or warm up: the backlog grows until they work, and sizing for it then would
-    // spawn a cascade (each spawn slowing the others on a small machine)
+    // spawn a cascade (each spawn slowing the others on a small machine). Not in a reactive check either:
+    // a burst's first backlog is drained by the workers its rate needs before more could start (sized
+    // for it, one burst asked for 14 workers at once where its rate needed 10, and the machine took 1.3 s
+    // to start them while the backlog grew)
     wanted = Math.max(wanted, Math.ceil((input.waiting ?? input.queued) / (mu * config.latencyObjectiveMs / 1000) - 1e-9))
   }
   // spares ride on top of the need, so they are there when a burst starts; the floor already is capacity

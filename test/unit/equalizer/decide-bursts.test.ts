@@ -18,6 +18,14 @@ describe('equalizer decision: latency objective', () => {
     expect(decide({ ...input, reactive: true }, { ...CONFIG, latencyObjectiveMs: 100 }, { ticksSinceAction: 1, lastScaledUp: true }).action).toBe('none')
   })
 
+  it('a reactive check sizes a burst from its rate, not for its first backlog (a cascade of spawns at once)', () => {
+    // 300/s at μ 50, 90 %: 7 workers; 48 waiting would want 10 more for the objective
+    const input = { ...BASE, arrivalRate: 300, waiting: 48, queued: 48, reactive: true }
+    expect(decide(input, { ...CONFIG, latencyObjectiveMs: 100 }, { ticksSinceAction: 10 })).toMatchObject({ target: 7, delta: 5, action: 'spawn' })
+    // the tick after the warm-up sizes for what still waits
+    expect(decide({ ...input, reactive: false, workers: 7 }, { ...CONFIG, latencyObjectiveMs: 100 }, { ticksSinceAction: 2 })).toMatchObject({ target: 10, action: 'spawn' })
+  })
+
   it('waits for workers still starting before sizing for the backlog again', () => {
     const d = decide({ ...BASE, workers: 2, starting: 6, waiting: 100, queued: 100 }, { ...CONFIG, latencyObjectiveMs: 100 }, INITIAL_STATE)
     expect(d.action).toBe('none')

@@ -8,6 +8,8 @@ export interface EqualizerInput {
   starting: number
   /** λ: items/s offered to the stage (EWMA). */
   arrivalRate: number
+  /** How fast λ has been rising, items/s per second (0 unless it rose over each of the last ticks). */
+  arrivalTrend?: number
   /** μ: items/s ONE worker processes while busy (0 or undefined: not measured yet). */
   processingRate?: number
   /** Items/s the stage actually took this tick (for a saturated upstream). */
@@ -42,6 +44,8 @@ export interface EqualizerConfig {
   latencyObjectiveMs?: number
   /** Workers kept beyond the need, ready for a burst (within maxWorkers). Default 0. */
   spareWorkers?: number
+  /** A rising λ is sized for where it will be this far ahead (what a decision takes to work). Default 0. */
+  lookaheadMs?: number
 }
 
 export interface EqualizerState {
@@ -93,7 +97,9 @@ export function decide (input: EqualizerInput, config: EqualizerConfig, previous
   // (then the held-back source is catching up on the reaction's lag, and the backlog term covers it)
   const justSized = previous.ticksSinceAction <= 2 * config.warmupTicks && previous.lastScaledUp === true
   const headroom = input.saturated && !justSized ? SATURATION_HEADROOM : 0
-  const lambda = input.saturated ? Math.max(input.arrivalRate, input.throughput * (1 + headroom)) : input.arrivalRate
+  const measured = input.saturated ? Math.max(input.arrivalRate, input.throughput * (1 + headroom)) : input.arrivalRate
+  // a ramp: size for λ as it will be once the workers asked for now are up (AWS's predictive scaling, in small)
+  const lambda = measured + Math.max(0, input.arrivalTrend ?? 0) * (config.lookaheadMs ?? 0) / 1000
   // the rate to sustain: what arrives, plus the backlog spread over drainMs
   const needed = lambda + input.queued / (config.drainMs / 1000)
   let wanted = Math.ceil(needed / (mu * config.utilization) - 1e-9)

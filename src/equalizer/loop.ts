@@ -13,6 +13,11 @@ const WARMUP_TICKS = 2
 const REACT_WINDOW_MS = 100
 /** Below this busy fraction a worker's measured rate may raise μ, never lower it (see `measureMu`). */
 const BUSY_ENOUGH = 0.5
+/** λ rising over this many ticks in a row is a ramp (fewer: noise, or a step the reactive check takes). */
+const TREND_TICKS = 3
+const TREND_MIN_RISE = 0.05
+/** A ramp is sized this many ticks ahead: the next decision, and the warm-up of the workers this one asks for. */
+const LOOKAHEAD_TICKS = 2
 
 export interface EqualizerLoopInit {
   tickMs: number
@@ -36,6 +41,8 @@ interface Tracked {
   fast: { at: number, arrivals: number, waiting: number, before?: number }
   /** μ as of the last tick past the warm-up: workers that are still loading their module look slow. */
   steadyMu: number
+  /** The raw arrival rates of the last TREND_TICKS ticks, oldest first. */
+  recent: number[]
 }
 
 /**
@@ -58,13 +65,14 @@ export class EqualizerLoop {
     this.tickMs = init.tickMs
     this.tracked = stages.map(stage => ({
       stage,
-      config: { minWorkers: stage.minWorkers, maxWorkers: stage.maxWorkers, utilization: init.utilization, deadBand: DEAD_BAND, drainMs: init.drainMs, scaleDownAfterMs: init.scaleDownAfterMs, warmupTicks: WARMUP_TICKS, latencyObjectiveMs: stage.latencyObjectiveMs, spareWorkers: stage.spareWorkers ?? 0 },
+      config: { minWorkers: stage.minWorkers, maxWorkers: stage.maxWorkers, utilization: init.utilization, deadBand: DEAD_BAND, drainMs: init.drainMs, scaleDownAfterMs: init.scaleDownAfterMs, warmupTicks: WARMUP_TICKS, lookaheadMs: LOOKAHEAD_TICKS * init.tickMs, latencyObjectiveMs: stage.latencyObjectiveMs, spareWorkers: stage.spareWorkers ?? 0 },
       // starting the minimum workers is the first action: rates measured on cold workers wait out the warm-up
       state: { ...INITIAL_STATE, ticksSinceAction: 0 },
       rates: { arrivalRate: 0, processingRate: 0, throughput: 0, pressure: 'even' },
       previous: stage.sample(now),
       fast: { at: now, arrivals: 0, waiting: 0 },
-      steadyMu: 0
+      steadyMu: 0,
+      recent: []
     }))
     this.capacity = capacity
     this.onScaled = onScaled
@@ -102,11 +110,16 @@ export class EqualizerLoop {
       const processed = sample.processed - t.previous.processed
       const busyMs = sample.busyMs - t.previous.busyMs
       const rates = t.rates
-      rates.arrivalRate = ewma(rates.arrivalRate, (sample.arrivals - t.previous.arrivals) / seconds)
+      const arrivalRate = (sample.arrivals - t.previous.arrivals) / seconds
+      rates.arrivalRate = ewma(rates.arrivalRate, arrivalRate)
+      t.recent = [...t.recent, arrivalRate].slice(-TREND_TICKS)
       rates.throughput = ewma(rates.throughput, processed / seconds)
       rates.processingRate = measureMu(rates.processingRate, processed, busyMs, Math.max(1, sample.workers, t.previous.workers) * seconds * 1000)
       t.stage.adaptWindow(rates.processingRate)
-      if (t.state.ticksSinceAction >= t.config.warmupTicks) t.steadyMu = rates.processingRate
+      // before any steady μ, one from a whole tick of running workers (none starting) serves the
+      // reactive check, so a stage started too small for its input grows before the warm-up ends
+      const whole = t.steadyMu === 0 && sample.starting === 0 && t.previous.starting === 0 && t.previous.workers > 0
+      if (t.state.ticksSinceAction >= t.config.warmupTicks || whole) t.steadyMu = rates.processingRate
       // upstream saturation: the entry waited for room, or the stage before was blocked on this one
       const saturated = sample.upstreamWaiting || sample.upstreamWaits > t.previous.upstreamWaits
       const blocked = sample.downstreamBlocked || sample.downstreamBlocks > t.previous.downstreamBlocks
@@ -148,6 +161,7 @@ export class EqualizerLoop {
       workers: sample.workers,
       starting: sample.starting,
       arrivalRate: reactiveRate ?? rates.arrivalRate,
+      arrivalTrend: reactiveRate != null ? 0 : trendOf(t.recent, this.tickMs),
       reactive: reactiveRate != null,
       processingRate: mu,
       throughput: rates.throughput,
@@ -182,6 +196,21 @@ export function measureMu (mu: number, processed: number, busyMs: number, capaci
   const reading = processed / (busyMs / 1000)
   if (reading < mu && busyMs < BUSY_ENOUGH * capacityMs) return mu
   return ewma(mu, reading)
+}
+
+/**
+ * Items/s per second that λ rose by, when it rose at every one of the last TREND_TICKS ticks, by
+ * TREND_MIN_RISE at least over them (less is noise) and by no step (a jump is a burst, which the
+ * reactive check sizes from its rate: extrapolated, one jump would read as a steep ramp); else 0.
+ */
+export function trendOf (recent: number[], tickMs: number): number {
+  if (recent.length < TREND_TICKS) return 0
+  for (let i = 1; i < recent.length; i++) {
+    if (!(recent[i]! > recent[i - 1]!) || recent[i]! > recent[i - 1]! * (1 + STEP_FACTOR)) return 0
+  }
+  const rise = recent.at(-1)! - recent[0]!
+  if (rise < TREND_MIN_RISE * recent[0]!) return 0
+  return rise / ((recent.length - 1) * tickMs / 1000)
 }
 
 function waitingOf (sample: StageSample): number {

@@ -1,6 +1,6 @@
 import { describe, it, expect, afterEach, vi } from 'vitest'
 import { EqualizerLoop } from '../../../src/equalizer/index.ts'
-import { measureMu } from '../../../src/equalizer/loop.ts'
+import { measureMu, trendOf } from '../../../src/equalizer/loop.ts'
 import type { EqualizedStage, StageSample } from '../../../src/equalizer/index.ts'
 
 /** A stage stub: its sample is whatever the test put there; it records what the loop asked of it. */
@@ -101,5 +101,41 @@ describe('measureMu: the rate of one worker', () => {
     expect(measureMu(45, 36, 1800, 2000)).toBe(20)
     // nothing processed: no reading
     expect(measureMu(45, 0, 0, 2000)).toBe(45)
+  })
+})
+
+describe('trendOf: a ramp, not noise and not a step', () => {
+  it('a λ rising at every tick is a ramp, in items/s per second', () => {
+    expect(trendOf([100, 110, 120], 1000)).toBe(10)
+    expect(trendOf([100, 110, 120], 500)).toBe(20)
+  })
+
+  it('too few ticks, a fall, a flat tick, a rise under 5 % or a jump over half: no trend', () => {
+    expect(trendOf([100, 110], 1000)).toBe(0)
+    expect(trendOf([100, 120, 115], 1000)).toBe(0)
+    expect(trendOf([100, 100, 120], 1000)).toBe(0)
+    expect(trendOf([100, 101, 102], 1000)).toBe(0)
+    expect(trendOf([50, 300, 310], 1000)).toBe(0)
+  })
+})
+
+describe('the loop sizes a ramp ahead of itself', () => {
+  it('λ rising 10/s every second: sized for λ two ticks ahead', async () => {
+    vi.useFakeTimers()
+    const stage = stubStage('ramp')
+    const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 1, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, () => {})
+    loop.start()
+    // one worker at μ 100/s under λ 40, 50, … 90 /s: enough for each λ as measured
+    let arrivals = 0
+    let processed = 0
+    for (const rate of [40, 50, 60, 70, 80, 90]) {
+      arrivals += rate
+      processed += rate
+      stage.now = { ...stage.now, arrivals, processed, busyMs: processed * 10 }
+      await vi.advanceTimersByTimeAsync(1000)
+    }
+    loop.stop()
+    // but λ rises 10/s per s: ~105/s two ticks on, which one worker at 100/s cannot take
+    expect(stage.scaled).toEqual([1])
   })
 })

@@ -24,9 +24,11 @@ import { calibrate } from './equalizer-calibrate.ts'
 import { runTrace, schedule } from './trace-run.ts'
 import type { Policy, PolicyFigures, Trace } from './trace-run.ts'
 import { targetTracking } from './trace-baseline.ts'
+import { writeFrontier } from './trace-plot.ts'
 import { runBench } from './report.ts'
 import type { Figure, Row, TargetSpec } from './report.ts'
 
+const PLOT = fileURLToPath(new URL('../../docs/bench-trace.svg', import.meta.url))
 const MODULE = fileURLToPath(new URL('./stages/sleep.mjs', import.meta.url))
 const ITEM_MS = 20
 const AGENT = ['--agent', '--workers', '16', '--cpu', '16', '--memory', '16384']
@@ -130,6 +132,7 @@ await runBench('trace', ['--trace', '--policy', '--prestart'], async (args, defe
   const targets: TargetSpec[] = []
   const rows: Row[] = []
   const details: unknown[] = []
+  const plotted: Array<{ name: string, results: PolicyFigures[] }> = []
   for (const trace of list) {
     const results: PolicyFigures[] = []
     for (const policy of policies(trace, mu, args.quick).filter(p => onlyPolicy == null || p.name === onlyPolicy)) {
@@ -151,6 +154,9 @@ await runBench('trace', ['--trace', '--policy', '--prestart'], async (args, defe
       results.map(r => [r.policy, String(r.workerSeconds), String(r.p50Ms), String(r.p95Ms), String(r.p99Ms), r.decisions == null ? '—' : String(r.decisions), String(r.maxWorkers), String(r.lost)])))
     describe(trace, results, figures, targets, rows)
     details.push({ ...line, seconds: trace.seconds, full: results })
+    plotted.push({ name: trace.name, results })
   }
+  // the README's plot: only from a whole run, every trace and policy at full length
+  if (!args.quick && onlyTrace == null && onlyPolicy == null) writeFrontier(PLOT, plotted)
   return { figures, targets, rows, details: { mu, itemMs: ITEM_MS, traces: details } }
 })

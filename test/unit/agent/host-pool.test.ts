@@ -40,6 +40,21 @@ describe('HostPool', () => {
     }
   }
 
+  const started = (size: number): void => {
+    pool = new HostPool(size, forker)
+    pool.start()
+  }
+  /** How many hosts were forked after `ms` more. */
+  const forksAfter = async (ms: number): Promise<number> => {
+    await vi.advanceTimersByTimeAsync(ms)
+    return forked.length
+  }
+  /** A pool of `size`, started, every host it forked loaded. */
+  const filled = async (size: number): Promise<void> => {
+    started(size)
+    await settle()
+  }
+
   beforeEach(() => {
     vi.useFakeTimers()
     forked = []
@@ -50,24 +65,17 @@ describe('HostPool', () => {
   })
 
   it('fills to its size one host at a time, each once the one before has loaded', async () => {
-    pool = new HostPool(3, forker)
-    pool.start()
-    await vi.advanceTimersByTimeAsync(0)
-    expect(forked.length).toBe(1)
-    await vi.advanceTimersByTimeAsync(1000)
-    expect(forked.length).toBe(1)
+    started(3)
+    expect([await forksAfter(0), await forksAfter(1000)]).toEqual([1, 1])
     forked[0]!.host.loaded()
-    await vi.advanceTimersByTimeAsync(0)
-    expect(forked.length).toBe(2)
+    expect(await forksAfter(0)).toBe(2)
     await settle()
     expect(forked.length).toBe(3)
     expect(pool.ready).toBe(3)
   })
 
   it('a take gets an idle host at once, and the refill waits until the takes of one decision are done', async () => {
-    pool = new HostPool(2, forker)
-    pool.start()
-    await settle()
+    await filled(2)
     const first = pool.take(0)
     const second = pool.take(0)
     expect([first?.pid, second?.pid]).toEqual([1001, 1002])
@@ -81,9 +89,7 @@ describe('HostPool', () => {
   })
 
   it('takes only a host of the spawn\'s heap limit, and refills in the shape of the last spawn', async () => {
-    pool = new HostPool(1, forker)
-    pool.start()
-    await settle()
+    await filled(1)
     expect(pool.take(512)).toBeUndefined()
     await vi.advanceTimersByTimeAsync(REFILL_DELAY_MS)
     await settle()
@@ -94,9 +100,7 @@ describe('HostPool', () => {
   })
 
   it('an idle host that dies is not handed out, and is replaced', async () => {
-    pool = new HostPool(1, forker)
-    pool.start()
-    await settle()
+    await filled(1)
     forked[0]!.host.exit()
     expect(pool.ready).toBe(0)
     await vi.advanceTimersByTimeAsync(REFILL_DELAY_MS)
@@ -105,18 +109,13 @@ describe('HostPool', () => {
   })
 
   it('a host that never says it loaded holds the refill back 10 s at most', async () => {
-    pool = new HostPool(2, forker)
-    pool.start()
-    await vi.advanceTimersByTimeAsync(9_999)
-    expect(forked.length).toBe(1)
-    await vi.advanceTimersByTimeAsync(1)
-    expect(forked.length).toBe(2)
+    started(2)
+    expect(await forksAfter(9_999)).toBe(1)
+    expect(await forksAfter(1)).toBe(2)
   })
 
   it('stop kills the idle hosts and forks no more; renew replaces them', async () => {
-    pool = new HostPool(2, forker)
-    pool.start()
-    await settle()
+    await filled(2)
     pool.renew()
     await settle()
     expect(forked.slice(0, 2).map(f => f.host.killed)).toEqual([['SIGKILL'], ['SIGKILL']])
@@ -129,8 +128,7 @@ describe('HostPool', () => {
   })
 
   it('a pool of size 0 forks nothing', async () => {
-    pool = new HostPool(0, forker)
-    pool.start()
+    started(0)
     expect(pool.take(0)).toBeUndefined()
     await vi.advanceTimersByTimeAsync(REFILL_DELAY_MS * 4)
     expect(forked).toEqual([])

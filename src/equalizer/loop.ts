@@ -43,6 +43,8 @@ interface Tracked {
   steadyMu: number
   /** The raw arrival rates of the last TREND_TICKS ticks, oldest first. */
   recent: number[]
+  /** The last tick's μ reading fell by a step: one more such tick and μ takes it. */
+  slowed: boolean
 }
 
 /**
@@ -72,7 +74,8 @@ export class EqualizerLoop {
       previous: stage.sample(now),
       fast: { at: now, arrivals: 0, waiting: 0 },
       steadyMu: 0,
-      recent: []
+      recent: [],
+      slowed: false
     }))
     this.capacity = capacity
     this.onScaled = onScaled
@@ -114,7 +117,9 @@ export class EqualizerLoop {
       rates.arrivalRate = ewma(rates.arrivalRate, arrivalRate)
       t.recent = [...t.recent, arrivalRate].slice(-TREND_TICKS)
       rates.throughput = ewma(rates.throughput, processed / seconds)
-      rates.processingRate = measureMu(rates.processingRate, processed, busyMs, Math.max(1, sample.workers, t.previous.workers) * seconds * 1000)
+      const mu = measureMu(rates.processingRate, processed, busyMs, Math.max(1, sample.workers, t.previous.workers) * seconds * 1000, t.slowed)
+      rates.processingRate = mu.mu
+      t.slowed = mu.slowed
       t.stage.adaptWindow(rates.processingRate)
       // before any steady μ, one from a whole tick of running workers (none starting) serves the
       // reactive check, so a stage started too small for its input grows before the warm-up ends
@@ -189,13 +194,19 @@ export class EqualizerLoop {
  * would want more workers, each idler and slower-looking still (on a loaded machine a stage at 50
  * items/s climbed to 13 workers at a "μ" of 9/s). So a reading from workers busy under half their
  * time (`capacityMs`: workers × the interval) may raise μ, never lower it; a stage that really got
- * slower keeps its workers busy, and its reading counts.
+ * slower keeps its workers busy, and its reading counts. A fall by a step (over half) is taken at
+ * once only when the tick before fell by a step too (`slowedBefore`): a machine that stalls for a
+ * second (other processes took the CPU) reads as μ falling 3×, and sized on it a stage at 200
+ * items/s with nothing queued went from 9 to 16 workers; a stage that really slowed still reads
+ * slow a tick later. A single such reading only moves the average.
  */
-export function measureMu (mu: number, processed: number, busyMs: number, capacityMs: number): number {
-  if (!(busyMs > 0) || !(processed > 0)) return mu
+export function measureMu (mu: number, processed: number, busyMs: number, capacityMs: number, slowedBefore = false): { mu: number, slowed: boolean } {
+  if (!(busyMs > 0) || !(processed > 0)) return { mu, slowed: false }
   const reading = processed / (busyMs / 1000)
-  if (reading < mu && busyMs < BUSY_ENOUGH * capacityMs) return mu
-  return ewma(mu, reading)
+  if (reading < mu && busyMs < BUSY_ENOUGH * capacityMs) return { mu, slowed: false }
+  const step = reading < mu * (1 - STEP_FACTOR)
+  if (step && !slowedBefore) return { mu: EWMA_ALPHA * reading + (1 - EWMA_ALPHA) * mu, slowed: true }
+  return { mu: ewma(mu, reading), slowed: step }
 }
 
 /**

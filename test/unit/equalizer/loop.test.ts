@@ -91,16 +91,25 @@ describe('EqualizerLoop over stage samples', () => {
 describe('measureMu: the rate of one worker', () => {
   it('a reading from mostly idle workers (their round trips counted as busy) never lowers μ', () => {
     // 13 workers over 1 s, busy 5.5 s in all for 50 items: 9/s looks slow, but they idled 58 % of the time
-    expect(measureMu(45, 50, 5500, 13_000)).toBe(45)
+    expect(measureMu(45, 50, 5500, 13_000).mu).toBe(45)
     // the same reading may raise μ
-    expect(measureMu(5, 50, 5500, 13_000)).toBeCloseTo(9.09, 2)
+    expect(measureMu(5, 50, 5500, 13_000).mu).toBeCloseTo(9.09, 2)
   })
 
   it('a reading from busy workers lowers μ: the stage really got slower', () => {
-    // 2 workers busy 1.8 s of 2 for 36 items: 20/s
-    expect(measureMu(45, 36, 1800, 2000)).toBe(20)
+    // 2 workers busy 1.8 s of 2 for 72 items: 40/s
+    expect(measureMu(45, 72, 1800, 2000)).toEqual({ mu: 42.5, slowed: false })
     // nothing processed: no reading
-    expect(measureMu(45, 0, 0, 2000)).toBe(45)
+    expect(measureMu(45, 0, 0, 2000).mu).toBe(45)
+  })
+
+  it('a fall by a step is taken at once only when the tick before fell by a step too (one tick: a stalled machine)', () => {
+    // busy workers reading 10/s against μ 36/s: halfway on the first tick, all the way on the second
+    const first = measureMu(36, 20, 2000, 2000)
+    expect(first).toEqual({ mu: 23, slowed: true })
+    expect(measureMu(first.mu, 20, 2000, 2000, first.slowed)).toEqual({ mu: 10, slowed: true })
+    // the stall passed: back to the rate it reads
+    expect(measureMu(first.mu, 72, 2000, 2000, first.slowed)).toEqual({ mu: 36, slowed: false })
   })
 })
 

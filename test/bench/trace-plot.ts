@@ -42,7 +42,7 @@ function panel (name: string, results: PolicyFigures[], x0: number): string {
     parts.push(`<line x1="${px(0)}" y1="${py(d)}" x2="${px(xMax)}" y2="${py(d)}" stroke="#ddd"/><text x="${px(0) - 4}" y="${py(d) + 4}" text-anchor="end">${10 ** d} ms</text>`)
   }
   const step = niceStep(xMax)
-  for (let v = 0; v <= xMax; v += step) parts.push(`<text x="${px(v)}" y="${py(yMin) + 14}" text-anchor="middle">${v}</text>`)
+  for (let v = 0; v <= xMax; v += step) parts.push(`<text x="${px(v).toFixed(1)}" y="${py(yMin) + 14}" text-anchor="middle">${v}</text>`)
   parts.push(`<text x="${x0 + W / 2}" y="${H - 8}" text-anchor="middle">worker-seconds (cost)</text>`)
   for (const r of points) {
     parts.push(`<circle cx="${px(r.workerSeconds).toFixed(1)}" cy="${py(Math.log10(r.p99Ms!)).toFixed(1)}" r="5" fill="${COLORS[r.policy] ?? 'gray'}"><title>${r.policy}: ${r.workerSeconds} worker-s, p99 ${r.p99Ms} ms</title></circle>`)

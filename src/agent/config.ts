@@ -37,6 +37,11 @@ export interface AgentInit {
   moduleCacheMb?: number
   /** Run workers as this user (name or uid; the agent must run as root). Default: the agent's own user. */
   workerUser?: string
+  /**
+   * Worker hosts kept started ahead of need, 0-64: a spawn that takes one only loads its stage module
+   * (no Node start), so a burst's new workers run sooner. Idle, they hold no capacity. Default 2.
+   */
+  prestartWorkers?: number
 }
 
 export interface AgentConfig {
@@ -51,13 +56,16 @@ export interface AgentConfig {
   moduleDirs: string[]
   moduleCacheMb: number
   workerUser?: string
+  prestartWorkers: number
 }
 
 export const DEFAULT_ATTACH_TIMEOUT_MS = 30_000
 export const DEFAULT_MODULE_CACHE_MB = 256
+export const DEFAULT_PRESTART_WORKERS = 2
 const moduleCacheMb = v.pipe(v.number(), v.integer('must be an integer number of MB from 1 to 1048576'), v.minValue(1, 'must be an integer number of MB from 1 to 1048576'), v.maxValue(1024 * 1024, 'must be an integer number of MB from 1 to 1048576'))
 const moduleDirs = v.pipe(v.array(v.pipe(v.string('must be a list of directories'), v.minLength(1, 'must be a list of directories')), 'must be a list of directories'), v.maxLength(64, 'must be at most 64 directories'))
 const workerUser = v.pipe(v.string('must be a user name or uid'), v.regex(/^[a-z_][a-z0-9_.-]{0,31}\$?$|^\d{1,10}$/i, 'must be a user name or uid'))
+const prestartWorkers = v.pipe(v.number(), v.integer('must be an integer from 0 to 64'), v.minValue(0, 'must be an integer from 0 to 64'), v.maxValue(64, 'must be an integer from 0 to 64'))
 const attachTimeoutMs = v.pipe(v.number(), v.integer('must be an integer from 100 to 3600000'), v.minValue(100, 'must be an integer from 100 to 3600000'), v.maxValue(3_600_000, 'must be an integer from 100 to 3600000'))
 
 /** Fills defaults; every value passes the same check its peers apply to the gossiped entry. */
@@ -73,6 +81,7 @@ export function resolveAgentConfig (init: AgentInit): AgentConfig {
     workerEnv: workerEnvironment(init.environment ?? {}),
     moduleDirs: checkOption('agent.moduleDirs', moduleDirs, init.moduleDirs ?? []),
     moduleCacheMb: checkOption('agent.moduleCacheMb', moduleCacheMb, init.moduleCacheMb ?? DEFAULT_MODULE_CACHE_MB),
-    workerUser: checkOptional('agent.workerUser', workerUser, init.workerUser)
+    workerUser: checkOptional('agent.workerUser', workerUser, init.workerUser),
+    prestartWorkers: checkOption('agent.prestartWorkers', prestartWorkers, init.prestartWorkers ?? DEFAULT_PRESTART_WORKERS)
   }
 }

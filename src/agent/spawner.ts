@@ -13,11 +13,15 @@ import { lacks } from '../placement/index.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import type { WorkerRecords } from './worker-records.ts'
 import { logWorkerOutput } from './worker-output.ts'
+import { HostPool } from './host-pool.ts'
+import type { PooledHost } from './host-pool.ts'
 
 // The host is the worker child's program (src/cli/worker-host.ts). From the sources it is that .ts;
 // built by tsc it is dist/src/cli/worker-host.js; in the bundle (dist/bundle/) it sits beside every chunk.
 const WORKER_HOST = locateWorkerHost()
 const WATCHDOG_MS = 250
+/** What a pre-started host's command line says instead of a stage name (it has none yet). */
+const PRESTARTED_LABEL = '(pre-started)'
 
 export interface SpawnRequest {
   stage: string
@@ -54,6 +58,8 @@ export class Spawner {
   private readonly death = deathSignal()
   /** Workers run as this uid/gid (`--worker-user`); default: the agent's own. */
   private workerIds?: { uid: number, gid: number }
+  /** Worker hosts forked ahead of need (`prestartWorkers`). */
+  private readonly pool: HostPool
 
   /** `records`: where each worker is noted while it runs, for the next agent to reap after a crash. */
   constructor (config: AgentConfig, log: Logger, onChange: () => void, records?: WorkerRecords) {
@@ -61,14 +67,22 @@ export class Spawner {
     this.log = log.child({ component: 'spawner' })
     this.onChange = onChange
     this.records = records
+    this.pool = new HostPool(config.prestartWorkers, memoryMb => this.forkHost(memoryMb, PRESTARTED_LABEL))
   }
 
   /** From now on, workers run as `ids.uid`/`ids.gid` (the agent must be root). */
   runWorkersAs (ids: { uid: number, gid: number }): void {
     this.workerIds = { uid: ids.uid, gid: ids.gid }
+    this.pool.renew()
+  }
+
+  /** Pre-started worker hosts idle now. */
+  get prestarted (): number {
+    return this.pool.ready
   }
 
   start (): void {
+    this.pool.start()
     this.watchdog ??= setInterval(() => { void this.checkMemory() }, WATCHDOG_MS)
     this.watchdog.unref()
   }
@@ -95,22 +109,10 @@ export class Spawner {
   spawn (request: SpawnRequest): LocalWorker {
     const lacking = lacks(request.resources, { capacity: this.config, maxWorkers: this.config.workers, used: this.usage() })
     if (lacking.length > 0) throw new AgentFullError(lacking)
-    const id = `w-${randomBytes(6).toString('hex')}`
-    const execArgv = request.resources.memoryMb > 0 ? [`--max-old-space-size=${Math.max(16, Math.floor(request.resources.memoryMb))}`] : []
-    // argv holds labels only (for `ps` and the reaper of leftover workers): what to run, and the spawn's
-    // env, go over IPC; the environment is the allowlisted part of the agent's, never a GRID_* variable
-    const child = fork(WORKER_HOST, [id, request.stage], {
-      // through setpriv where there is one: the kernel kills the worker when this agent dies
-      ...(this.death.execPath == null ? {} : { execPath: this.death.execPath }),
-      execArgv: [...this.death.prefix, ...execArgv],
-      env: this.config.workerEnv,
-      serialization: 'advanced',
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      ...this.workerIds
-    })
-    if (child.pid == null) throw new SpawnRefusedError('could not start a worker process')
-    logWorkerOutput(child.stdout!, child.stderr!, this.log.child({ worker: id, stage: request.stage }))
-    const worker = new LocalWorker(child, { id, stage: request.stage, pid: child.pid, resources: request.resources }, {
+    const memoryMb = request.resources.memoryMb > 0 ? Math.max(16, Math.floor(request.resources.memoryMb)) : 0
+    const host = this.pool.take(memoryMb) ?? this.forkHost(memoryMb, request.stage)
+    const { id, child, pid } = host
+    const worker = new LocalWorker(child, { id, stage: request.stage, pid, resources: request.resources }, {
       workerId: id,
       stage: request.stage,
       modulePath: request.modulePath,
@@ -120,11 +122,9 @@ export class Spawner {
       watchdog: this.death.watchdog
     })
     this.workers.set(id, worker)
-    this.records?.add(id, child.pid)
-    this.log.info({ worker: id, stage: request.stage, pid: child.pid }, 'worker started')
+    this.log.info({ worker: id, stage: request.stage, pid, prestarted: child.spawnargs.includes(PRESTARTED_LABEL) }, 'worker started')
     void worker.exited.then(exit => {
       this.workers.delete(id)
-      this.records?.remove(id)
       this.log.info({ worker: id, stage: request.stage, ...exit }, 'worker exited')
       this.onChange()
     })
@@ -141,13 +141,41 @@ export class Spawner {
 
   async stop (): Promise<void> {
     clearInterval(this.watchdog)
+    this.pool.stop()
     await Promise.all([...this.workers.values()].map(async w => await w.kill({ graceful: true, timeoutMs: 2000 })))
   }
 
   /** Immediate: every worker gets SIGKILL at once. */
   async destroy (): Promise<void> {
     clearInterval(this.watchdog)
+    this.pool.stop()
     await Promise.all([...this.workers.values()].map(async w => await w.kill()))
+  }
+
+  /**
+   * Forks a worker host, idle until its start message: with the death signal, the allowlisted
+   * environment and the worker user as every worker; recorded while it runs, for the next agent
+   * to reap after a crash. `label` (the stage, or that it is pre-started) is for `ps` only.
+   */
+  private forkHost (memoryMb: number, label: string): PooledHost {
+    const id = `w-${randomBytes(6).toString('hex')}`
+    const execArgv = memoryMb > 0 ? [`--max-old-space-size=${memoryMb}`] : []
+    // argv holds labels only (for `ps` and the reaper of leftover workers): what to run, and the spawn's
+    // env, go over IPC; the environment is the allowlisted part of the agent's, never a GRID_* variable
+    const child = fork(WORKER_HOST, [id, label], {
+      // through setpriv where there is one: the kernel kills the worker when this agent dies
+      ...(this.death.execPath == null ? {} : { execPath: this.death.execPath }),
+      execArgv: [...this.death.prefix, ...execArgv],
+      env: this.config.workerEnv,
+      serialization: 'advanced',
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      ...this.workerIds
+    })
+    if (child.pid == null) throw new SpawnRefusedError('could not start a worker process')
+    logWorkerOutput(child.stdout!, child.stderr!, this.log.child({ worker: id, ...(label === PRESTARTED_LABEL ? {} : { stage: label }) }))
+    this.records?.add(id, child.pid)
+    child.once('exit', () => { this.records?.remove(id) })
+    return { id, child, pid: child.pid, memoryMb }
   }
 
   /** The RSS watchdog: --max-old-space-size only bounds the JS heap, not buffers or native memory. */

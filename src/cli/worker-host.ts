@@ -61,12 +61,20 @@ process.on('uncaughtException', err => {
   setImmediate(() => process.exit(70))
 })
 
-/** The agent's first message says what to run (never argv: `ps` shows a command line to every user). */
+/**
+ * The agent's first message says what to run (never argv: `ps` shows a command line to every user).
+ * It may come at once, or much later to a host the agent started ahead of need: until then the
+ * host says it is loaded, and leaves with its agent (no stage is loaded yet, so nothing busies it).
+ */
 async function startMessage (): Promise<WorkerStart> {
+  const leave = (): void => { process.exit(0) }
+  process.once('disconnect', leave)
+  send({ type: 'hosted' })
   return await new Promise(resolve => {
     const onMessage = (message: ToWorker): void => {
       if (message.type === 'start') {
         process.off('message', onMessage)
+        process.off('disconnect', leave)
         resolve(message.start)
       } else if (message.type === 'stop') {
         // stopped before it started: nothing to tear down

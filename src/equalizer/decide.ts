@@ -8,6 +8,8 @@ export interface EqualizerInput {
   starting: number
   /** λ: items/s offered to the stage (EWMA). */
   arrivalRate: number
+  /** How fast λ has been rising, items/s per second (0 unless it rose over each of the last ticks). */
+  arrivalTrend?: number
   /** μ: items/s ONE worker processes while busy (0 or undefined: not measured yet). */
   processingRate?: number
   /** Items/s the stage actually took this tick (for a saturated upstream). */
@@ -40,6 +42,10 @@ export interface EqualizerConfig {
   warmupTicks: number
   /** Keep queueing delay (items waiting ÷ what the workers drain per second, Little's law) under this. */
   latencyObjectiveMs?: number
+  /** Workers kept beyond the need, ready for a burst (within maxWorkers). Default 0. */
+  spareWorkers?: number
+  /** A rising λ is sized for where it will be this far ahead (what a decision takes to work). Default 0. */
+  lookaheadMs?: number
 }
 
 export interface EqualizerState {
@@ -71,8 +77,9 @@ export const INITIAL_STATE: EqualizerState = { ticksSinceAction: Number.POSITIVE
  * once; a dead band keeps noise from flapping; low pressure must last
  * `scaleDownAfterMs` before surplus workers are drained; every action is
  * followed by `warmupTicks` quiet ticks. With `latencyObjectiveMs`, N is
- * also at least what keeps the waiting items' delay under it (Little's law).
- * A `reactive` check (between ticks, on arrivals) may only scale up. Pure:
+ * also at least what keeps the waiting items' delay under it (Little's law),
+ * at ticks only. A `reactive` check (between ticks, on arrivals) may only
+ * scale up, and sizes from the rate. `spareWorkers` ride on top of the need. Pure:
  * all time comes in `input`.
  */
 export function decide (input: EqualizerInput, config: EqualizerConfig, previous: EqualizerState): Decision {
@@ -90,18 +97,24 @@ export function decide (input: EqualizerInput, config: EqualizerConfig, previous
   // (then the held-back source is catching up on the reaction's lag, and the backlog term covers it)
   const justSized = previous.ticksSinceAction <= 2 * config.warmupTicks && previous.lastScaledUp === true
   const headroom = input.saturated && !justSized ? SATURATION_HEADROOM : 0
-  const lambda = input.saturated ? Math.max(input.arrivalRate, input.throughput * (1 + headroom)) : input.arrivalRate
+  const measured = input.saturated ? Math.max(input.arrivalRate, input.throughput * (1 + headroom)) : input.arrivalRate
+  // a ramp: size for λ as it will be once the workers asked for now are up (AWS's predictive scaling, in small)
+  const lambda = measured + Math.max(0, input.arrivalTrend ?? 0) * (config.lookaheadMs ?? 0) / 1000
   // the rate to sustain: what arrives, plus the backlog spread over drainMs
   const needed = lambda + input.queued / (config.drainMs / 1000)
   let wanted = Math.ceil(needed / (mu * config.utilization) - 1e-9)
   const settled = input.starting === 0 && previous.ticksSinceAction >= config.warmupTicks
-  if (config.latencyObjectiveMs != null && config.latencyObjectiveMs > 0 && settled) {
+  if (config.latencyObjectiveMs != null && config.latencyObjectiveMs > 0 && settled && input.reactive !== true) {
     // Little's law: items waiting ÷ (workers × μ) is how long the last of them waits. Not while the last
     // action's workers start or warm up: the backlog grows until they work, and sizing for it then would
-    // spawn a cascade (each spawn slowing the others on a small machine)
+    // spawn a cascade (each spawn slowing the others on a small machine). Not in a reactive check either:
+    // a burst's first backlog is drained by the workers its rate needs before more could start (sized
+    // for it, one burst asked for 14 workers at once where its rate needed 10, and the machine took 1.3 s
+    // to start them while the backlog grew)
     wanted = Math.max(wanted, Math.ceil((input.waiting ?? input.queued) / (mu * config.latencyObjectiveMs / 1000) - 1e-9))
   }
-  let target = Math.min(config.maxWorkers, Math.max(config.minWorkers, wanted))
+  // spares ride on top of the need, so they are there when a burst starts; the floor already is capacity
+  let target = Math.min(config.maxWorkers, Math.max(config.minWorkers, wanted + (config.spareWorkers ?? 0)))
   target = Math.min(target, current + Math.max(0, input.capacityLimit))
   const band = Math.max(0, Math.floor(current * config.deadBand))
   let pressure: Pressure = target > current + band ? 'high' : target < current - band ? 'low' : 'even'

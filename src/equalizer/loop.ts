@@ -11,6 +11,13 @@ const DEAD_BAND = 0.1
 const WARMUP_TICKS = 2
 /** Arrivals between ticks are measured over at least this long before they may trigger a scale-up. */
 const REACT_WINDOW_MS = 100
+/** Below this busy fraction a worker's measured rate may raise μ, never lower it (see `measureMu`). */
+const BUSY_ENOUGH = 0.5
+/** λ rising over this many ticks in a row is a ramp (fewer: noise, or a step the reactive check takes). */
+const TREND_TICKS = 3
+const TREND_MIN_RISE = 0.05
+/** A ramp is sized this many ticks ahead: the next decision, and the warm-up of the workers this one asks for. */
+const LOOKAHEAD_TICKS = 2
 
 export interface EqualizerLoopInit {
   tickMs: number
@@ -34,6 +41,10 @@ interface Tracked {
   fast: { at: number, arrivals: number, waiting: number, before?: number }
   /** μ as of the last tick past the warm-up: workers that are still loading their module look slow. */
   steadyMu: number
+  /** The raw arrival rates of the last TREND_TICKS ticks, oldest first. */
+  recent: number[]
+  /** The last tick's μ reading fell by a step: one more such tick and μ takes it. */
+  slowed: boolean
 }
 
 /**
@@ -56,13 +67,15 @@ export class EqualizerLoop {
     this.tickMs = init.tickMs
     this.tracked = stages.map(stage => ({
       stage,
-      config: { minWorkers: stage.minWorkers, maxWorkers: stage.maxWorkers, utilization: init.utilization, deadBand: DEAD_BAND, drainMs: init.drainMs, scaleDownAfterMs: init.scaleDownAfterMs, warmupTicks: WARMUP_TICKS, latencyObjectiveMs: stage.latencyObjectiveMs },
+      config: { minWorkers: stage.minWorkers, maxWorkers: stage.maxWorkers, utilization: init.utilization, deadBand: DEAD_BAND, drainMs: init.drainMs, scaleDownAfterMs: init.scaleDownAfterMs, warmupTicks: WARMUP_TICKS, lookaheadMs: LOOKAHEAD_TICKS * init.tickMs, latencyObjectiveMs: stage.latencyObjectiveMs, spareWorkers: stage.spareWorkers ?? 0 },
       // starting the minimum workers is the first action: rates measured on cold workers wait out the warm-up
       state: { ...INITIAL_STATE, ticksSinceAction: 0 },
       rates: { arrivalRate: 0, processingRate: 0, throughput: 0, pressure: 'even' },
       previous: stage.sample(now),
       fast: { at: now, arrivals: 0, waiting: 0 },
-      steadyMu: 0
+      steadyMu: 0,
+      recent: [],
+      slowed: false
     }))
     this.capacity = capacity
     this.onScaled = onScaled
@@ -100,12 +113,18 @@ export class EqualizerLoop {
       const processed = sample.processed - t.previous.processed
       const busyMs = sample.busyMs - t.previous.busyMs
       const rates = t.rates
-      rates.arrivalRate = ewma(rates.arrivalRate, (sample.arrivals - t.previous.arrivals) / seconds)
+      const arrivalRate = (sample.arrivals - t.previous.arrivals) / seconds
+      rates.arrivalRate = ewma(rates.arrivalRate, arrivalRate)
+      t.recent = [...t.recent, arrivalRate].slice(-TREND_TICKS)
       rates.throughput = ewma(rates.throughput, processed / seconds)
-      // busy time summed over workers: items per busy second is the rate of ONE worker
-      if (busyMs > 0 && processed > 0) rates.processingRate = ewma(rates.processingRate, processed / (busyMs / 1000))
+      const mu = measureMu(rates.processingRate, processed, busyMs, Math.max(1, sample.workers, t.previous.workers) * seconds * 1000, t.slowed)
+      rates.processingRate = mu.mu
+      t.slowed = mu.slowed
       t.stage.adaptWindow(rates.processingRate)
-      if (t.state.ticksSinceAction >= t.config.warmupTicks) t.steadyMu = rates.processingRate
+      // before any steady μ, one from a whole tick of running workers (none starting) serves the
+      // reactive check, so a stage started too small for its input grows before the warm-up ends
+      const whole = t.steadyMu === 0 && sample.starting === 0 && t.previous.starting === 0 && t.previous.workers > 0
+      if (t.state.ticksSinceAction >= t.config.warmupTicks || whole) t.steadyMu = rates.processingRate
       // upstream saturation: the entry waited for room, or the stage before was blocked on this one
       const saturated = sample.upstreamWaiting || sample.upstreamWaits > t.previous.upstreamWaits
       const blocked = sample.downstreamBlocked || sample.downstreamBlocks > t.previous.downstreamBlocks
@@ -147,6 +166,7 @@ export class EqualizerLoop {
       workers: sample.workers,
       starting: sample.starting,
       arrivalRate: reactiveRate ?? rates.arrivalRate,
+      arrivalTrend: reactiveRate != null ? 0 : trendOf(t.recent, this.tickMs),
       reactive: reactiveRate != null,
       processingRate: mu,
       throughput: rates.throughput,
@@ -165,6 +185,43 @@ export class EqualizerLoop {
     this.onScaled(t.stage.name, decision.target, decision.delta, `${decision.reason} (${measured})`)
     return true
   }
+}
+
+/**
+ * μ, the rate of ONE worker: items per second of busy time summed over workers (DS2's useful time).
+ * Busy time runs from an item's send to its result, so it holds the round trip too; a worker that
+ * mostly idles pays that round trip on every item and looks slow. Lowering μ on such a reading
+ * would want more workers, each idler and slower-looking still (on a loaded machine a stage at 50
+ * items/s climbed to 13 workers at a "μ" of 9/s). So a reading from workers busy under half their
+ * time (`capacityMs`: workers × the interval) may raise μ, never lower it; a stage that really got
+ * slower keeps its workers busy, and its reading counts. A fall by a step (over half) is taken at
+ * once only when the tick before fell by a step too (`slowedBefore`): a machine that stalls for a
+ * second (other processes took the CPU) reads as μ falling 3×, and sized on it a stage at 200
+ * items/s with nothing queued went from 9 to 16 workers; a stage that really slowed still reads
+ * slow a tick later. A single such reading only moves the average.
+ */
+export function measureMu (mu: number, processed: number, busyMs: number, capacityMs: number, slowedBefore = false): { mu: number, slowed: boolean } {
+  if (!(busyMs > 0) || !(processed > 0)) return { mu, slowed: false }
+  const reading = processed / (busyMs / 1000)
+  if (reading < mu && busyMs < BUSY_ENOUGH * capacityMs) return { mu, slowed: false }
+  const step = reading < mu * (1 - STEP_FACTOR)
+  if (step && !slowedBefore) return { mu: EWMA_ALPHA * reading + (1 - EWMA_ALPHA) * mu, slowed: true }
+  return { mu: ewma(mu, reading), slowed: step }
+}
+
+/**
+ * Items/s per second that λ rose by, when it rose at every one of the last TREND_TICKS ticks, by
+ * TREND_MIN_RISE at least over them (less is noise) and by no step (a jump is a burst, which the
+ * reactive check sizes from its rate: extrapolated, one jump would read as a steep ramp); else 0.
+ */
+export function trendOf (recent: number[], tickMs: number): number {
+  if (recent.length < TREND_TICKS) return 0
+  for (let i = 1; i < recent.length; i++) {
+    if (!(recent[i]! > recent[i - 1]!) || recent[i]! > recent[i - 1]! * (1 + STEP_FACTOR)) return 0
+  }
+  const rise = recent.at(-1)! - recent[0]!
+  if (rise < TREND_MIN_RISE * recent[0]!) return 0
+  return rise / ((recent.length - 1) * tickMs / 1000)
 }
 
 function waitingOf (sample: StageSample): number {

@@ -42,6 +42,8 @@ export interface EqualizedStage {
   readonly resources?: { cpu?: number, memoryMb?: number }
   /** Keep the waiting items' queueing delay under this (optional). */
   readonly latencyObjectiveMs?: number
+  /** Workers kept beyond the need (default 0). */
+  readonly spareWorkers?: number
   /** Calls `listener` after items arrive, so the loop can react between ticks. */
   onArrival?: (listener: () => void) => void
   sample: (now: number) => StageSample

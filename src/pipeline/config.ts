@@ -19,9 +19,9 @@ export const PIPELINE_DEFAULTS = {
 } as const
 
 /** Every stage default (maxWorkers is at least minWorkers). */
-export const STAGE_DEFAULTS = { minWorkers: 1, maxWorkers: 64, concurrency: 1 } as const
+export const STAGE_DEFAULTS = { minWorkers: 1, maxWorkers: 64, concurrency: 1, spareWorkers: 0 } as const
 
-export type ResolvedStage = StageSpec & Required<Pick<StageSpec, 'minWorkers' | 'maxWorkers' | 'concurrency'>>
+export type ResolvedStage = StageSpec & Required<Pick<StageSpec, 'minWorkers' | 'maxWorkers' | 'concurrency' | 'spareWorkers'>>
 
 /** A pipeline's options with every default filled in and every value checked: read by the run, its stages and its equalizer. */
 export interface PipelineOptions extends Required<Omit<PipelineInit, 'source' | 'stages' | 'signal' | 'placementTimeoutMs'>> {
@@ -80,6 +80,7 @@ function resolveStages (stages: StageSpec[]): ResolvedStage[] {
     const maxWorkers = checkOptional(`${at}.maxWorkers`, maxWorkersPiece, stage.maxWorkers) ?? Math.max(minWorkers, STAGE_DEFAULTS.maxWorkers)
     if (maxWorkers < minWorkers) throw new ConfigError(`${at}.maxWorkers`, `must be >= minWorkers (${minWorkers})`)
     checkOptional(`${at}.latencyObjectiveMs`, positiveNumber, stage.latencyObjectiveMs)
-    return { ...stage, minWorkers, maxWorkers, concurrency: checkOptional(`${at}.concurrency`, concurrency, stage.concurrency) ?? STAGE_DEFAULTS.concurrency }
+    const spareWorkers = checkOptional(`${at}.spareWorkers`, nonNegativeInteger, stage.spareWorkers) ?? STAGE_DEFAULTS.spareWorkers
+    return { ...stage, minWorkers, maxWorkers, spareWorkers, concurrency: checkOptional(`${at}.concurrency`, concurrency, stage.concurrency) ?? STAGE_DEFAULTS.concurrency }
   })
 }

@@ -61,6 +61,7 @@ export class StageRunner implements Downstream, EqualizedStage {
   readonly maxWorkers: number
   readonly resources: ResolvedStage['resources']
   readonly latencyObjectiveMs?: number
+  readonly spareWorkers: number
   private readonly concurrency: number
   private arrivalListener?: () => void
   private readonly downstream: Downstream
@@ -93,6 +94,7 @@ export class StageRunner implements Downstream, EqualizedStage {
     this.maxWorkers = spec.maxWorkers
     this.resources = spec.resources
     this.latencyObjectiveMs = spec.latencyObjectiveMs
+    this.spareWorkers = spec.spareWorkers
     this.concurrency = spec.concurrency
     // a worker always has room for as many items as it runs at once
     this.minWindow = Math.max(options.minWindow, spec.concurrency)

@@ -17,6 +17,9 @@ export interface StageSpec {
    * the equalizer adds workers for it as well as for the rate balance (once the last action's workers are
    * up), and each worker's window holds at most that much work. Default: none (workers only for the rate balance and the `drainMs` backlog). */
   latencyObjectiveMs?: number
+  /** Workers kept running beyond what the equalizer sizes the stage for (within maxWorkers), so the start
+   * of a burst finds capacity already up. They cost worker time all along. Default 0. */
+  spareWorkers?: number
 }
 
 export interface PipelineInit<In = unknown, Out = unknown> {

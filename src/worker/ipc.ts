@@ -44,6 +44,8 @@ export type ToWorker =
 
 /** Worker host -> agent. */
 export type FromWorker =
+  /** The host is loaded and waits for its start message (a host the agent started ahead of need). */
+  | { type: 'hosted' }
   /** The stage's `setup` is done: items may come. */
   | { type: 'ready' }
   | { type: 'results', results: WorkerOutput[] }

@@ -67,6 +67,7 @@ export async function runTrace (node: GridNode, trace: Trace, policy: Policy, mo
   }
   const seen = new Set<number>()
   const latencies: number[] = []
+  const sentAt: number[] = []
   const stageName = 'io'
   const run = node.pipeline(`trace-${trace.name}-${policy.name}`, {
     source: source(),
@@ -74,6 +75,7 @@ export async function runTrace (node: GridNode, trace: Trace, policy: Policy, mo
     sink: (item: Item) => {
       seen.add(item.id)
       latencies.push(performance.now() - item.at)
+      sentAt.push(item.at - t0)
     },
     equalize: policy.equalize,
     scaleDownAfterMs: policy.scaleDownAfterMs
@@ -83,16 +85,20 @@ export async function runTrace (node: GridNode, trace: Trace, policy: Policy, mo
   const driver = policy.drive?.(run, stageName)
   let workerMs = 0
   let maxWorkers = 0
+  let lastWorkers = 0
   let last = performance.now()
   const sampler = setInterval(() => {
     const now = performance.now()
     const workers = run.stats().stages[0]!.workers
     workerMs += workers * (now - last)
+    if (workers !== lastWorkers) note(`  t=${((now - t0) / 1000).toFixed(1)} s ${workers} workers running`)
+    lastWorkers = workers
     maxWorkers = Math.max(maxWorkers, workers)
     last = now
   }, SAMPLE_MS)
   try {
     const summary = await run.done
+    note(`  the slowest 1 % were sent at: ${slowest(latencies, sentAt)}`)
     const decisions = driver != null ? driver.stop() : policy.equalize ? summary.stages[0]!.decisions : null
     return {
       policy: policy.name,
@@ -113,4 +119,15 @@ export async function runTrace (node: GridNode, trace: Trace, policy: Policy, mo
 
 function round (n: number | null): number | null {
   return n == null ? null : Math.round(n * 10) / 10
+}
+
+/** Where the p99 comes from: the send times (s into the trace, 1 s buckets) of the slowest 1 % of items. */
+function slowest (latencies: number[], sentAt: number[]): string {
+  const order = latencies.map((_, i) => i).sort((a, b) => latencies[b]! - latencies[a]!)
+  const buckets = new Map<number, number>()
+  for (const i of order.slice(0, Math.ceil(order.length / 100))) {
+    const s = Math.floor(sentAt[i]! / 1000)
+    buckets.set(s, (buckets.get(s) ?? 0) + 1)
+  }
+  return [...buckets].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s} s ×${n}`).join(', ')
 }

@@ -5,10 +5,12 @@
  * concurrency 1). Two traces:
  *   bursty: 50 items/s with three 8 s bursts to 300/s at 20, 50 and 80 s, then a ramp 50 → 200/s over the last 20 s;
  *   daily:  a compressed daily cycle, a sine from 20 to 400 items/s and back over 120 s.
- * Each under five policies, one after the other in the same run: the equalizer with defaults, the equalizer
- * with `latencyObjectiveMs: 100`, static at the peak (⌈peak / (μ·0.9)⌉ workers), static at the mean
- * (⌈mean / μ⌉), and a Kubernetes HPA-like target-tracking baseline (trace-baseline.ts). μ is one worker's
- * rate, calibrated alone first. Per trace one JSON line on stdout
+ * Each under six policies, one after the other in the same run: the equalizer with defaults, the equalizer
+ * with `latencyObjectiveMs: 100`, the same with `spareWorkers: 1` (what a warm spare buys, and costs),
+ * static at the peak (⌈peak / (μ·0.9)⌉ workers), static at the mean (⌈mean / μ⌉), and a Kubernetes
+ * HPA-like target-tracking baseline (trace-baseline.ts). μ is one worker's rate, calibrated alone first.
+ * The agent keeps 8 worker hosts pre-started (`--prestart=N` changes it), for every policy alike. A whole
+ * full run also writes the frontier (worker-seconds against p99) to docs/bench-trace.svg. Per trace one JSON line on stdout
  * `{"trace","policies":[{"policy","workerSeconds","p50Ms","p95Ms","p99Ms","decisions","lost"}]}` and a table.
  * Targets (issue 20), per trace: the equalizer with the objective at ≤ 0.75× static-at-peak's worker-seconds
  * and ≤ 3× its p99, 0 lost anywhere; the equalizer with defaults at ≤ 1× the baseline's worker-seconds and p99.
@@ -24,11 +26,15 @@ import { calibrate } from './equalizer-calibrate.ts'
 import { runTrace, schedule } from './trace-run.ts'
 import type { Policy, PolicyFigures, Trace } from './trace-run.ts'
 import { targetTracking } from './trace-baseline.ts'
+import { writeFrontier } from './trace-plot.ts'
 import { runBench } from './report.ts'
 import type { Figure, Row, TargetSpec } from './report.ts'
 
+const PLOT = fileURLToPath(new URL('../../docs/bench-trace.svg', import.meta.url))
 const MODULE = fileURLToPath(new URL('./stages/sleep.mjs', import.meta.url))
 const ITEM_MS = 20
+// the agent keeps as many worker hosts pre-started as a burst adds workers (every policy runs on it)
+const PRESTART = '8'
 const AGENT = ['--agent', '--workers', '16', '--cpu', '16', '--memory', '16384']
 const MAX_WORKERS = 16
 const UTILIZATION = 0.9
@@ -60,6 +66,7 @@ function policies (trace: Trace, mu: number, quick: boolean): Policy[] {
   return [
     { name: 'equalizer', stage: { minWorkers: 1, maxWorkers: MAX_WORKERS }, equalize: true, scaleDownAfterMs },
     { name: 'equalizer+objective', stage: { minWorkers: 1, maxWorkers: MAX_WORKERS, latencyObjectiveMs: 100 }, equalize: true, scaleDownAfterMs },
+    { name: 'equalizer+objective+spare', stage: { minWorkers: 1, maxWorkers: MAX_WORKERS, latencyObjectiveMs: 100, spareWorkers: 1 }, equalize: true, scaleDownAfterMs },
     { name: 'static-peak', stage: pinned(Math.ceil(peak / (mu * UTILIZATION))), equalize: false },
     { name: 'static-mean', stage: pinned(Math.ceil(mean / mu)), equalize: false },
     { name: 'target-tracking', stage: { minWorkers: 1, maxWorkers: MAX_WORKERS }, equalize: false, drive: targetTracking({ mu, stabilizationMs }) }
@@ -105,7 +112,7 @@ function describe (trace: Trace, results: PolicyFigures[], figures: Record<strin
   if (ratios.length > 0) rows.push({ what: `bench:trace ${trace.name}: the goals, as ratios in the same run`, figures: ratios })
 }
 
-await runBench('trace', ['--trace', '--policy'], async (args, defer) => {
+await runBench('trace', ['--trace', '--policy', '--prestart'], async (args, defer) => {
   const onlyTrace = args.text('--trace')
   const onlyPolicy = args.text('--policy')
   const list = traces(args.quick).filter(t => onlyTrace == null || t.name === onlyTrace)
@@ -114,7 +121,7 @@ await runBench('trace', ['--trace', '--policy'], async (args, defer) => {
   defer(async () => { await cluster.close() })
   process.on('exit', () => { cluster.killAllSync() })
   const port = await cluster.freePort()
-  await cluster.start(port, [], 30_000, AGENT)
+  await cluster.start(port, [], 30_000, [...AGENT, '--prestart-workers', args.text('--prestart') ?? PRESTART])
   const node = await GridNode.start({ host: '127.0.0.1', port: 0, dev: true, peers: [`127.0.0.1:${port}`], logger: pino({ level: 'silent' }) })
   defer(async () => { await node.stop() })
   const deadline = Date.now() + 30_000
@@ -128,6 +135,7 @@ await runBench('trace', ['--trace', '--policy'], async (args, defer) => {
   const targets: TargetSpec[] = []
   const rows: Row[] = []
   const details: unknown[] = []
+  const plotted: Array<{ name: string, results: PolicyFigures[] }> = []
   for (const trace of list) {
     const results: PolicyFigures[] = []
     for (const policy of policies(trace, mu, args.quick).filter(p => onlyPolicy == null || p.name === onlyPolicy)) {
@@ -149,6 +157,9 @@ await runBench('trace', ['--trace', '--policy'], async (args, defer) => {
       results.map(r => [r.policy, String(r.workerSeconds), String(r.p50Ms), String(r.p95Ms), String(r.p99Ms), r.decisions == null ? '—' : String(r.decisions), String(r.maxWorkers), String(r.lost)])))
     describe(trace, results, figures, targets, rows)
     details.push({ ...line, seconds: trace.seconds, full: results })
+    plotted.push({ name: trace.name, results })
   }
+  // the README's plot: only from a whole run, every trace and policy at full length
+  if (!args.quick && onlyTrace == null && onlyPolicy == null) writeFrontier(PLOT, plotted)
   return { figures, targets, rows, details: { mu, itemMs: ITEM_MS, traces: details } }
 })

@@ -72,6 +72,7 @@ describe('resolveConfig', () => {
     ['zero workers', { agent: { workers: 0 } }, 'agent.workers'],
     ['half a MB of memory', { agent: { memoryMb: 0.5 } }, 'agent.memoryMb'],
     ['zero MB of module cache', { agent: { moduleCacheMb: 0 } }, 'agent.moduleCacheMb'],
+    ['more pre-started workers than 64', { agent: { prestartWorkers: 65 } }, 'agent.prestartWorkers'],
     ['fractional module cache', { agent: { moduleCacheMb: 1.5 } }, 'agent.moduleCacheMb'],
     ['module dir that is not a string', { agent: { moduleDirs: [42 as never] } }, 'agent.moduleDirs'],
     ['worker user with a colon', { agent: { workerUser: 'no:body' } }, 'agent.workerUser'],
@@ -90,7 +91,7 @@ describe('resolveConfig', () => {
     expect(Number.isInteger(defaults.workers) && defaults.workers >= 1).toBe(true)
     expect(defaults.memoryMb).toBeGreaterThanOrEqual(256)
     expect(resolveConfig({ dev: true, agent: { cpu: 1.5, weight: -1e6, strategy: 'vertical', workers: 4096, memoryMb: 1 } }).agent)
-      .toEqual({ cpu: 1.5, weight: -1e6, strategy: 'vertical', workers: 4096, memoryMb: 1, attachTimeoutMs: 30_000, moduleDirs: [], moduleCacheMb: 256, workerUser: undefined, workerEnv: {} })
+      .toEqual({ cpu: 1.5, weight: -1e6, strategy: 'vertical', workers: 4096, memoryMb: 1, attachTimeoutMs: 30_000, moduleDirs: [], moduleCacheMb: 256, workerUser: undefined, prestartWorkers: 2, workerEnv: {} })
     expect(resolveConfig({ dev: true, agent: { moduleDirs: ['/srv/app'], moduleCacheMb: 1, workerUser: 'nobody' } }).agent)
       .toMatchObject({ moduleDirs: ['/srv/app'], moduleCacheMb: 1, workerUser: 'nobody' })
     expect(resolveConfig({ dev: true, agent: { attachTimeoutMs: 100 } }).agent?.attachTimeoutMs).toBe(100)

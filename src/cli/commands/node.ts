@@ -13,7 +13,7 @@ import { onShutdownSignal } from '../signals.ts'
 import { parseAddonSpec, loadAddon } from '../addon-spec.ts'
 import { resolveTaskSpec } from '../task-spec.ts'
 import { MEMBER_EVENT_TYPES } from '../../membership/events.ts'
-import { DEFAULT_MODULE_CACHE_MB } from '../../agent/config.ts'
+import { DEFAULT_MODULE_CACHE_MB, DEFAULT_PRESTART_WORKERS } from '../../agent/config.ts'
 import { readCrlFlag } from '../crl-file.ts'
 import { apiAddonOptions, apiOptions } from '../api-flags.ts'
 import type { ApiFlags } from '../api-flags.ts'
@@ -47,6 +47,7 @@ interface NodeFlags extends ApiFlags, JoinFlags {
   moduleDir?: string[]
   moduleCacheMb?: number
   workerUser?: string
+  prestartWorkers?: number
   dashboard?: number
   dashboardHost: string
   metrics?: number
@@ -80,6 +81,7 @@ export function nodeCommand (): Command {
     .addOption(new Option('--data-dir <dir>', 'where the node keeps state, mode 0700 (default: $XDG_STATE_HOME/gridd/<peer id>, else ~/.local/state/gridd/<peer id>)').env('GRID_DATA_DIR'))
     .addOption(listOption('--module-dir <dir...>', 'a directory of deployed stage code requesters may name to run in place (repeatable); anything else runs only from the cache of shipped bundles').env('GRID_MODULE_DIRS'))
     .addOption(numberOption('--module-cache-mb <mb>', `most MB of shipped stage bundles cached, least recently used evicted (default ${DEFAULT_MODULE_CACHE_MB})`, positiveInteger).env('GRID_MODULE_CACHE_MB'))
+    .addOption(intOption('--prestart-workers <n>', `worker hosts kept started ahead of need, so a spawn only loads its stage (default ${DEFAULT_PRESTART_WORKERS})`, 0, 64).env('GRID_PRESTART_WORKERS'))
     .addOption(new Option('--worker-user <user>', 'run workers as this user (name or uid; the agent must run as root), so a stage cannot read the agent\'s key').env('GRID_WORKER_USER'))
     .addOption(intOption('--heartbeat-ms <ms>', 'membership heartbeat period (default 1000)', 10, 600_000).env('GRID_HEARTBEAT_MS'))
     .addOption(intOption('--suspect-after-ms <ms>', 'silence before a member is suspect (default 3 × heartbeat)', 10, 3_600_000).env('GRID_SUSPECT_AFTER_MS'))
@@ -143,7 +145,7 @@ async function runNode (flags: NodeFlags): Promise<void> {
     crl: flags.crl == null ? undefined : await readCrlFlag(flags.crl),
     certificateCheckMs: flags.certificateCheckMs,
     channels: { maxValueBytes: flags.channelValueBytes, tombstoneTtlMs: flags.tombstoneTtlMs, maxChannels: flags.maxChannels, maxKeysPerChannel: flags.channelKeys, maxChannelBytes: flags.channelBytes, syncMessageBytes: flags.channelSyncBytes },
-    agent: flags.agent === true ? { workers: flags.workers, cpu: flags.cpu, memoryMb: flags.memory, weight: flags.weight, strategy: flags.strategy, moduleDirs: flags.moduleDir, moduleCacheMb: flags.moduleCacheMb, workerUser: flags.workerUser, environment: process.env } : undefined
+    agent: flags.agent === true ? { workers: flags.workers, cpu: flags.cpu, memoryMb: flags.memory, weight: flags.weight, strategy: flags.strategy, moduleDirs: flags.moduleDir, moduleCacheMb: flags.moduleCacheMb, workerUser: flags.workerUser, prestartWorkers: flags.prestartWorkers, environment: process.env } : undefined
   })
   const node = await starting
   for (const { name, module } of tasks) node.tasks.register(name, module)

@@ -48,6 +48,7 @@ const TABLE: Array<[string, string, string, string, string[][]]> = [
   ['GRID_DATA_DIR', '--data-dir', '/var/lib/gridd', 'dataDir', NODE],
   ['GRID_MODULE_DIRS', '--module-dir', '/srv/app,/srv/lib', 'moduleDir', NODE],
   ['GRID_MODULE_CACHE_MB', '--module-cache-mb', '64', 'moduleCacheMb', NODE],
+  ['GRID_PRESTART_WORKERS', '--prestart-workers', '4', 'prestartWorkers', NODE],
   ['GRID_WORKER_USER', '--worker-user', 'nobody', 'workerUser', NODE],
   ['GRID_DASHBOARD', '--dashboard', '8081', 'dashboard', NODE],
   ['GRID_DASHBOARD_HOST', '--dashboard-host', '0.0.0.0', 'dashboardHost', NODE],

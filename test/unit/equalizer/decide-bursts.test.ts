@@ -18,6 +18,14 @@ describe('equalizer decision: latency objective', () => {
     expect(decide({ ...input, reactive: true }, { ...CONFIG, latencyObjectiveMs: 100 }, { ticksSinceAction: 1, lastScaledUp: true }).action).toBe('none')
   })
 
+  it('a reactive check sizes a burst from its rate, not for its first backlog (a cascade of spawns at once)', () => {
+    // 300/s at μ 50, 90 %: 7 workers; 48 waiting would want 10 more for the objective
+    const input = { ...BASE, arrivalRate: 300, waiting: 48, queued: 48, reactive: true }
+    expect(decide(input, { ...CONFIG, latencyObjectiveMs: 100 }, { ticksSinceAction: 10 })).toMatchObject({ target: 7, delta: 5, action: 'spawn' })
+    // the tick after the warm-up sizes for what still waits
+    expect(decide({ ...input, reactive: false, workers: 7 }, { ...CONFIG, latencyObjectiveMs: 100 }, { ticksSinceAction: 2 })).toMatchObject({ target: 10, action: 'spawn' })
+  })
+
   it('waits for workers still starting before sizing for the backlog again', () => {
     const d = decide({ ...BASE, workers: 2, starting: 6, waiting: 100, queued: 100 }, { ...CONFIG, latencyObjectiveMs: 100 }, INITIAL_STATE)
     expect(d.action).toBe('none')
@@ -71,5 +79,29 @@ describe('equalizer decision: a saturated source right after a sized scale-up', 
     expect(justScaled.target).toBeGreaterThan(8)
     // without a recent sizing the headroom still probes for the unknown rate
     expect(decide(input, CONFIG, INITIAL_STATE).target).toBeGreaterThanOrEqual(14)
+  })
+})
+
+describe('equalizer decision: spare workers', () => {
+  it('keeps the spares on top of the rate balance, and within maxWorkers', () => {
+    const config = { ...CONFIG, spareWorkers: 2 }
+    // 50/s at μ 50 and 90 %: 2 needed, 4 with the spares
+    expect(decide({ ...BASE, workers: 2 }, config, INITIAL_STATE)).toMatchObject({ target: 4, delta: 2, action: 'spawn' })
+    expect(decide({ ...BASE, workers: 4 }, config, INITIAL_STATE)).toMatchObject({ target: 4, action: 'none' })
+    expect(decide({ ...BASE, workers: 3 }, { ...config, maxWorkers: 3 }, INITIAL_STATE)).toMatchObject({ target: 3, action: 'none' })
+  })
+
+  it('scales down to the need plus the spares, not below, after the wait', () => {
+    const config = { ...CONFIG, spareWorkers: 1 }
+    const low = decide({ ...BASE, workers: 8, nowMs: 0 }, config, INITIAL_STATE)
+    expect(low).toMatchObject({ pressure: 'low', action: 'none' })
+    expect(decide({ ...BASE, workers: 8, nowMs: 10_000 }, config, low.state)).toMatchObject({ target: 3, delta: -5, action: 'kill' })
+  })
+
+  it('a reactive check sizes for the burst plus the spares, at once', () => {
+    // 150/s at μ 50 and 90 %: 4 workers, 6 with the spares (the 4 running were 2 needed and 2 spares)
+    const d = decide({ ...BASE, workers: 4, arrivalRate: 150, reactive: true }, { ...CONFIG, spareWorkers: 2 }, { ticksSinceAction: 5 })
+    expect(d.action).toBe('spawn')
+    expect(d.target).toBe(6)
   })
 })

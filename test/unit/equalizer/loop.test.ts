@@ -1,5 +1,6 @@
 import { describe, it, expect, afterEach, vi } from 'vitest'
 import { EqualizerLoop } from '../../../src/equalizer/index.ts'
+import { measureMu, trendOf } from '../../../src/equalizer/loop.ts'
 import type { EqualizedStage, StageSample } from '../../../src/equalizer/index.ts'
 
 /** A stage stub: its sample is whatever the test put there; it records what the loop asked of it. */
@@ -84,5 +85,66 @@ describe('EqualizerLoop over stage samples', () => {
     await window(20, 50)
     loop.stop()
     expect(stage.scaled).toEqual([15])
+  })
+})
+
+describe('measureMu: the rate of one worker', () => {
+  it('a reading from mostly idle workers (their round trips counted as busy) never lowers μ', () => {
+    // 13 workers over 1 s, busy 5.5 s in all for 50 items: 9/s looks slow, but they idled 58 % of the time
+    expect(measureMu(45, 50, 5500, 13_000).mu).toBe(45)
+    // the same reading may raise μ
+    expect(measureMu(5, 50, 5500, 13_000).mu).toBeCloseTo(9.09, 2)
+  })
+
+  it('a reading from busy workers lowers μ: the stage really got slower', () => {
+    // 2 workers busy 1.8 s of 2 for 72 items: 40/s
+    expect(measureMu(45, 72, 1800, 2000)).toEqual({ mu: 42.5, slowed: false })
+    // nothing processed: no reading
+    expect(measureMu(45, 0, 0, 2000).mu).toBe(45)
+  })
+
+  it('a fall by a step is taken at once only when the tick before fell by a step too (one tick: a stalled machine)', () => {
+    // busy workers reading 10/s against μ 36/s: halfway on the first tick, all the way on the second
+    const first = measureMu(36, 20, 2000, 2000)
+    expect(first).toEqual({ mu: 23, slowed: true })
+    expect(measureMu(first.mu, 20, 2000, 2000, first.slowed)).toEqual({ mu: 10, slowed: true })
+    // the stall passed: back to the rate it reads
+    expect(measureMu(first.mu, 72, 2000, 2000, first.slowed)).toEqual({ mu: 36, slowed: false })
+  })
+})
+
+describe('trendOf: a ramp, not noise and not a step', () => {
+  it('a λ rising at every tick is a ramp, in items/s per second', () => {
+    expect(trendOf([100, 110, 120], 1000)).toBe(10)
+    expect(trendOf([100, 110, 120], 500)).toBe(20)
+  })
+
+  it('too few ticks, a fall, a flat tick, a rise under 5 % or a jump over half: no trend', () => {
+    expect(trendOf([100, 110], 1000)).toBe(0)
+    expect(trendOf([100, 120, 115], 1000)).toBe(0)
+    expect(trendOf([100, 100, 120], 1000)).toBe(0)
+    expect(trendOf([100, 101, 102], 1000)).toBe(0)
+    expect(trendOf([50, 300, 310], 1000)).toBe(0)
+  })
+})
+
+describe('the loop sizes a ramp ahead of itself', () => {
+  it('λ rising 10/s every second: sized for λ two ticks ahead', async () => {
+    vi.useFakeTimers()
+    const stage = stubStage('ramp')
+    const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 1, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, () => {})
+    loop.start()
+    // one worker at μ 100/s under λ 40, 50, … 90 /s: enough for each λ as measured
+    let arrivals = 0
+    let processed = 0
+    for (const rate of [40, 50, 60, 70, 80, 90]) {
+      arrivals += rate
+      processed += rate
+      stage.now = { ...stage.now, arrivals, processed, busyMs: processed * 10 }
+      await vi.advanceTimersByTimeAsync(1000)
+    }
+    loop.stop()
+    // but λ rises 10/s per s: ~105/s two ticks on, which one worker at 100/s cannot take
+    expect(stage.scaled).toEqual([1])
   })
 })

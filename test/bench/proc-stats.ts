@@ -84,6 +84,14 @@ export async function memAvailableMb (): Promise<number> {
   return Math.round(Number(/^MemAvailable:\s+(\d+) kB/m.exec(info)?.[1]) / 1024)
 }
 
+/** Jiffies the whole machine spent busy and in all, from the first line of /proc/stat (every core summed). */
+export async function machineJiffies (): Promise<{ busy: number, total: number }> {
+  const [user, nice, system, idle, iowait, ...rest] = (await readFile('/proc/stat', 'utf8')).split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number)
+  // guest time is already counted in user and nice
+  const total = [user, nice, system, idle, iowait, ...rest.slice(0, 3)].reduce((a: number, b) => a + (b ?? 0), 0)
+  return { busy: total - idle! - iowait!, total }
+}
+
 /** The 1-minute load average: how contended the machine was (it is shared with other work). */
 export async function loadAverage (): Promise<number> {
   return Number((await readFile('/proc/loadavg', 'utf8')).split(' ')[0])

@@ -5,9 +5,9 @@
  * timestamps, as in bench:membership; costs from /proc and `ss`.
  */
 import { once } from 'node:events'
-import { Cluster, allLogged, converge, firstLine, listeningTime, median, memberEvent, note, procMemory, round, sleep, summarize, timeOf } from './lib.ts'
+import { Cluster, allLogged, converge, firstLine, lastState, listeningTime, median, memberEvent, note, procMemory, round, sleep, summarize, timeOf } from './lib.ts'
 import type { GridProcess, Summary } from './lib.ts'
-import { bytesWritten, childPids, cpuSeconds, loadAverage, socketBytes, socketBytesBetween } from './proc-stats.ts'
+import { bytesWritten, childPids, cpuSeconds, loadAverage, machineJiffies, socketBytes, socketBytesBetween } from './proc-stats.ts'
 
 export interface SizeOptions {
   n: number
@@ -43,6 +43,8 @@ export interface IdleCost {
   rssMedianMb: number | null
   childProcesses: number
   loadAverage: { before: number, after: number }
+  /** How busy the whole machine was during the window (every process, ours or not), % of all its cores. */
+  machineBusyPct: number
 }
 
 export interface SizeResult {
@@ -69,19 +71,27 @@ export class ScaleGrid {
   private readonly opts: SizeOptions
   /** Waits on the grid scale with it: a loaded 2-core machine runs 50 nodes' timers late. */
   private readonly waitMs: number
+  /** After this (epoch ms) the joins, pauses and kills left are skipped, so one stuck size cannot eat the whole run. */
+  private deadline = Infinity
 
   constructor (opts: SizeOptions) {
     this.opts = opts
     this.waitMs = 15_000 + 300 * opts.n
   }
 
+  /** How long one size may take: starting N nodes one by one dominates on a loaded machine. */
+  static budgetMs (n: number): number {
+    return 180_000 + 10_000 * n
+  }
+
   async measure (): Promise<SizeResult> {
     const n = this.opts.n
+    this.deadline = Date.now() + ScaleGrid.budgetMs(n)
     const startupConvergeMs = await this.start()
     note(`N=${n}: converged ${startupConvergeMs ?? 'never'} ms after the first start; ${this.opts.settleMs / 1000} s to settle`)
     await sleep(this.opts.settleMs)
     const idle = await this.idle()
-    note(`N=${n}: idle CPU per node median ${idle.cpuMedianPct} % max ${idle.cpuMaxPct} %, grid ${idle.gridCpuPct} %; sent ${idle.socketBytesMedianPerS} B/s per node (median); load ${idle.loadAverage.after}`)
+    note(`N=${n}: idle CPU per node median ${idle.cpuMedianPct} % max ${idle.cpuMaxPct} %, grid ${idle.gridCpuPct} %; sent ${idle.socketBytesMedianPerS} B/s per node (median); load ${idle.loadAverage.after}, machine ${idle.machineBusyPct} % busy`)
     const joins = await this.joins()
     const stops = await this.stops()
     const kills = await this.kills()
@@ -92,13 +102,27 @@ export class ScaleGrid {
     await this.cluster.close()
   }
 
-  private async settle (what: string): Promise<number | null> {
-    const ms = await converge(this.nodes, this.waitMs * 2)
+  private async settle (what: string, timeoutMs = this.waitMs): Promise<number | null> {
+    const ms = await converge(this.nodes, timeoutMs)
     if (ms == null) {
-      this.warnings.push(`N=${this.opts.n}: not converged within ${this.waitMs * 2} ms after ${what}`)
-      note(`WARNING: N=${this.opts.n} not converged after ${what}`)
+      this.warnings.push(`N=${this.opts.n}: not converged within ${timeoutMs} ms after ${what}: ${this.missingPairs()}`)
+      note(`WARNING: N=${this.opts.n} not converged after ${what}: ${this.missingPairs()}`)
     }
     return ms
+  }
+
+  /** Past the size's budget: says what is skipped. */
+  private overBudget (what: string): boolean {
+    if (Date.now() < this.deadline) return false
+    this.warnings.push(`N=${this.opts.n}: over its ${ScaleGrid.budgetMs(this.opts.n) / 1000} s budget, skipped ${what}`)
+    note(`WARNING: N=${this.opts.n} over its budget, skipped ${what}`)
+    return true
+  }
+
+  /** Which observer does not list which member alive (the state it last logged), the first few. */
+  private missingPairs (): string {
+    const missing = this.nodes.flatMap(o => this.nodes.filter(m => m !== o && lastState(o, m.peerId) !== 'alive').map(m => `:${o.port}→:${m.port} ${lastState(o, m.peerId) ?? 'unknown'}`))
+    return `${missing.length} of ${this.nodes.length * (this.nodes.length - 1)} pairs not alive (${missing.slice(0, 8).join(', ')})`
   }
 
   /** Starts the N nodes one after another, each joining through a random earlier one; ms until all list all alive. */
@@ -109,7 +133,7 @@ export class ScaleGrid {
       this.nodes.push(await this.cluster.start(await this.cluster.freePort(), seed, 60_000))
     }
     note(`N=${this.opts.n}: all listening after ${Date.now() - t0} ms; waiting for convergence`)
-    const ms = await this.settle('startup')
+    const ms = await this.settle('startup', this.waitMs * 2)
     return ms == null ? null : Date.now() - t0
   }
 
@@ -118,10 +142,10 @@ export class ScaleGrid {
     const pids = nodes.map(p => p.proc.pid!)
     const loadBefore = await loadAverage()
     const marks = nodes.map(p => p.mark())
-    const [cpu0, w0, s0] = await Promise.all([Promise.all(pids.map(cpuSeconds)), Promise.all(pids.map(bytesWritten)), socketBytes(pids)])
+    const [cpu0, w0, s0, m0] = await Promise.all([Promise.all(pids.map(cpuSeconds)), Promise.all(pids.map(bytesWritten)), socketBytes(pids), machineJiffies()])
     const t0 = Date.now()
     await sleep(this.opts.windowMs)
-    const [cpu1, w1, s1] = await Promise.all([Promise.all(pids.map(cpuSeconds)), Promise.all(pids.map(bytesWritten)), socketBytes(pids)])
+    const [cpu1, w1, s1, m1] = await Promise.all([Promise.all(pids.map(cpuSeconds)), Promise.all(pids.map(bytesWritten)), socketBytes(pids), machineJiffies()])
     const seconds = (Date.now() - t0) / 1000
     const perS = (a: Array<number | null>, b: Array<number | null>, scale = 1): number[] => a.map((x, i) => ((b[i] ?? NaN) - (x ?? NaN)) * scale / seconds)
     const cpuPct = perS(cpu0, cpu1, 100).map(r1)
@@ -150,7 +174,8 @@ export class ScaleGrid {
       failures: count('member:fail'),
       rssMedianMb: rss.length === 0 ? null : median(rss),
       childProcesses: children,
-      loadAverage: { before: loadBefore, after: await loadAverage() }
+      loadAverage: { before: loadBefore, after: await loadAverage() },
+      machineBusyPct: r1((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total) * 100)
     }
   }
 
@@ -159,6 +184,7 @@ export class ScaleGrid {
     const samples: Array<number | null> = []
     const leaveAllMs: Array<number | null> = []
     for (let i = 0; i < this.opts.joins; i++) {
+      if (this.overBudget(`joins ${i + 1}..${this.opts.joins}`)) break
       const extra = await this.cluster.start(await this.cluster.freePort(), [pick(this.nodes).address], 60_000)
       const t0 = listeningTime(extra)
       const [seenByAll, seen] = await Promise.all([
@@ -167,11 +193,13 @@ export class ScaleGrid {
       ])
       const sees = seen.some(l => l == null) ? null : Math.max(...seen.map(l => timeOf(l!) - t0))
       samples.push(seenByAll.ms == null || sees == null ? null : Math.max(seenByAll.ms, sees))
+      if (sees == null) this.warnings.push(`N=${this.opts.n} join ${i + 1}: the joiner :${extra.port} knew ${seen.filter(l => l != null).length} of ${this.nodes.length} after ${this.waitMs} ms; its last lines: ${extra.lines.slice(-5).map(l => String(l.msg)).join(' | ')}`)
       const tTerm = Date.now()
       await extra.stop('SIGTERM')
-      const left = await allLogged(this.nodes, memberEvent(['member:leave'], extra.peerId, tTerm), tTerm, this.waitMs)
-      leaveAllMs.push(left.ms)
-      note(`N=${this.opts.n} join ${i + 1}/${this.opts.joins}: known by all in ${seenByAll.ms ?? `timeout (${seenByAll.missing} missing)`} ms, knows all in ${sees ?? 'timeout'} ms; leave seen by all in ${left.ms ?? 'timeout'} ms`)
+      // a joiner no one heard of cannot be seen leaving
+      const left = seenByAll.firstMs == null ? null : await allLogged(this.nodes, memberEvent(['member:leave'], extra.peerId, tTerm), tTerm, this.waitMs)
+      leaveAllMs.push(left?.ms ?? null)
+      note(`N=${this.opts.n} join ${i + 1}/${this.opts.joins}: known by all in ${seenByAll.ms ?? `timeout (${seenByAll.missing} missing)`} ms, knows all in ${sees ?? 'timeout'} ms; leave seen by all in ${left?.ms ?? 'timeout'} ms`)
       await this.settle(`join ${i + 1}`)
     }
     return { join: summarize(samples), leaveAllMs }
@@ -183,6 +211,7 @@ export class ScaleGrid {
     const backMs: Array<number | null> = []
     const stopRuns: unknown[] = []
     for (let s = 0; s < this.opts.stops; s++) {
+      if (this.overBudget(`pauses ${s + 1}..${this.opts.stops}`)) break
       const victim = this.nodes[this.nodes.length - 1 - s]!
       const observers = this.nodes.filter(p => p !== victim)
       const t0 = Date.now()
@@ -209,7 +238,9 @@ export class ScaleGrid {
     const failedMs: Array<number | null> = []
     const killRuns: unknown[] = []
     for (let k = 0; k < this.opts.kills; k++) {
-      const victim = this.nodes[1 + k]!
+      if (this.overBudget(`kills ${k + 1}..${this.opts.kills}`)) break
+      // the second node each time (the one before it is gone): never a node just paused by stops()
+      const victim = this.nodes[1]!
       const observers = this.nodes.filter(p => p !== victim)
       const exited = once(victim.proc, 'exit')
       const t0 = Date.now()

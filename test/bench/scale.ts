@@ -76,7 +76,7 @@ function rowOf (n: number, r: SizeResult | undefined, skipped: Skipped | undefin
   const i = r.idle
   const facts = [
     `converged ${r.startupConvergeMs == null ? 'never' : `${round(r.startupConvergeMs / 1000, 1)} s`} after the first start`,
-    `idle window ${i.windowS} s, load average ${i.loadAverage.after}`,
+    `idle window ${i.windowS} s, load average ${i.loadAverage.after}${i.machineBusyPct == null ? '' : `, machine ${i.machineBusyPct} % busy`}`,
     `${i.connectionsMedian} connections per node`,
     `${i.suspects} suspicions and ${i.failures} failures logged while idle`,
     `RSS ${i.rssMedianMb} MB per node`,
@@ -92,7 +92,8 @@ async function measure (args: BenchArgs, defer: (fn: () => unknown) => void): Pr
   for (const key of Object.keys(process.env)) if (key.startsWith('GRID_')) delete process.env[key]
   defer(async () => { await grid?.close() })
   process.on('exit', () => { grid?.cluster.killAllSync(); grid?.cluster.removeCerts() })
-  const budgetMs = 10 * 60_000 + opts.sizes.reduce((a, n) => a + 20_000 * n, 0)
+  // each size stops its phases at its own budget; this bounds whatever hangs beyond that (the 'exit' handler kills the nodes)
+  const budgetMs = 5 * 60_000 + opts.sizes.reduce((a, n) => a + 2 * ScaleGrid.budgetMs(n), 0)
   setTimeout(() => { note(`watchdog: run exceeded ${budgetMs} ms`); process.exit(1) }, budgetMs).unref()
 
   note(`scale bench: sizes ${opts.sizes.join(', ')}, ${args.quick ? 'quick' : 'full'} (settle ${opts.settleMs / 1000} s, idle window ${opts.windowMs / 1000} s, ${opts.joins} joins, ${opts.stops} pauses, ${opts.kills} kills per size)`)

@@ -61,6 +61,12 @@ export interface SizeResult {
   warnings: string[]
 }
 
+/** A log line's message and, when it carries one, its error's message. */
+function lineText (l: { msg: string, err?: unknown }): string {
+  const err = l.err as { message?: unknown } | undefined
+  return typeof err?.message === 'string' ? `${l.msg} (${err.message.slice(0, 200)})` : String(l.msg)
+}
+
 const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)]!
 const r1 = (x: number): number => round(x, 1)
 
@@ -193,7 +199,7 @@ export class ScaleGrid {
       ])
       const sees = seen.some(l => l == null) ? null : Math.max(...seen.map(l => timeOf(l!) - t0))
       samples.push(seenByAll.ms == null || sees == null ? null : Math.max(seenByAll.ms, sees))
-      if (sees == null) this.warnings.push(`N=${this.opts.n} join ${i + 1}: the joiner :${extra.port} knew ${seen.filter(l => l != null).length} of ${this.nodes.length} after ${this.waitMs} ms; its last lines: ${extra.lines.slice(-5).map(l => String(l.msg)).join(' | ')}`)
+      if (sees == null) this.warnings.push(`N=${this.opts.n} join ${i + 1}: the joiner :${extra.port} knew ${seen.filter(l => l != null).length} of ${this.nodes.length} after ${this.waitMs} ms; its last lines: ${extra.lines.slice(-4).map(lineText).join(' | ')}`)
       const tTerm = Date.now()
       await extra.stop('SIGTERM')
       // a joiner no one heard of cannot be seen leaving

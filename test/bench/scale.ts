@@ -26,6 +26,8 @@ const MB_PER_NODE = 100
 const RESERVE_MB = 1024
 const CPU_TARGET_N = 20
 const DETECTION_TARGET_N = 10
+/** Whole-machine busy % from which the idle CPU figures are marked as lower bounds. */
+const SATURATED_PCT = 95
 
 interface Options { sizes: number[], settleMs: number, windowMs: number, joins: number, stops: number, kills: number }
 
@@ -76,12 +78,14 @@ function rowOf (n: number, r: SizeResult | undefined, skipped: Skipped | undefin
   const i = r.idle
   const facts = [
     `converged ${r.startupConvergeMs == null ? 'never' : `${round(r.startupConvergeMs / 1000, 1)} s`} after the first start`,
-    `idle window ${i.windowS} s, load average ${i.loadAverage.after}${i.machineBusyPct == null ? '' : `, machine ${i.machineBusyPct} % busy`}`,
+    `idle window ${i.windowS} s, load average ${i.loadAverage.after}`,
     `${i.connectionsMedian} connections per node`,
     `${i.suspects} suspicions and ${i.failures} failures logged while idle`,
     `RSS ${i.rssMedianMb} MB per node`,
     `${r.join.samples.length} joins, ${r.stop.samples.length} pauses, ${r.kill.samples.length} kills`
   ]
+  // a node cannot take more than it is given: on a saturated machine its CPU is a lower bound of what it would use
+  if (i.machineBusyPct >= SATURATED_PCT) facts.push(`the machine was ${i.machineBusyPct} % busy (shared): CPU figures are what the nodes got, a lower bound`)
   if (r.warnings.length > 0) facts.push(`${r.warnings.length} warnings (see details)`)
   return { what: `N = ${n} grid nodes, one process each`, figures, note: facts.join('; ') }
 }

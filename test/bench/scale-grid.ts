@@ -136,7 +136,13 @@ export class ScaleGrid {
     const t0 = Date.now()
     for (let i = 0; i < this.opts.n; i++) {
       const seed = this.nodes.length === 0 ? [] : [pick(this.nodes).address]
-      this.nodes.push(await this.cluster.start(await this.cluster.freePort(), seed, 60_000))
+      const started = `${i} of ${this.opts.n} nodes started in ${Math.round((Date.now() - t0) / 1000)} s`
+      if (Date.now() > this.deadline) throw new Error(`${started}: over the size's ${ScaleGrid.budgetMs(this.opts.n) / 1000} s budget`)
+      try {
+        this.nodes.push(await this.cluster.start(await this.cluster.freePort(), seed, 60_000))
+      } catch (err) {
+        throw new Error(`${started}, then one did not log "grid node listening" within 60 s (${(err as Error).message.split('\n', 1)[0]})`)
+      }
     }
     note(`N=${this.opts.n}: all listening after ${Date.now() - t0} ms; waiting for convergence`)
     const ms = await this.settle('startup', this.waitMs * 2)

@@ -112,7 +112,13 @@ async function measure (args: BenchArgs, defer: (fn: () => unknown) => void): Pr
       continue
     }
     note(`N=${n}: ${free} MB available; starting ${n} nodes`)
-    results.set(n, await runSize({ n, settleMs: opts.settleMs, windowMs: opts.windowMs, joins: opts.joins, stops: opts.stops, kills: opts.kills }))
+    try {
+      results.set(n, await runSize({ n, settleMs: opts.settleMs, windowMs: opts.windowMs, joins: opts.joins, stops: opts.stops, kills: opts.kills }))
+    } catch (err) {
+      // one size that cannot run (a saturated machine) still leaves the others' figures
+      skipped.push({ n, reason: `failed: ${(err as Error).message.slice(0, 500)}` })
+      note(`N=${n}: failed: ${(err as Error).message}`)
+    }
   }
 
   const figures: Record<string, Figure> = {}

@@ -6,14 +6,19 @@ import { BEGIN, END, README, loadResults, renderMeasured, replaceMeasured } from
 import { SCALE_BEGIN, SCALE_END, loadScaleRecords, renderScale } from '../../scripts/bench-readme-scale.ts'
 import { benchArgs, buildResult, checkTarget } from '../bench/report.ts'
 
+/** The README's text from `begin` to `end`, both included; fails when either marker is missing. */
+function readmeBlock (begin: string, end: string): string {
+  const readme = readFileSync(README, 'utf8')
+  const from = readme.indexOf(begin)
+  const to = readme.indexOf(end)
+  expect(from).toBeGreaterThanOrEqual(0)
+  expect(to).toBeGreaterThan(from)
+  return readme.slice(from, to + end.length)
+}
+
 describe('the README Measured table', () => {
   it('is exactly what bench-results/*.json regenerate (run `npm run bench:readme`)', () => {
-    const readme = readFileSync(README, 'utf8')
-    const begin = readme.indexOf(BEGIN)
-    const end = readme.indexOf(END)
-    expect(begin).toBeGreaterThanOrEqual(0)
-    expect(end).toBeGreaterThan(begin)
-    expect(readme.slice(begin, end + END.length)).toBe(renderMeasured(loadResults()))
+    expect(readmeBlock(BEGIN, END)).toBe(renderMeasured(loadResults()))
   })
 
   it('has a row for every row of every result, naming its command and commit', () => {
@@ -31,12 +36,7 @@ describe('the README Measured table', () => {
 
 describe('the README scale table (bench:scale before and after)', () => {
   it('is exactly what docs/scale-before.json and bench-results/scale.json regenerate (run `npm run bench:readme`)', () => {
-    const readme = readFileSync(README, 'utf8')
-    const begin = readme.indexOf(SCALE_BEGIN)
-    const end = readme.indexOf(SCALE_END)
-    expect(begin).toBeGreaterThanOrEqual(0)
-    expect(end).toBeGreaterThan(begin)
-    expect(readme.slice(begin, end + SCALE_END.length)).toBe(renderScale(loadScaleRecords()))
+    expect(readmeBlock(SCALE_BEGIN, SCALE_END)).toBe(renderScale(loadScaleRecords()))
   })
 
   it('puts a run beside the before record only when it comes from another commit', () => {

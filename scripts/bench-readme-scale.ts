@@ -75,6 +75,6 @@ export function renderScale ({ before, after }: ScaleRecords): string {
       lines.push(`| ${n} | ${which} | ${cells.join(' | ')} |`)
     }
   }
-  lines.push(SCALE_END)
+  lines.push('', '–: timed out, skipped (the size\'s time budget) or not started; the Measured rows and the JSON\'s `details` say which.', SCALE_END)
   return lines.join('\n')
 }

@@ -7,6 +7,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { BenchResult, Figure, Machine } from '../test/bench/report.ts'
+import { SCALE_BEGIN, SCALE_END, loadScaleRecords, renderScale } from './bench-readme-scale.ts'
 
 export const README = fileURLToPath(new URL('../README.md', import.meta.url))
 export const RESULTS = fileURLToPath(new URL('../bench-results/', import.meta.url))
@@ -62,16 +63,23 @@ export function renderMeasured (results: BenchResult[]): string {
   return lines.join('\n')
 }
 
-/** `readme` with the text between the markers (inclusive) replaced by `block`. */
+/** `readme` with the text between `begin` and `end` (inclusive) replaced by `block`. */
+export function replaceBlock (readme: string, begin: string, end: string, block: string): string {
+  const from = readme.indexOf(begin)
+  const to = readme.indexOf(end)
+  if (from < 0 || to < from) throw new Error(`README has no ${begin} … ${end} section`)
+  return readme.slice(0, from) + block + readme.slice(to + end.length)
+}
+
+/** `readme` with the Measured table (markers included) replaced by `block`. */
 export function replaceMeasured (readme: string, block: string): string {
-  const begin = readme.indexOf(BEGIN)
-  const end = readme.indexOf(END)
-  if (begin < 0 || end < begin) throw new Error(`README has no ${BEGIN} … ${END} section`)
-  return readme.slice(0, begin) + block + readme.slice(end + END.length)
+  return replaceBlock(readme, BEGIN, END, block)
 }
 
 if (import.meta.main) {
   const results = loadResults()
-  writeFileSync(README, replaceMeasured(readFileSync(README, 'utf8'), renderMeasured(results)))
-  process.stdout.write(`README.md: Measured table from ${results.length} results (${results.map(r => r.name).join(', ')})\n`)
+  const measured = replaceMeasured(readFileSync(README, 'utf8'), renderMeasured(results))
+  const scale = loadScaleRecords()
+  writeFileSync(README, replaceBlock(measured, SCALE_BEGIN, SCALE_END, renderScale(scale)))
+  process.stdout.write(`README.md: Measured table from ${results.length} results (${results.map(r => r.name).join(', ')}); scale before${scale.after == null ? '' : ' and after'}\n`)
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--report-only] [--target-scale S] [--soak | --soak-seconds N]`:
+ * `npm run bench [-- --quick] [--report-only] [--target-scale S] [--soak | --soak-seconds N] [--sizes 5,10,20,50]`:
  * every benchmark in turn, each its own process (so one's leftovers cannot
  * skew the next), all run even after one misses. Exits 1 when any missed a
  * target or failed. Then `npm run bench:readme` puts bench-results/ into the README.
@@ -14,6 +14,7 @@ import { table } from './lib.ts'
 /** In run order. A new benchmark is one more entry (its file is test/bench/<name>.ts); `only` are flags for it alone. */
 const BENCHES: Array<{ name: string, only?: string[] }> = [
   { name: 'membership', only: ['--soak', '--soak-seconds'] },
+  { name: 'scale', only: ['--sizes', '--window-seconds'] },
   { name: 'spawn' },
   { name: 'scaling' },
   { name: 'dispatch' },
@@ -28,7 +29,7 @@ const BENCHES: Array<{ name: string, only?: string[] }> = [
 
 let args: ReturnType<typeof benchArgs>
 try {
-  args = benchArgs(process.argv.slice(2), ['--soak', '--soak-seconds'], ['--soak'])
+  args = benchArgs(process.argv.slice(2), ['--soak', '--soak-seconds', '--sizes', '--window-seconds'], ['--soak'])
 } catch (err) {
   process.stderr.write(`bench: ${(err as Error).message}\n`)
   process.exit(err instanceof UsageError ? 2 : 1)

@@ -1,16 +1,24 @@
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { BEGIN, END, README, loadResults, renderMeasured, replaceMeasured } from '../../scripts/bench-readme.ts'
+import { SCALE_BEGIN, SCALE_END, loadScaleRecords, renderScale } from '../../scripts/bench-readme-scale.ts'
 import { benchArgs, buildResult, checkTarget } from '../bench/report.ts'
+
+/** The README's text from `begin` to `end`, both included; fails when either marker is missing. */
+function readmeBlock (begin: string, end: string): string {
+  const readme = readFileSync(README, 'utf8')
+  const from = readme.indexOf(begin)
+  const to = readme.indexOf(end)
+  expect(from).toBeGreaterThanOrEqual(0)
+  expect(to).toBeGreaterThan(from)
+  return readme.slice(from, to + end.length)
+}
 
 describe('the README Measured table', () => {
   it('is exactly what bench-results/*.json regenerate (run `npm run bench:readme`)', () => {
-    const readme = readFileSync(README, 'utf8')
-    const begin = readme.indexOf(BEGIN)
-    const end = readme.indexOf(END)
-    expect(begin).toBeGreaterThanOrEqual(0)
-    expect(end).toBeGreaterThan(begin)
-    expect(readme.slice(begin, end + END.length)).toBe(renderMeasured(loadResults()))
+    expect(readmeBlock(BEGIN, END)).toBe(renderMeasured(loadResults()))
   })
 
   it('has a row for every row of every result, naming its command and commit', () => {
@@ -22,6 +30,37 @@ describe('the README Measured table', () => {
       expect(table).toContain(`\`${r.command}\``)
       expect(table).toContain(`\`${r.commit.slice(0, 7)}\``)
       for (const row of r.rows) expect(table).toContain(row.what.replaceAll('|', '\\|'))
+    }
+  })
+})
+
+describe('the README scale table (bench:scale before and after)', () => {
+  it('is exactly what docs/scale-before.json and bench-results/scale.json regenerate (run `npm run bench:readme`)', () => {
+    expect(readmeBlock(SCALE_BEGIN, SCALE_END)).toBe(renderScale(loadScaleRecords()))
+  })
+
+  it('puts a run beside the before record only when it comes from another commit', () => {
+    const run = (commit: string, cpu: number): ReturnType<typeof buildResult> => ({
+      ...buildResult('scale', benchArgs([]), {
+        figures: { n5JoinP99Ms: { value: 400, unit: 'ms' }, n5CpuMedianPct: { value: cpu, unit: '%' }, n5CpuMaxPct: { value: cpu + 1, unit: '%' } },
+        targets: []
+      }),
+      commit
+    })
+    const dir = mkdtempSync(join(tmpdir(), 'scale-readme-'))
+    try {
+      const [before, after] = [join(dir, 'before.json'), join(dir, 'after.json')]
+      writeFileSync(before, JSON.stringify(run('a'.repeat(40), 4)))
+      writeFileSync(after, JSON.stringify(run('a'.repeat(40), 4)))
+      expect(loadScaleRecords(before, after).after).toBeNull()
+      writeFileSync(after, JSON.stringify(run('b'.repeat(40), 0.5)))
+      const table = renderScale(loadScaleRecords(before, after))
+      expect(table).toContain('| 5 | before | 400 ms | 4 % (5 %) |')
+      expect(table).toContain('| 5 | after | 400 ms | 0.5 % (1.5 %) |')
+      expect(table).toContain('`aaaaaaa`')
+      expect(table).toContain('`bbbbbbb`')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 })

@@ -37,7 +37,12 @@ interface MemberRecord {
   /** The highest heartbeat `seq` heard at `seqIncarnation`: older or equal ones are replays. */
   seq: number
   seqIncarnation: number
+  /** Dials that timed out while the row was hearsay. */
+  unanswered: number
 }
+
+/** Dials a hearsay row gets before it is dropped. */
+const HEARSAY_DIALS = 3
 
 export interface Claim {
   id: string
@@ -61,6 +66,8 @@ export class MemberTable {
   private readonly records = new Map<string, MemberRecord>()
   /** Lifeguard's local health multiplier: >1 while this node itself is slow. */
   private slowness = 1
+  /** The members this node watches (pings): only their silence is evidence here. Until set: every member. */
+  private monitored?: Set<string>
 
   constructor (init: MemberTableInit) {
     this.init = init
@@ -142,12 +149,51 @@ export class MemberTable {
     return significantChange(prior, rec.entry) ? [this.event('member:update', rec, now)] : []
   }
 
-  /** Another member suspects or failed `claim.id`: a confirmation if we suspect it too. */
-  claim (from: string, claim: Claim, now: number): void {
+  /**
+   * Another member suspects or failed `claim.id`: a confirmation if we suspect it too. A member
+   * we do not watch ourselves is suspected on the claim (its watchers' word is all we have), and
+   * fails at the suspicion timeout unless it refutes — with a higher incarnation, its own word.
+   */
+  claim (from: string, claim: Claim, now: number): MemberEvent[] {
     const rec = this.records.get(claim.id)
-    if (rec == null || claim.incarnation < rec.entry.incarnation) return
+    if (rec == null || claim.incarnation < rec.entry.incarnation || from === this.init.selfId) return []
     rec.contestedUntil = now + this.init.suspectAfterMs
-    if (rec.entry.state === 'suspect' && from !== this.init.selfId) rec.confirmations.add(from)
+    if (rec.entry.state === 'suspect') rec.confirmations.add(from)
+    if (rec.entry.state !== 'alive' || this.watches(claim.id) || this.hearsRecently(rec, now)) return []
+    rec.suspectedAt = now
+    rec.confirmations = new Set([from])
+    return this.transition(rec, { ...rec.entry, state: 'suspect' }, now, 'member:suspect')
+  }
+
+  /** An answer to our ping: the member's own word on a stream its certificate authenticated. */
+  acked (id: string, incarnation: number, now: number): MemberEvent[] {
+    const rec = this.records.get(id)
+    if (rec == null || incarnation < rec.entry.incarnation || !rec.direct) return []
+    rec.ownWordAt = now
+    if (rec.entry.state === 'suspect') return this.transition(rec, { ...rec.entry, state: 'alive' }, now, 'member:update')
+    if (rec.entry.state === 'alive') rec.lastHeardAt = now
+    return []
+  }
+
+  /** The members this node watches from now on; one newly watched gets a full silence period of grace. */
+  setMonitored (ids: Iterable<string>, now: number): void {
+    const next = new Set(ids)
+    for (const id of next) {
+      const rec = this.records.get(id)
+      if (rec != null && this.monitored?.has(id) !== true && rec.entry.state === 'alive') rec.lastHeardAt = Math.max(rec.lastHeardAt, now)
+    }
+    this.monitored = next
+  }
+
+  private watches (id: string): boolean {
+    return this.monitored == null || this.monitored.has(id)
+  }
+
+  /** Ids of the members that may be watched: alive or suspect. */
+  watchable (): string[] {
+    const ids: string[] = []
+    for (const rec of this.records.values()) if (rec.entry.state === 'alive' || rec.entry.state === 'suspect') ids.push(rec.entry.id)
+    return ids
   }
 
   /** Another member still hears a member we suspect: the suspicion is refuted. */
@@ -166,6 +212,19 @@ export class MemberTable {
     return events
   }
 
+  /**
+   * A dial to the member failed (timed out). A row only others told us of, whose own word we never
+   * had, is dropped after a few: hearsay is not redialled for a day, and not kept alive by those who
+   * told us (a hostile sync cannot make us dial ghosts forever).
+   */
+  unanswered (id: string, now: number): MemberEvent[] {
+    const rec = this.records.get(id)
+    if (rec == null || rec.direct || rec.entry.state === 'failed' || rec.entry.state === 'left') return []
+    rec.unanswered++
+    if (rec.unanswered < HEARSAY_DIALS) return []
+    return this.transition(rec, { ...rec.entry, state: 'failed' }, now, 'member:fail')
+  }
+
   /** The connection closed and a redial was refused: nobody listens there any more. */
   unreachable (id: string, now: number): MemberEvent[] {
     const rec = this.records.get(id)
@@ -179,7 +238,7 @@ export class MemberTable {
     const expected = expectedConfirmations(this.count(['alive', 'suspect']))
     for (const rec of this.records.values()) {
       const state = rec.entry.state
-      if (state === 'alive' && !this.hearsRecently(rec, now)) {
+      if (state === 'alive' && this.watches(rec.entry.id) && !this.hearsRecently(rec, now)) {
         rec.suspectedAt = now
         rec.confirmations = new Set()
         events.push(...this.transition(rec, { ...rec.entry, state: 'suspect' }, now, 'member:suspect'))
@@ -297,7 +356,7 @@ export class MemberTable {
   }
 
   private record (entry: MemberEntry, now: number, direct = true): MemberRecord {
-    return { entry, lastHeardAt: now, ownWordAt: now, stateSince: now, suspectedAt: now, confirmations: new Set(), contestedUntil: 0, direct, seq: -1, seqIncarnation: entry.incarnation }
+    return { entry, lastHeardAt: now, ownWordAt: now, stateSince: now, suspectedAt: now, confirmations: new Set(), contestedUntil: 0, direct, seq: -1, seqIncarnation: entry.incarnation, unanswered: 0 }
   }
 
   private transition (rec: MemberRecord, entry: MemberEntry, now: number, type: MemberEventType): MemberEvent[] {

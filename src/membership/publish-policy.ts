@@ -1,0 +1,58 @@
+import type { MemberEntry } from './schema.ts'
+import { significantChange } from './member.ts'
+
+export interface PublishPolicyInit {
+  heartbeatMs: number
+  /** The slowest refresh of an unchanged entry, per member in the grid (ms): the grid-wide rate stays constant. */
+  refreshPerMemberMs: number
+  /** The fastest refresh, whatever the grid's size. */
+  minRefreshMs: number
+}
+
+/** A CPU figure this much off the last one gossiped is news; smaller drift waits for the refresh. */
+const CPU_DRIFT = 0.2
+/** Free memory this fraction off the last figure gossiped is news. */
+const MEMORY_DRIFT = 0.2
+
+/**
+ * When this node gossips its heartbeat. Liveness travels by the watchers'
+ * pings (MonitorRing), so the heartbeat is news, not a pulse: it goes out
+ * when the entry changes in a way placement cares about, every heartbeat
+ * while this node has claims to make (suspicions, live reports, a
+ * refutation), and otherwise at a refresh interval that grows with the grid
+ * (`members × refreshPerMemberMs`), so the grid as a whole sends a constant
+ * number of heartbeats a second, not N per second.
+ */
+export class PublishPolicy {
+  private readonly init: PublishPolicyInit
+  private last?: MemberEntry
+  private lastAt = -Infinity
+  private lastClaims = ''
+
+  constructor (init: PublishPolicyInit) {
+    this.init = init
+  }
+
+  refreshMs (members: number): number {
+    return Math.max(this.init.minRefreshMs, members * this.init.refreshPerMemberMs)
+  }
+
+  /** Whether to publish now; `claims` names the suspicion and live-report lists (ids and states). */
+  due (self: MemberEntry, claims: string, members: number, now: number): boolean {
+    const last = this.last
+    if (last == null) return true
+    if (claims !== this.lastClaims) return true
+    // a claim is repeated every heartbeat while it stands: suspicions time out, live reports age
+    if (claims !== '') return now - this.lastAt >= this.init.heartbeatMs * 0.9
+    if (significantChange(last, self) || last.state !== self.state) return true
+    if (Math.abs(last.load.cpu - self.load.cpu) >= CPU_DRIFT) return true
+    if (Math.abs(last.load.memoryFreeMb - self.load.memoryFreeMb) > MEMORY_DRIFT * Math.max(1, last.load.memoryFreeMb)) return true
+    return now - this.lastAt >= this.refreshMs(members)
+  }
+
+  published (self: MemberEntry, claims: string, now: number): void {
+    this.last = self
+    this.lastAt = now
+    this.lastClaims = claims
+  }
+}

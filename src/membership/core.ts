@@ -47,6 +47,7 @@ export class MembershipCore {
   private seq = 0
   private lastTick: number
   private watched: string[] = []
+  private ringVersion = -1
 
   constructor (config: MembershipConfig, self: MemberEntry, now: number, hooks: MembershipCoreHooks) {
     this.config = config
@@ -100,8 +101,9 @@ export class MembershipCore {
 
   /** Whether a heartbeat is due: news, standing claims, or the size-scaled refresh. */
   publishDue (now: number): boolean {
-    const key = claimsKey({ suspects: this.table.suspects(now), hears: this.table.hears(now) })
-    return this.policy.due(this.self, key, this.table.count(['alive', 'suspect']) + 1, now)
+    const claims = { suspects: this.table.suspects(now), hears: this.table.hears(now) }
+    const active = claims.hears.length > 0 || claims.suspects.some(c => c.state === 'suspect')
+    return this.policy.due(this.self, claimsKey(claims), active, this.table.count(['alive', 'suspect']) + 1, now)
   }
 
   /** How long an unchanged entry waits for its refresh at the current size. */
@@ -176,8 +178,11 @@ export class MembershipCore {
     const events = this.table.tick(now)
     const forgotten = this.table.forget(now)
     for (const member of forgotten) this.remembered.add(member, now)
-    this.watched = this.ring.targets(this.self.id, this.table.watchable(), this.config.monitors)
-    this.table.setMonitored(this.watched, now)
+    if (this.table.version !== this.ringVersion) {
+      this.ringVersion = this.table.version
+      this.watched = this.ring.targets(this.self.id, this.table.watchable(), this.config.monitors)
+      this.table.setMonitored(this.watched, now)
+    }
     return { events, forgotten, pausedMs }
   }
 

@@ -11,6 +11,8 @@ export interface PublishPolicyInit {
 
 /** A CPU figure this much off the last one gossiped is news; smaller drift waits for the refresh. */
 const CPU_DRIFT = 0.2
+/** A settled failure claim goes out again every this many heartbeats while it is listed. */
+const SETTLED_REPEAT = 5
 /** Free memory this fraction off the last figure gossiped is news. */
 const MEMORY_DRIFT = 0.2
 
@@ -37,13 +39,18 @@ export class PublishPolicy {
     return Math.max(this.init.minRefreshMs, members * this.init.refreshPerMemberMs)
   }
 
-  /** Whether to publish now; `claims` names the suspicion and live-report lists (ids and states). */
-  due (self: MemberEntry, claims: string, members: number, now: number): boolean {
+  /**
+   * Whether to publish now; `claims` names the suspicion and live-report lists (ids and states),
+   * `active` says whether any is a standing suspicion or live report (an incident in progress).
+   */
+  due (self: MemberEntry, claims: string, active: boolean, members: number, now: number): boolean {
     const last = this.last
     if (last == null) return true
     if (claims !== this.lastClaims) return true
-    // a claim is repeated every heartbeat while it stands: suspicions time out, live reports age
-    if (claims !== '') return now - this.lastAt >= this.init.heartbeatMs * 0.9
+    // while an incident lasts its claims are repeated every heartbeat (suspicions time out, live
+    // reports age); a failure already settled is repeated now and then for the ones that missed it
+    if (active && now - this.lastAt >= this.init.heartbeatMs * 0.9) return true
+    if (claims !== '' && now - this.lastAt >= this.init.heartbeatMs * SETTLED_REPEAT) return true
     if (significantChange(last, self) || last.state !== self.state) return true
     if (Math.abs(last.load.cpu - self.load.cpu) >= CPU_DRIFT) return true
     if (Math.abs(last.load.memoryFreeMb - self.load.memoryFreeMb) > MEMORY_DRIFT * Math.max(1, last.load.memoryFreeMb)) return true

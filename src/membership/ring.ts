@@ -10,7 +10,6 @@
 export class MonitorRing {
   private readonly hashes = new Map<string, number>()
   private sorted: string[] = []
-  private key = ''
 
   /** The `k` members after `selfId` on the ring of `ids` (which may include `selfId`). */
   targets (selfId: string, ids: Iterable<string>, k: number): string[] {
@@ -27,19 +26,32 @@ export class MonitorRing {
   private update (selfId: string, ids: Iterable<string>): void {
     const all = new Set(ids)
     all.add(selfId)
-    // the ring only changes with the member set: the key spares a sort on every tick
-    let sum = 0
-    let xor = 0
-    for (const id of all) {
-      const h = this.hash(id)
-      sum = (sum + h) >>> 0
-      xor = (xor ^ Math.imul(h, 0x9e3779b1)) >>> 0
+    // the ring changes a member or two at a time: splice those in or out, no sort of the whole
+    if (this.sorted.length > 0) {
+      const gone = this.sorted.filter(id => !all.has(id))
+      for (const id of gone) this.sorted.splice(this.position(id), 1)
+      for (const id of gone) this.hashes.delete(id)
+      const present = new Set(this.sorted)
+      for (const id of all) if (!present.has(id)) this.sorted.splice(this.position(id), 0, id)
+      return
     }
-    const key = `${all.size}:${sum}:${xor}`
-    if (key === this.key) return
-    this.key = key
-    for (const id of this.hashes.keys()) if (!all.has(id)) this.hashes.delete(id)
-    this.sorted = [...all].sort((a, b) => (this.hash(a) - this.hash(b)) || (a < b ? -1 : a > b ? 1 : 0))
+    this.sorted = [...all].sort((a, b) => this.compare(a, b))
+  }
+
+  /** Where `id` is or would go in the sorted ring (binary search). */
+  private position (id: string): number {
+    let lo = 0
+    let hi = this.sorted.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (this.compare(this.sorted[mid]!, id) < 0) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+
+  private compare (a: string, b: string): number {
+    return (this.hash(a) - this.hash(b)) || (a < b ? -1 : a > b ? 1 : 0)
   }
 
   private hash (id: string): number {

@@ -39,6 +39,12 @@ interface MemberRecord {
   seqIncarnation: number
   /** Dials that timed out while the row was hearsay. */
   unanswered: number
+  /**
+   * Whether this node's own evidence (silence of a member it watches, a refused redial) made the
+   * row suspect or failed: only such claims are gossiped. A suspicion learned from others is not
+   * repeated, or every node would re-broadcast every incident and the traffic would grow with N.
+   */
+  ownClaim: boolean
 }
 
 /** Dials a hearsay row gets before it is dropped. */
@@ -68,6 +74,12 @@ export class MemberTable {
   private slowness = 1
   /** The members this node watches (pings): only their silence is evidence here. Until set: every member. */
   private monitored?: Set<string>
+  /** Ids by state, so the periodic work visits the few rows it concerns, not the whole table. */
+  private readonly byState: Record<MemberState, Set<string>> = { alive: new Set(), suspect: new Set(), failed: new Set(), left: new Set() }
+  /** Rows someone else doubts (their `contestedUntil` is set). */
+  private readonly contested = new Set<string>()
+  /** Bumped whenever the set of alive or suspect members changes (MonitorRing recomputes then). */
+  private watchableVersion = 0
 
   constructor (init: MemberTableInit) {
     this.init = init
@@ -141,6 +153,7 @@ export class MemberTable {
     if (entry.incarnation < prior.incarnation) return []
     if (entry.state !== 'alive') {
       rec.contestedUntil = now + this.init.suspectAfterMs
+      this.contested.add(entry.id)
       return []
     }
     // a newer alive entry updates only a row that is hearsay itself
@@ -158,10 +171,13 @@ export class MemberTable {
     const rec = this.records.get(claim.id)
     if (rec == null || claim.incarnation < rec.entry.incarnation || from === this.init.selfId) return []
     rec.contestedUntil = now + this.init.suspectAfterMs
+    this.contested.add(claim.id)
     if (rec.entry.state === 'suspect') rec.confirmations.add(from)
-    if (rec.entry.state !== 'alive' || this.watches(claim.id) || this.hearsRecently(rec, now)) return []
+    // a heartbeat heard lately is no evidence against it: the claim is about the silence since
+    if (rec.entry.state !== 'alive' || this.watches(claim.id)) return []
     rec.suspectedAt = now
     rec.confirmations = new Set([from])
+    rec.ownClaim = false
     return this.transition(rec, { ...rec.entry, state: 'suspect' }, now, 'member:suspect')
   }
 
@@ -191,9 +207,12 @@ export class MemberTable {
 
   /** Ids of the members that may be watched: alive or suspect. */
   watchable (): string[] {
-    const ids: string[] = []
-    for (const rec of this.records.values()) if (rec.entry.state === 'alive' || rec.entry.state === 'suspect') ids.push(rec.entry.id)
-    return ids
+    return [...this.byState.alive, ...this.byState.suspect]
+  }
+
+  /** Changes whenever `watchable()` would. */
+  get version (): number {
+    return this.watchableVersion
   }
 
   /** Another member still hears a member we suspect: the suspicion is refuted. */
@@ -203,6 +222,10 @@ export class MemberTable {
     // others' word defers a failure only so long: a member whose own heartbeat we have not had
     // for a whole suspicion cycle fails, however many peers (a hostile one included) say they hear it
     if (now - rec.ownWordAt > this.init.suspectAfterMs + this.init.suspicionMaxMs) return []
+    // only news refutes: heard after the suspicion began. A watcher that last heard the member a
+    // moment before another's threshold passed has no evidence against the suspicion, and reviving
+    // on it would only make the watchers take turns (a crash detected at the slowest one's pace)
+    if (now - report.ageMs < rec.suspectedAt) return []
     rec.lastHeardAt = Math.max(rec.lastHeardAt, now - report.ageMs)
     if (!this.hearsRecently(rec, now)) return []
     // heard by someone else `ageMs` ago, not by us now: keep that time
@@ -229,6 +252,7 @@ export class MemberTable {
   unreachable (id: string, now: number): MemberEvent[] {
     const rec = this.records.get(id)
     if (rec == null || (rec.entry.state !== 'alive' && rec.entry.state !== 'suspect')) return []
+    rec.ownClaim = true
     return this.transition(rec, { ...rec.entry, state: 'failed' }, now, 'member:fail')
   }
 
@@ -236,11 +260,15 @@ export class MemberTable {
   tick (now: number): MemberEvent[] {
     const events: MemberEvent[] = []
     const expected = expectedConfirmations(this.count(['alive', 'suspect']))
-    for (const rec of this.records.values()) {
+    const silenceMatters = this.monitored ?? this.byState.alive
+    for (const id of [...silenceMatters, ...this.byState.suspect]) {
+      const rec = this.records.get(id)
+      if (rec == null) continue
       const state = rec.entry.state
       if (state === 'alive' && this.watches(rec.entry.id) && !this.hearsRecently(rec, now)) {
         rec.suspectedAt = now
         rec.confirmations = new Set()
+        rec.ownClaim = true
         events.push(...this.transition(rec, { ...rec.entry, state: 'suspect' }, now, 'member:suspect'))
       } else if (state === 'suspect') {
         const timeout = this.slowness * suspicionTimeout(rec.confirmations.size, expected, this.init.suspicionMinMs, this.init.suspicionMaxMs)
@@ -253,12 +281,13 @@ export class MemberTable {
   /** Drops failed rows older than `forgetFailedAfterMs` and left rows older than `forgetLeftAfterMs`; returns them. */
   forget (now: number): Member[] {
     const forgotten: Member[] = []
-    for (const [id, rec] of this.records) {
+    for (const id of [...this.byState.failed, ...this.byState.left]) {
+      const rec = this.records.get(id)!
       const state = rec.entry.state
       const limit = state === 'failed' ? this.init.forgetFailedAfterMs : state === 'left' ? this.init.forgetLeftAfterMs : undefined
       if (limit != null && now - rec.stateSince > limit) {
         forgotten.push(this.view(rec, now))
-        this.records.delete(id)
+        this.remove(id)
       }
     }
     return forgotten
@@ -274,8 +303,9 @@ export class MemberTable {
 
   /** After this process was paused (GC stall, SIGSTOP): nobody else's silence is evidence. */
   forgive (now: number): void {
-    for (const rec of this.records.values()) {
-      if (rec.entry.state === 'alive' || rec.entry.state === 'suspect') {
+    for (const id of this.watchable()) {
+      const rec = this.records.get(id)
+      if (rec != null) {
         rec.lastHeardAt = now
         rec.ownWordAt = now
         rec.suspectedAt = now
@@ -286,8 +316,10 @@ export class MemberTable {
   /** What our heartbeat gossips: the members we suspect or recently failed. */
   suspects (now: number): Claim[] {
     const claims: Claim[] = []
-    for (const rec of this.records.values()) {
+    for (const id of [...this.byState.suspect, ...this.byState.failed]) {
+      const rec = this.records.get(id)!
       const state = rec.entry.state
+      if (!rec.ownClaim) continue
       if (state === 'suspect' || (state === 'failed' && now - rec.stateSince < this.init.suspectAfterMs * 10)) {
         claims.push({ id: rec.entry.id, incarnation: rec.entry.incarnation, state })
       }
@@ -295,10 +327,18 @@ export class MemberTable {
     return claims
   }
 
-  /** Live reports for members someone else doubts but we still hear. */
+  /** Live reports for members someone else doubts but we, watching them, still hear. */
   hears (now: number): LiveReport[] {
     const reports: LiveReport[] = []
-    for (const rec of this.records.values()) {
+    for (const id of this.contested) {
+      const rec = this.records.get(id)
+      if (rec == null || rec.contestedUntil <= now) {
+        this.contested.delete(id)
+        continue
+      }
+      // only a watcher's word: everyone hears a refutation, and if everyone reported it the
+      // reports would cost N messages per incident
+      if (!this.watches(id)) continue
       if (rec.contestedUntil > now && rec.entry.state === 'alive' && this.hearsRecently(rec, now)) {
         reports.push({ id: rec.entry.id, incarnation: rec.entry.incarnation, ageMs: now - rec.lastHeardAt })
       }
@@ -322,14 +362,14 @@ export class MemberTable {
 
   count (states: MemberState[]): number {
     let n = 0
-    for (const rec of this.records.values()) if (states.includes(rec.entry.state)) n++
+    for (const state of states) n += this.byState[state].size
     return n
   }
 
   private left (entry: MemberEntry, now: number): MemberEvent[] {
     const rec = this.records.get(entry.id)
     if (rec == null) {
-      if (this.records.size < this.init.maxMembers) this.records.set(entry.id, this.record(entry, now))
+      if (this.records.size < this.init.maxMembers) this.insert(this.record(entry, now))
       return []
     }
     if (entry.incarnation < rec.entry.incarnation || rec.entry.state === 'left') return []
@@ -351,21 +391,46 @@ export class MemberTable {
       events.push(...this.transition(victim, { ...victim.entry, state: 'failed' }, now, 'member:fail'))
     }
     const rec = this.record(entry, now, direct)
-    this.records.set(entry.id, rec)
+    this.insert(rec)
     return [...events, this.event('member:join', rec, now)]
   }
 
   private record (entry: MemberEntry, now: number, direct = true): MemberRecord {
-    return { entry, lastHeardAt: now, ownWordAt: now, stateSince: now, suspectedAt: now, confirmations: new Set(), contestedUntil: 0, direct, seq: -1, seqIncarnation: entry.incarnation, unanswered: 0 }
+    return { entry, lastHeardAt: now, ownWordAt: now, stateSince: now, suspectedAt: now, confirmations: new Set(), contestedUntil: 0, direct, seq: -1, seqIncarnation: entry.incarnation, unanswered: 0, ownClaim: false }
   }
 
   private transition (rec: MemberRecord, entry: MemberEntry, now: number, type: MemberEventType): MemberEvent[] {
-    if (entry.state !== rec.entry.state) rec.stateSince = now
+    if (entry.state !== rec.entry.state) {
+      rec.stateSince = now
+      this.reindex(entry.id, rec.entry.state, entry.state)
+    }
     if (entry.state === 'alive') rec.lastHeardAt = now
     rec.entry = entry
     // hearsay that never answered is dropped, not redialled for a day
-    if (entry.state === 'failed' && !rec.direct) this.records.delete(entry.id)
+    if (entry.state === 'failed' && !rec.direct) this.remove(entry.id)
     return [this.event(type, rec, now)]
+  }
+
+  private insert (rec: MemberRecord): void {
+    this.records.set(rec.entry.id, rec)
+    this.byState[rec.entry.state].add(rec.entry.id)
+    if (rec.entry.state === 'alive' || rec.entry.state === 'suspect') this.watchableVersion++
+  }
+
+  private remove (id: string): void {
+    const rec = this.records.get(id)
+    if (rec == null) return
+    this.records.delete(id)
+    this.byState[rec.entry.state].delete(id)
+    this.contested.delete(id)
+    if (rec.entry.state === 'alive' || rec.entry.state === 'suspect') this.watchableVersion++
+  }
+
+  private reindex (id: string, from: MemberState, to: MemberState): void {
+    this.byState[from].delete(id)
+    this.byState[to].add(id)
+    const watchable = (state: MemberState): boolean => state === 'alive' || state === 'suspect'
+    if (watchable(from) !== watchable(to)) this.watchableVersion++
   }
 
   private hearsRecently (rec: MemberRecord, now: number): boolean {

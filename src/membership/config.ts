@@ -24,9 +24,9 @@ export interface MembershipInit {
   maxMembers?: number
   /** How many members each node watches (pings every heartbeatMs): the ring successors. Default 3. */
   monitors?: number
-  /** An unchanged entry is gossiped again every `members × refreshPerMemberMs`, so the grid-wide rate is constant. Default heartbeatMs / 2. */
+  /** An unchanged entry is gossiped again every `members × refreshPerMemberMs`, so the grid-wide rate is constant (one a heartbeat). Default heartbeatMs. */
   refreshPerMemberMs?: number
-  /** ...but not more often than this. Default 10 × heartbeatMs. */
+  /** ...but not more often than this. Default 5 × heartbeatMs. */
   refreshMinMs?: number
 }
 
@@ -45,7 +45,7 @@ export function resolveMembershipConfig (init: MembershipInit): MembershipConfig
     maxMeshPeers: checkOption('maxMeshPeers', positiveNumber, init.maxMeshPeers ?? DEFAULT_MAX_MESH_PEERS),
     maxMembers: checkOption('maxMembers', memberCount, init.maxMembers ?? DEFAULT_MAX_MEMBERS),
     monitors: checkOption('monitors', positiveInteger, init.monitors ?? DEFAULT_MONITORS),
-    refreshPerMemberMs: checkOption('refreshPerMemberMs', positiveNumber, init.refreshPerMemberMs ?? heartbeatMs / 2),
-    refreshMinMs: checkOption('refreshMinMs', positiveNumber, init.refreshMinMs ?? 10 * heartbeatMs)
+    refreshPerMemberMs: checkOption('refreshPerMemberMs', positiveNumber, init.refreshPerMemberMs ?? heartbeatMs),
+    refreshMinMs: checkOption('refreshMinMs', positiveNumber, init.refreshMinMs ?? 5 * heartbeatMs)
   }
 }

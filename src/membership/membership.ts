@@ -195,7 +195,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
   }
 
   private async pingMember (id: string): Promise<void> {
-    const incarnation = await this.pings.ping(id, this.config.heartbeatMs, this.abort.signal)
+    // a late answer is still the member's word: only a member silent for the whole suspicion
+    // window is suspect, so the ping waits that long (and the next one is not sent meanwhile)
+    const incarnation = await this.pings.ping(id, this.config.suspectAfterMs, this.abort.signal)
     if (incarnation == null || !this.running) return
     this.guarded('ack', () => { this.apply(this.core.onAck(id, incarnation, performance.now())) })
   }

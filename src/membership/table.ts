@@ -25,7 +25,8 @@ interface MemberRecord {
   ownWordAt: number
   stateSince: number
   suspectedAt: number
-  confirmations: Set<string>
+  /** Who else claimed it while we suspect it; made when needed (most rows never need one). */
+  confirmations?: Set<string>
   /** Until when someone else claims this member is suspect or failed (so we report what we hear). */
   contestedUntil: number
   /**
@@ -172,11 +173,13 @@ export class MemberTable {
     if (rec == null || claim.incarnation < rec.entry.incarnation || from === this.init.selfId) return []
     rec.contestedUntil = now + this.init.suspectAfterMs
     this.contested.add(claim.id)
-    if (rec.entry.state === 'suspect') rec.confirmations.add(from)
+    if (rec.entry.state === 'suspect') (rec.confirmations ??= new Set()).add(from)
     // a heartbeat heard lately is no evidence against it: the claim is about the silence since
     if (rec.entry.state !== 'alive' || this.watches(claim.id)) return []
     rec.suspectedAt = now
-    rec.confirmations = new Set([from])
+    // the claim that starts a suspicion is not its own confirmation (Lifeguard): one member's
+    // word alone gets the full timeout, time for the member to hear of it and refute it
+    rec.confirmations = undefined
     rec.ownClaim = false
     return this.transition(rec, { ...rec.entry, state: 'suspect' }, now, 'member:suspect')
   }
@@ -267,11 +270,11 @@ export class MemberTable {
       const state = rec.entry.state
       if (state === 'alive' && this.watches(rec.entry.id) && !this.hearsRecently(rec, now)) {
         rec.suspectedAt = now
-        rec.confirmations = new Set()
+        rec.confirmations = undefined
         rec.ownClaim = true
         events.push(...this.transition(rec, { ...rec.entry, state: 'suspect' }, now, 'member:suspect'))
       } else if (state === 'suspect') {
-        const timeout = this.slowness * suspicionTimeout(rec.confirmations.size, expected, this.init.suspicionMinMs, this.init.suspicionMaxMs)
+        const timeout = this.slowness * suspicionTimeout(rec.confirmations?.size ?? 0, expected, this.init.suspicionMinMs, this.init.suspicionMaxMs)
         if (now - rec.suspectedAt >= timeout) events.push(...this.transition(rec, { ...rec.entry, state: 'failed' }, now, 'member:fail'))
       }
     }
@@ -396,7 +399,7 @@ export class MemberTable {
   }
 
   private record (entry: MemberEntry, now: number, direct = true): MemberRecord {
-    return { entry, lastHeardAt: now, ownWordAt: now, stateSince: now, suspectedAt: now, confirmations: new Set(), contestedUntil: 0, direct, seq: -1, seqIncarnation: entry.incarnation, unanswered: 0, ownClaim: false }
+    return { entry, lastHeardAt: now, ownWordAt: now, stateSince: now, suspectedAt: now, contestedUntil: 0, direct, seq: -1, seqIncarnation: entry.incarnation, unanswered: 0, ownClaim: false }
   }
 
   private transition (rec: MemberRecord, entry: MemberEntry, now: number, type: MemberEventType): MemberEvent[] {

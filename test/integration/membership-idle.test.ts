@@ -11,7 +11,7 @@ const NODES = 4
  * benchmark). The bound catches a gossip storm or a payload that grows, not a few percent.
  */
 const MAX_BYTES_PER_NODE_PER_S = 100 * 1024
-/** Several heartbeat refreshes (every 10 heartbeats at this size) per window, so windows compare. */
+/** Several heartbeat refreshes (every 5 heartbeats at this size) per window, so windows compare. */
 const WINDOW_MS = 8000
 
 /** Bytes the process has written (sockets, and its log pipe, where an idle node logs nothing). */

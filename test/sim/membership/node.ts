@@ -117,11 +117,11 @@ export class SimNode implements Host {
     const { clock, net, nodes } = this.world
     const sentAt = clock.now
     this.pinging.add(target)
-    clock.after(this.config.heartbeatMs, () => { this.pinging.delete(target) })
+    clock.after(this.config.suspectAfterMs, () => { this.pinging.delete(target) })
     net.send(this.index, target, 'ping', PING_BYTES, () => {
       const incarnation = nodes[target]!.core.entry().incarnation
       net.send(target, this.index, 'ack', ACK_BYTES, () => {
-        if (clock.now - sentAt > this.config.heartbeatMs) return
+        if (clock.now - sentAt > this.config.suspectAfterMs) return
         this.pinging.delete(target)
         this.world.observe(this, this.core.onAck(nodes[target]!.id, incarnation, clock.now))
       })

@@ -86,7 +86,8 @@ export function simulate (s: Scenario): SimResult {
   const liveCount = (): number => nodes.filter(n => !n.dead).length
   for (let i = 0; i < s.nodes; i++) nodes.push(new SimNode(i, simId(i), world, config))
   // a converged grid: everyone has everyone's own word (as after the joins' syncs)
-  for (const node of nodes) for (const other of nodes) if (other !== node) node.core.table.heard(simEntry(other.id, EPOCH), 0)
+  const entries = nodes.map(n => simEntry(n.id, EPOCH))
+  for (const node of nodes) for (const other of nodes) if (other !== node) node.core.table.heard(entries[other.index]!, 0)
   for (const node of nodes) node.start()
   clock.runUntil(WARMUP_S * 1000)
   net.traffic.reset()

@@ -127,7 +127,7 @@ describe('Membership against a hostile member (stubbed libp2p and gossipsub)', (
     expect(() => { onSync([entry('notapeerxd')], rogue.toString()) }).not.toThrow()
     const published = pubsub.published.length
     await vi.advanceTimersByTimeAsync(100 * HEARTBEAT_MS)
-    // an idle node gossips at its refresh interval (10 heartbeats here): still ticking
+    // an idle node gossips at its refresh interval (5 heartbeats here): still ticking
     expect(pubsub.published.length).toBeGreaterThan(published + 5)
   })
 

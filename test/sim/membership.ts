@@ -27,7 +27,7 @@ function percentile (values: number[], p: number): number | null {
 }
 
 await runBench('membership-sim', ['--sizes', '--minutes', '--loss', '--seed'], async (args) => {
-  const sizes = (args.text('--sizes') ?? (args.quick ? '100,1000' : '100,1000,2000')).split(',').map(Number)
+  const sizes = (args.text('--sizes') ?? (args.quick ? '100,1000' : '100,1000,5000')).split(',').map(Number)
   if (sizes.some(n => !Number.isInteger(n) || n < 5 || n > 20_000)) throw new Error('--sizes: integers from 5 to 20000')
   const minutes = args.number('--minutes', args.quick ? 2 : 10)
   const loss = args.number('--loss', 0.01)

@@ -52,9 +52,14 @@ export class PublishPolicy {
     if (active && now - this.lastAt >= this.init.heartbeatMs * 0.9) return true
     if (claims !== '' && now - this.lastAt >= this.init.heartbeatMs * SETTLED_REPEAT) return true
     if (significantChange(last, self) || last.state !== self.state) return true
-    if (Math.abs(last.load.cpu - self.load.cpu) >= CPU_DRIFT) return true
-    if (Math.abs(last.load.memoryFreeMb - self.load.memoryFreeMb) > MEMORY_DRIFT * Math.max(1, last.load.memoryFreeMb)) return true
-    return now - this.lastAt >= this.refreshMs(members)
+    const sinceLast = now - this.lastAt
+    const refreshMs = this.refreshMs(members)
+    // machine figures drift all the time on a busy host: news at most twice a refresh, so a grid
+    // of busy machines still sends a bounded number of heartbeats a second
+    const drifted = Math.abs(last.load.cpu - self.load.cpu) >= CPU_DRIFT ||
+      Math.abs(last.load.memoryFreeMb - self.load.memoryFreeMb) > MEMORY_DRIFT * Math.max(1, last.load.memoryFreeMb)
+    if (drifted && sinceLast >= refreshMs / 2) return true
+    return sinceLast >= refreshMs
   }
 
   published (self: MemberEntry, claims: string, now: number): void {

@@ -2,66 +2,13 @@ import type { MemberEntry, MemberState } from './schema.ts'
 import { significantChange } from './member.ts'
 import type { Member, MemberEvent, MemberEventType } from './member.ts'
 import { suspicionTimeout, expectedConfirmations } from './suspicion.ts'
+import { StateIndex } from './table-index.ts'
+import type { Claim, LiveReport, MemberRecord, MemberTableInit } from './table-record.ts'
 
-export interface MemberTableInit {
-  selfId: string
-  suspectAfterMs: number
-  suspicionMinMs: number
-  suspicionMaxMs: number
-  /** How long failed members stay listed (and are redialled). */
-  forgetFailedAfterMs: number
-  /** How long members that left stay listed (then `forget` drops them). */
-  forgetLeftAfterMs: number
-  /** Most rows the table holds: a sync cannot grow it without end. */
-  maxMembers: number
-  /** A member was not added because the table is full. */
-  onFull?: (id: string) => void
-}
-
-interface MemberRecord {
-  entry: MemberEntry
-  lastHeardAt: number
-  /** When this node last had the member's own signed word (live reports of others do not count). */
-  ownWordAt: number
-  stateSince: number
-  suspectedAt: number
-  /** Who else claimed it while we suspect it; made when needed (most rows never need one). */
-  confirmations?: Set<string>
-  /** Until when someone else claims this member is suspect or failed (so we report what we hear). */
-  contestedUntil: number
-  /**
-   * Whether this node has had the member's own signed word (a heartbeat). A row
-   * only others told us of is hearsay: its own heartbeat overrides it whatever
-   * incarnation they claimed, and if it never answers it is dropped, not redialled.
-   */
-  direct: boolean
-  /** The highest heartbeat `seq` heard at `seqIncarnation`: older or equal ones are replays. */
-  seq: number
-  seqIncarnation: number
-  /** Dials that timed out while the row was hearsay. */
-  unanswered: number
-  /**
-   * Whether this node's own evidence (silence of a member it watches, a refused redial) made the
-   * row suspect or failed: only such claims are gossiped. A suspicion learned from others is not
-   * repeated, or every node would re-broadcast every incident and the traffic would grow with N.
-   */
-  ownClaim: boolean
-}
+export type { Claim, LiveReport, MemberTableInit } from './table-record.ts'
 
 /** Dials a hearsay row gets before it is dropped. */
 const HEARSAY_DIALS = 3
-
-export interface Claim {
-  id: string
-  incarnation: number
-  state: 'suspect' | 'failed'
-}
-
-export interface LiveReport {
-  id: string
-  incarnation: number
-  ageMs: number
-}
 
 /**
  * The member table and its state machine (SWIM + Lifeguard), pure: every
@@ -76,11 +23,7 @@ export class MemberTable {
   /** The members this node watches (pings): only their silence is evidence here. Until set: every member. */
   private monitored?: Set<string>
   /** Ids by state, so the periodic work visits the few rows it concerns, not the whole table. */
-  private readonly byState: Record<MemberState, Set<string>> = { alive: new Set(), suspect: new Set(), failed: new Set(), left: new Set() }
-  /** Rows someone else doubts (their `contestedUntil` is set). */
-  private readonly contested = new Set<string>()
-  /** Bumped whenever the set of alive or suspect members changes (MonitorRing recomputes then). */
-  private watchableVersion = 0
+  private readonly index = new StateIndex()
 
   constructor (init: MemberTableInit) {
     this.init = init
@@ -154,7 +97,7 @@ export class MemberTable {
     if (entry.incarnation < prior.incarnation) return []
     if (entry.state !== 'alive') {
       rec.contestedUntil = now + this.init.suspectAfterMs
-      this.contested.add(entry.id)
+      this.index.contested.add(entry.id)
       return []
     }
     // a newer alive entry updates only a row that is hearsay itself
@@ -172,7 +115,7 @@ export class MemberTable {
     const rec = this.records.get(claim.id)
     if (rec == null || claim.incarnation < rec.entry.incarnation || from === this.init.selfId) return []
     rec.contestedUntil = now + this.init.suspectAfterMs
-    this.contested.add(claim.id)
+    this.index.contested.add(claim.id)
     if (rec.entry.state === 'suspect') (rec.confirmations ??= new Set()).add(from)
     // a heartbeat heard lately is no evidence against it: the claim is about the silence since
     if (rec.entry.state !== 'alive' || this.watches(claim.id)) return []
@@ -210,12 +153,12 @@ export class MemberTable {
 
   /** Ids of the members that may be watched: alive or suspect. */
   watchable (): string[] {
-    return [...this.byState.alive, ...this.byState.suspect]
+    return [...this.index.byState.alive, ...this.index.byState.suspect]
   }
 
   /** Changes whenever `watchable()` would. */
   get version (): number {
-    return this.watchableVersion
+    return this.index.version
   }
 
   /** Another member still hears a member we suspect: the suspicion is refuted. */
@@ -263,8 +206,8 @@ export class MemberTable {
   tick (now: number): MemberEvent[] {
     const events: MemberEvent[] = []
     const expected = expectedConfirmations(this.count(['alive', 'suspect']))
-    const silenceMatters = this.monitored ?? this.byState.alive
-    for (const id of [...silenceMatters, ...this.byState.suspect]) {
+    const silenceMatters = this.monitored ?? this.index.byState.alive
+    for (const id of [...silenceMatters, ...this.index.byState.suspect]) {
       const rec = this.records.get(id)
       if (rec == null) continue
       const state = rec.entry.state
@@ -284,7 +227,7 @@ export class MemberTable {
   /** Drops failed rows older than `forgetFailedAfterMs` and left rows older than `forgetLeftAfterMs`; returns them. */
   forget (now: number): Member[] {
     const forgotten: Member[] = []
-    for (const id of [...this.byState.failed, ...this.byState.left]) {
+    for (const id of [...this.index.byState.failed, ...this.index.byState.left]) {
       const rec = this.records.get(id)!
       const state = rec.entry.state
       const limit = state === 'failed' ? this.init.forgetFailedAfterMs : state === 'left' ? this.init.forgetLeftAfterMs : undefined
@@ -319,7 +262,7 @@ export class MemberTable {
   /** What our heartbeat gossips: the members we suspect or recently failed. */
   suspects (now: number): Claim[] {
     const claims: Claim[] = []
-    for (const id of [...this.byState.suspect, ...this.byState.failed]) {
+    for (const id of [...this.index.byState.suspect, ...this.index.byState.failed]) {
       const rec = this.records.get(id)!
       const state = rec.entry.state
       if (!rec.ownClaim) continue
@@ -333,10 +276,10 @@ export class MemberTable {
   /** Live reports for members someone else doubts but we, watching them, still hear. */
   hears (now: number): LiveReport[] {
     const reports: LiveReport[] = []
-    for (const id of this.contested) {
+    for (const id of this.index.contested) {
       const rec = this.records.get(id)
       if (rec == null || rec.contestedUntil <= now) {
-        this.contested.delete(id)
+        this.index.contested.delete(id)
         continue
       }
       // only a watcher's word: everyone hears a refutation, and if everyone reported it the
@@ -364,9 +307,7 @@ export class MemberTable {
   }
 
   count (states: MemberState[]): number {
-    let n = 0
-    for (const state of states) n += this.byState[state].size
-    return n
+    return this.index.count(states)
   }
 
   private left (entry: MemberEntry, now: number): MemberEvent[] {
@@ -405,7 +346,7 @@ export class MemberTable {
   private transition (rec: MemberRecord, entry: MemberEntry, now: number, type: MemberEventType): MemberEvent[] {
     if (entry.state !== rec.entry.state) {
       rec.stateSince = now
-      this.reindex(entry.id, rec.entry.state, entry.state)
+      this.index.move(entry.id, rec.entry.state, entry.state)
     }
     if (entry.state === 'alive') rec.lastHeardAt = now
     rec.entry = entry
@@ -416,24 +357,14 @@ export class MemberTable {
 
   private insert (rec: MemberRecord): void {
     this.records.set(rec.entry.id, rec)
-    this.byState[rec.entry.state].add(rec.entry.id)
-    if (rec.entry.state === 'alive' || rec.entry.state === 'suspect') this.watchableVersion++
+    this.index.add(rec.entry.id, rec.entry.state)
   }
 
   private remove (id: string): void {
     const rec = this.records.get(id)
     if (rec == null) return
     this.records.delete(id)
-    this.byState[rec.entry.state].delete(id)
-    this.contested.delete(id)
-    if (rec.entry.state === 'alive' || rec.entry.state === 'suspect') this.watchableVersion++
-  }
-
-  private reindex (id: string, from: MemberState, to: MemberState): void {
-    this.byState[from].delete(id)
-    this.byState[to].add(id)
-    const watchable = (state: MemberState): boolean => state === 'alive' || state === 'suspect'
-    if (watchable(from) !== watchable(to)) this.watchableVersion++
+    this.index.remove(id, rec.entry.state)
   }
 
   private hearsRecently (rec: MemberRecord, now: number): boolean {

@@ -2,6 +2,7 @@ import { MembershipCore } from '../../../src/membership/core.ts'
 import type { MembershipConfig } from '../../../src/membership/config.ts'
 import type { MemberEntry, Heartbeat } from '../../../src/membership/schema.ts'
 import type { MemberEvent } from '../../../src/membership/member.ts'
+import { entry } from '../../unit/membership/entry.ts'
 import type { SimClock } from './clock.ts'
 import type { Host, SimNetwork } from './network.ts'
 import type { GossipModel } from './gossip.ts'
@@ -20,18 +21,9 @@ export interface SimWorld {
   observe: (at: SimNode, events: MemberEvent[]) => void
 }
 
+/** A simulated member: an agent with 2 CPU slots, nothing running. */
 export function simEntry (id: string, incarnation: number): MemberEntry {
-  return {
-    id,
-    addresses: [],
-    state: 'alive',
-    incarnation,
-    role: 'agent',
-    capacity: { cpu: 2, memoryMb: 4096 },
-    load: { cpu: 0.05, memoryFreeMb: 2048, workers: 0, maxWorkers: 2, slotsUsed: 0, memoryUsedMb: 0, stages: {} },
-    weight: 1,
-    strategy: 'horizontal'
-  }
+  return entry(id, { incarnation, role: 'agent', addresses: [], capacity: { cpu: 2, memoryMb: 4096 }, load: { cpu: 0.05, memoryFreeMb: 2048, maxWorkers: 2 } })
 }
 
 /**

@@ -62,7 +62,8 @@ export class MembershipCore {
       suspicionMinMs: config.suspicionMinMs,
       suspicionMaxMs: config.suspicionMaxMs,
       forgetFailedAfterMs: config.reconnectForMs,
-      forgetLeftAfterMs: config.forgetLeftAfterMs
+      forgetLeftAfterMs: config.forgetLeftAfterMs,
+      watchers: config.monitors
     })
     this.tickMs = Math.max(20, Math.min(250, config.heartbeatMs / 4))
     this.health = new LocalHealth(this.tickMs)

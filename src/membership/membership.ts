@@ -257,6 +257,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   }
 
   private apply (events: MemberEvent[]): void {
+    if (events.length === 0) return
     const now = performance.now()
     for (const event of events) {
       const { member } = event
@@ -265,6 +266,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
       this.log.info({ member: member.id, state: member.state, incarnation: member.incarnation }, event.type)
       this.emit(event.type, member)
     }
+    // a suspicion of our own (or its end) is news for the grid now, not at the next period
+    if (this.running && this.core.publishDue(now)) void this.publish()
   }
 
   private clearTimers (): void {

@@ -11,6 +11,8 @@ export interface MemberTableInit {
   forgetLeftAfterMs: number
   /** Most rows the table holds: a sync cannot grow it without end. */
   maxMembers: number
+  /** How many watch each member (their claims confirm a suspicion); default 4 (3 confirmations). */
+  watchers?: number
   /** A member was not added because the table is full. */
   onFull?: (id: string) => void
 }

@@ -205,7 +205,7 @@ export class MemberTable {
   /** Periodic failure detection: alive -> suspect -> failed. */
   tick (now: number): MemberEvent[] {
     const events: MemberEvent[] = []
-    const expected = expectedConfirmations(this.count(['alive', 'suspect']))
+    const expected = expectedConfirmations(this.count(['alive', 'suspect']), this.init.watchers)
     const silenceMatters = this.monitored ?? this.index.byState.alive
     for (const id of [...silenceMatters, ...this.index.byState.suspect]) {
       const rec = this.records.get(id)

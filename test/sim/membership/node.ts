@@ -82,8 +82,14 @@ export class SimNode implements Host {
   }
 
   private tick (): void {
-    const { events } = this.core.tick(this.world.clock.now)
+    this.apply(this.core.tick(this.world.clock.now).events)
+  }
+
+  /** As Membership.apply: events out, and news gossiped at once. */
+  private apply (events: MemberEvent[]): void {
+    if (events.length === 0) return
     this.world.observe(this, events)
+    if (this.core.publishDue(this.world.clock.now)) this.publish()
   }
 
   private period (): void {
@@ -99,8 +105,8 @@ export class SimNode implements Host {
 
   private onHeartbeat (hb: Heartbeat, from: string): void {
     const { events, publish } = this.core.onHeartbeat(hb, from, this.world.clock.now)
-    this.world.observe(this, events)
     if (publish) this.publish()
+    this.apply(events)
   }
 
   /** MemberPings: one ping per member at a time, its answer counted only within the timeout. */
@@ -115,7 +121,7 @@ export class SimNode implements Host {
       net.send(target, this.index, 'ack', ACK_BYTES, () => {
         if (clock.now - sentAt > this.config.suspectAfterMs) return
         this.pinging.delete(target)
-        this.world.observe(this, this.core.onAck(nodes[target]!.id, incarnation, clock.now))
+        this.apply(this.core.onAck(nodes[target]!.id, incarnation, clock.now))
       })
     })
   }

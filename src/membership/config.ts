@@ -1,6 +1,6 @@
 import { checkOption } from '../checks/check.ts'
-import { memberCount, positiveNumber } from '../checks/values.ts'
-import { DEFAULT_MAX_MEMBERS, DEFAULT_FORGET_LEFT_AFTER_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_MESH_PEERS, DEFAULT_RECONNECT_FOR_MS, DEFAULT_RECONNECT_MAX_BACKOFF_MS } from './constants.ts'
+import { memberCount, positiveInteger, positiveNumber } from '../checks/values.ts'
+import { DEFAULT_MAX_MEMBERS, DEFAULT_FORGET_LEFT_AFTER_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_MESH_PEERS, DEFAULT_RECONNECT_FOR_MS, DEFAULT_RECONNECT_MAX_BACKOFF_MS, DEFAULT_MONITORS } from './constants.ts'
 
 /** Membership timings; every one is an option so tests can compress them. */
 export interface MembershipInit {
@@ -22,6 +22,12 @@ export interface MembershipInit {
   maxMeshPeers?: number
   /** Most members the member table holds (a peer cannot grow it without end). Default 4096. */
   maxMembers?: number
+  /** How many members each node watches (pings every heartbeatMs): the ring successors. Default 3. */
+  monitors?: number
+  /** An unchanged entry is gossiped again every `members × refreshPerMemberMs`, so the grid-wide rate is constant (one a heartbeat). Default heartbeatMs. */
+  refreshPerMemberMs?: number
+  /** ...but not more often than this. Default 5 × heartbeatMs. */
+  refreshMinMs?: number
 }
 
 export type MembershipConfig = Required<MembershipInit>
@@ -37,6 +43,9 @@ export function resolveMembershipConfig (init: MembershipInit): MembershipConfig
     reconnectMaxBackoffMs: checkOption('reconnectMaxBackoffMs', positiveNumber, init.reconnectMaxBackoffMs ?? DEFAULT_RECONNECT_MAX_BACKOFF_MS),
     forgetLeftAfterMs: checkOption('forgetLeftAfterMs', positiveNumber, init.forgetLeftAfterMs ?? DEFAULT_FORGET_LEFT_AFTER_MS),
     maxMeshPeers: checkOption('maxMeshPeers', positiveNumber, init.maxMeshPeers ?? DEFAULT_MAX_MESH_PEERS),
-    maxMembers: checkOption('maxMembers', memberCount, init.maxMembers ?? DEFAULT_MAX_MEMBERS)
+    maxMembers: checkOption('maxMembers', memberCount, init.maxMembers ?? DEFAULT_MAX_MEMBERS),
+    monitors: checkOption('monitors', positiveInteger, init.monitors ?? DEFAULT_MONITORS),
+    refreshPerMemberMs: checkOption('refreshPerMemberMs', positiveNumber, init.refreshPerMemberMs ?? heartbeatMs),
+    refreshMinMs: checkOption('refreshMinMs', positiveNumber, init.refreshMinMs ?? 5 * heartbeatMs)
   }
 }

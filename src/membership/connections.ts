@@ -20,6 +20,8 @@ export interface MemberConnectionsHooks {
   lookup: (id: string) => Member | undefined
   /** A dial was refused: nobody listens where the member was. */
   refused: (id: string) => void
+  /** A dial failed otherwise (timed out, handshake broken). */
+  unanswered: (id: string) => void
 }
 
 /**
@@ -41,6 +43,8 @@ export class MemberConnections {
   /** When each member was last seen joining or rejoining, for mesh repair. */
   private readonly aliveSince = new Map<string, number>()
   private lastRepair = 0
+  /** The members this node watches: kept connected beyond the mesh cap, so their silence is theirs. */
+  private watched = new Set<string>()
   private abort = new AbortController()
   private running = false
 
@@ -116,6 +120,11 @@ export class MemberConnections {
     }
   }
 
+  /** The members this node pings (MonitorRing's targets). */
+  watch (ids: string[]): void {
+    this.watched = new Set(ids)
+  }
+
   /** Connect to alive members we have no connection to (after a sync taught us of them). */
   connectAll (members: Member[]): void {
     for (const member of members) if (member.state === 'alive') this.connect(member)
@@ -125,7 +134,7 @@ export class MemberConnections {
     if (!this.running || this.dialing.has(member.id)) return
     const peer = this.peer(member.id)
     if (peer == null || this.libp2p.getConnections(peer).length > 0) return
-    if (this.libp2p.getPeers().length >= this.init.maxMeshPeers) return
+    if (this.libp2p.getPeers().length >= this.init.maxMeshPeers && !this.watched.has(member.id)) return
     void this.dial(member)
   }
 
@@ -145,7 +154,10 @@ export class MemberConnections {
     } catch (err) {
       if (!this.running) return
       if (isRefusal(err)) this.hooks.refused(id)
-      else this.log.debug({ member: id, err }, 'dial failed')
+      else {
+        this.log.debug({ member: id, err }, 'dial failed')
+        this.hooks.unanswered(id)
+      }
     } finally {
       this.dialing.delete(id)
     }

@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events'
 import type { Logger } from '../logger.ts'
-import { MemberTable } from './table.ts'
 import type { Member, MemberEvent } from './member.ts'
 import type { Heartbeat, MemberEntry } from './schema.ts'
 import type { MembershipEvents } from './events.ts'
@@ -8,13 +7,12 @@ import type { MembershipComponents, MembershipLibp2p, MembershipRoles } from './
 import { HeartbeatGossip } from './gossip.ts'
 import { MemberSync } from './sync.ts'
 import { MemberConnections } from './connections.ts'
-import { RememberedMembers } from './remembered.ts'
+import { MemberPings } from './pings.ts'
 import { CpuSampler, freeMemoryMb, machineCapacity } from './load.ts'
-import { MAX_GOSSIP_ENTRIES, MAX_INCARNATION_AHEAD_MS, MEMBERS_TOPIC, SYNC_PROTOCOL } from './constants.ts'
 import { Rejections } from '../transport/rejections.ts'
 import type { RejectedCount } from '../transport/rejections.ts'
-import { LocalHealth } from './local-health.ts'
 import type { MembershipConfig } from './config.ts'
+import { MembershipCore } from './core.ts'
 
 /** The part of this node's load that its workers make; the agent reports it through a hook. */
 export type WorkerLoad = Pick<MemberEntry['load'], 'workers' | 'maxWorkers' | 'slotsUsed' | 'memoryUsedMb' | 'stages'>
@@ -30,25 +28,30 @@ const LEAVE_LINGER_MS = 100
  * are MemberConnections' job. Events (`member:join|update|suspect|fail|leave|rejoin`)
  * are emitted for subscribers: workers, channels, the node.
  */
+/**
+ * Membership over libp2p: who is in the grid and how they are. The logic is
+ * MembershipCore's (the member table with SWIM/Lifeguard suspicion, whom this
+ * node watches, when it gossips); this class wires it to the network: the
+ * watchers' pings (MemberPings), heartbeats on gossipsub when there is news
+ * (HeartbeatGossip), push-pull sync on every new connection (MemberSync) and
+ * connections (MemberConnections), and emits `member:join|update|suspect|fail|leave|rejoin`
+ * for subscribers: workers, channels, the node.
+ */
 export class Membership extends EventEmitter<MembershipEvents> {
   private readonly libp2p: MembershipLibp2p
   private readonly roles: MembershipRoles
   private readonly log: Logger
   private readonly config: MembershipConfig
-  private readonly table: MemberTable
-  private readonly remembered = new RememberedMembers()
+  private readonly core: MembershipCore
   private readonly rejections: Rejections
   private readonly gossip: HeartbeatGossip
   private readonly sync: MemberSync
+  private readonly pings: MemberPings
   private readonly connections: MemberConnections
   private readonly cpu = new CpuSampler()
-  private readonly health: LocalHealth
-  private readonly tickMs: number
   private workerLoad: () => WorkerLoad = () => NO_WORKERS
-  private self: MemberEntry
-  private seq = 0
-  private lastTick = performance.now()
   private timers: NodeJS.Timeout[] = []
+  private abort = new AbortController()
   private running = false
 
   constructor (components: MembershipComponents, config: MembershipConfig, log: Logger) {
@@ -59,25 +62,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.log = log.child({ component: 'membership' })
     this.config = config
     this.rejections = new Rejections(this.log)
-    this.table = new MemberTable({
-      maxMembers: config.maxMembers,
-      onFull: id => { this.rejections.reject('membership', 'table-full', undefined, `member table full (${config.maxMembers}): not listing a new member`, id) },
-      selfId: libp2p.peerId.toString(),
-      suspectAfterMs: config.suspectAfterMs,
-      suspicionMinMs: config.suspicionMinMs,
-      suspicionMaxMs: config.suspicionMaxMs,
-      forgetFailedAfterMs: config.reconnectForMs,
-      forgetLeftAfterMs: config.forgetLeftAfterMs
-    })
-    this.tickMs = Math.max(20, Math.min(250, config.heartbeatMs / 4))
-    this.health = new LocalHealth(this.tickMs)
-    this.gossip = new HeartbeatGossip(components.pubsub, components.roles, this.log, this.rejections, (hb, from) => { this.onHeartbeat(hb, from) })
-    this.sync = new MemberSync(libp2p, components.roles, this.log, this.rejections, () => [this.selfEntry(), ...this.table.entries()], (entries, from) => { this.onSync(entries, from) })
-    this.connections = new MemberConnections(libp2p, this.log, config, {
-      lookup: id => this.table.get(id, performance.now()),
-      refused: id => { this.apply(this.table.unreachable(id, performance.now())) }
-    })
-    this.self = {
+    this.core = new MembershipCore(config, {
       id: libp2p.peerId.toString(),
       addresses: [],
       state: 'alive',
@@ -88,18 +73,33 @@ export class Membership extends EventEmitter<MembershipEvents> {
       load: { cpu: 0, memoryFreeMb: freeMemoryMb(), ...NO_WORKERS },
       weight: 1,
       strategy: 'horizontal'
-    }
+    }, performance.now(), {
+      reject: (protocol, reason, from, message, detail) => { this.rejections.reject(protocol, reason, from, message, detail) },
+      certify: entry => this.asCertified(entry),
+      wallNow: () => Date.now(),
+      refuted: (incarnation, why) => { this.log.info({ incarnation, why }, 'refuting suspicion') }
+    })
+    this.gossip = new HeartbeatGossip(components.pubsub, components.roles, this.log, this.rejections, (hb, from) => { this.onHeartbeat(hb, from) })
+    this.sync = new MemberSync(libp2p, components.roles, this.log, this.rejections, () => [this.selfEntry(), ...this.core.table.entries()], (entries, from) => { this.onSync(entries, from) })
+    this.pings = new MemberPings(libp2p, components.roles, this.log, this.rejections, () => this.core.entry().incarnation)
+    this.connections = new MemberConnections(libp2p, this.log, config, {
+      lookup: id => this.core.table.get(id, performance.now()),
+      refused: id => { this.apply(this.core.table.unreachable(id, performance.now())) },
+      unanswered: id => { this.apply(this.core.table.unanswered(id, performance.now())) }
+    })
   }
 
   async start (): Promise<void> {
     this.running = true
+    this.abort = new AbortController()
     this.gossip.start()
     await this.sync.start()
+    await this.pings.start()
     this.connections.start()
-    this.timers.push(setInterval(() => { void this.beat() }, this.config.heartbeatMs))
-    this.timers.push(setInterval(() => { this.guarded('tick', () => { this.tick() }) }, this.tickMs))
+    this.timers.push(setInterval(() => { this.guarded('period', () => { this.period() }) }, this.config.heartbeatMs))
+    this.timers.push(setInterval(() => { this.guarded('tick', () => { this.tick() }) }, this.core.tickMs))
     for (const timer of this.timers) timer.unref()
-    void this.beat()
+    void this.publish()
   }
 
   /** Announces `left` so others do not report a failure, then stops. */
@@ -107,11 +107,13 @@ export class Membership extends EventEmitter<MembershipEvents> {
     if (!this.running) return
     this.running = false
     this.clearTimers()
+    this.abort.abort()
     this.connections.stop()
-    this.self = { ...this.self, state: 'left' }
+    this.core.setEntry({ ...this.core.entry(), state: 'left' })
     await this.gossip.publish(this.heartbeat())
     await new Promise(resolve => setTimeout(resolve, LEAVE_LINGER_MS))
     this.gossip.stop()
+    await this.pings.stop().catch(() => {})
     await this.sync.stop().catch(() => {})
   }
 
@@ -119,19 +121,21 @@ export class Membership extends EventEmitter<MembershipEvents> {
   destroy (): void {
     this.running = false
     this.clearTimers()
+    this.abort.abort()
     this.connections.stop()
     this.gossip.stop()
+    void this.pings.stop().catch(() => {})
     void this.sync.stop().catch(() => {})
   }
 
   /** The live member table (never this node). */
   members (): Member[] {
-    return this.table.list(performance.now())
+    return this.core.table.list(performance.now())
   }
 
   /** Members dropped from the live table (left a while ago), newest last: for `grid status --all`. */
   rememberedMembers (): Member[] {
-    return this.remembered.list(performance.now())
+    return this.core.remembered.list(performance.now())
   }
 
   /** Messages from peers dropped as bad, by protocol and reason (`gridd_rejected_messages_total`). */
@@ -150,8 +154,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   /** Changes this node's own entry (role, capacity, weight, strategy) and gossips it at once. */
   updateSelf (change: Partial<Omit<MemberEntry, 'id' | 'incarnation' | 'state' | 'load'>>): void {
-    this.self = { ...this.self, ...change }
-    if (this.running) void this.beat()
+    this.core.setEntry({ ...this.core.entry(), ...change })
+    if (this.running) void this.publish()
   }
 
   /** The agent's hook: its worker figures ride on every heartbeat. The only writer of those figures. */
@@ -160,36 +164,42 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.loadChanged()
   }
 
-  /** Worker figures changed (a worker started or exited): gossip them at once, not at the next beat. */
+  /** Worker figures changed (a worker started or exited): gossip them at once, not at the next refresh. */
   loadChanged (): void {
-    this.self = { ...this.self, load: { ...this.self.load, ...this.workerLoad() } }
+    const self = this.core.entry()
+    this.core.setEntry({ ...self, load: { ...self.load, ...this.workerLoad() } })
     if (this.running) void this.publish()
   }
 
   private selfEntry (): MemberEntry {
-    return { ...this.self, addresses: this.libp2p.getMultiaddrs().map(ma => ma.toString()) }
+    return { ...this.core.entry(), addresses: this.addresses() }
+  }
+
+  private addresses (): string[] {
+    return this.libp2p.getMultiaddrs().map(ma => ma.toString())
   }
 
   private heartbeat (): Heartbeat {
-    const now = performance.now()
-    return {
-      v: 1,
-      seq: this.seq++,
-      member: this.selfEntry(),
-      suspects: this.table.suspects(now).slice(0, MAX_GOSSIP_ENTRIES),
-      hears: this.table.hears(now).slice(0, MAX_GOSSIP_ENTRIES)
-    }
+    return this.core.heartbeat(performance.now(), this.addresses())
   }
 
-  private async beat (): Promise<void> {
+  /** Every heartbeatMs: sample the load, gossip if there is news, ping the members this node watches. */
+  private period (): void {
     if (!this.running) return
-    // runs in a timer and reads the table (remote data): a throw is logged, never a crash
-    try {
-      this.self = { ...this.self, load: { ...this.self.load, cpu: this.cpu.sample(), memoryFreeMb: freeMemoryMb(), ...this.workerLoad() } }
-      await this.publish()
-    } catch (err) {
-      this.log.warn({ err }, 'heartbeat failed')
-    }
+    const self = this.core.entry()
+    this.core.setEntry({ ...self, load: { ...self.load, cpu: this.cpu.sample(), memoryFreeMb: freeMemoryMb(), ...this.workerLoad() } })
+    if (this.core.publishDue(performance.now())) void this.publish()
+    const targets = this.core.targets()
+    this.connections.watch(targets)
+    for (const id of targets) void this.pingMember(id)
+  }
+
+  private async pingMember (id: string): Promise<void> {
+    // a late answer is still the member's word: only a member silent for the whole suspicion
+    // window is suspect, so the ping waits that long (and the next one is not sent meanwhile)
+    const incarnation = await this.pings.ping(id, this.config.suspectAfterMs, this.abort.signal)
+    if (incarnation == null || !this.running) return
+    this.guarded('ack', () => { this.apply(this.core.onAck(id, incarnation, performance.now())) })
   }
 
   /** A timer's work: whatever remote data trips in it is logged (rate-limited) and the node goes on. */
@@ -201,79 +211,35 @@ export class Membership extends EventEmitter<MembershipEvents> {
     }
   }
 
-  /** An incarnation beyond this node's clock plus the allowed skew: forged, refused. */
-  private tooFarAhead (incarnation: number): boolean {
-    return incarnation > Date.now() + MAX_INCARNATION_AHEAD_MS
-  }
-
   private async publish (): Promise<void> {
+    if (!this.running) return
     await this.gossip.publish(this.heartbeat())
   }
 
   private tick (): void {
     const now = performance.now()
-    // a gap far beyond the tick means this process was paused (SIGSTOP, GC stall):
-    // the silence of others during it is our own doing, not evidence against them
-    if (now - this.lastTick > Math.max(1000, this.config.suspectAfterMs / 2)) {
-      this.log.warn({ pausedMs: Math.round(now - this.lastTick) }, 'this node was paused; resetting failure detection')
-      this.table.forgive(now)
-    }
-    this.health.observe(now - this.lastTick)
-    this.table.setSlowness(this.health.multiplier())
-    this.lastTick = now
-    this.apply(this.table.tick(now))
-    for (const member of this.table.forget(now)) {
+    const { events, forgotten, pausedMs } = this.core.tick(now)
+    if (pausedMs != null) this.log.warn({ pausedMs }, 'this node was paused; resetting failure detection')
+    this.apply(events)
+    for (const member of forgotten) {
       this.connections.forget(member.id)
-      this.remembered.add(member, now)
       this.log.debug({ member: member.id, state: member.state }, 'member forgotten')
     }
-    this.connections.tick(now, this.table.list(now))
+    this.connections.tick(now, this.core.table.list(now))
   }
 
   private onHeartbeat (hb: Heartbeat, from: string): void {
-    const now = performance.now()
-    const { member } = hb
-    if (this.tooFarAhead(member.incarnation)) {
-      this.rejections.reject(MEMBERS_TOPIC, 'incarnation', from, 'dropped membership gossip: incarnation ahead of the clock', `incarnation ${member.incarnation}`)
-      return
-    }
-    const remembered = this.remembered.get(member.id)
-    if (this.table.isReplay(member.id, member.incarnation, hb.seq) || (remembered?.state === 'left' && member.incarnation <= remembered.incarnation)) {
-      this.rejections.reject(MEMBERS_TOPIC, 'replay', from, 'dropped replayed heartbeat', `incarnation ${member.incarnation} seq ${hb.seq}`)
-      return
-    }
-    const events = this.table.heard(this.asCertified(member), now, hb.seq)
-    for (const claim of hb.suspects) {
-      if (this.tooFarAhead(claim.incarnation)) this.rejections.reject(MEMBERS_TOPIC, 'incarnation', from, 'dropped a suspicion: incarnation ahead of the clock', `incarnation ${claim.incarnation}`)
-      else if (claim.id === this.self.id) this.refute(claim.incarnation, `${from} reports us ${claim.state}`)
-      else this.table.claim(from, claim, now)
-    }
-    for (const report of hb.hears) events.push(...this.table.liveReport(report, now))
+    const { events, publish } = this.core.onHeartbeat(hb, from, performance.now())
     this.apply(events)
+    if (publish) void this.publish()
   }
 
   private onSync (entries: MemberEntry[], from: string): void {
-    const now = performance.now()
-    const events: MemberEvent[] = []
-    // a table is at most maxMembers rows plus its sender: more is padding
-    const max = this.config.maxMembers + 1
-    if (entries.length > max) this.rejections.reject(SYNC_PROTOCOL, 'too-many-entries', from, 'member sync over the member cap: the rest ignored', `${entries.length} entries`)
-    for (const entry of entries.slice(0, max)) {
-      if (this.tooFarAhead(entry.incarnation)) {
-        this.rejections.reject(SYNC_PROTOCOL, 'incarnation', from, 'dropped a member sync entry: incarnation ahead of the clock', `${entry.id} incarnation ${entry.incarnation}`)
-      } else if (entry.id === this.self.id) {
-        if (entry.state !== 'alive') this.refute(entry.incarnation, `${from} lists us ${entry.state}`)
-      } else if (entry.id === from) {
-        // the sender's own row, on a stream its certificate authenticated: its own word, like a
-        // heartbeat, so a restarted member is back at its first sync, not its first heartbeat
-        events.push(...this.table.heard(this.asCertified(entry), now))
-      } else {
-        events.push(...this.table.merge(this.asCertified(entry), now))
-      }
-    }
+    const { events, publish } = this.core.onSync(entries, from, performance.now())
     this.apply(events)
+    if (publish) void this.publish()
     // learned of members we are not connected to: dial them (libp2p has no autodialer)
-    this.connections.connectAll(this.table.list(now))
+    this.connections.connectAll(this.core.table.list(performance.now()))
   }
 
   /**
@@ -290,24 +256,18 @@ export class Membership extends EventEmitter<MembershipEvents> {
     return { ...entry, role: 'member' }
   }
 
-  /** Someone thinks we are suspect or failed at `incarnation`: outrank it and say so at once. */
-  private refute (incarnation: number, why: string): void {
-    if (incarnation < this.self.incarnation || this.self.state === 'left') return
-    // the claim is within the clock bound (checked on receipt), so this stays within the schema
-    this.self = { ...this.self, incarnation: Math.min(Math.max(incarnation + 1, Date.now()), Number.MAX_SAFE_INTEGER) }
-    this.log.info({ incarnation: this.self.incarnation, why }, 'refuting suspicion')
-    void this.beat()
-  }
-
   private apply (events: MemberEvent[]): void {
+    if (events.length === 0) return
     const now = performance.now()
     for (const event of events) {
       const { member } = event
-      if (event.type === 'member:join' || event.type === 'member:rejoin') this.remembered.delete(member.id)
+      this.core.noteEvent(event)
       this.connections.observe(event, now)
       this.log.info({ member: member.id, state: member.state, incarnation: member.incarnation }, event.type)
       this.emit(event.type, member)
     }
+    // a suspicion of our own (or its end) is news for the grid now, not at the next period
+    if (this.running && this.core.publishDue(now)) void this.publish()
   }
 
   private clearTimers (): void {

@@ -10,7 +10,10 @@ export function suspicionTimeout (confirmations: number, expected: number, minMs
   return Math.max(minMs, maxMs - (maxMs - minMs) * fraction)
 }
 
-/** Confirmations worth waiting for: Lifeguard's K, bounded by how many others could confirm. */
-export function expectedConfirmations (members: number): number {
-  return Math.max(0, Math.min(3, members - 1))
+/**
+ * Confirmations worth waiting for: Lifeguard's K, bounded by how many others could confirm. Only
+ * a member's watchers claim it, so with `watchers` of them the others are `watchers - 1`.
+ */
+export function expectedConfirmations (members: number, watchers = 4): number {
+  return Math.max(0, Math.min(watchers - 1, members - 1))
 }

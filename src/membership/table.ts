@@ -2,54 +2,13 @@ import type { MemberEntry, MemberState } from './schema.ts'
 import { significantChange } from './member.ts'
 import type { Member, MemberEvent, MemberEventType } from './member.ts'
 import { suspicionTimeout, expectedConfirmations } from './suspicion.ts'
+import { StateIndex } from './table-index.ts'
+import type { Claim, LiveReport, MemberRecord, MemberTableInit } from './table-record.ts'
 
-export interface MemberTableInit {
-  selfId: string
-  suspectAfterMs: number
-  suspicionMinMs: number
-  suspicionMaxMs: number
-  /** How long failed members stay listed (and are redialled). */
-  forgetFailedAfterMs: number
-  /** How long members that left stay listed (then `forget` drops them). */
-  forgetLeftAfterMs: number
-  /** Most rows the table holds: a sync cannot grow it without end. */
-  maxMembers: number
-  /** A member was not added because the table is full. */
-  onFull?: (id: string) => void
-}
+export type { Claim, LiveReport, MemberTableInit } from './table-record.ts'
 
-interface MemberRecord {
-  entry: MemberEntry
-  lastHeardAt: number
-  /** When this node last had the member's own signed word (live reports of others do not count). */
-  ownWordAt: number
-  stateSince: number
-  suspectedAt: number
-  confirmations: Set<string>
-  /** Until when someone else claims this member is suspect or failed (so we report what we hear). */
-  contestedUntil: number
-  /**
-   * Whether this node has had the member's own signed word (a heartbeat). A row
-   * only others told us of is hearsay: its own heartbeat overrides it whatever
-   * incarnation they claimed, and if it never answers it is dropped, not redialled.
-   */
-  direct: boolean
-  /** The highest heartbeat `seq` heard at `seqIncarnation`: older or equal ones are replays. */
-  seq: number
-  seqIncarnation: number
-}
-
-export interface Claim {
-  id: string
-  incarnation: number
-  state: 'suspect' | 'failed'
-}
-
-export interface LiveReport {
-  id: string
-  incarnation: number
-  ageMs: number
-}
+/** Dials a hearsay row gets before it is dropped. */
+const HEARSAY_DIALS = 3
 
 /**
  * The member table and its state machine (SWIM + Lifeguard), pure: every
@@ -61,6 +20,10 @@ export class MemberTable {
   private readonly records = new Map<string, MemberRecord>()
   /** Lifeguard's local health multiplier: >1 while this node itself is slow. */
   private slowness = 1
+  /** The members this node watches (pings): only their silence is evidence here. Until set: every member. */
+  private monitored?: Set<string>
+  /** Ids by state, so the periodic work visits the few rows it concerns, not the whole table. */
+  private readonly index = new StateIndex()
 
   constructor (init: MemberTableInit) {
     this.init = init
@@ -134,6 +97,7 @@ export class MemberTable {
     if (entry.incarnation < prior.incarnation) return []
     if (entry.state !== 'alive') {
       rec.contestedUntil = now + this.init.suspectAfterMs
+      this.index.contested.add(entry.id)
       return []
     }
     // a newer alive entry updates only a row that is hearsay itself
@@ -142,12 +106,59 @@ export class MemberTable {
     return significantChange(prior, rec.entry) ? [this.event('member:update', rec, now)] : []
   }
 
-  /** Another member suspects or failed `claim.id`: a confirmation if we suspect it too. */
-  claim (from: string, claim: Claim, now: number): void {
+  /**
+   * Another member suspects or failed `claim.id`: a confirmation if we suspect it too. A member
+   * we do not watch ourselves is suspected on the claim (its watchers' word is all we have), and
+   * fails at the suspicion timeout unless it refutes — with a higher incarnation, its own word.
+   */
+  claim (from: string, claim: Claim, now: number): MemberEvent[] {
     const rec = this.records.get(claim.id)
-    if (rec == null || claim.incarnation < rec.entry.incarnation) return
+    if (rec == null || claim.incarnation < rec.entry.incarnation || from === this.init.selfId) return []
     rec.contestedUntil = now + this.init.suspectAfterMs
-    if (rec.entry.state === 'suspect' && from !== this.init.selfId) rec.confirmations.add(from)
+    this.index.contested.add(claim.id)
+    if (rec.entry.state === 'suspect') (rec.confirmations ??= new Set()).add(from)
+    // a heartbeat heard lately is no evidence against it: the claim is about the silence since
+    if (rec.entry.state !== 'alive' || this.watches(claim.id)) return []
+    rec.suspectedAt = now
+    // the claim that starts a suspicion is not its own confirmation (Lifeguard): one member's
+    // word alone gets the full timeout, time for the member to hear of it and refute it
+    rec.confirmations = undefined
+    rec.ownClaim = false
+    return this.transition(rec, { ...rec.entry, state: 'suspect' }, now, 'member:suspect')
+  }
+
+  /** An answer to our ping: the member's own word on a stream its certificate authenticated. */
+  acked (id: string, incarnation: number, now: number): MemberEvent[] {
+    const rec = this.records.get(id)
+    if (rec == null || incarnation < rec.entry.incarnation || !rec.direct) return []
+    rec.ownWordAt = now
+    if (rec.entry.state === 'suspect') return this.transition(rec, { ...rec.entry, state: 'alive' }, now, 'member:update')
+    if (rec.entry.state === 'alive') rec.lastHeardAt = now
+    return []
+  }
+
+  /** The members this node watches from now on; one newly watched gets a full silence period of grace. */
+  setMonitored (ids: Iterable<string>, now: number): void {
+    const next = new Set(ids)
+    for (const id of next) {
+      const rec = this.records.get(id)
+      if (rec != null && this.monitored?.has(id) !== true && rec.entry.state === 'alive') rec.lastHeardAt = Math.max(rec.lastHeardAt, now)
+    }
+    this.monitored = next
+  }
+
+  private watches (id: string): boolean {
+    return this.monitored == null || this.monitored.has(id)
+  }
+
+  /** Ids of the members that may be watched: alive or suspect. */
+  watchable (): string[] {
+    return [...this.index.byState.alive, ...this.index.byState.suspect]
+  }
+
+  /** Changes whenever `watchable()` would. */
+  get version (): number {
+    return this.index.version
   }
 
   /** Another member still hears a member we suspect: the suspicion is refuted. */
@@ -157,6 +168,10 @@ export class MemberTable {
     // others' word defers a failure only so long: a member whose own heartbeat we have not had
     // for a whole suspicion cycle fails, however many peers (a hostile one included) say they hear it
     if (now - rec.ownWordAt > this.init.suspectAfterMs + this.init.suspicionMaxMs) return []
+    // only news refutes: heard after the suspicion began. A watcher that last heard the member a
+    // moment before another's threshold passed has no evidence against the suspicion, and reviving
+    // on it would only make the watchers take turns (a crash detected at the slowest one's pace)
+    if (now - report.ageMs < rec.suspectedAt) return []
     rec.lastHeardAt = Math.max(rec.lastHeardAt, now - report.ageMs)
     if (!this.hearsRecently(rec, now)) return []
     // heard by someone else `ageMs` ago, not by us now: keep that time
@@ -166,25 +181,43 @@ export class MemberTable {
     return events
   }
 
+  /**
+   * A dial to the member failed (timed out). A row only others told us of, whose own word we never
+   * had, is dropped after a few: hearsay is not redialled for a day, and not kept alive by those who
+   * told us (a hostile sync cannot make us dial ghosts forever).
+   */
+  unanswered (id: string, now: number): MemberEvent[] {
+    const rec = this.records.get(id)
+    if (rec == null || rec.direct || rec.entry.state === 'failed' || rec.entry.state === 'left') return []
+    rec.unanswered++
+    if (rec.unanswered < HEARSAY_DIALS) return []
+    return this.transition(rec, { ...rec.entry, state: 'failed' }, now, 'member:fail')
+  }
+
   /** The connection closed and a redial was refused: nobody listens there any more. */
   unreachable (id: string, now: number): MemberEvent[] {
     const rec = this.records.get(id)
     if (rec == null || (rec.entry.state !== 'alive' && rec.entry.state !== 'suspect')) return []
+    rec.ownClaim = true
     return this.transition(rec, { ...rec.entry, state: 'failed' }, now, 'member:fail')
   }
 
   /** Periodic failure detection: alive -> suspect -> failed. */
   tick (now: number): MemberEvent[] {
     const events: MemberEvent[] = []
-    const expected = expectedConfirmations(this.count(['alive', 'suspect']))
-    for (const rec of this.records.values()) {
+    const expected = expectedConfirmations(this.count(['alive', 'suspect']), this.init.watchers)
+    const silenceMatters = this.monitored ?? this.index.byState.alive
+    for (const id of [...silenceMatters, ...this.index.byState.suspect]) {
+      const rec = this.records.get(id)
+      if (rec == null) continue
       const state = rec.entry.state
-      if (state === 'alive' && !this.hearsRecently(rec, now)) {
+      if (state === 'alive' && this.watches(rec.entry.id) && !this.hearsRecently(rec, now)) {
         rec.suspectedAt = now
-        rec.confirmations = new Set()
+        rec.confirmations = undefined
+        rec.ownClaim = true
         events.push(...this.transition(rec, { ...rec.entry, state: 'suspect' }, now, 'member:suspect'))
       } else if (state === 'suspect') {
-        const timeout = this.slowness * suspicionTimeout(rec.confirmations.size, expected, this.init.suspicionMinMs, this.init.suspicionMaxMs)
+        const timeout = this.slowness * suspicionTimeout(rec.confirmations?.size ?? 0, expected, this.init.suspicionMinMs, this.init.suspicionMaxMs)
         if (now - rec.suspectedAt >= timeout) events.push(...this.transition(rec, { ...rec.entry, state: 'failed' }, now, 'member:fail'))
       }
     }
@@ -194,12 +227,13 @@ export class MemberTable {
   /** Drops failed rows older than `forgetFailedAfterMs` and left rows older than `forgetLeftAfterMs`; returns them. */
   forget (now: number): Member[] {
     const forgotten: Member[] = []
-    for (const [id, rec] of this.records) {
+    for (const id of [...this.index.byState.failed, ...this.index.byState.left]) {
+      const rec = this.records.get(id)!
       const state = rec.entry.state
       const limit = state === 'failed' ? this.init.forgetFailedAfterMs : state === 'left' ? this.init.forgetLeftAfterMs : undefined
       if (limit != null && now - rec.stateSince > limit) {
         forgotten.push(this.view(rec, now))
-        this.records.delete(id)
+        this.remove(id)
       }
     }
     return forgotten
@@ -215,8 +249,9 @@ export class MemberTable {
 
   /** After this process was paused (GC stall, SIGSTOP): nobody else's silence is evidence. */
   forgive (now: number): void {
-    for (const rec of this.records.values()) {
-      if (rec.entry.state === 'alive' || rec.entry.state === 'suspect') {
+    for (const id of this.watchable()) {
+      const rec = this.records.get(id)
+      if (rec != null) {
         rec.lastHeardAt = now
         rec.ownWordAt = now
         rec.suspectedAt = now
@@ -227,8 +262,10 @@ export class MemberTable {
   /** What our heartbeat gossips: the members we suspect or recently failed. */
   suspects (now: number): Claim[] {
     const claims: Claim[] = []
-    for (const rec of this.records.values()) {
+    for (const id of [...this.index.byState.suspect, ...this.index.byState.failed]) {
+      const rec = this.records.get(id)!
       const state = rec.entry.state
+      if (!rec.ownClaim) continue
       if (state === 'suspect' || (state === 'failed' && now - rec.stateSince < this.init.suspectAfterMs * 10)) {
         claims.push({ id: rec.entry.id, incarnation: rec.entry.incarnation, state })
       }
@@ -236,10 +273,18 @@ export class MemberTable {
     return claims
   }
 
-  /** Live reports for members someone else doubts but we still hear. */
+  /** Live reports for members someone else doubts but we, watching them, still hear. */
   hears (now: number): LiveReport[] {
     const reports: LiveReport[] = []
-    for (const rec of this.records.values()) {
+    for (const id of this.index.contested) {
+      const rec = this.records.get(id)
+      if (rec == null || rec.contestedUntil <= now) {
+        this.index.contested.delete(id)
+        continue
+      }
+      // only a watcher's word: everyone hears a refutation, and if everyone reported it the
+      // reports would cost N messages per incident
+      if (!this.watches(id)) continue
       if (rec.contestedUntil > now && rec.entry.state === 'alive' && this.hearsRecently(rec, now)) {
         reports.push({ id: rec.entry.id, incarnation: rec.entry.incarnation, ageMs: now - rec.lastHeardAt })
       }
@@ -262,15 +307,13 @@ export class MemberTable {
   }
 
   count (states: MemberState[]): number {
-    let n = 0
-    for (const rec of this.records.values()) if (states.includes(rec.entry.state)) n++
-    return n
+    return this.index.count(states)
   }
 
   private left (entry: MemberEntry, now: number): MemberEvent[] {
     const rec = this.records.get(entry.id)
     if (rec == null) {
-      if (this.records.size < this.init.maxMembers) this.records.set(entry.id, this.record(entry, now))
+      if (this.records.size < this.init.maxMembers) this.insert(this.record(entry, now))
       return []
     }
     if (entry.incarnation < rec.entry.incarnation || rec.entry.state === 'left') return []
@@ -292,21 +335,36 @@ export class MemberTable {
       events.push(...this.transition(victim, { ...victim.entry, state: 'failed' }, now, 'member:fail'))
     }
     const rec = this.record(entry, now, direct)
-    this.records.set(entry.id, rec)
+    this.insert(rec)
     return [...events, this.event('member:join', rec, now)]
   }
 
   private record (entry: MemberEntry, now: number, direct = true): MemberRecord {
-    return { entry, lastHeardAt: now, ownWordAt: now, stateSince: now, suspectedAt: now, confirmations: new Set(), contestedUntil: 0, direct, seq: -1, seqIncarnation: entry.incarnation }
+    return { entry, lastHeardAt: now, ownWordAt: now, stateSince: now, suspectedAt: now, contestedUntil: 0, direct, seq: -1, seqIncarnation: entry.incarnation, unanswered: 0, ownClaim: false }
   }
 
   private transition (rec: MemberRecord, entry: MemberEntry, now: number, type: MemberEventType): MemberEvent[] {
-    if (entry.state !== rec.entry.state) rec.stateSince = now
+    if (entry.state !== rec.entry.state) {
+      rec.stateSince = now
+      this.index.move(entry.id, rec.entry.state, entry.state)
+    }
     if (entry.state === 'alive') rec.lastHeardAt = now
     rec.entry = entry
     // hearsay that never answered is dropped, not redialled for a day
-    if (entry.state === 'failed' && !rec.direct) this.records.delete(entry.id)
+    if (entry.state === 'failed' && !rec.direct) this.remove(entry.id)
     return [this.event(type, rec, now)]
+  }
+
+  private insert (rec: MemberRecord): void {
+    this.records.set(rec.entry.id, rec)
+    this.index.add(rec.entry.id, rec.entry.state)
+  }
+
+  private remove (id: string): void {
+    const rec = this.records.get(id)
+    if (rec == null) return
+    this.records.delete(id)
+    this.index.remove(id, rec.entry.state)
   }
 
   private hearsRecently (rec: MemberRecord, now: number): boolean {

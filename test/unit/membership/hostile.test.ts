@@ -127,7 +127,8 @@ describe('Membership against a hostile member (stubbed libp2p and gossipsub)', (
     expect(() => { onSync([entry('notapeerxd')], rogue.toString()) }).not.toThrow()
     const published = pubsub.published.length
     await vi.advanceTimersByTimeAsync(100 * HEARTBEAT_MS)
-    expect(pubsub.published.length).toBeGreaterThan(published + 50)
+    // an idle node gossips at its refresh interval (5 heartbeats here): still ticking
+    expect(pubsub.published.length).toBeGreaterThan(published + 5)
   })
 
   it('a replayed heartbeat (seq not beyond the highest heard) is dropped: a silent member is not kept alive', async () => {

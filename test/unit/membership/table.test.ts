@@ -138,8 +138,9 @@ describe('tick', () => {
 describe('liveReport', () => {
   const NOW = SUSPECT + 100
   it.each([
-    { name: 'a fresh report revives a suspect', setup: () => suspectA(), ageMs: 200, incarnation: 0, events: ['member:update'], state: 'alive' },
-    { name: 'a report just inside suspectAfterMs revives', setup: () => suspectA(), ageMs: SUSPECT - 1, incarnation: 0, events: ['member:update'], state: 'alive' },
+    { name: 'a fresh report revives a suspect', setup: () => suspectA(), ageMs: 50, incarnation: 0, events: ['member:update'], state: 'alive' },
+    { name: 'a report of a time the suspicion began revives', setup: () => suspectA(), ageMs: NOW - SUSPECT, incarnation: 0, events: ['member:update'], state: 'alive' },
+    { name: 'a report from before the suspicion began does not (no news)', setup: () => suspectA(), ageMs: NOW - SUSPECT + 1, incarnation: 0, events: [], state: 'suspect' },
     { name: 'a stale report does not', setup: () => suspectA(), ageMs: 5000, incarnation: 0, events: [], state: 'suspect' },
     { name: 'a report of exactly suspectAfterMs does not', setup: () => suspectA(), ageMs: SUSPECT, incarnation: 0, events: [], state: 'suspect' },
     { name: 'an older incarnation does not', setup: () => { const t = new MemberTable(INIT); t.heard(entry('A', { incarnation: 2 }), 0); t.tick(SUSPECT); return t }, ageMs: 0, incarnation: 1, events: [], state: 'suspect' },
@@ -309,10 +310,11 @@ describe('regressions', () => {
   it('a live report keeps the time the member was actually heard', () => {
     const t = suspectA()
     const now = SUSPECT + 100
-    expect(types(t.liveReport({ id: 'A', incarnation: 0, ageMs: 300 }, now))).toEqual(['member:update'])
-    expect(t.get('A', now)?.lastSeenMs).toBe(300)
+    expect(types(t.liveReport({ id: 'A', incarnation: 0, ageMs: 80 }, now))).toEqual(['member:update'])
+    expect(t.get('A', now)?.lastSeenMs).toBe(80)
     // suspected again once that report is suspectAfterMs old, not suspectAfterMs after it arrived
-    expect(types(t.tick(now - 300 + SUSPECT))).toEqual(['member:suspect'])
+    expect(types(t.tick(now - 80 + SUSPECT - 1))).toEqual([])
+    expect(types(t.tick(now - 80 + SUSPECT))).toEqual(['member:suspect'])
   })
 
   it('members that failed or left before we joined are not listed, nor gossiped as fresh failures', () => {

@@ -1,0 +1,46 @@
+import { describe, it, expect } from 'vitest'
+import { PublishPolicy } from '../../../src/membership/publish-policy.ts'
+import { entry } from './entry.ts'
+
+const HB = 1000
+const policy = (): PublishPolicy => new PublishPolicy({ heartbeatMs: HB, refreshPerMemberMs: HB, minRefreshMs: 5 * HB })
+const self = entry('S')
+
+describe('PublishPolicy: heartbeats are news, not a pulse', () => {
+  it('the refresh interval grows with the grid, so the grid sends about one heartbeat a second', () => {
+    const p = policy()
+    expect(p.refreshMs(2)).toBe(5 * HB)
+    expect(p.refreshMs(20)).toBe(20 * HB)
+    expect(p.refreshMs(50)).toBe(50 * HB)
+  })
+
+  it('an unchanged entry goes out first, then only at the refresh', () => {
+    const p = policy()
+    expect(p.due(self, '', false, 20, 0)).toBe(true)
+    p.published(self, '', 0)
+    expect(p.due(self, '', false, 20, 19_999)).toBe(false)
+    expect(p.due(self, '', false, 20, 20_000)).toBe(true)
+  })
+
+  it('a change placement cares about goes out at once; a drifting CPU figure at most twice a refresh', () => {
+    const p = policy()
+    p.published(self, '', 0)
+    expect(p.due(entry('S', { load: { workers: 1, slotsUsed: 1 } }), '', false, 20, 10)).toBe(true)
+    const busy = entry('S', { load: { cpu: 0.9 } })
+    expect(p.due(busy, '', false, 20, 9_999)).toBe(false)
+    expect(p.due(busy, '', false, 20, 10_000)).toBe(true)
+    expect(p.due(entry('S', { load: { cpu: 0.2 } }), '', false, 20, 10_000)).toBe(false)
+  })
+
+  it('a new claim goes out at once; a standing one every heartbeat while the incident lasts, every 5 once settled', () => {
+    const p = policy()
+    p.published(self, '', 0)
+    expect(p.due(self, 'B:suspect:1|', true, 20, 10)).toBe(true)
+    p.published(self, 'B:suspect:1|', 10)
+    expect(p.due(self, 'B:suspect:1|', true, 20, 500)).toBe(false)
+    expect(p.due(self, 'B:suspect:1|', true, 20, 1010)).toBe(true)
+    p.published(self, 'B:failed:1|', 1010)
+    expect(p.due(self, 'B:failed:1|', false, 20, 2100)).toBe(false)
+    expect(p.due(self, 'B:failed:1|', false, 20, 6010)).toBe(true)
+  })
+})

@@ -1,9 +1,9 @@
 import type { Logger } from '../logger.ts'
 import type { Member } from '../membership/member.ts'
 import type { AddonTasks } from '../addons/host.ts'
-import { electFirer } from './election.ts'
-import { LeaseKeeper, LEASE_DEFAULTS } from './lease.ts'
-import type { LeaseTimings } from './lease.ts'
+import { electHolder } from '../leases/election.ts'
+import { LeaseKeeper, LEASE_DEFAULTS } from '../leases/lease.ts'
+import type { LeaseTimings } from '../leases/lease.ts'
 import { OverlapGate } from './overlap.ts'
 import { ticksBetween } from './spec.ts'
 import type { ScheduleStore } from './store.ts'
@@ -178,6 +178,6 @@ export class Firer {
     for (const [peer, advert] of this.c.store.firers()) {
       if (alive.has(peer) && advert.tasks.includes(schedule.task)) candidates.push(peer)
     }
-    return electFirer(schedule.id, candidates)
+    return electHolder(schedule.id, candidates)
   }
 }

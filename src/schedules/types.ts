@@ -62,21 +62,8 @@ export interface Schedule {
   since: number
 }
 
-/** Who may fire a schedule, and which ticks are theirs: `(from, until]` by scheduled time, disjoint between holders. */
-export interface Lease {
-  holder: string
-  /** Fencing token: one more than the lease (or fired record) it replaced. */
-  token: number
-  from: number
-  until: number
-}
-
-/** The latest tick taken, written before its task is submitted. */
-export interface FiredRecord {
-  tick: number
-  token: number
-  holder: string
-}
+export type { Lease, FiredRecord } from '../leases/types.ts'
+export { leaseSchema, firedSchema } from '../leases/types.ts'
 
 const finite = v.pipe(v.number(), v.finite())
 export const storedScheduleSchema = v.object({
@@ -94,5 +81,3 @@ export const storedScheduleSchema = v.object({
   createdAt: finite,
   since: finite
 })
-export const leaseSchema = v.object({ holder: v.string(), token: v.pipe(v.number(), v.integer(), v.minValue(0)), from: finite, until: finite })
-export const firedSchema = v.object({ tick: finite, token: v.pipe(v.number(), v.integer(), v.minValue(0)), holder: v.string() })

@@ -3,12 +3,9 @@ import * as v from 'valibot'
 /** The channel every schedule, lease, fired record and API-node advert lives in (grid-wide, outlives any one node). */
 export const SCHEDULES_CHANNEL = 'gridd.schedules'
 
-/** Channel key prefixes: one key per schedule, lease, last fired tick and API node. */
+/** Channel key prefix of a schedule (its lease, last fired tick and the API nodes' adverts are LEASE_KEY's). */
 export const KEY = {
-  schedule: (id: string) => `s/${id}`,
-  lease: (id: string) => `l/${id}`,
-  fired: (id: string) => `f/${id}`,
-  firer: (peer: string) => `n/${peer}`
+  schedule: (id: string) => `s/${id}`
 } as const
 
 export const OVERLAPS = ['skip', 'buffer-one', 'allow'] as const

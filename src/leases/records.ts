@@ -2,6 +2,7 @@ import * as v from 'valibot'
 import type { Channel } from '../channels/channel.ts'
 import { firedSchema, leaseSchema } from './types.ts'
 import type { FiredRecord, Lease } from './types.ts'
+import type { LeaseKeeper } from './lease.ts'
 
 /** Channel keys of the lease records: one lease and one fenced record per job, one advert per candidate. */
 export const LEASE_KEY = {
@@ -65,5 +66,18 @@ export class LeaseRecords<Advert> {
       if (parsed.success) out.set(key.slice(2), parsed.output)
     }
     return out
+  }
+}
+
+/**
+ * Hands the leases `keepers` hold over at once (their `until` set to now), for a
+ * holder that stops: the next holder need not wait them out.
+ */
+export function releaseHeld (records: Pick<LeaseRecords<unknown>, 'lease' | 'writeLease'>, keepers: Map<string, LeaseKeeper>, self: string, now: number): void {
+  for (const [id, keeper] of keepers) {
+    const lease = records.lease(id)
+    if (keeper.phase === 'holding' && lease?.holder === self) {
+      try { records.writeLease(id, { ...lease, until: Math.min(lease.until, now) }) } catch {}
+    }
   }
 }

@@ -4,6 +4,7 @@ import type { AddonTasks } from '../addons/host.ts'
 import { electHolder } from '../leases/election.ts'
 import { LeaseKeeper, LEASE_DEFAULTS } from '../leases/lease.ts'
 import type { LeaseTimings } from '../leases/lease.ts'
+import { releaseHeld } from '../leases/records.ts'
 import { OverlapGate } from './overlap.ts'
 import { ticksBetween } from './spec.ts'
 import type { ScheduleStore } from './store.ts'
@@ -83,13 +84,7 @@ export class Firer {
   stop (): void {
     clearTimeout(this.timer)
     // hand our leases over at once rather than make the next firer wait them out
-    const now = this.now()
-    for (const [id, keeper] of this.keepers) {
-      const lease = this.c.store.lease(id)
-      if (keeper.phase === 'holding' && lease?.holder === this.c.self) {
-        try { this.c.store.writeLease(id, { ...lease, until: Math.min(lease.until, now) }) } catch {}
-      }
-    }
+    releaseHeld(this.c.store, this.keepers, this.c.self, this.now())
   }
 
   /** Who fires `schedule` as this node sees it. */

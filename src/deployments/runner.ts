@@ -1,0 +1,155 @@
+import type { Logger } from '../logger.ts'
+import type { Member } from '../membership/member.ts'
+import type { PipelineRun } from '../pipeline/run.ts'
+import type { PipelineInit } from '../pipeline/types.ts'
+import { electHolder } from '../leases/election.ts'
+import { LeaseKeeper, LEASE_DEFAULTS } from '../leases/lease.ts'
+import type { LeaseTimings } from '../leases/lease.ts'
+import { releaseHeld } from '../leases/records.ts'
+import { RunSlot } from './run-slot.ts'
+import type { CodeStore } from './code-store.ts'
+import type { DeploymentStore } from './store.ts'
+import type { Deployment } from './types.ts'
+
+export interface RunnerInit extends Partial<LeaseTimings> {
+  /** How often deployments are looked at. Default 100 ms. */
+  stepMs?: number
+  /** Given to definitions as `ctx.claimIdleMs`: pending entries idle this long are a gone owner's. Default 2000 ms. */
+  claimIdleMs?: number
+  /** How often an owner reports its run's progress. Default 2000 ms. */
+  progressMs?: number
+}
+
+export interface RunnerComponents {
+  self: string
+  store: DeploymentStore
+  code: CodeStore
+  members: () => Member[]
+  pipeline: (name: string, init: PipelineInit) => PipelineRun
+  log: Logger
+}
+
+/**
+ * Runs the grid's deployments from one member. Every step, for each deployment,
+ * it elects the owner among the alive members that advertise themselves as
+ * runners (rendezvous hashing: every member computes the same), keeps this
+ * node's side of the lease (src/leases), and runs the deployment while holding
+ * it: a fence record with the lease's token is written before the run starts,
+ * so a member that comes back from a pause with an older token is fenced. A
+ * node that stops holding (lease lost, fenced, paused, no longer elected) cancels
+ * its run in the same step.
+ */
+export class DeploymentRunner {
+  private readonly c: RunnerComponents
+  private readonly timings: LeaseTimings
+  private readonly stepMs: number
+  private readonly claimIdleMs: number
+  private readonly progressMs: number
+  private readonly keepers = new Map<string, LeaseKeeper>()
+  private readonly slots = new Map<string, RunSlot>()
+  private readonly failing = new Set<string>()
+  private timer?: NodeJS.Timeout
+
+  constructor (components: RunnerComponents, init: RunnerInit = {}) {
+    this.c = components
+    this.timings = { ...LEASE_DEFAULTS, ...Object.fromEntries(Object.entries(init).filter(([k, val]) => k in LEASE_DEFAULTS && val != null)) }
+    this.stepMs = init.stepMs ?? 100
+    this.claimIdleMs = init.claimIdleMs ?? 2000
+    this.progressMs = init.progressMs ?? 2000
+  }
+
+  start (): void {
+    this.c.store.advertise(this.c.self, {})
+    const loop = (): void => {
+      this.step(Date.now())
+      this.timer = setTimeout(loop, this.stepMs)
+      this.timer.unref()
+    }
+    this.timer = setTimeout(loop, this.stepMs)
+    this.timer.unref()
+  }
+
+  /** Cancels this node's runs and hands their leases over at once, rather than make the next owner wait them out. */
+  stop (): void {
+    clearTimeout(this.timer)
+    for (const slot of this.slots.values()) slot.stop(false)
+    this.slots.clear()
+    releaseHeld(this.c.store, this.keepers, this.c.self, Date.now())
+    try { this.c.store.withdraw(this.c.self) } catch {}
+  }
+
+  /** The member every node elects to run deployment `name`, as this node sees the grid. */
+  electedFor (name: string): string | undefined {
+    const alive = new Set(this.c.members().filter(m => m.state === 'alive').map(m => m.id))
+    alive.add(this.c.self)
+    return electHolder(name, [...this.c.store.candidates().keys()].filter(peer => alive.has(peer)))
+  }
+
+  /** The deployments this node runs now. */
+  running (): string[] {
+    return [...this.slots.keys()]
+  }
+
+  /** One pass over every deployment (the loop calls it; tests may call it with their own clock). */
+  step (now: number): void {
+    const deployments = this.c.store.deployments()
+    const live = new Set(deployments.map(d => d.name))
+    for (const name of this.keepers.keys()) {
+      if (live.has(name)) continue
+      this.keepers.delete(name)
+      this.slots.get(name)?.stop(false)
+      this.slots.delete(name)
+    }
+    for (const deployment of deployments) {
+      try {
+        this.stepDeployment(deployment, now)
+      } catch (err) {
+        // one bad record (written by any member) must not stop the others
+        if (!this.failing.has(deployment.name)) this.c.log.warn({ err, deployment: deployment.name }, 'deployment step failed; skipped until it changes')
+        this.failing.add(deployment.name)
+        continue
+      }
+      this.failing.delete(deployment.name)
+    }
+  }
+
+  private stepDeployment (deployment: Deployment, now: number): void {
+    const { name } = deployment
+    let keeper = this.keepers.get(name)
+    if (keeper == null) {
+      keeper = new LeaseKeeper(this.c.self, this.timings)
+      this.keepers.set(name, keeper)
+    }
+    const elected = !deployment.stopped && this.electedFor(name) === this.c.self
+    const decision = keeper.step(now, elected, this.c.store.lease(name), this.c.store.fired(name))
+    if (decision.change != null) this.c.log.info({ deployment: name, phase: keeper.phase }, `deployment lease: ${decision.change}`)
+    if (decision.write != null) this.c.store.writeLease(name, decision.write)
+    const holding = decision.holding
+    let slot = this.slots.get(name)
+    if (holding == null) {
+      if (slot != null) {
+        this.c.log.info({ deployment: name, token: slot.token }, 'deployment run stopped: this member no longer owns it')
+        slot.stop(deployment.stopped)
+        this.slots.delete(name)
+      }
+      return
+    }
+    if (slot != null && slot.token === holding.token && slot.deployment.version === deployment.version) {
+      slot.tick(now)
+      return
+    }
+    slot?.stop(false)
+    // the fence first: a member back from a pause with an older token sees it and drops its run
+    if ((this.c.store.fired(name)?.token ?? -1) < holding.token) this.c.store.writeFired(name, { tick: now, token: holding.token, holder: this.c.self })
+    slot = new RunSlot(deployment, holding.token, {
+      self: this.c.self,
+      code: this.c.code,
+      pipeline: this.c.pipeline,
+      report: progress => { this.c.store.writeProgress(name, progress) },
+      claimIdleMs: this.claimIdleMs,
+      progressMs: this.progressMs,
+      log: this.c.log
+    })
+    this.slots.set(name, slot)
+  }
+}

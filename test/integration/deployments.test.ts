@@ -24,7 +24,8 @@ describe('pipeline deployments: one owner runs it, another takes over when it is
   beforeAll(async () => {
     redisServer = await startRedis()
     redis = new Redis(redisServer.url, { protocol: 2 })
-    grid = await GridFixture.create(6)
+    // n7: the CLI's member certificate (a peer id of its own)
+    grid = await GridFixture.create(7)
     const agents = await grid.startAgents(2, AGENT)
     members = await Promise.all(['n3', 'n4', 'n5'].map(async name => await grid.start(name, ['--peer', agents[0]!.address])))
     // in this process: deploys and watches, never runs a deployment itself
@@ -56,7 +57,7 @@ describe('pipeline deployments: one owner runs it, another takes over when it is
   it(`${ENTRIES.toLocaleString('en')} entries through a deployed 2-stage pipeline while the owner is SIGKILLed twice: exactly once by id, XPENDING empty`, async () => {
     const params = { url: redisServer.url, in: 'dep-in', out: 'dep-out' }
     // the CLI deploys with a member's certificate; the observer reads the grid-wide record
-    const deployed = await cli(['deploy', fixture('deployment.mjs'), '--name', 'orders', '--params', JSON.stringify(params), '--json'], ['--cert-name', 'n6'])
+    const deployed = await cli(['deploy', fixture('deployment.mjs'), '--name', 'orders', '--params', JSON.stringify(params), '--json'], ['--cert-name', 'n7'])
     expect(deployed.code, deployed.stderr).toBe(0)
     expect(JSON.parse(deployed.stdout)).toMatchObject({ name: 'orders', version: 1, stopped: false, stages: ['fan', 'double'] })
     const status = (): DeploymentView => observer.deployments.status('orders')
@@ -101,7 +102,7 @@ describe('pipeline deployments: one owner runs it, another takes over when it is
     // list, status and stop through the CLI: stop cancels the run everywhere
     const listed = await cli(['list'])
     expect(listed.stdout).toMatch(/orders\s+1\s+running/)
-    const stopped = await cli(['stop', 'orders', '--json'], ['--cert-name', 'n6'])
+    const stopped = await cli(['stop', 'orders', '--json'], ['--cert-name', 'n7'])
     expect(JSON.parse(stopped.stdout)).toMatchObject({ name: 'orders', stopped: true })
     await eventually(() => status().progress?.state === 'stopped' ? true : undefined, 15_000)
   }, 120_000)

@@ -1,12 +1,13 @@
 import * as v from 'valibot'
 import type { Libp2p, AbortOptions, StreamHandler } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { JsonStream, requestJson } from '../transport/json-stream.ts'
+import { JsonStream } from '../transport/json-stream.ts'
 import { streamFailure } from '../transport/rejections.ts'
 import type { Rejections } from '../transport/rejections.ts'
 import type { PeerCredentials } from '../trust/credentials.ts'
 import type { Role } from '../trust/roles.ts'
-import { RemoteError, toWireError, wireErrorSchema } from '../wire/wire-error.ts'
+import { toWireError } from '../wire/wire-error.ts'
+import { requestReply } from '../wire/reply.ts'
 import type { Deployments } from './service.ts'
 import type { DeploymentView } from './types.ts'
 
@@ -61,14 +62,7 @@ export function deploymentsHandler (deployments: () => Deployments, credentials:
   }
 }
 
-const replySchema = v.variant('ok', [
-  v.object({ ok: v.literal(true), value: v.optional(v.unknown()) }),
-  v.object({ ok: v.literal(false), error: wireErrorSchema })
-])
-
 /** The CLI side: one request; the node's refusal comes back as a RemoteError with its code. */
 export async function requestDeployments (libp2p: Libp2p, target: Multiaddr, request: DeploymentRequest, options: AbortOptions = {}): Promise<unknown> {
-  const reply = await requestJson(libp2p, target, DEPLOYMENTS_PROTOCOL, request, replySchema, options)
-  if (!reply.ok) throw new RemoteError(reply.error)
-  return reply.value
+  return await requestReply(libp2p, target, DEPLOYMENTS_PROTOCOL, request, options)
 }

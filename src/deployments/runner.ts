@@ -3,8 +3,8 @@ import type { Member } from '../membership/member.ts'
 import type { PipelineRun } from '../pipeline/run.ts'
 import type { PipelineInit } from '../pipeline/types.ts'
 import { electHolder } from '../leases/election.ts'
-import { LeaseKeeper, LEASE_DEFAULTS } from '../leases/lease.ts'
 import type { LeaseTimings } from '../leases/lease.ts'
+import { KeyedLeases, leaseTimings, stepLoop } from '../leases/jobs.ts'
 import { releaseHeld } from '../leases/records.ts'
 import { RunSlot } from './run-slot.ts'
 import type { CodeStore } from './code-store.ts'
@@ -41,18 +41,16 @@ export interface RunnerComponents {
  */
 export class DeploymentRunner {
   private readonly c: RunnerComponents
-  private readonly timings: LeaseTimings
+  private readonly leases: KeyedLeases
   private readonly stepMs: number
   private readonly claimIdleMs: number
   private readonly progressMs: number
-  private readonly keepers = new Map<string, LeaseKeeper>()
   private readonly slots = new Map<string, RunSlot>()
-  private readonly failing = new Set<string>()
-  private timer?: NodeJS.Timeout
+  private stopLoop: () => void = () => {}
 
   constructor (components: RunnerComponents, init: RunnerInit = {}) {
     this.c = components
-    this.timings = { ...LEASE_DEFAULTS, ...Object.fromEntries(Object.entries(init).filter(([k, val]) => k in LEASE_DEFAULTS && val != null)) }
+    this.leases = new KeyedLeases(components.self, leaseTimings(init), components.log, 'deployment')
     this.stepMs = init.stepMs ?? 100
     this.claimIdleMs = init.claimIdleMs ?? 2000
     this.progressMs = init.progressMs ?? 2000
@@ -60,21 +58,15 @@ export class DeploymentRunner {
 
   start (): void {
     this.c.store.advertise(this.c.self, {})
-    const loop = (): void => {
-      this.step(Date.now())
-      this.timer = setTimeout(loop, this.stepMs)
-      this.timer.unref()
-    }
-    this.timer = setTimeout(loop, this.stepMs)
-    this.timer.unref()
+    this.stopLoop = stepLoop(this.stepMs, () => { this.step(Date.now()) }, this.c.log)
   }
 
   /** Cancels this node's runs and hands their leases over at once, rather than make the next owner wait them out. */
   stop (): void {
-    clearTimeout(this.timer)
+    this.stopLoop()
     for (const slot of this.slots.values()) slot.stop(false)
     this.slots.clear()
-    releaseHeld(this.c.store, this.keepers, this.c.self, Date.now())
+    releaseHeld(this.c.store, this.leases.keepers, this.c.self, Date.now())
     try { this.c.store.withdraw(this.c.self) } catch {}
   }
 
@@ -93,33 +85,17 @@ export class DeploymentRunner {
   /** One pass over every deployment (the loop calls it; tests may call it with their own clock). */
   step (now: number): void {
     const deployments = this.c.store.deployments()
-    const live = new Set(deployments.map(d => d.name))
-    for (const name of this.keepers.keys()) {
-      if (live.has(name)) continue
-      this.keepers.delete(name)
+    for (const name of this.leases.prune(new Set(deployments.map(d => d.name)))) {
       this.slots.get(name)?.stop(false)
       this.slots.delete(name)
     }
-    for (const deployment of deployments) {
-      try {
-        this.stepDeployment(deployment, now)
-      } catch (err) {
-        // one bad record (written by any member) must not stop the others
-        if (!this.failing.has(deployment.name)) this.c.log.warn({ err, deployment: deployment.name }, 'deployment step failed; skipped until it changes')
-        this.failing.add(deployment.name)
-        continue
-      }
-      this.failing.delete(deployment.name)
-    }
+    const byName = new Map(deployments.map(d => [d.name, d]))
+    this.leases.each([...byName.keys()], name => { this.stepDeployment(byName.get(name)!, now) })
   }
 
   private stepDeployment (deployment: Deployment, now: number): void {
     const { name } = deployment
-    let keeper = this.keepers.get(name)
-    if (keeper == null) {
-      keeper = new LeaseKeeper(this.c.self, this.timings)
-      this.keepers.set(name, keeper)
-    }
+    const keeper = this.leases.keeper(name)
     const elected = !deployment.stopped && this.electedFor(name) === this.c.self
     const decision = keeper.step(now, elected, this.c.store.lease(name), this.c.store.fired(name))
     if (decision.change != null) this.c.log.info({ deployment: name, phase: keeper.phase }, `deployment lease: ${decision.change}`)

@@ -75,6 +75,7 @@ await runBench('deploy', ['--entries', '--kills', '--endless', '--every'], async
   const takeovers: Takeover[] = []
   for (let k = 1; k <= KILLS; k++) {
     await until(async () => await redis.xlen('take-out') >= Math.floor(ENTRIES * k / (KILLS + 1)) ? true : undefined, 120_000, 'output before a kill')
+      .catch(async (err: Error) => { throw new Error(`${err.message}: ${await redis.xlen('take-out')} written, ${JSON.stringify(status('takeover'))}`) })
     const before = status('takeover')
     const victim = members.find(m => m.peerId === before.owner)
     if (victim == null || before.progress?.state !== 'running') throw new Error(`no running owner among the members: ${JSON.stringify(before)}`)
@@ -116,7 +117,8 @@ await runBench('deploy', ['--entries', '--kills', '--endless', '--every'], async
     const ownerId = await until(() => status('endless').progress?.state === 'running' ? status('endless').owner : undefined, 60_000, 'the endless owner')
     const pid = members.find(m => m.peerId === ownerId)!.proc.pid
     const groupField = async (name: string): Promise<number> => {
-      const groups = await redis.call('XINFO', 'GROUPS', 'endless-in') as unknown[][]
+      // the owner's source makes the stream and its group as it starts: until then, nothing is done
+      const groups = await redis.call('XINFO', 'GROUPS', 'endless-in').catch(() => []) as unknown[][]
       const fields = groups[0] ?? []
       return Number(fields[fields.indexOf(name) + 1] ?? 0)
     }

@@ -111,7 +111,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     })
     this.addons = new AddonRegistry(this, libp2p, root, credentials)
     this.channels = new Channels(libp2p, this.membership, config.channels, root, keyPem, credentials)
-    this.deployments = new DeploymentsPart({ self: this.peerId, dataDir, channel: name => this.channel(name), members: () => this.members(), pipeline: (name, init) => this.pipeline(name, init), log, init: config.deployments })
+    this.deployments = new DeploymentsPart({ self: this.peerId, dataDir, channel: name => this.channels.channel(name, { internal: true }), members: () => this.members(), pipeline: (name, init) => this.pipeline(name, init), log, init: config.deployments })
     this.services = new ServiceList(this.serviceList(addons ?? []), { log, stopTimeoutMs: config.stopTimeoutMs })
   }
 

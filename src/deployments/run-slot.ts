@@ -77,7 +77,8 @@ export class RunSlot {
     this.error = undefined
     this.run = undefined
     this.report()
-    let closeSource: (() => Promise<void>) | undefined
+    /** What was built and not yet handed to a run: closed here if the start fails (its connections would stay open). */
+    const built: Array<() => Promise<void>> = []
     try {
       const definitionFile = await this.deps.code.file(d.hash)
       const stageFiles = await Promise.all(d.stages.map(async s => await this.deps.code.file(s.hash)))
@@ -87,12 +88,13 @@ export class RunSlot {
       if (this.abort.signal.aborted) return
       const ctx: DefinitionContext = { name: d.name, params: d.params, consumer: `gridd-${this.deps.self}`, claimIdleMs: this.deps.claimIdleMs, connectors: CONNECTORS, signal: this.abort.signal, log }
       const source = await definition.source(ctx)
-      closeSource = closerOf(source)
+      built.push(closerOf(source))
       const sink = await definition.sink(ctx)
+      built.push(closerOf(sink))
       if (this.abort.signal.aborted) throw new Error('stopped while starting')
       const stages = definition.stages.map((s, i) => ({ ...s, module: stageFiles[i]! }))
       const run = this.deps.pipeline(d.name, { ...definition.options, source, stages, sink, signal: this.abort.signal } as PipelineInit)
-      closeSource = undefined
+      built.length = 0
       this.run = run
       this.state = 'running'
       log.info('deployment run started')
@@ -102,7 +104,7 @@ export class RunSlot {
       log.info({ in: summary.in, out: summary.out }, 'deployment run finished: its source ended')
       this.report()
     } catch (err) {
-      await closeSource?.().catch(() => {})
+      for (const close of built) await close().catch(() => {})
       if (this.abort.signal.aborted) return
       this.state = 'failed'
       this.error = (err as Error).message ?? String(err)
@@ -135,8 +137,8 @@ export class RunSlot {
   }
 }
 
-/** A source the run never took over is closed here (its connections would stay open). */
-function closerOf (source: unknown): (() => Promise<void>) | undefined {
-  const close = (source as { close?: unknown } | null)?.close
-  return typeof close === 'function' ? async () => { await (close as () => Promise<void>).call(source) } : undefined
+/** How to close a source or sink the run never took over (nothing for one without `close`). */
+function closerOf (end: unknown): () => Promise<void> {
+  const close = (end as { close?: unknown } | null)?.close
+  return typeof close === 'function' ? async () => { await (close as () => Promise<void>).call(end) } : async () => {}
 }

@@ -11,6 +11,13 @@ import type { CodeStore } from './code-store.ts'
 import type { DeploymentStore } from './store.ts'
 import type { Deployment } from './types.ts'
 
+/**
+ * A deployment's lease outlasts a schedule's: a busy owner (GC, a loaded machine) must not drop its
+ * run for a step 600 ms late, since a restart costs far more than a tick. Only a step `pauseMs` late
+ * counts as a pause; a shorter one still finds the lease valid (others wait until `until` + grace).
+ */
+export const DEPLOYMENT_LEASE: Partial<LeaseTimings> = { leaseMs: 2500, renewMs: 400, pauseMs: 1500 }
+
 export interface RunnerInit extends Partial<LeaseTimings> {
   /** How often deployments are looked at. Default 100 ms. */
   stepMs?: number
@@ -50,7 +57,7 @@ export class DeploymentRunner {
 
   constructor (components: RunnerComponents, init: RunnerInit = {}) {
     this.c = components
-    this.leases = new KeyedLeases(components.self, leaseTimings(init), components.log, 'deployment')
+    this.leases = new KeyedLeases(components.self, leaseTimings({ ...DEPLOYMENT_LEASE, ...Object.fromEntries(Object.entries(init).filter(([, val]) => val != null)) }), components.log, 'deployment')
     this.stepMs = init.stepMs ?? 100
     this.claimIdleMs = init.claimIdleMs ?? 2000
     this.progressMs = init.progressMs ?? 2000

@@ -16,6 +16,7 @@ import { resolveMembershipConfig } from './membership/config.ts'
 import type { MembershipInit, MembershipConfig } from './membership/config.ts'
 import { resolveAgentConfig } from './agent/config.ts'
 import type { AgentInit, AgentConfig } from './agent/config.ts'
+import type { RunnerInit } from './deployments/runner.ts'
 
 export const DEFAULT_HOST = '0.0.0.0'
 export const DEFAULT_PORT = 4100
@@ -64,7 +65,12 @@ export interface GridNodeInit extends MembershipInit {
   crl?: string
   /** How often open connections' certificates are re-checked for expiry. Default 5000 ms. */
   certificateCheckMs?: number
+  /** Pipeline deployments (`node.deploy`): `run: false` keeps this member from running any (it still stores and serves them). */
+  deployments?: DeploymentsInit
 }
+
+/** Whether this member runs deployments, and its runner's timings (lease, claim idle time, progress reports). */
+export type DeploymentsInit = RunnerInit & { run?: boolean }
 
 export interface GridNodeConfig {
   host: string
@@ -84,6 +90,7 @@ export interface GridNodeConfig {
   tasks: TasksConfig
   crl?: string
   certificateCheckMs: number
+  deployments: DeploymentsInit
 }
 
 /** Fills defaults and validates; errors name the option. */
@@ -110,7 +117,8 @@ export function resolveConfig (init: GridNodeInit): GridNodeConfig {
     channels: resolveChannelsConfig(init.channels ?? {}),
     tasks: resolveTasksConfig(init.tasks),
     crl: init.crl,
-    certificateCheckMs: checkOption('certificateCheckMs', positiveNumber, init.certificateCheckMs ?? DEFAULT_CERTIFICATE_CHECK_MS)
+    certificateCheckMs: checkOption('certificateCheckMs', positiveNumber, init.certificateCheckMs ?? DEFAULT_CERTIFICATE_CHECK_MS),
+    deployments: init.deployments ?? {}
   }
 }
 

@@ -35,3 +35,6 @@ export type { Channel, ChannelChange, ChannelEvents } from './channels/channel.t
 export type { ChannelsInit } from './channels/channels.ts'
 export { redisStreamSource, redisStreamSink, isDurableSource, isDurableSink, entryOf } from './connectors/index.ts'
 export type { RedisStreamSourceOptions, RedisStreamSinkOptions, DurableSource, DurableSink, SourceEntry, SinkItem } from './connectors/index.ts'
+export type { PipelineDefinition, DefinitionContext, DefinitionOptions } from './deployments/definition.ts'
+export type { DeployOptions } from './deployments/node-part.ts'
+export type { DeploymentView, Progress as DeploymentProgress, RunState as DeploymentRunState } from './deployments/types.ts'

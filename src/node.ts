@@ -52,6 +52,10 @@ import { TasksService } from './tasks/service.ts'
 import { TASKS_PROTOCOL, MAX_WAIT_MS } from './tasks/protocol-schema.ts'
 import { ownerForwarder } from './tasks/routing.ts'
 import type { TasksOverview } from './tasks/stats.ts'
+import { DeploymentsPart } from './deployments/node-part.ts'
+import type { DeployOptions } from './deployments/node-part.ts'
+import type { DeploymentView } from './deployments/types.ts'
+import { DEPLOYMENTS_PROTOCOL, DEPLOYMENTS_ROLES, deploymentsHandler } from './deployments/protocol.ts'
 
 /**
  * A grid member: the same daemon on every machine, embeddable in any
@@ -72,6 +76,8 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   /** Tasks and sessions owned by this node, and the task names clients may run (`register`). */
   readonly tasks: Tasks
   private readonly runs = new Set<PipelineRun>()
+  /** Pipeline deployments grid-wide: `list()`, `status(name)`, `stop(name)` (and `node.deploy`). */
+  readonly deployments: DeploymentsPart
   private readonly addons: AddonRegistry
   private readonly channels: Channels
   private readonly services: ServiceList
@@ -105,6 +111,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     })
     this.addons = new AddonRegistry(this, libp2p, root, credentials)
     this.channels = new Channels(libp2p, this.membership, config.channels, root, keyPem, credentials)
+    this.deployments = new DeploymentsPart({ self: this.peerId, dataDir, channel: name => this.channels.channel(name, { internal: true }), members: () => this.members(), pipeline: (name, init) => this.pipeline(name, init), log, init: config.deployments })
     this.services = new ServiceList(this.serviceList(addons ?? []), { log, stopTimeoutMs: config.stopTimeoutMs })
   }
 
@@ -196,6 +203,14 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     this.emit('pipeline:start', run)
     void run.done.finally(() => { this.runs.delete(run) }).catch(() => {})
     return run
+  }
+
+  /**
+   * Stores the pipeline definition `file` exports (source and sink factories, stages) grid-wide
+   * as deployment `name`'s next version: one member runs it, another takes over when it fails.
+   */
+  async deploy (name: string, file: string, options?: DeployOptions): Promise<DeploymentView> {
+    return await this.deployments.deploy(name, file, options)
   }
 
   /**
@@ -329,6 +344,10 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
       }),
       { name: 'workers', start: () => { this.workers.start() }, stop: async () => { await this.workers.stop() }, destroy: () => { this.workers.destroy() } },
       { name: 'pipelines', stop: cancelRuns, destroy: cancelRuns },
+      { name: 'deployments', start: async () => { await this.deployments.open() }, stop: () => { this.deployments.close() }, destroy: () => { this.deployments.close() } },
+      protocolHandlers('deployments protocol', this.libp2p, this.credentials, {
+        [DEPLOYMENTS_PROTOCOL]: { roles: DEPLOYMENTS_ROLES, maxInboundStreams: 8, deadlineMs: 30_000, handler: deploymentsHandler(() => this.deployments.api(), this.credentials, this.rejections) }
+      }),
       // after workers in start order, so stopped before them: tasks are cancelled, then their pools' workers go
       { name: 'tasks', start: async () => { await this.tasks.start() }, stop: async () => { await this.tasks.stop() }, destroy: async () => { await this.tasks.stop() } },
       // after tasks: unregistered before they stop, so no remote submit races the stop

@@ -64,6 +64,8 @@ export class Channels {
   private readonly sync: ChannelSync
   private readonly maxValueBytes: number
   private readonly maxChannels: number
+  /** Channels the node opened for itself: outside the `maxChannels` count. */
+  private readonly internal = new Set<string>()
   private readonly maxKeysPerChannel: number
   private readonly maxChannelBytes: number
   private readonly sign: (channel: string, entry: Entry) => string
@@ -134,13 +136,17 @@ export class Channels {
     await this.sync.stop()
   }
 
-  /** The channel `name`, opened (subscribed, and synced from members) on first use. */
-  channel (name: string): Channel {
+  /**
+   * The channel `name`, opened (subscribed, and synced from members) on first use. `internal`: one
+   * the node itself keeps open (the deployments'), not counted against `maxChannels`.
+   */
+  channel (name: string, options: { internal?: boolean } = {}): Channel {
     if (typeof name !== 'string' || !CHANNEL_NAME.test(name)) throw new ConfigError('channel', `name must match ${String(CHANNEL_NAME)}, got ${JSON.stringify(name)}`)
     let channel = this.open.get(name)
     if (channel != null) return channel
     if (!this.running) throw new NodeStoppedError()
-    if (this.open.size >= this.maxChannels) throw new ChannelLimitError('channels', this.maxChannels, name)
+    if (options.internal !== true && this.open.size - this.internal.size >= this.maxChannels) throw new ChannelLimitError('channels', this.maxChannels, name)
+    if (options.internal === true) this.internal.add(name)
     channel = new Channel(name, {
       selfId: this.libp2p.peerId.toString(),
       clock: this.clock,

@@ -7,6 +7,7 @@ import { ForbiddenError, GridError, ERR_CERTIFICATE, ERR_CONFIG, ERR_CRL, ERR_FI
 import { RemoteError } from '../wire/wire-error.ts'
 import { channelCommand } from './commands/channel.ts'
 import { scheduleCommand } from './commands/schedule.ts'
+import { pipelineCommand } from './commands/pipeline.ts'
 import { taskCommand } from './commands/task.ts'
 import { sessionCommand } from './commands/session.ts'
 
@@ -29,6 +30,7 @@ export function buildProgram (): Command {
   program.addCommand(taskCommand())
   program.addCommand(sessionCommand())
   program.addCommand(scheduleCommand())
+  program.addCommand(pipelineCommand())
   for (const cmd of program.commands) {
     cmd.exitOverride()
     for (const sub of cmd.commands) sub.exitOverride()

@@ -41,10 +41,10 @@ export function logLevelOption (defaultLevel: string): Option {
 }
 
 /** The TLS flags shared by every command. */
-export function tlsOptions (defaultName: string, defaultText = `"${defaultName}"`): Option[] {
+export function tlsOptions (defaultName: string, defaultText = `"${defaultName}"`, nameFlag = '--name'): Option[] {
   return [
     new Option('--certs <dir>', 'certificates directory (ca.crt, NAME.crt, NAME.key)').env('GRID_CERTS'),
-    new Option('--name <name>', `certificate name in --certs (default ${defaultText})`).env('GRID_CERT_NAME'),
+    new Option(`${nameFlag} <name>`, `certificate name in --certs (default ${defaultText})`).env('GRID_CERT_NAME'),
     new Option('--ca <file>', 'grid CA certificate (PEM file)'),
     new Option('--cert <file>', 'this side\'s certificate (PEM file)'),
     new Option('--key <file>', 'this side\'s private key (PEM file)'),
@@ -52,9 +52,9 @@ export function tlsOptions (defaultName: string, defaultText = `"${defaultName}"
   ]
 }
 
-/** What a command that asks one node needs besides its own flags: `--json`, `--timeout`, the TLS flags (a `client` certificate) and `--log-level` (warn). */
-export function addClientOptions (cmd: Command): Command {
+/** What a command that asks one node needs besides its own flags: `--json`, `--timeout`, the TLS flags (a `client` certificate; its name flag `certNameFlag`, where `--name` means something else) and `--log-level` (warn). */
+export function addClientOptions (cmd: Command, certNameFlag = '--name'): Command {
   cmd.option('--json', 'print JSON').addOption(intOption('--timeout <ms>', 'give up after this long', 100, 600_000).default(10_000))
-  for (const option of tlsOptions('client')) cmd.addOption(option)
+  for (const option of tlsOptions('client', undefined, certNameFlag)) cmd.addOption(option)
   return cmd.addOption(logLevelOption('warn'))
 }

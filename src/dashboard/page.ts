@@ -40,6 +40,8 @@ export const PAGE = `<!doctype html>
 <table id="running-tasks"><thead><tr><th>task</th><th>session</th><th>module</th><th>agent</th><th>attempt</th><th>running for</th><th>progress</th></tr></thead><tbody></tbody></table>
 <h2>Schedules</h2>
 <table id="schedules"><thead><tr><th>schedule</th><th>when</th><th>task</th><th>overlap</th><th>next run</th><th>last tick</th><th>fired by</th></tr></thead><tbody></tbody></table>
+<h2>Deployments</h2>
+<table id="deployments"><thead><tr><th>deployment</th><th>version</th><th>state</th><th>owner</th><th>token</th><th>stages</th><th>processed</th></tr></thead><tbody></tbody></table>
 <script src="/uplot.iife.min.js"></script>
 <script>
 const WINDOW_S = 120
@@ -116,11 +118,19 @@ function drawSchedules (snap) {
     '<tr><td colspan="7" class="muted">none</td></tr>'
 }
 
+function drawDeployments (snap) {
+  $('deployments').tBodies[0].innerHTML = (snap.deployments || []).map(d => '<tr data-name="' + esc(d.name) + '" data-owner="' + esc(d.owner ?? '') + '">' +
+    '<td>' + esc(d.name) + '</td><td>' + d.version + '</td><td' + (d.error ? ' title="' + esc(d.error) + '"' : '') + '>' + esc(d.state) + '</td>' +
+    '<td>' + (d.owner != null ? '<code title="' + esc(d.owner) + '">' + esc(short(d.owner)) + '</code>' : '–') + '</td><td>' + (d.token ?? '–') + '</td>' +
+    '<td>' + esc(d.stages.join(' → ')) + '</td><td>' + esc(d.processed.join(' / ') || '–') + '</td></tr>').join('') ||
+    '<tr><td colspan="7" class="muted">none</td></tr>'
+}
+
 const events = new EventSource('/events')
 events.addEventListener('snapshot', e => {
   const snap = JSON.parse(e.data)
   $('status').textContent = 'live, updated ' + new Date(snap.at).toLocaleTimeString(); $('status').className = ''
-  drawMembers(snap); drawPipelines(snap); drawTasks(snap); drawSchedules(snap)
+  drawMembers(snap); drawPipelines(snap); drawTasks(snap); drawSchedules(snap); drawDeployments(snap)
 })
 events.onerror = () => { $('status').textContent = 'disconnected, retrying…'; $('status').className = 'down' }
 </script>

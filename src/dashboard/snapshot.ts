@@ -4,6 +4,8 @@ import type { StageStats } from '../pipeline/types.ts'
 import type { TasksOverview } from '../tasks/stats.ts'
 import { scheduleRows } from './schedules.ts'
 import type { ScheduleRow } from './schedules.ts'
+import { deploymentRows } from './deployments.ts'
+import type { DeploymentRow } from './deployments.ts'
 
 /** One frame of the dashboard: everything the page draws, as plain JSON. */
 export interface DashboardSnapshot {
@@ -21,9 +23,11 @@ export interface DashboardSnapshot {
   tasks: Omit<TasksOverview, 'latency'>
   /** The grid's schedules with their next run (from the schedules channel). */
   schedules: ScheduleRow[]
+  /** The grid's pipeline deployments with their owner and progress (from the deployments channel). */
+  deployments: DeploymentRow[]
 }
 
-/** Reads the node's member table, the pipelines and the tasks it owns, and the grid's schedules; no side effects. */
+/** Reads the node's member table, the pipelines and the tasks it owns, and the grid's schedules and deployments; no side effects. */
 export function snapshot (node: Pick<AddonHost, 'self' | 'members' | 'pipelines' | 'tasksOverview'> & Partial<Pick<AddonHost, 'channel'>>): DashboardSnapshot {
   const self = node.self()
   const members = [self, ...node.members()].map(m => ({
@@ -40,5 +44,5 @@ export function snapshot (node: Pick<AddonHost, 'self' | 'members' | 'pipelines'
     stages: m.load.stages
   }))
   const { latency: _latency, ...tasks } = node.tasksOverview()
-  return { at: Date.now(), self: self.id, members, pipelines: node.pipelines().map(run => ({ name: run.name, stages: run.stats().stages })), tasks, schedules: scheduleRows(node) }
+  return { at: Date.now(), self: self.id, members, pipelines: node.pipelines().map(run => ({ name: run.name, stages: run.stats().stages })), tasks, schedules: scheduleRows(node), deployments: deploymentRows(node) }
 }

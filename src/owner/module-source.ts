@@ -57,7 +57,23 @@ async function unchanged (bundled: Bundled): Promise<boolean> {
 
 interface EsbuildMessage { text: string, location?: { file: string, line: number, column: number } | null }
 
-async function bundle (absolute: string, stage: string): Promise<Bundled> {
+/** How a bundle treats bare imports (packages): left as imports (resolved where it runs), or inlined. */
+export interface BundleOptions {
+  packages?: 'external' | 'bundle'
+  /** Bare imports that must stay imports even when packages are inlined (what is left is in `imports`). */
+  external?: string[]
+}
+
+/**
+ * One file with its relative imports inlined, uncached (a deployment's definition:
+ * `packages: 'bundle'` makes it self-contained). `imports` lists what stayed an import.
+ */
+export async function bundleModule (path: string, label: string, options: BundleOptions = {}): Promise<ShippableModule & { imports: string[] }> {
+  const bundled = await bundle(await checkModulePath(path), label, options)
+  return { ...bundled.module, imports: bundled.imports }
+}
+
+async function bundle (absolute: string, stage: string, options: BundleOptions = {}): Promise<Bundled & { imports: string[] }> {
   // loaded on first use: a node that never ships code never starts esbuild's service process
   const { build } = await import('esbuild')
   const started = Date.now()
@@ -73,7 +89,8 @@ async function bundle (absolute: string, stage: string): Promise<Bundled> {
       platform: 'node',
       target: 'node22.18',
       // bare imports (packages) stay imports and resolve on the agent; relative ones are inlined
-      packages: 'external',
+      packages: options.packages ?? 'external',
+      ...(options.external != null ? { external: options.external } : {}),
       metafile: true,
       // stack traces from the agent name the requester's files and lines
       sourcemap: 'inline',
@@ -95,7 +112,8 @@ async function bundle (absolute: string, stage: string): Promise<Bundled> {
   }))
   // built before the mtimes were read: an edit in between makes the next spawn rebuild, never reuse a stale bundle
   if (inputs.some(i => i.mtimeMs > started)) inputs.forEach(i => { i.mtimeMs = -1 })
-  return { module: { path: absolute, sha256: sha256(source), source }, inputs }
+  const imports = Object.values(result.metafile.outputs).flatMap(o => o.imports.filter(i => i.external).map(i => i.path))
+  return { module: { path: absolute, sha256: sha256(source), source }, inputs, imports }
 }
 
 /** esbuild names files relative to absWorkingDir ('/'); some (plugins, namespaces) are not files at all. */

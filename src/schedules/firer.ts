@@ -1,9 +1,10 @@
 import type { Logger } from '../logger.ts'
 import type { Member } from '../membership/member.ts'
 import type { AddonTasks } from '../addons/host.ts'
-import { electFirer } from './election.ts'
-import { LeaseKeeper, LEASE_DEFAULTS } from './lease.ts'
-import type { LeaseTimings } from './lease.ts'
+import { electHolder } from '../leases/election.ts'
+import type { LeaseKeeper, LeaseTimings } from '../leases/lease.ts'
+import { KeyedLeases, leaseTimings, stepLoop } from '../leases/jobs.ts'
+import { releaseHeld } from '../leases/records.ts'
 import { OverlapGate } from './overlap.ts'
 import { ticksBetween } from './spec.ts'
 import type { ScheduleStore } from './store.ts'
@@ -45,20 +46,18 @@ export interface FiringView {
  */
 export class Firer {
   private readonly c: FirerComponents
-  private readonly timings: LeaseTimings
+  private readonly leases: KeyedLeases
   private readonly stepMs: number
   private readonly misfireGraceMs: number
   private readonly catchupWindowMs: number
   private readonly maxCatchup: number
   private readonly now: () => number
-  private readonly keepers = new Map<string, LeaseKeeper>()
   private readonly gates = new Map<string, OverlapGate>()
-  private readonly failing = new Set<string>()
-  private timer?: NodeJS.Timeout
+  private stopLoop: () => void = () => {}
 
   constructor (components: FirerComponents, init: FirerInit = {}) {
     this.c = components
-    this.timings = { ...LEASE_DEFAULTS, ...Object.fromEntries(Object.entries(init).filter(([k, val]) => k in LEASE_DEFAULTS && val != null)) }
+    this.leases = new KeyedLeases(components.self, leaseTimings(init), components.log, 'schedule')
     this.stepMs = init.stepMs ?? 100
     this.misfireGraceMs = init.misfireGraceMs ?? 5000
     this.catchupWindowMs = init.catchupWindowMs ?? 3600_000
@@ -67,29 +66,13 @@ export class Firer {
   }
 
   start (): void {
-    const loop = (): void => {
-      try {
-        this.step()
-      } catch (err) {
-        this.c.log.warn({ err }, 'schedule step failed')
-      }
-      this.timer = setTimeout(loop, this.stepMs)
-      this.timer.unref()
-    }
-    this.timer = setTimeout(loop, this.stepMs)
-    this.timer.unref()
+    this.stopLoop = stepLoop(this.stepMs, () => { this.step() }, this.c.log)
   }
 
   stop (): void {
-    clearTimeout(this.timer)
+    this.stopLoop()
     // hand our leases over at once rather than make the next firer wait them out
-    const now = this.now()
-    for (const [id, keeper] of this.keepers) {
-      const lease = this.c.store.lease(id)
-      if (keeper.phase === 'holding' && lease?.holder === this.c.self) {
-        try { this.c.store.writeLease(id, { ...lease, until: Math.min(lease.until, now) }) } catch {}
-      }
-    }
+    releaseHeld(this.c.store, this.leases.keepers, this.c.self, this.now())
   }
 
   /** Who fires `schedule` as this node sees it. */
@@ -101,33 +84,17 @@ export class Firer {
   step (): void {
     const now = this.now()
     const schedules = this.c.store.schedules()
-    const live = new Set(schedules.map(s => s.id))
-    for (const id of this.keepers.keys()) {
-      if (live.has(id)) continue
-      this.keepers.delete(id)
+    for (const id of this.leases.prune(new Set(schedules.map(s => s.id)))) {
       this.gates.delete(id)
       // a renewal crossing the delete would leave our lease behind: remove it again
       if (this.c.store.lease(id)?.holder === this.c.self) this.c.store.forget(id)
     }
-    for (const schedule of schedules) {
-      try {
-        this.stepSchedule(schedule, now)
-      } catch (err) {
-        // one bad schedule (written by any member) must not stop the others
-        if (!this.failing.has(schedule.id)) this.c.log.warn({ err, schedule: schedule.id }, 'schedule step failed; it is skipped until it changes')
-        this.failing.add(schedule.id)
-        continue
-      }
-      this.failing.delete(schedule.id)
-    }
+    const byId = new Map(schedules.map(s => [s.id, s]))
+    this.leases.each([...byId.keys()], id => { this.stepSchedule(byId.get(id)!, now) })
   }
 
   private stepSchedule (schedule: Schedule, now: number): void {
-    let keeper = this.keepers.get(schedule.id)
-    if (keeper == null) {
-      keeper = new LeaseKeeper(this.c.self, this.timings)
-      this.keepers.set(schedule.id, keeper)
-    }
+    const keeper = this.leases.keeper(schedule.id)
     const elected = !schedule.paused && this.electedFor(schedule) === this.c.self
     const fired = this.c.store.fired(schedule.id)
     const decision = keeper.step(now, elected, this.c.store.lease(schedule.id), fired)
@@ -178,6 +145,6 @@ export class Firer {
     for (const [peer, advert] of this.c.store.firers()) {
       if (alive.has(peer) && advert.tasks.includes(schedule.task)) candidates.push(peer)
     }
-    return electFirer(schedule.id, candidates)
+    return electHolder(schedule.id, candidates)
   }
 }

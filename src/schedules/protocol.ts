@@ -1,8 +1,7 @@
 import * as v from 'valibot'
 import type { Libp2p, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { requestJson } from '../transport/json-stream.ts'
-import { RemoteError, wireErrorSchema } from '../wire/wire-error.ts'
+import { requestReply } from '../wire/reply.ts'
 import type { ScheduleService, ScheduleView } from './service.ts'
 
 /**
@@ -31,14 +30,7 @@ export function answerScheduleRequest (schedules: ScheduleService, request: Sche
   }
 }
 
-const replySchema = v.variant('ok', [
-  v.object({ ok: v.literal(true), value: v.optional(v.unknown()) }),
-  v.object({ ok: v.literal(false), error: wireErrorSchema })
-])
-
 /** The CLI side: one request; the node's refusal comes back as a RemoteError with its code. */
 export async function requestSchedules (libp2p: Libp2p, target: Multiaddr, request: ScheduleRequest, options: AbortOptions = {}): Promise<unknown> {
-  const reply = await requestJson(libp2p, target, SCHEDULES_PROTOCOL, request, replySchema, options)
-  if (!reply.ok) throw new RemoteError(reply.error)
-  return reply.value
+  return await requestReply(libp2p, target, SCHEDULES_PROTOCOL, request, options)
 }

@@ -1,7 +1,8 @@
 import * as v from 'valibot'
 import type { Channel } from '../channels/channel.ts'
-import { KEY, firedSchema, leaseSchema, storedScheduleSchema } from './types.ts'
-import type { FiredRecord, Lease, Schedule } from './types.ts'
+import { KEY, storedScheduleSchema } from './types.ts'
+import type { Schedule } from './types.ts'
+import { LeaseRecords } from '../leases/records.ts'
 
 /** What an API node advertises under `n/<peer id>`: the task names it can fire. */
 export interface FirerAdvert {
@@ -11,13 +12,12 @@ const advertSchema = v.object({ tasks: v.pipe(v.array(v.string()), v.maxLength(1
 
 /**
  * The schedules channel, read through schemas: its values come from any
- * member, so a malformed one is skipped (as if absent), never trusted.
+ * member, so a malformed one is skipped (as if absent), never trusted. The
+ * leases, fired records and firer adverts are LeaseRecords'.
  */
-export class ScheduleStore {
-  readonly channel: Channel
-
+export class ScheduleStore extends LeaseRecords<FirerAdvert> {
   constructor (channel: Channel) {
-    this.channel = channel
+    super(channel, advertSchema)
   }
 
   schedules (): Schedule[] {
@@ -46,46 +46,8 @@ export class ScheduleStore {
     return had
   }
 
-  /** Deletes a schedule's lease and fired record (after the schedule itself went). */
-  forget (id: string): void {
-    this.channel.delete(KEY.lease(id))
-    this.channel.delete(KEY.fired(id))
-  }
-
-  lease (id: string): Lease | undefined {
-    const parsed = v.safeParse(leaseSchema, this.channel.get(KEY.lease(id)))
-    return parsed.success ? parsed.output : undefined
-  }
-
-  writeLease (id: string, lease: Lease): void {
-    this.channel.set(KEY.lease(id), lease)
-  }
-
-  fired (id: string): FiredRecord | undefined {
-    const parsed = v.safeParse(firedSchema, this.channel.get(KEY.fired(id)))
-    return parsed.success ? parsed.output : undefined
-  }
-
-  writeFired (id: string, record: FiredRecord): void {
-    this.channel.set(KEY.fired(id), record)
-  }
-
-  advertise (peer: string, advert: FirerAdvert): void {
-    this.channel.set(KEY.firer(peer), advert)
-  }
-
-  withdraw (peer: string): void {
-    this.channel.delete(KEY.firer(peer))
-  }
-
   /** API nodes that advertise themselves, with their task names. */
   firers (): Map<string, FirerAdvert> {
-    const out = new Map<string, FirerAdvert>()
-    for (const [key, value] of this.channel.entries()) {
-      if (!key.startsWith('n/')) continue
-      const parsed = v.safeParse(advertSchema, value)
-      if (parsed.success) out.set(key.slice(2), parsed.output)
-    }
-    return out
+    return this.candidates()
   }
 }

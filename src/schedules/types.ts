@@ -3,12 +3,9 @@ import * as v from 'valibot'
 /** The channel every schedule, lease, fired record and API-node advert lives in (grid-wide, outlives any one node). */
 export const SCHEDULES_CHANNEL = 'gridd.schedules'
 
-/** Channel key prefixes: one key per schedule, lease, last fired tick and API node. */
+/** Channel key prefix of a schedule (its lease, last fired tick and the API nodes' adverts are LEASE_KEY's). */
 export const KEY = {
-  schedule: (id: string) => `s/${id}`,
-  lease: (id: string) => `l/${id}`,
-  fired: (id: string) => `f/${id}`,
-  firer: (peer: string) => `n/${peer}`
+  schedule: (id: string) => `s/${id}`
 } as const
 
 export const OVERLAPS = ['skip', 'buffer-one', 'allow'] as const
@@ -62,21 +59,8 @@ export interface Schedule {
   since: number
 }
 
-/** Who may fire a schedule, and which ticks are theirs: `(from, until]` by scheduled time, disjoint between holders. */
-export interface Lease {
-  holder: string
-  /** Fencing token: one more than the lease (or fired record) it replaced. */
-  token: number
-  from: number
-  until: number
-}
-
-/** The latest tick taken, written before its task is submitted. */
-export interface FiredRecord {
-  tick: number
-  token: number
-  holder: string
-}
+export type { Lease, FiredRecord } from '../leases/types.ts'
+export { leaseSchema, firedSchema } from '../leases/types.ts'
 
 const finite = v.pipe(v.number(), v.finite())
 export const storedScheduleSchema = v.object({
@@ -94,5 +78,3 @@ export const storedScheduleSchema = v.object({
   createdAt: finite,
   since: finite
 })
-export const leaseSchema = v.object({ holder: v.string(), token: v.pipe(v.number(), v.integer(), v.minValue(0)), from: finite, until: finite })
-export const firedSchema = v.object({ tick: finite, token: v.pipe(v.number(), v.integer(), v.minValue(0)), holder: v.string() })

@@ -21,6 +21,7 @@ const BENCHES: Array<{ name: string, only?: string[] }> = [
   { name: 'equalizer' },
   { name: 'owner-memory' },
   { name: 'durable' },
+  { name: 'deploy' },
   { name: 'peers' },
   { name: 'revocation' },
   { name: 'api' },

@@ -9,6 +9,7 @@ import type { Browser } from 'playwright-core'
 import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { bearer } from './helpers/api-client.ts'
+import { runGrid } from './helpers/grid-process.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
 const SECRET = randomBytes(32).toString('hex')
@@ -22,7 +23,7 @@ describe('the dashboard in a real browser (headless Chromium)', () => {
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (npm test's pretest does)`)
-    grid = await GridFixture.create(3)
+    grid = await GridFixture.create(4)
     const first = await grid.start('n1', ['--dashboard', '0'])
     await writeFile(join(grid.dir, 'jwt.secret'), SECRET, { mode: 0o600 })
     // n2 serves the HTTP API: schedules made there show on n1's dashboard (they live in a grid-wide channel)
@@ -56,6 +57,21 @@ describe('the dashboard in a real browser (headless Chromium)', () => {
     expect(Number(await row.getAttribute('data-next'))).toBe(created.nextRunAt)
     expect(new Date(created.nextRunAt).toISOString()).toMatch(/T02:30:00\.000Z$/)
     expect(await row.locator('td').nth(1).textContent()).toBe('cron 0 30 2 * * * UTC')
+    await page.close()
+  }, 60_000)
+
+  it('shows the pipeline deployments of the grid with their owner', async () => {
+    const definition = fileURLToPath(new URL('../fixtures/durable/counting.mjs', import.meta.url))
+    const deployed = await runGrid(['pipeline', 'deploy', definition, '--name', 'counting', '--peer', nodes[2]!.address, '--certs', grid.dir, '--cert-name', 'n4', '--json'], { timeoutMs: 30_000 })
+    expect(deployed.code, deployed.stderr).toBe(0)
+    const members = new Set(nodes.map(n => n.peerId))
+    const page = await browser.newPage({ viewport: { width: 1100, height: 700 } })
+    await page.goto(url)
+    // one of the three members owns it (no agent here: its stage waits for one, the run is still owned)
+    const row = page.locator('#deployments tbody tr[data-name="counting"]:not([data-owner=""])')
+    await row.waitFor({ timeout: 20_000 })
+    expect(members.has(String(await row.getAttribute('data-owner')))).toBe(true)
+    expect(await row.locator('td').nth(5).textContent()).toBe('double')
     await page.close()
   }, 60_000)
 

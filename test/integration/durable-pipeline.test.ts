@@ -11,6 +11,7 @@ import type { GridProcess } from './helpers/grid-process.ts'
 import { eventually } from './helpers/grid-process.ts'
 import { startRedis } from './helpers/redis-server.ts'
 import type { RedisServer } from './helpers/redis-server.ts'
+import * as streams from './helpers/streams.ts'
 
 const stage = (name: string): string => fileURLToPath(new URL(`../fixtures/stages/${name}`, import.meta.url))
 const AGENT = ['--agent', '--workers', '8', '--cpu', '8', '--memory', '8192']
@@ -36,53 +37,11 @@ describe('durable pipelines: Redis stream to Redis stream through real agents', 
     await redisServer?.stop()
   })
 
-  /** Appends 1..n to `stream` (JSON in field `v`, as the sink writes), pipelined in chunks. */
-  async function produce (stream: string, n: number): Promise<void> {
-    for (let from = 1; from <= n; from += 1000) {
-      const batch = redis.pipeline()
-      for (let i = from; i < Math.min(from + 1000, n + 1); i++) batch.xadd(stream, '*', 'v', String(i))
-      await batch.exec()
-    }
-  }
-
-  /** What the sink wrote: item id -> how many entries carry it, and the values by id. */
-  async function output (stream: string): Promise<{ counts: Map<string, number>, values: Map<string, number> }> {
-    const counts = new Map<string, number>()
-    const values = new Map<string, number>()
-    for (const [, fields] of await redis.xrange(stream, '-', '+')) {
-      const id = fields[fields.indexOf('id') + 1]!
-      counts.set(id, (counts.get(id) ?? 0) + 1)
-      values.set(id, JSON.parse(fields[fields.indexOf('v') + 1]!) as number)
-    }
-    return { counts, values }
-  }
-
-  /** The item ids entries 1..n produce through fan-out.mjs: `<entry>` or `<entry>.0` and `<entry>.1`. */
-  async function expectedIds (stream: string): Promise<Map<string, number>> {
-    const expected = new Map<string, number>()
-    for (const [entryId, fields] of await redis.xrange(stream, '-', '+')) {
-      const n = Number(fields[1])
-      if (n % 4 === 0) {
-        expected.set(`${entryId}.0`, n * 2)
-        expected.set(`${entryId}.1`, -n * 2)
-      } else {
-        expected.set(entryId, n * 2)
-      }
-    }
-    return expected
-  }
-
-  async function pendingCount (stream: string, group: string): Promise<number> {
-    const summary = await redis.xpending(stream, group) as [number, ...unknown[]]
-    return Number(summary[0])
-  }
-
-  function expectExactlyOnce (counts: Map<string, number>, values: Map<string, number>, expected: Map<string, number>): void {
-    const duplicated = [...counts].filter(([, c]) => c !== 1)
-    expect(duplicated, 'ids written more than once').toEqual([])
-    expect(counts.size).toBe(expected.size)
-    for (const [id, value] of expected) expect(values.get(id), id).toBe(value)
-  }
+  const produce = async (stream: string, n: number): Promise<void> => { await streams.produce(redis, stream, n) }
+  const output = async (stream: string): ReturnType<typeof streams.output> => await streams.output(redis, stream)
+  const expectedIds = async (stream: string): Promise<Map<string, number>> => await streams.expectedIds(redis, stream)
+  const pendingCount = async (stream: string, group: string): Promise<number> => await streams.pendingCount(redis, stream, group)
+  const { expectExactlyOnce } = streams
 
   const stages = (echoWorkers = 2): Array<{ name: string, module: string, minWorkers: number, maxWorkers?: number }> => [
     { name: 'fan', module: stage('fan-out.mjs'), minWorkers: 2 },

@@ -53,7 +53,9 @@ const samples: Record<string, errors.GridError> = {
   AddonStartError: new errors.AddonStartError('a', new Error('boom')),
   ValueTooLargeError: new errors.ValueTooLargeError('k', 10, 5),
   JoinError: new errors.JoinError('the token is spent'),
-  CrlError: new errors.CrlError('not signed by the grid CA')
+  CrlError: new errors.CrlError('not signed by the grid CA'),
+  DefinitionError: new errors.DefinitionError('/srv/p.mjs', 'stages: must be a non-empty array'),
+  DeploymentCodeError: new errors.DeploymentCodeError('0'.repeat(64), 'chunk 2 of 3 not replicated yet')
 }
 
 const failureClasses = Object.entries(errors).filter(([, value]) => typeof value === 'function' && value.prototype instanceof GridError)

@@ -62,6 +62,7 @@ interface NodeFlags extends ApiFlags, JoinFlags {
   channelSyncBytes?: number
   crl?: string
   certificateCheckMs?: number
+  deployments?: boolean
 }
 
 export function nodeCommand (): Command {
@@ -102,6 +103,7 @@ export function nodeCommand (): Command {
     .addOption(numberOption('--channel-sync-bytes <n>', 'largest snapshot-exchange message; bigger snapshots stream in chunks (default 4194304)', syncMessageBytes).env('GRID_CHANNEL_SYNC_BYTES'))
     .addOption(new Option('--crl <file>', 'a revocation list from `grid certs revoke` to enforce from the start (refused, exit 2, unless signed by the grid CA)').env('GRID_CRL'))
     .addOption(intOption('--certificate-check-ms <ms>', 'how often connected peers\' certificates are re-checked for expiry (default 5000)', 100, 3_600_000).env('GRID_CERTIFICATE_CHECK_MS'))
+    .addOption(new Option('--no-deployments', 'never run a pipeline deployment on this node (it still stores and serves them)'))
     .addOption(logLevelOption('info'))
   for (const option of apiOptions()) cmd.addOption(option)
   for (const option of joinOptions()) cmd.addOption(option)
@@ -144,6 +146,7 @@ async function runNode (flags: NodeFlags): Promise<void> {
     stateHome: process.env.XDG_STATE_HOME,
     crl: flags.crl == null ? undefined : await readCrlFlag(flags.crl),
     certificateCheckMs: flags.certificateCheckMs,
+    deployments: { run: flags.deployments !== false },
     channels: { maxValueBytes: flags.channelValueBytes, tombstoneTtlMs: flags.tombstoneTtlMs, maxChannels: flags.maxChannels, maxKeysPerChannel: flags.channelKeys, maxChannelBytes: flags.channelBytes, syncMessageBytes: flags.channelSyncBytes },
     agent: flags.agent === true ? { workers: flags.workers, cpu: flags.cpu, memoryMb: flags.memory, weight: flags.weight, strategy: flags.strategy, moduleDirs: flags.moduleDir, moduleCacheMb: flags.moduleCacheMb, workerUser: flags.workerUser, prestartWorkers: flags.prestartWorkers, environment: process.env } : undefined
   })

@@ -11,10 +11,10 @@ function sub (cmd: Command, name: string): Command {
 const longFlags = (cmd: Command): string[] => cmd.options.map(o => o.long ?? '')
 
 describe('buildProgram', () => {
-  it('is the grid program with node, certs, status, weight, strategy, channel, task, session and schedule', () => {
+  it('is the grid program with node, certs, status, weight, strategy, channel, task, session, schedule and pipeline', () => {
     const program = buildProgram()
     expect(program.name()).toBe('grid')
-    expect(program.commands.map(c => c.name()).sort()).toEqual(['certs', 'channel', 'node', 'schedule', 'session', 'status', 'strategy', 'task', 'weight'])
+    expect(program.commands.map(c => c.name()).sort()).toEqual(['certs', 'channel', 'node', 'pipeline', 'schedule', 'session', 'status', 'strategy', 'task', 'weight'])
   })
 
   it('task has run, submit, get, wait and cancel; session has list, show, open, close and cancel; each takes --peer and the TLS flags', () => {

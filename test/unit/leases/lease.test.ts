@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest'
-import { LeaseKeeper } from '../../../src/schedules/lease.ts'
-import type { LeaseTimings } from '../../../src/schedules/lease.ts'
-import type { FiredRecord, Lease } from '../../../src/schedules/types.ts'
+import { LeaseKeeper } from '../../../src/leases/lease.ts'
+import type { LeaseTimings } from '../../../src/leases/lease.ts'
+import type { FiredRecord, Lease } from '../../../src/leases/types.ts'
 
 const T: LeaseTimings = { leaseMs: 1500, renewMs: 400, graceMs: 800, settleMs: 400, pauseMs: 600, quietAfterPauseMs: 3000 }
 

@@ -36,7 +36,7 @@ export interface LeaseStep {
 
 /**
  * One node's side of one schedule's lease (pure: the caller passes the time,
- * whether this node is the elected firer, and the channel's lease and fired
+ * whether this node is the elected holder, and the channel's lease and fired
  * record). A node fires only while it holds a lease it wrote, whose token no
  * fired record has passed, and whose `until` is still ahead of its clock.
  */
@@ -79,7 +79,7 @@ export class LeaseKeeper {
         this.phase = 'idle'
         const released = { ...lease, until: now }
         this.released = { lease: released, until: now + t.quietAfterPauseMs + t.graceMs, writtenAt: now }
-        return { write: released, change: 'no longer the elected firer: released' }
+        return { write: released, change: 'no longer the elected holder: released' }
       }
       if (now - this.renewedAt >= t.renewMs) {
         this.renewedAt = now

@@ -1,0 +1,82 @@
+import { Argument, Command, Option } from 'commander'
+import { parsePeerAddress } from '../../transport/address.ts'
+import { requestDeployments } from '../../deployments/protocol.ts'
+import type { DeploymentRequest } from '../../deployments/protocol.ts'
+import { packDeployment } from '../../deployments/pack.ts'
+import { checkName } from '../../deployments/service.ts'
+import type { DeploymentView } from '../../deployments/types.ts'
+import { addClientOptions } from '../options.ts'
+import { withClient } from '../client.ts'
+import type { ClientFlags } from '../client.ts'
+import { formatTable, printableJson } from '../format.ts'
+import { ConfigError } from '../../errors.ts'
+
+interface PipelineFlags extends ClientFlags {
+  peer: string
+  json?: boolean
+  name?: string
+  certName?: string
+  params?: string
+}
+
+/** `grid pipeline deploy <file> --name N | list | status <name> | stop <name>`: pipeline deployments, through any member. */
+export function pipelineCommand (): Command {
+  const cmd = new Command('pipeline')
+    .description('deploy a pipeline definition grid-wide (one member runs it, another takes over when it fails), list, status, stop; deploy and stop need a member certificate (--cert-name)')
+    .addArgument(new Argument('<op>', 'what to do').choices(['deploy', 'list', 'status', 'stop']))
+    .argument('[target]', 'deploy: the definition file; status, stop: the deployment name')
+    .addOption(new Option('--peer <addr>', 'a member of the grid: host:port or multiaddr').makeOptionMandatory().env('GRID_PEER'))
+    .option('--name <name>', 'deploy: the deployment name (a new version if it exists)')
+    .option('--params <json>', 'deploy: JSON given to the definition\'s factories as ctx.params')
+  // --name is the deployment's (as for `grid node`'s identity elsewhere): the certificate's is --cert-name
+  return addClientOptions(cmd, '--cert-name')
+    .action(async (op: string, target: string | undefined, flags: PipelineFlags) => {
+      const request = await toRequest(op, target, flags)
+      const address = parsePeerAddress(flags.peer)
+      const reply = await withClient({ ...flags, name: flags.certName }, flags.peer, async (libp2p, signal) => await requestDeployments(libp2p, address, request, { signal }))
+      if (flags.json === true) {
+        process.stdout.write(`${printableJson(reply)}\n`)
+        return
+      }
+      const rows = (Array.isArray(reply) ? reply : [reply]) as DeploymentView[]
+      process.stdout.write(rows.length === 0
+        ? '(no deployments)\n'
+        : formatTable(['NAME', 'VERSION', 'STATE', 'OWNER', 'TOKEN', 'PROCESSED', 'STAGES'], rows.map(d => [
+          d.name, String(d.version), stateOf(d), d.owner ?? '-', d.token == null ? '-' : String(d.token),
+          d.progress?.processed.join(' / ') ?? '-', d.stages.join(' -> ')
+        ])))
+      const error = rows.length === 1 ? rows[0]!.progress?.error : undefined
+      if (error != null) process.stdout.write(`last error: ${error}\n`)
+    })
+}
+
+function stateOf (d: DeploymentView): string {
+  if (d.stopped) return 'stopped'
+  if (d.progress == null || d.progress.version !== d.version) return 'pending'
+  return d.progress.state
+}
+
+async function toRequest (op: string, target: string | undefined, flags: PipelineFlags): Promise<DeploymentRequest> {
+  if (op === 'list') {
+    if (target != null) throw new ConfigError('list', 'takes no argument')
+    return { op }
+  }
+  if (op !== 'deploy') {
+    if (target == null) throw new ConfigError(op, 'needs a deployment name')
+    checkName(target)
+    return { op: op as 'status' | 'stop', name: target }
+  }
+  if (target == null) throw new ConfigError('deploy', 'needs the definition file: grid pipeline deploy <file> --name <name>')
+  if (flags.name == null) throw new ConfigError('name', 'deploy needs --name <name>')
+  checkName(flags.name)
+  let params: unknown
+  if (flags.params != null) {
+    try {
+      params = JSON.parse(flags.params)
+    } catch (err) {
+      throw new ConfigError('params', `must be JSON: ${(err as Error).message}`)
+    }
+  }
+  const code = await packDeployment(target)
+  return { op, name: flags.name, code, ...(params !== undefined ? { params } : {}) }
+}

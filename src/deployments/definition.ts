@@ -1,0 +1,86 @@
+import * as v from 'valibot'
+import { redisStreamSink, redisStreamSource } from '../connectors/index.ts'
+import type { DurableSink, DurableSource } from '../connectors/index.ts'
+import type { PipelineInit, StageSpec } from '../pipeline/types.ts'
+import type { Logger } from '../logger.ts'
+import { DefinitionError } from '../errors.ts'
+
+/** The connectors a definition gets from the member that runs it (a definition imports nothing of gridd). */
+export const CONNECTORS = { redisStreamSource, redisStreamSink } as const
+
+/** What a definition's source and sink factories are called with, on the member that runs the deployment. */
+export interface DefinitionContext {
+  /** The deployment's name. */
+  name: string
+  /** What `deploy` was given as `params` (JSON), the same on every member. */
+  params: unknown
+  /** This owner's consumer name in a consumer group (one per member): pass it to the source. */
+  consumer: string
+  /** Pending entries idle this long belong to an owner that is gone: pass it to the source as `claimIdleMs`. */
+  claimIdleMs: number
+  connectors: typeof CONNECTORS
+  /** Aborted when this member stops running the deployment. */
+  signal: AbortSignal
+  log: Logger
+}
+
+/** Pipeline options a definition may set (the rest of PipelineInit is the owner's). */
+export type DefinitionOptions = Pick<PipelineInit, 'maxAttempts' | 'window' | 'minWindow' | 'maxWindow' | 'windowMs' | 'queueSize' | 'equalizeMs' | 'drainMs' | 'scaleDownAfterMs' | 'utilization' | 'equalize' | 'placementTimeoutMs'>
+
+/**
+ * A deployable pipeline: the default export of a deployment's file. `stages[].module`
+ * is a path (relative to the definition's file, or absolute) or a file URL; each stage
+ * is bundled and stored with the definition at deploy time.
+ */
+export interface PipelineDefinition<In = unknown, Out = unknown> {
+  source: (ctx: DefinitionContext) => DurableSource<In> | Iterable<In> | AsyncIterable<In> | Promise<DurableSource<In>>
+  stages: Array<Omit<StageSpec, 'module'> & { module: string | URL }>
+  sink: (ctx: DefinitionContext) => DurableSink<Out> | ((result: Out, id: string) => unknown) | Promise<DurableSink<Out>>
+  options?: DefinitionOptions
+}
+
+const count = v.pipe(v.number(), v.integer(), v.minValue(0))
+const positive = v.pipe(v.number(), v.minValue(0))
+const stageSchema = v.object({
+  name: v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a stage name is 1-64 letters, digits, ".", "_" or "-"')),
+  module: v.union([v.pipe(v.string(), v.minLength(1)), v.instance(URL)], 'module must be a path or a file URL'),
+  minWorkers: v.optional(count),
+  maxWorkers: v.optional(count),
+  resources: v.optional(v.object({ cpu: v.optional(positive), memoryMb: v.optional(positive) })),
+  concurrency: v.optional(v.pipe(count, v.minValue(1))),
+  latencyObjectiveMs: v.optional(positive)
+})
+const optionsSchema = v.strictObject({
+  maxAttempts: v.optional(v.pipe(count, v.minValue(1))),
+  window: v.optional(v.pipe(count, v.minValue(1))),
+  minWindow: v.optional(v.pipe(count, v.minValue(1))),
+  maxWindow: v.optional(v.pipe(count, v.minValue(1))),
+  windowMs: v.optional(positive),
+  queueSize: v.optional(v.pipe(count, v.minValue(1))),
+  equalizeMs: v.optional(positive),
+  drainMs: v.optional(positive),
+  scaleDownAfterMs: v.optional(positive),
+  utilization: v.optional(v.pipe(v.number(), v.minValue(0.05), v.maxValue(1))),
+  equalize: v.optional(v.boolean()),
+  placementTimeoutMs: v.optional(positive)
+})
+const fn = v.custom<(...args: never[]) => unknown>(f => typeof f === 'function', 'must be a function (ctx) => …')
+const definitionSchema = v.object({
+  source: fn,
+  stages: v.pipe(v.array(stageSchema), v.minLength(1, 'needs at least one stage'), v.maxLength(32), v.check(s => new Set(s.map(x => x.name)).size === s.length, 'stage names must differ')),
+  sink: fn,
+  options: v.optional(optionsSchema)
+})
+
+/** The default export of module `exports` (loaded from `file`) as a definition; DefinitionError naming the first problem. */
+export function checkDefinition (exports: unknown, file: string): PipelineDefinition {
+  const value = (exports as { default?: unknown } | null)?.default
+  if (value == null) throw new DefinitionError(file, 'has no default export: `export default { source: (ctx) => …, stages: [{ name, module }], sink: (ctx) => … }`')
+  const result = v.safeParse(definitionSchema, value)
+  if (!result.success) {
+    const issue = result.issues[0]
+    const path = v.getDotPath(issue)
+    throw new DefinitionError(file, `${path == null ? 'default export' : path}: ${issue.message}`)
+  }
+  return value as PipelineDefinition
+}

@@ -1,0 +1,94 @@
+import { join } from 'node:path'
+import type { Channel } from '../channels/channel.ts'
+import type { Logger } from '../logger.ts'
+import type { Member } from '../membership/member.ts'
+import type { PipelineRun } from '../pipeline/run.ts'
+import type { PipelineInit } from '../pipeline/types.ts'
+import { Deployments, checkName } from './service.ts'
+import type { RunnerInit } from './runner.ts'
+import { packDeployment } from './pack.ts'
+import { DEPLOYMENTS_CHANNEL } from './types.ts'
+import type { DeploymentView } from './types.ts'
+import { NodeStoppedError } from '../errors.ts'
+
+export interface DeployOptions {
+  /** JSON given to the definition's factories as `ctx.params` (at most 16 KiB). */
+  params?: unknown
+  signal?: AbortSignal
+}
+
+export interface DeploymentsPartDeps {
+  self: string
+  dataDir: string
+  channel: (name: string) => Channel
+  members: () => Member[]
+  pipeline: (name: string, init: PipelineInit) => PipelineRun
+  log: Logger
+  init: RunnerInit & { run?: boolean }
+}
+
+/**
+ * A node's deployments: opened on the node's start (once the deployments channel
+ * has synced, so this member never claims a lease from an empty view), stopped
+ * before its pipelines and workers. `node.deployments` is this.
+ */
+export class DeploymentsPart {
+  private readonly deps: DeploymentsPartDeps
+  private service?: Deployments
+
+  constructor (deps: DeploymentsPartDeps) {
+    this.deps = deps
+  }
+
+  async open (): Promise<void> {
+    const channel = this.deps.channel(DEPLOYMENTS_CHANNEL)
+    await channel.ready
+    const { run, ...timings } = this.deps.init
+    this.service = new Deployments({
+      self: this.deps.self,
+      channel,
+      codeDir: join(this.deps.dataDir, 'deployments'),
+      members: this.deps.members,
+      pipeline: this.deps.pipeline,
+      log: this.deps.log.child({ component: 'deployments' }),
+      run: run !== false
+    }, timings)
+    this.service.start()
+  }
+
+  close (): void {
+    this.service?.stop()
+  }
+
+  /** The service (the protocol answers through it); NodeStoppedError before the node started. */
+  api (): Deployments {
+    if (this.service == null) throw new NodeStoppedError()
+    return this.service
+  }
+
+  /** Bundles `file` here, stores it grid-wide and makes it deployment `name`'s next version. */
+  async deploy (name: string, file: string, options: DeployOptions = {}): Promise<DeploymentView> {
+    checkName(name)
+    const packed = await packDeployment(file, { signal: options.signal })
+    options.signal?.throwIfAborted()
+    return this.api().deploy(name, packed, options.params, `peer:${this.deps.self}`)
+  }
+
+  list (): DeploymentView[] {
+    return this.api().list()
+  }
+
+  status (name: string): DeploymentView {
+    return this.api().status(name)
+  }
+
+  /** Stops deployment `name` grid-wide (its owner cancels its run); `deploy` under the name starts it again. */
+  stop (name: string): DeploymentView {
+    return this.api().stopDeployment(name)
+  }
+
+  /** The deployments this member runs now. */
+  running (): string[] {
+    return this.service?.running() ?? []
+  }
+}

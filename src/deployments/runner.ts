@@ -1,0 +1,138 @@
+import type { Logger } from '../logger.ts'
+import type { Member } from '../membership/member.ts'
+import type { PipelineRun } from '../pipeline/run.ts'
+import type { PipelineInit } from '../pipeline/types.ts'
+import { electHolder } from '../leases/election.ts'
+import type { LeaseTimings } from '../leases/lease.ts'
+import { KeyedLeases, leaseTimings, stepLoop } from '../leases/jobs.ts'
+import { releaseHeld } from '../leases/records.ts'
+import { RunSlot } from './run-slot.ts'
+import type { CodeStore } from './code-store.ts'
+import type { DeploymentStore } from './store.ts'
+import type { Deployment } from './types.ts'
+
+/**
+ * A deployment's lease outlasts a schedule's: a busy owner (GC, a loaded machine) must not drop its
+ * run for a step 600 ms late, since a restart costs far more than a tick. Only a step `pauseMs` late
+ * counts as a pause; a shorter one still finds the lease valid (others wait until `until` + grace).
+ */
+export const DEPLOYMENT_LEASE: Partial<LeaseTimings> = { leaseMs: 2500, renewMs: 400, pauseMs: 1500 }
+
+export interface RunnerInit extends Partial<LeaseTimings> {
+  /** How often deployments are looked at. Default 100 ms. */
+  stepMs?: number
+  /** Given to definitions as `ctx.claimIdleMs`: pending entries idle this long are a gone owner's. Default 2000 ms. */
+  claimIdleMs?: number
+  /** How often an owner reports its run's progress. Default 2000 ms. */
+  progressMs?: number
+}
+
+export interface RunnerComponents {
+  self: string
+  store: DeploymentStore
+  code: CodeStore
+  members: () => Member[]
+  pipeline: (name: string, init: PipelineInit) => PipelineRun
+  log: Logger
+}
+
+/**
+ * Runs the grid's deployments from one member. Every step, for each deployment,
+ * it elects the owner among the alive members that advertise themselves as
+ * runners (rendezvous hashing: every member computes the same), keeps this
+ * node's side of the lease (src/leases), and runs the deployment while holding
+ * it: a fence record with the lease's token is written before the run starts,
+ * so a member that comes back from a pause with an older token is fenced. A
+ * node that stops holding (lease lost, fenced, paused, no longer elected) cancels
+ * its run in the same step.
+ */
+export class DeploymentRunner {
+  private readonly c: RunnerComponents
+  private readonly leases: KeyedLeases
+  private readonly stepMs: number
+  private readonly claimIdleMs: number
+  private readonly progressMs: number
+  private readonly slots = new Map<string, RunSlot>()
+  private stopLoop: () => void = () => {}
+
+  constructor (components: RunnerComponents, init: RunnerInit = {}) {
+    this.c = components
+    this.leases = new KeyedLeases(components.self, leaseTimings({ ...DEPLOYMENT_LEASE, ...Object.fromEntries(Object.entries(init).filter(([, val]) => val != null)) }), components.log, 'deployment')
+    this.stepMs = init.stepMs ?? 100
+    this.claimIdleMs = init.claimIdleMs ?? 2000
+    this.progressMs = init.progressMs ?? 2000
+  }
+
+  start (): void {
+    this.c.store.advertise(this.c.self, {})
+    this.stopLoop = stepLoop(this.stepMs, () => { this.step(Date.now()) }, this.c.log)
+  }
+
+  /** Cancels this node's runs and hands their leases over at once, rather than make the next owner wait them out. */
+  stop (): void {
+    this.stopLoop()
+    for (const slot of this.slots.values()) slot.stop(false)
+    this.slots.clear()
+    releaseHeld(this.c.store, this.leases.keepers, this.c.self, Date.now())
+    try { this.c.store.withdraw(this.c.self) } catch {}
+  }
+
+  /** The member every node elects to run deployment `name`, as this node sees the grid. */
+  electedFor (name: string): string | undefined {
+    const alive = new Set(this.c.members().filter(m => m.state === 'alive').map(m => m.id))
+    alive.add(this.c.self)
+    return electHolder(name, [...this.c.store.candidates().keys()].filter(peer => alive.has(peer)))
+  }
+
+  /** The deployments this node runs now. */
+  running (): string[] {
+    return [...this.slots.keys()]
+  }
+
+  /** One pass over every deployment (the loop calls it; tests may call it with their own clock). */
+  step (now: number): void {
+    const deployments = this.c.store.deployments()
+    for (const name of this.leases.prune(new Set(deployments.map(d => d.name)))) {
+      this.slots.get(name)?.stop(false)
+      this.slots.delete(name)
+    }
+    const byName = new Map(deployments.map(d => [d.name, d]))
+    this.leases.each([...byName.keys()], name => { this.stepDeployment(byName.get(name)!, now) })
+  }
+
+  private stepDeployment (deployment: Deployment, now: number): void {
+    const { name } = deployment
+    const keeper = this.leases.keeper(name)
+    const elected = !deployment.stopped && this.electedFor(name) === this.c.self
+    const decision = keeper.step(now, elected, this.c.store.lease(name), this.c.store.fired(name))
+    if (decision.change != null) this.c.log.info({ deployment: name, phase: keeper.phase }, `deployment lease: ${decision.change}`)
+    if (decision.write != null) this.c.store.writeLease(name, decision.write)
+    const holding = decision.holding
+    let slot = this.slots.get(name)
+    if (holding == null) {
+      if (slot != null) {
+        this.c.log.info({ deployment: name, token: slot.token }, 'deployment run stopped: this member no longer owns it')
+        slot.stop(deployment.stopped)
+        this.slots.delete(name)
+      }
+      return
+    }
+    if (slot != null && slot.token === holding.token && slot.deployment.version === deployment.version) {
+      slot.tick(now)
+      return
+    }
+    slot?.stop(false)
+    // the fence first: a member back from a pause with an older token sees it and drops its run
+    if ((this.c.store.fired(name)?.token ?? -1) < holding.token) this.c.store.writeFired(name, { tick: now, token: holding.token, holder: this.c.self })
+    slot = new RunSlot(deployment, holding.token, {
+      self: this.c.self,
+      code: this.c.code,
+      pipeline: this.c.pipeline,
+      report: progress => { this.c.store.writeProgress(name, progress) },
+      claimIdleMs: this.claimIdleMs,
+      progressMs: this.progressMs,
+      log: this.c.log
+    })
+    this.slots.set(name, slot)
+  }
+}

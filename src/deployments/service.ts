@@ -1,0 +1,137 @@
+import * as v from 'valibot'
+import type { Channel } from '../channels/channel.ts'
+import type { Logger } from '../logger.ts'
+import type { Member } from '../membership/member.ts'
+import type { PipelineRun } from '../pipeline/run.ts'
+import type { PipelineInit } from '../pipeline/types.ts'
+import { sha256 } from '../wire/module-ref.ts'
+import { CodeStore } from './code-store.ts'
+import { DeploymentStore } from './store.ts'
+import { DeploymentRunner } from './runner.ts'
+import type { RunnerInit } from './runner.ts'
+import type { PackedDeployment } from './pack.ts'
+import { MAX_CODE_BYTES, MAX_PARAMS_BYTES, NAME, NAME_RULE } from './types.ts'
+import type { Deployment, DeploymentView } from './types.ts'
+import { ConfigError, NotFoundError } from '../errors.ts'
+
+export interface DeploymentsComponents {
+  self: string
+  channel: Channel
+  /** Where this member writes the code it loads (`<data dir>/deployments`). */
+  codeDir: string
+  members: () => Member[]
+  pipeline: (name: string, init: PipelineInit) => PipelineRun
+  log: Logger
+  /** False: this member stores and shows deployments but never runs one. */
+  run: boolean
+}
+
+/**
+ * The grid's pipeline deployments as one member sees and serves them: deploy
+ * (store the code and the record grid-wide), list, status and stop; and, when
+ * this member runs deployments, its runner (one owner per deployment, src/leases).
+ */
+export class Deployments {
+  private readonly c: DeploymentsComponents
+  readonly store: DeploymentStore
+  private readonly code: CodeStore
+  private readonly runner: DeploymentRunner
+
+  constructor (components: DeploymentsComponents, init: RunnerInit = {}) {
+    this.c = components
+    this.store = new DeploymentStore(components.channel)
+    this.code = new CodeStore(components.channel, components.codeDir)
+    this.runner = new DeploymentRunner({ self: components.self, store: this.store, code: this.code, members: components.members, pipeline: components.pipeline, log: components.log }, init)
+  }
+
+  start (): void {
+    if (this.c.run) this.runner.start()
+  }
+
+  stop (): void {
+    if (this.c.run) this.runner.stop()
+  }
+
+  /** Stores `packed` and makes it deployment `name`'s next version (started again if it was stopped). */
+  deploy (name: string, packed: PackedDeployment, params: unknown, deployedBy: string): DeploymentView {
+    checkName(name)
+    const paramsBytes = Buffer.byteLength(JSON.stringify(params ?? null))
+    if (paramsBytes > MAX_PARAMS_BYTES) throw new ConfigError('params', `must be at most ${MAX_PARAMS_BYTES} bytes of JSON, is ${paramsBytes}`)
+    const modules = [packed.definition, ...packed.stages]
+    const bytes = modules.reduce((sum, m) => sum + Buffer.byteLength(m.source), 0)
+    if (bytes > MAX_CODE_BYTES) throw new ConfigError('code', `the definition and its stages come to ${bytes} bytes; at most ${MAX_CODE_BYTES}`)
+    for (const m of modules) if (sha256(m.source) !== m.sha256) throw new ConfigError('code', 'a module does not match its sha256')
+    for (const m of modules) this.code.put(m.source)
+    const previous = this.store.deployment(name)
+    const deployment: Deployment = {
+      name,
+      hash: packed.definition.sha256,
+      stages: packed.stages.map(s => ({ name: s.name, hash: s.sha256 })),
+      params: params ?? null,
+      version: (previous?.version ?? 0) + 1,
+      stopped: false,
+      deployedBy,
+      deployedAt: Date.now()
+    }
+    this.store.put(deployment)
+    if (previous != null) this.dropUnusedCode(previous)
+    return this.view(deployment)
+  }
+
+  list (): DeploymentView[] {
+    return this.store.deployments().map(d => this.view(d))
+  }
+
+  status (name: string): DeploymentView {
+    return this.view(this.found(name))
+  }
+
+  /** Stops deployment `name` everywhere (its owner cancels its run); a deploy under the name starts it again. */
+  stopDeployment (name: string): DeploymentView {
+    const deployment = this.found(name)
+    const stopped = { ...deployment, stopped: true }
+    if (!deployment.stopped) this.store.put(stopped)
+    return this.view(stopped)
+  }
+
+  /** The deployments this member runs now. */
+  running (): string[] {
+    return this.runner.running()
+  }
+
+  view (d: Deployment): DeploymentView {
+    const lease = this.store.lease(d.name)
+    const owned = lease != null && lease.until > Date.now()
+    const elected = d.stopped ? undefined : this.runner.electedFor(d.name)
+    const progress = this.store.progress(d.name)
+    return {
+      name: d.name,
+      hash: d.hash,
+      version: d.version,
+      stopped: d.stopped,
+      stages: d.stages.map(s => s.name),
+      deployedBy: d.deployedBy,
+      deployedAt: d.deployedAt,
+      ...(elected != null ? { elected } : {}),
+      ...(owned ? { owner: lease.holder, token: lease.token } : {}),
+      ...(progress != null ? { progress } : {})
+    }
+  }
+
+  private found (name: string): Deployment {
+    checkName(name)
+    const deployment = this.store.deployment(name)
+    if (deployment == null) throw new NotFoundError(`no pipeline deployment ${JSON.stringify(name)}`)
+    return deployment
+  }
+
+  /** Code the replaced version used that no deployment uses now. */
+  private dropUnusedCode (previous: Deployment): void {
+    const used = new Set(this.store.deployments().flatMap(d => [d.hash, ...d.stages.map(s => s.hash)]))
+    for (const hash of [previous.hash, ...previous.stages.map(s => s.hash)]) if (!used.has(hash)) this.code.remove(hash)
+  }
+}
+
+export function checkName (name: unknown): asserts name is string {
+  if (!v.is(v.pipe(v.string(), v.regex(NAME)), name)) throw new ConfigError('name', `${NAME_RULE}; got ${JSON.stringify(name)}`)
+}

@@ -1,0 +1,48 @@
+import * as v from 'valibot'
+import type { Channel } from '../channels/channel.ts'
+import { LeaseRecords } from '../leases/records.ts'
+import { KEY, deploymentSchema, progressSchema } from './types.ts'
+import type { Deployment, Progress } from './types.ts'
+
+/** What a member that runs deployments advertises under `n/<peer id>` (nothing yet: being there is the advert). */
+export type RunnerAdvert = Record<string, never>
+const runnerSchema = v.object({}) as v.GenericSchema<unknown, RunnerAdvert>
+
+/**
+ * The deployments channel, read through schemas (its values come from any
+ * member): deployment records, the owners' progress reports, and (from
+ * LeaseRecords) each deployment's lease, run-start fence and the runners.
+ */
+export class DeploymentStore extends LeaseRecords<RunnerAdvert> {
+  constructor (channel: Channel) {
+    super(channel, runnerSchema)
+  }
+
+  deployments (): Deployment[] {
+    const out: Deployment[] = []
+    for (const [key, value] of this.channel.entries()) {
+      if (!key.startsWith('d/')) continue
+      const parsed = v.safeParse(deploymentSchema, value)
+      if (parsed.success && key === KEY.deployment(parsed.output.name)) out.push(parsed.output)
+    }
+    return out.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+  }
+
+  deployment (name: string): Deployment | undefined {
+    const parsed = v.safeParse(deploymentSchema, this.channel.get(KEY.deployment(name)))
+    return parsed.success && parsed.output.name === name ? parsed.output : undefined
+  }
+
+  put (deployment: Deployment): void {
+    this.channel.set(KEY.deployment(deployment.name), deployment)
+  }
+
+  progress (name: string): Progress | undefined {
+    const parsed = v.safeParse(progressSchema, this.channel.get(KEY.progress(name)))
+    return parsed.success ? parsed.output : undefined
+  }
+
+  writeProgress (name: string, progress: Progress): void {
+    this.channel.set(KEY.progress(name), progress)
+  }
+}

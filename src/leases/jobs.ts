@@ -1,0 +1,78 @@
+import type { Logger } from '../logger.ts'
+import { LeaseKeeper, LEASE_DEFAULTS } from './lease.ts'
+import type { LeaseTimings } from './lease.ts'
+
+/** The lease timings in `init` (any other keys ignored), the defaults for the rest. */
+export function leaseTimings (init: object): LeaseTimings {
+  return { ...LEASE_DEFAULTS, ...Object.fromEntries(Object.entries(init).filter(([k, val]) => k in LEASE_DEFAULTS && val != null)) }
+}
+
+/**
+ * What a holder's loop keeps per keyed job (a schedule, a deployment): this
+ * node's LeaseKeeper for each, and the jobs whose step threw, logged once until
+ * they step cleanly again. One bad record (written by any member) must not stop
+ * the others.
+ */
+export class KeyedLeases {
+  readonly keepers = new Map<string, LeaseKeeper>()
+  private readonly failing = new Set<string>()
+  private readonly self: string
+  private readonly timings: LeaseTimings
+  private readonly log: Logger
+  private readonly kind: string
+
+  constructor (self: string, timings: LeaseTimings, log: Logger, kind: string) {
+    this.self = self
+    this.timings = timings
+    this.log = log
+    this.kind = kind
+  }
+
+  /** This node's keeper of job `id`'s lease (made on first use). */
+  keeper (id: string): LeaseKeeper {
+    let keeper = this.keepers.get(id)
+    if (keeper == null) {
+      keeper = new LeaseKeeper(this.self, this.timings)
+      this.keepers.set(id, keeper)
+    }
+    return keeper
+  }
+
+  /** Forgets the jobs not in `live`; returns their ids (the caller drops what else it kept for them). */
+  prune (live: Set<string>): string[] {
+    const gone = [...this.keepers.keys()].filter(id => !live.has(id))
+    for (const id of gone) this.keepers.delete(id)
+    return gone
+  }
+
+  /** `step(id)` for each job, a throw logged (once) and kept to that job. */
+  each (ids: string[], step: (id: string) => void): void {
+    for (const id of ids) {
+      try {
+        step(id)
+      } catch (err) {
+        if (!this.failing.has(id)) this.log.warn({ err, [this.kind]: id }, `${this.kind} step failed; it is skipped until it changes`)
+        this.failing.add(id)
+        continue
+      }
+      this.failing.delete(id)
+    }
+  }
+}
+
+/** Calls `step` every `stepMs` (unref'd timers; a throw is logged, the loop goes on); returns what stops it. */
+export function stepLoop (stepMs: number, step: () => void, log: Logger): () => void {
+  let timer: NodeJS.Timeout
+  const loop = (): void => {
+    try {
+      step()
+    } catch (err) {
+      log.warn({ err }, 'lease step failed')
+    }
+    timer = setTimeout(loop, stepMs)
+    timer.unref()
+  }
+  timer = setTimeout(loop, stepMs)
+  timer.unref()
+  return () => { clearTimeout(timer) }
+}

@@ -1,0 +1,89 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pino from 'pino'
+import { DeploymentRunner } from '../../../src/deployments/runner.ts'
+import { DeploymentStore } from '../../../src/deployments/store.ts'
+import { CodeStore } from '../../../src/deployments/code-store.ts'
+import { DEPLOYMENTS_CHANNEL } from '../../../src/deployments/types.ts'
+import { electHolder } from '../../../src/leases/election.ts'
+import type { Member } from '../../../src/membership/member.ts'
+import { ReplicaSet } from '../schedules/memory-channel.ts'
+
+const log = pino({ level: process.env.DEBUG_RUNNER === '1' ? 'debug' : 'silent' })
+const PEERS = ['A', 'B', 'C']
+const DEFINITION = 'export default { source: () => [1, 2], stages: [{ name: "s", module: "./s.mjs" }], sink: () => () => {} }'
+const STAGE = 'export default (x) => x'
+
+interface Run { peer: string, token: number, cancelled: boolean }
+
+describe('DeploymentRunner: one owner per deployment over replicas of the deployments channel (fake clock)', () => {
+  let dir: string
+  beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'gridd-runner-')) })
+  afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
+
+  function grid () {
+    let now = 1_000_000
+    const replicas = new ReplicaSet(DEPLOYMENTS_CHANNEL, PEERS, () => now)
+    const paused = new Set<string>()
+    const runs: Run[] = []
+    const runners = new Map<string, DeploymentRunner>()
+    for (const peer of PEERS) {
+      const store = new DeploymentStore(replicas.get(peer))
+      store.advertise(peer, {})
+      const members = (): Member[] => PEERS.filter(p => p !== peer).map(p => ({ id: p, state: paused.has(p) ? 'suspect' : 'alive' }) as unknown as Member)
+      const pipeline = (): never => {
+        const run: Run = { peer, token: store.fired('orders')?.token ?? -1, cancelled: false }
+        runs.push(run)
+        return { done: new Promise(() => {}), cancel: () => { run.cancelled = true }, totals: () => [] } as never
+      }
+      runners.set(peer, new DeploymentRunner({ self: peer, store, code: new CodeStore(replicas.get(peer), join(dir, `${peer}-${Math.random()}`)), members, pipeline, log }))
+    }
+    const code = new CodeStore(replicas.get('A'), dir)
+    const stage = code.put(STAGE)
+    new DeploymentStore(replicas.get('A')).put({ name: 'orders', hash: code.put(DEFINITION), stages: [{ name: 's', hash: stage }], params: null, version: 1, stopped: false, deployedBy: 'peer:A', deployedAt: now })
+    replicas.deliver()
+    return {
+      runs,
+      paused,
+      running: () => runs.filter(r => !r.cancelled),
+      /** Every unpaused runner steps every 100 ms for `ms`, gossip delivered between steps; then the runs' async starts get real time. */
+      async advance (ms: number): Promise<void> {
+        for (let t = 0; t < ms; t += 100) {
+          now += 100
+          for (const [peer, runner] of runners) if (!paused.has(peer)) runner.step(now)
+          replicas.deliver([...paused])
+        }
+        await new Promise(resolve => setTimeout(resolve, 300))
+      },
+      /** One step of `peer` alone, with nothing delivered: what it does as it wakes. */
+      stepOnly (peer: string, ms: number): void {
+        now += ms
+        runners.get(peer)!.step(now)
+      }
+    }
+  }
+
+  it('the elected member runs it, once; a paused owner is replaced, and cancels its run in its first step on waking', async () => {
+    const g = grid()
+    await g.advance(3000)
+    const elected = electHolder('orders', PEERS)!
+    expect(g.running().map(r => r.peer)).toEqual([elected])
+    const first = g.running()[0]!
+    // paused (SIGSTOP): the others see it suspect, wait its lease out, and the next elected one takes over with a higher token
+    g.paused.add(elected)
+    await g.advance(4000)
+    await g.advance(500)
+    const others = g.running().filter(r => r.peer !== elected)
+    expect(others).toHaveLength(1)
+    expect(others[0]!.token).toBeGreaterThan(first.token)
+    expect(first.cancelled).toBe(false)
+    // it wakes: the step that sees the gap drops the lease and cancels the run, before it hears any news
+    g.paused.delete(elected)
+    g.stepOnly(elected, 100)
+    expect(first.cancelled).toBe(true)
+    await g.advance(6000)
+    expect(g.running()).toHaveLength(1)
+  }, 20_000)
+})

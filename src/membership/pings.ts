@@ -12,6 +12,8 @@ import { PING_PROTOCOL } from './constants.ts'
 const MAX_PING_BYTES = 256
 /** One watcher pings a member once a period: a few streams at once is plenty. */
 const MAX_INBOUND_PINGS = 4
+/** Pings to one member that may wait for an answer at once (one a period, each up to suspectAfterMs). */
+const MAX_PINGS_IN_FLIGHT = 3
 
 const pingSchema = v.object({ v: v.literal(1) })
 const ackSchema = v.object({ v: v.literal(1), incarnation: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER)) })
@@ -28,7 +30,7 @@ export class MemberPings {
   private readonly log: Logger
   private readonly rejections: Rejections
   private readonly incarnation: () => number
-  private readonly inFlight = new Set<string>()
+  private readonly inFlight = new Map<string, number>()
 
   constructor (libp2p: MemberPings['libp2p'], roles: MembershipRoles, log: Logger, rejections: Rejections, incarnation: () => number) {
     this.libp2p = libp2p
@@ -46,10 +48,14 @@ export class MemberPings {
     await this.libp2p.unhandle(PING_PROTOCOL)
   }
 
-  /** Pings `id`; resolves with its incarnation, or undefined when it did not answer in time. One ping per member at a time. */
+  /**
+   * Pings `id`; resolves with its incarnation, or undefined when it did not answer in time. A few
+   * pings per member may wait at once: a lost one must not hold back the next period's.
+   */
   async ping (id: string, timeoutMs: number, signal: AbortSignal): Promise<number | undefined> {
-    if (this.inFlight.has(id)) return undefined
-    this.inFlight.add(id)
+    const waiting = this.inFlight.get(id) ?? 0
+    if (waiting >= MAX_PINGS_IN_FLIGHT) return undefined
+    this.inFlight.set(id, waiting + 1)
     const options = { signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) }
     let json: JsonStream | undefined
     try {
@@ -65,7 +71,9 @@ export class MemberPings {
       this.log.trace({ member: id, err }, 'ping unanswered')
       return undefined
     } finally {
-      this.inFlight.delete(id)
+      const left = (this.inFlight.get(id) ?? 1) - 1
+      if (left > 0) this.inFlight.set(id, left)
+      else this.inFlight.delete(id)
       if (json != null) void json.close()
     }
   }

@@ -64,5 +64,5 @@ await runBench('membership-sim', ['--sizes', '--minutes', '--loss', '--seed'], a
   if (results.some(r => r.nodes === 1000)) {
     targets.push({ figure: 'detectP99_1000', comparator: '<=', bound: 5000 }, { figure: 'falsePositives_1000', comparator: '<=', bound: 0 }, { figure: 'spreadP99_1000', comparator: '<=', bound: 3000 })
   }
-  return { figures, targets, rows, details: results.map(r => ({ ...r, detection: undefined, spread: undefined, detectionSamples: r.detection.length })) }
+  return { figures, targets, rows, details: results.map(r => ({ ...r, detection: undefined, spread: undefined, crashes: undefined, detectionSamples: r.detection.length })) }
 })

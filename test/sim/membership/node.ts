@@ -43,7 +43,7 @@ export class SimNode implements Host {
   readonly core: MembershipCore
   private readonly world: SimWorld
   private readonly config: MembershipConfig
-  private readonly pinging = new Set<number>()
+  private readonly pinging = new Map<number, number>()
 
   constructor (index: number, id: string, world: SimWorld, config: MembershipConfig) {
     this.index = index
@@ -109,18 +109,25 @@ export class SimNode implements Host {
     this.apply(events)
   }
 
-  /** MemberPings: one ping per member at a time, its answer counted only within the timeout. */
+  /** MemberPings: up to 3 pings per member waiting at once, an answer counted within suspectAfterMs. */
   private ping (target: number): void {
-    if (this.pinging.has(target)) return
+    const waiting = this.pinging.get(target) ?? 0
+    if (waiting >= 3) return
     const { clock, net, nodes } = this.world
     const sentAt = clock.now
-    this.pinging.add(target)
-    clock.after(this.config.suspectAfterMs, () => { this.pinging.delete(target) })
+    this.pinging.set(target, waiting + 1)
+    let done = false
+    const settle = (): void => {
+      if (done) return
+      done = true
+      this.pinging.set(target, (this.pinging.get(target) ?? 1) - 1)
+    }
+    clock.after(this.config.suspectAfterMs, settle)
     net.send(this.index, target, 'ping', PING_BYTES, () => {
       const incarnation = nodes[target]!.core.entry().incarnation
       net.send(target, this.index, 'ack', ACK_BYTES, () => {
         if (clock.now - sentAt > this.config.suspectAfterMs) return
-        this.pinging.delete(target)
+        settle()
         this.apply(this.core.onAck(nodes[target]!.id, incarnation, clock.now))
       })
     })

@@ -44,6 +44,8 @@ export interface SimResult {
   bytesPerNodePerS: number
   byKind: Record<string, { perNodePerS: number, bytesPerNodePerS: number }>
   partition?: { detectedMs: number | null, mergedMs: number | null }
+  /** Which hosts crashed when (simulated ms). */
+  crashes: Array<{ id: string, atMs: number }>
   wallMs: number
 }
 
@@ -153,6 +155,7 @@ export function simulate (s: Scenario): SimResult {
     bytesPerNodePerS: round(perNode(traffic.bytes)),
     byKind,
     partition,
+    crashes: [...crashedAt].map(([id, atMs]) => ({ id, atMs: Math.round(atMs) })),
     wallMs: Math.round(performance.now() - started)
   }
 

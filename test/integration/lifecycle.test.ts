@@ -91,7 +91,7 @@ describe('GridNode lifecycle', () => {
     // generous: 500 ms of deadline, the rest is slack for a loaded machine
     expect(Date.now() - t0).toBeLessThan(5000)
     const forced = lines.find(l => l.msg === 'graceful stop timed out; destroying what was left')
-    expect(forced?.forced).toEqual(['add-ons', 'seeds', 'tasks protocol', 'tasks', 'pipelines', 'workers', 'control, status and channel client protocols', 'channels', 'membership', 'node events', 'revocation and expiry', 'libp2p', 'revocation list'])
+    expect(forced?.forced).toEqual(['add-ons', 'seeds', 'tasks protocol', 'tasks', 'deployments protocol', 'deployments', 'pipelines', 'workers', 'control, status and channel client protocols', 'channels', 'membership', 'node events', 'revocation and expiry', 'libp2p', 'revocation list'])
     // destroyed, the stuck add-on's protocol went with it, like every other part's
     expect(libp2pOf(node).getProtocols()).toEqual([])
     expect(await connectOutcome(port)).toBe('ECONNREFUSED')

@@ -353,6 +353,8 @@ export class StageRunner implements Downstream, EqualizedStage {
   }
 
   private onExit (slot: Slot, exit: WorkerExit): void {
+    // dead already: an item reported its worker gone, so it died by itself even if the run closed meanwhile
+    const diedByItself = slot.dead || !this.closed
     slot.dead = true
     this.endBusy(slot)
     this.slots.delete(slot.handle.id)
@@ -363,8 +365,9 @@ export class StageRunner implements Downstream, EqualizedStage {
       const err = exit.error?.code === 'ERR_AGENT_LOST' ? new AgentLostError(slot.handle.agentId, detail) : new WorkerExitedError(slot.handle.id, detail)
       for (const ticket of [...slot.inflight.keys()].reverse()) this.onError(slot, ticket, err)
     }
-    if (this.closed || slot.draining) return
+    if (slot.draining || !diedByItself) return
     this.events.workerLost(slot.handle, detail)
+    if (this.closed) return
     // keep the floor; the equalizer decides the rest
     const missing = this.minWorkers - this.workers - this.placement.pending
     if (missing <= 0) return

@@ -21,7 +21,6 @@ import type { RunnerInit } from './deployments/runner.ts'
 export const DEFAULT_HOST = '0.0.0.0'
 export const DEFAULT_PORT = 4100
 export const DEFAULT_STOP_TIMEOUT_MS = 5000
-export const DEFAULT_PING_INTERVAL_MS = 5000
 export const DEFAULT_CERTIFICATE_CHECK_MS = 5000
 
 /** Options of `GridNode.start`. Every field is optional but one of `tls` or `dev`. */
@@ -53,7 +52,11 @@ export interface GridNodeInit extends MembershipInit {
   dataDir?: string
   /** The per-user state dir under which the default data dir lies (the CLI passes `$XDG_STATE_HOME`). Default `~/.local/state`. */
   stateHome?: string
-  /** libp2p connection-monitor ping interval (RTT only: membership decides liveness). Default 5000 ms. */
+  /**
+   * libp2p's connection monitor: a ping on a new stream to every connected peer at this interval, for its
+   * round-trip time only (membership decides liveness, with its watchers' pings). Off by default: on a full
+   * mesh it was a quarter of an idle node's CPU (README, Membership at scale).
+   */
   pingIntervalMs?: number
   /** Channel limits: value size (64 KiB), tombstone TTL (10 min), anti-entropy interval (10 s). */
   channels?: ChannelsInit
@@ -81,7 +84,7 @@ export interface GridNodeConfig {
   dev: boolean
   devName?: string
   stopTimeoutMs: number
-  pingIntervalMs: number
+  pingIntervalMs?: number
   membership: MembershipConfig
   agent?: AgentConfig
   dataDir?: string
@@ -109,7 +112,7 @@ export function resolveConfig (init: GridNodeInit): GridNodeConfig {
     dev: init.dev === true,
     devName: init.devName,
     stopTimeoutMs: checkOption('stopTimeoutMs', positiveNumber, init.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS),
-    pingIntervalMs: checkOption('pingIntervalMs', positiveNumber, init.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS),
+    pingIntervalMs: init.pingIntervalMs == null ? undefined : checkOption('pingIntervalMs', positiveNumber, init.pingIntervalMs),
     membership: resolveMembershipConfig(init),
     agent: init.agent == null || init.agent === false ? undefined : resolveAgentConfig(init.agent === true ? {} : init.agent),
     dataDir: init.dataDir,

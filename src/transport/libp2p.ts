@@ -33,7 +33,7 @@ export interface TransportInit {
   announce?: string[]
   tls: TlsMaterial
   log: Logger
-  /** Connection-monitor ping; libp2p's 10 s default is too slow to notice a dead peer. */
+  /** libp2p's connection monitor, every this many ms; off when undefined (membership decides liveness). */
   pingIntervalMs?: number
   /** Start (listen) at once. Default true; a GridNode starts it as the first of its services. */
   start?: boolean
@@ -90,7 +90,8 @@ export async function createGridLibp2p (init: TransportInit): Promise<GridLibp2p
       inboundUpgradeTimeout: 5000
     },
     connectionMonitor: {
-      pingInterval: init.pingIntervalMs ?? 5000,
+      enabled: init.pingIntervalMs != null,
+      pingInterval: init.pingIntervalMs,
       // membership decides liveness; a ping lost under load must not drop a healthy connection
       abortConnectionOnPingFailure: false
     },
@@ -109,6 +110,11 @@ export async function createGridLibp2p (init: TransportInit): Promise<GridLibp2p
         Dlo: 3,
         Dhi: 6,
         Dout: 2,
+        // lazy repair (IHAVE) to 2 peers outside the mesh a heartbeat, however many there are: the default
+        // (6 peers, or a quarter of them, whichever is more) grows with the grid, and was a third of an
+        // idle node's CPU at 20 members; eager push over the mesh carries the news, IHAVE only repairs
+        Dlazy: 2,
+        gossipFactor: 0,
         scoreParams: {
           // gridd connections are already authenticated by mTLS; every member may share one host or LAN
           IPColocationFactorWeight: 0,

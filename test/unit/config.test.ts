@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import { multiaddr } from '@multiformats/multiaddr'
-import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_PING_INTERVAL_MS, DEFAULT_STOP_TIMEOUT_MS, resolveConfig } from '../../src/config.ts'
+import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STOP_TIMEOUT_MS, resolveConfig } from '../../src/config.ts'
 import type { GridNodeInit } from '../../src/config.ts'
 import { ConfigError } from '../../src/errors.ts'
 
@@ -22,7 +22,7 @@ describe('resolveConfig', () => {
     expect(config.host).toBe(DEFAULT_HOST)
     expect(config.port).toBe(DEFAULT_PORT)
     expect(config.stopTimeoutMs).toBe(DEFAULT_STOP_TIMEOUT_MS)
-    expect(config.pingIntervalMs).toBe(DEFAULT_PING_INTERVAL_MS)
+    expect(config.pingIntervalMs).toBeUndefined()
     expect(config.membership.maxMembers).toBe(4096)
     expect(resolveConfig({ dev: true, maxMembers: 10 }).membership.maxMembers).toBe(10)
   })

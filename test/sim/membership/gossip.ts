@@ -1,9 +1,9 @@
 import type { SimClock } from './clock.ts'
 import type { SimNetwork } from './network.ts'
 
-/** gossipsub's parameters that matter here (js-libp2p defaults). */
-const MESH_LINKS = 3 // each node links to 3 random others: mesh degree ~6 (gossipsub's D)
-const GOSSIP_PEERS = 6 // IHAVE goes to D_lazy peers outside the mesh each heartbeat
+/** gossipsub's parameters that matter here (as gridd configures them). */
+const MESH_LINKS = 2 // each node links to 2 random others: mesh degree ~4 (gossipsub's D in src/transport/libp2p.ts)
+const GOSSIP_PEERS = 2 // IHAVE goes to D_lazy (2) peers outside the mesh each heartbeat
 const HEARTBEAT_MS = 1000
 const HISTORY_MS = 3000 // mcache: ids gossiped for 3 heartbeats
 const SEEN_TTL_MS = 120_000

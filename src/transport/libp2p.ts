@@ -13,6 +13,7 @@ import type { TlsMaterial } from './mtls/material.ts'
 import { privateKeyFromPem } from './identity.ts'
 import { InboundAudit } from './inbound-audit.ts'
 import { listenAddress } from './address.ts'
+import { sendWindowUpdatesAtHalf } from './yamux-window.ts'
 import type { Logger } from '../logger.ts'
 import { PeerCredentials } from '../trust/credentials.ts'
 
@@ -51,6 +52,7 @@ export const MAX_CONNECTIONS_PER_PEER = 8
 
 /** The libp2p node of a grid member: TCP, CA-rooted mTLS, yamux, identify, ping, gossipsub. */
 export async function createGridLibp2p (init: TransportInit): Promise<GridLibp2p> {
+  sendWindowUpdatesAtHalf()
   const audit = new InboundAudit(init.log)
   const credentials = init.credentials ?? new PeerCredentials(init.log)
   const auditGater = audit.gater()
@@ -138,6 +140,7 @@ export async function createGridLibp2p (init: TransportInit): Promise<GridLibp2p
  * gossipsub would drop the real peer's streams: members flapped to failed.
  */
 export async function createClientLibp2p (tls: TlsMaterial, log: Logger): Promise<ClientLibp2p> {
+  sendWindowUpdatesAtHalf()
   return await createLibp2p({
     privateKey: await privateKeyFromPem(tls.key),
     addresses: { listen: [] },

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest'
+import { pino } from 'pino'
+import { streamPair } from '@libp2p/utils'
+import * as v from 'valibot'
+import type { Connection, Stream, StreamHandler } from '@libp2p/interface'
+import { MemberPings } from '../../../src/membership/pings.ts'
+import { PING_PROTOCOL } from '../../../src/membership/constants.ts'
+import { JsonStream } from '../../../src/transport/json-stream.ts'
+import { Rejections } from '../../../src/transport/rejections.ts'
+import { trustEveryone } from '../trust-stub.ts'
+import { newPeerId } from './stubs.ts'
+
+const log = pino({ level: 'silent' })
+
+/**
+ * Two MemberPings, a watcher and a member, joined by in-memory streams: every
+ * `newStream` on the watcher's fake connection is a stream pair whose far end
+ * goes to whatever handles the ping protocol on the member's side.
+ */
+async function pair (incarnation = 7): Promise<{ watcher: MemberPings, member: MemberPings, memberId: string, opened: () => number, rejections: Rejections, handleWith: (h: StreamHandler) => void }> {
+  const memberPeer = await newPeerId()
+  const watcherPeer = await newPeerId()
+  let handler: StreamHandler | undefined
+  let opened = 0
+  const connection = {
+    status: 'open',
+    remotePeer: memberPeer,
+    newStream: async (): Promise<Stream> => {
+      opened++
+      const [outbound, inbound] = await streamPair()
+      void handler?.(inbound, { remotePeer: watcherPeer } as unknown as Connection)
+      return outbound
+    }
+  } as unknown as Connection
+  const rejections = new Rejections(log)
+  const memberLibp2p = { handle: async (_p: string, h: StreamHandler) => { handler = h }, unhandle: async () => {}, getConnections: () => [] }
+  const watcherLibp2p = { handle: async () => {}, unhandle: async () => {}, getConnections: () => [connection] }
+  const member = new MemberPings(memberLibp2p, trustEveryone(), log, rejections, () => incarnation)
+  const watcher = new MemberPings(watcherLibp2p, trustEveryone(), log, new Rejections(log), () => 1)
+  await member.start()
+  return { watcher, member, memberId: memberPeer.toString(), opened: () => opened, rejections, handleWith: h => { handler = h } }
+}
+
+describe('member pings on one long-lived stream', () => {
+  it('answers every ping with the incarnation, all on the one stream it opened first', async () => {
+    const { watcher, member, memberId, opened } = await pair(42)
+    const signal = new AbortController().signal
+    for (let i = 0; i < 20; i++) expect(await watcher.ping(memberId, 1000, signal)).toBe(42)
+    // pings in the same turn share the line too, and their answers come back in order
+    expect(await Promise.all([watcher.ping(memberId, 1000, signal), watcher.ping(memberId, 1000, signal)])).toEqual([42, 42])
+    expect(opened()).toBe(1)
+    await watcher.stop()
+    await member.stop()
+  })
+
+  it('a member that answers once and closes (one ping per stream) is still answered, on a new stream each time', async () => {
+    const { watcher, memberId, opened, handleWith } = await pair()
+    handleWith(async stream => {
+      const json = new JsonStream(stream)
+      await json.read(v.unknown())
+      await json.write({ v: 1, incarnation: 3 })
+      await json.close()
+    })
+    const signal = new AbortController().signal
+    for (let i = 0; i < 3; i++) {
+      expect(await watcher.ping(memberId, 1000, signal)).toBe(3)
+      // the close reaches the watcher's reader just after the answer
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+    expect(opened()).toBe(3)
+    await watcher.stop()
+  })
+
+  it('a silent member: each ping is unanswered at its timeout, and a line with 8 waiting is dropped for a new one', async () => {
+    const { watcher, memberId, opened, handleWith } = await pair()
+    const held: Stream[] = []
+    handleWith(async stream => { held.push(stream) }) // reads nothing, answers nothing
+    const signal = new AbortController().signal
+    for (let i = 0; i < 8; i++) expect(await watcher.ping(memberId, 20, signal)).toBeUndefined()
+    expect(opened()).toBe(1)
+    expect(await watcher.ping(memberId, 20, signal)).toBeUndefined()
+    expect(await watcher.ping(memberId, 20, signal)).toBeUndefined()
+    expect(opened()).toBe(2)
+    await watcher.stop()
+    for (const s of held) s.abort(new Error('test over'))
+  })
+
+  it('a peer flooding one line with pings has it cut and counted; the member answers the next line', async () => {
+    const { watcher, memberId, rejections, handleWith, member } = await pair(5)
+    const [outbound, inbound] = await streamPair()
+    const handled = (member as unknown as { answer: (s: Stream, c: Connection) => Promise<void> }).answer(inbound, { remotePeer: await newPeerId() } as unknown as Connection)
+    const flood = new JsonStream(outbound)
+    const answers: unknown[] = []
+    const reading = (async () => { for (;;) answers.push(await flood.read(v.unknown())) })().catch(() => {})
+    for (let i = 0; i < 80; i++) await flood.write({ v: 1 }).catch(() => {})
+    await handled
+    await reading
+    expect(answers.length).toBeLessThanOrEqual(50)
+    expect(rejections.counters()).toEqual([expect.objectContaining({ protocol: PING_PROTOCOL, reason: 'malformed', count: 1 })])
+    handleWith(async (stream, connection) => { await (member as unknown as { answer: (s: Stream, c: Connection) => Promise<void> }).answer(stream, connection) })
+    expect(await watcher.ping(memberId, 1000, new AbortController().signal)).toBe(5)
+    await watcher.stop()
+  })
+})

@@ -112,6 +112,7 @@ export async function endlessPart (init: EndlessInit): Promise<{ figures: Record
     }
   })()
   const readings: Reading[] = []
+  const logFrom = owner.mark()
   const t0 = performance.now()
   try {
     let own = new Window(owner)
@@ -150,7 +151,9 @@ export async function endlessPart (init: EndlessInit): Promise<{ figures: Record
   observer.deployments.stop('endless')
   // a run that moved or restarted (a lease lost on a loaded machine) drops what it held: said beside the figures
   const restarts = new Set(readings.map(r => r.token)).size - 1 + (readings[0]?.token === started.token ? 0 : 1)
-  if (restarts > 0) note(`the endless run restarted ${restarts} time(s): ${JSON.stringify(readings.map(r => r.token))}`)
+  // why: the owner's own lines about its lease and run (a step paused past pauseMs on a loaded machine, say)
+  const leaseLog = owner.lines.slice(logFrom).filter(l => /^deployment (lease|run)/.test(String(l.msg))).slice(0, 40).map(l => `${String(l.time ?? '')} ${String(l.msg)}`)
+  if (restarts > 0) note(`the endless run restarted ${restarts} time(s): ${JSON.stringify(readings.map(r => r.token))}; ${leaseLog.join(' | ')}`)
   const first = readings[0]!
   const later = readings.slice(1)
   const worst = later.reduce((a, b) => b.rssMb > a.rssMb ? b : a, first)
@@ -172,6 +175,6 @@ export async function endlessPart (init: EndlessInit): Promise<{ figures: Record
       figures: Object.keys(figures),
       note: `${ITEMS} items, read every ${EVERY}; the first ${EVERY} are the warm-up and baseline${restarts > 0 ? `; the run restarted ${restarts} time(s)` : ''}`
     }],
-    details: { items: ITEMS, every: EVERY, owner: started.owner, token: started.token, restarts, readings }
+    details: { items: ITEMS, every: EVERY, owner: started.owner, token: started.token, restarts, leaseLog, readings }
   }
 }

@@ -149,11 +149,12 @@ export async function endlessPart (init: EndlessInit): Promise<{ figures: Record
   }
   const itemsPerS = Math.round(ITEMS / ((performance.now() - t0) / 1000))
   observer.deployments.stop('endless')
-  // a run that moved or restarted (a lease lost on a loaded machine) drops what it held: said beside the figures
-  const restarts = new Set(readings.map(r => r.token)).size - 1 + (readings[0]?.token === started.token ? 0 : 1)
-  // why: the owner's own lines about its lease and run (a step paused past pauseMs on a loaded machine, say)
-  const leaseLog = owner.lines.slice(logFrom).filter(l => /^deployment (lease|run)/.test(String(l.msg))).slice(0, 40).map(l => `${String(l.time ?? '')} ${String(l.msg)}`)
-  if (restarts > 0) note(`the endless run restarted ${restarts} time(s): ${JSON.stringify(readings.map(r => r.token))}; ${leaseLog.join(' | ')}`)
+  // a run that restarted (its lease lost on a loaded machine) dropped what it held: said beside the figures, with
+  // the owner's own lines about its lease and run (why: a step paused past pauseMs, say)
+  const ownerLog = owner.lines.slice(logFrom).filter(l => /^deployment (lease|run)/.test(String(l.msg)))
+  const restarts = ownerLog.filter(l => l.msg === 'deployment run started').length
+  const leaseLog = ownerLog.slice(0, 40).map(l => `${String(l.time ?? '')} ${String(l.msg)}`)
+  if (restarts > 0) note(`the endless run restarted ${restarts} time(s), lease tokens ${JSON.stringify(readings.map(r => r.token))}: ${leaseLog.join(' | ')}`)
   const first = readings[0]!
   const later = readings.slice(1)
   const worst = later.reduce((a, b) => b.rssMb > a.rssMb ? b : a, first)

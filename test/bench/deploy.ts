@@ -8,13 +8,10 @@
  *    no longer alive: the baseline, same run), the new owner running, and the
  *    output growing again. Every entry is checked in the output exactly once by
  *    id, nothing pending. Target: the new owner runs within 5 s of detection.
- * 2. `--endless N` (default 0: skipped; 5000000 for the memory check): N no-op
- *    items through the deployment; the owner's RSS (lowest sampled every 250 ms
- *    in each window: the floor after its GCs) every `--every N` (default 1 M)
- *    after a warm-up of `--warmup N` (default one `--every`: the heap grows to its
- *    working size over the first few hundred thousand items),
- *    beside an idle member's (the baseline: same code, same gossip, no run).
- *    Target: the owner's growth beyond the idle member's within 10 % of its first.
+ * 2. `--endless`: `--items N` (default 5 M) no-op items through a deployment,
+ *    the owner's RSS and JS heap every `--every N` (default 1 M) beside an idle
+ *    member's; target: every million after the first within 10 % of the first
+ *    (see deploy-endless.ts).
  */
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
@@ -24,13 +21,14 @@ import type { GridProcess } from '../integration/helpers/grid-process.ts'
 import { startRedis } from '../integration/helpers/redis-server.ts'
 import { output, pendingCount } from '../integration/helpers/streams.ts'
 import type { GridNode } from '../../src/node.ts'
-import { note, procMemory, round, sleep, table } from './lib.ts'
+import { SHEBANG_FLAGS, note, sleep, table } from './lib.ts'
+import { GC_TRACE_FLAGS, endlessPart } from './deploy-endless.ts'
+import type { Reading } from './deploy-endless.ts'
 import { runBench } from './report.ts'
-import type { Figure, TargetSpec } from './report.ts'
+import type { Figure, Row, TargetSpec } from './report.ts'
 
 const DEFINITION = fileURLToPath(new URL('../fixtures/durable/bench-deployment.mjs', import.meta.url))
 const BEYOND_DETECTION_MS = 5000
-const RSS_LIMIT = 1.10
 
 interface Takeover { detectedMs: number, ownerMs: number, resumedMs: number }
 
@@ -44,25 +42,30 @@ async function until<T> (check: () => Promise<T | undefined> | T | undefined, ti
   }
 }
 
-await runBench('deploy', ['--entries', '--kills', '--endless', '--every', '--warmup'], async (args, defer) => {
+await runBench('deploy', ['--entries', '--kills', '--endless', '--items', '--every'], async (args, defer) => {
   const ENTRIES = args.number('--entries', args.quick ? 10_000 : 30_000)
   const KILLS = args.number('--kills', args.quick ? 1 : 2)
-  const ENDLESS = args.number('--endless', 0)
+  const ENDLESS = args.has('--endless')
+  const ITEMS = args.number('--items', 5_000_000)
   const EVERY = args.number('--every', 1_000_000)
-  const WARMUP = args.number('--warmup', EVERY)
+  if (ENDLESS && (EVERY <= 0 || ITEMS < 2 * EVERY)) throw new Error('--endless needs --items of at least two --every windows')
   const redisServer = await startRedis()
   defer(async () => { await redisServer.stop() })
   const url = redisServer.url
   const redis = new Redis(url, { protocol: 2 })
   defer(() => { redis.disconnect() })
-  // n1 the agent, n2.. the members that run deployments (one survives every kill), the last the observer
-  const grid = await GridFixture.create(KILLS + 4)
+  // n1 the agent, n2.. the members that run deployments (one survives every kill), then an idle member
+  // (the endless part's baseline), the last the observer
+  const grid = await GridFixture.create(KILLS + 5)
   defer(async () => { await grid.close() })
   const agent = await grid.start('n1', ['--agent', '--workers', '4', '--no-deployments'])
+  // the members run as `npx grid node` runs them (its shebang's flags), and the endless part reads their full collections
+  const traced = [...SHEBANG_FLAGS, ...(ENDLESS ? GC_TRACE_FLAGS : [])]
   const members: GridProcess[] = []
-  for (let i = 2; i <= KILLS + 3; i++) members.push(await grid.start(`n${i}`, ['--peer', agent.address]))
-  const observer: GridNode = await grid.member(`n${KILLS + 4}`, agent, 1, { deployments: { run: false }, logger: pino({ level: 'silent' }) })
-  await until(() => members.every(m => observer.members().some(x => x.id === m.peerId && x.state === 'alive')) ? true : undefined, 30_000, 'the members')
+  for (let i = 2; i <= KILLS + 3; i++) members.push(await grid.start(`n${i}`, ['--peer', agent.address], traced))
+  const idle = await grid.start(`n${KILLS + 4}`, ['--peer', agent.address, '--no-deployments'], traced)
+  const observer: GridNode = await grid.member(`n${KILLS + 5}`, agent, 1, { deployments: { run: false }, logger: pino({ level: 'silent' }) })
+  await until(() => [...members, idle].every(m => observer.members().some(x => x.id === m.peerId && x.state === 'alive')) ? true : undefined, 30_000, 'the members')
   const alive = (id: string): boolean => observer.members().some(m => m.id === id && m.state === 'alive')
 
   // 1. takeover under a steady input
@@ -112,68 +115,18 @@ await runBench('deploy', ['--entries', '--kills', '--endless', '--every', '--war
     resumedMs: { value: Math.max(...takeovers.map(t => t.resumedMs)), unit: 'ms', label: 'output resumed' }
   }
   const targets: TargetSpec[] = [{ figure: 'beyondDetectionMs', comparator: '<=', bound: BEYOND_DETECTION_MS }]
-  const rows = [{ what: 'deployment takeover: owner SIGKILLed, another member runs it and claims its pending entries (XAUTOCLAIM); exactly once by id, nothing pending', figures: ['takeoverMs', 'detectedMs', 'beyondDetectionMs', 'resumedMs'], note: `${ENTRIES} entries, ${KILLS} kills, worst; 200 ms heartbeats` }]
+  const rows: Row[] = [{ what: 'deployment takeover: owner SIGKILLed, another member runs it and claims its pending entries (XAUTOCLAIM); exactly once by id, nothing pending', figures: ['takeoverMs', 'detectedMs', 'beyondDetectionMs', 'resumedMs'], note: `${ENTRIES} entries, ${KILLS} kills, worst; 200 ms heartbeats` }]
   const details: Record<string, unknown> = { entries: ENTRIES, kills: KILLS, takeovers, pending }
 
-  // 2. an endless run: the owner's RSS floor every EVERY items
-  if (ENDLESS > 0) {
-    await observer.deploy('endless', DEFINITION, { params: { url, in: 'endless-in', out: 'endless-out', maxLen: 200_000, dedupeTtlS: 30 } })
-    const ownerId = await until(() => status('endless').progress?.state === 'running' ? status('endless').owner : undefined, 60_000, 'the endless owner')
-    const pid = members.find(m => m.peerId === ownerId)!.proc.pid
-    const idlePid = members.find(m => m.peerId !== ownerId && m.proc.exitCode == null && m.proc.signalCode == null)!.proc.pid
-    const groupField = async (name: string): Promise<number> => {
-      // the owner's source makes the stream and its group as it starts: until then, nothing is done
-      const groups = await redis.call('XINFO', 'GROUPS', 'endless-in').catch(() => []) as unknown[][]
-      const fields = groups[0] ?? []
-      return Number(fields[fields.indexOf(name) + 1] ?? 0)
-    }
-    const done = async (): Promise<number> => await groupField('entries-read') - await groupField('pending')
-    let produced = 0
-    let producing = true
-    const feeding = (async () => {
-      while (producing) {
-        if (produced - await done() < 50_000) {
-          const batch = redis.pipeline()
-          for (let i = 0; i < 10_000; i++) batch.xadd('endless-in', 'MAXLEN', '~', 200_000, '*', 'v', String(produced + i))
-          await batch.exec()
-          produced += 10_000
-        } else {
-          await sleep(20)
-        }
-      }
-    })()
-    defer(async () => { producing = false; await feeding })
-    const readings: Array<{ items: number, rssMb: number, idleRssMb: number, atS: number }> = []
-    const t0 = performance.now()
-    let floor = Infinity
-    let idleFloor = Infinity
-    for (let mark = WARMUP + EVERY; mark <= WARMUP + ENDLESS;) {
-      floor = Math.min(floor, (await procMemory(pid))?.vmRssMb ?? Infinity)
-      idleFloor = Math.min(idleFloor, (await procMemory(idlePid))?.vmRssMb ?? Infinity)
-      if (await done() >= mark) {
-        readings.push({ items: mark - WARMUP, rssMb: round(floor, 1), idleRssMb: round(idleFloor, 1), atS: round((performance.now() - t0) / 1000, 1) })
-        note(`${mark} items: ${JSON.stringify(readings.at(-1))}`)
-        floor = idleFloor = Infinity
-        mark += EVERY
-      }
-      await sleep(250)
-    }
-    producing = false
-    await feeding
-    const itemsPerS = Math.round((WARMUP + ENDLESS) / ((performance.now() - t0) / 1000))
-    process.stdout.write(table(['items', 'owner RSS floor (MB)', 'idle member RSS floor (MB)', 's'], readings.map(r => [String(r.items), String(r.rssMb), String(r.idleRssMb), String(r.atS)])))
-    const first = readings[0]!
-    const last = readings.at(-1)!
-    figures.rssRatio = { value: round(last.rssMb / first.rssMb, 3), unit: '×', label: `owner RSS after ${last.items} / after ${first.items}` }
-    figures.beyondIdleRatio = { value: round((first.rssMb + (last.rssMb - first.rssMb) - (last.idleRssMb - first.idleRssMb)) / first.rssMb, 3), unit: '×', label: 'owner growth beyond the idle member\'s' }
-    figures.rssFirstMb = { value: first.rssMb, unit: 'MB', label: `RSS after ${first.items}` }
-    figures.rssLastMb = { value: last.rssMb, unit: 'MB', label: `RSS after ${last.items}` }
-    figures.endlessItemsPerS = { value: itemsPerS, unit: 'items/s', label: 'deployed, endless' }
-    targets.push({ figure: 'beyondIdleRatio', comparator: '<=', bound: RSS_LIMIT })
-    rows.push({ what: 'deployed pipeline owner RSS (another process, lowest reading of each window) beside an idle member\'s, endless Redis stream through a no-op stage', figures: ['beyondIdleRatio', 'rssRatio', 'rssFirstMb', 'rssLastMb', 'endlessItemsPerS'], note: `${ENDLESS} items after a ${WARMUP}-item warm-up` })
-    details.readings = readings
-    details.warmup = WARMUP
-    observer.deployments.stop('endless')
+  // 2. an endless run: the owner's memory every EVERY items
+  if (ENDLESS) {
+    const endless = await endlessPart({ observer, members, idle, redis, url, definition: DEFINITION, items: ITEMS, every: EVERY, until })
+    Object.assign(figures, endless.figures)
+    targets.push(...endless.targets)
+    rows.push(...endless.rows)
+    details.endless = endless.details
+    process.stdout.write(table(['items', 'owner RSS floor / peak (MB)', 'owner JS heap after full GC / committed (MB)', 'idle member RSS floor (MB)', 'idle JS heap (MB)', 's'],
+      (endless.details.readings as Reading[]).map(r => [String(r.items), `${r.rssMb} / ${r.rssPeakMb}`, `${r.heapUsedMb ?? '-'} / ${r.heapCommittedMb ?? '-'}`, String(r.idleRssMb), String(r.idleHeapUsedMb ?? '-'), String(r.atS)])))
   }
   return { figures, targets, rows, details }
-})
+}, ['--endless'])

@@ -42,9 +42,9 @@ export class GridFixture {
     return fixture
   }
 
-  /** Starts node `name` (same name = same key = same peer id). */
-  async start (name: string, args: string[] = []): Promise<GridProcess> {
-    const node = await startNode(['--certs', this.dir, '--name', name, ...FAST, ...args])
+  /** Starts node `name` (same name = same key = same peer id); `nodeFlags` go to Node itself. */
+  async start (name: string, args: string[] = [], nodeFlags: string[] = []): Promise<GridProcess> {
+    const node = await startNode(['--certs', this.dir, '--name', name, ...FAST, ...args], undefined, undefined, nodeFlags)
     this.nodes.push(node)
     return node
   }

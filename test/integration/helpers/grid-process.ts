@@ -108,8 +108,11 @@ export class GridProcess {
   }
 }
 
-export async function startNode (args: string[], env?: Record<string, string>, cwd?: string): Promise<GridProcess> {
-  return await readyOrKilled(new GridProcess(['--host', '127.0.0.1', '--port', '0', ...args], env, cwd))
+/** `grid node ARGS` on a free loopback port; `nodeFlags` go to Node itself (a bench's `--trace-gc`). */
+export async function startNode (args: string[], env?: Record<string, string>, cwd?: string, nodeFlags: string[] = []): Promise<GridProcess> {
+  const full = ['--host', '127.0.0.1', '--port', '0', ...args]
+  const command = nodeFlags.length > 0 ? [process.execPath, ...nodeFlags, GRID_BIN, 'node', ...full] : undefined
+  return await readyOrKilled(new GridProcess(full, env, cwd, command))
 }
 
 /** `node` once it listens; killed if it never does (exited, or no "grid node listening" in time). */

@@ -144,6 +144,10 @@ describe('compose file and Dockerfile (deploy/)', () => {
     expect(dockerfile).toMatch(/^COPY --from=build \/src\/dist\/bundle \.\/dist\/bundle$/m)
     expect(dockerfile).toMatch(/^USER 10001:10001$/m)
     expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "bin\/grid\.js"\]$/m)
+    // `node bin/grid.js` skips the shebang: its flags come through NODE_OPTIONS instead
+    const shebangFlags = readFileSync(join(deploy, '..', 'bin', 'grid.js'), 'utf8').split('\n', 1)[0]!.split(/\s+/).filter(w => w.startsWith('--'))
+    expect(shebangFlags.length).toBeGreaterThan(0)
+    expect(dockerfile).toMatch(new RegExp(`^ENV NODE_OPTIONS=${shebangFlags.join(' ')}$`, 'm'))
     expect(readdirSync(deploy)).toContain('Dockerfile.dockerignore')
   })
 })

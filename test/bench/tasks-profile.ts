@@ -13,6 +13,7 @@ import { Session } from 'node:inspector/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { pino } from 'pino'
 import { GridNode } from '../../src/node.ts'
@@ -40,9 +41,9 @@ async function cpuTimes (pids: { agent: number, workers: number[] }): Promise<Ma
 const { values } = parseArgs({ options: { durable: { type: 'boolean', default: false }, 'no-profile': { type: 'boolean', default: false }, seconds: { type: 'string', default: '10' }, out: { type: 'string', default: join(tmpdir(), 'gridd-tasks-profile') } } })
 const out = resolve(values.out)
 mkdirSync(join(out, 'agent'), { recursive: true })
-const WORKER_MODULE = join(out, 'profiled-noop.mjs')
+const WORKER_MODULE = values['no-profile'] ? fileURLToPath(new URL('../fixtures/stages/noop.mjs', import.meta.url)) : join(out, 'profiled-noop.mjs')
 // the bench's no-op, with a profiler from setup to teardown (a worker's environment does not pass NODE_OPTIONS)
-writeFileSync(WORKER_MODULE, `import { Session } from 'node:inspector/promises'
+if (!values['no-profile']) writeFileSync(WORKER_MODULE, `import { Session } from 'node:inspector/promises'
 import { writeFileSync } from 'node:fs'
 const session = new Session()
 export default {
@@ -84,6 +85,7 @@ try {
   }
   note(`${done} tasks in ${seconds.toFixed(1)} s: ${Math.round(done / seconds)} tasks/s, journal ${values.durable ? 'on' : 'off'}, load ${loadavg()[0]!.toFixed(1)}`)
   // CPU per task, by process (and the owner's threads): what a loaded machine's throughput divides
+  note(`journal rows: ${JSON.stringify((globalThis as unknown as { rows?: number[] }).rows)}`)
   note('CPU per task (µs): ' + [...after].map(([name, s]) => `${name} ${(1e6 * (s - (before.get(name) ?? 0)) / done).toFixed(1)}`).join(', '))
 } finally {
   await owner.stop()

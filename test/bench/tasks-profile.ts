@@ -35,6 +35,11 @@ async function cpuTimes (pids: { agent: number, workers: number[] }): Promise<Ma
   }
   add('agent', await cpuSeconds(pids.agent))
   for (const pid of pids.workers) add('workers', await cpuSeconds(pid))
+  // write system calls (sockets, pipes: each also wakes a peer), per thousand tasks below
+  const writes = async (pid: number | 'self'): Promise<number> => Number(/^syscw: (\d+)$/m.exec(await readFile(`/proc/${pid}/io`, 'utf8').catch(() => ''))?.[1] ?? 0) / 1e3
+  add('writes: owner', await writes('self'))
+  add('writes: agent', await writes(pids.agent))
+  for (const pid of pids.workers) add('writes: workers', await writes(pid))
   return times
 }
 
@@ -85,8 +90,7 @@ try {
   }
   note(`${done} tasks in ${seconds.toFixed(1)} s: ${Math.round(done / seconds)} tasks/s, journal ${values.durable ? 'on' : 'off'}, load ${loadavg()[0]!.toFixed(1)}`)
   // CPU per task, by process (and the owner's threads): what a loaded machine's throughput divides
-  note(`journal rows: ${JSON.stringify((globalThis as unknown as { rows?: number[] }).rows)}`)
-  note('CPU per task (µs): ' + [...after].map(([name, s]) => `${name} ${(1e6 * (s - (before.get(name) ?? 0)) / done).toFixed(1)}`).join(', '))
+  note('per task, CPU (µs); write calls per 1000 tasks: ' + [...after].map(([name, s]) => `${name} ${(1e6 * (s - (before.get(name) ?? 0)) / done).toFixed(1)}`).join(', '))
 } finally {
   await owner.stop()
   await agent.stop()

@@ -5,6 +5,7 @@ import { TaskCancelledError } from '../errors.ts'
 import { boundedLogLine } from '../wire/task-log.ts'
 import { LogRate } from './log-rate.ts'
 
+/** What `process` returned is a promise (or any object with a `then`), to be waited for; anything else is the result itself. */
 function isThenable (value: unknown): value is PromiseLike<unknown> {
   return value != null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function'
 }

@@ -4,6 +4,7 @@ import { AgentFullError, ERR_AGENT_FULL, ERR_REMOTE, RemoteError } from '../erro
 import type { GridError } from '../errors.ts'
 import { MAX_TASK_LOG_LINE } from './task-log.ts'
 import { concurrency, cpuSlots, memoryMb, stageName } from '../checks/values.ts'
+import { batchItems, isRecord, TO_SCHEMA, valueOrStarted, withFastPath } from './fast-checks.ts'
 
 export const SPAWN_PROTOCOL = '/gridd/spawn/1.0.0'
 export const WORKER_PROTOCOL = '/gridd/worker/1.0.0'
@@ -58,14 +59,20 @@ export function spawnFailureError (failure: SpawnFailure): GridError {
  */
 export const MAX_ITEMS_IN_FLIGHT = 4096
 
-/** Requester -> agent on a worker stream (the first message names the worker). */
-export const workerUpSchema = v.variant('type', [
+const workerUpVariant = v.variant('type', [
   v.object({ type: v.literal('attach'), id: workerId }),
   // `task`: the item is a task (its own ctx.signal and ctx.progress; its start is reported)
   v.object({ type: v.literal('batch'), items: v.pipe(v.array(v.object({ n: itemNumber, item: v.unknown(), task: v.optional(v.literal(true)) })), v.maxLength(MAX_ITEMS_IN_FLIGHT)) }),
   // abort these tasks' signals (cancelled or timed out at the owner)
   v.object({ type: v.literal('cancel'), n: v.pipe(v.array(itemNumber), v.maxLength(MAX_ITEMS_IN_FLIGHT)) })
 ])
+
+/** Requester -> agent on a worker stream (the first message names the worker); a batch's items are checked by hand (see fast-checks.ts). */
+export const workerUpSchema = withFastPath(workerUpVariant, message => {
+  if (!isRecord(message) || message.type !== 'batch') return TO_SCHEMA
+  const items = batchItems(message.items, MAX_ITEMS_IN_FLIGHT)
+  return items === TO_SCHEMA ? TO_SCHEMA : { type: 'batch' as const, items }
+})
 
 // what a results message carries: an item's outcome, or a task's notice (it started; its progress),
 // in order with the results
@@ -95,12 +102,31 @@ const resultEntry = v.pipe(v.unknown(), v.rawTransform<unknown, ResultEntry>(({ 
   return NEVER
 }))
 
-/** Agent -> requester on a worker stream. */
-export const workerDownSchema = v.variant('type', [
+/** Entries one results message may carry. */
+const MAX_RESULTS = 65_536
+
+const workerDownVariant = v.variant('type', [
   // notices (a task started; its progress; its log lines) travel in order with results
-  v.object({ type: v.literal('results'), results: v.pipe(v.array(resultEntry), v.maxLength(65_536)) }),
+  v.object({ type: v.literal('results'), results: v.pipe(v.array(resultEntry), v.maxLength(MAX_RESULTS)) }),
   v.object({ type: v.literal('exit'), exit: workerExitSchema })
 ])
+
+/** Agent -> requester on a worker stream; values and start notices are checked by hand (see fast-checks.ts), other entries by their schema. */
+export const workerDownSchema = withFastPath(workerDownVariant, message => {
+  if (!isRecord(message) || message.type !== 'results' || !Array.isArray(message.results) || message.results.length > MAX_RESULTS) return TO_SCHEMA
+  const results: ResultEntry[] = []
+  for (const entry of message.results as unknown[]) {
+    const quick = valueOrStarted(entry)
+    if (quick !== TO_SCHEMA) {
+      results.push(quick)
+      continue
+    }
+    const parsed = v.safeParse(resultEntry, entry)
+    if (!parsed.success) return TO_SCHEMA
+    results.push(parsed.output)
+  }
+  return { type: 'results' as const, results }
+})
 
 export type SpawnRequestMessage = v.InferOutput<typeof spawnRequestSchema>
 export type SpawnResponseMessage = v.InferOutput<typeof spawnResponseSchema>

@@ -5,6 +5,11 @@ import { TaskCancelledError } from '../errors.ts'
 import { boundedLogLine } from '../wire/task-log.ts'
 import { LogRate } from './log-rate.ts'
 
+/** What `process` returned is a promise (or any object with a `then`), to be waited for; anything else is the result itself. */
+function isThenable (value: unknown): value is PromiseLike<unknown> {
+  return value != null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function'
+}
+
 /** A task under this long, followed back to back by another, counts as quick (see ItemRunner). */
 const QUICK_MS = 1
 
@@ -32,7 +37,8 @@ export class ItemRunner {
   private readonly concurrency: number
   private readonly out: (output: WorkerOutput, now?: boolean) => void
   private readonly waiting: WorkerItem[] = []
-  private readonly controllers = new Map<number, AbortController>()
+  /** Tasks here (waiting or running), with their abort controller once one is needed (ctx.signal read, or a cancel). */
+  private readonly controllers = new Map<number, AbortController | null>()
   private readonly progress = new Map<number, unknown>()
   private readonly logRates = new Map<number, LogRate>()
   /** Tasks started in a quick run whose start is not sent yet (see the class comment). */
@@ -53,7 +59,7 @@ export class ItemRunner {
   accept (items: WorkerItem[]): void {
     for (const item of items) {
       this.waiting.push(item)
-      if (item.task === true) this.controllers.set(item.id, new AbortController())
+      if (item.task === true) this.controllers.set(item.id, null)
     }
     this.pump()
   }
@@ -61,8 +67,8 @@ export class ItemRunner {
   /** Aborts these tasks' signals; a task still waiting here ends at once, never started. */
   cancel (ids: number[]): void {
     for (const id of ids) {
-      const controller = this.controllers.get(id)
-      if (controller == null) continue
+      if (!this.controllers.has(id)) continue
+      const controller = this.controllerOf(id)
       controller.abort(new TaskCancelledError(String(id), 'cancelled by its owner'))
       const at = this.waiting.findIndex(w => w.id === id)
       if (at >= 0) {
@@ -73,32 +79,54 @@ export class ItemRunner {
     }
   }
 
-  /** Starts what fits; `afterMs`: how long the item that just finished (and freed the room) took. */
+  /**
+   * Starts what fits; `afterMs`: how long the item that just finished (and freed the room) took.
+   * A `process` that returns a value (not a promise) is finished here and the next one started in
+   * the same loop: no promise per item, and the same order as a promise chain would give.
+   */
   private pump (afterMs?: number): void {
-    let started: number[] | undefined
+    let previousMs = afterMs
     while (this.running < this.concurrency && this.waiting.length > 0) {
       const next = this.waiting.shift()!
       this.running++
-      const ctx = next.task === true ? this.taskContext(next.id) : this.ctx
-      if (next.task === true) (started ??= []).push(next.id)
-      // only tasks are timed (the quick-run rule); a stage item's path stays as it was
-      const begun = next.task === true ? performance.now() : undefined
-      Promise.resolve()
-        .then(() => this.definition.process(next.item, ctx))
-        .then(
-          value => { this.finish(next.id); this.out({ id: next.id, value }) },
-          err => { this.finish(next.id); this.out({ id: next.id, error: toWireError(err) }) }
+      const task = next.task === true
+      // only tasks are timed (the quick-run rule) and report their start, before they run (they may block)
+      if (task) this.started(next.id, previousMs)
+      const begun = task ? performance.now() : undefined
+      let result: unknown
+      try {
+        result = this.definition.process(next.item, task ? this.taskContext(next.id) : this.ctx)
+      } catch (err) {
+        this.ended(next.id, { id: next.id, error: toWireError(err) })
+        previousMs = begun == null ? undefined : performance.now() - begun
+        continue
+      }
+      if (isThenable(result)) {
+        Promise.resolve(result).then(
+          value => { this.ended(next.id, { id: next.id, value }); this.pump(begun == null ? undefined : performance.now() - begun) },
+          (err: unknown) => { this.ended(next.id, { id: next.id, error: toWireError(err) }); this.pump(begun == null ? undefined : performance.now() - begun) }
         )
-        .finally(() => { this.running--; this.pump(begun == null ? undefined : performance.now() - begun) })
+        continue
+      }
+      this.ended(next.id, { id: next.id, value: result })
+      previousMs = begun == null ? undefined : performance.now() - begun
     }
-    if (started == null) return
-    if (!this.startNow(afterMs)) {
-      for (const id of started) this.startsHeld.add(id)
+  }
+
+  /** An item's outcome: its task's last notices, then the outcome; its room is free again. */
+  private ended (id: number, outcome: WorkerOutput): void {
+    this.running--
+    this.finish(id)
+    this.out(outcome)
+  }
+
+  /** A task's start: sent at once (drained), or held inside a quick run. */
+  private started (id: number, afterMs: number | undefined): void {
+    if (this.startNow(afterMs)) this.out({ id, notice: 'started' }, true)
+    else {
+      this.startsHeld.add(id)
       this.scheduleNotices()
-      return
     }
-    // in order; the items run in later microtasks, so only the last report needs to leave at once
-    for (const [i, id] of started.entries()) this.out({ id, notice: 'started' }, i === started.length - 1)
   }
 
   /** Whether a start leaves at once, or with the batch at the end of a run of quick tasks. */
@@ -109,9 +137,26 @@ export class ItemRunner {
     return true
   }
 
+  /** The task's abort controller, made when first needed (most tasks never read their signal). */
+  private controllerOf (id: number): AbortController {
+    let controller = this.controllers.get(id)
+    if (controller == null) {
+      controller = new AbortController()
+      if (this.controllers.has(id)) this.controllers.set(id, controller)
+    }
+    return controller
+  }
+
   private taskContext (id: number): TaskContext {
-    const signal = this.controllers.get(id)?.signal ?? new AbortController().signal
-    return { ...this.ctx, signal, progress: value => { this.report(id, value) }, log: line => { this.logLine(id, line) } }
+    const runner = this
+    let signal: AbortSignal | undefined
+    return {
+      ...this.ctx,
+      // made on first read: an AbortController and its signal per task showed in the worker's profile
+      get signal () { return (signal ??= runner.controllerOf(id).signal) },
+      progress: value => { this.report(id, value) },
+      log: line => { this.logLine(id, line) }
+    }
   }
 
   /** Log lines leave at once (in order with the task's result, which follows them); the task's budget bounds them. */

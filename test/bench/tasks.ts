@@ -85,6 +85,8 @@ await runBench('tasks', [], async (args, defer) => {
 
   // (b) 1,000 in flight: waves, rounds rotated so drift in the machine's load hits every system alike
   const rates: Record<string, number[]> = {}
+  /** This process's CPU (every thread) per task while a system's waves ran: a gridd owner's share (its journal's thread too), or Piscina's all. */
+  const cpuPerTask: Record<string, number[]> = {}
   const wave = items(IN_FLIGHT)
   for (let r = 0; r < ROUNDS; r++) {
     for (const system of [...systems.slice(r % systems.length), ...systems.slice(0, r % systems.length)]) {
@@ -92,12 +94,15 @@ await runBench('tasks', [], async (args, defer) => {
       try {
         for (const until = performance.now() + WARM_MS; performance.now() < until;) await system.run(wave)
         const t0 = performance.now()
+        const cpu0 = process.cpuUsage()
         let out = 0
         for (let w = 0; w < WAVES; w++) out += await system.run(wave)
         const rate = out / ((performance.now() - t0) / 1000)
+        const cpu = process.cpuUsage(cpu0)
+        ;(cpuPerTask[system.name] ??= []).push((cpu.user + cpu.system) / out)
         if (out !== WAVES * IN_FLIGHT) throw new Error(`${system.name}: ${out} results for ${WAVES * IN_FLIGHT} tasks`)
         ;(rates[system.name] ??= []).push(rate)
-        note(`${IN_FLIGHT} in flight, round ${r + 1}: ${system.name} ${Math.round(rate)} tasks/s`)
+        note(`${IN_FLIGHT} in flight, round ${r + 1}: ${system.name} ${Math.round(rate)} tasks/s, this process ${((cpu.user + cpu.system) / out).toFixed(1)} µs CPU per task`)
       } finally {
         await system.release()
       }
@@ -122,6 +127,10 @@ await runBench('tasks', [], async (args, defer) => {
   figures['journal.on'] = { value: measured ? rate(on) : null, unit: 'tasks/s', label: 'journal on' }
   figures['journal.off'] = { value: measured ? rate(off) : null, unit: 'tasks/s', label: 'journal off' }
   figures['journal.cost'] = { value: measured ? round((1 - rate(on)! / rate(off)!) * 100, 1) : null, unit: '%', label: 'cost' }
+  // CPU is far less disturbed by the machine's load than a rate: the journal's cost on the owner itself
+  const cpuOf = (name: string): number | null => cpuPerTask[name] == null ? null : round(median(cpuPerTask[name]), 1)
+  figures['journal.cpuOn'] = { value: measured ? cpuOf(on) : null, unit: 'µs/task', label: 'owner CPU on' }
+  figures['journal.cpuOff'] = { value: measured ? cpuOf(off) : null, unit: 'µs/task', label: 'owner CPU off' }
   figures['journal.p50On'] = { value: measured ? ms(on, 50) : null, unit: 'ms', label: 'one at a time p50 on' }
   figures['journal.p50Off'] = { value: measured ? ms(off, 50) : null, unit: 'ms', label: 'p50 off' }
 
@@ -135,7 +144,7 @@ await runBench('tasks', [], async (args, defer) => {
   const rows: Row[] = [
     { what: 'remote no-op task one at a time, round trip at the submitter (owner → agent → worker and back)', figures: ['oneAtATime.gridd.p50', 'oneAtATime.gridd.p99', 'oneAtATime.BullMQ.p50', 'oneAtATime.BullMQ.p99', 'oneAtATime.Piscina.p50', 'oneAtATime.Piscina.p99'], note: `${SAMPLES} tasks each, after ${WARM_MS} ms warm-up; 1 worker each` },
     { what: `beside BullMQ and Piscina: no-op tasks, ${IN_FLIGHT.toLocaleString('en')} in flight, every result back at the submitter`, figures: ['inFlight.gridd/BullMQ', 'inFlight.gridd/Piscina', 'inFlight.gridd', 'inFlight.BullMQ', 'inFlight.Piscina'], note: `waves of ${IN_FLIGHT} × ${WAVES}, medians of ${ROUNDS}, order rotated; 1 worker each` },
-    { what: 'task journal (SQLite, `tasks.durable`) on vs off, tasks 1,000 in flight', figures: ['journal.cost', 'journal.on', 'journal.off', 'journal.p50On', 'journal.p50Off'], note: measured ? `same rounds as above, a second owner with journal ${journal.byDefault ? 'off' : 'on'}` : 'not measured: this build has no `tasks.durable` option' }
+    { what: 'task journal (SQLite, `tasks.durable`) on vs off, tasks 1,000 in flight', figures: ['journal.cost', 'journal.on', 'journal.off', 'journal.cpuOn', 'journal.cpuOff', 'journal.p50On', 'journal.p50Off'], note: measured ? `same rounds as above, a second owner with journal ${journal.byDefault ? 'off' : 'on'}` : 'not measured: this build has no `tasks.durable` option' }
   ]
   process.stdout.write(table(['system', 'one at a time p50 (ms)', 'p99 (ms)', `${IN_FLIGHT} in flight (tasks/s, median of ${ROUNDS})`],
     systems.map(s => [s.name, String(ms(s.name, 50)), String(ms(s.name, 99)), String(rate(s.name))])))
@@ -143,6 +152,6 @@ await runBench('tasks', [], async (args, defer) => {
     figures,
     targets,
     rows,
-    details: { samples: SAMPLES, waves: WAVES, rates, journal, loadAverageAtStart: grid.loadAtStart, loadAverageAtEnd: round(loadavg()[0]!, 1) }
+    details: { samples: SAMPLES, waves: WAVES, rates, cpuPerTaskUs: Object.fromEntries(Object.entries(cpuPerTask).map(([name, us]) => [name, us.map(u => round(u, 1))])), journal, loadAverageAtStart: grid.loadAtStart, loadAverageAtEnd: round(loadavg()[0]!, 1) }
   }
 })

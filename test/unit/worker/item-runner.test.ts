@@ -127,4 +127,28 @@ describe('ItemRunner', () => {
       { output: { id: 3, notice: 'started' }, now: true }
     ])
   })
+
+  it('sync and async results, thrown errors and rejections come back in order; a signal read after a cancel is aborted', async () => {
+    const out: WorkerOutput[] = []
+    let cancelNow: () => void = () => {}
+    const seen: boolean[] = []
+    const runner = new ItemRunner({
+      process: (item, ctx) => {
+        if (item === 'throw') throw new Error('sync')
+        if (item === 'reject') return Promise.reject(new Error('async'))
+        if (item === 'async') return Promise.resolve('later')
+        if (item === 'cancelled') {
+          cancelNow()
+          const { signal } = ctx as TaskContext
+          seen.push(signal.aborted, signal === (ctx as TaskContext).signal)
+        }
+        return item
+      }
+    }, CTX, 1, o => out.push(o))
+    cancelNow = () => { runner.cancel([5]) }
+    runner.accept([{ id: 1, item: 'sync', task: true }, { id: 2, item: 'throw', task: true }, { id: 3, item: 'async', task: true }, { id: 4, item: 'reject', task: true }, { id: 5, item: 'cancelled', task: true }])
+    await turn()
+    expect(out.flatMap(o => 'notice' in o ? [] : ['error' in o ? `${o.id}:${o.error.message}` : `${o.id}:${String(o.value)}`])).toEqual(['1:sync', '2:sync', '3:later', '4:async', '5:cancelled'])
+    expect(seen).toEqual([true, true])
+  })
 })

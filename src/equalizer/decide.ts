@@ -112,6 +112,9 @@ export function decide (input: EqualizerInput, config: EqualizerConfig, previous
   // reaction's (a held-back source catching up on its lag), and sized for it a 10× step went to 32
   // workers for an optimum of 10 (`bench:equalizer`, 256 queued); a stage that named an objective asked for that
   const objectiveMs = config.latencyObjectiveMs ?? (justSized ? undefined : config.defaultObjectiveMs)
+  // a named objective counts every waiting item (it caps the windows too); the default counts the queue
+  // beyond the windows, whose items are the dispatch's own budget (the default leaves windows as they are)
+  const backlog = config.latencyObjectiveMs != null ? input.waiting ?? input.queued : input.queued
   if (objectiveMs != null && objectiveMs > 0 && settled && input.reactive !== true) {
     // Little's law: items waiting ÷ (workers × μ) is how long the last of them waits. Not while the last
     // action's workers start or warm up: the backlog grows until they work, and sizing for it then would
@@ -119,7 +122,7 @@ export function decide (input: EqualizerInput, config: EqualizerConfig, previous
     // a burst's first backlog is drained by the workers its rate needs before more could start (sized
     // for it, one burst asked for 14 workers at once where its rate needed 10, and the machine took 1.3 s
     // to start them while the backlog grew)
-    wanted = Math.max(wanted, Math.ceil((input.waiting ?? input.queued) / (mu * objectiveMs / 1000) - 1e-9))
+    wanted = Math.max(wanted, Math.ceil(backlog / (mu * objectiveMs / 1000) - 1e-9))
   }
   // spares ride on top of the need, so they are there when a burst starts; the floor already is capacity
   let target = Math.min(config.maxWorkers, Math.max(config.minWorkers, wanted + (config.spareWorkers ?? 0)))

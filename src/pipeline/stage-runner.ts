@@ -5,7 +5,6 @@ import { toWireError } from '../wire/wire-error.ts'
 import type { WireError } from '../wire/wire-error.ts'
 import { AgentLostError, WorkerExitedError } from '../errors.ts'
 import type { EqualizedStage, StageRates, StageSample } from '../equalizer/index.ts'
-import { defaultLatencyObjectiveMs } from '../equalizer/objective.ts'
 import type { Logger } from '../logger.ts'
 import { ERR_AGENT_LOST, ERR_WORKER_EXITED, PoisonItemError } from '../errors.ts'
 import { RoomWaiters } from './downstream.ts'
@@ -208,18 +207,16 @@ export class StageRunner implements Downstream, EqualizedStage {
 
   /**
    * Sizes the credit window to about `windowMs` of one worker's work at its measured rate (see
-   * adaptedWindow). A window never holds more than the latency objective's worth of work (the stage's,
-   * or the default of a few items' work, see defaultLatencyObjectiveMs), but always one item on its way
-   * per item running: items waiting inside a worker cannot move to a new one, so a burst would queue
-   * behind them. The default is at least 4 × `windowMs`, so it never caps a cheap stage's batches.
+   * adaptedWindow). With a latency objective a window never holds more than the objective's worth of
+   * work (but always one item on its way per item running): items waiting inside a worker cannot move
+   * to a new one, so a burst would queue behind them. The default objective (defaultLatencyObjectiveMs)
+   * does not cap it: a window of 4 costly items starved its worker when round trips stretched on a
+   * loaded machine (bench:trace's daily trace: 16 workers fell behind 400 items/s).
    */
   adaptWindow (perWorkerRate: number): void {
     let next = adaptedWindow(this.window, perWorkerRate, { min: this.minWindow, max: this.maxWindow, holdMs: this.windowMs })
-    // a pinned window (maxWindow = window) stays pinned unless the stage named an objective
-    const pinned = this.minWindow === this.maxWindow
-    const objectiveMs = this.latencyObjectiveMs ?? (pinned ? undefined : defaultLatencyObjectiveMs({ perWorkerRate, concurrency: this.concurrency, windowMs: this.windowMs }))
-    if (objectiveMs != null && perWorkerRate > 0) {
-      next = Math.min(next, Math.max(2 * this.concurrency, Math.floor(perWorkerRate * objectiveMs / 1000 + 1e-9)))
+    if (this.latencyObjectiveMs != null && perWorkerRate > 0) {
+      next = Math.min(next, Math.max(2 * this.concurrency, Math.floor(perWorkerRate * this.latencyObjectiveMs / 1000)))
     }
     if (next === this.window) return
     const grew = next > this.window

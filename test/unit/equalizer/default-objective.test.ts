@@ -17,14 +17,16 @@ describe('the default latency objective: a few items\' work', () => {
     expect(defaultLatencyObjectiveMs({ perWorkerRate: 0, concurrency: 1, windowMs: 10 })).toBeUndefined()
   })
 
-  it('sizes a backlog that outlived the reaction: at most DEFAULT_OBJECTIVE_ITEMS waiting per worker', () => {
+  it('sizes a backlog beyond the windows that outlived the reaction: at most DEFAULT_OBJECTIVE_ITEMS queued per worker', () => {
     const config = { ...CONFIG, defaultObjectiveMs: 100 }
-    // 300/s at μ 40 and 90 %: 9 workers; 90 waiting (a stall) want ⌈90 / 4⌉ = 23
-    const input = { ...BASE, waiting: 90, queued: 80 }
+    // 300/s at μ 40 and 90 %: 9 workers; 80 queued beyond the windows (a stall) want ⌈80 / 4⌉ = 20
+    const input = { ...BASE, waiting: 215, queued: 80 }
     expect(decide(input, CONFIG, { ticksSinceAction: 10 }).target).toBe(9)
-    expect(decide(input, config, { ticksSinceAction: 10 })).toMatchObject({ target: 23, action: 'spawn' })
-    // the windows' own items (under 4 per worker) are no backlog
-    expect(decide({ ...input, waiting: 27, queued: 0 }, config, { ticksSinceAction: 10 }).action).toBe('none')
+    expect(decide(input, config, { ticksSinceAction: 10 })).toMatchObject({ target: 20, action: 'spawn' })
+    // what the windows hold (up to 15 behind each running item by default) is the dispatch's own budget
+    expect(decide({ ...input, waiting: 135, queued: 0 }, config, { ticksSinceAction: 10 }).action).toBe('none')
+    // a named objective counts it: ⌈215 / 4⌉
+    expect(decide(input, { ...CONFIG, latencyObjectiveMs: 100 }, { ticksSinceAction: 10 }).target).toBe(54)
   })
 
   it('holds back while a sized scale-up\'s backlog drains (a held-back source catching up), where a named objective does not', () => {

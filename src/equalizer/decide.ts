@@ -42,6 +42,9 @@ export interface EqualizerConfig {
   warmupTicks: number
   /** Keep queueing delay (items waiting ÷ what the workers drain per second, Little's law) under this. */
   latencyObjectiveMs?: number
+  /** The objective when the stage names none (objective.ts): as `latencyObjectiveMs`, but it holds back
+   * right after a sized scale-up (see `decide`). */
+  defaultObjectiveMs?: number
   /** Workers kept beyond the need, ready for a burst (within maxWorkers). Default 0. */
   spareWorkers?: number
   /** A rising λ is sized for where it will be this far ahead (what a decision takes to work). Default 0. */
@@ -76,9 +79,10 @@ export const INITIAL_STATE: EqualizerState = { ticksSinceAction: Number.POSITIVE
  * what the grid can place. High pressure spawns the whole difference at
  * once; a dead band keeps noise from flapping; low pressure must last
  * `scaleDownAfterMs` before surplus workers are drained; every action is
- * followed by `warmupTicks` quiet ticks. With `latencyObjectiveMs`, N is
- * also at least what keeps the waiting items' delay under it (Little's law),
- * at ticks only. A `reactive` check (between ticks, on arrivals) may only
+ * followed by `warmupTicks` quiet ticks. With `latencyObjectiveMs` (else
+ * `defaultObjectiveMs`, outside a sized scale-up's catch-up), N is also at
+ * least what keeps the waiting items' delay under it (Little's law), at
+ * ticks only. A `reactive` check (between ticks, on arrivals) may only
  * scale up, and sizes from the rate. `spareWorkers` ride on top of the need. Pure:
  * all time comes in `input`.
  */
@@ -104,14 +108,21 @@ export function decide (input: EqualizerInput, config: EqualizerConfig, previous
   const needed = lambda + input.queued / (config.drainMs / 1000)
   let wanted = Math.ceil(needed / (mu * config.utilization) - 1e-9)
   const settled = input.starting === 0 && previous.ticksSinceAction >= config.warmupTicks
-  if (config.latencyObjectiveMs != null && config.latencyObjectiveMs > 0 && settled && input.reactive !== true) {
+  // the default objective holds back while a sized scale-up's backlog drains: that backlog is the
+  // reaction's (a held-back source catching up on its lag), and sized for it a 10× step went to 32
+  // workers for an optimum of 10 (`bench:equalizer`, 256 queued); a stage that named an objective asked for that
+  const objectiveMs = config.latencyObjectiveMs ?? (justSized ? undefined : config.defaultObjectiveMs)
+  // a named objective counts every waiting item (it caps the windows too); the default counts the queue
+  // beyond the windows, whose items are the dispatch's own budget (the default leaves windows as they are)
+  const backlog = config.latencyObjectiveMs != null ? input.waiting ?? input.queued : input.queued
+  if (objectiveMs != null && objectiveMs > 0 && settled && input.reactive !== true) {
     // Little's law: items waiting ÷ (workers × μ) is how long the last of them waits. Not while the last
     // action's workers start or warm up: the backlog grows until they work, and sizing for it then would
     // spawn a cascade (each spawn slowing the others on a small machine). Not in a reactive check either:
     // a burst's first backlog is drained by the workers its rate needs before more could start (sized
     // for it, one burst asked for 14 workers at once where its rate needed 10, and the machine took 1.3 s
     // to start them while the backlog grew)
-    wanted = Math.max(wanted, Math.ceil((input.waiting ?? input.queued) / (mu * config.latencyObjectiveMs / 1000) - 1e-9))
+    wanted = Math.max(wanted, Math.ceil(backlog / (mu * objectiveMs / 1000) - 1e-9))
   }
   // spares ride on top of the need, so they are there when a burst starts; the floor already is capacity
   let target = Math.min(config.maxWorkers, Math.max(config.minWorkers, wanted + (config.spareWorkers ?? 0)))

@@ -1,5 +1,7 @@
 export { decide, INITIAL_STATE, SATURATION_HEADROOM } from './decide.ts'
 export type { EqualizerInput, EqualizerConfig, EqualizerState, Decision, Pressure } from './decide.ts'
 export { EqualizerLoop } from './loop.ts'
+export { defaultLatencyObjectiveMs, DEFAULT_OBJECTIVE_ITEMS } from './objective.ts'
+export type { ObjectiveBasis } from './objective.ts'
 export type { EqualizerLoopInit, CapacityProbe, ScaledListener } from './loop.ts'
 export type { EqualizedStage, StageSample, StageRates } from './sample.ts'

@@ -1,6 +1,7 @@
 import { decide, INITIAL_STATE } from './decide.ts'
 import type { EqualizerConfig, EqualizerState } from './decide.ts'
 import type { EqualizedStage, StageRates, StageSample } from './sample.ts'
+import { defaultLatencyObjectiveMs } from './objective.ts'
 
 const EWMA_ALPHA = 0.5
 /** A sample this far from the average is a step, not noise: take it at once (DS2 acts on the last interval's true rates). */
@@ -18,6 +19,8 @@ const TREND_TICKS = 3
 const TREND_MIN_RISE = 0.05
 /** A ramp is sized this many ticks ahead: the next decision, and the warm-up of the workers this one asks for. */
 const LOOKAHEAD_TICKS = 2
+/** The credit window's latency budget when the stage does not say (the pipeline's `windowMs` default). */
+const WINDOW_MS = 10
 
 export interface EqualizerLoopInit {
   tickMs: number
@@ -162,6 +165,8 @@ export class EqualizerLoop {
   private equalize (t: Tracked, sample: StageSample, saturated: boolean, blocked: boolean, now: number, reactiveRate?: number): boolean {
     const { rates, config } = t
     const mu = reactiveRate != null ? t.steadyMu : rates.processingRate
+    // what the stage is sized for when it names no objective, from its measured μ (objective.ts)
+    const defaultObjectiveMs = defaultLatencyObjectiveMs({ perWorkerRate: mu, concurrency: t.stage.concurrency ?? 1, windowMs: t.stage.windowMs ?? WINDOW_MS })
     const decision = decide({
       workers: sample.workers,
       starting: sample.starting,
@@ -176,7 +181,7 @@ export class EqualizerLoop {
       waiting: sample.waiting,
       capacityLimit: this.capacity(t.stage.resources, Math.min(CAPACITY_LOOKAHEAD, config.maxWorkers)),
       nowMs: now
-    }, config, t.state)
+    }, { ...config, defaultObjectiveMs }, t.state)
     t.state = decision.state
     rates.pressure = decision.pressure
     if (decision.action === 'none') return false

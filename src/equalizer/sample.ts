@@ -40,8 +40,12 @@ export interface EqualizedStage {
   readonly minWorkers: number
   readonly maxWorkers: number
   readonly resources?: { cpu?: number, memoryMb?: number }
-  /** Keep the waiting items' queueing delay under this (optional). */
+  /** Keep the waiting items' queueing delay under this (optional; default: see objective.ts). */
   readonly latencyObjectiveMs?: number
+  /** Items one worker runs at once (default 1): the default objective is in items' work. */
+  readonly concurrency?: number
+  /** The credit window's latency budget in ms (default 10): the default objective's floor. */
+  readonly windowMs?: number
   /** Workers kept beyond the need (default 0). */
   readonly spareWorkers?: number
   /** Calls `listener` after items arrive, so the loop can react between ticks. */

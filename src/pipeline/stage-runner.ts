@@ -62,7 +62,7 @@ export class StageRunner implements Downstream, EqualizedStage {
   readonly resources: ResolvedStage['resources']
   readonly latencyObjectiveMs?: number
   readonly spareWorkers: number
-  private readonly concurrency: number
+  readonly concurrency: number
   private arrivalListener?: () => void
   private readonly downstream: Downstream
   private readonly events: StageEvents
@@ -72,7 +72,7 @@ export class StageRunner implements Downstream, EqualizedStage {
   private readonly placement: StagePlacement
   private readonly minWindow: number
   private readonly maxWindow: number
-  private readonly windowMs: number
+  readonly windowMs: number
   private readonly capacity: number
   private readonly maxAttempts: number
   /** The credit window now: `window` at first, then between minWindow and maxWindow (see adaptWindow). */
@@ -209,7 +209,9 @@ export class StageRunner implements Downstream, EqualizedStage {
    * Sizes the credit window to about `windowMs` of one worker's work at its measured rate (see
    * adaptedWindow). With a latency objective a window never holds more than the objective's worth of
    * work (but always one item on its way per item running): items waiting inside a worker cannot move
-   * to a new one, so a burst would queue behind them.
+   * to a new one, so a burst would queue behind them. The default objective (defaultLatencyObjectiveMs)
+   * does not cap it: a window of 4 costly items starved its worker when round trips stretched on a
+   * loaded machine (bench:trace's daily trace: 16 workers fell behind 400 items/s).
    */
   adaptWindow (perWorkerRate: number): void {
     let next = adaptedWindow(this.window, perWorkerRate, { min: this.minWindow, max: this.maxWindow, holdMs: this.windowMs })

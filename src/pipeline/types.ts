@@ -15,7 +15,10 @@ export interface StageSpec {
   concurrency?: number
   /** Keep queueing delay (items waiting ÷ what the stage's workers drain per second) under this many ms:
    * the equalizer adds workers for it as well as for the rate balance (once the last action's workers are
-   * up), and each worker's window holds at most that much work. Default: none (workers only for the rate balance and the `drainMs` backlog). */
+   * up), and each worker's window holds at most that much work. Default: 4 items' work of one worker
+   * (4 × concurrency ÷ its measured rate, at least 4 × `windowMs`) for the items queued beyond the
+   * windows, not while a backlog left by a scale-up just sized from the rate drains, and with no cap on
+   * the windows (src/equalizer/objective.ts). */
   latencyObjectiveMs?: number
   /** Workers kept running beyond what the equalizer sizes the stage for (within maxWorkers), so the start
    * of a burst finds capacity already up. They cost worker time all along. Default 0. */

@@ -26,7 +26,8 @@ afterEach(() => { vi.useRealTimers() })
 describe('EqualizerLoop over stage samples', () => {
   it('measures λ and μ from the differences of cumulative samples and asks a bottleneck stage to grow', async () => {
     vi.useFakeTimers()
-    const stage = stubStage('io')
+    // an objective so loose that only the rate and the drainMs backlog size the stage
+    const stage = Object.assign(stubStage('io'), { latencyObjectiveMs: 60_000 })
     const scaled: Array<[string, number, number]> = []
     const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 1, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, (s, workers, delta) => { scaled.push([s, workers, delta]) })
     loop.start()

@@ -101,7 +101,7 @@ describe('StageRunner with stub workers', () => {
     expect(stage.stats().window).toBe(100)
   })
 
-  it('by default the window never shrinks below where it starts', () => {
+  it('by default the window never shrinks below where it starts (the default latency objective does not cap it)', () => {
     const { stage } = harness({ behaviour: hold })
     stage.adaptWindow(70)
     expect(stage.stats().window).toBe(16)

@@ -15,6 +15,12 @@ const CPU_DRIFT = 0.2
 const SETTLED_REPEAT = 5
 /** Free memory this fraction off the last figure gossiped is news. */
 const MEMORY_DRIFT = 0.2
+/**
+ * A new incarnation (a start, a restart, a refutation) goes out on this many heartbeats in a row:
+ * gossipsub forms its mesh on its own heartbeat, so the first message of a node that just
+ * connected may reach no one, and without a repeat the grid would wait for the refresh.
+ */
+const ANNOUNCEMENTS = 3
 
 /**
  * When this node gossips its heartbeat. Liveness travels by the watchers'
@@ -30,6 +36,8 @@ export class PublishPolicy {
   private last?: MemberEntry
   private lastAt = -Infinity
   private lastClaims = ''
+  /** Heartbeats published with the current incarnation. */
+  private announced = 0
 
   constructor (init: PublishPolicyInit) {
     this.init = init
@@ -47,6 +55,8 @@ export class PublishPolicy {
     const last = this.last
     if (last == null) return true
     if (claims !== this.lastClaims) return true
+    if (self.incarnation !== last.incarnation) return true
+    if (this.announced < ANNOUNCEMENTS && now - this.lastAt >= this.init.heartbeatMs * 0.9) return true
     // while an incident lasts its claims are repeated every heartbeat (suspicions time out, live
     // reports age); a failure already settled is repeated now and then for the ones that missed it
     if (active && now - this.lastAt >= this.init.heartbeatMs * 0.9) return true
@@ -63,6 +73,7 @@ export class PublishPolicy {
   }
 
   published (self: MemberEntry, claims: string, now: number): void {
+    this.announced = this.last?.incarnation === self.incarnation ? this.announced + 1 : 1
     this.last = self
     this.lastAt = now
     this.lastClaims = claims

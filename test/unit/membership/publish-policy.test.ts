@@ -14,17 +14,33 @@ describe('PublishPolicy: heartbeats are news, not a pulse', () => {
     expect(p.refreshMs(50)).toBe(50 * HB)
   })
 
-  it('an unchanged entry goes out first, then only at the refresh', () => {
+  it('an unchanged entry goes out on its first 3 heartbeats (the mesh may not have formed for the first), then only at the refresh', () => {
     const p = policy()
-    expect(p.due(self, '', false, 20, 0)).toBe(true)
-    p.published(self, '', 0)
-    expect(p.due(self, '', false, 20, 19_999)).toBe(false)
-    expect(p.due(self, '', false, 20, 20_000)).toBe(true)
+    for (const at of [0, 1000, 2000]) {
+      expect(p.due(self, '', false, 20, at)).toBe(true)
+      p.published(self, '', at)
+      expect(p.due(self, '', false, 20, at + 500)).toBe(false)
+    }
+    expect(p.due(self, '', false, 20, 21_999)).toBe(false)
+    expect(p.due(self, '', false, 20, 22_000)).toBe(true)
+  })
+
+  it('a new incarnation (a restart, a refutation) goes out at once and is announced 3 times again', () => {
+    const p = policy()
+    for (const at of [0, 1000, 2000]) p.published(self, '', at)
+    const refuted = entry('S', { incarnation: self.incarnation + 1 })
+    expect(p.due(refuted, '', false, 20, 2100)).toBe(true)
+    p.published(refuted, '', 2100)
+    expect(p.due(refuted, '', false, 20, 3100)).toBe(true)
+    p.published(refuted, '', 3100)
+    expect(p.due(refuted, '', false, 20, 4100)).toBe(true)
+    p.published(refuted, '', 4100)
+    expect(p.due(refuted, '', false, 20, 5100)).toBe(false)
   })
 
   it('a change placement cares about goes out at once; a drifting CPU figure at most twice a refresh', () => {
     const p = policy()
-    p.published(self, '', 0)
+    for (const at of [-2000, -1000, 0]) p.published(self, '', at)
     expect(p.due(entry('S', { load: { workers: 1, slotsUsed: 1 } }), '', false, 20, 10)).toBe(true)
     const busy = entry('S', { load: { cpu: 0.9 } })
     expect(p.due(busy, '', false, 20, 9_999)).toBe(false)
@@ -34,7 +50,7 @@ describe('PublishPolicy: heartbeats are news, not a pulse', () => {
 
   it('a new claim goes out at once; a standing one every heartbeat while the incident lasts, every 5 once settled', () => {
     const p = policy()
-    p.published(self, '', 0)
+    for (const at of [-2000, -1000, 0]) p.published(self, '', at)
     expect(p.due(self, 'B:suspect:1|', true, 20, 10)).toBe(true)
     p.published(self, 'B:suspect:1|', 10)
     expect(p.due(self, 'B:suspect:1|', true, 20, 500)).toBe(false)

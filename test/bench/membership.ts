@@ -118,11 +118,16 @@ async function killsAndRejoins (): Promise<{ kill: Array<number | null>, rejoin:
     if (restarted.peerId !== victim.peerId) warnings.push(`restart on ${label(victim)} got a new peer id`)
     nodes[index] = restarted
     const t1 = listeningTime(restarted)
-    const back = await allLogged(observers, memberEvent(['member:rejoin'], victim.peerId, t0), t1, 15_000)
+    // back alive everywhere: a rejoin, or a join where the observer knew the member only from others
+    // (a node restarted by an earlier kill that had not yet heard it directly drops such a row when it
+    // fails, DESIGN's hearsay rule, and then meets it anew)
+    const back = await allLogged(observers, memberEvent(['member:rejoin', 'member:join'], victim.peerId, t0), t1, 15_000)
     rejoin.push(back.ms)
     killDetail.push({ port: victim.port, failAllMs: failed.ms, failFirstMs: failed.firstMs, restartToListeningMs: t1 - t0, rejoinAllMs: back.ms, rejoinFirstMs: back.firstMs, slowObservers: slow })
     const slowText = slow.map(o => `:${o.port}${o.connectedAtKill ? '' : ' (not connected)'} ${o.trail}`).join('; ')
-    note(`kill ${k + 1}/${opts.kills} ${label(victim)}: all failed it in ${failed.ms ?? `timeout (${failed.missing} missing)`} ms${slow.length > 0 ? ` [slow: ${slowText}]` : ''}; rejoin seen by all in ${back.ms ?? `timeout (${back.missing} missing)`} ms (first ${back.firstMs} ms)`)
+    // an observer that never logged the rejoin: what it did log about the member from the kill on
+    const missedText = observers.flatMap((o, i) => back.perNode[i] != null ? [] : [`:${o.port} ${trail(o, victim.peerId, t0, Date.now())}`]).join('; ')
+    note(`kill ${k + 1}/${opts.kills} ${label(victim)}: all failed it in ${failed.ms ?? `timeout (${failed.missing} missing)`} ms${slow.length > 0 ? ` [slow: ${slowText}]` : ''}; rejoin seen by all in ${back.ms ?? `timeout (${back.missing} missing)`} ms (first ${back.firstMs} ms)${missedText === '' ? '' : ` [missed: ${missedText}]`}`)
     await settle(`kill ${k + 1}`)
   }
   return { kill, rejoin, killDetail }

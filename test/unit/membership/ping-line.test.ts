@@ -98,7 +98,9 @@ describe('member pings on one long-lived stream', () => {
     await flood.close()
     await handled
     await reading
-    expect(answers.length).toBeLessThanOrEqual(50)
+    // the limit counts pings per clock second: a flood that straddles a second's end is cut by the 51st
+    // of the second one, so at most 100 are answered, never all 200
+    expect(answers.length).toBeLessThanOrEqual(100)
     expect(rejections.counters()).toEqual([expect.objectContaining({ protocol: PING_PROTOCOL, reason: 'malformed', count: 1 })])
     handleWith(async (stream, connection) => { await (member as unknown as { answer: (s: Stream, c: Connection) => Promise<void> }).answer(stream, connection) })
     expect(await watcher.ping(memberId, 1000, new AbortController().signal)).toBe(5)

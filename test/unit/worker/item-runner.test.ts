@@ -86,7 +86,11 @@ describe('ItemRunner', () => {
     const runner = new ItemRunner({ process: item => item }, CTX, 1, o => out.push(o))
     runner.accept(Array.from({ length: 50 }, (_, id) => ({ id, item: id, task: true as const })))
     await turn()
-    expect(out.filter(o => 'notice' in o)).toEqual([{ id: 0, notice: 'started' }])
+    const notices = out.filter(o => 'notice' in o)
+    expect(notices[0]).toEqual({ id: 0, notice: 'started' })
+    // "quick" is a measured time (under a millisecond): a machine that stalls mid-run may send a start
+    // or two more, never one per task
+    expect(notices.length).toBeLessThanOrEqual(5)
     expect(out.filter(o => 'value' in o).map(o => o.id)).toEqual(Array.from({ length: 50 }, (_, i) => i))
   })
 

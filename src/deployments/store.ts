@@ -19,13 +19,7 @@ export class DeploymentStore extends LeaseRecords<RunnerAdvert> {
   }
 
   deployments (): Deployment[] {
-    const out: Deployment[] = []
-    for (const [key, value] of this.channel.entries()) {
-      if (!key.startsWith('d/')) continue
-      const parsed = v.safeParse(deploymentSchema, value)
-      if (parsed.success && key === KEY.deployment(parsed.output.name)) out.push(parsed.output)
-    }
-    return out.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+    return this.records('d/', deploymentSchema, d => KEY.deployment(d.name), d => d.name)
   }
 
   deployment (name: string): Deployment | undefined {

@@ -57,6 +57,20 @@ export class LeaseRecords<Advert> {
     this.channel.delete(LEASE_KEY.candidate(peer))
   }
 
+  /**
+   * The records under `prefix` that pass `schema` and sit under their own key (`keyOf`: a value copied
+   * to another key is skipped), sorted by `idOf`: the owner's listing (deployments, schedules).
+   */
+  protected records<T> (prefix: string, schema: v.GenericSchema<unknown, T>, keyOf: (record: T) => string, idOf: (record: T) => string): T[] {
+    const out: T[] = []
+    for (const [key, value] of this.channel.entries()) {
+      if (!key.startsWith(prefix)) continue
+      const parsed = v.safeParse(schema, value)
+      if (parsed.success && key === keyOf(parsed.output)) out.push(parsed.output)
+    }
+    return out.sort((a, b) => idOf(a) < idOf(b) ? -1 : idOf(a) > idOf(b) ? 1 : 0)
+  }
+
   /** The candidates that advertise themselves, with their adverts. */
   candidates (): Map<string, Advert> {
     const out = new Map<string, Advert>()

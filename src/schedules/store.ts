@@ -21,13 +21,7 @@ export class ScheduleStore extends LeaseRecords<FirerAdvert> {
   }
 
   schedules (): Schedule[] {
-    const out: Schedule[] = []
-    for (const [key, value] of this.channel.entries()) {
-      if (!key.startsWith('s/')) continue
-      const parsed = v.safeParse(storedScheduleSchema, value)
-      if (parsed.success && key === KEY.schedule(parsed.output.id)) out.push(parsed.output as Schedule)
-    }
-    return out.sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+    return this.records('s/', storedScheduleSchema, s => KEY.schedule(s.id), s => s.id) as Schedule[]
   }
 
   schedule (id: string): Schedule | undefined {

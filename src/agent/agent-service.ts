@@ -18,6 +18,7 @@ import { RelayedItem } from './relayed-item.ts'
 import type { Relay, RelayedResult } from './relayed-item.ts'
 import type { RoleCheck } from '../trust/credentials.ts'
 import { guarded } from '../trust/guard.ts'
+import { RecentExits } from './recent-exits.ts'
 import { refusalFrame } from '../trust/refusal.ts'
 
 const REQUEST_TIMEOUT_MS = 10_000
@@ -55,6 +56,7 @@ export class AgentService {
   private readonly unattached = new Map<string, NodeJS.Timeout>()
   /** Who spawned each live worker (a peer id). */
   private readonly owners = new Map<string, string>()
+  private readonly recentExits = new RecentExits()
   private readonly roles: RoleCheck
 
   constructor (libp2p: Libp2p, spawner: Spawner, modules: StageModules, log: Logger, roles: RoleCheck, options: { attachTimeoutMs?: number, capacity?: AgentCapacity } = {}) {
@@ -134,7 +136,10 @@ export class AgentService {
       this.roles.authorize(from, ['member'], `${SPAWN_PROTOCOL} spawn`)
       const worker = await this.spawnFor(request, from)
       this.owners.set(worker.info.id, from)
-      void worker.exited.then(() => { this.owners.delete(worker.info.id) })
+      void worker.exited.then(exit => {
+        this.owners.delete(worker.info.id)
+        this.recentExits.record(worker.info.id, from, exit)
+      })
       return { ok: true, worker: worker.info }
     } catch (err) {
       return spawnFailure(err)
@@ -206,7 +211,8 @@ export class AgentService {
         return
       }
       if (worker == null) {
-        await json.write({ type: 'exit', exit: { code: null, signal: null, error: toWireError(new WorkerNotFoundError(id)) } } satisfies WorkerDown)
+        const exit = this.recentExits.of(id, from) ?? { code: null, signal: null, error: toWireError(new WorkerNotFoundError(id)) }
+        await json.write({ type: 'exit', exit } satisfies WorkerDown)
         await json.close()
         return
       }

@@ -92,6 +92,9 @@ describe('code shipping sandbox: an agent runs shipped bundles from its cache or
     // the worker fails its import and exits at once; its exit is logged
     await agent.waitFor(l => l.msg === 'worker exited' && l.worker === id, 10_000, mark)
     expect(existsSync(join(outside, 'beside-imported'))).toBe(false)
+    // attaching after that exit still tells the requester why it ended (not "no such worker")
+    const late = await raw.attach(agent, id ?? '')
+    expect(late).toMatchObject({ type: 'exit', exit: { error: { code: 'ERR_MODULE_NOT_FOUND' } } })
   })
 
   it('a path inside a --module-dir that leads out of it (symbolic link) is refused: ERR_MODULE_NOT_ALLOWED', async () => {

@@ -4,9 +4,9 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { createGridLibp2p } from '../../../src/transport/libp2p.ts'
 import type { GridLibp2p } from '../../../src/transport/libp2p.ts'
 import { loadCerts } from '../../../src/transport/mtls/material.ts'
-import { requestJson } from '../../../src/transport/json-stream.ts'
-import { SPAWN_PROTOCOL, spawnResponseSchema } from '../../../src/wire/spawn-protocol.ts'
-import type { SpawnResponseMessage } from '../../../src/wire/spawn-protocol.ts'
+import { JsonStream, requestJson } from '../../../src/transport/json-stream.ts'
+import { SPAWN_PROTOCOL, WORKER_PROTOCOL, spawnResponseSchema, workerDownSchema } from '../../../src/wire/spawn-protocol.ts'
+import type { SpawnResponseMessage, WorkerDown } from '../../../src/wire/spawn-protocol.ts'
 import type { GridProcess } from './grid-process.ts'
 import type { GridFixture } from './grid-fixture.ts'
 
@@ -29,5 +29,16 @@ export class RawRequester {
   async spawn (agent: GridProcess, module: { path: string, sha256: string, source?: string }, resources = { cpu: 1, memoryMb: 0 }): Promise<SpawnResponseMessage> {
     const request = { op: 'spawn', stage: 'raw', module, resources }
     return await requestJson(this.libp2p, peerIdFromString(agent.peerId), SPAWN_PROTOCOL, request, spawnResponseSchema, { maxBytes: 8 * 1024 * 1024, signal: AbortSignal.timeout(15_000) })
+  }
+
+  /** Attaches to worker `id` on `agent` and returns the first message the agent sends back. */
+  async attach (agent: GridProcess, id: string): Promise<WorkerDown> {
+    const signal = AbortSignal.timeout(15_000)
+    const stream = await this.libp2p.dialProtocol(peerIdFromString(agent.peerId), WORKER_PROTOCOL, { signal })
+    const json = new JsonStream(stream, { maxBytes: 1024 * 1024 })
+    await json.write({ type: 'attach', id }, { signal })
+    const first = await json.read(workerDownSchema, { signal })
+    stream.abort(new Error('done'))
+    return first
   }
 }

@@ -142,7 +142,8 @@ export class EqualizerLoop {
    * REACT_WINDOW_MS, and the backlog grew to at least one waiting item per
    * worker, size the stage for the lower of the two rates now instead of at
    * the next tick. Two windows, because a source that fell behind (a busy
-   * event loop) catches up in one short spike that is not its rate.
+   * event loop) catches up in one short spike that is not its rate; one
+   * when the stage named a latency objective and its backlog breaches it.
    */
   private react (t: Tracked): void {
     const now = performance.now()
@@ -153,8 +154,12 @@ export class EqualizerLoop {
     const grew = waiting > t.fast.waiting && waiting >= sample.workers + sample.starting
     const before = t.fast.before
     t.fast = { at: now, arrivals: sample.arrivals, waiting, before: rate }
-    const lambda = Math.min(rate, before ?? 0)
     const mu = t.steadyMu
+    // a stage that named an objective and already breaches it (Little's law) acts on this window alone:
+    // a second window would let the backlog grow for another REACT_WINDOW_MS before any worker starts
+    const objectiveMs = t.config.latencyObjectiveMs
+    const breached = objectiveMs != null && mu > 0 && waiting / (Math.max(1, sample.workers + sample.starting) * mu) * 1000 > objectiveMs
+    const lambda = breached ? rate : Math.min(rate, before ?? 0)
     if (!grew || !(mu > 0) || lambda <= (sample.workers + sample.starting) * mu * t.config.utilization) return
     const blocked = sample.downstreamBlocked || sample.downstreamBlocks > t.previous.downstreamBlocks
     // after an action, two fresh windows before the next

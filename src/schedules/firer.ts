@@ -98,7 +98,10 @@ export class Firer {
     const elected = !schedule.paused && this.electedFor(schedule) === this.c.self
     const fired = this.c.store.fired(schedule.id)
     const decision = keeper.step(now, elected, this.c.store.lease(schedule.id), fired)
-    if (decision.change != null) this.c.log.info({ schedule: schedule.id, phase: keeper.phase }, `schedule lease: ${decision.change}`)
+    if (decision.change != null) {
+      const lease = decision.write ?? decision.holding
+      this.c.log.info({ schedule: schedule.id, phase: keeper.phase, from: lease?.from, until: lease?.until }, `schedule lease: ${decision.change}`)
+    }
     if (decision.write != null) this.c.store.writeLease(schedule.id, decision.write)
     const lease = decision.holding
     if (lease == null || schedule.paused) return

@@ -63,7 +63,7 @@ describe('schedules on a 3-node grid with the API on all three (and an agent)', 
     await grid?.close()
   })
 
-  it('fires a 2 s schedule exactly once per tick, and while its firer is SIGSTOPped for 5 s misses at most one tick and fires none twice', async () => {
+  it('fires a 2 s schedule exactly once per tick, and while its firer is SIGSTOPped for 5 s fires none twice and misses only the ticks its lease held or the grace had passed (one on a quiet machine)', async () => {
     const file = join(grid.dir, 'beat.log')
     const created = await call(apiNodes[0]!, 'POST', '/v1/schedules', { id: 'beat', everyMs: EVERY_MS, task: 'tick', input: { file }, envelope: true, overlap: 'allow' })
     expect(created.status).toBe(201)
@@ -107,7 +107,20 @@ describe('schedules on a 3-node grid with the API on all three (and an agent)', 
     console.log(`lease story (ms from the pause): ${story.filter(l => Math.abs(Number(l.split(' ')[1])) < 12_000).join(' | ')}`)
     console.log(`schedule: ${expected.length} ticks over ${(lastDue - firstTick) / 1000} s, ${all.length} runs, missed ${JSON.stringify(missed.map(t => t - pausedAt))} ms from the pause, twice ${JSON.stringify(twice)}`)
     expect(twice).toEqual([])
-    expect(missed.length).toBeLessThanOrEqual(1)
+    // a successor fires the ticks after the paused firer's lease ran out, up to the misfire grace (5 s)
+    // late: the ones it may miss are those the old lease covered (its holder might have fired them:
+    // fencing) and those already older than the grace when it began to hold. On a quiet machine that is
+    // at most one tick; under load, failure detection takes longer, so the rule is checked, not a count
+    const lease = (n: GridProcess, msg: string): Record<string, unknown> | undefined =>
+      n.lines.find(l => l.schedule === 'beat' && typeof l.msg === 'string' && l.msg.startsWith(msg) && Number(l.time) > pausedAt)
+    const successor = apiNodes.find(n => n !== firer && lease(n, 'schedule lease: holding') != null)
+    expect(successor, 'another API node took the lease').toBeDefined()
+    const claimedFrom = Number(lease(successor!, 'schedule lease: claiming')?.from)
+    const holdingAt = Number(lease(successor!, 'schedule lease: holding')?.time)
+    expect(holdingAt - pausedAt, 'the takeover came within 20 s of the pause').toBeLessThan(20_000)
+    const unexplained = missed.filter(t => t > claimedFrom && t >= holdingAt - 5000)
+    expect(unexplained, JSON.stringify({ claimedFrom: claimedFrom - pausedAt, holdingAt: holdingAt - pausedAt })).toEqual([])
+    expect(missed.length).toBeLessThanOrEqual(Math.ceil((holdingAt - pausedAt) / EVERY_MS))
     // before the pause: every tick exactly once
     const steadyTicks = steady.filter(t => t < pausedAt - EVERY_MS)
     for (let t = firstTick; t <= steadyTicks[steadyTicks.length - 1]!; t += EVERY_MS) expect(steadyTicks.filter(x => x === t)).toHaveLength(1)

@@ -87,6 +87,30 @@ describe('EqualizerLoop over stage samples', () => {
     loop.stop()
     expect(stage.scaled).toEqual([15])
   })
+  it('with a latency objective, one window whose backlog already breaches it is enough to scale up', async () => {
+    vi.useFakeTimers()
+    const stage = Object.assign(stubStage('objective'), { latencyObjectiveMs: 1000 })
+    const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 1, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, () => {})
+    loop.start()
+    for (let t = 1; t <= 3; t++) {
+      stage.now = { ...stage.now, arrivals: 10 * t, processed: 10 * t, busyMs: 1000 * t }
+      await vi.advanceTimersByTimeAsync(1000)
+    }
+    const window = async (arrivals: number, queued: number): Promise<void> => {
+      await vi.advanceTimersByTimeAsync(100)
+      stage.now = { ...stage.now, arrivals: stage.now.arrivals + arrivals, queued }
+      stage.arrived()
+    }
+    await window(1, 0)
+    // 5 waiting at μ = 10/s is 500 ms of queueing: within the objective, a one-window spike is not a rate
+    await window(6, 5)
+    expect(stage.scaled).toEqual([])
+    // 15 waiting is 1.5 s: the objective is breached, so this window's 100/s sizes the stage now:
+    // ⌈(100 + 15 / 10 s) / 10⌉ = 11 workers
+    await window(10, 15)
+    loop.stop()
+    expect(stage.scaled).toEqual([10])
+  })
 })
 
 describe('measureMu: the rate of one worker', () => {

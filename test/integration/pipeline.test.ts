@@ -170,11 +170,11 @@ describe('pipelines across real agent processes', () => {
     const scaled: Array<{ stage: string, delta: number }> = []
     const run = owner.pipeline('slow-downstream', {
       stages: [
-        { name: 'fast', module: stage('sleep.mjs'), minWorkers: 1, maxWorkers: 8, concurrency: 8 },
+        { name: 'fast', module: stage('sleep.mjs'), minWorkers: 1, maxWorkers: 8 },
         // 'fast' (1 ms) handles the ~25 items/s offered with one worker, with room to spare even when a
-        // loaded machine stretches its timers many times (8 at once: at a load average of 30 one item's
-        // round trip took 87 ms, and one at a time that worker really was the bottleneck); 'slow'
-        // (120 ms) would need 4 but gets 2, so it stays the bottleneck and blocks 'fast'
+        // loaded machine stretches its timers many times; 'slow' (120 ms) would need 4 but gets 2, so it
+        // stays the bottleneck and blocks 'fast' (at a load average of 20-30 from other work, it has
+        // failed: one item's round trip took 80-300 ms and 'fast' measured a μ at or under its λ)
         { name: 'slow', module: stage('slow-downstream.mjs'), minWorkers: 1, maxWorkers: 2 }
       ],
       sink: () => {},

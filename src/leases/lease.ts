@@ -46,6 +46,12 @@ export class LeaseKeeper {
   private claimedAt = 0
   private renewedAt = 0
   private lastStep?: number
+  /**
+   * The `until` this holder's lease had when its last on-time step began: written by an earlier step,
+   * so published while the process still ran. Every member has it within the grace; none may claim
+   * before it plus the grace.
+   */
+  private publishedUntil = 0
   private quietUntil = 0
   private released?: { lease: Lease, until: number, writtenAt: number }
   private readonly self: string
@@ -60,33 +66,29 @@ export class LeaseKeeper {
     const t = this.timings
     const last = this.lastStep
     this.lastStep = now
+    const ours = lease != null && lease.holder === this.self && lease.token === this.token
+    const fenced = fired != null && fired.token > this.token
     if (last != null && now - last > t.pauseMs) {
+      // a holder that wakes before the lease it had published runs out keeps it: nobody may claim before
+      // that plus the grace, and its renewal, written now by a running process, arrives within the grace
+      // (a stalled event loop on a loaded machine would otherwise drop a lease and its ticks every time)
+      if (this.phase === 'holding' && ours && !fenced && now < this.publishedUntil) {
+        const kept = this.keep(now, elected, lease, t)
+        return { ...kept, change: kept.change ?? `paused for ${now - last} ms, inside the lease it had published: kept` }
+      }
       // woke from a pause: what we believed may be stale, and our timers ran before the grid's news was read
       const was = this.phase
       this.phase = 'idle'
       this.quietUntil = now + t.quietAfterPauseMs
       return { change: `paused for ${now - last} ms: lease dropped (was ${was}); quiet until the grid's state is read again` }
     }
-    const ours = lease != null && lease.holder === this.self && lease.token === this.token
-    const fenced = fired != null && fired.token > this.token
     if (this.phase === 'holding') {
       if (!ours || fenced || now >= lease.until) {
         this.phase = 'idle'
         return { change: !ours ? 'lease taken by another' : fenced ? 'fenced by a higher token' : 'lease ran out' }
       }
-      if (!elected) {
-        // hand over at once: the elected node takes ticks after `now`
-        this.phase = 'idle'
-        const released = { ...lease, until: now }
-        this.released = { lease: released, until: now + t.quietAfterPauseMs + t.graceMs, writtenAt: now }
-        return { write: released, change: 'no longer the elected holder: released' }
-      }
-      if (now - this.renewedAt >= t.renewMs) {
-        this.renewedAt = now
-        const renewed = { ...lease, until: now + t.leaseMs }
-        return { write: renewed, holding: renewed }
-      }
-      return { holding: lease }
+      this.publishedUntil = lease.until
+      return this.keep(now, elected, lease, t)
     }
     if (this.phase === 'claiming') {
       if (!ours || fenced) {
@@ -115,5 +117,22 @@ export class LeaseKeeper {
     // this node (back from a pause, or restarted), the ones it did not fire are still its own to fire
     const from = lease?.holder === this.self ? Math.max(lease.from, fired?.tick ?? 0) : Math.max(lease?.until ?? 0, fired?.tick ?? 0)
     return { write: { holder: this.self, token: this.token, from, until: now + t.leaseMs }, change: `claiming with token ${this.token}` }
+  }
+
+  /** A step of a valid lease this node holds: hand it over if no longer elected, else renew it when due. */
+  private keep (now: number, elected: boolean, lease: Lease, t: LeaseTimings): LeaseStep {
+    if (!elected) {
+      // hand over at once: the elected node takes ticks after `now`
+      this.phase = 'idle'
+      const released = { ...lease, until: now }
+      this.released = { lease: released, until: now + t.quietAfterPauseMs + t.graceMs, writtenAt: now }
+      return { write: released, change: 'no longer the elected holder: released' }
+    }
+    if (now - this.renewedAt >= t.renewMs) {
+      this.renewedAt = now
+      const renewed = { ...lease, until: now + t.leaseMs }
+      return { write: renewed, holding: renewed }
+    }
+    return { holding: lease }
   }
 }

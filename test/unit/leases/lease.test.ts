@@ -97,11 +97,24 @@ describe('LeaseKeeper (fake clock)', () => {
     expect(a.step(10_000, true, slot.lease, undefined).write).toBeUndefined()
   })
 
-  it('a holder paused briefly (inside its lease) drops it too: its renewal may not have reached anyone', () => {
+  it('a holder paused inside the lease it had published keeps it and renews at once (a stalled event loop)', () => {
     const slot: { lease?: Lease } = {}
     const a = new LeaseKeeper('A', T)
+    // renewed at 800 (until 2300), published while it ran on to 1000; then 700 ms without a step
     run(a, slot, 0, 1000, true)
-    expect(a.step(1700, true, slot.lease, undefined)).toMatchObject({ change: expect.stringMatching(/paused/) })
+    expect(slot.lease).toMatchObject({ until: 2300 })
+    const woke = a.step(1700, true, slot.lease, undefined)
+    expect(woke).toMatchObject({ change: expect.stringMatching(/paused for 700 ms, inside the lease it had published: kept/), write: { holder: 'A', until: 3200 }, holding: { until: 3200 } })
+    expect(a.phase).toBe('holding')
+  })
+
+  it('a holder paused past the lease it had published drops it: its last renewal may not have reached anyone', () => {
+    const slot: { lease?: Lease } = {}
+    const a = new LeaseKeeper('A', T)
+    // renewed at 800 (until 2300) and at 1200 (until 2700) in the last step before the pause: only 2300 is surely out
+    run(a, slot, 0, 1200, true)
+    expect(slot.lease).toMatchObject({ until: 2700 })
+    expect(a.step(2400, true, slot.lease, undefined)).toMatchObject({ change: expect.stringMatching(/paused for 1200 ms: lease dropped/) })
     expect(a.phase).toBe('idle')
   })
 
@@ -110,7 +123,8 @@ describe('LeaseKeeper (fake clock)', () => {
     const a = new LeaseKeeper('A', T)
     run(a, slot, 0, 1000, true)
     const own = slot.lease!
-    a.step(1700, true, own, { tick: 1000, token: own.token, holder: 'A' })
+    // paused past the lease it had published (2300): dropped
+    a.step(2400, true, own, { tick: 1000, token: own.token, holder: 'A' })
     let claim: Lease | undefined
     for (let now = 1800; now < 6000 && claim == null; now += 100) claim = a.step(now, true, slot.lease, { tick: 1000, token: own.token, holder: 'A' }).write
     expect(claim).toMatchObject({ holder: 'A', token: own.token + 1, from: 1000 })

@@ -30,6 +30,8 @@ export interface LeaseStep {
   write?: Lease
   /** Set while holding a valid lease: fire ticks in `(lease.from, now]`. */
   holding?: Lease
+  /** Set on a release (no longer elected): the ticks due in `(lease.from, now]` are still this holder's, fired as it hands over. */
+  releasing?: Lease
   /** Why the phase changed, for the log. */
   change?: string
 }
@@ -126,7 +128,7 @@ export class LeaseKeeper {
       this.phase = 'idle'
       const released = { ...lease, until: now }
       this.released = { lease: released, until: now + t.quietAfterPauseMs + t.graceMs, writtenAt: now }
-      return { write: released, change: 'no longer the elected holder: released' }
+      return { write: released, releasing: released, change: 'no longer the elected holder: released' }
     }
     if (now - this.renewedAt >= t.renewMs) {
       this.renewedAt = now

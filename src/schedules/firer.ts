@@ -103,7 +103,8 @@ export class Firer {
       this.c.log.info({ schedule: schedule.id, phase: keeper.phase, from: lease?.from, until: lease?.until }, `schedule lease: ${decision.change}`)
     }
     if (decision.write != null) this.c.store.writeLease(schedule.id, decision.write)
-    const lease = decision.holding
+    // a holder handing over still fires what fell due in its lease: the successor starts after its `until`
+    const lease = decision.holding ?? decision.releasing
     if (lease == null || schedule.paused) return
     let lower = Math.max(lease.from, fired?.tick ?? 0, schedule.since)
     lower = Math.max(lower, now - (schedule.catchup ? this.catchupWindowMs : this.misfireGraceMs))

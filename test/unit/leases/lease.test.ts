@@ -60,6 +60,8 @@ describe('LeaseKeeper (fake clock)', () => {
     const step = a.step(1100, false, slot.lease, undefined)
     expect(step.write).toMatchObject({ holder: 'A', until: 1100 })
     expect(step.holding).toBeUndefined()
+    // what fell due in it up to now is still A's to fire: the successor starts after 1100
+    expect(step.releasing).toEqual(step.write)
     // and writes the release again a few times (a successor back from a pause may have missed it), never anything else
     const rewrites: unknown[] = []
     for (let now = 1200; now <= 6000; now += 100) { const w = a.step(now, false, step.write, undefined).write; if (w != null) rewrites.push(w) }

@@ -91,6 +91,22 @@ describe('Firer (three replicas, fake clock)', () => {
     expect(new Set(g.fired.map(f => f.peer)).size).toBeGreaterThanOrEqual(2)
   })
 
+  it('a successor handing the lease back (the paused firer is elected again) fires the tick due at that very step', () => {
+    const g = grid({ id: 'beat', everyMs: 2000 })
+    g.advance(10_000)
+    const firer = g.fired[0]!.peer
+    g.paused.add(firer)
+    g.advance(5000)
+    // wake the firer 100 ms before a tick: the successor's next step, at the tick, is its last as the elected
+    while ((g.now + 100) % 2000 !== 0) g.advance(100)
+    const tick = g.now + 100
+    g.wake(firer)
+    g.advance(100)
+    g.advance(15_000)
+    expect(g.fired.filter(f => f.tick === tick)).toHaveLength(1)
+    expect([...perTick(g.fired).values()].every(n => n === 1)).toBe(true)
+  })
+
   it('catchup: false fires nothing missed in a downtime of every API node; catchup: true fires each missed tick once, the latest maxCatchup', () => {
     for (const [catchup, maxCatchup] of [[false, 100], [true, 100], [true, 10]] as const) {
       const g = grid({ id: 'c', everyMs: 1000, catchup }, { maxCatchup })

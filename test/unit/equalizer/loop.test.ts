@@ -23,6 +23,26 @@ function stubStage (name: string): EqualizedStage & { now: StageSample, scaled: 
 
 afterEach(() => { vi.useRealTimers() })
 
+/**
+ * Starts a loop on `stage` (1 s ticks) and runs it for three steady seconds past the start's warm-up:
+ * 10 items/s, one worker at μ = 10/s. Returns the loop and a step of one 100 ms window between ticks.
+ */
+async function steadyLoop (stage: ReturnType<typeof stubStage>): Promise<{ loop: EqualizerLoop, window: (arrivals: number, queued: number) => Promise<void> }> {
+  const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 1, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, () => {})
+  loop.start()
+  for (let t = 1; t <= 3; t++) {
+    stage.now = { ...stage.now, arrivals: 10 * t, processed: 10 * t, busyMs: 1000 * t }
+    await vi.advanceTimersByTimeAsync(1000)
+  }
+  const window = async (arrivals: number, queued: number): Promise<void> => {
+    await vi.advanceTimersByTimeAsync(100)
+    stage.now = { ...stage.now, arrivals: stage.now.arrivals + arrivals, queued }
+    stage.arrived()
+  }
+  return { loop, window }
+}
+
+
 describe('EqualizerLoop over stage samples', () => {
   it('measures λ and μ from the differences of cumulative samples and asks a bottleneck stage to grow', async () => {
     vi.useFakeTimers()
@@ -58,19 +78,9 @@ describe('EqualizerLoop over stage samples', () => {
   it('between ticks, arrivals that outrun the workers over two windows and grow the backlog scale the stage up at once', async () => {
     vi.useFakeTimers()
     const stage = stubStage('burst')
-    const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 1, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, () => {})
-    loop.start()
-    // steady seconds past the start's warm-up: 10 items/s, one worker at μ = 10/s (a μ measured while
-    // workers start, slowed by their loading, is not used between ticks)
-    for (let t = 1; t <= 3; t++) {
-      stage.now = { ...stage.now, arrivals: 10 * t, processed: 10 * t, busyMs: 1000 * t }
-      await vi.advanceTimersByTimeAsync(1000)
-    }
-    const window = async (arrivals: number, queued: number): Promise<void> => {
-      await vi.advanceTimersByTimeAsync(100)
-      stage.now = { ...stage.now, arrivals: stage.now.arrivals + arrivals, queued }
-      stage.arrived()
-    }
+    // steady seconds past the start's warm-up (a μ measured while workers start, slowed by their
+    // loading, is not used between ticks)
+    const { loop, window } = await steadyLoop(stage)
     await window(1, 0) // steady
     // a one-window spike (a source catching up) with a backlog: not a rate, nothing
     await window(20, 19)
@@ -87,20 +97,11 @@ describe('EqualizerLoop over stage samples', () => {
     loop.stop()
     expect(stage.scaled).toEqual([15])
   })
+
   it('with a latency objective, one window whose backlog already breaches it is enough to scale up', async () => {
     vi.useFakeTimers()
     const stage = Object.assign(stubStage('objective'), { latencyObjectiveMs: 1000 })
-    const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 1, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, () => {})
-    loop.start()
-    for (let t = 1; t <= 3; t++) {
-      stage.now = { ...stage.now, arrivals: 10 * t, processed: 10 * t, busyMs: 1000 * t }
-      await vi.advanceTimersByTimeAsync(1000)
-    }
-    const window = async (arrivals: number, queued: number): Promise<void> => {
-      await vi.advanceTimersByTimeAsync(100)
-      stage.now = { ...stage.now, arrivals: stage.now.arrivals + arrivals, queued }
-      stage.arrived()
-    }
+    const { loop, window } = await steadyLoop(stage)
     await window(1, 0)
     // 5 waiting at μ = 10/s is 500 ms of queueing: within the objective, a one-window spike is not a rate
     await window(6, 5)

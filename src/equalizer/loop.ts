@@ -156,9 +156,12 @@ export class EqualizerLoop {
     t.fast = { at: now, arrivals: sample.arrivals, waiting, before: rate }
     const mu = t.steadyMu
     // a stage that named an objective and already breaches it (Little's law) acts on this window alone:
-    // a second window would let the backlog grow for another REACT_WINDOW_MS before any worker starts
+    // a second window would let the backlog grow for another REACT_WINDOW_MS before any worker starts.
+    // Not in the first window after an action, nor while workers start: the backlog grows until they
+    // work, and a held-back source released by the action reads as a spike (639/s for a 300/s burst,
+    // which then asked for 16 workers, not 10)
     const objectiveMs = t.config.latencyObjectiveMs
-    const breached = objectiveMs != null && mu > 0 && waiting / (Math.max(1, sample.workers + sample.starting) * mu) * 1000 > objectiveMs
+    const breached = objectiveMs != null && before != null && mu > 0 && sample.starting === 0 && waiting / (Math.max(1, sample.workers) * mu) * 1000 > objectiveMs
     const lambda = breached ? rate : Math.min(rate, before ?? 0)
     if (!grew || !(mu > 0) || lambda <= (sample.workers + sample.starting) * mu * t.config.utilization) return
     const blocked = sample.downstreamBlocked || sample.downstreamBlocks > t.previous.downstreamBlocks

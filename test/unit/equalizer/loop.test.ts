@@ -109,6 +109,14 @@ describe('EqualizerLoop over stage samples', () => {
     // 15 waiting is 1.5 s: the objective is breached, so this window's 100/s sizes the stage now:
     // ⌈(100 + 15 / 10 s) / 10⌉ = 11 workers
     await window(10, 15)
+    expect(stage.scaled).toEqual([10])
+    // the first window after an action may read a held-back source released by it (300/s): not alone
+    await window(30, 40)
+    await window(1, 41)
+    expect(stage.scaled).toEqual([10])
+    // while workers start, the backlog is theirs to drain: one window's 300/s is not acted on either
+    stage.now = { ...stage.now, starting: 5 }
+    await window(30, 60)
     loop.stop()
     expect(stage.scaled).toEqual([10])
   })

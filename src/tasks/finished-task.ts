@@ -24,13 +24,16 @@ export class FinishedTask {
   readonly error: WireError | undefined
   readonly value: unknown
   readonly progress: unknown
+  /** The task's number in its session and its id's random part (the session's index: see FinishedRecords). */
+  readonly seq: number | undefined
+  readonly nonce: string | undefined
 
   constructor (task: Task) {
     // one destructuring: the record takes exactly these fields of the task, nothing that holds on to more
     ({
       module: this.module, priority: this.priority, maxRetries: this.maxRetries, timeoutMs: this.timeoutMs, submittedAt: this.submittedAt,
       submitter: this.submitter, status: this.status, attempts: this.attempts, startedAt: this.startedAt, agent: this.agent,
-      error: this.error, value: this.value, progressValue: this.progress
+      error: this.error, value: this.value, progressValue: this.progress, seq: this.seq, nonce: this.nonce
     } = task)
     this.endedAt = task.endedAt ?? 0
   }

@@ -5,7 +5,7 @@ import { emptyCounts } from './types.ts'
 import { EventStream } from './event-stream.ts'
 import { SessionClosedError } from '../errors.ts'
 import { randomHex } from './random-hex.ts'
-import { FinishedTask } from './finished-task.ts'
+import { FinishedRecords, taskId } from './finished-records.ts'
 
 /** What a session asks of its service: where a task goes once made. */
 export interface SessionHost {
@@ -38,7 +38,9 @@ export class Session {
   /** Tasks not final yet. */
   private readonly byId = new Map<string, Task>()
   /** Final tasks whose results are still served, as compact records (see FinishedTask), in the order they ended. */
-  private readonly finished = new Map<string, FinishedTask>()
+  private readonly finished: FinishedRecords
+  /** The next task's number in this session (part of its id). */
+  private nextSeq = 0
   private readonly counters = emptyCounts()
   private readonly streams = new Set<EventStream<TaskEvent>>()
   private open = 0
@@ -53,6 +55,7 @@ export class Session {
     this.id = id ?? `${owner}/s-${randomHex(6)}`
     this.owner = this.id.split('/')[0]!
     this.taskIdPrefix = `${this.owner}/t-`
+    this.finished = new FinishedRecords(this.taskIdPrefix)
     this.name = options.name ?? this.id
     this.defaults = {
       maxRetries: options.maxRetries ?? SESSION_DEFAULTS.maxRetries,
@@ -70,8 +73,12 @@ export class Session {
   /** Queues a task (options override the session's); returns its handle at once. */
   submit (module: string | URL, input?: unknown, options: TaskOptions = {}): Task {
     if (this.closed) throw new SessionClosedError(this.name)
+    const nonce = randomHex(8)
+    const seq = this.nextSeq++
     const task = new Task({
-      id: this.taskIdPrefix + randomHex(8),
+      id: taskId(this.taskIdPrefix, nonce, seq),
+      seq,
+      nonce,
       session: this.id,
       module: String(module),
       input,
@@ -100,7 +107,7 @@ export class Session {
     this.counters[task.status]++
     // one already final (resumed from the journal) is not waited for
     if (task.final) {
-      this.finished.set(task.id, new FinishedTask(task))
+      this.finished.add(task)
       return
     }
     this.byId.set(task.id, task)
@@ -131,7 +138,7 @@ export class Session {
 
   tasks (filter: { status?: TaskStatus } = {}): TaskInfo[] {
     const out: TaskInfo[] = []
-    for (const [id, record] of this.finished) if (filter.status == null || record.status === filter.status) out.push(record.toTask(id, this.id).info())
+    for (const [id, record] of this.finished.entries()) if (filter.status == null || record.status === filter.status) out.push(record.toTask(id, this.id).info())
     for (const task of this.byId.values()) if (filter.status == null || task.status === filter.status) out.push(task.info())
     return out
   }
@@ -151,14 +158,7 @@ export class Session {
 
   /** Forgets final tasks that ended before `before` (their results are no longer served). */
   forgetFinal (before: number): number {
-    let forgotten = 0
-    for (const [id, record] of this.finished) {
-      if (record.endedAt < before) {
-        this.finished.delete(id)
-        forgotten++
-      }
-    }
-    return forgotten
+    return this.finished.forget(before)
   }
 
   /** What every task of this session reports to (one object for all of them). */
@@ -172,7 +172,7 @@ export class Session {
       if (task.final) {
         // from now on a record, not the task: whoever holds the handle keeps it, nobody else does
         this.byId.delete(task.id)
-        this.finished.set(task.id, new FinishedTask(task))
+        this.finished.add(task)
         this.open--
         this.settleIfDone()
       }

@@ -18,6 +18,9 @@ export interface TaskInit {
   submitter?: string
   /** Where a task reloaded from the journal had got to (a final one is settled at once). */
   restored?: TaskState
+  /** Its number in its session, and the random part of its id (see taskId): how its session finds it once final. */
+  seq?: number
+  nonce?: string
 }
 
 /** What of a task changes as it runs: enough, with TaskInit, to rebuild it. */
@@ -66,6 +69,9 @@ export class Task extends EventEmitter<TaskHandleEvents> {
   readonly timeoutMs?: number
   readonly submittedAt: number
   readonly submitter?: string
+  /** See TaskInit.seq. */
+  readonly seq?: number
+  readonly nonce?: string
   status: TaskStatus = 'queued'
   attempts = 0
   startedAt?: number
@@ -94,6 +100,8 @@ export class Task extends EventEmitter<TaskHandleEvents> {
     this.timeoutMs = init.timeoutMs
     this.submittedAt = init.submittedAt ?? Date.now()
     this.submitter = init.submitter
+    this.seq = init.seq
+    this.nonce = init.nonce
     if (init.restored != null) {
       ({ status: this.status, attempts: this.attempts, startedAt: this.startedAt, endedAt: this.endedAt, agent: this.agent, error: this.error, value: this.value, progress: this.lastProgress } = init.restored)
     }

@@ -54,12 +54,16 @@ export interface TaskHandleEvents {
   log: [TaskEvent & { type: 'log' }]
 }
 
+type Listener<E extends keyof TaskHandleEvents> = (...args: TaskHandleEvents[E]) => void
+
 /**
  * One task on its owner: its state machine, its result, its events. The
  * scheduler is its only writer (`mark*`); callers read, await `result()`,
- * listen, or `cancel()` (which asks its session, its observer, to cancel it).
+ * listen (`on`, `once`, `off`: an EventEmitter's, made on first use, as few
+ * handles are ever listened to), or `cancel()` (which asks its session, its
+ * observer, to cancel it).
  */
-export class Task extends EventEmitter<TaskHandleEvents> {
+export class Task {
   readonly id: string
   readonly session: string
   readonly module: string
@@ -88,9 +92,10 @@ export class Task extends EventEmitter<TaskHandleEvents> {
   checkResult?: (value: unknown) => void
   private settle?: () => void
   private observer?: TaskObserver
+  /** Made by the first listener: an emitter per task showed in the task path's profile. */
+  private emitter?: EventEmitter<TaskHandleEvents>
 
   constructor (init: TaskInit) {
-    super()
     this.id = init.id
     this.session = init.session
     this.module = init.module
@@ -137,6 +142,38 @@ export class Task extends EventEmitter<TaskHandleEvents> {
   /** Cancels the task wherever it is: a running one has its signal aborted (and its worker killed after a grace period). */
   cancel (reason = 'cancelled by the caller'): void {
     if (!this.final) this.observer?.cancel(this, reason)
+  }
+
+  on<E extends keyof TaskHandleEvents> (event: E, listener: Listener<E>): this {
+    this.events().on(event, listener as never)
+    return this
+  }
+
+  once<E extends keyof TaskHandleEvents> (event: E, listener: Listener<E>): this {
+    this.events().once(event, listener as never)
+    return this
+  }
+
+  off<E extends keyof TaskHandleEvents> (event: E, listener: Listener<E>): this {
+    this.emitter?.off(event, listener as never)
+    return this
+  }
+
+  addListener<E extends keyof TaskHandleEvents> (event: E, listener: Listener<E>): this {
+    return this.on(event, listener)
+  }
+
+  removeListener<E extends keyof TaskHandleEvents> (event: E, listener: Listener<E>): this {
+    return this.off(event, listener)
+  }
+
+  removeAllListeners (event?: keyof TaskHandleEvents): this {
+    this.emitter?.removeAllListeners(event)
+    return this
+  }
+
+  listenerCount (event: keyof TaskHandleEvents): number {
+    return this.emitter?.listenerCount(event) ?? 0
   }
 
   info (): TaskInfo {
@@ -192,14 +229,16 @@ export class Task extends EventEmitter<TaskHandleEvents> {
     if (this.final) return
     this.lastProgress = value
     this.observer?.progress(this, value)
-    if (this.listenerCount('progress') > 0) this.emit('progress', { type: 'progress', task: this.id, value })
+    const emitter = this.emitter
+    if (emitter != null && emitter.listenerCount('progress') > 0) emitter.emit('progress', { type: 'progress', task: this.id, value })
   }
 
   /** A line the task passed to `ctx.log`. */
   log (line: string): void {
     if (this.final) return
     this.observer?.log(this, line)
-    if (this.listenerCount('log') > 0) this.emit('log', { type: 'log', task: this.id, line })
+    const emitter = this.emitter
+    if (emitter != null && emitter.listenerCount('log') > 0) emitter.emit('log', { type: 'log', task: this.id, line })
   }
 
   /** The status event, as the handle emits it and a session's events() yields it. */
@@ -211,8 +250,13 @@ export class Task extends EventEmitter<TaskHandleEvents> {
     const final = this.final
     if (final) this.endedAt = Date.now()
     this.observer?.status(this, previous)
-    if (this.listenerCount('status') > 0) this.emit('status', this.statusEvent())
+    const emitter = this.emitter
+    if (emitter != null && emitter.listenerCount('status') > 0) emitter.emit('status', this.statusEvent())
     if (final) this.settle?.()
+  }
+
+  private events (): EventEmitter<TaskHandleEvents> {
+    return (this.emitter ??= new EventEmitter<TaskHandleEvents>())
   }
 
   private failure (): GridError {

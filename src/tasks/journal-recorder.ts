@@ -48,6 +48,20 @@ interface NewTask {
 }
 
 /**
+ * What the recorder keeps of a task it follows, on the task itself (`Task.journal`):
+ * maps keyed by task, set and cleared for every task in every window, were most of
+ * the journal's work on the node's thread.
+ */
+export interface JournalEntry {
+  /** Its row, once numbered (while it is unfinished: a final task changes no more). */
+  row?: number
+  /** Waiting for its insert: what the insert takes besides the task. */
+  insert?: NewTask
+  /** Its result's JSON, made when its size was checked, until written (null: undefined). */
+  result?: string | null
+}
+
+/**
  * Turns what sessions and tasks do into batched journal writes: a task or
  * session that changes is marked, and every `flushEveryMs` the marked ones
  * are packed as they are then and posted to the journal's writer thread,
@@ -66,18 +80,15 @@ export class JournalRecorder {
   private readonly sessions = new Map<string, Session>()
   /** Sessions journaled (or in the next batch): a task's session is written before the task. */
   private readonly known = new Set<string>()
-  private readonly newTasks = new Map<Task, NewTask>()
+  /** Tasks waiting for their insert (their entry's `insert`), in the order they came. */
+  private newTasks: Task[] = []
   private readonly changed = new Set<Task>()
   /** Dispatched since the last flush: a task still in flight at the next one is written then (a short task's dispatch and end are one write). */
   private fresh = new Set<Task>()
   /** Dispatched before the last flush: written with the next one if still in flight. */
   private ripe = new Set<Task>()
-  /** The journal row of each unfinished task written (or read back): a final task changes no more. */
-  private readonly rowids = new Map<Task, number>()
   /** The next task's row: numbered here (the file has one writer), so an update never waits on its insert. */
   private nextRowid = 1
-  /** Result JSON made when the size was checked, kept until it is written. */
-  private readonly results = new Map<Task, string | null>()
   private readonly dropped = new Set<string>()
   private forgetBefore?: number
   private timer?: NodeJS.Timeout
@@ -92,11 +103,12 @@ export class JournalRecorder {
     this.options = options
     this.flushEveryMs = options.flushEveryMs ?? FLUSH_EVERY_MS
     this.maxInFlight = options.maxInFlight ?? MAX_IN_FLIGHT
-    const { results, options: { maxResultBytes } } = this
+    const { options: { maxResultBytes } } = this
     const recording = (): boolean => !this.closed
     this.checkResult = function (value) {
       const encoded = encodeResult(this.id, value, maxResultBytes)
-      if (recording()) results.set(this, encoded)
+      // kept from its check to its task's status change, which puts the task in the next batch
+      if (recording() && this.journal != null) this.journal.result = encoded
     }
   }
 
@@ -129,13 +141,14 @@ export class JournalRecorder {
       task.mark('failed', { name: 'TypeError', message: `its input cannot be journaled as JSON (or pass tasks: { durable: false }): ${(err as Error).message}` })
       return
     }
-    this.newTasks.set(task, { path, input, resources: resources == null ? null : JSON.stringify(resources) })
+    task.journal = { insert: { path, input, resources: resources == null ? null : JSON.stringify(resources) } }
+    this.newTasks.push(task)
     this.schedule()
   }
 
   /** A task read back from the journal (row `rowid`): followed. */
   resumed (task: Task, rowid: number): void {
-    if (!task.final) this.rowids.set(task, rowid)
+    task.journal = task.final ? {} : { row: rowid }
     task.checkResult = this.checkResult
   }
 
@@ -144,7 +157,7 @@ export class JournalRecorder {
     const status = task.status
     // a start changes nothing a restart needs (dispatched and running resume alike): it goes with the next change;
     // a task not yet inserted is written as it is at the flush
-    if (this.closed || status === 'running' || this.newTasks.has(task)) return
+    if (this.closed || status === 'running' || task.journal?.insert != null) return
     if (status === 'dispatched') {
       this.fresh.add(task)
     } else {
@@ -189,9 +202,7 @@ export class JournalRecorder {
     this.heldBack = false
     this.ripen(all)
     const batch = this.batch()
-    // a result is kept from its check to its task's status change, which put the task in this batch (or its session is gone)
-    this.results.clear()
-    this.newTasks.clear()
+    this.newTasks = []
     this.changed.clear()
     this.sessions.clear()
     this.dropped.clear()
@@ -222,7 +233,7 @@ export class JournalRecorder {
   }
 
   private pending (): boolean {
-    return !this.closed && (this.newTasks.size > 0 || this.changed.size > 0 || this.fresh.size > 0 || this.ripe.size > 0 || this.sessions.size > 0 || this.dropped.size > 0 || this.forgetBefore != null)
+    return !this.closed && (this.newTasks.length > 0 || this.changed.size > 0 || this.fresh.size > 0 || this.ripe.size > 0 || this.sessions.size > 0 || this.dropped.size > 0 || this.forgetBefore != null)
   }
 
   /** Attempts in flight since before the last flush (or all, when closing) become changes to write. */
@@ -269,28 +280,34 @@ export class JournalRecorder {
 
   /** What is pending, packed; rows are numbered for the new tasks, and let go for the tasks now final. */
   private batch (): PackedBatch {
-    const packer = new BatchPacker(this.newTasks.size, this.changed.size)
-    for (const [task, extra] of this.newTasks) {
+    const packer = new BatchPacker(this.newTasks.length, this.changed.size)
+    for (const task of this.newTasks) {
+      const entry = task.journal!
+      const extra = entry.insert!
+      entry.insert = undefined
       // its session is going: so are its rows
       if (this.dropped.has(task.session)) continue
       const rowid = this.nextRowid++
-      if (!task.final) this.rowids.set(task, rowid)
-      packer.insert(rowid, task, extra.path, extra.input, extra.resources, this.error(task), this.result(task))
+      if (!task.final) entry.row = rowid
+      packer.insert(rowid, task, extra.path, extra.input, extra.resources, this.error(task), this.result(entry, task))
     }
     for (const task of this.changed) {
-      const rowid = this.rowids.get(task)
+      const entry = task.journal
+      const rowid = entry?.row
       // no row: its input failed to encode
-      if (rowid == null || this.dropped.has(task.session)) continue
-      if (task.final) this.rowids.delete(task)
-      packer.update(rowid, task, this.error(task), this.result(task))
+      if (entry == null || rowid == null || this.dropped.has(task.session)) continue
+      if (task.final) entry.row = undefined
+      packer.update(rowid, task, this.error(task), this.result(entry, task))
     }
     const sessions = [...this.sessions.values()].map(s => ({ id: s.id, name: s.name, ...s.defaults, closed: s.isClosed, createdAt: s.createdAt }))
     return packer.finish({ sessions, droppedSessions: [...this.dropped], forgetEndedBefore: this.forgetBefore })
   }
 
-  /** Encoded when its size was checked (null: undefined). */
-  private result (task: Task): string | null {
-    return task.status === 'completed' ? this.results.get(task) ?? null : null
+  /** Encoded when its size was checked (null: undefined); let go once packed. */
+  private result (entry: JournalEntry, task: Task): string | null {
+    const result = entry.result
+    entry.result = undefined
+    return task.status === 'completed' ? result ?? null : null
   }
 
   private error (task: Task): string | null {

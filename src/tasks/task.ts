@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import type { TaskEvent, TaskInfo, TaskStatus } from './types.ts'
 import { isFinal } from './types.ts'
 import type { WireError } from '../wire/wire-error.ts'
+import type { JournalEntry } from './journal-recorder.ts'
 import { RemoteError, toWireError } from '../wire/wire-error.ts'
 import { ERR_RESULT_TOO_LARGE, ERR_TASK_CANCELLED, ERR_TASK_LOST, ERR_TASK_TIMEOUT, GridError, ResultTooLargeError, TaskCancelledError, TaskError, TaskLostError, TaskTimeoutError } from '../errors.ts'
 
@@ -90,6 +91,8 @@ export class Task {
   private settledPromise?: Promise<void>
   /** Set by the service: checks a value before it completes the task (the result size cap); what it throws fails the task instead. */
   checkResult?: (value: unknown) => void
+  /** The journal's bookkeeping for this task, when the node journals (JournalRecorder's alone). */
+  journal?: JournalEntry
   private settle?: () => void
   private observer?: TaskObserver
   /** Made by the first listener: an emitter per task showed in the task path's profile. */

@@ -94,6 +94,10 @@ export class Task {
   /** The journal's bookkeeping for this task, when the node journals (JournalRecorder's alone). */
   journal?: JournalEntry
   private settle?: () => void
+  /** `result()`'s promise, made on the first call and settled as the task ends: one promise per awaited task, not two and a callback. */
+  private resultPromise?: Promise<unknown>
+  private resolveResult?: (value: unknown) => void
+  private rejectResult?: (err: Error) => void
   private observer?: TaskObserver
   /** Made by the first listener: an emitter per task showed in the task path's profile. */
   private emitter?: EventEmitter<TaskHandleEvents>
@@ -131,10 +135,8 @@ export class Task {
   result (): Promise<unknown> {
     // not async, and no await of `settled` when final: a run's promise is one of the per-task costs
     if (this.final) return this.status === 'completed' ? Promise.resolve(this.value) : Promise.reject(this.failure())
-    return this.settled.then(() => {
-      if (this.status === 'completed') return this.value
-      throw this.failure()
-    })
+    this.resultPromise ??= new Promise((resolve, reject) => { this.resolveResult = resolve; this.rejectResult = reject })
+    return this.resultPromise
   }
 
   /** The last `ctx.progress` value, if any. */
@@ -255,7 +257,11 @@ export class Task {
     this.observer?.status(this, previous)
     const emitter = this.emitter
     if (emitter != null && emitter.listenerCount('status') > 0) emitter.emit('status', this.statusEvent())
-    if (final) this.settle?.()
+    if (!final) return
+    this.settle?.()
+    if (this.resolveResult == null) return
+    if (this.status === 'completed') this.resolveResult(this.value)
+    else this.rejectResult!(this.failure())
   }
 
   private events (): EventEmitter<TaskHandleEvents> {

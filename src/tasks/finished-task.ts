@@ -28,7 +28,7 @@ export class FinishedTask {
   readonly error: WireError | undefined
   readonly value: unknown
   readonly progress: unknown
-  /** The task's number in its session and its id's random part (the session's index: see FinishedRecords). */
+  /** The task's number in its session and its id's random part (the session's index: see TaskIndex). */
   readonly seq: number | undefined
   readonly nonce: string | undefined
   readonly #submitted: number

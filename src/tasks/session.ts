@@ -5,7 +5,8 @@ import { emptyCounts } from './types.ts'
 import { EventStream } from './event-stream.ts'
 import { SessionClosedError } from '../errors.ts'
 import { randomHex } from './random-hex.ts'
-import { FinishedRecords, taskId } from './finished-records.ts'
+import { TaskIndex, taskId } from './task-index.ts'
+import { FinishedTask } from './finished-task.ts'
 
 /** What a session asks of its service: where a task goes once made. */
 export interface SessionHost {
@@ -36,9 +37,9 @@ export class Session {
   readonly done: Promise<void>
   private readonly host: SessionHost
   /** Tasks not final yet. */
-  private readonly byId = new Map<string, Task>()
+  private readonly byId: TaskIndex<Task>
   /** Final tasks whose results are still served, as compact records (see FinishedTask), in the order they ended. */
-  private readonly finished: FinishedRecords
+  private readonly finished: TaskIndex<FinishedTask>
   /** The next task's number in this session (part of its id). */
   private nextSeq = 0
   private readonly counters = emptyCounts()
@@ -55,7 +56,8 @@ export class Session {
     this.id = id ?? `${owner}/s-${randomHex(6)}`
     this.owner = this.id.split('/')[0]!
     this.taskIdPrefix = `${this.owner}/t-`
-    this.finished = new FinishedRecords(this.taskIdPrefix)
+    this.byId = new TaskIndex(this.taskIdPrefix)
+    this.finished = new TaskIndex(this.taskIdPrefix)
     this.name = options.name ?? this.id
     this.defaults = {
       maxRetries: options.maxRetries ?? SESSION_DEFAULTS.maxRetries,
@@ -107,7 +109,7 @@ export class Session {
     this.counters[task.status]++
     // one already final (resumed from the journal) is not waited for
     if (task.final) {
-      this.finished.add(task)
+      this.finished.set(task.id, new FinishedTask(task))
       return
     }
     this.byId.set(task.id, task)
@@ -158,7 +160,7 @@ export class Session {
 
   /** Forgets final tasks that ended before `before` (their results are no longer served). */
   forgetFinal (before: number): number {
-    return this.finished.forget(before)
+    return this.finished.deleteWhere(record => record.endedAt < before)
   }
 
   /** What every task of this session reports to (one object for all of them). */
@@ -171,8 +173,8 @@ export class Session {
       if (this.streams.size > 0) this.publish(task.statusEvent())
       if (task.final) {
         // from now on a record, not the task: whoever holds the handle keeps it, nobody else does
-        this.byId.delete(task.id)
-        this.finished.add(task)
+        this.byId.delete(task.id, task)
+        this.finished.set(task.id, new FinishedTask(task))
         this.open--
         this.settleIfDone()
       }

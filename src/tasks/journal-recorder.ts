@@ -59,6 +59,10 @@ export interface JournalEntry {
   insert?: NewTask
   /** Its result's JSON, made when its size was checked, until written (null: undefined). */
   result?: string | null
+  /** The window (the recorder's count of flushes) it was last dispatched in, while that attempt is in flight. */
+  dispatchedIn?: number
+  /** In the recorder's list of changed tasks. */
+  changed?: boolean
 }
 
 /**
@@ -82,11 +86,18 @@ export class JournalRecorder {
   private readonly known = new Set<string>()
   /** Tasks waiting for their insert (their entry's `insert`), in the order they came. */
   private newTasks: Task[] = []
-  private readonly changed = new Set<Task>()
-  /** Dispatched since the last flush: a task still in flight at the next one is written then (a short task's dispatch and end are one write). */
-  private fresh = new Set<Task>()
-  /** Dispatched before the last flush: written with the next one if still in flight. */
-  private ripe = new Set<Task>()
+  /** Tasks with a change to write (their entry's `changed`), in the order they changed. */
+  private changed: Task[] = []
+  /**
+   * Dispatched since the last flush (in window `windows`): a task still in flight at the next one is written
+   * then (a short task's dispatch and end are one write). Lists, not sets: a task whose attempt has ended since
+   * (its entry's `dispatchedIn` no longer says this window) is passed over.
+   */
+  private fresh: Task[] = []
+  /** Dispatched before the last flush (in window `windows - 1`): written with the next one if still in flight. */
+  private ripe: Task[] = []
+  /** Flushes so far (see `fresh`). */
+  private windows = 0
   /** The next task's row: numbered here (the file has one writer), so an update never waits on its insert. */
   private nextRowid = 1
   private readonly dropped = new Set<string>()
@@ -157,13 +168,15 @@ export class JournalRecorder {
     const status = task.status
     // a start changes nothing a restart needs (dispatched and running resume alike): it goes with the next change;
     // a task not yet inserted is written as it is at the flush
-    if (this.closed || status === 'running' || task.journal?.insert != null) return
+    const entry = task.journal
+    // no entry: its input could not be encoded, so it has no row
+    if (this.closed || status === 'running' || entry == null || entry.insert != null) return
     if (status === 'dispatched') {
-      this.fresh.add(task)
+      if (entry.dispatchedIn !== this.windows) this.fresh.push(task)
+      entry.dispatchedIn = this.windows
     } else {
-      this.fresh.delete(task)
-      this.ripe.delete(task)
-      this.changed.add(task)
+      entry.dispatchedIn = undefined
+      this.markChanged(task, entry)
     }
     this.schedule()
   }
@@ -203,7 +216,7 @@ export class JournalRecorder {
     this.ripen(all)
     const batch = this.batch()
     this.newTasks = []
-    this.changed.clear()
+    this.changed = []
     this.sessions.clear()
     this.dropped.clear()
     this.forgetBefore = undefined
@@ -233,17 +246,32 @@ export class JournalRecorder {
   }
 
   private pending (): boolean {
-    return !this.closed && (this.newTasks.length > 0 || this.changed.size > 0 || this.fresh.size > 0 || this.ripe.size > 0 || this.sessions.size > 0 || this.dropped.size > 0 || this.forgetBefore != null)
+    return !this.closed && (this.newTasks.length > 0 || this.changed.length > 0 || this.fresh.length > 0 || this.ripe.length > 0 || this.sessions.size > 0 || this.dropped.size > 0 || this.forgetBefore != null)
   }
 
   /** Attempts in flight since before the last flush (or all, when closing) become changes to write. */
   private ripen (all: boolean): void {
-    for (const task of this.ripe) this.changed.add(task)
+    this.changeInFlight(this.ripe, this.windows - 1)
     this.ripe = this.fresh
-    this.fresh = new Set()
+    this.fresh = []
+    this.windows++
     if (!all) return
-    for (const task of this.ripe) this.changed.add(task)
-    this.ripe = new Set()
+    this.changeInFlight(this.ripe, this.windows - 1)
+    this.ripe = []
+  }
+
+  /** Those of `tasks` whose attempt of window `window` is still in flight become changes to write. */
+  private changeInFlight (tasks: Task[], window: number): void {
+    for (const task of tasks) {
+      const entry = task.journal!
+      if (entry.dispatchedIn === window) this.markChanged(task, entry)
+    }
+  }
+
+  private markChanged (task: Task, entry: JournalEntry): void {
+    if (entry.changed === true) return
+    entry.changed = true
+    this.changed.push(task)
   }
 
   /** The writer thread, started once (the data dir made ready first); JournalError if the journal cannot be used. */
@@ -280,7 +308,7 @@ export class JournalRecorder {
 
   /** What is pending, packed; rows are numbered for the new tasks, and let go for the tasks now final. */
   private batch (): PackedBatch {
-    const packer = new BatchPacker(this.newTasks.length, this.changed.size)
+    const packer = new BatchPacker(this.newTasks.length, this.changed.length)
     for (const task of this.newTasks) {
       const entry = task.journal!
       const extra = entry.insert!
@@ -292,10 +320,10 @@ export class JournalRecorder {
       packer.insert(rowid, task, extra.path, extra.input, extra.resources, this.error(task), this.result(entry, task))
     }
     for (const task of this.changed) {
-      const entry = task.journal
-      const rowid = entry?.row
-      // no row: its input failed to encode
-      if (entry == null || rowid == null || this.dropped.has(task.session)) continue
+      const entry = task.journal!
+      entry.changed = false
+      const rowid = entry.row
+      if (rowid == null || this.dropped.has(task.session)) continue
       if (task.final) entry.row = undefined
       packer.update(rowid, task, this.error(task), this.result(entry, task))
     }

@@ -9,6 +9,86 @@ export function taskId (prefix: string, nonce: string, seq: number): string {
   return prefix + nonce + seq.toString(16)
 }
 
+/** Slots per chunk of SeqSlots. */
+const CHUNK = 1024
+
+/**
+ * Values by a dense number, each set once and deleted once (a session's tasks by
+ * their number): arrays of CHUNK slots, a chunk let go once every slot in it has
+ * been set and deleted. No hashing, and no table copied as it grows (a map of
+ * millions of kept results was, over and over).
+ */
+class SeqSlots<T> {
+  private readonly chunks: Array<Array<T | undefined> | undefined> = []
+  /** Per chunk: slots set so far, and slots holding a value now. */
+  private readonly filled: number[] = []
+  private readonly live: number[] = []
+  size = 0
+
+  set (seq: number, value: T): void {
+    const k = Math.floor(seq / CHUNK)
+    let chunk = this.chunks[k]
+    if (chunk == null) {
+      while (this.chunks.length < k) { this.chunks.push(undefined); this.filled.push(0); this.live.push(0) }
+      chunk = this.chunks[k] = new Array<T | undefined>(CHUNK).fill(undefined)
+      this.filled[k] ??= 0
+      this.live[k] ??= 0
+    }
+    if (chunk[seq % CHUNK] === undefined) {
+      this.filled[k]!++
+      this.live[k]!++
+      this.size++
+    }
+    chunk[seq % CHUNK] = value
+  }
+
+  get (seq: number): T | undefined {
+    return this.chunks[Math.floor(seq / CHUNK)]?.[seq % CHUNK]
+  }
+
+  delete (seq: number): boolean {
+    const k = Math.floor(seq / CHUNK)
+    const chunk = this.chunks[k]
+    if (chunk?.[seq % CHUNK] === undefined) return false
+    chunk[seq % CHUNK] = undefined
+    this.size--
+    if (--this.live[k]! === 0 && this.filled[k] === CHUNK) this.chunks[k] = undefined
+    return true
+  }
+
+  /** Deletes the values `drop` says to; how many. */
+  deleteWhere (drop: (value: T) => boolean): number {
+    let dropped = 0
+    for (let k = 0; k < this.chunks.length; k++) {
+      const chunk = this.chunks[k]
+      if (chunk == null || this.live[k] === 0) continue
+      for (let i = 0; i < CHUNK; i++) {
+        const value = chunk[i]
+        if (value !== undefined && drop(value)) {
+          chunk[i] = undefined
+          this.live[k]!--
+          dropped++
+        }
+      }
+      if (this.live[k] === 0 && this.filled[k] === CHUNK) this.chunks[k] = undefined
+    }
+    this.size -= dropped
+    return dropped
+  }
+
+  /** Every value with its number, in number order. */
+  * entries (): IterableIterator<[number, T]> {
+    for (let k = 0; k < this.chunks.length; k++) {
+      const chunk = this.chunks[k]
+      if (chunk == null || this.live[k] === 0) continue
+      for (let i = 0; i < CHUNK; i++) {
+        const value = chunk[i]
+        if (value !== undefined) yield [k * CHUNK + i, value]
+      }
+    }
+  }
+}
+
 /** What the index keys by: a task's number in its session and its id's random part, when its session numbered it. */
 export interface Numbered {
   readonly seq?: number
@@ -24,7 +104,7 @@ export interface Numbered {
  */
 export class TaskIndex<T extends Numbered> {
   private readonly prefix: string
-  private readonly bySeq = new Map<number, T>()
+  private readonly bySeq = new SeqSlots<T>()
   private readonly byId = new Map<string, T>()
 
   /** `prefix`: the session's `<owner>/t-`. */
@@ -50,29 +130,27 @@ export class TaskIndex<T extends Numbered> {
     else this.byId.delete(id)
   }
 
-  /** Everything with its id: those kept by id first (resumed, so older), then in the order they were set. */
+  /** Everything with its id: those kept by id first (resumed, so older), then by number (in the order submitted). */
   * entries (): IterableIterator<[string, T]> {
     yield * this.byId
-    for (const [seq, value] of this.bySeq) yield [taskId(this.prefix, value.nonce!, seq), value]
+    for (const [seq, value] of this.bySeq.entries()) yield [taskId(this.prefix, value.nonce!, seq), value]
   }
 
   * values (): IterableIterator<T> {
     yield * this.byId.values()
-    yield * this.bySeq.values()
+    for (const [, value] of this.bySeq.entries()) yield value
   }
 
   /** Deletes those `drop` says to; how many. */
   deleteWhere (drop: (value: T) => boolean): number {
     let dropped = 0
-    for (const map of [this.byId, this.bySeq] as Array<Map<unknown, T>>) {
-      for (const [key, value] of map) {
-        if (drop(value)) {
-          map.delete(key)
-          dropped++
-        }
+    for (const [id, value] of this.byId) {
+      if (drop(value)) {
+        this.byId.delete(id)
+        dropped++
       }
     }
-    return dropped
+    return dropped + this.bySeq.deleteWhere(drop)
   }
 
   /** What this session numbered, if `id` is exactly its id. */

@@ -68,6 +68,20 @@ describe('Session', () => {
     expect(s.tasks().map(t => t.id)).toEqual(queued.map(t => t.id))
   })
 
+  it('keeps thousands of tasks by number, ended in any order, and forgets them all', () => {
+    const { session: s, queued } = session()
+    for (let i = 0; i < 2500; i++) s.submit('m.ts', i)
+    for (const t of [...queued].reverse()) { t.mark('dispatched'); t.complete(t.input) }
+    expect([0, 1023, 1024, 2499].map(i => s.get(queued[i]!.id)?.value)).toEqual([0, 1023, 1024, 2499])
+    expect(s.tasks().map(t => t.id)).toEqual(queued.map(t => t.id))
+    expect(s.forgetFinal(Date.now() + 1)).toBe(2500)
+    expect(s.get(queued[1024]!.id)).toBeUndefined()
+    const later = s.submit('m.ts', 'later')
+    later.mark('dispatched'); later.complete('done')
+    expect(s.get(later.id)?.value).toBe('done')
+    expect(s.tasks().length).toBe(1)
+  })
+
   it('keeps a final task it did not number (resumed from the journal) by its id', () => {
     const { session: s } = session()
     const resumed = new Task({ id: 'owner/t-0123456789abcdef', session: s.id, module: 'm.ts', input: 1, priority: 0, maxRetries: 0, restored: { status: 'completed', attempts: 1, endedAt: Date.now(), value: 'v' } })

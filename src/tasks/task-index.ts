@@ -19,14 +19,16 @@ const CHUNK = 1024
  * millions of kept results was, over and over).
  */
 class SeqSlots<T> {
+  /** From chunk number `base` on (the ones before were let go). */
   private readonly chunks: Array<Array<T | undefined> | undefined> = []
   /** Per chunk: slots set so far, and slots holding a value now. */
   private readonly filled: number[] = []
   private readonly live: number[] = []
+  private base = 0
   size = 0
 
   set (seq: number, value: T): void {
-    const k = Math.floor(seq / CHUNK)
+    const k = Math.floor(seq / CHUNK) - this.base
     let chunk = this.chunks[k]
     if (chunk == null) {
       while (this.chunks.length < k) { this.chunks.push(undefined); this.filled.push(0); this.live.push(0) }
@@ -43,17 +45,36 @@ class SeqSlots<T> {
   }
 
   get (seq: number): T | undefined {
-    return this.chunks[Math.floor(seq / CHUNK)]?.[seq % CHUNK]
+    const k = Math.floor(seq / CHUNK) - this.base
+    return k < 0 ? undefined : this.chunks[k]?.[seq % CHUNK]
   }
 
   delete (seq: number): boolean {
-    const k = Math.floor(seq / CHUNK)
-    const chunk = this.chunks[k]
+    const k = Math.floor(seq / CHUNK) - this.base
+    const chunk = k < 0 ? undefined : this.chunks[k]
     if (chunk?.[seq % CHUNK] === undefined) return false
     chunk[seq % CHUNK] = undefined
     this.size--
-    if (--this.live[k]! === 0 && this.filled[k] === CHUNK) this.chunks[k] = undefined
+    if (--this.live[k]! === 0) {
+      this.release(k)
+      this.trimFront()
+    }
     return true
+  }
+
+  /** Lets chunk `k` go if every slot in it was set and emptied. */
+  private release (k: number): void {
+    if (this.live[k] === 0 && this.filled[k] === CHUNK) this.chunks[k] = undefined
+  }
+
+  /** Drops the chunks let go at the front: the lists do not grow with every task ever numbered. */
+  private trimFront (): void {
+    while (this.chunks.length > 0 && this.chunks[0] === undefined && this.filled[0] === CHUNK) {
+      this.chunks.shift()
+      this.filled.shift()
+      this.live.shift()
+      this.base++
+    }
   }
 
   /** Deletes the values `drop` says to; how many. */
@@ -70,9 +91,10 @@ class SeqSlots<T> {
           dropped++
         }
       }
-      if (this.live[k] === 0 && this.filled[k] === CHUNK) this.chunks[k] = undefined
     }
     this.size -= dropped
+    for (let k = 0; k < this.chunks.length; k++) this.release(k)
+    this.trimFront()
     return dropped
   }
 
@@ -83,7 +105,7 @@ class SeqSlots<T> {
       if (chunk == null || this.live[k] === 0) continue
       for (let i = 0; i < CHUNK; i++) {
         const value = chunk[i]
-        if (value !== undefined) yield [k * CHUNK + i, value]
+        if (value !== undefined) yield [(this.base + k) * CHUNK + i, value]
       }
     }
   }

@@ -8,6 +8,7 @@ import type { Session } from './session.ts'
 import type { Task } from './task.ts'
 import type { TaskOptions } from './types.ts'
 import { encodeResult } from './result-cap.ts'
+import type { JournalEntry } from './journal-entry.ts'
 import type { Logger } from '../logger.ts'
 
 export interface RecorderOptions {
@@ -41,29 +42,6 @@ export const MAX_IN_FLIGHT = 1
 /** A failing journal is logged at most this often. */
 const LOG_EVERY_MS = 30_000
 
-interface NewTask {
-  path: string
-  input: string | null
-  resources: string | null
-}
-
-/**
- * What the recorder keeps of a task it follows, on the task itself (`Task.journal`):
- * maps keyed by task, set and cleared for every task in every window, were most of
- * the journal's work on the node's thread.
- */
-export interface JournalEntry {
-  /** Its row, once numbered (while it is unfinished: a final task changes no more). */
-  row?: number
-  /** Waiting for its insert: what the insert takes besides the task. */
-  insert?: NewTask
-  /** Its result's JSON, made when its size was checked, until written (null: undefined). */
-  result?: string | null
-  /** The window (the recorder's count of flushes) it was last dispatched in, while that attempt is in flight. */
-  dispatchedIn?: number
-  /** In the recorder's list of changed tasks. */
-  changed?: boolean
-}
 
 /**
  * Turns what sessions and tasks do into batched journal writes: a task or

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import type { TaskEvent, TaskInfo, TaskStatus } from './types.ts'
 import { isFinal } from './types.ts'
 import type { WireError } from '../wire/wire-error.ts'
-import type { JournalEntry } from './journal-recorder.ts'
+import type { JournalEntry } from './journal-entry.ts'
 import { RemoteError, toWireError } from '../wire/wire-error.ts'
 import { ERR_RESULT_TOO_LARGE, ERR_TASK_CANCELLED, ERR_TASK_LOST, ERR_TASK_TIMEOUT, GridError, ResultTooLargeError, TaskCancelledError, TaskError, TaskLostError, TaskTimeoutError } from '../errors.ts'
 

@@ -15,17 +15,12 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { pino } from 'pino'
 import { Tasks } from '../../src/tasks/tasks.ts'
-import type { ItemListener, WorkerHandle } from '../../src/owner/worker-handle.ts'
-import type { WorkerExit } from '../../src/worker/ipc.ts'
+import type { ItemListener } from '../../src/owner/worker-handle.ts'
+import { StandInWorker } from '../fixtures/tasks/stand-in-worker.ts'
 import { note } from './lib.ts'
 
 /** Answers each turn's items in the next turn, as a remote worker's batch of results would come back. */
-class TurnWorker implements WorkerHandle {
-  readonly id = 'w-000000000001'
-  readonly agentId = 'agent'
-  readonly pid = 1
-  readonly stage = 'task:noop'
-  readonly exited = new Promise<WorkerExit>(() => {})
+class TurnWorker extends StandInWorker {
   private items: unknown[] = []
   private listeners: ItemListener[] = []
 
@@ -36,8 +31,6 @@ class TurnWorker implements WorkerHandle {
     this.items.push(item)
     this.listeners.push(listener)
   }
-
-  async kill (): Promise<WorkerExit> { return { code: 0, signal: null } }
 
   private answer (): void {
     const values = JSON.parse(JSON.stringify(this.items)) as unknown[]
@@ -63,7 +56,7 @@ const { values } = parseArgs({ options: { durable: { type: 'boolean', default: f
 const dir = await mkdtemp(join(tmpdir(), 'gridd-tasks-owner-path-'))
 const module = join(dir, 'noop.mjs')
 await writeFile(module, 'export default item => item\n')
-const tasks = new Tasks('12D3KooWOwnerOwnerOwnerOwnerOwnerOwnerOwnerOwnerOwnerOw', { spawn: async () => new TurnWorker(), capacity: () => 1, log: pino({ level: 'silent' }) },
+const tasks = new Tasks('12D3KooWOwnerOwnerOwnerOwnerOwnerOwnerOwnerOwnerOwnerOw', { spawn: async () => new TurnWorker('task:noop'), capacity: () => 1, log: pino({ level: 'silent' }) },
   { minWorkers: 1, maxWorkers: 1, durable: values.durable }, { file: join(dir, 'tasks.sqlite'), prepare: async () => {} })
 try {
   await tasks.start()

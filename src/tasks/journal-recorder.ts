@@ -8,6 +8,7 @@ import type { Session } from './session.ts'
 import type { Task } from './task.ts'
 import type { TaskOptions } from './types.ts'
 import { encodeResult } from './result-cap.ts'
+import type { JournalEntry } from './journal-entry.ts'
 import type { Logger } from '../logger.ts'
 
 export interface RecorderOptions {
@@ -41,11 +42,6 @@ export const MAX_IN_FLIGHT = 1
 /** A failing journal is logged at most this often. */
 const LOG_EVERY_MS = 30_000
 
-interface NewTask {
-  path: string
-  input: string | null
-  resources: string | null
-}
 
 /**
  * Turns what sessions and tasks do into batched journal writes: a task or
@@ -66,18 +62,22 @@ export class JournalRecorder {
   private readonly sessions = new Map<string, Session>()
   /** Sessions journaled (or in the next batch): a task's session is written before the task. */
   private readonly known = new Set<string>()
-  private readonly newTasks = new Map<Task, NewTask>()
-  private readonly changed = new Set<Task>()
-  /** Dispatched since the last flush: a task still in flight at the next one is written then (a short task's dispatch and end are one write). */
-  private fresh = new Set<Task>()
-  /** Dispatched before the last flush: written with the next one if still in flight. */
-  private ripe = new Set<Task>()
-  /** The journal row of each unfinished task written (or read back): a final task changes no more. */
-  private readonly rowids = new Map<Task, number>()
+  /** Tasks waiting for their insert (their entry's `insert`), in the order they came. */
+  private newTasks: Task[] = []
+  /** Tasks with a change to write (their entry's `changed`), in the order they changed. */
+  private changed: Task[] = []
+  /**
+   * Dispatched since the last flush (in window `windows`): a task still in flight at the next one is written
+   * then (a short task's dispatch and end are one write). Lists, not sets: a task whose attempt has ended since
+   * (its entry's `dispatchedIn` no longer says this window) is passed over.
+   */
+  private fresh: Task[] = []
+  /** Dispatched before the last flush (in window `windows - 1`): written with the next one if still in flight. */
+  private ripe: Task[] = []
+  /** Flushes so far (see `fresh`). */
+  private windows = 0
   /** The next task's row: numbered here (the file has one writer), so an update never waits on its insert. */
   private nextRowid = 1
-  /** Result JSON made when the size was checked, kept until it is written. */
-  private readonly results = new Map<Task, string | null>()
   private readonly dropped = new Set<string>()
   private forgetBefore?: number
   private timer?: NodeJS.Timeout
@@ -92,11 +92,12 @@ export class JournalRecorder {
     this.options = options
     this.flushEveryMs = options.flushEveryMs ?? FLUSH_EVERY_MS
     this.maxInFlight = options.maxInFlight ?? MAX_IN_FLIGHT
-    const { results, options: { maxResultBytes } } = this
+    const { options: { maxResultBytes } } = this
     const recording = (): boolean => !this.closed
     this.checkResult = function (value) {
       const encoded = encodeResult(this.id, value, maxResultBytes)
-      if (recording()) results.set(this, encoded)
+      // kept from its check to its task's status change, which puts the task in the next batch
+      if (recording() && this.journal != null) this.journal.result = encoded
     }
   }
 
@@ -129,13 +130,14 @@ export class JournalRecorder {
       task.mark('failed', { name: 'TypeError', message: `its input cannot be journaled as JSON (or pass tasks: { durable: false }): ${(err as Error).message}` })
       return
     }
-    this.newTasks.set(task, { path, input, resources: resources == null ? null : JSON.stringify(resources) })
+    task.journal = { insert: { path, input, resources: resources == null ? null : JSON.stringify(resources) } }
+    this.newTasks.push(task)
     this.schedule()
   }
 
   /** A task read back from the journal (row `rowid`): followed. */
   resumed (task: Task, rowid: number): void {
-    if (!task.final) this.rowids.set(task, rowid)
+    task.journal = task.final ? {} : { row: rowid }
     task.checkResult = this.checkResult
   }
 
@@ -144,13 +146,15 @@ export class JournalRecorder {
     const status = task.status
     // a start changes nothing a restart needs (dispatched and running resume alike): it goes with the next change;
     // a task not yet inserted is written as it is at the flush
-    if (this.closed || status === 'running' || this.newTasks.has(task)) return
+    const entry = task.journal
+    // no entry: its input could not be encoded, so it has no row
+    if (this.closed || status === 'running' || entry == null || entry.insert != null) return
     if (status === 'dispatched') {
-      this.fresh.add(task)
+      if (entry.dispatchedIn !== this.windows) this.fresh.push(task)
+      entry.dispatchedIn = this.windows
     } else {
-      this.fresh.delete(task)
-      this.ripe.delete(task)
-      this.changed.add(task)
+      entry.dispatchedIn = undefined
+      this.markChanged(task, entry)
     }
     this.schedule()
   }
@@ -189,10 +193,8 @@ export class JournalRecorder {
     this.heldBack = false
     this.ripen(all)
     const batch = this.batch()
-    // a result is kept from its check to its task's status change, which put the task in this batch (or its session is gone)
-    this.results.clear()
-    this.newTasks.clear()
-    this.changed.clear()
+    this.newTasks = []
+    this.changed = []
     this.sessions.clear()
     this.dropped.clear()
     this.forgetBefore = undefined
@@ -222,17 +224,32 @@ export class JournalRecorder {
   }
 
   private pending (): boolean {
-    return !this.closed && (this.newTasks.size > 0 || this.changed.size > 0 || this.fresh.size > 0 || this.ripe.size > 0 || this.sessions.size > 0 || this.dropped.size > 0 || this.forgetBefore != null)
+    return !this.closed && (this.newTasks.length > 0 || this.changed.length > 0 || this.fresh.length > 0 || this.ripe.length > 0 || this.sessions.size > 0 || this.dropped.size > 0 || this.forgetBefore != null)
   }
 
   /** Attempts in flight since before the last flush (or all, when closing) become changes to write. */
   private ripen (all: boolean): void {
-    for (const task of this.ripe) this.changed.add(task)
+    this.changeInFlight(this.ripe, this.windows - 1)
     this.ripe = this.fresh
-    this.fresh = new Set()
+    this.fresh = []
+    this.windows++
     if (!all) return
-    for (const task of this.ripe) this.changed.add(task)
-    this.ripe = new Set()
+    this.changeInFlight(this.ripe, this.windows - 1)
+    this.ripe = []
+  }
+
+  /** Those of `tasks` whose attempt of window `window` is still in flight become changes to write. */
+  private changeInFlight (tasks: Task[], window: number): void {
+    for (const task of tasks) {
+      const entry = task.journal!
+      if (entry.dispatchedIn === window) this.markChanged(task, entry)
+    }
+  }
+
+  private markChanged (task: Task, entry: JournalEntry): void {
+    if (entry.changed === true) return
+    entry.changed = true
+    this.changed.push(task)
   }
 
   /** The writer thread, started once (the data dir made ready first); JournalError if the journal cannot be used. */
@@ -269,28 +286,34 @@ export class JournalRecorder {
 
   /** What is pending, packed; rows are numbered for the new tasks, and let go for the tasks now final. */
   private batch (): PackedBatch {
-    const packer = new BatchPacker(this.newTasks.size, this.changed.size)
-    for (const [task, extra] of this.newTasks) {
+    const packer = new BatchPacker(this.newTasks.length, this.changed.length)
+    for (const task of this.newTasks) {
+      const entry = task.journal!
+      const extra = entry.insert!
+      entry.insert = undefined
       // its session is going: so are its rows
       if (this.dropped.has(task.session)) continue
       const rowid = this.nextRowid++
-      if (!task.final) this.rowids.set(task, rowid)
-      packer.insert(rowid, task, extra.path, extra.input, extra.resources, this.error(task), this.result(task))
+      if (!task.final) entry.row = rowid
+      packer.insert(rowid, task, extra.path, extra.input, extra.resources, this.error(task), this.result(entry, task))
     }
     for (const task of this.changed) {
-      const rowid = this.rowids.get(task)
-      // no row: its input failed to encode
+      const entry = task.journal!
+      entry.changed = false
+      const rowid = entry.row
       if (rowid == null || this.dropped.has(task.session)) continue
-      if (task.final) this.rowids.delete(task)
-      packer.update(rowid, task, this.error(task), this.result(task))
+      if (task.final) entry.row = undefined
+      packer.update(rowid, task, this.error(task), this.result(entry, task))
     }
     const sessions = [...this.sessions.values()].map(s => ({ id: s.id, name: s.name, ...s.defaults, closed: s.isClosed, createdAt: s.createdAt }))
     return packer.finish({ sessions, droppedSessions: [...this.dropped], forgetEndedBefore: this.forgetBefore })
   }
 
-  /** Encoded when its size was checked (null: undefined). */
-  private result (task: Task): string | null {
-    return task.status === 'completed' ? this.results.get(task) ?? null : null
+  /** Encoded when its size was checked (null: undefined); let go once packed. */
+  private result (entry: JournalEntry, task: Task): string | null {
+    const result = entry.result
+    entry.result = undefined
+    return task.status === 'completed' ? result ?? null : null
   }
 
   private error (task: Task): string | null {

@@ -41,6 +41,10 @@ CREATE INDEX IF NOT EXISTS tasks_by_end ON tasks (ended_at) WHERE ended_at IS NO
 `
 
 const TASK_COLUMNS = 'rowid, owner, id, session, module, path, input, resources, priority, max_retries, timeout_ms, status, attempts, agent, submitted_at, started_at, ended_at, error, result, submitter'
+const TASK_ROW = `(${TASK_COLUMNS.split(',').map(() => '?').join(', ')})`
+/** Task rows one INSERT statement writes at once: a statement's own cost (a step, a reset, its result object) is paid per this many rows. */
+const ROWS_PER_INSERT = 32
+const TASK_FIELDS = TASK_COLUMNS.split(',').length
 
 /**
  * The task journal: one SQLite file (Node's built-in `node:sqlite`) in WAL mode with
@@ -51,7 +55,7 @@ const TASK_COLUMNS = 'rowid, owner, id, session, module, path, input, resources,
 export class Journal {
   readonly path: string
   private readonly db: DatabaseSync
-  private readonly statements: Record<'insertName' | 'insertSession' | 'closeSession' | 'insertTask' | 'updateTask' | 'deleteSessionTasks' | 'deleteSession' | 'deleteEnded', StatementSync>
+  private readonly statements: Record<'insertName' | 'insertSession' | 'closeSession' | 'insertTask' | 'insertTasks' | 'updateTask' | 'deleteSessionTasks' | 'deleteSession' | 'deleteEnded', StatementSync>
   /** The table of names, as a map (text -> number). */
   private readonly names = new Map<string, number>()
   /** Session id -> its row's number. */
@@ -66,7 +70,8 @@ export class Journal {
       insertName: db.prepare('INSERT INTO names (name) VALUES (?)'),
       insertSession: db.prepare('INSERT INTO sessions (id, name, max_retries, timeout_ms, priority, closed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       closeSession: db.prepare('UPDATE sessions SET closed = ? WHERE rowid = ?'),
-      insertTask: db.prepare(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES (${TASK_COLUMNS.split(',').map(() => '?').join(', ')})`),
+      insertTask: db.prepare(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES ${TASK_ROW}`),
+      insertTasks: db.prepare(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES ${new Array<string>(ROWS_PER_INSERT).fill(TASK_ROW).join(', ')}`),
       updateTask: db.prepare('UPDATE tasks SET status = ?, attempts = ?, agent = ?, started_at = ?, ended_at = ?, error = ?, result = ? WHERE rowid = ?'),
       deleteSessionTasks: db.prepare('DELETE FROM tasks WHERE session = ?'),
       deleteSession: db.prepare('DELETE FROM sessions WHERE rowid = ?'),
@@ -147,15 +152,21 @@ export class Journal {
       const n = batch.insertNumbers
       const t = batch.insertTexts
       const shared = new TextReader(INSERT_TEXTS)
+      const rows: Array<string | number | null> = []
       for (let row = 0, i = 0, j = 0; row < batch.inserts; row++, i += INSERT_NUMBERS, j += INSERT_TEXTS) {
         const id = t[j] as string
         const slash = id.lastIndexOf('/')
-        s.insertTask.run(n[i]!, slash < 0 ? null : this.name(id.slice(0, slash)), id.slice(slash + 1),
+        rows.push(n[i]!, slash < 0 ? null : this.name(id.slice(0, slash)), id.slice(slash + 1),
           this.sessionRow(shared.read(t, j, 1)!), this.name(shared.read(t, j, 2)!), this.name(shared.read(t, j, 3)!),
           t[j + 4] as string | null, t[j + 5] as string | null, n[i + 1]!, n[i + 2]!, column(n[i + 3]!), statusAt(n[i + 4]!), n[i + 5]!,
           this.optionalName(shared.read(t, j, 6)), n[i + 6]!, column(n[i + 7]!), column(n[i + 8]!),
           t[j + 7] as string | null, t[j + 8] as string | null, this.optionalName(shared.read(t, j, 9)))
+        if (rows.length === ROWS_PER_INSERT * TASK_FIELDS) {
+          s.insertTasks.run(...rows)
+          rows.length = 0
+        }
       }
+      for (let at = 0; at < rows.length; at += TASK_FIELDS) s.insertTask.run(...rows.slice(at, at + TASK_FIELDS))
       const un = batch.updateNumbers
       const ut = batch.updateTexts
       const agents = new TextReader(UPDATE_TEXTS)

@@ -48,12 +48,13 @@ class PriorityQueue {
     for (const priority of this.order) {
       const level = this.levels.get(priority)!
       const task = level.shift()
-      if (task == null) continue
-      this.size--
-      if (level.size === 0) {
+      // the last level stays when it empties (see FairQueue.shift); one left empty behind another goes now
+      if (level.size === 0 && this.levels.size > 1) {
         this.levels.delete(priority)
         this.order = this.order.filter(p => p !== priority)
       }
+      if (task == null) continue
+      this.size--
       return task
     }
     return undefined
@@ -96,11 +97,15 @@ export class FairQueue {
       const session = this.ring[this.turn]!
       const queue = this.sessions.get(session)!
       const task = queue.shift()
-      if (queue.size === 0) {
+      if (queue.size > 0) {
+        this.turn++
+      } else if (this.ring.length === 1) {
+        // the only session's queue stays, empty, for its next task: when tasks leave as fast as they come,
+        // a queue (its priority level, arrays and map) was otherwise made and dropped for every task
+        if (task == null) return undefined
+      } else {
         this.sessions.delete(session)
         this.ring.splice(this.turn, 1)
-      } else {
-        this.turn++
       }
       if (task == null) continue
       this.count--

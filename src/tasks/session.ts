@@ -5,6 +5,7 @@ import { emptyCounts } from './types.ts'
 import { EventStream } from './event-stream.ts'
 import { SessionClosedError } from '../errors.ts'
 import { randomHex } from './random-hex.ts'
+import { TaskIndex, taskId } from './task-index.ts'
 import { FinishedTask } from './finished-task.ts'
 
 /** What a session asks of its service: where a task goes once made. */
@@ -36,9 +37,11 @@ export class Session {
   readonly done: Promise<void>
   private readonly host: SessionHost
   /** Tasks not final yet. */
-  private readonly byId = new Map<string, Task>()
+  private readonly byId: TaskIndex<Task>
   /** Final tasks whose results are still served, as compact records (see FinishedTask), in the order they ended. */
-  private readonly finished = new Map<string, FinishedTask>()
+  private readonly finished: TaskIndex<FinishedTask>
+  /** The next task's number in this session (part of its id). */
+  private nextSeq = 0
   private readonly counters = emptyCounts()
   private readonly streams = new Set<EventStream<TaskEvent>>()
   private open = 0
@@ -53,6 +56,8 @@ export class Session {
     this.id = id ?? `${owner}/s-${randomHex(6)}`
     this.owner = this.id.split('/')[0]!
     this.taskIdPrefix = `${this.owner}/t-`
+    this.byId = new TaskIndex(this.taskIdPrefix)
+    this.finished = new TaskIndex(this.taskIdPrefix)
     this.name = options.name ?? this.id
     this.defaults = {
       maxRetries: options.maxRetries ?? SESSION_DEFAULTS.maxRetries,
@@ -70,8 +75,12 @@ export class Session {
   /** Queues a task (options override the session's); returns its handle at once. */
   submit (module: string | URL, input?: unknown, options: TaskOptions = {}): Task {
     if (this.closed) throw new SessionClosedError(this.name)
+    const nonce = randomHex(8)
+    const seq = this.nextSeq++
     const task = new Task({
-      id: this.taskIdPrefix + randomHex(8),
+      id: taskId(this.taskIdPrefix, nonce, seq),
+      seq,
+      nonce,
       session: this.id,
       module: String(module),
       input,
@@ -131,7 +140,7 @@ export class Session {
 
   tasks (filter: { status?: TaskStatus } = {}): TaskInfo[] {
     const out: TaskInfo[] = []
-    for (const [id, record] of this.finished) if (filter.status == null || record.status === filter.status) out.push(record.toTask(id, this.id).info())
+    for (const [id, record] of this.finished.entries()) if (filter.status == null || record.status === filter.status) out.push(record.toTask(id, this.id).info())
     for (const task of this.byId.values()) if (filter.status == null || task.status === filter.status) out.push(task.info())
     return out
   }
@@ -151,14 +160,7 @@ export class Session {
 
   /** Forgets final tasks that ended before `before` (their results are no longer served). */
   forgetFinal (before: number): number {
-    let forgotten = 0
-    for (const [id, record] of this.finished) {
-      if (record.endedAt < before) {
-        this.finished.delete(id)
-        forgotten++
-      }
-    }
-    return forgotten
+    return this.finished.deleteWhere(record => record.endedAt < before)
   }
 
   /** What every task of this session reports to (one object for all of them). */
@@ -171,7 +173,7 @@ export class Session {
       if (this.streams.size > 0) this.publish(task.statusEvent())
       if (task.final) {
         // from now on a record, not the task: whoever holds the handle keeps it, nobody else does
-        this.byId.delete(task.id)
+        this.byId.delete(task.id, task)
         this.finished.set(task.id, new FinishedTask(task))
         this.open--
         this.settleIfDone()

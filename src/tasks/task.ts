@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import type { TaskEvent, TaskInfo, TaskStatus } from './types.ts'
 import { isFinal } from './types.ts'
 import type { WireError } from '../wire/wire-error.ts'
+import type { JournalEntry } from './journal-entry.ts'
 import { RemoteError, toWireError } from '../wire/wire-error.ts'
 import { ERR_RESULT_TOO_LARGE, ERR_TASK_CANCELLED, ERR_TASK_LOST, ERR_TASK_TIMEOUT, GridError, ResultTooLargeError, TaskCancelledError, TaskError, TaskLostError, TaskTimeoutError } from '../errors.ts'
 
@@ -18,6 +19,9 @@ export interface TaskInit {
   submitter?: string
   /** Where a task reloaded from the journal had got to (a final one is settled at once). */
   restored?: TaskState
+  /** Its number in its session, and the random part of its id (see taskId): how its session finds it once final. */
+  seq?: number
+  nonce?: string
 }
 
 /** What of a task changes as it runs: enough, with TaskInit, to rebuild it. */
@@ -51,12 +55,16 @@ export interface TaskHandleEvents {
   log: [TaskEvent & { type: 'log' }]
 }
 
+type Listener<E extends keyof TaskHandleEvents> = (...args: TaskHandleEvents[E]) => void
+
 /**
  * One task on its owner: its state machine, its result, its events. The
  * scheduler is its only writer (`mark*`); callers read, await `result()`,
- * listen, or `cancel()` (which asks its session, its observer, to cancel it).
+ * listen (`on`, `once`, `off`: an EventEmitter's, made on first use, as few
+ * handles are ever listened to), or `cancel()` (which asks its session, its
+ * observer, to cancel it).
  */
-export class Task extends EventEmitter<TaskHandleEvents> {
+export class Task {
   readonly id: string
   readonly session: string
   readonly module: string
@@ -66,6 +74,9 @@ export class Task extends EventEmitter<TaskHandleEvents> {
   readonly timeoutMs?: number
   readonly submittedAt: number
   readonly submitter?: string
+  /** See TaskInit.seq. */
+  readonly seq?: number
+  readonly nonce?: string
   status: TaskStatus = 'queued'
   attempts = 0
   startedAt?: number
@@ -80,11 +91,18 @@ export class Task extends EventEmitter<TaskHandleEvents> {
   private settledPromise?: Promise<void>
   /** Set by the service: checks a value before it completes the task (the result size cap); what it throws fails the task instead. */
   checkResult?: (value: unknown) => void
+  /** The journal's bookkeeping for this task, when the node journals (JournalRecorder's alone). */
+  journal?: JournalEntry
   private settle?: () => void
+  /** `result()`'s promise, made on the first call and settled as the task ends: one promise per awaited task, not two and a callback. */
+  private resultPromise?: Promise<unknown>
+  private resolveResult?: (value: unknown) => void
+  private rejectResult?: (err: Error) => void
   private observer?: TaskObserver
+  /** Made by the first listener: an emitter per task showed in the task path's profile. */
+  private emitter?: EventEmitter<TaskHandleEvents>
 
   constructor (init: TaskInit) {
-    super()
     this.id = init.id
     this.session = init.session
     this.module = init.module
@@ -94,6 +112,8 @@ export class Task extends EventEmitter<TaskHandleEvents> {
     this.timeoutMs = init.timeoutMs
     this.submittedAt = init.submittedAt ?? Date.now()
     this.submitter = init.submitter
+    this.seq = init.seq
+    this.nonce = init.nonce
     if (init.restored != null) {
       ({ status: this.status, attempts: this.attempts, startedAt: this.startedAt, endedAt: this.endedAt, agent: this.agent, error: this.error, value: this.value, progress: this.lastProgress } = init.restored)
     }
@@ -115,10 +135,8 @@ export class Task extends EventEmitter<TaskHandleEvents> {
   result (): Promise<unknown> {
     // not async, and no await of `settled` when final: a run's promise is one of the per-task costs
     if (this.final) return this.status === 'completed' ? Promise.resolve(this.value) : Promise.reject(this.failure())
-    return this.settled.then(() => {
-      if (this.status === 'completed') return this.value
-      throw this.failure()
-    })
+    this.resultPromise ??= new Promise((resolve, reject) => { this.resolveResult = resolve; this.rejectResult = reject })
+    return this.resultPromise
   }
 
   /** The last `ctx.progress` value, if any. */
@@ -129,6 +147,38 @@ export class Task extends EventEmitter<TaskHandleEvents> {
   /** Cancels the task wherever it is: a running one has its signal aborted (and its worker killed after a grace period). */
   cancel (reason = 'cancelled by the caller'): void {
     if (!this.final) this.observer?.cancel(this, reason)
+  }
+
+  on<E extends keyof TaskHandleEvents> (event: E, listener: Listener<E>): this {
+    this.events().on(event, listener as never)
+    return this
+  }
+
+  once<E extends keyof TaskHandleEvents> (event: E, listener: Listener<E>): this {
+    this.events().once(event, listener as never)
+    return this
+  }
+
+  off<E extends keyof TaskHandleEvents> (event: E, listener: Listener<E>): this {
+    this.emitter?.off(event, listener as never)
+    return this
+  }
+
+  addListener<E extends keyof TaskHandleEvents> (event: E, listener: Listener<E>): this {
+    return this.on(event, listener)
+  }
+
+  removeListener<E extends keyof TaskHandleEvents> (event: E, listener: Listener<E>): this {
+    return this.off(event, listener)
+  }
+
+  removeAllListeners (event?: keyof TaskHandleEvents): this {
+    this.emitter?.removeAllListeners(event)
+    return this
+  }
+
+  listenerCount (event: keyof TaskHandleEvents): number {
+    return this.emitter?.listenerCount(event) ?? 0
   }
 
   info (): TaskInfo {
@@ -184,14 +234,16 @@ export class Task extends EventEmitter<TaskHandleEvents> {
     if (this.final) return
     this.lastProgress = value
     this.observer?.progress(this, value)
-    if (this.listenerCount('progress') > 0) this.emit('progress', { type: 'progress', task: this.id, value })
+    const emitter = this.emitter
+    if (emitter != null && emitter.listenerCount('progress') > 0) emitter.emit('progress', { type: 'progress', task: this.id, value })
   }
 
   /** A line the task passed to `ctx.log`. */
   log (line: string): void {
     if (this.final) return
     this.observer?.log(this, line)
-    if (this.listenerCount('log') > 0) this.emit('log', { type: 'log', task: this.id, line })
+    const emitter = this.emitter
+    if (emitter != null && emitter.listenerCount('log') > 0) emitter.emit('log', { type: 'log', task: this.id, line })
   }
 
   /** The status event, as the handle emits it and a session's events() yields it. */
@@ -203,8 +255,17 @@ export class Task extends EventEmitter<TaskHandleEvents> {
     const final = this.final
     if (final) this.endedAt = Date.now()
     this.observer?.status(this, previous)
-    if (this.listenerCount('status') > 0) this.emit('status', this.statusEvent())
-    if (final) this.settle?.()
+    const emitter = this.emitter
+    if (emitter != null && emitter.listenerCount('status') > 0) emitter.emit('status', this.statusEvent())
+    if (!final) return
+    this.settle?.()
+    if (this.resolveResult == null) return
+    if (this.status === 'completed') this.resolveResult(this.value)
+    else this.rejectResult!(this.failure())
+  }
+
+  private events (): EventEmitter<TaskHandleEvents> {
+    return (this.emitter ??= new EventEmitter<TaskHandleEvents>())
   }
 
   private failure (): GridError {

@@ -64,6 +64,13 @@ describe('Journal (tasks.sqlite)', () => {
     ])
   })
 
+  it('writes a batch of many tasks (in statements of many rows, and one by one for the rest) with every field where it belongs', () => {
+    const j = journal()
+    const many = Array.from({ length: 70 }, (_, i) => task(`o/t-${i}`, { input: `{"n":${i}}`, priority: i % 3, agent: i % 2 === 0 ? 'A' : undefined, submitter: i % 5 === 0 ? 'S' : undefined }))
+    j.commit(batch({ sessions: [session()], newTasks: many }))
+    expect(j.load().tasks).toEqual(many.map((t, i) => ({ rowid: i + 1, ...t })))
+  })
+
   it('updates only a session\'s closed flag; a dropped session goes with its tasks; ended tasks are forgotten by time', () => {
     const j = journal()
     j.commit(batch({ sessions: [session(), session({ id: 'o/s-2' })], newTasks: [task('a'), task('b', { session: 'o/s-2' }), task('c', { session: 'o/s-2', status: 'completed', endedAt: 100 })] }))

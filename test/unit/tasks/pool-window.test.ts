@@ -3,28 +3,20 @@ import pino from 'pino'
 import { TaskPool } from '../../../src/tasks/pool.ts'
 import type { PoolConfig } from '../../../src/tasks/pool.ts'
 import { Task } from '../../../src/tasks/task.ts'
-import type { WorkerHandle } from '../../../src/owner/worker-handle.ts'
-import type { WorkerExit } from '../../../src/worker/ipc.ts'
+import { StandInWorker } from '../../fixtures/tasks/stand-in-worker.ts'
 
 /** A worker that answers everything it holds `delayMs` after it got it, and records how many it held at once. */
-class TimedWorker implements WorkerHandle {
-  readonly id = 'w-000000000001'
-  readonly agentId = 'agent'
-  readonly pid = 1
-  readonly stage = 'task:m.ts'
-  readonly exited = new Promise<WorkerExit>(() => {})
+class TimedWorker extends StandInWorker {
   held = 0
   mostHeld = 0
   private readonly delayMs: number
-  constructor (delayMs: number) { this.delayMs = delayMs }
+  constructor (delayMs: number) { super('task:m.ts'); this.delayMs = delayMs }
   async process (item: unknown): Promise<unknown> {
     this.mostHeld = Math.max(this.mostHeld, ++this.held)
     await new Promise(resolve => setTimeout(resolve, this.delayMs))
     this.held--
     return item
   }
-
-  async kill (): Promise<WorkerExit> { return { code: 0, signal: null } }
 }
 
 const CONFIG: PoolConfig = { module: '/m.ts', stage: 'task:m.ts', resources: { cpu: 1, memoryMb: 0 }, window: 2, cancelGraceMs: 50, minWorkers: 1, maxWorkers: 1, sizeEveryMs: 25, scaleDownAfterMs: 60_000 }

@@ -36,6 +36,22 @@ describe('FairQueue', () => {
     expect(q.size).toBe(0)
   })
 
+  it('a queue that empties and fills again keeps its priorities and turns (the emptied one is kept for its next task)', () => {
+    const q = new FairQueue()
+    q.push(task('a', 1))
+    expect(q.shift()?.session).toBe('a')
+    expect(q.shift()).toBeUndefined()
+    const [low, high] = [task('a', 0), task('a', 2)]
+    q.push(low!)
+    q.push(high!)
+    for (let i = 0; i < 2; i++) q.push(task('b'))
+    expect(drain(q).map(s => s.split(':').slice(0, 2).join(':'))).toEqual(['a:2', 'b:0', 'a:0', 'b:0'])
+    expect(q.size).toBe(0)
+    q.push(task('b', 3))
+    q.push(task('b', 1))
+    expect(drain(q).map(s => s.split(':').slice(0, 2).join(':'))).toEqual(['b:3', 'b:1'])
+  })
+
   it('keeps order across its compaction of a long queue', () => {
     const q = new FairQueue()
     const tasks = Array.from({ length: 5000 }, () => task('s'))

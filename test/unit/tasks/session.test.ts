@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import { Session } from '../../../src/tasks/session.ts'
-import type { Task } from '../../../src/tasks/task.ts'
+import { Task } from '../../../src/tasks/task.ts'
 import type { TaskEvent } from '../../../src/tasks/types.ts'
 import { ERR_SESSION_CLOSED, TaskCancelledError } from '../../../src/errors.ts'
 import { toWireError } from '../../../src/wire/wire-error.ts'
@@ -20,7 +20,7 @@ describe('Session', () => {
     const a = s.submit('m.ts', 1)
     const b = s.submit('m.ts', 2, { priority: 9, maxRetries: 0 })
     expect([a.priority, a.maxRetries, b.priority, b.maxRetries]).toEqual([1, 2, 9, 0])
-    expect(a.id).toMatch(/^owner\/t-[0-9a-f]{16}$/)
+    expect(a.id).toMatch(/^owner\/t-[0-9a-f]{17,}$/)
     expect(s.id).toMatch(/^owner\/s-[0-9a-f]{12}$/)
   })
 
@@ -53,6 +53,43 @@ describe('Session', () => {
     expect(s.forgetFinal(Date.now() + 1)).toBe(2)
     expect(s.get(a!.id)).toBeUndefined()
     expect(s.counts().completed).toBe(1)
+  })
+
+  it('finds a final task by its exact id only: another random part, a padded number or another owner finds nothing', () => {
+    const { session: s, queued } = session()
+    for (let i = 0; i < 18; i++) s.submit('m.ts', i)
+    for (const t of queued) { t.mark('dispatched'); t.complete(t.input) }
+    const last = queued[17]!
+    expect(last.id.endsWith('11')).toBe(true)
+    expect(s.get(last.id)?.value).toBe(17)
+    const nonce = last.id.slice('owner/t-'.length, 'owner/t-'.length + 16)
+    const other = nonce.replace(/^./, c => c === '0' ? '1' : '0')
+    for (const id of [`owner/t-${other}11`, `owner/t-${nonce}011`, `owner/t-${nonce}0x11`, `other/t-${nonce}11`, `owner/t-${nonce}`]) expect(s.get(id)).toBeUndefined()
+    expect(s.tasks().map(t => t.id)).toEqual(queued.map(t => t.id))
+  })
+
+  it('keeps thousands of tasks by number, ended in any order, and forgets them all', () => {
+    const { session: s, queued } = session()
+    for (let i = 0; i < 2500; i++) s.submit('m.ts', i)
+    for (const t of [...queued].reverse()) { t.mark('dispatched'); t.complete(t.input) }
+    expect([0, 1023, 1024, 2499].map(i => s.get(queued[i]!.id)?.value)).toEqual([0, 1023, 1024, 2499])
+    expect(s.tasks().map(t => t.id)).toEqual(queued.map(t => t.id))
+    expect(s.forgetFinal(Date.now() + 1)).toBe(2500)
+    expect(s.get(queued[1024]!.id)).toBeUndefined()
+    const later = s.submit('m.ts', 'later')
+    later.mark('dispatched'); later.complete('done')
+    expect(s.get(later.id)?.value).toBe('done')
+    expect(s.tasks().length).toBe(1)
+  })
+
+  it('keeps a final task it did not number (resumed from the journal) by its id', () => {
+    const { session: s } = session()
+    const resumed = new Task({ id: 'owner/t-0123456789abcdef', session: s.id, module: 'm.ts', input: 1, priority: 0, maxRetries: 0, restored: { status: 'completed', attempts: 1, endedAt: Date.now(), value: 'v' } })
+    s.adopt(resumed)
+    expect(s.get(resumed.id)?.value).toBe('v')
+    expect(s.tasks().map(t => t.id)).toEqual([resumed.id])
+    expect(s.forgetFinal(Date.now() + 1)).toBe(1)
+    expect(s.get(resumed.id)).toBeUndefined()
   })
 
   it('events() yields status changes and progress, and ends once the closed session is done', async () => {

@@ -18,6 +18,9 @@ import type { Deployment } from './types.ts'
  */
 export const DEPLOYMENT_LEASE: Partial<LeaseTimings> = { leaseMs: 2500, renewMs: 400, pauseMs: 1500 }
 
+/** With no deployment, the loop looks again this often (and at once when the channel changes). */
+const IDLE_STEP_MS = 1000
+
 export interface RunnerInit extends Partial<LeaseTimings> {
   /** How often deployments are looked at. Default 100 ms. */
   stepMs?: number
@@ -65,7 +68,7 @@ export class DeploymentRunner {
 
   start (): void {
     this.c.store.advertise(this.c.self, {})
-    this.stopLoop = stepLoop(this.stepMs, () => { this.step(Date.now()) }, this.c.log)
+    this.stopLoop = stepLoop(this.stepMs, () => this.step(Date.now()), this.c.log, { idleMs: IDLE_STEP_MS, wakeOn: this.c.store.channel })
   }
 
   /** Cancels this node's runs and hands their leases over at once, rather than make the next owner wait them out. */
@@ -89,8 +92,8 @@ export class DeploymentRunner {
     return [...this.slots.keys()]
   }
 
-  /** One pass over every deployment (the loop calls it; tests may call it with their own clock). */
-  step (now: number): void {
+  /** One pass over every deployment (the loop calls it; tests may call it with their own clock); false when there is none to run or stop. */
+  step (now: number): boolean {
     const deployments = this.c.store.deployments()
     for (const name of this.leases.prune(new Set(deployments.map(d => d.name)))) {
       this.slots.get(name)?.stop(false)
@@ -98,6 +101,7 @@ export class DeploymentRunner {
     }
     const byName = new Map(deployments.map(d => [d.name, d]))
     this.leases.each([...byName.keys()], name => { this.stepDeployment(byName.get(name)!, now) })
+    return byName.size > 0 || this.slots.size > 0
   }
 
   private stepDeployment (deployment: Deployment, now: number): void {

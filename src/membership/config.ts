@@ -24,7 +24,12 @@ export interface MembershipInit {
   maxMembers?: number
   /** How many members each node watches (pings every heartbeatMs): the ring successors. Default 3. */
   monitors?: number
-  /** An unchanged entry is gossiped again every `members × refreshPerMemberMs`, so the grid-wide rate is constant (one a heartbeat). Default heartbeatMs. */
+  /**
+   * An unchanged entry is gossiped again every `members × refreshPerMemberMs`, so the grid-wide rate is
+   * constant (one every 3 heartbeats). Default 3 × heartbeatMs: liveness rides on the watchers' pings and
+   * every change on its own heartbeat, so the refresh only repairs a lost message and ages load figures;
+   * each one costs every node a signature check and D copies received.
+   */
   refreshPerMemberMs?: number
   /** ...but not more often than this. Default 5 × heartbeatMs. */
   refreshMinMs?: number
@@ -45,7 +50,7 @@ export function resolveMembershipConfig (init: MembershipInit): MembershipConfig
     maxMeshPeers: checkOption('maxMeshPeers', positiveNumber, init.maxMeshPeers ?? DEFAULT_MAX_MESH_PEERS),
     maxMembers: checkOption('maxMembers', memberCount, init.maxMembers ?? DEFAULT_MAX_MEMBERS),
     monitors: checkOption('monitors', positiveInteger, init.monitors ?? DEFAULT_MONITORS),
-    refreshPerMemberMs: checkOption('refreshPerMemberMs', positiveNumber, init.refreshPerMemberMs ?? heartbeatMs),
+    refreshPerMemberMs: checkOption('refreshPerMemberMs', positiveNumber, init.refreshPerMemberMs ?? 3 * heartbeatMs),
     refreshMinMs: checkOption('refreshMinMs', positiveNumber, init.refreshMinMs ?? 5 * heartbeatMs)
   }
 }

@@ -2,6 +2,30 @@ import { availableParallelism, cpus, freemem, totalmem } from 'node:os'
 
 const MB = 1024 * 1024
 
+/**
+ * The machine's figures a heartbeat carries, read at most every `everyMs`: `os.cpus()` and
+ * `os.freemem()` open five files under /proc and /sys each time, and an idle node asked every
+ * heartbeat. Between readings the last figures stand; CPU use is the average since the reading before.
+ */
+export class MachineLoad {
+  private readonly cpu = new CpuSampler()
+  private readonly everyMs: number
+  private readAt = -Infinity
+  private figures = { cpu: 0, memoryFreeMb: freeMemoryMb() }
+
+  constructor (everyMs: number) {
+    this.everyMs = everyMs
+  }
+
+  sample (now: number): { cpu: number, memoryFreeMb: number } {
+    if (now - this.readAt >= this.everyMs) {
+      this.readAt = now
+      this.figures = { cpu: this.cpu.sample(), memoryFreeMb: freeMemoryMb() }
+    }
+    return this.figures
+  }
+}
+
 /** Machine CPU use (0..1) between two samples, from the kernel's per-CPU time counters. */
 export class CpuSampler {
   private last = snapshot()

@@ -8,7 +8,7 @@ import { HeartbeatGossip } from './gossip.ts'
 import { MemberSync } from './sync.ts'
 import { MemberConnections } from './connections.ts'
 import { MemberPings } from './pings.ts'
-import { CpuSampler, freeMemoryMb, machineCapacity } from './load.ts'
+import { MachineLoad, freeMemoryMb, machineCapacity } from './load.ts'
 import { Rejections } from '../transport/rejections.ts'
 import type { RejectedCount } from '../transport/rejections.ts'
 import type { MembershipConfig } from './config.ts'
@@ -20,6 +20,8 @@ export type WorkerLoad = Pick<MemberEntry['load'], 'workers' | 'maxWorkers' | 's
 const NO_WORKERS: WorkerLoad = { workers: 0, maxWorkers: 0, slotsUsed: 0, memoryUsedMb: 0, stages: {} }
 /** Lets the flood-published leave get on the wire before connections close. */
 const LEAVE_LINGER_MS = 100
+/** The machine's CPU and free memory are read every this many heartbeats (see MachineLoad). */
+const MACHINE_SAMPLE_PERIODS = 5
 
 /**
  * Membership: who is in the grid and how they are. This node's own entry and
@@ -48,7 +50,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private readonly sync: MemberSync
   private readonly pings: MemberPings
   private readonly connections: MemberConnections
-  private readonly cpu = new CpuSampler()
+  /** Machine figures at most every 5 heartbeats; worker figures are this node's own, fresh every period. */
+  private readonly machine: MachineLoad
   private workerLoad: () => WorkerLoad = () => NO_WORKERS
   private timers: NodeJS.Timeout[] = []
   private abort = new AbortController()
@@ -61,6 +64,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.roles = components.roles
     this.log = log.child({ component: 'membership' })
     this.config = config
+    this.machine = new MachineLoad(MACHINE_SAMPLE_PERIODS * config.heartbeatMs)
     this.rejections = new Rejections(this.log)
     this.core = new MembershipCore(config, {
       id: libp2p.peerId.toString(),
@@ -187,7 +191,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private period (): void {
     if (!this.running) return
     const self = this.core.entry()
-    this.core.setEntry({ ...self, load: { ...self.load, cpu: this.cpu.sample(), memoryFreeMb: freeMemoryMb(), ...this.workerLoad() } })
+    this.core.setEntry({ ...self, load: { ...self.load, ...this.machine.sample(performance.now()), ...this.workerLoad() } })
     if (this.core.publishDue(performance.now())) void this.publish()
     const targets = this.core.targets()
     this.connections.watch(targets)

@@ -16,6 +16,9 @@ const ackSchema = v.object({ v: v.literal(1), incarnation: v.pipe(v.number(), v.
 
 type Answer = (incarnation: number | undefined) => void
 
+/** A ping sent and not answered: how to settle it, when it is given up, and whether it was. */
+interface Waiting { answer: Answer, deadline: number, settled: boolean }
+
 /**
  * One long-lived ping stream to a watched member. Opening a libp2p stream
  * costs a multistream negotiation, yamux frames and a peer-store update on
@@ -29,9 +32,10 @@ export class PingLine {
   readonly connection: Connection
   private readonly json: JsonStream
   /** Pings sent and not answered, oldest first; an expired one stays (answered into the void) to keep the order. */
-  private readonly unanswered: Answer[] = []
+  private readonly unanswered: Waiting[] = []
   private writing: Promise<void> = Promise.resolve()
   private ended = false
+  private expiry?: NodeJS.Timeout
 
   static async open (connection: Connection, options: AbortOptions): Promise<PingLine> {
     return new PingLine(connection, new JsonStream(await connection.newStream(PING_PROTOCOL, options), { maxBytes: MAX_PING_BYTES }))
@@ -55,28 +59,53 @@ export class PingLine {
       return undefined
     }
     return await new Promise(resolve => {
-      let settled = false
-      const settle: Answer = incarnation => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        signal.removeEventListener('abort', onAbort)
-        resolve(incarnation)
+      const waiting: Waiting = {
+        deadline: performance.now() + timeoutMs,
+        settled: false,
+        answer: incarnation => {
+          if (waiting.settled) return
+          waiting.settled = true
+          signal.removeEventListener('abort', onAbort)
+          resolve(incarnation)
+        }
       }
-      const onAbort = (): void => { settle(undefined) }
-      const timer = setTimeout(onAbort, timeoutMs)
+      const onAbort = (): void => { waiting.answer(undefined) }
       signal.addEventListener('abort', onAbort, { once: true })
-      this.unanswered.push(settle)
+      this.unanswered.push(waiting)
+      this.expireLater(waiting.deadline)
       // one write at a time: a frame must not interleave with another
       this.writing = this.writing.then(async () => { await this.json.write({ v: 1 }) }).catch(err => { this.close(err as Error) })
     })
+  }
+
+  /**
+   * One timer per line, not per ping: armed for the oldest deadline, left running when that ping is
+   * answered (a timer cleared still woke the process at its time), and on firing it gives up what is
+   * overdue and re-arms for the next waiting ping, if any. Pinged once a period and answered at once,
+   * a line wakes its node once per timeout, not once per ping.
+   */
+  private expireLater (deadline: number): void {
+    if (this.expiry != null) return
+    this.expiry = setTimeout(() => {
+      this.expiry = undefined
+      const now = performance.now()
+      let next = Infinity
+      for (const waiting of this.unanswered) {
+        if (waiting.settled) continue
+        if (waiting.deadline <= now) waiting.answer(undefined)
+        else next = Math.min(next, waiting.deadline)
+      }
+      if (next !== Infinity && !this.ended) this.expireLater(next)
+    }, Math.max(0, deadline - performance.now()))
+    this.expiry.unref()
   }
 
   /** Ends the line; pings waiting on it are unanswered. */
   close (err?: Error): void {
     if (this.ended) return
     this.ended = true
-    for (const answer of this.unanswered.splice(0)) answer(undefined)
+    clearTimeout(this.expiry)
+    for (const waiting of this.unanswered.splice(0)) waiting.answer(undefined)
     if (err != null) this.json.stream.abort(err)
     else void this.json.close()
   }
@@ -85,9 +114,9 @@ export class PingLine {
     try {
       for (;;) {
         const ack = await this.json.read(ackSchema)
-        const answer = this.unanswered.shift()
-        if (answer == null) throw new ProtocolError('an answer to no ping')
-        answer(ack.incarnation)
+        const waiting = this.unanswered.shift()
+        if (waiting == null) throw new ProtocolError('an answer to no ping')
+        waiting.answer(ack.incarnation)
       }
     } catch (err) {
       // the member closed the line (idle, stopping, an older node answering once) or broke it

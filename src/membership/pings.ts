@@ -104,9 +104,14 @@ export class MemberPings {
     const json = new JsonStream(stream, { maxBytes: MAX_PING_BYTES })
     let second = 0
     let inSecond = 0
+    // one idle timer per line, pushed back by each ping (a timer per ping fired a minute later, every one)
+    const idle = new AbortController()
+    const signal = idle.signal
+    const idleTimer = setTimeout(() => { idle.abort() }, IDLE_LINE_MS)
+    idleTimer.unref()
     try {
       for (;;) {
-        const signal = AbortSignal.timeout(IDLE_LINE_MS)
+        idleTimer.refresh()
         try {
           await json.read(pingSchema, { signal })
         } catch (err) {
@@ -123,6 +128,8 @@ export class MemberPings {
     } catch (err) {
       this.rejections.reject(PING_PROTOCOL, 'malformed', connection.remotePeer.toString(), 'dropped a member ping line', String(err), { err })
       stream.abort(err as Error)
+    } finally {
+      clearTimeout(idleTimer)
     }
   }
 }

@@ -10,6 +10,9 @@ import { ticksBetween } from './spec.ts'
 import type { ScheduleStore } from './store.ts'
 import type { Lease, Schedule } from './types.ts'
 
+/** With no schedule, the loop looks again this often (and at once when the channel changes). */
+const IDLE_STEP_MS = 1000
+
 export interface FirerInit extends Partial<LeaseTimings> {
   /** How often schedules are looked at. Default 100 ms. */
   stepMs?: number
@@ -66,7 +69,7 @@ export class Firer {
   }
 
   start (): void {
-    this.stopLoop = stepLoop(this.stepMs, () => { this.step() }, this.c.log)
+    this.stopLoop = stepLoop(this.stepMs, () => this.step(), this.c.log, { idleMs: IDLE_STEP_MS, wakeOn: this.c.store.channel })
   }
 
   stop (): void {
@@ -80,8 +83,8 @@ export class Firer {
     return { firer: this.electedFor(schedule), lease: this.c.store.lease(schedule.id), lastTick: this.c.store.fired(schedule.id)?.tick }
   }
 
-  /** One pass over every schedule (the loop calls it; tests call it with a fake clock). */
-  step (): void {
+  /** One pass over every schedule (the loop calls it; tests call it with a fake clock); false when there is none. */
+  step (): boolean {
     const now = this.now()
     const schedules = this.c.store.schedules()
     for (const id of this.leases.prune(new Set(schedules.map(s => s.id)))) {
@@ -91,6 +94,7 @@ export class Firer {
     }
     const byId = new Map(schedules.map(s => [s.id, s]))
     this.leases.each([...byId.keys()], id => { this.stepSchedule(byId.get(id)!, now) })
+    return byId.size > 0
   }
 
   private stepSchedule (schedule: Schedule, now: number): void {

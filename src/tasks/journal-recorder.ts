@@ -170,7 +170,9 @@ export class JournalRecorder {
 
   /** Final tasks that ended before `before` are deleted (their results are no longer served). */
   forget (before: number): void {
-    if (this.closed) return
+    // a journal never opened (no file at start, nothing written since) holds nothing to forget: opening
+    // it here started the writer thread on every node's first sweep, tasks or not (and made the file)
+    if (this.closed || this.opening == null) return
     this.forgetBefore = Math.max(this.forgetBefore ?? 0, before)
     this.schedule()
   }

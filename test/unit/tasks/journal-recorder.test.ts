@@ -88,6 +88,18 @@ async function until (check: () => boolean): Promise<void> {
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 describe('JournalRecorder', () => {
+  it('the periodic forget on a journal never opened starts no writer (an idle node has no thread and no file); once a session is written, it does', async () => {
+    const writer = new HeldWriter()
+    const log = pino({ level: 'silent' })
+    const recorder = new JournalRecorder({ file, prepare: async () => {}, maxResultBytes: 1024, log, startWriter: writer.start, flushEveryMs: 1 })
+    recorders.push(recorder)
+    recorder.forget(Date.now())
+    await sleep(30)
+    expect(writer.events).toBeUndefined()
+    recorder.session(new Session('owner', { name: 'first' }, { enqueue: () => {}, cancel: () => {}, changed: () => {} }))
+    await until(() => writer.events != null)
+  })
+
   it('posts at most maxInFlight batches to a writer that is behind; changes merge meanwhile (a task once, as it is last), and go as soon as it writes one', async () => {
     const writer = new HeldWriter()
     const { recorder, submit } = setUp({ startWriter: writer.start, maxInFlight: 2, flushEveryMs: 5 })

@@ -63,7 +63,8 @@ export class MembershipCore {
       suspicionMaxMs: config.suspicionMaxMs,
       forgetFailedAfterMs: config.reconnectForMs,
       forgetLeftAfterMs: config.forgetLeftAfterMs,
-      watchers: config.monitors
+      watchers: config.monitors,
+      onWatchable: (id, watchable) => { if (watchable) this.ring.add(id); else this.ring.remove(id) }
     })
     this.tickMs = Math.max(20, Math.min(250, config.heartbeatMs / 4))
     this.health = new LocalHealth(this.tickMs)
@@ -181,7 +182,7 @@ export class MembershipCore {
     for (const member of forgotten) this.remembered.add(member, now)
     if (this.table.version !== this.ringVersion) {
       this.ringVersion = this.table.version
-      this.watched = this.ring.targets(this.self.id, this.table.watchable(), this.config.monitors)
+      this.watched = this.ring.successors(this.self.id, this.config.monitors)
       this.table.setMonitored(this.watched, now)
     }
     return { events, forgotten, pausedMs }

@@ -13,22 +13,33 @@ export class StateIndex {
   readonly contested = new Set<string>()
   /** Bumped whenever the set of alive or suspect members changes (MonitorRing recomputes then). */
   version = 0
+  /** Told each id that joins or leaves the alive-or-suspect set (the ring follows it). */
+  private readonly onWatchable?: (id: string, watchable: boolean) => void
+
+  constructor (onWatchable?: (id: string, watchable: boolean) => void) {
+    this.onWatchable = onWatchable
+  }
 
   add (id: string, state: MemberState): void {
     this.byState[state].add(id)
-    if (watchable(state)) this.version++
+    if (watchable(state)) this.changed(id, true)
   }
 
   remove (id: string, state: MemberState): void {
     this.byState[state].delete(id)
     this.contested.delete(id)
-    if (watchable(state)) this.version++
+    if (watchable(state)) this.changed(id, false)
   }
 
   move (id: string, from: MemberState, to: MemberState): void {
     this.byState[from].delete(id)
     this.byState[to].add(id)
-    if (watchable(from) !== watchable(to)) this.version++
+    if (watchable(from) !== watchable(to)) this.changed(id, watchable(to))
+  }
+
+  private changed (id: string, isWatchable: boolean): void {
+    this.version++
+    this.onWatchable?.(id, isWatchable)
   }
 
   count (states: MemberState[]): number {

@@ -15,6 +15,8 @@ export interface MemberTableInit {
   watchers?: number
   /** A member was not added because the table is full. */
   onFull?: (id: string) => void
+  /** A member became watchable (alive or suspect) or stopped being so: whom MonitorRing places. */
+  onWatchable?: (id: string, watchable: boolean) => void
 }
 
 export interface MemberRecord {

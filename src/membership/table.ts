@@ -23,10 +23,11 @@ export class MemberTable {
   /** The members this node watches (pings): only their silence is evidence here. Until set: every member. */
   private monitored?: Set<string>
   /** Ids by state, so the periodic work visits the few rows it concerns, not the whole table. */
-  private readonly index = new StateIndex()
+  private readonly index: StateIndex
 
   constructor (init: MemberTableInit) {
     this.init = init
+    this.index = new StateIndex(init.onWatchable)
   }
 
   /**
@@ -63,7 +64,9 @@ export class MemberTable {
     }
     if (rec != null) rec.ownWordAt = now
     if (entry.state === 'left') return this.left(entry, now)
-    if (rec == null) return this.add({ ...entry, state: 'alive' }, now, true)
+    // entries are values (every change makes a new one): an alive one is kept as given, not copied,
+    // so a table of thousands holds no second copy of what the message parser already built
+    if (rec == null) return this.add(entry.state === 'alive' ? entry : { ...entry, state: 'alive' }, now, true)
     if (entry.incarnation < rec.entry.incarnation) return []
     const prior = rec.entry
     if (prior.state === 'failed' || prior.state === 'left') {

@@ -1,4 +1,5 @@
 import { MemberTable } from './table.ts'
+import type { MemberTableInit } from './table.ts'
 import type { MemberEvent, Member } from './member.ts'
 import type { Heartbeat, MemberEntry } from './schema.ts'
 import { RememberedMembers } from './remembered.ts'
@@ -49,12 +50,13 @@ export class MembershipCore {
   private watched: string[] = []
   private ringVersion = -1
 
-  constructor (config: MembershipConfig, self: MemberEntry, now: number, hooks: MembershipCoreHooks) {
+  /** `converged`: start from another table's rows (forked, see MemberTable.fork), not an empty table. */
+  constructor (config: MembershipConfig, self: MemberEntry, now: number, hooks: MembershipCoreHooks, converged?: MemberTable) {
     this.config = config
     this.hooks = hooks
     this.self = self
     this.lastTick = now
-    this.table = new MemberTable({
+    const tableInit: MemberTableInit = {
       maxMembers: config.maxMembers,
       onFull: id => { hooks.reject('membership', 'table-full', undefined, `member table full (${config.maxMembers}): not listing a new member`, id) },
       selfId: self.id,
@@ -65,7 +67,9 @@ export class MembershipCore {
       forgetLeftAfterMs: config.forgetLeftAfterMs,
       watchers: config.monitors,
       onWatchable: (id, watchable) => { if (watchable) this.ring.add(id); else this.ring.remove(id) }
-    })
+    }
+    this.table = converged?.fork(tableInit) ?? new MemberTable(tableInit)
+    for (const id of this.table.watchable()) this.ring.add(id)
     this.tickMs = Math.max(20, Math.min(250, config.heartbeatMs / 4))
     this.health = new LocalHealth(this.tickMs)
     this.policy = new PublishPolicy({ heartbeatMs: config.heartbeatMs, refreshPerMemberMs: config.refreshPerMemberMs, minRefreshMs: config.refreshMinMs })

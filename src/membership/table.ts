@@ -3,6 +3,7 @@ import { significantChange } from './member.ts'
 import type { Member, MemberEvent, MemberEventType } from './member.ts'
 import { suspicionTimeout, expectedConfirmations } from './suspicion.ts'
 import { StateIndex } from './table-index.ts'
+import { TableRows } from './table-rows.ts'
 import type { Claim, LiveReport, MemberRecord, MemberTableInit } from './table-record.ts'
 
 export type { Claim, LiveReport, MemberTableInit } from './table-record.ts'
@@ -17,17 +18,27 @@ const HEARSAY_DIALS = 3
  */
 export class MemberTable {
   private readonly init: MemberTableInit
-  private readonly records = new Map<string, MemberRecord>()
+  private records = new TableRows()
   /** Lifeguard's local health multiplier: >1 while this node itself is slow. */
   private slowness = 1
   /** The members this node watches (pings): only their silence is evidence here. Until set: every member. */
   private monitored?: Set<string>
   /** Ids by state, so the periodic work visits the few rows it concerns, not the whole table. */
-  private readonly index: StateIndex
+  private index: StateIndex
 
   constructor (init: MemberTableInit) {
     this.init = init
     this.index = new StateIndex(init.onWatchable)
+  }
+
+  /** A table for another node (`init.selfId`, its own row left out) that starts where this one is: rows
+   * shared, each table copying one when it first changes it (the simulator's thousands of converged tables). */
+  fork (init: MemberTableInit): MemberTable {
+    const table = new MemberTable(init)
+    table.records = this.records.fork()
+    table.index = this.index.copy(init.onWatchable)
+    table.remove(init.selfId)
+    return table
   }
 
   /**
@@ -36,7 +47,7 @@ export class MemberTable {
    * seen-cache forgot it), or its incarnation is older than the one we know.
    */
   isReplay (id: string, incarnation: number, seq: number): boolean {
-    const rec = this.records.get(id)
+    const rec = this.records.peek(id)
     if (rec == null || !rec.direct) return false
     if (incarnation < rec.entry.incarnation) return true
     return incarnation === rec.seqIncarnation && seq <= rec.seq
@@ -144,8 +155,8 @@ export class MemberTable {
   setMonitored (ids: Iterable<string>, now: number): void {
     const next = new Set(ids)
     for (const id of next) {
-      const rec = this.records.get(id)
-      if (rec != null && this.monitored?.has(id) !== true && rec.entry.state === 'alive') rec.lastHeardAt = Math.max(rec.lastHeardAt, now)
+      const rec = this.records.peek(id)
+      if (rec != null && this.monitored?.has(id) !== true && rec.entry.state === 'alive' && rec.lastHeardAt < now) this.records.get(id)!.lastHeardAt = now
     }
     this.monitored = next
   }
@@ -156,7 +167,11 @@ export class MemberTable {
 
   /** Ids of the members that may be watched: alive or suspect. */
   watchable (): string[] {
-    return [...this.index.byState.alive, ...this.index.byState.suspect]
+    return this.ids(state => state === 'alive' || state === 'suspect')
+  }
+
+  private ids (which: (state: MemberState) => boolean): string[] {
+    return [...this.records.values()].filter(rec => which(rec.entry.state)).map(rec => rec.entry.id)
   }
 
   /** Changes whenever `watchable()` would. */
@@ -209,19 +224,21 @@ export class MemberTable {
   tick (now: number): MemberEvent[] {
     const events: MemberEvent[] = []
     const expected = expectedConfirmations(this.count(['alive', 'suspect']), this.init.watchers)
-    const silenceMatters = this.monitored ?? this.index.byState.alive
+    const silenceMatters = this.monitored ?? this.ids(state => state === 'alive')
     for (const id of [...silenceMatters, ...this.index.byState.suspect]) {
-      const rec = this.records.get(id)
-      if (rec == null) continue
-      const state = rec.entry.state
-      if (state === 'alive' && this.watches(rec.entry.id) && !this.hearsRecently(rec, now)) {
+      // looked at, not taken: a forked table copies only the rows it changes
+      const seen = this.records.peek(id)
+      if (seen == null) continue
+      const state = seen.entry.state
+      if (state === 'alive' && this.watches(id) && !this.hearsRecently(seen, now)) {
+        const rec = this.records.get(id)!
         rec.suspectedAt = now
         rec.confirmations = undefined
         rec.ownClaim = true
         events.push(...this.transition(rec, { ...rec.entry, state: 'suspect' }, now, 'member:suspect'))
       } else if (state === 'suspect') {
-        const timeout = this.slowness * suspicionTimeout(rec.confirmations?.size ?? 0, expected, this.init.suspicionMinMs, this.init.suspicionMaxMs)
-        if (now - rec.suspectedAt >= timeout) events.push(...this.transition(rec, { ...rec.entry, state: 'failed' }, now, 'member:fail'))
+        const timeout = this.slowness * suspicionTimeout(seen.confirmations?.size ?? 0, expected, this.init.suspicionMinMs, this.init.suspicionMaxMs)
+        if (now - seen.suspectedAt >= timeout) events.push(...this.transition(this.records.get(id)!, { ...seen.entry, state: 'failed' }, now, 'member:fail'))
       }
     }
     return events
@@ -231,7 +248,7 @@ export class MemberTable {
   forget (now: number): Member[] {
     const forgotten: Member[] = []
     for (const id of [...this.index.byState.failed, ...this.index.byState.left]) {
-      const rec = this.records.get(id)!
+      const rec = this.records.peek(id)!
       const state = rec.entry.state
       const limit = state === 'failed' ? this.init.forgetFailedAfterMs : state === 'left' ? this.init.forgetLeftAfterMs : undefined
       if (limit != null && now - rec.stateSince > limit) {
@@ -242,10 +259,7 @@ export class MemberTable {
     return forgotten
   }
 
-  /**
-   * Stretch every timeout by `multiplier` (>= 1) while this node is overloaded,
-   * so its own late processing of heartbeats is not blamed on others.
-   */
+  /** Stretch every timeout by `multiplier` (>= 1) while this node is overloaded: its own lateness is not blamed on others. */
   setSlowness (multiplier: number): void {
     this.slowness = Math.max(1, multiplier)
   }
@@ -266,7 +280,7 @@ export class MemberTable {
   suspects (now: number): Claim[] {
     const claims: Claim[] = []
     for (const id of [...this.index.byState.suspect, ...this.index.byState.failed]) {
-      const rec = this.records.get(id)!
+      const rec = this.records.peek(id)!
       const state = rec.entry.state
       if (!rec.ownClaim) continue
       if (state === 'suspect' || (state === 'failed' && now - rec.stateSince < this.init.suspectAfterMs * 10)) {
@@ -280,7 +294,7 @@ export class MemberTable {
   hears (now: number): LiveReport[] {
     const reports: LiveReport[] = []
     for (const id of this.index.contested) {
-      const rec = this.records.get(id)
+      const rec = this.records.peek(id)
       if (rec == null || rec.contestedUntil <= now) {
         this.index.contested.delete(id)
         continue
@@ -296,7 +310,7 @@ export class MemberTable {
   }
 
   get (id: string, now: number): Member | undefined {
-    const rec = this.records.get(id)
+    const rec = this.records.peek(id)
     return rec == null ? undefined : this.view(rec, now)
   }
 
@@ -335,7 +349,7 @@ export class MemberTable {
         this.init.onFull?.(entry.id)
         return []
       }
-      events.push(...this.transition(victim, { ...victim.entry, state: 'failed' }, now, 'member:fail'))
+      events.push(...this.transition(this.records.get(victim.entry.id)!, { ...victim.entry, state: 'failed' }, now, 'member:fail'))
     }
     const rec = this.record(entry, now, direct)
     this.insert(rec)
@@ -364,21 +378,21 @@ export class MemberTable {
   }
 
   private remove (id: string): void {
-    const rec = this.records.get(id)
+    const rec = this.records.peek(id)
     if (rec == null) return
     this.records.delete(id)
     this.index.remove(id, rec.entry.state)
   }
 
-  private hearsRecently (rec: MemberRecord, now: number): boolean {
+  private hearsRecently (rec: Readonly<MemberRecord>, now: number): boolean {
     return now - rec.lastHeardAt < this.init.suspectAfterMs * this.slowness
   }
 
-  private event (type: MemberEventType, rec: MemberRecord, now: number): MemberEvent {
+  private event (type: MemberEventType, rec: Readonly<MemberRecord>, now: number): MemberEvent {
     return { type, member: this.view(rec, now) }
   }
 
-  private view (rec: MemberRecord, now: number): Member {
+  private view (rec: Readonly<MemberRecord>, now: number): Member {
     return { ...rec.entry, lastSeenMs: Math.max(0, Math.round(now - rec.lastHeardAt)) }
   }
 }

@@ -1,4 +1,5 @@
 import { MembershipCore } from '../../../src/membership/core.ts'
+import type { MemberTable } from '../../../src/membership/table.ts'
 import type { MembershipConfig } from '../../../src/membership/config.ts'
 import type { MemberEntry, Heartbeat } from '../../../src/membership/schema.ts'
 import type { MemberEvent } from '../../../src/membership/member.ts'
@@ -46,7 +47,8 @@ export class SimNode implements Host {
   /** Per watched member, when the pings still waiting for an answer went out. */
   private readonly pinging = new Map<number, number[]>()
 
-  constructor (index: number, id: string, world: SimWorld, config: MembershipConfig) {
+  /** `converged`: the grid's table this node starts from (forked: rows shared until changed). */
+  constructor (index: number, id: string, world: SimWorld, config: MembershipConfig, converged?: MemberTable) {
     this.index = index
     this.id = id
     this.world = world
@@ -55,7 +57,7 @@ export class SimNode implements Host {
       reject: () => {},
       certify: entry => entry,
       wallNow: () => EPOCH + world.clock.now
-    })
+    }, converged)
   }
 
   start (): void {

@@ -1,5 +1,7 @@
 import { resolveMembershipConfig } from '../../../src/membership/config.ts'
-import type { MembershipInit } from '../../../src/membership/config.ts'
+import type { MembershipConfig, MembershipInit } from '../../../src/membership/config.ts'
+import { MembershipCore } from '../../../src/membership/core.ts'
+import type { MemberTable } from '../../../src/membership/table.ts'
 import type { MemberEvent } from '../../../src/membership/member.ts'
 import { DEFAULT_MAX_MEMBERS } from '../../../src/membership/constants.ts'
 import { fnv1a } from '../../../src/membership/ring.ts'
@@ -62,9 +64,7 @@ export function simulate (s: Scenario): SimResult {
   const started = performance.now()
   const random = seeded(s.seed)
   const clock = new SimClock()
-  // a grid larger than the default table cap must raise it (`grid node --max-members`), or each
-  // table would list only the first 4,096 members it heard of
-  const config = resolveMembershipConfig({ maxMembers: Math.max(DEFAULT_MAX_MEMBERS, s.nodes), ...s.membership })
+  const config = simConfig(s.nodes, s.membership)
   const nodes: SimNode[] = []
   const net = new SimNetwork(clock, nodes, s.nodes, { minDelayMs: 0.2, maxDelayMs: 2, loss: s.loss, random })
   const gossip = new GossipModel(clock, net, s.nodes, random)
@@ -92,8 +92,9 @@ export function simulate (s: Scenario): SimResult {
       }
     }
   }
-  for (let i = 0; i < s.nodes; i++) nodes.push(new SimNode(i, simId(i), world, config))
-  convergedGrid(nodes, config.heartbeatMs, random)
+  const converged = convergedTable(s.nodes, config)
+  for (let i = 0; i < s.nodes; i++) nodes.push(new SimNode(i, simId(i), world, config, converged))
+  for (const node of nodes) announced(node, config.heartbeatMs, random)
   for (const node of nodes) node.start()
   const setupMs = Math.round(performance.now() - started)
   clock.runUntil(WARMUP_S * 1000)
@@ -201,22 +202,33 @@ export function simulate (s: Scenario): SimResult {
 }
 
 /**
- * A grid that has run a while: every node has every other's own word (as after the joins'
- * syncs and announcements) and has announced itself, its last heartbeat at a random point of
- * its refresh interval, so refreshes arrive at the steady rate (one a heartbeat grid-wide) and
- * not all at once. Each member's entry is one object every table shares: entries are values,
- * and N tables of N private copies would not fit at 5,000 nodes. Rows go in in ring order, so
+ * Membership's defaults, but a table cap that fits the grid: a grid larger than the default cap
+ * must raise it (`grid node --max-members`), or each table lists only the first 4,096 it hears of.
+ */
+export function simConfig (nodes: number, init: MembershipInit = {}): MembershipConfig {
+  return resolveMembershipConfig({ maxMembers: Math.max(DEFAULT_MAX_MEMBERS, nodes), ...init })
+}
+
+/**
+ * A grid that has run a while: every member's own word heard (as after the joins' syncs and
+ * announcements), in one table every node forks (MemberTable.fork: each copies only the rows it
+ * changes; N private tables of N rows would not fit at 5,000 nodes). Rows go in in ring order, so
  * each node's ring sorts what is already sorted.
  */
-function convergedGrid (nodes: SimNode[], heartbeatMs: number, random: () => number): void {
-  const entries = nodes.map(n => simEntry(n.id, EPOCH))
-  const ringOrder = [...entries].sort((a, b) => (fnv1a(a.id) - fnv1a(b.id)) || (a.id < b.id ? -1 : 1))
-  for (const node of nodes) {
-    const table = node.core.table
-    for (const entry of ringOrder) if (entry.id !== node.id) table.heard(entry, 0)
-    const refreshMs = node.core.refreshMs()
-    for (let t = -random() * refreshMs - 10 * heartbeatMs; t < 0 && node.core.publishDue(t); t += heartbeatMs) node.core.heartbeat(t, [])
-  }
+function convergedTable (size: number, config: MembershipConfig): MemberTable {
+  const grid = new MembershipCore(config, simEntry('converged', EPOCH), 0, { reject: () => {}, certify: entry => entry, wallNow: () => EPOCH })
+  const ids = Array.from({ length: size }, (_, i) => simId(i)).sort((a, b) => (fnv1a(a) - fnv1a(b)) || (a < b ? -1 : 1))
+  for (const id of ids) grid.table.heard(simEntry(id, EPOCH), 0)
+  return grid.table
+}
+
+/**
+ * The node has announced itself, its last heartbeat at a random point of its refresh interval:
+ * refreshes arrive at the steady rate (one a heartbeat grid-wide), not all at once.
+ */
+function announced (node: SimNode, heartbeatMs: number, random: () => number): void {
+  const core = node.core
+  for (let t = -random() * core.refreshMs() - 10 * heartbeatMs; t < 0 && core.publishDue(t); t += heartbeatMs) core.heartbeat(t, [])
 }
 
 function round (x: number): number {

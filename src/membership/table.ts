@@ -31,8 +31,9 @@ export class MemberTable {
     this.index = new StateIndex(init.onWatchable)
   }
 
-  /** A table for another node (`init.selfId`, its own row left out) that starts where this one is: rows
-   * shared, each table copying one when it first changes it (the simulator's thousands of converged tables). */
+  /**
+   * A table for another node (`init.selfId`, its own row left out) that starts where this one is: the rows shared, each table copying one when it first changes it (the simulator's converged grid).
+   */
   fork (init: MemberTableInit): MemberTable {
     const table = new MemberTable(init)
     table.records = this.records.fork()

@@ -126,11 +126,14 @@ export class MembershipCore {
       return { events: [], publish }
     }
     const remembered = this.remembered.get(member.id)
-    if (this.table.isReplay(member.id, member.incarnation, hb.seq) || (remembered?.state === 'left' && member.incarnation <= remembered.incarnation)) {
+    const order = this.table.heartbeatOrder(member.id, member.incarnation, hb.seq)
+    if (order === 'replay' || (remembered?.state === 'left' && member.incarnation <= remembered.incarnation)) {
       this.hooks.reject(MEMBERS_TOPIC, 'replay', from, 'dropped replayed heartbeat', `incarnation ${member.incarnation} seq ${hb.seq}`)
       return { events: [], publish }
     }
-    const events = this.table.heard(this.hooks.certify(member), now, hb.seq)
+    // a late heartbeat (gossip reordered it) still brings its claims; its entry is older than ours
+    const events = order === 'late' ? [] : this.table.heard(this.hooks.certify(member), now, hb.seq)
+    if (order === 'late') this.table.heardLate(member.id, hb.seq)
     for (const claim of hb.suspects) {
       if (this.tooFarAhead(claim.incarnation)) this.hooks.reject(MEMBERS_TOPIC, 'incarnation', from, 'dropped a suspicion: incarnation ahead of the clock', `incarnation ${claim.incarnation}`)
       else if (claim.id === this.self.id) publish = this.refute(claim.incarnation, `${from} reports us ${claim.state}`) || publish

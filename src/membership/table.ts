@@ -4,6 +4,8 @@ import type { Member, MemberEvent, MemberEventType } from './member.ts'
 import { suspicionTimeout, expectedConfirmations } from './suspicion.ts'
 import { StateIndex } from './table-index.ts'
 import { TableRows } from './table-rows.ts'
+import { heartbeatOrder, markHeard } from './seq-window.ts'
+import type { HeartbeatOrder } from './seq-window.ts'
 import type { Claim, LiveReport, MemberRecord, MemberTableInit } from './table-record.ts'
 
 export type { Claim, LiveReport, MemberTableInit } from './table-record.ts'
@@ -31,9 +33,7 @@ export class MemberTable {
     this.index = new StateIndex(init.onWatchable)
   }
 
-  /**
-   * A table for another node (`init.selfId`, its own row left out) that starts where this one is: the rows shared, each table copying one when it first changes it (the simulator's converged grid).
-   */
+  /** A table for another node (`init.selfId`, its own row left out) starting where this one is: rows shared, each table copying one it changes. */
   fork (init: MemberTableInit): MemberTable {
     const table = new MemberTable(init)
     table.records = this.records.fork()
@@ -42,16 +42,18 @@ export class MemberTable {
     return table
   }
 
-  /**
-   * Whether a heartbeat is a replay: at the incarnation we know, its `seq` is not
-   * beyond the highest heard (an old signed heartbeat sent again after gossipsub's
-   * seen-cache forgot it), or its incarnation is older than the one we know.
-   */
-  isReplay (id: string, incarnation: number, seq: number): boolean {
+  /** A heartbeat's place (seq-window.ts): an incarnation older than the one we know is a replay too. */
+  heartbeatOrder (id: string, incarnation: number, seq: number): HeartbeatOrder {
     const rec = this.records.peek(id)
-    if (rec == null || !rec.direct) return false
-    if (incarnation < rec.entry.incarnation) return true
-    return incarnation === rec.seqIncarnation && seq <= rec.seq
+    if (rec == null || !rec.direct) return 'new'
+    if (incarnation < rec.entry.incarnation) return 'replay'
+    return incarnation === rec.seqIncarnation ? heartbeatOrder(rec.seq, rec.seqSeen, seq) : 'new'
+  }
+
+  /** A late heartbeat (older than one heard): its seq noted, its entry not (it is older than ours). */
+  heardLate (id: string, seq: number): void {
+    const rec = this.records.get(id)
+    if (rec != null) markHeard(rec, seq)
   }
 
   /** A heartbeat the member itself signed (with its `seq`, for replay detection). */
@@ -60,9 +62,9 @@ export class MemberTable {
     const events = this.heardEntry(entry, now)
     const rec = this.records.get(entry.id)
     if (rec != null && seq != null && rec.entry.incarnation === entry.incarnation) {
-      if (rec.seqIncarnation !== entry.incarnation) rec.seq = -1
+      if (rec.seqIncarnation !== entry.incarnation) Object.assign(rec, { seq: -1, seqSeen: 0 })
       rec.seqIncarnation = entry.incarnation
-      rec.seq = Math.max(rec.seq, seq)
+      markHeard(rec, seq)
     }
     return events
   }
@@ -338,10 +340,7 @@ export class MemberTable {
     return this.transition(rec, entry, now, 'member:leave')
   }
 
-  /**
-   * A new row, if the table has room. Full: a member heard directly takes the
-   * place of a row that is hearsay only (announced as failed); hearsay waits.
-   */
+  /** A new row, if the table has room. Full: a member heard directly takes the place of a hearsay row (failed); hearsay waits. */
   private add (entry: MemberEntry, now: number, direct: boolean): MemberEvent[] {
     const events: MemberEvent[] = []
     if (this.records.size >= this.init.maxMembers) {
@@ -358,7 +357,7 @@ export class MemberTable {
   }
 
   private record (entry: MemberEntry, now: number, direct = true): MemberRecord {
-    return { entry, lastHeardAt: now, ownWordAt: now, stateSince: now, suspectedAt: now, contestedUntil: 0, direct, seq: -1, seqIncarnation: entry.incarnation, unanswered: 0, ownClaim: false }
+    return { entry, lastHeardAt: now, ownWordAt: now, stateSince: now, suspectedAt: now, contestedUntil: 0, direct, seq: -1, seqSeen: 0, seqIncarnation: entry.incarnation, unanswered: 0, ownClaim: false }
   }
 
   private transition (rec: MemberRecord, entry: MemberEntry, now: number, type: MemberEventType): MemberEvent[] {

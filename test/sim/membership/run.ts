@@ -67,7 +67,8 @@ export function simulate (s: Scenario): SimResult {
   const config = simConfig(s.nodes, s.membership)
   const nodes: SimNode[] = []
   const net = new SimNetwork(clock, nodes, s.nodes, { minDelayMs: 0.2, maxDelayMs: 2, loss: s.loss, random })
-  const gossip = new GossipModel(clock, net, s.nodes, random)
+  // gridd hangs up on a member it fails: gossipsub drops it from the mesh
+  const gossip = new GossipModel(clock, net, s.nodes, random, (at, peer) => nodes[at]!.core.table.get(simId(peer), clock.now)?.state === 'failed')
   const crashedAt = new Map<string, number>()
   const failSeen = new Map<string, number[]>()
   const changes = new Map<string, { weight: number, at: number, seen: number, done: boolean }>()

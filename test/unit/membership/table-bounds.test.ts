@@ -38,20 +38,17 @@ describe('MemberTable.heartbeatOrder', () => {
 
   it('one older than the highest but never heard is late (gossip reorders), once; its entry does not go back', () => {
     const t = new MemberTable(INIT)
+    const orders = (...seqs: number[]): string[] => seqs.map(seq => t.heartbeatOrder('A', 7, seq))
     t.heard(entry('A', { incarnation: 7, weight: 2 }), 0, 9)
-    expect(t.heartbeatOrder('A', 7, 8)).toBe('late')
+    expect(orders(8, 7)).toEqual(['late', 'late'])
     t.heardLate('A', 8)
-    expect(t.heartbeatOrder('A', 7, 8)).toBe('replay')
-    expect(t.heartbeatOrder('A', 7, 7)).toBe('late')
+    expect(orders(8, 7)).toEqual(['replay', 'late'])
     expect(t.get('A', 0)?.weight).toBe(2)
     // the window moves with the highest seq: what was heard stays heard, what falls out is a replay
     t.heard(entry('A', { incarnation: 7 }), 0, 20)
-    expect(t.heartbeatOrder('A', 7, 8)).toBe('replay')
-    expect(t.heartbeatOrder('A', 7, 9)).toBe('replay')
-    expect(t.heartbeatOrder('A', 7, 10)).toBe('late')
+    expect(orders(8, 9, 10)).toEqual(['replay', 'replay', 'late'])
     t.heard(entry('A', { incarnation: 7 }), 0, 60)
-    expect(t.heartbeatOrder('A', 7, 20)).toBe('replay')
-    expect(t.heartbeatOrder('A', 7, 59)).toBe('late')
+    expect(orders(20, 59)).toEqual(['replay', 'late'])
   })
 
   it('never for a member known only from others (its first heartbeat is news)', () => {

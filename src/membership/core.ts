@@ -1,4 +1,5 @@
 import { MemberTable } from './table.ts'
+import type { MemberTableInit } from './table.ts'
 import type { MemberEvent, Member } from './member.ts'
 import type { Heartbeat, MemberEntry } from './schema.ts'
 import { RememberedMembers } from './remembered.ts'
@@ -49,12 +50,13 @@ export class MembershipCore {
   private watched: string[] = []
   private ringVersion = -1
 
-  constructor (config: MembershipConfig, self: MemberEntry, now: number, hooks: MembershipCoreHooks) {
+  /** `converged`: start from another table's rows (forked, see MemberTable.fork), not an empty table. */
+  constructor (config: MembershipConfig, self: MemberEntry, now: number, hooks: MembershipCoreHooks, converged?: MemberTable) {
     this.config = config
     this.hooks = hooks
     this.self = self
     this.lastTick = now
-    this.table = new MemberTable({
+    const tableInit: MemberTableInit = {
       maxMembers: config.maxMembers,
       onFull: id => { hooks.reject('membership', 'table-full', undefined, `member table full (${config.maxMembers}): not listing a new member`, id) },
       selfId: self.id,
@@ -63,8 +65,11 @@ export class MembershipCore {
       suspicionMaxMs: config.suspicionMaxMs,
       forgetFailedAfterMs: config.reconnectForMs,
       forgetLeftAfterMs: config.forgetLeftAfterMs,
-      watchers: config.monitors
-    })
+      watchers: config.monitors,
+      onWatchable: (id, watchable) => { if (watchable) this.ring.add(id); else this.ring.remove(id) }
+    }
+    this.table = converged?.fork(tableInit) ?? new MemberTable(tableInit)
+    for (const id of this.table.watchable()) this.ring.add(id)
     this.tickMs = Math.max(20, Math.min(250, config.heartbeatMs / 4))
     this.health = new LocalHealth(this.tickMs)
     this.policy = new PublishPolicy({ heartbeatMs: config.heartbeatMs, refreshPerMemberMs: config.refreshPerMemberMs, minRefreshMs: config.refreshMinMs })
@@ -121,11 +126,14 @@ export class MembershipCore {
       return { events: [], publish }
     }
     const remembered = this.remembered.get(member.id)
-    if (this.table.isReplay(member.id, member.incarnation, hb.seq) || (remembered?.state === 'left' && member.incarnation <= remembered.incarnation)) {
+    const order = this.table.heartbeatOrder(member.id, member.incarnation, hb.seq)
+    if (order === 'replay' || (remembered?.state === 'left' && member.incarnation <= remembered.incarnation)) {
       this.hooks.reject(MEMBERS_TOPIC, 'replay', from, 'dropped replayed heartbeat', `incarnation ${member.incarnation} seq ${hb.seq}`)
       return { events: [], publish }
     }
-    const events = this.table.heard(this.hooks.certify(member), now, hb.seq)
+    // a late heartbeat (gossip reordered it) still brings its claims; its entry is older than ours
+    const events = order === 'late' ? [] : this.table.heard(this.hooks.certify(member), now, hb.seq)
+    if (order === 'late') this.table.heardLate(member.id, hb.seq)
     for (const claim of hb.suspects) {
       if (this.tooFarAhead(claim.incarnation)) this.hooks.reject(MEMBERS_TOPIC, 'incarnation', from, 'dropped a suspicion: incarnation ahead of the clock', `incarnation ${claim.incarnation}`)
       else if (claim.id === this.self.id) publish = this.refute(claim.incarnation, `${from} reports us ${claim.state}`) || publish
@@ -181,7 +189,7 @@ export class MembershipCore {
     for (const member of forgotten) this.remembered.add(member, now)
     if (this.table.version !== this.ringVersion) {
       this.ringVersion = this.table.version
-      this.watched = this.ring.targets(this.self.id, this.table.watchable(), this.config.monitors)
+      this.watched = this.ring.successors(this.self.id, this.config.monitors)
       this.table.setMonitored(this.watched, now)
     }
     return { events, forgotten, pausedMs }

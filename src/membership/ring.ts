@@ -6,62 +6,98 @@
  * everyone's heartbeat is gone. Every node computes the ring from its own
  * table; views that differ for a moment only shift a watcher, never leave a
  * member unwatched for long (its predecessors in any view ping it).
+ *
+ * The member table tells the ring who comes and goes (`add`, `remove`); the
+ * changes wait until the targets are next read and then go in as one merge
+ * of sorted lists. So a change costs one pass over the ring, with no sets of
+ * every member built per change, and a table loaded with thousands of
+ * members at once sorts them once.
  */
 export class MonitorRing {
-  private readonly hashes = new Map<string, number>()
-  private sorted: string[] = []
+  /** Member ids in ring order, and their hashes at the same positions. */
+  private ids: string[] = []
+  private hashes: number[] = []
+  private readonly adding = new Set<string>()
+  private readonly removing = new Set<string>()
 
-  /** The `k` members after `selfId` on the ring of `ids` (which may include `selfId`). */
-  targets (selfId: string, ids: Iterable<string>, k: number): string[] {
-    this.update(selfId, ids)
-    const ring = this.sorted
+  add (id: string): void {
+    this.removing.delete(id)
+    this.adding.add(id)
+  }
+
+  remove (id: string): void {
+    this.adding.delete(id)
+    this.removing.add(id)
+  }
+
+  /** The `k` members after `selfId` on the ring (`selfId` itself is never one, member or not). */
+  successors (selfId: string, k: number): string[] {
+    this.apply()
+    const ring = this.ids
     const n = ring.length
-    if (n <= 1 || k <= 0) return []
-    const at = ring.indexOf(selfId)
     const out: string[] = []
-    for (let i = 1; i < n && out.length < k; i++) out.push(ring[(at + i) % n]!)
+    if (k <= 0 || n === 0) return out
+    const at = this.position(fnv1a(selfId), selfId)
+    for (let i = 0; i < n && out.length < k; i++) {
+      const id = ring[(at + i) % n]!
+      if (id !== selfId) out.push(id)
+    }
     return out
   }
 
-  private update (selfId: string, ids: Iterable<string>): void {
-    const all = new Set(ids)
-    all.add(selfId)
-    // the ring changes a member or two at a time: splice those in or out, no sort of the whole
-    if (this.sorted.length > 0) {
-      const gone = this.sorted.filter(id => !all.has(id))
-      for (const id of gone) this.sorted.splice(this.position(id), 1)
-      for (const id of gone) this.hashes.delete(id)
-      const present = new Set(this.sorted)
-      for (const id of all) if (!present.has(id)) this.sorted.splice(this.position(id), 0, id)
-      return
+  private apply (): void {
+    if (this.removing.size > 0) {
+      const ids: string[] = []
+      const hashes: number[] = []
+      for (let i = 0; i < this.ids.length; i++) {
+        if (this.removing.has(this.ids[i]!)) continue
+        ids.push(this.ids[i]!)
+        hashes.push(this.hashes[i]!)
+      }
+      this.ids = ids
+      this.hashes = hashes
+      this.removing.clear()
     }
-    this.sorted = [...all].sort((a, b) => this.compare(a, b))
+    if (this.adding.size === 0) return
+    const incoming = [...this.adding].map(id => ({ id, hash: fnv1a(id) })).sort((a, b) => compare(a.hash, a.id, b.hash, b.id))
+    this.adding.clear()
+    // merge the two sorted lists; an id already on the ring (removed and added back) stays once
+    const ids: string[] = []
+    const hashes: number[] = []
+    let i = 0
+    let j = 0
+    while (i < this.ids.length || j < incoming.length) {
+      const order = j === incoming.length ? -1 : i === this.ids.length ? 1 : compare(this.hashes[i]!, this.ids[i]!, incoming[j]!.hash, incoming[j]!.id)
+      if (order <= 0) {
+        ids.push(this.ids[i]!)
+        hashes.push(this.hashes[i]!)
+        i++
+        if (order === 0) j++
+      } else {
+        ids.push(incoming[j]!.id)
+        hashes.push(incoming[j]!.hash)
+        j++
+      }
+    }
+    this.ids = ids
+    this.hashes = hashes
   }
 
-  /** Where `id` is or would go in the sorted ring (binary search). */
-  private position (id: string): number {
+  /** Where (`hash`, `id`) is or would go in the ring (binary search). */
+  private position (hash: number, id: string): number {
     let lo = 0
-    let hi = this.sorted.length
+    let hi = this.ids.length
     while (lo < hi) {
       const mid = (lo + hi) >> 1
-      if (this.compare(this.sorted[mid]!, id) < 0) lo = mid + 1
+      if (compare(this.hashes[mid]!, this.ids[mid]!, hash, id) < 0) lo = mid + 1
       else hi = mid
     }
     return lo
   }
+}
 
-  private compare (a: string, b: string): number {
-    return (this.hash(a) - this.hash(b)) || (a < b ? -1 : a > b ? 1 : 0)
-  }
-
-  private hash (id: string): number {
-    let h = this.hashes.get(id)
-    if (h == null) {
-      h = fnv1a(id)
-      this.hashes.set(id, h)
-    }
-    return h
-  }
+function compare (hashA: number, idA: string, hashB: number, idB: string): number {
+  return (hashA - hashB) || (idA < idB ? -1 : idA > idB ? 1 : 0)
 }
 
 /** FNV-1a, 32 bits: spreads peer ids (which share long prefixes) around the ring. */

@@ -15,6 +15,8 @@ export interface MemberTableInit {
   watchers?: number
   /** A member was not added because the table is full. */
   onFull?: (id: string) => void
+  /** A member became watchable (alive or suspect) or stopped being so: whom MonitorRing places. */
+  onWatchable?: (id: string, watchable: boolean) => void
 }
 
 export interface MemberRecord {
@@ -34,8 +36,9 @@ export interface MemberRecord {
    * incarnation they claimed, and if it never answers it is dropped, not redialled.
    */
   direct: boolean
-  /** The highest heartbeat `seq` heard at `seqIncarnation`: older or equal ones are replays. */
+  /** The highest heartbeat `seq` heard at `seqIncarnation`, and which of the seqs below it were (seq-window.ts). */
   seq: number
+  seqSeen: number
   seqIncarnation: number
   /** Dials that timed out while the row was hearsay. */
   unanswered: number

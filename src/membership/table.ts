@@ -3,6 +3,9 @@ import { significantChange } from './member.ts'
 import type { Member, MemberEvent, MemberEventType } from './member.ts'
 import { suspicionTimeout, expectedConfirmations } from './suspicion.ts'
 import { StateIndex } from './table-index.ts'
+import { TableRows } from './table-rows.ts'
+import { heartbeatOrder, markHeard } from './seq-window.ts'
+import type { HeartbeatOrder } from './seq-window.ts'
 import type { Claim, LiveReport, MemberRecord, MemberTableInit } from './table-record.ts'
 
 export type { Claim, LiveReport, MemberTableInit } from './table-record.ts'
@@ -17,28 +20,40 @@ const HEARSAY_DIALS = 3
  */
 export class MemberTable {
   private readonly init: MemberTableInit
-  private readonly records = new Map<string, MemberRecord>()
+  private records = new TableRows()
   /** Lifeguard's local health multiplier: >1 while this node itself is slow. */
   private slowness = 1
   /** The members this node watches (pings): only their silence is evidence here. Until set: every member. */
   private monitored?: Set<string>
   /** Ids by state, so the periodic work visits the few rows it concerns, not the whole table. */
-  private readonly index = new StateIndex()
+  private index: StateIndex
 
   constructor (init: MemberTableInit) {
     this.init = init
+    this.index = new StateIndex(init.onWatchable)
   }
 
-  /**
-   * Whether a heartbeat is a replay: at the incarnation we know, its `seq` is not
-   * beyond the highest heard (an old signed heartbeat sent again after gossipsub's
-   * seen-cache forgot it), or its incarnation is older than the one we know.
-   */
-  isReplay (id: string, incarnation: number, seq: number): boolean {
+  /** A table for another node (`init.selfId`, its own row left out) starting where this one is: rows shared, each table copying one it changes. */
+  fork (init: MemberTableInit): MemberTable {
+    const table = new MemberTable(init)
+    table.records = this.records.fork()
+    table.index = this.index.copy(init.onWatchable)
+    table.remove(init.selfId)
+    return table
+  }
+
+  /** A heartbeat's place (seq-window.ts): an incarnation older than the one we know is a replay too. */
+  heartbeatOrder (id: string, incarnation: number, seq: number): HeartbeatOrder {
+    const rec = this.records.peek(id)
+    if (rec == null || !rec.direct) return 'new'
+    if (incarnation < rec.entry.incarnation) return 'replay'
+    return incarnation === rec.seqIncarnation ? heartbeatOrder(rec.seq, rec.seqSeen, seq) : 'new'
+  }
+
+  /** A late heartbeat (older than one heard): its seq noted, its entry not (it is older than ours). */
+  heardLate (id: string, seq: number): void {
     const rec = this.records.get(id)
-    if (rec == null || !rec.direct) return false
-    if (incarnation < rec.entry.incarnation) return true
-    return incarnation === rec.seqIncarnation && seq <= rec.seq
+    if (rec != null) markHeard(rec, seq)
   }
 
   /** A heartbeat the member itself signed (with its `seq`, for replay detection). */
@@ -47,9 +62,9 @@ export class MemberTable {
     const events = this.heardEntry(entry, now)
     const rec = this.records.get(entry.id)
     if (rec != null && seq != null && rec.entry.incarnation === entry.incarnation) {
-      if (rec.seqIncarnation !== entry.incarnation) rec.seq = -1
+      if (rec.seqIncarnation !== entry.incarnation) Object.assign(rec, { seq: -1, seqSeen: 0 })
       rec.seqIncarnation = entry.incarnation
-      rec.seq = Math.max(rec.seq, seq)
+      markHeard(rec, seq)
     }
     return events
   }
@@ -63,7 +78,9 @@ export class MemberTable {
     }
     if (rec != null) rec.ownWordAt = now
     if (entry.state === 'left') return this.left(entry, now)
-    if (rec == null) return this.add({ ...entry, state: 'alive' }, now, true)
+    // entries are values (every change makes a new one): an alive one is kept as given, not copied,
+    // so a table of thousands holds no second copy of what the message parser already built
+    if (rec == null) return this.add(entry.state === 'alive' ? entry : { ...entry, state: 'alive' }, now, true)
     if (entry.incarnation < rec.entry.incarnation) return []
     const prior = rec.entry
     if (prior.state === 'failed' || prior.state === 'left') {
@@ -141,8 +158,8 @@ export class MemberTable {
   setMonitored (ids: Iterable<string>, now: number): void {
     const next = new Set(ids)
     for (const id of next) {
-      const rec = this.records.get(id)
-      if (rec != null && this.monitored?.has(id) !== true && rec.entry.state === 'alive') rec.lastHeardAt = Math.max(rec.lastHeardAt, now)
+      const rec = this.records.peek(id)
+      if (rec != null && this.monitored?.has(id) !== true && rec.entry.state === 'alive' && rec.lastHeardAt < now) this.records.get(id)!.lastHeardAt = now
     }
     this.monitored = next
   }
@@ -153,7 +170,11 @@ export class MemberTable {
 
   /** Ids of the members that may be watched: alive or suspect. */
   watchable (): string[] {
-    return [...this.index.byState.alive, ...this.index.byState.suspect]
+    return this.ids(state => state === 'alive' || state === 'suspect')
+  }
+
+  private ids (which: (state: MemberState) => boolean): string[] {
+    return [...this.records.values()].filter(rec => which(rec.entry.state)).map(rec => rec.entry.id)
   }
 
   /** Changes whenever `watchable()` would. */
@@ -206,19 +227,21 @@ export class MemberTable {
   tick (now: number): MemberEvent[] {
     const events: MemberEvent[] = []
     const expected = expectedConfirmations(this.count(['alive', 'suspect']), this.init.watchers)
-    const silenceMatters = this.monitored ?? this.index.byState.alive
+    const silenceMatters = this.monitored ?? this.ids(state => state === 'alive')
     for (const id of [...silenceMatters, ...this.index.byState.suspect]) {
-      const rec = this.records.get(id)
-      if (rec == null) continue
-      const state = rec.entry.state
-      if (state === 'alive' && this.watches(rec.entry.id) && !this.hearsRecently(rec, now)) {
+      // looked at, not taken: a forked table copies only the rows it changes
+      const seen = this.records.peek(id)
+      if (seen == null) continue
+      const state = seen.entry.state
+      if (state === 'alive' && this.watches(id) && !this.hearsRecently(seen, now)) {
+        const rec = this.records.get(id)!
         rec.suspectedAt = now
         rec.confirmations = undefined
         rec.ownClaim = true
         events.push(...this.transition(rec, { ...rec.entry, state: 'suspect' }, now, 'member:suspect'))
       } else if (state === 'suspect') {
-        const timeout = this.slowness * suspicionTimeout(rec.confirmations?.size ?? 0, expected, this.init.suspicionMinMs, this.init.suspicionMaxMs)
-        if (now - rec.suspectedAt >= timeout) events.push(...this.transition(rec, { ...rec.entry, state: 'failed' }, now, 'member:fail'))
+        const timeout = this.slowness * suspicionTimeout(seen.confirmations?.size ?? 0, expected, this.init.suspicionMinMs, this.init.suspicionMaxMs)
+        if (now - seen.suspectedAt >= timeout) events.push(...this.transition(this.records.get(id)!, { ...seen.entry, state: 'failed' }, now, 'member:fail'))
       }
     }
     return events
@@ -228,7 +251,7 @@ export class MemberTable {
   forget (now: number): Member[] {
     const forgotten: Member[] = []
     for (const id of [...this.index.byState.failed, ...this.index.byState.left]) {
-      const rec = this.records.get(id)!
+      const rec = this.records.peek(id)!
       const state = rec.entry.state
       const limit = state === 'failed' ? this.init.forgetFailedAfterMs : state === 'left' ? this.init.forgetLeftAfterMs : undefined
       if (limit != null && now - rec.stateSince > limit) {
@@ -239,10 +262,7 @@ export class MemberTable {
     return forgotten
   }
 
-  /**
-   * Stretch every timeout by `multiplier` (>= 1) while this node is overloaded,
-   * so its own late processing of heartbeats is not blamed on others.
-   */
+  /** Stretch every timeout by `multiplier` (>= 1) while this node is overloaded: its own lateness is not blamed on others. */
   setSlowness (multiplier: number): void {
     this.slowness = Math.max(1, multiplier)
   }
@@ -263,7 +283,7 @@ export class MemberTable {
   suspects (now: number): Claim[] {
     const claims: Claim[] = []
     for (const id of [...this.index.byState.suspect, ...this.index.byState.failed]) {
-      const rec = this.records.get(id)!
+      const rec = this.records.peek(id)!
       const state = rec.entry.state
       if (!rec.ownClaim) continue
       if (state === 'suspect' || (state === 'failed' && now - rec.stateSince < this.init.suspectAfterMs * 10)) {
@@ -277,7 +297,7 @@ export class MemberTable {
   hears (now: number): LiveReport[] {
     const reports: LiveReport[] = []
     for (const id of this.index.contested) {
-      const rec = this.records.get(id)
+      const rec = this.records.peek(id)
       if (rec == null || rec.contestedUntil <= now) {
         this.index.contested.delete(id)
         continue
@@ -293,7 +313,7 @@ export class MemberTable {
   }
 
   get (id: string, now: number): Member | undefined {
-    const rec = this.records.get(id)
+    const rec = this.records.peek(id)
     return rec == null ? undefined : this.view(rec, now)
   }
 
@@ -320,10 +340,7 @@ export class MemberTable {
     return this.transition(rec, entry, now, 'member:leave')
   }
 
-  /**
-   * A new row, if the table has room. Full: a member heard directly takes the
-   * place of a row that is hearsay only (announced as failed); hearsay waits.
-   */
+  /** A new row, if the table has room. Full: a member heard directly takes the place of a hearsay row (failed); hearsay waits. */
   private add (entry: MemberEntry, now: number, direct: boolean): MemberEvent[] {
     const events: MemberEvent[] = []
     if (this.records.size >= this.init.maxMembers) {
@@ -332,7 +349,7 @@ export class MemberTable {
         this.init.onFull?.(entry.id)
         return []
       }
-      events.push(...this.transition(victim, { ...victim.entry, state: 'failed' }, now, 'member:fail'))
+      events.push(...this.transition(this.records.get(victim.entry.id)!, { ...victim.entry, state: 'failed' }, now, 'member:fail'))
     }
     const rec = this.record(entry, now, direct)
     this.insert(rec)
@@ -340,7 +357,7 @@ export class MemberTable {
   }
 
   private record (entry: MemberEntry, now: number, direct = true): MemberRecord {
-    return { entry, lastHeardAt: now, ownWordAt: now, stateSince: now, suspectedAt: now, contestedUntil: 0, direct, seq: -1, seqIncarnation: entry.incarnation, unanswered: 0, ownClaim: false }
+    return { entry, lastHeardAt: now, ownWordAt: now, stateSince: now, suspectedAt: now, contestedUntil: 0, direct, seq: -1, seqSeen: 0, seqIncarnation: entry.incarnation, unanswered: 0, ownClaim: false }
   }
 
   private transition (rec: MemberRecord, entry: MemberEntry, now: number, type: MemberEventType): MemberEvent[] {
@@ -361,21 +378,21 @@ export class MemberTable {
   }
 
   private remove (id: string): void {
-    const rec = this.records.get(id)
+    const rec = this.records.peek(id)
     if (rec == null) return
     this.records.delete(id)
     this.index.remove(id, rec.entry.state)
   }
 
-  private hearsRecently (rec: MemberRecord, now: number): boolean {
+  private hearsRecently (rec: Readonly<MemberRecord>, now: number): boolean {
     return now - rec.lastHeardAt < this.init.suspectAfterMs * this.slowness
   }
 
-  private event (type: MemberEventType, rec: MemberRecord, now: number): MemberEvent {
+  private event (type: MemberEventType, rec: Readonly<MemberRecord>, now: number): MemberEvent {
     return { type, member: this.view(rec, now) }
   }
 
-  private view (rec: MemberRecord, now: number): Member {
+  private view (rec: Readonly<MemberRecord>, now: number): Member {
     return { ...rec.entry, lastSeenMs: Math.max(0, Math.round(now - rec.lastHeardAt)) }
   }
 }

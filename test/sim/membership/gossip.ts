@@ -3,6 +3,10 @@ import type { SimNetwork } from './network.ts'
 
 /** gossipsub's parameters that matter here (as gridd configures them). */
 const MESH_LINKS = 2 // each node links to 2 random others: mesh degree ~4 (gossipsub's D in src/transport/libp2p.ts)
+/** gossipsub's mesh bounds as gridd sets them (D, Dlo, Dhi): kept at each heartbeat. */
+const MESH_D = 4
+const MESH_LOW = 3
+const MESH_HIGH = 6
 const GOSSIP_PEERS = 2 // IHAVE goes to D_lazy (2) peers outside the mesh each heartbeat
 const HEARTBEAT_MS = 1000
 const HISTORY_MS = 3000 // mcache: ids gossiped for 3 heartbeats
@@ -15,11 +19,14 @@ interface Published { id: number, at: number, bytes: number, author: number, has
 
 /**
  * A model of gossipsub's delivery, not its code: eager push over a random
- * mesh of degree ~6 (each receiver forwards a new message once to its mesh
+ * mesh of degree ~4 (each receiver forwards a new message once to its mesh
  * peers), and lazy repair — every heartbeat each node sends IHAVE with the
- * ids of the last 3 s to 6 random peers, which fetch what they miss (IWANT).
- * Duplicates cost bytes like the real thing. What membership does with a
- * message is the real code (MembershipCore); only the carrier is modelled.
+ * ids of the last 3 s to 2 random peers, which fetch what they miss (IWANT).
+ * The mesh is kept as gossipsub keeps it: a member a node fails is hung up
+ * on (Connections does) and leaves its mesh, and a node below Dlo grafts
+ * random peers up to D. Duplicates cost bytes like the real thing. What
+ * membership does with a message is the real code (MembershipCore); only the
+ * carrier is modelled.
  */
 export class GossipModel {
   private readonly clock: SimClock
@@ -27,14 +34,17 @@ export class GossipModel {
   private readonly random: () => number
   private readonly size: number
   private readonly mesh: number[][]
+  /** Whether node `at` has failed `peer` (and so hung up on it). */
+  private readonly gone: (at: number, peer: number) => boolean
   private recent: Published[] = []
   private nextId = 0
 
-  constructor (clock: SimClock, net: SimNetwork, size: number, random: () => number) {
+  constructor (clock: SimClock, net: SimNetwork, size: number, random: () => number, gone: (at: number, peer: number) => boolean) {
     this.clock = clock
     this.net = net
     this.size = size
     this.random = random
+    this.gone = gone
     this.mesh = Array.from({ length: size }, () => [])
     for (let i = 0; i < size; i++) {
       for (let k = 0; k < Math.min(MESH_LINKS, size - 1); k++) {
@@ -50,7 +60,10 @@ export class GossipModel {
   /** Starts node `i`'s gossip heartbeat (IHAVE), at a random phase. */
   start (i: number): void {
     const beat = (): void => {
-      this.net.run(i, () => { this.ihave(i) })
+      this.net.run(i, () => {
+        this.keepMesh(i)
+        this.ihave(i)
+      })
       this.clock.after(HEARTBEAT_MS, beat)
     }
     this.clock.after(this.random() * HEARTBEAT_MS, beat)
@@ -76,6 +89,26 @@ export class GossipModel {
     msg.has[at] = 1
     msg.deliver(at)
     this.forward(at, msg, from)
+  }
+
+  /** gossipsub's mesh upkeep at a heartbeat: peers hung up on leave; below Dlo, graft up to D; above Dhi, prune to D. */
+  private keepMesh (i: number): void {
+    const mesh = this.mesh[i]!
+    for (const j of [...mesh]) if (this.gone(i, j)) this.unlink(i, j)
+    if (mesh.length < MESH_LOW) {
+      for (let tries = 0; mesh.length < MESH_D && tries < 4 * MESH_D; tries++) {
+        const j = Math.floor(this.random() * this.size)
+        if (j === i || mesh.includes(j) || this.mesh[j]!.length >= MESH_HIGH || this.gone(i, j) || !this.net.reachable(i, j)) continue
+        mesh.push(j)
+        this.mesh[j]!.push(i)
+      }
+    }
+    while (mesh.length > MESH_HIGH) this.unlink(i, mesh[Math.floor(this.random() * mesh.length)]!)
+  }
+
+  private unlink (a: number, b: number): void {
+    this.mesh[a]!.splice(this.mesh[a]!.indexOf(b), 1)
+    this.mesh[b]!.splice(this.mesh[b]!.indexOf(a), 1)
   }
 
   private ihave (i: number): void {

@@ -1,4 +1,5 @@
 import { MembershipCore } from '../../../src/membership/core.ts'
+import type { MemberTable } from '../../../src/membership/table.ts'
 import type { MembershipConfig } from '../../../src/membership/config.ts'
 import type { MemberEntry, Heartbeat } from '../../../src/membership/schema.ts'
 import type { MemberEvent } from '../../../src/membership/member.ts'
@@ -43,9 +44,11 @@ export class SimNode implements Host {
   readonly core: MembershipCore
   private readonly world: SimWorld
   private readonly config: MembershipConfig
-  private readonly pinging = new Map<number, number>()
+  /** Per watched member, when the pings still waiting for an answer went out. */
+  private readonly pinging = new Map<number, number[]>()
 
-  constructor (index: number, id: string, world: SimWorld, config: MembershipConfig) {
+  /** `converged`: the grid's table this node starts from (forked: rows shared until changed). */
+  constructor (index: number, id: string, world: SimWorld, config: MembershipConfig, converged?: MemberTable) {
     this.index = index
     this.id = id
     this.world = world
@@ -54,7 +57,7 @@ export class SimNode implements Host {
       reject: () => {},
       certify: entry => entry,
       wallNow: () => EPOCH + world.clock.now
-    })
+    }, converged)
   }
 
   start (): void {
@@ -109,25 +112,25 @@ export class SimNode implements Host {
     this.apply(events)
   }
 
-  /** MemberPings: up to 3 pings per member waiting at once, an answer counted within suspectAfterMs. */
+  /**
+   * MemberPings: up to 3 pings per member waiting at once, an answer counted within suspectAfterMs.
+   * A ping stops waiting when answered or when suspectAfterMs has passed (checked here, not by a
+   * timer per ping: a timer each would be a tenth of the simulator's events).
+   */
   private ping (target: number): void {
-    const waiting = this.pinging.get(target) ?? 0
-    if (waiting >= 3) return
     const { clock, net, nodes } = this.world
     const sentAt = clock.now
-    this.pinging.set(target, waiting + 1)
-    let done = false
-    const settle = (): void => {
-      if (done) return
-      done = true
-      this.pinging.set(target, (this.pinging.get(target) ?? 1) - 1)
-    }
-    clock.after(this.config.suspectAfterMs, settle)
+    const waiting = (this.pinging.get(target) ?? []).filter(at => sentAt - at < this.config.suspectAfterMs)
+    this.pinging.set(target, waiting)
+    if (waiting.length >= 3) return
+    waiting.push(sentAt)
     net.send(this.index, target, 'ping', PING_BYTES, () => {
       const incarnation = nodes[target]!.core.entry().incarnation
       net.send(target, this.index, 'ack', ACK_BYTES, () => {
         if (clock.now - sentAt > this.config.suspectAfterMs) return
-        settle()
+        const still = this.pinging.get(target)
+        const at = still?.indexOf(sentAt) ?? -1
+        if (at >= 0) still!.splice(at, 1)
         this.apply(this.core.onAck(nodes[target]!.id, incarnation, clock.now))
       })
     })

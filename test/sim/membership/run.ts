@@ -1,6 +1,10 @@
 import { resolveMembershipConfig } from '../../../src/membership/config.ts'
-import type { MembershipInit } from '../../../src/membership/config.ts'
+import type { MembershipConfig, MembershipInit } from '../../../src/membership/config.ts'
+import { MembershipCore } from '../../../src/membership/core.ts'
+import type { MemberTable } from '../../../src/membership/table.ts'
 import type { MemberEvent } from '../../../src/membership/member.ts'
+import { DEFAULT_MAX_MEMBERS } from '../../../src/membership/constants.ts'
+import { fnv1a } from '../../../src/membership/ring.ts'
 import { SimClock, seeded } from './clock.ts'
 import { SimNetwork } from './network.ts'
 import { GossipModel } from './gossip.ts'
@@ -47,6 +51,8 @@ export interface SimResult {
   /** Which hosts crashed when (simulated ms). */
   crashes: Array<{ id: string, atMs: number }>
   wallMs: number
+  /** Wall time of building the converged grid (part of wallMs). */
+  setupMs: number
 }
 
 const WARMUP_S = 10
@@ -58,16 +64,18 @@ export function simulate (s: Scenario): SimResult {
   const started = performance.now()
   const random = seeded(s.seed)
   const clock = new SimClock()
-  const config = resolveMembershipConfig(s.membership ?? {})
+  const config = simConfig(s.nodes, s.membership)
   const nodes: SimNode[] = []
   const net = new SimNetwork(clock, nodes, s.nodes, { minDelayMs: 0.2, maxDelayMs: 2, loss: s.loss, random })
-  const gossip = new GossipModel(clock, net, s.nodes, random)
+  // gridd hangs up on a member it fails: gossipsub drops it from the mesh
+  const gossip = new GossipModel(clock, net, s.nodes, random, (at, peer) => nodes[at]!.core.table.get(simId(peer), clock.now)?.state === 'failed')
   const crashedAt = new Map<string, number>()
   const failSeen = new Map<string, number[]>()
   const changes = new Map<string, { weight: number, at: number, seen: number, done: boolean }>()
   const spread: number[] = []
   let falsePositives = 0
   let partitioned = 0
+  let live = s.nodes
   const world: SimWorld = { clock, net, gossip, nodes, random, observe }
   function observe (at: SimNode, events: MemberEvent[]): void {
     for (const { type, member } of events) {
@@ -78,19 +86,18 @@ export function simulate (s: Scenario): SimResult {
       const change = changes.get(member.id)
       if (change != null && member.weight === change.weight && (type === 'member:update' || type === 'member:rejoin')) {
         change.seen++
-        if (!change.done && change.seen >= Math.ceil(0.999 * (liveCount() - 1))) {
+        if (!change.done && change.seen >= Math.ceil(0.999 * (live - 1))) {
           change.done = true
           spread.push(clock.now - change.at)
         }
       }
     }
   }
-  const liveCount = (): number => nodes.filter(n => !n.dead).length
-  for (let i = 0; i < s.nodes; i++) nodes.push(new SimNode(i, simId(i), world, config))
-  // a converged grid: everyone has everyone's own word (as after the joins' syncs)
-  const entries = nodes.map(n => simEntry(n.id, EPOCH))
-  for (const node of nodes) for (const other of nodes) if (other !== node) node.core.table.heard(entries[other.index]!, 0)
+  const converged = convergedTable(s.nodes, config)
+  for (let i = 0; i < s.nodes; i++) nodes.push(new SimNode(i, simId(i), world, config, converged))
+  for (const node of nodes) announced(node, config.heartbeatMs, random)
   for (const node of nodes) node.start()
+  const setupMs = Math.round(performance.now() - started)
   clock.runUntil(WARMUP_S * 1000)
   net.traffic.reset()
   const t0 = clock.now
@@ -110,6 +117,7 @@ export function simulate (s: Scenario): SimResult {
     const n = pick()
     if (n == null) return
     n.dead = true
+    live--
     crashedAt.set(n.id, clock.now)
   })
   schedule(s.pauseEveryS, () => {
@@ -135,7 +143,10 @@ export function simulate (s: Scenario): SimResult {
   let partition: SimResult['partition']
   if (s.partitionFraction > 0) {
     partition = schedulePartition()
-    clock.runUntil(end + (s.partitionS + 70) * 1000)
+    // until the merge (a second more), or a minute after the heal: nothing else is measured here
+    const limit = end + (s.partitionS + 70) * 1000
+    for (let t = end + s.partitionS * 1000; t < limit && partition.mergedMs == null; t += 1000) clock.runUntil(t)
+    clock.runUntil(Math.min(limit, clock.now + 1000))
   }
   const liveAfter = nodes.filter(n => !n.dead).length
   const detection = [...failSeen.values()].flat()
@@ -156,11 +167,12 @@ export function simulate (s: Scenario): SimResult {
     byKind,
     partition,
     crashes: [...crashedAt].map(([id, atMs]) => ({ id, atMs: Math.round(atMs) })),
-    wallMs: Math.round(performance.now() - started)
+    wallMs: Math.round(performance.now() - started),
+    setupMs
   }
 
   /** Splits off a fraction of hosts mid-run, heals them, and times detection and the merge. */
-  function schedulePartition (): SimResult['partition'] {
+  function schedulePartition (): NonNullable<SimResult['partition']> {
     const result: NonNullable<SimResult['partition']> = { detectedMs: null, mergedMs: null }
     const at = end + 5000
     clock.at(at, () => {
@@ -188,6 +200,36 @@ export function simulate (s: Scenario): SimResult {
     })
     return result
   }
+}
+
+/**
+ * Membership's defaults, but a table cap that fits the grid: a grid larger than the default cap
+ * must raise it (`grid node --max-members`), or each table lists only the first 4,096 it hears of.
+ */
+export function simConfig (nodes: number, init: MembershipInit = {}): MembershipConfig {
+  return resolveMembershipConfig({ maxMembers: Math.max(DEFAULT_MAX_MEMBERS, nodes), ...init })
+}
+
+/**
+ * A grid that has run a while: every member's own word heard (as after the joins' syncs and
+ * announcements), in one table every node forks (MemberTable.fork: each copies only the rows it
+ * changes; N private tables of N rows would not fit at 5,000 nodes). Rows go in in ring order, so
+ * each node's ring sorts what is already sorted.
+ */
+function convergedTable (size: number, config: MembershipConfig): MemberTable {
+  const grid = new MembershipCore(config, simEntry('converged', EPOCH), 0, { reject: () => {}, certify: entry => entry, wallNow: () => EPOCH })
+  const ids = Array.from({ length: size }, (_, i) => simId(i)).sort((a, b) => (fnv1a(a) - fnv1a(b)) || (a < b ? -1 : 1))
+  for (const id of ids) grid.table.heard(simEntry(id, EPOCH), 0)
+  return grid.table
+}
+
+/**
+ * The node has announced itself, its last heartbeat at a random point of its refresh interval:
+ * refreshes arrive at the steady rate (one a heartbeat grid-wide), not all at once.
+ */
+function announced (node: SimNode, heartbeatMs: number, random: () => number): void {
+  const core = node.core
+  for (let t = -random() * core.refreshMs() - 10 * heartbeatMs; t < 0 && core.publishDue(t); t += heartbeatMs) core.heartbeat(t, [])
 }
 
 function round (x: number): number {

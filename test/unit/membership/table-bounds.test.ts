@@ -11,7 +11,7 @@ describe('MemberTable: what only a member itself can say', () => {
     expect(types(t.heard(entry('A', { incarnation: 5 }), 10, 0))).toEqual([])
     expect(t.get('A', 10)).toMatchObject({ state: 'alive', incarnation: 5 })
     // from then on it is its own word: lower incarnations are stale again
-    expect(t.isReplay('A', 4, 99)).toBe(true)
+    expect(t.heartbeatOrder('A', 4, 99)).toBe('replay')
   })
 
   it('its own signed leave is a leave; a third party\'s is not', () => {
@@ -22,25 +22,40 @@ describe('MemberTable: what only a member itself can say', () => {
   })
 })
 
-describe('MemberTable.isReplay', () => {
-  it('at the known incarnation, a seq not beyond the highest heard is a replay; a new incarnation starts afresh', () => {
+describe('MemberTable.heartbeatOrder', () => {
+  it('at the known incarnation, a seq heard before (or older than the window) is a replay; a new incarnation starts afresh', () => {
     const t = new MemberTable(INIT)
-    t.heard(entry('A', { incarnation: 7 }), 0, 10)
-    expect(t.isReplay('A', 7, 10)).toBe(true)
-    expect(t.isReplay('A', 7, 3)).toBe(true)
-    expect(t.isReplay('A', 7, 11)).toBe(false)
-    expect(t.isReplay('A', 6, 50)).toBe(true)
-    expect(t.isReplay('A', 8, 0)).toBe(false)
+    t.heard(entry('A', { incarnation: 7 }), 0, 40)
+    expect(t.heartbeatOrder('A', 7, 40)).toBe('replay')
+    expect(t.heartbeatOrder('A', 7, 3)).toBe('replay')
+    expect(t.heartbeatOrder('A', 7, 41)).toBe('new')
+    expect(t.heartbeatOrder('A', 6, 50)).toBe('replay')
+    expect(t.heartbeatOrder('A', 8, 0)).toBe('new')
     t.heard(entry('A', { incarnation: 8 }), 10, 0)
-    expect(t.isReplay('A', 8, 0)).toBe(true)
-    expect(t.isReplay('A', 8, 1)).toBe(false)
+    expect(t.heartbeatOrder('A', 8, 0)).toBe('replay')
+    expect(t.heartbeatOrder('A', 8, 1)).toBe('new')
+  })
+
+  it('one older than the highest but never heard is late (gossip reorders), once; its entry does not go back', () => {
+    const t = new MemberTable(INIT)
+    const orders = (...seqs: number[]): string[] => seqs.map(seq => t.heartbeatOrder('A', 7, seq))
+    t.heard(entry('A', { incarnation: 7, weight: 2 }), 0, 9)
+    expect(orders(8, 7)).toEqual(['late', 'late'])
+    t.heardLate('A', 8)
+    expect(orders(8, 7)).toEqual(['replay', 'late'])
+    expect(t.get('A', 0)?.weight).toBe(2)
+    // the window moves with the highest seq: what was heard stays heard, what falls out is a replay
+    t.heard(entry('A', { incarnation: 7 }), 0, 20)
+    expect(orders(8, 9, 10)).toEqual(['replay', 'replay', 'late'])
+    t.heard(entry('A', { incarnation: 7 }), 0, 60)
+    expect(orders(20, 59)).toEqual(['replay', 'late'])
   })
 
   it('never for a member known only from others (its first heartbeat is news)', () => {
     const t = new MemberTable(INIT)
     t.merge(entry('A', { incarnation: 7 }), 0)
-    expect(t.isReplay('A', 7, 0)).toBe(false)
-    expect(t.isReplay('B', 0, 0)).toBe(false)
+    expect(t.heartbeatOrder('A', 7, 0)).toBe('new')
+    expect(t.heartbeatOrder('B', 0, 0)).toBe('new')
   })
 })
 

@@ -18,6 +18,8 @@ export interface MembershipCoreHooks {
   wallNow: () => number
   /** Why this node bumped its incarnation, for the log. */
   refuted?: (incarnation: number, why: string) => void
+  /** Uniform in [0, 1): spreads the refreshes of nodes started together (default Math.random; the simulator seeds its own). */
+  random?: () => number
 }
 
 /** What a tick found: events to emit, rows forgotten, and how long this node stood still if it was paused. */
@@ -72,7 +74,7 @@ export class MembershipCore {
     for (const id of this.table.watchable()) this.ring.add(id)
     this.tickMs = Math.max(20, Math.min(250, config.heartbeatMs / 4))
     this.health = new LocalHealth(this.tickMs)
-    this.policy = new PublishPolicy({ heartbeatMs: config.heartbeatMs, refreshPerMemberMs: config.refreshPerMemberMs, minRefreshMs: config.refreshMinMs })
+    this.policy = new PublishPolicy({ heartbeatMs: config.heartbeatMs, refreshPerMemberMs: config.refreshPerMemberMs, minRefreshMs: config.refreshMinMs, random: hooks.random })
   }
 
   get id (): string {

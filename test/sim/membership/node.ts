@@ -56,7 +56,8 @@ export class SimNode implements Host {
     this.core = new MembershipCore(config, simEntry(id, EPOCH + world.clock.now), world.clock.now, {
       reject: () => {},
       certify: entry => entry,
-      wallNow: () => EPOCH + world.clock.now
+      wallNow: () => EPOCH + world.clock.now,
+      random: world.random
     }, converged)
   }
 

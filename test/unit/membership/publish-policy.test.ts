@@ -3,7 +3,8 @@ import { PublishPolicy } from '../../../src/membership/publish-policy.ts'
 import { entry } from './entry.ts'
 
 const HB = 1000
-const policy = (): PublishPolicy => new PublishPolicy({ heartbeatMs: HB, refreshPerMemberMs: HB, minRefreshMs: 5 * HB })
+// random 0.5: every refresh at its nominal interval (the jitter's factor is 0.5 + random)
+const policy = (random = (): number => 0.5): PublishPolicy => new PublishPolicy({ heartbeatMs: HB, refreshPerMemberMs: HB, minRefreshMs: 5 * HB, random })
 const self = entry('S')
 
 describe('PublishPolicy: heartbeats are news, not a pulse', () => {
@@ -12,6 +13,17 @@ describe('PublishPolicy: heartbeats are news, not a pulse', () => {
     expect(p.refreshMs(2)).toBe(5 * HB)
     expect(p.refreshMs(20)).toBe(20 * HB)
     expect(p.refreshMs(50)).toBe(50 * HB)
+  })
+
+  it('each refresh is drawn from half to one and a half times the interval, so nodes started together spread out', () => {
+    const early = policy(() => 0)
+    const late = policy(() => 0.99)
+    for (const p of [early, late]) for (const at of [0, 1000, 2000]) p.published(self, '', at)
+    // 20 members: a nominal 20 s after the last publish at 2 s
+    expect(early.due(self, '', false, 20, 11_999)).toBe(false)
+    expect(early.due(self, '', false, 20, 12_000)).toBe(true)
+    expect(late.due(self, '', false, 20, 31_700)).toBe(false)
+    expect(late.due(self, '', false, 20, 31_800)).toBe(true)
   })
 
   it('an unchanged entry goes out on its first 3 heartbeats (the mesh may not have formed for the first), then only at the refresh', () => {

@@ -7,6 +7,8 @@ export interface PooledHost {
   pid: number
   /** The heap limit it was started with (0: none); a spawn takes only a host of its own shape. */
   memoryMb: number
+  /** The stage it runs, for its output's log lines (a pre-started host learns it when a spawn takes it). */
+  stage?: string
 }
 
 /** Forks one idle worker host of `memoryMb`'s shape. */

@@ -111,6 +111,7 @@ export class Spawner {
     if (lacking.length > 0) throw new AgentFullError(lacking)
     const memoryMb = request.resources.memoryMb > 0 ? Math.max(16, Math.floor(request.resources.memoryMb)) : 0
     const host = this.pool.take(memoryMb) ?? this.forkHost(memoryMb, request.stage)
+    host.stage = request.stage
     const { id, child, pid } = host
     const worker = new LocalWorker(child, { id, stage: request.stage, pid, resources: request.resources }, {
       workerId: id,
@@ -172,10 +173,17 @@ export class Spawner {
       ...this.workerIds
     })
     if (child.pid == null) throw new SpawnRefusedError('could not start a worker process')
-    logWorkerOutput(child.stdout!, child.stderr!, this.log.child({ worker: id, ...(label === PRESTARTED_LABEL ? {} : { stage: label }) }))
+    const host: PooledHost = { id, child, pid: child.pid, memoryMb, stage: label === PRESTARTED_LABEL ? undefined : label }
+    // tagged with the stage the host runs by the time it writes (a pre-started one learns it when taken)
+    const tagged = (): Logger => this.log.child({ worker: id, ...(host.stage == null ? {} : { stage: host.stage }) })
+    logWorkerOutput(child.stdout!, child.stderr!, {
+      info: (...args: Parameters<Logger['info']>) => { tagged().info(...args) },
+      warn: (...args: Parameters<Logger['warn']>) => { tagged().warn(...args) },
+      debug: (...args: Parameters<Logger['debug']>) => { tagged().debug(...args) }
+    })
     this.records?.add(id, child.pid)
     child.once('exit', () => { this.records?.remove(id) })
-    return { id, child, pid: child.pid, memoryMb }
+    return host
   }
 
   /** The RSS watchdog: --max-old-space-size only bounds the JS heap, not buffers or native memory. */

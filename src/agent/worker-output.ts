@@ -22,7 +22,7 @@ const DEFAULT_LIMITS: WorkerOutputLimits = { maxLineBytes: MAX_OUTPUT_LINE_BYTES
  * message. Both pipes are always read to the end, so a worker never blocks on
  * a full pipe, whatever it writes and however fast.
  */
-export function logWorkerOutput (stdout: Readable, stderr: Readable, log: Logger, limits: WorkerOutputLimits = DEFAULT_LIMITS): void {
+export function logWorkerOutput (stdout: Readable, stderr: Readable, log: Pick<Logger, 'info' | 'warn' | 'debug'>, limits: WorkerOutputLimits = DEFAULT_LIMITS): void {
   const budget = new LineBudget(limits.linesPerSecond, dropped => {
     log.warn({ dropped, linesPerSecond: limits.linesPerSecond }, 'worker output over its rate: lines dropped')
   })

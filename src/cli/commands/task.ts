@@ -73,11 +73,13 @@ function submitCommand (name: 'run' | 'submit', description: string): Command {
         }
         const id = submitted.id ?? ''
         // Ctrl-C while waiting cancels the task: nobody else is waiting for it
-        const stopCancelling = cancelOnInterrupt(id, async () => { await requestTasks(libp2p, target, { op: 'cancel', id, reason: 'its grid task run was interrupted' }, { signal: AbortSignal.timeout(5000) }) })
+        const interrupt = cancelOnInterrupt(id, async () => { await requestTasks(libp2p, target, { op: 'cancel', id, reason: 'its grid task run was interrupted' }, { signal: AbortSignal.timeout(5000) }) })
         try {
           await waitAndPrint(libp2p, target, id, signal, flags.deadline)
         } finally {
-          stopCancelling()
+          interrupt.stop()
+          // the wait may end (cancelled) before the cancel's answer: leaving now would close the node under it
+          await interrupt.settled()
         }
       })
     })
@@ -92,20 +94,24 @@ function idCommand (name: string, description: string, certName: string, act: Id
     })
 }
 
-/** Until the returned function is called, SIGINT/SIGTERM cancel task `id` and exit 130 (a second signal exits at once). */
-function cancelOnInterrupt (id: string, cancel: () => Promise<void>): () => void {
+/**
+ * Until `stop` is called, SIGINT/SIGTERM cancel task `id` and exit 130 (a second signal exits at once);
+ * `settled` waits for a cancel under way (which then exits).
+ */
+function cancelOnInterrupt (id: string, cancel: () => Promise<void>): { stop: () => void, settled: () => Promise<void> } {
   const signals = ['SIGINT', 'SIGTERM'] as const
+  let cancelling: Promise<void> | undefined
   const stop = (): void => { for (const name of signals) process.off(name, onSignal) }
   function onSignal (name: NodeJS.Signals): void {
     stop()
     process.once(name, () => process.exit(130))
-    cancel().then(
+    cancelling = cancel().then(
       () => { process.stderr.write(`grid: ${name}: task ${id} cancelled\n`) },
       (err: unknown) => { process.stderr.write(`grid: ${name}: could not cancel task ${id}: ${(err as Error).message}\n`) }
     ).finally(() => process.exit(130))
   }
   for (const name of signals) process.once(name, onSignal)
-  return stop
+  return { stop, settled: async () => { await cancelling } }
 }
 
 /** An existing file is shipped (bundled as agents get it); anything else must be a registered task name. */

@@ -50,7 +50,7 @@ export class PublishPolicy {
 
   constructor (init: PublishPolicyInit) {
     this.init = init
-    this.random = init.random ?? Math.random
+    this.random = init.random ?? (() => Math.random())
   }
 
   refreshMs (members: number): number {

@@ -46,6 +46,8 @@ describe('Membership (stubbed libp2p and gossipsub)', () => {
   }
 
   it('start subscribes to the members topic, serves sync and pings, and gossips at start and then at the refresh', async () => {
+    // the refresh is jittered (0.5–1.5× at each publish, drawn from Math.random): pin it to the nominal interval
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0.5)
     expect(pubsub.subscribed.has(MEMBERS_TOPIC)).toBe(true)
     expect(libp2p.protocols.has(SYNC_PROTOCOL)).toBe(true)
     expect(libp2p.protocols.has(PING_PROTOCOL)).toBe(true)
@@ -62,6 +64,7 @@ describe('Membership (stubbed libp2p and gossipsub)', () => {
     expect(pubsub.published.length).toBeGreaterThanOrEqual(4)
     expect(pubsub.published.length).toBeLessThanOrEqual(5)
     expect(pubsub.published.at(-1)?.member).toMatchObject({ id: libp2p.peerId.toString(), state: 'alive' })
+    random.mockRestore()
   })
 
   it('a heartbeat from a new member is a join; heartbeats keep it alive without more events', async () => {

@@ -1,3 +1,6 @@
+import { withinUsefulLimit } from './useful-limit.ts'
+import type { UsefulLimit } from './useful-limit.ts'
+
 /** How a stage's workers compare with what its load needs. */
 export type Pressure = 'high' | 'even' | 'low'
 
@@ -26,6 +29,8 @@ export interface EqualizerInput {
   reactive?: boolean
   /** How many more workers the grid can place now. */
   capacityLimit: number
+  /** The workers last added did not raise the stage's capacity: no scale-up beyond this until it ends (useful-limit.ts). */
+  usefulLimit?: UsefulLimit
   nowMs: number
 }
 
@@ -71,6 +76,8 @@ export interface Decision {
 /** With a saturated upstream the offered rate is unknown but above what the stage takes: assume half again. */
 export const SATURATION_HEADROOM = 0.5
 
+const HELD = 'held: the workers last added did not raise throughput'
+
 export const INITIAL_STATE: EqualizerState = { ticksSinceAction: Number.POSITIVE_INFINITY }
 
 /**
@@ -83,7 +90,8 @@ export const INITIAL_STATE: EqualizerState = { ticksSinceAction: Number.POSITIVE
  * `defaultObjectiveMs`, outside a sized scale-up's catch-up), N is also at
  * least what keeps the waiting items' delay under it (Little's law), at
  * ticks only. A `reactive` check (between ticks, on arrivals) may only
- * scale up, and sizes from the rate. `spareWorkers` ride on top of the need. Pure:
+ * scale up, and sizes from the rate. `spareWorkers` ride on top of the need. A `usefulLimit`
+ * (the last workers added did not help) caps scale-up, never drains. Pure:
  * all time comes in `input`.
  */
 export function decide (input: EqualizerInput, config: EqualizerConfig, previous: EqualizerState): Decision {
@@ -127,6 +135,9 @@ export function decide (input: EqualizerInput, config: EqualizerConfig, previous
   // spares ride on top of the need, so they are there when a burst starts; the floor already is capacity
   let target = Math.min(config.maxWorkers, Math.max(config.minWorkers, wanted + (config.spareWorkers ?? 0)))
   target = Math.min(target, current + Math.max(0, input.capacityLimit))
+  const unlimited = target
+  target = withinUsefulLimit(target, current, input.usefulLimit, input.nowMs)
+  const held = target < unlimited
   const band = Math.max(0, Math.floor(current * config.deadBand))
   let pressure: Pressure = target > current + band ? 'high' : target < current - band ? 'low' : 'even'
   if (pressure === 'high' && input.downstreamBlocked) {
@@ -136,14 +147,14 @@ export function decide (input: EqualizerInput, config: EqualizerConfig, previous
   if (current < config.minWorkers) pressure = 'high'
   if (input.reactive === true) {
     // between ticks only a shortfall counts; the tick keeps its own clock and low-pressure timer
-    if (pressure !== 'high') return { target, delta: 0, pressure, action: 'none', reason: 'reactive check: no shortfall', state: previous }
+    if (pressure !== 'high') return { target, delta: 0, pressure, action: 'none', reason: held ? HELD : 'reactive check: no shortfall', state: previous }
     return act(target, current, pressure, 'arrivals outrun the workers: spawn the difference now', previous)
   }
   if (pressure !== 'low') state.lowSinceMs = undefined
   if (state.ticksSinceAction <= config.warmupTicks && current >= config.minWorkers) {
     return { target, delta: 0, pressure, action: 'none', reason: 'warm-up after the last action', state }
   }
-  if (pressure === 'even') return { target: current, delta: 0, pressure, action: 'none', reason: 'within the dead band', state }
+  if (pressure === 'even') return { target: current, delta: 0, pressure, action: 'none', reason: held ? HELD : 'within the dead band', state }
   if (pressure === 'low') {
     state.lowSinceMs ??= input.nowMs
     if (input.nowMs - state.lowSinceMs < config.scaleDownAfterMs) {

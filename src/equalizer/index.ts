@@ -3,5 +3,7 @@ export type { EqualizerInput, EqualizerConfig, EqualizerState, Decision, Pressur
 export { EqualizerLoop } from './loop.ts'
 export { defaultLatencyObjectiveMs, DEFAULT_OBJECTIVE_ITEMS } from './objective.ts'
 export type { ObjectiveBasis } from './objective.ts'
-export type { EqualizerLoopInit, CapacityProbe, ScaledListener } from './loop.ts'
+export type { EqualizerLoopInit, CapacityProbe, ScaledListener, HeldListener } from './loop.ts'
+export { judgeScaleUp, withinUsefulLimit, MIN_GAIN, USEFUL_LIMIT_HOLD_MS } from './useful-limit.ts'
+export type { ScaleUpProbe, UsefulLimit } from './useful-limit.ts'
 export type { EqualizedStage, StageSample, StageRates } from './sample.ts'

@@ -2,6 +2,8 @@ import { decide, INITIAL_STATE } from './decide.ts'
 import type { EqualizerConfig, EqualizerState } from './decide.ts'
 import type { EqualizedStage, StageRates, StageSample } from './sample.ts'
 import { defaultLatencyObjectiveMs } from './objective.ts'
+import { judgeScaleUp } from './useful-limit.ts'
+import type { ScaleUpProbe, UsefulLimit } from './useful-limit.ts'
 
 const EWMA_ALPHA = 0.5
 /** A sample this far from the average is a step, not noise: take it at once (DS2 acts on the last interval's true rates). */
@@ -32,6 +34,8 @@ export interface EqualizerLoopInit {
 /** How many more workers needing `resources` the grid can place now (at most `limit`). */
 export type CapacityProbe = (resources: EqualizedStage['resources'], limit: number) => number
 export type ScaledListener = (stage: string, workers: number, delta: number, reason: string) => void
+/** A stage held at `limit.workers`: the workers last added did not raise its capacity. */
+export type HeldListener = (stage: string, limit: UsefulLimit) => void
 
 interface Tracked {
   stage: EqualizedStage
@@ -48,6 +52,9 @@ interface Tracked {
   recent: number[]
   /** The last tick's μ reading fell by a step: one more such tick and μ takes it. */
   slowed: boolean
+  /** A scale-up not judged yet (useful-limit.ts), and the limit of the last one that did not pay. */
+  probe?: ScaleUpProbe
+  limit?: UsefulLimit
 }
 
 /**
@@ -62,10 +69,11 @@ export class EqualizerLoop {
   private readonly tickMs: number
   private readonly capacity: CapacityProbe
   private readonly onScaled: ScaledListener
+  private readonly onHeld?: HeldListener
   private timer?: NodeJS.Timeout
   private last = performance.now()
 
-  constructor (stages: EqualizedStage[], init: EqualizerLoopInit, capacity: CapacityProbe, onScaled: ScaledListener) {
+  constructor (stages: EqualizedStage[], init: EqualizerLoopInit, capacity: CapacityProbe, onScaled: ScaledListener, onHeld?: HeldListener) {
     const now = performance.now()
     this.tickMs = init.tickMs
     this.tracked = stages.map(stage => ({
@@ -82,6 +90,7 @@ export class EqualizerLoop {
     }))
     this.capacity = capacity
     this.onScaled = onScaled
+    this.onHeld = onHeld
   }
 
   start (): void {
@@ -131,6 +140,7 @@ export class EqualizerLoop {
       // upstream saturation: the entry waited for room, or the stage before was blocked on this one
       const saturated = sample.upstreamWaiting || sample.upstreamWaits > t.previous.upstreamWaits
       const blocked = sample.downstreamBlocked || sample.downstreamBlocks > t.previous.downstreamBlocks
+      this.judge(t, sample, now)
       this.equalize(t, sample, saturated, blocked, now)
       t.previous = sample
     })
@@ -169,6 +179,16 @@ export class EqualizerLoop {
     if (this.equalize(t, sample, false, blocked, now, lambda)) t.fast.before = undefined
   }
 
+  /** Once the last scale-up's workers all run past their warm-up: did they raise the stage's capacity? */
+  private judge (t: Tracked, sample: StageSample, now: number): void {
+    if (t.probe == null || sample.starting > 0 || t.state.ticksSinceAction < t.config.warmupTicks) return
+    const limit = judgeScaleUp(t.probe, { workers: sample.workers, mu: t.rates.processingRate, arrivalRate: t.rates.arrivalRate, utilization: t.config.utilization }, now)
+    t.probe = undefined
+    if (limit == null) return
+    t.limit = limit
+    this.onHeld?.(t.stage.name, limit)
+  }
+
   /** Decides for one stage and acts on it; true when it scaled. */
   private equalize (t: Tracked, sample: StageSample, saturated: boolean, blocked: boolean, now: number, reactiveRate?: number): boolean {
     const { rates, config } = t
@@ -188,11 +208,14 @@ export class EqualizerLoop {
       queued: sample.queued,
       waiting: sample.waiting,
       capacityLimit: this.capacity(t.stage.resources, Math.min(CAPACITY_LOOKAHEAD, config.maxWorkers)),
+      usefulLimit: t.limit,
       nowMs: now
     }, { ...config, defaultObjectiveMs }, t.state)
     t.state = decision.state
     rates.pressure = decision.pressure
     if (decision.action === 'none') return false
+    // judged against the capacity before the first of a run of scale-ups (a reaction, then a tick's)
+    if (decision.delta > 0) t.probe ??= { from: sample.workers + sample.starting, mu }
     t.stage.scale(decision.delta)
     const measured = `λ ${round(reactiveRate ?? rates.arrivalRate)}/s${reactiveRate != null ? ' (since the tick)' : ''}${saturated ? ' (upstream held back)' : ''}, μ ${round(mu)}/s per worker, ${sample.queued} queued`
     this.onScaled(t.stage.name, decision.target, decision.delta, `${decision.reason} (${measured})`)

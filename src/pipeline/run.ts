@@ -17,6 +17,8 @@ import { isDurableSource, isDurableSink } from '../connectors/types.ts'
 export interface PipelineRunEvents {
   'item:failed': [FailedItem]
   'stage:scaled': [{ stage: string, workers: number, delta: number, reason: string }]
+  /** The workers last added did not raise the stage's capacity (items/s before → after): no scale-up beyond `workers` for `holdMs`. */
+  'stage:held': [{ stage: string, workers: number, holdMs: number, capacityBefore: number, capacityAfter: number }]
   'stage:unplaceable': [UnplaceableStage]
   'worker:lost': [{ stage: string, workerId: string, agentId: string, detail: string }]
 }
@@ -85,6 +87,9 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
       const { equalizeMs: tickMs, utilization, drainMs, scaleDownAfterMs } = this.options
       this.equalizer = new EqualizerLoop(this.stages, { tickMs, utilization, drainMs, scaleDownAfterMs }, grid.capacity, (stage, workers, delta, reason) => {
         this.emit('stage:scaled', { stage, workers, delta, reason })
+      }, (stage, limit) => {
+        const round = (n: number): number => Math.round(n * 10) / 10
+        this.emit('stage:held', { stage, workers: limit.workers, holdMs: Math.round(limit.untilMs - performance.now()), capacityBefore: round(limit.before), capacityAfter: round(limit.after) })
       })
     }
     this.options.signal?.addEventListener('abort', () => { this.cancel() }, { once: true })

@@ -1,0 +1,89 @@
+import { describe, it, expect, afterEach, vi } from 'vitest'
+import { EqualizerLoop, judgeScaleUp, withinUsefulLimit, USEFUL_LIMIT_HOLD_MS } from '../../../src/equalizer/index.ts'
+import type { EqualizedStage, StageSample, UsefulLimit } from '../../../src/equalizer/index.ts'
+
+afterEach(() => { vi.useRealTimers() })
+
+describe('judgeScaleUp: did the workers added raise the capacity?', () => {
+  const settled = { utilization: 0.9 }
+  it('CPU-bound workers beyond the cores: 1 → 3 workers at 20/s each became 3 at 8/s (24/s): held at 3', () => {
+    const limit = judgeScaleUp({ from: 1, mu: 20 }, { ...settled, workers: 3, mu: 8, arrivalRate: 40 }, 1000)
+    expect(limit).toEqual({ workers: 3, untilMs: 1000 + USEFUL_LIMIT_HOLD_MS, before: 20, after: 24 })
+  })
+
+  it('workers that brought half or more of their rate, or a stage that now keeps up, are no reason to hold', () => {
+    // 1 → 3 at 15/s each: +25/s of the +40/s expected
+    expect(judgeScaleUp({ from: 1, mu: 20 }, { ...settled, workers: 3, mu: 15, arrivalRate: 60 }, 0)).toBeUndefined()
+    // μ fell, but 3 × 8/s now carries λ = 20/s: the scale-up did its job
+    expect(judgeScaleUp({ from: 1, mu: 20 }, { ...settled, workers: 3, mu: 8, arrivalRate: 20 }, 0)).toBeUndefined()
+    // workers lost since: nothing to judge
+    expect(judgeScaleUp({ from: 3, mu: 20 }, { ...settled, workers: 2, mu: 8, arrivalRate: 60 }, 0)).toBeUndefined()
+    // no rate measured
+    expect(judgeScaleUp({ from: 1, mu: 0 }, { ...settled, workers: 3, mu: 8, arrivalRate: 60 }, 0)).toBeUndefined()
+  })
+})
+
+describe('withinUsefulLimit', () => {
+  const limit: UsefulLimit = { workers: 3, untilMs: 10_000, before: 20, after: 24 }
+  it('caps a scale-up at the limit while it holds, never drains, and lets a stage below it grow back to it', () => {
+    expect(withinUsefulLimit(8, 3, limit, 5000)).toBe(3)
+    expect(withinUsefulLimit(2, 3, limit, 5000)).toBe(2)
+    expect(withinUsefulLimit(8, 5, limit, 5000)).toBe(5)
+    expect(withinUsefulLimit(8, 2, limit, 5000)).toBe(3)
+    expect(withinUsefulLimit(8, 3, limit, 10_000)).toBe(8)
+    expect(withinUsefulLimit(8, 3, undefined, 0)).toBe(8)
+  })
+})
+
+/** A stage one worker at a time: its sample is what the test writes; it records what the loop asked. */
+function stubStage (): EqualizedStage & { now: StageSample, scaled: number[] } {
+  const stage = {
+    name: 'primes',
+    minWorkers: 1,
+    maxWorkers: 8,
+    latencyObjectiveMs: 60_000,
+    now: { arrivals: 0, processed: 0, busyMs: 0, upstreamWaits: 0, upstreamWaiting: false, downstreamBlocks: 0, downstreamBlocked: false, queued: 0, inFlight: 0, workers: 1, starting: 0 } as StageSample,
+    scaled: [] as number[],
+    sample: () => ({ ...stage.now }),
+    scale: (delta: number) => { stage.scaled.push(delta); stage.now = { ...stage.now, workers: stage.now.workers + delta } },
+    adaptWindow: () => {}
+  }
+  return stage
+}
+
+/** Runs `seconds` ticks of λ = 40/s against workers that together do `total(workers)` items/s, all busy. */
+async function run (stage: ReturnType<typeof stubStage>, seconds: number, total: (workers: number) => number): Promise<void> {
+  for (let s = 0; s < seconds; s++) {
+    const done = total(stage.now.workers)
+    stage.now = { ...stage.now, arrivals: stage.now.arrivals + 40, processed: stage.now.processed + done, busyMs: stage.now.busyMs + 1000 * stage.now.workers }
+    await vi.advanceTimersByTimeAsync(1000)
+  }
+}
+
+describe('the loop holds a stage whose added workers did not help', () => {
+  it('on 2 cores (20/s per core, 40/s asked): held at the size the first scale-up reached, not grown to the maximum', async () => {
+    vi.useFakeTimers()
+    const stage = stubStage()
+    const held: Array<[string, number]> = []
+    const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 0.9, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, () => {}, (name, limit) => { held.push([name, limit.workers]) })
+    loop.start()
+    // the CPU is shared: any number of workers does at most 40/s… minus what the rest of the machine takes
+    await run(stage, 20, workers => Math.min(20 * workers, 30))
+    loop.stop()
+    // one scale-up sized from μ = 20/s: ⌈40 / 18⌉ = 3; at 3, μ reads 10/s: 30/s where 20 + 40 were expected
+    expect(stage.scaled).toEqual([2])
+    expect(held).toEqual([['primes', 3]])
+  })
+
+  it('workers that scale linearly are never held: the stage grows to what λ needs', async () => {
+    vi.useFakeTimers()
+    const stage = stubStage()
+    const held: number[] = []
+    const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 0.9, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, () => {}, (_name, limit) => { held.push(limit.workers) })
+    loop.start()
+    await run(stage, 20, workers => 20 * workers)
+    loop.stop()
+    expect(stage.scaled).toEqual([2])
+    expect(held).toEqual([])
+  })
+})

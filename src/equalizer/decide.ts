@@ -29,7 +29,7 @@ export interface EqualizerInput {
   reactive?: boolean
   /** How many more workers the grid can place now. */
   capacityLimit: number
-  /** The workers last added did not raise the stage's capacity: no scale-up beyond this until it ends (useful-limit.ts). */
+  /** The workers last added did not raise the stage's capacity: at most this many until it ends (useful-limit.ts). */
   usefulLimit?: UsefulLimit
   nowMs: number
 }
@@ -91,7 +91,7 @@ export const INITIAL_STATE: EqualizerState = { ticksSinceAction: Number.POSITIVE
  * least what keeps the waiting items' delay under it (Little's law), at
  * ticks only. A `reactive` check (between ticks, on arrivals) may only
  * scale up, and sizes from the rate. `spareWorkers` ride on top of the need. A `usefulLimit`
- * (the last workers added did not help) caps scale-up, never drains. Pure:
+ * (the last workers added did not help) caps the target, so a surplus drains as any does. Pure:
  * all time comes in `input`.
  */
 export function decide (input: EqualizerInput, config: EqualizerConfig, previous: EqualizerState): Decision {
@@ -136,7 +136,7 @@ export function decide (input: EqualizerInput, config: EqualizerConfig, previous
   let target = Math.min(config.maxWorkers, Math.max(config.minWorkers, wanted + (config.spareWorkers ?? 0)))
   target = Math.min(target, current + Math.max(0, input.capacityLimit))
   const unlimited = target
-  target = withinUsefulLimit(target, current, input.usefulLimit, input.nowMs)
+  target = Math.max(config.minWorkers, withinUsefulLimit(target, input.usefulLimit, input.nowMs))
   const held = target < unlimited
   const band = Math.max(0, Math.floor(current * config.deadBand))
   let pressure: Pressure = target > current + band ? 'high' : target < current - band ? 'low' : 'even'
@@ -161,7 +161,7 @@ export function decide (input: EqualizerInput, config: EqualizerConfig, previous
       return { target, delta: 0, pressure, action: 'none', reason: 'low pressure, waiting before scaling down', state }
     }
   }
-  return act(target, current, pressure, pressure === 'high' ? 'bottleneck: spawn the difference' : 'slack: drain the surplus', state)
+  return act(target, current, pressure, pressure === 'high' ? 'bottleneck: spawn the difference' : held ? `${HELD}: drain them` : 'slack: drain the surplus', state)
 }
 
 function act (target: number, current: number, pressure: Pressure, reason: string, state: EqualizerState, allow = true): Decision {

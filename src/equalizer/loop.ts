@@ -182,9 +182,18 @@ export class EqualizerLoop {
   /** Once the last scale-up's workers all run past their warm-up: did they raise the stage's capacity? */
   private judge (t: Tracked, sample: StageSample, now: number): void {
     if (t.probe == null || sample.starting > 0 || t.state.ticksSinceAction < t.config.warmupTicks) return
-    const limit = judgeScaleUp(t.probe, { workers: sample.workers, mu: t.rates.processingRate, arrivalRate: t.rates.arrivalRate, utilization: t.config.utilization }, now)
+    const limit = judgeScaleUp(t.probe, { workers: sample.workers, mu: t.rates.processingRate, arrivalRate: t.rates.arrivalRate, utilization: t.config.utilization }, now, t.limit)
+    // a limit drains workers for a minute: one tick's reading (a stalled machine) is not enough, two in a row are
+    if (limit != null && t.probe.misses == null) {
+      t.probe.misses = 1
+      return
+    }
     t.probe = undefined
-    if (limit == null) return
+    if (limit == null) {
+      // a scale-up that paid after the limit ended: the bottleneck is gone, strikes start again
+      if (t.limit != null && now >= t.limit.untilMs) t.limit = undefined
+      return
+    }
     t.limit = limit
     this.onHeld?.(t.stage.name, limit)
   }
@@ -208,7 +217,8 @@ export class EqualizerLoop {
       queued: sample.queued,
       waiting: sample.waiting,
       capacityLimit: this.capacity(t.stage.resources, Math.min(CAPACITY_LOOKAHEAD, config.maxWorkers)),
-      usefulLimit: t.limit,
+      // judged short once: no more workers until the second judgement
+      usefulLimit: t.probe?.misses != null ? { workers: sample.workers + sample.starting, untilMs: Number.POSITIVE_INFINITY, before: 0, after: 0, strikes: 0 } : t.limit,
       nowMs: now
     }, { ...config, defaultObjectiveMs }, t.state)
     t.state = decision.state

@@ -9,9 +9,13 @@
  * each one taking CPU from the others. So after a scale-up, once its workers
  * run, the loop compares the stage's capacity (workers × μ) with what it had
  * before: when the workers added brought less than half of what they should
- * have, the stage is held at that size for a while (`UsefulLimit`). Any
- * bottleneck shows this way, whatever it is; the hold ends so a bottleneck
- * that went away (another pipeline finished, an agent joined) is found again.
+ * have, the stage is limited for a while (`UsefulLimit`) to the workers whose
+ * worth of capacity it got (capacity now ÷ μ before), and drains the rest as
+ * it drains any surplus. Any bottleneck shows this way, whatever it is. The
+ * limit ends so a bottleneck that went away (another pipeline finished, an
+ * agent joined) is found again; each time in a row the same stage is limited
+ * again, it is held twice as long (a stage fed more than its bottleneck can
+ * take would otherwise go up and back every minute).
  */
 
 /** What a scale-up was expected to bring: made when the loop asks for more workers. */
@@ -20,21 +24,27 @@ export interface ScaleUpProbe {
   from: number
   /** μ per worker the scale-up was sized with. */
   mu: number
+  /** Judged short once already (the loop wants two judgements in a row). */
+  misses?: number
 }
 
-/** No scale-up beyond `workers` before `untilMs` (scale-down is not affected). */
+/** At most `workers` before `untilMs`. */
 export interface UsefulLimit {
   workers: number
   untilMs: number
-  /** For the log: capacity before and after, items/s. */
+  /** Capacity before and after the scale-up, items/s (for the event). */
   before: number
   after: number
+  /** Scale-ups in a row that did not pay (1 for the first): the hold doubles with each. */
+  strikes: number
 }
 
 /** The workers added must bring at least this share of their expected capacity. */
 export const MIN_GAIN = 0.5
-/** How long a stage is held at the size where more workers did not help. */
+/** How long a stage is held at the size where more workers did not help (the first time in a row). */
 export const USEFUL_LIMIT_HOLD_MS = 60_000
+/** The longest hold, however many scale-ups in a row did not pay. */
+export const USEFUL_LIMIT_MAX_HOLD_MS = 600_000
 
 export interface SettledStage {
   /** Workers running, all started (none starting). */
@@ -47,23 +57,27 @@ export interface SettledStage {
 }
 
 /**
- * The verdict on `probe` once the scale-up's workers run: a limit when they
- * did not raise capacity by MIN_GAIN of what was expected and the stage still
- * wants more than it has (a stage that now keeps up was helped, whatever its
- * μ reads; workers lost since then leave nothing to judge).
+ * The verdict on `probe` once the scale-up's workers run: `undefined` when
+ * they raised capacity by MIN_GAIN of what was expected, or the stage now
+ * keeps up (it was helped, whatever its μ reads), or workers were lost since
+ * (nothing to judge); else a limit, at least one worker and at most those
+ * running. `previous`: the last limit, whose strikes this one continues.
  */
-export function judgeScaleUp (probe: ScaleUpProbe, settled: SettledStage, nowMs: number, holdMs = USEFUL_LIMIT_HOLD_MS): UsefulLimit | undefined {
+export function judgeScaleUp (probe: ScaleUpProbe, settled: SettledStage, nowMs: number, previous?: UsefulLimit): UsefulLimit | undefined {
   const added = settled.workers - probe.from
   if (added <= 0 || !(probe.mu > 0) || !(settled.mu > 0)) return undefined
   const before = probe.from * probe.mu
   const after = settled.workers * settled.mu
   if (settled.arrivalRate <= after * settled.utilization) return undefined
   if (after - before >= MIN_GAIN * added * probe.mu) return undefined
-  return { workers: settled.workers, untilMs: nowMs + holdMs, before, after }
+  const worth = Math.ceil(after / probe.mu - 1e-9)
+  const strikes = (previous?.strikes ?? 0) + 1
+  const holdMs = Math.min(USEFUL_LIMIT_MAX_HOLD_MS, USEFUL_LIMIT_HOLD_MS * 2 ** (strikes - 1))
+  return { workers: Math.max(1, probe.from, Math.min(settled.workers, worth)), untilMs: nowMs + holdMs, before, after, strikes }
 }
 
-/** `target` clamped by a limit still in force (never below `current`: a limit does not drain). */
-export function withinUsefulLimit (target: number, current: number, limit: UsefulLimit | undefined, nowMs: number): number {
-  if (limit == null || nowMs >= limit.untilMs || target <= limit.workers) return target
-  return Math.max(limit.workers, Math.min(target, current))
+/** `target` within a limit still in force. */
+export function withinUsefulLimit (target: number, limit: UsefulLimit | undefined, nowMs: number): number {
+  if (limit == null || nowMs >= limit.untilMs) return target
+  return Math.min(target, limit.workers)
 }

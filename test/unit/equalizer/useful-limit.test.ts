@@ -1,14 +1,22 @@
 import { describe, it, expect, afterEach, vi } from 'vitest'
-import { EqualizerLoop, judgeScaleUp, withinUsefulLimit, USEFUL_LIMIT_HOLD_MS } from '../../../src/equalizer/index.ts'
+import { EqualizerLoop, judgeScaleUp, withinUsefulLimit, USEFUL_LIMIT_HOLD_MS, USEFUL_LIMIT_MAX_HOLD_MS } from '../../../src/equalizer/index.ts'
 import type { EqualizedStage, StageSample, UsefulLimit } from '../../../src/equalizer/index.ts'
 
 afterEach(() => { vi.useRealTimers() })
 
 describe('judgeScaleUp: did the workers added raise the capacity?', () => {
   const settled = { utilization: 0.9 }
-  it('CPU-bound workers beyond the cores: 1 → 3 workers at 20/s each became 3 at 8/s (24/s): held at 3', () => {
+  it('CPU-bound workers beyond the cores: 1 → 3 workers at 20/s each became 3 at 8/s (24/s): limited to the 2 workers that is worth', () => {
     const limit = judgeScaleUp({ from: 1, mu: 20 }, { ...settled, workers: 3, mu: 8, arrivalRate: 40 }, 1000)
-    expect(limit).toEqual({ workers: 3, untilMs: 1000 + USEFUL_LIMIT_HOLD_MS, before: 20, after: 24 })
+    expect(limit).toEqual({ workers: 2, untilMs: 1000 + USEFUL_LIMIT_HOLD_MS, before: 20, after: 24, strikes: 1 })
+    // the same again, in a row: held twice as long, and never longer than the longest hold
+    expect(judgeScaleUp({ from: 1, mu: 20 }, { ...settled, workers: 3, mu: 8, arrivalRate: 40 }, 1000, limit)).toMatchObject({ strikes: 2, untilMs: 1000 + 2 * USEFUL_LIMIT_HOLD_MS })
+    expect(judgeScaleUp({ from: 1, mu: 20 }, { ...settled, workers: 3, mu: 8, arrivalRate: 40 }, 0, { ...limit!, strikes: 20 })).toMatchObject({ strikes: 21, untilMs: USEFUL_LIMIT_MAX_HOLD_MS })
+  })
+
+  it('workers that made it worse: back to the size before the scale-up, never under one worker', () => {
+    expect(judgeScaleUp({ from: 2, mu: 20 }, { ...settled, workers: 8, mu: 4, arrivalRate: 60 }, 0)).toMatchObject({ workers: 2, before: 40, after: 32 })
+    expect(judgeScaleUp({ from: 0, mu: 20 }, { ...settled, workers: 4, mu: 1, arrivalRate: 60 }, 0)).toMatchObject({ workers: 1 })
   })
 
   it('workers that brought half or more of their rate, or a stage that now keeps up, are no reason to hold', () => {
@@ -24,14 +32,12 @@ describe('judgeScaleUp: did the workers added raise the capacity?', () => {
 })
 
 describe('withinUsefulLimit', () => {
-  const limit: UsefulLimit = { workers: 3, untilMs: 10_000, before: 20, after: 24 }
-  it('caps a scale-up at the limit while it holds, never drains, and lets a stage below it grow back to it', () => {
-    expect(withinUsefulLimit(8, 3, limit, 5000)).toBe(3)
-    expect(withinUsefulLimit(2, 3, limit, 5000)).toBe(2)
-    expect(withinUsefulLimit(8, 5, limit, 5000)).toBe(5)
-    expect(withinUsefulLimit(8, 2, limit, 5000)).toBe(3)
-    expect(withinUsefulLimit(8, 3, limit, 10_000)).toBe(8)
-    expect(withinUsefulLimit(8, 3, undefined, 0)).toBe(8)
+  const limit: UsefulLimit = { workers: 3, untilMs: 10_000, before: 20, after: 24, strikes: 1 }
+  it('caps the target while the limit holds, and no longer', () => {
+    expect(withinUsefulLimit(8, limit, 5000)).toBe(3)
+    expect(withinUsefulLimit(2, limit, 5000)).toBe(2)
+    expect(withinUsefulLimit(8, limit, 10_000)).toBe(8)
+    expect(withinUsefulLimit(8, undefined, 0)).toBe(8)
   })
 })
 
@@ -61,7 +67,7 @@ async function run (stage: ReturnType<typeof stubStage>, seconds: number, total:
 }
 
 describe('the loop holds a stage whose added workers did not help', () => {
-  it('on 2 cores (20/s per core, 40/s asked): held at the size the first scale-up reached, not grown to the maximum', async () => {
+  it('on 2 cores (20/s per core, 40/s asked): limited to what the workers were worth, not grown to the maximum', async () => {
     vi.useFakeTimers()
     const stage = stubStage()
     const held: Array<[string, number]> = []
@@ -70,9 +76,10 @@ describe('the loop holds a stage whose added workers did not help', () => {
     // the CPU is shared: any number of workers does at most 40/s… minus what the rest of the machine takes
     await run(stage, 20, workers => Math.min(20 * workers, 30))
     loop.stop()
-    // one scale-up sized from μ = 20/s: ⌈40 / 18⌉ = 3; at 3, μ reads 10/s: 30/s where 20 + 40 were expected
-    expect(stage.scaled).toEqual([2])
-    expect(held).toEqual([['primes', 3]])
+    // one scale-up sized from μ = 20/s: ⌈40 / 18⌉ = 3; at 3, μ reads 10/s: 30/s where 20 + 40 were
+    // expected, the worth of ⌈30 / 20⌉ = 2 workers: the third is drained after scaleDownAfterMs
+    expect(stage.scaled).toEqual([2, -1])
+    expect(held).toEqual([['primes', 2]])
   })
 
   it('workers that scale linearly are never held: the stage grows to what λ needs', async () => {
@@ -82,6 +89,22 @@ describe('the loop holds a stage whose added workers did not help', () => {
     const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 0.9, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, () => {}, (_name, limit) => { held.push(limit.workers) })
     loop.start()
     await run(stage, 20, workers => 20 * workers)
+    loop.stop()
+    expect(stage.scaled).toEqual([2])
+    expect(held).toEqual([])
+  })
+})
+
+describe('one slow reading is not a bottleneck', () => {
+  it('workers that scale linearly, read slow on one tick past their warm-up (a stalled machine): never limited', async () => {
+    vi.useFakeTimers()
+    const stage = stubStage()
+    const held: number[] = []
+    const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 0.9, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, () => {}, (_name, limit) => { held.push(limit.workers) })
+    loop.start()
+    let second = 0
+    // the scale-up to 3 comes at the 3rd tick, its warm-up ends at the 5th: the stall is on the first judgement
+    await run(stage, 20, workers => ++second === 6 ? 5 * workers : 20 * workers)
     loop.stop()
     expect(stage.scaled).toEqual([2])
     expect(held).toEqual([])

@@ -67,6 +67,8 @@ export interface ScenarioResult {
   recoveredMs: number | null
   phases: PhaseFigures[]
   scaled: Scaled[]
+  /** `stage:held` events: the workers last added did not raise the stage's capacity. */
+  held: Array<{ t: number, stage: string, workers: number, capacityBefore: number, capacityAfter: number }>
 }
 
 const UTILIZATION = 0.9
@@ -104,6 +106,8 @@ export async function runScenario (node: GridNode, init: ScenarioInit, calibrati
   })
   const scaled: Scaled[] = []
   run.on('stage:scaled', e => { scaled.push({ t: performance.now() - t0, ...e }) })
+  const held: ScenarioResult['held'] = []
+  run.on('stage:held', e => { held.push({ t: performance.now() - t0, stage: e.stage, workers: e.workers, capacityBefore: e.capacityBefore, capacityAfter: e.capacityAfter }) })
   let workersLost = 0
   run.on('worker:lost', () => { workersLost++ })
   const samples: Sample[] = []
@@ -127,7 +131,8 @@ export async function runScenario (node: GridNode, init: ScenarioInit, calibrati
       latencyP99Ms: round(percentile(latencies, 99)),
       recoveredMs: init.fault == null ? null : recovered(init.stages[0]!.name, init.fault.atMs, samples),
       phases: init.stages.flatMap(stage => init.phases.map((phase, p) => figures(stage.name, p, phase.rate, calibration[stage.name]![p]!, boundaries[p]!, boundaries[p + 1] ?? Infinity, samples, scaled))),
-      scaled
+      scaled,
+      held
     }
   } finally {
     clearInterval(sampler)

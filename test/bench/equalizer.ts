@@ -170,6 +170,7 @@ await runBench('equalizer', ['--only'], async (args, defer) => {
   for (const scenario of list) {
     note(`scenario ${scenario.name}`)
     const result = await runScenario(node, scenario, calibrations.get(scenario.name)!)
+    for (const e of result.held) note(`  t=${(e.t / 1000).toFixed(1)} s ${e.stage} held at ${e.workers}: capacity ${e.capacityBefore}/s before the last scale-up, ${e.capacityAfter}/s after`)
     for (const e of result.scaled) note(`  t=${(e.t / 1000).toFixed(1)} s ${e.stage} ${e.delta > 0 ? '+' : ''}${e.delta} -> ${e.workers}: ${e.reason}`)
     for (const p of result.phases) note(`  ${p.stage} phase ${p.phase} (${p.rate}/s): ${p.decisions} decisions, optimum ${p.optimal} (μ alone ${p.mu}/s, seen ${p.muSeen}/s), most up ${p.maxWorkers}, optimum up after ${p.convergedMs ?? 'never'} ms, final ${p.finalWorkers}`)
     describe(scenario, result, figures, targets, rows)

@@ -82,6 +82,7 @@ export async function runTrace (node: GridNode, trace: Trace, policy: Policy, mo
   })
   run.on('stage:scaled', e => { note(`  t=${((performance.now() - t0) / 1000).toFixed(1)} s ${e.delta > 0 ? '+' : ''}${e.delta} -> ${e.workers}: ${e.reason}`) })
   run.on('stage:unplaceable', e => { note(`  unplaceable: ${e.reason}`) })
+  run.on('stage:held', e => { note(`  held at ${e.workers} for ${e.holdMs} ms: capacity ${e.capacityBefore}/s before the last scale-up, ${e.capacityAfter}/s after`) })
   const driver = policy.drive?.(run, stageName)
   let workerMs = 0
   let maxWorkers = 0

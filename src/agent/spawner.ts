@@ -174,8 +174,13 @@ export class Spawner {
     })
     if (child.pid == null) throw new SpawnRefusedError('could not start a worker process')
     const host: PooledHost = { id, child, pid: child.pid, memoryMb, stage: label === PRESTARTED_LABEL ? undefined : label }
-    // tagged with the stage the host runs by the time it writes (a pre-started one learns it when taken)
-    const tagged = (): Logger => this.log.child({ worker: id, ...(host.stage == null ? {} : { stage: host.stage }) })
+    // tagged with the stage the host runs by the time it writes (a pre-started one learns it when
+    // taken): one child logger per stage the host is known by, not one per line of output
+    let logger: { stage?: string, log: Logger } | undefined
+    const tagged = (): Logger => {
+      if (logger == null || logger.stage !== host.stage) logger = { stage: host.stage, log: this.log.child({ worker: id, ...(host.stage == null ? {} : { stage: host.stage }) }) }
+      return logger.log
+    }
     logWorkerOutput(child.stdout!, child.stderr!, {
       info: (...args: Parameters<Logger['info']>) => { tagged().info(...args) },
       warn: (...args: Parameters<Logger['warn']>) => { tagged().warn(...args) },

@@ -100,6 +100,8 @@ export class LeaseKeeper {
       if (now - this.claimedAt < t.settleMs) return {}
       this.phase = 'holding'
       this.renewedAt = now
+      // nothing of this lease's was published from a holding step yet (what an earlier lease left is past)
+      this.publishedUntil = 0
       const renewed = { ...lease, until: now + t.leaseMs }
       return { write: renewed, holding: renewed, change: `holding with token ${this.token}` }
     }

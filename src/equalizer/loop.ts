@@ -2,8 +2,8 @@ import { decide, INITIAL_STATE } from './decide.ts'
 import type { EqualizerConfig, EqualizerState } from './decide.ts'
 import type { EqualizedStage, StageRates, StageSample } from './sample.ts'
 import { defaultLatencyObjectiveMs } from './objective.ts'
-import { judgeScaleUp } from './useful-limit.ts'
-import type { ScaleUpProbe, UsefulLimit } from './useful-limit.ts'
+import { ScaleUpJudge } from './useful-limit.ts'
+import type { UsefulLimit } from './useful-limit.ts'
 
 const EWMA_ALPHA = 0.5
 /** A sample this far from the average is a step, not noise: take it at once (DS2 acts on the last interval's true rates). */
@@ -52,9 +52,8 @@ interface Tracked {
   recent: number[]
   /** The last tick's μ reading fell by a step: one more such tick and μ takes it. */
   slowed: boolean
-  /** A scale-up not judged yet (useful-limit.ts), and the limit of the last one that did not pay. */
-  probe?: ScaleUpProbe
-  limit?: UsefulLimit
+  /** Whether its scale-ups paid (useful-limit.ts). */
+  judge: ScaleUpJudge
 }
 
 /**
@@ -86,7 +85,8 @@ export class EqualizerLoop {
       fast: { at: now, arrivals: 0, waiting: 0 },
       steadyMu: 0,
       recent: [],
-      slowed: false
+      slowed: false,
+      judge: new ScaleUpJudge()
     }))
     this.capacity = capacity
     this.onScaled = onScaled
@@ -181,21 +181,9 @@ export class EqualizerLoop {
 
   /** Once the last scale-up's workers all run past their warm-up: did they raise the stage's capacity? */
   private judge (t: Tracked, sample: StageSample, now: number): void {
-    if (t.probe == null || sample.starting > 0 || t.state.ticksSinceAction < t.config.warmupTicks) return
-    const limit = judgeScaleUp(t.probe, { workers: sample.workers, mu: t.rates.processingRate, arrivalRate: t.rates.arrivalRate, utilization: t.config.utilization }, now, t.limit)
-    // a limit drains workers for a minute: one tick's reading (a stalled machine) is not enough, two in a row are
-    if (limit != null && t.probe.misses == null) {
-      t.probe.misses = 1
-      return
-    }
-    t.probe = undefined
-    if (limit == null) {
-      // a scale-up that paid after the limit ended: the bottleneck is gone, strikes start again
-      if (t.limit != null && now >= t.limit.untilMs) t.limit = undefined
-      return
-    }
-    t.limit = limit
-    this.onHeld?.(t.stage.name, limit)
+    const { rates, config } = t
+    const limit = t.judge.judge({ workers: sample.workers, starting: sample.starting, warmedUp: t.state.ticksSinceAction >= config.warmupTicks, mu: rates.processingRate, arrivalRate: rates.arrivalRate, utilization: config.utilization }, now)
+    if (limit != null) this.onHeld?.(t.stage.name, limit)
   }
 
   /** Decides for one stage and acts on it; true when it scaled. */
@@ -217,15 +205,13 @@ export class EqualizerLoop {
       queued: sample.queued,
       waiting: sample.waiting,
       capacityLimit: this.capacity(t.stage.resources, Math.min(CAPACITY_LOOKAHEAD, config.maxWorkers)),
-      // judged short once: no more workers until the second judgement
-      usefulLimit: t.probe?.misses != null ? { workers: sample.workers + sample.starting, untilMs: Number.POSITIVE_INFINITY, before: 0, after: 0, strikes: 0 } : t.limit,
+      usefulLimit: t.judge.inForce(sample.workers + sample.starting),
       nowMs: now
     }, { ...config, defaultObjectiveMs }, t.state)
     t.state = decision.state
     rates.pressure = decision.pressure
     if (decision.action === 'none') return false
-    // judged against the capacity before the first of a run of scale-ups (a reaction, then a tick's)
-    if (decision.delta > 0) t.probe ??= { from: sample.workers + sample.starting, mu }
+    t.judge.scaled(decision.delta, sample.workers + sample.starting, mu)
     t.stage.scale(decision.delta)
     const measured = `λ ${round(reactiveRate ?? rates.arrivalRate)}/s${reactiveRate != null ? ' (since the tick)' : ''}${saturated ? ' (upstream held back)' : ''}, μ ${round(mu)}/s per worker, ${sample.queued} queued`
     this.onScaled(t.stage.name, decision.target, decision.delta, `${decision.reason} (${measured})`)

@@ -81,3 +81,53 @@ export function withinUsefulLimit (target: number, limit: UsefulLimit | undefine
   if (limit == null || nowMs >= limit.untilMs) return target
   return Math.min(target, limit.workers)
 }
+
+/** What the judge needs of a stage or pool at a tick. */
+export interface JudgedSample extends SettledStage {
+  /** Workers wanted but not running yet. */
+  starting: number
+  /** The last action's warm-up is over. */
+  warmedUp: boolean
+}
+
+/**
+ * The useful limit of one stage or task pool over time: remembers what each
+ * run of scale-ups was expected to bring, judges it once its workers run past
+ * their warm-up — short on two ticks in a row before it limits (one slow
+ * reading is a stalled machine; no worker is added between the two) — and
+ * gives `decide` the limit in force.
+ */
+export class ScaleUpJudge {
+  private probe?: ScaleUpProbe
+  private limit?: UsefulLimit
+
+  /** After an action: a scale-up is judged against the capacity before the first of a run of them. */
+  scaled (delta: number, current: number, mu: number): void {
+    if (delta > 0) this.probe ??= { from: current, mu }
+  }
+
+  /** Once a tick, before deciding: a new limit when one is set now (for the event), else undefined. */
+  judge (sample: JudgedSample, nowMs: number): UsefulLimit | undefined {
+    const probe = this.probe
+    if (probe == null || sample.starting > 0 || !sample.warmedUp) return undefined
+    const limit = judgeScaleUp(probe, sample, nowMs, this.limit)
+    if (limit != null && probe.misses == null) {
+      probe.misses = 1
+      return undefined
+    }
+    this.probe = undefined
+    if (limit == null) {
+      // a scale-up that paid after the limit ended: the bottleneck is gone, strikes start again
+      if (this.limit != null && nowMs >= this.limit.untilMs) this.limit = undefined
+      return undefined
+    }
+    this.limit = limit
+    return limit
+  }
+
+  /** The limit for `decide` now: while judged short once, no more than the `current` workers. */
+  inForce (current: number): UsefulLimit | undefined {
+    if (this.probe?.misses != null) return { workers: current, untilMs: Number.POSITIVE_INFINITY, before: 0, after: 0, strikes: 0 }
+    return this.limit
+  }
+}

@@ -1,5 +1,7 @@
 import { decide, INITIAL_STATE } from '../equalizer/decide.ts'
 import type { EqualizerConfig, EqualizerState } from '../equalizer/decide.ts'
+import { ScaleUpJudge } from '../equalizer/useful-limit.ts'
+import type { UsefulLimit } from '../equalizer/useful-limit.ts'
 
 /** How a task pool is sized (the equalizer's knobs, per module). */
 export interface PoolSizing {
@@ -26,6 +28,8 @@ export interface PoolSizerHooks {
   drain: (count: number) => void
   /** Each tick, once measured: tasks per busy second of one worker (μ), which sizes the pool's window. */
   measured?: (perWorkerRate: number) => void
+  /** The workers last added did not raise the pool's capacity: it is limited to `limit.workers` for a while. */
+  held?: (limit: UsefulLimit) => void
 }
 
 /** EWMA weight of the newest tick. */
@@ -35,7 +39,8 @@ const ALPHA = 0.5
  * Sizes a task pool with the equalizer's own decision (DESIGN §6): λ from task
  * arrivals, μ from completions per busy second of a worker, the queue as
  * backlog; spawns the difference at once, drains idle workers only after low
- * pressure lasted `scaleDownAfterMs`.
+ * pressure lasted `scaleDownAfterMs`; workers that did not raise its capacity
+ * (a shared bottleneck) are not kept (useful-limit.ts).
  */
 export class PoolSizer {
   private readonly sizing: PoolSizing
@@ -48,6 +53,7 @@ export class PoolSizer {
   private mu?: number
   private last = performance.now()
   private timer?: NodeJS.Timeout
+  private readonly judge = new ScaleUpJudge()
 
   constructor (sizing: PoolSizing, hooks: PoolSizerHooks) {
     this.sizing = sizing
@@ -83,14 +89,16 @@ export class PoolSizer {
     this.last = now
     const sample = this.hooks.sample()
     this.lambda = ALPHA * (this.arrivals / seconds) + (1 - ALPHA) * this.lambda
-    if (sample.busyMs > 0 && this.completions > 0) {
-      const rate = this.completions / (sample.busyMs / 1000)
-      this.mu = this.mu == null ? rate : ALPHA * rate + (1 - ALPHA) * this.mu
-    }
+    const reading = sample.busyMs > 0 && this.completions > 0 ? this.completions / (sample.busyMs / 1000) : undefined
+    if (reading != null) this.mu = this.mu == null ? reading : ALPHA * reading + (1 - ALPHA) * this.mu
     if (this.mu != null) this.hooks.measured?.(this.mu)
     const throughput = this.completions / seconds
     this.arrivals = 0
     this.completions = 0
+    const current = sample.workers + sample.starting
+    // judged on this tick's reading: the average still holds the rate from before the scale-up
+    const limit = this.judge.judge({ workers: sample.workers, starting: sample.starting, warmedUp: this.state.ticksSinceAction >= this.config.warmupTicks, mu: reading ?? 0, arrivalRate: this.lambda, utilization: this.config.utilization }, now)
+    if (limit != null) this.hooks.held?.(limit)
     const decision = decide({
       workers: sample.workers,
       starting: sample.starting,
@@ -101,9 +109,11 @@ export class PoolSizer {
       downstreamBlocked: false,
       queued: sample.queued,
       capacityLimit: sample.capacityLimit,
+      usefulLimit: this.judge.inForce(current),
       nowMs: now
     }, this.config, this.state)
     this.state = decision.state
+    this.judge.scaled(decision.delta, current, this.mu ?? 0)
     if (decision.action === 'spawn') this.hooks.spawn(decision.delta)
     else if (decision.action === 'kill') this.hooks.drain(-decision.delta)
   }

@@ -66,28 +66,30 @@ async function run (stage: ReturnType<typeof stubStage>, seconds: number, total:
   }
 }
 
+/** A loop (1 s ticks, fake timers) over a fresh stub stage; `held` lists the limits it set, in workers. */
+function startLoop (): { stage: ReturnType<typeof stubStage>, loop: EqualizerLoop, held: number[] } {
+  vi.useFakeTimers()
+  const stage = stubStage()
+  const held: number[] = []
+  const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 0.9, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, () => {}, (_name, limit) => { held.push(limit.workers) })
+  loop.start()
+  return { stage, loop, held }
+}
+
 describe('the loop holds a stage whose added workers did not help', () => {
   it('on 2 cores (20/s per core, 40/s asked): limited to what the workers were worth, not grown to the maximum', async () => {
-    vi.useFakeTimers()
-    const stage = stubStage()
-    const held: Array<[string, number]> = []
-    const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 0.9, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, () => {}, (name, limit) => { held.push([name, limit.workers]) })
-    loop.start()
+    const { stage, loop, held } = startLoop()
     // the CPU is shared: any number of workers does at most 40/s… minus what the rest of the machine takes
     await run(stage, 20, workers => Math.min(20 * workers, 30))
     loop.stop()
     // one scale-up sized from μ = 20/s: ⌈40 / 18⌉ = 3; at 3, μ reads 10/s: 30/s where 20 + 40 were
     // expected, the worth of ⌈30 / 20⌉ = 2 workers: the third is drained after scaleDownAfterMs
     expect(stage.scaled).toEqual([2, -1])
-    expect(held).toEqual([['primes', 2]])
+    expect(held).toEqual([2])
   })
 
   it('workers that scale linearly are never held: the stage grows to what λ needs', async () => {
-    vi.useFakeTimers()
-    const stage = stubStage()
-    const held: number[] = []
-    const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 0.9, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, () => {}, (_name, limit) => { held.push(limit.workers) })
-    loop.start()
+    const { stage, loop, held } = startLoop()
     await run(stage, 20, workers => 20 * workers)
     loop.stop()
     expect(stage.scaled).toEqual([2])
@@ -97,11 +99,7 @@ describe('the loop holds a stage whose added workers did not help', () => {
 
 describe('one slow reading is not a bottleneck', () => {
   it('workers that scale linearly, read slow on one tick past their warm-up (a stalled machine): never limited', async () => {
-    vi.useFakeTimers()
-    const stage = stubStage()
-    const held: number[] = []
-    const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 0.9, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, () => {}, (_name, limit) => { held.push(limit.workers) })
-    loop.start()
+    const { stage, loop, held } = startLoop()
     let second = 0
     // the scale-up to 3 comes at the 3rd tick, its warm-up ends at the 5th: the stall is on the first judgement
     await run(stage, 20, workers => ++second === 6 ? 5 * workers : 20 * workers)

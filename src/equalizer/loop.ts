@@ -1,4 +1,4 @@
-import { decide, INITIAL_STATE } from './decide.ts'
+import { decide, INITIAL_STATE, SATURATION_HEADROOM } from './decide.ts'
 import type { EqualizerConfig, EqualizerState } from './decide.ts'
 import type { EqualizedStage, StageRates, StageSample } from './sample.ts'
 import { defaultLatencyObjectiveMs } from './objective.ts'
@@ -140,7 +140,7 @@ export class EqualizerLoop {
       // upstream saturation: the entry waited for room, or the stage before was blocked on this one
       const saturated = sample.upstreamWaiting || sample.upstreamWaits > t.previous.upstreamWaits
       const blocked = sample.downstreamBlocked || sample.downstreamBlocks > t.previous.downstreamBlocks
-      this.judge(t, sample, now)
+      this.judge(t, sample, saturated, now)
       this.equalize(t, sample, saturated, blocked, now)
       t.previous = sample
     })
@@ -180,9 +180,11 @@ export class EqualizerLoop {
   }
 
   /** Once the last scale-up's workers all run past their warm-up: did they raise the stage's capacity? */
-  private judge (t: Tracked, sample: StageSample, now: number): void {
+  private judge (t: Tracked, sample: StageSample, saturated: boolean, now: number): void {
     const { rates, config } = t
-    const limit = t.judge.judge({ workers: sample.workers, starting: sample.starting, warmedUp: t.state.ticksSinceAction >= config.warmupTicks, mu: rates.processingRate, arrivalRate: rates.arrivalRate, utilization: config.utilization }, now)
+    // a held-back upstream offers more than arrives: as `decide` assumes, half again what the stage takes
+    const offered = saturated ? Math.max(rates.arrivalRate, rates.throughput * (1 + SATURATION_HEADROOM)) : rates.arrivalRate
+    const limit = t.judge.judge({ workers: sample.workers, starting: sample.starting, warmedUp: t.state.ticksSinceAction >= config.warmupTicks, mu: rates.processingRate, arrivalRate: offered, utilization: config.utilization }, now)
     if (limit != null) this.onHeld?.(t.stage.name, limit)
   }
 

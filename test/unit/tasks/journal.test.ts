@@ -71,6 +71,24 @@ describe('Journal (tasks.sqlite)', () => {
     expect(j.load().tasks).toEqual(many.map((t, i) => ({ rowid: i + 1, ...t })))
   })
 
+  it('updates a batch of many tasks (in statements of many rows, and one by one for the rest) with every field where it belongs', () => {
+    const j = journal()
+    const many = Array.from({ length: 70 }, (_, i) => task(`o/t-${i}`, { input: `{"n":${i}}` }))
+    j.commit(batch({ sessions: [session()], newTasks: many }))
+    const ended = (i: number): boolean => i % 4 !== 3
+    const changes = many.map((_, i) => ({
+      rowid: i + 1, status: ended(i) ? (i % 4 === 1 ? 'failed' as const : 'completed' as const) : 'running' as const, attempts: 1 + (i % 3),
+      agent: i % 2 === 0 ? 'A' : 'B', startedAt: 3000 + i, endedAt: ended(i) ? 4000 + i : undefined,
+      error: i % 4 === 1 ? `{"name":"Error","message":"no ${i}"}` : null, result: i % 4 === 0 ? `${i * i}` : null
+    }))
+    // a task the batch does not name is left as it was
+    j.commit(batch({ changedTasks: changes.filter((_, i) => i !== 40) }))
+    expect(j.load().tasks).toEqual(many.map((t, i) => {
+      const { rowid, ...change } = changes[i]!
+      return { rowid, ...t, ...(i === 40 ? {} : change) }
+    }))
+  })
+
   it('updates only a session\'s closed flag; a dropped session goes with its tasks; ended tasks are forgotten by time', () => {
     const j = journal()
     j.commit(batch({ sessions: [session(), session({ id: 'o/s-2' })], newTasks: [task('a'), task('b', { session: 'o/s-2' }), task('c', { session: 'o/s-2', status: 'completed', endedAt: 100 })] }))

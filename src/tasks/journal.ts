@@ -166,9 +166,7 @@ export class Journal {
       const shared = new TextReader(INSERT_TEXTS)
       const rows: Array<string | number | null> = []
       for (let row = 0, i = 0, j = 0; row < batch.inserts; row++, i += INSERT_NUMBERS, j += INSERT_TEXTS) {
-        const id = t[j] as string
-        const slash = id.lastIndexOf('/')
-        rows.push(n[i]!, slash < 0 ? null : this.name(id.slice(0, slash)), id.slice(slash + 1),
+        rows.push(n[i]!, this.optionalName(shared.read(t, j, 10)), t[j] as string,
           this.sessionRow(shared.read(t, j, 1)!), this.name(shared.read(t, j, 2)!), this.name(shared.read(t, j, 3)!),
           t[j + 4] as string | null, t[j + 5] as string | null, n[i + 1]!, n[i + 2]!, column(n[i + 3]!), statusAt(n[i + 4]!), n[i + 5]!,
           this.optionalName(shared.read(t, j, 6)), n[i + 6]!, column(n[i + 7]!), column(n[i + 8]!),

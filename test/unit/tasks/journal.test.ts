@@ -105,14 +105,24 @@ describe('Journal (tasks.sqlite)', () => {
       task('d', { agent: 'B', submitter: 'S' }), task('e')
     ]
     const packed = batch({ sessions: [session(), session({ id: 'o/s-2' })], newTasks: rows })
-    // b's session, module, path, agent and submitter are a's
-    expect(packed.insertTexts.slice(10, 20)).toEqual(['b', true, true, true, '{"n":7}', null, true, null, null, true])
+    // b's session, module, path, agent and submitter are a's (and its owner part: none)
+    expect(packed.insertTexts.slice(11, 22)).toEqual(['b', true, true, true, '{"n":7}', null, true, null, null, true, true])
     j.commit(packed)
     j.commit(batch({ changedTasks: ['A', 'A', null, 'B'].map((agent, i) => ({ rowid: i + 1, status: 'dispatched' as const, attempts: 1, agent: agent ?? undefined, error: null, result: null })) }))
     expect(j.load().tasks.map(t => [t.id, t.session, t.module, t.path, t.agent, t.submitter])).toEqual([
       ['a', 'o/s-1', 'square.mjs', '/srv/square.mjs', 'A', 'S'], ['b', 'o/s-1', 'square.mjs', '/srv/square.mjs', 'A', 'S'], ['c', 'o/s-2', 'm2', '/m2', undefined, undefined],
       ['d', 'o/s-1', 'square.mjs', '/srv/square.mjs', 'B', 'S'], ['e', 'o/s-1', 'square.mjs', '/srv/square.mjs', undefined, undefined]
     ])
+  })
+
+  it('an id\'s owner part is packed once for the tasks that share it, and read back for each (owners interleaved, and none)', () => {
+    const j = journal()
+    const ids = ['o/t-1', 'o/t-2', 'p/t-3', 'x', 'o/t-4']
+    const packed = batch({ sessions: [session()], newTasks: ids.map(id => task(id)) })
+    expect(packed.insertTexts.filter((_, i) => i % 11 === 0)).toEqual(['t-1', 't-2', 't-3', 'x', 't-4'])
+    expect(packed.insertTexts.filter((_, i) => i % 11 === 10)).toEqual(['o', true, 'p', null, 'o'])
+    j.commit(packed)
+    expect(j.load().tasks.map(t => t.id)).toEqual(ids)
   })
 
   it('a batch is all or nothing', () => {

@@ -1,5 +1,5 @@
 /**
- * `node test/bench/tasks-owner-path.ts [--durable] [--seconds N]`: the owner's
+ * `node test/bench/tasks-owner-path.ts [--durable] [--seconds N] [--answer-after-ms N]`: the owner's
  * own share of bench:tasks' 1,000-in-flight work, without the network: the
  * real `Tasks` (sessions, the pool, the queue, the journal with --durable) over
  * a stand-in worker that answers every item of a turn in the next one, its
@@ -20,15 +20,23 @@ import { StandInWorker } from '../fixtures/tasks/stand-in-worker.ts'
 import { JournalWriter } from '../../src/tasks/journal-writer.ts'
 import { note } from './lib.ts'
 
-/** Answers each turn's items in the next turn, as a remote worker's batch of results would come back. */
+/**
+ * Answers each turn's items in the next turn, as a remote worker's batch of results would come back
+ * (or `answerAfterMs` later: a wave of tasks then lives about as long as on the network; the whole wave
+ * is sent at once, as the window of a remote worker grows to hold it).
+ */
 class TurnWorker extends StandInWorker {
+  static answerAfterMs = 0
   private items: unknown[] = []
   private listeners: ItemListener[] = []
 
   async process (): Promise<unknown> { throw new Error('items come through submit') }
 
   submit (item: unknown, listener: ItemListener): void {
-    if (this.items.length === 0) setImmediate(() => { this.answer() })
+    if (this.items.length === 0) {
+      if (TurnWorker.answerAfterMs > 0) setTimeout(() => { this.answer() }, TurnWorker.answerAfterMs)
+      else setImmediate(() => { this.answer() })
+    }
     this.items.push(item)
     this.listeners.push(listener)
   }
@@ -61,12 +69,13 @@ JournalWriter.prototype.write = function (batch) {
   post.call(this, batch)
 }
 
-const { values } = parseArgs({ options: { durable: { type: 'boolean', default: false }, seconds: { type: 'string', default: '10' } } })
+const { values } = parseArgs({ options: { durable: { type: 'boolean', default: false }, seconds: { type: 'string', default: '10' }, 'answer-after-ms': { type: 'string', default: '0' } } })
+TurnWorker.answerAfterMs = Number(values['answer-after-ms'])
 const dir = await mkdtemp(join(tmpdir(), 'gridd-tasks-owner-path-'))
 const module = join(dir, 'noop.mjs')
 await writeFile(module, 'export default item => item\n')
 const tasks = new Tasks('12D3KooWOwnerOwnerOwnerOwnerOwnerOwnerOwnerOwnerOwnerOw', { spawn: async () => new TurnWorker('task:noop'), capacity: () => 1, log: pino({ level: 'silent' }) },
-  { minWorkers: 1, maxWorkers: 1, durable: values.durable }, { file: join(dir, 'tasks.sqlite'), prepare: async () => {} })
+  { minWorkers: 1, maxWorkers: 1, durable: values.durable, ...(TurnWorker.answerAfterMs > 0 ? { window: 1000 } : {}) }, { file: join(dir, 'tasks.sqlite'), prepare: async () => {} })
 let stopped = false
 try {
   await tasks.start()

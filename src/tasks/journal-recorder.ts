@@ -187,8 +187,8 @@ export class JournalRecorder {
   }
 
   /**
-   * Posts what is pending now as one batch; `all`: attempts that just started too
-   * (not left for the next flush), and even past `maxInFlight` (the last batch before closing).
+   * Posts what is pending now as one batch; `all`: tasks that just came and attempts that just
+   * started too (not left for the next flush), and even past `maxInFlight` (the last batch before closing).
    */
   async flush (all = false): Promise<void> {
     clearTimeout(this.timer)

@@ -16,7 +16,10 @@ export interface PackedBatch {
   inserts: number
   /** INSERT_NUMBERS per inserted task: rowid, priority, maxRetries, timeoutMs, status, attempts, submittedAt, startedAt, endedAt. */
   insertNumbers: Float64Array
-  /** INSERT_TEXTS per inserted task: id, session, module, path, input, resources, agent, error, result, submitter (SAME: as the task before). */
+  /**
+   * INSERT_TEXTS per inserted task: id (its part after the owner's), session, module, path, input, resources,
+   * agent, error, result, submitter, owner (the id's part before its last '/'; null: none) (SAME: as the task before).
+   */
   insertTexts: Text[]
   updates: number
   /** UPDATE_NUMBERS per changed task: rowid, status, attempts, startedAt, endedAt. */
@@ -38,7 +41,7 @@ export const SAME = true
 export type Text = string | null | typeof SAME
 
 export const INSERT_NUMBERS = 9
-export const INSERT_TEXTS = 10
+export const INSERT_TEXTS = 11
 export const UPDATE_NUMBERS = 5
 export const UPDATE_TEXTS = 3
 
@@ -68,8 +71,8 @@ const STATUS_INDEX = new Map<TaskStatus, number>(TASK_STATUSES.map((status, i) =
 /** Builds a PackedBatch of at most `inserts` new and `updates` changed tasks. */
 export class BatchPacker {
   private readonly batch: PackedBatch
-  /** The last inserted task's session, module, path, agent and submitter; the last updated task's agent. */
-  private last: Text[] = [null, null, null, null, null]
+  /** The last inserted task's session, module, path, agent, submitter and owner; the last updated task's agent. */
+  private last: Text[] = [null, null, null, null, null, null]
   private lastAgent: Text = null
 
   constructor (inserts: number, updates: number) {
@@ -99,8 +102,13 @@ export class BatchPacker {
     n[i++] = task.submittedAt
     n[i++] = task.startedAt ?? NaN
     n[i] = task.endedAt ?? NaN
+    // the owner's part of the id (~55 of its ~75 characters) is every task's: sent once a batch, and read once a batch
+    const id = task.id
+    const slash = id.lastIndexOf('/')
+    const owner = slash < 0 ? null : id.slice(0, slash)
     // pushed, never preallocated: the structured clone copies a packed array in one pass, a holey one key by key
-    b.insertTexts.push(task.id, this.same(0, task.session), this.same(1, task.module), this.same(2, path), input, resources, this.same(3, task.agent ?? null), error, result, this.same(4, task.submitter ?? null))
+    b.insertTexts.push(slash < 0 ? id : id.slice(slash + 1), this.same(0, task.session), this.same(1, task.module), this.same(2, path), input, resources,
+      this.same(3, task.agent ?? null), error, result, this.same(4, task.submitter ?? null), this.same(5, owner))
     b.inserts++
   }
 

@@ -30,7 +30,7 @@ export interface RecorderOptions {
 
 /**
  * Default batching window: a burst of task events costs one transaction, and a
- * task that ends within it is one insert, not an insert and an update.
+ * task that ends within a window or two is one insert, not an insert and an update.
  */
 export const FLUSH_EVERY_MS = 10
 /**
@@ -47,8 +47,8 @@ const LOG_EVERY_MS = 30_000
  * Turns what sessions and tasks do into batched journal writes: a task or
  * session that changes is marked, and every `flushEveryMs` the marked ones
  * are packed as they are then and posted to the journal's writer thread,
- * which writes each batch in one transaction (a task submitted and finished
- * within one window is one insert). At most `maxInFlight` batches wait for
+ * which writes each batch in one transaction (a new task is inserted one
+ * flush after it came, so one that ended by then is one insert). At most `maxInFlight` batches wait for
  * the thread: past that (a slow disk), changes stay marked here, where a
  * task's many changes are one. The file is created on the first write, so a
  * node that never owns a task leaves none behind.
@@ -62,8 +62,14 @@ export class JournalRecorder {
   private readonly sessions = new Map<string, Session>()
   /** Sessions journaled (or in the next batch): a task's session is written before the task. */
   private readonly known = new Set<string>()
-  /** Tasks waiting for their insert (their entry's `insert`), in the order they came. */
+  /** Tasks submitted since the last flush, waiting for their insert (their entry's `insert`), in the order they came. */
   private newTasks: Task[] = []
+  /**
+   * Submitted before the last flush: inserted with the next one, as they are then. A no-op task 1,000 in
+   * flight lives 10-20 ms, so written one flush after it came, most tasks are one row (their end included)
+   * rather than an insert and an update (a crash loses what came in the last two windows, not one).
+   */
+  private settling: Task[] = []
   /** Tasks with a change to write (their entry's `changed`), in the order they changed. */
   private changed: Task[] = []
   /**
@@ -165,6 +171,9 @@ export class JournalRecorder {
     this.known.delete(id)
     this.sessions.delete(id)
     this.dropped.add(id)
+    // its tasks waiting for their insert have no row to write (a later batch would find no session for them)
+    this.newTasks = this.newTasks.filter(task => task.session !== id)
+    this.settling = this.settling.filter(task => task.session !== id)
     this.schedule()
   }
 
@@ -178,8 +187,8 @@ export class JournalRecorder {
   }
 
   /**
-   * Posts what is pending now as one batch; `all`: attempts that just started too
-   * (not left for the next flush), and even past `maxInFlight` (the last batch before closing).
+   * Posts what is pending now as one batch; `all`: tasks that just came and attempts that just
+   * started too (not left for the next flush), and even past `maxInFlight` (the last batch before closing).
    */
   async flush (all = false): Promise<void> {
     clearTimeout(this.timer)
@@ -192,10 +201,11 @@ export class JournalRecorder {
       this.heldBack = true
       return
     }
+    // after a flush held back, the tasks that came meanwhile have waited long enough
+    const due = this.settle(all || this.heldBack)
     this.heldBack = false
     this.ripen(all)
-    const batch = this.batch()
-    this.newTasks = []
+    const batch = this.batch(due)
     this.changed = []
     this.sessions.clear()
     this.dropped.clear()
@@ -226,7 +236,16 @@ export class JournalRecorder {
   }
 
   private pending (): boolean {
-    return !this.closed && (this.newTasks.length > 0 || this.changed.length > 0 || this.fresh.length > 0 || this.ripe.length > 0 || this.sessions.size > 0 || this.dropped.size > 0 || this.forgetBefore != null)
+    return !this.closed && (this.newTasks.length > 0 || this.settling.length > 0 || this.changed.length > 0 || this.fresh.length > 0 || this.ripe.length > 0 || this.sessions.size > 0 || this.dropped.size > 0 || this.forgetBefore != null)
+  }
+
+  /** The new tasks to insert now: those submitted before the last flush (or all, `now`); the others wait for the next. */
+  private settle (now: boolean): Task[] {
+    let due = this.settling
+    if (now) due = due.length === 0 ? this.newTasks : due.concat(this.newTasks)
+    this.settling = now ? [] : this.newTasks
+    this.newTasks = []
+    return due
   }
 
   /** Attempts in flight since before the last flush (or all, when closing) become changes to write. */
@@ -287,9 +306,9 @@ export class JournalRecorder {
   }
 
   /** What is pending, packed; rows are numbered for the new tasks, and let go for the tasks now final. */
-  private batch (): PackedBatch {
-    const packer = new BatchPacker(this.newTasks.length, this.changed.length)
-    for (const task of this.newTasks) {
+  private batch (newTasks: Task[]): PackedBatch {
+    const packer = new BatchPacker(newTasks.length, this.changed.length)
+    for (const task of newTasks) {
       const entry = task.journal!
       const extra = entry.insert!
       entry.insert = undefined

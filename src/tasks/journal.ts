@@ -45,6 +45,17 @@ const TASK_ROW = `(${TASK_COLUMNS.split(',').map(() => '?').join(', ')})`
 /** Task rows one INSERT statement writes at once: a statement's own cost (a step, a reset, its result object) is paid per this many rows. */
 const ROWS_PER_INSERT = 32
 const TASK_FIELDS = TASK_COLUMNS.split(',').length
+/** What an update sets, after the row's number: the columns a task's progress changes. */
+const UPDATE_COLUMNS = ['status', 'attempts', 'agent', 'started_at', 'ended_at', 'error', 'result']
+const UPDATE_FIELDS = 1 + UPDATE_COLUMNS.length
+/**
+ * Task rows one UPDATE statement changes at once (a join on a list of values): one UPDATE a row
+ * cost a third more per row (~3 µs against ~2, measured alone), its step, reset and result object.
+ * A batch names a row at most once, so the join has one value per row.
+ */
+const ROWS_PER_UPDATE = 32
+const UPDATE_MANY = `WITH v (r, ${UPDATE_COLUMNS.map((_, i) => `c${i}`).join(', ')}) AS (VALUES ${new Array<string>(ROWS_PER_UPDATE).fill(`(${new Array<string>(UPDATE_FIELDS).fill('?').join(', ')})`).join(', ')}) ` +
+  `UPDATE tasks SET ${UPDATE_COLUMNS.map((c, i) => `${c} = v.c${i}`).join(', ')} FROM v WHERE tasks.rowid = v.r`
 
 /**
  * The task journal: one SQLite file (Node's built-in `node:sqlite`) in WAL mode with
@@ -55,7 +66,7 @@ const TASK_FIELDS = TASK_COLUMNS.split(',').length
 export class Journal {
   readonly path: string
   private readonly db: DatabaseSync
-  private readonly statements: Record<'insertName' | 'insertSession' | 'closeSession' | 'insertTask' | 'insertTasks' | 'updateTask' | 'deleteSessionTasks' | 'deleteSession' | 'deleteEnded', StatementSync>
+  private readonly statements: Record<'insertName' | 'insertSession' | 'closeSession' | 'insertTask' | 'insertTasks' | 'updateTask' | 'updateTasks' | 'deleteSessionTasks' | 'deleteSession' | 'deleteEnded', StatementSync>
   /** The table of names, as a map (text -> number). */
   private readonly names = new Map<string, number>()
   /** Session id -> its row's number. */
@@ -72,7 +83,8 @@ export class Journal {
       closeSession: db.prepare('UPDATE sessions SET closed = ? WHERE rowid = ?'),
       insertTask: db.prepare(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES ${TASK_ROW}`),
       insertTasks: db.prepare(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES ${new Array<string>(ROWS_PER_INSERT).fill(TASK_ROW).join(', ')}`),
-      updateTask: db.prepare('UPDATE tasks SET status = ?, attempts = ?, agent = ?, started_at = ?, ended_at = ?, error = ?, result = ? WHERE rowid = ?'),
+      updateTask: db.prepare(`UPDATE tasks SET ${UPDATE_COLUMNS.map(c => `${c} = ?`).join(', ')} WHERE rowid = ?`),
+      updateTasks: db.prepare(UPDATE_MANY),
       deleteSessionTasks: db.prepare('DELETE FROM tasks WHERE session = ?'),
       deleteSession: db.prepare('DELETE FROM sessions WHERE rowid = ?'),
       deleteEnded: db.prepare('DELETE FROM tasks WHERE ended_at < ?')
@@ -154,9 +166,7 @@ export class Journal {
       const shared = new TextReader(INSERT_TEXTS)
       const rows: Array<string | number | null> = []
       for (let row = 0, i = 0, j = 0; row < batch.inserts; row++, i += INSERT_NUMBERS, j += INSERT_TEXTS) {
-        const id = t[j] as string
-        const slash = id.lastIndexOf('/')
-        rows.push(n[i]!, slash < 0 ? null : this.name(id.slice(0, slash)), id.slice(slash + 1),
+        rows.push(n[i]!, this.optionalName(shared.read(t, j, 10)), t[j] as string,
           this.sessionRow(shared.read(t, j, 1)!), this.name(shared.read(t, j, 2)!), this.name(shared.read(t, j, 3)!),
           t[j + 4] as string | null, t[j + 5] as string | null, n[i + 1]!, n[i + 2]!, column(n[i + 3]!), statusAt(n[i + 4]!), n[i + 5]!,
           this.optionalName(shared.read(t, j, 6)), n[i + 6]!, column(n[i + 7]!), column(n[i + 8]!),
@@ -170,9 +180,16 @@ export class Journal {
       const un = batch.updateNumbers
       const ut = batch.updateTexts
       const agents = new TextReader(UPDATE_TEXTS)
+      const changes: Array<string | number | null> = []
       for (let row = 0, i = 0, j = 0; row < batch.updates; row++, i += UPDATE_NUMBERS, j += UPDATE_TEXTS) {
-        s.updateTask.run(statusAt(un[i + 1]!), un[i + 2]!, this.optionalName(agents.read(ut, j, 0)), column(un[i + 3]!), column(un[i + 4]!), ut[j + 1] as string | null, ut[j + 2] as string | null, un[i]!)
+        changes.push(un[i]!, statusAt(un[i + 1]!), un[i + 2]!, this.optionalName(agents.read(ut, j, 0)), column(un[i + 3]!), column(un[i + 4]!), ut[j + 1] as string | null, ut[j + 2] as string | null)
+        if (changes.length === ROWS_PER_UPDATE * UPDATE_FIELDS) {
+          s.updateTasks.run(...changes)
+          changes.length = 0
+        }
       }
+      // the rest one by one (the row's number last there)
+      for (let at = 0; at < changes.length; at += UPDATE_FIELDS) s.updateTask.run(...changes.slice(at + 1, at + UPDATE_FIELDS), changes[at]!)
       for (const id of batch.droppedSessions) this.dropSession(id)
       if (batch.forgetEndedBefore != null) s.deleteEnded.run(batch.forgetEndedBefore)
       this.db.exec('COMMIT')

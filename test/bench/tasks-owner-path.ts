@@ -1,5 +1,5 @@
 /**
- * `node test/bench/tasks-owner-path.ts [--durable] [--seconds N]`: the owner's
+ * `node test/bench/tasks-owner-path.ts [--durable] [--seconds N] [--answer-after-ms N]`: the owner's
  * own share of bench:tasks' 1,000-in-flight work, without the network: the
  * real `Tasks` (sessions, the pool, the queue, the journal with --durable) over
  * a stand-in worker that answers every item of a turn in the next one, its
@@ -17,17 +17,26 @@ import { pino } from 'pino'
 import { Tasks } from '../../src/tasks/tasks.ts'
 import type { ItemListener } from '../../src/owner/worker-handle.ts'
 import { StandInWorker } from '../fixtures/tasks/stand-in-worker.ts'
+import { JournalWriter } from '../../src/tasks/journal-writer.ts'
 import { note } from './lib.ts'
 
-/** Answers each turn's items in the next turn, as a remote worker's batch of results would come back. */
+/**
+ * Answers each turn's items in the next turn, as a remote worker's batch of results would come back
+ * (or `answerAfterMs` later: a wave of tasks then lives about as long as on the network; the whole wave
+ * is sent at once, as the window of a remote worker grows to hold it).
+ */
 class TurnWorker extends StandInWorker {
+  static answerAfterMs = 0
   private items: unknown[] = []
   private listeners: ItemListener[] = []
 
   async process (): Promise<unknown> { throw new Error('items come through submit') }
 
   submit (item: unknown, listener: ItemListener): void {
-    if (this.items.length === 0) setImmediate(() => { this.answer() })
+    if (this.items.length === 0) {
+      if (TurnWorker.answerAfterMs > 0) setTimeout(() => { this.answer() }, TurnWorker.answerAfterMs)
+      else setImmediate(() => { this.answer() })
+    }
     this.items.push(item)
     this.listeners.push(listener)
   }
@@ -52,12 +61,22 @@ function threadSeconds (): { main: number, other: number } {
   return out
 }
 
-const { values } = parseArgs({ options: { durable: { type: 'boolean', default: false }, seconds: { type: 'string', default: '10' } } })
+// journal rows posted to the writer (inserts and updates): what the writer thread's CPU follows
+let journalRows = 0
+const post = JournalWriter.prototype.write
+JournalWriter.prototype.write = function (batch) {
+  journalRows += batch.inserts + batch.updates
+  post.call(this, batch)
+}
+
+const { values } = parseArgs({ options: { durable: { type: 'boolean', default: false }, seconds: { type: 'string', default: '10' }, 'answer-after-ms': { type: 'string', default: '0' } } })
+TurnWorker.answerAfterMs = Number(values['answer-after-ms'])
 const dir = await mkdtemp(join(tmpdir(), 'gridd-tasks-owner-path-'))
 const module = join(dir, 'noop.mjs')
 await writeFile(module, 'export default item => item\n')
 const tasks = new Tasks('12D3KooWOwnerOwnerOwnerOwnerOwnerOwnerOwnerOwnerOwnerOw', { spawn: async () => new TurnWorker('task:noop'), capacity: () => 1, log: pino({ level: 'silent' }) },
-  { minWorkers: 1, maxWorkers: 1, durable: values.durable }, { file: join(dir, 'tasks.sqlite'), prepare: async () => {} })
+  { minWorkers: 1, maxWorkers: 1, durable: values.durable, ...(TurnWorker.answerAfterMs > 0 ? { window: 1000 } : {}) }, { file: join(dir, 'tasks.sqlite'), prepare: async () => {} })
+let stopped = false
 try {
   await tasks.start()
   const wave = Array.from({ length: 1000 }, (_, n) => ({ n }))
@@ -65,12 +84,20 @@ try {
   for (const until = performance.now() + 1500; performance.now() < until;) await run()
   const t0 = performance.now()
   const before = threadSeconds()
+  const rowsBefore = journalRows
+  const cpu0 = process.cpuUsage()
   let done = 0
   while (performance.now() - t0 < Number(values.seconds) * 1000) done += await run()
   const after = threadSeconds()
-  const us = (s: number): string => (1e6 * s / done).toFixed(2)
-  note(`${done} tasks, ${Math.round(done / ((performance.now() - t0) / 1000))} tasks/s, journal ${values.durable ? 'on' : 'off'}: CPU per task ${us(after.main + after.other - before.main - before.other)} µs (main thread ${us(after.main - before.main)}, other threads ${us(after.other - before.other)})`)
-} finally {
+  const rate = Math.round(done / ((performance.now() - t0) / 1000))
+  // stopping writes what the journal still trails by; the process's usage keeps its thread's CPU after it ends
   await tasks.stop()
+  stopped = true
+  const cpu = process.cpuUsage(cpu0)
+  const us = (s: number): string => (1e6 * s / done).toFixed(2)
+  const rows = values.durable ? `, ${((journalRows - rowsBefore) / done).toFixed(2)} journal rows per task` : ''
+  note(`${done} tasks, ${rate} tasks/s, journal ${values.durable ? 'on' : 'off'}${rows}: CPU per task ${us(after.main + after.other - before.main - before.other)} µs (main thread ${us(after.main - before.main)}, other threads ${us(after.other - before.other)}); with what the journal trailed by, written at the stop: ${us((cpu.user + cpu.system) / 1e6)} µs`)
+} finally {
+  if (!stopped) await tasks.stop()
   await rm(dir, { recursive: true, force: true })
 }

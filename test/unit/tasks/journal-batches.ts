@@ -1,5 +1,5 @@
 /** Journal batches for tests: packed from rows, read back out of a packed batch; and a journal file's rows. */
-import { BatchPacker, INSERT_NUMBERS, INSERT_TEXTS, statusAt, UPDATE_NUMBERS, UPDATE_TEXTS } from '../../../src/tasks/journal-batch.ts'
+import { BatchPacker, INSERT_NUMBERS, INSERT_TEXTS, statusAt, TextReader, UPDATE_NUMBERS, UPDATE_TEXTS } from '../../../src/tasks/journal-batch.ts'
 import type { PackedBatch } from '../../../src/tasks/journal-batch.ts'
 import { Journal } from '../../../src/tasks/journal.ts'
 import type { JournalContents, SessionRow, TaskRow } from '../../../src/tasks/journal.ts'
@@ -30,10 +30,13 @@ export interface Written { rowid: number, id?: string, status: TaskStatus, attem
 /** The tasks a packed batch inserts and updates (read before it is posted: posting moves its buffers away). */
 export function unpack (batch: PackedBatch): { inserted: Written[], updated: Written[] } {
   const inserted: Written[] = []
+  const shared = new TextReader(INSERT_TEXTS)
   for (let row = 0; row < batch.inserts; row++) {
     const n = row * INSERT_NUMBERS
     const t = row * INSERT_TEXTS
-    inserted.push({ rowid: batch.insertNumbers[n]!, id: batch.insertTexts[t] as string, status: statusAt(batch.insertNumbers[n + 4]!), attempts: batch.insertNumbers[n + 5]!, result: batch.insertTexts[t + 8] as string | null })
+    const owner = shared.read(batch.insertTexts, t, 10)
+    const local = batch.insertTexts[t] as string
+    inserted.push({ rowid: batch.insertNumbers[n]!, id: owner == null ? local : `${owner}/${local}`, status: statusAt(batch.insertNumbers[n + 4]!), attempts: batch.insertNumbers[n + 5]!, result: batch.insertTexts[t + 8] as string | null })
   }
   const updated: Written[] = []
   for (let row = 0; row < batch.updates; row++) {

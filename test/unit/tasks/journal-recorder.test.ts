@@ -128,6 +128,58 @@ describe('JournalRecorder', () => {
     expect(writer.batches[3]!.inserted.map(t => [t.rowid, t.status])).toEqual([[6, last.status]])
   })
 
+  it('inserts a new task one flush after it came, as it is then: one that ended by then is one row, no update', async () => {
+    const writer = new HeldWriter()
+    const { recorder, submit } = setUp({ startWriter: writer.start, flushEveryMs: 60_000 })
+    const quick = submit(1)
+    const slow = submit(2)
+    // the first flush after they came: the session, not them yet
+    await recorder.flush()
+    expect(writer.batches.map(b => b.inserted.length)).toEqual([0])
+    for (const task of [quick, slow]) task.mark('dispatched')
+    quick.complete(1)
+    writer.writeOne()
+    await recorder.flush()
+    expect(writer.batches[1]!.inserted.map(t => [t.rowid, t.status, t.attempts, t.result])).toEqual([[1, 'completed', 1, '1'], [2, 'dispatched', 1, null]])
+    expect(writer.batches[1]!.updated).toEqual([])
+    // the one still in flight is updated when it ends
+    slow.complete(4)
+    writer.writeOne()
+    await recorder.flush()
+    expect(writer.batches[2]!.updated.map(t => [t.rowid, t.status, t.result])).toEqual([[2, 'completed', '4']])
+    expect(writer.batches[2]!.inserted).toEqual([])
+  })
+
+  it('a flush held back by a busy writer leaves no new task waiting for another: the next batch inserts all that came', async () => {
+    const writer = new HeldWriter()
+    const { recorder, submit } = setUp({ startWriter: writer.start, flushEveryMs: 60_000, maxInFlight: 1 })
+    await recorder.flush()
+    const early = submit(1)
+    // the writer is behind (the session's batch not written): held back
+    await recorder.flush()
+    const late = submit(2)
+    expect(writer.batches.length).toBe(1)
+    writer.writeOne()
+    await until(() => writer.batches.length === 2)
+    expect(writer.batches[1]!.inserted.map(t => t.id)).toEqual([early.id, late.id])
+  })
+
+  it('a session dropped while its tasks wait for their insert: they are not written (nor is anything of it)', async () => {
+    const writer = new HeldWriter()
+    const { recorder, session, submit } = setUp({ startWriter: writer.start, flushEveryMs: 60_000 })
+    const task = submit(1)
+    await recorder.flush()
+    task.mark('dispatched')
+    task.complete(1)
+    recorder.sessionDropped(session.id)
+    writer.writeOne()
+    await recorder.flush()
+    expect(writer.batches.map(b => b.inserted.length + b.updated.length)).toEqual([0, 0])
+    const other = submit(2)
+    await recorder.close()
+    expect(writer.batches.flatMap(b => b.inserted.map(t => t.id))).toEqual([other.id])
+  })
+
   it('a failed write is logged (rate-limited) and the writer thread dying stops recording, logged as an error', async () => {
     const writer = new HeldWriter()
     const { submit, logged } = setUp({ startWriter: writer.start, flushEveryMs: 5 })

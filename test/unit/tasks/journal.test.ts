@@ -71,6 +71,24 @@ describe('Journal (tasks.sqlite)', () => {
     expect(j.load().tasks).toEqual(many.map((t, i) => ({ rowid: i + 1, ...t })))
   })
 
+  it('updates a batch of many tasks (in statements of many rows, and one by one for the rest) with every field where it belongs', () => {
+    const j = journal()
+    const many = Array.from({ length: 70 }, (_, i) => task(`o/t-${i}`, { input: `{"n":${i}}` }))
+    j.commit(batch({ sessions: [session()], newTasks: many }))
+    const ended = (i: number): boolean => i % 4 !== 3
+    const changes = many.map((_, i) => ({
+      rowid: i + 1, status: ended(i) ? (i % 4 === 1 ? 'failed' as const : 'completed' as const) : 'running' as const, attempts: 1 + (i % 3),
+      agent: i % 2 === 0 ? 'A' : 'B', startedAt: 3000 + i, endedAt: ended(i) ? 4000 + i : undefined,
+      error: i % 4 === 1 ? `{"name":"Error","message":"no ${i}"}` : null, result: i % 4 === 0 ? `${i * i}` : null
+    }))
+    // a task the batch does not name is left as it was
+    j.commit(batch({ changedTasks: changes.filter((_, i) => i !== 40) }))
+    expect(j.load().tasks).toEqual(many.map((t, i) => {
+      const { rowid, ...change } = changes[i]!
+      return { rowid, ...t, ...(i === 40 ? {} : change) }
+    }))
+  })
+
   it('updates only a session\'s closed flag; a dropped session goes with its tasks; ended tasks are forgotten by time', () => {
     const j = journal()
     j.commit(batch({ sessions: [session(), session({ id: 'o/s-2' })], newTasks: [task('a'), task('b', { session: 'o/s-2' }), task('c', { session: 'o/s-2', status: 'completed', endedAt: 100 })] }))
@@ -87,14 +105,24 @@ describe('Journal (tasks.sqlite)', () => {
       task('d', { agent: 'B', submitter: 'S' }), task('e')
     ]
     const packed = batch({ sessions: [session(), session({ id: 'o/s-2' })], newTasks: rows })
-    // b's session, module, path, agent and submitter are a's
-    expect(packed.insertTexts.slice(10, 20)).toEqual(['b', true, true, true, '{"n":7}', null, true, null, null, true])
+    // b's session, module, path, agent and submitter are a's (and its owner part: none)
+    expect(packed.insertTexts.slice(11, 22)).toEqual(['b', true, true, true, '{"n":7}', null, true, null, null, true, true])
     j.commit(packed)
     j.commit(batch({ changedTasks: ['A', 'A', null, 'B'].map((agent, i) => ({ rowid: i + 1, status: 'dispatched' as const, attempts: 1, agent: agent ?? undefined, error: null, result: null })) }))
     expect(j.load().tasks.map(t => [t.id, t.session, t.module, t.path, t.agent, t.submitter])).toEqual([
       ['a', 'o/s-1', 'square.mjs', '/srv/square.mjs', 'A', 'S'], ['b', 'o/s-1', 'square.mjs', '/srv/square.mjs', 'A', 'S'], ['c', 'o/s-2', 'm2', '/m2', undefined, undefined],
       ['d', 'o/s-1', 'square.mjs', '/srv/square.mjs', 'B', 'S'], ['e', 'o/s-1', 'square.mjs', '/srv/square.mjs', undefined, undefined]
     ])
+  })
+
+  it('an id\'s owner part is packed once for the tasks that share it, and read back for each (owners interleaved, and none)', () => {
+    const j = journal()
+    const ids = ['o/t-1', 'o/t-2', 'p/t-3', 'x', 'o/t-4']
+    const packed = batch({ sessions: [session()], newTasks: ids.map(id => task(id)) })
+    expect(packed.insertTexts.filter((_, i) => i % 11 === 0)).toEqual(['t-1', 't-2', 't-3', 'x', 't-4'])
+    expect(packed.insertTexts.filter((_, i) => i % 11 === 10)).toEqual(['o', true, 'p', null, 'o'])
+    j.commit(packed)
+    expect(j.load().tasks.map(t => t.id)).toEqual(ids)
   })
 
   it('a batch is all or nothing', () => {

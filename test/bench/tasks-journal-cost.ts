@@ -16,6 +16,7 @@ import { median, note } from './lib.ts'
 import { griddTasks, startComparisonGrid } from './peers-systems.ts'
 import type { System } from './peers-systems.ts'
 import type { TasksInit } from '../../src/tasks/config.ts'
+import { journalCaughtUp, watchJournal } from './journal-watch.ts'
 
 const NOOP = fileURLToPath(new URL('../fixtures/stages/noop.mjs', import.meta.url))
 const IN_FLIGHT = 1_000
@@ -24,6 +25,7 @@ const WARM_MS = 1_000
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '6' } } })
 const ROUNDS = Number(values.rounds)
 
+watchJournal()
 const cleanups: Array<() => unknown> = []
 const defer = (fn: () => unknown): void => { cleanups.push(fn) }
 try {
@@ -49,6 +51,8 @@ try {
         const t0 = performance.now()
         let out = 0
         for (let w = 0; w < WAVES; w++) out += await system.run(wave)
+        // the journal's writes are part of its round (journal-watch.ts)
+        await journalCaughtUp(10_000)
         const rate = out / ((performance.now() - t0) / 1000)
         const used = process.threadCpuUsage(cpu0)
         const usedAll = process.cpuUsage(all0)

@@ -20,7 +20,7 @@ import { GridNode } from '../../src/node.ts'
 import { loadCerts } from '../../src/transport/mtls/material.ts'
 import { initCertsDir, issueIntoDir } from '../../src/certs/files.ts'
 import { startNode } from '../integration/helpers/grid-process.ts'
-import { JournalWriter } from '../../src/tasks/journal-writer.ts'
+import { journalCaughtUp, journalRows, watchJournal } from './journal-watch.ts'
 import { note, sleep } from './lib.ts'
 import { childPids, cpuSeconds } from './proc-stats.ts'
 
@@ -60,14 +60,7 @@ export default {
 `)
 
 // journal rows posted to the writer (inserts and updates), per task below: what the writer thread's CPU follows
-let journalRows = 0
-let journalWriter: JournalWriter | undefined
-const post = JournalWriter.prototype.write
-JournalWriter.prototype.write = function (batch) {
-  journalRows += batch.inserts + batch.updates
-  journalWriter = this
-  post.call(this, batch)
-}
+watchJournal()
 
 const certs = await mkdtemp(join(tmpdir(), 'gridd-tasks-profile-'))
 const data = await mkdtemp(join(tmpdir(), 'gridd-tasks-profile-data-'))
@@ -89,23 +82,20 @@ try {
   }
   const pids = { agent: agent.proc.pid!, workers: await childPids(agent.proc.pid) }
   const before = await cpuTimes(pids)
-  const rowsBefore = journalRows
+  const rowsBefore = journalRows()
   const t0 = performance.now()
   let done = 0
   while (performance.now() - t0 < Number(values.seconds) * 1000) done += await run()
   const seconds = (performance.now() - t0) / 1000
   // the journal may trail the tasks (its thread yields to them): its CPU per task counts once it has caught up
-  for (let last = -1, until = performance.now() + 5000; values.durable && (journalRows !== last || journalWriter?.inFlight !== 0) && performance.now() < until;) {
-    last = journalRows
-    await sleep(100)
-  }
+  if (values.durable) await journalCaughtUp(5000)
   const after = await cpuTimes(pids)
   if (profiling) {
     const { profile } = await session.post('Profiler.stop')
     writeFileSync(join(out, 'owner.cpuprofile'), JSON.stringify(profile))
     session.disconnect()
   }
-  const rows = values.durable ? `, ${((journalRows - rowsBefore) / done).toFixed(2)} journal rows per task (CPU counted once it caught up, ${((performance.now() - t0) / 1000 - seconds).toFixed(1)} s after)` : ''
+  const rows = values.durable ? `, ${((journalRows() - rowsBefore) / done).toFixed(2)} journal rows per task (CPU counted once it caught up, ${((performance.now() - t0) / 1000 - seconds).toFixed(1)} s after)` : ''
   note(`${done} tasks in ${seconds.toFixed(1)} s: ${Math.round(done / seconds)} tasks/s, journal ${values.durable ? 'on' : 'off'}${rows}, load ${loadavg()[0]!.toFixed(1)}`)
   // CPU per task, by process (and the owner's threads): what a loaded machine's throughput divides
   note('per task, CPU (µs); write calls per 1000 tasks: ' + [...after].map(([name, s]) => `${name} ${(1e6 * (s - (before.get(name) ?? 0)) / done).toFixed(1)}`).join(', '))

@@ -24,11 +24,14 @@ import { median, note, percentile, round, table } from './lib.ts'
 import { runBench } from './report.ts'
 import type { Figure, Row, TargetSpec } from './report.ts'
 import { bullmq, griddTasks, piscina, startComparisonGrid } from './peers-systems.ts'
+import { journalCaughtUp, watchJournal } from './journal-watch.ts'
 import type { System } from './peers-systems.ts'
 
 const NOOP = fileURLToPath(new URL('../fixtures/stages/noop.mjs', import.meta.url))
 const IN_FLIGHT = 1_000
 const WARM_MS = 1_000
+/** How long a round waits for its journal to catch up before its clock stops anyway. */
+const JOURNAL_CATCH_UP_MS = 10_000
 /** In flight per worker for the throughput runs, as each goes fastest (see bench:peers); gridd's pool sizes its own window. */
 const CONCURRENCY: Record<string, number> = { BullMQ: 100, Piscina: 100 }
 
@@ -42,6 +45,7 @@ function journalOption (): { exists: boolean, byDefault: boolean } {
 const items = (n: number, from = 0): unknown[] => Array.from({ length: n }, (_, i) => ({ n: from + i }))
 
 await runBench('tasks', [], async (args, defer) => {
+  watchJournal()
   const quick = args.quick
   const SAMPLES = quick ? 1_000 : 5_000
   const WAVES = quick ? 8 : 50
@@ -97,6 +101,8 @@ await runBench('tasks', [], async (args, defer) => {
         const cpu0 = process.cpuUsage()
         let out = 0
         for (let w = 0; w < WAVES; w++) out += await system.run(wave)
+        // a journal's writes are part of its round: its clock stops once they are done (see journal-watch.ts)
+        if (!await journalCaughtUp(JOURNAL_CATCH_UP_MS)) note(`${system.name}: the journal had not caught up ${JOURNAL_CATCH_UP_MS / 1000} s after its round`)
         const rate = out / ((performance.now() - t0) / 1000)
         const cpu = process.cpuUsage(cpu0)
         ;(cpuPerTask[system.name] ??= []).push((cpu.user + cpu.system) / out)

@@ -27,5 +27,10 @@ export const DEFAULT_RECONNECT_FOR_MS = 24 * 60 * 60 * 1000
 export const DEFAULT_RECONNECT_MAX_BACKOFF_MS = 10_000
 export const DEFAULT_MAX_MESH_PEERS = 64
 export const DEFAULT_FORGET_LEFT_AFTER_MS = 60_000
-/** Each member is watched by this many others (its ring predecessors). */
-export const DEFAULT_MONITORS = 3
+/**
+ * Each member is watched by this many others (its ring predecessors). Two, not three: the pings
+ * were two thirds of an idle node's messages, and a second watcher already confirms a suspicion
+ * (Lifeguard) or reports the member live against a false one; a process that is gone is failed by
+ * any peer whose redial is refused, watcher or not.
+ */
+export const DEFAULT_MONITORS = 2

@@ -1,8 +1,10 @@
 import { MAX_MEMBERS } from '../checks/values.ts'
 
 export const SYNC_PROTOCOL = '/gridd/members/sync/1.0.0'
-/** A watcher's ping to a member it watches, answered with the member's incarnation. */
+/** A watcher's ping to a member it watches, answered with the member's incarnation: for members without the beat protocol. */
 export const PING_PROTOCOL = '/gridd/members/ping/1.0.0'
+/** A watcher's line on which the member it watches beats, unasked, every period the watcher asked for. */
+export const BEAT_PROTOCOL = '/gridd/members/beat/1.0.0'
 export const MEMBERS_TOPIC = 'gridd/members/1'
 
 /** A heartbeat carries one entry plus bounded gossip lists: 64 KiB is generous. */

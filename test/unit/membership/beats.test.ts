@@ -2,14 +2,13 @@ import { describe, expect, it } from 'vitest'
 import { pino } from 'pino'
 import { streamPair } from '@libp2p/utils'
 import * as v from 'valibot'
-import { UnsupportedProtocolError } from '@libp2p/interface'
 import type { Connection, Stream, StreamHandler } from '@libp2p/interface'
 import { MemberBeats } from '../../../src/membership/beats.ts'
 import { BEAT_PROTOCOL } from '../../../src/membership/constants.ts'
 import { JsonStream } from '../../../src/transport/json-stream.ts'
 import { Rejections } from '../../../src/transport/rejections.ts'
 import { trustEveryone } from '../trust-stub.ts'
-import { newPeerId } from './stubs.ts'
+import { newPeerId, pipedConnection } from './stubs.ts'
 
 const log = pino({ level: 'silent' })
 const PERIOD_MS = 1000
@@ -31,18 +30,7 @@ async function pair (watcherPeriodMs = PERIOD_MS): Promise<{ watcher: MemberBeat
   const memberPeer = await newPeerId()
   const watcherPeer = await newPeerId()
   let handler: StreamHandler | undefined
-  let opened = 0
-  const connection = {
-    status: 'open',
-    remotePeer: memberPeer,
-    newStream: async (): Promise<Stream> => {
-      opened++
-      if (handler == null) throw new UnsupportedProtocolError('Protocol selection failed')
-      const [outbound, inbound] = await streamPair()
-      void handler(inbound, { remotePeer: watcherPeer } as unknown as Connection)
-      return outbound
-    }
-  } as unknown as Connection
+  const { connection, opened } = pipedConnection(memberPeer, watcherPeer, () => handler)
   const rejections = new Rejections(log)
   const beats: number[] = []
   const memberLibp2p = { handle: async (_p: string, h: StreamHandler) => { handler = h }, unhandle: async () => {}, getConnections: () => [] }
@@ -51,7 +39,7 @@ async function pair (watcherPeriodMs = PERIOD_MS): Promise<{ watcher: MemberBeat
   const watcher = new MemberBeats({ libp2p: watcherLibp2p, roles: trustEveryone(), log, rejections: new Rejections(log), periodMs: watcherPeriodMs, incarnation: () => 1, onBeat: (_id, incarnation) => { beats.push(incarnation) } })
   await member.start()
   await watcher.start()
-  return { watcher, member, memberId: memberPeer.toString(), beats, opened: () => opened, rejections, handleWith: h => { handler = h } }
+  return { watcher, member, memberId: memberPeer.toString(), beats, opened, rejections, handleWith: h => { handler = h } }
 }
 
 describe('member beats: the watched member beats unasked on one line per watcher', () => {

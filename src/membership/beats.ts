@@ -17,8 +17,8 @@ const MIN_BEAT_MS = 20
 /** A watcher that opened a line says what it wants within this, or the line is dropped. */
 const REQUEST_TIMEOUT_MS = 10_000
 
-/** A watcher's line, on the member's side. */
-interface Subscriber { json: JsonStream, writing: boolean }
+/** A watcher's line, on the member's side, and the timer that beats on it. */
+interface Subscriber { json: JsonStream, writing: boolean, timer?: NodeJS.Timeout }
 
 /** The watcher's side of one watched member. */
 interface Watched { peer: PeerId, line?: BeatLine, opening: boolean, pingOnlyOn?: Connection }
@@ -28,7 +28,7 @@ export interface MemberBeatsInit {
   roles: MembershipRoles
   log: Logger
   rejections: Rejections
-  /** This node's heartbeat period: the beats its watchers ask for at this period ride on `beat()`, with no timer of their own. */
+  /** This node's heartbeat period: the beat it asks of the members it watches. */
   periodMs: number
   incarnation: () => number
   /** A watched member's beat (its incarnation). */
@@ -38,16 +38,17 @@ export interface MemberBeatsInit {
 /**
  * Liveness between a watcher and the members it watches, as beats the member
  * sends unasked (BeatLine). As a member, this node keeps its watchers' lines
- * and beats on each every period they asked for; as a watcher, it keeps one
+ * and beats on each every period it asked for, each line on its own timer
+ * started when it opened: the watchers of a member sample it at different
+ * phases, as their pings did, so the first to miss a beat after a crash is
+ * the one whose beat was due first. As a watcher, it keeps one
  * line to each member it watches, on that member's current connection. A
  * member that does not speak the protocol (an older node) is pinged instead:
  * `watch` returns it.
  */
 export class MemberBeats {
   private readonly init: MemberBeatsInit
-  /** Subscribers by the period they asked for; those at this node's own period beat from `beat()`. */
-  private readonly subscribers = new Map<number, Set<Subscriber>>()
-  private readonly timers = new Map<number, NodeJS.Timeout>()
+  private readonly subscribers = new Set<Subscriber>()
   private readonly watched = new Map<string, Watched>()
   private abort = new AbortController()
 
@@ -64,17 +65,13 @@ export class MemberBeats {
   async stop (): Promise<void> {
     this.abort.abort()
     await this.init.libp2p.unhandle(BEAT_PROTOCOL)
-    for (const timer of this.timers.values()) clearInterval(timer)
-    this.timers.clear()
-    for (const group of this.subscribers.values()) for (const s of group) void s.json.close()
+    for (const subscriber of this.subscribers) {
+      clearInterval(subscriber.timer)
+      void subscriber.json.close()
+    }
     this.subscribers.clear()
     for (const w of this.watched.values()) w.line?.close()
     this.watched.clear()
-  }
-
-  /** Sends a beat to every watcher that asked for one each `periodMs` (this node's heartbeat). */
-  beat (): void {
-    this.beatGroup(this.init.periodMs)
   }
 
   /**
@@ -128,13 +125,13 @@ export class MemberBeats {
   /** A watcher's line: its request, a beat at once, then one each period it asked for until it closes the line. */
   private async serve (stream: Stream, connection: Connection): Promise<void> {
     const json = new JsonStream(stream, { maxBytes: MAX_BEAT_BYTES })
-    let everyMs: number | undefined
     const subscriber: Subscriber = { json, writing: false }
     try {
       const request = await json.read(beatRequestSchema, { signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]) })
-      everyMs = Math.max(MIN_BEAT_MS, request.everyMs)
-      this.subscribe(everyMs, subscriber)
       this.send(subscriber)
+      subscriber.timer = setInterval(() => { this.send(subscriber) }, Math.max(MIN_BEAT_MS, request.everyMs))
+      subscriber.timer.unref()
+      this.subscribers.add(subscriber)
       // the watcher says nothing more: this read ends when it closes the line
       await json.read(v.unknown(), { signal: this.abort.signal })
       throw new ProtocolError('a watcher spoke on its beat line after its request')
@@ -144,36 +141,9 @@ export class MemberBeats {
       this.init.rejections.reject(BEAT_PROTOCOL, 'malformed', connection.remotePeer.toString(), 'dropped a member beat line', String(err), { err })
       stream.abort(err as Error)
     } finally {
-      if (everyMs != null) this.unsubscribe(everyMs, subscriber)
+      clearInterval(subscriber.timer)
+      this.subscribers.delete(subscriber)
     }
-  }
-
-  private subscribe (everyMs: number, subscriber: Subscriber): void {
-    let group = this.subscribers.get(everyMs)
-    if (group == null) {
-      group = new Set()
-      this.subscribers.set(everyMs, group)
-      if (everyMs !== this.init.periodMs) {
-        const timer = setInterval(() => { this.beatGroup(everyMs) }, everyMs)
-        timer.unref()
-        this.timers.set(everyMs, timer)
-      }
-    }
-    group.add(subscriber)
-  }
-
-  private unsubscribe (everyMs: number, subscriber: Subscriber): void {
-    const group = this.subscribers.get(everyMs)
-    if (group == null) return
-    group.delete(subscriber)
-    if (group.size > 0) return
-    this.subscribers.delete(everyMs)
-    clearInterval(this.timers.get(everyMs))
-    this.timers.delete(everyMs)
-  }
-
-  private beatGroup (everyMs: number): void {
-    for (const subscriber of this.subscribers.get(everyMs) ?? []) this.send(subscriber)
   }
 
   /** One beat; none while the last is still being written (a watcher not reading must not pile them up here). */

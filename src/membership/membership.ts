@@ -202,15 +202,14 @@ export class Membership extends EventEmitter<MembershipEvents> {
   }
 
   /**
-   * Every heartbeatMs: sample the load, gossip if there is news, beat to this node's watchers, keep the
-   * beat lines to the members it watches (and ping those that only answer pings).
+   * Every heartbeatMs: sample the load, gossip if there is news, keep the beat lines to the members
+   * this node watches (and ping those that only answer pings).
    */
   private period (): void {
     if (!this.running) return
     const self = this.core.entry()
     this.core.setEntry({ ...self, load: { ...self.load, ...this.machine.sample(performance.now()), ...this.workerLoad() } })
     if (this.core.publishDue(performance.now())) void this.publish()
-    this.beats.beat()
     const targets = this.core.targets()
     this.connections.watch(targets)
     for (const id of this.beats.watch(targets)) void this.pingMember(id)

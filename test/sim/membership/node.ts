@@ -43,8 +43,8 @@ export class SimNode implements Host {
   readonly core: MembershipCore
   private readonly world: SimWorld
   private readonly config: MembershipConfig
-  /** The nodes that watch this one (they opened a beat line to it): each gets a beat every period. */
-  private readonly watchers = new Set<number>()
+  /** The nodes that watch this one (they opened a beat line to it), each with the line's own beat timer's token. */
+  private readonly watchers = new Map<number, object>()
   /** The members this node watches (its lines to them). */
   private watching = new Set<number>()
 
@@ -99,7 +99,6 @@ export class SimNode implements Host {
 
   private period (): void {
     if (this.core.publishDue(this.world.clock.now)) this.publish()
-    this.beat()
     this.watch()
   }
 
@@ -122,21 +121,32 @@ export class SimNode implements Host {
   private watch (): void {
     const now = new Set(this.core.targets().map(indexOf))
     for (const target of this.watching) if (!now.has(target)) this.world.nodes[target]!.watchers.delete(this.index)
-    for (const target of now) this.world.nodes[target]!.watchers.add(this.index)
+    for (const target of now) if (!this.watching.has(target)) this.world.nodes[target]!.subscribe(this.index)
     this.watching = now
   }
 
-  /** MemberBeats, member's side: its incarnation to each watcher, unasked; a beat on a line closed meanwhile is dropped. */
-  private beat (): void {
-    const { net, nodes } = this.world
-    const incarnation = this.core.entry().incarnation
-    for (const watcher of this.watchers) {
-      if (nodes[watcher]!.dead) continue // its connection is gone, and with it the line
-      net.send(this.index, watcher, 'beat', BEAT_BYTES, () => {
-        const at = nodes[watcher]!
-        if (at.watching.has(this.index)) at.apply(at.core.onAck(this.id, incarnation, this.world.clock.now))
-      })
+  /**
+   * MemberBeats, member's side: a line opened by `watcher` gets a beat at once and then one every
+   * period from then on, on its own timer (so a member's watchers sample it at different phases);
+   * the timer ends with the line. A beat that arrives on a line closed meanwhile is dropped.
+   */
+  private subscribe (watcher: number): void {
+    const line = {}
+    this.watchers.set(watcher, line)
+    const { clock, net, nodes } = this.world
+    const beat = (): void => {
+      if (this.watchers.get(watcher) !== line) return
+      const at = nodes[watcher]!
+      // a crashed watcher's connection is gone, and with it the line
+      if (!at.dead) {
+        const incarnation = this.core.entry().incarnation
+        net.send(this.index, watcher, 'beat', BEAT_BYTES, () => {
+          if (at.watching.has(this.index)) at.apply(at.core.onAck(this.id, incarnation, clock.now))
+        })
+      }
+      clock.after(this.config.heartbeatMs, () => { net.run(this.index, beat) })
     }
+    net.run(this.index, beat)
   }
 }
 

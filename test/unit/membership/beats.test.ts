@@ -43,32 +43,19 @@ async function pair (watcherPeriodMs = PERIOD_MS): Promise<{ watcher: MemberBeat
 }
 
 describe('member beats: the watched member beats unasked on one line per watcher', () => {
-  it('a beat at once, then one each period of the member, all on the one line; unwatched, the beats stop', async () => {
-    const { watcher, member, memberId, beats, opened } = await pair()
+  it('a beat at once, then one each period the watcher asked for, all on the one line; unwatched, the beats stop', async () => {
+    const { watcher, member, memberId, beats, opened } = await pair(40)
     expect(watcher.watch([memberId])).toEqual([])
-    await until(() => beats.length === 1)
-    for (let i = 0; i < 5; i++) {
-      member.beat()
-      await until(() => beats.length === i + 2)
-    }
+    await until(() => beats.length >= 5)
     // watching again while the line is open opens nothing
     watcher.watch([memberId])
     expect(opened()).toBe(1)
-    expect(beats).toEqual([42, 42, 42, 42, 42, 42])
+    expect(new Set(beats)).toEqual(new Set([42]))
     watcher.watch([])
     await new Promise(resolve => setTimeout(resolve, 50))
-    member.beat()
-    await new Promise(resolve => setTimeout(resolve, 50))
-    expect(beats).toHaveLength(6)
-    await watcher.stop()
-    await member.stop()
-  })
-
-  it('a watcher asking for another period gets its beats from a timer at that period', async () => {
-    const { watcher, member, memberId, beats } = await pair(40)
-    watcher.watch([memberId])
-    // never member.beat(): these come from the member's timer for the 40 ms group
-    await until(() => beats.length >= 4)
+    const seen = beats.length
+    await new Promise(resolve => setTimeout(resolve, 200))
+    expect(beats).toHaveLength(seen)
     await watcher.stop()
     await member.stop()
   })

@@ -41,10 +41,9 @@ export interface MemberBeatsInit {
  * and beats on each every period it asked for, each line on its own timer
  * started when it opened: the watchers of a member sample it at different
  * phases, as their pings did, so the first to miss a beat after a crash is
- * the one whose beat was due first. As a watcher, it keeps one
- * line to each member it watches, on that member's current connection. A
- * member that does not speak the protocol (an older node) is pinged instead:
- * `watch` returns it.
+ * the one whose beat was due first. As a watcher, it keeps one line to each
+ * member it watches, on that member's current connection. A member that does
+ * not speak the protocol (an older node) is pinged instead: `watch` returns it.
  */
 export class MemberBeats {
   private readonly init: MemberBeatsInit

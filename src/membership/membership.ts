@@ -108,9 +108,11 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.running = true
     this.abort = new AbortController()
     this.gossip.start()
-    await this.sync.start()
+    // beats and pings are served before sync makes this node known: a watcher whose beat line was
+    // refused would ping it for as long as that connection lasts
     await this.pings.start()
     await this.beats.start()
+    await this.sync.start()
     this.connections.start()
     this.timers.push(setInterval(() => { this.guarded('period', () => { this.period() }) }, this.config.heartbeatMs))
     this.timers.push(setInterval(() => { this.guarded('tick', () => { this.tick() }) }, this.core.tickMs))

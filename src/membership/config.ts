@@ -22,7 +22,7 @@ export interface MembershipInit {
   maxMeshPeers?: number
   /** Most members the member table holds (a peer cannot grow it without end). Default 4096. */
   maxMembers?: number
-  /** How many members each node watches (pings every heartbeatMs): the ring successors. Default 3. */
+  /** How many members each node watches (pings every heartbeatMs): the ring successors. Default 2. */
   monitors?: number
   /**
    * An unchanged entry is gossiped again every `members × refreshPerMemberMs`, so the grid-wide rate is

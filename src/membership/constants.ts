@@ -1,8 +1,10 @@
 import { MAX_MEMBERS } from '../checks/values.ts'
 
 export const SYNC_PROTOCOL = '/gridd/members/sync/1.0.0'
-/** A watcher's ping to a member it watches, answered with the member's incarnation. */
+/** A watcher's ping to a member it watches, answered with the member's incarnation: for members without the beat protocol. */
 export const PING_PROTOCOL = '/gridd/members/ping/1.0.0'
+/** A watcher's line on which the member it watches beats, unasked, every period the watcher asked for. */
+export const BEAT_PROTOCOL = '/gridd/members/beat/1.0.0'
 export const MEMBERS_TOPIC = 'gridd/members/1'
 
 /** A heartbeat carries one entry plus bounded gossip lists: 64 KiB is generous. */
@@ -27,5 +29,10 @@ export const DEFAULT_RECONNECT_FOR_MS = 24 * 60 * 60 * 1000
 export const DEFAULT_RECONNECT_MAX_BACKOFF_MS = 10_000
 export const DEFAULT_MAX_MESH_PEERS = 64
 export const DEFAULT_FORGET_LEFT_AFTER_MS = 60_000
-/** Each member is watched by this many others (its ring predecessors). */
-export const DEFAULT_MONITORS = 3
+/**
+ * Each member is watched by this many others (its ring predecessors). Two, not three: the pings
+ * were two thirds of an idle node's messages, and a second watcher already confirms a suspicion
+ * (Lifeguard) or reports the member live against a false one; a process that is gone is failed by
+ * any peer whose redial is refused, watcher or not.
+ */
+export const DEFAULT_MONITORS = 2

@@ -8,6 +8,7 @@ import { HeartbeatGossip } from './gossip.ts'
 import { MemberSync } from './sync.ts'
 import { MemberConnections } from './connections.ts'
 import { MemberPings } from './pings.ts'
+import { MemberBeats } from './beats.ts'
 import { MachineLoad, freeMemoryMb, machineCapacity } from './load.ts'
 import { Rejections } from '../transport/rejections.ts'
 import type { RejectedCount } from '../transport/rejections.ts'
@@ -49,6 +50,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private readonly gossip: HeartbeatGossip
   private readonly sync: MemberSync
   private readonly pings: MemberPings
+  private readonly beats: MemberBeats
   private readonly connections: MemberConnections
   /** Machine figures at most every 5 heartbeats; worker figures are this node's own, fresh every period. */
   private readonly machine: MachineLoad
@@ -86,6 +88,15 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.gossip = new HeartbeatGossip(components.pubsub, components.roles, this.log, this.rejections, (hb, from) => { this.onHeartbeat(hb, from) })
     this.sync = new MemberSync(libp2p, components.roles, this.log, this.rejections, () => [this.selfEntry(), ...this.core.table.entries()], (entries, from) => { this.onSync(entries, from) })
     this.pings = new MemberPings(libp2p, components.roles, this.log, this.rejections, () => this.core.entry().incarnation)
+    this.beats = new MemberBeats({
+      libp2p,
+      roles: components.roles,
+      log: this.log,
+      rejections: this.rejections,
+      periodMs: config.heartbeatMs,
+      incarnation: () => this.core.entry().incarnation,
+      onBeat: (id, incarnation) => { this.acked(id, incarnation) }
+    })
     this.connections = new MemberConnections(libp2p, this.log, config, {
       lookup: id => this.core.table.get(id, performance.now()),
       refused: id => { this.apply(this.core.table.unreachable(id, performance.now())) },
@@ -97,8 +108,11 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.running = true
     this.abort = new AbortController()
     this.gossip.start()
-    await this.sync.start()
+    // beats and pings are served before sync makes this node known: a watcher whose beat line was
+    // refused would ping it for as long as that connection lasts
     await this.pings.start()
+    await this.beats.start()
+    await this.sync.start()
     this.connections.start()
     this.timers.push(setInterval(() => { this.guarded('period', () => { this.period() }) }, this.config.heartbeatMs))
     this.timers.push(setInterval(() => { this.guarded('tick', () => { this.tick() }) }, this.core.tickMs))
@@ -117,6 +131,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     await this.gossip.publish(this.heartbeat())
     await new Promise(resolve => setTimeout(resolve, LEAVE_LINGER_MS))
     this.gossip.stop()
+    await this.beats.stop().catch(() => {})
     await this.pings.stop().catch(() => {})
     await this.sync.stop().catch(() => {})
   }
@@ -128,6 +143,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.abort.abort()
     this.connections.stop()
     this.gossip.stop()
+    void this.beats.stop().catch(() => {})
     void this.pings.stop().catch(() => {})
     void this.sync.stop().catch(() => {})
   }
@@ -187,7 +203,10 @@ export class Membership extends EventEmitter<MembershipEvents> {
     return this.core.heartbeat(performance.now(), this.addresses())
   }
 
-  /** Every heartbeatMs: sample the load, gossip if there is news, ping the members this node watches. */
+  /**
+   * Every heartbeatMs: sample the load, gossip if there is news, keep the beat lines to the members
+   * this node watches (and ping those that only answer pings).
+   */
   private period (): void {
     if (!this.running) return
     const self = this.core.entry()
@@ -195,14 +214,19 @@ export class Membership extends EventEmitter<MembershipEvents> {
     if (this.core.publishDue(performance.now())) void this.publish()
     const targets = this.core.targets()
     this.connections.watch(targets)
-    for (const id of targets) void this.pingMember(id)
+    for (const id of this.beats.watch(targets)) void this.pingMember(id)
   }
 
   private async pingMember (id: string): Promise<void> {
     // a late answer is still the member's word: only a member silent for the whole suspicion
     // window is suspect, so the ping waits that long (and the next one is not sent meanwhile)
     const incarnation = await this.pings.ping(id, this.config.suspectAfterMs, this.abort.signal)
-    if (incarnation == null || !this.running) return
+    if (incarnation != null) this.acked(id, incarnation)
+  }
+
+  /** A watched member's word (a beat, or a ping's answer): its incarnation. */
+  private acked (id: string, incarnation: number): void {
+    if (!this.running) return
     this.guarded('ack', () => { this.apply(this.core.onAck(id, incarnation, performance.now())) })
   }
 

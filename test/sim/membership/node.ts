@@ -10,8 +10,7 @@ import type { GossipModel } from './gossip.ts'
 
 /** Wall-clock ms at the simulation's start: incarnations are wall-clock times. */
 export const EPOCH = 1_800_000_000_000
-const PING_BYTES = 48
-const ACK_BYTES = 72
+const BEAT_BYTES = 72
 
 export interface SimWorld {
   clock: SimClock
@@ -30,8 +29,8 @@ export function simEntry (id: string, incarnation: number): MemberEntry {
 /**
  * One simulated `grid node`: the real MembershipCore, driven the way
  * Membership drives it — a tick every `tickMs`, a period every heartbeat
- * (gossip if due, ping the members it watches), heartbeats from gossip,
- * acks from pings — with the simulated clock and network instead of timers
+ * (gossip if due, beat to its watchers, watch the members it watches),
+ * heartbeats from gossip, beats from the watched — with the simulated clock and network instead of timers
  * and libp2p. A stopped host runs its overdue timers once when resumed, as
  * a SIGCONTed process does.
  */
@@ -44,8 +43,10 @@ export class SimNode implements Host {
   readonly core: MembershipCore
   private readonly world: SimWorld
   private readonly config: MembershipConfig
-  /** Per watched member, when the pings still waiting for an answer went out. */
-  private readonly pinging = new Map<number, number[]>()
+  /** The nodes that watch this one (they opened a beat line to it), each with the line's own beat timer's token. */
+  private readonly watchers = new Map<number, object>()
+  /** The members this node watches (its lines to them). */
+  private watching = new Set<number>()
 
   /** `converged`: the grid's table this node starts from (forked: rows shared until changed). */
   constructor (index: number, id: string, world: SimWorld, config: MembershipConfig, converged?: MemberTable) {
@@ -98,7 +99,7 @@ export class SimNode implements Host {
 
   private period (): void {
     if (this.core.publishDue(this.world.clock.now)) this.publish()
-    for (const id of this.core.targets()) this.ping(indexOf(id))
+    this.watch()
   }
 
   private publish (): void {
@@ -114,27 +115,38 @@ export class SimNode implements Host {
   }
 
   /**
-   * MemberPings: up to 3 pings per member waiting at once, an answer counted within suspectAfterMs.
-   * A ping stops waiting when answered or when suspectAfterMs has passed (checked here, not by a
-   * timer per ping: a timer each would be a tenth of the simulator's events).
+   * MemberBeats, watcher's side: a line to each member watched (opening one costs nothing here), and
+   * none to those no longer watched. A line to a crashed host stays until the watcher stops watching it.
    */
-  private ping (target: number): void {
+  private watch (): void {
+    const now = new Set(this.core.targets().map(indexOf))
+    for (const target of this.watching) if (!now.has(target)) this.world.nodes[target]!.watchers.delete(this.index)
+    for (const target of now) if (!this.watching.has(target)) this.world.nodes[target]!.subscribe(this.index)
+    this.watching = now
+  }
+
+  /**
+   * MemberBeats, member's side: a line opened by `watcher` gets a beat at once and then one every
+   * period from then on, on its own timer (so a member's watchers sample it at different phases);
+   * the timer ends with the line. A beat that arrives on a line closed meanwhile is dropped.
+   */
+  private subscribe (watcher: number): void {
+    const line = {}
+    this.watchers.set(watcher, line)
     const { clock, net, nodes } = this.world
-    const sentAt = clock.now
-    const waiting = (this.pinging.get(target) ?? []).filter(at => sentAt - at < this.config.suspectAfterMs)
-    this.pinging.set(target, waiting)
-    if (waiting.length >= 3) return
-    waiting.push(sentAt)
-    net.send(this.index, target, 'ping', PING_BYTES, () => {
-      const incarnation = nodes[target]!.core.entry().incarnation
-      net.send(target, this.index, 'ack', ACK_BYTES, () => {
-        if (clock.now - sentAt > this.config.suspectAfterMs) return
-        const still = this.pinging.get(target)
-        const at = still?.indexOf(sentAt) ?? -1
-        if (at >= 0) still!.splice(at, 1)
-        this.apply(this.core.onAck(nodes[target]!.id, incarnation, clock.now))
-      })
-    })
+    const beat = (): void => {
+      if (this.watchers.get(watcher) !== line) return
+      const at = nodes[watcher]!
+      // a crashed watcher's connection is gone, and with it the line
+      if (!at.dead) {
+        const incarnation = this.core.entry().incarnation
+        net.send(this.index, watcher, 'beat', BEAT_BYTES, () => {
+          if (at.watching.has(this.index)) at.apply(at.core.onAck(this.id, incarnation, clock.now))
+        })
+      }
+      clock.after(this.config.heartbeatMs, () => { net.run(this.index, beat) })
+    }
+    net.run(this.index, beat)
   }
 }
 

@@ -8,7 +8,7 @@ import { PING_PROTOCOL } from '../../../src/membership/constants.ts'
 import { JsonStream } from '../../../src/transport/json-stream.ts'
 import { Rejections } from '../../../src/transport/rejections.ts'
 import { trustEveryone } from '../trust-stub.ts'
-import { newPeerId } from './stubs.ts'
+import { newPeerId, pipedConnection } from './stubs.ts'
 
 const log = pino({ level: 'silent' })
 
@@ -21,24 +21,14 @@ async function pair (incarnation = 7): Promise<{ watcher: MemberPings, member: M
   const memberPeer = await newPeerId()
   const watcherPeer = await newPeerId()
   let handler: StreamHandler | undefined
-  let opened = 0
-  const connection = {
-    status: 'open',
-    remotePeer: memberPeer,
-    newStream: async (): Promise<Stream> => {
-      opened++
-      const [outbound, inbound] = await streamPair()
-      void handler?.(inbound, { remotePeer: watcherPeer } as unknown as Connection)
-      return outbound
-    }
-  } as unknown as Connection
+  const { connection, opened } = pipedConnection(memberPeer, watcherPeer, () => handler)
   const rejections = new Rejections(log)
   const memberLibp2p = { handle: async (_p: string, h: StreamHandler) => { handler = h }, unhandle: async () => {}, getConnections: () => [] }
   const watcherLibp2p = { handle: async () => {}, unhandle: async () => {}, getConnections: () => [connection] }
   const member = new MemberPings(memberLibp2p, trustEveryone(), log, rejections, () => incarnation)
   const watcher = new MemberPings(watcherLibp2p, trustEveryone(), log, new Rejections(log), () => 1)
   await member.start()
-  return { watcher, member, memberId: memberPeer.toString(), opened: () => opened, rejections, handleWith: h => { handler = h } }
+  return { watcher, member, memberId: memberPeer.toString(), opened, rejections, handleWith: h => { handler = h } }
 }
 
 describe('member pings on one long-lived stream', () => {

@@ -5,7 +5,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { streamPair } from '@libp2p/utils'
 import * as v from 'valibot'
-import type { Connection, PeerId, StreamHandler } from '@libp2p/interface'
+import { UnsupportedProtocolError } from '@libp2p/interface'
+import type { Connection, PeerId, Stream, StreamHandler } from '@libp2p/interface'
 import { JsonStream } from '../../../src/transport/json-stream.ts'
 import type { MembershipComponents, MembershipLibp2p, MembershipPubsub } from '../../../src/membership/components.ts'
 import { MEMBERS_TOPIC } from '../../../src/membership/constants.ts'
@@ -128,4 +129,26 @@ let nextSeq = 0
 export function heartbeatOf (peer: PeerId, overrides: Overrides = {}, extra: Partial<Pick<Heartbeat, 'suspects' | 'hears' | 'seq'>> = {}): Heartbeat {
   const member: MemberEntry = entry(peer.toString(), overrides)
   return { v: 1, seq: extra.seq ?? nextSeq++, member, suspects: extra.suspects ?? [], hears: extra.hears ?? [] }
+}
+
+/**
+ * A watcher's fake connection to `member`: every `newStream` is one end of an in-memory stream
+ * pair whose far end goes to `handler()` (what the member's side handles the protocol with), as
+ * from `watcher`; no handler is a protocol the member does not speak.
+ */
+export function pipedConnection (member: PeerId, watcher: PeerId, handler: () => StreamHandler | undefined): { connection: Connection, opened: () => number } {
+  let opened = 0
+  const connection = {
+    status: 'open',
+    remotePeer: member,
+    newStream: async (): Promise<Stream> => {
+      opened++
+      const handle = handler()
+      if (handle == null) throw new UnsupportedProtocolError('Protocol selection failed')
+      const [outbound, inbound] = await streamPair()
+      void handle(inbound, { remotePeer: watcher } as unknown as Connection)
+      return outbound
+    }
+  } as unknown as Connection
+  return { connection, opened: () => opened }
 }

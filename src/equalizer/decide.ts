@@ -1,5 +1,5 @@
 import { withinUsefulLimit } from './useful-limit.ts'
-import type { UsefulLimit } from './useful-limit.ts'
+import type { WorkerCap } from './useful-limit.ts'
 
 /** How a stage's workers compare with what its load needs. */
 export type Pressure = 'high' | 'even' | 'low'
@@ -30,7 +30,7 @@ export interface EqualizerInput {
   /** How many more workers the grid can place now. */
   capacityLimit: number
   /** The workers last added did not raise the stage's capacity: at most this many until it ends (useful-limit.ts). */
-  usefulLimit?: UsefulLimit
+  usefulLimit?: WorkerCap
   nowMs: number
 }
 
@@ -91,7 +91,7 @@ export const INITIAL_STATE: EqualizerState = { ticksSinceAction: Number.POSITIVE
  * least what keeps the waiting items' delay under it (Little's law), at
  * ticks only. A `reactive` check (between ticks, on arrivals) may only
  * scale up, and sizes from the rate. `spareWorkers` ride on top of the need. A `usefulLimit`
- * (the last workers added did not help) caps the target, so a surplus drains as any does. Pure:
+ * (the last workers added did not help) caps the target, so its surplus drains like every other. Pure:
  * all time comes in `input`.
  */
 export function decide (input: EqualizerInput, config: EqualizerConfig, previous: EqualizerState): Decision {

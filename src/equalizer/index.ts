@@ -5,5 +5,5 @@ export { defaultLatencyObjectiveMs, DEFAULT_OBJECTIVE_ITEMS } from './objective.
 export type { ObjectiveBasis } from './objective.ts'
 export type { EqualizerLoopInit, CapacityProbe, ScaledListener, HeldListener } from './loop.ts'
 export { judgeScaleUp, withinUsefulLimit, MIN_GAIN, USEFUL_LIMIT_HOLD_MS, USEFUL_LIMIT_MAX_HOLD_MS } from './useful-limit.ts'
-export type { ScaleUpProbe, UsefulLimit } from './useful-limit.ts'
+export type { ScaleUpProbe, UsefulLimit, WorkerCap } from './useful-limit.ts'
 export type { EqualizedStage, StageSample, StageRates } from './sample.ts'

@@ -76,8 +76,11 @@ export function judgeScaleUp (probe: ScaleUpProbe, settled: SettledStage, nowMs:
   return { workers: Math.max(1, probe.from, Math.min(settled.workers, worth)), untilMs: nowMs + holdMs, before, after, strikes }
 }
 
-/** `target` within a limit still in force. */
-export function withinUsefulLimit (target: number, limit: UsefulLimit | undefined, nowMs: number): number {
+/** A cap on a stage's workers until `untilMs`: a limit, or no growth while a scale-up is judged. */
+export type WorkerCap = Pick<UsefulLimit, 'workers' | 'untilMs'>
+
+/** `target` within a cap still in force. */
+export function withinUsefulLimit (target: number, limit: WorkerCap | undefined, nowMs: number): number {
   if (limit == null || nowMs >= limit.untilMs) return target
   return Math.min(target, limit.workers)
 }
@@ -126,8 +129,8 @@ export class ScaleUpJudge {
   }
 
   /** The limit for `decide` now: while judged short once, no more than the `current` workers. */
-  inForce (current: number): UsefulLimit | undefined {
-    if (this.probe?.misses != null) return { workers: current, untilMs: Number.POSITIVE_INFINITY, before: 0, after: 0, strikes: 0 }
+  inForce (current: number): WorkerCap | undefined {
+    if (this.probe?.misses != null) return { workers: current, untilMs: Number.POSITIVE_INFINITY }
     return this.limit
   }
 }

@@ -22,11 +22,11 @@ export interface MembershipInit {
   maxMeshPeers?: number
   /** Most members the member table holds (a peer cannot grow it without end). Default 4096. */
   maxMembers?: number
-  /** How many members each node watches (pings every heartbeatMs): the ring successors. Default 2. */
+  /** How many members each node watches (a beat from each every heartbeatMs; a ping to older nodes): the ring successors. Default 2. */
   monitors?: number
   /**
    * An unchanged entry is gossiped again every `members × refreshPerMemberMs`, so the grid-wide rate is
-   * constant (one every 3 heartbeats). Default 3 × heartbeatMs: liveness rides on the watchers' pings and
+   * constant (one every 3 heartbeats). Default 3 × heartbeatMs: liveness rides on the watchers' beats and
    * every change on its own heartbeat, so the refresh only repairs a lost message and ages load figures;
    * each one costs every node a signature check and D copies received.
    */

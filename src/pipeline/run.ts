@@ -17,7 +17,7 @@ import { isDurableSource, isDurableSink } from '../connectors/types.ts'
 export interface PipelineRunEvents {
   'item:failed': [FailedItem]
   'stage:scaled': [{ stage: string, workers: number, delta: number, reason: string }]
-  /** The workers last added did not raise the stage's capacity (items/s before → after): no scale-up beyond `workers` for `holdMs`. */
+  /** The workers last added did not raise the stage's capacity (items/s before → after): at most `workers` for `holdMs`, the surplus drained. */
   'stage:held': [{ stage: string, workers: number, holdMs: number, capacityBefore: number, capacityAfter: number }]
   'stage:unplaceable': [UnplaceableStage]
   'worker:lost': [{ stage: string, workerId: string, agentId: string, detail: string }]

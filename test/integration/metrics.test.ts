@@ -44,11 +44,13 @@ describe('the metrics add-on, scraped', () => {
         await new Promise(resolve => setTimeout(resolve, 10))
       }
     })()
-    // mid-run: the stage gauges describe the running pipeline
+    // mid-run: the stage gauges describe the running pipeline, once both its workers run (the gauge counts
+    // running workers; on a loaded machine the second can start after the first has items through)
     const live = await eventually(async () => {
       const samples = parse(await (await fetch(url)).text())
       const labels = { pipeline: 'scraped', stage: 'double' }
-      return (value(samples, 'gridd_stage_processing_rate', labels) ?? 0) > 0 && (value(samples, 'gridd_stage_arrival_rate', labels) ?? 0) > 0 ? samples : undefined
+      const running = run.stats().stages[0]!.workers === 2
+      return running && (value(samples, 'gridd_stage_processing_rate', labels) ?? 0) > 0 && (value(samples, 'gridd_stage_arrival_rate', labels) ?? 0) > 0 ? samples : undefined
     }, 10_000, 50)
     await feeding
     expect(value(live, 'gridd_members', { state: 'alive' })).toBe(2)

@@ -18,9 +18,14 @@ const REACT_WINDOW_MS = 100
 const BUSY_ENOUGH = 0.5
 /** λ rising over this many ticks in a row is a ramp (fewer: noise, or a step the reactive check takes). */
 const TREND_TICKS = 3
-const TREND_MIN_RISE = 0.05
-/** A ramp is sized this many ticks ahead: the next decision, and the warm-up of the workers this one asks for. */
-const LOOKAHEAD_TICKS = 2
+const TREND_MIN_RISE = 0.02
+/**
+ * A ramp is sized for λ as it will be when the next decision's workers could take over: the warm-up
+ * after this action (WARMUP_TICKS quiet ticks), the tick that may act next, and one tick more for the
+ * EWMA, which trails a rising λ by a tick. Two ticks (the warm-up alone) left each step of a daily
+ * cycle's rise to workers sized for where λ had been: about 0.9 busy just before each next step.
+ */
+const LOOKAHEAD_TICKS = WARMUP_TICKS + 2
 /** The credit window's latency budget when the stage does not say (the pipeline's `windowMs` default). */
 const WINDOW_MS = 10
 

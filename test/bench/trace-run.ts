@@ -9,6 +9,7 @@ import type { GridNode } from '../../src/node.ts'
 import type { PipelineRun } from '../../src/pipeline/run.ts'
 import type { StageSpec } from '../../src/pipeline/types.ts'
 import { note, percentile, sleep } from './lib.ts'
+import { watchStalls } from './loop-stalls.ts'
 
 export interface Trace {
   name: string
@@ -84,6 +85,7 @@ export async function runTrace (node: GridNode, trace: Trace, policy: Policy, mo
   run.on('stage:unplaceable', e => { note(`  unplaceable: ${e.reason}`) })
   run.on('stage:held', e => { note(`  held at ${e.workers} for ${e.holdMs} ms: capacity ${e.capacityBefore}/s before the last scale-up, ${e.capacityAfter}/s after`) })
   const driver = policy.drive?.(run, stageName)
+  const stalls = watchStalls(t0)
   let workerMs = 0
   let maxWorkers = 0
   let lastWorkers = 0
@@ -100,6 +102,7 @@ export async function runTrace (node: GridNode, trace: Trace, policy: Policy, mo
   try {
     const summary = await run.done
     note(`  the slowest 1 % were sent at: ${slowest(latencies, sentAt)}`)
+    note(`  this process's event-loop stalls: ${stalls.stop()}`)
     const decisions = driver != null ? driver.stop() : policy.equalize ? summary.stages[0]!.decisions : null
     return {
       policy: policy.name,
@@ -114,6 +117,7 @@ export async function runTrace (node: GridNode, trace: Trace, policy: Policy, mo
     }
   } finally {
     clearInterval(sampler)
+    stalls.stop()
     driver?.stop()
   }
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { BEGIN, END, README, loadResults, renderMeasured, replaceMeasured } from '../../scripts/bench-readme.ts'
 import { SCALE_BEGIN, SCALE_END, loadScaleRecords, renderScale } from '../../scripts/bench-readme-scale.ts'
+import { TRACE_BEGIN, TRACE_END, loadTraceResult, renderTrace } from '../../scripts/bench-readme-trace.ts'
 import { benchArgs, buildResult, checkTarget } from '../bench/report.ts'
 
 /** The README's text from `begin` to `end`, both included; fails when either marker is missing. */
@@ -31,6 +32,27 @@ describe('the README Measured table', () => {
       expect(table).toContain(`\`${r.commit.slice(0, 7)}\``)
       for (const row of r.rows) expect(table).toContain(row.what.replaceAll('|', '\\|'))
     }
+  })
+})
+
+describe('the README trace frontier (bench:trace)', () => {
+  it('is exactly what bench-results/trace.json regenerates (run `npm run bench:readme`)', () => {
+    expect(readmeBlock(TRACE_BEGIN, TRACE_END)).toBe(renderTrace(loadTraceResult()))
+  })
+
+  it('shows every policy on both traces with its ratio to static at the peak, and says which goal missed', () => {
+    const figures: Record<string, { value: number, unit: string }> = {}
+    for (const t of ['bursty', 'daily']) {
+      for (const p of ['equalizer', 'equalizer+objective', 'equalizer+objective+spare', 'static-peak', 'static-mean', 'target-tracking']) {
+        figures[`${t}.${p}.workerSeconds`] = { value: p === 'static-peak' ? 800 : 400, unit: 's' }
+        figures[`${t}.${p}.p99Ms`] = { value: 30, unit: 'ms' }
+      }
+    }
+    figures['daily.defaultsP99VsBaseline'] = { value: 1.2, unit: '×' }
+    const table = renderTrace(buildResult('trace', benchArgs([]), { figures, targets: [{ figure: 'daily.defaultsP99VsBaseline', comparator: '<=', bound: 1 }] }))
+    expect(table).toContain('| equalizer (defaults) | 400 (0.50×) | 30 ms (1.00×) | 400 (0.50×) | 30 ms (1.00×) |')
+    expect(table).toContain('| static at the peak | 800 | 30 ms | 800 | 30 ms |')
+    expect(table).toContain('| defaults: p99 ÷ target tracking | – | 1.2× **missed** | ≤ 1× |')
   })
 })
 

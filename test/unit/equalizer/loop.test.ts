@@ -153,32 +153,36 @@ describe('trendOf: a ramp, not noise and not a step', () => {
     expect(trendOf([100, 110, 120], 500)).toBe(20)
   })
 
-  it('too few ticks, a fall, a flat tick, a rise under 5 % or a jump over half: no trend', () => {
+  it('too few ticks, a fall, a flat tick, a rise under 2 % or a jump over half: no trend', () => {
     expect(trendOf([100, 110], 1000)).toBe(0)
     expect(trendOf([100, 120, 115], 1000)).toBe(0)
     expect(trendOf([100, 100, 120], 1000)).toBe(0)
-    expect(trendOf([100, 101, 102], 1000)).toBe(0)
+    expect(trendOf([100, 100.5, 101], 1000)).toBe(0)
     expect(trendOf([50, 300, 310], 1000)).toBe(0)
   })
 })
 
 describe('the loop sizes a ramp ahead of itself', () => {
-  it('λ rising 10/s every second: sized for λ two ticks ahead', async () => {
+  it('λ rising 10/s every second: sized for λ four ticks ahead (the warm-up, the next decision, the EWMA lag)', async () => {
     vi.useFakeTimers()
     const stage = stubStage('ramp')
     const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 1, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, () => {})
     loop.start()
-    // one worker at μ 100/s under λ 40, 50, … 90 /s: enough for each λ as measured
+    // one worker at μ 100/s under λ 40, 50, 60, 70 /s: enough for each λ as measured
     let arrivals = 0
     let processed = 0
-    for (const rate of [40, 50, 60, 70, 80, 90]) {
+    const scaledAt: number[] = []
+    for (const rate of [40, 50, 60, 70]) {
       arrivals += rate
       processed += rate
       stage.now = { ...stage.now, arrivals, processed, busyMs: processed * 10 }
       await vi.advanceTimersByTimeAsync(1000)
+      if (stage.scaled.length > scaledAt.length) scaledAt.push(rate)
     }
     loop.stop()
-    // but λ rises 10/s per s: ~105/s two ticks on, which one worker at 100/s cannot take
+    // at the 70/s tick the EWMA reads 61/s rising 10/s per s: ~101/s four ticks on, which one worker at
+    // 100/s cannot take (two ticks on, ~81/s, it could: the next step would come too late)
     expect(stage.scaled).toEqual([1])
+    expect(scaledAt).toEqual([70])
   })
 })

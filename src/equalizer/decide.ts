@@ -76,6 +76,11 @@ export interface Decision {
 /** With a saturated upstream the offered rate is unknown but above what the stage takes: assume half again. */
 export const SATURATION_HEADROOM = 0.5
 
+/** The rate offered to a stage: what arrives, or with a saturated (held-back) upstream at least `headroom` over what it takes. */
+export function offeredRate (arrivalRate: number, throughput: number, saturated: boolean, headroom = SATURATION_HEADROOM): number {
+  return saturated ? Math.max(arrivalRate, throughput * (1 + headroom)) : arrivalRate
+}
+
 const HELD = 'held: the workers last added did not raise throughput'
 
 export const INITIAL_STATE: EqualizerState = { ticksSinceAction: Number.POSITIVE_INFINITY }
@@ -109,7 +114,7 @@ export function decide (input: EqualizerInput, config: EqualizerConfig, previous
   // (then the held-back source is catching up on the reaction's lag, and the backlog term covers it)
   const justSized = previous.ticksSinceAction <= 2 * config.warmupTicks && previous.lastScaledUp === true
   const headroom = input.saturated && !justSized ? SATURATION_HEADROOM : 0
-  const measured = input.saturated ? Math.max(input.arrivalRate, input.throughput * (1 + headroom)) : input.arrivalRate
+  const measured = offeredRate(input.arrivalRate, input.throughput, input.saturated, headroom)
   // a ramp: size for λ as it will be once the workers asked for now are up (AWS's predictive scaling, in small)
   const lambda = measured + Math.max(0, input.arrivalTrend ?? 0) * (config.lookaheadMs ?? 0) / 1000
   // the rate to sustain: what arrives, plus the backlog spread over drainMs

@@ -1,4 +1,4 @@
-import { decide, INITIAL_STATE, SATURATION_HEADROOM } from './decide.ts'
+import { decide, INITIAL_STATE, offeredRate } from './decide.ts'
 import type { EqualizerConfig, EqualizerState } from './decide.ts'
 import type { EqualizedStage, StageRates, StageSample } from './sample.ts'
 import { defaultLatencyObjectiveMs } from './objective.ts'
@@ -188,7 +188,7 @@ export class EqualizerLoop {
   private judge (t: Tracked, sample: StageSample, saturated: boolean, now: number): void {
     const { rates, config } = t
     // a held-back upstream offers more than arrives: as `decide` assumes, half again what the stage takes
-    const offered = saturated ? Math.max(rates.arrivalRate, rates.throughput * (1 + SATURATION_HEADROOM)) : rates.arrivalRate
+    const offered = offeredRate(rates.arrivalRate, rates.throughput, saturated)
     const limit = t.judge.judge({ workers: sample.workers, starting: sample.starting, warmedUp: t.state.ticksSinceAction >= config.warmupTicks, mu: rates.processingRate, arrivalRate: offered, utilization: config.utilization }, now)
     if (limit != null) this.onHeld?.(t.stage.name, limit)
   }

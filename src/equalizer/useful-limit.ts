@@ -32,6 +32,8 @@ export interface ScaleUpProbe {
 export interface UsefulLimit {
   workers: number
   untilMs: number
+  /** How long it holds (untilMs less when it was set). */
+  holdMs: number
   /** Capacity before and after the scale-up, items/s (for the event). */
   before: number
   after: number
@@ -73,7 +75,7 @@ export function judgeScaleUp (probe: ScaleUpProbe, settled: SettledStage, nowMs:
   const worth = Math.ceil(after / probe.mu - 1e-9)
   const strikes = (previous?.strikes ?? 0) + 1
   const holdMs = Math.min(USEFUL_LIMIT_MAX_HOLD_MS, USEFUL_LIMIT_HOLD_MS * 2 ** (strikes - 1))
-  return { workers: Math.max(1, probe.from, Math.min(settled.workers, worth)), untilMs: nowMs + holdMs, before, after, strikes }
+  return { workers: Math.max(1, probe.from, Math.min(settled.workers, worth)), untilMs: nowMs + holdMs, holdMs, before, after, strikes }
 }
 
 /** A cap on a stage's workers until `untilMs`: a limit, or no growth while a scale-up is judged. */

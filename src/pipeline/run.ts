@@ -89,7 +89,7 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
         this.emit('stage:scaled', { stage, workers, delta, reason })
       }, (stage, limit) => {
         const round = (n: number): number => Math.round(n * 10) / 10
-        this.emit('stage:held', { stage, workers: limit.workers, holdMs: Math.round(limit.untilMs - performance.now()), capacityBefore: round(limit.before), capacityAfter: round(limit.after) })
+        this.emit('stage:held', { stage, workers: limit.workers, holdMs: limit.holdMs, capacityBefore: round(limit.before), capacityAfter: round(limit.after) })
       })
     }
     this.options.signal?.addEventListener('abort', () => { this.cancel() }, { once: true })

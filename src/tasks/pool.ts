@@ -113,7 +113,7 @@ export class TaskPool {
       spawn: count => { for (let i = 0; i < count; i++) void this.addWorker() },
       drain: count => { this.drain(count) },
       measured: rate => { this.adaptWindow(rate) },
-      held: limit => { this.deps.log.info({ stage: this.config.stage, workers: limit.workers, capacityBefore: limit.before, capacityAfter: limit.after, holdMs: Math.round(limit.untilMs - performance.now()) }, 'task pool held: the workers last added did not raise its throughput') }
+      held: limit => { this.deps.log.info({ stage: this.config.stage, workers: limit.workers, capacityBefore: limit.before, capacityAfter: limit.after, holdMs: limit.holdMs }, 'task pool held: the workers last added did not raise its throughput') }
     })
   }
 

@@ -8,7 +8,7 @@ describe('judgeScaleUp: did the workers added raise the capacity?', () => {
   const settled = { utilization: 0.9 }
   it('CPU-bound workers beyond the cores: 1 → 3 workers at 20/s each became 3 at 8/s (24/s): limited to the 2 workers that is worth', () => {
     const limit = judgeScaleUp({ from: 1, mu: 20 }, { ...settled, workers: 3, mu: 8, arrivalRate: 40 }, 1000)
-    expect(limit).toEqual({ workers: 2, untilMs: 1000 + USEFUL_LIMIT_HOLD_MS, before: 20, after: 24, strikes: 1 })
+    expect(limit).toEqual({ workers: 2, untilMs: 1000 + USEFUL_LIMIT_HOLD_MS, holdMs: USEFUL_LIMIT_HOLD_MS, before: 20, after: 24, strikes: 1 })
     // the same again, in a row: held twice as long, and never longer than the longest hold
     expect(judgeScaleUp({ from: 1, mu: 20 }, { ...settled, workers: 3, mu: 8, arrivalRate: 40 }, 1000, limit)).toMatchObject({ strikes: 2, untilMs: 1000 + 2 * USEFUL_LIMIT_HOLD_MS })
     expect(judgeScaleUp({ from: 1, mu: 20 }, { ...settled, workers: 3, mu: 8, arrivalRate: 40 }, 0, { ...limit!, strikes: 20 })).toMatchObject({ strikes: 21, untilMs: USEFUL_LIMIT_MAX_HOLD_MS })
@@ -32,7 +32,7 @@ describe('judgeScaleUp: did the workers added raise the capacity?', () => {
 })
 
 describe('withinUsefulLimit', () => {
-  const limit: UsefulLimit = { workers: 3, untilMs: 10_000, before: 20, after: 24, strikes: 1 }
+  const limit: UsefulLimit = { workers: 3, untilMs: 10_000, holdMs: 10_000, before: 20, after: 24, strikes: 1 }
   it('caps the target while the limit holds, and no longer', () => {
     expect(withinUsefulLimit(8, limit, 5000)).toBe(3)
     expect(withinUsefulLimit(2, limit, 5000)).toBe(2)

@@ -60,12 +60,13 @@ export function renderTrace (r: BenchResult | null): string {
     return lines.join('\n')
   }
   const dirty = r.dirty ? ' + uncommitted changes' : ''
-  lines.push(`\`${r.command}\`, ${r.mode} run, \`${r.commit.slice(0, 7)}\`${dirty}, ${r.date.slice(0, 10)}. In brackets: the ratio to static at the peak in the same run.`, '')
+  lines.push(`\`${r.command}\`, ${r.mode} run, \`${r.commit.slice(0, 7)}\`${dirty}, ${r.date.slice(0, 10)}. In brackets: the ratio to static at the peak in the same run. A policy run several times (interleaved with the other) shows the percentiles of all its runs' items and its mean worker-seconds.`, '')
   lines.push(`| policy | ${TRACES.map(t => `${t}: worker-s | ${t}: p99`).join(' | ')} | most workers |`, `|---|${TRACES.map(() => '---|---').join('|')}|---|`)
   for (const p of POLICIES) {
     const cells = TRACES.flatMap(t => [withRatio(r, t, p.id, 'workerSeconds', ''), withRatio(r, t, p.id, 'p99Ms', ' ms')])
     const most = TRACES.map(t => amount(num(r.figures[`${t}.${p.id}.maxWorkers`]), '')).join(' / ')
-    lines.push(`| ${p.label} | ${cells.join(' | ')} | ${most} |`)
+    const runs = Math.max(1, ...TRACES.map(t => num(r.figures[`${t}.${p.id}.runs`]) ?? 1))
+    lines.push(`| ${p.label}${runs > 1 ? `, ${runs} runs pooled` : ''} | ${cells.join(' | ')} | ${most} |`)
   }
   lines.push('', `| issue #20's goal (same run) | ${TRACES.join(' | ')} | bound |`, `|---|${TRACES.map(() => '---').join('|')}|---|`)
   for (const g of GOALS) {
@@ -74,6 +75,17 @@ export function renderTrace (r: BenchResult | null): string {
     const cells = targets.map(x => x == null ? '–' : `${x.value == null ? '–' : `${x.value}×`} ${x.pass ? 'met' : '**missed**'}`)
     lines.push(`| ${g.label} | ${cells.join(' | ')} | ≤ ${bound ?? '–'}× |`)
   }
+  const repeated = eachRun(r)
+  if (repeated.length > 0) lines.push('', `Each run of the repeated policies (worker-seconds, p99): ${repeated.join('; ')}.`)
   lines.push(TRACE_END)
   return lines.join('\n')
+}
+
+interface RunFigures { workerSeconds: number, p99Ms: number | null }
+
+/** "daily, equalizer (defaults): 763 s 27.5 ms, 763 s 27.4 ms, …" per trace and repeated policy, from the result's details. */
+function eachRun (r: BenchResult): string[] {
+  const traces = (r.details as { traces?: Array<{ trace?: string, perRun?: Record<string, RunFigures[]> }> } | undefined)?.traces ?? []
+  return traces.flatMap(t => Object.entries(t.perRun ?? {}).map(([policy, runs]) =>
+    `${t.trace ?? '?'}, ${POLICIES.find(p => p.id === policy)?.label ?? policy}: ${runs.map(x => `${amount(x.workerSeconds, ' s')} ${x.p99Ms == null ? '–' : `${x.p99Ms} ms`}`).join(', ')}`))
 }

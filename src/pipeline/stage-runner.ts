@@ -44,7 +44,12 @@ interface Slot {
   /** Running one isolated item, alone: it takes nothing else meanwhile. */
   exclusive: boolean
   busySince?: number
+  /** When the item it runs now started (as the owner sees it): the worker that started first frees first. */
+  headSince?: number
 }
+
+/** `a`'s current item started before `b`'s: `a` is the likelier to free first. */
+const startedFirst = (a: Slot, b: Slot): boolean => (a.headSince ?? 0) < (b.headSince ?? 0)
 
 const NO_RATES: StageRates = { arrivalRate: 0, processingRate: 0, pressure: 'even' }
 
@@ -271,19 +276,24 @@ export class StageRunner implements Downstream, EqualizedStage {
     if (this.waiters.size > 0 && this.room() > 0) this.waiters.wake()
   }
 
-  /** The open worker with the fewest items in flight, below `limit`: items spread evenly, latency stays flat. */
+  /**
+   * The open worker with the fewest items in flight, below `limit`: items spread evenly, latency stays
+   * flat. Among busy workers with as many in flight, the one whose current item started first: it is the
+   * likeliest to free first, so an item that must wait behind another waits least (the first in order
+   * would keep it, on average, half an item longer).
+   */
   private leastLoaded (limit: number): Slot | undefined {
     let best: Slot | undefined
     for (const slot of this.slots.values()) {
       if (slot.draining || slot.dead || slot.exclusive || slot.inflight.size >= limit) continue
-      if (best == null || slot.inflight.size < best.inflight.size) best = slot
-      if (best.inflight.size === 0) break
+      if (slot.inflight.size === 0) return slot
+      if (best == null || slot.inflight.size < best.inflight.size || (slot.inflight.size === best.inflight.size && startedFirst(slot, best))) best = slot
     }
     return best
   }
 
   private send (slot: Slot, envelope: Envelope): void {
-    if (slot.inflight.size === 0) slot.busySince = performance.now()
+    if (slot.inflight.size === 0) slot.busySince = slot.headSince = performance.now()
     const ticket = this.nextTicket++
     slot.inflight.set(ticket, envelope)
     envelope.attempts++
@@ -298,7 +308,7 @@ export class StageRunner implements Downstream, EqualizedStage {
     const envelope = slot.inflight.get(ticket)
     if (envelope == null) return undefined
     slot.inflight.delete(ticket)
-    if (slot.inflight.size > 0) return envelope
+    if (slot.inflight.size > 0) { slot.headSince = performance.now(); return envelope }
     slot.exclusive = false
     this.endBusy(slot)
     if (slot.draining && !slot.dead) void slot.handle.kill({ graceful: true })

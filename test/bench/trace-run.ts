@@ -41,6 +41,14 @@ export interface PolicyFigures {
   lost: number
   sent: number
   maxWorkers: number
+  /** How many runs these figures pool (trace-pool.ts); 1 for a single run. */
+  runs: number
+}
+
+/** One run's figures and its items' latencies (ms), for pooling repeated runs. */
+export interface PolicyRun {
+  figures: PolicyFigures
+  latencies: number[]
 }
 
 interface Item { id: number, ms: number, at: number }
@@ -57,7 +65,7 @@ export function schedule (trace: Trace): number[] {
   return times
 }
 
-export async function runTrace (node: GridNode, trace: Trace, policy: Policy, module: string, itemMs: number): Promise<PolicyFigures> {
+export async function runTrace (node: GridNode, trace: Trace, policy: Policy, module: string, itemMs: number): Promise<PolicyRun> {
   const times = schedule(trace)
   const t0 = performance.now() + 200
   async function * source (): AsyncGenerator<Item> {
@@ -104,7 +112,7 @@ export async function runTrace (node: GridNode, trace: Trace, policy: Policy, mo
     note(`  the slowest 1 % were sent at: ${slowest(latencies, sentAt)}`)
     note(`  this process's event-loop stalls: ${stalls.stop()}`)
     const decisions = driver != null ? driver.stop() : policy.equalize ? summary.stages[0]!.decisions : null
-    return {
+    const figures: PolicyFigures = {
       policy: policy.name,
       workerSeconds: Math.round(workerMs / 100) / 10,
       p50Ms: round(percentile(latencies, 50)),
@@ -113,8 +121,10 @@ export async function runTrace (node: GridNode, trace: Trace, policy: Policy, mo
       decisions,
       lost: times.length - seen.size - summary.failed,
       sent: times.length,
-      maxWorkers
+      maxWorkers,
+      runs: 1
     }
+    return { figures, latencies }
   } finally {
     clearInterval(sampler)
     stalls.stop()
@@ -122,7 +132,7 @@ export async function runTrace (node: GridNode, trace: Trace, policy: Policy, mo
   }
 }
 
-function round (n: number | null): number | null {
+export function round (n: number | null): number | null {
   return n == null ? null : Math.round(n * 10) / 10
 }
 

@@ -16,7 +16,9 @@
  * and ≤ 3× its p99, 0 lost anywhere; the equalizer with defaults at ≤ 1× the baseline's worker-seconds and p99.
  * `--quick` compresses both traces 4× in time (30 s each) and the policies' waits before scaling down with
  * them (the equalizer's 10 s → 2.5 s, the baseline's 15 s → 3.75 s; 1 s ticks stay); `--trace=NAME` and
- * `--policy=NAME` run a subset.
+ * `--policy=NAME` run a subset. The two policies the dominance goal compares, the defaults and the baseline,
+ * run `--repeat=N` times each (default 3, 1 with `--quick`), interleaved, and their figures pool the runs
+ * (trace-pool.ts): one run's p99 is set by a few machine stalls that land on whichever policy runs then.
  */
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
@@ -24,7 +26,8 @@ import { GridNode } from '../../src/node.ts'
 import { Cluster, note, sleep, table } from './lib.ts'
 import { calibrate } from './equalizer-calibrate.ts'
 import { runTrace, schedule } from './trace-run.ts'
-import type { Policy, PolicyFigures, Trace } from './trace-run.ts'
+import type { Policy, PolicyFigures, PolicyRun, Trace } from './trace-run.ts'
+import { pooled } from './trace-pool.ts'
 import { targetTracking } from './trace-baseline.ts'
 import { writeFrontier } from './trace-plot.ts'
 import { runBench } from './report.ts'
@@ -73,6 +76,18 @@ function policies (trace: Trace, mu: number, quick: boolean): Policy[] {
   ]
 }
 
+/** The policies whose p99s the dominance goal compares: run `--repeat` times each, their figures pooled (trace-pool.ts). */
+const COMPARED = ['equalizer', 'target-tracking']
+const REPEAT = 3
+
+/** Rounds 2..repeat of the compared policies, each round in the other order (a slow drift of the machine favours neither). */
+function extraRounds (chosen: Policy[], repeat: number): Policy[] {
+  const compared = chosen.filter(p => COMPARED.includes(p.name))
+  const rounds: Policy[] = []
+  for (let round = 2; round <= repeat; round++) rounds.push(...(round % 2 === 0 ? [...compared].reverse() : compared))
+  return rounds
+}
+
 const ratio = (a: number | null | undefined, b: number | null | undefined): number | null =>
   a == null || b == null || b === 0 ? null : Math.round(a / b * 100) / 100
 
@@ -88,8 +103,9 @@ function describe (trace: Trace, results: PolicyFigures[], figures: Record<strin
     figures[id('decisions')] = { value: r.decisions, unit: '', label: 'decisions' }
     figures[id('maxWorkers')] = { value: r.maxWorkers, unit: '', label: 'most workers' }
     figures[id('lost')] = { value: r.lost, unit: '', label: 'lost' }
+    figures[id('runs')] = { value: r.runs, unit: '', label: 'runs pooled' }
     targets.push({ figure: id('lost'), comparator: '<=', bound: 0 })
-    rows.push({ what: `bench:trace ${trace.name} (${trace.title}), ${r.policy}`, figures: ['workerSeconds', 'p50Ms', 'p95Ms', 'p99Ms', 'decisions', 'maxWorkers', 'lost'].map(id), note: `${r.sent} items` })
+    rows.push({ what: `bench:trace ${trace.name} (${trace.title}), ${r.policy}`, figures: ['workerSeconds', 'p50Ms', 'p95Ms', 'p99Ms', 'decisions', 'maxWorkers', 'lost'].map(id), note: `${r.sent} items${r.runs > 1 ? ` over ${r.runs} runs` : ''}` })
   }
   const ratios: string[] = []
   const add = (key: string, label: string, value: number | null, bound: number): void => {
@@ -112,7 +128,8 @@ function describe (trace: Trace, results: PolicyFigures[], figures: Record<strin
   if (ratios.length > 0) rows.push({ what: `bench:trace ${trace.name}: the goals, as ratios in the same run`, figures: ratios })
 }
 
-await runBench('trace', ['--trace', '--policy', '--prestart'], async (args, defer) => {
+await runBench('trace', ['--trace', '--policy', '--prestart', '--repeat'], async (args, defer) => {
+  const repeat = Math.max(1, Math.round(args.number('--repeat', args.quick ? 1 : REPEAT)))
   const onlyTrace = args.text('--trace')
   const onlyPolicy = args.text('--policy')
   const list = traces(args.quick).filter(t => onlyTrace == null || t.name === onlyTrace)
@@ -137,26 +154,31 @@ await runBench('trace', ['--trace', '--policy', '--prestart'], async (args, defe
   const details: unknown[] = []
   const plotted: Array<{ name: string, results: PolicyFigures[] }> = []
   for (const trace of list) {
-    const results: PolicyFigures[] = []
-    for (const policy of policies(trace, mu, args.quick).filter(p => onlyPolicy == null || p.name === onlyPolicy)) {
+    const chosen = policies(trace, mu, args.quick).filter(p => onlyPolicy == null || p.name === onlyPolicy)
+    const runs = new Map<string, PolicyRun[]>()
+    for (const policy of [...chosen, ...extraRounds(chosen, repeat)]) {
       // the last policy's workers must be gone (and gossiped gone) first, or this one is placed short
       const idleBy = Date.now() + 30_000
       while (node.members().some(m => m.role === 'agent' && m.state === 'alive' && m.load.workers > 0)) {
         if (Date.now() > idleBy) throw new Error('the agent still reports workers 30 s after the last policy ended')
         await sleep(100)
       }
-      note(`${trace.name} under ${policy.name} (${JSON.stringify(policy.stage)}), ${trace.seconds} s`)
-      const r = await runTrace(node, trace, policy, MODULE, ITEM_MS)
-      note(`  ${JSON.stringify(r)}`)
-      results.push(r)
+      const round = (runs.get(policy.name)?.length ?? 0) + 1
+      note(`${trace.name} under ${policy.name} (${JSON.stringify(policy.stage)}), ${trace.seconds} s${round > 1 ? `, run ${round}` : ''}`)
+      const run = await runTrace(node, trace, policy, MODULE, ITEM_MS)
+      note(`  ${JSON.stringify(run.figures)}`)
+      runs.set(policy.name, [...runs.get(policy.name) ?? [], run])
     }
+    const results = chosen.map(p => pooled(runs.get(p.name) ?? []))
+    const perRun = Object.fromEntries([...runs].filter(([, r]) => r.length > 1).map(([name, r]) => [name, r.map(x => ({ workerSeconds: x.figures.workerSeconds, p99Ms: x.figures.p99Ms }))]))
+    if (Object.keys(perRun).length > 0) note(`  ${trace.name}, each run of the repeated policies: ${JSON.stringify(perRun)}`)
     if (results.length === 0) throw new Error(`--policy: no policy "${onlyPolicy}"`)
-    const line = { trace: trace.name, policies: results.map(({ policy, workerSeconds, p50Ms, p95Ms, p99Ms, decisions, lost }) => ({ policy, workerSeconds, p50Ms, p95Ms, p99Ms, decisions, lost })) }
+    const line = { trace: trace.name, policies: results.map(({ policy, workerSeconds, p50Ms, p95Ms, p99Ms, decisions, lost, runs }) => ({ policy, workerSeconds, p50Ms, p95Ms, p99Ms, decisions, lost, runs })) }
     process.stdout.write(JSON.stringify(line) + '\n')
-    process.stdout.write(table(['policy', 'worker-s', 'p50 ms', 'p95 ms', 'p99 ms', 'decisions', 'most workers', 'lost'],
-      results.map(r => [r.policy, String(r.workerSeconds), String(r.p50Ms), String(r.p95Ms), String(r.p99Ms), r.decisions == null ? '—' : String(r.decisions), String(r.maxWorkers), String(r.lost)])))
+    process.stdout.write(table(['policy', 'runs', 'worker-s', 'p50 ms', 'p95 ms', 'p99 ms', 'decisions', 'most workers', 'lost'],
+      results.map(r => [r.policy, String(r.runs), String(r.workerSeconds), String(r.p50Ms), String(r.p95Ms), String(r.p99Ms), r.decisions == null ? '—' : String(r.decisions), String(r.maxWorkers), String(r.lost)])))
     describe(trace, results, figures, targets, rows)
-    details.push({ ...line, seconds: trace.seconds, full: results })
+    details.push({ ...line, seconds: trace.seconds, full: results, perRun })
     plotted.push({ name: trace.name, results })
   }
   // the README's plot: only from a whole run, every trace and policy at full length

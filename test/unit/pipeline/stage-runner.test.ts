@@ -101,6 +101,25 @@ describe('StageRunner with stub workers', () => {
     expect(stage.stats().window).toBe(100)
   })
 
+  it('an item that must wait behind another goes to the worker whose current item started first (it frees first)', async () => {
+    const { stage, workers } = harness({ window: 2, maxWindow: 2, spec: { minWorkers: 3, maxWorkers: 3 }, behaviour: hold })
+    stage.start()
+    await flush()
+    const pause = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, 5)) }
+    for (const item of [0, 1, 2]) { stage.accept(envelopes(item)); await pause() }
+    expect(workers.map(w => w.held.map(c => c.item))).toEqual([[0], [1], [2]])
+    // the first worker frees and takes the next item: now the second one has been busy longest
+    workers[0]!.release()
+    await flush()
+    stage.accept(envelopes(3))
+    await pause()
+    expect(workers[0]!.held.map(c => c.item)).toEqual([3])
+    stage.accept(envelopes(4))
+    expect(workers.map(w => w.held.map(c => c.item))).toEqual([[3], [1, 4], [2]])
+    stage.accept(envelopes(5))
+    expect(workers.map(w => w.held.map(c => c.item))).toEqual([[3], [1, 4], [2, 5]])
+  })
+
   it('by default the window never shrinks below where it starts (the default latency objective does not cap it)', () => {
     const { stage } = harness({ behaviour: hold })
     stage.adaptWindow(70)

@@ -1,7 +1,8 @@
 /**
  * The bench process's own event-loop stalls: a timer every PERIOD_MS that fires over STALL_MS late
- * is a stall (GC, a burst of protocol work, the CPU taken by other processes; the GC time within each is printed). bench:trace prints them
- * beside the slowest 1 % of items, to tell a policy's queueing from a stall every policy suffers.
+ * is a stall (GC, a burst of protocol work, the CPU taken by other processes), printed with the GC
+ * time within it. bench:trace prints them beside the slowest 1 % of items, to tell a policy's
+ * queueing from a stall every policy suffers.
  */
 import { PerformanceObserver } from 'node:perf_hooks'
 

@@ -6,8 +6,8 @@
  * repeated runs (26.7–45 ms). Percentiles over the items of several
  * interleaved runs measure the policy instead of the luck of one run.
  */
-import { percentile } from './lib.ts'
-import { round } from './trace-run.ts'
+import { round } from './lib.ts'
+import { latencyPercentiles } from './trace-run.ts'
 import type { PolicyFigures, PolicyRun } from './trace-run.ts'
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
@@ -17,14 +17,11 @@ export function pooled (runs: PolicyRun[]): PolicyFigures {
   const first = runs[0]
   if (first == null) throw new Error('pooled: no run')
   if (runs.length === 1) return first.figures
-  const latencies = runs.flatMap(r => r.latencies)
   const decisions = runs.map(r => r.figures.decisions)
   return {
     policy: first.figures.policy,
-    workerSeconds: Math.round(mean(runs.map(r => r.figures.workerSeconds)) * 10) / 10,
-    p50Ms: round(percentile(latencies, 50)),
-    p95Ms: round(percentile(latencies, 95)),
-    p99Ms: round(percentile(latencies, 99)),
+    workerSeconds: round(mean(runs.map(r => r.figures.workerSeconds)), 1),
+    ...latencyPercentiles(runs.flatMap(r => r.latencies)),
     decisions: decisions.some(d => d == null) ? null : Math.round(mean(decisions as number[])),
     lost: runs.reduce((n, r) => n + r.figures.lost, 0),
     sent: runs.reduce((n, r) => n + r.figures.sent, 0),

@@ -115,9 +115,7 @@ export async function runTrace (node: GridNode, trace: Trace, policy: Policy, mo
     const figures: PolicyFigures = {
       policy: policy.name,
       workerSeconds: Math.round(workerMs / 100) / 10,
-      p50Ms: round(percentile(latencies, 50)),
-      p95Ms: round(percentile(latencies, 95)),
-      p99Ms: round(percentile(latencies, 99)),
+      ...latencyPercentiles(latencies),
       decisions,
       lost: times.length - seen.size - summary.failed,
       sent: times.length,
@@ -132,8 +130,13 @@ export async function runTrace (node: GridNode, trace: Trace, policy: Policy, mo
   }
 }
 
-export function round (n: number | null): number | null {
+function round (n: number | null): number | null {
   return n == null ? null : Math.round(n * 10) / 10
+}
+
+/** p50, p95 and p99 of item latencies, ms to one decimal (null with no item). */
+export function latencyPercentiles (latencies: number[]): Pick<PolicyFigures, 'p50Ms' | 'p95Ms' | 'p99Ms'> {
+  return { p50Ms: round(percentile(latencies, 50)), p95Ms: round(percentile(latencies, 95)), p99Ms: round(percentile(latencies, 99)) }
 }
 
 /** Where the p99 comes from: the send times (s into the trace, 1 s buckets) of the slowest 1 % of items. */

@@ -1,10 +1,6 @@
 /**
- * Pools repeated runs of one policy on one trace. One run's p99 is set by a
- * few machine stalls (10–50 ms, where every process on a 2-core machine
- * waits at once) that land on whichever policy runs then: at a constant
- * 380 items/s, 9, 10 and 13 workers gave the same p99 within the spread of
- * repeated runs (26.7–45 ms). Percentiles over the items of several
- * interleaved runs measure the policy instead of the luck of one run.
+ * Pools repeated runs of one policy on one trace (its rounds, trace-rounds.ts): latency percentiles over
+ * every item of every run, so a round whose stalls were long weighs by its items, not by its own p99.
  */
 import { round } from './lib.ts'
 import { latencyPercentiles } from './trace-run.ts'

@@ -65,9 +65,12 @@ export function schedule (trace: Trace): number[] {
   return times
 }
 
-export async function runTrace (node: GridNode, trace: Trace, policy: Policy, module: string, itemMs: number): Promise<PolicyRun> {
+/**
+ * Runs `trace` under `policy`, its first item due at `t0` (performance.now() time; default 200 ms from
+ * now). Runs given the same `t0` go through the trace side by side, through the same machine stalls.
+ */
+export async function runTrace (node: GridNode, trace: Trace, policy: Policy, module: string, itemMs: number, t0 = performance.now() + 200): Promise<PolicyRun> {
   const times = schedule(trace)
-  const t0 = performance.now() + 200
   async function * source (): AsyncGenerator<Item> {
     for (const [id, at] of times.entries()) {
       await sleep(t0 + at - performance.now())
@@ -89,9 +92,9 @@ export async function runTrace (node: GridNode, trace: Trace, policy: Policy, mo
     equalize: policy.equalize,
     scaleDownAfterMs: policy.scaleDownAfterMs
   })
-  run.on('stage:scaled', e => { note(`  t=${((performance.now() - t0) / 1000).toFixed(1)} s ${e.delta > 0 ? '+' : ''}${e.delta} -> ${e.workers}: ${e.reason}`) })
-  run.on('stage:unplaceable', e => { note(`  unplaceable: ${e.reason}`) })
-  run.on('stage:held', e => { note(`  held at ${e.workers} for ${e.holdMs} ms: capacity ${e.capacityBefore}/s before the last scale-up, ${e.capacityAfter}/s after`) })
+  run.on('stage:scaled', e => { note(`  ${policy.name} t=${((performance.now() - t0) / 1000).toFixed(1)} s ${e.delta > 0 ? '+' : ''}${e.delta} -> ${e.workers}: ${e.reason}`) })
+  run.on('stage:unplaceable', e => { note(`  ${policy.name} unplaceable: ${e.reason}`) })
+  run.on('stage:held', e => { note(`  ${policy.name} held at ${e.workers} for ${e.holdMs} ms: capacity ${e.capacityBefore}/s before the last scale-up, ${e.capacityAfter}/s after`) })
   const driver = policy.drive?.(run, stageName)
   const stalls = watchStalls(t0)
   let workerMs = 0
@@ -102,15 +105,15 @@ export async function runTrace (node: GridNode, trace: Trace, policy: Policy, mo
     const now = performance.now()
     const workers = run.stats().stages[0]!.workers
     workerMs += workers * (now - last)
-    if (workers !== lastWorkers) note(`  t=${((now - t0) / 1000).toFixed(1)} s ${workers} workers running`)
+    if (workers !== lastWorkers) note(`  ${policy.name} t=${((now - t0) / 1000).toFixed(1)} s ${workers} workers running`)
     lastWorkers = workers
     maxWorkers = Math.max(maxWorkers, workers)
     last = now
   }, SAMPLE_MS)
   try {
     const summary = await run.done
-    note(`  the slowest 1 % were sent at: ${slowest(latencies, sentAt)}`)
-    note(`  this process's event-loop stalls: ${stalls.stop()}`)
+    note(`  ${policy.name}: the slowest 1 % were sent at: ${slowest(latencies, sentAt)}`)
+    note(`  ${policy.name}: this process's event-loop stalls: ${stalls.stop()}`)
     const decisions = driver != null ? driver.stop() : policy.equalize ? summary.stages[0]!.decisions : null
     const figures: PolicyFigures = {
       policy: policy.name,

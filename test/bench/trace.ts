@@ -1,24 +1,25 @@
 /**
  * `npm run bench:trace`: the equalizer on traffic that is not a clean step,
- * against the policies it should beat. One agent process (16 slots) and the
- * pipeline owned by this process; one I/O-bound stage (20 ms per item,
- * concurrency 1). Two traces:
+ * against the policies it should beat. One agent process (32 slots: room for
+ * two policies at once) and the pipelines owned by this process; one I/O-bound
+ * stage (20 ms per item, concurrency 1). Two traces:
  *   bursty: 50 items/s with three 8 s bursts to 300/s at 20, 50 and 80 s, then a ramp 50 → 200/s over the last 20 s;
  *   daily:  a compressed daily cycle, a sine from 20 to 400 items/s and back over 120 s.
- * Each under six policies, one after the other in the same run: the equalizer with defaults, the equalizer
- * with `latencyObjectiveMs: 100`, the same with `spareWorkers: 1` (what a warm spare buys, and costs),
- * static at the peak (⌈peak / (μ·0.9)⌉ workers), static at the mean (⌈mean / μ⌉), and a Kubernetes
- * HPA-like target-tracking baseline (trace-baseline.ts). μ is one worker's rate, calibrated alone first.
+ * Each under six policies in the same run: the equalizer with defaults, the equalizer with
+ * `latencyObjectiveMs: 100`, the same with `spareWorkers: 1` (what a warm spare buys, and costs), static
+ * at the peak (⌈peak / (μ·0.9)⌉ workers), static at the mean (⌈mean / μ⌉), and a Kubernetes HPA-like
+ * target-tracking baseline (trace-baseline.ts). μ is one worker's rate, calibrated alone first. Policies
+ * run two at a time, side by side from the same instant (trace-rounds.ts): each goal's pair, the defaults
+ * with the baseline and the objective with static at the peak, `--repeat=N` times (default 3, 1 with
+ * `--quick`), their figures pooled over the rounds (trace-pool.ts); then the other two together once.
  * The agent keeps 8 worker hosts pre-started (`--prestart=N` changes it), for every policy alike. A whole
  * full run also writes the frontier (worker-seconds against p99) to docs/bench-trace.svg. Per trace one JSON line on stdout
- * `{"trace","policies":[{"policy","workerSeconds","p50Ms","p95Ms","p99Ms","decisions","lost"}]}` and a table.
+ * `{"trace","policies":[{"policy","workerSeconds","p50Ms","p95Ms","p99Ms","decisions","lost","runs"}]}` and a table.
  * Targets (issue 20), per trace: the equalizer with the objective at ≤ 0.75× static-at-peak's worker-seconds
  * and ≤ 3× its p99, 0 lost anywhere; the equalizer with defaults at ≤ 1× the baseline's worker-seconds and p99.
  * `--quick` compresses both traces 4× in time (30 s each) and the policies' waits before scaling down with
  * them (the equalizer's 10 s → 2.5 s, the baseline's 15 s → 3.75 s; 1 s ticks stay); `--trace=NAME` and
- * `--policy=NAME` run a subset. The two policies the dominance goal compares, the defaults and the baseline,
- * run `--repeat=N` times each (default 3, 1 with `--quick`), interleaved, and their figures pool the runs
- * (trace-pool.ts): one run's p99 is set by a few machine stalls that land on whichever policy runs then.
+ * `--policy=NAME[,NAME]` run a subset.
  */
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
@@ -28,6 +29,7 @@ import { calibrate } from './equalizer-calibrate.ts'
 import { runTrace, schedule } from './trace-run.ts'
 import type { Policy, PolicyFigures, PolicyRun, Trace } from './trace-run.ts'
 import { pooled } from './trace-pool.ts'
+import { rounds } from './trace-rounds.ts'
 import { targetTracking } from './trace-baseline.ts'
 import { writeFrontier } from './trace-plot.ts'
 import { runBench } from './report.ts'
@@ -38,7 +40,8 @@ const MODULE = fileURLToPath(new URL('./stages/sleep.mjs', import.meta.url))
 const ITEM_MS = 20
 // the agent keeps as many worker hosts pre-started as a burst adds workers (every policy runs on it)
 const PRESTART = '8'
-const AGENT = ['--agent', '--workers', '16', '--cpu', '16', '--memory', '16384']
+// room for the two policies run side by side, each up to MAX_WORKERS
+const AGENT = ['--agent', '--workers', '32', '--cpu', '32', '--memory', '16384']
 const MAX_WORKERS = 16
 const UTILIZATION = 0.9
 
@@ -76,17 +79,7 @@ function policies (trace: Trace, mu: number, quick: boolean): Policy[] {
   ]
 }
 
-/** The policies whose p99s the dominance goal compares: run `--repeat` times each, their figures pooled (trace-pool.ts). */
-const COMPARED = ['equalizer', 'target-tracking']
 const REPEAT = 3
-
-/** Rounds 2..repeat of the compared policies, each round in the other order (a slow drift of the machine favours neither). */
-function extraRounds (chosen: Policy[], repeat: number): Policy[] {
-  const compared = chosen.filter(p => COMPARED.includes(p.name))
-  const rounds: Policy[] = []
-  for (let round = 2; round <= repeat; round++) rounds.push(...(round % 2 === 0 ? [...compared].reverse() : compared))
-  return rounds
-}
 
 const ratio = (a: number | null | undefined, b: number | null | undefined): number | null =>
   a == null || b == null || b === 0 ? null : Math.round(a / b * 100) / 100
@@ -154,20 +147,23 @@ await runBench('trace', ['--trace', '--policy', '--prestart', '--repeat'], async
   const details: unknown[] = []
   const plotted: Array<{ name: string, results: PolicyFigures[] }> = []
   for (const trace of list) {
-    const chosen = policies(trace, mu, args.quick).filter(p => onlyPolicy == null || p.name === onlyPolicy)
+    const chosen = policies(trace, mu, args.quick).filter(p => onlyPolicy == null || onlyPolicy.split(',').includes(p.name))
     const runs = new Map<string, PolicyRun[]>()
-    for (const policy of [...chosen, ...extraRounds(chosen, repeat)]) {
-      // the last policy's workers must be gone (and gossiped gone) first, or this one is placed short
+    for (const together of rounds(chosen, repeat)) {
+      // the last run's workers must be gone (and gossiped gone) first, or this one is placed short
       const idleBy = Date.now() + 30_000
       while (node.members().some(m => m.role === 'agent' && m.state === 'alive' && m.load.workers > 0)) {
-        if (Date.now() > idleBy) throw new Error('the agent still reports workers 30 s after the last policy ended')
+        if (Date.now() > idleBy) throw new Error('the agent still reports workers 30 s after the last run ended')
         await sleep(100)
       }
-      const round = (runs.get(policy.name)?.length ?? 0) + 1
-      note(`${trace.name} under ${policy.name} (${JSON.stringify(policy.stage)}), ${trace.seconds} s${round > 1 ? `, run ${round}` : ''}`)
-      const run = await runTrace(node, trace, policy, MODULE, ITEM_MS)
-      note(`  ${JSON.stringify(run.figures)}`)
-      runs.set(policy.name, [...runs.get(policy.name) ?? [], run])
+      const round = (runs.get(together[0]!.name)?.length ?? 0) + 1
+      note(`${trace.name} under ${together.map(p => `${p.name} (${JSON.stringify(p.stage)})`).join(' and, side by side, ')}, ${trace.seconds} s${round > 1 ? `, run ${round}` : ''}`)
+      const t0 = performance.now() + 200
+      const done = await Promise.all(together.map(async policy => await runTrace(node, trace, policy, MODULE, ITEM_MS, t0)))
+      for (const run of done) {
+        note(`  ${JSON.stringify(run.figures)}`)
+        runs.set(run.figures.policy, [...runs.get(run.figures.policy) ?? [], run])
+      }
     }
     const results = chosen.map(p => pooled(runs.get(p.name) ?? []))
     const perRun = Object.fromEntries([...runs].filter(([, r]) => r.length > 1).map(([name, r]) => [name, r.map(x => ({ workerSeconds: x.figures.workerSeconds, p99Ms: x.figures.p99Ms }))]))

@@ -60,7 +60,7 @@ export function renderTrace (r: BenchResult | null): string {
     return lines.join('\n')
   }
   const dirty = r.dirty ? ' + uncommitted changes' : ''
-  lines.push(`\`${r.command}\`, ${r.mode} run, \`${r.commit.slice(0, 7)}\`${dirty}, ${r.date.slice(0, 10)}. In brackets: the ratio to static at the peak in the same run. A policy run several times (interleaved with the other) shows the percentiles of all its runs' items and its mean worker-seconds.`, '')
+  lines.push(`\`${r.command}\`, ${r.mode} run, \`${r.commit.slice(0, 7)}\`${dirty}, ${r.date.slice(0, 10)}. In brackets: the ratio to static at the peak in the same run. Policies ran two at a time, side by side; a policy run several times (each goal's pair, side by side in every round) shows the percentiles of all its runs' items and its mean worker-seconds.`, '')
   lines.push(`| policy | ${TRACES.map(t => `${t}: worker-s | ${t}: p99`).join(' | ')} | most workers |`, `|---|${TRACES.map(() => '---|---').join('|')}|---|`)
   for (const p of POLICIES) {
     const cells = TRACES.flatMap(t => [withRatio(r, t, p.id, 'workerSeconds', ''), withRatio(r, t, p.id, 'p99Ms', ' ms')])

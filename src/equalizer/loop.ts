@@ -19,6 +19,8 @@ const BUSY_ENOUGH = 0.5
 /** λ rising over this many ticks in a row is a ramp (fewer: noise, or a step the reactive check takes). */
 const TREND_TICKS = 3
 const TREND_MIN_RISE = 0.02
+/** A ramp's rise per tick keeps up: at least this fraction of the tick before's (a step's aftermath dies away). */
+const STEADY_RISE = 0.5
 /**
  * A ramp is sized for λ as it will be when the next decision's workers could take over: the warm-up
  * after this action (WARMUP_TICKS quiet ticks), the tick that may act next, and one tick more for the
@@ -250,13 +252,17 @@ export function measureMu (mu: number, processed: number, busyMs: number, capaci
 
 /**
  * Items/s per second that λ rose by, when it rose at every one of the last TREND_TICKS ticks, by
- * TREND_MIN_RISE at least over them (less is noise) and by no step (a jump is a burst, which the
- * reactive check sizes from its rate: extrapolated, one jump would read as a steep ramp); else 0.
+ * TREND_MIN_RISE at least over them (less is noise), by no step (a jump is a burst, which the reactive
+ * check sizes from its rate: extrapolated, one jump would read as a steep ramp) and steadily: each
+ * tick's rise at least STEADY_RISE of the one before. A step that lands mid-tick reads as a rise over
+ * two or three ticks that dies away (a 300/s burst read 250, 290, 300), which is not a ramp: sized for
+ * where it seemed to be going, each burst of bench:trace's bursty trace went to 10 workers for 8 needed.
  */
 export function trendOf (recent: number[], tickMs: number): number {
   if (recent.length < TREND_TICKS) return 0
   for (let i = 1; i < recent.length; i++) {
     if (!(recent[i]! > recent[i - 1]!) || recent[i]! > recent[i - 1]! * (1 + STEP_FACTOR)) return 0
+    if (i >= 2 && recent[i]! - recent[i - 1]! < STEADY_RISE * (recent[i - 1]! - recent[i - 2]!)) return 0
   }
   const rise = recent.at(-1)! - recent[0]!
   if (rise < TREND_MIN_RISE * recent[0]!) return 0

@@ -13,7 +13,7 @@ export const PIPELINE_DEFAULTS = {
   queueSize: 256,
   equalizeMs: 1000,
   drainMs: 10_000,
-  scaleDownAfterMs: 10_000,
+  scaleDownAfterMs: 5000,
   utilization: 0.9,
   equalize: true
 } as const

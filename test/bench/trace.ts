@@ -18,7 +18,7 @@
  * Targets (issue 20), per trace: the equalizer with the objective at ≤ 0.75× static-at-peak's worker-seconds
  * and ≤ 3× its p99, 0 lost anywhere; the equalizer with defaults at ≤ 1× the baseline's worker-seconds and p99.
  * `--quick` compresses both traces 4× in time (30 s each) and the policies' waits before scaling down with
- * them (the equalizer's 10 s → 2.5 s, the baseline's 15 s → 3.75 s; 1 s ticks stay); `--trace=NAME` and
+ * them (the equalizer's 5 s default → 1.25 s, the baseline's 15 s → 3.75 s; 1 s ticks stay); `--trace=NAME` and
  * `--policy=NAME[,NAME]` run a subset.
  */
 import { fileURLToPath } from 'node:url'
@@ -62,8 +62,8 @@ function traces (quick: boolean): Trace[] {
 }
 
 function policies (trace: Trace, mu: number, quick: boolean): Policy[] {
-  // --quick compresses the scaling policies' waits with the traces (10 s → 2.5 s, 15 s → 3.75 s); ticks stay
-  const scaleDownAfterMs = quick ? 2500 : undefined
+  // --quick compresses the scaling policies' waits with the traces (5 s → 1.25 s, 15 s → 3.75 s); ticks stay
+  const scaleDownAfterMs = quick ? 1250 : undefined
   const stabilizationMs = quick ? 3750 : 15_000
   const times = schedule(trace)
   const peak = Math.max(...times.map(at => trace.rate(at / 1000)))

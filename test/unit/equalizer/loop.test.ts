@@ -160,6 +160,15 @@ describe('trendOf: a ramp, not noise and not a step', () => {
     expect(trendOf([100, 100.5, 101], 1000)).toBe(0)
     expect(trendOf([50, 300, 310], 1000)).toBe(0)
   })
+
+  it('a rise that dies away is a step landing mid-tick, not a ramp; a rise that keeps up (slowing or not) is', () => {
+    // a 300/s burst starting partway into a tick, then a held-back source catching up
+    expect(trendOf([250, 290, 300], 1000)).toBe(0)
+    expect(trendOf([225, 280, 300], 1000)).toBe(0)
+    // the top of a sine slows its rise gently; its start speeds it up
+    expect(trendOf([340, 356, 368], 1000)).toBe(14)
+    expect(trendOf([100, 104, 112], 1000)).toBe(6)
+  })
 })
 
 describe('the loop sizes a ramp ahead of itself', () => {

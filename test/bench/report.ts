@@ -141,8 +141,9 @@ export function buildResult (name: string, args: BenchArgs, input: ReportInput):
     targetScale: args.targetScale,
     date: new Date().toISOString(),
     commit: git(['rev-parse', 'HEAD']),
-    // the results and the README they feed change with every run: only other files make a run's code differ from its commit
-    dirty: git(['status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench-results', ':!README.md']) !== '',
+    // the results, the README they feed and the plot bench:trace draws change with every run: only other
+    // files make a run's code differ from its commit
+    dirty: git(['status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench-results', ':!README.md', ':!docs/bench-trace.svg']) !== '',
     machine: machine(),
     ...(input.details === undefined ? {} : { details: input.details })
   }

@@ -59,8 +59,9 @@ export interface PipelineInit<In = unknown, Out = unknown> {
   equalizeMs?: number
   /** The backlog should drain within this time. Default 10 s. */
   drainMs?: number
-  /** Low pressure must last this long before workers are killed. Default 5 s (a scale-up from the
-   * agents' pre-started hosts costs tens of ms, so idle surplus held longer buys little). */
+  /** Low pressure must last this long before workers are killed. Default 5 s: a scale-up that finds
+   * pre-started hosts on the agents (2 each by default, `prestartWorkers`) costs tens of ms, so idle
+   * surplus held longer buys little. */
   scaleDownAfterMs?: number
   /** Target busy fraction per worker when sizing a stage. Default 0.9. */
   utilization?: number

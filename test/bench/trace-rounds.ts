@@ -4,7 +4,7 @@
  * 2-core machine waits at once). Run one after the other, the stalls land on whichever policy runs then:
  * the daily trace's defaults-vs-baseline ratio ranged 0.77–1.34× over single runs and 0.96–1.09× over
  * 3 runs each, pooled. Run side by side, on the same agent from the same instant, every stall lands on
- * both, and the ratio measures the policies: 3 such rounds gave 1.00, 1.00 and 0.97×, and the same
+ * both, and the ratio measures the policies: the full run of fbb17ab gave 1.00, 1.01 and 1.01×, and such
  * rounds still told apart changes of 3–4 % (a smaller credit window, a lower utilization target).
  */
 export interface Named { name: string }
@@ -16,14 +16,15 @@ export const GOAL_PAIRS: ReadonlyArray<readonly [string, string]> = [
 ]
 
 /**
- * A trace's rounds, each a set of policies run side by side: every goal pair `repeat` times, the pairs'
- * rounds alternating (a slow drift of the machine favours no pair), then the other policies two at a
- * time, so that every policy runs beside another, under the same load as the rest.
+ * A trace's rounds, each a set of policies run side by side: every goal pair (both chosen) `repeat` times,
+ * the pairs' rounds alternating (a slow drift of the machine favours no pair) and each pair's order
+ * flipping from round to round (the first started sends its items and asks for pre-started hosts first),
+ * then the other policies two at a time, so that every policy runs beside another where it can.
  */
 export function rounds<P extends Named> (chosen: P[], repeat: number): P[][] {
-  const pairs = GOAL_PAIRS.map(names => chosen.filter(p => names.includes(p.name))).filter(pair => pair.length > 0)
+  const pairs = GOAL_PAIRS.map(names => chosen.filter(p => names.includes(p.name))).filter(pair => pair.length === 2)
   const out: P[][] = []
-  for (let round = 0; round < repeat; round++) out.push(...pairs)
+  for (let round = 0; round < repeat; round++) out.push(...pairs.map(pair => round % 2 === 1 ? [...pair].reverse() : pair))
   const rest = chosen.filter(p => !pairs.some(pair => pair.includes(p)))
   for (let i = 0; i < rest.length; i += 2) out.push(rest.slice(i, i + 2))
   return out

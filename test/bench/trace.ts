@@ -38,7 +38,8 @@ import type { Figure, Row, TargetSpec } from './report.ts'
 const PLOT = fileURLToPath(new URL('../../docs/bench-trace.svg', import.meta.url))
 const MODULE = fileURLToPath(new URL('./stages/sleep.mjs', import.meta.url))
 const ITEM_MS = 20
-// the agent keeps as many worker hosts pre-started as a burst adds workers (every policy runs on it)
+// the agent keeps as many worker hosts pre-started as a burst adds workers; the two policies run side by
+// side share them, the first to ask taking them first (rounds flip the order)
 const PRESTART = '8'
 // room for the two policies run side by side, each up to MAX_WORKERS
 const AGENT = ['--agent', '--workers', '32', '--cpu', '32', '--memory', '16384']
@@ -125,6 +126,7 @@ await runBench('trace', ['--trace', '--policy', '--prestart', '--repeat'], async
   const repeat = Math.max(1, Math.round(args.number('--repeat', args.quick ? 1 : REPEAT)))
   const onlyTrace = args.text('--trace')
   const onlyPolicy = args.text('--policy')
+  const wanted = onlyPolicy?.split(',').map(name => name.trim()).filter(name => name !== '')
   const list = traces(args.quick).filter(t => onlyTrace == null || t.name === onlyTrace)
   if (list.length === 0) throw new Error(`--trace: no trace "${onlyTrace}" (bursty, daily)`)
   const cluster = new Cluster()
@@ -147,7 +149,11 @@ await runBench('trace', ['--trace', '--policy', '--prestart', '--repeat'], async
   const details: unknown[] = []
   const plotted: Array<{ name: string, results: PolicyFigures[] }> = []
   for (const trace of list) {
-    const chosen = policies(trace, mu, args.quick).filter(p => onlyPolicy == null || onlyPolicy.split(',').includes(p.name))
+    const all = policies(trace, mu, args.quick)
+    const unknown = wanted?.filter(name => !all.some(p => p.name === name)) ?? []
+    if (unknown.length > 0) throw new Error(`--policy: no policy ${unknown.map(n => `"${n}"`).join(', ')} (${all.map(p => p.name).join(', ')})`)
+    const chosen = all.filter(p => wanted == null || wanted.includes(p.name))
+    if (chosen.length === 0) throw new Error(`--policy: no policy named (${all.map(p => p.name).join(', ')})`)
     const runs = new Map<string, PolicyRun[]>()
     for (const together of rounds(chosen, repeat)) {
       // the last run's workers must be gone (and gossiped gone) first, or this one is placed short
@@ -159,7 +165,11 @@ await runBench('trace', ['--trace', '--policy', '--prestart', '--repeat'], async
       const round = (runs.get(together[0]!.name)?.length ?? 0) + 1
       note(`${trace.name} under ${together.map(p => `${p.name} (${JSON.stringify(p.stage)})`).join(' and, side by side, ')}, ${trace.seconds} s${round > 1 ? `, run ${round}` : ''}`)
       const t0 = performance.now() + 200
-      const done = await Promise.all(together.map(async policy => await runTrace(node, trace, policy, MODULE, ITEM_MS, t0)))
+      // both run to their end even when one fails, so no pipeline outlives its round
+      const settled = await Promise.allSettled(together.map(async policy => await runTrace(node, trace, policy, MODULE, ITEM_MS, t0)))
+      const failed = settled.find(r => r.status === 'rejected')
+      if (failed != null) throw failed.reason
+      const done = settled.flatMap(r => r.status === 'fulfilled' ? [r.value] : [])
       for (const run of done) {
         note(`  ${JSON.stringify(run.figures)}`)
         runs.set(run.figures.policy, [...runs.get(run.figures.policy) ?? [], run])
@@ -168,7 +178,6 @@ await runBench('trace', ['--trace', '--policy', '--prestart', '--repeat'], async
     const results = chosen.map(p => pooled(runs.get(p.name) ?? []))
     const perRun = Object.fromEntries([...runs].filter(([, r]) => r.length > 1).map(([name, r]) => [name, r.map(x => ({ workerSeconds: x.figures.workerSeconds, p99Ms: x.figures.p99Ms }))]))
     if (Object.keys(perRun).length > 0) note(`  ${trace.name}, each run of the repeated policies: ${JSON.stringify(perRun)}`)
-    if (results.length === 0) throw new Error(`--policy: no policy "${onlyPolicy}"`)
     const line = { trace: trace.name, policies: results.map(({ policy, workerSeconds, p50Ms, p95Ms, p99Ms, decisions, lost, runs }) => ({ policy, workerSeconds, p50Ms, p95Ms, p99Ms, decisions, lost, runs })) }
     process.stdout.write(JSON.stringify(line) + '\n')
     process.stdout.write(table(['policy', 'runs', 'worker-s', 'p50 ms', 'p95 ms', 'p99 ms', 'decisions', 'most workers', 'lost'],

@@ -8,8 +8,7 @@
 import type { GridNode } from '../../src/node.ts'
 import type { PipelineRun } from '../../src/pipeline/run.ts'
 import type { StageSpec } from '../../src/pipeline/types.ts'
-import { note, percentile, sleep } from './lib.ts'
-import { watchStalls } from './loop-stalls.ts'
+import { note, percentile, round, sleep } from './lib.ts'
 
 export interface Trace {
   name: string
@@ -96,7 +95,6 @@ export async function runTrace (node: GridNode, trace: Trace, policy: Policy, mo
   run.on('stage:unplaceable', e => { note(`  ${policy.name} unplaceable: ${e.reason}`) })
   run.on('stage:held', e => { note(`  ${policy.name} held at ${e.workers} for ${e.holdMs} ms: capacity ${e.capacityBefore}/s before the last scale-up, ${e.capacityAfter}/s after`) })
   const driver = policy.drive?.(run, stageName)
-  const stalls = watchStalls(t0)
   let workerMs = 0
   let maxWorkers = 0
   let lastWorkers = 0
@@ -113,11 +111,10 @@ export async function runTrace (node: GridNode, trace: Trace, policy: Policy, mo
   try {
     const summary = await run.done
     note(`  ${policy.name}: the slowest 1 % were sent at: ${slowest(latencies, sentAt)}`)
-    note(`  ${policy.name}: this process's event-loop stalls: ${stalls.stop()}`)
     const decisions = driver != null ? driver.stop() : policy.equalize ? summary.stages[0]!.decisions : null
     const figures: PolicyFigures = {
       policy: policy.name,
-      workerSeconds: Math.round(workerMs / 100) / 10,
+      workerSeconds: round(workerMs / 1000, 1),
       ...latencyPercentiles(latencies),
       decisions,
       lost: times.length - seen.size - summary.failed,
@@ -128,18 +125,17 @@ export async function runTrace (node: GridNode, trace: Trace, policy: Policy, mo
     return { figures, latencies }
   } finally {
     clearInterval(sampler)
-    stalls.stop()
     driver?.stop()
   }
 }
 
-function round (n: number | null): number | null {
-  return n == null ? null : Math.round(n * 10) / 10
-}
-
 /** p50, p95 and p99 of item latencies, ms to one decimal (null with no item). */
 export function latencyPercentiles (latencies: number[]): Pick<PolicyFigures, 'p50Ms' | 'p95Ms' | 'p99Ms'> {
-  return { p50Ms: round(percentile(latencies, 50)), p95Ms: round(percentile(latencies, 95)), p99Ms: round(percentile(latencies, 99)) }
+  const at = (p: number): number | null => {
+    const ms = percentile(latencies, p)
+    return ms == null ? null : round(ms, 1)
+  }
+  return { p50Ms: at(50), p95Ms: at(95), p99Ms: at(99) }
 }
 
 /** Where the p99 comes from: the send times (s into the trace, 1 s buckets) of the slowest 1 % of items. */

@@ -12,7 +12,7 @@
  * run two at a time, side by side from the same instant (trace-rounds.ts): each goal's pair, the defaults
  * with the baseline and the objective with static at the peak, `--repeat=N` times (default 3, 1 with
  * `--quick`), their figures pooled over the rounds (trace-pool.ts); then the other two together once.
- * The agent keeps 8 worker hosts pre-started (`--prestart=N` changes it), for every policy alike. A whole
+ * The agent keeps 8 worker hosts pre-started (`--prestart=N` changes it), shared by the policies side by side. A whole
  * full run also writes the frontier (worker-seconds against p99) to docs/bench-trace.svg. Per trace one JSON line on stdout
  * `{"trace","policies":[{"policy","workerSeconds","p50Ms","p95Ms","p99Ms","decisions","lost","runs"}]}` and a table.
  * Targets (issue 20), per trace: the equalizer with the objective at ≤ 0.75× static-at-peak's worker-seconds
@@ -27,6 +27,7 @@ import { GridNode } from '../../src/node.ts'
 import { Cluster, note, sleep, table } from './lib.ts'
 import { calibrate } from './equalizer-calibrate.ts'
 import { runTrace, schedule } from './trace-run.ts'
+import { watchStalls } from './loop-stalls.ts'
 import type { Policy, PolicyFigures, PolicyRun, Trace } from './trace-run.ts'
 import { pooled } from './trace-pool.ts'
 import { rounds } from './trace-rounds.ts'
@@ -165,8 +166,11 @@ await runBench('trace', ['--trace', '--policy', '--prestart', '--repeat'], async
       const round = (runs.get(together[0]!.name)?.length ?? 0) + 1
       note(`${trace.name} under ${together.map(p => `${p.name} (${JSON.stringify(p.stage)})`).join(' and, side by side, ')}, ${trace.seconds} s${round > 1 ? `, run ${round}` : ''}`)
       const t0 = performance.now() + 200
+      // the runs side by side share this process's event loop: one watch for the round
+      const stalls = watchStalls(t0)
       // both run to their end even when one fails, so no pipeline outlives its round
       const settled = await Promise.allSettled(together.map(async policy => await runTrace(node, trace, policy, MODULE, ITEM_MS, t0)))
+      note(`  this process's event-loop stalls: ${stalls.stop()}`)
       const failed = settled.find(r => r.status === 'rejected')
       if (failed != null) throw failed.reason
       const done = settled.flatMap(r => r.status === 'fulfilled' ? [r.value] : [])

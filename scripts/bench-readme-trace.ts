@@ -75,10 +75,28 @@ export function renderTrace (r: BenchResult | null): string {
     const cells = targets.map(x => x == null ? '–' : `${x.value == null ? '–' : `${x.value}×`} ${x.pass ? 'met' : '**missed**'}`)
     lines.push(`| ${g.label} | ${cells.join(' | ')} | ≤ ${bound ?? '–'}× |`)
   }
+  const shared = sharedSlowest(r)
+  if (shared.length > 0) lines.push('', `The same items were slow side by side: of a policy's slowest 1 %, the share also among the slowest 1 % of its yardstick run beside it, over the rounds (by chance it would be about 1 %): ${shared.join('; ')}.`)
   const repeated = eachRun(r)
   if (repeated.length > 0) lines.push('', `Each run of the repeated policies (worker-seconds, p99): ${repeated.join('; ')}.`)
   lines.push(TRACE_END)
   return lines.join('\n')
+}
+
+const SHARED: Array<{ id: string, label: string }> = [
+  { id: 'defaultsSlowestSharedWithBaseline', label: 'defaults beside target tracking' },
+  { id: 'objectiveSlowestSharedWithPeak', label: 'objective beside static at the peak' }
+]
+
+/** "defaults beside target tracking: bursty 41 %, daily 83 %" per goal pair the result has the figure for. */
+function sharedSlowest (r: BenchResult): string[] {
+  return SHARED.flatMap(s => {
+    const cells = TRACES.flatMap(t => {
+      const value = num(r.figures[`${t}.${s.id}`])
+      return value == null ? [] : [`${t} ${value} %`]
+    })
+    return cells.length === 0 ? [] : [`${s.label}: ${cells.join(', ')}`]
+  })
 }
 
 interface RunFigures { workerSeconds: number, p99Ms: number | null }

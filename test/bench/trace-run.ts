@@ -48,6 +48,8 @@ export interface PolicyFigures {
 export interface PolicyRun {
   figures: PolicyFigures
   latencies: number[]
+  /** Each item's latency by its place in the schedule (NaN: lost), to compare runs side by side item by item. */
+  byItem: Float64Array
 }
 
 interface Item { id: number, ms: number, at: number }
@@ -78,6 +80,7 @@ export async function runTrace (node: GridNode, trace: Trace, policy: Policy, mo
   }
   const seen = new Set<number>()
   const latencies: number[] = []
+  const byItem = new Float64Array(times.length).fill(Number.NaN)
   const sentAt: number[] = []
   const stageName = 'io'
   const run = node.pipeline(`trace-${trace.name}-${policy.name}`, {
@@ -85,7 +88,9 @@ export async function runTrace (node: GridNode, trace: Trace, policy: Policy, mo
     stages: [{ name: stageName, module, ...policy.stage }],
     sink: (item: Item) => {
       seen.add(item.id)
-      latencies.push(performance.now() - item.at)
+      const ms = performance.now() - item.at
+      latencies.push(ms)
+      if (Number.isNaN(byItem[item.id]!)) byItem[item.id] = ms
       sentAt.push(item.at - t0)
     },
     equalize: policy.equalize,
@@ -122,7 +127,7 @@ export async function runTrace (node: GridNode, trace: Trace, policy: Policy, mo
       maxWorkers,
       runs: 1
     }
-    return { figures, latencies }
+    return { figures, latencies, byItem }
   } finally {
     clearInterval(sampler)
     driver?.stop()

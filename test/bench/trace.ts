@@ -30,7 +30,8 @@ import { runTrace, schedule } from './trace-run.ts'
 import { watchStalls } from './loop-stalls.ts'
 import type { Policy, PolicyFigures, PolicyRun, Trace } from './trace-run.ts'
 import { pooled } from './trace-pool.ts'
-import { rounds } from './trace-rounds.ts'
+import { GOAL_PAIRS, rounds } from './trace-rounds.ts'
+import { sharedSlowest } from './trace-shared.ts'
 import { targetTracking } from './trace-baseline.ts'
 import { writeFrontier } from './trace-plot.ts'
 import { runBench } from './report.ts'
@@ -82,6 +83,11 @@ function policies (trace: Trace, mu: number, quick: boolean): Policy[] {
 }
 
 const REPEAT = 3
+/** Each goal pair's figure: of the policy's slowest 1 %, the share also its yardstick's in the same round (trace-shared.ts). */
+const SHARED_FIGURE: Record<string, { key: string, label: string }> = {
+  equalizer: { key: 'defaultsSlowestSharedWithBaseline', label: 'of the defaults\' slowest 1 %, also the baseline\'s' },
+  'equalizer+objective': { key: 'objectiveSlowestSharedWithPeak', label: 'of the objective\'s slowest 1 %, also static at the peak\'s' }
+}
 
 const ratio = (a: number | null | undefined, b: number | null | undefined): number | null =>
   a == null || b == null || b === 0 ? null : Math.round(a / b * 100) / 100
@@ -156,6 +162,7 @@ await runBench('trace', ['--trace', '--policy', '--prestart', '--repeat'], async
     const chosen = all.filter(p => wanted == null || wanted.includes(p.name))
     if (chosen.length === 0) throw new Error(`--policy: no policy named (${all.map(p => p.name).join(', ')})`)
     const runs = new Map<string, PolicyRun[]>()
+    const shared = new Map<string, { shared: number, of: number }>()
     for (const together of rounds(chosen, repeat)) {
       // the last run's workers must be gone (and gossiped gone) first, or this one is placed short
       const idleBy = Date.now() + 30_000
@@ -178,6 +185,15 @@ await runBench('trace', ['--trace', '--policy', '--prestart', '--repeat'], async
         note(`  ${JSON.stringify(run.figures)}`)
         runs.set(run.figures.policy, [...runs.get(run.figures.policy) ?? [], run])
       }
+      for (const [policy, yardstick] of GOAL_PAIRS) {
+        const mine = done.find(r => r.figures.policy === policy)
+        const theirs = done.find(r => r.figures.policy === yardstick)
+        if (mine == null || theirs == null) continue
+        const count = sharedSlowest(mine.byItem, theirs.byItem)
+        const sum = shared.get(policy) ?? { shared: 0, of: 0 }
+        shared.set(policy, { shared: sum.shared + count.shared, of: sum.of + count.of })
+        note(`  of ${policy}'s slowest 1 % (${count.of} items), ${count.shared} were also among ${yardstick}'s`)
+      }
     }
     const results = chosen.map(p => pooled(runs.get(p.name) ?? []))
     const perRun = Object.fromEntries([...runs].filter(([, r]) => r.length > 1).map(([name, r]) => [name, r.map(x => ({ workerSeconds: x.figures.workerSeconds, p99Ms: x.figures.p99Ms }))]))
@@ -187,7 +203,15 @@ await runBench('trace', ['--trace', '--policy', '--prestart', '--repeat'], async
     process.stdout.write(table(['policy', 'runs', 'worker-s', 'p50 ms', 'p95 ms', 'p99 ms', 'decisions', 'most workers', 'lost'],
       results.map(r => [r.policy, String(r.runs), String(r.workerSeconds), String(r.p50Ms), String(r.p95Ms), String(r.p99Ms), r.decisions == null ? '—' : String(r.decisions), String(r.maxWorkers), String(r.lost)])))
     describe(trace, results, figures, targets, rows)
-    details.push({ ...line, seconds: trace.seconds, full: results, perRun })
+    const sharedIds: string[] = []
+    for (const [policy, count] of shared) {
+      const figure = SHARED_FIGURE[policy]
+      if (figure == null || count.of === 0) continue
+      figures[`${trace.name}.${figure.key}`] = { value: Math.round(100 * count.shared / count.of), unit: '%', label: figure.label }
+      sharedIds.push(`${trace.name}.${figure.key}`)
+    }
+    if (sharedIds.length > 0) rows.push({ what: `bench:trace ${trace.name}: the same items slow side by side`, figures: sharedIds, note: 'by chance about 1 %' })
+    details.push({ ...line, seconds: trace.seconds, full: results, perRun, sharedSlowest: Object.fromEntries(shared) })
     plotted.push({ name: trace.name, results })
   }
   // the README's plot: only from a whole run, every trace and policy at full length

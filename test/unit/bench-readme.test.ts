@@ -53,6 +53,13 @@ describe('the README trace frontier (bench:trace)', () => {
     expect(table).toContain('| equalizer (defaults) | 400 (0.50×) | 30 ms (1.00×) | 400 (0.50×) | 30 ms (1.00×) |')
     expect(table).toContain('| static at the peak | 800 | 30 ms | 800 | 30 ms |')
     expect(table).toContain('| defaults: p99 ÷ target tracking | – | 1.2× **missed** | ≤ 1× |')
+    expect(table).not.toContain('The same items were slow')
+  })
+
+  it('says how many of a policy\'s slowest items were also its yardstick\'s, for the traces that measured it', () => {
+    const figures = { 'daily.defaultsSlowestSharedWithBaseline': { value: 83, unit: '%' }, 'bursty.objectiveSlowestSharedWithPeak': { value: 12, unit: '%' } }
+    const table = renderTrace(buildResult('trace', benchArgs([]), { figures, targets: [] }))
+    expect(table).toContain('defaults beside target tracking: daily 83 %; objective beside static at the peak: bursty 12 %.')
   })
 })
 

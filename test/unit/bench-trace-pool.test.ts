@@ -5,6 +5,7 @@ import type { PolicyRun } from '../bench/trace-run.ts'
 function run (latencies: number[], workerSeconds: number, decisions: number | null, lost = 0): PolicyRun {
   return {
     latencies,
+    byItem: Float64Array.from(latencies),
     figures: { policy: 'equalizer', workerSeconds, p50Ms: null, p95Ms: null, p99Ms: null, decisions, lost, sent: latencies.length + lost, maxWorkers: workerSeconds > 100 ? 9 : 7, runs: 1 }
   }
 }

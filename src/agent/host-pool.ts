@@ -9,6 +9,8 @@ export interface PooledHost {
   memoryMb: number
   /** The stage it runs, for its output's log lines (a pre-started host learns it when a spawn takes it). */
   stage?: string
+  /** It said it is loaded (the pool's own record: a host that dies before that is not replaced at once). */
+  hosted?: boolean
 }
 
 /** Forks one idle worker host of `memoryMb`'s shape. */
@@ -25,7 +27,8 @@ const LOADED_TIMEOUT_MS = 10_000
  * burst forks several at once on a small machine) and only imports its stage
  * module. The pool refills one host at a time, each once the one before has
  * loaded, starting `REFILL_DELAY_MS` after the last take, so refilling never
- * competes with a burst of spawns for the CPU. Idle hosts hold no capacity
+ * competes with a burst of spawns for the CPU; a host that dies before it loads stops the refill until
+ * the next take (the next would die the same way). Idle hosts hold no capacity
  * (no stage, no items); they run with every rule a worker runs with, since
  * the spawner forks them the same way.
  */
@@ -104,11 +107,13 @@ export class HostPool {
         host.child.once('exit', () => {
           const at = this.idle.indexOf(host)
           if (at < 0) return
-          // an idle host died (killed from outside): replaced like a taken one
           this.idle.splice(at, 1)
-          this.refillSoon(REFILL_DELAY_MS)
+          // an idle host killed from outside is replaced like a taken one; one that died before it loaded
+          // (a bad NODE_OPTIONS, a host the worker user cannot read) would die again: not before the next take
+          if (host.hosted === true) this.refillSoon(REFILL_DELAY_MS)
         })
-        await loaded(host.child)
+        await loaded(host)
+        if (host.hosted !== true && !this.idle.includes(host)) return
       }
     } catch {
       // a fork that fails now is tried again at the next take
@@ -118,8 +123,9 @@ export class HostPool {
   }
 }
 
-/** Resolves once the host says it is loaded (or exits, or takes too long). */
-async function loaded (child: ChildProcess): Promise<void> {
+/** Resolves once the host says it is loaded (then `hosted` is set), or exits, or takes too long. */
+async function loaded (host: PooledHost): Promise<void> {
+  const { child } = host
   await new Promise<void>(resolve => {
     const done = (): void => {
       clearTimeout(timer)
@@ -127,7 +133,11 @@ async function loaded (child: ChildProcess): Promise<void> {
       child.off('exit', done)
       resolve()
     }
-    const onMessage = (message: { type?: string }): void => { if (message.type === 'hosted') done() }
+    const onMessage = (message: { type?: string }): void => {
+      if (message.type !== 'hosted') return
+      host.hosted = true
+      done()
+    }
     const timer = setTimeout(done, LOADED_TIMEOUT_MS)
     child.on('message', onMessage)
     child.once('exit', done)

@@ -172,6 +172,10 @@ export class Spawner {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       ...this.workerIds
     })
+    // a fork the kernel refused (EAGAIN, EMFILE, ENOENT) has no pid and emits 'error' a tick later, and a
+    // running child emits it when a signal cannot be sent: unheard, either would take the agent down (and
+    // the pool forks from a timer, with no spawn request to fail)
+    child.on('error', err => { this.log.warn({ err, worker: id }, 'worker process error') })
     if (child.pid == null) throw new SpawnRefusedError('could not start a worker process')
     const host: PooledHost = { id, child, pid: child.pid, memoryMb, stage: label === PRESTARTED_LABEL ? undefined : label }
     // tagged with the stage the host runs by the time it writes (a pre-started one learns it when

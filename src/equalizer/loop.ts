@@ -182,8 +182,7 @@ export class EqualizerLoop {
     const lambda = breached ? rate : Math.min(rate, before ?? 0)
     if (!grew || !(mu > 0) || lambda <= (sample.workers + sample.starting) * mu * t.config.utilization) return
     const blocked = sample.downstreamBlocked || sample.downstreamBlocks > t.previous.downstreamBlocks
-    // after an action, two fresh windows before the next
-    if (this.equalize(t, sample, false, blocked, now, lambda)) t.fast.before = undefined
+    this.equalize(t, sample, false, blocked, now, lambda)
   }
 
   /** Once the last scale-up's workers all run past their warm-up: did they raise the stage's capacity? */
@@ -222,6 +221,9 @@ export class EqualizerLoop {
     if (decision.action === 'none') return false
     t.judge.scaled(decision.delta, sample.workers + sample.starting, mu)
     t.stage.scale(decision.delta)
+    // after any action, a tick's too, two fresh windows before the reactive check acts: a window spanning
+    // the action reads the held-back source it released, and alone it would size the stage for that spike
+    t.fast = { at: now, arrivals: sample.arrivals, waiting: waitingOf(sample) }
     const measured = `λ ${round(reactiveRate ?? rates.arrivalRate)}/s${reactiveRate != null ? ' (since the tick)' : ''}${saturated ? ' (upstream held back)' : ''}, μ ${round(mu)}/s per worker, ${sample.queued} queued`
     this.onScaled(t.stage.name, decision.target, decision.delta, `${decision.reason} (${measured})`)
     return true

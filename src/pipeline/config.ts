@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.ts'
 import { checkOption, checkOptional } from '../checks/check.ts'
-import { concurrency, maxWorkers as maxWorkersPiece, nonNegativeInteger, positiveInteger, positiveNumber, stageName } from '../checks/values.ts'
+import { concurrency, cpuSlots, maxWorkers as maxWorkersPiece, memoryMb, nonNegativeInteger, positiveInteger, positiveNumber, stageName } from '../checks/values.ts'
 import type { PipelineInit, StageSpec } from './types.ts'
 import { isDurableSink } from '../connectors/types.ts'
 
@@ -81,6 +81,12 @@ function resolveStages (stages: StageSpec[]): ResolvedStage[] {
     if (maxWorkers < minWorkers) throw new ConfigError(`${at}.maxWorkers`, `must be >= minWorkers (${minWorkers})`)
     checkOptional(`${at}.latencyObjectiveMs`, positiveNumber, stage.latencyObjectiveMs)
     const spareWorkers = checkOptional(`${at}.spareWorkers`, nonNegativeInteger, stage.spareWorkers) ?? STAGE_DEFAULTS.spareWorkers
+    // checked here, not first by the equalizer's capacity probe at its first tick (a throw in a timer)
+    if (stage.resources != null) {
+      if (typeof stage.resources !== 'object') throw new ConfigError(`${at}.resources`, 'must be an object { cpu?, memoryMb? }')
+      checkOptional(`${at}.resources.cpu`, cpuSlots, stage.resources.cpu)
+      checkOptional(`${at}.resources.memoryMb`, memoryMb, stage.resources.memoryMb)
+    }
     return { ...stage, minWorkers, maxWorkers, spareWorkers, concurrency: checkOptional(`${at}.concurrency`, concurrency, stage.concurrency) ?? STAGE_DEFAULTS.concurrency }
   })
 }

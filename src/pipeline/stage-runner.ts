@@ -207,7 +207,10 @@ export class StageRunner implements Downstream, EqualizedStage {
     }
     const removable = Math.max(0, this.workers + this.placement.pending - this.minWorkers)
     const count = Math.min(-delta, removable)
-    this.drain(count - this.placement.cancel(count))
+    const cancelled = this.placement.cancel(count)
+    // spawns already under way cannot be given up: the running workers never go below the floor for them
+    // (should those spawns fail, the stage would be left short); the next decision drains what they add
+    this.drain(Math.min(count - cancelled, Math.max(0, this.workers - this.minWorkers)))
   }
 
   /**

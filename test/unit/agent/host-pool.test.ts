@@ -108,6 +108,23 @@ describe('HostPool', () => {
     expect(pool.take(0)?.pid).toBe(1002)
   })
 
+  it('a host that dies before it loads is not re-forked in a loop: the pool waits for the next take', async () => {
+    started(2)
+    await vi.advanceTimersByTimeAsync(0)
+    forked[0]!.host.exit()
+    // each would die the same way (a bad NODE_OPTIONS, an unreadable host): no fork 4 times a second
+    expect(await forksAfter(REFILL_DELAY_MS * 8)).toBe(1)
+    expect(pool.take(0)).toBeUndefined()
+    expect(await forksAfter(REFILL_DELAY_MS)).toBe(2)
+    // one that loads, then is killed from outside, is replaced as before
+    await settle()
+    const filledAfter = forked.length
+    forked.at(-1)!.host.exit()
+    await vi.advanceTimersByTimeAsync(REFILL_DELAY_MS)
+    await settle()
+    expect(forked.length).toBeGreaterThan(filledAfter)
+  })
+
   it('a host that never says it loaded holds the refill back 10 s at most', async () => {
     started(2)
     expect(await forksAfter(9_999)).toBe(1)

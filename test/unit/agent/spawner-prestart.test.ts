@@ -34,6 +34,11 @@ it('a spawn takes a pre-started worker host (no stage loaded until then), runs i
     const limited = spawner.spawn({ stage: 'double', modulePath: STAGE, resources: { cpu: 1, memoryMb: 512 } })
     expect(await limited.process(2)).toBe(4)
     expect(lines.filter(l => l.msg === 'worker started').map(l => l.prestarted)).toEqual([true, false])
+    // a worker process's 'error' (a fork refused, a signal that could not be sent) is logged, never thrown
+    const child = (worker as unknown as { child: import('node:child_process').ChildProcess }).child
+    child.emit('error', Object.assign(new Error('spawn EAGAIN'), { code: 'EAGAIN' }))
+    expect(lines.find(l => l.msg === 'worker process error')).toMatchObject({ worker: worker.info.id, err: { code: 'EAGAIN' } })
+    expect(await worker.process(1)).toBe(2)
     const pids = [worker.info.pid, limited.info.pid]
     await spawner.stop()
     await until(() => pids.every(pid => !alive(pid)))

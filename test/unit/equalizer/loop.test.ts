@@ -120,6 +120,22 @@ describe('EqualizerLoop over stage samples', () => {
     loop.stop()
     expect(stage.scaled).toEqual([10])
   })
+
+  it('after a tick\'s scale-up too, the window spanning the action is not acted on alone, breached or not', async () => {
+    vi.useFakeTimers()
+    const stage = Object.assign(stubStage('objective'), { latencyObjectiveMs: 1000 })
+    const { loop, window } = await steadyLoop(stage)
+    // 50/s over the second, nothing queued (no reactive action): the tick at 4 s sizes it, ⌈50 / 10⌉ = 5
+    for (let i = 0; i < 9; i++) await window(5, 0)
+    stage.now = { ...stage.now, arrivals: stage.now.arrivals + 5 }
+    await vi.advanceTimersByTimeAsync(100)
+    expect(stage.scaled).toEqual([4])
+    // the held-back source released by the action: 300/s for a window, 40 waiting (4 s at μ = 10/s)
+    await window(30, 40)
+    await window(1, 41)
+    loop.stop()
+    expect(stage.scaled).toEqual([4])
+  })
 })
 
 describe('measureMu: the rate of one worker', () => {

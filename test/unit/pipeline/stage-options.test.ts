@@ -14,3 +14,13 @@ it('spareWorkers: 0 unless given, a whole number of workers', () => {
     expect(() => resolve({ spareWorkers: bad })).toThrow(/stages\[0\]\.spareWorkers/)
   }
 })
+
+it('resources are checked when the pipeline is made, not first by the equalizer at its first tick', () => {
+  expect(resolve({ resources: { cpu: 0.5, memoryMb: 256 } }).stages[0]!.resources).toEqual({ cpu: 0.5, memoryMb: 256 })
+  expect(resolve({ resources: {} }).stages[0]!.resources).toEqual({})
+  for (const [bad, where] of [[{ cpu: -1 }, /stages\[0\]\.resources\.cpu/], [{ memoryMb: Number.NaN }, /stages\[0\]\.resources\.memoryMb/], [5, /stages\[0\]\.resources/]] as const) {
+    // minWorkers 0: no spawn would have met the bad request first
+    expect(() => resolve({ minWorkers: 0, resources: bad as StageSpec['resources'] })).toThrow(ConfigError)
+    expect(() => resolve({ minWorkers: 0, resources: bad as StageSpec['resources'] })).toThrow(where)
+  }
+})

@@ -26,7 +26,7 @@ interface Harness {
 }
 
 /** A stage wired to stub components: spawn hands out FakeWorkers (or throws what `placement` says), a FakeDownstream after it. */
-function harness (options: Partial<PipelineInit> & { spec?: Partial<StageSpec>, behaviour?: Behaviour, placement?: () => Error | undefined } = {}): Harness {
+function harness (options: Partial<PipelineInit> & { spec?: Partial<StageSpec>, behaviour?: Behaviour, placement?: () => Error | undefined, spawnGate?: () => Promise<void> } = {}): Harness {
   const resolved = resolvePipelineOptions({ stages: [{ name: 's', module: 's.mjs', ...options.spec }], sink: () => {}, ...options })
   const downstream = new FakeDownstream()
   const workers: FakeWorker[] = []
@@ -46,6 +46,7 @@ function harness (options: Partial<PipelineInit> & { spec?: Partial<StageSpec>, 
     downstream,
     spawn: async () => {
       spawns++
+      await options.spawnGate?.()
       const refusal = options.placement?.()
       if (refusal != null) throw refusal
       const worker = new FakeWorker('s', options.behaviour)
@@ -325,5 +326,25 @@ describe('StageRunner with stub workers', () => {
     expect(busy.killed).toBeUndefined()
     expect(stage.totals().decisions).toBe(2)
     expect(stage.sample(performance.now()).workers).toBe(1)
+  })
+
+  it('scaling down never drains running workers below minWorkers for spawns still under way (they cannot be given up)', async () => {
+    let gate: Promise<void> | undefined
+    let open = (): void => {}
+    const { stage, workers } = harness({ spec: { minWorkers: 2, maxWorkers: 8 }, behaviour: hold, spawnGate: async () => { await gate } })
+    stage.start()
+    await flush()
+    expect(stage.sample(performance.now()).workers).toBe(2)
+    gate = new Promise(resolve => { open = resolve })
+    stage.scale(2)
+    await flush()
+    expect(stage.sample(performance.now())).toMatchObject({ workers: 2, starting: 2 })
+    stage.scale(-2)
+    await flush()
+    expect(workers.filter(w => w.killed != null)).toHaveLength(0)
+    expect(stage.sample(performance.now()).workers).toBe(2)
+    open()
+    await flush()
+    expect(stage.sample(performance.now())).toMatchObject({ workers: 4, starting: 0 })
   })
 })

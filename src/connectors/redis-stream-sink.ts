@@ -15,22 +15,27 @@ export interface RedisStreamSinkOptions {
 
 /**
  * Appends a batch in one round trip, each item at most once: an item whose id
- * key is set already (`SET NX`) is skipped, so an entry replayed after a crash
- * or a redelivery writes nothing the second time. The check and the append are
- * one script, atomic in Redis. KEYS: the stream, the id-key prefix; ARGV: ttl,
- * max length (0: none), then id and value pairs.
+ * key exists is skipped, so an entry replayed after a crash or a redelivery
+ * writes nothing the second time. The check, the append and the id key are one
+ * script, atomic in Redis; the key is set after the append, since Redis does
+ * not undo a script that fails halfway: an append that fails (a key of the
+ * wrong type) leaves its id unwritten, to be written by the retry, not skipped.
+ * KEYS: the stream, the id-key prefix; ARGV: ttl, max length (0: none), then id
+ * and value pairs.
  */
 const APPEND_ONCE = `
 local ttl = tonumber(ARGV[1])
 local maxLen = tonumber(ARGV[2])
 local written = 0
 for i = 3, #ARGV, 2 do
-  if redis.call('SET', KEYS[2] .. ARGV[i], '1', 'NX', 'EX', ttl) then
+  local key = KEYS[2] .. ARGV[i]
+  if redis.call('EXISTS', key) == 0 then
     if maxLen > 0 then
       redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxLen, '*', 'id', ARGV[i], 'v', ARGV[i + 1])
     else
       redis.call('XADD', KEYS[1], '*', 'id', ARGV[i], 'v', ARGV[i + 1])
     end
+    redis.call('SET', key, '1', 'EX', ttl)
     written = written + 1
   end
 end
@@ -43,7 +48,8 @@ type AppendOnce = Redis & { appendOnce: (stream: string, prefix: string, ...args
  * A Redis stream the pipeline appends to, idempotently by item id: each
  * entry carries fields `id` and `v` (the encoded value), and an id written
  * once (within `dedupeTtlS`) is never written again. Exactly once by id with
- * a durable source; the ids are remembered in keys `<stream>:written:<id>`.
+ * a durable source; the ids (under their source's scope, `<in-stream>/<group>/<entry id>[.k]`) are
+ * remembered in keys `<stream>:written:<id>`.
  */
 export function redisStreamSink<T = unknown> (options: RedisStreamSinkOptions): DurableSink<T> & { readonly written: number, readonly skipped: number } {
   const { url, stream } = options

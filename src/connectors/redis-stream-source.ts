@@ -169,6 +169,8 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
   }
 
   return {
+    // the stream and the group: two deployments reading one stream through two groups into one sink write both
+    scope: `${encodeURIComponent(stream)}/${encodeURIComponent(group)}/`,
     entries,
     ack,
     get acked () { return acked },

@@ -15,7 +15,11 @@
  *   reported through `item:failed`);
  * - the sink writes each item under its id idempotently, so an entry replayed
  *   after a crash writes once: exactly once by id. With a sink that is not
- *   idempotent the same pipeline is at-least-once.
+ *   idempotent the same pipeline is at-least-once;
+ * - a durable sink sees the ids under the source's `scope` (`<scope><id>`): two
+ *   queues number their entries alike (two Redis streams both have `1700000000000-0`),
+ *   and one sink fed by both must not take the second for a replay of the first.
+ *   Items from a source that is not durable are scoped by their run (`run-<random>/`).
  */
 
 /** One entry of a durable source: its stable id and the value the first stage receives. */
@@ -32,9 +36,13 @@ export interface DurableSource<T = unknown> {
   ack: (id: string) => void
   /** Flushes pending acknowledgements and releases connections; called once by the run when it ends. */
   close: () => Promise<void>
+  /** What makes its ids unique among every source one sink may be fed from (the queue and the reader's
+   * group, as `<stream>/<group>/`); the ids a durable sink sees are prefixed with it. Without one the
+   * ids go as they are, and must be unique across such sources themselves. */
+  readonly scope?: string
 }
 
-/** One item the sink writes, with the id derived from its source entry. */
+/** One item the sink writes, with the id derived from its source entry, under the source's scope. */
 export interface SinkItem<T = unknown> {
   id: string
   value: T

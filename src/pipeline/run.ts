@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { randomBytes } from 'node:crypto'
 import { StageRunner } from './stage-runner.ts'
 import type { StageEvents } from './stage-runner.ts'
 import { SinkLink } from './sink-link.ts'
@@ -52,6 +53,8 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
   private inputEnded = false
   private finished = false
   private readonly startedAt = performance.now()
+  /** Removed when the run ends: a long-lived signal (a deployment's, over its relaunches) must not keep every ended run. */
+  private readonly onAbort = (): void => { this.cancel() }
   private resolveDone: (s: PipelineSummary) => void = () => {}
   private rejectDone: (e: Error) => void = () => {}
 
@@ -65,7 +68,10 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
     this.log = plog
     const source = this.options.source
     if (isDurableSource(source)) this.acks = new EntryAcks(id => { source.ack(id) })
-    this.sink = new SinkLink(this.options.sink, this.options.queueSize, {
+    // a durable sink dedupes by id: the source's scope, or this run's own for a source that is not durable
+    // (its items are numbered 1, 2, … in every run: without it a second run into one sink wrote nothing)
+    const scope = isDurableSource(source) ? source.scope ?? '' : `run-${randomBytes(6).toString('hex')}/`
+    this.sink = new SinkLink(this.options.sink, this.options.queueSize, scope, {
       delivered: envelope => { this.outstanding--; this.acks?.settled(envelope.id); this.maybeFinish() },
       failed: err => { this.finish(err) }
     })
@@ -92,7 +98,7 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
         this.emit('stage:held', { stage, workers: limit.workers, holdMs: limit.holdMs, capacityBefore: round(limit.before), capacityAfter: round(limit.after) })
       })
     }
-    this.options.signal?.addEventListener('abort', () => { this.cancel() }, { once: true })
+    this.options.signal?.addEventListener('abort', this.onAbort, { once: true })
     void this.start()
   }
 
@@ -201,6 +207,7 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
   private finish (error?: Error): void {
     if (this.finished) return
     this.finished = true
+    this.options.signal?.removeEventListener('abort', this.onAbort)
     this.equalizer?.stop()
     this.reading.abort()
     this.sink.close()

@@ -19,15 +19,18 @@ export class SinkLink implements Downstream {
   private readonly sink: PipelineInit['sink']
   private readonly capacity: number
   private readonly events: SinkEvents
+  /** Prefixed to the ids a durable sink sees (DurableSource.scope). */
+  private readonly scope: string
   private readonly queue: Envelope[] = []
   private readonly waiters = new RoomWaiters()
   private draining = false
   private closed = false
   private count = 0
 
-  constructor (sink: PipelineInit['sink'], capacity: number, events: SinkEvents) {
+  constructor (sink: PipelineInit['sink'], capacity: number, scope: string, events: SinkEvents) {
     this.sink = sink
     this.capacity = capacity
+    this.scope = scope
     this.events = events
   }
 
@@ -64,7 +67,7 @@ export class SinkLink implements Downstream {
       if (isDurableSink(sink)) {
         while (this.queue.length > 0 && !this.closed) {
           const batch = this.queue.splice(0)
-          await sink.write(batch.map(e => ({ id: e.id, value: e.value })))
+          await sink.write(batch.map(e => ({ id: this.scope + e.id, value: e.value })))
           if (this.closed) return
           for (const envelope of batch) this.deliver(envelope)
         }

@@ -60,6 +60,24 @@ describe('durable pipelines: Redis stream to Redis stream through real agents', 
     expect(await pendingCount('in-1', 'g')).toBe(0)
   }, 120_000)
 
+  it('two streams whose entries have the same ids, and a plain iterable run twice, into one sink: every item written, none taken for a replay', async () => {
+    for (const stream of ['in-a', 'in-b']) for (let i = 1; i <= 50; i++) await redis.xadd(stream, `${i}-0`, 'v', String(i))
+    // one sink per run (a run closes its sink), all writing the same stream
+    const sinks: Array<ReturnType<typeof redisStreamSink>> = []
+    const sink = (): ReturnType<typeof redisStreamSink> => { sinks.push(redisStreamSink({ url: redisServer.url, stream: 'out-shared' })); return sinks.at(-1)! }
+    const one = [{ name: 'double', module: stage('plain.mjs'), minWorkers: 1 }]
+    for (const stream of ['in-a', 'in-b']) {
+      const source = redisStreamSource({ url: redisServer.url, stream, group: 'g', endWhenEmpty: true })
+      expect(await owner.pipeline(`shared-${stream}`, { source, stages: one, sink: sink(), equalize: false }).done).toMatchObject({ in: 50, out: 50 })
+    }
+    // a source that is not durable numbers its items 1, 2, … in every run
+    for (const run of [1, 2]) expect(await owner.pipeline(`shared-plain-${run}`, { source: [1, 2, 3], stages: one, sink: sink(), equalize: false }).done).toMatchObject({ in: 3, out: 3 })
+    expect(sinks.map(s => [s.written, s.skipped])).toEqual([[50, 0], [50, 0], [3, 0], [3, 0]])
+    const { counts } = await output('out-shared')
+    expect(counts.size).toBe(106)
+    expect(counts.has('in-a/g/7-0') && counts.has('in-b/g/7-0')).toBe(true)
+  }, 60_000)
+
   it('SIGKILL of an agent mid-run: still exactly once by id in the output, XPENDING empty at the end', async () => {
     const victim = await grid.start('n4', [...AGENT, '--weight', '100', '--peer', agents[0]!.address])
     await eventually(() => owner.members().some(m => m.id === victim.peerId && m.state === 'alive') ? true : undefined)

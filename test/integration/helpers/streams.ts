@@ -22,10 +22,12 @@ export async function output (redis: Redis, stream: string): Promise<{ counts: M
   return { counts, values }
 }
 
-/** The item ids entries of `stream` produce through fan-out.mjs, with `factor` × the value: `<entry>`, or `<entry>.0` and `<entry>.1`. */
-export async function expectedIds (redis: Redis, stream: string, factor = 2): Promise<Map<string, number>> {
+/** The item ids entries of `stream` read by `group` produce through fan-out.mjs, with `factor` × the value: `<scope><entry>`, or `<scope><entry>.0` and `.1` (the scope: `<stream>/<group>/`). */
+export async function expectedIds (redis: Redis, stream: string, factor = 2, group = 'g'): Promise<Map<string, number>> {
   const expected = new Map<string, number>()
-  for (const [entryId, fields] of await redis.xrange(stream, '-', '+')) {
+  const scope = `${encodeURIComponent(stream)}/${encodeURIComponent(group)}/`
+  for (const [entry, fields] of await redis.xrange(stream, '-', '+')) {
+    const entryId = scope + entry
     const n = Number(fields[1])
     if (n % 4 === 0) {
       expected.set(`${entryId}.0`, n * factor)

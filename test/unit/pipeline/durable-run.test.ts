@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest'
+import { getEventListeners } from 'node:events'
 import { PipelineRun } from '../../../src/pipeline/run.ts'
 import type { PipelineGrid } from '../../../src/pipeline/run.ts'
 import type { PipelineInit } from '../../../src/pipeline/types.ts'
@@ -68,6 +69,31 @@ describe('a pipeline with a durable source and sink', () => {
     expect(new Set(source.acked).size).toBe(300)
     expect(summary).toMatchObject({ in: 300, out: expectedIds.length })
     expect([source.closes, sink.closes]).toEqual([1, 1])
+  })
+
+  it('a durable sink sees ids under the source\'s scope, and under the run\'s own for a source that is not durable', async () => {
+    // two queues number their entries alike: one sink fed by both must tell them apart
+    const sink = memorySink()
+    const scoped = Object.assign(memorySource(3), { scope: 'in-a/g/' })
+    await start({ source: scoped, stages: [{ name: 'inc', module: 'i.mjs' }], sink, equalize: false }, grid({ inc: n => n })).done
+    await start({ source: memorySource(3), stages: [{ name: 'inc', module: 'i.mjs' }], sink, equalize: false }, grid({ inc: n => n })).done
+    expect(sink.items.map(i => i.id)).toEqual(['in-a/g/e1', 'in-a/g/e2', 'in-a/g/e3', 'e1', 'e2', 'e3'])
+    // a plain iterable numbers its items 1, 2, … in every run: each run has a scope of its own
+    const sinks = [memorySink(), memorySink()]
+    await Promise.all([[10, 20], [30, 40]].map(async (values, i) => await start({ source: values, stages: [{ name: 'inc', module: 'i.mjs' }], sink: sinks[i]!, equalize: false }, grid({ inc: n => n })).done))
+    const ids = sinks.map(sink => sink.items.map(i => i.id))
+    for (const run of ids) expect(run).toEqual([expect.stringMatching(/^run-[0-9a-f]{12}\/1$/), expect.stringMatching(/^run-[0-9a-f]{12}\/2$/)])
+    expect(ids[0]![0]!.split('/')[0]).not.toBe(ids[1]![0]!.split('/')[0])
+  })
+
+  it('a run that ended leaves no listener on the signal it was given (a deployment relaunches under one signal)', async () => {
+    const abort = new AbortController()
+    for (let i = 0; i < 3; i++) await start({ source: memorySource(2), stages: [{ name: 'inc', module: 'i.mjs' }], sink: memorySink(), equalize: false, signal: abort.signal }, grid({ inc: n => n })).done
+    expect(getEventListeners(abort.signal, 'abort')).toHaveLength(0)
+    const running = start({ source: memorySource(2), stages: [{ name: 'inc', module: 'i.mjs' }], sink: memorySink(), equalize: false, signal: abort.signal }, grid({ inc: () => new Promise(() => {}) }))
+    expect(getEventListeners(abort.signal, 'abort')).toHaveLength(1)
+    abort.abort()
+    await expect(running.done).rejects.toThrow()
   })
 
   it('an entry is acked only once the sink has resolved for every item it fanned out to', async () => {

@@ -121,7 +121,7 @@ export class DeploymentRunner {
       }
       return
     }
-    if (slot != null && slot.token === holding.token && slot.deployment.version === deployment.version) {
+    if (slot != null && slot.token === holding.token && sameDeploy(slot.deployment, deployment)) {
       slot.tick(now)
       return
     }
@@ -139,4 +139,13 @@ export class DeploymentRunner {
     })
     this.slots.set(name, slot)
   }
+}
+
+/**
+ * The same deploy, not only the same version: two deploys made at once through two members both write
+ * version n+1, the channel keeps one of them everywhere, and an owner that started on the other must
+ * start again on the one kept.
+ */
+function sameDeploy (a: Deployment, b: Deployment): boolean {
+  return a.version === b.version && a.deployedAt === b.deployedAt && a.deployedBy === b.deployedBy && a.hash === b.hash
 }

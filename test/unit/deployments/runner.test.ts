@@ -47,6 +47,8 @@ describe('DeploymentRunner: one owner per deployment over replicas of the deploy
     return {
       runs,
       paused,
+      /** A store over `peer`'s replica: what a deploy made through that member writes. */
+      store: (peer: string) => new DeploymentStore(replicas.get(peer)),
       running: () => runs.filter(r => !r.cancelled),
       /** Every unpaused runner steps every 100 ms for `ms`, gossip delivered between steps; then the runs' async starts get real time. */
       async advance (ms: number): Promise<void> {
@@ -85,5 +87,25 @@ describe('DeploymentRunner: one owner per deployment over replicas of the deploy
     expect(first.cancelled).toBe(true)
     await g.advance(6000)
     expect(g.running()).toHaveLength(1)
+  }, 20_000)
+
+  it('two deploys at once through two members, both version 2: the owner runs the record the channel keeps, not the one it saw first', async () => {
+    const g = grid()
+    await g.advance(3000)
+    const elected = electHolder('orders', PEERS)!
+    const other = PEERS.find(p => p !== elected)!
+    const base = g.store(elected).deployment('orders')!
+    // the owner's own member deploys: it restarts on that record at once, before any gossip
+    g.store(elected).put({ ...base, version: 2, params: { via: elected }, deployedBy: `peer:${elected}`, deployedAt: base.deployedAt + 1 })
+    g.stepOnly(elected, 100)
+    await new Promise(resolve => setTimeout(resolve, 300))
+    const first = g.running()
+    expect(first.map(r => r.peer)).toEqual([elected])
+    // another member deployed version 2 too, a moment later: the channel keeps that one everywhere
+    g.store(other).put({ ...base, version: 2, params: { via: other }, deployedBy: `peer:${other}`, deployedAt: base.deployedAt + 2 })
+    await g.advance(1000)
+    expect(g.store(elected).deployment('orders')?.params).toEqual({ via: other })
+    expect(first[0]!.cancelled).toBe(true)
+    expect(g.running().map(r => r.peer)).toEqual([elected])
   }, 20_000)
 })

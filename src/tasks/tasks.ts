@@ -74,6 +74,9 @@ export class Tasks {
   private readonly keys = new Map<string, string>()
   private readonly started = new Set<TaskPool>()
   private readonly registered = new Map<string, string>()
+  /** The pool each task was queued in: a task resumed by its journaled path, before its name is registered
+   * again, is in the pool of that path, which its name no longer finds (cancel must reach its attempt). */
+  private readonly queuedIn = new WeakMap<Task, string>()
   /** Directories holding other peers' code (shipped task modules): pools over them spawn it as shipped code. */
   private readonly foreignDirs: string[] = []
   private readonly host: SessionHost
@@ -230,7 +233,9 @@ export class Tasks {
       signal.addEventListener('abort', onAbort, { once: true })
       void task.settled.then(() => { signal.removeEventListener('abort', onAbort) })
     }
-    const ready = this.readyPools.get(this.poolKey(String(module)))
+    const key = this.poolKey(String(module))
+    this.queuedIn.set(task, key)
+    const ready = this.readyPools.get(key)
     if (ready != null) { ready.enqueue(task); return }
     this.poolFor(module, options).then(
       pool => { if (!task.final) pool.enqueue(task) },
@@ -239,7 +244,7 @@ export class Tasks {
   }
 
   private async cancelTask (task: Task, reason: string): Promise<void> {
-    const pending = this.pools.get(this.poolKey(task.module))
+    const pending = this.pools.get(this.queuedIn.get(task) ?? this.poolKey(task.module))
     const pool = pending == null ? undefined : await pending.catch(() => undefined)
     if (pool != null) pool.end(task, 'cancelled', reason)
     else task.mark('cancelled', toWireError(new TaskCancelledError(task.id, reason)))

@@ -112,6 +112,22 @@ describe('Tasks with a journal: restart', () => {
     expect(rows()).toEqual({ sessions: [], tasks: [], unreadable: 0 })
   })
 
+  it('cancelling a task resumed before its name is registered again reaches its running attempt', async () => {
+    const first = await owner(hold)
+    first.tasks.register('square', SQUARE)
+    const handle = first.tasks.submit('square', 3)
+    await until(() => first.workers[0]?.held.length === 1)
+    await stop(first.tasks)
+    // restarted, 'square' not registered (yet): the task is queued again by the module path it was journaled with
+    const second = await owner(hold, { cancelGraceMs: 20 })
+    const resumed = second.tasks.getTask(handle.id)!
+    await until(() => second.workers[0]?.held.length === 1)
+    resumed.cancel('enough')
+    await expect(resumed.result()).rejects.toMatchObject({ code: 'ERR_TASK_CANCELLED' })
+    // the attempt keeps running on its worker (the fake ignores its signal): the grace ends with a kill
+    await until(() => second.workers[0]!.killed != null)
+  })
+
   it('a session closed before the crash finishes its tasks after the restart, then is dropped with its rows', async () => {
     const first = await owner(hold)
     const session = first.tasks.session({ name: 'closing' })

@@ -16,6 +16,8 @@ import { sha256 as hashOf } from '../wire/module-ref.ts'
 import type { Caller } from './access.ts'
 import { DEFAULT_LIST, MAX_LIST, MAX_REQUEST_BYTES, MAX_WAIT_MS, tasksRequestSchema } from './protocol-schema.ts'
 import type { SessionSummary, TasksReply, TasksRequest } from './protocol-schema.ts'
+import { SubmitBudget } from './submit-budget.ts'
+import type { SubmitLimits } from './submit-budget.ts'
 
 /** Shipped task bundles kept at most (content-addressed, least recently used evicted; a module with open tasks stays). */
 export const TASK_MODULES_QUOTA_BYTES = 64 * 1024 * 1024
@@ -37,6 +39,8 @@ export interface TasksServiceDeps {
   /** Sends a request to the owner `owner` (a member) and returns its reply. */
   forward: (owner: string, request: TasksRequest, signal: AbortSignal) => Promise<TasksReply>
   log: Logger
+  /** What one remote submitter may hold open here (default: submit-budget.ts's bounds). */
+  submitLimits?: SubmitLimits
 }
 
 /**
@@ -50,9 +54,11 @@ export class TasksService {
   private readonly deps: TasksServiceDeps
   private modules?: Promise<ModuleCache>
   private readonly remoteSessions = new Set<Session>()
+  private readonly budget: SubmitBudget
 
   constructor (deps: TasksServiceDeps) {
     this.deps = deps
+    this.budget = new SubmitBudget(deps.submitLimits)
   }
 
   handler (): StreamHandler {
@@ -169,6 +175,18 @@ export class TasksService {
   }
 
   private async submit (caller: Caller, request: Extract<TasksRequest, { op: 'submit' }>): Promise<TasksReply> {
+    const release = this.budget.take(caller.peer, Buffer.byteLength(JSON.stringify(request.input ?? null)))
+    try {
+      const task = await this.submitTask(caller, request)
+      void task.settled.then(release)
+      return { ok: true, id: task.id, task: task.info() }
+    } catch (err) {
+      release()
+      throw err
+    }
+  }
+
+  private async submitTask (caller: Caller, request: Extract<TasksRequest, { op: 'submit' }>): Promise<Task> {
     const { tasks } = this.deps
     const session = request.session == null ? this.defaultSession() : this.session(request.session)
     const options = { priority: request.priority, maxRetries: request.maxRetries, timeoutMs: request.timeoutMs, submitter: caller.peer }
@@ -176,8 +194,7 @@ export class TasksService {
       const { name } = request.module
       // only a registered name: anything else would resolve as a path on this node
       if (tasks.registeredModule(name) == null) throw new TaskNotRegisteredError(name, tasks.registeredNames())
-      const task = session.submit(name, request.input, options)
-      return { ok: true, id: task.id, task: task.info() }
+      return session.submit(name, request.input, options)
     }
     const { sha256, source } = request.module
     if (hashOf(source) !== sha256) throw new ProtocolError('the shipped task module does not match its sha256')
@@ -192,7 +209,7 @@ export class TasksService {
     }
     // pinned while the task is open: its pool may still spawn a worker from the file
     void task.settled.then(() => { cache.release(sha256) })
-    return { ok: true, id: task.id, task: task.info() }
+    return task
   }
 
   private task (caller: Caller, id: string, op: string): Task {

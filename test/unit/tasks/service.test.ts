@@ -12,6 +12,7 @@ import type { TasksReply, TasksRequest } from '../../../src/tasks/protocol-schem
 import { PeerCredentials } from '../../../src/trust/credentials.ts'
 import type { Role } from '../../../src/trust/roles.ts'
 import { sha256 } from '../../../src/wire/module-ref.ts'
+import type { SubmitLimits } from '../../../src/tasks/submit-budget.ts'
 
 const square = fileURLToPath(new URL('../../fixtures/tasks/square.mjs', import.meta.url))
 const log = pino({ level: 'silent' })
@@ -27,7 +28,7 @@ describe('TasksService (the tasks protocol, components stubbed)', () => {
   afterEach(async () => { for (const stop of stops.splice(0)) await stop() })
 
   /** A service over real Tasks whose pools never get a worker (no capacity): tasks stay queued until cancelled. */
-  async function service (): Promise<{ svc: TasksService, tasks: Tasks, forwarded: Array<[string, TasksRequest]>, dataDir: string }> {
+  async function service (submitLimits?: SubmitLimits): Promise<{ svc: TasksService, tasks: Tasks, forwarded: Array<[string, TasksRequest]>, dataDir: string }> {
     const credentials = new PeerCredentials()
     const grant = (peer: string, roles: Role[]): void => { credentials.record(peer, { name: 'x', serial: '1', roles: new Set(roles), notAfter: Number.MAX_SAFE_INTEGER }) }
     grant(client, ['client']); grant(member, ['member']); grant(admin, ['admin'])
@@ -37,7 +38,7 @@ describe('TasksService (the tasks protocol, components stubbed)', () => {
     stops.push(async () => { await tasks.stop(); await rm(dataDir, { recursive: true, force: true }) })
     const forwarded: Array<[string, TasksRequest]> = []
     const forward = async (owner: string, request: TasksRequest): Promise<TasksReply> => { forwarded.push([owner, request]); return { ok: true, id: 'relayed' } }
-    return { svc: new TasksService({ tasks, self, credentials, dataDir, prepareDataDir: async () => {}, forward, log }), tasks, forwarded, dataDir }
+    return { svc: new TasksService({ tasks, self, credentials, dataDir, prepareDataDir: async () => {}, forward, log, submitLimits }), tasks, forwarded, dataDir }
   }
 
   const submitName = { op: 'submit', module: { kind: 'name', name: 'sq' }, input: 3 } as const
@@ -66,6 +67,25 @@ describe('TasksService (the tasks protocol, components stubbed)', () => {
     expect(submitted.ok && submitted.task?.module).toBe(join(dataDir, 'tasks', 'modules', `${sha256(source)}.mjs`))
     expect(await readdir(join(dataDir, 'tasks', 'modules'))).toEqual([`${sha256(source)}.mjs`])
     expect(errorCode(await svc.serve(member, { op: 'submit', module: { ...module, sha256: sha256('other') } }))).toBe('ERR_PROTOCOL')
+  })
+
+  it('bounds what one remote submitter holds open (tasks and input bytes); room comes back as its tasks end', async () => {
+    const { svc } = await service({ tasks: 2, bytes: 1000 })
+    const ids: string[] = []
+    for (let i = 0; i < 2; i++) {
+      const reply = await svc.serve(client, submitName)
+      if (!reply.ok) throw new Error('submit failed')
+      ids.push(reply.id!)
+    }
+    expect(errorCode(await svc.serve(client, submitName))).toBe('ERR_TASK_LIMIT')
+    // another submitter has room of its own
+    expect((await svc.serve(member, submitName)).ok).toBe(true)
+    expect(errorCode(await svc.serve(member, { ...submitName, input: 'x'.repeat(1000) }))).toBe('ERR_TASK_LIMIT')
+    // a task that ends gives its room back; a refused submit took none
+    expect((await svc.serve(client, { op: 'cancel', id: ids[0]! })).ok).toBe(true)
+    expect(errorCode(await svc.serve(client, { ...submitName, module: { kind: 'name', name: 'nope' } }))).toBe('ERR_TASK_NOT_REGISTERED')
+    expect((await svc.serve(client, submitName)).ok).toBe(true)
+    expect(errorCode(await svc.serve(client, submitName))).toBe('ERR_TASK_LIMIT')
   })
 
   it('runs only registered names: another name is not looked up as a path', async () => {

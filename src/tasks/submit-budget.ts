@@ -1,0 +1,48 @@
+import { TaskLimitError } from '../errors.ts'
+
+/** Open tasks (queued or running) one remote submitter may hold on this owner. */
+export const MAX_OPEN_TASKS_PER_PEER = 10_000
+/** The inputs of one remote submitter's open tasks, as JSON, at most: they stay in memory and in the journal. */
+export const MAX_OPEN_INPUT_BYTES_PER_PEER = 64 * 1024 * 1024
+
+export interface SubmitLimits {
+  tasks: number
+  bytes: number
+}
+
+/**
+ * What each remote submitter holds open on this owner, bounded (DESIGN §11: every collection a peer can grow
+ * is bounded): a peer with a valid certificate submitting in a loop while no agent has room would otherwise
+ * fill the owner's memory and its journal. A task's room is given back when it ends, however it ends.
+ */
+export class SubmitBudget {
+  private readonly limits: SubmitLimits
+  private readonly open = new Map<string, { tasks: number, bytes: number }>()
+
+  constructor (limits: SubmitLimits = { tasks: MAX_OPEN_TASKS_PER_PEER, bytes: MAX_OPEN_INPUT_BYTES_PER_PEER }) {
+    this.limits = limits
+  }
+
+  /** Room for one more task of `bytes` of input for `peer`, or TaskLimitError; call the returned function once, when it ends. */
+  take (peer: string, bytes: number): () => void {
+    const held = this.open.get(peer) ?? { tasks: 0, bytes: 0 }
+    if (held.tasks + 1 > this.limits.tasks) throw new TaskLimitError(`${held.tasks} tasks of yours are open on this node, the most it holds for one submitter: wait for some to end`)
+    if (held.bytes + bytes > this.limits.bytes) throw new TaskLimitError(`the inputs of your open tasks here come to ${held.bytes} bytes; with this one's ${bytes} that is over the ${this.limits.bytes} this node holds for one submitter`)
+    held.tasks++
+    held.bytes += bytes
+    this.open.set(peer, held)
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      held.tasks--
+      held.bytes -= bytes
+      if (held.tasks === 0) this.open.delete(peer)
+    }
+  }
+
+  /** Submitters holding open tasks now. */
+  get submitters (): number {
+    return this.open.size
+  }
+}

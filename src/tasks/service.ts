@@ -1,5 +1,4 @@
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { StreamHandler } from '@libp2p/interface'
 import { JsonStream } from '../transport/json-stream.ts'
 import { toWireError } from '../wire/wire-error.ts'
@@ -253,7 +252,9 @@ function summary (session: Session): SessionSummary {
 }
 
 async function settledWithin (task: Task, ms: number): Promise<void> {
-  const timer = new AbortController()
-  await Promise.race([task.settled, sleep(ms, undefined, { signal: timer.signal }).catch(() => {})])
-  timer.abort()
+  await new Promise<void>(resolve => {
+    let timer: NodeJS.Timeout | undefined
+    const off = task.whenSettled(() => { clearTimeout(timer); resolve() })
+    if (!task.final) timer = setTimeout(() => { off(); resolve() }, ms)
+  })
 }

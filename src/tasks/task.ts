@@ -94,6 +94,8 @@ export class Task {
   /** The journal's bookkeeping for this task, when the node journals (JournalRecorder's alone). */
   journal?: JournalEntry
   private settle?: () => void
+  /** Waits that end on their own (a timeout) and take their listener back (`whenSettled`). */
+  private settleListeners?: Set<() => void>
   /** `result()`'s promise, made on the first call and settled as the task ends: one promise per awaited task, not two and a callback. */
   private resultPromise?: Promise<unknown>
   private resolveResult?: (value: unknown) => void
@@ -129,6 +131,21 @@ export class Task {
       this.settledPromise = this.final ? Promise.resolve() : new Promise(resolve => { this.settle = resolve })
     }
     return this.settledPromise
+  }
+
+  /**
+   * Calls `listener` once the task is final (at once if it is); the returned function takes it back. For a
+   * wait with a timeout: a reaction on `settled` would stay until the task ends, and a caller waiting on a
+   * long task with a short timeout, in a loop, would pile them up.
+   */
+  whenSettled (listener: () => void): () => void {
+    if (this.final) {
+      listener()
+      return () => {}
+    }
+    const listeners = (this.settleListeners ??= new Set())
+    listeners.add(listener)
+    return () => { listeners.delete(listener) }
   }
 
   /** The task's value, or a TaskError (its remote stack kept), TaskTimeoutError, TaskCancelledError or TaskLostError. */
@@ -259,6 +276,9 @@ export class Task {
     if (emitter != null && emitter.listenerCount('status') > 0) emitter.emit('status', this.statusEvent())
     if (!final) return
     this.settle?.()
+    const listeners = this.settleListeners
+    this.settleListeners = undefined
+    for (const listener of listeners ?? []) listener()
     if (this.resolveResult == null) return
     if (this.status === 'completed') this.resolveResult(this.value)
     else this.rejectResult!(this.failure())

@@ -88,6 +88,19 @@ describe('TasksService (the tasks protocol, components stubbed)', () => {
     expect(errorCode(await svc.serve(client, submitName))).toBe('ERR_TASK_LIMIT')
   })
 
+  it('a wait that times out takes its listener off the task (a caller waiting in a loop on a long task); one pending when the task ends returns then', async () => {
+    const { svc, tasks } = await service()
+    const submitted = await svc.serve(client, submitName)
+    if (!submitted.ok) throw new Error('submit failed')
+    for (let i = 0; i < 50; i++) expect(await svc.serve(client, { op: 'wait', id: submitted.id!, timeoutMs: 1 })).toMatchObject({ ok: true, task: { status: 'queued' } })
+    const task = tasks.getTask(submitted.id!)!
+    expect((task as unknown as { settleListeners?: Set<unknown> }).settleListeners?.size ?? 0).toBe(0)
+    // a wait still pending when the task ends returns then
+    const waiting = svc.serve(client, { op: 'wait', id: submitted.id!, timeoutMs: 60_000 })
+    await svc.serve(client, { op: 'cancel', id: submitted.id! })
+    expect(await waiting).toMatchObject({ ok: true, task: { status: 'cancelled' } })
+  })
+
   it('runs only registered names: another name is not looked up as a path', async () => {
     const { svc } = await service()
     expect(errorCode(await svc.serve(member, { op: 'submit', module: { kind: 'name', name: 'square.mjs' } }))).toBe('ERR_TASK_NOT_REGISTERED')

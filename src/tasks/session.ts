@@ -153,8 +153,10 @@ export class Session {
   /** Status changes, progress and log lines of every task of the session, until it is done (or the reader stops). */
   events (): AsyncIterableIterator<TaskEvent> {
     const stream: EventStream<TaskEvent> = new EventStream(EVENT_BUFFER, () => { this.streams.delete(stream) })
-    this.streams.add(stream)
-    void this.done.then(() => { stream.end() })
+    // ended by settleIfDone with the others, not by a reaction on `done` each: the default session is never
+    // done, and a live-output hub that re-follows it would leave one behind per call
+    if (this.isDone) stream.end()
+    else this.streams.add(stream)
     return stream
   }
 
@@ -192,7 +194,13 @@ export class Session {
     for (const stream of this.streams) stream.push(event)
   }
 
+  private get isDone (): boolean {
+    return this.closed && this.open === 0
+  }
+
   private settleIfDone (): void {
-    if (this.closed && this.open === 0) this.finish()
+    if (!this.isDone) return
+    this.finish()
+    for (const stream of [...this.streams]) stream.end()
   }
 }

@@ -104,6 +104,10 @@ describe('Session', () => {
     await reading
     await s.done
     expect(seen.map(e => e.type === 'status' ? e.status : e.type === 'progress' ? `progress ${String(e.value)}` : e.line)).toEqual(['dispatched', 'progress 50', 'running', 'completed'])
+    // asked for once the session is done: it ends at once
+    const late: TaskEvent[] = []
+    for await (const e of s.events()) late.push(e)
+    expect(late).toEqual([])
   })
 
   it('close refuses new tasks (ERR_SESSION_CLOSED); cancel ends every open task and settles done', async () => {

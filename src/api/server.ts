@@ -24,6 +24,7 @@ import { wsRoutes } from './routes/ws.ts'
 import { hookRoutes, loadHooks } from './routes/hooks.ts'
 import { scheduleRoutes } from './routes/schedules.ts'
 import { startSchedules } from '../schedules/start.ts'
+import { rateKey } from './rate-key.ts'
 import { ConfigError, RateLimitedError } from '../errors.ts'
 
 export interface ApiServer {
@@ -35,8 +36,8 @@ export interface ApiServer {
 /**
  * The HTTP API of one node (DESIGN §13): Fastify with JSON-schema validation
  * and serialization, an OpenAPI document at `/docs/json`, bearer-token scopes,
- * a per-subject rate limit, a Host/Origin check, and one route module per
- * concern (tasks, sessions, members, live output, webhooks).
+ * a rate limit per subject (webhooks: per address), a Host/Origin check, and
+ * one route module per concern (tasks, sessions, members, live output, webhooks).
  */
 export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'members' | 'self' | 'tasks' | 'log' | 'certificateRevoked' | 'channel' | 'handle'>, options: ApiOptions): Promise<ApiServer> {
   const settings = apiSettings(options)
@@ -74,8 +75,8 @@ export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'member
     hook: 'preHandler',
     max: settings.rateLimit,
     timeWindow: settings.rateWindowMs,
-    // after authentication: a subject is limited wherever it connects from; webhooks per hook
-    keyGenerator: request => request.principal != null ? `sub:${request.principal.subject}` : request.url.startsWith('/v1/hooks/') ? `hook:${request.url}` : `ip:${request.ip}`,
+    // after authentication: a subject wherever it connects from, others by address and route (rate-key.ts)
+    keyGenerator: rateKey,
     errorResponseBuilder: (_request, context) => new RateLimitedError(context.ttl)
   })
   await app.register(swagger, {

@@ -13,6 +13,8 @@ export interface ResumeHost {
   session: (row: SessionRow) => Session
   /** A session that is not journaled but always there (the default session). */
   existing: (id: string) => Session | undefined
+  /** The default session's id: it takes the node's own submits, so it is never closed, whatever its row says. */
+  defaultSession: string
   /** Takes in a rebuilt task (journaled in row `rowid`): its session adopts it, and it is followed as a new one would be. */
   adopt: (session: Session, task: Task, rowid: number) => void
   /** Queues an unfinished task to run `path` (the module it was submitted with, resolved). */
@@ -36,7 +38,9 @@ export interface ResumeSummary {
  * died: a final task is served as it ended (unless past the TTL); an
  * unfinished one is queued again, and one that was dispatched or running
  * counts that attempt (a retry, as when a worker dies) and fails as lost if it
- * was its last. A session journaled as closed is closed again once its tasks are in.
+ * was its last. A session journaled as closed is closed again once its tasks
+ * are in, but for the default session (an API cancel once closed it: such a
+ * journal must not leave the node unable to submit).
  */
 export function resumeJournal (contents: JournalContents, host: ResumeHost, forgetEndedBefore: number): ResumeSummary {
   const summary: ResumeSummary = { sessions: 0, requeued: 0, finished: 0, lost: 0, skipped: contents.unreadable }
@@ -66,7 +70,7 @@ export function resumeJournal (contents: JournalContents, host: ResumeHost, forg
     host.enqueue(task, row.path, restored.resources)
     summary.requeued++
   }
-  for (const row of contents.sessions) if (row.closed) sessions.get(row.id)?.close()
+  for (const row of contents.sessions) if (row.closed && row.id !== host.defaultSession) sessions.get(row.id)?.close()
   return summary
 }
 

@@ -9,6 +9,7 @@ import { ConfigError, PeerUnreachableError, ProtocolError, TaskLimitError, TaskN
 import type { Tasks } from './tasks.ts'
 import type { Task } from './task.ts'
 import type { Session } from './session.ts'
+import { defaultSessionId } from './session.ts'
 import { checkRequest, checkTaskAccess } from './access.ts'
 import { isFinal } from './types.ts'
 import { sha256 as hashOf } from '../wire/module-ref.ts'
@@ -164,7 +165,7 @@ export class TasksService {
         const open = session.tasks().filter(t => !isFinal(t.status))
         const reason = `session cancelled by ${caller.peer}`
         // the default session is cancelled task by task: it stays open for the node's own submits
-        if (session === this.defaultSession()) for (const info of open) session.get(info.id)?.cancel(reason)
+        if (session === this.defaultSession()) session.cancelTasks(reason)
         else session.cancel(reason)
         // answered with the counts after the cancel: a closed session is forgotten once done
         await Promise.all(open.map(async info => { const task = session.get(info.id); if (task != null) await settledWithin(task, CANCEL_SETTLE_MS) }))
@@ -225,7 +226,7 @@ export class TasksService {
   }
 
   private defaultSession (): Session {
-    return this.deps.tasks.getSession(`${this.deps.self}/s-default`)!
+    return this.deps.tasks.getSession(defaultSessionId(this.deps.self))!
   }
 
   private async moduleCache (): Promise<ModuleCache> {

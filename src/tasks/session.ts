@@ -23,6 +23,11 @@ const EVENT_BUFFER = 10_000
 
 export const SESSION_DEFAULTS: TaskDefaults = { maxRetries: 3, priority: 0 }
 
+/** The id of `owner`'s default session: the one its own submits (and webhooks, schedules) go to. */
+export function defaultSessionId (owner: string): string {
+  return `${owner}/s-default`
+}
+
 /**
  * A group of tasks under default options (ArmoniK's session): submit, run,
  * cancel all, close (no new tasks; `done` resolves once every task is final),
@@ -125,6 +130,11 @@ export class Session {
   /** Cancels every task not yet final, and closes the session. */
   cancel (reason = 'session cancelled'): void {
     this.close()
+    this.cancelTasks(reason)
+  }
+
+  /** Cancels every task not yet final and leaves the session open (how the default session is cancelled). */
+  cancelTasks (reason = 'session cancelled'): void {
     // final tasks are no longer here: only open ones are left to cancel
     for (const task of [...this.byId.values()]) task.cancel(reason)
   }

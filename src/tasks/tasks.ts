@@ -1,6 +1,6 @@
 import { basename, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Session } from './session.ts'
+import { Session, defaultSessionId } from './session.ts'
 import type { SessionHost } from './session.ts'
 import type { Task } from './task.ts'
 import { TaskPool } from './pool.ts'
@@ -103,7 +103,7 @@ export class Tasks {
         this.recorder?.statusChanged(task)
       }
     }
-    this.defaultSession = this.session({ name: 'default' }, `${owner}/s-default`)
+    this.defaultSession = this.session({ name: 'default' }, defaultSessionId(owner))
     // made after the default session, which is journaled with its first task: a node that owns no task writes no file
     if (this.config.durable && journal != null) this.recorder = new JournalRecorder({ ...journal, maxResultBytes: this.config.maxResultBytes, log: deps.log })
   }
@@ -193,12 +193,15 @@ export class Tasks {
     const summary = resumeJournal(journaled, {
       session: row => this.sessionsById.get(row.id) ?? this.session({ name: row.name, maxRetries: row.maxRetries, timeoutMs: row.timeoutMs, priority: row.priority }, row.id),
       existing: id => this.sessionsById.get(id),
+      defaultSession: this.defaultSession.id,
       adopt: (session, task, rowid) => {
         session.adopt(task)
         this.recorder?.resumed(task, rowid)
       },
       enqueue: (task, path, resources) => { this.enqueue(task, path, { resources }) }
     }, Date.now() - this.config.resultTtlMs)
+    // a journal whose default session was closed (by an API cancel, before that kept it open) says it is open again
+    if (journaled.sessions.some(row => row.id === this.defaultSession.id && row.closed)) this.recorder?.session(this.defaultSession)
     this.recorder?.forget(Date.now() - this.config.resultTtlMs)
     this.deps.log.info(summary, 'tasks resumed from the journal')
   }

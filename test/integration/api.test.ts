@@ -127,6 +127,16 @@ describe('the HTTP API on a grid node process (--api) with an agent', () => {
     expect((listed.json as Array<{ id: string }>).map(s => s.id)).toContain(session.json.id)
   }, 30_000)
 
+  it('cancelling the default session cancels its tasks and leaves it open: submits without a session still work', async () => {
+    const defaultId = `${apiNode.peerId}/s-default`
+    const long = await call('POST', '/v1/tasks', 'submitter', { task: 'chatty', input: { steps: 200, ms: 50 } })
+    expect(long.json.session).toBe(defaultId)
+    const cancelled = await call('DELETE', `/v1/sessions/${enc(defaultId)}`, 'admin')
+    expect(cancelled).toMatchObject({ status: 202, json: { id: defaultId, closed: false } })
+    await eventually(async () => (await call('GET', `/v1/tasks/${enc(long.json.id)}`, 'reader')).json.status === 'cancelled' ? true : undefined)
+    expect(await call('POST', '/v1/tasks?wait=1', 'submitter', { task: 'square', input: 5 })).toMatchObject({ status: 200, json: { session: defaultId, value: 25 } })
+  }, 30_000)
+
   it('a running task\'s event stream has its status changes, progress, log lines and result, with consecutive ids', async () => {
     const submitted = await call('POST', '/v1/tasks', 'submitter', { task: 'chatty', input: { steps: 3, ms: 100 } })
     const { status, events } = await readEvents(`${base}/v1/tasks/${enc(submitted.json.id)}/events`, auth('reader'))

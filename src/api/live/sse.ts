@@ -17,7 +17,8 @@ export function resumeAfter (request: FastifyRequest): number {
  * then new ones as they come; the response ends with the stream. A reader
  * that already has every event of an ended stream gets 204, which tells an
  * EventSource to stop reconnecting. A reader with more than
- * `maxBufferedBytes` unsent is dropped (it is not reading).
+ * `maxBufferedBytes` unsent is dropped (it is not reading); one already
+ * gone gives its slot back at once.
  */
 export function serveEvents (request: FastifyRequest, reply: FastifyReply, log: EventLog, options: { maxBufferedBytes: number, release: () => void }): FastifyReply {
   const { after, gap } = log.resume(resumeAfter(request))
@@ -27,6 +28,11 @@ export function serveEvents (request: FastifyRequest, reply: FastifyReply, log: 
   }
   const res = reply.raw
   reply.hijack()
+  // a client gone during the async work before this (token verification) fired 'close' already: listened for now, it would never come
+  if (res.destroyed || res.closed || request.raw.socket.destroyed) {
+    options.release()
+    return reply
+  }
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' })
   res.write('retry: 2000\n\n')
   let closed = false

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { ApiContext } from '../api-context.ts'
 import type { Session } from '../../tasks/session.ts'
+import { defaultSessionId } from '../../tasks/session.ts'
 import type { SessionOptions } from '../../tasks/types.ts'
 import { idParams, problemResponses, sessionBodySchema, sessionSchema } from '../schemas.ts'
 import { findSession } from '../lookup.ts'
@@ -30,11 +31,14 @@ export function sessionRoutes (app: FastifyInstance, api: ApiContext): void {
 
   app.delete<{ Params: { id: string } }>('/v1/sessions/:id', {
     config: { scope: 'tasks:cancel' },
-    schema: { summary: 'Cancel a session: every task not yet final, and no new ones (its own submitter, or admin)', tags: ['sessions'], params: idParams, response: { 202: sessionSchema, ...problemResponses } }
+    schema: { summary: 'Cancel a session: every task not yet final, and no new ones (its own submitter, or admin); the default session stays open', tags: ['sessions'], params: idParams, response: { 202: sessionSchema, ...problemResponses } }
   }, async (request, reply) => {
     const session = findSession(api.node.tasks, api.node.peerId, request.params.id)
     api.submitters.checkMayCancel(request.principal!, session.id, false)
-    session.cancel(`cancelled through the HTTP API by ${request.principal!.subject}`)
+    const reason = `cancelled through the HTTP API by ${request.principal!.subject}`
+    // the default session takes the node's own submits (node.run, webhooks, schedules): closed, they would all fail
+    if (session.id === defaultSessionId(api.node.peerId)) session.cancelTasks(reason)
+    else session.cancel(reason)
     return await reply.code(202).send(sessionView(session))
   })
 }

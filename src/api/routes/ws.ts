@@ -18,6 +18,7 @@ export function wsRoutes (app: FastifyInstance, api: ApiContext): void {
     },
     handler: async (_request, reply) => sendProblem(reply, problem(426, 'ERR_UPGRADE_REQUIRED', 'this route speaks WebSocket only')),
     wsHandler: (socket) => {
+      // unlike an event stream's (sse.ts), never late for 'close': ws calls this synchronously, only for a socket still open
       let release: () => void
       try {
         release = api.streams.take()

@@ -3,10 +3,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPairSync } from 'node:crypto'
+import { request } from 'node:http'
 import { SignJWT, exportJWK } from 'jose'
 import { startApiServer } from '../../../src/api/server.ts'
 import type { ApiServer } from '../../../src/api/server.ts'
 import { jwtVerifier } from '../../../src/api/auth/jwt.ts'
+import { signHook } from '../../../src/api/hooks/signature.ts'
+import { HOOK_CLIENTS } from '../../../src/api/routes/hooks.ts'
 import { ConfigError, ERR_UNAUTHORIZED } from '../../../src/errors.ts'
 import { stubNode } from './stub-node.ts'
 
@@ -26,6 +29,15 @@ async function file (name: string, text: string): Promise<string> {
 
 const sign = async (claims: Record<string, unknown>, alg: string, key: Parameters<SignJWT['sign']>[0], kid?: string): Promise<string> =>
   await new SignJWT(claims).setProtectedHeader({ alg, ...(kid == null ? {} : { kid }) }).sign(key)
+
+/** POSTs `body` to `url` from the local address `from` (any of 127.0.0.0/8: another client to the server); its status. */
+async function postFrom (from: string, url: string, body: string, headers: Record<string, string> = {}): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', localAddress: from, headers: { 'content-type': 'application/json', ...headers } }, res => { res.resume(); resolve(res.statusCode ?? 0) })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
 
 describe('bearer tokens', () => {
   const future = Math.floor(Date.now() / 1000) + 300
@@ -78,6 +90,49 @@ describe('the API server (in process, stub node)', () => {
     expect(Number(limited!.headers.get('retry-after'))).toBeGreaterThan(0)
     expect(await limited!.json()).toMatchObject({ code: 'ERR_RATE_LIMITED', status: 429 })
     expect((await fetch(`${server.url}/v1/members`, { headers: { authorization: `Bearer ${await token('b')}` } })).status).toBe(200)
+  })
+
+  it('DELETE on the default session cancels its open tasks and leaves it open: the node\'s own submits still go there', async () => {
+    const secret = 'd'.repeat(40)
+    const { node, session } = stubNode()
+    const server = await startApiServer(node, { port: 0, jwt: { secretFile: await file('s', secret) } })
+    servers.push(server)
+    const admin = await sign({ sub: 'root', scope: 'admin', exp: Math.floor(Date.now() / 1000) + 300 }, 'HS256', new TextEncoder().encode(secret))
+    const open = session.submit('noop', 1)
+    const res = await fetch(`${server.url}/v1/sessions/${encodeURIComponent(session.id)}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } })
+    expect(res.status).toBe(202)
+    expect(await res.json()).toMatchObject({ id: 'P/s-default', closed: false, counts: { cancelled: 1 } })
+    expect(open.status).toBe('cancelled')
+    expect(session.submit('noop', 2).status).toBe('queued')
+  })
+
+  it('webhook calls are limited per client address and route (a query or another spelling is the same bucket): junk from one address does not starve a signed sender', async () => {
+    const hookSecret = 'k'.repeat(32)
+    const { node, queued } = stubNode()
+    const server = await startApiServer(node, { port: 0, rateLimit: 3, rateWindowMs: 60_000, hooks: [{ name: 'h', task: 'noop', secretFile: await file('hook', hookSecret) }] })
+    servers.push(server)
+    const junk = async (paths: string[]): Promise<number[]> => {
+      const statuses: number[] = []
+      for (const path of paths) statuses.push(await postFrom('127.0.0.1', `${server.url}${path}`, '{}'))
+      return statuses
+    }
+    expect(await junk(['/v1/hooks/h', '/v1/hooks/h', '/v1/hooks/h', '/v1/hooks/h'])).toEqual([401, 401, 401, 429])
+    const ts = String(Math.floor(Date.now() / 1000))
+    expect(await postFrom('127.0.0.2', `${server.url}/v1/hooks/h`, '{}', { 'x-gridd-timestamp': ts, 'x-hub-signature-256': signHook(hookSecret, ts, '{}') })).toBe(202)
+    expect(queued).toHaveLength(1)
+    expect(await junk(['/v1/hooks/h?a=1', '/v1/hooks/%68'])).toEqual([429, 429])
+  })
+
+  it('all webhook calls together are bounded: HOOK_CLIENTS clients\' worth per window', async () => {
+    const { node } = stubNode()
+    const server = await startApiServer(node, { port: 0, rateLimit: 2, rateWindowMs: 60_000, hooks: [{ name: 'h', task: 'noop', secretFile: await file('hook', 'k'.repeat(32)) }] })
+    servers.push(server)
+    const statuses: number[] = []
+    for (let client = 1; client <= HOOK_CLIENTS + 1; client++) {
+      for (let i = 0; i < 2; i++) statuses.push(await postFrom(`127.0.0.${client}`, `${server.url}/v1/hooks/h`, '{}'))
+    }
+    expect(statuses.slice(0, 2 * HOOK_CLIENTS).every(s => s === 401)).toBe(true)
+    expect(statuses.slice(2 * HOOK_CLIENTS)).toEqual([429, 429])
   })
 
   it('without a verifier every scoped route answers 401; an unknown route a 404 problem', async () => {

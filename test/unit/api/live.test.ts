@@ -5,7 +5,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SignJWT } from 'jose'
+import Fastify from 'fastify'
 import { EventLog } from '../../../src/api/live/event-log.ts'
+import { serveEvents } from '../../../src/api/live/sse.ts'
 import type { LiveEvent } from '../../../src/api/live/event-log.ts'
 import { LiveHub } from '../../../src/api/live/hub.ts'
 import { HookVerifier, signHook } from '../../../src/api/hooks/signature.ts'
@@ -121,5 +123,42 @@ describe('an event stream reader that does not read', () => {
     }
     await closed
     expect(sent).toBeLessThan(16_384)
+  })
+})
+
+describe('an event stream whose client left before it was served', () => {
+  const cleanup: Array<() => Promise<void>> = []
+  afterEach(async () => { for (const undo of cleanup.splice(0).reverse()) await undo() })
+
+  it('gives its slot back at once, though its close event came during the async work before it (token verification)', async () => {
+    // the real server's auth hook awaits the token's verification; here a hook awaits a gate the test opens
+    let proceed!: () => void
+    const gate = new Promise<void>(resolve => { proceed = resolve })
+    let arrived!: (client: { gone: Promise<void> }) => void
+    const inHook = new Promise<{ gone: Promise<void> }>(resolve => { arrived = resolve })
+    let releases = 0
+    let served = false
+    const app = Fastify()
+    cleanup.push(async () => { await app.close() })
+    app.addHook('onRequest', async (_request, reply) => {
+      arrived({ gone: new Promise(resolve => { reply.raw.once('close', resolve) }) })
+      await gate
+    })
+    app.get('/events', async (request, reply) => {
+      served = true
+      return serveEvents(request, reply, new EventLog('t', 10), { maxBufferedBytes: 1024, release: () => { releases++ } })
+    })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = app.server.address() as { port: number }
+    const client = get(`http://127.0.0.1:${port}/events`)
+    client.on('error', () => {})
+    const { gone } = await inHook
+    client.destroy()
+    await gone
+    proceed()
+    const deadline = Date.now() + 2000
+    while (releases === 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
+    expect(served).toBe(true)
+    expect(releases).toBe(1)
   })
 })

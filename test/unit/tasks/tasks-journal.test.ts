@@ -145,6 +145,21 @@ describe('Tasks with a journal: restart', () => {
     expect(rows().tasks).toEqual([])
   })
 
+  it('the default session stays open after a restart even where the journal says closed (an API cancel once closed it), and the row is mended', async () => {
+    const first = await owner(square)
+    expect(await first.tasks.submit(SQUARE, 2).result()).toBe(4)
+    // what DELETE /v1/sessions/<node>%2Fs-default used to do
+    first.tasks.getSession('owner/s-default')!.close()
+    await stop(first.tasks)
+    expect(rows().sessions).toMatchObject([{ id: 'owner/s-default', closed: true }])
+
+    const second = await owner(square)
+    expect(second.tasks.getSession('owner/s-default')!.isClosed).toBe(false)
+    expect(await second.tasks.submit(SQUARE, 3).result()).toBe(9)
+    await stop(second.tasks)
+    expect(rows().sessions).toMatchObject([{ id: 'owner/s-default', closed: false }])
+  })
+
   it('results past resultTtlMs are not served after a restart, and their rows are deleted', async () => {
     const first = await owner(square, { resultTtlMs: 50 })
     const handle = first.tasks.submit(SQUARE, 3)

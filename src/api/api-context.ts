@@ -5,6 +5,7 @@ import type { LiveHub } from './live/hub.ts'
 import type { Submitters } from './submitters.ts'
 import type { StreamSlots } from './live/stream-slots.ts'
 import type { ScheduleService } from '../schedules/service.ts'
+import type { SubmitBudget } from '../tasks/submit-budget.ts'
 
 /** What every route module of the API gets (a route module per concern: tasks, sessions, members, live, hooks, schedules; the dashboard later). */
 export interface ApiContext {
@@ -12,6 +13,8 @@ export interface ApiContext {
   settings: ApiSettings
   live: LiveHub
   submitters: Submitters
+  /** What each subject holds open through the API: tasks (and their inputs), sessions. */
+  budgets: { tasks: SubmitBudget, sessions: SubmitBudget }
   streams: StreamSlots
   schedules: ScheduleService
   log: Logger

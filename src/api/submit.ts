@@ -25,9 +25,18 @@ export function submitTask (api: ApiContext, request: SubmitRequest, subject: st
   if (request.task != null && tasks.registeredModule(request.task) == null) throw new NotFoundError(`no task registered as ${JSON.stringify(request.task)} on this node`)
   const module = request.task ?? request.module!
   const options: TaskOptions = { priority: request.priority, timeoutMs: request.timeoutMs, maxRetries: request.maxRetries }
-  const task = request.session == null
-    ? tasks.submit(module, request.input, options)
-    : findSession(tasks, api.node.peerId, request.session).submit(module, request.input, options)
+  // bounded per subject, as over the tasks protocol: a token submitting in a loop with no agent free would fill the node
+  const release = api.budgets.tasks.take(subject, Buffer.byteLength(JSON.stringify(request.input ?? null)))
+  let task: Task
+  try {
+    task = request.session == null
+      ? tasks.submit(module, request.input, options)
+      : findSession(tasks, api.node.peerId, request.session).submit(module, request.input, options)
+  } catch (err) {
+    release()
+    throw err
+  }
+  void task.settled.then(release)
   api.live.task(task)
   api.submitters.record(task.id, subject, task.settled)
   return task

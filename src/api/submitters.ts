@@ -20,9 +20,9 @@ export class Submitters {
     return this.bySubject.get(id)
   }
 
-  /** Throws ForbiddenError unless `principal` submitted `id` or is an admin. */
-  checkMayCancel (principal: Principal, id: string, final: boolean): void {
+  /** Throws ForbiddenError unless `principal` submitted `id` or is an admin (`action`: what it was about to do, for the refusal). */
+  checkMayCancel (principal: Principal, id: string, final: boolean, action = 'cancel'): void {
     if (final || hasScope(principal, 'admin')) return
-    if (this.bySubject.get(id) !== principal.subject) throw new ForbiddenError(`${id} was not submitted by ${principal.subject}: only its submitter or an admin may cancel it`)
+    if (this.bySubject.get(id) !== principal.subject) throw new ForbiddenError(`${id} was not submitted by ${principal.subject}: only its submitter or an admin may ${action} it`)
   }
 }

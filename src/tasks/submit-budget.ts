@@ -6,7 +6,9 @@ export const MAX_OPEN_TASKS_PER_PEER = 10_000
 export const MAX_OPEN_INPUT_BYTES_PER_PEER = 64 * 1024 * 1024
 
 export interface SubmitLimits {
+  /** Open at once, at most (tasks, or what the budget counts: `noun`). */
   tasks: number
+  /** Their inputs as JSON, at most. */
   bytes: number
 }
 
@@ -17,17 +19,20 @@ export interface SubmitLimits {
  */
 export class SubmitBudget {
   private readonly limits: SubmitLimits
+  private readonly noun: string
   private readonly open = new Map<string, { tasks: number, bytes: number }>()
 
-  constructor (limits: SubmitLimits = { tasks: MAX_OPEN_TASKS_PER_PEER, bytes: MAX_OPEN_INPUT_BYTES_PER_PEER }) {
+  /** `noun`: what it counts, for its refusals (tasks; the HTTP API also counts sessions). */
+  constructor (limits: SubmitLimits = { tasks: MAX_OPEN_TASKS_PER_PEER, bytes: MAX_OPEN_INPUT_BYTES_PER_PEER }, noun = 'tasks') {
     this.limits = limits
+    this.noun = noun
   }
 
   /** Room for one more task of `bytes` of input for `peer`, or TaskLimitError; call the returned function once, when it ends. */
   take (peer: string, bytes: number): () => void {
     const held = this.open.get(peer) ?? { tasks: 0, bytes: 0 }
-    if (held.tasks + 1 > this.limits.tasks) throw new TaskLimitError(`${held.tasks} tasks of yours are open on this node, the most it holds for one submitter: wait for some to end`)
-    if (held.bytes + bytes > this.limits.bytes) throw new TaskLimitError(`the inputs of your open tasks here come to ${held.bytes} bytes; with this one's ${bytes} that is over the ${this.limits.bytes} this node holds for one submitter`)
+    if (held.tasks + 1 > this.limits.tasks) throw new TaskLimitError(`${held.tasks} ${this.noun} of yours are open on this node, the most it holds for one submitter: wait for some to end`)
+    if (held.bytes + bytes > this.limits.bytes) throw new TaskLimitError(`the inputs of your open ${this.noun} here come to ${held.bytes} bytes; with this one's ${bytes} that is over the ${this.limits.bytes} this node holds for one submitter`)
     held.tasks++
     held.bytes += bytes
     this.open.set(peer, held)

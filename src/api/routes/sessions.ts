@@ -5,24 +5,48 @@ import { defaultSessionId } from '../../tasks/session.ts'
 import type { SessionOptions } from '../../tasks/types.ts'
 import { idParams, problemResponses, sessionBodySchema, sessionSchema } from '../schemas.ts'
 import { findSession } from '../lookup.ts'
+import { ConfigError, TaskLimitError } from '../../errors.ts'
+import { MAX_LIST } from '../../tasks/protocol-schema.ts'
+import { MAX_REMOTE_SESSIONS } from '../../tasks/service.ts'
 
-/** `POST /v1/sessions`, `GET /v1/sessions`, `GET /v1/sessions/:id`, `DELETE /v1/sessions/:id`. */
+/** Sessions one subject has opened through the API and not yet seen done, at most. */
+export const MAX_API_SESSIONS_PER_SUBJECT = 64
+
+/** `POST /v1/sessions`, `GET /v1/sessions`, `GET /v1/sessions/:id`, `POST /v1/sessions/:id/close`, `DELETE /v1/sessions/:id`. */
 export function sessionRoutes (app: FastifyInstance, api: ApiContext): void {
+  // sessions opened here and not done: each is held (with its tasks' records) until closed and done
+  let open = 0
   app.post<{ Body: SessionOptions }>('/v1/sessions', {
     config: { scope: 'tasks:submit' },
     schema: { summary: 'Open a session (defaults for its tasks: maxRetries, timeoutMs, priority)', tags: ['sessions'], body: sessionBodySchema, response: { 201: sessionSchema, ...problemResponses } }
   }, async (request, reply) => {
+    const subject = request.principal!.subject
+    if (open >= MAX_REMOTE_SESSIONS) throw new TaskLimitError(`${open} sessions opened through the API are still open on this node, the most it holds: close some first`)
+    const release = api.budgets.sessions.take(subject, 0)
     const session = api.node.tasks.session(request.body ?? {})
+    open++
+    void session.done.then(() => { open--; release() })
     // followed from its first task: a reader that comes later still replays them all
     api.live.session(session)
-    api.submitters.record(session.id, request.principal!.subject, session.done)
+    api.submitters.record(session.id, subject, session.done)
     return await reply.code(201).header('location', `/v1/sessions/${encodeURIComponent(session.id)}`).send(sessionView(session))
   })
 
   app.get('/v1/sessions', {
     config: { scope: 'tasks:read' },
-    schema: { summary: 'The sessions of this node, with counts by status', tags: ['sessions'], response: { 200: { type: 'array', items: sessionSchema }, ...problemResponses } }
-  }, async () => api.node.tasks.sessions().map(sessionView))
+    schema: { summary: `The sessions of this node, with counts by status (at most ${MAX_LIST})`, tags: ['sessions'], response: { 200: { type: 'array', items: sessionSchema }, ...problemResponses } }
+  }, async () => api.node.tasks.sessions().slice(0, MAX_LIST).map(sessionView))
+
+  app.post<{ Params: { id: string } }>('/v1/sessions/:id/close', {
+    config: { scope: 'tasks:submit' },
+    schema: { summary: 'Close a session: no new tasks; those in it run to their end, then it is forgotten (its own submitter, or admin); the default session stays open', tags: ['sessions'], params: idParams, response: { 202: sessionSchema, ...problemResponses } }
+  }, async (request, reply) => {
+    const session = findSession(api.node.tasks, api.node.peerId, request.params.id)
+    if (session.id === defaultSessionId(api.node.peerId)) throw new ConfigError('session', 'the default session stays open; cancel its tasks instead')
+    api.submitters.checkMayCancel(request.principal!, session.id, false, 'close')
+    session.close()
+    return await reply.code(202).send(sessionView(session))
+  })
 
   app.get<{ Params: { id: string } }>('/v1/sessions/:id', {
     config: { scope: 'tasks:read' },

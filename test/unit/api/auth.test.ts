@@ -12,6 +12,8 @@ import { signHook } from '../../../src/api/hooks/signature.ts'
 import { HOOK_CLIENTS } from '../../../src/api/routes/hooks.ts'
 import { ConfigError, ERR_UNAUTHORIZED } from '../../../src/errors.ts'
 import { stubNode } from './stub-node.ts'
+import { MAX_API_SESSIONS_PER_SUBJECT } from '../../../src/api/routes/sessions.ts'
+import { MAX_OPEN_INPUT_BYTES_PER_PEER } from '../../../src/tasks/submit-budget.ts'
 
 const dirs: string[] = []
 const servers: ApiServer[] = []
@@ -105,6 +107,43 @@ describe('the API server (in process, stub node)', () => {
     expect(open.status).toBe('cancelled')
     expect(session.submit('noop', 2).status).toBe('queued')
   })
+
+  it('what a subject holds open through the API is bounded: sessions (64) and tasks\' inputs (64 MiB; ERR_TASK_LIMIT, 429); closing a session or ending tasks gives room back', async () => {
+    const secret = 'q'.repeat(40)
+    const { node, queued } = stubNode()
+    const server = await startApiServer(node, { port: 0, jwt: { secretFile: await file('s', secret) }, bodyLimitBytes: 4 * 1024 * 1024 })
+    servers.push(server)
+    const token = async (sub: string): Promise<string> => await sign({ sub, scope: 'tasks:submit tasks:read tasks:cancel', exp: Math.floor(Date.now() / 1000) + 300 }, 'HS256', new TextEncoder().encode(secret))
+    const ci = { authorization: `Bearer ${await token('ci')}`, 'content-type': 'application/json' }
+    const post = async (path: string, body: unknown, headers = ci): Promise<Response> => await fetch(`${server.url}${path}`, { method: 'POST', headers, body: JSON.stringify(body) })
+    const opened: string[] = []
+    for (let i = 0; i < MAX_API_SESSIONS_PER_SUBJECT; i++) {
+      const res = await post('/v1/sessions', {})
+      expect(res.status).toBe(201)
+      opened.push(((await res.json()) as { id: string }).id)
+    }
+    const refused = await post('/v1/sessions', {})
+    expect([refused.status, ((await refused.json()) as { code: string }).code]).toEqual([429, 'ERR_TASK_LIMIT'])
+    // another subject has room of its own
+    expect((await post('/v1/sessions', {}, { ...ci, authorization: `Bearer ${await token('other')}` })).status).toBe(201)
+    // closed (by its submitter: another subject may not) and done, a session gives its room back
+    expect((await post(`/v1/sessions/${encodeURIComponent(opened[0]!)}/close`, {}, { ...ci, authorization: `Bearer ${await token('other')}` })).status).toBe(403)
+    const closed = await post(`/v1/sessions/${encodeURIComponent(opened[0]!)}/close`, {})
+    expect([closed.status, ((await closed.json()) as { closed: boolean }).closed]).toEqual([202, true])
+    await new Promise(resolve => setTimeout(resolve, 10))
+    expect((await post('/v1/sessions', {})).status).toBe(201)
+    // the default session cannot be closed
+    expect((await post('/v1/sessions/P%2Fs-default/close', {})).status).toBe(400)
+    // tasks: their inputs at most 64 MiB per subject (3 MiB each: 21 fit); ending one gives its room back
+    const input = 'x'.repeat(3 * 1024 * 1024)
+    const fits = Math.floor(MAX_OPEN_INPUT_BYTES_PER_PEER / (input.length + 2))
+    for (let i = 0; i < fits; i++) expect((await post('/v1/tasks', { task: 'noop', input })).status).toBe(202)
+    const full = await post('/v1/tasks', { task: 'noop', input })
+    expect([full.status, ((await full.json()) as { code: string }).code]).toEqual([429, 'ERR_TASK_LIMIT'])
+    queued.find(t => t.input === input)!.mark('cancelled', { name: 'TaskCancelledError', message: 'test' })
+    await new Promise(resolve => setTimeout(resolve, 10))
+    expect((await post('/v1/tasks', { task: 'noop', input })).status).toBe(202)
+  }, 60_000)
 
   it('webhook calls are limited per client address and route (a query or another spelling is the same bucket): junk from one address does not starve a signed sender', async () => {
     const hookSecret = 'k'.repeat(32)

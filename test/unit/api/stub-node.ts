@@ -12,13 +12,16 @@ import pino from 'pino'
  */
 export function stubNode (): { node: { peerId: string, members: () => Member[], self: () => Member, tasks: AddonTasks, log: pino.Logger, certificateRevoked: (serial: string) => boolean, channel: (name: string) => Channel, handle: () => Promise<void> }, queued: Task[], session: Session } {
   const queued: Task[] = []
-  const session = new Session('P', {}, { enqueue: task => { queued.push(task) }, cancel: (task, reason) => { task.mark('cancelled', { name: 'TaskCancelledError', message: reason }) } }, 'P/s-default')
+  const host = { enqueue: (task: Task) => { queued.push(task) }, cancel: (task: Task, reason: string) => { task.mark('cancelled', { name: 'TaskCancelledError', message: reason }) } }
+  const session = new Session('P', {}, host, 'P/s-default')
+  // the default session, then each one opened (POST /v1/sessions opens a new one, as a node does)
+  const sessions = [session]
   const tasks = {
     submit: (module: string, input: unknown) => session.submit(module, input),
-    getTask: (id: string) => session.get(id),
-    getSession: (id: string) => id === session.id ? session : undefined,
-    sessions: () => [session],
-    session: () => session,
+    getTask: (id: string) => sessions.map(s => s.get(id)).find(t => t != null),
+    getSession: (id: string) => sessions.find(s => s.id === id),
+    sessions: () => [...sessions],
+    session: (options: ConstructorParameters<typeof Session>[1] = {}) => { const s = new Session('P', options, host); sessions.push(s); return s },
     register: () => {},
     registeredModule: (name: string) => name === 'noop' ? '/noop.mjs' : undefined,
     registeredNames: () => ['noop']

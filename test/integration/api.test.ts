@@ -228,7 +228,7 @@ describe('the HTTP API on a grid node process (--api) with an agent', () => {
       'DELETE /v1/schedules/{id}', 'DELETE /v1/sessions/{id}', 'DELETE /v1/tasks/{id}', 'GET /v1/members', 'GET /v1/schedules', 'GET /v1/schedules/{id}',
       'GET /v1/sessions', 'GET /v1/sessions/{id}', 'GET /v1/sessions/{id}/events',
       'GET /v1/tasks/{id}', 'GET /v1/tasks/{id}/events', 'GET /v1/ws', 'POST /v1/hooks/{name}', 'POST /v1/schedules', 'POST /v1/schedules/{id}/pause',
-      'POST /v1/schedules/{id}/resume', 'POST /v1/sessions', 'POST /v1/tasks'
+      'POST /v1/schedules/{id}/resume', 'POST /v1/sessions', 'POST /v1/sessions/{id}/close', 'POST /v1/tasks'
     ])
     const foreign = await call('GET', `/v1/tasks/${enc(`${agent.peerId}/t-0123456789abcdef`)}`, 'reader')
     expect(foreign.json).toMatchObject({ status: 404, code: 'ERR_NOT_FOUND', owner: agent.peerId })

@@ -46,6 +46,10 @@ export class Deployments {
 
   start (): void {
     if (this.c.run) this.runner.start()
+    // an advert of ours left by a run that was killed (SIGKILL: no stop withdrew it) would keep this member
+    // elected for deployments it will never run: withdrawn now, the tombstone's fresh stamp beats it even
+    // if it reaches us later, by sync
+    else try { this.store.withdraw(this.c.self) } catch {}
   }
 
   stop (): void {

@@ -34,9 +34,15 @@ export interface ScheduleCaller {
  * The schedules of the grid as one API node serves them: create, list, pause,
  * resume and delete (stored in the schedules channel), and this node's firer.
  */
+/** How often the advert is checked against the names registered now. */
+const READVERTISE_MS = 1000
+
 export class ScheduleService {
   readonly store: ScheduleStore
   private readonly c: ScheduleServiceComponents
+  private readvertise?: NodeJS.Timeout
+  /** The names last advertised, joined. */
+  private advertised?: string
   private readonly firer: Firer
 
   constructor (components: ScheduleServiceComponents, init: FirerInit = {}) {
@@ -47,13 +53,27 @@ export class ScheduleService {
 
   /** Advertises this node as a firer of its registered task names and starts firing. */
   start (): void {
-    this.store.advertise(this.c.self, { tasks: this.c.tasks.registeredNames() })
+    this.advertise()
+    // names registered after the start (an embedder's node.tasks.register) join the advert within a second:
+    // a schedule of such a name would otherwise have no firer
+    this.readvertise = setInterval(() => { this.advertise() }, READVERTISE_MS)
+    this.readvertise.unref()
     this.firer.start()
   }
 
   stop (): void {
+    clearInterval(this.readvertise)
     this.firer.stop()
     try { this.store.withdraw(this.c.self) } catch {}
+  }
+
+  /** Writes the advert when the registered names differ from those last advertised. */
+  private advertise (): void {
+    const tasks = this.c.tasks.registeredNames()
+    const key = tasks.join('\n')
+    if (key === this.advertised) return
+    this.store.advertise(this.c.self, { tasks })
+    this.advertised = key
   }
 
   /** Creates or replaces schedule `spec.id` (replacing another's needs admin). The task must be registered on this node. */

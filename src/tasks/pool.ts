@@ -126,6 +126,11 @@ export class TaskPool {
     return this.queue.size
   }
 
+  /** No worker up or starting and nothing queued: it holds nothing but its sizer (Tasks retires it after a while). */
+  get idle (): boolean {
+    return this.workers.size === 0 && this.starting === 0 && this.queue.size === 0
+  }
+
   /** Workers up, and being started. */
   size (): { workers: number, starting: number } {
     return { workers: this.workers.size, starting: this.starting }

@@ -47,6 +47,9 @@ export const TASKS_DEFAULTS: TasksConfig = {
 }
 
 const SWEEP_EVERY_MS = 30_000
+/** A pool idle this long (no worker, nothing queued) is retired: a member shipping many modules, each a pool
+ * with a sizer ticking every sizeEveryMs, would otherwise keep them all; the next task of its module makes a new one. */
+const RETIRE_IDLE_POOL_MS = 60_000
 const MAX_KEYS = 1024
 
 /** Where a durable node keeps its journal (`<dataDir>/tasks.sqlite`), and how its data dir is made ready. */
@@ -77,6 +80,8 @@ export class Tasks {
   /** The pool each task was queued in: a task resumed by its journaled path, before its name is registered
    * again, is in the pool of that path, which its name no longer finds (cancel must reach its attempt). */
   private readonly queuedIn = new WeakMap<Task, string>()
+  /** When each pool was first seen idle at a sweep (retireIdlePools). */
+  private readonly idleSince = new Map<TaskPool, number>()
   /** Directories holding other peers' code (shipped task modules): pools over them spawn it as shipped code. */
   private readonly foreignDirs: string[] = []
   private readonly host: SessionHost
@@ -318,6 +323,22 @@ export class Tasks {
     const before = Date.now() - this.config.resultTtlMs
     for (const session of this.sessionsById.values()) session.forgetFinal(before)
     this.recorder?.forget(before)
+    this.retireIdlePools(Date.now())
+  }
+
+  /** Stops and forgets the pools found idle at every sweep for RETIRE_IDLE_POOL_MS. */
+  private retireIdlePools (now: number): void {
+    for (const [key, pool] of this.readyPools) {
+      if (!pool.idle) { this.idleSince.delete(pool); continue }
+      const since = this.idleSince.get(pool) ?? now
+      this.idleSince.set(pool, since)
+      if (now - since < RETIRE_IDLE_POOL_MS) continue
+      this.readyPools.delete(key)
+      this.pools.delete(key)
+      this.started.delete(pool)
+      this.idleSince.delete(pool)
+      void pool.stop()
+    }
   }
 
   private dropSession (session: Session): void {

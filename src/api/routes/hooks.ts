@@ -10,9 +10,10 @@ import { replySignal } from '../reply-signal.ts'
 import { ConfigError, NotFoundError, RateLimitedError } from '../../errors.ts'
 
 /**
- * All webhook calls together, per rate window, in clients' worth (`rateLimit`
- * each): each client has its own bucket, and this bounds the signatures (and
- * tasks) that many addresses together can make the node check.
+ * All verified webhook calls together, per rate window, in clients' worth
+ * (`rateLimit` each): each client address has its own bucket, and this bounds
+ * the tasks that many senders together can make the node run. Counted after the
+ * signature, so unsigned junk from any number of addresses never uses it up.
  */
 export const HOOK_CLIENTS = 10
 
@@ -41,7 +42,7 @@ export async function loadHooks (hooks: HookConfig[], registered: (name: string)
  */
 export function hookRoutes (app: FastifyInstance, api: ApiContext, hooks: Map<string, LoadedHook>): void {
   const verifier = new HookVerifier(api.settings.hookWindowMs)
-  // counts only calls their client's own limit let through: one noisy client cannot use it up
+  // counts only calls their client's own limit let through and whose signature verified
   const allHooks = app.createRateLimit({ keyGenerator: () => 'hooks', max: api.settings.rateLimit * HOOK_CLIENTS, timeWindow: api.settings.rateWindowMs })
   // an encapsulated context: its parser keeps the raw bytes the signature covers, for this route only
   void app.register(async (scoped) => {
@@ -58,10 +59,10 @@ export function hookRoutes (app: FastifyInstance, api: ApiContext, hooks: Map<st
     }, async (request, reply) => {
       const hook = hooks.get(request.params.name)
       if (hook == null) throw new NotFoundError(`no hook ${JSON.stringify(request.params.name)} on this node`)
-      const shared = await allHooks(request)
-      if (!shared.isAllowed && shared.isExceeded) throw new RateLimitedError(shared.ttl)
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
       verifier.verify(hook.secret, { signature: header(request.headers[SIGNATURE_HEADER]), timestamp: header(request.headers[TIMESTAMP_HEADER]) }, body)
+      const shared = await allHooks(request)
+      if (!shared.isAllowed && shared.isExceeded) throw new RateLimitedError(shared.ttl)
       const task = submitTask(api, { task: hook.task, input: inputOf(body, request.headers['content-type']) }, `hook:${hook.name}`)
       if (hook.wait === true) {
         await settledOrAborted(task, replySignal(reply))

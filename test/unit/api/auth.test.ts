@@ -145,7 +145,7 @@ describe('the API server (in process, stub node)', () => {
     expect((await post('/v1/tasks', { task: 'noop', input })).status).toBe(202)
   }, 60_000)
 
-  it('webhook calls are limited per client address and route (a query or another spelling is the same bucket): junk from one address does not starve a signed sender', async () => {
+  it('webhook calls are limited per client address and route (a query, another spelling or another hook name is the same bucket): junk from one address does not starve a signed sender', async () => {
     const hookSecret = 'k'.repeat(32)
     const { node, queued } = stubNode()
     const server = await startApiServer(node, { port: 0, rateLimit: 3, rateWindowMs: 60_000, hooks: [{ name: 'h', task: 'noop', secretFile: await file('hook', hookSecret) }] })
@@ -159,18 +159,27 @@ describe('the API server (in process, stub node)', () => {
     const ts = String(Math.floor(Date.now() / 1000))
     expect(await postFrom('127.0.0.2', `${server.url}/v1/hooks/h`, '{}', { 'x-gridd-timestamp': ts, 'x-hub-signature-256': signHook(hookSecret, ts, '{}') })).toBe(202)
     expect(queued).toHaveLength(1)
-    expect(await junk(['/v1/hooks/h?a=1', '/v1/hooks/%68'])).toEqual([429, 429])
+    expect(await junk(['/v1/hooks/h?a=1', '/v1/hooks/%68', '/v1/hooks/another'])).toEqual([429, 429, 429])
   })
 
-  it('all webhook calls together are bounded: HOOK_CLIENTS clients\' worth per window', async () => {
+  it('all verified webhook calls together are bounded (HOOK_CLIENTS clients\' worth per window); unsigned junk from many addresses does not count', async () => {
+    const hookSecret = 'k'.repeat(32)
     const { node } = stubNode()
-    const server = await startApiServer(node, { port: 0, rateLimit: 2, rateWindowMs: 60_000, hooks: [{ name: 'h', task: 'noop', secretFile: await file('hook', 'k'.repeat(32)) }] })
+    const server = await startApiServer(node, { port: 0, rateLimit: 2, rateWindowMs: 60_000, hooks: [{ name: 'h', task: 'noop', secretFile: await file('hook', hookSecret) }] })
     servers.push(server)
-    const statuses: number[] = []
-    for (let client = 1; client <= HOOK_CLIENTS + 1; client++) {
-      for (let i = 0; i < 2; i++) statuses.push(await postFrom(`127.0.0.${client}`, `${server.url}/v1/hooks/h`, '{}'))
+    let n = 0
+    const signed = async (from: string): Promise<number> => {
+      const ts = String(Math.floor(Date.now() / 1000))
+      const body = JSON.stringify({ n: n++ })
+      return await postFrom(from, `${server.url}/v1/hooks/h`, body, { 'x-gridd-timestamp': ts, 'x-hub-signature-256': signHook(hookSecret, ts, body) })
     }
-    expect(statuses.slice(0, 2 * HOOK_CLIENTS).every(s => s === 401)).toBe(true)
+    // junk from more addresses than the shared bound: each refused by its signature, none counted there
+    const junk: number[] = []
+    for (let client = 100; client <= 100 + HOOK_CLIENTS; client++) for (let i = 0; i < 2; i++) junk.push(await postFrom(`127.0.0.${client}`, `${server.url}/v1/hooks/h`, '{}'))
+    expect(junk.every(s => s === 401)).toBe(true)
+    const statuses: number[] = []
+    for (let client = 1; client <= HOOK_CLIENTS + 1; client++) for (let i = 0; i < 2; i++) statuses.push(await signed(`127.0.0.${client}`))
+    expect(statuses.slice(0, 2 * HOOK_CLIENTS).every(s => s === 202)).toBe(true)
     expect(statuses.slice(2 * HOOK_CLIENTS)).toEqual([429, 429])
   })
 

@@ -12,28 +12,9 @@ import type { Downstream } from './downstream.ts'
 import { StagePlacement } from './stage-placement.ts'
 import type { ResolvedStage, PipelineOptions } from './config.ts'
 import type { Envelope, StageStats, StageSummary, UnplaceableStage } from './types.ts'
+import type { StageEvents, StageInit } from './stage-types.ts'
 
-/** What a stage tells its run. */
-export interface StageEvents {
-  /** One item's result went downstream as `count` items (0: dropped, > 1: fanned out). */
-  resulted: (count: number, envelope: Envelope) => void
-  failed: (envelope: Envelope, error: WireError) => void
-  workerLost: (handle: WorkerHandle, detail: string) => void
-  /** A lost worker left the stage below minWorkers: `delta` more wanted, `workers` in all. */
-  respawning: (workers: number, delta: number) => void
-  unplaceable: (report: UnplaceableStage) => void
-  /** `placementTimeoutMs` ran out with no worker: the run fails with `err`. */
-  cannotStart: (err: Error) => void
-}
-
-export interface StageInit {
-  spec: ResolvedStage
-  options: Pick<PipelineOptions, 'window' | 'minWindow' | 'maxWindow' | 'windowMs' | 'queueSize' | 'maxAttempts' | 'placementTimeoutMs'>
-  downstream: Downstream
-  spawn: (spec: ResolvedStage, signal: AbortSignal) => Promise<WorkerHandle>
-  events: StageEvents
-  log: Logger
-}
+export type { StageEvents, StageInit } from './stage-types.ts'
 
 interface Slot {
   handle: WorkerHandle
@@ -85,6 +66,8 @@ export class StageRunner implements Downstream, EqualizedStage {
   private nextTicket = 0
   private closed = false
   private awaitingRoom = false
+  /** Workers to drain as they land: a scale-down found them still being placed (see `scale`). */
+  private owed = 0
   // cumulative counters, written here only (the equalizer reads them through `sample`)
   private arrivals = 0
   private busyMs = 0
@@ -176,7 +159,7 @@ export class StageRunner implements Downstream, EqualizedStage {
       waiting,
       inFlight,
       workers: this.workers,
-      starting: this.placement.pending
+      starting: this.coming
     }
   }
 
@@ -201,16 +184,27 @@ export class StageRunner implements Downstream, EqualizedStage {
   /** The equalizer's decision: grow by placing workers, or drain (pending placements go first). */
   scale (delta: number): void {
     this.counts.decisions++
+    this.owed = Math.min(this.owed, this.placement.pending)
     if (delta > 0) {
-      this.placement.want(delta)
+      // a drain still owed is given up first: those spawns' workers stay
+      const kept = Math.min(delta, this.owed)
+      this.owed -= kept
+      if (delta > kept) this.placement.want(delta - kept)
       return
     }
-    const removable = Math.max(0, this.workers + this.placement.pending - this.minWorkers)
+    const removable = Math.max(0, this.workers + this.coming - this.minWorkers)
     const count = Math.min(-delta, removable)
     const cancelled = this.placement.cancel(count)
-    // spawns already under way cannot be given up: the running workers never go below the floor for them
-    // (should those spawns fail, the stage would be left short); the next decision drains what they add
-    this.drain(Math.min(count - cancelled, Math.max(0, this.workers - this.minWorkers)))
+    // spawns already under way cannot be given up, and the running workers never go below the floor for
+    // them (should those spawns fail, the stage would be left short): their workers are drained as they land
+    const now = Math.min(count - cancelled, Math.max(0, this.workers - this.minWorkers))
+    this.owed += count - cancelled - now
+    this.drain(now)
+  }
+
+  /** Workers being placed that the stage still wants (not owed to a drain). */
+  private get coming (): number {
+    return Math.max(0, this.placement.pending - this.owed)
   }
 
   /**
@@ -245,12 +239,17 @@ export class StageRunner implements Downstream, EqualizedStage {
     this.slots.set(handle.id, slot)
     this.counts.maxWorkers = Math.max(this.counts.maxWorkers, this.workers)
     void handle.exited.then(exit => { this.onExit(slot, exit) })
+    if (this.owed > 0) {
+      // a scale-down came while it was being placed: drained now, before it takes an item
+      this.owed--
+      if (this.workers > this.minWorkers) this.drain(1, slot)
+    }
     this.dispatch()
   }
 
-  /** Drains `count` workers (the emptiest first), killing each once its window is empty: never mid-item. */
-  private drain (count: number): void {
-    const candidates = [...this.slots.values()].filter(s => !s.draining && !s.dead).sort((a, b) => a.inflight.size - b.inflight.size)
+  /** Drains `count` workers (`only` that one, or the emptiest first), killing each once its window is empty: never mid-item. */
+  private drain (count: number, only?: Slot): void {
+    const candidates = only != null ? [only] : [...this.slots.values()].filter(s => !s.draining && !s.dead).sort((a, b) => a.inflight.size - b.inflight.size)
     for (const slot of candidates.slice(0, Math.max(0, count))) {
       slot.draining = true
       if (slot.inflight.size === 0) void slot.handle.kill({ graceful: true })

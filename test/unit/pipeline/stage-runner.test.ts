@@ -328,7 +328,7 @@ describe('StageRunner with stub workers', () => {
     expect(stage.sample(performance.now()).workers).toBe(1)
   })
 
-  it('scaling down never drains running workers below minWorkers for spawns still under way (they cannot be given up)', async () => {
+  it('scaling down never drains running workers below minWorkers for spawns still under way (they cannot be given up): those are drained as they land', async () => {
     let gate: Promise<void> | undefined
     let open = (): void => {}
     const { stage, workers } = harness({ spec: { minWorkers: 2, maxWorkers: 8 }, behaviour: hold, spawnGate: async () => { await gate } })
@@ -342,7 +342,18 @@ describe('StageRunner with stub workers', () => {
     stage.scale(-2)
     await flush()
     expect(workers.filter(w => w.killed != null)).toHaveLength(0)
-    expect(stage.sample(performance.now()).workers).toBe(2)
+    // the two still being placed are not wanted any more
+    expect(stage.sample(performance.now())).toMatchObject({ workers: 2, starting: 0 })
+    open()
+    await flush()
+    expect(workers.slice(2).map(w => w.killed != null)).toEqual([true, true])
+    expect(stage.sample(performance.now())).toMatchObject({ workers: 2, starting: 0 })
+    // a scale-up while a drain is owed gives the drain up first
+    gate = new Promise(resolve => { open = resolve })
+    stage.scale(2)
+    await flush()
+    stage.scale(-1)
+    stage.scale(1)
     open()
     await flush()
     expect(stage.sample(performance.now())).toMatchObject({ workers: 4, starting: 0 })

@@ -144,8 +144,9 @@ export class DeploymentRunner {
 /**
  * The same deploy, not only the same version: two deploys made at once through two members both write
  * version n+1, the channel keeps one of them everywhere, and an owner that started on the other must
- * start again on the one kept.
+ * start again on the one kept. Every field that shapes the run counts (code, stages, params).
  */
 function sameDeploy (a: Deployment, b: Deployment): boolean {
-  return a.version === b.version && a.deployedAt === b.deployedAt && a.deployedBy === b.deployedBy && a.hash === b.hash
+  return a.version === b.version && a.deployedAt === b.deployedAt && a.deployedBy === b.deployedBy && a.hash === b.hash &&
+    JSON.stringify(a.stages) === JSON.stringify(b.stages) && JSON.stringify(a.params) === JSON.stringify(b.params)
 }

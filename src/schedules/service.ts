@@ -30,13 +30,13 @@ export interface ScheduleCaller {
   admin: boolean
 }
 
+/** How often the advert is checked against the names registered now. */
+const READVERTISE_MS = 1000
+
 /**
  * The schedules of the grid as one API node serves them: create, list, pause,
  * resume and delete (stored in the schedules channel), and this node's firer.
  */
-/** How often the advert is checked against the names registered now. */
-const READVERTISE_MS = 1000
-
 export class ScheduleService {
   readonly store: ScheduleStore
   private readonly c: ScheduleServiceComponents
@@ -67,13 +67,18 @@ export class ScheduleService {
     try { this.store.withdraw(this.c.self) } catch {}
   }
 
-  /** Writes the advert when the registered names differ from those last advertised. */
+  /** Writes the advert when the registered names differ from those last advertised; a write refused (an advert over the
+   * channel's value size, a full channel) is logged once per set of names, never thrown from the timer. */
   private advertise (): void {
     const tasks = this.c.tasks.registeredNames()
     const key = tasks.join('\n')
     if (key === this.advertised) return
-    this.store.advertise(this.c.self, { tasks })
     this.advertised = key
+    try {
+      this.store.advertise(this.c.self, { tasks })
+    } catch (err) {
+      this.c.log.warn({ err, tasks: tasks.length }, 'could not advertise this node as a schedule firer of its task names')
+    }
   }
 
   /** Creates or replaces schedule `spec.id` (replacing another's needs admin). The task must be registered on this node. */

@@ -101,6 +101,8 @@ export class TaskPool {
   private closed = false
   private readonly abort = new AbortController()
   private lastSpawnError = 0
+  /** When it last held a worker or a task (see idleFor). */
+  private activeAt = Date.now()
   /** Tasks in flight per worker now (see PoolConfig.window). */
   private window: number
 
@@ -126,9 +128,11 @@ export class TaskPool {
     return this.queue.size
   }
 
-  /** No worker up or starting and nothing queued: it holds nothing but its sizer (Tasks retires it after a while). */
-  get idle (): boolean {
-    return this.workers.size === 0 && this.starting === 0 && this.queue.size === 0
+  /** How long it has held no worker and nothing queued (0: it holds some now), as of its last sizing tick or
+   * task; Tasks retires a pool idle long enough, unless it keeps a floor of workers. */
+  idleFor (now: number): number {
+    if (this.workers.size > 0 || this.starting > 0 || this.queue.size > 0) return 0
+    return now - this.activeAt
   }
 
   /** Workers up, and being started. */
@@ -137,6 +141,7 @@ export class TaskPool {
   }
 
   enqueue (task: Task): void {
+    this.activeAt = Date.now()
     this.sizer.arrived()
     this.queue.push(task)
     this.ensureWorker()
@@ -335,6 +340,7 @@ export class TaskPool {
   }
 
   private sample (): { workers: number, starting: number, queued: number, busyMs: number, capacityLimit: number } {
+    if (this.workers.size > 0 || this.starting > 0 || this.queue.size > 0) this.activeAt = Date.now()
     let busyMs = 0
     const now = performance.now()
     for (const w of this.workers) {

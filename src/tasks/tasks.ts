@@ -80,8 +80,6 @@ export class Tasks {
   /** The pool each task was queued in: a task resumed by its journaled path, before its name is registered
    * again, is in the pool of that path, which its name no longer finds (cancel must reach its attempt). */
   private readonly queuedIn = new WeakMap<Task, string>()
-  /** When each pool was first seen idle at a sweep (retireIdlePools). */
-  private readonly idleSince = new Map<TaskPool, number>()
   /** Directories holding other peers' code (shipped task modules): pools over them spawn it as shipped code. */
   private readonly foreignDirs: string[] = []
   private readonly host: SessionHost
@@ -326,17 +324,13 @@ export class Tasks {
     this.retireIdlePools(Date.now())
   }
 
-  /** Stops and forgets the pools found idle at every sweep for RETIRE_IDLE_POOL_MS. */
+  /** Stops and forgets the pools idle for RETIRE_IDLE_POOL_MS; never one configured to keep workers (minWorkers > 0). */
   private retireIdlePools (now: number): void {
     for (const [key, pool] of this.readyPools) {
-      if (!pool.idle) { this.idleSince.delete(pool); continue }
-      const since = this.idleSince.get(pool) ?? now
-      this.idleSince.set(pool, since)
-      if (now - since < RETIRE_IDLE_POOL_MS) continue
+      if (pool.config.minWorkers > 0 || pool.idleFor(now) < RETIRE_IDLE_POOL_MS) continue
       this.readyPools.delete(key)
       this.pools.delete(key)
       this.started.delete(pool)
-      this.idleSince.delete(pool)
       void pool.stop()
     }
   }

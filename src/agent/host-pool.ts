@@ -38,6 +38,8 @@ export class HostPool {
   private readonly idle: PooledHost[] = []
   /** The shape the next refill forks: that of the last spawn. */
   private shape = 0
+  /** The last two shapes spawns asked for, the latest first: idle hosts of these are kept. */
+  private recentShapes = [0]
   private timer?: NodeJS.Timeout
   private filling = false
   private stopped = true
@@ -61,6 +63,7 @@ export class HostPool {
   take (memoryMb: number): PooledHost | undefined {
     if (this.size <= 0) return undefined
     this.shape = memoryMb
+    this.recentShapes = [memoryMb, ...this.recentShapes.filter(s => s !== memoryMb)].slice(0, 2)
     const index = this.idle.findIndex(h => h.memoryMb === memoryMb && h.child.exitCode == null && h.child.connected)
     const host = index < 0 ? undefined : this.idle.splice(index, 1)[0]
     this.refillSoon(REFILL_DELAY_MS)
@@ -80,6 +83,11 @@ export class HostPool {
     this.killIdle()
   }
 
+  private evict (host: PooledHost): void {
+    this.idle.splice(this.idle.indexOf(host), 1)
+    host.child.kill('SIGKILL')
+  }
+
   private killIdle (): void {
     for (const host of this.idle.splice(0)) host.child.kill('SIGKILL')
   }
@@ -95,11 +103,13 @@ export class HostPool {
     if (this.filling) return
     this.filling = true
     try {
-      // hosts of another shape than the spawns now ask for would idle for nothing
-      for (const stale of this.idle.filter(h => h.memoryMb !== this.shape)) {
-        this.idle.splice(this.idle.indexOf(stale), 1)
-        stale.child.kill('SIGKILL')
-      }
+      // hosts of a shape no recent spawn asked for would idle for nothing; the two shapes asked for last are
+      // kept (two stages of different heap limits on one agent take turns: each refill killed the other's)
+      for (const stale of this.idle.filter(h => !this.recentShapes.includes(h.memoryMb))) this.evict(stale)
+      // the shape asked for now comes first: with the pool full and none of it idle, the oldest host of the
+      // other shape makes room
+      const other = this.idle.find(h => h.memoryMb !== this.shape)
+      if (other != null && this.idle.length >= this.size && !this.idle.some(h => h.memoryMb === this.shape)) this.evict(other)
       // a take meanwhile reschedules the refill: stop here and let it run then, after its delay
       while (!this.stopped && this.timer == null && this.idle.length < this.size) {
         const host = this.fork(this.shape)

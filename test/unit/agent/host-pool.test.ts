@@ -99,6 +99,26 @@ describe('HostPool', () => {
     expect(pool.take(512)?.pid).toBe(1002)
   })
 
+  it('two shapes taking turns (two stages of different heap limits) both find a host once warm, none killed for the other', async () => {
+    await filled(2)
+    const takes: Array<number | undefined> = []
+    for (let round = 0; round < 4; round++) {
+      for (const shape of [512, 0]) {
+        takes.push(pool.take(shape)?.memoryMb)
+        await vi.advanceTimersByTimeAsync(REFILL_DELAY_MS)
+        await settle()
+      }
+    }
+    // the first 512 finds none (one 0-host makes room for it); from then on every take finds its shape
+    expect(takes).toEqual([undefined, 0, 512, 0, 512, 0, 512, 0])
+    expect(forked.filter(f => f.host.killed.length > 0)).toHaveLength(1)
+    // a third shape: the one asked for least recently goes
+    expect(pool.take(1024)).toBeUndefined()
+    await vi.advanceTimersByTimeAsync(REFILL_DELAY_MS)
+    await settle()
+    expect(new Set(forked.filter(f => f.host.exitCode == null && !f.host.killed.length).map(f => f.memoryMb)).has(1024)).toBe(true)
+  })
+
   it('an idle host that dies is not handed out, and is replaced', async () => {
     await filled(1)
     forked[0]!.host.exit()

@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors.ts'
 import { checkOption, checkOptional } from '../checks/check.ts'
-import { concurrency, cpuSlots, maxWorkers as maxWorkersPiece, memoryMb, nonNegativeInteger, positiveInteger, positiveNumber, stageName } from '../checks/values.ts'
+import { checkResources } from '../checks/resources.ts'
+import { concurrency, maxWorkers as maxWorkersPiece, nonNegativeInteger, positiveInteger, positiveNumber, stageName } from '../checks/values.ts'
 import type { PipelineInit, StageSpec } from './types.ts'
 import { isDurableSink } from '../connectors/types.ts'
 
@@ -82,11 +83,7 @@ function resolveStages (stages: StageSpec[]): ResolvedStage[] {
     checkOptional(`${at}.latencyObjectiveMs`, positiveNumber, stage.latencyObjectiveMs)
     const spareWorkers = checkOptional(`${at}.spareWorkers`, nonNegativeInteger, stage.spareWorkers) ?? STAGE_DEFAULTS.spareWorkers
     // checked here, not first by the equalizer's capacity probe at its first tick (a throw in a timer)
-    if (stage.resources != null) {
-      if (typeof stage.resources !== 'object') throw new ConfigError(`${at}.resources`, 'must be an object { cpu?, memoryMb? }')
-      checkOptional(`${at}.resources.cpu`, cpuSlots, stage.resources.cpu)
-      checkOptional(`${at}.resources.memoryMb`, memoryMb, stage.resources.memoryMb)
-    }
+    checkResources(`${at}.resources`, stage.resources)
     return { ...stage, minWorkers, maxWorkers, spareWorkers, concurrency: checkOptional(`${at}.concurrency`, concurrency, stage.concurrency) ?? STAGE_DEFAULTS.concurrency }
   })
 }

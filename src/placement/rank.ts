@@ -1,7 +1,7 @@
 import type { AgentLoad, ResourceRequest, Shortfall } from './types.ts'
 import type { Strategy } from '../checks/values.ts'
-import { cpuSlots, memoryMb } from '../checks/values.ts'
-import { checkOption } from '../checks/check.ts'
+// requests are checked against the bounds the spawn protocol applies: one placement accepts, the agent can read
+import { checkResources } from '../checks/resources.ts'
 import { NoCapacityError } from '../errors.ts'
 
 const EPSILON = 1e-9
@@ -49,7 +49,7 @@ function sortKey (request: ResourceRequest, agent: AgentLoad, strategy: Strategy
  * overrides every agent's own; by default each agent's gossiped one applies.
  */
 export function rankAgents (request: ResourceRequest, agents: AgentLoad[], strategy?: Strategy): { ranked: AgentLoad[], shortfalls: Shortfall[] } {
-  checkRequest(request)
+  checkResources('resources', request)
   const shortfalls: Shortfall[] = []
   const fitting: Array<{ agent: AgentLoad, key: [number, number, string] }> = []
   for (const agent of agents) {
@@ -85,7 +85,7 @@ export function planPlacement (request: ResourceRequest, agents: AgentLoad[], co
 
 /** How many more workers like `request` the agents can take in all (at most `limit`): the equalizer's capacity clamp. */
 export function fitCount (request: ResourceRequest, agents: AgentLoad[], limit = Number.POSITIVE_INFINITY): number {
-  checkRequest(request)
+  checkResources('resources', request)
   let total = 0
   for (const agent of agents) {
     const bounds = [agent.maxWorkers - agent.used.workers]
@@ -97,11 +97,6 @@ export function fitCount (request: ResourceRequest, agents: AgentLoad[], limit =
   return total
 }
 
-/** The same bounds the spawn protocol applies: a request placement accepts is one the agent can read. */
-function checkRequest (request: ResourceRequest): void {
-  checkOption('resources.cpu', cpuSlots, request.cpu)
-  checkOption('resources.memoryMb', memoryMb, request.memoryMb)
-}
 
 function round (n: number): number {
   return Math.round(n * 100) / 100

@@ -3,6 +3,7 @@ import type { TaskInfo, TaskOptions } from '../tasks/types.ts'
 import type { ApiContext } from './api-context.ts'
 import { findSession } from './lookup.ts'
 import { NotFoundError } from '../errors.ts'
+import { inputBytes, releasedAtEnd } from '../tasks/submit-budget.ts'
 
 export interface SubmitRequest {
   /** A registered task name, or (for tasks:module) an absolute module path. */
@@ -26,17 +27,9 @@ export function submitTask (api: ApiContext, request: SubmitRequest, subject: st
   const module = request.task ?? request.module!
   const options: TaskOptions = { priority: request.priority, timeoutMs: request.timeoutMs, maxRetries: request.maxRetries }
   // bounded per subject, as over the tasks protocol: a token submitting in a loop with no agent free would fill the node
-  const release = api.budgets.tasks.take(subject, Buffer.byteLength(JSON.stringify(request.input ?? null)))
-  let task: Task
-  try {
-    task = request.session == null
-      ? tasks.submit(module, request.input, options)
-      : findSession(tasks, api.node.peerId, request.session).submit(module, request.input, options)
-  } catch (err) {
-    release()
-    throw err
-  }
-  void task.settled.then(release)
+  const task = releasedAtEnd(api.budgets.tasks.take(subject, inputBytes(request.input)), () => request.session == null
+    ? tasks.submit(module, request.input, options)
+    : findSession(tasks, api.node.peerId, request.session).submit(module, request.input, options))
   api.live.task(task)
   api.submitters.record(task.id, subject, task.settled)
   return task
@@ -46,14 +39,4 @@ export function submitTask (api: ApiContext, request: SubmitRequest, subject: st
 export function taskView (task: Task): TaskInfo & { value?: unknown } {
   const info = task.info()
   return task.status === 'completed' ? { ...info, value: task.value ?? null } : info
-}
-
-/** Resolves once `task` is final or `signal` aborts (the client went away: the task goes on). */
-export async function settledOrAborted (task: Task, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return
-  await new Promise<void>(resolve => {
-    const done = (): void => { signal.removeEventListener('abort', done); resolve() }
-    signal.addEventListener('abort', done, { once: true })
-    void task.settled.then(done)
-  })
 }

@@ -131,8 +131,12 @@ export class TaskPool {
   /** How long it has held no worker and nothing queued (0: it holds some now), as of its last sizing tick or
    * task; Tasks retires a pool idle long enough, unless it keeps a floor of workers. */
   idleFor (now: number): number {
-    if (this.workers.size > 0 || this.starting > 0 || this.queue.size > 0) return 0
-    return now - this.activeAt
+    return this.holding ? 0 : now - this.activeAt
+  }
+
+  /** A worker up or starting, or a task queued. */
+  private get holding (): boolean {
+    return this.workers.size > 0 || this.starting > 0 || this.queue.size > 0
   }
 
   /** Workers up, and being started. */
@@ -340,7 +344,7 @@ export class TaskPool {
   }
 
   private sample (): { workers: number, starting: number, queued: number, busyMs: number, capacityLimit: number } {
-    if (this.workers.size > 0 || this.starting > 0 || this.queue.size > 0) this.activeAt = Date.now()
+    if (this.holding) this.activeAt = Date.now()
     let busyMs = 0
     const now = performance.now()
     for (const w of this.workers) {

@@ -16,7 +16,8 @@ import { sha256 as hashOf } from '../wire/module-ref.ts'
 import type { Caller } from './access.ts'
 import { DEFAULT_LIST, MAX_LIST, MAX_REQUEST_BYTES, MAX_WAIT_MS, tasksRequestSchema } from './protocol-schema.ts'
 import type { SessionSummary, TasksReply, TasksRequest } from './protocol-schema.ts'
-import { SubmitBudget } from './submit-budget.ts'
+import { SubmitBudget, inputBytes, releasedAtEnd } from './submit-budget.ts'
+import { settledWithin } from './settled-within.ts'
 import type { SubmitLimits } from './submit-budget.ts'
 
 /** Shipped task bundles kept at most (content-addressed, least recently used evicted; a module with open tasks stays). */
@@ -133,13 +134,13 @@ export class TasksService {
       case 'get': return taskReply(this.task(caller, request.id, 'get'))
       case 'wait': {
         const task = this.task(caller, request.id, 'wait for')
-        await settledWithin(task, request.timeoutMs ?? MAX_WAIT_MS)
+        await settledWithin(task, { timeoutMs: request.timeoutMs ?? MAX_WAIT_MS })
         return taskReply(task)
       }
       case 'cancel': {
         const task = this.task(caller, request.id, 'cancel')
         task.cancel(request.reason ?? `cancelled by ${caller.peer}`)
-        await settledWithin(task, CANCEL_SETTLE_MS)
+        await settledWithin(task, { timeoutMs: CANCEL_SETTLE_MS })
         return taskReply(task)
       }
       case 'session-open': {
@@ -168,22 +169,17 @@ export class TasksService {
         if (session === this.defaultSession()) session.cancelTasks(reason)
         else session.cancel(reason)
         // answered with the counts after the cancel: a closed session is forgotten once done
-        await Promise.all(open.map(async info => { const task = session.get(info.id); if (task != null) await settledWithin(task, CANCEL_SETTLE_MS) }))
+        await Promise.all(open.map(async info => { const task = session.get(info.id); if (task != null) await settledWithin(task, { timeoutMs: CANCEL_SETTLE_MS }) }))
         return { ok: true, cancelled: open.length, session: summary(session) }
       }
     }
   }
 
   private async submit (caller: Caller, request: Extract<TasksRequest, { op: 'submit' }>): Promise<TasksReply> {
-    const release = this.budget.take(caller.peer, Buffer.byteLength(JSON.stringify(request.input ?? null)))
-    try {
-      const task = await this.submitTask(caller, request)
-      void task.settled.then(release)
-      return { ok: true, id: task.id, task: task.info() }
-    } catch (err) {
-      release()
-      throw err
-    }
+    const release = this.budget.take(caller.peer, inputBytes(request.input))
+    const task = await this.submitTask(caller, request).catch((err: unknown) => { release(); throw err })
+    void task.settled.then(release)
+    return { ok: true, id: task.id, task: task.info() }
   }
 
   private async submitTask (caller: Caller, request: Extract<TasksRequest, { op: 'submit' }>): Promise<Task> {
@@ -200,16 +196,8 @@ export class TasksService {
     if (hashOf(source) !== sha256) throw new ProtocolError('the shipped task module does not match its sha256')
     const cache = await this.moduleCache()
     const { path } = await cache.store(sha256, source).catch((err: unknown) => { throw new TaskLimitError(`shipped task module not stored: ${(err as Error).message}`) })
-    let task: Task
-    try {
-      task = session.submit(path, request.input, options)
-    } catch (err) {
-      cache.release(sha256)
-      throw err
-    }
     // pinned while the task is open: its pool may still spawn a worker from the file
-    void task.settled.then(() => { cache.release(sha256) })
-    return task
+    return releasedAtEnd(() => { cache.release(sha256) }, () => session.submit(path, request.input, options))
   }
 
   private task (caller: Caller, id: string, op: string): Task {
@@ -250,12 +238,4 @@ function taskReply (task: Task): TasksReply {
 
 function summary (session: Session): SessionSummary {
   return { id: session.id, name: session.name.slice(0, 256), closed: session.isClosed, createdAt: session.createdAt, counts: session.counts() }
-}
-
-async function settledWithin (task: Task, ms: number): Promise<void> {
-  await new Promise<void>(resolve => {
-    let timer: NodeJS.Timeout | undefined
-    const off = task.whenSettled(() => { clearTimeout(timer); resolve() })
-    if (!task.final) timer = setTimeout(() => { off(); resolve() }, ms)
-  })
 }

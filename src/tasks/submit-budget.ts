@@ -51,3 +51,21 @@ export class SubmitBudget {
     return this.open.size
   }
 }
+
+/** A task input's size as the budget counts it: its JSON. */
+export function inputBytes (input: unknown): number {
+  return Buffer.byteLength(JSON.stringify(input ?? null))
+}
+
+/** `submit()`'s task, with `release` called once it ends; if `submit` throws, `release` is called at once and the error rethrown. */
+export function releasedAtEnd<T extends { settled: Promise<void> }> (release: () => void, submit: () => T): T {
+  let task: T
+  try {
+    task = submit()
+  } catch (err) {
+    release()
+    throw err
+  }
+  void task.settled.then(release)
+  return task
+}

@@ -5,7 +5,8 @@ import type { HookConfig } from '../hooks/hook-config.ts'
 import { checkHookNames } from '../hooks/hook-config.ts'
 import { HookVerifier, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../hooks/signature.ts'
 import { acceptedSchema, outcomeSchema, problemResponses } from '../schemas.ts'
-import { settledOrAborted, submitTask, taskView } from '../submit.ts'
+import { submitTask, taskView } from '../submit.ts'
+import { settledWithin } from '../../tasks/settled-within.ts'
 import { replySignal } from '../reply-signal.ts'
 import { ConfigError, NotFoundError, RateLimitedError } from '../../errors.ts'
 
@@ -65,7 +66,7 @@ export function hookRoutes (app: FastifyInstance, api: ApiContext, hooks: Map<st
       if (!shared.isAllowed && shared.isExceeded) throw new RateLimitedError(shared.ttl)
       const task = submitTask(api, { task: hook.task, input: inputOf(body, request.headers['content-type']) }, `hook:${hook.name}`)
       if (hook.wait === true) {
-        await settledOrAborted(task, replySignal(reply))
+        await settledWithin(task, { signal: replySignal(reply) })
         if (task.final) return await reply.code(200).send(taskView(task))
       }
       return await reply.code(202).header('location', `/v1/tasks/${encodeURIComponent(task.id)}`).send({ id: task.id, session: task.session, status: task.status })

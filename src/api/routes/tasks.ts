@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify'
 import type { ApiContext } from '../api-context.ts'
 import { acceptedSchema, idParams, outcomeSchema, problemResponses, submitBodySchema, taskSchema, waitQuery, wantsWait } from '../schemas.ts'
 import { findTask } from '../lookup.ts'
-import { settledOrAborted, submitTask, taskView } from '../submit.ts'
+import { submitTask, taskView } from '../submit.ts'
+import { settledWithin } from '../../tasks/settled-within.ts'
 import type { SubmitRequest } from '../submit.ts'
 import { hasScope } from '../auth/scopes.ts'
 import { ForbiddenError } from '../../errors.ts'
@@ -24,7 +25,7 @@ export function taskRoutes (app: FastifyInstance, api: ApiContext): void {
     if (request.body.module != null && !hasScope(principal, 'tasks:module')) throw new ForbiddenError('running a module path needs the scope tasks:module (member): tasks:submit runs registered task names only')
     const task = submitTask(api, request.body, principal.subject)
     if (wantsWait(request.query)) {
-      await settledOrAborted(task, replySignal(reply))
+      await settledWithin(task, { signal: replySignal(reply) })
       return await reply.code(task.final ? 200 : 202).send(task.final ? taskView(task) : { id: task.id, session: task.session, status: task.status })
     }
     return await reply.code(202).header('location', `/v1/tasks/${encodeURIComponent(task.id)}`).send({ id: task.id, session: task.session, status: task.status })

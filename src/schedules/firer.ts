@@ -6,6 +6,7 @@ import type { LeaseKeeper, LeaseTimings } from '../leases/lease.ts'
 import { KeyedLeases, leaseTimings, stepLoop } from '../leases/jobs.ts'
 import { releaseHeld } from '../leases/records.ts'
 import { OverlapGate } from './overlap.ts'
+import { FreshAdverts } from './fresh-adverts.ts'
 import { ticksBetween } from './spec.ts'
 import type { ScheduleStore } from './store.ts'
 import type { Lease, Schedule } from './types.ts'
@@ -56,6 +57,7 @@ export class Firer {
   private readonly maxCatchup: number
   private readonly now: () => number
   private readonly gates = new Map<string, OverlapGate>()
+  private readonly adverts = new FreshAdverts()
   private stopLoop: () => void = () => {}
 
   constructor (components: FirerComponents, init: FirerInit = {}) {
@@ -145,12 +147,12 @@ export class Firer {
     })
   }
 
-  /** The alive API nodes that can run the schedule's task, and the one rendezvous hashing picks. */
+  /** The alive API nodes that can run the schedule's task and still refresh their advert, and the one rendezvous hashing picks. */
   private electedFor (schedule: Schedule): string | undefined {
     const alive = new Set(this.c.members().filter(m => m.state === 'alive').map(m => m.id))
     alive.add(this.c.self)
     const candidates: string[] = []
-    for (const [peer, advert] of this.c.store.firers()) {
+    for (const [peer, advert] of this.adverts.fresh(this.c.store.firers(), this.now())) {
       if (alive.has(peer) && advert.tasks.includes(schedule.task)) candidates.push(peer)
     }
     return electHolder(schedule.id, candidates)

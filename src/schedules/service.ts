@@ -32,6 +32,8 @@ export interface ScheduleCaller {
 
 /** How often the advert is checked against the names registered now. */
 const READVERTISE_MS = 1000
+/** How often the advert is written again with the same names: firers ignore one unchanged for ADVERT_STALE_MS (firer.ts). */
+export const ADVERT_REFRESH_MS = 15_000
 
 /**
  * The schedules of the grid as one API node serves them: create, list, pause,
@@ -41,8 +43,9 @@ export class ScheduleService {
   readonly store: ScheduleStore
   private readonly c: ScheduleServiceComponents
   private readvertise?: NodeJS.Timeout
-  /** The names last advertised, joined. */
+  /** The names last advertised, joined, and when. */
   private advertised?: string
+  private advertisedAt = 0
   private readonly firer: Firer
 
   constructor (components: ScheduleServiceComponents, init: FirerInit = {}) {
@@ -67,17 +70,24 @@ export class ScheduleService {
     try { this.store.withdraw(this.c.self) } catch {}
   }
 
-  /** Writes the advert when the registered names differ from those last advertised; a write refused (an advert over the
-   * channel's value size, a full channel) is logged once per set of names, never thrown from the timer. */
+  /**
+   * Writes the advert when the registered names differ from those last advertised, and every ADVERT_REFRESH_MS
+   * anyway: a node restarted without the API never withdraws the advert it left, and the firers age it out
+   * once it stops changing. A write refused (an advert over the channel's value size, a full channel) is
+   * logged once per set of names, never thrown from the timer.
+   */
   private advertise (): void {
     const tasks = this.c.tasks.registeredNames()
     const key = tasks.join('\n')
-    if (key === this.advertised) return
+    const now = Date.now()
+    if (key === this.advertised && now - this.advertisedAt < ADVERT_REFRESH_MS) return
+    const changed = key !== this.advertised
     this.advertised = key
+    this.advertisedAt = now
     try {
-      this.store.advertise(this.c.self, { tasks })
+      this.store.advertise(this.c.self, { tasks, at: now })
     } catch (err) {
-      this.c.log.warn({ err, tasks: tasks.length }, 'could not advertise this node as a schedule firer of its task names')
+      if (changed) this.c.log.warn({ err, tasks: tasks.length }, 'could not advertise this node as a schedule firer of its task names')
     }
   }
 

@@ -4,11 +4,16 @@ import { KEY, storedScheduleSchema } from './types.ts'
 import type { Schedule } from './types.ts'
 import { LeaseRecords } from '../leases/records.ts'
 
-/** What an API node advertises under `n/<peer id>`: the task names it can fire. */
+/**
+ * What an API node advertises under `n/<peer id>`: the task names it can fire, and `at`, changed at every
+ * refresh (its writer's clock; readers only watch that it changes). An advert without `at` is an older
+ * node's, never refreshed and never aged out.
+ */
 export interface FirerAdvert {
   tasks: string[]
+  at?: number
 }
-const advertSchema = v.object({ tasks: v.pipe(v.array(v.string()), v.maxLength(1024)) })
+const advertSchema = v.object({ tasks: v.pipe(v.array(v.string()), v.maxLength(1024)), at: v.optional(v.pipe(v.number(), v.finite())) })
 
 /**
  * The schedules channel, read through schemas: its values come from any

@@ -1,6 +1,6 @@
 import { it, expect, vi, afterEach } from 'vitest'
 import pino from 'pino'
-import { ScheduleService } from '../../../src/schedules/service.ts'
+import { ADVERT_REFRESH_MS, ScheduleService } from '../../../src/schedules/service.ts'
 import { ScheduleStore } from '../../../src/schedules/store.ts'
 import { memoryChannel } from './memory-channel.ts'
 
@@ -19,10 +19,16 @@ it('a task name registered after the start joins this firer\'s advert within a s
   })
   const advert = (): unknown => new ScheduleStore(channel).candidates().get('P')
   service.start()
-  expect(advert()).toEqual({ tasks: ['report'] })
+  expect(advert()).toEqual({ tasks: ['report'], at: Date.now() })
   names.push('resize')
   await vi.advanceTimersByTimeAsync(1000)
-  expect(advert()).toEqual({ tasks: ['report', 'resize'] })
+  const changed = Date.now()
+  expect(advert()).toEqual({ tasks: ['report', 'resize'], at: changed })
+  // the same names are written again now and then, so that firers can tell a live advert from one left behind
+  await vi.advanceTimersByTimeAsync(ADVERT_REFRESH_MS - 1000)
+  expect(advert()).toEqual({ tasks: ['report', 'resize'], at: changed })
+  await vi.advanceTimersByTimeAsync(1000)
+  expect(advert()).toEqual({ tasks: ['report', 'resize'], at: changed + ADVERT_REFRESH_MS })
   service.stop()
   expect(advert()).toBeUndefined()
 })

@@ -1,0 +1,28 @@
+import type { FirerAdvert } from './store.ts'
+
+/** A firer advert unchanged this long (by this node's clock) is a node's that stopped serving the API: 4 refreshes missed. */
+export const ADVERT_STALE_MS = 60_000
+
+/**
+ * Which firer adverts are still refreshed. A node that served the API and was
+ * killed, then restarted without it, never withdraws its advert, and stays
+ * alive: without ageing, it would stay elected for schedules it never fires.
+ * Ages are measured by this node's clock from when it saw each advert change,
+ * so clocks skewed between nodes (up to the channels' 60 s) do not matter.
+ */
+export class FreshAdverts {
+  private readonly seen = new Map<string, { at: number | undefined, since: number }>()
+
+  /** The peers of `adverts` whose advert changed within ADVERT_STALE_MS (and older nodes' adverts, which have no `at`). */
+  fresh (adverts: Map<string, FirerAdvert>, now: number): Map<string, FirerAdvert> {
+    for (const peer of this.seen.keys()) if (!adverts.has(peer)) this.seen.delete(peer)
+    const out = new Map<string, FirerAdvert>()
+    for (const [peer, advert] of adverts) {
+      const seen = this.seen.get(peer)
+      if (seen == null || seen.at !== advert.at) this.seen.set(peer, { at: advert.at, since: now })
+      else if (advert.at != null && now - seen.since >= ADVERT_STALE_MS) continue
+      out.set(peer, advert)
+    }
+    return out
+  }
+}

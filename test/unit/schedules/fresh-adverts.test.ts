@@ -1,0 +1,47 @@
+import { it, expect } from 'vitest'
+import pino from 'pino'
+import { Firer } from '../../../src/schedules/firer.ts'
+import { ScheduleStore } from '../../../src/schedules/store.ts'
+import { makeSchedule } from '../../../src/schedules/spec.ts'
+import { ADVERT_STALE_MS, FreshAdverts } from '../../../src/schedules/fresh-adverts.ts'
+import { electHolder } from '../../../src/leases/election.ts'
+import type { Member } from '../../../src/membership/member.ts'
+import { memoryChannel } from './memory-channel.ts'
+
+it('an advert that stops changing ages out after ADVERT_STALE_MS of this node\'s clock; one that changes again is fresh at once; one without `at` never ages', () => {
+  const fresh = new FreshAdverts()
+  const adverts = new Map([['A', { tasks: ['t'], at: 5 }], ['old', { tasks: ['t'] }]])
+  expect([...fresh.fresh(adverts, 0).keys()]).toEqual(['A', 'old'])
+  expect([...fresh.fresh(adverts, ADVERT_STALE_MS - 1).keys()]).toEqual(['A', 'old'])
+  expect([...fresh.fresh(adverts, ADVERT_STALE_MS).keys()]).toEqual(['old'])
+  adverts.set('A', { tasks: ['t'], at: 6 })
+  expect([...fresh.fresh(adverts, ADVERT_STALE_MS + 1).keys()]).toEqual(['A', 'old'])
+})
+
+it('a firer no longer elects an alive member whose advert stopped being refreshed (restarted without the API): another fires its schedule', () => {
+  let now = 1_000_000
+  const channel = memoryChannel('schedules', 'A', () => now)
+  const store = new ScheduleStore(channel)
+  // a schedule id that rendezvous hashing gives to C while C advertises
+  const id = Array.from({ length: 100 }, (_, i) => `job-${i}`).find(candidate => electHolder(candidate, ['A', 'C']) === 'C')!
+  store.put(makeSchedule({ id, task: 'tick', everyMs: 1000, overlap: 'allow' }, 'alice', now))
+  store.advertise('C', { tasks: ['tick'], at: now })
+  const fired: number[] = []
+  const members = (): Member[] => [{ id: 'C', state: 'alive' } as unknown as Member]
+  const tasks = { submit: () => { fired.push(now); return { settled: Promise.resolve(), final: true } }, registeredModule: () => '/tick.mjs' }
+  const firer = new Firer({ self: 'A', store, tasks: tasks as never, members, log: pino({ level: 'silent' }) }, { now: () => now })
+  const step = (ms: number): void => {
+    for (const end = now + ms; now < end;) {
+      now += 100
+      // A refreshes its own advert as its ScheduleService does; C's stays as it was left
+      if (now % 15_000 === 0 || store.candidates().get('A') == null) store.advertise('A', { tasks: ['tick'], at: now })
+      firer.step()
+    }
+  }
+  step(10_000)
+  expect(firer.view(store.schedule(id)!).firer).toBe('C')
+  expect(fired).toEqual([])
+  step(ADVERT_STALE_MS)
+  expect(firer.view(store.schedule(id)!).firer).toBe('A')
+  expect(fired.length).toBeGreaterThan(0)
+})

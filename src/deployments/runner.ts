@@ -80,11 +80,12 @@ export class DeploymentRunner {
     try { this.c.store.withdraw(this.c.self) } catch {}
   }
 
-  /** The member every node elects to run deployment `name`, as this node sees the grid. */
-  electedFor (name: string): string | undefined {
+  /** Who runs a deployment (the member every node elects), as this node sees the grid now: the candidates read once, asked per deployment. */
+  electorate (): (name: string) => string | undefined {
     const alive = new Set(this.c.members().filter(m => m.state === 'alive').map(m => m.id))
     alive.add(this.c.self)
-    return electHolder(name, [...this.c.store.candidates().keys()].filter(peer => alive.has(peer)))
+    const candidates = [...this.c.store.candidates().keys()].filter(peer => alive.has(peer))
+    return name => electHolder(name, candidates)
   }
 
   /** The deployments this node runs now. */
@@ -100,14 +101,15 @@ export class DeploymentRunner {
       this.slots.delete(name)
     }
     const byName = new Map(deployments.map(d => [d.name, d]))
-    this.leases.each([...byName.keys()], name => { this.stepDeployment(byName.get(name)!, now) })
+    const elect = this.electorate()
+    this.leases.each([...byName.keys()], name => { this.stepDeployment(byName.get(name)!, now, elect(name) === this.c.self) })
     return byName.size > 0 || this.slots.size > 0
   }
 
-  private stepDeployment (deployment: Deployment, now: number): void {
+  private stepDeployment (deployment: Deployment, now: number, electedHere: boolean): void {
     const { name } = deployment
     const keeper = this.leases.keeper(name)
-    const elected = !deployment.stopped && this.electedFor(name) === this.c.self
+    const elected = !deployment.stopped && electedHere
     const decision = keeper.step(now, elected, this.c.store.lease(name), this.c.store.fired(name))
     if (decision.change != null) this.c.log.info({ deployment: name, phase: keeper.phase }, `deployment lease: ${decision.change}`)
     if (decision.write != null) this.c.store.writeLease(name, decision.write)

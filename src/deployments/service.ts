@@ -83,7 +83,8 @@ export class Deployments {
   }
 
   list (): DeploymentView[] {
-    return this.store.deployments().map(d => this.view(d))
+    const elect = this.runner.electorate()
+    return this.store.deployments().map(d => this.view(d, elect))
   }
 
   status (name: string): DeploymentView {
@@ -103,10 +104,10 @@ export class Deployments {
     return this.runner.running()
   }
 
-  view (d: Deployment): DeploymentView {
+  view (d: Deployment, elect: (name: string) => string | undefined = this.runner.electorate()): DeploymentView {
     const lease = this.store.lease(d.name)
     const owned = lease != null && lease.until > Date.now()
-    const elected = d.stopped ? undefined : this.runner.electedFor(d.name)
+    const elected = d.stopped ? undefined : elect(d.name)
     const progress = this.store.progress(d.name)
     return {
       name: d.name,

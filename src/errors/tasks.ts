@@ -87,6 +87,14 @@ export class TaskLimitError extends GridError {
   }
 }
 
+export const ERR_SCHEDULE_LIMIT = 'ERR_SCHEDULE_LIMIT'
+/** The grid holds as many schedules as it may (in all, or of this maker): delete some first. Not retryable: schedules do not end by themselves. */
+export class ScheduleLimitError extends GridError {
+  constructor (message: string) {
+    super(message, ERR_SCHEDULE_LIMIT)
+  }
+}
+
 
 export const ERR_RESULT_TOO_LARGE = 'ERR_RESULT_TOO_LARGE'
 /** A task's result is larger, as JSON, than `tasks.maxResultBytes`: the task fails rather than keep (and journal) it. */

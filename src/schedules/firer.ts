@@ -76,18 +76,24 @@ export class Firer {
 
   stop (): void {
     this.stopLoop()
-    // hand our leases over at once rather than make the next firer wait them out
+    // a last pass as a holder handing over: the ticks that fell due since the last step are fired now (the
+    // successor starts after the `until` we release with), and the leases are handed over at once rather
+    // than waited out; releaseHeld catches a lease the pass could not release (a step that threw)
+    this.pass(this.now(), true)
     releaseHeld(this.c.store, this.leases.keepers, this.c.self, this.now())
   }
 
-  /** Who fires `schedule` as this node sees it. */
-  view (schedule: Schedule): FiringView {
-    return { firer: this.electedFor(schedule), lease: this.c.store.lease(schedule.id), lastTick: this.c.store.fired(schedule.id)?.tick }
+  /** Who fires `schedule` as this node sees it; `elect` from `electorate()` when viewing many. */
+  view (schedule: Schedule, elect: (schedule: Schedule) => string | undefined = this.electorate()): FiringView {
+    return { firer: elect(schedule), lease: this.c.store.lease(schedule.id), lastTick: this.c.store.fired(schedule.id)?.tick }
   }
 
   /** One pass over every schedule (the loop calls it; tests call it with a fake clock); false when there is none. */
   step (): boolean {
-    const now = this.now()
+    return this.pass(this.now(), false)
+  }
+
+  private pass (now: number, handOver: boolean): boolean {
     const schedules = this.c.store.schedules()
     for (const id of this.leases.prune(new Set(schedules.map(s => s.id)))) {
       this.gates.delete(id)
@@ -95,13 +101,15 @@ export class Firer {
       if (this.c.store.lease(id)?.holder === this.c.self) this.c.store.forget(id)
     }
     const byId = new Map(schedules.map(s => [s.id, s]))
-    this.leases.each([...byId.keys()], id => { this.stepSchedule(byId.get(id)!, now) })
+    // the candidates once per pass, not once per schedule: a pass must stay cheap with thousands of schedules
+    const elect = this.electorate(now)
+    this.leases.each([...byId.keys()], id => { this.stepSchedule(byId.get(id)!, now, !handOver && elect(byId.get(id)!) === this.c.self) })
     return byId.size > 0
   }
 
-  private stepSchedule (schedule: Schedule, now: number): void {
+  private stepSchedule (schedule: Schedule, now: number, electedHere: boolean): void {
     const keeper = this.leases.keeper(schedule.id)
-    const elected = !schedule.paused && this.electedFor(schedule) === this.c.self
+    const elected = !schedule.paused && electedHere
     const fired = this.c.store.fired(schedule.id)
     const decision = keeper.step(now, elected, this.c.store.lease(schedule.id), fired)
     if (decision.change != null) {
@@ -147,14 +155,22 @@ export class Firer {
     })
   }
 
-  /** The alive API nodes that can run the schedule's task and still refresh their advert, and the one rendezvous hashing picks. */
-  private electedFor (schedule: Schedule): string | undefined {
+  /**
+   * Who fires a schedule, as this node sees the grid now: the alive API nodes that can run its task and still
+   * refresh their advert, and of those the one rendezvous hashing picks. Read once, asked per schedule.
+   */
+  electorate (now: number = this.now()): (schedule: Schedule) => string | undefined {
     const alive = new Set(this.c.members().filter(m => m.state === 'alive').map(m => m.id))
     alive.add(this.c.self)
-    const candidates: string[] = []
-    for (const [peer, advert] of this.adverts.fresh(this.c.store.firers(), this.now())) {
-      if (alive.has(peer) && advert.tasks.includes(schedule.task)) candidates.push(peer)
+    const byTask = new Map<string, string[]>()
+    for (const [peer, advert] of this.adverts.fresh(this.c.store.firers(), now)) {
+      if (!alive.has(peer)) continue
+      for (const task of new Set(advert.tasks)) {
+        const peers = byTask.get(task)
+        if (peers == null) byTask.set(task, [peer])
+        else peers.push(peer)
+      }
     }
-    return electHolder(schedule.id, candidates)
+    return schedule => electHolder(schedule.id, byTask.get(schedule.task) ?? [])
   }
 }

@@ -2,13 +2,18 @@ import type { FirerAdvert } from './store.ts'
 
 /** A firer advert unchanged this long (by this node's clock) is a node's that stopped serving the API: 4 refreshes missed. */
 export const ADVERT_STALE_MS = 60_000
+/** How far the clocks of members may differ: the channels refuse writes stamped further ahead (HlcClock's maxDriftMs). */
+const CLOCK_SKEW_MS = 60_000
 
 /**
  * Which firer adverts are still refreshed. A node that served the API and was
  * killed, then restarted without it, never withdraws its advert, and stays
  * alive: without ageing, it would stay elected for schedules it never fires.
  * Ages are measured by this node's clock from when it saw each advert change,
- * so clocks skewed between nodes (up to the channels' 60 s) do not matter.
+ * so clocks skewed between nodes (up to the channels' 60 s) do not matter;
+ * an advert seen for the first time (this node just started) is judged by its
+ * writer's `at`, allowing for that skew: else every start would elect, for a
+ * minute, the nodes the others had already aged out.
  */
 export class FreshAdverts {
   private readonly seen = new Map<string, { at: number | undefined, since: number }>()
@@ -19,6 +24,10 @@ export class FreshAdverts {
     const out = new Map<string, FirerAdvert>()
     for (const [peer, advert] of adverts) {
       const seen = this.seen.get(peer)
+      if (seen == null && advert.at != null && now - advert.at >= ADVERT_STALE_MS + CLOCK_SKEW_MS) {
+        this.seen.set(peer, { at: advert.at, since: now - ADVERT_STALE_MS })
+        continue
+      }
       if (seen == null || seen.at !== advert.at) this.seen.set(peer, { at: advert.at, since: now })
       else if (advert.at != null && now - seen.since >= ADVERT_STALE_MS) continue
       out.set(peer, advert)

@@ -7,7 +7,7 @@ import type { FirerInit } from './firer.ts'
 import { ScheduleStore } from './store.ts'
 import { makeSchedule, nextTick } from './spec.ts'
 import type { Schedule } from './types.ts'
-import { ForbiddenError, NotFoundError } from '../errors.ts'
+import { ForbiddenError, NotFoundError, ScheduleLimitError } from '../errors.ts'
 
 export interface ScheduleServiceComponents {
   self: string
@@ -29,6 +29,13 @@ export interface ScheduleCaller {
   subject: string
   admin: boolean
 }
+
+/**
+ * Schedules the grid holds, in all and of one maker: every API node looks at each of them every step, and a
+ * client certificate could otherwise add them until the firers' steps are so slow that no lease holds.
+ */
+export const MAX_SCHEDULES = 4096
+export const MAX_SCHEDULES_PER_MAKER = 512
 
 /** How often the advert is checked against the names registered now. */
 const READVERTISE_MS = 1000
@@ -97,12 +104,14 @@ export class ScheduleService {
     if (this.c.tasks.registeredModule(schedule.task) == null) throw new NotFoundError(`no task registered as ${JSON.stringify(schedule.task)} on this node (grid node --task ${schedule.task}=<module>)`)
     const existing = this.store.schedule(schedule.id)
     if (existing != null) this.checkMayChange(existing, caller)
+    else this.checkRoom(schedule.owner)
     this.store.put(schedule)
     return this.view(schedule)
   }
 
   list (): ScheduleView[] {
-    return this.store.schedules().map(s => this.view(s))
+    const elect = this.firer.electorate()
+    return this.store.schedules().map(s => this.view(s, elect))
   }
 
   get (id: string): ScheduleView {
@@ -128,8 +137,8 @@ export class ScheduleService {
     return this.view(changed)
   }
 
-  view (schedule: Schedule): ScheduleView {
-    const firing = this.firer.view(schedule)
+  view (schedule: Schedule, elect?: ReturnType<Firer['electorate']>): ScheduleView {
+    const firing = this.firer.view(schedule, elect)
     const next = schedule.paused ? undefined : nextTick(schedule, Math.max(Date.now(), schedule.since))
     return { ...schedule, ...(next != null ? { nextRunAt: next } : {}), ...(firing.firer != null ? { firer: firing.firer } : {}), ...(firing.lastTick != null ? { lastTickAt: firing.lastTick } : {}) }
   }
@@ -138,6 +147,14 @@ export class ScheduleService {
     const schedule = this.store.schedule(id)
     if (schedule == null) throw new NotFoundError(`no schedule ${JSON.stringify(id)}`)
     return schedule
+  }
+
+  /** Room for one more schedule of `owner` (a replacement needs none). */
+  private checkRoom (owner: string): void {
+    const schedules = this.store.schedules()
+    if (schedules.length >= MAX_SCHEDULES) throw new ScheduleLimitError(`the grid already holds ${MAX_SCHEDULES} schedules: delete some first`)
+    const own = schedules.filter(s => s.owner === owner).length
+    if (own >= MAX_SCHEDULES_PER_MAKER) throw new ScheduleLimitError(`${owner} already made ${MAX_SCHEDULES_PER_MAKER} schedules: delete some first`)
   }
 
   private checkMayChange (schedule: Schedule, caller: ScheduleCaller): void {

@@ -5,7 +5,7 @@ import { ScheduleStore } from '../../../src/schedules/store.ts'
 import { makeSchedule } from '../../../src/schedules/spec.ts'
 import { SCHEDULES_CHANNEL } from '../../../src/schedules/types.ts'
 import type { Member } from '../../../src/membership/member.ts'
-import { ReplicaSet } from './memory-channel.ts'
+import { ReplicaSet, memoryChannel } from './memory-channel.ts'
 
 const log = pino({ level: 'silent' })
 const PEERS = ['A', 'B', 'C']
@@ -139,5 +139,39 @@ describe('Firer (three replicas, fake clock)', () => {
     const g = grid({ id: 'p', everyMs: 1000, paused: true })
     g.advance(5000)
     expect(g.fired).toEqual([])
+  })
+})
+
+describe('Firer (one node)', () => {
+  function firerOver (schedules: number) {
+    let now = 1_000_000
+    const channel = memoryChannel('schedules', 'A', () => now)
+    const store = new ScheduleStore(channel)
+    store.advertise('A', { tasks: ['tick'] })
+    for (let i = 0; i < schedules; i++) store.put(makeSchedule({ id: `s${i}`, task: 'tick', everyMs: 1000, envelope: true, overlap: 'allow' }, 'alice', now))
+    const fired: number[] = []
+    const tasks = { submit: (_name: string, input: unknown) => { fired.push((input as { scheduledAt: number }).scheduledAt); return { settled: Promise.resolve(), final: true } }, registeredModule: () => '/tick.mjs' }
+    const firer = new Firer({ self: 'A', store, tasks: tasks as never, members: () => [], log }, { now: () => now })
+    return { store, firer, fired, set now (t: number) { now = t }, get now () { return now } }
+  }
+
+  it('reads the firer adverts once per step, not once per schedule (a step must stay cheap with thousands of schedules)', () => {
+    const f = firerOver(50)
+    let reads = 0
+    const firers = f.store.firers.bind(f.store)
+    f.store.firers = () => { reads++; return firers() }
+    f.firer.step()
+    expect(reads).toBe(1)
+  })
+
+  it('a graceful stop fires the ticks that fell due since its last step before handing the lease over (its successor starts after)', () => {
+    const f = firerOver(1)
+    for (let t = f.now; t <= 1_010_950; t += 100) { f.now = t; f.firer.step() }
+    expect(f.fired).toContain(1_010_000)
+    expect(f.fired).not.toContain(1_011_000)
+    f.now = 1_011_020
+    f.firer.stop()
+    expect(f.fired).toContain(1_011_000)
+    expect(f.store.lease('s0')!.until).toBe(1_011_020)
   })
 })

@@ -45,3 +45,14 @@ it('a firer no longer elects an alive member whose advert stopped being refreshe
   expect(firer.view(store.schedule(id)!).firer).toBe('A')
   expect(fired.length).toBeGreaterThan(0)
 })
+
+it('an advert seen for the first time is judged by its writer\'s `at`, allowing for the channels\' 60 s of clock skew: a node starting does not elect one the others aged out long ago', () => {
+  const now = 10_000_000
+  const fresh = new FreshAdverts()
+  const adverts = new Map([['gone', { tasks: ['t'], at: now - 600_000 }], ['skewed', { tasks: ['t'], at: now - 90_000 }]])
+  expect([...fresh.fresh(adverts, now).keys()]).toEqual(['skewed'])
+  // and the one left out stays out until it changes
+  expect([...fresh.fresh(adverts, now + 1000).keys()]).toEqual(['skewed'])
+  adverts.set('gone', { tasks: ['t'], at: now + 1000 })
+  expect([...fresh.fresh(adverts, now + 2000).keys()]).toEqual(['gone', 'skewed'])
+})

@@ -37,10 +37,17 @@ export function readGroupReply (raw: unknown): StreamEntry[] {
   return entries(raw[0][1])
 }
 
-/** XAUTOCLAIM's reply: `[next cursor, entries, deleted ids]` (Redis 7). */
-export function autoClaimReply (raw: unknown): { next: string, claimed: StreamEntry[] } {
+/**
+ * XAUTOCLAIM's reply: `[next cursor, entries, deleted ids]` (Redis 7). Redis 6.2
+ * answers a pending entry that was deleted or trimmed with a bare nil instead of
+ * `[id, nil]` (redis/redis#10227): it carries no id to acknowledge, so it is
+ * skipped and counted in `vanished` (it stays pending; Redis 7 drops such ones itself).
+ */
+export function autoClaimReply (raw: unknown): { next: string, claimed: StreamEntry[], vanished: number } {
   if (!Array.isArray(raw) || raw.length < 2 || typeof raw[0] !== 'string') throw new TypeError('XAUTOCLAIM: unexpected reply shape')
-  return { next: raw[0], claimed: entries(raw[1]) }
+  if (!Array.isArray(raw[1])) throw new TypeError('XAUTOCLAIM: entries are not an array')
+  const present = (raw[1] as unknown[]).filter(r => r !== null)
+  return { next: raw[0], claimed: entries(present), vanished: raw[1].length - present.length }
 }
 
 /** A field's value from a flat `[field, value, …]` list. */

@@ -135,7 +135,8 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
     do {
       const raw = await unlessAborted(reader.xautoclaim(stream, group, consumer, claimIdleMs, cursor, 'COUNT', batch), signal)
       if (raw === undefined) return
-      const { next, claimed } = autoClaimReply(raw)
+      const { next, claimed, vanished } = autoClaimReply(raw)
+      if (vanished > 0) log.debug({ vanished }, 'XAUTOCLAIM returned deleted entries without their ids (Redis 6.2): skipped')
       yield * usable(claimed)
       cursor = next
     } while (cursor !== '0-0')

@@ -19,9 +19,14 @@ describe('Redis replies are checked before use', () => {
   })
 
   it('XAUTOCLAIM: the next cursor and the claimed entries; a bad shape is refused', () => {
-    expect(autoClaimReply(['0-0', [['3-1', ['v', '"a"']]], []])).toEqual({ next: '0-0', claimed: [{ id: '3-1', fields: ['v', '"a"'] }] })
+    expect(autoClaimReply(['0-0', [['3-1', ['v', '"a"']]], []])).toEqual({ next: '0-0', claimed: [{ id: '3-1', fields: ['v', '"a"'] }], vanished: 0 })
     expect(() => autoClaimReply([0, []])).toThrow(TypeError)
     expect(() => autoClaimReply(['0-0', 'x'])).toThrow(TypeError)
+  })
+
+  it('XAUTOCLAIM on Redis 6.2: a deleted entry comes as a bare nil, skipped and counted (no id to ack)', () => {
+    expect(autoClaimReply(['0-0', [null, ['3-1', ['v', '1']]]])).toEqual({ next: '0-0', claimed: [{ id: '3-1', fields: ['v', '1'] }], vanished: 1 })
+    expect(autoClaimReply(['0-0', [['3-1', null]], ['2-0']])).toEqual({ next: '0-0', claimed: [{ id: '3-1', fields: null }], vanished: 0 })
   })
 
   it('decodes JSON in field v within the size limit, other fields as an object', () => {

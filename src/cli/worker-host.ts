@@ -13,6 +13,7 @@ import { ItemRunner } from '../worker/item-runner.ts'
 import { Batcher } from '../wire/batcher.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import { watchParent } from '../worker/parent-watchdog.ts'
+import { sendOutputs } from '../worker/send-outputs.ts'
 
 
 const send = (message: FromWorker): void => { process.send?.(message) }
@@ -33,7 +34,8 @@ async function main (): Promise<void> {
   const definition = toStageDefinition(imported.default)
   await definition.setup?.(ctx)
   let stopping = false
-  const results = new Batcher<WorkerOutput>(batch => { send({ type: 'results', results: batch }) })
+  // an output the IPC serializer cannot take fails alone (its item's error), never the worker
+  const results = new Batcher<WorkerOutput>(batch => { sendOutputs(batch, outputs => { send({ type: 'results', results: outputs }) }) })
   const runner = new ItemRunner(definition, ctx, concurrency, (output, now) => {
     results.push(output)
     if (now === true) results.drain()

@@ -1,0 +1,28 @@
+import type { WorkerOutput } from './ipc.ts'
+import { toWireError } from '../wire/wire-error.ts'
+
+/**
+ * Hands a batch of outputs to `send` (the worker's process.send). The IPC
+ * channel is structured clone: a value holding a function or a symbol makes
+ * it throw at once, inside the Batcher's setImmediate, which would end the
+ * worker (uncaughtException) and lose every item of the batch and in flight.
+ * So, as the agent does for items (LocalWorker.sendBatch), a batch that
+ * throws goes again one output at a time: a result that cannot be sent
+ * becomes that item's error, a progress value that cannot be sent is dropped
+ * (the task's outcome still follows), and the rest leave as they are, in order.
+ */
+export function sendOutputs (outputs: WorkerOutput[], send: (outputs: WorkerOutput[]) => void): void {
+  try {
+    send(outputs)
+  } catch (err) {
+    if (outputs.length > 1) {
+      for (const one of outputs) sendOutputs([one], send)
+      return
+    }
+    const output = outputs[0]!
+    // only a result's or a progress notice's value can fail to clone (errors, starts and log lines are strings)
+    if (!('value' in output) || 'notice' in output) return
+    const unsendable = new TypeError(`the stage's result cannot be sent back from the worker (it holds what structured clone cannot copy: a function, a symbol, a promise…): ${(err as Error).message}`)
+    send([{ id: output.id, error: toWireError(unsendable) }])
+  }
+}

@@ -1,4 +1,4 @@
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { requestJson } from '../transport/json-stream.ts'
 import { SPAWN_PROTOCOL, spawnFailureError, spawnResponseSchema } from '../wire/spawn-protocol.ts'
@@ -37,6 +37,8 @@ export interface SpawnOptions {
 }
 
 const SPAWN_TIMEOUT_MS = 15_000
+/** How long killing a worker nobody will attach to may hold up the spawn's rejection. */
+const KILL_UNATTACHED_TIMEOUT_MS = 5000
 /** Refusals that pass the spawn to the next agent; any other failure ends it. */
 const REFUSALS = new Set([ERR_AGENT_FULL, ERR_SPAWN_REFUSED, ERR_MODULE_MISSING, ERR_MODULE_NOT_ALLOWED])
 
@@ -187,19 +189,47 @@ export class Workers {
   private async spawnRemote (agentId: string, options: SpawnOptions, module: ShippableModule, resources: { cpu: number, memoryMb: number }, signal?: AbortSignal): Promise<WorkerHandle> {
     const agent = peerIdFromString(agentId)
     await this.membership.teachAddresses(agentId)
-    const opts = { signal: signal == null ? AbortSignal.timeout(SPAWN_TIMEOUT_MS) : AbortSignal.any([signal, AbortSignal.timeout(SPAWN_TIMEOUT_MS)]) }
+    const timeout = AbortSignal.timeout(SPAWN_TIMEOUT_MS)
+    const opts = { signal: signal == null ? timeout : AbortSignal.any([signal, timeout]) }
     // the stage's code, env and items go only to a peer whose certificate makes it an agent
     await this.libp2p.dial(agent, opts)
     if (!this.roles.has(agentId, 'agent')) throw new SpawnRefusedError(`peer ${agentId} does not hold the agent role in its certificate: nothing shipped to it`)
+    signal?.throwIfAborted()
+    // Once sent, a spawn runs to its reply (bounded by its own timeout, not the caller's signal): the
+    // agent may have forked the worker already, and one nobody attaches to would hold its capacity
+    // until the agent's attach timeout. A worker that arrives after the caller gave up is killed.
+    const sent = { signal: timeout }
     const request = { op: 'spawn', stage: options.stage, module: { path: module.path, sha256: module.sha256 }, resources, env: options.env, concurrency: options.concurrency }
-    let reply: SpawnResponseMessage = await requestJson(this.libp2p, agent, SPAWN_PROTOCOL, request, spawnResponseSchema, opts)
-    if (!reply.ok && reply.code === ERR_MODULE_MISSING) {
+    let reply: SpawnResponseMessage = await requestJson(this.libp2p, agent, SPAWN_PROTOCOL, request, spawnResponseSchema, sent)
+    if (!reply.ok && reply.code === ERR_MODULE_MISSING && signal?.aborted !== true) {
       // the agent lacks this exact module: ship its source (content-addressed, cached there)
-      reply = await requestJson(this.libp2p, agent, SPAWN_PROTOCOL, { ...request, module: { ...request.module, source: module.source } }, spawnResponseSchema, opts)
+      reply = await requestJson(this.libp2p, agent, SPAWN_PROTOCOL, { ...request, module: { ...request.module, source: module.source } }, spawnResponseSchema, sent)
     }
-    if (!reply.ok) throw spawnFailureError(reply)
+    if (!reply.ok) {
+      signal?.throwIfAborted()
+      throw spawnFailureError(reply)
+    }
     if (reply.worker == null) throw new SpawnRefusedError('the agent answered without a worker')
-    return await RemoteWorker.attach(this.libp2p, agent, reply.worker, opts)
+    if (signal?.aborted === true) {
+      await this.killUnattached(agent, reply.worker.id)
+      signal.throwIfAborted()
+    }
+    try {
+      return await RemoteWorker.attach(this.libp2p, agent, reply.worker, opts)
+    } catch (err) {
+      await this.killUnattached(agent, reply.worker.id)
+      throw err
+    }
+  }
+
+  /** A worker spawned for a caller that is gone (or that could not be attached): killed now, not at the agent's attach timeout. */
+  private async killUnattached (agent: PeerId, workerId: string): Promise<void> {
+    try {
+      await requestJson(this.libp2p, agent, SPAWN_PROTOCOL, { op: 'kill', id: workerId, graceful: false }, spawnResponseSchema, { signal: AbortSignal.timeout(KILL_UNATTACHED_TIMEOUT_MS) })
+    } catch (err) {
+      // the agent still kills it at its attach timeout
+      this.log.debug({ agent: agent.toString(), worker: workerId, err }, 'killing a worker that will not be attached failed')
+    }
   }
 
   private track (handle: WorkerHandle): void {

@@ -89,6 +89,25 @@ describe('Workers: spawn reservations and refusals (stubbed components)', () => 
     expect(workers.capacityFor()).toBe(4)
   })
 
+  it('a spawn cancelled while the agent forks its worker kills that worker, instead of leaving it to the attach timeout', async () => {
+    const spawners = { a: new FakeSpawner(2), b: new FakeSpawner(2) }
+    const workers = await grid(spawners, { a: 2, b: 1 })
+    const controller = new AbortController()
+    const fork = spawners.a.spawn.bind(spawners.a)
+    // the caller gives up just as the agent forks: the spawn request is sent, its reply not back yet
+    spawners.a.spawn = request => {
+      const worker = fork(request)
+      controller.abort(new Error('run cancelled'))
+      return worker
+    }
+    const err = await workers.spawn({ stage: 'noop', module: MODULE }, { signal: controller.signal }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ message: 'run cancelled' })
+    // gone when the spawn has settled (the agent's attach timeout is 30 s)
+    expect(spawners.a.workers.size).toBe(0)
+    expect(workers.list()).toEqual([])
+    expect(workers.capacityFor()).toBe(4)
+  })
+
   it('an agent that refuses (full meanwhile) passes the spawn to the next candidate and keeps no reservation', async () => {
     // A gossips room for 2 but is full already (another requester won the race)
     const spawners = { a: new FakeSpawner(0), b: new FakeSpawner(2) }

@@ -9,7 +9,9 @@
  *   pending in the queue until the pipeline calls `ack(id)`;
  * - items carry that id through the stages; a stage result that fans out to k
  *   items gives them `<id>.0` … `<id>.<k-1>` (a single result keeps the id), so
- *   a replayed entry produces the same ids again (given deterministic stages);
+ *   a replayed entry produces the same ids again (given deterministic stages).
+ *   An id may hold dots, but must not be another entry's id plus `.<digits>`
+ *   (`a.1` beside `a`): it would name that entry's fan-out item;
  * - `ack(id)` comes only once the sink has resolved for every item the entry
  *   produced (or the stages dropped it, or it failed after its attempts and was
  *   reported through `item:failed`);
@@ -30,7 +32,8 @@ export interface SourceEntry<T = unknown> {
 
 /** A queue the pipeline pulls from, acknowledging what it finished. */
 export interface DurableSource<T = unknown> {
-  /** Entries in order; pulled only while the first stage has room. Ends when the source has no more (or never, for an endless one). */
+  /** Entries in order; pulled only while the first stage has room. Ends when the source has no more (or never, for an endless one).
+   * An id may contain dots, but not be another entry's id plus `.<digits>` (that names a fan-out item of it). */
   entries: (signal: AbortSignal) => AsyncIterable<SourceEntry<T>>
   /** Every item entry `id` produced is through: the queue may forget it. Never throws (failures are logged and the entry stays pending). */
   ack: (id: string) => void
@@ -66,8 +69,16 @@ export function isDurableSink (sink: unknown): sink is DurableSink {
   return typeof s === 'object' && s != null && typeof s.write === 'function' && typeof s.close === 'function'
 }
 
-/** The source entry an item id derives from (`1700000000000-0.2.1` -> `1700000000000-0`). */
+/** A fan-out suffix: `.<k>` for the k-th item, once per fan-out (`.2.1`). */
+const FAN_OUT_SUFFIX = /(?:\.\d+)+$/
+
+/**
+ * The source entry an item id derives from (`1700000000000-0.2.1` -> `1700000000000-0`): the id
+ * without its fan-out suffix, so a source id with dots of its own (`orders.eu:17`) survives. An entry
+ * id that itself ends in `.<digits>` (`v1.2`) cannot be told from a fan-out here; the pipeline, which
+ * knows which entries are inside, tells them apart (EntryAcks).
+ */
 export function entryOf (itemId: string): string {
-  const dot = itemId.indexOf('.')
-  return dot < 0 ? itemId : itemId.slice(0, dot)
+  return itemId.replace(FAN_OUT_SUFFIX, '')
 }
+

@@ -41,6 +41,9 @@ describe('connector helpers', () => {
   it('entryOf strips fan-out suffixes; the type guards know the shapes', () => {
     expect(entryOf('1700000000000-0')).toBe('1700000000000-0')
     expect(entryOf('1700000000000-0.2.1')).toBe('1700000000000-0')
+    // a source's own ids may hold dots: only the fan-out suffix (.<k>, repeated) is cut
+    expect(entryOf('a.b:1')).toBe('a.b:1')
+    expect(entryOf('a.b:1.0.2')).toBe('a.b:1')
     expect(isDurableSource({ entries: () => [], ack: () => {}, close: async () => {} })).toBe(true)
     expect(isDurableSource([1, 2, 3])).toBe(false)
     expect(isDurableSink(async () => {})).toBe(false)

@@ -96,6 +96,19 @@ describe('a pipeline with a durable source and sink', () => {
     await expect(running.done).rejects.toThrow()
   })
 
+  it('a source whose own ids hold dots gets each entry acked once, by the id it gave, fan-out included', async () => {
+    const ids = ['a.b:1', 'orders.eu:2', 'v1.2', 'x.0.y']
+    const source = Object.assign(memorySource(0), {
+      async * entries (): AsyncGenerator<SourceEntry<number>> { for (const [i, id] of ids.entries()) yield { id, value: i } }
+    })
+    const sink = memorySink()
+    // entry 1 fans out to two, the others keep one result
+    const run = start({ source, stages: [{ name: 'split', module: 's.mjs' }], sink, equalize: false }, grid({ split: n => n === 1 ? [n, n] : n }))
+    await run.done
+    expect(sink.items.map(i => i.id).sort()).toEqual(['a.b:1', 'orders.eu:2.0', 'orders.eu:2.1', 'v1.2', 'x.0.y'])
+    expect(source.acked.sort()).toEqual([...ids].sort())
+  })
+
   it('an entry is acked only once the sink has resolved for every item it fanned out to', async () => {
     const source = memorySource(1)
     let releaseSecond: () => void = () => {}
@@ -165,5 +178,18 @@ describe('EntryAcks', () => {
     acks.resulted('7', 3)
     acks.settled('7')
     expect(acked).toEqual(['1-0'])
+  })
+
+  it('finds the entry of an item by lookup, not by the first dot: ids with dots of their own', () => {
+    const acked: string[] = []
+    const acks = new EntryAcks(id => acked.push(id))
+    acks.admitted('a.b:1')
+    acks.admitted('v1.2')
+    acks.resulted('a.b:1', 2)
+    acks.settled('a.b:1.0')
+    acks.settled('a.b:1.1')
+    acks.settled('v1.2')
+    expect(acked).toEqual(['a.b:1', 'v1.2'])
+    expect(acks.size).toBe(0)
   })
 })

@@ -8,6 +8,7 @@ import type { TrustLibp2p } from './drop-peer.ts'
 import { guarded } from './guard.ts'
 import { Rejections } from '../transport/rejections.ts'
 import type { RejectedCount } from '../transport/rejections.ts'
+import { ForbiddenError, RemoteError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 
 export type RevocationLibp2p = TrustLibp2p & Pick<Libp2p, 'dialProtocol' | 'handle' | 'unhandle' | 'addEventListener' | 'removeEventListener'>
@@ -18,11 +19,25 @@ export interface RevocationComponents {
   store: CrlStore
   /** This node's own certificate serial: a CRL that lists it is logged loudly. */
   ownSerial: string
+  /** A member that did not take the CRL is offered it again after this long, doubling up to `resendMaxMs`. */
+  resendFirstMs?: number
+  resendMaxMs?: number
 }
 
 /** How many peers one CRL is sent to at once. */
 const SEND_CONCURRENCY = 16
 const SEND_TIMEOUT_MS = 10_000
+const RESEND_FIRST_MS = 1000
+const RESEND_MAX_MS = 30_000
+/** After this many failed offers to one member, a warning says it still lacks the CRL. */
+const RESEND_WARN_AFTER = 3
+
+/** A member that has not taken the CRL held yet: when it is offered it again. */
+interface Resend {
+  delayMs: number
+  failures: number
+  timer?: ReturnType<typeof setTimeout>
+}
 
 /**
  * Enforces and spreads the newest CRL (DESIGN §11). A newer CRL closes every
@@ -30,6 +45,8 @@ const SEND_TIMEOUT_MS = 10_000
  * then on), then goes to every connected member once; a member does the same,
  * so it crosses the grid in a few round trips. Each new connection to a member
  * starts with an offer of the CRL held, so a node that was away catches up.
+ * A connected member that did not take it (paused, busy, a stream that failed)
+ * is offered it again with backoff until it holds that number or disconnects.
  * Admins push from outside (`grid certs revoke --peer`); members relay.
  */
 export class Revocation {
@@ -39,6 +56,10 @@ export class Revocation {
   private readonly ownSerial: string
   private readonly log: Logger
   private readonly rejections: Rejections
+  private readonly resendFirstMs: number
+  private readonly resendMaxMs: number
+  /** By peer id: members still to be offered the CRL held. */
+  private readonly resends = new Map<string, Resend>()
   private sending = new AbortController()
 
   constructor (components: RevocationComponents, log: Logger) {
@@ -48,6 +69,8 @@ export class Revocation {
     this.ownSerial = components.ownSerial
     this.log = log.child({ component: 'revocation' })
     this.rejections = new Rejections(this.log)
+    this.resendFirstMs = components.resendFirstMs ?? RESEND_FIRST_MS
+    this.resendMaxMs = components.resendMaxMs ?? RESEND_MAX_MS
   }
 
   async start (): Promise<void> {
@@ -62,6 +85,8 @@ export class Revocation {
     this.store.off('update', this.onUpdate)
     this.libp2p.removeEventListener('connection:open', this.onConnectionOpen)
     this.sending.abort()
+    for (const resend of this.resends.values()) clearTimeout(resend.timer)
+    this.resends.clear()
     await this.libp2p.unhandle(CRL_PROTOCOL)
     await this.store.flush()
   }
@@ -109,16 +134,79 @@ export class Revocation {
     if (crl != null && this.credentials.has(id, 'member')) void this.send(connection, crl)
   }
 
+  /** Offers `crl`; a member that does not end up holding the CRL held (or a newer one) is offered it again later. */
   private async send (to: PeerId | Connection, crl: VerifiedCrl): Promise<void> {
+    if (this.sending.signal.aborted) return
     const signal = AbortSignal.any([this.sending.signal, AbortSignal.timeout(SEND_TIMEOUT_MS)])
-    const peer = 'remotePeer' in to ? to.remotePeer.toString() : to.toString()
+    const peer = 'remotePeer' in to ? to.remotePeer : to
+    const id = peer.toString()
     try {
       const stream = 'remotePeer' in to ? await to.newStream(CRL_PROTOCOL, { signal }) : await this.libp2p.dialProtocol(to, CRL_PROTOCOL, { signal })
       const result = await offerCrl(stream, crl, { signal })
-      this.log.debug({ peer, number: crl.number.toString(), outcome: result.outcome, theirs: result.number.toString() }, 'offered the revocation list')
+      this.log.debug({ peer: id, number: crl.number.toString(), outcome: result.outcome, theirs: result.number.toString() }, 'offered the revocation list')
+      // a newer CRL may have come meanwhile: the peer is done only once it holds that one
+      if (result.number >= (this.store.current?.number ?? crl.number)) {
+        this.resendDone(id)
+        return
+      }
     } catch (err) {
-      this.log.debug({ peer, err }, 'could not offer the revocation list')
+      if (this.sending.signal.aborted) return
+      if (err instanceof RemoteError || err instanceof ForbiddenError) {
+        // the peer answered and refused: asking again gets the same answer
+        this.log.warn({ peer: id, number: crl.number.toString(), err }, `peer ${id} refused the revocation list: ${err.message}`)
+        this.resendDone(id)
+        return
+      }
+      this.log.debug({ peer: id, err }, 'could not offer the revocation list')
+      this.countFailure(id, crl)
     }
+    this.resendLater(peer)
+  }
+
+  private countFailure (id: string, crl: VerifiedCrl): void {
+    const resend = this.resendOf(id)
+    if (++resend.failures === RESEND_WARN_AFTER) {
+      this.log.warn({ peer: id, number: crl.number.toString(), failures: resend.failures }, `member ${id} has not taken revocation list ${crl.number.toString()} after ${resend.failures} offers; offering it again every ${this.resendMaxMs / 1000} s at most`)
+    }
+  }
+
+  private resendOf (id: string): Resend {
+    let resend = this.resends.get(id)
+    if (resend == null) {
+      resend = { delayMs: this.resendFirstMs, failures: 0 }
+      this.resends.set(id, resend)
+    }
+    return resend
+  }
+
+  /** Offers the CRL held to `peer` again after the next backoff step, unless that is already planned. */
+  private resendLater (peer: PeerId): void {
+    if (this.sending.signal.aborted) return
+    const id = peer.toString()
+    const resend = this.resendOf(id)
+    if (resend.timer != null) return
+    const delayMs = resend.delayMs
+    resend.delayMs = Math.min(delayMs * 2, this.resendMaxMs)
+    resend.timer = setTimeout(() => {
+      resend.timer = undefined
+      const crl = this.store.current
+      // a peer that disconnected (or lost the member role or was revoked) gets the CRL on its next connection, if any
+      if (crl == null || !this.isConnectedMember(id)) {
+        this.resendDone(id)
+        return
+      }
+      void this.send(peer, crl)
+    }, delayMs)
+    resend.timer.unref()
+  }
+
+  private resendDone (id: string): void {
+    clearTimeout(this.resends.get(id)?.timer)
+    this.resends.delete(id)
+  }
+
+  private isConnectedMember (id: string): boolean {
+    return connectedPeersWhere(this.libp2p, this.credentials, c => c.roles.has('member') && !this.store.isRevoked(c.serial)).some(p => p.peer.toString() === id)
   }
 
   private warnIfOwnRevoked (): void {

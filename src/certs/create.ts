@@ -28,6 +28,7 @@ export interface IssueOptions {
   name: string
   /** What the holder may do (DESIGN §11), as `urn:gridd:role:<role>` SAN URIs. Default `['member']`. */
   roles?: readonly Role[]
+  /** Either way the certificate ends no later than the CA's own notAfter. */
   validityDays?: number
   /** Override validity start (tests make not-yet-valid certificates with it). */
   notBefore?: Date
@@ -78,12 +79,15 @@ export async function signCertificate (ca: CertKeyPair, publicKey: CryptoKey | x
   const caCert = new x509.X509Certificate(ca.cert)
   const caKey = await importKey(ca.key)
   const now = Date.now()
+  if (caCert.notAfter.getTime() < now) throw new CertificateError(`the CA certificate (${caCert.subject}) expired on ${caCert.notAfter.toISOString()}: make a new CA (\`grid certs init\`)`)
+  const notAfter = options.notAfter ?? new Date(now + validityDays * DAY_MS)
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serialNumber(),
     subject: `CN=${escapeDn(name)}`,
     issuer: caCert.subject,
     notBefore: options.notBefore ?? new Date(now - BACKDATE_MS),
-    notAfter: options.notAfter ?? new Date(now + validityDays * DAY_MS),
+    // a certificate is worth nothing once its CA has expired: never claim longer
+    notAfter: notAfter > caCert.notAfter ? caCert.notAfter : notAfter,
     publicKey,
     signingKey: caKey,
     signingAlgorithm: ED25519,

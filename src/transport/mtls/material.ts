@@ -44,6 +44,8 @@ export async function readPemOrPath (value: string, what: string): Promise<strin
 export function checkMaterial (tls: TlsMaterial): void {
   const ca = parseCert(tls.ca, 'CA certificate')
   if (!ca.ca) throw new CertificateError(`the CA certificate (${ca.subject}) is not a CA`)
+  if (Date.parse(ca.validTo) < Date.now()) throw new CertificateError(`the CA certificate (${ca.subject}) expired on ${ca.validTo}: no certificate it signed is valid; make a new CA and certificates (\`grid certs init\`)`)
+  if (Date.parse(ca.validFrom) > Date.now()) throw new CertificateError(`the CA certificate (${ca.subject}) is not valid before ${ca.validFrom} (is this machine's clock right?)`)
   const pairs = [{ cert: tls.cert, key: tls.key, what: 'certificate' }]
   if (tls.outbound != null) pairs.push({ ...tls.outbound, what: 'outbound certificate' })
   let identity: string | undefined

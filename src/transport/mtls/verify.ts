@@ -27,7 +27,7 @@ const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2'
 /**
  * Checks the remote side of a finished TLS 1.3 handshake: a certificate is
  * present, is signed by the grid CA,
- * is within its validity, may be used for this direction, carries an Ed25519
+ * it and the CA are within their validity, may be used for this direction, carries an Ed25519
  * key, and that key is the peer id we dialled (if we dialled one); it holds
  * at least one gridd role and is not revoked.
  */
@@ -45,6 +45,10 @@ export function verifyRemote (socket: TLSSocket, ca: X509Certificate, isServer: 
     throw new TlsRefusedError(REFUSAL.untrustedCa, `the peer's certificate (${name}, issued by ${presented.issuer?.CN ?? '?'}) is not signed by the grid CA`)
   }
   const now = Date.now()
+  // OpenSSL's chain check (which also checks the CA's dates) is not used, so the CA's dates are checked here
+  const caNotAfter = Date.parse(ca.validTo)
+  if (caNotAfter < now) throw new TlsRefusedError(REFUSAL.expired, `the grid CA certificate (${ca.subject}) expired on ${ca.validTo}: no certificate it signed is valid any more`)
+  if (Date.parse(ca.validFrom) > now) throw new TlsRefusedError(REFUSAL.notYetValid, `the grid CA certificate (${ca.subject}) is not valid before ${ca.validFrom}`)
   if (Date.parse(cert.validTo) < now) throw new TlsRefusedError(REFUSAL.expired, `the peer's certificate (${name}) expired on ${cert.validTo}`)
   if (Date.parse(cert.validFrom) > now) throw new TlsRefusedError(REFUSAL.notYetValid, `the peer's certificate (${name}) is not valid before ${cert.validFrom}`)
   const usages = presented.ext_key_usage
@@ -65,7 +69,8 @@ export function verifyRemote (socket: TLSSocket, ca: X509Certificate, isServer: 
   if (roles.size === 0) {
     throw new TlsRefusedError(REFUSAL.noRole, `the peer's certificate (${name}) holds no gridd role (made before roles existed?): reissue it with \`grid certs issue ${name} --role member,agent\``)
   }
-  return { remotePeer, credential: { name, serial, roles, notAfter: Date.parse(cert.validTo) } }
+  // an open connection ends when the certificate or the CA that signed it expires, whichever comes first
+  return { remotePeer, credential: { name, serial, roles, notAfter: Math.min(Date.parse(cert.validTo), caNotAfter) } }
 }
 
 /** Serials as CRLs and `grid certs revoke` name them: lower-case hex without leading zeros. */

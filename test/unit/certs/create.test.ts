@@ -2,7 +2,8 @@ import { describe, it, expect, beforeAll } from 'vitest'
 import { X509Certificate, createPrivateKey } from 'node:crypto'
 import { createCa, issueCertificate, checkName } from '../../../src/certs/create.ts'
 import type { CertKeyPair } from '../../../src/certs/create.ts'
-import { ConfigError } from '../../../src/errors.ts'
+import { CertificateError, ConfigError } from '../../../src/errors.ts'
+import { caWithDates } from './ca-dates.ts'
 
 const DAY_MS = 24 * 60 * 60 * 1000
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1'
@@ -120,6 +121,23 @@ describe('issueCertificate', () => {
     const c = new X509Certificate((await issueCertificate(ca, { name: 'old', notBefore, notAfter })).cert)
     expect(c.validFromDate.getTime()).toBe(notBefore.getTime())
     expect(c.validToDate.getTime()).toBe(notAfter.getTime())
+  })
+
+  it('never ends after the CA: validityDays and notAfter beyond it are cut to the CA\'s notAfter', async () => {
+    const shortCa = await createCa({ validityDays: 5 })
+    const caEnd = new X509Certificate(shortCa.cert).validToDate.getTime()
+    const byDays = new X509Certificate((await issueCertificate(shortCa, { name: 'long', validityDays: 825 })).cert)
+    const byDate = new X509Certificate((await issueCertificate(shortCa, { name: 'long', notAfter: new Date(Date.now() + 100 * DAY_MS) })).cert)
+    expect(byDays.validToDate.getTime()).toBeLessThanOrEqual(caEnd)
+    expect(byDate.validToDate.getTime()).toBeLessThanOrEqual(caEnd)
+    expect(byDays.validToDate.getTime()).toBeGreaterThan(caEnd - 60_000)
+  })
+
+  it('refuses to sign with a CA that has expired', async () => {
+    const now = Date.now()
+    const expiredCa = await caWithDates(ca, new Date(now - 10 * DAY_MS), new Date(now - DAY_MS))
+    await expect(issueCertificate(expiredCa, { name: 'late' })).rejects.toThrow(CertificateError)
+    await expect(issueCertificate(expiredCa, { name: 'late' })).rejects.toThrow(/CA certificate .* expired on/)
   })
 
   it.each([0, -5])('rejects validityDays %s', async (days) => {

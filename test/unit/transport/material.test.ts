@@ -8,6 +8,7 @@ import { initCertsDir } from '../../../src/certs/files.ts'
 import { checkMaterial, loadCerts, readPemOrPath } from '../../../src/transport/mtls/material.ts'
 import type { TlsMaterial } from '../../../src/transport/mtls/material.ts'
 import { CertificateError } from '../../../src/errors.ts'
+import { caWithDates } from '../certs/ca-dates.ts'
 
 const DAY_MS = 86_400_000
 let ca: CertKeyPair
@@ -16,6 +17,8 @@ let other: CertKeyPair
 let foreign: CertKeyPair
 let expired: CertKeyPair
 let future: CertKeyPair
+let expiredCa: CertKeyPair
+let futureCa: CertKeyPair
 let dir: string
 
 beforeAll(async () => {
@@ -26,6 +29,8 @@ beforeAll(async () => {
   const now = Date.now()
   expired = await issueCertificate(ca, { name: 'old', notBefore: new Date(now - 10 * DAY_MS), notAfter: new Date(now - DAY_MS) })
   future = await issueCertificate(ca, { name: 'new', notBefore: new Date(now + DAY_MS), notAfter: new Date(now + 10 * DAY_MS) })
+  expiredCa = await caWithDates(ca, new Date(now - 10 * DAY_MS), new Date(now - DAY_MS))
+  futureCa = await caWithDates(ca, new Date(now + DAY_MS), new Date(now + 10 * DAY_MS))
   dir = await mkdtemp(join(tmpdir(), 'gridd-material-'))
   await initCertsDir(dir)
 })
@@ -56,6 +61,8 @@ describe('checkMaterial', () => {
     ['a certificate from another CA', () => ({ ...good(), cert: foreign.cert, key: foreign.key }), 'is not signed by the grid CA'],
     ['an expired certificate', () => ({ ...good(), cert: expired.cert, key: expired.key }), 'expired on'],
     ['a not-yet-valid certificate', () => ({ ...good(), cert: future.cert, key: future.key }), 'is not valid before'],
+    ['an expired CA (the certificate itself still in its dates)', () => ({ ...good(), ca: expiredCa.cert }), 'CA certificate (CN=gridd CA) expired on'],
+    ['a not-yet-valid CA', () => ({ ...good(), ca: futureCa.cert }), 'CA certificate (CN=gridd CA) is not valid before'],
     ['a leaf as the CA', () => ({ ...good(), ca: other.cert }), 'is not a CA'],
     ['an outbound pair with a different key', () => ({ ...good(), outbound: { cert: other.cert, key: other.key } }), 'same key'],
     ['an outbound certificate not matching its key', () => ({ ...good(), outbound: { cert: other.cert, key: node.key } }), 'outbound certificate (CN=other) does not match'],

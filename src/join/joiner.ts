@@ -9,6 +9,7 @@ import { checkMaterial } from '../transport/mtls/material.ts'
 import type { TlsMaterial } from '../transport/mtls/material.ts'
 import { JoinError } from '../errors.ts'
 import { causeText } from '../errors/base.ts'
+import { rolesOfCertificate } from '../trust/roles.ts'
 import type { Role } from '../trust/roles.ts'
 import { certificateHash, requestMac } from './token.ts'
 import type { JoinToken } from './token.ts'
@@ -34,8 +35,8 @@ export interface Joined {
 /**
  * Makes an Ed25519 key and asks the node at `host:port` to certify it. The
  * issuer is trusted only if the CA certificate it presents (in its TLS chain)
- * hashes to the token's CA hash and signed the certificate it presents: no trust
- * on first use. The request carries no secret, only the HMAC of the CSR with it.
+ * hashes to the token's CA hash and signed the certificate it presents, both
+ * within their dates, that certificate holding the member role: no trust on first use. The request carries no secret, only the HMAC of the CSR with it.
  */
 export async function requestJoin (init: JoinRequestInit): Promise<Joined> {
   const keys = await generateKeys()
@@ -66,7 +67,7 @@ export async function requestJoin (init: JoinRequestInit): Promise<Joined> {
   }
 }
 
-/** The CA from the issuer's TLS chain, once it matches the token's hash and signed the issuer's certificate. */
+/** The CA from the issuer's TLS chain, once it matches the token's hash and signed the issuer's certificate (a member's, valid now). */
 function checkIssuer (socket: TLSSocket, token: JoinToken): X509Certificate {
   // the detailed chain, not getPeerX509Certificate(): that one came back empty here (Node 24, an unverified peer)
   let detail = socket.getPeerCertificate(true)
@@ -81,5 +82,13 @@ function checkIssuer (socket: TLSSocket, token: JoinToken): X509Certificate {
   if (ca == null || leaf == null) throw new JoinError('the node reached does not present the CA of the token (hash mismatch): not this grid, or someone in between')
   if (!ca.ca) throw new JoinError('the certificate matching the token\'s CA hash is not a CA')
   if (!leaf.checkIssued(ca) || !leaf.verify(ca.publicKey)) throw new JoinError('the node reached presents a certificate not signed by the token\'s CA')
+  // signed by the CA is not enough: an expired certificate, or a client's, is no grid node to join through
+  const now = Date.now()
+  for (const [what, cert] of [['CA certificate', ca], ['certificate', leaf]] as const) {
+    if (Date.parse(cert.validTo) < now || Date.parse(cert.validFrom) > now) {
+      throw new JoinError(`the node reached presents a ${what} (${cert.subject}) outside its validity (${cert.validFrom} to ${cert.validTo})`)
+    }
+  }
+  if (!rolesOfCertificate(leaf).has('member')) throw new JoinError(`the node reached presents a certificate (${leaf.subject}) without the member role: it is not a grid node`)
   return ca
 }

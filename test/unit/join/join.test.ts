@@ -14,6 +14,7 @@ import type { JoinToken } from '../../../src/join/token.ts'
 import { FailureLimiter } from '../../../src/join/rate-limit.ts'
 import { rolesOfCertificate } from '../../../src/trust/roles.ts'
 import { peerIdFromCertificate } from '../../../src/transport/identity.ts'
+import { JoinError } from '../../../src/errors.ts'
 
 describe('join with a token (issuer and joiner over real TLS on 127.0.0.1)', () => {
   let dir: string
@@ -120,6 +121,30 @@ describe('join with a token (issuer and joiner over real TLS on 127.0.0.1)', () 
     } finally {
       await broken.stop()
       await rm(brokenDir, { recursive: true, force: true })
+    }
+  })
+
+  it('does not join through a node whose CA-signed certificate has expired, is not yet valid, or lacks the member role', async () => {
+    const now = Date.now()
+    const DAY_MS = 86_400_000
+    const servers: Array<[string, CertKeyPair, RegExp]> = [
+      ['expired', await issueCertificate(ca, { name: 'old-issuer', roles: ['member'], notBefore: new Date(now - 10 * DAY_MS), notAfter: new Date(now - DAY_MS) }), /outside its validity/],
+      ['not yet valid', await issueCertificate(ca, { name: 'new-issuer', roles: ['member'], notBefore: new Date(now + DAY_MS), notAfter: new Date(now + 10 * DAY_MS) }), /outside its validity/],
+      ['a client', await issueCertificate(ca, { name: 'client-issuer', roles: ['client'] }), /without the member role/]
+    ]
+    for (const [label, server, message] of servers) {
+      const issuer = new JoinIssuer({ ca, server, tokens: store, host: '127.0.0.1', port: 0, addresses: () => [], log, limiter: new FailureLimiter({ maxFailures: 100 }) })
+      const issuerPort = (await issuer.start()).port
+      try {
+        const token = await tokenOf()
+        const joining = requestJoin({ token, host: '127.0.0.1', port: issuerPort, name: 'careful' })
+        await expect(joining, label).rejects.toBeInstanceOf(JoinError)
+        await expect(joining, label).rejects.toThrow(message)
+        // refused before the request was sent: the token is still unused
+        expect((await store.list()).find(t => t.id === token.id)?.used, label).toBe(0)
+      } finally {
+        await issuer.stop()
+      }
     }
   })
 

@@ -1,19 +1,22 @@
 import type { ConnectionGater, MultiaddrConnection, MessageStream } from '@libp2p/interface'
 import type { Logger } from '../logger.ts'
 import { REFUSAL } from './mtls/verify.ts'
+import { RefusalLog, remoteHost } from './mtls/refusal-log.ts'
 
 /**
  * Logs inbound connections that closed before they even reached the mTLS
  * encrypter (which reports everything after that itself): plaintext, garbage
  * bytes, a stock libp2p peer offering other encryption, or a dialler that
- * gave up. libp2p itself only reports these in its debug log.
+ * gave up. libp2p itself only reports these in its debug log. Anyone can open
+ * a TCP connection, so the lines are rate-limited like the encrypter's refusals
+ * (once a minute per host, with a count).
  */
 export class InboundAudit {
-  private readonly log: Logger
+  private readonly refusals: RefusalLog
   private readonly settled = new WeakSet<object>()
 
   constructor (log: Logger) {
-    this.log = log
+    this.refusals = new RefusalLog(log)
   }
 
   /** Protocol negotiation reached the encrypter, which reports the outcome. */
@@ -27,7 +30,7 @@ export class InboundAudit {
         maConn.addEventListener('close', () => {
           if (this.settled.has(maConn)) return
           const remote = maConn.remoteAddr.toString()
-          this.log.warn({ remote, direction: 'inbound', reason: REFUSAL.noHandshake },
+          this.refusals.warn(remoteHost(remote), REFUSAL.noHandshake, { remote, direction: 'inbound', reason: REFUSAL.noHandshake },
             `refused inbound connection from ${remote}: it closed without negotiating gridd mTLS (plaintext, garbage or another protocol)`)
         }, { once: true })
         return false

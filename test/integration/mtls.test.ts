@@ -116,7 +116,9 @@ describe('CA-rooted mutual TLS between real grid nodes', () => {
     const garbage = await rawBytes(node.port, randomBytes(4096), 10_000)
     expect(garbage.closedByNode).toBe(true)
     expect(garbage.afterMs).toBeLessThanOrEqual(7000)
-    await eventually(() => node.lines.slice(since).filter(refusal('no-handshake')).length >= 2 ? true : undefined)
+    // logged (rate-limited: once a minute per host, so the second from 127.0.0.1 is counted, not logged)
+    await eventually(() => node.lines.some(refusal('no-handshake')) ? true : undefined)
+    expect(node.lines.slice(since).filter(refusal('no-handshake')).length).toBeLessThanOrEqual(1)
     await expectStillServing()
   })
 

@@ -10,6 +10,8 @@ export const EXPIRY_WARNING_MS = 30 * DAY_MS
 export interface CertificateExpiryInit {
   /** This node's certificate's notAfter (ms since the epoch); the earlier of two when it has an outbound pair. */
   ownNotAfter: number
+  /** The grid CA's notAfter: every certificate it signed ends with it. */
+  caNotAfter?: number
   /** How often peers' certificates are re-checked. */
   checkMs: number
 }
@@ -18,24 +20,26 @@ export interface CertificateExpiryInit {
  * Certificates expire while connected: every `checkMs` each open connection's
  * verified certificate is checked, and a peer whose certificate has expired is
  * disconnected (the handshake refuses it from then on). The node's own
- * certificate is warned about at start and once a day within 30 days of its end.
+ * certificate, and the grid CA, are warned about at start and once a day within
+ * 30 days of their end.
  */
 export class CertificateExpiry {
   private readonly libp2p: TrustLibp2p
   private readonly credentials: Pick<PeerCredentials, 'get' | 'forget'>
-  private readonly ownNotAfter: number
   private readonly checkMs: number
   private readonly log: Logger
+  private readonly warnings: ExpiryWarning[]
   private timer?: ReturnType<typeof setInterval>
-  private lastOwnWarning = -Infinity
-  private ownExpiredLogged = false
 
   constructor (libp2p: TrustLibp2p, credentials: Pick<PeerCredentials, 'get' | 'forget'>, init: CertificateExpiryInit, log: Logger) {
     this.libp2p = libp2p
     this.credentials = credentials
-    this.ownNotAfter = init.ownNotAfter
     this.checkMs = init.checkMs
     this.log = log.child({ component: 'expiry' })
+    this.warnings = [new ExpiryWarning(this.log, init.ownNotAfter, 'this node\'s certificate', 'issue a new one (`grid certs issue`) and restart', 'members refuse it')]
+    if (init.caNotAfter != null) {
+      this.warnings.push(new ExpiryWarning(this.log, init.caNotAfter, 'the grid CA certificate', 'make a new CA (`grid certs init`), issue every node a certificate under it and restart them', 'no certificate it signed is accepted any more'))
+    }
   }
 
   start (): void {
@@ -58,15 +62,40 @@ export class CertificateExpiry {
   }
 
   private checkOwn (now: number): void {
-    const left = this.ownNotAfter - now
-    const expires = new Date(this.ownNotAfter).toISOString()
+    for (const warning of this.warnings) warning.check(now)
+  }
+}
+
+/** Warns at start and once a day within 30 days of `notAfter`, and once (an error) when it has passed. */
+class ExpiryWarning {
+  private lastWarning = -Infinity
+  private expiredLogged = false
+
+  private readonly log: Logger
+  private readonly notAfter: number
+  /** What expires, what to do about it, and what its expiry means. */
+  private readonly what: string
+  private readonly fix: string
+  private readonly whenExpired: string
+
+  constructor (log: Logger, notAfter: number, what: string, fix: string, whenExpired: string) {
+    this.log = log
+    this.notAfter = notAfter
+    this.what = what
+    this.fix = fix
+    this.whenExpired = whenExpired
+  }
+
+  check (now: number): void {
+    const left = this.notAfter - now
+    const expires = new Date(this.notAfter).toISOString()
     if (left <= 0) {
-      if (!this.ownExpiredLogged) this.log.error({ notAfter: expires }, `this node's certificate expired on ${expires}: members refuse it; issue a new one (\`grid certs issue\`) and restart`)
-      this.ownExpiredLogged = true
-    } else if (left <= EXPIRY_WARNING_MS && now - this.lastOwnWarning >= DAY_MS) {
-      this.lastOwnWarning = now
+      if (!this.expiredLogged) this.log.error({ notAfter: expires }, `${this.what} expired on ${expires}: ${this.whenExpired}; ${this.fix}`)
+      this.expiredLogged = true
+    } else if (left <= EXPIRY_WARNING_MS && now - this.lastWarning >= DAY_MS) {
+      this.lastWarning = now
       const days = Math.floor(left / DAY_MS)
-      this.log.warn({ notAfter: expires, daysLeft: days }, `this node's certificate expires in ${days === 0 ? 'less than a day' : `${days} day${days === 1 ? '' : 's'}`} (${expires}): issue a new one (\`grid certs issue\`)`)
+      this.log.warn({ notAfter: expires, daysLeft: days }, `${this.what} expires in ${days === 0 ? 'less than a day' : `${days} day${days === 1 ? '' : 's'}`} (${expires}): ${this.fix}`)
     }
   }
 }

@@ -31,6 +31,7 @@ export class NodeTrust {
   readonly crls: CrlStore
   /** The earliest notAfter of this node's certificates (ms since the epoch). */
   readonly ownNotAfter: number
+  private readonly caNotAfter: number
   private readonly ownSerial: string
   private readonly checkMs: number
   private readonly log: Logger
@@ -45,6 +46,7 @@ export class NodeTrust {
     const outbound = init.tls.outbound == null ? undefined : new X509Certificate(init.tls.outbound.cert)
     this.ownSerial = normalizeSerial(own.serialNumber)
     this.ownNotAfter = Math.min(Date.parse(own.validTo), outbound == null ? Infinity : Date.parse(outbound.validTo))
+    this.caNotAfter = Date.parse(new X509Certificate(init.tls.ca).validTo)
     this.checkMs = init.certificateCheckMs
   }
 
@@ -58,7 +60,7 @@ export class NodeTrust {
    */
   services (libp2p: RevocationLibp2p, dataDir: string): { load: Service, enforce: Service } {
     const revocation = new Revocation({ libp2p, credentials: this.credentials, store: this.crls, ownSerial: this.ownSerial }, this.log)
-    const expiry = new CertificateExpiry(libp2p, this.credentials, { ownNotAfter: this.ownNotAfter, checkMs: this.checkMs }, this.log)
+    const expiry = new CertificateExpiry(libp2p, this.credentials, { ownNotAfter: this.ownNotAfter, caNotAfter: this.caNotAfter, checkMs: this.checkMs }, this.log)
     this.revocation = revocation
     const stop = async (): Promise<void> => {
       expiry.stop()

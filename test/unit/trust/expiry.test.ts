@@ -62,4 +62,14 @@ describe('CertificateExpiry', () => {
     expiry.check(ownNotAfter + 2)
     expect(lines.filter(l => l.level === 50 && /certificate expired/.test(l.msg))).toHaveLength(1)
   })
+
+  it('warns about the grid CA within 30 days of its end too (every certificate ends with it), and says when it has expired', () => {
+    const { log, lines } = logged()
+    const caNotAfter = NOW + 10 * DAY
+    const expiry = new CertificateExpiry(stubLibp2p([]), new PeerCredentials(), { ownNotAfter: NOW + 365 * DAY, caNotAfter, checkMs: 1000 }, log)
+    expiry.check(NOW)
+    expect(lines.filter(l => l.level === 40).map(l => l.msg)).toEqual([expect.stringMatching(/^the grid CA certificate expires in 10 days .*grid certs init/)])
+    expiry.check(caNotAfter + 1)
+    expect(lines.filter(l => l.level === 50).map(l => l.msg)).toEqual([expect.stringMatching(/^the grid CA certificate expired on .*no certificate it signed is accepted any more/)])
+  })
 })

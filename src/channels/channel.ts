@@ -141,9 +141,10 @@ export class Channel extends EventEmitter<ChannelEvents> {
   /** Merges entries from the grid (gossip or a snapshot). */
   merge (entries: Entry[]): MergeResult {
     const result: MergeResult = { changed: 0, tooLarge: 0, drift: 0, forged: 0, full: 0 }
-    for (const entry of entries) {
-      // snapshots relay others' writes: hold them to the same value limit as gossip
-      if (!entry.deleted && Buffer.byteLength(JSON.stringify(entry.value) ?? '') > this.deps.maxValueBytes) {
+    for (const received of entries) {
+      const entry = stored(received)
+      // snapshots relay others' writes: hold them to the same limit as gossip
+      if (!this.fits(entry)) {
         result.tooLarge++
         continue
       }
@@ -173,6 +174,14 @@ export class Channel extends EventEmitter<ChannelEvents> {
   /** Called by the registry once the opening exchanges are done. */
   synced (): void {
     this.markReady()
+  }
+
+  /** Whether a remote write is within the value limit, and the whole entry (key, stamp, origin, signature) within that plus ENTRY_SLACK_BYTES. */
+  private fits (entry: Entry): boolean {
+    const value = entry.deleted ? 0 : Buffer.byteLength(JSON.stringify(entry.value) ?? '')
+    if (value > this.deps.maxValueBytes) return false
+    const rest = Buffer.byteLength(JSON.stringify({ ...entry, value: undefined }))
+    return value + rest <= this.deps.maxValueBytes + ENTRY_SLACK_BYTES
   }
 
   /** Whether `entry` fits the key and byte caps; throws ChannelLimitError instead when `local`. */
@@ -207,6 +216,20 @@ export class Channel extends EventEmitter<ChannelEvents> {
     this.emit('change', change)
     return true
   }
+}
+
+/** Room beyond the value for the rest of an entry: a 256-character key escaped as JSON, stamp, origin, signature. */
+const ENTRY_SLACK_BYTES = 2048
+
+/**
+ * What a remote write is stored (and relayed) as: a tombstone without any value. The signature
+ * covers none (signature.ts signs null for a delete), so one could otherwise carry any payload,
+ * uncounted by the caps, to every member.
+ */
+function stored (entry: Entry): Entry {
+  if (!entry.deleted || !('value' in entry)) return entry
+  const { value: _dropped, ...tombstone } = entry
+  return tombstone
 }
 
 function checkKey (key: string): void {

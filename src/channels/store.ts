@@ -132,7 +132,7 @@ function entryHash (e: Entry): bigint {
 /** Per-entry bookkeeping beyond key and value (stamp, origin, signature, map slot). */
 const ENTRY_OVERHEAD_BYTES = 256
 
-/** What an entry costs, roughly: what the channel byte cap counts. */
+/** What an entry costs, roughly: what the channel byte cap counts (a value is counted wherever it is, a tombstone's too). */
 export function entryBytes (e: Entry): number {
-  return ENTRY_OVERHEAD_BYTES + e.key.length + (e.deleted ? 0 : (JSON.stringify(e.value)?.length ?? 0))
+  return ENTRY_OVERHEAD_BYTES + e.key.length + (e.value === undefined ? 0 : (JSON.stringify(e.value)?.length ?? 0))
 }

@@ -66,6 +66,28 @@ describe('authored writes', () => {
   })
 })
 
+describe('tombstones', () => {
+  it('a signed tombstone carrying a 200 KB value is stored and relayed without it (its signature covers none)', () => {
+    const channel = member(me, { maxBytes: 100_000 })
+    const tombstone: Entry = { key: 'gone', deleted: true, t: Date.now(), c: 0, origin: other.id }
+    tombstone.sig = other.sign('cfg', tombstone)
+    const loaded = { ...tombstone, value: 'x'.repeat(200_000) }
+    expect(verifyEntry('cfg', loaded)).toBe(true) // the payload does not break the signature: it is not signed
+    expect(channel.merge([loaded])).toMatchObject({ changed: 1, tooLarge: 0, full: 0 })
+    const [kept] = channel.snapshot()
+    expect(kept).toMatchObject({ key: 'gone', deleted: true, origin: other.id })
+    expect('value' in kept!).toBe(false)
+    expect(JSON.stringify(channel.snapshot()).length).toBeLessThan(1000)
+    expect(verifyEntry('cfg', kept!)).toBe(true) // still relayable
+  })
+
+  it('the rest of a remote entry is bounded too: a tombstone with an oversized signature field is refused', () => {
+    const channel = member(me)
+    const odd: Entry = { key: 'k', deleted: true, t: Date.now(), c: 0, origin: other.id, sig: 'A'.repeat(10_000) }
+    expect(channel.merge([odd])).toMatchObject({ changed: 0, tooLarge: 1 })
+  })
+})
+
 describe('bounded clock', () => {
   it('refuses a remote counter past MAX_COUNTER and a stamp more than a minute ahead', () => {
     const clock = new HlcClock({ now: () => 1000 })

@@ -33,9 +33,9 @@ export interface ChannelDeps {
   sign?: (channel: string, entry: Entry) => string
   /** Checks a remote write's signature by its origin; every write accepted when absent (unit tests). */
   verify?: (channel: string, entry: Entry) => boolean
-  /** Keys held, tombstones included. Default unbounded. */
+  /** Keys held, tombstones included, for local writes (remote ones: REMOTE_CAP_FACTOR times it). Default unbounded. */
   maxKeys?: number
-  /** Bytes held (keys, values, per-entry overhead). Default unbounded. */
+  /** Bytes held (keys, values, per-entry overhead), for local writes (remote ones: REMOTE_CAP_FACTOR times it). Default unbounded. */
   maxBytes?: number
 }
 
@@ -48,7 +48,7 @@ export interface MergeResult {
   drift: number
   /** Writes without a valid signature of their origin (forged, or relayed unsigned). */
   forged: number
-  /** Writes refused because the channel is at its key or byte cap. */
+  /** Writes refused because the channel is at its key or byte cap for remote writes (REMOTE_CAP_FACTOR times the local one). */
   full: number
 }
 
@@ -184,13 +184,19 @@ export class Channel extends EventEmitter<ChannelEvents> {
     return value + rest <= this.deps.maxValueBytes + ENTRY_SLACK_BYTES
   }
 
-  /** Whether `entry` fits the key and byte caps; throws ChannelLimitError instead when `local`. */
+  /**
+   * Whether `entry` fits the key and byte caps (a remote one: REMOTE_CAP_FACTOR times them); throws
+   * ChannelLimitError instead when `local`. A write that adds no key and no bytes always fits, so a
+   * channel past its cap by remote writes can still be rewritten smaller and emptied here.
+   */
   private checkRoom (entry: Entry, local: boolean): boolean {
     const current = this.store.entry(entry.key)
     const { maxKeys, maxBytes } = this.deps
+    const factor = local ? 1 : REMOTE_CAP_FACTOR
+    const added = entryBytes(entry) - (current == null ? 0 : entryBytes(current))
     let over: ChannelLimitError | undefined
-    if (maxKeys != null && current == null && this.store.keyCount >= maxKeys) over = new ChannelLimitError('keys', maxKeys, this.name)
-    else if (maxBytes != null && this.store.bytes - (current == null ? 0 : entryBytes(current)) + entryBytes(entry) > maxBytes) over = new ChannelLimitError('bytes', maxBytes, this.name)
+    if (maxKeys != null && current == null && this.store.keyCount >= maxKeys * factor) over = new ChannelLimitError('keys', maxKeys, this.name)
+    else if (maxBytes != null && added > 0 && this.store.bytes + added > maxBytes * factor) over = new ChannelLimitError('bytes', maxBytes, this.name)
     if (over != null && local) throw over
     return over == null
   }
@@ -217,6 +223,13 @@ export class Channel extends EventEmitter<ChannelEvents> {
     return true
   }
 }
+
+/**
+ * Remote writes are taken up to this many times the key and byte caps, local ones up to the caps:
+ * replicas that each filled a channel to its cap with different writes then still converge (with
+ * one cap for both, each refused the other's writes, and their digests differed for good).
+ */
+export const REMOTE_CAP_FACTOR = 2
 
 /** Room beyond the value for the rest of an entry: a 256-character key escaped as JSON, stamp, origin, signature. */
 const ENTRY_SLACK_BYTES = 2048

@@ -3,7 +3,7 @@ import type { GossipSub, Message, SubscriptionChangeData } from '@libp2p/gossips
 import type { PeerId } from '@libp2p/interface'
 import type { GridLibp2p } from '../transport/libp2p.ts'
 import { parseJson } from '../transport/json-stream.ts'
-import { Channel } from './channel.ts'
+import { Channel, REMOTE_CAP_FACTOR } from './channel.ts'
 import type { Entry } from './store.ts'
 import { HlcClock } from './hlc.ts'
 import { ChannelSync } from './sync.ts'
@@ -30,9 +30,9 @@ export interface ChannelsInit {
   syncIntervalMs?: number
   /** Channels open at once on this node (by the app, add-ons and `grid channel` clients). Default 256. */
   maxChannels?: number
-  /** Keys per channel, tombstones included. Default 65,536. */
+  /** Keys per channel, tombstones included, for this node's writes (other members' are taken up to twice it). Default 65,536. */
   maxKeysPerChannel?: number
-  /** Bytes per channel (keys, values and ~256 bytes of bookkeeping per key). Default 64 MiB. */
+  /** Bytes per channel (keys, values and ~256 bytes of bookkeeping per key), for this node's writes (other members' are taken up to twice it). Default 64 MiB. */
   maxChannelBytes?: number
   /** Largest snapshot-exchange message: larger snapshots stream in several. Default 4 MiB; at least maxValueBytes + 4 KiB. */
   syncMessageBytes?: number
@@ -96,7 +96,8 @@ export class Channels {
       lookup: name => this.open.get(name),
       merge: (channel, entries, peer) => { this.merge(channel, entries, peer, 'snapshot') },
       maxMessageBytes: init.syncMessageBytes ?? CHANNEL_DEFAULTS.syncMessageBytes,
-      maxEntries: this.maxKeysPerChannel
+      // a member holds up to REMOTE_CAP_FACTOR times the cap (others' writes), and sends all of it
+      maxEntries: this.maxKeysPerChannel * REMOTE_CAP_FACTOR
     })
   }
 

@@ -106,7 +106,7 @@ describe('bounded clock', () => {
 })
 
 describe('channel caps', () => {
-  it('keys: a local write past the cap throws ChannelLimitError; remote ones are dropped and counted; a rewrite still fits', () => {
+  it('keys: a local write past the cap throws ChannelLimitError; remote ones are taken up to twice it, then dropped and counted; a rewrite still fits', () => {
     const channel = member(me, { maxKeys: 2 })
     channel.set('a', 1)
     channel.set('b', 2)
@@ -116,8 +116,26 @@ describe('channel caps', () => {
     channel.set('a', 10) // an existing key is no new key
     expect(channel.get('a')).toBe(10)
     const author = member(other)
-    author.set('z', 1)
-    expect(channel.merge(author.snapshot())).toMatchObject({ changed: 0, full: 1 })
+    for (const key of ['x', 'y', 'z']) author.set(key, 1)
+    expect(channel.merge(author.snapshot())).toMatchObject({ changed: 2, full: 1 })
+    expect(channel.keys()).toHaveLength(4)
+    expect(() => { channel.set('c', 3) }).toThrow(ChannelLimitError)
+    expect(channel.delete('a')).toBe(true) // adds nothing: fits even past the cap
+  })
+
+  it('replicas with the same caps converge when each filled the channel with different writes (they diverged for good)', () => {
+    for (const limits of [{ maxKeys: 3 }, { maxBytes: 3 * 1000 }]) {
+      const a = member(me, limits)
+      const b = member(other, limits)
+      for (const key of ['k1', 'k2', 'k3']) { try { a.set(key, 'a'.repeat(600)) } catch {} }
+      b.set('k4', 'b'.repeat(600))
+      const [fromA, fromB] = [a.snapshot(), b.snapshot()]
+      expect(a.merge(fromB)).toMatchObject({ full: 0 })
+      expect(b.merge(fromA)).toMatchObject({ full: 0 })
+      expect(a.digest()).toBe(b.digest())
+      // the local cap still holds
+      expect(() => { a.set('k5', 'more') }).toThrow(ChannelLimitError)
+    }
   })
 
   it('bytes: values are counted, and replacing a value frees the old one', () => {

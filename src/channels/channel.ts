@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { HlcClock } from './hlc.ts'
-import { LwwStore, entryBytes } from './store.ts'
-import type { Entry, KeyStamp } from './store.ts'
+import { LwwStore, entryBytes, markOf } from './store.ts'
+import type { Entry, WriteMark } from './store.ts'
 import { MAX_KEY_LENGTH } from './schema.ts'
 import { ChannelLimitError, ConfigError, NodeStoppedError, ValueTooLargeError } from '../errors.ts'
 
@@ -133,9 +133,9 @@ export class Channel extends EventEmitter<ChannelEvents> {
     return this.store.digest()
   }
 
-  /** Our entries that another member's snapshot lacks or holds older writes of. */
-  newerThan (theirs: Map<string, KeyStamp> | KeyStamp[]): Entry[] {
-    return this.store.newerThan(Array.isArray(theirs) ? new Map(theirs.map(e => [e.key, e])) : theirs)
+  /** Our entries that another member's snapshot (merged here first) lacks or holds older writes of. */
+  newerThan (theirs: Map<string, WriteMark> | Entry[]): Entry[] {
+    return this.store.newerThan(Array.isArray(theirs) ? new Map(theirs.map(e => [e.key, markOf(e)])) : theirs)
   }
 
   /** Merges entries from the grid (gossip or a snapshot). */

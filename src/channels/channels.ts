@@ -97,7 +97,8 @@ export class Channels {
       merge: (channel, entries, peer) => { this.merge(channel, entries, peer, 'snapshot') },
       maxMessageBytes: init.syncMessageBytes ?? CHANNEL_DEFAULTS.syncMessageBytes,
       // a member holds up to REMOTE_CAP_FACTOR times the cap (others' writes), and sends all of it
-      maxEntries: this.maxKeysPerChannel * REMOTE_CAP_FACTOR
+      maxEntries: this.maxKeysPerChannel * REMOTE_CAP_FACTOR,
+      maxBytes: this.maxChannelBytes * REMOTE_CAP_FACTOR
     })
   }
 

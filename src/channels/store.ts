@@ -11,8 +11,18 @@ export interface Entry extends Stamp {
   sig?: string
 }
 
-/** A key and its write (stamp and content): what the delta of a snapshot exchange is computed from. */
-export type KeyStamp = Pick<Entry, 'key' | 't' | 'c' | 'origin' | 'deleted' | 'value'>
+/**
+ * What the delta of a snapshot exchange keeps of another replica's write: its stamp and a hash of
+ * the write, never its value (a snapshot may be the size of the channel, and a peer's refused writes
+ * would stay held until the exchange ends).
+ */
+export interface WriteMark extends Stamp {
+  hash: bigint
+}
+
+export function markOf (e: Entry): WriteMark {
+  return { t: e.t, c: e.c, origin: e.origin, hash: entryHash(e) }
+}
 
 /** What a write says, as text: the tie-break between two writes with one stamp. */
 function contentOf (e: Pick<Entry, 'deleted' | 'value'>): string {
@@ -24,7 +34,7 @@ function contentOf (e: Pick<Entry, 'deleted' | 'value'>): string {
  * clock that went back) by content, so every replica keeps the same one whatever the order they came
  * in. Without it, replicas kept whichever came first and never converged (found by npm run fuzz).
  */
-export function compareEntries (a: KeyStamp, b: KeyStamp): number {
+export function compareEntries (a: Entry, b: Entry): number {
   const byStamp = compareStamps(a, b)
   if (byStamp !== 0) return byStamp
   const ca = contentOf(a)
@@ -99,9 +109,18 @@ export class LwwStore {
     return [...this.map.values()]
   }
 
-  /** Our entries that `theirs` (another replica's snapshot) lacks or holds an older write of. */
-  newerThan (theirs: Map<string, KeyStamp>): Entry[] {
-    return this.all().filter(e => { const o = theirs.get(e.key); return o == null || compareEntries(e, o) > 0 })
+  /**
+   * Our entries that `theirs` (another replica's snapshot, merged here first) lacks or holds an older
+   * write of. One stamp, another write: ours won the content tie-break (theirs would have replaced it
+   * in the merge) or the merge refused theirs; either way sending ours is right or harmless.
+   */
+  newerThan (theirs: Map<string, WriteMark>): Entry[] {
+    return this.all().filter(e => {
+      const o = theirs.get(e.key)
+      if (o == null) return true
+      const byStamp = compareStamps(e, o)
+      return byStamp > 0 || (byStamp === 0 && entryHash(e) !== o.hash)
+    })
   }
 
   /** Equal on two replicas exactly when they hold the same writes (tombstones included). */

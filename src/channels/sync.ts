@@ -4,7 +4,9 @@ import { JsonStream } from '../transport/json-stream.ts'
 import { ProtocolError } from '../errors.ts'
 import { SYNC_PROTOCOL, syncAnswerSchema, syncAskSchema, syncChunkSchema } from './schema.ts'
 import type { Channel } from './channel.ts'
-import type { Entry, KeyStamp } from './store.ts'
+import { entryBytes, markOf } from './store.ts'
+import type { Entry, WriteMark } from './store.ts'
+import { Lanes } from './lanes.ts'
 import type { Logger } from '../logger.ts'
 import type { RoleCheck as ChannelRoles } from '../trust/credentials.ts'
 import { guarded } from '../trust/guard.ts'
@@ -13,14 +15,21 @@ import type { Rejections } from '../transport/rejections.ts'
 const EXCHANGE_TIMEOUT_MS = 30_000
 /** Room in a chunk for the envelope around its entries. */
 const ENVELOPE_BYTES = 1024
+/**
+ * Sync streams one peer may hold open here at once (libp2p's default is 32), and exchanges this node
+ * runs with one peer at once. Each can hold a message of up to maxMessageBytes (4 MiB) being read.
+ */
+export const SYNC_STREAMS_PER_PEER = 8
 
 export interface ChannelSyncInit {
   lookup: (name: string) => Channel | undefined
   merge: (channel: Channel, entries: Entry[], peer: string) => void
   /** Largest single message; snapshots larger than this come in several. */
   maxMessageBytes: number
-  /** Most entries one side may send in one exchange (the channel key cap): a bound on a stream's length. */
+  /** Most entries one side may send in one exchange (what a member may hold of a channel): a bound on a stream's length. */
   maxEntries: number
+  /** Most bytes (as the channel byte cap counts them) one side may send in one exchange: a bound on the time and memory a peer's stream costs. */
+  maxBytes: number
 }
 
 /**
@@ -40,6 +49,7 @@ export class ChannelSync {
   private readonly init: ChannelSyncInit
   /** One exchange per channel and peer at a time: triggers come in bursts (join, subscribe, rejoin). */
   private readonly inFlight = new Map<string, Promise<void>>()
+  private readonly lanes = new Lanes(SYNC_STREAMS_PER_PEER)
 
   constructor (libp2p: Libp2p, roles: ChannelRoles, log: Logger, rejections: Rejections, init: ChannelSyncInit) {
     this.libp2p = libp2p
@@ -50,7 +60,7 @@ export class ChannelSync {
   }
 
   async start (): Promise<void> {
-    await this.libp2p.handle(SYNC_PROTOCOL, guarded(this.roles, SYNC_PROTOCOL, ['member'], async (stream, connection) => { await this.answer(stream, connection.remotePeer.toString()) }))
+    await this.libp2p.handle(SYNC_PROTOCOL, guarded(this.roles, SYNC_PROTOCOL, ['member'], async (stream, connection) => { await this.answer(stream, connection.remotePeer.toString()) }), { maxInboundStreams: SYNC_STREAMS_PER_PEER })
   }
 
   async stop (): Promise<void> {
@@ -64,7 +74,7 @@ export class ChannelSync {
     const id = `${channel.name}\0${peer}`
     let running = this.inFlight.get(id)
     if (running == null) {
-      running = this.ask(channel, peer).finally(() => { this.inFlight.delete(id) })
+      running = this.lanes.run(peer, async () => { await this.ask(channel, peer) }).finally(() => { this.inFlight.delete(id) })
       this.inFlight.set(id, running)
     }
     await running
@@ -80,10 +90,12 @@ export class ChannelSync {
       await json.write({ v: 2, channel: channel.name, digest }, { signal })
       const answer = await json.read(syncAnswerSchema, { signal })
       if (!answer.open || answer.digest === digest) return
-      const theirs = new Map<string, KeyStamp>()
+      const theirs = new Map<string, WriteMark>()
       await this.receiveChunks(json, answer, channel, peer, theirs, signal)
       await this.sendChunks(json, channel.newerThan(theirs), {}, signal)
     } catch (err) {
+      // a reset, not a close: the peer may still be sending, and nothing of it is wanted
+      json?.stream.abort(err as Error)
       if (err instanceof ProtocolError) this.rejections.reject(SYNC_PROTOCOL, 'malformed', peer, 'dropped a malformed channel snapshot', err.message, { channel: channel.name, err })
       else this.log.debug({ channel: channel.name, peer, err }, 'channel snapshot exchange failed')
     } finally {
@@ -103,7 +115,7 @@ export class ChannelSync {
       } else {
         await this.sendChunks(json, channel.snapshot(), { open: true, digest }, signal)
         const first = await json.read(syncChunkSchema, { signal })
-        await this.receiveChunks(json, first, channel, peer, new Map(), signal)
+        await this.receiveChunks(json, first, channel, peer, undefined, signal)
       }
       await json.close()
     } catch (err) {
@@ -112,15 +124,21 @@ export class ChannelSync {
     }
   }
 
-  /** Merges chunks as they come (from `first` on), noting each key's stamp in `seen`; bounded by maxEntries. */
-  private async receiveChunks (json: JsonStream, first: { entries: unknown[], more: boolean }, channel: Channel, peer: string, seen: Map<string, KeyStamp>, signal: AbortSignal): Promise<void> {
+  /**
+   * Merges chunks as they come (from `first` on), bounded by maxEntries and maxBytes; `theirs` (the
+   * asking side's, for the delta back) gets each write's stamp and hash, never its value.
+   */
+  private async receiveChunks (json: JsonStream, first: { entries: unknown[], more: boolean }, channel: Channel, peer: string, theirs: Map<string, WriteMark> | undefined, signal: AbortSignal): Promise<void> {
     let chunk = first
     let count = 0
+    let bytes = 0
     for (;;) {
       const entries = chunk.entries as Entry[]
       count += entries.length
       if (count > this.init.maxEntries) throw new ProtocolError(`snapshot of more than ${this.init.maxEntries} entries`)
-      for (const e of entries) seen.set(e.key, e)
+      for (const e of entries) bytes += entryBytes(e)
+      if (bytes > this.init.maxBytes) throw new ProtocolError(`snapshot of more than ${this.init.maxBytes} bytes`)
+      if (theirs != null) for (const e of entries) theirs.set(e.key, markOf(e))
       this.init.merge(channel, entries, peer)
       if (!chunk.more) return
       chunk = await json.read(syncChunkSchema, { signal })

@@ -1,5 +1,5 @@
 import { it, expect } from 'vitest'
-import { LwwStore } from '../../../src/channels/store.ts'
+import { LwwStore, compareEntries, markOf } from '../../../src/channels/store.ts'
 import type { Entry } from '../../../src/channels/store.ts'
 
 /** Two writes of one key under ONE stamp (a writer that equivocates, or a clock that went back), and a delete under it too. */
@@ -22,13 +22,18 @@ it('writes with one stamp and different contents converge whatever the order the
 })
 
 it('replicas holding different contents under one stamp have different digests, so anti-entropy sees them differ', () => {
-  const one = new LwwStore()
-  const other = new LwwStore()
-  one.apply(a)
-  other.apply(b)
-  expect(one.digest()).not.toBe(other.digest())
-  // and each side's delta carries the winner to the other
-  const theirs = new Map(other.all().map(e => [e.key, e]))
-  const mine = new Map(one.all().map(e => [e.key, e]))
-  expect([...one.newerThan(theirs), ...other.newerThan(mine)]).toHaveLength(1)
+  for (const [mine, yours] of [[a, b], [b, a]] as const) {
+    const one = new LwwStore()
+    const other = new LwwStore()
+    one.apply(mine)
+    other.apply(yours)
+    expect(one.digest()).not.toBe(other.digest())
+    // an exchange: `one` merges `other`'s snapshot, and its delta back (from stamps and hashes only) carries the winner if `other` lacks it
+    const answer = other.all()
+    for (const e of answer) one.apply(e)
+    const back = one.newerThan(new Map(answer.map(e => [e.key, markOf(e)])))
+    for (const e of back) other.apply(e)
+    expect(one.digest()).toBe(other.digest())
+    expect(back).toHaveLength(compareEntries(mine, yours) > 0 ? 1 : 0)
+  }
 })

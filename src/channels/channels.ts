@@ -28,7 +28,7 @@ export interface ChannelsInit {
   tombstoneTtlMs?: number
   /** Anti-entropy: every this often, each channel compares digests with one random member that has it open. Default 10 s. */
   syncIntervalMs?: number
-  /** Channels open at once on this node (by the app, add-ons and `grid channel` clients). Default 256. */
+  /** Channels open at once on this node for the app, add-ons and `grid channel set|del` (reads open theirs apart, CLIENT_READ_CHANNELS at most). Default 256. */
   maxChannels?: number
   /** Keys per channel, tombstones included, for this node's writes (other members' are taken up to twice it). Default 65,536. */
   maxKeysPerChannel?: number
@@ -46,6 +46,13 @@ const TOPIC_PREFIX = 'gridd/channel/'
 const OPEN_FANOUT = 3
 /** `channel.ready` resolves after this even if an opening exchange still runs. */
 const READY_TIMEOUT_MS = 5000
+/**
+ * Channels opened for `grid channel get|list` of a channel not open here: outside `maxChannels`, the
+ * least recently read closed when another is needed, and any closed once unread this long. (Opened
+ * for good, any certificate that may read could use up `maxChannels` with 256 names until a restart.)
+ */
+export const CLIENT_READ_CHANNELS = 8
+export const CLIENT_READ_IDLE_MS = 5 * 60_000
 
 /**
  * The channels of one node: gossip per channel (`gridd/channel/<name>`,
@@ -66,6 +73,8 @@ export class Channels {
   private readonly maxChannels: number
   /** Channels the node opened for itself: outside the `maxChannels` count. */
   private readonly internal = new Set<string>()
+  /** Channels opened for client reads, by name: when last read (ms); least recently read first. */
+  private readonly readOnly = new Map<string, number>()
   private readonly maxKeysPerChannel: number
   private readonly maxChannelBytes: number
   private readonly sign: (channel: string, entry: Entry) => string
@@ -107,7 +116,7 @@ export class Channels {
     return this.rejections.counters()
   }
 
-  /** Whether `name` is open here (a `grid channel` read of a channel that is not may be refused at the cap). */
+  /** Whether `name` is open here (for the app, an add-on, the node itself or a client's read). */
   isOpen (name: string): boolean {
     return this.open.has(name)
   }
@@ -143,13 +152,48 @@ export class Channels {
    * the node itself keeps open (the deployments'), not counted against `maxChannels`.
    */
   channel (name: string, options: { internal?: boolean } = {}): Channel {
-    if (typeof name !== 'string' || !CHANNEL_NAME.test(name)) throw new ConfigError('channel', `name must match ${String(CHANNEL_NAME)}, got ${JSON.stringify(name)}`)
-    let channel = this.open.get(name)
-    if (channel != null) return channel
+    checkName(name)
+    const channel = this.open.get(name)
+    // one opened for client reads is taken over: counted, and never closed
+    if (channel != null && !this.readOnly.has(name)) return channel
     if (!this.running) throw new NodeStoppedError()
-    if (options.internal !== true && this.open.size - this.internal.size >= this.maxChannels) throw new ChannelLimitError('channels', this.maxChannels, name)
+    if (options.internal !== true && this.open.size - this.internal.size - this.readOnly.size >= this.maxChannels) throw new ChannelLimitError('channels', this.maxChannels, name)
     if (options.internal === true) this.internal.add(name)
-    channel = new Channel(name, {
+    if (channel != null) {
+      this.readOnly.delete(name)
+      return channel
+    }
+    return this.openChannel(name)
+  }
+
+  /**
+   * The channel `name` for a client read (`grid channel get|list`): the open one, or one opened
+   * apart from `maxChannels` (CLIENT_READ_CHANNELS at most, closed when idle or least recently read).
+   */
+  forRead (name: string): Channel {
+    checkName(name)
+    const channel = this.open.get(name)
+    if (channel != null) {
+      if (this.readOnly.delete(name)) this.readOnly.set(name, Date.now())
+      return channel
+    }
+    if (!this.running) throw new NodeStoppedError()
+    const oldest = this.readOnly.keys().next()
+    if (this.readOnly.size >= CLIENT_READ_CHANNELS && oldest.done !== true) this.close(oldest.value)
+    this.readOnly.set(name, Date.now())
+    return this.openChannel(name)
+  }
+
+  /** Stops replicating `name` here (a read-only channel): unsubscribed, no more exchanges; a read still holding it keeps its data. */
+  private close (name: string): void {
+    this.open.delete(name)
+    this.readOnly.delete(name)
+    this.pubsub.topicValidators.delete(topicOf(name))
+    try { this.pubsub.unsubscribe(topicOf(name)) } catch {}
+  }
+
+  private openChannel (name: string): Channel {
+    const channel = new Channel(name, {
       selfId: this.libp2p.peerId.toString(),
       clock: this.clock,
       maxValueBytes: this.maxValueBytes,
@@ -210,6 +254,7 @@ export class Channels {
 
   private antiEntropy (): void {
     const now = Date.now()
+    for (const [name, readAt] of this.readOnly) if (now - readAt > CLIENT_READ_IDLE_MS) this.close(name)
     for (const channel of this.open.values()) {
       channel.expire(now, this.tombstoneTtlMs)
       const subscribers = this.pubsub.getSubscribers(topicOf(channel.name)).map(p => p.toString())
@@ -290,6 +335,10 @@ export class Channels {
       if (channel != null) this.merge(channel, parsed.entries as Entry[], message.from.toString(), 'gossip')
     })
   }
+}
+
+function checkName (name: string): void {
+  if (typeof name !== 'string' || !CHANNEL_NAME.test(name)) throw new ConfigError('channel', `name must match ${String(CHANNEL_NAME)}, got ${JSON.stringify(name)}`)
 }
 
 /** Why a message is refused: `reason` is the counter's label, `detail` the log's. */

@@ -19,11 +19,17 @@ const MAX_LIST_BYTES = 128 * 1024 * 1024
 
 export type ChannelReply = v.InferOutput<typeof replySchema>
 
+/** Where the handler finds channels: `write` opens one for good (counted in maxChannels), `read` at most for a while (Channels.forRead). */
+export interface ClientChannels {
+  read: (name: string) => Channel
+  write: (name: string) => Channel
+}
+
 /**
  * The handler of CLIENT_PROTOCOL: serves `grid channel get|set|del|list` (a CLI is a client,
  * not a member: the node reads, and writes for a member certificate). The node registers and unregisters it.
  */
-export function channelClientHandler (channel: (name: string) => Channel, roles: Pick<RoleCheck, 'authorize'>, rejections: Rejections): StreamHandler {
+export function channelClientHandler (channels: ClientChannels, roles: Pick<RoleCheck, 'authorize'>, rejections: Rejections): StreamHandler {
   return async (stream, connection) => {
     const json = new JsonStream(stream, { maxBytes: 1024 * 1024 })
     try {
@@ -31,8 +37,10 @@ export function channelClientHandler (channel: (name: string) => Channel, roles:
       let reply: ChannelReply
       try {
         // reading is for every role the protocol admits; writing is a member's (DESIGN §11)
-        if (request.op === 'set' || request.op === 'del') roles.authorize(connection.remotePeer.toString(), ['member'], `${CLIENT_PROTOCOL} ${request.op}`)
-        const open = channel(request.channel)
+        const write = request.op === 'set' || request.op === 'del'
+        if (write) roles.authorize(connection.remotePeer.toString(), ['member'], `${CLIENT_PROTOCOL} ${request.op}`)
+        // a read must not open a channel for good: any certificate that reads could use up maxChannels
+        const open = write ? channels.write(request.channel) : channels.read(request.channel)
         // a node that opens the channel for this request answers from the grid's state, not an empty map
         await open.ready
         reply = answer(request, open)

@@ -48,7 +48,7 @@ export class ChannelSync {
   private readonly rejections: Rejections
   private readonly init: ChannelSyncInit
   /** One exchange per channel and peer at a time: triggers come in bursts (join, subscribe, rejoin). */
-  private readonly inFlight = new Map<string, Promise<void>>()
+  private readonly inFlight = new Map<string, { channel: Channel, done: Promise<void> }>()
   private readonly lanes = new Lanes(SYNC_STREAMS_PER_PEER)
 
   constructor (libp2p: Libp2p, roles: ChannelRoles, log: Logger, rejections: Rejections, init: ChannelSyncInit) {
@@ -73,11 +73,15 @@ export class ChannelSync {
     if (!this.roles.has(peer, 'member')) return
     const id = `${channel.name}\0${peer}`
     let running = this.inFlight.get(id)
-    if (running == null) {
-      running = this.lanes.run(peer, async () => { await this.ask(channel, peer) }).finally(() => { this.inFlight.delete(id) })
+    // one of a channel closed since (a client read's) would not fill the one opened again under its name
+    if (running?.channel !== channel) {
+      const done = this.lanes.run(peer, async () => { await this.ask(channel, peer) }).finally(() => {
+        if (this.inFlight.get(id)?.done === done) this.inFlight.delete(id)
+      })
+      running = { channel, done }
       this.inFlight.set(id, running)
     }
-    await running
+    await running.done
   }
 
   private async ask (channel: Channel, peer: string): Promise<void> {

@@ -26,7 +26,7 @@ it('malformed control, status and channel requests are counted by protocol and l
   const handlers: Record<string, StreamHandler> = {
     [CONTROL_PROTOCOL]: controlHandler({ setWeight: () => {}, setStrategy: () => {}, placement: () => ({ weight: 1, strategy: 'horizontal' }) }, log, rejections),
     [STATUS_PROTOCOL]: statusHandler(() => ({ self: { ...entry('S'), lastSeenMs: 0 }, members: [] }), rejections),
-    [CLIENT_PROTOCOL]: channelClientHandler(() => ({}) as unknown as Channel, trustEveryone(), rejections)
+    [CLIENT_PROTOCOL]: channelClientHandler({ read: () => ({}) as unknown as Channel, write: () => ({}) as unknown as Channel }, trustEveryone(), rejections)
   }
   for (const [protocol, handler] of Object.entries(handlers)) await node.libp2p.handle(protocol, handler)
   for (const protocol of Object.keys(handlers)) {

@@ -116,3 +116,14 @@ it('admits few sync streams per connection, and asks one peer no more at once (t
   await all
   expect(most).toBe(width)
 })
+
+it('an exchange of a channel closed since does not stand in for one of the channel opened again under its name', async () => {
+  let dials = 0
+  const libp2p = { dialProtocol: async () => { dials++; throw new Error('refused') } } as unknown as Libp2p
+  const log = resolveLogger()
+  const sync = new ChannelSync(libp2p, trustEveryone(), log, new Rejections(log), { lookup: () => undefined, merge: () => {}, maxMessageBytes: 1024 * 1024, maxEntries: 10, maxBytes: 10_000 })
+  const make = (): Channel => new Channel('cfg', { selfId: 'me', clock: new HlcClock(), maxValueBytes: 1024, publish: () => {}, running: () => true })
+  const [closed, reopened] = [make(), make()]
+  await Promise.all([sync.exchange(closed, peer), sync.exchange(closed, peer), sync.exchange(reopened, peer)])
+  expect(dials).toBe(2)
+})

@@ -14,7 +14,7 @@ import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { eventually, runGrid } from './helpers/grid-process.ts'
 
-/** Small sync messages (8 KiB) so a channel of ~100 KB must stream in chunks; room for 4 channels. */
+/** Small sync messages (8 KiB) so a channel of ~100 KB must stream in chunks; room for 4 channels (and 8 opened for reads). */
 const LIMITS = ['--channel-value-bytes', '1024', '--channel-sync-bytes', '8192', '--max-channels', '4']
 
 describe('channels against a member that holds a valid certificate and misbehaves', () => {
@@ -81,11 +81,12 @@ describe('channels against a member that holds a valid certificate and misbehave
     expect(listed).toHaveLength(100)
   }, 60_000)
 
-  it('a client cannot open channels without end: past --max-channels the node answers ERR_CHANNEL_LIMIT', async () => {
-    // cfg and big are open; two more fit
-    expect((await cli('list', 'extra-1')).code).toBe(0)
-    expect((await cli('list', 'extra-2')).code).toBe(0)
-    const refused = await cli('get', 'extra-3', 'k')
+  it('a client cannot use up --max-channels: its reads of channels not open here open them apart (a pool of 8), writes still open channels up to the cap', async () => {
+    // big is in the read pool already; reads of 9 more (past the pool) all answer
+    for (let i = 1; i <= 9; i++) expect((await cli('list', `extra-${i}`)).code).toBe(0)
+    // cfg is open for a write; three more writes fit under --max-channels 4, a fifth channel does not
+    for (let i = 1; i <= 3; i++) expect((await cli('set', `written-${i}`, 'k', '1')).code).toBe(0)
+    const refused = await cli('set', 'written-4', 'k', '1')
     expect(refused.code).not.toBe(0)
     expect(refused.stderr).toMatch(/ERR_CHANNEL_LIMIT/)
     // the open ones still answer

@@ -50,6 +50,16 @@ export class FileExistsError extends GridError {
   }
 }
 
+export const ERR_FILE_LOCKED = 'ERR_FILE_LOCKED'
+/** Another process held a file's lock (`<file>.lock`) for longer than the wait allowed. */
+export class FileLockedError extends GridError {
+  readonly path: string
+  constructor (path: string, waitedMs: number, holder: string) {
+    super(`${path} is locked by ${holder}: gave up after ${waitedMs} ms (a lock left by a crashed process is taken over once it is stale)`, ERR_FILE_LOCKED, { retryable: true })
+    this.path = path
+  }
+}
+
 export const ERR_INVALID_ADDRESS = 'ERR_INVALID_ADDRESS'
 /** A peer address that is neither host:port nor a multiaddr. */
 export class InvalidAddressError extends GridError {

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as v from 'valibot'
 import { writeFileAtomic } from '../trust/write-file.ts'
+import { withFileLock } from '../certs/file-lock.ts'
 import { JoinError } from '../errors.ts'
 import { ROLES } from '../trust/roles.ts'
 import type { Role } from '../trust/roles.ts'
@@ -9,6 +10,8 @@ import { newTokenId, newTokenSecret } from './token.ts'
 
 /** Beside the CA key (`<certs>/ca/tokens.json`, mode 0600): a token's secret is as sensitive as the key it lets others use. */
 export const TOKENS_FILE = 'tokens.json'
+/** Held across each read-modify-write of the tokens file, by every process that changes it. */
+export const TOKENS_LOCK_FILE = 'tokens.lock'
 
 const record = v.object({
   id: v.pipe(v.string(), v.regex(/^[0-9a-f]{16}$/)),
@@ -43,15 +46,20 @@ export function tokenRefusal (token: TokenRecord, now = Date.now()): string | un
 
 /**
  * The tokens file of a CA-key directory. Every read goes to the file, so a
- * `grid certs token revoke` takes effect on a running issuer at its next request;
- * writes are write-then-rename and serialized within this process.
+ * `grid certs token revoke` takes effect on a running issuer at its next request.
+ * Each change is a read-modify-write under a lock file shared with other
+ * processes (an issuer consuming a token while `grid certs token create|revoke`
+ * runs, or two issuers on one CA directory), so no change is lost and a
+ * single-use token is used once; the file is replaced by write-then-rename.
  */
 export class TokenStore {
   readonly path: string
+  private readonly lockPath: string
   private queue: Promise<unknown> = Promise.resolve()
 
   constructor (caKeyDir: string) {
     this.path = join(caKeyDir, TOKENS_FILE)
+    this.lockPath = join(caKeyDir, TOKENS_LOCK_FILE)
   }
 
   async list (): Promise<TokenRecord[]> {
@@ -102,11 +110,12 @@ export class TokenStore {
   }
 
   private async update<T> (change: (tokens: TokenRecord[]) => { tokens?: TokenRecord[], result: T }): Promise<T> {
-    const run = this.queue.then(async () => {
+    // the in-process queue spares this process's own callers the lock file's polling
+    const run = this.queue.then(async () => await withFileLock(this.lockPath, async () => {
       const { tokens, result } = change(await this.list())
       if (tokens != null) await writeFileAtomic(this.path, JSON.stringify({ v: 1, tokens }, null, 2) + '\n', 0o600)
       return result
-    })
+    }))
     this.queue = run.catch(() => {})
     return await run
   }

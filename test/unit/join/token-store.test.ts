@@ -20,6 +20,36 @@ describe('TokenStore', () => {
     expect((await store.list())[0]!.used).toBe(3)
   })
 
+  it('two stores over one directory (two processes: an issuer and `grid certs token`) share the lock: a single-use token is used once', async () => {
+    for (let round = 0; round < 5; round++) {
+      const stores = Array.from({ length: 4 }, () => new TokenStore(dir))
+      const token = await stores[0]!.create({ roles: ['agent'], ttlMs: 60_000, uses: 1 })
+      const results = await Promise.all(stores.map(async store => await store.consume(token.id, () => undefined)))
+      expect(results.filter(r => !('refused' in r)).length, `round ${round}`).toBe(1)
+      expect((await stores[0]!.list()).find(t => t.id === token.id)!.used).toBe(1)
+    }
+  })
+
+  it('a create by another store while a token is consumed keeps the use, and a revoke is not overwritten', async () => {
+    const issuer = new TokenStore(dir)
+    const cli = new TokenStore(dir)
+    for (let round = 0; round < 5; round++) {
+      const token = await issuer.create({ roles: ['agent'], ttlMs: 60_000, uses: 5 })
+      const victim = await issuer.create({ roles: ['agent'], ttlMs: 60_000, uses: 5 })
+      const [, created, revoked] = await Promise.all([
+        issuer.consume(token.id, () => undefined),
+        cli.create({ roles: ['member'], ttlMs: 60_000, uses: 1 }),
+        cli.revoke(victim.id),
+        issuer.consume(victim.id, () => undefined).catch(() => undefined)
+      ])
+      const tokens = await issuer.list()
+      expect(tokens.find(t => t.id === token.id)!.used, `round ${round}`).toBe(1)
+      expect(tokens.some(t => t.id === created.id)).toBe(true)
+      expect(revoked).toBe(true)
+      expect(tokens.find(t => t.id === victim.id)!.revoked).toBe(true)
+    }
+  })
+
   it('a refusing check (a bad MAC) counts no use', async () => {
     const store = new TokenStore(dir)
     const token = await store.create({ roles: ['agent'], ttlMs: 60_000, uses: 1 })

@@ -60,6 +60,19 @@ export class FileLockedError extends GridError {
   }
 }
 
+export const ERR_UNSAFE_DEV_CERTS = 'ERR_UNSAFE_DEV_CERTS'
+/**
+ * `--dev`'s CA directory in the temp dir (or a file in it) is not this user's
+ * alone: another local user could have planted a CA there, or read its key.
+ */
+export class UnsafeDevCertsError extends GridError {
+  readonly path: string
+  constructor (path: string, reason: string, dir: string) {
+    super(`${path} ${reason}: --dev will not use a CA another local user could have planted or read; remove ${dir} (\`rm -rf ${dir}\`) and a new throwaway CA is made`, ERR_UNSAFE_DEV_CERTS)
+    this.path = path
+  }
+}
+
 export const ERR_INVALID_ADDRESS = 'ERR_INVALID_ADDRESS'
 /** A peer address that is neither host:port nor a multiaddr. */
 export class InvalidAddressError extends GridError {

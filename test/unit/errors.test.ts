@@ -28,6 +28,7 @@ const samples: Record<string, errors.GridError> = {
   CertificateError: new errors.CertificateError('expired'),
   KeyPermissionsError: new errors.KeyPermissionsError('/tmp/node.key', 0o100644),
   FileExistsError: new errors.FileExistsError('/tmp/x'),
+  UnsafeDevCertsError: new errors.UnsafeDevCertsError('/tmp/gridd-dev-0', 'is a symbolic link', '/tmp/gridd-dev-0'),
   FileLockedError: new errors.FileLockedError('/tmp/ca/tokens.lock', 5000, 'pid 42 on host'),
   InvalidAddressError: new errors.InvalidAddressError('x', 'no port'),
   TlsRefusedError: new errors.TlsRefusedError('wrong-ca', 'not our CA'),

@@ -13,6 +13,8 @@ export interface ApiFlags {
   apiJwtSecretFile?: string
   apiJwtPublicKeyFile?: string
   apiJwksFile?: string
+  apiJwtIssuer?: string
+  apiJwtAudience?: string
   apiHook?: string[]
   apiRateLimit?: number
   apiTls?: boolean
@@ -26,6 +28,8 @@ export function apiOptions (): Option[] {
     new Option('--api-jwt-secret-file <file>', 'verify bearer tokens with the HS256 secret in this file (at least 32 bytes)').env('GRID_API_JWT_SECRET_FILE'),
     new Option('--api-jwt-public-key-file <file>', 'verify bearer tokens with this Ed25519 (EdDSA) or P-256 (ES256) public key (PEM)').env('GRID_API_JWT_PUBLIC_KEY_FILE'),
     new Option('--api-jwks-file <file>', 'verify bearer tokens with the public keys of this JWKS file').env('GRID_API_JWKS_FILE'),
+    new Option('--api-jwt-issuer <iss>', 'refuse bearer tokens whose iss claim is not this (default: not checked)').env('GRID_API_JWT_ISSUER'),
+    new Option('--api-jwt-audience <aud>', 'refuse bearer tokens whose aud claim does not name this (default: not checked; set it when the identity provider also issues tokens for other services)').env('GRID_API_JWT_AUDIENCE'),
     intOption('--api-rate-limit <n>', 'HTTP API requests per token subject (else client address) per minute (default 600)', 1, 1_000_000_000).env('GRID_API_RATE_LIMIT'),
     new Option('--api-hook <spec>', 'a webhook, name=task:secretFile[:wait]: POST /v1/hooks/<name> runs registered task <task>, signed with the secret in secretFile; :wait answers with the result (repeatable)')
       .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value])
@@ -38,12 +42,15 @@ export function apiAddonOptions (flags: ApiFlags, cwd: string, tls?: TlsMaterial
   if (flags.apiTls === true && tls == null) throw new ConfigError('api-tls', 'needs the node\'s certificates (--certs, --ca/--cert/--key or GRID_TLS_*), not --dev')
   const file = (path: string | undefined): string | undefined => path == null ? undefined : resolve(cwd, path)
   const keyed = flags.apiJwtSecretFile != null || flags.apiJwtPublicKeyFile != null || flags.apiJwksFile != null
+  // a claim check without a verifier would check nothing: say so rather than start as if it did
+  if (!keyed && flags.apiJwtIssuer != null) throw new ConfigError('api-jwt-issuer', 'needs --api-jwt-secret-file, --api-jwt-public-key-file or --api-jwks-file')
+  if (!keyed && flags.apiJwtAudience != null) throw new ConfigError('api-jwt-audience', 'needs --api-jwt-secret-file, --api-jwt-public-key-file or --api-jwks-file')
   return {
     port: flags.api,
     host: flags.apiHost,
     rateLimit: flags.apiRateLimit,
     tls: flags.apiTls === true && tls != null ? { ca: tls.ca, cert: tls.cert, key: tls.key } : undefined,
-    jwt: keyed ? { secretFile: file(flags.apiJwtSecretFile), publicKeyFile: file(flags.apiJwtPublicKeyFile), jwksFile: file(flags.apiJwksFile) } : undefined,
+    jwt: keyed ? { secretFile: file(flags.apiJwtSecretFile), publicKeyFile: file(flags.apiJwtPublicKeyFile), jwksFile: file(flags.apiJwksFile), issuer: flags.apiJwtIssuer, audience: flags.apiJwtAudience } : undefined,
     hooks: (flags.apiHook ?? []).map(spec => {
       const hook = parseHookSpec(spec)
       return { ...hook, secretFile: resolve(cwd, hook.secretFile) }

@@ -79,6 +79,8 @@ const TABLE: Array<[string, string, string, string, string[][]]> = [
   ['GRID_API_JWT_SECRET_FILE', '--api-jwt-secret-file', '/etc/gridd/api.secret', 'apiJwtSecretFile', NODE],
   ['GRID_API_JWT_PUBLIC_KEY_FILE', '--api-jwt-public-key-file', '/etc/gridd/api.pub', 'apiJwtPublicKeyFile', NODE],
   ['GRID_API_JWKS_FILE', '--api-jwks-file', '/etc/gridd/jwks.json', 'apiJwksFile', NODE],
+  ['GRID_API_JWT_ISSUER', '--api-jwt-issuer', 'https://idp.example', 'apiJwtIssuer', NODE],
+  ['GRID_API_JWT_AUDIENCE', '--api-jwt-audience', 'gridd', 'apiJwtAudience', NODE],
   ['GRID_PEER', '--peer', '10.0.0.1:4100', 'peer', [['status'], ['channel'], ['task', 'run'], ['task', 'get'], ['session', 'list'], ['session', 'cancel']]]
 ]
 

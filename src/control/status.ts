@@ -1,45 +1,84 @@
 import * as v from 'valibot'
-import type { Libp2p, AbortOptions, StreamHandler } from '@libp2p/interface'
+import type { Libp2p, AbortOptions, PeerId, StreamHandler } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { JsonStream, requestJson } from '../transport/json-stream.ts'
 import { memberEntrySchema } from '../membership/schema.ts'
+import { MAX_MEMBERS_LIMIT } from '../membership/constants.ts'
 import { streamFailure } from '../transport/rejections.ts'
 import type { Rejections } from '../transport/rejections.ts'
+import { ProtocolError, RateLimitedError } from '../errors.ts'
+import { RemoteError, toWireError, wireErrorSchema } from '../wire/wire-error.ts'
+import { StatusBudget } from './status-budget.ts'
 
 export const STATUS_PROTOCOL = '/gridd/status/1.0.0'
+
+/**
+ * Rows a report may carry: the largest member table a node may be configured for,
+ * plus the members it remembers after they left it (`--all`: membership keeps 1000).
+ */
+export const MAX_STATUS_MEMBERS = MAX_MEMBERS_LIMIT + 1024
+/** What a row may take on average as JSON: ~550 bytes with a few addresses, so room for many more. */
+const MAX_STATUS_ROW_BYTES = 2048
+/** A report of every row a node may hold: far above the 1 MiB of other control messages, which ~1,900 rows filled. */
+export const MAX_STATUS_REPLY_BYTES = (MAX_STATUS_MEMBERS + 1) * MAX_STATUS_ROW_BYTES
 
 /** A member-table row as sent over the wire (`Member`). */
 export const memberViewSchema = v.object({ ...memberEntrySchema.entries, lastSeenMs: v.pipe(v.number(), v.finite(), v.minValue(0)) })
 
 export const statusReportSchema = v.object({
   self: memberViewSchema,
-  members: v.pipe(v.array(memberViewSchema), v.maxLength(10_000))
+  members: v.pipe(v.array(memberViewSchema), v.maxLength(MAX_STATUS_MEMBERS))
 })
 
 export type StatusReport = v.InferOutput<typeof statusReportSchema>
+
+/** The answer instead of a report when the node refuses the request (too many from this peer: ERR_RATE_LIMITED). */
+const statusRefusalSchema = v.object({ ok: v.literal(false), error: wireErrorSchema })
 
 /** `all`: also the members dropped from the live table (left a while ago); older nodes ignore it. */
 export const statusRequestSchema = v.object({ all: v.optional(v.boolean()) })
 
 export type StatusRequest = v.InferOutput<typeof statusRequestSchema>
 
-/** The handler of STATUS_PROTOCOL: this node's view of the grid for any authenticated peer (CLI clients use it); a bad request is counted in `rejections`. */
-export function statusHandler (report: (request: StatusRequest) => StatusReport, rejections: Rejections): StreamHandler {
+/**
+ * The handler of STATUS_PROTOCOL: this node's view of the grid for any authenticated peer (CLI clients use it);
+ * a bad request is counted in `rejections`, and each peer's answers are paid from `budget` (rows serialised).
+ */
+export function statusHandler (report: (request: StatusRequest) => StatusReport, rejections: Rejections, budget = new StatusBudget()): StreamHandler {
   return async (stream, connection) => {
     const json = new JsonStream(stream)
+    const peer = connection.remotePeer.toString()
     try {
       const request = await json.read(statusRequestSchema, { signal: AbortSignal.timeout(5000) })
-      await json.write(report(request))
+      const waitMs = budget.waitMs(peer)
+      if (waitMs > 0) {
+        rejections.reject(STATUS_PROTOCOL, 'rate-limited', peer, 'refused status requests: too many from this peer', `retry in ${waitMs} ms`)
+        await json.write({ ok: false, error: toWireError(new RateLimitedError(waitMs)) })
+      } else {
+        const full = report(request)
+        budget.charge(peer, full.members.length + 1)
+        // never more rows than a client accepts (the node's own tables stay below this by construction)
+        await json.write(full.members.length > MAX_STATUS_MEMBERS ? { ...full, members: full.members.slice(0, MAX_STATUS_MEMBERS) } : full)
+      }
       await json.close()
     } catch (err) {
-      rejections.reject(STATUS_PROTOCOL, streamFailure(err), connection.remotePeer.toString(), 'dropped a status request', String(err), { err })
+      rejections.reject(STATUS_PROTOCOL, streamFailure(err), peer, 'dropped a status request', String(err), { err })
       stream.abort(err as Error)
     }
   }
 }
 
-/** Asks the node at `target` for its status report (`all`: remembered members too). */
-export async function fetchStatus (libp2p: Libp2p, target: Multiaddr, options: AbortOptions & StatusRequest = {}): Promise<StatusReport> {
+/**
+ * Asks the node at `target` for its status report (`all`: remembered members too). A node that
+ * refuses (too many requests from this peer) throws its error (a RemoteError, ERR_RATE_LIMITED).
+ */
+export async function fetchStatus (libp2p: Libp2p, target: Multiaddr | PeerId, options: AbortOptions & StatusRequest = {}): Promise<StatusReport> {
   const { all, ...rest } = options
-  return await requestJson(libp2p, target, STATUS_PROTOCOL, all === true ? { all } : {}, statusReportSchema, rest)
+  const reply = await requestJson(libp2p, target, STATUS_PROTOCOL, all === true ? { all } : {}, v.unknown(), { ...rest, maxBytes: MAX_STATUS_REPLY_BYTES })
+  const refusal = v.safeParse(statusRefusalSchema, reply)
+  if (refusal.success) throw new RemoteError(refusal.output.error)
+  const parsed = v.safeParse(statusReportSchema, reply, { abortPipeEarly: true })
+  if (parsed.success) return parsed.output
+  const issue = parsed.issues[0]
+  throw new ProtocolError(`message does not match its schema: ${v.getDotPath(issue) ?? ''} ${issue.message}`.trim())
 }

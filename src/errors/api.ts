@@ -28,7 +28,7 @@ export class HookSignatureError extends GridError {
 }
 
 export const ERR_RATE_LIMITED = 'ERR_RATE_LIMITED'
-/** Too many HTTP API requests from one subject in the window; retry after `retryAfterMs`. */
+/** Too many requests from one HTTP API subject, or status requests from one peer, in the window; retry after `retryAfterMs`. */
 export class RateLimitedError extends GridError {
   readonly retryAfterMs: number
   constructor (retryAfterMs: number) {

@@ -5,6 +5,8 @@ import { x509, webcrypto } from './x509.ts'
 import { importKey } from './create.ts'
 import type { CertKeyPair } from './create.ts'
 import { readCaPair } from './files.ts'
+import { issuedTo } from './issued.ts'
+import type { IssuedRecord } from './issued.ts'
 import { CertificateError, CrlError } from '../errors.ts'
 import { encodeUnsigned } from '../trust/der.ts'
 import { crlDerFromPem, crlPemFromDer, verifyCrl } from '../trust/crl-parse.ts'
@@ -41,6 +43,8 @@ export interface RevokeResult {
   serial: string
   /** The certificate's name, when revoked by name. */
   name?: string
+  /** Its peer id, when found in the record of certificates issued to joining nodes. */
+  peerId?: string
   /** false: the serial was already in the CRL, which is unchanged. */
   added: boolean
   crl: VerifiedCrl
@@ -48,21 +52,22 @@ export interface RevokeResult {
 }
 
 /**
- * `grid certs revoke <name|serial> --dir D`: adds the certificate `D/<name>.crt`
- * (or a hex serial) to `D/crl.pem`, keeping its entries, with the next CRL number.
+ * `grid certs revoke <name|serial> --dir D`: adds the certificate `D/<name>.crt`, one
+ * the join service issued to `<name>` (or to that peer id: `D/ca/issued.json`), or a
+ * hex serial to `D/crl.pem`, keeping its entries, with the next CRL number.
  */
 export async function revokeInDir (dir: string, target: string, now = new Date()): Promise<RevokeResult> {
   const ca = await readCaPair(dir)
   const caCert = new X509Certificate(ca.cert)
-  const { serial, name } = await resolveTarget(dir, target, caCert)
+  const { serial, name, peerId } = await resolveTarget(dir, target, caCert, now)
   const file = join(dir, CRL_FILE)
   const previous = await readCrlFile(file, caCert)
-  if (previous?.crl.entries.some(e => e.serial === serial) === true) return { file, serial, name, added: false, crl: previous.crl, pem: previous.pem }
+  if (previous?.crl.entries.some(e => e.serial === serial) === true) return { file, serial, name, peerId, added: false, crl: previous.crl, pem: previous.pem }
   const entries = [...(previous?.crl.entries ?? []), { serial, revokedAt: now }]
   const pem = await createCrl(ca, entries, (previous?.crl.number ?? 0n) + 1n, now)
   const crl = verifyCrl(crlDerFromPem(pem), caCert)
   await writeFileAtomic(file, pem, 0o644)
-  return { file, serial, name, added: true, crl, pem }
+  return { file, serial, name, peerId, added: true, crl, pem }
 }
 
 /** A CRL file checked against the CA; undefined when there is none yet. */
@@ -81,17 +86,33 @@ export async function readCrlFile (file: string, ca: X509Certificate): Promise<{
   }
 }
 
-async function resolveTarget (dir: string, target: string, ca: X509Certificate): Promise<{ serial: string, name?: string }> {
-  let pem: string | undefined
-  if (/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(target)) pem = await readFile(join(dir, `${target}.crt`), 'utf8').catch(() => undefined)
+async function resolveTarget (dir: string, target: string, ca: X509Certificate, now: Date): Promise<{ serial: string, name?: string, peerId?: string }> {
+  const isName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(target)
+  const pem = isName ? await readFile(join(dir, `${target}.crt`), 'utf8').catch(() => undefined) : undefined
   if (pem != null) {
     const cert = new X509Certificate(pem)
     if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) throw new CertificateError(`${join(dir, `${target}.crt`)} is not signed by the CA in ${dir}`)
     return { serial: normalizeSerial(cert.serialNumber), name: target }
   }
+  // a joined node's certificate exists only on its machine: the issuer recorded its serial
+  const issued = isName ? onlyIssued(await issuedTo(dir, target), target, now) : undefined
+  if (issued != null) return { serial: issued.serial, name: issued.name, peerId: issued.peerId }
   const hex = target.replace(/^0x/i, '').replace(/:/g, '')
   if (/^[0-9a-f]{1,40}$/i.test(hex)) return { serial: normalizeSerial(hex) }
-  throw new CertificateError(`"${target}" is neither a certificate in ${dir} (${target}.crt) nor a hex serial number`)
+  throw new CertificateError(`"${target}" is neither a certificate in ${dir} (${target}.crt), nor a name or peer id the join service issued a certificate to, nor a hex serial number`)
+}
+
+/**
+ * The one certificate issued to `target`, or undefined when there is none. A name issued more
+ * than once (a node that joined again, two machines of one host name) is refused unless exactly
+ * one of those certificates is still valid: revoking by name must not guess.
+ */
+function onlyIssued (issued: IssuedRecord[], target: string, now: Date): IssuedRecord | undefined {
+  if (issued.length <= 1) return issued[0]
+  const valid = issued.filter(i => i.notAfter > now.getTime())
+  if (valid.length === 1) return valid[0]
+  const list = (valid.length === 0 ? issued : valid).map(i => `${i.serial} (peer id ${i.peerId}, issued ${new Date(i.issuedAt).toISOString()}, valid until ${new Date(i.notAfter).toISOString()})`)
+  throw new CertificateError(`"${target}" was issued ${list.length} ${valid.length === 0 ? 'certificates, all expired' : 'certificates still valid'}: revoke each by its serial: ${list.join('; ')}`)
 }
 
 /** @peculiar/x509 takes serials as whole bytes. */

@@ -1,10 +1,15 @@
 import { createServer } from 'node:tls'
 import type { Server, TLSSocket } from 'node:tls'
 import { once } from 'node:events'
+import { X509Certificate } from 'node:crypto'
+import { dirname } from 'node:path'
 import * as v from 'valibot'
 import { x509, webcrypto } from '../certs/x509.ts'
 import { signCertificate, checkName } from '../certs/create.ts'
 import type { CertKeyPair } from '../certs/create.ts'
+import { IssuedLog } from '../certs/issued.ts'
+import { normalizeSerial } from '../transport/mtls/verify.ts'
+import { peerIdFromCertificate } from '../transport/identity.ts'
 import type { Logger } from '../logger.ts'
 import { describeRoles } from '../trust/roles.ts'
 import { FailureLimiter } from './rate-limit.ts'
@@ -19,6 +24,8 @@ export interface JoinIssuerInit {
   /** This node's own certificate and key: the join listener presents them (with the CA certificate). */
   server: CertKeyPair
   tokens: TokenStore
+  /** Where each issued certificate is recorded, for `grid certs revoke <name>` (default: beside the tokens file). */
+  issued?: IssuedLog
   host: string
   port: number
   /** The node's libp2p addresses, handed to every joiner to dial. */
@@ -43,12 +50,14 @@ const MAX_CONNECTIONS = 32
 export class JoinIssuer {
   private readonly init: JoinIssuerInit
   private readonly limiter: FailureLimiter
+  private readonly issued: IssuedLog
   private server?: Server
   private readonly sockets = new Set<TLSSocket>()
 
   constructor (init: JoinIssuerInit) {
     this.init = init
     this.limiter = init.limiter ?? new FailureLimiter()
+    this.issued = init.issued ?? new IssuedLog(dirname(init.tokens.path))
   }
 
   async start (): Promise<{ host: string, port: number }> {
@@ -118,7 +127,12 @@ export class JoinIssuer {
     const used = await this.init.tokens.consume(request.token, token => macMatches(token.secret, Buffer.from(request.csr), request.mac) ? undefined : 'bad token secret')
     if ('refused' in used) return this.refuse(from, `token ${request.token}: ${used.refused}`)
     const cert = await signCertificate(this.init.ca, csr.publicKey, { name, roles: used.roles, validityDays: this.init.validityDays })
-    this.init.log.info({ from, name, token: used.id, roles: describeRoles(used.roles), used: used.used, uses: used.uses }, 'issued a certificate to a joining node')
+    const x509cert = new X509Certificate(cert)
+    const serial = normalizeSerial(x509cert.serialNumber)
+    const peerId = peerIdFromCertificate(x509cert)?.toString() ?? ''
+    // recorded before it is handed out: a certificate nobody could revoke by name is never sent
+    await this.issued.add({ serial, name, peerId, token: used.id, issuedAt: Date.now(), notAfter: Date.parse(x509cert.validTo) })
+    this.init.log.info({ from, name, serial, peerId, token: used.id, roles: describeRoles(used.roles), used: used.used, uses: used.uses }, 'issued a certificate to a joining node')
     return { v: 1, ok: true, cert, ca: this.init.ca.cert, roles: used.roles, addresses: this.init.addresses() }
   }
 

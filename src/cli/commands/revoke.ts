@@ -14,7 +14,7 @@ interface RevokeFlags extends ClientFlags {
 export function revokeCommand (): Command {
   const cmd = new Command('revoke')
     .description('revoke a certificate: add it to <dir>/crl.pem (signed by the CA, its CRL number one higher); --peer hands the CRL to a node, which spreads it to the grid')
-    .argument('<name|serial>', 'a certificate name in --dir (NAME.crt) or a hex serial number')
+    .argument('<name|serial>', 'a certificate name in --dir (NAME.crt), the name or peer id of a node that joined with a token (--dir\'s ca/issued.json), or a hex serial number')
     .addOption(new Option('--dir <dir>', 'certificates directory holding the CA (ca.crt, ca/ca.key) and crl.pem').default('certs'))
     .addOption(new Option('--peer <addr>', 'a node to hand the CRL to (host:port or multiaddr), with the admin certificate'))
     .addOption(intOption('--timeout <ms>', 'give up on --peer after this long', 100, 600_000).default(10_000))
@@ -26,7 +26,7 @@ export function revokeCommand (): Command {
       // certificate code (and @peculiar/x509) loads only for this command
       const { revokeInDir } = await import('../../certs/crl.ts')
       const result = await revokeInDir(dir, target)
-      const what = result.name == null ? `serial ${result.serial}` : `"${result.name}" (serial ${result.serial})`
+      const what = result.name == null ? `serial ${result.serial}` : `"${result.name}" (serial ${result.serial}${result.peerId == null ? '' : `, peer id ${result.peerId}`})`
       process.stdout.write(result.added
         ? `revoked ${what}: wrote ${result.file} (CRL number ${result.crl.number}, ${result.crl.entries.length} revoked)\n`
         : `${what} was already revoked: ${result.file} unchanged (CRL number ${result.crl.number})\n`)

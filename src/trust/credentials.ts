@@ -16,6 +16,8 @@ export interface PeerCredential {
 
 /** Peers remembered after their connections close (their roles still decide relayed gossip). */
 const MAX_REMEMBERED = 16_384
+/** Peers dropped for a revoked or expired certificate, remembered so gossip they wrote stays refused; the oldest forgotten beyond this. */
+const MAX_DROPPED = 4096
 /** Refusals logged once per peer and protocol; the set is cleared when it reaches this. */
 const MAX_LOGGED_REFUSALS = 4096
 
@@ -27,6 +29,7 @@ const MAX_LOGGED_REFUSALS = 4096
  */
 export class PeerCredentials {
   private readonly byPeer = new Map<string, PeerCredential>()
+  private readonly dropped = new Set<string>()
   private readonly logged = new Set<string>()
   private readonly log?: Logger
 
@@ -35,6 +38,8 @@ export class PeerCredentials {
   }
 
   record (peer: string, credential: PeerCredential): void {
+    // a handshake verified a valid certificate for it again (renewed, or reissued after revocation)
+    this.dropped.delete(peer)
     this.byPeer.delete(peer)
     this.byPeer.set(peer, credential)
     if (this.byPeer.size > MAX_REMEMBERED) {
@@ -49,6 +54,26 @@ export class PeerCredentials {
 
   forget (peer: string): void {
     this.byPeer.delete(peer)
+  }
+
+  /**
+   * `peer`'s certificate was revoked or expired: its credential is forgotten, and the peer
+   * remembered as dropped, so gossip it wrote is refused even when another member relays it
+   * (an author we know nothing of would pass as vouched for by its relay).
+   */
+  drop (peer: string): void {
+    this.byPeer.delete(peer)
+    this.dropped.delete(peer)
+    this.dropped.add(peer)
+    if (this.dropped.size > MAX_DROPPED) {
+      const oldest = this.dropped.values().next().value
+      if (oldest !== undefined) this.dropped.delete(oldest)
+    }
+  }
+
+  /** Whether `peer` was dropped for a revoked or expired certificate (and not verified again since). */
+  wasDropped (peer: string): boolean {
+    return this.dropped.has(peer)
   }
 
   entries (): IterableIterator<[string, PeerCredential]> {
@@ -93,4 +118,4 @@ export class PeerCredentials {
 }
 
 /** What a part of the node needs of the credentials: role checks (unit tests stub it). */
-export type RoleCheck = Pick<PeerCredentials, 'has' | 'get' | 'authorize' | 'forbid'>
+export type RoleCheck = Pick<PeerCredentials, 'has' | 'get' | 'wasDropped' | 'authorize' | 'forbid'>

@@ -19,11 +19,12 @@ export function connectedPeersWhere (libp2p: TrustLibp2p, credentials: Pick<Peer
 const CLOSE_TIMEOUT_MS = 1000
 
 /**
- * Closes every connection to `peer`. Its credential is forgotten first (and
+ * Closes every connection to `peer`. Its credential is dropped first (and
  * synchronously), so a stream still in flight on them is refused by every
- * guarded handler, and nothing is sent to it any more.
+ * guarded handler, nothing is sent to it any more, and gossip it wrote is
+ * refused whoever relays it.
  */
-export async function dropPeer (libp2p: TrustLibp2p, credentials: Pick<PeerCredentials, 'forget'>, peer: PeerId): Promise<void> {
-  credentials.forget(peer.toString())
+export async function dropPeer (libp2p: TrustLibp2p, credentials: Pick<PeerCredentials, 'drop'>, peer: PeerId): Promise<void> {
+  credentials.drop(peer.toString())
   await libp2p.hangUp(peer, { signal: AbortSignal.timeout(CLOSE_TIMEOUT_MS) }).catch(() => {})
 }

@@ -15,7 +15,7 @@ export type RevocationLibp2p = TrustLibp2p & Pick<Libp2p, 'dialProtocol' | 'hand
 
 export interface RevocationComponents {
   libp2p: RevocationLibp2p
-  credentials: Pick<PeerCredentials, 'get' | 'forget' | 'has' | 'authorize'>
+  credentials: Pick<PeerCredentials, 'get' | 'drop' | 'has' | 'authorize' | 'entries'>
   store: CrlStore
   /** This node's own certificate serial: a CRL that lists it is logged loudly. */
   ownSerial: string
@@ -98,14 +98,17 @@ export class Revocation {
 
   private readonly onUpdate = (crl: VerifiedCrl, from: string | undefined): void => {
     this.warnIfOwnRevoked()
-    // enforce forgets the revoked peers' credentials at once, so spread never sends to them
+    // enforce drops the revoked peers' credentials at once, so spread never sends to them
     void this.enforce()
     void this.spread(crl, from)
   }
 
-  /** Closes the connections of every peer whose certificate the CRL held lists. */
+  /** Closes the connections of every peer whose certificate the CRL held lists; drops every remembered one it lists. */
   private async enforce (): Promise<void> {
     const revoked = connectedPeersWhere(this.libp2p, this.credentials, c => this.store.isRevoked(c.serial))
+    // a revoked peer not connected now is dropped too: gossip it wrote, relayed by a member that
+    // has not had this CRL yet, is refused here
+    for (const [id, credential] of [...this.credentials.entries()]) if (this.store.isRevoked(credential.serial)) this.credentials.drop(id)
     await Promise.all(revoked.map(async ({ peer, credential }) => {
       this.log.warn({ peer: peer.toString(), name: credential.name, serial: credential.serial }, `closed the connections of peer ${peer.toString()} ("${credential.name}"): its certificate is revoked`)
       await dropPeer(this.libp2p, this.credentials, peer)

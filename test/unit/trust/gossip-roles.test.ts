@@ -5,6 +5,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { PeerCredentials } from '../../../src/trust/credentials.ts'
 import type { Role } from '../../../src/trust/roles.ts'
 import { gossipRefusal } from '../../../src/trust/gossip-roles.ts'
+import { dropPeer } from '../../../src/trust/drop-peer.ts'
 
 const newPeer = async (): Promise<string> => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
 const [RELAY, AUTHOR, STRANGER] = [await newPeer(), await newPeer(), await newPeer()] as [string, string, string]
@@ -32,5 +33,20 @@ describe('gossip only from members', () => {
     expect(gossipRefusal(credentials, AUTHOR, signedBy(AUTHOR))).toEqual({ reason: 'forbidden', detail: `relayed by ${AUTHOR}, which lacks the member role` })
     expect(gossipRefusal(credentials, STRANGER, signedBy(RELAY))?.reason).toBe('forbidden')
     expect(gossipRefusal(credentials, RELAY, signedBy(AUTHOR))).toEqual({ reason: 'forbidden', detail: `authored by ${AUTHOR} ("${AUTHOR.slice(-4)}"), which lacks the member role` })
+  })
+
+  it('refuses what a peer dropped for a revoked or expired certificate wrote, whoever relays it, until a handshake verifies it again', async () => {
+    const [revoked, relay] = [await newPeer(), await newPeer()]
+    const creds = new PeerCredentials()
+    creds.record(revoked, { name: 'r', serial: '2', roles: new Set(['member']), notAfter: Infinity })
+    creds.record(relay, { name: 'y', serial: '3', roles: new Set(['member']), notAfter: Infinity })
+    expect(gossipRefusal(creds, relay, signedBy(revoked))).toBeUndefined()
+    await dropPeer({ getConnections: () => [], hangUp: async () => {} }, creds, peerIdFromString(revoked))
+    expect(gossipRefusal(creds, relay, signedBy(revoked))).toEqual({ reason: 'forbidden', detail: `authored by ${revoked}, whose certificate was revoked or expired` })
+    // relayed by itself: it lacks the member role now
+    expect(gossipRefusal(creds, revoked, signedBy(revoked))?.reason).toBe('forbidden')
+    // a renewed certificate for the same key passed the handshake: a member again
+    creds.record(revoked, { name: 'r', serial: '4', roles: new Set(['member']), notAfter: Infinity })
+    expect(gossipRefusal(creds, relay, signedBy(revoked))).toBeUndefined()
   })
 })

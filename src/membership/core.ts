@@ -14,6 +14,12 @@ export interface MembershipCoreHooks {
   reject: (protocol: string, reason: string, from: string | undefined, message: string, detail: string) => void
   /** The entry as its certificate allows (an agent role the certificate lacks is dropped). */
   certify: <E extends MemberEntry>(entry: E) => E
+  /**
+   * Whether a handshake verified `id`'s certificate. A heartbeat whose signer was not verified is
+   * hearsay (anyone can mint a key; the member relaying it vouches for none), and its claims never
+   * confirm a suspicion. Default: every id (the simulator has no certificates).
+   */
+  verified?: (id: string) => boolean
   /** Wall-clock ms: incarnations are wall-clock times. */
   wallNow: () => number
   /** Why this node bumped its incarnation, for the log. */
@@ -133,13 +139,15 @@ export class MembershipCore {
       this.hooks.reject(MEMBERS_TOPIC, 'replay', from, 'dropped replayed heartbeat', `incarnation ${member.incarnation} seq ${hb.seq}`)
       return { events: [], publish }
     }
+    const verified = this.hooks.verified?.(from) ?? true
     // a late heartbeat (gossip reordered it) still brings its claims; its entry is older than ours
-    const events = order === 'late' ? [] : this.table.heard(this.hooks.certify(member), now, hb.seq)
-    if (order === 'late') this.table.heardLate(member.id, hb.seq)
+    const events = order === 'late' ? [] : verified ? this.table.heard(this.hooks.certify(member), now, hb.seq) : this.table.heardUnverified(this.hooks.certify(member), now)
+    if (order === 'late' && verified) this.table.heardLate(member.id, hb.seq)
     for (const claim of hb.suspects) {
       if (this.tooFarAhead(claim.incarnation)) this.hooks.reject(MEMBERS_TOPIC, 'incarnation', from, 'dropped a suspicion: incarnation ahead of the clock', `incarnation ${claim.incarnation}`)
       else if (claim.id === this.self.id) publish = this.refute(claim.incarnation, `${from} reports us ${claim.state}`) || publish
-      else events.push(...this.table.claim(from, claim, now))
+      // an unverified claimer's word is one more voice, never a confirmation: keys cost nothing
+      else events.push(...this.table.claim(from, claim, now, verified))
     }
     for (const report of hb.hears) events.push(...this.table.liveReport(report, now))
     return { events, publish }

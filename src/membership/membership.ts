@@ -82,6 +82,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
     }, performance.now(), {
       reject: (protocol, reason, from, message, detail) => { this.rejections.reject(protocol, reason, from, message, detail) },
       certify: entry => this.asCertified(entry),
+      // a handshake recorded its certificate: the mTLS encrypter records every peer it verified
+      verified: id => this.roles.get(id) != null,
       wallNow: () => Date.now(),
       refuted: (incarnation, why) => { this.log.info({ incarnation, why }, 'refuting suspicion') }
     })

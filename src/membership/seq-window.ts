@@ -33,3 +33,18 @@ export function markHeard (window: SeqWindow, seq: number): void {
     window.seqSeen = (window.seqSeen | (1 << (window.seq - seq))) >>> 0
   }
 }
+
+/** A member's row: its window, at which incarnation (a new incarnation starts a new window). */
+export interface SeqRow extends SeqWindow { seqIncarnation: number }
+
+/** A heartbeat's place against a row of the member's own word at `rowIncarnation`: an older incarnation is a replay too. */
+export function rowOrder (row: Readonly<SeqRow>, rowIncarnation: number, incarnation: number, seq: number): HeartbeatOrder {
+  if (incarnation < rowIncarnation) return 'replay'
+  return incarnation === row.seqIncarnation ? heartbeatOrder(row.seq, row.seqSeen, seq) : 'new'
+}
+
+/** Notes `seq` as heard at `incarnation`. */
+export function markHeardAt (row: SeqRow, incarnation: number, seq: number): void {
+  if (row.seqIncarnation !== incarnation) Object.assign(row, { seq: -1, seqSeen: 0, seqIncarnation: incarnation })
+  markHeard(row, seq)
+}

@@ -4,8 +4,10 @@ import type { Member, MemberEvent, MemberEventType } from './member.ts'
 import { suspicionTimeout, expectedConfirmations } from './suspicion.ts'
 import { StateIndex } from './table-index.ts'
 import { TableRows } from './table-rows.ts'
-import { heartbeatOrder, markHeard } from './seq-window.ts'
+import { markHeard, markHeardAt, rowOrder } from './seq-window.ts'
 import type { HeartbeatOrder } from './seq-window.ts'
+import { liveReports, ownClaims } from './table-claims.ts'
+import type { ClaimRows } from './table-claims.ts'
 import type { Claim, LiveReport, MemberRecord, MemberTableInit } from './table-record.ts'
 
 export type { Claim, LiveReport, MemberTableInit } from './table-record.ts'
@@ -27,6 +29,7 @@ export class MemberTable {
   private monitored?: Set<string>
   /** Ids by state, so the periodic work visits the few rows it concerns, not the whole table. */
   private index: StateIndex
+  private readonly claimRows: ClaimRows = { peek: id => this.records.peek(id), watches: id => this.watches(id), hearsRecently: (rec, now) => this.hearsRecently(rec, now) }
 
   constructor (init: MemberTableInit) {
     this.init = init
@@ -45,9 +48,7 @@ export class MemberTable {
   /** A heartbeat's place (seq-window.ts): an incarnation older than the one we know is a replay too. */
   heartbeatOrder (id: string, incarnation: number, seq: number): HeartbeatOrder {
     const rec = this.records.peek(id)
-    if (rec == null || !rec.direct) return 'new'
-    if (incarnation < rec.entry.incarnation) return 'replay'
-    return incarnation === rec.seqIncarnation ? heartbeatOrder(rec.seq, rec.seqSeen, seq) : 'new'
+    return rec == null || !rec.direct ? 'new' : rowOrder(rec, rec.entry.incarnation, incarnation, seq)
   }
 
   /** A late heartbeat (older than one heard): its seq noted, its entry not (it is older than ours). */
@@ -61,11 +62,7 @@ export class MemberTable {
     if (entry.id === this.init.selfId) return []
     const events = this.heardEntry(entry, now)
     const rec = this.records.get(entry.id)
-    if (rec != null && seq != null && rec.entry.incarnation === entry.incarnation) {
-      if (rec.seqIncarnation !== entry.incarnation) Object.assign(rec, { seq: -1, seqSeen: 0 })
-      rec.seqIncarnation = entry.incarnation
-      markHeard(rec, seq)
-    }
+    if (rec != null && seq != null && rec.entry.incarnation === entry.incarnation) markHeardAt(rec, entry.incarnation, seq)
     return events
   }
 
@@ -92,6 +89,27 @@ export class MemberTable {
     if (prior.state === 'suspect') return this.transition(rec, { ...entry, state: 'alive' }, now, 'member:update')
     rec.entry = { ...entry, state: 'alive' }
     return significantChange(prior, rec.entry) ? [this.event('member:update', rec, now)] : []
+  }
+
+  /**
+   * A heartbeat signed by a key no handshake verified yet: its holder's word, maybe not a member's
+   * (anyone can mint keys; its relay vouches for none). Hearsay, like a sync entry (merge): dialled,
+   * it takes no verified row's place, is dropped if its dials go unanswered, and the same incarnation
+   * refreshes nothing. Only news in its own word counts: a higher incarnation refutes, `left` leaves.
+   */
+  heardUnverified (entry: MemberEntry, now: number): MemberEvent[] {
+    const seen = this.records.peek(entry.id)
+    if (seen == null || entry.id === this.init.selfId) return this.merge(entry, now)
+    const prior = seen.entry
+    if (entry.incarnation < prior.incarnation || (entry.state === 'left' && prior.state === 'left')) return []
+    if (entry.state !== 'left' && entry.incarnation === prior.incarnation) return []
+    const rec = this.records.get(entry.id)!
+    if (entry.state === 'left') return this.transition(rec, entry, now, 'member:leave')
+    if (prior.state === 'alive') {
+      rec.entry = { ...entry, state: 'alive' }
+      return significantChange(prior, rec.entry) ? [this.event('member:update', rec, now)] : []
+    }
+    return this.transition(rec, { ...entry, state: 'alive' }, now, prior.state === 'suspect' ? 'member:update' : 'member:rejoin')
   }
 
   /**
@@ -127,13 +145,14 @@ export class MemberTable {
    * Another member suspects or failed `claim.id`: a confirmation if we suspect it too. A member
    * we do not watch ourselves is suspected on the claim (its watchers' word is all we have), and
    * fails at the suspicion timeout unless it refutes — with a higher incarnation, its own word.
+   * A claimer no handshake verified (`verified` false) never confirms: anyone can mint keys.
    */
-  claim (from: string, claim: Claim, now: number): MemberEvent[] {
+  claim (from: string, claim: Claim, now: number, verified = true): MemberEvent[] {
     const rec = this.records.get(claim.id)
     if (rec == null || claim.incarnation < rec.entry.incarnation || from === this.init.selfId) return []
     rec.contestedUntil = now + this.init.suspectAfterMs
     this.index.contested.add(claim.id)
-    if (rec.entry.state === 'suspect') (rec.confirmations ??= new Set()).add(from)
+    if (rec.entry.state === 'suspect' && verified) (rec.confirmations ??= new Set()).add(from)
     // a heartbeat heard lately is no evidence against it: the claim is about the silence since
     if (rec.entry.state !== 'alive' || this.watches(claim.id)) return []
     rec.suspectedAt = now
@@ -281,35 +300,12 @@ export class MemberTable {
 
   /** What our heartbeat gossips: the members we suspect or recently failed. */
   suspects (now: number): Claim[] {
-    const claims: Claim[] = []
-    for (const id of [...this.index.byState.suspect, ...this.index.byState.failed]) {
-      const rec = this.records.peek(id)!
-      const state = rec.entry.state
-      if (!rec.ownClaim) continue
-      if (state === 'suspect' || (state === 'failed' && now - rec.stateSince < this.init.suspectAfterMs * 10)) {
-        claims.push({ id: rec.entry.id, incarnation: rec.entry.incarnation, state })
-      }
-    }
-    return claims
+    return ownClaims([...this.index.byState.suspect, ...this.index.byState.failed], this.claimRows, now, this.init.suspectAfterMs * 10)
   }
 
   /** Live reports for members someone else doubts but we, watching them, still hear. */
   hears (now: number): LiveReport[] {
-    const reports: LiveReport[] = []
-    for (const id of this.index.contested) {
-      const rec = this.records.peek(id)
-      if (rec == null || rec.contestedUntil <= now) {
-        this.index.contested.delete(id)
-        continue
-      }
-      // only a watcher's word: everyone hears a refutation, and if everyone reported it the
-      // reports would cost N messages per incident
-      if (!this.watches(id)) continue
-      if (rec.contestedUntil > now && rec.entry.state === 'alive' && this.hearsRecently(rec, now)) {
-        reports.push({ id: rec.entry.id, incarnation: rec.entry.incarnation, ageMs: now - rec.lastHeardAt })
-      }
-    }
-    return reports
+    return liveReports(this.index.contested, this.claimRows, now)
   }
 
   get (id: string, now: number): Member | undefined {

@@ -110,10 +110,10 @@ export class StubPubsub extends EventTarget {
     return { recipients: [] }
   }
 
-  /** Delivers `heartbeat` as signed by `from`; the validator's verdict. */
-  async deliver (heartbeat: Heartbeat, from: PeerId): Promise<TopicValidatorResult> {
+  /** Delivers `heartbeat` as signed by `from`, handed over by `via` (the signer itself unless given); the validator's verdict. */
+  async deliver (heartbeat: Heartbeat, from: PeerId, via: PeerId = from): Promise<TopicValidatorResult> {
     const message = { type: 'signed', topic: MEMBERS_TOPIC, data: new TextEncoder().encode(JSON.stringify(heartbeat)), from, sequenceNumber: 0n, signature: new Uint8Array(), key: from.publicKey }
-    const verdict = await this.topicValidators.get(MEMBERS_TOPIC)!(from, message as never)
+    const verdict = await this.topicValidators.get(MEMBERS_TOPIC)!(via, message as never)
     if (verdict === TopicValidatorResult.Accept) this.dispatchEvent(new CustomEvent('message', { detail: message }))
     return verdict
   }

@@ -1,0 +1,98 @@
+import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest'
+import pino from 'pino'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
+import { Membership } from '../../../src/membership/membership.ts'
+import { MembershipCore } from '../../../src/membership/core.ts'
+import { resolveMembershipConfig } from '../../../src/membership/config.ts'
+import type { MembershipLibp2p, MembershipPubsub } from '../../../src/membership/components.ts'
+import { MEMBER_EVENT_TYPES } from '../../../src/membership/events.ts'
+import type { Member } from '../../../src/membership/member.ts'
+import { PeerCredentials } from '../../../src/trust/credentials.ts'
+import { StubLibp2p, StubPubsub, heartbeatOf, newPeerId } from './stubs.ts'
+import { entry } from './helpers.ts'
+
+const HEARTBEAT_MS = 100
+const member = { name: 'm', serial: '1', roles: new Set(['member'] as const), notAfter: Number.MAX_SAFE_INTEGER }
+
+describe('Membership: heartbeats signed by keys no handshake verified (forged member ids)', () => {
+  let libp2p: StubLibp2p
+  let pubsub: StubPubsub
+  let credentials: PeerCredentials
+  let membership: Membership
+  let relay: PeerId
+  let a: PeerId
+  let events: Array<{ type: string, id: string }>
+
+  async function start (maxMembers: number): Promise<void> {
+    const config = resolveMembershipConfig({ heartbeatMs: HEARTBEAT_MS, maxMembers })
+    membership = new Membership({ libp2p: libp2p as unknown as MembershipLibp2p, pubsub: pubsub as unknown as MembershipPubsub, roles: credentials }, config, pino({ level: 'silent' }))
+    for (const type of MEMBER_EVENT_TYPES) membership.on(type, (m: Member) => { events.push({ type, id: m.id }) })
+    await membership.start()
+  }
+
+  beforeEach(async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'performance', 'Date'] })
+    libp2p = new StubLibp2p(await newPeerId())
+    pubsub = new StubPubsub()
+    credentials = new PeerCredentials()
+    relay = await newPeerId()
+    a = await newPeerId()
+    // the handshakes this node made: the relaying member and one real member
+    credentials.record(relay.toString(), member)
+    credentials.record(a.toString(), member)
+    events = []
+  })
+
+  afterEach(() => {
+    membership?.destroy()
+    vi.useRealTimers()
+  })
+
+  const ids = (): string[] => membership.members().map(m => m.id)
+  const tableFull = (): number => membership.rejected().find(r => r.protocol === 'membership' && r.reason === 'table-full')?.count ?? 0
+
+  it('fresh keys a member relays fill no table: a real member\'s heartbeat still gets listed', async () => {
+    await start(5)
+    const ghosts = await Promise.all(Array.from({ length: 5 }, async () => await newPeerId()))
+    for (const ghost of ghosts) expect(await pubsub.deliver(heartbeatOf(ghost), ghost, relay)).toBe(TopicValidatorResult.Accept)
+    expect(ids()).toHaveLength(5)
+    await pubsub.deliver(heartbeatOf(a), a, relay)
+    expect(ids()).toContain(a.toString())
+    expect(tableFull()).toBe(0)
+  })
+
+  it('a genuine new member is listed at its first heartbeat, and is a member like any other once a handshake verified it', async () => {
+    await start(2)
+    const [ghost, joiner] = [await newPeerId(), await newPeerId()]
+    await pubsub.deliver(heartbeatOf(ghost), ghost, relay)
+    await pubsub.deliver(heartbeatOf(joiner), joiner, relay)
+    expect(ids().sort()).toEqual([ghost.toString(), joiner.toString()].sort())
+    // dialled as hearsay: the handshake records its certificate
+    credentials.record(joiner.toString(), member)
+    await pubsub.deliver(heartbeatOf(joiner), joiner, relay)
+    // a verified member takes a hearsay row's place: the ghost's, not the joiner's
+    await pubsub.deliver(heartbeatOf(a), a, relay)
+    expect(ids().sort()).toEqual([joiner.toString(), a.toString()].sort())
+    expect(events.filter(e => e.type === 'member:fail').map(e => e.id)).toEqual([ghost.toString()])
+  })
+})
+
+describe('MembershipCore: claims of unverified signers', () => {
+  it('never confirm a suspicion, however many keys sign them; a verified claimer\'s do', () => {
+    const NOW = 1_800_000_000_000
+    const config = resolveMembershipConfig({ heartbeatMs: 100, suspicionMinMs: 500, suspicionMaxMs: 5000 })
+    const failedAfter = (verified: boolean): number => {
+      const core = new MembershipCore(config, entry('me', { incarnation: NOW }), 0, { reject: () => {}, certify: e => e, wallNow: () => NOW, verified: id => verified || !id.startsWith('ghost') })
+      for (const id of ['A', 'B', 'C', 'D']) core.onHeartbeat({ v: 1, seq: 0, member: entry(id), suspects: [], hears: [] }, id, 0)
+      let now = 0
+      for (; now <= config.suspectAfterMs; now += 25) core.tick(now)
+      expect(core.table.get('A', now)?.state).toBe('suspect')
+      for (let i = 0; i < 3; i++) core.onHeartbeat({ v: 1, seq: 1, member: entry(`ghost-${i}`), suspects: [{ id: 'A', incarnation: 0, state: 'suspect' }], hears: [] }, `ghost-${i}`, now)
+      for (; core.table.get('A', now)?.state === 'suspect'; now += 25) core.tick(now)
+      return now
+    }
+    expect(failedAfter(false)).toBeGreaterThan(config.suspectAfterMs + config.suspicionMaxMs - 100)
+    expect(failedAfter(true)).toBeLessThan(config.suspectAfterMs + config.suspicionMaxMs - 1000)
+  })
+})

@@ -1,0 +1,65 @@
+import { describe, it, expect } from 'vitest'
+import { MemberTable } from '../../../src/membership/table.ts'
+import { suspicionTimeout } from '../../../src/membership/suspicion.ts'
+import { INIT, SUSPECT, MIN, MAX, entry, suspectA, types } from './helpers.ts'
+
+/** Heartbeats whose signer no handshake verified: anyone can mint the key, so the row is hearsay. */
+describe('MemberTable: heartbeats of unverified signers', () => {
+  it('list a stranger as hearsay: dropped after a few unanswered dials; a verified heartbeat makes it a member like any other', () => {
+    const t = new MemberTable(INIT)
+    expect(types(t.heardUnverified(entry('G'), 0))).toEqual(['member:join'])
+    expect(types(t.unanswered('G', 10))).toEqual([])
+    expect(types(t.unanswered('G', 20))).toEqual([])
+    expect(types(t.unanswered('G', 30))).toEqual(['member:fail'])
+    expect(t.get('G', 30)).toBeUndefined()
+    // a genuine member: dialled as hearsay, its handshake verified it, its next heartbeat is its own word
+    t.heardUnverified(entry('N'), 40)
+    t.heard(entry('N'), 50)
+    for (const at of [60, 70, 80]) expect(types(t.unanswered('N', at))).toEqual([])
+    expect(t.get('N', 80)?.state).toBe('alive')
+  })
+
+  it('take no verified member\'s place in a full table, and a verified member takes theirs', () => {
+    const full: string[] = []
+    const members = new MemberTable({ ...INIT, maxMembers: 3, onFull: id => { full.push(id) } })
+    for (const id of ['A', 'B', 'C']) members.heard(entry(id), 0)
+    expect(members.heardUnverified(entry('G'), 0)).toEqual([])
+    expect(full).toEqual(['G'])
+    const ghosts = new MemberTable({ ...INIT, maxMembers: 3 })
+    for (const id of ['G1', 'G2', 'G3']) ghosts.heardUnverified(entry(id), 0)
+    expect(types(ghosts.heard(entry('A'), 0))).toEqual(['member:fail', 'member:join'])
+    expect(ghosts.list(0).map(m => m.id).sort()).toEqual(['A', 'G2', 'G3'])
+  })
+
+  it('the same incarnation again refreshes nothing: a watched member heard only that way is suspected when silent', () => {
+    const t = new MemberTable(INIT)
+    t.heardUnverified(entry('G'), 0)
+    for (let at = 100; at < SUSPECT; at += 100) expect(t.heardUnverified(entry('G', { load: { cpu: 0.9 } }), at)).toEqual([])
+    expect(types(t.tick(SUSPECT))).toEqual(['member:suspect'])
+  })
+
+  it('news in its own word counts: a higher incarnation refutes a suspicion, left is a leave', () => {
+    const t = new MemberTable(INIT)
+    t.heardUnverified(entry('G'), 0)
+    t.tick(SUSPECT)
+    expect(types(t.heardUnverified(entry('G', { incarnation: 1 }), SUSPECT + 1))).toEqual(['member:update'])
+    expect(t.get('G', SUSPECT + 1)).toMatchObject({ state: 'alive', incarnation: 1 })
+    expect(types(t.heardUnverified(entry('G', { incarnation: 0, state: 'left' }), SUSPECT + 2))).toEqual([])
+    expect(types(t.heardUnverified(entry('G', { incarnation: 1, state: 'left' }), SUSPECT + 3))).toEqual(['member:leave'])
+    expect(types(t.heardUnverified(entry('G', { incarnation: 2 }), SUSPECT + 4))).toEqual(['member:rejoin'])
+  })
+
+  it('their claims never confirm a suspicion: a thousand minted keys count as none', () => {
+    const others = ['B', 'C', 'D', 'E']
+    const t = suspectA(...others)
+    for (let i = 0; i < 1000; i++) t.claim(`ghost-${i}`, { id: 'A', incarnation: 0, state: 'suspect' }, SUSPECT, false)
+    t.claim('B', { id: 'A', incarnation: 0, state: 'suspect' }, SUSPECT)
+    const failAt = SUSPECT + Math.ceil(suspicionTimeout(1, 3, MIN, MAX))
+    const at = (ms: number): string[] => {
+      for (const id of others) t.heard(entry(id), ms)
+      return types(t.tick(ms))
+    }
+    expect(at(failAt - 1)).toEqual([])
+    expect(at(failAt)).toEqual(['member:fail'])
+  })
+})

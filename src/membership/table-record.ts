@@ -31,9 +31,10 @@ export interface MemberRecord {
   /** Until when someone else claims this member is suspect or failed (so we report what we hear). */
   contestedUntil: number
   /**
-   * Whether this node has had the member's own signed word (a heartbeat). A row
-   * only others told us of is hearsay: its own heartbeat overrides it whatever
-   * incarnation they claimed, and if it never answers it is dropped, not redialled.
+   * Whether this node has had the member's own word from a key a handshake verified
+   * (a heartbeat, its own sync row, a beat or a ping's answer). A row only others told
+   * us of, or only an unverified key signed, is hearsay: its own word overrides it
+   * whatever incarnation they claimed, and if it never answers it is dropped, not redialled.
    */
   direct: boolean
   /** The highest heartbeat `seq` heard at `seqIncarnation`, and which of the seqs below it were (seq-window.ts). */

@@ -163,10 +163,14 @@ export class MemberTable {
     return this.transition(rec, { ...rec.entry, state: 'suspect' }, now, 'member:suspect')
   }
 
-  /** An answer to our ping: the member's own word on a stream its certificate authenticated. */
+  /**
+   * A beat or a ping's answer: the member's own word on a stream its certificate authenticated, so a
+   * row only others told us of is its own word from now on, at the incarnation it gives.
+   */
   acked (id: string, incarnation: number, now: number): MemberEvent[] {
     const rec = this.records.get(id)
-    if (rec == null || incarnation < rec.entry.incarnation || !rec.direct) return []
+    if (rec != null && !rec.direct) Object.assign(rec, { direct: true, entry: { ...rec.entry, incarnation } })
+    if (rec == null || incarnation < rec.entry.incarnation) return []
     rec.ownWordAt = now
     if (rec.entry.state === 'suspect') return this.transition(rec, { ...rec.entry, state: 'alive' }, now, 'member:update')
     if (rec.entry.state === 'alive') rec.lastHeardAt = now

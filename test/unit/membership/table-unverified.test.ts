@@ -63,3 +63,20 @@ describe('MemberTable: heartbeats of unverified signers', () => {
     expect(at(failAt)).toEqual(['member:fail'])
   })
 })
+
+describe('MemberTable: beats of a member known only from others', () => {
+  it('are its own word on a connection its certificate authenticated: a watched hearsay member that beats is never suspected', () => {
+    const t = new MemberTable(INIT)
+    // a third party listed it, with an incarnation of its own choosing
+    t.merge(entry('X', { incarnation: 5 }), 0)
+    t.setMonitored(['X'], 0)
+    const events: string[] = []
+    for (let at = 100; at <= 10 * SUSPECT; at += 100) {
+      events.push(...types(t.acked('X', 3, at)), ...types(t.tick(at)))
+    }
+    expect(events).toEqual([])
+    expect(t.get('X', 10 * SUSPECT)).toMatchObject({ state: 'alive', incarnation: 3 })
+    // its own word now: it is not dropped for unanswered dials
+    for (const at of [1, 2, 3]) expect(t.unanswered('X', 10 * SUSPECT + at)).toEqual([])
+  })
+})

@@ -10,6 +10,13 @@ import { guarded } from '../trust/guard.ts'
 import type { Rejections } from '../transport/rejections.ts'
 
 const SYNC_TIMEOUT_MS = 5000
+/** Syncs one connection may have open at once: a connection opens with one (the dialler's); a second covers a reconnect. */
+const MAX_INBOUND_SYNCS = 2
+/**
+ * A peer's syncs answered at most one per this long: each is up to 4 MiB read and a whole table
+ * written back, and a connection only starts one when it opens (more is a peer making us work).
+ */
+export const SYNC_MIN_INTERVAL_MS = 2000
 
 /**
  * Push-pull join sync: when a connection opens, the dialling side sends its
@@ -22,6 +29,8 @@ export class MemberSync {
   private readonly rejections: Rejections
   private readonly snapshot: () => MemberEntry[]
   private readonly onEntries: (entries: MemberEntry[], from: string) => void
+  /** When each peer's last sync was answered. */
+  private readonly answeredAt = new Map<string, number>()
 
   constructor (libp2p: MemberSync['libp2p'], roles: MembershipRoles, log: Logger, rejections: Rejections, snapshot: () => MemberEntry[], onEntries: (entries: MemberEntry[], from: string) => void) {
     this.libp2p = libp2p
@@ -33,7 +42,8 @@ export class MemberSync {
   }
 
   async start (): Promise<void> {
-    await this.libp2p.handle(SYNC_PROTOCOL, guarded(this.roles, SYNC_PROTOCOL, ['member'], async (stream, connection) => { await this.answer(stream, connection) }))
+    const handler = guarded(this.roles, SYNC_PROTOCOL, ['member'], async (stream, connection) => { await this.answer(stream, connection) }, { deadlineMs: SYNC_TIMEOUT_MS })
+    await this.libp2p.handle(SYNC_PROTOCOL, handler, { maxInboundStreams: MAX_INBOUND_SYNCS })
     this.libp2p.addEventListener('connection:open', this.onConnectionOpen)
   }
 
@@ -71,6 +81,11 @@ export class MemberSync {
 
   private async answer (stream: Stream, connection: Connection): Promise<void> {
     const from = connection.remotePeer.toString()
+    if (!this.due(from)) {
+      this.rejections.reject(SYNC_PROTOCOL, 'too-often', from, 'refused a member sync: this peer had one answered moments ago', `within ${SYNC_MIN_INTERVAL_MS} ms`)
+      stream.abort(new ProtocolError(`one member sync per ${SYNC_MIN_INTERVAL_MS} ms`))
+      return
+    }
     const json = new JsonStream(stream, { maxBytes: MAX_SYNC_BYTES })
     const signal = AbortSignal.timeout(SYNC_TIMEOUT_MS)
     let request: SyncMessage
@@ -84,6 +99,16 @@ export class MemberSync {
       return
     }
     this.deliver(request.members, from)
+  }
+
+  /** Whether a sync from `peer` is answered now (and if so, notes it). */
+  private due (peer: string): boolean {
+    const now = performance.now()
+    if (now - (this.answeredAt.get(peer) ?? -Infinity) < SYNC_MIN_INTERVAL_MS) return false
+    this.answeredAt.set(peer, now)
+    // bounded: entries older than the interval are of no use
+    if (this.answeredAt.size > 4096) for (const [key, at] of this.answeredAt) if (now - at >= SYNC_MIN_INTERVAL_MS) this.answeredAt.delete(key)
+    return true
   }
 
   /** Remote data into the table: whatever it trips is logged and dropped, never a crash. */

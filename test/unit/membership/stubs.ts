@@ -6,7 +6,7 @@ import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { streamPair } from '@libp2p/utils'
 import * as v from 'valibot'
 import { UnsupportedProtocolError } from '@libp2p/interface'
-import type { Connection, PeerId, Stream, StreamHandler } from '@libp2p/interface'
+import type { Connection, PeerId, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import { JsonStream } from '../../../src/transport/json-stream.ts'
 import type { MembershipComponents, MembershipLibp2p, MembershipPubsub } from '../../../src/membership/components.ts'
 import { MEMBERS_TOPIC } from '../../../src/membership/constants.ts'
@@ -31,6 +31,7 @@ export class StubLibp2p extends EventTarget {
   readonly hangUps: string[] = []
   readonly protocols = new Set<string>()
   readonly handlers = new Map<string, StreamHandler>()
+  readonly handlerOptions = new Map<string, StreamHandlerOptions | undefined>()
   readonly connected = new Set<string>()
   dialOutcome: () => Promise<void> = async () => {}
   readonly peerStore = { merge: async () => ({}) }
@@ -61,9 +62,10 @@ export class StubLibp2p extends EventTarget {
     this.hangUps.push(peer.toString())
     this.connected.delete(peer.toString())
   }
-  async handle (protocol: string, handler: StreamHandler): Promise<void> {
+  async handle (protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void> {
     this.protocols.add(protocol)
     this.handlers.set(protocol, handler)
+    this.handlerOptions.set(protocol, options)
   }
 
   async unhandle (protocols: string | string[]): Promise<void> {

@@ -7,6 +7,8 @@ import type { MembershipLibp2p } from './components.ts'
 import { ReconnectSchedule } from './reconnect.ts'
 
 const DIAL_TIMEOUT_MS = 2000
+/** Dials to learned members in flight at once (a sync can list thousands); watched members and redials are not held back. */
+export const MAX_MEMBER_DIALS = 16
 
 export interface MemberConnectionsInit {
   heartbeatMs: number
@@ -134,7 +136,8 @@ export class MemberConnections {
     if (!this.running || this.dialing.has(member.id)) return
     const peer = this.peer(member.id)
     if (peer == null || this.libp2p.getConnections(peer).length > 0) return
-    if (this.libp2p.getPeers().length >= this.init.maxMeshPeers && !this.watched.has(member.id)) return
+    // dials in flight count as connections: a sync listing a thousand members starts no thousand dials
+    if (!this.watched.has(member.id) && (this.dialing.size >= MAX_MEMBER_DIALS || this.libp2p.getPeers().length + this.dialing.size >= this.init.maxMeshPeers)) return
     void this.dial(member)
   }
 

@@ -86,6 +86,8 @@ export class MemberConnections {
   observe (event: MemberEvent, now: number): void {
     const { id } = event.member
     if (event.type === 'member:fail') {
+      // not alive: mesh repair has nothing to time (and a row only others told us of is already gone)
+      this.aliveSince.delete(id)
       this.reconnects.add(id, now)
       // drop any half-dead connection so the reconnect loop dials afresh
       const peer = this.peer(id)

@@ -46,4 +46,13 @@ describe('MemberConnections (through Membership, stubbed libp2p)', () => {
     await sync(await peers(60))
     expect(libp2p.dials).toHaveLength(MAX_MEMBER_DIALS)
   })
+
+  it('members that failed leave no mesh-repair bookkeeping behind (hearsay rows are gone at once)', async () => {
+    libp2p.refuseDials()
+    await start()
+    for (let i = 0; i < 3; i++) await sync(await peers(50))
+    await vi.advanceTimersByTimeAsync(20 * HEARTBEAT_MS)
+    expect(membership.members()).toEqual([])
+    expect((membership as unknown as { connections: { aliveSince: Map<string, number> } }).connections.aliveSince.size).toBe(0)
+  })
 })

@@ -200,14 +200,16 @@ export class MemberConnections {
   }
 }
 
-function isRefusal (err: unknown): boolean {
-  const seen = new Set<unknown>()
-  const walk = (e: unknown): boolean => {
-    if (e == null || typeof e !== 'object' || seen.has(e)) return false
-    seen.add(e)
-    const { code, message, cause, errors } = e as { code?: string, message?: string, cause?: unknown, errors?: unknown[] }
-    if (code === 'ECONNREFUSED' || /ECONNREFUSED|ECONNRESET/.test(message ?? '')) return true
-    return walk(cause) || (Array.isArray(errors) && errors.some(walk))
-  }
-  return walk(err)
+/**
+ * Whether a dial was refused: nobody listens at the member's address any more. Only ECONNREFUSED
+ * says so (a reset is a connection that was accepted). libp2p tries each address and throws an
+ * AggregateError when all failed: refused only if every address refused; one refused loopback
+ * address beside a LAN address that timed out is no verdict on the member.
+ */
+export function isRefusal (err: unknown, depth = 0): boolean {
+  if (err == null || typeof err !== 'object' || depth > 8) return false
+  const { code, message, cause, errors } = err as { code?: unknown, message?: unknown, cause?: unknown, errors?: unknown }
+  if (Array.isArray(errors) && errors.length > 0) return errors.every(e => isRefusal(e, depth + 1))
+  if (code === 'ECONNREFUSED' || (typeof message === 'string' && message.includes('ECONNREFUSED'))) return true
+  return isRefusal(cause, depth + 1)
 }

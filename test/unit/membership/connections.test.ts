@@ -4,12 +4,15 @@ import type { PeerId } from '@libp2p/interface'
 import { Membership } from '../../../src/membership/membership.ts'
 import { resolveMembershipConfig } from '../../../src/membership/config.ts'
 import { SYNC_PROTOCOL } from '../../../src/membership/constants.ts'
-import { MAX_MEMBER_DIALS } from '../../../src/membership/connections.ts'
+import { MAX_MEMBER_DIALS, isRefusal } from '../../../src/membership/connections.ts'
 import { StubLibp2p, StubPubsub, stubComponents, newPeerId } from './stubs.ts'
 import { entry } from './helpers.ts'
 
 const HEARTBEAT_MS = 100
 const never = async (): Promise<void> => { await new Promise(() => {}) }
+const refused = (): Error => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:4100'), { code: 'ECONNREFUSED' })
+const timedOut = (): Error => Object.assign(new Error('The operation was aborted due to timeout'), { name: 'TimeoutError' })
+const reset = (): Error => Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })
 
 describe('MemberConnections (through Membership, stubbed libp2p)', () => {
   let libp2p: StubLibp2p
@@ -54,5 +57,39 @@ describe('MemberConnections (through Membership, stubbed libp2p)', () => {
     await vi.advanceTimersByTimeAsync(20 * HEARTBEAT_MS)
     expect(membership.members()).toEqual([])
     expect((membership as unknown as { connections: { aliveSince: Map<string, number> } }).connections.aliveSince.size).toBe(0)
+  })
+
+  it('a redial that one address refused while another timed out leaves the verdict to the failure detector', async () => {
+    const a = await newPeerId()
+    const events: string[] = []
+    await start()
+    membership.on('member:fail', m => { events.push(m.id) })
+    await libp2p.request(SYNC_PROTOCOL, a, { v: 1, members: [entry(a.toString())] })
+    libp2p.dialOutcome = async () => { throw new AggregateError([refused(), timedOut()], 'All multiaddr dials failed') }
+    libp2p.disconnect(a)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(libp2p.dials.at(-1)).toBe(a.toString())
+    expect(events).toEqual([])
+    libp2p.dialOutcome = async () => { throw new AggregateError([refused(), refused()], 'All multiaddr dials failed') }
+    await vi.advanceTimersByTimeAsync(HEARTBEAT_MS)
+    libp2p.disconnect(a)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(events).toEqual([a.toString()])
+  })
+})
+
+describe('isRefusal', () => {
+  it.each([
+    { name: 'ECONNREFUSED', err: refused(), refusal: true },
+    { name: 'ECONNREFUSED as the cause', err: new Error('dial failed', { cause: refused() }), refusal: true },
+    { name: 'every address refused', err: new AggregateError([refused(), new Error('x', { cause: refused() })]), refusal: true },
+    { name: 'one address refused, another timed out', err: new AggregateError([refused(), timedOut()]), refusal: false },
+    { name: 'one address refused, another reset', err: new AggregateError([reset(), refused()]), refusal: false },
+    { name: 'a reset (the connection was accepted)', err: reset(), refusal: false },
+    { name: 'a timeout', err: timedOut(), refusal: false },
+    { name: 'an empty AggregateError', err: new AggregateError([]), refusal: false },
+    { name: 'not an error', err: 'ECONNREFUSED', refusal: false }
+  ])('$name: $refusal', ({ err, refusal }) => {
+    expect(isRefusal(err)).toBe(refusal)
   })
 })

@@ -101,8 +101,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
     })
     this.connections = new MemberConnections(libp2p, this.log, config, {
       lookup: id => this.core.table.get(id, performance.now()),
-      refused: id => { this.apply(this.core.table.unreachable(id, performance.now())) },
-      unanswered: id => { this.apply(this.core.table.unanswered(id, performance.now())) }
+      // a dial's outcome, in a promise nobody awaits: a throwing listener is logged, not an unhandled rejection
+      refused: id => { this.guarded('dial', () => { this.apply(this.core.table.unreachable(id, performance.now())) }) },
+      unanswered: id => { this.guarded('dial', () => { this.apply(this.core.table.unanswered(id, performance.now())) }) }
     })
   }
 

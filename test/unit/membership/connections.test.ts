@@ -76,7 +76,29 @@ describe('MemberConnections (through Membership, stubbed libp2p)', () => {
     await vi.advanceTimersByTimeAsync(0)
     expect(events).toEqual([a.toString()])
   })
+
+  it('a member:fail listener that throws on the dial path is logged and counted, not an unhandled rejection', async () => {
+    const unhandled: unknown[] = []
+    const onUnhandled = (err: unknown): void => { unhandled.push(err) }
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      const a = await newPeerId()
+      await start()
+      await libp2p.request(SYNC_PROTOCOL, a, { v: 1, members: [entry(a.toString())] })
+      membership.on('member:fail', () => { throw new Error('a subscriber\'s bug') })
+      libp2p.refuseDials()
+      libp2p.disconnect(a)
+      await vi.advanceTimersByTimeAsync(0)
+      await new Promise(resolve => setImmediate(resolve))
+      expect(unhandled).toEqual([])
+      expect(membership.members()).toMatchObject([{ id: a.toString(), state: 'failed' }])
+      expect(membership.rejected().find(r => r.protocol === 'membership' && r.reason === 'dial')?.count).toBe(1)
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
+  })
 })
+
 
 describe('isRefusal', () => {
   it.each([

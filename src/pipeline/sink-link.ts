@@ -2,6 +2,7 @@ import { RoomWaiters } from './downstream.ts'
 import type { Downstream } from './downstream.ts'
 import type { Envelope, PipelineInit } from './types.ts'
 import { isDurableSink } from '../connectors/types.ts'
+import { Fifo } from './fifo.ts'
 
 export interface SinkEvents {
   /** The sink resolved for one item: it is done. */
@@ -21,7 +22,7 @@ export class SinkLink implements Downstream {
   private readonly events: SinkEvents
   /** Prefixed to the ids a durable sink sees (DurableSource.scope). */
   private readonly scope: string
-  private readonly queue: Envelope[] = []
+  private readonly queue = new Fifo<Envelope>()
   private readonly waiters = new RoomWaiters()
   private draining = false
   private closed = false
@@ -44,7 +45,8 @@ export class SinkLink implements Downstream {
   }
 
   accept (items: Envelope[]): void {
-    this.queue.push(...items)
+    // one by one: a spread of a large fan-out (~150,000 items) overflows the stack
+    for (const item of items) this.queue.push(item)
     void this.drain()
   }
 
@@ -66,7 +68,7 @@ export class SinkLink implements Downstream {
     try {
       if (isDurableSink(sink)) {
         while (this.queue.length > 0 && !this.closed) {
-          const batch = this.queue.splice(0)
+          const batch = this.queue.takeAll()
           await sink.write(batch.map(e => ({ id: this.scope + e.id, value: e.value })))
           if (this.closed) return
           for (const envelope of batch) this.deliver(envelope)

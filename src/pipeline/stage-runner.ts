@@ -10,6 +10,7 @@ import { ERR_AGENT_LOST, ERR_WORKER_EXITED, PoisonItemError } from '../errors.ts
 import { RoomWaiters } from './downstream.ts'
 import type { Downstream } from './downstream.ts'
 import { StagePlacement } from './stage-placement.ts'
+import { Fifo } from './fifo.ts'
 import type { ResolvedStage, PipelineOptions } from './config.ts'
 import type { Envelope, StageStats, StageSummary, UnplaceableStage } from './types.ts'
 import type { StageEvents, StageInit } from './stage-types.ts'
@@ -52,10 +53,11 @@ export class StageRunner implements Downstream, EqualizedStage {
   private arrivalListener?: () => void
   private readonly downstream: Downstream
   private readonly events: StageEvents
-  private readonly queue: Envelope[] = []
+  private readonly queue = new Fifo<Envelope>()
   private readonly slots = new Map<string, Slot>()
   private readonly waiters = new RoomWaiters()
   private readonly placement: StagePlacement
+  private readonly log: Logger
   private readonly minWindow: number
   private readonly maxWindow: number
   readonly windowMs: number
@@ -94,6 +96,7 @@ export class StageRunner implements Downstream, EqualizedStage {
     this.downstream = init.downstream
     this.events = init.events
     const log = init.log.child({ stage: spec.name })
+    this.log = log
     this.placement = new StagePlacement({
       stage: spec.name,
       spawn: async signal => await init.spawn(spec, signal),
@@ -123,7 +126,8 @@ export class StageRunner implements Downstream, EqualizedStage {
   }
 
   accept (items: Envelope[]): void {
-    this.queue.push(...items)
+    // one by one: `push(...items)` passes every item as an argument, and a fan-out of ~150,000 overflows the stack
+    for (const item of items) this.queue.push(item)
     this.arrivals += items.length
     this.dispatch()
     this.arrivalListener?.()
@@ -268,7 +272,7 @@ export class StageRunner implements Downstream, EqualizedStage {
       return
     }
     while (this.queue.length > 0) {
-      const head = this.queue[0]!
+      const head = this.queue.peek()!
       // a crash suspect runs alone on an idle worker, so a second crash names it for certain
       const slot = this.leastLoaded(head.isolate === true ? 1 : this.window)
       if (slot == null) break
@@ -323,15 +327,36 @@ export class StageRunner implements Downstream, EqualizedStage {
     slot.busySince = undefined
   }
 
+  /**
+   * Runs in a settlement's `.then`, whose promise nobody holds: whatever throws here is logged, never an
+   * unhandled rejection that ends the process mid-run.
+   */
   private onResult (slot: Slot, ticket: number, result: unknown): void {
     if (this.closed) return
     const envelope = this.settle(slot, ticket)
     if (envelope == null) { this.late++; return }
-    this.counts.processed++
+    try {
+      this.handOn(envelope, result)
+      this.dispatch()
+    } catch (err) {
+      this.log.error({ err, item: envelope.id }, 'settling a result failed')
+    }
+  }
+
+  /** An item's result to the downstream (an array fans out, undefined drops it); one it cannot take fails the item. */
+  private handOn (envelope: Envelope, result: unknown): void {
     const values = result === undefined ? [] : Array.isArray(result) ? result : [result]
+    try {
+      // downstream first: if taking them throws, the run has counted none of them and the item fails whole
+      if (values.length > 0) this.downstream.accept(values.map((value, k) => ({ id: values.length === 1 ? envelope.id : `${envelope.id}.${k}`, value, attempts: 0, crashes: 0 })))
+    } catch (err) {
+      this.log.error({ err, item: envelope.id, results: values.length }, 'the downstream could not take a result: the item fails')
+      this.counts.failed++
+      this.events.failed(envelope, toWireError(err))
+      return
+    }
+    this.counts.processed++
     this.events.resulted(values.length, envelope)
-    if (values.length > 0) this.downstream.accept(values.map((value, k) => ({ id: values.length === 1 ? envelope.id : `${envelope.id}.${k}`, value, attempts: 0, crashes: 0 })))
-    this.dispatch()
   }
 
   private onError (slot: Slot, ticket: number, err: Error & { code?: string }): void {

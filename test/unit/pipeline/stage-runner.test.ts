@@ -7,6 +7,8 @@ import type { WireError } from '../../../src/wire/wire-error.ts'
 import { NoCapacityError } from '../../../src/errors.ts'
 import { FakeDownstream, FakeWorker, envelopes, flush, silent } from './fake-worker.ts'
 import type { Behaviour } from './fake-worker.ts'
+import { SinkLink } from '../../../src/pipeline/sink-link.ts'
+import type { Downstream } from '../../../src/pipeline/downstream.ts'
 
 interface Recorded {
   resulted: number[]
@@ -357,5 +359,79 @@ describe('StageRunner with stub workers', () => {
     open()
     await flush()
     expect(stage.sample(performance.now())).toMatchObject({ workers: 4, starting: 0 })
+  })
+})
+
+describe('StageRunner handing results on', () => {
+  /** A stage whose one worker answers with `behaviour`, in front of `downstream`; what it reports is recorded. */
+  function stageInFront (downstream: Downstream, behaviour: Behaviour): { stage: StageRunner, resulted: number[], failed: WireError[] } {
+    const resolved = resolvePipelineOptions({ stages: [{ name: 's', module: 's.mjs' }], sink: () => {} })
+    const resulted: number[] = []
+    const failed: WireError[] = []
+    const stage = new StageRunner({
+      spec: resolved.stages[0]!,
+      options: resolved,
+      downstream,
+      spawn: async () => new FakeWorker('s', behaviour),
+      events: {
+        resulted: n => { resulted.push(n) },
+        failed: (_, error) => { failed.push(error) },
+        workerLost: () => {},
+        respawning: () => {},
+        unplaceable: () => {},
+        cannotStart: () => {}
+      },
+      log: silent
+    })
+    return { stage, resulted, failed }
+  }
+
+  /** Unhandled rejections while `run` runs (one used to end the owner's process). */
+  async function unhandledDuring (run: () => Promise<void>): Promise<unknown[]> {
+    const seen: unknown[] = []
+    const onUnhandled = (reason: unknown): void => { seen.push(reason) }
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      await run()
+      await flush()
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
+    return seen
+  }
+
+  it('a fan-out of 300,000 values reaches the sink whole (a spread of them into the queue overflowed the stack)', async () => {
+    let delivered = 0
+    const sink = new SinkLink(() => { delivered++ }, 256, '', { delivered: () => {}, failed: err => { throw err } })
+    const { stage, resulted, failed } = stageInFront(sink, () => Array.from({ length: 300_000 }, (_, i) => i))
+    const unhandled = await unhandledDuring(async () => {
+      stage.start()
+      await flush()
+      stage.accept(envelopes('fan'))
+      await vi.waitFor(() => { expect(delivered).toBe(300_000) }, { timeout: 10_000 })
+    })
+    expect(unhandled).toEqual([])
+    expect(resulted).toEqual([300_000])
+    expect(failed).toEqual([])
+    expect(stage.totals()).toMatchObject({ processed: 1, failed: 0 })
+  })
+
+  it('a result the downstream cannot take fails its item, reported, and the stage goes on', async () => {
+    const refusing: Downstream = {
+      room: () => 1,
+      accept: items => { if (items.some(e => e.value === 'bad')) throw new RangeError('cannot take it') },
+      onRoomFreed: () => {}
+    }
+    const { stage, resulted, failed } = stageInFront(refusing, item => item)
+    const unhandled = await unhandledDuring(async () => {
+      stage.start()
+      await flush()
+      stage.accept(envelopes('bad', 'good'))
+      await flush()
+    })
+    expect(unhandled).toEqual([])
+    expect(failed).toEqual([expect.objectContaining({ name: 'RangeError', message: 'cannot take it' })])
+    expect(resulted).toEqual([1])
+    expect(stage.totals()).toMatchObject({ processed: 1, failed: 1 })
   })
 })

@@ -235,7 +235,7 @@ export class AgentService {
       })
       // tasks in flight on this stream, by the requester's number: a cancel aborts their signals
       const tasks = new Map<number, RelayedItem>()
-      const relay: Relay = { tasks, answer, notice: result => { results.push(result) } }
+      const relay: Relay = { tasks, answer, unanswered: () => { inFlight-- }, notice: result => { results.push(result) } }
       while (attached.alive) {
         const message = await json.read(workerUpSchema)
         if (message.type === 'cancel') {

@@ -1,6 +1,7 @@
 import type { ItemListener } from '../wire/pending-item.ts'
 import type { WorkerDown } from '../wire/spawn-protocol.ts'
 import { toWireError } from '../wire/wire-error.ts'
+import { WorkerExitedError } from '../errors.ts'
 import { boundedLogLine } from '../wire/task-log.ts'
 
 /** One entry of a `results` message back to the requester. */
@@ -11,6 +12,8 @@ export interface Relay {
   tasks: Map<number, RelayedItem>
   /** An outcome (the item's room on the stream is free again). */
   answer: (result: RelayedResult) => void
+  /** An item the worker's exit answers: its room is free, nothing is sent for it. */
+  unanswered: () => void
   notice: (result: RelayedResult) => void
 }
 
@@ -41,6 +44,9 @@ export class RelayedItem implements ItemListener {
 
   failed (err: Error): void {
     if (this.task) this.relay.tasks.delete(this.n)
-    this.relay.answer({ n: this.n, error: toWireError(err) })
+    // its worker exited: the exit notice that follows fails it at the requester as a lost worker's item.
+    // Sent as an error result it would arrive as a RemoteError, which reads as the item's own failure
+    if (err instanceof WorkerExitedError) this.relay.unanswered()
+    else this.relay.answer({ n: this.n, error: toWireError(err) })
   }
 }

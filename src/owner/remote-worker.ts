@@ -113,7 +113,7 @@ export class RemoteWorker implements WorkerHandle {
   lost (detail: string): void {
     if (this.exit != null) return
     const err = new AgentLostError(this.agentId, detail)
-    this.end({ code: null, signal: null, error: toWireError(err) }, err)
+    this.end({ code: null, signal: null, error: toWireError(err), agentLost: true }, err)
     this.json.stream.abort(err)
   }
 

@@ -1,12 +1,12 @@
 import type { WorkerHandle } from '../owner/worker-handle.ts'
 import { adaptedWindow } from '../equalizer/window.ts'
 import type { WorkerExit } from '../worker/ipc.ts'
-import { toWireError } from '../wire/wire-error.ts'
+import { toWireError, workerExitedError } from '../wire/wire-error.ts'
 import type { WireError } from '../wire/wire-error.ts'
 import { AgentLostError, WorkerExitedError } from '../errors.ts'
 import type { EqualizedStage, StageRates, StageSample } from '../equalizer/index.ts'
 import type { Logger } from '../logger.ts'
-import { ERR_AGENT_LOST, ERR_WORKER_EXITED, PoisonItemError } from '../errors.ts'
+import { PoisonItemError } from '../errors.ts'
 import { RoomWaiters } from './downstream.ts'
 import type { Downstream } from './downstream.ts'
 import { StagePlacement } from './stage-placement.ts'
@@ -305,7 +305,7 @@ export class StageRunner implements Downstream, EqualizedStage {
     envelope.attempts++
     slot.handle.process(envelope.value).then(
       result => { this.onResult(slot, ticket, result) },
-      (err: Error & { code?: string }) => { this.onError(slot, ticket, err) }
+      (err: Error) => { this.onError(slot, ticket, err) }
     )
   }
 
@@ -359,14 +359,20 @@ export class StageRunner implements Downstream, EqualizedStage {
     this.events.resulted(values.length, envelope)
   }
 
-  private onError (slot: Slot, ticket: number, err: Error & { code?: string }): void {
+  /**
+   * Lost (the worker or its agent gone) is told by the error's class, which only the handle makes: a
+   * stage's own error arrives as a RemoteError whatever code it carries (user code may pick
+   * ERR_AGENT_LOST), and must count as the item's attempt, not retire a healthy worker.
+   */
+  private onError (slot: Slot, ticket: number, err: Error): void {
     // a closed stage's workers are being killed: what they drop is the run's end, not a failure
     if (this.closed) return
     const envelope = this.settle(slot, ticket)
     if (envelope == null) return
-    const lost = err.code === ERR_WORKER_EXITED || err.code === ERR_AGENT_LOST
+    const crashed = err instanceof WorkerExitedError
+    const lost = crashed || err instanceof AgentLostError
     if (lost) slot.dead = true
-    if (err.code === ERR_WORKER_EXITED) {
+    if (crashed) {
       // every item in flight is a suspect; from now on each runs alone, so only
       // the culprit can crash a worker a second time (innocents then succeed alone)
       envelope.crashes++
@@ -401,7 +407,8 @@ export class StageRunner implements Downstream, EqualizedStage {
     if (!this.closed && slot.inflight.size > 0) {
       // a handle that ended without settling its items: they go back now (last first, so the queue keeps
       // their order), and anything it says about them later is dropped
-      const err = exit.error?.code === 'ERR_AGENT_LOST' ? new AgentLostError(slot.handle.agentId, detail) : new WorkerExitedError(slot.handle.id, detail)
+      // the handle's own flag, not the exit error's code (a stage's uncaught error may carry any code)
+      const err = exit.agentLost === true ? new AgentLostError(slot.handle.agentId, detail) : workerExitedError(slot.handle.id, exit)
       for (const ticket of [...slot.inflight.keys()].reverse()) this.onError(slot, ticket, err)
     }
     if (slot.draining || !diedByItself) return

@@ -55,8 +55,13 @@ export type FromWorker =
 export interface WorkerExit {
   code: number | null
   signal: string | null
-  /** The last error: setup throwing, a memory limit, an uncaught exception. */
+  /** The last error: setup throwing, a memory limit, an uncaught exception. Its code may be the stage's own choice. */
   error?: WireError
+  /**
+   * Set by the owner's handle, never from the wire: it lost the worker's agent (or its stream). The
+   * items it held are not suspects. `error.code` cannot say so: user code may throw any code.
+   */
+  agentLost?: true
 }
 
 /** How one item is run: a task item gets its own abort signal and progress channel in the worker. */

@@ -12,6 +12,7 @@ import { sha256 } from '../../../src/wire/module-ref.ts'
 import { RemoteWorker } from '../../../src/owner/remote-worker.ts'
 import type { WorkerInfo } from '../../../src/agent/local-worker.ts'
 import { resolveLogger } from '../../../src/logger.ts'
+import { RemoteError, WorkerExitedError } from '../../../src/errors.ts'
 import { FakeNetwork, FakeSpawner, startedModules } from '../owner/stubs.ts'
 import type { FakePeer } from '../owner/stubs.ts'
 
@@ -20,6 +21,8 @@ const SOURCE = 'export default item => item\n'
 const ATTACH_TIMEOUT_MS = 200
 /** Set by a test: the stubbed workers then never answer, so every item stays in flight. */
 let hang = false
+/** Set by a test: how the stubbed workers answer instead of echoing. */
+let behave: ((item: unknown) => Promise<unknown>) | undefined
 
 /** The agent's service (real) on a stubbed spawner and an in-memory libp2p; the requester speaks the wire by hand. */
 describe('AgentService: bounds on what a requester may leave or push (stubbed components)', () => {
@@ -35,7 +38,8 @@ describe('AgentService: bounds on what a requester may leave or push (stubbed co
     requester = await network.peer()
     agent = await network.peer()
     hang = false
-    spawner = new FakeSpawner(4, async item => hang ? await new Promise(() => {}) : item)
+    behave = undefined
+    spawner = new FakeSpawner(4, async item => behave != null ? await behave(item) : hang ? await new Promise(() => {}) : item)
     service = new AgentService(agent.libp2p, spawner.asSpawner(), await startedModules(dataDir), log, trustEveryone(), { attachTimeoutMs: ATTACH_TIMEOUT_MS })
     await service.start()
   })
@@ -128,5 +132,22 @@ describe('AgentService: bounds on what a requester may leave or push (stubbed co
     await new Promise(resolve => setTimeout(resolve, 5 * ATTACH_TIMEOUT_MS))
     expect(spawner.get(info.id)?.alive).toBe(true)
     await remote.kill()
+  })
+
+  it('an item its worker\'s exit ends fails by the exit notice (a WorkerExitedError at the requester), never relayed as the item\'s own error', async () => {
+    let fail: ((err: Error) => void) | undefined
+    behave = async () => await new Promise((_resolve, reject) => { fail = reject })
+    const info = await spawnUnattached()
+    const remote = await RemoteWorker.attach(requester.libp2p, peerIdFromString(agent.id), info)
+    const outcome = remote.process('x').catch((err: unknown) => err)
+    await vi.waitFor(() => { expect(fail).toBeDefined() })
+    // as LocalWorker fails the items of a child that exited, then its exit resolves; an error result
+    // relayed for it would reach the requester first, as a RemoteError
+    fail!(new WorkerExitedError(info.id, 'code 1'))
+    await new Promise(resolve => setTimeout(resolve, 50))
+    spawner.get(info.id)!.end({ code: 1, signal: null })
+    const err = await outcome
+    expect(err).toBeInstanceOf(WorkerExitedError)
+    expect(err).not.toBeInstanceOf(RemoteError)
   })
 })

@@ -11,6 +11,7 @@ import type { Downstream } from '../../../src/pipeline/downstream.ts'
 import type { Envelope } from '../../../src/pipeline/types.ts'
 import { AgentLostError, WorkerExitedError } from '../../../src/errors.ts'
 import { toWireError } from '../../../src/wire/wire-error.ts'
+import type { WireError } from '../../../src/wire/wire-error.ts'
 
 export const silent = pino({ level: 'silent' })
 
@@ -62,18 +63,21 @@ export class FakeWorker implements WorkerHandle {
     call.resolve(value === undefined ? call.item : value)
   }
 
-  /** The child process dies: held items reject with WorkerExitedError, then `exited` resolves (as LocalWorker does). */
-  crash (detail = 'code 1'): void {
+  /**
+   * The child process dies: held items reject with WorkerExitedError, then `exited` resolves (as LocalWorker
+   * does); `error`: the uncaught error the stage died of (its code is the stage's choice).
+   */
+  crash (detail = 'code 1', error?: WireError): void {
     const err = new WorkerExitedError(this.id, detail)
     for (const call of this.held.splice(0)) call.reject(err)
-    this.end({ code: 1, signal: null })
+    this.end({ code: 1, signal: null, error })
   }
 
   /** Its agent is lost: held items reject with AgentLostError, then `exited` resolves (as RemoteWorker does). */
   lose (): void {
     const err = new AgentLostError(this.agentId, 'it failed')
     for (const call of this.held.splice(0)) call.reject(err)
-    this.end({ code: null, signal: null, error: toWireError(err) })
+    this.end({ code: null, signal: null, error: toWireError(err), agentLost: true })
   }
 
   /** Ends without settling what it holds (a misbehaving handle): the stage must not wait for them. */

@@ -4,7 +4,8 @@ import type { StageEvents } from '../../../src/pipeline/stage-runner.ts'
 import { resolvePipelineOptions } from '../../../src/pipeline/config.ts'
 import type { PipelineInit, StageSpec, UnplaceableStage } from '../../../src/pipeline/types.ts'
 import type { WireError } from '../../../src/wire/wire-error.ts'
-import { NoCapacityError } from '../../../src/errors.ts'
+import { ERR_AGENT_LOST, ERR_POISON_ITEM, ERR_WORKER_EXITED, NoCapacityError, RemoteError } from '../../../src/errors.ts'
+import { toWireError } from '../../../src/wire/wire-error.ts'
 import { FakeDownstream, FakeWorker, envelopes, flush, silent } from './fake-worker.ts'
 import type { Behaviour } from './fake-worker.ts'
 import { SinkLink } from '../../../src/pipeline/sink-link.ts'
@@ -201,6 +202,38 @@ describe('StageRunner with stub workers', () => {
     expect(events.failed.map(f => [f.item, f.error.name])).toEqual([['poison', 'PoisonItemError']])
     expect(downstream.accepted.map(e => e.value).sort()).toEqual(['a', 'b', 'c'])
     expect(victimItems).toContain('poison')
+  })
+
+  it.each([ERR_AGENT_LOST, ERR_WORKER_EXITED])('a stage error carrying code %s is the item\'s own: retried to maxAttempts, then failed; the worker stays', async (code) => {
+    const forged = (): never => { throw new RemoteError({ name: 'Error', message: 'mine', code }) }
+    const { stage, events, workers, downstream } = harness({ maxAttempts: 3, behaviour: item => item === 'bad' ? forged() : item })
+    stage.start()
+    await flush()
+    stage.accept(envelopes('bad', 'ok'))
+    for (let i = 0; i < 5; i++) await flush()
+    expect(events.failed).toEqual([expect.objectContaining({ item: 'bad', attempts: 3, error: expect.objectContaining({ code, message: 'mine' }) })])
+    expect(workers).toHaveLength(1)
+    expect(workers[0]!.seen.filter(i => i === 'bad')).toHaveLength(3)
+    expect(workers[0]!.killed).toBeUndefined()
+    expect(events.lost).toEqual([])
+    expect(stage.sample(performance.now()).workers).toBe(1)
+    expect(downstream.accepted.map(e => e.value)).toEqual(['ok'])
+  })
+
+  it('a worker dying of an uncaught error with code ERR_AGENT_LOST counts as a crash: its poison item fails, it does not loop', async () => {
+    const forged = toWireError(new RemoteError({ name: 'Error', message: 'uncaught', code: ERR_AGENT_LOST }))
+    const { stage, events, workers } = harness({ behaviour: hold })
+    stage.start()
+    await flush()
+    stage.accept(envelopes('poison'))
+    for (let round = 0; round < 10 && events.failed.length === 0; round++) {
+      await flush()
+      const running = workers.find(w => w.held.length > 0)
+      running?.crash('code 70', forged)
+      await flush()
+    }
+    expect(events.failed.map(f => [f.item, f.error.code])).toEqual([['poison', ERR_POISON_ITEM]])
+    expect(workers).toHaveLength(3)
   })
 
   it('a lost agent: its items in flight go back to the queue and run on another worker, without using an attempt', async () => {

@@ -27,6 +27,8 @@ export class LocalWorker {
   private nextId = 0
   private readonly outgoing = new Batcher<WorkerItem>(items => { this.sendBatch(items) })
   private lastError?: WireError
+  /** kill() was called: the exit says the worker was stopped (see WorkerExit.stopped). */
+  private stopping = false
   private exit?: WorkerExit
 
   /** `start`: what the child runs, its first IPC message. */
@@ -43,7 +45,7 @@ export class LocalWorker {
     })
     this.exited = new Promise(resolve => {
       child.once('exit', (code, signal) => {
-        this.exit = { code, signal, error: this.lastError }
+        this.exit = this.stopping ? { code, signal, error: this.lastError, stopped: true } : { code, signal, error: this.lastError }
         // the exit first, then the items' rejections (see RemoteWorker.end)
         resolve(this.exit)
         markReady()
@@ -60,9 +62,14 @@ export class LocalWorker {
     return this.exit == null
   }
 
-  /** Records why the worker is being killed (memory watchdog), reported in its exit. */
-  noteError (error: WireError): void {
+  /**
+   * Kills it at once for what it did (the memory watchdog): its exit reports `error` and is a crash, so the
+   * items it held are suspects, unlike after `kill`.
+   */
+  killFor (error: WireError): void {
+    if (this.exit != null) return
     this.lastError = error
+    this.child.kill('SIGKILL')
   }
 
   /** One item in, its result out; a task (`options.task`) reports its start and progress, and `signal` cancels it. */
@@ -110,9 +117,13 @@ export class LocalWorker {
     for (const r of outputs) deliver(this.pending, r.id, 'error' in r ? { error: new RemoteError(r.error) } : r)
   }
 
-  /** Graceful: teardown, then SIGKILL if it takes longer than `timeoutMs`. */
+  /**
+   * Stops it from outside (the agent stopping, its owner or an admin): graceful is teardown, then SIGKILL
+   * if it takes longer than `timeoutMs`. Its exit says it was stopped, so its items are not suspects.
+   */
   async kill (options: { graceful?: boolean, timeoutMs?: number } = {}): Promise<WorkerExit> {
     if (this.exit != null) return this.exit
+    this.stopping = true
     if (options.graceful === true) {
       this.send({ type: 'stop' })
       const timer = setTimeout(() => this.child.kill('SIGKILL'), options.timeoutMs ?? DEFAULT_KILL_TIMEOUT_MS)

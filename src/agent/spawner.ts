@@ -202,9 +202,8 @@ export class Spawner {
       if (limit <= 0 || !worker.alive) continue
       const rssMb = await rssOf(worker.info.pid)
       if (rssMb != null && rssMb > limit) {
-        worker.noteError(toWireError(new MemoryLimitError(worker.info.id, rssMb, limit)))
         this.log.warn({ worker: worker.info.id, rssMb, limitMb: limit }, 'worker over its memory limit: killed')
-        void worker.kill()
+        worker.killFor(toWireError(new MemoryLimitError(worker.info.id, rssMb, limit)))
       }
     }
   }

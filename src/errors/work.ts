@@ -19,6 +19,19 @@ export class WorkerExitedError extends GridError {
   }
 }
 
+export const ERR_WORKER_STOPPED = 'ERR_WORKER_STOPPED'
+/**
+ * A worker was stopped from outside while items were in flight: its agent stopping, or a kill by its owner
+ * or an admin. Not the items' fault: they run again elsewhere, no crash counted against them.
+ */
+export class WorkerStoppedError extends GridError {
+  readonly workerId: string
+  constructor (workerId: string, detail: string) {
+    super(`worker ${workerId} was stopped: ${detail}`, ERR_WORKER_STOPPED, { retryable: true })
+    this.workerId = workerId
+  }
+}
+
 export const ERR_WORKER_NOT_FOUND = 'ERR_WORKER_NOT_FOUND'
 /** A request named a worker the agent does not run (it exited, or never ran there). */
 export class WorkerNotFoundError extends GridError {

@@ -37,6 +37,8 @@ export class RemoteWorker implements WorkerHandle {
     this.json.write({ type: 'batch', items }).catch(err => { this.lost(`write failed: ${(err as Error).message}`) })
   })
   private exit?: WorkerExit
+  /** What its items failed with when it ended (a lost agent's, a stopped or crashed worker's): later items fail alike. */
+  private ended?: Error
   private finish: (exit: WorkerExit) => void = () => {}
 
   private constructor (libp2p: Libp2p, agent: PeerId, info: WorkerInfo, json: JsonStream) {
@@ -60,7 +62,7 @@ export class RemoteWorker implements WorkerHandle {
 
   /** Not async: it adds no promise of its own to every item (a pipeline's hot path). */
   process (item: unknown, options: ProcessOptions = {}): Promise<unknown> {
-    if (this.exit != null) return Promise.reject(workerExitedError(this.id, this.exit))
+    if (this.ended != null) return Promise.reject(this.ended)
     if (options.signal?.aborted === true) return Promise.reject(options.signal.reason)
     const entry = new PromisedItem(options)
     this.submit(item, entry, options.task === true)
@@ -75,9 +77,9 @@ export class RemoteWorker implements WorkerHandle {
 
   /** One item in; `listener` hears its notices and outcome (a task pool's path: nothing made per item but the entry). */
   submit (item: unknown, listener: ItemListener, task = false): void {
-    if (this.exit != null) {
-      const err = workerExitedError(this.id, this.exit)
-      queueMicrotask(() => { listener.failed(err) })
+    const ended = this.ended
+    if (ended != null) {
+      queueMicrotask(() => { listener.failed(ended) })
       return
     }
     const n = this.next++
@@ -147,6 +149,7 @@ export class RemoteWorker implements WorkerHandle {
   private end (exit: WorkerExit, err: Error): void {
     if (this.exit != null) return
     this.exit = exit
+    this.ended = err
     // the exit first: whoever follows `exited` (a stage, a task pool) hears the worker is gone before its
     // items' rejections, so it handles them as a lost worker's, in one place and in order
     this.finish(exit)

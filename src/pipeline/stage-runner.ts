@@ -3,7 +3,7 @@ import { adaptedWindow } from '../equalizer/window.ts'
 import type { WorkerExit } from '../worker/ipc.ts'
 import { toWireError, workerExitedError } from '../wire/wire-error.ts'
 import type { WireError } from '../wire/wire-error.ts'
-import { AgentLostError, WorkerExitedError } from '../errors.ts'
+import { AgentLostError, WorkerExitedError, WorkerStoppedError } from '../errors.ts'
 import type { EqualizedStage, StageRates, StageSample } from '../equalizer/index.ts'
 import type { Logger } from '../logger.ts'
 import { PoisonItemError } from '../errors.ts'
@@ -370,7 +370,8 @@ export class StageRunner implements Downstream, EqualizedStage {
     const envelope = this.settle(slot, ticket)
     if (envelope == null) return
     const crashed = err instanceof WorkerExitedError
-    const lost = crashed || err instanceof AgentLostError
+    // stopped by its agent (the agent stopping, an admin's kill) is lost like an agent: no crash counted
+    const lost = crashed || err instanceof AgentLostError || err instanceof WorkerStoppedError
     if (lost) slot.dead = true
     if (crashed) {
       // every item in flight is a suspect; from now on each runs alone, so only

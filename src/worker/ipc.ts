@@ -58,6 +58,11 @@ export interface WorkerExit {
   /** The last error: setup throwing, a memory limit, an uncaught exception. Its code may be the stage's own choice. */
   error?: WireError
   /**
+   * Set by the agent, never from the worker's own reports: the agent stopped it (itself stopping, or a
+   * kill by the worker's owner or an admin), so the items it held are not suspects of a crash.
+   */
+  stopped?: true
+  /**
    * Set by the owner's handle, never from the wire: it lost the worker's agent (or its stream). The
    * items it held are not suspects. `error.code` cannot say so: user code may throw any code.
    */

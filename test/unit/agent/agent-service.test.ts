@@ -12,7 +12,7 @@ import { sha256 } from '../../../src/wire/module-ref.ts'
 import { RemoteWorker } from '../../../src/owner/remote-worker.ts'
 import type { WorkerInfo } from '../../../src/agent/local-worker.ts'
 import { resolveLogger } from '../../../src/logger.ts'
-import { RemoteError, WorkerExitedError } from '../../../src/errors.ts'
+import { RemoteError, WorkerExitedError, WorkerStoppedError } from '../../../src/errors.ts'
 import { FakeNetwork, FakeSpawner, startedModules } from '../owner/stubs.ts'
 import type { FakePeer } from '../owner/stubs.ts'
 
@@ -149,5 +149,19 @@ describe('AgentService: bounds on what a requester may leave or push (stubbed co
     const err = await outcome
     expect(err).toBeInstanceOf(WorkerExitedError)
     expect(err).not.toBeInstanceOf(RemoteError)
+  })
+
+  it('a worker its agent stopped: the requester hears it stopped and its items fail with WorkerStoppedError (not a crash)', async () => {
+    behave = async () => await new Promise(() => {})
+    const info = await spawnUnattached()
+    const remote = await RemoteWorker.attach(requester.libp2p, peerIdFromString(agent.id), info)
+    const outcome = remote.process('x').catch((err: unknown) => err)
+    await new Promise(resolve => setTimeout(resolve, 50))
+    // as LocalWorker reports a worker that kill() ended (the agent stopping, an owner's or admin's kill)
+    spawner.get(info.id)!.end({ code: 0, signal: null, stopped: true })
+    expect(await remote.exited).toMatchObject({ code: 0, stopped: true })
+    expect(await outcome).toBeInstanceOf(WorkerStoppedError)
+    // and an item sent after it ended fails alike
+    await expect(remote.process('y')).rejects.toBeInstanceOf(WorkerStoppedError)
   })
 })

@@ -4,6 +4,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LocalWorker } from '../../../src/agent/local-worker.ts'
+import { MemoryLimitError, WorkerExitedError, WorkerStoppedError } from '../../../src/errors.ts'
+import { toWireError } from '../../../src/wire/wire-error.ts'
 
 /** A worker child in a few lines: ready, then each item back as its result. */
 const ECHO_CHILD = `
@@ -37,6 +39,52 @@ it('an item the IPC serializer cannot take fails alone, and the agent stays up (
   } finally {
     process.off('uncaughtException', onUncaught)
     await worker.kill()
+    await rm(dir, { recursive: true, force: true })
+  }
+})
+
+/** A worker child that never answers: every item stays in flight; `crash` exits 1 as a crashing stage would. */
+const HOLDING_CHILD = `
+process.send({ type: 'ready' })
+process.on('message', m => {
+  if (m.type === 'batch' && m.items.some(i => i.item === 'crash')) process.exit(1)
+  else if (m.type === 'stop') process.exit(0)
+})
+`
+
+it('a worker its agent stops (kill, graceful or not) exits as stopped, its items failing with WorkerStoppedError; one that crashes or that the watchdog kills does not', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'gridd-local-worker-'))
+  const file = join(dir, 'child.mjs')
+  await writeFile(file, HOLDING_CHILD)
+  let n = 0
+  const start = (): LocalWorker => {
+    const child = fork(file, [], { serialization: 'advanced', stdio: 'ignore' })
+    const id = `w-${String(++n).padStart(12, '0')}`
+    return new LocalWorker(child, { id, stage: 'hold', pid: child.pid ?? 0, resources: { cpu: 0, memoryMb: 0 } }, { workerId: id, stage: 'hold', modulePath: file, env: {}, concurrency: 1, watchdog: false })
+  }
+  const outcome = async (worker: LocalWorker, item: unknown, end: () => unknown): Promise<[unknown, boolean]> => {
+    const settled = worker.process(item).catch((err: unknown) => err)
+    await new Promise(resolve => setTimeout(resolve, 100))
+    await end()
+    return [await settled, (await worker.exited).stopped === true]
+  }
+  try {
+    for (const graceful of [true, false]) {
+      const worker = start()
+      const [err, stopped] = await outcome(worker, 'x', async () => await worker.kill({ graceful }))
+      expect(err).toBeInstanceOf(WorkerStoppedError)
+      expect(stopped).toBe(true)
+    }
+    const crashing = start()
+    const [crashed, crashStopped] = await outcome(crashing, 'crash', () => undefined)
+    expect(crashed).toBeInstanceOf(WorkerExitedError)
+    expect(crashStopped).toBe(false)
+    const hog = start()
+    const [killed, hogStopped] = await outcome(hog, 'x', () => { hog.killFor(toWireError(new MemoryLimitError(hog.info.id, 300, 256))) })
+    expect(killed).toBeInstanceOf(WorkerExitedError)
+    expect(String(killed)).toMatch(/MemoryLimitError/)
+    expect(hogStopped).toBe(false)
+  } finally {
     await rm(dir, { recursive: true, force: true })
   }
 })

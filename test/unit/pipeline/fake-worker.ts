@@ -9,7 +9,7 @@ import type { WorkerHandle } from '../../../src/owner/worker-handle.ts'
 import type { WorkerExit } from '../../../src/worker/ipc.ts'
 import type { Downstream } from '../../../src/pipeline/downstream.ts'
 import type { Envelope } from '../../../src/pipeline/types.ts'
-import { AgentLostError, WorkerExitedError } from '../../../src/errors.ts'
+import { AgentLostError, WorkerExitedError, WorkerStoppedError } from '../../../src/errors.ts'
 import { toWireError } from '../../../src/wire/wire-error.ts'
 import type { WireError } from '../../../src/wire/wire-error.ts'
 
@@ -80,9 +80,16 @@ export class FakeWorker implements WorkerHandle {
     this.end({ code: null, signal: null, error: toWireError(err), agentLost: true })
   }
 
+  /** Its agent stops it (the agent stopping, an admin's kill): `exited` says so, then held items reject with WorkerStoppedError (as LocalWorker does). */
+  stop (): void {
+    this.end({ code: 0, signal: null, stopped: true })
+    const err = new WorkerStoppedError(this.id, 'by its agent')
+    for (const call of this.held.splice(0)) call.reject(err)
+  }
+
   /** Ends without settling what it holds (a misbehaving handle): the stage must not wait for them. */
-  vanish (): void {
-    this.end({ code: null, signal: 'SIGKILL' })
+  vanish (exit: WorkerExit = { code: null, signal: 'SIGKILL' }): void {
+    this.end(exit)
   }
 
   private end (exit: WorkerExit): void {

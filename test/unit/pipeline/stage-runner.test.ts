@@ -256,6 +256,32 @@ describe('StageRunner with stub workers', () => {
     expect(events.failed).toEqual([])
   })
 
+  it.each(['settling', 'without settling'])('an agent that stops its worker %s its items, twice in a row (rolling restarts): they run again, no crash counted, none failed', async (how) => {
+    const { stage, events, workers, downstream } = harness({ behaviour: hold })
+    stage.start()
+    await flush()
+    const items = envelopes('a', 'b')
+    stage.accept(items)
+    for (let restart = 0; restart < 2; restart++) {
+      const running = workers[workers.length - 1]!
+      expect(running.held.map(c => c.item)).toEqual(['a', 'b'])
+      if (how === 'settling') running.stop()
+      else running.vanish({ code: 0, signal: null, stopped: true })
+      await flush()
+    }
+    const last = workers[workers.length - 1]!
+    // not suspects of a crash: they run together, not one at a time
+    expect(last.held.map(c => c.item)).toEqual(['a', 'b'])
+    last.release()
+    last.release()
+    await flush()
+    expect(events.failed).toEqual([])
+    expect(downstream.accepted.map(e => e.value)).toEqual(['a', 'b'])
+    // each ran three times, and counts one attempt and no crash
+    expect(items.map(e => [e.attempts, e.crashes, e.isolate ?? false])).toEqual([[1, 0, false], [1, 0, false]])
+    expect(workers).toHaveLength(3)
+  })
+
   it('a worker that ends without settling its items: they are re-queued at once (as crash suspects), and its late answers are dropped', async () => {
     const { stage, workers, downstream } = harness({ spec: { minWorkers: 1 }, behaviour: hold })
     stage.start()

@@ -13,7 +13,7 @@ import { AgentFullError, ProtocolError, WorkerNotFoundError } from '../errors.ts
 import { lacks } from '../placement/index.ts'
 import { Rejections, streamFailure } from '../transport/rejections.ts'
 import type { RejectedCount } from '../transport/rejections.ts'
-import { Batcher } from '../wire/batcher.ts'
+import { RelayWriter } from './relay-writer.ts'
 import { RelayedItem } from './relayed-item.ts'
 import type { Relay, RelayedResult } from './relayed-item.ts'
 import type { RoleCheck } from '../trust/credentials.ts'
@@ -217,25 +217,21 @@ export class AgentService {
         return
       }
       this.attached(id)
-      const send = (message: WorkerDown): void => { json.write(message).catch(() => {}) }
-      const results = new Batcher<RelayedResult>(batch => { send({ type: 'results', results: batch }) })
+      const out = new RelayWriter(json, this.log.child({ worker: id }))
       // items received and not yet answered: bounded, so a requester cannot queue unbounded work here
       let inFlight = 0
       const answer = (result: RelayedResult): void => {
         inFlight--
-        results.push(result)
+        out.push(result)
       }
       const attached = worker
       void attached.exited.then(exit => {
-        // results still batched go out before the exit notice
-        setImmediate(() => {
-          send({ type: 'exit', exit })
-          void json.close()
-        })
+        // a turn later: the results of items that settled with the exit go out before the exit notice
+        setImmediate(() => { out.exit(exit) })
       })
       // tasks in flight on this stream, by the requester's number: a cancel aborts their signals
       const tasks = new Map<number, RelayedItem>()
-      const relay: Relay = { tasks, answer, unanswered: () => { inFlight-- }, notice: result => { results.push(result) } }
+      const relay: Relay = { tasks, answer, unanswered: () => { inFlight-- }, notice: result => { out.push(result) } }
       while (attached.alive) {
         const message = await json.read(workerUpSchema)
         if (message.type === 'cancel') {

@@ -1,5 +1,5 @@
 /** Workers, agents, placement, pipelines, add-ons and channels. */
-import { GridError } from './base.ts'
+import { GridError, causeText } from './base.ts'
 
 export const ERR_STAGE_DEFINITION = 'ERR_STAGE_DEFINITION'
 /** A stage module whose default export is neither a function nor an object with `process`. */
@@ -165,6 +165,17 @@ export const ERR_ADDON_START = 'ERR_ADDON_START'
 export class AddonStartError extends GridError {
   constructor (name: string, cause: unknown) {
     super(`add-on "${name}" failed to start: ${(cause as Error)?.message ?? String(cause)}`, ERR_ADDON_START, { cause })
+  }
+}
+
+export const ERR_NOT_SERIALIZABLE = 'ERR_NOT_SERIALIZABLE'
+/**
+ * An item or result JSON cannot encode (a BigInt, a cycle, nesting past the stack) on its way between an
+ * owner and a remote agent: that item fails with it, as its own error; the rest of its batch goes on.
+ */
+export class NotSerializableError extends GridError {
+  constructor (what: string, cause: unknown) {
+    super(`${what} is not JSON-serializable${causeText(cause)}`, ERR_NOT_SERIALIZABLE, { cause })
   }
 }
 

@@ -7,12 +7,16 @@ import type { ProcessOptions, WorkerExit } from '../worker/ipc.ts'
 import { RemoteError, toWireError, workerExitedError } from '../wire/wire-error.ts'
 import { AgentLostError } from '../errors.ts'
 import { Batcher } from '../wire/batcher.ts'
+import { encodeBatch } from '../wire/batch-encoding.ts'
+import type { BatchShape, Misfit } from '../wire/batch-encoding.ts'
 import { deliver, pendingNumber, PromisedItem } from '../wire/pending-item.ts'
 import type { ItemListener } from '../wire/pending-item.ts'
 
 const MAX_WORKER_MESSAGE_BYTES = 16 * 1024 * 1024
 
 interface HeldItem { n: number, item: unknown, task?: true }
+
+const ITEMS: BatchShape = { prefix: '{"type":"batch","items":', suffix: '}', what: 'item' }
 
 /**
  * A worker on another agent, driven over one `/gridd/worker/1.0.0` stream.
@@ -33,9 +37,15 @@ export class RemoteWorker implements WorkerHandle {
   /** Sent and not yet answered: at most MAX_ITEMS_IN_FLIGHT (the agent closes a stream beyond it); the rest wait here. */
   private sent = 0
   private readonly held: HeldItem[] = []
-  private readonly outgoing = new Batcher<HeldItem>(items => {
-    this.json.write({ type: 'batch', items }).catch(err => { this.lost(`write failed: ${(err as Error).message}`) })
-  })
+  private readonly outgoing = new Batcher<HeldItem>(items => { this.sendBatch(items) })
+  /** An item the stream cannot carry fails alone, as the item's own error (an attempt), never as a lost agent. */
+  private readonly misfit: Misfit<HeldItem> = (held, err) => {
+    queueMicrotask(() => {
+      if (deliver(this.pending, held.n, { error: err })) this.sent--
+      this.sendHeld()
+    })
+    return undefined
+  }
   private exit?: WorkerExit
   /** What its items failed with when it ended (a lost agent's, a stopped or crashed worker's): later items fail alike. */
   private ended?: Error
@@ -136,6 +146,12 @@ export class RemoteWorker implements WorkerHandle {
       }
     } catch (err) {
       this.lost(`worker stream closed: ${(err as Error).message}`)
+    }
+  }
+
+  private sendBatch (items: HeldItem[]): void {
+    for (const message of encodeBatch(items, ITEMS, this.misfit)) {
+      this.json.writeEncoded(message).catch(err => { this.lost(`write failed: ${(err as Error).message}`) })
     }
   }
 

@@ -37,6 +37,11 @@ export class JsonStream {
     await this.lp.write(encoder.encode(JSON.stringify(value)), options)
   }
 
+  /** A message already encoded as UTF-8 JSON (see wire/batch-encoding.ts). */
+  async writeEncoded (bytes: Uint8Array, options?: AbortOptions): Promise<void> {
+    await this.lp.write(bytes, options)
+  }
+
   async read<S extends Schema> (schema: S, options?: AbortOptions): Promise<v.InferOutput<S>> {
     let raw
     try {

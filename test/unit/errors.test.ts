@@ -41,6 +41,7 @@ const samples: Record<string, errors.GridError> = {
   StageBundleError: new errors.StageBundleError('resize', 'helper.ts:3:8', 'Could not resolve "./gone.ts"'),
   WorkerExitedError: new errors.WorkerExitedError('w-1', 'code 1'),
   WorkerStoppedError: new errors.WorkerStoppedError('w-1', 'by its agent (code 0 signal null)'),
+  NotSerializableError: new errors.NotSerializableError('result', new TypeError('Do not know how to serialize a BigInt')),
   WorkerNotFoundError: new errors.WorkerNotFoundError('w-1'),
   MemoryLimitError: new errors.MemoryLimitError('w-1', 300, 150),
   AgentLostError: new errors.AgentLostError('A', 'failed'),

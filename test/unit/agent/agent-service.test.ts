@@ -12,7 +12,7 @@ import { sha256 } from '../../../src/wire/module-ref.ts'
 import { RemoteWorker } from '../../../src/owner/remote-worker.ts'
 import type { WorkerInfo } from '../../../src/agent/local-worker.ts'
 import { resolveLogger } from '../../../src/logger.ts'
-import { RemoteError, WorkerExitedError, WorkerStoppedError } from '../../../src/errors.ts'
+import { ERR_NOT_SERIALIZABLE, NotSerializableError, RemoteError, WorkerExitedError, WorkerStoppedError } from '../../../src/errors.ts'
 import { FakeNetwork, FakeSpawner, startedModules } from '../owner/stubs.ts'
 import type { FakePeer } from '../owner/stubs.ts'
 
@@ -163,5 +163,46 @@ describe('AgentService: bounds on what a requester may leave or push (stubbed co
     expect(await outcome).toBeInstanceOf(WorkerStoppedError)
     // and an item sent after it ended fails alike
     await expect(remote.process('y')).rejects.toBeInstanceOf(WorkerStoppedError)
+  })
+
+  /** `promise`, or 'hung' if it has not settled within `ms` (a dropped batch never settles its items). */
+  async function within<T> (promise: Promise<T>, ms = 2000): Promise<T | 'hung'> {
+    let timer: NodeJS.Timeout | undefined
+    const hung = new Promise<'hung'>(resolve => { timer = setTimeout(() => { resolve('hung') }, ms) })
+    try {
+      return await Promise.race([promise, hung])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  it('a result JSON cannot encode (a stage returned 1n, a cycle) fails that item with ERR_NOT_SERIALIZABLE; the other results of its batch arrive', async () => {
+    const cycle: Record<string, unknown> = {}
+    cycle.self = cycle
+    behave = async item => item === 'big' ? 1n : item === 'cycle' ? cycle : item
+    const info = await spawnUnattached()
+    const remote = await RemoteWorker.attach(requester.libp2p, peerIdFromString(agent.id), info)
+    const settled = await within(Promise.allSettled(['a', 'big', 'b', 'cycle', 'c'].map(async item => await remote.process(item))))
+    expect(settled).not.toBe('hung')
+    const outcomes = (settled as Array<PromiseSettledResult<unknown>>).map(r => r.status === 'fulfilled' ? r.value : (r.reason as RemoteError).code)
+    expect(outcomes).toEqual(['a', ERR_NOT_SERIALIZABLE, 'b', ERR_NOT_SERIALIZABLE, 'c'])
+    expect(service.rejected()).toEqual([])
+    // the stream carries on
+    expect(await remote.process('d')).toBe('d')
+    await remote.kill()
+  })
+
+  it('an item JSON cannot encode fails alone at the requester with NotSerializableError, not as a lost agent; the stream carries on', async () => {
+    const info = await spawnUnattached()
+    const remote = await RemoteWorker.attach(requester.libp2p, peerIdFromString(agent.id), info)
+    const settled = await within(Promise.allSettled([remote.process('a'), remote.process(1n), remote.process('b')]))
+    expect(settled).not.toBe('hung')
+    const [a, big, b] = settled as Array<PromiseSettledResult<unknown>>
+    expect(a).toEqual({ status: 'fulfilled', value: 'a' })
+    expect(b).toEqual({ status: 'fulfilled', value: 'b' })
+    expect((big as PromiseRejectedResult).reason).toBeInstanceOf(NotSerializableError)
+    expect(await within(remote.exited, 200)).toBe('hung')
+    expect(await remote.process('c')).toBe('c')
+    await remote.kill()
   })
 })

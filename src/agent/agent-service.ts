@@ -1,6 +1,6 @@
 import type { Libp2p, Stream, Connection } from '@libp2p/interface'
 import { JsonStream } from '../transport/json-stream.ts'
-import { MAX_ITEMS_IN_FLIGHT, SPAWN_PROTOCOL, WORKER_PROTOCOL, spawnFailure, spawnRequestSchema, workerUpSchema } from '../wire/spawn-protocol.ts'
+import { MAX_ITEMS_IN_FLIGHT, MAX_WORKER_MESSAGE_BYTES, SPAWN_PROTOCOL, WORKER_PROTOCOL, spawnFailure, spawnRequestSchema, workerUpSchema } from '../wire/spawn-protocol.ts'
 import type { SpawnRequestMessage, SpawnResponseMessage, WorkerDown } from '../wire/spawn-protocol.ts'
 import { MAX_MODULE_BYTES } from '../wire/module-ref.ts'
 import type { Spawner, AgentUsage } from './spawner.ts'
@@ -31,7 +31,6 @@ export interface AgentCapacity {
   memoryMb: number
   workers: number
 }
-const MAX_WORKER_MESSAGE_BYTES = 16 * 1024 * 1024
 /** Worker streams one connection may hold open: one per worker, and an agent's worker cap is far lower. */
 const MAX_WORKER_STREAMS = 1024
 

@@ -1,4 +1,5 @@
 import type { JsonStream } from '../transport/json-stream.ts'
+import { MAX_WORKER_MESSAGE_BYTES } from '../wire/spawn-protocol.ts'
 import type { WorkerDown } from '../wire/spawn-protocol.ts'
 import type { WorkerExit } from '../worker/ipc.ts'
 import type { Logger } from '../logger.ts'
@@ -8,12 +9,13 @@ import type { BatchShape, Misfit } from '../wire/batch-encoding.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import type { RelayedResult } from './relayed-item.ts'
 
-const RESULTS: BatchShape = { prefix: '{"type":"results","results":', suffix: '}', what: 'result' }
+const RESULTS: BatchShape = { prefix: '{"type":"results","results":', suffix: '}', what: 'result', maxBytes: MAX_WORKER_MESSAGE_BYTES }
 
 /**
- * The agent's writing side of one worker stream: results batched per turn and written in order, then the
- * worker's exit notice. A result JSON cannot encode (a stage returned a BigInt: worker IPC carried it)
- * goes back as that item's error; a task notice that cannot is dropped, logged. A write that fails
+ * The agent's writing side of one worker stream: results batched per turn and written in order, in
+ * messages under the stream's limit, then the worker's exit notice. A result JSON cannot encode (a stage
+ * returned a BigInt: worker IPC carried it) or too large for a message goes back as that item's error;
+ * a task notice that cannot go is dropped, logged. A write that fails
  * aborts the stream, so the requester sees it end and runs its items elsewhere rather than wait forever.
  */
 export class RelayWriter {

@@ -179,6 +179,22 @@ export class NotSerializableError extends GridError {
   }
 }
 
+export const ERR_ITEM_TOO_LARGE = 'ERR_ITEM_TOO_LARGE'
+/**
+ * An item or result larger, as JSON, than one message of a worker stream may carry: that item fails with
+ * it, as its own error. (Sent anyway, the reader would close the stream, and its items would run again
+ * on a new worker as after a lost agent, forever.)
+ */
+export class ItemTooLargeError extends GridError {
+  readonly bytes: number
+  readonly maxBytes: number
+  constructor (what: string, bytes: number, maxBytes: number) {
+    super(`${what} is ${bytes} bytes as JSON, over the ${maxBytes} bytes one worker-stream message may carry`, ERR_ITEM_TOO_LARGE)
+    this.bytes = bytes
+    this.maxBytes = maxBytes
+  }
+}
+
 export const ERR_VALUE_TOO_LARGE = 'ERR_VALUE_TOO_LARGE'
 /** A channel value larger than the channel's limit once serialized. */
 export class ValueTooLargeError extends GridError {

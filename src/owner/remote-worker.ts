@@ -1,6 +1,6 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { JsonStream, requestJson } from '../transport/json-stream.ts'
-import { MAX_ITEMS_IN_FLIGHT, SPAWN_PROTOCOL, WORKER_PROTOCOL, workerDownSchema, spawnResponseSchema } from '../wire/spawn-protocol.ts'
+import { MAX_ITEMS_IN_FLIGHT, MAX_WORKER_MESSAGE_BYTES, SPAWN_PROTOCOL, WORKER_PROTOCOL, workerDownSchema, spawnResponseSchema } from '../wire/spawn-protocol.ts'
 import type { WorkerInfo } from '../agent/local-worker.ts'
 import type { WorkerHandle } from './worker-handle.ts'
 import type { ProcessOptions, WorkerExit } from '../worker/ipc.ts'
@@ -12,11 +12,9 @@ import type { BatchShape, Misfit } from '../wire/batch-encoding.ts'
 import { deliver, pendingNumber, PromisedItem } from '../wire/pending-item.ts'
 import type { ItemListener } from '../wire/pending-item.ts'
 
-const MAX_WORKER_MESSAGE_BYTES = 16 * 1024 * 1024
-
 interface HeldItem { n: number, item: unknown, task?: true }
 
-const ITEMS: BatchShape = { prefix: '{"type":"batch","items":', suffix: '}', what: 'item' }
+const ITEMS: BatchShape = { prefix: '{"type":"batch","items":', suffix: '}', what: 'item', maxBytes: MAX_WORKER_MESSAGE_BYTES }
 
 /**
  * A worker on another agent, driven over one `/gridd/worker/1.0.0` stream.

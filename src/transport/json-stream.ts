@@ -10,6 +10,8 @@ export type Schema = v.GenericSchema
 
 /** No gridd control message needs more; anything larger is refused before parsing. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024
+/** libp2p's byte buffer under a length-prefixed reader (its default): a message must fit in it whole. */
+const MIN_READ_BUFFER_BYTES = 4 * 1024 * 1024
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
@@ -30,7 +32,9 @@ export class JsonStream {
   constructor (stream: Stream, options: JsonStreamOptions = {}) {
     this.stream = stream
     this.maxBytes = options.maxBytes ?? MAX_MESSAGE_BYTES
-    this.lp = lpStream(stream, { maxDataLength: this.maxBytes })
+    // the reader buffers a whole message before it returns it, and libp2p's default buffer (4 MiB) reset any
+    // stream whose message was larger, whatever maxBytes said: room for a message and the next arriving
+    this.lp = lpStream(stream, { maxDataLength: this.maxBytes, maxBufferSize: Math.max(MIN_READ_BUFFER_BYTES, 2 * this.maxBytes) })
   }
 
   async write (value: unknown, options?: AbortOptions): Promise<void> {

@@ -1,4 +1,4 @@
-import { NotSerializableError } from '../errors.ts'
+import { ItemTooLargeError, NotSerializableError } from '../errors.ts'
 import type { GridError } from '../errors.ts'
 
 const encoder = new TextEncoder()
@@ -9,39 +9,79 @@ export interface BatchShape {
   suffix: string
   /** What an entry carries, for errors: `item` or `result`. */
   what: string
+  /** The largest message the reader takes (UTF-8 bytes). */
+  maxBytes: number
 }
 
 /**
- * What goes in place of an entry the batch cannot carry (JSON cannot encode it: a BigInt, a cycle):
- * an entry of its own (an error result), or undefined to leave it out (the caller fails it itself).
+ * What goes in place of an entry the batch cannot carry (JSON cannot encode it: a BigInt, a cycle; or it
+ * is over the message limit alone): an entry of its own (an error result), or undefined to leave it out
+ * (the caller fails it itself).
  */
 export type Misfit<T> = (entry: T, err: GridError) => T | undefined
 
 /**
- * A batch of entries as UTF-8 JSON messages. The whole batch is encoded at once (the common case: one
- * JSON.stringify, as before). If that throws, each entry is encoded alone and one that fails is given to
- * `misfit`, so one bad value fails its own item, not every item of the batch with it.
+ * A batch of entries as UTF-8 JSON messages of at most `maxBytes` each: a reader closes a stream that
+ * sends a larger one, and every item on it would run again elsewhere, as after a lost agent. The whole
+ * batch is encoded at once (the common case: one JSON.stringify, as before). If that throws or is over
+ * the limit, each entry is encoded alone and the entries are packed into as many messages as they need;
+ * one that JSON cannot encode or that is over the limit alone is given to `misfit`, so a bad value fails
+ * its own item, not every item of its batch with it.
  */
 export function encodeBatch<T> (entries: T[], shape: BatchShape, misfit: Misfit<T>): Uint8Array[] {
+  let text: string | undefined
   try {
-    return [encoder.encode(shape.prefix + JSON.stringify(entries) + shape.suffix)]
+    text = shape.prefix + JSON.stringify(entries) + shape.suffix
   } catch {
-    // one entry (or more) JSON cannot encode: find them one by one
+    // one entry (or more) JSON cannot encode: found one by one below
   }
-  const parts: string[] = []
-  for (const entry of entries) {
-    const json = encodeEntry(entry, shape, misfit)
-    if (json != null) parts.push(json)
+  // UTF-8 takes at least a byte per UTF-16 unit: a longer text is over the limit without encoding it
+  if (text !== undefined && text.length <= shape.maxBytes) {
+    const message = encoder.encode(text)
+    if (message.byteLength <= shape.maxBytes) return [message]
   }
-  return parts.length === 0 ? [] : [encoder.encode(`${shape.prefix}[${parts.join(',')}]${shape.suffix}`)]
+  return packed(entries, shape, misfit)
 }
 
-function encodeEntry<T> (entry: T, shape: BatchShape, misfit: Misfit<T>): string | undefined {
-  try {
-    return JSON.stringify(entry)
-  } catch (cause) {
-    const replacement = misfit(entry, new NotSerializableError(shape.what, cause))
-    // a replacement is the caller's own small entry (an error result): JSON takes it
-    return replacement === undefined ? undefined : JSON.stringify(replacement)
+interface Encoded { json: string, bytes: number }
+
+function packed<T> (entries: T[], shape: BatchShape, misfit: Misfit<T>): Uint8Array[] {
+  // what one message has for entries: the limit less its prefix, suffix and the array's brackets
+  const room = shape.maxBytes - Buffer.byteLength(shape.prefix) - Buffer.byteLength(shape.suffix) - 2
+  const messages: Uint8Array[] = []
+  let parts: string[] = []
+  let used = 0
+  const flush = (): void => {
+    if (parts.length === 0) return
+    messages.push(encoder.encode(`${shape.prefix}[${parts.join(',')}]${shape.suffix}`))
+    parts = []
+    used = 0
   }
+  for (const entry of entries) {
+    const encoded = encodeEntry(entry, shape, room, misfit)
+    if (encoded == null) continue
+    // a comma before every entry but a message's first
+    if (parts.length > 0 && used + 1 + encoded.bytes > room) flush()
+    used += (parts.length > 0 ? 1 : 0) + encoded.bytes
+    parts.push(encoded.json)
+  }
+  flush()
+  return messages
+}
+
+function encodeEntry<T> (entry: T, shape: BatchShape, room: number, misfit: Misfit<T>): Encoded | undefined {
+  let err: GridError
+  try {
+    const json = JSON.stringify(entry)
+    const bytes = Buffer.byteLength(json)
+    if (bytes <= room) return { json, bytes }
+    err = new ItemTooLargeError(shape.what, bytes, room)
+  } catch (cause) {
+    err = new NotSerializableError(shape.what, cause)
+  }
+  const replacement = misfit(entry, err)
+  if (replacement === undefined) return undefined
+  // a replacement is the caller's own small entry (an error result, bounded by toWireError): it fits
+  const json = JSON.stringify(replacement)
+  return { json, bytes: Buffer.byteLength(json) }
 }

@@ -54,6 +54,12 @@ export function spawnFailureError (failure: SpawnFailure): GridError {
 }
 
 /**
+ * The largest message of a worker stream, either way: the reader closes a stream that sends a larger one.
+ * Senders split their batches to stay under it, and fail an item or result too large for one alone.
+ */
+export const MAX_WORKER_MESSAGE_BYTES = 16 * 1024 * 1024
+
+/**
  * Items a requester may have sent on one worker stream and not yet had answered: the agent closes a
  * stream that exceeds it (ProtocolError), so a peer cannot queue unbounded work and memory there.
  * Requesters hold further items back until results come in (the pipeline's own window is far below).

@@ -42,6 +42,7 @@ const samples: Record<string, errors.GridError> = {
   WorkerExitedError: new errors.WorkerExitedError('w-1', 'code 1'),
   WorkerStoppedError: new errors.WorkerStoppedError('w-1', 'by its agent (code 0 signal null)'),
   NotSerializableError: new errors.NotSerializableError('result', new TypeError('Do not know how to serialize a BigInt')),
+  ItemTooLargeError: new errors.ItemTooLargeError('item', 17_000_000, 16_777_000),
   WorkerNotFoundError: new errors.WorkerNotFoundError('w-1'),
   MemoryLimitError: new errors.MemoryLimitError('w-1', 300, 150),
   AgentLostError: new errors.AgentLostError('A', 'failed'),

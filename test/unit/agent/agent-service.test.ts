@@ -12,7 +12,7 @@ import { sha256 } from '../../../src/wire/module-ref.ts'
 import { RemoteWorker } from '../../../src/owner/remote-worker.ts'
 import type { WorkerInfo } from '../../../src/agent/local-worker.ts'
 import { resolveLogger } from '../../../src/logger.ts'
-import { ERR_NOT_SERIALIZABLE, NotSerializableError, RemoteError, WorkerExitedError, WorkerStoppedError } from '../../../src/errors.ts'
+import { ERR_ITEM_TOO_LARGE, ERR_NOT_SERIALIZABLE, ItemTooLargeError, NotSerializableError, RemoteError, WorkerExitedError, WorkerStoppedError } from '../../../src/errors.ts'
 import { FakeNetwork, FakeSpawner, startedModules } from '../owner/stubs.ts'
 import type { FakePeer } from '../owner/stubs.ts'
 
@@ -201,6 +201,48 @@ describe('AgentService: bounds on what a requester may leave or push (stubbed co
     expect(a).toEqual({ status: 'fulfilled', value: 'a' })
     expect(b).toEqual({ status: 'fulfilled', value: 'b' })
     expect((big as PromiseRejectedResult).reason).toBeInstanceOf(NotSerializableError)
+    expect(await within(remote.exited, 200)).toBe('hung')
+    expect(await remote.process('c')).toBe('c')
+    await remote.kill()
+  })
+
+  const MB = 1024 * 1024
+  const ONE_POINT_ONE_MB = Math.round(1.1 * MB)
+
+  it('20 items of 1.1 MB each way (22 MB a batch, over the 16 MiB a message may carry) all arrive: both sides split their batches', async () => {
+    const info = await spawnUnattached()
+    const remote = await RemoteWorker.attach(requester.libp2p, peerIdFromString(agent.id), info)
+    const items = Array.from({ length: 20 }, (_, i) => String(i % 10).repeat(ONE_POINT_ONE_MB))
+    const settled = await within(Promise.allSettled(items.map(async item => await remote.process(item))), 20_000)
+    expect(settled).not.toBe('hung')
+    // each its own item back (compared here, not printed: 1 MB strings)
+    expect((settled as Array<PromiseSettledResult<unknown>>).map((r, i) => r.status === 'fulfilled' ? r.value === items[i] : r.reason)).toEqual(Array(20).fill(true))
+    expect(service.rejected()).toEqual([])
+    await remote.kill()
+  })
+
+  it('small items whose results are 1.1 MB each (22 MB of results in one turn) all arrive', async () => {
+    behave = async item => String(item).repeat(ONE_POINT_ONE_MB)
+    const info = await spawnUnattached()
+    const remote = await RemoteWorker.attach(requester.libp2p, peerIdFromString(agent.id), info)
+    const settled = await within(Promise.allSettled(Array.from({ length: 20 }, async (_, i) => await remote.process(i % 10))), 20_000)
+    expect(settled).not.toBe('hung')
+    expect((settled as Array<PromiseSettledResult<unknown>>).map(r => r.status === 'fulfilled' ? (r.value as string).length : r.reason)).toEqual(Array(20).fill(ONE_POINT_ONE_MB))
+    await remote.kill()
+  })
+
+  it('an item or a result over 16 MiB alone fails that item with ERR_ITEM_TOO_LARGE (not a lost agent); the others arrive, the stream carries on', async () => {
+    behave = async item => item === 'grow' ? 'r'.repeat(17 * MB) : item
+    const info = await spawnUnattached()
+    const remote = await RemoteWorker.attach(requester.libp2p, peerIdFromString(agent.id), info)
+    const settled = await within(Promise.allSettled([remote.process('a'), remote.process('i'.repeat(17 * MB)), remote.process('grow'), remote.process('b')]), 20_000)
+    expect(settled).not.toBe('hung')
+    const [a, big, grow, b] = settled as Array<PromiseSettledResult<unknown>>
+    expect(a).toEqual({ status: 'fulfilled', value: 'a' })
+    expect(b).toEqual({ status: 'fulfilled', value: 'b' })
+    expect((big as PromiseRejectedResult).reason).toBeInstanceOf(ItemTooLargeError)
+    expect((grow as PromiseRejectedResult).reason).toMatchObject({ name: 'ItemTooLargeError', code: ERR_ITEM_TOO_LARGE })
+    expect((grow as PromiseRejectedResult).reason).toBeInstanceOf(RemoteError)
     expect(await within(remote.exited, 200)).toBe('hung')
     expect(await remote.process('c')).toBe('c')
     await remote.kill()

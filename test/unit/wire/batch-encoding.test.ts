@@ -1,10 +1,10 @@
 import { describe, it, expect } from 'vitest'
 import { encodeBatch } from '../../../src/wire/batch-encoding.ts'
 import type { BatchShape } from '../../../src/wire/batch-encoding.ts'
-import { ERR_NOT_SERIALIZABLE } from '../../../src/errors.ts'
+import { ERR_ITEM_TOO_LARGE, ERR_NOT_SERIALIZABLE } from '../../../src/errors.ts'
 import type { GridError } from '../../../src/errors.ts'
 
-const SHAPE: BatchShape = { prefix: '{"type":"results","results":', suffix: '}', what: 'result' }
+const SHAPE: BatchShape = { prefix: '{"type":"results","results":', suffix: '}', what: 'result', maxBytes: 16 * 1024 * 1024 }
 const decoder = new TextDecoder()
 const decode = (messages: Uint8Array[]): unknown[] => messages.map(m => JSON.parse(decoder.decode(m)) as unknown)
 
@@ -33,5 +33,36 @@ describe('encodeBatch', () => {
 
   it('a batch whose every entry is left out is no message at all', () => {
     expect(encodeBatch([{ n: 0, value: 1n }], SHAPE, () => undefined)).toEqual([])
+  })
+
+  it('a batch over the limit is split into messages each within it, every entry once and in order', () => {
+    const shape = { ...SHAPE, maxBytes: 1000 }
+    // 60 entries of ~110 bytes (some multi-byte: é is 2 bytes in UTF-8, 1 unit in JS): ~7 a message
+    const entries: Entry[] = Array.from({ length: 60 }, (_, n) => ({ n, value: (n % 3 === 0 ? 'é' : 'e').repeat(90) }))
+    const messages = encodeBatch(entries, shape, () => { throw new Error('no misfit here') })
+    expect(messages.length).toBeGreaterThan(6)
+    for (const m of messages) expect(m.byteLength).toBeLessThanOrEqual(1000)
+    // packed full: no two neighbours would have fitted together
+    for (let i = 1; i < messages.length; i++) expect(messages[i - 1]!.byteLength + messages[i]!.byteLength).toBeGreaterThan(1000 - 40)
+    const decoded = decode(messages) as Array<{ type: string, results: Entry[] }>
+    expect(decoded.every(d => d.type === 'results')).toBe(true)
+    expect(decoded.flatMap(d => d.results)).toEqual(entries)
+  })
+
+  it('an entry over the limit alone goes to misfit with ERR_ITEM_TOO_LARGE; the rest still go', () => {
+    const shape = { ...SHAPE, maxBytes: 1000 }
+    const entries: Entry[] = [{ n: 0, value: 'a' }, { n: 1, value: 'x'.repeat(2000) }, { n: 2, value: 'b' }]
+    const misfits: GridError[] = []
+    const messages = encodeBatch(entries, shape, (entry, err) => { misfits.push(err); return { n: entry.n, error: err.code } })
+    expect(decode(messages)).toEqual([{ type: 'results', results: [{ n: 0, value: 'a' }, { n: 1, error: ERR_ITEM_TOO_LARGE }, { n: 2, value: 'b' }] }])
+    expect(misfits[0]!.message).toMatch(/^result is 2018 bytes as JSON, over the \d+ bytes one worker-stream message may carry$/)
+  })
+
+  it('an entry exactly at the limit fits, one byte over does not', () => {
+    const overhead = Buffer.byteLength(SHAPE.prefix + '[]' + SHAPE.suffix)
+    const entry = (size: number): Entry => ({ n: 0, value: 'v'.repeat(size - '{"n":0,"value":""}'.length) })
+    const shape = { ...SHAPE, maxBytes: overhead + 500 }
+    expect(encodeBatch([entry(500)], shape, () => undefined)[0]!.byteLength).toBe(overhead + 500)
+    expect(encodeBatch([entry(501)], shape, () => undefined)).toEqual([])
   })
 })

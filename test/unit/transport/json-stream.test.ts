@@ -1,0 +1,19 @@
+import { it, expect } from 'vitest'
+import { streamPair } from '@libp2p/utils'
+import * as v from 'valibot'
+import { JsonStream } from '../../../src/transport/json-stream.ts'
+
+it('reads messages up to its maxBytes, also over the 4 MiB of libp2p\'s default read buffer (which reset the stream)', async () => {
+  const [a, b] = await streamPair()
+  const writer = new JsonStream(a, { maxBytes: 16 * 1024 * 1024 })
+  const reader = new JsonStream(b, { maxBytes: 16 * 1024 * 1024 })
+  const big = 'x'.repeat(15 * 1024 * 1024)
+  // two at once: the second arrives while the first is still being read
+  const written = Promise.all([writer.write(big), writer.write('after')])
+  expect(await reader.read(v.string())).toBe(big)
+  expect(await reader.read(v.string())).toBe('after')
+  await written
+  // over maxBytes is still refused
+  void writer.write('y'.repeat(17 * 1024 * 1024)).catch(() => {})
+  await expect(reader.read(v.string())).rejects.toMatchObject({ name: 'ProtocolError' })
+})

@@ -1,12 +1,10 @@
 import type { WorkerHandle } from '../owner/worker-handle.ts'
 import { adaptedWindow } from '../equalizer/window.ts'
 import type { WorkerExit } from '../worker/ipc.ts'
-import { toWireError, workerExitedError } from '../wire/wire-error.ts'
-import type { WireError } from '../wire/wire-error.ts'
-import { AgentLostError, WorkerExitedError, WorkerStoppedError } from '../errors.ts'
+import { toWireError } from '../wire/wire-error.ts'
 import type { EqualizedStage, StageRates, StageSample } from '../equalizer/index.ts'
 import type { Logger } from '../logger.ts'
-import { PoisonItemError } from '../errors.ts'
+import { afterError, exitError, workerGone } from './item-retry.ts'
 import { RoomWaiters } from './downstream.ts'
 import type { Downstream } from './downstream.ts'
 import { StagePlacement } from './stage-placement.ts'
@@ -126,7 +124,6 @@ export class StageRunner implements Downstream, EqualizedStage {
   }
 
   accept (items: Envelope[]): void {
-    // one by one: `push(...items)` passes every item as an argument, and a fan-out of ~150,000 overflows the stack
     for (const item of items) this.queue.push(item)
     this.arrivals += items.length
     this.dispatch()
@@ -327,10 +324,7 @@ export class StageRunner implements Downstream, EqualizedStage {
     slot.busySince = undefined
   }
 
-  /**
-   * Runs in a settlement's `.then`, whose promise nobody holds: whatever throws here is logged, never an
-   * unhandled rejection that ends the process mid-run.
-   */
+  /** In a settlement's `.then`, whose promise nobody holds: what throws here is logged, never an unhandled rejection. */
   private onResult (slot: Slot, ticket: number, result: unknown): void {
     if (this.closed) return
     const envelope = this.settle(slot, ticket)
@@ -351,46 +345,28 @@ export class StageRunner implements Downstream, EqualizedStage {
       if (values.length > 0) this.downstream.accept(values.map((value, k) => ({ id: values.length === 1 ? envelope.id : `${envelope.id}.${k}`, value, attempts: 0, crashes: 0 })))
     } catch (err) {
       this.log.error({ err, item: envelope.id, results: values.length }, 'the downstream could not take a result: the item fails')
-      this.counts.failed++
-      this.events.failed(envelope, toWireError(err))
+      this.fail(envelope, err as Error)
       return
     }
     this.counts.processed++
     this.events.resulted(values.length, envelope)
   }
 
-  /**
-   * Lost (the worker or its agent gone) is told by the error's class, which only the handle makes: a
-   * stage's own error arrives as a RemoteError whatever code it carries (user code may pick
-   * ERR_AGENT_LOST), and must count as the item's attempt, not retire a healthy worker.
-   */
   private onError (slot: Slot, ticket: number, err: Error): void {
     // a closed stage's workers are being killed: what they drop is the run's end, not a failure
     if (this.closed) return
     const envelope = this.settle(slot, ticket)
     if (envelope == null) return
-    const crashed = err instanceof WorkerExitedError
-    // stopped by its agent (the agent stopping, an admin's kill) is lost like an agent: no crash counted
-    const lost = crashed || err instanceof AgentLostError || err instanceof WorkerStoppedError
-    if (lost) slot.dead = true
-    if (crashed) {
-      // every item in flight is a suspect; from now on each runs alone, so only
-      // the culprit can crash a worker a second time (innocents then succeed alone)
-      envelope.crashes++
-      envelope.isolate = true
-    }
-    if (lost && envelope.crashes < 2) {
-      // not the item's fault (or not proven yet): run it elsewhere, before new work
-      envelope.attempts--
-      this.requeue(envelope)
-    } else if (!lost && envelope.attempts < this.maxAttempts) {
-      this.requeue(envelope)
-    } else {
-      this.counts.failed++
-      const error = toWireError(lost ? new PoisonItemError(err) : err)
-      this.events.failed(envelope, error)
-    }
+    if (workerGone(err) != null) slot.dead = true
+    const failure = afterError(envelope, err, this.maxAttempts)
+    if (failure == null) this.requeue(envelope)
+    else this.fail(envelope, failure)
     this.dispatch()
+  }
+
+  private fail (envelope: Envelope, err: Error): void {
+    this.counts.failed++
+    this.events.failed(envelope, toWireError(err))
   }
 
   private requeue (envelope: Envelope): void {
@@ -408,8 +384,7 @@ export class StageRunner implements Downstream, EqualizedStage {
     if (!this.closed && slot.inflight.size > 0) {
       // a handle that ended without settling its items: they go back now (last first, so the queue keeps
       // their order), and anything it says about them later is dropped
-      // the handle's own flag, not the exit error's code (a stage's uncaught error may carry any code)
-      const err = exit.agentLost === true ? new AgentLostError(slot.handle.agentId, detail) : workerExitedError(slot.handle.id, exit)
+      const err = exitError(slot.handle, exit)
       for (const ticket of [...slot.inflight.keys()].reverse()) this.onError(slot, ticket, err)
     }
     if (slot.draining || !diedByItself) return

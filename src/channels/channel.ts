@@ -37,6 +37,10 @@ export interface ChannelDeps {
   maxKeys?: number
   /** Bytes held (keys, values, per-entry overhead), for local writes (remote ones: REMOTE_CAP_FACTOR times it). Default unbounded. */
   maxBytes?: number
+  /** Whether this node's clock runs so far ahead of its peers' that they refuse its writes (ClockWatch). Default never. */
+  clockAhead?: () => boolean
+  /** Whether a peer's clock runs so far ahead of this node's that its writes are refused here (ClockWatch). Default never. */
+  peerClockAhead?: (peer: string) => boolean
 }
 
 /** What a merge did: entries that changed something, and entries refused. */
@@ -79,6 +83,19 @@ export class Channel extends EventEmitter<ChannelEvents> {
 
   get (key: string): unknown {
     return this.store.get(key)
+  }
+
+  /**
+   * True while this node's clock runs so far ahead of most of its peers' that they refuse its writes:
+   * what it writes here holds here only, so a lease it wrote is one nobody else sees (ClockWatch).
+   */
+  clockAhead (): boolean {
+    return this.deps.clockAhead?.() ?? false
+  }
+
+  /** True while `peer`'s clock runs so far ahead of this node's that its writes are refused here: its leases are unseen. */
+  peerClockAhead (peer: string): boolean {
+    return this.deps.peerClockAhead?.(peer) ?? false
   }
 
   has (key: string): boolean {

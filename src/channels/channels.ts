@@ -6,6 +6,7 @@ import { parseJson } from '../transport/json-stream.ts'
 import { Channel, REMOTE_CAP_FACTOR } from './channel.ts'
 import type { Entry } from './store.ts'
 import { HlcClock } from './hlc.ts'
+import { ClockWatch } from './clock-watch.ts'
 import { ChannelSync } from './sync.ts'
 import { CHANNEL_NAME, GOSSIP_LABEL, SYNC_PROTOCOL, channelMessageSchema, topicOf } from './schema.ts'
 import type { ChannelMessage } from './schema.ts'
@@ -66,6 +67,7 @@ export class Channels {
   private readonly pubsub: GossipSub
   private readonly log: Logger
   private readonly clock = new HlcClock()
+  private readonly clockWatch: ClockWatch
   private readonly open = new Map<string, Channel>()
   private readonly valid = new WeakMap<Uint8Array, ChannelMessage>()
   private readonly sync: ChannelSync
@@ -101,7 +103,9 @@ export class Channels {
     this.maxChannelBytes = init.maxChannelBytes ?? CHANNEL_DEFAULTS.maxChannelBytes
     this.tombstoneTtlMs = init.tombstoneTtlMs ?? 10 * 60_000
     this.syncIntervalMs = init.syncIntervalMs ?? 10_000
+    this.clockWatch = new ClockWatch(this.clock.maxDriftMs, this.log)
     this.sync = new ChannelSync(libp2p, roles, this.log, this.rejections, {
+      clock: (peer, theirNow, sentAt) => { this.clockWatch.sample(peer, theirNow, sentAt) },
       lookup: name => this.open.get(name),
       merge: (channel, entries, peer) => { this.merge(channel, entries, peer, 'snapshot') },
       maxMessageBytes: init.syncMessageBytes ?? CHANNEL_DEFAULTS.syncMessageBytes,
@@ -202,7 +206,9 @@ export class Channels {
       sign: this.sign,
       verify: verifyEntry,
       maxKeys: this.maxKeysPerChannel,
-      maxBytes: this.maxChannelBytes
+      maxBytes: this.maxChannelBytes,
+      clockAhead: () => this.clockWatch.ahead(),
+      peerClockAhead: peer => this.clockWatch.peerAhead(peer)
     })
     this.open.set(name, channel)
     this.pubsub.topicValidators.set(topicOf(name), (peer, message) => this.validate(peer, message))

@@ -50,8 +50,10 @@ const entries = v.array(entrySchema)
  * chunks (each one bounded message, `more` until the last), so a channel of
  * any size syncs.
  */
-export const syncAskSchema = v.object({ v: v.literal(2), channel: channelName, digest })
-export const syncAnswerSchema = v.object({ v: v.literal(2), open: v.boolean(), digest, entries, more: v.boolean() })
+/** `now`: the sender's wall clock (ms), for ClockWatch; absent from nodes of earlier releases. */
+const wallNow = v.optional(v.pipe(v.number(), v.finite()))
+export const syncAskSchema = v.object({ v: v.literal(2), channel: channelName, digest, now: wallNow })
+export const syncAnswerSchema = v.object({ v: v.literal(2), open: v.boolean(), digest, entries, more: v.boolean(), now: wallNow })
 export const syncChunkSchema = v.object({ v: v.literal(2), entries, more: v.boolean() })
 
 /** What `grid channel` asks a node. */

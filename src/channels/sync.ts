@@ -30,6 +30,8 @@ export interface ChannelSyncInit {
   maxEntries: number
   /** Most bytes (as the channel byte cap counts them) one side may send in one exchange: a bound on the time and memory a peer's stream costs. */
   maxBytes: number
+  /** A peer's wall time read in an exchange (`sentAt`: when this node asked, for the one it started). */
+  clock?: (peer: string, theirNow: number, sentAt?: number) => void
 }
 
 /**
@@ -91,8 +93,10 @@ export class ChannelSync {
       const stream = await this.libp2p.dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal })
       json = new JsonStream(stream, { maxBytes: this.init.maxMessageBytes })
       const digest = channel.digest()
-      await json.write({ v: 2, channel: channel.name, digest }, { signal })
+      const sentAt = Date.now()
+      await json.write({ v: 2, channel: channel.name, digest, now: sentAt }, { signal })
       const answer = await json.read(syncAnswerSchema, { signal })
+      if (answer.now != null) this.init.clock?.(peer, answer.now, sentAt)
       if (!answer.open || answer.digest === digest) return
       const theirs = new Map<string, WriteMark>()
       await this.receiveChunks(json, answer, channel, peer, theirs, signal)
@@ -112,12 +116,13 @@ export class ChannelSync {
     const signal = AbortSignal.timeout(EXCHANGE_TIMEOUT_MS)
     try {
       const ask = await json.read(syncAskSchema, { signal })
+      if (ask.now != null) this.init.clock?.(peer, ask.now)
       const channel = this.init.lookup(ask.channel)
       const digest = channel?.digest() ?? ''
       if (channel == null || digest === ask.digest) {
-        await json.write({ v: 2, open: channel != null, digest, entries: [], more: false }, { signal })
+        await json.write({ v: 2, open: channel != null, digest, entries: [], more: false, now: Date.now() }, { signal })
       } else {
-        await this.sendChunks(json, channel.snapshot(), { open: true, digest }, signal)
+        await this.sendChunks(json, channel.snapshot(), { open: true, digest, now: Date.now() }, signal)
         const first = await json.read(syncChunkSchema, { signal })
         await this.receiveChunks(json, first, channel, peer, undefined, signal)
       }

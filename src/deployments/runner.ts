@@ -7,6 +7,7 @@ import type { LeaseTimings } from '../leases/lease.ts'
 import { KeyedLeases, leaseTimings, stepLoop } from '../leases/jobs.ts'
 import { releaseHeld } from '../leases/records.ts'
 import { RunSlot } from './run-slot.ts'
+import { clockAheadOf } from '../leases/clock-ahead.ts'
 import type { CodeStore } from './code-store.ts'
 import type { DeploymentStore } from './store.ts'
 import type { Deployment } from './types.ts'
@@ -84,7 +85,7 @@ export class DeploymentRunner {
   electorate (): (name: string) => string | undefined {
     const alive = new Set(this.c.members().filter(m => m.state === 'alive').map(m => m.id))
     alive.add(this.c.self)
-    const candidates = [...this.c.store.candidates().keys()].filter(peer => alive.has(peer))
+    const candidates = [...this.c.store.candidates().keys()].filter(peer => alive.has(peer) && !clockAheadOf(this.c.store.channel, peer, this.c.self))
     return name => electHolder(name, candidates)
   }
 

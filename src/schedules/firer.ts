@@ -7,6 +7,7 @@ import { KeyedLeases, leaseTimings, stepLoop } from '../leases/jobs.ts'
 import { releaseHeld } from '../leases/records.ts'
 import { OverlapGate } from './overlap.ts'
 import { FreshAdverts } from './fresh-adverts.ts'
+import { clockAheadOf } from '../leases/clock-ahead.ts'
 import { ticksBetween } from './spec.ts'
 import type { ScheduleStore } from './store.ts'
 import type { Lease, Schedule } from './types.ts'
@@ -164,7 +165,7 @@ export class Firer {
     alive.add(this.c.self)
     const byTask = new Map<string, string[]>()
     for (const [peer, advert] of this.adverts.fresh(this.c.store.firers(), now)) {
-      if (!alive.has(peer)) continue
+      if (!alive.has(peer) || clockAheadOf(this.c.store.channel, peer, this.c.self)) continue
       for (const task of new Set(advert.tasks)) {
         const peers = byTask.get(task)
         if (peers == null) byTask.set(task, [peer])

@@ -27,10 +27,14 @@ describe('DeploymentRunner: one owner per deployment over replicas of the deploy
     let now = 1_000_000
     const replicas = new ReplicaSet(DEPLOYMENTS_CHANNEL, PEERS, () => now)
     const paused = new Set<string>()
+    /** Members whose clock runs so far ahead that the others refuse their writes (ClockWatch). */
+    const ahead = new Set<string>()
     const runs: Run[] = []
     const runners = new Map<string, DeploymentRunner>()
     for (const peer of PEERS) {
       const store = new DeploymentStore(replicas.get(peer))
+      replicas.get(peer).clockAhead = () => ahead.has(peer)
+      replicas.get(peer).peerClockAhead = other => ahead.has(other)
       store.advertise(peer, {})
       const members = (): Member[] => PEERS.filter(p => p !== peer).map(p => ({ id: p, state: paused.has(p) ? 'suspect' : 'alive' }) as unknown as Member)
       const pipeline = (): never => {
@@ -47,6 +51,7 @@ describe('DeploymentRunner: one owner per deployment over replicas of the deploy
     return {
       runs,
       paused,
+      ahead,
       /** A store over `peer`'s replica: what a deploy made through that member writes. */
       store: (peer: string) => new DeploymentStore(replicas.get(peer)),
       running: () => runs.filter(r => !r.cancelled),
@@ -107,5 +112,17 @@ describe('DeploymentRunner: one owner per deployment over replicas of the deploy
     expect(g.store(elected).deployment('orders')?.params).toEqual({ via: other })
     expect(first[0]!.cancelled).toBe(true)
     expect(g.running().map(r => r.peer)).toEqual([elected])
+  }, 20_000)
+
+  it('an owner whose clock runs so far ahead that the others refuse its writes stops its run, and another member runs it', async () => {
+    const g = grid()
+    await g.advance(3000)
+    const elected = electHolder('orders', PEERS)!
+    const first = g.running()[0]!
+    expect(first.peer).toBe(elected)
+    g.ahead.add(elected)
+    await g.advance(5000)
+    expect(first.cancelled).toBe(true)
+    expect(g.running().map(r => r.peer)).toEqual([electHolder('orders', PEERS.filter(p => p !== elected))])
   }, 20_000)
 })

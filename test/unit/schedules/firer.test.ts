@@ -6,6 +6,8 @@ import { makeSchedule } from '../../../src/schedules/spec.ts'
 import { SCHEDULES_CHANNEL } from '../../../src/schedules/types.ts'
 import type { Member } from '../../../src/membership/member.ts'
 import { ReplicaSet, memoryChannel } from './memory-channel.ts'
+import { Channel } from '../../../src/channels/channel.ts'
+import { HlcClock } from '../../../src/channels/hlc.ts'
 
 const log = pino({ level: 'silent' })
 const PEERS = ['A', 'B', 'C']
@@ -174,4 +176,24 @@ describe('Firer (one node)', () => {
     expect(f.fired).toContain(1_011_000)
     expect(f.store.lease('s0')!.until).toBe(1_011_020)
   })
+})
+
+it('a node whose clock runs so far ahead that its peers refuse its writes (ClockWatch) claims no schedule lease, and a holder hands its lease over', () => {
+  let now = 1_000_000
+  let ahead = false
+  const channel = new Channel('schedules', { selfId: 'A', clock: new HlcClock({ now: () => now }), maxValueBytes: 64 * 1024, publish: () => {}, running: () => true, clockAhead: () => ahead })
+  channel.synced()
+  const store = new ScheduleStore(channel)
+  store.advertise('A', { tasks: ['tick'] })
+  store.put(makeSchedule({ id: 's', task: 'tick', everyMs: 1000, overlap: 'allow' }, 'alice', now))
+  const firer = new Firer({ self: 'A', store, tasks: { submit: () => ({ settled: Promise.resolve(), final: true }), registeredModule: () => '/t.mjs' } as never, members: () => [], log }, { now: () => now })
+  const run = (ms: number): void => { for (const end = now + ms; now < end;) { now += 100; firer.step() } }
+  run(3000)
+  expect(store.lease('s')?.holder).toBe('A')
+  expect(store.lease('s')!.until).toBeGreaterThan(now)
+  ahead = true
+  run(200)
+  expect(store.lease('s')!.until).toBeLessThanOrEqual(now)
+  run(5000)
+  expect(store.lease('s')!.until).toBeLessThanOrEqual(now)
 })

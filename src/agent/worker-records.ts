@@ -2,6 +2,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as v from 'valibot'
 import type { Logger } from '../logger.ts'
+import { processAlive } from '../process-alive.ts'
 
 const recordSchema = v.object({ id: v.pipe(v.string(), v.regex(/^w-[0-9a-f]{12}$/)), pid: v.pipe(v.number(), v.integer(), v.minValue(2)), agentPid: v.pipe(v.number(), v.integer(), v.minValue(1)) })
 type WorkerRecord = v.InferOutput<typeof recordSchema>
@@ -31,7 +32,7 @@ export class WorkerRecords {
       if (!file.endsWith('.json')) continue
       const path = join(this.dir, file)
       const record = await readRecord(path)
-      if (record != null && record.agentPid !== process.pid && alive(record.agentPid)) continue
+      if (record != null && record.agentPid !== process.pid && processAlive(record.agentPid)) continue
       if (record != null && await isWorkerHost(record)) {
         try {
           process.kill(record.pid, 'SIGKILL')
@@ -64,16 +65,6 @@ async function readRecord (path: string): Promise<WorkerRecord | undefined> {
     return parsed.success ? parsed.output : undefined
   } catch {
     return undefined
-  }
-}
-
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    // EPERM: it exists, under another user
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 

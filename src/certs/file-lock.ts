@@ -3,6 +3,7 @@ import { link, open, readFile, rename, rm, stat } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { FileLockedError } from '../errors.ts'
+import { processAlive } from '../process-alive.ts'
 
 export interface FileLockOptions {
   signal?: AbortSignal
@@ -83,7 +84,7 @@ async function takeOverIfStale (path: string, staleMs: number): Promise<string> 
   }
   // empty: its holder is between creating and writing it, or died there (then only its age tells)
   const holder = parseHolder(text)
-  const dead = holder != null && holder.host === hostname() && !alive(holder.pid)
+  const dead = holder != null && holder.host === hostname() && !processAlive(holder.pid)
   if (!dead && Date.now() - info.mtimeMs < staleMs) return holder == null ? 'another process' : `pid ${holder.pid} on ${holder.host}`
   // moved aside rather than removed by name: a waiter that judged the same lock stale may have
   // taken it over and locked anew in between, and that fresh lock must not be lost
@@ -106,15 +107,5 @@ function parseHolder (text: string): Holder | undefined {
     return typeof value.pid === 'number' && typeof value.host === 'string' && typeof value.nonce === 'string' ? value as Holder : undefined
   } catch {
     return undefined
-  }
-}
-
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    // EPERM: it exists, as another user's process
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }

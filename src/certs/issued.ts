@@ -1,9 +1,7 @@
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as v from 'valibot'
 import { CertificateError } from '../errors.ts'
-import { writeFileAtomic } from '../trust/write-file.ts'
-import { withFileLock } from './file-lock.ts'
+import { LockedJsonFile } from './locked-json-file.ts'
 import { CA_KEY_DIR } from './files.ts'
 
 /**
@@ -31,40 +29,22 @@ export type IssuedRecord = v.InferOutput<typeof record>
 
 /** The issued-certificates record of a CA-key directory; each change is a read-modify-write under a lock shared with other processes. */
 export class IssuedLog {
-  readonly path: string
-  private readonly lockPath: string
-  private queue: Promise<unknown> = Promise.resolve()
+  private readonly file: LockedJsonFile<v.InferOutput<typeof file>>
 
   constructor (caKeyDir: string) {
-    this.path = join(caKeyDir, ISSUED_FILE)
-    this.lockPath = join(caKeyDir, ISSUED_LOCK_FILE)
+    this.file = new LockedJsonFile(join(caKeyDir, ISSUED_FILE), join(caKeyDir, ISSUED_LOCK_FILE), file, (reason, cause) => new CertificateError(`${join(caKeyDir, ISSUED_FILE)} is not a record of issued certificates: ${reason}`, { cause }))
+  }
+
+  get path (): string {
+    return this.file.path
   }
 
   async list (): Promise<IssuedRecord[]> {
-    let text: string
-    try {
-      text = await readFile(this.path, 'utf8')
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-      throw err
-    }
-    let parsed
-    try {
-      parsed = v.safeParse(file, JSON.parse(text))
-    } catch (err) {
-      throw new CertificateError(`${this.path} is not JSON`, { cause: err })
-    }
-    if (!parsed.success) throw new CertificateError(`${this.path} is not a record of issued certificates: ${parsed.issues[0].message}`)
-    return parsed.output.issued
+    return (await this.file.read())?.issued ?? []
   }
 
   async add (issued: IssuedRecord): Promise<void> {
-    const run = this.queue.then(async () => await withFileLock(this.lockPath, async () => {
-      const kept = [...await this.list(), issued].slice(-MAX_ISSUED)
-      await writeFileAtomic(this.path, JSON.stringify({ v: 1, issued: kept }) + '\n', 0o600)
-    }))
-    this.queue = run.catch(() => {})
-    await run
+    await this.file.update(current => ({ write: { v: 1 as const, issued: [...current?.issued ?? [], issued].slice(-MAX_ISSUED) }, result: undefined }))
   }
 }
 

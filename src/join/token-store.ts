@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as v from 'valibot'
-import { writeFileAtomic } from '../trust/write-file.ts'
-import { withFileLock } from '../certs/file-lock.ts'
+import { LockedJsonFile } from '../certs/locked-json-file.ts'
 import { JoinError } from '../errors.ts'
 import { ROLES } from '../trust/roles.ts'
 import type { Role } from '../trust/roles.ts'
@@ -53,26 +51,18 @@ export function tokenRefusal (token: TokenRecord, now = Date.now()): string | un
  * single-use token is used once; the file is replaced by write-then-rename.
  */
 export class TokenStore {
-  readonly path: string
-  private readonly lockPath: string
-  private queue: Promise<unknown> = Promise.resolve()
+  private readonly file: LockedJsonFile<v.InferOutput<typeof file>>
 
   constructor (caKeyDir: string) {
-    this.path = join(caKeyDir, TOKENS_FILE)
-    this.lockPath = join(caKeyDir, TOKENS_LOCK_FILE)
+    this.file = new LockedJsonFile(join(caKeyDir, TOKENS_FILE), join(caKeyDir, TOKENS_LOCK_FILE), file, (reason, cause) => new JoinError(`${join(caKeyDir, TOKENS_FILE)} is not a tokens file: ${reason}`, { cause }))
+  }
+
+  get path (): string {
+    return this.file.path
   }
 
   async list (): Promise<TokenRecord[]> {
-    let text: string
-    try {
-      text = await readFile(this.path, 'utf8')
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-      throw err
-    }
-    const parsed = v.safeParse(file, JSON.parse(text))
-    if (!parsed.success) throw new JoinError(`${this.path} is not a tokens file: ${parsed.issues[0].message}`)
-    return parsed.output.tokens
+    return (await this.file.read())?.tokens ?? []
   }
 
   async create (init: NewToken, now = Date.now()): Promise<TokenRecord> {
@@ -110,13 +100,9 @@ export class TokenStore {
   }
 
   private async update<T> (change: (tokens: TokenRecord[]) => { tokens?: TokenRecord[], result: T }): Promise<T> {
-    // the in-process queue spares this process's own callers the lock file's polling
-    const run = this.queue.then(async () => await withFileLock(this.lockPath, async () => {
-      const { tokens, result } = change(await this.list())
-      if (tokens != null) await writeFileAtomic(this.path, JSON.stringify({ v: 1, tokens }, null, 2) + '\n', 0o600)
-      return result
-    }))
-    this.queue = run.catch(() => {})
-    return await run
+    return await this.file.update(current => {
+      const { tokens, result } = change(current?.tokens ?? [])
+      return { write: tokens == null ? undefined : { v: 1 as const, tokens }, result }
+    })
   }
 }

@@ -36,9 +36,9 @@ export class CertificateExpiry {
     this.credentials = credentials
     this.checkMs = init.checkMs
     this.log = log.child({ component: 'expiry' })
-    this.warnings = [new ExpiryWarning(this.log, init.ownNotAfter, 'this node\'s certificate', 'issue a new one (`grid certs issue`) and restart', 'members refuse it')]
+    this.warnings = [new ExpiryWarning(this.log, { what: 'this node\'s certificate', notAfter: init.ownNotAfter, whenExpired: 'members refuse it', fix: 'issue a new one (`grid certs issue`) and restart' })]
     if (init.caNotAfter != null) {
-      this.warnings.push(new ExpiryWarning(this.log, init.caNotAfter, 'the grid CA certificate', 'make a new CA (`grid certs init`), issue every node a certificate under it and restart them', 'no certificate it signed is accepted any more'))
+      this.warnings.push(new ExpiryWarning(this.log, { what: 'the grid CA certificate', notAfter: init.caNotAfter, whenExpired: 'no certificate it signed is accepted any more', fix: 'make a new CA (`grid certs init`), issue every node a certificate under it and restart them' }))
     }
   }
 
@@ -66,36 +66,38 @@ export class CertificateExpiry {
   }
 }
 
+/** What expires, when, what its expiry means, and what to do about it. */
+interface ExpiryWarningOf {
+  what: string
+  notAfter: number
+  whenExpired: string
+  fix: string
+}
+
 /** Warns at start and once a day within 30 days of `notAfter`, and once (an error) when it has passed. */
 class ExpiryWarning {
   private lastWarning = -Infinity
   private expiredLogged = false
 
   private readonly log: Logger
-  private readonly notAfter: number
-  /** What expires, what to do about it, and what its expiry means. */
-  private readonly what: string
-  private readonly fix: string
-  private readonly whenExpired: string
+  private readonly about: ExpiryWarningOf
 
-  constructor (log: Logger, notAfter: number, what: string, fix: string, whenExpired: string) {
+  constructor (log: Logger, about: ExpiryWarningOf) {
     this.log = log
-    this.notAfter = notAfter
-    this.what = what
-    this.fix = fix
-    this.whenExpired = whenExpired
+    this.about = about
   }
 
   check (now: number): void {
-    const left = this.notAfter - now
-    const expires = new Date(this.notAfter).toISOString()
+    const { what, notAfter, whenExpired, fix } = this.about
+    const left = notAfter - now
+    const expires = new Date(notAfter).toISOString()
     if (left <= 0) {
-      if (!this.expiredLogged) this.log.error({ notAfter: expires }, `${this.what} expired on ${expires}: ${this.whenExpired}; ${this.fix}`)
+      if (!this.expiredLogged) this.log.error({ notAfter: expires }, `${what} expired on ${expires}: ${whenExpired}; ${fix}`)
       this.expiredLogged = true
     } else if (left <= EXPIRY_WARNING_MS && now - this.lastWarning >= DAY_MS) {
       this.lastWarning = now
       const days = Math.floor(left / DAY_MS)
-      this.log.warn({ notAfter: expires, daysLeft: days }, `${this.what} expires in ${days === 0 ? 'less than a day' : `${days} day${days === 1 ? '' : 's'}`} (${expires}): ${this.fix}`)
+      this.log.warn({ notAfter: expires, daysLeft: days }, `${what} expires in ${days === 0 ? 'less than a day' : `${days} day${days === 1 ? '' : 's'}`} (${expires}): ${fix}`)
     }
   }
 }

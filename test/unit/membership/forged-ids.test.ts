@@ -6,10 +6,8 @@ import { Membership } from '../../../src/membership/membership.ts'
 import { MembershipCore } from '../../../src/membership/core.ts'
 import { resolveMembershipConfig } from '../../../src/membership/config.ts'
 import type { MembershipLibp2p, MembershipPubsub } from '../../../src/membership/components.ts'
-import { MEMBER_EVENT_TYPES } from '../../../src/membership/events.ts'
-import type { Member } from '../../../src/membership/member.ts'
 import { PeerCredentials } from '../../../src/trust/credentials.ts'
-import { StubLibp2p, StubPubsub, heartbeatOf, newPeerId } from './stubs.ts'
+import { StubLibp2p, StubPubsub, heartbeatOf, newPeerId, FAKE_TIMERS, startRecording } from './stubs.ts'
 import { entry } from './helpers.ts'
 
 const HEARTBEAT_MS = 100
@@ -27,12 +25,11 @@ describe('Membership: heartbeats signed by keys no handshake verified (forged me
   async function start (maxMembers: number): Promise<void> {
     const config = resolveMembershipConfig({ heartbeatMs: HEARTBEAT_MS, maxMembers })
     membership = new Membership({ libp2p: libp2p as unknown as MembershipLibp2p, pubsub: pubsub as unknown as MembershipPubsub, roles: credentials }, config, pino({ level: 'silent' }))
-    for (const type of MEMBER_EVENT_TYPES) membership.on(type, (m: Member) => { events.push({ type, id: m.id }) })
-    await membership.start()
+    await startRecording(membership, events)
   }
 
   beforeEach(async () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'performance', 'Date'] })
+    vi.useFakeTimers(FAKE_TIMERS)
     libp2p = new StubLibp2p(await newPeerId())
     pubsub = new StubPubsub()
     credentials = new PeerCredentials()

@@ -5,12 +5,10 @@ import type { PeerId } from '@libp2p/interface'
 import { Membership } from '../../../src/membership/membership.ts'
 import { resolveMembershipConfig } from '../../../src/membership/config.ts'
 import type { MembershipConfig } from '../../../src/membership/config.ts'
-import { MEMBER_EVENT_TYPES } from '../../../src/membership/events.ts'
 import { SYNC_PROTOCOL, MEMBERS_TOPIC, MAX_INCARNATION_AHEAD_MS } from '../../../src/membership/constants.ts'
 import { heartbeatSchema } from '../../../src/membership/schema.ts'
 import type { MemberEntry } from '../../../src/membership/schema.ts'
-import type { Member } from '../../../src/membership/member.ts'
-import { StubLibp2p, StubPubsub, stubComponents, heartbeatOf, newPeerId } from './stubs.ts'
+import { StubLibp2p, StubPubsub, stubComponents, heartbeatOf, newPeerId, FAKE_TIMERS, startRecording } from './stubs.ts'
 import { entry } from './helpers.ts'
 
 const HEARTBEAT_MS = 100
@@ -30,12 +28,11 @@ describe('Membership against a hostile member (stubbed libp2p and gossipsub)', (
   async function start (init: Parameters<typeof resolveMembershipConfig>[0] = {}): Promise<void> {
     config = resolveMembershipConfig({ ...BASE, ...init })
     membership = new Membership(stubComponents(libp2p, pubsub), config, pino({ level: 'silent' }))
-    for (const type of MEMBER_EVENT_TYPES) membership.on(type, (m: Member) => { events.push({ type, id: m.id }) })
-    await membership.start()
+    await startRecording(membership, events)
   }
 
   beforeEach(async () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'performance', 'Date'] })
+    vi.useFakeTimers(FAKE_TIMERS)
     libp2p = new StubLibp2p(await newPeerId())
     pubsub = new StubPubsub()
     a = await newPeerId()

@@ -8,6 +8,9 @@ import * as v from 'valibot'
 import { UnsupportedProtocolError } from '@libp2p/interface'
 import type { Connection, PeerId, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import { JsonStream } from '../../../src/transport/json-stream.ts'
+import type { Membership } from '../../../src/membership/membership.ts'
+import { MEMBER_EVENT_TYPES } from '../../../src/membership/events.ts'
+import type { Member } from '../../../src/membership/member.ts'
 import type { MembershipComponents, MembershipLibp2p, MembershipPubsub } from '../../../src/membership/components.ts'
 import { MEMBERS_TOPIC } from '../../../src/membership/constants.ts'
 import type { Heartbeat, MemberEntry } from '../../../src/membership/schema.ts'
@@ -119,6 +122,15 @@ export class StubPubsub extends EventTarget {
     if (verdict === TopicValidatorResult.Accept) this.dispatchEvent(new CustomEvent('message', { detail: message }))
     return verdict
   }
+}
+
+/** The timers a membership test fakes (every clock membership reads). */
+export const FAKE_TIMERS: { toFake: Array<'setInterval' | 'clearInterval' | 'setTimeout' | 'clearTimeout' | 'performance' | 'Date'> } = { toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'performance', 'Date'] }
+
+/** Starts `membership` with every member event it emits pushed onto `events` (type and member id). */
+export async function startRecording (membership: Membership, events: Array<{ type: string, id: string }>): Promise<void> {
+  for (const type of MEMBER_EVENT_TYPES) membership.on(type, (m: Member) => { events.push({ type, id: m.id }) })
+  await membership.start()
 }
 
 export function stubComponents (libp2p: StubLibp2p, pubsub: StubPubsub): MembershipComponents {

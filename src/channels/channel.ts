@@ -39,8 +39,6 @@ export interface ChannelDeps {
   maxBytes?: number
   /** Whether this node's clock runs so far ahead of its peers' that they refuse its writes (ClockWatch). Default never. */
   clockAhead?: () => boolean
-  /** Whether a peer's clock runs so far ahead of this node's that its writes are refused here (ClockWatch). Default never. */
-  peerClockAhead?: (peer: string) => boolean
 }
 
 /** What a merge did: entries that changed something, and entries refused. */
@@ -91,11 +89,6 @@ export class Channel extends EventEmitter<ChannelEvents> {
    */
   clockAhead (): boolean {
     return this.deps.clockAhead?.() ?? false
-  }
-
-  /** True while `peer`'s clock runs so far ahead of this node's that its writes are refused here: its leases are unseen. */
-  peerClockAhead (peer: string): boolean {
-    return this.deps.peerClockAhead?.(peer) ?? false
   }
 
   has (key: string): boolean {

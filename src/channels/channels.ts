@@ -207,8 +207,7 @@ export class Channels {
       verify: verifyEntry,
       maxKeys: this.maxKeysPerChannel,
       maxBytes: this.maxChannelBytes,
-      clockAhead: () => this.clockWatch.ahead(),
-      peerClockAhead: peer => this.clockWatch.peerAhead(peer)
+      clockAhead: () => this.clockWatch.ahead()
     })
     this.open.set(name, channel)
     this.pubsub.topicValidators.set(topicOf(name), (peer, message) => this.validate(peer, message))

@@ -14,10 +14,10 @@ const WARN_EVERY_MS = 10 * 60_000
  * own clock: a node whose clock runs that far ahead of the others applies its
  * own writes while every peer refuses them, and keeps its own view of every key
  * it wrote — a lease among them, so it would go on firing or running as a
- * holder nobody else sees. `ahead()` says so of this node and `peerAhead()` of
- * a peer: the lease holders (schedules, deployments) leave such a node out of
- * their candidates, itself included, so both sides elect the same one among the
- * rest; either way the offsets are logged.
+ * holder nobody else sees. `ahead()` says so, and the lease holders (schedules,
+ * deployments) leave this node out of their candidates while it is; the others
+ * leave it out too, as its adverts' refreshes no longer reach them
+ * (leases/fresh-adverts.ts). Either way the offsets are logged.
  */
 export class ClockWatch {
   private readonly offsets = new Map<string, { aheadMs: number, at: number }>()
@@ -59,12 +59,6 @@ export class ClockWatch {
       if (aheadMs > this.maxDriftMs) beyond++
     }
     return counted > 0 && beyond * 2 > counted
-  }
-
-  /** Whether `peer`'s clock runs more than maxDriftMs ahead of this node's (lately sampled): its writes are refused here. */
-  peerAhead (peer: string): boolean {
-    const offset = this.offsets.get(peer)
-    return offset != null && this.now() - offset.at <= SAMPLE_TTL_MS && offset.aheadMs < -this.maxDriftMs
   }
 
   private checkAhead (now: number): void {

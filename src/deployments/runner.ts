@@ -7,10 +7,11 @@ import type { LeaseTimings } from '../leases/lease.ts'
 import { KeyedLeases, leaseTimings, stepLoop } from '../leases/jobs.ts'
 import { releaseHeld } from '../leases/records.ts'
 import { RunSlot } from './run-slot.ts'
-import { clockAheadOf } from '../leases/clock-ahead.ts'
+import { ADVERT_REFRESH_MS, FreshAdverts } from '../leases/fresh-adverts.ts'
 import type { CodeStore } from './code-store.ts'
 import type { DeploymentStore } from './store.ts'
 import type { Deployment } from './types.ts'
+import type { RunnerAdvert } from './store.ts'
 
 /**
  * A deployment's lease outlasts a schedule's: a busy owner (GC, a loaded machine) must not drop its
@@ -57,6 +58,8 @@ export class DeploymentRunner {
   private readonly claimIdleMs: number
   private readonly progressMs: number
   private readonly slots = new Map<string, RunSlot>()
+  private readonly adverts = new FreshAdverts<RunnerAdvert>()
+  private advertisedAt = -Infinity
   private stopLoop: () => void = () => {}
 
   constructor (components: RunnerComponents, init: RunnerInit = {}) {
@@ -68,7 +71,7 @@ export class DeploymentRunner {
   }
 
   start (): void {
-    this.c.store.advertise(this.c.self, {})
+    this.advertise(Date.now())
     this.stopLoop = stepLoop(this.stepMs, () => this.step(Date.now()), this.c.log, { idleMs: IDLE_STEP_MS, wakeOn: this.c.store.channel })
   }
 
@@ -82,10 +85,12 @@ export class DeploymentRunner {
   }
 
   /** Who runs a deployment (the member every node elects), as this node sees the grid now: the candidates read once, asked per deployment. */
-  electorate (): (name: string) => string | undefined {
+  electorate (now: number = Date.now()): (name: string) => string | undefined {
     const alive = new Set(this.c.members().filter(m => m.state === 'alive').map(m => m.id))
     alive.add(this.c.self)
-    const candidates = [...this.c.store.candidates().keys()].filter(peer => alive.has(peer) && !clockAheadOf(this.c.store.channel, peer, this.c.self))
+    // this node's clock so far ahead that the others refuse its writes: they age its advert out, and it leaves itself out
+    const selfOut = this.c.store.channel.clockAhead()
+    const candidates = [...this.adverts.fresh(this.c.store.candidates(), now).keys()].filter(peer => alive.has(peer) && !(peer === this.c.self && selfOut))
     return name => electHolder(name, candidates)
   }
 
@@ -96,15 +101,26 @@ export class DeploymentRunner {
 
   /** One pass over every deployment (the loop calls it; tests may call it with their own clock); false when there is none to run or stop. */
   step (now: number): boolean {
+    if (now - this.advertisedAt >= ADVERT_REFRESH_MS) this.advertise(now)
     const deployments = this.c.store.deployments()
     for (const name of this.leases.prune(new Set(deployments.map(d => d.name)))) {
       this.slots.get(name)?.stop(false)
       this.slots.delete(name)
     }
     const byName = new Map(deployments.map(d => [d.name, d]))
-    const elect = this.electorate()
+    const elect = this.electorate(now)
     this.leases.each([...byName.keys()], name => { this.stepDeployment(byName.get(name)!, now, elect(name) === this.c.self) })
     return byName.size > 0 || this.slots.size > 0
+  }
+
+  /** Writes this member's advert again: the others age out one that stops changing (a member killed, or whose writes they refuse). */
+  private advertise (now: number): void {
+    this.advertisedAt = now
+    try {
+      this.c.store.advertise(this.c.self, { at: now })
+    } catch (err) {
+      this.c.log.warn({ err }, 'could not advertise this member as a deployment runner')
+    }
   }
 
   private stepDeployment (deployment: Deployment, now: number, electedHere: boolean): void {

@@ -4,9 +4,14 @@ import { LeaseRecords } from '../leases/records.ts'
 import { KEY, deploymentSchema, progressSchema } from './types.ts'
 import type { Deployment, Progress } from './types.ts'
 
-/** What a member that runs deployments advertises under `n/<peer id>` (nothing yet: being there is the advert). */
-export type RunnerAdvert = Record<string, never>
-const runnerSchema = v.object({}) as v.GenericSchema<unknown, RunnerAdvert>
+/**
+ * What a member that runs deployments advertises under `n/<peer id>`: `at`, changed at every refresh
+ * (leases/fresh-adverts.ts); an advert without it is an older node's, never aged out.
+ */
+export interface RunnerAdvert {
+  at?: number
+}
+const runnerSchema = v.object({ at: v.optional(v.pipe(v.number(), v.finite())) })
 
 /**
  * The deployments channel, read through schemas (its values come from any

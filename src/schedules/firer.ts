@@ -6,10 +6,9 @@ import type { LeaseKeeper, LeaseTimings } from '../leases/lease.ts'
 import { KeyedLeases, leaseTimings, stepLoop } from '../leases/jobs.ts'
 import { releaseHeld } from '../leases/records.ts'
 import { OverlapGate } from './overlap.ts'
-import { FreshAdverts } from './fresh-adverts.ts'
-import { clockAheadOf } from '../leases/clock-ahead.ts'
+import { FreshAdverts } from '../leases/fresh-adverts.ts'
 import { ticksBetween } from './spec.ts'
-import type { ScheduleStore } from './store.ts'
+import type { FirerAdvert, ScheduleStore } from './store.ts'
 import type { Lease, Schedule } from './types.ts'
 
 /** With no schedule, the loop looks again this often (and at once when the channel changes). */
@@ -58,7 +57,7 @@ export class Firer {
   private readonly maxCatchup: number
   private readonly now: () => number
   private readonly gates = new Map<string, OverlapGate>()
-  private readonly adverts = new FreshAdverts()
+  private readonly adverts = new FreshAdverts<FirerAdvert>()
   private stopLoop: () => void = () => {}
 
   constructor (components: FirerComponents, init: FirerInit = {}) {
@@ -165,7 +164,8 @@ export class Firer {
     alive.add(this.c.self)
     const byTask = new Map<string, string[]>()
     for (const [peer, advert] of this.adverts.fresh(this.c.store.firers(), now)) {
-      if (!alive.has(peer) || clockAheadOf(this.c.store.channel, peer, this.c.self)) continue
+      // this node's clock so far ahead that the others refuse its writes: they age its advert out, and it leaves itself out
+      if (!alive.has(peer) || (peer === this.c.self && this.c.store.channel.clockAhead())) continue
       for (const task of new Set(advert.tasks)) {
         const peers = byTask.get(task)
         if (peers == null) byTask.set(task, [peer])

@@ -3,6 +3,7 @@ import type { Logger } from '../logger.ts'
 import type { Member } from '../membership/member.ts'
 import type { AddonTasks } from '../addons/host.ts'
 import { Firer } from './firer.ts'
+import { ADVERT_REFRESH_MS } from '../leases/fresh-adverts.ts'
 import type { FirerInit } from './firer.ts'
 import { ScheduleStore } from './store.ts'
 import { makeSchedule, nextTick } from './spec.ts'
@@ -39,8 +40,6 @@ export const MAX_SCHEDULES_PER_MAKER = 512
 
 /** How often the advert is checked against the names registered now. */
 const READVERTISE_MS = 1000
-/** How often the advert is written again with the same names: firers ignore one unchanged for ADVERT_STALE_MS (firer.ts). */
-export const ADVERT_REFRESH_MS = 15_000
 
 /**
  * The schedules of the grid as one API node serves them: create, list, pause,

@@ -34,7 +34,6 @@ describe('DeploymentRunner: one owner per deployment over replicas of the deploy
     for (const peer of PEERS) {
       const store = new DeploymentStore(replicas.get(peer))
       replicas.get(peer).clockAhead = () => ahead.has(peer)
-      replicas.get(peer).peerClockAhead = other => ahead.has(other)
       store.advertise(peer, {})
       const members = (): Member[] => PEERS.filter(p => p !== peer).map(p => ({ id: p, state: paused.has(p) ? 'suspect' : 'alive' }) as unknown as Member)
       const pipeline = (): never => {
@@ -52,6 +51,7 @@ describe('DeploymentRunner: one owner per deployment over replicas of the deploy
       runs,
       paused,
       ahead,
+      refuseWritesOf: (peer: string) => { replicas.refused.add(peer) },
       /** A store over `peer`'s replica: what a deploy made through that member writes. */
       store: (peer: string) => new DeploymentStore(replicas.get(peer)),
       running: () => runs.filter(r => !r.cancelled),
@@ -120,9 +120,14 @@ describe('DeploymentRunner: one owner per deployment over replicas of the deploy
     const elected = electHolder('orders', PEERS)!
     const first = g.running()[0]!
     expect(first.peer).toBe(elected)
+    // its clock runs ahead: it sees so itself (ClockWatch), and the others refuse its writes, its advert's refreshes too
     g.ahead.add(elected)
+    g.refuseWritesOf(elected)
     await g.advance(5000)
     expect(first.cancelled).toBe(true)
+    // the others still elect it until its advert, no longer refreshed for them, ages out (ADVERT_STALE_MS)
+    expect(g.running()).toEqual([])
+    await g.advance(60_000)
     expect(g.running().map(r => r.peer)).toEqual([electHolder('orders', PEERS.filter(p => p !== elected))])
   }, 20_000)
 })

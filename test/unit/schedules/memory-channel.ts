@@ -30,9 +30,13 @@ export class ReplicaSet {
     }
   }
 
-  /** Delivers the writes so far, except to and from the `paused` (theirs wait until they run again). */
+  /** Peers whose writes every other replica refuses (a clock too far ahead: the channels' drift check). */
+  readonly refused = new Set<string>()
+
+  /** Delivers the writes so far, except to and from the `paused` (theirs wait until they run again); writes of the `refused` are dropped. */
   deliver (paused: string[] = []): void {
     for (const message of this.pending) {
+      if (this.refused.has(message.from)) message.to.clear()
       if (paused.includes(message.from)) continue
       for (const peer of [...message.to]) {
         if (paused.includes(peer)) continue

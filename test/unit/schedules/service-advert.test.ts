@@ -1,6 +1,7 @@
 import { it, expect, vi, afterEach } from 'vitest'
 import pino from 'pino'
-import { ADVERT_REFRESH_MS, ScheduleService } from '../../../src/schedules/service.ts'
+import { ScheduleService } from '../../../src/schedules/service.ts'
+import { ADVERT_REFRESH_MS } from '../../../src/leases/fresh-adverts.ts'
 import { ScheduleStore } from '../../../src/schedules/store.ts'
 import { memoryChannel } from './memory-channel.ts'
 

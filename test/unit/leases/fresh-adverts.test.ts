@@ -3,10 +3,10 @@ import pino from 'pino'
 import { Firer } from '../../../src/schedules/firer.ts'
 import { ScheduleStore } from '../../../src/schedules/store.ts'
 import { makeSchedule } from '../../../src/schedules/spec.ts'
-import { ADVERT_STALE_MS, FreshAdverts } from '../../../src/schedules/fresh-adverts.ts'
+import { ADVERT_STALE_MS, FreshAdverts } from '../../../src/leases/fresh-adverts.ts'
 import { electHolder } from '../../../src/leases/election.ts'
 import type { Member } from '../../../src/membership/member.ts'
-import { memoryChannel } from './memory-channel.ts'
+import { memoryChannel } from '../schedules/memory-channel.ts'
 
 it('an advert that stops changing ages out after ADVERT_STALE_MS of this node\'s clock; one that changes again is fresh at once; one without `at` never ages', () => {
   const fresh = new FreshAdverts()

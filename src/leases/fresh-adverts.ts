@@ -1,27 +1,35 @@
-import type { FirerAdvert } from './store.ts'
+/** A candidate's advert carries `at`, changed at every refresh (its writer's clock; readers only watch that it changes). */
+export interface RefreshedAdvert {
+  at?: number
+}
 
-/** A firer advert unchanged this long (by this node's clock) is a node's that stopped serving the API: 4 refreshes missed. */
+/** How often a candidate writes its advert again, unchanged but for `at`. */
+export const ADVERT_REFRESH_MS = 15_000
+/** An advert unchanged this long (by this node's clock) is a candidate's that stopped: 4 refreshes missed. */
 export const ADVERT_STALE_MS = 60_000
 /** How far the clocks of members may differ: the channels refuse writes stamped further ahead (HlcClock's maxDriftMs). */
 const CLOCK_SKEW_MS = 60_000
 
 /**
- * Which firer adverts are still refreshed. A node that served the API and was
- * killed, then restarted without it, never withdraws its advert, and stays
- * alive: without ageing, it would stay elected for schedules it never fires.
+ * Which candidates' adverts (schedule firers, deployment runners) are still
+ * refreshed. A node that served the API and was killed, then restarted without
+ * it, never withdraws its advert, and stays alive: without ageing, it would stay
+ * elected for schedules it never fires. A node whose clock runs so far ahead
+ * that the others refuse its writes cannot refresh its advert for them: they age
+ * it out, as it leaves itself out (ClockWatch), so both elect among the rest.
  * Ages are measured by this node's clock from when it saw each advert change,
  * so clocks skewed between nodes (up to the channels' 60 s) do not matter;
  * an advert seen for the first time (this node just started) is judged by its
  * writer's `at`, allowing for that skew: else every start would elect, for a
  * minute, the nodes the others had already aged out.
  */
-export class FreshAdverts {
+export class FreshAdverts<A extends RefreshedAdvert> {
   private readonly seen = new Map<string, { at: number | undefined, since: number }>()
 
   /** The peers of `adverts` whose advert changed within ADVERT_STALE_MS (and older nodes' adverts, which have no `at`). */
-  fresh (adverts: Map<string, FirerAdvert>, now: number): Map<string, FirerAdvert> {
+  fresh (adverts: Map<string, A>, now: number): Map<string, A> {
     for (const peer of this.seen.keys()) if (!adverts.has(peer)) this.seen.delete(peer)
-    const out = new Map<string, FirerAdvert>()
+    const out = new Map<string, A>()
     for (const [peer, advert] of adverts) {
       const seen = this.seen.get(peer)
       if (seen == null && advert.at != null && now - advert.at >= ADVERT_STALE_MS + CLOCK_SKEW_MS) {

@@ -7,7 +7,7 @@ import type { LeaseTimings } from '../leases/lease.ts'
 import { KeyedLeases, leaseTimings, stepLoop } from '../leases/jobs.ts'
 import { releaseHeld } from '../leases/records.ts'
 import { RunSlot } from './run-slot.ts'
-import { ADVERT_REFRESH_MS, FreshAdverts } from '../leases/fresh-adverts.ts'
+import { FreshAdverts } from '../leases/fresh-adverts.ts'
 import type { CodeStore } from './code-store.ts'
 import type { DeploymentStore } from './store.ts'
 import type { Deployment } from './types.ts'
@@ -30,7 +30,16 @@ export interface RunnerInit extends Partial<LeaseTimings> {
   claimIdleMs?: number
   /** How often an owner reports its run's progress. Default 2000 ms. */
   progressMs?: number
+  /** How often this member writes its runner advert again; others leave out one unchanged for four times this. Default 5 min. */
+  advertRefreshMs?: number
 }
+
+/**
+ * Every member runs deployments by default, and each refresh is a write every member receives: rarer than
+ * a schedule firer's (a few API nodes) so that it stays a trickle in a large grid. The price: a member whose
+ * writes the others refuse (its clock too far ahead) is elected by them for up to four refreshes more.
+ */
+const RUNNER_ADVERT_REFRESH_MS = 5 * 60_000
 
 export interface RunnerComponents {
   self: string
@@ -58,7 +67,8 @@ export class DeploymentRunner {
   private readonly claimIdleMs: number
   private readonly progressMs: number
   private readonly slots = new Map<string, RunSlot>()
-  private readonly adverts = new FreshAdverts<RunnerAdvert>()
+  private readonly adverts: FreshAdverts<RunnerAdvert>
+  private readonly advertRefreshMs: number
   private advertisedAt = -Infinity
   private stopLoop: () => void = () => {}
 
@@ -68,6 +78,8 @@ export class DeploymentRunner {
     this.stepMs = init.stepMs ?? 100
     this.claimIdleMs = init.claimIdleMs ?? 2000
     this.progressMs = init.progressMs ?? 2000
+    this.advertRefreshMs = init.advertRefreshMs ?? RUNNER_ADVERT_REFRESH_MS
+    this.adverts = new FreshAdverts(4 * this.advertRefreshMs)
   }
 
   start (): void {
@@ -101,7 +113,7 @@ export class DeploymentRunner {
 
   /** One pass over every deployment (the loop calls it; tests may call it with their own clock); false when there is none to run or stop. */
   step (now: number): boolean {
-    if (now - this.advertisedAt >= ADVERT_REFRESH_MS) this.advertise(now)
+    if (now - this.advertisedAt >= this.advertRefreshMs) this.advertise(now)
     const deployments = this.c.store.deployments()
     for (const name of this.leases.prune(new Set(deployments.map(d => d.name)))) {
       this.slots.get(name)?.stop(false)

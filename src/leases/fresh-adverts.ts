@@ -25,19 +25,25 @@ const CLOCK_SKEW_MS = 60_000
  */
 export class FreshAdverts<A extends RefreshedAdvert> {
   private readonly seen = new Map<string, { at: number | undefined, since: number }>()
+  private readonly staleMs: number
 
-  /** The peers of `adverts` whose advert changed within ADVERT_STALE_MS (and older nodes' adverts, which have no `at`). */
+  /** `staleMs`: how long an advert may stay unchanged (four of its writer's refreshes). */
+  constructor (staleMs: number = ADVERT_STALE_MS) {
+    this.staleMs = staleMs
+  }
+
+  /** The peers of `adverts` whose advert changed within `staleMs` (and older nodes' adverts, which have no `at`). */
   fresh (adverts: Map<string, A>, now: number): Map<string, A> {
     for (const peer of this.seen.keys()) if (!adverts.has(peer)) this.seen.delete(peer)
     const out = new Map<string, A>()
     for (const [peer, advert] of adverts) {
       const seen = this.seen.get(peer)
-      if (seen == null && advert.at != null && now - advert.at >= ADVERT_STALE_MS + CLOCK_SKEW_MS) {
-        this.seen.set(peer, { at: advert.at, since: now - ADVERT_STALE_MS })
+      if (seen == null && advert.at != null && now - advert.at >= this.staleMs + CLOCK_SKEW_MS) {
+        this.seen.set(peer, { at: advert.at, since: now - this.staleMs })
         continue
       }
       if (seen == null || seen.at !== advert.at) this.seen.set(peer, { at: advert.at, since: now })
-      else if (advert.at != null && now - seen.since >= ADVERT_STALE_MS) continue
+      else if (advert.at != null && now - seen.since >= this.staleMs) continue
       out.set(peer, advert)
     }
     return out

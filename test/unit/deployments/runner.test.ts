@@ -41,7 +41,7 @@ describe('DeploymentRunner: one owner per deployment over replicas of the deploy
         runs.push(run)
         return { done: new Promise(() => {}), cancel: () => { run.cancelled = true }, totals: () => [] } as never
       }
-      runners.set(peer, new DeploymentRunner({ self: peer, store, code: new CodeStore(replicas.get(peer), join(dir, `${peer}-${Math.random()}`)), members, pipeline, log }))
+      runners.set(peer, new DeploymentRunner({ self: peer, store, code: new CodeStore(replicas.get(peer), join(dir, `${peer}-${Math.random()}`)), members, pipeline, log }, { advertRefreshMs: 2000 }))
     }
     const code = new CodeStore(replicas.get('A'), dir)
     const stage = code.put(STAGE)
@@ -125,9 +125,9 @@ describe('DeploymentRunner: one owner per deployment over replicas of the deploy
     g.refuseWritesOf(elected)
     await g.advance(5000)
     expect(first.cancelled).toBe(true)
-    // the others still elect it until its advert, no longer refreshed for them, ages out (ADVERT_STALE_MS)
+    // the others still elect it until its advert, no longer refreshed for them, ages out (four refreshes: 8 s here)
     expect(g.running()).toEqual([])
-    await g.advance(60_000)
+    await g.advance(5000)
     expect(g.running().map(r => r.peer)).toEqual([electHolder('orders', PEERS.filter(p => p !== elected))])
   }, 20_000)
 })

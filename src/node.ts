@@ -340,7 +340,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
         },
         [STATUS_PROTOCOL]: { roles: ANY_ROLE, maxInboundStreams: 4, deadlineMs: 10_000, handler: statusHandler(request => this.status(request), this.rejections) },
         // reads for any role that may read (client, member, admin); writes checked per request (member)
-        [CLIENT_PROTOCOL]: { roles: ['client', 'member', 'admin'], maxInboundStreams: 16, deadlineMs: 60_000, handler: channelClientHandler({ read: name => this.channels.forRead(name), write: name => this.channel(name) }, this.credentials, this.rejections) }
+        [CLIENT_PROTOCOL]: { roles: ['client', 'member', 'admin'], maxInboundStreams: 16, deadlineMs: 60_000, handler: channelClientHandler({ read: (name, peer) => this.channels.forRead(name, peer), write: name => this.channel(name) }, this.credentials, this.rejections) }
       }),
       { name: 'workers', start: () => { this.workers.start() }, stop: async () => { await this.workers.stop() }, destroy: () => { this.workers.destroy() } },
       { name: 'pipelines', stop: cancelRuns, destroy: cancelRuns },

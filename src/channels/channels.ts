@@ -6,6 +6,7 @@ import { parseJson } from '../transport/json-stream.ts'
 import { Channel, REMOTE_CAP_FACTOR } from './channel.ts'
 import type { Entry } from './store.ts'
 import { HlcClock } from './hlc.ts'
+import { PeerBudget } from '../transport/peer-budget.ts'
 import { ClockWatch } from './clock-watch.ts'
 import { ChannelSync } from './sync.ts'
 import { CHANNEL_NAME, GOSSIP_LABEL, SYNC_PROTOCOL, channelMessageSchema, topicOf } from './schema.ts'
@@ -13,7 +14,7 @@ import type { ChannelMessage } from './schema.ts'
 import { entrySigner, verifyEntry } from './signature.ts'
 import { CHANNEL_DEFAULTS } from './defaults.ts'
 import type { MergeResult } from './channel.ts'
-import { ChannelLimitError, ConfigError, NodeStoppedError } from '../errors.ts'
+import { ChannelLimitError, ConfigError, NodeStoppedError, RateLimitedError } from '../errors.ts'
 import { Rejections } from '../transport/rejections.ts'
 import type { RejectedCount } from '../transport/rejections.ts'
 import type { Logger } from '../logger.ts'
@@ -54,6 +55,12 @@ const READY_TIMEOUT_MS = 5000
  */
 export const CLIENT_READ_CHANNELS = 8
 export const CLIENT_READ_IDLE_MS = 5 * 60_000
+/**
+ * Channels one peer's reads may open here: 8 at once, then one a minute. Each opening subscribes, and every
+ * member holding the channel answers with all of it: a client reading names in rotation must not make the
+ * grid ship whole channels to this node in a loop.
+ */
+const CLIENT_READ_OPENS = { burst: 8, perSecond: 1 / 60 }
 
 /**
  * The channels of one node: gossip per channel (`gridd/channel/<name>`,
@@ -77,6 +84,7 @@ export class Channels {
   private readonly internal = new Set<string>()
   /** Channels opened for client reads, by name: when last read (ms); least recently read first. */
   private readonly readOnly = new Map<string, number>()
+  private readonly readOpens = new PeerBudget(CLIENT_READ_OPENS)
   private readonly maxKeysPerChannel: number
   private readonly maxChannelBytes: number
   private readonly sign: (channel: string, entry: Entry) => string
@@ -174,7 +182,7 @@ export class Channels {
    * The channel `name` for a client read (`grid channel get|list`): the open one, or one opened
    * apart from `maxChannels` (CLIENT_READ_CHANNELS at most, closed when idle or least recently read).
    */
-  forRead (name: string): Channel {
+  forRead (name: string, peer?: string): Channel {
     checkName(name)
     const channel = this.open.get(name)
     if (channel != null) {
@@ -182,6 +190,11 @@ export class Channels {
       return channel
     }
     if (!this.running) throw new NodeStoppedError()
+    if (peer != null) {
+      const waitMs = this.readOpens.waitMs(peer)
+      if (waitMs > 0) throw new RateLimitedError(waitMs)
+      this.readOpens.charge(peer, 1)
+    }
     const oldest = this.readOnly.keys().next()
     if (this.readOnly.size >= CLIENT_READ_CHANNELS && oldest.done !== true) this.close(oldest.value)
     this.readOnly.set(name, Date.now())
@@ -282,7 +295,11 @@ export class Channels {
 
   private merge (channel: Channel, entries: Entry[], peer: string, via: 'gossip' | 'snapshot'): void {
     const protocol = via === 'gossip' ? GOSSIP_LABEL : SYNC_PROTOCOL
-    const result = channel.merge(entries)
+    // a snapshot relays writes of any origin: one this node dropped (a revoked or expired certificate) or knows
+    // to lack the member role is refused here as its own gossip is, whichever member hands it over
+    const admitted = entries.filter(e => this.mayWrite(e.origin))
+    if (admitted.length < entries.length) this.rejections.reject(protocol, 'forbidden', peer, 'dropped channel writes: by an origin whose certificate was revoked or expired, or that lacks the member role', `${entries.length - admitted.length} in ${channel.name}`, { channel: channel.name, via })
+    const result = channel.merge(admitted)
     const dropped: Array<[keyof MergeResult, string]> = [
       ['tooLarge', 'values over this node\'s limit'], ['drift', 'stamps too far ahead of its clock'],
       ['forged', 'writes without a valid signature of their origin'], ['full', 'channel at its key or byte cap']
@@ -291,6 +308,10 @@ export class Channels {
       if (result[reason] > 0) this.rejections.reject(protocol, reason, peer, `dropped channel writes: ${what}`, `${result[reason]} in ${channel.name}`, { channel: channel.name, via })
     }
     if (result.changed > 0 && via === 'snapshot') this.log.debug({ channel: channel.name, peer, changed: result.changed }, 'merged a channel snapshot')
+  }
+
+  private mayWrite (origin: string): boolean {
+    return !this.roles.wasDropped(origin) && (this.roles.get(origin)?.roles.has('member') ?? true)
   }
 
   private async publish (name: string, entries: Entry[]): Promise<void> {

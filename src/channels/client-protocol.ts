@@ -21,7 +21,8 @@ export type ChannelReply = v.InferOutput<typeof replySchema>
 
 /** Where the handler finds channels: `write` opens one for good (counted in maxChannels), `read` at most for a while (Channels.forRead). */
 export interface ClientChannels {
-  read: (name: string) => Channel
+  /** `peer`: who reads (opening a channel for it is paid from its budget). */
+  read: (name: string, peer: string) => Channel
   write: (name: string) => Channel
 }
 
@@ -40,7 +41,7 @@ export function channelClientHandler (channels: ClientChannels, roles: Pick<Role
         const write = request.op === 'set' || request.op === 'del'
         if (write) roles.authorize(connection.remotePeer.toString(), ['member'], `${CLIENT_PROTOCOL} ${request.op}`)
         // a read must not open a channel for good: any certificate that reads could use up maxChannels
-        const open = write ? channels.write(request.channel) : channels.read(request.channel)
+        const open = write ? channels.write(request.channel) : channels.read(request.channel, connection.remotePeer.toString())
         // a node that opens the channel for this request answers from the grid's state, not an empty map
         await open.ready
         reply = answer(request, open)

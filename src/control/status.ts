@@ -8,7 +8,7 @@ import { streamFailure } from '../transport/rejections.ts'
 import type { Rejections } from '../transport/rejections.ts'
 import { ProtocolError, RateLimitedError } from '../errors.ts'
 import { RemoteError, toWireError, wireErrorSchema } from '../wire/wire-error.ts'
-import { StatusBudget } from './status-budget.ts'
+import { PeerBudget } from '../transport/peer-budget.ts'
 
 export const STATUS_PROTOCOL = '/gridd/status/1.0.0'
 
@@ -44,7 +44,16 @@ export type StatusRequest = v.InferOutput<typeof statusRequestSchema>
  * The handler of STATUS_PROTOCOL: this node's view of the grid for any authenticated peer (CLI clients use it);
  * a bad request is counted in `rejections`, and each peer's answers are paid from `budget` (rows serialised).
  */
-export function statusHandler (report: (request: StatusRequest) => StatusReport, rejections: Rejections, budget = new StatusBudget()): StreamHandler {
+/**
+ * What status requests one peer may cost: each answer costs the rows it serialises (a full-table JSON.stringify),
+ * 10,000 a second, 100,000 at once, at least 100 a request: a small grid's status is as cheap to poll as ever, while
+ * one peer cannot make a 65,536-member node serialise its table in a loop.
+ */
+export function statusBudget (): PeerBudget {
+  return new PeerBudget({ perSecond: 10_000, burst: 100_000, minCost: 100 })
+}
+
+export function statusHandler (report: (request: StatusRequest) => StatusReport, rejections: Rejections, budget = statusBudget()): StreamHandler {
   return async (stream, connection) => {
     const json = new JsonStream(stream)
     const peer = connection.remotePeer.toString()

@@ -18,9 +18,13 @@ import { Rejections } from '../../../src/transport/rejections.ts'
 import { resolveLogger } from '../../../src/logger.ts'
 import { ChannelLimitError } from '../../../src/errors.ts'
 import { trustEveryone } from '../trust-stub.ts'
+import { identity } from './identity.ts'
+import type { Entry } from '../../../src/channels/store.ts'
+import type { Channel } from '../../../src/channels/channel.ts'
 
 const self = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
 const client = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
 const keyPem = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString()
 
 /** Gossipsub as Channels uses it, alone in the grid: subscriptions are kept, nobody else subscribes. */
@@ -37,19 +41,19 @@ let stop: (() => Promise<void>) | undefined
 afterEach(async () => { await stop?.(); stop = undefined; vi.useRealTimers() })
 
 /** A node's channels with maxChannels 2 and its channel client handler wired as node.ts wires them. */
-async function node (): Promise<{ channels: Channels, pubsub: LonePubsub, ask: (request: ClientRequest) => Promise<unknown> }> {
+async function node (roles = trustEveryone()): Promise<{ channels: Channels, pubsub: LonePubsub, ask: (request: ClientRequest, from?: typeof client) => Promise<unknown> }> {
   const pubsub = new LonePubsub()
   const libp2p = { peerId: self, services: { pubsub }, handle: async () => {}, unhandle: async () => {}, dialProtocol: async () => { throw new Error('alone') } } as unknown as GridLibp2p
   const membership = Object.assign(new EventEmitter(), { members: () => [] }) as unknown as MemberSource
   const log = resolveLogger()
-  const channels = new Channels(libp2p, membership, { maxChannels: 2, syncIntervalMs: 60_000 }, log, keyPem, trustEveryone())
+  const channels = new Channels(libp2p, membership, { maxChannels: 2, syncIntervalMs: 60_000 }, log, keyPem, roles)
   await channels.start()
   stop = async () => { await channels.stop() }
-  const wiring: ClientChannels = { read: name => channels.forRead(name), write: name => channels.channel(name) }
+  const wiring: ClientChannels = { read: (name, peer) => channels.forRead(name, peer), write: name => channels.channel(name) }
   const handler = channelClientHandler(wiring, trustEveryone(['client']), new Rejections(log))
-  const ask = async (request: ClientRequest): Promise<unknown> => {
+  const ask = async (request: ClientRequest, from = client): Promise<unknown> => {
     const [outbound, inbound] = await streamPair()
-    const handled = handler(inbound, { remotePeer: client } as unknown as Connection)
+    const handled = handler(inbound, { remotePeer: from } as unknown as Connection)
     const json = new JsonStream(outbound)
     await json.write(request)
     const reply = await json.read(v.unknown())
@@ -80,7 +84,7 @@ describe('client reads of channels not open here', () => {
     const taken = channels.channel('shared') // counted now (2 of 2), and never closed for idleness
     expect(channels.forRead('shared')).toBe(taken)
     expect(() => channels.channel('third')).toThrow(ChannelLimitError)
-    for (let i = 0; i < CLIENT_READ_CHANNELS + 1; i++) await ask({ op: 'list', channel: `r${i}` })
+    for (let i = 0; i < CLIENT_READ_CHANNELS + 1; i++) await ask({ op: 'list', channel: `r${i}` }, i < CLIENT_READ_CHANNELS ? client : other)
     expect(pubsub.subscribed.has(topicOf('shared'))).toBe(true)
   })
 
@@ -89,7 +93,7 @@ describe('client reads of channels not open here', () => {
     const { channels, pubsub, ask } = await node()
     for (let i = 0; i < CLIENT_READ_CHANNELS; i++) await ask({ op: 'list', channel: `r${i}` })
     await ask({ op: 'get', channel: 'r0', key: 'k' }) // r0 read again: r1 is now the least recent
-    await ask({ op: 'list', channel: 'extra' })
+    await ask({ op: 'list', channel: 'extra' }, other) // another client: this one has used its 8 opens
     expect(channels.isOpen('r1')).toBe(false)
     expect(pubsub.subscribed.has(topicOf('r1'))).toBe(false)
     expect(pubsub.topicValidators.has(topicOf('r1'))).toBe(false)
@@ -98,4 +102,33 @@ describe('client reads of channels not open here', () => {
     vi.advanceTimersByTime(CLIENT_READ_IDLE_MS + 60_000)
     expect(pubsub.subscribed.size).toBe(0)
   })
+
+  it('one peer opens at most 8 of them at once, then one a minute (ERR_RATE_LIMITED): each opening makes every member holding the channel ship all of it here', async () => {
+    const { channels, ask } = await node()
+    for (let i = 0; i < 8; i++) expect(await ask({ op: 'list', channel: `n${i}` })).toMatchObject({ ok: true })
+    expect(await ask({ op: 'list', channel: 'n8' })).toMatchObject({ ok: false, error: { code: 'ERR_RATE_LIMITED' } })
+    expect(channels.isOpen('n8')).toBe(false)
+    // what is open already is read at no cost, and another peer has its own budget
+    expect(await ask({ op: 'get', channel: 'n0', key: 'k' })).toMatchObject({ ok: true })
+    expect(await ask({ op: 'list', channel: 'n8' }, other)).toMatchObject({ ok: true })
+  })
 })
+
+it('a snapshot relaying writes of an origin this node dropped (revoked or expired) has them refused, whoever relays it; the others are merged', async () => {
+  const revoked = identity()
+  const fine = identity()
+  const roles = { ...trustEveryone(), wasDropped: (peer: string) => peer === revoked.id }
+  const { channels } = await node(roles)
+  const channel = channels.channel('app')
+  const write = (who: ReturnType<typeof identity>, key: string): Entry => {
+    const e: Entry = { key, value: 'v', deleted: false, t: Date.now(), c: 0, origin: who.id }
+    e.sig = who.sign('app', e)
+    return e
+  }
+  const merge = (channels as unknown as { merge: (c: Channel, entries: Entry[], peer: string, via: string) => void }).merge.bind(channels)
+  merge(channel, [write(revoked, 'evil'), write(fine, 'good')], 'relaying-member', 'snapshot')
+  expect(channel.has('evil')).toBe(false)
+  expect(channel.get('good')).toBe('v')
+  expect(channels.rejected()).toContainEqual(expect.objectContaining({ reason: 'forbidden', count: 1 }))
+})
+

@@ -1,23 +1,13 @@
 import { describe, it, expect } from 'vitest'
 import * as v from 'valibot'
-import { generateKeyPairSync } from 'node:crypto'
-import { publicKeyFromRaw } from '@libp2p/crypto/keys'
-import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { entrySchema } from '../../../src/channels/schema.ts'
 import { HlcClock, MAX_COUNTER } from '../../../src/channels/hlc.ts'
 import { Channel } from '../../../src/channels/channel.ts'
 import type { Entry } from '../../../src/channels/store.ts'
-import { entrySigner, verifyEntry } from '../../../src/channels/signature.ts'
+import { verifyEntry } from '../../../src/channels/signature.ts'
+import { identity } from './identity.ts'
 import { resolveChannelsConfig } from '../../../src/channels/config.ts'
 import { ChannelLimitError, ConfigError, ERR_CHANNEL_LIMIT } from '../../../src/errors.ts'
-
-/** A member identity: its key (PEM) and the peer id that embeds its public key. */
-function identity (): { id: string, sign: (channel: string, e: Entry) => string } {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519')
-  const x = publicKey.export({ format: 'jwk' }).x!
-  const id = peerIdFromPublicKey(publicKeyFromRaw(Buffer.from(x, 'base64url'))).toString()
-  return { id, sign: entrySigner(privateKey.export({ format: 'pem', type: 'pkcs8' }).toString()) }
-}
 
 const me = identity()
 const other = identity()

@@ -9,7 +9,7 @@ import { MAX_MESSAGE_BYTES } from '../../../src/transport/json-stream.ts'
 import { Rejections } from '../../../src/transport/rejections.ts'
 import { STATUS_PROTOCOL, fetchStatus, statusHandler } from '../../../src/control/status.ts'
 import type { StatusReport } from '../../../src/control/status.ts'
-import { StatusBudget } from '../../../src/control/status-budget.ts'
+import { PeerBudget } from '../../../src/transport/peer-budget.ts'
 import { ERR_RATE_LIMITED } from '../../../src/errors.ts'
 
 /** A row as a real node lists it: a real peer id, three addresses, a stage running. */
@@ -23,7 +23,7 @@ async function row (): Promise<StatusReport['members'][number]> {
 }
 
 /** A node serving `report` on a fake network; `ask` fetches it as a fresh peer, or as `from`. */
-async function serve (report: () => StatusReport, budget?: StatusBudget): Promise<{ ask: (from?: FakePeer) => Promise<StatusReport>, rejections: Rejections, network: FakeNetwork }> {
+async function serve (report: () => StatusReport, budget?: PeerBudget): Promise<{ ask: (from?: FakePeer) => Promise<StatusReport>, rejections: Rejections, network: FakeNetwork }> {
   const rejections = new Rejections(pino({ level: 'silent' }))
   const network = new FakeNetwork()
   const node = await network.peer()
@@ -45,7 +45,7 @@ describe('status protocol', () => {
 
   it('each peer pays for the rows it has serialised: past its budget it is refused with ERR_RATE_LIMITED, others are not', async () => {
     const report: StatusReport = { self: await row(), members: await Promise.all(Array.from({ length: 9 }, row)) }
-    const { ask, rejections, network } = await serve(() => report, new StatusBudget({ burstRows: 25, rowsPerSecond: 0.001, minRows: 1 }))
+    const { ask, rejections, network } = await serve(() => report, new PeerBudget({ burst: 25, perSecond: 0.001, minCost: 1 }))
     const greedy = await network.peer()
     // 25 rows: 10 + 10 leaves 5 (still above zero), the third takes it to -5, the fourth is refused
     for (let i = 0; i < 3; i++) expect((await ask(greedy)).members.length).toBe(9)
@@ -55,14 +55,15 @@ describe('status protocol', () => {
   })
 })
 
-describe('StatusBudget', () => {
-  it('refills at rowsPerSecond up to burstRows, charges at least minRows, and says how long to wait', () => {
-    const budget = new StatusBudget({ rowsPerSecond: 1000, burstRows: 2000, minRows: 100 })
+describe('PeerBudget', () => {
+  it('refills at perSecond up to burst, charges at least minCost, and says how long to wait', () => {
+    const budget = new PeerBudget({ perSecond: 1000, burst: 2000, minCost: 100 })
     expect(budget.waitMs('a', 0)).toBe(0)
     budget.charge('a', 5000, 0)
-    // 3000 rows in debt at 1000 rows/s: a little over 3 s
-    expect(budget.waitMs('a', 0)).toBe(3001)
-    expect(budget.waitMs('a', 3002)).toBe(0)
+    // 3000 rows in debt at 1000 rows/s, and a request's 100 to have: 3.1 s
+    expect(budget.waitMs('a', 0)).toBe(3100)
+    expect(budget.waitMs('a', 3099)).toBeGreaterThan(0)
+    expect(budget.waitMs('a', 3100)).toBe(0)
     expect(budget.waitMs('b', 0)).toBe(0)
     // a long quiet spell refills to the burst, no more
     budget.charge('a', 1, 1_000_000)
@@ -71,7 +72,7 @@ describe('StatusBudget', () => {
   })
 
   it('tracks at most maxPeers peers', () => {
-    const budget = new StatusBudget({ rowsPerSecond: 1, burstRows: 10, maxPeers: 2 })
+    const budget = new PeerBudget({ perSecond: 1, burst: 10, maxPeers: 2 })
     for (const peer of ['a', 'b', 'c']) budget.charge(peer, 100, 0)
     expect(budget.waitMs('a', 0)).toBe(0)
     expect(budget.waitMs('c', 0)).toBeGreaterThan(0)

@@ -1,4 +1,4 @@
-import type { PeerCredentials } from './credentials.ts'
+import type { PeerCredential, PeerCredentials } from './credentials.ts'
 import { connectedPeersWhere, dropPeer } from './drop-peer.ts'
 import type { TrustLibp2p } from './drop-peer.ts'
 import type { Logger } from '../logger.ts'
@@ -19,19 +19,21 @@ export interface CertificateExpiryInit {
 /**
  * Certificates expire while connected: every `checkMs` each open connection's
  * verified certificate is checked, and a peer whose certificate has expired is
- * disconnected (the handshake refuses it from then on). The node's own
+ * disconnected (the handshake refuses it from then on). A peer only remembered
+ * (not connected) whose certificate has expired is dropped too, so gossip it
+ * wrote, relayed by another member, is refused. The node's own
  * certificate, and the grid CA, are warned about at start and once a day within
  * 30 days of their end.
  */
 export class CertificateExpiry {
   private readonly libp2p: TrustLibp2p
-  private readonly credentials: Pick<PeerCredentials, 'get' | 'drop'>
+  private readonly credentials: Pick<PeerCredentials, 'get' | 'drop' | 'entries'>
   private readonly checkMs: number
   private readonly log: Logger
   private readonly warnings: ExpiryWarning[]
   private timer?: ReturnType<typeof setInterval>
 
-  constructor (libp2p: TrustLibp2p, credentials: Pick<PeerCredentials, 'get' | 'drop'>, init: CertificateExpiryInit, log: Logger) {
+  constructor (libp2p: TrustLibp2p, credentials: Pick<PeerCredentials, 'get' | 'drop' | 'entries'>, init: CertificateExpiryInit, log: Logger) {
     this.libp2p = libp2p
     this.credentials = credentials
     this.checkMs = init.checkMs
@@ -52,11 +54,18 @@ export class CertificateExpiry {
     clearInterval(this.timer)
   }
 
-  /** One round: drops peers whose certificate expired, and warns about our own when due. */
+  /** One round: drops peers whose certificate expired, connected or only remembered, and warns about our own when due. */
   check (now = Date.now()): void {
-    for (const { peer, credential } of connectedPeersWhere(this.libp2p, this.credentials, c => c.notAfter <= now)) {
+    const expired = (credential: PeerCredential): boolean => credential.notAfter <= now
+    for (const { peer, credential } of connectedPeersWhere(this.libp2p, this.credentials, expired)) {
       this.log.warn({ peer: peer.toString(), name: credential.name, serial: credential.serial, notAfter: new Date(credential.notAfter).toISOString() }, `disconnected peer ${peer.toString()} ("${credential.name}"): its certificate expired`)
       void dropPeer(this.libp2p, this.credentials, peer)
+    }
+    // a remembered peer's credential still vouches for gossip it wrote (relayed by others) until dropped
+    for (const [id, credential] of [...this.credentials.entries()]) {
+      if (!expired(credential)) continue
+      this.log.debug({ peer: id, name: credential.name, serial: credential.serial, notAfter: new Date(credential.notAfter).toISOString() }, `dropped remembered peer ${id} ("${credential.name}"): its certificate expired`)
+      this.credentials.drop(id)
     }
     this.checkOwn(now)
   }

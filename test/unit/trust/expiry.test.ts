@@ -1,8 +1,12 @@
 import { describe, it, expect } from 'vitest'
 import { pino } from 'pino'
 import type { Connection, PeerId } from '@libp2p/interface'
+import type { Message } from '@libp2p/gossipsub'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { CertificateExpiry, EXPIRY_WARNING_MS } from '../../../src/trust/expiry.ts'
 import { PeerCredentials } from '../../../src/trust/credentials.ts'
+import { gossipRefusal } from '../../../src/trust/gossip-roles.ts'
 
 const DAY = 24 * 60 * 60 * 1000
 const NOW = Date.parse('2026-06-01T00:00:00Z')
@@ -43,6 +47,26 @@ describe('CertificateExpiry', () => {
     expect(credentials.get('A')).toBeUndefined()
     expect(credentials.get('B')).toBeDefined()
     expect(lines.some(l => l.level === 40 && /"a"\): its certificate expired/.test(l.msg))).toBe(true)
+  })
+
+  it('drops a peer only remembered (not connected) once its certificate has expired: gossip it wrote is refused whoever relays it', async () => {
+    const newPeer = async (): Promise<string> => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const signedBy = (author: string): Message => ({ type: 'signed', from: peerIdFromString(author), topic: 't', data: new Uint8Array(), sequenceNumber: 1n, signature: new Uint8Array(), key: undefined as never })
+    const [remembered, stillValid, relay] = [await newPeer(), await newPeer(), await newPeer()]
+    const libp2p = stubLibp2p([relay])
+    const credentials = new PeerCredentials()
+    credentials.record(remembered, credential('r', NOW + 10_000))
+    credentials.record(stillValid, credential('v', NOW + 60 * DAY))
+    credentials.record(relay, credential('relay', NOW + 60 * DAY))
+    const expiry = new CertificateExpiry(libp2p, credentials, { ownNotAfter: NOW + 365 * DAY, checkMs: 1000 }, pino({ level: 'silent' }))
+    expiry.check(NOW + 9_999)
+    expect(gossipRefusal(credentials, relay, signedBy(remembered))).toBeUndefined()
+    expiry.check(NOW + 10_000)
+    expect(libp2p.hungUp).toEqual([])
+    expect(credentials.get(remembered)).toBeUndefined()
+    expect(gossipRefusal(credentials, relay, signedBy(remembered))?.reason).toBe('forbidden')
+    expect(gossipRefusal(credentials, relay, signedBy(stillValid))).toBeUndefined()
+    expect(gossipRefusal(credentials, relay, signedBy(relay))).toBeUndefined()
   })
 
   it('warns about its own certificate within 30 days, at most once a day, and says when it has expired', () => {

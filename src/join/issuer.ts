@@ -14,7 +14,7 @@ import type { Logger } from '../logger.ts'
 import { describeRoles } from '../trust/roles.ts'
 import { FailureLimiter } from './rate-limit.ts'
 import { macMatches } from './token.ts'
-import type { TokenStore } from './token-store.ts'
+import type { TokenRecord, TokenStore } from './token-store.ts'
 import { JOIN_EXCHANGE_TIMEOUT_MS, joinRequest, readLine, writeLine } from './wire.ts'
 import type { JoinResponse } from './wire.ts'
 
@@ -126,14 +126,26 @@ export class JoinIssuer {
     // the MAC is checked under the store's lock, against the record the use is counted on
     const used = await this.init.tokens.consume(request.token, token => macMatches(token.secret, Buffer.from(request.csr), request.mac) ? undefined : 'bad token secret')
     if ('refused' in used) return this.refuse(from, `token ${request.token}: ${used.refused}`)
+    let issued: { cert: string, serial: string, peerId: string }
+    try {
+      issued = await this.issue(csr, name, used)
+    } catch (err) {
+      // nothing was sent: the use is given back, so a --uses 1 token is not spent by the issuer's own failure
+      await this.init.tokens.release(used.id).catch((releaseErr: unknown) => { this.init.log.error({ err: releaseErr, token: used.id }, `could not give back the use of token ${used.id} after a failed join`) })
+      throw err
+    }
+    this.init.log.info({ from, name, serial: issued.serial, peerId: issued.peerId, token: used.id, roles: describeRoles(used.roles), used: used.used, uses: used.uses }, 'issued a certificate to a joining node')
+    return { v: 1, ok: true, cert: issued.cert, ca: this.init.ca.cert, roles: used.roles, addresses: this.init.addresses() }
+  }
+
+  /** Signs the joiner's certificate and records it: recorded before it is handed out, so a certificate nobody could revoke by name is never sent. */
+  private async issue (csr: x509.Pkcs10CertificateRequest, name: string, used: TokenRecord): Promise<{ cert: string, serial: string, peerId: string }> {
     const cert = await signCertificate(this.init.ca, csr.publicKey, { name, roles: used.roles, validityDays: this.init.validityDays })
     const x509cert = new X509Certificate(cert)
     const serial = normalizeSerial(x509cert.serialNumber)
     const peerId = peerIdFromCertificate(x509cert)?.toString() ?? ''
-    // recorded before it is handed out: a certificate nobody could revoke by name is never sent
     await this.issued.add({ serial, name, peerId, token: used.id, issuedAt: Date.now(), notAfter: Date.parse(x509cert.validTo) })
-    this.init.log.info({ from, name, serial, peerId, token: used.id, roles: describeRoles(used.roles), used: used.used, uses: used.uses }, 'issued a certificate to a joining node')
-    return { v: 1, ok: true, cert, ca: this.init.ca.cert, roles: used.roles, addresses: this.init.addresses() }
+    return { cert, serial, peerId }
   }
 
   /** Counts the failure for `from` and logs it (once it is blocked, its further attempts are not logged). */

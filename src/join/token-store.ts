@@ -99,6 +99,19 @@ export class TokenStore {
     })
   }
 
+  /**
+   * Gives back one use of `id` that `consume` counted: the issuer failed (signing,
+   * recording the certificate) before anything was sent, so the joiner may try again.
+   */
+  async release (id: string): Promise<void> {
+    await this.update(tokens => {
+      const token = tokens.find(t => t.id === id)
+      if (token == null || token.used === 0) return { result: undefined }
+      token.used--
+      return { tokens, result: undefined }
+    })
+  }
+
   private async update<T> (change: (tokens: TokenRecord[]) => { tokens?: TokenRecord[], result: T }): Promise<T> {
     return await this.file.update(current => {
       const { tokens, result } = change(current?.tokens ?? [])

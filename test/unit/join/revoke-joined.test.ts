@@ -73,6 +73,21 @@ describe('a certificate issued through a join token can be revoked by the joined
     expect(byPeer).toMatchObject({ serial: normalizeSerial(second.serialNumber), name: 'twice', added: true })
   })
 
+  it('a certificate that cannot be recorded is not sent, and the token use is given back: a retry once the record is fixed joins', async () => {
+    const issued = new IssuedLog(join(dir, 'ca'))
+    const before = await readFile(issued.path, 'utf8').catch(() => JSON.stringify({ v: 1, issued: [] }))
+    const record = await store.create({ roles: ['agent', 'member'], ttlMs: 60_000, uses: 1 })
+    const token = parseToken(formatToken({ id: record.id, secret: record.secret, caHash: certificateHash(caCert) }))
+    // an issued.json the schema refuses: IssuedLog.add throws
+    await writeFile(issued.path, JSON.stringify({ v: 2, issued: [] }))
+    await expect(requestJoin({ token, host: '127.0.0.1', port, name: 'unrecorded' })).rejects.toThrow(/the issuer failed; try again later/)
+    expect((await store.list()).find(t => t.id === token.id)?.used).toBe(0)
+    await writeFile(issued.path, before)
+    const cert = new X509Certificate((await requestJoin({ token, host: '127.0.0.1', port, name: 'unrecorded' })).tls.cert)
+    expect((await store.list()).find(t => t.id === token.id)?.used).toBe(1)
+    expect((await issued.list()).map(i => i.serial)).toContain(normalizeSerial(cert.serialNumber))
+  })
+
   it('keeps the last MAX_ISSUED records', async () => {
     const record = new IssuedLog(await mkdtemp(join(tmpdir(), 'gridd-issued-')))
     try {

@@ -92,10 +92,10 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
     if (this.options.equalize) {
       const { equalizeMs: tickMs, utilization, drainMs, scaleDownAfterMs } = this.options
       this.equalizer = new EqualizerLoop(this.stages, { tickMs, utilization, drainMs, scaleDownAfterMs }, grid.capacity, (stage, workers, delta, reason) => {
-        this.emit('stage:scaled', { stage, workers, delta, reason })
+        this.notify('stage:scaled', { stage, workers, delta, reason })
       }, (stage, limit) => {
         const round = (n: number): number => Math.round(n * 10) / 10
-        this.emit('stage:held', { stage, workers: limit.workers, holdMs: limit.holdMs, capacityBefore: round(limit.before), capacityAfter: round(limit.after) })
+        this.notify('stage:held', { stage, workers: limit.workers, holdMs: limit.holdMs, capacityBefore: round(limit.before), capacityAfter: round(limit.after) })
       })
     }
     this.options.signal?.addEventListener('abort', this.onAbort, { once: true })
@@ -167,13 +167,27 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
       failed: (envelope, error) => {
         this.outstanding--
         this.acks?.settled(envelope.id)
-        this.emit('item:failed', { id: envelope.id, stage, item: envelope.value, attempts: envelope.attempts, error })
+        this.notify('item:failed', { id: envelope.id, stage, item: envelope.value, attempts: envelope.attempts, error })
         this.maybeFinish()
       },
-      workerLost: (handle, detail) => { this.emit('worker:lost', { stage, workerId: handle.id, agentId: handle.agentId, detail }) },
-      respawning: (workers, delta) => { this.emit('stage:scaled', { stage, workers, delta, reason: 'below minWorkers: respawn' }) },
-      unplaceable: report => { this.emit('stage:unplaceable', report) },
+      workerLost: (handle, detail) => { this.notify('worker:lost', { stage, workerId: handle.id, agentId: handle.agentId, detail }) },
+      respawning: (workers, delta) => { this.notify('stage:scaled', { stage, workers, delta, reason: 'below minWorkers: respawn' }) },
+      unplaceable: report => { this.notify('stage:unplaceable', report) },
       cannotStart: err => { this.finish(err) }
+    }
+  }
+
+  /**
+   * Tells the run's listeners. A listener that throws is logged: the throw would otherwise land in the
+   * stage or the equalizer that reported the event, half-way through its bookkeeping (after a failed
+   * item, the check for the run's end skipped: `done` never settled), and from a settlement's `.then`
+   * or a timer end the process.
+   */
+  private notify<K extends keyof PipelineRunEvents> (event: K, ...args: PipelineRunEvents[K]): void {
+    try {
+      this.emit(event, ...(args as never))
+    } catch (err) {
+      this.log.error({ err, event }, `a "${event}" listener of pipeline ${this.name} threw; the run goes on`)
     }
   }
 

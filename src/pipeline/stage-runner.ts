@@ -239,7 +239,7 @@ export class StageRunner implements Downstream, EqualizedStage {
     const slot: Slot = { handle, inflight: new Map(), draining: false, dead: false, exclusive: false }
     this.slots.set(handle.id, slot)
     this.counts.maxWorkers = Math.max(this.counts.maxWorkers, this.workers)
-    void handle.exited.then(exit => { this.onExit(slot, exit) })
+    void handle.exited.then(exit => { this.onExit(slot, exit) }).catch((err: unknown) => { this.log.error({ err, worker: handle.id }, 'handling a worker\'s exit failed') })
     if (this.owed > 0) {
       // a scale-down came while it was being placed: drained now, before it takes an item
       this.owed--
@@ -300,10 +300,11 @@ export class StageRunner implements Downstream, EqualizedStage {
     const ticket = this.nextTicket++
     slot.inflight.set(ticket, envelope)
     envelope.attempts++
+    // nobody holds this promise: what throws while settling is logged, never an unhandled rejection
     slot.handle.process(envelope.value).then(
       result => { this.onResult(slot, ticket, result) },
       (err: Error) => { this.onError(slot, ticket, err) }
-    )
+    ).catch((err: unknown) => { this.log.error({ err, item: envelope.id }, 'settling an item failed') })
   }
 
   /** Takes the item off its worker; undefined when it was already given back (a late settlement). */
@@ -324,17 +325,12 @@ export class StageRunner implements Downstream, EqualizedStage {
     slot.busySince = undefined
   }
 
-  /** In a settlement's `.then`, whose promise nobody holds: what throws here is logged, never an unhandled rejection. */
   private onResult (slot: Slot, ticket: number, result: unknown): void {
     if (this.closed) return
     const envelope = this.settle(slot, ticket)
     if (envelope == null) { this.late++; return }
-    try {
-      this.handOn(envelope, result)
-      this.dispatch()
-    } catch (err) {
-      this.log.error({ err, item: envelope.id }, 'settling a result failed')
-    }
+    this.handOn(envelope, result)
+    this.dispatch()
   }
 
   /** An item's result to the downstream (an array fans out, undefined drops it); one it cannot take fails the item. */

@@ -100,6 +100,49 @@ describe('PipelineRun with stub workers', () => {
     await expect(run.done).rejects.toThrow('sink down')
   })
 
+  /** Unhandled rejections while `body` runs (one ends the owner's process). */
+  async function unhandledDuring (body: () => Promise<void>): Promise<unknown[]> {
+    const seen: unknown[] = []
+    const onUnhandled = (reason: unknown): void => { seen.push(reason) }
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      await body()
+      await flush()
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
+    return seen
+  }
+  const within = async <T>(done: Promise<T>, ms = 2000): Promise<T | 'not finished'> => await Promise.race([done, new Promise<'not finished'>(resolve => { setTimeout(() => { resolve('not finished') }, ms) })])
+
+  it('an item:failed listener that throws is logged: no unhandled rejection, every item is still counted out and the run finishes', async () => {
+    let heard = 0
+    const unhandled = await unhandledDuring(async () => {
+      const run = start({ stages: [{ name: 'fails', module: 'f.mjs' }], sink: () => {}, maxAttempts: 1, equalize: false }, grid({ fails: () => { throw new RangeError('bad item') } }))
+      run.on('item:failed', () => { heard++; throw new Error('a bug in the listener') })
+      // all in and the input ended before the worker is placed: only the failures can end the run
+      for (const n of range(5)) void run.push(n)
+      run.end()
+      expect(await within(run.done)).toMatchObject({ in: 5, out: 0, failed: 5 })
+    })
+    expect(unhandled).toEqual([])
+    expect(heard).toBe(5)
+  })
+
+  it('a worker:lost listener that throws is logged: no unhandled rejection, the lost worker is replaced and the run finishes', async () => {
+    let first = true
+    const g = grid({ echo: item => { if (first) { first = false; return 'hold' } return item } })
+    const unhandled = await unhandledDuring(async () => {
+      const run = start({ source: range(3), stages: [{ name: 'echo', module: 'e.mjs' }], sink: () => {}, equalize: false }, g)
+      run.on('worker:lost', () => { throw new Error('a bug in the listener') })
+      await vi.waitFor(() => { expect(g.workers[0]?.held.length).toBe(1) })
+      g.workers[0]!.crash()
+      expect(await within(run.done)).toMatchObject({ in: 3, out: 3, failed: 0 })
+    })
+    expect(unhandled).toEqual([])
+    expect(g.workers).toHaveLength(2)
+  })
+
   it('no agent: 0 workers, one stage:unplaceable, and the run completes once placement works', async () => {
     vi.useFakeTimers()
     let refuse = true

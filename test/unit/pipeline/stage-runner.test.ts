@@ -475,6 +475,40 @@ describe('StageRunner handing results on', () => {
     expect(stage.totals()).toMatchObject({ processed: 1, failed: 0 })
   })
 
+  it('a run handler that throws while an error or an exit settles (item failed, worker lost) is logged, never an unhandled rejection', async () => {
+    const resolved = resolvePipelineOptions({ stages: [{ name: 's', module: 's.mjs' }], sink: () => {}, maxAttempts: 1 })
+    const workers: FakeWorker[] = []
+    const stage = new StageRunner({
+      spec: resolved.stages[0]!,
+      options: resolved,
+      downstream: new FakeDownstream(),
+      spawn: async () => {
+        const worker = new FakeWorker('s', item => { if (item === 'bad') throw new RangeError('bad item'); return 'hold' })
+        workers.push(worker)
+        return worker
+      },
+      events: {
+        resulted: () => {},
+        failed: () => { throw new Error('a bug in the run') },
+        workerLost: () => { throw new Error('a bug in the run') },
+        respawning: () => {},
+        unplaceable: () => {},
+        cannotStart: () => {}
+      },
+      log: silent
+    })
+    const unhandled = await unhandledDuring(async () => {
+      stage.start()
+      await flush()
+      stage.accept(envelopes('bad', 'held'))
+      await flush()
+      workers[0]!.crash()
+      await flush()
+    })
+    expect(unhandled).toEqual([])
+    expect(stage.totals()).toMatchObject({ failed: 1 })
+  })
+
   it('a result the downstream cannot take fails its item, reported, and the stage goes on', async () => {
     const refusing: Downstream = {
       room: () => 1,

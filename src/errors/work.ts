@@ -171,11 +171,13 @@ export class AddonStartError extends GridError {
 export const ERR_NOT_SERIALIZABLE = 'ERR_NOT_SERIALIZABLE'
 /**
  * An item or result JSON cannot encode (a BigInt, a cycle, nesting past the stack) on its way between an
- * owner and a remote agent: that item fails with it, as its own error; the rest of its batch goes on.
+ * owner and a remote agent, or a result a worker's structured-clone IPC cannot copy (a function, a symbol):
+ * that item fails with it, as its own error; the rest of its batch goes on.
  */
 export class NotSerializableError extends GridError {
-  constructor (what: string, cause: unknown) {
-    super(`${what} is not JSON-serializable${causeText(cause)}`, ERR_NOT_SERIALIZABLE, { cause })
+  /** `how`: why it cannot cross, when not for JSON ("cannot be sent back from the worker (…)"). */
+  constructor (what: string, cause: unknown, how?: string) {
+    super(`${what} ${how ?? 'is not JSON-serializable'}${causeText(cause)}`, ERR_NOT_SERIALIZABLE, { cause })
   }
 }
 

@@ -8,6 +8,7 @@ import { serialize } from 'node:v8'
 import { LocalWorker } from '../../../src/agent/local-worker.ts'
 import { sendOutputs } from '../../../src/worker/send-outputs.ts'
 import type { WorkerOutput } from '../../../src/worker/ipc.ts'
+import { ERR_NOT_SERIALIZABLE } from '../../../src/errors.ts'
 
 const WORKER_HOST = fileURLToPath(new URL('../../../src/cli/worker-host.ts', import.meta.url))
 
@@ -26,8 +27,8 @@ it('a result the IPC serializer cannot take fails its item alone; the worker hos
     const results = await Promise.allSettled([worker.process(1), worker.process('fn'), worker.process({ a: 2 })])
     expect(results[0]).toEqual({ status: 'fulfilled', value: 1 })
     expect(results[1].status).toBe('rejected')
-    const reason = (results[1] as PromiseRejectedResult).reason as { name: string, message: string }
-    expect(reason.name).toBe('TypeError')
+    const reason = (results[1] as PromiseRejectedResult).reason as { code: string, message: string }
+    expect(reason.code).toBe(ERR_NOT_SERIALIZABLE)
     expect(reason.message).toMatch(/result cannot be sent back from the worker/)
     expect(results[2]).toEqual({ status: 'fulfilled', value: { a: 2 } })
     // later items still run on the same worker
@@ -45,7 +46,7 @@ it('sendOutputs: a batch that cannot be cloned goes again one by one, in order; 
   const send = (outputs: WorkerOutput[]): void => { serialize(outputs); sent.push(outputs) }
   sendOutputs([{ id: 0, value: 'a' }, { id: 1, value: Symbol('s') }, { id: 2, notice: 'progress', value: () => {} }, { id: 2, value: 'c' }], send)
   expect(sent.map(batch => batch.map(o => o.id))).toEqual([[0], [1], [2]])
-  expect(sent[1]![0]).toMatchObject({ id: 1, error: { name: 'TypeError' } })
+  expect(sent[1]![0]).toMatchObject({ id: 1, error: { name: 'NotSerializableError', code: ERR_NOT_SERIALIZABLE } })
   sendOutputs([{ id: 3, value: 'd' }, { id: 4, value: 'e' }], send)
   expect(sent.at(-1)).toEqual([{ id: 3, value: 'd' }, { id: 4, value: 'e' }])
 })

@@ -141,8 +141,8 @@ export class MembershipCore {
     }
     const verified = this.hooks.verified?.(from) ?? true
     // a late heartbeat (gossip reordered it) still brings its claims; its entry is older than ours
-    const events = order === 'late' ? [] : verified ? this.table.heard(this.hooks.certify(member), now, hb.seq) : this.table.heardUnverified(this.hooks.certify(member), now)
-    if (order === 'late' && verified) this.table.heardLate(member.id, hb.seq)
+    const events = order === 'late' ? [] : verified ? this.table.heard(this.hooks.certify(member), now, hb.seq) : this.table.heardUnverified(this.hooks.certify(member), now, hb.seq)
+    if (order === 'late') this.table.heardLate(member.id, hb.seq)
     for (const claim of hb.suspects) {
       if (this.tooFarAhead(claim.incarnation)) this.hooks.reject(MEMBERS_TOPIC, 'incarnation', from, 'dropped a suspicion: incarnation ahead of the clock', `incarnation ${claim.incarnation}`)
       else if (claim.id === this.self.id) publish = this.refute(claim.incarnation, `${from} reports us ${claim.state}`) || publish
@@ -180,6 +180,15 @@ export class MembershipCore {
   onAck (id: string, incarnation: number, now: number): MemberEvent[] {
     if (this.tooFarAhead(incarnation)) return []
     return this.table.acked(id, incarnation, now)
+  }
+
+  /**
+   * A dial to `id` went unanswered. A hearsay row whose own signed heartbeats keep coming is kept
+   * (table-hearsay.ts) while the last is under twice the refresh interval old: an unchanged member
+   * gossips only at that interval, so a shorter window would fail it and list it again at each one.
+   */
+  onUnanswered (id: string, now: number): MemberEvent[] {
+    return this.table.unanswered(id, now, 2 * this.refreshMs())
   }
 
   /** Failure detection, forgetting, and whom to watch next. */

@@ -103,7 +103,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
       lookup: id => this.core.table.get(id, performance.now()),
       // a dial's outcome, in a promise nobody awaits: a throwing listener is logged, not an unhandled rejection
       refused: id => { this.guarded('dial', () => { this.apply(this.core.table.unreachable(id, performance.now())) }) },
-      unanswered: id => { this.guarded('dial', () => { this.apply(this.core.table.unanswered(id, performance.now())) }) }
+      unanswered: id => { this.guarded('dial', () => { this.apply(this.core.onUnanswered(id, performance.now())) }) }
     })
   }
 

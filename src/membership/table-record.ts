@@ -43,6 +43,8 @@ export interface MemberRecord {
   seqIncarnation: number
   /** Dials that timed out while the row was hearsay. */
   unanswered: number
+  /** When a heartbeat of an unverified signer (the member's key, maybe no member's) last brought news to the row; -Infinity before. */
+  signedAt: number
   /**
    * Whether this node's own evidence (silence of a member it watches, a refused redial) made the
    * row suspect or failed: only such claims are gossiped. A suspicion learned from others is not

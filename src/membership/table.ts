@@ -4,16 +4,15 @@ import type { Member, MemberEvent, MemberEventType } from './member.ts'
 import { suspicionTimeout, expectedConfirmations } from './suspicion.ts'
 import { StateIndex } from './table-index.ts'
 import { TableRows } from './table-rows.ts'
-import { markHeard, markHeardAt, rowOrder } from './seq-window.ts'
+import { markHeard, markHeardAt } from './seq-window.ts'
 import type { HeartbeatOrder } from './seq-window.ts'
+import { dropsUnanswered, heardUnverified, rowPlace } from './table-hearsay.ts'
+import type { HearsayRows } from './table-hearsay.ts'
 import { liveReports, ownClaims } from './table-claims.ts'
 import type { ClaimRows } from './table-claims.ts'
 import type { Claim, LiveReport, MemberRecord, MemberTableInit } from './table-record.ts'
 
 export type { Claim, LiveReport, MemberTableInit } from './table-record.ts'
-
-/** Dials a hearsay row gets before it is dropped. */
-const HEARSAY_DIALS = 3
 
 /**
  * The member table and its state machine (SWIM + Lifeguard), pure: every
@@ -30,6 +29,13 @@ export class MemberTable {
   /** Ids by state, so the periodic work visits the few rows it concerns, not the whole table. */
   private index: StateIndex
   private readonly claimRows: ClaimRows = { peek: id => this.records.peek(id), watches: id => this.watches(id), hearsRecently: (rec, now) => this.hearsRecently(rec, now) }
+  private readonly hearsayRows: HearsayRows = {
+    peek: id => this.records.peek(id),
+    get: id => this.records.get(id),
+    merge: (entry, now) => this.merge(entry, now),
+    transition: (rec, entry, now, type) => this.transition(rec, entry, now, type),
+    event: (type, rec, now) => this.event(type, rec, now)
+  }
 
   constructor (init: MemberTableInit) {
     this.init = init
@@ -45,10 +51,10 @@ export class MemberTable {
     return table
   }
 
-  /** A heartbeat's place (seq-window.ts): an incarnation older than the one we know is a replay too. */
+  /** A heartbeat's place (table-hearsay.ts): an incarnation older than the one it signed is a replay too. */
   heartbeatOrder (id: string, incarnation: number, seq: number): HeartbeatOrder {
     const rec = this.records.peek(id)
-    return rec == null || !rec.direct ? 'new' : rowOrder(rec, rec.entry.incarnation, incarnation, seq)
+    return rec == null ? 'new' : rowPlace(rec, incarnation, seq)
   }
 
   /** A late heartbeat (older than one heard): its seq noted, its entry not (it is older than ours). */
@@ -91,25 +97,9 @@ export class MemberTable {
     return significantChange(prior, rec.entry) ? [this.event('member:update', rec, now)] : []
   }
 
-  /**
-   * A heartbeat signed by a key no handshake verified yet: its holder's word, maybe not a member's
-   * (anyone can mint keys; its relay vouches for none). Hearsay, like a sync entry (merge): dialled,
-   * it takes no verified row's place, is dropped if its dials go unanswered, and the same incarnation
-   * refreshes nothing. Only news in its own word counts: a higher incarnation refutes, `left` leaves.
-   */
-  heardUnverified (entry: MemberEntry, now: number): MemberEvent[] {
-    const seen = this.records.peek(entry.id)
-    if (seen == null || entry.id === this.init.selfId) return this.merge(entry, now)
-    const prior = seen.entry
-    if (entry.incarnation < prior.incarnation || (entry.state === 'left' && prior.state === 'left')) return []
-    if (entry.state !== 'left' && entry.incarnation === prior.incarnation) return []
-    const rec = this.records.get(entry.id)!
-    if (entry.state === 'left') return this.transition(rec, entry, now, 'member:leave')
-    if (prior.state === 'alive') {
-      rec.entry = { ...entry, state: 'alive' }
-      return significantChange(prior, rec.entry) ? [this.event('member:update', rec, now)] : []
-    }
-    return this.transition(rec, { ...entry, state: 'alive' }, now, prior.state === 'suspect' ? 'member:update' : 'member:rejoin')
+  /** A heartbeat (its `seq`) signed by a key no handshake verified yet: hearsay in its holder's word (table-hearsay.ts). */
+  heardUnverified (entry: MemberEntry, now: number, seq?: number): MemberEvent[] {
+    return entry.id === this.init.selfId ? [] : heardUnverified(this.hearsayRows, entry, now, seq)
   }
 
   /**
@@ -226,15 +216,15 @@ export class MemberTable {
   }
 
   /**
-   * A dial to the member failed (timed out). A row only others told us of, whose own word we never
-   * had, is dropped after a few: hearsay is not redialled for a day, and not kept alive by those who
-   * told us (a hostile sync cannot make us dial ghosts forever).
+   * A dial to the member failed (timed out). A row only others told us of, or only an unverified key
+   * signed, is dropped after a few unless its signed word is fresh within `quietMs` (table-hearsay.ts):
+   * hearsay is not redialled for a day, and not kept alive by those who told us (a hostile sync cannot
+   * make us dial ghosts forever).
    */
-  unanswered (id: string, now: number): MemberEvent[] {
+  unanswered (id: string, now: number, quietMs = 0): MemberEvent[] {
     const rec = this.records.get(id)
     if (rec == null || rec.direct || rec.entry.state === 'failed' || rec.entry.state === 'left') return []
-    rec.unanswered++
-    if (rec.unanswered < HEARSAY_DIALS) return []
+    if (!dropsUnanswered(rec, now, quietMs)) return []
     return this.transition(rec, { ...rec.entry, state: 'failed' }, now, 'member:fail')
   }
 
@@ -357,7 +347,7 @@ export class MemberTable {
   }
 
   private record (entry: MemberEntry, now: number, direct = true): MemberRecord {
-    return { entry, lastHeardAt: now, ownWordAt: now, stateSince: now, suspectedAt: now, contestedUntil: 0, direct, seq: -1, seqSeen: 0, seqIncarnation: entry.incarnation, unanswered: 0, ownClaim: false }
+    return { entry, lastHeardAt: now, ownWordAt: now, stateSince: now, suspectedAt: now, contestedUntil: 0, direct, seq: -1, seqSeen: 0, seqIncarnation: entry.incarnation, unanswered: 0, signedAt: -Infinity, ownClaim: false }
   }
 
   private transition (rec: MemberRecord, entry: MemberEntry, now: number, type: MemberEventType): MemberEvent[] {

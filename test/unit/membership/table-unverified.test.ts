@@ -31,11 +31,33 @@ describe('MemberTable: heartbeats of unverified signers', () => {
     expect(ghosts.list(0).map(m => m.id).sort()).toEqual(['A', 'G2', 'G3'])
   })
 
-  it('the same incarnation again refreshes nothing: a watched member heard only that way is suspected when silent', () => {
+  it('the same incarnation again is no liveness, only fresh figures: a watched member heard only that way is suspected when silent, and stays suspect', () => {
     const t = new MemberTable(INIT)
     t.heardUnverified(entry('G'), 0)
     for (let at = 100; at < SUSPECT; at += 100) expect(t.heardUnverified(entry('G', { load: { cpu: 0.9 } }), at)).toEqual([])
+    expect(t.get('G', SUSPECT - 1)).toMatchObject({ load: { cpu: 0.9 }, lastSeenMs: SUSPECT - 1 })
     expect(types(t.tick(SUSPECT))).toEqual(['member:suspect'])
+    expect(types(t.heardUnverified(entry('G', { weight: 0 }), SUSPECT + 1))).toEqual(['member:update'])
+    expect(t.get('G', SUSPECT + 1)).toMatchObject({ state: 'suspect', weight: 0 })
+    expect(types(t.tick(SUSPECT + MAX))).toEqual(['member:fail'])
+  })
+
+  it('a row its own signed heartbeats keep fresh is not dropped for unanswered dials; quiet, or only others\' word, it is', () => {
+    const QUIET = 5000
+    const t = new MemberTable(INIT)
+    t.setMonitored([], 0)
+    t.heardUnverified(entry('G'), 0, 0)
+    t.merge(entry('H'), 0)
+    for (const at of [10, 20, 30, 40]) expect(t.unanswered('G', at, QUIET)).toEqual([])
+    expect(types(t.unanswered('H', 10, QUIET))).toEqual([])
+    expect(types(t.unanswered('H', 20, QUIET))).toEqual([])
+    expect(types(t.unanswered('H', 30, QUIET))).toEqual(['member:fail'])
+    // a newer heartbeat keeps it; a replay is not one (the table is asked its order first)
+    expect(t.heartbeatOrder('G', 0, 0)).toBe('replay')
+    t.heardUnverified(entry('G'), 4000, 1)
+    expect(types(t.unanswered('G', 8999, QUIET))).toEqual([])
+    expect(types(t.unanswered('G', 9000, QUIET))).toEqual(['member:fail'])
+    expect(t.get('G', 9000)).toBeUndefined()
   })
 
   it('news in its own word counts: a higher incarnation refutes a suspicion, left is a leave', () => {

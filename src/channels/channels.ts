@@ -56,11 +56,11 @@ const READY_TIMEOUT_MS = 5000
 export const CLIENT_READ_CHANNELS = 8
 export const CLIENT_READ_IDLE_MS = 5 * 60_000
 /**
- * Channels one peer's reads may open here: 8 at once, then one a minute. Each opening subscribes, and every
+ * Channels one peer's reads may open here: 32 at once, then 4 a minute. Each opening subscribes, and every
  * member holding the channel answers with all of it: a client reading names in rotation must not make the
  * grid ship whole channels to this node in a loop.
  */
-const CLIENT_READ_OPENS = { burst: 8, perSecond: 1 / 60 }
+export const CLIENT_READ_OPENS = { burst: 32, perSecond: 4 / 60 }
 
 /**
  * The channels of one node: gossip per channel (`gridd/channel/<name>`,

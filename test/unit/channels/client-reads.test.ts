@@ -6,7 +6,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import * as v from 'valibot'
 import type { Connection } from '@libp2p/interface'
-import { Channels, CLIENT_READ_CHANNELS, CLIENT_READ_IDLE_MS } from '../../../src/channels/channels.ts'
+import { Channels, CLIENT_READ_CHANNELS, CLIENT_READ_IDLE_MS, CLIENT_READ_OPENS } from '../../../src/channels/channels.ts'
 import { channelClientHandler } from '../../../src/channels/client-protocol.ts'
 import type { ClientChannels } from '../../../src/channels/client-protocol.ts'
 import { topicOf } from '../../../src/channels/schema.ts'
@@ -103,14 +103,14 @@ describe('client reads of channels not open here', () => {
     expect(pubsub.subscribed.size).toBe(0)
   })
 
-  it('one peer opens at most 8 of them at once, then one a minute (ERR_RATE_LIMITED): each opening makes every member holding the channel ship all of it here', async () => {
+  it('one peer opens at most CLIENT_READ_OPENS.burst of them at once, then a few a minute (ERR_RATE_LIMITED): each opening makes every member holding the channel ship all of it here', async () => {
     const { channels, ask } = await node()
-    for (let i = 0; i < 8; i++) expect(await ask({ op: 'list', channel: `n${i}` })).toMatchObject({ ok: true })
-    expect(await ask({ op: 'list', channel: 'n8' })).toMatchObject({ ok: false, error: { code: 'ERR_RATE_LIMITED' } })
-    expect(channels.isOpen('n8')).toBe(false)
+    for (let i = 0; i < CLIENT_READ_OPENS.burst; i++) expect(await ask({ op: 'list', channel: `n${i}` })).toMatchObject({ ok: true })
+    expect(await ask({ op: 'list', channel: 'n-more' })).toMatchObject({ ok: false, error: { code: 'ERR_RATE_LIMITED' } })
+    expect(channels.isOpen('n-more')).toBe(false)
     // what is open already is read at no cost, and another peer has its own budget
-    expect(await ask({ op: 'get', channel: 'n0', key: 'k' })).toMatchObject({ ok: true })
-    expect(await ask({ op: 'list', channel: 'n8' }, other)).toMatchObject({ ok: true })
+    expect(await ask({ op: 'get', channel: `n${CLIENT_READ_OPENS.burst - 1}`, key: 'k' })).toMatchObject({ ok: true })
+    expect(await ask({ op: 'list', channel: 'n-more' }, other)).toMatchObject({ ok: true })
   })
 })
 

@@ -37,8 +37,8 @@ export interface ChannelDeps {
   maxKeys?: number
   /** Bytes held (keys, values, per-entry overhead), for local writes (remote ones: REMOTE_CAP_FACTOR times it). Default unbounded. */
   maxBytes?: number
-  /** Whether this node's clock runs so far ahead of its peers' that they refuse its writes (ClockWatch). Default never. */
-  clockAhead?: () => boolean
+  /** For how long this node's clock has run so far ahead of its peers' that they refuse its writes (ClockWatch); 0: it does not. */
+  clockAheadForMs?: () => number
 }
 
 /** What a merge did: entries that changed something, and entries refused. */
@@ -84,11 +84,11 @@ export class Channel extends EventEmitter<ChannelEvents> {
   }
 
   /**
-   * True while this node's clock runs so far ahead of most of its peers' that they refuse its writes:
-   * what it writes here holds here only, so a lease it wrote is one nobody else sees (ClockWatch).
+   * For how long (ms) this node's clock has run so far ahead of most of its peers' that they refuse its
+   * writes: what it writes here holds here only, a lease among them (ClockWatch). 0 when it does not.
    */
-  clockAhead (): boolean {
-    return this.deps.clockAhead?.() ?? false
+  clockAheadForMs (): number {
+    return this.deps.clockAheadForMs?.() ?? 0
   }
 
   has (key: string): boolean {

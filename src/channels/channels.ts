@@ -220,7 +220,7 @@ export class Channels {
       verify: verifyEntry,
       maxKeys: this.maxKeysPerChannel,
       maxBytes: this.maxChannelBytes,
-      clockAhead: () => this.clockWatch.ahead()
+      clockAheadForMs: () => this.clockWatch.aheadForMs()
     })
     this.open.set(name, channel)
     this.pubsub.topicValidators.set(topicOf(name), (peer, message) => this.validate(peer, message))

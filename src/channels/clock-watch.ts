@@ -14,10 +14,13 @@ const WARN_EVERY_MS = 10 * 60_000
  * own clock: a node whose clock runs that far ahead of the others applies its
  * own writes while every peer refuses them, and keeps its own view of every key
  * it wrote — a lease among them, so it would go on firing or running as a
- * holder nobody else sees. `ahead()` says so, and the lease holders (schedules,
- * deployments) leave this node out of their candidates while it is; the others
- * leave it out too, as its adverts' refreshes no longer reach them
- * (leases/fresh-adverts.ts). Either way the offsets are logged.
+ * holder nobody else sees. `aheadForMs()` says so: the others leave such a node
+ * out of the candidates once its advert has not changed for them for a while
+ * (its refreshes are refused: leases/fresh-adverts.ts), and the node leaves
+ * itself out after the same while, so that someone holds the lease meanwhile.
+ * Only exchanges this node started are sampled, the round trip's middle taken
+ * as the peer's moment: an answer to an ask that waited out a pause here would
+ * read as this clock being ahead. Either way the offsets are logged.
  */
 export class ClockWatch {
   private readonly offsets = new Map<string, { aheadMs: number, at: number }>()
@@ -26,6 +29,8 @@ export class ClockWatch {
   private readonly log: Logger
   private readonly now: () => number
   private wasAhead = false
+  /** Since when `ahead()` has held (by the samples that said so). */
+  private aheadSince = 0
   private aheadLoggedAt = -Infinity
 
   constructor (maxDriftMs: number, log: Logger, now: () => number = Date.now) {
@@ -46,6 +51,11 @@ export class ClockWatch {
     if (this.offsets.size > MAX_PEERS) this.offsets.delete(this.offsets.keys().next().value!)
     this.warnAbout(peer, aheadMs, now)
     this.checkAhead(now)
+  }
+
+  /** For how long (ms) this node's clock has run ahead of most of its peers by more than they accept; 0 when it does not. */
+  aheadForMs (): number {
+    return this.ahead() ? Math.max(this.now() - this.aheadSince, 1) : 0
   }
 
   /** Whether this node's clock runs ahead of most peers sampled lately by more than they accept. */
@@ -70,6 +80,7 @@ export class ClockWatch {
     } else if (!ahead && this.wasAhead && this.aheadLoggedAt > -Infinity) {
       this.log.info('this node\'s clock agrees with its peers\' again')
     }
+    if (ahead && !this.wasAhead) this.aheadSince = now
     this.wasAhead = ahead
   }
 

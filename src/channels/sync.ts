@@ -30,8 +30,8 @@ export interface ChannelSyncInit {
   maxEntries: number
   /** Most bytes (as the channel byte cap counts them) one side may send in one exchange: a bound on the time and memory a peer's stream costs. */
   maxBytes: number
-  /** A peer's wall time read in an exchange (`sentAt`: when this node asked, for the one it started). */
-  clock?: (peer: string, theirNow: number, sentAt?: number) => void
+  /** A peer's wall time, read in an exchange this node started at `sentAt` (its own clock). */
+  clock?: (peer: string, theirNow: number, sentAt: number) => void
 }
 
 /**
@@ -116,7 +116,6 @@ export class ChannelSync {
     const signal = AbortSignal.timeout(EXCHANGE_TIMEOUT_MS)
     try {
       const ask = await json.read(syncAskSchema, { signal })
-      if (ask.now != null) this.init.clock?.(peer, ask.now)
       const channel = this.init.lookup(ask.channel)
       const digest = channel?.digest() ?? ''
       if (channel == null || digest === ask.digest) {

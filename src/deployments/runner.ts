@@ -69,6 +69,7 @@ export class DeploymentRunner {
   private readonly slots = new Map<string, RunSlot>()
   private readonly adverts: FreshAdverts<RunnerAdvert>
   private readonly advertRefreshMs: number
+  private readonly advertStaleMs: number
   private advertisedAt = -Infinity
   private stopLoop: () => void = () => {}
 
@@ -79,7 +80,8 @@ export class DeploymentRunner {
     this.claimIdleMs = init.claimIdleMs ?? 2000
     this.progressMs = init.progressMs ?? 2000
     this.advertRefreshMs = init.advertRefreshMs ?? RUNNER_ADVERT_REFRESH_MS
-    this.adverts = new FreshAdverts(4 * this.advertRefreshMs)
+    this.advertStaleMs = 4 * this.advertRefreshMs
+    this.adverts = new FreshAdverts(this.advertStaleMs)
   }
 
   start (): void {
@@ -100,8 +102,9 @@ export class DeploymentRunner {
   electorate (now: number = Date.now()): (name: string) => string | undefined {
     const alive = new Set(this.c.members().filter(m => m.state === 'alive').map(m => m.id))
     alive.add(this.c.self)
-    // this node's clock so far ahead that the others refuse its writes: they age its advert out, and it leaves itself out
-    const selfOut = this.c.store.channel.clockAhead()
+    // this node's clock so far ahead that the others refuse its writes: they age its advert out, and it leaves
+    // itself out as they do (after as long), so that it goes on running what it holds meanwhile
+    const selfOut = this.c.store.channel.clockAheadForMs() >= this.advertStaleMs
     const candidates = [...this.adverts.fresh(this.c.store.candidates(), now).keys()].filter(peer => alive.has(peer) && !(peer === this.c.self && selfOut))
     return name => electHolder(name, candidates)
   }

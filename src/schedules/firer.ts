@@ -6,7 +6,7 @@ import type { LeaseKeeper, LeaseTimings } from '../leases/lease.ts'
 import { KeyedLeases, leaseTimings, stepLoop } from '../leases/jobs.ts'
 import { releaseHeld } from '../leases/records.ts'
 import { OverlapGate } from './overlap.ts'
-import { FreshAdverts } from '../leases/fresh-adverts.ts'
+import { ADVERT_STALE_MS, FreshAdverts } from '../leases/fresh-adverts.ts'
 import { ticksBetween } from './spec.ts'
 import type { FirerAdvert, ScheduleStore } from './store.ts'
 import type { Lease, Schedule } from './types.ts'
@@ -164,8 +164,9 @@ export class Firer {
     alive.add(this.c.self)
     const byTask = new Map<string, string[]>()
     for (const [peer, advert] of this.adverts.fresh(this.c.store.firers(), now)) {
-      // this node's clock so far ahead that the others refuse its writes: they age its advert out, and it leaves itself out
-      if (!alive.has(peer) || (peer === this.c.self && this.c.store.channel.clockAhead())) continue
+      // this node's clock so far ahead that the others refuse its writes: they age its advert out, and it leaves
+      // itself out as they do (after as long), so that one of them holds the lease meanwhile
+      if (!alive.has(peer) || (peer === this.c.self && this.c.store.channel.clockAheadForMs() >= ADVERT_STALE_MS)) continue
       for (const task of new Set(advert.tasks)) {
         const peers = byTask.get(task)
         if (peers == null) byTask.set(task, [peer])

@@ -30,6 +30,8 @@ describe('ClockWatch', () => {
     expect(watch.ahead()).toBe(false) // one of two: not most
     watch.sample('C', now - 90_000, now - 200) // asked 200 ms ago: the middle of the round trip
     expect(watch.ahead()).toBe(true)
+    now += 30_000
+    expect(watch.aheadForMs()).toBe(30_000)
     expect(lines.filter(l => l.level === 50).map(l => l.msg)).toEqual([expect.stringMatching(/clock runs more than 60 s ahead of most of its peers/)])
     expect(lines.filter(l => l.level === 40).map(l => l.msg)).toEqual([
       expect.stringMatching(/^this node's clock is 120 s ahead of peer A's/),
@@ -39,6 +41,7 @@ describe('ClockWatch', () => {
     now += 6 * 60_000
     watch.sample('B', now)
     expect(watch.ahead()).toBe(false)
+    expect(watch.aheadForMs()).toBe(0)
     expect(lines.some(l => l.level === 30 && /agrees with its peers' again/.test(l.msg))).toBe(true)
   })
 

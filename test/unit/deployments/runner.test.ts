@@ -27,13 +27,13 @@ describe('DeploymentRunner: one owner per deployment over replicas of the deploy
     let now = 1_000_000
     const replicas = new ReplicaSet(DEPLOYMENTS_CHANNEL, PEERS, () => now)
     const paused = new Set<string>()
-    /** Members whose clock runs so far ahead that the others refuse their writes (ClockWatch). */
-    const ahead = new Set<string>()
+    /** Members whose clock runs so far ahead that the others refuse their writes (ClockWatch), and since when. */
+    const aheadSince = new Map<string, number>()
     const runs: Run[] = []
     const runners = new Map<string, DeploymentRunner>()
     for (const peer of PEERS) {
       const store = new DeploymentStore(replicas.get(peer))
-      replicas.get(peer).clockAhead = () => ahead.has(peer)
+      replicas.get(peer).clockAheadForMs = () => aheadSince.has(peer) ? now - aheadSince.get(peer)! : 0
       store.advertise(peer, {})
       const members = (): Member[] => PEERS.filter(p => p !== peer).map(p => ({ id: p, state: paused.has(p) ? 'suspect' : 'alive' }) as unknown as Member)
       const pipeline = (): never => {
@@ -50,8 +50,8 @@ describe('DeploymentRunner: one owner per deployment over replicas of the deploy
     return {
       runs,
       paused,
-      ahead,
-      refuseWritesOf: (peer: string) => { replicas.refused.add(peer) },
+      /** `peer`'s clock runs ahead from now on: it sees so itself (ClockWatch), and the others refuse its writes. */
+      clockAhead: (peer: string) => { aheadSince.set(peer, now); replicas.refused.add(peer) },
       /** A store over `peer`'s replica: what a deploy made through that member writes. */
       store: (peer: string) => new DeploymentStore(replicas.get(peer)),
       running: () => runs.filter(r => !r.cancelled),
@@ -114,20 +114,20 @@ describe('DeploymentRunner: one owner per deployment over replicas of the deploy
     expect(g.running().map(r => r.peer)).toEqual([elected])
   }, 20_000)
 
-  it('an owner whose clock runs so far ahead that the others refuse its writes stops its run, and another member runs it', async () => {
+  it('an owner whose clock runs so far ahead that the others refuse its writes runs on until the others age its advert out, then stops, and another member runs it', async () => {
     const g = grid()
     await g.advance(3000)
     const elected = electHolder('orders', PEERS)!
     const first = g.running()[0]!
     expect(first.peer).toBe(elected)
-    // its clock runs ahead: it sees so itself (ClockWatch), and the others refuse its writes, its advert's refreshes too
-    g.ahead.add(elected)
-    g.refuseWritesOf(elected)
+    // its advert's refreshes are refused too: the others elect it until that ages out (four refreshes: 8 s here),
+    // and it goes on running meanwhile, leaving itself out as long after
+    g.clockAhead(elected)
     await g.advance(5000)
+    expect(first.cancelled).toBe(false)
+    expect(g.running()).toEqual([first])
+    await g.advance(7000)
     expect(first.cancelled).toBe(true)
-    // the others still elect it until its advert, no longer refreshed for them, ages out (four refreshes: 8 s here)
-    expect(g.running()).toEqual([])
-    await g.advance(5000)
     expect(g.running().map(r => r.peer)).toEqual([electHolder('orders', PEERS.filter(p => p !== elected))])
   }, 20_000)
 })

@@ -8,6 +8,7 @@ import type { Member } from '../../../src/membership/member.ts'
 import { ReplicaSet, memoryChannel } from './memory-channel.ts'
 import { Channel } from '../../../src/channels/channel.ts'
 import { HlcClock } from '../../../src/channels/hlc.ts'
+import { ADVERT_STALE_MS } from '../../../src/leases/fresh-adverts.ts'
 
 const log = pino({ level: 'silent' })
 const PEERS = ['A', 'B', 'C']
@@ -178,10 +179,10 @@ describe('Firer (one node)', () => {
   })
 })
 
-it('a node whose clock runs so far ahead that its peers refuse its writes (ClockWatch) claims no schedule lease, and a holder hands its lease over', () => {
+it('a node whose clock runs so far ahead that its peers refuse its writes (ClockWatch) hands its lease over once they have aged its advert out (60 s), and claims none then', () => {
   let now = 1_000_000
-  let ahead = false
-  const channel = new Channel('schedules', { selfId: 'A', clock: new HlcClock({ now: () => now }), maxValueBytes: 64 * 1024, publish: () => {}, running: () => true, clockAhead: () => ahead })
+  let aheadSince: number | undefined
+  const channel = new Channel('schedules', { selfId: 'A', clock: new HlcClock({ now: () => now }), maxValueBytes: 64 * 1024, publish: () => {}, running: () => true, clockAheadForMs: () => aheadSince == null ? 0 : now - aheadSince })
   channel.synced()
   const store = new ScheduleStore(channel)
   store.advertise('A', { tasks: ['tick'] })
@@ -191,8 +192,10 @@ it('a node whose clock runs so far ahead that its peers refuse its writes (Clock
   run(3000)
   expect(store.lease('s')?.holder).toBe('A')
   expect(store.lease('s')!.until).toBeGreaterThan(now)
-  ahead = true
-  run(200)
+  aheadSince = now
+  run(ADVERT_STALE_MS - 1000)
+  expect(store.lease('s')!.until).toBeGreaterThan(now)
+  run(1200)
   expect(store.lease('s')!.until).toBeLessThanOrEqual(now)
   run(5000)
   expect(store.lease('s')!.until).toBeLessThanOrEqual(now)

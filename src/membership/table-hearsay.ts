@@ -92,7 +92,7 @@ export function rowPlace (rec: Readonly<MemberRecord>, incarnation: number, seq:
  * the longest an unchanged member stays quiet): a member this node cannot dial (a one-way
  * partition) would otherwise fail and be listed again at every heartbeat. Bounded all the same:
  * quiet that long, it goes at the next unanswered dial; no liveness comes of it (a watched row
- * that is silent still fails), and the failure detector's claims fail it as any other row.
+ * that is silent still fails), and the failure detector's claims fail it like every other row.
  */
 export function dropsUnanswered (rec: MemberRecord, now: number, quietMs: number): boolean {
   rec.unanswered++

@@ -139,3 +139,17 @@ const realSetImmediate = setImmediate
 export async function flush (): Promise<void> {
   await new Promise(resolve => realSetImmediate(resolve))
 }
+
+/** Unhandled rejections while `body` runs (one ends the owner's process). */
+export async function unhandledDuring (body: () => Promise<void>): Promise<unknown[]> {
+  const seen: unknown[] = []
+  const onUnhandled = (reason: unknown): void => { seen.push(reason) }
+  process.on('unhandledRejection', onUnhandled)
+  try {
+    await body()
+    await flush()
+  } finally {
+    process.off('unhandledRejection', onUnhandled)
+  }
+  return seen
+}

@@ -3,7 +3,7 @@ import { PipelineRun } from '../../../src/pipeline/run.ts'
 import type { PipelineGrid } from '../../../src/pipeline/run.ts'
 import type { PipelineInit, UnplaceableStage } from '../../../src/pipeline/types.ts'
 import { ConfigError, NoCapacityError, StageBundleError } from '../../../src/errors.ts'
-import { FakeWorker, flush, silent } from './fake-worker.ts'
+import { FakeWorker, flush, silent, unhandledDuring } from './fake-worker.ts'
 import type { Behaviour } from './fake-worker.ts'
 
 /** A grid stub: spawn hands out FakeWorkers with the stage's behaviour (or throws what `refuse` says). */
@@ -100,19 +100,6 @@ describe('PipelineRun with stub workers', () => {
     await expect(run.done).rejects.toThrow('sink down')
   })
 
-  /** Unhandled rejections while `body` runs (one ends the owner's process). */
-  async function unhandledDuring (body: () => Promise<void>): Promise<unknown[]> {
-    const seen: unknown[] = []
-    const onUnhandled = (reason: unknown): void => { seen.push(reason) }
-    process.on('unhandledRejection', onUnhandled)
-    try {
-      await body()
-      await flush()
-    } finally {
-      process.off('unhandledRejection', onUnhandled)
-    }
-    return seen
-  }
   const within = async <T>(done: Promise<T>, ms = 2000): Promise<T | 'not finished'> => await Promise.race([done, new Promise<'not finished'>(resolve => { setTimeout(() => { resolve('not finished') }, ms) })])
 
   it('an item:failed listener that throws is logged: no unhandled rejection, every item is still counted out and the run finishes', async () => {

@@ -6,7 +6,7 @@ import type { PipelineInit, StageSpec, UnplaceableStage } from '../../../src/pip
 import type { WireError } from '../../../src/wire/wire-error.ts'
 import { ERR_AGENT_LOST, ERR_POISON_ITEM, ERR_WORKER_EXITED, NoCapacityError, RemoteError } from '../../../src/errors.ts'
 import { toWireError } from '../../../src/wire/wire-error.ts'
-import { FakeDownstream, FakeWorker, envelopes, flush, silent } from './fake-worker.ts'
+import { FakeDownstream, FakeWorker, envelopes, flush, silent, unhandledDuring } from './fake-worker.ts'
 import type { Behaviour } from './fake-worker.ts'
 import { SinkLink } from '../../../src/pipeline/sink-link.ts'
 import type { Downstream } from '../../../src/pipeline/downstream.ts'
@@ -443,20 +443,6 @@ describe('StageRunner handing results on', () => {
       log: silent
     })
     return { stage, resulted, failed }
-  }
-
-  /** Unhandled rejections while `run` runs (one used to end the owner's process). */
-  async function unhandledDuring (run: () => Promise<void>): Promise<unknown[]> {
-    const seen: unknown[] = []
-    const onUnhandled = (reason: unknown): void => { seen.push(reason) }
-    process.on('unhandledRejection', onUnhandled)
-    try {
-      await run()
-      await flush()
-    } finally {
-      process.off('unhandledRejection', onUnhandled)
-    }
-    return seen
   }
 
   it('a fan-out of 300,000 values reaches the sink whole (a spread of them into the queue overflowed the stack)', async () => {

@@ -1,34 +1,10 @@
 import type { Task } from './task.ts'
-
-/** FIFO of one priority: an array with a moving head (shift() on big arrays is O(n)). */
-class Fifo {
-  private items: Task[] = []
-  private head = 0
-
-  get size (): number {
-    return this.items.length - this.head
-  }
-
-  push (task: Task): void {
-    this.items.push(task)
-  }
-
-  shift (): Task | undefined {
-    if (this.head >= this.items.length) return undefined
-    const task = this.items[this.head]
-    this.items[this.head++] = undefined as unknown as Task
-    // compact now and then, so a long-lived queue does not keep a long dead prefix
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head)
-      this.head = 0
-    }
-    return task
-  }
-}
+import { Fifo } from '../pipeline/fifo.ts'
 
 /** One session's waiting tasks: higher priority first, FIFO within a priority. */
 class PriorityQueue {
-  private readonly levels = new Map<number, Fifo>()
+  /** One FIFO per priority. */
+  private readonly levels = new Map<number, Fifo<Task>>()
   /** Priorities with a level, highest first. */
   private order: number[] = []
   size = 0
@@ -36,7 +12,7 @@ class PriorityQueue {
   push (task: Task): void {
     let level = this.levels.get(task.priority)
     if (level == null) {
-      level = new Fifo()
+      level = new Fifo<Task>()
       this.levels.set(task.priority, level)
       this.order = [...this.levels.keys()].sort((a, b) => b - a)
     }
@@ -49,7 +25,7 @@ class PriorityQueue {
       const level = this.levels.get(priority)!
       const task = level.shift()
       // the last level stays when it empties (see FairQueue.shift); one left empty behind another goes now
-      if (level.size === 0 && this.levels.size > 1) {
+      if (level.length === 0 && this.levels.size > 1) {
         this.levels.delete(priority)
         this.order = this.order.filter(p => p !== priority)
       }

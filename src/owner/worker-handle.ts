@@ -1,5 +1,6 @@
 import type { ProcessOptions, WorkerExit } from '../worker/ipc.ts'
 import type { ItemListener } from '../wire/pending-item.ts'
+import { AgentLostError, WorkerExitedError, WorkerStoppedError } from '../errors.ts'
 
 export type { ProcessOptions, ItemListener }
 
@@ -41,4 +42,17 @@ export function submitItem (handle: WorkerHandle, item: unknown, listener: ItemL
 export function cancelItem (handle: WorkerHandle, listener: ItemListener, reason: Error): void {
   if (handle.cancel != null) handle.cancel(listener, reason)
   else controllers.get(listener)?.abort(reason)
+}
+
+/**
+ * What an item's error says of the worker that ran it, told by the error's class, which only the worker
+ * handles make: a stage's own error arrives as a RemoteError whatever code it carries (user code may pick
+ * ERR_AGENT_LOST) and is the item's own failure; it must not retire a healthy worker. Stages and task pools both ask it.
+ * `crashed`: the worker process died (its items in flight are suspects). `lost`: its agent went, or
+ * stopped it (the agent stopping, an owner's or admin's kill): not its items' fault.
+ */
+export function workerGone (err: Error): 'crashed' | 'lost' | undefined {
+  if (err instanceof WorkerExitedError) return 'crashed'
+  if (err instanceof AgentLostError || err instanceof WorkerStoppedError) return 'lost'
+  return undefined
 }

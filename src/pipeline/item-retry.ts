@@ -1,21 +1,9 @@
-import { AgentLostError, PoisonItemError, WorkerExitedError, WorkerStoppedError } from '../errors.ts'
+import { AgentLostError, PoisonItemError } from '../errors.ts'
 import { workerExitedError } from '../wire/wire-error.ts'
+import { workerGone } from '../owner/worker-handle.ts'
 import type { WorkerHandle } from '../owner/worker-handle.ts'
 import type { WorkerExit } from '../worker/ipc.ts'
 import type { Envelope } from './types.ts'
-
-/**
- * What an item's error says of the worker that ran it, told by the error's class, which only the worker
- * handles make: a stage's own error arrives as a RemoteError whatever code it carries (user code may pick
- * ERR_AGENT_LOST) and is the item's own failure; it must not retire a healthy worker.
- * `crashed`: the worker process died (its items in flight are suspects). `lost`: its agent went, or
- * stopped it (the agent stopping, an owner's or admin's kill): not its items' fault.
- */
-export function workerGone (err: Error): 'crashed' | 'lost' | undefined {
-  if (err instanceof WorkerExitedError) return 'crashed'
-  if (err instanceof AgentLostError || err instanceof WorkerStoppedError) return 'lost'
-  return undefined
-}
 
 /** What the items a handle left unsettled when it ended failed with: by its own flag, never the exit error's code (a stage's uncaught error may carry any). */
 export function exitError (handle: Pick<WorkerHandle, 'id' | 'agentId'>, exit: WorkerExit): Error {

@@ -1,5 +1,5 @@
 import type { ItemListener, WorkerHandle } from '../owner/worker-handle.ts'
-import { cancelItem, submitItem } from '../owner/worker-handle.ts'
+import { cancelItem, submitItem, workerGone } from '../owner/worker-handle.ts'
 import type { SpawnOptions } from '../owner/workers.ts'
 import type { Logger } from '../logger.ts'
 import { FairQueue } from './queue.ts'
@@ -8,7 +8,7 @@ import { PoolSizer } from './pool-sizer.ts'
 import { adaptedWindow } from '../equalizer/window.ts'
 import type { PoolSizing } from './pool-sizer.ts'
 import { toWireError } from '../wire/wire-error.ts'
-import { AgentLostError, TaskCancelledError, TaskLostError, TaskTimeoutError, WorkerExitedError, WorkerStoppedError } from '../errors.ts'
+import { AgentLostError, TaskCancelledError, TaskLostError, TaskTimeoutError } from '../errors.ts'
 
 /** What a pool needs of its node: spawning workers and asking how many more fit. */
 export interface PoolDeps {
@@ -281,7 +281,7 @@ export class TaskPool {
 
   private failed (worker: PoolWorker, task: Task, err: Error): void {
     if (task.final) return
-    const lost = err instanceof WorkerExitedError || err instanceof WorkerStoppedError || err instanceof AgentLostError
+    const lost = workerGone(err) != null
     if (lost) worker.gone = true
     // the agent is gone: so are its other workers here, whose streams may not have closed yet
     if (err instanceof AgentLostError) for (const w of this.workers) if (w.handle.agentId === worker.handle.agentId) w.gone = true

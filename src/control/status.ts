@@ -1,12 +1,12 @@
 import * as v from 'valibot'
 import type { Libp2p, AbortOptions, PeerId, StreamHandler } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { JsonStream, requestJson } from '../transport/json-stream.ts'
+import { JsonStream, checkMessage, requestJson } from '../transport/json-stream.ts'
 import { memberEntrySchema } from '../membership/schema.ts'
 import { MAX_MEMBERS_LIMIT } from '../membership/constants.ts'
 import { streamFailure } from '../transport/rejections.ts'
 import type { Rejections } from '../transport/rejections.ts'
-import { ProtocolError, RateLimitedError } from '../errors.ts'
+import { RateLimitedError } from '../errors.ts'
 import { RemoteError, toWireError, wireErrorSchema } from '../wire/wire-error.ts'
 import { PeerBudget } from '../transport/peer-budget.ts'
 
@@ -41,10 +41,6 @@ export const statusRequestSchema = v.object({ all: v.optional(v.boolean()) })
 export type StatusRequest = v.InferOutput<typeof statusRequestSchema>
 
 /**
- * The handler of STATUS_PROTOCOL: this node's view of the grid for any authenticated peer (CLI clients use it);
- * a bad request is counted in `rejections`, and each peer's answers are paid from `budget` (rows serialised).
- */
-/**
  * What status requests one peer may cost: each answer costs the rows it serialises (a full-table JSON.stringify),
  * 10,000 a second, 100,000 at once, at least 100 a request: a small grid's status is as cheap to poll as ever, while
  * one peer cannot make a 65,536-member node serialise its table in a loop.
@@ -53,6 +49,10 @@ export function statusBudget (): PeerBudget {
   return new PeerBudget({ perSecond: 10_000, burst: 100_000, minCost: 100 })
 }
 
+/**
+ * The handler of STATUS_PROTOCOL: this node's view of the grid for every authenticated peer (CLI clients use it);
+ * a bad request is counted in `rejections`, and each peer's answers are paid from `budget` (rows serialised).
+ */
 export function statusHandler (report: (request: StatusRequest) => StatusReport, rejections: Rejections, budget = statusBudget()): StreamHandler {
   return async (stream, connection) => {
     const json = new JsonStream(stream)
@@ -86,8 +86,5 @@ export async function fetchStatus (libp2p: Libp2p, target: Multiaddr | PeerId, o
   const reply = await requestJson(libp2p, target, STATUS_PROTOCOL, all === true ? { all } : {}, v.unknown(), { ...rest, maxBytes: MAX_STATUS_REPLY_BYTES })
   const refusal = v.safeParse(statusRefusalSchema, reply)
   if (refusal.success) throw new RemoteError(refusal.output.error)
-  const parsed = v.safeParse(statusReportSchema, reply, { abortPipeEarly: true })
-  if (parsed.success) return parsed.output
-  const issue = parsed.issues[0]
-  throw new ProtocolError(`message does not match its schema: ${v.getDotPath(issue) ?? ''} ${issue.message}`.trim())
+  return checkMessage(reply, statusReportSchema)
 }

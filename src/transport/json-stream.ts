@@ -73,6 +73,11 @@ export function parseJson<S extends Schema> (text: string, schema: S): v.InferOu
   // a guarded protocol refused this peer: say so rather than "does not match its schema"
   const refusal = refusalOf(value)
   if (refusal != null) throw refusal
+  return checkMessage(value, schema)
+}
+
+/** Validates a parsed message against `schema`; throws ProtocolError naming the first problem. */
+export function checkMessage<S extends Schema> (value: unknown, schema: S): v.InferOutput<S> {
   // stop a pipe at its first failed check: a later one (a peer-id parse, a regex) may be costly on hostile input
   const result = v.safeParse(schema, value, { abortPipeEarly: true })
   if (!result.success) {

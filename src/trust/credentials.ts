@@ -71,6 +71,13 @@ export class PeerCredentials {
     }
   }
 
+  /** Drops (as `drop`) every remembered peer whose credential `test` condemns, connected or not; returns them. */
+  dropWhere (test: (credential: PeerCredential) => boolean): Array<[string, PeerCredential]> {
+    const condemned = [...this.byPeer.entries()].filter(([, credential]) => test(credential))
+    for (const [peer] of condemned) this.drop(peer)
+    return condemned
+  }
+
   /** Whether `peer` was dropped for a revoked or expired certificate (and not verified again since). */
   wasDropped (peer: string): boolean {
     return this.dropped.has(peer)

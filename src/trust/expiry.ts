@@ -27,13 +27,13 @@ export interface CertificateExpiryInit {
  */
 export class CertificateExpiry {
   private readonly libp2p: TrustLibp2p
-  private readonly credentials: Pick<PeerCredentials, 'get' | 'drop' | 'entries'>
+  private readonly credentials: Pick<PeerCredentials, 'get' | 'drop' | 'dropWhere'>
   private readonly checkMs: number
   private readonly log: Logger
   private readonly warnings: ExpiryWarning[]
   private timer?: ReturnType<typeof setInterval>
 
-  constructor (libp2p: TrustLibp2p, credentials: Pick<PeerCredentials, 'get' | 'drop' | 'entries'>, init: CertificateExpiryInit, log: Logger) {
+  constructor (libp2p: TrustLibp2p, credentials: Pick<PeerCredentials, 'get' | 'drop' | 'dropWhere'>, init: CertificateExpiryInit, log: Logger) {
     this.libp2p = libp2p
     this.credentials = credentials
     this.checkMs = init.checkMs
@@ -62,10 +62,8 @@ export class CertificateExpiry {
       void dropPeer(this.libp2p, this.credentials, peer)
     }
     // a remembered peer's credential still vouches for gossip it wrote (relayed by others) until dropped
-    for (const [id, credential] of [...this.credentials.entries()]) {
-      if (!expired(credential)) continue
+    for (const [id, credential] of this.credentials.dropWhere(expired)) {
       this.log.debug({ peer: id, name: credential.name, serial: credential.serial, notAfter: new Date(credential.notAfter).toISOString() }, `dropped remembered peer ${id} ("${credential.name}"): its certificate expired`)
-      this.credentials.drop(id)
     }
     this.checkOwn(now)
   }

@@ -15,7 +15,7 @@ export type RevocationLibp2p = TrustLibp2p & Pick<Libp2p, 'dialProtocol' | 'hand
 
 export interface RevocationComponents {
   libp2p: RevocationLibp2p
-  credentials: Pick<PeerCredentials, 'get' | 'drop' | 'has' | 'authorize' | 'entries'>
+  credentials: Pick<PeerCredentials, 'get' | 'drop' | 'has' | 'authorize' | 'dropWhere'>
   store: CrlStore
   /** This node's own certificate serial: a CRL that lists it is logged loudly. */
   ownSerial: string
@@ -108,7 +108,7 @@ export class Revocation {
     const revoked = connectedPeersWhere(this.libp2p, this.credentials, c => this.store.isRevoked(c.serial))
     // a revoked peer not connected now is dropped too: gossip it wrote, relayed by a member that
     // has not had this CRL yet, is refused here
-    for (const [id, credential] of [...this.credentials.entries()]) if (this.store.isRevoked(credential.serial)) this.credentials.drop(id)
+    this.credentials.dropWhere(c => this.store.isRevoked(c.serial))
     await Promise.all(revoked.map(async ({ peer, credential }) => {
       this.log.warn({ peer: peer.toString(), name: credential.name, serial: credential.serial }, `closed the connections of peer ${peer.toString()} ("${credential.name}"): its certificate is revoked`)
       await dropPeer(this.libp2p, this.credentials, peer)

@@ -8,6 +8,7 @@ import { ProtocolError } from '../errors.ts'
 import type { MembershipLibp2p, MembershipRoles } from './components.ts'
 import { guarded } from '../trust/guard.ts'
 import type { Rejections } from '../transport/rejections.ts'
+import { PeerBudget } from '../transport/peer-budget.ts'
 
 const SYNC_TIMEOUT_MS = 5000
 /** Syncs one connection may have open at once: a connection opens with one (the dialler's); a second covers a reconnect. */
@@ -29,8 +30,8 @@ export class MemberSync {
   private readonly rejections: Rejections
   private readonly snapshot: () => MemberEntry[]
   private readonly onEntries: (entries: MemberEntry[], from: string) => void
-  /** When each peer's last sync was answered. */
-  private readonly answeredAt = new Map<string, number>()
+  /** One answered sync per peer per SYNC_MIN_INTERVAL_MS. */
+  private readonly answered = new PeerBudget({ perSecond: 1000 / SYNC_MIN_INTERVAL_MS, burst: 1 })
 
   constructor (libp2p: MemberSync['libp2p'], roles: MembershipRoles, log: Logger, rejections: Rejections, snapshot: () => MemberEntry[], onEntries: (entries: MemberEntry[], from: string) => void) {
     this.libp2p = libp2p
@@ -103,11 +104,8 @@ export class MemberSync {
 
   /** Whether a sync from `peer` is answered now (and if so, notes it). */
   private due (peer: string): boolean {
-    const now = performance.now()
-    if (now - (this.answeredAt.get(peer) ?? -Infinity) < SYNC_MIN_INTERVAL_MS) return false
-    this.answeredAt.set(peer, now)
-    // bounded: entries older than the interval are of no use
-    if (this.answeredAt.size > 4096) for (const [key, at] of this.answeredAt) if (now - at >= SYNC_MIN_INTERVAL_MS) this.answeredAt.delete(key)
+    if (this.answered.waitMs(peer) > 0) return false
+    this.answered.charge(peer, 1)
     return true
   }
 

@@ -7,7 +7,7 @@ import type { LeaseTimings } from '../leases/lease.ts'
 import { KeyedLeases, leaseTimings, stepLoop } from '../leases/jobs.ts'
 import { releaseHeld } from '../leases/records.ts'
 import { RunSlot } from './run-slot.ts'
-import { FreshAdverts } from '../leases/fresh-adverts.ts'
+import { FreshAdverts, aliveMembers } from '../leases/fresh-adverts.ts'
 import type { CodeStore } from './code-store.ts'
 import type { DeploymentStore } from './store.ts'
 import type { Deployment } from './types.ts'
@@ -69,7 +69,6 @@ export class DeploymentRunner {
   private readonly slots = new Map<string, RunSlot>()
   private readonly adverts: FreshAdverts<RunnerAdvert>
   private readonly advertRefreshMs: number
-  private readonly advertStaleMs: number
   private advertisedAt = -Infinity
   private stopLoop: () => void = () => {}
 
@@ -80,8 +79,7 @@ export class DeploymentRunner {
     this.claimIdleMs = init.claimIdleMs ?? 2000
     this.progressMs = init.progressMs ?? 2000
     this.advertRefreshMs = init.advertRefreshMs ?? RUNNER_ADVERT_REFRESH_MS
-    this.advertStaleMs = 4 * this.advertRefreshMs
-    this.adverts = new FreshAdverts(this.advertStaleMs)
+    this.adverts = new FreshAdverts(4 * this.advertRefreshMs)
   }
 
   start (): void {
@@ -100,12 +98,7 @@ export class DeploymentRunner {
 
   /** Who runs a deployment (the member every node elects), as this node sees the grid now: the candidates read once, asked per deployment. */
   electorate (now: number = Date.now()): (name: string) => string | undefined {
-    const alive = new Set(this.c.members().filter(m => m.state === 'alive').map(m => m.id))
-    alive.add(this.c.self)
-    // this node's clock so far ahead that the others refuse its writes: they age its advert out, and it leaves
-    // itself out as they do (after as long), so that it goes on running what it holds meanwhile
-    const selfOut = this.c.store.channel.clockAheadForMs() >= this.advertStaleMs
-    const candidates = [...this.adverts.fresh(this.c.store.candidates(), now).keys()].filter(peer => alive.has(peer) && !(peer === this.c.self && selfOut))
+    const candidates = [...this.adverts.candidates(this.c.store.candidates(), now, aliveMembers(this.c.self, this.c.members(), this.c.store.channel)).keys()]
     return name => electHolder(name, candidates)
   }
 

@@ -1,3 +1,6 @@
+import type { Channel } from '../channels/channel.ts'
+import type { Member } from '../membership/member.ts'
+
 /** A candidate's advert carries `at`, changed at every refresh (its writer's clock; readers only watch that it changes). */
 export interface RefreshedAdvert {
   at?: number
@@ -48,4 +51,24 @@ export class FreshAdverts<A extends RefreshedAdvert> {
     }
     return out
   }
+
+  /**
+   * The candidates of a lease as this node sees them: the members in `alive` (this node counts as alive)
+   * whose advert is fresh. This node leaves itself out once its clock has run too far ahead for the others
+   * (`selfAheadMs`, ClockWatch) as long as they take to age its advert out, so that both sides move at
+   * about the same time and it goes on holding what it holds meanwhile.
+   */
+  candidates (adverts: Map<string, A>, now: number, members: { alive: Set<string>, self: string, selfAheadMs: number }): Map<string, A> {
+    const out = new Map<string, A>()
+    for (const [peer, advert] of this.fresh(adverts, now)) {
+      if (peer === members.self ? members.selfAheadMs >= this.staleMs : !members.alive.has(peer)) continue
+      out.set(peer, advert)
+    }
+    return out
+  }
+}
+
+/** This node's view of the members for `FreshAdverts.candidates`: the alive ones and itself, and how long its clock has run ahead. */
+export function aliveMembers (self: string, members: Array<Pick<Member, 'id' | 'state'>>, channel: Pick<Channel, 'clockAheadForMs'>): { alive: Set<string>, self: string, selfAheadMs: number } {
+  return { alive: new Set(members.filter(m => m.state === 'alive').map(m => m.id)), self, selfAheadMs: channel.clockAheadForMs() }
 }

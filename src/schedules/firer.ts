@@ -6,7 +6,7 @@ import type { LeaseKeeper, LeaseTimings } from '../leases/lease.ts'
 import { KeyedLeases, leaseTimings, stepLoop } from '../leases/jobs.ts'
 import { releaseHeld } from '../leases/records.ts'
 import { OverlapGate } from './overlap.ts'
-import { ADVERT_STALE_MS, FreshAdverts } from '../leases/fresh-adverts.ts'
+import { FreshAdverts, aliveMembers } from '../leases/fresh-adverts.ts'
 import { ticksBetween } from './spec.ts'
 import type { FirerAdvert, ScheduleStore } from './store.ts'
 import type { Lease, Schedule } from './types.ts'
@@ -160,13 +160,8 @@ export class Firer {
    * refresh their advert, and of those the one rendezvous hashing picks. Read once, asked per schedule.
    */
   electorate (now: number = this.now()): (schedule: Schedule) => string | undefined {
-    const alive = new Set(this.c.members().filter(m => m.state === 'alive').map(m => m.id))
-    alive.add(this.c.self)
     const byTask = new Map<string, string[]>()
-    for (const [peer, advert] of this.adverts.fresh(this.c.store.firers(), now)) {
-      // this node's clock so far ahead that the others refuse its writes: they age its advert out, and it leaves
-      // itself out as they do (after as long), so that one of them holds the lease meanwhile
-      if (!alive.has(peer) || (peer === this.c.self && this.c.store.channel.clockAheadForMs() >= ADVERT_STALE_MS)) continue
+    for (const [peer, advert] of this.adverts.candidates(this.c.store.firers(), now, aliveMembers(this.c.self, this.c.members(), this.c.store.channel))) {
       for (const task of new Set(advert.tasks)) {
         const peers = byTask.get(task)
         if (peers == null) byTask.set(task, [peer])

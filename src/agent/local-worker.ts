@@ -6,6 +6,7 @@ import type { ItemListener } from '../wire/pending-item.ts'
 import { RemoteError, workerExitedError } from '../wire/wire-error.ts'
 import { ProtocolError } from '../errors.ts'
 import type { WireError } from '../wire/wire-error.ts'
+import { sendSplitting } from '../wire/send-splitting.ts'
 
 export interface WorkerInfo {
   id: string
@@ -147,14 +148,8 @@ export class LocalWorker {
    * sent again item by item, and that item's requester gets the error.
    */
   private sendBatch (items: WorkerItem[]): void {
-    try {
-      this.send({ type: 'batch', items })
-    } catch (err) {
-      if (items.length > 1) {
-        for (const one of items) this.sendBatch([one])
-        return
-      }
-      deliver(this.pending, items[0]!.id, { error: new ProtocolError(`item cannot be sent to the worker: ${(err as Error).message}`, { cause: err }) })
-    }
+    sendSplitting(items, batch => { this.send({ type: 'batch', items: batch }) }, (item, err) => {
+      deliver(this.pending, item.id, { error: new ProtocolError(`item cannot be sent to the worker: ${(err as Error).message}`, { cause: err }) })
+    })
   }
 }

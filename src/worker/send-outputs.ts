@@ -1,6 +1,7 @@
 import type { WorkerOutput } from './ipc.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import { NotSerializableError } from '../errors.ts'
+import { sendSplitting } from '../wire/send-splitting.ts'
 
 /**
  * Hands a batch of outputs to `send` (the worker's process.send). The IPC
@@ -13,18 +14,11 @@ import { NotSerializableError } from '../errors.ts'
  * (the task's outcome still follows), and the rest leave as they are, in order.
  */
 export function sendOutputs (outputs: WorkerOutput[], send: (outputs: WorkerOutput[]) => void): void {
-  try {
-    send(outputs)
-  } catch (err) {
-    if (outputs.length > 1) {
-      for (const one of outputs) sendOutputs([one], send)
-      return
-    }
-    const output = outputs[0]!
+  sendSplitting(outputs, send, (output, err) => {
     // only a result's or a progress notice's value can fail to clone (errors, starts and log lines are strings)
     if (!('value' in output) || 'notice' in output) return
     // the same error as a result JSON cannot encode for a remote owner: one code for one problem
     const unsendable = new NotSerializableError('the stage\'s result', err, 'cannot be sent back from the worker (it holds what structured clone cannot copy: a function, a symbol, a promise…)')
     send([{ id: output.id, error: toWireError(unsendable) }])
-  }
+  })
 }

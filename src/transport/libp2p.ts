@@ -80,7 +80,7 @@ export async function createGridLibp2p (init: TransportInit): Promise<GridLibp2p
       material: init.tls,
       log: init.log,
       onNegotiated: c => { audit.negotiated(c) },
-      onVerified: (peer, credential) => { credentials.record(peer, credential) },
+      onVerified: (peer, credential, connection) => { credentials.record(peer, credential, connection) },
       isRevoked: init.isRevoked
     })],
     streamMuxers: [yamux()],

@@ -1,3 +1,4 @@
+import type { MessageStream } from '@libp2p/interface'
 import type { Role } from './roles.ts'
 import { describeRoles } from './roles.ts'
 import { ForbiddenError } from '../errors.ts'
@@ -14,6 +15,20 @@ export interface PeerCredential {
   notAfter: number
 }
 
+/** The raw connection a handshake verified a certificate on: closing it closes what libp2p built over it. */
+export type VerifiedConnection = Pick<MessageStream, 'addEventListener' | 'abort' | 'status'>
+
+/** What `dropWhere` did about one peer. */
+export interface Condemned {
+  peer: string
+  /** The condemned certificate (the one remembered for the peer, or else one an open connection presented). */
+  credential: PeerCredential
+  /** Open connections closed because they presented a condemned certificate. */
+  closed: number
+  /** Whether the peer was dropped: no certificate it presented on an open connection is still valid. */
+  dropped: boolean
+}
+
 /** Peers remembered after their connections close (their roles still decide relayed gossip). */
 const MAX_REMEMBERED = 16_384
 /** Peers dropped for a revoked or expired certificate, remembered so gossip they wrote stays refused; the oldest forgotten beyond this. */
@@ -23,12 +38,19 @@ const MAX_LOGGED_REFUSALS = 4096
 
 /**
  * The verified roles of every peer this node has completed a handshake with.
- * The peer id is the certificate's own key, so one peer id is one certificate;
- * the encrypter records it before libp2p sees the connection, so every
- * protocol handler finds its caller here.
+ * The peer id is the certificate's own key; the newest certificate verified for
+ * it decides its roles. The encrypter records it before libp2p sees the
+ * connection, so every protocol handler finds its caller here. One key may
+ * present different certificates on different connections (a node with
+ * `GRID_TLS_SERVER_*` and `GRID_TLS_CLIENT_*`, or one renewed while an old
+ * connection stays open), so the certificate of each open connection is kept
+ * too: revocation and expiry close exactly the connections that presented a
+ * condemned certificate, and drop the peer only when none valid is left.
  */
 export class PeerCredentials {
   private readonly byPeer = new Map<string, PeerCredential>()
+  /** By peer: the certificate each of its open connections presented (entries leave as connections close). */
+  private readonly open = new Map<string, Map<VerifiedConnection, PeerCredential>>()
   private readonly dropped = new Set<string>()
   private readonly logged = new Set<string>()
   private readonly log?: Logger
@@ -37,7 +59,8 @@ export class PeerCredentials {
     this.log = log?.child({ component: 'trust' })
   }
 
-  record (peer: string, credential: PeerCredential): void {
+  /** A handshake verified `credential` for `peer`, on `connection` (kept until it closes). */
+  record (peer: string, credential: PeerCredential, connection?: VerifiedConnection): void {
     // a handshake verified a valid certificate for it again (renewed, or reissued after revocation)
     this.dropped.delete(peer)
     this.byPeer.delete(peer)
@@ -46,6 +69,24 @@ export class PeerCredentials {
       const oldest = this.byPeer.keys().next().value
       if (oldest !== undefined) this.byPeer.delete(oldest)
     }
+    if (connection != null) this.track(peer, credential, connection)
+  }
+
+  private track (peer: string, credential: PeerCredential, connection: VerifiedConnection): void {
+    // one already closed fires no more 'close' event to untrack it
+    if (connection.status === 'closed' || connection.status === 'aborted' || connection.status === 'reset') return
+    let connections = this.open.get(peer)
+    if (connections == null) {
+      connections = new Map()
+      this.open.set(peer, connections)
+    }
+    connections.set(connection, credential)
+    connection.addEventListener('close', () => { this.untrack(peer, connection) }, { once: true })
+  }
+
+  private untrack (peer: string, connection: VerifiedConnection): void {
+    const connections = this.open.get(peer)
+    if (connections?.delete(connection) === true && connections.size === 0) this.open.delete(peer)
   }
 
   get (peer: string): PeerCredential | undefined {
@@ -71,10 +112,36 @@ export class PeerCredentials {
     }
   }
 
-  /** Drops (as `drop`) every remembered peer whose credential `test` condemns, connected or not; returns them. */
-  dropWhere (test: (credential: PeerCredential) => boolean): Array<[string, PeerCredential]> {
-    const condemned = [...this.byPeer.entries()].filter(([, credential]) => test(credential))
-    for (const [peer] of condemned) this.drop(peer)
+  /**
+   * Closes every open connection that presented a certificate `test` condemns (`why` says what is
+   * wrong with it: "expired", "is revoked"). A peer whose remembered certificate is condemned keeps
+   * the newest one still valid on an open connection, or is dropped (as `drop`) if none is left.
+   * Peers only remembered (not connected) are judged too: gossip they wrote stays refused.
+   */
+  dropWhere (test: (credential: PeerCredential) => boolean, why = 'is no longer valid'): Condemned[] {
+    const condemned: Condemned[] = []
+    for (const peer of new Set([...this.byPeer.keys(), ...this.open.keys()])) {
+      const remembered = this.byPeer.get(peer)
+      const closing = [...this.open.get(peer) ?? []].filter(([, credential]) => test(credential))
+      const rememberedCondemned = remembered != null && test(remembered)
+      if (closing.length === 0 && !rememberedCondemned) continue
+      for (const [connection, credential] of closing) {
+        this.untrack(peer, connection)
+        connection.abort(new ForbiddenError(`peer ${peer}'s certificate ${credential.serial} ${why}`))
+      }
+      // what is left open presented only valid certificates: the newest of them speaks for the peer
+      const valid = [...this.open.get(peer)?.values() ?? []].at(-1)
+      let dropped = false
+      if (remembered == null || rememberedCondemned) {
+        if (valid != null) this.byPeer.set(peer, valid)
+        else {
+          this.drop(peer)
+          dropped = true
+        }
+      }
+      const credential = rememberedCondemned ? remembered : closing[0]?.[1]
+      if (credential != null) condemned.push({ peer, credential, closed: closing.length, dropped })
+    }
     return condemned
   }
 

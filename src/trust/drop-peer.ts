@@ -1,5 +1,6 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { PeerCredential, PeerCredentials } from './credentials.ts'
+import type { Logger } from '../logger.ts'
 
 /** What revocation and expiry use of libp2p: the open connections, and hanging up on a peer. */
 export type TrustLibp2p = Pick<Libp2p, 'getConnections' | 'hangUp'>
@@ -27,4 +28,27 @@ const CLOSE_TIMEOUT_MS = 1000
 export async function dropPeer (libp2p: TrustLibp2p, credentials: Pick<PeerCredentials, 'drop'>, peer: PeerId): Promise<void> {
   credentials.drop(peer.toString())
   await libp2p.hangUp(peer, { signal: AbortSignal.timeout(CLOSE_TIMEOUT_MS) }).catch(() => {})
+}
+
+/**
+ * Closes every connection that presented a certificate `test` condemns, hangs up on every peer left
+ * with no valid certificate, and drops those only remembered (gossip they wrote is refused whoever
+ * relays it). `why` completes "its certificate …": "expired", "is revoked".
+ */
+export function enforceCredentials (libp2p: TrustLibp2p, credentials: Pick<PeerCredentials, 'drop' | 'dropWhere'>, test: (credential: PeerCredential) => boolean, why: string, log: Logger): void {
+  const connected = new Map<string, PeerId>()
+  for (const connection of libp2p.getConnections()) connected.set(connection.remotePeer.toString(), connection.remotePeer)
+  for (const { peer, credential, closed, dropped } of credentials.dropWhere(test, why)) {
+    const fields = { peer, name: credential.name, serial: credential.serial, notAfter: Number.isFinite(credential.notAfter) ? new Date(credential.notAfter).toISOString() : undefined }
+    const id = connected.get(peer)
+    if (dropped && (id != null || closed > 0)) {
+      log.warn(fields, `disconnected peer ${peer} ("${credential.name}"): its certificate ${why}`)
+      if (id != null) void dropPeer(libp2p, credentials, id)
+    } else if (dropped) {
+      // a remembered peer's credential vouched for gossip it wrote (relayed by others) until now
+      log.debug(fields, `dropped remembered peer ${peer} ("${credential.name}"): its certificate ${why}`)
+    } else {
+      log.warn(fields, `closed ${closed} connection${closed === 1 ? '' : 's'} of peer ${peer} ("${credential.name}") that presented certificate ${credential.serial}: its certificate ${why}; another certificate of the same key is still valid`)
+    }
+  }
 }

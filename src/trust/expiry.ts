@@ -1,5 +1,5 @@
 import type { PeerCredential, PeerCredentials } from './credentials.ts'
-import { connectedPeersWhere, dropPeer } from './drop-peer.ts'
+import { enforceCredentials } from './drop-peer.ts'
 import type { TrustLibp2p } from './drop-peer.ts'
 import type { Logger } from '../logger.ts'
 
@@ -18,8 +18,9 @@ export interface CertificateExpiryInit {
 
 /**
  * Certificates expire while connected: every `checkMs` each open connection's
- * verified certificate is checked, and a peer whose certificate has expired is
- * disconnected (the handshake refuses it from then on). A peer only remembered
+ * verified certificate is checked, and a connection whose certificate has
+ * expired is closed (the handshake refuses it from then on); a peer left with
+ * no valid certificate is disconnected. A peer only remembered
  * (not connected) whose certificate has expired is dropped too, so gossip it
  * wrote, relayed by another member, is refused. The node's own
  * certificate, and the grid CA, are warned about at start and once a day within
@@ -27,13 +28,13 @@ export interface CertificateExpiryInit {
  */
 export class CertificateExpiry {
   private readonly libp2p: TrustLibp2p
-  private readonly credentials: Pick<PeerCredentials, 'get' | 'drop' | 'dropWhere'>
+  private readonly credentials: Pick<PeerCredentials, 'drop' | 'dropWhere'>
   private readonly checkMs: number
   private readonly log: Logger
   private readonly warnings: ExpiryWarning[]
   private timer?: ReturnType<typeof setInterval>
 
-  constructor (libp2p: TrustLibp2p, credentials: Pick<PeerCredentials, 'get' | 'drop' | 'dropWhere'>, init: CertificateExpiryInit, log: Logger) {
+  constructor (libp2p: TrustLibp2p, credentials: Pick<PeerCredentials, 'drop' | 'dropWhere'>, init: CertificateExpiryInit, log: Logger) {
     this.libp2p = libp2p
     this.credentials = credentials
     this.checkMs = init.checkMs
@@ -56,15 +57,7 @@ export class CertificateExpiry {
 
   /** One round: drops peers whose certificate expired, connected or only remembered, and warns about our own when due. */
   check (now = Date.now()): void {
-    const expired = (credential: PeerCredential): boolean => credential.notAfter <= now
-    for (const { peer, credential } of connectedPeersWhere(this.libp2p, this.credentials, expired)) {
-      this.log.warn({ peer: peer.toString(), name: credential.name, serial: credential.serial, notAfter: new Date(credential.notAfter).toISOString() }, `disconnected peer ${peer.toString()} ("${credential.name}"): its certificate expired`)
-      void dropPeer(this.libp2p, this.credentials, peer)
-    }
-    // a remembered peer's credential still vouches for gossip it wrote (relayed by others) until dropped
-    for (const [id, credential] of this.credentials.dropWhere(expired)) {
-      this.log.debug({ peer: id, name: credential.name, serial: credential.serial, notAfter: new Date(credential.notAfter).toISOString() }, `dropped remembered peer ${id} ("${credential.name}"): its certificate expired`)
-    }
+    enforceCredentials(this.libp2p, this.credentials, (credential: PeerCredential): boolean => credential.notAfter <= now, 'expired', this.log)
     this.checkOwn(now)
   }
 

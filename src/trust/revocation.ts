@@ -3,7 +3,7 @@ import type { PeerCredentials } from './credentials.ts'
 import type { CrlStore } from './crl-store.ts'
 import type { VerifiedCrl } from './crl-parse.ts'
 import { CRL_PROTOCOL, crlHandler, offerCrl } from './crl-protocol.ts'
-import { connectedPeersWhere, dropPeer } from './drop-peer.ts'
+import { connectedPeersWhere, dropPeer, enforceCredentials } from './drop-peer.ts'
 import type { TrustLibp2p } from './drop-peer.ts'
 import { guarded } from './guard.ts'
 import { Rejections } from '../transport/rejections.ts'
@@ -99,20 +99,17 @@ export class Revocation {
   private readonly onUpdate = (crl: VerifiedCrl, from: string | undefined): void => {
     this.warnIfOwnRevoked()
     // enforce drops the revoked peers' credentials at once, so spread never sends to them
-    void this.enforce()
+    this.enforce()
     void this.spread(crl, from)
   }
 
-  /** Closes the connections of every peer whose certificate the CRL held lists; drops every remembered one it lists. */
-  private async enforce (): Promise<void> {
-    const revoked = connectedPeersWhere(this.libp2p, this.credentials, c => this.store.isRevoked(c.serial))
-    // a revoked peer not connected now is dropped too: gossip it wrote, relayed by a member that
-    // has not had this CRL yet, is refused here
-    this.credentials.dropWhere(c => this.store.isRevoked(c.serial))
-    await Promise.all(revoked.map(async ({ peer, credential }) => {
-      this.log.warn({ peer: peer.toString(), name: credential.name, serial: credential.serial }, `closed the connections of peer ${peer.toString()} ("${credential.name}"): its certificate is revoked`)
-      await dropPeer(this.libp2p, this.credentials, peer)
-    }))
+  /**
+   * Closes every open connection whose certificate the CRL held lists, and the peers left with no
+   * valid one; drops every remembered one it lists (gossip it wrote, relayed by a member that has
+   * not had this CRL yet, is refused here).
+   */
+  private enforce (): void {
+    enforceCredentials(this.libp2p, this.credentials, c => this.store.isRevoked(c.serial), 'is revoked', this.log)
   }
 
   /** Sends a newer CRL to every connected member but the one it came from. */

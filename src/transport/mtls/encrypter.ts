@@ -23,8 +23,8 @@ export interface MutualTlsInit {
   log: Logger
   /** Told of every connection that reached this encrypter: from then on it reports the outcome itself. */
   onNegotiated?: (connection: MessageStream) => void
-  /** Told of every verified peer before libp2p sees the connection (its roles decide what it may do). */
-  onVerified?: (peer: string, credential: PeerCredential) => void
+  /** Told of every verified peer, and the raw connection it presented the certificate on, before libp2p sees the connection (its roles decide what it may do). */
+  onVerified?: (peer: string, credential: PeerCredential, connection: MessageStream) => void
   /** A revoked certificate's serial (normalized hex) is refused at the handshake. */
   isRevoked?: (serial: string) => boolean
 }
@@ -44,7 +44,7 @@ export class MutualTls implements ConnectionEncrypter {
   private readonly ca: X509Certificate
   private readonly refusals: RefusalLog
   private readonly onNegotiated?: (connection: MessageStream) => void
-  private readonly onVerified?: (peer: string, credential: PeerCredential) => void
+  private readonly onVerified?: (peer: string, credential: PeerCredential, connection: MessageStream) => void
   private readonly isRevoked?: (serial: string) => boolean
 
   constructor (components: MutualTlsComponents, init: MutualTlsInit) {
@@ -140,7 +140,7 @@ export class MutualTls implements ConnectionEncrypter {
         socket.once('secure', () => {
           try {
             const { remotePeer, credential } = verifyRemote(socket, this.ca, isServer, options?.remotePeer, this.isRevoked)
-            this.onVerified?.(remotePeer.toString(), credential)
+            this.onVerified?.(remotePeer.toString(), credential, connection)
             if (!isServer && !skipMuxer && typeof socket.alpnProtocol === 'string' && socket.alpnProtocol !== 'libp2p') {
               streamMuxer = this.components.upgrader.getStreamMuxers().get(socket.alpnProtocol)
             }

@@ -5,7 +5,7 @@ import { toWireError } from '../wire/wire-error.ts'
 import { ModuleCache } from '../agent/module-cache.ts'
 import type { PeerCredentials } from '../trust/credentials.ts'
 import type { Logger } from '../logger.ts'
-import { ConfigError, PeerUnreachableError, ProtocolError, TaskLimitError, TaskNotFoundError, TaskNotRegisteredError } from '../errors.ts'
+import { PeerUnreachableError, ProtocolError, TaskLimitError, TaskNotFoundError, TaskNotRegisteredError } from '../errors.ts'
 import type { Tasks } from './tasks.ts'
 import type { Task } from './task.ts'
 import type { Session } from './session.ts'
@@ -157,17 +157,14 @@ export class TasksService {
       }
       case 'session-close': {
         const session = this.session(request.id)
-        if (session === this.defaultSession()) throw new ConfigError('session', 'the default session stays open; cancel its tasks instead')
-        session.close()
+        session.closeByRequest()
         return { ok: true, session: summary(session) }
       }
       case 'session-cancel': {
         const session = this.session(request.id)
         const open = session.tasks().filter(t => !isFinal(t.status))
         const reason = `session cancelled by ${caller.peer}`
-        // the default session is cancelled task by task: it stays open for the node's own submits
-        if (session === this.defaultSession()) session.cancelTasks(reason)
-        else session.cancel(reason)
+        session.cancelByRequest(reason)
         // answered with the counts after the cancel: a closed session is forgotten once done
         await Promise.all(open.map(async info => { const task = session.get(info.id); if (task != null) await settledWithin(task, { timeoutMs: CANCEL_SETTLE_MS }) }))
         return { ok: true, cancelled: open.length, session: summary(session) }

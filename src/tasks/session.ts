@@ -3,7 +3,7 @@ import type { TaskObserver } from './task.ts'
 import type { SessionOptions, StatusCounts, TaskDefaults, TaskEvent, TaskInfo, TaskOptions, TaskStatus } from './types.ts'
 import { emptyCounts } from './types.ts'
 import { EventStream } from './event-stream.ts'
-import { SessionClosedError } from '../errors.ts'
+import { ConfigError, SessionClosedError } from '../errors.ts'
 import { randomHex } from './random-hex.ts'
 import { TaskIndex, taskId } from './task-index.ts'
 import { FinishedTask } from './finished-task.ts'
@@ -56,8 +56,11 @@ export class Session {
   private readonly taskIdPrefix: string
   /** The owner's peer id: the submitter of tasks submitted on this node itself. */
   private readonly owner: string
+  /** The default session: it takes the node's own submits (node.run, webhooks, schedules), so no caller closes it. */
+  private readonly keptOpen: boolean
 
-  constructor (owner: string, options: SessionOptions, host: SessionHost, id?: string) {
+  constructor (owner: string, options: SessionOptions, host: SessionHost, id?: string, keptOpen = false) {
+    this.keptOpen = keptOpen
     this.id = id ?? `${owner}/s-${randomHex(6)}`
     this.owner = this.id.split('/')[0]!
     this.taskIdPrefix = `${this.owner}/t-`
@@ -137,6 +140,22 @@ export class Session {
   cancelTasks (reason = 'session cancelled'): void {
     // final tasks are no longer here: only open ones are left to cancel
     for (const task of [...this.byId.values()]) task.cancel(reason)
+  }
+
+  /** A caller's cancel (over the tasks protocol or the HTTP API): the default session's tasks are cancelled and it stays open. */
+  cancelByRequest (reason: string): void {
+    if (this.keptOpen) this.cancelTasks(reason)
+    else this.cancel(reason)
+  }
+
+  /**
+   * A caller's close: refused for the default session (closed, every submit of the node's own would
+   * fail); then `mayClose` (the caller's right to close it, which throws if not) before it closes.
+   */
+  closeByRequest (mayClose: () => void = () => {}): void {
+    if (this.keptOpen) throw new ConfigError('session', 'the default session stays open; cancel its tasks instead')
+    mayClose()
+    this.close()
   }
 
   /** No new tasks; `done` resolves once those submitted are final. */

@@ -106,7 +106,7 @@ export class Tasks {
         this.recorder?.statusChanged(task)
       }
     }
-    this.defaultSession = this.session({ name: 'default' }, defaultSessionId(owner))
+    this.defaultSession = this.session({ name: 'default' }, defaultSessionId(owner), true)
     // made after the default session, which is journaled with its first task: a node that owns no task writes no file
     if (this.config.durable && journal != null) this.recorder = new JournalRecorder({ ...journal, maxResultBytes: this.config.maxResultBytes, log: deps.log })
   }
@@ -128,9 +128,9 @@ export class Tasks {
     await Promise.allSettled([...this.started].map(async pool => { await pool.stop() }))
   }
 
-  /** A new session: tasks submitted through it get its defaults. */
-  session (options: SessionOptions = {}, id?: string): Session {
-    const session = new Session(this.owner, options, this.host, id)
+  /** A new session: tasks submitted through it get its defaults. `keptOpen`: the default session, which no caller closes. */
+  session (options: SessionOptions = {}, id?: string, keptOpen = false): Session {
+    const session = new Session(this.owner, options, this.host, id, keptOpen)
     this.sessionsById.set(session.id, session)
     this.recorder?.session(session)
     // a closed session is forgotten once done (its tasks' results go with it)

@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify'
 import type { ApiContext } from '../api-context.ts'
 import type { Session } from '../../tasks/session.ts'
-import { defaultSessionId } from '../../tasks/session.ts'
 import type { SessionOptions } from '../../tasks/types.ts'
 import { idParams, problemResponses, sessionBodySchema, sessionSchema } from '../schemas.ts'
 import { findSession } from '../lookup.ts'
-import { ConfigError, TaskLimitError } from '../../errors.ts'
+import { TaskLimitError } from '../../errors.ts'
 import { MAX_LIST } from '../../tasks/protocol-schema.ts'
 import { MAX_REMOTE_SESSIONS } from '../../tasks/service.ts'
 
@@ -42,9 +41,7 @@ export function sessionRoutes (app: FastifyInstance, api: ApiContext): void {
     schema: { summary: 'Close a session: no new tasks; those in it run to their end, then it is forgotten (its own submitter, or admin); the default session stays open', tags: ['sessions'], params: idParams, response: { 202: sessionSchema, ...problemResponses } }
   }, async (request, reply) => {
     const session = findSession(api.node.tasks, api.node.peerId, request.params.id)
-    if (session.id === defaultSessionId(api.node.peerId)) throw new ConfigError('session', 'the default session stays open; cancel its tasks instead')
-    api.submitters.checkMayCancel(request.principal!, session.id, false, 'close')
-    session.close()
+    session.closeByRequest(() => { api.submitters.checkMayCancel(request.principal!, session.id, false, 'close') })
     return await reply.code(202).send(sessionView(session))
   })
 
@@ -60,9 +57,7 @@ export function sessionRoutes (app: FastifyInstance, api: ApiContext): void {
     const session = findSession(api.node.tasks, api.node.peerId, request.params.id)
     api.submitters.checkMayCancel(request.principal!, session.id, false)
     const reason = `cancelled through the HTTP API by ${request.principal!.subject}`
-    // the default session takes the node's own submits (node.run, webhooks, schedules): closed, they would all fail
-    if (session.id === defaultSessionId(api.node.peerId)) session.cancelTasks(reason)
-    else session.cancel(reason)
+    session.cancelByRequest(reason)
     return await reply.code(202).send(sessionView(session))
   })
 }

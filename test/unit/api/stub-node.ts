@@ -13,7 +13,7 @@ import pino from 'pino'
 export function stubNode (): { node: { peerId: string, members: () => Member[], self: () => Member, tasks: AddonTasks, log: pino.Logger, certificateRevoked: (serial: string) => boolean, channel: (name: string) => Channel, handle: () => Promise<void> }, queued: Task[], session: Session } {
   const queued: Task[] = []
   const host = { enqueue: (task: Task) => { queued.push(task) }, cancel: (task: Task, reason: string) => { task.mark('cancelled', { name: 'TaskCancelledError', message: reason }) } }
-  const session = new Session('P', {}, host, 'P/s-default')
+  const session = new Session('P', {}, host, 'P/s-default', true)
   // the default session, then each one opened (POST /v1/sessions opens a new one, as a node does)
   const sessions = [session]
   const tasks = {

@@ -87,12 +87,12 @@ export class MemberSync {
       stream.abort(new ProtocolError(`one member sync per ${SYNC_MIN_INTERVAL_MS} ms`))
       return
     }
+    // the guard's deadline (SYNC_TIMEOUT_MS) aborts the stream, which ends any of these, whatever it waits for
     const json = new JsonStream(stream, { maxBytes: MAX_SYNC_BYTES })
-    const signal = AbortSignal.timeout(SYNC_TIMEOUT_MS)
     let request: SyncMessage
     try {
-      request = await json.read(syncMessageSchema, { signal })
-      await json.write(this.message(), { signal })
+      request = await json.read(syncMessageSchema)
+      await json.write(this.message())
       await json.close()
     } catch (err) {
       this.rejections.reject(SYNC_PROTOCOL, 'malformed', from, 'dropped malformed member sync', String(err), { err })

@@ -5,7 +5,7 @@
  * besides members and admins: it only reads what `grid status` shows any
  * certificate, and changes nothing. An add-on protocol that writes, runs code
  * or spends a node's resources keeps the default (members only). Load it into any node:
- *   npx grid node --dev --addon examples/addon/hello-addon.ts:{"greeting":"hi"}
+ *   npx grid node --dev --addon 'examples/addon/hello-addon.ts:{"greeting":"hi"}'
  */
 import { defineAddon } from '../../src/index.ts'
 

@@ -1,5 +1,5 @@
 /**
- * `npm start`: a one-machine dev grid of three `grid node --dev` processes
+ * `npm run example:dev-grid`: a one-machine dev grid of three `grid node --dev` processes
  * that join each other, with every node's status printed.
  * Ctrl-C stops them; `--once` prints the status and stops (used by tests).
  */

@@ -46,8 +46,15 @@ export function heardUnverified (rows: HearsayRows, entry: MemberEntry, now: num
 }
 
 function unverifiedEntry (rows: HearsayRows, entry: MemberEntry, now: number): MemberEvent[] {
-  const seen = rows.peek(entry.id)
+  let seen = rows.peek(entry.id)
   if (seen == null) return rows.merge(entry, now)
+  if (claimedAbove(seen, entry.incarnation)) {
+    // only others said that incarnation (a sync): its own signed word overrides it, as a verified
+    // heartbeat's does (MemberTable.heardEntry)
+    const rec = rows.get(entry.id)!
+    rec.entry = { ...rec.entry, incarnation: entry.incarnation }
+    seen = rec
+  }
   const prior = seen.entry
   const same = entry.incarnation === prior.incarnation
   if (entry.incarnation < prior.incarnation || (entry.state === 'left' && prior.state === 'left')) return []
@@ -59,6 +66,19 @@ function unverifiedEntry (rows: HearsayRows, entry: MemberEntry, now: number): M
     return significantChange(prior, rec.entry) ? [rows.event('member:update', rec, now)] : []
   }
   return rows.transition(rec, { ...entry, state: 'alive' }, now, prior.state === 'suspect' ? 'member:update' : 'member:rejoin')
+}
+
+/** Whether a hearsay row's incarnation is above `incarnation` only by others' word (a sync): the member never signed any. */
+function claimedAbove (rec: Readonly<MemberRecord>, incarnation: number): boolean {
+  return !rec.direct && !heardOwnWord(rec) && incarnation < rec.entry.incarnation
+}
+
+/**
+ * Whether a hearsay row holds the member's own signed word (a heartbeat signed by its key): then its
+ * incarnation is the member's, and no third party's sync may change it (MemberTable.merge).
+ */
+export function heardOwnWord (rec: Readonly<MemberRecord>): boolean {
+  return rec.seq >= 0 || rec.signedAt > -Infinity
 }
 
 /** Alive or suspect: a row that is still one of the members. */

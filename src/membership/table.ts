@@ -6,7 +6,7 @@ import { StateIndex } from './table-index.ts'
 import { TableRows } from './table-rows.ts'
 import { markHeard, markHeardAt } from './seq-window.ts'
 import type { HeartbeatOrder } from './seq-window.ts'
-import { dropsUnanswered, heardUnverified, rowPlace } from './table-hearsay.ts'
+import { dropsUnanswered, heardOwnWord, heardUnverified, rowPlace } from './table-hearsay.ts'
 import type { HearsayRows } from './table-hearsay.ts'
 import { liveReports, ownClaims } from './table-claims.ts'
 import type { ClaimRows } from './table-claims.ts'
@@ -125,8 +125,10 @@ export class MemberTable {
       this.index.contested.add(entry.id)
       return []
     }
-    // a newer alive entry updates only a row that is hearsay itself
-    if (rec.direct || entry.incarnation === prior.incarnation) return []
+    // a newer alive entry updates only a row that is hearsay itself, and not one holding the member's
+    // own signed word: a third party's incarnation would hide its heartbeats, its figures and
+    // addresses would replace the member's own (placement, dials) until a handshake
+    if (rec.direct || heardOwnWord(rec) || entry.incarnation === prior.incarnation) return []
     rec.entry = { ...entry, state: prior.state }
     return significantChange(prior, rec.entry) ? [this.event('member:update', rec, now)] : []
   }

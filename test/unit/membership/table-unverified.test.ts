@@ -101,4 +101,26 @@ describe('MemberTable: beats of a member known only from others', () => {
     // its own word now: it is not dropped for unanswered dials
     for (const at of [1, 2, 3]) expect(t.unanswered('X', 10 * SUSPECT + at)).toEqual([])
   })
+  it('a member\'s own signed word stands against a sync that claims a higher incarnation for it: no other member can freeze or rewrite its row', () => {
+    const t = new MemberTable(INIT)
+    t.heardUnverified(entry('X', { incarnation: 6, load: { workers: 1 } }), 0, 0)
+    // another member's sync: X at an incarnation X never signed, with other figures and an address that is not X's
+    expect(t.merge(entry('X', { incarnation: 1_000_000, load: { workers: 4 }, addresses: ['/ip4/10.9.9.9/tcp/1/p2p/X'] }), 10)).toEqual([])
+    expect(t.get('X', 10)).toMatchObject({ incarnation: 6, load: { workers: 1 }, addresses: ['/ip4/10.0.0.1/tcp/4100/p2p/X'] })
+    // and X's next heartbeats still bring its own figures
+    expect(types(t.heardUnverified(entry('X', { incarnation: 6, load: { workers: 2 } }), 20, 1))).toEqual(['member:update'])
+    expect(t.get('X', 20)).toMatchObject({ incarnation: 6, load: { workers: 2 } })
+  })
+
+  it('a row only a sync listed takes the member\'s own signed heartbeat even below the incarnation the sync claimed', () => {
+    const t = new MemberTable(INIT)
+    t.merge(entry('X', { incarnation: 1_000_000, load: { workers: 4 } }), 0)
+    expect(types(t.heardUnverified(entry('X', { incarnation: 6, load: { workers: 1 } }), 10, 0))).toEqual(['member:update'])
+    expect(t.get('X', 10)).toMatchObject({ incarnation: 6, load: { workers: 1 } })
+    expect(t.heartbeatOrder('X', 6, 0)).toBe('replay')
+    // what it signed is its word from now on: a later claim does not override it, an older heartbeat of its own is a replay
+    t.merge(entry('X', { incarnation: 2_000_000 }), 20)
+    expect(t.get('X', 20)?.incarnation).toBe(6)
+    expect(t.heartbeatOrder('X', 5, 9)).toBe('replay')
+  })
 })

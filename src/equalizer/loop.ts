@@ -14,6 +14,8 @@ const DEAD_BAND = 0.1
 const WARMUP_TICKS = 2
 /** Arrivals between ticks are measured over at least this long before they may trigger a scale-up. */
 const REACT_WINDOW_MS = 100
+/** The shortest window for a stage with a tight objective: shorter ones hold too few arrivals to be a rate. */
+const MIN_REACT_WINDOW_MS = 20
 /** Below this busy fraction a worker's measured rate may raise μ, never lower it (see `measureMu`). */
 const BUSY_ENOUGH = 0.5
 /** λ rising over this many ticks in a row is a ramp (fewer: noise, or a step the reactive check takes). */
@@ -53,6 +55,8 @@ interface Tracked {
   /** The start of the current between-ticks window: when, arrivals then, items waiting then, and the
    * arrival rate of the window before it (undefined: none measured since the last action). */
   fast: { at: number, arrivals: number, waiting: number, before?: number }
+  /** How long a between-ticks window lasts for this stage (reactWindowMs). */
+  windowMs: number
   /** μ as of the last tick past the warm-up: workers that are still loading their module look slow. */
   steadyMu: number
   /** The raw arrival rates of the last TREND_TICKS ticks, oldest first. */
@@ -90,6 +94,7 @@ export class EqualizerLoop {
       rates: { arrivalRate: 0, processingRate: 0, throughput: 0, pressure: 'even' },
       previous: stage.sample(now),
       fast: { at: now, arrivals: 0, waiting: 0 },
+      windowMs: reactWindowMs(stage.latencyObjectiveMs),
       steadyMu: 0,
       recent: [],
       slowed: false,
@@ -155,16 +160,16 @@ export class EqualizerLoop {
 
   /**
    * Between ticks, on arrivals: when items arrived faster than the workers
-   * (and those starting) drain them over each of the last two windows of
-   * REACT_WINDOW_MS, and the backlog grew to at least one waiting item per
-   * worker, size the stage for the lower of the two rates now instead of at
+   * (and those starting) drain them over each of the stage's last two
+   * windows (reactWindowMs: 100 ms, less for a tight objective), and the
+   * backlog grew to at least one waiting item per worker, size the stage for the lower of the two rates now instead of at
    * the next tick. Two windows, because a source that fell behind (a busy
    * event loop) catches up in one short spike that is not its rate; one
    * when the stage named a latency objective and its backlog breaches it.
    */
   private react (t: Tracked): void {
     const now = performance.now()
-    if (now - t.fast.at < REACT_WINDOW_MS || this.timer == null) return
+    if (now - t.fast.at < t.windowMs || this.timer == null) return
     const sample = t.stage.sample(now)
     const rate = (sample.arrivals - t.fast.arrivals) / ((now - t.fast.at) / 1000)
     const waiting = waitingOf(sample)
@@ -173,7 +178,7 @@ export class EqualizerLoop {
     t.fast = { at: now, arrivals: sample.arrivals, waiting, before: rate }
     const mu = t.steadyMu
     // a stage that named an objective and already breaches it (Little's law) acts on this window alone:
-    // a second window would let the backlog grow for another REACT_WINDOW_MS before any worker starts.
+    // a second window would let the backlog grow for another window before any worker starts.
     // Not in the first window after an action, nor while workers start: the backlog grows until they
     // work, and a held-back source released by the action reads as a spike (639/s for a 300/s burst,
     // which then asked for 16 workers, not 10)
@@ -269,6 +274,17 @@ export function trendOf (recent: number[], tickMs: number): number {
   const rise = recent.at(-1)! - recent[0]!
   if (rise < TREND_MIN_RISE * recent[0]!) return 0
   return rise / ((recent.length - 1) * tickMs / 1000)
+}
+
+/**
+ * The between-ticks window of a stage: REACT_WINDOW_MS, or half its latency objective when that is
+ * shorter, so a burst that breaches the objective is seen within half of it. Each window a burst
+ * waits to be seen is a window's worth of backlog more that queues behind it (at a 100 ms objective,
+ * the 100 ms window took most of the budget before a worker was even asked for).
+ */
+export function reactWindowMs (latencyObjectiveMs?: number): number {
+  if (latencyObjectiveMs == null || !(latencyObjectiveMs > 0)) return REACT_WINDOW_MS
+  return Math.min(REACT_WINDOW_MS, Math.max(MIN_REACT_WINDOW_MS, latencyObjectiveMs / 2))
 }
 
 function waitingOf (sample: StageSample): number {

@@ -1,6 +1,6 @@
 import { describe, it, expect, afterEach, vi } from 'vitest'
 import { EqualizerLoop } from '../../../src/equalizer/index.ts'
-import { measureMu, trendOf } from '../../../src/equalizer/loop.ts'
+import { measureMu, reactWindowMs, trendOf } from '../../../src/equalizer/loop.ts'
 import type { EqualizedStage, StageSample } from '../../../src/equalizer/index.ts'
 
 /** A stage stub: its sample is whatever the test put there; it records what the loop asked of it. */
@@ -121,6 +121,28 @@ describe('EqualizerLoop over stage samples', () => {
     expect(stage.scaled).toEqual([10])
   })
 
+  it('a tight objective is watched in windows of half of it: a burst that breaches 100 ms is acted on 50 ms in', async () => {
+    vi.useFakeTimers()
+    const run = async (latencyObjectiveMs?: number): Promise<number[]> => {
+      const stage = Object.assign(stubStage('tight'), { latencyObjectiveMs })
+      const { loop } = await steadyLoop(stage)
+      const halfWindow = async (arrivals: number, queued: number): Promise<void> => {
+        await vi.advanceTimersByTimeAsync(50)
+        stage.now = { ...stage.now, arrivals: stage.now.arrivals + arrivals, queued }
+        stage.arrived()
+      }
+      await halfWindow(1, 0)
+      // 200/s for 50 ms, 5 waiting: 500 ms of queueing at μ = 10/s, the objective is breached
+      await halfWindow(10, 5)
+      loop.stop()
+      return stage.scaled
+    }
+    // ⌈(200 + 5 / 10 s) / 10⌉ = 21 workers wanted, 16 at most
+    expect(await run(100)).toEqual([15])
+    // without an objective the window is 100 ms: 50 ms in, nothing is measured yet
+    expect(await run(undefined)).toEqual([])
+  })
+
   it('after a tick\'s scale-up too, the window spanning the action is not acted on alone, breached or not', async () => {
     vi.useFakeTimers()
     const stage = Object.assign(stubStage('objective'), { latencyObjectiveMs: 1000 })
@@ -209,5 +231,16 @@ describe('the loop sizes a ramp ahead of itself', () => {
     // 100/s cannot take (two ticks on, ~81/s, it could: the next step would come too late)
     expect(stage.scaled).toEqual([1])
     expect(scaledAt).toEqual([70])
+  })
+})
+
+describe('reactWindowMs: how long a between-ticks window lasts', () => {
+  it('100 ms, or half a tighter objective, never under 20 ms', () => {
+    expect(reactWindowMs(undefined)).toBe(100)
+    expect(reactWindowMs(1000)).toBe(100)
+    expect(reactWindowMs(200)).toBe(100)
+    expect(reactWindowMs(100)).toBe(50)
+    expect(reactWindowMs(10)).toBe(20)
+    expect(reactWindowMs(0)).toBe(100)
   })
 })

@@ -37,7 +37,8 @@ export interface HearsayRows {
 export function heardUnverified (rows: HearsayRows, entry: MemberEntry, now: number, seq?: number): MemberEvent[] {
   const events = unverifiedEntry(rows, entry, now)
   const rec = rows.peek(entry.id)
-  if (rec != null && rec.entry.incarnation === entry.incarnation && listed(rec.entry.state)) {
+  // its word is in the row (listed, or its own leave): no other member's sync changes the row from now on
+  if (rec != null && rec.entry.incarnation === entry.incarnation && (listed(rec.entry.state) || (entry.state === 'left' && rec.entry.state === 'left'))) {
     const row = rows.get(entry.id)!
     row.signedAt = now
     if (seq != null) markHeardAt(row, entry.incarnation, seq)
@@ -46,15 +47,10 @@ export function heardUnverified (rows: HearsayRows, entry: MemberEntry, now: num
 }
 
 function unverifiedEntry (rows: HearsayRows, entry: MemberEntry, now: number): MemberEvent[] {
-  let seen = rows.peek(entry.id)
+  const seen = rows.peek(entry.id)
   if (seen == null) return rows.merge(entry, now)
-  if (claimedAbove(seen, entry.incarnation)) {
-    // only others said that incarnation (a sync): its own signed word overrides it, as a verified
-    // heartbeat's does (MemberTable.heardEntry)
-    const rec = rows.get(entry.id)!
-    rec.entry = { ...rec.entry, incarnation: entry.incarnation }
-    seen = rec
-  }
+  // never below the row's incarnation, even one only others claimed: with no word of its own in the
+  // row there is no seq window to tell a heartbeat of an earlier life, replayed, from a fresh one
   const prior = seen.entry
   const same = entry.incarnation === prior.incarnation
   if (entry.incarnation < prior.incarnation || (entry.state === 'left' && prior.state === 'left')) return []
@@ -66,11 +62,6 @@ function unverifiedEntry (rows: HearsayRows, entry: MemberEntry, now: number): M
     return significantChange(prior, rec.entry) ? [rows.event('member:update', rec, now)] : []
   }
   return rows.transition(rec, { ...entry, state: 'alive' }, now, prior.state === 'suspect' ? 'member:update' : 'member:rejoin')
-}
-
-/** Whether a hearsay row's incarnation is above `incarnation` only by others' word (a sync): the member never signed any. */
-function claimedAbove (rec: Readonly<MemberRecord>, incarnation: number): boolean {
-  return !rec.direct && !heardOwnWord(rec) && incarnation < rec.entry.incarnation
 }
 
 /**

@@ -86,7 +86,16 @@ export class PeerCredentials {
 
   private untrack (peer: string, connection: VerifiedConnection): void {
     const connections = this.open.get(peer)
-    if (connections?.delete(connection) === true && connections.size === 0) this.open.delete(peer)
+    const credential = connections?.get(connection)
+    if (connections == null || credential == null) return
+    connections.delete(connection)
+    if (connections.size === 0) {
+      this.open.delete(peer)
+      return
+    }
+    // the certificate speaking for the peer left with its connection (a CLI run with the node's client
+    // certificate, say): the newest one still presented on an open connection speaks again
+    if (this.byPeer.get(peer) === credential) this.byPeer.set(peer, [...connections.values()].at(-1)!)
   }
 
   get (peer: string): PeerCredential | undefined {

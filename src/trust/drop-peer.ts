@@ -31,9 +31,10 @@ export async function dropPeer (libp2p: TrustLibp2p, credentials: Pick<PeerCrede
 }
 
 /**
- * Closes every connection that presented a certificate `test` condemns, hangs up on every peer left
- * with no valid certificate, and drops those only remembered (gossip they wrote is refused whoever
- * relays it). `why` completes "its certificate …": "expired", "is revoked".
+ * Closes every connection that presented a certificate `test` condemns (at once: a reset, not the
+ * graceful close `dropPeer` gives a peer, so nothing more is served on it), hangs up on every peer
+ * left with no valid certificate, and drops those only remembered (gossip they wrote is refused
+ * whoever relays it). `why` completes "its certificate …": "expired", "is revoked".
  */
 export function enforceCredentials (libp2p: TrustLibp2p, credentials: Pick<PeerCredentials, 'drop' | 'dropWhere'>, test: (credential: PeerCredential) => boolean, why: string, log: Logger): void {
   const connected = new Map<string, PeerId>()
@@ -47,8 +48,10 @@ export function enforceCredentials (libp2p: TrustLibp2p, credentials: Pick<PeerC
     } else if (dropped) {
       // a remembered peer's credential vouched for gossip it wrote (relayed by others) until now
       log.debug(fields, `dropped remembered peer ${peer} ("${credential.name}"): its certificate ${why}`)
-    } else {
+    } else if (closed > 0) {
       log.warn(fields, `closed ${closed} connection${closed === 1 ? '' : 's'} of peer ${peer} ("${credential.name}") that presented certificate ${credential.serial}: its certificate ${why}; another certificate of the same key is still valid`)
+    } else {
+      log.info(fields, `certificate ${credential.serial} of peer ${peer} ("${credential.name}") ${why}; the peer stays, on another certificate of the same key still presented on an open connection`)
     }
   }
 }

@@ -3,7 +3,7 @@ import type { PeerCredentials } from './credentials.ts'
 import type { CrlStore } from './crl-store.ts'
 import type { VerifiedCrl } from './crl-parse.ts'
 import { CRL_PROTOCOL, crlHandler, offerCrl } from './crl-protocol.ts'
-import { connectedPeersWhere, dropPeer, enforceCredentials } from './drop-peer.ts'
+import { connectedPeersWhere, enforceCredentials } from './drop-peer.ts'
 import type { TrustLibp2p } from './drop-peer.ts'
 import { guarded } from './guard.ts'
 import { Rejections } from '../transport/rejections.ts'
@@ -120,16 +120,13 @@ export class Revocation {
     }
   }
 
-  /** A new connection: refused if its certificate is revoked (it passed the handshake before the CRL came), else offered the CRL held. */
+  /**
+   * A new connection: offered the CRL held. (One that passed the handshake before a CRL listing its
+   * certificate came was closed by `enforce`: the credentials keep every verified connection.)
+   */
   private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => {
     const connection = evt.detail
     const id = connection.remotePeer.toString()
-    const credential = this.credentials.get(id)
-    if (credential != null && this.store.isRevoked(credential.serial)) {
-      this.log.warn({ peer: id, name: credential.name, serial: credential.serial }, `closed a new connection of peer ${id} ("${credential.name}"): its certificate is revoked`)
-      void dropPeer(this.libp2p, this.credentials, connection.remotePeer)
-      return
-    }
     const crl = this.store.current
     if (crl != null && this.credentials.has(id, 'member')) void this.send(connection, crl)
   }

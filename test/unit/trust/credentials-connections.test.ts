@@ -96,4 +96,14 @@ describe('PeerCredentials: the certificate of each open connection', () => {
     expect(credentials.dropWhere(c => c.serial === '5e', 'is revoked')).toEqual([{ peer: 'p', credential: expect.objectContaining({ serial: '5e' }), closed: 0, dropped: true }])
     expect(credentials.wasDropped('p')).toBe(true)
   })
+  it('when the connection whose certificate speaks for the peer closes, the newest still open speaks again (its roles)', () => {
+    const { credentials, server, client } = twoCertificates()
+    expect(credentials.has('p', 'agent')).toBe(true)
+    client.closedByPeer()
+    expect(credentials.get('p')?.serial).toBe('5e')
+    expect(credentials.has('p', 'agent')).toBe(false)
+    // the last one closing leaves the peer remembered as it was
+    server.closedByPeer()
+    expect(credentials.get('p')?.serial).toBe('5e')
+  })
 })

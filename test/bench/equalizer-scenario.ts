@@ -129,7 +129,7 @@ export async function runScenario (node: GridNode, init: ScenarioInit, calibrati
       workersLost,
       latencyP50Ms: round(percentile(latencies, 50)),
       latencyP99Ms: round(percentile(latencies, 99)),
-      recoveredMs: init.fault == null ? null : recovered(init.stages[0]!.name, init.fault.atMs, samples),
+      recoveredMs: init.fault == null || workersLost === 0 ? null : recovered(init.stages[0]!.name, init.fault.atMs, samples),
       phases: init.stages.flatMap(stage => init.phases.map((phase, p) => figures(stage.name, p, phase.rate, calibration[stage.name]![p]!, boundaries[p]!, boundaries[p + 1] ?? Infinity, samples, scaled))),
       scaled,
       held
@@ -167,14 +167,17 @@ function figures (stage: string, phase: number, rate: number, mu: number, from: 
   }
 }
 
-/** Ms from `atMs` until `stage` had as many workers as just before it, after first having fewer. */
+/**
+ * Ms from `atMs` until `stage` had as many workers as just before it, after first having fewer. A
+ * replacement so quick that no sample saw fewer counts as the first sample after the kill (an upper bound).
+ */
 function recovered (stage: string, atMs: number, samples: Sample[]): number | null {
   const before = samples.filter(s => s.t < atMs).at(-1)
   if (before == null) return null
   const target = workersOf(before, stage)
   const after = samples.filter(s => s.t >= atMs)
   const dropped = after.findIndex(s => workersOf(s, stage) < target)
-  if (dropped < 0) return null
+  if (dropped < 0) return after[0] == null || workersOf(after[0], stage) < target ? null : Math.round(after[0].t - atMs)
   const back = after.slice(dropped).find(s => workersOf(s, stage) >= target)
   return back == null ? null : Math.round(back.t - atMs)
 }

@@ -162,8 +162,8 @@ export class EqualizerLoop {
    * Between ticks, on arrivals: when items arrived faster than the workers
    * (and those starting) drain them over each of the stage's last two
    * windows (reactWindowMs: 100 ms, less for a tight objective), and the
-   * backlog grew to at least one waiting item per worker, size the stage for the lower of the two rates now instead of at
-   * the next tick. Two windows, because a source that fell behind (a busy
+   * backlog grew to at least one waiting item per worker, size the stage
+   * for the lower of the two rates now instead of at the next tick. Two windows, because a source that fell behind (a busy
    * event loop) catches up in one short spike that is not its rate; one
    * when the stage named a latency objective and its backlog breaches it.
    */

@@ -137,7 +137,7 @@ export class Session {
   }
 
   /** Cancels every task not yet final and leaves the session open (how the default session is cancelled). */
-  cancelTasks (reason = 'session cancelled'): void {
+  private cancelTasks (reason: string): void {
     // final tasks are no longer here: only open ones are left to cancel
     for (const task of [...this.byId.values()]) task.cancel(reason)
   }

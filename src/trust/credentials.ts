@@ -95,7 +95,13 @@ export class PeerCredentials {
     }
     // the certificate speaking for the peer left with its connection (a CLI run with the node's client
     // certificate, say): the newest one still presented on an open connection speaks again
-    if (this.byPeer.get(peer) === credential) this.byPeer.set(peer, [...connections.values()].at(-1)!)
+    const newest = this.newestOpen(peer)
+    if (this.byPeer.get(peer) === credential && newest != null) this.byPeer.set(peer, newest)
+  }
+
+  /** The certificate of `peer`'s newest open connection. */
+  private newestOpen (peer: string): PeerCredential | undefined {
+    return [...this.open.get(peer)?.values() ?? []].at(-1)
   }
 
   get (peer: string): PeerCredential | undefined {
@@ -139,7 +145,7 @@ export class PeerCredentials {
         connection.abort(new ForbiddenError(`peer ${peer}'s certificate ${credential.serial} ${why}`))
       }
       // what is left open presented only valid certificates: the newest of them speaks for the peer
-      const valid = [...this.open.get(peer)?.values() ?? []].at(-1)
+      const valid = this.newestOpen(peer)
       let dropped = false
       if (remembered == null || rememberedCondemned) {
         if (valid != null) this.byPeer.set(peer, valid)

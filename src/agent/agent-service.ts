@@ -87,8 +87,8 @@ export class AgentService {
   }
 
   /** The spawner of a worker, or an admin. */
-  private mayTouch (id: string, peer: string): boolean {
-    return this.owners.get(id) === peer || this.roles.has(peer, 'admin')
+  private mayTouch (id: string, peer: string, via: Connection): boolean {
+    return this.owners.get(id) === peer || this.roles.has(peer, 'admin', via)
   }
 
   /** A worker nobody attaches to would run forever: it gets `attachTimeoutMs`, then SIGKILL. */
@@ -115,7 +115,7 @@ export class AgentService {
     const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
     try {
       const request = await json.read(spawnRequestSchema, { signal })
-      await json.write(await this.answer(request, connection.remotePeer.toString()), { signal })
+      await json.write(await this.answer(request, connection), { signal })
       await json.close()
     } catch (err) {
       this.rejections.reject(SPAWN_PROTOCOL, streamFailure(err), connection.remotePeer.toString(), 'dropped malformed spawn request', String(err), { err })
@@ -123,16 +123,18 @@ export class AgentService {
     }
   }
 
-  private async answer (request: SpawnRequestMessage, from: string): Promise<SpawnResponseMessage> {
+  /** Answers `request`, judged by the certificate presented on `via`, the connection it came on. */
+  private async answer (request: SpawnRequestMessage, via: Connection): Promise<SpawnResponseMessage> {
+    const from = via.remotePeer.toString()
     try {
-      if (request.op === 'list') return { ok: true, workers: this.spawner.list().filter(w => this.mayTouch(w.id, from)) }
+      if (request.op === 'list') return { ok: true, workers: this.spawner.list().filter(w => this.mayTouch(w.id, from, via)) }
       if (request.op === 'kill') {
         const worker = this.spawner.get(request.id)
         if (worker == null) return { ok: true }
-        if (!this.mayTouch(request.id, from)) this.roles.authorize(from, ['admin'], `${SPAWN_PROTOCOL} kill of a worker another peer spawned`)
+        if (!this.mayTouch(request.id, from, via)) this.roles.authorize(from, ['admin'], `${SPAWN_PROTOCOL} kill of a worker another peer spawned`, via)
         return { ok: true, exit: await worker.kill({ graceful: request.graceful }) }
       }
-      this.roles.authorize(from, ['member'], `${SPAWN_PROTOCOL} spawn`)
+      this.roles.authorize(from, ['member'], `${SPAWN_PROTOCOL} spawn`, via)
       const worker = await this.spawnFor(request, from)
       this.owners.set(worker.info.id, from)
       void worker.exited.then(exit => {

@@ -39,7 +39,7 @@ export function channelClientHandler (channels: ClientChannels, roles: Pick<Role
       try {
         // reading is for every role the protocol admits; writing is a member's (DESIGN §11)
         const write = request.op === 'set' || request.op === 'del'
-        if (write) roles.authorize(connection.remotePeer.toString(), ['member'], `${CLIENT_PROTOCOL} ${request.op}`)
+        if (write) roles.authorize(connection.remotePeer.toString(), ['member'], `${CLIENT_PROTOCOL} ${request.op}`, connection)
         // a read must not open a channel for good, or every certificate that reads could use up maxChannels
         const open = write ? channels.write(request.channel) : channels.read(request.channel, connection.remotePeer.toString())
         // a node that opens the channel for this request answers from the grid's state, not an empty map

@@ -4,7 +4,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { JsonStream } from '../transport/json-stream.ts'
 import { streamFailure } from '../transport/rejections.ts'
 import type { Rejections } from '../transport/rejections.ts'
-import type { PeerCredentials } from '../trust/credentials.ts'
+import type { PeerCredentials, RequestConnection } from '../trust/credentials.ts'
 import type { Role } from '../trust/roles.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import { requestReply } from '../wire/reply.ts'
@@ -29,9 +29,9 @@ export const deploymentRequestSchema = v.variant('op', [
 ])
 export type DeploymentRequest = v.InferOutput<typeof deploymentRequestSchema>
 
-/** Answers one request from peer `from` (a deploy is recorded as `peer:<id>`'s). */
-export function answerDeploymentRequest (deployments: Deployments, credentials: Pick<PeerCredentials, 'authorize'>, request: DeploymentRequest, from: string): DeploymentView | DeploymentView[] {
-  if (request.op === 'deploy' || request.op === 'stop') credentials.authorize(from, CHANGE_ROLES, `${DEPLOYMENTS_PROTOCOL} ${request.op}`)
+/** Answers one request from peer `from` on `via` (a deploy is recorded as `peer:<id>`'s). */
+export function answerDeploymentRequest (deployments: Deployments, credentials: Pick<PeerCredentials, 'authorize'>, request: DeploymentRequest, from: string, via?: RequestConnection): DeploymentView | DeploymentView[] {
+  if (request.op === 'deploy' || request.op === 'stop') credentials.authorize(from, CHANGE_ROLES, `${DEPLOYMENTS_PROTOCOL} ${request.op}`, via)
   switch (request.op) {
     case 'deploy': return deployments.deploy(request.name, request.code, request.params, `peer:${from}`)
     case 'list': return deployments.list()
@@ -49,7 +49,7 @@ export function deploymentsHandler (deployments: () => Deployments, credentials:
       const request = await json.read(deploymentRequestSchema, { signal: AbortSignal.timeout(10_000) })
       let reply
       try {
-        reply = { ok: true, value: answerDeploymentRequest(deployments(), credentials, request, from) }
+        reply = { ok: true, value: answerDeploymentRequest(deployments(), credentials, request, from, connection) }
       } catch (err) {
         reply = { ok: false, error: toWireError(err) }
       }

@@ -56,7 +56,7 @@ export class MemberSync {
   /** The dialling side of every new connection starts the exchange. */
   private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => {
     // only members hold a table; a CLI client (or an agent-only certificate) is not asked
-    if (evt.detail.direction === 'outbound' && this.roles.has(evt.detail.remotePeer.toString(), 'member')) void this.exchange(evt.detail)
+    if (evt.detail.direction === 'outbound' && this.roles.has(evt.detail.remotePeer.toString(), 'member', evt.detail)) void this.exchange(evt.detail)
   }
 
   /** Exchange tables with the peer on the other end of `connection`. */

@@ -3,7 +3,7 @@ import type { StreamHandler } from '@libp2p/interface'
 import { JsonStream } from '../transport/json-stream.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import { ModuleCache } from '../agent/module-cache.ts'
-import type { PeerCredentials } from '../trust/credentials.ts'
+import type { PeerCredentials, RequestConnection } from '../trust/credentials.ts'
 import type { Logger } from '../logger.ts'
 import { PeerUnreachableError, ProtocolError, TaskLimitError, TaskNotFoundError, TaskNotRegisteredError } from '../errors.ts'
 import type { Tasks } from './tasks.ts'
@@ -76,7 +76,7 @@ export class TasksService {
         else stream.abort(err as Error)
         return
       }
-      const reply = await this.serve(peer, request)
+      const reply = await this.serve(peer, request, connection)
       try {
         await json.write(reply).catch(async (err: unknown) => {
           // a value JSON cannot carry (a BigInt): the caller learns why instead of a dropped stream
@@ -91,17 +91,20 @@ export class TasksService {
     }
   }
 
-  /** Answers `request` from `peer` here, or forwards it to the owner its id names; a failure is an `{ ok: false }` reply. */
-  async serve (peer: string, request: TasksRequest): Promise<TasksReply> {
+  /**
+   * Answers `request` from `peer` (on `via`, the connection it came on: its certificate's roles decide)
+   * here, or forwards it to the owner its id names; a failure is an `{ ok: false }` reply.
+   */
+  async serve (peer: string, request: TasksRequest, via?: RequestConnection): Promise<TasksReply> {
     try {
-      return await this.route(peer, request)
+      return await this.route(peer, request, via)
     } catch (err) {
       return { ok: false, error: toWireError(err) }
     }
   }
 
-  private async route (peer: string, request: TasksRequest): Promise<TasksReply> {
-    const caller = this.callerOf(peer, request)
+  private async route (peer: string, request: TasksRequest, via?: RequestConnection): Promise<TasksReply> {
+    const caller = this.callerOf(peer, request, via)
     checkRequest(caller, request)
     const id = 'id' in request ? request.id : request.op === 'submit' ? request.session : undefined
     const owner = id?.slice(0, id.indexOf('/'))
@@ -119,11 +122,11 @@ export class TasksService {
     return await this.answer(caller, request)
   }
 
-  private callerOf (peer: string, request: TasksRequest): Caller {
+  private callerOf (peer: string, request: TasksRequest, via?: RequestConnection): Caller {
     const relay = 'relay' in request ? request.relay : undefined
-    if (relay == null) return { peer, roles: this.deps.credentials.get(peer)?.roles ?? new Set() }
+    if (relay == null) return { peer, roles: this.deps.credentials.get(peer, via)?.roles ?? new Set() }
     // a member that verified the caller's certificate vouches for it; nobody else may
-    if (!this.deps.credentials.has(peer, 'member')) throw this.deps.credentials.forbid(peer, 'relay tasks requests', ['member'])
+    if (!this.deps.credentials.has(peer, 'member', via)) throw this.deps.credentials.forbid(peer, 'relay tasks requests', ['member'], via)
     return { peer: relay.caller, roles: new Set(relay.roles) }
   }
 

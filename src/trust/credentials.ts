@@ -1,4 +1,4 @@
-import type { MessageStream } from '@libp2p/interface'
+import type { Connection, MessageStream } from '@libp2p/interface'
 import type { Role } from './roles.ts'
 import { describeRoles } from './roles.ts'
 import { ForbiddenError } from '../errors.ts'
@@ -16,7 +16,14 @@ export interface PeerCredential {
 }
 
 /** The raw connection a handshake verified a certificate on: closing it closes what libp2p built over it. */
-export type VerifiedConnection = Pick<MessageStream, 'addEventListener' | 'abort' | 'status'>
+export type VerifiedConnection = Pick<MessageStream, 'addEventListener' | 'abort' | 'status' | 'timeline'>
+
+/**
+ * The libp2p connection a request came on, as its handler sees it. libp2p's Connection takes over the
+ * `timeline` object of the raw connection it is built on (the same object: closing the raw connection
+ * stamps it), so that object names the raw connection whose handshake verified the certificate.
+ */
+export type RequestConnection = Pick<Connection, 'timeline'>
 
 /** What `dropWhere` did about one peer. */
 export interface Condemned {
@@ -38,8 +45,9 @@ const MAX_LOGGED_REFUSALS = 4096
 
 /**
  * The verified roles of every peer this node has completed a handshake with.
- * The peer id is the certificate's own key; the newest certificate verified for
- * it decides its roles. The encrypter records it before libp2p sees the
+ * The peer id is the certificate's own key; a request is judged by the
+ * certificate presented on the connection it came on, anything else (gossip a
+ * peer authored) by the newest certificate verified for it. The encrypter records it before libp2p sees the
  * connection, so every protocol handler finds its caller here. One key may
  * present different certificates on different connections (a node with
  * `GRID_TLS_SERVER_*` and `GRID_TLS_CLIENT_*`, or one renewed while an old
@@ -51,6 +59,8 @@ export class PeerCredentials {
   private readonly byPeer = new Map<string, PeerCredential>()
   /** By peer: the certificate each of its open connections presented (entries leave as connections close). */
   private readonly open = new Map<string, Map<VerifiedConnection, PeerCredential>>()
+  /** The certificate each open connection presented, by the connection's timeline (see RequestConnection). */
+  private readonly byTimeline = new WeakMap<object, PeerCredential>()
   private readonly dropped = new Set<string>()
   private readonly logged = new Set<string>()
   private readonly log?: Logger
@@ -81,6 +91,7 @@ export class PeerCredentials {
       this.open.set(peer, connections)
     }
     connections.set(connection, credential)
+    this.byTimeline.set(connection.timeline, credential)
     connection.addEventListener('close', () => { this.untrack(peer, connection) }, { once: true })
   }
 
@@ -89,6 +100,7 @@ export class PeerCredentials {
     const credential = connections?.get(connection)
     if (connections == null || credential == null) return
     connections.delete(connection)
+    this.byTimeline.delete(connection.timeline)
     if (connections.size === 0) {
       this.open.delete(peer)
       return
@@ -104,8 +116,13 @@ export class PeerCredentials {
     return [...this.open.get(peer)?.values() ?? []].at(-1)
   }
 
-  get (peer: string): PeerCredential | undefined {
-    return this.byPeer.get(peer)
+  /**
+   * The certificate that speaks for `peer`: with `via` (the connection a request came on), the one
+   * presented on that connection, so one key's narrower certificate (a CLI's) neither lends its roles
+   * to nor borrows them from another connection; without, or for a connection not tracked, the peer's.
+   */
+  get (peer: string, via?: RequestConnection): PeerCredential | undefined {
+    return (via?.timeline == null ? undefined : this.byTimeline.get(via.timeline)) ?? this.byPeer.get(peer)
   }
 
   forget (peer: string): void {
@@ -169,26 +186,26 @@ export class PeerCredentials {
     return this.byPeer.entries()
   }
 
-  has (peer: string, role: Role): boolean {
-    return this.byPeer.get(peer)?.roles.has(role) ?? false
+  has (peer: string, role: Role, via?: RequestConnection): boolean {
+    return this.get(peer, via)?.roles.has(role) ?? false
   }
 
-  hasAny (peer: string, roles: readonly Role[]): boolean {
-    const held = this.byPeer.get(peer)?.roles
+  hasAny (peer: string, roles: readonly Role[], via?: RequestConnection): boolean {
+    const held = this.get(peer, via)?.roles
     return held != null && roles.some(r => held.has(r))
   }
 
   /**
-   * Throws ForbiddenError unless `peer` holds one of `allowed`; the refusal is
-   * logged once per peer and `what` (a protocol, or protocol and operation).
+   * Throws ForbiddenError unless `peer` holds one of `allowed` (on `via`, the connection the request
+   * came on: see `get`); the refusal is logged once per peer and `what` (a protocol, or protocol and operation).
    */
-  authorize (peer: string, allowed: readonly Role[], what: string): void {
-    if (!this.hasAny(peer, allowed)) throw this.forbid(peer, what, allowed)
+  authorize (peer: string, allowed: readonly Role[], what: string, via?: RequestConnection): void {
+    if (!this.hasAny(peer, allowed, via)) throw this.forbid(peer, what, allowed, via)
   }
 
   /** The (logged) ForbiddenError for `peer` doing `what`; `allowed` names the roles that would have let it. */
-  forbid (peer: string, what: string, allowed: readonly Role[] = []): ForbiddenError {
-    const credential = this.byPeer.get(peer)
+  forbid (peer: string, what: string, allowed: readonly Role[] = [], via?: RequestConnection): ForbiddenError {
+    const credential = this.get(peer, via)
     const holder = credential == null ? `peer ${peer}` : `peer ${peer} ("${credential.name}", roles ${describeRoles(credential.roles)})`
     const err = new ForbiddenError(allowed.length === 0
       ? `${holder} may not use ${what}`

@@ -29,7 +29,7 @@ export const ANY_ROLE: readonly Role[] = ['agent', 'member', 'client', 'admin']
 export function guarded (credentials: Pick<PeerCredentials, 'authorize'>, protocol: string, roles: readonly Role[], handler: StreamHandler, options: { deadlineMs?: number } = {}): StreamHandler {
   return async (stream, connection) => {
     try {
-      credentials.authorize(connection.remotePeer.toString(), roles, protocol)
+      credentials.authorize(connection.remotePeer.toString(), roles, protocol, connection)
     } catch (err) {
       await refuse(stream, err as ForbiddenError)
       return

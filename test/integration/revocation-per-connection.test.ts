@@ -14,13 +14,16 @@ import { runGrid } from './helpers/grid-process.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { cleanup } from './helpers/cleanup.ts'
 import { refusedFor } from './helpers/revocation.ts'
+import { sendControl } from '../../src/control/control.ts'
+import { ERR_FORBIDDEN } from '../../src/errors.ts'
 
 /**
  * One key, two certificates (as a node with GRID_TLS_SERVER_* and GRID_TLS_CLIENT_* has, or one renewed
  * while an old connection stays open), each presented on a connection of its own to a real node:
- * revocation and expiry must close exactly the connections whose certificate is condemned.
+ * revocation and expiry must close exactly the connections whose certificate is condemned, and each
+ * request is judged by the certificate presented on the connection it came on.
  */
-describe('revocation and expiry per connection: one key presenting two certificates', () => {
+describe('per connection: one key presenting two certificates', () => {
   let grid: GridFixture
   let node: GridProcess
   const dialers: ClientLibp2p[] = []
@@ -90,5 +93,18 @@ describe('revocation and expiry per connection: one key presenting two certifica
     await new Promise(resolve => setTimeout(resolve, 1000))
     expect(kept.status).toBe('open')
     expect(renewed!.libp2p.getConnections().map(c => c.id)).toEqual([kept.id])
+  })
+
+  it('a request is judged by the certificate of its own connection: the newer, narrower one neither lends nor borrows roles', async () => {
+    const [admin, client] = await oneKeyTwoCertificates({ roles: ['admin'] }, { roles: ['client'] })
+    await admin!.libp2p.dial(target())
+    // the client certificate's handshake is the newest: the one the node remembers for the peer
+    await client!.libp2p.dial(target())
+    await expect(sendControl(client!.libp2p, target(), { op: 'set-weight', weight: 5 })).rejects.toMatchObject({ code: ERR_FORBIDDEN })
+    expect(await sendControl(admin!.libp2p, target(), { op: 'set-weight', weight: 5 })).toMatchObject({ weight: 5 })
+    // and the other way round: a newer admin handshake does not let the client connection change weight
+    await admin!.libp2p.hangUp(target())
+    await admin!.libp2p.dial(target())
+    await expect(sendControl(client!.libp2p, target(), { op: 'set-weight', weight: 6 })).rejects.toMatchObject({ code: ERR_FORBIDDEN })
   })
 })

@@ -7,6 +7,8 @@ import { ERR_FORBIDDEN } from '../../../src/errors.ts'
 /** A raw connection as the encrypter hands it over: aborting it closes it. */
 class FakeConnection extends EventTarget {
   status: VerifiedConnection['status'] = 'open'
+  /** libp2p's Connection over it takes over this very object, which names the raw connection to handlers. */
+  readonly timeline = { open: Date.now() }
   abortedWith?: Error
 
   abort (err: Error): void {
@@ -105,5 +107,21 @@ describe('PeerCredentials: the certificate of each open connection', () => {
     // the last one closing leaves the peer remembered as it was
     server.closedByPeer()
     expect(credentials.get('p')?.serial).toBe('5e')
+  })
+  it('a request is judged by the certificate presented on the connection it came on, not by the newest of the peer', () => {
+    const { credentials, server, client } = twoCertificates()
+    const on = (c: FakeConnection): { timeline: FakeConnection['timeline'] } => ({ timeline: c.timeline })
+    // the older connection's narrower certificate does not borrow the newer one's agent role, nor lend its own
+    expect(credentials.has('p', 'agent', on(server))).toBe(false)
+    expect(credentials.has('p', 'agent', on(client))).toBe(true)
+    expect(() => { credentials.authorize('p', ['agent'], '/test/1.0.0', on(server)) }).toThrow(expect.objectContaining({ code: ERR_FORBIDDEN }))
+    expect(() => { credentials.authorize('p', ['agent'], '/test/1.0.0', on(client)) }).not.toThrow()
+    // gossip the peer authored (no connection): the newest certificate
+    expect(credentials.has('p', 'agent')).toBe(true)
+    // a connection that closed is no longer named by its timeline: the peer's certificate answers
+    server.closedByPeer()
+    expect(credentials.get('p', on(server))?.serial).toBe('c1')
+    // one not tracked at all (a handler stub without a timeline) falls back to the peer's
+    expect(credentials.get('p', {} as unknown as { timeline: FakeConnection['timeline'] })?.serial).toBe('c1')
   })
 })

@@ -7,7 +7,15 @@ import { Batcher } from '../wire/batcher.ts'
 import { encodeBatch } from '../wire/batch-encoding.ts'
 import type { BatchShape, Misfit } from '../wire/batch-encoding.ts'
 import { toWireError } from '../wire/wire-error.ts'
+import { ProtocolError } from '../errors.ts'
 import type { RelayedResult } from './relayed-item.ts'
+
+/**
+ * Results written and not yet taken by the requester, at most (four of the largest messages). Writes queue
+ * in the stream whatever the peer reads: one that pauses its stream (no yamux window) while it goes on
+ * sending items would otherwise have the agent hold every result of them.
+ */
+export const MAX_UNSENT_RESULT_BYTES = 4 * MAX_WORKER_MESSAGE_BYTES
 
 const RESULTS: BatchShape = { prefix: '{"type":"results","results":', suffix: '}', what: 'result', maxBytes: MAX_WORKER_MESSAGE_BYTES }
 
@@ -55,5 +63,8 @@ export class RelayWriter {
       this.log.debug({ err }, 'writing to a worker stream failed: it is aborted')
       this.json.stream.abort(err instanceof Error ? err : new Error(String(err)))
     })
+    // the write queued its bytes at once: a requester that leaves this much unread is cut (its worker goes with it)
+    const unsent = this.json.stream.writeBufferLength
+    if (unsent > MAX_UNSENT_RESULT_BYTES) this.json.stream.abort(new ProtocolError(`${unsent} bytes of results unread on a worker stream, more than the ${MAX_UNSENT_RESULT_BYTES} allowed`))
   }
 }

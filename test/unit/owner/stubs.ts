@@ -6,10 +6,11 @@
  * promises instead of processes.
  */
 import type { ItemListener } from '../../../src/wire/pending-item.ts'
-import { streamPair } from '@libp2p/utils'
+import { multiaddrConnectionPair, streamPair } from '@libp2p/utils'
+import { yamux } from '@libp2p/yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import type { Connection, Libp2p, PeerId, StreamHandler } from '@libp2p/interface'
+import type { Connection, Libp2p, PeerId, Stream, StreamHandler } from '@libp2p/interface'
 import { AgentFullError } from '../../../src/errors.ts'
 import type { Membership } from '../../../src/membership/membership.ts'
 import type { Member } from '../../../src/membership/member.ts'
@@ -29,10 +30,32 @@ export interface FakePeer {
   hold: () => () => void
 }
 
+/** A connected pair of streams: [the dialler's, the target's]. */
+export type StreamPair = () => Promise<[Stream, Stream]>
+
+/**
+ * A stream pair over real yamux sessions (one per pair) on an in-memory connection: flow control as
+ * between nodes, so a side that pauses its stream stops granting window and the other side's writes queue.
+ */
+export async function yamuxStreamPair (): Promise<[Stream, Stream]> {
+  const [outbound, inbound] = multiaddrConnectionPair()
+  const client = yamux()().createStreamMuxer(outbound)
+  const server = yamux()().createStreamMuxer(inbound)
+  const accepted = new Promise<Stream>(resolve => { server.addEventListener('stream', evt => { resolve(evt.detail) }, { once: true }) })
+  const dialled = await client.createStream()
+  return [dialled, await accepted]
+}
+
 /** In-memory peers: `dialProtocol` opens a stream pair and hands the far end to the target's handler. */
 export class FakeNetwork {
   private readonly handlers = new Map<string, Map<string, StreamHandler>>()
   private readonly gates = new Map<string, Promise<void>>()
+  private readonly pair: StreamPair
+
+  /** `pair`: how each dial's streams are made (default: @libp2p/utils' streamPair, which has no flow control to speak of). */
+  constructor (pair: StreamPair = async () => await streamPair()) {
+    this.pair = pair
+  }
 
   async peer (): Promise<FakePeer> {
     const peerId = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
@@ -55,7 +78,7 @@ export class FakeNetwork {
         const protocol = [protocols].flat()[0] ?? ''
         const handler = this.handlers.get(to)?.get(protocol)
         if (handler == null) throw new Error(`fake network: ${to} does not handle ${protocol}`)
-        const [outbound, inbound] = await streamPair()
+        const [outbound, inbound] = await this.pair()
         void handler(inbound, { remotePeer: peerId } as unknown as Connection)
         return outbound
       }

@@ -4,12 +4,22 @@ import { TaskLimitError } from '../errors.ts'
 export const MAX_OPEN_TASKS_PER_PEER = 10_000
 /** The inputs of one remote submitter's open tasks, as JSON, at most: they stay in memory and in the journal. */
 export const MAX_OPEN_INPUT_BYTES_PER_PEER = 64 * 1024 * 1024
+/**
+ * And all remote submitters together (four submitters' worth): a member may relay for any caller it names
+ * (tasks protocol), so callers, and their budgets, cost it nothing to make up.
+ */
+export const MAX_OPEN_TASKS_TOTAL = 4 * MAX_OPEN_TASKS_PER_PEER
+export const MAX_OPEN_INPUT_BYTES_TOTAL = 4 * MAX_OPEN_INPUT_BYTES_PER_PEER
 
 export interface SubmitLimits {
   /** Open at once, at most (tasks, or what the budget counts: `noun`). */
   tasks: number
   /** Their inputs as JSON, at most. */
   bytes: number
+  /** Open at once for all submitters together, at most (default unbounded). */
+  totalTasks?: number
+  /** Their inputs together, at most (default unbounded). */
+  totalBytes?: number
 }
 
 /**
@@ -21,9 +31,10 @@ export class SubmitBudget {
   private readonly limits: SubmitLimits
   private readonly noun: string
   private readonly open = new Map<string, { tasks: number, bytes: number }>()
+  private readonly total = { tasks: 0, bytes: 0 }
 
   /** `noun`: what it counts, for its refusals (tasks; the HTTP API also counts sessions). */
-  constructor (limits: SubmitLimits = { tasks: MAX_OPEN_TASKS_PER_PEER, bytes: MAX_OPEN_INPUT_BYTES_PER_PEER }, noun = 'tasks') {
+  constructor (limits: SubmitLimits = { tasks: MAX_OPEN_TASKS_PER_PEER, bytes: MAX_OPEN_INPUT_BYTES_PER_PEER, totalTasks: MAX_OPEN_TASKS_TOTAL, totalBytes: MAX_OPEN_INPUT_BYTES_TOTAL }, noun = 'tasks') {
     this.limits = limits
     this.noun = noun
   }
@@ -33,8 +44,12 @@ export class SubmitBudget {
     const held = this.open.get(peer) ?? { tasks: 0, bytes: 0 }
     if (held.tasks + 1 > this.limits.tasks) throw new TaskLimitError(`${held.tasks} ${this.noun} of yours are open on this node, the most it holds for one submitter: wait for some to end`)
     if (held.bytes + bytes > this.limits.bytes) throw new TaskLimitError(`the inputs of your open ${this.noun} here come to ${held.bytes} bytes; with this one's ${bytes} that is over the ${this.limits.bytes} this node holds for one submitter`)
+    if (this.total.tasks + 1 > (this.limits.totalTasks ?? Infinity)) throw new TaskLimitError(`${this.total.tasks} ${this.noun} of remote submitters are open on this node, the most it holds for all of them: wait for some to end`)
+    if (this.total.bytes + bytes > (this.limits.totalBytes ?? Infinity)) throw new TaskLimitError(`the inputs of the open ${this.noun} of remote submitters here come to ${this.total.bytes} bytes; with this one's ${bytes} that is over the ${this.limits.totalBytes} this node holds for all of them`)
     held.tasks++
     held.bytes += bytes
+    this.total.tasks++
+    this.total.bytes += bytes
     this.open.set(peer, held)
     let released = false
     return () => {
@@ -42,6 +57,8 @@ export class SubmitBudget {
       released = true
       held.tasks--
       held.bytes -= bytes
+      this.total.tasks--
+      this.total.bytes -= bytes
       if (held.tasks === 0) this.open.delete(peer)
     }
   }

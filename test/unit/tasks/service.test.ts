@@ -88,6 +88,18 @@ describe('TasksService (the tasks protocol, components stubbed)', () => {
     expect(errorCode(await svc.serve(client, submitName))).toBe('ERR_TASK_LIMIT')
   })
 
+  it('bounds what all remote submitters hold open together: a member relaying for callers it makes up gets no more room than that', async () => {
+    const { svc } = await service({ tasks: 2, bytes: 1000, totalTasks: 5, totalBytes: 1_000_000 })
+    // a member may vouch for any caller; each made-up caller would otherwise come with a budget of its own
+    const callers = await Promise.all(Array.from({ length: 10 }, newPeer))
+    const codes: Array<string | undefined> = []
+    for (const caller of callers) {
+      for (let i = 0; i < 2; i++) codes.push(errorCode(await svc.serve(member, { ...submitName, relay: { caller, roles: ['client'] } })))
+    }
+    expect(codes.filter(code => code == null).length).toBe(5)
+    expect(codes.filter(code => code != null).every(code => code === 'ERR_TASK_LIMIT')).toBe(true)
+  })
+
   it('a wait that times out takes its listener off the task (a caller waiting in a loop on a long task); one pending when the task ends returns then', async () => {
     const { svc, tasks } = await service()
     const submitted = await svc.serve(client, submitName)

@@ -107,6 +107,11 @@ export class Channel extends EventEmitter<ChannelEvents> {
     return this.store.size
   }
 
+  /** About what it holds (keys, values as JSON, tombstones): what a listing of it costs to serialise and send. */
+  get bytes (): number {
+    return this.store.bytes
+  }
+
   /** Writes `value` (JSON) for `key`, here at once and on every member shortly. */
   set (key: string, value: unknown): void {
     checkKey(key)

@@ -9,6 +9,8 @@ import type { Channel } from './channel.ts'
 import type { RoleCheck } from '../trust/credentials.ts'
 import { streamFailure } from '../transport/rejections.ts'
 import type { Rejections } from '../transport/rejections.ts'
+import { PeerBudget } from '../transport/peer-budget.ts'
+import { RateLimitedError } from '../errors.ts'
 
 const replySchema = v.variant('ok', [
   v.object({ ok: v.literal(true), value: v.optional(v.unknown()), found: v.optional(v.boolean()), entries: v.optional(v.array(v.tuple([v.string(), v.unknown()]))) }),
@@ -27,16 +29,32 @@ export interface ClientChannels {
 }
 
 /**
+ * What one peer's lists may cost (the bytes of the channels listed): 2 MiB a second, 32 MiB at once, at least
+ * 1 KiB a list. A list serialises a whole channel (up to 64 MiB, more from remote writes) for one small
+ * request, and a peer that does not read holds each answer in its stream until the deadline (60 s).
+ */
+export function channelListBudget (): PeerBudget {
+  return new PeerBudget({ perSecond: 2 * 1024 * 1024, burst: 32 * 1024 * 1024, minCost: 1024 })
+}
+
+/**
  * The handler of CLIENT_PROTOCOL: serves `grid channel get|set|del|list` (a CLI is a client,
  * not a member: the node reads, and writes for a member certificate). The node registers and unregisters it.
+ * Each peer's lists are paid from `listBudget`; past it, a list is refused (ERR_RATE_LIMITED, counted).
  */
-export function channelClientHandler (channels: ClientChannels, roles: Pick<RoleCheck, 'authorize'>, rejections: Rejections): StreamHandler {
+export function channelClientHandler (channels: ClientChannels, roles: Pick<RoleCheck, 'authorize'>, rejections: Rejections, listBudget = channelListBudget()): StreamHandler {
   return async (stream, connection) => {
     const json = new JsonStream(stream, { maxBytes: 1024 * 1024 })
+    const peer = connection.remotePeer.toString()
     try {
       const request = await json.read(clientRequestSchema, { signal: AbortSignal.timeout(5000) })
       let reply: ChannelReply
       try {
+        const waitMs = request.op === 'list' ? listBudget.waitMs(peer) : 0
+        if (waitMs > 0) {
+          rejections.reject(CLIENT_PROTOCOL, 'rate-limited', peer, 'refused channel lists: too many from this peer', `retry in ${waitMs} ms`)
+          throw new RateLimitedError(waitMs)
+        }
         // reading is for every role the protocol admits; writing is a member's (DESIGN §11)
         const write = request.op === 'set' || request.op === 'del'
         if (write) roles.authorize(connection.remotePeer.toString(), ['member'], `${CLIENT_PROTOCOL} ${request.op}`, connection)
@@ -45,13 +63,14 @@ export function channelClientHandler (channels: ClientChannels, roles: Pick<Role
         // a node that opens the channel for this request answers from the grid's state, not an empty map
         await open.ready
         reply = answer(request, open)
+        if (request.op === 'list') listBudget.charge(peer, open.bytes)
       } catch (err) {
         reply = { ok: false, error: toWireError(err) }
       }
       await json.write(reply)
       await json.close()
     } catch (err) {
-      rejections.reject(CLIENT_PROTOCOL, streamFailure(err), connection.remotePeer.toString(), 'dropped a channel request', String(err), { err })
+      rejections.reject(CLIENT_PROTOCOL, streamFailure(err), peer, 'dropped a channel request', String(err), { err })
       stream.abort(err as Error)
     }
   }

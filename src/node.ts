@@ -268,7 +268,8 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
       // an agent prepared it at its start (with its workers' group); a member alone prepares it on first use
       prepareDataDir: async () => { if (this.agent == null) await prepareDataDir(dataDir, this.log) },
       forward: ownerForwarder(this.libp2p, this.membership),
-      log: this.log.child({ component: 'tasks-protocol' })
+      log: this.log.child({ component: 'tasks-protocol' }),
+      rejections: this.rejections
     })
   }
 

@@ -5,6 +5,8 @@ import { toWireError } from '../wire/wire-error.ts'
 import { ModuleCache } from '../agent/module-cache.ts'
 import type { PeerCredentials, RequestConnection } from '../trust/credentials.ts'
 import type { Logger } from '../logger.ts'
+import { streamFailure } from '../transport/rejections.ts'
+import type { Rejections } from '../transport/rejections.ts'
 import { PeerUnreachableError, ProtocolError, TaskLimitError, TaskNotFoundError, TaskNotRegisteredError } from '../errors.ts'
 import type { Tasks } from './tasks.ts'
 import type { Task } from './task.ts'
@@ -14,7 +16,7 @@ import { checkRequest, checkTaskAccess } from './access.ts'
 import { isFinal } from './types.ts'
 import { sha256 as hashOf } from '../wire/module-ref.ts'
 import type { Caller } from './access.ts'
-import { DEFAULT_LIST, MAX_LIST, MAX_REQUEST_BYTES, MAX_WAIT_MS, tasksRequestSchema } from './protocol-schema.ts'
+import { DEFAULT_LIST, MAX_LIST, MAX_REQUEST_BYTES, MAX_WAIT_MS, TASKS_PROTOCOL, tasksRequestSchema } from './protocol-schema.ts'
 import type { SessionSummary, TasksReply, TasksRequest } from './protocol-schema.ts'
 import { SubmitBudget, inputBytes, releasedAtEnd } from './submit-budget.ts'
 import { settledWithin } from './settled-within.ts'
@@ -40,6 +42,8 @@ export interface TasksServiceDeps {
   /** Sends a request to the owner `owner` (a member) and returns its reply. */
   forward: (owner: string, request: TasksRequest, signal: AbortSignal) => Promise<TasksReply>
   log: Logger
+  /** Where a malformed, truncated or stalled request is counted and logged (rate-limited), as on every request protocol. */
+  rejections?: Rejections
   /** What one remote submitter may hold open here (default: submit-budget.ts's bounds). */
   submitLimits?: SubmitLimits
 }
@@ -70,7 +74,8 @@ export class TasksService {
       try {
         request = await json.read(tasksRequestSchema, { signal: AbortSignal.timeout(READ_REQUEST_MS) })
       } catch (err) {
-        this.deps.log.debug({ peer, err }, 'dropped a malformed tasks request')
+        if (this.deps.rejections != null) this.deps.rejections.reject(TASKS_PROTOCOL, streamFailure(err), peer, 'dropped a tasks request', String(err), { err })
+        else this.deps.log.debug({ peer, err }, 'dropped a malformed tasks request')
         // a request that is not one: the caller learns what is wrong with it (ERR_PROTOCOL), a stalled one gets nothing
         if (err instanceof ProtocolError) await json.write({ ok: false, error: toWireError(err) }, { signal: AbortSignal.timeout(READ_REQUEST_MS) }).then(async () => { await json.close() }, () => { stream.abort(err) })
         else stream.abort(err as Error)

@@ -195,8 +195,12 @@ describe('grid task and grid session: real nodes, the CLI end to end', () => {
         await client.stop()
       }
     }
+    const since = owner.mark()
     expect(await ask('node', { op: 'run-everything' })).toMatchObject({ ok: false, error: { code: 'ERR_PROTOCOL' } })
     expect(await ask('node', { op: 'get', id: 'x'.repeat(300) })).toMatchObject({ ok: false, error: { code: 'ERR_PROTOCOL' } })
+    // counted and logged (rate-limited) as on every request protocol
+    const logged = await owner.waitFor(l => l.msg === 'dropped a tasks request', 10_000, since)
+    expect(logged).toMatchObject({ protocol: TASKS_PROTOCOL, rejected: 'malformed' })
     // only a member may say it relays for someone else
     const foreign = `${other.peerId}/t-0123456789abcdef`
     expect(await ask('client', { op: 'get', id: foreign, relay: { caller: other.peerId, roles: ['admin'] } })).toMatchObject({ ok: false, error: { code: 'ERR_FORBIDDEN' } })

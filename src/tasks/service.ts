@@ -7,7 +7,9 @@ import type { PeerCredentials, RequestConnection } from '../trust/credentials.ts
 import type { Logger } from '../logger.ts'
 import { streamFailure } from '../transport/rejections.ts'
 import type { Rejections } from '../transport/rejections.ts'
-import { PeerUnreachableError, ProtocolError, TaskLimitError, TaskNotFoundError, TaskNotRegisteredError } from '../errors.ts'
+import { UnsentReplies } from '../transport/unsent-replies.ts'
+import { DEFAULT_MAX_RESULT_BYTES } from './result-cap.ts'
+import { PeerUnreachableError, ProtocolError, RateLimitedError, TaskLimitError, TaskNotFoundError, TaskNotRegisteredError } from '../errors.ts'
 import type { Tasks } from './tasks.ts'
 import type { Task } from './task.ts'
 import type { Session } from './session.ts'
@@ -29,6 +31,11 @@ export const MAX_REMOTE_SESSIONS = 256
 /** How long a cancel waits for the task to settle before it answers with the status it has. */
 const CANCEL_SETTLE_MS = 5000
 const READ_REQUEST_MS = 10_000
+/** Answers one peer has not read yet, at most (four of the largest results by default): see UnsentReplies. */
+export const MAX_UNSENT_REPLY_BYTES = 4 * DEFAULT_MAX_RESULT_BYTES
+/** What a refused peer is told to wait: its earlier answers must drain first. */
+const UNSENT_RETRY_MS = 1000
+const encoder = new TextEncoder()
 
 export interface TasksServiceDeps {
   tasks: Tasks
@@ -60,6 +67,7 @@ export class TasksService {
   private modules?: Promise<ModuleCache>
   private readonly remoteSessions = new Set<Session>()
   private readonly budget: SubmitBudget
+  private readonly unsent = new UnsentReplies(MAX_UNSENT_REPLY_BYTES)
 
   constructor (deps: TasksServiceDeps) {
     this.deps = deps
@@ -81,19 +89,36 @@ export class TasksService {
         else stream.abort(err as Error)
         return
       }
-      const reply = await this.serve(peer, request, connection)
+      const answer = this.encodeReply(peer, await this.serve(peer, request, connection))
       try {
-        await json.write(reply).catch(async (err: unknown) => {
-          // a value JSON cannot carry (a BigInt): the caller learns why instead of a dropped stream
-          if (err instanceof TypeError) await json.write({ ok: false, error: toWireError(err) })
-          else throw err
-        })
+        await json.writeEncoded(answer.bytes)
         await json.close()
       } catch (err) {
         this.deps.log.debug({ peer, err }, 'could not answer a tasks request')
         stream.abort(err as Error)
+      } finally {
+        answer.release()
       }
     }
+  }
+
+  /**
+   * `reply` as it goes on the wire, held against what `peer` has not read yet (UnsentReplies) until the
+   * stream is done; over that bound, a retryable ERR_RATE_LIMITED instead (counted).
+   */
+  private encodeReply (peer: string, reply: TasksReply): { bytes: Uint8Array, release: () => void } {
+    let bytes: Uint8Array
+    try {
+      bytes = encoder.encode(JSON.stringify(reply))
+    } catch (err) {
+      // a value JSON cannot carry (a BigInt): the caller learns why instead of a dropped stream
+      return { bytes: encoder.encode(JSON.stringify({ ok: false, error: toWireError(err) })), release: () => {} }
+    }
+    const release = this.unsent.hold(peer, bytes.length)
+    if (release != null) return { bytes, release }
+    const err = new RateLimitedError(UNSENT_RETRY_MS)
+    this.deps.rejections?.reject(TASKS_PROTOCOL, 'rate-limited', peer, 'refused a tasks answer: this peer has not read the ones before', `${this.unsent.heldBy(peer)} bytes unread`)
+    return { bytes: encoder.encode(JSON.stringify({ ok: false, error: toWireError(err) })), release: () => {} }
   }
 
   /**

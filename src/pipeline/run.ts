@@ -110,6 +110,8 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
   /** An item in, under the source's stable `id` (a durable source) or the next number. */
   private async admit (item: unknown, entryId?: string): Promise<void> {
     if (this.inputEnded) throw new ConfigError('push', 'the input was ended')
+    // a cancelled or failed run takes nothing more: its stages are closed and would never run the item
+    if (this.finished) throw new PipelineCancelledError(this.name)
     const first = this.stages[0]!
     while (first.room() <= 0) {
       await new Promise<void>(resolve => { first.onRoomFreed(resolve) })

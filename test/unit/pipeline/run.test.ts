@@ -27,6 +27,8 @@ const start = (init: PipelineInit, g: PipelineGrid): PipelineRun => new Pipeline
 
 afterEach(() => { vi.useRealTimers() })
 
+const within = async <T>(done: Promise<T>, ms = 2000): Promise<T | 'not finished'> => await Promise.race([done, new Promise<'not finished'>(resolve => { setTimeout(() => { resolve('not finished') }, ms) })])
+
 describe('PipelineRun with stub workers', () => {
   it('moves every item through its stages to the sink and resolves done with the summary; fan-outs and drops are counted', async () => {
     const out: unknown[] = []
@@ -86,6 +88,16 @@ describe('PipelineRun with stub workers', () => {
     await expect(run.push(1)).rejects.toBeInstanceOf(ConfigError)
   })
 
+  it('push after a cancel rejects with ERR_PIPELINE_CANCELLED: an item the cancelled run would never process is not taken', async () => {
+    const g = grid({ echo: () => 'hold' })
+    const run = start({ stages: [{ name: 'echo', module: 'e.mjs' }], sink: () => {}, equalize: false }, g)
+    await run.push(1)
+    run.cancel()
+    await expect(run.done).rejects.toMatchObject({ code: 'ERR_PIPELINE_CANCELLED' })
+    // the first stage has room: before the fix this resolved, and the item was dropped without a word
+    await expect(run.push(2)).rejects.toMatchObject({ code: 'ERR_PIPELINE_CANCELLED' })
+  })
+
   it('push feeds a run without a source; end resolves done once the items are through', async () => {
     const out: unknown[] = []
     const run = start({ stages: [{ name: 'up', module: 'u.mjs' }], sink: v => { out.push(v) }, equalize: false }, grid({ up: s => (s as string).toUpperCase() }))
@@ -99,8 +111,6 @@ describe('PipelineRun with stub workers', () => {
     const run = start({ source: range(10), stages: [{ name: 'echo', module: 'e.mjs' }], sink: () => { throw new RangeError('sink down') }, equalize: false }, grid({}))
     await expect(run.done).rejects.toThrow('sink down')
   })
-
-  const within = async <T>(done: Promise<T>, ms = 2000): Promise<T | 'not finished'> => await Promise.race([done, new Promise<'not finished'>(resolve => { setTimeout(() => { resolve('not finished') }, ms) })])
 
   it('an item:failed listener that throws is logged: no unhandled rejection, every item is still counted out and the run finishes', async () => {
     let heard = 0

@@ -98,7 +98,10 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
         this.notify('stage:held', { stage, workers: limit.workers, holdMs: limit.holdMs, capacityBefore: round(limit.before), capacityAfter: round(limit.after) })
       })
     }
-    this.options.signal?.addEventListener('abort', this.onAbort, { once: true })
+    // an 'abort' listener added to a signal already aborted never fires: such a run is cancelled at once
+    const signal = this.options.signal
+    if (signal?.aborted === true) this.cancel()
+    else signal?.addEventListener('abort', this.onAbort, { once: true })
     void this.start()
   }
 
@@ -194,6 +197,8 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
   }
 
   private async start (): Promise<void> {
+    // cancelled before it started (an aborted signal): no worker placed, no equalizer timer left running
+    if (this.finished) return
     for (const stage of this.stages) stage.start()
     this.equalizer?.start()
     const source = this.options.source

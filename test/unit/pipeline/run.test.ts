@@ -98,6 +98,17 @@ describe('PipelineRun with stub workers', () => {
     await expect(run.push(2)).rejects.toMatchObject({ code: 'ERR_PIPELINE_CANCELLED' })
   })
 
+  it('a signal aborted before the run starts cancels it: no worker is placed, nothing is pulled, done rejects', async () => {
+    let pulled = 0
+    function * endless (): Generator<number> { for (;;) yield ++pulled }
+    const g = grid({ echo: () => 'hold' })
+    const run = start({ source: endless(), stages: [{ name: 'echo', module: 'e.mjs' }], sink: () => {}, equalize: false, signal: AbortSignal.abort() }, g)
+    expect(await within(run.done.then(() => 'resolved', (err: Error) => err), 1000)).toMatchObject({ code: 'ERR_PIPELINE_CANCELLED' })
+    for (let i = 0; i < 5; i++) await flush()
+    expect(pulled).toBe(0)
+    expect(g.workers).toHaveLength(0)
+  })
+
   it('push feeds a run without a source; end resolves done once the items are through', async () => {
     const out: unknown[] = []
     const run = start({ stages: [{ name: 'up', module: 'u.mjs' }], sink: v => { out.push(v) }, equalize: false }, grid({ up: s => (s as string).toUpperCase() }))

@@ -5,7 +5,7 @@ import type { WorkerInfo } from '../agent/local-worker.ts'
 import type { WorkerHandle } from './worker-handle.ts'
 import type { ProcessOptions, WorkerExit } from '../worker/ipc.ts'
 import { RemoteError, toWireError, workerExitedError } from '../wire/wire-error.ts'
-import { AgentLostError } from '../errors.ts'
+import { AgentLostError, NotSerializableError } from '../errors.ts'
 import { Batcher } from '../wire/batcher.ts'
 import { encodeBatch } from '../wire/batch-encoding.ts'
 import type { BatchShape, Misfit } from '../wire/batch-encoding.ts'
@@ -90,6 +90,13 @@ export class RemoteWorker implements WorkerHandle {
       queueMicrotask(() => { listener.failed(ended) })
       return
     }
+    if (hasNoJson(item)) {
+      // sent, it would leave `{"n":0}` without its item: the agent refuses that message and closes the stream,
+      // so every item on it would fail as a lost agent's, and run again on a new worker (this one forever)
+      const err = new NotSerializableError('item', undefined, `is ${typeof item}, which JSON has no value for`)
+      queueMicrotask(() => { listener.failed(err) })
+      return
+    }
     const n = this.next++
     this.pending.set(n, listener)
     this.held.push(task ? { n, item, task: true } : { n, item })
@@ -172,4 +179,10 @@ export class RemoteWorker implements WorkerHandle {
     // a turn later, as a rejection would be: after what follows `exited` has heard of it
     queueMicrotask(() => { for (const p of pending) p.failed(err) })
   }
+}
+
+/** A value JSON.stringify leaves out (an object's key holding it vanishes): it cannot cross as an item. */
+function hasNoJson (value: unknown): boolean {
+  const type = typeof value
+  return type === 'undefined' || type === 'function' || type === 'symbol'
 }

@@ -51,6 +51,13 @@ describe('pipeline values on the wire to a remote agent', () => {
     expect(summary).toMatchObject({ in: 3, out: 2, failed: 1 })
   }, 15_000)
 
+  it('an undefined item: it fails with ERR_NOT_SERIALIZABLE at the owner (its batch entry lost its item, and the agent closed the stream: re-run forever), the others arrive', async () => {
+    const { out, failed, summary } = await run('undefined-item', 'noop.mjs', [1, undefined, 3])
+    expect(out.sort()).toEqual([1, 3])
+    expect(failed.map(f => [f.item, f.attempts, f.error.code])).toEqual([[undefined, 3, ERR_NOT_SERIALIZABLE]])
+    expect(summary).toMatchObject({ in: 3, out: 2, failed: 1 })
+  }, 15_000)
+
   it('20 items of 1.1 MB through an echo stage (a window of them is over 16 MiB) all arrive', async () => {
     const items = Array.from({ length: 20 }, (_, i) => String(i % 10).repeat(Math.round(1.1 * MB)) + String(i))
     const { out, failed, summary } = await run('large-values', 'noop.mjs', items)

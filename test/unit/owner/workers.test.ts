@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Workers } from '../../../src/owner/workers.ts'
 import { AgentService } from '../../../src/agent/agent-service.ts'
-import { ConfigError, GridError, NoCapacityError, RemoteError, ERR_CONFIG, ERR_NO_CAPACITY, ERR_REMOTE } from '../../../src/errors.ts'
+import { ConfigError, GridError, NoCapacityError, RemoteError, ERR_CONFIG, ERR_NO_CAPACITY, ERR_NOT_SERIALIZABLE, ERR_REMOTE } from '../../../src/errors.ts'
 import { resolveLogger } from '../../../src/logger.ts'
 import type { WorkerHandle } from '../../../src/owner/worker-handle.ts'
 import { FakeNetwork, FakeSpawner, fakeMembership, member, startedModules } from './stubs.ts'
@@ -141,6 +141,19 @@ describe('Workers: spawn reservations and refusals (stubbed components)', () => 
     expect(err).toMatchObject({ code: ERR_REMOTE, message: 'disk on fire' })
     expect(spawners.b.workers.size).toBe(0)
     expect(workers.capacityFor()).toBe(4)
+  })
+
+  it('an item JSON has no text for (undefined, a function, a symbol) fails alone with ERR_NOT_SERIALIZABLE; the worker stream and the worker stay up', async () => {
+    const workers = await grid({ a: new FakeSpawner(2), b: new FakeSpawner(2) }, { a: 2, b: 1 })
+    const handle = await spawn(workers)
+    // {"n":0} without its item broke the agent's schema: it closed the stream and killed the worker, so the
+    // item failed as a lost agent's (AgentLostError), which a stage runs again without using an attempt: forever
+    for (const item of [undefined, () => 1, Symbol('s')]) {
+      const err = await handle.process(item).catch((e: unknown) => e)
+      expect(err).toMatchObject({ code: ERR_NOT_SERIALIZABLE })
+    }
+    expect(await handle.process({ a: 1 })).toEqual({ a: 1 })
+    expect(workers.list()).toHaveLength(1)
   })
 
   it('a GridError thrown by a remote worker arrives as a GridError with the same code, name and stack', async () => {

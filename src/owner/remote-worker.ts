@@ -90,9 +90,9 @@ export class RemoteWorker implements WorkerHandle {
       queueMicrotask(() => { listener.failed(ended) })
       return
     }
-    if (hasNoJson(item)) {
-      // sent, it would leave `{"n":0}` without its item: the agent refuses that message and closes the stream,
-      // so every item on it would fail as a lost agent's, and run again on a new worker (this one forever)
+    if (typeof item === 'function' || typeof item === 'symbol') {
+      // JSON leaves it out (`{"n":0}`, as for undefined, which the agent takes as such): the stage would get
+      // undefined in its place, not what was pushed; a local worker's IPC refuses it too
       const err = new NotSerializableError('item', undefined, `is ${typeof item}, which JSON has no value for`)
       queueMicrotask(() => { listener.failed(err) })
       return
@@ -179,10 +179,4 @@ export class RemoteWorker implements WorkerHandle {
     // a turn later, as a rejection would be: after what follows `exited` has heard of it
     queueMicrotask(() => { for (const p of pending) p.failed(err) })
   }
-}
-
-/** A value JSON.stringify leaves out (an object's key holding it vanishes): it cannot cross as an item. */
-function hasNoJson (value: unknown): boolean {
-  const type = typeof value
-  return type === 'undefined' || type === 'function' || type === 'symbol'
 }

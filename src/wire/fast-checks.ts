@@ -44,7 +44,8 @@ export function batchItems (items: unknown, max: number): BatchItem[] | undefine
   if (!Array.isArray(items) || items.length > max) return TO_SCHEMA
   const out: BatchItem[] = []
   for (const entry of items as unknown[]) {
-    if (!isRecord(entry) || !('item' in entry) || !isItemNumber(entry.n)) return TO_SCHEMA
+    // no `item` key: the item is undefined (JSON has no value for it), as a result without `value`
+    if (!isRecord(entry) || !isItemNumber(entry.n)) return TO_SCHEMA
     if (entry.task === true) out.push({ n: entry.n, item: entry.item, task: true })
     else if ('task' in entry) return TO_SCHEMA
     else out.push({ n: entry.n, item: entry.item })

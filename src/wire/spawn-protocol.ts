@@ -68,8 +68,8 @@ export const MAX_ITEMS_IN_FLIGHT = 4096
 
 const workerUpVariant = v.variant('type', [
   v.object({ type: v.literal('attach'), id: workerId }),
-  // `task`: the item is a task (its own ctx.signal and ctx.progress; its start is reported)
-  v.object({ type: v.literal('batch'), items: v.pipe(v.array(v.object({ n: itemNumber, item: v.unknown(), task: v.optional(v.literal(true)) })), v.maxLength(MAX_ITEMS_IN_FLIGHT)) }),
+  // `task`: the item is a task (its own ctx.signal and ctx.progress; its start is reported); no `item`: undefined (JSON has none)
+  v.object({ type: v.literal('batch'), items: v.pipe(v.array(v.object({ n: itemNumber, item: v.optional(v.unknown()), task: v.optional(v.literal(true)) })), v.maxLength(MAX_ITEMS_IN_FLIGHT)) }),
   // abort these tasks' signals (cancelled or timed out at the owner)
   v.object({ type: v.literal('cancel'), n: v.pipe(v.array(itemNumber), v.maxLength(MAX_ITEMS_IN_FLIGHT)) })
 ])

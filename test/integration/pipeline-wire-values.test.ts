@@ -51,11 +51,12 @@ describe('pipeline values on the wire to a remote agent', () => {
     expect(summary).toMatchObject({ in: 3, out: 2, failed: 1 })
   }, 15_000)
 
-  it('an undefined item: it fails with ERR_NOT_SERIALIZABLE at the owner (its batch entry lost its item, and the agent closed the stream: re-run forever), the others arrive', async () => {
-    const { out, failed, summary } = await run('undefined-item', 'noop.mjs', [1, undefined, 3])
-    expect(out.sort()).toEqual([1, 3])
-    expect(failed.map(f => [f.item, f.attempts, f.error.code])).toEqual([[undefined, 3, ERR_NOT_SERIALIZABLE]])
-    expect(summary).toMatchObject({ in: 3, out: 2, failed: 1 })
+  it('an undefined item crosses as such (its batch entry has no item key: the agent closed the stream for it, and the item ran again forever)', async () => {
+    // echo.ts answers { item, pid, … }: the stage saw the item (a stage's own undefined is no output at all)
+    const { out, failed, summary } = await run('undefined-item', 'echo.ts', [1, undefined, 3])
+    expect(out.map(o => (o as { item?: unknown }).item).sort()).toEqual([1, 3, undefined])
+    expect(failed).toEqual([])
+    expect(summary).toMatchObject({ in: 3, out: 3, failed: 0 })
   }, 15_000)
 
   it('20 items of 1.1 MB through an echo stage (a window of them is over 16 MiB) all arrive', async () => {

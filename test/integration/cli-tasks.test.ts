@@ -54,6 +54,13 @@ describe('grid task and grid session: real nodes, the CLI end to end', () => {
     expect(res.stdout).toBe('49\n')
   }, 60_000)
 
+  it('task run without --input: the task gets undefined on the agent and its result comes back (a batch entry without an item once made the agent close the stream, and the task ran again until lost)', async () => {
+    const res = await grid$(['task', 'run', task('noop.mjs')])
+    expect(res.stderr).toBe('')
+    expect(res.code).toBe(0)
+    expect(res.stdout).toBe('null\n')
+  }, 60_000)
+
   it('a task that throws: the remote stack names the task file and line, exit 1', async () => {
     const res = await grid$(['task', 'run', task('fails.mjs'), '--input', '"x"'])
     expect(res.code).toBe(1)

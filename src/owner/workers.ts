@@ -14,8 +14,9 @@ import type { Membership } from '../membership/membership.ts'
 import type { Member } from '../membership/member.ts'
 import { rankAgents, fitCount } from '../placement/index.ts'
 import type { AgentLoad, Shortfall } from '../placement/index.ts'
-import { AgentFullError, ERR_AGENT_FULL, ERR_MODULE_MISSING, ERR_MODULE_NOT_ALLOWED, ERR_SPAWN_REFUSED, GridError, NoCapacityError, SpawnRefusedError } from '../errors.ts'
+import { AgentFullError, ERR_AGENT_FULL, ERR_MODULE_MISSING, ERR_MODULE_NOT_ALLOWED, ERR_SPAWN_REFUSED, GridError, NoCapacityError, PeerUnreachableError, SpawnRefusedError } from '../errors.ts'
 import { Reservations } from './reservations.ts'
+import { UnreachableAgents } from './unreachable-agents.ts'
 import { checkOption } from '../checks/check.ts'
 import { concurrency, positiveNumber, stageName } from '../checks/values.ts'
 import type { Logger } from '../logger.ts'
@@ -56,6 +57,7 @@ export class Workers {
   private readonly handles = new Map<string, WorkerHandle>()
   /** Spawns in flight (and just done), per agent: gossip has not counted them yet. */
   private readonly reservations = new Reservations()
+  private readonly unreachable = new UnreachableAgents()
 
   constructor (libp2p: Libp2p, membership: Membership, agent: AgentRole | undefined, log: Logger, roles: Pick<RoleCheck, 'has' | 'get'>) {
     this.libp2p = libp2p
@@ -86,7 +88,7 @@ export class Workers {
     let shipped: Promise<ShippableModule> | undefined
     const { ranked, shortfalls } = rankAgents(resources, this.candidates())
     const refusals: Shortfall[] = []
-    for (const agent of ranked) {
+    for (const agent of this.unreachable.order(ranked, performance.now())) {
       signal?.throwIfAborted()
       // concurrent spawns would all rank agents from the same gossiped load and
       // stampede one agent: count this one against it until gossip catches up
@@ -103,6 +105,13 @@ export class Workers {
         return handle
       } catch (err) {
         reservation.release()
+        if (err instanceof PeerUnreachableError) {
+          // nothing was sent: another agent can take the worker (this one is tried last for a while)
+          this.unreachable.failed(agent.id, performance.now())
+          refusals.push({ agentId: agent.id, lacks: [err.message] })
+          this.log.warn({ agent: agent.id, err }, 'could not dial the agent to spawn a worker: trying the next one')
+          continue
+        }
         if (!(err instanceof GridError && REFUSALS.has(err.code))) throw err
         refusals.push({ agentId: agent.id, lacks: err instanceof AgentFullError ? err.lacks : [err.message] })
         this.log.debug({ agent: agent.id, err }, 'spawn refused, trying the next agent')
@@ -191,8 +200,14 @@ export class Workers {
     await this.membership.teachAddresses(agentId)
     const timeout = AbortSignal.timeout(SPAWN_TIMEOUT_MS)
     const opts = { signal: signal == null ? timeout : AbortSignal.any([signal, timeout]) }
+    try {
+      await this.libp2p.dial(agent, opts)
+    } catch (err) {
+      signal?.throwIfAborted()
+      throw new PeerUnreachableError(`agent ${agentId}`, { cause: err })
+    }
+    this.unreachable.reached(agentId)
     // the stage's code, env and items go only to a peer whose certificate makes it an agent
-    await this.libp2p.dial(agent, opts)
     if (!this.roles.has(agentId, 'agent')) throw new SpawnRefusedError(`peer ${agentId} does not hold the agent role in its certificate: nothing shipped to it`)
     signal?.throwIfAborted()
     // Once sent, a spawn runs to its reply (bounded by its own timeout, not the caller's signal): the

@@ -28,6 +28,8 @@ export interface FakePeer {
   libp2p: Libp2p
   /** Dials to this peer wait until the returned function is called. */
   hold: () => () => void
+  /** Dials to this peer fail (as a refused connection) until the returned function is called. */
+  cutOff: () => () => void
 }
 
 /** A connected pair of streams: [the dialler's, the target's]. */
@@ -50,6 +52,7 @@ export async function yamuxStreamPair (): Promise<[Stream, Stream]> {
 export class FakeNetwork {
   private readonly handlers = new Map<string, Map<string, StreamHandler>>()
   private readonly gates = new Map<string, Promise<void>>()
+  private readonly cut = new Set<string>()
   private readonly pair: StreamPair
 
   /** `pair`: how each dial's streams are made (default: @libp2p/utils' streamPair, which has no flow control to speak of). */
@@ -67,6 +70,7 @@ export class FakeNetwork {
       dial: async (target, options) => {
         await this.gates.get((target as PeerId).toString())
         options?.signal?.throwIfAborted()
+        if (this.cut.has((target as PeerId).toString())) throw new Error('connect ECONNREFUSED (fake network)')
         return { remotePeer: target } as unknown as Connection
       },
       handle: async (protocols, handler) => { for (const p of [protocols].flat()) handlers.set(p, handler) },
@@ -88,8 +92,12 @@ export class FakeNetwork {
       this.gates.set(id, new Promise(resolve => { open = resolve }))
       return () => { this.gates.delete(id); open() }
     }
+    const cutOff = (): (() => void) => {
+      this.cut.add(id)
+      return () => { this.cut.delete(id) }
+    }
     // the code under test only calls what the stub has (typecheck of the Pick above)
-    return { id, libp2p: stub as unknown as Libp2p, hold }
+    return { id, libp2p: stub as unknown as Libp2p, hold, cutOff }
   }
 }
 

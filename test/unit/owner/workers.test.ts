@@ -143,6 +143,25 @@ describe('Workers: spawn reservations and refusals (stubbed components)', () => 
     expect(workers.capacityFor()).toBe(4)
   })
 
+  it('an agent this owner cannot dial: the worker goes to the next agent, and the unreachable one is tried last from then on', async () => {
+    const spawners = { a: new FakeSpawner(2), b: new FakeSpawner(2) }
+    // a ranks first by its weight; the rest of the grid may still reach it (alive in membership), this owner cannot
+    const workers = await grid(spawners, { a: 2, b: 1 })
+    const reconnect = a.cutOff()
+    const first = await spawn(workers)
+    expect(first.agentId).toBe(b.id)
+    // tried last now: the next spawns do not wait on its dial while b has room, and take it once b is full
+    const second = await spawn(workers)
+    expect(second.agentId).toBe(b.id)
+    const third = await spawn(workers).catch((e: unknown) => e)
+    expect(third).toBeInstanceOf(NoCapacityError)
+    expect((third as NoCapacityError).shortfalls).toContainEqual({ agentId: a.id, lacks: [expect.stringContaining(`could not reach agent ${a.id}`)] })
+    reconnect()
+    const fourth = await spawn(workers)
+    expect(fourth.agentId).toBe(a.id)
+    expect(spawners.a.workers.size).toBe(1)
+  })
+
   it('an undefined item crosses as such; one JSON has no text for (a function, a symbol) fails alone with ERR_NOT_SERIALIZABLE; the worker stream and the worker stay up', async () => {
     const workers = await grid({ a: new FakeSpawner(2), b: new FakeSpawner(2) }, { a: 2, b: 1 })
     const handle = await spawn(workers)

@@ -46,7 +46,9 @@ export class LocalWorker {
     })
     this.exited = new Promise(resolve => {
       child.once('exit', (code, signal) => {
-        this.exit = this.stopping ? { code, signal, error: this.lastError, stopped: true } : { code, signal, error: this.lastError }
+        this.exit = this.stopping
+          ? { code, signal, error: this.lastError, stopped: true }
+          : this.isReady ? { code, signal, error: this.lastError } : { code, signal, error: this.lastError, setupFailed: true }
         // the exit first, then the items' rejections (see RemoteWorker.end)
         resolve(this.exit)
         markReady()

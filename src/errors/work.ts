@@ -19,6 +19,20 @@ export class WorkerExitedError extends GridError {
   }
 }
 
+export const ERR_STAGE_SETUP = 'ERR_STAGE_SETUP'
+/**
+ * A worker ended before its stage's `setup` was done (it threw, or the module did not load): the items
+ * sent to it never ran, so they are not its suspects. A stage whose workers keep failing so fails its run
+ * with it (the cause is the stage's own error, with its remote stack).
+ */
+export class StageSetupError extends GridError {
+  readonly workerId: string
+  constructor (workerId: string, detail: string, options?: { cause?: unknown }) {
+    super(`worker ${workerId} failed in its stage's setup: ${detail}`, ERR_STAGE_SETUP, { ...options, retryable: true })
+    this.workerId = workerId
+  }
+}
+
 export const ERR_WORKER_STOPPED = 'ERR_WORKER_STOPPED'
 /**
  * A worker was stopped from outside while items were in flight: its agent stopping, or a kill by its owner

@@ -1,6 +1,6 @@
 import type { ProcessOptions, WorkerExit } from '../worker/ipc.ts'
 import type { ItemListener } from '../wire/pending-item.ts'
-import { AgentLostError, WorkerExitedError, WorkerStoppedError } from '../errors.ts'
+import { AgentLostError, StageSetupError, WorkerExitedError, WorkerStoppedError } from '../errors.ts'
 
 export type { ProcessOptions, ItemListener }
 
@@ -49,10 +49,10 @@ export function cancelItem (handle: WorkerHandle, listener: ItemListener, reason
  * handles make: a stage's own error arrives as a RemoteError whatever code it carries (user code may pick
  * ERR_AGENT_LOST) and is the item's own failure; it must not retire a healthy worker. Stages and task pools both ask it.
  * `crashed`: the worker process died (its items in flight are suspects). `lost`: its agent went, or
- * stopped it (the agent stopping, an owner's or admin's kill): not its items' fault.
+ * stopped it (the agent stopping, an owner's or admin's kill), or it never finished its setup: not its items' fault.
  */
 export function workerGone (err: Error): 'crashed' | 'lost' | undefined {
   if (err instanceof WorkerExitedError) return 'crashed'
-  if (err instanceof AgentLostError || err instanceof WorkerStoppedError) return 'lost'
+  if (err instanceof AgentLostError || err instanceof WorkerStoppedError || err instanceof StageSetupError) return 'lost'
   return undefined
 }

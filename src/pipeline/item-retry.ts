@@ -5,6 +5,12 @@ import type { WorkerHandle } from '../owner/worker-handle.ts'
 import type { WorkerExit } from '../worker/ipc.ts'
 import type { Envelope } from './types.ts'
 
+/**
+ * Workers in a row that end in their setup, with no item completed in between, before the stage fails its
+ * run with the setup error: one is a flaky start, three is the stage's own code.
+ */
+export const SETUP_FAILURES_TO_FAIL = 3
+
 /** What the items a handle left unsettled when it ended failed with: by its own flag, never the exit error's code (a stage's uncaught error may carry any). */
 export function exitError (handle: Pick<WorkerHandle, 'id' | 'agentId'>, exit: WorkerExit): Error {
   if (exit.agentLost === true) return new AgentLostError(handle.agentId, exit.error?.message ?? 'its stream closed')

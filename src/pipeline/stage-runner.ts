@@ -4,7 +4,9 @@ import type { WorkerExit } from '../worker/ipc.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import type { EqualizedStage, StageRates, StageSample } from '../equalizer/index.ts'
 import type { Logger } from '../logger.ts'
-import { afterError, exitError } from './item-retry.ts'
+import { SETUP_FAILURES_TO_FAIL, afterError, exitError } from './item-retry.ts'
+import { leastLoaded } from './worker-slot.ts'
+import type { Slot } from './worker-slot.ts'
 import { workerGone } from '../owner/worker-handle.ts'
 import { RoomWaiters } from './downstream.ts'
 import type { Downstream } from './downstream.ts'
@@ -15,22 +17,6 @@ import type { Envelope, StageStats, StageSummary, UnplaceableStage } from './typ
 import type { StageEvents, StageInit } from './stage-types.ts'
 
 export type { StageEvents, StageInit } from './stage-types.ts'
-
-interface Slot {
-  handle: WorkerHandle
-  /** Items sent and not settled, by ticket: a settlement whose ticket is gone (its item went back to the queue) is dropped. */
-  inflight: Map<number, Envelope>
-  draining: boolean
-  dead: boolean
-  /** Running one isolated item, alone: it takes nothing else meanwhile. */
-  exclusive: boolean
-  busySince?: number
-  /** When the item it runs now started (as the owner sees it): the worker that started first frees first. */
-  headSince?: number
-}
-
-/** `a`'s current item started before `b`'s: `a` is the likelier to free first. */
-const startedFirst = (a: Slot, b: Slot): boolean => (a.headSince ?? 0) < (b.headSince ?? 0)
 
 const NO_RATES: StageRates = { arrivalRate: 0, processingRate: 0, pressure: 'even' }
 
@@ -69,6 +55,8 @@ export class StageRunner implements Downstream, EqualizedStage {
   private awaitingRoom = false
   /** Workers to drain as they land: a scale-down found them still being placed (see `scale`). */
   private owed = 0
+  /** Workers that ended in their setup since an item last completed here (see SETUP_FAILURES_TO_FAIL). */
+  private setupFailures = 0
   // cumulative counters, written here only (the equalizer reads them through `sample`)
   private arrivals = 0
   private busyMs = 0
@@ -272,28 +260,12 @@ export class StageRunner implements Downstream, EqualizedStage {
     while (this.queue.length > 0) {
       const head = this.queue.peek()!
       // a crash suspect runs alone on an idle worker, so a second crash names it for certain
-      const slot = this.leastLoaded(head.isolate === true ? 1 : this.window)
+      const slot = leastLoaded(this.slots.values(), head.isolate === true ? 1 : this.window)
       if (slot == null) break
       if (head.isolate === true) slot.exclusive = true
       this.send(slot, this.queue.shift()!)
     }
     if (this.waiters.size > 0 && this.room() > 0) this.waiters.wake()
-  }
-
-  /**
-   * The open worker with the fewest items in flight, below `limit`: items spread evenly, latency stays
-   * flat. Among busy workers with as many in flight, the one whose current item started first: it is the
-   * likeliest to free first, so an item that must wait behind another waits least (the first in order
-   * would keep it, on average, half an item longer).
-   */
-  private leastLoaded (limit: number): Slot | undefined {
-    let best: Slot | undefined
-    for (const slot of this.slots.values()) {
-      if (slot.draining || slot.dead || slot.exclusive || slot.inflight.size >= limit) continue
-      if (slot.inflight.size === 0) return slot
-      if (best == null || slot.inflight.size < best.inflight.size || (slot.inflight.size === best.inflight.size && startedFirst(slot, best))) best = slot
-    }
-    return best
   }
 
   private send (slot: Slot, envelope: Envelope): void {
@@ -330,6 +302,7 @@ export class StageRunner implements Downstream, EqualizedStage {
     if (this.closed) return
     const envelope = this.settle(slot, ticket)
     if (envelope == null) { this.late++; return }
+    this.setupFailures = 0
     this.handOn(envelope, result)
     this.dispatch()
   }
@@ -387,6 +360,12 @@ export class StageRunner implements Downstream, EqualizedStage {
     if (slot.draining || !diedByItself) return
     this.events.workerLost(slot.handle, detail)
     if (this.closed) return
+    if (exit.setupFailed === true && ++this.setupFailures >= SETUP_FAILURES_TO_FAIL) {
+      // the stage's own code fails before any item: its items would wait (they never ran, so no attempt
+      // counts) while worker after worker starts and fails; the run fails with the stage's error instead
+      this.events.cannotStart(exitError(slot.handle, exit))
+      return
+    }
     // keep the floor; the equalizer decides the rest
     const missing = this.minWorkers - this.workers - this.placement.pending
     if (missing <= 0) return

@@ -30,8 +30,8 @@ export const spawnRequestSchema = v.variant('op', [
 
 export const workerInfoSchema = v.object({ id: workerId, stage: stageName, pid: v.pipe(v.number(), v.integer()), resources })
 
-// `stopped`: the agent stopped the worker (see WorkerExit); `agentLost` is never read from the wire (the object drops it)
-export const workerExitSchema = v.object({ code: v.nullable(v.pipe(v.number(), v.integer())), signal: v.nullable(v.string()), error: v.optional(wireErrorSchema), stopped: v.optional(v.literal(true)) })
+// `stopped`: the agent stopped the worker, `setupFailed`: it ended in setup (see WorkerExit); `agentLost` is never read from the wire (the object drops it)
+export const workerExitSchema = v.object({ code: v.nullable(v.pipe(v.number(), v.integer())), signal: v.nullable(v.string()), error: v.optional(wireErrorSchema), stopped: v.optional(v.literal(true)), setupFailed: v.optional(v.literal(true)) })
 
 export const spawnResponseSchema = v.variant('ok', [
   v.object({ ok: v.literal(true), worker: v.optional(workerInfoSchema), workers: v.optional(v.array(workerInfoSchema)), exit: v.optional(workerExitSchema) }),

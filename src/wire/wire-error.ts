@@ -1,5 +1,5 @@
 import * as v from 'valibot'
-import { GridError, RemoteError, WorkerExitedError, WorkerStoppedError } from '../errors.ts'
+import { GridError, RemoteError, StageSetupError, WorkerExitedError, WorkerStoppedError } from '../errors.ts'
 
 // received wire errors are rethrown as RemoteError (a GridError keeping the remote code)
 export { RemoteError }
@@ -38,9 +38,10 @@ export function toWireError (err: unknown): WireError {
  * Why a worker's items fail once it has exited: stopped by its agent (WorkerStoppedError: they are not
  * suspects), else a crash with its own last error (as the cause, with its code) or its exit status.
  */
-export function workerExitedError (workerId: string, exit: { code: number | null, signal: string | null, error?: WireError, stopped?: true }): WorkerExitedError | WorkerStoppedError {
+export function workerExitedError (workerId: string, exit: { code: number | null, signal: string | null, error?: WireError, stopped?: true, setupFailed?: true }): WorkerExitedError | WorkerStoppedError | StageSetupError {
   const detail = exit.error != null ? `${exit.error.name}: ${exit.error.message}` : `code ${exit.code} signal ${exit.signal}`
   if (exit.stopped === true) return new WorkerStoppedError(workerId, `by its agent (${detail})`)
+  if (exit.setupFailed === true) return new StageSetupError(workerId, detail, { cause: exit.error == null ? undefined : new RemoteError(exit.error) })
   return new WorkerExitedError(workerId, detail, { cause: exit.error == null ? undefined : new RemoteError(exit.error) })
 }
 

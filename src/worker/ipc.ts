@@ -63,6 +63,12 @@ export interface WorkerExit {
    */
   stopped?: true
   /**
+   * Set by whoever ran the worker (its agent), never from the worker's own reports: it ended before its
+   * stage's `setup` was done (setup threw or exited, the module did not load), so the items sent to it
+   * never ran and are not suspects.
+   */
+  setupFailed?: true
+  /**
    * Set by the owner's handle, never from the wire: it lost the worker's agent (or its stream). The
    * items it held are not suspects. `error.code` cannot say so: user code may throw any code.
    */

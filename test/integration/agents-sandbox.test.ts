@@ -107,7 +107,7 @@ describe('code shipping sandbox: an agent runs shipped bundles from its cache or
   it('a shipped stage\'s bare import never resolves from a node_modules beside the data dir or in the temp dir', async () => {
     const worker = await member.workers.spawn({ stage: 'planted', module: join(requesterDir, 'uses-planted.mjs') })
     const err = await worker.process(1).then(() => undefined, (e: unknown) => e as Error & { cause?: Error })
-    expect(err).toMatchObject({ code: 'ERR_WORKER_EXITED' })
+    expect(err).toMatchObject({ code: 'ERR_STAGE_SETUP' })
     expect(err?.cause).toMatchObject({ code: 'ERR_MODULE_NOT_FOUND' })
     expect(err?.cause?.message).toContain(`Cannot find package '${planted}'`)
     expect(err?.cause?.message).toContain(join(agentCwd, 'node_modules'))

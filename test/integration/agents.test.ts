@@ -6,7 +6,7 @@ import type { GridProcess } from './helpers/grid-process.ts'
 import { eventually, runGrid } from './helpers/grid-process.ts'
 import { cleanup } from './helpers/cleanup.ts'
 import type { WorkerHandle } from '../../src/owner/worker-handle.ts'
-import { GridError, ERR_MEMORY_LIMIT, ERR_STAGE_DEFINITION, ERR_WORKER_EXITED } from '../../src/errors.ts'
+import { GridError, ERR_MEMORY_LIMIT, ERR_STAGE_DEFINITION, ERR_STAGE_SETUP, ERR_WORKER_EXITED } from '../../src/errors.ts'
 
 const stage = (name: string): string => fileURLToPath(new URL(`../fixtures/stages/${name}`, import.meta.url))
 const AGENT = ['--agent', '--workers', '4', '--cpu', '4', '--memory', '4096']
@@ -91,6 +91,9 @@ describe('agents: placement, run-time weight and worker failures, with real proc
     expect(brokenExit.error?.message).toMatch(/cannot open the model file/)
     expect(brokenExit.error?.stack).toMatch(/setup-throws\.mjs/)
     expect(brokenExit.code).not.toBe(0)
+    // its agent says it ended in setup: what was sent to it never ran (the hog's items did: a crash)
+    expect(brokenExit.setupFailed).toBe(true)
+    expect(hogExit.setupFailed).toBeUndefined()
 
     const quitter = await member.workers.spawn({ stage: 'quit', module: stage('exits.mjs') })
     await expect(quitter.process('bye')).rejects.toMatchObject({ code: 'ERR_WORKER_EXITED' })
@@ -110,7 +113,8 @@ describe('agents: placement, run-time weight and worker failures, with real proc
     expect((await bad.exited).error).toMatchObject({ name: 'StageDefinitionError', code: ERR_STAGE_DEFINITION })
     const err = await bad.process(1).catch((e: unknown) => e) as GridError
     expect(err).toBeInstanceOf(GridError)
-    expect(err.code).toBe(ERR_WORKER_EXITED)
+    // the module never became a stage: it ended in setup (the items sent to it never ran)
+    expect(err.code).toBe(ERR_STAGE_SETUP)
     expect(err.cause).toBeInstanceOf(GridError)
     expect(err.cause).toMatchObject({ name: 'StageDefinitionError', code: ERR_STAGE_DEFINITION })
   })

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import type { GridNode } from '../../src/node.ts'
 import { GridFixture } from './helpers/grid-fixture.ts'
 import type { FailedItem } from '../../src/pipeline/types.ts'
-import { ERR_ITEM_TOO_LARGE, ERR_NOT_SERIALIZABLE } from '../../src/errors.ts'
+import { ERR_ITEM_TOO_LARGE, ERR_NOT_SERIALIZABLE, ERR_STAGE_SETUP } from '../../src/errors.ts'
 
 const stage = (name: string): string => fileURLToPath(new URL(`../fixtures/stages/${name}`, import.meta.url))
 const AGENT = ['--agent', '--workers', '4', '--cpu', '4', '--memory', '4096']
@@ -58,6 +58,18 @@ describe('pipeline values on the wire to a remote agent', () => {
     expect(failed).toEqual([])
     expect(summary).toMatchObject({ in: 3, out: 3, failed: 0 })
   }, 15_000)
+
+  it('a stage whose setup always throws fails the run with ERR_STAGE_SETUP and the stage\'s own error, after 3 workers; no item is blamed', async () => {
+    const failed: FailedItem[] = []
+    const pipeline = owner.pipeline('setup-throws', { source: [1, 2, 3], stages: [{ name: 's', module: stage('setup-throws.mjs'), minWorkers: 1, maxWorkers: 1 }], sink: () => {}, equalize: false })
+    pipeline.on('item:failed', f => failed.push(f))
+    const err = await pipeline.done.then(s => s, (e: unknown) => e)
+    expect(err).toMatchObject({ code: ERR_STAGE_SETUP })
+    expect(String((err as Error).message)).toMatch(/cannot open the model file/)
+    expect(((err as Error).cause as Error).stack).toMatch(/setup-throws\.mjs/)
+    // the items never ran: none failed as a poison item (each used to, after two workers died under it)
+    expect(failed).toEqual([])
+  }, 30_000)
 
   it('20 items of 1.1 MB through an echo stage (a window of them is over 16 MiB) all arrive', async () => {
     const items = Array.from({ length: 20 }, (_, i) => String(i % 10).repeat(Math.round(1.1 * MB)) + String(i))

@@ -41,6 +41,7 @@ const samples: Record<string, errors.GridError> = {
   StageBundleError: new errors.StageBundleError('resize', 'helper.ts:3:8', 'Could not resolve "./gone.ts"'),
   WorkerExitedError: new errors.WorkerExitedError('w-1', 'code 1'),
   WorkerStoppedError: new errors.WorkerStoppedError('w-1', 'by its agent (code 0 signal null)'),
+  StageSetupError: new errors.StageSetupError('w-1', 'Error: no config file'),
   NotSerializableError: new errors.NotSerializableError('result', new TypeError('Do not know how to serialize a BigInt')),
   ItemTooLargeError: new errors.ItemTooLargeError('item', 17_000_000, 16_777_000),
   WorkerNotFoundError: new errors.WorkerNotFoundError('w-1'),

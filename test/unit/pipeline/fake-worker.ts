@@ -10,7 +10,7 @@ import type { WorkerExit } from '../../../src/worker/ipc.ts'
 import type { Downstream } from '../../../src/pipeline/downstream.ts'
 import type { Envelope } from '../../../src/pipeline/types.ts'
 import { AgentLostError, WorkerExitedError, WorkerStoppedError } from '../../../src/errors.ts'
-import { toWireError } from '../../../src/wire/wire-error.ts'
+import { toWireError, workerExitedError } from '../../../src/wire/wire-error.ts'
 import type { WireError } from '../../../src/wire/wire-error.ts'
 
 export const silent = pino({ level: 'silent' })
@@ -71,6 +71,14 @@ export class FakeWorker implements WorkerHandle {
     const err = new WorkerExitedError(this.id, detail)
     for (const call of this.held.splice(0)) call.reject(err)
     this.end({ code: 1, signal: null, error })
+  }
+
+  /** Ends before its stage's setup was done (its agent says so): held items reject with StageSetupError, as LocalWorker's. */
+  failSetup (error?: WireError): void {
+    const exit: WorkerExit = { code: 1, signal: null, error, setupFailed: true }
+    const err = workerExitedError(this.id, exit)
+    for (const call of this.held.splice(0)) call.reject(err)
+    this.end(exit)
   }
 
   /** Its agent is lost: held items reject with AgentLostError, then `exited` resolves (as RemoteWorker does). */

@@ -4,7 +4,7 @@ import type { StageEvents } from '../../../src/pipeline/stage-runner.ts'
 import { resolvePipelineOptions } from '../../../src/pipeline/config.ts'
 import type { PipelineInit, StageSpec, UnplaceableStage } from '../../../src/pipeline/types.ts'
 import type { WireError } from '../../../src/wire/wire-error.ts'
-import { ERR_AGENT_LOST, ERR_POISON_ITEM, ERR_WORKER_EXITED, NoCapacityError, RemoteError } from '../../../src/errors.ts'
+import { ERR_AGENT_LOST, ERR_POISON_ITEM, ERR_STAGE_SETUP, ERR_WORKER_EXITED, NoCapacityError, RemoteError } from '../../../src/errors.ts'
 import { toWireError } from '../../../src/wire/wire-error.ts'
 import { FakeDownstream, FakeWorker, envelopes, flush, silent, unhandledDuring } from './fake-worker.ts'
 import type { Behaviour } from './fake-worker.ts'
@@ -169,6 +169,48 @@ describe('StageRunner with stub workers', () => {
     expect(events.failed[0]).toMatchObject({ item: 'bad', attempts: 3, error: { name: 'RangeError', message: 'no' } })
     expect(stage.totals()).toMatchObject({ processed: 1, failed: 1, retried: 2 })
     expect(events.resulted).toEqual([1])
+  })
+
+  it('workers ending in their setup: their items never ran (no attempt, no suspect) and wait; three in a row fail the run with the stage\'s setup error', async () => {
+    const { stage, events, workers } = harness({ spec: { minWorkers: 1 }, behaviour: hold, maxAttempts: 1 })
+    stage.start()
+    await flush()
+    stage.accept(envelopes('a', 'b'))
+    const setupError = toWireError(new RangeError('no config file'))
+    for (let k = 1; k <= 2; k++) {
+      workers.at(-1)!.failSetup(setupError)
+      await flush()
+      // a replacement is asked for; the items wait for it, neither failed nor suspects
+      expect(workers).toHaveLength(k + 1)
+      expect(events.failed).toEqual([])
+      expect(events.timedOut).toEqual([])
+    }
+    expect(workers.at(-1)!.held.map(c => c.item)).toEqual(['a', 'b'])
+    workers.at(-1)!.failSetup(setupError)
+    await flush()
+    expect(events.timedOut).toHaveLength(1)
+    expect(events.timedOut[0]).toMatchObject({ code: ERR_STAGE_SETUP, cause: expect.objectContaining({ message: 'no config file' }) })
+    expect(events.failed).toEqual([])
+    // no fourth worker for a stage whose code fails before any item
+    expect(workers).toHaveLength(3)
+  })
+
+  it('a setup failure is forgotten once an item completes: only failures in a row fail the run', async () => {
+    const { stage, events, workers } = harness({ spec: { minWorkers: 1 }, behaviour: hold })
+    stage.start()
+    await flush()
+    stage.accept(envelopes('a', 'b', 'c'))
+    for (let k = 0; k < 4; k++) {
+      workers.at(-1)!.failSetup()
+      await flush()
+      workers.at(-1)!.failSetup()
+      await flush()
+      // the third worker starts and completes an item: the count starts over
+      workers.at(-1)!.release()
+      await flush()
+      if (k < 2) stage.accept(envelopes(`x${k}`))
+    }
+    expect(events.timedOut).toEqual([])
   })
 
   it('a poison item: the first crash makes every item in flight a suspect that runs alone; the second crash fails only the culprit', async () => {

@@ -33,16 +33,30 @@ export function makeSchedule (raw: unknown, owner: string, now: number): Schedul
     createdAt: now,
     since: now
   }
-  if (schedule.cron != null) cronOf(schedule)
+  if (schedule.cron != null && firstRunAfter(cronOf(schedule), now) == null) {
+    throw new ConfigError('schedule.cron', `${JSON.stringify(schedule.cron)} never fires after now (a day its months do not have, or a year gone by)`)
+  }
   return schedule
+}
+
+/**
+ * The pattern's first run after `after`, or null when it has none. croner tells "none" only after searching
+ * to the year 3000 (milliseconds each time, or past its stack): a firer would pay that at every step.
+ */
+function firstRunAfter (cron: Cron, after: number): Date | null {
+  try {
+    return cron.nextRun(new Date(after))
+  } catch {
+    return null
+  }
 }
 
 /** croner's parse of a schedule's pattern (paused: it only computes times, never runs anything). */
 function cronOf (schedule: Pick<Schedule, 'cron' | 'timezone'>): Cron {
   try {
     const cron = new Cron(schedule.cron!, { timezone: schedule.timezone, paused: true })
-    // a bad time zone shows only when a time is computed
-    cron.nextRun(new Date(0))
+    // a bad time zone shows only when a date is converted: matching one needs no search for the next run
+    cron.match(new Date(0))
     return cron
   } catch (err) {
     throw new ConfigError('schedule.cron', `${(err as Error).message}`)

@@ -19,12 +19,22 @@ describe('makeSchedule', () => {
     [{ ...base, id: '../x', everyMs: 1000 }, 'schedule.id'],
     [{ ...base, everyMs: 1000, overlap: 'queue' }, 'schedule.overlap'],
     [{ ...base, everyMs: 1000, extra: 1 }, 'schedule'],
-    [{ ...base, everyMs: 1000, input: 'x'.repeat(17 * 1024) }, 'schedule.input']
+    [{ ...base, everyMs: 1000, input: 'x'.repeat(17 * 1024) }, 'schedule.input'],
+    // patterns that never fire: croner finds that out only by searching to the year 3000, every time a firer looks
+    [{ ...base, cron: '0 0 31 2 *' }, 'never fires'],
+    [{ ...base, cron: '0 0 30 2 *' }, 'never fires'],
+    [{ ...base, cron: '0 0 31 4,6,9,11 *' }, 'never fires']
   ])('refuses %j naming %s', (raw, option) => {
     let err: unknown
     try { makeSchedule(raw, 'a', 0) } catch (e) { err = e }
     expect(err).toBeInstanceOf(ConfigError)
     expect((err as ConfigError).message).toContain(option)
+  })
+
+  it('refuses a pattern whose last run is gone by, and takes one that fires rarely', () => {
+    const now = Date.UTC(2026, 11, 2)
+    expect(() => makeSchedule({ ...base, cron: '0 0 0 1 1 * 2020' }, 'a', now)).toThrow(/never fires/)
+    expect(nextTick(makeSchedule({ ...base, cron: '0 0 29 2 +1' }, 'a', now), now)).toBe(Date.UTC(2044, 1, 29))
   })
 })
 

@@ -35,7 +35,9 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'ERR_BODY_TOO_LARGE',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'ERR_UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'ERR_VALIDATION',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'ERR_VALIDATION'
+  FST_ERR_CTP_INVALID_JSON_BODY: 'ERR_VALIDATION',
+  FST_ERR_BAD_URL: 'ERR_VALIDATION',
+  FST_ERR_MAX_PARAM_LENGTH: 'ERR_VALIDATION'
 }
 
 /** The problem for any error a route throws: gridd errors by code, Fastify's by kind, anything else a 500 that says nothing of its insides. */

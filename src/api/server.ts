@@ -59,6 +59,8 @@ export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'member
     forceCloseConnections: true,
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // a URL the router refuses before any route (bad %-encoding, a parameter over its length) is a problem too
+    frameworkErrors: (err, request, reply) => problemHandler(err, request, reply),
     ...(settings.tls == null ? {} : { serverFactory: httpsServerFactory(settings.tls) })
   })
   app.setErrorHandler(problemHandler)

@@ -193,6 +193,18 @@ describe('the API server (in process, stub node)', () => {
     expect(await (await fetch(`${server.url}/nowhere`)).json()).toMatchObject({ status: 404, code: 'ERR_NOT_FOUND' })
   })
 
+  it('a malformed or overlong id in the path is a problem with a gridd code, like every other error', async () => {
+    const { node } = stubNode()
+    const server = await startApiServer(node, { port: 0 })
+    servers.push(server)
+    for (const path of ['/v1/tasks/%ZZ', `/v1/tasks/${'a'.repeat(150)}`, `/v1/sessions/${'s'.repeat(150)}/events`]) {
+      const res = await fetch(server.url + path)
+      expect(res.status, path).toBe(400)
+      expect(res.headers.get('content-type'), path).toMatch(/^application\/problem\+json/)
+      expect(await res.json(), path).toMatchObject({ status: 400, code: 'ERR_VALIDATION', type: 'urn:gridd:error:ERR_VALIDATION' })
+    }
+  })
+
   it('refuses an address with 60 failed authentications in a minute before looking at its token (429)', async () => {
     const { node } = stubNode()
     const server = await startApiServer(node, { port: 0, jwt: { secretFile: await file('s', 'q'.repeat(40)) } })

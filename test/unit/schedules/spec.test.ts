@@ -1,4 +1,5 @@
-import { describe, it, expect } from 'vitest'
+import { describe, it, expect, vi } from 'vitest'
+import { Cron } from 'croner'
 import { makeSchedule, nextTick, ticksBetween } from '../../../src/schedules/spec.ts'
 import { ConfigError } from '../../../src/errors.ts'
 
@@ -45,6 +46,23 @@ describe('ticksBetween / nextTick', () => {
     expect(ticksBetween(s, 2000, 8000, 10)).toEqual([4000, 6000, 8000])
     expect(ticksBetween(s, 0, 100_000, 3)).toEqual([96_000, 98_000, 100_000])
     expect(nextTick(s, 4000)).toBe(6000)
+  })
+
+  it('a cron schedule\'s next run is computed once, not again at every firer step until it is due', () => {
+    // a firer asks for every schedule it holds every 100 ms, each time of a schedule parsed anew from the channel
+    const daily = makeSchedule({ ...base, cron: '0 0 * * *' }, 'a', 0)
+    const nextRun = vi.spyOn(Cron.prototype, 'nextRun')
+    try {
+      for (let now = 10_000; now < 70_000; now += 100) expect(ticksBetween({ ...daily }, now - 5000, now, 10)).toEqual([])
+      expect(nextTick({ ...daily }, 70_000)).toBe(86_400_000)
+      expect(nextRun.mock.calls.length).toBeLessThanOrEqual(1)
+      // and when it is due, the walk goes on from there
+      expect(ticksBetween({ ...daily }, 86_400_000 - 5000, 86_400_000 + 100, 10)).toEqual([86_400_000])
+      expect(ticksBetween({ ...daily }, 86_400_000, 86_400_000 + 200, 10)).toEqual([])
+      expect(nextTick({ ...daily }, 86_400_000)).toBe(2 * 86_400_000)
+    } finally {
+      nextRun.mockRestore()
+    }
   })
 
   it('cron with seconds, in a time zone', () => {

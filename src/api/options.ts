@@ -34,6 +34,8 @@ export interface ApiOptions {
   maxFollowed?: number
   /** Open event streams and WebSockets at once. Default 256. */
   maxStreams?: number
+  /** Open event streams and WebSockets of one subject (token `sub`, or client certificate) at once. Default 32. */
+  maxStreamsPerSubject?: number
   /** A live reader (SSE or WebSocket) with more than this many bytes unsent is dropped. Default 1 MiB. */
   maxBufferedBytes?: number
   /** Webhook timestamps older or newer than this are refused. Default 300 000 (5 min). */
@@ -61,6 +63,7 @@ export function apiSettings (options: ApiOptions): ApiSettings {
     replayTtlMs: options.replayTtlMs ?? 300_000,
     maxFollowed: options.maxFollowed ?? 4096,
     maxStreams: options.maxStreams ?? 256,
+    maxStreamsPerSubject: options.maxStreamsPerSubject ?? 32,
     maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
     hookWindowMs: options.hookWindowMs ?? 300_000
   }

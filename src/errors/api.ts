@@ -38,9 +38,9 @@ export class RateLimitedError extends GridError {
 }
 
 export const ERR_TOO_MANY_STREAMS = 'ERR_TOO_MANY_STREAMS'
-/** The HTTP API has as many live streams (event streams, WebSockets) open as it allows. */
+/** The HTTP API has as many live streams (event streams, WebSockets) open as it allows, in all or (`subject`) of one subject. */
 export class TooManyStreamsError extends GridError {
-  constructor (max: number) {
-    super(`${max} live streams are open already; retry later`, ERR_TOO_MANY_STREAMS, { retryable: true })
+  constructor (max: number, subject?: string) {
+    super(subject == null ? `${max} live streams are open already; retry later` : `${subject} has ${max} live streams open already, the most one subject may: close one first`, ERR_TOO_MANY_STREAMS, { retryable: true })
   }
 }

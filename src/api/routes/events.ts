@@ -14,7 +14,7 @@ export function eventRoutes (app: FastifyInstance, api: ApiContext): void {
     app.get<{ Params: { id: string } }>(url, {
       config: { scope: 'tasks:read' },
       schema: { summary, description, tags: ['live'], params: idParams, querystring: eventsQuery, response: { ...problemResponses } }
-    }, async (request, reply) => serveEvents(request, reply, logOf(request.params.id), { maxBufferedBytes: api.settings.maxBufferedBytes, release: api.streams.take() }))
+    }, async (request, reply) => serveEvents(request, reply, logOf(request.params.id), { maxBufferedBytes: api.settings.maxBufferedBytes, release: api.streams.take(request.principal!.subject) }))
   }
   stream('/v1/tasks/:id/events', 'Follow a task live (text/event-stream)', id => api.live.task(findTask(api.node.tasks, api.node.peerId, id)))
   stream('/v1/sessions/:id/events', 'Follow every task of a session live (text/event-stream)', id => api.live.session(findSession(api.node.tasks, api.node.peerId, id)))

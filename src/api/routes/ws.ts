@@ -17,11 +17,11 @@ export function wsRoutes (app: FastifyInstance, api: ApiContext): void {
       response: { 426: { $ref: 'Problem#' }, ...problemResponses }
     },
     handler: async (_request, reply) => sendProblem(reply, problem(426, 'ERR_UPGRADE_REQUIRED', 'this route speaks WebSocket only')),
-    wsHandler: (socket) => {
+    wsHandler: (socket, request) => {
       // unlike an event stream's (sse.ts), never late for 'close': ws calls this synchronously, only for a socket still open
       let release: () => void
       try {
-        release = api.streams.take()
+        release = api.streams.take(request.principal!.subject)
       } catch {
         socket.close(1013, 'too many live streams open')
         return

@@ -162,3 +162,32 @@ describe('an event stream whose client left before it was served', () => {
     expect(releases).toBe(1)
   })
 })
+
+describe('the live streams of one subject', () => {
+  const cleanup: Array<() => Promise<void> | void> = []
+  afterEach(async () => { for (const undo of cleanup.splice(0).reverse()) await undo() })
+
+  it('are bounded: one token opening streams in a loop cannot take every slot and lock the others out', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gridd-api-'))
+    cleanup.push(async () => { await rm(dir, { recursive: true, force: true }) })
+    const secret = 'y'.repeat(40)
+    await writeFile(join(dir, 'secret'), secret)
+    const { node, session } = stubNode()
+    const server: ApiServer = await startApiServer(node, { port: 0, jwt: { secretFile: join(dir, 'secret') }, maxStreams: 8, maxStreamsPerSubject: 3 })
+    cleanup.push(server.close)
+    const task = session.submit('noop', null)
+    const tokenOf = async (subject: string): Promise<string> => await new SignJWT({ scope: 'tasks:read' }).setProtectedHeader({ alg: 'HS256' }).setSubject(subject).setExpirationTime('5m').sign(new TextEncoder().encode(secret))
+    const follow = async (token: string): Promise<IncomingMessage> => await new Promise((resolve, reject) => {
+      get(`${server.url}/v1/tasks/${encodeURIComponent(task.id)}/events`, { headers: { authorization: `Bearer ${token}` } }, res => { cleanup.push(() => { res.destroy() }); resolve(res) }).on('error', reject)
+    })
+    const mallory = await tokenOf('mallory')
+    const statuses: number[] = []
+    for (let i = 0; i < 8; i++) statuses.push((await follow(mallory)).statusCode ?? 0)
+    expect(statuses).toEqual([200, 200, 200, 503, 503, 503, 503, 503])
+    expect((await follow(await tokenOf('alice'))).statusCode).toBe(200)
+    // the refusal says whose streams are too many
+    const refused = await follow(mallory)
+    const body = await new Promise<string>(resolve => { let text = ''; refused.on('data', (chunk: Buffer) => { text += String(chunk) }).on('end', () => { resolve(text) }) })
+    expect(JSON.parse(body)).toMatchObject({ status: 503, code: 'ERR_TOO_MANY_STREAMS', detail: expect.stringMatching(/mallory/) })
+  })
+})

@@ -17,7 +17,7 @@ export function makeSchedule (raw: unknown, owner: string, now: number): Schedul
     throw new ConfigError(path == null || path === '' ? 'schedule' : `schedule.${path}`, issue.message)
   }
   const spec = result.output
-  const bytes = Buffer.byteLength(JSON.stringify(spec.input ?? null))
+  const bytes = jsonBytes(spec.input ?? null)
   if (bytes > MAX_INPUT_BYTES) throw new ConfigError('schedule.input', `must be at most ${MAX_INPUT_BYTES} bytes of JSON, is ${bytes}`)
   const schedule: Schedule = {
     id: spec.id,
@@ -37,6 +37,15 @@ export function makeSchedule (raw: unknown, owner: string, now: number): Schedul
     throw new ConfigError('schedule.cron', `${JSON.stringify(schedule.cron)} never fires after now (a day its months do not have, or a year gone by)`)
   }
   return schedule
+}
+
+/** Its size as JSON; an input nested past JSON.stringify's stack (JSON.parse took it) is refused, not a RangeError. */
+function jsonBytes (input: unknown): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(input))
+  } catch (err) {
+    throw new ConfigError('schedule.input', `cannot be written as JSON: ${(err as Error).message}`)
+  }
 }
 
 /**

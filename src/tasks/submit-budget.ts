@@ -1,4 +1,4 @@
-import { TaskLimitError } from '../errors.ts'
+import { NotSerializableError, TaskLimitError } from '../errors.ts'
 
 /** Open tasks (queued or running) one remote submitter may hold on this owner. */
 export const MAX_OPEN_TASKS_PER_PEER = 10_000
@@ -69,9 +69,13 @@ export class SubmitBudget {
   }
 }
 
-/** A task input's size as the budget counts it: its JSON. */
+/** A task input's size as the budget counts it: its JSON; one nested past JSON.stringify's stack (JSON.parse took it) is NotSerializableError. */
 export function inputBytes (input: unknown): number {
-  return Buffer.byteLength(JSON.stringify(input ?? null))
+  try {
+    return Buffer.byteLength(JSON.stringify(input ?? null))
+  } catch (err) {
+    throw new NotSerializableError('the task\'s input', err)
+  }
 }
 
 /** `submit()`'s task, with `release` called once it ends; if `submit` throws, `release` is called at once and the error rethrown. */

@@ -205,6 +205,22 @@ describe('the API server (in process, stub node)', () => {
     }
   })
 
+  it('an input nested past what JSON.stringify can measure is a 400 naming it, not a 500: as a task\'s input or a schedule\'s', async () => {
+    const secret = 'n'.repeat(40)
+    const { node } = stubNode()
+    const server = await startApiServer(node, { port: 0, jwt: { secretFile: await file('s', secret) } })
+    servers.push(server)
+    const token = await sign({ scope: 'tasks:submit', sub: 'deep', exp: Math.floor(Date.now() / 1000) + 300 }, 'HS256', new TextEncoder().encode(secret))
+    // JSON.parse takes it (its parser does not recurse); measuring the input for the budget does
+    const deep = `${'['.repeat(30_000)}${']'.repeat(30_000)}`
+    const post = async (path: string, body: string): Promise<{ status: number, json: Record<string, unknown> }> => {
+      const res = await fetch(server.url + path, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body })
+      return { status: res.status, json: await res.json() as Record<string, unknown> }
+    }
+    expect(await post('/v1/tasks', `{"task":"noop","input":${deep}}`)).toMatchObject({ status: 400, json: { code: 'ERR_NOT_SERIALIZABLE', detail: expect.stringMatching(/input/) } })
+    expect(await post('/v1/schedules', `{"id":"deep","everyMs":60000,"task":"noop","input":${deep}}`)).toMatchObject({ status: 400, json: { code: 'ERR_CONFIG', detail: expect.stringMatching(/schedule\.input/) } })
+  })
+
   it('refuses an address with 60 failed authentications in a minute before looking at its token (429)', async () => {
     const { node } = stubNode()
     const server = await startApiServer(node, { port: 0, jwt: { secretFile: await file('s', 'q'.repeat(40)) } })

@@ -36,6 +36,8 @@ export interface ApiOptions {
   maxStreams?: number
   /** Open event streams and WebSockets of one subject (token `sub`, or client certificate) at once. Default 32. */
   maxStreamsPerSubject?: number
+  /** How often a WebSocket is pinged; one that has not answered the ping before is closed (its peer is gone). Default 15 000. */
+  pingMs?: number
   /** A live reader (SSE or WebSocket) with more than this many bytes unsent is dropped. Default 1 MiB. */
   maxBufferedBytes?: number
   /** Webhook timestamps older or newer than this are refused. Default 300 000 (5 min). */
@@ -64,6 +66,7 @@ export function apiSettings (options: ApiOptions): ApiSettings {
     maxFollowed: options.maxFollowed ?? 4096,
     maxStreams: options.maxStreams ?? 256,
     maxStreamsPerSubject: options.maxStreamsPerSubject ?? 32,
+    pingMs: options.pingMs ?? 15_000,
     maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
     hookWindowMs: options.hookWindowMs ?? 300_000
   }

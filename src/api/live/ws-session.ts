@@ -21,7 +21,10 @@ type Target = { stream: 'task' | 'session', id: string }
  * events as `{"op":"event","stream","id","seq","type","data"}` (replayed
  * after `after`, then live), `{"op":"end"}` when a stream ends, and
  * `{"op":"error"}` for a bad request (the socket stays open). A socket with
- * more than `maxBufferedBytes` unsent is closed (1013: it is not reading).
+ * more than `maxBufferedBytes` unsent is closed (1013: it is not reading), and
+ * one that answers no ping within `pingMs`: a peer gone without a close (a
+ * laptop asleep, a NAT that forgot it) would otherwise hold its stream slot for
+ * good, as nothing is written to an idle socket that could fail.
  */
 export function serveSocket (socket: WebSocket, api: ApiContext, release: () => void): void {
   const subscriptions = new Map<string, () => void>()
@@ -74,7 +77,20 @@ export function serveSocket (socket: WebSocket, api: ApiContext, release: () => 
       send({ op: 'error', code: problem.code, message: problem.detail, request })
     }
   })
+  let answered = true
+  socket.on('pong', () => { answered = true })
+  const heartbeat = setInterval(() => {
+    if (!answered) {
+      api.log.info('closed a WebSocket whose peer answered no ping')
+      socket.terminate()
+      return
+    }
+    answered = false
+    socket.ping()
+  }, api.settings.pingMs)
+  heartbeat.unref()
   socket.on('close', () => {
+    clearInterval(heartbeat)
     for (const unsubscribe of subscriptions.values()) unsubscribe()
     subscriptions.clear()
     release()

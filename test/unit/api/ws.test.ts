@@ -11,7 +11,7 @@ import { stubNode } from './stub-node.ts'
 const cleanup: Array<() => Promise<unknown> | unknown> = []
 afterEach(async () => { for (const undo of cleanup.splice(0).reverse()) await undo() })
 
-async function open (options: { maxBufferedBytes?: number } = {}): Promise<{ socket: WebSocket, messages: any[], session: ReturnType<typeof stubNode>['session'] }> {
+async function open (options: { maxBufferedBytes?: number, maxStreams?: number, pingMs?: number } = {}, client: { autoPong?: boolean } = {}): Promise<{ socket: WebSocket, messages: any[], session: ReturnType<typeof stubNode>['session'], connect: (options?: { autoPong?: boolean }) => WebSocket }> {
   const dir = await mkdtemp(join(tmpdir(), 'gridd-api-ws-'))
   cleanup.push(async () => { await rm(dir, { recursive: true, force: true }) })
   const secret = 'w'.repeat(40)
@@ -20,12 +20,16 @@ async function open (options: { maxBufferedBytes?: number } = {}): Promise<{ soc
   const server = await startApiServer(node, { port: 0, jwt: { secretFile: join(dir, 'secret') }, ...options })
   cleanup.push(server.close)
   const token = await new SignJWT({ scope: 'tasks:read' }).setProtectedHeader({ alg: 'HS256' }).setSubject('r').setExpirationTime('5m').sign(new TextEncoder().encode(secret))
-  const socket = new WebSocket(`${server.url.replace('http', 'ws')}/v1/ws`, { headers: { authorization: `Bearer ${token}` } })
-  cleanup.push(() => { socket.terminate() })
+  const connect = (options = client): WebSocket => {
+    const socket = new WebSocket(`${server.url.replace('http', 'ws')}/v1/ws`, { headers: { authorization: `Bearer ${token}` }, ...options })
+    cleanup.push(() => { socket.terminate() })
+    return socket
+  }
+  const socket = connect()
   const messages: any[] = []
   socket.on('message', data => { messages.push(JSON.parse(String(data))) })
   await new Promise((resolve, reject) => { socket.once('open', resolve); socket.once('error', reject) })
-  return { socket, messages, session }
+  return { socket, messages, session, connect }
 }
 
 async function until (check: () => boolean, timeoutMs = 5000): Promise<void> {
@@ -72,5 +76,22 @@ describe('GET /v1/ws', () => {
     raw.resume()
     await until(() => closed)
     expect(messages.filter(m => m.op === 'event' && m.type === 'log').length).toBeLessThan(LINES)
+  })
+
+  it('closes a socket whose peer answers no ping (gone without a close: asleep, a NAT that forgot it), giving its slot back', async () => {
+    // the one slot there is, held by a client that stopped answering
+    const { socket, connect } = await open({ maxStreams: 1, pingMs: 200 }, { autoPong: false })
+    let closed = false
+    socket.once('close', () => { closed = true })
+    await until(() => closed, 3000)
+    const next = connect({ autoPong: true })
+    next.on('message', () => {})
+    const outcome = await new Promise<string>(resolve => { next.once('open', () => { resolve('open') }); next.once('close', code => { resolve(`closed ${code}`) }) })
+    expect(outcome).toBe('open')
+    // one that answers stays open
+    let nextClosed = false
+    next.once('close', () => { nextClosed = true })
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    expect(nextClosed).toBe(false)
   })
 })

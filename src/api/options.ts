@@ -1,6 +1,7 @@
 import type { JwtOptions } from './auth/jwt.ts'
 import type { HookConfig } from './hooks/hook-config.ts'
 import type { FirerInit } from '../schedules/firer.ts'
+import { MAX_WAIT_MS } from '../tasks/protocol-schema.ts'
 
 /** `node.use(apiAddon, options)` / `grid node --api <port>`. */
 export interface ApiOptions {
@@ -36,6 +37,8 @@ export interface ApiOptions {
   maxStreams?: number
   /** Open event streams and WebSockets of one subject (token `sub`, or client certificate) at once. Default 32. */
   maxStreamsPerSubject?: number
+  /** How long `?wait=1` (and a waiting hook) waits for the outcome before it answers 202 with the task as it stands. Default 60 000, as over the tasks protocol. */
+  maxWaitMs?: number
   /** How often a WebSocket is pinged; one that has not answered the ping before is closed (its peer is gone). Default 15 000. */
   pingMs?: number
   /** A live reader (SSE or WebSocket) with more than this many bytes unsent is dropped. Default 1 MiB. */
@@ -67,6 +70,7 @@ export function apiSettings (options: ApiOptions): ApiSettings {
     maxStreams: options.maxStreams ?? 256,
     maxStreamsPerSubject: options.maxStreamsPerSubject ?? 32,
     pingMs: options.pingMs ?? 15_000,
+    maxWaitMs: options.maxWaitMs ?? MAX_WAIT_MS,
     maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
     hookWindowMs: options.hookWindowMs ?? 300_000
   }

@@ -66,7 +66,7 @@ export function hookRoutes (app: FastifyInstance, api: ApiContext, hooks: Map<st
       if (!shared.isAllowed && shared.isExceeded) throw new RateLimitedError(shared.ttl)
       const task = submitTask(api, { task: hook.task, input: inputOf(body, request.headers['content-type']) }, `hook:${hook.name}`)
       if (hook.wait === true) {
-        await settledWithin(task, { signal: replySignal(reply) })
+        await settledWithin(task, { signal: replySignal(reply), timeoutMs: api.settings.maxWaitMs })
         if (task.final) return await reply.code(200).send(taskView(task))
       }
       return await reply.code(202).header('location', `/v1/tasks/${encodeURIComponent(task.id)}`).send({ id: task.id, session: task.session, status: task.status })

@@ -25,7 +25,8 @@ export function taskRoutes (app: FastifyInstance, api: ApiContext): void {
     if (request.body.module != null && !hasScope(principal, 'tasks:module')) throw new ForbiddenError('running a module path needs the scope tasks:module (member): tasks:submit runs registered task names only')
     const task = submitTask(api, request.body, principal.subject)
     if (wantsWait(request.query)) {
-      await settledWithin(task, { signal: replySignal(reply) })
+      // bounded, as over the tasks protocol: a task queued with no agent free has no timeout running yet
+      await settledWithin(task, { signal: replySignal(reply), timeoutMs: api.settings.maxWaitMs })
       return await reply.code(task.final ? 200 : 202).send(task.final ? taskView(task) : { id: task.id, session: task.session, status: task.status })
     }
     return await reply.code(202).header('location', `/v1/tasks/${encodeURIComponent(task.id)}`).send({ id: task.id, session: task.session, status: task.status })

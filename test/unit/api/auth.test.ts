@@ -221,6 +221,19 @@ describe('the API server (in process, stub node)', () => {
     expect(await post('/v1/schedules', `{"id":"deep","everyMs":60000,"task":"noop","input":${deep}}`)).toMatchObject({ status: 400, json: { code: 'ERR_CONFIG', detail: expect.stringMatching(/schedule\.input/) } })
   })
 
+  it('?wait=1 on a task that stays queued (no agent free: no timeout runs yet) answers 202 with the task as it stands after maxWaitMs, not never', async () => {
+    const secret = 'w'.repeat(40)
+    const { node } = stubNode()
+    const server = await startApiServer(node, { port: 0, jwt: { secretFile: await file('s', secret) }, maxWaitMs: 300 })
+    servers.push(server)
+    const token = await sign({ scope: 'tasks:submit', sub: 'waiter', exp: Math.floor(Date.now() / 1000) + 300 }, 'HS256', new TextEncoder().encode(secret))
+    const started = performance.now()
+    const res = await fetch(`${server.url}/v1/tasks?wait=1`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"task":"noop"}', signal: AbortSignal.timeout(10_000) })
+    expect(res.status).toBe(202)
+    expect(await res.json()).toMatchObject({ status: 'queued' })
+    expect(performance.now() - started).toBeGreaterThanOrEqual(250)
+  })
+
   it('refuses an address with 60 failed authentications in a minute before looking at its token (429)', async () => {
     const { node } = stubNode()
     const server = await startApiServer(node, { port: 0, jwt: { secretFile: await file('s', 'q'.repeat(40)) } })

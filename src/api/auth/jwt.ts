@@ -54,15 +54,24 @@ export async function jwtVerifier (options: JwtOptions): Promise<VerifyToken> {
   }
   const checks = { algorithms, requiredClaims: ['exp', 'sub'], issuer: options.issuer, audience: options.audience, clockTolerance: CLOCK_TOLERANCE_S }
   return async (token) => {
+    let payload
     try {
       // one call per key shape: jose's overloads keep a key and a key getter apart
-      const { payload } = typeof key === 'function' ? await jwtVerify(token, key, checks) : await jwtVerify(token, key, checks)
-      return { subject: String(payload.sub), scopes: scopesOfClaims(payload) }
+      payload = (typeof key === 'function' ? await jwtVerify(token, key, checks) : await jwtVerify(token, key, checks)).payload
     } catch (err) {
       throw new UnauthorizedError(`bearer token refused: ${(err as Error).message}`, { cause: err })
     }
+    const subject = String(payload.sub)
+    // the node names its other callers so (a client certificate, a CLI peer, a webhook): a token named
+    // like one would act as it, on the schedules and tasks that caller owns
+    const reserved = RESERVED_SUBJECT_PREFIXES.find(prefix => subject.startsWith(prefix))
+    if (reserved != null) throw new UnauthorizedError(`bearer token refused: its sub "${subject}" starts with "${reserved}", which names callers that are not tokens`)
+    return { subject, scopes: scopesOfClaims(payload) }
   }
 }
+
+/** Subjects of callers that are not tokens: `cert:<CN>` (certificate.ts), `peer:<id>` (schedules over libp2p), `hook:<name>` (webhooks). */
+export const RESERVED_SUBJECT_PREFIXES = ['cert:', 'peer:', 'hook:'] as const
 
 function algorithmOf (key: KeyObject): string {
   if (key.asymmetricKeyType === 'ed25519') return 'EdDSA'

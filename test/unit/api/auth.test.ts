@@ -54,6 +54,10 @@ describe('bearer tokens', () => {
       await expect(verify(await sign({ sub: 'ci', exp: future }, alg, other.privateKey))).rejects.toMatchObject({ code: ERR_UNAUTHORIZED })
       await expect(verify(await sign({ sub: 'ci' }, alg, pair.privateKey))).rejects.toMatchObject({ code: ERR_UNAUTHORIZED, message: expect.stringMatching(/exp/) })
       await expect(verify(await sign({ exp: future }, alg, pair.privateKey))).rejects.toMatchObject({ code: ERR_UNAUTHORIZED, message: expect.stringMatching(/sub/) })
+      // a sub naming a caller that is not a token (a CLI peer owns schedules as peer:<id>) would act as it
+      for (const sub of ['peer:12D3KooWxyz', 'cert:ops', 'hook:deploy']) {
+        await expect(verify(await sign({ sub, exp: future }, alg, pair.privateKey))).rejects.toMatchObject({ code: ERR_UNAUTHORIZED, message: expect.stringContaining(`"${sub}"`) })
+      }
     }
   })
 

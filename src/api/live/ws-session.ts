@@ -40,7 +40,9 @@ export function serveSocket (socket: WebSocket, api: ApiContext, release: () => 
   }
   const subscribe = (to: Target, after: number): void => {
     const key = `${to.stream} ${to.id}`
-    if (subscriptions.has(key)) return
+    // subscribing again starts over from the new `after` (a replay the client asks for): the old one goes first
+    subscriptions.get(key)?.()
+    subscriptions.delete(key)
     if (subscriptions.size >= MAX_SUBSCRIPTIONS) throw new RangeError(`at most ${MAX_SUBSCRIPTIONS} subscriptions per socket`)
     const log: EventLog = to.stream === 'task'
       ? api.live.task(findTask(api.node.tasks, api.node.peerId, to.id))

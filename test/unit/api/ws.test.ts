@@ -57,6 +57,25 @@ describe('GET /v1/ws', () => {
     await until(() => messages.filter(m => m.op === 'subscribed').length === MAX_SUBSCRIPTIONS + 1)
   })
 
+  it('subscribing again to the same stream answers again and replays from the new `after`, with one subscription', async () => {
+    const { socket, messages, session } = await open()
+    const task = session.submit('noop', null)
+    socket.send(JSON.stringify({ op: 'subscribe', task: task.id }))
+    await until(() => messages.some(m => m.op === 'subscribed'))
+    task.log('one')
+    task.log('two')
+    await until(() => messages.filter(m => m.op === 'event' && m.type === 'log').length === 2)
+    const first = messages.find(m => m.op === 'event' && m.type === 'log')
+    socket.send(JSON.stringify({ op: 'subscribe', task: task.id, after: first.seq }))
+    await until(() => messages.filter(m => m.op === 'subscribed').length === 2 && messages.filter(m => m.op === 'event' && m.type === 'log').length === 3)
+    // one subscription: a new line arrives once
+    task.log('three')
+    await until(() => messages.some(m => m.op === 'event' && m.data?.line === 'three'))
+    await new Promise(resolve => setTimeout(resolve, 100))
+    expect(messages.filter(m => m.op === 'event' && m.data?.line === 'three')).toHaveLength(1)
+    expect(messages.filter(m => m.op === 'event' && m.type === 'log').map(m => m.data.line)).toEqual(['one', 'two', 'two', 'three'])
+  })
+
   it('closes a socket that does not read once more than maxBufferedBytes wait unsent', async () => {
     const { socket, messages, session } = await open({ maxBufferedBytes: 64 * 1024 })
     const task = session.submit('noop', null)

@@ -6,6 +6,7 @@ import type { Submitters } from './submitters.ts'
 import type { StreamSlots } from './live/stream-slots.ts'
 import type { ScheduleService } from '../schedules/service.ts'
 import type { SubmitBudget } from '../tasks/submit-budget.ts'
+import type { UnsentReplies } from '../transport/unsent-replies.ts'
 
 /** What every route module of the API gets (a route module per concern: tasks, sessions, members, live, hooks, schedules; the dashboard later). */
 export interface ApiContext {
@@ -16,6 +17,8 @@ export interface ApiContext {
   /** What each subject holds open through the API: tasks (and their inputs), sessions. */
   budgets: { tasks: SubmitBudget, sessions: SubmitBudget }
   streams: StreamSlots
+  /** Answers carrying task values each subject has not read yet (held-reply.ts). */
+  unsent: UnsentReplies
   schedules: ScheduleService
   log: Logger
 }

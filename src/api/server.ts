@@ -28,6 +28,8 @@ import { scheduleRoutes } from './routes/schedules.ts'
 import { startSchedules } from '../schedules/start.ts'
 import { rateKey } from './rate-key.ts'
 import { ConfigError, RateLimitedError } from '../errors.ts'
+import { UnsentReplies } from '../transport/unsent-replies.ts'
+import { MAX_UNSENT_REPLY_BYTES } from '../tasks/result-cap.ts'
 
 export interface ApiServer {
   /** `http://host:port` with the port bound. */
@@ -50,7 +52,7 @@ export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'member
 
   const live = new LiveHub({ replayEvents: settings.replayEvents, replayTtlMs: settings.replayTtlMs, maxFollowed: settings.maxFollowed })
   const schedules = await startSchedules(ctx, settings.schedules)
-  const api: ApiContext = { node: ctx, settings, live, submitters: new Submitters(), budgets: { tasks: new SubmitBudget(), sessions: new SubmitBudget({ tasks: MAX_API_SESSIONS_PER_SUBJECT, bytes: Number.POSITIVE_INFINITY }, 'sessions') }, streams: new StreamSlots(settings.maxStreams, settings.maxStreamsPerSubject), schedules, log: ctx.log }
+  const api: ApiContext = { node: ctx, settings, live, submitters: new Submitters(), budgets: { tasks: new SubmitBudget(), sessions: new SubmitBudget({ tasks: MAX_API_SESSIONS_PER_SUBJECT, bytes: Number.POSITIVE_INFINITY }, 'sessions') }, streams: new StreamSlots(settings.maxStreams, settings.maxStreamsPerSubject), unsent: new UnsentReplies(MAX_UNSENT_REPLY_BYTES), schedules, log: ctx.log }
   const app: FastifyInstance = Fastify({
     loggerInstance: ctx.log as FastifyBaseLogger,
     // a request line per call would swamp the node's log under load; failures are logged where they happen

@@ -2,6 +2,8 @@ import { ResultTooLargeError } from '../errors.ts'
 
 /** Default `tasks.maxResultBytes`: the largest result (as JSON) an owner keeps and journals. */
 export const DEFAULT_MAX_RESULT_BYTES = 16 * 1024 * 1024
+/** Answers carrying results one peer (or API subject) has not read yet, at most: four of the largest (UnsentReplies). */
+export const MAX_UNSENT_REPLY_BYTES = 4 * DEFAULT_MAX_RESULT_BYTES
 
 /**
  * A result as the journal stores it: its JSON text, or null for `undefined` (JSON has none).

@@ -8,7 +8,7 @@ import type { Logger } from '../logger.ts'
 import { streamFailure } from '../transport/rejections.ts'
 import type { Rejections } from '../transport/rejections.ts'
 import { UnsentReplies } from '../transport/unsent-replies.ts'
-import { DEFAULT_MAX_RESULT_BYTES } from './result-cap.ts'
+import { MAX_UNSENT_REPLY_BYTES } from './result-cap.ts'
 import { PeerUnreachableError, ProtocolError, RateLimitedError, TaskLimitError, TaskNotFoundError, TaskNotRegisteredError } from '../errors.ts'
 import type { Tasks } from './tasks.ts'
 import type { Task } from './task.ts'
@@ -31,8 +31,6 @@ export const MAX_REMOTE_SESSIONS = 256
 /** How long a cancel waits for the task to settle before it answers with the status it has. */
 const CANCEL_SETTLE_MS = 5000
 const READ_REQUEST_MS = 10_000
-/** Answers one peer has not read yet, at most (four of the largest results by default): see UnsentReplies. */
-export const MAX_UNSENT_REPLY_BYTES = 4 * DEFAULT_MAX_RESULT_BYTES
 /** What a refused peer is told to wait: its earlier answers must drain first. */
 const UNSENT_RETRY_MS = 1000
 const encoder = new TextEncoder()

@@ -8,6 +8,7 @@ import { acceptedSchema, outcomeSchema, problemResponses } from '../schemas.ts'
 import { submitTask, taskView } from '../submit.ts'
 import { settledWithin } from '../../tasks/settled-within.ts'
 import { replySignal } from '../reply-signal.ts'
+import { sendHeld } from '../held-reply.ts'
 import { ConfigError, NotFoundError, RateLimitedError } from '../../errors.ts'
 
 /**
@@ -67,7 +68,7 @@ export function hookRoutes (app: FastifyInstance, api: ApiContext, hooks: Map<st
       const task = submitTask(api, { task: hook.task, input: inputOf(body, request.headers['content-type']) }, `hook:${hook.name}`)
       if (hook.wait === true) {
         await settledWithin(task, { signal: replySignal(reply), timeoutMs: api.settings.maxWaitMs })
-        if (task.final) return await reply.code(200).send(taskView(task))
+        if (task.final) return await sendHeld(api, reply, `hook:${hook.name}`, 200, taskView(task))
       }
       return await reply.code(202).header('location', `/v1/tasks/${encodeURIComponent(task.id)}`).send({ id: task.id, session: task.session, status: task.status })
     })

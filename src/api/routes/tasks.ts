@@ -8,6 +8,7 @@ import type { SubmitRequest } from '../submit.ts'
 import { hasScope } from '../auth/scopes.ts'
 import { ForbiddenError } from '../../errors.ts'
 import { replySignal } from '../reply-signal.ts'
+import { sendHeld } from '../held-reply.ts'
 
 /** `POST /v1/tasks`, `GET /v1/tasks/:id`, `DELETE /v1/tasks/:id`. */
 export function taskRoutes (app: FastifyInstance, api: ApiContext): void {
@@ -27,7 +28,8 @@ export function taskRoutes (app: FastifyInstance, api: ApiContext): void {
     if (wantsWait(request.query)) {
       // bounded, as over the tasks protocol: a task queued with no agent free has no timeout running yet
       await settledWithin(task, { signal: replySignal(reply), timeoutMs: api.settings.maxWaitMs })
-      return await reply.code(task.final ? 200 : 202).send(task.final ? taskView(task) : { id: task.id, session: task.session, status: task.status })
+      if (task.final) return await sendHeld(api, reply, principal.subject, 200, taskView(task))
+      return await reply.code(202).send({ id: task.id, session: task.session, status: task.status })
     }
     return await reply.code(202).header('location', `/v1/tasks/${encodeURIComponent(task.id)}`).send({ id: task.id, session: task.session, status: task.status })
   })
@@ -35,7 +37,7 @@ export function taskRoutes (app: FastifyInstance, api: ApiContext): void {
   app.get<{ Params: { id: string } }>('/v1/tasks/:id', {
     config: { scope: 'tasks:read' },
     schema: { summary: 'A task: status, attempts, agent, times, and its value or error once final', tags: ['tasks'], params: idParams, response: { 200: taskSchema, ...problemResponses } }
-  }, async (request) => taskView(findTask(api.node.tasks, api.node.peerId, request.params.id)))
+  }, async (request, reply) => await sendHeld(api, reply, request.principal!.subject, 200, taskView(findTask(api.node.tasks, api.node.peerId, request.params.id))))
 
   app.delete<{ Params: { id: string } }>('/v1/tasks/:id', {
     config: { scope: 'tasks:cancel' },
@@ -44,6 +46,6 @@ export function taskRoutes (app: FastifyInstance, api: ApiContext): void {
     const task = findTask(api.node.tasks, api.node.peerId, request.params.id)
     api.submitters.checkMayCancel(request.principal!, task.id, task.final)
     task.cancel(`cancelled through the HTTP API by ${request.principal!.subject}`)
-    return await reply.code(202).send(taskView(task))
+    return await sendHeld(api, reply, request.principal!.subject, 202, taskView(task))
   })
 }

@@ -1,0 +1,51 @@
+import { it, expect, afterEach } from 'vitest'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { connect } from 'node:net'
+import type { Socket } from 'node:net'
+import { SignJWT } from 'jose'
+import { startApiServer } from '../../../src/api/server.ts'
+import { MAX_UNSENT_REPLY_BYTES } from '../../../src/tasks/result-cap.ts'
+import { stubNode } from './stub-node.ts'
+
+const cleanup: Array<() => Promise<unknown> | unknown> = []
+afterEach(async () => { for (const undo of cleanup.splice(0).reverse()) await undo() })
+
+const MB = 1024 * 1024
+
+/** Sends a GET on a raw socket, reads the status line of the answer, then stops reading. */
+async function getWithoutReading (port: number, path: string, token: string): Promise<number> {
+  const socket: Socket = connect(port, '127.0.0.1')
+  cleanup.push(() => { socket.destroy() })
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n\r\n`)
+  const first = await new Promise<Buffer>((resolve, reject) => { socket.once('data', resolve); socket.once('error', reject) })
+  socket.pause()
+  return Number(/^HTTP\/1\.1 (\d+)/.exec(first.toString('latin1'))?.[1])
+}
+
+it('a client asking for a large task result on many connections without reading cannot make the node hold them all: past the bound, 429', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'gridd-api-held-'))
+  cleanup.push(async () => { await rm(dir, { recursive: true, force: true }) })
+  const secret = 'h'.repeat(40)
+  await writeFile(join(dir, 'secret'), secret)
+  const { node, session } = stubNode()
+  const server = await startApiServer(node, { port: 0, jwt: { secretFile: join(dir, 'secret') }, rateLimit: 1000 })
+  cleanup.push(server.close)
+  const token = await new SignJWT({ scope: 'tasks:read' }).setProtectedHeader({ alg: 'HS256' }).setSubject('reader').setExpirationTime('5m').sign(new TextEncoder().encode(secret))
+  const task = session.submit('noop', null)
+  task.complete('v'.repeat(8 * MB))
+  const port = Number(new URL(server.url).port)
+  const statuses: number[] = []
+  // 16 answers of 8 MiB: 128 MiB for 16 small requests
+  for (let i = 0; i < 16; i++) statuses.push(await getWithoutReading(port, `/v1/tasks/${encodeURIComponent(task.id)}`, token))
+  const sent = statuses.filter(s => s === 200).length
+  expect(sent).toBeLessThanOrEqual(MAX_UNSENT_REPLY_BYTES / (8 * MB) + 1)
+  expect(statuses.filter(s => s === 429).length).toBe(16 - sent)
+  // a reader that reads gets its answer once those are let go
+  for (const undo of cleanup.splice(2)) await undo()
+  await new Promise(resolve => setTimeout(resolve, 200))
+  const res = await fetch(`${server.url}/v1/tasks/${encodeURIComponent(task.id)}`, { headers: { authorization: `Bearer ${token}` } })
+  expect(res.status).toBe(200)
+  expect(((await res.json()) as { value: string }).value).toHaveLength(8 * MB)
+})

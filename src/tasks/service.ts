@@ -28,6 +28,8 @@ import type { SubmitLimits } from './submit-budget.ts'
 export const TASK_MODULES_QUOTA_BYTES = 64 * 1024 * 1024
 /** Sessions opened through the protocol and still open, at most. */
 export const MAX_REMOTE_SESSIONS = 256
+/** And of one caller (as through the HTTP API, per token subject), so one cannot take them all. */
+export const MAX_REMOTE_SESSIONS_PER_CALLER = 64
 /** How long a cancel waits for the task to settle before it answers with the status it has. */
 const CANCEL_SETTLE_MS = 5000
 const READ_REQUEST_MS = 10_000
@@ -63,7 +65,7 @@ export interface TasksServiceDeps {
 export class TasksService {
   private readonly deps: TasksServiceDeps
   private modules?: Promise<ModuleCache>
-  private readonly remoteSessions = new Set<Session>()
+  private readonly remoteSessions = new SubmitBudget({ tasks: MAX_REMOTE_SESSIONS_PER_CALLER, bytes: Number.POSITIVE_INFINITY, totalTasks: MAX_REMOTE_SESSIONS }, 'sessions')
   private readonly budget: SubmitBudget
   private readonly unsent = new UnsentReplies(MAX_UNSENT_REPLY_BYTES)
 
@@ -175,10 +177,10 @@ export class TasksService {
         return taskReply(task)
       }
       case 'session-open': {
-        if (this.remoteSessions.size >= MAX_REMOTE_SESSIONS) throw new TaskLimitError(`this node already has ${MAX_REMOTE_SESSIONS} sessions opened remotely and still open: close some first`)
+        // room until the session is closed and done (throws TaskLimitError past the caller's or all callers' share)
+        const release = this.remoteSessions.take(caller.peer, 0)
         const session = tasks.session({ name: request.name, priority: request.priority, maxRetries: request.maxRetries, timeoutMs: request.timeoutMs })
-        this.remoteSessions.add(session)
-        void session.done.then(() => { this.remoteSessions.delete(session) })
+        void session.done.then(release)
         return { ok: true, id: session.id, session: summary(session) }
       }
       case 'session-list': return { ok: true, sessions: tasks.sessions().slice(0, MAX_LIST).map(summary) }

@@ -7,7 +7,7 @@ import pino from 'pino'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Tasks } from '../../../src/tasks/tasks.ts'
-import { TasksService } from '../../../src/tasks/service.ts'
+import { MAX_REMOTE_SESSIONS_PER_CALLER, TasksService } from '../../../src/tasks/service.ts'
 import type { TasksReply, TasksRequest } from '../../../src/tasks/protocol-schema.ts'
 import { PeerCredentials } from '../../../src/trust/credentials.ts'
 import type { Role } from '../../../src/trust/roles.ts'
@@ -156,5 +156,23 @@ describe('TasksService (the tasks protocol, components stubbed)', () => {
     expect(tasks.getSession(defaultId)?.isClosed).toBe(false)
     const listed = await svc.serve(client, { op: 'session-list' })
     expect(listed.ok && listed.sessions?.map(s => s.name).sort()).toEqual(['batch', 'default'])
+  })
+
+  it('sessions opened remotely: at most 64 per caller, so one member cannot take the 256 all callers share; room comes back as one is closed and done', async () => {
+    const { svc } = await service()
+    const open = async (peer: string): Promise<TasksReply> => await svc.serve(peer, { op: 'session-open', name: 'many' })
+    const mine: string[] = []
+    for (let i = 0; i < MAX_REMOTE_SESSIONS_PER_CALLER; i++) {
+      const reply = await open(member)
+      if (!reply.ok) throw new Error(`open ${i} failed: ${JSON.stringify(reply)}`)
+      mine.push(reply.id!)
+    }
+    expect(errorCode(await open(member))).toBe('ERR_TASK_LIMIT')
+    // another caller still has its share
+    expect((await open(admin)).ok).toBe(true)
+    // a closed session with no task is done: its room is the member's again
+    expect((await svc.serve(member, { op: 'session-close', id: mine[0]! })).ok).toBe(true)
+    await new Promise(resolve => setTimeout(resolve, 10))
+    expect((await open(member)).ok).toBe(true)
   })
 })

@@ -67,7 +67,7 @@ export const submitBodySchema = {
     input: {},
     /** A session of this node; default: the node's default session. */
     session: id,
-    priority: { type: 'number', minimum: -1e6, maximum: 1e6 },
+    priority: { type: 'integer', minimum: -1e6, maximum: 1e6 },
     timeoutMs: millis,
     maxRetries: { type: 'integer', minimum: 0, maximum: 100 }
   },
@@ -79,7 +79,7 @@ export const sessionBodySchema = {
   type: 'object',
   properties: {
     name: { type: 'string', minLength: 1, maxLength: 200 },
-    priority: { type: 'number', minimum: -1e6, maximum: 1e6 },
+    priority: { type: 'integer', minimum: -1e6, maximum: 1e6 },
     timeoutMs: millis,
     maxRetries: { type: 'integer', minimum: 0, maximum: 100 }
   },

@@ -7,6 +7,7 @@ import { ConfigError, SessionClosedError } from '../errors.ts'
 import { randomHex } from './random-hex.ts'
 import { TaskIndex, taskId } from './task-index.ts'
 import { FinishedTask } from './finished-task.ts'
+import { checkTaskOptions } from './options-check.ts'
 
 /** What a session asks of its service: where a task goes once made. */
 export interface SessionHost {
@@ -60,6 +61,7 @@ export class Session {
   private readonly keptOpen: boolean
 
   constructor (owner: string, options: SessionOptions, host: SessionHost, id?: string, keptOpen = false) {
+    checkTaskOptions('session', options)
     this.keptOpen = keptOpen
     this.id = id ?? `${owner}/s-${randomHex(6)}`
     this.owner = this.id.split('/')[0]!
@@ -83,6 +85,7 @@ export class Session {
   /** Queues a task (options override the session's); returns its handle at once. */
   submit (module: string | URL, input?: unknown, options: TaskOptions = {}): Task {
     if (this.closed) throw new SessionClosedError(this.name)
+    checkTaskOptions('task', options)
     const nonce = randomHex(8)
     const seq = this.nextSeq++
     const task = new Task({

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LocalWorker } from '../../../src/agent/local-worker.ts'
-import { MemoryLimitError, WorkerExitedError, WorkerStoppedError } from '../../../src/errors.ts'
+import { MemoryLimitError, StageSetupError, WorkerExitedError, WorkerStoppedError } from '../../../src/errors.ts'
 import { toWireError } from '../../../src/wire/wire-error.ts'
 
 /** A worker child in a few lines: ready, then each item back as its result. */
@@ -57,8 +57,11 @@ it('a worker its agent stops (kill, graceful or not) exits as stopped, its items
   const file = join(dir, 'child.mjs')
   await writeFile(file, HOLDING_CHILD)
   let n = 0
+  /** Resolves once the last child started says it is ready (a worker killed before that ended in setup). */
+  let ready = Promise.resolve()
   const start = (): LocalWorker => {
     const child = fork(file, [], { serialization: 'advanced', stdio: 'ignore' })
+    ready = new Promise(resolve => { child.on('message', (m: { type?: string }) => { if (m.type === 'ready') resolve() }) })
     const id = `w-${String(++n).padStart(12, '0')}`
     return new LocalWorker(child, { id, stage: 'hold', pid: child.pid ?? 0, resources: { cpu: 0, memoryMb: 0 } }, { workerId: id, stage: 'hold', modulePath: file, env: {}, concurrency: 1, watchdog: false })
   }
@@ -80,10 +83,27 @@ it('a worker its agent stops (kill, graceful or not) exits as stopped, its items
     expect(crashed).toBeInstanceOf(WorkerExitedError)
     expect(crashStopped).toBe(false)
     const hog = start()
+    await ready
     const [killed, hogStopped] = await outcome(hog, 'x', () => { hog.killFor(toWireError(new MemoryLimitError(hog.info.id, 300, 256))) })
     expect(killed).toBeInstanceOf(WorkerExitedError)
     expect(String(killed)).toMatch(/MemoryLimitError/)
     expect(hogStopped).toBe(false)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+})
+
+it('a worker that ends before it said it is ready ended in setup: its exit says setupFailed and its items fail with StageSetupError, not as a crash', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'gridd-local-worker-'))
+  const file = join(dir, 'never-ready.mjs')
+  // a setup that fails: the host exits before its ready message
+  await writeFile(file, 'setTimeout(() => process.exit(1), 200)\n')
+  try {
+    const child = fork(file, [], { serialization: 'advanced', stdio: 'ignore' })
+    const worker = new LocalWorker(child, { id: 'w-000000000009', stage: 's', pid: child.pid ?? 0, resources: { cpu: 0, memoryMb: 0 } }, { workerId: 'w-000000000009', stage: 's', modulePath: file, env: {}, concurrency: 1, watchdog: false })
+    const err = await worker.process('x').catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(StageSetupError)
+    expect((await worker.exited).setupFailed).toBe(true)
   } finally {
     await rm(dir, { recursive: true, force: true })
   }

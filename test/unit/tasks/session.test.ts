@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest'
 import { Session } from '../../../src/tasks/session.ts'
 import { Task } from '../../../src/tasks/task.ts'
 import type { TaskEvent } from '../../../src/tasks/types.ts'
-import { ERR_SESSION_CLOSED, TaskCancelledError } from '../../../src/errors.ts'
+import { ERR_CONFIG, ERR_SESSION_CLOSED, TaskCancelledError } from '../../../src/errors.ts'
 import { toWireError } from '../../../src/wire/wire-error.ts'
 
 function session (): { session: Session, queued: Task[] } {
@@ -15,6 +15,17 @@ function session (): { session: Session, queued: Task[] } {
 }
 
 describe('Session', () => {
+  it('refuses options the tasks protocol and the CLI refuse, naming them (ConfigError), for the session and for a task', () => {
+    const host = { enqueue: () => {}, cancel: () => {} }
+    expect(() => new Session('owner', { priority: Number.NaN }, host)).toThrow(expect.objectContaining({ code: ERR_CONFIG, message: expect.stringContaining('session.priority') }))
+    expect(() => new Session('owner', { maxRetries: 1.5 }, host)).toThrow(expect.objectContaining({ code: ERR_CONFIG, message: expect.stringContaining('session.maxRetries') }))
+    const { session: s, queued } = session()
+    expect(() => s.submit('m.ts', 1, { timeoutMs: -5 })).toThrow(expect.objectContaining({ code: ERR_CONFIG, message: expect.stringContaining('task.timeoutMs') }))
+    expect(() => s.submit('m.ts', 1, { priority: 2e6 })).toThrow(expect.objectContaining({ code: ERR_CONFIG, message: expect.stringContaining('task.priority') }))
+    expect(queued).toEqual([])
+    expect(s.submit('m.ts', 1, { priority: -3, maxRetries: 0, timeoutMs: 1000 }).info()).toMatchObject({ priority: -3 })
+  })
+
   it('gives tasks its defaults unless a task overrides them, and names the owner in ids', () => {
     const { session: s } = session()
     const a = s.submit('m.ts', 1)

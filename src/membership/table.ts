@@ -107,7 +107,7 @@ export class MemberTable {
    * (memberlist/Lifeguard). A stranger said alive or suspect is listed (unverified)
    * so we dial it; a member's `left` or `failed` comes only from its own signed
    * word or our own detection, so from a third party it is only a suspicion: we
-   * report whether we still hear it.
+   * report whether we still hear it, and suspect one we do not watch (as on a claim).
    */
   merge (entry: MemberEntry, now: number): MemberEvent[] {
     if (entry.id === this.init.selfId) return []
@@ -123,6 +123,9 @@ export class MemberTable {
     if (entry.state !== 'alive') {
       rec.contestedUntil = now + this.init.suspectAfterMs
       this.index.contested.add(entry.id)
+      // a settled failure or leave this node missed (paused, or cut off while the watchers gossiped their
+      // claims): one it does not watch is suspected on it, as on a claim, or it stayed listed alive for good
+      if ((entry.state === 'failed' || entry.state === 'left') && prior.state === 'alive' && !this.watches(entry.id)) return this.suspectOnClaim(rec, now)
       return []
     }
     // a newer alive entry updates only a row that is hearsay itself, and not one holding the member's
@@ -147,6 +150,11 @@ export class MemberTable {
     if (rec.entry.state === 'suspect' && verified) (rec.confirmations ??= new Set()).add(from)
     // a heartbeat heard lately is no evidence against it: the claim is about the silence since
     if (rec.entry.state !== 'alive' || this.watches(claim.id)) return []
+    return this.suspectOnClaim(rec, now)
+  }
+
+  /** Suspects an alive member on others' word (it fails at the suspicion timeout unless it refutes). */
+  private suspectOnClaim (rec: MemberRecord, now: number): MemberEvent[] {
     rec.suspectedAt = now
     // the claim that starts a suspicion is not its own confirmation (Lifeguard): one member's
     // word alone gets the full timeout, time for the member to hear of it and refute it

@@ -53,7 +53,9 @@ function unverifiedEntry (rows: HearsayRows, entry: MemberEntry, now: number): M
   // row there is no seq window to tell a heartbeat of an earlier life, replayed, from a fresh one
   const prior = seen.entry
   const same = entry.incarnation === prior.incarnation
-  if (entry.incarnation < prior.incarnation || (entry.state === 'left' && prior.state === 'left')) return []
+  if (entry.incarnation < prior.incarnation) return []
+  // left again, in a later life (see MemberTable.left): its leave holds at that incarnation
+  if (entry.state === 'left' && prior.state === 'left') { rows.get(entry.id)!.entry = entry; return [] }
   if (entry.state !== 'left' && same && !listed(prior.state)) return []
   const rec = rows.get(entry.id)!
   if (entry.state === 'left') return rows.transition(rec, entry, now, 'member:leave')

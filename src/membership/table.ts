@@ -336,7 +336,9 @@ export class MemberTable {
       if (this.records.size < this.init.maxMembers) this.insert(this.record(entry, now))
       return []
     }
-    if (entry.incarnation < rec.entry.incarnation || rec.entry.state === 'left') return []
+    if (entry.incarnation < rec.entry.incarnation) return []
+    // left again in a life never heard alive here: a heartbeat of it that comes late is late, not a rejoin
+    if (rec.entry.state === 'left') { rec.entry = entry; return [] }
     return this.transition(rec, entry, now, 'member:leave')
   }
 

@@ -123,10 +123,9 @@ export class MemberTable {
     if (entry.state !== 'alive') {
       rec.contestedUntil = now + this.init.suspectAfterMs
       this.index.contested.add(entry.id)
-      // a settled failure or leave this node missed (paused, or cut off while the watchers gossiped their
-      // claims): one it does not watch is suspected on it, as on a claim, or it stayed listed alive for good
-      if ((entry.state === 'failed' || entry.state === 'left') && prior.state === 'alive' && !this.watches(entry.id)) return this.suspectOnClaim(rec, now)
-      return []
+      // a failure or leave this node missed (paused, cut off while it was gossiped): one it does not watch is suspected, as on a claim
+      const missed = (entry.state === 'failed' || entry.state === 'left') && prior.state === 'alive' && !this.watches(entry.id)
+      return missed ? this.suspectOnClaim(rec, now) : []
     }
     // a newer alive entry updates only a row that is hearsay itself, and not one holding the member's
     // own signed word: a third party's incarnation would hide its heartbeats, its figures and

@@ -6,6 +6,14 @@ import { createCliLogger } from './logger.ts'
 import { requireTls } from './tls-source.ts'
 import type { TlsFlags } from './tls-source.ts'
 
+/** What a failure should point at: the flag that picks the certificate, and what a node lacking the protocol lacks. */
+export interface DialHints {
+  /** `--name` by default; `--cert-name` where `--name` names something else (`grid pipeline`). */
+  certFlag?: string
+  /** e.g. `schedules are served by nodes started with --api`. */
+  unsupported?: string
+}
+
 export interface ClientFlags extends TlsFlags {
   dev?: boolean
   timeout: number
@@ -15,10 +23,9 @@ export interface ClientFlags extends TlsFlags {
 /**
  * Runs `fn` with a dial-only libp2p client, then stops it. The certificate is
  * `--name`, else `certName`: the least role the command needs (`client` to read,
- * `node` to write as a member, `admin` to change placement). `unsupported` says
- * what a node that does not speak the command's protocol lacks (e.g. `--api`).
+ * `node` to write as a member, `admin` to change placement).
  */
-export async function withClient<T> (flags: ClientFlags, address: string, fn: (libp2p: ClientLibp2p, signal: AbortSignal) => Promise<T>, certName = 'client', unsupported?: string): Promise<T> {
+export async function withClient<T> (flags: ClientFlags, address: string, fn: (libp2p: ClientLibp2p, signal: AbortSignal) => Promise<T>, certName = 'client', hints: DialHints = {}): Promise<T> {
   const log = await createCliLogger(flags.logLevel, true)
   const tls = flags.dev === true ? await (await import('../certs/dev.ts')).devCerts('client') : (await requireTls(flags, process.env, process.cwd(), certName)).tls
   const libp2p = await createClientLibp2p(tls, log)
@@ -27,7 +34,7 @@ export async function withClient<T> (flags: ClientFlags, address: string, fn: (l
   } catch (err) {
     // the node answered (with an error of its own): that is not "unreachable"
     if (err instanceof RemoteError || err instanceof ConfigError || err instanceof ForbiddenError) throw err
-    throw explainDialFailure(err, address, flags.name ?? certName, unsupported)
+    throw explainDialFailure(err, address, flags.name ?? certName, hints)
   } finally {
     await libp2p.stop()
   }
@@ -39,15 +46,16 @@ export async function withClient<T> (flags: ClientFlags, address: string, fn: (l
  * certificate of the very node it dials: `grid channel set` with `node` against the node run as
  * `node`), and a node that does not speak the protocol (`grid schedule` to a node without `--api`).
  */
-export function explainDialFailure (err: unknown, address: string, certName: string, unsupported?: string): Error {
+export function explainDialFailure (err: unknown, address: string, certName: string, hints: DialHints = {}): Error {
+  const certFlag = hints.certFlag ?? '--name'
   const name = (err as Error | undefined)?.name
   const message = (err as Error | undefined)?.message ?? ''
   if (name === 'InvalidPeerIdError' && message.includes('dial self')) {
-    return new ConfigError('--name', `the node at ${address} runs under the same key as the certificate this command used ("${certName}"), and a node takes no connection from its own key: ` +
-      'use another certificate holding the role this command needs (--name <cert>; `grid certs issue cli --role member` makes one for writes), or --peer another member', { cause: err })
+    return new ConfigError(certFlag, `the node at ${address} runs under the same key as the certificate this command used ("${certName}"), and a node takes no connection from its own key: ` +
+      `use another certificate holding the role this command needs (${certFlag} <cert>; \`grid certs issue cli --role member\` makes one for writes), or --peer another member`, { cause: err })
   }
   if (name === 'UnsupportedProtocolError') {
-    return new ConfigError('--peer', `the node at ${address} does not serve this command${unsupported != null ? ` (${unsupported})` : ' (an older gridd, or the feature is off there)'}: ${message}`, { cause: err })
+    return new ConfigError('--peer', `the node at ${address} does not serve this command${hints.unsupported != null ? ` (${hints.unsupported})` : ' (an older gridd, or the feature is off there)'}: ${message}`, { cause: err })
   }
   return new PeerUnreachableError(address, { cause: err })
 }

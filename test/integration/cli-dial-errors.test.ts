@@ -24,6 +24,12 @@ describe('the CLI explains a node it reached but could not use', () => {
     expect(result.stderr).not.toContain('could not reach')
   })
 
+  it('grid pipeline, whose --name is the deployment\'s, points at --cert-name', async () => {
+    const result = await runGrid(['pipeline', 'list', '--peer', node.address, '--certs', grid.dir, '--cert-name', 'n1'])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain('(--cert-name <cert>;')
+  })
+
   it('grid schedule to a node without the HTTP API: exit 2, saying schedules need --api', async () => {
     const result = await runGrid(['schedule', 'list', '--peer', node.address, '--certs', grid.dir])
     expect(result.code).toBe(2)

@@ -33,7 +33,7 @@ export function pipelineCommand (): Command {
     .action(async (op: string, target: string | undefined, flags: PipelineFlags) => {
       const request = await toRequest(op, target, flags)
       const address = parsePeerAddress(flags.peer)
-      const reply = await withClient({ ...flags, name: flags.certName }, flags.peer, async (libp2p, signal) => await requestDeployments(libp2p, address, request, { signal }))
+      const reply = await withClient({ ...flags, name: flags.certName }, flags.peer, async (libp2p, signal) => await requestDeployments(libp2p, address, request, { signal }), undefined, { certFlag: '--cert-name' })
       if (flags.json === true) {
         process.stdout.write(`${printableJson(reply)}\n`)
         return

@@ -44,7 +44,7 @@ export function scheduleCommand (): Command {
     .action(async (op: string, id: string | undefined, flags: ScheduleFlags) => {
       const request = toRequest(op, id, flags)
       const target = parsePeerAddress(flags.peer)
-      const reply = await withClient(flags, flags.peer, async (libp2p, signal) => await requestSchedules(libp2p, target, request, { signal }), 'client', 'schedules are served by nodes started with --api')
+      const reply = await withClient(flags, flags.peer, async (libp2p, signal) => await requestSchedules(libp2p, target, request, { signal }), 'client', { unsupported: 'schedules are served by nodes started with --api' })
       if (flags.json === true) {
         process.stdout.write(`${printableJson(reply)}\n`)
         return

@@ -111,7 +111,7 @@ export const ERR_JOURNAL = 'ERR_JOURNAL'
 export class JournalError extends GridError {
   readonly path: string
   constructor (path: string, detail: string, options?: { cause?: unknown }) {
-    super(`task journal ${path}: ${detail}${causeText(options?.cause)}; move it aside to start without it, or pass tasks: { durable: false }`, ERR_JOURNAL, options)
+    super(`task journal ${path}: ${detail}${causeText(options?.cause)}; move it aside to start without it (or, embedding GridNode, pass tasks: { durable: false })`, ERR_JOURNAL, options)
     this.path = path
   }
 }

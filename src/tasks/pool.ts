@@ -163,7 +163,10 @@ export class TaskPool {
   end (task: Task, status: 'cancelled' | 'timeout', reason: string): void {
     if (task.final) return
     const error = status === 'timeout' ? new TaskTimeoutError(task.id, task.timeoutMs ?? 0) : new TaskCancelledError(task.id, reason)
+    const waiting = task.status === 'queued'
     task.mark(status, toWireError(error))
+    // it waits in the queue no longer (see FairQueue.left)
+    if (waiting) this.queue.left()
     for (const worker of this.workers) {
       const attempt = worker.inFlight.get(task)
       if (attempt == null) continue

@@ -35,13 +35,24 @@ class PriorityQueue {
     }
     return undefined
   }
+
+  /** Keeps only the tasks still queued, in order; the levels left empty go. */
+  keepQueued (): void {
+    this.size = 0
+    for (const [priority, level] of this.levels) {
+      for (const task of level.takeAll()) if (task.status === 'queued') level.push(task)
+      if (level.length === 0) this.levels.delete(priority)
+      this.size += level.length
+    }
+    this.order = [...this.levels.keys()].sort((a, b) => b - a)
+  }
 }
 
 /**
  * The tasks waiting for one module's workers, from every session: each session
  * has its own priority queue, and sessions take turns (round robin), so a
  * session with a million queued tasks cannot starve one with ten. Tasks
- * cancelled while queued are skipped when they come up.
+ * cancelled while queued are skipped when they come up, or let go once they are half of the queue.
  */
 export class FairQueue {
   private readonly sessions = new Map<string, PriorityQueue>()
@@ -49,8 +60,10 @@ export class FairQueue {
   private ring: string[] = []
   private turn = 0
   private count = 0
+  /** Of `count`, tasks that stopped being queued while here (cancelled), as the pool told (`left`). */
+  private stale = 0
 
-  /** Tasks waiting (cancelled ones included until they come up). */
+  /** Tasks waiting (cancelled ones included until they come up, or are let go: see `left`). */
   get size (): number {
     return this.count
   }
@@ -86,7 +99,40 @@ export class FairQueue {
       if (task == null) continue
       this.count--
       if (task.status === 'queued') return task
+      if (this.stale > 0) this.stale--
     }
     return undefined
+  }
+
+  /**
+   * A task in here stopped being queued (cancelled while waiting). Once such tasks are half of what is
+   * held, they are let go at once: skipped only when their turn came, they stayed (their inputs with them)
+   * for as long as no worker took tasks, which with no room for the module is forever, and a submitter
+   * that submitted and cancelled in a loop grew the queue without bound while its budget came back each time.
+   */
+  left (): void {
+    this.stale++
+    if (this.stale * 2 >= this.count) this.keepQueued()
+  }
+
+  /** Drops the tasks no longer queued, keeping the order within each session and whose turn is next. */
+  private keepQueued (): void {
+    this.count = 0
+    for (const queue of this.sessions.values()) {
+      queue.keepQueued()
+      this.count += queue.size
+    }
+    // the session whose turn it was keeps it, or else the next one left after it
+    let turn = 0
+    const ring: string[] = []
+    for (let i = 0; i < this.ring.length; i++) {
+      const session = this.ring[i]!
+      if (i === this.turn) turn = ring.length
+      if (this.sessions.get(session)!.size > 0) ring.push(session)
+      else this.sessions.delete(session)
+    }
+    this.ring = ring
+    this.turn = turn < ring.length ? turn : 0
+    this.stale = 0
   }
 }

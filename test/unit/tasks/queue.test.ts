@@ -36,6 +36,21 @@ describe('FairQueue', () => {
     expect(q.size).toBe(0)
   })
 
+  it('lets go of tasks that stopped being queued once they are half of what it holds, keeping order and turns', () => {
+    const q = new FairQueue()
+    const tasks = Array.from({ length: 100 }, (_, i) => task(['a', 'b', 'c'][i % 3]!, i % 2))
+    for (const t of tasks) q.push(t)
+    const cancelled = tasks.filter((_, i) => i % 4 !== 0)
+    for (const t of cancelled) { t.mark('cancelled'); q.left() }
+    // no worker ever takes them: they are not kept until their turn comes
+    expect(q.size).toBe(25)
+    // in the order a queue of only the tasks left would give: priorities, FIFO and turns kept
+    const fresh = new FairQueue()
+    for (const t of tasks.filter((_, i) => i % 4 === 0)) fresh.push(t)
+    expect(drain(q)).toEqual(drain(fresh))
+    expect(q.size).toBe(0)
+  })
+
   it('a queue that empties and fills again keeps its priorities and turns (the emptied one is kept for its next task)', () => {
     const q = new FairQueue()
     q.push(task('a', 1))

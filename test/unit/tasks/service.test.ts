@@ -88,6 +88,19 @@ describe('TasksService (the tasks protocol, components stubbed)', () => {
     expect(errorCode(await svc.serve(client, submitName))).toBe('ERR_TASK_LIMIT')
   })
 
+  it('a submitter that submits and cancels in a loop while no worker can start leaves nothing held: its cancelled tasks leave the pool\'s queue', async () => {
+    const { svc, tasks } = await service({ tasks: 1, bytes: 1_000_000 })
+    const input = 'x'.repeat(10_000)
+    for (let i = 0; i < 200; i++) {
+      const reply = await svc.serve(client, { ...submitName, input })
+      if (!reply.ok) throw new Error('submit failed')
+      expect((await svc.serve(client, { op: 'cancel', id: reply.id! })).ok).toBe(true)
+    }
+    // the budget gave the room back each time: what the pool still holds must not grow with every cancelled task (and its input)
+    const pools = [...(tasks as unknown as { readyPools: Map<string, { queued: number }> }).readyPools.values()]
+    expect(pools.reduce((sum, pool) => sum + pool.queued, 0)).toBe(0)
+  })
+
   it('bounds what all remote submitters hold open together: a member relaying for callers it makes up gets no more room than that', async () => {
     const { svc } = await service({ tasks: 2, bytes: 1000, totalTasks: 5, totalBytes: 1_000_000 })
     // a member may vouch for any caller; each made-up caller would otherwise come with a budget of its own

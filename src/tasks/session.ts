@@ -8,6 +8,7 @@ import { randomHex } from './random-hex.ts'
 import { TaskIndex, taskId } from './task-index.ts'
 import { FinishedTask } from './finished-task.ts'
 import { checkTaskOptions } from './options-check.ts'
+import { toWireError } from '../wire/wire-error.ts'
 
 /** What a session asks of its service: where a task goes once made. */
 export interface SessionHost {
@@ -101,7 +102,14 @@ export class Session {
       submitter: options.submitter ?? this.owner
     })
     this.adopt(task)
-    this.host.enqueue(task, module, options)
+    try {
+      this.host.enqueue(task, module, options)
+    } catch (err) {
+      // never queued (a module its service cannot place: a file URL naming another host): failed, not left
+      // open here for good (the session never done, and a cancel of it threw in a promise nobody awaits)
+      task.mark('failed', toWireError(err))
+      throw err
+    }
     return task
   }
 

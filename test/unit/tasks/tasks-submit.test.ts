@@ -1,0 +1,20 @@
+import { it, expect } from 'vitest'
+import { Tasks } from '../../../src/tasks/tasks.ts'
+import { FakeWorker, silent } from '../pipeline/fake-worker.ts'
+
+it('a submit its service cannot queue (a file URL naming another host) throws and leaves no task open: the session is done once closed, and cancelling it throws nowhere', async () => {
+  const tasks = new Tasks('owner', { spawn: async () => new FakeWorker('task:x.mjs'), capacity: (_r, limit) => limit, log: silent }, { durable: false })
+  await tasks.start()
+  try {
+    const session = tasks.session()
+    expect(() => session.submit('file://elsewhere/x.mjs', 1)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_FILE_URL_HOST' }))
+    expect(session.counts()).toMatchObject({ queued: 0 })
+    // a cancel of a task left queued asked its pool's key of the same module, and threw in a promise nobody awaits
+    session.cancel()
+    await new Promise(resolve => setImmediate(resolve))
+    const done = await Promise.race([session.done.then(() => 'done'), new Promise(resolve => setTimeout(() => { resolve('still open') }, 500))])
+    expect(done).toBe('done')
+  } finally {
+    await tasks.stop()
+  }
+})

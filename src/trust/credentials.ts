@@ -47,8 +47,9 @@ const MAX_LOGGED_REFUSALS = 4096
  * The verified roles of every peer this node has completed a handshake with.
  * The peer id is the certificate's own key; a request is judged by the
  * certificate presented on the connection it came on, anything else (gossip a
- * peer authored) by the newest certificate verified for it. The encrypter records it before libp2p sees the
- * connection, so every protocol handler finds its caller here. One key may
+ * peer authored) by the newest certificate verified for it. The encrypter
+ * records it before libp2p sees the connection, so every protocol handler
+ * finds its caller here. One key may
  * present different certificates on different connections (a node with
  * `GRID_TLS_SERVER_*` and `GRID_TLS_CLIENT_*`, or one renewed while an old
  * connection stays open), so the certificate of each open connection is kept

@@ -21,6 +21,8 @@ interface Running {
   instance?: AddonInstance
   cleanup: Array<() => unknown>
   abort: AbortController
+  /** Its stop, once begun: stopAll and destroy never run it twice. */
+  stopped?: Promise<void>
 }
 
 /** An add-on request with its answer: the handler's own work included. */
@@ -99,14 +101,21 @@ export class AddonRegistry {
     }
   }
 
-  /** Immediate: every add-on's signal aborted and its handlers and listeners removed, without waiting on its `stop`. */
+  /**
+   * Immediate: every add-on's signal aborted and its handlers and listeners removed; then the `stop` of each
+   * one not stopping yet runs (its HTTP server's port, say, is only closed there), waited on together, not in turn.
+   */
   async destroy (): Promise<void> {
     this.closed = true
     for (const running of this.starting.values()) running.abort.abort()
+    const stops: Array<Promise<void>> = []
     for (let last = this.running.at(-1); last != null; last = this.running.at(-1)) {
       this.forget(last)
       await this.teardown(last)
+      // one whose stop is already under way (the one stopAll is stuck on) is not waited on again
+      if (last.stopped == null) stops.push(this.stopOne(last))
     }
+    await Promise.all(stops)
   }
 
   private forget (running: Running): void {
@@ -115,6 +124,11 @@ export class AddonRegistry {
   }
 
   private async stopOne (running: Running): Promise<void> {
+    running.stopped ??= this.stopInstance(running)
+    await running.stopped
+  }
+
+  private async stopInstance (running: Running): Promise<void> {
     try {
       await running.instance?.stop?.()
       await running.addon.stop?.(running.ctx)
@@ -193,7 +207,8 @@ export class AddonRegistry {
 
   private async teardown (running: Running): Promise<void> {
     running.abort.abort()
-    for (const undo of running.cleanup.reverse()) {
+    // emptied as it runs: destroy then a late stop tear down once, not twice
+    for (const undo of running.cleanup.splice(0).reverse()) {
       try { await undo() } catch {}
     }
   }

@@ -129,11 +129,13 @@ export class AddonRegistry {
   }
 
   private async stopInstance (running: Running): Promise<void> {
-    try {
-      await running.instance?.stop?.()
-      await running.addon.stop?.(running.ctx)
-    } catch (err) {
-      running.ctx.log.warn({ err }, 'add-on failed to stop cleanly')
+    // each on its own: an instance stop that throws does not skip what the add-on's stop releases
+    for (const stop of [() => running.instance?.stop?.(), () => running.addon.stop?.(running.ctx)]) {
+      try {
+        await stop()
+      } catch (err) {
+        running.ctx.log.warn({ err }, 'add-on failed to stop cleanly')
+      }
     }
     await this.teardown(running)
     running.ctx.log.info('add-on stopped')

@@ -93,7 +93,14 @@ export async function startDashboard (node: Pick<AddonHost, 'self' | 'members' |
   // listening first: a port that cannot be bound leaves no timer or listener behind
   const onMembership = (): void => { push() }
   const membershipEvents: MemberEventType[] = ['member:join', 'member:update', 'member:suspect', 'member:fail', 'member:leave', 'member:rejoin']
-  for (const event of membershipEvents) node.on(event, onMembership)
+  try {
+    for (const event of membershipEvents) node.on(event, onMembership)
+  } catch (err) {
+    // an add-on's node that began stopping while the port was bound refuses listeners: the port goes too
+    for (const event of membershipEvents) node.off(event, onMembership)
+    await endpoint.close()
+    throw err
+  }
   const timer = setInterval(push, intervalMs)
   timer.unref()
   const url = `${endpoint.origin}/`

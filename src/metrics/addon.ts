@@ -19,6 +19,9 @@ export const metricsAddon = defineAddon<MetricsOptions>({
   name: 'metrics',
   async start (ctx, options) {
     const { registry, track } = createRegistry(ctx)
+    // before listening: ctx.on throws once the node is stopping, and past the bind that would leave the port open
+    for (const run of ctx.pipelines()) track(run)
+    ctx.on('pipeline:start', track)
     const endpoint = await serveHttp('metrics', (req, res) => {
       const path = new URL(req.url ?? '/', 'http://metrics').pathname
       if (req.method !== 'GET' || path !== '/metrics') { res.writeHead(404).end('try GET /metrics\n'); return }
@@ -27,8 +30,6 @@ export const metricsAddon = defineAddon<MetricsOptions>({
         (err: Error) => { ctx.log.warn({ err }, 'metrics collection failed'); res.writeHead(500).end() }
       )
     }, { port: options.port, host: options.host, allowedHosts: options.allowedHosts ?? [] })
-    for (const run of ctx.pipelines()) track(run)
-    ctx.on('pipeline:start', track)
     const url = `${endpoint.origin}/metrics`
     ctx.log.info({ url }, 'metrics listening')
     return { url, stop: endpoint.close }

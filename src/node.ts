@@ -56,6 +56,7 @@ import { DeploymentsPart } from './deployments/node-part.ts'
 import type { DeployOptions } from './deployments/node-part.ts'
 import type { DeploymentView } from './deployments/types.ts'
 import { DEPLOYMENTS_PROTOCOL, DEPLOYMENTS_ROLES, deploymentsHandler } from './deployments/protocol.ts'
+import { NodeStoppedError } from './errors.ts'
 
 /**
  * A grid member: the same daemon on every machine, embeddable in any
@@ -195,6 +196,8 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
 
   /** Runs a pipeline owned by this node: entry -> stages (workers on the grid's agents) -> sink. */
   pipeline<In = unknown, Out = unknown> (name: string, init: PipelineInit<In, Out>): PipelineRun {
+    // nothing would cancel it: the node's stop has passed the runs it stops
+    if (this.stopping != null) throw new NodeStoppedError()
     const run = new PipelineRun(name, init as PipelineInit, {
       spawn: async (options, { signal }) => await this.workers.spawn(options, { signal }),
       capacity: (resources, limit) => this.workers.capacityFor(resources, limit)

@@ -6,7 +6,7 @@ import pino from 'pino'
 import type { Libp2p } from '@libp2p/interface'
 import { GridNode } from '../../src/node.ts'
 import { defineAddon } from '../../src/addons/addon.ts'
-import { AddonStartError } from '../../src/errors.ts'
+import { AddonStartError, ERR_NODE_STOPPED } from '../../src/errors.ts'
 import { loadCerts } from '../../src/transport/mtls/material.ts'
 import { GridFixture } from './helpers/grid-fixture.ts'
 
@@ -59,6 +59,11 @@ describe('GridNode lifecycle', () => {
     expect(vi.getTimerCount()).toBe(0)
     expect(libp2pOf(node).getProtocols()).toEqual([])
     expect(await connectOutcome(port)).toBe('ECONNREFUSED')
+    // a pipeline asked of a stopped node is refused, not a run nothing would ever cancel
+    let started = 0
+    node.on('pipeline:start', () => { started++ })
+    expect(() => node.pipeline('late', { source: [1], stages: [{ name: 's', module: '/x.mjs' }], sink: () => {} })).toThrow(expect.objectContaining({ code: ERR_NODE_STOPPED }))
+    expect(started).toBe(0)
   })
 
   it('a service that throws during start (the agent: its data dir is not a directory) leaves no listening port and no running timer', async () => {

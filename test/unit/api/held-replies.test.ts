@@ -1,13 +1,8 @@
 import { it, expect, afterEach } from 'vitest'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { connect } from 'node:net'
 import type { Socket } from 'node:net'
-import { SignJWT } from 'jose'
-import { startApiServer } from '../../../src/api/server.ts'
 import { MAX_UNSENT_REPLY_BYTES } from '../../../src/tasks/result-cap.ts'
-import { stubNode } from './stub-node.ts'
+import { tokenServer } from './token-server.ts'
 
 const cleanup: Array<() => Promise<unknown> | unknown> = []
 afterEach(async () => { for (const undo of cleanup.splice(0).reverse()) await undo() })
@@ -25,14 +20,8 @@ async function getWithoutReading (port: number, path: string, token: string): Pr
 }
 
 it('a client asking for a large task result on many connections without reading cannot make the node hold them all: past the bound, 429', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'gridd-api-held-'))
-  cleanup.push(async () => { await rm(dir, { recursive: true, force: true }) })
-  const secret = 'h'.repeat(40)
-  await writeFile(join(dir, 'secret'), secret)
-  const { node, session } = stubNode()
-  const server = await startApiServer(node, { port: 0, jwt: { secretFile: join(dir, 'secret') }, rateLimit: 1000 })
-  cleanup.push(server.close)
-  const token = await new SignJWT({ scope: 'tasks:read' }).setProtectedHeader({ alg: 'HS256' }).setSubject('reader').setExpirationTime('5m').sign(new TextEncoder().encode(secret))
+  const { server, session, token: tokenOf } = await tokenServer(cleanup, { rateLimit: 1000 })
+  const token = await tokenOf('tasks:read', 'reader')
   const task = session.submit('noop', null)
   task.complete('v'.repeat(8 * MB))
   const port = Number(new URL(server.url).port)

@@ -1,10 +1,6 @@
 import { describe, it, expect, afterEach } from 'vitest'
 import { get } from 'node:http'
 import type { IncomingMessage } from 'node:http'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { SignJWT } from 'jose'
 import Fastify from 'fastify'
 import { EventLog } from '../../../src/api/live/event-log.ts'
 import { serveEvents } from '../../../src/api/live/sse.ts'
@@ -12,10 +8,9 @@ import type { LiveEvent } from '../../../src/api/live/event-log.ts'
 import { LiveHub } from '../../../src/api/live/hub.ts'
 import { HookVerifier, signHook } from '../../../src/api/hooks/signature.ts'
 import { parseHookSpec } from '../../../src/api/hooks/hook-config.ts'
-import { startApiServer } from '../../../src/api/server.ts'
-import type { ApiServer } from '../../../src/api/server.ts'
 import { ConfigError, HookSignatureError } from '../../../src/errors.ts'
 import { stubNode } from './stub-node.ts'
+import { tokenServer } from './token-server.ts'
 
 describe('EventLog', () => {
   it('numbers events, replays those after an id then follows, keeps the last `capacity`, and says when a resume has a hole', () => {
@@ -96,15 +91,9 @@ describe('an event stream reader that does not read', () => {
   afterEach(async () => { for (const undo of cleanup.splice(0).reverse()) await undo() })
 
   it('is dropped once more than maxBufferedBytes wait unsent', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'gridd-api-'))
-    cleanup.push(async () => { await rm(dir, { recursive: true, force: true }) })
-    const secret = 'y'.repeat(40)
-    await writeFile(join(dir, 'secret'), secret)
-    const { node, session } = stubNode()
-    const server: ApiServer = await startApiServer(node, { port: 0, jwt: { secretFile: join(dir, 'secret') }, maxBufferedBytes: 64 * 1024 })
-    cleanup.push(server.close)
+    const { server, session, token: tokenOf } = await tokenServer(cleanup, { maxBufferedBytes: 64 * 1024 })
     const task = session.submit('noop', null)
-    const token = await new SignJWT({ scope: 'tasks:read' }).setProtectedHeader({ alg: 'HS256' }).setSubject('r').setExpirationTime('5m').sign(new TextEncoder().encode(secret))
+    const token = await tokenOf('tasks:read', 'r')
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       get(`${server.url}/v1/tasks/${encodeURIComponent(task.id)}/events`, { headers: { authorization: `Bearer ${token}` } }, resolve).on('error', reject)
     })
@@ -168,15 +157,9 @@ describe('the live streams of one subject', () => {
   afterEach(async () => { for (const undo of cleanup.splice(0).reverse()) await undo() })
 
   it('are bounded: one token opening streams in a loop cannot take every slot and lock the others out', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'gridd-api-'))
-    cleanup.push(async () => { await rm(dir, { recursive: true, force: true }) })
-    const secret = 'y'.repeat(40)
-    await writeFile(join(dir, 'secret'), secret)
-    const { node, session } = stubNode()
-    const server: ApiServer = await startApiServer(node, { port: 0, jwt: { secretFile: join(dir, 'secret') }, maxStreams: 8, maxStreamsPerSubject: 3 })
-    cleanup.push(server.close)
+    const { server, session, token } = await tokenServer(cleanup, { maxStreams: 8, maxStreamsPerSubject: 3 })
     const task = session.submit('noop', null)
-    const tokenOf = async (subject: string): Promise<string> => await new SignJWT({ scope: 'tasks:read' }).setProtectedHeader({ alg: 'HS256' }).setSubject(subject).setExpirationTime('5m').sign(new TextEncoder().encode(secret))
+    const tokenOf = async (subject: string): Promise<string> => await token('tasks:read', subject)
     const follow = async (token: string): Promise<IncomingMessage> => await new Promise((resolve, reject) => {
       get(`${server.url}/v1/tasks/${encodeURIComponent(task.id)}/events`, { headers: { authorization: `Bearer ${token}` } }, res => { cleanup.push(() => { res.destroy() }); resolve(res) }).on('error', reject)
     })

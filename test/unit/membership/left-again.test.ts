@@ -18,17 +18,21 @@ const heartbeat = (seq: number, member: MemberEntry): Heartbeat => ({ v: 1, seq,
  * again soon after, while this node still listed its first leave. gossipsub keeps no order: the
  * second leave may come before the alive heartbeats of that life.
  */
+/** The first leave, then the second life's leave before its first (alive) heartbeat: nothing listed alive again. */
+function leftTwice (c: MembershipCore): void {
+  c.onHeartbeat(heartbeat(0, entry('x', { incarnation: FIRST })), 'x', 0)
+  c.onHeartbeat(heartbeat(1, entry('x', { incarnation: FIRST, state: 'left' })), 'x', 10)
+  expect(c.table.get('x', 10)?.state).toBe('left')
+  // second life: its leave (seq 1) first, then its first heartbeat (seq 0), late
+  c.onHeartbeat(heartbeat(1, entry('x', { incarnation: SECOND, state: 'left' })), 'x', 20)
+  const { events } = c.onHeartbeat(heartbeat(0, entry('x', { incarnation: SECOND })), 'x', 30)
+  expect(events.map(e => e.type)).toEqual([])
+  expect(c.table.get('x', 30)).toMatchObject({ state: 'left', incarnation: SECOND })
+}
+
 describe('MembershipCore: a member that left, restarted and left again', () => {
   it('its leave is noted at the new incarnation, so an alive heartbeat of that life that comes late does not list it alive again', () => {
-    const c = core()
-    c.onHeartbeat(heartbeat(0, entry('x', { incarnation: FIRST })), 'x', 0)
-    c.onHeartbeat(heartbeat(1, entry('x', { incarnation: FIRST, state: 'left' })), 'x', 10)
-    expect(c.table.get('x', 10)?.state).toBe('left')
-    // second life: its leave (seq 1) first, then its first heartbeat (seq 0), late
-    c.onHeartbeat(heartbeat(1, entry('x', { incarnation: SECOND, state: 'left' })), 'x', 20)
-    const { events } = c.onHeartbeat(heartbeat(0, entry('x', { incarnation: SECOND })), 'x', 30)
-    expect(events.map(e => e.type)).toEqual([])
-    expect(c.table.get('x', 30)).toMatchObject({ state: 'left', incarnation: SECOND })
+    leftTwice(core())
   })
 
   it('the same once its first leave was forgotten (remembered apart): already right', () => {
@@ -46,13 +50,6 @@ describe('MembershipCore: a member that left, restarted and left again', () => {
 
 describe('MembershipCore: the same for a member known only from heartbeats no handshake verified', () => {
   it('its second leave holds too', () => {
-    const c = new MembershipCore(resolveMembershipConfig({}), entry('me', { incarnation: NOW }), 0, { reject: () => {}, certify: e => e, wallNow: () => NOW, verified: () => false })
-    c.onHeartbeat(heartbeat(0, entry('x', { incarnation: FIRST })), 'x', 0)
-    c.onHeartbeat(heartbeat(1, entry('x', { incarnation: FIRST, state: 'left' })), 'x', 10)
-    expect(c.table.get('x', 10)?.state).toBe('left')
-    c.onHeartbeat(heartbeat(1, entry('x', { incarnation: SECOND, state: 'left' })), 'x', 20)
-    const { events } = c.onHeartbeat(heartbeat(0, entry('x', { incarnation: SECOND })), 'x', 30)
-    expect(events.map(e => e.type)).toEqual([])
-    expect(c.table.get('x', 30)).toMatchObject({ state: 'left', incarnation: SECOND })
+    leftTwice(new MembershipCore(resolveMembershipConfig({}), entry('me', { incarnation: NOW }), 0, { reject: () => {}, certify: e => e, wallNow: () => NOW, verified: () => false }))
   })
 })

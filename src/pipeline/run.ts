@@ -47,6 +47,8 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
   private readonly acks?: EntryAcks
   private readonly reading = new AbortController()
   private readonly log: Logger
+  /** This run's own scope, `run-<random>/`: a durable sink's for a source that is not durable, and pushed items' beside a durable one. */
+  private readonly runScope: string
   /** Items inside the pipeline: admitted or fanned out, and not yet delivered, dropped or failed. */
   private outstanding = 0
   private pulled = 0
@@ -70,7 +72,8 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
     if (isDurableSource(source)) this.acks = new EntryAcks(id => { source.ack(id) })
     // a durable sink dedupes by id: the source's scope, or this run's own for a source that is not durable
     // (its items are numbered 1, 2, … in every run: without it a second run into one sink wrote nothing)
-    const scope = isDurableSource(source) ? source.scope ?? '' : `run-${randomBytes(6).toString('hex')}/`
+    this.runScope = `run-${randomBytes(6).toString('hex')}/`
+    const scope = isDurableSource(source) ? source.scope ?? '' : this.runScope
     this.sink = new SinkLink(this.options.sink, this.options.queueSize, scope, {
       delivered: envelope => { this.outstanding--; this.acks?.settled(envelope.id); this.maybeFinish() },
       failed: err => { this.finish(err) }
@@ -123,7 +126,10 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
     this.pulled++
     this.outstanding++
     if (entryId != null) this.acks?.admitted(entryId)
-    first.accept([{ id: entryId ?? String(this.pulled), value: item, attempts: 0, crashes: 0 }])
+    // beside a durable source, a pushed item's number is no entry's id (a queue numbering its entries 1, 2, …
+    // would have it settle entry n), and no other run's pushed item (the sink would skip it as a replay)
+    const id = entryId ?? (this.acks != null ? `${this.runScope}${this.pulled}` : String(this.pulled))
+    first.accept([{ id, value: item, attempts: 0, crashes: 0 }])
   }
 
   /** No more items: `done` resolves once the ones inside are through. */

@@ -145,6 +145,38 @@ describe('a pipeline with a durable source and sink', () => {
     expect(sink.items.map(i => i.id)).not.toContain('e7')
   })
 
+  it('an item fed with run.push() neither acks the entry whose id its number matches nor is taken by the sink for another run\'s', async () => {
+    // a queue numbering its entries 1, 2, … (a JetStream sequence); the run numbers pushed items 1, 2, … too
+    const numbered = (held: Promise<unknown>): DurableSource<string> & { acked: string[] } => Object.assign(memorySource(0), {
+      scope: 'q/',
+      async * entries (): AsyncGenerator<SourceEntry<string>> { await held; yield { id: '1', value: 'entry' } }
+    }) as unknown as DurableSource<string> & { acked: string[] }
+    let releaseEntry: () => void = () => {}
+    let releaseResult: () => void = () => {}
+    const entryRead = new Promise<void>(resolve => { releaseEntry = resolve })
+    const resultHeld = new Promise<void>(resolve => { releaseResult = resolve })
+    const source = numbered(entryRead)
+    const sink = memorySink()
+    const behaviour = (v: unknown): unknown => v === 'entry' ? resultHeld.then(() => v) : v
+    const run = start({ source, stages: [{ name: 's', module: 's.mjs' }], sink, equalize: false }, grid({ s: behaviour }))
+    await run.push('pushed')
+    releaseEntry()
+    while (sink.items.length < 1) await new Promise(resolve => setTimeout(resolve, 5))
+    // the pushed item is written; entry 1's own item is still in its stage: acking entry 1 now loses it on a crash
+    expect(source.acked).toEqual([])
+    releaseResult()
+    await run.done
+    expect(source.acked).toEqual(['1'])
+    // a second run pushes its own first item: a new item, not a replay of the first run's
+    const second = numbered(Promise.resolve())
+    const run2 = start({ source: second, stages: [{ name: 's', module: 's.mjs' }], sink, equalize: false }, grid({ s: (v: unknown) => v }))
+    await run2.push('pushed again')
+    await run2.done
+    const pushedIds = sink.items.filter(i => String(i.value).startsWith('pushed')).map(i => i.id)
+    expect(pushedIds).toHaveLength(2)
+    expect(new Set(pushedIds).size).toBe(2)
+  })
+
   it('a sink failure fails the run and acks nothing of what it did not write; the connectors are closed', async () => {
     const source = memorySource(100)
     const sink = memorySink(items => items.some(i => i.id === 'e50'))

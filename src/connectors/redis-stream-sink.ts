@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis'
 import type { DurableSink, SinkItem } from './types.ts'
+import { ConfigError } from '../errors.ts'
 
 export interface RedisStreamSinkOptions {
   /** `redis://host:port[/db]`. */
@@ -54,6 +55,8 @@ type AppendOnce = Redis & { appendOnce: (stream: string, prefix: string, ...args
 export function redisStreamSink<T = unknown> (options: RedisStreamSinkOptions): DurableSink<T> & { readonly written: number, readonly skipped: number } {
   const { url, stream } = options
   const ttl = options.dedupeTtlS ?? 86_400
+  // SET EX refuses anything else, after the script's XADD: the id left unmarked, each retry appended it again
+  if (!Number.isSafeInteger(ttl) || ttl < 1) throw new ConfigError('dedupeTtlS', `must be a whole number of seconds, at least 1; got ${ttl}`)
   const maxLen = options.maxLen ?? 0
   const encode = options.encode ?? ((value: unknown) => JSON.stringify(value))
   const prefix = `${stream}:written:`

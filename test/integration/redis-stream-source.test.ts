@@ -1,13 +1,13 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
-import { redisStreamSource } from '../../src/connectors/index.ts'
+import { redisStreamSink, redisStreamSource } from '../../src/connectors/index.ts'
 import { startRedis } from './helpers/redis-server.ts'
 import type { RedisServer } from './helpers/redis-server.ts'
 import { pendingCount } from './helpers/streams.ts'
 
-/** The source alone against a real redis-server, its entries pulled and acknowledged by hand. */
-describe('redisStreamSource against a real Redis', () => {
+/** The connectors alone against a real redis-server, driven by hand. */
+describe('redisStreamSource and redisStreamSink against a real Redis', () => {
   let redisServer: RedisServer
   let redis: Redis
 
@@ -38,5 +38,21 @@ describe('redisStreamSource against a real Redis', () => {
     await source.close()
     expect(source.acked).toBe(1)
     expect(await pendingCount(redis, 'src-ack-race', 'g')).toBe(0)
+  })
+
+  it('a sink whose dedupe time Redis cannot take is refused at once: its script appended, failed to mark the id, and each retry appended again', async () => {
+    for (const dedupeTtlS of [0, 1.5, -1, Number.NaN]) {
+      let sink: ReturnType<typeof redisStreamSink> | undefined
+      try {
+        sink = redisStreamSink({ url: redisServer.url, stream: 'sink-ttl', dedupeTtlS })
+        // what the run does after a failed write: the same batch again
+        for (let attempt = 0; attempt < 2; attempt++) await sink.write([{ id: 'in/g/1-0', value: 1 }]).catch(() => {})
+      } catch (err) {
+        expect((err as { code?: string }).code).toBe('ERR_CONFIG')
+      } finally {
+        await sink?.close()
+      }
+    }
+    expect(await redis.xlen('sink-ttl')).toBe(0)
   })
 })

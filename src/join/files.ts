@@ -12,8 +12,21 @@ import { TokenStore } from './token-store.ts'
 import { certificateHash } from './token.ts'
 import type { JoinToken } from './token.ts'
 
-/** The token store of a certificates directory: `<dir>/ca/tokens.json`, beside the CA key. */
+/**
+ * The directory of a certificates directory's CA key: `<dir>/ca` (grid certs init), or `<dir>`
+ * itself when the key sits beside ca.crt (the layout before roles); undefined when neither holds one.
+ */
+export function caKeyDirOf (certsDir: string): string | undefined {
+  return [join(certsDir, CA_KEY_DIR), certsDir].find(dir => existsSync(join(dir, 'ca.key')))
+}
+
+/**
+ * The token store of a certificates directory: `tokens.json` beside the CA key, where the issuer
+ * (`grid node --ca-key FILE`) reads it; `<dir>/ca/` when there is no key.
+ */
 export async function tokenStoreOf (certsDir: string): Promise<TokenStore> {
+  const found = caKeyDirOf(certsDir)
+  if (found != null) return new TokenStore(found)
   await mkdir(join(certsDir, CA_KEY_DIR), { recursive: true, mode: 0o700 })
   return new TokenStore(join(certsDir, CA_KEY_DIR))
 }

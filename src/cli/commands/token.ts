@@ -37,8 +37,11 @@ export function tokenCommand (): Command {
       // a token brings a node (`grid node --join`) in: every node needs member (DESIGN §11)
       const roles = [...new Set([...parseRoles(flags.role), 'member' as const])]
       const base = resolve(flags.dir)
-      await checkKeyFile(join(base, 'ca', 'ca.key'))
-      const { tokenStoreOf, caHashOf } = await import('../../join/files.ts')
+      const { caKeyDirOf, tokenStoreOf, caHashOf } = await import('../../join/files.ts')
+      // a token is kept beside the CA key, where the issuer (--ca-key FILE) reads it: none made where no issuer looks
+      const keyDir = caKeyDirOf(base)
+      if (keyDir == null) throw new JoinError(`no CA key in ${base} (ca/ca.key): a token is kept beside the CA key, where the issuer (grid node --ca-key FILE) reads it; run this where the key is, with --dir naming its certificates directory`)
+      await checkKeyFile(join(keyDir, 'ca.key'))
       const caHash = caHashOf(await readFile(join(base, 'ca.crt'), 'utf8').catch(() => { throw new JoinError(`no CA certificate in ${base}; run \`grid certs init --dir ${flags.dir}\` first`) }))
       const token = await (await tokenStoreOf(base)).create({ roles, ttlMs: flags.ttl, uses: flags.uses })
       const { formatToken } = await import('../../join/token.ts')

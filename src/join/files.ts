@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { CA_KEY_DIR, writePair } from '../certs/files.ts'
 import { loadCerts } from '../transport/mtls/material.ts'
 import type { TlsMaterial } from '../transport/mtls/material.ts'
-import { JoinError } from '../errors.ts'
+import { CertificateError, JoinError } from '../errors.ts'
 import { writeFileAtomic } from '../trust/write-file.ts'
 import { TokenStore } from './token-store.ts'
 import { certificateHash } from './token.ts'
@@ -63,8 +63,15 @@ export async function storeJoined (dataDir: string, tls: TlsMaterial): Promise<s
 
 /** The CA key for `grid node --ca-key FILE`, and the token store beside it. */
 export async function readIssuerFiles (caKeyFile: string, caCert: string): Promise<{ key: string, tokens: TokenStore }> {
-  const key = await readFile(caKeyFile, 'utf8')
+  // bad input, one line naming the flag and file (exit 2), not the stack of a raw fs or OpenSSL error
+  const key = await readFile(caKeyFile, 'utf8').catch((err: unknown) => { throw new CertificateError(`cannot read the CA key --ca-key ${caKeyFile}: ${(err as Error).message}`, { cause: err }) })
+  let privateKey: KeyObject
+  try {
+    privateKey = createPrivateKey(key)
+  } catch (err) {
+    throw new CertificateError(`the CA key --ca-key ${caKeyFile} is not a PEM private key`, { cause: err })
+  }
   const spki = (k: KeyObject): string => k.export({ format: 'der', type: 'spki' }).toString('hex')
-  if (spki(createPublicKey(createPrivateKey(key))) !== spki(new X509Certificate(caCert).publicKey)) throw new JoinError(`${caKeyFile} is not the key of this node's grid CA`)
+  if (spki(createPublicKey(privateKey)) !== spki(new X509Certificate(caCert).publicKey)) throw new JoinError(`${caKeyFile} is not the key of this node's grid CA`)
   return { key, tokens: new TokenStore(join(caKeyFile, '..')) }
 }

@@ -13,9 +13,12 @@ import { crlDerFromPem, crlPemFromDer, verifyCrl } from '../trust/crl-parse.ts'
 import type { CrlEntry, VerifiedCrl } from '../trust/crl-parse.ts'
 import { normalizeSerial } from '../transport/mtls/verify.ts'
 import { writeFileAtomic } from '../trust/write-file.ts'
+import { withFileLock } from './file-lock.ts'
 
 /** Where `grid certs revoke` keeps the grid's CRL, beside ca.crt. */
 export const CRL_FILE = 'crl.pem'
+/** Held across each read-modify-write of crl.pem. */
+const CRL_LOCK_FILE = 'crl.lock'
 const OID_CRL_NUMBER = '2.5.29.20'
 
 /** An X.509 v2 CRL listing `entries`, numbered `number`, signed by the CA (Ed25519, as gridd CAs are). */
@@ -61,13 +64,17 @@ export async function revokeInDir (dir: string, target: string, now = new Date()
   const caCert = new X509Certificate(ca.cert)
   const { serial, name, peerId } = await resolveTarget(dir, target, caCert, now)
   const file = join(dir, CRL_FILE)
-  const previous = await readCrlFile(file, caCert)
-  if (previous?.crl.entries.some(e => e.serial === serial) === true) return { file, serial, name, peerId, added: false, crl: previous.crl, pem: previous.pem }
-  const entries = [...(previous?.crl.entries ?? []), { serial, revokedAt: now }]
-  const pem = await createCrl(ca, entries, (previous?.crl.number ?? 0n) + 1n, now)
-  const crl = verifyCrl(crlDerFromPem(pem), caCert)
-  await writeFileAtomic(file, pem, 0o644)
-  return { file, serial, name, peerId, added: true, crl, pem }
+  // read, add, write under a lock shared by every `grid certs revoke` on this directory: two at once
+  // would each write "the next number" with only their own entry, and one revocation would be lost
+  return await withFileLock(join(dir, CRL_LOCK_FILE), async () => {
+    const previous = await readCrlFile(file, caCert)
+    if (previous?.crl.entries.some(e => e.serial === serial) === true) return { file, serial, name, peerId, added: false, crl: previous.crl, pem: previous.pem }
+    const entries = [...(previous?.crl.entries ?? []), { serial, revokedAt: now }]
+    const pem = await createCrl(ca, entries, (previous?.crl.number ?? 0n) + 1n, now)
+    const crl = verifyCrl(crlDerFromPem(pem), caCert)
+    await writeFileAtomic(file, pem, 0o644)
+    return { file, serial, name, peerId, added: true, crl, pem }
+  })
 }
 
 /** A CRL file checked against the CA; undefined when there is none yet. */

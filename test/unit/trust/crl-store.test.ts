@@ -199,6 +199,17 @@ describe('revokeInDir', () => {
     expect(own.isRevoked(nodeSerial)).toBe(true)
   })
 
+  it('revocations at once (a script revoking several nodes in parallel) each land in crl.pem, with numbers of their own', async () => {
+    const dir = join(root, 'revoke-parallel')
+    await initCertsDir(dir)
+    const results = await Promise.all(['node', 'client', 'admin', '0xabc', '0xdef'].map(async target => await revokeInDir(dir, target)))
+    expect(new Set(results.map(r => r.crl.number)).size).toBe(results.length)
+    const pem = await readFile(join(dir, 'crl.pem'), 'utf8')
+    const held = verifyCrl(crlDerFromPem(pem), new X509Certificate(await readFile(join(dir, 'ca.crt'), 'utf8')))
+    expect(held.number).toBe(BigInt(results.length))
+    expect(held.entries.map(e => e.serial).sort()).toEqual(results.map(r => r.serial).sort())
+  })
+
   it('refuses a name with no certificate that is not a serial, and a crl.pem of another CA', async () => {
     const dir = join(root, 'revoke-bad')
     await initCertsDir(dir)

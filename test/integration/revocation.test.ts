@@ -119,6 +119,12 @@ describe('revocation: grid certs revoke, spread through the grid, enforced on op
       expect(replay.code, replay.stderr).toBe(0)
       expect(replay.stdout).toMatch(/already revoked.*CRL number 1/)
       expect(replay.stdout).toMatch(/already holds CRL number 2, not older than 1/)
+      // crl.pem is behind the grid's (restored, as here, or a copy of the CA dir): a new revocation makes a CRL
+      // of a number the node already holds, which it keeps; n5 is not revoked there, and the CLI must say so
+      const behind = await runGrid(['certs', 'revoke', 'n5', '--dir', dir, '--peer', n1.address])
+      expect(behind.code, behind.stdout).toBe(2)
+      expect(behind.stderr).toMatch(/"n5" \(serial [0-9a-f]+\) is not revoked on the grid/)
+      expect(behind.stderr).toMatch(/holds CRL number 2, not older than this one \(2\)/)
     } finally {
       await n1.stop()
     }

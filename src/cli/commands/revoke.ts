@@ -4,6 +4,7 @@ import { intOption, logLevelOption, tlsOptions } from '../options.ts'
 import { withClient } from '../client.ts'
 import type { ClientFlags } from '../client.ts'
 import { parsePeerAddress } from '../../transport/address.ts'
+import { CrlError } from '../../errors.ts'
 
 interface RevokeFlags extends ClientFlags {
   dir: string
@@ -35,6 +36,10 @@ export function revokeCommand (): Command {
       const { pushCrl } = await import('../../trust/crl-protocol.ts')
       // handing out a CRL is an admin's (DESIGN §11); the admin certificate usually sits beside the CA
       const pushed = await withClient({ ...flags, certs: flags.certs ?? flags.dir }, flags.peer, async (libp2p, signal) => await pushCrl(libp2p, peer, result.crl, { signal }), 'admin')
+      if (result.added && pushed.outcome !== 'accepted') {
+        // the node keeps one CRL per number: a new entry under a number it holds already never reaches the grid
+        throw new CrlError(`${flags.peer} holds CRL number ${pushed.number}, not older than this one (${result.crl.number}), and keeps it: ${what} is not revoked on the grid. ${result.file} is behind the grid's list (a copy of the CA directory revoked meanwhile, or a crl.pem restored or removed?): copy the newest crl.pem from a node's data dir over it and revoke again`)
+      }
       process.stdout.write(pushed.outcome === 'accepted'
         ? `${flags.peer}: accepted CRL number ${pushed.number}; it spreads to the grid from there\n`
         : `${flags.peer}: already holds CRL number ${pushed.number}, not older than ${result.crl.number}\n`)

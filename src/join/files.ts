@@ -4,7 +4,7 @@ import { mkdir, readFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { CA_KEY_DIR, writePair } from '../certs/files.ts'
-import { loadCerts } from '../transport/mtls/material.ts'
+import { checkMaterial, loadCerts } from '../transport/mtls/material.ts'
 import type { TlsMaterial } from '../transport/mtls/material.ts'
 import { CertificateError, JoinError } from '../errors.ts'
 import { writeFileAtomic } from '../trust/write-file.ts'
@@ -42,13 +42,21 @@ export function joinedCertsDir (dataDir: string): string {
 
 /**
  * The certificate a node got by joining earlier, if any: a restart reuses it
- * (and spends no token). One issued under another CA than the token's is refused.
+ * (and spends no token). One issued under another CA than the token's is refused, and so is
+ * one it cannot use (expired, say), naming the directory to move away.
  */
 export async function loadJoined (dataDir: string, token: JoinToken): Promise<TlsMaterial | undefined> {
   const dir = joinedCertsDir(dataDir)
   if (!existsSync(join(dir, 'node.crt'))) return undefined
   const tls = await loadCerts(dir, 'node')
   if (certificateHash(tls.ca) !== token.caHash) throw new JoinError(`${dir} holds a certificate of another grid (its CA does not match the token's hash); move it away to join this one`)
+  // checked here, not only at the node's start: there the message would name neither this directory nor the way out
+  try {
+    checkMaterial(tls)
+  } catch (err) {
+    if (!(err instanceof CertificateError)) throw err
+    throw new CertificateError(`${dir} holds the certificate of an earlier join, which this node cannot use: ${err.message}; move it away to join again with the token`, { cause: err })
+  }
   return tls
 }
 

@@ -31,6 +31,8 @@ export class LocalWorker {
   /** kill() was called: the exit says the worker was stopped (see WorkerExit.stopped). */
   private stopping = false
   private exit?: WorkerExit
+  /** Items cancelled while they waited for `ready` (not numbered yet): their cancel follows them out. */
+  private readonly cancelledEarly = new Set<ItemListener>()
 
   /** `start`: what the child runs, its first IPC message. */
   constructor (child: ChildProcess, info: WorkerInfo, start: WorkerStart) {
@@ -105,12 +107,17 @@ export class LocalWorker {
     const id = this.nextId++
     this.pending.set(id, listener)
     this.outgoing.push(task ? { id, item, task: true } : { id, item })
+    if (this.cancelledEarly.delete(listener)) this.cancel(listener)
   }
 
   /** Aborts the signal of the task `listener` hears for (it still reports its outcome). */
   cancel (listener: ItemListener): void {
     const id = pendingNumber(this.pending, listener)
-    if (id == null) return
+    if (id == null) {
+      // submitted during setup, it waits for `ready` unnumbered: a cancel dropped now would never reach it
+      if (!this.isReady && this.exit == null) this.cancelledEarly.add(listener)
+      return
+    }
     // the item may still sit in the batcher: it leaves first, so the cancel never overtakes it
     this.outgoing.drain()
     this.send({ type: 'cancel', ids: [id] })

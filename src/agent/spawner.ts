@@ -60,6 +60,8 @@ export class Spawner {
   private workerIds?: { uid: number, gid: number }
   /** Worker hosts forked ahead of need (`prestartWorkers`). */
   private readonly pool: HostPool
+  /** stop() or destroy() ran: a spawn still on its way (its module was being stored) starts nothing. */
+  private stopped = false
 
   /** `records`: where each worker is noted while it runs, for the next agent to reap after a crash. */
   constructor (config: AgentConfig, log: Logger, onChange: () => void, records?: WorkerRecords) {
@@ -107,6 +109,8 @@ export class Spawner {
 
   /** Forks a worker if it still fits; refuses (AgentFullError) if two requesters raced for the last slot. */
   spawn (request: SpawnRequest): LocalWorker {
+    // a worker forked now would outlive the agent's stop, which has already killed the others
+    if (this.stopped) throw new SpawnRefusedError('the agent is stopping')
     const lacking = lacks(request.resources, { capacity: this.config, maxWorkers: this.config.workers, used: this.usage() })
     if (lacking.length > 0) throw new AgentFullError(lacking)
     const memoryMb = request.resources.memoryMb > 0 ? Math.max(16, Math.floor(request.resources.memoryMb)) : 0
@@ -141,6 +145,7 @@ export class Spawner {
   }
 
   async stop (): Promise<void> {
+    this.stopped = true
     clearInterval(this.watchdog)
     this.pool.stop()
     await Promise.all([...this.workers.values()].map(async w => await w.kill({ graceful: true, timeoutMs: 2000 })))
@@ -148,6 +153,7 @@ export class Spawner {
 
   /** Immediate: every worker gets SIGKILL at once. */
   async destroy (): Promise<void> {
+    this.stopped = true
     clearInterval(this.watchdog)
     this.pool.stop()
     await Promise.all([...this.workers.values()].map(async w => await w.kill()))

@@ -138,13 +138,16 @@ export function decide (input: EqualizerInput, config: EqualizerConfig, previous
     wanted = Math.max(wanted, Math.ceil(backlog / (mu * objectiveMs / 1000) - 1e-9))
   }
   // spares ride on top of the need, so they are there when a burst starts; the floor already is capacity
-  let target = Math.min(config.maxWorkers, Math.max(config.minWorkers, wanted + (config.spareWorkers ?? 0)))
+  const need = Math.max(config.minWorkers, wanted + (config.spareWorkers ?? 0))
+  let target = Math.min(config.maxWorkers, need)
   target = Math.min(target, current + Math.max(0, input.capacityLimit))
   const unlimited = target
   target = Math.max(config.minWorkers, withinUsefulLimit(target, input.usefulLimit, input.nowMs))
   const held = target < unlimited
   const band = Math.max(0, Math.floor(current * config.deadBand))
-  let pressure: Pressure = target > current + band ? 'high' : target < current - band ? 'low' : 'even'
+  // the band is for noise in the need, not in the clamps: a need past it that maxWorkers or the grid's
+  // room clamps to within it still grows the stage (at 10 workers, maxWorkers 11 was never reached)
+  let pressure: Pressure = target > current && need > current + band ? 'high' : target < current - band ? 'low' : 'even'
   if (pressure === 'high' && input.downstreamBlocked) {
     // the stage is waiting on its downstream, not short of workers
     return act(current, current, 'even', 'downstream blocked: not scaling up', input.reactive === true ? previous : { ...state, lowSinceMs: undefined }, false)

@@ -148,6 +148,8 @@ export function decide (input: EqualizerInput, config: EqualizerConfig, previous
   // the band is for noise in the need, not in the clamps: a need past it that maxWorkers or the grid's
   // room clamps to within it still grows the stage (at 10 workers, maxWorkers 11 was never reached)
   let pressure: Pressure = target > current && need > current + band ? 'high' : target < current - band ? 'low' : 'even'
+  // above maxWorkers (bounds lowered at run time: tasks.configure) is never even, however few the surplus
+  if (current > config.maxWorkers && target < current) pressure = 'low'
   if (pressure === 'high' && input.downstreamBlocked) {
     // the stage is waiting on its downstream, not short of workers
     return act(current, current, 'even', 'downstream blocked: not scaling up', input.reactive === true ? previous : { ...state, lowSinceMs: undefined }, false)

@@ -26,6 +26,11 @@ describe('equalizer decision at its bounds', () => {
     expect(run(10, 3000, { ...CONFIG, maxWorkers: 64 }, { capacityLimit: 1 })).toEqual([{ action: 'spawn', delta: 1 }])
   })
 
+  it('a stage above maxWorkers (bounds lowered at run time) drains to it, though the dead band covers the surplus', () => {
+    // a task pool reconfigured from 10 to maxWorkers 9 while busy at 10: λ needs all 10
+    expect(run(10, 900, { ...CONFIG, maxWorkers: 9 })).toEqual([{ action: 'kill', delta: -1 }])
+  })
+
   it('within the dead band and within the bounds: still no action (noise does not flap)', () => {
     // 10 workers, need 11 (λ 950 / 90): inside the band, maxWorkers far away
     expect(run(10, 950, { ...CONFIG, maxWorkers: 64 })).toEqual([])

@@ -96,8 +96,10 @@ export class PoolSizer {
     this.arrivals = 0
     this.completions = 0
     const current = sample.workers + sample.starting
-    // judged on this tick's reading: the average still holds the rate from before the scale-up
-    const limit = this.judge.judge({ workers: sample.workers, starting: sample.starting, warmedUp: this.state.ticksSinceAction >= this.config.warmupTicks, mu: reading ?? 0, arrivalRate: this.lambda, utilization: this.config.utilization }, now)
+    // judged on this tick's reading: the average still holds the rate from before the scale-up. A tick
+    // without one (no task finished: tasks longer than the tick) waits for the next: judged on μ 0, the
+    // scale-up read as "nothing to judge" and was never limited
+    const limit = reading == null ? undefined : this.judge.judge({ workers: sample.workers, starting: sample.starting, warmedUp: this.state.ticksSinceAction >= this.config.warmupTicks, mu: reading, arrivalRate: this.lambda, utilization: this.config.utilization }, now)
     if (limit != null) this.hooks.held?.(limit)
     const decision = decide({
       workers: sample.workers,

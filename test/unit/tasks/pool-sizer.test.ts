@@ -44,3 +44,49 @@ describe('PoolSizer: workers behind a shared bottleneck', () => {
     expect(pool.workers()).toBeLessThanOrEqual(2)
   })
 })
+
+/**
+ * Tasks longer than the sizing tick (4 s each: 0.25/s a worker) through a bottleneck worth 0.5 tasks/s in
+ * all, fed more than that: at most ticks no task finishes, so most ticks carry no μ reading.
+ */
+function longTaskPool (bottleneck: number): { second: () => void, workers: () => number, held: UsefulLimit[] } {
+  let workers = 1
+  let busyMs = 0
+  let finishing = 0
+  const held: UsefulLimit[] = []
+  const sizer = new PoolSizer({ minWorkers: 1, maxWorkers: 16, sizeEveryMs: 1000, scaleDownAfterMs: 0 }, {
+    sample: (): PoolSample => ({ workers, starting: 0, queued: 100, busyMs, capacityLimit: 100 }),
+    spawn: count => { workers += count },
+    drain: count => { workers -= count },
+    held: limit => { held.push(limit) }
+  })
+  const second = (): void => {
+    finishing += Math.min(0.25 * workers, bottleneck)
+    const done = Math.floor(finishing)
+    finishing -= done
+    sizer.arrived()
+    for (let i = 0; i < done; i++) sizer.completed()
+    busyMs = 1000 * workers
+    vi.advanceTimersByTime(1000)
+    sizer.tick()
+  }
+  return { second, workers: () => workers, held }
+}
+
+describe('PoolSizer: tasks longer than the sizing tick', () => {
+  it('a tick where no task finished does not end the judgement: the pool behind a bottleneck is still limited', () => {
+    vi.useFakeTimers({ toFake: ['performance'] })
+    const pool = longTaskPool(0.5)
+    for (let s = 0; s < 30; s++) pool.second()
+    expect(pool.held.length).toBeGreaterThanOrEqual(1)
+    expect(pool.workers()).toBeLessThanOrEqual(2)
+  })
+
+  it('the same long tasks without a bottleneck are not limited', () => {
+    vi.useFakeTimers({ toFake: ['performance'] })
+    const pool = longTaskPool(Number.POSITIVE_INFINITY)
+    for (let s = 0; s < 30; s++) pool.second()
+    expect(pool.held).toEqual([])
+    expect(pool.workers()).toBe(16)
+  })
+})

@@ -10,6 +10,7 @@ import { scheduleCommand } from './commands/schedule.ts'
 import { pipelineCommand } from './commands/pipeline.ts'
 import { taskCommand } from './commands/task.ts'
 import { sessionCommand } from './commands/session.ts'
+import { applySwitchEnvironment } from './switch-env.ts'
 
 /** Exit code for bad input: unknown flag, bad value, missing or unreadable certificates, a key file others may read. */
 const EXIT_USAGE = 2
@@ -21,6 +22,7 @@ export function buildProgram (): Command {
     .version('0.1.0')
     .exitOverride()
     .showSuggestionAfterError()
+    .hook('preAction', (_program, action) => { applySwitchEnvironment(action, process.env) })
   program.addCommand(nodeCommand())
   program.addCommand(certsCommand())
   program.addCommand(statusCommand())

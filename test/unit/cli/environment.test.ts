@@ -117,4 +117,18 @@ describe('GRID_* environment variables', () => {
     await expect(parse(['node'], [], { GRID_PORT: 'abc' })).rejects.toThrow(/--port.*abc/)
     await expect(parse(['node'], [], { GRID_STRATEGY: 'diagonal' })).rejects.toThrow(/--strategy.*diagonal/)
   })
+
+  it('a switch variable is read as on or off: GRID_AGENT=false makes no agent, GRID_API_TLS=0 no HTTPS', async () => {
+    for (const off of ['false', '0', 'no', 'off', '']) {
+      expect((await parse(['node'], [], { GRID_AGENT: off })).agent, `GRID_AGENT=${JSON.stringify(off)}`).toBeUndefined()
+      expect((await parse(['node'], [], { GRID_API_TLS: off })).apiTls, `GRID_API_TLS=${JSON.stringify(off)}`).toBeUndefined()
+    }
+    for (const on of ['true', '1', 'yes', 'on', 'TRUE']) expect((await parse(['node'], [], { GRID_AGENT: on })).agent).toBe(true)
+    // the flag still wins over a variable that says off
+    expect((await parse(['node'], ['--agent'], { GRID_AGENT: 'false' })).agent).toBe(true)
+  })
+
+  it('a switch variable that is neither on nor off is refused, naming it (exit 2: ERR_CONFIG)', async () => {
+    await expect(parse(['node'], [], { GRID_AGENT: 'maybe' })).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringMatching(/^GRID_AGENT: .*"maybe"/) })
+  })
 })

@@ -3,7 +3,7 @@ import { nodeCommand } from './commands/node.ts'
 import { certsCommand } from './commands/certs.ts'
 import { statusCommand } from './commands/status.ts'
 import { weightCommand, strategyCommand } from './commands/placement.ts'
-import { ForbiddenError, GridError, ERR_CERTIFICATE, ERR_CONFIG, ERR_CRL, ERR_FILE_EXISTS, ERR_INVALID_ADDRESS, ERR_KEY_PERMISSIONS, ERR_NO_CERTS, ERR_VALUE_TOO_LARGE } from '../errors.ts'
+import { AddonStartError, ForbiddenError, GridError, ERR_CERTIFICATE, ERR_CONFIG, ERR_CRL, ERR_FILE_EXISTS, ERR_INVALID_ADDRESS, ERR_KEY_PERMISSIONS, ERR_NO_CERTS, ERR_VALUE_TOO_LARGE } from '../errors.ts'
 import { RemoteError } from '../wire/wire-error.ts'
 import { channelCommand } from './commands/channel.ts'
 import { scheduleCommand } from './commands/schedule.ts'
@@ -60,8 +60,13 @@ function fail (err: unknown): number {
   }
   if (err instanceof GridError) {
     process.stderr.write(`grid: ${err.message}\n`)
-    return USAGE_CODES.has(err.code) ? EXIT_USAGE : 1
+    return USAGE_CODES.has(usageCode(err)) ? EXIT_USAGE : 1
   }
   process.stderr.write(`grid: ${(err as Error)?.stack ?? String(err)}\n`)
   return 1
+}
+
+/** An add-on that refused its options (`--api-jwt-secret-file` unreadable, `--api-hook` naming no registered task) is bad input like any flag: its cause decides. */
+function usageCode (err: GridError): string {
+  return err instanceof AddonStartError && err.cause instanceof GridError ? err.cause.code : err.code
 }

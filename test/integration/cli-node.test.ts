@@ -50,6 +50,21 @@ describe('grid node: bad input exits 2 with one line naming it; signals stop it'
     })
   }
 
+  // the node has started when its add-ons refuse their options: still bad input, not a failure at run time
+  const addonCases: Array<[string, (dir: string) => string[], RegExp]> = [
+    ['an --api-jwt-secret-file that does not exist', d => ['--api', '0', '--api-jwt-secret-file', join(d, 'nope.secret')], /api-jwt-secret-file: cannot read .*nope\.secret/],
+    ['an --api-jwt-public-key-file that holds no key', () => ['--api', '0', '--api-jwt-public-key-file', fileURLToPath(import.meta.url)], /api-jwt-public-key-file: .*cli-node\.test\.ts holds no public key/],
+    ['an --api-hook naming a task not registered', d => ['--api', '0', '--api-hook', `h=resize:${join(d, 'nope.secret')}`], /api-hook: hook h runs task resize, which is not registered/]
+  ]
+  for (const [what, args, names] of addonCases) {
+    it(`${what}: exit 2, one line naming the flag`, async () => {
+      const res = await runGrid(['node', '--certs', certs, '--host', '127.0.0.1', '--port', '0', ...args(dir)], { timeoutMs: 20_000 })
+      expect(res.code, res.stderr).toBe(2)
+      expect(res.stderr.trim().split('\n'), res.stderr).toHaveLength(1)
+      expect(res.stderr).toMatch(names)
+    })
+  }
+
   it('no certificates anywhere: exit 2, and the line says how to make them', async () => {
     // an empty working directory (no ./certs), and no GRID_* variable from the environment this test runs in
     const empty = join(dir, 'empty')

@@ -26,29 +26,45 @@ export type VerifyToken = (token: string) => Promise<Principal>
 const MIN_SECRET_BYTES = 32
 const CLOCK_TOLERANCE_S = 5
 
+/** A key file the verifier needs: one it cannot read is a configuration error naming the option (exit 2 from `grid node`), not a raw ENOENT. */
+async function readKeyFile (option: string, path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8')
+  } catch (err) {
+    throw new ConfigError(option, `cannot read ${path}: ${(err as Error).message}`, { cause: err })
+  }
+}
+
 /** Reads the key material once and returns a verifier: signature, algorithm, `exp` (required), `sub` (required), issuer, audience. */
 export async function jwtVerifier (options: JwtOptions): Promise<VerifyToken> {
   const sources = [options.secretFile, options.publicKeyFile, options.jwksFile].filter(s => s != null)
-  if (sources.length !== 1) throw new ConfigError('api jwt', 'give exactly one of a secret file, a public key file or a JWKS file')
+  if (sources.length !== 1) throw new ConfigError('api-jwt', 'give exactly one of a secret file, a public key file or a JWKS file')
   let key: Uint8Array | KeyObject | JWTVerifyGetKey
   let algorithms: string[]
   if (options.secretFile != null) {
-    const secret = new TextEncoder().encode((await readFile(options.secretFile, 'utf8')).trim())
-    if (secret.length < MIN_SECRET_BYTES) throw new ConfigError('api jwt secret file', `needs at least ${MIN_SECRET_BYTES} bytes (HS256), has ${secret.length}`)
+    const secret = new TextEncoder().encode((await readKeyFile('api-jwt-secret-file', options.secretFile)).trim())
+    if (secret.length < MIN_SECRET_BYTES) throw new ConfigError('api-jwt-secret-file', `needs at least ${MIN_SECRET_BYTES} bytes (HS256), has ${secret.length}`)
     key = secret
     algorithms = ['HS256']
   } else if (options.publicKeyFile != null) {
-    const publicKey = createPublicKey(await readFile(options.publicKeyFile, 'utf8'))
+    const text = await readKeyFile('api-jwt-public-key-file', options.publicKeyFile)
+    let publicKey: KeyObject
+    try {
+      publicKey = createPublicKey(text)
+    } catch (err) {
+      throw new ConfigError('api-jwt-public-key-file', `${options.publicKeyFile} holds no public key (PEM): ${(err as Error).message}`, { cause: err })
+    }
     key = publicKey
     algorithms = [algorithmOf(publicKey)]
   } else {
+    const text = await readKeyFile('api-jwks-file', options.jwksFile!)
     let jwks: unknown
     try {
-      jwks = JSON.parse(await readFile(options.jwksFile!, 'utf8'))
+      jwks = JSON.parse(text)
     } catch (err) {
-      throw new ConfigError('api jwks file', 'is not JSON', { cause: err })
+      throw new ConfigError('api-jwks-file', `${options.jwksFile} is not JSON`, { cause: err })
     }
-    if (jwks == null || typeof jwks !== 'object' || !Array.isArray((jwks as { keys?: unknown }).keys)) throw new ConfigError('api jwks file', 'must be { "keys": [...] }')
+    if (jwks == null || typeof jwks !== 'object' || !Array.isArray((jwks as { keys?: unknown }).keys)) throw new ConfigError('api-jwks-file', 'must be { "keys": [...] }')
     key = createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0])
     algorithms = ['EdDSA', 'Ed25519', 'ES256']
   }

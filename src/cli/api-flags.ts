@@ -36,9 +36,20 @@ export function apiOptions (): Option[] {
   ]
 }
 
-/** The API add-on's options from the flags, or undefined without `--api`. */
+/** The flags that mean something only with `--api` (`--api-host` has a default, so it cannot tell). */
+const API_ONLY_FLAGS: Array<[keyof ApiFlags, string]> = [
+  ['apiTls', 'api-tls'], ['apiJwtSecretFile', 'api-jwt-secret-file'], ['apiJwtPublicKeyFile', 'api-jwt-public-key-file'], ['apiJwksFile', 'api-jwks-file'],
+  ['apiJwtIssuer', 'api-jwt-issuer'], ['apiJwtAudience', 'api-jwt-audience'], ['apiRateLimit', 'api-rate-limit'], ['apiHook', 'api-hook']
+]
+
+/** The API add-on's options from the flags, or undefined without `--api`; called before the node starts, so a refused flag starts nothing. */
 export function apiAddonOptions (flags: ApiFlags, cwd: string, tls?: TlsMaterial): ApiOptions | undefined {
-  if (flags.api == null) return undefined
+  if (flags.api == null) {
+    // without --api there is no API: a flag of it (or its variable) would be dropped without a word
+    const given = API_ONLY_FLAGS.find(([key]) => flags[key] != null)
+    if (given != null) throw new ConfigError(given[1], 'needs --api <port> (GRID_API): without it the node serves no HTTP API')
+    return undefined
+  }
   if (flags.apiTls === true && tls == null) throw new ConfigError('api-tls', 'needs the node\'s certificates (--certs, --ca/--cert/--key or GRID_TLS_*), not --dev')
   const file = (path: string | undefined): string | undefined => path == null ? undefined : resolve(cwd, path)
   const keyed = flags.apiJwtSecretFile != null || flags.apiJwtPublicKeyFile != null || flags.apiJwksFile != null

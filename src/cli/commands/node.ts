@@ -120,6 +120,8 @@ async function runNode (flags: NodeFlags): Promise<void> {
   const joined = flags.join == null || flags.dev === true ? undefined : { source: 'join', tls: await joinedTls(flags, dataDir!, logger), certsDir: undefined }
   const found = flags.dev === true ? undefined : joined ?? await resolveTlsSource(flags, process.env, process.cwd(), 'node')
   if (found == null && flags.dev !== true) throw new CertsNotFoundError('no --certs/--ca flags, no GRID_TLS_* variables, no ./certs directory')
+  // before the node starts too: an --api-* flag without --api, or a bad --api-hook, is bad input
+  const api = apiAddonOptions(flags, process.cwd(), found?.tls)
   // installed before the node starts: a signal that arrives right after "grid node listening" (or during the
   // start) still stops it gracefully instead of killing the process with the default action
   let starting: Promise<GridNode> | undefined
@@ -167,7 +169,6 @@ async function runNode (flags: NodeFlags): Promise<void> {
     // built-ins load only when asked for: an idle node does not pay for web servers or prom-client
     if (flags.metrics != null) await node.use((await import('../../metrics/addon.ts')).metricsAddon, { port: flags.metrics, host: flags.metricsHost })
     if (flags.dashboard != null) await node.use((await import('../../dashboard/addon.ts')).dashboardAddon, { port: flags.dashboard, host: flags.dashboardHost })
-    const api = apiAddonOptions(flags, process.cwd(), found?.tls)
     if (api != null) await node.use((await import('../../api/addon.ts')).apiAddon, api)
     await useJoinAndHealth(node, flags, found?.tls)
     for (const spec of flags.addon ?? []) {

@@ -48,4 +48,15 @@ describe('--api-jwt-issuer and --api-jwt-audience', () => {
       expect(() => apiAddonOptions(flags, '/')).toThrow(expect.objectContaining({ code: ERR_CONFIG, option: flag.slice(2) }))
     }
   })
+
+  it('an --api-* flag (or its variable) without --api is refused, naming it, instead of dropped without a word', async () => {
+    const cases: string[][] = [['--api-tls'], ['--api-jwt-secret-file', 'api.secret'], ['--api-jwt-public-key-file', 'api.pub'], ['--api-jwks-file', 'jwks.json'],
+      ['--api-jwt-issuer', 'x'], ['--api-jwt-audience', 'x'], ['--api-rate-limit', '10'], ['--api-hook', 'h=t:hook.secret']]
+    for (const args of cases) {
+      const flags = await nodeFlags(args)
+      expect(() => apiAddonOptions(flags, '/'), args[0]).toThrow(expect.objectContaining({ code: ERR_CONFIG, option: args[0]!.slice(2), message: expect.stringMatching(/needs --api/) }))
+    }
+    // --api-host has a default: alone, as without any of them, there is simply no API
+    expect(apiAddonOptions(await nodeFlags(['--api-host', '0.0.0.0']), '/')).toBeUndefined()
+  })
 })

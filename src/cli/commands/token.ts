@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises'
 import { intOption } from '../options.ts'
 import { checkKeyFile } from '../key-file.ts'
 import { parseRoles } from '../../trust/roles.ts'
-import { JoinError } from '../../errors.ts'
+import { ConfigError } from '../../errors.ts'
 
 interface TokenFlags {
   dir: string
@@ -23,6 +23,18 @@ export function parseTtl (text: string): number {
   return ms
 }
 
+/**
+ * Where the tokens of certificates directory `base` are kept: beside its CA key, where the issuer (--ca-key FILE)
+ * reads them. A --dir without the key is bad input (exit 2), as for `grid certs issue`: no token is made there that
+ * no issuer would read, and a mistyped --dir neither lists nothing as if it held no tokens nor gets a `ca/` made in it.
+ */
+async function caKeyDir (base: string): Promise<string> {
+  const { caKeyDirOf } = await import('../../join/files.ts')
+  const keyDir = caKeyDirOf(base)
+  if (keyDir == null) throw new ConfigError('--dir', `no CA key in ${base} (ca/ca.key): a token is kept beside the CA key, where the issuer (grid node --ca-key FILE) reads it; run this where the key is, with --dir naming its certificates directory`)
+  return keyDir
+}
+
 /** `grid certs token create|list|revoke`: join tokens, kept beside the CA key in `<dir>/ca/tokens.json`. */
 export function tokenCommand (): Command {
   const cmd = new Command('token').description('join tokens: a node with one gets its certificate from a node started with --ca-key (grid node --join)')
@@ -37,12 +49,10 @@ export function tokenCommand (): Command {
       // a token brings a node (`grid node --join`) in: every node needs member (DESIGN §11)
       const roles = [...new Set([...parseRoles(flags.role), 'member' as const])]
       const base = resolve(flags.dir)
-      const { caKeyDirOf, tokenStoreOf, caHashOf } = await import('../../join/files.ts')
-      // a token is kept beside the CA key, where the issuer (--ca-key FILE) reads it: none made where no issuer looks
-      const keyDir = caKeyDirOf(base)
-      if (keyDir == null) throw new JoinError(`no CA key in ${base} (ca/ca.key): a token is kept beside the CA key, where the issuer (grid node --ca-key FILE) reads it; run this where the key is, with --dir naming its certificates directory`)
+      const { tokenStoreOf, caHashOf } = await import('../../join/files.ts')
+      const keyDir = await caKeyDir(base)
       await checkKeyFile(join(keyDir, 'ca.key'))
-      const caHash = caHashOf(await readFile(join(base, 'ca.crt'), 'utf8').catch(() => { throw new JoinError(`no CA certificate in ${base}; run \`grid certs init --dir ${flags.dir}\` first`) }))
+      const caHash = caHashOf(await readFile(join(base, 'ca.crt'), 'utf8').catch(() => { throw new ConfigError('--dir', `no CA certificate in ${base}; run \`grid certs init --dir ${flags.dir}\` first`) }))
       const token = await (await tokenStoreOf(base)).create({ roles, ttlMs: flags.ttl, uses: flags.uses })
       const { formatToken } = await import('../../join/token.ts')
       process.stdout.write(`${formatToken({ id: token.id, secret: token.secret, caHash })}\n`)
@@ -54,6 +64,7 @@ export function tokenCommand (): Command {
     .action(async (flags: TokenFlags) => {
       const { tokenStoreOf } = await import('../../join/files.ts')
       const { tokenRefusal } = await import('../../join/token-store.ts')
+      await caKeyDir(resolve(flags.dir))
       for (const t of await (await tokenStoreOf(resolve(flags.dir))).list()) {
         process.stdout.write(`${t.id}  ${t.roles.join(',')}  used ${t.used}/${t.uses}  expires ${new Date(t.expiresAt).toISOString()}  ${tokenRefusal(t) ?? 'usable'}\n`)
       }
@@ -64,7 +75,8 @@ export function tokenCommand (): Command {
     .addOption(dir())
     .action(async (id: string, flags: TokenFlags) => {
       const { tokenStoreOf } = await import('../../join/files.ts')
-      if (!await (await tokenStoreOf(resolve(flags.dir))).revoke(id)) throw new JoinError(`no token ${id} in ${resolve(flags.dir)}`)
+      await caKeyDir(resolve(flags.dir))
+      if (!await (await tokenStoreOf(resolve(flags.dir))).revoke(id)) throw new ConfigError('id', `no token ${id} in ${resolve(flags.dir)} (\`grid certs token list\` shows them)`)
       process.stdout.write(`revoked token ${id}\n`)
     }))
   // a third level: the program's exitOverride reaches only two

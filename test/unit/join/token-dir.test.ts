@@ -7,7 +7,7 @@ import { initCertsDir } from '../../../src/certs/files.ts'
 import { buildProgram } from '../../../src/cli/index.ts'
 import { readIssuerFiles } from '../../../src/join/files.ts'
 import { parseToken } from '../../../src/join/token.ts'
-import { JoinError } from '../../../src/errors.ts'
+import { ERR_CONFIG } from '../../../src/errors.ts'
 
 /** `grid certs token create --dir DIR`: the token printed on stdout. */
 async function createToken (dir: string): Promise<string> {
@@ -52,8 +52,22 @@ describe('grid certs token create keeps the token where the issuer (--ca-key FIL
   it('no CA key in --dir (a node\'s certificates): refused, no token made that no issuer would ever read', async () => {
     await rm(join(dir, 'ca'), { recursive: true })
     const err = await createToken(dir).then(() => undefined, (e: unknown) => e)
-    expect(err).toBeInstanceOf(JoinError)
-    expect((err as Error).message).toMatch(/no CA key/)
+    // bad input, as for `grid certs issue` with no CA: exit 2, naming --dir
+    expect(err).toMatchObject({ code: ERR_CONFIG, message: expect.stringMatching(/^--dir: no CA key/) })
     expect(existsSync(join(dir, 'ca', 'tokens.json'))).toBe(false)
+  })
+
+  it('list and revoke with a --dir holding no CA key (a mistyped one): refused naming --dir, and no ca/ made in it', async () => {
+    const elsewhere = join(dir, 'not-the-ca')
+    for (const args of [['list'], ['revoke', '0123456789abcdef']]) {
+      const err = await buildProgram().parseAsync(['certs', 'token', ...args, '--dir', elsewhere], { from: 'user' }).then(() => undefined, (e: unknown) => e)
+      expect(err, args[0]).toMatchObject({ code: ERR_CONFIG, message: expect.stringMatching(/^--dir: no CA key/) })
+      expect(existsSync(elsewhere), args[0]).toBe(false)
+    }
+  })
+
+  it('revoke of a token id the store does not hold: refused as bad input (exit 2), naming the id', async () => {
+    const err = await buildProgram().parseAsync(['certs', 'token', 'revoke', '0123456789abcdef', '--dir', dir], { from: 'user' }).then(() => undefined, (e: unknown) => e)
+    expect(err).toMatchObject({ code: ERR_CONFIG, message: expect.stringMatching(/^id: no token 0123456789abcdef/) })
   })
 })

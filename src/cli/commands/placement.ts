@@ -6,6 +6,7 @@ import { intOption, logLevelOption, parseNumber, tlsOptions } from '../options.t
 import { withClient } from '../client.ts'
 import type { ClientFlags } from '../client.ts'
 import { checkOption } from '../../checks/check.ts'
+import { ConfigError } from '../../errors.ts'
 import { strategy, weight } from '../../checks/values.ts'
 
 interface ControlFlags extends ClientFlags {
@@ -32,7 +33,10 @@ function controlCommand (name: string, description: string, argument: string, to
 
 export function weightCommand (): Command {
   return controlCommand('weight', 'set a node\'s placement weight at run time (gossiped at once)', '<weight>', value => {
-    return { op: 'set-weight', weight: checkOption('weight', weight, parseNumber(value)) }
+    const parsed = parseNumber(value)
+    // the text as typed: "got NaN" would not say which text was no number
+    if (Number.isNaN(parsed)) throw new ConfigError('weight', `must be a number from -1000000 to 1000000, got ${JSON.stringify(value)}`)
+    return { op: 'set-weight', weight: checkOption('weight', weight, parsed) }
   })
 }
 

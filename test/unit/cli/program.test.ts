@@ -51,6 +51,11 @@ describe('buildProgram', () => {
     expect(longFlags(sub(buildProgram(), 'node'))).toEqual(expect.arrayContaining(['--host', '--port', '--peer']))
   })
 
+  it('grid weight with a weight that is no number names the text given, before any dial', async () => {
+    const err = await buildProgram().parseAsync(['weight', 'heavy', '--node', '127.0.0.1:1'], { from: 'user' }).then(() => undefined, (e: unknown) => e)
+    expect(err).toMatchObject({ code: 'ERR_CONFIG', message: expect.stringMatching(/^weight: must be a number .*got "heavy"$/) })
+  })
+
   it('a bad option value throws instead of exiting', () => {
     const program = buildProgram()
     const node = sub(program, 'node')

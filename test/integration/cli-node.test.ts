@@ -38,7 +38,11 @@ describe('grid node: bad input exits 2 with one line naming it; signals stop it'
     ['a weight that is not a number', ['--weight', 'heavy'], /--weight.*heavy/],
     ['zero workers', ['--agent', '--workers', '0'], /--workers.*'0'/],
     ['an unknown flag', ['--bogus'], /unknown option '--bogus'/],
-    ['a certificate name with no files', ['--name', 'nope'], /nope\.crt/]
+    ['a certificate name with no files', ['--name', 'nope'], /nope\.crt/],
+    // an agent's flags on a node that runs no workers: dropped without a word before
+    ['--workers without --agent', ['--workers', '2'], /--workers: needs --agent/],
+    ['--worker-user without --agent', ['--worker-user', 'nobody'], /--worker-user: needs --agent/],
+    ['an --api-* flag without --api', ['--api-tls'], /api-tls: needs --api/]
   ]
   for (const [what, args, names] of cases) {
     it(`${what} (${args.join(' ')})`, async () => {

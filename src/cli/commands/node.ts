@@ -8,7 +8,7 @@ import type { Strategy } from '../../checks/values.ts'
 import { resolveTlsSource } from '../tls-source.ts'
 import { readableCaKeys } from '../key-file.ts'
 import type { Logger } from '../../logger.ts'
-import { CertsNotFoundError } from '../../errors.ts'
+import { CertsNotFoundError, ConfigError } from '../../errors.ts'
 import { onShutdownSignal } from '../signals.ts'
 import { parseAddonSpec, loadAddon } from '../addon-spec.ts'
 import { resolveTaskSpec } from '../task-spec.ts'
@@ -110,7 +110,15 @@ export function nodeCommand (): Command {
   return cmd.action(async (flags: NodeFlags) => { await runNode(flags) })
 }
 
+/** The flags that shape an agent's workers: a node without --agent runs none, so they would be dropped without a word. */
+const AGENT_ONLY_FLAGS: Array<[keyof NodeFlags, string]> = [
+  ['workers', '--workers'], ['cpu', '--cpu'], ['memory', '--memory'], ['moduleDir', '--module-dir'],
+  ['moduleCacheMb', '--module-cache-mb'], ['prestartWorkers', '--prestart-workers'], ['workerUser', '--worker-user']
+]
+
 async function runNode (flags: NodeFlags): Promise<void> {
+  const given = flags.agent === true ? undefined : AGENT_ONLY_FLAGS.find(([key]) => flags[key] != null)
+  if (given != null) throw new ConfigError(given[1], 'needs --agent (GRID_AGENT): a node without it runs no workers')
   const logger = await createCliLogger(flags.logLevel)
   // before the node starts: a missing task module is bad input (exit 2), not a failure later
   const tasks = await Promise.all((flags.task ?? []).map(async spec => await resolveTaskSpec(spec, process.cwd())))

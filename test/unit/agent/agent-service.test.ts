@@ -1,22 +1,17 @@
-import { trustEveryone } from '../trust-stub.ts'
 import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { AgentService } from '../../../src/agent/agent-service.ts'
+import type { AgentService } from '../../../src/agent/agent-service.ts'
 import { requestJson } from '../../../src/transport/json-stream.ts'
 import { JsonStream } from '../../../src/transport/json-stream.ts'
 import { MAX_ITEMS_IN_FLIGHT, SPAWN_PROTOCOL, WORKER_PROTOCOL, spawnResponseSchema, workerDownSchema } from '../../../src/wire/spawn-protocol.ts'
 import { sha256 } from '../../../src/wire/module-ref.ts'
 import { RemoteWorker } from '../../../src/owner/remote-worker.ts'
 import type { WorkerInfo } from '../../../src/agent/local-worker.ts'
-import { resolveLogger } from '../../../src/logger.ts'
 import { ERR_ITEM_TOO_LARGE, ERR_NOT_SERIALIZABLE, ItemTooLargeError, NotSerializableError, RemoteError, WorkerExitedError, WorkerStoppedError } from '../../../src/errors.ts'
-import { FakeNetwork, FakeSpawner, startedModules } from '../owner/stubs.ts'
-import type { FakePeer } from '../owner/stubs.ts'
+import type { FakePeer, FakeSpawner } from '../owner/stubs.ts'
+import { agentHarness } from './service-harness.ts'
+import type { AgentHarness } from './service-harness.ts'
 
-const log = resolveLogger()
 const SOURCE = 'export default item => item\n'
 const ATTACH_TIMEOUT_MS = 200
 /** Set by a test: the stubbed workers then never answer, so every item stays in flight. */
@@ -26,29 +21,20 @@ let behave: ((item: unknown) => Promise<unknown>) | undefined
 
 /** The agent's service (real) on a stubbed spawner and an in-memory libp2p; the requester speaks the wire by hand. */
 describe('AgentService: bounds on what a requester may leave or push (stubbed components)', () => {
-  let dataDir: string
   let requester: FakePeer
   let agent: FakePeer
   let spawner: FakeSpawner
   let service: AgentService
+  let harness: AgentHarness
 
   beforeEach(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'gridd-agent-service-'))
-    const network = new FakeNetwork()
-    requester = await network.peer()
-    agent = await network.peer()
     hang = false
     behave = undefined
-    spawner = new FakeSpawner(4, async item => behave != null ? await behave(item) : hang ? await new Promise(() => {}) : item)
-    service = new AgentService(agent.libp2p, spawner.asSpawner(), await startedModules(dataDir), log, trustEveryone(), { attachTimeoutMs: ATTACH_TIMEOUT_MS })
-    await service.start()
+    harness = await agentHarness(async item => behave != null ? await behave(item) : hang ? await new Promise(() => {}) : item, { options: { attachTimeoutMs: ATTACH_TIMEOUT_MS } })
+    ;({ requester, agent, spawner, service } = harness)
   })
 
-  afterEach(async () => {
-    for (const worker of spawner.workers.values()) await worker.kill()
-    await service.stop()
-    await rm(dataDir, { recursive: true, force: true })
-  })
+  afterEach(async () => { await harness.close() })
 
   async function spawnUnattached (): Promise<WorkerInfo> {
     const request = { op: 'spawn', stage: 'echo', module: { path: '/requester/echo.mjs', sha256: sha256(SOURCE), source: SOURCE }, resources: { cpu: 1, memoryMb: 0 } }

@@ -1,43 +1,29 @@
-import { trustEveryone } from '../trust-stub.ts'
 import { it, expect, beforeEach, afterEach, vi } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { AgentService } from '../../../src/agent/agent-service.ts'
 import { JsonStream, requestJson } from '../../../src/transport/json-stream.ts'
 import { MAX_WORKER_MESSAGE_BYTES, SPAWN_PROTOCOL, WORKER_PROTOCOL, spawnResponseSchema } from '../../../src/wire/spawn-protocol.ts'
 import { sha256 } from '../../../src/wire/module-ref.ts'
-import { resolveLogger } from '../../../src/logger.ts'
-import { FakeNetwork, FakeSpawner, startedModules, yamuxStreamPair } from '../owner/stubs.ts'
-import type { FakePeer } from '../owner/stubs.ts'
+import { yamuxStreamPair } from '../owner/stubs.ts'
+import type { FakePeer, FakeSpawner } from '../owner/stubs.ts'
+import { agentHarness } from './service-harness.ts'
+import type { AgentHarness } from './service-harness.ts'
 
 const SOURCE = 'export default item => item\n'
 const MB = 1024 * 1024
 
-let dataDir: string
 let requester: FakePeer
 let agent: FakePeer
 let spawner: FakeSpawner
-let service: AgentService
+let harness: AgentHarness
 
 beforeEach(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'gridd-unread-results-'))
-  // real yamux between the two: a requester that pauses its stream stops granting the agent window
-  const network = new FakeNetwork(yamuxStreamPair)
-  requester = await network.peer()
-  agent = await network.peer()
+  // real yamux between the two: a requester that pauses its stream stops granting the agent window;
   // each result 1 MiB, whatever the item
-  spawner = new FakeSpawner(4, async () => 'r'.repeat(MB))
-  service = new AgentService(agent.libp2p, spawner.asSpawner(), await startedModules(dataDir), resolveLogger(), trustEveryone())
-  await service.start()
+  harness = await agentHarness(async () => 'r'.repeat(MB), { pair: yamuxStreamPair })
+  ;({ requester, agent, spawner } = harness)
 })
 
-afterEach(async () => {
-  for (const worker of spawner.workers.values()) await worker.kill()
-  await service.stop()
-  await rm(dataDir, { recursive: true, force: true })
-})
+afterEach(async () => { await harness.close() })
 
 it('a requester that never reads its results cannot make the agent queue them without end: the stream is cut, the worker killed, counted', async () => {
   const request = { op: 'spawn', stage: 'echo', module: { path: '/requester/echo.mjs', sha256: sha256(SOURCE), source: SOURCE }, resources: { cpu: 1, memoryMb: 0 } }
@@ -57,5 +43,5 @@ it('a requester that never reads its results cannot make the agent queue them wi
   // 320 MiB of results were asked for: the agent cuts the stream long before it holds that much
   await vi.waitFor(() => { expect(stream.status).not.toBe('open') }, { timeout: 5000 })
   await vi.waitFor(() => { expect(spawner.get(reply.worker!.id)).toBeUndefined() })
-  expect(service.rejected()).toEqual([{ protocol: WORKER_PROTOCOL, reason: 'protocol', count: 1 }])
+  expect(harness.service.rejected()).toEqual([{ protocol: WORKER_PROTOCOL, reason: 'protocol', count: 1 }])
 })

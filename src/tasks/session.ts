@@ -62,7 +62,9 @@ export class Session {
   private readonly keptOpen: boolean
 
   constructor (owner: string, options: SessionOptions, host: SessionHost, id?: string, keptOpen = false) {
-    checkTaskOptions('session', options)
+    // a session given its id is the default one or one restored from the journal: taken as written (an older
+    // gridd's values included), so a start never fails on a journal; a new one's options are checked
+    if (id == null) checkTaskOptions('session', options)
     this.keptOpen = keptOpen
     this.id = id ?? `${owner}/s-${randomHex(6)}`
     this.owner = this.id.split('/')[0]!

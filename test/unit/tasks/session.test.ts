@@ -19,6 +19,8 @@ describe('Session', () => {
     const host = { enqueue: () => {}, cancel: () => {} }
     expect(() => new Session('owner', { priority: Number.NaN }, host)).toThrow(expect.objectContaining({ code: ERR_CONFIG, message: expect.stringContaining('session.priority') }))
     expect(() => new Session('owner', { maxRetries: 1.5 }, host)).toThrow(expect.objectContaining({ code: ERR_CONFIG, message: expect.stringContaining('session.maxRetries') }))
+    // one restored from the journal (given its id) is taken as written: a start never fails on an older gridd's values
+    expect(new Session('owner', { maxRetries: 1.5 }, host, 'owner/s-0123456789ab').id).toBe('owner/s-0123456789ab')
     const { session: s, queued } = session()
     expect(() => s.submit('m.ts', 1, { timeoutMs: -5 })).toThrow(expect.objectContaining({ code: ERR_CONFIG, message: expect.stringContaining('task.timeoutMs') }))
     expect(() => s.submit('m.ts', 1, { priority: 2e6 })).toThrow(expect.objectContaining({ code: ERR_CONFIG, message: expect.stringContaining('task.priority') }))

@@ -133,9 +133,8 @@ export class MembershipCore {
       this.hooks.reject(MEMBERS_TOPIC, 'incarnation', from, 'dropped membership gossip: incarnation ahead of the clock', `incarnation ${member.incarnation}`)
       return { events: [], publish }
     }
-    const remembered = this.remembered.get(member.id)
     const order = this.table.heartbeatOrder(member.id, member.incarnation, hb.seq)
-    if (order === 'replay' || (remembered?.state === 'left' && member.incarnation <= remembered.incarnation)) {
+    if (order === 'replay' || this.leftAt(member.id, member.incarnation)) {
       this.hooks.reject(MEMBERS_TOPIC, 'replay', from, 'dropped replayed heartbeat', `incarnation ${member.incarnation} seq ${hb.seq}`)
       return { events: [], publish }
     }
@@ -169,11 +168,21 @@ export class MembershipCore {
         // the sender's own row, on a stream its certificate authenticated: its own word, like a
         // heartbeat, so a restarted member is back at its first sync, not its first heartbeat
         events.push(...this.table.heard(this.hooks.certify(entry), now))
-      } else {
+      } else if (!this.leftAt(entry.id, entry.incarnation)) {
         events.push(...this.table.merge(this.hooks.certify(entry), now))
       }
     }
     return { events, publish }
+  }
+
+  /**
+   * `id` left with `incarnation` or a later one and was forgotten since: word of it alive at that
+   * incarnation (a replayed heartbeat, another member's table written before it heard the leave) is
+   * stale; a restart (a higher incarnation) is news.
+   */
+  private leftAt (id: string, incarnation: number): boolean {
+    const remembered = this.remembered.get(id)
+    return remembered?.state === 'left' && incarnation <= remembered.incarnation
   }
 
   /** A watched member answered our ping with its incarnation. */

@@ -53,3 +53,20 @@ describe('MembershipCore: the same for a member known only from heartbeats no ha
     leftTwice(new MembershipCore(resolveMembershipConfig({}), entry('me', { incarnation: NOW }), 0, { reject: () => {}, certify: e => e, wallNow: () => NOW, verified: () => false }))
   })
 })
+
+describe('MembershipCore: a member that left and was forgotten, listed alive by a stale sync', () => {
+  it('is not listed again at the incarnation it left with (a later life is)', () => {
+    const c = core()
+    c.onHeartbeat(heartbeat(0, entry('x', { incarnation: FIRST })), 'x', 0)
+    c.onHeartbeat(heartbeat(1, entry('x', { incarnation: FIRST, state: 'left' })), 'x', 10)
+    c.tick(10 + 61_000)
+    expect(c.table.get('x', 10 + 61_000)).toBeUndefined()
+    // another member's table, written before it heard the leave
+    const stale = c.onSync([entry('x', { incarnation: FIRST })], 'y', 61_020)
+    expect(stale.events.map(e => e.type)).toEqual([])
+    expect(c.table.get('x', 61_020)).toBeUndefined()
+    // a restart (a higher incarnation) is news
+    const restarted = c.onSync([entry('x', { incarnation: SECOND })], 'y', 61_030)
+    expect(restarted.events.map(e => e.type)).toEqual(['member:join'])
+  })
+})

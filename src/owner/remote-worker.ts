@@ -64,7 +64,13 @@ export class RemoteWorker implements WorkerHandle {
   static async attach (libp2p: Libp2p, agent: PeerId, info: WorkerInfo, options: { signal?: AbortSignal } = {}): Promise<RemoteWorker> {
     const stream = await libp2p.dialProtocol(agent, WORKER_PROTOCOL, options)
     const json = new JsonStream(stream, { maxBytes: MAX_WORKER_MESSAGE_BYTES })
-    await json.write({ type: 'attach', id: info.id }, options)
+    try {
+      await json.write({ type: 'attach', id: info.id }, options)
+    } catch (err) {
+      // nobody reads or closes it now: left open it counts against the connection's 64 worker streams
+      stream.abort(err as Error)
+      throw err
+    }
     return new RemoteWorker(libp2p, agent, info, json)
   }
 

@@ -2,6 +2,7 @@ import { lpStream } from '@libp2p/utils'
 import type { Stream, Libp2p, AbortOptions, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import * as v from 'valibot'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import { ProtocolError } from '../errors.ts'
 import { refusalOf } from '../trust/refusal.ts'
 
@@ -34,7 +35,7 @@ export class JsonStream {
     this.maxBytes = options.maxBytes ?? MAX_MESSAGE_BYTES
     // the reader buffers a whole message before it returns it, and libp2p's default buffer (4 MiB) reset any
     // stream whose message was larger, whatever maxBytes said: room for a message and the next arriving
-    this.lp = lpStream(stream, { maxDataLength: this.maxBytes, maxBufferSize: Math.max(MIN_READ_BUFFER_BYTES, 2 * this.maxBytes) })
+    this.lp = lpStream(stream, { maxDataLength: this.maxBytes, maxBufferSize: Math.max(MIN_READ_BUFFER_BYTES, 2 * this.maxBytes), lengthDecoder: boundedLength(this.maxBytes) })
   }
 
   async write (value: unknown, options?: AbortOptions): Promise<void> {
@@ -59,6 +60,27 @@ export class JsonStream {
 
   async close (options?: AbortOptions): Promise<void> {
     await this.stream.close(options).catch(() => { this.stream.abort(new Error('close failed')) })
+  }
+}
+
+/**
+ * libp2p's varint length decoder, bounded by the prefix `maxBytes` needs: libp2p reads a prefix a byte at a
+ * time until it decodes and checks its length only then, so a prefix that never ends (every byte with its
+ * continuation bit) was read and kept without end, whatever maxBytes said.
+ */
+function boundedLength (maxBytes: number): (data: Uint8ArrayList) => number {
+  let prefixBytes = 1
+  while (maxBytes >= 2 ** (7 * prefixBytes)) prefixBytes++
+  return data => {
+    let length = 0
+    for (let i = 0; i < data.byteLength; i++) {
+      if (i >= prefixBytes) throw new ProtocolError(`message length prefix longer than the ${prefixBytes} bytes of the ${maxBytes} byte limit`)
+      const byte = data.get(i)
+      length += (byte & 0x7f) * 2 ** (7 * i)
+      if (byte < 0x80) return length
+    }
+    // libp2p reads another byte on a RangeError
+    throw new RangeError('length prefix not complete yet')
   }
 }
 

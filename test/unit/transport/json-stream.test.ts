@@ -17,3 +17,16 @@ it('reads messages up to its maxBytes, also over the 4 MiB of libp2p\'s default 
   void writer.write('y'.repeat(17 * 1024 * 1024)).catch(() => {})
   await expect(reader.read(v.string())).rejects.toMatchObject({ name: 'ProtocolError' })
 })
+
+it('refuses a length prefix that never ends (every byte with the continuation bit) rather than read it without end', async () => {
+  const [a, b] = await streamPair()
+  const reader = new JsonStream(b, { maxBytes: 1024 })
+  const reading = reader.read(v.unknown())
+  reading.catch(() => {})
+  for (let i = 0; i < 64; i++) a.send(new Uint8Array(1024).fill(0x80))
+  const outcome = await Promise.race([
+    reading.then(() => 'read', (err: Error) => err.name),
+    new Promise(resolve => setTimeout(() => { resolve('still reading') }, 500))
+  ])
+  expect(outcome).toBe('ProtocolError')
+})

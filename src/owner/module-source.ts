@@ -1,4 +1,4 @@
-import { access, constants, stat } from 'node:fs/promises'
+import { access, constants, readFile, stat } from 'node:fs/promises'
 import { extname, resolve, isAbsolute } from 'node:path'
 import { ConfigError, StageBundleError } from '../errors.ts'
 import { MAX_MODULE_BYTES, MODULE_EXTENSIONS, sha256 } from '../wire/module-ref.ts'
@@ -40,6 +40,18 @@ export async function readModule (path: string, stage = 'stage'): Promise<Shippa
     while (cache.size > MAX_CACHED) cache.delete(cache.keys().next().value!)
   }
   return (await pending).module
+}
+
+/**
+ * A bundle another peer shipped to this node (a stored task module), shipped on exactly as stored. Never
+ * rebuilt here: esbuild would resolve its imports on this node's disk with this node's rights and inline what
+ * they name (`import key from '../../certs/node.key' with { type: 'text' }`) into code that peer controls.
+ */
+export async function readStoredModule (path: string, stage = 'stage'): Promise<ShippableModule> {
+  const absolute = await checkModulePath(path)
+  const source = await readFile(absolute, 'utf8')
+  if (Buffer.byteLength(source) > MAX_MODULE_BYTES) throw new StageBundleError(stage, absolute, `the module is over ${MAX_MODULE_BYTES} bytes`)
+  return { path: absolute, sha256: sha256(source), source }
 }
 
 /** The absolute path of a readable stage module of a kind a worker can import. */

@@ -3,7 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { requestJson } from '../transport/json-stream.ts'
 import { SPAWN_PROTOCOL, spawnFailureError, spawnResponseSchema } from '../wire/spawn-protocol.ts'
 import type { SpawnResponseMessage } from '../wire/spawn-protocol.ts'
-import { checkModulePath, readModule } from './module-source.ts'
+import { checkModulePath, readModule, readStoredModule } from './module-source.ts'
 import type { ShippableModule } from './module-source.ts'
 import { RemoteWorker } from './remote-worker.ts'
 import { localHandle } from './local-handle.ts'
@@ -86,6 +86,8 @@ export class Workers {
     // local workers import the file itself; remote ones get it bundled (once, on first need)
     const modulePath = await checkModulePath(options.module)
     let shipped: Promise<ShippableModule> | undefined
+    // another peer's code ships as it was stored: bundling it here would inline this node's files it imports
+    const shippable = async (): Promise<ShippableModule> => await (shipped ??= options.foreign === true ? readStoredModule(modulePath, options.stage) : readModule(modulePath, options.stage))
     const { ranked, shortfalls } = rankAgents(resources, this.candidates())
     const refusals: Shortfall[] = []
     for (const agent of this.unreachable.order(ranked, performance.now())) {
@@ -95,8 +97,8 @@ export class Workers {
       const reservation = this.reservations.reserve(agent.id, resources)
       try {
         const handle = agent.id === this.libp2p.peerId.toString()
-          ? (options.foreign === true ? await this.spawnLocalShipped(options, await (shipped ??= readModule(modulePath, options.stage)), resources) : this.spawnLocal(options, modulePath, resources))
-          : await this.spawnRemote(agent.id, options, await (shipped ??= readModule(modulePath, options.stage)), resources, signal)
+          ? (options.foreign === true ? await this.spawnLocalShipped(options, await shippable(), resources) : this.spawnLocal(options, modulePath, resources))
+          : await this.spawnRemote(agent.id, options, await shippable(), resources, signal)
         this.track(handle)
         // this node's own load is updated synchronously; a remote agent's arrives by gossip
         // shortly, unless the worker is already gone (it then never counts again)

@@ -1,7 +1,7 @@
 import { isBuiltin, registerHooks, setSourceMapsSupport } from 'node:module'
-import { existsSync, readFileSync } from 'node:fs'
-import { basename, join } from 'node:path'
-import { pathToFileURL } from 'node:url'
+import { existsSync, readFileSync, realpathSync } from 'node:fs'
+import { basename, isAbsolute, join, relative } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { sha256 } from '../wire/module-ref.ts'
 import { ModuleIntegrityError } from '../errors.ts'
 
@@ -30,14 +30,39 @@ export function prepareShippedModule (bundlePath: string, roots: string[]): void
   if (actual !== expected) throw new ModuleIntegrityError(bundlePath, actual)
   setSourceMapsSupport(true)
   const bundleUrl = pathToFileURL(bundlePath).href
+  // the roots' node_modules, also as Node names them once symbolic links are followed
+  const allowed = roots.flatMap(dir => { const modules = join(dir, 'node_modules'); return [modules, realOr(modules)] })
+  const fromAllowed = (url: string | undefined): boolean => url?.startsWith('file:') === true && allowed.some(dir => within(fileURLToPath(url), dir))
+  const notFound = (name: string): Error => Object.assign(new Error(`Cannot find package '${name}' imported by the shipped stage: an agent resolves packages only among its own (${roots.map(r => join(r, 'node_modules')).join(', ') || 'none'})`), { code: 'ERR_MODULE_NOT_FOUND' })
   registerHooks({
     resolve (specifier, context, nextResolve) {
-      if (context.parentURL !== bundleUrl || !isBare(specifier) || isBuiltin(specifier)) return nextResolve(specifier, context)
+      if (!isBare(specifier) || isBuiltin(specifier)) return nextResolve(specifier, context)
+      if (context.parentURL !== bundleUrl) {
+        // a package's own bare import: Node looks further up than the roots when it is not installed
+        // beside it, into directories another user may have planted a package in
+        if (!fromAllowed(context.parentURL)) return nextResolve(specifier, context)
+        const resolved = nextResolve(specifier, context)
+        if (resolved.url.startsWith('file:') && !fromAllowed(resolved.url)) throw notFound(packageName(specifier))
+        return resolved
+      }
       const name = packageName(specifier)
       // resolved as if imported from the root itself: Node finds <root>/node_modules/<name> first, nothing above it
       const root = roots.find(dir => existsSync(join(dir, 'node_modules', name)))
       if (root != null) return nextResolve(specifier, { ...context, parentURL: pathToFileURL(join(root, 'resolve-from.js')).href })
-      throw Object.assign(new Error(`Cannot find package '${name}' imported by the shipped stage: an agent resolves packages only among its own (${roots.map(r => join(r, 'node_modules')).join(', ') || 'none'})`), { code: 'ERR_MODULE_NOT_FOUND' })
+      throw notFound(name)
     }
   })
+}
+
+function realOr (path: string): string {
+  try {
+    return realpathSync(path)
+  } catch {
+    return path
+  }
+}
+
+function within (path: string, dir: string): boolean {
+  const rel = relative(dir, path)
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel)
 }

@@ -30,17 +30,23 @@ function leftTwice (c: MembershipCore): void {
   expect(c.table.get('x', 30)).toMatchObject({ state: 'left', incarnation: SECOND })
 }
 
+/** A core that heard x leave at FIRST and forgot its row (61 s later, at 61_010). */
+function leftAndForgotten (): MembershipCore {
+  const c = core()
+  c.onHeartbeat(heartbeat(0, entry('x', { incarnation: FIRST })), 'x', 0)
+  c.onHeartbeat(heartbeat(1, entry('x', { incarnation: FIRST, state: 'left' })), 'x', 10)
+  c.tick(10 + 61_000)
+  expect(c.table.get('x', 10 + 61_000)).toBeUndefined()
+  return c
+}
+
 describe('MembershipCore: a member that left, restarted and left again', () => {
   it('its leave is noted at the new incarnation, so an alive heartbeat of that life that comes late does not list it alive again', () => {
     leftTwice(core())
   })
 
   it('the same once its first leave was forgotten (remembered apart): already right', () => {
-    const c = core()
-    c.onHeartbeat(heartbeat(0, entry('x', { incarnation: FIRST })), 'x', 0)
-    c.onHeartbeat(heartbeat(1, entry('x', { incarnation: FIRST, state: 'left' })), 'x', 10)
-    c.tick(10 + 61_000)
-    expect(c.table.get('x', 10 + 61_000)).toBeUndefined()
+    const c = leftAndForgotten()
     c.onHeartbeat(heartbeat(1, entry('x', { incarnation: SECOND, state: 'left' })), 'x', 61_020)
     const { events } = c.onHeartbeat(heartbeat(0, entry('x', { incarnation: SECOND })), 'x', 61_030)
     expect(events.map(e => e.type)).toEqual([])
@@ -56,11 +62,7 @@ describe('MembershipCore: the same for a member known only from heartbeats no ha
 
 describe('MembershipCore: a member that left and was forgotten, listed alive by a stale sync', () => {
   it('is not listed again at the incarnation it left with (a later life is)', () => {
-    const c = core()
-    c.onHeartbeat(heartbeat(0, entry('x', { incarnation: FIRST })), 'x', 0)
-    c.onHeartbeat(heartbeat(1, entry('x', { incarnation: FIRST, state: 'left' })), 'x', 10)
-    c.tick(10 + 61_000)
-    expect(c.table.get('x', 10 + 61_000)).toBeUndefined()
+    const c = leftAndForgotten()
     // another member's table, written before it heard the leave
     const stale = c.onSync([entry('x', { incarnation: FIRST })], 'y', 61_020)
     expect(stale.events.map(e => e.type)).toEqual([])

@@ -50,7 +50,7 @@ export interface TasksServiceDeps {
   forward: (owner: string, request: TasksRequest, signal: AbortSignal) => Promise<TasksReply>
   log: Logger
   /** Where a malformed, truncated or stalled request is counted and logged (rate-limited), as on every request protocol. */
-  rejections?: Rejections
+  rejections: Rejections
   /** What one remote submitter may hold open here (default: submit-budget.ts's bounds). */
   submitLimits?: SubmitLimits
 }
@@ -82,8 +82,7 @@ export class TasksService {
       try {
         request = await json.read(tasksRequestSchema, { signal: AbortSignal.timeout(READ_REQUEST_MS) })
       } catch (err) {
-        if (this.deps.rejections != null) this.deps.rejections.reject(TASKS_PROTOCOL, streamFailure(err), peer, 'dropped a tasks request', String(err), { err })
-        else this.deps.log.debug({ peer, err }, 'dropped a malformed tasks request')
+        this.deps.rejections.reject(TASKS_PROTOCOL, streamFailure(err), peer, 'dropped a tasks request', String(err), { err })
         // a request that is not one: the caller learns what is wrong with it (ERR_PROTOCOL), a stalled one gets nothing
         if (err instanceof ProtocolError) await json.write({ ok: false, error: toWireError(err) }, { signal: AbortSignal.timeout(READ_REQUEST_MS) }).then(async () => { await json.close() }, () => { stream.abort(err) })
         else stream.abort(err as Error)
@@ -107,18 +106,18 @@ export class TasksService {
    * stream is done; over that bound, a retryable ERR_RATE_LIMITED instead (counted).
    */
   private encodeReply (peer: string, reply: TasksReply): { bytes: Uint8Array, release: () => void } {
+    const failure = (err: unknown): { bytes: Uint8Array, release: () => void } => ({ bytes: encoder.encode(JSON.stringify({ ok: false, error: toWireError(err) })), release: () => {} })
     let bytes: Uint8Array
     try {
       bytes = encoder.encode(JSON.stringify(reply))
     } catch (err) {
       // a value JSON cannot carry (a BigInt): the caller learns why instead of a dropped stream
-      return { bytes: encoder.encode(JSON.stringify({ ok: false, error: toWireError(err) })), release: () => {} }
+      return failure(err)
     }
     const release = this.unsent.hold(peer, bytes.length)
     if (release != null) return { bytes, release }
-    const err = new RateLimitedError(UNSENT_RETRY_MS)
-    this.deps.rejections?.reject(TASKS_PROTOCOL, 'rate-limited', peer, 'refused a tasks answer: this peer has not read the ones before', `${this.unsent.heldBy(peer)} bytes unread`)
-    return { bytes: encoder.encode(JSON.stringify({ ok: false, error: toWireError(err) })), release: () => {} }
+    this.deps.rejections.reject(TASKS_PROTOCOL, 'rate-limited', peer, 'refused a tasks answer: this peer has not read the ones before', `${this.unsent.heldBy(peer)} bytes unread`)
+    return failure(new RateLimitedError(UNSENT_RETRY_MS))
   }
 
   /**

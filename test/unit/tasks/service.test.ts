@@ -10,6 +10,7 @@ import { Tasks } from '../../../src/tasks/tasks.ts'
 import { MAX_REMOTE_SESSIONS_PER_CALLER, TasksService } from '../../../src/tasks/service.ts'
 import type { TasksReply, TasksRequest } from '../../../src/tasks/protocol-schema.ts'
 import { PeerCredentials } from '../../../src/trust/credentials.ts'
+import { Rejections } from '../../../src/transport/rejections.ts'
 import type { Role } from '../../../src/trust/roles.ts'
 import { sha256 } from '../../../src/wire/module-ref.ts'
 import type { SubmitLimits } from '../../../src/tasks/submit-budget.ts'
@@ -38,7 +39,7 @@ describe('TasksService (the tasks protocol, components stubbed)', () => {
     stops.push(async () => { await tasks.stop(); await rm(dataDir, { recursive: true, force: true }) })
     const forwarded: Array<[string, TasksRequest]> = []
     const forward = async (owner: string, request: TasksRequest): Promise<TasksReply> => { forwarded.push([owner, request]); return { ok: true, id: 'relayed' } }
-    return { svc: new TasksService({ tasks, self, credentials, dataDir, prepareDataDir: async () => {}, forward, log, submitLimits }), tasks, forwarded, dataDir }
+    return { svc: new TasksService({ tasks, self, credentials, dataDir, prepareDataDir: async () => {}, forward, log, rejections: new Rejections(log), submitLimits }), tasks, forwarded, dataDir }
   }
 
   const submitName = { op: 'submit', module: { kind: 'name', name: 'sq' }, input: 3 } as const

@@ -15,8 +15,7 @@ import { problemHandler, problemSchema, sendProblem, problem } from './problem.t
 import { LiveHub } from './live/hub.ts'
 import { StreamSlots } from './live/stream-slots.ts'
 import { Submitters } from './submitters.ts'
-import { SubmitBudget } from '../tasks/submit-budget.ts'
-import { MAX_API_SESSIONS_PER_SUBJECT } from './routes/sessions.ts'
+import { SubmitBudget, remoteSessionsBudget } from '../tasks/submit-budget.ts'
 import { hostAllowed, originAllowed } from '../addons/host-check.ts'
 import { taskRoutes } from './routes/tasks.ts'
 import { sessionRoutes } from './routes/sessions.ts'
@@ -52,7 +51,7 @@ export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'member
 
   const live = new LiveHub({ replayEvents: settings.replayEvents, replayTtlMs: settings.replayTtlMs, maxFollowed: settings.maxFollowed })
   const schedules = await startSchedules(ctx, settings.schedules)
-  const api: ApiContext = { node: ctx, settings, live, submitters: new Submitters(), budgets: { tasks: new SubmitBudget(), sessions: new SubmitBudget({ tasks: MAX_API_SESSIONS_PER_SUBJECT, bytes: Number.POSITIVE_INFINITY }, 'sessions') }, streams: new StreamSlots(settings.maxStreams, settings.maxStreamsPerSubject), unsent: new UnsentReplies(MAX_UNSENT_REPLY_BYTES), schedules, log: ctx.log }
+  const api: ApiContext = { node: ctx, settings, live, submitters: new Submitters(), budgets: { tasks: new SubmitBudget(), sessions: remoteSessionsBudget() }, streams: new StreamSlots(settings.maxStreams, settings.maxStreamsPerSubject), unsent: new UnsentReplies(MAX_UNSENT_REPLY_BYTES), schedules, log: ctx.log }
   const app: FastifyInstance = Fastify({
     loggerInstance: ctx.log as FastifyBaseLogger,
     // a request line per call would swamp the node's log under load; failures are logged where they happen

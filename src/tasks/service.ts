@@ -20,16 +20,12 @@ import { sha256 as hashOf } from '../wire/module-ref.ts'
 import type { Caller } from './access.ts'
 import { DEFAULT_LIST, MAX_LIST, MAX_REQUEST_BYTES, MAX_WAIT_MS, TASKS_PROTOCOL, tasksRequestSchema } from './protocol-schema.ts'
 import type { SessionSummary, TasksReply, TasksRequest } from './protocol-schema.ts'
-import { SubmitBudget, inputBytes, releasedAtEnd } from './submit-budget.ts'
+import { SubmitBudget, inputBytes, releasedAtEnd, remoteSessionsBudget } from './submit-budget.ts'
 import { settledWithin } from './settled-within.ts'
 import type { SubmitLimits } from './submit-budget.ts'
 
 /** Shipped task bundles kept at most (content-addressed, least recently used evicted; a module with open tasks stays). */
 export const TASK_MODULES_QUOTA_BYTES = 64 * 1024 * 1024
-/** Sessions opened through the protocol and still open, at most. */
-export const MAX_REMOTE_SESSIONS = 256
-/** And of one caller (as through the HTTP API, per token subject), so one cannot take them all. */
-export const MAX_REMOTE_SESSIONS_PER_CALLER = 64
 /** How long a cancel waits for the task to settle before it answers with the status it has. */
 const CANCEL_SETTLE_MS = 5000
 const READ_REQUEST_MS = 10_000
@@ -65,7 +61,7 @@ export interface TasksServiceDeps {
 export class TasksService {
   private readonly deps: TasksServiceDeps
   private modules?: Promise<ModuleCache>
-  private readonly remoteSessions = new SubmitBudget({ tasks: MAX_REMOTE_SESSIONS_PER_CALLER, bytes: Number.POSITIVE_INFINITY, totalTasks: MAX_REMOTE_SESSIONS }, 'sessions')
+  private readonly remoteSessions = remoteSessionsBudget()
   private readonly budget: SubmitBudget
   private readonly unsent = new UnsentReplies(MAX_UNSENT_REPLY_BYTES)
 

@@ -90,3 +90,13 @@ export function releasedAtEnd<T extends { settled: Promise<void> }> (release: ()
   void task.settled.then(release)
   return task
 }
+
+/** Sessions opened remotely (tasks protocol, HTTP API) and not yet closed and done, at most: all callers together. */
+export const MAX_REMOTE_SESSIONS = 256
+/** And of one caller (a peer, a token subject), so one cannot take them all. */
+export const MAX_REMOTE_SESSIONS_PER_CALLER = 64
+
+/** What the tasks protocol and the HTTP API each hold of sessions opened through them (release once closed and done). */
+export function remoteSessionsBudget (): SubmitBudget {
+  return new SubmitBudget({ tasks: MAX_REMOTE_SESSIONS_PER_CALLER, bytes: Number.POSITIVE_INFINITY, totalTasks: MAX_REMOTE_SESSIONS }, 'sessions')
+}

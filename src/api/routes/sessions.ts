@@ -4,27 +4,19 @@ import type { Session } from '../../tasks/session.ts'
 import type { SessionOptions } from '../../tasks/types.ts'
 import { idParams, problemResponses, sessionBodySchema, sessionSchema } from '../schemas.ts'
 import { findSession } from '../lookup.ts'
-import { TaskLimitError } from '../../errors.ts'
 import { MAX_LIST } from '../../tasks/protocol-schema.ts'
-import { MAX_REMOTE_SESSIONS } from '../../tasks/service.ts'
-
-/** Sessions one subject has opened through the API and not yet seen done, at most. */
-export const MAX_API_SESSIONS_PER_SUBJECT = 64
 
 /** `POST /v1/sessions`, `GET /v1/sessions`, `GET /v1/sessions/:id`, `POST /v1/sessions/:id/close`, `DELETE /v1/sessions/:id`. */
 export function sessionRoutes (app: FastifyInstance, api: ApiContext): void {
-  // sessions opened here and not done: each is held (with its tasks' records) until closed and done
-  let open = 0
   app.post<{ Body: SessionOptions }>('/v1/sessions', {
     config: { scope: 'tasks:submit' },
     schema: { summary: 'Open a session (defaults for its tasks: maxRetries, timeoutMs, priority)', tags: ['sessions'], body: sessionBodySchema, response: { 201: sessionSchema, ...problemResponses } }
   }, async (request, reply) => {
     const subject = request.principal!.subject
-    if (open >= MAX_REMOTE_SESSIONS) throw new TaskLimitError(`${open} sessions opened through the API are still open on this node, the most it holds: close some first`)
+    // held (with its tasks' records) until closed and done: per subject and for all together (api.budgets)
     const release = api.budgets.sessions.take(subject, 0)
     const session = api.node.tasks.session(request.body ?? {})
-    open++
-    void session.done.then(() => { open--; release() })
+    void session.done.then(release)
     // followed from its first task: a reader that comes later still replays them all
     api.live.session(session)
     api.submitters.record(session.id, subject, session.done)

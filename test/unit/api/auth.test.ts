@@ -12,7 +12,7 @@ import { signHook } from '../../../src/api/hooks/signature.ts'
 import { HOOK_CLIENTS } from '../../../src/api/routes/hooks.ts'
 import { ConfigError, ERR_UNAUTHORIZED } from '../../../src/errors.ts'
 import { stubNode } from './stub-node.ts'
-import { MAX_API_SESSIONS_PER_SUBJECT } from '../../../src/api/routes/sessions.ts'
+import { MAX_REMOTE_SESSIONS_PER_CALLER } from '../../../src/tasks/submit-budget.ts'
 import { MAX_OPEN_INPUT_BYTES_PER_PEER } from '../../../src/tasks/submit-budget.ts'
 
 const dirs: string[] = []
@@ -121,7 +121,7 @@ describe('the API server (in process, stub node)', () => {
     const ci = { authorization: `Bearer ${await token('ci')}`, 'content-type': 'application/json' }
     const post = async (path: string, body: unknown, headers = ci): Promise<Response> => await fetch(`${server.url}${path}`, { method: 'POST', headers, body: JSON.stringify(body) })
     const opened: string[] = []
-    for (let i = 0; i < MAX_API_SESSIONS_PER_SUBJECT; i++) {
+    for (let i = 0; i < MAX_REMOTE_SESSIONS_PER_CALLER; i++) {
       const res = await post('/v1/sessions', {})
       expect(res.status).toBe(201)
       opened.push(((await res.json()) as { id: string }).id)

@@ -58,8 +58,6 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
   const writer = new Redis(url, { protocol: 2, lazyConnect: true })
   /** Entries handed to the pipeline whose XACK has not been answered: a claim must not hand one out twice. */
   const inside = new Set<string>()
-  /** While a claim is on its way: the entries that left `inside` meanwhile (its reply may still hold them). */
-  let leftDuringClaim: Set<string> | undefined
   let toAck: string[] = []
   let flushing: Promise<void> = Promise.resolve()
   let flushScheduled = false
@@ -79,7 +77,7 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
         // they stay pending: read again by this consumer's next start, or claimed (by this one too) once idle
         warnings.warn(stream, 'xack', { err, entries: ids.length }, 'acknowledging entries failed; they stay pending')
       } finally {
-        for (const id of ids) { inside.delete(id); leftDuringClaim?.add(id) }
+        for (const id of ids) inside.delete(id)
       }
     })
   }
@@ -137,19 +135,15 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
     let cursor = '0-0'
     // bounded: XAUTOCLAIM walks the pending list once, COUNT at a time, and returns 0-0 at its end
     do {
-      // an entry inside when the claim was sent is this run's, even if its XACK is answered before the reply is read
-      const left = leftDuringClaim = new Set<string>()
-      let raw: unknown
-      try {
-        raw = await unlessAborted(reader.xautoclaim(stream, group, consumer, claimIdleMs, cursor, 'COUNT', batch), signal)
-      } finally {
-        leftDuringClaim = undefined
-      }
+      // an entry inside when the claim was sent is this run's, even if its XACK is answered before the reply is
+      // read (nothing enters `inside` meanwhile: only this generator adds, and it waits here)
+      const before = new Set(inside)
+      const raw = await unlessAborted(reader.xautoclaim(stream, group, consumer, claimIdleMs, cursor, 'COUNT', batch), signal)
       if (raw === undefined) return
       const { next, claimed, vanished } = autoClaimReply(raw)
       if (vanished > 0) log.debug({ vanished }, 'XAUTOCLAIM returned deleted entries without their ids (Redis 6.2): skipped')
       // sorted out now, not as each is pulled: one inside now may have its XACK answered before its turn
-      yield * usable(claimed.filter(e => !inside.has(e.id) && !left.has(e.id)))
+      yield * usable(claimed.filter(e => !before.has(e.id)))
       cursor = next
     } while (cursor !== '0-0')
   }

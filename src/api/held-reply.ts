@@ -1,9 +1,7 @@
 import type { FastifyReply } from 'fastify'
 import type { ApiContext } from './api-context.ts'
 import { RateLimitedError } from '../errors.ts'
-
-/** What a subject told to wait is told to wait: its earlier answers must drain first. */
-const RETRY_MS = 1000
+import { UNSENT_RETRY_MS } from '../transport/unsent-replies.ts'
 
 /**
  * Sends `view` (a task with its value: up to 16 MiB) as JSON, serialized by the route's response schema
@@ -17,7 +15,7 @@ export async function sendHeld (api: Pick<ApiContext, 'unsent'>, reply: FastifyR
   reply.code(status)
   const body = reply.serialize(view)
   const release = api.unsent.hold(subject, Buffer.byteLength(body))
-  if (release == null) throw new RateLimitedError(RETRY_MS)
+  if (release == null) throw new RateLimitedError(UNSENT_RETRY_MS)
   reply.raw.once('close', release)
   return await reply.type('application/json; charset=utf-8').send(body)
 }

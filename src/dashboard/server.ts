@@ -96,8 +96,8 @@ export async function startDashboard (node: Pick<AddonHost, 'self' | 'members' |
   try {
     for (const event of membershipEvents) node.on(event, onMembership)
   } catch (err) {
-    // an add-on's node that began stopping while the port was bound refuses listeners: the port goes too
-    for (const event of membershipEvents) node.off(event, onMembership)
+    // an add-on's node that began stopping while the port was bound refuses listeners (the registry's
+    // teardown removes any taken before): the port goes too
     await endpoint.close()
     throw err
   }

@@ -7,7 +7,7 @@ import type { PeerCredentials, RequestConnection } from '../trust/credentials.ts
 import type { Logger } from '../logger.ts'
 import { streamFailure } from '../transport/rejections.ts'
 import type { Rejections } from '../transport/rejections.ts'
-import { UnsentReplies } from '../transport/unsent-replies.ts'
+import { UNSENT_RETRY_MS, UnsentReplies } from '../transport/unsent-replies.ts'
 import { MAX_UNSENT_REPLY_BYTES } from './result-cap.ts'
 import { PeerUnreachableError, ProtocolError, RateLimitedError, TaskLimitError, TaskNotFoundError, TaskNotRegisteredError } from '../errors.ts'
 import type { Tasks } from './tasks.ts'
@@ -29,8 +29,6 @@ export const TASK_MODULES_QUOTA_BYTES = 64 * 1024 * 1024
 /** How long a cancel waits for the task to settle before it answers with the status it has. */
 const CANCEL_SETTLE_MS = 5000
 const READ_REQUEST_MS = 10_000
-/** What a refused peer is told to wait: its earlier answers must drain first. */
-const UNSENT_RETRY_MS = 1000
 const encoder = new TextEncoder()
 
 export interface TasksServiceDeps {

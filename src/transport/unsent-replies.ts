@@ -5,6 +5,9 @@
  * result: 16 MiB by default): a peer that asks on every stream it may open (64 a connection, 8
  * connections) and reads none would otherwise have the node hold every answer until the streams' deadline.
  */
+/** What a peer refused for answers it has not read is told to wait: those must drain first. */
+export const UNSENT_RETRY_MS = 1000
+
 export class UnsentReplies {
   private readonly held = new Map<string, number>()
   private readonly maxPerPeer: number

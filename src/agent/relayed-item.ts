@@ -1,7 +1,6 @@
 import type { ItemListener } from '../wire/pending-item.ts'
 import type { WorkerDown } from '../wire/spawn-protocol.ts'
-import { toWireError } from '../wire/wire-error.ts'
-import { StageSetupError, WorkerExitedError, WorkerStoppedError } from '../errors.ts'
+import { isWorkerExit, toWireError } from '../wire/wire-error.ts'
 import { boundedLogLine } from '../wire/task-log.ts'
 
 /** One entry of a `results` message back to the requester. */
@@ -46,7 +45,7 @@ export class RelayedItem implements ItemListener {
     if (this.task) this.relay.tasks.delete(this.n)
     // its worker exited: the exit notice that follows fails it at the requester as a lost worker's item.
     // Sent as an error result it would arrive as a RemoteError, which reads as the item's own failure
-    if (err instanceof WorkerExitedError || err instanceof WorkerStoppedError || err instanceof StageSetupError) this.relay.unanswered()
+    if (isWorkerExit(err)) this.relay.unanswered()
     else this.relay.answer({ n: this.n, error: toWireError(err) })
   }
 }

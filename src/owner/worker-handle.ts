@@ -1,6 +1,7 @@
 import type { ProcessOptions, WorkerExit } from '../worker/ipc.ts'
 import type { ItemListener } from '../wire/pending-item.ts'
-import { AgentLostError, StageSetupError, WorkerExitedError, WorkerStoppedError } from '../errors.ts'
+import { AgentLostError, WorkerExitedError } from '../errors.ts'
+import { isWorkerExit } from '../wire/wire-error.ts'
 
 export type { ProcessOptions, ItemListener }
 
@@ -53,6 +54,6 @@ export function cancelItem (handle: WorkerHandle, listener: ItemListener, reason
  */
 export function workerGone (err: Error): 'crashed' | 'lost' | undefined {
   if (err instanceof WorkerExitedError) return 'crashed'
-  if (err instanceof AgentLostError || err instanceof WorkerStoppedError || err instanceof StageSetupError) return 'lost'
+  if (err instanceof AgentLostError || isWorkerExit(err)) return 'lost'
   return undefined
 }

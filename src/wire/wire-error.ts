@@ -45,6 +45,11 @@ export function workerExitedError (workerId: string, exit: { code: number | null
   return new WorkerExitedError(workerId, detail, { cause: exit.error == null ? undefined : new RemoteError(exit.error) })
 }
 
+/** One of the errors `workerExitedError` makes: the item's worker ended under it (not the item's own failure). */
+export function isWorkerExit (err: unknown): err is WorkerExitedError | WorkerStoppedError | StageSetupError {
+  return err instanceof WorkerExitedError || err instanceof WorkerStoppedError || err instanceof StageSetupError
+}
+
 function clip (text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`
 }

@@ -3,6 +3,7 @@ import type { Stream, Libp2p, AbortOptions, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import * as v from 'valibot'
 import type { Uint8ArrayList } from 'uint8arraylist'
+import { decode, encodingLength } from 'uint8-varint'
 import { ProtocolError } from '../errors.ts'
 import { refusalOf } from '../trust/refusal.ts'
 
@@ -69,18 +70,11 @@ export class JsonStream {
  * continuation bit) was read and kept without end, whatever maxBytes said.
  */
 function boundedLength (maxBytes: number): (data: Uint8ArrayList) => number {
-  let prefixBytes = 1
-  while (maxBytes >= 2 ** (7 * prefixBytes)) prefixBytes++
+  const prefixBytes = encodingLength(maxBytes)
   return data => {
-    let length = 0
-    for (let i = 0; i < data.byteLength; i++) {
-      if (i >= prefixBytes) throw new ProtocolError(`message length prefix longer than the ${prefixBytes} bytes of the ${maxBytes} byte limit`)
-      const byte = data.get(i)
-      length += (byte & 0x7f) * 2 ** (7 * i)
-      if (byte < 0x80) return length
-    }
-    // libp2p reads another byte on a RangeError
-    throw new RangeError('length prefix not complete yet')
+    if (data.byteLength > prefixBytes) throw new ProtocolError(`message length prefix longer than the ${prefixBytes} bytes of the ${maxBytes} byte limit`)
+    // a RangeError for a prefix not complete yet: libp2p reads another byte
+    return decode(data)
   }
 }
 

@@ -1,4 +1,4 @@
-import { constants } from 'node:fs'
+import { constants, existsSync } from 'node:fs'
 import { chmod, mkdir, open, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createCa, issueCertificate, checkName } from './create.ts'
@@ -70,11 +70,19 @@ export async function issueIntoDir (dir: string, name: string, options: IssueInt
   return { dir, files: await writePair(dir, name, pair, options.force === true) }
 }
 
+/**
+ * The directory of a certificates directory's CA key: `<dir>/ca` (grid certs init), or `<dir>`
+ * itself when the key sits beside ca.crt (the layout before roles); undefined when neither holds one.
+ */
+export function caKeyDirOf (certsDir: string): string | undefined {
+  return [join(certsDir, CA_KEY_DIR), certsDir].find(dir => existsSync(join(dir, 'ca.key')))
+}
+
 /** The CA of `dir`: `ca.crt`, and its key from `ca/ca.key` (or `ca.key` beside it, the layout before roles). */
 export async function readCaPair (dir: string): Promise<CertKeyPair> {
   try {
     const cert = await readFile(join(dir, 'ca.crt'), 'utf8')
-    const key = await readFile(join(dir, CA_KEY_DIR, 'ca.key'), 'utf8').catch(async () => await readFile(join(dir, 'ca.key'), 'utf8'))
+    const key = await readFile(join(caKeyDirOf(dir) ?? join(dir, CA_KEY_DIR), 'ca.key'), 'utf8')
     return { cert, key }
   } catch (err) {
     throw new CertificateError(`cannot read the CA in ${dir} (ca.crt and ${CA_KEY_DIR}/ca.key); run \`grid certs init --dir ${dir}\` first`, { cause: err })

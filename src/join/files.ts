@@ -3,7 +3,7 @@ import type { KeyObject } from 'node:crypto'
 import { mkdir, readFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { CA_KEY_DIR, writePair } from '../certs/files.ts'
+import { CA_KEY_DIR, caKeyDirOf, writePair } from '../certs/files.ts'
 import { checkMaterial, loadCerts } from '../transport/mtls/material.ts'
 import type { TlsMaterial } from '../transport/mtls/material.ts'
 import { CertificateError, JoinError } from '../errors.ts'
@@ -11,14 +11,6 @@ import { writeFileAtomic } from '../trust/write-file.ts'
 import { TokenStore } from './token-store.ts'
 import { certificateHash } from './token.ts'
 import type { JoinToken } from './token.ts'
-
-/**
- * The directory of a certificates directory's CA key: `<dir>/ca` (grid certs init), or `<dir>`
- * itself when the key sits beside ca.crt (the layout before roles); undefined when neither holds one.
- */
-export function caKeyDirOf (certsDir: string): string | undefined {
-  return [join(certsDir, CA_KEY_DIR), certsDir].find(dir => existsSync(join(dir, 'ca.key')))
-}
 
 /**
  * The token store of a certificates directory: `tokens.json` beside the CA key, where the issuer

@@ -5,6 +5,7 @@ import { intOption } from '../options.ts'
 import { checkKeyFile } from '../key-file.ts'
 import { parseRoles } from '../../trust/roles.ts'
 import { ConfigError } from '../../errors.ts'
+import type { TokenStore } from '../../join/token-store.ts'
 
 interface TokenFlags {
   dir: string
@@ -29,10 +30,16 @@ export function parseTtl (text: string): number {
  * no issuer would read, and a mistyped --dir neither lists nothing as if it held no tokens nor gets a `ca/` made in it.
  */
 async function caKeyDir (base: string): Promise<string> {
-  const { caKeyDirOf } = await import('../../join/files.ts')
+  const { caKeyDirOf } = await import('../../certs/files.ts')
   const keyDir = caKeyDirOf(base)
   if (keyDir == null) throw new ConfigError('--dir', `no CA key in ${base} (ca/ca.key): a token is kept beside the CA key, where the issuer (grid node --ca-key FILE) reads it; run this where the key is, with --dir naming its certificates directory`)
   return keyDir
+}
+
+/** The token store beside the CA key of `base` (see caKeyDir), or in `keyDir` already found. */
+async function tokenStore (base: string, keyDir?: string): Promise<TokenStore> {
+  const { TokenStore } = await import('../../join/token-store.ts')
+  return new TokenStore(keyDir ?? await caKeyDir(base))
 }
 
 /** `grid certs token create|list|revoke`: join tokens, kept beside the CA key in `<dir>/ca/tokens.json`. */
@@ -49,11 +56,11 @@ export function tokenCommand (): Command {
       // a token brings a node (`grid node --join`) in: every node needs member (DESIGN §11)
       const roles = [...new Set([...parseRoles(flags.role), 'member' as const])]
       const base = resolve(flags.dir)
-      const { tokenStoreOf, caHashOf } = await import('../../join/files.ts')
+      const { caHashOf } = await import('../../join/files.ts')
       const keyDir = await caKeyDir(base)
       await checkKeyFile(join(keyDir, 'ca.key'))
       const caHash = caHashOf(await readFile(join(base, 'ca.crt'), 'utf8').catch(() => { throw new ConfigError('--dir', `no CA certificate in ${base}; run \`grid certs init --dir ${flags.dir}\` first`) }))
-      const token = await (await tokenStoreOf(base)).create({ roles, ttlMs: flags.ttl, uses: flags.uses })
+      const token = await (await tokenStore(base, keyDir)).create({ roles, ttlMs: flags.ttl, uses: flags.uses })
       const { formatToken } = await import('../../join/token.ts')
       process.stdout.write(`${formatToken({ id: token.id, secret: token.secret, caHash })}\n`)
       process.stderr.write(`token ${token.id}: roles ${roles.join(',')}, ${flags.uses} use(s), expires ${new Date(token.expiresAt).toISOString()}; join with: grid node --join <token> --peer <a node started with --ca-key>\n`)
@@ -62,10 +69,8 @@ export function tokenCommand (): Command {
     .description('the tokens in --dir, with their state (never their secrets)')
     .addOption(dir())
     .action(async (flags: TokenFlags) => {
-      const { tokenStoreOf } = await import('../../join/files.ts')
       const { tokenRefusal } = await import('../../join/token-store.ts')
-      await caKeyDir(resolve(flags.dir))
-      for (const t of await (await tokenStoreOf(resolve(flags.dir))).list()) {
+      for (const t of await (await tokenStore(resolve(flags.dir))).list()) {
         process.stdout.write(`${t.id}  ${t.roles.join(',')}  used ${t.used}/${t.uses}  expires ${new Date(t.expiresAt).toISOString()}  ${tokenRefusal(t) ?? 'usable'}\n`)
       }
     }))
@@ -74,9 +79,7 @@ export function tokenCommand (): Command {
     .argument('<id>', 'the token id (the part after gridd1.)')
     .addOption(dir())
     .action(async (id: string, flags: TokenFlags) => {
-      const { tokenStoreOf } = await import('../../join/files.ts')
-      await caKeyDir(resolve(flags.dir))
-      if (!await (await tokenStoreOf(resolve(flags.dir))).revoke(id)) throw new ConfigError('id', `no token ${id} in ${resolve(flags.dir)} (\`grid certs token list\` shows them)`)
+      if (!await (await tokenStore(resolve(flags.dir))).revoke(id)) throw new ConfigError('id', `no token ${id} in ${resolve(flags.dir)} (\`grid certs token list\` shows them)`)
       process.stdout.write(`revoked token ${id}\n`)
     }))
   // a third level: the program's exitOverride reaches only two

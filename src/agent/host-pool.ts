@@ -35,6 +35,7 @@ const LOADED_TIMEOUT_MS = 10_000
 export class HostPool {
   private readonly size: number
   private readonly fork: HostForker
+  private readonly forkFailed: (err: unknown) => void
   private readonly idle: PooledHost[] = []
   /** The shape the next refill forks: that of the last spawn. */
   private shape = 0
@@ -44,9 +45,11 @@ export class HostPool {
   private filling = false
   private stopped = true
 
-  constructor (size: number, fork: HostForker) {
+  /** `forkFailed` hears a fork that threw (no process, file handles or memory left): the pool waits for the next take. */
+  constructor (size: number, fork: HostForker, forkFailed: (err: unknown) => void) {
     this.size = size
     this.fork = fork
+    this.forkFailed = forkFailed
   }
 
   /** Hosts idle now. */
@@ -125,8 +128,9 @@ export class HostPool {
         await loaded(host)
         if (host.hosted !== true && !this.idle.includes(host)) return
       }
-    } catch {
+    } catch (err) {
       // a fork that fails now is tried again at the next take
+      this.forkFailed(err)
     } finally {
       this.filling = false
     }

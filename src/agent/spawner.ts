@@ -69,7 +69,9 @@ export class Spawner {
     this.log = log.child({ component: 'spawner' })
     this.onChange = onChange
     this.records = records
-    this.pool = new HostPool(config.prestartWorkers, memoryMb => this.forkHost(memoryMb, PRESTARTED_LABEL))
+    this.pool = new HostPool(config.prestartWorkers, memoryMb => this.forkHost(memoryMb, PRESTARTED_LABEL), err => {
+      this.log.warn({ err }, 'pre-starting a worker host failed; the next spawn forks its own and the pool tries again after it')
+    })
   }
 
   /** From now on, workers run as `ids.uid`/`ids.gid` (the agent must be root). */

@@ -66,6 +66,21 @@ describe('GridNode lifecycle', () => {
     expect(started).toBe(0)
   })
 
+  it('stop waits for the runs it cancels to close their connectors (a durable sink flushing is not cut off)', async () => {
+    const node = await GridNode.start({ host: '127.0.0.1', port: 0, tls: await loadCerts(grid.dir, 'n1'), heartbeatMs: 200 })
+    let closed = false
+    const sink = {
+      write: async () => {},
+      close: async () => { await new Promise(resolve => setTimeout(resolve, 300)); closed = true }
+    }
+    // no agent in this grid: the stage is never placed, the run waits until the stop cancels it
+    const run = node.pipeline('flushing', { source: [1], stages: [{ name: 's', module: '/x.mjs' }], sink })
+    const outcome = run.done.then(() => 'done', (err: { code?: string }) => err.code)
+    await node.stop()
+    expect(closed).toBe(true)
+    expect(await outcome).toBe('ERR_PIPELINE_CANCELLED')
+  })
+
   it('a service that throws during start (the agent: its data dir is not a directory) leaves no listening port and no running timer', async () => {
     fakeIntervals()
     const { logger, lines } = recordingLogger()

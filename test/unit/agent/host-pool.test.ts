@@ -27,6 +27,7 @@ class FakeHost extends EventEmitter {
 describe('HostPool', () => {
   let forked: Array<{ host: FakeHost, memoryMb: number }>
   let pool: HostPool
+  let forkErrors: unknown[]
   const forker = (memoryMb: number): PooledHost => {
     const host = new FakeHost()
     forked.push({ host, memoryMb })
@@ -41,7 +42,7 @@ describe('HostPool', () => {
   }
 
   const started = (size: number): void => {
-    pool = new HostPool(size, forker)
+    pool = new HostPool(size, forker, err => { forkErrors.push(err) })
     pool.start()
   }
   /** How many hosts were forked after `ms` more. */
@@ -58,6 +59,7 @@ describe('HostPool', () => {
   beforeEach(() => {
     vi.useFakeTimers()
     forked = []
+    forkErrors = []
   })
   afterEach(() => {
     pool.stop()
@@ -72,6 +74,24 @@ describe('HostPool', () => {
     await settle()
     expect(forked.length).toBe(3)
     expect(pool.ready).toBe(3)
+  })
+
+  it('a fork that throws is reported, not swallowed, and tried again after the next take', async () => {
+    let failing = true
+    pool = new HostPool(1, memoryMb => {
+      if (failing) throw new Error('spawn EAGAIN')
+      return forker(memoryMb)
+    }, err => { forkErrors.push(err) })
+    pool.start()
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(forkErrors.map(e => (e as Error).message)).toEqual(['spawn EAGAIN'])
+    expect(forked.length).toBe(0)
+    failing = false
+    expect(pool.take(0)).toBeUndefined()
+    await vi.advanceTimersByTimeAsync(REFILL_DELAY_MS)
+    await settle()
+    expect(pool.ready).toBe(1)
+    expect(forkErrors.length).toBe(1)
   })
 
   it('a take gets an idle host at once, and the refill waits until the takes of one decision are done', async () => {

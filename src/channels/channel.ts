@@ -138,9 +138,9 @@ export class Channel extends EventEmitter<ChannelEvents> {
     return had
   }
 
-  /** Entries, tombstones included (for snapshots). */
+  /** Entries, tombstones included, each with how long it has been held here (for snapshots). */
   snapshot (): Entry[] {
-    return this.store.all()
+    return this.onWire(this.store.all())
   }
 
   /** Equal on two members exactly when they hold the same writes. */
@@ -150,12 +150,13 @@ export class Channel extends EventEmitter<ChannelEvents> {
 
   /** Our entries that another member's snapshot (merged here first) lacks or holds older writes of. */
   newerThan (theirs: Map<string, WriteMark> | Entry[]): Entry[] {
-    return this.store.newerThan(Array.isArray(theirs) ? new Map(theirs.map(e => [e.key, markOf(e)])) : theirs)
+    return this.onWire(this.store.newerThan(Array.isArray(theirs) ? new Map(theirs.map(e => [e.key, markOf(e)])) : theirs))
   }
 
   /** Merges entries from the grid (gossip or a snapshot). */
   merge (entries: Entry[]): MergeResult {
     const result: MergeResult = { changed: 0, tooLarge: 0, drift: 0, forged: 0, full: 0 }
+    const now = this.deps.clock.wallNow()
     for (const received of entries) {
       const entry = stored(received)
       // snapshots relay others' writes: hold them to the same limit as gossip
@@ -177,11 +178,13 @@ export class Channel extends EventEmitter<ChannelEvents> {
         result.drift++
         continue
       }
-      if (this.applyAndEmit(entry)) result.changed++
+      // a tombstone is aged from when the sender took it up (a write without heldMs: a gossiped one, or from an older node, from now)
+      if (this.applyAndEmit(entry, now - heldMsOf(received))) result.changed++
     }
     return result
   }
 
+  /** Drops tombstones held here longer than `ttlMs` by `nowMs` (this node's wall clock, as its HlcClock reads it). */
   expire (nowMs: number, ttlMs: number): number {
     return this.store.expire(nowMs, ttlMs)
   }
@@ -219,13 +222,19 @@ export class Channel extends EventEmitter<ChannelEvents> {
   private write (entry: Entry): void {
     if (!this.deps.running()) throw new NodeStoppedError()
     if (this.deps.sign != null) entry.sig = this.deps.sign(this.name, entry)
-    this.applyAndEmit(entry)
+    this.applyAndEmit(entry, this.deps.clock.wallNow())
     this.deps.publish([entry])
   }
 
-  private applyAndEmit (entry: Entry): boolean {
+  /** The entries as a snapshot carries them: each tombstone with for how long it has been held here. */
+  private onWire (entries: Entry[]): Entry[] {
+    const now = this.deps.clock.wallNow()
+    return entries.map(e => e.deleted ? { ...e, heldMs: this.store.heldMs(e.key, now) ?? 0 } : e)
+  }
+
+  private applyAndEmit (entry: Entry, learnedAtMs: number): boolean {
     if (!entry.deleted) deepFreeze(entry.value)
-    const applied = this.store.apply(entry)
+    const applied = this.store.apply(entry, learnedAtMs)
     if (applied == null) return false
     const before = applied.previous
     const wasVisible = before != null && !before.deleted
@@ -252,12 +261,20 @@ const ENTRY_SLACK_BYTES = 2048
 /**
  * What a remote write is stored (and relayed) as: a tombstone without any value. The signature
  * covers none (signature.ts signs null for a delete), so one could otherwise carry any payload,
- * uncounted by the caps, to every member.
+ * uncounted by the caps, to every member. Nor is the sender's heldMs kept: it is this replica's
+ * own that its snapshots carry.
  */
 function stored (entry: Entry): Entry {
-  if (!entry.deleted || !('value' in entry)) return entry
-  const { value: _dropped, ...tombstone } = entry
+  if (!('heldMs' in entry) && !(entry.deleted && 'value' in entry)) return entry
+  const { heldMs: _sendersOwn, ...rest } = entry
+  if (!rest.deleted) return rest
+  const { value: _dropped, ...tombstone } = rest
   return tombstone
+}
+
+/** For how long the sender of `entry` has held it, as it says (a tombstone in a snapshot); 0 when it does not say. */
+function heldMsOf (entry: Entry): number {
+  return entry.deleted && typeof entry.heldMs === 'number' && entry.heldMs > 0 ? entry.heldMs : 0
 }
 
 function checkKey (key: string): void {

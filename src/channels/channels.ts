@@ -26,7 +26,7 @@ import type { Member } from '../membership/member.ts'
 export interface ChannelsInit {
   /** Largest serialized value. Default 64 KiB. */
   maxValueBytes?: number
-  /** Tombstones older than this are dropped. Default 10 min. */
+  /** Tombstones held longer than this are dropped: by this node's clock, from when it learned of each (never the writer's stamp). Default 10 min. */
   tombstoneTtlMs?: number
   /** Anti-entropy: every this often, each channel compares digests with one random member that has it open. Default 10 s. */
   syncIntervalMs?: number
@@ -274,7 +274,8 @@ export class Channels {
     const now = Date.now()
     for (const [name, readAt] of this.readOnly) if (now - readAt > CLIENT_READ_IDLE_MS) this.close(name)
     for (const channel of this.open.values()) {
-      channel.expire(now, this.tombstoneTtlMs)
+      // the clock its tombstones were taken up by (HlcClock's wall time)
+      channel.expire(this.clock.wallNow(), this.tombstoneTtlMs)
       const subscribers = this.pubsub.getSubscribers(topicOf(channel.name)).map(p => p.toString())
       const peers = subscribers.length > 0 ? subscribers : this.members()
       const peer = peers[Math.floor(Math.random() * peers.length)]

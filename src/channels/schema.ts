@@ -25,7 +25,9 @@ export const entrySchema = v.pipe(
     key: v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_KEY_LENGTH)),
     value: v.optional(v.unknown()),
     deleted: v.boolean(),
-    ...stampFields
+    ...stampFields,
+    /** A tombstone in a snapshot: for how long its sender has held it (store.ts); absent from gossip and from nodes of earlier releases. */
+    heldMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER)))
   }),
   // JSON has no undefined: a write without a value would be a key that is there and is not
   v.check(e => e.deleted || e.value !== undefined, 'a write that is not a delete needs a value')

@@ -9,6 +9,13 @@ export interface Entry extends Stamp {
   deleted: boolean
   /** The origin's signature (see signature.ts); what lets any member relay the write. */
   sig?: string
+  /**
+   * Only in a snapshot, of a tombstone: for how long (ms) its sender has held it. A replica that takes
+   * the tombstone up from it ages it from there, so one that dropped it and gets it back from one that
+   * learned of it later drops it again with that one, instead of holding it a whole TTL anew (and handing
+   * it back in turn, for ever). A duration, so no two clocks are compared; not signed, never stored.
+   */
+  heldMs?: number
 }
 
 /**
@@ -46,7 +53,10 @@ export function compareEntries (a: Entry, b: Entry): number {
  * A last-writer-wins map (pure, no I/O): a write replaces the key's entry only
  * if its stamp is later, so every replica that has seen the same writes holds
  * the same map whatever the order they arrived in. Deletes stay as tombstones
- * until `expire` drops those older than the TTL.
+ * until `expire` drops those held longer than the TTL: aged by when this replica
+ * took each one up (by its own clock, `learnedAt`), never by the stamp, which is
+ * the writer's clock (one 10 min behind had its deletes dropped at once on every
+ * other member, and a member that missed one brought the old value back).
  *
  * It keeps an order-independent digest of its writes (XOR of one hash per
  * entry, updated as entries come and go), so two replicas can tell they are
@@ -54,18 +64,31 @@ export function compareEntries (a: Entry, b: Entry): number {
  */
 export class LwwStore {
   private readonly map = new Map<string, Entry>()
+  /** For each tombstone held, when (ms, this replica's clock) it was taken up: what its age is judged by. Not in the digest. */
+  private readonly learnedAt = new Map<string, number>()
   private xor = 0n
   private byteCount = 0
 
-  /** Applies `entry` if it is newer than what the key holds; returns the entry it replaced (or null when stale). */
-  apply (entry: Entry): { previous?: Entry } | null {
+  /**
+   * Applies `entry` if it is newer than what the key holds; returns the entry it replaced (or null when stale).
+   * `learnedAtMs`: when this replica took the write up, by its own clock (a tombstone's age counts from it).
+   */
+  apply (entry: Entry, learnedAtMs: number): { previous?: Entry } | null {
     const current = this.map.get(entry.key)
     if (current != null && compareEntries(entry, current) <= 0) return null
     if (current != null) { this.xor ^= entryHash(current); this.byteCount -= entryBytes(current) }
     this.xor ^= entryHash(entry)
     this.byteCount += entryBytes(entry)
     this.map.set(entry.key, entry)
+    if (entry.deleted) this.learnedAt.set(entry.key, learnedAtMs)
+    else this.learnedAt.delete(entry.key)
     return { previous: current }
+  }
+
+  /** For how long (ms, by `nowMs` of this replica's clock) the tombstone of `key` has been held here; undefined when the key holds none. */
+  heldMs (key: string, nowMs: number): number | undefined {
+    const at = this.learnedAt.get(key)
+    return at == null ? undefined : Math.max(0, Math.round(nowMs - at))
   }
 
   /** True when `entry` would replace what the key holds (or the key is new). */
@@ -128,11 +151,13 @@ export class LwwStore {
     return `${this.map.size}:${this.xor.toString(16)}`
   }
 
-  /** Drops tombstones whose delete is older than `ttlMs`; returns how many. */
+  /** Drops tombstones held here longer than `ttlMs` by `nowMs` (this replica's clock, as `apply`'s); returns how many. */
   expire (nowMs: number, ttlMs: number): number {
     let n = 0
-    for (const [key, e] of this.map) {
-      if (e.deleted && nowMs - e.t > ttlMs) {
+    for (const [key, at] of this.learnedAt) {
+      const e = this.map.get(key)
+      if (e != null && nowMs - at > ttlMs) {
+        this.learnedAt.delete(key)
         this.map.delete(key)
         this.xor ^= entryHash(e)
         this.byteCount -= entryBytes(e)

@@ -45,10 +45,10 @@ describe('last-writer-wins store', () => {
   it('converges to the same map whatever order writes arrive in', () => {
     const writes = [write('k', 1, 'a', 'A1'), write('k', 2, 'b', 'B2'), write('k', 2, 'c', 'C2'), write('j', 1, 'a', 1), write('j', 3, 'b')]
     const orders = [writes, [...writes].reverse(), [writes[2]!, writes[0]!, writes[4]!, writes[1]!, writes[3]!]]
-    const results = orders.map(order => { const s = new LwwStore(); for (const w of order) s.apply(w); return JSON.stringify(s.all().sort((x, y) => x.key.localeCompare(y.key))) })
+    const results = orders.map(order => { const s = new LwwStore(); for (const w of order) s.apply(w, 0); return JSON.stringify(s.all().sort((x, y) => x.key.localeCompare(y.key))) })
     expect(new Set(results).size).toBe(1)
     const store = new LwwStore()
-    for (const w of writes) store.apply(w)
+    for (const w of writes) store.apply(w, 0)
     expect(store.get('k')).toBe('C2') // same time: the larger writer id wins
     expect(store.get('j')).toBeUndefined()
     expect(store.size).toBe(1)
@@ -56,8 +56,8 @@ describe('last-writer-wins store', () => {
 
   it('a tombstone beats an older write arriving late, and expires after the TTL', () => {
     const store = new LwwStore()
-    store.apply(write('k', 10, 'a')) // delete at t=10
-    expect(store.apply(write('k', 5, 'b', 'stale'))).toBeNull()
+    store.apply(write('k', 10, 'a'), 10) // delete at t=10
+    expect(store.apply(write('k', 5, 'b', 'stale'), 20)).toBeNull()
     expect(store.get('k')).toBeUndefined()
     expect(store.expire(10 + 1000, 5000)).toBe(0)
     expect(store.expire(10 + 6000, 5000)).toBe(1)
@@ -108,18 +108,18 @@ describe('digest and delta (what a snapshot exchange relies on)', () => {
     const writes = [write('a', 1, 'x', 1), write('b', 2, 'y', 2), write('a', 3, 'y'), write('c', 4, 'x', { deep: [1] })]
     const one = new LwwStore()
     const two = new LwwStore()
-    for (const w of writes) one.apply(w)
-    for (const w of [...writes].reverse()) two.apply(w)
+    for (const w of writes) one.apply(w, 0)
+    for (const w of [...writes].reverse()) two.apply(w, 0)
     expect(one.digest()).toBe(two.digest())
     const three = new LwwStore()
-    for (const w of writes.slice(0, 3)) three.apply(w)
+    for (const w of writes.slice(0, 3)) three.apply(w, 0)
     expect(three.digest()).not.toBe(one.digest())
     // the same visible map with and without a tombstone is not the same history
     const live = new LwwStore()
-    live.apply(write('b', 2, 'y', 2))
+    live.apply(write('b', 2, 'y', 2), 0)
     const withTombstone = new LwwStore()
-    withTombstone.apply(write('b', 2, 'y', 2))
-    withTombstone.apply(write('a', 3, 'y'))
+    withTombstone.apply(write('b', 2, 'y', 2), 0)
+    withTombstone.apply(write('a', 3, 'y'), 0)
     expect(live.entries()).toEqual(withTombstone.entries())
     expect(live.digest()).not.toBe(withTombstone.digest())
     // expiring the tombstone brings the digests together again

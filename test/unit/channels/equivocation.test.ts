@@ -12,7 +12,7 @@ it('writes with one stamp and different contents converge whatever the order the
   const orders = [[a, b, gone], [b, gone, a], [gone, a, b], [b, a, gone]]
   const replicas = orders.map(order => {
     const store = new LwwStore()
-    for (const e of order) store.apply(e)
+    for (const e of order) store.apply(e, 0)
     return store
   })
   for (const r of replicas) {
@@ -25,14 +25,14 @@ it('replicas holding different contents under one stamp have different digests, 
   for (const [mine, yours] of [[a, b], [b, a]] as const) {
     const one = new LwwStore()
     const other = new LwwStore()
-    one.apply(mine)
-    other.apply(yours)
+    one.apply(mine, 0)
+    other.apply(yours, 0)
     expect(one.digest()).not.toBe(other.digest())
     // an exchange: `one` merges `other`'s snapshot, and its delta back (from stamps and hashes only) carries the winner if `other` lacks it
     const answer = other.all()
-    for (const e of answer) one.apply(e)
+    for (const e of answer) one.apply(e, 0)
     const back = one.newerThan(new Map(answer.map(e => [e.key, markOf(e)])))
-    for (const e of back) other.apply(e)
+    for (const e of back) other.apply(e, 0)
     expect(one.digest()).toBe(other.digest())
     expect(back).toHaveLength(compareEntries(mine, yours) > 0 ? 1 : 0)
   }

@@ -39,6 +39,11 @@ export interface ChannelDeps {
   maxBytes?: number
   /** For how long this node's clock has run so far ahead of its peers' that they refuse its writes (ClockWatch); 0: it does not. */
   clockAheadForMs?: () => number
+  /**
+   * A monotonic clock (ms) that tombstones are aged by, from when this node took each up: neither the
+   * writer's stamp nor this node's wall clock, which NTP may step. Default performance.now.
+   */
+  monotonicNow?: () => number
 }
 
 /** What a merge did: entries that changed something, and entries refused. */
@@ -70,12 +75,14 @@ export class Channel extends EventEmitter<ChannelEvents> {
   readonly ready: Promise<void>
   private readonly store = new LwwStore()
   private readonly deps: ChannelDeps
+  private readonly monotonicNow: () => number
   private markReady!: () => void
 
   constructor (name: string, deps: ChannelDeps) {
     super()
     this.name = name
     this.deps = deps
+    this.monotonicNow = deps.monotonicNow ?? (() => performance.now())
     this.ready = new Promise(resolve => { this.markReady = resolve })
   }
 
@@ -156,7 +163,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
   /** Merges entries from the grid (gossip or a snapshot). */
   merge (entries: Entry[]): MergeResult {
     const result: MergeResult = { changed: 0, tooLarge: 0, drift: 0, forged: 0, full: 0 }
-    const now = this.deps.clock.wallNow()
+    const now = this.monotonicNow()
     for (const received of entries) {
       const entry = stored(received)
       // snapshots relay others' writes: hold them to the same limit as gossip
@@ -184,9 +191,9 @@ export class Channel extends EventEmitter<ChannelEvents> {
     return result
   }
 
-  /** Drops tombstones held here longer than `ttlMs` by `nowMs` (this node's wall clock, as its HlcClock reads it). */
-  expire (nowMs: number, ttlMs: number): number {
-    return this.store.expire(nowMs, ttlMs)
+  /** Drops tombstones held here longer than `ttlMs` (by monotonicNow, from when this node took each up); returns how many. */
+  expire (ttlMs: number): number {
+    return this.store.expire(this.monotonicNow(), ttlMs)
   }
 
   /** Called by the registry once the opening exchanges are done. */
@@ -222,13 +229,13 @@ export class Channel extends EventEmitter<ChannelEvents> {
   private write (entry: Entry): void {
     if (!this.deps.running()) throw new NodeStoppedError()
     if (this.deps.sign != null) entry.sig = this.deps.sign(this.name, entry)
-    this.applyAndEmit(entry, this.deps.clock.wallNow())
+    this.applyAndEmit(entry, this.monotonicNow())
     this.deps.publish([entry])
   }
 
   /** The entries as a snapshot carries them: each tombstone with for how long it has been held here. */
   private onWire (entries: Entry[]): Entry[] {
-    const now = this.deps.clock.wallNow()
+    const now = this.monotonicNow()
     return entries.map(e => e.deleted ? { ...e, heldMs: this.store.heldMs(e.key, now) ?? 0 } : e)
   }
 

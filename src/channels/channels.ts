@@ -274,8 +274,7 @@ export class Channels {
     const now = Date.now()
     for (const [name, readAt] of this.readOnly) if (now - readAt > CLIENT_READ_IDLE_MS) this.close(name)
     for (const channel of this.open.values()) {
-      // the clock its tombstones were taken up by (HlcClock's wall time)
-      channel.expire(this.clock.wallNow(), this.tombstoneTtlMs)
+      channel.expire(this.tombstoneTtlMs)
       const subscribers = this.pubsub.getSubscribers(topicOf(channel.name)).map(p => p.toString())
       const peers = subscribers.length > 0 ? subscribers : this.members()
       const peer = peers[Math.floor(Math.random() * peers.length)]

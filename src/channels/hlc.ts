@@ -33,11 +33,6 @@ export class HlcClock {
     this.maxDriftMs = options.maxDriftMs ?? 60_000
   }
 
-  /** This node's wall clock (ms): what the clock's physical part reads. */
-  wallNow (): number {
-    return this.physical()
-  }
-
   /** A stamp for a local event, after every stamp seen so far. */
   tick (): Hlc {
     const p = this.physical()

@@ -54,7 +54,7 @@ export function compareEntries (a: Entry, b: Entry): number {
  * if its stamp is later, so every replica that has seen the same writes holds
  * the same map whatever the order they arrived in. Deletes stay as tombstones
  * until `expire` drops those held longer than the TTL: aged by when this replica
- * took each one up (by its own clock, `learnedAt`), never by the stamp, which is
+ * took each one up (by its own monotonic clock, `learnedAt`), never by the stamp, which is
  * the writer's clock (one 10 min behind had its deletes dropped at once on every
  * other member, and a member that missed one brought the old value back).
  *
@@ -64,14 +64,14 @@ export function compareEntries (a: Entry, b: Entry): number {
  */
 export class LwwStore {
   private readonly map = new Map<string, Entry>()
-  /** For each tombstone held, when (ms, this replica's clock) it was taken up: what its age is judged by. Not in the digest. */
+  /** For each tombstone held, when (ms, this replica's monotonic clock) it was taken up: what its age is judged by. Not in the digest. */
   private readonly learnedAt = new Map<string, number>()
   private xor = 0n
   private byteCount = 0
 
   /**
    * Applies `entry` if it is newer than what the key holds; returns the entry it replaced (or null when stale).
-   * `learnedAtMs`: when this replica took the write up, by its own clock (a tombstone's age counts from it).
+   * `learnedAtMs`: when this replica took the write up, by its own monotonic clock (a tombstone's age counts from it).
    */
   apply (entry: Entry, learnedAtMs: number): { previous?: Entry } | null {
     const current = this.map.get(entry.key)
@@ -85,7 +85,7 @@ export class LwwStore {
     return { previous: current }
   }
 
-  /** For how long (ms, by `nowMs` of this replica's clock) the tombstone of `key` has been held here; undefined when the key holds none. */
+  /** For how long (ms, `nowMs` on the clock `apply` was given) the tombstone of `key` has been held here; undefined when the key holds none. */
   heldMs (key: string, nowMs: number): number | undefined {
     const at = this.learnedAt.get(key)
     return at == null ? undefined : Math.max(0, Math.round(nowMs - at))
@@ -151,7 +151,7 @@ export class LwwStore {
     return `${this.map.size}:${this.xor.toString(16)}`
   }
 
-  /** Drops tombstones held here longer than `ttlMs` by `nowMs` (this replica's clock, as `apply`'s); returns how many. */
+  /** Drops tombstones held here longer than `ttlMs` by `nowMs` (on the clock `apply` was given); returns how many. */
   expire (nowMs: number, ttlMs: number): number {
     let n = 0
     for (const [key, at] of this.learnedAt) {

@@ -26,7 +26,7 @@ import type { Member } from '../membership/member.ts'
 export interface ChannelsInit {
   /** Largest serialized value. Default 64 KiB. */
   maxValueBytes?: number
-  /** Tombstones held longer than this are dropped: by this node's clock, from when it learned of each (never the writer's stamp). Default 10 min. */
+  /** Tombstones held longer than this are dropped: by this node's monotonic clock, from when it learned of each (never the writer's stamp). Default 10 min. */
   tombstoneTtlMs?: number
   /** Anti-entropy: every this often, each channel compares digests with one random member that has it open. Default 10 s. */
   syncIntervalMs?: number

@@ -185,8 +185,11 @@ export class Channel extends EventEmitter<ChannelEvents> {
         result.drift++
         continue
       }
-      // a tombstone is aged from when the sender took it up (a write without heldMs: a gossiped one, or from an older node, from now)
-      if (this.applyAndEmit(entry, now - heldMsOf(received))) result.changed++
+      // a tombstone is aged from when the sender took it up (a write without heldMs: a gossiped one, or
+      // from an older node, from now); a sender's claim is not signed, so it can age one no further than
+      // its stamp does (what every member judged by before): it cannot make a delete drop at once
+      const held = Math.min(heldMsOf(received), this.deps.clock.mostHeldMs(entry.t))
+      if (this.applyAndEmit(entry, now - held)) result.changed++
     }
     return result
   }

@@ -40,6 +40,14 @@ export class HlcClock {
     return { ...this.last }
   }
 
+  /**
+   * The longest anyone can have held a write stamped `t`: since then by our wall clock, plus the drift we
+   * allow a writer ahead of us. Bounds a sender's claim of how long it has held a tombstone.
+   */
+  mostHeldMs (t: number): number {
+    return Math.max(0, this.physical() - t + this.maxDriftMs)
+  }
+
   /** Merges a remote stamp; false (and no change) when it is too far in the future. */
   receive (remote: Hlc): boolean {
     const p = this.physical()

@@ -137,4 +137,20 @@ describe('tombstone age', () => {
     expect(a.expire(TTL_MS)).toBe(0)
     expect(a.snapshot()[0]?.heldMs).toBe(1000)
   })
+
+  it('a sender cannot make a delete drop sooner than its stamp says by overstating heldMs: a claim is bounded by the write\'s age (plus the drift allowed)', () => {
+    elapsed = 0
+    const writer = replica('peer-w', () => 50_000_000 + elapsed)
+    const a = replica('peer-a', () => 50_000_000 + elapsed)
+    writer.set('k', 1)
+    writer.delete('k')
+    const [tombstone] = writer.snapshot()
+    a.merge([{ ...tombstone!, heldMs: 1e12 }])
+    elapsed += 1000
+    expect(a.expire(TTL_MS)).toBe(0)
+    // held as if the write were as old as it is plus the 60 s drift allowed a writer ahead, at most
+    expect(a.snapshot()[0]?.heldMs).toBe(61_000)
+    elapsed += TTL_MS - 61_000 + 1
+    expect(a.expire(TTL_MS)).toBe(1)
+  })
 })

@@ -59,10 +59,10 @@ describe('a single-use join token redeemed twice at once', () => {
     const record = await new TokenStore(dir).create({ roles: ['agent'], ttlMs: 60_000, uses: 1 })
     const storeModule = new URL('../../../src/join/token-store.ts', import.meta.url).pathname
     const startAt = Date.now() + 1500
-    // each waits for the same wall-clock moment, so the four reach the lock together
+    // each sleeps until the same wall-clock moment (no busy loop), so the four reach the lock together
     const script = `const { TokenStore } = await import(${JSON.stringify(storeModule)})
       const store = new TokenStore(${JSON.stringify(dir)})
-      while (Date.now() < ${startAt}) {}
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.max(0, ${startAt} - Date.now()))
       const result = await store.consume(${JSON.stringify(record.id)}, () => undefined)
       process.stdout.write(JSON.stringify('refused' in result ? result : { used: result.used }))`
     const outputs = await Promise.all(Array.from({ length: 4 }, async () => await new Promise<string>((resolve, reject) => {

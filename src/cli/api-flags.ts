@@ -31,8 +31,7 @@ export function apiOptions (): Option[] {
     new Option('--api-jwt-issuer <iss>', 'refuse bearer tokens whose iss claim is not this (default: not checked)').env('GRID_API_JWT_ISSUER'),
     new Option('--api-jwt-audience <aud>', 'refuse bearer tokens whose aud claim does not name this (default: not checked; set it when the identity provider also issues tokens for other services)').env('GRID_API_JWT_AUDIENCE'),
     intOption('--api-rate-limit <n>', 'HTTP API requests per token subject (else client address) per minute (default 600)', 1, 1_000_000_000).env('GRID_API_RATE_LIMIT'),
-    new Option('--api-hook <spec>', 'a webhook, name=task:secretFile[:wait]: POST /v1/hooks/<name> runs registered task <task>, signed with the secret in secretFile; :wait answers with the result (repeatable)')
-      .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value])
+    listOption('--api-hook <spec>', 'a webhook, name=task:secretFile[:wait]: POST /v1/hooks/<name> runs registered task <task>, signed with the secret in secretFile; :wait answers with the result (repeatable, comma-separated in GRID_API_HOOKS)').env('GRID_API_HOOKS')
   ]
 }
 

@@ -103,7 +103,7 @@ export function nodeCommand (): Command {
     .addOption(numberOption('--channel-sync-bytes <n>', 'largest snapshot-exchange message; bigger snapshots stream in chunks (default 4194304)', syncMessageBytes).env('GRID_CHANNEL_SYNC_BYTES'))
     .addOption(new Option('--crl <file>', 'a revocation list from `grid certs revoke` to enforce from the start (refused, exit 2, unless signed by the grid CA)').env('GRID_CRL'))
     .addOption(intOption('--certificate-check-ms <ms>', 'how often connected peers\' certificates are re-checked for expiry (default 5000)', 100, 3_600_000).env('GRID_CERTIFICATE_CHECK_MS'))
-    .addOption(new Option('--no-deployments', 'never run a pipeline deployment on this node (it still stores and serves them)'))
+    .addOption(new Option('--no-deployments', 'never run a pipeline deployment on this node (it still stores and serves them)').env('GRID_NO_DEPLOYMENTS'))
     .addOption(logLevelOption('info'))
   for (const option of apiOptions()) cmd.addOption(option)
   for (const option of joinOptions()) cmd.addOption(option)

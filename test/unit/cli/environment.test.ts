@@ -81,6 +81,8 @@ const TABLE: Array<[string, string, string, string, string[][]]> = [
   ['GRID_API_JWKS_FILE', '--api-jwks-file', '/etc/gridd/jwks.json', 'apiJwksFile', NODE],
   ['GRID_API_JWT_ISSUER', '--api-jwt-issuer', 'https://idp.example', 'apiJwtIssuer', NODE],
   ['GRID_API_JWT_AUDIENCE', '--api-jwt-audience', 'gridd', 'apiJwtAudience', NODE],
+  ['GRID_API_HOOKS', '--api-hook', 'deploy=resize:/etc/gridd/deploy.secret:wait', 'apiHook', NODE],
+  ['GRID_NO_DEPLOYMENTS', '--no-deployments', '', 'deployments', NODE],
   ['GRID_PEER', '--peer', '10.0.0.1:4100', 'peer', [['status'], ['channel'], ['task', 'run'], ['task', 'get'], ['session', 'list'], ['session', 'cancel']]]
 ]
 
@@ -126,6 +128,24 @@ describe('GRID_* environment variables', () => {
     for (const on of ['true', '1', 'yes', 'on', 'TRUE']) expect((await parse(['node'], [], { GRID_AGENT: on })).agent).toBe(true)
     // the flag still wins over a variable that says off
     expect((await parse(['node'], ['--agent'], { GRID_AGENT: 'false' })).agent).toBe(true)
+  })
+
+  it('every grid node option has an environment variable (DESIGN §8), but --ca/--cert/--key (GRID_TLS_*) and --dev', () => {
+    const node = buildProgram().commands.find(c => c.name() === 'node')!
+    const without = node.options.filter(o => o.envVar == null).map(o => o.long)
+    expect(without.sort()).toEqual(['--ca', '--cert', '--dev', '--key'])
+  })
+
+  it('GRID_NO_DEPLOYMENTS is a switch: 1 keeps deployments off this node, 0 or empty leaves them on; the flag wins', async () => {
+    for (const on of ['1', 'true', 'yes']) expect((await parse(['node'], [], { GRID_NO_DEPLOYMENTS: on })).deployments).toBe(false)
+    for (const off of ['0', 'false', 'no', 'off', '']) expect((await parse(['node'], [], { GRID_NO_DEPLOYMENTS: off })).deployments, `GRID_NO_DEPLOYMENTS=${JSON.stringify(off)}`).toBe(true)
+    expect((await parse(['node'], ['--no-deployments'], { GRID_NO_DEPLOYMENTS: '0' })).deployments).toBe(false)
+    await expect(parse(['node'], [], { GRID_NO_DEPLOYMENTS: 'maybe' })).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringMatching(/^GRID_NO_DEPLOYMENTS: /) })
+  })
+
+  it('GRID_API_HOOKS holds several hooks, comma-separated, as GRID_TASKS does', async () => {
+    const hooks = 'a=t:/s/a.secret,b=t:/s/b.secret:wait'
+    expect((await parse(['node'], [], { GRID_API_HOOKS: hooks })).apiHook).toEqual(['a=t:/s/a.secret', 'b=t:/s/b.secret:wait'])
   })
 
   it('a switch variable that is neither on nor off is refused, naming it (exit 2: ERR_CONFIG)', async () => {

@@ -28,19 +28,21 @@ export function utilizationAfter (request: ResourceRequest, agent: AgentLoad): n
 }
 
 /**
- * One ascending sort key per agent. burden = utilization after placing / |weight|.
- * A horizontal agent scores +burden (the least burdened first: spread), a
- * vertical one -burden (the most burdened that still fits first: pack), so
- * agents that ask to be packed fill before spreading starts elsewhere.
- * A negative weight flips the agent's strategy; weight 0 agents come after
- * every weighted one ("only if nothing else fits"). Ties: peer id.
+ * One ascending sort key per agent, so that a larger |weight| attracts more work either way.
+ * A horizontal agent scores its burden, utilization after placing / |weight| (the least
+ * burdened first: spread, a weight-2 agent taking twice the share); a vertical one
+ * -(utilization × |weight|) (the fullest that still fits first: pack, a heavier agent packed
+ * sooner — with burden, a heavier agent looked emptier and was packed last), so agents that
+ * ask to be packed fill before spreading starts elsewhere. A negative weight flips the agent's
+ * strategy; weight 0 agents come after every weighted one ("only if nothing else fits").
+ * Ties: peer id.
  */
 function sortKey (request: ResourceRequest, agent: AgentLoad, strategy: Strategy | undefined): [number, number, string] {
   const own = strategy ?? agent.strategy
   const effective = agent.weight < 0 ? (own === 'horizontal' ? 'vertical' : 'horizontal') : own
   const utilization = utilizationAfter(request, agent)
-  const burden = agent.weight === 0 ? utilization : utilization / Math.abs(agent.weight)
-  return [agent.weight === 0 ? 1 : 0, effective === 'horizontal' ? burden : -burden, agent.id]
+  const magnitude = agent.weight === 0 ? 1 : Math.abs(agent.weight)
+  return [agent.weight === 0 ? 1 : 0, effective === 'horizontal' ? utilization / magnitude : -utilization * magnitude, agent.id]
 }
 
 /**

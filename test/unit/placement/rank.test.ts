@@ -33,6 +33,17 @@ describe('placement', () => {
     expect(Math.abs((result.light ?? 0) - 10)).toBeLessThanOrEqual(2)
   })
 
+  it('under vertical too a larger weight attracts more work: the heavier agent is packed first', () => {
+    // burden / weight made a heavier agent look emptier, so packing (most burden first) left it for last
+    expect(planPlacement(ONE, [agent('heavy', { weight: 2 }), agent('light')], 4, 'vertical')).toEqual(['heavy', 'heavy', 'heavy', 'heavy'])
+    expect(planPlacement(ONE, [agent('light'), agent('heavy', { weight: 3, strategy: 'vertical' })], 4, 'vertical')).toEqual(['heavy', 'heavy', 'heavy', 'heavy'])
+    // a nearly full agent is still finished before an empty heavier one is started (3/4 × 1 > 1/4 × 2)
+    const nearlyFull = agent('light', { used: { cpu: 2, memoryMb: 0, workers: 2 } })
+    expect(rankAgents(ONE, [agent('heavy', { weight: 2 }), nearlyFull], 'vertical').ranked.map(a => a.id)).toEqual(['light', 'heavy'])
+    // a negative weight on a horizontal grid packs with its magnitude: -2 is packed before -1
+    expect(rankAgents(ONE, [agent('a', { weight: -1 }), agent('b', { weight: -2 })]).ranked.map(a => a.id)).toEqual(['b', 'a'])
+  })
+
   it('a negative weight flips the strategy for that agent', () => {
     // horizontal grid, but b (weight -1) wants to be packed: it fills first
     const plan = planPlacement(ONE, [agent('a'), agent('b', { weight: -1 })], 5)

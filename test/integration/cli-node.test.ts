@@ -42,7 +42,11 @@ describe('grid node: bad input exits 2 with one line naming it; signals stop it'
     // an agent's flags on a node that runs no workers: dropped without a word before
     ['--workers without --agent', ['--workers', '2'], /--workers: needs --agent/],
     ['--worker-user without --agent', ['--worker-user', 'nobody'], /--worker-user: needs --agent/],
-    ['an --api-* flag without --api', ['--api-tls'], /api-tls: needs --api/]
+    ['an --api-* flag without --api', ['--api-tls'], /api-tls: needs --api/],
+    // loaded before the node starts, as --task's modules are: it never joins the grid only to leave at once
+    ['an --addon module that does not exist', ['--addon', '/nonexistent/addon.ts'], /--addon: cannot load .*nonexistent/],
+    ['an --addon module that is no add-on', ['--addon', fileURLToPath(new URL('../fixtures/stages/noop.mjs', import.meta.url))], /--addon: .*no default export made with defineAddon/],
+    ['--addon options that are not JSON', ['--addon', `${SLOW_STOP}:{bad`], /--addon: the options .* are not valid JSON/]
   ]
   for (const [what, args, names] of cases) {
     it(`${what} (${args.join(' ')})`, async () => {

@@ -11,6 +11,7 @@ import type { Logger } from '../../logger.ts'
 import { CertsNotFoundError, ConfigError } from '../../errors.ts'
 import { onShutdownSignal } from '../signals.ts'
 import { parseAddonSpec, loadAddon } from '../addon-spec.ts'
+import type { Addon } from '../../addons/addon.ts'
 import { resolveTaskSpec } from '../task-spec.ts'
 import { MEMBER_EVENT_TYPES } from '../../membership/events.ts'
 import { DEFAULT_MODULE_CACHE_MB, DEFAULT_PRESTART_WORKERS } from '../../agent/config.ts'
@@ -120,8 +121,14 @@ async function runNode (flags: NodeFlags): Promise<void> {
   const given = flags.agent === true ? undefined : AGENT_ONLY_FLAGS.find(([key]) => flags[key] != null)
   if (given != null) throw new ConfigError(given[1], 'needs --agent (GRID_AGENT): a node without it runs no workers')
   const logger = await createCliLogger(flags.logLevel)
-  // before the node starts: a missing task module is bad input (exit 2), not a failure later
+  // before the node starts: a missing task or add-on module is bad input (exit 2), not a failure later
+  // (the node would have joined the grid only to leave it at once)
   const tasks = await Promise.all((flags.task ?? []).map(async spec => await resolveTaskSpec(spec, process.cwd())))
+  const addons: Array<{ addon: Addon<unknown>, options: unknown }> = []
+  for (const spec of flags.addon ?? []) {
+    const { module, options } = parseAddonSpec(spec)
+    addons.push({ addon: await loadAddon(module, process.cwd()), options })
+  }
   // --dev wins: it never mixes the throwaway CA with real certificates
   // --join: the certificate comes from the grid (or from the data dir, after a first join)
   const dataDir = flags.join == null ? flags.dataDir : joinedDataDir(flags.dataDir, process.env.XDG_STATE_HOME)
@@ -179,10 +186,7 @@ async function runNode (flags: NodeFlags): Promise<void> {
     if (flags.dashboard != null) await node.use((await import('../../dashboard/addon.ts')).dashboardAddon, { port: flags.dashboard, host: flags.dashboardHost })
     if (api != null) await node.use((await import('../../api/addon.ts')).apiAddon, api)
     await useJoinAndHealth(node, flags, found?.tls)
-    for (const spec of flags.addon ?? []) {
-      const { module, options } = parseAddonSpec(spec)
-      await node.use(await loadAddon(module, process.cwd()), options)
-    }
+    for (const { addon, options } of addons) await node.use(addon, options)
   } catch (err) {
     await node.stop()
     throw err

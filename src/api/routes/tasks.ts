@@ -29,8 +29,8 @@ export function taskRoutes (app: FastifyInstance, api: ApiContext): void {
       // bounded, as over the tasks protocol: a task queued with no agent free has no timeout running yet
       await settledWithin(task, { signal: replySignal(reply), timeoutMs: api.settings.maxWaitMs })
       if (task.final) return await sendHeld(api, reply, principal.subject, 200, taskView(task))
-      return await reply.code(202).send({ id: task.id, session: task.session, status: task.status })
     }
+    // accepted (or still running after a wait): where to read it later
     return await reply.code(202).header('location', `/v1/tasks/${encodeURIComponent(task.id)}`).send({ id: task.id, session: task.session, status: task.status })
   })
 

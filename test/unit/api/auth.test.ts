@@ -234,7 +234,10 @@ describe('the API server (in process, stub node)', () => {
     const started = performance.now()
     const res = await fetch(`${server.url}/v1/tasks?wait=1`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"task":"noop"}', signal: AbortSignal.timeout(10_000) })
     expect(res.status).toBe(202)
-    expect(await res.json()).toMatchObject({ status: 'queued' })
+    const body = await res.json() as { id: string }
+    expect(body).toMatchObject({ status: 'queued' })
+    // where to read it later, as a plain submit says
+    expect(res.headers.get('location')).toBe(`/v1/tasks/${encodeURIComponent(body.id)}`)
     expect(performance.now() - started).toBeGreaterThanOrEqual(250)
   })
 

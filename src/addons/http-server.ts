@@ -26,15 +26,18 @@ export async function serveHttp (what: string, handler: RequestListener, options
   if (!Number.isInteger(options?.port) || options.port < 0 || options.port > 65535) throw new ConfigError(`${what} port`, `must be 0..65535, got ${String(options?.port)}`)
   const host = options.host ?? '127.0.0.1'
   const allowed = options.allowedHosts == null ? undefined : new Set([host, ...options.allowedHosts].map(name => name.toLowerCase()))
-  const server = createServer(allowed == null
-    ? handler
-    : (req, res) => {
-        if (!hostAllowed(req.headers.host, allowed) || !originAllowed(req.headers.origin, allowed)) {
-          res.writeHead(403, { 'content-type': 'text/plain' }).end('host not allowed')
-          return
-        }
-        handler(req, res)
-      })
+  const server = createServer((req, res) => {
+    // a target no URL parser takes ("//") would throw in the handler's `new URL`: out of the request event, a crash
+    if (!URL.canParse(req.url ?? '/', 'http://served')) {
+      res.writeHead(400, { 'content-type': 'text/plain' }).end('bad request target')
+      return
+    }
+    if (allowed != null && (!hostAllowed(req.headers.host, allowed) || !originAllowed(req.headers.origin, allowed))) {
+      res.writeHead(403, { 'content-type': 'text/plain' }).end('host not allowed')
+      return
+    }
+    handler(req, res)
+  })
   server.listen(options.port, host)
   await once(server, 'listening')
   const address = server.address()

@@ -1,5 +1,6 @@
 import type { Logger } from '../logger.ts'
 import { ProtocolError } from '../errors.ts'
+import { RefusalLog } from './mtls/refusal-log.ts'
 
 /** One line of the rejected-message counter (`gridd_rejected_messages_total{protocol,reason}`). */
 export interface RejectedCount {
@@ -21,22 +22,20 @@ export function streamFailure (err: unknown): string {
   return name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'failed'
 }
 
-const LOG_EVERY_MS = 60_000
-/** Bounds the log limiter's memory: a flood of fresh peer ids cannot grow it without end. */
-const MAX_LOG_KEYS = 4096
-
 /**
  * Bad messages from peers: each is counted by protocol and reason, and logged
  * at most once a minute per peer, protocol and reason, so a hostile member
- * cannot flood the log (nor crash the node: callers drop the message).
+ * cannot flood the log (nor crash the node: callers drop the message). The
+ * peer is often an author id the message names, which a member can mint at
+ * will (gossip is signed by any key): so all peers together get at most
+ * MAX_LINES_PER_WINDOW lines a minute too (RefusalLog).
  */
 export class Rejections {
-  private readonly log: Logger
+  private readonly lines: RefusalLog
   private readonly counts = new Map<string, RejectedCount>()
-  private readonly lastLogged = new Map<string, number>()
 
   constructor (log: Logger) {
-    this.log = log
+    this.lines = new RefusalLog(log)
   }
 
   /**
@@ -48,23 +47,11 @@ export class Rejections {
     const row = this.counts.get(key) ?? { protocol, reason, count: 0 }
     row.count++
     this.counts.set(key, row)
-    const now = performance.now()
-    const logKey = `${key}\0${peer ?? ''}`
-    const last = this.lastLogged.get(logKey)
-    if (last != null && now - last < LOG_EVERY_MS) return
-    if (this.lastLogged.size >= MAX_LOG_KEYS) this.prune(now)
-    this.lastLogged.set(logKey, now)
-    this.log.warn({ from: peer, protocol, rejected: reason, reason: detail, ...fields }, msg)
+    this.lines.warn(peer ?? '', key, { from: peer, protocol, rejected: reason, reason: detail, ...fields }, msg)
   }
 
   /** The counters, for stats and metrics. */
   counters (): RejectedCount[] {
     return [...this.counts.values()].map(row => ({ ...row }))
-  }
-
-  private prune (now: number): void {
-    for (const [key, at] of this.lastLogged) if (now - at >= LOG_EVERY_MS) this.lastLogged.delete(key)
-    // all recent: forget the oldest rather than grow
-    while (this.lastLogged.size >= MAX_LOG_KEYS) this.lastLogged.delete(this.lastLogged.keys().next().value!)
   }
 }

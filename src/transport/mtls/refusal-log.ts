@@ -12,6 +12,7 @@ export const MAX_LINES_PER_WINDOW = 100
  * expired or foreign certificate gets one warn line a minute (with how many
  * more were refused since), not one per attempt; and all hosts together get
  * at most MAX_LINES_PER_WINDOW lines a minute, the rest summed up in one line.
+ * Rejections logs dropped peer messages through it the same way.
  */
 export class RefusalLog {
   private readonly log: Logger

@@ -6,6 +6,12 @@ import { taskMetrics } from './task-metrics.ts'
 
 const STATES = ['alive', 'suspect', 'failed', 'left'] as const
 const PRESSURES = ['high', 'even', 'low'] as const
+/**
+ * Finished pipeline stages whose item totals are kept, the least recently finished forgotten first:
+ * pipeline names are not bounded (a member may deploy under new names one after another), and each
+ * kept stage is a series of every item counter.
+ */
+export const MAX_FINISHED_STAGES = 1024
 
 /** The counters of two runs of the same pipeline stage, summed (maxWorkers is not a counter). */
 function add (a: StageSummary, b: StageSummary): Pick<StageSummary, 'processed' | 'failed' | 'retried' | 'decisions'> {
@@ -29,7 +35,9 @@ export function createRegistry (node: Pick<AddonHost, 'self' | 'members' | 'pipe
       for (const t of run.totals()) {
         const key = `${run.name}\u0000${t.name}`
         const before = finished.get(key) ?? { name: t.name, processed: 0, failed: 0, retried: 0, maxWorkers: 0, decisions: 0 }
+        finished.delete(key)
         finished.set(key, { ...before, ...add(before, t) })
+        if (finished.size > MAX_FINISHED_STAGES) finished.delete(finished.keys().next().value!)
       }
     }
     run.done.then(settle, settle)

@@ -1,0 +1,35 @@
+import { it, expect } from 'vitest'
+import { createRegistry, MAX_FINISHED_STAGES } from '../../../src/metrics/collectors.ts'
+import type { PipelineRun } from '../../../src/pipeline/run.ts'
+import type { StageSummary } from '../../../src/pipeline/types.ts'
+import { entry } from '../membership/helpers.ts'
+import { emptyOverview } from '../../../src/tasks/stats.ts'
+
+/** A finished run of pipeline `name` with one stage that processed `processed` items. */
+function finishedRun (name: string, processed: number): PipelineRun {
+  const totals: StageSummary[] = [{ name: 'work', processed, failed: 0, retried: 0, maxWorkers: 1, decisions: 0 }]
+  return { name, totals: () => totals, done: Promise.resolve() } as unknown as PipelineRun
+}
+
+function registry (): ReturnType<typeof createRegistry> {
+  return createRegistry({ self: () => ({ ...entry('S'), lastSeenMs: 0 }), members: () => [], pipelines: () => [], connectedPeers: () => [], rejectedMessages: () => [], certificateNotAfter: () => Date.now() + 90_000, tasksOverview: emptyOverview })
+}
+
+it('finished runs add to the item counters under their pipeline and stage', async () => {
+  const { registry: r, track } = registry()
+  track(finishedRun('etl', 3))
+  track(finishedRun('etl', 4))
+  await Promise.resolve()
+  expect(await r.metrics()).toContain('gridd_items_processed_total{pipeline="etl",stage="work"} 7')
+})
+
+it('the finished runs\' totals are bounded: pipelines under ever new names (a member deploys one after another) do not grow the node\'s memory or its series without end', async () => {
+  const { registry: r, track } = registry()
+  for (let i = 0; i < MAX_FINISHED_STAGES + 500; i++) track(finishedRun(`deploy-${i}`, 1))
+  await new Promise(resolve => setImmediate(resolve))
+  const series = (await r.metrics()).split('\n').filter(line => line.startsWith('gridd_items_processed_total{'))
+  expect(series.length).toBeLessThanOrEqual(MAX_FINISHED_STAGES)
+  // the most recent are the ones kept
+  expect(series.some(line => line.includes(`pipeline="deploy-${MAX_FINISHED_STAGES + 499}"`))).toBe(true)
+  expect(series.some(line => line.includes('pipeline="deploy-0"'))).toBe(false)
+})

@@ -40,7 +40,7 @@ const ASSETS: Record<string, { file: string, type: string }> = {
 /**
  * Serves the live dashboard of `node`: the page, its chart library, a JSON
  * snapshot, and `/events` (server-sent events: a snapshot every `intervalMs`
- * and at once on every membership change).
+ * and at once on a membership change, one for a burst of them).
  */
 export async function startDashboard (node: Pick<AddonHost, 'self' | 'members' | 'pipelines' | 'tasksOverview' | 'on' | 'off'>, options: DashboardOptions, log: Logger): Promise<Dashboard> {
   const intervalMs = options.intervalMs ?? 1000
@@ -91,7 +91,14 @@ export async function startDashboard (node: Pick<AddonHost, 'self' | 'members' |
 
   const endpoint = await serveHttp('dashboard', (req, res) => { void handle(req, res) }, { port: options.port, host: options.host, allowedHosts: options.allowedHosts ?? [] })
   // listening first: a port that cannot be bound leaves no timer or listener behind
-  const onMembership = (): void => { push() }
+  // one push for a burst of events (a member sync lists hundreds at once): a full snapshot per event would
+  // block the loop and fill a page's buffer past maxBufferedBytes, dropping a page that reads
+  let pushPending = false
+  const onMembership = (): void => {
+    if (pushPending) return
+    pushPending = true
+    setImmediate(() => { pushPending = false; push() })
+  }
   const membershipEvents: MemberEventType[] = ['member:join', 'member:update', 'member:suspect', 'member:fail', 'member:leave', 'member:rejoin']
   try {
     for (const event of membershipEvents) node.on(event, onMembership)

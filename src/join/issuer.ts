@@ -13,6 +13,7 @@ import { peerIdFromCertificate } from '../transport/identity.ts'
 import type { Logger } from '../logger.ts'
 import { describeRoles } from '../trust/roles.ts'
 import { FailureLimiter } from './rate-limit.ts'
+import { RefusalLog } from '../transport/mtls/refusal-log.ts'
 import { macMatches } from './token.ts'
 import type { TokenRecord, TokenStore } from './token-store.ts'
 import { JOIN_EXCHANGE_TIMEOUT_MS, joinRequest, readLine, writeLine } from './wire.ts'
@@ -53,9 +54,12 @@ export class JoinIssuer {
   private readonly issued: IssuedLog
   private server?: Server
   private readonly sockets = new Set<TLSSocket>()
+  /** Anyone may connect, from as many addresses as they hold: refusals are logged at most 100 lines a minute in all. */
+  private readonly refusals: RefusalLog
 
   constructor (init: JoinIssuerInit) {
     this.init = init
+    this.refusals = new RefusalLog(init.log)
     this.limiter = init.limiter ?? new FailureLimiter()
     this.issued = init.issued ?? new IssuedLog(dirname(init.tokens.path))
   }
@@ -152,9 +156,9 @@ export class JoinIssuer {
   private refuse (from: string, reason: string, err?: unknown): JoinResponse {
     const failures = this.limiter.fail(from)
     if (this.limiter.blocked(from)) {
-      if (failures === this.limiter.maxFailures) this.init.log.warn({ from, failures }, 'join refused: too many failed attempts, this address is refused for a while')
+      if (failures === this.limiter.maxFailures) this.refusals.warn(from, 'blocked', { from, failures }, 'join refused: too many failed attempts, this address is refused for a while')
     } else {
-      this.init.log.warn({ from, reason, err }, 'join refused')
+      this.refusals.warn(from, reason, { from, reason, err }, 'join refused')
     }
     return { v: 1, ok: false, error: `join refused: ${reason}` }
   }

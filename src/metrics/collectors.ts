@@ -26,6 +26,7 @@ function add (a: StageSummary, b: StageSummary): Pick<StageSummary, 'processed' 
 export function createRegistry (node: Pick<AddonHost, 'self' | 'members' | 'pipelines' | 'connectedPeers' | 'rejectedMessages' | 'certificateNotAfter' | 'tasksOverview'>): { registry: Registry, track: (run: PipelineRun) => void } {
   const registry = new Registry()
   const finished = new Map<string, StageSummary>()
+  let forgottenDecisions = 0
   const active = new Set<PipelineRun>()
   const track = (run: PipelineRun): void => {
     if (active.has(run)) return
@@ -37,7 +38,12 @@ export function createRegistry (node: Pick<AddonHost, 'self' | 'members' | 'pipe
         const before = finished.get(key) ?? { name: t.name, processed: 0, failed: 0, retried: 0, maxWorkers: 0, decisions: 0 }
         finished.delete(key)
         finished.set(key, { ...before, ...add(before, t) })
-        if (finished.size > MAX_FINISHED_STAGES) finished.delete(finished.keys().next().value!)
+        if (finished.size > MAX_FINISHED_STAGES) {
+          const [oldest, forgotten] = finished.entries().next().value!
+          finished.delete(oldest)
+          // the unlabelled decisions counter keeps what the forgotten stage counted: it must not go down
+          forgottenDecisions += forgotten.decisions
+        }
       }
     }
     run.done.then(settle, settle)
@@ -116,7 +122,7 @@ export function createRegistry (node: Pick<AddonHost, 'self' | 'members' | 'pipe
   // the stages' own decision counts (what the summary reports), so runs started before the add-on count in full
   new Counter({
     name: 'gridd_equalizer_decisions_total', help: 'Equalizer actions (spawns and drains) on pipelines this node owns', registers: [registry],
-    collect () { this.reset(); this.inc(stageTotals().reduce((n, row) => n + row.t.decisions, 0)) }
+    collect () { this.reset(); this.inc(stageTotals().reduce((n, row) => n + row.t.decisions, forgottenDecisions)) }
   })
   new Gauge({
     name: 'gridd_libp2p_connections', help: 'Peers this node has an open libp2p connection to', registers: [registry],

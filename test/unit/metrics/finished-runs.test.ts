@@ -6,8 +6,8 @@ import { entry } from '../membership/helpers.ts'
 import { emptyOverview } from '../../../src/tasks/stats.ts'
 
 /** A finished run of pipeline `name` with one stage that processed `processed` items. */
-function finishedRun (name: string, processed: number): PipelineRun {
-  const totals: StageSummary[] = [{ name: 'work', processed, failed: 0, retried: 0, maxWorkers: 1, decisions: 0 }]
+function finishedRun (name: string, processed: number, decisions = 0): PipelineRun {
+  const totals: StageSummary[] = [{ name: 'work', processed, failed: 0, retried: 0, maxWorkers: 1, decisions }]
   return { name, totals: () => totals, done: Promise.resolve() } as unknown as PipelineRun
 }
 
@@ -25,11 +25,13 @@ it('finished runs add to the item counters under their pipeline and stage', asyn
 
 it('the finished runs\' totals are bounded: pipelines under ever new names (a member deploys one after another) do not grow the node\'s memory or its series without end', async () => {
   const { registry: r, track } = registry()
-  for (let i = 0; i < MAX_FINISHED_STAGES + 500; i++) track(finishedRun(`deploy-${i}`, 1))
+  for (let i = 0; i < MAX_FINISHED_STAGES + 500; i++) track(finishedRun(`deploy-${i}`, 1, 2))
   await new Promise(resolve => setImmediate(resolve))
   const series = (await r.metrics()).split('\n').filter(line => line.startsWith('gridd_items_processed_total{'))
   expect(series.length).toBeLessThanOrEqual(MAX_FINISHED_STAGES)
   // the most recent are the ones kept
   expect(series.some(line => line.includes(`pipeline="deploy-${MAX_FINISHED_STAGES + 499}"`))).toBe(true)
   expect(series.some(line => line.includes('pipeline="deploy-0"'))).toBe(false)
+  // the unlabelled sum still counts the forgotten stages: a counter never goes down
+  expect(await r.metrics()).toContain(`gridd_equalizer_decisions_total ${2 * (MAX_FINISHED_STAGES + 500)}`)
 })

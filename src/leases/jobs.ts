@@ -42,6 +42,8 @@ export class KeyedLeases {
   prune (live: Set<string>): string[] {
     const gone = [...this.keepers.keys()].filter(id => !live.has(id))
     for (const id of gone) this.keepers.delete(id)
+    // a job may fail before it has a keeper: forgotten here too, or every bad id ever written stays
+    for (const id of this.failing) if (!live.has(id)) this.failing.delete(id)
     return gone
   }
 

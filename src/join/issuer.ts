@@ -14,6 +14,7 @@ import type { Logger } from '../logger.ts'
 import { describeRoles } from '../trust/roles.ts'
 import { FailureLimiter } from './rate-limit.ts'
 import { RefusalLog } from '../transport/mtls/refusal-log.ts'
+import { issueText } from '../transport/json-stream.ts'
 import { macMatches } from './token.ts'
 import type { TokenRecord, TokenStore } from './token-store.ts'
 import { JOIN_EXCHANGE_TIMEOUT_MS, joinRequest, readLine, writeLine } from './wire.ts'
@@ -115,7 +116,7 @@ export class JoinIssuer {
 
   private async answer (body: unknown, from: string): Promise<JoinResponse> {
     const parsed = v.safeParse(joinRequest, body)
-    if (!parsed.success) return this.refuse(from, `malformed request: ${parsed.issues[0].message}`)
+    if (!parsed.success) return this.refuse(from, `malformed request: ${issueText(parsed.issues[0].message)}`)
     const request = parsed.output
     let csr: x509.Pkcs10CertificateRequest
     let name: string

@@ -92,13 +92,21 @@ export function parseJson<S extends Schema> (text: string, schema: S): v.InferOu
   return checkMessage(value, schema)
 }
 
+/** What a schema refusal quotes of the problem at most: valibot's messages quote the value received, whole. */
+const MAX_ISSUE_CHARS = 200
+
+/** An issue's message cut to MAX_ISSUE_CHARS: it is logged where the message is refused (each refusal, detail and err). */
+export function issueText (message: string): string {
+  return message.length <= MAX_ISSUE_CHARS ? message : `${message.slice(0, MAX_ISSUE_CHARS - 1)}…`
+}
+
 /** Validates a parsed message against `schema`; throws ProtocolError naming the first problem. */
 export function checkMessage<S extends Schema> (value: unknown, schema: S): v.InferOutput<S> {
   // stop a pipe at its first failed check: a later one (a peer-id parse, a regex) may be costly on hostile input
   const result = v.safeParse(schema, value, { abortPipeEarly: true })
   if (!result.success) {
     const issue = result.issues[0]
-    throw new ProtocolError(`message does not match its schema: ${v.getDotPath(issue) ?? ''} ${issue.message}`.trim())
+    throw new ProtocolError(`message does not match its schema: ${v.getDotPath(issue) ?? ''} ${issueText(issue.message)}`.trim())
   }
   return result.output
 }

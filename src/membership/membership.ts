@@ -1,3 +1,4 @@
+import { MemberEventLog } from './event-log.ts'
 import { EventEmitter } from 'node:events'
 import type { Logger } from '../logger.ts'
 import type { Member, MemberEvent } from './member.ts'
@@ -44,6 +45,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private readonly libp2p: MembershipLibp2p
   private readonly roles: MembershipRoles
   private readonly log: Logger
+  /** Member event lines, bounded: a member can mint members. */
+  private readonly eventLines: MemberEventLog
   private readonly config: MembershipConfig
   private readonly core: MembershipCore
   private readonly rejections: Rejections
@@ -65,6 +68,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.libp2p = libp2p
     this.roles = components.roles
     this.log = log.child({ component: 'membership' })
+    this.eventLines = new MemberEventLog(this.log)
     this.config = config
     this.machine = new MachineLoad(MACHINE_SAMPLE_PERIODS * config.heartbeatMs)
     this.rejections = new Rejections(this.log)
@@ -294,7 +298,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
       const { member } = event
       this.core.noteEvent(event)
       this.connections.observe(event, now)
-      this.log.info({ member: member.id, state: member.state, incarnation: member.incarnation }, event.type)
+      this.eventLines.info({ member: member.id, state: member.state, incarnation: member.incarnation }, event.type)
       this.emit(event.type, member)
     }
     // a suspicion of our own (or its end) is news for the grid now, not at the next period

@@ -90,7 +90,7 @@ export class Workers {
     const shippable = async (): Promise<ShippableModule> => await (shipped ??= options.foreign === true ? readStoredModule(modulePath, options.stage) : readModule(modulePath, options.stage))
     const { ranked, shortfalls } = rankAgents(resources, this.candidates())
     const refusals: Shortfall[] = []
-    for (const agent of this.unreachable.order(ranked, performance.now())) {
+    for (const agent of this.unreachable.order(this.vouchedFirst(ranked), performance.now())) {
       signal?.throwIfAborted()
       // concurrent spawns would all rank agents from the same gossiped load and
       // stampede one agent: count this one against it until gossip catches up
@@ -163,6 +163,18 @@ export class Workers {
   private unsubscribe (): void {
     this.membership.off('member:fail', this.onAgentFailed)
     this.membership.off('member:leave', this.onAgentLeft)
+  }
+
+  /**
+   * `ranked` with the agents whose certificate this owner has seen (it connected to them once) first:
+   * one known only from gossip may not exist (a member can sign heartbeats with keys it mints, each a
+   * member claiming any capacity), and every spawn would wait for its dial to fail before a real agent.
+   * In a grid within the full mesh every agent is connected, so nothing changes there.
+   */
+  private vouchedFirst (ranked: AgentLoad[]): AgentLoad[] {
+    const self = this.libp2p.peerId.toString()
+    const seen = (agent: AgentLoad): boolean => agent.id === self || this.roles.get(agent.id) != null
+    return ranked.every(seen) ? ranked : [...ranked.filter(seen), ...ranked.filter(agent => !seen(agent))]
   }
 
   private candidates (): AgentLoad[] {

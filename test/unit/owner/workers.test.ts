@@ -11,6 +11,7 @@ import { resolveLogger } from '../../../src/logger.ts'
 import type { WorkerHandle } from '../../../src/owner/worker-handle.ts'
 import { FakeNetwork, FakeSpawner, fakeMembership, member, startedModules } from './stubs.ts'
 import type { FakePeer } from './stubs.ts'
+import type { RoleCheck } from '../../../src/trust/credentials.ts'
 
 const MODULE = fileURLToPath(new URL('../../fixtures/stages/noop.mjs', import.meta.url))
 const log = resolveLogger()
@@ -44,7 +45,7 @@ describe('Workers: spawn reservations and refusals (stubbed components)', () => 
   })
 
   /** Starts the agent service of `peer` on `spawner` and returns the owner's Workers seeing A and B. */
-  async function grid (spawners: { a: FakeSpawner, b: FakeSpawner }, weights = { a: 1, b: 1 }): Promise<Workers> {
+  async function grid (spawners: { a: FakeSpawner, b: FakeSpawner }, weights = { a: 1, b: 1 }, roles: RoleCheck = trustEveryone()): Promise<Workers> {
     for (const [peer, spawner] of [[a, spawners.a], [b, spawners.b]] as const) {
       const service = new AgentService(peer.libp2p, spawner.asSpawner(), await startedModules(dataDir), log, trustEveryone())
       await service.start()
@@ -54,7 +55,7 @@ describe('Workers: spawn reservations and refusals (stubbed components)', () => 
       member(a.id, { role: 'agent', weight: weights.a, load: { maxWorkers: 2 } }),
       member(b.id, { role: 'agent', weight: weights.b, load: { maxWorkers: 2 } })
     ]
-    return new Workers(owner.libp2p, fakeMembership(member(owner.id), agents), undefined, log, trustEveryone())
+    return new Workers(owner.libp2p, fakeMembership(member(owner.id), agents), undefined, log, roles)
   }
 
   const spawn = async (workers: Workers): Promise<WorkerHandle> => {
@@ -160,6 +161,24 @@ describe('Workers: spawn reservations and refusals (stubbed components)', () => 
     const fourth = await spawn(workers)
     expect(fourth.agentId).toBe(a.id)
     expect(spawners.a.workers.size).toBe(1)
+  })
+
+  it('an agent known only from gossip (no certificate seen: it may not exist) is tried after the agents this owner has connected to', async () => {
+    const spawners = { a: new FakeSpawner(2), b: new FakeSpawner(2) }
+    // a ranks first by its weight, but this owner never saw its certificate: until a dial to it succeeds, it has none
+    const everyone = trustEveryone()
+    let reachedA = false
+    const hearsayA: RoleCheck = { ...everyone, get: peer => peer === a.id && !reachedA ? undefined : everyone.get(peer) }
+    const workers = await grid(spawners, { a: 2, b: 1 }, hearsayA)
+    // a dial to it would hang (an address that drops packets): the spawn must not wait on it while b has room
+    const release = a.hold()
+    const first = await Promise.race([spawn(workers), new Promise<string>(resolve => setTimeout(() => { resolve('waited on the hearsay agent') }, 2000))])
+    expect(typeof first === 'string' ? first : first.agentId).toBe(b.id)
+    await spawn(workers)
+    // b full: now the hearsay agent is tried, and takes the worker
+    release()
+    reachedA = true
+    expect((await spawn(workers)).agentId).toBe(a.id)
   })
 
   it('an undefined item crosses as such; one JSON has no text for (a function, a symbol) fails alone with ERR_NOT_SERIALIZABLE; the worker stream and the worker stay up', async () => {

@@ -21,6 +21,9 @@ export interface ServeOptions {
   allowedHosts?: string[]
 }
 
+/** Connections one add-on server holds at once. */
+export const MAX_CONNECTIONS = 128
+
 /** The small HTTP servers of the built-in add-ons: a checked port, 127.0.0.1 unless widened, a bounded close. */
 export async function serveHttp (what: string, handler: RequestListener, options: ServeOptions): Promise<HttpEndpoint> {
   if (!Number.isInteger(options?.port) || options.port < 0 || options.port > 65535) throw new ConfigError(`${what} port`, `must be 0..65535, got ${String(options?.port)}`)
@@ -38,6 +41,9 @@ export async function serveHttp (what: string, handler: RequestListener, options
     }
     handler(req, res)
   })
+  // a page, a scraper or a probe holds a connection or two: past this, one opened is closed at once (widened
+  // with --*-host, the port is anyone's, and each idle socket held would be memory and a descriptor)
+  server.maxConnections = MAX_CONNECTIONS
   server.listen(options.port, host)
   await once(server, 'listening')
   const address = server.address()

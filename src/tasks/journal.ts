@@ -54,6 +54,16 @@ const UPDATE_FIELDS = 1 + UPDATE_COLUMNS.length
  * A batch names a row at most once, so the join has one value per row.
  */
 const ROWS_PER_UPDATE = 32
+/**
+ * Names the table holds before it is searched for ones no task row uses (a task's shipped module, agent or
+ * submitter, long forgotten); after a search, twice what is left. The search reads every task row, so it runs
+ * only once the table has doubled: a member shipping a new module version daily would otherwise leave two
+ * names a version, here and in the file, for good.
+ */
+const MIN_NAMES_BEFORE_PRUNE = 1024
+const UNUSED_NAMES = 'DELETE FROM names WHERE id NOT IN (SELECT module FROM tasks UNION SELECT path FROM tasks' +
+  ' UNION SELECT owner FROM tasks WHERE owner IS NOT NULL UNION SELECT agent FROM tasks WHERE agent IS NOT NULL' +
+  ' UNION SELECT submitter FROM tasks WHERE submitter IS NOT NULL) RETURNING id, name'
 const UPDATE_MANY = `WITH v (r, ${UPDATE_COLUMNS.map((_, i) => `c${i}`).join(', ')}) AS (VALUES ${new Array<string>(ROWS_PER_UPDATE).fill(`(${new Array<string>(UPDATE_FIELDS).fill('?').join(', ')})`).join(', ')}) ` +
   `UPDATE tasks SET ${UPDATE_COLUMNS.map((c, i) => `${c} = v.c${i}`).join(', ')} FROM v WHERE tasks.rowid = v.r`
 
@@ -66,9 +76,11 @@ const UPDATE_MANY = `WITH v (r, ${UPDATE_COLUMNS.map((_, i) => `c${i}`).join(', 
 export class Journal {
   readonly path: string
   private readonly db: DatabaseSync
-  private readonly statements: Record<'insertName' | 'insertSession' | 'closeSession' | 'insertTask' | 'insertTasks' | 'updateTask' | 'updateTasks' | 'deleteSessionTasks' | 'deleteSession' | 'deleteEnded', StatementSync>
+  private readonly statements: Record<'insertName' | 'insertSession' | 'closeSession' | 'insertTask' | 'insertTasks' | 'updateTask' | 'updateTasks' | 'deleteSessionTasks' | 'deleteSession' | 'deleteEnded' | 'deleteUnusedNames', StatementSync>
   /** The table of names, as a map (text -> number). */
   private readonly names = new Map<string, number>()
+  /** At this many names, the ones no task uses are deleted (see MIN_NAMES_BEFORE_PRUNE). */
+  private pruneNamesAt = MIN_NAMES_BEFORE_PRUNE
   /** Session id -> its row's number. */
   private readonly sessionRows = new Map<string, number>()
   /** Undoes this transaction's additions to the two maps if it rolls back. */
@@ -87,7 +99,8 @@ export class Journal {
       updateTasks: db.prepare(UPDATE_MANY),
       deleteSessionTasks: db.prepare('DELETE FROM tasks WHERE session = ?'),
       deleteSession: db.prepare('DELETE FROM sessions WHERE rowid = ?'),
-      deleteEnded: db.prepare('DELETE FROM tasks WHERE ended_at < ?')
+      deleteEnded: db.prepare('DELETE FROM tasks WHERE ended_at < ?'),
+      deleteUnusedNames: db.prepare(UNUSED_NAMES)
     }
     for (const row of db.prepare('SELECT id, name FROM names').all()) this.names.set(String(row.name), Number(row.id))
     for (const row of db.prepare('SELECT rowid, id FROM sessions').all()) this.sessionRows.set(String(row.id), Number(row.rowid))
@@ -192,6 +205,7 @@ export class Journal {
       for (let at = 0; at < changes.length; at += UPDATE_FIELDS) s.updateTask.run(...changes.slice(at + 1, at + UPDATE_FIELDS), changes[at]!)
       for (const id of batch.droppedSessions) this.dropSession(id)
       if (batch.forgetEndedBefore != null) s.deleteEnded.run(batch.forgetEndedBefore)
+      if (this.names.size >= this.pruneNamesAt) this.pruneNames()
       this.db.exec('COMMIT')
     } catch (err) {
       this.db.exec('ROLLBACK')
@@ -229,6 +243,17 @@ export class Journal {
     // the recorder writes a task's session first: a task without one is a bug there, not a state to journal
     if (row == null) throw new JournalError(this.path, `a task of session ${id}, which is not journaled`)
     return row
+  }
+
+  /** Deletes the names no task row uses (a later task that names one again adds it anew). */
+  private pruneNames (): void {
+    for (const row of this.statements.deleteUnusedNames.all()) {
+      const name = String(row.name)
+      const id = Number(row.id)
+      this.names.delete(name)
+      this.undo.push(() => { this.names.set(name, id) })
+    }
+    this.pruneNamesAt = Math.max(MIN_NAMES_BEFORE_PRUNE, 2 * this.names.size)
   }
 
   /** The number of `text` in the table of names (added on first use). */

@@ -221,7 +221,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
     if (this.core.publishDue(performance.now())) void this.publish()
     const targets = this.core.targets()
     this.connections.watch(targets)
-    for (const id of this.beats.watch(targets)) void this.pingMember(id)
+    const pinged = this.beats.watch(targets)
+    this.pings.keepLines(pinged)
+    for (const id of pinged) void this.pingMember(id)
   }
 
   private async pingMember (id: string): Promise<void> {

@@ -58,6 +58,19 @@ export class MemberPings {
   }
 
   /**
+   * Closes and forgets the lines to members not in `ids` (those pinged this period): the ring moves on as
+   * members come and go, and a line kept per member ever pinged held its stream, and then its connection, for good.
+   */
+  keepLines (ids: Iterable<string>): void {
+    const kept = new Set(ids)
+    for (const [id, pending] of this.lines) {
+      if (kept.has(id)) continue
+      this.lines.delete(id)
+      void pending.then(line => { line?.close() })
+    }
+  }
+
+  /**
    * Pings `id`; resolves with its incarnation, or undefined when it did not answer in time. A few
    * pings per member may wait at once: a lost one must not hold back the next period's.
    */

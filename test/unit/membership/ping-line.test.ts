@@ -97,3 +97,32 @@ describe('member pings on one long-lived stream', () => {
     await watcher.stop()
   })
 })
+
+describe('member pings: lines to members no longer pinged', () => {
+  it('are closed and let go when the watcher stops pinging those members (the ring moved on), not kept for good', async () => {
+    const watcherPeer = await newPeerId()
+    const memberSide: Stream[] = []
+    const member = new MemberPings({ handle: async () => {}, unhandle: async () => {}, getConnections: () => [] }, trustEveryone(), log, new Rejections(log), () => 9)
+    const answer = (member as unknown as { answer: (s: Stream, c: Connection) => Promise<void> }).answer.bind(member)
+    // 30 older members (they answer pings, not beats), one after the other on the watcher's ring
+    const ids: string[] = []
+    const connections = new Map<string, Connection>()
+    for (let i = 0; i < 30; i++) {
+      const peer = await newPeerId()
+      ids.push(peer.toString())
+      connections.set(peer.toString(), pipedConnection(peer, watcherPeer, () => async (stream, connection) => { memberSide.push(stream); await answer(stream, connection) }).connection)
+    }
+    const watcher = new MemberPings({ handle: async () => {}, unhandle: async () => {}, getConnections: (peer?: unknown) => [connections.get(String(peer))!] }, trustEveryone(), log, new Rejections(log), () => 1)
+    const signal = new AbortController().signal
+    for (const id of ids) {
+      expect(await watcher.ping(id, 1000, signal)).toBe(9)
+      watcher.keepLines([id])
+    }
+    // the line of the member pinged now stays; the 29 before it were closed when the watcher moved on
+    const start = Date.now()
+    while (memberSide.filter(s => s.status === 'open').length > 1 && Date.now() - start < 2000) await new Promise(resolve => setTimeout(resolve, 10))
+    expect(memberSide.filter(s => s.status === 'open')).toHaveLength(1)
+    expect((watcher as unknown as { lines: Map<string, unknown> }).lines.size).toBe(1)
+    await watcher.stop()
+  })
+})

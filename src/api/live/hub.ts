@@ -64,7 +64,8 @@ export class LiveHub {
     const log = this.add(new EventLog(session.id, this.config.replayEvents))
     log.append('counts', { session: session.id, counts: session.counts() })
     const events = session.events()
-    this.detach.set(session.id, () => { void events.return?.() })
+    const detach = (): void => { void events.return?.() }
+    this.detach.set(session.id, detach)
     void (async () => {
       for await (const e of events) {
         if (e.type === 'status') {
@@ -77,6 +78,8 @@ export class LiveHub {
       // the session is done (closed and every task final), or the hub let go
       log.append('counts', { session: session.id, counts: session.counts() })
       log.end()
+      // its stream held the session, and with it every result kept, for as long as the log stays for replay
+      if (this.detach.get(session.id) === detach) this.detach.delete(session.id)
     })()
     return log
   }

@@ -56,6 +56,25 @@ describe('LiveHub', () => {
     expect(hub.task(a)).not.toBe(log)
     hub.close()
   })
+
+  it('holds nothing of a session once it is done: its log stays for replay, the session (its results) goes', async () => {
+    const { node } = stubNode()
+    const hub = new LiveHub({ replayEvents: 100, replayTtlMs: 60_000, maxFollowed: 4096 })
+    const logs: EventLog[] = []
+    for (let i = 0; i < 200; i++) {
+      // opened through the API (followed from its first task), one task with its result, closed
+      const session = node.tasks.session({ name: `s${i}` })
+      logs.push(hub.session(session))
+      session.submit('noop', i).complete('x'.repeat(1000))
+      session.close()
+      await session.done
+    }
+    await new Promise(resolve => setImmediate(resolve))
+    expect(logs.every(log => log.ended)).toBe(true)
+    // the replay buffers stay (replayTtlMs); what let go of each session's event stream does not, nor the session with it
+    expect((hub as unknown as { detach: Map<string, unknown> }).detach.size).toBe(0)
+    hub.close()
+  })
 })
 
 describe('webhook signatures', () => {

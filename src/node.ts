@@ -77,7 +77,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   /** Tasks and sessions owned by this node, and the task names clients may run (`register`). */
   readonly tasks: Tasks
   private readonly runs = new Set<PipelineRun>()
-  /** Pipeline deployments grid-wide: `list()`, `status(name)`, `stop(name)` (and `node.deploy`). */
+  /** Pipeline deployments grid-wide: `list()`, `status(name)`, `stop(name)`, `remove(name)` (and `node.deploy`). */
   readonly deployments: DeploymentsPart
   private readonly addons: AddonRegistry
   private readonly channels: Channels

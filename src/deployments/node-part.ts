@@ -87,6 +87,11 @@ export class DeploymentsPart {
     return this.api().stopDeployment(name)
   }
 
+  /** Removes stopped deployment `name` grid-wide (its record, progress, lease, and code nothing else uses); a running one is refused. */
+  remove (name: string): DeploymentView {
+    return this.api().removeDeployment(name)
+  }
+
   /** The deployments this member runs now. */
   running (): string[] {
     return this.service?.running() ?? []

@@ -12,9 +12,9 @@ import type { Deployments } from './service.ts'
 import type { DeploymentView } from './types.ts'
 
 /**
- * `grid pipeline deploy|list|status|stop` speaks this protocol to any member
- * (the schedules protocol's shape): clients may list and see a status; deploy
- * and stop need the member (or admin) role, checked per request.
+ * `grid pipeline deploy|list|status|stop|remove` speaks this protocol to any member
+ * (the schedules protocol's shape): clients may list and see a status; deploy,
+ * stop and remove need the member (or admin) role, checked per request.
  */
 export const DEPLOYMENTS_PROTOCOL = '/gridd/deployments/1.0.0'
 export const DEPLOYMENTS_ROLES: readonly Role[] = ['client', 'member', 'admin']
@@ -25,18 +25,19 @@ const module = v.object({ sha256: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)),
 export const deploymentRequestSchema = v.variant('op', [
   v.object({ op: v.literal('deploy'), name, code: v.object({ definition: module, stages: v.pipe(v.array(v.object({ ...module.entries, name: v.pipe(v.string(), v.maxLength(64)) })), v.minLength(1), v.maxLength(32)) }), params: v.optional(v.unknown()) }),
   v.object({ op: v.literal('list') }),
-  v.object({ op: v.picklist(['status', 'stop']), name })
+  v.object({ op: v.picklist(['status', 'stop', 'remove']), name })
 ])
 export type DeploymentRequest = v.InferOutput<typeof deploymentRequestSchema>
 
 /** Answers one request from peer `from` on `via` (a deploy is recorded as `peer:<id>`'s). */
 export function answerDeploymentRequest (deployments: Deployments, credentials: Pick<PeerCredentials, 'authorize'>, request: DeploymentRequest, from: string, via?: RequestConnection): DeploymentView | DeploymentView[] {
-  if (request.op === 'deploy' || request.op === 'stop') credentials.authorize(from, CHANGE_ROLES, `${DEPLOYMENTS_PROTOCOL} ${request.op}`, via)
+  if (request.op !== 'list' && request.op !== 'status') credentials.authorize(from, CHANGE_ROLES, `${DEPLOYMENTS_PROTOCOL} ${request.op}`, via)
   switch (request.op) {
     case 'deploy': return deployments.deploy(request.name, request.code, request.params, `peer:${from}`)
     case 'list': return deployments.list()
     case 'status': return deployments.status(request.name)
     case 'stop': return deployments.stopDeployment(request.name)
+    case 'remove': return deployments.removeDeployment(request.name)
   }
 }
 

@@ -99,6 +99,20 @@ export class Deployments {
     return this.view(stopped)
   }
 
+  /**
+   * Removes stopped deployment `name` grid-wide: its record, progress, lease and the code no other
+   * deployment uses. One still running is refused (stop it first: its owner then hands its run over
+   * cleanly, with its last progress written, before anything is deleted under it).
+   */
+  removeDeployment (name: string): DeploymentView {
+    const deployment = this.found(name)
+    if (!deployment.stopped) throw new ConfigError('name', `deployment ${JSON.stringify(name)} is running: stop it first (grid pipeline stop ${name})`)
+    const last = this.view(deployment)
+    this.store.remove(name)
+    this.dropUnusedCode(deployment)
+    return last
+  }
+
   /** The deployments this member runs now. */
   running (): string[] {
     return this.runner.running()
@@ -130,7 +144,7 @@ export class Deployments {
     return deployment
   }
 
-  /** Code the replaced version used that no deployment uses now. */
+  /** Code `previous` (a replaced version, or a removed deployment) used that no deployment uses now. */
   private dropUnusedCode (previous: Deployment): void {
     const used = new Set(this.store.deployments().flatMap(d => [d.hash, ...d.stages.map(s => s.hash)]))
     for (const hash of [previous.hash, ...previous.stages.map(s => s.hash)]) if (!used.has(hash)) this.code.remove(hash)

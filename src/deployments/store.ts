@@ -36,6 +36,14 @@ export class DeploymentStore extends LeaseRecords<RunnerAdvert> {
     this.channel.set(KEY.deployment(deployment.name), deployment)
   }
 
+  /** Deletes deployment `name`'s record, its progress report, lease and run-start fence; true if the record was there. */
+  remove (name: string): boolean {
+    const had = this.channel.delete(KEY.deployment(name))
+    this.channel.delete(KEY.progress(name))
+    this.forget(name)
+    return had
+  }
+
   progress (name: string): Progress | undefined {
     const parsed = v.safeParse(progressSchema, this.channel.get(KEY.progress(name)))
     return parsed.success ? parsed.output : undefined

@@ -106,9 +106,17 @@ describe('pipeline deployments: one owner runs it, another takes over when it is
     // list, status and stop through the CLI: stop cancels the run everywhere
     const listed = await cli(['list'])
     expect(listed.stdout).toMatch(/orders\s+1\s+running/)
+    expect((await cli(['remove', 'orders'], ['--cert-name', 'n7'])).stderr).toMatch(/is running: stop it first/)
     const stopped = await cli(['stop', 'orders', '--json'], ['--cert-name', 'n7'])
     expect(JSON.parse(stopped.stdout)).toMatchObject({ name: 'orders', stopped: true })
     await eventually(() => status().progress?.state === 'stopped' ? true : undefined, 15_000)
+    // removed once stopped (a client may not; a running one is refused): gone from every member's list, its code with it
+    expect((await cli(['remove', 'orders'])).stderr).toMatch(/may not use \/gridd\/deployments\/1\.0\.0 remove/)
+    const removed = await cli(['remove', 'orders', '--json'], ['--cert-name', 'n7'])
+    expect(removed.code).toBe(0)
+    expect(JSON.parse(removed.stdout)).toMatchObject({ name: 'orders', stopped: true })
+    await eventually(() => observer.deployments.list().length === 0 && ![...observer.channel('gridd.deployments').keys()].some(key => key.startsWith('c/')) ? true : undefined, 15_000)
+    expect((await cli(['status', 'orders'])).stderr).toMatch(/no pipeline deployment "orders"/)
   // about a minute on an idle 2-core machine; generous for a loaded one
   }, 300_000)
 })

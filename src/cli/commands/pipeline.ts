@@ -19,12 +19,12 @@ interface PipelineFlags extends ClientFlags {
   params?: string
 }
 
-/** `grid pipeline deploy <file> --name N | list | status <name> | stop <name>`: pipeline deployments, through any member. */
+/** `grid pipeline deploy <file> --name N | list | status <name> | stop <name> | remove <name>`: pipeline deployments, through any member. */
 export function pipelineCommand (): Command {
   const cmd = new Command('pipeline')
-    .description('deploy a pipeline definition grid-wide (one member runs it, another takes over when it fails), list, status, stop; deploy and stop need a member certificate (--cert-name)')
-    .addArgument(new Argument('<op>', 'what to do').choices(['deploy', 'list', 'status', 'stop']))
-    .argument('[target]', 'deploy: the definition file; status, stop: the deployment name')
+    .description('deploy a pipeline definition grid-wide (one member runs it, another takes over when it fails), list, status, stop, remove (a stopped one); deploy, stop and remove need a member certificate (--cert-name)')
+    .addArgument(new Argument('<op>', 'what to do').choices(['deploy', 'list', 'status', 'stop', 'remove']))
+    .argument('[target]', 'deploy: the definition file; status, stop, remove: the deployment name')
     .addOption(new Option('--peer <addr>', 'a member of the grid: host:port or multiaddr').makeOptionMandatory().env('GRID_PEER'))
     .option('--name <name>', 'deploy: the deployment name (a new version if it exists)')
     .option('--params <json>', 'deploy: JSON given to the definition\'s factories as ctx.params')
@@ -64,7 +64,7 @@ async function toRequest (op: string, target: string | undefined, flags: Pipelin
   if (op !== 'deploy') {
     if (target == null) throw new ConfigError(op, 'needs a deployment name')
     checkName(target)
-    return { op: op as 'status' | 'stop', name: target }
+    return { op: op as 'status' | 'stop' | 'remove', name: target }
   }
   if (target == null) throw new ConfigError('deploy', 'needs the definition file: grid pipeline deploy <file> --name <name>')
   if (flags.name == null) throw new ConfigError('name', 'deploy needs --name <name>')

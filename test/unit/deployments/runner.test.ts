@@ -52,6 +52,8 @@ describe('DeploymentRunner: one owner per deployment over replicas of the deploy
       paused,
       /** `peer`'s clock runs ahead from now on: it sees so itself (ClockWatch), and the others refuse its writes. */
       clockAhead: (peer: string) => { aheadSince.set(peer, now); replicas.refused.add(peer) },
+      /** The keys `peer`'s replica holds (tombstones aside). */
+      keys: (peer: string) => [...replicas.get(peer).entries()].map(([key]) => key),
       /** A store over `peer`'s replica: what a deploy made through that member writes. */
       store: (peer: string) => new DeploymentStore(replicas.get(peer)),
       running: () => runs.filter(r => !r.cancelled),
@@ -129,5 +131,22 @@ describe('DeploymentRunner: one owner per deployment over replicas of the deploy
     await g.advance(7000)
     expect(first.cancelled).toBe(true)
     expect(g.running().map(r => r.peer)).toEqual([electHolder('orders', PEERS.filter(p => p !== elected))])
+  }, 20_000)
+
+  it('a deployment removed while its owner still renews (a remove crossing a renewal): the owner cancels its run, and no record of it is left on any replica', async () => {
+    const g = grid()
+    await g.advance(3000)
+    const elected = electHolder('orders', PEERS)!
+    const other = PEERS.find(p => p !== elected)!
+    const first = g.running()[0]!
+    expect(g.keys(other)).toEqual(expect.arrayContaining(['d/orders', 'l/orders', 'f/orders']))
+    // removed through another member; the owner renews its lease (every 400 ms) before the delete reaches it:
+    // that write is newer than the delete, and would stand everywhere
+    expect(g.store(other).remove('orders')).toBe(true)
+    for (let i = 0; i < 6; i++) g.stepOnly(elected, 100)
+    await g.advance(1000)
+    expect(first.cancelled).toBe(true)
+    expect(g.running()).toEqual([])
+    for (const peer of PEERS) expect(g.keys(peer).filter(key => key.endsWith('/orders')), peer).toEqual([])
   }, 20_000)
 })

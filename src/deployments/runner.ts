@@ -7,7 +7,7 @@ import type { LeaseTimings } from '../leases/lease.ts'
 import { KeyedLeases, leaseTimings, stepLoop } from '../leases/jobs.ts'
 import { releaseHeld } from '../leases/records.ts'
 import { RunSlot } from './run-slot.ts'
-import { FreshAdverts, aliveMembers } from '../leases/fresh-adverts.ts'
+import { FreshAdverts, aliveMembers, withdrawAbandoned } from '../leases/fresh-adverts.ts'
 import type { CodeStore } from './code-store.ts'
 import type { DeploymentStore } from './store.ts'
 import type { Deployment } from './types.ts'
@@ -119,6 +119,7 @@ export class DeploymentRunner {
     }
     const byName = new Map(deployments.map(d => [d.name, d]))
     const elect = this.electorate(now)
+    withdrawAbandoned(this.adverts, this.c.store, this.c.self, this.c.members, now)
     this.leases.each([...byName.keys()], name => { this.stepDeployment(byName.get(name)!, now, elect(name) === this.c.self) })
     return byName.size > 0 || this.slots.size > 0
   }

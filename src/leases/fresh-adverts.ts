@@ -10,6 +10,17 @@ export interface RefreshedAdvert {
 export const ADVERT_REFRESH_MS = 15_000
 /** An advert unchanged this long (by this node's clock) is a candidate's that stopped: 4 refreshes missed. */
 export const ADVERT_STALE_MS = 60_000
+/**
+ * An advert unchanged this many times its stale age, of a peer that is no alive member, is deleted by whoever
+ * sees it: a member that died for good (a pod restarted under a new peer id) never withdraws its own, and each
+ * would stay in the channel, and in every snapshot of it, for good. Far past staleness, so a live writer whose
+ * refreshes were refused a while (its clock ahead) is not it; it would write its advert again at its next refresh.
+ */
+export const ABANDONED_AFTER_STALE = 12
+/** …and never sooner than this. */
+const MIN_ABANDONED_MS = 3_600_000
+const SWEEP_EVERY_MS = 60_000
+
 /** How far the clocks of members may differ: the channels refuse writes stamped further ahead (HlcClock's maxDriftMs). */
 const CLOCK_SKEW_MS = 60_000
 
@@ -29,6 +40,7 @@ const CLOCK_SKEW_MS = 60_000
 export class FreshAdverts<A extends RefreshedAdvert> {
   private readonly seen = new Map<string, { at: number | undefined, since: number }>()
   private readonly staleMs: number
+  private sweptAt = -Infinity
 
   /** `staleMs`: how long an advert may stay unchanged (four of its writer's refreshes). */
   constructor (staleMs: number = ADVERT_STALE_MS) {
@@ -53,6 +65,21 @@ export class FreshAdverts<A extends RefreshedAdvert> {
   }
 
   /**
+   * The peers, none of them in `alive`, whose advert (with `at`) has not changed for ABANDONED_AFTER_STALE
+   * stale ages (an hour at least) by this node's clock: their writers are gone, the adverts are to delete.
+   */
+  abandoned (now: number, alive: () => Set<string>): string[] {
+    // looked for once a minute: the members are read only then
+    if (now - this.sweptAt < SWEEP_EVERY_MS) return []
+    this.sweptAt = now
+    const after = Math.max(MIN_ABANDONED_MS, ABANDONED_AFTER_STALE * this.staleMs)
+    const old = [...this.seen].filter(([, seen]) => seen.at != null && now - seen.since >= after).map(([peer]) => peer)
+    if (old.length === 0) return []
+    const members = alive()
+    return old.filter(peer => !members.has(peer))
+  }
+
+  /**
    * The candidates of a lease as this node sees them: the members in `alive` (this node counts as alive)
    * whose advert is fresh. This node leaves itself out once its clock has run too far ahead for the others
    * (`selfAheadMs`, ClockWatch) as long as they take to age its advert out, so that both sides move at
@@ -71,4 +98,12 @@ export class FreshAdverts<A extends RefreshedAdvert> {
 /** This node's view of the members for `FreshAdverts.candidates`: the alive ones and itself, and how long its clock has run ahead. */
 export function aliveMembers (self: string, members: Array<Pick<Member, 'id' | 'state'>>, channel: Pick<Channel, 'clockAheadForMs'>): { alive: Set<string>, self: string, selfAheadMs: number } {
   return { alive: new Set(members.filter(m => m.state === 'alive').map(m => m.id)), self, selfAheadMs: channel.clockAheadForMs() }
+}
+
+/** Deletes the adverts `adverts` finds abandoned (FreshAdverts.abandoned): of peers neither alive nor this node. */
+export function withdrawAbandoned (adverts: FreshAdverts<RefreshedAdvert>, records: { withdraw: (peer: string) => void }, self: string, members: () => Array<Pick<Member, 'id' | 'state'>>, now: number): void {
+  const alive = (): Set<string> => new Set([self, ...members().filter(m => m.state === 'alive').map(m => m.id)])
+  for (const peer of adverts.abandoned(now, alive)) {
+    try { records.withdraw(peer) } catch {} // the node stopping: the next run looks again
+  }
 }

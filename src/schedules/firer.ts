@@ -6,7 +6,7 @@ import type { LeaseKeeper, LeaseTimings } from '../leases/lease.ts'
 import { KeyedLeases, leaseTimings, stepLoop } from '../leases/jobs.ts'
 import { releaseHeld } from '../leases/records.ts'
 import { OverlapGate } from './overlap.ts'
-import { FreshAdverts, aliveMembers } from '../leases/fresh-adverts.ts'
+import { FreshAdverts, aliveMembers, withdrawAbandoned } from '../leases/fresh-adverts.ts'
 import { ticksBetween } from './spec.ts'
 import type { FirerAdvert, ScheduleStore } from './store.ts'
 import type { Lease, Schedule } from './types.ts'
@@ -103,6 +103,7 @@ export class Firer {
     const byId = new Map(schedules.map(s => [s.id, s]))
     // the candidates once per pass, not once per schedule: a pass must stay cheap with thousands of schedules
     const elect = this.electorate(now)
+    withdrawAbandoned(this.adverts, this.c.store, this.c.self, this.c.members, now)
     this.leases.each([...byId.keys()], id => { this.stepSchedule(byId.get(id)!, now, !handOver && elect(byId.get(id)!) === this.c.self) })
     return byId.size > 0
   }

@@ -149,4 +149,19 @@ describe('DeploymentRunner: one owner per deployment over replicas of the deploy
     expect(g.running()).toEqual([])
     for (const peer of PEERS) expect(g.keys(peer).filter(key => key.endsWith('/orders')), peer).toEqual([])
   }, 20_000)
+
+  it('the advert of a runner gone for good (no member of that id, unchanged for hours) is deleted from every replica; the members\' own stay', async () => {
+    const g = grid()
+    await g.advance(1000)
+    g.store('B').advertise('Z', { at: 1 })
+    await g.advance(1000)
+    expect(g.keys('A')).toContain('n/Z')
+    // hours later (a member's step far apart, as after a pause): A finds Z's advert abandoned and deletes it
+    g.stepOnly('A', 5 * 3_600_000)
+    await g.advance(1000)
+    for (const peer of PEERS) {
+      expect(g.keys(peer), peer).not.toContain('n/Z')
+      expect(g.keys(peer).filter(key => key.startsWith('n/')).sort(), peer).toEqual(PEERS.map(p => `n/${p}`))
+    }
+  }, 20_000)
 })

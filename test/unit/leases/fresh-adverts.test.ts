@@ -56,3 +56,15 @@ it('an advert seen for the first time is judged by its writer\'s `at`, allowing 
   adverts.set('gone', { tasks: ['t'], at: now + 1000 })
   expect([...fresh.fresh(adverts, now + 2000).keys()]).toEqual(['gone', 'skewed'])
 })
+
+it('an advert unchanged for 12 stale ages (an hour at least) of a peer that is no alive member is abandoned; an alive member\'s, an older node\'s (no `at`) and a younger one are not', () => {
+  const fresh = new FreshAdverts(ADVERT_STALE_MS)
+  const adverts = new Map([['gone', { at: 5 }], ['alive', { at: 5 }], ['old', {}], ['young', { at: 5 }]])
+  fresh.fresh(new Map([...adverts].filter(([peer]) => peer !== 'young')), 0)
+  fresh.fresh(adverts, 3_000_000)
+  const alive = (): Set<string> => new Set(['alive'])
+  expect(fresh.abandoned(3_599_999, alive)).toEqual([])
+  // looked at once a minute: not again at once
+  expect(fresh.abandoned(3_600_000, alive)).toEqual([])
+  expect(fresh.abandoned(3_660_000, alive)).toEqual(['gone'])
+})

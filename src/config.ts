@@ -10,7 +10,7 @@ import type { Logger } from './logger.ts'
 import type { TlsMaterial } from './transport/mtls/material.ts'
 import { parsePeerAddress, parsePort } from './transport/address.ts'
 import { ConfigError, GridError } from './errors.ts'
-import { checkOption } from './checks/check.ts'
+import { checkOption, checkOptional, shown } from './checks/check.ts'
 import { positiveNumber } from './checks/values.ts'
 import { resolveMembershipConfig } from './membership/config.ts'
 import type { MembershipInit, MembershipConfig } from './membership/config.ts'
@@ -98,6 +98,7 @@ export interface GridNodeConfig {
 
 /** Fills defaults and validates; errors name the option. */
 export function resolveConfig (init: GridNodeInit): GridNodeConfig {
+  checkInitShape(init)
   const host = init.host ?? DEFAULT_HOST
   if (isIP(host) === 0) throw new ConfigError('host', `must be an IP address to listen on, got "${host}"`)
   const port = wrap('port', () => parsePort(init.port ?? DEFAULT_PORT, 'port', true))
@@ -131,5 +132,72 @@ function wrap<T> (option: string, fn: () => T): T {
   } catch (err) {
     if (err instanceof ConfigError || !(err instanceof GridError)) throw err
     throw new ConfigError(option, err.message, { cause: err })
+  }
+}
+
+/*
+ * The shape of `GridNode.start`'s options, checked before any value: a caller
+ * in plain JS (or one casting) gets a ConfigError naming the option, never a
+ * TypeError from deep inside the start, and a misspelt key (`hartbeatMs`) is
+ * refused rather than silently left at its default. Each list of keys is typed
+ * against its interface, so an option added there must be added here.
+ */
+
+type Keys<T> = { readonly [K in keyof Required<T>]: true }
+
+const NODE_KEYS: Keys<GridNodeInit> = {
+  host: true, port: true, peers: true, announce: true, tls: true, dev: true, devName: true, logger: true, stopTimeoutMs: true,
+  agent: true, dataDir: true, stateHome: true, pingIntervalMs: true, channels: true, tasks: true, addons: true, crl: true,
+  certificateCheckMs: true, deployments: true,
+  heartbeatMs: true, suspectAfterMs: true, suspicionMinMs: true, suspicionMaxMs: true, reconnectForMs: true, reconnectMaxBackoffMs: true,
+  forgetLeftAfterMs: true, maxMeshPeers: true, maxMembers: true, monitors: true, refreshPerMemberMs: true, refreshMinMs: true
+}
+
+const AGENT_KEYS: Keys<AgentInit> = {
+  workers: true, cpu: true, memoryMb: true, weight: true, strategy: true, attachTimeoutMs: true, environment: true, moduleDirs: true,
+  moduleCacheMb: true, workerUser: true, prestartWorkers: true
+}
+
+const CHANNELS_KEYS: Keys<ChannelsInit> = {
+  maxValueBytes: true, tombstoneTtlMs: true, syncIntervalMs: true, maxChannels: true, maxKeysPerChannel: true, maxChannelBytes: true, syncMessageBytes: true
+}
+
+const TASKS_KEYS: Keys<TasksInit> = {
+  resultTtlMs: true, window: true, minWorkers: true, maxWorkers: true, sizeEveryMs: true, scaleDownAfterMs: true, cancelGraceMs: true,
+  durable: true, maxResultBytes: true
+}
+
+const DEPLOYMENTS_KEYS: Keys<DeploymentsInit> = {
+  run: true, stepMs: true, claimIdleMs: true, progressMs: true, advertRefreshMs: true,
+  leaseMs: true, renewMs: true, graceMs: true, settleMs: true, pauseMs: true, quietAfterPauseMs: true
+}
+
+/** ConfigError unless `init` has GridNodeInit's shape (known keys, each section of its type); values are checked by resolveConfig. */
+export function checkInitShape (init: unknown): asserts init is GridNodeInit {
+  checkKeys('options', init, NODE_KEYS, '')
+  if (init.agent != null && typeof init.agent !== 'boolean') checkKeys('agent', init.agent, AGENT_KEYS, 'agent.')
+  if (init.channels != null) checkKeys('channels', init.channels, CHANNELS_KEYS, 'channels.')
+  if (init.tasks != null) checkKeys('tasks', init.tasks, TASKS_KEYS, 'tasks.')
+  if (init.deployments != null) checkKeys('deployments', init.deployments, DEPLOYMENTS_KEYS, 'deployments.')
+  for (const option of ['host', 'devName', 'dataDir', 'stateHome', 'crl'] as const) {
+    if (init[option] != null && typeof init[option] !== 'string') throw new ConfigError(option, `must be a string, got ${shown(init[option])}`)
+  }
+  if (init.dev != null && typeof init.dev !== 'boolean') throw new ConfigError('dev', `must be true or false, got ${shown(init.dev)}`)
+  for (const option of ['peers', 'announce', 'addons'] as const) {
+    if (init[option] != null && !Array.isArray(init[option])) throw new ConfigError(option, `must be an array, got ${shown(init[option])}`)
+  }
+  init.addons?.forEach((pair, i) => {
+    if (!Array.isArray(pair) || pair.length < 1 || pair.length > 2) throw new ConfigError(`addons[${i}]`, 'must be an [addon, options?] pair')
+  })
+  if (init.logger != null && typeof (init.logger as { child?: unknown }).child !== 'function') throw new ConfigError('logger', 'must be a pino logger')
+  const deployments = init.deployments as Record<string, unknown> | undefined
+  if (deployments?.run != null && typeof deployments.run !== 'boolean') throw new ConfigError('deployments.run', `must be true or false, got ${shown(deployments.run)}`)
+  for (const key of Object.keys(DEPLOYMENTS_KEYS)) if (key !== 'run') checkOptional(`deployments.${key}`, positiveNumber, deployments?.[key])
+}
+
+function checkKeys<T> (option: string, value: unknown, known: Keys<T>, prefix: string): asserts value is Record<string, unknown> & T {
+  if (value == null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(option, `must be an object of options, got ${shown(value)}`)
+  for (const key of Object.keys(value)) {
+    if (!Object.hasOwn(known, key)) throw new ConfigError(`${prefix}${key}`, `unknown option (known: ${Object.keys(known).join(', ')})`)
   }
 }

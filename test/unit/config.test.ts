@@ -108,3 +108,49 @@ describe('resolveConfig', () => {
     expect((err.cause as { code?: string }).code).toBe('ERR_INVALID_ADDRESS')
   })
 })
+
+describe('resolveConfig: the shape of the options (what a plain-JS caller or a typo meets)', () => {
+  const bad = (init: unknown): ConfigError => configError(init as GridNodeInit)
+
+  it('refuses options that are not an object, naming them, instead of a TypeError', () => {
+    expect(bad(undefined).option).toBe('options')
+    expect(bad(null).option).toBe('options')
+    expect(bad('dev').option).toBe('options')
+  })
+
+  it('refuses an unknown key, at the top and in each section, instead of ignoring it', () => {
+    expect(bad({ dev: true, hartbeatMs: 100 }).option).toBe('hartbeatMs')
+    expect(bad({ dev: true, agent: { worker: 2 } }).option).toBe('agent.worker')
+    expect(bad({ dev: true, channels: { maxValue: 1 } }).option).toBe('channels.maxValue')
+    expect(bad({ dev: true, tasks: { durabel: false } }).option).toBe('tasks.durabel')
+    expect(bad({ dev: true, deployments: { runs: false } }).option).toBe('deployments.runs')
+  })
+
+  it('refuses sections and values of the wrong type, naming the option', () => {
+    expect(bad({ dev: true, agent: 'yes' }).option).toBe('agent')
+    expect(bad({ dev: true, channels: 5 }).option).toBe('channels')
+    expect(bad({ dev: true, tasks: 5 }).option).toBe('tasks')
+    expect(bad({ dev: true, deployments: 5 }).option).toBe('deployments')
+    expect(bad({ dev: true, peers: '10.0.0.5:4100' }).option).toBe('peers')
+    expect(bad({ dev: true, announce: '10.0.0.5:4100' }).option).toBe('announce')
+    expect(bad({ dev: true, addons: 5 }).option).toBe('addons')
+    expect(bad({ dev: true, addons: [5] }).option).toBe('addons[0]')
+    expect(bad({ dev: true, dataDir: 5 }).option).toBe('dataDir')
+    expect(bad({ dev: true, stateHome: 5 }).option).toBe('stateHome')
+    expect(bad({ dev: true, devName: 5 }).option).toBe('devName')
+    expect(bad({ dev: true, crl: 5 }).option).toBe('crl')
+    expect(bad({ dev: 'yes' }).option).toBe('dev')
+    expect(bad({ dev: true, logger: {} }).option).toBe('logger')
+  })
+
+  it('checks the deployments timings, which nothing else checks', () => {
+    expect(bad({ dev: true, deployments: { stepMs: -1 } }).option).toBe('deployments.stepMs')
+    expect(bad({ dev: true, deployments: { leaseMs: Number.NaN } }).option).toBe('deployments.leaseMs')
+    expect(bad({ dev: true, deployments: { run: 'no' } }).option).toBe('deployments.run')
+    expect(resolveConfig({ dev: true, deployments: { run: false, stepMs: 50 } }).deployments).toEqual({ run: false, stepMs: 50 })
+  })
+
+  it('takes every key with an undefined value (what the CLI passes for a flag not given)', () => {
+    expect(() => resolveConfig({ dev: true, heartbeatMs: undefined, agent: { workers: undefined }, channels: { maxChannels: undefined } })).not.toThrow()
+  })
+})

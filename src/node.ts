@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
+import { isMultiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { PeerId } from '@libp2p/interface'
 import { resolveConfig } from './config.ts'
@@ -9,10 +10,10 @@ import type { Logger } from './logger.ts'
 import { createGridLibp2p } from './transport/libp2p.ts'
 import type { GridLibp2p } from './transport/libp2p.ts'
 import { checkMaterial } from './transport/mtls/material.ts'
-import type { TlsMaterial } from './transport/mtls/material.ts'
+import { resolveTls } from './node-tls.ts'
 import { SeedDialer } from './transport/seed-dialer.ts'
 import { STATUS_PROTOCOL, statusHandler } from './control/status.ts'
-import type { StatusRequest } from './control/status.ts'
+import type { StatusRequest, StatusReport } from './control/status.ts'
 import { Membership } from './membership/membership.ts'
 import type { Member } from './membership/member.ts'
 import { Rejections } from './transport/rejections.ts'
@@ -22,13 +23,12 @@ import { MEMBER_EVENT_TYPES } from './membership/events.ts'
 import type { Strategy } from './checks/values.ts'
 import { AgentRole } from './agent/agent-role.ts'
 import { Workers } from './owner/workers.ts'
-import { checkOption } from './checks/check.ts'
+import { checkOption, shown } from './checks/check.ts'
 import { strategy as strategyPiece, weight as weightPiece } from './checks/values.ts'
 import { CONTROL_PROTOCOL, controlHandler } from './control/control.ts'
 import { PipelineRun } from './pipeline/run.ts'
 import type { PipelineInit } from './pipeline/types.ts'
 import { defaultDataDir, prepareDataDir } from './data-dir.ts'
-import type { StatusReport } from './control/status.ts'
 import { AddonRegistry } from './addons/registry.ts'
 import { Channels } from './channels/channels.ts'
 import type { Channel } from './channels/channel.ts'
@@ -56,7 +56,7 @@ import { DeploymentsPart } from './deployments/node-part.ts'
 import type { DeployOptions } from './deployments/node-part.ts'
 import type { DeploymentView } from './deployments/types.ts'
 import { DEPLOYMENTS_PROTOCOL, DEPLOYMENTS_ROLES, deploymentsHandler } from './deployments/protocol.ts'
-import { NodeStoppedError } from './errors.ts'
+import { ConfigError, NodeStoppedError } from './errors.ts'
 
 /**
  * A grid member: the same daemon on every machine, embeddable in any
@@ -180,24 +180,28 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
 
   /** Connects to another member now (a `host:port` is parsed by the caller). */
   async dial (address: Multiaddr, options: { signal?: AbortSignal } = {}): Promise<string> {
+    this.checkRunning()
+    if (!isMultiaddr(address)) throw new ConfigError('address', `must be a Multiaddr (parsePeerAddress makes one of host:port), got ${shown(address)}`)
     const connection = await this.libp2p.dial(address, options)
     return connection.remotePeer.toString()
   }
 
   /** Placement weight of this node, gossiped at once (-1e6 to 1e6; negative flips the strategy; 0 drains). */
   setWeight (weight: number): void {
+    this.checkRunning()
     this.membership.updateSelf({ weight: checkOption('weight', weightPiece, weight) })
   }
 
   /** Placement strategy of this node, gossiped at once. */
   setStrategy (strategy: Strategy): void {
+    this.checkRunning()
     this.membership.updateSelf({ strategy: checkOption('strategy', strategyPiece, strategy) })
   }
 
   /** Runs a pipeline owned by this node: entry -> stages (workers on the grid's agents) -> sink. */
   pipeline<In = unknown, Out = unknown> (name: string, init: PipelineInit<In, Out>): PipelineRun {
     // nothing would cancel it: the node's stop has passed the runs it stops
-    if (this.stopping != null) throw new NodeStoppedError()
+    this.checkRunning()
     const run = new PipelineRun(name, init as PipelineInit, {
       spawn: async (options, { signal }) => await this.workers.spawn(options, { signal }),
       capacity: (resources, limit) => this.workers.capacityFor(resources, limit)
@@ -213,6 +217,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
    * as deployment `name`'s next version: one member runs it, another takes over when it fails.
    */
   async deploy (name: string, file: string, options?: DeployOptions): Promise<DeploymentView> {
+    this.checkRunning()
     return await this.deployments.deploy(name, file, options)
   }
 
@@ -247,16 +252,19 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
    */
   run (module: string | URL, input?: unknown, options?: TaskOptions): Promise<unknown> {
     // no async layer of its own: a run's promise is one of the per-task costs (tasks.run never throws synchronously)
+    if (this.stopping != null) return Promise.reject(new NodeStoppedError())
     return this.tasks.run(module, input, options)
   }
 
   /** Queues a task and returns its handle at once (`result()`, `cancel()`, `status`, events). Argon's `defer`. */
   submit (module: string | URL, input?: unknown, options?: TaskOptions): Task {
+    this.checkRunning()
     return this.tasks.submit(module, input, options)
   }
 
   /** A group of tasks under default options (maxRetries, timeoutMs, priority): ArmoniK's session. */
   session (options?: SessionOptions): Session {
+    this.checkRunning()
     return this.tasks.session(options)
   }
 
@@ -289,7 +297,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   /** What `grid status` prints: the live member table; `all` adds the members remembered after they left it. */
   status (request: StatusRequest = {}): StatusReport {
     const members = this.members()
-    return { self: this.self(), members: request.all === true ? [...members, ...this.membership.rememberedMembers()] : members }
+    return { self: this.self(), members: request?.all === true ? [...members, ...this.membership.rememberedMembers()] : members }
   }
 
   /**
@@ -300,6 +308,11 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   async stop (): Promise<void> {
     this.stopping ??= this.services.stop().then(() => { this.log.info('grid node stopped') })
     await this.stopping
+  }
+
+  /** NodeStoppedError once `stop()` was called: what the call would start, nothing would stop. */
+  private checkRunning (): void {
+    if (this.stopping != null) throw new NodeStoppedError()
   }
 
   /** The node's parts in start order; stop runs them in reverse. */
@@ -385,13 +398,4 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     ]
     return services.filter(s => s != null)
   }
-}
-
-async function resolveTls (config: GridNodeConfig, log: Logger): Promise<TlsMaterial> {
-  if (config.tls != null) return config.tls
-  // loaded only in dev mode: certificate generation pulls in @peculiar/x509 (~8 MB a node never needs otherwise)
-  const { devCerts } = await import('./certs/dev.ts')
-  const certs = await devCerts(config.devName ?? (config.port === 0 ? undefined : `node-${config.port}`))
-  log.warn({ dir: certs.dir, name: certs.name }, 'DEV MODE: throwaway CA in a temp dir; only nodes on this machine can join (one-machine grid only)')
-  return certs
 }

@@ -14,7 +14,7 @@ import type { Membership } from '../membership/membership.ts'
 import type { Member } from '../membership/member.ts'
 import { rankAgents, fitCount } from '../placement/index.ts'
 import type { AgentLoad, Shortfall } from '../placement/index.ts'
-import { AgentFullError, ERR_AGENT_FULL, ERR_MODULE_MISSING, ERR_MODULE_NOT_ALLOWED, ERR_SPAWN_REFUSED, GridError, NoCapacityError, PeerUnreachableError, SpawnRefusedError } from '../errors.ts'
+import { AgentFullError, ERR_AGENT_FULL, ERR_MODULE_MISSING, ERR_MODULE_NOT_ALLOWED, ERR_SPAWN_REFUSED, GridError, NoCapacityError, NodeStoppedError, PeerUnreachableError, SpawnRefusedError } from '../errors.ts'
 import { Reservations } from './reservations.ts'
 import { UnreachableAgents } from './unreachable-agents.ts'
 import { checkOption } from '../checks/check.ts'
@@ -58,6 +58,7 @@ export class Workers {
   /** Spawns in flight (and just done), per agent: gossip has not counted them yet. */
   private readonly reservations = new Reservations()
   private readonly unreachable = new UnreachableAgents()
+  private stopped = false
 
   constructor (libp2p: Libp2p, membership: Membership, agent: AgentRole | undefined, log: Logger, roles: Pick<RoleCheck, 'has' | 'get'>) {
     this.libp2p = libp2p
@@ -73,6 +74,9 @@ export class Workers {
    * off) until an agent has room or the time is up.
    */
   async spawn (options: SpawnOptions, { signal, placementTimeoutMs }: { signal?: AbortSignal, placementTimeoutMs?: number } = {}): Promise<WorkerHandle> {
+    // before any work (bundling, placement): a stopped node has no one to stop the worker, an aborted signal wants none
+    if (this.stopped) throw new NodeStoppedError()
+    signal?.throwIfAborted()
     if (placementTimeoutMs == null) return await this.spawnOnce(options, signal)
     checkOption('placementTimeoutMs', positiveNumber, placementTimeoutMs)
     return await retryPlacement(async () => await this.spawnOnce(options, signal), { timeoutMs: placementTimeoutMs, signal })
@@ -140,12 +144,14 @@ export class Workers {
 
   /** Graceful: asks every agent to drain and stop this node's workers. */
   async stop (): Promise<void> {
+    this.stopped = true
     this.unsubscribe()
     await Promise.allSettled([...this.handles.values()].map(async h => await h.kill({ graceful: true })))
   }
 
   /** Immediate: remote handles are given up (their agents kill workers whose stream closes). */
   destroy (): void {
+    this.stopped = true
     this.unsubscribe()
     for (const handle of this.handles.values()) if (handle instanceof RemoteWorker) handle.lost('this node is stopping')
   }

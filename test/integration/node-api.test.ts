@@ -1,0 +1,67 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { multiaddr } from '@multiformats/multiaddr'
+import { GridNode } from '../../src/node.ts'
+import { ConfigError, ERR_NODE_STOPPED, NodeStoppedError } from '../../src/errors.ts'
+
+const ECHO = fileURLToPath(new URL('../fixtures/stages/echo.ts', import.meta.url))
+const DEFINITION = fileURLToPath(new URL('../fixtures/durable/deployment.mjs', import.meta.url))
+
+/** The embedded API as a caller meets it: bad input and a stopped node fail at the call, with a typed error. */
+describe('GridNode API', () => {
+  let dir: string
+  let node: GridNode
+  const start = async (): Promise<GridNode> => await GridNode.start({ dev: true, host: '127.0.0.1', port: 0, stateHome: dir, tasks: { durable: false } })
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gridd-node-api-'))
+    node = await start()
+  })
+  afterAll(async () => {
+    await node?.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('workers.spawn honours an already-aborted signal before placing anything', async () => {
+    const abort = new AbortController()
+    abort.abort(new Error('given up'))
+    await expect(node.workers.spawn({ stage: 'echo', module: ECHO }, { signal: abort.signal })).rejects.toThrow('given up')
+  })
+
+  it('dial refuses what is not a multiaddr with a ConfigError, not a TypeError from libp2p', async () => {
+    const err = await node.dial('127.0.0.1:4100' as never).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ConfigError)
+    expect((err as ConfigError).option).toBe('address')
+  })
+
+  it('status(null) from a JS caller is status()', () => {
+    expect(node.status(null as never).self.id).toBe(node.peerId)
+  })
+
+  it('every call that would start something fails with NodeStoppedError once the node is stopped; a second stop is fine', async () => {
+    const stopped = await start()
+    await stopped.stop()
+    await stopped.stop()
+    const calls: Array<[string, () => unknown]> = [
+      ['setWeight', () => { stopped.setWeight(2) }],
+      ['setStrategy', () => { stopped.setStrategy('vertical') }],
+      ['submit', () => stopped.submit(ECHO, 1)],
+      ['session', () => stopped.session()],
+      ['channel', () => stopped.channel('c')],
+      ['pipeline', () => stopped.pipeline('p', { source: [1], stages: [{ name: 'echo', module: ECHO }], sink: () => {} })]
+    ]
+    for (const [name, call] of calls) expect(call, name).toThrow(NodeStoppedError)
+    for (const [name, call] of [
+      ['run', async () => await stopped.run(ECHO, 1)],
+      ['deploy', async () => await stopped.deploy('d', DEFINITION)],
+      ['dial', async () => await stopped.dial(multiaddr('/ip4/127.0.0.1/tcp/1'))],
+      ['workers.spawn', async () => await stopped.workers.spawn({ stage: 'echo', module: ECHO })]
+    ] as Array<[string, () => Promise<unknown>]>) {
+      const err = await call().catch((e: unknown) => e)
+      expect((err as NodeStoppedError).code, name).toBe(ERR_NODE_STOPPED)
+    }
+  })
+})

@@ -10,7 +10,8 @@ import type { Logger } from './logger.ts'
 import type { TlsMaterial } from './transport/mtls/material.ts'
 import { parsePeerAddress, parsePort } from './transport/address.ts'
 import { ConfigError, GridError } from './errors.ts'
-import { checkOption, checkOptional, shown } from './checks/check.ts'
+import { checkKnownKeys, checkOption, checkOptional, shown } from './checks/check.ts'
+import type { KnownKeys } from './checks/check.ts'
 import { positiveNumber } from './checks/values.ts'
 import { resolveMembershipConfig } from './membership/config.ts'
 import type { MembershipInit, MembershipConfig } from './membership/config.ts'
@@ -143,9 +144,7 @@ function wrap<T> (option: string, fn: () => T): T {
  * against its interface, so an option added there must be added here.
  */
 
-type Keys<T> = { readonly [K in keyof Required<T>]: true }
-
-const NODE_KEYS: Keys<GridNodeInit> = {
+const NODE_KEYS: KnownKeys<GridNodeInit> = {
   host: true, port: true, peers: true, announce: true, tls: true, dev: true, devName: true, logger: true, stopTimeoutMs: true,
   agent: true, dataDir: true, stateHome: true, pingIntervalMs: true, channels: true, tasks: true, addons: true, crl: true,
   certificateCheckMs: true, deployments: true,
@@ -153,32 +152,32 @@ const NODE_KEYS: Keys<GridNodeInit> = {
   forgetLeftAfterMs: true, maxMeshPeers: true, maxMembers: true, monitors: true, refreshPerMemberMs: true, refreshMinMs: true
 }
 
-const AGENT_KEYS: Keys<AgentInit> = {
+const AGENT_KEYS: KnownKeys<AgentInit> = {
   workers: true, cpu: true, memoryMb: true, weight: true, strategy: true, attachTimeoutMs: true, environment: true, moduleDirs: true,
   moduleCacheMb: true, workerUser: true, prestartWorkers: true
 }
 
-const CHANNELS_KEYS: Keys<ChannelsInit> = {
+const CHANNELS_KEYS: KnownKeys<ChannelsInit> = {
   maxValueBytes: true, tombstoneTtlMs: true, syncIntervalMs: true, maxChannels: true, maxKeysPerChannel: true, maxChannelBytes: true, syncMessageBytes: true
 }
 
-const TASKS_KEYS: Keys<TasksInit> = {
+const TASKS_KEYS: KnownKeys<TasksInit> = {
   resultTtlMs: true, window: true, minWorkers: true, maxWorkers: true, sizeEveryMs: true, scaleDownAfterMs: true, cancelGraceMs: true,
   durable: true, maxResultBytes: true
 }
 
-const DEPLOYMENTS_KEYS: Keys<DeploymentsInit> = {
+const DEPLOYMENTS_KEYS: KnownKeys<DeploymentsInit> = {
   run: true, stepMs: true, claimIdleMs: true, progressMs: true, advertRefreshMs: true,
   leaseMs: true, renewMs: true, graceMs: true, settleMs: true, pauseMs: true, quietAfterPauseMs: true
 }
 
 /** ConfigError unless `init` has GridNodeInit's shape (known keys, each section of its type); values are checked by resolveConfig. */
 export function checkInitShape (init: unknown): asserts init is GridNodeInit {
-  checkKeys('options', init, NODE_KEYS, '')
-  if (init.agent != null && typeof init.agent !== 'boolean') checkKeys('agent', init.agent, AGENT_KEYS, 'agent.')
-  if (init.channels != null) checkKeys('channels', init.channels, CHANNELS_KEYS, 'channels.')
-  if (init.tasks != null) checkKeys('tasks', init.tasks, TASKS_KEYS, 'tasks.')
-  if (init.deployments != null) checkKeys('deployments', init.deployments, DEPLOYMENTS_KEYS, 'deployments.')
+  checkKnownKeys('options', init, NODE_KEYS, '')
+  if (init.agent != null && typeof init.agent !== 'boolean') checkKnownKeys('agent', init.agent, AGENT_KEYS)
+  if (init.channels != null) checkKnownKeys('channels', init.channels, CHANNELS_KEYS)
+  if (init.tasks != null) checkKnownKeys('tasks', init.tasks, TASKS_KEYS)
+  if (init.deployments != null) checkKnownKeys('deployments', init.deployments, DEPLOYMENTS_KEYS)
   for (const option of ['host', 'devName', 'dataDir', 'stateHome', 'crl'] as const) {
     if (init[option] != null && typeof init[option] !== 'string') throw new ConfigError(option, `must be a string, got ${shown(init[option])}`)
   }
@@ -193,11 +192,4 @@ export function checkInitShape (init: unknown): asserts init is GridNodeInit {
   const deployments = init.deployments as Record<string, unknown> | undefined
   if (deployments?.run != null && typeof deployments.run !== 'boolean') throw new ConfigError('deployments.run', `must be true or false, got ${shown(deployments.run)}`)
   for (const key of Object.keys(DEPLOYMENTS_KEYS)) if (key !== 'run') checkOptional(`deployments.${key}`, positiveNumber, deployments?.[key])
-}
-
-function checkKeys<T> (option: string, value: unknown, known: Keys<T>, prefix: string): asserts value is Record<string, unknown> & T {
-  if (value == null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(option, `must be an object of options, got ${shown(value)}`)
-  for (const key of Object.keys(value)) {
-    if (!Object.hasOwn(known, key)) throw new ConfigError(`${prefix}${key}`, `unknown option (known: ${Object.keys(known).join(', ')})`)
-  }
 }

@@ -24,3 +24,14 @@ export function shown (value: unknown): string {
 export function checkOptional<S extends Piece> (option: string, piece: S, value: unknown): v.InferOutput<S> | undefined {
   return value == null ? undefined : checkOption(option, piece, value)
 }
+
+/** Every key of T, each `true`: typed against T, so a key added to T must be added to its list. */
+export type KnownKeys<T> = { readonly [K in keyof Required<T>]: true }
+
+/** ConfigError unless `value` is a plain object whose keys are all in `known` (a misspelt option is refused, not ignored). */
+export function checkKnownKeys<T> (option: string, value: unknown, known: KnownKeys<T>, prefix = `${option}.`): asserts value is Record<string, unknown> & T {
+  if (value == null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(option, `must be an object of options, got ${shown(value)}`)
+  for (const key of Object.keys(value)) {
+    if (!Object.hasOwn(known, key)) throw new ConfigError(`${prefix}${key}`, `unknown option (known: ${Object.keys(known).join(', ')})`)
+  }
+}

@@ -41,14 +41,16 @@ export interface PipelineDefinition<In = unknown, Out = unknown> {
 
 const count = v.pipe(v.number(), v.integer(), v.minValue(0))
 const positive = v.pipe(v.number(), v.minValue(0))
-const stageSchema = v.object({
+// strict like the options: the run's pipeline refuses a key it does not know, so deploy refuses it first
+const stageSchema = v.strictObject({
   name: v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a stage name is 1-64 letters, digits, ".", "_" or "-"')),
   module: v.union([v.pipe(v.string(), v.minLength(1)), v.instance(URL)], 'module must be a path or a file URL'),
   minWorkers: v.optional(count),
   maxWorkers: v.optional(count),
   resources: v.optional(v.object({ cpu: v.optional(positive), memoryMb: v.optional(positive) })),
   concurrency: v.optional(v.pipe(count, v.minValue(1))),
-  latencyObjectiveMs: v.optional(positive)
+  latencyObjectiveMs: v.optional(positive),
+  spareWorkers: v.optional(count)
 })
 const optionsSchema = v.strictObject({
   maxAttempts: v.optional(v.pipe(count, v.minValue(1))),

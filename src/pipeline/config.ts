@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.ts'
-import { checkOption, checkOptional } from '../checks/check.ts'
+import { checkKnownKeys, checkOption, checkOptional } from '../checks/check.ts'
+import type { KnownKeys } from '../checks/check.ts'
 import { checkResources } from '../checks/resources.ts'
 import { concurrency, maxWorkers as maxWorkersPiece, nonNegativeInteger, positiveInteger, positiveNumber, stageName } from '../checks/values.ts'
 import type { PipelineInit, StageSpec } from './types.ts'
@@ -18,6 +19,15 @@ export const PIPELINE_DEFAULTS = {
   utilization: 0.9,
   equalize: true
 } as const
+
+const PIPELINE_KEYS: KnownKeys<PipelineInit> = {
+  source: true, stages: true, sink: true, maxAttempts: true, window: true, minWindow: true, maxWindow: true, windowMs: true, queueSize: true,
+  equalizeMs: true, drainMs: true, scaleDownAfterMs: true, utilization: true, equalize: true, placementTimeoutMs: true, signal: true
+}
+
+const STAGE_KEYS: KnownKeys<StageSpec> = {
+  name: true, module: true, minWorkers: true, maxWorkers: true, resources: true, concurrency: true, latencyObjectiveMs: true, spareWorkers: true
+}
 
 /** Every stage default (maxWorkers is at least minWorkers). */
 export const STAGE_DEFAULTS = { minWorkers: 1, maxWorkers: 64, concurrency: 1, spareWorkers: 0 } as const
@@ -38,6 +48,7 @@ export interface PipelineOptions extends Required<Omit<PipelineInit, 'source' | 
  * misbehaving later.
  */
 export function resolvePipelineOptions (init: PipelineInit): PipelineOptions {
+  checkKnownKeys('init', init, PIPELINE_KEYS, '')
   if (!Array.isArray(init.stages) || init.stages.length === 0) throw new ConfigError('stages', 'a pipeline needs at least one stage')
   if (typeof init.sink !== 'function' && !isDurableSink(init.sink)) throw new ConfigError('sink', 'must be a function or a DurableSink')
   const window = checkOptional('window', positiveInteger, init.window) ?? PIPELINE_DEFAULTS.window
@@ -73,6 +84,7 @@ function resolveStages (stages: StageSpec[]): ResolvedStage[] {
   const names = new Set<string>()
   return stages.map((stage, i) => {
     const at = `stages[${i}]`
+    checkKnownKeys(at, stage, STAGE_KEYS)
     checkOption(`${at}.name`, stageName, stage.name)
     if (names.has(stage.name)) throw new ConfigError(`${at}.name`, `"${stage.name}" is used twice`)
     names.add(stage.name)

@@ -1,3 +1,5 @@
+import { checkOption } from '../checks/check.ts'
+import { stageName } from '../checks/values.ts'
 import { EventEmitter } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import { StageRunner } from './stage-runner.ts'
@@ -62,6 +64,7 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
 
   constructor (name: string, init: PipelineInit, grid: PipelineGrid, log: Logger) {
     super()
+    checkOption('name', stageName, name)
     this.options = resolvePipelineOptions(init)
     this.name = name
     this.done = new Promise((resolve, reject) => { this.resolveDone = resolve; this.rejectDone = reject })

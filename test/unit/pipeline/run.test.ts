@@ -196,4 +196,10 @@ describe('PipelineRun with stub workers', () => {
     expect(() => start({ stages: [{ name: 'a', module: 'a.mjs' }], sink: () => {}, placementTimeoutMs: -1 }, g)).toThrow(/placementTimeoutMs/)
     expect(() => start({ stages: [{ name: 'a', module: 'a.mjs', minWorkers: 3, maxWorkers: 2 }], sink: () => {} }, g)).toThrow(/stages\[0\]\.maxWorkers/)
   })
+
+  it('a name that is not a string of 1-128 characters is a ConfigError naming it, before anything starts', () => {
+    for (const bad of [5, '', 'x'.repeat(129)]) {
+      expect(() => new PipelineRun(bad as string, { stages: [{ name: 'a', module: 'a.mjs' }], sink: () => {} }, grid({}), silent)).toThrow(/^name: must be a string/)
+    }
+  })
 })

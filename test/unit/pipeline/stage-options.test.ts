@@ -24,3 +24,13 @@ it('resources are checked when the pipeline is made, not first by the equalizer 
     expect(() => resolve({ minWorkers: 0, resources: bad as StageSpec['resources'] })).toThrow(where)
   }
 })
+
+it('an unknown key (a typo) in the options or a stage is a ConfigError naming it, not silently left at its default', () => {
+  expect(() => resolvePipelineOptions({ stages: [{ name: 's', module: 's.mjs' }], sink: () => {}, maxAtempts: 5 } as never)).toThrow(/^maxAtempts: unknown option/)
+  expect(() => resolve({ maxWorker: 2 } as never)).toThrow(/^stages\[0\]\.maxWorker: unknown option/)
+})
+
+it('options that are not an object (a JS caller) are a ConfigError, not a TypeError', () => {
+  expect(() => resolvePipelineOptions(undefined as never)).toThrow(ConfigError)
+  expect(() => resolvePipelineOptions({ stages: [5], sink: () => {} } as never)).toThrow(/^stages\[0\]: must be an object/)
+})

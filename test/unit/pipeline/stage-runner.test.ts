@@ -30,7 +30,8 @@ interface Harness {
 
 /** A stage wired to stub components: spawn hands out FakeWorkers (or throws what `placement` says), a FakeDownstream after it. */
 function harness (options: Partial<PipelineInit> & { spec?: Partial<StageSpec>, behaviour?: Behaviour, placement?: () => Error | undefined, spawnGate?: () => Promise<void> } = {}): Harness {
-  const resolved = resolvePipelineOptions({ stages: [{ name: 's', module: 's.mjs', ...options.spec }], sink: () => {}, ...options })
+  const { spec, behaviour, placement, spawnGate, ...pipeline } = options
+  const resolved = resolvePipelineOptions({ stages: [{ name: 's', module: 's.mjs', ...spec }], sink: () => {}, ...pipeline })
   const downstream = new FakeDownstream()
   const workers: FakeWorker[] = []
   const events: Recorded = { resulted: [], failed: [], lost: [], respawning: [], unplaceable: [], timedOut: [] }
@@ -49,10 +50,10 @@ function harness (options: Partial<PipelineInit> & { spec?: Partial<StageSpec>, 
     downstream,
     spawn: async () => {
       spawns++
-      await options.spawnGate?.()
-      const refusal = options.placement?.()
+      await spawnGate?.()
+      const refusal = placement?.()
       if (refusal != null) throw refusal
-      const worker = new FakeWorker('s', options.behaviour)
+      const worker = new FakeWorker('s', behaviour)
       workers.push(worker)
       return worker
     },

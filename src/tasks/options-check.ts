@@ -1,13 +1,20 @@
-import { checkOptional } from '../checks/check.ts'
+import { checkKnownKeys, checkOptional } from '../checks/check.ts'
+import type { KnownKeys } from '../checks/check.ts'
 import { taskPriority, taskRetries, taskTimeoutMs } from '../checks/values.ts'
-import type { TaskDefaults } from './types.ts'
+import type { SessionOptions, TaskOptions } from './types.ts'
+
+const TASK_KEYS: KnownKeys<TaskOptions> = { maxRetries: true, timeoutMs: true, priority: true, resources: true, signal: true, submitter: true }
+const SESSION_KEYS: KnownKeys<SessionOptions> = { maxRetries: true, timeoutMs: true, priority: true, name: true }
 
 /**
  * A task's or a session's options as `node.submit`, `node.session` and `session.submit` are given them,
  * checked by the rules the tasks protocol and the CLI apply (checks/values.ts): a NaN priority would
- * break the queue's order, a negative timeout fire at once. Throws ConfigError naming the option.
+ * break the queue's order, a negative timeout fire at once; a misspelt key (`timout`) is refused, not
+ * ignored. Throws ConfigError naming the option.
  */
-export function checkTaskOptions (what: 'task' | 'session', options: Partial<TaskDefaults>): void {
+export function checkTaskOptions (what: 'task' | 'session', options: TaskOptions | SessionOptions): void {
+  if (what === 'task') checkKnownKeys(what, options, TASK_KEYS)
+  else checkKnownKeys(what, options, SESSION_KEYS)
   checkOptional(`${what}.priority`, taskPriority, options.priority)
   checkOptional(`${what}.maxRetries`, taskRetries, options.maxRetries)
   checkOptional(`${what}.timeoutMs`, taskTimeoutMs, options.timeoutMs)

@@ -28,6 +28,20 @@ describe('Session', () => {
     expect(s.submit('m.ts', 1, { priority: -3, maxRetries: 0, timeoutMs: 1000 }).info()).toMatchObject({ priority: -3 })
   })
 
+  it('refuses, at the call, a module that is not a path, URL or name, and options that are not an object of known keys', () => {
+    const host = { enqueue: () => {}, cancel: () => {} }
+    const configError = (option: string): unknown => expect.objectContaining({ code: ERR_CONFIG, option })
+    expect(() => new Session('owner', { nmae: 'x' } as never, host)).toThrow(configError('session.nmae'))
+    expect(() => new Session('owner', 5 as never, host)).toThrow(configError('session'))
+    const { session: s, queued } = session()
+    expect(() => s.submit(5 as never, 1)).toThrow(configError('module'))
+    expect(() => s.submit('', 1)).toThrow(configError('module'))
+    expect(() => s.submit('m.ts', 1, { timout: 5 } as never)).toThrow(configError('task.timout'))
+    expect(() => s.submit('m.ts', 1, 5 as never)).toThrow(configError('task'))
+    expect(queued).toEqual([])
+    expect(s.submit(new URL('file:///srv/m.ts'), 1).module).toBe('file:///srv/m.ts')
+  })
+
   it('gives tasks its defaults unless a task overrides them, and names the owner in ids', () => {
     const { session: s } = session()
     const a = s.submit('m.ts', 1)

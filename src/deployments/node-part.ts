@@ -69,6 +69,8 @@ export class DeploymentsPart {
   /** Bundles `file` here, stores it grid-wide and makes it deployment `name`'s next version. */
   async deploy (name: string, file: string, options: DeployOptions = {}): Promise<DeploymentView> {
     checkName(name)
+    // before reading and bundling the file: a caller that gave up wants no work done
+    options.signal?.throwIfAborted()
     const packed = await packDeployment(file, { signal: options.signal })
     options.signal?.throwIfAborted()
     return this.api().deploy(name, packed, options.params, `peer:${this.deps.self}`)

@@ -31,6 +31,12 @@ describe('GridNode API', () => {
     await expect(node.workers.spawn({ stage: 'echo', module: ECHO }, { signal: abort.signal })).rejects.toThrow('given up')
   })
 
+  it('deploy honours an already-aborted signal before reading or bundling the file', async () => {
+    const abort = new AbortController()
+    abort.abort(new Error('given up'))
+    await expect(node.deploy('d', join(dir, 'not-written-yet.mjs'), { signal: abort.signal })).rejects.toThrow('given up')
+  })
+
   it('dial refuses what is not a multiaddr with a ConfigError, not a TypeError from libp2p', async () => {
     const err = await node.dial('127.0.0.1:4100' as never).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(ConfigError)

@@ -5,6 +5,7 @@ import type { Addon } from './addons/addon.ts'
 import type { ChannelsInit } from './channels/channels.ts'
 import { resolveChannelsConfig } from './channels/config.ts'
 import { isIP } from 'node:net'
+import { isMultiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from './logger.ts'
 import type { TlsMaterial } from './transport/mtls/material.ts'
@@ -103,13 +104,13 @@ export function resolveConfig (init: GridNodeInit): GridNodeConfig {
   const host = init.host ?? DEFAULT_HOST
   if (isIP(host) === 0) throw new ConfigError('host', `must be an IP address to listen on, got "${host}"`)
   const port = wrap('port', () => parsePort(init.port ?? DEFAULT_PORT, 'port', true))
-  const peers = (init.peers ?? []).map((peer, i) => typeof peer === 'string' ? wrap(`peers[${i}]`, () => parsePeerAddress(peer)) : peer)
+  const peers = (init.peers ?? []).map((peer, i) => addressOption(`peers[${i}]`, peer))
   if (init.tls == null && init.dev !== true) throw new ConfigError('tls', 'give { ca, cert, key } (see loadCerts) or set dev: true')
   return {
     host,
     port,
     peers,
-    announce: (init.announce ?? []).map((a, i) => typeof a === 'string' ? wrap(`announce[${i}]`, () => parsePeerAddress(a)) : a),
+    announce: (init.announce ?? []).map((a, i) => addressOption(`announce[${i}]`, a)),
     tls: init.tls,
     dev: init.dev === true,
     devName: init.devName,
@@ -125,6 +126,13 @@ export function resolveConfig (init: GridNodeInit): GridNodeConfig {
     certificateCheckMs: checkOption('certificateCheckMs', positiveNumber, init.certificateCheckMs ?? DEFAULT_CERTIFICATE_CHECK_MS),
     deployments: init.deployments ?? {}
   }
+}
+
+/** A `host:port` or multiaddr string parsed, a Multiaddr as given; anything else (a JS caller's number) is refused here, not by libp2p later. */
+function addressOption (option: string, address: string | Multiaddr): Multiaddr {
+  if (typeof address === 'string') return wrap(option, () => parsePeerAddress(address))
+  if (isMultiaddr(address)) return address
+  throw new ConfigError(option, `must be "host:port", a multiaddr string or a Multiaddr, got ${shown(address)}`)
 }
 
 function wrap<T> (option: string, fn: () => T): T {

@@ -133,6 +133,8 @@ describe('resolveConfig: the shape of the options (what a plain-JS caller or a t
     expect(bad({ dev: true, deployments: 5 }).option).toBe('deployments')
     expect(bad({ dev: true, peers: '10.0.0.5:4100' }).option).toBe('peers')
     expect(bad({ dev: true, announce: '10.0.0.5:4100' }).option).toBe('announce')
+    expect(bad({ dev: true, peers: ['10.0.0.5:4100', 5] }).option).toBe('peers[1]')
+    expect(bad({ dev: true, announce: [5] }).option).toBe('announce[0]')
     expect(bad({ dev: true, addons: 5 }).option).toBe('addons')
     expect(bad({ dev: true, addons: [5] }).option).toBe('addons[0]')
     expect(bad({ dev: true, dataDir: 5 }).option).toBe('dataDir')

@@ -17,7 +17,8 @@ import type { AgentLoad, Shortfall } from '../placement/index.ts'
 import { AgentFullError, ERR_AGENT_FULL, ERR_MODULE_MISSING, ERR_MODULE_NOT_ALLOWED, ERR_SPAWN_REFUSED, GridError, NoCapacityError, NodeStoppedError, PeerUnreachableError, SpawnRefusedError } from '../errors.ts'
 import { Reservations } from './reservations.ts'
 import { UnreachableAgents } from './unreachable-agents.ts'
-import { checkOption } from '../checks/check.ts'
+import { checkKnownKeys, checkOption } from '../checks/check.ts'
+import type { KnownKeys } from '../checks/check.ts'
 import { concurrency, positiveNumber, stageName } from '../checks/values.ts'
 import type { Logger } from '../logger.ts'
 import type { RoleCheck } from '../trust/credentials.ts'
@@ -38,6 +39,7 @@ export interface SpawnOptions {
 }
 
 const SPAWN_TIMEOUT_MS = 15_000
+const SPAWN_KEYS: KnownKeys<SpawnOptions> = { stage: true, module: true, resources: true, env: true, concurrency: true, foreign: true }
 /** How long killing a worker nobody will attach to may hold up the spawn's rejection. */
 const KILL_UNATTACHED_TIMEOUT_MS = 5000
 /** Refusals that pass the spawn to the next agent; any other failure ends it. */
@@ -77,6 +79,7 @@ export class Workers {
     // before any work (bundling, placement): a stopped node has no one to stop the worker, an aborted signal wants none
     if (this.stopped) throw new NodeStoppedError()
     signal?.throwIfAborted()
+    checkKnownKeys('options', options, SPAWN_KEYS, '')
     if (placementTimeoutMs == null) return await this.spawnOnce(options, signal)
     checkOption('placementTimeoutMs', positiveNumber, placementTimeoutMs)
     return await retryPlacement(async () => await this.spawnOnce(options, signal), { timeoutMs: placementTimeoutMs, signal })

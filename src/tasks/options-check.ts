@@ -1,7 +1,8 @@
-import { checkKnownKeys, checkOptional } from '../checks/check.ts'
+import { checkKnownKeys, checkOptional, shown } from '../checks/check.ts'
 import type { KnownKeys } from '../checks/check.ts'
 import { taskPriority, taskRetries, taskTimeoutMs } from '../checks/values.ts'
 import type { SessionOptions, TaskOptions } from './types.ts'
+import { ConfigError } from '../errors.ts'
 
 const TASK_KEYS: KnownKeys<TaskOptions> = { maxRetries: true, timeoutMs: true, priority: true, resources: true, signal: true, submitter: true }
 const SESSION_KEYS: KnownKeys<SessionOptions> = { maxRetries: true, timeoutMs: true, priority: true, name: true }
@@ -18,4 +19,9 @@ export function checkTaskOptions (what: 'task' | 'session', options: TaskOptions
   checkOptional(`${what}.priority`, taskPriority, options.priority)
   checkOptional(`${what}.maxRetries`, taskRetries, options.maxRetries)
   checkOptional(`${what}.timeoutMs`, taskTimeoutMs, options.timeoutMs)
+}
+
+/** A task module as callers give it: at the call, since String(5) would be queued as the path "5" and fail only once its pool looked for the file. */
+export function checkModuleArgument (module: unknown): asserts module is string | URL {
+  if ((typeof module !== 'string' || module === '') && !(module instanceof URL)) throw new ConfigError('module', `must be a path, a file URL or a registered task name, got ${shown(module)}`)
 }

@@ -7,8 +7,7 @@ import { ConfigError, SessionClosedError } from '../errors.ts'
 import { randomHex } from './random-hex.ts'
 import { TaskIndex, taskId } from './task-index.ts'
 import { FinishedTask } from './finished-task.ts'
-import { checkTaskOptions } from './options-check.ts'
-import { shown } from '../checks/check.ts'
+import { checkModuleArgument, checkTaskOptions } from './options-check.ts'
 import { toWireError } from '../wire/wire-error.ts'
 
 /** What a session asks of its service: where a task goes once made. */
@@ -89,8 +88,7 @@ export class Session {
   /** Queues a task (options override the session's); returns its handle at once. */
   submit (module: string | URL, input?: unknown, options: TaskOptions = {}): Task {
     if (this.closed) throw new SessionClosedError(this.name)
-    // at the call: String(5) would be queued as the path "5" and fail only once its pool looked for the file
-    if ((typeof module !== 'string' || module === '') && !(module instanceof URL)) throw new ConfigError('module', `must be a path, a file URL or a registered task name, got ${shown(module)}`)
+    checkModuleArgument(module)
     checkTaskOptions('task', options)
     const nonce = randomHex(8)
     const seq = this.nextSeq++

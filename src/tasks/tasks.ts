@@ -14,8 +14,11 @@ import { OPEN_STATUS_NAMES, OVERVIEW_LIMIT, TaskStats } from './stats.ts'
 import type { TasksOverview } from './stats.ts'
 import { checkModulePath } from '../owner/module-source.ts'
 import { toWireError } from '../wire/wire-error.ts'
-import { ConfigError, TaskCancelledError } from '../errors.ts'
-import { checkOptional } from '../checks/check.ts'
+import { ConfigError, NodeStoppedError, TaskCancelledError } from '../errors.ts'
+import { checkKnownKeys, checkOptional } from '../checks/check.ts'
+import type { KnownKeys } from '../checks/check.ts'
+import { checkResources } from '../checks/resources.ts'
+import { checkModuleArgument } from './options-check.ts'
 import { nonNegativeInteger, positiveInteger } from '../checks/values.ts'
 
 export interface TasksConfig {
@@ -51,6 +54,7 @@ const SWEEP_EVERY_MS = 30_000
  * with a sizer ticking every sizeEveryMs, would otherwise keep them all; the next task of its module makes a new one. */
 const RETIRE_IDLE_POOL_MS = 60_000
 const MAX_KEYS = 1024
+const POOL_SETTINGS_KEYS: KnownKeys<PoolSettings> = { minWorkers: true, maxWorkers: true, window: true, resources: true }
 
 /** Where a durable node keeps its journal (`<dataDir>/tasks.sqlite`), and how its data dir is made ready. */
 export interface TasksJournalPlace {
@@ -130,6 +134,7 @@ export class Tasks {
 
   /** A new session: tasks submitted through it get its defaults. `keptOpen`: the default session, which no caller closes. */
   session (options: SessionOptions = {}, id?: string, keptOpen = false): Session {
+    if (this.stopped) throw new NodeStoppedError()
     const session = new Session(this.owner, options, this.host, id, keptOpen)
     this.sessionsById.set(session.id, session)
     this.recorder?.session(session)
@@ -139,11 +144,13 @@ export class Tasks {
   }
 
   submit (module: string | URL, input?: unknown, options: TaskOptions = {}): Task {
+    if (this.stopped) throw new NodeStoppedError()
     return this.defaultSession.submit(module, input, options)
   }
 
   run (module: string | URL, input?: unknown, options: TaskOptions = {}): Promise<unknown> {
     // no async layer of its own (session.run never throws synchronously: it returns a rejected promise)
+    if (this.stopped) return Promise.reject(new NodeStoppedError())
     return this.defaultSession.run(module, input, options)
   }
 
@@ -154,6 +161,7 @@ export class Tasks {
 
   /** Lets `name` be run by clients (who may not ship code): `grid task run name`. */
   register (name: string, module: string | URL): void {
+    checkModuleArgument(module)
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) throw new ConfigError('name', `task name "${name}" must be 1-64 letters, digits, '.', '_' or '-'`)
     this.registered.set(name, modulePath(module))
     this.keys.clear()
@@ -283,6 +291,9 @@ export class Tasks {
    * resources of each worker. Applies to the pool now if it exists, else when its first task comes.
    */
   configure (module: string | URL, settings: PoolSettings): void {
+    checkModuleArgument(module)
+    checkKnownKeys('settings', settings, POOL_SETTINGS_KEYS, '')
+    checkResources('resources', settings.resources)
     const min = checkOptional('minWorkers', nonNegativeInteger, settings.minWorkers)
     const max = checkOptional('maxWorkers', positiveInteger, settings.maxWorkers)
     checkOptional('window', positiveInteger, settings.window)

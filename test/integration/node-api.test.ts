@@ -31,6 +31,12 @@ describe('GridNode API', () => {
     await expect(node.workers.spawn({ stage: 'echo', module: ECHO }, { signal: abort.signal })).rejects.toThrow('given up')
   })
 
+  it('workers.spawn refuses an unknown option (a typo) instead of spawning with its default', async () => {
+    const err = await node.workers.spawn({ stage: 'echo', module: ECHO, resorces: { cpu: 2 } } as never).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ConfigError)
+    expect((err as ConfigError).option).toBe('resorces')
+  })
+
   it('deploy honours an already-aborted signal before reading or bundling the file', async () => {
     const abort = new AbortController()
     abort.abort(new Error('given up'))

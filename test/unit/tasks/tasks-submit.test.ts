@@ -18,3 +18,22 @@ it('a submit its service cannot queue (a file URL naming another host) throws an
     await tasks.stop()
   }
 })
+
+it('a stopped Tasks refuses new work with NodeStoppedError (not a SessionClosedError about the default session, nor a session nothing will run)', async () => {
+  const tasks = new Tasks('owner', { spawn: async () => new FakeWorker('task:x.mjs'), capacity: (_r, limit) => limit, log: silent }, { durable: false })
+  await tasks.start()
+  await tasks.stop()
+  const stopped = expect.objectContaining({ code: 'ERR_NODE_STOPPED' })
+  expect(() => tasks.submit('x.mjs', 1)).toThrow(stopped)
+  expect(() => tasks.session()).toThrow(stopped)
+  await expect(tasks.run('x.mjs', 1)).rejects.toThrow(stopped)
+})
+
+it('register and configure refuse bad input at the call: a module that is not a path or URL, an unknown setting, bad resources', () => {
+  const tasks = new Tasks('owner', { spawn: async () => new FakeWorker('task:x.mjs'), capacity: (_r, limit) => limit, log: silent }, { durable: false })
+  const configError = (option: string): unknown => expect.objectContaining({ code: 'ERR_CONFIG', option })
+  expect(() => { tasks.register('resize', 5 as never) }).toThrow(configError('module'))
+  expect(() => { tasks.configure('x.mjs', { maxWorker: 3 } as never) }).toThrow(configError('maxWorker'))
+  expect(() => { tasks.configure('x.mjs', { resources: { cpu: -1 } }) }).toThrow(configError('resources.cpu'))
+  expect(() => { tasks.configure(5 as never, {}) }).toThrow(configError('module'))
+})

@@ -1,4 +1,4 @@
-import { checkOption } from '../checks/check.ts'
+import { checkOption, shown } from '../checks/check.ts'
 import { stageName } from '../checks/values.ts'
 import { EventEmitter } from 'node:events'
 import { randomBytes } from 'node:crypto'
@@ -155,6 +155,8 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
     const stage = this.stages.find(s => s.name === name)
     if (stage == null) throw new ConfigError('stage', `no stage "${name}" in pipeline ${this.name}`)
     if (this.equalizer != null) throw new ConfigError('equalize', 'the equalizer sizes this run: pass equalize: false to scale it by hand')
+    // NaN would pass every clamp below and leave the stage's bookkeeping NaN for good
+    if (typeof workers !== 'number' || !Number.isFinite(workers)) throw new ConfigError('workers', `must be a finite number, got ${shown(workers)}`)
     const running = stage.workers + stage.sample(performance.now()).starting
     const wanted = Math.min(stage.maxWorkers, Math.max(stage.minWorkers, Math.round(workers)))
     if (wanted !== running && !this.finished) stage.scale(wanted - running)

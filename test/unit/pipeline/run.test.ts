@@ -197,6 +197,13 @@ describe('PipelineRun with stub workers', () => {
     expect(() => start({ stages: [{ name: 'a', module: 'a.mjs', minWorkers: 3, maxWorkers: 2 }], sink: () => {} }, g)).toThrow(/stages\[0\]\.maxWorkers/)
   })
 
+  it('scaleStage refuses a workers count that is not a finite number (NaN passed every clamp and stuck in the stage)', () => {
+    const run = start({ source: [], stages: [{ name: 'a', module: 'a.mjs', minWorkers: 0 }], sink: () => {}, equalize: false }, grid({}))
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, '2']) expect(() => run.scaleStage('a', bad as number)).toThrow(/^workers: must be a finite number/)
+    expect(run.scaleStage('a', 1.4)).toBe(1)
+    run.cancel()
+  })
+
   it('a name that is not a string of 1-128 characters is a ConfigError naming it, before anything starts', () => {
     for (const bad of [5, '', 'x'.repeat(129)]) {
       expect(() => new PipelineRun(bad as string, { stages: [{ name: 'a', module: 'a.mjs' }], sink: () => {} }, grid({}), silent)).toThrow(/^name: must be a string/)

@@ -29,6 +29,11 @@ export class RoomWaiters {
     return this.waiting.length
   }
 
+  /** A waiter that gave up (its push was aborted): no longer counted as an upstream held back. */
+  remove (wake: () => void): void {
+    this.waiting = this.waiting.filter(w => w !== wake)
+  }
+
   wake (): void {
     if (this.waiting.length === 0) return
     const woken = this.waiting

@@ -111,19 +111,20 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
     void this.start()
   }
 
-  /** Feeds one item; waits while the first stage is full. */
-  async push (item: unknown): Promise<void> {
-    await this.admit(item)
+  /** Feeds one item; waits while the first stage is full (aborting `signal` gives up the wait: the item is not taken). */
+  async push (item: unknown, options: { signal?: AbortSignal } = {}): Promise<void> {
+    options.signal?.throwIfAborted()
+    await this.admit(item, undefined, options.signal)
   }
 
   /** An item in, under the source's stable `id` (a durable source) or the next number. */
-  private async admit (item: unknown, entryId?: string): Promise<void> {
+  private async admit (item: unknown, entryId?: string, signal?: AbortSignal): Promise<void> {
     if (this.inputEnded) throw new ConfigError('push', 'the input was ended')
     // a cancelled or failed run takes nothing more: its stages are closed and would never run the item
     if (this.finished) throw new PipelineCancelledError(this.name)
     const first = this.stages[0]!
     while (first.room() <= 0) {
-      await new Promise<void>(resolve => { first.onRoomFreed(resolve) })
+      await (signal == null ? new Promise<void>(resolve => { first.onRoomFreed(resolve) }) : roomOrAbort(first, signal))
       if (this.finished) throw new PipelineCancelledError(this.name)
     }
     this.pulled++
@@ -273,4 +274,14 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
       stages
     }
   }
+}
+
+/** Resolves when `stage` has room, rejects with the signal's reason if it is aborted first; leaves no listener behind either way. */
+async function roomOrAbort (stage: StageRunner, signal: AbortSignal): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const wake = (): void => { signal.removeEventListener('abort', onAbort); resolve() }
+    const onAbort = (): void => { stage.offRoomFreed(wake); reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    stage.onRoomFreed(wake)
+  })
 }

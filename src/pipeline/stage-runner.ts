@@ -128,6 +128,10 @@ export class StageRunner implements Downstream, EqualizedStage {
     else this.waiters.add(wake)
   }
 
+  offRoomFreed (wake: () => void): void {
+    this.waiters.remove(wake)
+  }
+
   sample (now: number): StageSample {
     let busyMs = this.busyMs
     let inFlight = 0

@@ -88,6 +88,25 @@ describe('PipelineRun with stub workers', () => {
     await expect(run.push(1)).rejects.toBeInstanceOf(ConfigError)
   })
 
+  it('push takes a signal: aborting it gives up a wait for room (the item is not taken), an aborted one is refused at once', async () => {
+    const g = grid({ echo: () => 'hold' })
+    const run = start({ stages: [{ name: 'echo', module: 'e.mjs', maxWorkers: 1 }], sink: () => {}, equalize: false, window: 1, maxWindow: 1, queueSize: 1 }, g)
+    const abort = new AbortController()
+    // fill the stage: a push that waits for room is the one to abort
+    let waiting: Promise<void> | undefined
+    for (let i = 0; i < 100 && waiting == null; i++) {
+      const pushed = run.push(i, { signal: abort.signal })
+      const settled = await Promise.race([pushed.then(() => true), flush().then(() => false)])
+      if (!settled) waiting = pushed
+    }
+    expect(waiting).toBeDefined()
+    abort.abort(new Error('gave up'))
+    await expect(waiting).rejects.toThrow('gave up')
+    await expect(run.push(1, { signal: abort.signal })).rejects.toThrow('gave up')
+    run.cancel()
+    await expect(run.done).rejects.toMatchObject({ code: 'ERR_PIPELINE_CANCELLED' })
+  })
+
   it('push after a cancel rejects with ERR_PIPELINE_CANCELLED: an item the cancelled run would never process is not taken', async () => {
     const g = grid({ echo: () => 'hold' })
     const run = start({ stages: [{ name: 'echo', module: 'e.mjs' }], sink: () => {}, equalize: false }, g)

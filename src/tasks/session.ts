@@ -1,7 +1,7 @@
 import { Task } from './task.ts'
 import type { TaskObserver } from './task.ts'
 import type { SessionOptions, StatusCounts, TaskDefaults, TaskEvent, TaskInfo, TaskOptions, TaskStatus } from './types.ts'
-import { emptyCounts } from './types.ts'
+import { TASK_STATUSES, emptyCounts } from './types.ts'
 import { EventStream } from './event-stream.ts'
 import { ConfigError, SessionClosedError } from '../errors.ts'
 import { randomHex } from './random-hex.ts'
@@ -9,6 +9,7 @@ import { TaskIndex, taskId } from './task-index.ts'
 import { FinishedTask } from './finished-task.ts'
 import { checkModuleArgument, checkTaskOptions } from './options-check.ts'
 import { toWireError } from '../wire/wire-error.ts'
+import { shown } from '../checks/check.ts'
 
 /** What a session asks of its service: where a task goes once made. */
 export interface SessionHost {
@@ -182,6 +183,8 @@ export class Session {
   }
 
   tasks (filter: { status?: TaskStatus } = {}): TaskInfo[] {
+    // a status no task can have (a typo, a JS caller) would list nothing, as if the session had no such task
+    if (filter.status != null && !TASK_STATUSES.includes(filter.status)) throw new ConfigError('status', `must be one of ${TASK_STATUSES.join(', ')}, got ${shown(filter.status)}`)
     const out: TaskInfo[] = []
     for (const [id, record] of this.finished.entries()) if (filter.status == null || record.status === filter.status) out.push(record.toTask(id, this.id).info())
     for (const task of this.byId.values()) if (filter.status == null || task.status === filter.status) out.push(task.info())

@@ -40,6 +40,7 @@ describe('Session', () => {
     expect(() => s.submit('m.ts', 1, 5 as never)).toThrow(configError('task'))
     expect(queued).toEqual([])
     expect(s.submit(new URL('file:///srv/m.ts'), 1).module).toBe('file:///srv/m.ts')
+    expect(() => s.tasks({ status: 'complete' as never })).toThrow(configError('status'))
   })
 
   it('gives tasks its defaults unless a task overrides them, and names the owner in ids', () => {

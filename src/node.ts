@@ -207,7 +207,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
       capacity: (resources, limit) => this.workers.capacityFor(resources, limit)
     }, this.log)
     this.runs.add(run)
-    this.emit('pipeline:start', run)
+    this.notify('pipeline:start', run)
     void run.done.finally(() => { this.runs.delete(run) }).catch(() => {})
     return run
   }
@@ -222,9 +222,8 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   }
 
   /**
-   * Extends this node with an add-on (see `defineAddon`): refused with a typed
-   * error if the name is taken or a dependency is not in use; an add-on that
-   * throws in `start` rejects here and leaves the node as it was.
+   * Extends this node with an add-on (see `defineAddon`): refused with a typed error if the name is taken or a
+   * dependency is not in use; an add-on that throws in `start` rejects here and leaves the node as it was.
    */
   async use<O> (addon: Addon<O>, options?: O): Promise<void> {
     await this.addons.use(addon, options as O)
@@ -236,19 +235,17 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   }
 
   /**
-   * The grid-wide replicated map `name` (created on first use, synced from
-   * members): `get`, `set`, `delete`, `entries`, `size`, events `set`,
-   * `delete`, `change`. Last writer wins by hybrid logical clock.
+   * The grid-wide replicated map `name` (created on first use, synced from members): `get`, `set`, `delete`,
+   * `entries`, `size`, events `set`, `delete`, `change`. Last writer wins by hybrid logical clock.
    */
   channel (name: string): Channel {
     return this.channels.channel(name)
   }
 
   /**
-   * Runs `module` (a stage module: its default export gets `input` and a `ctx`
-   * with `signal` and `progress`) on a worker of the grid and returns its result,
-   * or throws: TaskError (the task threw; its remote stack kept), TaskTimeoutError,
-   * TaskCancelledError, TaskLostError. Argon's `queue`.
+   * Runs `module` (a stage module: its default export gets `input` and a `ctx` with `signal` and `progress`) on a
+   * worker of the grid and returns its result, or throws: TaskError (the task threw; its remote stack kept),
+   * TaskTimeoutError, TaskCancelledError, TaskLostError. Argon's `queue`.
    */
   run (module: string | URL, input?: unknown, options?: TaskOptions): Promise<unknown> {
     // no async layer of its own: a run's promise is one of the per-task costs (tasks.run never throws synchronously)
@@ -310,16 +307,23 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     await this.stopping
   }
 
-  /** NodeStoppedError once `stop()` was called: what the call would start, nothing would stop. */
-  private checkRunning (): void {
-    if (this.stopping != null) throw new NodeStoppedError()
+  /** Tells the app's listeners; one that throws is logged, not thrown into membership (skipping the node's own listeners after it) or libp2p (an uncaught exception). */
+  private notify<E extends keyof GridNodeEvents> (event: E, ...args: GridNodeEvents[E]): void {
+    try {
+      this.emit(event, ...(args as never))
+    } catch (err) {
+      this.log.error({ err, event }, `a "${event}" listener threw; the node goes on`)
+    }
   }
+
+  /** NodeStoppedError once `stop()` was called: what the call would start, nothing would stop. */
+  private checkRunning (): void { if (this.stopping != null) throw new NodeStoppedError() }
 
   /** The node's parts in start order; stop runs them in reverse. */
   private serviceList (addons: NonNullable<GridNodeInit['addons']>): Service[] {
-    const relays = MEMBER_EVENT_TYPES.map(type => [type, (member: Member) => { this.emit(type, member) }] as const)
-    const onConnect = (evt: CustomEvent<PeerId>): void => { this.emit('peer:connect', { id: evt.detail.toString() }) }
-    const onDisconnect = (evt: CustomEvent<PeerId>): void => { this.emit('peer:disconnect', { id: evt.detail.toString() }) }
+    const relays = MEMBER_EVENT_TYPES.map(type => [type, (member: Member) => { this.notify(type, member) }] as const)
+    const onConnect = (evt: CustomEvent<PeerId>): void => { this.notify('peer:connect', { id: evt.detail.toString() }) }
+    const onDisconnect = (evt: CustomEvent<PeerId>): void => { this.notify('peer:disconnect', { id: evt.detail.toString() }) }
     const unlisten = (): void => {
       this.libp2p.removeEventListener('peer:connect', onConnect)
       this.libp2p.removeEventListener('peer:disconnect', onDisconnect)

@@ -53,6 +53,29 @@ describe('GridNode API', () => {
     expect(node.status(null as never).self.id).toBe(node.peerId)
   })
 
+  it('a listener that throws is logged: membership still tells the node\'s own listeners after it, libp2p makes no uncaught exception of it', async () => {
+    const uncaught: unknown[] = []
+    const onUncaught = (err: unknown): void => { uncaught.push(err) }
+    process.on('uncaughtException', onUncaught)
+    const other = await start()
+    try {
+      node.on('member:join', () => { throw new Error('app listener threw') })
+      node.on('peer:connect', () => { throw new Error('app listener threw') })
+      // registered after the node's relay, as the node's own parts are (workers, channels)
+      const heard: string[] = []
+      const membership = (node as unknown as { membership: { on: (e: 'member:join', f: (m: { id: string }) => void) => void } }).membership
+      membership.on('member:join', m => { heard.push(m.id) })
+      await other.dial(multiaddr(node.addresses[0]!))
+      for (let i = 0; i < 100 && !heard.includes(other.peerId); i++) await new Promise(resolve => setTimeout(resolve, 50))
+      expect(heard).toContain(other.peerId)
+      expect(uncaught).toEqual([])
+    } finally {
+      node.removeAllListeners()
+      process.off('uncaughtException', onUncaught)
+      await other.stop()
+    }
+  })
+
   it('every call that would start something fails with NodeStoppedError once the node is stopped; a second stop is fine', async () => {
     const stopped = await start()
     await stopped.stop()

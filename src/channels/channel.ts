@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import type { Logger } from '../logger.ts'
 import { HlcClock } from './hlc.ts'
 import { LwwStore, entryBytes, markOf } from './store.ts'
 import type { Entry, WriteMark } from './store.ts'
@@ -37,6 +38,8 @@ export interface ChannelDeps {
   maxKeys?: number
   /** Bytes held (keys, values, per-entry overhead), for local writes (remote ones: REMOTE_CAP_FACTOR times it). Default unbounded. */
   maxBytes?: number
+  /** Where a listener that threw is reported (the write it heard of stands, and is sent); silent when absent (unit tests). */
+  log?: Pick<Logger, 'error'>
   /** For how long this node's clock has run so far ahead of its peers' that they refuse its writes (ClockWatch); 0: it does not. */
   clockAheadForMs?: () => number
   /**
@@ -252,9 +255,22 @@ export class Channel extends EventEmitter<ChannelEvents> {
     if (entry.deleted && !wasVisible) return true
     if (!entry.deleted && wasVisible && JSON.stringify(before.value) === JSON.stringify(entry.value)) return true
     const change: ChannelChange = { key: entry.key, value: entry.deleted ? undefined : entry.value, origin: entry.origin, deleted: entry.deleted }
-    this.emit(entry.deleted ? 'delete' : 'set', change)
-    this.emit('change', change)
+    this.notify(entry.deleted ? 'delete' : 'set', change)
+    this.notify('change', change)
     return true
+  }
+
+  /**
+   * A listener that throws is logged: thrown here it skipped `change` after `set`, the publish of a local
+   * write already applied (this member alone held it, and `set` threw as if it had failed), or the rest of
+   * a merged batch.
+   */
+  private notify (event: 'set' | 'delete' | 'change', change: ChannelChange): void {
+    try {
+      this.emit(event, change)
+    } catch (err) {
+      this.deps.log?.error({ err, channel: this.name, event }, `a "${event}" listener of channel ${this.name} threw; the write stands`)
+    }
   }
 }
 

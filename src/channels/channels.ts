@@ -220,7 +220,8 @@ export class Channels {
       verify: verifyEntry,
       maxKeys: this.maxKeysPerChannel,
       maxBytes: this.maxChannelBytes,
-      clockAheadForMs: () => this.clockWatch.aheadForMs()
+      clockAheadForMs: () => this.clockWatch.aheadForMs(),
+      log: this.log
     })
     this.open.set(name, channel)
     this.pubsub.topicValidators.set(topicOf(name), (peer, message) => this.validate(peer, message))

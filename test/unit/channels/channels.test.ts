@@ -72,6 +72,21 @@ describe('channel', () => {
     return { channel, published }
   }
 
+  it('a listener that throws is logged: a local write is still published and set returns, a merged batch is applied whole, change follows set', () => {
+    const published: Entry[][] = []
+    const logged: unknown[] = []
+    const channel = new Channel('c', { selfId: 'me', clock: new HlcClock(), maxValueBytes: 64, publish: e => { published.push(e) }, running: () => true, log: { error: (obj: unknown) => { logged.push(obj) } } as never })
+    const changes: string[] = []
+    channel.on('set', () => { throw new Error('app listener threw') })
+    channel.on('change', c => { changes.push(c.key) })
+    expect(() => { channel.set('k', 1) }).not.toThrow()
+    expect(published).toHaveLength(1)
+    expect(channel.merge([write('a', Date.now(), 'x', 1), write('b', Date.now(), 'x', 2)]).changed).toBe(2)
+    expect([channel.get('a'), channel.get('b')]).toEqual([1, 2])
+    expect(changes).toEqual(['k', 'a', 'b'])
+    expect(logged).toHaveLength(3)
+  })
+
   it('set/delete publish, fire set/delete/change once per visible change', () => {
     const { channel, published } = make()
     const changes: ChannelChange[] = []

@@ -19,6 +19,8 @@ export interface SessionHost {
   closed?: (session: Session) => void
   /** Every status change of every task of the session (node-wide figures). */
   changed?: (task: Task, previous: TaskStatus) => void
+  /** A listener of a task's handle threw. */
+  listenerThrew?: (task: Task, event: string, err: unknown) => void
 }
 
 /** Events a slow `events()` reader may fall behind before the oldest are dropped. */
@@ -233,7 +235,8 @@ export class Session {
     log: (task, line) => {
       if (this.streams.size > 0) this.publish({ type: 'log', task: task.id, line })
     },
-    cancel: (task, reason) => { this.host.cancel(task, reason) }
+    cancel: (task, reason) => { this.host.cancel(task, reason) },
+    listenerThrew: (task, event, err) => { this.host.listenerThrew?.(task, event, err) }
   }
 
   private publish (event: TaskEvent): void {

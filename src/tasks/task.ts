@@ -47,6 +47,8 @@ export interface TaskObserver {
   progress: (task: Task, value: unknown) => void
   log: (task: Task, line: string) => void
   cancel: (task: Task, reason: string) => void
+  /** A listener of the task's handle threw (logged by the node; the task goes on). */
+  listenerThrew?: (task: Task, event: keyof TaskHandleEvents, err: unknown) => void
 }
 
 export interface TaskHandleEvents {
@@ -251,16 +253,14 @@ export class Task {
     if (this.final) return
     this.lastProgress = value
     this.observer?.progress(this, value)
-    const emitter = this.emitter
-    if (emitter != null && emitter.listenerCount('progress') > 0) emitter.emit('progress', { type: 'progress', task: this.id, value })
+    if (this.emitter != null) this.tell('progress', { type: 'progress', task: this.id, value })
   }
 
   /** A line the task passed to `ctx.log`. */
   log (line: string): void {
     if (this.final) return
     this.observer?.log(this, line)
-    const emitter = this.emitter
-    if (emitter != null && emitter.listenerCount('log') > 0) emitter.emit('log', { type: 'log', task: this.id, line })
+    if (this.emitter != null) this.tell('log', { type: 'log', task: this.id, line })
   }
 
   /** The status event, as the handle emits it and a session's events() yields it. */
@@ -272,8 +272,7 @@ export class Task {
     const final = this.final
     if (final) this.endedAt = Date.now()
     this.observer?.status(this, previous)
-    const emitter = this.emitter
-    if (emitter != null && emitter.listenerCount('status') > 0) emitter.emit('status', this.statusEvent())
+    if (this.emitter != null) this.tell('status', this.statusEvent())
     if (!final) return
     this.settle?.()
     const listeners = this.settleListeners
@@ -282,6 +281,20 @@ export class Task {
     if (this.resolveResult == null) return
     if (this.status === 'completed') this.resolveResult(this.value)
     else this.rejectResult!(this.failure())
+  }
+
+  /**
+   * Tells the handle's listeners. One that throws is reported to the session, not thrown into the code that
+   * reported the change: a throwing 'status' listener skipped the settling below (result() never settled).
+   */
+  private tell<E extends keyof TaskHandleEvents> (event: E, payload: TaskHandleEvents[E][0]): void {
+    const emitter = this.emitter!
+    if (emitter.listenerCount(event) === 0) return
+    try {
+      emitter.emit(event, ...([payload] as never))
+    } catch (err) {
+      this.observer?.listenerThrew?.(this, event, err)
+    }
   }
 
   private events (): EventEmitter<TaskHandleEvents> {

@@ -108,7 +108,8 @@ export class Tasks {
       changed: (task, previous) => {
         this.stats.changed(task, previous)
         this.recorder?.statusChanged(task)
-      }
+      },
+      listenerThrew: (task, event, err) => { deps.log.error({ err, task: task.id, event }, `a "${event}" listener of task ${task.id} threw; the task goes on`) }
     }
     this.defaultSession = this.session({ name: 'default' }, defaultSessionId(owner), true)
     // made after the default session, which is journaled with its first task: a node that owns no task writes no file

@@ -43,6 +43,18 @@ describe('Session', () => {
     expect(() => s.tasks({ status: 'complete' as never })).toThrow(configError('status'))
   })
 
+  it('a handle listener that throws is reported to the host, not thrown into whoever reported the change: the task still settles', async () => {
+    const threw: string[] = []
+    const s = new Session('owner', {}, { enqueue: () => {}, cancel: () => {}, listenerThrew: (_task, event) => { threw.push(event) } })
+    const task = s.submit('m.ts', 1)
+    task.on('status', () => { throw new Error('app listener threw') })
+    task.on('progress', () => { throw new Error('app listener threw') })
+    expect(() => { task.progress('half') }).not.toThrow()
+    expect(() => { task.complete(42) }).not.toThrow()
+    await expect(task.result()).resolves.toBe(42)
+    expect(threw).toEqual(['progress', 'status'])
+  })
+
   it('gives tasks its defaults unless a task overrides them, and names the owner in ids', () => {
     const { session: s } = session()
     const a = s.submit('m.ts', 1)

@@ -198,13 +198,22 @@ export class Session {
     return { ...this.counters }
   }
 
-  /** Status changes, progress and log lines of every task of the session, until it is done (or the reader stops). */
-  events (): AsyncIterableIterator<TaskEvent> {
-    const stream: EventStream<TaskEvent> = new EventStream(EVENT_BUFFER, () => { this.streams.delete(stream) })
+  /** Status changes, progress and log lines of every task of the session, until it is done, the reader stops or `signal` aborts. */
+  events (options: { signal?: AbortSignal } = {}): AsyncIterableIterator<TaskEvent> {
+    const signal = options.signal
+    // a reader waiting on a quiet session (the default one is never done) can only stop through its signal
+    const onAbort = (): void => { stream.end() }
+    const stream: EventStream<TaskEvent> = new EventStream(EVENT_BUFFER, () => {
+      this.streams.delete(stream)
+      signal?.removeEventListener('abort', onAbort)
+    })
     // ended by settleIfDone with the others, not by a reaction on `done` each: the default session is never
     // done, and a live-output hub that re-follows it would leave one behind per call
-    if (this.isDone) stream.end()
-    else this.streams.add(stream)
+    if (this.isDone || signal?.aborted === true) stream.end()
+    else {
+      this.streams.add(stream)
+      signal?.addEventListener('abort', onAbort, { once: true })
+    }
     return stream
   }
 

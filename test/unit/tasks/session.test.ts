@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest'
+import { getEventListeners } from 'node:events'
 import { Session } from '../../../src/tasks/session.ts'
 import { Task } from '../../../src/tasks/task.ts'
 import type { TaskEvent } from '../../../src/tasks/types.ts'
@@ -53,6 +54,24 @@ describe('Session', () => {
     expect(() => { task.complete(42) }).not.toThrow()
     await expect(task.result()).resolves.toBe(42)
     expect(threw).toEqual(['progress', 'status'])
+  })
+
+  it('events() takes a signal: aborting it ends a reader waiting on a quiet session, and leaves no listener on the signal', async () => {
+    const { session: s } = session()
+    const abort = new AbortController()
+    const listeners = (): number => getEventListeners(abort.signal, 'abort').length
+    const events = s.events({ signal: abort.signal })
+    expect(listeners()).toBe(1)
+    const next = events.next()
+    abort.abort()
+    await expect(next).resolves.toEqual({ value: undefined, done: true })
+    expect(listeners()).toBe(0)
+    const ended = s.events({ signal: abort.signal })
+    await expect(ended.next()).resolves.toEqual({ value: undefined, done: true })
+    const other = new AbortController()
+    const read = s.events({ signal: other.signal })
+    await read.return!()
+    expect(getEventListeners(other.signal, 'abort')).toHaveLength(0)
   })
 
   it('gives tasks its defaults unless a task overrides them, and names the owner in ids', () => {

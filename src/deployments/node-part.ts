@@ -10,12 +10,17 @@ import { packDeployment } from './pack.ts'
 import { DEPLOYMENTS_CHANNEL } from './types.ts'
 import type { DeploymentView } from './types.ts'
 import { NodeStoppedError } from '../errors.ts'
+import { checkKnownKeys } from '../checks/check.ts'
+import type { KnownKeys } from '../checks/check.ts'
 
 export interface DeployOptions {
   /** JSON given to the definition's factories as `ctx.params` (at most 16 KiB). */
   params?: unknown
   signal?: AbortSignal
 }
+
+/** A misspelt `params` would deploy without them: refused instead. */
+const DEPLOY_KEYS: KnownKeys<DeployOptions> = { params: true, signal: true }
 
 export interface DeploymentsPartDeps {
   self: string
@@ -69,6 +74,7 @@ export class DeploymentsPart {
   /** Bundles `file` here, stores it grid-wide and makes it deployment `name`'s next version. */
   async deploy (name: string, file: string, options: DeployOptions = {}): Promise<DeploymentView> {
     checkName(name)
+    checkKnownKeys('options', options, DEPLOY_KEYS, '')
     // before reading and bundling the file: a caller that gave up wants no work done
     options.signal?.throwIfAborted()
     const packed = await packDeployment(file, { signal: options.signal })

@@ -43,6 +43,12 @@ describe('GridNode API', () => {
     await expect(node.deploy('d', join(dir, 'not-written-yet.mjs'), { signal: abort.signal })).rejects.toThrow('given up')
   })
 
+  it('deploy refuses an unknown option (a misspelt params would deploy without them)', async () => {
+    const err = await node.deploy('d', DEFINITION, { parms: { redis: 'x' } } as never).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ConfigError)
+    expect((err as ConfigError).option).toBe('parms')
+  })
+
   it('dial refuses what is not a multiaddr with a ConfigError, not a TypeError from libp2p', async () => {
     const err = await node.dial('127.0.0.1:4100' as never).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(ConfigError)

@@ -42,7 +42,8 @@ export async function retryPlacement<T> (place: () => Promise<T>, { timeoutMs, s
     } catch (err) {
       const left = deadline - performance.now()
       if (!(err instanceof NoCapacityError) || left <= 0) throw err
-      await delay(Math.min(backoff.next(), left), undefined, { signal })
+      // an abort rejects with the caller's reason, as everywhere else (delay's own is a bare AbortError)
+      await delay(Math.min(backoff.next(), left), undefined, { signal }).catch((abort: unknown) => { signal?.throwIfAborted(); throw abort })
     }
   }
 }

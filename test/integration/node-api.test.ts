@@ -31,6 +31,12 @@ describe('GridNode API', () => {
     await expect(node.workers.spawn({ stage: 'echo', module: ECHO }, { signal: abort.signal })).rejects.toThrow('given up')
   })
 
+  it('workers.spawn aborted while it waits for room rejects with the signal\'s reason, as an already-aborted one does', async () => {
+    const abort = new AbortController()
+    setTimeout(() => { abort.abort(new Error('given up')) }, 100)
+    await expect(node.workers.spawn({ stage: 'echo', module: ECHO }, { signal: abort.signal, placementTimeoutMs: 30_000 })).rejects.toThrow('given up')
+  })
+
   it('workers.spawn refuses an unknown option (a typo) instead of spawning with its default', async () => {
     const err = await node.workers.spawn({ stage: 'echo', module: ECHO, resorces: { cpu: 2 } } as never).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(ConfigError)

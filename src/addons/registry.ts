@@ -13,6 +13,8 @@ import { isRole } from '../trust/roles.ts'
 import type { Role } from '../trust/roles.ts'
 import { AddonDependencyError, AddonExistsError, AddonStartError, ConfigError, NodeStoppedError } from '../errors.ts'
 import { Rejections, streamFailure } from '../transport/rejections.ts'
+import { checkOption, shown } from '../checks/check.ts'
+import { peerId as peerIdPiece } from '../checks/values.ts'
 import type { RejectedCount } from '../transport/rejections.ts'
 
 interface Running {
@@ -188,7 +190,10 @@ export class AddonRegistry {
       handle: async (protocol, handler, schema, options = {}) => {
         if (typeof protocol !== 'string' || !protocol.startsWith('/')) throw new ConfigError('protocol', `must start with "/", got ${JSON.stringify(protocol)}`)
         const roles = checkRoles(options.roles ?? ['member'])
+        if (typeof handler !== 'function') throw new ConfigError('handler', `must be a function (request, from) => reply, got ${shown(handler)}`)
         if (abort.signal.aborted) throw new NodeStoppedError()
+        // libp2p's own refusal is an untyped error naming no add-on
+        if (libp2p.getProtocols().includes(protocol)) throw new ConfigError('protocol', `${protocol} is handled on this node already`)
         await libp2p.handle(protocol, guarded(this.roles, protocol, roles, async (stream, connection) => {
           const json = new JsonStream(stream)
           try {
@@ -212,7 +217,8 @@ export class AddonRegistry {
         cleanup.push(unhandle)
       },
       request: async (target, protocol, body, options = {}) => {
-        const to = isMultiaddr(target) ? target : peerIdFromString(target)
+        // a string that is no peer id would reach libp2p's decoder, whose error names neither the option nor the rule
+        const to = isMultiaddr(target) ? target : peerIdFromString(checkOption('peer', peerIdPiece, target))
         const reply = await requestJson(libp2p, to, protocol, body, replySchema, { signal: AbortSignal.any([abort.signal, options.signal ?? AbortSignal.timeout(10_000)]) })
         if (!reply.ok) throw new RemoteError(reply.error)
         return reply.value

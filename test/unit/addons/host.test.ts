@@ -62,3 +62,17 @@ describe('an add-on sees its node through AddonHost', () => {
     expect(() => { ctx.on('member:join', () => {}) }).toThrow(NodeStoppedError)
   })
 })
+
+describe('ctx.handle and ctx.request refuse bad input with a ConfigError naming it', () => {
+  it('a handler that is not a function, a protocol already handled, a target that is no peer id', async () => {
+    const libp2p = { getProtocols: () => ['/taken/1.0.0'], handle: async () => {}, unhandle: async () => {} } as unknown as Libp2p
+    const registry = new AddonRegistry(new StubHost(), libp2p, pino({ level: 'silent' }), trustEveryone())
+    let ctx!: AddonContext
+    await registry.use(defineAddon({ name: 'bad-input', start (c) { ctx = c } }), undefined)
+    const configError = (option: string): unknown => expect.objectContaining({ code: 'ERR_CONFIG', option })
+    await expect(ctx.handle('/mine/1.0.0', 5 as never)).rejects.toEqual(configError('handler'))
+    await expect(ctx.handle('/taken/1.0.0', () => 1)).rejects.toEqual(configError('protocol'))
+    await expect(ctx.request('not-a-peer-id', '/mine/1.0.0', {})).rejects.toEqual(configError('peer'))
+    await registry.stopAll()
+  })
+})

@@ -13,7 +13,7 @@ import { parsePeerAddress, parsePort } from './transport/address.ts'
 import { ConfigError, GridError } from './errors.ts'
 import { checkKnownKeys, checkOption, checkOptional, shown } from './checks/check.ts'
 import type { KnownKeys } from './checks/check.ts'
-import { positiveNumber } from './checks/values.ts'
+import { timerMs } from './checks/values.ts'
 import { resolveMembershipConfig } from './membership/config.ts'
 import type { MembershipInit, MembershipConfig } from './membership/config.ts'
 import { resolveAgentConfig } from './agent/config.ts'
@@ -114,8 +114,8 @@ export function resolveConfig (init: GridNodeInit): GridNodeConfig {
     tls: init.tls,
     dev: init.dev === true,
     devName: init.devName,
-    stopTimeoutMs: checkOption('stopTimeoutMs', positiveNumber, init.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS),
-    pingIntervalMs: init.pingIntervalMs == null ? undefined : checkOption('pingIntervalMs', positiveNumber, init.pingIntervalMs),
+    stopTimeoutMs: checkOption('stopTimeoutMs', timerMs, init.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS),
+    pingIntervalMs: init.pingIntervalMs == null ? undefined : checkOption('pingIntervalMs', timerMs, init.pingIntervalMs),
     membership: resolveMembershipConfig(init),
     agent: init.agent == null || init.agent === false ? undefined : resolveAgentConfig(init.agent === true ? {} : init.agent),
     dataDir: init.dataDir,
@@ -123,7 +123,7 @@ export function resolveConfig (init: GridNodeInit): GridNodeConfig {
     channels: resolveChannelsConfig(init.channels ?? {}),
     tasks: resolveTasksConfig(init.tasks),
     crl: init.crl,
-    certificateCheckMs: checkOption('certificateCheckMs', positiveNumber, init.certificateCheckMs ?? DEFAULT_CERTIFICATE_CHECK_MS),
+    certificateCheckMs: checkOption('certificateCheckMs', timerMs, init.certificateCheckMs ?? DEFAULT_CERTIFICATE_CHECK_MS),
     deployments: init.deployments ?? {}
   }
 }
@@ -199,5 +199,5 @@ export function checkInitShape (init: unknown): asserts init is GridNodeInit {
   if (init.logger != null && typeof (init.logger as { child?: unknown }).child !== 'function') throw new ConfigError('logger', 'must be a pino logger')
   const deployments = init.deployments as Record<string, unknown> | undefined
   if (deployments?.run != null && typeof deployments.run !== 'boolean') throw new ConfigError('deployments.run', `must be true or false, got ${shown(deployments.run)}`)
-  for (const key of Object.keys(DEPLOYMENTS_KEYS)) if (key !== 'run') checkOptional(`deployments.${key}`, positiveNumber, deployments?.[key])
+  for (const key of Object.keys(DEPLOYMENTS_KEYS)) if (key !== 'run') checkOptional(`deployments.${key}`, timerMs, deployments?.[key])
 }

@@ -1,5 +1,5 @@
 import { checkOptional } from '../checks/check.ts'
-import { channelCount, positiveInteger, positiveNumber, syncMessageBytes } from '../checks/values.ts'
+import { channelCount, positiveInteger, positiveNumber, syncMessageBytes, timerMs } from '../checks/values.ts'
 import { ConfigError } from '../errors.ts'
 import type { ChannelsInit } from './channels.ts'
 import { CHANNEL_DEFAULTS } from './defaults.ts'
@@ -12,7 +12,7 @@ export function resolveChannelsConfig (init: ChannelsInit): ChannelsInit {
   const config: ChannelsInit = {
     maxValueBytes: checkOptional('channels.maxValueBytes', positiveNumber, init.maxValueBytes),
     tombstoneTtlMs: checkOptional('channels.tombstoneTtlMs', positiveNumber, init.tombstoneTtlMs),
-    syncIntervalMs: checkOptional('channels.syncIntervalMs', positiveNumber, init.syncIntervalMs),
+    syncIntervalMs: checkOptional('channels.syncIntervalMs', timerMs, init.syncIntervalMs),
     maxChannels: checkOptional('channels.maxChannels', channelCount, init.maxChannels),
     maxKeysPerChannel: checkOptional('channels.maxKeysPerChannel', positiveInteger, init.maxKeysPerChannel),
     maxChannelBytes: checkOptional('channels.maxChannelBytes', positiveInteger, init.maxChannelBytes),

@@ -138,6 +138,9 @@ export const MAX_TASK_RETRIES = 100
 /** Longest a timer can wait (setTimeout's limit). */
 export const MAX_TIMEOUT_MS = 2_147_483_647
 
+/** A timer's delay or period: above the timer's limit Node waits 1 ms instead (a TimeoutOverflowWarning), so it is refused. */
+export const timerMs = aboveZero(MAX_TIMEOUT_MS, `must be a number of ms above 0, at most ${MAX_TIMEOUT_MS} (the longest a timer waits)`)
+
 /** A task's priority: higher runs first. */
 export const taskPriority = integerIn(-MAX_TASK_PRIORITY, MAX_TASK_PRIORITY, `must be an integer from -${MAX_TASK_PRIORITY} to ${MAX_TASK_PRIORITY}`)
 

@@ -1,5 +1,5 @@
 import { checkOption } from '../checks/check.ts'
-import { memberCount, positiveInteger, positiveNumber } from '../checks/values.ts'
+import { memberCount, positiveInteger, positiveNumber, timerMs } from '../checks/values.ts'
 import { DEFAULT_MAX_MEMBERS, DEFAULT_FORGET_LEFT_AFTER_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_MESH_PEERS, DEFAULT_RECONNECT_FOR_MS, DEFAULT_RECONNECT_MAX_BACKOFF_MS, DEFAULT_MONITORS } from './constants.ts'
 
 /** Membership timings; every one is an option so tests can compress them. */
@@ -38,14 +38,14 @@ export interface MembershipInit {
 export type MembershipConfig = Required<MembershipInit>
 
 export function resolveMembershipConfig (init: MembershipInit): MembershipConfig {
-  const heartbeatMs = checkOption('heartbeatMs', positiveNumber, init.heartbeatMs ?? DEFAULT_HEARTBEAT_MS)
+  const heartbeatMs = checkOption('heartbeatMs', timerMs, init.heartbeatMs ?? DEFAULT_HEARTBEAT_MS)
   return {
     heartbeatMs,
     suspectAfterMs: checkOption('suspectAfterMs', positiveNumber, init.suspectAfterMs ?? 3 * heartbeatMs),
     suspicionMinMs: checkOption('suspicionMinMs', positiveNumber, init.suspicionMinMs ?? heartbeatMs),
     suspicionMaxMs: checkOption('suspicionMaxMs', positiveNumber, init.suspicionMaxMs ?? 3 * heartbeatMs),
     reconnectForMs: checkOption('reconnectForMs', positiveNumber, init.reconnectForMs ?? DEFAULT_RECONNECT_FOR_MS),
-    reconnectMaxBackoffMs: checkOption('reconnectMaxBackoffMs', positiveNumber, init.reconnectMaxBackoffMs ?? DEFAULT_RECONNECT_MAX_BACKOFF_MS),
+    reconnectMaxBackoffMs: checkOption('reconnectMaxBackoffMs', timerMs, init.reconnectMaxBackoffMs ?? DEFAULT_RECONNECT_MAX_BACKOFF_MS),
     forgetLeftAfterMs: checkOption('forgetLeftAfterMs', positiveNumber, init.forgetLeftAfterMs ?? DEFAULT_FORGET_LEFT_AFTER_MS),
     maxMeshPeers: checkOption('maxMeshPeers', positiveNumber, init.maxMeshPeers ?? DEFAULT_MAX_MESH_PEERS),
     maxMembers: checkOption('maxMembers', memberCount, init.maxMembers ?? DEFAULT_MAX_MEMBERS),

@@ -1,6 +1,6 @@
 import * as v from 'valibot'
 import { checkOptional } from '../checks/check.ts'
-import { nonNegativeInteger, positiveInteger, positiveNumber } from '../checks/values.ts'
+import { nonNegativeInteger, positiveInteger, positiveNumber, timerMs } from '../checks/values.ts'
 import { ConfigError } from '../errors.ts'
 import { TASKS_DEFAULTS } from './tasks.ts'
 import type { TasksConfig } from './tasks.ts'
@@ -14,9 +14,9 @@ export function resolveTasksConfig (init: TasksInit = {}): TasksConfig {
     window: checkOptional('tasks.window', positiveInteger, init.window) ?? TASKS_DEFAULTS.window,
     minWorkers: checkOptional('tasks.minWorkers', nonNegativeInteger, init.minWorkers) ?? TASKS_DEFAULTS.minWorkers,
     maxWorkers: checkOptional('tasks.maxWorkers', positiveInteger, init.maxWorkers) ?? TASKS_DEFAULTS.maxWorkers,
-    sizeEveryMs: checkOptional('tasks.sizeEveryMs', positiveNumber, init.sizeEveryMs) ?? TASKS_DEFAULTS.sizeEveryMs,
+    sizeEveryMs: checkOptional('tasks.sizeEveryMs', timerMs, init.sizeEveryMs) ?? TASKS_DEFAULTS.sizeEveryMs,
     scaleDownAfterMs: checkOptional('tasks.scaleDownAfterMs', positiveNumber, init.scaleDownAfterMs) ?? TASKS_DEFAULTS.scaleDownAfterMs,
-    cancelGraceMs: checkOptional('tasks.cancelGraceMs', positiveNumber, init.cancelGraceMs) ?? TASKS_DEFAULTS.cancelGraceMs,
+    cancelGraceMs: checkOptional('tasks.cancelGraceMs', timerMs, init.cancelGraceMs) ?? TASKS_DEFAULTS.cancelGraceMs,
     durable: checkOptional('tasks.durable', v.boolean('must be true or false'), init.durable) ?? TASKS_DEFAULTS.durable,
     maxResultBytes: checkOptional('tasks.maxResultBytes', positiveInteger, init.maxResultBytes) ?? TASKS_DEFAULTS.maxResultBytes
   }

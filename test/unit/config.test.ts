@@ -152,6 +152,16 @@ describe('resolveConfig: the shape of the options (what a plain-JS caller or a t
     expect(resolveConfig({ dev: true, deployments: { run: false, stepMs: 50 } }).deployments).toEqual({ run: false, stepMs: 50 })
   })
 
+  it('refuses a timer delay past what a timer can wait (Node would wait 1 ms instead, with a TimeoutOverflowWarning)', () => {
+    const over = 2 ** 31
+    for (const [init, option] of [
+      [{ stopTimeoutMs: over }, 'stopTimeoutMs'], [{ pingIntervalMs: over }, 'pingIntervalMs'], [{ certificateCheckMs: over }, 'certificateCheckMs'],
+      [{ heartbeatMs: over }, 'heartbeatMs'], [{ reconnectMaxBackoffMs: over }, 'reconnectMaxBackoffMs'], [{ channels: { syncIntervalMs: over } }, 'channels.syncIntervalMs'],
+      [{ tasks: { sizeEveryMs: over } }, 'tasks.sizeEveryMs'], [{ tasks: { cancelGraceMs: over } }, 'tasks.cancelGraceMs'], [{ deployments: { stepMs: over } }, 'deployments.stepMs']
+    ] as const) expect(bad({ dev: true, ...init }).option).toBe(option)
+    expect(resolveConfig({ dev: true, heartbeatMs: 2 ** 31 - 1 }).membership.heartbeatMs).toBe(2 ** 31 - 1)
+  })
+
   it('takes every key with an undefined value (what the CLI passes for a flag not given)', () => {
     expect(() => resolveConfig({ dev: true, heartbeatMs: undefined, agent: { workers: undefined }, channels: { maxChannels: undefined } })).not.toThrow()
   })

@@ -3,6 +3,7 @@ import type { KnownKeys } from '../checks/check.ts'
 import { taskPriority, taskRetries, taskTimeoutMs } from '../checks/values.ts'
 import type { SessionOptions, TaskOptions } from './types.ts'
 import { ConfigError } from '../errors.ts'
+import { checkResources } from '../checks/resources.ts'
 
 const TASK_KEYS: KnownKeys<TaskOptions> = { maxRetries: true, timeoutMs: true, priority: true, resources: true, signal: true, submitter: true }
 const SESSION_KEYS: KnownKeys<SessionOptions> = { maxRetries: true, timeoutMs: true, priority: true, name: true }
@@ -14,8 +15,12 @@ const SESSION_KEYS: KnownKeys<SessionOptions> = { maxRetries: true, timeoutMs: t
  * ignored. Throws ConfigError naming the option.
  */
 export function checkTaskOptions (what: 'task' | 'session', options: TaskOptions | SessionOptions): void {
-  if (what === 'task') checkKnownKeys(what, options, TASK_KEYS)
-  else checkKnownKeys(what, options, SESSION_KEYS)
+  if (what === 'task') {
+    checkKnownKeys(what, options, TASK_KEYS)
+    // both were met only once the task's pool was made or its signal listened to: a task failed later, or a TypeError
+    checkResources('task.resources', options.resources)
+    if (options.signal != null && !(options.signal instanceof AbortSignal)) throw new ConfigError('task.signal', `must be an AbortSignal, got ${shown(options.signal)}`)
+  } else checkKnownKeys(what, options, SESSION_KEYS)
   checkOptional(`${what}.priority`, taskPriority, options.priority)
   checkOptional(`${what}.maxRetries`, taskRetries, options.maxRetries)
   checkOptional(`${what}.timeoutMs`, taskTimeoutMs, options.timeoutMs)

@@ -39,6 +39,8 @@ describe('Session', () => {
     expect(() => s.submit('', 1)).toThrow(configError('module'))
     expect(() => s.submit('m.ts', 1, { timout: 5 } as never)).toThrow(configError('task.timout'))
     expect(() => s.submit('m.ts', 1, 5 as never)).toThrow(configError('task'))
+    expect(() => s.submit('m.ts', 1, { resources: { cpu: -1 } })).toThrow(configError('task.resources.cpu'))
+    expect(() => s.submit('m.ts', 1, { signal: {} as never })).toThrow(configError('task.signal'))
     expect(queued).toEqual([])
     expect(s.submit(new URL('file:///srv/m.ts'), 1).module).toBe('file:///srv/m.ts')
     expect(() => s.tasks({ status: 'complete' as never })).toThrow(configError('status'))

@@ -4,7 +4,7 @@ import type { KnownKeys } from '../checks/check.ts'
 import { checkResources } from '../checks/resources.ts'
 import { concurrency, maxWorkers as maxWorkersPiece, nonNegativeInteger, positiveInteger, positiveNumber, stageName } from '../checks/values.ts'
 import type { PipelineInit, StageSpec } from './types.ts'
-import { isDurableSink } from '../connectors/types.ts'
+import { isDurableSink, isDurableSource } from '../connectors/types.ts'
 
 /** Every pipeline default, in one place. */
 export const PIPELINE_DEFAULTS = {
@@ -51,6 +51,9 @@ export function resolvePipelineOptions (init: PipelineInit): PipelineOptions {
   checkKnownKeys('init', init, PIPELINE_KEYS, '')
   if (!Array.isArray(init.stages) || init.stages.length === 0) throw new ConfigError('stages', 'a pipeline needs at least one stage')
   if (typeof init.sink !== 'function' && !isDurableSink(init.sink)) throw new ConfigError('sink', 'must be a function or a DurableSink')
+  // met only once the run pulled from it, or listened to it: the run failed with a bare TypeError
+  if (init.source != null && !isSource(init.source)) throw new ConfigError('source', 'must be an iterable, an async iterable or a DurableSource')
+  if (init.signal != null && !(init.signal instanceof AbortSignal)) throw new ConfigError('signal', 'must be an AbortSignal')
   const window = checkOptional('window', positiveInteger, init.window) ?? PIPELINE_DEFAULTS.window
   const maxWindow = checkOptional('maxWindow', positiveInteger, init.maxWindow) ?? Math.max(window, PIPELINE_DEFAULTS.maxWindow)
   if (maxWindow < window) throw new ConfigError('maxWindow', `must be >= window (${window})`)
@@ -98,4 +101,10 @@ function resolveStages (stages: StageSpec[]): ResolvedStage[] {
     checkResources(`${at}.resources`, stage.resources)
     return { ...stage, minWorkers, maxWorkers, spareWorkers, concurrency: checkOptional(`${at}.concurrency`, concurrency, stage.concurrency) ?? STAGE_DEFAULTS.concurrency }
   })
+}
+
+function isSource (source: unknown): boolean {
+  if (isDurableSource(source)) return true
+  const iterable = source as { [Symbol.iterator]?: unknown, [Symbol.asyncIterator]?: unknown }
+  return typeof iterable[Symbol.iterator] === 'function' || typeof iterable[Symbol.asyncIterator] === 'function'
 }

@@ -34,3 +34,11 @@ it('options that are not an object (a JS caller) are a ConfigError, not a TypeEr
   expect(() => resolvePipelineOptions(undefined as never)).toThrow(ConfigError)
   expect(() => resolvePipelineOptions({ stages: [5], sink: () => {} } as never)).toThrow(/^stages\[0\]: must be an object/)
 })
+
+it('a source that cannot be read and a signal that is no AbortSignal are ConfigErrors when the pipeline is made', () => {
+  const init = { stages: [{ name: 's', module: 's.mjs' }], sink: () => {} }
+  expect(() => resolvePipelineOptions({ ...init, source: 5 } as never)).toThrow(/^source: must be/)
+  expect(() => resolvePipelineOptions({ ...init, signal: {} } as never)).toThrow(/^signal: must be/)
+  expect(resolvePipelineOptions({ ...init, source: 'ab' }).source).toBe('ab')
+  expect(resolvePipelineOptions({ ...init, source: (async function * () {})() }).source).toBeDefined()
+})

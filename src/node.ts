@@ -27,6 +27,7 @@ import { checkOption, shown } from './checks/check.ts'
 import { strategy as strategyPiece, weight as weightPiece } from './checks/values.ts'
 import { CONTROL_PROTOCOL, controlHandler } from './control/control.ts'
 import { PipelineRun } from './pipeline/run.ts'
+import { runsService } from './pipeline/runs-service.ts'
 import type { PipelineInit } from './pipeline/types.ts'
 import { defaultDataDir, prepareDataDir } from './data-dir.ts'
 import { AddonRegistry } from './addons/registry.ts'
@@ -329,13 +330,6 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
       this.libp2p.removeEventListener('peer:disconnect', onDisconnect)
       for (const [type, relay] of relays) this.membership.off(type, relay)
     }
-    const cancelRuns = (): void => { for (const run of this.runs) run.cancel() }
-    // a cancelled run still closes its connectors (a durable source's last acks): the stop waits for that
-    const stopRuns = async (): Promise<void> => {
-      const runs = [...this.runs]
-      cancelRuns()
-      await Promise.allSettled(runs.map(async run => await run.done))
-    }
     const services: Array<Service | undefined> = [
       this.trustServices.load,
       libp2pService(this.libp2p),
@@ -370,7 +364,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
         [CLIENT_PROTOCOL]: { roles: ['client', 'member', 'admin'], maxInboundStreams: 16, deadlineMs: 60_000, handler: channelClientHandler({ read: (name, peer) => this.channels.forRead(name, peer), write: name => this.channel(name) }, this.credentials, this.rejections) }
       }),
       { name: 'workers', start: () => { this.workers.start() }, stop: async () => { await this.workers.stop() }, destroy: () => { this.workers.destroy() } },
-      { name: 'pipelines', stop: stopRuns, destroy: cancelRuns },
+      runsService(this.runs),
       { name: 'deployments', start: async () => { await this.deployments.open() }, stop: () => { this.deployments.close() }, destroy: () => { this.deployments.close() } },
       protocolHandlers('deployments protocol', this.libp2p, this.credentials, {
         [DEPLOYMENTS_PROTOCOL]: { roles: DEPLOYMENTS_ROLES, maxInboundStreams: 8, deadlineMs: 30_000, handler: deploymentsHandler(() => this.deployments.api(), this.credentials, this.rejections) }

@@ -88,7 +88,11 @@ export class PoolSizer {
     const seconds = Math.max(0.001, (now - this.last) / 1000)
     this.last = now
     const sample = this.hooks.sample()
-    this.lambda = ALPHA * (this.arrivals / seconds) + (1 - ALPHA) * this.lambda
+    // a tick in which nothing arrived, waited or ran reads no demand at once: halved each tick, λ stayed
+    // above 0 for ~30 ticks, and any λ > 0 asks for a whole worker, so an idle pool kept its last worker
+    // ~15 s (at 500 ms ticks) beyond scaleDownAfterMs
+    const idle = this.arrivals === 0 && sample.queued === 0 && sample.busyMs === 0
+    this.lambda = idle ? 0 : ALPHA * (this.arrivals / seconds) + (1 - ALPHA) * this.lambda
     const reading = sample.busyMs > 0 && this.completions > 0 ? this.completions / (sample.busyMs / 1000) : undefined
     if (reading != null) this.mu = this.mu == null ? reading : ALPHA * reading + (1 - ALPHA) * this.mu
     if (this.mu != null) this.hooks.measured?.(this.mu)

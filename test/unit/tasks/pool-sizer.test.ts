@@ -90,3 +90,36 @@ describe('PoolSizer: tasks longer than the sizing tick', () => {
     expect(pool.workers()).toBe(16)
   })
 })
+
+describe('PoolSizer: a pool whose tasks stopped coming', () => {
+  it('drains to minWorkers 0 once it has been idle for scaleDownAfterMs, not while λ decays towards 0', () => {
+    vi.useFakeTimers({ toFake: ['performance'] })
+    let workers = 0
+    let busyMs = 0
+    const drainedAt: number[] = []
+    const sizer = new PoolSizer({ minWorkers: 0, maxWorkers: 8, sizeEveryMs: 500, scaleDownAfterMs: 2000 }, {
+      sample: (): PoolSample => ({ workers, starting: 0, queued: 0, busyMs, capacityLimit: 100 }),
+      spawn: count => { workers += count },
+      drain: count => { workers -= count; drainedAt.push(performance.now()) }
+    })
+    // 4 s of 50 tasks/s, each 20 ms of one worker's time (1 worker is busy all the time)
+    for (let t = 0; t < 8; t++) {
+      for (let i = 0; i < 25; i++) { sizer.arrived(); sizer.completed() }
+      busyMs = 500
+      vi.advanceTimersByTime(500)
+      sizer.tick()
+    }
+    expect(workers).toBeGreaterThan(0)
+    // then nothing: no task arrives, none is queued or running
+    busyMs = 0
+    const idleSince = performance.now()
+    for (let t = 0; t < 40 && workers > 0; t++) {
+      vi.advanceTimersByTime(500)
+      sizer.tick()
+    }
+    expect(workers).toBe(0)
+    // scaleDownAfterMs of low pressure, plus a tick or two to see it (generous): not ~15 s more of λ decaying
+    // (the last worker went ~17 s in: λ halving each tick kept a whole worker's need for ~30 ticks)
+    expect(drainedAt.at(-1)! - idleSince).toBeLessThanOrEqual(2000 + 2 * 500)
+  })
+})

@@ -115,7 +115,7 @@ export class Workers {
       } catch (err) {
         reservation.release()
         if (err instanceof PeerUnreachableError) {
-          // nothing was sent: another agent can take the worker (this one is tried last for a while)
+          // it could not be dialled, or went away mid-request: another agent can take the worker (this one is tried last for a while)
           this.unreachable.failed(agent.id, performance.now())
           refusals.push({ agentId: agent.id, lacks: [err.message] })
           this.log.warn({ agent: agent.id, err }, 'could not dial the agent to spawn a worker: trying the next one')
@@ -238,10 +238,15 @@ export class Workers {
     // until the agent's attach timeout. A worker that arrives after the caller gave up is killed.
     const sent = { signal: timeout }
     const request = { op: 'spawn', stage: options.stage, module: { path: module.path, sha256: module.sha256 }, resources, env: options.env, concurrency: options.concurrency }
-    let reply: SpawnResponseMessage = await requestJson(this.libp2p, agent, SPAWN_PROTOCOL, request, spawnResponseSchema, sent)
+    // an agent that dies, is cut off or stalls past the timeout mid-request is as good as unreachable: the
+    // worker goes to the next agent (one it forked meanwhile dies with it, or at its attach timeout)
+    const ask = async (body: unknown): Promise<SpawnResponseMessage> => await requestJson(this.libp2p, agent, SPAWN_PROTOCOL, body, spawnResponseSchema, sent).catch((err: unknown) => {
+      throw err instanceof GridError ? err : new PeerUnreachableError(`agent ${agentId} during the spawn`, { cause: err })
+    })
+    let reply = await ask(request)
     if (!reply.ok && reply.code === ERR_MODULE_MISSING && signal?.aborted !== true) {
       // the agent lacks this exact module: ship its source (content-addressed, cached there)
-      reply = await requestJson(this.libp2p, agent, SPAWN_PROTOCOL, { ...request, module: { ...request.module, source: module.source } }, spawnResponseSchema, sent)
+      reply = await ask({ ...request, module: { ...request.module, source: module.source } })
     }
     if (!reply.ok) {
       signal?.throwIfAborted()

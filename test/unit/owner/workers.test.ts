@@ -12,6 +12,7 @@ import type { WorkerHandle } from '../../../src/owner/worker-handle.ts'
 import { FakeNetwork, FakeSpawner, fakeMembership, member, startedModules } from './stubs.ts'
 import type { FakePeer } from './stubs.ts'
 import type { RoleCheck } from '../../../src/trust/credentials.ts'
+import { SPAWN_PROTOCOL } from '../../../src/wire/spawn-protocol.ts'
 
 const MODULE = fileURLToPath(new URL('../../fixtures/stages/noop.mjs', import.meta.url))
 const log = resolveLogger()
@@ -179,6 +180,17 @@ describe('Workers: spawn reservations and refusals (stubbed components)', () => 
     release()
     reachedA = true
     expect((await spawn(workers)).agentId).toBe(a.id)
+  })
+
+  it('an agent that goes away in the middle of a spawn (its stream cut before any answer): the worker goes to the next agent, not a failed spawn', async () => {
+    const spawners = { a: new FakeSpawner(2), b: new FakeSpawner(2) }
+    const workers = await grid(spawners, { a: 2, b: 1 })
+    // a ranks first; its spawn handler now dies with the request in hand
+    await a.libp2p.unhandle(SPAWN_PROTOCOL)
+    await a.libp2p.handle(SPAWN_PROTOCOL, (stream) => { stream.abort(new Error('the agent process died')) })
+    const first = await spawn(workers)
+    expect(first.agentId).toBe(b.id)
+    expect(spawners.a.workers.size).toBe(0)
   })
 
   it('an undefined item crosses as such; one JSON has no text for (a function, a symbol) fails alone with ERR_NOT_SERIALIZABLE; the worker stream and the worker stay up', async () => {

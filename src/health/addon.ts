@@ -1,6 +1,7 @@
 import { defineAddon } from '../addons/addon.ts'
 import { serveHttp } from '../addons/http-server.ts'
 import type { AddonContext } from '../addons/addon.ts'
+import { checkKnownKeys } from '../checks/check.ts'
 
 export interface HealthOptions {
   /** 0 picks a free port. */
@@ -31,6 +32,7 @@ export function readiness (ctx: Pick<AddonContext, 'members'>, alone: boolean): 
 export const healthAddon = defineAddon<HealthOptions>({
   name: 'health',
   async start (ctx, options) {
+    checkKnownKeys<HealthOptions>('health', options, { port: true, host: true, alone: true })
     const endpoint = await serveHttp('health', (req, res) => {
       const path = new URL(req.url ?? '/', 'http://health').pathname
       if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405).end(); return }

@@ -1,6 +1,7 @@
 import { defineAddon } from '../addons/addon.ts'
 import { serveHttp } from '../addons/http-server.ts'
 import { createRegistry } from './collectors.ts'
+import { checkKnownKeys } from '../checks/check.ts'
 
 export interface MetricsOptions {
   /** 0 picks a free port. */
@@ -18,6 +19,7 @@ export interface MetricsOptions {
 export const metricsAddon = defineAddon<MetricsOptions>({
   name: 'metrics',
   async start (ctx, options) {
+    checkKnownKeys<MetricsOptions>('metrics', options, { port: true, host: true, allowedHosts: true })
     const { registry, track } = createRegistry(ctx)
     // before listening: ctx.on throws once the node is stopping, and past the bind that would leave the port open
     for (const run of ctx.pipelines()) track(run)

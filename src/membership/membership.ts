@@ -250,7 +250,15 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   private async publish (): Promise<void> {
     if (!this.running) return
-    await this.gossip.publish(this.heartbeat())
+    let heartbeat: Heartbeat
+    try {
+      heartbeat = this.heartbeat()
+    } catch (err) {
+      // called as `void this.publish()`: a throw here would be an unhandled rejection, ending the process
+      this.log.error({ err }, 'could not make this node\'s heartbeat; not published')
+      return
+    }
+    await this.gossip.publish(heartbeat)
   }
 
   private tick (): void {

@@ -67,6 +67,24 @@ describe('Membership (stubbed libp2p and gossipsub)', () => {
     random.mockRestore()
   })
 
+  it('a heartbeat this node cannot make (its addresses throw) is logged and not published, never an unhandled rejection', async () => {
+    const published = pubsub.published.length
+    libp2p.getMultiaddrs = () => { throw new Error('no address') }
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown): void => { unhandled.push(reason) }
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      // a weight change gossips at once: through the same publish
+      membership.updateSelf({ weight: 2 })
+      await vi.advanceTimersByTimeAsync(3 * HEARTBEAT_MS)
+      await new Promise(resolve => setImmediate(resolve))
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
+    expect(unhandled).toEqual([])
+    expect(pubsub.published.length).toBe(published)
+  })
+
   it('a heartbeat from a new member is a join; heartbeats keep it alive without more events', async () => {
     await aBeats(10 * HEARTBEAT_MS)
     expect(typesFor(a.toString())).toEqual(['member:join'])

@@ -1,17 +1,8 @@
 import { execFile } from 'node:child_process'
 import type { GridProcess } from './grid-process.ts'
 
-/** mulberry32: a small seeded PRNG, so a run's faults can be replayed from its seed. */
-export function seededRandom (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** A small seeded PRNG (the membership simulator's mulberry32), so a run's faults can be replayed from its seed. */
+export { seeded as seededRandom } from '../../sim/membership/clock.ts'
 
 export const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 

@@ -114,8 +114,9 @@ export class DeploymentRunner {
     for (const name of this.leases.prune(new Set(deployments.map(d => d.name)))) {
       this.slots.get(name)?.stop(false)
       this.slots.delete(name)
-      // a renewal or a report crossing the removal would leave our records behind: delete them again
-      if (this.c.store.lease(name)?.holder === this.c.self || this.c.store.progress(name)?.holder === this.c.self) this.c.store.remove(name)
+      // a renewal or a report crossing the removal would leave our records behind: delete them again (not the
+      // record: a delete now would be newer than a redeploy under the name that has not reached us yet)
+      if (this.c.store.lease(name)?.holder === this.c.self || this.c.store.progress(name)?.holder === this.c.self) this.c.store.removeRun(name)
     }
     const byName = new Map(deployments.map(d => [d.name, d]))
     const elect = this.electorate(now)

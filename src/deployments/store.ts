@@ -36,12 +36,17 @@ export class DeploymentStore extends LeaseRecords<RunnerAdvert> {
     this.channel.set(KEY.deployment(deployment.name), deployment)
   }
 
-  /** Deletes deployment `name`'s record, its progress report, lease and run-start fence; true if the record was there. */
+  /** Deletes deployment `name`'s record and what its runs left (removeRun); true if the record was there. */
   remove (name: string): boolean {
     const had = this.channel.delete(KEY.deployment(name))
+    this.removeRun(name)
+    return had
+  }
+
+  /** Deletes what deployment `name`'s runs wrote: its progress report, lease and run-start fence (never its record). */
+  removeRun (name: string): void {
     this.channel.delete(KEY.progress(name))
     this.forget(name)
-    return had
   }
 
   progress (name: string): Progress | undefined {

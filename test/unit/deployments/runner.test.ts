@@ -164,4 +164,21 @@ describe('DeploymentRunner: one owner per deployment over replicas of the deploy
       expect(g.keys(peer).filter(key => key.startsWith('n/')).sort(), peer).toEqual(PEERS.map(p => `n/${p}`))
     }
   }, 20_000)
+
+  it('an owner cleaning up after a removal never deletes a redeploy under the same name that has not reached it yet', async () => {
+    const g = grid()
+    await g.advance(3000)
+    const elected = electHolder('orders', PEERS)!
+    const other = PEERS.find(p => p !== elected)!
+    const base = g.store(other).deployment('orders')!
+    g.store(other).remove('orders')
+    for (let i = 0; i < 6; i++) g.stepOnly(elected, 100)
+    // the removal reaches the owner; a redeploy is made before the owner's next step, and reaches it only after
+    await g.advance(100)
+    g.store(other).put({ ...base, version: 1, deployedAt: base.deployedAt + 1 })
+    g.stepOnly(elected, 100)
+    await g.advance(2000)
+    for (const peer of PEERS) expect(g.store(peer).deployment('orders')?.deployedAt, peer).toBe(base.deployedAt + 1)
+    expect(g.running()).toHaveLength(1)
+  }, 20_000)
 })

@@ -135,7 +135,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
     this.abort.abort()
     this.connections.stop()
     this.core.setEntry({ ...this.core.entry(), state: 'left' })
-    await this.gossip.publish(this.heartbeat())
+    const leaving = this.tryHeartbeat()
+    if (leaving != null) await this.gossip.publish(leaving)
     await new Promise(resolve => setTimeout(resolve, LEAVE_LINGER_MS))
     this.gossip.stop()
     await this.beats.stop().catch(() => {})
@@ -206,8 +207,17 @@ export class Membership extends EventEmitter<MembershipEvents> {
     return this.libp2p.getMultiaddrs().map(ma => ma.toString())
   }
 
-  private heartbeat (): Heartbeat {
-    return this.core.heartbeat(performance.now(), this.addresses())
+  /**
+   * This node's heartbeat now, or undefined (logged) when it cannot be made (libp2p's addresses throw): its
+   * callers gossip it as `void this.publish()`, where a throw would be an unhandled rejection ending the process.
+   */
+  private tryHeartbeat (): Heartbeat | undefined {
+    try {
+      return this.core.heartbeat(performance.now(), this.addresses())
+    } catch (err) {
+      this.log.error({ err }, 'could not make this node\'s heartbeat; not published')
+      return undefined
+    }
   }
 
   /**
@@ -250,15 +260,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   private async publish (): Promise<void> {
     if (!this.running) return
-    let heartbeat: Heartbeat
-    try {
-      heartbeat = this.heartbeat()
-    } catch (err) {
-      // called as `void this.publish()`: a throw here would be an unhandled rejection, ending the process
-      this.log.error({ err }, 'could not make this node\'s heartbeat; not published')
-      return
-    }
-    await this.gossip.publish(heartbeat)
+    const heartbeat = this.tryHeartbeat()
+    if (heartbeat != null) await this.gossip.publish(heartbeat)
   }
 
   private tick (): void {

@@ -97,12 +97,16 @@ export class FreshAdverts<A extends RefreshedAdvert> {
 
 /** This node's view of the members for `FreshAdverts.candidates`: the alive ones and itself, and how long its clock has run ahead. */
 export function aliveMembers (self: string, members: Array<Pick<Member, 'id' | 'state'>>, channel: Pick<Channel, 'clockAheadForMs'>): { alive: Set<string>, self: string, selfAheadMs: number } {
-  return { alive: new Set(members.filter(m => m.state === 'alive').map(m => m.id)), self, selfAheadMs: channel.clockAheadForMs() }
+  return { alive: aliveIds(members), self, selfAheadMs: channel.clockAheadForMs() }
+}
+
+function aliveIds (members: Array<Pick<Member, 'id' | 'state'>>): Set<string> {
+  return new Set(members.filter(m => m.state === 'alive').map(m => m.id))
 }
 
 /** Deletes the adverts `adverts` finds abandoned (FreshAdverts.abandoned): of peers neither alive nor this node. */
 export function withdrawAbandoned (adverts: FreshAdverts<RefreshedAdvert>, records: { withdraw: (peer: string) => void }, self: string, members: () => Array<Pick<Member, 'id' | 'state'>>, now: number): void {
-  const alive = (): Set<string> => new Set([self, ...members().filter(m => m.state === 'alive').map(m => m.id)])
+  const alive = (): Set<string> => aliveIds(members()).add(self)
   for (const peer of adverts.abandoned(now, alive)) {
     try { records.withdraw(peer) } catch {} // the node stopping: the next run looks again
   }

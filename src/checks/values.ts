@@ -149,3 +149,6 @@ export const taskRetries = integerIn(0, MAX_TASK_RETRIES, `must be an integer fr
 
 /** Longest one task attempt may run, ms. */
 export const taskTimeoutMs = integerIn(1, MAX_TIMEOUT_MS, `must be an integer number of ms from 1 to ${MAX_TIMEOUT_MS}`)
+
+/** An option that cancels: what `{ signal }` takes (a JS caller's `{}` would fail only once listened to). */
+export const abortSignal = v.instance(AbortSignal, 'must be an AbortSignal')

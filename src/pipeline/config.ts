@@ -2,7 +2,7 @@ import { ConfigError } from '../errors.ts'
 import { checkKnownKeys, checkOption, checkOptional } from '../checks/check.ts'
 import type { KnownKeys } from '../checks/check.ts'
 import { checkResources } from '../checks/resources.ts'
-import { concurrency, maxWorkers as maxWorkersPiece, nonNegativeInteger, positiveInteger, positiveNumber, stageName } from '../checks/values.ts'
+import { abortSignal, concurrency, maxWorkers as maxWorkersPiece, nonNegativeInteger, positiveInteger, positiveNumber, stageName } from '../checks/values.ts'
 import type { PipelineInit, StageSpec } from './types.ts'
 import { isDurableSink, isDurableSource } from '../connectors/types.ts'
 
@@ -53,7 +53,7 @@ export function resolvePipelineOptions (init: PipelineInit): PipelineOptions {
   if (typeof init.sink !== 'function' && !isDurableSink(init.sink)) throw new ConfigError('sink', 'must be a function or a DurableSink')
   // met only once the run pulled from it, or listened to it: the run failed with a bare TypeError
   if (init.source != null && !isSource(init.source)) throw new ConfigError('source', 'must be an iterable, an async iterable or a DurableSource')
-  if (init.signal != null && !(init.signal instanceof AbortSignal)) throw new ConfigError('signal', 'must be an AbortSignal')
+  checkOptional('signal', abortSignal, init.signal)
   const window = checkOptional('window', positiveInteger, init.window) ?? PIPELINE_DEFAULTS.window
   const maxWindow = checkOptional('maxWindow', positiveInteger, init.maxWindow) ?? Math.max(window, PIPELINE_DEFAULTS.maxWindow)
   if (maxWindow < window) throw new ConfigError('maxWindow', `must be >= window (${window})`)

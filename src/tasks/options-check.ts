@@ -1,6 +1,6 @@
 import { checkKnownKeys, checkOptional, shown } from '../checks/check.ts'
 import type { KnownKeys } from '../checks/check.ts'
-import { taskPriority, taskRetries, taskTimeoutMs } from '../checks/values.ts'
+import { abortSignal, taskPriority, taskRetries, taskTimeoutMs } from '../checks/values.ts'
 import type { SessionOptions, TaskOptions } from './types.ts'
 import { ConfigError } from '../errors.ts'
 import { checkResources } from '../checks/resources.ts'
@@ -19,7 +19,7 @@ export function checkTaskOptions (what: 'task' | 'session', options: TaskOptions
     checkKnownKeys(what, options, TASK_KEYS)
     // both were met only once the task's pool was made or its signal listened to: a task failed later, or a TypeError
     checkResources('task.resources', options.resources)
-    if (options.signal != null && !(options.signal instanceof AbortSignal)) throw new ConfigError('task.signal', `must be an AbortSignal, got ${shown(options.signal)}`)
+    checkOptional('task.signal', abortSignal, options.signal)
   } else checkKnownKeys(what, options, SESSION_KEYS)
   checkOptional(`${what}.priority`, taskPriority, options.priority)
   checkOptional(`${what}.maxRetries`, taskRetries, options.maxRetries)

@@ -145,9 +145,9 @@ export class AddonRegistry {
 
   private context (addon: Addon<never>): Running {
     const abort = new AbortController()
-    const cleanup: Array<() => unknown> = []
-    /** The event and listener of each `on`'s entry in `cleanup`, so `off` takes that entry back too. */
-    const listening = new Map<() => unknown, [string, unknown]>()
+    /** The add-on's node listeners still on: removed at stop, or by its own `off` (then forgotten here too). */
+    const listening: Array<{ event: string, listener: unknown, off: () => void }> = []
+    const cleanup: Array<() => unknown> = [() => { for (const entry of listening.splice(0)) entry.off() }]
     const log = this.log.child({ addon: addon.name })
     const host = this.host
     const libp2p = this.libp2p
@@ -171,21 +171,14 @@ export class AddonRegistry {
         // after stop nothing new may be registered: no one would remove it
         if (abort.signal.aborted) throw new NodeStoppedError()
         host.on(event, listener)
-        const undo = (): void => { host.off(event, listener) }
-        listening.set(undo, [event, listener])
-        cleanup.push(undo)
+        listening.push({ event, listener, off: () => { host.off(event, listener) } })
       },
       off: (event, listener) => {
         host.off(event, listener)
-        // its removal at stop goes too: an add-on listening only while a request of its own is open would
-        // otherwise grow `cleanup` (each listener kept alive with what it holds) until it stops
-        for (let i = cleanup.length - 1; i >= 0; i--) {
-          const entry = listening.get(cleanup[i]!)
-          if (entry?.[0] !== event || entry[1] !== listener) continue
-          listening.delete(cleanup[i]!)
-          cleanup.splice(i, 1)
-          break
-        }
+        // forgotten here too: an add-on listening only while a request of its own is open would otherwise
+        // grow the list (each listener kept alive with what it holds) until it stops
+        const at = listening.findLastIndex(entry => entry.event === event && entry.listener === listener)
+        if (at >= 0) listening.splice(at, 1)
       },
       handle: async (protocol, handler, schema, options = {}) => {
         if (typeof protocol !== 'string' || !protocol.startsWith('/')) throw new ConfigError('protocol', `must start with "/", got ${JSON.stringify(protocol)}`)

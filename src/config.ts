@@ -124,7 +124,7 @@ export function resolveConfig (init: GridNodeInit): GridNodeConfig {
     tasks: resolveTasksConfig(init.tasks),
     crl: init.crl,
     certificateCheckMs: checkOption('certificateCheckMs', timerMs, init.certificateCheckMs ?? DEFAULT_CERTIFICATE_CHECK_MS),
-    deployments: init.deployments ?? {}
+    deployments: resolveDeploymentsConfig(init.deployments)
   }
 }
 
@@ -149,7 +149,8 @@ function wrap<T> (option: string, fn: () => T): T {
  * in plain JS (or one casting) gets a ConfigError naming the option, never a
  * TypeError from deep inside the start, and a misspelt key (`hartbeatMs`) is
  * refused rather than silently left at its default. Each list of keys is typed
- * against its interface, so an option added there must be added here.
+ * against its interface, so an option added there must be added here; each
+ * section's keys are checked by its own resolver (agent, channels, tasks, deployments).
  */
 
 const NODE_KEYS: KnownKeys<GridNodeInit> = {
@@ -160,32 +161,10 @@ const NODE_KEYS: KnownKeys<GridNodeInit> = {
   forgetLeftAfterMs: true, maxMeshPeers: true, maxMembers: true, monitors: true, refreshPerMemberMs: true, refreshMinMs: true
 }
 
-const AGENT_KEYS: KnownKeys<AgentInit> = {
-  workers: true, cpu: true, memoryMb: true, weight: true, strategy: true, attachTimeoutMs: true, environment: true, moduleDirs: true,
-  moduleCacheMb: true, workerUser: true, prestartWorkers: true
-}
 
-const CHANNELS_KEYS: KnownKeys<ChannelsInit> = {
-  maxValueBytes: true, tombstoneTtlMs: true, syncIntervalMs: true, maxChannels: true, maxKeysPerChannel: true, maxChannelBytes: true, syncMessageBytes: true
-}
-
-const TASKS_KEYS: KnownKeys<TasksInit> = {
-  resultTtlMs: true, window: true, minWorkers: true, maxWorkers: true, sizeEveryMs: true, scaleDownAfterMs: true, cancelGraceMs: true,
-  durable: true, maxResultBytes: true
-}
-
-const DEPLOYMENTS_KEYS: KnownKeys<DeploymentsInit> = {
-  run: true, stepMs: true, claimIdleMs: true, progressMs: true, advertRefreshMs: true,
-  leaseMs: true, renewMs: true, graceMs: true, settleMs: true, pauseMs: true, quietAfterPauseMs: true
-}
-
-/** ConfigError unless `init` has GridNodeInit's shape (known keys, each section of its type); values are checked by resolveConfig. */
+/** ConfigError unless `init` has GridNodeInit's shape (known keys, values of their types); values' bounds are checked by resolveConfig. */
 export function checkInitShape (init: unknown): asserts init is GridNodeInit {
   checkKnownKeys('options', init, NODE_KEYS, '')
-  if (init.agent != null && typeof init.agent !== 'boolean') checkKnownKeys('agent', init.agent, AGENT_KEYS)
-  if (init.channels != null) checkKnownKeys('channels', init.channels, CHANNELS_KEYS)
-  if (init.tasks != null) checkKnownKeys('tasks', init.tasks, TASKS_KEYS)
-  if (init.deployments != null) checkKnownKeys('deployments', init.deployments, DEPLOYMENTS_KEYS)
   for (const option of ['host', 'devName', 'dataDir', 'stateHome', 'crl'] as const) {
     if (init[option] != null && typeof init[option] !== 'string') throw new ConfigError(option, `must be a string, got ${shown(init[option])}`)
   }
@@ -197,7 +176,17 @@ export function checkInitShape (init: unknown): asserts init is GridNodeInit {
     if (!Array.isArray(pair) || pair.length < 1 || pair.length > 2) throw new ConfigError(`addons[${i}]`, 'must be an [addon, options?] pair')
   })
   if (init.logger != null && typeof (init.logger as { child?: unknown }).child !== 'function') throw new ConfigError('logger', 'must be a pino logger')
-  const deployments = init.deployments as Record<string, unknown> | undefined
-  if (deployments?.run != null && typeof deployments.run !== 'boolean') throw new ConfigError('deployments.run', `must be true or false, got ${shown(deployments.run)}`)
-  for (const key of Object.keys(DEPLOYMENTS_KEYS)) if (key !== 'run') checkOptional(`deployments.${key}`, timerMs, deployments?.[key])
+}
+
+const DEPLOYMENTS_KEYS: KnownKeys<DeploymentsInit> = {
+  run: true, stepMs: true, claimIdleMs: true, progressMs: true, advertRefreshMs: true,
+  leaseMs: true, renewMs: true, graceMs: true, settleMs: true, pauseMs: true, quietAfterPauseMs: true
+}
+
+/** Checks the `deployments` options: known keys, `run` a boolean, every timing a timer's delay. */
+function resolveDeploymentsConfig (init: DeploymentsInit = {}): DeploymentsInit {
+  checkKnownKeys('deployments', init, DEPLOYMENTS_KEYS)
+  if (init.run != null && typeof init.run !== 'boolean') throw new ConfigError('deployments.run', `must be true or false, got ${shown(init.run)}`)
+  for (const key of Object.keys(DEPLOYMENTS_KEYS) as Array<keyof DeploymentsInit>) if (key !== 'run') checkOptional(`deployments.${key}`, timerMs, init[key])
+  return init
 }

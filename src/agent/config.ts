@@ -1,6 +1,7 @@
 import { availableParallelism, freemem } from 'node:os'
 import * as v from 'valibot'
-import { checkOption, checkOptional } from '../checks/check.ts'
+import { checkKnownKeys, checkOption, checkOptional } from '../checks/check.ts'
+import type { KnownKeys } from '../checks/check.ts'
 import { cpuCapacity, maxWorkers, memoryCapacityMb, strategy, weight } from '../checks/values.ts'
 import type { Strategy } from '../checks/values.ts'
 import { workerEnvironment } from './worker-env.ts'
@@ -8,6 +9,11 @@ import { workerEnvironment } from './worker-env.ts'
 const MB = 1024 * 1024
 /** Memory left to the agent itself and the OS when the default is taken from free memory. */
 const RESERVE_MB = 512
+
+const AGENT_KEYS: KnownKeys<AgentInit> = {
+  workers: true, cpu: true, memoryMb: true, weight: true, strategy: true, attachTimeoutMs: true, environment: true, moduleDirs: true,
+  moduleCacheMb: true, workerUser: true, prestartWorkers: true
+}
 
 /** `GridNode.start({ agent: { … } })`: this node spawns workers. */
 export interface AgentInit {
@@ -70,6 +76,7 @@ const attachTimeoutMs = v.pipe(v.number(), v.integer('must be an integer from 10
 
 /** Fills defaults; every value passes the same check its peers apply to the gossiped entry. */
 export function resolveAgentConfig (init: AgentInit): AgentConfig {
+  checkKnownKeys('agent', init, AGENT_KEYS)
   const cpus = availableParallelism()
   return {
     workers: checkOption('agent.workers', maxWorkers, init.workers ?? cpus),

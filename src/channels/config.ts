@@ -1,4 +1,5 @@
-import { checkOptional } from '../checks/check.ts'
+import { checkKnownKeys, checkOptional } from '../checks/check.ts'
+import type { KnownKeys } from '../checks/check.ts'
 import { channelCount, positiveInteger, positiveNumber, syncMessageBytes, timerMs } from '../checks/values.ts'
 import { ConfigError } from '../errors.ts'
 import type { ChannelsInit } from './channels.ts'
@@ -7,8 +8,13 @@ import { CHANNEL_DEFAULTS } from './defaults.ts'
 /** Room in a sync message beyond one value: key, stamp, signature, envelope. */
 const SYNC_MESSAGE_SLACK_BYTES = 4096
 
+const CHANNELS_KEYS: KnownKeys<ChannelsInit> = {
+  maxValueBytes: true, tombstoneTtlMs: true, syncIntervalMs: true, maxChannels: true, maxKeysPerChannel: true, maxChannelBytes: true, syncMessageBytes: true
+}
+
 /** Checks the `channels` options; absent ones keep their defaults (set by Channels). */
 export function resolveChannelsConfig (init: ChannelsInit): ChannelsInit {
+  checkKnownKeys('channels', init, CHANNELS_KEYS)
   const config: ChannelsInit = {
     maxValueBytes: checkOptional('channels.maxValueBytes', positiveNumber, init.maxValueBytes),
     tombstoneTtlMs: checkOptional('channels.tombstoneTtlMs', positiveNumber, init.tombstoneTtlMs),

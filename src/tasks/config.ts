@@ -1,5 +1,6 @@
 import * as v from 'valibot'
-import { checkOptional } from '../checks/check.ts'
+import { checkKnownKeys, checkOptional } from '../checks/check.ts'
+import type { KnownKeys } from '../checks/check.ts'
 import { nonNegativeInteger, positiveInteger, positiveNumber, timerMs } from '../checks/values.ts'
 import { ConfigError } from '../errors.ts'
 import { TASKS_DEFAULTS } from './tasks.ts'
@@ -7,8 +8,14 @@ import type { TasksConfig } from './tasks.ts'
 
 export type TasksInit = Partial<TasksConfig>
 
+const TASKS_KEYS: KnownKeys<TasksInit> = {
+  resultTtlMs: true, window: true, minWorkers: true, maxWorkers: true, sizeEveryMs: true, scaleDownAfterMs: true, cancelGraceMs: true,
+  durable: true, maxResultBytes: true
+}
+
 /** Checks `tasks` options of GridNodeInit and fills defaults; errors name the option. */
 export function resolveTasksConfig (init: TasksInit = {}): TasksConfig {
+  checkKnownKeys('tasks', init, TASKS_KEYS)
   const config: TasksConfig = {
     resultTtlMs: checkOptional('tasks.resultTtlMs', positiveNumber, init.resultTtlMs) ?? TASKS_DEFAULTS.resultTtlMs,
     window: checkOptional('tasks.window', positiveInteger, init.window) ?? TASKS_DEFAULTS.window,

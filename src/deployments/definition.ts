@@ -52,6 +52,8 @@ const stageSchema = v.strictObject({
   latencyObjectiveMs: v.optional(positive),
   spareWorkers: v.optional(count)
 })
+// every stage option a run takes, a definition takes: the compiler holds the two lists together
+void (stageSchema.entries satisfies Record<keyof StageSpec, unknown>)
 const optionsSchema = v.strictObject({
   maxAttempts: v.optional(v.pipe(count, v.minValue(1))),
   window: v.optional(v.pipe(count, v.minValue(1))),
@@ -66,6 +68,7 @@ const optionsSchema = v.strictObject({
   equalize: v.optional(v.boolean()),
   placementTimeoutMs: v.optional(positive)
 })
+void (optionsSchema.entries satisfies Record<Exclude<keyof PipelineInit, 'source' | 'stages' | 'sink' | 'signal'>, unknown>)
 const fn = v.custom<(...args: never[]) => unknown>(f => typeof f === 'function', 'must be a function (ctx) => …')
 const definitionSchema = v.object({
   source: fn,

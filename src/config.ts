@@ -13,7 +13,7 @@ import { parsePeerAddress, parsePort } from './transport/address.ts'
 import { ConfigError, GridError } from './errors.ts'
 import { checkKnownKeys, checkOption, checkOptional, shown } from './checks/check.ts'
 import type { KnownKeys } from './checks/check.ts'
-import { timerMs } from './checks/values.ts'
+import { flag, timerMs } from './checks/values.ts'
 import { resolveMembershipConfig } from './membership/config.ts'
 import type { MembershipInit, MembershipConfig } from './membership/config.ts'
 import { resolveAgentConfig } from './agent/config.ts'
@@ -168,7 +168,7 @@ export function checkInitShape (init: unknown): asserts init is GridNodeInit {
   for (const option of ['host', 'devName', 'dataDir', 'stateHome', 'crl'] as const) {
     if (init[option] != null && typeof init[option] !== 'string') throw new ConfigError(option, `must be a string, got ${shown(init[option])}`)
   }
-  if (init.dev != null && typeof init.dev !== 'boolean') throw new ConfigError('dev', `must be true or false, got ${shown(init.dev)}`)
+  checkOptional('dev', flag, init.dev)
   for (const option of ['peers', 'announce', 'addons'] as const) {
     if (init[option] != null && !Array.isArray(init[option])) throw new ConfigError(option, `must be an array, got ${shown(init[option])}`)
   }
@@ -186,7 +186,7 @@ const DEPLOYMENTS_KEYS: KnownKeys<DeploymentsInit> = {
 /** Checks the `deployments` options: known keys, `run` a boolean, every timing a timer's delay. */
 function resolveDeploymentsConfig (init: DeploymentsInit = {}): DeploymentsInit {
   checkKnownKeys('deployments', init, DEPLOYMENTS_KEYS)
-  if (init.run != null && typeof init.run !== 'boolean') throw new ConfigError('deployments.run', `must be true or false, got ${shown(init.run)}`)
+  checkOptional('deployments.run', flag, init.run)
   for (const key of Object.keys(DEPLOYMENTS_KEYS) as Array<keyof DeploymentsInit>) if (key !== 'run') checkOptional(`deployments.${key}`, timerMs, init[key])
   return init
 }

@@ -152,3 +152,6 @@ export const taskTimeoutMs = integerIn(1, MAX_TIMEOUT_MS, `must be an integer nu
 
 /** An option that cancels: what `{ signal }` takes (a JS caller's `{}` would fail only once listened to). */
 export const abortSignal = v.instance(AbortSignal, 'must be an AbortSignal')
+
+/** An on/off option. */
+export const flag = v.boolean('must be true or false')

@@ -1,7 +1,6 @@
-import * as v from 'valibot'
 import { checkKnownKeys, checkOptional } from '../checks/check.ts'
 import type { KnownKeys } from '../checks/check.ts'
-import { nonNegativeInteger, positiveInteger, positiveNumber, timerMs } from '../checks/values.ts'
+import { flag, nonNegativeInteger, positiveInteger, positiveNumber, timerMs } from '../checks/values.ts'
 import { ConfigError } from '../errors.ts'
 import { TASKS_DEFAULTS } from './tasks.ts'
 import type { TasksConfig } from './tasks.ts'
@@ -24,7 +23,7 @@ export function resolveTasksConfig (init: TasksInit = {}): TasksConfig {
     sizeEveryMs: checkOptional('tasks.sizeEveryMs', timerMs, init.sizeEveryMs) ?? TASKS_DEFAULTS.sizeEveryMs,
     scaleDownAfterMs: checkOptional('tasks.scaleDownAfterMs', positiveNumber, init.scaleDownAfterMs) ?? TASKS_DEFAULTS.scaleDownAfterMs,
     cancelGraceMs: checkOptional('tasks.cancelGraceMs', timerMs, init.cancelGraceMs) ?? TASKS_DEFAULTS.cancelGraceMs,
-    durable: checkOptional('tasks.durable', v.boolean('must be true or false'), init.durable) ?? TASKS_DEFAULTS.durable,
+    durable: checkOptional('tasks.durable', flag, init.durable) ?? TASKS_DEFAULTS.durable,
     maxResultBytes: checkOptional('tasks.maxResultBytes', positiveInteger, init.maxResultBytes) ?? TASKS_DEFAULTS.maxResultBytes
   }
   if (config.minWorkers > config.maxWorkers) throw new ConfigError('tasks.minWorkers', `must be at most tasks.maxWorkers (${config.maxWorkers}), got ${config.minWorkers}`)

@@ -6,8 +6,19 @@ import { sha256 } from '../wire/module-ref.ts'
 import type { Logger } from '../logger.ts'
 
 const NAME = /^([0-9a-f]{64})\.mjs$/
+/**
+ * What a file is charged against the quota: its size rounded up to a filesystem block. Charged
+ * by its bytes alone, a member shipping many distinct tiny bundles (a few bytes each, stored as
+ * one file each) could make the cache hold the quota in files: millions, each a block and an inode.
+ */
+export const DISK_BLOCK_BYTES = 4096
+
+function charged (bytes: number): number {
+  return Math.max(1, Math.ceil(bytes / DISK_BLOCK_BYTES)) * DISK_BLOCK_BYTES
+}
 
 interface Entry {
+  /** Its size rounded up to a block (see DISK_BLOCK_BYTES). */
   bytes: number
   /** Last spawn that used it (ms): the least recent is evicted first. */
   usedAt: number
@@ -16,7 +27,7 @@ interface Entry {
 }
 
 export interface ModuleCacheInit {
-  /** Most bytes of shipped modules kept; the least recently used go first. */
+  /** Most bytes of shipped modules kept, each counted in whole blocks (DISK_BLOCK_BYTES); the least recently used go first. */
   quotaBytes: number
   /** The group that may read the cache (the worker user's), else the agent's own. */
   readerGid?: number
@@ -58,14 +69,14 @@ export class ModuleCache {
         continue
       }
       await this.restrict(path, 0o640)
-      found.push([name, { bytes: stat.size, usedAt: stat.atimeMs, pins: 0 }])
+      found.push([name, { bytes: charged(stat.size), usedAt: stat.atimeMs, pins: 0 }])
     }
     found.sort((a, b) => a[1].usedAt - b[1].usedAt)
     for (const [name, entry] of found) this.entries.set(name, entry)
     await this.evict(0)
   }
 
-  /** Bytes held now. */
+  /** Bytes held now, in whole blocks. */
   get bytes (): number {
     let total = 0
     for (const entry of this.entries.values()) total += entry.bytes
@@ -115,10 +126,10 @@ export class ModuleCache {
   }
 
   private async write (hash: string, source: string): Promise<{ path: string, created: boolean }> {
-    const bytes = Buffer.byteLength(source)
+    const bytes = charged(Buffer.byteLength(source))
     const existing = await this.acquire(hash)
     if (existing != null) return { path: existing, created: false }
-    if (!await this.evict(bytes)) throw new SpawnRefusedError(`the module cache cannot take ${bytes} more bytes (quota ${this.quotaBytes}, ${this.pinnedBytes()} held by running workers)`)
+    if (!await this.evict(bytes)) throw new SpawnRefusedError(`the module cache cannot take ${bytes} more bytes (counted in ${DISK_BLOCK_BYTES}-byte blocks; quota ${this.quotaBytes}, ${this.pinnedBytes()} held by running workers)`)
     const path = this.pathOf(hash)
     // write-then-rename: a concurrent spawn never imports a half-written file
     const staging = `${path}.${randomBytes(4).toString('hex')}.tmp`

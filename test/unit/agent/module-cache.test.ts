@@ -2,12 +2,14 @@ import { describe, it, expect, beforeEach, afterEach } from 'vitest'
 import { mkdtemp, readdir, rm, stat, writeFile, utimes } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ModuleCache } from '../../../src/agent/module-cache.ts'
+import { DISK_BLOCK_BYTES, ModuleCache } from '../../../src/agent/module-cache.ts'
 import { sha256 } from '../../../src/wire/module-ref.ts'
 import { resolveLogger } from '../../../src/logger.ts'
 
 const log = resolveLogger()
 /** A module of `bytes` bytes whose hash is its name. */
+/** Room for two small modules (each counted as a whole block), not three. */
+const QUOTA = 2.5 * DISK_BLOCK_BYTES
 const source = (tag: string, bytes = 100): string => `export default ${JSON.stringify(tag)}\n//`.padEnd(bytes, 'x')
 
 describe('ModuleCache (real files in a temp dir)', () => {
@@ -17,7 +19,7 @@ describe('ModuleCache (real files in a temp dir)', () => {
 
   beforeEach(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'gridd-module-cache-'))
-    cache = new ModuleCache(dataDir, { quotaBytes: 250 }, log)
+    cache = new ModuleCache(dataDir, { quotaBytes: QUOTA }, log)
     await cache.start()
   })
 
@@ -54,10 +56,22 @@ describe('ModuleCache (real files in a temp dir)', () => {
   })
 
   it('refuses a module that cannot fit beside the pinned ones', async () => {
-    const [a, b] = ['a', 'b'].map(t => source(t, 200))
+    const [a, b] = ['a', 'b'].map(t => source(t, 1.5 * DISK_BLOCK_BYTES))
     await cache.store(sha256(a!), a!)
     await expect(cache.store(sha256(b!), b!)).rejects.toMatchObject({ code: 'ERR_SPAWN_REFUSED' })
     expect(await files()).toEqual([`${sha256(a!)}.mjs`])
+  })
+
+  it('counts each module as whole disk blocks: many distinct tiny bundles (a hostile member\'s) cannot fill the quota with files', async () => {
+    const tiny = Array.from({ length: 10 }, (_, i) => `export default ${i}`)
+    for (const text of tiny) {
+      await cache.store(sha256(text), text)
+      cache.release(sha256(text))
+    }
+    // 20 bytes each: counted by their bytes, all ten would fit in the quota (and a million in a real one)
+    expect(await files()).toHaveLength(2)
+    expect(cache.list()).toEqual(tiny.slice(-2).map(t => sha256(t)))
+    expect(cache.bytes).toBe(2 * DISK_BLOCK_BYTES)
   })
 
   it('drops a cached file whose content no longer matches its name', async () => {
@@ -86,7 +100,7 @@ describe('ModuleCache (real files in a temp dir)', () => {
     await writeFile(join(dataDir, 'modules', 'not-a-module.txt'), 'x')
     const old = new Date(Date.now() - 60_000)
     await utimes(join(dataDir, 'modules', `${sha256(b!)}.mjs`), old, old)
-    const restarted = new ModuleCache(dataDir, { quotaBytes: 250 }, log)
+    const restarted = new ModuleCache(dataDir, { quotaBytes: QUOTA }, log)
     await restarted.start()
     expect(restarted.list()).toEqual([sha256(b!), sha256(a!)])
     expect(await files()).toEqual([`${sha256(a!)}.mjs`, `${sha256(b!)}.mjs`].sort())

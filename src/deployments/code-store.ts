@@ -1,4 +1,4 @@
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import * as v from 'valibot'
@@ -11,11 +11,14 @@ import { DeploymentCodeError } from '../errors.ts'
  * Deployment code in the deployments channel, content-addressed: `c/<sha256>`
  * holds how many chunks there are, `c/<sha256>/<i>` the chunks (a channel value
  * is at most 64 KiB). Any member assembles it, checks the hash, and writes it to
- * its own cache dir as `<sha256>.mjs` to import or to ship as a stage.
+ * its own cache dir as `<sha256>.mjs` to import or to ship as a stage; `prune` deletes the files
+ * no deployment uses any more (each version deployed would otherwise leave its files for good).
  */
 export class CodeStore {
   private readonly channel: Channel
   private readonly dir: string
+  /** Writes and prunes of the dir, one at a time: a prune never deletes a file a write has just made and not yet handed over. */
+  private files: Promise<unknown> = Promise.resolve()
 
   constructor (channel: Channel, dir: string) {
     this.channel = channel
@@ -56,6 +59,29 @@ export class CodeStore {
 
   /** The code as a local file `<dir>/<hash>.mjs` (written once; its name is its content's hash). */
   async file (hash: string): Promise<string> {
+    return await this.serially(async () => await this.write(hash))
+  }
+
+  /**
+   * Deletes the files in the dir but those of `keep()` (asked once the dir is listed): a replaced
+   * version's, a removed deployment's, and staging files a crash left. A file deleted here that is
+   * needed again is written anew from the channel.
+   */
+  async prune (keep: () => ReadonlySet<string>): Promise<void> {
+    await this.serially(async () => {
+      const found = await readdir(this.dir).catch((err: NodeJS.ErrnoException) => { if (err.code === 'ENOENT') return []; throw err })
+      const kept = keep()
+      for (const file of found) if (!kept.has(file.replace(/\.mjs$/, ''))) await rm(join(this.dir, file), { force: true, recursive: true })
+    })
+  }
+
+  private async serially<T> (work: () => Promise<T>): Promise<T> {
+    const done = this.files.then(work)
+    this.files = done.catch(() => {})
+    return await done
+  }
+
+  private async write (hash: string): Promise<string> {
     const path = join(this.dir, `${hash}.mjs`)
     if (await stat(path).then(s => s.isFile(), () => false)) return path
     const source = this.get(hash)

@@ -70,6 +70,8 @@ export class DeploymentRunner {
   private readonly adverts: FreshAdverts<RunnerAdvert>
   private readonly advertRefreshMs: number
   private advertisedAt = -Infinity
+  /** The code in use when this node's code dir was last pruned (undefined: not yet since start). */
+  private prunedFor?: string
   private stopLoop: () => void = () => {}
 
   constructor (components: RunnerComponents, init: RunnerInit = {}) {
@@ -122,7 +124,27 @@ export class DeploymentRunner {
     const elect = this.electorate(now)
     withdrawAbandoned(this.adverts, this.c.store, this.c.self, this.c.members, now)
     this.leases.each([...byName.keys()], name => { this.stepDeployment(byName.get(name)!, now, elect(name) === this.c.self) })
+    this.pruneCode(deployments)
     return byName.size > 0 || this.slots.size > 0
+  }
+
+  /**
+   * Once the code in use changes (a new version, a removal, a run started or stopped here), the code dir
+   * keeps only the files of the deployments stored and of this node's runs (a run of a replaced version
+   * may still spawn workers from its files until it stops).
+   */
+  private pruneCode (deployments: Deployment[]): void {
+    const key = [...this.codeInUse(deployments)].sort().join()
+    if (key === this.prunedFor) return
+    this.prunedFor = key
+    // asked again once the dir is listed: a run started meanwhile keeps its files
+    this.c.code.prune(() => this.codeInUse(this.c.store.deployments()))
+      .catch((err: unknown) => { this.c.log.warn({ err }, 'could not delete the code files of replaced or removed deployments') })
+  }
+
+  /** The code hashes of `deployments` and of this node's runs. */
+  private codeInUse (deployments: Deployment[]): Set<string> {
+    return new Set([...deployments, ...[...this.slots.values()].map(slot => slot.deployment)].flatMap(d => [d.hash, ...d.stages.map(s => s.hash)]))
   }
 
   /** Writes this member's advert again: the others age out one that stops changing (a member killed, or whose writes they refuse). */

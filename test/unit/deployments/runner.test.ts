@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
@@ -31,6 +31,7 @@ describe('DeploymentRunner: one owner per deployment over replicas of the deploy
     const aheadSince = new Map<string, number>()
     const runs: Run[] = []
     const runners = new Map<string, DeploymentRunner>()
+    const codeDirs = new Map(PEERS.map(peer => [peer, join(dir, `${peer}-${Math.random()}`)]))
     for (const peer of PEERS) {
       const store = new DeploymentStore(replicas.get(peer))
       replicas.get(peer).clockAheadForMs = () => aheadSince.has(peer) ? now - aheadSince.get(peer)! : 0
@@ -41,7 +42,7 @@ describe('DeploymentRunner: one owner per deployment over replicas of the deploy
         runs.push(run)
         return { done: new Promise(() => {}), cancel: () => { run.cancelled = true }, totals: () => [] } as never
       }
-      runners.set(peer, new DeploymentRunner({ self: peer, store, code: new CodeStore(replicas.get(peer), join(dir, `${peer}-${Math.random()}`)), members, pipeline, log }, { advertRefreshMs: 2000 }))
+      runners.set(peer, new DeploymentRunner({ self: peer, store, code: new CodeStore(replicas.get(peer), codeDirs.get(peer)!), members, pipeline, log }, { advertRefreshMs: 2000 }))
     }
     const code = new CodeStore(replicas.get('A'), dir)
     const stage = code.put(STAGE)
@@ -50,6 +51,9 @@ describe('DeploymentRunner: one owner per deployment over replicas of the deploy
     return {
       runs,
       paused,
+      code,
+      /** The code files `peer` holds (its code dir). */
+      codeFiles: async (peer: string) => (await readdir(codeDirs.get(peer)!).catch(() => [])).sort(),
       /** `peer`'s clock runs ahead from now on: it sees so itself (ClockWatch), and the others refuse its writes. */
       clockAhead: (peer: string) => { aheadSince.set(peer, now); replicas.refused.add(peer) },
       /** The keys `peer`'s replica holds (tombstones aside). */
@@ -163,6 +167,24 @@ describe('DeploymentRunner: one owner per deployment over replicas of the deploy
       expect(g.keys(peer), peer).not.toContain('n/Z')
       expect(g.keys(peer).filter(key => key.startsWith('n/')).sort(), peer).toEqual(PEERS.map(p => `n/${p}`))
     }
+  }, 20_000)
+
+  it('the owner\'s code dir keeps only the code in use: a replaced version\'s files go once its run stops, a removed deployment\'s too', async () => {
+    const g = grid()
+    await g.advance(3000)
+    const elected = electHolder('orders', PEERS)!
+    const v1 = g.store(elected).deployment('orders')!
+    expect(await g.codeFiles(elected)).toEqual([`${v1.hash}.mjs`, `${v1.stages[0]!.hash}.mjs`].sort())
+    // an edit redeployed: new code for the definition and the stage
+    const v2 = { ...v1, version: 2, hash: g.code.put(`${DEFINITION}\n// v2`), stages: [{ name: 's', hash: g.code.put(`${STAGE}\n// v2`) }], deployedAt: v1.deployedAt + 1 }
+    g.store(elected).put(v2)
+    await g.advance(1000)
+    expect(g.running().map(r => r.peer)).toEqual([elected])
+    expect(await g.codeFiles(elected)).toEqual([`${v2.hash}.mjs`, `${v2.stages[0]!.hash}.mjs`].sort())
+    g.store(elected).remove('orders')
+    await g.advance(1000)
+    expect(g.running()).toEqual([])
+    expect(await g.codeFiles(elected)).toEqual([])
   }, 20_000)
 
   it('an owner cleaning up after a removal never deletes a redeploy under the same name that has not reached it yet', async () => {

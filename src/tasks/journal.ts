@@ -19,6 +19,13 @@ export interface Refusal {
 /** The journal's file name in the node's data dir. */
 export const JOURNAL_FILE = 'tasks.sqlite'
 
+/**
+ * The write-ahead log is cut back to this after a checkpoint. It is checkpointed every ~4 MB (SQLite's
+ * default) and then written from its start again, but never shrunk: one burst (a thousand large results
+ * in one batch) left it at its peak size, gigabytes, for as long as the node ran.
+ */
+export const WAL_LIMIT_BYTES = 16 * 1024 * 1024
+
 /** Bumped when the tables change; a file from a newer gridd is refused, not rewritten. */
 const SCHEMA_VERSION = 1
 
@@ -121,7 +128,7 @@ export class Journal {
       closeSync(openSync(path, 'a', 0o600))
       chmodSync(path, 0o600)
       db = new DatabaseSync(path, { timeout: 0 })
-      db.exec('PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL')
+      db.exec(`PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = ${WAL_LIMIT_BYTES}`)
       const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version
       if (version > SCHEMA_VERSION) {
         db.close()

@@ -3,7 +3,7 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
-import { Journal, JOURNAL_FILE } from '../../../src/tasks/journal.ts'
+import { Journal, JOURNAL_FILE, WAL_LIMIT_BYTES } from '../../../src/tasks/journal.ts'
 import type { SessionRow } from '../../../src/tasks/journal.ts'
 import { pack } from './journal-batches.ts'
 import type { Batch, NewRow } from './journal-batches.ts'
@@ -96,6 +96,16 @@ describe('Journal (tasks.sqlite)', () => {
     expect(j.load()).toEqual({ sessions: [session({ closed: true })], tasks: [{ rowid: 1, ...task('a') }], unreadable: 0 })
     j.commit(batch({ newTasks: [task('old', { status: 'failed', endedAt: 100 }), task('new', { status: 'completed', endedAt: 300 })], forgetEndedBefore: 200 }))
     expect(j.load().tasks.map(t => t.id)).toEqual(['a', 'new'])
+  })
+
+  it('its write-ahead log shrinks back under its limit after a burst (one batch of large results), rather than stay at its peak', async () => {
+    const j = journal()
+    const large = JSON.stringify('x'.repeat(1024 * 1024))
+    j.commit(batch({ sessions: [session()], newTasks: Array.from({ length: 40 }, (_, i) => task(`big-${i}`, { status: 'completed', endedAt: 100, result: large })) }))
+    expect((await stat(`${file}-wal`)).size).toBeGreaterThan(WAL_LIMIT_BYTES)
+    // checkpointed at that commit; the next write starts the log over, and cuts it back
+    j.commit(batch({ newTasks: [task('small')], forgetEndedBefore: 200 }))
+    expect((await stat(`${file}-wal`)).size).toBeLessThanOrEqual(WAL_LIMIT_BYTES)
   })
 
   it('a field shared with the task before is packed once, and read back for every task (sessions, modules, agents, submitters interleaved)', () => {

@@ -66,13 +66,13 @@ export async function revokeInDir (dir: string, target: string, now = new Date()
   const file = join(dir, CRL_FILE)
   // read, add, write under a lock shared by every `grid certs revoke` on this directory: two at once
   // would each write "the next number" with only their own entry, and one revocation would be lost
-  return await withFileLock(join(dir, CRL_LOCK_FILE), async () => {
+  return await withFileLock(join(dir, CRL_LOCK_FILE), async lock => {
     const previous = await readCrlFile(file, caCert)
     if (previous?.crl.entries.some(e => e.serial === serial) === true) return { file, serial, name, peerId, added: false, crl: previous.crl, pem: previous.pem }
     const entries = [...(previous?.crl.entries ?? []), { serial, revokedAt: now }]
     const pem = await createCrl(ca, entries, (previous?.crl.number ?? 0n) + 1n, now)
     const crl = verifyCrl(crlDerFromPem(pem), caCert)
-    await writeFileAtomic(file, pem, 0o644)
+    await writeFileAtomic(file, pem, 0o644, lock.assertHeld)
     return { file, serial, name, peerId, added: true, crl, pem }
   })
 }

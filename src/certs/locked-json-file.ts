@@ -47,9 +47,10 @@ export class LockedJsonFile<T> {
 
   /** Reads, lets `change` decide (`write`: the new content, if any) and writes, all under the lock; resolves with `result`. */
   async update<R> (change: (current: T | undefined) => { write?: T, result: R }): Promise<R> {
-    const run = this.queue.then(async () => await withFileLock(this.lockPath, async () => {
+    const run = this.queue.then(async () => await withFileLock(this.lockPath, async lock => {
       const { write, result } = change(await this.read())
-      if (write !== undefined) await writeFileAtomic(this.path, JSON.stringify(write, null, 2) + '\n', 0o600)
+      // not written if the lock was taken over meanwhile: `write` came from what was read before
+      if (write !== undefined) await writeFileAtomic(this.path, JSON.stringify(write, null, 2) + '\n', 0o600, lock.assertHeld)
       return result
     }))
     this.queue = run.catch(() => {})

@@ -51,11 +51,24 @@ export class FileExistsError extends GridError {
 }
 
 export const ERR_FILE_LOCKED = 'ERR_FILE_LOCKED'
-/** Another process held a file's lock (`<file>.lock`) for longer than the wait allowed. */
+/** Another process held a file's lock (`<file>.lock`) for longer than the wait allowed; `advice` says what to do. */
 export class FileLockedError extends GridError {
   readonly path: string
-  constructor (path: string, waitedMs: number, holder: string) {
-    super(`${path} is locked by ${holder}: gave up after ${waitedMs} ms (a lock left by a crashed process is taken over once it is stale)`, ERR_FILE_LOCKED, { retryable: true })
+  constructor (path: string, waitedMs: number, holder: string, advice: string) {
+    super(`${path} is locked by ${holder}: gave up after ${waitedMs} ms; ${advice}`, ERR_FILE_LOCKED, { retryable: true })
+    this.path = path
+  }
+}
+
+export const ERR_FILE_LOCK_LOST = 'ERR_FILE_LOCK_LOST'
+/**
+ * A file's lock was taken over (judged stale) while its holder still worked under it: the
+ * holder's change was not written, as it was made from what it read before the takeover.
+ */
+export class FileLockLostError extends GridError {
+  readonly path: string
+  constructor (path: string, holder: string) {
+    super(`${path} was taken over by ${holder} while this process held it (it was paused longer than the lock's stale time?): its change was not written; retry`, ERR_FILE_LOCK_LOST, { retryable: true })
     this.path = path
   }
 }

@@ -11,7 +11,7 @@ import { CA_KEY_DIR } from './files.ts'
  */
 export const ISSUED_FILE = 'issued.json'
 const ISSUED_LOCK_FILE = 'issued.lock'
-/** Records kept: the oldest go first (a certificate lives 825 days by default; by then most have been reissued). */
+/** Records kept: those of expired certificates go first (nothing left to revoke), then the oldest (a certificate lives 825 days by default). */
 export const MAX_ISSUED = 10_000
 
 const record = v.object({
@@ -43,8 +43,9 @@ export class IssuedLog {
     return (await this.file.read())?.issued ?? []
   }
 
-  async add (issued: IssuedRecord): Promise<void> {
-    await this.file.update(current => ({ write: { v: 1 as const, issued: [...current?.issued ?? [], issued].slice(-MAX_ISSUED) }, result: undefined }))
+  async add (issued: IssuedRecord, now = Date.now()): Promise<void> {
+    // an expired certificate is refused anyway: its record would only push out one still in use
+    await this.file.update(current => ({ write: { v: 1 as const, issued: [...(current?.issued ?? []).filter(r => r.notAfter > now), issued].slice(-MAX_ISSUED) }, result: undefined }))
   }
 }
 

@@ -91,7 +91,7 @@ describe('a certificate issued through a join token can be revoked by the joined
   it('keeps the last MAX_ISSUED records', async () => {
     const record = new IssuedLog(await mkdtemp(join(tmpdir(), 'gridd-issued-')))
     try {
-      const row = (i: number): IssuedRecord => ({ serial: i.toString(16), name: `n${i}`, peerId: 'p', token: 't', issuedAt: i, notAfter: i })
+      const row = (i: number): IssuedRecord => ({ serial: i.toString(16), name: `n${i}`, peerId: 'p', token: 't', issuedAt: i, notAfter: Date.now() + 3_600_000 })
       // written as a full file, then one more through add
       await writeFile(record.path, JSON.stringify({ v: 1, issued: Array.from({ length: MAX_ISSUED }, (_, i) => row(i)) }))
       await record.add(row(MAX_ISSUED))
@@ -100,6 +100,23 @@ describe('a certificate issued through a join token can be revoked by the joined
       expect(kept[0]!.name).toBe('n1')
       expect(kept.at(-1)!.name).toBe(`n${MAX_ISSUED}`)
       expect(JSON.parse(await readFile(record.path, 'utf8')).v).toBe(1)
+    } finally {
+      await rm(join(record.path, '..'), { recursive: true, force: true })
+    }
+  })
+
+  it('drops the records of expired certificates before any still valid', async () => {
+    const record = new IssuedLog(await mkdtemp(join(tmpdir(), 'gridd-issued-')))
+    try {
+      const now = Date.now()
+      // the oldest half still valid, the newer half expired (short-lived certificates issued later)
+      const row = (i: number): IssuedRecord => ({ serial: i.toString(16), name: `n${i}`, peerId: 'p', token: 't', issuedAt: i, notAfter: i < MAX_ISSUED / 2 ? now + 3_600_000 : now - 1 })
+      await writeFile(record.path, JSON.stringify({ v: 1, issued: Array.from({ length: MAX_ISSUED }, (_, i) => row(i)) }))
+      await record.add({ ...row(MAX_ISSUED), notAfter: now + 3_600_000 }, now)
+      const kept = await record.list()
+      expect(kept.length).toBe(MAX_ISSUED / 2 + 1)
+      expect(kept[0]!.name).toBe('n0')
+      expect(kept.every(r => r.notAfter > now)).toBe(true)
     } finally {
       await rm(join(record.path, '..'), { recursive: true, force: true })
     }

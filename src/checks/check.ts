@@ -1,5 +1,6 @@
 import * as v from 'valibot'
 import { ConfigError } from '../errors.ts'
+import { abortSignal } from './values.ts'
 
 type Piece = v.GenericSchema
 
@@ -34,4 +35,15 @@ export function checkKnownKeys<T> (option: string, value: unknown, known: KnownK
   for (const key of Object.keys(value)) {
     if (!Object.hasOwn(known, key)) throw new ConfigError(`${prefix}${key}`, `unknown option (known: ${Object.keys(known).join(', ')})`)
   }
+}
+
+/** What a call that only cancels takes: `GridNode.start(init, { signal })`, `node.use(addon, options, { signal })`, `result({ signal })`. */
+export interface SignalOption { signal?: AbortSignal }
+
+const SIGNAL_KEYS: KnownKeys<SignalOption> = { signal: true }
+
+/** The signal of `options` (ConfigError for an unknown key, or a signal that is no AbortSignal: a JS caller's `{}` would fail only once listened to). */
+export function checkSignalOption (option: string, options: unknown): AbortSignal | undefined {
+  checkKnownKeys<SignalOption>(option, options, SIGNAL_KEYS)
+  return checkOptional(`${option}.signal`, abortSignal, options.signal)
 }

@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events'
 import type { TaskEvent, TaskInfo, TaskStatus } from './types.ts'
 import { isFinal } from './types.ts'
+import { checkSignalOption } from '../checks/check.ts'
+import type { SignalOption } from '../checks/check.ts'
 import type { WireError } from '../wire/wire-error.ts'
 import type { JournalEntry } from './journal-entry.ts'
 import { RemoteError, toWireError } from '../wire/wire-error.ts'
@@ -150,12 +152,31 @@ export class Task {
     return () => { listeners.delete(listener) }
   }
 
-  /** The task's value, or a TaskError (its remote stack kept), TaskTimeoutError, TaskCancelledError or TaskLostError. */
-  result (): Promise<unknown> {
+  /**
+   * The task's value, or a TaskError (its remote stack kept), TaskTimeoutError, TaskCancelledError or TaskLostError.
+   * `signal` gives up this wait only (rejected with its reason): the task goes on; `cancel()` is what cancels it.
+   */
+  result (options?: SignalOption): Promise<unknown> {
+    const signal = options == null ? undefined : checkSignalOption('result', options)
+    if (signal != null) return this.resultUntil(signal)
     // not async, and no await of `settled` when final: a run's promise is one of the per-task costs
     if (this.final) return this.status === 'completed' ? Promise.resolve(this.value) : Promise.reject(this.failure())
     this.resultPromise ??= new Promise((resolve, reject) => { this.resolveResult = resolve; this.rejectResult = reject })
     return this.resultPromise
+  }
+
+  /** `result()` until `signal` aborts: no listener stays on the signal or the handle either way (a caller may wait in a loop). */
+  private resultUntil (signal: AbortSignal): Promise<unknown> {
+    if (signal.aborted) return Promise.reject(signal.reason)
+    if (this.final) return this.result()
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => { stopWaiting(); reject(signal.reason) }
+      const stopWaiting = this.whenSettled(() => {
+        signal.removeEventListener('abort', onAbort)
+        this.result().then(resolve, reject)
+      })
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
   }
 
   /** The last `ctx.progress` value, if any. */

@@ -14,7 +14,7 @@ import type { AddonHost } from './host.ts'
 export interface AddonContext extends AddonHost {
   /** A child logger bound to `{ addon: name }`. */
   log: Logger
-  /** Aborted when the add-on stops (or the node begins stopping while it starts). */
+  /** Aborted when the add-on stops (or, while it starts, when the node begins stopping or the `signal` given to `use` aborts: then with that signal's reason). */
   signal: AbortSignal
   /** Listens to a node event (membership, peers, pipelines); removed when the add-on stops. */
   on: AddonHost['on']

@@ -64,25 +64,28 @@ export class AddonRegistry {
     return this.running.map(r => r.addon.name)
   }
 
-  async use<O> (addon: Addon<O>, options: O): Promise<void> {
+  /** `signal` aborting while the add-on starts rejects with its reason and leaves the node as a throwing start does. */
+  async use<O> (addon: Addon<O>, options: O, { signal }: { signal?: AbortSignal } = {}): Promise<void> {
     if (typeof addon?.name !== 'string' || typeof addon.start !== 'function') throw new ConfigError('addon', 'not an add-on: make it with defineAddon({ name, start })')
     if (this.closed) throw new NodeStoppedError()
     if (this.starting.has(addon.name) || this.running.some(r => r.addon.name === addon.name)) throw new AddonExistsError(addon.name)
     const missing = (addon.dependencies ?? []).filter(d => !this.running.some(r => r.addon.name === d))
     if (missing.length > 0) throw new AddonDependencyError(addon.name, missing)
+    signal?.throwIfAborted()
     const running = this.context(addon)
     this.starting.set(addon.name, running)
     let instance: unknown
     try {
-      instance = await addon.start(running.ctx, options)
+      instance = await (signal == null ? addon.start(running.ctx, options) : this.startUnlessAborted(running, options, signal))
     } catch (err) {
       // nothing of a failed add-on stays behind: its handlers and listeners go with it
       await this.teardown(running)
+      if (signal?.aborted === true) throw signal.reason
       throw new AddonStartError(addon.name, err)
     } finally {
       this.starting.delete(addon.name)
     }
-    running.instance = instance != null && typeof instance === 'object' ? instance as AddonInstance : undefined
+    running.instance = asInstance(instance)
     // the node began stopping while this one started: stopAll did not see it, so it stops itself
     if (this.closed) {
       await this.stopOne(running)
@@ -118,6 +121,29 @@ export class AddonRegistry {
       if (last.stopped == null) stops.push(this.stopOne(last))
     }
     await Promise.all(stops)
+  }
+
+  /**
+   * The add-on's start, given up when `signal` aborts: the add-on's own signal is aborted with the same reason
+   * (a start that heeds it ends at once), and what a start that ignored it returns later is stopped then.
+   * The caller's signal is let go as the start settles: after that it has no effect.
+   */
+  private async startUnlessAborted (running: Running, options: unknown, signal: AbortSignal): Promise<unknown> {
+    // async: a start that throws at once rejects like one that rejects
+    const started = (async () => await running.addon.start(running.ctx, options as never))()
+    return await new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        running.abort.abort(signal.reason)
+        reject(signal.reason)
+        void started.then(async instance => {
+          running.instance = asInstance(instance)
+          await this.stopOne(running)
+        }, () => {})
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      const settle = <T>(finish: (value: T) => void) => (value: T): void => { signal.removeEventListener('abort', onAbort); finish(value) }
+      started.then(settle(resolve), settle(reject))
+    })
   }
 
   private forget (running: Running): void {
@@ -227,6 +253,11 @@ export class AddonRegistry {
       try { await undo() } catch {}
     }
   }
+}
+
+/** What `start` returned, if it is something to stop. */
+function asInstance (value: unknown): AddonInstance | undefined {
+  return value != null && typeof value === 'object' ? value as AddonInstance : undefined
 }
 
 function checkRoles (roles: readonly Role[]): readonly Role[] {

@@ -23,7 +23,8 @@ import { MEMBER_EVENT_TYPES } from './membership/events.ts'
 import type { Strategy } from './checks/values.ts'
 import { AgentRole } from './agent/agent-role.ts'
 import { Workers } from './owner/workers.ts'
-import { checkOption, shown } from './checks/check.ts'
+import { checkOption, checkSignalOption, shown } from './checks/check.ts'
+import type { SignalOption } from './checks/check.ts'
 import { strategy as strategyPiece, weight as weightPiece } from './checks/values.ts'
 import { CONTROL_PROTOCOL, controlHandler } from './control/control.ts'
 import { PipelineRun } from './pipeline/run.ts'
@@ -120,14 +121,18 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   /**
    * Validates `init`, starts libp2p on mTLS and every service in order, then
    * the add-ons of `init.addons`, and begins joining `peers`. If any part
-   * fails, what started is stopped in reverse (the port closes) and the error
-   * is rethrown.
+   * fails, or `signal` aborts, what started is stopped in reverse (the port
+   * closes) and the error (the signal's reason) is rethrown; once started, the signal is let go.
    */
-  static async start (init: GridNodeInit): Promise<GridNode> {
+  static async start (init: GridNodeInit, options: SignalOption = {}): Promise<GridNode> {
+    // not a key of init: init is the node's configuration for its whole life, the signal only this call's
+    const signal = checkSignalOption('start', options)
+    signal?.throwIfAborted()
     const config = resolveConfig(init)
     const root = resolveLogger(init.logger)
     const log = root.child({ component: 'gridd' })
     const tls = await resolveTls(config, log)
+    signal?.throwIfAborted()
     checkMaterial(tls)
     checkOwnRoles(tls.cert, { agent: config.agent != null })
     // throws CrlError (exit 2) if `crl` does not verify against the CA
@@ -135,7 +140,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     // created stopped: the service list starts it, so it also stops it on any failure
     const libp2p = await createGridLibp2p({ host: config.host, port: config.port, announce: config.announce.map(String), tls, log, pingIntervalMs: config.pingIntervalMs, start: false, credentials: trust.credentials, isRevoked: trust.isRevoked })
     const node = new GridNode(config, libp2p, log, root, init.addons, tls.key, trust)
-    await node.services.start()
+    await node.services.start({ signal })
     return node
   }
 
@@ -170,14 +175,10 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   }
 
   /** The member table: every other member this node knows of, never itself. */
-  members (): Member[] {
-    return this.membership.members()
-  }
+  members (): Member[] { return this.membership.members() }
 
   /** This node's own entry, as it gossips it. */
-  self (): Member {
-    return this.membership.selfMember()
-  }
+  self (): Member { return this.membership.selfMember() }
 
   /** Connects to another member now (a `host:port` is parsed by the caller). */
   async dial (address: Multiaddr, options: { signal?: AbortSignal } = {}): Promise<string> {
@@ -224,10 +225,11 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
 
   /**
    * Extends this node with an add-on (see `defineAddon`): refused with a typed error if the name is taken or a
-   * dependency is not in use; an add-on that throws in `start` rejects here and leaves the node as it was.
+   * dependency is not in use; an add-on that throws in `start` rejects here and leaves the node as it was, and so
+   * does one still starting when `signal` aborts (rejected with its reason; the add-on's `ctx.signal` aborted).
    */
-  async use<O> (addon: Addon<O>, options?: O): Promise<void> {
-    await this.addons.use(addon, options as O)
+  async use<O> (addon: Addon<O>, options?: O, useOptions: SignalOption = {}): Promise<void> {
+    await this.addons.use(addon, options as O, { signal: checkSignalOption('use', useOptions) })
   }
 
   /** Names of the add-ons in use, in start order. */
@@ -288,9 +290,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   }
 
   /** The pipeline runs this node owns that have not finished yet. */
-  pipelines (): PipelineRun[] {
-    return [...this.runs]
-  }
+  pipelines (): PipelineRun[] { return [...this.runs] }
 
   /** What `grid status` prints: the live member table; `all` adds the members remembered after they left it. */
   status (request: StatusRequest = {}): StatusReport {
@@ -389,7 +389,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
         name: 'add-ons',
         // add-ons last: they may use everything above, and stop first
         // each pair came from the caller together: the options are that add-on's own (Addon<never> holds any add-on)
-        start: async () => { for (const [addon, options] of addons) await this.use(addon, options as never) },
+        start: async ({ signal }) => { for (const [addon, options] of addons) await this.use(addon, options as never, { signal }) },
         stop: async () => { await this.addons.stopAll() },
         destroy: async () => { await this.addons.destroy() }
       }

@@ -14,9 +14,11 @@ const DEFAULT_DESTROY_GRACE_MS = 1000
 /**
  * Runs a node's parts as one ordered list: `start` in order; a part that
  * throws stops everything already started, in reverse, and the error is
- * rethrown. `stop` stops in reverse under ONE deadline, then destroys the
- * parts whose stop did not finish (or threw) and logs which were forced.
- * Both are safe to call twice; `stop` before or during `start` waits for it.
+ * rethrown. A start whose `signal` aborts does the same between parts (a part
+ * under way finishes first, unless it gives up on the signal itself) and
+ * throws the signal's reason. `stop` stops in reverse under ONE deadline, then
+ * destroys the parts whose stop did not finish (or threw) and logs which were
+ * forced. Both are safe to call twice; `stop` before or during `start` waits for it.
  */
 export class ServiceList {
   private readonly services: readonly Service[]
@@ -34,8 +36,9 @@ export class ServiceList {
     this.destroyGraceMs = init.destroyGraceMs ?? DEFAULT_DESTROY_GRACE_MS
   }
 
-  async start (): Promise<void> {
-    this.starting ??= this.startAll()
+  /** Only the first call's `signal` counts: a second call waits on the same start. */
+  async start (options: { signal?: AbortSignal } = {}): Promise<void> {
+    this.starting ??= this.startAll(options.signal)
     await this.starting
   }
 
@@ -49,24 +52,35 @@ export class ServiceList {
     return this.started.map(s => s.name)
   }
 
-  private async startAll (): Promise<void> {
+  private async startAll (signal?: AbortSignal): Promise<void> {
     for (const service of this.services) {
       if (this.stopping != null) return
+      // aborted before this part (while the one before started, say): nothing more starts, what did is stopped
+      if (signal?.aborted === true) await this.abandon(signal.reason, service.name, true)
       try {
-        await service.start?.()
+        await service.start?.({ signal })
       } catch (err) {
-        this.log.error({ err, service: service.name }, 'a service failed to start; stopping what started')
         // the part that threw may hold half of what it opened: it is stopped too
         this.started.push(service)
-        // a stop() already waiting on this start does the stopping itself
-        if (this.stopping == null) {
-          this.stopping = this.stopStarted()
-          await this.stopping
-        }
-        throw err
+        // one that gave up on the signal (the add-ons) threw its reason: the start was aborted, it did not fail
+        const aborted = signal?.aborted === true
+        await this.abandon(aborted ? signal.reason : err, service.name, aborted)
       }
       this.started.push(service)
     }
+    if (signal?.aborted === true && this.stopping == null) await this.abandon(signal.reason, undefined, true)
+  }
+
+  /** Stops what started, in reverse, and throws `reason`. */
+  private async abandon (reason: unknown, service: string | undefined, aborted: boolean): Promise<never> {
+    if (aborted) this.log.info({ service }, 'start aborted; stopping what started')
+    else this.log.error({ err: reason, service }, 'a service failed to start; stopping what started')
+    // a stop() already waiting on this start does the stopping itself
+    if (this.stopping == null) {
+      this.stopping = this.stopStarted()
+      await this.stopping
+    }
+    throw reason
   }
 
   private async stopAfterStart (): Promise<void> {

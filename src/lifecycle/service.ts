@@ -7,7 +7,8 @@
 export interface Service {
   /** Names the part in logs ("membership", "control protocol", …). */
   readonly name: string
-  start?: () => void | Promise<void>
+  /** `signal` is the start's own (`GridNode.start(init, { signal })`): a part that may wait long (add-ons) gives up when it aborts. */
+  start?: (context: { signal?: AbortSignal }) => void | Promise<void>
   /** Graceful: leave, drain, close. Bounded by the list's deadline. */
   stop?: () => void | Promise<void>
   /**

@@ -1,0 +1,77 @@
+import { describe, it, expect } from 'vitest'
+import { getEventListeners } from 'node:events'
+import pino from 'pino'
+import { ServiceList } from '../../../src/lifecycle/service-list.ts'
+import type { Service } from '../../../src/lifecycle/service.ts'
+
+/** A part that records its start and stop; `onStart` runs inside its start. */
+function part (name: string, journal: string[], onStart?: (signal?: AbortSignal) => void | Promise<void>): Service {
+  return {
+    name,
+    start: async ({ signal }) => {
+      journal.push(`start ${name}`)
+      await onStart?.(signal)
+    },
+    stop: () => { journal.push(`stop ${name}`) }
+  }
+}
+
+const listOf = (services: Service[]): ServiceList => new ServiceList(services, { log: pino({ level: 'silent' }), stopTimeoutMs: 1000 })
+
+describe('ServiceList.start({ signal })', () => {
+  it('aborted while a part starts: that part finishes, nothing after it starts, all that started stops in reverse, the reason is thrown', async () => {
+    const journal: string[] = []
+    const controller = new AbortController()
+    const reason = new Error('stop starting')
+    const list = listOf([part('a', journal), part('b', journal, () => { controller.abort(reason) }), part('c', journal)])
+    await expect(list.start({ signal: controller.signal })).rejects.toBe(reason)
+    expect(journal).toEqual(['start a', 'start b', 'stop b', 'stop a'])
+    expect(list.running()).toEqual([])
+    // a later stop has nothing left to do
+    await list.stop()
+    expect(journal).toHaveLength(4)
+  })
+
+  it('aborted during the last part: it is stopped too', async () => {
+    const journal: string[] = []
+    const controller = new AbortController()
+    const list = listOf([part('a', journal), part('b', journal, () => { controller.abort() })])
+    await expect(list.start({ signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' })
+    expect(journal).toEqual(['start a', 'start b', 'stop b', 'stop a'])
+  })
+
+  it('a part that gives up on the signal (throws its reason, or any error once it aborted): the signal\'s reason is thrown, and the part is stopped', async () => {
+    const journal: string[] = []
+    const controller = new AbortController()
+    const reason = new Error('the reason')
+    const givesUp = part('b', journal, async (signal) => {
+      await new Promise((_resolve, reject) => { signal?.addEventListener('abort', () => { reject(new Error('something else')) }, { once: true }) })
+    })
+    const list = listOf([part('a', journal), givesUp, part('c', journal)])
+    const starting = list.start({ signal: controller.signal })
+    await new Promise(resolve => setImmediate(resolve))
+    controller.abort(reason)
+    await expect(starting).rejects.toBe(reason)
+    expect(journal).toEqual(['start a', 'start b', 'stop b', 'stop a'])
+  })
+
+  it('an already-aborted signal starts nothing', async () => {
+    const journal: string[] = []
+    const reason = new Error('before')
+    const list = listOf([part('a', journal)])
+    await expect(list.start({ signal: AbortSignal.abort(reason) })).rejects.toBe(reason)
+    expect(journal).toEqual([])
+  })
+
+  it('a start that completes leaves no listener on the signal; aborting it later stops nothing', async () => {
+    const journal: string[] = []
+    const controller = new AbortController()
+    const list = listOf([part('a', journal), part('b', journal)])
+    await list.start({ signal: controller.signal })
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0)
+    controller.abort()
+    expect(list.running()).toEqual(['a', 'b'])
+    await list.stop()
+    expect(journal).toEqual(['start a', 'start b', 'stop b', 'stop a'])
+  })
+})

@@ -137,11 +137,14 @@ async function runNode (flags: NodeFlags): Promise<void> {
   if (found == null && flags.dev !== true) throw new CertsNotFoundError('no --certs/--ca flags, no GRID_TLS_* variables, no ./certs directory')
   // before the node starts too: an --api-* flag without --api, or a bad --api-hook, is bad input
   const api = apiAddonOptions(flags, process.cwd(), found?.tls)
-  // installed before the node starts: a signal that arrives right after "grid node listening" (or during the
-  // start) still stops it gracefully instead of killing the process with the default action
+  // installed before the node starts: a signal that arrives right after "grid node listening" still stops it
+  // gracefully instead of killing the process with the default action; one during the start aborts it (what
+  // started is stopped in reverse, the start rejects) rather than waiting for it to finish
+  const shutdown = new AbortController()
   let starting: Promise<GridNode> | undefined
   onShutdownSignal(async (signal) => {
     logger.info({ signal }, 'stopping')
+    shutdown.abort()
     await (await starting?.catch(() => undefined))?.stop()
     logger.flush()
   })
@@ -166,8 +169,10 @@ async function runNode (flags: NodeFlags): Promise<void> {
     deployments: { run: flags.deployments !== false },
     channels: { maxValueBytes: flags.channelValueBytes, tombstoneTtlMs: flags.tombstoneTtlMs, maxChannels: flags.maxChannels, maxKeysPerChannel: flags.channelKeys, maxChannelBytes: flags.channelBytes, syncMessageBytes: flags.channelSyncBytes },
     agent: flags.agent === true ? { workers: flags.workers, cpu: flags.cpu, memoryMb: flags.memory, weight: flags.weight, strategy: flags.strategy, moduleDirs: flags.moduleDir, moduleCacheMb: flags.moduleCacheMb, workerUser: flags.workerUser, prestartWorkers: flags.prestartWorkers, environment: process.env } : undefined
-  })
-  const node = await starting
+  }, { signal: shutdown.signal })
+  // aborted by a signal: not an error to report, the signal's handler exits once the start has unwound
+  const node = await starting.catch((err: unknown) => { if (shutdown.signal.aborted) return undefined; throw err })
+  if (node == null) return
   for (const { name, module } of tasks) node.tasks.register(name, module)
   if (tasks.length > 0) logger.info({ tasks: tasks.map(t => t.name) }, 'tasks registered')
   if (flags.agent !== true && (flags.weight != null || flags.strategy != null)) {
@@ -189,7 +194,8 @@ async function runNode (flags: NodeFlags): Promise<void> {
     for (const { addon, options } of addons) await node.use(addon, options)
   } catch (err) {
     await node.stop()
-    throw err
+    // a signal stopped the node under an add-on still starting: its refusal is no error to report
+    if (!shutdown.signal.aborted) throw err
   }
 }
 

@@ -4,9 +4,9 @@
  * `setup` once, `process` per item, `teardown` on a graceful stop. Talks to
  * its agent over the child_process IPC channel only.
  */
-import { pathToFileURL } from 'node:url'
 import { toStageDefinition } from '../worker/stage.ts'
 import { prepareShippedModule } from '../worker/shipped-module.ts'
+import { importStageModule } from '../worker/typescript-fallback.ts'
 import type { StageContext } from '../worker/stage.ts'
 import type { ToWorker, FromWorker, WorkerOutput, WorkerStart } from '../worker/ipc.ts'
 import { ItemRunner } from '../worker/item-runner.ts'
@@ -30,7 +30,7 @@ async function main (): Promise<void> {
   Object.assign(process.env, start.env)
   const modulePath = start.modulePath
   if (start.shippedFrom != null) prepareShippedModule(modulePath, start.shippedFrom)
-  const imported = await import(pathToFileURL(modulePath).href) as { default?: unknown }
+  const imported = await importStageModule(modulePath, start.stage) as { default?: unknown }
   const definition = toStageDefinition(imported.default)
   await definition.setup?.(ctx)
   let stopping = false

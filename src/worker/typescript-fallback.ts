@@ -1,0 +1,86 @@
+import { createRequire, registerHooks, setSourceMapsSupport } from 'node:module'
+import type { LoadHookSync } from 'node:module'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import type { BuildFailure, BuildOptions, BuildResult } from 'esbuild'
+import { StageBundleError } from '../errors.ts'
+
+/** Node's type stripping refuses TypeScript that is not only types (`enum`, `namespace`, parameter properties). */
+const UNSUPPORTED_SYNTAX = 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX'
+/** The user's own TypeScript files: Node strips no package's (node_modules), nor is one compiled here. */
+const OWN_TYPESCRIPT = /^file:(?!.*\/node_modules\/).*\.[cm]?ts$/
+
+type BuildSync = (options: BuildOptions & { write: false }) => BuildResult<BuildOptions & { write: false }>
+interface Esbuild { buildSync: BuildSync, stop: () => void }
+
+/**
+ * Imports a stage (or task) module so that it runs here as the requester's bundle runs on any other
+ * agent. A worker imports a `.ts` file in place, with Node's type stripping (stack traces and
+ * `import.meta.url` are the file's own), but stripping refuses the non-erasable syntax that esbuild,
+ * which bundles the stage shipped to every other agent, compiles: the same stage would run or fail by
+ * where it was placed. So an import that fails for that reason (in the stage or any file it imports)
+ * is tried once more with each of the user's TypeScript files compiled by esbuild instead, file by file
+ * and in place: the same URLs (`import.meta.url`, relative imports), an inline source map (stack traces
+ * name the file and line as written). A module graph that failed to load evaluated nothing, so nothing
+ * runs twice. The common case is untouched: no hook, no esbuild.
+ */
+export async function importStageModule (path: string, stage: string): Promise<unknown> {
+  const url = pathToFileURL(path).href
+  try {
+    return await import(url)
+  } catch (err) {
+    if ((err as { code?: unknown } | null)?.code !== UNSUPPORTED_SYNTAX) throw err
+  }
+  const compiler = new TypeScriptCompiler(stage)
+  registerHooks({ load: compiler.load })
+  try {
+    return await import(url)
+  } finally {
+    // its service is not kept for the worker's life: a later import() of a .ts file starts it again
+    compiler.stop()
+  }
+}
+
+class TypeScriptCompiler {
+  private readonly stage: string
+  private esbuild?: Esbuild
+
+  constructor (stage: string) {
+    this.stage = stage
+  }
+
+  readonly load: LoadHookSync = (url, context, nextLoad) => {
+    if (!OWN_TYPESCRIPT.test(url)) return nextLoad(url, context)
+    return { format: url.endsWith('.cts') ? 'commonjs' : 'module', source: this.compile(fileURLToPath(url)), shortCircuit: true }
+  }
+
+  stop (): void {
+    this.esbuild?.stop()
+  }
+
+  /** One file, its imports left as they are, with the requester's bundle's options (and tsconfig.json, read alike). */
+  private compile (path: string): string {
+    // required, not imported: a load hook is synchronous
+    this.esbuild ??= createRequire(import.meta.url)('esbuild') as Esbuild
+    try {
+      const result = this.esbuild.buildSync({
+        entryPoints: [path],
+        absWorkingDir: '/',
+        outfile: '/compiled.js',
+        write: false,
+        bundle: false,
+        platform: 'node',
+        target: 'node22.18',
+        sourcemap: 'inline',
+        sourcesContent: false,
+        sourceRoot: 'file:///',
+        logLevel: 'silent'
+      })
+      setSourceMapsSupport(true)
+      return result.outputFiles[0]?.text ?? ''
+    } catch (err) {
+      const first = (err as Partial<BuildFailure>).errors?.[0]
+      const at = first?.location
+      throw new StageBundleError(this.stage, at != null ? `${path}:${at.line}:${at.column}` : path, first?.text ?? (err as Error).message, { cause: err })
+    }
+  }
+}

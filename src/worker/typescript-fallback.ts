@@ -1,5 +1,5 @@
 import { createRequire, registerHooks, setSourceMapsSupport } from 'node:module'
-import type { LoadHookSync } from 'node:module'
+import type { LoadHookSync, ResolveHookSync } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { BuildFailure, BuildOptions, BuildResult } from 'esbuild'
 import { StageBundleError } from '../errors.ts'
@@ -7,7 +7,9 @@ import { StageBundleError } from '../errors.ts'
 /** Node's type stripping refuses TypeScript that is not only types (`enum`, `namespace`, parameter properties). */
 const UNSUPPORTED_SYNTAX = 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX'
 /** The user's own TypeScript files: Node strips no package's (node_modules), nor is one compiled here. */
-const OWN_TYPESCRIPT = /^file:(?!.*\/node_modules\/).*\.[cm]?ts$/
+const OWN_TYPESCRIPT = /^file:(?![^?]*\/node_modules\/)[^?]*\.[cm]?ts(\?|$)/
+/** The query of a second compiled try (see importStageModule). */
+const COMPILED = '?compiled'
 
 type BuildSync = (options: BuildOptions & { write: false }) => BuildResult<BuildOptions & { write: false }>
 interface Esbuild { buildSync: BuildSync, stop: () => void }
@@ -17,7 +19,8 @@ interface Esbuild { buildSync: BuildSync, stop: () => void }
  * agent. A worker imports a `.ts` file in place, with Node's type stripping (stack traces and
  * `import.meta.url` are the file's own), but stripping refuses the non-erasable syntax that esbuild,
  * which bundles the stage shipped to every other agent, compiles: the same stage would run or fail by
- * where it was placed. So an import that fails for that reason (in the stage or any file it imports)
+ * where it was placed. So an import that fails for that reason (in the stage or any file it imports;
+ * decorators too, which stripping keeps and V8 cannot parse yet)
  * is tried once more with each of the user's TypeScript files compiled by esbuild instead, file by file
  * and in place: the same URLs (`import.meta.url`, relative imports), an inline source map (stack traces
  * name the file and line as written). A module graph that failed to load evaluated nothing, so nothing
@@ -28,29 +31,53 @@ export async function importStageModule (path: string, stage: string): Promise<u
   try {
     return await import(url)
   } catch (err) {
-    if ((err as { code?: unknown } | null)?.code !== UNSUPPORTED_SYNTAX) throw err
+    if (!compilingMayHelp(err)) throw err
   }
   const compiler = new TypeScriptCompiler(stage)
-  registerHooks({ load: compiler.load })
+  registerHooks({ resolve: compiler.resolve, load: compiler.load })
   try {
-    return await import(url)
+    try {
+      return await import(url)
+    } catch (err) {
+      // a file Node compiled as CommonJS (no "type" in its package.json) keeps its SyntaxError for its URL:
+      // once more under URLs of their own (`?compiled`: import.meta.url and file paths are as good)
+      if (!(err instanceof SyntaxError)) throw err
+      compiler.freshUrls = true
+      return await import(`${url}${COMPILED}`)
+    }
   } finally {
     // its service is not kept for the worker's life: a later import() of a .ts file starts it again
     compiler.stop()
   }
 }
 
+/**
+ * Stripping refused the syntax, or left in what V8 cannot parse yet (decorators: a SyntaxError) and esbuild
+ * lowers. Any SyntaxError is retried: only the user's .ts files are compiled, so one in plain JavaScript
+ * fails again as it was, and one in TypeScript is then told with its file, line and column.
+ */
+function compilingMayHelp (err: unknown): boolean {
+  return err instanceof SyntaxError || (err as { code?: unknown } | null)?.code === UNSUPPORTED_SYNTAX
+}
+
 class TypeScriptCompiler {
   private readonly stage: string
   private esbuild?: Esbuild
+  /** Each of the user's TypeScript files resolved under its URL with COMPILED after it. */
+  freshUrls = false
 
   constructor (stage: string) {
     this.stage = stage
   }
 
+  readonly resolve: ResolveHookSync = (specifier, context, nextResolve) => {
+    const resolved = nextResolve(specifier, context)
+    return this.freshUrls && OWN_TYPESCRIPT.test(resolved.url) && !resolved.url.includes('?') ? { ...resolved, url: `${resolved.url}${COMPILED}` } : resolved
+  }
+
   readonly load: LoadHookSync = (url, context, nextLoad) => {
     if (!OWN_TYPESCRIPT.test(url)) return nextLoad(url, context)
-    return { format: url.endsWith('.cts') ? 'commonjs' : 'module', source: this.compile(fileURLToPath(url)), shortCircuit: true }
+    return { format: new URL(url).pathname.endsWith('.cts') ? 'commonjs' : 'module', source: this.compile(fileURLToPath(url)), shortCircuit: true }
   }
 
   stop (): void {

@@ -181,10 +181,10 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   self (): Member { return this.membership.selfMember() }
 
   /** Connects to another member now (a `host:port` is parsed by the caller). */
-  async dial (address: Multiaddr, options: { signal?: AbortSignal } = {}): Promise<string> {
+  async dial (address: Multiaddr, options: SignalOption = {}): Promise<string> {
     this.checkRunning()
     if (!isMultiaddr(address)) throw new ConfigError('address', `must be a Multiaddr (parsePeerAddress makes one of host:port), got ${shown(address)}`)
-    const connection = await this.libp2p.dial(address, options)
+    const connection = await this.libp2p.dial(address, { signal: checkSignalOption('dial', options) })
     return connection.remotePeer.toString()
   }
 

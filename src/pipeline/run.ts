@@ -1,4 +1,5 @@
-import { checkOption, shown } from '../checks/check.ts'
+import { checkOption, checkSignalOption, shown } from '../checks/check.ts'
+import type { SignalOption } from '../checks/check.ts'
 import { stageName } from '../checks/values.ts'
 import { EventEmitter } from 'node:events'
 import { randomBytes } from 'node:crypto'
@@ -112,9 +113,10 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
   }
 
   /** Feeds one item; waits while the first stage is full (aborting `signal` gives up the wait: the item is not taken). */
-  async push (item: unknown, options: { signal?: AbortSignal } = {}): Promise<void> {
-    options.signal?.throwIfAborted()
-    await this.admit(item, undefined, options.signal)
+  async push (item: unknown, options?: SignalOption): Promise<void> {
+    const signal = options == null ? undefined : checkSignalOption('push', options)
+    signal?.throwIfAborted()
+    await this.admit(item, undefined, signal)
   }
 
   /** An item in, under the source's stable `id` (a durable source) or the next number. */

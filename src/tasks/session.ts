@@ -9,7 +9,8 @@ import { TaskIndex, taskId } from './task-index.ts'
 import { FinishedTask } from './finished-task.ts'
 import { checkModuleArgument, checkTaskOptions } from './options-check.ts'
 import { toWireError } from '../wire/wire-error.ts'
-import { shown } from '../checks/check.ts'
+import { checkSignalOption, shown } from '../checks/check.ts'
+import type { SignalOption } from '../checks/check.ts'
 
 /** What a session asks of its service: where a task goes once made. */
 export interface SessionHost {
@@ -199,8 +200,8 @@ export class Session {
   }
 
   /** Status changes, progress and log lines of every task of the session, until it is done, the reader stops or `signal` aborts. */
-  events (options: { signal?: AbortSignal } = {}): AsyncIterableIterator<TaskEvent> {
-    const signal = options.signal
+  events (options: SignalOption = {}): AsyncIterableIterator<TaskEvent> {
+    const signal = checkSignalOption('events', options)
     // a reader waiting on a quiet session (the default one is never done) can only stop through its signal
     const onAbort = (): void => { stream.end() }
     const stream: EventStream<TaskEvent> = new EventStream(EVENT_BUFFER, () => {

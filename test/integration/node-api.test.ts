@@ -61,6 +61,26 @@ describe('GridNode API', () => {
     expect((err as ConfigError).option).toBe('address')
   })
 
+  it('dial, run.push and session.events refuse a signal that is no AbortSignal, or a misspelt key, with a ConfigError at the call', async () => {
+    const address = multiaddr('/ip4/127.0.0.1/tcp/9')
+    for (const [call, option] of [
+      [async () => await node.dial(address, { signal: {} } as never), 'dial.signal'],
+      [async () => await node.dial(address, { signl: AbortSignal.abort() } as never), 'dial.signl']
+    ] as const) {
+      const err = await call().catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(ConfigError)
+      expect((err as ConfigError).option).toBe(option)
+    }
+    const run = node.pipeline('signal-checks', { stages: [{ name: 'echo', module: ECHO }], sink: () => {} })
+    try {
+      const err = await run.push(1, { signal: 'soon' } as never).catch((e: unknown) => e)
+      expect((err as ConfigError).option).toBe('push.signal')
+    } finally {
+      run.cancel()
+    }
+    expect(() => node.session({}).events({ signals: AbortSignal.abort() } as never)).toThrow(ConfigError)
+  })
+
   it('status(null) from a JS caller is status()', () => {
     expect(node.status(null as never).self.id).toBe(node.peerId)
   })

@@ -43,6 +43,8 @@ export class AddonRegistry {
   private readonly log: Logger
   private readonly running: Running[] = []
   private readonly starting = new Map<string, Running>()
+  /** Starts under way, and late instances of starts given up on being stopped: a stop waits for them. */
+  private readonly unsettled = new Set<Promise<unknown>>()
   /** Bad requests on the add-ons' protocols: counted, logged once a minute per peer. */
   private readonly rejections: Rejections
   private closed = false
@@ -74,6 +76,11 @@ export class AddonRegistry {
     signal?.throwIfAborted()
     const running = this.context(addon)
     this.starting.set(addon.name, running)
+    await this.tracked(this.startListed(addon, running, options, signal))
+  }
+
+  /** Starts `running` (listed as starting) and lists it as running; a node stopping meanwhile stops it again. */
+  private async startListed<O> (addon: Addon<O>, running: Running, options: O, signal: AbortSignal | undefined): Promise<void> {
     let instance: unknown
     try {
       instance = await (signal == null ? addon.start(running.ctx, options) : this.startUnlessAborted(running, options, signal))
@@ -97,8 +104,10 @@ export class AddonRegistry {
 
   async stopAll (): Promise<void> {
     this.closed = true
-    // add-ons still starting see their signal aborted and stop themselves when start returns
+    // add-ons still starting see their signal aborted and stop themselves when start returns: waited for
+    // (within the node's stop deadline), so a port an add-on opened is closed when the node's stop resolves
     for (const running of this.starting.values()) running.abort.abort()
+    await Promise.allSettled([...this.unsettled])
     // each stays listed until it has stopped, so a destroy meanwhile still tears it down
     for (let last = this.running.at(-1); last != null; last = this.running.at(-1)) {
       await this.stopOne(last)
@@ -135,15 +144,25 @@ export class AddonRegistry {
       const onAbort = (): void => {
         running.abort.abort(signal.reason)
         reject(signal.reason)
-        void started.then(async instance => {
+        void this.tracked(started.then(async instance => {
           running.instance = asInstance(instance)
           await this.stopOne(running)
-        }, () => {})
+        }, () => {}))
       }
       signal.addEventListener('abort', onAbort, { once: true })
       const settle = <T>(finish: (value: T) => void) => (value: T): void => { signal.removeEventListener('abort', onAbort); finish(value) }
       started.then(settle(resolve), settle(reject))
     })
+  }
+
+  /** `work`, waited for by stopAll until it settles. */
+  private async tracked (work: Promise<void>): Promise<void> {
+    this.unsettled.add(work)
+    try {
+      await work
+    } finally {
+      this.unsettled.delete(work)
+    }
   }
 
   private forget (running: Running): void {

@@ -115,3 +115,33 @@ describe('node.use(addon, options, { signal })', () => {
     await expect(registry.use(defineAddon({ name: 'broken', start: () => { throw new Error('no') } }), undefined, { signal: new AbortController().signal })).rejects.toMatchObject({ code: 'ERR_ADDON_START' })
   })
 })
+
+describe('a node\'s stop and add-ons still starting', () => {
+  // each start ignores its signal and returns an instance only when let go: stopAll must not resolve before it is stopped
+  const slowAddon = (name: string, stops: string[], finishers: Array<() => void>): ReturnType<typeof defineAddon> => defineAddon({
+    name,
+    start: async () => {
+      await new Promise<void>(resolve => { finishers.push(resolve) })
+      return { stop: () => { stops.push(name) } }
+    }
+  })
+
+  it('stopAll waits for a start under way, and for the late instance of a start whose use was aborted, and stops both', async () => {
+    const registry = registryOn(new Host())
+    const stops: string[] = []
+    const finishers: Array<() => void> = []
+    const starting = registry.use(slowAddon('starting', stops, finishers), {}).catch((err: unknown) => err)
+    const abort = new AbortController()
+    const given = registry.use(slowAddon('given-up', stops, finishers), {}, { signal: abort.signal }).catch((err: unknown) => err)
+    abort.abort(new Error('no longer wanted'))
+    expect(await given).toMatchObject({ message: 'no longer wanted' })
+    let stopped = false
+    const stopping = registry.stopAll().then(() => { stopped = true })
+    await new Promise(resolve => setTimeout(resolve, 50))
+    expect(stopped).toBe(false)
+    for (const finish of finishers) finish()
+    await stopping
+    expect(stops.sort()).toEqual(['given-up', 'starting'])
+    expect(await starting).toMatchObject({ code: 'ERR_NODE_STOPPED' })
+  })
+})

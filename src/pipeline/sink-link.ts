@@ -50,8 +50,10 @@ export class SinkLink implements Downstream {
   }
 
   onRoomFreed (wake: () => void): void {
-    if (this.closed) wake()
-    else this.waiters.add(wake)
+    // closed, it never frees room again: close() woke the last stage once, and a wake now would find the
+    // queue as full, ask again and be woken again at once, until the stack ran out (the run's done never
+    // settled, its connectors never closed); the stage is closed with the run right after
+    if (!this.closed) this.waiters.add(wake)
   }
 
   /** Stops calling the sink (what is queued is dropped) and releases whoever waits. */

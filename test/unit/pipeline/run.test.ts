@@ -88,6 +88,16 @@ describe('PipelineRun with stub workers', () => {
     await expect(run.push(1)).rejects.toBeInstanceOf(ConfigError)
   })
 
+  it('cancel while the sink is stuck with a full queue and items wait in the last stage: done still rejects with ERR_PIPELINE_CANCELLED, nothing thrown', async () => {
+    // a durable sink whose Redis is away holds its batch, and the queue behind it fills
+    const run = start({ source: range(200), stages: [{ name: 'echo', module: 'e.mjs' }], sink: async () => { await new Promise<void>(() => {}) }, queueSize: 4, window: 2, maxWindow: 2, equalize: false }, grid({}))
+    for (let i = 0; i < 20; i++) await flush()
+    expect(run.stats().stages[0]).toMatchObject({ queued: 4 })
+    // the closed sink must not wake the last stage again at once, and again, until the stack is gone
+    expect(() => { run.cancel() }).not.toThrow()
+    expect(await within(run.done.then(() => 'resolved', (err: { code?: string }) => err.code))).toBe('ERR_PIPELINE_CANCELLED')
+  })
+
   it('push takes a signal: aborting it gives up a wait for room (the item is not taken), an aborted one is refused at once', async () => {
     const g = grid({ echo: () => 'hold' })
     const run = start({ stages: [{ name: 'echo', module: 'e.mjs', maxWorkers: 1 }], sink: () => {}, equalize: false, window: 1, maxWindow: 1, queueSize: 1 }, g)

@@ -1,6 +1,10 @@
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import type { DurableSink, SinkItem } from './types.ts'
 import { ConfigError } from '../errors.ts'
+import { CLOSE_GRACE_MS, closeClient, redisClient } from './redis-client.ts'
+import { RefusalLog } from '../transport/mtls/refusal-log.ts'
+import { resolveLogger } from '../logger.ts'
+import type { Logger } from '../logger.ts'
 
 export interface RedisStreamSinkOptions {
   /** `redis://host:port[/db]`. */
@@ -12,6 +16,8 @@ export interface RedisStreamSinkOptions {
   maxLen?: number
   /** Turns an item's value into the string stored in field `v`. Default JSON.stringify. */
   encode?: (value: unknown) => string
+  /** Where connection errors go (once a minute per kind). Default: nowhere. */
+  log?: Logger
 }
 
 /**
@@ -60,7 +66,8 @@ export function redisStreamSink<T = unknown> (options: RedisStreamSinkOptions): 
   const maxLen = options.maxLen ?? 0
   const encode = options.encode ?? ((value: unknown) => JSON.stringify(value))
   const prefix = `${stream}:written:`
-  const redis = new Redis(url, { protocol: 2 }) as AppendOnce
+  const warnings = new RefusalLog(resolveLogger(options.log).child({ stream }))
+  const redis = redisClient(url, 'sink', warnings) as AppendOnce
   redis.defineCommand('appendOnce', { numberOfKeys: 2, lua: APPEND_ONCE })
   let written = 0
   let skipped = 0
@@ -76,7 +83,8 @@ export function redisStreamSink<T = unknown> (options: RedisStreamSinkOptions): 
       skipped += items.length - count
     },
     async close () {
-      await redis.quit().catch(() => { redis.disconnect() })
+      // a write still unanswered then (a stalled Redis) fails: the run is over, its entries stay pending
+      await closeClient(redis, performance.now() + CLOSE_GRACE_MS)
     }
   }
 }

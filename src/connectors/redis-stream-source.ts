@@ -1,8 +1,8 @@
 import { hostname } from 'node:os'
-import { Redis } from 'ioredis'
 import type { DurableSource, SourceEntry } from './types.ts'
 import { autoClaimReply, decodeEntry, readGroupReply } from './redis-replies.ts'
 import type { StreamEntry } from './redis-replies.ts'
+import { CLOSE_GRACE_MS, closeClient, redisClient, settledBy } from './redis-client.ts'
 import { RefusalLog } from '../transport/mtls/refusal-log.ts'
 import { resolveLogger } from '../logger.ts'
 import type { Logger } from '../logger.ts'
@@ -54,8 +54,8 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
   const log = resolveLogger(options.log).child({ stream, group, consumer })
   const warnings = new RefusalLog(log)
   // a blocking read holds its connection: acknowledgements and claims get their own
-  const reader = new Redis(url, { protocol: 2, lazyConnect: true, maxRetriesPerRequest: null })
-  const writer = new Redis(url, { protocol: 2, lazyConnect: true })
+  const reader = redisClient(url, 'reader', warnings, { lazyConnect: true, maxRetriesPerRequest: null })
+  const writer = redisClient(url, 'writer', warnings, { lazyConnect: true })
   /** Entries handed to the pipeline whose XACK has not been answered: a claim must not hand one out twice. */
   const inside = new Set<string>()
   let toAck: string[] = []
@@ -185,9 +185,11 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
       if (closed) return
       closed = true
       flush()
-      await flushing
+      // acknowledgements Redis has not answered by then stay pending: read again at this consumer's next start, or claimed
+      const deadline = performance.now() + CLOSE_GRACE_MS
+      await settledBy(flushing, deadline)
       reader.disconnect()
-      await writer.quit().catch(() => { writer.disconnect() })
+      await closeClient(writer, deadline)
     }
   }
 }

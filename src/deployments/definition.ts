@@ -8,6 +8,14 @@ import { DefinitionError } from '../errors.ts'
 /** The connectors a definition gets from the member that runs it (a definition imports nothing of gridd). */
 export const CONNECTORS = { redisStreamSource, redisStreamSink } as const
 
+/** The connectors as a run gets them: logging to the run's logger unless the definition passes a `log` of its own. */
+export function connectorsFor (log: Logger): typeof CONNECTORS {
+  return {
+    redisStreamSource: options => redisStreamSource({ log, ...options }),
+    redisStreamSink: options => redisStreamSink({ log, ...options })
+  }
+}
+
 /** What a definition's source and sink factories are called with, on the member that runs the deployment. */
 export interface DefinitionContext {
   /** The deployment's name. */

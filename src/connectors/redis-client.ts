@@ -1,0 +1,41 @@
+import { Redis } from 'ioredis'
+import type { RedisOptions } from 'ioredis'
+import type { RefusalLog } from '../transport/mtls/refusal-log.ts'
+
+/**
+ * How long a connector's close waits for the replies it is owed (the last acknowledgements, QUIT)
+ * before it drops its connections: a stalled Redis (a paused process, a partition) answers nothing,
+ * and a stop of the run, and of the node, would wait on it for as long as it lasts.
+ */
+export const CLOSE_GRACE_MS = 2000
+
+/**
+ * An ioredis client whose connection errors go to `warnings` (once a minute per connection and kind
+ * of error). Without an 'error' listener ioredis prints each one on stderr, once per reconnection
+ * attempt of each connection, for as long as Redis is away. Commands meanwhile wait for the
+ * reconnection (or fail, per `options`).
+ */
+export function redisClient (url: string, connection: string, warnings: RefusalLog, options: RedisOptions = {}): Redis {
+  const redis = new Redis(url, { protocol: 2, ...options })
+  redis.on('error', (err: Error & { code?: string }) => {
+    warnings.warn(`redis ${connection}`, err.code ?? err.name, { err, connection }, `the Redis connection (${connection}) failed; reconnecting`)
+  })
+  return redis
+}
+
+/** Quits, waiting for the replies owed until `deadline` (a performance.now() time) at most, then drops the connection. */
+export async function closeClient (redis: Redis, deadline: number): Promise<void> {
+  await settledBy(redis.quit().catch(() => {}), deadline)
+  redis.disconnect()
+}
+
+/** Resolves once `work` settles or `deadline` (a performance.now() time) passes, whichever comes first; leaves no timer behind. */
+export async function settledBy (work: Promise<unknown>, deadline: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<void>(resolve => { timer = setTimeout(resolve, Math.max(0, deadline - performance.now())) })
+  try {
+    await Promise.race([work.then(() => {}, () => {}), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}

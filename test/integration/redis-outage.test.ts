@@ -1,0 +1,138 @@
+import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Redis } from 'ioredis'
+import { pino } from 'pino'
+import type { Logger } from '../../src/logger.ts'
+import { redisStreamSink, redisStreamSource } from '../../src/connectors/index.ts'
+import { connectorsFor } from '../../src/deployments/definition.ts'
+import { eventually } from './helpers/grid-process.ts'
+import { freePort } from './helpers/ports.ts'
+import { startRedis } from './helpers/redis-server.ts'
+import type { RedisServer } from './helpers/redis-server.ts'
+import { output, pendingCount, produce } from './helpers/streams.ts'
+
+interface LogLine { level: number, msg: string, connection?: string }
+
+/**
+ * The connectors while their redis-server goes away: SIGKILLed and restarted with its
+ * data (an AOF), or stalled (SIGSTOP). Driven by hand like a run drives them: read an
+ * entry, write it, acknowledge it.
+ */
+describe('redisStreamSource and redisStreamSink while Redis restarts or stalls', () => {
+  let redisServer: RedisServer
+  let redis: Redis
+  let lines: LogLine[]
+  const log = (): Logger => pino({ level: 'info' }, { write: (line: string) => { lines.push(JSON.parse(line) as LogLine) } })
+  const closers: Array<() => Promise<void>> = []
+
+  beforeEach(async () => {
+    lines = []
+    redisServer = await startRedis({ persist: true })
+    redis = new Redis(redisServer.url, { protocol: 2 })
+    redis.on('error', () => {})
+  })
+
+  afterEach(async () => {
+    vi.restoreAllMocks()
+    for (const close of closers.splice(0)) await close().catch(() => {})
+    redis?.disconnect()
+    await redisServer?.stop()
+  })
+
+  /** Reads `stream` into `out` (each entry written, then acknowledged) until `signal` aborts; counts what it finished. */
+  function consume (stream: string, out: string, signal: AbortSignal): { done: Promise<void>, count: () => number, close: () => Promise<void> } {
+    const source = redisStreamSource({ url: redisServer.url, stream, group: 'g', consumer: 'c', claimIdleMs: 1000, blockMs: 200, log: log() })
+    const sink = redisStreamSink({ url: redisServer.url, stream: out, log: log() })
+    let count = 0
+    const done = (async () => {
+      for await (const entry of source.entries(signal)) {
+        await sleep(5)
+        await sink.write([{ id: source.scope + entry.id, value: entry.value }])
+        source.ack(entry.id)
+        count++
+      }
+    })()
+    done.catch(() => {})
+    const close = async (): Promise<void> => { await Promise.all([source.close(), sink.close()]) }
+    closers.push(close)
+    return { done, count: () => count, close }
+  }
+
+  const expectOutputOnce = async (out: string, entries: number): Promise<void> => {
+    const { counts } = await output(redis, out)
+    expect([...counts.values()].filter(c => c !== 1), 'ids written more than once').toEqual([])
+    expect(counts.size).toBe(entries)
+  }
+
+  it('SIGKILLed and restarted with its data: the outage is logged once per connection and kind, not printed by ioredis; the rest goes through exactly once, nothing pending', async () => {
+    const stderr = vi.spyOn(console, 'error').mockImplementation(() => {})
+    await produce(redis, 'in-kill', 300)
+    const reading = new AbortController()
+    const consumer = consume('in-kill', 'out-kill', reading.signal)
+    await eventually(() => consumer.count() >= 50 ? true : undefined, 10_000, 10)
+    await redisServer.signal('SIGKILL')
+    // several reconnection attempts of each of the three connections
+    await sleep(3000)
+    await redisServer.restart()
+    await eventually(async () => (await output(redis, 'out-kill')).counts.size === 300 && await pendingCount(redis, 'in-kill', 'g') === 0 ? true : undefined, 30_000, 100)
+    await expectOutputOnce('out-kill', 300)
+    const printed = stderr.mock.calls.filter(call => String(call[0]).includes('ioredis'))
+    expect(printed.map(call => String(call[0])), 'ioredis printing unhandled error events').toEqual([])
+    const outage = lines.filter(l => l.level === 40 && l.msg.includes('Redis connection'))
+    // reader, writer and sink, each once per kind of error (reset, refused): not once per attempt
+    expect(outage.length).toBeGreaterThan(0)
+    expect(outage.length).toBeLessThanOrEqual(6)
+    reading.abort()
+    await consumer.close()
+  }, 60_000)
+
+  it('stalled (SIGSTOP): the reading waits and resumes on SIGCONT; closing while it is stalled takes at most a few seconds, and what it left pending is replayed once', async () => {
+    await produce(redis, 'in-stall', 300)
+    const reading = new AbortController()
+    const consumer = consume('in-stall', 'out-stall', reading.signal)
+    await eventually(() => consumer.count() >= 50 ? true : undefined, 10_000, 10)
+    await redisServer.signal('SIGSTOP')
+    await sleep(1000)
+    const during = consumer.count()
+    await sleep(1000)
+    expect(consumer.count(), 'nothing goes through a stalled Redis').toBe(during)
+    // the run ends while Redis answers nothing: its close must not wait for replies for as long as the stall lasts
+    reading.abort()
+    const closing = performance.now()
+    const closed = await Promise.race([consumer.close().then(() => true), sleep(10_000, false)])
+    const closeMs = performance.now() - closing
+    await redisServer.signal('SIGCONT')
+    expect(closed, 'close() settled while Redis was stalled').toBe(true)
+    expect(closeMs).toBeLessThan(5000)
+    // the next start under the same consumer name reads what was left pending first: the sink skips the replays
+    const next = new AbortController()
+    const again = consume('in-stall', 'out-stall', next.signal)
+    await eventually(async () => (await output(redis, 'out-stall')).counts.size === 300 && await pendingCount(redis, 'in-stall', 'g') === 0 ? true : undefined, 30_000, 100)
+    await expectOutputOnce('out-stall', 300)
+    next.abort()
+    await again.close()
+  }, 60_000)
+
+  it('gone for good: a deployment\'s connectors warn through the run\'s logger (once per connection and kind), the sink\'s write waits, and closing takes at most a few seconds', async () => {
+    const stderr = vi.spyOn(console, 'error').mockImplementation(() => {})
+    // the connectors as a deployment's definition gets them (ctx.connectors), given no log of its own
+    const connectors = connectorsFor(log())
+    const url = `redis://127.0.0.1:${await freePort()}`
+    const source = connectors.redisStreamSource({ url, stream: 'in', group: 'g', consumer: 'c' })
+    const sink = connectors.redisStreamSink({ url, stream: 'out' })
+    closers.push(async () => { await Promise.all([source.close(), sink.close()]) })
+    const reading = new AbortController()
+    await expect(source.entries(reading.signal)[Symbol.asyncIterator]().next()).rejects.toThrow()
+    let written: string | undefined
+    sink.write([{ id: 'in/g/1-0', value: 1 }]).then(() => { written = 'written' }, (err: Error) => { written = err.message })
+    await sleep(3000)
+    expect(written, 'a write waits for Redis (ioredis gives up after 20 reconnections)').toBeUndefined()
+    reading.abort()
+    const closing = performance.now()
+    await Promise.all([source.close(), sink.close()])
+    expect(performance.now() - closing).toBeLessThan(5000)
+    const outage = lines.filter(l => l.level === 40 && l.msg.includes('Redis connection'))
+    expect(outage.map(l => l.connection).sort()).toEqual(['reader', 'sink', 'writer'])
+    expect(stderr.mock.calls.filter(call => String(call[0]).includes('ioredis'))).toEqual([])
+  }, 30_000)
+})

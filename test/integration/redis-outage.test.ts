@@ -96,6 +96,10 @@ describe('redisStreamSource and redisStreamSink while Redis restarts or stalls',
     const during = consumer.count()
     await sleep(1000)
     expect(consumer.count(), 'nothing goes through a stalled Redis').toBe(during)
+    await redisServer.signal('SIGCONT')
+    await eventually(() => consumer.count() >= during + 20 ? true : undefined, 10_000, 10)
+    await redisServer.signal('SIGSTOP')
+    await sleep(500)
     // the run ends while Redis answers nothing: its close must not wait for replies for as long as the stall lasts
     reading.abort()
     const closing = performance.now()

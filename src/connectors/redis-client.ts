@@ -23,6 +23,22 @@ export function redisClient (url: string, connection: string, warnings: RefusalL
   return redis
 }
 
+/** Default `stallWarnMs` of the Redis connectors. */
+export const STALL_WARN_MS = 10_000
+
+/**
+ * `work`, with `warn()` called if it has not settled after `afterMs`: a stalled Redis (a paused process,
+ * a partition) raises no error, the kernel still answers for it, and its replies just never come.
+ */
+export async function warnIfSlow<R> (work: Promise<R>, afterMs: number, warn: () => void): Promise<R> {
+  const timer = setTimeout(warn, afterMs)
+  try {
+    return await work
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 /** Quits, waiting for the replies owed until `deadline` (a performance.now() time) at most, then drops the connection. */
 export async function closeClient (redis: Redis, deadline: number): Promise<void> {
   await settledBy(redis.quit().catch(() => {}), deadline)

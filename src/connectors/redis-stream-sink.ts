@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis'
 import type { DurableSink, SinkItem } from './types.ts'
 import { ConfigError } from '../errors.ts'
-import { CLOSE_GRACE_MS, closeClient, redisClient } from './redis-client.ts'
+import { CLOSE_GRACE_MS, STALL_WARN_MS, closeClient, redisClient, warnIfSlow } from './redis-client.ts'
 import { RefusalLog } from '../transport/mtls/refusal-log.ts'
 import { resolveLogger } from '../logger.ts'
 import type { Logger } from '../logger.ts'
@@ -17,6 +17,8 @@ export interface RedisStreamSinkOptions {
   /** Turns an item's value into the string stored in field `v`. Default JSON.stringify. */
   encode?: (value: unknown) => string
   /** Where connection errors go (once a minute per kind). Default: nowhere. */
+  /** A write Redis has not answered this long is logged as a stall (once a minute; it goes on waiting). Default 10,000 ms. */
+  stallWarnMs?: number
   log?: Logger
 }
 
@@ -64,6 +66,7 @@ export function redisStreamSink<T = unknown> (options: RedisStreamSinkOptions): 
   // SET EX refuses anything else, after the script's XADD: the id left unmarked, each retry appended it again
   if (!Number.isSafeInteger(ttl) || ttl < 1) throw new ConfigError('dedupeTtlS', `must be a whole number of seconds, at least 1; got ${ttl}`)
   const maxLen = options.maxLen ?? 0
+  const stallWarnMs = options.stallWarnMs ?? STALL_WARN_MS
   const encode = options.encode ?? ((value: unknown) => JSON.stringify(value))
   const prefix = `${stream}:written:`
   const warnings = new RefusalLog(resolveLogger(options.log).child({ stream }))
@@ -78,7 +81,9 @@ export function redisStreamSink<T = unknown> (options: RedisStreamSinkOptions): 
       if (items.length === 0) return
       const args: Array<string | number> = [ttl, maxLen]
       for (const item of items) args.push(item.id, encode(item.value))
-      const count = Number(await redis.appendOnce(stream, prefix, ...args))
+      const count = Number(await warnIfSlow(redis.appendOnce(stream, prefix, ...args), stallWarnMs, () => {
+        warnings.warn(stream, 'stall', { waitedMs: stallWarnMs, items: items.length }, `Redis has not answered a write for ${Math.round(stallWarnMs / 1000)} s (paused, cut off or overloaded); still waiting`)
+      }))
       written += count
       skipped += items.length - count
     },

@@ -2,7 +2,7 @@ import { hostname } from 'node:os'
 import type { DurableSource, SourceEntry } from './types.ts'
 import { autoClaimReply, decodeEntry, readGroupReply } from './redis-replies.ts'
 import type { StreamEntry } from './redis-replies.ts'
-import { CLOSE_GRACE_MS, closeClient, redisClient, settledBy } from './redis-client.ts'
+import { CLOSE_GRACE_MS, STALL_WARN_MS, closeClient, redisClient, settledBy, warnIfSlow } from './redis-client.ts'
 import { RefusalLog } from '../transport/mtls/refusal-log.ts'
 import { resolveLogger } from '../logger.ts'
 import type { Logger } from '../logger.ts'
@@ -29,6 +29,8 @@ export interface RedisStreamSourceOptions {
   maxValueBytes?: number
   /** Turns an entry's fields (`[field, value, …]`) into the item. Default: JSON in field `v`, else the fields as an object. */
   decode?: (fields: string[]) => unknown
+  /** A read Redis has not answered this long past `blockMs` is logged as a stall (once a minute; it goes on waiting). Default 10,000 ms. */
+  stallWarnMs?: number
   log?: Logger
 }
 
@@ -50,6 +52,7 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
   const blockMs = options.blockMs ?? DEFAULTS.blockMs
   const claimIdleMs = options.claimIdleMs ?? DEFAULTS.claimIdleMs
   const maxValueBytes = options.maxValueBytes ?? DEFAULTS.maxValueBytes
+  const stallWarnMs = options.stallWarnMs ?? STALL_WARN_MS
   const decode = options.decode ?? ((fields: string[]) => decodeEntry(fields, maxValueBytes))
   const log = resolveLogger(options.log).child({ stream, group, consumer })
   const warnings = new RefusalLog(log)
@@ -91,6 +94,10 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
       flushScheduled = true
       setImmediate(flush)
     }
+  }
+
+  const stalled = (): void => {
+    warnings.warn(stream, 'stall', { waitedMs: blockMs + stallWarnMs }, `Redis has not answered a read for ${Math.round((blockMs + stallWarnMs) / 1000)} s (paused, cut off or overloaded); still waiting`)
   }
 
   async function ensureGroup (): Promise<void> {
@@ -167,7 +174,8 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
         yield * claim(signal)
         claimedAt = performance.now()
       }
-      const raw = await unlessAborted(reader.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'BLOCK', blockMs, 'STREAMS', stream, '>'), signal)
+      const read = reader.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'BLOCK', blockMs, 'STREAMS', stream, '>')
+      const raw = await unlessAborted(warnIfSlow(read, blockMs + stallWarnMs, stalled), signal)
       if (raw === undefined) return
       const fresh = readGroupReply(raw)
       if (fresh.length === 0 && options.endWhenEmpty === true) return

@@ -2,25 +2,10 @@ import type { Redis } from 'ioredis'
 import type { DurableSink, SinkItem } from './types.ts'
 import { ConfigError } from '../errors.ts'
 import { CLOSE_GRACE_MS, STALL_WARN_MS, closeClient, redisClient, warnIfSlow } from './redis-client.ts'
+import { checkSinkOptions } from './redis-options.ts'
+import type { RedisStreamSinkOptions } from './redis-options.ts'
 import { RefusalLog } from '../transport/mtls/refusal-log.ts'
 import { resolveLogger } from '../logger.ts'
-import type { Logger } from '../logger.ts'
-
-export interface RedisStreamSinkOptions {
-  /** `redis://host:port[/db]`. */
-  url: string
-  stream: string
-  /** How long an item id is remembered: a replay of it within this time writes nothing. Default 86,400 s. */
-  dedupeTtlS?: number
-  /** Trims the stream to about this many entries as it appends (XADD MAXLEN ~). Default: no trimming. */
-  maxLen?: number
-  /** Turns an item's value into the string stored in field `v`. Default JSON.stringify. */
-  encode?: (value: unknown) => string
-  /** Where connection errors go (once a minute per kind). Default: nowhere. */
-  /** A write Redis has not answered this long is logged as a stall (once a minute; it goes on waiting). Default 10,000 ms. */
-  stallWarnMs?: number
-  log?: Logger
-}
 
 /**
  * Appends a batch in one round trip, each item at most once: an item whose id
@@ -61,6 +46,7 @@ type AppendOnce = Redis & { appendOnce: (stream: string, prefix: string, ...args
  * remembered in keys `<stream>:written:<id>`.
  */
 export function redisStreamSink<T = unknown> (options: RedisStreamSinkOptions): DurableSink<T> & { readonly written: number, readonly skipped: number } {
+  checkSinkOptions(options)
   const { url, stream } = options
   const ttl = options.dedupeTtlS ?? 86_400
   // SET EX refuses anything else, after the script's XADD: the id left unmarked, each retry appended it again

@@ -3,36 +3,10 @@ import type { DurableSource, SourceEntry } from './types.ts'
 import { autoClaimReply, decodeEntry, readGroupReply } from './redis-replies.ts'
 import type { StreamEntry } from './redis-replies.ts'
 import { CLOSE_GRACE_MS, STALL_WARN_MS, closeClient, redisClient, settledBy, warnIfSlow } from './redis-client.ts'
+import { checkSourceOptions } from './redis-options.ts'
+import type { RedisStreamSourceOptions } from './redis-options.ts'
 import { RefusalLog } from '../transport/mtls/refusal-log.ts'
 import { resolveLogger } from '../logger.ts'
-import type { Logger } from '../logger.ts'
-
-export interface RedisStreamSourceOptions {
-  /** `redis://host:port[/db]`. */
-  url: string
-  stream: string
-  /** The consumer group: created (at the stream's start, with the stream if missing) when absent. */
-  group: string
-  /** This reader's name in the group: entries it read and did not acknowledge are read again first when a
-   * source with the same name starts. Default `<hostname>-<pid>`. */
-  consumer?: string
-  /** Entries per read (XREADGROUP COUNT): at most this many are read ahead of the pipeline. Default 128. */
-  batch?: number
-  /** How long one read waits for new entries. Default 1000 ms. */
-  blockMs?: number
-  /** Entries another consumer left pending this long are claimed (XAUTOCLAIM): at start, then every
-   * `claimIdleMs` while reading. Default 30,000 ms. */
-  claimIdleMs?: number
-  /** End (the run then finishes) when a read finds no new entry: for a finite backlog. Default false: endless. */
-  endWhenEmpty?: boolean
-  /** An entry's value larger than this is refused (acknowledged and skipped, with a warning). Default 1 MiB. */
-  maxValueBytes?: number
-  /** Turns an entry's fields (`[field, value, …]`) into the item. Default: JSON in field `v`, else the fields as an object. */
-  decode?: (fields: string[]) => unknown
-  /** A read Redis has not answered this long past `blockMs` is logged as a stall (once a minute; it goes on waiting). Default 10,000 ms. */
-  stallWarnMs?: number
-  log?: Logger
-}
 
 const DEFAULTS = { batch: 128, blockMs: 1000, claimIdleMs: 30_000, maxValueBytes: 1 << 20 }
 
@@ -46,6 +20,7 @@ const DEFAULTS = { batch: 128, blockMs: 1000, claimIdleMs: 30_000, maxValueBytes
  * beyond the ones inside the pipeline.
  */
 export function redisStreamSource<T = unknown> (options: RedisStreamSourceOptions): DurableSource<T> & { readonly acked: number } {
+  checkSourceOptions(options)
   const { url, stream, group } = options
   const consumer = options.consumer ?? `${hostname()}-${process.pid}`
   const batch = options.batch ?? DEFAULTS.batch

@@ -41,7 +41,7 @@ export async function importStageModule (path: string, stage: string): Promise<u
     } catch (err) {
       // a file Node compiled as CommonJS (no "type" in its package.json) keeps its SyntaxError for its URL:
       // once more under URLs of their own (`?compiled`: import.meta.url and file paths are as good)
-      if (!(err instanceof SyntaxError)) throw err
+      if (!isParseError(err)) throw err
       compiler.freshUrls = true
       return await import(`${url}${COMPILED}`)
     }
@@ -57,7 +57,16 @@ export async function importStageModule (path: string, stage: string): Promise<u
  * fails again as it was, and one in TypeScript is then told with its file, line and column.
  */
 function compilingMayHelp (err: unknown): boolean {
-  return err instanceof SyntaxError || (err as { code?: unknown } | null)?.code === UNSUPPORTED_SYNTAX
+  return isParseError(err) || (err as { code?: unknown } | null)?.code === UNSUPPORTED_SYNTAX
+}
+
+/**
+ * A SyntaxError of parsing, not one thrown as a module ran (`JSON.parse` at its top level): only Node's own
+ * frames on its stack, none in a file (`file://…` or `/…`). A run-time one is not retried: the module's code
+ * ran, and would run again.
+ */
+function isParseError (err: unknown): boolean {
+  return err instanceof SyntaxError && !/\n\s+at (?:.*\()?(?:file:\/\/|\/)/.test(err.stack ?? '')
 }
 
 class TypeScriptCompiler {

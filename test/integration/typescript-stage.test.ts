@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -40,6 +40,13 @@ const FILES: Record<string, string> = {
     '}',
     'class Counter { @doubled add (n: number): number { return n + 1 } }',
     'export default (item: number): number => new Counter().add(item)'
+  ].join('\n'),
+  // a SyntaxError thrown as it runs, not in parsing: no retry, its top-level code runs once
+  'runtime-error.mjs': [
+    "import { appendFileSync } from 'node:fs'",
+    "appendFileSync(new URL('./ran.txt', import.meta.url), 'ran\\n')",
+    "JSON.parse('{')",
+    'export default (x) => x'
   ].join('\n'),
   // compiled, its helper does not parse: refused as the requester's bundle would be, naming the helper
   'broken.ts': "import { x } from './lib/bad.ts'\nenum E { A }\nexport default () => x + E.A\n",
@@ -84,6 +91,13 @@ for (const layout of ['declared module', 'detected format'] as const) {
       const worker = await node.workers.spawn({ stage: 'decorated', module: join(dir, 'decorated.ts') })
       expect(await worker.process(4)).toBe(10)
       await worker.kill()
+    }, 60_000)
+
+    it('a SyntaxError thrown as the module runs (JSON.parse at its top level) is not retried: its code ran once', async () => {
+      const worker = await node.workers.spawn({ stage: 'runtime-error', module: join(dir, 'runtime-error.mjs') })
+      const exit = await worker.exited
+      expect(exit).toMatchObject({ setupFailed: true, error: { name: 'SyntaxError' } })
+      expect(await readFile(join(dir, 'ran.txt'), 'utf8')).toBe('ran\n')
     }, 60_000)
 
     it('runs as a task module (node.run uses the same worker host)', async () => {

@@ -107,7 +107,8 @@ export class AddonRegistry {
     // add-ons still starting see their signal aborted and stop themselves when start returns: waited for
     // (within the node's stop deadline), so a port an add-on opened is closed when the node's stop resolves
     for (const running of this.starting.values()) running.abort.abort()
-    await Promise.allSettled([...this.unsettled])
+    // again until none is left: a use aborted meanwhile adds the stop of its start's late instance
+    while (this.unsettled.size > 0) await Promise.allSettled([...this.unsettled])
     // each stays listed until it has stopped, so a destroy meanwhile still tears it down
     for (let last = this.running.at(-1); last != null; last = this.running.at(-1)) {
       await this.stopOne(last)

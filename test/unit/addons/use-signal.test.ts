@@ -144,4 +144,18 @@ describe('a node\'s stop and add-ons still starting', () => {
     expect(stops.sort()).toEqual(['given-up', 'starting'])
     expect(await starting).toMatchObject({ code: 'ERR_NODE_STOPPED' })
   })
+
+  it('a use aborted after the stop began: the stop still waits for, and stops, the late instance of its start', async () => {
+    const registry = registryOn(new Host())
+    const stops: string[] = []
+    const finishers: Array<() => void> = []
+    const abort = new AbortController()
+    const given = registry.use(slowAddon('aborted-late', stops, finishers), {}, { signal: abort.signal }).catch((err: unknown) => err)
+    const stopping = registry.stopAll()
+    abort.abort(new Error('no longer wanted'))
+    await given
+    for (const finish of finishers) finish()
+    await stopping
+    expect(stops).toEqual(['aborted-late'])
+  })
 })

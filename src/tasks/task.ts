@@ -157,7 +157,13 @@ export class Task {
    * `signal` gives up this wait only (rejected with its reason): the task goes on; `cancel()` is what cancels it.
    */
   result (options?: SignalOption): Promise<unknown> {
-    const signal = options == null ? undefined : checkSignalOption('result', options)
+    let signal: AbortSignal | undefined
+    try {
+      signal = options == null ? undefined : checkSignalOption('result', options)
+    } catch (err) {
+      // rejected, not thrown: a caller's .catch() sees bad options as it sees the task's own failure
+      return Promise.reject(err)
+    }
     if (signal != null) return this.resultUntil(signal)
     // not async, and no await of `settled` when final: a run's promise is one of the per-task costs
     if (this.final) return this.status === 'completed' ? Promise.resolve(this.value) : Promise.reject(this.failure())

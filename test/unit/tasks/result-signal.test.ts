@@ -73,9 +73,9 @@ describe('TaskHandle.result({ signal })', () => {
     expect(t.status).toBe('queued')
   })
 
-  it('refuses what is no AbortSignal, or an unknown option, at the call', () => {
+  it('refuses what is no AbortSignal, or an unknown option, with a rejection (a caller\'s .catch() sees it)', async () => {
     const t = task()
-    expect(() => t.result({ signal: {} as AbortSignal })).toThrow(expect.objectContaining({ code: ERR_CONFIG, option: 'result.signal' }))
-    expect(() => t.result({ sginal: 1 } as never)).toThrow(expect.objectContaining({ code: ERR_CONFIG, option: 'result.sginal' }))
+    await expect(t.result({ signal: {} as AbortSignal })).rejects.toMatchObject({ code: ERR_CONFIG, option: 'result.signal' })
+    await expect(t.result({ sginal: 1 } as never)).rejects.toMatchObject({ code: ERR_CONFIG, option: 'result.sginal' })
   })
 })

@@ -28,17 +28,18 @@ export async function ownProcessStart (): Promise<ProcessStart | undefined> {
 
 /**
  * The start time of process `pid` (field 22 of /proc/<pid>/stat), as ownProcessStart's `start`;
- * 'exited' when there is no such process or it is a zombie (exited, not yet reaped); undefined when
- * /proc cannot tell (unreadable: hidepid, or no /proc — callers check ownProcessStart first, as a
- * missing /proc also reads as ENOENT).
+ * 'exited' when it is a zombie (exited, not yet reaped); 'missing' when /proc has no such entry (no
+ * such process, or one hidden from this user by hidepid=2: the caller tells them apart); undefined when
+ * /proc cannot tell (unreadable, or no /proc — callers check ownProcessStart first, as a missing /proc
+ * also reads as ENOENT).
  */
-export async function processStartTime (pid: number): Promise<string | 'exited' | undefined> {
+export async function processStartTime (pid: number): Promise<string | 'exited' | 'missing' | undefined> {
   let text: string
   try {
     text = await readFile(`/proc/${pid}/stat`, 'utf8')
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    return code === 'ENOENT' || code === 'ESRCH' ? 'exited' : undefined
+    return code === 'ENOENT' || code === 'ESRCH' ? 'missing' : undefined
   }
   // field 2, the command name in parentheses, may itself hold spaces and ')': fields 3 on follow the last ')'
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')

@@ -146,6 +146,8 @@ async function holderState (holder: Holder): Promise<'exited' | 'running' | 'unk
   if (holder.start == null || own == null) return 'unknown'
   const start = await processStartTime(holder.pid)
   if (start === undefined) return 'unknown'
+  // no /proc entry: exited since kill(0) said alive, or alive and hidden from us (hidepid): ask again
+  if (start === 'missing') return processAlive(holder.pid) ? 'unknown' : 'exited'
   // another start time: the holder exited and a later process was given its pid
   return start === holder.start ? 'running' : 'exited'
 }

@@ -4,6 +4,7 @@ import { autoClaimReply, decodeEntry, readGroupReply } from './redis-replies.ts'
 import type { StreamEntry } from './redis-replies.ts'
 import { CLOSE_GRACE_MS, STALL_WARN_MS, closeClient, redisClient, settledBy, warnIfSlow } from './redis-client.ts'
 import { checkSourceOptions } from './redis-options.ts'
+import { MAX_TIMEOUT_MS } from '../checks/values.ts'
 import type { RedisStreamSourceOptions } from './redis-options.ts'
 import { RefusalLog } from '../transport/mtls/refusal-log.ts'
 import { resolveLogger } from '../logger.ts'
@@ -150,7 +151,7 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
         claimedAt = performance.now()
       }
       const read = reader.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'BLOCK', blockMs, 'STREAMS', stream, '>')
-      const raw = await unlessAborted(warnIfSlow(read, blockMs + stallWarnMs, stalled), signal)
+      const raw = await unlessAborted(warnIfSlow(read, Math.min(blockMs + stallWarnMs, MAX_TIMEOUT_MS), stalled), signal)
       if (raw === undefined) return
       const fresh = readGroupReply(raw)
       if (fresh.length === 0 && options.endWhenEmpty === true) return

@@ -10,7 +10,7 @@ export interface Downstream {
   room: () => number
   /** Items from the upstream; never refused. */
   accept: (items: Envelope[]) => void
-  /** Calls `wake` once, when room frees (or the link closes). */
+  /** Calls `wake` once, when room frees (or the link closes; a link already closed may never call it: its upstream closes with the run). */
   onRoomFreed: (wake: () => void) => void
 }
 

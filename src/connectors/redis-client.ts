@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis'
 import type { RedisOptions } from 'ioredis'
+import { settledWithin } from '../lifecycle/settled-within.ts'
 import type { RefusalLog } from '../transport/mtls/refusal-log.ts'
 
 /**
@@ -45,13 +46,7 @@ export async function closeClient (redis: Redis, deadline: number): Promise<void
   redis.disconnect()
 }
 
-/** Resolves once `work` settles or `deadline` (a performance.now() time) passes, whichever comes first; leaves no timer behind. */
+/** Resolves once `work` settles or `deadline` (a performance.now() time) passes, whichever comes first. */
 export async function settledBy (work: Promise<unknown>, deadline: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<void>(resolve => { timer = setTimeout(resolve, Math.max(0, deadline - performance.now())) })
-  try {
-    await Promise.race([work.then(() => {}, () => {}), late])
-  } finally {
-    clearTimeout(timer)
-  }
+  await settledWithin(work, deadline - performance.now())
 }

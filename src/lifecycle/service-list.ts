@@ -1,5 +1,6 @@
 import type { Logger } from '../logger.ts'
 import type { Service } from './service.ts'
+import { settledWithin } from './settled-within.ts'
 
 export interface ServiceListInit {
   log: Logger
@@ -105,14 +106,14 @@ export class ServiceList {
         }
       }
     })()
-    const inTime = await within(graceful, this.stopTimeoutMs)
+    const inTime = await settledWithin(graceful, this.stopTimeoutMs)
     overdue = !inTime
     const forced = order.filter(s => !stopped.has(s))
     this.started.length = 0
     if (forced.length === 0) return
     if (overdue) this.log.warn({ timeoutMs: this.stopTimeoutMs, forced: forced.map(s => s.name) }, 'graceful stop timed out; destroying what was left')
     else this.log.warn({ forced: failed.map(s => s.name) }, 'destroying services whose stop failed')
-    const destroyed = within((async () => {
+    const destroyed = settledWithin((async () => {
       for (const service of forced) {
         try {
           await service.destroy?.()
@@ -122,16 +123,5 @@ export class ServiceList {
       }
     })(), this.destroyGraceMs)
     if (!await destroyed) this.log.warn({ graceMs: this.destroyGraceMs }, 'destroying services outlasted its grace; giving up waiting')
-  }
-}
-
-/** True when `work` settled within `ms`; the timer never outlives the call. */
-async function within (work: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<false>(resolve => { timer = setTimeout(() => { resolve(false) }, ms) })
-  try {
-    return await Promise.race([work.then(() => true, () => true), late])
-  } finally {
-    clearTimeout(timer)
   }
 }

@@ -2,7 +2,6 @@ import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { isMultiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { PeerId } from '@libp2p/interface'
 import { resolveConfig } from './config.ts'
 import type { GridNodeInit, GridNodeConfig } from './config.ts'
 import { resolveLogger } from './logger.ts'
@@ -19,7 +18,7 @@ import type { Member } from './membership/member.ts'
 import { Rejections } from './transport/rejections.ts'
 import type { RejectedCount } from './transport/rejections.ts'
 import type { GridNodeEvents } from './node-events.ts'
-import { MEMBER_EVENT_TYPES } from './membership/events.ts'
+import { nodeEventRelay } from './node-event-relay.ts'
 import type { Strategy } from './checks/values.ts'
 import { AgentRole } from './agent/agent-role.ts'
 import { Workers } from './owner/workers.ts'
@@ -175,10 +174,14 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   }
 
   /** The member table: every other member this node knows of, never itself. */
-  members (): Member[] { return this.membership.members() }
+  members (): Member[] {
+    return this.membership.members()
+  }
 
   /** This node's own entry, as it gossips it. */
-  self (): Member { return this.membership.selfMember() }
+  self (): Member {
+    return this.membership.selfMember()
+  }
 
   /** Connects to another member now (a `host:port` is parsed by the caller). */
   async dial (address: Multiaddr, options: SignalOption = {}): Promise<string> {
@@ -290,7 +293,9 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   }
 
   /** The pipeline runs this node owns that have not finished yet. */
-  pipelines (): PipelineRun[] { return [...this.runs] }
+  pipelines (): PipelineRun[] {
+    return [...this.runs]
+  }
 
   /** What `grid status` prints: the live member table; `all` adds the members remembered after they left it. */
   status (request: StatusRequest = {}): StatusReport {
@@ -322,28 +327,11 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
 
   /** The node's parts in start order; stop runs them in reverse. */
   private serviceList (addons: NonNullable<GridNodeInit['addons']>): Service[] {
-    const relays = MEMBER_EVENT_TYPES.map(type => [type, (member: Member) => { this.notify(type, member) }] as const)
-    const onConnect = (evt: CustomEvent<PeerId>): void => { this.notify('peer:connect', { id: evt.detail.toString() }) }
-    const onDisconnect = (evt: CustomEvent<PeerId>): void => { this.notify('peer:disconnect', { id: evt.detail.toString() }) }
-    const unlisten = (): void => {
-      this.libp2p.removeEventListener('peer:connect', onConnect)
-      this.libp2p.removeEventListener('peer:disconnect', onDisconnect)
-      for (const [type, relay] of relays) this.membership.off(type, relay)
-    }
     const services: Array<Service | undefined> = [
       this.trustServices.load,
       libp2pService(this.libp2p),
       this.trustServices.enforce,
-      {
-        name: 'node events',
-        start: () => {
-          this.libp2p.addEventListener('peer:connect', onConnect)
-          this.libp2p.addEventListener('peer:disconnect', onDisconnect)
-          for (const [type, relay] of relays) this.membership.on(type, relay)
-        },
-        stop: unlisten,
-        destroy: unlisten
-      },
+      nodeEventRelay(this.libp2p, this.membership, (event, ...args) => { this.notify(event, ...args) }),
       { name: 'membership', start: async () => { await this.membership.start() }, stop: async () => { await this.membership.stop() }, destroy: () => { this.membership.destroy() } },
       // stopping channels waits on no peer: destroying them is the same
       { name: 'channels', start: async () => { await this.channels.start() }, stop: async () => { await this.channels.stop() }, destroy: async () => { await this.channels.stop() } },

@@ -113,7 +113,23 @@ export class TestNetwork {
     execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: `table inet gridtest {\n chain input {\n  type filter hook input priority 0; policy accept;\n  ip saddr { ${addresses} } drop\n }\n}\n`, stdio: ['pipe', 'ignore', 'pipe'] })
   }
 
-  /** Removes every nftables rule `dropFrom` added. */
+  /** Host `i` drops `percent` % of the packets it sends and of those it receives, at random (nftables: loss without `tc netem`). */
+  lossy (i: number, percent: number): void {
+    const chain = (hook: string): string => ` chain loss${hook} {\n  type filter hook ${hook} priority 0; policy accept;\n  numgen random mod 100 < ${percent} drop\n }\n`
+    execFileSync('ip', ['netns', 'exec', this.hosts[i]!.ns, 'nft', '-f', '-'], { input: `table inet gridtest {\n${chain('input')}${chain('output')}}\n`, stdio: ['pipe', 'ignore', 'pipe'] })
+  }
+
+  /** Delays (and optionally drops) what host `i` sends, with `tc netem` on its end of the link. */
+  impair (i: number, delayMs: number, jitterMs: number, lossPercent: number): void {
+    execFileSync('ip', ['netns', 'exec', this.hosts[i]!.ns, 'tc', 'qdisc', 'replace', 'dev', 'eth0', 'root', 'netem', 'delay', `${delayMs}ms`, `${jitterMs}ms`, 'loss', `${lossPercent}%`], { stdio: ['ignore', 'ignore', 'pipe'] })
+  }
+
+  /** Removes what `impair` added on every host. */
+  unimpair (): void {
+    for (const host of this.hosts) quietly(() => { execFileSync('ip', ['netns', 'exec', host.ns, 'tc', 'qdisc', 'del', 'dev', 'eth0', 'root'], { stdio: 'ignore' }) })
+  }
+
+  /** Removes every nftables rule `dropFrom` and `lossy` added. */
   allowAll (): void {
     for (const host of this.hosts) quietly(() => { execFileSync('ip', ['netns', 'exec', host.ns, 'nft', 'delete', 'table', 'inet', 'gridtest'], { stdio: 'ignore' }) })
   }
@@ -139,4 +155,18 @@ export function hasNft (): boolean {
 export function tcpReachable (net: TestNetwork, from: number, address: string, port: number): boolean {
   const probe = `const s = require('node:net').connect(${port}, ${JSON.stringify(address)}); s.setTimeout(2000, () => process.exit(1)); s.on('connect', () => process.exit(0)); s.on('error', () => process.exit(1))`
   return spawnSync(net.exec(from)[0]!, [...net.exec(from).slice(1), process.execPath, '-e', probe], { timeout: 5000 }).status === 0
+}
+
+/** Whether `tc netem` works here (the tc binary and the kernel's sch_netem): tried on a veth in a throwaway namespace. */
+export function hasNetem (): boolean {
+  const ns = `gdt${process.pid}n99` // a name sweepStale knows, should this process die mid-probe
+  try {
+    ip('netns', 'add', ns)
+    ip('-n', ns, 'link', 'add', 'p0', 'type', 'veth', 'peer', 'name', 'p1')
+    return spawnSync('ip', ['netns', 'exec', ns, 'tc', 'qdisc', 'add', 'dev', 'p0', 'root', 'netem', 'delay', '10ms']).status === 0
+  } catch {
+    return false
+  } finally {
+    quietly(() => { ip('netns', 'del', ns) })
+  }
 }

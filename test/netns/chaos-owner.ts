@@ -46,6 +46,7 @@ const node = await GridNode.start({
   logger,
   tasks: { scaleDownAfterMs: config.scaleDownAfterMs }
 })
+for (const type of ['member:suspect', 'member:fail', 'member:rejoin'] as const) node.on(type, member => { emit(type, { member: member.id }) })
 process.on('SIGTERM', () => { void node.stop().finally(() => process.exit(0)) })
 emit('grid node listening', { peerId: node.peerId, addresses: [`/ip4/${config.host}/tcp/${config.port}`] })
 

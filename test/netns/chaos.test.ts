@@ -97,6 +97,15 @@ function summarizeWarnings (nodes: GridProcess[]): string {
   return [...counts].map(([key, count]) => `  ${count} x ${key}`).join('\n')
 }
 
+/** Each host's member:suspect/fail/rejoin lines, in time order, naming hosts by index (the CLI's lines: the membership component logs each transition too). */
+function membershipTimeline (nodes: GridProcess[], since: number): string {
+  const hostOf = (id: unknown): string => { const i = nodes.findIndex(n => n.peerId === id); return i < 0 ? String(id).slice(-6) : `host ${i}` }
+  const events = nodes.flatMap((node, i) => node.lines
+    .filter(l => ['member:suspect', 'member:fail', 'member:rejoin'].includes(l.msg) && l.component == null && Number(l.time) >= since)
+    .map(l => ({ at: Number(l.time) - since, text: `host ${i}: ${l.msg} ${hostOf(l.member)}` })))
+  return events.sort((a, b) => a.at - b.at).map(e => `  @${e.at} ${e.text}`).join('\n')
+}
+
 const unavailable = netnsSkipReason()
 
 describe.skipIf(unavailable != null || !hasNft())(`netns chaos: a pipeline and tasks under partitions, one-way cuts and loss (seed ${SEED})`, () => {
@@ -147,6 +156,7 @@ describe.skipIf(unavailable != null || !hasNft())(`netns chaos: a pipeline and t
     await snapshotPids()
 
     const startedAt = performance.now()
+    const startedWall = Date.now()
     const faults: NetworkFaultRecord[] = await injectNetworkFaults({
       random,
       net: g.net,
@@ -230,8 +240,9 @@ describe.skipIf(unavailable != null || !hasNft())(`netns chaos: a pipeline and t
     console.log(`netns chaos seed ${SEED}: after the faults: ${phases.join(', ')}`)
     console.log(`netns chaos seed ${SEED}: warnings and errors logged (not asserted):\n${summarizeWarnings(g.nodes)}`)
     const lost = owner.lines.filter(l => l.msg === 'chaos:worker-lost').length
-    const failures = g.nodes.map(n => n.lines.filter(l => l.msg === 'member:fail').length)
+    const failures = g.nodes.map(n => n.lines.filter(l => l.msg === 'member:fail' && l.component == null).length)
     console.log(`netns chaos seed ${SEED}: ${lost} workers lost, members marked failed per host ${JSON.stringify(failures)}`)
+    console.log(`netns chaos seed ${SEED}: membership timeline (ms since the first fault; not asserted):\n${membershipTimeline(g.nodes, startedWall)}`)
     console.log(`netns chaos seed ${SEED}: ${faults.length} faults, ${report.sunk.size} items (${duplicates} sunk more than once), ${report.tasks.size} tasks, summary ${JSON.stringify(report.ended?.summary)}`)
   }, 150_000)
 })

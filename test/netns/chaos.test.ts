@@ -84,17 +84,19 @@ function crashes (nodes: GridProcess[]): string[] {
   })
 }
 
-/** Distinct warn/error messages per host, with their counts (for a reader; not asserted). */
+/** Distinct warn/error messages per host, with their counts and a first example (for a reader; not asserted). */
 function summarizeWarnings (nodes: GridProcess[]): string {
   const counts = new Map<string, number>()
+  const examples = new Map<string, string>()
   for (const [i, node] of nodes.entries()) {
     for (const line of node.lines) {
       if (line.level < 40) continue
       const key = `host ${i} ${line.level >= 50 ? 'ERROR' : 'warn'}: ${line.msg}`
       counts.set(key, (counts.get(key) ?? 0) + 1)
+      if (!examples.has(key)) examples.set(key, JSON.stringify({ ...line, msg: undefined, level: undefined, pid: undefined, hostname: undefined }).slice(0, 500))
     }
   }
-  return [...counts].map(([key, count]) => `  ${count} x ${key}`).join('\n')
+  return [...counts].map(([key, count]) => `  ${count} x ${key}\n      e.g. ${examples.get(key)}`).join('\n')
 }
 
 /** Each host's member:suspect/fail/rejoin lines, in time order, naming hosts by index (the CLI's lines: the membership component logs each transition too). */

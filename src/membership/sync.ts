@@ -7,6 +7,7 @@ import type { Logger } from '../logger.ts'
 import { ProtocolError } from '../errors.ts'
 import type { MembershipLibp2p, MembershipRoles } from './components.ts'
 import { guarded } from '../trust/guard.ts'
+import { streamFailure } from '../transport/rejections.ts'
 import type { Rejections } from '../transport/rejections.ts'
 import { PeerBudget } from '../transport/peer-budget.ts'
 
@@ -95,7 +96,8 @@ export class MemberSync {
       await json.write(this.message())
       await json.close()
     } catch (err) {
-      this.rejections.reject(SYNC_PROTOCOL, 'malformed', from, 'dropped malformed member sync', String(err), { err })
+      // a stream that ended or was reset under the request (a connection cut mid-sync) is no bad message
+      this.rejections.reject(SYNC_PROTOCOL, streamFailure(err), from, 'dropped malformed member sync', String(err), { err })
       stream.abort(err as Error)
       return
     }

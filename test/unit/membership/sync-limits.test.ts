@@ -52,6 +52,16 @@ describe('Membership sync: what one peer can make this node do', () => {
     expect(tooOften()).toBe(5)
   })
 
+  it('a sync stream its dialler ends before sending its table (a connection cut) is counted as truncated, not as a malformed message', async () => {
+    const [outbound, inbound] = await streamPair()
+    const answered = Promise.resolve(libp2p.handlers.get(SYNC_PROTOCOL)!(inbound, { remotePeer: peer } as unknown as Connection))
+    await outbound.close()
+    await vi.advanceTimersByTimeAsync(100)
+    await answered
+    const reasons = membership.rejected().filter(r => r.protocol === SYNC_PROTOCOL).map(r => r.reason)
+    expect(reasons).toEqual(['truncated'])
+  })
+
   it('a sync stream that never sends its table is closed at the deadline', async () => {
     const [, inbound] = await streamPair()
     let done = false

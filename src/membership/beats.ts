@@ -5,6 +5,7 @@ import { ProtocolError } from '../errors.ts'
 import { JsonStream } from '../transport/json-stream.ts'
 import type { Logger } from '../logger.ts'
 import { guarded } from '../trust/guard.ts'
+import { streamFailure } from '../transport/rejections.ts'
 import type { Rejections } from '../transport/rejections.ts'
 import type { MembershipLibp2p, MembershipRoles } from './components.ts'
 import { BEAT_PROTOCOL } from './constants.ts'
@@ -137,7 +138,9 @@ export class MemberBeats {
     } catch (err) {
       const name = (err as Error).name
       if (name === 'UnexpectedEOFError' || name === 'AbortError') { await json.close(); return }
-      this.init.rejections.reject(BEAT_PROTOCOL, 'malformed', connection.remotePeer.toString(), 'dropped a member beat line', String(err), { err })
+      // the watcher's fault (a bad request, a word after it: ProtocolError) is malformed; a line reset or
+      // closed under a beat (its connection cut, as by a partition) is the network's, counted as a failure
+      this.init.rejections.reject(BEAT_PROTOCOL, streamFailure(err), connection.remotePeer.toString(), 'dropped a member beat line', String(err), { err })
       stream.abort(err as Error)
     } finally {
       clearInterval(subscriber.timer)

@@ -83,6 +83,19 @@ describe('member beats: the watched member beats unasked on one line per watcher
     await member.stop()
   })
 
+  it('a line its watcher\'s connection drops (a reset, a beat written to a closed stream) ends without being counted as a malformed message', async () => {
+    const { member, rejections } = await pair(20)
+    const [outbound, inbound] = await streamPair()
+    const served = (member as unknown as { serve: (s: Stream, c: Connection) => Promise<void> }).serve(inbound, { remotePeer: await newPeerId() } as unknown as Connection)
+    const line = new JsonStream(outbound)
+    await line.write({ v: 1, everyMs: 20 })
+    expect(await line.read(v.unknown())).toEqual({ v: 1, incarnation: 42 })
+    outbound.abort(new Error('connection reset by the network'))
+    await served
+    expect(rejections.counters().filter(r => r.reason === 'malformed')).toEqual([])
+    await member.stop()
+  })
+
   it('a member beating far more often than asked has the line cut: the flood is not counted as beats', async () => {
     const { watcher, memberId, beats, handleWith } = await pair()
     const held: JsonStream[] = []

@@ -5,6 +5,7 @@ import { ProtocolError } from '../errors.ts'
 import { JsonStream } from '../transport/json-stream.ts'
 import type { Logger } from '../logger.ts'
 import { guarded } from '../trust/guard.ts'
+import { streamFailure } from '../transport/rejections.ts'
 import type { Rejections } from '../transport/rejections.ts'
 import type { MembershipLibp2p, MembershipRoles } from './components.ts'
 import { PING_PROTOCOL } from './constants.ts'
@@ -139,7 +140,8 @@ export class MemberPings {
         await json.write({ v: 1, incarnation: this.incarnation() }, { signal })
       }
     } catch (err) {
-      this.rejections.reject(PING_PROTOCOL, 'malformed', connection.remotePeer.toString(), 'dropped a member ping line', String(err), { err })
+      // a flood or garbage (ProtocolError) is malformed; a line reset under an answer (its connection cut) is a stream failure
+      this.rejections.reject(PING_PROTOCOL, streamFailure(err), connection.remotePeer.toString(), 'dropped a member ping line', String(err), { err })
       stream.abort(err as Error)
     } finally {
       clearTimeout(idleTimer)

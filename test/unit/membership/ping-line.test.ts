@@ -98,6 +98,20 @@ describe('member pings on one long-lived stream', () => {
   })
 })
 
+describe('member pings: a line the network drops', () => {
+  it('a line its watcher\'s connection resets ends without being counted as a malformed message', async () => {
+    const { member, rejections } = await pair(5)
+    const [outbound, inbound] = await streamPair()
+    const handled = (member as unknown as { answer: (s: Stream, c: Connection) => Promise<void> }).answer(inbound, { remotePeer: await newPeerId() } as unknown as Connection)
+    const line = new JsonStream(outbound)
+    await line.write({ v: 1 })
+    expect(await line.read(v.unknown())).toEqual({ v: 1, incarnation: 5 })
+    outbound.abort(new Error('connection reset by the network'))
+    await handled
+    expect(rejections.counters().filter(r => r.reason === 'malformed')).toEqual([])
+  })
+})
+
 describe('member pings: lines to members no longer pinged', () => {
   it('are closed and let go when the watcher stops pinging those members (the ring moved on), not kept for good', async () => {
     const watcherPeer = await newPeerId()

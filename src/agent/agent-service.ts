@@ -118,7 +118,7 @@ export class AgentService {
       await json.write(await this.answer(request, connection), { signal })
       await json.close()
     } catch (err) {
-      this.rejections.reject(SPAWN_PROTOCOL, streamFailure(err), connection.remotePeer.toString(), 'dropped malformed spawn request', String(err), { err })
+      this.rejections.reject(SPAWN_PROTOCOL, streamFailure(err), connection.remotePeer.toString(), 'dropped a spawn request', String(err), { err })
       stream.abort(err as Error)
     }
   }

@@ -97,7 +97,7 @@ export class MemberSync {
       await json.close()
     } catch (err) {
       // a stream that ended or was reset under the request (a connection cut mid-sync) is no bad message
-      this.rejections.reject(SYNC_PROTOCOL, streamFailure(err), from, 'dropped malformed member sync', String(err), { err })
+      this.rejections.reject(SYNC_PROTOCOL, streamFailure(err), from, 'dropped a member sync request', String(err), { err })
       stream.abort(err as Error)
       return
     }

@@ -1,5 +1,4 @@
 import { describe, it, expect, beforeAll, afterAll, afterEach, vi } from 'vitest'
-import { createServer, connect } from 'node:net'
 import { getEventListeners } from 'node:events'
 import { join } from 'node:path'
 import pino from 'pino'
@@ -10,24 +9,7 @@ import { ERR_CONFIG } from '../../src/errors.ts'
 import { loadCerts } from '../../src/transport/mtls/material.ts'
 import type { TlsMaterial } from '../../src/transport/mtls/material.ts'
 import { GridFixture } from './helpers/grid-fixture.ts'
-
-/** A port nothing listens on right now. */
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise(resolve => server.close(resolve))
-  return port
-}
-
-/** Resolves with the error code of a TCP connect to `port` ('connected' if something listens). */
-async function connectOutcome (port: number): Promise<string> {
-  return await new Promise(resolve => {
-    const socket = connect(port, '127.0.0.1')
-    socket.once('connect', () => { socket.destroy(); resolve('connected') })
-    socket.once('error', (err: NodeJS.ErrnoException) => { resolve(err.code ?? err.message) })
-  })
-}
+import { connectOutcome, freePort } from './helpers/ports.ts'
 
 /** A logger whose lines the test reads; `onLine` sees each as it is written (inside the code that logs it). */
 function recordingLogger (onLine: (line: Record<string, unknown>) => void = () => {}): { logger: pino.Logger, lines: Array<Record<string, unknown>> } {

@@ -1,4 +1,4 @@
-import { createServer } from 'node:net'
+import { connect, createServer } from 'node:net'
 
 /** A port the OS just handed out on 127.0.0.1 (closed again, so the caller can bind it). */
 export async function freePort (): Promise<number> {
@@ -28,4 +28,13 @@ export async function waitPortFree (port: number, timeoutMs = 10_000): Promise<v
     if (Date.now() > deadline) throw new Error(`port ${port} still in use after ${timeoutMs} ms`)
     await new Promise(resolve => setTimeout(resolve, 100))
   }
+}
+
+/** Resolves with the error code of a TCP connect to `port` on 127.0.0.1 ('connected' if something listens). */
+export async function connectOutcome (port: number): Promise<string> {
+  return await new Promise(resolve => {
+    const socket = connect(port, '127.0.0.1')
+    socket.once('connect', () => { socket.destroy(); resolve('connected') })
+    socket.once('error', (err: NodeJS.ErrnoException) => { resolve(err.code ?? err.message) })
+  })
 }

@@ -1,7 +1,7 @@
 import { trustEveryone } from '../trust-stub.ts'
 import { describe, it, expect } from 'vitest'
 import { EventEmitter, getEventListeners } from 'node:events'
-import { createServer } from 'node:net'
+import { bindable } from './bindable.ts'
 import pino from 'pino'
 import type { Libp2p } from '@libp2p/interface'
 import { AddonRegistry } from '../../../src/addons/registry.ts'
@@ -21,18 +21,6 @@ class Host extends EventEmitter<GridNodeEvents> {
 }
 
 const registryOn = (host: Host): AddonRegistry => new AddonRegistry(host as unknown as AddonHost, {} as Libp2p, pino({ level: 'silent' }), trustEveryone())
-
-/** Binds `port` on 127.0.0.1 (0: a free one) and lets it go: resolves with the port, or undefined if it is taken. */
-async function bindable (port: number): Promise<number | undefined> {
-  return await new Promise(resolve => {
-    const probe = createServer()
-    probe.once('error', () => { resolve(undefined) })
-    probe.listen(port, '127.0.0.1', () => {
-      const address = probe.address()
-      probe.close(() => { resolve(typeof address === 'object' && address != null ? address.port : undefined) })
-    })
-  })
-}
 
 describe('node.use(addon, options, { signal })', () => {
   it('a start that hangs (ignoring its signal): abort rejects with the reason at once, the node is as it was, and what the start returns later is stopped', async () => {

@@ -1,7 +1,7 @@
 import { trustEveryone } from '../trust-stub.ts'
 import { it, expect } from 'vitest'
 import { EventEmitter } from 'node:events'
-import { createServer } from 'node:net'
+import { bindable } from './bindable.ts'
 import pino from 'pino'
 import type { Libp2p } from '@libp2p/interface'
 import { AddonRegistry } from '../../../src/addons/registry.ts'
@@ -13,18 +13,6 @@ import { dashboardAddon } from '../../../src/dashboard/addon.ts'
 import { healthAddon } from '../../../src/health/addon.ts'
 import { entry } from '../membership/helpers.ts'
 import { emptyOverview } from '../../../src/tasks/stats.ts'
-
-/** Binds `port` on 127.0.0.1 (0: a free one) and lets it go: resolves with the port, or undefined if it is taken. */
-async function bindable (port: number): Promise<number | undefined> {
-  return await new Promise(resolve => {
-    const probe = createServer()
-    probe.once('error', () => { resolve(undefined) })
-    probe.listen(port, '127.0.0.1', () => {
-      const address = probe.address()
-      probe.close(() => { resolve(typeof address === 'object' && address != null ? address.port : undefined) })
-    })
-  })
-}
 
 class Host extends EventEmitter<GridNodeEvents> {
   self = () => ({ ...entry('S'), lastSeenMs: 0 })

@@ -109,7 +109,9 @@ await runBench('soak', ['--minutes', '--warmup-minutes', '--sample-seconds', '--
     for (const node of [a, b]) {
       for (const pid of await childPids(node.proc.proc.pid)) {
         const [proc, cmdline] = await Promise.all([procMemory(pid), readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')])
-        const what = cmdline.split('\0').filter(Boolean).slice(3).join(' ')
+        // a pre-started host keeps "(pre-started)" in its command line after it takes a stage
+        const argv = cmdline.split('\0').filter(Boolean)
+        const what = argv.length > 3 ? argv.slice(3).join(' ') : (argv[0] ?? '').split('/').at(-1)
         if (proc != null) samples.push({ who: `worker ${pid} ${what}`, atMin: atMin(), heapUsedMb: NaN, objectsMb: NaN, rssMb: proc.vmRssMb, externalMb: NaN })
       }
     }
@@ -160,13 +162,14 @@ await runBench('soak', ['--minutes', '--warmup-minutes', '--sample-seconds', '--
 
   while (Date.now() - t0 < minutes * 60_000) {
     const tick = Date.now()
+    const tickStart = samples.length
     await Promise.all([read('a', a), read('b', b), read(`c:${c.identity.certName}`, c), readWorkers()])
     const mem = readMemory()
     samples.push({ who: 'driver', atMin: atMin(), heapUsedMb: mem.heapUsedMb, objectsMb: round(mem.heapUsedMb - mem.codeMb), rssMb: mem.rssMb, externalMb: mem.externalMb })
     for (const node of [a, b, c]) SoakGrid.drainLog(node, logErrors)
     if (!warmSnapshotTaken && atMin() >= warmupMin) { warmSnapshotTaken = true; await snapshot('warm') }
     if (Date.now() >= nextChurn) { nextChurn += churnMs; await churn() }
-    if (++ticks % 12 === 0) note(`${round(atMin(), 1)} min (objects, heap, RSS MB): ${JSON.stringify(samples.filter(s => s.atMin >= atMin() - sampleMs / 60_000 && !s.who.startsWith('worker')).map(s => [s.who, s.objectsMb, s.heapUsedMb, s.rssMb]))} load ${JSON.stringify(load.counts)}`)
+    if (++ticks % 12 === 0) note(`${round(atMin(), 1)} min (objects, heap, RSS MB): ${JSON.stringify(samples.slice(tickStart).filter(s => !s.who.startsWith('worker')).map(s => [s.who, s.objectsMb, s.heapUsedMb, s.rssMb]))} load ${JSON.stringify(load.counts)}`)
     await sleep(sampleMs - (Date.now() - tick))
   }
   await snapshot('end')

@@ -56,6 +56,9 @@ const KEY_RULE = 'must be a non-empty string of at most 1024 characters'
 /** A stream, group or consumer name. */
 const redisName = v.pipe(v.string(KEY_RULE), v.minLength(1, KEY_RULE), v.maxLength(1024, KEY_RULE))
 const fn = v.function('must be a function')
+// SET EX refuses anything else, after the script's XADD: the id left unmarked, each retry appended it again
+const TTL_RULE = 'must be a whole number of seconds, at least 1'
+const ttlSeconds = v.pipe(v.number(TTL_RULE), v.safeInteger(TTL_RULE), v.minValue(1, TTL_RULE))
 const MAX_BATCH = 100_000
 const batch = v.pipe(positiveInteger, v.maxValue(MAX_BATCH, `must be an integer from 1 to ${MAX_BATCH}`))
 // whole ms: Redis refuses fractions for BLOCK and XAUTOCLAIM's min-idle-time
@@ -85,6 +88,7 @@ export function checkSinkOptions (options: unknown): asserts options is RedisStr
   checkKnownKeys<RedisStreamSinkOptions>('redisStreamSink', options, SINK_KEYS)
   checkOption('url', redisUrl, options.url)
   checkOption('stream', redisName, options.stream)
+  checkOptional('dedupeTtlS', ttlSeconds, options.dedupeTtlS)
   checkOptional('maxLen', nonNegativeInteger, options.maxLen)
   checkOptional('encode', fn, options.encode)
   checkOptional('stallWarnMs', timerMs, options.stallWarnMs)

@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis'
 import type { DurableSink, SinkItem } from './types.ts'
-import { ConfigError } from '../errors.ts'
 import { CLOSE_GRACE_MS, STALL_WARN_MS, closeClient, redisClient, warnIfSlow } from './redis-client.ts'
 import { checkSinkOptions } from './redis-options.ts'
 import type { RedisStreamSinkOptions } from './redis-options.ts'
@@ -49,8 +48,6 @@ export function redisStreamSink<T = unknown> (options: RedisStreamSinkOptions): 
   checkSinkOptions(options)
   const { url, stream } = options
   const ttl = options.dedupeTtlS ?? 86_400
-  // SET EX refuses anything else, after the script's XADD: the id left unmarked, each retry appended it again
-  if (!Number.isSafeInteger(ttl) || ttl < 1) throw new ConfigError('dedupeTtlS', `must be a whole number of seconds, at least 1; got ${ttl}`)
   const maxLen = options.maxLen ?? 0
   const stallWarnMs = options.stallWarnMs ?? STALL_WARN_MS
   const encode = options.encode ?? ((value: unknown) => JSON.stringify(value))

@@ -38,6 +38,7 @@ describe('Redis connector options are checked at the call', () => {
     expect(await refused(sink({ maxlen: 1000 }))).toBe('redisStreamSink.maxlen')
     expect(await refused(sink({ url: 5 }))).toBe('url')
     expect(await refused(sink({ maxLen: -1 }))).toBe('maxLen')
+    expect(await refused(sink({ dedupeTtlS: 0.5 }))).toBe('dedupeTtlS')
     expect(await refused(sink({ encode: JSON }))).toBe('encode')
   })
 })

@@ -329,7 +329,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   private serviceList (addons: NonNullable<GridNodeInit['addons']>): Service[] {
     const services: Array<Service | undefined> = [
       this.trustServices.load,
-      libp2pService(this.libp2p),
+      libp2pService(this.libp2p, { host: this.config.host, port: this.config.port }),
       this.trustServices.enforce,
       nodeEventRelay(this.libp2p, this.membership, (event, ...args) => { this.notify(event, ...args) }),
       { name: 'membership', start: async () => { await this.membership.start() }, stop: async () => { await this.membership.stop() }, destroy: () => { this.membership.destroy() } },

@@ -1,6 +1,7 @@
 import type { Libp2p } from '@libp2p/interface'
 import type { Service } from './service.ts'
 import { NodeStoppedError } from '../errors.ts'
+import { explainListenFailure } from '../transport/listen-error.ts'
 
 /**
  * libp2p as the first part of a node: listening starts with it and stops
@@ -8,10 +9,16 @@ import { NodeStoppedError } from '../errors.ts'
  * every connection at once, which lets a graceful stop stuck on a slow peer
  * finish.
  */
-export function libp2pService (libp2p: Libp2p): Service {
+export function libp2pService (libp2p: Libp2p, listen: { host: string, port: number }): Service {
   return {
     name: 'libp2p',
-    start: async () => { await libp2p.start() },
+    start: async () => {
+      try {
+        await libp2p.start()
+      } catch (err) {
+        throw explainListenFailure(err, listen.host, listen.port)
+      }
+    },
     stop: async () => { await libp2p.stop() },
     destroy: async () => {
       for (const connection of libp2p.getConnections()) connection.abort(new NodeStoppedError())

@@ -1,6 +1,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { once } from 'node:events'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -72,6 +74,22 @@ describe('grid node: bad input exits 2 with one line naming it; signals stop it'
       expect(res.stderr).toMatch(names)
     })
   }
+
+  it('a port already in use (the same node started twice): exit 2, one line naming the port, not libp2p\'s advice', async () => {
+    const taken = createServer()
+    taken.listen(0, '127.0.0.1')
+    await once(taken, 'listening')
+    try {
+      const port = (taken.address() as AddressInfo).port
+      const res = await runGrid(['node', '--certs', certs, '--host', '127.0.0.1', '--port', String(port)], { timeoutMs: 20_000 })
+      expect(res.code, res.stderr).toBe(2)
+      expect(res.stderr.trim().split('\n'), res.stderr).toHaveLength(1)
+      expect(res.stderr).toMatch(new RegExp(`port: 127\\.0\\.0\\.1:${port} is already in use.*--port`))
+      expect(res.stderr).not.toMatch(/faultTolerance/)
+    } finally {
+      taken.close()
+    }
+  })
 
   it('no certificates anywhere: exit 2, and the line says how to make them', async () => {
     // an empty working directory (no ./certs), and no GRID_* variable from the environment this test runs in

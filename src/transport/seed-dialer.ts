@@ -39,8 +39,15 @@ export class SeedDialer {
         return
       } catch (err) {
         if (signal.aborted) return
-        const level = attempt === 1 || attempt % 10 === 0 ? 'warn' : 'debug'
-        this.log[level]({ seed: seed.toString(), attempt, err }, `seed not reachable yet, retrying in ${delay} ms`)
+        const loud = attempt === 1 || attempt % 10 === 0
+        if (isDialSelf(err)) {
+          // reached, and it is this node's own key (two nodes started from one certificate): "not
+          // reachable yet" would send the user looking at the network; retried, as the seed may be restarted
+          this.log[loud ? 'error' : 'debug']({ seed: seed.toString(), attempt, peerId: this.libp2p.peerId.toString() },
+            `seed runs under this node's own key (the same certificate): a node takes no connection from its own key, so it cannot join through it; give each node its own certificate (\`grid certs issue <name> --role member,agent\`, then --name <name>); retrying in ${delay} ms`)
+        } else {
+          this.log[loud ? 'warn' : 'debug']({ seed: seed.toString(), attempt, err }, `seed not reachable yet, retrying in ${delay} ms`)
+        }
       }
       await sleep(delay, signal)
       delay = Math.min(delay * 2, MAX_RETRY_MS)
@@ -58,4 +65,9 @@ function sleep (ms: number, signal: AbortSignal): Promise<void> {
     }
     signal.addEventListener('abort', done, { once: true })
   })
+}
+
+/** libp2p's refusal to dial a peer with this node's own key (the address answered under it). */
+function isDialSelf (err: unknown): boolean {
+  return (err as Error | undefined)?.name === 'InvalidPeerIdError' && ((err as Error).message ?? '').includes('dial self')
 }

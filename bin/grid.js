@@ -47,5 +47,22 @@ function useBundle () {
   return false
 }
 
-const { main } = useBundle() ? await import(bundle.href) : await import('../src/cli/index.ts')
-await main(process.argv)
+/**
+ * gridd needs Node >= 22.18 (node:sqlite, libp2p v3, type stripping). An older Node fails on
+ * its first import with "No such built-in module: node:sqlite", which says nothing of the cause:
+ * the usual one is a system Node run instead of the checkout's pinned 24 (`node bin/grid.js`, or
+ * a shell where node_modules/.bin is not on PATH).
+ */
+function nodeTooOld () {
+  const [major, minor] = process.versions.node.split('.').map(Number)
+  return major < 22 || (major === 22 && minor < 18)
+}
+
+if (nodeTooOld()) {
+  process.stderr.write(`grid: gridd needs Node >= 22.18, and this is Node ${process.versions.node} (${process.execPath}); ` +
+    'in a checkout, `npx grid` runs the Node 24 that `npm ci` installs (node_modules/.bin/node)\n')
+  process.exitCode = 2
+} else {
+  const { main } = useBundle() ? await import(bundle.href) : await import('../src/cli/index.ts')
+  await main(process.argv)
+}

@@ -61,6 +61,19 @@ describe('bin/grid.js', () => {
     expect(await run()).toEqual({ stdout: 'bundle x\n', stderr: '' })
   })
 
+  // a system Node 20 (`node bin/grid.js` outside npm) failed with "No such built-in module: node:sqlite";
+  // the version is faked by a preload, as the test runs on the pinned Node 24
+  it('on a Node older than 22.18: exit 2 with one line naming the version and `npx grid`, nothing imported', async () => {
+    const fake = 'data:text/javascript,Object.defineProperty(process,"versions",{value:{...process.versions,node:"20.20.2"}})'
+    const res = await new Promise<{ code: number | null, stdout: string, stderr: string }>(resolve => {
+      const child = execFile(process.execPath, ['--import', fake, join(dir, 'bin', 'grid.js'), 'x'], (_err, stdout, stderr) => { resolve({ code: child.exitCode, stdout, stderr }) })
+    })
+    expect(res.code, res.stderr).toBe(2)
+    expect(res.stdout).toBe('')
+    expect(res.stderr.trim().split('\n'), res.stderr).toHaveLength(1)
+    expect(res.stderr).toMatch(/needs Node >= 22\.18, and this is Node 20\.20\.2 .*npx grid/)
+  })
+
   it('the real bin finds the bundle the test setup built current', async () => {
     const { code, stdout, stderr } = await runGrid(['--version'])
     expect({ code, stdout: stdout.trim(), stderr }).toEqual({ code: 0, stdout: '0.1.0', stderr: '' })

@@ -30,6 +30,18 @@ describe('the CLI explains a node it reached but could not use', () => {
     expect(result.stderr).toContain('(--cert-name <cert>;')
   })
 
+  it('grid pipeline stop with --name (the certificate flag elsewhere): exit 2 pointing at the argument and --cert-name, nothing sent', async () => {
+    const result = await runGrid(['pipeline', 'stop', 'orders', '--name', 'cli', '--peer', node.address, '--certs', grid.dir])
+    expect(result.code, result.stderr).toBe(2)
+    expect(result.stderr).toMatch(/--name: is the deployment's name, for deploy only: stop takes the name as its argument .*--cert-name/)
+  })
+
+  it('grid pipeline stop with the default client certificate: exit 2 saying it needs a member\'s, --cert-name', async () => {
+    const result = await runGrid(['pipeline', 'stop', 'orders', '--peer', node.address, '--certs', grid.dir])
+    expect(result.code, result.stderr).toBe(2)
+    expect(result.stderr).toMatch(/--cert-name: stop needs a member \(or admin\) certificate, and this command used the client one: pass --cert-name <name>/)
+  })
+
   it('grid schedule to a node without the HTTP API: exit 2, saying schedules need --api', async () => {
     const result = await runGrid(['schedule', 'list', '--peer', node.address, '--certs', grid.dir])
     expect(result.code).toBe(2)

@@ -9,7 +9,8 @@ import { addClientOptions } from '../options.ts'
 import { withClient } from '../client.ts'
 import type { ClientFlags } from '../client.ts'
 import { formatTable, printableJson } from '../format.ts'
-import { ConfigError } from '../../errors.ts'
+import { ConfigError, ERR_FORBIDDEN } from '../../errors.ts'
+import type { GridError } from '../../errors.ts'
 
 interface PipelineFlags extends ClientFlags {
   peer: string
@@ -34,6 +35,7 @@ export function pipelineCommand (): Command {
       const request = await toRequest(op, target, flags)
       const address = parsePeerAddress(flags.peer)
       const reply = await withClient({ ...flags, name: flags.certName }, flags.peer, async (libp2p, signal) => await requestDeployments(libp2p, address, request, { signal }), undefined, { certFlag: '--cert-name' })
+        .catch((err: unknown) => { throw explainRefusal(err, op, flags) })
       if (flags.json === true) {
         process.stdout.write(`${printableJson(reply)}\n`)
         return
@@ -50,6 +52,12 @@ export function pipelineCommand (): Command {
     })
 }
 
+/** deploy, stop and remove with the default `client` certificate: refused, and the way out is a flag of this command. */
+function explainRefusal (err: unknown, op: string, flags: PipelineFlags): unknown {
+  if ((err as GridError | undefined)?.code !== ERR_FORBIDDEN || flags.certName != null || flags.cert != null || !['deploy', 'stop', 'remove'].includes(op)) return err
+  return new ConfigError('--cert-name', `${op} needs a member (or admin) certificate, and this command used the client one: pass --cert-name <name> (\`grid certs issue cli --role member\` makes one; not the certificate of the node --peer runs as)`, { cause: err })
+}
+
 function stateOf (d: DeploymentView): string {
   if (d.stopped) return 'stopped'
   if (d.progress == null || d.progress.version !== d.version) return 'pending'
@@ -62,6 +70,9 @@ async function toRequest (op: string, target: string | undefined, flags: Pipelin
     return { op }
   }
   if (op !== 'deploy') {
+    // `--name cli` (the certificate, as in every other command) was dropped without a word: stop then ran as client
+    if (flags.name != null) throw new ConfigError('--name', `is the deployment's name, for deploy only: ${op} takes the name as its argument (grid pipeline ${op}${op === 'list' ? '' : ' <name>'}), and the certificate is picked with --cert-name`)
+    if (flags.params != null) throw new ConfigError('--params', 'is for deploy only')
     if (target == null) throw new ConfigError(op, 'needs a deployment name')
     checkName(target)
     return { op: op as 'status' | 'stop' | 'remove', name: target }

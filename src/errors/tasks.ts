@@ -110,8 +110,8 @@ export const ERR_JOURNAL = 'ERR_JOURNAL'
 /** The task journal (`tasks.sqlite` in the data dir) cannot be opened or read: the node does not start rather than lose its tasks. */
 export class JournalError extends GridError {
   readonly path: string
-  constructor (path: string, detail: string, options?: { cause?: unknown }) {
-    super(`task journal ${path}: ${detail}${causeText(options?.cause)}; move it aside to start without it (or, embedding GridNode, pass tasks: { durable: false })`, ERR_JOURNAL, options)
+  constructor (path: string, detail: string, options?: { cause?: unknown, advice?: string }) {
+    super(`task journal ${path}: ${detail}${causeText(options?.cause)}; ${options?.advice ?? 'move it aside to start without it (or, embedding GridNode, pass tasks: { durable: false })'}`, ERR_JOURNAL, options)
     this.path = path
   }
 }

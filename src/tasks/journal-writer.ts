@@ -87,7 +87,7 @@ export class JournalWriter implements Writer {
     if (first.type !== 'opened') {
       await worker.terminate()
       const refusal = first.type === 'refused' ? first.refusal : { detail: `unexpected reply ${first.type}` }
-      throw new JournalError(file, refusal.detail, { cause: refusal.cause })
+      throw new JournalError(file, refusal.detail, { cause: refusal.cause, advice: 'advice' in refusal ? refusal.advice : undefined })
     }
     const writer = new JournalWriter(file, worker, first.nextRowid, events)
     writer.listen()

@@ -14,7 +14,12 @@ export type { PackedBatch } from './journal-batch.ts'
 export interface Refusal {
   detail: string
   cause?: unknown
+  /** What to do instead of JournalError's default (move the file aside). */
+  advice?: string
 }
+
+/** A journal another process holds: moving the file aside would take it from under that node. */
+export const BUSY_ADVICE = 'each node needs a data dir of its own: stop the other node, or give this one another --data-dir (GridNode.start({ dataDir }))'
 
 /** The journal's file name in the node's data dir. */
 export const JOURNAL_FILE = 'tasks.sqlite'
@@ -117,7 +122,7 @@ export class Journal {
   static open (path: string): Journal {
     const opened = Journal.tryOpen(path)
     if (opened instanceof Journal) return opened
-    throw new JournalError(path, opened.detail, { cause: opened.cause })
+    throw new JournalError(path, opened.detail, { cause: opened.cause, advice: opened.advice })
   }
 
   /** The journal at `path`, or why it cannot be used (the writer thread posts that to the node's thread). */
@@ -140,7 +145,9 @@ export class Journal {
     } catch (err) {
       db?.close()
       const busy = (err as { errcode?: number }).errcode === 5
-      return { detail: busy ? 'in use by another process (a node with the same data dir?)' : 'cannot be opened', cause: err }
+      return busy
+        ? { detail: 'in use by another process (another node on the same data dir)', cause: err, advice: BUSY_ADVICE }
+        : { detail: 'cannot be opened', cause: err }
     }
   }
 

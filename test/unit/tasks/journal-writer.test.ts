@@ -80,6 +80,9 @@ describe('JournalWriter (the writer thread)', () => {
     const err = await JournalWriter.start(file, listen()).then(() => undefined, (e: unknown) => e)
     expect(err).toBeInstanceOf(JournalError)
     expect(err).toMatchObject({ code: ERR_JOURNAL, path: file, message: expect.stringContaining('in use by another process') })
+    // moving the file aside, the advice for a damaged one, would take it from under the node that holds it
+    expect((err as Error).message).toMatch(/each node needs a data dir of its own: stop the other node, or give this one another --data-dir/)
+    expect((err as Error).message).not.toMatch(/move it aside/)
     await first.writer.close()
     const again = await start(listen())
     expect(again.contents.tasks.map(t => t.id)).toEqual(['o/t-1', 'o/t-2'])

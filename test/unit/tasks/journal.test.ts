@@ -171,6 +171,8 @@ describe('Journal (tasks.sqlite)', () => {
     expect(err).toBeInstanceOf(JournalError)
     expect(err).toMatchObject({ code: ERR_JOURNAL, path: file })
     expect((err as Error).message).toContain('in use by another process')
+    expect((err as Error).message).toMatch(/another --data-dir/)
+    expect((err as Error).message).not.toMatch(/move it aside/)
   })
 
   it('refuses a file from a newer schema, and one that is not a database', async () => {

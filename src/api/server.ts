@@ -65,7 +65,10 @@ export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'member
     ...(settings.tls == null ? {} : { serverFactory: httpsServerFactory(settings.tls) })
   })
   app.setErrorHandler(problemHandler)
-  app.setNotFoundHandler((request, reply) => sendProblem(reply, problem(404, 'ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)))
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? ''
+    return sendProblem(reply, problem(404, 'ERR_NOT_FOUND', `no route ${request.method} ${path}${unencodedIdHint(path)}`))
+  })
   app.addSchema(problemSchema)
 
   const allowed = new Set([settings.host, ...settings.allowedHosts].map(h => h.toLowerCase()))
@@ -137,4 +140,13 @@ function httpsServerFactory (tls: { ca: string, cert: string, key: string }): Fa
 
 function websocketClients (app: FastifyInstance): Iterable<{ terminate: () => void }> {
   return app.websocketServer?.clients ?? []
+}
+
+/**
+ * `/v1/tasks/<peer id>/t-…` as copied from an id: the '/' inside the id splits it over two path
+ * segments and no route matches, so the 404 says how to write it.
+ */
+function unencodedIdHint (path: string): string {
+  const id = /^\/v1\/(?:tasks|sessions|schedules)\/([^/]+\/[ts]-[^/]+)/.exec(path)?.[1]
+  return id == null ? '' : ` (a task or session id holds a '/': encode it as %2F, ${id.replace('/', '%2F')})`
 }

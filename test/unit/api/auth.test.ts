@@ -195,6 +195,13 @@ describe('the API server (in process, stub node)', () => {
     expect(res.status).toBe(401)
     expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/)
     expect(await (await fetch(`${server.url}/nowhere`)).json()).toMatchObject({ status: 404, code: 'ERR_NOT_FOUND' })
+    // an id pasted as it prints: its '/' splits it, and the 404 says how to write it
+    const id = '12D3KooWGFJ5jV7DZAYHJAX5H7Ao48mxr69ed3H6qpSA3zqBTUTS/t-73175c5f4e26fccb1'
+    for (const path of [`/v1/tasks/${id}`, `/v1/tasks/${id}/events`]) {
+      const problem = await (await fetch(server.url + path)).json() as { status: number, detail: string }
+      expect(problem.status, path).toBe(404)
+      expect(problem.detail, path).toContain(`encode it as %2F, ${id.replace('/', '%2F')}`)
+    }
   })
 
   it('a malformed or overlong id in the path is a problem with a gridd code, like every other error', async () => {

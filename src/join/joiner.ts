@@ -60,11 +60,23 @@ export async function requestJoin (init: JoinRequestInit): Promise<Joined> {
     return { tls, roles: answer.roles, addresses: answer.addresses }
   } catch (err) {
     if (err instanceof JoinError) throw err
-    throw new JoinError(`join through ${init.host}:${init.port} failed${causeText(err)}`, { cause: err, retryable: true })
+    throw new JoinError(joinFailure(init, err), { cause: err, retryable: true })
   } finally {
     signal.removeEventListener('abort', onAbort)
     socket.destroy()
   }
+}
+
+/**
+ * Why a join exchange failed. Refused outright is the newcomer's usual mistake: --peer names a member
+ * started without --ca-key (none listens for joins), or its join port is not the libp2p port + 1.
+ */
+function joinFailure (init: JoinRequestInit, err: unknown): string {
+  const at = `${init.host}:${init.port}`
+  if ((err as NodeJS.ErrnoException)?.code === 'ECONNREFUSED') {
+    return `nothing accepts joins at ${at} (connection refused): --peer must name a node started with --ca-key, and its join listener is on its libp2p port + 1 unless it was given --join-port (then give the joiner the same --join-port)`
+  }
+  return `join through ${at} failed${causeText(err)}`
 }
 
 /** The CA from the issuer's TLS chain, once it matches the token's hash and signed the issuer's certificate (a member's, valid now). */

@@ -3,6 +3,8 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { X509Certificate } from 'node:crypto'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { pino } from 'pino'
 import { createCa, issueCertificate } from '../../../src/certs/create.ts'
 import type { CertKeyPair } from '../../../src/certs/create.ts'
@@ -67,6 +69,17 @@ describe('join with a token (issuer and joiner over real TLS on 127.0.0.1)', () 
     expect(await store.revoke(revoked.id)).toBe(true)
     await expect(requestJoin({ token: revoked, host: '127.0.0.1', port, name: 'd' })).rejects.toThrow(/revoked/)
     expect(lines.filter(l => l.msg === 'join refused').length).toBeGreaterThanOrEqual(3)
+  })
+
+  it('a --peer where nothing accepts joins (a member without --ca-key, or the wrong join port) says so, and stays retryable', async () => {
+    const closed = createServer()
+    await new Promise<void>(resolve => closed.listen(0, '127.0.0.1', resolve))
+    const free = (closed.address() as AddressInfo).port
+    await new Promise(resolve => closed.close(resolve))
+    const err = await requestJoin({ token: await tokenOf(), host: '127.0.0.1', port: free, name: 'f' }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(JoinError)
+    expect((err as JoinError).message).toMatch(new RegExp(`nothing accepts joins at 127\\.0\\.0\\.1:${free}.*--ca-key.*port \\+ 1`))
+    expect((err as JoinError).retryable).toBe(true)
   })
 
   it('does not talk to a node whose CA does not match the token\'s hash', async () => {

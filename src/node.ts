@@ -327,6 +327,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
 
   /** The node's parts in start order; stop runs them in reverse. */
   private serviceList (addons: NonNullable<GridNodeInit['addons']>): Service[] {
+    const tasksService = this.tasksService()
     const services: Array<Service | undefined> = [
       this.trustServices.load,
       libp2pService(this.libp2p, { host: this.config.host, port: this.config.port }),
@@ -359,10 +360,11 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
       }),
       // after workers in start order, so stopped before them: tasks are cancelled, then their pools' workers go
       { name: 'tasks', start: async () => { await this.tasks.start() }, stop: async () => { await this.tasks.stop() }, destroy: async () => { await this.tasks.stop() } },
-      // after tasks: unregistered before they stop, so no remote submit races the stop
+      // after tasks: unregistered before they stop, so no remote submit races the stop; what the tasks resumed
+      // from the journal is charged to its submitters' budgets before the first request is answered
       protocolHandlers('tasks protocol', this.libp2p, this.credentials, {
-        [TASKS_PROTOCOL]: { roles: ['client', 'member', 'admin'], maxInboundStreams: 64, deadlineMs: MAX_WAIT_MS + 30_000, handler: this.tasksService().handler() }
-      }),
+        [TASKS_PROTOCOL]: { roles: ['client', 'member', 'admin'], maxInboundStreams: 64, deadlineMs: MAX_WAIT_MS + 30_000, handler: tasksService.handler() }
+      }, () => { tasksService.holdResumed() }),
       {
         name: 'seeds',
         start: () => {

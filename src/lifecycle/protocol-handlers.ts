@@ -13,13 +13,15 @@ export interface GuardedHandler extends ProtocolPolicy {
  * Protocol handlers as a service: registered on start, unregistered on stop
  * (and on destroy), so a stopped part never answers a stream. Each is guarded:
  * a caller without one of its roles gets ERR_FORBIDDEN and a closed stream.
+ * `beforeStart` runs first (what the handlers need ready before they answer anyone).
  */
-export function protocolHandlers (name: string, libp2p: Pick<Libp2p, 'handle' | 'unhandle'>, roles: Pick<RoleCheck, 'authorize'>, handlers: Record<string, GuardedHandler>): Service {
+export function protocolHandlers (name: string, libp2p: Pick<Libp2p, 'handle' | 'unhandle'>, roles: Pick<RoleCheck, 'authorize'>, handlers: Record<string, GuardedHandler>, beforeStart?: () => void): Service {
   const protocols = Object.keys(handlers)
   const unhandle = async (): Promise<void> => { await libp2p.unhandle(protocols) }
   return {
     name,
     start: async () => {
+      beforeStart?.()
       for (const protocol of protocols) {
         const policy = handlers[protocol]!
         await libp2p.handle(protocol, guarded(roles, protocol, policy.roles, policy.handler, policy), handlerOptions(policy))

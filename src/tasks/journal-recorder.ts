@@ -326,7 +326,7 @@ export class JournalRecorder {
       if (task.final) entry.row = undefined
       packer.update(rowid, task, this.error(task), this.result(entry, task))
     }
-    const sessions = [...this.sessions.values()].map(s => ({ id: s.id, name: s.name, ...s.defaults, closed: s.isClosed, createdAt: s.createdAt }))
+    const sessions = [...this.sessions.values()].map(s => ({ id: s.id, name: s.name, ...s.defaults, closed: s.isClosed, createdAt: s.createdAt, opener: s.opener }))
     return packer.finish({ sessions, droppedSessions: [...this.dropped], forgetEndedBefore: this.forgetBefore })
   }
 

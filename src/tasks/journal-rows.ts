@@ -11,6 +11,8 @@ export interface SessionRow {
   priority: number
   closed: boolean
   createdAt: number
+  /** The remote peer that opened it (tasks protocol): charged for it again when it is resumed (submit-budget.ts). */
+  opener?: string
 }
 
 /** A task as journaled: JSON columns stay text here (decoded on resume). */
@@ -54,9 +56,9 @@ export interface JournalContents {
 type Raw = Record<string, SQLOutputValue>
 
 export function readSession (raw: Raw): SessionRow | undefined {
-  const { id, name, max_retries: maxRetries, timeout_ms: timeoutMs, priority, closed, created_at: createdAt } = raw
-  if (typeof id !== 'string' || typeof name !== 'string' || !isNumber(maxRetries) || !isOptionalNumber(timeoutMs) || !isNumber(priority) || !isNumber(closed) || !isNumber(createdAt)) return undefined
-  return { id, name, maxRetries, timeoutMs: timeoutMs ?? undefined, priority, closed: closed !== 0, createdAt }
+  const { id, name, max_retries: maxRetries, timeout_ms: timeoutMs, priority, closed, created_at: createdAt, opener = null } = raw
+  if (typeof id !== 'string' || typeof name !== 'string' || !isNumber(maxRetries) || !isOptionalNumber(timeoutMs) || !isNumber(priority) || !isNumber(closed) || !isNumber(createdAt) || !isOptionalText(opener)) return undefined
+  return { id, name, maxRetries, timeoutMs: timeoutMs ?? undefined, priority, closed: closed !== 0, createdAt, opener: opener ?? undefined }
 }
 
 /**

@@ -40,7 +40,7 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS sessions (
   id TEXT NOT NULL UNIQUE, name TEXT NOT NULL, max_retries INTEGER NOT NULL, timeout_ms INTEGER,
-  priority INTEGER NOT NULL, closed INTEGER NOT NULL, created_at INTEGER NOT NULL
+  priority INTEGER NOT NULL, closed INTEGER NOT NULL, created_at INTEGER NOT NULL, opener TEXT
 );
 CREATE TABLE IF NOT EXISTS tasks (
   owner INTEGER, id TEXT NOT NULL, session INTEGER NOT NULL, module INTEGER NOT NULL, path INTEGER NOT NULL,
@@ -103,7 +103,7 @@ export class Journal {
     this.db = db
     this.statements = {
       insertName: db.prepare('INSERT INTO names (name) VALUES (?)'),
-      insertSession: db.prepare('INSERT INTO sessions (id, name, max_retries, timeout_ms, priority, closed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      insertSession: db.prepare('INSERT INTO sessions (id, name, max_retries, timeout_ms, priority, closed, created_at, opener) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       closeSession: db.prepare('UPDATE sessions SET closed = ? WHERE rowid = ?'),
       insertTask: db.prepare(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES ${TASK_ROW}`),
       insertTasks: db.prepare(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES ${new Array<string>(ROWS_PER_INSERT).fill(TASK_ROW).join(', ')}`),
@@ -140,7 +140,7 @@ export class Journal {
         return { detail: `written by a newer gridd (schema ${version}; this one reads ${SCHEMA_VERSION})` }
       }
       // the exclusive lock is taken by the first write: a second process fails here
-      db.exec(`BEGIN IMMEDIATE; ${SCHEMA} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT`)
+      db.exec(`BEGIN IMMEDIATE; ${SCHEMA} ${addOpenerColumn(db)} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT`)
       return new Journal(path, db)
     } catch (err) {
       db?.close()
@@ -238,7 +238,7 @@ export class Journal {
       this.statements.closeSession.run(session.closed ? 1 : 0, known)
       return
     }
-    const row = Number(this.statements.insertSession.run(session.id, session.name, session.maxRetries, session.timeoutMs ?? null, session.priority, session.closed ? 1 : 0, session.createdAt).lastInsertRowid)
+    const row = Number(this.statements.insertSession.run(session.id, session.name, session.maxRetries, session.timeoutMs ?? null, session.priority, session.closed ? 1 : 0, session.createdAt, session.opener ?? null).lastInsertRowid)
     this.sessionRows.set(session.id, row)
     this.undo.push(() => { this.sessionRows.delete(session.id) })
   }
@@ -284,4 +284,14 @@ export class Journal {
   private optionalName (text: string | null | undefined): number | null {
     return text == null ? null : this.name(text)
   }
+}
+
+/**
+ * The statement that adds `sessions.opener` to a file written before it (a nullable column: an older gridd
+ * reads the file as before), or nothing: the schema's CREATE TABLE has it on a new file.
+ */
+function addOpenerColumn (db: DatabaseSync): string {
+  const columns = db.prepare('PRAGMA table_info(sessions)').all()
+  const table = columns.length > 0
+  return !table || columns.some(c => c.name === 'opener') ? '' : 'ALTER TABLE sessions ADD COLUMN opener TEXT;'
 }

@@ -68,6 +68,23 @@ export class TasksService {
     this.budget = new SubmitBudget(deps.submitLimits)
   }
 
+  /**
+   * Charges what the tasks resumed from the journal (the node restarted) to the budgets of the peers that
+   * opened and submitted them, as when they came: else each restart would let a peer hold a budget's worth
+   * more. Kept even past a budget (they were accepted), so that peer's next ones are refused until enough end.
+   * Called once, after the tasks started and before this protocol answers anyone.
+   */
+  holdResumed (): void {
+    for (const session of this.deps.tasks.sessions()) {
+      if (session.opener != null && !session.isDone) void session.done.then(this.remoteSessions.hold(session.opener, 0))
+      for (const task of session.openTasks()) {
+        // the node's own (node.run, the HTTP API, schedules) are on no remote submitter's budget
+        if (task.submitter == null || task.submitter === this.deps.self) continue
+        void task.settled.then(this.budget.hold(task.submitter, inputBytes(task.input)))
+      }
+    }
+  }
+
   handler (): StreamHandler {
     return async (stream, connection) => {
       const json = new JsonStream(stream, { maxBytes: MAX_REQUEST_BYTES })
@@ -172,7 +189,7 @@ export class TasksService {
       case 'session-open': {
         // room until the session is closed and done (throws TaskLimitError past the caller's or all callers' share)
         const release = this.remoteSessions.take(caller.peer, 0)
-        const session = tasks.session({ name: request.name, priority: request.priority, maxRetries: request.maxRetries, timeoutMs: request.timeoutMs })
+        const session = tasks.session({ name: request.name, priority: request.priority, maxRetries: request.maxRetries, timeoutMs: request.timeoutMs }, undefined, false, caller.peer)
         void session.done.then(release)
         return { ok: true, id: session.id, session: summary(session) }
       }

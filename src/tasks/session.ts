@@ -64,12 +64,15 @@ export class Session {
   private readonly owner: string
   /** The default session: it takes the node's own submits (node.run, webhooks, schedules), so no caller closes it. */
   private readonly keptOpen: boolean
+  /** The remote peer that opened it over the tasks protocol (its budget holds it), journaled with it; none for the node's own. */
+  readonly opener?: string
 
-  constructor (owner: string, options: SessionOptions, host: SessionHost, id?: string, keptOpen = false) {
+  constructor (owner: string, options: SessionOptions, host: SessionHost, id?: string, keptOpen = false, opener?: string) {
     // a session given its id is the default one or one restored from the journal: taken as written (an older
     // gridd's values included), so a start never fails on a journal; a new one's options are checked
     if (id == null) checkTaskOptions('session', options)
     this.keptOpen = keptOpen
+    this.opener = opener
     this.id = id ?? `${owner}/s-${randomHex(6)}`
     this.owner = this.id.split('/')[0]!
     this.taskIdPrefix = `${this.owner}/t-`
@@ -141,6 +144,16 @@ export class Session {
     this.byId.set(task.id, task)
     this.open++
     task.observe(this.observer)
+  }
+
+  /** Its tasks not final yet. */
+  openTasks (): Iterable<Task> {
+    return this.byId.values()
+  }
+
+  /** Closed (or cancelled) and every task final: `done` has resolved. */
+  get isDone (): boolean {
+    return this.closed && this.open === 0
   }
 
   /** The task, or a new handle on a final one (its record: see FinishedTask). */
@@ -251,10 +264,6 @@ export class Session {
 
   private publish (event: TaskEvent): void {
     for (const stream of this.streams) stream.push(event)
-  }
-
-  private get isDone (): boolean {
-    return this.closed && this.open === 0
   }
 
   private settleIfDone (): void {

@@ -46,6 +46,15 @@ export class SubmitBudget {
     if (held.bytes + bytes > this.limits.bytes) throw new TaskLimitError(`the inputs of your open ${this.noun} here come to ${held.bytes} bytes; with this one's ${bytes} that is over the ${this.limits.bytes} this node holds for one submitter`)
     if (this.total.tasks + 1 > (this.limits.totalTasks ?? Infinity)) throw new TaskLimitError(`${this.total.tasks} ${this.noun} of remote submitters are open on this node, the most it holds for all of them: wait for some to end`)
     if (this.total.bytes + bytes > (this.limits.totalBytes ?? Infinity)) throw new TaskLimitError(`the inputs of the open ${this.noun} of remote submitters here come to ${this.total.bytes} bytes; with this one's ${bytes} that is over the ${this.limits.totalBytes} this node holds for all of them`)
+    return this.hold(peer, bytes)
+  }
+
+  /**
+   * Counts one that is already held (resumed from the journal after a restart: it was accepted then), even
+   * past the limits: `peer`'s next `take` is refused until enough of them end. Call the returned function once, when it ends.
+   */
+  hold (peer: string, bytes: number): () => void {
+    const held = this.open.get(peer) ?? { tasks: 0, bytes: 0 }
     held.tasks++
     held.bytes += bytes
     this.total.tasks++

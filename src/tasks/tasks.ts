@@ -133,10 +133,13 @@ export class Tasks {
     await Promise.allSettled([...this.started].map(async pool => { await pool.stop() }))
   }
 
-  /** A new session: tasks submitted through it get its defaults. `keptOpen`: the default session, which no caller closes. */
-  session (options: SessionOptions = {}, id?: string, keptOpen = false): Session {
+  /**
+   * A new session: tasks submitted through it get its defaults. `keptOpen`: the default session, which no caller
+   * closes; `opener`: the remote peer that opened it (tasks protocol), journaled so a restart charges it again.
+   */
+  session (options: SessionOptions = {}, id?: string, keptOpen = false, opener?: string): Session {
     if (this.stopped) throw new NodeStoppedError()
-    const session = new Session(this.owner, options, this.host, id, keptOpen)
+    const session = new Session(this.owner, options, this.host, id, keptOpen, opener)
     this.sessionsById.set(session.id, session)
     this.recorder?.session(session)
     // a closed session is forgotten once done (its tasks' results go with it)
@@ -203,7 +206,7 @@ export class Tasks {
 
   private resume (journaled: JournalContents): void {
     const summary = resumeJournal(journaled, {
-      session: row => this.sessionsById.get(row.id) ?? this.session({ name: row.name, maxRetries: row.maxRetries, timeoutMs: row.timeoutMs, priority: row.priority }, row.id),
+      session: row => this.sessionsById.get(row.id) ?? this.session({ name: row.name, maxRetries: row.maxRetries, timeoutMs: row.timeoutMs, priority: row.priority }, row.id, false, row.opener),
       existing: id => this.sessionsById.get(id),
       defaultSession: this.defaultSession.id,
       adopt: (session, task, rowid) => {

@@ -185,6 +185,21 @@ describe('Journal (tasks.sqlite)', () => {
     expect(() => Journal.open(file)).toThrow(JournalError)
   })
 
+  it('keeps a session\'s opener; a file written before that column gets it, its rows read back without one', () => {
+    const db = new DatabaseSync(file)
+    db.exec(`CREATE TABLE sessions (id TEXT NOT NULL UNIQUE, name TEXT NOT NULL, max_retries INTEGER NOT NULL, timeout_ms INTEGER,
+      priority INTEGER NOT NULL, closed INTEGER NOT NULL, created_at INTEGER NOT NULL);
+      INSERT INTO sessions VALUES ('o/s-old', 'old', 2, NULL, 0, 0, 500); PRAGMA user_version = 1`)
+    db.close()
+    const j = journal()
+    j.commit(batch({ sessions: [session({ opener: '12D3KooWOpener' })] }))
+    j.close()
+    expect(journal().load().sessions).toEqual([
+      { id: 'o/s-old', name: 'old', maxRetries: 2, priority: 0, closed: false, createdAt: 500 },
+      session({ opener: '12D3KooWOpener' })
+    ])
+  })
+
   it('leaves out rows it cannot read back and counts them', () => {
     const j = journal()
     j.commit(batch({ sessions: [session()], newTasks: [task('ok'), task('bad')] }))

@@ -359,7 +359,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
         [DEPLOYMENTS_PROTOCOL]: { roles: DEPLOYMENTS_ROLES, maxInboundStreams: 8, deadlineMs: 30_000, handler: deploymentsHandler(() => this.deployments.api(), this.credentials, this.rejections) }
       }),
       // after workers in start order, so stopped before them: tasks are cancelled, then their pools' workers go
-      { name: 'tasks', start: async () => { await this.tasks.start() }, stop: async () => { await this.tasks.stop() }, destroy: async () => { await this.tasks.stop() } },
+      { name: 'tasks', start: async ({ signal }) => { await this.tasks.start({ signal }) }, stop: async () => { await this.tasks.stop() }, destroy: async () => { await this.tasks.stop() } },
       // after tasks: unregistered before they stop, so no remote submit races the stop; what the tasks resumed
       // from the journal is charged to its submitters' budgets before the first request is answered
       protocolHandlers('tasks protocol', this.libp2p, this.credentials, {

@@ -1,6 +1,7 @@
 import type { Logger } from '../logger.ts'
 import type { Service } from './service.ts'
 import { settledWithin } from './settled-within.ts'
+import { untilAborted } from './until-aborted.ts'
 
 export interface ServiceListInit {
   log: Logger
@@ -15,9 +16,9 @@ const DEFAULT_DESTROY_GRACE_MS = 1000
 /**
  * Runs a node's parts as one ordered list: `start` in order; a part that
  * throws stops everything already started, in reverse, and the error is
- * rethrown. A start whose `signal` aborts does the same between parts (a part
- * under way finishes first, unless it gives up on the signal itself) and
- * throws the signal's reason. `stop` stops in reverse under ONE deadline, then
+ * rethrown. A start whose `signal` aborts does the same at once, mid-part
+ * too (the part under way is given the signal; one that cannot give up on it
+ * is stopped once its start settles), and throws the signal's reason. `stop` stops in reverse under ONE deadline, then
  * destroys the parts whose stop did not finish (or threw) and logs which were
  * forced. Both are safe to call twice; `stop` before or during `start` waits for it.
  */
@@ -58,13 +59,19 @@ export class ServiceList {
       if (this.stopping != null) return
       // aborted before this part (while the one before started, say): nothing more starts, what did is stopped
       if (signal?.aborted === true) await this.abandon(signal.reason, service.name, true)
+      // a sync throw is a rejection too: every part's start is one promise to wait on
+      const starting = (async () => { await service.start?.({ signal }) })()
+      // given up on, it may still fail later: seen here, not as an unhandled rejection
+      starting.catch(() => {})
       try {
-        await service.start?.({ signal })
+        // a part that cannot give up on the signal itself (libp2p's start) is not waited for once it aborts
+        await untilAborted(starting, signal)
       } catch (err) {
-        // the part that threw may hold half of what it opened: it is stopped too
-        this.started.push(service)
-        // one that gave up on the signal (the add-ons) threw its reason: the start was aborted, it did not fail
+        // one that gave up on the signal (the add-ons, the tasks' journal) threw its reason: the start was aborted, it did not fail
         const aborted = signal?.aborted === true
+        // the part may hold half of what it opened: it is stopped too, once its start has settled (a stop
+        // racing its start would leave what the start opens after it); destroy, past the deadline, does not wait
+        this.started.push(aborted ? stoppedAfter(service, starting) : service)
         await this.abandon(aborted ? signal.reason : err, service.name, aborted)
       }
       this.started.push(service)
@@ -124,4 +131,9 @@ export class ServiceList {
     })(), this.destroyGraceMs)
     if (!await destroyed) this.log.warn({ graceMs: this.destroyGraceMs }, 'destroying services outlasted its grace; giving up waiting')
   }
+}
+
+/** `service`, whose stop first waits for `starting` (its start, given up on) to settle. */
+function stoppedAfter (service: Service, starting: Promise<void>): Service {
+  return { ...service, stop: async () => { await starting.catch(() => {}); await service.stop?.() } }
 }

@@ -7,7 +7,7 @@
 export interface Service {
   /** Names the part in logs ("membership", "control protocol", …). */
   readonly name: string
-  /** `signal` is the start's own (`GridNode.start(init, { signal })`): a part that may wait long (add-ons) gives up when it aborts. */
+  /** `signal` is the start's own (`GridNode.start(init, { signal })`): a part that may wait long (add-ons, the tasks' journal) gives up when it aborts; the list stops waiting on any part then, and stops it once its start settles. */
   start?: (context: { signal?: AbortSignal }) => void | Promise<void>
   /** Graceful: leave, drain, close. Bounded by the list's deadline. */
   stop?: () => void | Promise<void>

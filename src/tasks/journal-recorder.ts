@@ -107,10 +107,16 @@ export class JournalRecorder {
     }
   }
 
-  /** Opens the journal if there is one (throws JournalError if it cannot be used) and reads it; undefined if none yet. */
-  async openExisting (): Promise<JournalContents | undefined> {
+  /**
+   * Opens the journal if there is one (throws JournalError if it cannot be used) and reads it; undefined if none yet.
+   * If `signal` aborts while it is read, its reason is thrown and nothing more is journaled (the file is left as it was).
+   */
+  async openExisting (signal?: AbortSignal): Promise<JournalContents | undefined> {
     if (!existsSync(this.options.file)) return undefined
-    const { contents } = await this.ready()
+    const { contents } = await this.ready(signal).catch((err: unknown) => {
+      if (signal?.aborted === true) this.closed = true
+      throw err
+    })
     for (const session of contents.sessions) this.known.add(session.id)
     return contents
   }
@@ -274,7 +280,7 @@ export class JournalRecorder {
   }
 
   /** The writer thread, started once (the data dir made ready first); JournalError if the journal cannot be used. */
-  private async ready (): Promise<{ writer: Writer, contents: JournalContents }> {
+  private async ready (signal?: AbortSignal): Promise<{ writer: Writer, contents: JournalContents }> {
     this.opening ??= (async () => {
       await this.options.prepare()
       const start = this.options.startWriter ?? JournalWriter.start
@@ -285,7 +291,7 @@ export class JournalRecorder {
           this.options.log.error({ err, file: this.options.file }, 'task journal writer stopped: tasks are no longer durable')
           this.closed = true
         }
-      }, this.options.retryAfterMs ?? RETRY_AFTER_MS)
+      }, this.options.retryAfterMs ?? RETRY_AFTER_MS, signal)
       this.writer = started.writer
       this.nextRowid = started.writer.nextRowid
       return started

@@ -41,7 +41,7 @@ export interface Writer {
 }
 
 /** Starts a writer on `file` and reads what it holds: JournalWriter.start. */
-export type StartWriter = (file: string, events: WriterEvents, retryAfterMs?: number) => Promise<{ writer: Writer, contents: JournalContents }>
+export type StartWriter = (file: string, events: WriterEvents, retryAfterMs?: number, signal?: AbortSignal) => Promise<{ writer: Writer, contents: JournalContents }>
 
 /** After a failed write, the next try (the batch and those behind it stay queued). */
 export const RETRY_AFTER_MS = 1000
@@ -68,22 +68,36 @@ export class JournalWriter implements Writer {
     this.events = events
   }
 
-  /** Starts the writer thread, which opens the journal (creating it) and reads it; JournalError if it cannot be used. */
-  static async start (file: string, events: WriterEvents, retryAfterMs = RETRY_AFTER_MS): Promise<{ writer: JournalWriter, contents: JournalContents }> {
+  /**
+   * Starts the writer thread, which opens the journal (creating it) and reads it; JournalError if it cannot be
+   * used. Reading a large journal takes seconds: if `signal` aborts first, the thread is ended (its lock with it)
+   * and the signal's reason thrown.
+   */
+  static async start (file: string, events: WriterEvents, retryAfterMs = RETRY_AFTER_MS, signal?: AbortSignal): Promise<{ writer: JournalWriter, contents: JournalContents }> {
+    signal?.throwIfAborted()
     const init: ThreadInit = { file, retryAfterMs }
     const worker = new Worker(threadProgram(), { workerData: init, name: 'gridd task journal' })
     let onExit: (code: number) => void = () => {}
     let onError: (err: Error) => void = () => {}
-    const first = await new Promise<ThreadReply>((resolve, reject) => {
+    let onAbort: () => void = () => {}
+    const aborted = Symbol('aborted')
+    const first = await new Promise<ThreadReply | typeof aborted>((resolve, reject) => {
       onError = reject
       onExit = code => { reject(new Error(`the writer thread exited (code ${code})`)) }
+      onAbort = () => { resolve(aborted) }
       worker.once('message', resolve)
       worker.once('error', onError)
       worker.once('exit', onExit)
+      signal?.addEventListener('abort', onAbort, { once: true })
     }).catch((err: unknown) => ({ type: 'refused', refusal: { detail: 'cannot be opened', cause: err } }) as const)
+    signal?.removeEventListener('abort', onAbort)
     // only these: a Worker follows its own listeners (newListener) to start its port
     worker.off('error', onError)
     worker.off('exit', onExit)
+    if (first === aborted) {
+      await worker.terminate()
+      throw signal!.reason
+    }
     if (first.type !== 'opened') {
       await worker.terminate()
       const refusal = first.type === 'refused' ? first.refusal : { detail: `unexpected reply ${first.type}` }

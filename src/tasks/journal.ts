@@ -173,7 +173,9 @@ export class Journal {
       sessionIds.set(Number(raw.rowid), row.id)
     }
     const tasks: TaskRow[] = []
-    for (const raw of this.db.prepare(`SELECT ${TASK_COLUMNS} FROM tasks ORDER BY submitted_at, rowid`).all()) {
+    // row by row, not all(): a large journal takes seconds to read, and a thread ended meanwhile (the node's
+    // start aborted) ends between two rows, not after one native call that reads them all
+    for (const raw of this.db.prepare(`SELECT ${TASK_COLUMNS} FROM tasks ORDER BY submitted_at, rowid`).iterate()) {
       const row = readTask(raw, names, sessionIds)
       if (row == null) unreadable++
       else tasks.push(row)

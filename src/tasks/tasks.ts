@@ -116,9 +116,13 @@ export class Tasks {
     if (this.config.durable && journal != null) this.recorder = new JournalRecorder({ ...journal, maxResultBytes: this.config.maxResultBytes, log: deps.log })
   }
 
-  /** Resumes what the journal holds (JournalError if it cannot be read), then sweeps old results. */
-  async start (): Promise<void> {
-    const journaled = await this.recorder?.openExisting()
+  /**
+   * Resumes what the journal holds (JournalError if it cannot be read), then sweeps old results. A large journal
+   * takes seconds to read: if `signal` aborts meanwhile, its reason is thrown and nothing is resumed.
+   */
+  async start (options: { signal?: AbortSignal } = {}): Promise<void> {
+    const journaled = await this.recorder?.openExisting(options.signal)
+    options.signal?.throwIfAborted()
     if (journaled != null) this.resume(journaled)
     this.sweep = setInterval(() => { this.forgetOld() }, SWEEP_EVERY_MS)
     this.sweep.unref()

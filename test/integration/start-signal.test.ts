@@ -1,15 +1,18 @@
 import { describe, it, expect, beforeAll, afterAll, afterEach, vi } from 'vitest'
 import { getEventListeners } from 'node:events'
 import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
 import pino from 'pino'
 import { GridNode } from '../../src/node.ts'
 import { defineAddon } from '../../src/addons/addon.ts'
 import type { AddonContext } from '../../src/addons/addon.ts'
 import { ERR_CONFIG } from '../../src/errors.ts'
+import { JOURNAL_FILE } from '../../src/tasks/journal.ts'
 import { loadCerts } from '../../src/transport/mtls/material.ts'
 import type { TlsMaterial } from '../../src/transport/mtls/material.ts'
 import { GridFixture } from './helpers/grid-fixture.ts'
 import { connectOutcome, freePort } from './helpers/ports.ts'
+import { writeLargeJournal } from './helpers/large-journal.ts'
 
 /** A logger whose lines the test reads; `onLine` sees each as it is written (inside the code that logs it). */
 function recordingLogger (onLine: (line: Record<string, unknown>) => void = () => {}): { logger: pino.Logger, lines: Array<Record<string, unknown>> } {
@@ -53,7 +56,8 @@ describe('GridNode.start(init, { signal })', () => {
     const addon = defineAddon({ name: 'late', start: () => { addonStarted = true } })
     expect(await outcome(GridNode.start({ ...base(port, 'data-mid'), logger, addons: [[addon]] }, { signal: controller.signal }))).toBe(reason)
     expect(addonStarted).toBe(false)
-    expect(lines.find(l => l.msg === 'start aborted; stopping what started')).toMatchObject({ service: 'add-ons' })
+    // aborted inside the part that logs it (seeds): noticed there, not at the next part
+    expect(lines.find(l => l.msg === 'start aborted; stopping what started')).toMatchObject({ service: 'seeds' })
     expect(await connectOutcome(port)).toBe('ECONNREFUSED')
     expect(vi.getTimerCount()).toBe(0)
   })
@@ -72,6 +76,35 @@ describe('GridNode.start(init, { signal })', () => {
     expect(await connectOutcome(port)).toBe('ECONNREFUSED')
     expect(vi.getTimerCount()).toBe(0)
   })
+
+  it('aborted while the tasks\' journal is read (a large one takes seconds): rejects at once with the reason, the reading thread ended, the journal untouched, the port closed', async () => {
+    const port = await freePort()
+    const dataDir = join(grid.dir, 'data-journal')
+    // 300,000 finished tasks: seconds to read (in the journal's thread), where every other part takes milliseconds
+    const rows = 300_000
+    await writeLargeJournal(join(dataDir, JOURNAL_FILE), rows)
+    const controller = new AbortController()
+    const { logger, lines } = recordingLogger()
+    const starting = outcome(GridNode.start({ ...base(port, 'data-journal'), logger }, { signal: controller.signal }))
+    // listening: the parts after libp2p start in milliseconds, up to the tasks' journal
+    while (await connectOutcome(port) !== 'connected') await new Promise(resolve => setTimeout(resolve, 5))
+    await new Promise(resolve => setTimeout(resolve, 200))
+    const abortedAt = Date.now()
+    controller.abort()
+    expect(await starting).toMatchObject({ name: 'AbortError' })
+    expect(Date.now() - abortedAt).toBeLessThan(2000)
+    expect(lines.find(l => l.msg === 'start aborted; stopping what started')).toMatchObject({ service: 'tasks' })
+    expect(lines.find(l => l.msg === 'tasks resumed from the journal')).toBeUndefined()
+    expect(await connectOutcome(port)).toBe('ECONNREFUSED')
+    // its thread is gone (the file's exclusive lock with it), every row still there
+    const db = new DatabaseSync(join(dataDir, JOURNAL_FILE), { timeout: 0 })
+    try {
+      db.exec('BEGIN IMMEDIATE; COMMIT')
+      expect(db.prepare('SELECT count(*) AS n FROM tasks').get()).toEqual({ n: rows })
+    } finally {
+      db.close()
+    }
+  }, 60_000)
 
   it('an already-aborted signal rejects before anything starts', async () => {
     const port = await freePort()

@@ -55,6 +55,28 @@ describe('ServiceList.start({ signal })', () => {
     expect(journal).toEqual(['start a', 'start b', 'stop b', 'stop a'])
   })
 
+  it('a part that cannot give up on the signal: stopped once its start settles (the stop never races it), then the reason is thrown', async () => {
+    const journal: string[] = []
+    const controller = new AbortController()
+    const reason = new Error('no more waiting')
+    let finish: () => void = () => {}
+    const slow = part('b', journal, async () => {
+      await new Promise<void>(resolve => { finish = resolve })
+      journal.push('b started')
+    })
+    const list = listOf([part('a', journal), slow, part('c', journal)])
+    const starting = list.start({ signal: controller.signal })
+    await new Promise(resolve => setImmediate(resolve))
+    controller.abort(reason)
+    const outcome = await Promise.race([starting.then(() => 'started', (err: unknown) => err), new Promise(resolve => setTimeout(resolve, 100, 'still waiting'))])
+    // the start has not ended yet: b's stop waits for it (stop a after it, in reverse)
+    expect(outcome).toBe('still waiting')
+    expect(journal).toEqual(['start a', 'start b'])
+    finish()
+    await expect(starting).rejects.toBe(reason)
+    expect(journal).toEqual(['start a', 'start b', 'b started', 'stop b', 'stop a'])
+  })
+
   it('an already-aborted signal starts nothing', async () => {
     const journal: string[] = []
     const reason = new Error('before')

@@ -1,4 +1,4 @@
-import { createRequire, registerHooks, setSourceMapsSupport } from 'node:module'
+import { createRequire, registerHooks, setSourceMapsSupport, stripTypeScriptTypes } from 'node:module'
 import type { LoadHookSync, ResolveHookSync } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { BuildFailure, BuildOptions, BuildResult } from 'esbuild'
@@ -24,15 +24,22 @@ interface Esbuild { buildSync: BuildSync, stop: () => void }
  * is tried once more with each of the user's TypeScript files compiled by esbuild instead, file by file
  * and in place: the same URLs (`import.meta.url`, relative imports), an inline source map (stack traces
  * name the file and line as written). A module graph that failed to load evaluated nothing, so nothing
- * runs twice. The common case is untouched: no hook, no esbuild.
+ * runs twice. The common case is untouched: no esbuild, and the stage imported as Node imports it. Files
+ * the stage imports later, as it runs, are the user's too: a hook then compiles those of them that Node's
+ * stripping refuses (decorators aside: stripping takes them, V8 refuses them after the hooks).
  */
 export async function importStageModule (path: string, stage: string): Promise<unknown> {
   const url = pathToFileURL(path).href
   try {
-    return await import(url)
+    const imported = await import(url)
+    // a file the stage imports later, as it runs (`await import('./helper.ts')`), is compiled if stripping refuses it
+    const lazy = new TypeScriptCompiler(stage, true)
+    registerHooks({ load: lazy.load })
+    return imported
   } catch (err) {
     if (!compilingMayHelp(err)) throw err
   }
+  // from now on every one of the user's TypeScript files is compiled, those imported later included
   const compiler = new TypeScriptCompiler(stage)
   registerHooks({ resolve: compiler.resolve, load: compiler.load })
   try {
@@ -71,12 +78,15 @@ function isParseError (err: unknown): boolean {
 
 class TypeScriptCompiler {
   private readonly stage: string
+  /** Only the files Node's stripping refuses are compiled, the others are left to it (the stage itself imported as they are). */
+  private readonly whereStrippingFails: boolean
   private esbuild?: Esbuild
   /** Each of the user's TypeScript files resolved under its URL with COMPILED after it. */
   freshUrls = false
 
-  constructor (stage: string) {
+  constructor (stage: string, whereStrippingFails = false) {
     this.stage = stage
+    this.whereStrippingFails = whereStrippingFails
   }
 
   readonly resolve: ResolveHookSync = (specifier, context, nextResolve) => {
@@ -86,7 +96,38 @@ class TypeScriptCompiler {
 
   readonly load: LoadHookSync = (url, context, nextLoad) => {
     if (!OWN_TYPESCRIPT.test(url)) return nextLoad(url, context)
-    return { format: new URL(url).pathname.endsWith('.cts') ? 'commonjs' : 'module', source: this.compile(fileURLToPath(url)), shortCircuit: true }
+    if (this.whereStrippingFails) {
+      const loaded = this.strippable(url, context, nextLoad)
+      if (loaded != null) return loaded
+    }
+    const source = this.compile(fileURLToPath(url))
+    // a file compiled as the stage runs: its service is not kept (as after importStageModule's retry)
+    if (this.whereStrippingFails) this.stop()
+    return { format: new URL(url).pathname.endsWith('.cts') ? 'commonjs' : 'module', source, shortCircuit: true }
+  }
+
+  /**
+   * What Node loads for `url` if its stripping takes it, else undefined. Node strips a file whose format it
+   * detects as it loads it (and throws there); one its package.json declares a module, only after the hooks,
+   * out of their reach: that one is stripped here first, to see.
+   */
+  private strippable (url: string, context: Parameters<LoadHookSync>[1], nextLoad: Parameters<LoadHookSync>[2]): ReturnType<LoadHookSync> | undefined {
+    let loaded: ReturnType<LoadHookSync>
+    try {
+      loaded = nextLoad(url, context)
+    } catch (err) {
+      if ((err as { code?: unknown } | null)?.code === UNSUPPORTED_SYNTAX) return undefined
+      throw err
+    }
+    if (loaded.format !== 'module-typescript' && loaded.format !== 'commonjs-typescript') return loaded
+    try {
+      stripQuietly(typeof loaded.source === 'string' ? loaded.source : new TextDecoder().decode(loaded.source))
+      return loaded
+    } catch (err) {
+      if ((err as { code?: unknown } | null)?.code === UNSUPPORTED_SYNTAX) return undefined
+      // anything else Node reports itself, as it would have, when it strips the file
+      return loaded
+    }
   }
 
   stop (): void {
@@ -118,5 +159,20 @@ class TypeScriptCompiler {
       const at = first?.location
       throw new StageBundleError(this.stage, at != null ? `${path}:${at.line}:${at.column}` : path, first?.text ?? (err as Error).message, { cause: err })
     }
+  }
+}
+
+/**
+ * Node's stripping of `source` (throws as Node would). The API warns once a process that it is experimental:
+ * that warning is this check's, not the user's code's, and would land in the agent's log from every worker, so
+ * it is not emitted (Node emits it on the first call only).
+ */
+function stripQuietly (source: string): void {
+  const emitWarning = process.emitWarning
+  process.emitWarning = () => {}
+  try {
+    stripTypeScriptTypes(source)
+  } finally {
+    process.emitWarning = emitWarning
   }
 }

@@ -29,6 +29,13 @@ const FILES: Record<string, string> = {
     '  return { label: Labels.prefix + Unit[Unit.Kilo], value: new Scaler(factor).scale(item), url: import.meta.url }',
     '}'
   ].join('\n'),
+  // plain (erasable) itself: its own import needs no compiling; the helper it imports as it runs does
+  'lazy.ts': [
+    'export default async function (item: number): Promise<number> {',
+    "  const { Unit, Scaler } = await import('./lib/units.ts')",
+    '  return new Scaler(item < 0 ? -1 : Unit.Kilo).scale(item)',
+    '}'
+  ].join('\n'),
   'task.mts': [
     "import { Unit } from './lib/units.ts'",
     'export default { process: (input: number): number => input * Unit.Kilo }'
@@ -85,6 +92,18 @@ for (const layout of ['declared module', 'detected format'] as const) {
       expect(failure).toMatchObject({ name: 'RangeError', message: 'negative factor' })
       expect(failure?.stack).toContain(`${join(dir, 'lib', 'units.ts')}:5`)
       await worker.kill()
+    }, 60_000)
+
+    it('a helper in non-erasable syntax that a plain stage imports as it runs (dynamic import()) is compiled too', async () => {
+      const worker = await node.workers.spawn({ stage: 'lazy', module: join(dir, 'lazy.ts') })
+      try {
+        expect(await worker.process(3)).toBe(3000)
+        const failure = await worker.process(-1).then(() => undefined, (err: Error) => err)
+        expect(failure).toMatchObject({ name: 'RangeError', message: 'negative factor' })
+        expect(failure?.stack).toContain(`${join(dir, 'lib', 'units.ts')}:5`)
+      } finally {
+        await worker.kill()
+      }
     }, 60_000)
 
     it('runs a stage with decorators (a SyntaxError to Node, lowered by esbuild as in the bundle)', async () => {

@@ -80,7 +80,7 @@ export class TasksService {
       for (const task of session.openTasks()) {
         // the node's own (node.run, the HTTP API, schedules) are on no remote submitter's budget
         if (task.submitter == null || task.submitter === this.deps.self) continue
-        void task.settled.then(this.budget.hold(task.submitter, inputBytes(task.input)))
+        void task.settled.then(this.budget.hold(task.submitter, resumedInputBytes(task.input)))
       }
     }
   }
@@ -269,6 +269,15 @@ export class TasksService {
     })()
     this.modules.catch(() => { this.modules = undefined })
     return await this.modules
+  }
+}
+
+/** A resumed task's input size as the budget counts it; one JSON.stringify cannot take here (it took it when the task came) counts as none, rather than fail the node's start. */
+function resumedInputBytes (input: unknown): number {
+  try {
+    return inputBytes(input)
+  } catch {
+    return 0
   }
 }
 

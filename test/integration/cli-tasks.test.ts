@@ -131,6 +131,13 @@ describe('grid task and grid session: real nodes, the CLI end to end', () => {
     const unknown = await grid$(['task', 'run', 'square.mjs', '--input', '3'])
     expect(unknown.code).toBe(1)
     expect(unknown.stderr).toContain('ERR_TASK_NOT_REGISTERED')
+    // ... and as it reads like a file name, the answer says there is no such file where the command ran
+    expect(unknown.stderr).toContain(`there is no file "square.mjs" in ${process.cwd()}`)
+    // a plain name gets the node's answer alone
+    const plain = await grid$(['task', 'run', 'sqaure', '--input', '3'])
+    expect(plain.code).toBe(1)
+    expect(plain.stderr).toContain('ERR_TASK_NOT_REGISTERED')
+    expect(plain.stderr).not.toContain('there is no file')
   }, 60_000)
 
   it('a client reads and cancels only its own tasks', async () => {

@@ -8,7 +8,8 @@ import type { ModuleSpec, TasksRequest } from '../../tasks/protocol-schema.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { ClientLibp2p } from '../../transport/libp2p.ts'
 import { numberOption } from '../options.ts'
-import { ConfigError } from '../../errors.ts'
+import { ConfigError, RemoteError } from '../../errors.ts'
+import { ERR_TASK_NOT_REGISTERED } from '../../errors/tasks.ts'
 import { printTask, waitAndPrint, withTasksClient, withTasksClientOptions } from './task-client.ts'
 import type { TasksClientFlags } from './task-client.ts'
 
@@ -66,7 +67,7 @@ function submitCommand (name: 'run' | 'submit', description: string): Command {
       // shipping code is a member's; a registered name is what a client certificate may run (DESIGN §11)
       const certName = spec.kind === 'source' ? 'node' : 'client'
       await withTasksClient(flags, certName, async (libp2p, target, signal) => {
-        const submitted = await requestTasks(libp2p, target, request, { signal })
+        const submitted = await requestTasks(libp2p, target, request, { signal }).catch((err: unknown) => { throw notAFileHint(err, spec, module) })
         if (name === 'submit') {
           process.stdout.write(`${submitted.id ?? ''}\n`)
           return
@@ -113,6 +114,17 @@ function cancelOnInterrupt (id: string, cancel: () => Promise<void>): { stop: ()
   for (const name of signals) process.once(name, onSignal)
   return { stop, settled: async () => { await cancelling } }
 }
+
+/**
+ * A name that reads as a module file (`resize.ts`) and that the node does not register was most likely
+ * a path from the wrong directory: say that no such file is here, next to the node's answer.
+ */
+function notAFileHint (err: unknown, spec: ModuleSpec, module: string): unknown {
+  if (spec.kind !== 'name' || !(err instanceof RemoteError) || err.code !== ERR_TASK_NOT_REGISTERED || !MODULE_FILE.test(module)) return err
+  return new RemoteError({ name: err.name, code: err.code, message: `${err.message}; and there is no file "${module}" in ${process.cwd()} to ship (give the task module's path from here)` })
+}
+
+const MODULE_FILE = /\.[cm]?[jt]s$/
 
 /** An existing file is shipped (bundled as agents get it); anything else must be a registered task name. */
 async function moduleSpec (module: string): Promise<ModuleSpec> {

@@ -1,5 +1,4 @@
 import { Redis } from 'ioredis'
-import type { RedisOptions } from 'ioredis'
 import { settledWithin } from '../lifecycle/settled-within.ts'
 import type { RefusalLog } from '../transport/mtls/refusal-log.ts'
 
@@ -10,14 +9,32 @@ import type { RefusalLog } from '../transport/mtls/refusal-log.ts'
  */
 export const CLOSE_GRACE_MS = 2000
 
+/** Default `reconnectMaxMs`: the longest pause between two reconnection attempts while Redis is away (ioredis's own). */
+export const RECONNECT_MAX_MS = 5000
+
+export interface RedisClientOptions {
+  /** Connect at the first command (or `connect()`), not at once. */
+  lazyConnect?: boolean
+  /** Reconnection attempts back off 50, 100, 200 ms … up to this (plus up to 200 ms of jitter). */
+  reconnectMaxMs?: number
+}
+
 /**
  * An ioredis client whose connection errors go to `warnings` (once a minute per connection and kind
  * of error). Without an 'error' listener ioredis prints each one on stderr, once per reconnection
  * attempt of each connection, for as long as Redis is away. Commands meanwhile wait for the
- * reconnection (or fail, per `options`).
+ * reconnection, however long it takes: ioredis's default fails them after 20 attempts (about 70 s at
+ * its 5 s backoff), which failed a run's sink write (and with it a plain run) over an outage it rides
+ * out otherwise. The connector's close bounds the wait instead (`CLOSE_GRACE_MS`, `unlessAborted`).
  */
-export function redisClient (url: string, connection: string, warnings: RefusalLog, options: RedisOptions = {}): Redis {
-  const redis = new Redis(url, { protocol: 2, ...options })
+export function redisClient (url: string, connection: string, warnings: RefusalLog, options: RedisClientOptions = {}): Redis {
+  const reconnectMaxMs = options.reconnectMaxMs ?? RECONNECT_MAX_MS
+  const redis = new Redis(url, {
+    protocol: 2,
+    lazyConnect: options.lazyConnect ?? false,
+    maxRetriesPerRequest: null,
+    retryStrategy: (attempt: number) => Math.min(2 ** Math.min(attempt - 1, 20) * 50, reconnectMaxMs) + Math.floor(Math.random() * 200)
+  })
   redis.on('error', (err: Error & { code?: string }) => {
     warnings.warn(`redis ${connection}`, err.code ?? err.name, { err, connection }, `the Redis connection (${connection}) failed; reconnecting`)
   })
@@ -28,21 +45,43 @@ export function redisClient (url: string, connection: string, warnings: RefusalL
 export const STALL_WARN_MS = 10_000
 
 /**
- * `work`, with `warn()` called if it has not settled after `afterMs`: a stalled Redis (a paused process,
- * a partition) raises no error, the kernel still answers for it, and its replies just never come.
+ * `work`, with `warn(waitedMs)` called every `everyMs` until it settles: a stalled Redis (a paused process,
+ * a partition) raises no error, the kernel still answers for it, and its replies just never come; a Redis
+ * that is away keeps the command waiting for as long as the outage lasts. (The warnings are rate-limited.)
  */
-export async function warnIfSlow<R> (work: Promise<R>, afterMs: number, warn: () => void): Promise<R> {
-  const timer = setTimeout(warn, afterMs)
+export async function warnIfSlow<R> (work: Promise<R>, everyMs: number, warn: (waitedMs: number) => void): Promise<R> {
+  const started = performance.now()
+  const timer = setInterval(() => { warn(performance.now() - started) }, everyMs)
   try {
     return await work
   } finally {
-    clearTimeout(timer)
+    clearInterval(timer)
+  }
+}
+
+/**
+ * Resolves with the command's reply, or undefined once `signal` aborts: the reply is then abandoned. A command
+ * queued while Redis is away is never answered once its connection is dropped (ioredis leaves it pending).
+ */
+export async function unlessAborted<R> (command: Promise<R>, signal: AbortSignal): Promise<R | undefined> {
+  if (signal.aborted) {
+    // its rejection (the connection dropped) must not go unhandled
+    command.catch(() => {})
+    return undefined
+  }
+  let onAbort = (): void => {}
+  const aborted = new Promise<undefined>(resolve => { onAbort = () => { resolve(undefined) }; signal.addEventListener('abort', onAbort, { once: true }) })
+  try {
+    return await Promise.race([command, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
   }
 }
 
 /** Quits, waiting for the replies owed until `deadline` (a performance.now() time) at most, then drops the connection. */
 export async function closeClient (redis: Redis, deadline: number): Promise<void> {
-  await settledBy(redis.quit().catch(() => {}), deadline)
+  // not connected (Redis away): a QUIT would only wait in the offline queue until the deadline
+  if (redis.status === 'ready') await settledBy(redis.quit().catch(() => {}), deadline)
   redis.disconnect()
 }
 

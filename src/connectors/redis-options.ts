@@ -28,6 +28,8 @@ export interface RedisStreamSourceOptions {
   decode?: (fields: string[]) => unknown
   /** A read Redis has not answered this long past `blockMs` is logged as a stall (once a minute; it goes on waiting). Default 10,000 ms. */
   stallWarnMs?: number
+  /** While Redis is away, reconnection attempts back off from 50 ms to this (plus up to 200 ms of jitter); commands wait meanwhile, however long. Default 5,000 ms. */
+  reconnectMaxMs?: number
   log?: Logger
 }
 
@@ -43,12 +45,14 @@ export interface RedisStreamSinkOptions {
   encode?: (value: unknown) => string
   /** A write Redis has not answered this long is logged as a stall (once a minute; it goes on waiting). Default 10,000 ms. */
   stallWarnMs?: number
+  /** As the source's: the longest pause between reconnection attempts. Default 5,000 ms. */
+  reconnectMaxMs?: number
   /** Where connection errors and stalls go (once a minute per kind). Default: nowhere. */
   log?: Logger
 }
 
-const SOURCE_KEYS: KnownKeys<RedisStreamSourceOptions> = { url: true, stream: true, group: true, consumer: true, batch: true, blockMs: true, claimIdleMs: true, endWhenEmpty: true, maxValueBytes: true, decode: true, stallWarnMs: true, log: true }
-const SINK_KEYS: KnownKeys<RedisStreamSinkOptions> = { url: true, stream: true, dedupeTtlS: true, maxLen: true, encode: true, stallWarnMs: true, log: true }
+const SOURCE_KEYS: KnownKeys<RedisStreamSourceOptions> = { url: true, stream: true, group: true, consumer: true, batch: true, blockMs: true, claimIdleMs: true, endWhenEmpty: true, maxValueBytes: true, decode: true, stallWarnMs: true, reconnectMaxMs: true, log: true }
+const SINK_KEYS: KnownKeys<RedisStreamSinkOptions> = { url: true, stream: true, dedupeTtlS: true, maxLen: true, encode: true, stallWarnMs: true, reconnectMaxMs: true, log: true }
 
 const REDIS_URL = 'must be a redis:// or rediss:// URL'
 const redisUrl = v.pipe(v.string(REDIS_URL), v.regex(/^rediss?:\/\/\S*$/, REDIS_URL))
@@ -81,6 +85,7 @@ export function checkSourceOptions (options: unknown): asserts options is RedisS
   checkOptional('maxValueBytes', positiveInteger, options.maxValueBytes)
   checkOptional('decode', fn, options.decode)
   checkOptional('stallWarnMs', timerMs, options.stallWarnMs)
+  checkOptional('reconnectMaxMs', timerMs, options.reconnectMaxMs)
 }
 
 /** A sink's options, checked at the call (as the source's). */
@@ -92,4 +97,5 @@ export function checkSinkOptions (options: unknown): asserts options is RedisStr
   checkOptional('maxLen', nonNegativeInteger, options.maxLen)
   checkOptional('encode', fn, options.encode)
   checkOptional('stallWarnMs', timerMs, options.stallWarnMs)
+  checkOptional('reconnectMaxMs', timerMs, options.reconnectMaxMs)
 }

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis'
 import type { DurableSink, SinkItem } from './types.ts'
-import { CLOSE_GRACE_MS, STALL_WARN_MS, closeClient, redisClient, warnIfSlow } from './redis-client.ts'
+import { CLOSE_GRACE_MS, STALL_WARN_MS, closeClient, redisClient, unlessAborted, warnIfSlow } from './redis-client.ts'
+import { ConnectorClosedError } from '../errors.ts'
 import { checkSinkOptions } from './redis-options.ts'
 import type { RedisStreamSinkOptions } from './redis-options.ts'
 import { RefusalLog } from '../transport/mtls/refusal-log.ts'
@@ -53,26 +54,33 @@ export function redisStreamSink<T = unknown> (options: RedisStreamSinkOptions): 
   const encode = options.encode ?? ((value: unknown) => JSON.stringify(value))
   const prefix = `${stream}:written:`
   const warnings = new RefusalLog(resolveLogger(options.log).child({ stream }))
-  const redis = redisClient(url, 'sink', warnings) as AppendOnce
+  const redis = redisClient(url, 'sink', warnings, { reconnectMaxMs: options.reconnectMaxMs }) as AppendOnce
   redis.defineCommand('appendOnce', { numberOfKeys: 2, lua: APPEND_ONCE })
   let written = 0
   let skipped = 0
+  /** Aborted by close(): a write still waiting for Redis then fails (it would never be answered). */
+  const closing = new AbortController()
   return {
     get written () { return written },
     get skipped () { return skipped },
     async write (items: Array<SinkItem<T>>) {
       if (items.length === 0) return
+      if (closing.signal.aborted) throw new ConnectorClosedError('redisStreamSink')
       const args: Array<string | number> = [ttl, maxLen]
       for (const item of items) args.push(item.id, encode(item.value))
-      const count = Number(await warnIfSlow(redis.appendOnce(stream, prefix, ...args), stallWarnMs, () => {
-        warnings.warn(stream, 'stall', { waitedMs: stallWarnMs, items: items.length }, `Redis has not answered a write for ${Math.round(stallWarnMs / 1000)} s (paused, cut off or overloaded); still waiting`)
-      }))
+      // Redis away or stalled: the write waits for it, however long (the run with it), until close()
+      const reply = await unlessAborted(warnIfSlow(redis.appendOnce(stream, prefix, ...args), stallWarnMs, (waitedMs) => {
+        warnings.warn(stream, 'stall', { waitedMs: Math.round(waitedMs), items: items.length }, `Redis has not answered a write for ${Math.round(waitedMs / 1000)} s (paused, cut off, away or overloaded); still waiting`)
+      }), closing.signal)
+      if (reply === undefined) throw new ConnectorClosedError('redisStreamSink')
+      const count = Number(reply)
       written += count
       skipped += items.length - count
     },
     async close () {
-      // a write still unanswered then (a stalled Redis) fails: the run is over, its entries stay pending
+      // a write still unanswered then (Redis stalled or away) fails: the run is over, its entries stay pending
       await closeClient(redis, performance.now() + CLOSE_GRACE_MS)
+      closing.abort()
     }
   }
 }

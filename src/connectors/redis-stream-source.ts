@@ -2,7 +2,7 @@ import { hostname } from 'node:os'
 import type { DurableSource, SourceEntry } from './types.ts'
 import { autoClaimReply, decodeEntry, readGroupReply } from './redis-replies.ts'
 import type { StreamEntry } from './redis-replies.ts'
-import { CLOSE_GRACE_MS, STALL_WARN_MS, closeClient, redisClient, settledBy, warnIfSlow } from './redis-client.ts'
+import { CLOSE_GRACE_MS, STALL_WARN_MS, closeClient, redisClient, settledBy, unlessAborted, warnIfSlow } from './redis-client.ts'
 import { checkSourceOptions } from './redis-options.ts'
 import { MAX_TIMEOUT_MS } from '../checks/values.ts'
 import type { RedisStreamSourceOptions } from './redis-options.ts'
@@ -33,8 +33,9 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
   const log = resolveLogger(options.log).child({ stream, group, consumer })
   const warnings = new RefusalLog(log)
   // a blocking read holds its connection: acknowledgements and claims get their own
-  const reader = redisClient(url, 'reader', warnings, { lazyConnect: true, maxRetriesPerRequest: null })
-  const writer = redisClient(url, 'writer', warnings, { lazyConnect: true })
+  const reconnectMaxMs = options.reconnectMaxMs
+  const reader = redisClient(url, 'reader', warnings, { lazyConnect: true, reconnectMaxMs })
+  const writer = redisClient(url, 'writer', warnings, { lazyConnect: true, reconnectMaxMs })
   /** Entries handed to the pipeline whose XACK has not been answered: a claim must not hand one out twice. */
   const inside = new Set<string>()
   let toAck: string[] = []
@@ -42,6 +43,8 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
   let flushScheduled = false
   let acked = 0
   let closed = false
+  /** Aborted by close(): a command still waiting for Redis is abandoned. */
+  const closing = new AbortController()
 
   const flush = (): void => {
     flushScheduled = false
@@ -50,8 +53,9 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
     toAck = []
     flushing = flushing.then(async () => {
       try {
-        await writer.xack(stream, group, ...ids)
-        acked += ids.length
+        // Redis away: waits for it (a close abandons it); a reply owed after the close is dropped with the connection
+        const reply = await unlessAborted(writer.xack(stream, group, ...ids), closing.signal)
+        if (reply !== undefined) acked += ids.length
       } catch (err) {
         // they stay pending: read again by this consumer's next start, or claimed (by this one too) once idle
         warnings.warn(stream, 'xack', { err, entries: ids.length }, 'acknowledging entries failed; they stay pending')
@@ -72,8 +76,8 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
     }
   }
 
-  const stalled = (): void => {
-    warnings.warn(stream, 'stall', { waitedMs: blockMs + stallWarnMs }, `Redis has not answered a read for ${Math.round((blockMs + stallWarnMs) / 1000)} s (paused, cut off or overloaded); still waiting`)
+  const stalled = (waitedMs: number): void => {
+    warnings.warn(stream, 'stall', { waitedMs: Math.round(waitedMs) }, `Redis has not answered a read for ${Math.round(waitedMs / 1000)} s (paused, cut off, away or overloaded); still waiting`)
   }
 
   async function ensureGroup (): Promise<void> {
@@ -99,18 +103,6 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
       }
       inside.add(id)
       yield { id, value: value as T }
-    }
-  }
-
-  /** Resolves with the command's reply, or undefined once `signal` aborts (the reply is then abandoned). */
-  async function unlessAborted<R> (command: Promise<R>, signal: AbortSignal): Promise<R | undefined> {
-    if (signal.aborted) return undefined
-    let onAbort = (): void => {}
-    const aborted = new Promise<undefined>(resolve => { onAbort = () => { resolve(undefined) }; signal.addEventListener('abort', onAbort, { once: true }) })
-    try {
-      return await Promise.race([command, aborted])
-    } finally {
-      signal.removeEventListener('abort', onAbort)
     }
   }
 
@@ -172,6 +164,7 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
       // acknowledgements Redis has not answered by then stay pending: read again at this consumer's next start, or claimed
       const deadline = performance.now() + CLOSE_GRACE_MS
       await settledBy(flushing, deadline)
+      closing.abort()
       reader.disconnect()
       await closeClient(writer, deadline)
     }

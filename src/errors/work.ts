@@ -156,6 +156,14 @@ export class PipelineCancelledError extends GridError {
   }
 }
 
+export const ERR_CONNECTOR_CLOSED = 'ERR_CONNECTOR_CLOSED'
+/** A durable connector's command still waiting for its queue (Redis away or stalled) when the connector was closed. */
+export class ConnectorClosedError extends GridError {
+  constructor (connector: string) {
+    super(`${connector} was closed while the command waited for its queue`, ERR_CONNECTOR_CLOSED)
+  }
+}
+
 export const ERR_ADDON_EXISTS = 'ERR_ADDON_EXISTS'
 /** `node.use()` of an add-on whose name is already in use on this node. */
 export class AddonExistsError extends GridError {

@@ -1,17 +1,15 @@
 import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
-import { pino } from 'pino'
-import type { Logger } from '../../src/logger.ts'
-import { redisStreamSink, redisStreamSource } from '../../src/connectors/index.ts'
+import { redisStreamSink } from '../../src/connectors/index.ts'
 import { connectorsFor } from '../../src/deployments/definition.ts'
 import { eventually } from './helpers/grid-process.ts'
 import { freePort } from './helpers/ports.ts'
 import { startRedis } from './helpers/redis-server.ts'
 import type { RedisServer } from './helpers/redis-server.ts'
 import { output, pendingCount, produce } from './helpers/streams.ts'
-
-interface LogLine { level: number, msg: string, connection?: string }
+import { collectingLog, consumeByHand } from './helpers/redis-by-hand.ts'
+import type { ByHand, LogLine } from './helpers/redis-by-hand.ts'
 
 /**
  * The connectors while their redis-server goes away: SIGKILLed and restarted with its
@@ -22,7 +20,7 @@ describe('redisStreamSource and redisStreamSink while Redis restarts or stalls',
   let redisServer: RedisServer
   let redis: Redis
   let lines: LogLine[]
-  const log = (): Logger => pino({ level: 'info' }, { write: (line: string) => { lines.push(JSON.parse(line) as LogLine) } })
+  const log = (): ReturnType<typeof collectingLog> => collectingLog(lines)
   const closers: Array<() => Promise<void>> = []
 
   beforeEach(async () => {
@@ -40,22 +38,10 @@ describe('redisStreamSource and redisStreamSink while Redis restarts or stalls',
   })
 
   /** Reads `stream` into `out` (each entry written, then acknowledged) until `signal` aborts; counts what it finished. */
-  function consume (stream: string, out: string, signal: AbortSignal): { done: Promise<void>, count: () => number, close: () => Promise<void> } {
-    const source = redisStreamSource({ url: redisServer.url, stream, group: 'g', consumer: 'c', claimIdleMs: 1000, blockMs: 200, stallWarnMs: 500, log: log() })
-    const sink = redisStreamSink({ url: redisServer.url, stream: out, stallWarnMs: 500, log: log() })
-    let count = 0
-    const done = (async () => {
-      for await (const entry of source.entries(signal)) {
-        await sleep(5)
-        await sink.write([{ id: source.scope + entry.id, value: entry.value }])
-        source.ack(entry.id)
-        count++
-      }
-    })()
-    done.catch(() => {})
-    const close = async (): Promise<void> => { await Promise.all([source.close(), sink.close()]) }
-    closers.push(close)
-    return { done, count: () => count, close }
+  function consume (stream: string, out: string, signal: AbortSignal, reconnectMaxMs?: number): ByHand {
+    const consumer = consumeByHand(redisServer.url, stream, out, signal, log(), reconnectMaxMs == null ? {} : { reconnectMaxMs })
+    closers.push(consumer.close)
+    return consumer
   }
 
   const expectOutputOnce = async (out: string, entries: number): Promise<void> => {
@@ -85,6 +71,41 @@ describe('redisStreamSource and redisStreamSink while Redis restarts or stalls',
     reading.abort()
     await consumer.close()
   }, 60_000)
+
+  it('gone longer than ioredis\'s retry bound (20 reconnection attempts, about 70 s at the default reconnectMaxMs, shown here with reconnectMaxMs 100 ms): the write in flight waits, the stall is logged, and the rest goes through exactly once', async () => {
+    await produce(redis, 'in-long', 200)
+    const reading = new AbortController()
+    const consumer = consume('in-long', 'out-long', reading.signal, 100)
+    await eventually(() => consumer.count() >= 30 ? true : undefined, 10_000, 10)
+    await redisServer.signal('SIGKILL')
+    // 21 attempts take at most 21 × (100 + 200 ms of jitter) = 6.3 s: ioredis's default bound would have failed the write by now
+    await sleep(8000)
+    let failed: string | undefined
+    consumer.done.catch((err: Error) => { failed = `${err.name}: ${err.message}` })
+    await sleep(0)
+    expect(failed, 'the reading (a plain run) failed during the outage').toBeUndefined()
+    const stalls = lines.filter(l => l.level === 40 && /has not answered a write/.test(l.msg))
+    expect(stalls.length, 'the write waiting is logged as a stall').toBeGreaterThanOrEqual(1)
+    await redisServer.restart()
+    await eventually(async () => (await output(redis, 'out-long')).counts.size === 200 && await pendingCount(redis, 'in-long', 'g') === 0 ? true : undefined, 30_000, 100)
+    await expectOutputOnce('out-long', 200)
+    expect(failed).toBeUndefined()
+    reading.abort()
+    await consumer.close()
+  }, 60_000)
+
+  it('gone, a write in flight, when the run ends: close takes at most a few seconds and the write fails with ERR_CONNECTOR_CLOSED (it would never be answered)', async () => {
+    const sink = redisStreamSink({ url: redisServer.url, stream: 'out-gone', reconnectMaxMs: 100, log: log() })
+    closers.push(sink.close)
+    await sink.write([{ id: 'in/g/1-0', value: 1 }])
+    await redisServer.signal('SIGKILL')
+    const writing = sink.write([{ id: 'in/g/2-0', value: 2 }]).then(() => 'written', (err: { code?: string }) => err.code)
+    await sleep(1000)
+    const closing = performance.now()
+    await sink.close()
+    expect(performance.now() - closing).toBeLessThan(5000)
+    expect(await Promise.race([writing, sleep(1000, 'still waiting')])).toBe('ERR_CONNECTOR_CLOSED')
+  }, 30_000)
 
   it('stalled (SIGSTOP): the reading waits and resumes on SIGCONT; closing while it is stalled takes at most a few seconds, and what it left pending is replayed once', async () => {
     await produce(redis, 'in-stall', 300)
@@ -134,7 +155,7 @@ describe('redisStreamSource and redisStreamSink while Redis restarts or stalls',
     let written: string | undefined
     sink.write([{ id: 'in/g/1-0', value: 1 }]).then(() => { written = 'written' }, (err: Error) => { written = err.message })
     await sleep(3000)
-    expect(written, 'a write waits for Redis (ioredis gives up after 20 reconnections)').toBeUndefined()
+    expect(written, 'a write waits for Redis').toBeUndefined()
     reading.abort()
     const closing = performance.now()
     await Promise.all([source.close(), sink.close()])

@@ -30,6 +30,8 @@ describe('Redis connector options are checked at the call', () => {
     expect(await refused(source({ claimIdleMs: 1.5 }))).toBe('claimIdleMs')
     expect(await refused(source({ endWhenEmpty: 'yes' }))).toBe('endWhenEmpty')
     expect(await refused(source({ decode: 'json' }))).toBe('decode')
+    expect(await refused(source({ reconnectMaxMs: 100 }))).toBeUndefined()
+    expect(await refused(source({ reconnectMaxMs: 0 }))).toBe('reconnectMaxMs')
   })
 
   it('the sink refuses a misspelt key, a bad URL, a negative maxLen and an encode that is no function', async () => {
@@ -40,5 +42,7 @@ describe('Redis connector options are checked at the call', () => {
     expect(await refused(sink({ maxLen: -1 }))).toBe('maxLen')
     expect(await refused(sink({ dedupeTtlS: 0.5 }))).toBe('dedupeTtlS')
     expect(await refused(sink({ encode: JSON }))).toBe('encode')
+    expect(await refused(sink({ reconnectMaxMs: 100 }))).toBeUndefined()
+    expect(await refused(sink({ reconnectMaxMs: -5 }))).toBe('reconnectMaxMs')
   })
 })

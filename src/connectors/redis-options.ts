@@ -8,7 +8,7 @@ export interface RedisStreamSourceOptions {
   /** `redis://host:port[/db]`. */
   url: string
   stream: string
-  /** The consumer group: created (at the stream's start, with the stream if missing) when absent. */
+  /** The consumer group: created (at the stream's start, with the stream if missing) when absent, and again when Redis lost it. */
   group: string
   /** This reader's name in the group: entries it read and did not acknowledge are read again first when a
    * source with the same name starts. Default `<hostname>-<pid>`. */

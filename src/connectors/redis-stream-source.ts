@@ -3,6 +3,7 @@ import type { DurableSource, SourceEntry } from './types.ts'
 import { autoClaimReply, decodeEntry, readGroupReply } from './redis-replies.ts'
 import type { StreamEntry } from './redis-replies.ts'
 import { CLOSE_GRACE_MS, STALL_WARN_MS, closeClient, redisClient, settledBy, unlessAborted, warnIfSlow } from './redis-client.ts'
+import { NEW_GROUP_ID, ensureGroup, groupLost } from './redis-group.ts'
 import { checkSourceOptions } from './redis-options.ts'
 import { MAX_TIMEOUT_MS } from '../checks/values.ts'
 import type { RedisStreamSourceOptions } from './redis-options.ts'
@@ -57,8 +58,10 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
         const reply = await unlessAborted(writer.xack(stream, group, ...ids), closing.signal)
         if (reply !== undefined) acked += ids.length
       } catch (err) {
+        // the group is gone, and their entries with it: nothing left to acknowledge
+        if (groupLost(err)) lostGroup(err)
         // they stay pending: read again by this consumer's next start, or claimed (by this one too) once idle
-        warnings.warn(stream, 'xack', { err, entries: ids.length }, 'acknowledging entries failed; they stay pending')
+        else warnings.warn(stream, 'xack', { err, entries: ids.length }, 'acknowledging entries failed; they stay pending')
       } finally {
         for (const id of ids) inside.delete(id)
       }
@@ -80,11 +83,23 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
     warnings.warn(stream, 'stall', { waitedMs: Math.round(waitedMs) }, `Redis has not answered a read for ${Math.round(waitedMs / 1000)} s (paused, cut off, away or overloaded); still waiting`)
   }
 
-  async function ensureGroup (): Promise<void> {
-    try {
-      await writer.xgroup('CREATE', stream, group, '0', 'MKSTREAM')
-    } catch (err) {
-      if (!String((err as Error).message).startsWith('BUSYGROUP')) throw err
+  const lostGroup = (err: unknown): void => {
+    warnings.warn(stream, 'group lost', { err, startId: NEW_GROUP_ID }, `the consumer group is gone from Redis (restarted without its data, flushed, or the stream deleted): created again at ${NEW_GROUP_ID}; entries may be delivered again, and acknowledgements answered NOGROUP are dropped`)
+  }
+
+  /**
+   * The command's reply, or undefined once `signal` aborts. A group Redis lost is created again (where a
+   * new group starts) and the command sent again: a read or a claim goes on from there.
+   */
+  async function inGroup<R> (send: () => Promise<R>, signal: AbortSignal): Promise<R | undefined> {
+    for (;;) {
+      try {
+        return await unlessAborted(send(), signal)
+      } catch (err) {
+        if (!groupLost(err)) throw err
+        lostGroup(err)
+        await unlessAborted(ensureGroup(reader, stream, group), signal)
+      }
     }
   }
 
@@ -113,7 +128,7 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
       // an entry inside when the claim was sent is this run's, even if its XACK is answered before the reply is
       // read (nothing enters `inside` meanwhile: only this generator adds, and it waits here)
       const before = new Set(inside)
-      const raw = await unlessAborted(reader.xautoclaim(stream, group, consumer, claimIdleMs, cursor, 'COUNT', batch), signal)
+      const raw = await inGroup(async () => await reader.xautoclaim(stream, group, consumer, claimIdleMs, cursor, 'COUNT', batch), signal)
       if (raw === undefined) return
       const { next, claimed, vanished } = autoClaimReply(raw)
       if (vanished > 0) log.debug({ vanished }, 'XAUTOCLAIM returned deleted entries without their ids (Redis 6.2): skipped')
@@ -125,10 +140,10 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
 
   async function* entries (signal: AbortSignal): AsyncGenerator<SourceEntry<T>> {
     await Promise.all([reader.connect(), writer.connect()])
-    await ensureGroup()
+    await ensureGroup(reader, stream, group)
     // 1. what this consumer read before and never acknowledged (its cursor walks the pending list)
     for (let cursor = '0'; ;) {
-      const raw = await unlessAborted(reader.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'STREAMS', stream, cursor), signal)
+      const raw = await inGroup(async () => await reader.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'STREAMS', stream, cursor), signal)
       if (raw === undefined) return
       const mine = readGroupReply(raw)
       if (mine.length === 0) break
@@ -142,8 +157,8 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
         yield * claim(signal)
         claimedAt = performance.now()
       }
-      const read = reader.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'BLOCK', blockMs, 'STREAMS', stream, '>')
-      const raw = await unlessAborted(warnIfSlow(read, Math.min(blockMs + stallWarnMs, MAX_TIMEOUT_MS), stalled), signal)
+      const read = async (): Promise<unknown> => await warnIfSlow(reader.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'BLOCK', blockMs, 'STREAMS', stream, '>'), Math.min(blockMs + stallWarnMs, MAX_TIMEOUT_MS), stalled)
+      const raw = await inGroup(read, signal)
       if (raw === undefined) return
       const fresh = readGroupReply(raw)
       if (fresh.length === 0 && options.endWhenEmpty === true) return

@@ -11,7 +11,7 @@ export interface RedisStreamSourceOptions {
   /** The consumer group: created (at the stream's start, with the stream if missing) when absent, and again when Redis lost it. */
   group: string
   /** This reader's name in the group: entries it read and did not acknowledge are read again first when a
-   * source with the same name starts. Default `<hostname>-<pid>`. */
+   * source with the same name starts. Default `<hostname>-<pid>`. Other names idle long with nothing pending are removed from the group. */
   consumer?: string
   /** Entries per read (XREADGROUP COUNT): at most this many are read ahead of the pipeline. Default 128. */
   batch?: number

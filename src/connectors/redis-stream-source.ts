@@ -3,7 +3,7 @@ import type { DurableSource, SourceEntry } from './types.ts'
 import { autoClaimReply, decodeEntry, readGroupReply } from './redis-replies.ts'
 import type { StreamEntry } from './redis-replies.ts'
 import { CLOSE_GRACE_MS, STALL_WARN_MS, closeClient, redisClient, settledBy, unlessAborted, warnIfSlow } from './redis-client.ts'
-import { NEW_GROUP_ID, ensureGroup, groupLost } from './redis-group.ts'
+import { FORGET_IDLE_FACTOR, NEW_GROUP_ID, ensureGroup, groupLost, idleConsumerSweep } from './redis-group.ts'
 import { checkSourceOptions } from './redis-options.ts'
 import { MAX_TIMEOUT_MS } from '../checks/values.ts'
 import type { RedisStreamSourceOptions } from './redis-options.ts'
@@ -37,6 +37,8 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
   const reconnectMaxMs = options.reconnectMaxMs
   const reader = redisClient(url, 'reader', warnings, { lazyConnect: true, reconnectMaxMs })
   const writer = redisClient(url, 'writer', warnings, { lazyConnect: true, reconnectMaxMs })
+  // consumers that went away (a pod restarted under a new name) would stay in the group for ever
+  const forgetIdleConsumers = idleConsumerSweep(reader, stream, group, consumer, FORGET_IDLE_FACTOR * Math.max(claimIdleMs, blockMs))
   /** Entries handed to the pipeline whose XACK has not been answered: a claim must not hand one out twice. */
   const inside = new Set<string>()
   let toAck: string[] = []
@@ -103,6 +105,17 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
     }
   }
 
+  /** Removes consumers long idle with nothing pending (after a complete claim pass: whatever they held is ours now). */
+  async function forgetIdle (signal: AbortSignal): Promise<void> {
+    try {
+      const removed = await inGroup(forgetIdleConsumers, signal)
+      if (removed != null && removed.length > 0) log.info({ removed: removed.length, consumers: removed.slice(0, 10) }, 'removed consumers idle with nothing pending from the group')
+    } catch (err) {
+      // the group works the same with them in it: tried again after the next claim pass
+      warnings.warn(stream, 'forget consumers', { err }, 'removing idle consumers from the group failed')
+    }
+  }
+
   /** The entries worth handing out: deleted ones and undecodable ones are acknowledged and skipped. */
   function* usable (raw: StreamEntry[]): Generator<SourceEntry<T>> {
     for (const { id, fields } of raw) {
@@ -121,7 +134,8 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
     }
   }
 
-  async function* claim (signal: AbortSignal): AsyncGenerator<SourceEntry<T>> {
+  /** Claims what others left idle; returns true when it walked the whole pending list. */
+  async function* claim (signal: AbortSignal): AsyncGenerator<SourceEntry<T>, boolean> {
     let cursor = '0-0'
     // bounded: XAUTOCLAIM walks the pending list once, COUNT at a time, and returns 0-0 at its end
     do {
@@ -129,13 +143,14 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
       // read (nothing enters `inside` meanwhile: only this generator adds, and it waits here)
       const before = new Set(inside)
       const raw = await inGroup(async () => await reader.xautoclaim(stream, group, consumer, claimIdleMs, cursor, 'COUNT', batch), signal)
-      if (raw === undefined) return
+      if (raw === undefined) return false
       const { next, claimed, vanished } = autoClaimReply(raw)
       if (vanished > 0) log.debug({ vanished }, 'XAUTOCLAIM returned deleted entries without their ids (Redis 6.2): skipped')
       // sorted out now, not as each is pulled: one inside now may have its XACK answered before its turn
       yield * usable(claimed.filter(e => !before.has(e.id)))
       cursor = next
     } while (cursor !== '0-0')
+    return true
   }
 
   async function* entries (signal: AbortSignal): AsyncGenerator<SourceEntry<T>> {
@@ -154,7 +169,7 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
     let claimedAt = -Infinity
     while (!signal.aborted) {
       if (performance.now() - claimedAt >= claimIdleMs) {
-        yield * claim(signal)
+        if (yield * claim(signal)) await forgetIdle(signal)
         claimedAt = performance.now()
       }
       const read = async (): Promise<unknown> => await warnIfSlow(reader.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'BLOCK', blockMs, 'STREAMS', stream, '>'), Math.min(blockMs + stallWarnMs, MAX_TIMEOUT_MS), stalled)

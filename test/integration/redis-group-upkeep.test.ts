@@ -6,11 +6,12 @@ import { startRedis } from './helpers/redis-server.ts'
 import type { RedisServer } from './helpers/redis-server.ts'
 import { output, pendingCount, produce } from './helpers/streams.ts'
 import { collectingLog, consumeByHand } from './helpers/redis-by-hand.ts'
+import { idleConsumerSweep } from '../../src/connectors/redis-group.ts'
 import type { ByHand, LogLine } from './helpers/redis-by-hand.ts'
 
 /**
  * The consumer group a source reads through, when Redis loses it (a restart without persistence,
- * FLUSHALL, the stream deleted, the group destroyed): a plain run,
+ * FLUSHALL, the stream deleted, the group destroyed) and as consumers come and go: a plain run,
  * driven by hand as a run drives its connectors, against a real redis-server.
  */
 describe('redisStreamSource keeps its consumer group', () => {
@@ -80,4 +81,44 @@ describe('redisStreamSource keeps its consumer group', () => {
     expect(groupLostWarnings().length).toBe(1)
     expect(groupLostWarnings()[0]!.startId).toBe('0')
   }, 60_000)
+
+  it('removes consumers idle 10 × claimIdleMs with nothing pending after its claim pass (what one left pending claimed first), at most 100 a pass', async () => {
+    await redis.xgroup('CREATE', 'jobs', 'g', '0', 'MKSTREAM')
+    await produce(redis, 'jobs', 10)
+    // owners gone under names of their own (a pod restarted under a new peer id, each time)
+    const pipe = redis.pipeline()
+    for (let i = 0; i < 150; i++) pipe.xgroup('CREATECONSUMER', 'jobs', 'g', `gone-${i}`)
+    await pipe.exec()
+    // one left 3 entries pending: claimed by the source once idle, then it holds nothing
+    await redis.xreadgroup('GROUP', 'g', 'crashed', 'COUNT', 3, 'STREAMS', 'jobs', '>')
+    const { consumer, failure } = consume('jobs', 'jobs-out', { consumer: 'me', claimIdleMs: 200, blockMs: 100 })
+    const names = async (): Promise<Map<string, number>> => {
+      const info = await redis.xinfo('CONSUMERS', 'jobs', 'g') as Array<Array<string | number>>
+      return new Map(info.map(c => [String(c[c.indexOf('name') + 1]), Number(c[c.indexOf('pending') + 1])]))
+    }
+    // idle past 10 × 200 ms: removed within a few claim passes
+    await eventually(async () => (await names()).size === 1 ? true : undefined, 15_000, 100)
+    expect([...await names()]).toEqual([['me', 0]])
+    await eventually(async () => (await output(redis, 'jobs-out')).counts.size === 10 ? true : undefined, 10_000, 50)
+    expect(consumer.count()).toBe(10)
+    const passes = lines.filter(l => /removed consumers idle/.test(l.msg)).map(l => l.removed as number)
+    expect(passes.reduce((a, b) => a + b, 0)).toBe(151)
+    expect(Math.max(...passes)).toBe(100)
+    expect(failure()).toBeUndefined()
+  }, 30_000)
+
+  it('the removal keeps a consumer that holds entries, however long idle (they would never be read again), and the caller itself', async () => {
+    await redis.xgroup('CREATE', 'held', 'g', '0', 'MKSTREAM')
+    await produce(redis, 'held', 2)
+    await redis.xreadgroup('GROUP', 'g', 'holder', 'COUNT', 1, 'STREAMS', 'held', '>')
+    await redis.xgroup('CREATECONSUMER', 'held', 'g', 'gone')
+    await redis.xgroup('CREATECONSUMER', 'held', 'g', 'me')
+    await sleep(300)
+    // the pass alone, with no claim before it: 'holder' still holds its entry
+    const sweep = idleConsumerSweep(redis, 'held', 'g', 'me', 200)
+    expect(await sweep()).toEqual(['gone'])
+    expect(await pendingCount(redis, 'held', 'g')).toBe(1)
+    const info = await redis.xinfo('CONSUMERS', 'held', 'g') as Array<Array<string | number>>
+    expect(info.map(c => c[1]).sort()).toEqual(['holder', 'me'])
+  })
 })

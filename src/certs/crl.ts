@@ -14,6 +14,7 @@ import type { CrlEntry, VerifiedCrl } from '../trust/crl-parse.ts'
 import { normalizeSerial } from '../transport/mtls/verify.ts'
 import { writeFileAtomic } from '../trust/write-file.ts'
 import { withFileLock } from './file-lock.ts'
+import { knownExpiry, withoutExpired, writeExpiryFile } from './revoked-expiry.ts'
 
 /** Where `grid certs revoke` keeps the grid's CRL, beside ca.crt. */
 export const CRL_FILE = 'crl.pem'
@@ -50,6 +51,8 @@ export interface RevokeResult {
   peerId?: string
   /** false: the serial was already in the CRL, which is unchanged. */
   added: boolean
+  /** Entries of the previous CRL left out of this one: their certificates expired (revoked-expiry.ts). */
+  dropped: number
   crl: VerifiedCrl
   pem: string
 }
@@ -57,23 +60,32 @@ export interface RevokeResult {
 /**
  * `grid certs revoke <name|serial> --dir D`: adds the certificate `D/<name>.crt`, one
  * the join service issued to `<name>` (or to that peer id: `D/ca/issued.json`), or a
- * hex serial to `D/crl.pem`, keeping its entries, with the next CRL number.
+ * hex serial to `D/crl.pem`, with the next CRL number. The earlier entries are kept,
+ * but for those of certificates known to have expired more than a week before
+ * `now` (every node refuses them anyway): their expiry is recorded beside the CRL
+ * (`D/crl-expiry.json`), and an entry whose expiry is unknown stays.
  */
 export async function revokeInDir (dir: string, target: string, now = new Date()): Promise<RevokeResult> {
   const ca = await readCaPair(dir)
   const caCert = new X509Certificate(ca.cert)
-  const { serial, name, peerId } = await resolveTarget(dir, target, caCert, now)
+  const { serial, name, peerId, notAfter } = await resolveTarget(dir, target, caCert, now)
   const file = join(dir, CRL_FILE)
   // read, add, write under a lock shared by every `grid certs revoke` on this directory: two at once
   // would each write "the next number" with only their own entry, and one revocation would be lost
   return await withFileLock(join(dir, CRL_LOCK_FILE), async lock => {
     const previous = await readCrlFile(file, caCert)
-    if (previous?.crl.entries.some(e => e.serial === serial) === true) return { file, serial, name, peerId, added: false, crl: previous.crl, pem: previous.pem }
-    const entries = [...(previous?.crl.entries ?? []), { serial, revokedAt: now }]
+    if (previous?.crl.entries.some(e => e.serial === serial) === true) return { file, serial, name, peerId, added: false, dropped: 0, crl: previous.crl, pem: previous.pem }
+    const expiry = await knownExpiry(dir, caCert)
+    if (notAfter != null) expiry.set(serial, notAfter)
+    const kept = withoutExpired(previous?.crl.entries ?? [], expiry, now)
+    // the new entry always goes in, even for a certificate already expired: the next CRL leaves it out
+    const entries = [...kept, { serial, revokedAt: now }]
     const pem = await createCrl(ca, entries, (previous?.crl.number ?? 0n) + 1n, now)
     const crl = verifyCrl(crlDerFromPem(pem), caCert)
+    // the expiry first: a crash between the two leaves a CRL entry of unknown expiry (kept), never one dropped early
+    await writeExpiryFile(dir, entries, expiry, lock.assertHeld)
     await writeFileAtomic(file, pem, 0o644, lock.assertHeld)
-    return { file, serial, name, peerId, added: true, crl, pem }
+    return { file, serial, name, peerId, added: true, dropped: (previous?.crl.entries.length ?? 0) - kept.length, crl, pem }
   })
 }
 
@@ -93,17 +105,18 @@ export async function readCrlFile (file: string, ca: X509Certificate): Promise<{
   }
 }
 
-async function resolveTarget (dir: string, target: string, ca: X509Certificate, now: Date): Promise<{ serial: string, name?: string, peerId?: string }> {
+/** The target's serial; its notAfter when known from its certificate or the issue record (by serial: knownExpiry looks). */
+async function resolveTarget (dir: string, target: string, ca: X509Certificate, now: Date): Promise<{ serial: string, name?: string, peerId?: string, notAfter?: number }> {
   const isName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(target)
   const pem = isName ? await readFile(join(dir, `${target}.crt`), 'utf8').catch(() => undefined) : undefined
   if (pem != null) {
     const cert = new X509Certificate(pem)
     if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) throw new CertificateError(`${join(dir, `${target}.crt`)} is not signed by the CA in ${dir}`)
-    return { serial: normalizeSerial(cert.serialNumber), name: target }
+    return { serial: normalizeSerial(cert.serialNumber), name: target, notAfter: Date.parse(cert.validTo) }
   }
   // a joined node's certificate exists only on its machine: the issuer recorded its serial
   const issued = isName ? onlyIssued(await issuedTo(dir, target), target, now) : undefined
-  if (issued != null) return { serial: issued.serial, name: issued.name, peerId: issued.peerId }
+  if (issued != null) return { serial: issued.serial, name: issued.name, peerId: issued.peerId, notAfter: issued.notAfter }
   const hex = target.replace(/^0x/i, '').replace(/:/g, '')
   if (/^[0-9a-f]{1,40}$/i.test(hex)) return { serial: normalizeSerial(hex) }
   throw new CertificateError(`"${target}" is neither a certificate in ${dir} (${target}.crt), nor a name or peer id the join service issued a certificate to, nor a hex serial number`)

@@ -54,9 +54,12 @@ export class IssuedLog {
  * directories of `certsDir`: `ca/` (grid certs init), or `certsDir` itself (a CA key beside ca.crt).
  */
 export async function issuedTo (certsDir: string, target: string): Promise<IssuedRecord[]> {
+  return (await issuedIn(certsDir)).filter(issued => issued.name === target || issued.peerId === target)
+}
+
+/** Every certificate recorded in the CA-key directories of `certsDir` (see issuedTo). */
+export async function issuedIn (certsDir: string): Promise<IssuedRecord[]> {
   const found: IssuedRecord[] = []
-  for (const dir of [join(certsDir, CA_KEY_DIR), certsDir]) {
-    for (const issued of await new IssuedLog(dir).list()) if (issued.name === target || issued.peerId === target) found.push(issued)
-  }
+  for (const dir of [join(certsDir, CA_KEY_DIR), certsDir]) found.push(...await new IssuedLog(dir).list())
   return found
 }

@@ -29,7 +29,7 @@ export function revokeCommand (): Command {
       const result = await revokeInDir(dir, target)
       const what = result.name == null ? `serial ${result.serial}` : `"${result.name}" (serial ${result.serial}${result.peerId == null ? '' : `, peer id ${result.peerId}`})`
       process.stdout.write(result.added
-        ? `revoked ${what}: wrote ${result.file} (CRL number ${result.crl.number}, ${result.crl.entries.length} revoked)\n`
+        ? `revoked ${what}: wrote ${result.file} (CRL number ${result.crl.number}, ${result.crl.entries.length} revoked${result.dropped === 0 ? '' : `; ${result.dropped} expired certificate${result.dropped === 1 ? '' : 's'} no longer listed`})\n`
         : `${what} was already revoked: ${result.file} unchanged (CRL number ${result.crl.number})\n`)
       if (flags.peer == null) return
       const peer = parsePeerAddress(flags.peer)

@@ -21,7 +21,8 @@ export function findSession (tasks: AddonTasks, self: string, id: string): Sessi
   throw notHere('session', self, id)
 }
 
-function notHere (what: string, self: string, id: string): NotFoundError {
+/** The 404 for an id this node does not hold (or does not show this caller: the same answer). */
+export function notHere (what: string, self: string, id: string): NotFoundError {
   const owner = ownerOf(id)
   if (owner !== '' && owner !== self && /^[1-9A-HJ-NP-Za-km-z]{40,60}$/.test(owner)) {
     return new NotFoundError(`${what} ${id} is owned by node ${owner}: ask that node's API (this one serves only its own ${what}s)`, { owner })

@@ -1,9 +1,11 @@
 import type { Task } from '../tasks/task.ts'
 import type { TaskInfo, TaskOptions } from '../tasks/types.ts'
 import type { ApiContext } from './api-context.ts'
-import { findSession } from './lookup.ts'
 import { NotFoundError } from '../errors.ts'
 import { inputBytes, releasedAtEnd } from '../tasks/submit-budget.ts'
+import type { Principal } from './auth/scopes.ts'
+import { apiSubmitter, visibleSession } from './ownership.ts'
+import { defaultSessionId } from '../tasks/session.ts'
 
 export interface SubmitRequest {
   /** A registered task name, or (for tasks:module) an absolute module path. */
@@ -19,19 +21,23 @@ export interface SubmitRequest {
 /**
  * Submits through the API: a registered name must be registered here (an
  * unknown name must not fall through to a path); the task is followed live
- * from its first status, and recorded as `subject`'s.
+ * from its first status, and recorded as `principal`'s (its submitter), who
+ * alone (with members and admins) reads it. A session named must be one
+ * `principal` may see (or the default one): a client's tasks never land in
+ * another's session, whose stream would carry them.
  */
-export function submitTask (api: ApiContext, request: SubmitRequest, subject: string): Task {
+export function submitTask (api: ApiContext, request: SubmitRequest, principal: Principal): Task {
   const tasks = api.node.tasks
   if (request.task != null && tasks.registeredModule(request.task) == null) throw new NotFoundError(`no task registered as ${JSON.stringify(request.task)} on this node`)
   const module = request.task ?? request.module!
-  const options: TaskOptions = { priority: request.priority, timeoutMs: request.timeoutMs, maxRetries: request.maxRetries }
+  const subject = principal.subject
+  const options: TaskOptions = { priority: request.priority, timeoutMs: request.timeoutMs, maxRetries: request.maxRetries, submitter: apiSubmitter(subject) }
+  const session = request.session == null || request.session === defaultSessionId(api.node.peerId) ? undefined : visibleSession(api, principal, request.session)
   // bounded per subject, as over the tasks protocol: a token submitting in a loop with no agent free would fill the node
-  const task = releasedAtEnd(api.budgets.tasks.take(subject, inputBytes(request.input)), () => request.session == null
+  const task = releasedAtEnd(api.budgets.tasks.take(subject, inputBytes(request.input)), () => session == null
     ? tasks.submit(module, request.input, options)
-    : findSession(tasks, api.node.peerId, request.session).submit(module, request.input, options))
+    : session.submit(module, request.input, options))
   api.live.task(task)
-  api.submitters.record(task.id, subject, task.settled)
   return task
 }
 

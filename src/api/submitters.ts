@@ -3,9 +3,10 @@ import { hasScope } from './auth/scopes.ts'
 import { ForbiddenError } from '../errors.ts'
 
 /**
- * Who submitted what through the API (task and session ids → token subject),
- * so `tasks:cancel` reaches only one's own; `admin` cancels anything. An entry
- * goes when its task or session is final: cancelling it then changes nothing.
+ * Who opened each session through the API (session id → subject), so a client
+ * sees (ownership.ts) and cancels only its own; `admin` cancels anything. An
+ * entry goes when its session is done, as the session itself does. (A task
+ * records its submitter itself: ownership.ts.)
  */
 export class Submitters {
   private readonly bySubject = new Map<string, string>()

@@ -30,7 +30,7 @@ export interface TaskOptions extends Partial<TaskDefaults> {
   resources?: { cpu?: number, memoryMb?: number }
   /** Aborting it cancels the task. */
   signal?: AbortSignal
-  /** Peer id of whoever submitted it (the tasks protocol sets the remote caller's); default: the owner. */
+  /** Peer id of whoever submitted it (the tasks protocol sets the remote caller's; the HTTP API `api:<subject>`); default: the owner. */
   submitter?: string
 }
 
@@ -48,7 +48,7 @@ export interface TaskInfo {
   priority: number
   /** Attempts started so far (a retry is a second attempt). */
   attempts: number
-  /** Peer id of whoever submitted it (the owner itself for its own API calls). */
+  /** Peer id of whoever submitted it (the owner itself for its own calls; `api:<subject>` through the HTTP API). */
   submitter?: string
   /** Peer id of the agent running (or that last ran) it. */
   agent?: string

@@ -51,7 +51,8 @@ describe('the HTTP API on a grid node process (--api) with an agent', () => {
     ])
     base = String((await apiNode.firstLine(l => l.msg === 'HTTP API listening')).url)
     for (const [who, scopes] of Object.entries({ reader: ['tasks:read'], submitter: ['tasks:submit', 'tasks:read'], canceller: ['tasks:cancel'], coder: ['tasks:submit', 'tasks:module'], admin: ['admin'], nobody: [] })) {
-      tokens[who] = await bearer(SECRET, who === 'canceller' ? 'submitter' : who, scopes)
+      // one subject with several tokens: a client reads and cancels only what its own subject submitted
+      tokens[who] = await bearer(SECRET, who === 'canceller' || who === 'reader' ? 'submitter' : who, scopes)
     }
     tokens.expired = await bearer(SECRET, 'admin', ['admin'], '-1m')
     tokens.forged = await bearer(randomBytes(32).toString('hex'), 'admin', ['admin'])
@@ -116,7 +117,7 @@ describe('the HTTP API on a grid node process (--api) with an agent', () => {
     const long = await call('POST', '/v1/tasks', 'submitter', { task: 'chatty', input: { steps: 200, ms: 50 }, session: session.json.id })
     await call('POST', '/v1/tasks?wait=1', 'submitter', { task: 'square', input: 2, session: session.json.id })
     tokens.stranger = await bearer(SECRET, 'stranger', ['tasks:cancel'])
-    expect((await call('DELETE', `/v1/tasks/${enc(long.json.id)}`, 'stranger')).json).toMatchObject({ code: 'ERR_FORBIDDEN' })
+    expect((await call('DELETE', `/v1/tasks/${enc(long.json.id)}`, 'stranger')).json).toMatchObject({ status: 404, code: 'ERR_NOT_FOUND' })
     expect((await call('DELETE', `/v1/tasks/${enc(long.json.id)}`, 'admin')).status).toBe(202)
     const counts = await eventually(async () => {
       const s = await call('GET', `/v1/sessions/${enc(session.json.id)}`, 'reader')
@@ -208,7 +209,9 @@ describe('the HTTP API on a grid node process (--api) with an agent', () => {
     const signed = { 'x-gridd-timestamp': now, 'x-hub-signature-256': signHook(HOOK_SECRET, now, body) }
     const accepted = await post('build', body, signed)
     expect(accepted.status).toBe(202)
-    await eventually(async () => (await call('GET', `/v1/tasks/${enc(accepted.json.id)}`, 'reader')).json.value?.steps === 1 ? true : undefined)
+    // a hook's task is no token subject's: members and admins read it
+    await eventually(async () => (await call('GET', `/v1/tasks/${enc(accepted.json.id)}`, 'admin')).json.value?.steps === 1 ? true : undefined)
+    expect((await call('GET', `/v1/tasks/${enc(accepted.json.id)}`, 'reader')).status).toBe(404)
     expect(await post('build', body, signed)).toMatchObject({ status: 401, json: { code: 'ERR_HOOK_SIGNATURE', detail: expect.stringMatching(/replay/) } })
     expect(await post('build', body, { ...signed, 'x-hub-signature-256': signHook('wrong secret wrong', now, body) })).toMatchObject({ status: 401, json: { code: 'ERR_HOOK_SIGNATURE' } })
     expect(await post('build', '{"steps":2,"ms":1}', signed)).toMatchObject({ status: 401 })
@@ -281,6 +284,12 @@ describe('the HTTP API on a grid node process (--api) with an agent', () => {
     expect(await as(client, 'POST', '/v1/tasks?wait=1', { task: 'square', input: 5 })).toMatchObject({ status: 200, json: { value: 25 } })
     expect((await as(client, 'POST', '/v1/tasks', { module: fixture('square.mjs'), input: 5 })).status).toBe(403)
     expect(await as(member, 'POST', '/v1/tasks?wait=1', { module: fixture('square.mjs'), input: 4 })).toMatchObject({ status: 200, json: { value: 16 } })
+    // a client certificate reads what it submitted, not another client's (404); a member reads all
+    await issueIntoDir(grid.dir, 'c2', { roles: ['client'] })
+    const own = await as(client, 'POST', '/v1/tasks?wait=1', { task: 'square', input: 7 })
+    expect((await as(client, 'GET', `/v1/tasks/${encodeURIComponent(own.json.id)}`)).json).toMatchObject({ value: 49 })
+    expect((await as({ dir: grid.dir, name: 'c2' }, 'GET', `/v1/tasks/${encodeURIComponent(own.json.id)}`)).json).toMatchObject({ status: 404, code: 'ERR_NOT_FOUND' })
+    expect((await as(member, 'GET', `/v1/tasks/${encodeURIComponent(own.json.id)}`)).json).toMatchObject({ value: 49 })
     // the node's newest CRL binds its HTTPS clients too: once c1 is revoked, its certificate is no credential
     const since = tlsNode.mark()
     const revoked = await runGrid(['certs', 'revoke', 'c1', '--dir', grid.dir, '--peer', tlsNode.address])
@@ -289,4 +298,56 @@ describe('the HTTP API on a grid node process (--api) with an agent', () => {
     expect(await as(client, 'GET', '/v1/members')).toMatchObject({ status: 401, json: { code: 'ERR_UNAUTHORIZED' } })
     expect((await as(member, 'GET', '/v1/members')).status).toBe(200)
   }, 60_000)
+
+  // last: its long task fills the agent's 4 worker slots with chatty workers (and a warm spare), which a later
+  // test's other node would wait ~30 s for, until an idle one exits
+  it('a client reads, follows and cancels only what it submitted (another\'s is 404, as an id that does not exist); members and admins read all', async () => {
+    for (const who of ['alice', 'bob']) tokens[who] = await bearer(SECRET, who, ['tasks:read', 'tasks:submit', 'tasks:cancel'])
+    tokens.member = await bearer(SECRET, 'member', ['tasks:read', 'tasks:submit', 'tasks:module'])
+    const long = await call('POST', '/v1/tasks', 'alice', { task: 'chatty', input: { steps: 200, ms: 50 } })
+    const session = await call('POST', '/v1/sessions', 'alice', { name: 'alice' })
+    const done = await call('POST', '/v1/tasks?wait=1', 'alice', { task: 'square', input: 3, session: session.json.id })
+    expect(done.json).toMatchObject({ status: 'completed', value: 9 })
+    const [task, finished, sid] = [enc(long.json.id), enc(done.json.id), enc(session.json.id)]
+    const nowhere = `${apiNode.peerId}/t-00000000000000000000`
+    const missing = await call('GET', `/v1/tasks/${enc(nowhere)}`, 'bob')
+    const hidden = await call('GET', `/v1/tasks/${task}`, 'bob')
+    expect(hidden).toMatchObject({ status: 404, json: { code: 'ERR_NOT_FOUND' } })
+    expect(hidden.json.detail.replace(long.json.id, 'ID')).toBe(missing.json.detail.replace(nowhere, 'ID'))
+    expect((await call('GET', `/v1/tasks/${finished}`, 'bob')).status).toBe(404)
+    expect((await readEvents(`${base}/v1/tasks/${task}/events`, auth('bob'))).status).toBe(404)
+    expect((await readEvents(`${base}/v1/tasks/${finished}/events`, auth('bob'))).status).toBe(404)
+    expect((await call('DELETE', `/v1/tasks/${task}`, 'bob')).json).toMatchObject({ status: 404, code: 'ERR_NOT_FOUND' })
+    expect((await call('DELETE', `/v1/tasks/${finished}`, 'bob')).status).toBe(404)
+    for (const [method, path] of [['GET', `/v1/sessions/${sid}`], ['POST', `/v1/sessions/${sid}/close`], ['DELETE', `/v1/sessions/${sid}`]] as const) {
+      expect((await call(method, path, 'bob')).status, `${method} ${path}`).toBe(404)
+    }
+    expect((await readEvents(`${base}/v1/sessions/${sid}/events`, auth('bob'))).status).toBe(404)
+    // nor may it put its own tasks into another's session, whose stream would carry them
+    expect((await call('POST', '/v1/tasks', 'bob', { task: 'noop', session: session.json.id })).status).toBe(404)
+    // the default session holds everyone's tasks
+    expect((await call('GET', `/v1/sessions/${enc(`${apiNode.peerId}/s-default`)}`, 'bob')).status).toBe(404)
+    expect((await call('GET', '/v1/sessions', 'bob')).json.map((s: { id: string }) => s.id)).not.toContain(session.json.id)
+    expect((await call('GET', '/v1/sessions', 'alice')).json.map((s: { id: string }) => s.id)).toEqual([session.json.id])
+    const socket = new WebSocket(`${base.replace('http', 'ws')}/v1/ws`, { headers: auth('bob') })
+    const messages: any[] = []
+    socket.on('message', data => { messages.push(JSON.parse(String(data))) })
+    await new Promise((resolve, reject) => { socket.once('open', resolve); socket.once('error', reject) })
+    try {
+      socket.send(JSON.stringify({ op: 'subscribe', task: long.json.id }))
+      socket.send(JSON.stringify({ op: 'subscribe', session: session.json.id }))
+      await eventually(() => messages.filter(m => m.op === 'error').length === 2 ? true : undefined)
+      expect(messages.map(m => [m.op, m.code])).toEqual([['error', 'ERR_NOT_FOUND'], ['error', 'ERR_NOT_FOUND']])
+    } finally {
+      socket.close()
+    }
+    // the submitter, a member and an admin see it; the refused DELETE cancelled nothing
+    expect((await call('GET', `/v1/tasks/${task}`, 'alice')).json.status).not.toBe('cancelled')
+    expect((await call('GET', `/v1/tasks/${finished}`, 'member')).json).toMatchObject({ value: 9 })
+    expect((await call('GET', `/v1/sessions/${sid}`, 'member')).status).toBe(200)
+    expect((await call('GET', '/v1/sessions', 'member')).json.map((s: { id: string }) => s.id)).toContain(session.json.id)
+    expect((await readEvents(`${base}/v1/tasks/${finished}/events`, auth('admin'))).events.at(-1)).toMatchObject({ event: 'result', data: { value: 9 } })
+    expect((await call('DELETE', `/v1/tasks/${task}`, 'admin')).status).toBe(202)
+    expect((await call('DELETE', `/v1/sessions/${sid}`, 'alice')).status).toBe(202)
+  }, 30_000)
 })

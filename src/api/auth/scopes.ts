@@ -3,11 +3,11 @@ import type { Role } from '../../trust/roles.ts'
 /**
  * What a bearer token may do (its `scope` claim, space-separated, or `scp`
  * array), each the HTTP face of a trust-model role (DESIGN §11):
- * - `tasks:read`   - client: read tasks, sessions, members and live output
+ * - `tasks:read`   - client: read members, and the tasks and sessions this subject submitted, with their live output
  * - `tasks:submit` - client: run tasks registered by name, open sessions
  * - `tasks:cancel` - client: cancel the tasks and sessions this subject submitted
- * - `tasks:module` - member: submit a module path (choosing code to run is a member's power)
- * - `admin`        - admin (and member): every scope, and cancel anyone's tasks and sessions
+ * - `tasks:module` - member: submit a module path (choosing code to run is a member's power); read every task and session
+ * - `admin`        - admin (and member): every scope, and read and cancel anyone's tasks and sessions
  */
 export const SCOPES = ['tasks:read', 'tasks:submit', 'tasks:cancel', 'tasks:module', 'admin'] as const
 export type Scope = typeof SCOPES[number]

@@ -2,7 +2,8 @@ import * as v from 'valibot'
 import type { WebSocket } from 'ws'
 import type { ApiContext } from '../api-context.ts'
 import type { EventLog } from './event-log.ts'
-import { findSession, findTask } from '../lookup.ts'
+import { visibleSession, visibleTask } from '../ownership.ts'
+import type { Principal } from '../auth/scopes.ts'
 import { problemOf } from '../problem.ts'
 
 /** Subscriptions one socket may hold at once. */
@@ -17,6 +18,7 @@ type Target = { stream: 'task' | 'session', id: string }
 
 /**
  * One `/v1/ws` connection: the client subscribes to tasks and sessions
+ * (those `principal` may see: ownership.ts)
  * (`{"op":"subscribe","task":id,"after":seq}`), and gets each stream's
  * events as `{"op":"event","stream","id","seq","type","data"}` (replayed
  * after `after`, then live), `{"op":"end"}` when a stream ends, and
@@ -26,7 +28,7 @@ type Target = { stream: 'task' | 'session', id: string }
  * laptop asleep, a NAT that forgot it) would otherwise hold its stream slot for
  * good, as nothing is written to an idle socket that could fail.
  */
-export function serveSocket (socket: WebSocket, api: ApiContext, release: () => void): void {
+export function serveSocket (socket: WebSocket, api: ApiContext, principal: Principal, release: () => void): void {
   const subscriptions = new Map<string, () => void>()
   const send = (message: Record<string, unknown>): void => {
     if (socket.readyState !== socket.OPEN) return
@@ -45,8 +47,8 @@ export function serveSocket (socket: WebSocket, api: ApiContext, release: () => 
     subscriptions.delete(key)
     if (subscriptions.size >= MAX_SUBSCRIPTIONS) throw new RangeError(`at most ${MAX_SUBSCRIPTIONS} subscriptions per socket`)
     const log: EventLog = to.stream === 'task'
-      ? api.live.task(findTask(api.node.tasks, api.node.peerId, to.id))
-      : api.live.session(findSession(api.node.tasks, api.node.peerId, to.id))
+      ? api.live.task(visibleTask(api, principal, to.id))
+      : api.live.session(visibleSession(api, principal, to.id))
     const resume = log.resume(after)
     send({ op: 'subscribed', ...to, gap: resume.gap })
     // set before follow: a stream already ended calls onEnd at once

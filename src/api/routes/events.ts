@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify'
 import type { ApiContext } from '../api-context.ts'
 import type { EventLog } from '../live/event-log.ts'
 import { idParams, problemResponses } from '../schemas.ts'
-import { findSession, findTask } from '../lookup.ts'
+import { visibleSession, visibleTask } from '../ownership.ts'
+import type { Principal } from '../auth/scopes.ts'
 import { serveEvents } from '../live/sse.ts'
 
 const eventsQuery = { type: 'object', properties: { after: { type: 'string', pattern: '^\\d{1,15}$' } } } as const
@@ -10,12 +11,12 @@ const description = 'Server-sent events, each with an id: status, progress, log,
 
 /** `GET /v1/tasks/:id/events`, `GET /v1/sessions/:id/events`. */
 export function eventRoutes (app: FastifyInstance, api: ApiContext): void {
-  const stream = (url: string, summary: string, logOf: (id: string) => EventLog): void => {
+  const stream = (url: string, summary: string, logOf: (principal: Principal, id: string) => EventLog): void => {
     app.get<{ Params: { id: string } }>(url, {
       config: { scope: 'tasks:read' },
       schema: { summary, description, tags: ['live'], params: idParams, querystring: eventsQuery, response: { ...problemResponses } }
-    }, async (request, reply) => serveEvents(request, reply, logOf(request.params.id), { maxBufferedBytes: api.settings.maxBufferedBytes, release: api.streams.take(request.principal!.subject) }))
+    }, async (request, reply) => serveEvents(request, reply, logOf(request.principal!, request.params.id), { maxBufferedBytes: api.settings.maxBufferedBytes, release: api.streams.take(request.principal!.subject) }))
   }
-  stream('/v1/tasks/:id/events', 'Follow a task live (text/event-stream)', id => api.live.task(findTask(api.node.tasks, api.node.peerId, id)))
-  stream('/v1/sessions/:id/events', 'Follow every task of a session live (text/event-stream)', id => api.live.session(findSession(api.node.tasks, api.node.peerId, id)))
+  stream('/v1/tasks/:id/events', 'Follow a task live (text/event-stream)', (principal, id) => api.live.task(visibleTask(api, principal, id)))
+  stream('/v1/sessions/:id/events', 'Follow every task of a session live (text/event-stream)', (principal, id) => api.live.session(visibleSession(api, principal, id)))
 }

@@ -66,7 +66,8 @@ export function hookRoutes (app: FastifyInstance, api: ApiContext, hooks: Map<st
       verifier.verify(hook.secret, { signature: header(request.headers[SIGNATURE_HEADER]), timestamp: header(request.headers[TIMESTAMP_HEADER]) }, body)
       const shared = await allHooks(request)
       if (!shared.isAllowed && shared.isExceeded) throw new RateLimitedError(shared.ttl)
-      const task = submitTask(api, { task: hook.task, input: inputOf(body, request.headers['content-type']) }, `hook:${hook.name}`)
+      // a caller with no scopes: its tasks are read by members and admins only (no token's `sub` starts with hook:)
+      const task = submitTask(api, { task: hook.task, input: inputOf(body, request.headers['content-type']) }, { subject: `hook:${hook.name}`, scopes: new Set() })
       if (hook.wait === true) {
         await settledWithin(task, { signal: replySignal(reply), timeoutMs: api.settings.maxWaitMs })
         if (task.final) return await sendHeld(api, reply, `hook:${hook.name}`, 200, taskView(task))

@@ -3,7 +3,7 @@ import type { ApiContext } from '../api-context.ts'
 import type { Session } from '../../tasks/session.ts'
 import type { SessionOptions } from '../../tasks/types.ts'
 import { idParams, problemResponses, sessionBodySchema, sessionSchema } from '../schemas.ts'
-import { findSession } from '../lookup.ts'
+import { readsAll, visibleSession } from '../ownership.ts'
 import { MAX_LIST } from '../../tasks/protocol-schema.ts'
 
 /** `POST /v1/sessions`, `GET /v1/sessions`, `GET /v1/sessions/:id`, `POST /v1/sessions/:id/close`, `DELETE /v1/sessions/:id`. */
@@ -25,28 +25,33 @@ export function sessionRoutes (app: FastifyInstance, api: ApiContext): void {
 
   app.get('/v1/sessions', {
     config: { scope: 'tasks:read' },
-    schema: { summary: `The sessions of this node, with counts by status (at most ${MAX_LIST})`, tags: ['sessions'], response: { 200: { type: 'array', items: sessionSchema }, ...problemResponses } }
-  }, async () => api.node.tasks.sessions().slice(0, MAX_LIST).map(sessionView))
+    schema: { summary: `The sessions of this node (a client: those it opened), with counts by status (at most ${MAX_LIST})`, tags: ['sessions'], response: { 200: { type: 'array', items: sessionSchema }, ...problemResponses } }
+  }, async (request) => {
+    const principal = request.principal!
+    // a client lists the sessions it opened; members and admins all
+    const all = readsAll(principal)
+    return api.node.tasks.sessions().filter(s => all || api.submitters.submitter(s.id) === principal.subject).slice(0, MAX_LIST).map(sessionView)
+  })
 
   app.post<{ Params: { id: string } }>('/v1/sessions/:id/close', {
     config: { scope: 'tasks:submit' },
     schema: { summary: 'Close a session: no new tasks; those in it run to their end, then it is forgotten (its own submitter, or admin); the default session stays open', tags: ['sessions'], params: idParams, response: { 202: sessionSchema, ...problemResponses } }
   }, async (request, reply) => {
-    const session = findSession(api.node.tasks, api.node.peerId, request.params.id)
+    const session = visibleSession(api, request.principal!, request.params.id)
     session.closeByRequest(() => { api.submitters.checkMayCancel(request.principal!, session.id, false, 'close') })
     return await reply.code(202).send(sessionView(session))
   })
 
   app.get<{ Params: { id: string } }>('/v1/sessions/:id', {
     config: { scope: 'tasks:read' },
-    schema: { summary: 'A session: its defaults, whether it is closed, its tasks counted by status (and retries)', tags: ['sessions'], params: idParams, response: { 200: sessionSchema, ...problemResponses } }
-  }, async (request) => sessionView(findSession(api.node.tasks, api.node.peerId, request.params.id)))
+    schema: { summary: 'A session: its defaults, whether it is closed, its tasks counted by status (and retries); a client sees only the sessions it opened', tags: ['sessions'], params: idParams, response: { 200: sessionSchema, ...problemResponses } }
+  }, async (request) => sessionView(visibleSession(api, request.principal!, request.params.id)))
 
   app.delete<{ Params: { id: string } }>('/v1/sessions/:id', {
     config: { scope: 'tasks:cancel' },
     schema: { summary: 'Cancel a session: every task not yet final, and no new ones (its own submitter, or admin); the default session stays open', tags: ['sessions'], params: idParams, response: { 202: sessionSchema, ...problemResponses } }
   }, async (request, reply) => {
-    const session = findSession(api.node.tasks, api.node.peerId, request.params.id)
+    const session = visibleSession(api, request.principal!, request.params.id)
     api.submitters.checkMayCancel(request.principal!, session.id, false)
     const reason = `cancelled through the HTTP API by ${request.principal!.subject}`
     session.cancelByRequest(reason)

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { ApiContext } from '../api-context.ts'
 import { acceptedSchema, idParams, outcomeSchema, problemResponses, submitBodySchema, taskSchema, waitQuery, wantsWait } from '../schemas.ts'
-import { findTask } from '../lookup.ts'
+import { checkMayCancelTask, visibleTask } from '../ownership.ts'
 import { submitTask, taskView } from '../submit.ts'
 import { settledWithin } from '../../tasks/settled-within.ts'
 import type { SubmitRequest } from '../submit.ts'
@@ -24,7 +24,7 @@ export function taskRoutes (app: FastifyInstance, api: ApiContext): void {
   }, async (request, reply) => {
     const principal = request.principal!
     if (request.body.module != null && !hasScope(principal, 'tasks:module')) throw new ForbiddenError('running a module path needs the scope tasks:module (member): tasks:submit runs registered task names only')
-    const task = submitTask(api, request.body, principal.subject)
+    const task = submitTask(api, request.body, principal)
     if (wantsWait(request.query)) {
       // bounded, as over the tasks protocol: a task queued with no agent free has no timeout running yet
       await settledWithin(task, { signal: replySignal(reply), timeoutMs: api.settings.maxWaitMs })
@@ -36,15 +36,15 @@ export function taskRoutes (app: FastifyInstance, api: ApiContext): void {
 
   app.get<{ Params: { id: string } }>('/v1/tasks/:id', {
     config: { scope: 'tasks:read' },
-    schema: { summary: 'A task: status, attempts, agent, times, and its value or error once final', tags: ['tasks'], params: idParams, response: { 200: taskSchema, ...problemResponses } }
-  }, async (request, reply) => await sendHeld(api, reply, request.principal!.subject, 200, taskView(findTask(api.node.tasks, api.node.peerId, request.params.id))))
+    schema: { summary: 'A task: status, attempts, agent, times, and its value or error once final (a client sees only the tasks it submitted: others are 404)', tags: ['tasks'], params: idParams, response: { 200: taskSchema, ...problemResponses } }
+  }, async (request, reply) => await sendHeld(api, reply, request.principal!.subject, 200, taskView(visibleTask(api, request.principal!, request.params.id))))
 
   app.delete<{ Params: { id: string } }>('/v1/tasks/:id', {
     config: { scope: 'tasks:cancel' },
-    schema: { summary: 'Cancel a task (its own submitter, or admin); answers with the task as it stands', tags: ['tasks'], params: idParams, response: { 202: taskSchema, ...problemResponses } }
+    schema: { summary: 'Cancel a task (its own submitter, or admin; another client\'s is 404); answers with the task as it stands', tags: ['tasks'], params: idParams, response: { 202: taskSchema, ...problemResponses } }
   }, async (request, reply) => {
-    const task = findTask(api.node.tasks, api.node.peerId, request.params.id)
-    api.submitters.checkMayCancel(request.principal!, task.id, task.final)
+    const task = visibleTask(api, request.principal!, request.params.id)
+    checkMayCancelTask(request.principal!, task)
     task.cancel(`cancelled through the HTTP API by ${request.principal!.subject}`)
     return await sendHeld(api, reply, request.principal!.subject, 202, taskView(task))
   })

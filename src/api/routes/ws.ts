@@ -26,7 +26,7 @@ export function wsRoutes (app: FastifyInstance, api: ApiContext): void {
         socket.close(1013, 'too many live streams open')
         return
       }
-      serveSocket(socket, api, release)
+      serveSocket(socket, api, request.principal!, release)
     }
   })
 }

@@ -130,14 +130,14 @@ describe('the API server (in process, stub node)', () => {
     expect([refused.status, ((await refused.json()) as { code: string }).code]).toEqual([429, 'ERR_TASK_LIMIT'])
     // another subject has room of its own
     expect((await post('/v1/sessions', {}, { ...ci, authorization: `Bearer ${await token('other')}` })).status).toBe(201)
-    // closed (by its submitter: another subject may not) and done, a session gives its room back
-    expect((await post(`/v1/sessions/${encodeURIComponent(opened[0]!)}/close`, {}, { ...ci, authorization: `Bearer ${await token('other')}` })).status).toBe(403)
+    // closed (by its submitter: another subject does not even see it) and done, a session gives its room back
+    expect((await post(`/v1/sessions/${encodeURIComponent(opened[0]!)}/close`, {}, { ...ci, authorization: `Bearer ${await token('other')}` })).status).toBe(404)
     const closed = await post(`/v1/sessions/${encodeURIComponent(opened[0]!)}/close`, {})
     expect([closed.status, ((await closed.json()) as { closed: boolean }).closed]).toEqual([202, true])
     await new Promise(resolve => setTimeout(resolve, 10))
     expect((await post('/v1/sessions', {})).status).toBe(201)
-    // the default session cannot be closed
-    expect((await post('/v1/sessions/P%2Fs-default/close', {})).status).toBe(400)
+    // the default session cannot be closed (and holds everyone's tasks: a client does not see it)
+    expect((await post('/v1/sessions/P%2Fs-default/close', {})).status).toBe(404)
     // tasks: their inputs at most 64 MiB per subject (3 MiB each: 21 fit); ending one gives its room back
     const input = 'x'.repeat(3 * 1024 * 1024)
     const fits = Math.floor(MAX_OPEN_INPUT_BYTES_PER_PEER / (input.length + 2))

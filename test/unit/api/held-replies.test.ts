@@ -3,6 +3,7 @@ import { connect } from 'node:net'
 import type { Socket } from 'node:net'
 import { MAX_UNSENT_REPLY_BYTES } from '../../../src/tasks/result-cap.ts'
 import { tokenServer } from './token-server.ts'
+import { apiSubmitter } from '../../../src/api/ownership.ts'
 
 const cleanup: Array<() => Promise<unknown> | unknown> = []
 afterEach(async () => { for (const undo of cleanup.splice(0).reverse()) await undo() })
@@ -22,7 +23,7 @@ async function getWithoutReading (port: number, path: string, token: string): Pr
 it('a client asking for a large task result on many connections without reading cannot make the node hold them all: past the bound, 429', async () => {
   const { server, session, token: tokenOf } = await tokenServer(cleanup, { rateLimit: 1000 })
   const token = await tokenOf('tasks:read', 'reader')
-  const task = session.submit('noop', null)
+  const task = session.submit('noop', null, { submitter: apiSubmitter('reader') })
   task.complete('v'.repeat(8 * MB))
   const port = Number(new URL(server.url).port)
   const statuses: number[] = []

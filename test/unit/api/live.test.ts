@@ -11,6 +11,7 @@ import { parseHookSpec } from '../../../src/api/hooks/hook-config.ts'
 import { ConfigError, HookSignatureError } from '../../../src/errors.ts'
 import { stubNode } from './stub-node.ts'
 import { tokenServer } from './token-server.ts'
+import { apiSubmitter } from '../../../src/api/ownership.ts'
 
 describe('EventLog', () => {
   it('numbers events, replays those after an id then follows, keeps the last `capacity`, and says when a resume has a hole', () => {
@@ -111,7 +112,7 @@ describe('an event stream reader that does not read', () => {
 
   it('is dropped once more than maxBufferedBytes wait unsent', async () => {
     const { server, session, token: tokenOf } = await tokenServer(cleanup, { maxBufferedBytes: 64 * 1024 })
-    const task = session.submit('noop', null)
+    const task = session.submit('noop', null, { submitter: apiSubmitter('r') })
     const token = await tokenOf('tasks:read', 'r')
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       get(`${server.url}/v1/tasks/${encodeURIComponent(task.id)}/events`, { headers: { authorization: `Bearer ${token}` } }, resolve).on('error', reject)
@@ -177,16 +178,17 @@ describe('the live streams of one subject', () => {
 
   it('are bounded: one token opening streams in a loop cannot take every slot and lock the others out', async () => {
     const { server, session, token } = await tokenServer(cleanup, { maxStreams: 8, maxStreamsPerSubject: 3 })
-    const task = session.submit('noop', null)
+    // each reads a task of its own (a client sees no other's)
+    const tasks = new Map(['mallory', 'alice'].map(subject => [subject, session.submit('noop', null, { submitter: apiSubmitter(subject) })]))
     const tokenOf = async (subject: string): Promise<string> => await token('tasks:read', subject)
-    const follow = async (token: string): Promise<IncomingMessage> => await new Promise((resolve, reject) => {
-      get(`${server.url}/v1/tasks/${encodeURIComponent(task.id)}/events`, { headers: { authorization: `Bearer ${token}` } }, res => { cleanup.push(() => { res.destroy() }); resolve(res) }).on('error', reject)
+    const follow = async (token: string, subject = 'mallory'): Promise<IncomingMessage> => await new Promise((resolve, reject) => {
+      get(`${server.url}/v1/tasks/${encodeURIComponent(tasks.get(subject)!.id)}/events`, { headers: { authorization: `Bearer ${token}` } }, res => { cleanup.push(() => { res.destroy() }); resolve(res) }).on('error', reject)
     })
     const mallory = await tokenOf('mallory')
     const statuses: number[] = []
     for (let i = 0; i < 8; i++) statuses.push((await follow(mallory)).statusCode ?? 0)
     expect(statuses).toEqual([200, 200, 200, 503, 503, 503, 503, 503])
-    expect((await follow(await tokenOf('alice'))).statusCode).toBe(200)
+    expect((await follow(await tokenOf('alice'), 'alice')).statusCode).toBe(200)
     // the refusal says whose streams are too many
     const refused = await follow(mallory)
     const body = await new Promise<string>(resolve => { let text = ''; refused.on('data', (chunk: Buffer) => { text += String(chunk) }).on('end', () => { resolve(text) }) })

@@ -17,7 +17,7 @@ export function stubNode (): { node: { peerId: string, members: () => Member[], 
   // the default session, then each one opened (POST /v1/sessions opens a new one, as a node does)
   const sessions = [session]
   const tasks = {
-    submit: (module: string, input: unknown) => session.submit(module, input),
+    submit: (module: string, input: unknown, options?: Parameters<Session['submit']>[2]) => session.submit(module, input, options),
     getTask: (id: string) => sessions.map(s => s.get(id)).find(t => t != null),
     getSession: (id: string) => sessions.find(s => s.id === id),
     sessions: () => [...sessions],

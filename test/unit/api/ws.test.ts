@@ -7,6 +7,7 @@ import { SignJWT } from 'jose'
 import { startApiServer } from '../../../src/api/server.ts'
 import { MAX_SUBSCRIPTIONS } from '../../../src/api/live/ws-session.ts'
 import { stubNode } from './stub-node.ts'
+import { apiSubmitter } from '../../../src/api/ownership.ts'
 
 const cleanup: Array<() => Promise<unknown> | unknown> = []
 afterEach(async () => { for (const undo of cleanup.splice(0).reverse()) await undo() })
@@ -48,7 +49,7 @@ describe('GET /v1/ws', () => {
     socket.send(JSON.stringify({ op: 'dance' }))
     await until(() => messages.filter(m => m.op === 'error').length === 3)
     expect(messages.map(m => m.code)).toEqual(['ERR_NOT_FOUND', 'ERR_VALIDATION', 'ERR_VALIDATION'])
-    const tasks = Array.from({ length: MAX_SUBSCRIPTIONS + 1 }, () => session.submit('noop', null))
+    const tasks = Array.from({ length: MAX_SUBSCRIPTIONS + 1 }, () => session.submit('noop', null, { submitter: apiSubmitter('r') }))
     for (const task of tasks) socket.send(JSON.stringify({ op: 'subscribe', task: task.id }))
     await until(() => messages.filter(m => m.op === 'subscribed').length === MAX_SUBSCRIPTIONS && messages.filter(m => m.op === 'error').length === 4)
     expect(messages.at(-1)).toMatchObject({ op: 'error', code: 'ERR_VALIDATION', message: expect.stringMatching(/subscriptions/) })
@@ -59,7 +60,7 @@ describe('GET /v1/ws', () => {
 
   it('subscribing again to the same stream answers again and replays from the new `after`, with one subscription', async () => {
     const { socket, messages, session } = await open()
-    const task = session.submit('noop', null)
+    const task = session.submit('noop', null, { submitter: apiSubmitter('r') })
     socket.send(JSON.stringify({ op: 'subscribe', task: task.id }))
     await until(() => messages.some(m => m.op === 'subscribed'))
     task.log('one')
@@ -78,7 +79,7 @@ describe('GET /v1/ws', () => {
 
   it('closes a socket that does not read once more than maxBufferedBytes wait unsent', async () => {
     const { socket, messages, session } = await open({ maxBufferedBytes: 64 * 1024 })
-    const task = session.submit('noop', null)
+    const task = session.submit('noop', null, { submitter: apiSubmitter('r') })
     socket.send(JSON.stringify({ op: 'subscribe', task: task.id }))
     await until(() => messages.some(m => m.op === 'subscribed'))
     // the client stops reading its socket: what the server sends piles up in the kernel, then in the server

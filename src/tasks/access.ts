@@ -12,7 +12,8 @@ export interface Caller {
 /** Roles that may act on any task and session of the grid (DESIGN §11: members own sessions; admins may do anything). */
 const OPERATORS: readonly Role[] = ['member', 'admin']
 
-function isOperator (caller: Caller): boolean {
+/** Members and admins: they see every task (a client, only its own). */
+export function isOperator (caller: Caller): boolean {
   return OPERATORS.some(role => caller.roles.has(role))
 }
 
@@ -26,7 +27,9 @@ function refuse (caller: Caller, what: string): ForbiddenError {
  * registered names; a client reads and cancels only the tasks it submitted
  * (results are its data), members and admins any; opening, closing and
  * cancelling sessions is for members and admins; listing sessions and their
- * task states is for every role (like `grid status`).
+ * counts is for every role (like `grid status`), but a session's tasks a client
+ * is shown are only its own (their modules, errors and progress are its data,
+ * as over the HTTP API).
  */
 export function checkRequest (caller: Caller, request: TasksRequest): void {
   switch (request.op) {

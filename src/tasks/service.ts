@@ -14,7 +14,7 @@ import type { Tasks } from './tasks.ts'
 import type { Task } from './task.ts'
 import type { Session } from './session.ts'
 import { defaultSessionId } from './session.ts'
-import { checkRequest, checkTaskAccess } from './access.ts'
+import { checkRequest, checkTaskAccess, isOperator } from './access.ts'
 import { isFinal } from './types.ts'
 import { sha256 as hashOf } from '../wire/module-ref.ts'
 import type { Caller } from './access.ts'
@@ -196,7 +196,9 @@ export class TasksService {
       case 'session-list': return { ok: true, sessions: tasks.sessions().slice(0, MAX_LIST).map(summary) }
       case 'session-show': {
         const session = this.session(request.id)
-        return { ok: true, session: summary(session), tasks: session.tasks({ status: request.status }).slice(0, request.limit ?? DEFAULT_LIST) }
+        const all = session.tasks({ status: request.status })
+        const visible = isOperator(caller) ? all : all.filter(t => t.submitter === caller.peer)
+        return { ok: true, session: summary(session), tasks: visible.slice(0, request.limit ?? DEFAULT_LIST) }
       }
       case 'session-close': {
         const session = this.session(request.id)

@@ -36,10 +36,11 @@ export function sessionCommand (): Command {
   const show = withTasksClientOptions(new Command('show').description('a session\'s counts by status and its tasks').argument('<id>', 'the session id (`<owner peer id>/s-…`)')
     .option('--json', 'print JSON')
     .addOption(new Option('--status <status>', 'only tasks in this status').choices(TASK_STATUSES))
-    .addOption(intOption('--limit <n>', `list at most this many tasks (default 1000, at most ${MAX_LIST})`, 0, MAX_LIST)), '"client"')
+    .addOption(intOption('--limit <n>', `list at most this many tasks (default 1000, at most ${MAX_LIST})`, 0, MAX_LIST)), '"node" (a client certificate is shown only its own tasks)')
     .action(async (id: string, flags: ShowFlags) => {
       checkSessionId(id)
-      const answer = await withTasksClient(flags, 'client', async (libp2p, target, signal) => await requestTasks(libp2p, target, { op: 'session-show', id, status: flags.status, limit: flags.limit }, { signal }))
+      // as `grid task get`: the member's view by default; a client's lists only the tasks it submitted
+      const answer = await withTasksClient(flags, 'node', async (libp2p, target, signal) => await requestTasks(libp2p, target, { op: 'session-show', id, status: flags.status, limit: flags.limit }, { signal }))
       if (flags.json === true) {
         process.stdout.write(`${printableJson({ ...answer.session, tasks: answer.tasks ?? [] })}\n`)
         return

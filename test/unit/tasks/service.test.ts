@@ -154,14 +154,21 @@ describe('TasksService (the tasks protocol, components stubbed)', () => {
     expect(errorCode(await svc.serve(member, { op: 'get', id: theirs.id!, relay: { caller: member, roles: ['member'] } }))).toBeUndefined()
   })
 
-  it('session ops: a client lists and shows, only members and admins open, close and cancel; the default session stays open', async () => {
+  it('session ops: a client lists and shows (its own tasks only), only members and admins open, close and cancel; the default session stays open', async () => {
     const { svc, tasks } = await service()
     expect(errorCode(await svc.serve(client, { op: 'session-open', name: 'x' }))).toBe('ERR_FORBIDDEN')
     const opened = await svc.serve(member, { op: 'session-open', name: 'batch' })
     if (!opened.ok) throw new Error('open failed')
     await svc.serve(member, { ...submitName, session: opened.id })
+    // a client sees the session's counts, but of its tasks only its own (a member's module, errors and progress are not its to read)
     const shown = await svc.serve(client, { op: 'session-show', id: opened.id! })
-    expect(shown.ok && [shown.session?.counts.queued, shown.tasks?.length]).toEqual([1, 1])
+    expect(shown.ok && [shown.session?.counts.queued, shown.tasks?.length]).toEqual([1, 0])
+    const own = await svc.serve(client, { ...submitName, session: opened.id })
+    if (!own.ok) throw new Error('submit failed')
+    const mine = await svc.serve(client, { op: 'session-show', id: opened.id! })
+    expect(mine.ok && [mine.session?.counts.queued, mine.tasks?.map(t => t.id)]).toEqual([2, [own.id]])
+    const all = await svc.serve(member, { op: 'session-show', id: opened.id! })
+    expect(all.ok && all.tasks?.length).toBe(2)
     expect(errorCode(await svc.serve(client, { op: 'session-cancel', id: opened.id! }))).toBe('ERR_FORBIDDEN')
     await svc.serve(client, submitName)
     const defaultId = `${self}/s-default`

@@ -34,6 +34,8 @@ export interface MemberBeatsInit {
   incarnation: () => number
   /** A watched member's beat (its incarnation). */
   onBeat: (id: string, incarnation: number) => void
+  /** A line to a watched member opened: its first beat is on its way. */
+  onLine?: (id: string) => void
 }
 
 /**
@@ -112,8 +114,10 @@ export class MemberBeats {
     try {
       const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)])
       const line = await BeatLine.open(connection, this.init.periodMs, incarnation => { this.init.onBeat(id, incarnation) }, { signal })
-      if (this.watched.get(id) === w && !this.abort.signal.aborted) w.line = line
-      else line.close()
+      if (this.watched.get(id) === w && !this.abort.signal.aborted) {
+        w.line = line
+        this.init.onLine?.(id)
+      } else line.close()
     } catch (err) {
       if ((err as Error).name === 'UnsupportedProtocolError') w.pingOnlyOn = connection
       this.init.log.trace({ member: id, err }, 'beat line not opened')

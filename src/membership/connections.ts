@@ -124,9 +124,16 @@ export class MemberConnections {
     }
   }
 
-  /** The members this node pings (MonitorRing's targets). */
+  /**
+   * The members this node watches (MonitorRing's targets). One it has no connection to (beyond the mesh
+   * cap, or a joiner that has not dialled it) is dialled now, not at the next mesh repair: its beat line needs one.
+   */
   watch (ids: string[]): void {
     this.watched = new Set(ids)
+    for (const id of ids) {
+      const member = this.hooks.lookup(id)
+      if (member?.state === 'alive') this.connect(member)
+    }
   }
 
   /** Connect to alive members we have no connection to (after a sync taught us of them). */

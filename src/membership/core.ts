@@ -191,6 +191,11 @@ export class MembershipCore {
     return this.table.acked(id, incarnation, now)
   }
 
+  /** The beat line to a watched member opened: a newly watched member's silence counts from now. */
+  onLineOpened (id: string, now: number): void {
+    this.table.lineOpened(id, now)
+  }
+
   /**
    * A dial to `id` went unanswered. A hearsay row whose own signed heartbeats keep coming is kept
    * (table-hearsay.ts) while the last is under twice the refresh interval old: an unchanged member

@@ -101,7 +101,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
       rejections: this.rejections,
       periodMs: config.heartbeatMs,
       incarnation: () => this.core.entry().incarnation,
-      onBeat: (id, incarnation) => { this.acked(id, incarnation) }
+      onBeat: (id, incarnation) => { this.acked(id, incarnation) },
+      onLine: id => { if (this.running) this.core.onLineOpened(id, performance.now()) }
     })
     this.connections = new MemberConnections(libp2p, this.log, config, {
       lookup: id => this.core.table.get(id, performance.now()),

@@ -51,6 +51,8 @@ export interface MemberRecord {
    * repeated, or every node would re-broadcast every incident and the traffic would grow with N.
    */
   ownClaim: boolean
+  /** When this node started watching the member, until its beat line opened or it beat (table-watch.ts). */
+  watchedAt?: number
 }
 
 export interface Claim {

@@ -9,6 +9,7 @@ import type { HeartbeatOrder } from './seq-window.ts'
 import { dropsUnanswered, heardOwnWord, heardUnverified, rowPlace } from './table-hearsay.ts'
 import type { HearsayRows } from './table-hearsay.ts'
 import { liveReports, ownClaims } from './table-claims.ts'
+import { awaitingLine, lineOpened, startWatching } from './table-watch.ts'
 import type { ClaimRows } from './table-claims.ts'
 import type { Claim, LiveReport, MemberRecord, MemberTableInit } from './table-record.ts'
 
@@ -170,20 +171,22 @@ export class MemberTable {
     const rec = this.records.get(id)
     if (rec != null && !rec.direct) Object.assign(rec, { direct: true, entry: { ...rec.entry, incarnation } })
     if (rec == null || incarnation < rec.entry.incarnation) return []
-    rec.ownWordAt = now
+    Object.assign(rec, { ownWordAt: now, watchedAt: undefined })
     if (rec.entry.state === 'suspect') return this.transition(rec, { ...rec.entry, state: 'alive' }, now, 'member:update')
     if (rec.entry.state === 'alive') rec.lastHeardAt = now
     return []
   }
 
-  /** The members this node watches from now on; one newly watched gets a full silence period of grace. */
+  /** The members this node watches from now on; one newly watched is silent only from when its line opens (table-watch.ts). */
   setMonitored (ids: Iterable<string>, now: number): void {
     const next = new Set(ids)
-    for (const id of next) {
-      const rec = this.records.peek(id)
-      if (rec != null && this.monitored?.has(id) !== true && rec.entry.state === 'alive' && rec.lastHeardAt < now) this.records.get(id)!.lastHeardAt = now
-    }
+    for (const id of next) if (this.monitored?.has(id) !== true && this.records.peek(id)?.entry.state === 'alive') startWatching(this.records.get(id)!, now)
     this.monitored = next
+  }
+
+  /** The beat line to a watched member opened: its silence counts from now if it was waiting for one. */
+  lineOpened (id: string, now: number): void {
+    if (this.records.peek(id)?.watchedAt != null) lineOpened(this.records.get(id)!, now)
   }
 
   private watches (id: string): boolean {
@@ -255,7 +258,7 @@ export class MemberTable {
       const seen = this.records.peek(id)
       if (seen == null) continue
       const state = seen.entry.state
-      if (state === 'alive' && this.watches(id) && !this.hearsRecently(seen, now)) {
+      if (state === 'alive' && this.watches(id) && !this.hearsRecently(seen, now) && !awaitingLine(seen, now, this.init.suspectAfterMs * this.slowness)) {
         const rec = this.records.get(id)!
         rec.suspectedAt = now
         rec.confirmations = undefined
@@ -293,11 +296,7 @@ export class MemberTable {
   forgive (now: number): void {
     for (const id of this.watchable()) {
       const rec = this.records.get(id)
-      if (rec != null) {
-        rec.lastHeardAt = now
-        rec.ownWordAt = now
-        rec.suspectedAt = now
-      }
+      if (rec != null) Object.assign(rec, { lastHeardAt: now, ownWordAt: now, suspectedAt: now })
     }
   }
 

@@ -148,7 +148,8 @@ describe('MembershipCore: claims of unverified signers', () => {
       const core = new MembershipCore(config, entry('me', { incarnation: NOW }), 0, { reject: () => {}, certify: e => e, wallNow: () => NOW, verified: id => verified || !id.startsWith('ghost') })
       for (const id of ['A', 'B', 'C', 'D']) core.onHeartbeat({ v: 1, seq: 0, member: entry(id), suspects: [], hears: [] }, id, 0)
       let now = 0
-      for (; now <= config.suspectAfterMs; now += 25) core.tick(now)
+      // no beat line opens here: A is suspected when the wait for one ends (two silence windows)
+      for (; now <= 2 * config.suspectAfterMs; now += 25) core.tick(now)
       expect(core.table.get('A', now)?.state).toBe('suspect')
       for (let i = 0; i < 3; i++) core.onHeartbeat({ v: 1, seq: 1, member: entry(`ghost-${i}`), suspects: [{ id: 'A', incarnation: 0, state: 'suspect' }], hears: [] }, `ghost-${i}`, now)
       for (; core.table.get('A', now)?.state === 'suspect'; now += 25) core.tick(now)

@@ -133,7 +133,8 @@ describe('Membership against a hostile member (stubbed libp2p and gossipsub)', (
     await start()
     const old = heartbeatOf(a)
     await pubsub.deliver(old, a)
-    await aBeats(2 * HEARTBEAT_MS)
+    // past the wait for a beat line (none opens here: A only gossips), so A's silence alone counts
+    await aBeats(2 * config.suspectAfterMs)
     // last heard a heartbeat ago; the detector ticks every heartbeat / 4
     await vi.advanceTimersByTimeAsync(config.suspectAfterMs - HEARTBEAT_MS + HEARTBEAT_MS / 4)
     expect(typesFor(a)).toEqual(['member:join', 'member:suspect'])

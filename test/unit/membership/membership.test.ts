@@ -98,7 +98,8 @@ describe('Membership (stubbed libp2p and gossipsub)', () => {
   })
 
   it('heartbeat loss: suspect after suspectAfterMs, failed after the suspicion timeout, then redialled with backoff', async () => {
-    await aBeats(2 * HEARTBEAT_MS)
+    // past the wait for a beat line (none opens here: A only gossips), so A's silence alone counts
+    await aBeats(2 * config.suspectAfterMs)
     // A was last heard one heartbeat ago; the detector ticks every heartbeat / 4
     await vi.advanceTimersByTimeAsync(config.suspectAfterMs - HEARTBEAT_MS + TICK_MS)
     expect(typesFor(a.toString())).toEqual(['member:join', 'member:suspect'])

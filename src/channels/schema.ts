@@ -54,8 +54,14 @@ const entries = v.array(entrySchema)
  */
 /** `now`: the sender's wall clock (ms), for ClockWatch; absent from nodes of earlier releases. */
 const wallNow = v.optional(v.pipe(v.number(), v.finite()))
-export const syncAskSchema = v.object({ v: v.literal(2), channel: channelName, digest, now: wallNow })
-export const syncAnswerSchema = v.object({ v: v.literal(2), open: v.boolean(), digest, entries, more: v.boolean(), now: wallNow })
+/**
+ * `known`: the answering side's digest after the asker's last exchange with it, sent while the asker's
+ * own digest has not changed since; if the answering side's has not either, it answers `settled` (no
+ * snapshot): the same exchange again would move nothing (what each refused, it refuses again). Both
+ * absent from nodes of earlier releases, which ignore `known` and send their snapshot as before.
+ */
+export const syncAskSchema = v.object({ v: v.literal(2), channel: channelName, digest, now: wallNow, known: v.optional(digest) })
+export const syncAnswerSchema = v.object({ v: v.literal(2), open: v.boolean(), digest, entries, more: v.boolean(), now: wallNow, settled: v.optional(v.boolean()) })
 export const syncChunkSchema = v.object({ v: v.literal(2), entries, more: v.boolean() })
 
 /** What `grid channel` asks a node. */

@@ -7,6 +7,7 @@ import type { Channel } from './channel.ts'
 import { entryBytes, markOf } from './store.ts'
 import type { Entry, WriteMark } from './store.ts'
 import { Lanes } from './lanes.ts'
+import { SettledPairs } from './settled.ts'
 import type { Logger } from '../logger.ts'
 import type { RoleCheck as ChannelRoles } from '../trust/credentials.ts'
 import { guarded } from '../trust/guard.ts'
@@ -52,6 +53,8 @@ export class ChannelSync {
   /** One exchange per channel and peer at a time: triggers come in bursts (join, subscribe, rejoin). */
   private readonly inFlight = new Map<string, { channel: Channel, done: Promise<void> }>()
   private readonly lanes = new Lanes(SYNC_STREAMS_PER_PEER)
+  /** Peers whose digests stay apart from ours after an exchange (settled.ts): not exchanged again while neither changes. */
+  private readonly settled = new SettledPairs()
 
   constructor (libp2p: Libp2p, roles: ChannelRoles, log: Logger, rejections: Rejections, init: ChannelSyncInit) {
     this.libp2p = libp2p
@@ -93,14 +96,18 @@ export class ChannelSync {
       const stream = await this.libp2p.dialProtocol(peerIdFromString(peer), SYNC_PROTOCOL, { signal })
       json = new JsonStream(stream, { maxBytes: this.init.maxMessageBytes })
       const digest = channel.digest()
+      const known = this.settled.known(channel, peer, digest)
       const sentAt = Date.now()
-      await json.write({ v: 2, channel: channel.name, digest, now: sentAt }, { signal })
+      await json.write({ v: 2, channel: channel.name, digest, now: sentAt, ...(known == null ? {} : { known }) }, { signal })
       const answer = await json.read(syncAnswerSchema, { signal })
       if (answer.now != null) this.init.clock?.(peer, answer.now, sentAt)
-      if (!answer.open || answer.digest === digest) return
+      if (!answer.open || answer.digest === digest) { this.settled.forget(channel, peer); return }
+      // apart as the last exchange left us, and neither side changed since: it would move nothing again
+      if (answer.settled === true && known != null && answer.digest === known) return
       const theirs = new Map<string, WriteMark>()
       await this.receiveChunks(json, answer, channel, peer, theirs, signal)
       await this.sendChunks(json, channel.newerThan(theirs), {}, signal)
+      this.settled.remember(channel, peer, channel.digest(), answer.digest)
     } catch (err) {
       // a reset, not a close: the peer may still be sending, and nothing of it is wanted
       json?.stream.abort(err as Error)
@@ -120,6 +127,9 @@ export class ChannelSync {
       const digest = channel?.digest() ?? ''
       if (channel == null || digest === ask.digest) {
         await json.write({ v: 2, open: channel != null, digest, entries: [], more: false, now: Date.now() }, { signal })
+      } else if (ask.known === digest) {
+        // the asker holds what our snapshot would bring and we refused what it sent back: nothing to redo
+        await json.write({ v: 2, open: true, digest, entries: [], more: false, now: Date.now(), settled: true }, { signal })
       } else {
         await this.sendChunks(json, channel.snapshot(), { open: true, digest, now: Date.now() }, signal)
         const first = await json.read(syncChunkSchema, { signal })

@@ -35,8 +35,9 @@ export class StageSetupError extends GridError {
 
 export const ERR_WORKER_STOPPED = 'ERR_WORKER_STOPPED'
 /**
- * A worker was stopped from outside while items were in flight: its agent stopping, or a kill by its owner
- * or an admin. Not the items' fault: they run again elsewhere, no crash counted against them.
+ * A worker was stopped from outside while items were in flight: its agent stopping, a kill by its owner
+ * or an admin, or a stop request (SIGTERM, SIGINT, SIGHUP) the agent did not send. Not the items' fault:
+ * they run again elsewhere, no crash counted against them (nor an attempt, for a task).
  */
 export class WorkerStoppedError extends GridError {
   readonly workerId: string
@@ -72,9 +73,12 @@ export const ERR_AGENT_LOST = 'ERR_AGENT_LOST'
 /** The agent hosting a worker failed, left, or became unreachable. */
 export class AgentLostError extends GridError {
   readonly agentId: string
-  constructor (agentId: string, detail: string) {
+  /** The agent left the grid (a graceful stop, which stops its workers): not the work's doing, as a failure may be. */
+  readonly left: boolean
+  constructor (agentId: string, detail: string, options: { left?: boolean } = {}) {
     super(`agent ${agentId} lost: ${detail}`, ERR_AGENT_LOST, { retryable: true })
     this.agentId = agentId
+    this.left = options.left === true
   }
 }
 

@@ -133,9 +133,9 @@ export class RemoteWorker implements WorkerHandle {
   }
 
   /** Called when membership reports the agent failed or left. */
-  lost (detail: string): void {
+  lost (detail: string, options: { left?: boolean } = {}): void {
     if (this.exit != null) return
-    const err = new AgentLostError(this.agentId, detail)
+    const err = new AgentLostError(this.agentId, detail, options)
     this.end({ code: null, signal: null, error: toWireError(err), agentLost: true }, err)
     this.json.stream.abort(err)
   }

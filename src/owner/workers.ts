@@ -160,14 +160,14 @@ export class Workers {
   }
 
   /** Membership says an agent is gone: its workers' handles fail now, not at some timeout. */
-  agentLost (agentId: string, detail: string): void {
+  agentLost (agentId: string, detail: string, options: { left?: boolean } = {}): void {
     for (const handle of this.handles.values()) {
-      if (handle.agentId === agentId && handle instanceof RemoteWorker) handle.lost(detail)
+      if (handle.agentId === agentId && handle instanceof RemoteWorker) handle.lost(detail, options)
     }
   }
 
   private readonly onAgentFailed = (member: Member): void => { this.agentLost(member.id, 'it failed') }
-  private readonly onAgentLeft = (member: Member): void => { this.agentLost(member.id, 'it left the grid') }
+  private readonly onAgentLeft = (member: Member): void => { this.agentLost(member.id, 'it left the grid', { left: true }) }
 
   private unsubscribe (): void {
     this.membership.off('member:fail', this.onAgentFailed)

@@ -8,7 +8,7 @@ import { PoolSizer } from './pool-sizer.ts'
 import { adaptedWindow } from '../equalizer/window.ts'
 import type { PoolSizing } from './pool-sizer.ts'
 import { toWireError } from '../wire/wire-error.ts'
-import { AgentLostError, TaskCancelledError, TaskLostError, TaskTimeoutError } from '../errors.ts'
+import { AgentLostError, TaskCancelledError, TaskLostError, TaskTimeoutError, WorkerStoppedError } from '../errors.ts'
 
 /** What a pool needs of its node: spawning workers and asking how many more fit. */
 export interface PoolDeps {
@@ -294,8 +294,11 @@ export class TaskPool {
       task.mark('failed', toWireError(err))
       return
     }
-    // killed by us for another task's sake: not this task's fault, try it again at once
-    if (worker.killing || task.attempts <= task.maxRetries) {
+    // killed by us for another task's sake, or stopped by its agent (a drain, a rolling restart, an owner's
+    // or admin's kill): not this task's fault, so tried again at once with no attempt counted against it
+    const notItsDoing = worker.killing || stoppedByAgent(err)
+    if (notItsDoing) task.uncount()
+    if (notItsDoing || task.attempts <= task.maxRetries) {
       task.mark('queued')
       this.queue.push(task)
       this.ensureWorker()
@@ -358,4 +361,13 @@ export class TaskPool {
     const live = [...this.workers].filter(w => !w.killing && !w.gone).length
     return { workers: live, starting: this.starting, queued: this.queue.size, busyMs, capacityLimit: this.deps.capacity(this.config.resources, this.config.maxWorkers) }
   }
+}
+
+/**
+ * Whether the worker ended by its agent's doing: it stopped the worker (WorkerStoppedError: itself stopping,
+ * a drain, an owner's or admin's kill, a stop request from outside the grid), or the agent left the grid,
+ * which stops its workers (its leave may come before their exits).
+ */
+function stoppedByAgent (err: Error): boolean {
+  return err instanceof WorkerStoppedError || (err instanceof AgentLostError && err.left)
 }

@@ -262,6 +262,11 @@ export class Task {
     this.announce(previous)
   }
 
+  /** Its last attempt ended through no doing of its own (its agent stopped the worker): it is not counted against `maxRetries`. */
+  uncount (): void {
+    if (this.attempts > 0) this.attempts--
+  }
+
   complete (value: unknown): void {
     if (this.final) return
     try {

@@ -1,0 +1,106 @@
+import { describe, it, expect, afterEach } from 'vitest'
+import pino from 'pino'
+import { TaskPool } from '../../../src/tasks/pool.ts'
+import type { PoolConfig } from '../../../src/tasks/pool.ts'
+import { Task } from '../../../src/tasks/task.ts'
+import type { WorkerHandle, ProcessOptions } from '../../../src/owner/worker-handle.ts'
+import type { WorkerExit } from '../../../src/worker/ipc.ts'
+import { AgentLostError, WorkerExitedError, WorkerStoppedError } from '../../../src/errors.ts'
+
+/** A worker whose end the test chooses: each way rejects what it holds with the error its handle would give. */
+class EndingWorker implements WorkerHandle {
+  static count = 0
+  readonly id = `w-${EndingWorker.count++}`
+  readonly agentId = 'agent'
+  readonly pid = 1
+  readonly stage = 'task:m.ts'
+  readonly exited: Promise<WorkerExit>
+  readonly items: Array<{ resolve: (v: unknown) => void, reject: (e: Error) => void }> = []
+  private die: (exit: WorkerExit) => void = () => {}
+  constructor () { this.exited = new Promise(resolve => { this.die = resolve }) }
+  async process (_item: unknown, _options: ProcessOptions = {}): Promise<unknown> {
+    return await new Promise((resolve, reject) => { this.items.push({ resolve, reject }) })
+  }
+
+  end (err: Error, exit: WorkerExit): void {
+    for (const i of this.items) i.reject(err)
+    this.die(exit)
+  }
+
+  async kill (): Promise<WorkerExit> {
+    const exit = { code: null, signal: 'SIGKILL' }
+    this.end(new WorkerExitedError(this.id, 'killed'), exit)
+    return exit
+  }
+}
+
+const CONFIG: PoolConfig = { module: '/m.ts', stage: 'task:m.ts', resources: { cpu: 1, memoryMb: 0 }, window: 2, cancelGraceMs: 50, minWorkers: 0, maxWorkers: 4, sizeEveryMs: 60_000, scaleDownAfterMs: 60_000 }
+const tick = async (ms = 0): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+let n = 0
+const task = (maxRetries: number): Task => new Task({ id: `t${n++}`, session: 's', module: '/m.ts', input: n, priority: 0, maxRetries })
+
+let pools: TaskPool[] = []
+afterEach(async () => { await Promise.all(pools.map(async p => { await p.stop() })); pools = [] })
+
+function pool (window = 1): { pool: TaskPool, workers: EndingWorker[] } {
+  const workers: EndingWorker[] = []
+  const p = new TaskPool({ ...CONFIG, window }, {
+    spawn: async () => { const w = new EndingWorker(); workers.push(w); return w },
+    capacity: (_r, limit) => limit,
+    log: pino({ level: 'silent' })
+  })
+  pools.push(p)
+  return { pool: p, workers }
+}
+
+/**
+ * A worker its agent stopped is not the task's doing: seen with real processes, a task with maxRetries 0
+ * failed with TaskLostError ("agent ... lost: it left the grid") when its agent was stopped gracefully.
+ */
+describe('TaskPool: a worker ended by its agent uses no attempt', () => {
+  it.each([
+    { name: 'stopped by its agent (a drain, a rolling restart, a stop request)', error: (id: string) => new WorkerStoppedError(id, 'by its agent (code 0 signal null)') },
+    { name: 'its agent left the grid before the worker\'s exit came', error: () => new AgentLostError('agent', 'it left the grid', { left: true }) }
+  ])('$name: a task with maxRetries 0 runs again, as often as it happens', async ({ error }) => {
+    const { pool: p, workers } = pool()
+    const t = task(0)
+    p.enqueue(t)
+    for (let i = 0; i < 3; i++) {
+      await tick(10)
+      expect(t.status).toBe('dispatched')
+      workers[i]!.end(error(workers[i]!.id), { code: 0, signal: null, stopped: true })
+    }
+    await tick(10)
+    expect(t.status).toBe('dispatched')
+    expect(t.attempts).toBe(1)
+    workers[3]!.items[0]!.resolve('done')
+    expect(await t.result()).toBe('done')
+  })
+
+  it('its agent failed, or the worker crashed: an attempt, as before', async () => {
+    const { pool: p, workers } = pool()
+    const t = task(0)
+    p.enqueue(t)
+    await tick(10)
+    workers[0]!.end(new AgentLostError('agent', 'it failed'), { code: null, signal: null, agentLost: true })
+    await tick(10)
+    await expect(t.result()).rejects.toMatchObject({ code: 'ERR_TASK_LOST' })
+  })
+
+  it('a bystander of another task\'s cancel (its worker killed by the pool) keeps its retries for its own losses', async () => {
+    const { pool: p, workers } = pool(2)
+    const [stubborn, bystander] = [task(1), task(1)]
+    p.enqueue(stubborn)
+    p.enqueue(bystander)
+    await tick(10)
+    p.end(stubborn, 'cancelled', 'test')
+    await tick(100)
+    expect(bystander.status).toBe('dispatched')
+    // one crash of its own: within maxRetries 1, since the kill for the other task's sake did not count
+    await workers[1]!.kill()
+    await tick(10)
+    expect(bystander.status).toBe('dispatched')
+    workers[2]!.items[0]!.resolve('done')
+    expect(await bystander.result()).toBe('done')
+  })
+})

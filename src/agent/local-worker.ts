@@ -16,6 +16,19 @@ export interface WorkerInfo {
 }
 
 const DEFAULT_KILL_TIMEOUT_MS = 5000
+/** Signals that ask a process to stop: sent by an operator or a service manager, not by a stage going wrong. */
+const STOP_SIGNALS = new Set(['SIGTERM', 'SIGINT', 'SIGHUP'])
+
+/**
+ * A worker ended by a stop request from outside the grid, not by its items: a SIGTERM, SIGINT or SIGHUP this
+ * agent did not send (an operator's `kill`, or systemd stopping the agent's unit, which signals every process
+ * in it before the agent can drain them). Its items are no suspects, as after the agent's own stop. A SIGKILL
+ * from outside stays a crash: the kernel's OOM killer sends it too, to the largest process, often for what
+ * the item did, and an operator kills a worker stuck on an item so (the item, run alone, is then poison).
+ */
+function stopRequest (signal: NodeJS.Signals | null, error: WireError | undefined): boolean {
+  return signal != null && STOP_SIGNALS.has(signal) && error == null
+}
 
 /** One worker child process on this agent: items in over IPC, results out, one exit. */
 export class LocalWorker {
@@ -48,7 +61,7 @@ export class LocalWorker {
     })
     this.exited = new Promise(resolve => {
       child.once('exit', (code, signal) => {
-        this.exit = this.stopping
+        this.exit = this.stopping || stopRequest(signal, this.lastError)
           ? { code, signal, error: this.lastError, stopped: true }
           : this.isReady ? { code, signal, error: this.lastError } : { code, signal, error: this.lastError, setupFailed: true }
         // the exit first, then the items' rejections (see RemoteWorker.end)

@@ -40,7 +40,7 @@ export function toWireError (err: unknown): WireError {
  */
 export function workerExitedError (workerId: string, exit: { code: number | null, signal: string | null, error?: WireError, stopped?: true, setupFailed?: true }): WorkerExitedError | WorkerStoppedError | StageSetupError {
   const detail = exit.error != null ? `${exit.error.name}: ${exit.error.message}` : `code ${exit.code} signal ${exit.signal}`
-  if (exit.stopped === true) return new WorkerStoppedError(workerId, `by its agent (${detail})`)
+  if (exit.stopped === true) return new WorkerStoppedError(workerId, exit.signal != null && exit.signal !== 'SIGKILL' && exit.error == null ? `by ${exit.signal} (a stop request; ${detail})` : `by its agent (${detail})`)
   if (exit.setupFailed === true) return new StageSetupError(workerId, detail, { cause: exit.error == null ? undefined : new RemoteError(exit.error) })
   return new WorkerExitedError(workerId, detail, { cause: exit.error == null ? undefined : new RemoteError(exit.error) })
 }

@@ -59,7 +59,8 @@ export interface WorkerExit {
   error?: WireError
   /**
    * Set by the agent, never from the worker's own reports: the agent stopped it (itself stopping, or a
-   * kill by the worker's owner or an admin), so the items it held are not suspects of a crash.
+   * kill by the worker's owner or an admin), or it died of a stop request the agent did not send (SIGTERM,
+   * SIGINT, SIGHUP: local-worker.ts), so the items it held are not suspects of a crash.
    */
   stopped?: true
   /**

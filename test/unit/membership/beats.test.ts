@@ -26,27 +26,30 @@ async function until (check: () => boolean, timeoutMs = 2000): Promise<void> {
  * `newStream` on the watcher's fake connection is a stream pair whose far end
  * goes to whatever handles the beat protocol on the member's side.
  */
-async function pair (watcherPeriodMs = PERIOD_MS): Promise<{ watcher: MemberBeats, member: MemberBeats, memberId: string, beats: number[], opened: () => number, rejections: Rejections, handleWith: (h: StreamHandler | undefined) => void }> {
+async function pair (watcherPeriodMs = PERIOD_MS): Promise<{ watcher: MemberBeats, member: MemberBeats, memberId: string, beats: number[], lines: string[], opened: () => number, rejections: Rejections, handleWith: (h: StreamHandler | undefined) => void }> {
   const memberPeer = await newPeerId()
   const watcherPeer = await newPeerId()
   let handler: StreamHandler | undefined
   const { connection, opened } = pipedConnection(memberPeer, watcherPeer, () => handler)
   const rejections = new Rejections(log)
   const beats: number[] = []
+  const lines: string[] = []
   const memberLibp2p = { handle: async (_p: string, h: StreamHandler) => { handler = h }, unhandle: async () => {}, getConnections: () => [] }
   const watcherLibp2p = { handle: async () => {}, unhandle: async () => {}, getConnections: () => [connection] }
   const member = new MemberBeats({ libp2p: memberLibp2p, roles: trustEveryone(), log, rejections, periodMs: PERIOD_MS, incarnation: () => 42, onBeat: () => {} })
-  const watcher = new MemberBeats({ libp2p: watcherLibp2p, roles: trustEveryone(), log, rejections: new Rejections(log), periodMs: watcherPeriodMs, incarnation: () => 1, onBeat: (_id, incarnation) => { beats.push(incarnation) } })
+  const watcher = new MemberBeats({ libp2p: watcherLibp2p, roles: trustEveryone(), log, rejections: new Rejections(log), periodMs: watcherPeriodMs, incarnation: () => 1, onBeat: (_id, incarnation) => { beats.push(incarnation) }, onLine: id => { lines.push(id) } })
   await member.start()
   await watcher.start()
-  return { watcher, member, memberId: memberPeer.toString(), beats, opened, rejections, handleWith: h => { handler = h } }
+  return { watcher, member, memberId: memberPeer.toString(), beats, lines, opened, rejections, handleWith: h => { handler = h } }
 }
 
 describe('member beats: the watched member beats unasked on one line per watcher', () => {
   it('a beat at once, then one each period the watcher asked for, all on the one line; unwatched, the beats stop', async () => {
-    const { watcher, member, memberId, beats, opened } = await pair(40)
+    const { watcher, member, memberId, beats, lines, opened } = await pair(40)
     expect(watcher.watch([memberId])).toEqual([])
     await until(() => beats.length >= 5)
+    // the watcher heard of the line once (a newly watched member's silence counts from it: table-watch.ts)
+    expect(lines).toEqual([memberId])
     // watching again while the line is open opens nothing
     watcher.watch([memberId])
     expect(opened()).toBe(1)

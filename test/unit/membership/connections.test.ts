@@ -43,6 +43,18 @@ describe('MemberConnections (through Membership, stubbed libp2p)', () => {
     expect(libp2p.dials).toHaveLength(4)
   })
 
+  it('members it watches beyond maxMeshPeers are dialled at the next period, not left to the mesh repair two heartbeats on', async () => {
+    libp2p.dialOutcome = never
+    await start({ maxMeshPeers: 1 })
+    await sync(await peers(6))
+    expect(libp2p.dials).toHaveLength(1)
+    await vi.advanceTimersByTimeAsync(HEARTBEAT_MS + 10)
+    // without a connection no beat line can open: its silence would count from when it was watched
+    const targets = (membership as unknown as { core: { targets: () => string[] } }).core.targets()
+    expect(targets).toHaveLength(2)
+    for (const id of targets) expect(libp2p.dials).toContain(id)
+  })
+
   it(`at most ${MAX_MEMBER_DIALS} dials to learned members are in flight at once`, async () => {
     libp2p.dialOutcome = never
     await start()

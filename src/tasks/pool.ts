@@ -8,7 +8,8 @@ import { PoolSizer } from './pool-sizer.ts'
 import { adaptedWindow } from '../equalizer/window.ts'
 import type { PoolSizing } from './pool-sizer.ts'
 import { toWireError } from '../wire/wire-error.ts'
-import { AgentLostError, TaskCancelledError, TaskLostError, TaskTimeoutError, WorkerStoppedError } from '../errors.ts'
+import { AgentLostError, TaskCancelledError, TaskLostError, TaskTimeoutError } from '../errors.ts'
+import { lossOf } from './loss.ts'
 
 /** What a pool needs of its node: spawning workers and asking how many more fit. */
 export interface PoolDeps {
@@ -52,6 +53,10 @@ interface PoolWorker {
   killing: boolean
   /** Lost (it exited, or its agent did): takes nothing more, even before its `exited` callback runs. */
   gone: boolean
+  /** Running a suspect alone (see loss.ts): it takes nothing else meanwhile. */
+  exclusive?: boolean
+  /** Tasks it held when it crashed (its tasks' failures come one by one, each settling its own). */
+  heldAtCrash?: number
   busySince?: number
   busyMs: number
 }
@@ -95,6 +100,10 @@ export class TaskPool {
   readonly config: PoolConfig
   private readonly deps: PoolDeps
   private readonly queue = new FairQueue()
+  /** Tasks whose worker crashed while they shared it: each waits for a worker of its own, ahead of the queue (loss.ts). */
+  private readonly suspects = new Set<Task>()
+  /** Suspects for good: however they are run again, it is alone. */
+  private readonly isolated = new WeakSet<Task>()
   private readonly workers = new Set<PoolWorker>()
   private readonly sizer: PoolSizer
   private starting = 0
@@ -125,7 +134,7 @@ export class TaskPool {
   }
 
   get queued (): number {
-    return this.queue.size
+    return this.queue.size + this.suspects.size
   }
 
   /** How long it has held no worker and nothing queued (0: it holds some now), as of its last sizing tick or
@@ -136,7 +145,7 @@ export class TaskPool {
 
   /** A worker up or starting, or a task queued. */
   private get holding (): boolean {
-    return this.workers.size > 0 || this.starting > 0 || this.queue.size > 0
+    return this.workers.size > 0 || this.starting > 0 || this.queued > 0
   }
 
   /** Workers up, and being started. */
@@ -154,7 +163,7 @@ export class TaskPool {
 
   /** Work waits and no worker is up or coming (scaled to zero, or the last one died): one now, not at the next sizing tick. */
   private ensureWorker (): void {
-    if (this.closed || this.queue.size === 0 || this.starting > 0) return
+    if (this.closed || this.queued === 0 || this.starting > 0) return
     for (const w of this.workers) if (!w.killing && !w.gone) return
     void this.addWorker()
   }
@@ -166,7 +175,7 @@ export class TaskPool {
     const waiting = task.status === 'queued'
     task.mark(status, toWireError(error))
     // it waits in the queue no longer (see FairQueue.left)
-    if (waiting) this.queue.left()
+    if (waiting && !this.suspects.delete(task)) this.queue.left()
     for (const worker of this.workers) {
       const attempt = worker.inFlight.get(task)
       if (attempt == null) continue
@@ -208,8 +217,16 @@ export class TaskPool {
   }
 
   private pump (): void {
+    // suspects first, each alone on an idle worker; the queue waits behind them, so workers drain for them
+    for (const task of this.suspects) {
+      const idle = this.roomiest(1)
+      if (idle == null) return
+      this.suspects.delete(task)
+      idle.exclusive = true
+      this.dispatch(idle, task)
+    }
     while (this.queue.size > 0) {
-      const worker = this.roomiest()
+      const worker = this.roomiest(this.window)
       if (worker == null) return
       const task = this.queue.shift()
       if (task == null) return
@@ -217,11 +234,11 @@ export class TaskPool {
     }
   }
 
-  /** The worker with the fewest tasks in flight, if it has room (an idle one ends the search). */
-  private roomiest (): PoolWorker | undefined {
+  /** The worker with the fewest tasks in flight, if it has room for `window` (an idle one ends the search). */
+  private roomiest (window: number): PoolWorker | undefined {
     let best: PoolWorker | undefined
     for (const w of this.workers) {
-      if (w.killing || w.gone || w.inFlight.size >= this.window) continue
+      if (w.killing || w.gone || w.exclusive === true || w.inFlight.size >= window) continue
       if (best == null || w.inFlight.size < best.inFlight.size) best = w
       if (best.inFlight.size === 0) break
     }
@@ -275,6 +292,7 @@ export class TaskPool {
   private settled ({ worker, task, timeout }: Attempt): void {
     clearTimeout(timeout)
     worker.inFlight.delete(task)
+    if (worker.inFlight.size === 0) worker.exclusive = false
     if (worker.inFlight.size === 0 && worker.busySince != null) {
       worker.busyMs += performance.now() - worker.busySince
       worker.busySince = undefined
@@ -294,13 +312,14 @@ export class TaskPool {
       task.mark('failed', toWireError(err))
       return
     }
-    // killed by us for another task's sake, or stopped by its agent (a drain, a rolling restart, an owner's
-    // or admin's kill): not this task's fault, so tried again at once with no attempt counted against it
-    const notItsDoing = worker.killing || stoppedByAgent(err)
-    if (notItsDoing) task.uncount()
-    if (notItsDoing || task.attempts <= task.maxRetries) {
+    if (workerGone(err) === 'crashed') worker.heldAtCrash ??= worker.inFlight.size
+    const loss = lossOf(err, worker.killing, worker.heldAtCrash)
+    if (loss !== 'counted') task.uncount()
+    if (loss === 'shared-crash') this.isolated.add(task)
+    if (loss !== 'counted' || task.attempts <= task.maxRetries) {
       task.mark('queued')
-      this.queue.push(task)
+      if (this.isolated.has(task)) this.suspects.add(task)
+      else this.queue.push(task)
       this.ensureWorker()
       return
     }
@@ -363,11 +382,3 @@ export class TaskPool {
   }
 }
 
-/**
- * Whether the worker ended by its agent's doing: it stopped the worker (WorkerStoppedError: itself stopping,
- * a drain, an owner's or admin's kill, a stop request from outside the grid), or the agent left the grid,
- * which stops its workers (its leave may come before their exits).
- */
-function stoppedByAgent (err: Error): boolean {
-  return err instanceof WorkerStoppedError || (err instanceof AgentLostError && err.left)
-}

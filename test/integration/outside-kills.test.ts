@@ -59,6 +59,19 @@ describe('workers stopped from outside or by their agent are not their work\'s d
     expect(summary.out).toBe(1)
   }, 60_000)
 
+  it('tasks sharing a worker SIGKILLed from outside use none of their retries: they run again, each alone', async () => {
+    const module = fixture('tasks/cooperative.mjs')
+    owner.tasks.configure(module, { maxWorkers: 1, window: 4 })
+    const session = owner.session({ name: 'shared', maxRetries: 0 })
+    const handles = [0, 1, 2, 3].map(() => session.submit(module, { ms: 1000 }))
+    await eventually(async () => (await Promise.all(handles.map(async h => (await owner.tasks.getTask(h.id))?.status))).every(s => s === 'running' || s === 'dispatched') ? true : undefined, 20_000)
+    // all four on the pool's one worker; any agent's worker hosts (a pre-started one included) go
+    await new Promise(resolve => setTimeout(resolve, 300))
+    for (const pid of agents.flatMap(workerPids)) process.kill(pid, 'SIGKILL')
+    const values = await Promise.all(handles.map(async h => await h.result() as { ran: number }))
+    expect(values.map(v => v.ran >= 1000)).toEqual([true, true, true, true])
+  }, 60_000)
+
   it('a task with maxRetries 0 whose agent stops gracefully runs on the other agent', async () => {
     const session = owner.session({ name: 'rolling', maxRetries: 0 })
     const handle = session.submit(fixture('tasks/cooperative.mjs'), { ms: 1500 })

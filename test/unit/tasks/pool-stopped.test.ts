@@ -15,14 +15,16 @@ class EndingWorker implements WorkerHandle {
   readonly pid = 1
   readonly stage = 'task:m.ts'
   readonly exited: Promise<WorkerExit>
-  readonly items: Array<{ resolve: (v: unknown) => void, reject: (e: Error) => void }> = []
+  readonly items: Array<{ item: unknown, resolve: (v: unknown) => void, reject: (e: Error) => void }> = []
+  dead = false
   private die: (exit: WorkerExit) => void = () => {}
   constructor () { this.exited = new Promise(resolve => { this.die = resolve }) }
-  async process (_item: unknown, _options: ProcessOptions = {}): Promise<unknown> {
-    return await new Promise((resolve, reject) => { this.items.push({ resolve, reject }) })
+  async process (item: unknown, _options: ProcessOptions = {}): Promise<unknown> {
+    return await new Promise((resolve, reject) => { this.items.push({ item, resolve, reject }) })
   }
 
   end (err: Error, exit: WorkerExit): void {
+    this.dead = true
     for (const i of this.items) i.reject(err)
     this.die(exit)
   }
@@ -37,7 +39,7 @@ class EndingWorker implements WorkerHandle {
 const CONFIG: PoolConfig = { module: '/m.ts', stage: 'task:m.ts', resources: { cpu: 1, memoryMb: 0 }, window: 2, cancelGraceMs: 50, minWorkers: 0, maxWorkers: 4, sizeEveryMs: 60_000, scaleDownAfterMs: 60_000 }
 const tick = async (ms = 0): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 let n = 0
-const task = (maxRetries: number): Task => new Task({ id: `t${n++}`, session: 's', module: '/m.ts', input: n, priority: 0, maxRetries })
+const task = (maxRetries: number, input: unknown = n): Task => new Task({ id: `t${n++}`, session: 's', module: '/m.ts', input, priority: 0, maxRetries })
 
 let pools: TaskPool[] = []
 afterEach(async () => { await Promise.all(pools.map(async p => { await p.stop() })); pools = [] })
@@ -102,5 +104,31 @@ describe('TaskPool: a worker ended by its agent uses no attempt', () => {
     expect(bystander.status).toBe('dispatched')
     workers[2]!.items[0]!.resolve('done')
     expect(await bystander.result()).toBe('done')
+  })
+})
+
+/**
+ * The pipelines' poison rule, for tasks: seen with real processes, three healthy tasks sharing one worker
+ * (window 4) with a task that ends its worker process all failed with TaskLostError (maxRetries 1).
+ */
+describe('TaskPool: a crash of a shared worker', () => {
+  it('uses none of its tasks\' attempts; they run alone from then on, and only the one that crashes its worker alone is lost', async () => {
+    const { pool: p, workers } = pool(4)
+    const poison = task(1, 'poison')
+    const healthy = [task(1, 'a'), task(1, 'b'), task(1, 'c')]
+    for (const t of [poison, ...healthy]) p.enqueue(t)
+    await tick(10)
+    expect(workers[0]!.items).toHaveLength(4)
+    for (let step = 0; step < 20 && !poison.final; step++) {
+      const worker = workers.find(w => !w.dead && w.items.length > 0)
+      if (worker == null) { await tick(10); continue }
+      // suspects run alone, each on a worker of its own
+      if (worker !== workers[0]) expect(worker.items).toHaveLength(1)
+      if (worker.items[0]!.item === 'poison') await worker.kill()
+      else { const { item, resolve } = worker.items.shift()!; resolve(`ok ${String(item)}`) }
+      await tick(10)
+    }
+    await expect(poison.result()).rejects.toMatchObject({ code: 'ERR_TASK_LOST' })
+    expect(await Promise.all(healthy.map(async t => await t.result()))).toEqual(['ok a', 'ok b', 'ok c'])
   })
 })

@@ -337,7 +337,7 @@ export class TaskPool {
       // no agent has room (or none is up): tasks stay queued, the next sizing tick tries again
       if (Date.now() - this.lastSpawnError > 30_000) {
         this.lastSpawnError = Date.now()
-        this.deps.log.warn({ err, stage: this.config.stage, queued: this.queue.size }, 'no worker for this task module yet: tasks wait')
+        this.deps.log.warn({ err, stage: this.config.stage, queued: this.queued }, 'no worker for this task module yet: tasks wait')
       }
       return
     }
@@ -378,7 +378,7 @@ export class TaskPool {
       if (w.busySince != null) w.busySince = now
     }
     const live = [...this.workers].filter(w => !w.killing && !w.gone).length
-    return { workers: live, starting: this.starting, queued: this.queue.size, busyMs, capacityLimit: this.deps.capacity(this.config.resources, this.config.maxWorkers) }
+    return { workers: live, starting: this.starting, queued: this.queued, busyMs, capacityLimit: this.deps.capacity(this.config.resources, this.config.maxWorkers) }
   }
 }
 

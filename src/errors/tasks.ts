@@ -44,8 +44,9 @@ export const ERR_TASK_LOST = 'ERR_TASK_LOST'
 /** Every attempt of a task lost its worker or agent (`maxRetries` spent). */
 export class TaskLostError extends GridError {
   readonly taskId: string
-  constructor (taskId: string, attempts: number, options?: { cause?: unknown }) {
-    super(`task ${taskId}: its worker or agent was lost on each of ${attempts} attempts${causeText(options?.cause)}`, ERR_TASK_LOST, options)
+  /** `options.said`: the text of the failure as the task recorded it (its own, rebuilt): not said again around it. */
+  constructor (taskId: string, attempts: number, options?: { cause?: unknown, said?: string }) {
+    super(options?.said ?? `task ${taskId}: its worker or agent was lost on each of ${attempts} attempts${causeText(options?.cause)}`, ERR_TASK_LOST, options)
     this.taskId = taskId
   }
 }

@@ -338,7 +338,8 @@ export class Task {
     if (this.status === 'timeout' || error.code === ERR_TASK_TIMEOUT) return new TaskTimeoutError(this.id, this.timeoutMs ?? 0)
     if (this.status === 'cancelled' || error.code === ERR_TASK_CANCELLED) return new TaskCancelledError(this.id, error.message)
     if (error.code === ERR_RESULT_TOO_LARGE) return new ResultTooLargeError(this.id, 'its result was over tasks.maxResultBytes', { cause: new RemoteError(error) })
-    if (error.code === ERR_TASK_LOST) return new TaskLostError(this.id, this.attempts, { cause: new RemoteError(error) })
+    // recorded as a TaskLostError's own text (pool.ts, journal-resume.ts): rebuilt, not wrapped in its prefix again
+    if (error.code === ERR_TASK_LOST) return new TaskLostError(this.id, this.attempts, { cause: new RemoteError(error), said: error.message })
     return new TaskError(this.id, error, { cause: new RemoteError(error) })
   }
 }

@@ -90,7 +90,11 @@ describe('TaskPool', () => {
     await workers[1]!.kill()
     await tick(10)
     expect(unlucky.status).toBe('failed')
-    await expect(unlucky.result()).rejects.toMatchObject({ code: 'ERR_TASK_LOST' })
+    const lost = await unlucky.result().catch((err: Error) => err)
+    expect(lost).toMatchObject({ code: 'ERR_TASK_LOST' })
+    // said once, not the stored failure's text again after the same prefix
+    expect((lost as Error).message.match(/lost on each of/g)).toHaveLength(1)
+    expect((lost as Error).message).toMatch(new RegExp(`^task ${unlucky.id}: `))
   })
 
   it('cancel aborts the running task\'s signal; a task that ignores it has its worker killed after the grace period, and the others in flight run again', async () => {

@@ -20,7 +20,8 @@ import { sha256 as hashOf } from '../wire/module-ref.ts'
 import type { Caller } from './access.ts'
 import { DEFAULT_LIST, MAX_LIST, MAX_REQUEST_BYTES, MAX_WAIT_MS, TASKS_PROTOCOL, tasksRequestSchema } from './protocol-schema.ts'
 import type { SessionSummary, TasksReply, TasksRequest } from './protocol-schema.ts'
-import { SubmitBudget, inputBytes, releasedAtEnd, remoteSessionsBudget } from './submit-budget.ts'
+import { SubmitBudget, inputBytes, releasedAtEnd, remoteSessionsBudget, resumedInputBytes } from './submit-budget.ts'
+import { isApiSubmitter } from './submitter.ts'
 import { settledWithin } from './settled-within.ts'
 import type { SubmitLimits } from './submit-budget.ts'
 
@@ -72,14 +73,16 @@ export class TasksService {
    * Charges what the tasks resumed from the journal (the node restarted) to the budgets of the peers that
    * opened and submitted them, as when they came: else each restart would let a peer hold a budget's worth
    * more. Kept even past a budget (they were accepted), so that peer's next ones are refused until enough end.
+   * Those the HTTP API took (`api:` openers and submitters) are on the API's own budgets (it charges them when
+   * it starts), never on this protocol's: counted here too, they would fill its all-peers totals.
    * Called once, after the tasks started and before this protocol answers anyone.
    */
   holdResumed (): void {
     for (const session of this.deps.tasks.sessions()) {
-      if (session.opener != null && !session.isDone) void session.done.then(this.remoteSessions.hold(session.opener, 0))
+      if (session.opener != null && !isApiSubmitter(session.opener) && !session.isDone) void session.done.then(this.remoteSessions.hold(session.opener, 0))
       for (const task of session.openTasks()) {
-        // the node's own (node.run, the HTTP API, schedules) are on no remote submitter's budget
-        if (task.submitter == null || task.submitter === this.deps.self) continue
+        // the node's own (node.run, schedules) and the HTTP API's are on no remote submitter's budget here
+        if (task.submitter == null || task.submitter === this.deps.self || isApiSubmitter(task.submitter)) continue
         void task.settled.then(this.budget.hold(task.submitter, resumedInputBytes(task.input)))
       }
     }
@@ -271,15 +274,6 @@ export class TasksService {
     })()
     this.modules.catch(() => { this.modules = undefined })
     return await this.modules
-  }
-}
-
-/** A resumed task's input size as the budget counts it; one JSON.stringify cannot take here (it took it when the task came) counts as none, rather than fail the node's start. */
-function resumedInputBytes (input: unknown): number {
-  try {
-    return inputBytes(input)
-  } catch {
-    return 0
   }
 }
 

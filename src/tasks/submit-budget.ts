@@ -87,6 +87,15 @@ export function inputBytes (input: unknown): number {
   }
 }
 
+/** A resumed task's input size as a budget counts it; one JSON.stringify cannot take here (it took it when the task came) counts as none, rather than fail the node's start. */
+export function resumedInputBytes (input: unknown): number {
+  try {
+    return inputBytes(input)
+  } catch {
+    return 0
+  }
+}
+
 /** `submit()`'s task, with `release` called once it ends; if `submit` throws, `release` is called at once and the error rethrown. */
 export function releasedAtEnd<T extends { settled: Promise<void> }> (release: () => void, submit: () => T): T {
   let task: T

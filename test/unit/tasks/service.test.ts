@@ -8,7 +8,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Tasks } from '../../../src/tasks/tasks.ts'
 import { TasksService } from '../../../src/tasks/service.ts'
-import { MAX_REMOTE_SESSIONS_PER_CALLER } from '../../../src/tasks/submit-budget.ts'
+import { MAX_REMOTE_SESSIONS, MAX_REMOTE_SESSIONS_PER_CALLER } from '../../../src/tasks/submit-budget.ts'
 import type { TasksReply, TasksRequest } from '../../../src/tasks/protocol-schema.ts'
 import { PeerCredentials } from '../../../src/trust/credentials.ts'
 import { Rejections } from '../../../src/transport/rejections.ts'
@@ -113,6 +113,19 @@ describe('TasksService (the tasks protocol, components stubbed)', () => {
     }
     expect(codes.filter(code => code == null).length).toBe(5)
     expect(codes.filter(code => code != null).every(code => code === 'ERR_TASK_LIMIT')).toBe(true)
+  })
+
+  it('what the node resumed through the HTTP API (api: submitters and openers) is on no protocol peer\'s budget, nor on all peers\' together', async () => {
+    const { svc, tasks } = await service({ tasks: 2, bytes: 1000, totalTasks: 2, totalBytes: 1000 })
+    // as a journal resumes them: the API's tasks, and as many API sessions as all callers may hold here
+    for (let i = 0; i < 3; i++) tasks.submit('sq', 'x'.repeat(600), { submitter: `api:s${i}` })
+    for (let i = 0; i < MAX_REMOTE_SESSIONS; i++) tasks.session({}, undefined, false, `api:s${i % 4}`)
+    // and a protocol peer's, which does count
+    tasks.submit('sq', 1, { submitter: client })
+    svc.holdResumed()
+    expect((await svc.serve(member, submitName)).ok).toBe(true)
+    expect((await svc.serve(member, { op: 'session-open' })).ok).toBe(true)
+    expect(errorCode(await svc.serve(member, submitName))).toBe('ERR_TASK_LIMIT')
   })
 
   it('a wait that times out takes its listener off the task (a caller waiting in a loop on a long task); one pending when the task ends returns then', async () => {

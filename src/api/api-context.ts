@@ -2,7 +2,6 @@ import type { AddonHost } from '../addons/host.ts'
 import type { Logger } from '../logger.ts'
 import type { ApiSettings } from './options.ts'
 import type { LiveHub } from './live/hub.ts'
-import type { Submitters } from './submitters.ts'
 import type { StreamSlots } from './live/stream-slots.ts'
 import type { ScheduleService } from '../schedules/service.ts'
 import type { SubmitBudget } from '../tasks/submit-budget.ts'
@@ -13,8 +12,7 @@ export interface ApiContext {
   node: Pick<AddonHost, 'peerId' | 'members' | 'self' | 'tasks'>
   settings: ApiSettings
   live: LiveHub
-  submitters: Submitters
-  /** What each subject holds open through the API: tasks (and their inputs), sessions. */
+  /** What each subject holds open through the API (by `apiSubmitter(subject)`): tasks (and their inputs), sessions. */
   budgets: { tasks: SubmitBudget, sessions: SubmitBudget }
   streams: StreamSlots
   /** Answers carrying task values each subject has not read yet (held-reply.ts). */

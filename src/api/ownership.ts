@@ -6,18 +6,22 @@ import { findSession, findTask, notHere } from './lookup.ts'
 import type { Task } from '../tasks/task.ts'
 import type { Session } from '../tasks/session.ts'
 import { ForbiddenError } from '../errors.ts'
+import { API_SUBMITTER_PREFIX } from '../tasks/submitter.ts'
 
 /** A task's submitter travels in task infos of at most 128 characters (protocol-schema.ts). */
 const MAX_SUBJECT_CHARS = 120
 
 /**
- * What a task submitted through the API records as its submitter: the caller's
- * subject, set apart from the peer ids the tasks protocol records (a token's
- * `sub` is any text, a peer id's too), so neither reads the other's tasks; a
- * longer subject than a task info carries, by its SHA-256.
+ * What a task submitted (and a session opened) through the API records as its
+ * submitter (opener): the caller's subject, set apart from the peer ids the
+ * tasks protocol records (a token's `sub` is any text, a peer id's too), so
+ * neither reads the other's tasks; a longer subject than a task info carries,
+ * by its SHA-256. Journaled with the task (session), it outlives a restart;
+ * the API's budgets are kept under it too, so what was resumed lands on the
+ * same key as what comes next.
  */
 export function apiSubmitter (subject: string): string {
-  return `api:${subject.length <= MAX_SUBJECT_CHARS ? subject : `sha256:${createHash('sha256').update(subject).digest('hex')}`}`
+  return `${API_SUBMITTER_PREFIX}${subject.length <= MAX_SUBJECT_CHARS ? subject : `sha256:${createHash('sha256').update(subject).digest('hex')}`}`
 }
 
 /**
@@ -37,13 +41,24 @@ export function visibleTask (api: ApiContext, principal: Principal, id: string):
 }
 
 /**
- * A session of this node that `principal` may see: one it opened (api.submitters), or any for
- * members and admins; else 404. The default session holds everyone's tasks: members and admins only.
+ * A session of this node that `principal` may see: one it opened (its journaled opener, so after a restart
+ * too), or any for members and admins; else 404. The default session holds everyone's tasks: members and admins only.
  */
 export function visibleSession (api: ApiContext, principal: Principal, id: string): Session {
   const session = findSession(api.node.tasks, api.node.peerId, id)
-  if (readsAll(principal) || api.submitters.submitter(session.id) === principal.subject) return session
+  if (readsAll(principal) || opened(principal, session)) return session
   throw notHere('session', api.node.peerId, id)
+}
+
+/** Whether `principal` opened `session` through the API. */
+export function opened (principal: Principal, session: Session): boolean {
+  return session.opener === apiSubmitter(principal.subject)
+}
+
+/** Closing or cancelling a session (`action`): its opener or an admin (a member sees every session, but ends them only through the tasks protocol). */
+export function checkMayEndSession (principal: Principal, session: Session, action: 'close' | 'cancel'): void {
+  if (hasScope(principal, 'admin') || opened(principal, session)) return
+  throw new ForbiddenError(`${session.id} was not opened by ${principal.subject}: only its opener or an admin may ${action} it`)
 }
 
 /** Cancelling a task still running: its submitter or an admin (a member sees every task, but cancels only through the tasks protocol). */

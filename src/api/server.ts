@@ -14,7 +14,7 @@ import { requireScopes } from './auth/guard.ts'
 import { problemHandler, problemSchema, sendProblem, problem } from './problem.ts'
 import { LiveHub } from './live/hub.ts'
 import { StreamSlots } from './live/stream-slots.ts'
-import { Submitters } from './submitters.ts'
+import { holdResumed } from './resumed.ts'
 import { SubmitBudget, remoteSessionsBudget } from '../tasks/submit-budget.ts'
 import { hostAllowed, originAllowed } from '../addons/host-check.ts'
 import { taskRoutes } from './routes/tasks.ts'
@@ -51,7 +51,9 @@ export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'member
 
   const live = new LiveHub({ replayEvents: settings.replayEvents, replayTtlMs: settings.replayTtlMs, maxFollowed: settings.maxFollowed })
   const schedules = await startSchedules(ctx, settings.schedules)
-  const api: ApiContext = { node: ctx, settings, live, submitters: new Submitters(), budgets: { tasks: new SubmitBudget(), sessions: remoteSessionsBudget() }, streams: new StreamSlots(settings.maxStreams, settings.maxStreamsPerSubject), unsent: new UnsentReplies(MAX_UNSENT_REPLY_BYTES), schedules, log: ctx.log }
+  const api: ApiContext = { node: ctx, settings, live, budgets: { tasks: new SubmitBudget(), sessions: remoteSessionsBudget() }, streams: new StreamSlots(settings.maxStreams, settings.maxStreamsPerSubject), unsent: new UnsentReplies(MAX_UNSENT_REPLY_BYTES), schedules, log: ctx.log }
+  // what the node resumed from its journal is on its subjects' budgets before the first request
+  holdResumed(ctx.tasks, api.budgets)
   const app: FastifyInstance = Fastify({
     loggerInstance: ctx.log as FastifyBaseLogger,
     // a request line per call would swamp the node's log under load; failures are logged where they happen

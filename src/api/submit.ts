@@ -30,11 +30,12 @@ export function submitTask (api: ApiContext, request: SubmitRequest, principal: 
   const tasks = api.node.tasks
   if (request.task != null && tasks.registeredModule(request.task) == null) throw new NotFoundError(`no task registered as ${JSON.stringify(request.task)} on this node`)
   const module = request.task ?? request.module!
-  const subject = principal.subject
-  const options: TaskOptions = { priority: request.priority, timeoutMs: request.timeoutMs, maxRetries: request.maxRetries, submitter: apiSubmitter(subject) }
+  const submitter = apiSubmitter(principal.subject)
+  const options: TaskOptions = { priority: request.priority, timeoutMs: request.timeoutMs, maxRetries: request.maxRetries, submitter }
   const session = request.session == null || request.session === defaultSessionId(api.node.peerId) ? undefined : visibleSession(api, principal, request.session)
-  // bounded per subject, as over the tasks protocol: a token submitting in a loop with no agent free would fill the node
-  const task = releasedAtEnd(api.budgets.tasks.take(subject, inputBytes(request.input)), () => session == null
+  // bounded per subject (kept under its submitter, as resumed ones are: resumed.ts), as over the tasks protocol:
+  // a token submitting in a loop with no agent free would fill the node
+  const task = releasedAtEnd(api.budgets.tasks.take(submitter, inputBytes(request.input)), () => session == null
     ? tasks.submit(module, request.input, options)
     : session.submit(module, request.input, options))
   api.live.task(task)

@@ -64,7 +64,7 @@ export class Session {
   private readonly owner: string
   /** The default session: it takes the node's own submits (node.run, webhooks, schedules), so no caller closes it. */
   private readonly keptOpen: boolean
-  /** The remote peer that opened it over the tasks protocol (its budget holds it), journaled with it; none for the node's own. */
+  /** Who opened it, journaled with it (its budget holds it): the remote peer (tasks protocol) or `api:<subject>` (HTTP API); none for the node's own. */
   readonly opener?: string
 
   constructor (owner: string, options: SessionOptions, host: SessionHost, id?: string, keptOpen = false, opener?: string) {

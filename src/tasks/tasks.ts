@@ -139,7 +139,8 @@ export class Tasks {
 
   /**
    * A new session: tasks submitted through it get its defaults. `keptOpen`: the default session, which no caller
-   * closes; `opener`: the remote peer that opened it (tasks protocol), journaled so a restart charges it again.
+   * closes; `opener`: the remote peer (tasks protocol) or `api:<subject>` (HTTP API) that opened it, journaled
+   * so that after a restart it is still theirs and charged to their budget again.
    */
   session (options: SessionOptions = {}, id?: string, keptOpen = false, opener?: string): Session {
     if (this.stopped) throw new NodeStoppedError()

@@ -3,7 +3,7 @@ import type { ApiContext } from '../api-context.ts'
 import type { Session } from '../../tasks/session.ts'
 import type { SessionOptions } from '../../tasks/types.ts'
 import { idParams, problemResponses, sessionBodySchema, sessionSchema } from '../schemas.ts'
-import { readsAll, visibleSession } from '../ownership.ts'
+import { apiSubmitter, checkMayEndSession, opened, readsAll, visibleSession } from '../ownership.ts'
 import { MAX_LIST } from '../../tasks/protocol-schema.ts'
 
 /** `POST /v1/sessions`, `GET /v1/sessions`, `GET /v1/sessions/:id`, `POST /v1/sessions/:id/close`, `DELETE /v1/sessions/:id`. */
@@ -12,14 +12,14 @@ export function sessionRoutes (app: FastifyInstance, api: ApiContext): void {
     config: { scope: 'tasks:submit' },
     schema: { summary: 'Open a session (defaults for its tasks: maxRetries, timeoutMs, priority)', tags: ['sessions'], body: sessionBodySchema, response: { 201: sessionSchema, ...problemResponses } }
   }, async (request, reply) => {
-    const subject = request.principal!.subject
+    const opener = apiSubmitter(request.principal!.subject)
     // held (with its tasks' records) until closed and done: per subject and for all together (api.budgets)
-    const release = api.budgets.sessions.take(subject, 0)
-    const session = api.node.tasks.session(request.body ?? {})
+    const release = api.budgets.sessions.take(opener, 0)
+    // its opener journaled with it: after a restart it is still this subject's, and on its budget (resumed.ts)
+    const session = api.node.tasks.session(request.body ?? {}, undefined, false, opener)
     void session.done.then(release)
     // followed from its first task: a reader that comes later still replays them all
     api.live.session(session)
-    api.submitters.record(session.id, subject, session.done)
     return await reply.code(201).header('location', `/v1/sessions/${encodeURIComponent(session.id)}`).send(sessionView(session))
   })
 
@@ -30,7 +30,7 @@ export function sessionRoutes (app: FastifyInstance, api: ApiContext): void {
     const principal = request.principal!
     // a client lists the sessions it opened; members and admins all
     const all = readsAll(principal)
-    return api.node.tasks.sessions().filter(s => all || api.submitters.submitter(s.id) === principal.subject).slice(0, MAX_LIST).map(sessionView)
+    return api.node.tasks.sessions().filter(s => all || opened(principal, s)).slice(0, MAX_LIST).map(sessionView)
   })
 
   app.post<{ Params: { id: string } }>('/v1/sessions/:id/close', {
@@ -38,7 +38,7 @@ export function sessionRoutes (app: FastifyInstance, api: ApiContext): void {
     schema: { summary: 'Close a session: no new tasks; those in it run to their end, then it is forgotten (its own submitter, or admin); the default session stays open', tags: ['sessions'], params: idParams, response: { 202: sessionSchema, ...problemResponses } }
   }, async (request, reply) => {
     const session = visibleSession(api, request.principal!, request.params.id)
-    session.closeByRequest(() => { api.submitters.checkMayCancel(request.principal!, session.id, false, 'close') })
+    session.closeByRequest(() => { checkMayEndSession(request.principal!, session, 'close') })
     return await reply.code(202).send(sessionView(session))
   })
 
@@ -52,7 +52,7 @@ export function sessionRoutes (app: FastifyInstance, api: ApiContext): void {
     schema: { summary: 'Cancel a session: every task not yet final, and no new ones (its own submitter, or admin); the default session stays open', tags: ['sessions'], params: idParams, response: { 202: sessionSchema, ...problemResponses } }
   }, async (request, reply) => {
     const session = visibleSession(api, request.principal!, request.params.id)
-    api.submitters.checkMayCancel(request.principal!, session.id, false)
+    checkMayEndSession(request.principal!, session, 'cancel')
     const reason = `cancelled through the HTTP API by ${request.principal!.subject}`
     session.cancelByRequest(reason)
     return await reply.code(202).send(sessionView(session))

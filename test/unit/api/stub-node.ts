@@ -21,7 +21,7 @@ export function stubNode (): { node: { peerId: string, members: () => Member[], 
     getTask: (id: string) => sessions.map(s => s.get(id)).find(t => t != null),
     getSession: (id: string) => sessions.find(s => s.id === id),
     sessions: () => [...sessions],
-    session: (options: ConstructorParameters<typeof Session>[1] = {}) => { const s = new Session('P', options, host); sessions.push(s); return s },
+    session: (options: ConstructorParameters<typeof Session>[1] = {}, id?: string, keptOpen = false, opener?: string) => { const s = new Session('P', options, host, id, keptOpen, opener); sessions.push(s); return s },
     register: () => {},
     registeredModule: (name: string) => name === 'noop' ? '/noop.mjs' : undefined,
     registeredNames: () => ['noop']

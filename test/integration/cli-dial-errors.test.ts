@@ -39,7 +39,7 @@ describe('the CLI explains a node it reached but could not use', () => {
   it('grid pipeline stop with the default client certificate: exit 2 saying it needs a member\'s, --cert-name', async () => {
     const result = await runGrid(['pipeline', 'stop', 'orders', '--peer', node.address, '--certs', grid.dir])
     expect(result.code, result.stderr).toBe(2)
-    expect(result.stderr).toMatch(/--cert-name: stop needs a member \(or admin\) certificate, and this command used the client one: pass --cert-name <name>/)
+    expect(result.stderr).toMatch(/--cert-name: the node refused: .*may not use .*; stop needs a member \(or admin\) certificate, and this command used the client one: pass --cert-name <name>/)
   })
 
   it('grid schedule to a node without the HTTP API: exit 2, saying schedules need --api', async () => {

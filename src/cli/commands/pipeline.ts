@@ -55,7 +55,7 @@ export function pipelineCommand (): Command {
 /** deploy, stop and remove with the default `client` certificate: refused, and the way out is a flag of this command. */
 function explainRefusal (err: unknown, op: string, flags: PipelineFlags): unknown {
   if ((err as GridError | undefined)?.code !== ERR_FORBIDDEN || flags.certName != null || flags.cert != null || !['deploy', 'stop', 'remove'].includes(op)) return err
-  return new ConfigError('--cert-name', `${op} needs a member (or admin) certificate, and this command used the client one: pass --cert-name <name> (\`grid certs issue cli --role member\` makes one; not the certificate of the node --peer runs as)`, { cause: err })
+  return new ConfigError('--cert-name', `the node refused: ${(err as Error).message}; ${op} needs a member (or admin) certificate, and this command used the client one: pass --cert-name <name> (\`grid certs issue cli --role member\` makes one; not the certificate of the node --peer runs as)`, { cause: err })
 }
 
 function stateOf (d: DeploymentView): string {

@@ -86,8 +86,12 @@ export async function jwtVerifier (options: JwtOptions): Promise<VerifyToken> {
   }
 }
 
-/** Subjects of callers that are not tokens: `cert:<CN>` (certificate.ts), `peer:<id>` (schedules over libp2p), `hook:<name>` (webhooks). */
-export const RESERVED_SUBJECT_PREFIXES = ['cert:', 'peer:', 'hook:'] as const
+/**
+ * Subjects of callers that are not tokens: `cert:<CN>` (certificate.ts), `peer:<id>` (schedules over libp2p), `hook:<name>` (webhooks);
+ * and `sha256:<hex>`, the form a subject too long for a task's submitter takes there (ownership.ts): a token so named would own
+ * the tasks of the long subject whose hash it copied.
+ */
+export const RESERVED_SUBJECT_PREFIXES = ['cert:', 'peer:', 'hook:', 'sha256:'] as const
 
 function algorithmOf (key: KeyObject): string {
   if (key.asymmetricKeyType === 'ed25519') return 'EdDSA'

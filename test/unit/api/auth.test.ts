@@ -55,7 +55,8 @@ describe('bearer tokens', () => {
       await expect(verify(await sign({ sub: 'ci' }, alg, pair.privateKey))).rejects.toMatchObject({ code: ERR_UNAUTHORIZED, message: expect.stringMatching(/exp/) })
       await expect(verify(await sign({ exp: future }, alg, pair.privateKey))).rejects.toMatchObject({ code: ERR_UNAUTHORIZED, message: expect.stringMatching(/sub/) })
       // a sub naming a caller that is not a token (a CLI peer owns schedules as peer:<id>) would act as it
-      for (const sub of ['peer:12D3KooWxyz', 'cert:ops', 'hook:deploy']) {
+      // and one named as a long subject's hash, which tasks record as their submitter (ownership.ts)
+      for (const sub of ['peer:12D3KooWxyz', 'cert:ops', 'hook:deploy', `sha256:${'ab'.repeat(32)}`]) {
         await expect(verify(await sign({ sub, exp: future }, alg, pair.privateKey))).rejects.toMatchObject({ code: ERR_UNAUTHORIZED, message: expect.stringContaining(`"${sub}"`) })
       }
     }

@@ -51,8 +51,8 @@ export interface RevokeResult {
   peerId?: string
   /** false: the serial was already in the CRL, which is unchanged. */
   added: boolean
-  /** Entries of the previous CRL left out of this one: their certificates expired (revoked-expiry.ts). */
-  dropped: number
+  /** Serials of the previous CRL's entries left out of this one: their certificates expired (revoked-expiry.ts). */
+  dropped: string[]
   crl: VerifiedCrl
   pem: string
 }
@@ -74,7 +74,7 @@ export async function revokeInDir (dir: string, target: string, now = new Date()
   // would each write "the next number" with only their own entry, and one revocation would be lost
   return await withFileLock(join(dir, CRL_LOCK_FILE), async lock => {
     const previous = await readCrlFile(file, caCert)
-    if (previous?.crl.entries.some(e => e.serial === serial) === true) return { file, serial, name, peerId, added: false, dropped: 0, crl: previous.crl, pem: previous.pem }
+    if (previous?.crl.entries.some(e => e.serial === serial) === true) return { file, serial, name, peerId, added: false, dropped: [], crl: previous.crl, pem: previous.pem }
     const expiry = await knownExpiry(dir, caCert)
     if (notAfter != null) expiry.set(serial, notAfter)
     const kept = withoutExpired(previous?.crl.entries ?? [], expiry, now)
@@ -85,7 +85,8 @@ export async function revokeInDir (dir: string, target: string, now = new Date()
     // the expiry first: a crash between the two leaves a CRL entry of unknown expiry (kept), never one dropped early
     await writeExpiryFile(dir, entries, expiry, lock.assertHeld)
     await writeFileAtomic(file, pem, 0o644, lock.assertHeld)
-    return { file, serial, name, peerId, added: true, dropped: (previous?.crl.entries.length ?? 0) - kept.length, crl, pem }
+    const listed = new Set(kept.map(e => e.serial))
+    return { file, serial, name, peerId, added: true, dropped: (previous?.crl.entries ?? []).filter(e => !listed.has(e.serial)).map(e => e.serial), crl, pem }
   })
 }
 

@@ -45,11 +45,14 @@ export async function knownExpiry (dir: string, ca: X509Certificate): Promise<Ma
   return known
 }
 
-/** `entries` without those whose certificate is known to have expired more than the grace period before `now`. */
+/**
+ * `entries` without those whose certificate is known to have expired more than the grace period before `now`.
+ * A notAfter that is not a number (a date that did not parse) proves nothing: kept.
+ */
 export function withoutExpired (entries: readonly CrlEntry[], expiry: ReadonlyMap<string, number>, now: Date): CrlEntry[] {
   return entries.filter(e => {
     const notAfter = expiry.get(e.serial)
-    return notAfter == null || notAfter + EXPIRED_ENTRY_GRACE_MS > now.getTime()
+    return notAfter == null || !Number.isFinite(notAfter) || notAfter + EXPIRED_ENTRY_GRACE_MS > now.getTime()
   })
 }
 

@@ -29,7 +29,7 @@ export function revokeCommand (): Command {
       const result = await revokeInDir(dir, target)
       const what = result.name == null ? `serial ${result.serial}` : `"${result.name}" (serial ${result.serial}${result.peerId == null ? '' : `, peer id ${result.peerId}`})`
       process.stdout.write(result.added
-        ? `revoked ${what}: wrote ${result.file} (CRL number ${result.crl.number}, ${result.crl.entries.length} revoked${result.dropped === 0 ? '' : `; ${result.dropped} expired certificate${result.dropped === 1 ? '' : 's'} no longer listed`})\n`
+        ? `revoked ${what}: wrote ${result.file} (CRL number ${result.crl.number}, ${result.crl.entries.length} revoked${droppedText(result.dropped)})\n`
         : `${what} was already revoked: ${result.file} unchanged (CRL number ${result.crl.number})\n`)
       if (flags.peer == null) return
       const peer = parsePeerAddress(flags.peer)
@@ -44,4 +44,11 @@ export function revokeCommand (): Command {
         ? `${flags.peer}: accepted CRL number ${pushed.number}; it spreads to the grid from there\n`
         : `${flags.peer}: already holds CRL number ${pushed.number}, not older than ${result.crl.number}\n`)
     })
+}
+
+/** The entries this CRL left out, by serial (at most 10 named): an operator sees which revocations the expiry ended. */
+function droppedText (serials: string[]): string {
+  if (serials.length === 0) return ''
+  const named = serials.slice(0, 10).join(', ') + (serials.length > 10 ? ', …' : '')
+  return `; ${serials.length} expired certificate${serials.length === 1 ? '' : 's'} no longer listed: ${named}`
 }

@@ -71,7 +71,7 @@ export class ServiceList {
         const aborted = signal?.aborted === true
         // the part may hold half of what it opened: it is stopped too, once its start has settled (a stop
         // racing its start would leave what the start opens after it); destroy, past the deadline, does not wait
-        this.started.push(aborted ? stoppedAfter(service, starting) : service)
+        this.started.push(aborted ? stoppedAfter(service, starting, this.log) : service)
         await this.abandon(aborted ? signal.reason : err, service.name, aborted)
       }
       this.started.push(service)
@@ -133,7 +133,19 @@ export class ServiceList {
   }
 }
 
-/** `service`, whose stop first waits for `starting` (its start, given up on) to settle. */
-function stoppedAfter (service: Service, starting: Promise<void>): Service {
-  return { ...service, stop: async () => { await starting.catch(() => {}); await service.stop?.() } }
+/**
+ * `service`, whose stop first waits for `starting` (its start, given up on) to settle. Destroyed past the
+ * stop's deadline while that start still runs, it is destroyed again once the start settles: what the start
+ * opens after the first destroy (a listener) would otherwise stay open. A start that fails once given up
+ * on is logged, not dropped.
+ */
+function stoppedAfter (service: Service, starting: Promise<void>, log: Logger): Service {
+  const settled = starting.then(() => {}, (err: unknown) => { log.debug({ err, service: service.name }, 'a service given up on by an aborted start failed to start') })
+  const destroy = service.destroy == null
+    ? undefined
+    : async () => {
+      void settled.then(async () => { await service.destroy?.() }).catch((err: unknown) => { log.warn({ err, service: service.name }, 'a service failed to destroy') })
+      await service.destroy?.()
+    }
+  return { ...service, stop: async () => { await settled; await service.stop?.() }, destroy }
 }

@@ -77,6 +77,34 @@ describe('ServiceList.start({ signal })', () => {
     expect(journal).toEqual(['start a', 'start b', 'b started', 'stop b', 'stop a'])
   })
 
+  it('a part that cannot give up, whose start outlasts the stop deadline: destroyed then, and again once its start settles (what it opened late is closed); its late failure is logged', async () => {
+    const journal: string[] = []
+    const controller = new AbortController()
+    let finish: (ok: boolean) => void = () => {}
+    const lines: Array<{ msg?: string, service?: string }> = []
+    const slow: Service = {
+      name: 'slow',
+      start: async () => {
+        const ok = await new Promise<boolean>(resolve => { finish = resolve })
+        journal.push('slow opened its port')
+        if (!ok) throw new Error('late failure')
+      },
+      stop: async () => { await new Promise(resolve => setTimeout(resolve, 10_000)) },
+      destroy: () => { journal.push('destroy slow') }
+    }
+    const list = new ServiceList([slow], { log: pino({ level: 'debug' }, { write: (line: string) => { lines.push(JSON.parse(line) as { msg?: string }) } }), stopTimeoutMs: 50, destroyGraceMs: 50 })
+    const starting = list.start({ signal: controller.signal })
+    await new Promise(resolve => setImmediate(resolve))
+    controller.abort()
+    await expect(starting).rejects.toMatchObject({ name: 'AbortError' })
+    // past the deadline: destroyed while its start still runs
+    expect(journal).toEqual(['destroy slow'])
+    finish(false)
+    await new Promise(resolve => setTimeout(resolve, 20))
+    expect(journal).toEqual(['destroy slow', 'slow opened its port', 'destroy slow'])
+    expect(lines.some(l => l.service === 'slow' && /failed to start/.test(l.msg ?? ''))).toBe(true)
+  })
+
   it('an already-aborted signal starts nothing', async () => {
     const journal: string[] = []
     const reason = new Error('before')

@@ -381,4 +381,3 @@ export class TaskPool {
     return { workers: live, starting: this.starting, queued: this.queued, busyMs, capacityLimit: this.deps.capacity(this.config.resources, this.config.maxWorkers) }
   }
 }
-

@@ -92,7 +92,8 @@ describe('GridNode.start(init, { signal })', () => {
     const abortedAt = Date.now()
     controller.abort()
     expect(await starting).toMatchObject({ name: 'AbortError' })
-    expect(Date.now() - abortedAt).toBeLessThan(2000)
+    // generous for a loaded machine (stopping libp2p and membership); the read alone takes seconds, 17 s before
+    expect(Date.now() - abortedAt).toBeLessThan(5000)
     expect(lines.find(l => l.msg === 'start aborted; stopping what started')).toMatchObject({ service: 'tasks' })
     expect(lines.find(l => l.msg === 'tasks resumed from the journal')).toBeUndefined()
     expect(await connectOutcome(port)).toBe('ECONNREFUSED')

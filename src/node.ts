@@ -58,6 +58,7 @@ import type { DeployOptions } from './deployments/node-part.ts'
 import type { DeploymentView } from './deployments/types.ts'
 import { DEPLOYMENTS_PROTOCOL, DEPLOYMENTS_ROLES, deploymentsHandler } from './deployments/protocol.ts'
 import { ConfigError, NodeStoppedError } from './errors.ts'
+import type { RefusedCount } from './transport/refused-connections.ts'
 
 /**
  * A grid member: the same daemon on every machine, embeddable in any
@@ -137,7 +138,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     // throws CrlError (exit 2) if `crl` does not verify against the CA
     const trust = new NodeTrust({ tls, crl: config.crl, certificateCheckMs: config.certificateCheckMs }, root)
     // created stopped: the service list starts it, so it also stops it on any failure
-    const libp2p = await createGridLibp2p({ host: config.host, port: config.port, announce: config.announce.map(String), tls, log, pingIntervalMs: config.pingIntervalMs, start: false, credentials: trust.credentials, isRevoked: trust.isRevoked })
+    const libp2p = await createGridLibp2p({ host: config.host, port: config.port, announce: config.announce.map(String), tls, log, pingIntervalMs: config.pingIntervalMs, start: false, credentials: trust.credentials, isRevoked: trust.isRevoked, refused: trust.refused })
     const node = new GridNode(config, libp2p, log, root, init.addons, tls.key, trust)
     await node.services.start({ signal })
     return node
@@ -161,6 +162,11 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   /** Bad messages from peers dropped so far, by protocol and reason (`gridd_rejected_messages_total`). */
   rejectedMessages (): RejectedCount[] {
     return [...this.membership.rejected(), ...this.channels.rejected(), ...(this.agent?.rejected() ?? []), ...this.trust.rejected(), ...this.rejections.counters(), ...this.addons.rejected()]
+  }
+
+  /** Connections refused at the handshake so far, by direction and reason (`gridd_refused_connections_total`). */
+  refusedConnections (): RefusedCount[] {
+    return this.trust.refused.counters()
   }
 
   /** When this node's certificate expires (ms since the epoch): `gridd_certificate_expiry_seconds`. */

@@ -1,5 +1,6 @@
 import type { Member } from '../membership/member.ts'
 import type { RejectedCount } from '../transport/rejections.ts'
+import type { RefusedCount } from '../transport/refused-connections.ts'
 import type { PipelineRun } from '../pipeline/run.ts'
 import type { Channel } from '../channels/channel.ts'
 import type { GridNodeEvents, GridNodeListener } from '../node-events.ts'
@@ -27,6 +28,8 @@ export interface AddonHost {
   connectedPeers: () => string[]
   /** Bad messages from peers dropped so far, by protocol and reason. */
   rejectedMessages: () => RejectedCount[]
+  /** Connections refused at the handshake so far, by direction and reason. */
+  refusedConnections: () => RefusedCount[]
   /** When this node's certificate expires (ms since the epoch). */
   certificateNotAfter: () => number
   /** Whether the newest CRL this node holds lists `serial` (normalized hex): for add-ons that accept client certificates themselves (HTTPS). */

@@ -205,6 +205,7 @@ export class AddonRegistry {
       self: () => host.self(),
       connectedPeers: () => host.connectedPeers(),
       rejectedMessages: () => host.rejectedMessages(),
+      refusedConnections: () => host.refusedConnections(),
       certificateNotAfter: () => host.certificateNotAfter(),
       certificateRevoked: serial => host.certificateRevoked(serial),
       pipelines: () => host.pipelines(),

@@ -23,7 +23,7 @@ function add (a: StageSummary, b: StageSummary): Pick<StageSummary, 'processed' 
  * several nodes may share a process). Gauges read the node's state when
  * scraped; item counters add finished runs to the live totals of running ones.
  */
-export function createRegistry (node: Pick<AddonHost, 'self' | 'members' | 'pipelines' | 'connectedPeers' | 'rejectedMessages' | 'certificateNotAfter' | 'tasksOverview'>): { registry: Registry, track: (run: PipelineRun) => void } {
+export function createRegistry (node: Pick<AddonHost, 'self' | 'members' | 'pipelines' | 'connectedPeers' | 'rejectedMessages' | 'certificateNotAfter' | 'tasksOverview'> & Partial<Pick<AddonHost, 'refusedConnections'>>): { registry: Registry, track: (run: PipelineRun) => void } {
   const registry = new Registry()
   const finished = new Map<string, StageSummary>()
   let forgottenDecisions = 0
@@ -133,6 +133,13 @@ export function createRegistry (node: Pick<AddonHost, 'self' | 'members' | 'pipe
     collect () {
       this.reset()
       for (const row of node.rejectedMessages()) this.inc({ protocol: row.protocol, reason: row.reason }, row.count)
+    }
+  })
+  new Counter({
+    name: 'gridd_refused_connections_total', help: 'Connections refused at the mTLS handshake (logged at most once a minute per host and reason), by direction and reason', labelNames: ['direction', 'reason'], registers: [registry],
+    collect () {
+      this.reset()
+      for (const row of node.refusedConnections?.() ?? []) this.inc({ direction: row.direction, reason: row.reason }, row.count)
     }
   })
   new Gauge({

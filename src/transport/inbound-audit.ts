@@ -2,6 +2,7 @@ import type { ConnectionGater, MultiaddrConnection, MessageStream } from '@libp2
 import type { Logger } from '../logger.ts'
 import { REFUSAL } from './mtls/verify.ts'
 import { RefusalLog, remoteHost } from './mtls/refusal-log.ts'
+import type { RefusedConnections } from './refused-connections.ts'
 
 /**
  * Logs inbound connections that closed before they even reached the mTLS
@@ -14,9 +15,11 @@ import { RefusalLog, remoteHost } from './mtls/refusal-log.ts'
 export class InboundAudit {
   private readonly refusals: RefusalLog
   private readonly settled = new WeakSet<object>()
+  private readonly refused?: RefusedConnections
 
-  constructor (log: Logger) {
+  constructor (log: Logger, refused?: RefusedConnections) {
     this.refusals = new RefusalLog(log)
+    this.refused = refused
   }
 
   /** Protocol negotiation reached the encrypter, which reports the outcome. */
@@ -30,6 +33,7 @@ export class InboundAudit {
         maConn.addEventListener('close', () => {
           if (this.settled.has(maConn)) return
           const remote = maConn.remoteAddr.toString()
+          this.refused?.count('inbound', REFUSAL.noHandshake)
           this.refusals.warn(remoteHost(remote), REFUSAL.noHandshake, { remote, direction: 'inbound', reason: REFUSAL.noHandshake },
             `refused inbound connection from ${remote}: it closed without negotiating gridd mTLS (plaintext, garbage or another protocol)`)
         }, { once: true })

@@ -17,6 +17,7 @@ import { listenAddress } from './address.ts'
 import { sendWindowUpdatesAtHalf } from './yamux-window.ts'
 import type { Logger } from '../logger.ts'
 import { PeerCredentials } from '../trust/credentials.ts'
+import type { RefusedConnections } from './refused-connections.ts'
 
 // a type alias (not an interface) so it satisfies libp2p's ServiceMap index signature
 export type GridServices = {
@@ -43,6 +44,8 @@ export interface TransportInit {
   credentials?: PeerCredentials
   /** Serials refused at the handshake (the newest CRL). */
   isRevoked?: (serial: string) => boolean
+  /** Counts the connections refused at the handshake (`gridd_refused_connections_total`). */
+  refused?: RefusedConnections
 }
 
 /** Messages at least this large get IDONTWANTs to the mesh (gossipsub's default is 512 B). */
@@ -66,7 +69,7 @@ export const MAX_CONNECTIONS_PER_PEER = 8
 /** The libp2p node of a grid member: TCP, CA-rooted mTLS, yamux, identify, ping, gossipsub. */
 export async function createGridLibp2p (init: TransportInit): Promise<GridLibp2p> {
   sendWindowUpdatesAtHalf()
-  const audit = new InboundAudit(init.log)
+  const audit = new InboundAudit(init.log, init.refused)
   const credentials = init.credentials ?? new PeerCredentials(init.log)
   const auditGater = audit.gater()
   // bound late: the gater is part of the node it asks about
@@ -81,7 +84,8 @@ export async function createGridLibp2p (init: TransportInit): Promise<GridLibp2p
       log: init.log,
       onNegotiated: c => { audit.negotiated(c) },
       onVerified: (peer, credential, connection) => { credentials.record(peer, credential, connection) },
-      isRevoked: init.isRevoked
+      isRevoked: init.isRevoked,
+      refused: init.refused
     })],
     streamMuxers: [yamux()],
     connectionGater: {

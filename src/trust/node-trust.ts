@@ -10,6 +10,7 @@ import type { TlsMaterial } from '../transport/mtls/material.ts'
 import type { RejectedCount } from '../transport/rejections.ts'
 import type { Service } from '../lifecycle/service.ts'
 import type { Logger } from '../logger.ts'
+import { RefusedConnections } from '../transport/refused-connections.ts'
 
 /** The CRL file in a node's data dir. */
 export const CRL_FILE = 'crl.pem'
@@ -50,6 +51,8 @@ export class NodeTrust {
     this.checkMs = init.certificateCheckMs
   }
 
+  /** Connections refused at the handshake, each counted (createGridLibp2p's `refused`; `gridd_refused_connections_total`). */
+  readonly refused = new RefusedConnections()
   /** For the handshake (createGridLibp2p's `isRevoked`). */
   readonly isRevoked = (serial: string): boolean => this.crls.isRevoked(serial)
 

@@ -10,6 +10,7 @@ import { RefusalLog, remoteHost } from './refusal-log.ts'
 import type { TlsMaterial } from './material.ts'
 import type { PeerCredential } from '../../trust/credentials.ts'
 import type { Logger } from '../../logger.ts'
+import type { RefusedConnections } from '../refused-connections.ts'
 import { TlsRefusedError } from '../../errors.ts'
 
 export interface MutualTlsComponents {
@@ -27,6 +28,8 @@ export interface MutualTlsInit {
   onVerified?: (peer: string, credential: PeerCredential, connection: MessageStream) => void
   /** A revoked certificate's serial (normalized hex) is refused at the handshake. */
   isRevoked?: (serial: string) => boolean
+  /** Counts every refusal (the log holds one line a minute per host and reason). */
+  refused?: RefusedConnections
 }
 
 /**
@@ -46,6 +49,7 @@ export class MutualTls implements ConnectionEncrypter {
   private readonly onNegotiated?: (connection: MessageStream) => void
   private readonly onVerified?: (peer: string, credential: PeerCredential, connection: MessageStream) => void
   private readonly isRevoked?: (serial: string) => boolean
+  private readonly refused?: RefusedConnections
 
   constructor (components: MutualTlsComponents, init: MutualTlsInit) {
     this.components = components
@@ -55,6 +59,7 @@ export class MutualTls implements ConnectionEncrypter {
     this.onNegotiated = init.onNegotiated
     this.onVerified = init.onVerified
     this.isRevoked = init.isRevoked
+    this.refused = init.refused
   }
 
   async secureInbound (connection: MessageStream, options?: SecureConnectionOptions): Promise<SecuredConnection> {
@@ -158,6 +163,7 @@ export class MutualTls implements ConnectionEncrypter {
 
   private refuse (isServer: boolean, remote: string, err: Error): void {
     const reason = err instanceof TlsRefusedError ? err.reason : REFUSAL.handshakeFailed
+    this.refused?.count(isServer ? 'inbound' : 'outbound', reason)
     this.refusals.warn(remoteHost(remote), reason, { remote, direction: isServer ? 'inbound' : 'outbound', reason, err }, `refused ${isServer ? 'inbound' : 'outbound'} connection ${isServer ? 'from' : 'to'} ${remote}: ${err.message}`)
   }
 }

@@ -24,6 +24,7 @@ class StubHost extends EventEmitter<GridNodeEvents> implements AddonHost {
   self (): Member { return { id: 'S', state: 'alive' } as Member }
   connectedPeers (): string[] { return ['M'] }
   rejectedMessages (): Array<{ protocol: string, reason: string, count: number }> { return [{ protocol: 'p', reason: 'schema', count: 2 }] }
+  refusedConnections (): [] { return [] }
   pipelines (): [] { return [] }
   certificateNotAfter (): number { return 0 }
   certificateRevoked (): boolean { return false }

@@ -24,6 +24,7 @@ class StubHost extends EventEmitter<GridNodeEvents> implements AddonHost {
   self (): Member { return { ...entry('S'), lastSeenMs: 0 } }
   connectedPeers (): string[] { return [] }
   rejectedMessages (): [] { return [] }
+  refusedConnections (): [] { return [] }
   pipelines (): [] { return [] }
   readonly tasks = {} as unknown as AddonTasks
   certificateNotAfter (): number { return 0 }

@@ -67,6 +67,8 @@ import type { RefusedCount } from './transport/refused-connections.ts'
 export class GridNode extends EventEmitter<GridNodeEvents> {
   readonly config: GridNodeConfig
   readonly log: Logger
+  /** The host's logger: parts with a component of their own are its children (a child of `log` would repeat the key). */
+  private readonly root: Logger
   private readonly libp2p: GridLibp2p
   private readonly credentials: PeerCredentials
   private readonly trust: NodeTrust
@@ -96,6 +98,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     this.credentials = trust.credentials
     const credentials = trust.credentials
     this.log = log
+    this.root = root
     this.seeds = new SeedDialer(libp2p, log)
     this.rejections = new Rejections(log)
     this.membership = new Membership({ libp2p, pubsub: libp2p.services.pubsub, roles: credentials }, config.membership, root)
@@ -106,7 +109,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     this.tasks = new Tasks(libp2p.peerId.toString(), {
       spawn: async (options, { signal }) => await this.workers.spawn(options, { signal }),
       capacity: (resources, limit) => this.workers.capacityFor(resources, limit),
-      log: log.child({ component: 'tasks' })
+      log: root.child({ component: 'tasks' })
     }, config.tasks, {
       file: join(dataDir, JOURNAL_FILE),
       // an agent has made the data dir ready (its mode may let the worker user's group reach the module cache)
@@ -114,7 +117,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     })
     this.addons = new AddonRegistry(this, libp2p, root, credentials)
     this.channels = new Channels(libp2p, this.membership, config.channels, root, keyPem, credentials)
-    this.deployments = new DeploymentsPart({ self: this.peerId, dataDir, channel: name => this.channels.channel(name, { internal: true }), members: () => this.members(), pipeline: (name, init) => this.pipeline(name, init), log, init: config.deployments })
+    this.deployments = new DeploymentsPart({ self: this.peerId, dataDir, channel: name => this.channels.channel(name, { internal: true }), members: () => this.members(), pipeline: (name, init) => this.pipeline(name, init), log: root, init: config.deployments })
     this.services = new ServiceList(this.serviceList(addons ?? []), { log, stopTimeoutMs: config.stopTimeoutMs })
   }
 
@@ -288,7 +291,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
       // an agent prepared it at its start (with its workers' group); a member alone prepares it on first use
       prepareDataDir: async () => { if (this.agent == null) await prepareDataDir(dataDir, this.log) },
       forward: ownerForwarder(this.libp2p, this.membership),
-      log: this.log.child({ component: 'tasks-protocol' }),
+      log: this.root.child({ component: 'tasks-protocol' }),
       rejections: this.rejections
     })
   }

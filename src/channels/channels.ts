@@ -19,7 +19,7 @@ import { Rejections } from '../transport/rejections.ts'
 import type { RejectedCount } from '../transport/rejections.ts'
 import type { Logger } from '../logger.ts'
 import type { RoleCheck as ChannelRoles } from '../trust/credentials.ts'
-import { gossipRefusal } from '../trust/gossip-roles.ts'
+import { gossipRefusal, droppedGossipLine } from '../trust/gossip-roles.ts'
 import type { MemberSource } from '../membership/events.ts'
 import type { Member } from '../membership/member.ts'
 
@@ -327,7 +327,7 @@ export class Channels {
     const result = gossipRefusal(this.roles, peer.toString(), message) ?? this.check(message)
     if ('reason' in result) {
       const from = message.type === 'signed' ? message.from.toString() : peer.toString()
-      this.rejections.reject(GOSSIP_LABEL, result.reason, from, `dropped malformed channel message: ${result.detail}`, result.detail, { via: peer.toString(), topic: message.topic, bytes: message.data.byteLength })
+      this.rejections.reject(GOSSIP_LABEL, result.reason, from, droppedGossipLine('channel message', result.reason, result.detail), result.detail, { via: peer.toString(), topic: message.topic, bytes: message.data.byteLength })
       return TopicValidatorResult.Reject
     }
     this.valid.set(message.data, result)

@@ -8,7 +8,7 @@ import { parseJson } from '../transport/json-stream.ts'
 import type { Logger } from '../logger.ts'
 import type { MembershipPubsub, MembershipRoles } from './components.ts'
 import type { Rejections } from '../transport/rejections.ts'
-import { gossipRefusal } from '../trust/gossip-roles.ts'
+import { gossipRefusal, droppedGossipLine } from '../trust/gossip-roles.ts'
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -61,7 +61,7 @@ export class HeartbeatGossip {
     const result = gossipRefusal(this.roles, peer.toString(), message) ?? check(message)
     if ('reason' in result) {
       const from = message.type === 'signed' ? message.from.toString() : undefined
-      this.rejections.reject(MEMBERS_TOPIC, result.reason, from ?? peer.toString(), `dropped malformed membership gossip: ${result.detail}`, result.detail, { via: peer.toString(), bytes: message.data.byteLength })
+      this.rejections.reject(MEMBERS_TOPIC, result.reason, from ?? peer.toString(), droppedGossipLine('membership gossip', result.reason, result.detail), result.detail, { via: peer.toString(), bytes: message.data.byteLength })
       return TopicValidatorResult.Reject
     }
     this.valid.set(message.data, result)

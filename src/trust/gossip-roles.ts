@@ -18,3 +18,12 @@ export function gossipRefusal (roles: Pick<PeerCredentials, 'has' | 'get' | 'was
   if (author != null && !author.roles.has('member')) return { reason: 'forbidden', detail: `authored by ${message.from.toString()} ("${author.name}"), which lacks the member role` }
   return undefined
 }
+
+/**
+ * The log line for a dropped gossip message (`what`: "membership gossip", "channel message"): a message
+ * refused for who sent or wrote it (`forbidden`: a revoked author, a non-member) is well formed, and
+ * calling it malformed sends an operator looking for a bug instead of at the revocation.
+ */
+export function droppedGossipLine (what: string, reason: string, detail: string): string {
+  return reason === 'forbidden' ? `dropped ${what}: ${detail}` : `dropped malformed ${what}: ${detail}`
+}

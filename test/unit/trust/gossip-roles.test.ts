@@ -4,7 +4,7 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { PeerCredentials } from '../../../src/trust/credentials.ts'
 import type { Role } from '../../../src/trust/roles.ts'
-import { gossipRefusal } from '../../../src/trust/gossip-roles.ts'
+import { gossipRefusal, droppedGossipLine } from '../../../src/trust/gossip-roles.ts'
 import { dropPeer } from '../../../src/trust/drop-peer.ts'
 
 const newPeer = async (): Promise<string> => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
@@ -48,5 +48,13 @@ describe('gossip only from members', () => {
     // a renewed certificate for the same key passed the handshake: a member again
     creds.record(revoked, { name: 'r', serial: '4', roles: new Set(['member']), notAfter: Infinity })
     expect(gossipRefusal(creds, relay, signedBy(revoked))).toBeUndefined()
+  })
+})
+
+describe('the line for a dropped gossip message', () => {
+  it('calls a message refused for its sender or author dropped, not malformed (a revocation is no bug)', () => {
+    const detail = `authored by ${AUTHOR}, whose certificate was revoked or expired`
+    expect(droppedGossipLine('membership gossip', 'forbidden', detail)).toBe(`dropped membership gossip: ${detail}`)
+    expect(droppedGossipLine('channel message', 'schema', 'bad field')).toBe('dropped malformed channel message: bad field')
   })
 })

@@ -63,5 +63,9 @@ export function taskMetrics (registry: Registry, node: Pick<AddonHost, 'tasksOve
     name: 'gridd_task_sessions', help: 'Task sessions this node owns that are not done (the default session included)', registers: [registry],
     collect () { this.set(node.tasksOverview().sessionCount) }
   })
+  new Gauge({
+    name: 'gridd_task_journal_bytes', help: 'Bytes of this node\'s task journal on disk (the SQLite file and its write-ahead log; 0 without one)', registers: [registry],
+    collect () { this.set(node.tasksOverview().journalBytes) }
+  })
   new KeptHistogram(registry, () => node.tasksOverview().latency)
 }

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { BatchPacker, isEmpty } from './journal-batch.ts'
 import type { PackedBatch } from './journal-batch.ts'
 import { JournalWriter, RETRY_AFTER_MS } from './journal-writer.ts'
@@ -218,6 +218,15 @@ export class JournalRecorder {
     this.forgetBefore = undefined
     if (!isEmpty(batch)) writer.write(batch)
     if (this.pending()) this.schedule()
+  }
+
+  /** The journal's bytes on disk now: the file and its write-ahead log (`gridd_task_journal_bytes`). */
+  bytes (): number {
+    let total = 0
+    for (const path of [this.options.file, `${this.options.file}-wal`]) {
+      try { total += statSync(path).size } catch {} // not made yet, or checkpointed away
+    }
+    return total
   }
 
   /**

@@ -26,6 +26,8 @@ export interface TasksOverview {
   sessionCount: number
   /** Tasks running now, longest running first (at most OVERVIEW_LIMIT; `open.running` counts all). */
   running: TaskInfo[]
+  /** The task journal's bytes on disk (its file and write-ahead log); 0 without one. */
+  journalBytes: number
 }
 
 /**
@@ -67,5 +69,5 @@ export class TaskStats {
 
 /** The overview of a node with no task yet. */
 export function emptyOverview (): TasksOverview {
-  return { totals: new TaskStats().totals, retries: 0, open: { queued: 0, dispatched: 0, running: 0 }, latency: new TaskStats().latency(), sessions: [], sessionCount: 0, running: [] }
+  return { totals: new TaskStats().totals, retries: 0, open: { queued: 0, dispatched: 0, running: 0 }, latency: new TaskStats().latency(), sessions: [], sessionCount: 0, running: [], journalBytes: 0 }
 }

@@ -244,7 +244,8 @@ export class Tasks {
       latency: this.stats.latency(),
       sessions: sessions.slice(0, OVERVIEW_LIMIT),
       sessionCount: sessions.length,
-      running
+      running,
+      journalBytes: this.recorder?.bytes() ?? 0
     }
   }
 

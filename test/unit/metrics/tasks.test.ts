@@ -1,5 +1,9 @@
 import { describe, it, expect, afterEach, vi } from 'vitest'
 import { fileURLToPath } from 'node:url'
+import { statSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import pino from 'pino'
 import { createRegistry } from '../../../src/metrics/collectors.ts'
 import { Tasks } from '../../../src/tasks/tasks.ts'
@@ -65,5 +69,29 @@ describe('task metrics, scraped from a node\'s tasks (a scripted worker)', () =>
     expect(value(after, 'gridd_tasks_open', { status: 'running' })).toBe(0)
     expect(value(after, 'gridd_task_sessions')).toBe(1)
     expect(tasks.overview().running).toEqual([])
+  })
+
+  it('gridd_task_journal_bytes: the journal\'s file and write-ahead log on disk, 0 for a node without one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gridd-journal-bytes-'))
+    try {
+      const file = join(dir, 'tasks.sqlite')
+      tasks = new Tasks('owner', { spawn: async () => new ScriptedWorker(), capacity: (_r, limit) => limit, log: pino({ level: 'silent' }) }, { maxWorkers: 1, window: 16 }, { file, prepare: async () => {} })
+      tasks.start()
+      const host = { self: () => ({ ...entry('S'), lastSeenMs: 0 }), members: () => [], pipelines: () => [], connectedPeers: () => [], rejectedMessages: () => [], certificateNotAfter: () => Date.now() + 90_000, tasksOverview: () => tasks!.overview() }
+      const { registry } = createRegistry(host)
+      expect(value(parse(await registry.metrics()), 'gridd_task_journal_bytes')).toBe(0)
+      await Promise.all([1, 2, 3].map(async () => await tasks!.submit(MODULE, { kind: 'ok' }).result()))
+      const onDisk = (): number => [file, `${file}-wal`].reduce((n, f) => { try { return n + statSync(f).size } catch { return n } }, 0)
+      // once the writer thread has written (it writes in batches, so read both when they agree)
+      await vi.waitFor(async () => {
+        const scraped = value(parse(await registry.metrics()), 'gridd_task_journal_bytes')
+        expect(scraped).toBeGreaterThan(0)
+        expect(scraped).toBe(onDisk())
+      }, { timeout: 5000 })
+    } finally {
+      await tasks?.stop()
+      tasks = undefined
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })

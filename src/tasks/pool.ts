@@ -303,6 +303,8 @@ export class TaskPool {
   private failed (worker: PoolWorker, task: Task, err: Error): void {
     if (task.final) return
     const lost = workerGone(err) != null
+    // once per worker, not one we killed (its other tasks fail the same way; an agent's other workers are marked gone just below)
+    if (lost && !worker.gone && !worker.killing) this.deps.log.warn({ stage: this.config.stage, worker: worker.handle.id, agent: worker.handle.agentId, tasks: worker.inFlight.size, err }, `task worker lost (${err.message}): its tasks are tried again, or fail once out of retries`)
     if (lost) worker.gone = true
     // the agent is gone: so are its other workers here, whose streams may not have closed yet
     if (err instanceof AgentLostError) for (const w of this.workers) if (w.handle.agentId === worker.handle.agentId) w.gone = true

@@ -17,6 +17,7 @@ import { ConfigError, PipelineCancelledError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { EntryAcks } from './entry-acks.ts'
 import { isDurableSource, isDurableSink } from '../connectors/types.ts'
+import { TroubleLog } from './trouble-log.ts'
 
 export interface PipelineRunEvents {
   'item:failed': [FailedItem]
@@ -58,6 +59,8 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
   private inputEnded = false
   private finished = false
   private readonly startedAt = performance.now()
+  /** Failed items and lost workers, rate-limited per stage. */
+  private readonly trouble: TroubleLog
   /** Removed when the run ends: a long-lived signal (a deployment's, over its relaunches) must not keep every ended run. */
   private readonly onAbort = (): void => { this.cancel() }
   private resolveDone: (s: PipelineSummary) => void = () => {}
@@ -72,6 +75,7 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
     this.done.catch(() => {})
     const plog = log.child({ pipeline: name })
     this.log = plog
+    this.trouble = new TroubleLog(plog)
     const source = this.options.source
     if (isDurableSource(source)) this.acks = new EntryAcks(id => { source.ack(id) })
     // a durable sink dedupes by id: the source's scope, or this run's own for a source that is not durable
@@ -186,10 +190,14 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
       failed: (envelope, error) => {
         this.outstanding--
         this.acks?.settled(envelope.id)
+        this.trouble.itemFailed(stage, envelope.attempts, error)
         this.notify('item:failed', { id: envelope.id, stage, item: envelope.value, attempts: envelope.attempts, error })
         this.maybeFinish()
       },
-      workerLost: (handle, detail) => { this.notify('worker:lost', { stage, workerId: handle.id, agentId: handle.agentId, detail }) },
+      workerLost: (handle, detail) => {
+        this.trouble.workerLost(stage, handle.id, handle.agentId, detail)
+        this.notify('worker:lost', { stage, workerId: handle.id, agentId: handle.agentId, detail })
+      },
       respawning: (workers, delta) => { this.notify('stage:scaled', { stage, workers, delta, reason: 'below minWorkers: respawn' }) },
       unplaceable: report => { this.notify('stage:unplaceable', report) },
       cannotStart: err => { this.finish(err) }

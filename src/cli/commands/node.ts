@@ -20,6 +20,7 @@ import { apiAddonOptions, apiOptions } from '../api-flags.ts'
 import type { ApiFlags } from '../api-flags.ts'
 import { joinedDataDir, joinedTls, joinOptions, useJoinAndHealth } from '../join-flags.ts'
 import type { JoinFlags } from '../join-flags.ts'
+import { PeerLog } from '../peer-log.ts'
 
 
 interface NodeFlags extends ApiFlags, JoinFlags {
@@ -183,8 +184,9 @@ async function runNode (flags: NodeFlags): Promise<void> {
   if (found != null) logger.info({ source: found.source }, 'TLS material loaded')
   // an issuer (--ca-key) holds the CA key by design: the warning is for nodes that should not
   if (found?.certsDir != null && flags.caKey == null) await warnOfCaKeys(found.certsDir, logger)
-  node.on('peer:connect', ({ id }) => { logger.info({ peer: id }, 'peer connected') })
-  node.on('peer:disconnect', ({ id }) => { logger.info({ peer: id }, 'peer disconnected') })
+  const peers = new PeerLog(logger)
+  node.on('peer:connect', ({ id }) => { peers.connected(id) })
+  node.on('peer:disconnect', ({ id }) => { peers.disconnected(id) })
   try {
     // built-ins load only when asked for: an idle node does not pay for web servers or prom-client
     if (flags.metrics != null) await node.use((await import('../../metrics/addon.ts')).metricsAddon, { port: flags.metrics, host: flags.metricsHost })

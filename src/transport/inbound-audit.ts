@@ -35,7 +35,7 @@ export class InboundAudit {
           const remote = maConn.remoteAddr.toString()
           this.refused?.count('inbound', REFUSAL.noHandshake)
           this.refusals.warn(remoteHost(remote), REFUSAL.noHandshake, { remote, direction: 'inbound', reason: REFUSAL.noHandshake },
-            `refused inbound connection from ${remote}: it closed without negotiating gridd mTLS (plaintext, garbage or another protocol)`)
+            `refused inbound connection from ${remote}: it closed without negotiating gridd mTLS (plaintext, garbage, another protocol, or a dialler that gave up waiting, as members do while this node is paused or stalled)`)
         }, { once: true })
         return false
       },

@@ -6,6 +6,7 @@ import { taskMetrics } from './task-metrics.ts'
 
 const STATES = ['alive', 'suspect', 'failed', 'left'] as const
 const PRESSURES = ['high', 'even', 'low'] as const
+const STRATEGIES = ['horizontal', 'vertical'] as const
 /**
  * Finished pipeline stages whose item totals are kept, the least recently finished forgotten first:
  * pipeline names are not bounded (a member may deploy under new names one after another), and each
@@ -81,6 +82,15 @@ export function createRegistry (node: Pick<AddonHost, 'self' | 'members' | 'pipe
       this.set({ measure: 'memory_used_mb' }, load.memoryUsedMb)
       this.set({ measure: 'memory_free_mb' }, load.memoryFreeMb)
     }
+  })
+  // as an admin set them (`grid weight`, `grid strategy`): weight 0 is how an agent is drained
+  new Gauge({
+    name: 'gridd_placement_weight', help: 'This node\'s placement weight (grid weight; 0: placed on only if nothing else fits, a drained agent)', registers: [registry],
+    collect () { this.set(node.self().weight) }
+  })
+  new Gauge({
+    name: 'gridd_placement_strategy', help: '1 for this node\'s placement strategy (horizontal or vertical), 0 for the other', labelNames: ['strategy'], registers: [registry],
+    collect () { for (const strategy of STRATEGIES) this.set({ strategy }, node.self().strategy === strategy ? 1 : 0) }
   })
   new Gauge({
     name: 'gridd_agent_workers', help: 'Worker processes running on this agent, by stage', labelNames: ['stage'], registers: [registry],

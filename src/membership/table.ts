@@ -186,7 +186,7 @@ export class MemberTable {
 
   /** The beat line to a watched member opened: its silence counts from now if it was waiting for one. */
   lineOpened (id: string, now: number): void {
-    if (this.records.peek(id)?.watchedAt != null) lineOpened(this.records.get(id)!, now)
+    if (this.records.peek(id)?.watchedAt != null) lineOpened(this.records.get(id)!, now, this.init.suspectAfterMs * this.slowness)
   }
 
   private watches (id: string): boolean {

@@ -66,3 +66,15 @@ describe('a newly watched member', () => {
     expect(t.get('A', 7.5 * SUSPECT)?.state).toBe('alive')
   })
 })
+
+describe('a newly watched member that never beats', () => {
+  it('is suspected within two windows of being watched even when its line opened just before that bound', () => {
+    const t = table('A')
+    t.setMonitored(['A'], 0)
+    // the line opened late (a slow dial); the member never beats on it
+    t.lineOpened('A', 1.9 * SUSPECT)
+    expect(types(t.tick(1.9 * SUSPECT))).toEqual([])
+    // silence counted from the line would have suspected it only at 2.9 windows
+    expect(types(t.tick(2 * SUSPECT))).toEqual(['member:suspect'])
+  })
+})

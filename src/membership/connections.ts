@@ -61,6 +61,7 @@ export class MemberConnections {
   start (): void {
     this.running = true
     this.abort = new AbortController()
+    this.watched = new Set()
     this.libp2p.addEventListener('peer:disconnect', this.onPeerDisconnect)
   }
 
@@ -125,12 +126,17 @@ export class MemberConnections {
   }
 
   /**
-   * The members this node watches (MonitorRing's targets). One it has no connection to (beyond the mesh
-   * cap, or a joiner that has not dialled it) is dialled now, not at the next mesh repair: its beat line needs one.
+   * The members this node watches (MonitorRing's targets), every period. One newly watched that it has no
+   * connection to (beyond the mesh cap, or a joiner that has not dialled it) is dialled now, not at the next
+   * mesh repair: its beat line needs one. Only then: one still unconnected is left to the mesh repair, which
+   * waits two heartbeats after it appeared (so the two sides of a pair do not dial each other) and dials an
+   * unreachable one every two heartbeats, not every period.
    */
   watch (ids: string[]): void {
+    const before = this.watched
     this.watched = new Set(ids)
     for (const id of ids) {
+      if (before.has(id)) continue
       const member = this.hooks.lookup(id)
       if (member?.state === 'alive') this.connect(member)
     }

@@ -4,7 +4,8 @@ import type { PeerId } from '@libp2p/interface'
 import { Membership } from '../../../src/membership/membership.ts'
 import { resolveMembershipConfig } from '../../../src/membership/config.ts'
 import { SYNC_PROTOCOL } from '../../../src/membership/constants.ts'
-import { MAX_MEMBER_DIALS, isRefusal } from '../../../src/membership/connections.ts'
+import { MAX_MEMBER_DIALS, MemberConnections, isRefusal } from '../../../src/membership/connections.ts'
+import type { Member } from '../../../src/membership/member.ts'
 import { StubLibp2p, StubPubsub, stubComponents, newPeerId } from './stubs.ts'
 import { entry } from './helpers.ts'
 
@@ -111,6 +112,44 @@ describe('MemberConnections (through Membership, stubbed libp2p)', () => {
   })
 })
 
+describe('MemberConnections.watch: a newly watched member is dialled at once, one watched already is the mesh repair\'s', () => {
+  it('an unreachable watched member is dialled once when watched and then at the repairs (every two heartbeats), not at every period', async () => {
+    const libp2p = new StubLibp2p(await newPeerId())
+    libp2p.dialOutcome = async () => { throw timedOut() }
+    const unanswered: string[] = []
+    const members = new Map<string, Member>()
+    const conns = new MemberConnections(stubComponents(libp2p, new StubPubsub()).libp2p, pino({ level: 'silent' }), { heartbeatMs: HEARTBEAT_MS, maxMeshPeers: 1, reconnectForMs: 60_000, reconnectMaxBackoffMs: 1000 }, {
+      lookup: id => members.get(id),
+      refused: () => {},
+      unanswered: id => { unanswered.push(id) }
+    })
+    const member = async (): Promise<string> => {
+      const id = (await newPeerId()).toString()
+      members.set(id, { ...entry(id), lastSeenMs: 0 })
+      return id
+    }
+    const settle = async (): Promise<void> => { for (let i = 0; i < 10; i++) await Promise.resolve() }
+    const a = await member()
+    conns.start()
+    conns.observe({ type: 'member:join', member: members.get(a)! }, 0)
+    // 10 periods (membership calls watch every heartbeat) with the mesh repair's ticks between them
+    for (let period = 0; period < 10; period++) {
+      const now = period * HEARTBEAT_MS
+      conns.tick(now, [...members.values()])
+      conns.watch([a])
+      await settle()
+    }
+    // at once when watched (period 0), then at the repairs at 2, 4, 6, 8 heartbeats: not 10 times
+    expect(libp2p.dials.filter(id => id === a)).toHaveLength(5)
+    expect(unanswered).toHaveLength(5)
+    // one watched from now on is dialled at once, between two repairs; the one watched already is not
+    const b = await member()
+    conns.watch([a, b])
+    await settle()
+    expect(libp2p.dials.slice(5)).toEqual([b])
+    conns.stop()
+  })
+})
 
 describe('isRefusal', () => {
   it.each([

@@ -115,7 +115,7 @@ export class Channels {
     this.sync = new ChannelSync(libp2p, roles, this.log, this.rejections, {
       clock: (peer, theirNow, sentAt) => { this.clockWatch.sample(peer, theirNow, sentAt) },
       lookup: name => this.open.get(name),
-      merge: (channel, entries, peer) => { this.merge(channel, entries, peer, 'snapshot') },
+      merge: (channel, entries, peer) => this.merge(channel, entries, peer, 'snapshot'),
       maxMessageBytes: init.syncMessageBytes ?? CHANNEL_DEFAULTS.syncMessageBytes,
       // a member holds up to REMOTE_CAP_FACTOR times the cap (others' writes), and sends all of it
       maxEntries: this.maxKeysPerChannel * REMOTE_CAP_FACTOR,
@@ -294,7 +294,7 @@ export class Channels {
     })
   }
 
-  private merge (channel: Channel, entries: Entry[], peer: string, via: 'gossip' | 'snapshot'): void {
+  private merge (channel: Channel, entries: Entry[], peer: string, via: 'gossip' | 'snapshot'): MergeResult {
     const protocol = via === 'gossip' ? GOSSIP_LABEL : SYNC_PROTOCOL
     // a snapshot relays writes of any origin: one this node dropped (a revoked or expired certificate) or knows
     // to lack the member role is refused here as its own gossip is, whichever member hands it over
@@ -309,6 +309,7 @@ export class Channels {
       if (result[reason] > 0) this.rejections.reject(protocol, reason, peer, `dropped channel writes: ${what}`, `${result[reason]} in ${channel.name}`, { channel: channel.name, via })
     }
     if (result.changed > 0 && via === 'snapshot') this.log.debug({ channel: channel.name, peer, changed: result.changed }, 'merged a channel snapshot')
+    return result
   }
 
   private mayWrite (origin: string): boolean {

@@ -59,10 +59,19 @@ const wallNow = v.optional(v.pipe(v.number(), v.finite()))
  * own digest has not changed since; if the answering side's has not either, it answers `settled` (no
  * snapshot): the same exchange again would move nothing (what each refused, it refuses again). Both
  * absent from nodes of earlier releases, which ignore `known` and send their snapshot as before.
+ * `closing` in the ask: the asker reads a closing message (syncClosingSchema) after its delta; in the
+ * answer: one will come. Absent from nodes of earlier releases, which neither send nor read one.
  */
-export const syncAskSchema = v.object({ v: v.literal(2), channel: channelName, digest, now: wallNow, known: v.optional(digest) })
-export const syncAnswerSchema = v.object({ v: v.literal(2), open: v.boolean(), digest, entries, more: v.boolean(), now: wallNow, settled: v.optional(v.boolean()) })
+export const syncAskSchema = v.object({ v: v.literal(2), channel: channelName, digest, now: wallNow, known: v.optional(digest), closing: v.optional(v.boolean()) })
+export const syncAnswerSchema = v.object({ v: v.literal(2), open: v.boolean(), digest, entries, more: v.boolean(), now: wallNow, settled: v.optional(v.boolean()), closing: v.optional(v.boolean()) })
 export const syncChunkSchema = v.object({ v: v.literal(2), entries, more: v.boolean() })
+/**
+ * The answering side's digest once it merged the asker's delta: what the asker remembers as `known`.
+ * Absent when the pair is not to be taken as settled: it refused writes for a stamp ahead of its clock
+ * (time lifts that refusal, no digest changes when it does), or writes other than the delta came in
+ * during the exchange (the asker may lack them).
+ */
+export const syncClosingSchema = v.object({ v: v.literal(2), digest: v.optional(digest) })
 
 /** What `grid channel` asks a node. */
 export const clientRequestSchema = v.variant('op', [

@@ -2,11 +2,11 @@ import type { Channel } from './channel.ts'
 
 /**
  * A settled pair, as one exchange with it left a peer's digests apart: our
- * digest after the exchange and the peer's in its answer. Two replicas can
- * stay apart for good when one refuses writes the other holds (a writer whose
- * certificate one of them dropped, a value over one's limit, a channel at one's
- * cap); every anti-entropy round then shipped the whole channel again and
- * logged the same refusals. While neither digest has changed, the same
+ * digest as our delta left it and the peer's once it took the delta up (its
+ * closing message). Two replicas can stay apart for good when one refuses
+ * writes the other holds (a writer whose certificate one of them dropped, a
+ * value over one's limit, a channel at one's cap); every anti-entropy round
+ * then shipped the whole channel again and logged the same refusals. While neither digest has changed, the same
  * exchange would move nothing: it is skipped, the peer confirming its digest
  * is the one we know (`known` in the ask), and redone at most every
  * RECHECK_MS, so a change of what is refused (a writer verified again) heals.
@@ -32,7 +32,11 @@ export class SettledPairs {
     return pair.theirs
   }
 
-  /** An exchange ran to its end: our digest now, and the peer's in its answer (apart, or nothing to remember). */
+  /**
+   * An exchange ran to its end: our digest as our delta left it, and the peer's after it took the delta up
+   * (apart, or nothing to remember). Not one whose writes either side refused for a stamp ahead of its
+   * clock (sync.ts forgets the pair instead): time lifts that refusal with no digest changing.
+   */
   remember (channel: Channel, peer: string, mine: string, theirs: string): void {
     let pairs = this.byChannel.get(channel)
     if (mine === theirs) { pairs?.delete(peer); return }

@@ -2,8 +2,8 @@ import type { Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { JsonStream } from '../transport/json-stream.ts'
 import { ProtocolError } from '../errors.ts'
-import { SYNC_PROTOCOL, syncAnswerSchema, syncAskSchema, syncChunkSchema } from './schema.ts'
-import type { Channel } from './channel.ts'
+import { SYNC_PROTOCOL, syncAnswerSchema, syncAskSchema, syncChunkSchema, syncClosingSchema } from './schema.ts'
+import type { Channel, MergeResult } from './channel.ts'
 import { entryBytes, markOf } from './store.ts'
 import type { Entry, WriteMark } from './store.ts'
 import { Lanes } from './lanes.ts'
@@ -24,7 +24,8 @@ export const SYNC_STREAMS_PER_PEER = 8
 
 export interface ChannelSyncInit {
   lookup: (name: string) => Channel | undefined
-  merge: (channel: Channel, entries: Entry[], peer: string) => void
+  /** Merges a chunk; what it refused for a stamp ahead of this node's clock (`drift`) keeps the pair from settling (settled.ts). */
+  merge: (channel: Channel, entries: Entry[], peer: string) => Pick<MergeResult, 'drift'> | undefined
   /** Largest single message; snapshots larger than this come in several. */
   maxMessageBytes: number
   /** Most entries one side may send in one exchange (what a member may hold of a channel): a bound on a stream's length. */
@@ -40,7 +41,8 @@ export interface ChannelSyncInit {
  * members that already agree swap a few bytes; otherwise the answering side
  * sends everything it holds of the channel, tombstones included, in bounded
  * chunks, and the asking side merges each chunk and sends back only what the
- * answer lacked (chunked the same way). One exchange leaves both sides with
+ * answer lacked (chunked the same way), and the answering side closes with
+ * its digest as that left it (settled.ts). One exchange leaves both sides with
  * the same writes. Writes are signed by their origin, so relaying is safe:
  * the merge drops any write whose signature does not check.
  */
@@ -98,16 +100,22 @@ export class ChannelSync {
       const digest = channel.digest()
       const known = this.settled.known(channel, peer, digest)
       const sentAt = Date.now()
-      await json.write({ v: 2, channel: channel.name, digest, now: sentAt, ...(known == null ? {} : { known }) }, { signal })
+      await json.write({ v: 2, channel: channel.name, digest, now: sentAt, closing: true, ...(known == null ? {} : { known }) }, { signal })
       const answer = await json.read(syncAnswerSchema, { signal })
       if (answer.now != null) this.init.clock?.(peer, answer.now, sentAt)
       if (!answer.open || answer.digest === digest) { this.settled.forget(channel, peer); return }
       // apart as the last exchange left us, and neither side changed since: it would move nothing again
       if (answer.settled === true && known != null && answer.digest === known) return
       const theirs = new Map<string, WriteMark>()
-      await this.receiveChunks(json, answer, channel, peer, theirs, signal)
-      await this.sendChunks(json, channel.newerThan(theirs), {}, signal)
-      this.settled.remember(channel, peer, channel.digest(), answer.digest)
+      const { drift } = await this.receiveChunks(json, answer, channel, peer, theirs, signal)
+      // our digest as the delta leaves us: a write that comes in while it is sent changes ours, and is not taken as settled
+      const delta = channel.newerThan(theirs)
+      const mine = channel.digest()
+      await this.sendChunks(json, delta, {}, signal)
+      const after = answer.closing === true ? (await json.read(syncClosingSchema, { signal })).digest : undefined
+      // a refusal for a stamp ahead of a clock is lifted by time alone, no digest changing: exchanged in full again
+      if (after != null && drift === 0) this.settled.remember(channel, peer, mine, after)
+      else this.settled.forget(channel, peer)
     } catch (err) {
       // a reset, not a close: the peer may still be sending, and nothing of it is wanted
       json?.stream.abort(err as Error)
@@ -131,9 +139,12 @@ export class ChannelSync {
         // the asker holds what our snapshot would bring and we refused what it sent back: nothing to redo
         await json.write({ v: 2, open: true, digest, entries: [], more: false, now: Date.now(), settled: true }, { signal })
       } else {
-        await this.sendChunks(json, channel.snapshot(), { open: true, digest, now: Date.now() }, signal)
+        const closing = ask.closing === true
+        await this.sendChunks(json, channel.snapshot(), { open: true, digest, now: Date.now(), ...(closing ? { closing } : {}) }, signal)
         const first = await json.read(syncChunkSchema, { signal })
-        await this.receiveChunks(json, first, channel, peer, undefined, signal)
+        const { drift, alone } = await this.receiveChunks(json, first, channel, peer, undefined, signal, digest)
+        // our digest for the asker to remember, if it holds what our snapshot held and only its delta changed ours since
+        if (closing) await json.write({ v: 2, ...(drift === 0 && alone ? { digest: channel.digest() } : {}) }, { signal })
       }
       await json.close()
     } catch (err) {
@@ -144,12 +155,16 @@ export class ChannelSync {
 
   /**
    * Merges chunks as they come (from `first` on), bounded by maxEntries and maxBytes; `theirs` (the
-   * asking side's, for the delta back) gets each write's stamp and hash, never its value.
+   * asking side's, for the delta back) gets each write's stamp and hash, never its value. Returns the
+   * writes refused for drift, and whether the channel's digest changed only by these merges since `since`.
    */
-  private async receiveChunks (json: JsonStream, first: { entries: unknown[], more: boolean }, channel: Channel, peer: string, theirs: Map<string, WriteMark> | undefined, signal: AbortSignal): Promise<void> {
+  private async receiveChunks (json: JsonStream, first: { entries: unknown[], more: boolean }, channel: Channel, peer: string, theirs: Map<string, WriteMark> | undefined, signal: AbortSignal, since?: string): Promise<{ drift: number, alone: boolean }> {
     let chunk = first
     let count = 0
     let bytes = 0
+    let drift = 0
+    let alone = true
+    let last = since
     for (;;) {
       const entries = chunk.entries as Entry[]
       count += entries.length
@@ -157,8 +172,10 @@ export class ChannelSync {
       for (const e of entries) bytes += entryBytes(e)
       if (bytes > this.init.maxBytes) throw new ProtocolError(`snapshot of more than ${this.init.maxBytes} bytes`)
       if (theirs != null) for (const e of entries) theirs.set(e.key, markOf(e))
-      this.init.merge(channel, entries, peer)
-      if (!chunk.more) return
+      if (channel.digest() !== last) alone = false
+      drift += this.init.merge(channel, entries, peer)?.drift ?? 0
+      last = channel.digest()
+      if (!chunk.more) return { drift, alone }
       chunk = await json.read(syncChunkSchema, { signal })
     }
   }

@@ -14,21 +14,40 @@ import { trustEveryone } from '../trust-stub.ts'
 
 const newId = async (): Promise<string> => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
 
-interface Replica { id: string, channel: Channel, sync: ChannelSync, handler?: StreamHandler, snapshots: number, refused: number }
+interface Replica {
+  id: string
+  channel: Channel
+  sync: ChannelSync
+  handler?: StreamHandler
+  snapshots: number
+  refused: number
+  /** How far ahead of the real one this replica's wall clock runs (ms). */
+  aheadMs: number
+  /** Runs once, just after this replica's next snapshot is taken (a write that comes in by gossip meanwhile). */
+  afterSnapshot?: () => void
+}
 
 /**
  * Two members' channel replicas whose exchanges run over in-memory streams. `refuses` is an origin
  * whose writes `a` refuses at merge, as Channels.merge refuses a writer whose certificate this node
  * dropped (revoked or expired) while the other member still holds them.
  */
-async function pair (refuses: string): Promise<[Replica, Replica]> {
+async function pair (refuses?: string): Promise<[Replica, Replica]> {
   const replicas: Replica[] = []
   for (const name of ['a', 'b']) {
     const id = await newId()
-    const channel = new Channel('cfg', { selfId: id, clock: new HlcClock(), maxValueBytes: 1024, publish: () => {}, running: () => true })
-    const replica: Replica = { id, channel, sync: undefined as unknown as ChannelSync, snapshots: 0, refused: 0 }
+    const replica: Replica = { id, channel: undefined as unknown as Channel, sync: undefined as unknown as ChannelSync, snapshots: 0, refused: 0, aheadMs: 0 }
+    const clock = new HlcClock({ now: () => Date.now() + replica.aheadMs })
+    const channel = replica.channel = new Channel('cfg', { selfId: id, clock, maxValueBytes: 1024, publish: () => {}, running: () => true })
     const snapshot = channel.snapshot.bind(channel)
-    channel.snapshot = () => { replica.snapshots++; return snapshot() }
+    channel.snapshot = () => {
+      replica.snapshots++
+      const taken = snapshot()
+      const hook = replica.afterSnapshot
+      replica.afterSnapshot = undefined
+      hook?.()
+      return taken
+    }
     const libp2p = {
       handle: async (_protocol: string, handler: StreamHandler) => { replica.handler = handler },
       unhandle: async () => {},
@@ -44,8 +63,9 @@ async function pair (refuses: string): Promise<[Replica, Replica]> {
       lookup: () => channel,
       merge: (c, entries) => {
         const admitted = name === 'a' ? entries.filter(e => e.origin !== refuses) : entries
-        replica.refused += entries.length - admitted.length
-        c.merge(admitted)
+        const result = c.merge(admitted)
+        replica.refused += entries.length - admitted.length + result.drift
+        return result
       },
       maxMessageBytes: 1024 * 1024,
       maxEntries: 1000,
@@ -80,6 +100,60 @@ describe('two replicas kept apart by writes one of them refuses', () => {
     await a.sync.exchange(a.channel, b.id)
     expect(a.channel.get('later')).toBe(2)
     expect(b.snapshots).toBe(2)
+  })
+})
+
+describe('a settled pair', () => {
+  it('settles after one exchange: the answering side\'s digest remembered is the one after it took up the delta', async () => {
+    const dropped = await newId()
+    const [a, b] = await pair(dropped)
+    b.channel.merge([{ key: 'by-dropped', value: 'x', deleted: false, t: Date.now(), c: 0, origin: dropped }])
+    // a holds a write b lacks: the delta back changes b's digest
+    a.channel.set('only-a', 1)
+    for (let round = 0; round < 3; round++) await a.sync.exchange(a.channel, b.id)
+    expect(b.channel.get('only-a')).toBe(1)
+    expect(a.channel.digest()).not.toBe(b.channel.digest())
+    // one snapshot: before, the digest b had before the delta was remembered, so the second round shipped one again
+    expect(b.snapshots).toBe(1)
+  })
+
+  it('is not settled by writes refused for a stamp ahead of the asker\'s clock: they are taken up once its clock catches up', async () => {
+    const [a, b] = await pair()
+    b.aheadMs = 120_000
+    b.channel.set('ahead', 1)
+    a.snapshots = b.snapshots = 0
+    await a.sync.exchange(a.channel, b.id)
+    expect(a.refused).toBe(1)
+    expect(a.channel.get('ahead')).toBeUndefined()
+    // the clocks agree again (NTP stepped b back, or a's caught up): no digest changed, the next round heals
+    a.aheadMs = 120_000
+    await a.sync.exchange(a.channel, b.id)
+    expect(a.channel.get('ahead')).toBe(1)
+  })
+
+  it('is not settled by writes the answering side refused for a stamp ahead of its clock', async () => {
+    const [a, b] = await pair()
+    a.aheadMs = 120_000
+    a.channel.set('ahead', 1)
+    await a.sync.exchange(a.channel, b.id)
+    expect(b.refused).toBe(1)
+    expect(b.channel.get('ahead')).toBeUndefined()
+    b.aheadMs = 120_000
+    await a.sync.exchange(a.channel, b.id)
+    expect(b.channel.get('ahead')).toBe(1)
+  })
+
+  it('is not settled when a write the asker lacks reached the answering side during the exchange', async () => {
+    const dropped = await newId()
+    const other = await newId()
+    const [a, b] = await pair(dropped)
+    b.channel.merge([{ key: 'by-dropped', value: 'x', deleted: false, t: Date.now(), c: 0, origin: dropped }])
+    // gossip b hears between its snapshot and a's delta, and a misses
+    b.afterSnapshot = () => { b.channel.merge([{ key: 'late', value: 'y', deleted: false, t: Date.now(), c: 0, origin: other }]) }
+    await a.sync.exchange(a.channel, b.id)
+    expect(a.channel.get('late')).toBeUndefined()
+    await a.sync.exchange(a.channel, b.id)
+    expect(a.channel.get('late')).toBe('y')
   })
 })
 

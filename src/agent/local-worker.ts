@@ -61,7 +61,9 @@ export class LocalWorker {
     })
     this.exited = new Promise(resolve => {
       child.once('exit', (code, signal) => {
-        this.exit = this.stopping || stopRequest(signal, this.lastError)
+        // a worker not ready yet fails its setup even of a stop request: a setup that SIGTERMs itself must
+        // meet the setup rule (three in a row fail the run), not be retried for ever as stopped
+        this.exit = this.stopping || (this.isReady && stopRequest(signal, this.lastError))
           ? { code, signal, error: this.lastError, stopped: true }
           : this.isReady ? { code, signal, error: this.lastError } : { code, signal, error: this.lastError, setupFailed: true }
         // the exit first, then the items' rejections (see RemoteWorker.end)

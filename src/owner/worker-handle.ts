@@ -46,6 +46,13 @@ export function cancelItem (handle: WorkerHandle, listener: ItemListener, reason
 }
 
 /**
+ * Losses of a worker one item or task may be excused (run again with nothing counted: its worker stopped,
+ * its agent left, a crash it shared) before further ones count like a crash: it cannot tell who sent a
+ * SIGTERM, so a task or item that stops its own worker, or its agent, would otherwise run for ever.
+ */
+export const EXCUSED_LOSSES = 3
+
+/**
  * What an item's error says of the worker that ran it, told by the error's class, which only the worker
  * handles make: a stage's own error arrives as a RemoteError whatever code it carries (user code may pick
  * ERR_AGENT_LOST) and is the item's own failure; it must not retire a healthy worker. Stages and task pools both ask it.

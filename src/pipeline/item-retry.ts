@@ -1,6 +1,6 @@
-import { AgentLostError, PoisonItemError } from '../errors.ts'
+import { AgentLostError, PoisonItemError, StageSetupError } from '../errors.ts'
 import { workerExitedError } from '../wire/wire-error.ts'
-import { workerGone } from '../owner/worker-handle.ts'
+import { EXCUSED_LOSSES, workerGone } from '../owner/worker-handle.ts'
 import type { WorkerHandle } from '../owner/worker-handle.ts'
 import type { WorkerExit } from '../worker/ipc.ts'
 import type { Envelope } from './types.ts'
@@ -21,10 +21,17 @@ export function exitError (handle: Pick<WorkerHandle, 'id' | 'agentId'>, exit: W
  * An item's fate after `err`: undefined to run it again (before new work), else the error it is reported
  * failed with. A lost worker's items run again without using an attempt; after a crash each runs alone
  * from then on, so only the culprit can crash a worker a second time (the innocents then succeed alone),
- * and is failed as a poison item; the item's own error uses an attempt, up to `maxAttempts`.
+ * and is failed as a poison item; the item's own error uses an attempt, up to `maxAttempts`. Past
+ * EXCUSED_LOSSES lost workers, a lost worker counts as a crash.
  */
 export function afterError (envelope: Envelope, err: Error, maxAttempts: number): Error | undefined {
-  const gone = workerGone(err)
+  let gone = workerGone(err)
+  // a few losses excused at most, then each is a crash: an item that SIGTERMs its worker or its agent looks
+  // stopped, and would run (and stop agents) for ever; workers that fail setup have their own bound (above)
+  if (gone === 'lost' && !(err instanceof StageSetupError)) {
+    envelope.excused = (envelope.excused ?? 0) + 1
+    if (envelope.excused > EXCUSED_LOSSES) gone = 'crashed'
+  }
   if (gone === 'crashed') {
     envelope.crashes++
     envelope.isolate = true

@@ -81,6 +81,8 @@ export interface Envelope {
   crashes: number
   /** In flight when a worker crashed: from now on it runs alone, so a crash is attributable. */
   isolate?: boolean
+  /** Times its worker was lost with no crash counted (stopped, its agent gone): bounded, see afterError. */
+  excused?: number
 }
 
 export interface FailedItem {

@@ -11,6 +11,7 @@ import { AgentLostError, WorkerStoppedError } from '../errors.ts'
  *   kill from outside). Run again alone from now on (a suspect), no attempt counted: a task that crashes
  *   the workers it shares no longer uses up its neighbours' retries.
  * - `counted`: a crash while it ran alone, or its agent failed: an attempt, up to `maxRetries`.
+ * Past EXCUSED_LOSSES excused ones (the pool's own kills aside), a task's losses are counted.
  */
 export type Loss = 'not-its-doing' | 'shared-crash' | 'counted'
 

@@ -1,5 +1,5 @@
 import type { ItemListener, WorkerHandle } from '../owner/worker-handle.ts'
-import { cancelItem, submitItem, workerGone } from '../owner/worker-handle.ts'
+import { cancelItem, EXCUSED_LOSSES, submitItem, workerGone } from '../owner/worker-handle.ts'
 import type { SpawnOptions } from '../owner/workers.ts'
 import type { Logger } from '../logger.ts'
 import { FairQueue } from './queue.ts'
@@ -316,9 +316,12 @@ export class TaskPool {
     }
     if (workerGone(err) === 'crashed') worker.heldAtCrash ??= worker.inFlight.size
     const loss = lossOf(err, worker.killing, worker.heldAtCrash)
-    if (loss !== 'counted') task.uncount()
     if (loss === 'shared-crash') this.isolated.add(task)
-    if (loss !== 'counted' || task.attempts <= task.maxRetries) {
+    // excused a few times at most (this pool's own kills aside: other tasks' ends bound those), then counted:
+    // a task that SIGTERMs its worker or its agent looks stopped, and would run (and stop agents) for ever
+    const excused = loss !== 'counted' && (worker.killing || ++task.excusedLosses <= EXCUSED_LOSSES)
+    if (!excused) task.countedLosses++
+    if (excused || task.countedLosses <= task.maxRetries) {
       task.mark('queued')
       if (this.isolated.has(task)) this.suspects.add(task)
       else this.queue.push(task)

@@ -82,7 +82,15 @@ export class Task {
   readonly seq?: number
   readonly nonce?: string
   status: TaskStatus = 'queued'
+  /** Attempts started so far: it never goes down (clients watch it). */
   attempts = 0
+  /**
+   * Lost attempts counted against `maxRetries` (the pool's to count: a loss not the task's doing is not,
+   * see loss.ts). A restored task's attempts all count: the journal keeps only `attempts`.
+   */
+  countedLosses = 0
+  /** Losses excused so far (not counted): the pool counts them once there were too many (see loss.ts). */
+  excusedLosses = 0
   startedAt?: number
   endedAt?: number
   /** The agent of the current (or last) attempt. */
@@ -122,6 +130,7 @@ export class Task {
     this.nonce = init.nonce
     if (init.restored != null) {
       ({ status: this.status, attempts: this.attempts, startedAt: this.startedAt, endedAt: this.endedAt, agent: this.agent, error: this.error, value: this.value, progress: this.lastProgress } = init.restored)
+      this.countedLosses = this.attempts
     }
   }
 
@@ -260,11 +269,6 @@ export class Task {
     this.status = status
     if (error != null) this.error = error
     this.announce(previous)
-  }
-
-  /** Its last attempt ended through no doing of its own (its agent stopped the worker): it is not counted against `maxRetries`. */
-  uncount (): void {
-    if (this.attempts > 0) this.attempts--
   }
 
   complete (value: unknown): void {

@@ -46,7 +46,7 @@ export interface TaskInfo {
   module: string
   status: TaskStatus
   priority: number
-  /** Attempts started so far (a retry is a second attempt). */
+  /** Attempts started so far (a retry is a second attempt); it never goes down, though an attempt its agent stopped uses none of `maxRetries`. */
   attempts: number
   /** Peer id of whoever submitted it (the owner itself for its own calls; `api:<subject>` through the HTTP API). */
   submitter?: string

@@ -4,6 +4,7 @@ import { TaskPool } from '../../../src/tasks/pool.ts'
 import type { PoolConfig } from '../../../src/tasks/pool.ts'
 import { Task } from '../../../src/tasks/task.ts'
 import type { WorkerHandle, ProcessOptions } from '../../../src/owner/worker-handle.ts'
+import { EXCUSED_LOSSES } from '../../../src/owner/worker-handle.ts'
 import type { WorkerExit } from '../../../src/worker/ipc.ts'
 import { AgentLostError, WorkerExitedError, WorkerStoppedError } from '../../../src/errors.ts'
 
@@ -63,20 +64,47 @@ describe('TaskPool: a worker ended by its agent uses no attempt', () => {
   it.each([
     { name: 'stopped by its agent (a drain, a rolling restart, a stop request)', error: (id: string) => new WorkerStoppedError(id, 'by its agent (code 0 signal null)') },
     { name: 'its agent left the grid before the worker\'s exit came', error: () => new AgentLostError('agent', 'it left the grid', { left: true }) }
-  ])('$name: a task with maxRetries 0 runs again, as often as it happens', async ({ error }) => {
+  ])('$name: a task with maxRetries 0 runs again a few times, attempts still counting up', async ({ error }) => {
     const { pool: p, workers } = pool()
     const t = task(0)
     p.enqueue(t)
-    for (let i = 0; i < 3; i++) {
+    const seen: number[] = []
+    t.on('status', e => { seen.push(e.attempts) })
+    for (let i = 0; i < EXCUSED_LOSSES; i++) {
       await tick(10)
       expect(t.status).toBe('dispatched')
       workers[i]!.end(error(workers[i]!.id), { code: 0, signal: null, stopped: true })
     }
     await tick(10)
     expect(t.status).toBe('dispatched')
-    expect(t.attempts).toBe(1)
-    workers[3]!.items[0]!.resolve('done')
+    // attempts started: a client watching it never sees it go down
+    expect(t.attempts).toBe(EXCUSED_LOSSES + 1)
+    expect(seen).toEqual([...seen].sort((a, b) => a - b))
+    workers[EXCUSED_LOSSES]!.items[0]!.resolve('done')
     expect(await t.result()).toBe('done')
+  })
+
+  /**
+   * It cannot tell who sent a SIGTERM: seen with real processes, a task with maxRetries 0 that SIGTERMs its
+   * own worker (or its agent) cycled queued → dispatched → running for ever.
+   */
+  it.each([
+    { name: 'stopped', error: (id: string) => new WorkerStoppedError(id, 'by SIGTERM (a stop request; code null signal SIGTERM)') },
+    { name: 'its agent left', error: () => new AgentLostError('agent', 'it left the grid', { left: true }) }
+  ])('$name over and over: past the excused losses each counts, and maxRetries ends it with TaskLostError', async ({ error }) => {
+    const { pool: p, workers } = pool()
+    const t = task(1)
+    p.enqueue(t)
+    for (let i = 0; i < 20; i++) {
+      await tick(10)
+      if (t.final) break
+      workers[i]!.end(error(workers[i]!.id), { code: null, signal: 'SIGTERM', stopped: true })
+    }
+    await tick(10)
+    await expect(t.result()).rejects.toMatchObject({ code: 'ERR_TASK_LOST' })
+    // the excused losses, then maxRetries + 1 counted ones
+    expect(t.attempts).toBe(EXCUSED_LOSSES + 2)
+    expect(workers).toHaveLength(EXCUSED_LOSSES + 2)
   })
 
   it('its agent failed, or the worker crashed: an attempt, as before', async () => {

@@ -26,10 +26,12 @@ function refuse (caller: Caller, what: string): ForbiddenError {
  * member and admin): shipping code needs the member role, a client runs only
  * registered names; a client reads and cancels only the tasks it submitted
  * (results are its data), members and admins any; opening, closing and
- * cancelling sessions is for members and admins; listing sessions and their
- * counts is for every role (like `grid status`), but a session's tasks a client
- * is shown are only its own (their modules, errors and progress are its data,
- * as over the HTTP API).
+ * cancelling sessions is for members and admins; a client lists and submits
+ * into only the default session and those it opened (sessionVisible: another's,
+ * an HTTP API client's private one, is as missing), while members and admins
+ * list all (with counts, like `grid status`); a session's tasks a client is
+ * shown are only its own (their modules, errors and progress are its data, as
+ * over the HTTP API).
  */
 export function checkRequest (caller: Caller, request: TasksRequest): void {
   switch (request.op) {
@@ -49,4 +51,13 @@ export function checkRequest (caller: Caller, request: TasksRequest): void {
 export function checkTaskAccess (caller: Caller, submitter: string | undefined, op: string): void {
   if (isOperator(caller) || (submitter != null && submitter === caller.peer)) return
   throw refuse(caller, `${op} a task it did not submit: it needs the member or admin role`)
+}
+
+/**
+ * Whether `caller` may list a session and submit into it: members and admins any; anyone else the owner's
+ * default session and those it opened. Else it is answered as missing (ERR_TASK_NOT_FOUND), so another's
+ * session, such as an HTTP API client's private one (opener `api:<subject>`), cannot be probed or joined.
+ */
+export function sessionVisible (caller: Caller, session: { opener?: string }, isDefault: boolean): boolean {
+  return isOperator(caller) || isDefault || (session.opener != null && session.opener === caller.peer)
 }

@@ -14,7 +14,7 @@ import type { Tasks } from './tasks.ts'
 import type { Task } from './task.ts'
 import type { Session } from './session.ts'
 import { defaultSessionId } from './session.ts'
-import { checkRequest, checkTaskAccess, isOperator } from './access.ts'
+import { checkRequest, checkTaskAccess, isOperator, sessionVisible } from './access.ts'
 import { isFinal } from './types.ts'
 import { sha256 as hashOf } from '../wire/module-ref.ts'
 import type { Caller } from './access.ts'
@@ -196,7 +196,7 @@ export class TasksService {
         void session.done.then(release)
         return { ok: true, id: session.id, session: summary(session) }
       }
-      case 'session-list': return { ok: true, sessions: tasks.sessions().slice(0, MAX_LIST).map(summary) }
+      case 'session-list': return { ok: true, sessions: tasks.sessions().filter(s => this.visible(caller, s)).slice(0, MAX_LIST).map(summary) }
       case 'session-show': {
         const session = this.session(request.id)
         const all = session.tasks({ status: request.status })
@@ -230,6 +230,8 @@ export class TasksService {
   private async submitTask (caller: Caller, request: Extract<TasksRequest, { op: 'submit' }>): Promise<Task> {
     const { tasks } = this.deps
     const session = request.session == null ? this.defaultSession() : this.session(request.session)
+    // as missing, not forbidden: whether another's session exists is not the caller's to learn
+    if (!this.visible(caller, session)) throw new TaskNotFoundError(session.id, 'session')
     const options = { priority: request.priority, maxRetries: request.maxRetries, timeoutMs: request.timeoutMs, submitter: caller.peer }
     if (request.module.kind === 'name') {
       const { name } = request.module
@@ -256,6 +258,10 @@ export class TasksService {
     const session = this.deps.tasks.getSession(id)
     if (session == null) throw new TaskNotFoundError(id, 'session')
     return session
+  }
+
+  private visible (caller: Caller, session: Session): boolean {
+    return sessionVisible(caller, session, session.id === defaultSessionId(this.deps.self))
   }
 
   private defaultSession (): Session {

@@ -181,6 +181,13 @@ describe('grid task and grid session: real nodes, the CLI end to end', () => {
     const table = await grid$(['session', 'list'])
     expect(table.stdout).toMatch(new RegExp(`${session}\\s+batch\\s+open`))
     expect(table.stdout).toContain(`${owner.peerId}/s-default`)
+    // a client is listed only the default session (and those it opened), and cannot submit into another's (through another member too)
+    const clientTable = await grid$(['session', 'list', '--name', 'client'])
+    expect(clientTable.stdout).toContain(`${owner.peerId}/s-default`)
+    expect(clientTable.stdout).not.toContain(session)
+    const intruder = await grid$(['task', 'submit', 'resize', '--input', '{"width":1}', '--session', session], other)
+    expect(intruder.code).toBe(1)
+    expect(intruder.stderr).toContain('ERR_TASK_NOT_FOUND')
 
     // a client may look, not cancel
     const refused = await grid$(['session', 'cancel', session, '--name', 'client'], other)

@@ -27,9 +27,10 @@ interface OpenFlags extends TasksClientFlags {
 
 /** `grid session list|show|open|close|cancel`: sessions of tasks (ArmoniK's), counted by status, through any member. */
 export function sessionCommand (): Command {
-  const list = withTasksClientOptions(new Command('list').description('the sessions a node owns, with their tasks counted by status').option('--json', 'print JSON'), '"client"')
+  const list = withTasksClientOptions(new Command('list').description('the sessions a node owns, with their tasks counted by status').option('--json', 'print JSON'), '"node" (a client certificate is listed only the default session and those it opened)')
     .action(async (flags: TasksClientFlags) => {
-      const answer = await withTasksClient(flags, 'client', async (libp2p, target, signal) => await requestTasks(libp2p, target, { op: 'session-list' }, { signal }))
+      // the member's view by default, as `grid session show`: a client's lists only the sessions it may use
+      const answer = await withTasksClient(flags, 'node', async (libp2p, target, signal) => await requestTasks(libp2p, target, { op: 'session-list' }, { signal }))
       const sessions = answer.sessions ?? []
       process.stdout.write(flags.json === true ? `${printableJson(sessions)}\n` : sessionTable(sessions))
     })

@@ -176,21 +176,51 @@ describe('TasksService (the tasks protocol, components stubbed)', () => {
     // a client sees the session's counts, but of its tasks only its own (a member's module, errors and progress are not its to read)
     const shown = await svc.serve(client, { op: 'session-show', id: opened.id! })
     expect(shown.ok && [shown.session?.counts.queued, shown.tasks?.length]).toEqual([1, 0])
-    const own = await svc.serve(client, { ...submitName, session: opened.id })
+    const defaultId = `${self}/s-default`
+    await svc.serve(member, { ...submitName, session: defaultId })
+    const own = await svc.serve(client, { ...submitName, session: defaultId })
     if (!own.ok) throw new Error('submit failed')
-    const mine = await svc.serve(client, { op: 'session-show', id: opened.id! })
+    const mine = await svc.serve(client, { op: 'session-show', id: defaultId })
     expect(mine.ok && [mine.session?.counts.queued, mine.tasks?.map(t => t.id)]).toEqual([2, [own.id]])
-    const all = await svc.serve(member, { op: 'session-show', id: opened.id! })
+    const all = await svc.serve(member, { op: 'session-show', id: defaultId })
     expect(all.ok && all.tasks?.length).toBe(2)
     expect(errorCode(await svc.serve(client, { op: 'session-cancel', id: opened.id! }))).toBe('ERR_FORBIDDEN')
-    await svc.serve(client, submitName)
-    const defaultId = `${self}/s-default`
     const cancelled = await svc.serve(admin, { op: 'session-cancel', id: defaultId })
-    expect(cancelled.ok && [cancelled.cancelled, cancelled.session?.closed, cancelled.session?.counts.cancelled]).toEqual([1, false, 1])
+    expect(cancelled.ok && [cancelled.cancelled, cancelled.session?.closed, cancelled.session?.counts.cancelled]).toEqual([2, false, 2])
     expect(errorCode(await svc.serve(member, { op: 'session-close', id: defaultId }))).toBe('ERR_CONFIG')
     expect(tasks.getSession(defaultId)?.isClosed).toBe(false)
-    const listed = await svc.serve(client, { op: 'session-list' })
+    const listed = await svc.serve(member, { op: 'session-list' })
     expect(listed.ok && listed.sessions?.map(s => s.name).sort()).toEqual(['batch', 'default'])
+  })
+
+  /**
+   * Any client could submit into any session (an HTTP API client's private one too, whose owner then saw
+   * the intruder's task in its events and could cancel it), and session-list gave every client all ids.
+   */
+  it('a client submits into and lists only the default session and those it opened: another\'s is as missing', async () => {
+    const { svc, tasks } = await service()
+    const opened = await svc.serve(member, { op: 'session-open', name: 'batch' })
+    if (!opened.ok) throw new Error('open failed')
+    const apiPrivate = tasks.session({ name: 'api-private' }, undefined, false, 'api:alice')
+    const itsOwn = tasks.session({ name: 'its-own' }, undefined, false, client)
+    for (const id of [opened.id!, apiPrivate.id]) {
+      expect(errorCode(await svc.serve(client, { ...submitName, session: id }))).toBe('ERR_TASK_NOT_FOUND')
+      // relayed by a member for the client: the same
+      expect(errorCode(await svc.serve(member, { ...submitName, session: id, relay: { caller: client, roles: ['client'] } }))).toBe('ERR_TASK_NOT_FOUND')
+    }
+    // as a session that does not exist: nothing to tell them apart
+    const missing = await svc.serve(client, { ...submitName, session: `${self}/s-0000000000000000` })
+    expect(errorCode(missing)).toBe('ERR_TASK_NOT_FOUND')
+    expect(apiPrivate.tasks()).toEqual([])
+    expect(opened.session?.counts.queued).toBe(0)
+    expect((await svc.serve(client, { ...submitName, session: itsOwn.id })).ok).toBe(true)
+    expect((await svc.serve(client, { ...submitName, session: `${self}/s-default` })).ok).toBe(true)
+    const listed = await svc.serve(client, { op: 'session-list' })
+    expect(listed.ok && listed.sessions?.map(s => s.name).sort()).toEqual(['default', 'its-own'])
+    // members and admins: any session, all listed
+    expect((await svc.serve(member, { ...submitName, session: apiPrivate.id })).ok).toBe(true)
+    const all = await svc.serve(admin, { op: 'session-list' })
+    expect(all.ok && all.sessions?.map(s => s.name).sort()).toEqual(['api-private', 'batch', 'default', 'its-own'])
   })
 
   it('sessions opened remotely: at most 64 per caller, so one member cannot take the 256 all callers share; room comes back as one is closed and done', async () => {

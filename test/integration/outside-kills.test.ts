@@ -47,9 +47,12 @@ describe('workers stopped from outside or by their agent are not their work\'s d
     let lost = 0
     run.on('worker:lost', () => { lost++ })
     for (let stop = 0; stop < 2; stop++) {
+      // the item is sent to a worker only once its setup is done: in flight, the worker is past setup (a stop
+      // before that is a failed setup, which would pass this test on the old code too)
+      await eventually(() => run.stats().stages[0]?.inFlight === 1 ? true : undefined, 20_000)
       const pids = await eventually(() => { const found = agents.flatMap(workerPids); return found.length > 0 ? found : undefined }, 20_000)
-      // the item is in flight on its worker by then (sent once it is up; it sleeps 1.5 s)
-      await new Promise(resolve => setTimeout(resolve, 500))
+      // and on the worker by now (it sleeps 1.5 s)
+      await new Promise(resolve => setTimeout(resolve, 200))
       for (const pid of pids) process.kill(pid, 'SIGTERM')
       await eventually(() => lost > stop ? true : undefined)
     }

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util'
 import * as v from 'valibot'
 import { GridError, RemoteError, StageSetupError, WorkerExitedError, WorkerStoppedError } from '../errors.ts'
 
@@ -23,7 +24,7 @@ export type WireError = v.InferOutput<typeof wireErrorSchema>
  * message must not make the receiver drop the whole stream it came on.
  */
 export function toWireError (err: unknown): WireError {
-  if (!(err instanceof Error)) return { name: 'Error', message: clip(describe(err), LIMITS.message) }
+  if (!(err instanceof Error)) return nonError(err)
   const code = (err as { code?: unknown }).code
   return {
     name: clip(err.name, LIMITS.name),
@@ -54,9 +55,22 @@ function clip (text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`
 }
 
+/**
+ * Something thrown that is not an Error (a string, undefined, a plain object): its message shows the value
+ * (a string as it is, anything else as util.inspect shows it, cycles included: String() said
+ * '[object Object]'), and its stack says there is none, so the receiver's RemoteError does not take its own
+ * stack (frames of the agent's or owner's code) for the place it was thrown.
+ */
+function nonError (value: unknown): WireError {
+  const message = clip(describe(value), LIMITS.message)
+  const kind = value == null ? String(value) : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`
+  return { name: 'Error', message, stack: `Error: ${clip(message, 1024)}\n    (${kind} was thrown, not an Error: no stack; throw an Error to see where)` }
+}
+
 function describe (value: unknown): string {
+  if (typeof value === 'string') return value
   try {
-    return String(value)
+    return inspect(value, { depth: 2, breakLength: Infinity, maxArrayLength: 20, maxStringLength: 1024 })
   } catch {
     return Object.prototype.toString.call(value)
   }

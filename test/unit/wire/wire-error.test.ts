@@ -36,7 +36,7 @@ describe('wire errors: a GridError thrown on one side is a GridError with the sa
   it('anything thrown that is not an Error still crosses as one', () => {
     expect(acrossTheWire('a string')).toMatchObject({ name: 'Error', message: 'a string', code: ERR_REMOTE })
     const hostile = { toString () { throw new Error('no') } }
-    expect(acrossTheWire(hostile)).toMatchObject({ name: 'Error', message: '[object Object]' })
+    expect(acrossTheWire(hostile)).toMatchObject({ name: 'Error', message: '{ toString: [Function: toString] }' })
   })
 
   it('an oversized error is cut to the schema\'s limits instead of making the receiver drop the stream', () => {

@@ -1,0 +1,41 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { fileURLToPath } from 'node:url'
+import type { GridNode } from '../../src/node.ts'
+import { GridFixture } from './helpers/grid-fixture.ts'
+import type { GridProcess } from './helpers/grid-process.ts'
+import { ERR_TASK_FAILED, TaskError } from '../../src/errors.ts'
+
+// one module that misbehaves as user code does, picked by input.kind
+const MODULE = fileURLToPath(new URL('../fixtures/tasks/misbehaves.mjs', import.meta.url))
+const AGENT = ['--agent', '--workers', '4', '--cpu', '4', '--memory', '4096']
+
+const failure = async (promise: Promise<unknown>): Promise<Error> => await promise.then(() => { throw new Error('resolved') }, (err: Error) => err)
+
+describe('tasks whose code misbehaves: what the submitter sees, what the agent logs (real agent process)', () => {
+  let grid: GridFixture
+  let agent: GridProcess
+  let owner: GridNode
+
+  beforeAll(async () => {
+    grid = await GridFixture.create(2)
+    agent = (await grid.startAgents(1, AGENT))[0]!
+    owner = await grid.member('n2', agent, 1, { tasks: { cancelGraceMs: 300 } })
+  }, 60_000)
+
+  afterAll(async () => { await grid?.close() })
+
+  it('a thrown string, undefined or object with a cycle: the message shows the value, the stack says none was thrown (it named the agent\'s own code)', async () => {
+    const seen = await Promise.all(['throw-string', 'throw-undefined', 'throw-circular'].map(async kind => await failure(owner.run(MODULE, { kind })) as TaskError))
+    for (const err of seen) {
+      expect(err).toBeInstanceOf(TaskError)
+      expect(err.code).toBe(ERR_TASK_FAILED)
+      expect(err.remoteStack).toContain('was thrown, not an Error')
+      expect(err.remoteStack).not.toMatch(/local-worker|src\/agent/)
+    }
+    expect(seen.map(e => e.message.replace(/^task \S+ failed: /, ''))).toEqual([
+      'Error: a string thrown',
+      'Error: undefined',
+      'Error: <ref *1> { a: 1, self: [Circular *1] }'
+    ])
+  }, 30_000)
+})

@@ -340,10 +340,15 @@ export class Task {
   private failure (): GridError {
     const error = this.error ?? { name: 'Error', message: `task ended ${this.status}` }
     if (this.status === 'timeout' || error.code === ERR_TASK_TIMEOUT) return new TaskTimeoutError(this.id, this.timeoutMs ?? 0)
-    if (this.status === 'cancelled' || error.code === ERR_TASK_CANCELLED) return new TaskCancelledError(this.id, error.message)
+    // the stored error is the TaskCancelledError as recorded: its reason alone, or the message said its prefix twice
+    if (this.status === 'cancelled' || error.code === ERR_TASK_CANCELLED) return new TaskCancelledError(this.id, withoutPrefix(error.message, `task ${this.id} was cancelled: `))
     if (error.code === ERR_RESULT_TOO_LARGE) return new ResultTooLargeError(this.id, 'its result was over tasks.maxResultBytes', { cause: new RemoteError(error) })
     // recorded as a TaskLostError's own text (pool.ts, journal-resume.ts): rebuilt, not wrapped in its prefix again
     if (error.code === ERR_TASK_LOST) return new TaskLostError(this.id, this.attempts, { cause: new RemoteError(error), said: error.message })
     return new TaskError(this.id, error, { cause: new RemoteError(error) })
   }
+}
+
+function withoutPrefix (text: string, prefix: string): string {
+  return text.startsWith(prefix) ? text.slice(prefix.length) : text
 }

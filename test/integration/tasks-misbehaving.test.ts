@@ -3,13 +3,14 @@ import { fileURLToPath } from 'node:url'
 import type { GridNode } from '../../src/node.ts'
 import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
-import { ERR_TASK_FAILED, TaskError } from '../../src/errors.ts'
+import { ERR_TASK_CANCELLED, ERR_TASK_FAILED, ERR_TASK_LOST, TaskError } from '../../src/errors.ts'
 
 // one module that misbehaves as user code does, picked by input.kind
 const MODULE = fileURLToPath(new URL('../fixtures/tasks/misbehaves.mjs', import.meta.url))
 const AGENT = ['--agent', '--workers', '4', '--cpu', '4', '--memory', '4096']
 
 const failure = async (promise: Promise<unknown>): Promise<Error> => await promise.then(() => { throw new Error('resolved') }, (err: Error) => err)
+const times = (text: string, part: string): number => text.split(part).length - 1
 
 describe('tasks whose code misbehaves: what the submitter sees, what the agent logs (real agent process)', () => {
   let grid: GridFixture
@@ -37,5 +38,20 @@ describe('tasks whose code misbehaves: what the submitter sees, what the agent l
       'Error: undefined',
       'Error: <ref *1> { a: 1, self: [Circular *1] }'
     ])
+  }, 30_000)
+
+  it('a worker that calls process.exit(3) on every attempt: TaskLostError says its prefix once; so does a cancel', async () => {
+    const lost = await failure(owner.run(MODULE, { kind: 'exit3' }, { maxRetries: 1 }))
+    expect(lost).toMatchObject({ code: ERR_TASK_LOST })
+    expect(times(lost.message, 'was lost on each of 2 attempts')).toBe(1)
+    expect(lost.message).toContain('exited: code 3')
+
+    const hung = owner.submit(MODULE, { kind: 'hang' })
+    hung.cancel()
+    const cancelled = await failure(hung.result())
+    expect(cancelled).toMatchObject({ code: ERR_TASK_CANCELLED })
+    expect(times(cancelled.message, 'was cancelled')).toBe(1)
+    // the agent stays healthy: the next task runs
+    expect(await owner.run(MODULE, { kind: 'pid' })).toBeGreaterThan(0)
   }, 30_000)
 })

@@ -132,7 +132,10 @@ export class Spawner {
     this.log.info({ worker: id, stage: request.stage, pid, prestarted: child.spawnargs.includes(PRESTARTED_LABEL) }, 'worker started')
     void worker.exited.then(exit => {
       this.workers.delete(id)
-      this.log.info({ worker: id, stage: request.stage, ...exit }, 'worker exited')
+      // a crash (an uncaught exception after its item returned, exit(3), a signal it was not sent by its
+      // agent) is a warning an operator at --log-level warn sees; an exit its agent asked for is not
+      const crashed = exit.stopped !== true && (exit.error != null || exit.signal != null || (exit.code ?? 0) !== 0)
+      this.log[crashed ? 'warn' : 'info']({ worker: id, stage: request.stage, ...exit }, 'worker exited')
       this.onChange()
     })
     this.onChange()

@@ -54,4 +54,15 @@ describe('tasks whose code misbehaves: what the submitter sees, what the agent l
     // the agent stays healthy: the next task runs
     expect(await owner.run(MODULE, { kind: 'pid' })).toBeGreaterThan(0)
   }, 30_000)
+
+  it('an uncaught exception after the task returned: the task completed, the agent warns once that its worker crashed, naming the file and line', async () => {
+    const mark = agent.mark()
+    expect(await owner.run(MODULE, { kind: 'throw-later' })).toBe('returned')
+    const exit = await agent.waitFor(l => l.msg === 'worker exited' && (l.error as { message?: string } | undefined)?.message === 'late boom', 10_000, mark)
+    expect(exit.level).toBe(40)
+    expect((exit.error as { stack: string }).stack).toMatch(/misbehaves\.mjs:25/)
+    expect(agent.lines.slice(mark).filter(l => l.msg === 'worker exited').length).toBe(1)
+    // its pool replaces it
+    expect(await owner.run(MODULE, { kind: 'pid' })).toBeGreaterThan(0)
+  }, 30_000)
 })

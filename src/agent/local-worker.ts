@@ -3,8 +3,9 @@ import type { FromWorker, ProcessOptions, ToWorker, WorkerExit, WorkerItem, Work
 import { Batcher } from '../wire/batcher.ts'
 import { deliver, pendingNumber, PromisedItem } from '../wire/pending-item.ts'
 import type { ItemListener } from '../wire/pending-item.ts'
-import { RemoteError, workerExitedError } from '../wire/wire-error.ts'
-import { ProtocolError } from '../errors.ts'
+import { RemoteError, toWireError, workerExitedError } from '../wire/wire-error.ts'
+import { MemoryLimitError, ProtocolError } from '../errors.ts'
+import { watchHeapExhausted } from './heap-exhausted.ts'
 import type { WireError } from '../wire/wire-error.ts'
 import { sendSplitting } from '../wire/send-splitting.ts'
 
@@ -59,8 +60,9 @@ export class LocalWorker {
       else if (message.type === 'results') this.received(message.results)
       else if (message.type === 'fatal') this.lastError = message.error
     })
+    const heap = info.resources.memoryMb > 0 ? watchHeapExhausted(child.stderr) : undefined
     this.exited = new Promise(resolve => {
-      child.once('exit', (code, signal) => {
+      const ended = (code: number | null, signal: NodeJS.Signals | null): void => {
         // a worker not ready yet fails its setup even of a stop request: a setup that SIGTERMs itself must
         // meet the setup rule (three in a row fail the run), not be retried for ever as stopped
         this.exit = this.stopping || (this.isReady && stopRequest(signal, this.lastError))
@@ -74,6 +76,14 @@ export class LocalWorker {
         const err = workerExitedError(info.id, this.exit)
         // a turn later, as a rejection would be: after what follows `exited` has heard of it
         queueMicrotask(() => { for (const p of pending) p.failed(err) })
+      }
+      child.once('exit', (code, signal) => {
+        if (heap == null || signal !== 'SIGABRT' || this.lastError != null) { ended(code, signal); return }
+        // V8 aborts a worker whose JS heap reached --max-old-space-size: say so, not only 'signal SIGABRT'
+        void heap.seen().then(full => {
+          if (full && this.lastError == null) this.lastError = toWireError(new MemoryLimitError(info.id, undefined, info.resources.memoryMb))
+          ended(code, signal)
+        })
       })
     })
   }

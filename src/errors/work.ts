@@ -58,12 +58,17 @@ export class WorkerNotFoundError extends GridError {
 }
 
 export const ERR_MEMORY_LIMIT = 'ERR_MEMORY_LIMIT'
-/** The agent's watchdog killed a worker whose resident memory went over its limit. */
+/**
+ * A worker went over its memory limit: the agent's watchdog killed it for its resident memory (`rssMb`), or
+ * V8 aborted it when its JS heap reached --max-old-space-size (`rssMb` undefined).
+ */
 export class MemoryLimitError extends GridError {
-  readonly rssMb: number
+  readonly rssMb: number | undefined
   readonly limitMb: number
-  constructor (workerId: string, rssMb: number, limitMb: number) {
-    super(`worker ${workerId} used ${rssMb} MB resident, over its ${limitMb} MB limit`, ERR_MEMORY_LIMIT)
+  constructor (workerId: string, rssMb: number | undefined, limitMb: number) {
+    super(rssMb == null
+      ? `worker ${workerId} filled its JS heap (--max-old-space-size, from its ${limitMb} MB limit) and V8 aborted it`
+      : `worker ${workerId} used ${rssMb} MB resident, over its ${limitMb} MB limit`, ERR_MEMORY_LIMIT)
     this.rssMb = rssMb
     this.limitMb = limitMb
   }

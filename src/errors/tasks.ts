@@ -46,7 +46,7 @@ export class TaskLostError extends GridError {
   readonly taskId: string
   /** `options.said`: the text of the failure as the task recorded it (its own, rebuilt): not said again around it. */
   constructor (taskId: string, attempts: number, options?: { cause?: unknown, said?: string }) {
-    super(options?.said ?? `task ${taskId}: its worker or agent was lost on each of ${attempts} attempts${causeText(options?.cause)}`, ERR_TASK_LOST, options)
+    super(options?.said ?? `task ${taskId}: its worker or agent was lost ${attempts === 1 ? 'on its only attempt' : `on each of ${attempts} attempts`}${causeText(options?.cause)}`, ERR_TASK_LOST, options)
     this.taskId = taskId
   }
 }

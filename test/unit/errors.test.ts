@@ -117,3 +117,11 @@ describe('RemoteError: a failure from another process, as a GridError', () => {
     expect(new errors.RemoteError({ name: 'TypeError', message: 'x is not a function' })).toMatchObject({ code: errors.ERR_REMOTE, retryable: false, name: 'TypeError' })
   })
 })
+
+describe('TaskLostError: how many attempts were lost', () => {
+  it('one attempt reads as its only attempt (it said "each of 1 attempts"), more as each of them', () => {
+    const cause = new Error('worker w-1 exited: code 3 signal null')
+    expect(new errors.TaskLostError('o/t-1', 1, { cause }).message).toBe('task o/t-1: its worker or agent was lost on its only attempt: worker w-1 exited: code 3 signal null')
+    expect(new errors.TaskLostError('o/t-1', 4).message).toBe('task o/t-1: its worker or agent was lost on each of 4 attempts')
+  })
+})

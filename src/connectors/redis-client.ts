@@ -45,23 +45,29 @@ export function redisClient (url: string, connection: string, warnings: RefusalL
 export const STALL_WARN_MS = 10_000
 
 /**
- * `work`, with `warn(waitedMs)` called every `everyMs` until it settles: a stalled Redis (a paused process,
- * a partition) raises no error, the kernel still answers for it, and its replies just never come; a Redis
- * that is away keeps the command waiting for as long as the outage lasts. (The warnings are rate-limited.)
+ * `work`, with `warn(waitedMs)` called every `everyMs` until it settles or `signal` aborts (the connector's
+ * close): a stalled Redis (a paused process, a partition) raises no error, the kernel still answers for it,
+ * and its replies just never come; a Redis that is away keeps the command waiting for as long as the outage
+ * lasts. (The warnings are rate-limited.) The timer is unref'd: a warning never keeps a process alive.
  */
-export async function warnIfSlow<R> (work: Promise<R>, everyMs: number, warn: (waitedMs: number) => void): Promise<R> {
+export async function warnIfSlow<R> (work: Promise<R>, everyMs: number, warn: (waitedMs: number) => void, signal: AbortSignal): Promise<R> {
   const started = performance.now()
   const timer = setInterval(() => { warn(performance.now() - started) }, everyMs)
+  timer.unref()
+  const stop = (): void => { clearInterval(timer) }
+  signal.addEventListener('abort', stop, { once: true })
+  if (signal.aborted) stop()
   try {
     return await work
   } finally {
-    clearInterval(timer)
+    stop()
+    signal.removeEventListener('abort', stop)
   }
 }
 
 /**
- * Resolves with the command's reply, or undefined once `signal` aborts: the reply is then abandoned. A command
- * queued while Redis is away is never answered once its connection is dropped (ioredis leaves it pending).
+ * Resolves with the command's reply, or undefined once `signal` aborts: the reply is then abandoned. The
+ * connector's close aborts before it drops its connections (`dropClient`), so a command it fails ends as abandoned.
  */
 export async function unlessAborted<R> (command: Promise<R>, signal: AbortSignal): Promise<R | undefined> {
   if (signal.aborted) {
@@ -78,11 +84,26 @@ export async function unlessAborted<R> (command: Promise<R>, signal: AbortSignal
   }
 }
 
-/** Quits, waiting for the replies owed until `deadline` (a performance.now() time) at most, then drops the connection. */
-export async function closeClient (redis: Redis, deadline: number): Promise<void> {
+/**
+ * Quits, waiting for the replies owed until `deadline` (a performance.now() time) at most, then drops the
+ * connection (`dropClient`): the commands still waiting fail with `error`.
+ */
+export async function closeClient (redis: Redis, deadline: number, error: Error): Promise<void> {
   // not connected (Redis away): a QUIT would only wait in the offline queue until the deadline
   if (redis.status === 'ready') await settledBy(redis.quit().catch(() => {}), deadline)
+  dropClient(redis, error)
+}
+
+/**
+ * Drops the connection, and fails with `error` the commands still waiting for a reply or for Redis. Redis away
+ * (status `reconnecting`), ioredis's disconnect() only cancels the next attempt: its socket is closed already,
+ * so no 'close' comes to fail what it queued meanwhile, which then waited for ever (and a stall warning's timer
+ * with it, keeping a plain run's process alive). flushQueue is what ioredis's own close runs.
+ */
+export function dropClient (redis: Redis, error: Error): void {
   redis.disconnect()
+  const queues = redis as unknown as { flushQueue?: (error: Error) => void }
+  queues.flushQueue?.(error)
 }
 
 /** Resolves once `work` settles or `deadline` (a performance.now() time) passes, whichever comes first. */

@@ -71,7 +71,7 @@ export function redisStreamSink<T = unknown> (options: RedisStreamSinkOptions): 
       // Redis away or stalled: the write waits for it, however long (the run with it), until close()
       const reply = await unlessAborted(warnIfSlow(redis.appendOnce(stream, prefix, ...args), stallWarnMs, (waitedMs) => {
         warnings.warn(stream, 'stall', { waitedMs: Math.round(waitedMs), items: items.length }, `Redis has not answered a write for ${Math.round(waitedMs / 1000)} s (paused, cut off, away or overloaded); still waiting`)
-      }), closing.signal)
+      }, closing.signal), closing.signal)
       if (reply === undefined) throw new ConnectorClosedError('redisStreamSink')
       const count = Number(reply)
       written += count
@@ -79,7 +79,7 @@ export function redisStreamSink<T = unknown> (options: RedisStreamSinkOptions): 
     },
     async close () {
       // a write still unanswered then (Redis stalled or away) fails: the run is over, its entries stay pending
-      await closeClient(redis, performance.now() + CLOSE_GRACE_MS)
+      await closeClient(redis, performance.now() + CLOSE_GRACE_MS, new ConnectorClosedError('redisStreamSink'))
       closing.abort()
     }
   }

@@ -2,7 +2,8 @@ import { hostname } from 'node:os'
 import type { DurableSource, SourceEntry } from './types.ts'
 import { autoClaimReply, decodeEntry, readGroupReply } from './redis-replies.ts'
 import type { StreamEntry } from './redis-replies.ts'
-import { CLOSE_GRACE_MS, STALL_WARN_MS, closeClient, redisClient, settledBy, unlessAborted, warnIfSlow } from './redis-client.ts'
+import { CLOSE_GRACE_MS, STALL_WARN_MS, closeClient, dropClient, redisClient, settledBy, unlessAborted, warnIfSlow } from './redis-client.ts'
+import { ConnectorClosedError } from '../errors.ts'
 import { FORGET_IDLE_FACTOR, NEW_GROUP_ID, ensureGroup, groupLost, idleConsumerSweep } from './redis-group.ts'
 import { checkSourceOptions } from './redis-options.ts'
 import { MAX_TIMEOUT_MS } from '../checks/values.ts'
@@ -153,7 +154,9 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
     return true
   }
 
-  async function* entries (signal: AbortSignal): AsyncGenerator<SourceEntry<T>> {
+  async function* entries (reading: AbortSignal): AsyncGenerator<SourceEntry<T>> {
+    // a close ends the reading too: a read then waiting for Redis (away) is abandoned, not failed
+    const signal = AbortSignal.any([reading, closing.signal])
     await Promise.all([reader.connect(), writer.connect()])
     await ensureGroup(reader, stream, group)
     // 1. what this consumer read before and never acknowledged (its cursor walks the pending list)
@@ -172,7 +175,7 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
         if (yield * claim(signal)) await forgetIdle(signal)
         claimedAt = performance.now()
       }
-      const read = async (): Promise<unknown> => await warnIfSlow(reader.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'BLOCK', blockMs, 'STREAMS', stream, '>'), Math.min(blockMs + stallWarnMs, MAX_TIMEOUT_MS), stalled)
+      const read = async (): Promise<unknown> => await warnIfSlow(reader.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'BLOCK', blockMs, 'STREAMS', stream, '>'), Math.min(blockMs + stallWarnMs, MAX_TIMEOUT_MS), stalled, closing.signal)
       const raw = await inGroup(read, signal)
       if (raw === undefined) return
       const fresh = readGroupReply(raw)
@@ -195,8 +198,9 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
       const deadline = performance.now() + CLOSE_GRACE_MS
       await settledBy(flushing, deadline)
       closing.abort()
-      reader.disconnect()
-      await closeClient(writer, deadline)
+      const gone = new ConnectorClosedError('redisStreamSource')
+      dropClient(reader, gone)
+      await closeClient(writer, deadline, gone)
     }
   }
 }

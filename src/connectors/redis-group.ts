@@ -6,8 +6,19 @@ import type { Redis } from 'ioredis'
  * default `<hostname>-<pid>`): a pod restarted under a new one leaves its old name in the group for good.
  */
 
-/** Where a group starts when it is created (also again, after Redis lost it): the stream's first entry. */
+/**
+ * Where a group starts when it is created, also again after Redis lost it: the stream's first entry. Again
+ * too, because the group's pending list, the one record of what was read and never acknowledged, went
+ * with it: entries other owners held (one that crashed, its entries not yet claimed) may lie anywhere
+ * below this source's own, and a later start would skip them for good. What was acknowledged before the
+ * loss is delivered again instead: the sink skips the ids it wrote (within its dedupeTtlS).
+ */
 export const NEW_GROUP_ID = '0'
+
+/** The pause before creating a group lost again at once (something keeps destroying it): 0, then 50 ms doubling to 1 s. */
+export function regroupDelayMs (attempt: number): number {
+  return attempt === 0 ? 0 : Math.min(50 * 2 ** Math.min(attempt - 1, 10), 1000)
+}
 
 /** Consumers idle this many × max(claimIdleMs, blockMs), with nothing pending, are removed from the group. */
 export const FORGET_IDLE_FACTOR = 10
@@ -15,12 +26,14 @@ export const FORGET_IDLE_FACTOR = 10
 /** Consumers removed per pass at most: a group that gathered thousands is worked down a pass at a time. */
 export const MAX_FORGOTTEN_PER_PASS = 100
 
-/** Creates the group (with the stream, if missing) at NEW_GROUP_ID; one that exists is left as it is. */
-export async function ensureGroup (redis: Redis, stream: string, group: string): Promise<void> {
+/** Creates the group (with the stream, if missing) at NEW_GROUP_ID; one that exists is left as it is. True when it created it. */
+export async function ensureGroup (redis: Redis, stream: string, group: string): Promise<boolean> {
   try {
     await redis.xgroup('CREATE', stream, group, NEW_GROUP_ID, 'MKSTREAM')
+    return true
   } catch (err) {
     if (!String((err as Error).message).startsWith('BUSYGROUP')) throw err
+    return false
   }
 }
 

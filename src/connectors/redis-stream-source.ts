@@ -1,10 +1,11 @@
 import { hostname } from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { DurableSource, SourceEntry } from './types.ts'
 import { autoClaimReply, decodeEntry, readGroupReply } from './redis-replies.ts'
 import type { StreamEntry } from './redis-replies.ts'
 import { CLOSE_GRACE_MS, STALL_WARN_MS, closeClient, dropClient, redisClient, settledBy, unlessAborted, warnIfSlow } from './redis-client.ts'
 import { ConnectorClosedError } from '../errors.ts'
-import { FORGET_IDLE_FACTOR, NEW_GROUP_ID, ensureGroup, groupLost, idleConsumerSweep } from './redis-group.ts'
+import { FORGET_IDLE_FACTOR, NEW_GROUP_ID, ensureGroup, groupLost, idleConsumerSweep, regroupDelayMs } from './redis-group.ts'
 import { checkSourceOptions } from './redis-options.ts'
 import { MAX_TIMEOUT_MS } from '../checks/values.ts'
 import type { RedisStreamSourceOptions } from './redis-options.ts'
@@ -61,8 +62,8 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
         const reply = await unlessAborted(writer.xack(stream, group, ...ids), closing.signal)
         if (reply !== undefined) acked += ids.length
       } catch (err) {
-        // the group is gone, and their entries with it: nothing left to acknowledge
-        if (groupLost(err)) lostGroup(err)
+        // the group is gone, and their entries with it: the reader creates it again, and they come again as new
+        if (groupLost(err)) warnings.warn(stream, 'xack group lost', { err, entries: ids.length }, 'acknowledgements answered NOGROUP (Redis lost the consumer group) are dropped; their entries are delivered again')
         // they stay pending: read again by this consumer's next start, or claimed (by this one too) once idle
         else warnings.warn(stream, 'xack', { err, entries: ids.length }, 'acknowledging entries failed; they stay pending')
       } finally {
@@ -86,8 +87,11 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
     warnings.warn(stream, 'stall', { waitedMs: Math.round(waitedMs) }, `Redis has not answered a read for ${Math.round(waitedMs / 1000)} s (paused, cut off, away or overloaded); still waiting`)
   }
 
-  const lostGroup = (err: unknown): void => {
-    warnings.warn(stream, 'group lost', { err, startId: NEW_GROUP_ID }, `the consumer group is gone from Redis (restarted without its data, flushed, or the stream deleted): created again at ${NEW_GROUP_ID}; entries may be delivered again, and acknowledgements answered NOGROUP are dropped`)
+  /** Creates the group Redis lost again, and says how much of the stream its new group will hand out again. */
+  const regroup = async (err: unknown): Promise<void> => {
+    const created = await ensureGroup(reader, stream, group)
+    const entries = await reader.xlen(stream)
+    warnings.warn(stream, 'group lost', { err, startId: NEW_GROUP_ID, created, entries }, `the consumer group is gone from Redis (restarted without its data, flushed, the stream deleted or the group destroyed): created again at ${NEW_GROUP_ID}, its pending list lost with it, so the ${entries} entries in the stream are delivered again (a Redis sink skips the ids it wrote)`)
   }
 
   /**
@@ -95,13 +99,15 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
    * new group starts) and the command sent again: a read or a claim goes on from there.
    */
   async function inGroup<R> (send: () => Promise<R>, signal: AbortSignal): Promise<R | undefined> {
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       try {
         return await unlessAborted(send(), signal)
       } catch (err) {
         if (!groupLost(err)) throw err
-        lostGroup(err)
-        await unlessAborted(ensureGroup(reader, stream, group), signal)
+        // lost again as soon as created: back off rather than spin against Redis (an abort ends the pause)
+        await sleep(regroupDelayMs(attempt), undefined, { signal }).catch(() => {})
+        if (signal.aborted) return undefined
+        await unlessAborted(regroup(err), signal)
       }
     }
   }

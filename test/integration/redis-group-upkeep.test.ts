@@ -7,6 +7,7 @@ import type { RedisServer } from './helpers/redis-server.ts'
 import { output, pendingCount, produce } from './helpers/streams.ts'
 import { collectingLog, consumeByHand } from './helpers/redis-by-hand.ts'
 import { idleConsumerSweep } from '../../src/connectors/redis-group.ts'
+import { redisStreamSource } from '../../src/connectors/index.ts'
 import type { ByHand, LogLine } from './helpers/redis-by-hand.ts'
 
 /**
@@ -81,6 +82,50 @@ describe('redisStreamSource keeps its consumer group', () => {
     expect(groupLostWarnings().length).toBe(1)
     expect(groupLostWarnings()[0]!.startId).toBe('0')
   }, 60_000)
+
+  it('the group destroyed, the stream kept: created again at the start, the warning says how many entries come again, and an entry still inside is not handed out a second time meanwhile', async () => {
+    await produce(redis, 'kept', 5)
+    const source = redisStreamSource({ url: redisServer.url, stream: 'kept', group: 'g', consumer: 'c', blockMs: 100, log: collectingLog(lines) })
+    const reading = new AbortController()
+    running.push({ reading, consumer: { done: Promise.resolve(), count: () => 0, close: source.close } })
+    const iterator = source.entries(reading.signal)[Symbol.asyncIterator]()
+    const pull = async (): Promise<string> => (await iterator.next()).value!.id
+    // the first entry stays inside the pipeline (not acknowledged); the other four are done
+    const held = await pull()
+    const done: string[] = []
+    for (let i = 0; i < 4; i++) { const id = await pull(); done.push(id); source.ack(id) }
+    await eventually(() => source.acked === 4 ? true : undefined, 5000, 10)
+    await redis.xgroup('DESTROY', 'kept', 'g')
+    // the new group starts at 0: the four done come again (the sink's dedupe skips them); the one inside does not
+    const again: string[] = []
+    for (let i = 0; i < 4; i++) again.push(await pull())
+    expect(again).toEqual(done)
+    source.ack(held)
+    for (const id of again) source.ack(id)
+    await eventually(async () => await pendingCount(redis, 'kept', 'g') === 0 ? true : undefined, 5000, 20)
+    const warning = groupLostWarnings()
+    expect(warning.length).toBe(1)
+    expect(warning[0]).toMatchObject({ startId: '0', created: true, entries: 5 })
+    expect(warning[0]!.msg).toMatch(/the 5 entries in the stream are delivered again/)
+  })
+
+  it('a group destroyed again as soon as it is created: its source backs off (50 ms doubling to 1 s) instead of recreating it in a busy loop, then reads on', async () => {
+    await redis.xgroup('CREATE', 'busy', 'g', '0', 'MKSTREAM')
+    const { consumer, failure } = consume('busy', 'busy-out', { blockMs: 100 })
+    await sleep(300)
+    const creates = async (): Promise<number> => Number(/cmdstat_xgroup\|create:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0)
+    const before = await creates()
+    // something destroys the group as fast as it can, for 1.5 s
+    for (const until = performance.now() + 1500; performance.now() < until;) await redis.xgroup('DESTROY', 'busy', 'g')
+    const during = await creates() - before
+    // backed off: a handful of creations in 1.5 s (0, 50, 100, 200 … ms apart, at most 1 s); a busy loop made over 10,000
+    expect(during).toBeGreaterThan(0)
+    expect(during).toBeLessThan(40)
+    await produce(redis, 'busy', 10)
+    await eventually(async () => (await output(redis, 'busy-out')).counts.size === 10 ? true : undefined, 10_000, 50)
+    expect(consumer.count()).toBe(10)
+    expect(failure()).toBeUndefined()
+  })
 
   it('removes consumers idle 10 × claimIdleMs with nothing pending after its claim pass (what one left pending claimed first), at most 100 a pass', async () => {
     await redis.xgroup('CREATE', 'jobs', 'g', '0', 'MKSTREAM')

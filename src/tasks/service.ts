@@ -199,6 +199,8 @@ export class TasksService {
       case 'session-list': return { ok: true, sessions: tasks.sessions().filter(s => this.visible(caller, s)).slice(0, MAX_LIST).map(summary) }
       case 'session-show': {
         const session = this.session(request.id)
+        // another's session is to a client as a missing id, as in session-list and submit
+        if (!this.visible(caller, session)) throw new TaskNotFoundError(session.id, 'session')
         const all = session.tasks({ status: request.status })
         const visible = isOperator(caller) ? all : all.filter(t => t.submitter === caller.peer)
         return { ok: true, session: summary(session), tasks: visible.slice(0, request.limit ?? DEFAULT_LIST) }

@@ -175,9 +175,9 @@ describe('grid task and grid session: real nodes, the CLI end to end', () => {
     expect(shown.counts).toMatchObject({ completed: 2, running: 1, queued: 0, failed: 0, cancelled: 0 })
     expect(shown.tasks.map(t => t.id).sort()).toEqual([...quick, slow].sort())
     // a client sees the counts, but none of these tasks: it submitted none of them
-    const asClient = json<SessionJson>(await grid$(['session', 'show', session, '--json', '--name', 'client'], other))
-    expect(asClient.counts).toMatchObject({ completed: 2, running: 1 })
-    expect(asClient.tasks).toEqual([])
+    const asClient = await grid$(['session', 'show', session, '--json', '--name', 'client'], other)
+    expect(asClient.code).toBe(1)
+    expect(asClient.stderr).toContain('ERR_TASK_NOT_FOUND')
     const table = await grid$(['session', 'list'])
     expect(table.stdout).toMatch(new RegExp(`${session}\\s+batch\\s+open`))
     expect(table.stdout).toContain(`${owner.peerId}/s-default`)

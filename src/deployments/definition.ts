@@ -58,7 +58,8 @@ const stageSchema = v.strictObject({
   resources: v.optional(v.object({ cpu: v.optional(positive), memoryMb: v.optional(positive) })),
   concurrency: v.optional(v.pipe(count, v.minValue(1))),
   latencyObjectiveMs: v.optional(positive),
-  spareWorkers: v.optional(count)
+  spareWorkers: v.optional(count),
+  itemTimeoutMs: v.optional(v.pipe(v.number(), v.gtValue(0)))
 })
 // every stage option a run takes, a definition takes: the compiler holds the two lists together
 void (stageSchema.entries satisfies Record<keyof StageSpec, unknown>)

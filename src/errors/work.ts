@@ -157,6 +157,22 @@ export class PoisonItemError extends GridError {
   }
 }
 
+export const ERR_ITEM_TIMEOUT = 'ERR_ITEM_TIMEOUT'
+/**
+ * An item's attempt ran on its worker longer than its stage's `itemTimeoutMs`: that attempt failed (retried up
+ * to `maxAttempts` like the item's own error), its `ctx.signal` was aborted, and a worker that still ran it
+ * after a grace was killed.
+ */
+export class ItemTimeoutError extends GridError {
+  readonly stage: string
+  readonly timeoutMs: number
+  constructor (stage: string, timeoutMs: number) {
+    super(`stage "${stage}": an item ran longer than its itemTimeoutMs (${timeoutMs} ms)`, ERR_ITEM_TIMEOUT, { retryable: true })
+    this.stage = stage
+    this.timeoutMs = timeoutMs
+  }
+}
+
 export const ERR_PIPELINE_CANCELLED = 'ERR_PIPELINE_CANCELLED'
 /** A pipeline run was cancelled before it finished. */
 export class PipelineCancelledError extends GridError {

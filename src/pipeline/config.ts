@@ -2,7 +2,7 @@ import { ConfigError } from '../errors.ts'
 import { checkKnownKeys, checkOption, checkOptional } from '../checks/check.ts'
 import type { KnownKeys } from '../checks/check.ts'
 import { checkResources } from '../checks/resources.ts'
-import { abortSignal, concurrency, maxWorkers as maxWorkersPiece, nonNegativeInteger, positiveInteger, positiveNumber, stageName } from '../checks/values.ts'
+import { abortSignal, concurrency, maxWorkers as maxWorkersPiece, nonNegativeInteger, positiveInteger, positiveNumber, stageName, timerMs } from '../checks/values.ts'
 import type { PipelineInit, StageSpec } from './types.ts'
 import { isDurableSink, isDurableSource } from '../connectors/types.ts'
 
@@ -26,7 +26,7 @@ const PIPELINE_KEYS: KnownKeys<PipelineInit> = {
 }
 
 const STAGE_KEYS: KnownKeys<StageSpec> = {
-  name: true, module: true, minWorkers: true, maxWorkers: true, resources: true, concurrency: true, latencyObjectiveMs: true, spareWorkers: true
+  name: true, module: true, minWorkers: true, maxWorkers: true, resources: true, concurrency: true, latencyObjectiveMs: true, spareWorkers: true, itemTimeoutMs: true
 }
 
 /** Every stage default (maxWorkers is at least minWorkers). */
@@ -96,6 +96,7 @@ function resolveStages (stages: StageSpec[]): ResolvedStage[] {
     const maxWorkers = checkOptional(`${at}.maxWorkers`, maxWorkersPiece, stage.maxWorkers) ?? Math.max(minWorkers, STAGE_DEFAULTS.maxWorkers)
     if (maxWorkers < minWorkers) throw new ConfigError(`${at}.maxWorkers`, `must be >= minWorkers (${minWorkers})`)
     checkOptional(`${at}.latencyObjectiveMs`, positiveNumber, stage.latencyObjectiveMs)
+    checkOptional(`${at}.itemTimeoutMs`, timerMs, stage.itemTimeoutMs)
     const spareWorkers = checkOptional(`${at}.spareWorkers`, nonNegativeInteger, stage.spareWorkers) ?? STAGE_DEFAULTS.spareWorkers
     // checked here, not first by the equalizer's capacity probe at its first tick (a throw in a timer)
     checkResources(`${at}.resources`, stage.resources)

@@ -12,6 +12,8 @@ import { RoomWaiters } from './downstream.ts'
 import type { Downstream } from './downstream.ts'
 import { StagePlacement } from './stage-placement.ts'
 import { Fifo } from './fifo.ts'
+import { stageTimeouts } from './item-timeouts.ts'
+import type { ItemTimeouts } from './item-timeouts.ts'
 import type { ResolvedStage, PipelineOptions } from './config.ts'
 import type { Envelope, StageStats, StageSummary, UnplaceableStage } from './types.ts'
 import type { StageEvents, StageInit } from './stage-types.ts'
@@ -48,6 +50,8 @@ export class StageRunner implements Downstream, EqualizedStage {
   readonly windowMs: number
   private readonly capacity: number
   private readonly maxAttempts: number
+  /** The clocks of its items, with `itemTimeoutMs` only. */
+  private readonly timeouts?: ItemTimeouts<Slot>
   /** The credit window now: `window` at first, then between minWindow and maxWindow (see adaptWindow). */
   private window: number
   private nextTicket = 0
@@ -84,6 +88,8 @@ export class StageRunner implements Downstream, EqualizedStage {
     this.events = init.events
     const log = init.log.child({ stage: spec.name })
     this.log = log
+    // a timed-out attempt is the item's own failure (no worker exit): retried up to maxAttempts, never a crash suspect
+    this.timeouts = stageTimeouts(spec.name, spec.itemTimeoutMs, log, (slot, ticket, err) => { this.onError(slot, ticket, err) })
     this.placement = new StagePlacement({
       stage: spec.name,
       spawn: async signal => await init.spawn(spec, signal),
@@ -224,12 +230,13 @@ export class StageRunner implements Downstream, EqualizedStage {
     this.closed = true
     this.placement.close()
     this.waiters.wake()
+    this.timeouts?.close()
     await Promise.allSettled([...this.slots.values()].map(async s => await s.handle.kill()))
   }
 
   private add (handle: WorkerHandle): void {
     if (this.closed) { void handle.kill(); return }
-    const slot: Slot = { handle, inflight: new Map(), draining: false, dead: false, exclusive: false }
+    const slot: Slot = { handle, inflight: new Map(), draining: false, dead: false, exclusive: false, stuck: 0 }
     this.slots.set(handle.id, slot)
     this.counts.maxWorkers = Math.max(this.counts.maxWorkers, this.workers)
     void handle.exited.then(exit => { this.onExit(slot, exit) }).catch((err: unknown) => { this.log.error({ err, worker: handle.id }, 'handling a worker\'s exit failed') })
@@ -277,10 +284,11 @@ export class StageRunner implements Downstream, EqualizedStage {
     const ticket = this.nextTicket++
     slot.inflight.set(ticket, envelope)
     envelope.attempts++
+    const options = this.timeouts?.options(slot, ticket, slot.inflight.size <= this.concurrency)
     // nobody holds this promise: what throws while settling is logged, never an unhandled rejection
-    slot.handle.process(envelope.value).then(
-      result => { this.onResult(slot, ticket, result) },
-      (err: Error) => { this.onError(slot, ticket, err) }
+    slot.handle.process(envelope.value, options).then(
+      result => { const freed = this.timeouts?.answered(ticket); this.onResult(slot, ticket, result); if (freed === true) this.dispatch() },
+      (err: Error) => { const freed = this.timeouts?.answered(ticket); this.onError(slot, ticket, err); if (freed === true) this.dispatch() }
     ).catch((err: unknown) => { this.log.error({ err, item: envelope.id }, 'settling an item failed') })
   }
 
@@ -354,6 +362,7 @@ export class StageRunner implements Downstream, EqualizedStage {
     slot.dead = true
     this.endBusy(slot)
     this.slots.delete(slot.handle.id)
+    this.timeouts?.forget(slot)
     const detail = exit.error?.message ?? `code ${exit.code} signal ${exit.signal}`
     if (!this.closed && slot.inflight.size > 0) {
       // a handle that ended without settling its items: they go back now (last first, so the queue keeps

@@ -23,6 +23,10 @@ export interface StageSpec {
   /** Workers kept running beyond what the equalizer sizes the stage for (within maxWorkers), so the start
    * of a burst finds capacity already up. They cost worker time all along. Default 0. */
   spareWorkers?: number
+  /** An item's attempt that runs on its worker longer than this fails with ItemTimeoutError (ERR_ITEM_TIMEOUT),
+   * retried up to `maxAttempts`: its `ctx.signal` is aborted, and a worker still running it a second later
+   * is killed and replaced (its other items run again, no attempt counted). Default: none. */
+  itemTimeoutMs?: number
 }
 
 export interface PipelineInit<In = unknown, Out = unknown> {

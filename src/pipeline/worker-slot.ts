@@ -10,6 +10,8 @@ export interface Slot {
   dead: boolean
   /** Running one isolated item, alone: it takes nothing else meanwhile. */
   exclusive: boolean
+  /** Items that timed out (itemTimeoutMs) and still run on it: it takes nothing else meanwhile. */
+  stuck: number
   busySince?: number
   /** When the item it runs now started (as the owner sees it): the worker that started first frees first. */
   headSince?: number
@@ -27,7 +29,7 @@ const startedFirst = (a: Slot, b: Slot): boolean => (a.headSince ?? 0) < (b.head
 export function leastLoaded (slots: Iterable<Slot>, limit: number): Slot | undefined {
   let best: Slot | undefined
   for (const slot of slots) {
-    if (slot.draining || slot.dead || slot.exclusive || slot.inflight.size >= limit) continue
+    if (slot.draining || slot.dead || slot.exclusive || slot.stuck > 0 || slot.inflight.size >= limit) continue
     if (slot.inflight.size === 0) return slot
     if (best == null || slot.inflight.size < best.inflight.size || (slot.inflight.size === best.inflight.size && startedFirst(slot, best))) best = slot
   }

@@ -8,6 +8,9 @@ export interface StageContext {
   workerId: string
   /** Environment given at spawn time (also merged into the worker's own environment). */
   env: Record<string, string>
+  /** In a stage with `itemTimeoutMs`, this item's own signal: aborted when its attempt times out (stop, and
+   * throw or return; a worker still running the item a second later is killed). Absent otherwise. */
+  signal?: AbortSignal
 }
 
 /** What a task's function receives besides its input (a task module is a stage module). */

@@ -1,0 +1,128 @@
+import type { ProcessOptions } from '../worker/ipc.ts'
+import type { Logger } from '../logger.ts'
+import { ItemTimeoutError } from '../errors.ts'
+import type { Slot } from './worker-slot.ts'
+
+/** How long a timed-out item's worker has to give the item up (its ctx.signal aborted) before it is killed: the tasks' cancelGraceMs. */
+export const ITEM_TIMEOUT_GRACE_MS = 1000
+
+export interface ItemTimeoutsInit<S extends { stuck: number }> {
+  timeoutMs: number
+  graceMs?: number
+  /** What a timed-out attempt fails with, and its signal is aborted with. */
+  error: () => Error
+  /** The attempt of item `ticket` on `slot` ran past timeoutMs: fail it with `err` (its signal is aborted next). */
+  expired: (slot: S, ticket: number, err: Error) => void
+  /** The worker still ran that item after the grace: kill it. */
+  overdue: (slot: S, ticket: number) => void
+}
+
+interface Timed<S extends { stuck: number }> {
+  slot: S
+  controller: AbortController
+  timer?: NodeJS.Timeout
+  /** Past its timeout: failed at the owner, still running on its worker. */
+  expired: boolean
+}
+
+/**
+ * The clocks of one stage's items (`itemTimeoutMs`). An item's clock starts when it starts on its worker:
+ * when the worker says so, or as it is sent to a worker with a free slot that was heard from before (a stage
+ * that blocks its event loop right after a quick item never reports that start; a worker not heard from
+ * may still be in its setup), never while the item waits there behind others. At the timeout its signal is aborted (the
+ * worker's ctx.signal) and `expired` called; a worker that has not answered for it `graceMs` later is
+ * `overdue`. Kept apart from the stage runner, which only settles items.
+ */
+export class ItemTimeouts<S extends { stuck: number }> {
+  private readonly timed = new Map<number, Timed<S>>()
+  /** Slots whose worker reported a start or answered an item: past their setup. */
+  private readonly heard = new WeakSet<S>()
+  private readonly timeoutMs: number
+  private readonly graceMs: number
+  private readonly init: ItemTimeoutsInit<S>
+
+  constructor (init: ItemTimeoutsInit<S>) {
+    this.init = init
+    this.timeoutMs = init.timeoutMs
+    this.graceMs = init.graceMs ?? ITEM_TIMEOUT_GRACE_MS
+  }
+
+  /** Items timed and not answered by their worker (expired ones included). */
+  get size (): number {
+    return this.timed.size
+  }
+
+  /**
+   * What `process` is given for item `ticket`: sent as a task item, so the worker gives it its own ctx.signal
+   * and reports its start. `freeSlot`: the worker runs fewer than its concurrency, so the item starts on arrival.
+   */
+  options (slot: S, ticket: number, freeSlot: boolean): ProcessOptions {
+    const entry: Timed<S> = { slot, controller: new AbortController(), expired: false }
+    this.timed.set(ticket, entry)
+    const start = (): void => {
+      this.heard.add(slot)
+      if (entry.timer != null || !this.timed.has(ticket)) return
+      entry.timer = setTimeout(() => { this.expire(ticket, entry) }, this.timeoutMs)
+    }
+    if (freeSlot && this.heard.has(slot)) start()
+    return { task: true, signal: entry.controller.signal, onStart: start }
+  }
+
+  /** The worker answered for `ticket`: its clocks stop. True when it had expired: its slot may take items again. */
+  answered (ticket: number): boolean {
+    const entry = this.timed.get(ticket)
+    if (entry == null) return false
+    this.timed.delete(ticket)
+    clearTimeout(entry.timer)
+    this.heard.add(entry.slot)
+    if (entry.expired) entry.slot.stuck--
+    return entry.expired
+  }
+
+  /** Stops the clocks of the items of `slot` (its worker is gone). */
+  forget (slot: S): void {
+    for (const [ticket, entry] of this.timed) {
+      if (entry.slot !== slot) continue
+      clearTimeout(entry.timer)
+      this.timed.delete(ticket)
+    }
+  }
+
+  close (): void {
+    for (const entry of this.timed.values()) clearTimeout(entry.timer)
+    this.timed.clear()
+  }
+
+  private expire (ticket: number, entry: Timed<S>): void {
+    const err = this.init.error()
+    entry.expired = true
+    // held from new items before its failure is settled (which dispatches), until its worker answers or is killed
+    entry.slot.stuck++
+    entry.timer = setTimeout(() => {
+      if (this.timed.get(ticket) === entry) this.init.overdue(entry.slot, ticket)
+    }, this.graceMs)
+    // the owner's verdict first (the item is failed, its slot held), then the worker is told
+    this.init.expired(entry.slot, ticket, err)
+    entry.controller.abort(err)
+  }
+}
+
+/**
+ * A stage's item clocks, none without `itemTimeoutMs`: a timed-out attempt fails through `fail`; a worker
+ * still running it a grace after its signal was aborted is killed, and the items it held run again as a
+ * stopped worker's (no attempt counted), while the stage replaces it.
+ */
+export function stageTimeouts (stage: string, timeoutMs: number | undefined, log: Logger, fail: (slot: Slot, ticket: number, err: Error) => void): ItemTimeouts<Slot> | undefined {
+  if (timeoutMs == null) return undefined
+  return new ItemTimeouts<Slot>({
+    timeoutMs,
+    error: () => new ItemTimeoutError(stage, timeoutMs),
+    expired: fail,
+    overdue: slot => {
+      if (slot.dead) return
+      slot.dead = true
+      log.warn({ worker: slot.handle.id, agent: slot.handle.agentId, timeoutMs }, 'an item ran past itemTimeoutMs and went on after its signal was aborted: killing its worker')
+      void slot.handle.kill()
+    }
+  })
+}

@@ -1,0 +1,207 @@
+import { describe, it, expect, afterEach, vi } from 'vitest'
+import { ItemTimeouts } from '../../../src/pipeline/item-timeouts.ts'
+import { StageRunner } from '../../../src/pipeline/stage-runner.ts'
+import { resolvePipelineOptions } from '../../../src/pipeline/config.ts'
+import { ConfigError, ERR_ITEM_TIMEOUT, ItemTimeoutError } from '../../../src/errors.ts'
+import type { ProcessOptions, WorkerExit } from '../../../src/worker/ipc.ts'
+import type { WireError } from '../../../src/wire/wire-error.ts'
+import { FakeDownstream, FakeWorker, envelopes, flush, silent } from './fake-worker.ts'
+
+afterEach(() => { vi.useRealTimers() })
+
+describe('ItemTimeouts: the clocks of a stage\'s items', () => {
+  function clocks (): { timeouts: ItemTimeouts<{ stuck: number }>, slot: { stuck: number }, expired: Array<[number, Error]>, overdue: number[] } {
+    const expired: Array<[number, Error]> = []
+    const overdue: number[] = []
+    const timeouts = new ItemTimeouts<{ stuck: number }>({
+      timeoutMs: 500,
+      graceMs: 1000,
+      error: () => new ItemTimeoutError('s', 500),
+      expired: (_slot, ticket, err) => { expired.push([ticket, err]) },
+      overdue: (_slot, ticket) => { overdue.push(ticket) }
+    })
+    return { timeouts, slot: { stuck: 0 }, expired, overdue }
+  }
+
+  it('an item that starts and never answers expires at the timeout (its signal aborted), then is overdue after the grace', () => {
+    vi.useFakeTimers()
+    const { timeouts, slot, expired, overdue } = clocks()
+    const options = timeouts.options(slot, 7, true)
+    expect(options.task).toBe(true)
+    options.onStart!()
+    vi.advanceTimersByTime(499)
+    expect(expired).toEqual([])
+    vi.advanceTimersByTime(1)
+    expect(expired.map(([t, err]) => [t, (err as ItemTimeoutError).code])).toEqual([[7, ERR_ITEM_TIMEOUT]])
+    expect(options.signal!.aborted).toBe(true)
+    expect(options.signal!.reason).toBe(expired[0]![1])
+    expect(slot.stuck).toBe(1)
+    vi.advanceTimersByTime(999)
+    expect(overdue).toEqual([])
+    vi.advanceTimersByTime(1)
+    expect(overdue).toEqual([7])
+  })
+
+  it('an item waiting behind others on its worker is not timed until it starts there', () => {
+    vi.useFakeTimers()
+    const { timeouts, slot, expired } = clocks()
+    const options = timeouts.options(slot, 1, false)
+    vi.advanceTimersByTime(5000)
+    expect(expired).toEqual([])
+    options.onStart!()
+    vi.advanceTimersByTime(500)
+    expect(expired.map(([t]) => t)).toEqual([1])
+  })
+
+  it('a fresh worker\'s item is timed from its reported start (the worker may be in its setup); once heard from, one sent to a free slot from its send', () => {
+    vi.useFakeTimers()
+    const { timeouts, slot, expired } = clocks()
+    const first = timeouts.options(slot, 1, true)
+    vi.advanceTimersByTime(5000)
+    expect(expired).toEqual([])
+    first.onStart!()
+    expect(timeouts.answered(1)).toBe(false)
+    timeouts.options(slot, 2, true)
+    vi.advanceTimersByTime(500)
+    expect(expired.map(([t]) => t)).toEqual([2])
+  })
+
+  it('an answer in time stops the clock; an answer in the grace frees the slot and is never overdue', () => {
+    vi.useFakeTimers()
+    const { timeouts, slot, expired, overdue } = clocks()
+    const quick = timeouts.options(slot, 1, true)
+    quick.onStart!()
+    timeouts.options(slot, 2, true)
+    expect(timeouts.answered(1)).toBe(false)
+    vi.advanceTimersByTime(500)
+    expect(quick.signal!.aborted).toBe(false)
+    expect(expired.map(([t]) => t)).toEqual([2])
+    expect(slot.stuck).toBe(1)
+    expect(timeouts.answered(2)).toBe(true)
+    expect(slot.stuck).toBe(0)
+    vi.advanceTimersByTime(5000)
+    expect(overdue).toEqual([])
+    expect(timeouts.size).toBe(0)
+  })
+})
+
+/** A fake worker that keeps the options each item was sent with, and whose kill says it was stopped (as an agent's). */
+class TimedWorker extends FakeWorker {
+  readonly options: ProcessOptions[] = []
+  override async process (item: unknown, options: ProcessOptions = {}): Promise<unknown> {
+    this.options.push(options)
+    return await super.process(item)
+  }
+
+  override async kill (options: { graceful?: boolean } = {}): Promise<WorkerExit> {
+    this.killed = options
+    this.stop()
+    return await this.exited
+  }
+}
+
+function timedStage (spec: { itemTimeoutMs?: number }, maxAttempts: number): { stage: StageRunner, workers: TimedWorker[], downstream: FakeDownstream, failed: Array<{ id: string, attempts: number, error: WireError }>, lost: string[] } {
+  const resolved = resolvePipelineOptions({ stages: [{ name: 's', module: 's.mjs', maxWorkers: 1, ...spec }], sink: () => {}, maxAttempts, window: 4, maxWindow: 4 })
+  const workers: TimedWorker[] = []
+  const failed: Array<{ id: string, attempts: number, error: WireError }> = []
+  const lost: string[] = []
+  const downstream = new FakeDownstream()
+  const stage = new StageRunner({
+    spec: resolved.stages[0]!,
+    options: resolved,
+    downstream,
+    spawn: async () => { const w = new TimedWorker('s', () => 'hold'); workers.push(w); return w },
+    events: {
+      resulted: () => {},
+      failed: (e, error) => { failed.push({ id: e.id, attempts: e.attempts, error }) },
+      workerLost: h => { lost.push(h.id) },
+      respawning: () => {},
+      unplaceable: () => {},
+      cannotStart: () => {}
+    },
+    log: silent
+  })
+  return { stage, workers, downstream, failed, lost }
+}
+
+describe('StageRunner with itemTimeoutMs', () => {
+  it('a hung item fails each attempt with ItemTimeoutError and then for good; its worker, still running it, is killed and replaced, and the items behind it run again with no attempt counted', async () => {
+    vi.useFakeTimers()
+    const { stage, workers, downstream, failed, lost } = timedStage({ itemTimeoutMs: 500 }, 2)
+    stage.start()
+    await flush()
+    stage.accept(envelopes('hang', 'b', 'c'))
+    const first = workers[0]!
+    expect(first.held.map(c => c.item)).toEqual(['hang', 'b', 'c'])
+    expect(first.options.every(o => o.task === true && o.signal != null)).toBe(true)
+    first.options[0]!.onStart!()
+    vi.advanceTimersByTime(500)
+    await flush()
+    // the first attempt failed; the worker holds the hung item, so it takes no other (the retry waits)
+    expect(first.options[0]!.signal!.aborted).toBe(true)
+    expect(stage.sample(performance.now())).toMatchObject({ queued: 1, inFlight: 2 })
+    vi.advanceTimersByTime(1000)
+    await flush()
+    expect(first.killed).toEqual({})
+    expect(lost).toEqual([first.id])
+    await vi.advanceTimersByTimeAsync(0)
+    await flush()
+    // replaced: the two items that waited behind it go back first (none of them charged), then the retry
+    const second = workers[1]!
+    expect(second.held.map(c => c.item)).toEqual(['b', 'c', 'hang'])
+    second.release()
+    second.release()
+    await flush()
+    // the retry is timed from its start on the worker, not from when it was sent behind the others
+    vi.advanceTimersByTime(5000)
+    expect(failed).toEqual([])
+    second.options[2]!.onStart!()
+    vi.advanceTimersByTime(500)
+    await flush()
+    expect(failed).toHaveLength(1)
+    expect(failed[0]).toMatchObject({ id: '1', attempts: 2, error: { code: ERR_ITEM_TIMEOUT } })
+    expect(downstream.accepted.map(e => e.value).sort()).toEqual(['b', 'c'])
+    await stage.close()
+  })
+
+  it('a hung item that gives up on its signal frees its worker, which is not killed and goes on with the next items', async () => {
+    vi.useFakeTimers()
+    const { stage, workers, downstream, failed, lost } = timedStage({ itemTimeoutMs: 500 }, 1)
+    stage.start()
+    await flush()
+    stage.accept(envelopes('hang', 'b'))
+    const worker = workers[0]!
+    worker.options[0]!.onStart!()
+    vi.advanceTimersByTime(500)
+    await flush()
+    expect(failed.map(f => f.error.code)).toEqual([ERR_ITEM_TIMEOUT])
+    // the stage honours its signal: it throws the reason within the grace
+    worker.held.shift()!.reject(worker.options[0]!.signal!.reason as Error)
+    await flush()
+    vi.advanceTimersByTime(5000)
+    await flush()
+    expect(worker.killed).toBeUndefined()
+    expect(lost).toEqual([])
+    worker.release()
+    await flush()
+    expect(downstream.accepted.map(e => e.value)).toEqual(['b'])
+    expect(failed).toHaveLength(1)
+    await stage.close()
+  })
+
+  it('without itemTimeoutMs items are sent as before: no signal, no clock', async () => {
+    const { stage, workers } = timedStage({}, 1)
+    stage.start()
+    await flush()
+    stage.accept(envelopes('a'))
+    expect(workers[0]!.options).toEqual([{}])
+    await stage.close()
+  })
+
+  it('itemTimeoutMs is checked like the other stage options', () => {
+    for (const bad of [0, -1, 'soon', Number.POSITIVE_INFINITY]) {
+      expect(() => resolvePipelineOptions({ stages: [{ name: 's', module: 's.mjs', itemTimeoutMs: bad as number }], sink: () => {} })).toThrow(ConfigError)
+    }
+    expect(resolvePipelineOptions({ stages: [{ name: 's', module: 's.mjs', itemTimeoutMs: 500 }], sink: () => {} }).stages[0]!.itemTimeoutMs).toBe(500)
+  })
+})

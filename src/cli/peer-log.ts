@@ -1,46 +1,77 @@
 import type { Logger } from '../logger.ts'
 
-/** Per peer and kind (connected, disconnected), at most one line in this window; the rest are counted into the next. */
+/** Per peer, at most one line in this window; the rest are counted into the next. */
 const WINDOW_MS = 60_000
 /** Peers remembered; past this the least recently logged is forgotten (a redialling peer id costs one entry). */
 const MAX_PEERS = 4096
 
 type Kind = 'peer connected' | 'peer disconnected'
 
+interface PeerLine {
+  /** When its last line was logged. */
+  at: number
+  /** Events since then, not logged. */
+  held: number
+  /** What the last event said: the state the peer is in now. */
+  latest: Kind
+  /** The line that says `latest` at the window's end, while events are held. */
+  flush?: NodeJS.Timeout
+}
+
 /**
- * `grid node`'s 'peer connected' / 'peer disconnected' info lines, at most one a minute per peer and
- * kind. A node whose certificate the others refuse (revoked, expired) redials them without end, each
- * connection closed by the other side as it opens: it logged two lines per attempt, several a second
- * for good. The next line says how many more there were (`sinceLastLine`).
+ * `grid node`'s 'peer connected' / 'peer disconnected' info lines, at most one a minute per peer. A node
+ * whose certificate the others refuse (revoked, expired) redials them without end, each connection closed
+ * by the other side as it opens: it logged two lines per attempt, several a second for good. While events
+ * are held, one line at the window's end says the state the peer is in then (and how many more there
+ * were, `sinceLastLine`), so the last line about a peer is never a state it has left.
  */
 export class PeerLog {
   private readonly log: Logger
   /** In the order of their last line, oldest first. */
-  private readonly seen = new Map<string, { at: number, held: number }>()
+  private readonly seen = new Map<string, PeerLine>()
+  private readonly now: () => number
 
-  constructor (log: Logger) {
+  constructor (log: Logger, now: () => number = Date.now) {
     this.log = log
+    this.now = now
   }
 
-  connected (peer: string, now = Date.now()): void {
-    this.line('peer connected', peer, now)
+  connected (peer: string): void {
+    this.event('peer connected', peer)
   }
 
-  disconnected (peer: string, now = Date.now()): void {
-    this.line('peer disconnected', peer, now)
+  disconnected (peer: string): void {
+    this.event('peer disconnected', peer)
   }
 
-  private line (kind: Kind, peer: string, now: number): void {
-    const key = `${kind} ${peer}`
-    const entry = this.seen.get(key)
-    if (entry != null && now - entry.at < WINDOW_MS) {
-      entry.held++
+  /** Drops the lines held for later (the node stops). */
+  close (): void {
+    for (const line of this.seen.values()) clearTimeout(line.flush)
+    this.seen.clear()
+  }
+
+  private event (kind: Kind, peer: string): void {
+    const now = this.now()
+    const line = this.seen.get(peer)
+    if (line != null && now - line.at < WINDOW_MS) {
+      line.held++
+      line.latest = kind
+      line.flush ??= setTimeout(() => { this.write(peer, line.latest, line.held) }, line.at + WINDOW_MS - now).unref()
       return
     }
-    this.seen.delete(key)
-    while (this.seen.size >= MAX_PEERS) this.seen.delete(this.seen.keys().next().value as string)
-    this.seen.set(key, { at: now, held: 0 })
-    const held = entry?.held ?? 0
+    this.write(peer, kind, line?.held ?? 0)
+  }
+
+  private write (peer: string, kind: Kind, held: number): void {
+    const previous = this.seen.get(peer)
+    clearTimeout(previous?.flush)
+    this.seen.delete(peer)
+    while (this.seen.size >= MAX_PEERS) {
+      const [oldest, line] = this.seen.entries().next().value as [string, PeerLine]
+      clearTimeout(line.flush)
+      this.seen.delete(oldest)
+    }
+    this.seen.set(peer, { at: this.now(), held: 0, latest: kind })
     this.log.info(held > 0 ? { peer, sinceLastLine: held } : { peer }, kind)
   }
 }

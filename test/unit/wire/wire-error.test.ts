@@ -48,6 +48,19 @@ describe('wire errors: a GridError thrown on one side is a GridError with the sa
     expect(wire.message.length).toBe(64 * 1024)
     expect(wire.message.endsWith('…')).toBe(true)
   })
+
+  it('a thrown object with a million keys is shown by its first keys, not rendered whole (3 s and 24 MB in a worker whose heap may be 32 MB)', () => {
+    const many: Record<string, number> = {}
+    for (let i = 0; i < 1_000_000; i++) many[`k${i}`] = i
+    const started = performance.now()
+    const wire = toWireError(many)
+    expect(performance.now() - started).toBeLessThan(1000)
+    expect(wire.message.startsWith('{ k0: 0, k1: 1,')).toBe(true)
+    expect(wire.message).toContain('k49: 49 … more than 50 keys }')
+    expect(wire.message.length).toBeLessThan(2000)
+    // a small one in full, as before
+    expect(toWireError({ a: 1, nested: { b: [1, 2] } }).message).toBe('{ a: 1, nested: { b: [ 1, 2 ] } }')
+  })
 })
 
 describe('spawn failures: the agent answers with a code, the requester decides on it', () => {

@@ -140,11 +140,14 @@ export class ServiceList {
  * on is logged, not dropped.
  */
 function stoppedAfter (service: Service, starting: Promise<void>, log: Logger): Service {
-  const settled = starting.then(() => {}, (err: unknown) => { log.debug({ err, service: service.name }, 'a service given up on by an aborted start failed to start') })
+  let startSettled = false
+  const settled = starting.then(() => {}, (err: unknown) => { log.warn({ err, service: service.name }, 'a service given up on by an aborted start failed to start') })
+    .finally(() => { startSettled = true })
   const destroy = service.destroy == null
     ? undefined
     : async () => {
-      void settled.then(async () => { await service.destroy?.() }).catch((err: unknown) => { log.warn({ err, service: service.name }, 'a service failed to destroy') })
+      // again once the start settles only if it still runs now: a settled one has nothing more to open
+      if (!startSettled) void settled.then(async () => { await service.destroy?.() }).catch((err: unknown) => { log.warn({ err, service: service.name }, 'a service failed to destroy') })
       await service.destroy?.()
     }
   return { ...service, stop: async () => { await settled; await service.stop?.() }, destroy }

@@ -92,7 +92,7 @@ describe('ServiceList.start({ signal })', () => {
       stop: async () => { await new Promise(resolve => setTimeout(resolve, 10_000)) },
       destroy: () => { journal.push('destroy slow') }
     }
-    const list = new ServiceList([slow], { log: pino({ level: 'debug' }, { write: (line: string) => { lines.push(JSON.parse(line) as { msg?: string }) } }), stopTimeoutMs: 50, destroyGraceMs: 50 })
+    const list = new ServiceList([slow], { log: pino({ level: 'info' }, { write: (line: string) => { lines.push(JSON.parse(line) as { msg?: string }) } }), stopTimeoutMs: 50, destroyGraceMs: 50 })
     const starting = list.start({ signal: controller.signal })
     await new Promise(resolve => setImmediate(resolve))
     controller.abort()
@@ -103,6 +103,26 @@ describe('ServiceList.start({ signal })', () => {
     await new Promise(resolve => setTimeout(resolve, 20))
     expect(journal).toEqual(['destroy slow', 'slow opened its port', 'destroy slow'])
     expect(lines.some(l => l.service === 'slow' && /failed to start/.test(l.msg ?? ''))).toBe(true)
+  })
+
+  it('a part given up on whose start has settled but whose stop outlasts the deadline is destroyed once', async () => {
+    const journal: string[] = []
+    const controller = new AbortController()
+    let finish: () => void = () => {}
+    const slow: Service = {
+      name: 'slow',
+      start: async () => { await new Promise<void>(resolve => { finish = resolve }) },
+      stop: async () => { await new Promise(resolve => setTimeout(resolve, 10_000)) },
+      destroy: () => { journal.push('destroy slow') }
+    }
+    const list = new ServiceList([slow], { log: pino({ level: 'silent' }), stopTimeoutMs: 50, destroyGraceMs: 50 })
+    const starting = list.start({ signal: controller.signal })
+    await new Promise(resolve => setImmediate(resolve))
+    controller.abort()
+    finish()
+    await expect(starting).rejects.toMatchObject({ name: 'AbortError' })
+    await new Promise(resolve => setTimeout(resolve, 20))
+    expect(journal).toEqual(['destroy slow'])
   })
 
   it('an already-aborted signal starts nothing', async () => {

@@ -91,7 +91,7 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
   const regroup = async (err: unknown): Promise<void> => {
     const created = await ensureGroup(reader, stream, group)
     const entries = await reader.xlen(stream)
-    warnings.warn(stream, 'group lost', { err, startId: NEW_GROUP_ID, created, entries }, `the consumer group is gone from Redis (restarted without its data, flushed, the stream deleted or the group destroyed): created again at ${NEW_GROUP_ID}, its pending list lost with it, so the ${entries} entries in the stream are delivered again (a Redis sink skips the ids it wrote)`)
+    warnings.warn(stream, 'group lost', { err, startId: NEW_GROUP_ID, created, entries }, `the consumer group is gone from Redis (restarted without its data, flushed, the stream deleted or the group destroyed): ${created ? `created again at ${NEW_GROUP_ID}` : 'created again (by another consumer)'}, its pending list lost with it, so the ${entries} entries in the stream are delivered again (a Redis sink skips the ids it wrote)`)
   }
 
   /**
@@ -149,7 +149,7 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
       // an entry inside when the claim was sent is this run's, even if its XACK is answered before the reply is
       // read (nothing enters `inside` meanwhile: only this generator adds, and it waits here)
       const before = new Set(inside)
-      const raw = await inGroup(async () => await reader.xautoclaim(stream, group, consumer, claimIdleMs, cursor, 'COUNT', batch), signal)
+      const raw = await inGroup(async () => await warnIfSlow(reader.xautoclaim(stream, group, consumer, claimIdleMs, cursor, 'COUNT', batch), stallWarnMs, stalled, closing.signal), signal)
       if (raw === undefined) return false
       const { next, claimed, vanished } = autoClaimReply(raw)
       if (vanished > 0) log.debug({ vanished }, 'XAUTOCLAIM returned deleted entries without their ids (Redis 6.2): skipped')
@@ -163,11 +163,12 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
   async function* entries (reading: AbortSignal): AsyncGenerator<SourceEntry<T>> {
     // a close ends the reading too: a read then waiting for Redis (away) is abandoned, not failed
     const signal = AbortSignal.any([reading, closing.signal])
-    await Promise.all([reader.connect(), writer.connect()])
-    await ensureGroup(reader, stream, group)
+    // a close while Redis is away at the start ends the reading quietly too (its commands are dropped)
+    if (await unlessAborted(Promise.all([reader.connect(), writer.connect()]), signal) === undefined) return
+    if (await unlessAborted(ensureGroup(reader, stream, group), signal) === undefined) return
     // 1. what this consumer read before and never acknowledged (its cursor walks the pending list)
     for (let cursor = '0'; ;) {
-      const raw = await inGroup(async () => await reader.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'STREAMS', stream, cursor), signal)
+      const raw = await inGroup(async () => await warnIfSlow(reader.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'STREAMS', stream, cursor), stallWarnMs, stalled, closing.signal), signal)
       if (raw === undefined) return
       const mine = readGroupReply(raw)
       if (mine.length === 0) break

@@ -1,4 +1,7 @@
-import type { ItemListener, WorkerHandle } from '../owner/worker-handle.ts'
+import type { WorkerHandle } from '../owner/worker-handle.ts'
+import { Attempt } from './attempt.ts'
+import type { PoolWorker } from './attempt.ts'
+import { heldAtCrash, recallWaiting, runningEnded, stuck, takenBackUnstarted, windowOf } from './long-task.ts'
 import { cancelItem, EXCUSED_LOSSES, submitItem, workerGone } from '../owner/worker-handle.ts'
 import type { SpawnOptions } from '../owner/workers.ts'
 import type { Logger } from '../logger.ts'
@@ -44,45 +47,6 @@ export interface PoolConfig extends PoolSizing {
   window: number
   /** A cancelled or timed-out task that has not let go of its worker by then gets the worker killed (and replaced). */
   cancelGraceMs: number
-}
-
-interface PoolWorker {
-  handle: WorkerHandle
-  inFlight: Map<Task, Attempt>
-  /** Killed by this pool (a task ignored its abort): what was in flight goes back to the queue. */
-  killing: boolean
-  /** Lost (it exited, or its agent did): takes nothing more, even before its `exited` callback runs. */
-  gone: boolean
-  /** Running a suspect alone (see loss.ts): it takes nothing else meanwhile. */
-  exclusive?: boolean
-  /** Tasks it held when it crashed (its tasks' failures come one by one, each settling its own). */
-  heldAtCrash?: number
-  busySince?: number
-  busyMs: number
-}
-
-/**
- * One attempt of a task on a worker: what the worker reports goes to the task,
- * its outcome to the pool. One object per dispatch, in place of an abort
- * controller, a promise and five closures (each showed in the task path's profile).
- */
-class Attempt implements ItemListener {
-  readonly pool: TaskPool
-  readonly worker: PoolWorker
-  readonly task: Task
-  timeout?: NodeJS.Timeout
-
-  constructor (pool: TaskPool, worker: PoolWorker, task: Task) {
-    this.pool = pool
-    this.worker = worker
-    this.task = task
-  }
-
-  started (): void { this.task.mark('running') }
-  progress (value: unknown): void { this.task.progress(value) }
-  log (line: string): void { this.task.log(line) }
-  done (value: unknown): void { this.pool.attemptDone(this, value) }
-  failed (err: Error): void { this.pool.attemptFailed(this, err) }
 }
 
 /** Most tasks on one worker at once, however cheap (the pipelines' default maxWindow). */
@@ -164,8 +128,15 @@ export class TaskPool {
   /** Work waits and no worker is up or coming (scaled to zero, or the last one died): one now, not at the next sizing tick. */
   private ensureWorker (): void {
     if (this.closed || this.queued === 0 || this.starting > 0) return
-    for (const w of this.workers) if (!w.killing && !w.gone) return
-    void this.addWorker()
+    const now = performance.now()
+    let live = 0
+    for (const w of this.workers) {
+      if (w.killing || w.gone) continue
+      if (!stuck(w, now)) return
+      live++
+    }
+    // every worker runs a long task (a suspect alone included): one more, within maxWorkers
+    if (live < Math.max(1, this.config.maxWorkers)) void this.addWorker()
   }
 
   /** Cancel or time out: a queued task ends at once; a dispatched one has its signal aborted. */
@@ -234,11 +205,12 @@ export class TaskPool {
     }
   }
 
-  /** The worker with the fewest tasks in flight, if it has room for `window` (an idle one ends the search). */
+  /** The worker with the fewest tasks in flight, if it has room for `window` (an idle one ends the search; see long-task.ts). */
   private roomiest (window: number): PoolWorker | undefined {
     let best: PoolWorker | undefined
+    const now = performance.now()
     for (const w of this.workers) {
-      if (w.killing || w.gone || w.exclusive === true || w.inFlight.size >= window) continue
+      if (w.killing || w.gone || w.exclusive === true || w.inFlight.size >= windowOf(w, window) || stuck(w, now)) continue
       if (best == null || w.inFlight.size < best.inFlight.size) best = w
       if (best.inFlight.size === 0) break
     }
@@ -282,15 +254,17 @@ export class TaskPool {
   /** The attempt failed: the task threw, was cancelled, or its worker was lost. */
   attemptFailed (attempt: Attempt, err: Error): void {
     try {
-      this.failed(attempt.worker, attempt.task, err)
+      this.failed(attempt, err)
     } finally {
       this.settled(attempt)
     }
   }
 
   /** The task's attempt on its worker is over (either way): its room goes to the next task. */
-  private settled ({ worker, task, timeout }: Attempt): void {
+  private settled (attempt: Attempt): void {
+    const { worker, task, timeout } = attempt
     clearTimeout(timeout)
+    runningEnded(worker, attempt)
     worker.inFlight.delete(task)
     if (worker.inFlight.size === 0) worker.exclusive = false
     if (worker.inFlight.size === 0 && worker.busySince != null) {
@@ -300,7 +274,8 @@ export class TaskPool {
     this.pump()
   }
 
-  private failed (worker: PoolWorker, task: Task, err: Error): void {
+  private failed (attempt: Attempt, err: Error): void {
+    const { worker, task } = attempt
     if (task.final) return
     const lost = workerGone(err) != null
     // once per worker, not one we killed (its other tasks fail the same way; an agent's other workers are marked gone just below)
@@ -308,13 +283,19 @@ export class TaskPool {
     if (lost) worker.gone = true
     // the agent is gone: so are its other workers here, whose streams may not have closed yet
     if (err instanceof AgentLostError) for (const w of this.workers) if (w.handle.agentId === worker.handle.agentId) w.gone = true
+    // taken back from behind a long task: unstarted, it ran nothing, so whatever ended its worker nothing is
+    // counted or excused; started as the recall came, it was stopped for the pool's sake
+    if (attempt.recalled && (!lost || takenBackUnstarted(attempt))) {
+      this.requeueRecalled(task)
+      return
+    }
     if (!lost) {
       this.sizer.completed()
       if (task.status === 'dispatched') task.mark('running')
       task.mark('failed', toWireError(err))
       return
     }
-    if (workerGone(err) === 'crashed') worker.heldAtCrash ??= worker.inFlight.size
+    if (workerGone(err) === 'crashed') worker.heldAtCrash ??= heldAtCrash(worker)
     const loss = lossOf(err, worker.killing, worker.heldAtCrash)
     if (loss === 'shared-crash') this.isolated.add(task)
     // excused a few times at most (this pool's own kills aside: other tasks' ends bound those), then counted:
@@ -373,7 +354,19 @@ export class TaskPool {
     }
   }
 
+  /** Taken back from behind a long task: not a loss (neither counted nor excused), nor a suspect. */
+  private requeueRecalled (task: Task): void {
+    if (task.final) return
+    // unstarted, its attempt is not counted; one that started as the recall came ran, and counts in attempts
+    if (task.status === 'dispatched') task.recalled()
+    else task.mark('queued')
+    if (this.isolated.has(task)) this.suspects.add(task)
+    else this.queue.push(task)
+    this.ensureWorker()
+  }
+
   private sample (): { workers: number, starting: number, queued: number, busyMs: number, capacityLimit: number } {
+    recallWaiting(this.workers, performance.now())
     if (this.holding) this.activeAt = Date.now()
     let busyMs = 0
     const now = performance.now()

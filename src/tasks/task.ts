@@ -91,6 +91,8 @@ export class Task {
   countedLosses = 0
   /** Losses excused so far (not counted): the pool counts them once there were too many (see loss.ts). */
   excusedLosses = 0
+  /** Its last attempt was taken back unstarted (see recalled): the next dispatch is that attempt again. */
+  private attemptUnstarted = false
   startedAt?: number
   endedAt?: number
   /** The agent of the current (or last) attempt. */
@@ -264,11 +266,24 @@ export class Task {
   mark (status: Exclude<TaskStatus, 'completed'>, error?: WireError): void {
     if (this.final) return
     const previous = this.status
-    if (status === 'dispatched') this.attempts++
+    if (status === 'dispatched') {
+      if (this.attemptUnstarted) this.attemptUnstarted = false
+      else this.attempts++
+    }
     if (status === 'running') this.startedAt ??= Date.now()
     this.status = status
     if (error != null) this.error = error
     this.announce(previous)
+  }
+
+  /**
+   * Taken back unstarted from a worker (it waited there behind a long task): queued again, that attempt not
+   * counted: its next dispatch carries the same number, as attempts never go down.
+   */
+  recalled (): void {
+    if (this.final) return
+    this.attemptUnstarted = true
+    this.mark('queued')
   }
 
   complete (value: unknown): void {

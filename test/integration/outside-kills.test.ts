@@ -67,9 +67,14 @@ describe('workers stopped from outside or by their agent are not their work\'s d
     owner.tasks.configure(module, { maxWorkers: 1, window: 4 })
     const session = owner.session({ name: 'shared', maxRetries: 0 })
     const handles = [0, 1, 2, 3].map(() => session.submit(module, { ms: 1000 }))
-    await eventually(async () => (await Promise.all(handles.map(async h => (await owner.tasks.getTask(h.id))?.status))).every(s => s === 'running' || s === 'dispatched') ? true : undefined, 20_000)
-    // all four on the pool's one worker; any agent's worker hosts (a pre-started one included) go
-    await new Promise(resolve => setTimeout(resolve, 300))
+    // all four on the pool's one worker, the first started: killed at once, as the three behind it are taken back
+    // once it has run STUCK_AFTER_MS (1 s), and it would no longer share its worker
+    const shared = async (): Promise<true | undefined> => {
+      const statuses = await Promise.all(handles.map(async h => (await owner.tasks.getTask(h.id))?.status))
+      return statuses.filter(s => s === 'running').length === 1 && statuses.filter(s => s === 'dispatched').length === 3 ? true : undefined
+    }
+    await eventually(shared, 20_000, 20)
+    // any agent's worker hosts (a pre-started one included) go
     for (const pid of agents.flatMap(workerPids)) process.kill(pid, 'SIGKILL')
     const values = await Promise.all(handles.map(async h => await h.result() as { ran: number }))
     expect(values.map(v => v.ran >= 1000)).toEqual([true, true, true, true])

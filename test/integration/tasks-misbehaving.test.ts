@@ -3,10 +3,12 @@ import { fileURLToPath } from 'node:url'
 import type { GridNode } from '../../src/node.ts'
 import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
+import { eventually } from './helpers/grid-process.ts'
 import { ERR_TASK_CANCELLED, ERR_TASK_FAILED, ERR_TASK_LOST, TaskError } from '../../src/errors.ts'
 
 // one module that misbehaves as user code does, picked by input.kind
 const MODULE = fileURLToPath(new URL('../fixtures/tasks/misbehaves.mjs', import.meta.url))
+const ALONE = fileURLToPath(new URL('../fixtures/tasks/misbehaves-alone.mjs', import.meta.url))
 const AGENT = ['--agent', '--workers', '4', '--cpu', '4', '--memory', '4096']
 
 const failure = async (promise: Promise<unknown>): Promise<Error> => await promise.then(() => { throw new Error('resolved') }, (err: Error) => err)
@@ -65,4 +67,20 @@ describe('tasks whose code misbehaves: what the submitter sees, what the agent l
     // its pool replaces it
     expect(await owner.run(MODULE, { kind: 'pid' })).toBeGreaterThan(0)
   }, 30_000)
+
+  it('a task that hangs without a timeout does not hold the tasks sent to its worker behind it: they come back and run on another worker', async () => {
+    const hung = owner.submit(ALONE, { kind: 'hang' })
+    await eventually(() => hung.status === 'running' ? true : undefined, 15_000)
+    // its pool's only worker, a window of 4: these are sent to it, behind the hung task
+    const behind = [1, 2, 3].map(() => owner.submit(ALONE, { kind: 'pid' }))
+    const pids = await Promise.race([
+      Promise.all(behind.map(async h => await h.result() as number)),
+      new Promise<never>((_resolve, reject) => setTimeout(() => { reject(new Error(`still waiting: ${behind.map(h => h.status).join(', ')}`)) }, 15_000))
+    ])
+    expect(pids.every(pid => pid > 0)).toBe(true)
+    expect(behind.map(h => h.info().attempts)).toEqual([1, 1, 1])
+    expect(hung.status).toBe('running')
+    hung.cancel()
+    await expect(hung.result()).rejects.toMatchObject({ code: ERR_TASK_CANCELLED })
+  }, 40_000)
 })

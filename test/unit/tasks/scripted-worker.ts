@@ -6,7 +6,8 @@ import { WorkerExitedError } from '../../../src/errors.ts'
  * A worker that does what each input says: `{ kind: 'ok' }` returns at once,
  * `'fail'` throws, `'run'` starts (reports it) and runs until its signal
  * aborts, `'hold'` stays dispatched (never reports a start) until its signal
- * aborts, `'lost'` dies under the task the first time it sees it.
+ * aborts, `'deaf'` stays dispatched and ignores its signal, `'lost'` dies under
+ * the task the first time it sees it; `crash()` ends it under whatever it holds.
  */
 export class ScriptedWorker implements WorkerHandle {
   static count = 0
@@ -17,6 +18,7 @@ export class ScriptedWorker implements WorkerHandle {
   readonly stage = 'task:scripted'
   readonly exited: Promise<WorkerExit>
   private die: (exit: WorkerExit) => void = () => {}
+  private readonly pending = new Set<(err: Error) => void>()
 
   constructor () { this.exited = new Promise(resolve => { this.die = resolve }) }
 
@@ -31,7 +33,17 @@ export class ScriptedWorker implements WorkerHandle {
     }
     if (kind === 'lost') return 'ok on the second attempt'
     if (kind === 'run') options.onStart?.()
-    return await new Promise((_resolve, reject) => { options.signal?.addEventListener('abort', () => { reject(options.signal!.reason as Error) }) })
+    return await new Promise((_resolve, reject) => {
+      this.pending.add(reject)
+      if (kind !== 'deaf') options.signal?.addEventListener('abort', () => { this.pending.delete(reject); reject(options.signal!.reason as Error) })
+    })
+  }
+
+  /** Dies as a SIGKILL from outside would: everything it holds fails with WorkerExitedError. */
+  crash (): void {
+    this.die({ code: null, signal: 'SIGKILL' })
+    for (const reject of this.pending) reject(new WorkerExitedError(this.id, 'killed under its tasks'))
+    this.pending.clear()
   }
 
   async kill (): Promise<WorkerExit> {

@@ -14,6 +14,17 @@ export function stuck (worker: PoolWorker, now: number): boolean {
   return worker.runningSince != null && now - worker.runningSince > STUCK_AFTER_MS
 }
 
+/** How many workers are up, if none (0) or every one runs a long task; undefined if one can take work. */
+export function liveIfAllStuck (workers: Iterable<PoolWorker>, now: number): number | undefined {
+  let live = 0
+  for (const w of workers) {
+    if (w.killing || w.gone) continue
+    if (!stuck(w, now)) return undefined
+    live++
+  }
+  return live
+}
+
 /** Tasks it may hold now: one at a time after a long task, so none waits behind its next (to be recalled). */
 export function windowOf (worker: PoolWorker, window: number): number {
   return worker.slow === true ? 1 : window

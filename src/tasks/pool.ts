@@ -1,7 +1,7 @@
 import type { WorkerHandle } from '../owner/worker-handle.ts'
 import { Attempt } from './attempt.ts'
 import type { PoolWorker } from './attempt.ts'
-import { heldAtCrash, recallWaiting, runningEnded, stuck, takenBackUnstarted, windowOf } from './long-task.ts'
+import { heldAtCrash, liveIfAllStuck, recallWaiting, runningEnded, stuck, takenBackUnstarted, windowOf } from './long-task.ts'
 import { cancelItem, EXCUSED_LOSSES, submitItem, workerGone } from '../owner/worker-handle.ts'
 import type { SpawnOptions } from '../owner/workers.ts'
 import type { Logger } from '../logger.ts'
@@ -11,7 +11,8 @@ import { PoolSizer } from './pool-sizer.ts'
 import { adaptedWindow } from '../equalizer/window.ts'
 import type { PoolSizing } from './pool-sizer.ts'
 import { toWireError } from '../wire/wire-error.ts'
-import { AgentLostError, TaskCancelledError, TaskLostError, TaskTimeoutError } from '../errors.ts'
+import { AgentLostError, StageSetupError, TaskCancelledError, TaskLostError, TaskTimeoutError } from '../errors.ts'
+import { SETUP_FAILURES_TO_FAIL } from '../pipeline/item-retry.ts'
 import { lossOf } from './loss.ts'
 
 /** What a pool needs of its node: spawning workers and asking how many more fit. */
@@ -78,6 +79,8 @@ export class TaskPool {
   private activeAt = Date.now()
   /** Tasks in flight per worker now (see PoolConfig.window). */
   private window: number
+  /** Workers in a row that ended in their setup, no task having completed or thrown since (see failed). */
+  private setupFailures = 0
 
   constructor (config: PoolConfig, deps: PoolDeps) {
     this.config = config
@@ -128,15 +131,9 @@ export class TaskPool {
   /** Work waits and no worker is up or coming (scaled to zero, or the last one died): one now, not at the next sizing tick. */
   private ensureWorker (): void {
     if (this.closed || this.queued === 0 || this.starting > 0) return
-    const now = performance.now()
-    let live = 0
-    for (const w of this.workers) {
-      if (w.killing || w.gone) continue
-      if (!stuck(w, now)) return
-      live++
-    }
-    // every worker runs a long task (a suspect alone included): one more, within maxWorkers
-    if (live < Math.max(1, this.config.maxWorkers)) void this.addWorker()
+    // or every one runs a long task (a suspect alone included): one more, within maxWorkers
+    const live = liveIfAllStuck(this.workers, performance.now())
+    if (live != null && live < Math.max(1, this.config.maxWorkers)) void this.addWorker()
   }
 
   /** Cancel or time out: a queued task ends at once; a dispatched one has its signal aborted. */
@@ -243,6 +240,7 @@ export class TaskPool {
     const task = attempt.task
     try {
       this.sizer.completed()
+      this.setupFailures = 0
       // a quick task's start is not reported (see ItemRunner): its result says it ran
       if (task.status === 'dispatched') task.mark('running')
       task.complete(value)
@@ -279,6 +277,7 @@ export class TaskPool {
     if (task.final) return
     const lost = workerGone(err) != null
     // once per worker, not one we killed (its other tasks fail the same way; an agent's other workers are marked gone just below)
+    if (lost && !worker.gone && !worker.killing && err instanceof StageSetupError) this.setupFailures++
     if (lost && !worker.gone && !worker.killing) this.deps.log.warn({ stage: this.config.stage, worker: worker.handle.id, agent: worker.handle.agentId, tasks: worker.inFlight.size, err }, `task worker lost (${err.message}): its tasks are tried again, or fail once out of retries`)
     if (lost) worker.gone = true
     // the agent is gone: so are its other workers here, whose streams may not have closed yet
@@ -290,9 +289,15 @@ export class TaskPool {
       return
     }
     if (!lost) {
+      this.setupFailures = 0
       this.sizer.completed()
       if (task.status === 'dispatched') task.mark('running')
       task.mark('failed', toWireError(err))
+      return
+    }
+    // the module's own setup, not a loss to excuse or retry (it is counted, as lossOf says, until then)
+    if (err instanceof StageSetupError && this.setupFailures >= SETUP_FAILURES_TO_FAIL) {
+      this.setupFailed(task, err)
       return
     }
     if (workerGone(err) === 'crashed') worker.heldAtCrash ??= heldAtCrash(worker)
@@ -310,6 +315,16 @@ export class TaskPool {
       return
     }
     task.mark('failed', toWireError(new TaskLostError(task.id, task.attempts, { cause: err })))
+  }
+
+  /** Workers in a row failed in their setup (the module's own code): this task and every one queued, suspects too, fail
+   * with that error now (each retried on new workers, a thousand tasks forked a thousand); a later task tries one more. */
+  private setupFailed (task: Task, err: StageSetupError): void {
+    const error = toWireError(err)
+    task.mark('failed', error)
+    for (let queued = this.queue.shift(); queued != null; queued = this.queue.shift()) queued.mark('failed', error)
+    for (const suspect of this.suspects) suspect.mark('failed', error)
+    this.suspects.clear()
   }
 
   private async addWorker (): Promise<void> {

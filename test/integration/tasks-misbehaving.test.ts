@@ -9,6 +9,7 @@ import { ERR_TASK_CANCELLED, ERR_TASK_FAILED, ERR_TASK_LOST, TaskError } from '.
 // one module that misbehaves as user code does, picked by input.kind
 const MODULE = fileURLToPath(new URL('../fixtures/tasks/misbehaves.mjs', import.meta.url))
 const ALONE = fileURLToPath(new URL('../fixtures/tasks/misbehaves-alone.mjs', import.meta.url))
+const SETUP_THROWS = fileURLToPath(new URL('../fixtures/stages/setup-throws.mjs', import.meta.url))
 const AGENT = ['--agent', '--workers', '4', '--cpu', '4', '--memory', '4096']
 
 const failure = async (promise: Promise<unknown>): Promise<Error> => await promise.then(() => { throw new Error('resolved') }, (err: Error) => err)
@@ -83,4 +84,20 @@ describe('tasks whose code misbehaves: what the submitter sees, what the agent l
     hung.cancel()
     await expect(hung.result()).rejects.toMatchObject({ code: ERR_TASK_CANCELLED })
   }, 40_000)
+
+  it('a module whose setup always throws: after three workers in a row fail so, its tasks fail with that error at once instead of each forking more workers', async () => {
+    const mark = agent.mark()
+    const started = (): number => agent.lines.slice(mark).filter(l => l.msg === 'worker started' && l.stage === 'task:setup-throws.mjs').length
+    const errors = await Promise.all(Array.from({ length: 40 }, async (_, i) => await failure(owner.run(SETUP_THROWS, i)) as TaskError))
+    for (const err of errors) {
+      expect(err).toMatchObject({ code: ERR_TASK_FAILED, remoteName: 'StageSetupError' })
+      expect(err.message).toContain('cannot open the model file')
+    }
+    // each of 40 tasks was tried on up to 4 workers, 4 tasks to a worker: 40 workers forked, 40 logged
+    const forked = started()
+    expect(forked).toBeLessThanOrEqual(8)
+    // a task that comes later tries one more worker, and fails with it
+    await expect(owner.run(SETUP_THROWS, 'later')).rejects.toMatchObject({ code: ERR_TASK_FAILED, remoteName: 'StageSetupError' })
+    expect(started() - forked).toBeLessThanOrEqual(2)
+  }, 60_000)
 })

@@ -6,7 +6,8 @@ import { Task } from '../../../src/tasks/task.ts'
 import type { WorkerHandle, ProcessOptions } from '../../../src/owner/worker-handle.ts'
 import { EXCUSED_LOSSES } from '../../../src/owner/worker-handle.ts'
 import type { WorkerExit } from '../../../src/worker/ipc.ts'
-import { AgentLostError, WorkerExitedError, WorkerStoppedError } from '../../../src/errors.ts'
+import { AgentLostError, StageSetupError, WorkerExitedError, WorkerStoppedError } from '../../../src/errors.ts'
+import { SETUP_FAILURES_TO_FAIL } from '../../../src/pipeline/item-retry.ts'
 
 /** A worker whose end the test chooses: each way rejects what it holds with the error its handle would give. */
 class EndingWorker implements WorkerHandle {
@@ -158,5 +159,34 @@ describe('TaskPool: a crash of a shared worker', () => {
     }
     await expect(poison.result()).rejects.toMatchObject({ code: 'ERR_TASK_LOST' })
     expect(await Promise.all(healthy.map(async t => await t.result()))).toEqual(['ok a', 'ok b', 'ok c'])
+  })
+})
+
+/**
+ * The pipelines' setup rule, for tasks: seen with a real agent, 200 tasks of a module whose setup throws
+ * were each retried on new workers until lost, forking 200 workers.
+ */
+describe('TaskPool: workers failing in their setup', () => {
+  it('three in a row fail the task, the queued ones and the suspects waiting at once, with the setup error, none excused', async () => {
+    const { pool: p, workers } = pool(2)
+    const shared = [task(5, 'a'), task(5, 'b')]
+    for (const t of shared) p.enqueue(t)
+    await tick(10)
+    // a crash they shared: both wait as suspects, each for a worker of its own
+    await workers[0]!.kill()
+    const queued = task(5, 'c')
+    p.enqueue(queued)
+    for (let i = 1; i <= SETUP_FAILURES_TO_FAIL; i++) {
+      await tick(10)
+      expect(workers).toHaveLength(i + 1)
+      workers[i]!.end(new StageSetupError(workers[i]!.id, 'cannot open the model file'), { code: 1, signal: null, setupFailed: true })
+    }
+    await tick(10)
+    for (const t of [...shared, queued]) {
+      expect(t.status).toBe('failed')
+      expect(t.error).toMatchObject({ code: 'ERR_STAGE_SETUP' })
+      // the shared crash only: the setup failures were counted, then ended them
+      expect(t.excusedLosses).toBe(t === queued ? 0 : 1)
+    }
   })
 })

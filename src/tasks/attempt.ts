@@ -1,6 +1,11 @@
 import type { ItemListener, WorkerHandle } from '../owner/worker-handle.ts'
 import type { Task } from './task.ts'
-import type { TaskPool } from './pool.ts'
+
+/** Where an attempt's outcome goes: its task pool (an interface here, so this file imports no pool). */
+export interface AttemptOutcomes {
+  attemptDone: (attempt: Attempt, value: unknown) => void
+  attemptFailed: (attempt: Attempt, err: Error) => void
+}
 
 /** One of a task pool's workers, as the pool sees it. */
 export interface PoolWorker {
@@ -29,14 +34,14 @@ export interface PoolWorker {
  * controller, a promise and five closures (each showed in the task path's profile).
  */
 export class Attempt implements ItemListener {
-  readonly pool: TaskPool
+  readonly pool: AttemptOutcomes
   readonly worker: PoolWorker
   readonly task: Task
   timeout?: NodeJS.Timeout
-  /** Taken back from behind a long task (see TaskPool.recallWaiting): its end requeues it, no attempt counted. */
+  /** Taken back from behind a long task (see recallWaiting, long-task.ts): its end requeues it, no loss or attempt counted. */
   recalled = false
 
-  constructor (pool: TaskPool, worker: PoolWorker, task: Task) {
+  constructor (pool: AttemptOutcomes, worker: PoolWorker, task: Task) {
     this.pool = pool
     this.worker = worker
     this.task = task

@@ -14,6 +14,7 @@ import { toWireError } from '../wire/wire-error.ts'
 import { AgentLostError, StageSetupError, TaskCancelledError, TaskLostError, TaskTimeoutError } from '../errors.ts'
 import { SETUP_FAILURES_TO_FAIL } from '../pipeline/item-retry.ts'
 import { lossOf } from './loss.ts'
+import { RefusalLog } from '../transport/mtls/refusal-log.ts'
 
 /** What a pool needs of its node: spawning workers and asking how many more fit. */
 export interface PoolDeps {
@@ -81,10 +82,12 @@ export class TaskPool {
   private window: number
   /** Workers in a row that ended in their setup, no task having completed or thrown since (see failed). */
   private setupFailures = 0
+  private readonly lostLog: RefusalLog // 'task worker lost': one line a minute (a module crashing every worker must not flood)
 
   constructor (config: PoolConfig, deps: PoolDeps) {
     this.config = config
     this.deps = deps
+    this.lostLog = new RefusalLog(deps.log)
     this.window = config.window
     this.sizer = new PoolSizer(config, {
       sample: () => this.sample(),
@@ -278,7 +281,7 @@ export class TaskPool {
     const lost = workerGone(err) != null
     // once per worker, not one we killed (its other tasks fail the same way; an agent's other workers are marked gone just below)
     if (lost && !worker.gone && !worker.killing && err instanceof StageSetupError) this.setupFailures++
-    if (lost && !worker.gone && !worker.killing) this.deps.log.warn({ stage: this.config.stage, worker: worker.handle.id, agent: worker.handle.agentId, tasks: worker.inFlight.size, err }, `task worker lost (${err.message}): its tasks are tried again, or fail once out of retries`)
+    if (lost && !worker.gone && !worker.killing) this.lostLog.warn(this.config.stage, 'worker lost', { stage: this.config.stage, worker: worker.handle.id, agent: worker.handle.agentId, tasks: worker.inFlight.size, err }, `task worker lost (${err.message}): its tasks are tried again, or fail once out of retries`)
     if (lost) worker.gone = true
     // the agent is gone: so are its other workers here, whose streams may not have closed yet
     if (err instanceof AgentLostError) for (const w of this.workers) if (w.handle.agentId === worker.handle.agentId) w.gone = true

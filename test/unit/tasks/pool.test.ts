@@ -126,3 +126,27 @@ describe('TaskPool', () => {
     await expect(slow.result()).rejects.toMatchObject({ code: 'ERR_TASK_TIMEOUT' })
   })
 })
+
+describe('TaskPool log', () => {
+  it('a module whose workers all die logs one "task worker lost" line a minute, not one per worker', async () => {
+    const lines: Array<{ msg: string }> = []
+    const workers: FakeWorker[] = []
+    const p = new TaskPool({ ...CONFIG, maxWorkers: 1 }, {
+      spawn: async () => { const w = new FakeWorker(); workers.push(w); return w },
+      capacity: (_r, limit) => limit,
+      log: pino({ level: 'warn' }, { write: (line: string) => { lines.push(JSON.parse(line) as { msg: string }) } })
+    })
+    pools.push(p)
+    const tasks = Array.from({ length: 5 }, () => task({ maxRetries: 10 }))
+    for (const t of tasks) p.enqueue(t)
+    for (let i = 0; i < 5; i++) {
+      await tick(5)
+      const w = workers.at(-1)!
+      // the worker process died under its tasks (not a kill by the pool)
+      for (const item of w.items) item.reject(new WorkerExitedError(w.id, 'exit code 3'))
+    }
+    await tick(5)
+    expect(workers.length).toBeGreaterThanOrEqual(5)
+    expect(lines.filter(l => l.msg.startsWith('task worker lost'))).toHaveLength(1)
+  })
+})

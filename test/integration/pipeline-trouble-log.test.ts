@@ -1,19 +1,14 @@
 import { it, expect, onTestFinished } from 'vitest'
 import { fileURLToPath } from 'node:url'
-import { pino } from 'pino'
-import { GridFixture } from './helpers/grid-fixture.ts'
+import { agentAndLoggedOwner } from './helpers/logged-owner.ts'
 
 const POISON = fileURLToPath(new URL('../fixtures/stages/poison.mjs', import.meta.url))
 
 // Items failing for good and workers dying were only events and counters: the owner's log said
 // nothing while a stage killed its worker on every attempt of an item and the item was given up.
 it('the pipeline owner logs a failed item and a lost worker once each, with how many more since, not one line each', async () => {
-  const grid = await GridFixture.create(2)
+  const { grid, agent, owner, warnings } = await agentAndLoggedOwner()
   onTestFinished(async () => { await grid.close() })
-  const agent = await grid.start('n1', ['--agent', '--workers', '2', '--cpu', '2'])
-  const warnings: Array<Record<string, unknown>> = []
-  const logger = pino({ level: 'warn' }, { write: (line: string) => { warnings.push(JSON.parse(line) as Record<string, unknown>) } })
-  const owner = await grid.member('n2', agent, 1, { logger })
   // item 13 kills its worker: twice (the second time alone), then it fails as a poison item
   const run = owner.pipeline('troubled', { source: Array.from({ length: 20 }, (_, i) => i + 1), stages: [{ name: 'poison', module: POISON, minWorkers: 1, maxWorkers: 1 }], sink: () => {}, maxAttempts: 3 })
   const summary = await run.done

@@ -1,7 +1,6 @@
 import { it, expect, onTestFinished } from 'vitest'
 import { fileURLToPath } from 'node:url'
-import { pino } from 'pino'
-import { GridFixture } from './helpers/grid-fixture.ts'
+import { agentAndLoggedOwner } from './helpers/logged-owner.ts'
 import { eventually } from './helpers/grid-process.ts'
 
 const COOPERATIVE = fileURLToPath(new URL('../fixtures/tasks/cooperative.mjs', import.meta.url))
@@ -9,12 +8,8 @@ const COOPERATIVE = fileURLToPath(new URL('../fixtures/tasks/cooperative.mjs', i
 // An agent SIGKILLed under running tasks: the owner retried them and logged nothing (only
 // gridd_task_retries_total moved), so an operator reading the owner's log saw no cause.
 it('the task owner logs one warning naming the lost worker and its agent when an agent dies under its tasks', async () => {
-  const grid = await GridFixture.create(2)
+  const { grid, agent, owner, warnings } = await agentAndLoggedOwner()
   onTestFinished(async () => { await grid.close() })
-  const agent = await grid.start('n1', ['--agent', '--workers', '2', '--cpu', '2'])
-  const warnings: Array<Record<string, unknown>> = []
-  const logger = pino({ level: 'warn' }, { write: (line: string) => { warnings.push(JSON.parse(line) as Record<string, unknown>) } })
-  const owner = await grid.member('n2', agent, 1, { logger })
   const session = owner.session({ name: 'lost', maxRetries: 1 })
   const tasks = [1, 2].map(() => session.submit(COOPERATIVE, { ms: 60_000 }))
   for (const task of tasks) task.result().catch(() => {})

@@ -1,8 +1,8 @@
 import { describe, it, expect, afterEach } from 'vitest'
-import pino from 'pino'
 import { TaskPool } from '../../../src/tasks/pool.ts'
 import type { PoolConfig } from '../../../src/tasks/pool.ts'
 import { Task } from '../../../src/tasks/task.ts'
+import { poolOf } from './pool-fixture.ts'
 import type { WorkerHandle, ProcessOptions } from '../../../src/owner/worker-handle.ts'
 import { EXCUSED_LOSSES } from '../../../src/owner/worker-handle.ts'
 import type { WorkerExit } from '../../../src/worker/ipc.ts'
@@ -47,14 +47,7 @@ let pools: TaskPool[] = []
 afterEach(async () => { await Promise.all(pools.map(async p => { await p.stop() })); pools = [] })
 
 function pool (window = 1): { pool: TaskPool, workers: EndingWorker[] } {
-  const workers: EndingWorker[] = []
-  const p = new TaskPool({ ...CONFIG, window }, {
-    spawn: async () => { const w = new EndingWorker(); workers.push(w); return w },
-    capacity: (_r, limit) => limit,
-    log: pino({ level: 'silent' })
-  })
-  pools.push(p)
-  return { pool: p, workers }
+  return poolOf({ ...CONFIG, window }, () => new EndingWorker(), pools)
 }
 
 /**

@@ -3,6 +3,7 @@ import pino from 'pino'
 import { TaskPool } from '../../../src/tasks/pool.ts'
 import type { PoolConfig } from '../../../src/tasks/pool.ts'
 import { Task } from '../../../src/tasks/task.ts'
+import { poolOf } from './pool-fixture.ts'
 import type { WorkerHandle, ProcessOptions } from '../../../src/owner/worker-handle.ts'
 import type { WorkerExit } from '../../../src/worker/ipc.ts'
 import { WorkerExitedError } from '../../../src/errors.ts'
@@ -41,14 +42,7 @@ let pools: TaskPool[] = []
 afterEach(async () => { await Promise.all(pools.map(async p => { await p.stop() })); pools = [] })
 
 function pool (config: Partial<PoolConfig> = {}): { pool: TaskPool, workers: FakeWorker[] } {
-  const workers: FakeWorker[] = []
-  const p = new TaskPool({ ...CONFIG, ...config }, {
-    spawn: async () => { const w = new FakeWorker(); workers.push(w); return w },
-    capacity: (_r, limit) => limit,
-    log: pino({ level: 'silent' })
-  })
-  pools.push(p)
-  return { pool: p, workers }
+  return poolOf({ ...CONFIG, ...config }, () => new FakeWorker(), pools)
 }
 
 describe('TaskPool', () => {
@@ -130,13 +124,7 @@ describe('TaskPool', () => {
 describe('TaskPool log', () => {
   it('a module whose workers all die logs one "task worker lost" line a minute, not one per worker', async () => {
     const lines: Array<{ msg: string }> = []
-    const workers: FakeWorker[] = []
-    const p = new TaskPool({ ...CONFIG, maxWorkers: 1 }, {
-      spawn: async () => { const w = new FakeWorker(); workers.push(w); return w },
-      capacity: (_r, limit) => limit,
-      log: pino({ level: 'warn' }, { write: (line: string) => { lines.push(JSON.parse(line) as { msg: string }) } })
-    })
-    pools.push(p)
+    const { pool: p, workers } = poolOf({ ...CONFIG, maxWorkers: 1 }, () => new FakeWorker(), pools, pino({ level: 'warn' }, { write: (line: string) => { lines.push(JSON.parse(line) as { msg: string }) } }))
     const tasks = Array.from({ length: 5 }, () => task({ maxRetries: 10 }))
     for (const t of tasks) p.enqueue(t)
     for (let i = 0; i < 5; i++) {

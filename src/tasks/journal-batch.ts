@@ -14,7 +14,7 @@ export interface PackedBatch {
   /** Inserted, or (already there) their `closed` flag updated. A task's session is in this batch or an earlier one. */
   sessions: SessionRow[]
   inserts: number
-  /** INSERT_NUMBERS per inserted task: rowid, priority, maxRetries, timeoutMs, status, attempts, submittedAt, startedAt, endedAt. */
+  /** INSERT_NUMBERS per inserted task: rowid, priority, maxRetries, timeoutMs, status, attempts, submittedAt, startedAt, endedAt, countedLosses, excusedLosses. */
   insertNumbers: Float64Array
   /**
    * INSERT_TEXTS per inserted task: id (its part after the owner's), session, module, path, input, resources,
@@ -22,7 +22,7 @@ export interface PackedBatch {
    */
   insertTexts: Text[]
   updates: number
-  /** UPDATE_NUMBERS per changed task: rowid, status, attempts, startedAt, endedAt. */
+  /** UPDATE_NUMBERS per changed task: rowid, status, attempts, startedAt, endedAt, countedLosses, excusedLosses. */
   updateNumbers: Float64Array
   /** UPDATE_TEXTS per changed task: agent, error, result (SAME: as the task before). */
   updateTexts: Text[]
@@ -40,9 +40,9 @@ export interface PackedBatch {
 export const SAME = true
 export type Text = string | null | typeof SAME
 
-export const INSERT_NUMBERS = 9
+export const INSERT_NUMBERS = 11
 export const INSERT_TEXTS = 11
-export const UPDATE_NUMBERS = 5
+export const UPDATE_NUMBERS = 7
 export const UPDATE_TEXTS = 3
 
 /** What a batch takes of a task as it is now (a Task has all of it; so has a TaskRow). */
@@ -52,6 +52,9 @@ export interface TaskState {
   agent?: string
   startedAt?: number
   endedAt?: number
+  /** Losses counted against maxRetries, and excused (see loss.ts); a row from before them has none. */
+  countedLosses?: number
+  excusedLosses?: number
 }
 
 /** What an insert takes of a task besides its state. */
@@ -101,7 +104,9 @@ export class BatchPacker {
     n[i++] = task.attempts
     n[i++] = task.submittedAt
     n[i++] = task.startedAt ?? NaN
-    n[i] = task.endedAt ?? NaN
+    n[i++] = task.endedAt ?? NaN
+    n[i++] = task.countedLosses ?? NaN
+    n[i] = task.excusedLosses ?? NaN
     // the owner's part of the id (~55 of its ~75 characters) is every task's: sent once a batch, and read once a batch
     const id = task.id
     const slash = id.lastIndexOf('/')
@@ -121,7 +126,9 @@ export class BatchPacker {
     n[i++] = STATUS_INDEX.get(task.status)!
     n[i++] = task.attempts
     n[i++] = task.startedAt ?? NaN
-    n[i] = task.endedAt ?? NaN
+    n[i++] = task.endedAt ?? NaN
+    n[i++] = task.countedLosses ?? NaN
+    n[i] = task.excusedLosses ?? NaN
     const agent = task.agent ?? null
     b.updateTexts.push(agent === this.lastAgent ? SAME : (this.lastAgent = agent), error, result)
     b.updates++

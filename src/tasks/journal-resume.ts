@@ -6,6 +6,7 @@ import { isFinal } from './types.ts'
 import type { WireError } from '../wire/wire-error.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import { NodeStoppedError, TaskLostError } from '../errors.ts'
+import { EXCUSED_LOSSES } from '../owner/worker-handle.ts'
 
 /** What resuming needs of the tasks service. */
 export interface ResumeHost {
@@ -23,11 +24,11 @@ export interface ResumeHost {
 
 export interface ResumeSummary {
   sessions: number
-  /** Unfinished tasks queued again (those whose attempt was in flight count it). */
+  /** Unfinished tasks queued again (an attempt in flight was lost: excused, or counted past EXCUSED_LOSSES). */
   requeued: number
   /** Final tasks whose results are served again. */
   finished: number
-  /** Tasks whose last allowed attempt was in flight: failed as lost. */
+  /** Tasks whose attempt in flight was their last allowed one (no loss left to excuse): failed as lost. */
   lost: number
   /** Final tasks past `resultTtlMs`, rows unreadable, and tasks of unknown sessions: left out. */
   skipped: number
@@ -37,8 +38,8 @@ export interface ResumeSummary {
  * Rebuilds sessions and tasks from the journal of an owner that stopped or
  * died: a final task is served as it ended (unless past the TTL); an
  * unfinished one is queued again, and one that was dispatched or running
- * counts that attempt (a retry, as when a worker dies) and fails as lost if it
- * was its last. A session journaled as closed is closed again once its tasks
+ * lost that attempt (excused, see requeueInterrupted) and fails as lost only
+ * when it was out of both excuses and retries. A session journaled as closed is closed again once its tasks
  * are in, but for the default session (an API cancel once closed it: such a
  * journal must not leave the node unable to submit).
  */
@@ -95,18 +96,23 @@ export function restoreTask (row: TaskRow): { task: Task, resources: TaskOptions
     timeoutMs: row.timeoutMs,
     submitter: row.submitter,
     submittedAt: row.submittedAt,
-    restored: { status: row.status, attempts: row.attempts, startedAt: row.startedAt, endedAt: row.endedAt, agent: row.agent, error, value }
+    restored: { status: row.status, attempts: row.attempts, countedLosses: row.countedLosses, excusedLosses: row.excusedLosses, startedAt: row.startedAt, endedAt: row.endedAt, agent: row.agent, error, value }
   })
   return { task, resources }
 }
 
 /**
- * After adoption: a task whose attempt was in flight when its owner went down
- * goes back to the queue (counted as a retry), or fails as lost when that was
- * its last allowed attempt (as the pool does when a worker dies).
+ * After adoption: a task whose attempt was in flight when its owner went down goes back to the queue. Its
+ * owner's stop or crash is, as a rule, not its doing: the loss is excused, as the pool excuses its agent
+ * stopping its worker, and uses none of `maxRetries`. EXCUSED_LOSSES bounds that as it does there (the
+ * excused count is journaled): a task may bring its owner down itself (it SIGTERMs its agent, which is the
+ * owner's own process, or fills the owner's heap with its progress), and would otherwise restart it for
+ * ever. Past that, the loss counts, and fails the task as lost once out of retries.
  */
 function requeueInterrupted (task: Task): void {
   if (task.status !== 'dispatched' && task.status !== 'running') return
-  if (task.attempts <= task.maxRetries) task.mark('queued')
+  const excused = ++task.excusedLosses <= EXCUSED_LOSSES
+  if (!excused) task.countedLosses++
+  if (excused || task.countedLosses <= task.maxRetries) task.mark('queued')
   else task.mark('failed', toWireError(new TaskLostError(task.id, task.attempts, { cause: new NodeStoppedError() })))
 }

@@ -34,6 +34,9 @@ export interface TaskRow {
   timeoutMs?: number
   status: TaskStatus
   attempts: number
+  /** Losses counted against maxRetries, and excused (loss.ts); undefined in a row from before these columns. */
+  countedLosses?: number
+  excusedLosses?: number
   agent?: string
   /** Peer id of whoever submitted it (it alone, members and admins may read or cancel it). */
   submitter?: string
@@ -67,6 +70,9 @@ export function readSession (raw: Raw): SessionRow | undefined {
  */
 export function readTask (raw: Raw, names: Map<number, string>, sessions: Map<number, string>): TaskRow | undefined {
   const r = raw
+  // null in a row from before these columns (or one an older gridd inserted)
+  const countedLosses = r.counted_losses ?? null
+  const excusedLosses = r.excused_losses ?? null
   const status = r.status as TaskStatus
   const session = isNumber(r.session) ? sessions.get(r.session) : undefined
   const module = isNumber(r.module) ? names.get(r.module) : undefined
@@ -79,6 +85,7 @@ export function readTask (raw: Raw, names: Map<number, string>, sessions: Map<nu
   if (!isOptionalText(r.input) || !isOptionalText(r.resources) || !isOptionalText(r.error) || !isOptionalText(r.result)) return undefined
   if (!isNumber(r.priority) || !isNumber(r.max_retries) || !isNumber(r.attempts) || !isNumber(r.submitted_at) || !TASK_STATUSES.includes(status)) return undefined
   if (!isOptionalNumber(r.timeout_ms) || !isOptionalNumber(r.started_at) || !isOptionalNumber(r.ended_at)) return undefined
+  if (!isOptionalCount(countedLosses) || !isOptionalCount(excusedLosses)) return undefined
   return {
     rowid: r.rowid,
     id: owner == null ? r.id : `${owner}/${r.id}`,
@@ -92,6 +99,8 @@ export function readTask (raw: Raw, names: Map<number, string>, sessions: Map<nu
     timeoutMs: r.timeout_ms ?? undefined,
     status,
     attempts: r.attempts,
+    countedLosses: countedLosses ?? undefined,
+    excusedLosses: excusedLosses ?? undefined,
     agent,
     submitter,
     submittedAt: r.submitted_at,
@@ -108,6 +117,10 @@ function isNumber (value: unknown): value is number {
 
 function isOptionalNumber (value: unknown): value is number | null {
   return value === null || isNumber(value)
+}
+
+function isOptionalCount (value: unknown): value is number | null {
+  return value === null || (Number.isSafeInteger(value) && (value as number) >= 0)
 }
 
 function isOptionalText (value: unknown): value is string | null {

@@ -46,19 +46,20 @@ CREATE TABLE IF NOT EXISTS tasks (
   owner INTEGER, id TEXT NOT NULL, session INTEGER NOT NULL, module INTEGER NOT NULL, path INTEGER NOT NULL,
   input TEXT, resources TEXT, priority INTEGER NOT NULL, max_retries INTEGER NOT NULL, timeout_ms INTEGER,
   status TEXT NOT NULL, attempts INTEGER NOT NULL, agent INTEGER, submitted_at INTEGER NOT NULL,
-  started_at INTEGER, ended_at INTEGER, error TEXT, result TEXT, submitter INTEGER
+  started_at INTEGER, ended_at INTEGER, error TEXT, result TEXT, submitter INTEGER,
+  counted_losses INTEGER, excused_losses INTEGER
 );
 CREATE INDEX IF NOT EXISTS tasks_by_session ON tasks (session);
 CREATE INDEX IF NOT EXISTS tasks_by_end ON tasks (ended_at) WHERE ended_at IS NOT NULL;
 `
 
-const TASK_COLUMNS = 'rowid, owner, id, session, module, path, input, resources, priority, max_retries, timeout_ms, status, attempts, agent, submitted_at, started_at, ended_at, error, result, submitter'
+const TASK_COLUMNS = 'rowid, owner, id, session, module, path, input, resources, priority, max_retries, timeout_ms, status, attempts, agent, submitted_at, started_at, ended_at, error, result, submitter, counted_losses, excused_losses'
 const TASK_ROW = `(${TASK_COLUMNS.split(',').map(() => '?').join(', ')})`
 /** Task rows one INSERT statement writes at once: a statement's own cost (a step, a reset, its result object) is paid per this many rows. */
 const ROWS_PER_INSERT = 32
 const TASK_FIELDS = TASK_COLUMNS.split(',').length
 /** What an update sets, after the row's number: the columns a task's progress changes. */
-const UPDATE_COLUMNS = ['status', 'attempts', 'agent', 'started_at', 'ended_at', 'error', 'result']
+const UPDATE_COLUMNS = ['status', 'attempts', 'agent', 'started_at', 'ended_at', 'error', 'result', 'counted_losses', 'excused_losses']
 const UPDATE_FIELDS = 1 + UPDATE_COLUMNS.length
 /**
  * Task rows one UPDATE statement changes at once (a join on a list of values): one UPDATE a row
@@ -140,7 +141,7 @@ export class Journal {
         return { detail: `written by a newer gridd (schema ${version}; this one reads ${SCHEMA_VERSION})` }
       }
       // the exclusive lock is taken by the first write: a second process fails here
-      db.exec(`BEGIN IMMEDIATE; ${SCHEMA} ${addOpenerColumn(db)} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT`)
+      db.exec(`BEGIN IMMEDIATE; ${SCHEMA} ${addedColumns(db)} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT`)
       return new Journal(path, db)
     } catch (err) {
       db?.close()
@@ -199,7 +200,7 @@ export class Journal {
           this.sessionRow(shared.read(t, j, 1)!), this.name(shared.read(t, j, 2)!), this.name(shared.read(t, j, 3)!),
           t[j + 4] as string | null, t[j + 5] as string | null, n[i + 1]!, n[i + 2]!, column(n[i + 3]!), statusAt(n[i + 4]!), n[i + 5]!,
           this.optionalName(shared.read(t, j, 6)), n[i + 6]!, column(n[i + 7]!), column(n[i + 8]!),
-          t[j + 7] as string | null, t[j + 8] as string | null, this.optionalName(shared.read(t, j, 9)))
+          t[j + 7] as string | null, t[j + 8] as string | null, this.optionalName(shared.read(t, j, 9)), column(n[i + 9]!), column(n[i + 10]!))
         if (rows.length === ROWS_PER_INSERT * TASK_FIELDS) {
           s.insertTasks.run(...rows)
           rows.length = 0
@@ -211,7 +212,7 @@ export class Journal {
       const agents = new TextReader(UPDATE_TEXTS)
       const changes: Array<string | number | null> = []
       for (let row = 0, i = 0, j = 0; row < batch.updates; row++, i += UPDATE_NUMBERS, j += UPDATE_TEXTS) {
-        changes.push(un[i]!, statusAt(un[i + 1]!), un[i + 2]!, this.optionalName(agents.read(ut, j, 0)), column(un[i + 3]!), column(un[i + 4]!), ut[j + 1] as string | null, ut[j + 2] as string | null)
+        changes.push(un[i]!, statusAt(un[i + 1]!), un[i + 2]!, this.optionalName(agents.read(ut, j, 0)), column(un[i + 3]!), column(un[i + 4]!), ut[j + 1] as string | null, ut[j + 2] as string | null, column(un[i + 5]!), column(un[i + 6]!))
         if (changes.length === ROWS_PER_UPDATE * UPDATE_FIELDS) {
           s.updateTasks.run(...changes)
           changes.length = 0
@@ -289,11 +290,24 @@ export class Journal {
 }
 
 /**
- * The statement that adds `sessions.opener` to a file written before it (a nullable column: an older gridd
- * reads the file as before), or nothing: the schema's CREATE TABLE has it on a new file.
+ * Columns added since the first schema, each nullable: an older gridd reads and writes the file as before
+ * (its statements name their columns), and a row it wrote reads back without them.
  */
-function addOpenerColumn (db: DatabaseSync): string {
-  const columns = db.prepare('PRAGMA table_info(sessions)').all()
-  const table = columns.length > 0
-  return !table || columns.some(c => c.name === 'opener') ? '' : 'ALTER TABLE sessions ADD COLUMN opener TEXT;'
+const ADDED_COLUMNS: Array<{ table: 'sessions' | 'tasks', column: string, type: string }> = [
+  { table: 'sessions', column: 'opener', type: 'TEXT' },
+  // what counts against maxRetries (null: a row from before them, whose attempts all count)
+  { table: 'tasks', column: 'counted_losses', type: 'INTEGER' },
+  { table: 'tasks', column: 'excused_losses', type: 'INTEGER' }
+]
+
+/** The statements that add ADDED_COLUMNS to a file written before them, or nothing: the schema's CREATE TABLE has them on a new file. */
+function addedColumns (db: DatabaseSync): string {
+  const statements: string[] = []
+  const present = new Map<string, Set<string>>()
+  for (const { table, column, type } of ADDED_COLUMNS) {
+    let columns = present.get(table)
+    if (columns == null) present.set(table, columns = new Set(db.prepare(`PRAGMA table_info(${table})`).all().map(c => String(c.name))))
+    if (columns.size > 0 && !columns.has(column)) statements.push(`ALTER TABLE ${table} ADD COLUMN ${column} ${type};`)
+  }
+  return statements.join(' ')
 }

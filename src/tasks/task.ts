@@ -30,6 +30,9 @@ export interface TaskInit {
 export interface TaskState {
   status: TaskStatus
   attempts: number
+  /** Its losses so far counted against `maxRetries`, and excused (loss.ts); undefined: not known (see Task.countedLosses). */
+  countedLosses?: number
+  excusedLosses?: number
   startedAt?: number
   endedAt?: number
   agent?: string
@@ -86,7 +89,8 @@ export class Task {
   attempts = 0
   /**
    * Lost attempts counted against `maxRetries` (the pool's to count: a loss not the task's doing is not,
-   * see loss.ts). A restored task's attempts all count: the journal keeps only `attempts`.
+   * see loss.ts). Journaled with `excusedLosses`; restored from a row from before them, every attempt that
+   * ended counts (only `attempts` was kept).
    */
   countedLosses = 0
   /** Losses excused so far (not counted): the pool counts them once there were too many (see loss.ts). */
@@ -132,7 +136,10 @@ export class Task {
     this.nonce = init.nonce
     if (init.restored != null) {
       ({ status: this.status, attempts: this.attempts, startedAt: this.startedAt, endedAt: this.endedAt, agent: this.agent, error: this.error, value: this.value, progress: this.lastProgress } = init.restored)
-      this.countedLosses = this.attempts
+      const { countedLosses, excusedLosses } = init.restored
+      // the attempt in flight, if any, has not ended: its owner's restart decides what it is (journal-resume.ts)
+      this.countedLosses = countedLosses ?? this.attempts - (this.status === 'dispatched' || this.status === 'running' ? 1 : 0)
+      this.excusedLosses = excusedLosses ?? 0
     }
   }
 

@@ -133,6 +133,29 @@ describe('a durable owner SIGKILLed mid-session and restarted (same key, same da
     expect(journalRows(dataDir)).toEqual([])
   }, 180_000)
 
+  it('a task in flight on its last attempt (maxRetries 0) when its owner is SIGKILLed runs again after the restart, not failed as lost', async () => {
+    const dataDir = join(grid.dir, 'owner-last-attempt')
+    const log = join(grid.dir, 'last-attempt-runs.log')
+    const base = { certs: grid.dir, name: 'n2', dataDir, seed: agent.address }
+    const first = new OwnerProcess({ ...base, mode: 'submit', module: COUNTED, count: 1, ms: 3000, log, maxRetries: 0 })
+    owners.push(first)
+    const session = await first.line<string>('session')
+    const [id] = await first.line<string[]>('tasks')
+    // running on the agent; its dispatch is journaled within two 10 ms flushes
+    await eventually(async () => (await runs(log)).get(0) === 1 ? true : undefined, 60_000, 20)
+    await new Promise(resolve => setTimeout(resolve, 300))
+    await first.kill()
+    expect(journalRows(dataDir)).toMatchObject([{ status: expect.stringMatching(/^(dispatched|running)$/), attempts: 1, countedLosses: 0, excusedLosses: 0 }])
+
+    const second = new OwnerProcess({ ...base, mode: 'resume', session })
+    owners.push(second)
+    // before, the restart counted the lost attempt: the task failed at once with TaskLostError (and the program with it)
+    expect(await second.line<Record<string, number>>('results', 60_000)).toEqual({ [id!]: 0 })
+    expect(await second.line<{ completed: number, failed: number }>('counts')).toMatchObject({ completed: 1, failed: 0 })
+    expect(await second.line<boolean>('stopped')).toBe(true)
+    expect((await runs(log)).get(0)).toBe(2)
+  }, 120_000)
+
   it('an embedded member journals into its data dir; with tasks: { durable: false } it writes nothing there', async () => {
     const log = join(grid.dir, 'embedded-runs.log')
     const durable = await grid.member('n3', agent, 1)

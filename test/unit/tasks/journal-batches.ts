@@ -6,7 +6,7 @@ import type { JournalContents, SessionRow, TaskRow } from '../../../src/tasks/jo
 import type { TaskStatus } from '../../../src/tasks/types.ts'
 
 export type NewRow = Omit<TaskRow, 'rowid'> & { rowid?: number }
-export type RowChange = Pick<TaskRow, 'rowid' | 'status' | 'attempts' | 'agent' | 'startedAt' | 'endedAt' | 'error' | 'result'>
+export type RowChange = Pick<TaskRow, 'rowid' | 'status' | 'attempts' | 'agent' | 'startedAt' | 'endedAt' | 'error' | 'result' | 'countedLosses' | 'excusedLosses'>
 
 export interface Batch {
   sessions?: SessionRow[]

@@ -66,7 +66,7 @@ describe('Journal (tasks.sqlite)', () => {
 
   it('writes a batch of many tasks (in statements of many rows, and one by one for the rest) with every field where it belongs', () => {
     const j = journal()
-    const many = Array.from({ length: 70 }, (_, i) => task(`o/t-${i}`, { input: `{"n":${i}}`, priority: i % 3, agent: i % 2 === 0 ? 'A' : undefined, submitter: i % 5 === 0 ? 'S' : undefined }))
+    const many = Array.from({ length: 70 }, (_, i) => task(`o/t-${i}`, { input: `{"n":${i}}`, priority: i % 3, agent: i % 2 === 0 ? 'A' : undefined, submitter: i % 5 === 0 ? 'S' : undefined, ...(i % 7 === 0 ? {} : { countedLosses: i % 3, excusedLosses: i % 4 }) }))
     j.commit(batch({ sessions: [session()], newTasks: many }))
     expect(j.load().tasks).toEqual(many.map((t, i) => ({ rowid: i + 1, ...t })))
   })
@@ -79,7 +79,8 @@ describe('Journal (tasks.sqlite)', () => {
     const changes = many.map((_, i) => ({
       rowid: i + 1, status: ended(i) ? (i % 4 === 1 ? 'failed' as const : 'completed' as const) : 'running' as const, attempts: 1 + (i % 3),
       agent: i % 2 === 0 ? 'A' : 'B', startedAt: 3000 + i, endedAt: ended(i) ? 4000 + i : undefined,
-      error: i % 4 === 1 ? `{"name":"Error","message":"no ${i}"}` : null, result: i % 4 === 0 ? `${i * i}` : null
+      error: i % 4 === 1 ? `{"name":"Error","message":"no ${i}"}` : null, result: i % 4 === 0 ? `${i * i}` : null,
+      countedLosses: i % 3, excusedLosses: i % 5 === 0 ? undefined : i % 4
     }))
     // a task the batch does not name is left as it was
     j.commit(batch({ changedTasks: changes.filter((_, i) => i !== 40) }))

@@ -49,9 +49,8 @@ import { JOURNAL_FILE } from './tasks/journal.ts'
 import type { Task } from './tasks/task.ts'
 import type { Session } from './tasks/session.ts'
 import type { SessionOptions, TaskOptions } from './tasks/types.ts'
-import { TasksService } from './tasks/service.ts'
 import { TASKS_PROTOCOL, MAX_WAIT_MS } from './tasks/protocol-schema.ts'
-import { ownerForwarder } from './tasks/routing.ts'
+import { nodeTasksService } from './node-tasks-service.ts'
 import type { TasksOverview } from './tasks/stats.ts'
 import { DeploymentsPart } from './deployments/node-part.ts'
 import type { DeployOptions } from './deployments/node-part.ts'
@@ -280,22 +279,6 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     return this.tasks.session(options)
   }
 
-  /** Serves TASKS_PROTOCOL: `grid task …`, `grid session …`, and requests members forward to this owner. */
-  private tasksService (): TasksService {
-    const dataDir = this.config.dataDir ?? defaultDataDir(this.peerId, this.config.stateHome)
-    return new TasksService({
-      tasks: this.tasks,
-      self: this.peerId,
-      credentials: this.credentials,
-      dataDir,
-      // an agent prepared it at its start (with its workers' group); a member alone prepares it on first use
-      prepareDataDir: async () => { if (this.agent == null) await prepareDataDir(dataDir, this.log) },
-      forward: ownerForwarder(this.libp2p, this.membership),
-      log: this.root.child({ component: 'tasks-protocol' }),
-      rejections: this.rejections
-    })
-  }
-
   /** The tasks this node owns, as the metrics add-on and the dashboard show them. */
   tasksOverview (): TasksOverview {
     return this.tasks.overview()
@@ -336,7 +319,8 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
 
   /** The node's parts in start order; stop runs them in reverse. */
   private serviceList (addons: NonNullable<GridNodeInit['addons']>): Service[] {
-    const tasksService = this.tasksService()
+    const dataDir = this.config.dataDir ?? defaultDataDir(this.peerId, this.config.stateHome)
+    const tasksService = nodeTasksService({ tasks: this.tasks, self: this.peerId, credentials: this.credentials, dataDir, agent: this.agent != null, libp2p: this.libp2p, membership: this.membership, nodeLog: this.log, log: this.root.child({ component: 'tasks-protocol' }), rejections: this.rejections })
     const services: Array<Service | undefined> = [
       this.trustServices.load,
       libp2pService(this.libp2p, { host: this.config.host, port: this.config.port }),

@@ -301,6 +301,9 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
    * dropped, workers killed). Safe to call twice.
    */
   async stop (): Promise<void> {
+    // at once, though the agent stops last: its workers may already be dying of the same stop (a signal to
+    // the whole process group), and one still in setup must not count as the stage's failed setup
+    this.agent?.beginStop()
     this.stopping ??= this.services.stop().then(() => { this.log.info('grid node stopped') })
     await this.stopping
   }

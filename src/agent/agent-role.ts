@@ -76,6 +76,11 @@ export class AgentRole {
     return await this.service.spawnShipped(request, self)
   }
 
+  /** Its node's stop began (see Spawner.beginStop); the agent itself stops later, with `stop`. */
+  beginStop (): void {
+    this.spawner.beginStop()
+  }
+
   async stop (): Promise<void> {
     await this.service.stop()
     await this.spawner.stop()

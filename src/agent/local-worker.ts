@@ -17,6 +17,12 @@ export interface WorkerInfo {
 }
 
 const DEFAULT_KILL_TIMEOUT_MS = 5000
+/**
+ * How long a worker killed in setup by a stop request waits for its agent's own stop to be known before it is
+ * a failed setup: a signal to the agent's whole process group (Ctrl-C in its terminal, systemd's default
+ * KillMode=control-group) reaches the worker and the agent together, and the agent may hear its worker's exit first.
+ */
+export const SETUP_STOP_GRACE_MS = 200
 /** Signals that ask a process to stop: sent by an operator or a service manager, not by a stage going wrong. */
 const STOP_SIGNALS = new Set(['SIGTERM', 'SIGINT', 'SIGHUP'])
 
@@ -48,8 +54,11 @@ export class LocalWorker {
   /** Items cancelled while they waited for `ready` (not numbered yet): their cancel follows them out. */
   private readonly cancelledEarly = new Set<ItemListener>()
 
-  /** `start`: what the child runs, its first IPC message. */
-  constructor (child: ChildProcess, info: WorkerInfo, start: WorkerStart) {
+  /**
+   * `start`: what the child runs, its first IPC message. `agentStopping`: whether its agent's stop has begun
+   * (a stop request that ends a worker in setup is then the agent's stop, not the stage's failure).
+   */
+  constructor (child: ChildProcess, info: WorkerInfo, start: WorkerStart, agentStopping: () => boolean = () => false) {
     this.child = child
     this.info = info
     this.send({ type: 'start', start })
@@ -63,9 +72,10 @@ export class LocalWorker {
     const heap = info.resources.memoryMb > 0 ? watchHeapExhausted(child.stderr) : undefined
     this.exited = new Promise(resolve => {
       const ended = (code: number | null, signal: NodeJS.Signals | null): void => {
-        // a worker not ready yet fails its setup even of a stop request: a setup that SIGTERMs itself must
-        // meet the setup rule (three in a row fail the run), not be retried for ever as stopped
-        this.exit = this.stopping || (this.isReady && stopRequest(signal, this.lastError))
+        // a worker not ready yet fails its setup even of a stop request, unless its agent is stopping: a setup
+        // that SIGTERMs itself must meet the setup rule (three in a row fail the run), not be retried for ever
+        // as stopped, while workers in setup that a signal to the stopping agent's process group ended are no failures
+        this.exit = this.stopping || (stopRequest(signal, this.lastError) && (this.isReady || agentStopping()))
           ? { code, signal, error: this.lastError, stopped: true }
           : this.isReady ? { code, signal, error: this.lastError } : { code, signal, error: this.lastError, setupFailed: true }
         // the exit first, then the items' rejections (see RemoteWorker.end)
@@ -78,6 +88,12 @@ export class LocalWorker {
         queueMicrotask(() => { for (const p of pending) p.failed(err) })
       }
       child.once('exit', (code, signal) => {
+        if (!this.stopping && !this.isReady && stopRequest(signal, this.lastError) && !agentStopping()) {
+          // the agent's stop may be on its way (see SETUP_STOP_GRACE_MS); after the timer, a turn through the
+          // event loop's poll phase, so a signal already queued for the agent is heard first even after a long turn
+          setTimeout(() => setImmediate(() => { ended(code, signal) }), SETUP_STOP_GRACE_MS)
+          return
+        }
         if (heap == null || signal !== 'SIGABRT' || this.lastError != null) { ended(code, signal); return }
         // V8 aborts a worker whose JS heap reached --max-old-space-size: say so, not only 'signal SIGABRT'
         void heap.seen().then(full => {

@@ -60,8 +60,11 @@ export class Spawner {
   private workerIds?: { uid: number, gid: number }
   /** Worker hosts forked ahead of need (`prestartWorkers`). */
   private readonly pool: HostPool
-  /** stop() or destroy() ran: a spawn still on its way (its module was being stored) starts nothing. */
-  private stopped = false
+  /**
+   * The agent's stop has begun (beginStop, stop or destroy): a spawn still on its way (its module was being
+   * stored) starts nothing, and a stop request that ends a worker in setup is part of that stop.
+   */
+  private stopping = false
 
   /** `records`: where each worker is noted while it runs, for the next agent to reap after a crash. */
   constructor (config: AgentConfig, log: Logger, onChange: () => void, records?: WorkerRecords) {
@@ -111,8 +114,9 @@ export class Spawner {
 
   /** Forks a worker if it still fits; refuses (AgentFullError) if two requesters raced for the last slot. */
   spawn (request: SpawnRequest): LocalWorker {
-    // a worker forked now would outlive the agent's stop, which has already killed the others
-    if (this.stopped) throw new SpawnRefusedError('the agent is stopping')
+    // a worker forked now would be killed by the agent's stop within seconds, or outlive it once it killed
+    // the others: the requester places it on another agent
+    if (this.stopping) throw new SpawnRefusedError('the agent is stopping')
     const lacking = lacks(request.resources, { capacity: this.config, maxWorkers: this.config.workers, used: this.usage() })
     if (lacking.length > 0) throw new AgentFullError(lacking)
     const memoryMb = request.resources.memoryMb > 0 ? Math.max(16, Math.floor(request.resources.memoryMb)) : 0
@@ -127,7 +131,7 @@ export class Spawner {
       concurrency: request.concurrency ?? 1,
       shippedFrom: request.shippedFrom,
       watchdog: this.death.watchdog
-    })
+    }, () => this.stopping)
     this.workers.set(id, worker)
     this.log.info({ worker: id, stage: request.stage, pid, prestarted: child.spawnargs.includes(PRESTARTED_LABEL) }, 'worker started')
     void worker.exited.then(exit => {
@@ -149,8 +153,17 @@ export class Spawner {
     return true
   }
 
+  /**
+   * The agent is about to stop (its node's stop began; this agent stops after its other parts): it takes no
+   * new worker, and one that dies of a stop request meanwhile, still in setup, dies of the same stop (a signal
+   * to the whole process group, Ctrl-C or a service manager's), so its exit says stopped, not a failed setup.
+   */
+  beginStop (): void {
+    this.stopping = true
+  }
+
   async stop (): Promise<void> {
-    this.stopped = true
+    this.stopping = true
     clearInterval(this.watchdog)
     this.pool.stop()
     await Promise.all([...this.workers.values()].map(async w => await w.kill({ graceful: true, timeoutMs: 2000 })))
@@ -158,7 +171,7 @@ export class Spawner {
 
   /** Immediate: every worker gets SIGKILL at once. */
   async destroy (): Promise<void> {
-    this.stopped = true
+    this.stopping = true
     clearInterval(this.watchdog)
     this.pool.stop()
     await Promise.all([...this.workers.values()].map(async w => await w.kill()))

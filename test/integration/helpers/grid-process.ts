@@ -21,11 +21,14 @@ export class GridProcess {
   private raw = ''
   private readonly waiters = new Set<() => void>()
 
-  /** `command` replaces the default `node bin/grid.js node ARGS` (e.g. to run it under unshare). */
-  constructor (args: string[], env: Record<string, string> = {}, cwd?: string, command?: string[]) {
+  /**
+   * `command` replaces the default `node bin/grid.js node ARGS` (e.g. to run it under unshare); `detached`
+   * starts it in a process group of its own (its pid is the group's id), as a shell or systemd would.
+   */
+  constructor (args: string[], env: Record<string, string> = {}, cwd?: string, command?: string[], options: { detached?: boolean } = {}) {
     this.args = args
     const [file, ...argv] = command ?? [process.execPath, GRID_BIN, 'node', ...args]
-    this.proc = spawn(file!, argv, { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+    this.proc = spawn(file!, argv, { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached === true })
     this.proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => { this.onData(chunk) })
     this.proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => { this.raw += chunk })
   }

@@ -52,6 +52,7 @@ describe('Redis connectors closed while Redis is away', () => {
     // (rate-limited, so a timer left running would rarely show here: the exit is the proof)
     expect(lines.slice(closedAt).filter(l => /has not answered/.test(l.msg)).map(l => l.msg), 'stall warnings after the close').toEqual([])
     expect(exit, 'the process exited by itself once its connectors were closed').toEqual([0, null])
-    expect(lines.at(-1)?.msg).toBe('read fulfilled, write ERR_CONNECTOR_CLOSED')
+    // how each ended (a connection error of the dropped client may still be logged after it)
+    expect(lines.slice(closedAt).map(l => l.msg)).toContain('read fulfilled, write ERR_CONNECTOR_CLOSED')
   }, 40_000)
 })

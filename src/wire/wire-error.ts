@@ -67,25 +67,48 @@ function nonError (value: unknown): WireError {
   return { name: 'Error', message, stack: `Error: ${clip(message, 1024)}\n    (${kind} was thrown, not an Error: no stack; throw an Error to see where)` }
 }
 
-/** Keys of a thrown object shown: util.inspect has no bound on keys (an object of 1e6 keys took 3 s and 24 MB, in a worker whose heap may be capped at 32 MB). */
+/** Keys shown of each object in a thrown value: util.inspect has no bound on keys (an object of 1e6 keys, or one nested in it, took 1-3 s and 17-24 MB, in the worker that threw, whose heap may be capped at 32 MB). */
 const MAX_KEYS = 50
+const DEPTH = 2
 
 function describe (value: unknown): string {
   if (typeof value === 'string') return value
-  const options = { depth: 2, breakLength: Infinity, maxArrayLength: 20, maxStringLength: 1024 }
   try {
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) return inspect(value, options)
-    const shown: Record<string, unknown> = {}
-    let count = 0
-    // the first keys only, never the whole list
-    for (const key in value) {
-      if (++count > MAX_KEYS) break
-      shown[key] = (value as Record<string, unknown>)[key]
-    }
-    if (count <= MAX_KEYS) return inspect(value, options)
-    const name = (value as { constructor?: { name?: unknown } }).constructor?.name
-    return `${typeof name === 'string' && name !== 'Object' ? `${name} ` : ''}${inspect(shown, options).replace(/ ?}$/, ` … more than ${MAX_KEYS} keys }`)}`
+    return inspect(bounded(value, DEPTH), { depth: DEPTH, breakLength: Infinity, maxArrayLength: 20, maxStringLength: 1024 })
   } catch {
     return Object.prototype.toString.call(value)
   }
+}
+
+/**
+ * A copy of `value` with at most MAX_KEYS own keys per object, down to `depth` levels (deeper objects as their
+ * kind): read by property descriptor, so a getter runs no code here, and never the whole key list.
+ */
+function bounded (value: unknown, depth: number, copies = new Map<object, unknown>()): unknown {
+  if (value === null || typeof value !== 'object') return value
+  // a cycle stays one (inspect shows it as such), through the copies
+  if (copies.has(value)) return copies.get(value)
+  if (depth < 0) return Array.isArray(value) ? '[Array]' : '[Object]'
+  if (value instanceof Map || value instanceof Set || value instanceof Date || value instanceof RegExp || ArrayBuffer.isView(value)) return value
+  if (Array.isArray(value)) {
+    const items: unknown[] = []
+    copies.set(value, items)
+    for (const v of value.slice(0, 20)) items.push(bounded(v, depth - 1, copies))
+    return items
+  }
+  const copy: Record<string, unknown> = {}
+  copies.set(value, copy)
+  let count = 0
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue
+    if (++count > MAX_KEYS) {
+      copy['…'] = `more than ${MAX_KEYS} keys`
+      break
+    }
+    const descriptor = Object.getOwnPropertyDescriptor(value, key)
+    copy[key] = descriptor == null || 'value' in descriptor ? bounded(descriptor?.value, depth - 1, copies) : '[Getter]'
+  }
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name
+  if (typeof name === 'string' && name !== 'Object' && name !== '') Object.defineProperty(copy, Symbol.toStringTag, { value: name })
+  return copy
 }

@@ -8,8 +8,10 @@ const MAX_PEERS = 4096
 type Kind = 'peer connected' | 'peer disconnected'
 
 interface PeerLine {
-  /** When its last line was logged. */
+  /** When its last line was logged (monotonic: a clock stepped back must not hold lines for as long). */
   at: number
+  /** Wall time of the latest event, for a line written later. */
+  lastEventAt: number
   /** Events since then, not logged. */
   held: number
   /** What the last event said: the state the peer is in now. */
@@ -31,7 +33,7 @@ export class PeerLog {
   private readonly seen = new Map<string, PeerLine>()
   private readonly now: () => number
 
-  constructor (log: Logger, now: () => number = Date.now) {
+  constructor (log: Logger, now: () => number = () => performance.now()) {
     this.log = log
     this.now = now
   }
@@ -56,13 +58,15 @@ export class PeerLog {
     if (line != null && now - line.at < WINDOW_MS) {
       line.held++
       line.latest = kind
-      line.flush ??= setTimeout(() => { this.write(peer, line.latest, line.held) }, line.at + WINDOW_MS - now).unref()
+      line.lastEventAt = Date.now()
+      line.flush ??= setTimeout(() => { this.write(peer, line.latest, line.held, line.lastEventAt) }, Math.min(WINDOW_MS, line.at + WINDOW_MS - now)).unref()
       return
     }
     this.write(peer, kind, line?.held ?? 0)
   }
 
-  private write (peer: string, kind: Kind, held: number): void {
+  /** `eventAt`: when the event the line gives happened, for one written at the window's end. */
+  private write (peer: string, kind: Kind, held: number, eventAt?: number): void {
     const previous = this.seen.get(peer)
     clearTimeout(previous?.flush)
     this.seen.delete(peer)
@@ -71,7 +75,7 @@ export class PeerLog {
       clearTimeout(line.flush)
       this.seen.delete(oldest)
     }
-    this.seen.set(peer, { at: this.now(), held: 0, latest: kind })
-    this.log.info(held > 0 ? { peer, sinceLastLine: held } : { peer }, kind)
+    this.seen.set(peer, { at: this.now(), lastEventAt: Date.now(), held: 0, latest: kind })
+    this.log.info(held > 0 ? { peer, sinceLastLine: held, ...(eventAt == null ? {} : { eventAt: new Date(eventAt).toISOString() }) } : { peer }, kind)
   }
 }

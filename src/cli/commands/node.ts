@@ -143,10 +143,12 @@ async function runNode (flags: NodeFlags): Promise<void> {
   // started is stopped in reverse, the start rejects) rather than waiting for it to finish
   const shutdown = new AbortController()
   let starting: Promise<GridNode> | undefined
+  const peers = new PeerLog(logger)
   onShutdownSignal(async (signal) => {
     logger.info({ signal }, 'stopping')
     shutdown.abort()
     await (await starting?.catch(() => undefined))?.stop()
+    peers.close()
     logger.flush()
   })
   starting = GridNode.start({
@@ -184,7 +186,6 @@ async function runNode (flags: NodeFlags): Promise<void> {
   if (found != null) logger.info({ source: found.source }, 'TLS material loaded')
   // an issuer (--ca-key) holds the CA key by design: the warning is for nodes that should not
   if (found?.certsDir != null && flags.caKey == null) await warnOfCaKeys(found.certsDir, logger)
-  const peers = new PeerLog(logger)
   node.on('peer:connect', ({ id }) => { peers.connected(id) })
   node.on('peer:disconnect', ({ id }) => { peers.disconnected(id) })
   try {

@@ -34,7 +34,8 @@ it('the last line about a peer is the state it is in: a reconnect within the win
   expect(lines.map(l => String(l.msg))).toEqual(['peer connected'])
   vi.advanceTimersByTime(60_000)
   expect(lines.map(l => String(l.msg))).toEqual(['peer connected', 'peer connected'])
-  expect(lines.at(-1)).toMatchObject({ peer: 'A', sinceLastLine: 2 })
+  // written at the minute's end, it says when the reconnect happened (2 s in)
+  expect(lines.at(-1)).toMatchObject({ peer: 'A', sinceLastLine: 2, eventAt: new Date(2000).toISOString() })
   // nothing more held: no further line
   vi.advanceTimersByTime(120_000)
   expect(lines).toHaveLength(2)

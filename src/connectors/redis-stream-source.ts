@@ -149,7 +149,7 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
       // an entry inside when the claim was sent is this run's, even if its XACK is answered before the reply is
       // read (nothing enters `inside` meanwhile: only this generator adds, and it waits here)
       const before = new Set(inside)
-      const raw = await inGroup(async () => await warnIfSlow(reader.xautoclaim(stream, group, consumer, claimIdleMs, cursor, 'COUNT', batch), stallWarnMs, stalled, closing.signal), signal)
+      const raw = await inGroup(async () => await warnIfSlow(reader.xautoclaim(stream, group, consumer, claimIdleMs, cursor, 'COUNT', batch), stallWarnMs, stalled, signal), signal)
       if (raw === undefined) return false
       const { next, claimed, vanished } = autoClaimReply(raw)
       if (vanished > 0) log.debug({ vanished }, 'XAUTOCLAIM returned deleted entries without their ids (Redis 6.2): skipped')
@@ -168,7 +168,7 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
     if (await unlessAborted(ensureGroup(reader, stream, group), signal) === undefined) return
     // 1. what this consumer read before and never acknowledged (its cursor walks the pending list)
     for (let cursor = '0'; ;) {
-      const raw = await inGroup(async () => await warnIfSlow(reader.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'STREAMS', stream, cursor), stallWarnMs, stalled, closing.signal), signal)
+      const raw = await inGroup(async () => await warnIfSlow(reader.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'STREAMS', stream, cursor), stallWarnMs, stalled, signal), signal)
       if (raw === undefined) return
       const mine = readGroupReply(raw)
       if (mine.length === 0) break
@@ -182,7 +182,7 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
         if (yield * claim(signal)) await forgetIdle(signal)
         claimedAt = performance.now()
       }
-      const read = async (): Promise<unknown> => await warnIfSlow(reader.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'BLOCK', blockMs, 'STREAMS', stream, '>'), Math.min(blockMs + stallWarnMs, MAX_TIMEOUT_MS), stalled, closing.signal)
+      const read = async (): Promise<unknown> => await warnIfSlow(reader.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'BLOCK', blockMs, 'STREAMS', stream, '>'), Math.min(blockMs + stallWarnMs, MAX_TIMEOUT_MS), stalled, signal)
       const raw = await inGroup(read, signal)
       if (raw === undefined) return
       const fresh = readGroupReply(raw)

@@ -9,6 +9,8 @@ export const ITEM_TIMEOUT_GRACE_MS = 1000
 export interface ItemTimeoutsInit<S extends { stuck: number }> {
   timeoutMs: number
   graceMs?: number
+  /** Items a worker runs at once (the stage's concurrency): those behind them wait there, untimed. */
+  concurrency?: number
   /** What a timed-out attempt fails with, and its signal is aborted with. */
   error: () => Error
   /** The attempt of item `ticket` on `slot` ran past timeoutMs: fail it with `err` (its signal is aborted next). */
@@ -21,6 +23,8 @@ interface Timed<S extends { stuck: number }> {
   slot: S
   controller: AbortController
   timer?: NodeJS.Timeout
+  /** Starts its clock (once). */
+  start: () => void
   /** Past its timeout: failed at the owner, still running on its worker. */
   expired: boolean
 }
@@ -29,7 +33,9 @@ interface Timed<S extends { stuck: number }> {
  * The clocks of one stage's items (`itemTimeoutMs`). An item's clock starts when it starts on its worker:
  * when the worker says so, or as it is sent to a worker with a free slot that was heard from before (a stage
  * that blocks its event loop right after a quick item never reports that start; a worker not heard from
- * may still be in its setup), never while the item waits there behind others. At the timeout its signal is aborted (the
+ * may still be in its setup), or when an item ahead of it on that worker is answered and it is among the
+ * first `concurrency` left there (a start the worker held back behind quick items may never come if the
+ * item then blocks its event loop); never while the item waits there behind others. At the timeout its signal is aborted (the
  * worker's ctx.signal) and `expired` called; a worker that has not answered for it `graceMs` later is
  * `overdue`. Kept apart from the stage runner, which only settles items.
  */
@@ -39,12 +45,14 @@ export class ItemTimeouts<S extends { stuck: number }> {
   private readonly heard = new WeakSet<S>()
   private readonly timeoutMs: number
   private readonly graceMs: number
+  private readonly concurrency: number
   private readonly init: ItemTimeoutsInit<S>
 
   constructor (init: ItemTimeoutsInit<S>) {
     this.init = init
     this.timeoutMs = init.timeoutMs
     this.graceMs = init.graceMs ?? ITEM_TIMEOUT_GRACE_MS
+    this.concurrency = Math.max(1, init.concurrency ?? 1)
   }
 
   /** Items timed and not answered by their worker (expired ones included). */
@@ -57,18 +65,25 @@ export class ItemTimeouts<S extends { stuck: number }> {
    * and reports its start. `freeSlot`: the worker runs fewer than its concurrency, so the item starts on arrival.
    */
   options (slot: S, ticket: number, freeSlot: boolean): ProcessOptions {
-    const entry: Timed<S> = { slot, controller: new AbortController(), expired: false }
-    this.timed.set(ticket, entry)
-    const start = (): void => {
-      this.heard.add(slot)
-      if (entry.timer != null || !this.timed.has(ticket)) return
-      entry.timer = setTimeout(() => { this.expire(ticket, entry) }, this.timeoutMs)
+    const entry: Timed<S> = {
+      slot,
+      controller: new AbortController(),
+      expired: false,
+      start: () => {
+        this.heard.add(slot)
+        if (entry.timer != null || this.timed.get(ticket) !== entry) return
+        entry.timer = setTimeout(() => { this.expire(ticket, entry) }, this.timeoutMs)
+      }
     }
-    if (freeSlot && this.heard.has(slot)) start()
-    return { task: true, signal: entry.controller.signal, onStart: start }
+    this.timed.set(ticket, entry)
+    if (freeSlot && this.heard.has(slot)) entry.start()
+    return { task: true, signal: entry.controller.signal, onStart: entry.start }
   }
 
-  /** The worker answered for `ticket`: its clocks stop. True when it had expired: its slot may take items again. */
+  /**
+   * The worker answered for `ticket`: its clocks stop, and the items sent to that slot next, now among the
+   * first `concurrency` there, are started. True when it had expired: its slot may take items again.
+   */
   answered (ticket: number): boolean {
     const entry = this.timed.get(ticket)
     if (entry == null) return false
@@ -76,6 +91,7 @@ export class ItemTimeouts<S extends { stuck: number }> {
     clearTimeout(entry.timer)
     this.heard.add(entry.slot)
     if (entry.expired) entry.slot.stuck--
+    this.startNext(entry.slot)
     return entry.expired
   }
 
@@ -91,6 +107,16 @@ export class ItemTimeouts<S extends { stuck: number }> {
   close (): void {
     for (const entry of this.timed.values()) clearTimeout(entry.timer)
     this.timed.clear()
+  }
+
+  /** The worker runs its items in the order sent: the first `concurrency` it holds run now, whether or not it said so. */
+  private startNext (slot: S): void {
+    let ahead = 0
+    for (const entry of this.timed.values()) {
+      if (entry.slot !== slot) continue
+      if (++ahead > this.concurrency) return
+      entry.start()
+    }
   }
 
   private expire (ticket: number, entry: Timed<S>): void {
@@ -112,10 +138,11 @@ export class ItemTimeouts<S extends { stuck: number }> {
  * still running it a grace after its signal was aborted is killed, and the items it held run again as a
  * stopped worker's (no attempt counted), while the stage replaces it.
  */
-export function stageTimeouts (stage: string, timeoutMs: number | undefined, log: Logger, fail: (slot: Slot, ticket: number, err: Error) => void): ItemTimeouts<Slot> | undefined {
+export function stageTimeouts (stage: string, timeoutMs: number | undefined, concurrency: number, log: Logger, fail: (slot: Slot, ticket: number, err: Error) => void): ItemTimeouts<Slot> | undefined {
   if (timeoutMs == null) return undefined
   return new ItemTimeouts<Slot>({
     timeoutMs,
+    concurrency,
     error: () => new ItemTimeoutError(stage, timeoutMs),
     expired: fail,
     overdue: slot => {

@@ -89,7 +89,7 @@ export class StageRunner implements Downstream, EqualizedStage {
     const log = init.log.child({ stage: spec.name })
     this.log = log
     // a timed-out attempt is the item's own failure (no worker exit): retried up to maxAttempts, never a crash suspect
-    this.timeouts = stageTimeouts(spec.name, spec.itemTimeoutMs, log, (slot, ticket, err) => { this.onError(slot, ticket, err) })
+    this.timeouts = stageTimeouts(spec.name, spec.itemTimeoutMs, spec.concurrency, log, (slot, ticket, err) => { this.onError(slot, ticket, err) })
     this.placement = new StagePlacement({
       stage: spec.name,
       spawn: async signal => await init.spawn(spec, signal),

@@ -66,6 +66,28 @@ describe('ItemTimeouts: the clocks of a stage\'s items', () => {
     expect(expired.map(([t]) => t)).toEqual([2])
   })
 
+  it('an answer starts the clocks of the items sent next to that worker that now run there (up to its concurrency), reported or not', () => {
+    vi.useFakeTimers()
+    const expired: number[] = []
+    const timeouts = new ItemTimeouts<{ stuck: number }>({ timeoutMs: 500, concurrency: 2, error: () => new ItemTimeoutError('s', 500), expired: (_s, t) => { expired.push(t) }, overdue: () => {} })
+    const slot = { stuck: 0 }
+    const other = { stuck: 0 }
+    timeouts.options(slot, 1, true).onStart!()
+    timeouts.options(slot, 2, true).onStart!()
+    timeouts.options(slot, 3, false)
+    timeouts.options(other, 4, false)
+    timeouts.options(slot, 5, false)
+    vi.advanceTimersByTime(400)
+    // item 1 done: item 3 runs now beside item 2 (its start held back by the worker); item 5 still waits
+    timeouts.answered(1)
+    vi.advanceTimersByTime(100)
+    expect(expired).toEqual([2])
+    vi.advanceTimersByTime(400)
+    expect(expired).toEqual([2, 3])
+    vi.advanceTimersByTime(5000)
+    expect(expired).toEqual([2, 3])
+  })
+
   it('an answer in time stops the clock; an answer in the grace frees the slot and is never overdue', () => {
     vi.useFakeTimers()
     const { timeouts, slot, expired, overdue } = clocks()
@@ -152,15 +174,30 @@ describe('StageRunner with itemTimeoutMs', () => {
     second.release()
     second.release()
     await flush()
-    // the retry is timed from its start on the worker, not from when it was sent behind the others
-    vi.advanceTimersByTime(5000)
+    // the retry is timed from its start on the worker (the answer of the item ahead of it), not from when it was sent behind the others
+    vi.advanceTimersByTime(499)
     expect(failed).toEqual([])
-    second.options[2]!.onStart!()
-    vi.advanceTimersByTime(500)
+    vi.advanceTimersByTime(1)
     await flush()
     expect(failed).toHaveLength(1)
     expect(failed[0]).toMatchObject({ id: '1', attempts: 2, error: { code: ERR_ITEM_TIMEOUT } })
     expect(downstream.accepted.map(e => e.value).sort()).toEqual(['b', 'c'])
+    await stage.close()
+  })
+
+  it('an item that waited on its worker behind a quick one is timed from that one\'s answer, even if its own start never comes (it blocks the worker\'s event loop)', async () => {
+    vi.useFakeTimers()
+    const { stage, workers, failed } = timedStage({ itemTimeoutMs: 500 }, 1)
+    stage.start()
+    await flush()
+    stage.accept(envelopes('quick', 'blocks'))
+    const worker = workers[0]!
+    worker.options[0]!.onStart!()
+    worker.release()
+    await flush()
+    vi.advanceTimersByTime(500)
+    await flush()
+    expect(failed.map(f => [f.id, f.error.code])).toEqual([['2', ERR_ITEM_TIMEOUT]])
     await stage.close()
   })
 
@@ -178,12 +215,12 @@ describe('StageRunner with itemTimeoutMs', () => {
     // the stage honours its signal: it throws the reason within the grace
     worker.held.shift()!.reject(worker.options[0]!.signal!.reason as Error)
     await flush()
+    worker.release()
+    await flush()
     vi.advanceTimersByTime(5000)
     await flush()
     expect(worker.killed).toBeUndefined()
     expect(lost).toEqual([])
-    worker.release()
-    await flush()
     expect(downstream.accepted.map(e => e.value)).toEqual(['b'])
     expect(failed).toHaveLength(1)
     await stage.close()

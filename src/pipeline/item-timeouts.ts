@@ -13,8 +13,8 @@ export interface ItemTimeoutsInit<S extends { stuck: number }> {
   concurrency?: number
   /** What a timed-out attempt fails with, and its signal is aborted with. */
   error: () => Error
-  /** The attempt of item `ticket` on `slot` ran past timeoutMs: fail it with `err` (its signal is aborted next). */
-  expired: (slot: S, ticket: number, err: Error) => void
+  /** The attempt of item `ticket` on `slot` ran past timeoutMs (failed with `err` once it is over; its signal is aborted next). */
+  expired?: (slot: S, ticket: number, err: Error) => void
   /** The worker still ran that item after the grace: kill it. */
   overdue: (slot: S, ticket: number) => void
 }
@@ -25,8 +25,8 @@ interface Timed<S extends { stuck: number }> {
   timer?: NodeJS.Timeout
   /** Starts its clock (once). */
   start: () => void
-  /** Past its timeout: failed at the owner, still running on its worker. */
-  expired: boolean
+  /** Past its timeout: what its attempt fails with once it is over (answered, or its worker gone). */
+  failure?: Error
 }
 
 /**
@@ -35,9 +35,10 @@ interface Timed<S extends { stuck: number }> {
  * that blocks its event loop right after a quick item never reports that start; a worker not heard from
  * may still be in its setup), or when an item ahead of it on that worker is answered and it is among the
  * first `concurrency` left there (a start the worker held back behind quick items may never come if the
- * item then blocks its event loop); never while the item waits there behind others. At the timeout its signal is aborted (the
- * worker's ctx.signal) and `expired` called; a worker that has not answered for it `graceMs` later is
- * `overdue`. Kept apart from the stage runner, which only settles items.
+ * item then blocks its event loop); never while the item waits there behind others. At the timeout its
+ * signal is aborted (the worker's ctx.signal); its attempt fails with the timeout only once it is over
+ * (answered, or its worker gone), so a retry never runs beside it; a worker that has not answered for it
+ * `graceMs` later is `overdue`. Kept apart from the stage runner, which only settles items.
  */
 export class ItemTimeouts<S extends { stuck: number }> {
   private readonly timed = new Map<number, Timed<S>>()
@@ -68,7 +69,6 @@ export class ItemTimeouts<S extends { stuck: number }> {
     const entry: Timed<S> = {
       slot,
       controller: new AbortController(),
-      expired: false,
       start: () => {
         this.heard.add(slot)
         if (entry.timer != null || this.timed.get(ticket) !== entry) return
@@ -81,18 +81,24 @@ export class ItemTimeouts<S extends { stuck: number }> {
   }
 
   /**
-   * The worker answered for `ticket`: its clocks stop, and the items sent to that slot next, now among the
-   * first `concurrency` there, are started. True when it had expired: its slot may take items again.
+   * The worker answered for `ticket`: its clocks stop, and the items it sent that slot next, now among the
+   * first `concurrency` there, are started. The timeout error when it had expired: its attempt failed with
+   * that whatever it answered, and its slot may take items again.
    */
-  answered (ticket: number): boolean {
+  answered (ticket: number): Error | undefined {
     const entry = this.timed.get(ticket)
-    if (entry == null) return false
+    if (entry == null) return undefined
     this.timed.delete(ticket)
     clearTimeout(entry.timer)
     this.heard.add(entry.slot)
-    if (entry.expired) entry.slot.stuck--
+    if (entry.failure != null) entry.slot.stuck--
     this.startNext(entry.slot)
-    return entry.expired
+    return entry.failure
+  }
+
+  /** What the attempt of `ticket` fails with if it timed out (its worker went before answering), else undefined. */
+  failure (ticket: number): Error | undefined {
+    return this.timed.get(ticket)?.failure
   }
 
   /** Stops the clocks of the items of `slot` (its worker is gone). */
@@ -121,30 +127,29 @@ export class ItemTimeouts<S extends { stuck: number }> {
 
   private expire (ticket: number, entry: Timed<S>): void {
     const err = this.init.error()
-    entry.expired = true
-    // held from new items before its failure is settled (which dispatches), until its worker answers or is killed
+    entry.failure = err
+    // held from new items until its worker answers or is gone: the item's retry waits for its attempt to end
     entry.slot.stuck++
     entry.timer = setTimeout(() => {
       if (this.timed.get(ticket) === entry) this.init.overdue(entry.slot, ticket)
     }, this.graceMs)
-    // the owner's verdict first (the item is failed, its slot held), then the worker is told
-    this.init.expired(entry.slot, ticket, err)
+    this.init.expired?.(entry.slot, ticket, err)
     entry.controller.abort(err)
   }
 }
 
 /**
- * A stage's item clocks, none without `itemTimeoutMs`: a timed-out attempt fails through `fail`; a worker
- * still running it a grace after its signal was aborted is killed, and the items it held run again as a
- * stopped worker's (no attempt counted), while the stage replaces it.
+ * A stage's item clocks, none without `itemTimeoutMs`: a timed-out attempt fails (through the stage's
+ * settlement) once its worker answers for it or is gone; a worker still running it a grace after its signal
+ * was aborted is killed, and the items it held run again as a stopped worker's (no attempt counted), while
+ * the stage replaces it.
  */
-export function stageTimeouts (stage: string, timeoutMs: number | undefined, concurrency: number, log: Logger, fail: (slot: Slot, ticket: number, err: Error) => void): ItemTimeouts<Slot> | undefined {
+export function stageTimeouts (stage: string, timeoutMs: number | undefined, concurrency: number, log: Logger): ItemTimeouts<Slot> | undefined {
   if (timeoutMs == null) return undefined
   return new ItemTimeouts<Slot>({
     timeoutMs,
     concurrency,
     error: () => new ItemTimeoutError(stage, timeoutMs),
-    expired: fail,
     overdue: slot => {
       if (slot.dead) return
       slot.dead = true

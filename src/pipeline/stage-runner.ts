@@ -89,7 +89,7 @@ export class StageRunner implements Downstream, EqualizedStage {
     const log = init.log.child({ stage: spec.name })
     this.log = log
     // a timed-out attempt is the item's own failure (no worker exit): retried up to maxAttempts, never a crash suspect
-    this.timeouts = stageTimeouts(spec.name, spec.itemTimeoutMs, spec.concurrency, log, (slot, ticket, err) => { this.onError(slot, ticket, err) })
+    this.timeouts = stageTimeouts(spec.name, spec.itemTimeoutMs, spec.concurrency, log)
     this.placement = new StagePlacement({
       stage: spec.name,
       spawn: async signal => await init.spawn(spec, signal),
@@ -286,9 +286,10 @@ export class StageRunner implements Downstream, EqualizedStage {
     envelope.attempts++
     const options = this.timeouts?.options(slot, ticket, slot.inflight.size <= this.concurrency)
     // nobody holds this promise: what throws while settling is logged, never an unhandled rejection
+    // an attempt that timed out fails with that once it is over, whatever it answered: only then may it run again
     slot.handle.process(envelope.value, options).then(
-      result => { const freed = this.timeouts?.answered(ticket); this.onResult(slot, ticket, result); if (freed === true) this.dispatch() },
-      (err: Error) => { const freed = this.timeouts?.answered(ticket); this.onError(slot, ticket, err); if (freed === true) this.dispatch() }
+      result => { const timedOut = this.timeouts?.answered(ticket); if (timedOut != null) this.onError(slot, ticket, timedOut); else this.onResult(slot, ticket, result) },
+      (err: Error) => { this.onError(slot, ticket, this.timeouts?.answered(ticket) ?? err) }
     ).catch((err: unknown) => { this.log.error({ err, item: envelope.id }, 'settling an item failed') })
   }
 
@@ -362,14 +363,14 @@ export class StageRunner implements Downstream, EqualizedStage {
     slot.dead = true
     this.endBusy(slot)
     this.slots.delete(slot.handle.id)
-    this.timeouts?.forget(slot)
     const detail = exit.error?.message ?? `code ${exit.code} signal ${exit.signal}`
     if (!this.closed && slot.inflight.size > 0) {
       // a handle that ended without settling its items: they go back now (last first, so the queue keeps
-      // their order), and anything it says about them later is dropped
+      // their order), and anything it says about them later is dropped; a timed-out attempt fails with that
       const err = exitError(slot.handle, exit)
-      for (const ticket of [...slot.inflight.keys()].reverse()) this.onError(slot, ticket, err)
+      for (const ticket of [...slot.inflight.keys()].reverse()) this.onError(slot, ticket, this.timeouts?.failure(ticket) ?? err)
     }
+    this.timeouts?.forget(slot)
     if (slot.draining || !diedByItself) return
     this.events.workerLost(slot.handle, detail)
     if (this.closed) return

@@ -60,7 +60,7 @@ describe('ItemTimeouts: the clocks of a stage\'s items', () => {
     vi.advanceTimersByTime(5000)
     expect(expired).toEqual([])
     first.onStart!()
-    expect(timeouts.answered(1)).toBe(false)
+    expect(timeouts.answered(1)).toBeUndefined()
     timeouts.options(slot, 2, true)
     vi.advanceTimersByTime(500)
     expect(expired.map(([t]) => t)).toEqual([2])
@@ -94,12 +94,13 @@ describe('ItemTimeouts: the clocks of a stage\'s items', () => {
     const quick = timeouts.options(slot, 1, true)
     quick.onStart!()
     timeouts.options(slot, 2, true)
-    expect(timeouts.answered(1)).toBe(false)
+    expect(timeouts.answered(1)).toBeUndefined()
     vi.advanceTimersByTime(500)
     expect(quick.signal!.aborted).toBe(false)
     expect(expired.map(([t]) => t)).toEqual([2])
     expect(slot.stuck).toBe(1)
-    expect(timeouts.answered(2)).toBe(true)
+    // its attempt fails with the timeout whatever it answered
+    expect(timeouts.answered(2)).toBe(expired[0]![1])
     expect(slot.stuck).toBe(0)
     vi.advanceTimersByTime(5000)
     expect(overdue).toEqual([])
@@ -122,7 +123,7 @@ class TimedWorker extends FakeWorker {
   }
 }
 
-function timedStage (spec: { itemTimeoutMs?: number }, maxAttempts: number): { stage: StageRunner, workers: TimedWorker[], downstream: FakeDownstream, failed: Array<{ id: string, attempts: number, error: WireError }>, lost: string[] } {
+function timedStage (spec: { itemTimeoutMs?: number, minWorkers?: number, maxWorkers?: number }, maxAttempts: number): { stage: StageRunner, workers: TimedWorker[], downstream: FakeDownstream, failed: Array<{ id: string, attempts: number, error: WireError }>, lost: string[] } {
   const resolved = resolvePipelineOptions({ stages: [{ name: 's', module: 's.mjs', maxWorkers: 1, ...spec }], sink: () => {}, maxAttempts, window: 4, maxWindow: 4 })
   const workers: TimedWorker[] = []
   const failed: Array<{ id: string, attempts: number, error: WireError }> = []
@@ -159,29 +160,56 @@ describe('StageRunner with itemTimeoutMs', () => {
     first.options[0]!.onStart!()
     vi.advanceTimersByTime(500)
     await flush()
-    // the first attempt failed; the worker holds the hung item, so it takes no other (the retry waits)
+    // its signal is aborted; the attempt fails once it is over (not yet), and the worker, still running it, takes no other item
     expect(first.options[0]!.signal!.aborted).toBe(true)
-    expect(stage.sample(performance.now())).toMatchObject({ queued: 1, inFlight: 2 })
+    expect(failed).toEqual([])
+    expect(stage.sample(performance.now())).toMatchObject({ queued: 0, inFlight: 3 })
     vi.advanceTimersByTime(1000)
     await flush()
     expect(first.killed).toEqual({})
     expect(lost).toEqual([first.id])
     await vi.advanceTimersByTimeAsync(0)
     await flush()
-    // replaced: the two items that waited behind it go back first (none of them charged), then the retry
+    // replaced: the retry goes back first, then the two items that waited behind it (none of them charged)
     const second = workers[1]!
-    expect(second.held.map(c => c.item)).toEqual(['b', 'c', 'hang'])
-    second.release()
-    second.release()
+    expect(second.held.map(c => c.item)).toEqual(['hang', 'b', 'c'])
+    second.options[0]!.onStart!()
+    vi.advanceTimersByTime(500)
     await flush()
-    // the retry is timed from its start on the worker (the answer of the item ahead of it), not from when it was sent behind the others
-    vi.advanceTimersByTime(499)
     expect(failed).toEqual([])
-    vi.advanceTimersByTime(1)
+    second.held.shift()!.reject(second.options[0]!.signal!.reason as Error)
     await flush()
     expect(failed).toHaveLength(1)
     expect(failed[0]).toMatchObject({ id: '1', attempts: 2, error: { code: ERR_ITEM_TIMEOUT } })
+    second.release()
+    second.release()
+    await flush()
     expect(downstream.accepted.map(e => e.value).sort()).toEqual(['b', 'c'])
+    await stage.close()
+  })
+
+  it('a timed-out item runs again only once its attempt is over: never beside it on another worker', async () => {
+    vi.useFakeTimers()
+    const { stage, workers, failed } = timedStage({ itemTimeoutMs: 500, minWorkers: 2, maxWorkers: 2 }, 2)
+    stage.start()
+    await flush()
+    stage.accept(envelopes('hang'))
+    const [busy, idle] = [workers.find(w => w.held.length > 0)!, workers.find(w => w.held.length === 0)!]
+    busy.options[0]!.onStart!()
+    vi.advanceTimersByTime(500)
+    await flush()
+    // timed out, its signal aborted, but still running: the idle worker is not given the retry
+    expect(busy.options[0]!.signal!.aborted).toBe(true)
+    expect(idle.seen).toEqual([])
+    vi.advanceTimersByTime(900)
+    await flush()
+    expect(idle.seen).toEqual([])
+    // it gives up within the grace: its attempt is over, the retry runs
+    busy.held.shift()!.reject(busy.options[0]!.signal!.reason as Error)
+    await flush()
+    expect([...busy.seen, ...idle.seen]).toEqual(['hang', 'hang'])
+    expect(busy.killed).toBeUndefined()
+    expect(failed).toEqual([])
     await stage.close()
   })
 
@@ -197,6 +225,9 @@ describe('StageRunner with itemTimeoutMs', () => {
     await flush()
     vi.advanceTimersByTime(500)
     await flush()
+    expect(worker.options[1]!.signal!.aborted).toBe(true)
+    worker.held.shift()!.reject(worker.options[1]!.signal!.reason as Error)
+    await flush()
     expect(failed.map(f => [f.id, f.error.code])).toEqual([['2', ERR_ITEM_TIMEOUT]])
     await stage.close()
   })
@@ -211,10 +242,11 @@ describe('StageRunner with itemTimeoutMs', () => {
     worker.options[0]!.onStart!()
     vi.advanceTimersByTime(500)
     await flush()
-    expect(failed.map(f => f.error.code)).toEqual([ERR_ITEM_TIMEOUT])
-    // the stage honours its signal: it throws the reason within the grace
+    // the stage honours its signal: it throws the reason within the grace, and only then is the attempt failed
+    expect(failed).toEqual([])
     worker.held.shift()!.reject(worker.options[0]!.signal!.reason as Error)
     await flush()
+    expect(failed.map(f => f.error.code)).toEqual([ERR_ITEM_TIMEOUT])
     worker.release()
     await flush()
     vi.advanceTimersByTime(5000)

@@ -141,8 +141,8 @@ export class ItemTimeouts<S extends { stuck: number }> {
 /**
  * A stage's item clocks, none without `itemTimeoutMs`: a timed-out attempt fails (through the stage's
  * settlement) once its worker answers for it or is gone; a worker still running it a grace after its signal
- * was aborted is killed, and the items it held run again as a stopped worker's (no attempt counted), while
- * the stage replaces it.
+ * was aborted is killed, and the other items it held run again with no attempt counted and none excused
+ * (the owner stopped it, for another item), while the stage replaces it, reporting no lost worker.
  */
 export function stageTimeouts (stage: string, timeoutMs: number | undefined, concurrency: number, log: Logger): ItemTimeouts<Slot> | undefined {
   if (timeoutMs == null) return undefined
@@ -153,6 +153,7 @@ export function stageTimeouts (stage: string, timeoutMs: number | undefined, con
     overdue: slot => {
       if (slot.dead) return
       slot.dead = true
+      slot.killedForTimeout = true
       log.warn({ worker: slot.handle.id, agent: slot.handle.agentId, timeoutMs }, 'an item ran past itemTimeoutMs and went on after its signal was aborted: killing its worker')
       void slot.handle.kill()
     }

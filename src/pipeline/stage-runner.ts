@@ -341,6 +341,14 @@ export class StageRunner implements Downstream, EqualizedStage {
     const envelope = this.settle(slot, ticket)
     if (envelope == null) return
     if (workerGone(err) != null) slot.dead = true
+    if (slot.killedForTimeout === true && workerGone(err) != null) {
+      // the owner killed its worker for another item that ran past itemTimeoutMs: this one is not to blame
+      // (no attempt counted, no loss excused: a few such kills must not make it a crash suspect)
+      envelope.attempts--
+      this.requeue(envelope)
+      this.dispatch()
+      return
+    }
     const failure = afterError(envelope, err, this.maxAttempts)
     if (failure == null) this.requeue(envelope)
     else this.fail(envelope, failure)
@@ -372,7 +380,8 @@ export class StageRunner implements Downstream, EqualizedStage {
     }
     this.timeouts?.forget(slot)
     if (slot.draining || !diedByItself) return
-    this.events.workerLost(slot.handle, detail)
+    // a worker the owner killed for a timed-out item is no trouble of the grid's: replaced, not reported lost
+    if (slot.killedForTimeout !== true) this.events.workerLost(slot.handle, detail)
     if (this.closed) return
     if (exit.setupFailed === true && ++this.setupFailures >= SETUP_FAILURES_TO_FAIL) {
       // the stage's own code fails before any item: its items would wait (they never ran, so no attempt

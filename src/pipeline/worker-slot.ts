@@ -12,6 +12,8 @@ export interface Slot {
   exclusive: boolean
   /** Items that timed out (itemTimeoutMs) and still run on it: it takes nothing else meanwhile. */
   stuck: number
+  /** Killed by the owner for an item that went on past itemTimeoutMs: its other items are not to blame, nor is the worker lost. */
+  killedForTimeout?: boolean
   busySince?: number
   /** When the item it runs now started (as the owner sees it): the worker that started first frees first. */
   headSince?: number

@@ -167,7 +167,8 @@ describe('StageRunner with itemTimeoutMs', () => {
     vi.advanceTimersByTime(1000)
     await flush()
     expect(first.killed).toEqual({})
-    expect(lost).toEqual([first.id])
+    // killed by its owner for a timeout: replaced, not reported as a lost worker
+    expect(lost).toEqual([])
     await vi.advanceTimersByTimeAsync(0)
     await flush()
     // replaced: the retry goes back first, then the two items that waited behind it (none of them charged)
@@ -185,6 +186,30 @@ describe('StageRunner with itemTimeoutMs', () => {
     second.release()
     await flush()
     expect(downstream.accepted.map(e => e.value).sort()).toEqual(['b', 'c'])
+    await stage.close()
+  })
+
+  it('the items a worker killed for a timeout held go back with no attempt counted and no loss excused, and no worker is reported lost', async () => {
+    vi.useFakeTimers()
+    const { stage, workers, lost, failed } = timedStage({ itemTimeoutMs: 500 }, 1)
+    stage.start()
+    await flush()
+    const [hung, innocent] = envelopes('hang', 'b')
+    stage.accept([hung!, innocent!])
+    const first = workers[0]!
+    first.options[0]!.onStart!()
+    vi.advanceTimersByTime(1500)
+    await flush()
+    expect(first.killed).toEqual({})
+    await vi.advanceTimersByTimeAsync(0)
+    await flush()
+    expect(failed.map(f => [f.id, f.error.code])).toEqual([['1', ERR_ITEM_TIMEOUT]])
+    // on the new worker: its first counted attempt
+    expect(innocent).toMatchObject({ attempts: 1, crashes: 0 })
+    expect(innocent!.excused ?? 0).toBe(0)
+    expect(innocent!.isolate).toBeUndefined()
+    expect(lost).toEqual([])
+    expect(workers[1]!.held.map(c => c.item)).toEqual(['b'])
     await stage.close()
   })
 

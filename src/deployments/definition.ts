@@ -4,6 +4,7 @@ import type { DurableSink, DurableSource } from '../connectors/index.ts'
 import type { PipelineInit, StageSpec } from '../pipeline/types.ts'
 import type { Logger } from '../logger.ts'
 import { DefinitionError } from '../errors.ts'
+import { MAX_TIMEOUT_MS } from '../checks/values.ts'
 
 /** The connectors a definition gets from the member that runs it (a definition imports nothing of gridd). */
 export const CONNECTORS = { redisStreamSource, redisStreamSink } as const
@@ -59,7 +60,8 @@ const stageSchema = v.strictObject({
   concurrency: v.optional(v.pipe(count, v.minValue(1))),
   latencyObjectiveMs: v.optional(positive),
   spareWorkers: v.optional(count),
-  itemTimeoutMs: v.optional(v.pipe(v.number(), v.gtValue(0)))
+  // refused here as the run refuses it (timerMs: a longer timer fires at once), not when the deployment runs
+  itemTimeoutMs: v.optional(v.pipe(v.number(), v.gtValue(0), v.maxValue(MAX_TIMEOUT_MS)))
 })
 // every stage option a run takes, a definition takes: the compiler holds the two lists together
 void (stageSchema.entries satisfies Record<keyof StageSpec, unknown>)

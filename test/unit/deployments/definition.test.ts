@@ -20,7 +20,9 @@ describe('checkDefinition: the default export of a deployment file', () => {
     [{ default: { ...good, stages: [{ name: 'a', module: './a.mjs' }, { name: 'a', module: './b.mjs' }] } }, /stage names must differ/],
     [{ default: { ...good, stages: [{ name: 'a b', module: './a.mjs' }] } }, /stages\.0\.name: a stage name is/],
     [{ default: { ...good, options: { source: 1 } } }, /options/],
-    [{ default: { ...good, stages: [{ name: 'a', module: './a.mjs', maxWorker: 2 }] } }, /stages\.0/]
+    [{ default: { ...good, stages: [{ name: 'a', module: './a.mjs', maxWorker: 2 }] } }, /stages\.0/],
+    [{ default: { ...good, stages: [{ name: 'a', module: './a.mjs', itemTimeoutMs: Number.POSITIVE_INFINITY }] } }, /stages\.0\.itemTimeoutMs/],
+    [{ default: { ...good, stages: [{ name: 'a', module: './a.mjs', itemTimeoutMs: 1e12 }] } }, /stages\.0\.itemTimeoutMs/]
   ])('refuses %j, naming the problem (ERR_DEFINITION)', (exports, message) => {
     let thrown: unknown
     try { checkDefinition(exports, '/srv/p.mjs') } catch (err) { thrown = err }

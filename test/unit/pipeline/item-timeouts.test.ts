@@ -293,7 +293,7 @@ describe('StageRunner with itemTimeoutMs', () => {
   })
 
   it('itemTimeoutMs is checked like the other stage options', () => {
-    for (const bad of [0, -1, 'soon', Number.POSITIVE_INFINITY]) {
+    for (const bad of [0, -1, 'soon', Number.POSITIVE_INFINITY, 1e12]) {
       expect(() => resolvePipelineOptions({ stages: [{ name: 's', module: 's.mjs', itemTimeoutMs: bad as number }], sink: () => {} })).toThrow(ConfigError)
     }
     expect(resolvePipelineOptions({ stages: [{ name: 's', module: 's.mjs', itemTimeoutMs: 500 }], sink: () => {} }).stages[0]!.itemTimeoutMs).toBe(500)

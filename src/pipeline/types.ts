@@ -25,7 +25,10 @@ export interface StageSpec {
   spareWorkers?: number
   /** An item's attempt that runs on its worker longer than this fails with ItemTimeoutError (ERR_ITEM_TIMEOUT),
    * retried up to `maxAttempts`: its `ctx.signal` is aborted, and a worker still running it a second later
-   * is killed and replaced (its other items run again, no attempt counted). Default: none. */
+   * is killed and replaced (its other items run again, no attempt counted). Default: none.
+   * With it the stage's items run as task items: each gets a fresh ctx (stage, workerId, env and its own
+   * signal), so what `setup` stored on ctx is not there (keep it in the module's scope), and each sends its
+   * owner a start notice (one more message per item). */
   itemTimeoutMs?: number
 }
 

@@ -9,7 +9,8 @@ export interface StageContext {
   /** Environment given at spawn time (also merged into the worker's own environment). */
   env: Record<string, string>
   /** In a stage with `itemTimeoutMs`, this item's own signal: aborted when its attempt times out (stop, and
-   * throw or return; a worker still running the item a second later is killed). Absent otherwise. */
+   * throw or return; a worker still running the item a second later is killed). Absent otherwise. Such an
+   * item's ctx is its own: what `setup` stored on the worker's ctx is not on it. */
   signal?: AbortSignal
 }
 

@@ -18,6 +18,16 @@ describe('ItemRunner', () => {
     expect(out).toEqual([{ id: 0, value: 'a' }, { id: 1, notice: 'started' }, { id: 1, value: 'b' }])
   })
 
+  it('a task item\'s ctx is its own: what setup stored on the worker\'s ctx is not on it (documented for itemTimeoutMs stages)', async () => {
+    const ctx = { ...CTX } as StageContext & { client?: string }
+    ctx.client = 'set up'
+    const seen: Array<{ client?: string }> = []
+    const runner = new ItemRunner({ process: (item, c) => { seen.push(c as { client?: string }); return item } }, ctx, 1, () => {})
+    runner.accept([{ id: 0, item: 'a' }, { id: 1, item: 'b', task: true }])
+    await turn()
+    expect(seen.map(c => c.client)).toEqual(['set up', undefined])
+  })
+
   it('coalesces progress within a turn (only the last value), and sends the last before the result', async () => {
     const out: WorkerOutput[] = []
     let release: () => void = () => {}

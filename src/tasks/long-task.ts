@@ -1,5 +1,5 @@
 import { cancelItem } from '../owner/worker-handle.ts'
-import { TaskCancelledError } from '../errors.ts'
+import { ERR_TASK_CANCELLED, TaskCancelledError } from '../errors.ts'
 import type { Attempt, PoolWorker } from './attempt.ts'
 
 /**
@@ -52,6 +52,16 @@ export function recallWaiting (workers: Iterable<PoolWorker>, now: number): void
 /** Taken back before it started: it ran nothing, so neither its end nor its worker's is its doing. */
 export function takenBackUnstarted (attempt: Attempt): boolean {
   return attempt.recalled && attempt.task.status === 'dispatched'
+}
+
+/**
+ * Its end is the recall's doing, to requeue: taken back unstarted, or started as the recall came and stopped by
+ * its cancellation (TaskCancelledError, or an AbortError of what it awaited). Any other error is the task's own,
+ * and final: a lost worker (a loss, counted or excused as any), or its own throw (a maxRetries 0 task ran twice).
+ */
+export function endedByRecall (attempt: Attempt, err: Error): boolean {
+  if (!attempt.recalled) return false
+  return takenBackUnstarted(attempt) || (err as { code?: unknown }).code === ERR_TASK_CANCELLED || err.name === 'AbortError'
 }
 
 /** Tasks a crashed worker held that may have crashed it: not those it was giving back unstarted. */

@@ -1,7 +1,7 @@
 import type { WorkerHandle } from '../owner/worker-handle.ts'
 import { Attempt } from './attempt.ts'
 import type { PoolWorker } from './attempt.ts'
-import { heldAtCrash, liveIfAllStuck, recallWaiting, runningEnded, stuck, takenBackUnstarted, windowOf } from './long-task.ts'
+import { endedByRecall, heldAtCrash, liveIfAllStuck, recallWaiting, runningEnded, stuck, windowOf } from './long-task.ts'
 import { cancelItem, EXCUSED_LOSSES, submitItem, workerGone } from '../owner/worker-handle.ts'
 import type { SpawnOptions } from '../owner/workers.ts'
 import type { Logger } from '../logger.ts'
@@ -286,8 +286,8 @@ export class TaskPool {
     // the agent is gone: so are its other workers here, whose streams may not have closed yet
     if (err instanceof AgentLostError) for (const w of this.workers) if (w.handle.agentId === worker.handle.agentId) w.gone = true
     // taken back from behind a long task: unstarted, it ran nothing, so whatever ended its worker nothing is
-    // counted or excused; started as the recall came, it was stopped for the pool's sake
-    if (attempt.recalled && (!lost || takenBackUnstarted(attempt))) {
+    // counted or excused; started as the recall came, only the recall's cancellation was for the pool's sake
+    if (endedByRecall(attempt, err)) {
       this.requeueRecalled(task)
       return
     }

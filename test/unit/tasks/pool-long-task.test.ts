@@ -82,6 +82,19 @@ describe('TaskPool: a long task does not hold the tasks sent behind it', () => {
     expect(both.map(t => t.excusedLosses)).toEqual([1, 1])
   })
 
+  /** A task that began as the recall came and then threw its own error was sent again: a maxRetries 0 task ran twice. */
+  it.each([
+    { late: 'own', outcome: ['failed', 1, 'RangeError'] },
+    { late: 'cancel', outcome: ['dispatched', 2, undefined] }
+  ] as const)('a task recalled as it started ends by its own error ($late: $outcome.0), only the recall\'s cancellation sends it again', async ({ late, outcome }) => {
+    const { pool: p } = pool({ maxWorkers: 1 })
+    const long = task('run')
+    const behind = new Task({ id: `t${n++}`, session: 's', module: '/m.ts', input: { kind: 'late', late }, priority: 0, maxRetries: 0 })
+    for (const t of [long, behind]) p.enqueue(t)
+    await sleep(STUCK_AFTER_MS + 300)
+    expect([behind.status, behind.attempts, behind.error?.name]).toEqual(outcome)
+  })
+
   it('a worker whose last task ran past STUCK_AFTER_MS is sent one task at a time, so none waits behind the next', async () => {
     const { pool: p } = pool({ maxWorkers: 1 })
     const long = task('run')

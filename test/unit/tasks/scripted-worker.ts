@@ -7,7 +7,9 @@ import { WorkerExitedError } from '../../../src/errors.ts'
  * `'fail'` throws, `'run'` starts (reports it) and runs until its signal
  * aborts, `'hold'` stays dispatched (never reports a start) until its signal
  * aborts, `'deaf'` stays dispatched and ignores its signal, `'lost'` dies under
- * the task the first time it sees it; `crash()` ends it under whatever it holds.
+ * the task the first time it sees it, `'late'` stays dispatched until its signal aborts, then reports its
+ * start (it began as the abort came) and throws its own RangeError (`late: 'cancel'`: the abort's reason);
+ * `crash()` ends it under whatever it holds.
  */
 export class ScriptedWorker implements WorkerHandle {
   static count = 0
@@ -23,7 +25,7 @@ export class ScriptedWorker implements WorkerHandle {
   constructor () { this.exited = new Promise(resolve => { this.die = resolve }) }
 
   async process (item: unknown, options: ProcessOptions = {}): Promise<unknown> {
-    const { kind, id } = item as { kind: string, id?: unknown }
+    const { kind, id, late } = item as { kind: string, id?: unknown, late?: 'own' | 'cancel' }
     if (kind === 'ok') return 'ok'
     if (kind === 'fail') throw new RangeError('no good')
     if (kind === 'lost' && !ScriptedWorker.lostSeen.has(id)) {
@@ -35,7 +37,13 @@ export class ScriptedWorker implements WorkerHandle {
     if (kind === 'run') options.onStart?.()
     return await new Promise((_resolve, reject) => {
       this.pending.add(reject)
-      if (kind !== 'deaf') options.signal?.addEventListener('abort', () => { this.pending.delete(reject); reject(options.signal!.reason as Error) })
+      if (kind !== 'deaf') {
+        options.signal?.addEventListener('abort', () => {
+          this.pending.delete(reject)
+          if (kind === 'late') options.onStart?.()
+          reject(kind === 'late' && late !== 'cancel' ? new RangeError('its own error') : options.signal!.reason as Error)
+        })
+      }
     })
   }
 

@@ -11,8 +11,8 @@ import { PoolSizer } from './pool-sizer.ts'
 import { adaptedWindow } from '../equalizer/window.ts'
 import type { PoolSizing } from './pool-sizer.ts'
 import { toWireError } from '../wire/wire-error.ts'
-import { AgentLostError, StageSetupError, TaskCancelledError, TaskLostError, TaskTimeoutError } from '../errors.ts'
-import { SETUP_FAILURES_TO_FAIL } from '../pipeline/item-retry.ts'
+import { AgentLostError, TaskCancelledError, TaskLostError, TaskTimeoutError } from '../errors.ts'
+import { failWaiting, SetupFailures } from './setup-failures.ts'
 import { lossOf } from './loss.ts'
 import { RefusalLog } from '../transport/mtls/refusal-log.ts'
 
@@ -80,8 +80,7 @@ export class TaskPool {
   private activeAt = Date.now()
   /** Tasks in flight per worker now (see PoolConfig.window). */
   private window: number
-  /** Workers in a row that ended in their setup, no task having completed or thrown since (see failed). */
-  private setupFailures = 0
+  private readonly setupFailures = new SetupFailures()
   private readonly lostLog: RefusalLog // 'task worker lost': one line a minute (a module crashing every worker must not flood)
 
   constructor (config: PoolConfig, deps: PoolDeps) {
@@ -243,7 +242,7 @@ export class TaskPool {
     const task = attempt.task
     try {
       this.sizer.completed()
-      this.setupFailures = 0
+      this.setupFailures.reset()
       // a quick task's start is not reported (see ItemRunner): its result says it ran
       if (task.status === 'dispatched') task.mark('running')
       task.complete(value)
@@ -280,7 +279,7 @@ export class TaskPool {
     if (task.final) return
     const lost = workerGone(err) != null
     // once per worker, not one we killed (its other tasks fail the same way; an agent's other workers are marked gone just below)
-    if (lost && !worker.gone && !worker.killing && err instanceof StageSetupError) this.setupFailures++
+    if (lost && !worker.gone && !worker.killing) this.setupFailures.workerLost(err)
     if (lost && !worker.gone && !worker.killing) this.lostLog.warn(this.config.stage, 'worker lost', { stage: this.config.stage, worker: worker.handle.id, agent: worker.handle.agentId, tasks: worker.inFlight.size, err }, `task worker lost (${err.message}): its tasks are tried again, or fail once out of retries`)
     if (lost) worker.gone = true
     // the agent is gone: so are its other workers here, whose streams may not have closed yet
@@ -292,15 +291,15 @@ export class TaskPool {
       return
     }
     if (!lost) {
-      this.setupFailures = 0
+      this.setupFailures.reset()
       this.sizer.completed()
       if (task.status === 'dispatched') task.mark('running')
       task.mark('failed', toWireError(err))
       return
     }
     // the module's own setup, not a loss to excuse or retry (it is counted, as lossOf says, until then)
-    if (err instanceof StageSetupError && this.setupFailures >= SETUP_FAILURES_TO_FAIL) {
-      this.setupFailed(task, err)
+    if (this.setupFailures.tooMany(err)) {
+      failWaiting(task, err, this.queue, this.suspects)
       return
     }
     if (workerGone(err) === 'crashed') worker.heldAtCrash ??= heldAtCrash(worker)
@@ -318,16 +317,6 @@ export class TaskPool {
       return
     }
     task.mark('failed', toWireError(new TaskLostError(task.id, task.attempts, { cause: err })))
-  }
-
-  /** Workers in a row failed in their setup (the module's own code): this task and every one queued, suspects too, fail
-   * with that error now (each retried on new workers, a thousand tasks forked a thousand); a later task tries one more. */
-  private setupFailed (task: Task, err: StageSetupError): void {
-    const error = toWireError(err)
-    task.mark('failed', error)
-    for (let queued = this.queue.shift(); queued != null; queued = this.queue.shift()) queued.mark('failed', error)
-    for (const suspect of this.suspects) suspect.mark('failed', error)
-    this.suspects.clear()
   }
 
   private async addWorker (): Promise<void> {
@@ -385,6 +374,7 @@ export class TaskPool {
 
   private sample (): { workers: number, starting: number, queued: number, busyMs: number, capacityLimit: number } {
     recallWaiting(this.workers, performance.now())
+    this.ensureWorker() // every worker stuck, work queued (window 1: none recalled): the sizer, measuring no rate, adds none
     if (this.holding) this.activeAt = Date.now()
     let busyMs = 0
     const now = performance.now()

@@ -95,6 +95,18 @@ describe('TaskPool: a long task does not hold the tasks sent behind it', () => {
     expect([behind.status, behind.attempts, behind.error?.name]).toEqual(outcome)
   })
 
+  /** Nothing waited in the hung worker to recall, and only an arrival, a requeue or an exit started a worker: it waited for ever. */
+  it('window 1: a task queued behind the only worker\'s hung task gets a new worker at a sizing tick', async () => {
+    const { pool: p, workers } = pool({ window: 1, maxWorkers: 2 })
+    const long = task('run')
+    const next = task('hold')
+    for (const t of [long, next]) p.enqueue(t)
+    await sleep(10)
+    expect([workers.length, next.status]).toEqual([1, 'queued'])
+    await sleep(STUCK_AFTER_MS + 300)
+    expect([workers.length, long.status, next.status]).toEqual([2, 'running', 'dispatched'])
+  })
+
   it('a worker whose last task ran past STUCK_AFTER_MS is sent one task at a time, so none waits behind the next', async () => {
     const { pool: p } = pool({ maxWorkers: 1 })
     const long = task('run')

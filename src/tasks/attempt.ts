@@ -3,6 +3,7 @@ import type { Task } from './task.ts'
 
 /** Where an attempt's outcome goes: its task pool (an interface here, so this file imports no pool). */
 export interface AttemptOutcomes {
+  attemptStarted: (attempt: Attempt) => void
   attemptDone: (attempt: Attempt, value: unknown) => void
   attemptFailed: (attempt: Attempt, err: Error) => void
 }
@@ -51,6 +52,7 @@ export class Attempt implements ItemListener {
     this.worker.running = this
     this.worker.runningSince = performance.now()
     this.task.mark('running')
+    this.pool.attemptStarted(this)
   }
   progress (value: unknown): void { this.task.progress(value) }
   log (line: string): void { this.task.log(line) }

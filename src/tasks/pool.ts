@@ -237,6 +237,9 @@ export class TaskPool {
     submitItem(worker.handle, task.input, attempt, true)
   }
 
+  /** The attempt's task started: the module's setup works on its worker (whatever other agents' setups do). */
+  attemptStarted (): void { this.setupFailures.reset() }
+
   /** The attempt's worker returned a value. */
   attemptDone (attempt: Attempt, value: unknown): void {
     const task = attempt.task

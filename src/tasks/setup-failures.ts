@@ -12,7 +12,7 @@ import type { Task } from './task.ts'
 export class SetupFailures {
   private count = 0
 
-  /** The module's setup worked: a task completed or threw. */
+  /** The module's setup worked: a task started, completed or threw (one bad agent's setups must not fail tasks running fine elsewhere). */
   reset (): void {
     this.count = 0
   }

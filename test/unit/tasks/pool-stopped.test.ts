@@ -17,12 +17,12 @@ class EndingWorker implements WorkerHandle {
   readonly pid = 1
   readonly stage = 'task:m.ts'
   readonly exited: Promise<WorkerExit>
-  readonly items: Array<{ item: unknown, resolve: (v: unknown) => void, reject: (e: Error) => void }> = []
+  readonly items: Array<{ item: unknown, resolve: (v: unknown) => void, reject: (e: Error) => void, start?: () => void }> = []
   dead = false
   private die: (exit: WorkerExit) => void = () => {}
   constructor () { this.exited = new Promise(resolve => { this.die = resolve }) }
-  async process (item: unknown, _options: ProcessOptions = {}): Promise<unknown> {
-    return await new Promise((resolve, reject) => { this.items.push({ item, resolve, reject }) })
+  async process (item: unknown, options: ProcessOptions = {}): Promise<unknown> {
+    return await new Promise((resolve, reject) => { this.items.push({ item, resolve, reject, start: options.onStart }) })
   }
 
   end (err: Error, exit: WorkerExit): void {
@@ -181,5 +181,28 @@ describe('TaskPool: workers failing in their setup', () => {
       // the shared crash only: the setup failures were counted, then ended them
       expect(t.excusedLosses).toBe(t === queued ? 0 : 1)
     }
+  })
+
+  /** Only a task completing or throwing reset the count: one bad agent's setups failed a module whose tasks ran fine elsewhere. */
+  it('a task that starts shows the setup works: the failures before it do not count towards the three', async () => {
+    const { pool: p, workers } = pool(1)
+    const t = task(5)
+    p.enqueue(t)
+    const setupFails = async (): Promise<void> => {
+      await tick(10)
+      const w = workers.at(-1)!
+      w.end(new StageSetupError(w.id, 'no GPU on this agent'), { code: 1, signal: null, setupFailed: true })
+    }
+    await setupFails()
+    await setupFails()
+    await tick(10)
+    // on another agent's worker it starts, then that worker crashes under it (a loss, neither completed nor thrown)
+    const good = workers.at(-1)!
+    good.items[0]!.start!()
+    expect(t.status).toBe('running')
+    await good.kill()
+    await setupFails()
+    await tick(10)
+    expect(t.status).toBe('dispatched')
   })
 })

@@ -81,7 +81,7 @@ export class TaskPool {
   /** Tasks in flight per worker now (see PoolConfig.window). */
   private window: number
   private readonly setupFailures = new SetupFailures()
-  private readonly lostLog: RefusalLog // 'task worker lost': one line a minute (a module crashing every worker must not flood)
+  private readonly lostLog: RefusalLog // 'task worker lost': one line a minute per way (a module crashing every worker must not flood)
 
   constructor (config: PoolConfig, deps: PoolDeps) {
     this.config = config
@@ -283,7 +283,7 @@ export class TaskPool {
     const lost = workerGone(err) != null
     // once per worker, not one we killed (its other tasks fail the same way; an agent's other workers are marked gone just below)
     if (lost && !worker.gone && !worker.killing) this.setupFailures.workerLost(err)
-    if (lost && !worker.gone && !worker.killing) this.lostLog.warn(this.config.stage, 'worker lost', { stage: this.config.stage, worker: worker.handle.id, agent: worker.handle.agentId, tasks: worker.inFlight.size, err }, `task worker lost (${err.message}): its tasks are tried again, or fail once out of retries`)
+    if (lost && !worker.gone && !worker.killing) this.lostLog.warn(this.config.stage, `worker lost ${String((err as { code?: unknown }).code ?? err.name)}`, { stage: this.config.stage, worker: worker.handle.id, agent: worker.handle.agentId, tasks: worker.inFlight.size, err }, `task worker lost (${err.message}): its tasks are tried again, or fail once out of retries`)
     if (lost) worker.gone = true
     // the agent is gone: so are its other workers here, whose streams may not have closed yet
     if (err instanceof AgentLostError) for (const w of this.workers) if (w.handle.agentId === worker.handle.agentId) w.gone = true

@@ -6,7 +6,7 @@ import { Task } from '../../../src/tasks/task.ts'
 import { poolOf } from './pool-fixture.ts'
 import type { WorkerHandle, ProcessOptions } from '../../../src/owner/worker-handle.ts'
 import type { WorkerExit } from '../../../src/worker/ipc.ts'
-import { WorkerExitedError } from '../../../src/errors.ts'
+import { StageSetupError, WorkerExitedError } from '../../../src/errors.ts'
 
 /** A worker whose items the test settles by hand; dies (rejecting what it holds) when killed. */
 class FakeWorker implements WorkerHandle {
@@ -136,5 +136,29 @@ describe('TaskPool log', () => {
     await tick(5)
     expect(workers.length).toBeGreaterThanOrEqual(5)
     expect(lines.filter(l => l.msg.startsWith('task worker lost'))).toHaveLength(1)
+  })
+
+  /** The line was held back per module only: a setup failure hid a different crash for a minute. */
+  it('a worker lost another way than the last one logged is logged at once', async () => {
+    const lines: Array<{ msg: string }> = []
+    const workers: FakeWorker[] = []
+    const p = new TaskPool({ ...CONFIG, maxWorkers: 1 }, {
+      spawn: async () => { const w = new FakeWorker(); workers.push(w); return w },
+      capacity: (_r, limit) => limit,
+      log: pino({ level: 'warn' }, { write: (line: string) => { lines.push(JSON.parse(line) as { msg: string }) } })
+    })
+    pools.push(p)
+    p.enqueue(task({ maxRetries: 10 }))
+    const ends = [(id: string) => new StageSetupError(id, 'no GPU'), (id: string) => new WorkerExitedError(id, 'exit code 3'), (id: string) => new WorkerExitedError(id, 'exit code 3')]
+    for (const end of ends) {
+      await tick(5)
+      const w = workers.at(-1)!
+      for (const item of w.items) item.reject(end(w.id))
+    }
+    await tick(5)
+    expect(lines.filter(l => l.msg.startsWith('task worker lost')).map(l => l.msg)).toEqual([
+      expect.stringContaining('no GPU'),
+      expect.stringContaining('exit code 3')
+    ])
   })
 })

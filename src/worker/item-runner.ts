@@ -43,6 +43,12 @@ class TaskItemContext implements TaskContext {
 
 /** A task under this long, followed back to back by another, counts as quick (see ItemRunner). */
 const QUICK_MS = 1
+/**
+ * After a task this long (the owner's STUCK_AFTER_MS, src/tasks/long-task.ts) nothing starts until the messages
+ * that came meanwhile are read: one that blocked the event loop could not hear its owner take back the tasks
+ * behind it, whose batch and cancels then arrive together.
+ */
+const RECALL_HEARD_AFTER_MS = 1000
 
 /**
  * Runs a worker's items, at most `concurrency` at once, the rest waiting in
@@ -78,6 +84,8 @@ export class ItemRunner {
   private running = 0
   /** When a start was last sent at once (see the class comment). */
   private lastStartSent = -Infinity
+  /** A long task just ended: nothing starts until what came meanwhile is read (see RECALL_HEARD_AFTER_MS). */
+  private hearing = false
 
   /** `out(output, now)`: `now` asks for it to leave at once (a task about to run may block the event loop). */
   constructor (definition: StageDefinition, ctx: StageContext, concurrency: number, out: (output: WorkerOutput, now?: boolean) => void) {
@@ -116,8 +124,14 @@ export class ItemRunner {
    * the same loop: no promise per item, and the same order as a promise chain would give.
    */
   private pump (afterMs?: number): void {
+    if (afterMs != null && afterMs > RECALL_HEARD_AFTER_MS) this.hearRecallFirst()
+    if (this.hearing) return
     let previousMs = afterMs
     while (this.running < this.concurrency && this.waiting.length > 0) {
+      if (previousMs != null && previousMs > RECALL_HEARD_AFTER_MS) {
+        this.hearRecallFirst()
+        return
+      }
       const next = this.waiting.shift()!
       this.running++
       const task = next.task === true
@@ -142,6 +156,13 @@ export class ItemRunner {
       this.ended(next.id, { id: next.id, value: result })
       previousMs = begun == null ? undefined : performance.now() - begun
     }
+  }
+
+  /** Starts nothing until the messages that came meanwhile are read: two immediates later, so a poll for I/O comes in between. */
+  private hearRecallFirst (): void {
+    if (this.hearing) return
+    this.hearing = true
+    setImmediate(() => { setImmediate(() => { this.hearing = false; this.pump() }) })
   }
 
   /** An item's outcome: its task's last notices, then the outcome; its room is free again. */

@@ -9,6 +9,7 @@ import { ERR_TASK_CANCELLED, ERR_TASK_FAILED, ERR_TASK_LOST, TaskError } from '.
 // one module that misbehaves as user code does, picked by input.kind
 const MODULE = fileURLToPath(new URL('../fixtures/tasks/misbehaves.mjs', import.meta.url))
 const ALONE = fileURLToPath(new URL('../fixtures/tasks/misbehaves-alone.mjs', import.meta.url))
+const BLOCKING = fileURLToPath(new URL('../fixtures/tasks/misbehaves-blocking.mjs', import.meta.url))
 const SETUP_THROWS = fileURLToPath(new URL('../fixtures/stages/setup-throws.mjs', import.meta.url))
 const AGENT = ['--agent', '--workers', '4', '--cpu', '4', '--memory', '4096']
 
@@ -100,4 +101,17 @@ describe('tasks whose code misbehaves: what the submitter sees, what the agent l
     await expect(owner.run(SETUP_THROWS, 'later')).rejects.toMatchObject({ code: ERR_TASK_FAILED, remoteName: 'StageSetupError' })
     expect(started() - forked).toBeLessThanOrEqual(2)
   }, 60_000)
+
+  /** The worker started the next waiting task as the blocking one returned, before reading the recall sent meanwhile. */
+  it('a task that blocks its worker\'s event loop: the recall sent meanwhile is heard before the next task starts there', async () => {
+    const blocking = owner.submit(BLOCKING, { kind: 'block', ms: 3000 })
+    await eventually(() => blocking.status === 'running' ? true : undefined, 15_000)
+    // sent to its worker behind it (a window of 4), and recalled at a sizing tick while it blocks
+    const second = owner.submit(BLOCKING, { kind: 'block', ms: 2000 })
+    const third = owner.submit(BLOCKING, { kind: 'pid' })
+    const [pid, , thirdPid] = await Promise.all([blocking, second, third].map(async h => await h.result() as number))
+    // back at the owner, the third waits for a worker while the second blocks the first: a new one
+    expect(thirdPid).not.toBe(pid)
+    expect(third.info().attempts).toBe(1)
+  }, 40_000)
 })

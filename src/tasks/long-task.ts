@@ -57,7 +57,7 @@ export function takenBackUnstarted (attempt: Attempt): boolean {
 /**
  * Its end is the recall's doing, to requeue: taken back unstarted, or started as the recall came and stopped by
  * its cancellation (TaskCancelledError, or an AbortError of what it awaited). Any other error is the task's own,
- * and final: a lost worker (a loss, counted or excused as any), or its own throw (a maxRetries 0 task ran twice).
+ * and final: a lost worker (a loss, counted or excused like every other), or its own throw (a maxRetries 0 task ran twice).
  */
 export function endedByRecall (attempt: Attempt, err: Error): boolean {
   if (!attempt.recalled) return false

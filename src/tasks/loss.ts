@@ -7,7 +7,7 @@ import { AgentLostError, WorkerStoppedError } from '../errors.ts'
  *   owner's or admin's kill, a stop request from outside the grid), the agent left the grid (which stops
  *   its workers; its leave may come before their exits), or this pool killed it for another task's sake.
  *   Run again, no attempt counted.
- * - `shared-crash`: the worker crashed while it held other tasks too: any of them may have done it (or a
+ * - `shared-crash`: the worker crashed while it held other tasks too: whichever of them may have done it (or a
  *   kill from outside). Run again alone from now on (a suspect), no attempt counted: a task that crashes
  *   the workers it shares no longer uses up its neighbours' retries.
  * - `counted`: a crash while it ran alone, or its agent failed: an attempt, up to `maxRetries`.

@@ -1,17 +1,14 @@
-import { describe, it, expect, beforeEach, afterEach } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { describe, it, expect } from 'vitest'
 import { DatabaseSync } from 'node:sqlite'
-import { Tasks } from '../../../src/tasks/tasks.ts'
+import type { Tasks } from '../../../src/tasks/tasks.ts'
 import type { Task } from '../../../src/tasks/task.ts'
-import { Journal, JOURNAL_FILE } from '../../../src/tasks/journal.ts'
+import { Journal } from '../../../src/tasks/journal.ts'
 import { EXCUSED_LOSSES } from '../../../src/owner/worker-handle.ts'
 import { ERR_TASK_LOST } from '../../../src/errors.ts'
 import { pack, readJournal } from './journal-batches.ts'
 import type { NewRow } from './journal-batches.ts'
-import { FakeWorker, flush, silent } from '../pipeline/fake-worker.ts'
+import { FakeWorker } from '../pipeline/fake-worker.ts'
+import { SQUARE, journaledOwners, until } from './journaled-owners.ts'
 
 /**
  * What counts against a task's maxRetries survives its owner's restart: seen in review, the journal kept only
@@ -19,23 +16,7 @@ import { FakeWorker, flush, silent } from '../pipeline/fake-worker.ts'
  * flight at the restart failed at once with TaskLostError if that attempt was its last.
  */
 
-// a real file (pools check the module path); the fake workers never load it
-const SQUARE = fileURLToPath(new URL('../../fixtures/tasks/square.mjs', import.meta.url))
-
-let dir: string
-let file: string
-let running: Tasks[] = []
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'gridd-journal-losses-'))
-  file = join(dir, JOURNAL_FILE)
-})
-
-afterEach(async () => {
-  await Promise.all(running.map(async t => { await t.stop() }))
-  running = []
-  await rm(dir, { recursive: true, force: true })
-})
+const journal = journaledOwners('gridd-journal-losses-')
 
 interface Owner { tasks: Tasks, workers: FakeWorker[], room: { on: boolean } }
 
@@ -43,31 +24,13 @@ interface Owner { tasks: Tasks, workers: FakeWorker[], room: { on: boolean } }
 async function owner (): Promise<Owner> {
   const workers: FakeWorker[] = []
   const room = { on: true }
-  const tasks = new Tasks('owner', {
-    spawn: async () => {
-      if (!room.on) throw new Error('no agent has room')
-      const w = new FakeWorker('task:square.mjs', () => 'hold')
-      workers.push(w)
-      return w
-    },
-    capacity: (_r, limit) => limit,
-    log: silent
-  }, { sizeEveryMs: 60_000, window: 1 }, { file, prepare: async () => {} })
-  running.push(tasks)
-  await tasks.start()
+  const tasks = await journal.start(async () => {
+    if (!room.on) throw new Error('no agent has room')
+    const w = new FakeWorker('task:square.mjs', () => 'hold')
+    workers.push(w)
+    return w
+  }, { window: 1 })
   return { tasks, workers, room }
-}
-
-async function until (check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000
-  while (!check() && Date.now() < deadline) await flush()
-  expect(check()).toBe(true)
-}
-
-/** Stops an owner: what is journaled stays, as after a crash (nothing is cancelled). */
-async function stop (tasks: Tasks): Promise<void> {
-  running = running.filter(t => t !== tasks)
-  await tasks.stop()
 }
 
 /** The worker holding a task now (window 1: each runs alone, so a crash is its own). */
@@ -91,8 +54,8 @@ describe('Tasks with a journal: losses counted against maxRetries, across a rest
     }
     await until(() => handle.status === 'queued')
     expect(counters(handle)).toEqual({ status: 'queued', countedLosses: 0, excusedLosses: EXCUSED_LOSSES })
-    await stop(first.tasks)
-    expect(readJournal(file).tasks).toMatchObject([{ status: 'queued', attempts: EXCUSED_LOSSES, countedLosses: 0, excusedLosses: EXCUSED_LOSSES }])
+    await journal.stop(first.tasks)
+    expect(readJournal(journal.file).tasks).toMatchObject([{ status: 'queued', attempts: EXCUSED_LOSSES, countedLosses: 0, excusedLosses: EXCUSED_LOSSES }])
 
     const second = await owner()
     const resumed = second.tasks.getTask(handle.id)!
@@ -115,8 +78,8 @@ describe('Tasks with a journal: losses counted against maxRetries, across a rest
     const first = await owner()
     const handle = first.tasks.submit(SQUARE, 3, { maxRetries: 0 })
     await until(() => holder(first) != null)
-    await stop(first.tasks)
-    expect(readJournal(file).tasks).toMatchObject([{ status: 'dispatched', attempts: 1, countedLosses: 0, excusedLosses: 0 }])
+    await journal.stop(first.tasks)
+    expect(readJournal(journal.file).tasks).toMatchObject([{ status: 'dispatched', attempts: 1, countedLosses: 0, excusedLosses: 0 }])
 
     const second = await owner()
     const resumed = second.tasks.getTask(handle.id)!
@@ -125,8 +88,8 @@ describe('Tasks with a journal: losses counted against maxRetries, across a rest
     holder(second)!.release(9)
     expect(await resumed.result()).toBe(9)
     expect(resumed.attempts).toBe(2)
-    await stop(second.tasks)
-    expect(readJournal(file).tasks).toMatchObject([{ status: 'completed', attempts: 2, countedLosses: 0, excusedLosses: 1 }])
+    await journal.stop(second.tasks)
+    expect(readJournal(journal.file).tasks).toMatchObject([{ status: 'completed', attempts: 2, countedLosses: 0, excusedLosses: 1 }])
   })
 
   it(`restarts under it are excused ${EXCUSED_LOSSES} times at most (it may be what brings its owner down), then count: maxRetries 0 then fails it as lost`, async () => {
@@ -137,18 +100,18 @@ describe('Tasks with a journal: losses counted against maxRetries, across a rest
       const task = o.tasks.getTask(handleId)!
       expect(task.excusedLosses).toBe(restart)
       await until(() => holder(o) != null)
-      await stop(o.tasks)
+      await journal.stop(o.tasks)
     }
     const last = await owner()
     await expect(last.tasks.getTask(handleId)!.result()).rejects.toMatchObject({ code: ERR_TASK_LOST })
     expect(last.workers).toHaveLength(0)
-    await stop(last.tasks)
-    expect(readJournal(file).tasks).toMatchObject([{ status: 'failed', attempts: EXCUSED_LOSSES + 1, countedLosses: 1, excusedLosses: EXCUSED_LOSSES + 1 }])
+    await journal.stop(last.tasks)
+    expect(readJournal(journal.file).tasks).toMatchObject([{ status: 'failed', attempts: EXCUSED_LOSSES + 1, countedLosses: 1, excusedLosses: EXCUSED_LOSSES + 1 }])
   })
 
   it('a journal from before the loss columns opens (they are added) and restores as before: every attempt that ended counts', async () => {
     // written as an older gridd wrote it: the rows, then the columns taken out again
-    const j = Journal.open(file)
+    const j = Journal.open(journal.file)
     const row = (id: string, over: Partial<NewRow>): NewRow => ({
       id: `owner/${id}`, session: 'owner/s-default', module: SQUARE, path: SQUARE, input: '3', resources: null, priority: 0, maxRetries: 2,
       status: 'queued', attempts: 0, submittedAt: Date.now(), error: null, result: null, ...over
@@ -158,7 +121,7 @@ describe('Tasks with a journal: losses counted against maxRetries, across a rest
       newTasks: [row('t-queued', { attempts: 2 }), row('t-in-flight', { input: '4', status: 'dispatched', attempts: 3, agent: 'A' })]
     }))
     j.close()
-    const db = new DatabaseSync(file)
+    const db = new DatabaseSync(journal.file)
     db.exec('ALTER TABLE tasks DROP COLUMN counted_losses; ALTER TABLE tasks DROP COLUMN excused_losses')
     db.close()
 
@@ -169,17 +132,17 @@ describe('Tasks with a journal: losses counted against maxRetries, across a rest
     // both lost attempts counted; of the one in flight, the two that ended, and its owner's restart excused
     expect(counters(queued)).toEqual({ status: 'queued', countedLosses: 2, excusedLosses: 0 })
     expect(counters(inFlight)).toEqual({ status: 'queued', countedLosses: 2, excusedLosses: 1 })
-    await stop(o.tasks)
-    const check = new DatabaseSync(file)
+    await journal.stop(o.tasks)
+    const check = new DatabaseSync(journal.file)
     const columns = check.prepare('PRAGMA table_info(tasks)').all().map(c => c.name)
     check.close()
     expect(columns).toEqual(expect.arrayContaining(['counted_losses', 'excused_losses']))
-    expect(readJournal(file).tasks).toMatchObject([
+    expect(readJournal(journal.file).tasks).toMatchObject([
       { id: 'owner/t-queued', attempts: 2 },
       { id: 'owner/t-in-flight', status: 'queued', attempts: 3, countedLosses: 2, excusedLosses: 1 }
     ])
     // a row the restart did not change keeps no counters: read again, it is still restored from its attempts
-    expect(readJournal(file).tasks[0]!.countedLosses).toBeUndefined()
+    expect(readJournal(journal.file).tasks[0]!.countedLosses).toBeUndefined()
 
     // as before, a queued task with its retries used fails at its next crash
     const again = await owner()

@@ -1,67 +1,30 @@
-import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest'
+import { describe, it, expect, afterEach, vi } from 'vitest'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { Tasks } from '../../../src/tasks/tasks.ts'
+import type { Tasks } from '../../../src/tasks/tasks.ts'
 import type { TasksConfig } from '../../../src/tasks/tasks.ts'
-import { Journal, JOURNAL_FILE } from '../../../src/tasks/journal.ts'
+import { Journal } from '../../../src/tasks/journal.ts'
 import { JournalWriter } from '../../../src/tasks/journal-writer.ts'
 import type { PackedBatch } from '../../../src/tasks/journal-batch.ts'
 import { readJournal, unpack } from './journal-batches.ts'
 import type { Written } from './journal-batches.ts'
 import { ERR_JOURNAL, ERR_RESULT_TOO_LARGE, ResultTooLargeError } from '../../../src/errors.ts'
-import { FakeWorker, flush, silent } from '../pipeline/fake-worker.ts'
+import { FakeWorker } from '../pipeline/fake-worker.ts'
+import { SQUARE, journaledOwners, until } from './journaled-owners.ts'
 import type { Behaviour } from '../pipeline/fake-worker.ts'
 
-// a real file (pools check the module path); the fake workers never load it
-const SQUARE = fileURLToPath(new URL('../../fixtures/tasks/square.mjs', import.meta.url))
 const square: Behaviour = item => (item as number) ** 2
 
-let dir: string
-let file: string
-let running: Tasks[] = []
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'gridd-tasks-journal-'))
-  file = join(dir, JOURNAL_FILE)
-})
-
-afterEach(async () => {
-  await Promise.all(running.map(async t => { await t.stop() }))
-  running = []
-  vi.restoreAllMocks()
-  await rm(dir, { recursive: true, force: true })
-})
+const journal = journaledOwners('gridd-tasks-journal-')
+afterEach(() => { vi.restoreAllMocks() })
 
 /** An owner's tasks service on fake workers (answering with `behaviour`), journaling to `file`. */
 async function owner (behaviour: Behaviour = 'hold' as never, config: Partial<TasksConfig> = {}): Promise<{ tasks: Tasks, workers: FakeWorker[] }> {
   const workers: FakeWorker[] = []
-  const tasks = new Tasks('owner', {
-    spawn: async () => { const w = new FakeWorker('task:square.mjs', behaviour); workers.push(w); return w },
-    capacity: (_r, limit) => limit,
-    log: silent
-  }, { sizeEveryMs: 60_000, window: 2, ...config }, { file, prepare: async () => {} })
-  running.push(tasks)
-  await tasks.start()
+  const tasks = await journal.start(async () => { const w = new FakeWorker('task:square.mjs', behaviour); workers.push(w); return w }, { window: 2, ...config })
   return { tasks, workers }
 }
 
 const hold: Behaviour = () => 'hold'
-
-/** Lets settlements (and the pool's file checks) run until `check` holds, for at most 10 s: a test that never gets there fails, not hangs. */
-async function until (check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000
-  while (!check() && Date.now() < deadline) await flush()
-  expect(check()).toBe(true)
-}
-
-/** Stops an owner the way a crash leaves its journal: what was committed stays, nothing is cancelled there. */
-async function stop (tasks: Tasks): Promise<void> {
-  running = running.filter(t => t !== tasks)
-  await tasks.stop()
-}
 
 /** The batches the recorder posts to its writer thread, as they were posted (read before the thread takes their buffers). */
 function posted (): Array<ReturnType<typeof unpack>> {
@@ -75,7 +38,7 @@ function posted (): Array<ReturnType<typeof unpack>> {
 }
 
 function rows (): ReturnType<Journal['load']> {
-  return readJournal(file)
+  return readJournal(journal.file)
 }
 
 describe('Tasks with a journal: restart', () => {
@@ -88,7 +51,7 @@ describe('Tasks with a journal: restart', () => {
     first.workers[0]!.release(1)
     // 2 and 3 are then in flight, 4 waits
     await until(() => handles[3]!.status === 'dispatched')
-    await stop(first.tasks)
+    await journal.stop(first.tasks)
 
     const second = await owner(hold)
     const resumed = second.tasks.getSession(session.id)!
@@ -110,7 +73,7 @@ describe('Tasks with a journal: restart', () => {
     // closed and done: the session's rows go
     resumed.close()
     await resumed.done
-    await stop(second.tasks)
+    await journal.stop(second.tasks)
     expect(rows()).toEqual({ sessions: [], tasks: [], unreadable: 0 })
   })
 
@@ -119,7 +82,7 @@ describe('Tasks with a journal: restart', () => {
     first.tasks.register('square', SQUARE)
     const handle = first.tasks.submit('square', 3)
     await until(() => first.workers[0]?.held.length === 1)
-    await stop(first.tasks)
+    await journal.stop(first.tasks)
     // restarted, 'square' not registered (yet): the task is queued again by the module path it was journaled with
     const second = await owner(hold, { cancelGraceMs: 20 })
     const resumed = second.tasks.getTask(handle.id)!
@@ -136,14 +99,14 @@ describe('Tasks with a journal: restart', () => {
     const handle = session.submit(SQUARE, 5)
     session.close()
     await until(() => handle.status === 'dispatched')
-    await stop(first.tasks)
+    await journal.stop(first.tasks)
 
     const second = await owner(square)
     const resumed = second.tasks.getSession(session.id)!
     expect(resumed.isClosed).toBe(true)
     await resumed.done
     expect(second.tasks.getSession(session.id)).toBeUndefined()
-    await stop(second.tasks)
+    await journal.stop(second.tasks)
     expect(rows().tasks).toEqual([])
   })
 
@@ -152,13 +115,13 @@ describe('Tasks with a journal: restart', () => {
     expect(await first.tasks.submit(SQUARE, 2).result()).toBe(4)
     // what DELETE /v1/sessions/<node>%2Fs-default used to do
     first.tasks.getSession('owner/s-default')!.close()
-    await stop(first.tasks)
+    await journal.stop(first.tasks)
     expect(rows().sessions).toMatchObject([{ id: 'owner/s-default', closed: true }])
 
     const second = await owner(square)
     expect(second.tasks.getSession('owner/s-default')!.isClosed).toBe(false)
     expect(await second.tasks.submit(SQUARE, 3).result()).toBe(9)
-    await stop(second.tasks)
+    await journal.stop(second.tasks)
     expect(rows().sessions).toMatchObject([{ id: 'owner/s-default', closed: false }])
   })
 
@@ -166,12 +129,12 @@ describe('Tasks with a journal: restart', () => {
     const first = await owner(square, { resultTtlMs: 50 })
     const handle = first.tasks.submit(SQUARE, 3)
     expect(await handle.result()).toBe(9)
-    await stop(first.tasks)
+    await journal.stop(first.tasks)
     // let the result's time to live pass
     await new Promise(resolve => setTimeout(resolve, 80))
     const second = await owner(square, { resultTtlMs: 50 })
     expect(second.tasks.getTask(handle.id)).toBeUndefined()
-    await stop(second.tasks)
+    await journal.stop(second.tasks)
     expect(rows().tasks).toEqual([])
   })
 })
@@ -180,10 +143,10 @@ describe('Tasks with a journal: writes', () => {
   it('batches: 200 tasks submitted and finished at once cost a few transactions, not one per change', async () => {
     const batches = posted()
     const { tasks } = await owner(square)
-    expect(existsSync(file)).toBe(false)
+    expect(existsSync(journal.file)).toBe(false)
     const handles = Array.from({ length: 200 }, (_, n) => tasks.submit(SQUARE, n))
     await Promise.all(handles.map(async h => await h.result()))
-    await stop(tasks)
+    await journal.stop(tasks)
     expect(batches.length).toBeGreaterThan(0)
     expect(batches.length).toBeLessThanOrEqual(10)
     // a dispatch followed by the end within a flush window is not written on its own
@@ -211,7 +174,7 @@ describe('Tasks with a journal: writes', () => {
     expect(err).toBeInstanceOf(ResultTooLargeError)
     expect(err).toMatchObject({ code: ERR_RESULT_TOO_LARGE })
     expect(handle.info().error).toMatchObject({ code: ERR_RESULT_TOO_LARGE, message: expect.stringContaining('202 bytes') })
-    await stop(first.tasks)
+    await journal.stop(first.tasks)
     expect(rows().tasks[0]).toMatchObject({ status: 'failed', result: null })
     const second = await owner(big, { maxResultBytes: 100 })
     await expect(second.tasks.getTask(handle.id)!.result()).rejects.toMatchObject({ code: ERR_RESULT_TOO_LARGE, cause: { message: expect.stringContaining('202 bytes') } })
@@ -219,9 +182,9 @@ describe('Tasks with a journal: writes', () => {
 
   it('a node that owns no task creates no journal; one that cannot use its journal does not start', async () => {
     const idle = await owner(square)
-    await stop(idle.tasks)
-    expect(existsSync(file)).toBe(false)
-    const holder = Journal.open(file)
+    await journal.stop(idle.tasks)
+    expect(existsSync(journal.file)).toBe(false)
+    const holder = Journal.open(journal.file)
     try {
       await expect(owner(square)).rejects.toMatchObject({ code: ERR_JOURNAL })
     } finally {
@@ -235,8 +198,8 @@ describe('Tasks with a journal: writes', () => {
     await expect(tasks.submit(SQUARE, 1000).result()).rejects.toMatchObject({ code: ERR_RESULT_TOO_LARGE })
     const session = tasks.session({ name: 'x' })
     session.close()
-    await stop(tasks)
-    expect(existsSync(file)).toBe(false)
+    await journal.stop(tasks)
+    expect(existsSync(journal.file)).toBe(false)
   })
 
   it('a task whose input JSON cannot hold fails before it runs', async () => {

@@ -1,0 +1,54 @@
+import { beforeEach, afterEach, expect } from 'vitest'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Tasks } from '../../../src/tasks/tasks.ts'
+import type { TasksConfig } from '../../../src/tasks/tasks.ts'
+import { JOURNAL_FILE } from '../../../src/tasks/journal.ts'
+import type { WorkerHandle } from '../../../src/owner/worker-handle.ts'
+import { flush, silent } from '../pipeline/fake-worker.ts'
+
+// a real file (pools check the module path); the fake workers never load it
+export const SQUARE = fileURLToPath(new URL('../../fixtures/tasks/square.mjs', import.meta.url))
+
+export interface JournaledOwners {
+  /** This test's journal file (in a temp dir of its own). */
+  readonly file: string
+  /** An owner's tasks service on workers `spawn` gives, journaling to `file`; stopped after the test. */
+  start: (spawn: () => Promise<WorkerHandle>, config: Partial<TasksConfig>) => Promise<Tasks>
+  /** Stops an owner the way a crash leaves its journal: what was committed stays, nothing is cancelled there. */
+  stop: (tasks: Tasks) => Promise<void>
+}
+
+/** Per test: a temp dir for the journal, and the owners started on it stopped (the dir removed) after it. */
+export function journaledOwners (prefix: string): JournaledOwners {
+  let dir = ''
+  let running: Tasks[] = []
+  beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), prefix)) })
+  afterEach(async () => {
+    await Promise.all(running.map(async t => { await t.stop() }))
+    running = []
+    await rm(dir, { recursive: true, force: true })
+  })
+  return {
+    get file () { return join(dir, JOURNAL_FILE) },
+    async start (spawn, config) {
+      const tasks = new Tasks('owner', { spawn, capacity: (_r, limit) => limit, log: silent }, { sizeEveryMs: 60_000, ...config }, { file: join(dir, JOURNAL_FILE), prepare: async () => {} })
+      running.push(tasks)
+      await tasks.start()
+      return tasks
+    },
+    async stop (tasks) {
+      running = running.filter(t => t !== tasks)
+      await tasks.stop()
+    }
+  }
+}
+
+/** Lets settlements (and the pool's file checks) run until `check` holds, for at most 10 s: a test that never gets there fails, not hangs. */
+export async function until (check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (!check() && Date.now() < deadline) await flush()
+  expect(check()).toBe(true)
+}

@@ -107,7 +107,7 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
         // lost again as soon as created: back off rather than spin against Redis (an abort ends the pause)
         await sleep(regroupDelayMs(attempt), undefined, { signal }).catch(() => {})
         if (signal.aborted) return undefined
-        await unlessAborted(regroup(err), signal)
+        await unlessAborted(warnIfSlow(regroup(err), stallWarnMs, stalled, signal), signal)
       }
     }
   }
@@ -115,7 +115,7 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
   /** Removes consumers long idle with nothing pending (after a complete claim pass: whatever they held is ours now). */
   async function forgetIdle (signal: AbortSignal): Promise<void> {
     try {
-      const removed = await inGroup(forgetIdleConsumers, signal)
+      const removed = await inGroup(async () => await warnIfSlow(forgetIdleConsumers(), stallWarnMs, stalled, signal), signal)
       if (removed != null && removed.length > 0) log.info({ removed: removed.length, consumers: removed.slice(0, 10) }, 'removed consumers idle with nothing pending from the group')
     } catch (err) {
       // the group works the same with them in it: tried again after the next claim pass
@@ -163,9 +163,10 @@ export function redisStreamSource<T = unknown> (options: RedisStreamSourceOption
   async function* entries (reading: AbortSignal): AsyncGenerator<SourceEntry<T>> {
     // a close ends the reading too: a read then waiting for Redis (away) is abandoned, not failed
     const signal = AbortSignal.any([reading, closing.signal])
-    // a close while Redis is away at the start ends the reading quietly too (its commands are dropped)
-    if (await unlessAborted(Promise.all([reader.connect(), writer.connect()]), signal) === undefined) return
-    if (await unlessAborted(ensureGroup(reader, stream, group), signal) === undefined) return
+    // Redis away at the start (or lost during it) is waited for like any outage, with stall warnings: the
+    // connections open at their first command (an explicit connect() failed the reading at once with
+    // "Connection is closed."); a close meanwhile ends the reading quietly (its commands are dropped)
+    if (await unlessAborted(warnIfSlow(ensureGroup(reader, stream, group), stallWarnMs, stalled, signal), signal) === undefined) return
     // 1. what this consumer read before and never acknowledged (its cursor walks the pending list)
     for (let cursor = '0'; ;) {
       const raw = await inGroup(async () => await warnIfSlow(reader.xreadgroup('GROUP', group, consumer, 'COUNT', batch, 'STREAMS', stream, cursor), stallWarnMs, stalled, signal), signal)

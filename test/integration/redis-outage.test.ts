@@ -94,6 +94,23 @@ describe('redisStreamSource and redisStreamSink while Redis restarts or stalls',
     await consumer.close()
   }, 60_000)
 
+  it('away when the reading starts (or lost during its start): it waits for Redis with a stall warning, then reads everything exactly once', async () => {
+    await produce(redis, 'in-late', 50)
+    await redisServer.signal('SIGKILL')
+    const reading = new AbortController()
+    const consumer = consume('in-late', 'out-late', reading.signal, 100)
+    let failed: string | undefined
+    consumer.done.catch((err: Error) => { failed = `${err.name}: ${err.message}` })
+    await eventually(() => lines.some(l => l.level === 40 && /has not answered a read/.test(l.msg)) ? true : undefined, 10_000, 20)
+    expect(failed, 'the reading failed while Redis was away at its start').toBeUndefined()
+    await redisServer.restart()
+    await eventually(async () => (await output(redis, 'out-late')).counts.size === 50 && await pendingCount(redis, 'in-late', 'g') === 0 ? true : undefined, 30_000, 100)
+    await expectOutputOnce('out-late', 50)
+    expect(failed).toBeUndefined()
+    reading.abort()
+    await consumer.close()
+  }, 60_000)
+
   it('gone, a write in flight, when the run ends: close takes at most a few seconds and the write fails with ERR_CONNECTOR_CLOSED (it would never be answered)', async () => {
     const sink = redisStreamSink({ url: redisServer.url, stream: 'out-gone', reconnectMaxMs: 100, log: log() })
     closers.push(sink.close)
@@ -142,26 +159,33 @@ describe('redisStreamSource and redisStreamSink while Redis restarts or stalls',
     await again.close()
   }, 60_000)
 
-  it('gone for good: a deployment\'s connectors warn through the run\'s logger (once per connection and kind), the sink\'s write waits, and closing takes at most a few seconds', async () => {
+  it('gone for good: a deployment\'s connectors warn through the run\'s logger (once per connection and kind), the source\'s read and the sink\'s write wait, and closing takes at most a few seconds', async () => {
     const stderr = vi.spyOn(console, 'error').mockImplementation(() => {})
     // the connectors as a deployment's definition gets them (ctx.connectors), given no log of its own
     const connectors = connectorsFor(log())
     const url = `redis://127.0.0.1:${await freePort()}`
-    const source = connectors.redisStreamSource({ url, stream: 'in', group: 'g', consumer: 'c' })
-    const sink = connectors.redisStreamSink({ url, stream: 'out' })
+    const source = connectors.redisStreamSource({ url, stream: 'in', group: 'g', consumer: 'c', stallWarnMs: 500 })
+    const sink = connectors.redisStreamSink({ url, stream: 'out', stallWarnMs: 500 })
     closers.push(async () => { await Promise.all([source.close(), sink.close()]) })
     const reading = new AbortController()
-    await expect(source.entries(reading.signal)[Symbol.asyncIterator]().next()).rejects.toThrow()
+    let read: string | undefined
+    const first = source.entries(reading.signal)[Symbol.asyncIterator]().next()
+    first.then(next => { read = next.done === true ? 'ended' : 'read' }, (err: Error) => { read = err.message })
     let written: string | undefined
     sink.write([{ id: 'in/g/1-0', value: 1 }]).then(() => { written = 'written' }, (err: Error) => { written = err.message })
     await sleep(3000)
+    expect(read, 'a read waits for Redis').toBeUndefined()
     expect(written, 'a write waits for Redis').toBeUndefined()
     reading.abort()
+    expect(await first, 'the abort ends the reading quietly').toEqual({ done: true, value: undefined })
     const closing = performance.now()
     await Promise.all([source.close(), sink.close()])
     expect(performance.now() - closing).toBeLessThan(5000)
     const outage = lines.filter(l => l.level === 40 && l.msg.includes('Redis connection'))
-    expect(outage.map(l => l.connection).sort()).toEqual(['reader', 'sink', 'writer'])
+    // (the source's writer connection opens with its first acknowledgement: none here)
+    expect(outage.map(l => l.connection).sort()).toEqual(['reader', 'sink'])
+    const stalls = lines.filter(l => l.level === 40 && /has not answered a (read|write)/.test(l.msg)).map(l => l.msg.slice(0, 29))
+    expect(stalls.sort()).toEqual(['Redis has not answered a read', 'Redis has not answered a writ'])
     expect(stderr.mock.calls.filter(call => String(call[0]).includes('ioredis'))).toEqual([])
   }, 30_000)
 })

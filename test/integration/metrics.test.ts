@@ -155,6 +155,11 @@ describe('the metrics add-on, scraped', () => {
       expect(value(samples, 'gridd_agent_workers', { stage: 'metered' })).toBe(1)
       expect(value(samples, 'gridd_load', { measure: 'max_workers' })).toBe(2)
       expect(value(samples, 'gridd_members', { state: 'alive' })).toBe(3)
+      // the agent process's own figures, under the names stock Node.js dashboards read
+      expect(value(samples, 'process_resident_memory_bytes')).toBeGreaterThan(10 * 1024 * 1024)
+      expect(value(samples, 'process_cpu_seconds_total')).toBeGreaterThan(0)
+      expect(value(samples, 'nodejs_eventloop_lag_p99_seconds')).toBeGreaterThanOrEqual(0)
+      expect(value(samples, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0)
     } finally {
       await worker.kill()
     }

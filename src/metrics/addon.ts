@@ -1,6 +1,7 @@
 import { defineAddon } from '../addons/addon.ts'
 import { serveHttp } from '../addons/http-server.ts'
 import { createRegistry } from './collectors.ts'
+import { processMetrics } from './process-metrics.ts'
 import { checkKnownKeys } from '../checks/check.ts'
 
 export interface MetricsOptions {
@@ -24,6 +25,8 @@ export const metricsAddon = defineAddon<MetricsOptions>({
     // before listening: ctx.on throws once the node is stopping, and past the bind that would leave the port open
     for (const run of ctx.pipelines()) track(run)
     ctx.on('pipeline:start', track)
+    // the process's own figures (CPU, memory, heap, fds, event-loop delay): a node leaking or stalled shows
+    const stopProcessMetrics = processMetrics(registry)
     const endpoint = await serveHttp('metrics', (req, res) => {
       const path = new URL(req.url ?? '/', 'http://metrics').pathname
       if (req.method !== 'GET' || path !== '/metrics') { res.writeHead(404).end('try GET /metrics\n'); return }
@@ -31,9 +34,18 @@ export const metricsAddon = defineAddon<MetricsOptions>({
         text => { res.writeHead(200, { 'content-type': registry.contentType }).end(text) },
         (err: Error) => { ctx.log.warn({ err }, 'metrics collection failed'); res.writeHead(500).end() }
       )
-    }, { port: options.port, host: options.host, allowedHosts: options.allowedHosts ?? [] })
+    }, { port: options.port, host: options.host, allowedHosts: options.allowedHosts ?? [] }).catch((err: unknown) => {
+      stopProcessMetrics()
+      throw err
+    })
     const url = `${endpoint.origin}/metrics`
     ctx.log.info({ url }, 'metrics listening')
-    return { url, stop: endpoint.close }
+    return {
+      url,
+      async stop () {
+        stopProcessMetrics()
+        await endpoint.close()
+      }
+    }
   }
 })

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Registry } from 'prom-client'
 import type { AddonHost } from '../addons/host.ts'
 import type { PipelineRun } from '../pipeline/run.ts'
 import type { StageSummary } from '../pipeline/types.ts'
@@ -26,9 +26,6 @@ function add (a: StageSummary, b: StageSummary): Pick<StageSummary, 'processed' 
  */
 export function createRegistry (node: Pick<AddonHost, 'self' | 'members' | 'pipelines' | 'connectedPeers' | 'rejectedMessages' | 'certificateNotAfter' | 'tasksOverview'> & Partial<Pick<AddonHost, 'refusedConnections'>>): { registry: Registry, track: (run: PipelineRun) => void } {
   const registry = new Registry()
-  // the process's own (CPU, resident memory, heap, event-loop delay, open fds, GC), under the names stock
-  // Node.js dashboards and alerts use (process_*, nodejs_*): a node leaking memory or stalled by a busy loop shows
-  collectDefaultMetrics({ register: registry })
   const finished = new Map<string, StageSummary>()
   let forgottenDecisions = 0
   const active = new Set<PipelineRun>()

@@ -42,7 +42,7 @@ export function createRegistry (node: Pick<AddonHost, 'self' | 'members' | 'pipe
         if (finished.size > MAX_FINISHED_STAGES) {
           const [oldest, forgotten] = finished.entries().next().value!
           finished.delete(oldest)
-          // the unlabelled decisions counter keeps what the forgotten stage counted: it must not go down
+          // its decisions stay counted, under the empty label pair (see gridd_equalizer_decisions_total)
           forgottenDecisions += forgotten.decisions
         }
       }
@@ -119,21 +119,21 @@ export function createRegistry (node: Pick<AddonHost, 'self' | 'members' | 'pipe
       for (const run of node.pipelines()) for (const s of run.stats().stages) for (const p of PRESSURES) this.set({ pipeline: run.name, stage: s.name, pressure: p }, s.pressure === p ? 1 : 0)
     }
   })
-  const itemCounter = (name: string, help: string, pick: (t: StageSummary) => number): Counter => new Counter({
+  const itemCounter = (name: string, help: string, pick: (t: StageSummary) => number, forgotten = (): number => 0): Counter => new Counter({
     name, help, labelNames: ['pipeline', 'stage'], registers: [registry],
     collect () {
       this.reset()
       for (const row of stageTotals()) this.inc({ pipeline: row.pipeline, stage: row.stage }, pick(row.t))
+      if (forgotten() > 0) this.inc({ pipeline: '', stage: '' }, forgotten())
     }
   })
   itemCounter('gridd_items_processed_total', 'Items a stage\'s workers processed', t => t.processed)
   itemCounter('gridd_items_failed_total', 'Items reported failed (attempts exhausted or poison)', t => t.failed)
   itemCounter('gridd_items_retried_total', 'Item attempts retried', t => t.retried)
-  // the stages' own decision counts (what the summary reports), so runs started before the add-on count in full
-  new Counter({
-    name: 'gridd_equalizer_decisions_total', help: 'Equalizer actions (spawns and drains) on pipelines this node owns', registers: [registry],
-    collect () { this.reset(); this.inc(stageTotals().reduce((n, row) => n + row.t.decisions, forgottenDecisions)) }
-  })
+  // the stages' own decision counts (what the summary reports), so runs started before the add-on count in full.
+  // Those of finished stages forgotten past MAX_FINISHED_STAGES go under pipeline="" and stage="" (no pipeline
+  // or stage has an empty name; Prometheus reads empty labels as none), so the sum over labels never goes down
+  itemCounter('gridd_equalizer_decisions_total', 'Equalizer actions (spawns and drains) on pipelines this node owns, by stage (pipeline="", stage="": stages finished and forgotten since)', t => t.decisions, () => forgottenDecisions)
   new Gauge({
     name: 'gridd_libp2p_connections', help: 'Peers this node has an open libp2p connection to', registers: [registry],
     collect () { this.set(node.connectedPeers().length) }

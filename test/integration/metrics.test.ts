@@ -7,7 +7,7 @@ import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { eventually } from './helpers/grid-process.ts'
 import { freePort } from './helpers/ports.ts'
-import { parse, value } from './helpers/prom-text.ts'
+import { parse, sum, value } from './helpers/prom-text.ts'
 import type { Sample } from './helpers/prom-text.ts'
 
 const stage = (name: string): string => fileURLToPath(new URL(`../fixtures/stages/${name}`, import.meta.url))
@@ -31,7 +31,7 @@ describe('the metrics add-on, scraped', () => {
   })
 
   const scrape = async (): Promise<Sample[]> => parse(await (await fetch(url)).text())
-  const decisionsTotal = async (): Promise<number> => value(await scrape(), 'gridd_equalizer_decisions_total') ?? 0
+  const decisionsTotal = async (): Promise<number> => sum(await scrape(), 'gridd_equalizer_decisions_total')
 
   it('exposes members, load, stage rates, pressure, item counters, decisions and connections with their values', async () => {
     const decisionsBefore = await decisionsTotal()
@@ -81,11 +81,12 @@ describe('the metrics add-on, scraped', () => {
     expect(value(after, 'gridd_items_processed_total', { pipeline: 'scraped', stage: 'double' })).toBe(3000)
     expect(value(after, 'gridd_items_failed_total', { pipeline: 'scraped', stage: 'double' })).toBe(0)
     expect(value(after, 'gridd_items_retried_total', { pipeline: 'scraped', stage: 'double' })).toBe(0)
-    expect(value(after, 'gridd_equalizer_decisions_total')).toBe(decisionsBefore + summary.stages[0]!.decisions)
+    expect(sum(after, 'gridd_equalizer_decisions_total')).toBe(decisionsBefore + summary.stages[0]!.decisions)
+    expect(value(after, 'gridd_equalizer_decisions_total', { pipeline: 'scraped', stage: 'double' })).toBe(summary.stages[0]!.decisions)
     expect(after.some(s => s.name === 'gridd_stage_workers')).toBe(false)
   }, 60_000)
 
-  it('gridd_equalizer_decisions_total counts the equalizer actions the run summaries report', async () => {
+  it('gridd_equalizer_decisions_total counts the equalizer actions the run summaries report, by pipeline and stage', async () => {
     const before = await decisionsTotal()
     const run = owner.pipeline('scaling', { stages: [{ name: 'io', module: stage('sleep.mjs'), minWorkers: 1, maxWorkers: 3 }], sink: () => {}, equalizeMs: 200 })
     let scaledUp = false
@@ -103,7 +104,9 @@ describe('the metrics add-on, scraped', () => {
     const decided = summary.stages.reduce((n, s) => n + s.decisions, 0)
     expect(decided).toBeGreaterThanOrEqual(1)
     const after = parse(await (await fetch(url)).text())
-    expect(value(after, 'gridd_equalizer_decisions_total')).toBe(before + decided)
+    expect(sum(after, 'gridd_equalizer_decisions_total')).toBe(before + decided)
+    // by stage: an operator sees which one the equalizer acts on
+    expect(value(after, 'gridd_equalizer_decisions_total', { pipeline: 'scaling', stage: 'io' })).toBe(decided)
     expect(value(after, 'gridd_items_processed_total', { pipeline: 'scaling', stage: 'io' })).toBe(summary.in)
   }, 60_000)
 

@@ -14,3 +14,7 @@ export function parse (text: string): Sample[] {
 /** The value of the first sample named `name` whose labels include `labels`. */
 export const value = (samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined =>
   samples.find(s => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value
+
+/** The sum of every sample named `name` whose labels include `labels` (a counter summed over the labels not given); 0 when none. */
+export const sum = (samples: Sample[], name: string, labels: Record<string, string> = {}): number =>
+  samples.filter(s => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((n, s) => n + s.value, 0)

@@ -4,6 +4,7 @@ import type { PipelineRun } from '../../../src/pipeline/run.ts'
 import type { StageSummary } from '../../../src/pipeline/types.ts'
 import { entry } from '../membership/helpers.ts'
 import { emptyOverview } from '../../../src/tasks/stats.ts'
+import { parse, sum, value } from '../../integration/helpers/prom-text.ts'
 
 /** A finished run of pipeline `name` with one stage that processed `processed` items. */
 function finishedRun (name: string, processed: number, decisions = 0): PipelineRun {
@@ -32,6 +33,24 @@ it('the finished runs\' totals are bounded: pipelines under ever new names (a me
   // the most recent are the ones kept
   expect(series.some(line => line.includes(`pipeline="deploy-${MAX_FINISHED_STAGES + 499}"`))).toBe(true)
   expect(series.some(line => line.includes('pipeline="deploy-0"'))).toBe(false)
-  // the unlabelled sum still counts the forgotten stages: a counter never goes down
-  expect(await r.metrics()).toContain(`gridd_equalizer_decisions_total ${2 * (MAX_FINISHED_STAGES + 500)}`)
+  // the decisions of the forgotten stages stay counted under the empty label pair: the sum over labels never goes down
+  const decisions = parse(await r.metrics()).filter(s => s.name === 'gridd_equalizer_decisions_total')
+  expect(value(decisions, 'gridd_equalizer_decisions_total', { pipeline: '', stage: '' })).toBe(2 * 500)
+  expect(sum(decisions, 'gridd_equalizer_decisions_total')).toBe(2 * (MAX_FINISHED_STAGES + 500))
+})
+
+it('equalizer decisions are counted by pipeline and stage, runs still going and finished ones added up', async () => {
+  const { registry: r, track } = registry()
+  track(finishedRun('etl', 3, 2))
+  track(finishedRun('etl', 4, 1))
+  track(finishedRun('other', 1, 5))
+  const running = { name: 'etl', totals: () => [{ name: 'load', processed: 0, failed: 0, retried: 0, maxWorkers: 1, decisions: 4 }], done: new Promise(() => {}) } as unknown as PipelineRun
+  track(running)
+  await new Promise(resolve => setImmediate(resolve))
+  const samples = parse(await r.metrics())
+  expect(value(samples, 'gridd_equalizer_decisions_total', { pipeline: 'etl', stage: 'work' })).toBe(3)
+  expect(value(samples, 'gridd_equalizer_decisions_total', { pipeline: 'etl', stage: 'load' })).toBe(4)
+  expect(value(samples, 'gridd_equalizer_decisions_total', { pipeline: 'other', stage: 'work' })).toBe(5)
+  // nothing forgotten: no empty label pair
+  expect(samples.filter(s => s.name === 'gridd_equalizer_decisions_total')).toHaveLength(3)
 })

@@ -35,11 +35,28 @@ class KeptHistogram extends Histogram {
 }
 
 /**
+ * `read`, called once for all the metrics of one scrape: the registry starts every metric's collect in one
+ * synchronous pass, and each would read the overview again (which stats the journal's files and lists the
+ * sessions and running tasks). The value is dropped at the end of that pass, so the next scrape reads anew.
+ */
+function oncePerScrape<T> (read: () => T): () => T {
+  let held: { value: T } | undefined
+  return () => {
+    if (held == null) {
+      held = { value: read() }
+      queueMicrotask(() => { held = undefined })
+    }
+    return held.value
+  }
+}
+
+/**
  * The tasks this node owns, read from its overview when scraped: tasks by final
  * status, open tasks by status, retries, open sessions, and the submit → final
  * latency histogram.
  */
-export function taskMetrics (registry: Registry, node: Pick<AddonHost, 'tasksOverview'>): void {
+export function taskMetrics (registry: Registry, host: Pick<AddonHost, 'tasksOverview'>): void {
+  const node = { tasksOverview: oncePerScrape(() => host.tasksOverview()) }
   new Counter({
     name: 'gridd_tasks_total', help: 'Tasks this node owns that reached a final status since the node started, by status', labelNames: ['status'], registers: [registry],
     collect () {

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import pino from 'pino'
 import { createRegistry } from '../../../src/metrics/collectors.ts'
 import { Tasks } from '../../../src/tasks/tasks.ts'
+import { emptyOverview } from '../../../src/tasks/stats.ts'
 import { entry } from '../membership/helpers.ts'
 import { ScriptedWorker } from '../tasks/scripted-worker.ts'
 import { parse, value } from '../../integration/helpers/prom-text.ts'
@@ -69,6 +70,16 @@ describe('task metrics, scraped from a node\'s tasks (a scripted worker)', () =>
     expect(value(after, 'gridd_tasks_open', { status: 'running' })).toBe(0)
     expect(value(after, 'gridd_task_sessions')).toBe(1)
     expect(tasks.overview().running).toEqual([])
+  })
+
+  it('a scrape reads the tasks overview (which stats the journal\'s files) once for all the task metrics, and the next scrape anew', async () => {
+    let reads = 0
+    const host = { self: () => ({ ...entry('S'), lastSeenMs: 0 }), members: () => [], pipelines: () => [], connectedPeers: () => [], rejectedMessages: () => [], certificateNotAfter: () => Date.now() + 90_000, tasksOverview: () => ({ ...emptyOverview(), journalBytes: ++reads * 4096 }) }
+    const { registry } = createRegistry(host)
+    expect(value(parse(await registry.metrics()), 'gridd_task_journal_bytes')).toBe(4096)
+    expect(reads).toBe(1)
+    expect(value(parse(await registry.metrics()), 'gridd_task_journal_bytes')).toBe(2 * 4096)
+    expect(reads).toBe(2)
   })
 
   it('gridd_task_journal_bytes: the journal\'s file and write-ahead log on disk, 0 for a node without one', async () => {

@@ -176,6 +176,11 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     return this.trust.ownNotAfter
   }
 
+  /** Bytes of this agent's module cache of shipped code, in whole blocks as `moduleCacheMb` counts them; 0 on a node that is not an agent. */
+  moduleCacheBytes (): number {
+    return this.agent?.moduleCacheBytes ?? 0
+  }
+
   /** Whether the newest CRL this node holds lists `serial` (normalized lower-case hex). */
   certificateRevoked (serial: string): boolean {
     return this.trust.isRevoked(serial)

@@ -34,6 +34,8 @@ export interface AddonHost {
   certificateNotAfter: () => number
   /** Whether the newest CRL this node holds lists `serial` (normalized hex): for add-ons that accept client certificates themselves (HTTPS). */
   certificateRevoked: (serial: string) => boolean
+  /** Bytes of this agent's module cache of shipped code (0 on a node that is not an agent). */
+  moduleCacheBytes: () => number
   /** The pipeline runs this node owns that have not finished yet. */
   pipelines: () => PipelineRun[]
   /** The tasks and sessions this node owns, and the task names it serves. */

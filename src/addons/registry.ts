@@ -208,6 +208,7 @@ export class AddonRegistry {
       refusedConnections: () => host.refusedConnections(),
       certificateNotAfter: () => host.certificateNotAfter(),
       certificateRevoked: serial => host.certificateRevoked(serial),
+      moduleCacheBytes: () => host.moduleCacheBytes(),
       pipelines: () => host.pipelines(),
       get tasks () { return host.tasks },
       tasksOverview: () => host.tasksOverview(),

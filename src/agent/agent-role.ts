@@ -71,6 +71,11 @@ export class AgentRole {
     await this.service.start()
   }
 
+  /** Bytes of the module cache (shipped stage and task bundles), as its quota counts them: `gridd_module_cache_bytes`. */
+  get moduleCacheBytes (): number {
+    return this.modules.cacheBytes
+  }
+
   /** Runs another peer's code on this node as shipped code (see AgentService.spawnShipped). */
   async spawnShipped (request: Parameters<AgentService['spawnShipped']>[0], self: string): Promise<LocalWorker> {
     return await this.service.spawnShipped(request, self)

@@ -60,6 +60,11 @@ export class StageModules {
     return this.started().dir
   }
 
+  /** Bytes of shipped bundles the cache holds, in whole blocks as its quota counts them (0 before the start). */
+  get cacheBytes (): number {
+    return this.cache?.bytes ?? 0
+  }
+
   get moduleDirs (): string[] {
     return this.dirs
   }

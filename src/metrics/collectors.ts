@@ -24,7 +24,7 @@ function add (a: StageSummary, b: StageSummary): Pick<StageSummary, 'processed' 
  * several nodes may share a process). Gauges read the node's state when
  * scraped; item counters add finished runs to the live totals of running ones.
  */
-export function createRegistry (node: Pick<AddonHost, 'self' | 'members' | 'pipelines' | 'connectedPeers' | 'rejectedMessages' | 'certificateNotAfter' | 'tasksOverview'> & Partial<Pick<AddonHost, 'refusedConnections'>>): { registry: Registry, track: (run: PipelineRun) => void } {
+export function createRegistry (node: Pick<AddonHost, 'self' | 'members' | 'pipelines' | 'connectedPeers' | 'rejectedMessages' | 'certificateNotAfter' | 'tasksOverview'> & Partial<Pick<AddonHost, 'refusedConnections' | 'moduleCacheBytes'>>): { registry: Registry, track: (run: PipelineRun) => void } {
   const registry = new Registry()
   const finished = new Map<string, StageSummary>()
   let forgottenDecisions = 0
@@ -155,6 +155,10 @@ export function createRegistry (node: Pick<AddonHost, 'self' | 'members' | 'pipe
   new Gauge({
     name: 'gridd_certificate_expiry_seconds', help: 'Seconds until this node\'s certificate expires (the node warns within 30 days; negative once expired)', registers: [registry],
     collect () { this.set(Math.round((node.certificateNotAfter() - Date.now()) / 1000)) }
+  })
+  new Gauge({
+    name: 'gridd_module_cache_bytes', help: 'Bytes of this agent\'s cache of shipped stage and task code on disk, in whole 4 KiB blocks as its quota (--module-cache-mb) counts them; 0 on a node that is not an agent', registers: [registry],
+    collect () { this.set(node.moduleCacheBytes?.() ?? 0) }
   })
   taskMetrics(registry, node)
   return { registry, track }

@@ -1,6 +1,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { fileURLToPath } from 'node:url'
 import { freemem } from 'node:os'
+import { readdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { GridNode } from '../../src/node.ts'
 import { metricsAddon } from '../../src/metrics/addon.ts'
 import { GridFixture } from './helpers/grid-fixture.ts'
@@ -71,6 +73,8 @@ describe('the metrics add-on, scraped', () => {
     // one peer (the agent): one connection, or two if both sides dialled at once
     expect(value(live, 'gridd_libp2p_connections')).toBeGreaterThanOrEqual(1)
     expect(value(live, 'gridd_libp2p_connections')).toBeLessThanOrEqual(2)
+    // not an agent: no module cache
+    expect(value(live, 'gridd_module_cache_bytes')).toBe(0)
     // this machine's free memory, as the OS reports it (within 25 %: other processes come and go)
     const freeMb = freemem() / 1024 / 1024
     expect(Math.abs(value(live, 'gridd_load', { measure: 'memory_free_mb' })! - freeMb)).toBeLessThan(freeMb * 0.25)
@@ -148,7 +152,8 @@ describe('the metrics add-on, scraped', () => {
   it('an agent process serves its own metrics with --metrics: its workers by stage', async () => {
     const port = await freePort()
     // weight 100: placement prefers this agent for the next worker
-    const metered = await grid.start('n3', ['--agent', '--workers', '2', '--cpu', '2', '--memory', '2048', '--weight', '100', '--metrics', String(port), '--peer', agent.address])
+    const dataDir = join(grid.dir, 'data-n3')
+    const metered = await grid.start('n3', ['--agent', '--workers', '2', '--cpu', '2', '--memory', '2048', '--weight', '100', '--metrics', String(port), '--peer', agent.address, '--data-dir', dataDir])
     await metered.firstLine(l => l.msg === 'metrics listening')
     await eventually(() => owner.members().some(m => m.id === metered.peerId && m.state === 'alive') ? true : undefined)
     const worker = await owner.workers.spawn({ stage: 'metered', module: stage('plain.mjs') })
@@ -158,6 +163,12 @@ describe('the metrics add-on, scraped', () => {
       expect(value(samples, 'gridd_agent_workers', { stage: 'metered' })).toBe(1)
       expect(value(samples, 'gridd_load', { measure: 'max_workers' })).toBe(2)
       expect(value(samples, 'gridd_members', { state: 'alive' })).toBe(3)
+      // the stage's bundle was shipped into its module cache: what the files there take, in whole 4 KiB blocks
+      const modules = join(dataDir, 'modules')
+      const files = (await readdir(modules)).filter(f => f.endsWith('.mjs'))
+      expect(files).toHaveLength(1)
+      const onDisk = (await Promise.all(files.map(async f => (await stat(join(modules, f))).size))).reduce((n, size) => n + Math.max(1, Math.ceil(size / 4096)) * 4096, 0)
+      expect(value(samples, 'gridd_module_cache_bytes')).toBe(onDisk)
       // the agent process's own figures, under the names stock Node.js dashboards read
       expect(value(samples, 'process_resident_memory_bytes')).toBeGreaterThan(10 * 1024 * 1024)
       expect(value(samples, 'process_cpu_seconds_total')).toBeGreaterThan(0)

@@ -28,6 +28,7 @@ class StubHost extends EventEmitter<GridNodeEvents> implements AddonHost {
   pipelines (): [] { return [] }
   certificateNotAfter (): number { return 0 }
   certificateRevoked (): boolean { return false }
+  moduleCacheBytes (): number { return 0 }
   tasksOverview (): TasksOverview { return emptyOverview() }
   channel (name: string): Channel { return { name } as unknown as Channel }
 }

@@ -29,6 +29,7 @@ class StubHost extends EventEmitter<GridNodeEvents> implements AddonHost {
   readonly tasks = {} as unknown as AddonTasks
   certificateNotAfter (): number { return 0 }
   certificateRevoked (): boolean { return false }
+  moduleCacheBytes (): number { return 0 }
   tasksOverview (): TasksOverview { return emptyOverview() }
   channel (): Channel { throw new Error('not used') }
 }

@@ -2,17 +2,22 @@ import type { PeerId } from '@libp2p/interface'
 import type { Membership } from './membership/membership.ts'
 import type { Member } from './membership/member.ts'
 import { MEMBER_EVENT_TYPES } from './membership/events.ts'
-import type { GridNodeEvents } from './node-events.ts'
+import type { GridNodeEvents, PeerEvent } from './node-events.ts'
 import type { GridLibp2p } from './transport/libp2p.ts'
 import type { Service } from './lifecycle/service.ts'
 
 type Notify = <E extends keyof GridNodeEvents>(event: E, ...args: GridNodeEvents[E]) => void
 
 /** The node's part that relays libp2p's peer events and membership's member events as the node's own events. */
-export function nodeEventRelay (libp2p: GridLibp2p, membership: Membership, notify: Notify): Service {
+export function nodeEventRelay (libp2p: GridLibp2p, membership: Membership, notify: Notify, nameOf: (peer: string) => string | undefined): Service {
   const relays = MEMBER_EVENT_TYPES.map(type => [type, (member: Member) => { notify(type, member) }] as const)
-  const onConnect = (evt: CustomEvent<PeerId>): void => { notify('peer:connect', { id: evt.detail.toString() }) }
-  const onDisconnect = (evt: CustomEvent<PeerId>): void => { notify('peer:disconnect', { id: evt.detail.toString() }) }
+  const peerEvent = (evt: CustomEvent<PeerId>): PeerEvent => {
+    const id = evt.detail.toString()
+    const name = nameOf(id)
+    return name == null ? { id } : { id, name }
+  }
+  const onConnect = (evt: CustomEvent<PeerId>): void => { notify('peer:connect', peerEvent(evt)) }
+  const onDisconnect = (evt: CustomEvent<PeerId>): void => { notify('peer:disconnect', peerEvent(evt)) }
   const unlisten = (): void => {
     libp2p.removeEventListener('peer:connect', onConnect)
     libp2p.removeEventListener('peer:disconnect', onDisconnect)

@@ -4,6 +4,8 @@ import type { PipelineRun } from './pipeline/run.ts'
 export interface PeerEvent {
   /** The remote peer id (derived from its verified certificate). */
   id: string
+  /** Its certificate's name (subject CN), when this node verified one for it: what an operator recognizes. */
+  name?: string
 }
 
 /** Typed events of a GridNode (Node's EventEmitter: `node.on('peer:connect', ({ id }) => …)`). */

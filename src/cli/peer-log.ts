@@ -18,6 +18,8 @@ interface PeerLine {
   latest: Kind
   /** The line that says `latest` at the window's end, while events are held. */
   flush?: NodeJS.Timeout
+  /** Its certificate's name, as last given (a disconnect after its certificate was dropped comes without). */
+  name?: string
 }
 
 /**
@@ -38,12 +40,13 @@ export class PeerLog {
     this.now = now
   }
 
-  connected (peer: string): void {
-    this.event('peer connected', peer)
+  /** `name`: the certificate's (subject CN), when the node verified one. */
+  connected (peer: string, name?: string): void {
+    this.event('peer connected', peer, name)
   }
 
-  disconnected (peer: string): void {
-    this.event('peer disconnected', peer)
+  disconnected (peer: string, name?: string): void {
+    this.event('peer disconnected', peer, name)
   }
 
   /** Drops the lines held for later (the node stops). */
@@ -52,21 +55,23 @@ export class PeerLog {
     this.seen.clear()
   }
 
-  private event (kind: Kind, peer: string): void {
+  private event (kind: Kind, peer: string, given?: string): void {
     const now = this.now()
     const line = this.seen.get(peer)
+    const name = given ?? line?.name
     if (line != null && now - line.at < WINDOW_MS) {
       line.held++
       line.latest = kind
       line.lastEventAt = Date.now()
-      line.flush ??= setTimeout(() => { this.write(peer, line.latest, line.held, line.lastEventAt) }, Math.min(WINDOW_MS, line.at + WINDOW_MS - now)).unref()
+      line.name = name
+      line.flush ??= setTimeout(() => { this.write(peer, line.latest, line.held, line.name, line.lastEventAt) }, Math.min(WINDOW_MS, line.at + WINDOW_MS - now)).unref()
       return
     }
-    this.write(peer, kind, line?.held ?? 0)
+    this.write(peer, kind, line?.held ?? 0, name)
   }
 
   /** `eventAt`: when the event the line gives happened, for one written at the window's end. */
-  private write (peer: string, kind: Kind, held: number, eventAt?: number): void {
+  private write (peer: string, kind: Kind, held: number, name: string | undefined, eventAt?: number): void {
     const previous = this.seen.get(peer)
     clearTimeout(previous?.flush)
     this.seen.delete(peer)
@@ -75,7 +80,8 @@ export class PeerLog {
       clearTimeout(line.flush)
       this.seen.delete(oldest)
     }
-    this.seen.set(peer, { at: this.now(), lastEventAt: Date.now(), held: 0, latest: kind })
-    this.log.info(held > 0 ? { peer, sinceLastLine: held, ...(eventAt == null ? {} : { eventAt: new Date(eventAt).toISOString() }) } : { peer }, kind)
+    this.seen.set(peer, { at: this.now(), lastEventAt: Date.now(), held: 0, latest: kind, name })
+    const named = name == null ? { peer } : { peer, name }
+    this.log.info(held > 0 ? { ...named, sinceLastLine: held, ...(eventAt == null ? {} : { eventAt: new Date(eventAt).toISOString() }) } : named, kind)
   }
 }

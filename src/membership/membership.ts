@@ -312,7 +312,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
       const { member } = event
       this.core.noteEvent(event)
       this.connections.observe(event, now)
-      this.eventLines.info({ member: member.id, state: member.state, incarnation: member.incarnation }, event.type)
+      // its certificate's name when a handshake verified one: an operator reads "node-b", not a peer id
+      const name = this.roles.get(member.id)?.name
+      this.eventLines.info({ member: member.id, ...(name == null ? {} : { name }), state: member.state, incarnation: member.incarnation }, event.type)
       this.emit(event.type, member)
     }
     // a suspicion of our own (or its end) is news for the grid now, not at the next period

@@ -14,6 +14,6 @@ it('exports the types of what GridNode takes and returns', () => {
   expectTypeOf<ReturnType<GridNode['status']>>().toEqualTypeOf<StatusReport>()
   expectTypeOf<ReturnType<GridNode['rejectedMessages']>>().toEqualTypeOf<RejectedCount[]>()
   expectTypeOf<ReturnType<GridNode['tasksOverview']>>().toEqualTypeOf<TasksOverview>()
-  expectTypeOf<GridNodeListener<'peer:connect'>>().parameters.toEqualTypeOf<[{ id: string }]>()
+  expectTypeOf<GridNodeListener<'peer:connect'>>().parameters.toEqualTypeOf<[{ id: string, name?: string }]>()
   expectTypeOf<Parameters<WorkerHandle['process']>[1]>().toEqualTypeOf<ProcessOptions | undefined>()
 })

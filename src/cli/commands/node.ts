@@ -186,8 +186,8 @@ async function runNode (flags: NodeFlags): Promise<void> {
   if (found != null) logger.info({ source: found.source }, 'TLS material loaded')
   // an issuer (--ca-key) holds the CA key by design: the warning is for nodes that should not
   if (found?.certsDir != null && flags.caKey == null) await warnOfCaKeys(found.certsDir, logger)
-  node.on('peer:connect', ({ id }) => { peers.connected(id) })
-  node.on('peer:disconnect', ({ id }) => { peers.disconnected(id) })
+  node.on('peer:connect', ({ id, name }) => { peers.connected(id, name) })
+  node.on('peer:disconnect', ({ id, name }) => { peers.disconnected(id, name) })
   try {
     // built-ins load only when asked for: an idle node does not pay for web servers or prom-client
     if (flags.metrics != null) await node.use((await import('../../metrics/addon.ts')).metricsAddon, { port: flags.metrics, host: flags.metricsHost })

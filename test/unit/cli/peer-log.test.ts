@@ -41,3 +41,21 @@ it('the last line about a peer is the state it is in: a reconnect within the win
   expect(lines).toHaveLength(2)
   peers.close()
 })
+
+it('lines name the peer by its certificate when given, a disconnect that comes without the name included', () => {
+  vi.useFakeTimers({ now: 0 })
+  const { lines, peers } = recorded()
+  peers.connected('A', 'node-a')
+  peers.connected('B')
+  expect(lines).toMatchObject([{ msg: 'peer connected', peer: 'A', name: 'node-a' }, { msg: 'peer connected', peer: 'B' }])
+  expect(lines[1]).not.toHaveProperty('name')
+  // its certificate dropped (revoked): the disconnect comes without a name, the line still gives the one known
+  vi.advanceTimersByTime(1000)
+  peers.disconnected('A')
+  vi.advanceTimersByTime(60_000)
+  expect(lines.at(-1)).toMatchObject({ msg: 'peer disconnected', peer: 'A', name: 'node-a', sinceLastLine: 1 })
+  vi.advanceTimersByTime(60_000)
+  peers.disconnected('A')
+  expect(lines.at(-1)).toMatchObject({ msg: 'peer disconnected', peer: 'A', name: 'node-a' })
+  peers.close()
+})

@@ -116,7 +116,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     })
     this.addons = new AddonRegistry(this, libp2p, root, credentials)
     this.channels = new Channels(libp2p, this.membership, config.channels, root, keyPem, credentials)
-    this.deployments = new DeploymentsPart({ self: this.peerId, dataDir, channel: name => this.channels.channel(name, { internal: true }), members: () => this.members(), pipeline: (name, init) => this.pipeline(name, init), log: root, init: config.deployments })
+    this.deployments = new DeploymentsPart({ self: this.peerId, dataDir, channel: name => this.channels.channel(name, { internal: true }), members: () => this.members(), selfRevoked: () => this.ownCertificateRevoked(), pipeline: (name, init) => this.pipeline(name, init), log: root, init: config.deployments })
     this.services = new ServiceList(this.serviceList(addons ?? []), { log, stopTimeoutMs: config.stopTimeoutMs })
   }
 
@@ -184,6 +184,11 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   /** Whether the newest CRL this node holds lists `serial` (normalized lower-case hex). */
   certificateRevoked (serial: string): boolean {
     return this.trust.isRevoked(serial)
+  }
+
+  /** Whether the newest CRL this node holds lists this node's own certificate: then it stands down from the grid's deployments and schedules. */
+  ownCertificateRevoked (): boolean {
+    return this.trust.ownRevoked()
   }
 
   /** The member table: every other member this node knows of, never itself. */

@@ -36,6 +36,8 @@ export interface AddonHost {
   certificateRevoked: (serial: string) => boolean
   /** Bytes of this agent's module cache of shipped code (0 on a node that is not an agent). */
   moduleCacheBytes: () => number
+  /** Whether the newest CRL this node holds lists this node's own certificate (it stands down from the grid's deployments and schedules). */
+  ownCertificateRevoked: () => boolean
   /** The pipeline runs this node owns that have not finished yet. */
   pipelines: () => PipelineRun[]
   /** The tasks and sessions this node owns, and the task names it serves. */

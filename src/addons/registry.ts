@@ -209,6 +209,7 @@ export class AddonRegistry {
       certificateNotAfter: () => host.certificateNotAfter(),
       certificateRevoked: serial => host.certificateRevoked(serial),
       moduleCacheBytes: () => host.moduleCacheBytes(),
+      ownCertificateRevoked: () => host.ownCertificateRevoked(),
       pipelines: () => host.pipelines(),
       get tasks () { return host.tasks },
       tasksOverview: () => host.tasksOverview(),

@@ -42,7 +42,7 @@ export interface ApiServer {
  * a rate limit per subject (webhooks: per address), a Host/Origin check, and
  * one route module per concern (tasks, sessions, members, live output, webhooks).
  */
-export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'members' | 'self' | 'tasks' | 'log' | 'certificateRevoked' | 'channel' | 'handle'>, options: ApiOptions): Promise<ApiServer> {
+export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'members' | 'self' | 'tasks' | 'log' | 'certificateRevoked' | 'channel' | 'handle'> & Partial<Pick<AddonContext, 'ownCertificateRevoked'>>, options: ApiOptions): Promise<ApiServer> {
   const settings = apiSettings(options)
   if (!Number.isInteger(settings.port) || settings.port < 0 || settings.port > 65535) throw new ConfigError('api port', `must be 0..65535, got ${String(settings.port)}`)
   const verify = settings.jwt == null ? undefined : await jwtVerifier(settings.jwt)

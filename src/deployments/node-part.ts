@@ -27,6 +27,8 @@ export interface DeploymentsPartDeps {
   dataDir: string
   channel: (name: string) => Channel
   members: () => Member[]
+  /** Whether this node holds a CRL that revokes its own certificate (it runs no deployment). */
+  selfRevoked: () => boolean
   pipeline: (name: string, init: PipelineInit) => PipelineRun
   log: Logger
   init: RunnerInit & { run?: boolean }
@@ -54,6 +56,7 @@ export class DeploymentsPart {
       channel,
       codeDir: join(this.deps.dataDir, 'deployments'),
       members: this.deps.members,
+      selfRevoked: this.deps.selfRevoked,
       pipeline: this.deps.pipeline,
       log: this.deps.log.child({ component: 'deployments' }),
       run: run !== false

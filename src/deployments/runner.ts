@@ -46,6 +46,8 @@ export interface RunnerComponents {
   store: DeploymentStore
   code: CodeStore
   members: () => Member[]
+  /** Whether this node holds a CRL that revokes its own certificate: then it runs no deployment. */
+  selfRevoked?: () => boolean
   pipeline: (name: string, init: PipelineInit) => PipelineRun
   log: Logger
 }
@@ -100,7 +102,7 @@ export class DeploymentRunner {
 
   /** Who runs a deployment (the member every node elects), as this node sees the grid now: the candidates read once, asked per deployment. */
   electorate (now: number = Date.now()): (name: string) => string | undefined {
-    const candidates = [...this.adverts.candidates(this.c.store.candidates(), now, aliveMembers(this.c.self, this.c.members(), this.c.store.channel)).keys()]
+    const candidates = [...this.adverts.candidates(this.c.store.candidates(), now, aliveMembers(this.c.self, this.c.members(), this.c.store.channel, this.c.selfRevoked)).keys()]
     return name => electHolder(name, candidates)
   }
 

@@ -20,6 +20,8 @@ export interface DeploymentsComponents {
   /** Where this member writes the code it loads (`<data dir>/deployments`). */
   codeDir: string
   members: () => Member[]
+  /** Whether this node holds a CRL that revokes its own certificate (it runs no deployment). */
+  selfRevoked?: () => boolean
   pipeline: (name: string, init: PipelineInit) => PipelineRun
   log: Logger
   /** False: this member stores and shows deployments but never runs one. */
@@ -41,7 +43,7 @@ export class Deployments {
     this.c = components
     this.store = new DeploymentStore(components.channel)
     this.code = new CodeStore(components.channel, components.codeDir)
-    this.runner = new DeploymentRunner({ self: components.self, store: this.store, code: this.code, members: components.members, pipeline: components.pipeline, log: components.log }, init)
+    this.runner = new DeploymentRunner({ self: components.self, store: this.store, code: this.code, members: components.members, selfRevoked: components.selfRevoked, pipeline: components.pipeline, log: components.log }, init)
   }
 
   start (): void {

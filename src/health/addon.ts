@@ -16,8 +16,10 @@ export interface HealthOptions {
 }
 
 /** What `/readyz` answers: ready, and why (or why not). */
-export function readiness (ctx: Pick<AddonContext, 'members'>, alone: boolean): { ready: boolean, members: number, reason: string } {
+export function readiness (ctx: Pick<AddonContext, 'members'> & Partial<Pick<AddonContext, 'ownCertificateRevoked'>>, alone: boolean): { ready: boolean, members: number, reason: string } {
   const members = ctx.members().filter(m => m.state === 'alive' || m.state === 'suspect').length
+  // every member refuses it, and it stands down from the grid's jobs: nothing should be routed to it
+  if (ctx.ownCertificateRevoked?.() === true) return { ready: false, members, reason: 'this node\'s certificate is revoked' }
   if (members > 0) return { ready: true, members, reason: 'joined' }
   if (alone) return { ready: true, members, reason: 'alone by design (no peer to join)' }
   return { ready: false, members, reason: 'no member seen yet' }
@@ -26,7 +28,7 @@ export function readiness (ctx: Pick<AddonContext, 'members'>, alone: boolean): 
 /**
  * `grid node --health <port>`: `GET /healthz` answers 200 while the process
  * serves (liveness); `GET /readyz` answers 200 once the node has started and
- * joined (it sees a live member, or it was given no peer), else 503 (readiness).
+ * joined (it sees a live member, or it was given no peer) and its certificate is not revoked, else 503 (readiness).
  * Installed when the node has started, so a probe before that finds nothing listening.
  */
 export const healthAddon = defineAddon<HealthOptions>({

@@ -83,21 +83,33 @@ export class FreshAdverts<A extends RefreshedAdvert> {
    * The candidates of a lease as this node sees them: the members in `alive` (this node counts as alive)
    * whose advert is fresh. This node leaves itself out once its clock has run too far ahead for the others
    * (`selfAheadMs`, ClockWatch) as long as they take to age its advert out, so that both sides move at
-   * about the same time and it goes on holding what it holds meanwhile.
+   * about the same time and it goes on holding what it holds meanwhile; and at once when it holds a CRL
+   * that revokes its own certificate (`selfRevoked`): cut off from every member, it would see them all dead
+   * and run every job beside them.
    */
-  candidates (adverts: Map<string, A>, now: number, members: { alive: Set<string>, self: string, selfAheadMs: number }): Map<string, A> {
+  candidates (adverts: Map<string, A>, now: number, members: SelfAndAlive): Map<string, A> {
     const out = new Map<string, A>()
     for (const [peer, advert] of this.fresh(adverts, now)) {
-      if (peer === members.self ? members.selfAheadMs >= this.staleMs : !members.alive.has(peer)) continue
+      if (peer === members.self ? members.selfRevoked === true || members.selfAheadMs >= this.staleMs : !members.alive.has(peer)) continue
       out.set(peer, advert)
     }
     return out
   }
 }
 
-/** This node's view of the members for `FreshAdverts.candidates`: the alive ones and itself, and how long its clock has run ahead. */
-export function aliveMembers (self: string, members: Array<Pick<Member, 'id' | 'state'>>, channel: Pick<Channel, 'clockAheadForMs'>): { alive: Set<string>, self: string, selfAheadMs: number } {
-  return { alive: aliveIds(members), self, selfAheadMs: channel.clockAheadForMs() }
+/** This node's view of the members for `FreshAdverts.candidates`. */
+export interface SelfAndAlive {
+  alive: Set<string>
+  self: string
+  /** How long this node's clock has run too far ahead for the others. */
+  selfAheadMs: number
+  /** Whether the newest CRL this node holds lists its own certificate. */
+  selfRevoked?: boolean
+}
+
+/** This node's view of the members for `FreshAdverts.candidates`: the alive ones and itself, how long its clock has run ahead, whether it is revoked. */
+export function aliveMembers (self: string, members: Array<Pick<Member, 'id' | 'state'>>, channel: Pick<Channel, 'clockAheadForMs'>, selfRevoked: () => boolean = () => false): SelfAndAlive {
+  return { alive: aliveIds(members), self, selfAheadMs: channel.clockAheadForMs(), selfRevoked: selfRevoked() }
 }
 
 function aliveIds (members: Array<Pick<Member, 'id' | 'state'>>): Set<string> {

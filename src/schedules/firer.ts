@@ -31,6 +31,8 @@ export interface FirerComponents {
   store: ScheduleStore
   tasks: Pick<AddonTasks, 'submit' | 'registeredModule'>
   members: () => Member[]
+  /** Whether this node holds a CRL that revokes its own certificate: then it fires no schedule. */
+  selfRevoked?: () => boolean
   log: Logger
 }
 
@@ -162,7 +164,7 @@ export class Firer {
    */
   electorate (now: number = this.now()): (schedule: Schedule) => string | undefined {
     const byTask = new Map<string, string[]>()
-    for (const [peer, advert] of this.adverts.candidates(this.c.store.firers(), now, aliveMembers(this.c.self, this.c.members(), this.c.store.channel))) {
+    for (const [peer, advert] of this.adverts.candidates(this.c.store.firers(), now, aliveMembers(this.c.self, this.c.members(), this.c.store.channel, this.c.selfRevoked))) {
       for (const task of new Set(advert.tasks)) {
         const peers = byTask.get(task)
         if (peers == null) byTask.set(task, [peer])

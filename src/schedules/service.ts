@@ -15,6 +15,8 @@ export interface ScheduleServiceComponents {
   channel: Channel
   tasks: Pick<AddonTasks, 'submit' | 'registeredModule' | 'registeredNames'>
   members: () => Member[]
+  /** Whether this node holds a CRL that revokes its own certificate (it fires no schedule). */
+  selfRevoked?: () => boolean
   log: Logger
 }
 
@@ -57,7 +59,7 @@ export class ScheduleService {
   constructor (components: ScheduleServiceComponents, init: FirerInit = {}) {
     this.c = components
     this.store = new ScheduleStore(components.channel)
-    this.firer = new Firer({ self: components.self, store: this.store, tasks: components.tasks, members: components.members, log: components.log }, init)
+    this.firer = new Firer({ self: components.self, store: this.store, tasks: components.tasks, members: components.members, selfRevoked: components.selfRevoked, log: components.log }, init)
   }
 
   /** Advertises this node as a firer of its registered task names and starts firing. */

@@ -9,10 +9,10 @@ import { SCHEDULES_PROTOCOL, answerScheduleRequest, scheduleRequestSchema } from
  * first, so this node does not claim leases from an empty view), this node
  * advertised as a firer, and the CLI's protocol (clients and up).
  */
-export async function startSchedules (ctx: Pick<AddonContext, 'peerId' | 'members' | 'tasks' | 'log' | 'channel' | 'handle'>, init: FirerInit = {}): Promise<ScheduleService> {
+export async function startSchedules (ctx: Pick<AddonContext, 'peerId' | 'members' | 'tasks' | 'log' | 'channel' | 'handle'> & Partial<Pick<AddonContext, 'ownCertificateRevoked'>>, init: FirerInit = {}): Promise<ScheduleService> {
   const channel = ctx.channel(SCHEDULES_CHANNEL)
   await channel.ready
-  const service = new ScheduleService({ self: ctx.peerId, channel, tasks: ctx.tasks, members: ctx.members, log: ctx.log.child({ component: 'schedules' }) }, init)
+  const service = new ScheduleService({ self: ctx.peerId, channel, tasks: ctx.tasks, members: ctx.members, selfRevoked: ctx.ownCertificateRevoked, log: ctx.log.child({ component: 'schedules' }) }, init)
   await ctx.handle(SCHEDULES_PROTOCOL, (request, from) => answerScheduleRequest(service, request as never, from), scheduleRequestSchema, { roles: ['client', 'member', 'admin'] })
   service.start()
   return service

@@ -83,6 +83,11 @@ export class NodeTrust {
     }
   }
 
+  /** Whether the CRL held lists this node's own certificate. */
+  ownRevoked (): boolean {
+    return this.crls.isRevoked(this.ownSerial)
+  }
+
   /** Bad CRLs received, for `gridd_rejected_messages_total`. */
   rejected (): RejectedCount[] {
     return this.revocation?.rejected() ?? []

@@ -29,6 +29,7 @@ class StubHost extends EventEmitter<GridNodeEvents> implements AddonHost {
   certificateNotAfter (): number { return 0 }
   certificateRevoked (): boolean { return false }
   moduleCacheBytes (): number { return 0 }
+  ownCertificateRevoked (): boolean { return false }
   tasksOverview (): TasksOverview { return emptyOverview() }
   channel (name: string): Channel { return { name } as unknown as Channel }
 }

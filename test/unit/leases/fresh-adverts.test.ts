@@ -68,3 +68,13 @@ it('an advert unchanged for 12 stale ages (an hour at least) of a peer that is n
   expect(fresh.abandoned(3_600_000, alive)).toEqual([])
   expect(fresh.abandoned(3_660_000, alive)).toEqual(['gone'])
 })
+
+it('a node holding a CRL that revokes its own certificate is no candidate of its own leases, whatever it sees of the others', () => {
+  const fresh = new FreshAdverts()
+  const adverts = new Map([['self', { at: 0 }], ['B', { at: 0 }]])
+  const view = { alive: new Set<string>(), self: 'self', selfAheadMs: 0 }
+  // cut off from every member (they dropped it), it sees them all dead: before, it was the only candidate
+  expect([...fresh.candidates(adverts, 0, view).keys()]).toEqual(['self'])
+  expect([...fresh.candidates(adverts, 0, { ...view, selfRevoked: true }).keys()]).toEqual([])
+  expect([...fresh.candidates(adverts, 0, { ...view, alive: new Set(['B']), selfRevoked: true }).keys()]).toEqual(['B'])
+})

@@ -30,6 +30,7 @@ class StubHost extends EventEmitter<GridNodeEvents> implements AddonHost {
   certificateNotAfter (): number { return 0 }
   certificateRevoked (): boolean { return false }
   moduleCacheBytes (): number { return 0 }
+  ownCertificateRevoked (): boolean { return false }
   tasksOverview (): TasksOverview { return emptyOverview() }
   channel (): Channel { throw new Error('not used') }
 }

@@ -34,6 +34,11 @@ export interface Condemned {
   closed: number
   /** Whether the peer was dropped: no certificate it presented on an open connection is still valid. */
   dropped: boolean
+  /**
+   * Aborts the condemned connections `dropWhere` was told to spare (they no longer speak for the
+   * peer: nothing it sends on them is authorized); present only when there are some.
+   */
+  abortSpared?: () => void
 }
 
 /** Peers remembered after their connections close (their roles still decide relayed gossip). */
@@ -150,17 +155,22 @@ export class PeerCredentials {
    * wrong with it: "expired", "is revoked"). A peer whose remembered certificate is condemned keeps
    * the newest one still valid on an open connection, or is dropped (as `drop`) if none is left.
    * Peers only remembered (not connected) are judged too: gossip they wrote stays refused.
+   * A condemned connection whose certificate `spare` accepts is untracked like the others but left
+   * open, for the caller's own last message on it, until it calls the peer's `abortSpared`.
    */
-  dropWhere (test: (credential: PeerCredential) => boolean, why = 'is no longer valid'): Condemned[] {
+  dropWhere (test: (credential: PeerCredential) => boolean, why = 'is no longer valid', spare?: (peer: string, credential: PeerCredential) => boolean): Condemned[] {
     const condemned: Condemned[] = []
     for (const peer of new Set([...this.byPeer.keys(), ...this.open.keys()])) {
       const remembered = this.byPeer.get(peer)
       const closing = [...this.open.get(peer) ?? []].filter(([, credential]) => test(credential))
       const rememberedCondemned = remembered != null && test(remembered)
       if (closing.length === 0 && !rememberedCondemned) continue
+      const spared: Array<() => void> = []
       for (const [connection, credential] of closing) {
         this.untrack(peer, connection)
-        connection.abort(new ForbiddenError(`peer ${peer}'s certificate ${credential.serial} ${why}`))
+        const abort = (): void => { connection.abort(new ForbiddenError(`peer ${peer}'s certificate ${credential.serial} ${why}`)) }
+        if (spare?.(peer, credential) === true) spared.push(abort)
+        else abort()
       }
       // what is left open presented only valid certificates: the newest of them speaks for the peer
       const valid = this.newestOpen(peer)
@@ -173,7 +183,8 @@ export class PeerCredentials {
         }
       }
       const credential = rememberedCondemned ? remembered : closing[0]?.[1]
-      if (credential != null) condemned.push({ peer, credential, closed: closing.length, dropped })
+      if (credential != null) condemned.push({ peer, credential, closed: closing.length, dropped, ...(spared.length > 0 ? { abortSpared: () => { for (const abort of spared) abort() } } : {}) })
+      else for (const abort of spared) abort()
     }
     return condemned
   }

@@ -30,21 +30,44 @@ export async function dropPeer (libp2p: TrustLibp2p, credentials: Pick<PeerCrede
   await libp2p.hangUp(peer, { signal: AbortSignal.timeout(CLOSE_TIMEOUT_MS) }).catch(() => {})
 }
 
+/** The most a farewell may hold a condemned connection open. */
+export const FAREWELL_MS = 1000
+
+/**
+ * A last message to a dropped peer on its condemned connections (the CRL that condemns it: else a
+ * revoked member never learns it, and goes on as a partitioned grid of one). Its credential is gone
+ * already, so nothing it sends on them is served; only this node's own message uses them.
+ */
+export interface Farewell {
+  /** Whether the connections on which `peer` presented a condemned certificate stay open for the farewell. */
+  spare: (peer: string, credential: PeerCredential) => boolean
+  /** Says it; the connections are aborted once it settles, or after FAREWELL_MS whatever it does. */
+  say: (peer: PeerId) => Promise<void>
+}
+
 /**
  * Closes every connection that presented a certificate `test` condemns (at once: a reset, not the
  * graceful close `dropPeer` gives a peer, so nothing more is served on it), hangs up on every peer
  * left with no valid certificate, and drops those only remembered (gossip they wrote is refused
- * whoever relays it). `why` completes "its certificate …": "expired", "is revoked".
+ * whoever relays it). `why` completes "its certificate …": "expired", "is revoked". With `farewell`,
+ * a dropped peer's connections it spares are aborted only once it has had its say (bounded).
  */
-export function enforceCredentials (libp2p: TrustLibp2p, credentials: Pick<PeerCredentials, 'drop' | 'dropWhere'>, test: (credential: PeerCredential) => boolean, why: string, log: Logger): void {
+export function enforceCredentials (libp2p: TrustLibp2p, credentials: Pick<PeerCredentials, 'drop' | 'dropWhere'>, test: (credential: PeerCredential) => boolean, why: string, log: Logger, farewell?: Farewell): void {
   const connected = new Map<string, PeerId>()
   for (const connection of libp2p.getConnections()) connected.set(connection.remotePeer.toString(), connection.remotePeer)
-  for (const { peer, credential, closed, dropped } of credentials.dropWhere(test, why)) {
+  for (const { peer, credential, closed, dropped, abortSpared } of credentials.dropWhere(test, why, farewell?.spare)) {
     const fields = { peer, name: credential.name, serial: credential.serial, notAfter: Number.isFinite(credential.notAfter) ? new Date(credential.notAfter).toISOString() : undefined }
     const id = connected.get(peer)
+    const farewellTo = farewell != null && abortSpared != null && dropped ? id : undefined
+    if (farewellTo == null) abortSpared?.()
     if (dropped && (id != null || closed > 0)) {
       log.warn(fields, `disconnected peer ${peer} ("${credential.name}"): its certificate ${why}`)
-      if (id != null) void dropPeer(libp2p, credentials, id)
+      if (farewellTo != null && farewell != null && abortSpared != null) {
+        void bounded(farewell.say(farewellTo), FAREWELL_MS).finally(() => {
+          abortSpared()
+          void dropPeer(libp2p, credentials, farewellTo)
+        })
+      } else if (id != null) void dropPeer(libp2p, credentials, id)
     } else if (dropped) {
       // a remembered peer's credential vouched for gossip it wrote (relayed by others) until now
       log.debug(fields, `dropped remembered peer ${peer} ("${credential.name}"): its certificate ${why}`)
@@ -54,4 +77,11 @@ export function enforceCredentials (libp2p: TrustLibp2p, credentials: Pick<PeerC
       log.info(fields, `certificate ${credential.serial} of peer ${peer} ("${credential.name}") ${why}; the peer stays, on another certificate of the same key still presented on an open connection`)
     }
   }
+}
+
+/** Settles when `work` does (its error ignored) or after `ms`, whichever is first. */
+async function bounded (work: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  await Promise.race([work.catch(() => {}), new Promise<void>(resolve => { timer = setTimeout(resolve, ms) })])
+  clearTimeout(timer)
 }

@@ -3,7 +3,7 @@ import type { PeerCredentials } from './credentials.ts'
 import type { CrlStore } from './crl-store.ts'
 import type { VerifiedCrl } from './crl-parse.ts'
 import { CRL_PROTOCOL, crlHandler, offerCrl } from './crl-protocol.ts'
-import { connectedPeersWhere, enforceCredentials } from './drop-peer.ts'
+import { FAREWELL_MS, connectedPeersWhere, enforceCredentials } from './drop-peer.ts'
 import type { TrustLibp2p } from './drop-peer.ts'
 import { guarded } from './guard.ts'
 import { Rejections } from '../transport/rejections.ts'
@@ -99,17 +99,35 @@ export class Revocation {
   private readonly onUpdate = (crl: VerifiedCrl, from: string | undefined): void => {
     this.warnIfOwnRevoked()
     // enforce drops the revoked peers' credentials at once, so spread never sends to them
-    this.enforce()
+    this.enforce(crl, from)
     void this.spread(crl, from)
   }
 
   /**
    * Closes every open connection whose certificate the CRL held lists, and the peers left with no
    * valid one; drops every remembered one it lists (gossip it wrote, relayed by a member that has
-   * not had this CRL yet, is refused here).
+   * not had this CRL yet, is refused here). A revoked member is handed the CRL on its way out (but
+   * by the peer it came from): holding it, it stands down from the grid's leases instead of
+   * running them on as the only member it still sees.
    */
-  private enforce (): void {
-    enforceCredentials(this.libp2p, this.credentials, c => this.store.isRevoked(c.serial), 'is revoked', this.log)
+  private enforce (crl: VerifiedCrl, from: string | undefined): void {
+    enforceCredentials(this.libp2p, this.credentials, c => this.store.isRevoked(c.serial), 'is revoked', this.log, {
+      spare: (peer, credential) => peer !== from && credential.roles.has('member'),
+      say: async peer => { await this.farewell(peer, crl) }
+    })
+  }
+
+  /** Offers `crl` to `peer`, whose certificate it revokes, on the connection still open to it. */
+  private async farewell (peer: PeerId, crl: VerifiedCrl): Promise<void> {
+    const connection = this.libp2p.getConnections(peer).find(c => c.status === 'open')
+    if (connection == null) return
+    const signal = AbortSignal.any([this.sending.signal, AbortSignal.timeout(FAREWELL_MS)])
+    try {
+      const result = await offerCrl(await connection.newStream(CRL_PROTOCOL, { signal }), crl, { signal })
+      this.log.info({ peer: peer.toString(), number: crl.number.toString(), outcome: result.outcome }, `handed revocation list ${crl.number.toString()} to peer ${peer.toString()}, which it revokes`)
+    } catch (err) {
+      this.log.debug({ peer: peer.toString(), err }, 'could not hand the revocation list to the peer it revokes')
+    }
   }
 
   /** Sends a newer CRL to every connected member but the one it came from. */
@@ -208,7 +226,7 @@ export class Revocation {
 
   private warnIfOwnRevoked (): void {
     if (this.store.isRevoked(this.ownSerial)) {
-      this.log.error({ serial: this.ownSerial }, 'this node\'s own certificate is revoked: every member will refuse it; issue a new one (`grid certs issue`)')
+      this.log.error({ serial: this.ownSerial }, 'this node\'s own certificate is revoked: every member will refuse it, and it stands down from the grid\'s deployments and schedules; issue a new one (`grid certs issue`)')
     }
   }
 }

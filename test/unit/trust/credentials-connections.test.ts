@@ -42,6 +42,20 @@ function twoCertificates (): { credentials: PeerCredentials, server: FakeConnect
 }
 
 describe('PeerCredentials: the certificate of each open connection', () => {
+  it('a condemned connection spared (for a last message) stays open but no longer speaks for the peer, until its abortSpared', () => {
+    const credentials = new PeerCredentials()
+    const connection = new FakeConnection()
+    credentials.record('p', certificate('5e', ['member']), asVerified(connection))
+    const [condemned] = credentials.dropWhere(c => c.serial === '5e', 'is revoked', (peer, c) => peer === 'p' && c.roles.has('member'))
+    expect(condemned).toMatchObject({ peer: 'p', closed: 1, dropped: true })
+    expect(connection.abortedWith).toBeUndefined()
+    // nothing it sends on it is authorized any more, and gossip it wrote is refused
+    expect(credentials.get('p', connection)).toBeUndefined()
+    expect(credentials.wasDropped('p')).toBe(true)
+    condemned?.abortSpared?.()
+    expect(connection.abortedWith).toMatchObject({ code: ERR_FORBIDDEN, message: 'peer p\'s certificate 5e is revoked' })
+  })
+
   it('revoking the certificate an older connection presented closes that connection only; the peer stays trusted', () => {
     const { credentials, server, client } = twoCertificates()
     const condemned = credentials.dropWhere(c => c.serial === '5e', 'is revoked')

@@ -117,10 +117,13 @@ export class Revocation {
     })
   }
 
-  /** Offers `crl` to `peer`, whose certificate it revokes, on the connection still open to it. */
+  /** Offers `crl` to `peer`, whose certificate it revokes, on the connection still open to it (and nothing else). */
   private async farewell (peer: PeerId, crl: VerifiedCrl): Promise<void> {
     const connection = this.libp2p.getConnections(peer).find(c => c.status === 'open')
     if (connection == null) return
+    // only the CRL goes out on it: the streams open on it are cut first (gossipsub's, whose messages it
+    // would still get, is not opened again while the connection lasts)
+    for (const stream of connection.streams) stream.abort(new ForbiddenError(`peer ${peer.toString()}'s certificate is revoked`))
     const signal = AbortSignal.any([this.sending.signal, AbortSignal.timeout(FAREWELL_MS)])
     try {
       const result = await offerCrl(await connection.newStream(CRL_PROTOCOL, { signal }), crl, { signal })

@@ -1,0 +1,87 @@
+import { EventEmitter } from 'node:events'
+import { it, expect, vi } from 'vitest'
+import pino from 'pino'
+import type { Connection } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { PeerCredentials } from '../../../src/trust/credentials.ts'
+import type { VerifiedConnection } from '../../../src/trust/credentials.ts'
+import { Revocation } from '../../../src/trust/revocation.ts'
+import type { RevocationLibp2p } from '../../../src/trust/revocation.ts'
+import { CRL_PROTOCOL } from '../../../src/trust/crl-protocol.ts'
+import { FAREWELL_MS } from '../../../src/trust/drop-peer.ts'
+import type { CrlStore } from '../../../src/trust/crl-store.ts'
+
+/** The raw connection the handshake verified the certificate on. */
+class RawConnection extends EventTarget {
+  status: VerifiedConnection['status'] = 'open'
+  readonly timeline = { open: Date.now() }
+  aborted = false
+
+  abort (): void {
+    this.aborted = true
+    this.status = 'aborted'
+    this.dispatchEvent(new Event('close'))
+  }
+}
+
+it('a revoked member is handed the CRL on its connection before it is aborted: the streams open on it are cut first, and nothing it sends is authorized meanwhile', async () => {
+  const peerId = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+  const peer = peerId.toString()
+  const credentials = new PeerCredentials()
+  const raw = new RawConnection()
+  credentials.record(peer, { name: 'gone', serial: 'a1', roles: new Set(['member']), notAfter: Infinity }, raw as unknown as VerifiedConnection)
+  const gossip = { abort: vi.fn() }
+  const seen: Array<{ protocol: unknown, gossipCut: boolean, rawOpen: boolean, authorized: boolean }> = []
+  const connection = {
+    remotePeer: peerId,
+    status: 'open',
+    streams: [gossip],
+    newStream: async (protocol: unknown) => {
+      seen.push({ protocol, gossipCut: gossip.abort.mock.calls.length > 0, rawOpen: !raw.aborted, authorized: credentials.has(peer, 'member', raw) })
+      throw new Error('the offer failed')
+    }
+  } as unknown as Connection
+  const revoked = new Set<string>()
+  const store = Object.assign(new EventEmitter(), { isRevoked: (serial: string) => revoked.has(serial), current: undefined, flush: async () => {} }) as unknown as CrlStore
+  const libp2p = {
+    getConnections: () => raw.aborted ? [] : [connection],
+    hangUp: vi.fn(async () => {}),
+    handle: async () => {},
+    unhandle: async () => {},
+    dialProtocol: async () => { throw new Error('no') },
+    addEventListener: () => {},
+    removeEventListener: () => {}
+  } as unknown as RevocationLibp2p
+  const revocation = new Revocation({ libp2p, credentials, store, ownSerial: 'b2' }, pino({ level: 'silent' }))
+  await revocation.start()
+  revoked.add('a1')
+  store.emit('update', { number: 2n } as never, undefined)
+  // its credential is gone at once
+  expect(credentials.get(peer)).toBeUndefined()
+  expect(credentials.wasDropped(peer)).toBe(true)
+  await vi.waitFor(() => { expect(libp2p.hangUp).toHaveBeenCalled() })
+  expect(seen).toEqual([{ protocol: CRL_PROTOCOL, gossipCut: true, rawOpen: true, authorized: false }])
+  expect(raw.aborted).toBe(true)
+  await revocation.stop()
+})
+
+it('a revoked member that never answers the offer has its connection aborted after FAREWELL_MS all the same', async () => {
+  const peerId = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+  const credentials = new PeerCredentials()
+  const raw = new RawConnection()
+  credentials.record(peerId.toString(), { name: 'gone', serial: 'a1', roles: new Set(['member']), notAfter: Infinity }, raw as unknown as VerifiedConnection)
+  // a stream that never opens, whatever signal it is given
+  const connection = { remotePeer: peerId, status: 'open', streams: [], newStream: async () => await new Promise(() => {}) } as unknown as Connection
+  const revoked = new Set<string>()
+  const store = Object.assign(new EventEmitter(), { isRevoked: (serial: string) => revoked.has(serial), current: undefined, flush: async () => {} }) as unknown as CrlStore
+  const libp2p = { getConnections: () => raw.aborted ? [] : [connection], hangUp: vi.fn(async () => {}), handle: async () => {}, unhandle: async () => {}, addEventListener: () => {}, removeEventListener: () => {} } as unknown as RevocationLibp2p
+  const revocation = new Revocation({ libp2p, credentials, store, ownSerial: 'b2' }, pino({ level: 'silent' }))
+  await revocation.start()
+  const started = Date.now()
+  revoked.add('a1')
+  store.emit('update', { number: 2n } as never, undefined)
+  await vi.waitFor(() => { expect(raw.aborted).toBe(true) }, { timeout: FAREWELL_MS + 2000 })
+  expect(Date.now() - started).toBeGreaterThanOrEqual(FAREWELL_MS - 50)
+  await revocation.stop()
+})

@@ -52,7 +52,7 @@ export interface Farewell {
  * whoever relays it). `why` completes "its certificate …": "expired", "is revoked". With `farewell`,
  * a dropped peer's connections it spares are aborted only once it has had its say (bounded).
  */
-export function enforceCredentials (libp2p: TrustLibp2p, credentials: Pick<PeerCredentials, 'drop' | 'dropWhere'>, test: (credential: PeerCredential) => boolean, why: string, log: Logger, farewell?: Farewell): void {
+export function enforceCredentials (libp2p: TrustLibp2p, credentials: Pick<PeerCredentials, 'drop' | 'dropWhere' | 'wasDropped'>, test: (credential: PeerCredential) => boolean, why: string, log: Logger, farewell?: Farewell): void {
   const connected = new Map<string, PeerId>()
   for (const connection of libp2p.getConnections()) connected.set(connection.remotePeer.toString(), connection.remotePeer)
   for (const { peer, credential, closed, dropped, abortSpared } of credentials.dropWhere(test, why, farewell?.spare)) {
@@ -65,7 +65,8 @@ export function enforceCredentials (libp2p: TrustLibp2p, credentials: Pick<PeerC
       if (farewellTo != null && farewell != null && abortSpared != null) {
         void bounded(farewell.say(farewellTo), FAREWELL_MS).finally(() => {
           abortSpared()
-          void dropPeer(libp2p, credentials, farewellTo)
+          // a handshake meanwhile verified a valid certificate of the same key (a renewed one): it stays
+          if (credentials.wasDropped(peer)) void dropPeer(libp2p, credentials, farewellTo)
         })
       } else if (id != null) void dropPeer(libp2p, credentials, id)
     } else if (dropped) {

@@ -28,13 +28,13 @@ export interface CertificateExpiryInit {
  */
 export class CertificateExpiry {
   private readonly libp2p: TrustLibp2p
-  private readonly credentials: Pick<PeerCredentials, 'drop' | 'dropWhere'>
+  private readonly credentials: Pick<PeerCredentials, 'drop' | 'dropWhere' | 'wasDropped'>
   private readonly checkMs: number
   private readonly log: Logger
   private readonly warnings: ExpiryWarning[]
   private timer?: ReturnType<typeof setInterval>
 
-  constructor (libp2p: TrustLibp2p, credentials: Pick<PeerCredentials, 'drop' | 'dropWhere'>, init: CertificateExpiryInit, log: Logger) {
+  constructor (libp2p: TrustLibp2p, credentials: Pick<PeerCredentials, 'drop' | 'dropWhere' | 'wasDropped'>, init: CertificateExpiryInit, log: Logger) {
     this.libp2p = libp2p
     this.credentials = credentials
     this.checkMs = init.checkMs

@@ -34,6 +34,8 @@ export class NodeTrust {
   readonly ownNotAfter: number
   private readonly caNotAfter: number
   private readonly ownSerial: string
+  /** The serials of every certificate this node presents (its outbound one too, when it has its own). */
+  private readonly ownSerials: string[]
   private readonly checkMs: number
   private readonly log: Logger
   private revocation?: Revocation
@@ -46,6 +48,7 @@ export class NodeTrust {
     const own = new X509Certificate(init.tls.cert)
     const outbound = init.tls.outbound == null ? undefined : new X509Certificate(init.tls.outbound.cert)
     this.ownSerial = normalizeSerial(own.serialNumber)
+    this.ownSerials = outbound == null ? [this.ownSerial] : [this.ownSerial, normalizeSerial(outbound.serialNumber)]
     this.ownNotAfter = Math.min(Date.parse(own.validTo), outbound == null ? Infinity : Date.parse(outbound.validTo))
     this.caNotAfter = Date.parse(new X509Certificate(init.tls.ca).validTo)
     this.checkMs = init.certificateCheckMs
@@ -83,9 +86,13 @@ export class NodeTrust {
     }
   }
 
-  /** Whether the CRL held lists this node's own certificate. */
+  /**
+   * Whether the CRL held lists every certificate this node presents. With one of two revoked (its
+   * outbound one valid) the members still take its connections and see it alive, and would go on
+   * electing it for jobs it no longer ran: it stands down only once it is cut off for good.
+   */
   ownRevoked (): boolean {
-    return this.crls.isRevoked(this.ownSerial)
+    return this.ownSerials.every(serial => this.crls.isRevoked(serial))
   }
 
   /** Bad CRLs received, for `gridd_rejected_messages_total`. */

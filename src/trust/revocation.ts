@@ -15,7 +15,7 @@ export type RevocationLibp2p = TrustLibp2p & Pick<Libp2p, 'dialProtocol' | 'hand
 
 export interface RevocationComponents {
   libp2p: RevocationLibp2p
-  credentials: Pick<PeerCredentials, 'get' | 'drop' | 'has' | 'authorize' | 'dropWhere'>
+  credentials: Pick<PeerCredentials, 'get' | 'drop' | 'has' | 'authorize' | 'dropWhere' | 'wasDropped'>
   store: CrlStore
   /** This node's own certificate serial: a CRL that lists it is logged loudly. */
   ownSerial: string
@@ -24,6 +24,8 @@ export interface RevocationComponents {
   resendMaxMs?: number
 }
 
+/** While a revoked member is handed its CRL, the other streams on its connections are cut this often. */
+const FAREWELL_WATCH_MS = 20
 /** How many peers one CRL is sent to at once. */
 const SEND_CONCURRENCY = 16
 const SEND_TIMEOUT_MS = 10_000
@@ -117,19 +119,41 @@ export class Revocation {
     })
   }
 
-  /** Offers `crl` to `peer`, whose certificate it revokes, on the connection still open to it (and nothing else). */
+  /**
+   * Offers `crl` to `peer`, whose certificate it revokes, on the connections still open to it (every one
+   * condemned: it has no valid one left), and nothing else: the streams open on them are cut first, and
+   * any opened meanwhile, by either side (gossipsub opens its own again when the peer opens one, a
+   * membership beat line), is cut within FAREWELL_WATCH_MS. Tried on each in turn until one takes it
+   * (one may be a CLI run's, with no CRL handler).
+   */
   private async farewell (peer: PeerId, crl: VerifiedCrl): Promise<void> {
-    const connection = this.libp2p.getConnections(peer).find(c => c.status === 'open')
-    if (connection == null) return
-    // only the CRL goes out on it: the streams open on it are cut first (gossipsub's, whose messages it
-    // would still get, is not opened again while the connection lasts)
-    for (const stream of connection.streams) stream.abort(new ForbiddenError(`peer ${peer.toString()}'s certificate is revoked`))
+    const condemned = this.libp2p.getConnections(peer).filter(c => c.status === 'open')
+    if (condemned.length === 0) return
+    const cut = (): void => {
+      for (const connection of condemned) {
+        for (const stream of connection.streams) {
+          // ours while it negotiates has no protocol yet; once it has, it is the CRL's
+          if (stream.direction === 'outbound' && (stream.protocol == null || stream.protocol === CRL_PROTOCOL)) continue
+          stream.abort(new ForbiddenError(`peer ${peer.toString()}'s certificate is revoked`))
+        }
+      }
+    }
+    cut()
+    const watch = setInterval(cut, FAREWELL_WATCH_MS)
     const signal = AbortSignal.any([this.sending.signal, AbortSignal.timeout(FAREWELL_MS)])
     try {
-      const result = await offerCrl(await connection.newStream(CRL_PROTOCOL, { signal }), crl, { signal })
-      this.log.info({ peer: peer.toString(), number: crl.number.toString(), outcome: result.outcome }, `handed revocation list ${crl.number.toString()} to peer ${peer.toString()}, which it revokes`)
-    } catch (err) {
-      this.log.debug({ peer: peer.toString(), err }, 'could not hand the revocation list to the peer it revokes')
+      for (const connection of condemned) {
+        if (signal.aborted) return
+        try {
+          const result = await offerCrl(await connection.newStream(CRL_PROTOCOL, { signal }), crl, { signal })
+          this.log.info({ peer: peer.toString(), number: crl.number.toString(), outcome: result.outcome }, `handed revocation list ${crl.number.toString()} to peer ${peer.toString()}, which it revokes`)
+          return
+        } catch (err) {
+          this.log.debug({ peer: peer.toString(), err }, 'could not hand the revocation list to the peer it revokes on one of its connections')
+        }
+      }
+    } finally {
+      clearInterval(watch)
     }
   }
 

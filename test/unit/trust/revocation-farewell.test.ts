@@ -85,3 +85,45 @@ it('a revoked member that never answers the offer has its connection aborted aft
   expect(Date.now() - started).toBeGreaterThanOrEqual(FAREWELL_MS - 50)
   await revocation.stop()
 })
+
+it('a revoked member with two connections: the streams on both are cut, one it opens meanwhile is cut too, the offer goes on to the second when the first fails; a renewed certificate verified meanwhile stays', async () => {
+  const peerId = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+  const peer = peerId.toString()
+  const credentials = new PeerCredentials()
+  const raws = [new RawConnection(), new RawConnection()]
+  for (const raw of raws) credentials.record(peer, { name: 'gone', serial: 'a1', roles: new Set(['member']), notAfter: Infinity }, raw as unknown as VerifiedConnection)
+  const stream = (direction: string, protocol?: string): { direction: string, protocol?: string, abort: ReturnType<typeof vi.fn> } => ({ direction, protocol, abort: vi.fn() })
+  const before = [stream('outbound', '/meshsub/1.1.0'), stream('inbound', '/meshsub/1.1.0')]
+  const reopened = stream('outbound', '/meshsub/1.1.0')
+  let offeredOn: number | undefined
+  const connections = [0, 1].map(i => ({
+    remotePeer: peerId,
+    status: 'open',
+    streams: [before[i]!],
+    newStream: async () => {
+      if (i === 0) throw new Error('no CRL handler on this one (a CLI run)')
+      // the peer opens a gossip stream meanwhile (gossipsub opens its own again): cut within the watch
+      connections[1]!.streams.push(reopened)
+      await new Promise(resolve => setTimeout(resolve, 100))
+      offeredOn = i
+      // a handshake verifies a renewed certificate of the same key on a new connection meanwhile
+      credentials.record(peer, { name: 'gone', serial: 'b7', roles: new Set(['member']), notAfter: Infinity }, new RawConnection() as unknown as VerifiedConnection)
+      throw new Error('the stream ends there (the test has no CRL peer)')
+    }
+  }))
+  const revoked = new Set<string>()
+  const store = Object.assign(new EventEmitter(), { isRevoked: (serial: string) => revoked.has(serial), current: undefined, flush: async () => {} }) as unknown as CrlStore
+  const libp2p = { getConnections: () => raws.every(r => r.aborted) ? [] : connections, hangUp: vi.fn(async () => {}), handle: async () => {}, unhandle: async () => {}, addEventListener: () => {}, removeEventListener: () => {} } as unknown as RevocationLibp2p
+  const revocation = new Revocation({ libp2p, credentials, store, ownSerial: 'c3' }, pino({ level: 'silent' }))
+  await revocation.start()
+  revoked.add('a1')
+  store.emit('update', { number: 2n } as never, undefined)
+  await vi.waitFor(() => { expect(raws.every(r => r.aborted)).toBe(true) }, { timeout: FAREWELL_MS + 2000 })
+  expect(before.map(s => s.abort.mock.calls.length > 0), 'the streams open on both connections cut').toEqual([true, true])
+  expect(reopened.abort, 'a stream opened during the farewell cut').toHaveBeenCalled()
+  expect(offeredOn, 'offered on the second connection once the first failed').toBe(1)
+  expect(credentials.get(peer)?.serial, 'the renewed certificate still speaks for the peer').toBe('b7')
+  expect(credentials.wasDropped(peer)).toBe(false)
+  expect(libp2p.hangUp, 'no hang-up on a peer verified again').not.toHaveBeenCalled()
+  await revocation.stop()
+})

@@ -40,7 +40,7 @@ export function createRegistry (node: Pick<AddonHost, 'self' | 'members' | 'pipe
         finished.delete(key)
         finished.set(key, { ...before, ...add(before, t) })
         if (finished.size > MAX_FINISHED_STAGES) {
-          const [oldest, forgotten] = finished.entries().next().value!
+          const [oldest, forgotten] = oldestEvictable()
           finished.delete(oldest)
           // its decisions stay counted, under the empty label pair (see gridd_equalizer_decisions_total)
           forgottenDecisions += forgotten.decisions
@@ -48,6 +48,15 @@ export function createRegistry (node: Pick<AddonHost, 'self' | 'members' | 'pipe
       }
     }
     run.done.then(settle, settle)
+  }
+  /**
+   * The least recently finished stage of a pipeline with no run going on: one that has a run would see its
+   * series fall to that run's own totals, which Prometheus takes for a counter reset (`increase()` spikes).
+   */
+  const oldestEvictable = (): [string, StageSummary] => {
+    const running = new Set([...active].map(run => run.name))
+    for (const entry of finished) if (!running.has(entry[0].split('\u0000')[0]!)) return entry
+    return finished.entries().next().value!
   }
 
   const stageTotals = (): Array<{ pipeline: string, stage: string, t: StageSummary }> => {

@@ -28,7 +28,13 @@ export function processMetrics (registry: Registry): () => void {
   new Gauge({ name: 'process_start_time_seconds', help: 'Start time of the process since unix epoch in seconds', registers, collect () { this.set(startSeconds) } })
   new Gauge({ name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes', registers, collect () { this.set(process.memoryUsage.rss()) } })
   if (process.platform === 'linux') {
-    new Gauge({ name: 'process_open_fds', help: 'Number of open file descriptors', registers, collect () { this.set(readdirSync('/proc/self/fd').length) } })
+    new Gauge({
+      name: 'process_open_fds', help: 'Number of open file descriptors', registers,
+      collect () {
+        // less the one the listing itself holds open; none at all (EMFILE) must not fail the whole scrape
+        try { this.set(readdirSync('/proc/self/fd').length - 1) } catch {}
+      }
+    })
   }
   const heap = (name: string, help: string, pick: (usage: NodeJS.MemoryUsage) => number): Gauge => new Gauge({
     name, help, registers, collect () { this.set(pick(process.memoryUsage())) }

@@ -54,3 +54,15 @@ it('equalizer decisions are counted by pipeline and stage, runs still going and 
   // nothing forgotten: no empty label pair
   expect(samples.filter(s => s.name === 'gridd_equalizer_decisions_total')).toHaveLength(3)
 })
+
+it('a finished stage of a pipeline that has a run going on is not the one forgotten: its series would fall to that run\'s own totals, read by Prometheus as a counter reset', async () => {
+  const { registry: r, track } = registry()
+  track(finishedRun('steady', 10, 1))
+  await Promise.resolve()
+  // the same pipeline runs again (a deployment restarted here), then ever new names finish
+  const totals: StageSummary[] = [{ name: 'work', processed: 1, failed: 0, retried: 0, maxWorkers: 1, decisions: 0 }]
+  track({ name: 'steady', totals: () => totals, done: new Promise(() => {}) } as unknown as PipelineRun)
+  for (let i = 0; i < MAX_FINISHED_STAGES + 10; i++) track(finishedRun(`deploy-${i}`, 1))
+  await new Promise(resolve => setImmediate(resolve))
+  expect(value(parse(await r.metrics()), 'gridd_items_processed_total', { pipeline: 'steady', stage: 'work' })).toBe(11)
+})

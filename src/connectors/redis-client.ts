@@ -35,10 +35,25 @@ export function redisClient (url: string, connection: string, warnings: RefusalL
     maxRetriesPerRequest: null,
     retryStrategy: (attempt: number) => Math.min(2 ** Math.min(attempt - 1, 20) * 50, reconnectMaxMs) + Math.floor(Math.random() * 200)
   })
+  // a Redis never reached is waited for like an outage (started before it), but may be a wrong URL: said so
+  let reached = false
+  redis.once('ready', () => { reached = true })
   redis.on('error', (err: Error & { code?: string }) => {
-    warnings.warn(`redis ${connection}`, err.code ?? err.name, { err, connection }, `the Redis connection (${connection}) failed; reconnecting`)
+    const never = reached ? '' : ` and has not been made since the start (is ${redactedUrl(url)} right, and Redis up?)`
+    warnings.warn(`redis ${connection}`, err.code ?? err.name, { err, connection, reached }, `the Redis connection (${connection}) failed${never}; reconnecting`)
   })
   return redis
+}
+
+/** `url` without its password, for a log line. */
+function redactedUrl (url: string): string {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password !== '') parsed.password = '***'
+    return parsed.toString()
+  } catch {
+    return '(an unparsable URL)'
+  }
 }
 
 /** Default `stallWarnMs` of the Redis connectors. */

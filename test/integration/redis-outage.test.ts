@@ -103,6 +103,8 @@ describe('redisStreamSource and redisStreamSink while Redis restarts or stalls',
     consumer.done.catch((err: Error) => { failed = `${err.name}: ${err.message}` })
     await eventually(() => lines.some(l => l.level === 40 && /has not answered a read/.test(l.msg)) ? true : undefined, 10_000, 20)
     expect(failed, 'the reading failed while Redis was away at its start').toBeUndefined()
+    // a Redis never reached may be a wrong URL: the connection's warning says so
+    expect(lines.filter(l => l.level === 40 && l.connection === 'reader').map(l => l.msg)).toContain(`the Redis connection (reader) failed and has not been made since the start (is ${redisServer.url} right, and Redis up?); reconnecting`)
     await redisServer.restart()
     await eventually(async () => (await output(redis, 'out-late')).counts.size === 50 && await pendingCount(redis, 'in-late', 'g') === 0 ? true : undefined, 30_000, 100)
     await expectOutputOnce('out-late', 50)

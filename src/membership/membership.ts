@@ -313,7 +313,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
       this.core.noteEvent(event)
       this.connections.observe(event, now)
       // its certificate's name when a handshake verified one: an operator reads "node-b", not a peer id
-      const name = this.roles.get(member.id)?.name
+      const name = this.roles.nameOf(member.id)
       this.eventLines.info({ member: member.id, ...(name == null ? {} : { name }), state: member.state, incarnation: member.incarnation }, event.type)
       this.emit(event.type, member)
     }

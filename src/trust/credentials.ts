@@ -67,7 +67,8 @@ export class PeerCredentials {
   private readonly open = new Map<string, Map<VerifiedConnection, PeerCredential>>()
   /** The certificate each open connection presented, by the connection's timeline (see RequestConnection). */
   private readonly byTimeline = new WeakMap<object, PeerCredential>()
-  private readonly dropped = new Set<string>()
+  /** Peers dropped, with the name their certificate gave (a log line about one still names it). */
+  private readonly dropped = new Map<string, string | undefined>()
   private readonly logged = new Set<string>()
   private readonly log?: Logger
 
@@ -141,11 +142,12 @@ export class PeerCredentials {
    * (an author we know nothing of would pass as vouched for by its relay).
    */
   drop (peer: string): void {
+    const name = this.byPeer.get(peer)?.name ?? this.newestOpen(peer)?.name ?? this.dropped.get(peer)
     this.byPeer.delete(peer)
     this.dropped.delete(peer)
-    this.dropped.add(peer)
+    this.dropped.set(peer, name)
     if (this.dropped.size > MAX_DROPPED) {
-      const oldest = this.dropped.values().next().value
+      const oldest = this.dropped.keys().next().value
       if (oldest !== undefined) this.dropped.delete(oldest)
     }
   }
@@ -194,6 +196,11 @@ export class PeerCredentials {
     return this.dropped.has(peer)
   }
 
+  /** The name `peer`'s certificate gives, also after it was dropped for it (for log lines). */
+  nameOf (peer: string): string | undefined {
+    return this.byPeer.get(peer)?.name ?? this.dropped.get(peer)
+  }
+
   entries (): IterableIterator<[string, PeerCredential]> {
     return this.byPeer.entries()
   }
@@ -236,4 +243,4 @@ export class PeerCredentials {
 }
 
 /** What a part of the node needs of the credentials: role checks (unit tests stub it). */
-export type RoleCheck = Pick<PeerCredentials, 'has' | 'get' | 'wasDropped' | 'authorize' | 'forbid'>
+export type RoleCheck = Pick<PeerCredentials, 'has' | 'get' | 'wasDropped' | 'authorize' | 'forbid' | 'nameOf'>

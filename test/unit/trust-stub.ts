@@ -17,6 +17,7 @@ export function trustEveryone (roles: readonly Role[] = ROLES): RoleCheck {
     get: peer => { credential(peer); return real.get(peer) },
     wasDropped: () => false,
     authorize: (peer, allowed, what) => { credential(peer); real.authorize(peer, allowed, what) },
-    forbid: (peer, what, allowed) => real.forbid(peer, what, allowed)
+    forbid: (peer, what, allowed) => real.forbid(peer, what, allowed),
+    nameOf: peer => real.nameOf(peer)
   }
 }

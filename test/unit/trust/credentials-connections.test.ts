@@ -86,6 +86,9 @@ describe('PeerCredentials: the certificate of each open connection', () => {
     expect(client.abortedWith).toBeDefined()
     expect(credentials.get('p')).toBeUndefined()
     expect(credentials.wasDropped('p')).toBe(true)
+    // a log line about it (member:fail, peer disconnected) still names it
+    expect(credentials.nameOf('p')).toBe('node')
+    expect(credentials.nameOf('never-seen')).toBeUndefined()
   })
 
   it('a renewed peer is not dropped when its old certificate expires after the connection that presented it closed', () => {

@@ -16,7 +16,9 @@ export interface WorkerInfo {
   resources: { cpu: number, memoryMb: number }
 }
 
-const DEFAULT_KILL_TIMEOUT_MS = 5000
+/** How long a graceful kill lets a worker tear down before its SIGKILL. */
+export const DEFAULT_KILL_TIMEOUT_MS = 5000
+
 /**
  * How long a worker killed in setup by a stop request waits for its agent's own stop to be known before it is
  * a failed setup: a signal to the agent's whole process group (Ctrl-C in its terminal, systemd's default

@@ -9,6 +9,7 @@ import type { GridProcess } from './helpers/grid-process.ts'
 import { eventually } from './helpers/grid-process.ts'
 import { seededRandom, injectFaults, childPids, runningWorkerPids, alive, sleep } from './helpers/chaos-faults.ts'
 import type { AgentSlot, FaultRecord } from './helpers/chaos-faults.ts'
+import { DEFAULT_KILL_TIMEOUT_MS as GRACEFUL_KILL_MS } from '../../src/agent/local-worker.ts'
 
 /** Set to a printed seed to replay a run's faults locally (never commit it set). */
 const SEED_OVERRIDE: number | undefined = undefined
@@ -196,9 +197,11 @@ describe(`chaos: a pipeline and tasks under agent pauses, kills and restarts (se
 
     phase('every agent sees the other three alive')
     // no worker left: the run's workers are killed as it ends, the task pool's once it has been idle for
-    // TASK_SCALE_DOWN_MS after the last task (plus 4 s: generous, a sizing tick and a graceful kill)
+    // TASK_SCALE_DOWN_MS after the last task (plus 4 s: generous, a sizing tick and a graceful kill); never
+    // under a graceful kill's own bound and a second (its teardown may take 5 s before the SIGKILL: a full
+    // CI run's load once had a paused agent's three workers still up 3 s after the run ended)
     const lastTaskEnded = Math.max(...[...handles.values()].map(h => h.info().endedAt ?? Date.now()))
-    const drainWithinMs = Math.max(3000, lastTaskEnded + TASK_SCALE_DOWN_MS + 4000 - Date.now())
+    const drainWithinMs = Math.max(GRACEFUL_KILL_MS + 1000, lastTaskEnded + TASK_SCALE_DOWN_MS + 4000 - Date.now())
     await eventually(async () => {
       for (const slot of slots) {
         const children = new Set(await childPids(slot.proc.proc.pid!))

@@ -40,7 +40,7 @@ describe('the HTTP API on a grid node process (--api) with an agent', () => {
   const enc = encodeURIComponent
 
   beforeAll(async () => {
-    grid = await GridFixture.create(2)
+    grid = await GridFixture.create(3)
     await writeFile(join(grid.dir, 'jwt.secret'), SECRET, { mode: 0o600 })
     await writeFile(join(grid.dir, 'hook.secret'), HOOK_SECRET, { mode: 0o600 })
     agent = await grid.start('n1', ['--agent', '--workers', '4', '--cpu', '4', '--memory', '2048'])
@@ -252,6 +252,9 @@ describe('the HTTP API on a grid node process (--api) with an agent', () => {
     grid.onClose(async () => { await rm(foreignDir, { recursive: true, force: true }) })
     await initCertsDir(foreignDir)
     await issueIntoDir(foreignDir, 'c1', { roles: ['client', 'member', 'admin'] })
+    // an agent of its own with room: n1's slots are held by n2's idle workers of the tests before, which its
+    // tasks would wait ~30 s for (their pools drain only then)
+    await grid.start('n3', ['--peer', agent.address, '--agent', '--workers', '2', '--cpu', '2', '--memory', '1024'])
     const tlsNode = await grid.start('api2', ['--peer', agent.address, '--api', '0', '--api-tls', '--task', `square=${fixture('square.mjs')}`])
     const httpsBase = String((await tlsNode.firstLine(l => l.msg === 'HTTP API listening')).url)
     expect(httpsBase).toMatch(/^https:/)

@@ -5,17 +5,12 @@ import { GridNode } from '../../src/node.ts'
 import { loadCerts } from '../../src/transport/mtls/material.ts'
 import { GridFixture } from './helpers/grid-fixture.ts'
 import { eventually } from './helpers/grid-process.ts'
+import { processRunning } from './helpers/process-state.ts'
 
 const stage = (name: string): string => fileURLToPath(new URL(`../fixtures/stages/${name}`, import.meta.url))
 
-function running (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
+// an exited worker whose agent is gone stays a zombie until init reaps it: not running
+const running = processRunning
 
 /** CPU time (user + system, clock ticks) the process has used, from /proc/<pid>/stat. */
 async function cpuTicks (pid: number): Promise<number> {

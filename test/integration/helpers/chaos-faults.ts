@@ -15,14 +15,8 @@ export async function childPids (pid: number): Promise<number[]> {
   })
 }
 
-export function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
+/** A zombie (an exited worker of a dead agent, not yet reaped by init) is not alive. */
+export { processRunning as alive } from './process-state.ts'
 
 /** Pids of the workers `agent` logged as started and not yet as exited (pre-started hosts never taken are not workers). */
 export function runningWorkerPids (agent: GridProcess): number[] {

@@ -54,8 +54,18 @@ describe('the equalizer holds a stage whose added workers did not raise its thro
     const seen = new Map<number, number>()
     // the fewest workers running once the stage was held
     let fewestAfterHold = Number.POSITIVE_INFINITY
+    // not a fixed count: the verdict comes only once all 12 workers run (a loaded machine takes many seconds
+    // to start them) and two ticks past their warm-up, the drain scaleDownAfterMs later, and ITEMS alone
+    // could all be through before (a loaded run ended with 12 workers and no stage:held); so the source goes
+    // on until the drain (bounded, ITEMS at least)
+    const drained = (): boolean => scaled.some(e => e.delta < 0 && e.reason.includes('did not raise throughput'))
+    const feedUntil = performance.now() + 90_000
+    let produced = 0
     async function * source (): AsyncGenerator<{ id: number, url: string }> {
-      for (let id = 0; id < ITEMS; id++) yield { id, url: shared.url }
+      for (let id = 0; id < ITEMS || (!drained() && performance.now() < feedUntil); id++) {
+        produced++
+        yield { id, url: shared.url }
+      }
     }
     // an always-ready source: the stage is never fast enough for it (and its full queue asks for
     // maxWorkers at once), so only the hold can bring the stage back to the workers that help
@@ -73,15 +83,15 @@ describe('the equalizer holds a stage whose added workers did not raise its thro
     run.on('stage:scaled', e => { scaled.push(e) })
     const summary = await run.done
     const story = JSON.stringify({ held, scaled })
-    expect(summary, story).toMatchObject({ in: ITEMS, out: ITEMS, failed: 0 })
-    expect(seen.size).toBe(ITEMS)
+    expect(summary, story).toMatchObject({ in: produced, out: produced, failed: 0 })
+    expect(seen.size).toBe(produced)
     expect([...seen.values()].every(n => n === 1)).toBe(true)
-    expect(shared.served()).toBeGreaterThanOrEqual(ITEMS)
+    expect(shared.served()).toBeGreaterThanOrEqual(produced)
     expect(held.length, story).toBeGreaterThanOrEqual(1)
     // 12 workers behind a server that serves one at a time are worth what one or two are
     expect(held[0]!.workers, story).toBeLessThan(MAX_WORKERS / 2)
     // …and the others are drained (after scaleDownAfterMs), not kept for nothing
     expect(fewestAfterHold, story).toBeLessThanOrEqual(held[0]!.workers)
-    expect(scaled.some(e => e.delta < 0 && e.reason.includes('did not raise throughput')), story).toBe(true)
-  }, 120_000)
+    expect(drained(), story).toBe(true)
+  }, 180_000)
 })

@@ -62,7 +62,7 @@ describe('GridNode.start(init, { signal })', () => {
     expect(vi.getTimerCount()).toBe(0)
   })
 
-  it('an add-on of init.addons whose start hangs: abort rejects at once with the reason, the add-on sees its signal aborted, the port closes', async () => {
+  it('an add-on of init.addons whose start hangs and ignores its signal: abort rejects with the reason once the stop deadline (5 s) destroyed it, the add-on sees its signal aborted, the port closes', async () => {
     fakeIntervals()
     const port = await freePort()
     const controller = new AbortController()

@@ -128,6 +128,11 @@ export class PeerCredentials {
    * presented on that connection, so one key's narrower certificate (a CLI's) neither lends its roles
    * to nor borrows them from another connection; without, or for a connection not tracked, the peer's.
    */
+  /** The certificate `connection` presented, while it speaks for its peer (undefined once condemned, or never verified). */
+  presented (connection: RequestConnection): PeerCredential | undefined {
+    return this.byTimeline.get(connection.timeline)
+  }
+
   get (peer: string, via?: RequestConnection): PeerCredential | undefined {
     return (via?.timeline == null ? undefined : this.byTimeline.get(via.timeline)) ?? this.byPeer.get(peer)
   }

@@ -65,7 +65,7 @@ export class NodeTrust {
    * expiry checks run once libp2p has started.
    */
   services (libp2p: RevocationLibp2p, dataDir: string): { load: Service, enforce: Service } {
-    const revocation = new Revocation({ libp2p, credentials: this.credentials, store: this.crls, ownSerial: this.ownSerial }, this.log)
+    const revocation = new Revocation({ libp2p, credentials: this.credentials, store: this.crls, ownSerials: this.ownSerials }, this.log)
     const expiry = new CertificateExpiry(libp2p, this.credentials, { ownNotAfter: this.ownNotAfter, caNotAfter: this.caNotAfter, checkMs: this.checkMs }, this.log)
     this.revocation = revocation
     const stop = async (): Promise<void> => {

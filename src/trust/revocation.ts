@@ -3,6 +3,7 @@ import type { PeerCredentials } from './credentials.ts'
 import type { CrlStore } from './crl-store.ts'
 import type { VerifiedCrl } from './crl-parse.ts'
 import { CRL_PROTOCOL, crlHandler, offerCrl } from './crl-protocol.ts'
+import { handCrlOnWayOut } from './farewell.ts'
 import { FAREWELL_MS, connectedPeersWhere, enforceCredentials } from './drop-peer.ts'
 import type { TrustLibp2p } from './drop-peer.ts'
 import { guarded } from './guard.ts'
@@ -15,17 +16,15 @@ export type RevocationLibp2p = TrustLibp2p & Pick<Libp2p, 'dialProtocol' | 'hand
 
 export interface RevocationComponents {
   libp2p: RevocationLibp2p
-  credentials: Pick<PeerCredentials, 'get' | 'drop' | 'has' | 'authorize' | 'dropWhere' | 'wasDropped'>
+  credentials: Pick<PeerCredentials, 'get' | 'drop' | 'has' | 'authorize' | 'dropWhere' | 'wasDropped' | 'presented'>
   store: CrlStore
-  /** This node's own certificate serial: a CRL that lists it is logged loudly. */
-  ownSerial: string
+  /** The serials of the certificates this node presents (inbound, and its outbound one if it has its own): a CRL that lists one is logged loudly. */
+  ownSerials: readonly string[]
   /** A member that did not take the CRL is offered it again after this long, doubling up to `resendMaxMs`. */
   resendFirstMs?: number
   resendMaxMs?: number
 }
 
-/** While a revoked member is handed its CRL, the other streams on its connections are cut this often. */
-const FAREWELL_WATCH_MS = 20
 /** How many peers one CRL is sent to at once. */
 const SEND_CONCURRENCY = 16
 const SEND_TIMEOUT_MS = 10_000
@@ -55,7 +54,7 @@ export class Revocation {
   private readonly libp2p: RevocationLibp2p
   private readonly credentials: RevocationComponents['credentials']
   private readonly store: CrlStore
-  private readonly ownSerial: string
+  private readonly ownSerials: readonly string[]
   private readonly log: Logger
   private readonly rejections: Rejections
   private readonly resendFirstMs: number
@@ -68,7 +67,7 @@ export class Revocation {
     this.libp2p = components.libp2p
     this.credentials = components.credentials
     this.store = components.store
-    this.ownSerial = components.ownSerial
+    this.ownSerials = components.ownSerials
     this.log = log.child({ component: 'revocation' })
     this.rejections = new Rejections(this.log)
     this.resendFirstMs = components.resendFirstMs ?? RESEND_FIRST_MS
@@ -119,42 +118,9 @@ export class Revocation {
     })
   }
 
-  /**
-   * Offers `crl` to `peer`, whose certificate it revokes, on the connections still open to it (every one
-   * condemned: it has no valid one left), and nothing else: the streams open on them are cut first, and
-   * any opened meanwhile, by either side (gossipsub opens its own again when the peer opens one, a
-   * membership beat line), is cut within FAREWELL_WATCH_MS. Tried on each in turn until one takes it
-   * (one may be a CLI run's, with no CRL handler).
-   */
+  /** Offers `crl` to `peer`, whose certificate it revokes, on its condemned connections, 1 s at most (see handCrlOnWayOut). */
   private async farewell (peer: PeerId, crl: VerifiedCrl): Promise<void> {
-    const condemned = this.libp2p.getConnections(peer).filter(c => c.status === 'open')
-    if (condemned.length === 0) return
-    const cut = (): void => {
-      for (const connection of condemned) {
-        for (const stream of connection.streams) {
-          // ours while it negotiates has no protocol yet; once it has, it is the CRL's
-          if (stream.direction === 'outbound' && (stream.protocol == null || stream.protocol === CRL_PROTOCOL)) continue
-          stream.abort(new ForbiddenError(`peer ${peer.toString()}'s certificate is revoked`))
-        }
-      }
-    }
-    cut()
-    const watch = setInterval(cut, FAREWELL_WATCH_MS)
-    const signal = AbortSignal.any([this.sending.signal, AbortSignal.timeout(FAREWELL_MS)])
-    try {
-      for (const connection of condemned) {
-        if (signal.aborted) return
-        try {
-          const result = await offerCrl(await connection.newStream(CRL_PROTOCOL, { signal }), crl, { signal })
-          this.log.info({ peer: peer.toString(), number: crl.number.toString(), outcome: result.outcome }, `handed revocation list ${crl.number.toString()} to peer ${peer.toString()}, which it revokes`)
-          return
-        } catch (err) {
-          this.log.debug({ peer: peer.toString(), err }, 'could not hand the revocation list to the peer it revokes on one of its connections')
-        }
-      }
-    } finally {
-      clearInterval(watch)
-    }
+    await handCrlOnWayOut(this.libp2p, this.credentials, peer, crl, AbortSignal.any([this.sending.signal, AbortSignal.timeout(FAREWELL_MS)]), this.log)
   }
 
   /** Sends a newer CRL to every connected member but the one it came from. */
@@ -252,8 +218,13 @@ export class Revocation {
   }
 
   private warnIfOwnRevoked (): void {
-    if (this.store.isRevoked(this.ownSerial)) {
-      this.log.error({ serial: this.ownSerial }, 'this node\'s own certificate is revoked: every member will refuse it, and it stands down from the grid\'s deployments and schedules; issue a new one (`grid certs issue`)')
+    const revoked = this.ownSerials.filter(serial => this.store.isRevoked(serial))
+    if (revoked.length === 0) return
+    if (revoked.length === this.ownSerials.length) {
+      this.log.error({ serials: revoked }, `this node's own certificate${revoked.length > 1 ? 's are' : ' is'} revoked: every member will refuse it, and it stands down from the grid's deployments and schedules; issue a new one (\`grid certs issue\`)`)
+      return
     }
+    // one of two: the members refuse the connections that present it, and still take the other's
+    this.log.error({ serials: revoked }, `this node's certificate ${revoked.join(', ')} is revoked: the members refuse the connections that present it (it stands down only once every certificate it presents is revoked); issue a new one (\`grid certs issue\`)`)
   }
 }

@@ -24,3 +24,25 @@ it('a node presenting two certificates (inbound and outbound) stands down only o
   const single = new NodeTrust({ tls: { ca: ca.cert, cert: inbound.cert, key: inbound.key }, crl: await createCrl(ca, [{ serial: serial(inbound.cert), revokedAt }], 2n), certificateCheckMs: 60_000 }, log)
   expect(single.ownRevoked()).toBe(true)
 })
+
+it('the error a node logs of its own revocation says whether it stands down: not while one of its two certificates is valid', async () => {
+  const { EventEmitter } = await import('node:events')
+  const { Revocation } = await import('../../../src/trust/revocation.ts')
+  const { PeerCredentials } = await import('../../../src/trust/credentials.ts')
+  const lines: Array<{ msg: string }> = []
+  const log = pino({ level: 'error' }, { write: (line: string) => { lines.push(JSON.parse(line) as { msg: string }) } })
+  const revoked = new Set<string>()
+  const store = Object.assign(new EventEmitter(), { isRevoked: (s: string) => revoked.has(s), current: undefined, flush: async () => {} })
+  const libp2p = { getConnections: () => [], hangUp: async () => {}, handle: async () => {}, unhandle: async () => {}, addEventListener: () => {}, removeEventListener: () => {} }
+  const revocation = new Revocation({ libp2p, credentials: new PeerCredentials(), store, ownSerials: ['a1', 'b2'] } as never, log)
+  await revocation.start()
+  revoked.add('b2')
+  store.emit('update', { number: 2n }, undefined)
+  revoked.add('a1')
+  store.emit('update', { number: 3n }, undefined)
+  await revocation.stop()
+  expect(lines.map(l => l.msg)).toEqual([
+    "this node's certificate b2 is revoked: the members refuse the connections that present it (it stands down only once every certificate it presents is revoked); issue a new one (`grid certs issue`)",
+    "this node's own certificates are revoked: every member will refuse it, and it stands down from the grid's deployments and schedules; issue a new one (`grid certs issue`)"
+  ])
+})

@@ -33,7 +33,7 @@ describe('Revocation and relayed gossip', () => {
       addEventListener: () => {},
       removeEventListener: () => {}
     } as unknown as RevocationLibp2p
-    const revocation = new Revocation({ libp2p, credentials, store, ownSerial: 'a3' }, pino({ level: 'silent' }))
+    const revocation = new Revocation({ libp2p, credentials, store, ownSerials: ['a3'] }, pino({ level: 'silent' }))
     await revocation.start()
     revoked.add('a1')
     revoked.add('a2')

@@ -53,7 +53,7 @@ it('a revoked member is handed the CRL on its connection before it is aborted: t
     addEventListener: () => {},
     removeEventListener: () => {}
   } as unknown as RevocationLibp2p
-  const revocation = new Revocation({ libp2p, credentials, store, ownSerial: 'b2' }, pino({ level: 'silent' }))
+  const revocation = new Revocation({ libp2p, credentials, store, ownSerials: ['b2'] }, pino({ level: 'silent' }))
   await revocation.start()
   revoked.add('a1')
   store.emit('update', { number: 2n } as never, undefined)
@@ -76,7 +76,7 @@ it('a revoked member that never answers the offer has its connection aborted aft
   const revoked = new Set<string>()
   const store = Object.assign(new EventEmitter(), { isRevoked: (serial: string) => revoked.has(serial), current: undefined, flush: async () => {} }) as unknown as CrlStore
   const libp2p = { getConnections: () => raw.aborted ? [] : [connection], hangUp: vi.fn(async () => {}), handle: async () => {}, unhandle: async () => {}, addEventListener: () => {}, removeEventListener: () => {} } as unknown as RevocationLibp2p
-  const revocation = new Revocation({ libp2p, credentials, store, ownSerial: 'b2' }, pino({ level: 'silent' }))
+  const revocation = new Revocation({ libp2p, credentials, store, ownSerials: ['b2'] }, pino({ level: 'silent' }))
   await revocation.start()
   const started = Date.now()
   revoked.add('a1')
@@ -114,7 +114,7 @@ it('a revoked member with two connections: the streams on both are cut, one it o
   const revoked = new Set<string>()
   const store = Object.assign(new EventEmitter(), { isRevoked: (serial: string) => revoked.has(serial), current: undefined, flush: async () => {} }) as unknown as CrlStore
   const libp2p = { getConnections: () => raws.every(r => r.aborted) ? [] : connections, hangUp: vi.fn(async () => {}), handle: async () => {}, unhandle: async () => {}, addEventListener: () => {}, removeEventListener: () => {} } as unknown as RevocationLibp2p
-  const revocation = new Revocation({ libp2p, credentials, store, ownSerial: 'c3' }, pino({ level: 'silent' }))
+  const revocation = new Revocation({ libp2p, credentials, store, ownSerials: ['c3'] }, pino({ level: 'silent' }))
   await revocation.start()
   revoked.add('a1')
   store.emit('update', { number: 2n } as never, undefined)
@@ -125,5 +125,46 @@ it('a revoked member with two connections: the streams on both are cut, one it o
   expect(credentials.get(peer)?.serial, 'the renewed certificate still speaks for the peer').toBe('b7')
   expect(credentials.wasDropped(peer)).toBe(false)
   expect(libp2p.hangUp, 'no hang-up on a peer verified again').not.toHaveBeenCalled()
+  await revocation.stop()
+})
+
+it('the watch spares our own CRL stream while it negotiates (protocol \'\' in libp2p 3) and a connection that presented a valid certificate, and cuts a condemned connection that finished its upgrade only after the CRL came', async () => {
+  const peerId = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+  const peer = peerId.toString()
+  const credentials = new PeerCredentials()
+  const raw = new RawConnection()
+  credentials.record(peer, { name: 'gone', serial: 'a1', roles: new Set(['member']), notAfter: Infinity }, raw as unknown as VerifiedConnection)
+  const late = new RawConnection()
+  credentials.record(peer, { name: 'gone', serial: 'a1', roles: new Set(['member']), notAfter: Infinity }, late as unknown as VerifiedConnection)
+  const renewed = new RawConnection()
+  const stream = (direction: string, protocol: string): { direction: string, protocol: string, abort: ReturnType<typeof vi.fn> } => ({ direction, protocol, abort: vi.fn() })
+  const ours = stream('outbound', '')
+  const onLate = stream('inbound', '/meshsub/1.1.0')
+  const onRenewed = stream('inbound', '/meshsub/1.1.0')
+  const libp2pConnection = (over: RawConnection, streams: unknown[], newStream?: () => Promise<never>): Connection => ({ remotePeer: peerId, status: 'open', timeline: over.timeline, streams, newStream } as unknown as Connection)
+  let upgraded = false
+  let renewedOpen = false
+  const first = libp2pConnection(raw, [], async () => {
+    first.streams.push(ours as never)
+    // negotiating over a slow link: several ticks of the watch; meanwhile the upgrade of the other condemned
+    // connection ends, and the peer connects again with a renewed certificate
+    upgraded = true
+    credentials.record(peer, { name: 'gone', serial: 'b7', roles: new Set(['member']), notAfter: Infinity }, renewed as unknown as VerifiedConnection)
+    renewedOpen = true
+    await new Promise(resolve => setTimeout(resolve, 120))
+    throw new Error('the stream ends there (the test has no CRL peer)')
+  })
+  const connections = (): Connection[] => [first, ...(upgraded ? [libp2pConnection(late, [onLate])] : []), ...(renewedOpen ? [libp2pConnection(renewed, [onRenewed])] : [])]
+  const revoked = new Set<string>()
+  const store = Object.assign(new EventEmitter(), { isRevoked: (serial: string) => revoked.has(serial), current: undefined, flush: async () => {} }) as unknown as CrlStore
+  const libp2p = { getConnections: () => raw.aborted ? [] : connections(), hangUp: vi.fn(async () => {}), handle: async () => {}, unhandle: async () => {}, addEventListener: () => {}, removeEventListener: () => {} } as unknown as RevocationLibp2p
+  const revocation = new Revocation({ libp2p, credentials, store, ownSerials: ['c3'] }, pino({ level: 'silent' }))
+  await revocation.start()
+  revoked.add('a1')
+  store.emit('update', { number: 2n } as never, undefined)
+  await vi.waitFor(() => { expect(raw.aborted).toBe(true) }, { timeout: FAREWELL_MS + 2000 })
+  expect(ours.abort, 'our CRL stream, still negotiating').not.toHaveBeenCalled()
+  expect(onLate.abort, 'a stream on the condemned connection that finished its upgrade late').toHaveBeenCalled()
+  expect(onRenewed.abort, 'a stream on the connection of the renewed certificate').not.toHaveBeenCalled()
   await revocation.stop()
 })

@@ -61,7 +61,7 @@ describe('Revocation', () => {
     const store = new CrlStore(ca.cert)
     const mStore = new CrlStore(ca.cert)
     const libp2p = stubLibp2p(mStore, 1)
-    const revocation = new Revocation({ libp2p, credentials: member(), store, ownSerial: 'f', resendFirstMs: 20, resendMaxMs: 100 }, log)
+    const revocation = new Revocation({ libp2p, credentials: member(), store, ownSerials: ['f'], resendFirstMs: 20, resendMaxMs: 100 }, log)
     await revocation.start()
     try {
       store.offer(await crl(2n))
@@ -78,7 +78,7 @@ describe('Revocation', () => {
   it('backs off, and stops offering once the member disconnects or the node stops', async () => {
     const store = new CrlStore(ca.cert)
     const libp2p = stubLibp2p(new CrlStore(ca.cert), Infinity)
-    const revocation = new Revocation({ libp2p, credentials: member(), store, ownSerial: 'f', resendFirstMs: 20, resendMaxMs: 40 }, log)
+    const revocation = new Revocation({ libp2p, credentials: member(), store, ownSerials: ['f'], resendFirstMs: 20, resendMaxMs: 40 }, log)
     await revocation.start()
     store.offer(await crl(1n))
     // offers at 0, 20, 60, 100 ms ...: more than one, and far fewer than one per millisecond

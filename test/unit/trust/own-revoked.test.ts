@@ -5,6 +5,9 @@ import { createCa, issueCertificate } from '../../../src/certs/create.ts'
 import { createCrl } from '../../../src/certs/crl.ts'
 import { NodeTrust } from '../../../src/trust/node-trust.ts'
 import { normalizeSerial } from '../../../src/transport/mtls/verify.ts'
+import { Revocation } from '../../../src/trust/revocation.ts'
+import { PeerCredentials } from '../../../src/trust/credentials.ts'
+import { crlStoreStub, revocationLibp2p } from './revocation-fixture.ts'
 
 const serial = (pem: string): string => normalizeSerial(new X509Certificate(pem).serialNumber)
 
@@ -26,20 +29,15 @@ it('a node presenting two certificates (inbound and outbound) stands down only o
 })
 
 it('the error a node logs of its own revocation says whether it stands down: not while one of its two certificates is valid', async () => {
-  const { EventEmitter } = await import('node:events')
-  const { Revocation } = await import('../../../src/trust/revocation.ts')
-  const { PeerCredentials } = await import('../../../src/trust/credentials.ts')
   const lines: Array<{ msg: string }> = []
   const log = pino({ level: 'error' }, { write: (line: string) => { lines.push(JSON.parse(line) as { msg: string }) } })
-  const revoked = new Set<string>()
-  const store = Object.assign(new EventEmitter(), { isRevoked: (s: string) => revoked.has(s), current: undefined, flush: async () => {} })
-  const libp2p = { getConnections: () => [], hangUp: async () => {}, handle: async () => {}, unhandle: async () => {}, addEventListener: () => {}, removeEventListener: () => {} }
-  const revocation = new Revocation({ libp2p, credentials: new PeerCredentials(), store, ownSerials: ['a1', 'b2'] } as never, log)
+  const { store, revoked } = crlStoreStub()
+  const revocation = new Revocation({ libp2p: revocationLibp2p(() => []), credentials: new PeerCredentials(), store, ownSerials: ['a1', 'b2'] }, log)
   await revocation.start()
   revoked.add('b2')
-  store.emit('update', { number: 2n }, undefined)
+  store.emit('update', { number: 2n } as never, undefined)
   revoked.add('a1')
-  store.emit('update', { number: 3n }, undefined)
+  store.emit('update', { number: 3n } as never, undefined)
   await revocation.stop()
   expect(lines.map(l => l.msg)).toEqual([
     "this node's certificate b2 is revoked: the members refuse the connections that present it (it stands down only once every certificate it presents is revoked); issue a new one (`grid certs issue`)",

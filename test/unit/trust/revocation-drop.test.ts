@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events'
 import { describe, it, expect, vi } from 'vitest'
 import pino from 'pino'
 import type { Message } from '@libp2p/gossipsub'
@@ -7,8 +6,7 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { PeerCredentials } from '../../../src/trust/credentials.ts'
 import { Revocation } from '../../../src/trust/revocation.ts'
-import type { RevocationLibp2p } from '../../../src/trust/revocation.ts'
-import type { CrlStore } from '../../../src/trust/crl-store.ts'
+import { crlStoreStub, revocationLibp2p } from './revocation-fixture.ts'
 import { gossipRefusal } from '../../../src/trust/gossip-roles.ts'
 
 const newPeer = async (): Promise<string> => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
@@ -22,17 +20,8 @@ describe('Revocation and relayed gossip', () => {
     credentials.record(connected, member('a1'))
     credentials.record(remembered, member('a2'))
     credentials.record(relay, member('a3'))
-    const revoked = new Set<string>()
-    const store = Object.assign(new EventEmitter(), { isRevoked: (serial: string) => revoked.has(serial), current: undefined, flush: async () => {} }) as unknown as CrlStore
-    const libp2p = {
-      getConnections: () => [{ remotePeer: peerIdFromString(connected) }] as unknown as Connection[],
-      hangUp: vi.fn(async () => {}),
-      handle: async () => {},
-      unhandle: async () => {},
-      dialProtocol: async () => { throw new Error('no') },
-      addEventListener: () => {},
-      removeEventListener: () => {}
-    } as unknown as RevocationLibp2p
+    const { store, revoked } = crlStoreStub()
+    const libp2p = revocationLibp2p(() => [{ remotePeer: peerIdFromString(connected) }] as unknown as Connection[])
     const revocation = new Revocation({ libp2p, credentials, store, ownSerials: ['a3'] }, pino({ level: 'silent' }))
     await revocation.start()
     revoked.add('a1')

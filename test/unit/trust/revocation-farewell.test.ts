@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events'
 import { it, expect, vi } from 'vitest'
 import pino from 'pino'
 import type { Connection } from '@libp2p/interface'
@@ -7,10 +6,9 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { PeerCredentials } from '../../../src/trust/credentials.ts'
 import type { VerifiedConnection } from '../../../src/trust/credentials.ts'
 import { Revocation } from '../../../src/trust/revocation.ts'
-import type { RevocationLibp2p } from '../../../src/trust/revocation.ts'
 import { CRL_PROTOCOL } from '../../../src/trust/crl-protocol.ts'
 import { FAREWELL_MS } from '../../../src/trust/drop-peer.ts'
-import type { CrlStore } from '../../../src/trust/crl-store.ts'
+import { crlStoreStub, revocationLibp2p } from './revocation-fixture.ts'
 
 /** The raw connection the handshake verified the certificate on. */
 class RawConnection extends EventTarget {
@@ -42,17 +40,8 @@ it('a revoked member is handed the CRL on its connection before it is aborted: t
       throw new Error('the offer failed')
     }
   } as unknown as Connection
-  const revoked = new Set<string>()
-  const store = Object.assign(new EventEmitter(), { isRevoked: (serial: string) => revoked.has(serial), current: undefined, flush: async () => {} }) as unknown as CrlStore
-  const libp2p = {
-    getConnections: () => raw.aborted ? [] : [connection],
-    hangUp: vi.fn(async () => {}),
-    handle: async () => {},
-    unhandle: async () => {},
-    dialProtocol: async () => { throw new Error('no') },
-    addEventListener: () => {},
-    removeEventListener: () => {}
-  } as unknown as RevocationLibp2p
+  const { store, revoked } = crlStoreStub()
+  const libp2p = revocationLibp2p(() => raw.aborted ? [] : [connection])
   const revocation = new Revocation({ libp2p, credentials, store, ownSerials: ['b2'] }, pino({ level: 'silent' }))
   await revocation.start()
   revoked.add('a1')
@@ -73,9 +62,8 @@ it('a revoked member that never answers the offer has its connection aborted aft
   credentials.record(peerId.toString(), { name: 'gone', serial: 'a1', roles: new Set(['member']), notAfter: Infinity }, raw as unknown as VerifiedConnection)
   // a stream that never opens, whatever signal it is given
   const connection = { remotePeer: peerId, status: 'open', streams: [], newStream: async () => await new Promise(() => {}) } as unknown as Connection
-  const revoked = new Set<string>()
-  const store = Object.assign(new EventEmitter(), { isRevoked: (serial: string) => revoked.has(serial), current: undefined, flush: async () => {} }) as unknown as CrlStore
-  const libp2p = { getConnections: () => raw.aborted ? [] : [connection], hangUp: vi.fn(async () => {}), handle: async () => {}, unhandle: async () => {}, addEventListener: () => {}, removeEventListener: () => {} } as unknown as RevocationLibp2p
+  const { store, revoked } = crlStoreStub()
+  const libp2p = revocationLibp2p(() => raw.aborted ? [] : [connection])
   const revocation = new Revocation({ libp2p, credentials, store, ownSerials: ['b2'] }, pino({ level: 'silent' }))
   await revocation.start()
   const started = Date.now()
@@ -111,9 +99,8 @@ it('a revoked member with two connections: the streams on both are cut, one it o
       throw new Error('the stream ends there (the test has no CRL peer)')
     }
   }))
-  const revoked = new Set<string>()
-  const store = Object.assign(new EventEmitter(), { isRevoked: (serial: string) => revoked.has(serial), current: undefined, flush: async () => {} }) as unknown as CrlStore
-  const libp2p = { getConnections: () => raws.every(r => r.aborted) ? [] : connections, hangUp: vi.fn(async () => {}), handle: async () => {}, unhandle: async () => {}, addEventListener: () => {}, removeEventListener: () => {} } as unknown as RevocationLibp2p
+  const { store, revoked } = crlStoreStub()
+  const libp2p = revocationLibp2p(() => raws.every(r => r.aborted) ? [] : connections as unknown as Connection[])
   const revocation = new Revocation({ libp2p, credentials, store, ownSerials: ['c3'] }, pino({ level: 'silent' }))
   await revocation.start()
   revoked.add('a1')
@@ -155,9 +142,8 @@ it('the watch spares our own CRL stream while it negotiates (protocol \'\' in li
     throw new Error('the stream ends there (the test has no CRL peer)')
   })
   const connections = (): Connection[] => [first, ...(upgraded ? [libp2pConnection(late, [onLate])] : []), ...(renewedOpen ? [libp2pConnection(renewed, [onRenewed])] : [])]
-  const revoked = new Set<string>()
-  const store = Object.assign(new EventEmitter(), { isRevoked: (serial: string) => revoked.has(serial), current: undefined, flush: async () => {} }) as unknown as CrlStore
-  const libp2p = { getConnections: () => raw.aborted ? [] : connections(), hangUp: vi.fn(async () => {}), handle: async () => {}, unhandle: async () => {}, addEventListener: () => {}, removeEventListener: () => {} } as unknown as RevocationLibp2p
+  const { store, revoked } = crlStoreStub()
+  const libp2p = revocationLibp2p(() => raw.aborted ? [] : connections())
   const revocation = new Revocation({ libp2p, credentials, store, ownSerials: ['c3'] }, pino({ level: 'silent' }))
   await revocation.start()
   revoked.add('a1')

@@ -1,8 +1,7 @@
-import type { Connection, PeerId } from '@libp2p/interface'
+import type { Connection, Libp2p, PeerId } from '@libp2p/interface'
 import type { PeerCredentials } from './credentials.ts'
 import type { VerifiedCrl } from './crl-parse.ts'
 import { CRL_PROTOCOL, offerCrl } from './crl-protocol.ts'
-import type { RevocationLibp2p } from './revocation.ts'
 import { ForbiddenError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 
@@ -18,7 +17,7 @@ export const FAREWELL_WATCH_MS = 20
  * Tried on each condemned connection in turn until one takes it (one may be a CLI run's, with no CRL handler).
  * `signal` bounds it (FAREWELL_MS, and the node's stop).
  */
-export async function handCrlOnWayOut (libp2p: Pick<RevocationLibp2p, 'getConnections'>, credentials: Pick<PeerCredentials, 'presented'>, peer: PeerId, crl: VerifiedCrl, signal: AbortSignal, log: Logger): Promise<void> {
+export async function handCrlOnWayOut (libp2p: Pick<Libp2p, 'getConnections'>, credentials: Pick<PeerCredentials, 'presented'>, peer: PeerId, crl: VerifiedCrl, signal: AbortSignal, log: Logger): Promise<void> {
   const condemned = (): Connection[] => libp2p.getConnections(peer).filter(c => c.status === 'open' && credentials.presented(c) == null)
   const cut = (): void => {
     for (const connection of condemned()) {

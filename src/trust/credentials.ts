@@ -123,18 +123,18 @@ export class PeerCredentials {
     return [...this.open.get(peer)?.values() ?? []].at(-1)
   }
 
-  /**
-   * The certificate that speaks for `peer`: with `via` (the connection a request came on), the one
-   * presented on that connection, so one key's narrower certificate (a CLI's) neither lends its roles
-   * to nor borrows them from another connection; without, or for a connection not tracked, the peer's.
-   */
   /** The certificate `connection` presented, while it speaks for its peer (undefined once condemned, or never verified). */
   presented (connection: RequestConnection): PeerCredential | undefined {
     return this.byTimeline.get(connection.timeline)
   }
 
+  /**
+   * The certificate that speaks for `peer`: with `via` (the connection a request came on), the one
+   * presented on that connection, so one key's narrower certificate (a CLI's) neither lends its roles
+   * to nor borrows them from another connection; without, or for a connection not tracked, the peer's.
+   */
   get (peer: string, via?: RequestConnection): PeerCredential | undefined {
-    return (via?.timeline == null ? undefined : this.byTimeline.get(via.timeline)) ?? this.byPeer.get(peer)
+    return (via?.timeline == null ? undefined : this.presented(via)) ?? this.byPeer.get(peer)
   }
 
   forget (peer: string): void {

@@ -1,6 +1,7 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { PeerCredential, PeerCredentials } from './credentials.ts'
 import type { Logger } from '../logger.ts'
+import { settledWithin } from '../lifecycle/settled-within.ts'
 
 /** What revocation and expiry use of libp2p: the open connections, and hanging up on a peer. */
 export type TrustLibp2p = Pick<Libp2p, 'getConnections' | 'hangUp'>
@@ -41,8 +42,8 @@ export const FAREWELL_MS = 1000
 export interface Farewell {
   /** Whether the connections on which `peer` presented a condemned certificate stay open for the farewell. */
   spare: (peer: string, credential: PeerCredential) => boolean
-  /** Says it; the connections are aborted once it settles, or after FAREWELL_MS whatever it does. */
-  say: (peer: PeerId) => Promise<void>
+  /** Says it, giving up when `signal` aborts (after FAREWELL_MS); the connections are aborted once it settles, or then whatever it does. */
+  say: (peer: PeerId, signal: AbortSignal) => Promise<void>
 }
 
 /**
@@ -58,15 +59,16 @@ export function enforceCredentials (libp2p: TrustLibp2p, credentials: Pick<PeerC
   for (const { peer, credential, closed, dropped, abortSpared } of credentials.dropWhere(test, why, farewell?.spare)) {
     const fields = { peer, name: credential.name, serial: credential.serial, notAfter: Number.isFinite(credential.notAfter) ? new Date(credential.notAfter).toISOString() : undefined }
     const id = connected.get(peer)
-    const farewellTo = farewell != null && abortSpared != null && dropped ? id : undefined
-    if (farewellTo == null) abortSpared?.()
+    // a farewell only to a peer dropped for good, connected, with connections spared for it
+    const last = farewell != null && abortSpared != null && dropped && id != null ? { to: id, say: farewell.say, abortSpared } : undefined
+    if (last == null) abortSpared?.()
     if (dropped && (id != null || closed > 0)) {
       log.warn(fields, `disconnected peer ${peer} ("${credential.name}"): its certificate ${why}`)
-      if (farewellTo != null && farewell != null && abortSpared != null) {
-        void bounded(farewell.say(farewellTo), FAREWELL_MS).finally(() => {
-          abortSpared()
+      if (last != null) {
+        void settledWithin(last.say(last.to, AbortSignal.timeout(FAREWELL_MS)), FAREWELL_MS).then(() => {
+          last.abortSpared()
           // a handshake meanwhile verified a valid certificate of the same key (a renewed one): it stays
-          if (credentials.wasDropped(peer)) void dropPeer(libp2p, credentials, farewellTo)
+          if (credentials.wasDropped(peer)) void dropPeer(libp2p, credentials, last.to)
         })
       } else if (id != null) void dropPeer(libp2p, credentials, id)
     } else if (dropped) {
@@ -78,11 +80,4 @@ export function enforceCredentials (libp2p: TrustLibp2p, credentials: Pick<PeerC
       log.info(fields, `certificate ${credential.serial} of peer ${peer} ("${credential.name}") ${why}; the peer stays, on another certificate of the same key still presented on an open connection`)
     }
   }
-}
-
-/** Settles when `work` does (its error ignored) or after `ms`, whichever is first. */
-async function bounded (work: Promise<void>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  await Promise.race([work.catch(() => {}), new Promise<void>(resolve => { timer = setTimeout(resolve, ms) })])
-  clearTimeout(timer)
 }

@@ -33,7 +33,6 @@ export class NodeTrust {
   /** The earliest notAfter of this node's certificates (ms since the epoch). */
   readonly ownNotAfter: number
   private readonly caNotAfter: number
-  private readonly ownSerial: string
   /** The serials of every certificate this node presents (its outbound one too, when it has its own). */
   private readonly ownSerials: string[]
   private readonly checkMs: number
@@ -47,8 +46,7 @@ export class NodeTrust {
     if (init.crl != null) this.crls.offerPem(init.crl)
     const own = new X509Certificate(init.tls.cert)
     const outbound = init.tls.outbound == null ? undefined : new X509Certificate(init.tls.outbound.cert)
-    this.ownSerial = normalizeSerial(own.serialNumber)
-    this.ownSerials = outbound == null ? [this.ownSerial] : [this.ownSerial, normalizeSerial(outbound.serialNumber)]
+    this.ownSerials = [own, ...(outbound == null ? [] : [outbound])].map(certificate => normalizeSerial(certificate.serialNumber))
     this.ownNotAfter = Math.min(Date.parse(own.validTo), outbound == null ? Infinity : Date.parse(outbound.validTo))
     this.caNotAfter = Date.parse(new X509Certificate(init.tls.ca).validTo)
     this.checkMs = init.certificateCheckMs

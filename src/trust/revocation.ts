@@ -4,7 +4,7 @@ import type { CrlStore } from './crl-store.ts'
 import type { VerifiedCrl } from './crl-parse.ts'
 import { CRL_PROTOCOL, crlHandler, offerCrl } from './crl-protocol.ts'
 import { handCrlOnWayOut } from './farewell.ts'
-import { FAREWELL_MS, connectedPeersWhere, enforceCredentials } from './drop-peer.ts'
+import { connectedPeersWhere, enforceCredentials } from './drop-peer.ts'
 import type { TrustLibp2p } from './drop-peer.ts'
 import { guarded } from './guard.ts'
 import { Rejections } from '../transport/rejections.ts'
@@ -114,13 +114,8 @@ export class Revocation {
   private enforce (crl: VerifiedCrl, from: string | undefined): void {
     enforceCredentials(this.libp2p, this.credentials, c => this.store.isRevoked(c.serial), 'is revoked', this.log, {
       spare: (peer, credential) => peer !== from && credential.roles.has('member'),
-      say: async peer => { await this.farewell(peer, crl) }
+      say: async (peer, signal) => { await handCrlOnWayOut(this.libp2p, this.credentials, peer, crl, AbortSignal.any([this.sending.signal, signal]), this.log) }
     })
-  }
-
-  /** Offers `crl` to `peer`, whose certificate it revokes, on its condemned connections, 1 s at most (see handCrlOnWayOut). */
-  private async farewell (peer: PeerId, crl: VerifiedCrl): Promise<void> {
-    await handCrlOnWayOut(this.libp2p, this.credentials, peer, crl, AbortSignal.any([this.sending.signal, AbortSignal.timeout(FAREWELL_MS)]), this.log)
   }
 
   /** Sends a newer CRL to every connected member but the one it came from. */

@@ -1,6 +1,6 @@
 import { it, expect, vi } from 'vitest'
 import pino from 'pino'
-import type { Connection } from '@libp2p/interface'
+import type { Connection, PeerId } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { PeerCredentials } from '../../../src/trust/credentials.ts'
@@ -23,12 +23,17 @@ class RawConnection extends EventTarget {
   }
 }
 
-it('a revoked member is handed the CRL on its connection before it is aborted: the streams open on it are cut first, and nothing it sends is authorized meanwhile', async () => {
+/** A member whose certificate (serial a1) was verified on one open connection, `raw`. */
+async function connectedMember (): Promise<{ peerId: PeerId, peer: string, credentials: PeerCredentials, raw: RawConnection }> {
   const peerId = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
-  const peer = peerId.toString()
   const credentials = new PeerCredentials()
   const raw = new RawConnection()
-  credentials.record(peer, { name: 'gone', serial: 'a1', roles: new Set(['member']), notAfter: Infinity }, raw as unknown as VerifiedConnection)
+  credentials.record(peerId.toString(), { name: 'gone', serial: 'a1', roles: new Set(['member']), notAfter: Infinity }, raw as unknown as VerifiedConnection)
+  return { peerId, peer: peerId.toString(), credentials, raw }
+}
+
+it('a revoked member is handed the CRL on its connection before it is aborted: the streams open on it are cut first, and nothing it sends is authorized meanwhile', async () => {
+  const { peerId, peer, credentials, raw } = await connectedMember()
   const gossip = { abort: vi.fn() }
   const seen: Array<{ protocol: unknown, gossipCut: boolean, rawOpen: boolean, authorized: boolean }> = []
   const connection = {
@@ -116,11 +121,7 @@ it('a revoked member with two connections: the streams on both are cut, one it o
 })
 
 it('the watch spares our own CRL stream while it negotiates (protocol \'\' in libp2p 3) and a connection that presented a valid certificate, and cuts a condemned connection that finished its upgrade only after the CRL came', async () => {
-  const peerId = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
-  const peer = peerId.toString()
-  const credentials = new PeerCredentials()
-  const raw = new RawConnection()
-  credentials.record(peer, { name: 'gone', serial: 'a1', roles: new Set(['member']), notAfter: Infinity }, raw as unknown as VerifiedConnection)
+  const { peerId, peer, credentials, raw } = await connectedMember()
   const late = new RawConnection()
   credentials.record(peer, { name: 'gone', serial: 'a1', roles: new Set(['member']), notAfter: Infinity }, late as unknown as VerifiedConnection)
   const renewed = new RawConnection()

@@ -84,5 +84,10 @@ export function taskMetrics (registry: Registry, host: Pick<AddonHost, 'tasksOve
     name: 'gridd_task_journal_bytes', help: 'Bytes of this node\'s task journal on disk (the SQLite file and its write-ahead log; 0 without one)', registers: [registry],
     collect () { this.set(node.tasksOverview().journalBytes) }
   })
+  new Gauge({
+    name: 'gridd_task_module_cache_bytes', help: 'Bytes of task code shipped to this node for the tasks it owns (<data-dir>/tasks/modules), in whole 4 KiB blocks as its 64 MiB quota counts them',
+    registers: [registry],
+    collect () { this.set(node.tasksOverview().moduleCacheBytes) }
+  })
   new KeptHistogram(registry, () => node.tasksOverview().latency)
 }

@@ -276,7 +276,7 @@ export class TasksService {
       await this.deps.prepareDataDir()
       const cache = new ModuleCache(join(this.deps.dataDir, 'tasks'), { quotaBytes: TASK_MODULES_QUOTA_BYTES }, this.deps.log)
       // what is stored there is other peers' code: even on this node it runs as shipped code, never in place
-      this.deps.tasks.foreignCodeIn(join(this.deps.dataDir, 'tasks', 'modules'))
+      this.deps.tasks.foreignCodeIn(join(this.deps.dataDir, 'tasks', 'modules'), () => cache.bytes)
       await cache.start()
       return cache
     })()

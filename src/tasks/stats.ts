@@ -28,6 +28,8 @@ export interface TasksOverview {
   running: TaskInfo[]
   /** The task journal's bytes on disk (its file and write-ahead log); 0 without one. */
   journalBytes: number
+  /** Code shipped to this node for its tasks (`<data-dir>/tasks/modules`), in whole 4 KiB blocks as its quota counts it; 0 before any. */
+  moduleCacheBytes: number
 }
 
 /**
@@ -69,5 +71,5 @@ export class TaskStats {
 
 /** The overview of a node with no task yet. */
 export function emptyOverview (): TasksOverview {
-  return { totals: new TaskStats().totals, retries: 0, open: { queued: 0, dispatched: 0, running: 0 }, latency: new TaskStats().latency(), sessions: [], sessionCount: 0, running: [], journalBytes: 0 }
+  return { totals: new TaskStats().totals, retries: 0, open: { queued: 0, dispatched: 0, running: 0 }, latency: new TaskStats().latency(), sessions: [], sessionCount: 0, running: [], journalBytes: 0, moduleCacheBytes: 0 }
 }

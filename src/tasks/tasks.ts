@@ -86,6 +86,7 @@ export class Tasks {
   private readonly queuedIn = new WeakMap<Task, string>()
   /** Directories holding other peers' code (shipped task modules): pools over them spawn it as shipped code. */
   private readonly foreignDirs: string[] = []
+  private shippedCodeBytes: () => number = () => 0
   private readonly host: SessionHost
   private readonly defaultSession: Session
   /** The journal's writer, when `durable` and the node has a data dir. */
@@ -163,9 +164,11 @@ export class Tasks {
     return this.defaultSession.run(module, input, options)
   }
 
-  /** Modules under `dir` are other peers' code: their workers run them as shipped code, on this node too. */
-  foreignCodeIn (dir: string): void {
+  /** Modules under `dir` are other peers' code: their workers run them as shipped code, on this node too.
+   * `bytes` reads what that cache holds on disk (the overview's `moduleCacheBytes`). */
+  foreignCodeIn (dir: string, bytes?: () => number): void {
     if (!this.foreignDirs.includes(dir)) this.foreignDirs.push(dir)
+    if (bytes != null) this.shippedCodeBytes = bytes
   }
 
   /** Lets `name` be run by clients (who may not ship code): `grid task run name`. */
@@ -245,7 +248,8 @@ export class Tasks {
       sessions: sessions.slice(0, OVERVIEW_LIMIT),
       sessionCount: sessions.length,
       running,
-      journalBytes: this.recorder?.bytes() ?? 0
+      journalBytes: this.recorder?.bytes() ?? 0,
+      moduleCacheBytes: this.shippedCodeBytes()
     }
   }
 

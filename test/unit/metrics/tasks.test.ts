@@ -74,9 +74,11 @@ describe('task metrics, scraped from a node\'s tasks (a scripted worker)', () =>
 
   it('a scrape reads the tasks overview (which stats the journal\'s files) once for all the task metrics, and the next scrape anew', async () => {
     let reads = 0
-    const host = { self: () => ({ ...entry('S'), lastSeenMs: 0 }), members: () => [], pipelines: () => [], connectedPeers: () => [], rejectedMessages: () => [], certificateNotAfter: () => Date.now() + 90_000, tasksOverview: () => ({ ...emptyOverview(), journalBytes: ++reads * 4096 }) }
+    const host = { self: () => ({ ...entry('S'), lastSeenMs: 0 }), members: () => [], pipelines: () => [], connectedPeers: () => [], rejectedMessages: () => [], certificateNotAfter: () => Date.now() + 90_000, tasksOverview: () => ({ ...emptyOverview(), journalBytes: ++reads * 4096, moduleCacheBytes: 3 * 4096 }) }
     const { registry } = createRegistry(host)
-    expect(value(parse(await registry.metrics()), 'gridd_task_journal_bytes')).toBe(4096)
+    const first = parse(await registry.metrics())
+    expect(value(first, 'gridd_task_journal_bytes')).toBe(4096)
+    expect(value(first, 'gridd_task_module_cache_bytes')).toBe(3 * 4096)
     expect(reads).toBe(1)
     expect(value(parse(await registry.metrics()), 'gridd_task_journal_bytes')).toBe(2 * 4096)
     expect(reads).toBe(2)

@@ -61,13 +61,16 @@ describe('TasksService (the tasks protocol, components stubbed)', () => {
   })
 
   it('ships code only for a member: a client gets ERR_FORBIDDEN; the bundle is stored by its hash; a wrong hash is refused', async () => {
-    const { svc, dataDir } = await service()
+    const { svc, dataDir, tasks } = await service()
+    expect(tasks.overview().moduleCacheBytes).toBe(0)
     const source = 'export default (n) => n + 1\n'
     const module = { kind: 'source', path: '/elsewhere/inc.mjs', sha256: sha256(source), source } as const
     expect(errorCode(await svc.serve(client, { op: 'submit', module }))).toBe('ERR_FORBIDDEN')
     const submitted = await svc.serve(member, { op: 'submit', module })
     expect(submitted.ok && submitted.task?.module).toBe(join(dataDir, 'tasks', 'modules', `${sha256(source)}.mjs`))
     expect(await readdir(join(dataDir, 'tasks', 'modules'))).toEqual([`${sha256(source)}.mjs`])
+    // what it holds on disk is reported (gridd_task_module_cache_bytes), in whole 4 KiB blocks as its quota counts it
+    expect(tasks.overview().moduleCacheBytes).toBe(4096)
     expect(errorCode(await svc.serve(member, { op: 'submit', module: { ...module, sha256: sha256('other') } }))).toBe('ERR_PROTOCOL')
   })
 

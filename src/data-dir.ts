@@ -27,7 +27,7 @@ export interface DataDirAccess {
  */
 export async function prepareDataDir (dir: string, log: Logger, access: DataDirAccess = {}): Promise<void> {
   const mode = access.traverseGid == null ? 0o700 : 0o710
-  await mkdir(dir, { recursive: true, mode })
+  await makeDir(dir, mode)
   // a symbolic link is followed: what counts is the directory it leads to
   const stat = await statOf(dir)
   const self = process.getuid?.()
@@ -43,6 +43,19 @@ export async function prepareDataDir (dir: string, log: Logger, access: DataDirA
   if (current !== mode) {
     await chmod(dir, mode)
     log.info({ dataDir: dir, was: octal(current), now: octal(mode) }, 'data dir mode tightened')
+  }
+}
+
+/** mkdir -p, its failures naming the option to fix (a file in the way was a raw EEXIST stack and exit 1). */
+async function makeDir (dir: string, mode: number): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode })
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    const why = code === 'EEXIST'
+      ? `${dir} exists and is not a directory`
+      : code === 'ENOTDIR' ? `cannot create ${dir}: part of its path is a file, not a directory` : `cannot create ${dir}: ${(err as Error).message}`
+    throw new ConfigError('dataDir', `${why}; pick another --data-dir`, { cause: err })
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { chmod, chown, mkdir, mkdtemp, rm, stat } from 'node:fs/promises'
+import { chmod, chown, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { GridFixture, FAST } from './helpers/grid-fixture.ts'
@@ -56,6 +56,15 @@ describe('an agent\'s data dir: per user, mode 0700, checked at start', () => {
     expect(res.stderr).toContain('is writable by everyone (mode 0777)')
     expect(res.stderr).toContain('chmod 700')
     expect(await mode(dataDir)).toBe(0o777)
+  })
+
+  it('a data dir that is a file is refused: exit 2 naming --data-dir, no stack', async () => {
+    const dataDir = join(base, 'a-file')
+    await writeFile(dataDir, 'not a directory')
+    const res = await runGrid(['node', '--host', '127.0.0.1', '--port', '0', ...args('--data-dir', dataDir)])
+    expect(res.code).toBe(2)
+    expect(res.stderr).toContain(`grid: dataDir: ${dataDir} exists and is not a directory; pick another --data-dir`)
+    expect(res.stderr).not.toMatch(/^\s+at /m)
   })
 
   // only root can give a dir away

@@ -1,0 +1,44 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pino from 'pino'
+import { prepareDataDir } from '../../src/data-dir.ts'
+import { ConfigError } from '../../src/errors.ts'
+
+const log = pino({ level: 'silent' })
+
+describe('prepareDataDir: a path that cannot be a directory names --data-dir', () => {
+  let base: string
+  let file: string
+
+  beforeAll(async () => {
+    base = await mkdtemp(join(tmpdir(), 'gridd-data-dir-unit-'))
+    file = join(base, 'a-file')
+    await writeFile(file, 'not a directory')
+  })
+
+  afterAll(async () => { await rm(base, { recursive: true, force: true }) })
+
+  it('a file where the dir should be: ConfigError on dataDir, not a raw EEXIST', async () => {
+    const err = await prepareDataDir(file, log).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ConfigError)
+    expect(err).toMatchObject({ option: 'dataDir', code: 'ERR_CONFIG' })
+    expect((err as Error).message).toContain(`${file} exists and is not a directory`)
+    expect((err as Error).message).toContain('--data-dir')
+  })
+
+  it('a file among its parents: ConfigError on dataDir, not a raw ENOTDIR', async () => {
+    const dir = join(file, 'sub')
+    const err = await prepareDataDir(dir, log).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ConfigError)
+    expect(err).toMatchObject({ option: 'dataDir' })
+    expect((err as Error).message).toContain('part of its path is a file')
+  })
+
+  it('a new dir is still made, mode 0700', async () => {
+    const dir = join(base, 'new', 'deeper')
+    await prepareDataDir(dir, log)
+    expect((await stat(dir)).mode & 0o777).toBe(0o700)
+  })
+})

@@ -42,8 +42,21 @@ export function toWireError (err: unknown): WireError {
 export function workerExitedError (workerId: string, exit: { code: number | null, signal: string | null, error?: WireError, stopped?: true, setupFailed?: true }): WorkerExitedError | WorkerStoppedError | StageSetupError {
   const detail = exit.error != null ? `${exit.error.name}: ${exit.error.message}` : `code ${exit.code} signal ${exit.signal}`
   if (exit.stopped === true) return new WorkerStoppedError(workerId, exit.signal != null && exit.signal !== 'SIGKILL' && exit.error == null ? `by ${exit.signal} (a stop request; ${detail})` : `by its agent (${detail})`)
-  if (exit.setupFailed === true) return new StageSetupError(workerId, detail, { cause: exit.error == null ? undefined : new RemoteError(exit.error) })
+  if (exit.setupFailed === true) return withRemoteFrames(new StageSetupError(workerId, detail, { cause: exit.error == null ? undefined : new RemoteError(exit.error) }), exit.error)
   return new WorkerExitedError(workerId, detail, { cause: exit.error == null ? undefined : new RemoteError(exit.error) })
+}
+
+/**
+ * A failed setup's stack is the stage's own (its module's file and line, where it threw while loading or in
+ * `setup`) under the setup error's own first line: the owner's frames where it noticed the exit say nothing,
+ * and a task's error crosses the wire (CLI, HTTP API, `TaskError.remoteStack`) as its stack alone, its cause lost.
+ */
+function withRemoteFrames (err: StageSetupError, remote: WireError | undefined): StageSetupError {
+  if (remote?.stack == null) return err
+  const head = `${remote.name}: ${remote.message}`
+  const frames = remote.stack.startsWith(head) ? remote.stack.slice(head.length) : `\n${remote.stack}`
+  err.stack = `${err.name}: ${err.message}${frames}`
+  return err
 }
 
 /** One of the errors `workerExitedError` makes: the item's worker ended under it (not the item's own failure). */

@@ -70,6 +70,16 @@ describe('grid task and grid session: real nodes, the CLI end to end', () => {
     expect(res.stderr).toMatch(/fails\.mjs:3/)
   }, 60_000)
 
+  it('a task module that throws as it loads: the stack shown names its file and line, not the owner\'s code, exit 1', async () => {
+    const res = await grid$(['task', 'run', task('fails-to-load.mjs')])
+    expect(res.code).toBe(1)
+    expect(res.stderr).toContain('failed: StageSetupError (ERR_STAGE_SETUP)')
+    expect(res.stderr).toContain('no config to load: undefined')
+    // before, the stack printed was where the owner noticed the worker's exit (workerExitedError, LocalWorker…)
+    expect(res.stderr).toMatch(/fails-to-load\.mjs:3/)
+    expect(res.stderr).not.toContain('workerExitedError')
+  }, 60_000)
+
   it('task submit prints the id; wait prints the result; get prints the state with the value and the submitter', async () => {
     const submitted = await grid$(['task', 'submit', task('cooperative.mjs'), '--input', '{"ms":200}'])
     expect(submitted.code).toBe(0)

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import * as v from 'valibot'
-import { toWireError, wireErrorSchema, RemoteError } from '../../../src/wire/wire-error.ts'
+import { toWireError, wireErrorSchema, workerExitedError, RemoteError } from '../../../src/wire/wire-error.ts'
 import { spawnFailure, spawnFailureError, spawnResponseSchema } from '../../../src/wire/spawn-protocol.ts'
 import { parseJson } from '../../../src/transport/json-stream.ts'
 import {
@@ -90,5 +90,21 @@ describe('spawn failures: the agent answers with a code, the requester decides o
     const failure = spawnFailure(new AgentFullError(Array.from({ length: 20 }, () => 'x'.repeat(1000))))
     expect(v.safeParse(spawnResponseSchema, failure).success).toBe(true)
     expect(v.safeParse(spawnResponseSchema, { ...failure, lacks: Array.from({ length: 9 }, () => 'x') }).success).toBe(false)
+  })
+})
+
+describe('a failed setup crosses the wire with the stage\'s own frames', () => {
+  it('its stack is the setup error\'s line over the frames of the stage module, not the owner\'s', () => {
+    const stack = 'Error: cannot open the model file\n    at setup (file:///srv/stages/model.mjs:3:11)\n    at main (worker-host.js:7:924)'
+    const err = workerExitedError('w-1', { code: 1, signal: null, setupFailed: true, error: { name: 'Error', message: 'cannot open the model file', stack } })
+    expect(err.name).toBe('StageSetupError')
+    const remote = acrossTheWire(err)
+    expect(remote.remoteStack).toBe("StageSetupError: worker w-1 failed in its stage's setup: Error: cannot open the model file\n    at setup (file:///srv/stages/model.mjs:3:11)\n    at main (worker-host.js:7:924)")
+    expect(remote.remoteStack).not.toContain('workerExitedError')
+  })
+
+  it('a stack that does not start with its message is kept whole under the setup error\'s line', () => {
+    const err = workerExitedError('w-2', { code: 1, signal: null, setupFailed: true, error: { name: 'Error', message: 'x', stack: 'odd stack\n    at m.mjs:1:1' } })
+    expect(err.stack).toBe("StageSetupError: worker w-2 failed in its stage's setup: Error: x\nodd stack\n    at m.mjs:1:1")
   })
 })

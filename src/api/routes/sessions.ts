@@ -10,13 +10,15 @@ import { MAX_LIST } from '../../tasks/protocol-schema.ts'
 export function sessionRoutes (app: FastifyInstance, api: ApiContext): void {
   app.post<{ Body: SessionOptions }>('/v1/sessions', {
     config: { scope: 'tasks:submit' },
-    schema: { summary: 'Open a session (defaults for its tasks: maxRetries, timeoutMs, priority)', tags: ['sessions'], body: sessionBodySchema, response: { 201: sessionSchema, ...problemResponses } }
+    schema: { summary: 'Open a session (defaults for its tasks: maxRetries, timeoutMs, priority)', tags: ['sessions'], body: sessionBodySchema, response: { 201: sessionSchema, ...problemResponses } },
+    // every field is optional, so no body at all (curl -X POST) opens one with the defaults: the schema refused it
+    preValidation: async (request) => { request.body ??= {} }
   }, async (request, reply) => {
     const opener = apiSubmitter(request.principal!.subject)
     // held (with its tasks' records) until closed and done: per subject and for all together (api.budgets)
     const release = api.budgets.sessions.take(opener, 0)
     // its opener journaled with it: after a restart it is still this subject's, and on its budget (resumed.ts)
-    const session = api.node.tasks.session(request.body ?? {}, undefined, false, opener)
+    const session = api.node.tasks.session(request.body, undefined, false, opener)
     void session.done.then(release)
     // followed from its first task: a reader that comes later still replays them all
     api.live.session(session)

@@ -1,7 +1,8 @@
 /**
  * Starts `grid node --dev` processes on 127.0.0.1 for the one-machine
  * examples: free ports from `from` up, each node pointed only at the one
- * before it (a chain: membership meshes them), stopped with SIGTERM.
+ * before it (a chain: membership meshes them), stopped with SIGTERM (also when
+ * the script dies without stopping them).
  */
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
@@ -28,11 +29,16 @@ export async function startDevNodes (extraArgs: string[][], onEarlyExit: (port: 
     child.on('exit', code => { if (!stopping) onEarlyExit(port, code) })
     children.push(child)
   }
+  // a script that dies (an uncaught error; EPIPE once `npm start | head` stops reading) must not leave its
+  // nodes running for ever: 'exit' runs even then, and a kill can be sent from it (nothing async can)
+  const orphaned = (): void => { for (const child of children) if (child.exitCode == null && child.signalCode == null) child.kill('SIGTERM') }
+  process.once('exit', orphaned)
   return {
     ports,
     children,
     stop: async () => {
       stopping = true
+      process.off('exit', orphaned)
       await Promise.all(children.map(async child => {
         if (child.exitCode != null || child.signalCode != null) return
         const exited = new Promise(resolve => child.once('exit', resolve))

@@ -4,6 +4,7 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { eventually } from './helpers/grid-process.ts'
 import { isPortFree } from './helpers/ports.ts'
+import { processRunning } from './helpers/process-state.ts'
 
 const DEMO = fileURLToPath(new URL('../../examples/demo/run.ts', import.meta.url))
 
@@ -47,5 +48,27 @@ describe('the demo (npm start) on SIGTERM', () => {
     expect(code, err).toBe(0)
     for (const pid of nodes) expect(running(pid), `node process ${pid}`).toBe(false)
     for (const port of ports) expect(await isPortFree(port), `port ${port}`).toBe(true)
+  }, 90_000)
+
+  it('a demo that dies (its reader gone: `npm start | head`, EPIPE) takes its node processes with it', async () => {
+    const demo = spawn(process.execPath, [DEMO, '--plain'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const exited = once(demo, 'exit')
+    let out = ''
+    const read = (chunk: string): void => { out += chunk }
+    demo.stdout.setEncoding('utf8').on('data', read)
+    let nodes: number[] = []
+    onTestFinished(() => {
+      for (const pid of [demo.pid!, ...nodes]) if (running(pid)) process.kill(pid, 'SIGKILL')
+    })
+    await eventually(() => out.includes('running primes') ? true : undefined, 45_000)
+    nodes = childrenOf(demo.pid!)
+    expect(nodes).toHaveLength(3)
+    // as `head` does once it has its lines: the pipe's read end closes, the demo's next write fails
+    demo.stdout.off('data', read)
+    demo.stdout.destroy()
+    const [code] = await exited as [number | null]
+    expect(code).not.toBe(0)
+    // before, the three nodes (and their workers) ran on, children of init, until killed by hand
+    await eventually(() => nodes.every(pid => !processRunning(pid)) ? true : undefined, 15_000)
   }, 90_000)
 })

@@ -3,6 +3,7 @@ import type { RequestListener } from 'node:http'
 import { once } from 'node:events'
 import { ConfigError } from '../errors.ts'
 import { hostAllowed, originAllowed } from './host-check.ts'
+import { explainServerListenFailure } from '../transport/listen-error.ts'
 
 export interface HttpEndpoint {
   /** `http://host:port` (no trailing slash), with the port actually bound. */
@@ -45,7 +46,11 @@ export async function serveHttp (what: string, handler: RequestListener, options
   // with --*-host, the port is anyone's, and each idle socket held would be memory and a descriptor)
   server.maxConnections = MAX_CONNECTIONS
   server.listen(options.port, host)
-  await once(server, 'listening')
+  try {
+    await once(server, 'listening')
+  } catch (err) {
+    throw explainServerListenFailure(err, what, host, options.port)
+  }
   const address = server.address()
   const port = typeof address === 'object' && address != null ? address.port : options.port
   return {

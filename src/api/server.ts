@@ -17,6 +17,7 @@ import { StreamSlots } from './live/stream-slots.ts'
 import { holdResumed } from './resumed.ts'
 import { SubmitBudget, remoteSessionsBudget } from '../tasks/submit-budget.ts'
 import { hostAllowed, originAllowed } from '../addons/host-check.ts'
+import { explainServerListenFailure } from '../transport/listen-error.ts'
 import { taskRoutes } from './routes/tasks.ts'
 import { sessionRoutes } from './routes/sessions.ts'
 import { memberRoutes } from './routes/members.ts'
@@ -117,7 +118,7 @@ export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'member
     schedules.stop()
     live.close()
     await app.close()
-    throw err
+    throw explainServerListenFailure(err, 'api', settings.host, settings.port)
   }
   const address = app.server.address()
   const port = typeof address === 'object' && address != null ? address.port : settings.port

@@ -91,6 +91,24 @@ describe('grid node: bad input exits 2 with one line naming it; signals stop it'
     }
   })
 
+  it('an HTTP port already in use (--metrics, --dashboard, --health, --api): exit 2, one line naming the flag, not a bare EADDRINUSE and exit 1', async () => {
+    const taken = createServer()
+    taken.listen(0, '127.0.0.1')
+    await once(taken, 'listening')
+    try {
+      const port = String((taken.address() as AddressInfo).port)
+      const results = await Promise.all(['metrics', 'dashboard', 'health', 'api'].map(async flag =>
+        [flag, await runGrid(['node', '--certs', certs, '--host', '127.0.0.1', '--port', '0', `--${flag}`, port], { timeoutMs: 20_000 })] as const))
+      for (const [flag, res] of results) {
+        expect(res.code, res.stderr).toBe(2)
+        expect(res.stderr.trim().split('\n'), res.stderr).toHaveLength(1)
+        expect(res.stderr).toContain(`${flag} port: 127.0.0.1:${port} is already in use: another process listens there; stop it or pick another port (--${flag})`)
+      }
+    } finally {
+      taken.close()
+    }
+  })
+
   it('no certificates anywhere: exit 2, and the line says how to make them', async () => {
     // an empty working directory (no ./certs), and no GRID_* variable from the environment this test runs in
     const empty = join(dir, 'empty')

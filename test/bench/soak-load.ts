@@ -18,6 +18,7 @@ const STAGE_B = fileURLToPath(new URL('../fixtures/stages/noop.mjs', import.meta
 const TASK = fileURLToPath(new URL('../fixtures/tasks/square.mjs', import.meta.url))
 /** Channel keys written in turn; each is deleted half a turn after its write. */
 const KEYS = 64
+const MAX_FAILURES_KEPT = 5
 
 export interface Rates { itemsPerS: number, tasksPerS: number, sessionEveryS: number, channelOpsPerS: number, httpEveryS: number, apiTaskEveryS: number, apiSessionEveryS: number }
 
@@ -47,7 +48,20 @@ export class SoakLoad {
     this.jwtSecretFile = jwtSecretFile
   }
 
+  /** The first failures of each kind, with their messages: a count alone cannot say whose fault it was. */
+  readonly failures: Record<string, string[]> = {}
+
   private count (name: string, by = 1): void { this.counts[name] = (this.counts[name] ?? 0) + by }
+
+  private failed (name: string, err: unknown): void {
+    this.count(name)
+    this.keep(name, err)
+  }
+
+  private keep (name: string, err: unknown): void {
+    const kept = this.failures[name] ??= []
+    if (kept.length < MAX_FAILURES_KEPT) kept.push(`${new Date().toISOString().slice(11, 23)} ${(err as Error)?.message ?? String(err)}`.slice(0, 300))
+  }
 
   async start (): Promise<void> {
     this.token = await new SignJWT({ scope: 'tasks:read tasks:submit tasks:cancel' }).setProtectedHeader({ alg: 'HS256' }).setSubject('soak').setExpirationTime('2d')
@@ -70,7 +84,7 @@ export class SoakLoad {
   private async every (periodMs: number, step: (i: number) => Promise<void>): Promise<void> {
     for (let i = 0; !this.stopped; i++) {
       const t0 = Date.now()
-      try { await step(i) } catch { this.count('loopErrors') }
+      try { await step(i) } catch (err) { this.failed('loopErrors', err) }
       await sleep(periodMs - (Date.now() - t0))
     }
   }
@@ -91,8 +105,8 @@ export class SoakLoad {
     try {
       const summary = await run.done
       this.count('itemsFailed', summary.failed)
-    } catch {
-      this.count('pipelineErrors')
+    } catch (err) {
+      this.failed('pipelineErrors', err)
     }
   }
 
@@ -100,8 +114,8 @@ export class SoakLoad {
     try {
       await this.driver.run(TASK, 7, { timeoutMs: 30_000 })
       this.count('tasks')
-    } catch {
-      this.count('tasksFailed')
+    } catch (err) {
+      this.failed('tasksFailed', err)
     }
   }
 
@@ -112,7 +126,9 @@ export class SoakLoad {
     await session.done
     this.count('sessions')
     this.count('sessionTasks', results.filter(r => r.status === 'fulfilled').length)
-    this.count('sessionTasksFailed', results.filter(r => r.status === 'rejected').length)
+    const rejected = results.flatMap(r => r.status === 'rejected' ? [r.reason] : [])
+    this.count('sessionTasksFailed', rejected.length)
+    for (const reason of rejected) this.keep('sessionTasksFailed', reason)
   }
 
   private channelOp (i: number): void {
@@ -132,7 +148,7 @@ export class SoakLoad {
   private async addonRequests (): Promise<void> {
     for (const node of this.nodes()) {
       for (const url of [node.metricsUrl, `${node.healthUrl}/healthz`, `${node.healthUrl}/readyz`]) {
-        try { await this.http(url); this.count('httpOk') } catch { this.count('httpFailed') }
+        try { await this.http(url); this.count('httpOk') } catch (err) { this.failed('httpFailed', err) }
       }
     }
   }
@@ -141,8 +157,8 @@ export class SoakLoad {
     try {
       await this.http(`${this.apiNode.apiUrl!}/v1/tasks?wait=1`, { method: 'POST', body: JSON.stringify({ task: 'soak', input: i }) })
       this.count('apiTasks')
-    } catch {
-      this.count('apiTasksFailed')
+    } catch (err) {
+      this.failed('apiTasksFailed', err)
     }
   }
 
@@ -156,8 +172,8 @@ export class SoakLoad {
       await this.http(`${api}/v1/sessions/${id}/close`, { method: 'POST' })
       await this.http(`${api}/v1/sessions`)
       this.count('apiSessions')
-    } catch {
-      this.count('apiSessionsFailed')
+    } catch (err) {
+      this.failed('apiSessionsFailed', err)
     }
   }
 }

@@ -203,10 +203,11 @@ await runBench('soak', ['--minutes', '--warmup-minutes', '--sample-seconds', '--
   process.stdout.write(table(['process', 'samples', 'heap objects (MB)', 'MB/min', 'heap with code (MB)', 'MB/min', 'RSS (MB)', 'MB/min'], rows))
   const cpuPct = cpu0.map((c0, i) => c0 == null || cpu1[i] == null ? null : round((cpu1[i]! - c0) / (minutes * 60) * 100, 1))
   note(`load: ${JSON.stringify(load.counts)}; restarts ${JSON.stringify(restarts)}; agent CPU % a/b ${cpuPct.join('/')}; load average ${loadAvg}; error log lines ${JSON.stringify(Object.fromEntries(logErrors))}`)
+  for (const [kind, messages] of Object.entries(load.failures)) note(`  ${kind}, the first ${messages.length}: ${messages.join(' | ')}`)
   return {
     figures,
     targets: ['a', 'b', 'driver'].map(who => ({ figure: `${who}ObjectsSlope`, comparator: '<=' as const, bound: OBJECTS_SLOPE_MB_PER_MIN })),
     rows: [{ what: `heap after GC and RSS slopes of long-lived processes under mixed load and churn (${minutes} min)`, figures: Object.keys(figures), note: `after a ${round(warmupMin, 1)}-minute warm-up` }],
-    details: { minutes, warmupMin, sampleMs, churnMs, freshEvery, rates: DEFAULT_RATES, counts: load.counts, restarts, cpuPct, loadAvg, logErrors: Object.fromEntries(logErrors), snapshots, samples }
+    details: { minutes, warmupMin, sampleMs, churnMs, freshEvery, rates: DEFAULT_RATES, counts: load.counts, failures: load.failures, restarts, cpuPct, loadAvg, logErrors: Object.fromEntries(logErrors), snapshots, samples }
   }
 })

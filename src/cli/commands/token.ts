@@ -53,8 +53,11 @@ export function tokenCommand (): Command {
     .addOption(new Option('--ttl <duration>', 'how long it can be used: 90s, 30m, 1h, 7d').default(3_600_000, '1h').argParser(parseTtl))
     .addOption(intOption('--uses <n>', 'how many nodes may join with it', 1, 100_000).default(1))
     .action(async (flags: TokenFlags) => {
-      // a token brings a node (`grid node --join`) in: every node needs member (DESIGN §11)
-      const roles = [...new Set([...parseRoles(flags.role), 'member' as const])]
+      // a token brings a node (`grid node --join`) in: every node needs member (DESIGN §11). A client
+      // role would ride on member's rights, never be the restricted identity asked for: refused
+      const asked = parseRoles(flags.role)
+      if (asked.includes('client')) throw new ConfigError('--role', `a join token makes grid nodes, and every node is a member: "client" would get member's rights with it. For the CLI or an app that only submits work, issue a client certificate on the CA's machine: grid certs issue <name> --role client --dir ${flags.dir}`)
+      const roles = [...new Set([...asked, 'member' as const])]
       const base = resolve(flags.dir)
       const { caHashOf } = await import('../../join/files.ts')
       const keyDir = await caKeyDir(base)

@@ -10,12 +10,12 @@ import { parseToken } from '../../../src/join/token.ts'
 import { ERR_CONFIG } from '../../../src/errors.ts'
 
 /** `grid certs token create --dir DIR`: the token printed on stdout. */
-async function createToken (dir: string): Promise<string> {
+async function createToken (dir: string, ...flags: string[]): Promise<string> {
   const out: string[] = []
   const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(chunk => { out.push(String(chunk)); return true })
   const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true)
   try {
-    await buildProgram().parseAsync(['certs', 'token', 'create', '--dir', dir], { from: 'user' })
+    await buildProgram().parseAsync(['certs', 'token', 'create', '--dir', dir, ...flags], { from: 'user' })
   } finally {
     stdout.mockRestore()
     stderr.mockRestore()
@@ -55,6 +55,14 @@ describe('grid certs token create keeps the token where the issuer (--ca-key FIL
     // bad input, as for `grid certs issue` with no CA: exit 2, naming --dir
     expect(err).toMatchObject({ code: ERR_CONFIG, message: expect.stringMatching(/^--dir: no CA key/) })
     expect(existsSync(join(dir, 'ca', 'tokens.json'))).toBe(false)
+  })
+
+  it('--role client is refused (exit 2, naming --role and what to run instead): a node joining with it would be a member too, never the restricted client asked for', async () => {
+    const err = await createToken(dir, '--role', 'agent,client').then(() => undefined, (e: unknown) => e)
+    expect(err).toMatchObject({ code: ERR_CONFIG, message: expect.stringMatching(/^--role: a join token makes grid nodes.*grid certs issue <name> --role client/) })
+    expect(existsSync(join(dir, 'ca', 'tokens.json'))).toBe(false)
+    // the roles a node may have still make a token
+    expect(parseToken(await createToken(dir, '--role', 'agent,admin')).id).toMatch(/\S/)
   })
 
   it('list and revoke with a --dir holding no CA key (a mistyped one): refused naming --dir, and no ca/ made in it', async () => {

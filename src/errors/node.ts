@@ -115,8 +115,9 @@ export class ProtocolError extends GridError {
 export const ERR_PEER_UNREACHABLE = 'ERR_PEER_UNREACHABLE'
 /** A remote peer could not be reached or did not answer. */
 export class PeerUnreachableError extends GridError {
-  constructor (address: string, options?: { cause?: unknown }) {
-    super(`could not reach ${address}${causeText(options?.cause)}`, ERR_PEER_UNREACHABLE, { ...options, retryable: true })
+  /** `hint`: what the user might check, after the cause. */
+  constructor (address: string, options?: { cause?: unknown, hint?: string }) {
+    super(`could not reach ${address}${causeText(options?.cause)}${options?.hint != null ? ` (${options.hint})` : ''}`, ERR_PEER_UNREACHABLE, { cause: options?.cause, retryable: true })
   }
 }
 

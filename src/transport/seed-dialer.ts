@@ -1,6 +1,7 @@
 import type { Libp2p } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from '../logger.ts'
+import { HTTP_PORTS, notAGridNode } from './dial-failure.ts'
 
 const FIRST_RETRY_MS = 250
 const MAX_RETRY_MS = 10_000
@@ -46,7 +47,11 @@ export class SeedDialer {
           this.log[loud ? 'error' : 'debug']({ seed: seed.toString(), attempt, peerId: this.libp2p.peerId.toString() },
             `seed runs under this node's own key (the same certificate): a node takes no connection from its own key, so it cannot join through it; give each node its own certificate (\`grid certs issue <name> --role member,agent\`, then --name <name>); retrying in ${delay} ms`)
         } else {
-          this.log[loud ? 'warn' : 'debug']({ seed: seed.toString(), attempt, err }, `seed not reachable yet, retrying in ${delay} ms`)
+          const otherwise = notAGridNode(err)
+          const why = otherwise === 'answers-otherwise'
+            ? `seed answers, but not as a grid node: is --peer its --port? (${HTTP_PORTS})`
+            : otherwise === 'closed-early' ? `seed closed the connection before the TLS handshake: is --peer a grid node's --port? (${HTTP_PORTS})` : 'seed not reachable yet'
+          this.log[loud ? 'warn' : 'debug']({ seed: seed.toString(), attempt, err }, `${why}, retrying in ${delay} ms`)
         }
       }
       await sleep(delay, signal)

@@ -1,0 +1,23 @@
+/**
+ * What a failed dial says about the address when the TCP connection was made but libp2p's negotiation
+ * failed before any TLS: libp2p reports only its parser's words ("Missing newline", "Unexpected EOF"),
+ * and the usual cause is a `--peer` given a node's HTTP port. Read by the CLI's errors and the seed
+ * dialer's warnings.
+ */
+export type NotAGridNode = 'answers-otherwise' | 'closed-early'
+
+/** multistream-select read bytes that are not its own (an HTTP server's answer), or no encrypter of ours. */
+const ANSWERS_OTHERWISE = /Missing newline|Protocol selection failed|message length|data length/i
+/** The other side hung up before the negotiation ended (an HTTP server's short "400 Bad Request" read as a length). */
+const CLOSED_EARLY = /Unexpected EOF|ECONNRESET/
+
+export function notAGridNode (err: unknown): NotAGridNode | undefined {
+  const { name, message } = (err ?? {}) as { name?: unknown, message?: unknown }
+  if (name !== 'EncryptionFailedError' || typeof message !== 'string') return undefined
+  if (ANSWERS_OTHERWISE.test(message)) return 'answers-otherwise'
+  if (CLOSED_EARLY.test(message)) return 'closed-early'
+  return undefined
+}
+
+/** The ports of a grid node that speak HTTP, not libp2p. */
+export const HTTP_PORTS = 'its --api, --metrics, --health and --dashboard ports serve HTTP'

@@ -3,7 +3,7 @@ import { nodeCommand } from './commands/node.ts'
 import { certsCommand } from './commands/certs.ts'
 import { statusCommand } from './commands/status.ts'
 import { weightCommand, strategyCommand } from './commands/placement.ts'
-import { AddonStartError, ForbiddenError, GridError, ERR_CERTIFICATE, ERR_CONFIG, ERR_CRL, ERR_FILE_EXISTS, ERR_INVALID_ADDRESS, ERR_KEY_PERMISSIONS, ERR_NO_CERTS, ERR_VALUE_TOO_LARGE } from '../errors.ts'
+import { AddonStartError, ForbiddenError, GridError, ERR_CERTIFICATE, ERR_CONFIG, ERR_CRL, ERR_DEFINITION, ERR_FILE_EXISTS, ERR_INVALID_ADDRESS, ERR_KEY_PERMISSIONS, ERR_NO_CERTS, ERR_VALUE_TOO_LARGE } from '../errors.ts'
 import { RemoteError } from '../wire/wire-error.ts'
 import { channelCommand } from './commands/channel.ts'
 import { scheduleCommand } from './commands/schedule.ts'
@@ -14,7 +14,7 @@ import { applySwitchEnvironment } from './switch-env.ts'
 
 /** Exit code for bad input: unknown flag, bad value, missing or unreadable certificates, a key file others may read. */
 const EXIT_USAGE = 2
-const USAGE_CODES = new Set([ERR_CONFIG, ERR_NO_CERTS, ERR_CERTIFICATE, ERR_KEY_PERMISSIONS, ERR_CRL, ERR_FILE_EXISTS, ERR_INVALID_ADDRESS, ERR_VALUE_TOO_LARGE])
+const USAGE_CODES = new Set([ERR_CONFIG, ERR_NO_CERTS, ERR_CERTIFICATE, ERR_KEY_PERMISSIONS, ERR_CRL, ERR_FILE_EXISTS, ERR_INVALID_ADDRESS, ERR_VALUE_TOO_LARGE, ERR_DEFINITION])
 
 export function buildProgram (): Command {
   const program = new Command('grid')

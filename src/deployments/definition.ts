@@ -56,7 +56,7 @@ const stageSchema = v.strictObject({
   module: v.union([v.pipe(v.string(), v.minLength(1)), v.instance(URL)], 'module must be a path or a file URL'),
   minWorkers: v.optional(count),
   maxWorkers: v.optional(count),
-  resources: v.optional(v.object({ cpu: v.optional(positive), memoryMb: v.optional(positive) })),
+  resources: v.optional(v.strictObject({ cpu: v.optional(positive), memoryMb: v.optional(positive) })),
   concurrency: v.optional(v.pipe(count, v.minValue(1))),
   latencyObjectiveMs: v.optional(positive),
   spareWorkers: v.optional(count),
@@ -96,7 +96,26 @@ export function checkDefinition (exports: unknown, file: string): PipelineDefini
   if (!result.success) {
     const issue = result.issues[0]
     const path = v.getDotPath(issue)
-    throw new DefinitionError(file, `${path == null ? 'default export' : path}: ${issue.message}`)
+    throw new DefinitionError(file, `${path == null ? 'default export' : path}: ${readable(issue)}`)
   }
   return value as PipelineDefinition
+}
+
+/** valibot's words for a key missing or unknown ("Invalid key: Expected never but received …") in the terms the options use. */
+function readable (issue: v.BaseIssue<unknown>): string {
+  if (issue.kind !== 'schema' || (issue.type !== 'object' && issue.type !== 'strict_object')) return issue.message
+  const entries = entriesAt(issue.path?.slice(0, -1).map(p => p.key) ?? [])
+  if (entries == null) return issue.message
+  if (issue.input === undefined) return `missing (needed: ${Object.keys(entries).filter(k => entries[k]?.type !== 'optional').join(', ')})`
+  return `unknown option (known: ${Object.keys(entries).join(', ')})`
+}
+
+/** The schema's entries at a path of the definition (`[]`: the definition, `['stages', 0]`: a stage). */
+function entriesAt (path: unknown[]): Record<string, { type: string }> | undefined {
+  const [first, second, third] = path
+  if (path.length === 0) return definitionSchema.entries
+  if (first === 'stages' && path.length === 2) return stageSchema.entries
+  if (first === 'stages' && path.length === 3 && third === 'resources' && second != null) return stageSchema.entries.resources.wrapped.entries
+  if (first === 'options' && path.length === 1) return optionsSchema.entries
+  return undefined
 }

@@ -48,6 +48,10 @@ describe('pipeline deployments: one owner runs it, another takes over when it is
     await expect(observer.deploy('no spaces', fixture('deployment.mjs'))).rejects.toThrow(/deployment name is 1-64 letters/)
     await expect(observer.deploy('gone', fixture('missing.mjs'))).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('cannot read the pipeline definition') })
     await expect(observer.deploy('bad', fixture('not-a-definition.mjs'))).rejects.toMatchObject({ code: 'ERR_DEFINITION', message: expect.stringContaining('sink: must be a function') })
+    // from the CLI a definition of the wrong shape is bad input, like a bad flag: exit 2, one line
+    const wrongShape = await cli(['deploy', fixture('not-a-definition.mjs'), '--name', 'bad'], ['--cert-name', 'n7'])
+    expect(wrongShape.code, wrongShape.stderr).toBe(2)
+    expect(wrongShape.stderr).toMatch(/^grid: pipeline definition .*not-a-definition\.mjs: sink: must be a function/)
     const asClient = await cli(['deploy', fixture('deployment.mjs'), '--name', 'by-client'])
     expect(asClient.code).not.toBe(0)
     expect(asClient.stderr).toMatch(/may not use \/gridd\/deployments\/1\.0\.0 deploy/)

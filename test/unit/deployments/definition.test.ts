@@ -20,7 +20,12 @@ describe('checkDefinition: the default export of a deployment file', () => {
     [{ default: { ...good, stages: [{ name: 'a', module: './a.mjs' }, { name: 'a', module: './b.mjs' }] } }, /stage names must differ/],
     [{ default: { ...good, stages: [{ name: 'a b', module: './a.mjs' }] } }, /stages\.0\.name: a stage name is/],
     [{ default: { ...good, options: { source: 1 } } }, /options/],
-    [{ default: { ...good, stages: [{ name: 'a', module: './a.mjs', maxWorker: 2 }] } }, /stages\.0/],
+    [{ default: { ...good, stages: [{ name: 'a', module: './a.mjs', maxWorker: 2 }] } }, /stages\.0\.maxWorker: unknown option \(known: name, module, minWorkers, maxWorkers,/],
+    [{ default: { sorce: good.source, stages: good.stages, sink: good.sink } }, /: source: missing \(needed: source, stages, sink\)$/],
+    [{ default: { ...good, stages: [{ name: 'a' }] } }, /stages\.0\.module: missing \(needed: name, module\)$/],
+    [{ default: { ...good, options: { maxAttempt: 2 } } }, /options\.maxAttempt: unknown option \(known: maxAttempts,/],
+    // a typo in resources asked for nothing: the stage was placed as if it needed one slot
+    [{ default: { ...good, stages: [{ name: 'a', module: './a.mjs', resources: { cpus: 4 } }] } }, /stages\.0\.resources\.cpus: unknown option \(known: cpu, memoryMb\)$/],
     [{ default: { ...good, stages: [{ name: 'a', module: './a.mjs', itemTimeoutMs: Number.POSITIVE_INFINITY }] } }, /stages\.0\.itemTimeoutMs/],
     [{ default: { ...good, stages: [{ name: 'a', module: './a.mjs', itemTimeoutMs: 1e12 }] } }, /stages\.0\.itemTimeoutMs/]
   ])('refuses %j, naming the problem (ERR_DEFINITION)', (exports, message) => {

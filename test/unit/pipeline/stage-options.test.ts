@@ -28,6 +28,8 @@ it('resources are checked when the pipeline is made, not first by the equalizer 
 it('an unknown key (a typo) in the options or a stage is a ConfigError naming it, not silently left at its default', () => {
   expect(() => resolvePipelineOptions({ stages: [{ name: 's', module: 's.mjs' }], sink: () => {}, maxAtempts: 5 } as never)).toThrow(/^maxAtempts: unknown option/)
   expect(() => resolve({ maxWorker: 2 } as never)).toThrow(/^stages\[0\]\.maxWorker: unknown option/)
+  // in resources too: `cpus` asked for nothing, and the worker was placed as if it needed one slot
+  expect(() => resolve({ resources: { cpus: 4 } } as never)).toThrow(/^stages\[0\]\.resources\.cpus: unknown option \(known: cpu, memoryMb\)/)
 })
 
 it('options that are not an object (a JS caller) are a ConfigError, not a TypeError', () => {

@@ -35,5 +35,6 @@ it('register and configure refuse bad input at the call: a module that is not a 
   expect(() => { tasks.register('resize', 5 as never) }).toThrow(configError('module'))
   expect(() => { tasks.configure('x.mjs', { maxWorker: 3 } as never) }).toThrow(configError('maxWorker'))
   expect(() => { tasks.configure('x.mjs', { resources: { cpu: -1 } }) }).toThrow(configError('resources.cpu'))
+  expect(() => { tasks.configure('x.mjs', { resources: { cpus: 2 } } as never) }).toThrow(configError('resources.cpus'))
   expect(() => { tasks.configure(5 as never, {}) }).toThrow(configError('module'))
 })

@@ -48,7 +48,10 @@ describe('grid node: bad input exits 2 with one line naming it; signals stop it'
     // loaded before the node starts, as --task's modules are: it never joins the grid only to leave at once
     ['an --addon module that does not exist', ['--addon', '/nonexistent/addon.ts'], /--addon: cannot load .*nonexistent/],
     ['an --addon module that is no add-on', ['--addon', fileURLToPath(new URL('../fixtures/stages/noop.mjs', import.meta.url))], /--addon: .*no default export made with defineAddon/],
-    ['--addon options that are not JSON', ['--addon', `${SLOW_STOP}:{bad`], /--addon: the options .* are not valid JSON/]
+    ['--addon options that are not JSON', ['--addon', `${SLOW_STOP}:{bad`], /--addon: the options .* are not valid JSON/],
+    // Node's SyntaxError names neither file nor line: where it is, in the add-on or a file it imports
+    ['an --addon module with a syntax error', ['--addon', fileURLToPath(new URL('../fixtures/addons/broken-syntax.mjs', import.meta.url))], /--addon: cannot load .*broken-syntax\.mjs": .* \(at \/.*\/fixtures\/addons\/broken-syntax\.mjs:4:\d+\)$/m],
+    ['an --addon module importing a file with a syntax error', ['--addon', fileURLToPath(new URL('../fixtures/addons/imports-broken.mjs', import.meta.url))], /--addon: cannot load .*imports-broken\.mjs": .* \(at \/.*\/fixtures\/addons\/broken-helper\.mjs:\d+:\d+\)$/m]
   ]
   for (const [what, args, names] of cases) {
     it(`${what} (${args.join(' ')})`, async () => {

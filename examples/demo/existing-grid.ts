@@ -7,35 +7,24 @@
  */
 import { loadCerts } from '../../src/index.ts'
 import type { GridNodeInit } from '../../src/index.ts'
+import type { DemoArgs } from './args.ts'
 
 export interface ExistingGrid {
   peer: string
   init: GridNodeInit
 }
 
-/** The value after `flag` in `argv`, if the flag is there. */
-function valueOf (argv: readonly string[], flag: string): string | undefined {
-  const at = argv.indexOf(flag)
-  if (at < 0) return undefined
-  const value = argv[at + 1]
-  if (value == null || value.startsWith('--')) throw new Error(`${flag} needs a value`)
-  return value
-}
-
 /** `--peer` given: the node options to join that grid; otherwise undefined (start a dev grid). */
-export async function existingGridFromArgs (argv: readonly string[]): Promise<ExistingGrid | undefined> {
-  const peer = valueOf(argv, '--peer')
-  if (peer == null) return undefined
-  const certs = valueOf(argv, '--certs')
-  if (certs == null) throw new Error('--peer needs --certs DIR (ca.crt and a member certificate NAME.crt/NAME.key, --name, default "demo")')
-  const announce = valueOf(argv, '--announce')
+export async function existingGridFromArgs (args: DemoArgs): Promise<ExistingGrid | undefined> {
+  const { peer, certs } = args
+  if (peer == null || certs == null) return undefined
   return {
     peer,
     init: {
-      host: valueOf(argv, '--host') ?? '0.0.0.0',
-      port: Number(valueOf(argv, '--port') ?? 0),
-      announce: announce == null ? undefined : [announce],
-      tls: await loadCerts(certs, valueOf(argv, '--name') ?? 'demo'),
+      host: args.host ?? '0.0.0.0',
+      port: args.port ?? 0,
+      announce: args.announce == null ? undefined : [args.announce],
+      tls: await loadCerts(certs, args.name ?? 'demo'),
       peers: [peer]
     }
   }

@@ -17,13 +17,25 @@ import { PHASES, primesSource } from '../primes/source.ts'
 import type { Phase } from '../primes/source.ts'
 import { renderView } from './view.ts'
 import { existingGridFromArgs } from './existing-grid.ts'
+import { USAGE, parseDemoArgs } from './args.ts'
+import type { DemoArgs } from './args.ts'
 import { startDashboard } from '../../src/dashboard/server.ts'
 import type { Dashboard } from '../../src/dashboard/server.ts'
 
-const quick = process.argv.includes('--quick')
-const live = process.stdout.isTTY && !process.argv.includes('--plain')
+let args: DemoArgs
+try {
+  args = parseDemoArgs(process.argv.slice(2))
+} catch (err) {
+  process.stderr.write(`demo: ${(err as Error).message}\n\n${USAGE}`)
+  process.exit(2)
+}
+if (args.help) {
+  process.stdout.write(USAGE)
+  process.exit(0)
+}
+const quick = args.quick
+const live = process.stdout.isTTY && !args.plain
 const phases: Phase[] = quick ? PHASES.map(p => ({ ...p, seconds: Math.ceil(p.seconds / 3) })) : PHASES
-const dashboardAt = process.argv.indexOf('--dashboard')
 const STAGE = fileURLToPath(new URL('../primes/count-primes.mjs', import.meta.url))
 
 const stop = new AbortController()
@@ -49,7 +61,7 @@ async function stoppedWhileStarting (): Promise<never> {
   process.exit(process.exitCode ?? 0)
 }
 
-const existing = await existingGridFromArgs(process.argv)
+const existing = await existingGridFromArgs(args)
 if (existing == null) {
   console.log('starting a dev grid: 1 member + 2 agents (grid node --dev processes on 127.0.0.1)')
   grid = await startDevNodes([[], ['--agent'], ['--agent']], (port, code) => {
@@ -77,7 +89,7 @@ while (!ready()) {
   await new Promise(resolve => setTimeout(resolve, 200))
 }
 console.log(`grid up: ${existing?.peer ?? grid!.ports.map(p => `127.0.0.1:${p}`).join(', ')}; running primes`)
-dashboard = dashboardAt > 0 ? await startDashboard(owner, { port: Number(process.argv[dashboardAt + 1] ?? 0) }, owner.log) : undefined
+dashboard = args.dashboard != null ? await startDashboard(owner, { port: args.dashboard }, owner.log) : undefined
 if (dashboard != null) console.log(`dashboard: ${dashboard.url}`)
 
 let phase = ''

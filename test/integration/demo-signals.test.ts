@@ -1,5 +1,5 @@
 import { describe, it, expect, onTestFinished } from 'vitest'
-import { spawn, execFileSync } from 'node:child_process'
+import { spawn, spawnSync, execFileSync } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { eventually } from './helpers/grid-process.ts'
@@ -71,4 +71,26 @@ describe('the demo (npm start) on SIGTERM', () => {
     // before, the three nodes (and their workers) ran on, children of init, until killed by hand
     await eventually(() => nodes.every(pid => !processRunning(pid)) ? true : undefined, 15_000)
   }, 90_000)
+})
+
+describe('the demo\'s flags', () => {
+  const demo = (...args: string[]): ReturnType<typeof spawnSync> => spawnSync(process.execPath, [DEMO, ...args], { encoding: 'utf8', timeout: 30_000 })
+
+  it('--help prints its usage and exits 0, starting no node', () => {
+    const res = demo('--help')
+    expect(res.status, String(res.stderr)).toBe(0)
+    expect(res.stdout).toMatch(/^usage: npx node examples\/demo\/run\.ts/)
+    expect(res.stdout).toMatch(/--dashboard PORT/)
+    expect(res.stdout).not.toMatch(/starting a dev grid:/)
+  })
+
+  it('a misspelt flag is refused (exit 2, naming it) instead of a demo run without it', () => {
+    const res = demo('--dashbord', '8080')
+    expect(res.status).toBe(2)
+    expect(res.stderr).toMatch(/^demo: .*--dashbord/)
+    expect(res.stdout).not.toMatch(/starting a dev grid:/)
+    const stray = demo('--certs', '/tmp')
+    expect(stray.status).toBe(2)
+    expect(stray.stderr).toMatch(/--certs: only with --peer/)
+  })
 })

@@ -11,7 +11,7 @@ import { PoolSizer } from './pool-sizer.ts'
 import { adaptedWindow } from '../equalizer/window.ts'
 import type { PoolSizing } from './pool-sizer.ts'
 import { toWireError } from '../wire/wire-error.ts'
-import { AgentLostError, TaskCancelledError, TaskLostError, TaskTimeoutError } from '../errors.ts'
+import { AgentLostError, StageSetupError, TaskCancelledError, TaskLostError, TaskTimeoutError } from '../errors.ts'
 import { failWaiting, SetupFailures } from './setup-failures.ts'
 import { lossOf } from './loss.ts'
 import { RefusalLog } from '../transport/mtls/refusal-log.ts'
@@ -319,7 +319,9 @@ export class TaskPool {
       this.ensureWorker()
       return
     }
-    task.mark('failed', toWireError(new TaskLostError(task.id, task.attempts, { cause: err })))
+    // a setup that threw is the module's own failure, told as the tooMany case tells it (its file and line),
+    // not as a lost worker: with few retries (maxRetries 0) the first setup failure ends the task here
+    task.mark('failed', toWireError(err instanceof StageSetupError ? err : new TaskLostError(task.id, task.attempts, { cause: err })))
   }
 
   private async addWorker (): Promise<void> {

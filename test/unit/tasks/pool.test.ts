@@ -139,6 +139,19 @@ describe('TaskPool log', () => {
   })
 
   /** The line was held back per module only: a setup failure hid a different crash for a minute. */
+  it('a task out of retries whose last worker failed in its setup fails with that setup error (the module\'s file and line), not as a lost worker', async () => {
+    const { pool: p, workers } = pool({ window: 1 })
+    const once = task({ maxRetries: 0 })
+    p.enqueue(once)
+    await tick()
+    const setup = new StageSetupError(workers[0]!.id, 'Error: no GPU')
+    setup.stack = `${setup.name}: ${setup.message}\n    at setup (file:///srv/tasks/render.ts:12:11)`
+    workers[0]!.items[0]!.reject(setup)
+    await tick(10)
+    expect(once.status).toBe('failed')
+    expect(once.error).toMatchObject({ code: 'ERR_STAGE_SETUP', message: expect.stringContaining('no GPU'), stack: expect.stringContaining('render.ts:12:11') })
+  })
+
   it('a worker lost another way than the last one logged is logged at once', async () => {
     const lines: Array<{ msg: string }> = []
     const workers: FakeWorker[] = []

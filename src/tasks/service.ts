@@ -8,6 +8,7 @@ import type { Logger } from '../logger.ts'
 import { streamFailure } from '../transport/rejections.ts'
 import type { Rejections } from '../transport/rejections.ts'
 import { UNSENT_RETRY_MS, UnsentReplies } from '../transport/unsent-replies.ts'
+import { ReadBudget } from '../transport/read-budget.ts'
 import { MAX_UNSENT_REPLY_BYTES } from './result-cap.ts'
 import { PeerUnreachableError, ProtocolError, RateLimitedError, TaskLimitError, TaskNotFoundError, TaskNotRegisteredError } from '../errors.ts'
 import type { Tasks } from './tasks.ts'
@@ -30,6 +31,9 @@ export const TASK_MODULES_QUOTA_BYTES = 64 * 1024 * 1024
 /** How long a cancel waits for the task to settle before it answers with the status it has. */
 const CANCEL_SETTLE_MS = 5000
 const READ_REQUEST_MS = 10_000
+/** Bytes of requests one peer may have being read at once (eight of the largest), and all peers together. */
+export const MAX_READING_BYTES_PER_PEER = 8 * MAX_REQUEST_BYTES
+export const MAX_READING_BYTES_TOTAL = 4 * MAX_READING_BYTES_PER_PEER
 const encoder = new TextEncoder()
 
 export interface TasksServiceDeps {
@@ -48,6 +52,8 @@ export interface TasksServiceDeps {
   rejections: Rejections
   /** What one remote submitter may hold open here (default: submit-budget.ts's bounds). */
   submitLimits?: SubmitLimits
+  /** Bytes of requests being read at once, per peer and in all (default MAX_READING_BYTES_PER_PEER and _TOTAL). */
+  readLimits?: { perPeer: number, total: number }
 }
 
 /**
@@ -63,10 +69,12 @@ export class TasksService {
   private readonly remoteSessions = remoteSessionsBudget()
   private readonly budget: SubmitBudget
   private readonly unsent = new UnsentReplies(MAX_UNSENT_REPLY_BYTES)
+  private readonly reading: ReadBudget
 
   constructor (deps: TasksServiceDeps) {
     this.deps = deps
     this.budget = new SubmitBudget(deps.submitLimits)
+    this.reading = new ReadBudget(deps.readLimits?.perPeer ?? MAX_READING_BYTES_PER_PEER, deps.readLimits?.total ?? MAX_READING_BYTES_TOTAL)
   }
 
   /**
@@ -90,15 +98,17 @@ export class TasksService {
 
   handler (): StreamHandler {
     return async (stream, connection) => {
-      const json = new JsonStream(stream, { maxBytes: MAX_REQUEST_BYTES })
       const peer = connection.remotePeer.toString()
+      const json = new JsonStream(stream, { maxBytes: MAX_REQUEST_BYTES, budget: this.reading.of(peer) })
       let request: TasksRequest
       try {
-        request = await json.read(tasksRequestSchema, { signal: AbortSignal.timeout(READ_REQUEST_MS) })
+        request = await json.readLast(tasksRequestSchema, { signal: AbortSignal.timeout(READ_REQUEST_MS) })
       } catch (err) {
-        this.deps.rejections.reject(TASKS_PROTOCOL, streamFailure(err), peer, 'dropped a tasks request', String(err), { err })
-        // a request that is not one: the caller learns what is wrong with it (ERR_PROTOCOL), a stalled one gets nothing
-        if (err instanceof ProtocolError) await json.write({ ok: false, error: toWireError(err) }, { signal: AbortSignal.timeout(READ_REQUEST_MS) }).then(async () => { await json.close() }, () => { stream.abort(err) })
+        const limited = err instanceof RateLimitedError
+        this.deps.rejections.reject(TASKS_PROTOCOL, limited ? 'rate-limited' : streamFailure(err), peer, limited ? 'refused a tasks request: this peer has too many being read' : 'dropped a tasks request', limited ? `${this.reading.heldBy(peer)} bytes being read` : String(err), { err })
+        // a request that is not one: the caller learns what is wrong with it (ERR_PROTOCOL; ERR_RATE_LIMITED, retryable,
+        // for one over its budget: its body is dropped as it comes), a stalled one gets nothing
+        if (err instanceof ProtocolError || limited) await json.write({ ok: false, error: toWireError(err) }, { signal: AbortSignal.timeout(READ_REQUEST_MS) }).then(async () => { await json.close() }, () => { stream.abort(err) })
         else stream.abort(err as Error)
         return
       }

@@ -6,6 +6,7 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 import { decode, encodingLength } from 'uint8-varint'
 import { ProtocolError } from '../errors.ts'
 import { refusalOf } from '../trust/refusal.ts'
+import type { PeerReadBudget } from './read-budget.ts'
 
 /** Any synchronous valibot schema. */
 export type Schema = v.GenericSchema
@@ -19,6 +20,8 @@ const decoder = new TextDecoder()
 
 export interface JsonStreamOptions extends AbortOptions {
   maxBytes?: number
+  /** Charged each message's length as soon as its prefix is read, until it is parsed: a refusal (RateLimitedError) fails the read before its body is buffered. */
+  budget?: PeerReadBudget
 }
 
 /**
@@ -30,13 +33,17 @@ export class JsonStream {
   private readonly lp: ReturnType<typeof lpStream<Stream>>
   private readonly maxBytes: number
   readonly stream: Stream
+  /** The release of the budget charged for the message being read. */
+  private charged?: () => void
 
   constructor (stream: Stream, options: JsonStreamOptions = {}) {
     this.stream = stream
     this.maxBytes = options.maxBytes ?? MAX_MESSAGE_BYTES
+    const { budget } = options
+    const charge = budget == null ? undefined : (length: number): void => { this.charged = budget.take(length) }
     // the reader buffers a whole message before it returns it, and libp2p's default buffer (4 MiB) reset any
     // stream whose message was larger, whatever maxBytes said: room for a message and the next arriving
-    this.lp = lpStream(stream, { maxDataLength: this.maxBytes, maxBufferSize: Math.max(MIN_READ_BUFFER_BYTES, 2 * this.maxBytes), lengthDecoder: boundedLength(this.maxBytes) })
+    this.lp = lpStream(stream, { maxDataLength: this.maxBytes, maxBufferSize: Math.max(MIN_READ_BUFFER_BYTES, 2 * this.maxBytes), lengthDecoder: boundedLength(this.maxBytes, charge) })
   }
 
   async write (value: unknown, options?: AbortOptions): Promise<void> {
@@ -49,14 +56,37 @@ export class JsonStream {
   }
 
   async read<S extends Schema> (schema: S, options?: AbortOptions): Promise<v.InferOutput<S>> {
-    let raw
     try {
-      raw = await this.lp.read(options)
-    } catch (err) {
-      if ((err as Error).name === 'InvalidDataLengthError') throw new ProtocolError(`message larger than the ${this.maxBytes} byte limit`, { cause: err })
-      throw err
+      let raw
+      try {
+        raw = await this.lp.read(options)
+      } catch (err) {
+        if ((err as Error).name === 'InvalidDataLengthError') throw new ProtocolError(`message larger than the ${this.maxBytes} byte limit`, { cause: err })
+        throw err
+      }
+      return parseJson(decoder.decode(raw.subarray()), schema)
+    } finally {
+      this.charged?.()
+      this.charged = undefined
     }
-    return parseJson(decoder.decode(raw.subarray()), schema)
+  }
+
+  /**
+   * A request/response protocol's one request: read, then nothing more is read from the stream (its readable
+   * end closed), so what the peer sends after it is dropped as it comes. Left readable, the stream buffered
+   * it (up to twice maxBytes, and at least 4 MiB) for as long as the answer took: a `wait`, a minute.
+   */
+  async readLast<S extends Schema> (schema: S, options?: AbortOptions): Promise<v.InferOutput<S>> {
+    try {
+      return await this.read(schema, options)
+    } finally {
+      await this.endRead()
+    }
+  }
+
+  /** Reads nothing more: what the peer sends from now on is dropped, not buffered (a refused request's body). */
+  async endRead (): Promise<void> {
+    await this.stream.closeRead().catch(() => {})
   }
 
   async close (options?: AbortOptions): Promise<void> {
@@ -67,14 +97,18 @@ export class JsonStream {
 /**
  * libp2p's varint length decoder, bounded by the prefix `maxBytes` needs: libp2p reads a prefix a byte at a
  * time until it decodes and checks its length only then, so a prefix that never ends (every byte with its
- * continuation bit) was read and kept without end, whatever maxBytes said.
+ * continuation bit) was read and kept without end, whatever maxBytes said. `charge` is given the length once
+ * the prefix decodes, before the body is read.
  */
-function boundedLength (maxBytes: number): (data: Uint8ArrayList) => number {
+function boundedLength (maxBytes: number, charge?: (length: number) => void): (data: Uint8ArrayList) => number {
   const prefixBytes = encodingLength(maxBytes)
   return data => {
     if (data.byteLength > prefixBytes) throw new ProtocolError(`message length prefix longer than the ${prefixBytes} bytes of the ${maxBytes} byte limit`)
     // a RangeError for a prefix not complete yet: libp2p reads another byte
-    return decode(data)
+    const length = decode(data)
+    // one over maxBytes is refused by libp2p next, uncharged
+    if (length <= maxBytes) charge?.(length)
+    return length
   }
 }
 

@@ -239,7 +239,7 @@ export class AddonRegistry {
         await libp2p.handle(protocol, guarded(this.roles, protocol, roles, async (stream, connection) => {
           const json = new JsonStream(stream)
           try {
-            const request = await json.read(schema ?? v.unknown(), { signal: AbortSignal.timeout(10_000) })
+            const request = await json.readLast(schema ?? v.unknown(), { signal: AbortSignal.timeout(10_000) })
             let reply
             try {
               reply = { ok: true, value: await handler(request, connection.remotePeer.toString()) }

@@ -114,7 +114,7 @@ export class AgentService {
     const json = new JsonStream(stream, { maxBytes: MAX_MODULE_BYTES + 64 * 1024 })
     const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
     try {
-      const request = await json.read(spawnRequestSchema, { signal })
+      const request = await json.readLast(spawnRequestSchema, { signal })
       await json.write(await this.answer(request, connection), { signal })
       await json.close()
     } catch (err) {

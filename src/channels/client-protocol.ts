@@ -47,7 +47,7 @@ export function channelClientHandler (channels: ClientChannels, roles: Pick<Role
     const json = new JsonStream(stream, { maxBytes: 1024 * 1024 })
     const peer = connection.remotePeer.toString()
     try {
-      const request = await json.read(clientRequestSchema, { signal: AbortSignal.timeout(5000) })
+      const request = await json.readLast(clientRequestSchema, { signal: AbortSignal.timeout(5000) })
       let reply: ChannelReply
       try {
         const waitMs = request.op === 'list' ? listBudget.waitMs(peer) : 0

@@ -38,7 +38,7 @@ export function controlHandler (target: ControlTarget, log: Logger, rejections: 
     const json = new JsonStream(stream)
     const peer = connection.remotePeer.toString()
     try {
-      const request = await json.read(controlRequestSchema, { signal: AbortSignal.timeout(5000) })
+      const request = await json.readLast(controlRequestSchema, { signal: AbortSignal.timeout(5000) })
       try {
         if (request.op === 'set-weight') target.setWeight(request.weight)
         else target.setStrategy(request.strategy)

@@ -58,7 +58,7 @@ export function statusHandler (report: (request: StatusRequest) => StatusReport,
     const json = new JsonStream(stream)
     const peer = connection.remotePeer.toString()
     try {
-      const request = await json.read(statusRequestSchema, { signal: AbortSignal.timeout(5000) })
+      const request = await json.readLast(statusRequestSchema, { signal: AbortSignal.timeout(5000) })
       const waitMs = budget.waitMs(peer)
       if (waitMs > 0) {
         rejections.reject(STATUS_PROTOCOL, 'rate-limited', peer, 'refused status requests: too many from this peer', `retry in ${waitMs} ms`)

@@ -47,7 +47,7 @@ export function deploymentsHandler (deployments: () => Deployments, credentials:
     const json = new JsonStream(stream)
     const from = connection.remotePeer.toString()
     try {
-      const request = await json.read(deploymentRequestSchema, { signal: AbortSignal.timeout(10_000) })
+      const request = await json.readLast(deploymentRequestSchema, { signal: AbortSignal.timeout(10_000) })
       let reply
       try {
         reply = { ok: true, value: answerDeploymentRequest(deployments(), credentials, request, from, connection) }

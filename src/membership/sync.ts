@@ -92,7 +92,7 @@ export class MemberSync {
     const json = new JsonStream(stream, { maxBytes: MAX_SYNC_BYTES })
     let request: SyncMessage
     try {
-      request = await json.read(syncMessageSchema)
+      request = await json.readLast(syncMessageSchema)
       await json.write(this.message())
       await json.close()
     } catch (err) {

@@ -69,12 +69,13 @@ export function crlHandler (store: CrlStore, rejections: Rejections, log: Logger
       const offer = await json.read(offerSchema, { signal })
       const held = store.current?.number
       if (held != null && BigInt(offer.number) <= held) {
+        await json.endRead()
         await json.write({ want: false, number: held.toString() }, { signal })
         await json.close({ signal })
         return
       }
       await json.write({ want: true, number: held?.toString() }, { signal })
-      const { crl } = await json.read(crlSchema, { signal })
+      const { crl } = await json.readLast(crlSchema, { signal })
       await json.write(receive(store, Buffer.from(crl, 'base64'), peer, rejections), { signal })
       await json.close({ signal })
     } catch (err) {

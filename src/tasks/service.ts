@@ -9,6 +9,7 @@ import { streamFailure } from '../transport/rejections.ts'
 import type { Rejections } from '../transport/rejections.ts'
 import { UNSENT_RETRY_MS, UnsentReplies } from '../transport/unsent-replies.ts'
 import { ReadBudget } from '../transport/read-budget.ts'
+import type { PeerReadBudget } from '../transport/read-budget.ts'
 import { MAX_UNSENT_REPLY_BYTES } from './result-cap.ts'
 import { PeerUnreachableError, ProtocolError, RateLimitedError, TaskLimitError, TaskNotFoundError, TaskNotRegisteredError } from '../errors.ts'
 import type { Tasks } from './tasks.ts'
@@ -19,7 +20,7 @@ import { checkRequest, checkTaskAccess, isOperator, sessionVisible } from './acc
 import { isFinal } from './types.ts'
 import { sha256 as hashOf } from '../wire/module-ref.ts'
 import type { Caller } from './access.ts'
-import { DEFAULT_LIST, MAX_LIST, MAX_REQUEST_BYTES, MAX_WAIT_MS, TASKS_PROTOCOL, tasksRequestSchema } from './protocol-schema.ts'
+import { DEFAULT_LIST, MAX_LIST, MAX_REPLY_BYTES, MAX_REQUEST_BYTES, MAX_WAIT_MS, TASKS_PROTOCOL, tasksRequestSchema } from './protocol-schema.ts'
 import type { SessionSummary, TasksReply, TasksRequest } from './protocol-schema.ts'
 import { SubmitBudget, inputBytes, releasedAtEnd, remoteSessionsBudget, resumedInputBytes } from './submit-budget.ts'
 import { isApiSubmitter } from './submitter.ts'
@@ -34,6 +35,9 @@ const READ_REQUEST_MS = 10_000
 /** Bytes of requests one peer may have being read at once (eight of the largest), and all peers together. */
 export const MAX_READING_BYTES_PER_PEER = 8 * MAX_REQUEST_BYTES
 export const MAX_READING_BYTES_TOTAL = 4 * MAX_READING_BYTES_PER_PEER
+/** Bytes of owners' answers being read at once for the requests one peer had relayed (one of the largest), and for all. */
+export const MAX_RELAYING_BYTES_PER_PEER = MAX_REPLY_BYTES
+export const MAX_RELAYING_BYTES_TOTAL = 4 * MAX_RELAYING_BYTES_PER_PEER
 const encoder = new TextEncoder()
 
 export interface TasksServiceDeps {
@@ -45,8 +49,8 @@ export interface TasksServiceDeps {
   dataDir: string
   /** Creates the data dir or checks the one there (owned by this user, writable by nobody else), before code is stored in it. */
   prepareDataDir: () => Promise<void>
-  /** Sends a request to the owner `owner` (a member) and returns its reply. */
-  forward: (owner: string, request: TasksRequest, signal: AbortSignal) => Promise<TasksReply>
+  /** Sends a request to the owner `owner` (a member) and returns its reply, read within `budget` (the requester's). */
+  forward: (owner: string, request: TasksRequest, signal: AbortSignal, budget: PeerReadBudget) => Promise<TasksReply>
   log: Logger
   /** Where a malformed, truncated or stalled request is counted and logged (rate-limited), as on every request protocol. */
   rejections: Rejections
@@ -70,6 +74,12 @@ export class TasksService {
   private readonly budget: SubmitBudget
   private readonly unsent = new UnsentReplies(MAX_UNSENT_REPLY_BYTES)
   private readonly reading: ReadBudget
+  /**
+   * What the owners' answers to relayed requests cost while they are read, charged to the peer that asked: each
+   * may be 64 MiB, and a member asking on every stream it may hold about ids it owns itself could answer each
+   * forward with that much, for the node to read at once.
+   */
+  private readonly relaying = new ReadBudget(MAX_RELAYING_BYTES_PER_PEER, MAX_RELAYING_BYTES_TOTAL)
 
   constructor (deps: TasksServiceDeps) {
     this.deps = deps
@@ -167,9 +177,11 @@ export class TasksService {
       const relayed = { ...request, relay: { caller: caller.peer, roles: [...caller.roles] } }
       const waitMs = request.op === 'wait' ? request.timeoutMs ?? MAX_WAIT_MS : 0
       try {
-        return await this.deps.forward(owner!, relayed, AbortSignal.timeout(waitMs + 20_000))
+        return await this.deps.forward(owner!, relayed, AbortSignal.timeout(waitMs + 20_000), this.relaying.of(peer))
       } catch (err) {
-        throw new PeerUnreachableError(`${owner!} (the owner of ${id})`, { cause: err })
+        if (!(err instanceof RateLimitedError)) throw new PeerUnreachableError(`${owner!} (the owner of ${id})`, { cause: err })
+        this.deps.rejections.reject(TASKS_PROTOCOL, 'rate-limited', peer, 'refused to relay a tasks answer: the answers to this peer\'s relayed requests are too large together', `${this.relaying.heldBy(peer)} bytes being read`)
+        throw err
       }
     }
     return await this.answer(caller, request)

@@ -151,7 +151,8 @@ export async function requestJson<S extends Schema> (libp2p: Libp2p, target: Pee
   const json = new JsonStream(stream, options)
   try {
     await json.write(request ?? {}, options)
-    return await json.read(schema, options)
+    // nothing is read after the response, nor after a response refused (its body dropped as it comes)
+    return await json.readLast(schema, options)
   } finally {
     await json.close(options)
   }

@@ -58,9 +58,9 @@ describe('tasks requests being read: bounded per peer, nothing buffered after th
     return outbound
   }
 
-  /** The node's answer on `stream`, or 'none' if none came within `ms`. */
-  async function answer (stream: Stream, ms: number): Promise<TasksReply | 'none'> {
-    return await new JsonStream(stream, { maxBytes: 1024 * 1024 }).read(tasksReplySchema, { signal: AbortSignal.timeout(ms) }).catch(() => 'none' as const)
+  /** The node's answer on `stream` (read by `json`, the one that wrote the request, if any), or 'none' if none came within `ms`. */
+  async function answer (stream: Stream, ms: number, json = new JsonStream(stream)): Promise<TasksReply | 'none'> {
+    return await json.read(tasksReplySchema, { signal: AbortSignal.timeout(ms) }).catch(() => 'none' as const)
   }
 
   it('a client that starts the largest request on every stream it may open is refused (ERR_RATE_LIMITED, counted) past eight of them; what it held is freed when those streams go', async () => {
@@ -82,14 +82,16 @@ describe('tasks requests being read: bounded per peer, nothing buffered after th
     // the resets reach the node's side a turn or two later
     await new Promise(resolve => setTimeout(resolve, 300))
     const next = await open()
-    await new JsonStream(next, { maxBytes: MAX_REQUEST_BYTES }).write({ op: 'session-list', pad: ' '.repeat(MAX_REQUEST_BYTES - 100) }).catch(() => {})
-    expect(await answer(next, 5000)).toMatchObject({ ok: true })
+    const json = new JsonStream(next, { maxBytes: MAX_REQUEST_BYTES })
+    await json.write({ op: 'session-list', pad: ' '.repeat(MAX_REQUEST_BYTES - 100) })
+    expect(await answer(next, 5000, json)).toMatchObject({ ok: true })
   })
 
   it('what a peer sends after its request is dropped, not buffered while the answer is pending (it reset the stream once 16 MiB had come)', async () => {
     const stream = await open()
     // about an id another node owns: the answer waits on the forward, as a `wait` on its task would
-    await new JsonStream(stream).write({ op: 'get', id: `${client.toString()}/t-1` })
+    const json = new JsonStream(stream)
+    await json.write({ op: 'get', id: `${client.toString()}/t-1` })
     const chunk = new Uint8Array(MB).fill(0x20)
     for (let i = 0; i < 24; i++) {
       if (!stream.send(chunk)) await new Promise(resolve => { stream.addEventListener('drain', resolve, { once: true }) })
@@ -97,6 +99,6 @@ describe('tasks requests being read: bounded per peer, nothing buffered after th
     // time for the node to take it all in, as it did
     await new Promise(resolve => setTimeout(resolve, 500))
     answerForward({ ok: true, id: 'relayed' })
-    expect(await answer(stream, 5000)).toMatchObject({ ok: true, id: 'relayed' })
+    expect(await answer(stream, 5000, json)).toMatchObject({ ok: true, id: 'relayed' })
   })
 })

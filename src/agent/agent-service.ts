@@ -24,6 +24,11 @@ import { refusalFrame } from '../trust/refusal.ts'
 const REQUEST_TIMEOUT_MS = 10_000
 /** A spawn, list or kill request with its answer (a graceful kill waits for the worker's exit). */
 const SPAWN_DEADLINE_MS = 60_000
+/**
+ * A worker stream's first message names its worker in a few dozen bytes: read within this, not the 16 MiB a
+ * batch may take, so streams opened only to send it (1,024 a connection) cannot each make this node buffer that.
+ */
+const MAX_ATTACH_BYTES = 4096
 
 /** What the agent offers: a spawn is checked against it before anything is written. */
 export interface AgentCapacity {
@@ -201,18 +206,21 @@ export class AgentService {
     const json = new JsonStream(stream, { maxBytes: MAX_WORKER_MESSAGE_BYTES })
     let worker: ReturnType<Spawner['get']>
     try {
-      const attach = await json.read(workerUpSchema, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+      const attach = await json.read(workerUpSchema, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS), maxBytes: MAX_ATTACH_BYTES })
       const id = attach.type === 'attach' ? attach.id : '(none named)'
       worker = this.spawner.get(id)
       if (worker != null && this.owners.get(id) !== from) {
         // someone else's worker: attaching would let it feed items and read results (and end it on close)
         worker = undefined
+        await json.endRead()
         await json.write(refusalFrame(this.roles.forbid(from, `${WORKER_PROTOCOL} to attach to a worker another peer spawned`)))
         await json.close()
         return
       }
       if (worker == null) {
         const exit = this.recentExits.of(id, from) ?? { code: null, signal: null, error: toWireError(new WorkerNotFoundError(id)) }
+        // nothing more is read from a stream that attached to nothing
+        await json.endRead()
         await json.write({ type: 'exit', exit } satisfies WorkerDown)
         await json.close()
         return

@@ -18,6 +18,11 @@ const MIN_READ_BUFFER_BYTES = 4 * 1024 * 1024
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
+/** One read's options: `maxBytes` lowers the stream's limit for this message (a first message that is small by nature). */
+export interface JsonReadOptions extends AbortOptions {
+  maxBytes?: number
+}
+
 export interface JsonStreamOptions extends AbortOptions {
   maxBytes?: number
   /** Charged each message's length as soon as its prefix is read, until it is parsed: a refusal (RateLimitedError) fails the read before its body is buffered. */
@@ -35,15 +40,17 @@ export class JsonStream {
   readonly stream: Stream
   /** The release of the budget charged for the message being read. */
   private charged?: () => void
+  /** The limit of the message being read, when its read lowered the stream's. */
+  private limit?: number
+  private readonly budget?: PeerReadBudget
 
   constructor (stream: Stream, options: JsonStreamOptions = {}) {
     this.stream = stream
     this.maxBytes = options.maxBytes ?? MAX_MESSAGE_BYTES
-    const { budget } = options
-    const charge = budget == null ? undefined : (length: number): void => { this.charged = budget.take(length) }
+    this.budget = options.budget
     // the reader buffers a whole message before it returns it, and libp2p's default buffer (4 MiB) reset any
     // stream whose message was larger, whatever maxBytes said: room for a message and the next arriving
-    this.lp = lpStream(stream, { maxDataLength: this.maxBytes, maxBufferSize: Math.max(MIN_READ_BUFFER_BYTES, 2 * this.maxBytes), lengthDecoder: boundedLength(this.maxBytes, charge) })
+    this.lp = lpStream(stream, { maxDataLength: this.maxBytes, maxBufferSize: Math.max(MIN_READ_BUFFER_BYTES, 2 * this.maxBytes), lengthDecoder: boundedLength(this.maxBytes, length => { this.announced(length) }) })
   }
 
   async write (value: unknown, options?: AbortOptions): Promise<void> {
@@ -55,7 +62,14 @@ export class JsonStream {
     await this.lp.write(bytes, options)
   }
 
-  async read<S extends Schema> (schema: S, options?: AbortOptions): Promise<v.InferOutput<S>> {
+  /** A message's length, read from its prefix before its body: over this read's limit it is refused, else charged to the budget. */
+  private announced (length: number): void {
+    if (this.limit != null && length > this.limit) throw new ProtocolError(`message of ${length} bytes, larger than the ${this.limit} bytes allowed for it`)
+    if (this.budget != null) this.charged = this.budget.take(length)
+  }
+
+  async read<S extends Schema> (schema: S, options?: JsonReadOptions): Promise<v.InferOutput<S>> {
+    this.limit = options?.maxBytes
     try {
       let raw
       try {
@@ -68,6 +82,7 @@ export class JsonStream {
     } finally {
       this.charged?.()
       this.charged = undefined
+      this.limit = undefined
     }
   }
 
@@ -76,7 +91,7 @@ export class JsonStream {
    * end closed), so what the peer sends after it is dropped as it comes. Left readable, the stream buffered
    * it (up to twice maxBytes, and at least 4 MiB) for as long as the answer took: a `wait`, a minute.
    */
-  async readLast<S extends Schema> (schema: S, options?: AbortOptions): Promise<v.InferOutput<S>> {
+  async readLast<S extends Schema> (schema: S, options?: JsonReadOptions): Promise<v.InferOutput<S>> {
     try {
       return await this.read(schema, options)
     } finally {

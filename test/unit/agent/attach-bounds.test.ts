@@ -1,0 +1,55 @@
+import { it, expect, beforeEach, afterEach, vi } from 'vitest'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Stream } from '@libp2p/interface'
+import { encode } from 'uint8-varint'
+import { JsonStream } from '../../../src/transport/json-stream.ts'
+import { MAX_WORKER_MESSAGE_BYTES, WORKER_PROTOCOL, workerDownSchema } from '../../../src/wire/spawn-protocol.ts'
+import { yamuxStreamPair } from '../owner/stubs.ts'
+import type { FakePeer } from '../owner/stubs.ts'
+import { agentHarness } from './service-harness.ts'
+import type { AgentHarness } from './service-harness.ts'
+
+const MB = 1024 * 1024
+
+let requester: FakePeer
+let agent: FakePeer
+let harness: AgentHarness
+
+beforeEach(async () => {
+  harness = await agentHarness(async item => item, { pair: yamuxStreamPair })
+  ;({ requester, agent } = harness)
+})
+
+afterEach(async () => { await harness.close() })
+
+/** How `stream` ended ('reset' if the far side reset it), or 'open' if it had not within `ms`. */
+async function ending (stream: Stream, ms: number): Promise<string> {
+  if (stream.status !== 'open') return stream.status === 'reset' || stream.status === 'aborted' ? 'reset' : 'closed'
+  return await new Promise(resolve => {
+    const timer = setTimeout(() => { resolve('open') }, ms)
+    stream.addEventListener('close', evt => { clearTimeout(timer); resolve(evt.error == null ? 'closed' : 'reset') }, { once: true })
+  })
+}
+
+it('a worker stream\'s first message announced at 16 MiB (the limit of a batch) is refused from its length, counted, instead of buffered until the 10 s deadline', async () => {
+  const stream = await requester.libp2p.dialProtocol(peerIdFromString(agent.id), WORKER_PROTOCOL)
+  stream.send(encode(MAX_WORKER_MESSAGE_BYTES - 1))
+  stream.send(new Uint8Array(256 * 1024).fill(0x20))
+  expect(await ending(stream, 5000)).toBe('reset')
+  await vi.waitFor(() => { expect(harness.service.rejected()).toEqual([{ protocol: WORKER_PROTOCOL, reason: 'protocol', count: 1 }]) })
+})
+
+it('what a peer sends after attaching to no worker is dropped as it comes: the stream was left readable, buffering up to 32 MiB of it for as long as the peer kept it open', async () => {
+  const stream = await requester.libp2p.dialProtocol(peerIdFromString(agent.id), WORKER_PROTOCOL)
+  const json = new JsonStream(stream, { maxBytes: MAX_WORKER_MESSAGE_BYTES })
+  await json.write({ type: 'attach', id: 'w-000000000000' })
+  expect(await json.read(workerDownSchema)).toMatchObject({ type: 'exit' })
+  const chunk = new Uint8Array(MB).fill(0x20)
+  for (let i = 0; i < 40 && stream.status === 'open'; i++) {
+    if (!stream.send(chunk)) await new Promise(resolve => { stream.addEventListener('drain', resolve, { once: true }); stream.addEventListener('close', resolve, { once: true }) })
+  }
+  await new Promise(resolve => setTimeout(resolve, 200))
+  const ended = ending(stream, 2000)
+  await stream.close().catch(() => {})
+  expect(await ended).toBe('closed')
+})

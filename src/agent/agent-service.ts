@@ -9,7 +9,7 @@ import type { LocalWorker } from './local-worker.ts'
 import { DEFAULT_ATTACH_TIMEOUT_MS } from './config.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import type { Logger } from '../logger.ts'
-import { AgentFullError, ProtocolError, WorkerNotFoundError } from '../errors.ts'
+import { AgentFullError, ProtocolError, RateLimitedError, WorkerNotFoundError } from '../errors.ts'
 import { lacks } from '../placement/index.ts'
 import { Rejections, streamFailure } from '../transport/rejections.ts'
 import type { RejectedCount } from '../transport/rejections.ts'
@@ -20,6 +20,7 @@ import type { RoleCheck } from '../trust/credentials.ts'
 import { guarded } from '../trust/guard.ts'
 import { RecentExits } from './recent-exits.ts'
 import { refusalFrame } from '../trust/refusal.ts'
+import { ReadBudget } from '../transport/read-budget.ts'
 
 const REQUEST_TIMEOUT_MS = 10_000
 /** A spawn, list or kill request with its answer (a graceful kill waits for the worker's exit). */
@@ -29,6 +30,14 @@ const SPAWN_DEADLINE_MS = 60_000
  * batch may take, so streams opened only to send it (1,024 a connection) cannot each make this node buffer that.
  */
 const MAX_ATTACH_BYTES = 4096
+/** A spawn request: a shipped module and room for the rest. */
+const MAX_SPAWN_BYTES = MAX_MODULE_BYTES + 64 * 1024
+/**
+ * Bytes of spawn requests being read at once for one peer (sixteen of the largest) and for all: a member may hold
+ * 32 spawn streams on each of 8 connections, and each was read in full at once (1.3 GB of a real agent's RSS).
+ */
+const MAX_SPAWN_READING_PER_PEER = 16 * MAX_SPAWN_BYTES
+const MAX_SPAWN_READING_TOTAL = 4 * MAX_SPAWN_READING_PER_PEER
 
 /** What the agent offers: a spawn is checked against it before anything is written. */
 export interface AgentCapacity {
@@ -62,6 +71,7 @@ export class AgentService {
   private readonly owners = new Map<string, string>()
   private readonly recentExits = new RecentExits()
   private readonly roles: RoleCheck
+  private readonly reading = new ReadBudget(MAX_SPAWN_READING_PER_PEER, MAX_SPAWN_READING_TOTAL)
 
   constructor (libp2p: Libp2p, spawner: Spawner, modules: StageModules, log: Logger, roles: RoleCheck, options: { attachTimeoutMs?: number, capacity?: AgentCapacity } = {}) {
     this.libp2p = libp2p
@@ -116,14 +126,23 @@ export class AgentService {
   }
 
   private async onSpawnStream (stream: Stream, connection: Connection): Promise<void> {
-    const json = new JsonStream(stream, { maxBytes: MAX_MODULE_BYTES + 64 * 1024 })
+    const peer = connection.remotePeer.toString()
+    const json = new JsonStream(stream, { maxBytes: MAX_SPAWN_BYTES, budget: this.reading.of(peer) })
     const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
     try {
-      const request = await json.readLast(spawnRequestSchema, { signal })
-      await json.write(await this.answer(request, connection), { signal })
+      let answer: SpawnResponseMessage
+      try {
+        answer = await this.answer(await json.readLast(spawnRequestSchema, { signal }), connection)
+      } catch (err) {
+        if (!(err instanceof RateLimitedError)) throw err
+        // over the peer's budget: refused from its length (its body dropped as it comes), retryable
+        this.rejections.reject(SPAWN_PROTOCOL, 'rate-limited', peer, 'refused a spawn request: this peer has too many being read', `${this.reading.heldBy(peer)} bytes being read`)
+        answer = spawnFailure(err)
+      }
+      await json.write(answer, { signal })
       await json.close()
     } catch (err) {
-      this.rejections.reject(SPAWN_PROTOCOL, streamFailure(err), connection.remotePeer.toString(), 'dropped a spawn request', String(err), { err })
+      this.rejections.reject(SPAWN_PROTOCOL, streamFailure(err), peer, 'dropped a spawn request', String(err), { err })
       stream.abort(err as Error)
     }
   }

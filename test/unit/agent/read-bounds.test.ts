@@ -3,7 +3,8 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { Stream } from '@libp2p/interface'
 import { encode } from 'uint8-varint'
 import { JsonStream } from '../../../src/transport/json-stream.ts'
-import { MAX_WORKER_MESSAGE_BYTES, WORKER_PROTOCOL, workerDownSchema } from '../../../src/wire/spawn-protocol.ts'
+import { MAX_WORKER_MESSAGE_BYTES, SPAWN_PROTOCOL, WORKER_PROTOCOL, spawnResponseSchema, workerDownSchema } from '../../../src/wire/spawn-protocol.ts'
+import { MAX_MODULE_BYTES } from '../../../src/wire/module-ref.ts'
 import { yamuxStreamPair } from '../owner/stubs.ts'
 import type { FakePeer } from '../owner/stubs.ts'
 import { agentHarness } from './service-harness.ts'
@@ -52,4 +53,18 @@ it('what a peer sends after attaching to no worker is dropped as it comes: the s
   const ended = ending(stream, 2000)
   await stream.close().catch(() => {})
   expect(await ended).toBe('closed')
+})
+
+it('a member that starts the largest spawn request on every stream it opens is refused (ERR_RATE_LIMITED, counted) past sixteen of them, instead of having each read at once until the 10 s deadline', async () => {
+  const started: JsonStream[] = []
+  for (let i = 0; i < 20; i++) {
+    const stream = await requester.libp2p.dialProtocol(peerIdFromString(agent.id), SPAWN_PROTOCOL)
+    stream.send(encode(MAX_MODULE_BYTES + 64 * 1024))
+    stream.send(new Uint8Array(64 * 1024).fill(0x20))
+    started.push(new JsonStream(stream))
+  }
+  const refused = await Promise.all(started.slice(16).map(async json => await json.read(spawnResponseSchema, { signal: AbortSignal.timeout(5000) }).catch(() => 'none')))
+  expect(refused).toEqual(Array(4).fill(expect.objectContaining({ ok: false, code: 'ERR_RATE_LIMITED' })))
+  expect(harness.service.rejected()).toEqual([{ protocol: SPAWN_PROTOCOL, reason: 'rate-limited', count: 4 }])
+  for (const json of started) json.stream.abort(new Error('test over'))
 })

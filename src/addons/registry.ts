@@ -4,14 +4,15 @@ import { isMultiaddr } from '@multiformats/multiaddr'
 import * as v from 'valibot'
 import type { AddonHost } from './host.ts'
 import type { Logger } from '../logger.ts'
-import { JsonStream, requestJson } from '../transport/json-stream.ts'
+import { JsonStream, MAX_MESSAGE_BYTES, requestJson } from '../transport/json-stream.ts'
+import { ReadBudget } from '../transport/read-budget.ts'
 import { toWireError, wireErrorSchema, RemoteError } from '../wire/wire-error.ts'
 import type { Addon, AddonContext, AddonInstance } from './addon.ts'
 import type { RoleCheck } from '../trust/credentials.ts'
 import { guarded } from '../trust/guard.ts'
 import { isRole } from '../trust/roles.ts'
 import type { Role } from '../trust/roles.ts'
-import { AddonDependencyError, AddonExistsError, AddonStartError, ConfigError, NodeStoppedError } from '../errors.ts'
+import { AddonDependencyError, AddonExistsError, AddonStartError, ConfigError, NodeStoppedError, RateLimitedError } from '../errors.ts'
 import { Rejections, streamFailure } from '../transport/rejections.ts'
 import { checkOption, shown } from '../checks/check.ts'
 import { peerId as peerIdPiece } from '../checks/values.ts'
@@ -29,6 +30,13 @@ interface Running {
 
 /** An add-on request with its answer: the handler's own work included. */
 const ADDON_DEADLINE_MS = 60_000
+/**
+ * Bytes of add-on requests being read at once for one peer (eight of the largest, 1 MiB), and for all peers:
+ * a peer may hold 32 streams of each add-on protocol on each of 8 connections (a client certificate those of
+ * the schedules protocol), each read in full at once until the deadline.
+ */
+const MAX_READING_PER_PEER = 8 * MAX_MESSAGE_BYTES
+const MAX_READING_TOTAL = 4 * MAX_READING_PER_PEER
 
 const replySchema = v.variant('ok', [
   v.object({ ok: v.literal(true), value: v.unknown() }),
@@ -47,6 +55,8 @@ export class AddonRegistry {
   private readonly unsettled = new Set<Promise<unknown>>()
   /** Bad requests on the add-ons' protocols: counted, logged once a minute per peer. */
   private readonly rejections: Rejections
+  /** Every add-on protocol's requests being read, together. */
+  private readonly reading = new ReadBudget(MAX_READING_PER_PEER, MAX_READING_TOTAL)
   private closed = false
 
   constructor (host: AddonHost, libp2p: Libp2p, log: Logger, roles: Pick<RoleCheck, 'authorize'>) {
@@ -237,13 +247,21 @@ export class AddonRegistry {
         // libp2p's own refusal is an untyped error naming no add-on
         if (libp2p.getProtocols().includes(protocol)) throw new ConfigError('protocol', `${protocol} is handled on this node already`)
         await libp2p.handle(protocol, guarded(this.roles, protocol, roles, async (stream, connection) => {
-          const json = new JsonStream(stream)
+          const peer = connection.remotePeer.toString()
+          const json = new JsonStream(stream, { budget: this.reading.of(peer) })
           try {
-            const request = await json.readLast(schema ?? v.unknown(), { signal: AbortSignal.timeout(10_000) })
             let reply
             try {
-              reply = { ok: true, value: await handler(request, connection.remotePeer.toString()) }
+              const request = await json.readLast(schema ?? v.unknown(), { signal: AbortSignal.timeout(10_000) })
+              try {
+                reply = { ok: true, value: await handler(request, peer) }
+              } catch (err) {
+                reply = { ok: false, error: toWireError(err) }
+              }
             } catch (err) {
+              if (!(err instanceof RateLimitedError)) throw err
+              // refused from its length, its body dropped as it comes: retryable
+              rejections.reject(protocol, 'rate-limited', peer, 'refused an add-on request: this peer has too many being read', `${this.reading.heldBy(peer)} bytes being read`, { addon: addon.name })
               reply = { ok: false, error: toWireError(err) }
             }
             await json.write(reply)

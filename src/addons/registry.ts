@@ -5,7 +5,7 @@ import * as v from 'valibot'
 import type { AddonHost } from './host.ts'
 import type { Logger } from '../logger.ts'
 import { JsonStream, MAX_MESSAGE_BYTES, requestJson } from '../transport/json-stream.ts'
-import { ReadBudget } from '../transport/read-budget.ts'
+import { smallRequestsBudget } from '../transport/read-budget.ts'
 import { toWireError, wireErrorSchema, RemoteError } from '../wire/wire-error.ts'
 import type { Addon, AddonContext, AddonInstance } from './addon.ts'
 import type { RoleCheck } from '../trust/credentials.ts'
@@ -30,13 +30,6 @@ interface Running {
 
 /** An add-on request with its answer: the handler's own work included. */
 const ADDON_DEADLINE_MS = 60_000
-/**
- * Bytes of add-on requests being read at once for one peer (eight of the largest, 1 MiB), and for all peers:
- * a peer may hold 32 streams of each add-on protocol on each of 8 connections (a client certificate those of
- * the schedules protocol), each read in full at once until the deadline.
- */
-const MAX_READING_PER_PEER = 8 * MAX_MESSAGE_BYTES
-const MAX_READING_TOTAL = 4 * MAX_READING_PER_PEER
 
 const replySchema = v.variant('ok', [
   v.object({ ok: v.literal(true), value: v.unknown() }),
@@ -55,8 +48,11 @@ export class AddonRegistry {
   private readonly unsettled = new Set<Promise<unknown>>()
   /** Bad requests on the add-ons' protocols: counted, logged once a minute per peer. */
   private readonly rejections: Rejections
-  /** Every add-on protocol's requests being read, together. */
-  private readonly reading = new ReadBudget(MAX_READING_PER_PEER, MAX_READING_TOTAL)
+  /**
+   * Every add-on protocol's requests being read, together: a peer may hold 32 streams of each on each of 8
+   * connections (a client certificate those of the schedules protocol), each read in full at once until the deadline.
+   */
+  private readonly reading = smallRequestsBudget(MAX_MESSAGE_BYTES)
   private closed = false
 
   constructor (host: AddonHost, libp2p: Libp2p, log: Logger, roles: Pick<RoleCheck, 'authorize'>) {

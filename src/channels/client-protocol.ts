@@ -1,7 +1,7 @@
 import type { Libp2p, AbortOptions, StreamHandler } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import * as v from 'valibot'
-import { JsonStream, requestJson } from '../transport/json-stream.ts'
+import { JsonStream, MAX_MESSAGE_BYTES, requestJson } from '../transport/json-stream.ts'
 import { toWireError, wireErrorSchema, RemoteError } from '../wire/wire-error.ts'
 import { CLIENT_PROTOCOL, clientRequestSchema } from './schema.ts'
 import type { ClientRequest } from './schema.ts'
@@ -10,6 +10,7 @@ import type { RoleCheck } from '../trust/credentials.ts'
 import { streamFailure } from '../transport/rejections.ts'
 import type { Rejections } from '../transport/rejections.ts'
 import { PeerBudget } from '../transport/peer-budget.ts'
+import { smallRequestsBudget } from '../transport/read-budget.ts'
 import { RateLimitedError } from '../errors.ts'
 
 const replySchema = v.variant('ok', [
@@ -40,14 +41,25 @@ export function channelListBudget (): PeerBudget {
 /**
  * The handler of CLIENT_PROTOCOL: serves `grid channel get|set|del|list` (a CLI is a client,
  * not a member: the node reads, and writes for a member certificate). The node registers and unregisters it.
- * Each peer's lists are paid from `listBudget`; past it, a list is refused (ERR_RATE_LIMITED, counted).
+ * Each peer's lists are paid from `listBudget`; past it, a list is refused (ERR_RATE_LIMITED, counted), as is a
+ * request past the bytes `reading` lets its peer have being read at once.
  */
-export function channelClientHandler (channels: ClientChannels, roles: Pick<RoleCheck, 'authorize'>, rejections: Rejections, listBudget = channelListBudget()): StreamHandler {
+export function channelClientHandler (channels: ClientChannels, roles: Pick<RoleCheck, 'authorize'>, rejections: Rejections, listBudget = channelListBudget(), reading = smallRequestsBudget(MAX_MESSAGE_BYTES)): StreamHandler {
   return async (stream, connection) => {
-    const json = new JsonStream(stream, { maxBytes: 1024 * 1024 })
     const peer = connection.remotePeer.toString()
+    const json = new JsonStream(stream, { maxBytes: MAX_MESSAGE_BYTES, budget: reading.of(peer) })
     try {
-      const request = await json.readLast(clientRequestSchema, { signal: AbortSignal.timeout(5000) })
+      let request: ClientRequest
+      try {
+        request = await json.readLast(clientRequestSchema, { signal: AbortSignal.timeout(5000) })
+      } catch (err) {
+        if (!(err instanceof RateLimitedError)) throw err
+        // refused from its length, its body dropped as it comes: retryable
+        rejections.reject(CLIENT_PROTOCOL, 'rate-limited', peer, 'refused a channel request: this peer has too many being read', `${reading.heldBy(peer)} bytes being read`)
+        await json.write({ ok: false, error: toWireError(err) })
+        await json.close()
+        return
+      }
       let reply: ChannelReply
       try {
         const waitMs = request.op === 'list' ? listBudget.waitMs(peer) : 0

@@ -1,13 +1,15 @@
 import * as v from 'valibot'
 import type { Libp2p, AbortOptions, StreamHandler } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { JsonStream } from '../transport/json-stream.ts'
+import { JsonStream, MAX_MESSAGE_BYTES } from '../transport/json-stream.ts'
 import { streamFailure } from '../transport/rejections.ts'
 import type { Rejections } from '../transport/rejections.ts'
 import type { PeerCredentials, RequestConnection } from '../trust/credentials.ts'
 import type { Role } from '../trust/roles.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import { requestReply } from '../wire/reply.ts'
+import { RateLimitedError } from '../errors.ts'
+import { smallRequestsBudget } from '../transport/read-budget.ts'
 import type { Deployments } from './service.ts'
 import type { DeploymentView } from './types.ts'
 
@@ -41,17 +43,24 @@ export function answerDeploymentRequest (deployments: Deployments, credentials: 
   }
 }
 
-/** The node's stream handler: one request, one `{ ok, value | error }` reply. */
-export function deploymentsHandler (deployments: () => Deployments, credentials: Pick<PeerCredentials, 'authorize'>, rejections: Rejections): StreamHandler {
+/** The node's stream handler: one request, one `{ ok, value | error }` reply; past what `reading` lets a peer have being read, ERR_RATE_LIMITED. */
+export function deploymentsHandler (deployments: () => Deployments, credentials: Pick<PeerCredentials, 'authorize'>, rejections: Rejections, reading = smallRequestsBudget(MAX_MESSAGE_BYTES)): StreamHandler {
   return async (stream, connection) => {
-    const json = new JsonStream(stream)
     const from = connection.remotePeer.toString()
+    const json = new JsonStream(stream, { budget: reading.of(from) })
     try {
-      const request = await json.readLast(deploymentRequestSchema, { signal: AbortSignal.timeout(10_000) })
       let reply
       try {
-        reply = { ok: true, value: answerDeploymentRequest(deployments(), credentials, request, from, connection) }
+        const request = await json.readLast(deploymentRequestSchema, { signal: AbortSignal.timeout(10_000) })
+        try {
+          reply = { ok: true, value: answerDeploymentRequest(deployments(), credentials, request, from, connection) }
+        } catch (err) {
+          reply = { ok: false, error: toWireError(err) }
+        }
       } catch (err) {
+        if (!(err instanceof RateLimitedError)) throw err
+        // refused from its length, its body dropped as it comes: retryable
+        rejections.reject(DEPLOYMENTS_PROTOCOL, 'rate-limited', from, 'refused a deployments request: this peer has too many being read', `${reading.heldBy(from)} bytes being read`)
         reply = { ok: false, error: toWireError(err) }
       }
       await json.write(reply)

@@ -53,3 +53,11 @@ export class ReadBudget {
     }
   }
 }
+
+/**
+ * For a protocol of small requests (at most `messageBytes`: JsonStream's 1 MiB) that clients may open on many
+ * streams: eight of the largest per peer being read at once, 32 in all.
+ */
+export function smallRequestsBudget (messageBytes: number): ReadBudget {
+  return new ReadBudget(8 * messageBytes, 32 * messageBytes)
+}

@@ -8,8 +8,9 @@ export type NotAGridNode = 'answers-otherwise' | 'closed-early'
 
 /** multistream-select read bytes that are not its own (an HTTP server's answer), or no encrypter of ours. */
 const ANSWERS_OTHERWISE = /Missing newline|Protocol selection failed|message length|data length/i
-/** The other side hung up before the negotiation ended (an HTTP server's short "400 Bad Request" read as a length). */
-const CLOSED_EARLY = /Unexpected EOF|ECONNRESET/
+/** The other side hung up before the negotiation ended (an HTTP server's short "400 Bad Request" read as a
+ * length), or reset it: libp2p's bare "Encryption failed" is a reset whose error had no message. */
+const CLOSED_EARLY = /Unexpected EOF|ECONNRESET|^Encryption failed$/
 
 export function notAGridNode (err: unknown): NotAGridNode | undefined {
   const { name, message } = (err ?? {}) as { name?: unknown, message?: unknown }

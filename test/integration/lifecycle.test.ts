@@ -70,7 +70,7 @@ describe('GridNode lifecycle', () => {
     const file = join(grid.dir, 'a-file')
     await writeFile(file, 'not a directory')
     const start = GridNode.start({ host: '127.0.0.1', port, tls: await loadCerts(grid.dir, 'n1'), heartbeatMs: 200, agent: true, dataDir: join(file, 'data'), logger })
-    await expect(start).rejects.toMatchObject({ code: 'ENOTDIR' })
+    await expect(start).rejects.toMatchObject({ code: 'ERR_CONFIG', option: 'dataDir' })
     // the agent starts after libp2p, membership and channels: those had started and were stopped
     expect(lines.find(l => l.msg === 'a service failed to start; stopping what started')).toMatchObject({ service: 'agent' })
     expect(await connectOutcome(port)).toBe('ECONNREFUSED')

@@ -28,7 +28,11 @@ export interface AddonContext extends AddonHost {
    * (default `['member']`; others get ERR_FORBIDDEN). Unregistered when the add-on stops.
    */
   handle: <S extends Schema>(protocol: string, handler: (request: unknown, from: string) => unknown, schema?: S, options?: AddonHandleOptions) => Promise<void>
-  /** Calls a protocol served by another node (a peer id of a member, or a multiaddr); 10 s timeout by default, aborted when the add-on stops. */
+  /**
+   * Calls a protocol served by another node (a peer id of a member, or a multiaddr); 10 s timeout by default, aborted
+   * when the add-on stops. Rejects with the handler's error (RemoteError), NotSerializableError or ValueTooLargeError
+   * for the body, ProtocolNotServedError, PeerUnreachableError, or the reason of the signal that ended it.
+   */
   request: (target: string | Multiaddr, protocol: string, body: unknown, options?: { signal?: AbortSignal }) => Promise<unknown>
 }
 

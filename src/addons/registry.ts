@@ -1,12 +1,11 @@
 import type { Libp2p } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
-import { isMultiaddr } from '@multiformats/multiaddr'
 import * as v from 'valibot'
 import type { AddonHost } from './host.ts'
 import type { Logger } from '../logger.ts'
-import { JsonStream, MAX_MESSAGE_BYTES, requestJson } from '../transport/json-stream.ts'
+import { JsonStream, MAX_MESSAGE_BYTES } from '../transport/json-stream.ts'
 import { smallRequestsBudget } from '../transport/read-budget.ts'
-import { toWireError, wireErrorSchema, RemoteError } from '../wire/wire-error.ts'
+import { addonRequest } from './request.ts'
+import { toWireError } from '../wire/wire-error.ts'
 import type { Addon, AddonContext, AddonInstance } from './addon.ts'
 import type { RoleCheck } from '../trust/credentials.ts'
 import { guarded } from '../trust/guard.ts'
@@ -14,8 +13,7 @@ import { isRole } from '../trust/roles.ts'
 import type { Role } from '../trust/roles.ts'
 import { AddonDependencyError, AddonExistsError, AddonStartError, ConfigError, NodeStoppedError, RateLimitedError } from '../errors.ts'
 import { Rejections, streamFailure } from '../transport/rejections.ts'
-import { checkOption, shown } from '../checks/check.ts'
-import { peerId as peerIdPiece } from '../checks/values.ts'
+import { shown } from '../checks/check.ts'
 import type { RejectedCount } from '../transport/rejections.ts'
 
 interface Running {
@@ -30,11 +28,6 @@ interface Running {
 
 /** An add-on request with its answer: the handler's own work included. */
 const ADDON_DEADLINE_MS = 60_000
-
-const replySchema = v.variant('ok', [
-  v.object({ ok: v.literal(true), value: v.unknown() }),
-  v.object({ ok: v.literal(false), error: wireErrorSchema })
-])
 
 /** The add-ons in use on one node, in start order; `stopAll` stops them in reverse. */
 export class AddonRegistry {
@@ -272,13 +265,7 @@ export class AddonRegistry {
         if (abort.signal.aborted) { await unhandle(); throw new NodeStoppedError() }
         cleanup.push(unhandle)
       },
-      request: async (target, protocol, body, options = {}) => {
-        // a string that is no peer id would reach libp2p's decoder, whose error names neither the option nor the rule
-        const to = isMultiaddr(target) ? target : peerIdFromString(checkOption('peer', peerIdPiece, target))
-        const reply = await requestJson(libp2p, to, protocol, body, replySchema, { signal: AbortSignal.any([abort.signal, options.signal ?? AbortSignal.timeout(10_000)]) })
-        if (!reply.ok) throw new RemoteError(reply.error)
-        return reply.value
-      }
+      request: async (target, protocol, body, options = {}) => await addonRequest(libp2p, target, protocol, body, abort.signal, options.signal)
     }
     return { addon, ctx, cleanup, abort }
   }

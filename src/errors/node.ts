@@ -121,6 +121,16 @@ export class PeerUnreachableError extends GridError {
   }
 }
 
+export const ERR_PROTOCOL_NOT_SERVED = 'ERR_PROTOCOL_NOT_SERVED'
+/** The peer answered, but serves no such protocol (an add-on's protocol on a node where that add-on is not in use). */
+export class ProtocolNotServedError extends GridError {
+  readonly protocol: string
+  constructor (peer: string, protocol: string, options?: { cause?: unknown }) {
+    super(`${peer} does not serve ${protocol}: no add-on serving it is in use there`, ERR_PROTOCOL_NOT_SERVED, options)
+    this.protocol = protocol
+  }
+}
+
 export const ERR_NODE_STOPPED = 'ERR_NODE_STOPPED'
 /** An operation on a node that is not running. */
 export class NodeStoppedError extends GridError {

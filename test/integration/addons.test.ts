@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { GridNode } from '../../src/node.ts'
 import { defineAddon } from '../../src/addons/index.ts'
 import { loadCerts } from '../../src/transport/mtls/material.ts'
-import { AddonDependencyError, AddonExistsError, AddonStartError, ConfigError, NodeStoppedError } from '../../src/errors.ts'
+import { AddonDependencyError, AddonExistsError, AddonStartError, ConfigError, ERR_PROTOCOL_NOT_SERVED, NodeStoppedError, ProtocolNotServedError } from '../../src/errors.ts'
 import { GridFixture } from './helpers/grid-fixture.ts'
 import { eventually, runGrid } from './helpers/grid-process.ts'
 import { cleanup } from './helpers/cleanup.ts'
@@ -96,8 +96,9 @@ describe('add-ons', () => {
       }
     }))
     expect(answer).toEqual({ echoed: { hi: 1 }, from: b.peerId })
-    // the other node answers the protocol negotiation with "not supported", not a timeout or a reset
-    expect(refused).toMatchObject({ name: 'UnsupportedProtocolError' })
+    // the other node answers the protocol negotiation with "not supported", not a timeout or a reset: a code to match on
+    expect(refused).toBeInstanceOf(ProtocolNotServedError)
+    expect(refused).toMatchObject({ code: ERR_PROTOCOL_NOT_SERVED, protocol: '/test/broken/1.0.0', cause: { name: 'UnsupportedProtocolError' } })
   })
 
   it('a protocol already served (by another add-on or by the node) fails the second add-on and leaves the first one serving', async () => {

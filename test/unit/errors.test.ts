@@ -36,6 +36,7 @@ const samples: Record<string, errors.GridError> = {
   TlsRefusedError: new errors.TlsRefusedError('wrong-ca', 'not our CA'),
   ProtocolError: new errors.ProtocolError('too large'),
   PeerUnreachableError: new errors.PeerUnreachableError('127.0.0.1:1'),
+  ProtocolNotServedError: new errors.ProtocolNotServedError('12D3KooW…', '/example/hello/1.0.0'),
   NodeStoppedError: new errors.NodeStoppedError(),
   RemoteError: new errors.RemoteError({ name: 'Error', message: 'remote' }),
   StageDefinitionError: new errors.StageDefinitionError('no process'),

@@ -10,7 +10,8 @@ import { packDeployment } from './pack.ts'
 import { DEPLOYMENTS_CHANNEL } from './types.ts'
 import type { DeploymentView } from './types.ts'
 import { NodeStoppedError } from '../errors.ts'
-import { checkKnownKeys } from '../checks/check.ts'
+import { checkKnownKeys, checkOptional } from '../checks/check.ts'
+import { abortSignal } from '../checks/values.ts'
 import type { KnownKeys } from '../checks/check.ts'
 
 export interface DeployOptions {
@@ -78,6 +79,7 @@ export class DeploymentsPart {
   async deploy (name: string, file: string, options: DeployOptions = {}): Promise<DeploymentView> {
     checkName(name)
     checkKnownKeys('options', options, DEPLOY_KEYS, '')
+    checkOptional('signal', abortSignal, options.signal)
     // before reading and bundling the file: a caller that gave up wants no work done
     options.signal?.throwIfAborted()
     const packed = await packDeployment(file, { signal: options.signal })

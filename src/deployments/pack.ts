@@ -5,6 +5,7 @@ import { bundleModule, readModule } from '../owner/module-source.ts'
 import { checkDefinition } from './definition.ts'
 import { MAX_CODE_BYTES } from './types.ts'
 import { ConfigError, DefinitionError, GridError } from '../errors.ts'
+import { shown } from '../checks/check.ts'
 
 /** A deployment's code as it travels and is stored: the definition bundle and each stage's, by sha256. */
 export interface PackedDeployment {
@@ -19,6 +20,8 @@ export interface PackedDeployment {
  * agents). Throws ConfigError for a missing file, DefinitionError for a bad one.
  */
 export async function packDeployment (file: string, options: { signal?: AbortSignal } = {}): Promise<PackedDeployment> {
+  // a JS caller's number would reach path.resolve, whose TypeError names no option
+  if (typeof file !== 'string' || file === '') throw new ConfigError('file', `must be the path of a pipeline definition, got ${shown(file)}`)
   const absolute = resolve(file)
   await access(absolute, constants.R_OK).catch((err: Error) => { throw new ConfigError('file', `cannot read the pipeline definition ${absolute}: ${err.message}`, { cause: err }) })
   const definition = await bundleModule(absolute, 'definition', { packages: 'bundle', external: ['gridd'] }).catch((err: unknown) => {

@@ -1,6 +1,7 @@
 import { access, constants, readFile, stat } from 'node:fs/promises'
 import { extname, resolve, isAbsolute } from 'node:path'
 import { ConfigError, StageBundleError } from '../errors.ts'
+import { shown } from '../checks/check.ts'
 import { MAX_MODULE_BYTES, MODULE_EXTENSIONS, sha256 } from '../wire/module-ref.ts'
 import type { ModuleRef } from '../wire/module-ref.ts'
 
@@ -56,6 +57,8 @@ export async function readStoredModule (path: string, stage = 'stage'): Promise<
 
 /** The absolute path of a readable stage module of a kind a worker can import. */
 export async function checkModulePath (path: string): Promise<string> {
+  // a JS caller's number or missing module would reach path.resolve, whose TypeError names no option
+  if (typeof path !== 'string' || path === '') throw new ConfigError('module', `must be the path of a stage module, got ${shown(path)}`)
   const absolute = resolve(path)
   if (!MODULE_EXTENSIONS.has(extname(absolute))) throw new ConfigError('module', `stage module ${absolute} must be a .js, .mjs, .ts or .mts file`)
   await access(absolute, constants.R_OK).catch((err: Error) => { throw new ConfigError('module', `cannot read stage module ${absolute}: ${err.message}`, { cause: err }) })

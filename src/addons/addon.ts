@@ -3,6 +3,8 @@ import type { Logger } from '../logger.ts'
 import type { Schema } from '../transport/json-stream.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { ConfigError } from '../errors.ts'
+import { checkKnownKeys } from '../checks/check.ts'
+import type { KnownKeys } from '../checks/check.ts'
 import type { AddonHost } from './host.ts'
 
 /**
@@ -58,10 +60,13 @@ export interface Addon<Options = unknown> {
 }
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/i
+const ADDON_KEYS: KnownKeys<Addon> = { name: true, dependencies: true, start: true, stop: true }
 
 /** Declares an add-on; checks its shape at once so a typo fails where it is written. */
 export function defineAddon<Options = unknown> (addon: Addon<Options>): Addon<Options> {
   if (typeof addon?.name !== 'string' || !NAME.test(addon.name)) throw new ConfigError('addon.name', `must match ${String(NAME)}, got ${JSON.stringify(addon?.name)}`)
+  // a misspelt `stop` or `dependencies` would be dropped without a word: the add-on never stopped, or started too early
+  checkKnownKeys(`addon ${addon.name}`, addon, ADDON_KEYS)
   if (typeof addon.start !== 'function') throw new ConfigError(`addon ${addon.name}.start`, 'must be a function')
   if (addon.stop != null && typeof addon.stop !== 'function') throw new ConfigError(`addon ${addon.name}.stop`, 'must be a function')
   if (addon.dependencies != null && (!Array.isArray(addon.dependencies) || addon.dependencies.some(d => typeof d !== 'string'))) throw new ConfigError(`addon ${addon.name}.dependencies`, 'must be an array of add-on names')

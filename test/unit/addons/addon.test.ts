@@ -27,6 +27,13 @@ describe('defineAddon', () => {
   ])('refuses %s with ERR_CONFIG', (_what, addon) => {
     expect(() => defineAddon(addon as never)).toThrow(expect.objectContaining({ code: 'ERR_CONFIG' }))
   })
+
+  it.each([
+    ['a misspelt stop (the add-on would never be stopped)', { name: 'x', start: () => {}, stpo: () => {} }, 'addon x.stpo'],
+    ['a misspelt dependencies (it would start before them)', { name: 'x', start: () => {}, dependecies: ['db'] }, 'addon x.dependecies']
+  ])('refuses %s, naming it', (_what, addon, option) => {
+    expect(() => defineAddon(addon as never)).toThrow(expect.objectContaining({ code: 'ERR_CONFIG', option, message: expect.stringContaining('unknown option (known: name, dependencies, start, stop)') }))
+  })
 })
 
 describe('parseAddonSpec', () => {

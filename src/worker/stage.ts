@@ -28,10 +28,17 @@ export interface TaskContext extends StageContext {
   log: (line: string) => void
 }
 
+/**
+ * What a stage's `process` returns for one item: its result, an array of results (fanned out: the next
+ * stage or the sink gets each), or undefined (the item is dropped). So `Out` is the type of one result,
+ * what the sink gets: an array returned is never passed on whole.
+ */
+export type StageOutput<Out> = Out | readonly Out[] | undefined
+
 export interface StageDefinition<In = unknown, Out = unknown> {
   setup?: (ctx: StageContext) => void | Promise<void>
   /** One item in, one result out; an array fans out, undefined drops the item. */
-  process: (item: In, ctx: StageContext) => Out | Promise<Out>
+  process: (item: In, ctx: StageContext) => StageOutput<Out> | Promise<StageOutput<Out>>
   teardown?: (ctx: StageContext) => void | Promise<void>
 }
 

@@ -29,4 +29,6 @@ export function checkTaskOptions (what: 'task' | 'session', options: TaskOptions
 /** A task module as callers give it: at the call, since String(5) would be queued as the path "5" and fail only once its pool looked for the file. */
 export function checkModuleArgument (module: unknown): asserts module is string | URL {
   if ((typeof module !== 'string' || module === '') && !(module instanceof URL)) throw new ConfigError('module', `must be a path, a file URL or a registered task name, got ${shown(module)}`)
+  // another scheme's URL was read as a relative path (<cwd>/http:/host/x.ts) and failed later as the task's own error
+  if (module instanceof URL && module.protocol !== 'file:') throw new ConfigError('module', `must be a path, a file URL or a registered task name, got the ${module.protocol} URL ${module.href}`)
 }

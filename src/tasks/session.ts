@@ -9,8 +9,10 @@ import { TaskIndex, taskId } from './task-index.ts'
 import { FinishedTask } from './finished-task.ts'
 import { checkModuleArgument, checkTaskOptions } from './options-check.ts'
 import { toWireError } from '../wire/wire-error.ts'
-import { checkSignalOption, shown } from '../checks/check.ts'
-import type { SignalOption } from '../checks/check.ts'
+import { checkKnownKeys, checkSignalOption, shown } from '../checks/check.ts'
+import type { KnownKeys, SignalOption } from '../checks/check.ts'
+
+const TASKS_FILTER_KEYS: KnownKeys<{ status?: TaskStatus }> = { status: true }
 
 /** What a session asks of its service: where a task goes once made. */
 export interface SessionHost {
@@ -199,6 +201,8 @@ export class Session {
   }
 
   tasks (filter: { status?: TaskStatus } = {}): TaskInfo[] {
+    // a misspelt key ({ state: 'failed' }) would list every task, as if each had that status
+    checkKnownKeys('tasks', filter, TASKS_FILTER_KEYS, '')
     // a status no task can have (a typo, a JS caller) would list nothing, as if the session had no such task
     if (filter.status != null && !TASK_STATUSES.includes(filter.status)) throw new ConfigError('status', `must be one of ${TASK_STATUSES.join(', ')}, got ${shown(filter.status)}`)
     const out: TaskInfo[] = []

@@ -1,6 +1,7 @@
 import type { Role } from '../trust/roles.ts'
 import type { Logger } from '../logger.ts'
 import type { Schema } from '../transport/json-stream.ts'
+import type * as v from 'valibot'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { ConfigError } from '../errors.ts'
 import { checkKnownKeys } from '../checks/check.ts'
@@ -25,11 +26,12 @@ export interface AddonContext extends AddonHost {
   /**
    * Serves the add-on's own libp2p protocol: one JSON request in, one JSON
    * response out, over mTLS like every gridd protocol. Requests are
-   * size-limited and checked against `schema` (anything JSON by default).
+   * size-limited and checked against `schema` (anything JSON by default): the handler gets the
+   * schema's output, typed so (`unknown` without one).
    * Only callers whose certificate holds one of `options.roles` are served
    * (default `['member']`; others get ERR_FORBIDDEN). Unregistered when the add-on stops.
    */
-  handle: <S extends Schema>(protocol: string, handler: (request: unknown, from: string) => unknown, schema?: S, options?: AddonHandleOptions) => Promise<void>
+  handle: <S extends Schema>(protocol: string, handler: (request: v.InferOutput<S>, from: string) => unknown, schema?: S, options?: AddonHandleOptions) => Promise<void>
   /**
    * Calls a protocol served by another node (a peer id of a member, or a multiaddr); 10 s timeout by default, aborted
    * when the add-on stops. Rejects with the handler's error (RemoteError), NotSerializableError or ValueTooLargeError

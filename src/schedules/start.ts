@@ -13,7 +13,7 @@ export async function startSchedules (ctx: Pick<AddonContext, 'peerId' | 'member
   const channel = ctx.channel(SCHEDULES_CHANNEL)
   await channel.ready
   const service = new ScheduleService({ self: ctx.peerId, channel, tasks: ctx.tasks, members: ctx.members, selfRevoked: ctx.ownCertificateRevoked, log: ctx.log.child({ component: 'schedules' }) }, init)
-  await ctx.handle(SCHEDULES_PROTOCOL, (request, from) => answerScheduleRequest(service, request as never, from), scheduleRequestSchema, { roles: ['client', 'member', 'admin'] })
+  await ctx.handle(SCHEDULES_PROTOCOL, (request, from) => answerScheduleRequest(service, request, from), scheduleRequestSchema, { roles: ['client', 'member', 'admin'] })
   service.start()
   return service
 }

@@ -1,5 +1,6 @@
 import { trustEveryone } from '../trust-stub.ts'
-import { describe, it, expect } from 'vitest'
+import { describe, it, expect, expectTypeOf } from 'vitest'
+import * as v from 'valibot'
 import { EventEmitter } from 'node:events'
 import pino from 'pino'
 import type { Libp2p } from '@libp2p/interface'
@@ -76,6 +77,23 @@ describe('ctx.handle and ctx.request refuse bad input with a ConfigError naming 
     await expect(ctx.handle('/mine/1.0.0', 5 as never)).rejects.toEqual(configError('handler'))
     await expect(ctx.handle('/taken/1.0.0', () => 1)).rejects.toEqual(configError('protocol'))
     await expect(ctx.request('not-a-peer-id', '/mine/1.0.0', {})).rejects.toEqual(configError('peer'))
+    await registry.stopAll()
+  })
+})
+
+describe('ctx.handle types the request by its schema', () => {
+  // Checked by `tsc` (vitest strips types): the handler got `unknown` whatever schema checked the request,
+  // so an add-on cast what the schema had already proved (the schedules protocol: `request as never`).
+  it('the schema\'s output with a schema, unknown without one', async () => {
+    const libp2p = { getProtocols: () => [], handle: async () => {}, unhandle: async () => {} } as unknown as Libp2p
+    const registry = new AddonRegistry(new StubHost(), libp2p, pino({ level: 'silent' }), trustEveryone())
+    let ctx!: AddonContext
+    await registry.use(defineAddon({ name: 'typed', start (c) { ctx = c } }), undefined)
+    await ctx.handle('/typed/1.0.0', request => {
+      expectTypeOf(request).toEqualTypeOf<{ name: string, count?: number | undefined }>()
+      return request.name.length
+    }, v.object({ name: v.string(), count: v.optional(v.number()) }))
+    await ctx.handle('/untyped/1.0.0', request => { expectTypeOf(request).toBeUnknown() })
     await registry.stopAll()
   })
 })

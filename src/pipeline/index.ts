@@ -1,3 +1,3 @@
 export { PipelineRun } from './run.ts'
 export type { PipelineRunEvents } from './run.ts'
-export type { PipelineInit, StageSpec, PipelineSummary, StageStats, FailedItem, Pressure, UnplaceableStage } from './types.ts'
+export type { PipelineInit, StageSpec, PipelineSummary, StageSummary, StageStats, FailedItem, Pressure, UnplaceableStage } from './types.ts'

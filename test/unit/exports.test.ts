@@ -4,7 +4,7 @@ import type {
   GridNode, GridNodeConfig, GridNodeInit, DeploymentsInit, MembershipInit, Logger, StatusRequest, StatusReport, RejectedCount,
   TasksOverview, GridNodeListener, ProcessOptions, WorkerHandle, AddonContext, AddonHost, AddonHandleOptions, AddonTasks, HealthOptions,
   Addon, RefusedCount, SignalOption, TaskHandle, TaskHandleEvents, TaskInfo, FailedItem, WireError, PipelineSummary, StageSummary,
-  StageStats, Pressure, Session, TaskDefaults
+  StageStats, Pressure, Session, TaskDefaults, Role
 } from '../../src/index.ts'
 
 // Checked by `tsc` (vitest strips types): every type a caller meets on GridNode's surface can be named from 'gridd'.
@@ -30,6 +30,8 @@ it('exports what README names and what the public surface returns: healthAddon, 
   expectTypeOf<AddonContext>().toExtend<AddonHost>()
   expectTypeOf<AddonHost['tasks']>().toEqualTypeOf<AddonTasks>()
   expectTypeOf<NonNullable<Parameters<AddonContext['handle']>[3]>>().toEqualTypeOf<AddonHandleOptions>()
+  // a certificate's roles, as an add-on's protocol admits them and issueCertificate grants them
+  expectTypeOf<NonNullable<AddonHandleOptions['roles']>>().toEqualTypeOf<readonly Role[]>()
   expectTypeOf<ReturnType<GridNode['refusedConnections']>>().toEqualTypeOf<RefusedCount[]>()
   expectTypeOf<Parameters<typeof gridd.GridNode.start>[1]>().toEqualTypeOf<SignalOption | undefined>()
   expectTypeOf<Parameters<TaskHandle['on']>[0]>().toEqualTypeOf<keyof TaskHandleEvents>()

@@ -39,7 +39,8 @@ export interface GridNodeInit extends MembershipInit {
   tls?: TlsMaterial
   /** Without `tls`: use a throwaway CA shared by the dev nodes of this machine. */
   dev?: boolean
-  /** Certificate name under the dev CA (default: `node-<port>`, so a restart keeps its identity). */
+  /** Certificate name under the dev CA (default: `node-<port>`, so a restart keeps its identity; on port 0, a throwaway
+   * identity in memory, whose default data dir is a temp dir removed at stop). */
   devName?: string
   /** The host application's pino logger; silent by default. */
   logger?: Logger
@@ -90,6 +91,8 @@ export interface GridNodeConfig {
   membership: MembershipConfig
   agent?: AgentConfig
   dataDir?: string
+  /** `dataDir` is a throwaway dev identity's temp dir, removed at stop (node-tls.ts). */
+  throwawayDataDir?: true
   stateHome?: string
   channels: ChannelsInit
   tasks: TasksConfig

@@ -9,7 +9,7 @@ import type { Logger } from './logger.ts'
 import { createGridLibp2p } from './transport/libp2p.ts'
 import type { GridLibp2p } from './transport/libp2p.ts'
 import { checkMaterial } from './transport/mtls/material.ts'
-import { resolveTls } from './node-tls.ts'
+import { resolveTls, throwawayDataDirService, withThrowawayDataDir } from './node-tls.ts'
 import { SeedDialer } from './transport/seed-dialer.ts'
 import { STATUS_PROTOCOL, statusHandler } from './control/status.ts'
 import type { StatusRequest, StatusReport } from './control/status.ts'
@@ -141,7 +141,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     const trust = new NodeTrust({ tls, crl: config.crl, certificateCheckMs: config.certificateCheckMs }, root)
     // created stopped: the service list starts it, so it also stops it on any failure
     const libp2p = await createGridLibp2p({ host: config.host, port: config.port, announce: config.announce.map(String), tls, log, pingIntervalMs: config.pingIntervalMs, start: false, credentials: trust.credentials, isRevoked: trust.isRevoked, refused: trust.refused })
-    const node = new GridNode(config, libp2p, log, root, init.addons, tls.key, trust)
+    const node = new GridNode(await withThrowawayDataDir(config, tls), libp2p, log, root, init.addons, tls.key, trust)
     await node.services.start({ signal })
     return node
   }
@@ -335,6 +335,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     const dataDir = this.config.dataDir ?? defaultDataDir(this.peerId, this.config.stateHome)
     const tasksService = nodeTasksService({ tasks: this.tasks, self: this.peerId, credentials: this.credentials, dataDir, agent: this.agent != null, libp2p: this.libp2p, membership: this.membership, nodeLog: this.log, log: this.root.child({ component: 'tasks-protocol' }), rejections: this.rejections })
     const services: Array<Service | undefined> = [
+      throwawayDataDirService(this.config),
       this.trustServices.load,
       libp2pService(this.libp2p, { host: this.config.host, port: this.config.port }),
       this.trustServices.enforce,

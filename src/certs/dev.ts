@@ -25,12 +25,21 @@ export function devCertsDir (): string {
   return join(tmpdir(), `gridd-dev-${process.getuid?.() ?? 'user'}`)
 }
 
-export async function devCerts (name = `node-${randomBytes(4).toString('hex')}`, dir = devCertsDir()): Promise<TlsMaterial & { dir: string, name: string }> {
+/**
+ * The dev certificate `name` (made once, then reused: same name, same identity). Without a name, a
+ * throwaway identity (`throwaway: true`) kept in memory only: no later start could reuse a random name,
+ * and each left a key pair in the dev dir for good (a test suite: hundreds).
+ */
+export async function devCerts (name?: string, dir = devCertsDir()): Promise<TlsMaterial & { dir: string, name: string, throwaway?: true }> {
   await ensureCa(dir)
   await checkOwn(dir, dir, 'directory')
   await checkOwn(join(dir, 'ca.crt'), dir, 'certificate')
   await checkOwn(join(dir, 'ca.key'), dir, 'key')
   const ca = { cert: await readFile(join(dir, 'ca.crt'), 'utf8'), key: await readFile(join(dir, 'ca.key'), 'utf8') }
+  if (name == null) {
+    const throwaway = `node-${randomBytes(4).toString('hex')}`
+    return { ca: ca.cert, ...await issueCertificate(ca, { name: throwaway, roles: DEV_ROLES }), dir, name: throwaway, throwaway: true }
+  }
   try {
     await writePair(dir, name, await issueCertificate(ca, { name, roles: DEV_ROLES }), false)
   } catch (err) {

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest'
 import { X509Certificate } from 'node:crypto'
-import { chmod, chown, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { devCerts } from '../../../src/certs/dev.ts'
@@ -36,6 +36,15 @@ describe('devCerts: the --dev CA in a predictable temp dir is used only when it 
     const again = await devCerts('n1', dir)
     expect(again.ca).toBe(first.ca)
     expect(again.cert).toBe(first.cert)
+  })
+
+  it('without a name: a throwaway identity, issued by the dev CA and kept in memory only (no file no later start could reuse)', async () => {
+    const throwaway = await devCerts(undefined, dir)
+    expect(throwaway.throwaway).toBe(true)
+    expect(throwaway.name).toMatch(/^node-[0-9a-f]{8}$/)
+    expect(new X509Certificate(throwaway.cert).checkIssued(new X509Certificate(throwaway.ca))).toBe(true)
+    expect((await readdir(dir)).sort()).toEqual(['ca.crt', 'ca.key'])
+    expect((await devCerts(undefined, dir)).cert).not.toBe(throwaway.cert)
   })
 
   it('refuses a directory others may write to (mode 0777) holding a CA', async () => {

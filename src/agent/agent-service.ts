@@ -286,6 +286,8 @@ export class AgentService {
         stream.abort(err)
       } else {
         this.log.debug({ err }, 'worker stream ended')
+        // a read that timed out or failed left its reader on the stream, buffering what comes: no more
+        stream.abort(err instanceof Error ? err : new Error(String(err)))
       }
       // a worker belongs to the requester that holds its stream: when that goes, so does the worker
       if (worker?.alive === true) void worker.kill({ graceful: true })

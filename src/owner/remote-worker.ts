@@ -5,7 +5,7 @@ import type { WorkerInfo } from '../agent/local-worker.ts'
 import type { WorkerHandle } from './worker-handle.ts'
 import type { ProcessOptions, WorkerExit } from '../worker/ipc.ts'
 import { RemoteError, toWireError, workerExitedError } from '../wire/wire-error.ts'
-import { AgentLostError, NotSerializableError } from '../errors.ts'
+import { AgentLostError, ERR_RATE_LIMITED, NotSerializableError } from '../errors.ts'
 import { Batcher } from '../wire/batcher.ts'
 import { encodeBatch } from '../wire/batch-encoding.ts'
 import type { BatchShape, Misfit } from '../wire/batch-encoding.ts'
@@ -126,8 +126,10 @@ export class RemoteWorker implements WorkerHandle {
 
   async kill (options: { graceful?: boolean } = {}): Promise<WorkerExit> {
     if (this.exit == null) {
+      // a kill the agent did not read (ERR_RATE_LIMITED; a kill is small enough never to be, read-budget.ts)
+      // would leave `exited` waiting: taken as lost, whose stream closing makes the agent kill the worker
       await requestJson(this.libp2p, this.agent, SPAWN_PROTOCOL, { op: 'kill', id: this.id, graceful: options.graceful === true }, spawnResponseSchema, { signal: AbortSignal.timeout(15_000) })
-        .catch(err => { this.lost(`kill failed: ${(err as Error).message}`) })
+        .then(reply => { if (!reply.ok && reply.code === ERR_RATE_LIMITED) this.lost(`kill refused: ${reply.error.message}`) }, err => { this.lost(`kill failed: ${(err as Error).message}`) })
     }
     return await this.exited
   }

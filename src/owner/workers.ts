@@ -14,7 +14,7 @@ import type { Membership } from '../membership/membership.ts'
 import type { Member } from '../membership/member.ts'
 import { rankAgents, fitCount } from '../placement/index.ts'
 import type { AgentLoad, Shortfall } from '../placement/index.ts'
-import { AgentFullError, ERR_AGENT_FULL, ERR_MODULE_MISSING, ERR_MODULE_NOT_ALLOWED, ERR_SPAWN_REFUSED, GridError, NoCapacityError, NodeStoppedError, PeerUnreachableError, SpawnRefusedError } from '../errors.ts'
+import { AgentFullError, ERR_AGENT_FULL, ERR_MODULE_MISSING, ERR_MODULE_NOT_ALLOWED, ERR_RATE_LIMITED, ERR_SPAWN_REFUSED, GridError, NoCapacityError, NodeStoppedError, PeerUnreachableError, SpawnRefusedError } from '../errors.ts'
 import { Reservations } from './reservations.ts'
 import { UnreachableAgents } from './unreachable-agents.ts'
 import { checkKnownKeys, checkOption } from '../checks/check.ts'
@@ -42,8 +42,10 @@ const SPAWN_TIMEOUT_MS = 15_000
 const SPAWN_KEYS: KnownKeys<SpawnOptions> = { stage: true, module: true, resources: true, env: true, concurrency: true, foreign: true }
 /** How long killing a worker nobody will attach to may hold up the spawn's rejection. */
 const KILL_UNATTACHED_TIMEOUT_MS = 5000
-/** Refusals that pass the spawn to the next agent; any other failure ends it. */
-const REFUSALS = new Set([ERR_AGENT_FULL, ERR_SPAWN_REFUSED, ERR_MODULE_MISSING, ERR_MODULE_NOT_ALLOWED])
+/** Refusals that pass the spawn to the next agent; any other failure ends it. An agent reading too many spawn
+ * requests of this node's at once (large modules shipped to a cold cache) answers ERR_RATE_LIMITED: another
+ * agent, or the placement's next try, takes it. */
+const REFUSALS = new Set([ERR_AGENT_FULL, ERR_SPAWN_REFUSED, ERR_MODULE_MISSING, ERR_MODULE_NOT_ALLOWED, ERR_RATE_LIMITED])
 
 /**
  * `node.workers`: spawn a stage worker on the least-burdened agent of the

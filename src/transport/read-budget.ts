@@ -9,12 +9,20 @@ export interface PeerReadBudget {
   take: (bytes: number) => () => void
 }
 
+/** Messages this small are never refused (a kill, a list, a status): what a peer's streams can hold of them is bounded by its stream limits. */
+export const UNCHARGED_BYTES = 64 * 1024
+
 /**
  * Bytes of request messages being read at once, per peer and in all, charged from a message's length prefix
  * (before its body is buffered) until it is parsed. For request protocols whose messages can be large (a task's
  * input: 8 MiB): a peer may hold 64 streams on each of 8 connections, and each was read in full, in parallel,
  * however many the peer opened, so one certificate could make the node buffer gigabytes before any role or
  * budget check looked at a request.
+ *
+ * The charge is what a prefix announces, held until the read ends (its deadline at the latest), so a few peers
+ * that announce large messages and send nothing could fill the total for everyone else. Two exemptions keep
+ * that from locking honest peers out: a message up to UNCHARGED_BYTES is never refused, and a peer that holds
+ * nothing may always start one message (the total then bounds what is read beyond one message per peer).
  */
 export class ReadBudget {
   private readonly held = new Map<string, number>()
@@ -38,8 +46,9 @@ export class ReadBudget {
   }
 
   private take (peer: string, bytes: number): () => void {
+    if (bytes <= UNCHARGED_BYTES) return () => {}
     const before = this.held.get(peer) ?? 0
-    if (before + bytes > this.maxPerPeer || this.total + bytes > this.maxTotal) throw new RateLimitedError(READ_RETRY_MS)
+    if (before + bytes > this.maxPerPeer || (before > 0 && this.total + bytes > this.maxTotal)) throw new RateLimitedError(READ_RETRY_MS)
     this.held.set(peer, before + bytes)
     this.total += bytes
     let released = false

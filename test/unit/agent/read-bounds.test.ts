@@ -68,3 +68,9 @@ it('a member that starts the largest spawn request on every stream it opens is r
   expect(harness.service.rejected()).toEqual([{ protocol: SPAWN_PROTOCOL, reason: 'rate-limited', count: 4 }])
   for (const json of started) json.stream.abort(new Error('test over'))
 })
+
+it('a worker stream silent past the attach deadline is reset, not left with its reader buffering what comes later (up to 32 MiB, for as long as the peer kept it open)', async () => {
+  const stream = await requester.libp2p.dialProtocol(peerIdFromString(agent.id), WORKER_PROTOCOL)
+  // the attach read's deadline is 10 s: by 12 s the agent has given the stream up
+  expect(await ending(stream, 12_000)).toBe('reset')
+}, 20_000)

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Workers } from '../../../src/owner/workers.ts'
 import { AgentService } from '../../../src/agent/agent-service.ts'
-import { ConfigError, GridError, NoCapacityError, RemoteError, ERR_CONFIG, ERR_NO_CAPACITY, ERR_NOT_SERIALIZABLE, ERR_REMOTE } from '../../../src/errors.ts'
+import { ConfigError, GridError, NoCapacityError, RateLimitedError, RemoteError, ERR_CONFIG, ERR_NO_CAPACITY, ERR_NOT_SERIALIZABLE, ERR_REMOTE } from '../../../src/errors.ts'
 import { resolveLogger } from '../../../src/logger.ts'
 import type { WorkerHandle } from '../../../src/owner/worker-handle.ts'
 import { FakeNetwork, FakeSpawner, fakeMembership, member, startedModules } from './stubs.ts'
@@ -131,6 +131,14 @@ describe('Workers: spawn reservations and refusals (stubbed components)', () => 
       { agentId: b.id, lacks: ['workers: 0/0 in use'] }
     ]))
     expect(workers.capacityFor()).toBe(4)
+  })
+
+  it('an agent answering ERR_RATE_LIMITED (reading too many of this node\'s spawn requests at once) passes the spawn to the next agent, not a failed placement', async () => {
+    const busy = new FakeSpawner(2)
+    busy.spawn = () => { throw new RateLimitedError(1000) }
+    const spawners = { a: busy, b: new FakeSpawner(2) }
+    const workers = await grid(spawners, { a: 2, b: 1 })
+    expect((await spawn(workers)).agentId).toBe(b.id)
   })
 
   it('an agent failing for another reason ends the spawn with its error (a GridError with its code), not the next agent', async () => {

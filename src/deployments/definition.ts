@@ -81,7 +81,7 @@ const optionsSchema = v.strictObject({
 })
 void (optionsSchema.entries satisfies Record<Exclude<keyof PipelineInit, 'source' | 'stages' | 'sink' | 'signal'>, unknown>)
 const fn = v.custom<(...args: never[]) => unknown>(f => typeof f === 'function', 'must be a function (ctx) => …')
-const definitionSchema = v.object({
+const definitionSchema = v.strictObject({
   source: fn,
   stages: v.pipe(v.array(stageSchema), v.minLength(1, 'needs at least one stage'), v.maxLength(32), v.check(s => new Set(s.map(x => x.name)).size === s.length, 'stage names must differ')),
   sink: fn,
@@ -104,9 +104,12 @@ export function checkDefinition (exports: unknown, file: string): PipelineDefini
 /** valibot's words for a key missing or unknown ("Invalid key: Expected never but received …") in the terms the options use. */
 function readable (issue: v.BaseIssue<unknown>): string {
   if (issue.kind !== 'schema' || (issue.type !== 'object' && issue.type !== 'strict_object')) return issue.message
+  // a key issue only (a known key of the wrong type, `resources: 5`, keeps valibot's "Expected Object but received 5")
+  const missing = issue.input === undefined && issue.expected?.startsWith('"') === true
+  if (!missing && issue.expected !== 'never') return issue.message
   const entries = entriesAt(issue.path?.slice(0, -1).map(p => p.key) ?? [])
   if (entries == null) return issue.message
-  if (issue.input === undefined) return `missing (needed: ${Object.keys(entries).filter(k => entries[k]?.type !== 'optional').join(', ')})`
+  if (missing) return `missing (needed: ${Object.keys(entries).filter(k => entries[k]?.type !== 'optional').join(', ')})`
   return `unknown option (known: ${Object.keys(entries).join(', ')})`
 }
 

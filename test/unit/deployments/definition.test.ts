@@ -24,6 +24,11 @@ describe('checkDefinition: the default export of a deployment file', () => {
     [{ default: { sorce: good.source, stages: good.stages, sink: good.sink } }, /: source: missing \(needed: source, stages, sink\)$/],
     [{ default: { ...good, stages: [{ name: 'a' }] } }, /stages\.0\.module: missing \(needed: name, module\)$/],
     [{ default: { ...good, options: { maxAttempt: 2 } } }, /options\.maxAttempt: unknown option \(known: maxAttempts,/],
+    [{ default: { ...good, option: { maxAttempts: 3 } } }, /: option: unknown option \(known: source, stages, sink, options\)$/],
+    // a known key of the wrong type is said so, not "unknown option"
+    [{ default: { ...good, stages: [{ name: 'a', module: './a.mjs', resources: 5 }] } }, /stages\.0\.resources: Invalid type: Expected Object but received 5$/],
+    [{ default: { ...good, options: 5 } }, /: options: Invalid type: Expected Object but received 5$/],
+    [{ default: 5 }, /: default export: Invalid type: Expected Object but received 5$/],
     // a typo in resources asked for nothing: the stage was placed as if it needed one slot
     [{ default: { ...good, stages: [{ name: 'a', module: './a.mjs', resources: { cpus: 4 } }] } }, /stages\.0\.resources\.cpus: unknown option \(known: cpu, memoryMb\)$/],
     [{ default: { ...good, stages: [{ name: 'a', module: './a.mjs', itemTimeoutMs: Number.POSITIVE_INFINITY }] } }, /stages\.0\.itemTimeoutMs/],

@@ -29,10 +29,14 @@ export async function withThrowawayDataDir (config: GridNodeConfig, tls: NodeTls
   return { ...config, dataDir: await mkdtemp(join(tmpdir(), 'gridd-dev-data-')), throwawayDataDir: true }
 }
 
+/** Removes a throwaway identity's data dir (nothing for any other): at stop, or when the start failed or was aborted. */
+export async function removeThrowawayDataDir (config: GridNodeConfig): Promise<void> {
+  if (config.throwawayDataDir === true && config.dataDir != null) await rm(config.dataDir, { recursive: true, force: true })
+}
+
 /** First started, last stopped: removes a throwaway identity's data dir once every part is done with it. */
 export function throwawayDataDirService (config: GridNodeConfig): Service | undefined {
-  const dir = config.dataDir
-  if (config.throwawayDataDir !== true || dir == null) return undefined
-  const remove = async (): Promise<void> => { await rm(dir, { recursive: true, force: true }) }
+  if (config.throwawayDataDir !== true) return undefined
+  const remove = async (): Promise<void> => { await removeThrowawayDataDir(config) }
   return { name: 'throwaway data dir', stop: remove, destroy: remove }
 }

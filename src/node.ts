@@ -9,7 +9,7 @@ import type { Logger } from './logger.ts'
 import { createGridLibp2p } from './transport/libp2p.ts'
 import type { GridLibp2p } from './transport/libp2p.ts'
 import { checkMaterial } from './transport/mtls/material.ts'
-import { resolveTls, throwawayDataDirService, withThrowawayDataDir } from './node-tls.ts'
+import { removeThrowawayDataDir, resolveTls, throwawayDataDirService, withThrowawayDataDir } from './node-tls.ts'
 import { SeedDialer } from './transport/seed-dialer.ts'
 import { STATUS_PROTOCOL, statusHandler } from './control/status.ts'
 import type { StatusRequest, StatusReport } from './control/status.ts'
@@ -142,7 +142,8 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     // created stopped: the service list starts it, so it also stops it on any failure
     const libp2p = await createGridLibp2p({ host: config.host, port: config.port, announce: config.announce.map(String), tls, log, pingIntervalMs: config.pingIntervalMs, start: false, credentials: trust.credentials, isRevoked: trust.isRevoked, refused: trust.refused })
     const node = new GridNode(await withThrowawayDataDir(config, tls), libp2p, log, root, init.addons, tls.key, trust)
-    await node.services.start({ signal })
+    // an aborted start may give up before the throwaway data dir's part counts as started: removed here too
+    await node.services.start({ signal }).catch(async (err: unknown) => { await removeThrowawayDataDir(node.config); throw err })
     return node
   }
 

@@ -1,4 +1,4 @@
-import { describe, it, expect, afterEach } from 'vitest'
+import { describe, it, expect, afterEach, beforeAll, afterAll } from 'vitest'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -12,6 +12,15 @@ const throwawayDirs = async (): Promise<string[]> => (await readdir(tmpdir())).f
 describe('an embedded dev node on port 0 (a throwaway identity: its certificate in memory, dev.test.ts) leaves no data dir behind', () => {
   const cleanups: Array<() => Promise<void>> = []
   afterEach(async () => { for (const clean of cleanups.splice(0)) await clean() })
+  // a temp dir of this file's own (os.tmpdir() reads TMPDIR at each call): other files start throwaway dev nodes too
+  const outerTmp = process.env.TMPDIR
+  let privateTmp: string
+  beforeAll(async () => { privateTmp = await mkdtemp(join(tmpdir(), 'gridd-throwaway-tmp-')); process.env.TMPDIR = privateTmp })
+  afterAll(async () => {
+    if (outerTmp == null) delete process.env.TMPDIR
+    else process.env.TMPDIR = outerTmp
+    await rm(privateTmp, { recursive: true, force: true })
+  })
 
   it('its agent\'s data dir (a temp dir, not <stateHome>/gridd/<peer id>) removed at stop', async () => {
     const stateHome = await mkdtemp(join(tmpdir(), 'gridd-state-home-'))
@@ -25,6 +34,14 @@ describe('an embedded dev node on port 0 (a throwaway identity: its certificate 
     expect(existsSync(join(stateHome, 'gridd'))).toBe(false)
     await node.stop()
     expect(existsSync(join(tmpdir(), mine[0]!))).toBe(false)
+  })
+
+  it('a start aborted at any point leaves no throwaway data dir behind', async () => {
+    for (const ms of [0, 2, 5, 10, 20, 40, 80, 160]) {
+      const started = await GridNode.start({ host: '127.0.0.1', port: 0, dev: true, agent: { workers: 1 } }, { signal: AbortSignal.timeout(ms) }).catch(() => undefined)
+      await started?.stop()
+      expect(await throwawayDirs(), `aborted after ${ms} ms`).toEqual([])
+    }
   })
 
   it('a dev node with a name (devName, or a fixed port) keeps its identity and default data dir across restarts, as before', async () => {

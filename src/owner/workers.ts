@@ -20,6 +20,7 @@ import { UnreachableAgents } from './unreachable-agents.ts'
 import { checkKnownKeys, checkOption } from '../checks/check.ts'
 import type { KnownKeys } from '../checks/check.ts'
 import { concurrency, positiveNumber, stageName } from '../checks/values.ts'
+import { checkResources } from '../checks/resources.ts'
 import type { Logger } from '../logger.ts'
 import type { RoleCheck } from '../trust/credentials.ts'
 
@@ -82,6 +83,7 @@ export class Workers {
     if (this.stopped) throw new NodeStoppedError()
     signal?.throwIfAborted()
     checkKnownKeys('options', options, SPAWN_KEYS, '')
+    checkResources('resources', options.resources)
     if (placementTimeoutMs == null) return await this.spawnOnce(options, signal)
     checkOption('placementTimeoutMs', positiveNumber, placementTimeoutMs)
     return await retryPlacement(async () => await this.spawnOnce(options, signal), { timeoutMs: placementTimeoutMs, signal })

@@ -15,12 +15,13 @@ interface TimerHolders {
  */
 export async function stopLibp2p (libp2p: Libp2p): Promise<void> {
   const holders = libp2p as unknown as TimerHolders
-  // taken before the stop: gossipsub's stop replaces its status, and with it the only reference
-  const heartbeat = holders.services?.pubsub?.status?.heartbeatTimeout
+  // the status object, taken before the stop: gossipsub's stop replaces it, and with it the only reference;
+  // read after it, since a heartbeat running as the stop began schedules its successor on this object
+  const status = holders.services?.pubsub?.status
   try {
     await libp2p.stop()
   } finally {
-    clearTimeout(heartbeat)
+    clearTimeout(status?.heartbeatTimeout)
     holders.components?.addressManager?._updatePeerStoreAddresses?.stop?.()
   }
 }

@@ -133,6 +133,11 @@ describe('Workers: spawn reservations and refusals (stubbed components)', () => 
     expect(workers.capacityFor()).toBe(4)
   })
 
+  it('a misspelt resource key (cpus) is refused naming it, not placed as one slot', async () => {
+    const workers = await grid({ a: new FakeSpawner(2), b: new FakeSpawner(2) })
+    await expect(workers.spawn({ stage: 'noop', module: MODULE, resources: { cpus: 4 } as never })).rejects.toMatchObject({ code: ERR_CONFIG, option: 'resources.cpus' })
+  })
+
   it('an agent answering ERR_RATE_LIMITED (reading too many of this node\'s spawn requests at once) passes the spawn to the next agent, not a failed placement', async () => {
     const busy = new FakeSpawner(2)
     busy.spawn = () => { throw new RateLimitedError(1000) }

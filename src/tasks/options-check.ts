@@ -31,4 +31,7 @@ export function checkModuleArgument (module: unknown): asserts module is string 
   if ((typeof module !== 'string' || module === '') && !(module instanceof URL)) throw new ConfigError('module', `must be a path, a file URL or a registered task name, got ${shown(module)}`)
   // another scheme's URL was read as a relative path (<cwd>/http:/host/x.ts) and failed later as the task's own error
   if (module instanceof URL && module.protocol !== 'file:') throw new ConfigError('module', `must be a path, a file URL or a registered task name, got the ${module.protocol} URL ${module.href}`)
+  // and so was the same URL given as a string
+  const scheme = typeof module === 'string' ? /^([a-z][a-z0-9+.-]+):\/\//i.exec(module)?.[1] : undefined
+  if (scheme != null && scheme.toLowerCase() !== 'file') throw new ConfigError('module', `must be a path, a file URL or a registered task name, got the ${scheme}: URL ${module as string}`)
 }

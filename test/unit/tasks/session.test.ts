@@ -47,7 +47,10 @@ describe('Session', () => {
     // a misspelt filter listed every task; a URL of another scheme was taken for a relative path
     expect(() => s.tasks({ state: 'failed' } as never)).toThrow(configError('state'))
     expect(() => s.submit(new URL('https://example.com/m.ts'), 1)).toThrow(configError('module'))
-    expect(queued).toHaveLength(1)
+    // the same URL as a string too
+    expect(() => s.submit('https://example.com/m.ts', 1)).toThrow(configError('module'))
+    expect(s.submit('file:///srv/m.ts', 1).module).toBe('file:///srv/m.ts')
+    expect(queued).toHaveLength(2)
   })
 
   it('a handle listener that throws is reported to the host, not thrown into whoever reported the change: the task still settles', async () => {

@@ -250,7 +250,7 @@ export class AddonRegistry {
             } catch (err) {
               if (!(err instanceof RateLimitedError)) throw err
               // refused from its length, its body dropped as it comes: retryable
-              rejections.reject(protocol, 'rate-limited', peer, 'refused an add-on request: this peer has too many being read', `${this.reading.heldBy(peer)} bytes being read`, { addon: addon.name })
+              this.reading.refused(rejections, protocol, peer, 'an add-on request', { addon: addon.name })
               reply = { ok: false, error: toWireError(err) }
             }
             await json.write(reply)

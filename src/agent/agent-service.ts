@@ -136,7 +136,7 @@ export class AgentService {
       } catch (err) {
         if (!(err instanceof RateLimitedError)) throw err
         // over the peer's budget: refused from its length (its body dropped as it comes), retryable
-        this.rejections.reject(SPAWN_PROTOCOL, 'rate-limited', peer, 'refused a spawn request: this peer has too many being read', `${this.reading.heldBy(peer)} bytes being read`)
+        this.reading.refused(this.rejections, SPAWN_PROTOCOL, peer, 'a spawn request')
         answer = spawnFailure(err)
       }
       await json.write(answer, { signal })

@@ -55,7 +55,7 @@ export function channelClientHandler (channels: ClientChannels, roles: Pick<Role
       } catch (err) {
         if (!(err instanceof RateLimitedError)) throw err
         // refused from its length, its body dropped as it comes: retryable
-        rejections.reject(CLIENT_PROTOCOL, 'rate-limited', peer, 'refused a channel request: this peer has too many being read', `${reading.heldBy(peer)} bytes being read`)
+        reading.refused(rejections, CLIENT_PROTOCOL, peer, 'a channel request')
         await json.write({ ok: false, error: toWireError(err) })
         await json.close()
         return

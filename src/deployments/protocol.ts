@@ -60,7 +60,7 @@ export function deploymentsHandler (deployments: () => Deployments, credentials:
       } catch (err) {
         if (!(err instanceof RateLimitedError)) throw err
         // refused from its length, its body dropped as it comes: retryable
-        rejections.reject(DEPLOYMENTS_PROTOCOL, 'rate-limited', from, 'refused a deployments request: this peer has too many being read', `${reading.heldBy(from)} bytes being read`)
+        reading.refused(rejections, DEPLOYMENTS_PROTOCOL, from, 'a deployments request')
         reply = { ok: false, error: toWireError(err) }
       }
       await json.write(reply)

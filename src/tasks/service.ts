@@ -115,7 +115,8 @@ export class TasksService {
         request = await json.readLast(tasksRequestSchema, { signal: AbortSignal.timeout(READ_REQUEST_MS) })
       } catch (err) {
         const limited = err instanceof RateLimitedError
-        this.deps.rejections.reject(TASKS_PROTOCOL, limited ? 'rate-limited' : streamFailure(err), peer, limited ? 'refused a tasks request: this peer has too many being read' : 'dropped a tasks request', limited ? `${this.reading.heldBy(peer)} bytes being read` : String(err), { err })
+        if (limited) this.reading.refused(this.deps.rejections, TASKS_PROTOCOL, peer, 'a tasks request')
+        else this.deps.rejections.reject(TASKS_PROTOCOL, streamFailure(err), peer, 'dropped a tasks request', String(err), { err })
         // a request that is not one: the caller learns what is wrong with it (ERR_PROTOCOL; ERR_RATE_LIMITED, retryable,
         // for one over its budget: its body is dropped as it comes), a stalled one gets nothing
         if (err instanceof ProtocolError || limited) await json.write({ ok: false, error: toWireError(err) }, { signal: AbortSignal.timeout(READ_REQUEST_MS) }).then(async () => { await json.close() }, () => { stream.abort(err) })

@@ -1,4 +1,5 @@
 import { RateLimitedError } from '../errors.ts'
+import type { Rejections } from './rejections.ts'
 
 /** What a peer refused for the messages it has in flight is told to wait: those must be read first. */
 export const READ_RETRY_MS = 1000
@@ -43,6 +44,11 @@ export class ReadBudget {
   /** Bytes `peer` has in messages being read now. */
   heldBy (peer: string): number {
     return this.held.get(peer) ?? 0
+  }
+
+  /** Counts (`rate-limited`) and logs, rate-limited, a request of `peer`'s this budget refused: "refused `what`: …". */
+  refused (rejections: Pick<Rejections, 'reject'>, protocol: string, peer: string, what: string, fields?: Record<string, unknown>): void {
+    rejections.reject(protocol, 'rate-limited', peer, `refused ${what}: this peer has too many being read`, `${this.heldBy(peer)} bytes being read`, fields)
   }
 
   private take (peer: string, bytes: number): () => void {

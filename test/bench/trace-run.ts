@@ -16,6 +16,8 @@ export interface Trace {
   seconds: number
   /** Items/s offered at `t` seconds from the start. */
   rate: (t: number) => number
+  /** Random (Poisson, seeded: every run the same) arrivals instead of evenly spaced ones. */
+  poisson?: boolean
 }
 
 export interface Policy {
@@ -56,12 +58,24 @@ interface Item { id: number, ms: number, at: number }
 
 const SAMPLE_MS = 100
 
-/** The send times of a trace: each next item 1/rate(t) after the last. */
+/** Uniform numbers in [0, 1), the same sequence for the same seed (mulberry32). */
+function seededRandom (seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0
+    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** The send times of a trace: each next item 1/rate(t) after the last (on average, with random arrivals: an exponential gap). */
 export function schedule (trace: Trace): number[] {
   const times: number[] = []
+  const random = seededRandom(0x9e3779b9)
   for (let t = 0; t < trace.seconds;) {
     times.push(t * 1000)
-    t += 1 / Math.max(0.1, trace.rate(t))
+    const gap = 1 / Math.max(0.1, trace.rate(t))
+    t += trace.poisson === true ? -Math.log(1 - random()) * gap : gap
   }
   return times
 }

@@ -19,7 +19,10 @@
  * and ≤ 3× its p99, 0 lost anywhere; the equalizer with defaults at ≤ 1× the baseline's worker-seconds and p99.
  * `--quick` compresses both traces 4× in time (30 s each) and the policies' waits before scaling down with
  * them (the equalizer's 5 s default → 1.25 s, the baseline's 15 s → 3.75 s; 1 s ticks stay); `--trace=NAME` and
- * `--policy=NAME[,NAME]` run a subset.
+ * `--policy=NAME[,NAME]` run a subset. Items are sent evenly spaced at the trace's rate; `--arrivals=poisson`
+ * sends them at random (a Poisson process at that rate, seeded: every run and policy the same times). Evenly
+ * spaced items of a fixed cost never queue while the workers' capacity exceeds the rate (D/D/c), so there every
+ * policy with enough workers shares the machine's floor; random arrivals queue at any utilization, as real traffic does.
  */
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
@@ -48,17 +51,19 @@ const AGENT = ['--agent', '--workers', '32', '--cpu', '32', '--memory', '16384']
 const MAX_WORKERS = 16
 const UTILIZATION = 0.9
 
-function traces (quick: boolean): Trace[] {
+function traces (quick: boolean, poisson: boolean): Trace[] {
   const q = quick ? 0.25 : 1
   const burst = (t: number): boolean => [20, 50, 80].some(s => t >= s * q && t < (s + 8) * q)
   return [{
+    poisson,
     name: 'bursty',
-    title: '50 items/s, three 8 s bursts to 300/s, a ramp to 200/s',
+    title: `50 items/s, three 8 s bursts to 300/s, a ramp to 200/s${poisson ? ', random arrivals' : ''}`,
     seconds: 120 * q,
     rate: t => burst(t) ? 300 : t >= 100 * q ? 50 + 150 * (t - 100 * q) / (20 * q) : 50
   }, {
+    poisson,
     name: 'daily',
-    title: 'a daily cycle, sine 20 → 400 → 20 items/s',
+    title: `a daily cycle, sine 20 → 400 → 20 items/s${poisson ? ', random arrivals' : ''}`,
     seconds: 120 * q,
     rate: t => 20 + 380 * (1 - Math.cos(2 * Math.PI * t / (120 * q))) / 2
   }]
@@ -129,12 +134,14 @@ function describe (trace: Trace, results: PolicyFigures[], figures: Record<strin
   if (ratios.length > 0) rows.push({ what: `bench:trace ${trace.name}: the goals, as ratios in the same run`, figures: ratios })
 }
 
-await runBench('trace', ['--trace', '--policy', '--prestart', '--repeat'], async (args, defer) => {
+await runBench('trace', ['--trace', '--policy', '--prestart', '--repeat', '--arrivals'], async (args, defer) => {
   const repeat = Math.max(1, Math.round(args.number('--repeat', args.quick ? 1 : REPEAT)))
   const onlyTrace = args.text('--trace')
   const onlyPolicy = args.text('--policy')
   const wanted = onlyPolicy?.split(',').map(name => name.trim()).filter(name => name !== '')
-  const list = traces(args.quick).filter(t => onlyTrace == null || t.name === onlyTrace)
+  const arrivals = args.text('--arrivals') ?? 'even'
+  if (arrivals !== 'even' && arrivals !== 'poisson') throw new Error(`--arrivals: "${arrivals}" is neither even nor poisson`)
+  const list = traces(args.quick, arrivals === 'poisson').filter(t => onlyTrace == null || t.name === onlyTrace)
   if (list.length === 0) throw new Error(`--trace: no trace "${onlyTrace}" (bursty, daily)`)
   const cluster = new Cluster()
   defer(async () => { await cluster.close() })
@@ -215,6 +222,6 @@ await runBench('trace', ['--trace', '--policy', '--prestart', '--repeat'], async
     plotted.push({ name: trace.name, results })
   }
   // the README's plot: only from a whole run, every trace and policy at full length
-  if (!args.quick && onlyTrace == null && onlyPolicy == null) writeFrontier(PLOT, plotted)
-  return { figures, targets, rows, details: { mu, itemMs: ITEM_MS, traces: details } }
+  if (!args.quick && onlyTrace == null && onlyPolicy == null && arrivals === 'even') writeFrontier(PLOT, plotted)
+  return { figures, targets, rows, details: { mu, itemMs: ITEM_MS, arrivals, traces: details } }
 })

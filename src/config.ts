@@ -9,11 +9,11 @@ import { isMultiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from './logger.ts'
 import type { TlsMaterial } from './transport/mtls/material.ts'
-import { parsePeerAddress, parsePort } from './transport/address.ts'
+import { parsePeerAddress } from './transport/address.ts'
 import { ConfigError, GridError } from './errors.ts'
 import { checkKnownKeys, checkOption, checkOptional, shown } from './checks/check.ts'
 import type { KnownKeys } from './checks/check.ts'
-import { flag, timerMs } from './checks/values.ts'
+import { flag, listenPort, timerMs } from './checks/values.ts'
 import { resolveMembershipConfig } from './membership/config.ts'
 import type { MembershipInit, MembershipConfig } from './membership/config.ts'
 import { resolveAgentConfig } from './agent/config.ts'
@@ -106,7 +106,7 @@ export function resolveConfig (init: GridNodeInit): GridNodeConfig {
   checkInitShape(init)
   const host = init.host ?? DEFAULT_HOST
   if (isIP(host) === 0) throw new ConfigError('host', `must be an IP address to listen on, got "${host}"`)
-  const port = wrap('port', () => parsePort(init.port ?? DEFAULT_PORT, 'port', true))
+  const port = checkOption('port', listenPort, init.port ?? DEFAULT_PORT)
   const peers = (init.peers ?? []).map((peer, i) => addressOption(`peers[${i}]`, peer))
   if (init.tls == null && init.dev !== true) throw new ConfigError('tls', 'give { ca, cert, key } (see loadCerts) or set dev: true')
   return {

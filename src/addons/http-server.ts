@@ -1,7 +1,8 @@
 import { createServer } from 'node:http'
 import type { RequestListener } from 'node:http'
 import { once } from 'node:events'
-import { ConfigError } from '../errors.ts'
+import { checkOption } from '../checks/check.ts'
+import { listenPort } from '../checks/values.ts'
 import { hostAllowed, originAllowed } from './host-check.ts'
 import { explainServerListenFailure } from '../transport/listen-error.ts'
 
@@ -27,7 +28,7 @@ export const MAX_CONNECTIONS = 128
 
 /** The small HTTP servers of the built-in add-ons: a checked port, 127.0.0.1 unless widened, a bounded close. */
 export async function serveHttp (what: string, handler: RequestListener, options: ServeOptions): Promise<HttpEndpoint> {
-  if (!Number.isInteger(options?.port) || options.port < 0 || options.port > 65535) throw new ConfigError(`${what} port`, `must be 0..65535, got ${String(options?.port)}`)
+  checkOption(`${what} port`, listenPort, options?.port)
   const host = options.host ?? '127.0.0.1'
   const allowed = options.allowedHosts == null ? undefined : new Set([host, ...options.allowedHosts].map(name => name.toLowerCase()))
   const server = createServer((req, res) => {

@@ -2,6 +2,8 @@ import type { JwtOptions } from './auth/jwt.ts'
 import type { HookConfig } from './hooks/hook-config.ts'
 import type { FirerInit } from '../schedules/firer.ts'
 import { MAX_WAIT_MS } from '../tasks/protocol-schema.ts'
+import { checkOptional } from '../checks/check.ts'
+import { positiveInteger, timerMs } from '../checks/values.ts'
 
 /** `node.use(apiAddon, options)` / `grid node --api <port>`. */
 export interface ApiOptions {
@@ -53,6 +55,7 @@ export interface ApiOptions {
 export type ApiSettings = Required<Omit<ApiOptions, 'jwt' | 'hooks' | 'tls' | 'schedules'>> & Pick<ApiOptions, 'jwt' | 'tls' | 'schedules'> & { hooks: HookConfig[] }
 
 export function apiSettings (options: ApiOptions): ApiSettings {
+  const count = (key: ApiCountKey, fallback: number): number => checkOptional(`api.${key}`, API_COUNTS[key], options[key]) ?? fallback
   return {
     port: options.port,
     host: options.host ?? '127.0.0.1',
@@ -61,17 +64,36 @@ export function apiSettings (options: ApiOptions): ApiSettings {
     tls: options.tls,
     hooks: options.hooks ?? [],
     schedules: options.schedules,
-    bodyLimitBytes: options.bodyLimitBytes ?? 256 * 1024,
-    rateLimit: options.rateLimit ?? 600,
-    rateWindowMs: options.rateWindowMs ?? 60_000,
-    replayEvents: options.replayEvents ?? 1000,
-    replayTtlMs: options.replayTtlMs ?? 300_000,
-    maxFollowed: options.maxFollowed ?? 4096,
-    maxStreams: options.maxStreams ?? 256,
-    maxStreamsPerSubject: options.maxStreamsPerSubject ?? 32,
-    pingMs: options.pingMs ?? 15_000,
-    maxWaitMs: options.maxWaitMs ?? MAX_WAIT_MS,
-    maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
-    hookWindowMs: options.hookWindowMs ?? 300_000
+    bodyLimitBytes: count('bodyLimitBytes', 256 * 1024),
+    rateLimit: count('rateLimit', 600),
+    rateWindowMs: count('rateWindowMs', 60_000),
+    replayEvents: count('replayEvents', 1000),
+    replayTtlMs: count('replayTtlMs', 300_000),
+    maxFollowed: count('maxFollowed', 4096),
+    maxStreams: count('maxStreams', 256),
+    maxStreamsPerSubject: count('maxStreamsPerSubject', 32),
+    pingMs: count('pingMs', 15_000),
+    maxWaitMs: count('maxWaitMs', MAX_WAIT_MS),
+    maxBufferedBytes: count('maxBufferedBytes', 1024 * 1024),
+    hookWindowMs: count('hookWindowMs', 300_000)
   }
+}
+
+type ApiCountKey = 'bodyLimitBytes' | 'rateLimit' | 'rateWindowMs' | 'replayEvents' | 'replayTtlMs' | 'maxFollowed' | 'maxStreams' |
+  'maxStreamsPerSubject' | 'pingMs' | 'maxWaitMs' | 'maxBufferedBytes' | 'hookWindowMs'
+
+/** The numeric options' rules (values.ts): a JS caller's '600' or -1 is refused naming the option, not handed to Fastify. */
+const API_COUNTS: Record<ApiCountKey, typeof positiveInteger | typeof timerMs> = {
+  bodyLimitBytes: positiveInteger,
+  rateLimit: positiveInteger,
+  rateWindowMs: timerMs,
+  replayEvents: positiveInteger,
+  replayTtlMs: timerMs,
+  maxFollowed: positiveInteger,
+  maxStreams: positiveInteger,
+  maxStreamsPerSubject: positiveInteger,
+  pingMs: timerMs,
+  maxWaitMs: timerMs,
+  maxBufferedBytes: positiveInteger,
+  hookWindowMs: timerMs
 }

@@ -27,7 +27,9 @@ import { hookRoutes, loadHooks } from './routes/hooks.ts'
 import { scheduleRoutes } from './routes/schedules.ts'
 import { startSchedules } from '../schedules/start.ts'
 import { rateKey } from './rate-key.ts'
-import { ConfigError, RateLimitedError } from '../errors.ts'
+import { RateLimitedError } from '../errors.ts'
+import { checkOption } from '../checks/check.ts'
+import { listenPort } from '../checks/values.ts'
 import { UnsentReplies } from '../transport/unsent-replies.ts'
 import { MAX_UNSENT_REPLY_BYTES } from '../tasks/result-cap.ts'
 
@@ -45,7 +47,7 @@ export interface ApiServer {
  */
 export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'members' | 'self' | 'tasks' | 'log' | 'certificateRevoked' | 'channel' | 'handle'> & Partial<Pick<AddonContext, 'ownCertificateRevoked'>>, options: ApiOptions): Promise<ApiServer> {
   const settings = apiSettings(options)
-  if (!Number.isInteger(settings.port) || settings.port < 0 || settings.port > 65535) throw new ConfigError('api port', `must be 0..65535, got ${String(settings.port)}`)
+  checkOption('api port', listenPort, settings.port)
   const verify = settings.jwt == null ? undefined : await jwtVerifier(settings.jwt)
   const hooks = await loadHooks(settings.hooks, name => ctx.tasks.registeredModule(name))
   if (verify == null && settings.tls == null) ctx.log.warn('the HTTP API has no token verifier and no client certificates: every route but the webhooks answers 401')

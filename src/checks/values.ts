@@ -96,6 +96,9 @@ export const address = v.pipe(v.string(ADDRESS_RULE), v.maxLength(MAX_ADDRESS_LE
 const ADDRESSES_RULE = `must be a list of at most ${MAX_ADDRESSES} multiaddrs`
 export const addresses = v.pipe(v.array(address, ADDRESSES_RULE), v.maxLength(MAX_ADDRESSES, ADDRESSES_RULE))
 
+/** A TCP port to listen on (0 picks a free one): a number, never the string a JS caller may pass from an env var. */
+export const listenPort = integerIn(0, 65535, 'must be an integer port from 0 to 65535 (0 picks a free one)')
+
 /** Durations, intervals, sizes: finite and above 0. */
 export const positiveNumber = aboveZero(Number.MAX_VALUE, 'must be a positive number')
 

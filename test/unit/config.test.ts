@@ -166,3 +166,28 @@ describe('resolveConfig: the shape of the options (what a plain-JS caller or a t
     expect(() => resolveConfig({ dev: true, heartbeatMs: undefined, agent: { workers: undefined }, channels: { maxChannels: undefined } })).not.toThrow()
   })
 })
+
+describe('resolveConfig: a number given as a string (what a JS caller passes from process.env)', () => {
+  // port '4100' was taken (the address parser reads strings): every numeric option refuses it, naming itself
+  it.each<[string, object]>([
+    ['port', { port: '4100' }], ['stopTimeoutMs', { stopTimeoutMs: '100' }], ['pingIntervalMs', { pingIntervalMs: '100' }],
+    ['certificateCheckMs', { certificateCheckMs: '100' }], ['heartbeatMs', { heartbeatMs: '100' }], ['suspectAfterMs', { suspectAfterMs: '100' }],
+    ['suspicionMinMs', { suspicionMinMs: '100' }], ['suspicionMaxMs', { suspicionMaxMs: '100' }], ['reconnectForMs', { reconnectForMs: '100' }],
+    ['reconnectMaxBackoffMs', { reconnectMaxBackoffMs: '100' }], ['forgetLeftAfterMs', { forgetLeftAfterMs: '100' }], ['maxMeshPeers', { maxMeshPeers: '8' }],
+    ['maxMembers', { maxMembers: '8' }], ['monitors', { monitors: '2' }], ['refreshPerMemberMs', { refreshPerMemberMs: '100' }], ['refreshMinMs', { refreshMinMs: '100' }],
+    ['agent.workers', { agent: { workers: '2' } }], ['agent.cpu', { agent: { cpu: '2' } }], ['agent.memoryMb', { agent: { memoryMb: '512' } }],
+    ['agent.weight', { agent: { weight: '1' } }], ['agent.attachTimeoutMs', { agent: { attachTimeoutMs: '1000' } }],
+    ['agent.moduleCacheMb', { agent: { moduleCacheMb: '16' } }], ['agent.prestartWorkers', { agent: { prestartWorkers: '1' } }],
+    ['channels.maxValueBytes', { channels: { maxValueBytes: '1024' } }], ['channels.syncIntervalMs', { channels: { syncIntervalMs: '100' } }],
+    ['channels.maxChannels', { channels: { maxChannels: '8' } }], ['tasks.window', { tasks: { window: '8' } }], ['tasks.maxWorkers', { tasks: { maxWorkers: '8' } }],
+    ['deployments.stepMs', { deployments: { stepMs: '100' } }]
+  ])('%s', (option, init) => {
+    const err = configError({ dev: true, ...init } as GridNodeInit)
+    expect(err.option).toBe(option)
+    expect(err.message).toMatch(/got "\d+"$/)
+  })
+
+  it('port: the rule and the value given', () => {
+    expect(configError({ dev: true, port: '4100' as never }).message).toBe('port: must be an integer port from 0 to 65535 (0 picks a free one), got "4100"')
+  })
+})

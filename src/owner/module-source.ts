@@ -1,4 +1,5 @@
 import { access, constants, readFile, stat } from 'node:fs/promises'
+import { accessSync } from 'node:fs'
 import { extname, resolve, isAbsolute } from 'node:path'
 import { ConfigError, StageBundleError } from '../errors.ts'
 import { shown } from '../checks/check.ts'
@@ -57,12 +58,35 @@ export async function readStoredModule (path: string, stage = 'stage'): Promise<
 
 /** The absolute path of a readable stage module of a kind a worker can import. */
 export async function checkModulePath (path: string): Promise<string> {
+  const absolute = importablePath(path)
+  await access(absolute, constants.R_OK).catch((err: Error) => { throw unreadable(absolute, err) })
+  return absolute
+}
+
+/**
+ * checkModulePath at the call: `submit` returns its task at once, so a module no pool could load (a missing file)
+ * is refused there with the error a pipeline's run gets, not left to fail the task later.
+ */
+export function checkModulePathSync (path: string): string {
+  const absolute = importablePath(path)
+  try {
+    accessSync(absolute, constants.R_OK)
+  } catch (err) {
+    throw unreadable(absolute, err as Error)
+  }
+  return absolute
+}
+
+function importablePath (path: string): string {
   // a JS caller's number or missing module would reach path.resolve, whose TypeError names no option
   if (typeof path !== 'string' || path === '') throw new ConfigError('module', `must be the path of a stage module, got ${shown(path)}`)
   const absolute = resolve(path)
   if (!MODULE_EXTENSIONS.has(extname(absolute))) throw new ConfigError('module', `stage module ${absolute} must be a .js, .mjs, .ts or .mts file`)
-  await access(absolute, constants.R_OK).catch((err: Error) => { throw new ConfigError('module', `cannot read stage module ${absolute}: ${err.message}`, { cause: err }) })
   return absolute
+}
+
+function unreadable (absolute: string, err: Error): ConfigError {
+  return new ConfigError('module', `cannot read stage module ${absolute}: ${err.message}`, { cause: err })
 }
 
 async function unchanged (bundled: Bundled): Promise<boolean> {

@@ -144,7 +144,14 @@ export class Firer {
       return
     }
     const input = schedule.envelope ? { input: schedule.input, scheduledAt: tick, schedule: schedule.id } : schedule.input
-    const task = this.c.tasks.submit(schedule.task, input, {})
+    let task
+    try {
+      task = this.c.tasks.submit(schedule.task, input, {})
+    } catch (err) {
+      // refused at the call (its registered module gone from disk): this tick is lost, the schedule goes on
+      this.c.log.warn({ err, schedule: schedule.id, tick }, 'schedule tick not run: its task was refused')
+      return
+    }
     this.c.log.info({ schedule: schedule.id, tick, task: task.id }, 'schedule fired')
     gate.started(task, (buffered) => {
       // a kept tick starts only while this node still holds the lease it was taken under

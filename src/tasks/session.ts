@@ -17,6 +17,8 @@ const TASKS_FILTER_KEYS: KnownKeys<{ status?: TaskStatus }> = { status: true }
 /** What a session asks of its service: where a task goes once made. */
 export interface SessionHost {
   enqueue: (task: Task, module: string | URL, options: TaskOptions) => void
+  /** Refuses a module no worker could load (ConfigError), before any task of it is made. */
+  checkModule?: (module: string | URL) => void
   cancel: (task: Task, reason: string) => void
   /** The session was closed (or cancelled): told once. */
   closed?: (session: Session) => void
@@ -99,6 +101,7 @@ export class Session {
     if (this.closed) throw new SessionClosedError(this.name)
     checkModuleArgument(module)
     checkTaskOptions('task', options)
+    this.host.checkModule?.(module)
     const nonce = randomHex(8)
     const seq = this.nextSeq++
     const task = new Task({

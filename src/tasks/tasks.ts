@@ -12,7 +12,7 @@ import { resumeJournal } from './journal-resume.ts'
 import { checkResultSize, DEFAULT_MAX_RESULT_BYTES } from './result-cap.ts'
 import { OPEN_STATUS_NAMES, OVERVIEW_LIMIT, TaskStats } from './stats.ts'
 import type { TasksOverview } from './stats.ts'
-import { checkModulePath } from '../owner/module-source.ts'
+import { checkModulePath, checkModulePathSync } from '../owner/module-source.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import { ConfigError, NodeStoppedError, TaskCancelledError } from '../errors.ts'
 import { checkKnownKeys, checkOptional } from '../checks/check.ts'
@@ -104,6 +104,7 @@ export class Tasks {
         this.follow(task, module, options)
         this.enqueue(task, module, options)
       },
+      checkModule: module => { this.checkModule(module) },
       cancel: (task, reason) => { void this.cancelTask(task, reason) },
       closed: session => { this.recorder?.session(session) },
       changed: (task, previous) => {
@@ -269,6 +270,16 @@ export class Tasks {
       pool => { if (!task.final) pool.enqueue(task) },
       err => { task.mark('failed', toWireError(err)) }
     )
+  }
+
+  /**
+   * A module whose pool is not made yet must be readable now: a missing file failed each task later, as
+   * ERR_TASK_FAILED with the ConfigError as its cause, where a pipeline's stage is refused with the ConfigError.
+   * One file check per module, not per task: a made (or making) pool's module was read.
+   */
+  private checkModule (module: string | URL): void {
+    const key = this.poolKey(String(module))
+    if (!this.readyPools.has(key) && !this.pools.has(key)) checkModulePathSync(key)
   }
 
   private async cancelTask (task: Task, reason: string): Promise<void> {

@@ -35,7 +35,7 @@ import { Channels } from './channels/channels.ts'
 import type { Channel } from './channels/channel.ts'
 import { channelClientHandler } from './channels/client-protocol.ts'
 import { CLIENT_PROTOCOL } from './channels/schema.ts'
-import type { Addon } from './addons/addon.ts'
+import type { Addon, AddonInfo } from './addons/addon.ts'
 import { ServiceList } from './lifecycle/service-list.ts'
 import type { Service } from './lifecycle/service.ts'
 import { libp2pService } from './lifecycle/libp2p-service.ts'
@@ -249,14 +249,20 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
    * Extends this node with an add-on (see `defineAddon`): refused with a typed error if the name is taken or a
    * dependency is not in use; an add-on that throws in `start` rejects here and leaves the node as it was, and so
    * does one still starting when `signal` aborts (rejected with its reason; the add-on's `ctx.signal` aborted).
+   * Resolves to the add-on's name and `url`, where it serves (the bound port: `port: 0` finds a free one).
    */
-  async use<O> (addon: Addon<O>, options?: O, useOptions: SignalOption = {}): Promise<void> {
-    await this.addons.use(addon, options as O, { signal: checkSignalOption('use', useOptions) })
+  async use<O> (addon: Addon<O>, options?: O, useOptions: SignalOption = {}): Promise<AddonInfo> {
+    return await this.addons.use(addon, options as O, { signal: checkSignalOption('use', useOptions) })
   }
 
   /** Names of the add-ons in use, in start order. */
   addonNames (): string[] {
     return this.addons.names()
+  }
+
+  /** The add-on `name` in use (by `use` or `GridNode.start`'s `addons`): its name and `url`, as `use` resolves; undefined if none. */
+  addon (name: string): AddonInfo | undefined {
+    return this.addons.info(name)
   }
 
   /**
@@ -374,16 +380,8 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
       protocolHandlers('tasks protocol', this.libp2p, this.credentials, {
         [TASKS_PROTOCOL]: { roles: ['client', 'member', 'admin'], maxInboundStreams: 64, deadlineMs: MAX_WAIT_MS + 30_000, handler: tasksService.handler() }
       }, () => { tasksService.holdResumed() }),
-      {
-        name: 'seeds',
-        start: () => {
-          this.log.info({ peerId: this.peerId, addresses: this.addresses }, 'grid node listening')
-          this.seeds.start(this.config.peers)
-        },
-        // stopping aborts every seed dial at once: destroying is the same
-        stop: async () => { await this.seeds.stop() },
-        destroy: async () => { await this.seeds.stop() }
-      },
+      // stopping aborts every seed dial at once: destroying is the same
+      { name: 'seeds', start: () => { this.log.info({ peerId: this.peerId, addresses: this.addresses }, 'grid node listening'); this.seeds.start(this.config.peers) }, stop: async () => { await this.seeds.stop() }, destroy: async () => { await this.seeds.stop() } },
       {
         name: 'add-ons',
         // add-ons last: they may use everything above, and stop first

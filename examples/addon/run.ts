@@ -1,9 +1,10 @@
 /**
  * Two dev nodes in this process; node A uses the hello add-on, node B uses a
- * tiny add-on that calls A's protocol over mTLS and prints the answer.
+ * tiny add-on that calls A's protocol over mTLS and prints the answer. Then A
+ * uses the built-in health add-on on a free port (0): `use` resolves to its url.
  * `npm run example:addon`
  */
-import { GridNode, defineAddon } from '../../src/index.ts'
+import { GridNode, defineAddon, healthAddon } from '../../src/index.ts'
 import helloAddon, { PROTOCOL } from './hello-addon.ts'
 
 const a = await GridNode.start({ host: '127.0.0.1', port: 0, dev: true, addons: [[helloAddon, { greeting: 'hi' }]] })
@@ -17,6 +18,9 @@ try {
       console.log(JSON.stringify(answer))
     }
   }))
+  const health = await a.use(healthAddon, { port: 0, alone: false })
+  const ready = await (await fetch(`${health.url}/readyz`)).json() as { status: string }
+  console.log(`A's health add-on at ${health.url}: ${ready.status}`)
   console.log(`add-ons in use on A: ${a.addonNames().join(', ')}; on B: ${b.addonNames().join(', ')}`)
 } finally {
   await b.stop()

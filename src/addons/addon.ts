@@ -46,9 +46,17 @@ export interface AddonHandleOptions {
   roles?: readonly Role[]
 }
 
-/** What `start` may return: something to stop. */
+/** What `start` may return: something to stop, and where the add-on serves. */
 export interface AddonInstance {
   stop?: () => unknown
+  /** Where it serves (the built-in HTTP add-ons: `http://host:port`, the port actually bound, so port 0 can be found): `use` resolves to it. */
+  url?: string
+}
+
+/** An add-on in use, as `node.use` resolves and `node.addon(name)` answers: its name and, if it serves one, its `url`. */
+export interface AddonInfo {
+  name: string
+  url?: string
 }
 
 export interface Addon<Options = unknown> {

@@ -6,7 +6,7 @@ import { JsonStream, MAX_MESSAGE_BYTES } from '../transport/json-stream.ts'
 import { smallRequestsBudget } from '../transport/read-budget.ts'
 import { addonRequest } from './request.ts'
 import { toWireError } from '../wire/wire-error.ts'
-import type { Addon, AddonContext, AddonInstance } from './addon.ts'
+import type { Addon, AddonContext, AddonInfo, AddonInstance } from './addon.ts'
 import type { RoleCheck } from '../trust/credentials.ts'
 import { guarded } from '../trust/guard.ts'
 import { isRole } from '../trust/roles.ts'
@@ -65,8 +65,14 @@ export class AddonRegistry {
     return this.running.map(r => r.addon.name)
   }
 
+  /** The add-on `name` if it is in use (started, not stopping). */
+  info (name: string): AddonInfo | undefined {
+    const running = this.running.find(r => r.addon.name === name)
+    return running == null ? undefined : infoOf(running)
+  }
+
   /** `signal` aborting while the add-on starts rejects with its reason and leaves the node as a throwing start does. */
-  async use<O> (addon: Addon<O>, options: O, { signal }: { signal?: AbortSignal } = {}): Promise<void> {
+  async use<O> (addon: Addon<O>, options: O, { signal }: { signal?: AbortSignal } = {}): Promise<AddonInfo> {
     if (typeof addon?.name !== 'string' || typeof addon.start !== 'function') throw new ConfigError('addon', 'not an add-on: make it with defineAddon({ name, start })')
     if (this.closed) throw new NodeStoppedError()
     if (this.starting.has(addon.name) || this.running.some(r => r.addon.name === addon.name)) throw new AddonExistsError(addon.name)
@@ -76,6 +82,7 @@ export class AddonRegistry {
     const running = this.context(addon)
     this.starting.set(addon.name, running)
     await this.tracked(this.startListed(addon, running, options, signal))
+    return infoOf(running)
   }
 
   /** Starts `running` (listed as starting) and lists it as running; a node stopping meanwhile stops it again. */
@@ -277,6 +284,12 @@ export class AddonRegistry {
       try { await undo() } catch {}
     }
   }
+}
+
+/** What the app learns of a running add-on: a `url` its start returned (a port 0 add-on is found by it), if it is a string. */
+function infoOf (running: Running): AddonInfo {
+  const url = running.instance?.url
+  return typeof url === 'string' ? { name: running.addon.name, url } : { name: running.addon.name }
 }
 
 /** What `start` returned, if it is something to stop. */

@@ -21,7 +21,9 @@ describe('examples run on a dev grid', () => {
     const out = await run('addon')
     const answer = JSON.parse(out.split('\n')[0]!)
     expect(answer).toMatchObject({ message: 'hi, node B', membersAlive: 1 })
-    expect(out).toMatch(/add-ons in use on A: hello; on B: ask-hello/)
+    // a port-0 add-on found by the url node.use resolves to
+    expect(out).toMatch(/A's health add-on at http:\/\/127\.0\.0\.1:[1-9]\d*: ready/)
+    expect(out).toMatch(/add-ons in use on A: hello, health; on B: ask-hello/)
   }, 100_000)
 
   it('logs fans 200 chunks out to 10,000 records and drops the 2,500 debug lines', async () => {

@@ -223,10 +223,10 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   }
 
   /** Runs a pipeline owned by this node: entry -> stages (workers on the grid's agents) -> sink. */
-  pipeline<In = unknown, Out = unknown> (name: string, init: PipelineInit<In, Out>): PipelineRun {
+  pipeline<In = unknown, Out = unknown> (name: string, init: PipelineInit<In, Out>): PipelineRun<In, Out> {
     // nothing would cancel it: the node's stop has passed the runs it stops
     this.checkRunning()
-    const run = new PipelineRun(name, init as PipelineInit, {
+    const run = new PipelineRun<In, Out>(name, init, {
       spawn: async (options, { signal }) => await this.workers.spawn(options, { signal }),
       capacity: (resources, limit) => this.workers.capacityFor(resources, limit)
     }, this.log)

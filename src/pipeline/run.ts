@@ -39,8 +39,11 @@ export interface PipelineGrid {
  * while it has room, each stage hands its results to the next link (the sink
  * last), and `done` resolves with a summary once every item is through (or
  * failed). The run only counts what is still inside; the links move items.
+ * `In` is what it takes (`push`, the source), `Out` what its sink gets, as `node.pipeline<In, Out>` typed them.
+ * No member holds an `Out` (the sink does), so it is declared covariant (`out`): without it a
+ * PipelineRun<In, string> would pass for a PipelineRun<In, number>. Any run is a PipelineRun (unknown, unknown).
  */
-export class PipelineRun extends EventEmitter<PipelineRunEvents> {
+export class PipelineRun<In = unknown, out Out = unknown> extends EventEmitter<PipelineRunEvents> {
   readonly name: string
   readonly done: Promise<PipelineSummary>
   private readonly options: PipelineOptions
@@ -66,10 +69,10 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
   private resolveDone: (s: PipelineSummary) => void = () => {}
   private rejectDone: (e: Error) => void = () => {}
 
-  constructor (name: string, init: PipelineInit, grid: PipelineGrid, log: Logger) {
+  constructor (name: string, init: PipelineInit<In, Out>, grid: PipelineGrid, log: Logger) {
     super()
     checkOption('name', stageName, name)
-    this.options = resolvePipelineOptions(init)
+    this.options = resolvePipelineOptions(init as PipelineInit)
     this.name = name
     this.done = new Promise((resolve, reject) => { this.resolveDone = resolve; this.rejectDone = reject })
     this.done.catch(() => {})
@@ -117,7 +120,7 @@ export class PipelineRun extends EventEmitter<PipelineRunEvents> {
   }
 
   /** Feeds one item; waits while the first stage is full (aborting `signal` gives up the wait: the item is not taken). */
-  async push (item: unknown, options?: SignalOption): Promise<void> {
+  async push (item: In, options?: SignalOption): Promise<void> {
     const signal = options == null ? undefined : checkSignalOption('push', options)
     signal?.throwIfAborted()
     await this.admit(item, undefined, signal)

@@ -66,9 +66,37 @@ export interface MergeResult {
  * A grid-wide replicated map (`node.channel(name)`): last writer wins by
  * hybrid logical clock, deletes are tombstones, values are JSON. Values are
  * stored and handed out frozen: mutating one in place would change this
- * replica only, and silently.
+ * replica only, and silently. What apps and add-ons get; the replication's
+ * own methods (merge, snapshot, digest, expire…) are ChannelReplica's only.
  */
-export class Channel extends EventEmitter<ChannelEvents> {
+export interface Channel extends EventEmitter<ChannelEvents> {
+  readonly name: string
+  /**
+   * Resolves once the channel has exchanged snapshots with the members that
+   * had it open when it was opened here (bounded; never rejects). Reads
+   * before that may miss keys the grid already has.
+   */
+  readonly ready: Promise<void>
+  get: (key: string) => unknown
+  has: (key: string) => boolean
+  entries: () => Array<[string, unknown]>
+  keys: () => string[]
+  readonly size: number
+  /** About what it holds (keys, values as JSON, tombstones): what a listing of it costs to serialise and send. */
+  readonly bytes: number
+  /** Writes `value` (JSON) for `key`, here at once and on every member shortly. */
+  set: (key: string, value: unknown) => void
+  /** Deletes `key` grid-wide (a tombstone, so a late older write cannot bring it back); true if it was there. */
+  delete: (key: string) => boolean
+  /**
+   * For how long (ms) this node's clock has run so far ahead of most of its peers' that they refuse its
+   * writes: what it writes here holds here only, a lease among them (ClockWatch). 0 when it does not.
+   */
+  clockAheadForMs: () => number
+}
+
+/** This node's replica of a channel: the public Channel, plus what the channel registry and its sync use to replicate it. */
+export class ChannelReplica extends EventEmitter<ChannelEvents> implements Channel {
   readonly name: string
   /**
    * Resolves once the channel has exchanged snapshots with the members that

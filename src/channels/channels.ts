@@ -3,7 +3,8 @@ import type { GossipSub, Message, SubscriptionChangeData } from '@libp2p/gossips
 import type { PeerId } from '@libp2p/interface'
 import type { GridLibp2p } from '../transport/libp2p.ts'
 import { parseJson } from '../transport/json-stream.ts'
-import { Channel, REMOTE_CAP_FACTOR } from './channel.ts'
+import { ChannelReplica, REMOTE_CAP_FACTOR } from './channel.ts'
+import type { Channel } from './channel.ts'
 import type { Entry } from './store.ts'
 import { HlcClock } from './hlc.ts'
 import { PeerBudget } from '../transport/peer-budget.ts'
@@ -75,7 +76,7 @@ export class Channels {
   private readonly log: Logger
   private readonly clock = new HlcClock()
   private readonly clockWatch: ClockWatch
-  private readonly open = new Map<string, Channel>()
+  private readonly open = new Map<string, ChannelReplica>()
   private readonly valid = new WeakMap<Uint8Array, ChannelMessage>()
   private readonly sync: ChannelSync
   private readonly maxValueBytes: number
@@ -209,8 +210,8 @@ export class Channels {
     try { this.pubsub.unsubscribe(topicOf(name)) } catch {}
   }
 
-  private openChannel (name: string): Channel {
-    const channel = new Channel(name, {
+  private openChannel (name: string): ChannelReplica {
+    const channel = new ChannelReplica(name, {
       selfId: this.libp2p.peerId.toString(),
       clock: this.clock,
       maxValueBytes: this.maxValueBytes,
@@ -258,7 +259,7 @@ export class Channels {
    * that have the channel open (gossipsub knows their subscriptions), or with
    * any members when none is known to.
    */
-  private async openingSync (channel: Channel): Promise<void> {
+  private async openingSync (channel: ChannelReplica): Promise<void> {
     const subscribers = shuffle(this.pubsub.getSubscribers(topicOf(channel.name)).map(p => p.toString()))
     const others = shuffle(this.members().filter(id => !subscribers.includes(id)))
     const peers = [...subscribers, ...others].slice(0, OPEN_FANOUT)
@@ -294,7 +295,7 @@ export class Channels {
     })
   }
 
-  private merge (channel: Channel, entries: Entry[], peer: string, via: 'gossip' | 'snapshot'): MergeResult {
+  private merge (channel: ChannelReplica, entries: Entry[], peer: string, via: 'gossip' | 'snapshot'): MergeResult {
     const protocol = via === 'gossip' ? GOSSIP_LABEL : SYNC_PROTOCOL
     // a snapshot relays writes of any origin: one this node dropped (a revoked or expired certificate) or knows
     // to lack the member role is refused here as its own gossip is, whichever member hands it over

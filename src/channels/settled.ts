@@ -1,4 +1,4 @@
-import type { Channel } from './channel.ts'
+import type { ChannelReplica } from './channel.ts'
 
 /**
  * A settled pair, as one exchange with it left a peer's digests apart: our
@@ -18,7 +18,7 @@ const MAX_PEERS = 1024
 interface Pair { mine: string, theirs: string, at: number }
 
 export class SettledPairs {
-  private readonly byChannel = new WeakMap<Channel, Map<string, Pair>>()
+  private readonly byChannel = new WeakMap<ChannelReplica, Map<string, Pair>>()
   private readonly now: () => number
 
   constructor (now: () => number = () => performance.now()) {
@@ -26,7 +26,7 @@ export class SettledPairs {
   }
 
   /** The peer's digest to send as `known`: remembered, ours unchanged since, and not due for a recheck. */
-  known (channel: Channel, peer: string, mine: string): string | undefined {
+  known (channel: ChannelReplica, peer: string, mine: string): string | undefined {
     const pair = this.byChannel.get(channel)?.get(peer)
     if (pair == null || pair.mine !== mine || this.now() - pair.at >= SETTLED_RECHECK_MS) return undefined
     return pair.theirs
@@ -37,7 +37,7 @@ export class SettledPairs {
    * (apart, or nothing to remember). Not one whose writes either side refused for a stamp ahead of its
    * clock (sync.ts forgets the pair instead): time lifts that refusal with no digest changing.
    */
-  remember (channel: Channel, peer: string, mine: string, theirs: string): void {
+  remember (channel: ChannelReplica, peer: string, mine: string, theirs: string): void {
     let pairs = this.byChannel.get(channel)
     if (mine === theirs) { pairs?.delete(peer); return }
     if (pairs == null) this.byChannel.set(channel, pairs = new Map())
@@ -46,7 +46,7 @@ export class SettledPairs {
     if (pairs.size > MAX_PEERS) pairs.delete(pairs.keys().next().value!)
   }
 
-  forget (channel: Channel, peer: string): void {
+  forget (channel: ChannelReplica, peer: string): void {
     this.byChannel.get(channel)?.delete(peer)
   }
 }

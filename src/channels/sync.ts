@@ -3,7 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { JsonStream } from '../transport/json-stream.ts'
 import { ProtocolError } from '../errors.ts'
 import { SYNC_PROTOCOL, syncAnswerSchema, syncAskSchema, syncChunkSchema, syncClosingSchema } from './schema.ts'
-import type { Channel, MergeResult } from './channel.ts'
+import type { ChannelReplica, MergeResult } from './channel.ts'
 import { entryBytes, markOf } from './store.ts'
 import type { Entry, WriteMark } from './store.ts'
 import { Lanes } from './lanes.ts'
@@ -23,9 +23,9 @@ const ENVELOPE_BYTES = 1024
 export const SYNC_STREAMS_PER_PEER = 8
 
 export interface ChannelSyncInit {
-  lookup: (name: string) => Channel | undefined
+  lookup: (name: string) => ChannelReplica | undefined
   /** Merges a chunk; what it refused for a stamp ahead of this node's clock (`drift`) keeps the pair from settling (settled.ts). */
-  merge: (channel: Channel, entries: Entry[], peer: string) => Pick<MergeResult, 'drift'> | undefined
+  merge: (channel: ChannelReplica, entries: Entry[], peer: string) => Pick<MergeResult, 'drift'> | undefined
   /** Largest single message; snapshots larger than this come in several. */
   maxMessageBytes: number
   /** Most entries one side may send in one exchange (what a member may hold of a channel): a bound on a stream's length. */
@@ -53,7 +53,7 @@ export class ChannelSync {
   private readonly rejections: Rejections
   private readonly init: ChannelSyncInit
   /** One exchange per channel and peer at a time: triggers come in bursts (join, subscribe, rejoin). */
-  private readonly inFlight = new Map<string, { channel: Channel, done: Promise<void> }>()
+  private readonly inFlight = new Map<string, { channel: ChannelReplica, done: Promise<void> }>()
   private readonly lanes = new Lanes(SYNC_STREAMS_PER_PEER)
   /** Peers whose digests stay apart from ours after an exchange (settled.ts): not exchanged again while neither changes. */
   private readonly settled = new SettledPairs()
@@ -75,7 +75,7 @@ export class ChannelSync {
   }
 
   /** Exchanges `channel` with `peer`; never rejects (a peer may be gone, or a CLI client). */
-  async exchange (channel: Channel, peer: string): Promise<void> {
+  async exchange (channel: ChannelReplica, peer: string): Promise<void> {
     // only members hold channels (a CLI client or agent-only peer would refuse anyway)
     if (!this.roles.has(peer, 'member')) return
     const id = `${channel.name}\0${peer}`
@@ -91,7 +91,7 @@ export class ChannelSync {
     await running.done
   }
 
-  private async ask (channel: Channel, peer: string): Promise<void> {
+  private async ask (channel: ChannelReplica, peer: string): Promise<void> {
     const signal = AbortSignal.timeout(EXCHANGE_TIMEOUT_MS)
     let json: JsonStream | undefined
     try {
@@ -158,7 +158,7 @@ export class ChannelSync {
    * asking side's, for the delta back) gets each write's stamp and hash, never its value. Returns the
    * writes refused for drift, and whether the channel's digest changed only by these merges since `since`.
    */
-  private async receiveChunks (json: JsonStream, first: { entries: unknown[], more: boolean }, channel: Channel, peer: string, theirs: Map<string, WriteMark> | undefined, signal: AbortSignal, since?: string): Promise<{ drift: number, alone: boolean }> {
+  private async receiveChunks (json: JsonStream, first: { entries: unknown[], more: boolean }, channel: ChannelReplica, peer: string, theirs: Map<string, WriteMark> | undefined, signal: AbortSignal, since?: string): Promise<{ drift: number, alone: boolean }> {
     let chunk = first
     let count = 0
     let bytes = 0

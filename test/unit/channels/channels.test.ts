@@ -4,7 +4,7 @@ import { entrySchema } from '../../../src/channels/schema.ts'
 import { HlcClock, compareStamps } from '../../../src/channels/hlc.ts'
 import { LwwStore } from '../../../src/channels/store.ts'
 import type { Entry } from '../../../src/channels/store.ts'
-import { Channel } from '../../../src/channels/channel.ts'
+import { ChannelReplica } from '../../../src/channels/channel.ts'
 import type { ChannelChange } from '../../../src/channels/channel.ts'
 import { ConfigError, ValueTooLargeError } from '../../../src/errors.ts'
 
@@ -68,14 +68,14 @@ describe('last-writer-wins store', () => {
 describe('channel', () => {
   const make = (maxValueBytes = 64) => {
     const published: Entry[][] = []
-    const channel = new Channel('c', { selfId: 'me', clock: new HlcClock(), maxValueBytes, publish: e => { published.push(e) }, running: () => true })
+    const channel = new ChannelReplica('c', { selfId: 'me', clock: new HlcClock(), maxValueBytes, publish: e => { published.push(e) }, running: () => true })
     return { channel, published }
   }
 
   it('a listener that throws is logged: a local write is still published and set returns, a merged batch is applied whole, change follows set', () => {
     const published: Entry[][] = []
     const logged: unknown[] = []
-    const channel = new Channel('c', { selfId: 'me', clock: new HlcClock(), maxValueBytes: 64, publish: e => { published.push(e) }, running: () => true, log: { error: (obj: unknown) => { logged.push(obj) } } as never })
+    const channel = new ChannelReplica('c', { selfId: 'me', clock: new HlcClock(), maxValueBytes: 64, publish: e => { published.push(e) }, running: () => true, log: { error: (obj: unknown) => { logged.push(obj) } } as never })
     const changes: string[] = []
     channel.on('set', () => { throw new Error('app listener threw') })
     channel.on('change', c => { changes.push(c.key) })
@@ -117,7 +117,7 @@ describe('channel', () => {
 })
 
 describe('digest and delta (what a snapshot exchange relies on)', () => {
-  const replica = (selfId: string, now: () => number = Date.now) => new Channel('c', { selfId, clock: new HlcClock({ now }), maxValueBytes: 1024, publish: () => {}, running: () => true })
+  const replica = (selfId: string, now: () => number = Date.now) => new ChannelReplica('c', { selfId, clock: new HlcClock({ now }), maxValueBytes: 1024, publish: () => {}, running: () => true })
 
   it('the digest depends on the writes held, not on the order they arrived in, and counts tombstones', () => {
     const writes = [write('a', 1, 'x', 1), write('b', 2, 'y', 2), write('a', 3, 'y'), write('c', 4, 'x', { deep: [1] })]
@@ -203,7 +203,7 @@ describe('digest and delta (what a snapshot exchange relies on)', () => {
 
   it('delete says whether the key was there; writes after the node stopped are refused', () => {
     let running = true
-    const c = new Channel('c', { selfId: 'me', clock: new HlcClock(), maxValueBytes: 1024, publish: () => {}, running: () => running })
+    const c = new ChannelReplica('c', { selfId: 'me', clock: new HlcClock(), maxValueBytes: 1024, publish: () => {}, running: () => running })
     c.set('k', 1)
     expect(c.delete('k')).toBe(true)
     expect(c.delete('k')).toBe(false)

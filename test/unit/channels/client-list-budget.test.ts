@@ -2,7 +2,7 @@ import { it, expect } from 'vitest'
 import type { Connection, Stream } from '@libp2p/interface'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { Channel } from '../../../src/channels/channel.ts'
+import { ChannelReplica } from '../../../src/channels/channel.ts'
 import { HlcClock } from '../../../src/channels/hlc.ts'
 import { channelClientHandler } from '../../../src/channels/client-protocol.ts'
 import { CLIENT_PROTOCOL } from '../../../src/channels/schema.ts'
@@ -17,7 +17,7 @@ const MB = 1024 * 1024
 it('a peer listing a large channel over and over without reading cannot make the node serialise and hold it each time: past its budget, ERR_RATE_LIMITED', async () => {
   const client = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
   // 8 MiB: 128 values of 64 KiB
-  const channel = new Channel('big', { selfId: 'self', clock: new HlcClock(), maxValueBytes: 64 * 1024, publish: () => {}, running: () => true })
+  const channel = new ChannelReplica('big', { selfId: 'self', clock: new HlcClock(), maxValueBytes: 64 * 1024, publish: () => {}, running: () => true })
   for (let i = 0; i < 128; i++) channel.set(`k${i}`, 'v'.repeat(64 * 1024 - 16))
   channel.synced()
   const rejections = new Rejections(resolveLogger())

@@ -6,7 +6,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Libp2p } from '@libp2p/interface'
 import { ClockWatch } from '../../../src/channels/clock-watch.ts'
 import { ChannelSync } from '../../../src/channels/sync.ts'
-import { Channel } from '../../../src/channels/channel.ts'
+import { ChannelReplica } from '../../../src/channels/channel.ts'
 import { HlcClock } from '../../../src/channels/hlc.ts'
 import { syncAskSchema } from '../../../src/channels/schema.ts'
 import { JsonStream } from '../../../src/transport/json-stream.ts'
@@ -62,7 +62,7 @@ describe('ClockWatch', () => {
 it('a snapshot exchange carries each side\'s wall time, read by the other side\'s clock watch', async () => {
   const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
   const [outbound, inbound] = await streamPair()
-  const channel = new Channel('cfg', { selfId: 'me', clock: new HlcClock(), maxValueBytes: 1024, publish: () => {}, running: () => true })
+  const channel = new ChannelReplica('cfg', { selfId: 'me', clock: new HlcClock(), maxValueBytes: 1024, publish: () => {}, running: () => true })
   const samples: Array<{ peer: string, theirNow: number, sentAt?: number }> = []
   const log = resolveLogger()
   const sync = new ChannelSync({ dialProtocol: async () => outbound } as unknown as Libp2p, trustEveryone(), log, new Rejections(log), {

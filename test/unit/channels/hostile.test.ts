@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest'
 import * as v from 'valibot'
 import { entrySchema } from '../../../src/channels/schema.ts'
 import { HlcClock, MAX_COUNTER } from '../../../src/channels/hlc.ts'
-import { Channel } from '../../../src/channels/channel.ts'
+import { ChannelReplica } from '../../../src/channels/channel.ts'
 import type { Entry } from '../../../src/channels/store.ts'
 import { verifyEntry } from '../../../src/channels/signature.ts'
 import { identity } from './identity.ts'
@@ -13,8 +13,8 @@ const me = identity()
 const other = identity()
 const rogue = identity()
 
-function member (who: ReturnType<typeof identity>, limits: { maxKeys?: number, maxBytes?: number } = {}, now: () => number = Date.now): Channel {
-  return new Channel('cfg', { selfId: who.id, clock: new HlcClock({ now }), maxValueBytes: 1024, publish: () => {}, running: () => true, sign: who.sign, verify: verifyEntry, ...limits })
+function member (who: ReturnType<typeof identity>, limits: { maxKeys?: number, maxBytes?: number } = {}, now: () => number = Date.now): ChannelReplica {
+  return new ChannelReplica('cfg', { selfId: who.id, clock: new HlcClock({ now }), maxValueBytes: 1024, publish: () => {}, running: () => true, sign: who.sign, verify: verifyEntry, ...limits })
 }
 
 describe('authored writes', () => {

@@ -5,7 +5,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Connection, Libp2p, StreamHandler } from '@libp2p/interface'
 import { ChannelSync } from '../../../src/channels/sync.ts'
 import { SettledPairs, SETTLED_RECHECK_MS } from '../../../src/channels/settled.ts'
-import { Channel } from '../../../src/channels/channel.ts'
+import { ChannelReplica } from '../../../src/channels/channel.ts'
 import { HlcClock } from '../../../src/channels/hlc.ts'
 import type { Entry } from '../../../src/channels/store.ts'
 import { Rejections } from '../../../src/transport/rejections.ts'
@@ -16,7 +16,7 @@ const newId = async (): Promise<string> => peerIdFromPrivateKey(await generateKe
 
 interface Replica {
   id: string
-  channel: Channel
+  channel: ChannelReplica
   sync: ChannelSync
   handler?: StreamHandler
   snapshots: number
@@ -36,9 +36,9 @@ async function pair (refuses?: string): Promise<[Replica, Replica]> {
   const replicas: Replica[] = []
   for (const name of ['a', 'b']) {
     const id = await newId()
-    const replica: Replica = { id, channel: undefined as unknown as Channel, sync: undefined as unknown as ChannelSync, snapshots: 0, refused: 0, aheadMs: 0 }
+    const replica: Replica = { id, channel: undefined as unknown as ChannelReplica, sync: undefined as unknown as ChannelSync, snapshots: 0, refused: 0, aheadMs: 0 }
     const clock = new HlcClock({ now: () => Date.now() + replica.aheadMs })
-    const channel = replica.channel = new Channel('cfg', { selfId: id, clock, maxValueBytes: 1024, publish: () => {}, running: () => true })
+    const channel = replica.channel = new ChannelReplica('cfg', { selfId: id, clock, maxValueBytes: 1024, publish: () => {}, running: () => true })
     const snapshot = channel.snapshot.bind(channel)
     channel.snapshot = () => {
       replica.snapshots++
@@ -158,7 +158,7 @@ describe('a settled pair', () => {
 })
 
 describe('SettledPairs', () => {
-  const channel = new Channel('cfg', { selfId: 'me', clock: new HlcClock(), maxValueBytes: 1024, publish: () => {}, running: () => true })
+  const channel = new ChannelReplica('cfg', { selfId: 'me', clock: new HlcClock(), maxValueBytes: 1024, publish: () => {}, running: () => true })
 
   it('offers the peer\'s digest only while ours is unchanged, and not past the recheck', () => {
     let now = 0

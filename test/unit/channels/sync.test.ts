@@ -4,7 +4,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { ChannelSync } from '../../../src/channels/sync.ts'
-import { Channel } from '../../../src/channels/channel.ts'
+import { ChannelReplica } from '../../../src/channels/channel.ts'
 import { HlcClock } from '../../../src/channels/hlc.ts'
 import { syncAskSchema, syncChunkSchema, SYNC_PROTOCOL } from '../../../src/channels/schema.ts'
 import type { Entry } from '../../../src/channels/store.ts'
@@ -17,12 +17,12 @@ const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
 const channelBytes = 100_000
 
 /** An asking node (ChannelSync) whose one dial reaches `inbound`, where the test plays a hostile member answering. */
-async function asker (): Promise<{ sync: ChannelSync, channel: Channel, inbound: Stream, rejections: Rejections, merged: () => number, refused: () => number, delta: () => Map<string, unknown> | undefined }> {
+async function asker (): Promise<{ sync: ChannelSync, channel: ChannelReplica, inbound: Stream, rejections: Rejections, merged: () => number, refused: () => number, delta: () => Map<string, unknown> | undefined }> {
   const [outbound, inbound] = await streamPair()
   const libp2p = { dialProtocol: async () => outbound } as unknown as Libp2p
   const log = resolveLogger()
   const rejections = new Rejections(log)
-  const channel = new Channel('cfg', { selfId: 'me', clock: new HlcClock(), maxValueBytes: 1024, publish: () => {}, running: () => true, maxBytes: channelBytes })
+  const channel = new ChannelReplica('cfg', { selfId: 'me', clock: new HlcClock(), maxValueBytes: 1024, publish: () => {}, running: () => true, maxBytes: channelBytes })
   let merged = 0
   let refused = 0
   let delta: Map<string, unknown> | undefined
@@ -103,7 +103,7 @@ it('admits few sync streams per connection, and asks one peer no more at once (t
   await sync.start()
   const width = handled[0]!.maxInboundStreams!
   expect(width).toBeLessThanOrEqual(8)
-  const channels = Array.from({ length: 20 }, (_, i) => new Channel(`c${i}`, { selfId: 'me', clock: new HlcClock(), maxValueBytes: 1024, publish: () => {}, running: () => true }))
+  const channels = Array.from({ length: 20 }, (_, i) => new ChannelReplica(`c${i}`, { selfId: 'me', clock: new HlcClock(), maxValueBytes: 1024, publish: () => {}, running: () => true }))
   const all = Promise.all(channels.map(async c => { await sync.exchange(c, peer) }))
   const ticks = async (n: number): Promise<void> => { for (let i = 0; i < n; i++) await new Promise(resolve => setImmediate(resolve)) }
   await ticks(20)
@@ -122,7 +122,7 @@ it('an exchange of a channel closed since does not stand in for one of the chann
   const libp2p = { dialProtocol: async () => { dials++; throw new Error('refused') } } as unknown as Libp2p
   const log = resolveLogger()
   const sync = new ChannelSync(libp2p, trustEveryone(), log, new Rejections(log), { lookup: () => undefined, merge: () => {}, maxMessageBytes: 1024 * 1024, maxEntries: 10, maxBytes: 10_000 })
-  const make = (): Channel => new Channel('cfg', { selfId: 'me', clock: new HlcClock(), maxValueBytes: 1024, publish: () => {}, running: () => true })
+  const make = (): ChannelReplica => new ChannelReplica('cfg', { selfId: 'me', clock: new HlcClock(), maxValueBytes: 1024, publish: () => {}, running: () => true })
   const [closed, reopened] = [make(), make()]
   await Promise.all([sync.exchange(closed, peer), sync.exchange(closed, peer), sync.exchange(reopened, peer)])
   expect(dials).toBe(2)

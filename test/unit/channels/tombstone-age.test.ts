@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import { HlcClock } from '../../../src/channels/hlc.ts'
-import { Channel } from '../../../src/channels/channel.ts'
+import { ChannelReplica } from '../../../src/channels/channel.ts'
 import type { Entry } from '../../../src/channels/store.ts'
 
 /**
@@ -16,13 +16,13 @@ let elapsed = 0
 let replicas = 0
 
 /** `wall`: this replica's wall clock (its HLC's physical part); its monotonic clock is `elapsed` from an origin of its own (only durations cross the wire). */
-function replica (selfId: string, wall: () => number, gossip: Entry[] = []): Channel {
+function replica (selfId: string, wall: () => number, gossip: Entry[] = []): ChannelReplica {
   const origin = 1_000_000 * ++replicas
-  return new Channel('c', { selfId, clock: new HlcClock({ now: wall }), maxValueBytes: 1024, publish: entries => { gossip.push(...entries) }, running: () => true, monotonicNow: () => origin + elapsed })
+  return new ChannelReplica('c', { selfId, clock: new HlcClock({ now: wall }), maxValueBytes: 1024, publish: entries => { gossip.push(...entries) }, running: () => true, monotonicNow: () => origin + elapsed })
 }
 
 /** One snapshot exchange: `asker` merges `answerer`'s snapshot and sends back what it lacked. */
-function exchange (asker: Channel, answerer: Channel): void {
+function exchange (asker: ChannelReplica, answerer: ChannelReplica): void {
   const answer = answerer.snapshot()
   asker.merge(answer)
   answerer.merge(asker.newerThan(answer))

@@ -6,7 +6,7 @@ import { makeSchedule } from '../../../src/schedules/spec.ts'
 import { SCHEDULES_CHANNEL } from '../../../src/schedules/types.ts'
 import type { Member } from '../../../src/membership/member.ts'
 import { ReplicaSet, memoryChannel } from './memory-channel.ts'
-import { Channel } from '../../../src/channels/channel.ts'
+import { ChannelReplica } from '../../../src/channels/channel.ts'
 import { HlcClock } from '../../../src/channels/hlc.ts'
 import { ADVERT_STALE_MS } from '../../../src/leases/fresh-adverts.ts'
 
@@ -182,7 +182,7 @@ describe('Firer (one node)', () => {
 it('a node whose clock runs so far ahead that its peers refuse its writes (ClockWatch) hands its lease over once they have aged its advert out (60 s), and claims none then', () => {
   let now = 1_000_000
   let aheadSince: number | undefined
-  const channel = new Channel('schedules', { selfId: 'A', clock: new HlcClock({ now: () => now }), maxValueBytes: 64 * 1024, publish: () => {}, running: () => true, clockAheadForMs: () => aheadSince == null ? 0 : now - aheadSince })
+  const channel = new ChannelReplica('schedules', { selfId: 'A', clock: new HlcClock({ now: () => now }), maxValueBytes: 64 * 1024, publish: () => {}, running: () => true, clockAheadForMs: () => aheadSince == null ? 0 : now - aheadSince })
   channel.synced()
   const store = new ScheduleStore(channel)
   store.advertise('A', { tasks: ['tick'] })

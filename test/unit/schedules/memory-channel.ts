@@ -1,9 +1,9 @@
-import { Channel } from '../../../src/channels/channel.ts'
+import { ChannelReplica } from '../../../src/channels/channel.ts'
 import { HlcClock } from '../../../src/channels/hlc.ts'
 
 /** A channel of one replica (no gossip), ready at once; `now` drives its clock. */
-export function memoryChannel (name: string, self = 'P', now: () => number = Date.now): Channel {
-  const channel = new Channel(name, { selfId: self, clock: new HlcClock({ now }), maxValueBytes: 64 * 1024, publish: () => {}, running: () => true })
+export function memoryChannel (name: string, self = 'P', now: () => number = Date.now): ChannelReplica {
+  const channel = new ChannelReplica(name, { selfId: self, clock: new HlcClock({ now }), maxValueBytes: 64 * 1024, publish: () => {}, running: () => true })
   channel.synced()
   return channel
 }
@@ -13,12 +13,12 @@ export function memoryChannel (name: string, self = 'P', now: () => number = Dat
  * is called (gossip delayed at will): what a paused or slow member sees.
  */
 export class ReplicaSet {
-  readonly replicas = new Map<string, Channel>()
-  private pending: Array<{ from: string, entries: Parameters<Channel['merge']>[0], to: Set<string> }> = []
+  readonly replicas = new Map<string, ChannelReplica>()
+  private pending: Array<{ from: string, entries: Parameters<ChannelReplica['merge']>[0], to: Set<string> }> = []
 
   constructor (name: string, peers: string[], now: () => number) {
     for (const peer of peers) {
-      const channel = new Channel(name, {
+      const channel = new ChannelReplica(name, {
         selfId: peer,
         clock: new HlcClock({ now }),
         maxValueBytes: 64 * 1024,
@@ -47,7 +47,7 @@ export class ReplicaSet {
     this.pending = this.pending.filter(m => m.to.size > 0)
   }
 
-  get (peer: string): Channel {
+  get (peer: string): ChannelReplica {
     return this.replicas.get(peer)!
   }
 }

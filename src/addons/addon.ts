@@ -1,6 +1,5 @@
 import type { Role } from '../trust/roles.ts'
 import type { Logger } from '../logger.ts'
-import type { Schema } from '../transport/json-stream.ts'
 import type * as v from 'valibot'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { ConfigError } from '../errors.ts'
@@ -31,7 +30,7 @@ export interface AddonContext extends AddonHost {
    * Only callers whose certificate holds one of `options.roles` are served
    * (default `['member']`; others get ERR_FORBIDDEN). Unregistered when the add-on stops.
    */
-  handle: <S extends Schema>(protocol: string, handler: (request: v.InferOutput<S>, from: string) => unknown, schema?: S, options?: AddonHandleOptions) => Promise<void>
+  handle: <S extends v.GenericSchema>(protocol: string, handler: (request: v.InferOutput<S>, from: string) => unknown, schema?: S, options?: AddonHandleOptions) => Promise<void>
   /**
    * Calls a protocol served by another node (a peer id of a member, or a multiaddr); 10 s timeout by default, aborted
    * when the add-on stops. Rejects with the handler's error (RemoteError), NotSerializableError or ValueTooLargeError

@@ -68,9 +68,16 @@ export async function issueCertificate (ca: CertKeyPair, options: IssueOptions):
   return { cert, key: await exportKey(keys.privateKey) }
 }
 
+/*
+ * The key helpers below are gridd's own (the join protocol, the CLI): typed as @peculiar/x509 takes keys, with the
+ * DOM's CryptoKey, they are @internal, left out of the published declarations, which an app compiles with
+ * @types/node alone (no "dom" lib). createCa and issueCertificate, which 'gridd' exports, take and give PEM text.
+ */
+
 /**
  * A certificate for a public key the holder keeps (a join request's CSR key):
  * the same shape `issueCertificate` makes, PEM. Name and roles are checked here too.
+ * @internal
  */
 export async function signCertificate (ca: CertKeyPair, publicKey: CryptoKey | x509.PublicKey, options: IssueOptions): Promise<string> {
   const name = checkName(options.name)
@@ -102,16 +109,21 @@ export async function signCertificate (ca: CertKeyPair, publicKey: CryptoKey | x
   return cert.toString('pem')
 }
 
+/** @internal */
 export async function generateKeys (): Promise<CryptoKeyPair> {
   return await webcrypto.subtle.generateKey(ED25519, true, ['sign', 'verify']) as CryptoKeyPair
 }
 
+/** @internal */
 export async function exportKey (key: CryptoKey): Promise<string> {
   const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', key)
   return x509.PemConverter.encode(pkcs8, 'PRIVATE KEY')
 }
 
-/** The CA's PKCS#8 PEM key, for signing certificates and CRLs. */
+/**
+ * The CA's PKCS#8 PEM key, for signing certificates and CRLs.
+ * @internal
+ */
 export async function importKey (pem: string): Promise<CryptoKey> {
   try {
     const der = x509.PemConverter.decodeFirst(pem)

@@ -23,24 +23,9 @@ import type { RoleCheck as ChannelRoles } from '../trust/credentials.ts'
 import { gossipRefusal, droppedGossipLine } from '../trust/gossip-roles.ts'
 import type { MemberSource } from '../membership/events.ts'
 import type { Member } from '../membership/member.ts'
+import type { ChannelsInit } from './config.ts'
 
-export interface ChannelsInit {
-  /** Largest serialized value. Default 64 KiB. */
-  maxValueBytes?: number
-  /** Tombstones held longer than this are dropped: by this node's monotonic clock, from when it learned of each (never the writer's stamp). Default 10 min. */
-  tombstoneTtlMs?: number
-  /** Anti-entropy: every this often, each channel compares digests with one random member that has it open. Default 10 s. */
-  syncIntervalMs?: number
-  /** Channels open at once on this node for the app, add-ons and `grid channel set|del` (reads open theirs apart, CLIENT_READ_CHANNELS at most). Default 256. */
-  maxChannels?: number
-  /** Keys per channel, tombstones included, for this node's writes (other members' are taken up to twice it). Default 65,536. */
-  maxKeysPerChannel?: number
-  /** Bytes per channel (keys, values and ~256 bytes of bookkeeping per key), for this node's writes (other members' are taken up to twice it). Default 64 MiB. */
-  maxChannelBytes?: number
-  /** Largest snapshot-exchange message: larger snapshots stream in several. Default 4 MiB; at least maxValueBytes + 4 KiB. */
-  syncMessageBytes?: number
-}
-
+export type { ChannelsInit }
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()

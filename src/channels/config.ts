@@ -2,8 +2,25 @@ import { checkKnownKeys, checkOptional } from '../checks/check.ts'
 import type { KnownKeys } from '../checks/check.ts'
 import { channelCount, positiveInteger, positiveNumber, syncMessageBytes, timerMs } from '../checks/values.ts'
 import { ConfigError } from '../errors.ts'
-import type { ChannelsInit } from './channels.ts'
 import { CHANNEL_DEFAULTS } from './defaults.ts'
+
+/** `GridNode.start({ channels })`: the channels' limits and timings (here, apart from the libp2p side, so the public types need none of it). */
+export interface ChannelsInit {
+  /** Largest serialized value. Default 64 KiB. */
+  maxValueBytes?: number
+  /** Tombstones held longer than this are dropped: by this node's monotonic clock, from when it learned of each (never the writer's stamp). Default 10 min. */
+  tombstoneTtlMs?: number
+  /** Anti-entropy: every this often, each channel compares digests with one random member that has it open. Default 10 s. */
+  syncIntervalMs?: number
+  /** Channels open at once on this node for the app, add-ons and `grid channel set|del` (reads open theirs apart, CLIENT_READ_CHANNELS at most). Default 256. */
+  maxChannels?: number
+  /** Keys per channel, tombstones included, for this node's writes (other members' are taken up to twice it). Default 65,536. */
+  maxKeysPerChannel?: number
+  /** Bytes per channel (keys, values and ~256 bytes of bookkeeping per key), for this node's writes (other members' are taken up to twice it). Default 64 MiB. */
+  maxChannelBytes?: number
+  /** Largest snapshot-exchange message: larger snapshots stream in several. Default 4 MiB; at least maxValueBytes + 4 KiB. */
+  syncMessageBytes?: number
+}
 
 /** Room in a sync message beyond one value: key, stamp, signature, envelope. */
 const SYNC_MESSAGE_SLACK_BYTES = 4096

@@ -65,6 +65,7 @@ export class Workers {
   private readonly unreachable = new UnreachableAgents()
   private stopped = false
 
+  /** @internal the node makes it: its parts' types are libp2p's, whose declarations need the DOM's, so it stays out of the published ones */
   constructor (libp2p: Libp2p, membership: Membership, agent: AgentRole | undefined, log: Logger, roles: Pick<RoleCheck, 'has' | 'get'>) {
     this.libp2p = libp2p
     this.roles = roles

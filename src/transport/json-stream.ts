@@ -1,9 +1,9 @@
-import { lpStream } from '@libp2p/utils'
+import { byteStream } from '@libp2p/utils'
 import type { Stream, Libp2p, AbortOptions, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import * as v from 'valibot'
-import type { Uint8ArrayList } from 'uint8arraylist'
-import { decode, encodingLength } from 'uint8-varint'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { decode, encode, encodingLength } from 'uint8-varint'
 import { ProtocolError } from '../errors.ts'
 import { refusalOf } from '../trust/refusal.ts'
 import type { PeerReadBudget } from './read-budget.ts'
@@ -35,8 +35,11 @@ export interface JsonStreamOptions extends AbortOptions {
  * protocols (status, membership sync, control).
  */
 export class JsonStream {
-  private readonly lp: ReturnType<typeof lpStream<Stream>>
+  private readonly bytes: ReturnType<typeof byteStream<Stream>>
+  /** What the peer sent that no read has taken yet: byteStream's own buffer (at run time, not in its types). */
+  private readonly unread: Uint8ArrayList
   private readonly maxBytes: number
+  private readonly decodeLength: (prefix: Uint8ArrayList) => number
   readonly stream: Stream
   /** The release of the budget charged for the message being read. */
   private charged?: () => void
@@ -50,16 +53,21 @@ export class JsonStream {
     this.budget = options.budget
     // the reader buffers a whole message before it returns it, and libp2p's default buffer (4 MiB) reset any
     // stream whose message was larger, whatever maxBytes said: room for a message and the next arriving
-    this.lp = lpStream(stream, { maxDataLength: this.maxBytes, maxBufferSize: Math.max(MIN_READ_BUFFER_BYTES, 2 * this.maxBytes), lengthDecoder: boundedLength(this.maxBytes, length => { this.announced(length) }) })
+    this.bytes = byteStream(stream, { maxBufferSize: Math.max(MIN_READ_BUFFER_BYTES, 2 * this.maxBytes) })
+    const unread = (this.bytes as { readBuffer?: unknown }).readBuffer
+    // @libp2p/utils 7 keeps it there: an upgrade that moves it must not silently keep what endRead should drop
+    if (!(unread instanceof Uint8ArrayList)) throw new TypeError('@libp2p/utils byteStream has no readBuffer: JsonStream cannot drop what it leaves unread')
+    this.unread = unread
+    this.decodeLength = boundedLength(this.maxBytes, length => { this.announced(length) })
   }
 
   async write (value: unknown, options?: AbortOptions): Promise<void> {
-    await this.lp.write(encoder.encode(JSON.stringify(value)), options)
+    await this.writeEncoded(encoder.encode(JSON.stringify(value)), options)
   }
 
   /** A message already encoded as UTF-8 JSON (see wire/batch-encoding.ts). */
   async writeEncoded (bytes: Uint8Array, options?: AbortOptions): Promise<void> {
-    await this.lp.write(bytes, options)
+    await this.bytes.write(new Uint8ArrayList(encode(bytes.byteLength), bytes), options)
   }
 
   /** A message's length, read from its prefix before its body: over this read's limit it is refused, else charged to the budget. */
@@ -68,16 +76,27 @@ export class JsonStream {
     if (this.budget != null) this.charged = this.budget.take(length)
   }
 
+  /** One length-prefixed message's body, its prefix read a byte at a time (nothing past it is taken from the buffer). */
+  private async readMessage (options?: AbortOptions): Promise<Uint8ArrayList> {
+    const prefix = new Uint8ArrayList()
+    let length = -1
+    while (length < 0) {
+      prefix.append(await this.bytes.read({ ...options, bytes: 1 }))
+      try {
+        length = this.decodeLength(prefix)
+      } catch (err) {
+        // a prefix not complete yet
+        if (!(err instanceof RangeError)) throw err
+      }
+    }
+    if (length > this.maxBytes) throw new ProtocolError(`message larger than the ${this.maxBytes} byte limit`)
+    return await this.bytes.read({ ...options, bytes: length })
+  }
+
   async read<S extends Schema> (schema: S, options?: JsonReadOptions): Promise<v.InferOutput<S>> {
     this.limit = options?.maxBytes
     try {
-      let raw
-      try {
-        raw = await this.lp.read(options)
-      } catch (err) {
-        if ((err as Error).name === 'InvalidDataLengthError') throw new ProtocolError(`message larger than the ${this.maxBytes} byte limit`, { cause: err })
-        throw err
-      }
+      const raw = await this.readMessage(options)
       return parseJson(decoder.decode(raw.subarray()), schema)
     } finally {
       this.charged?.()
@@ -99,8 +118,13 @@ export class JsonStream {
     }
   }
 
-  /** Reads nothing more: what the peer sends from now on is dropped, not buffered (a refused request's body). */
+  /**
+   * Reads nothing more: what the peer sends from now on is dropped, not buffered (a refused request's body),
+   * and so is what came already, behind the message read (in the same frames): it stayed referenced for as
+   * long as the handler ran, pinning the frames' buffers too.
+   */
   async endRead (): Promise<void> {
+    this.unread.consume(this.unread.byteLength)
     await this.stream.closeRead().catch(() => {})
   }
 
@@ -110,8 +134,8 @@ export class JsonStream {
 }
 
 /**
- * libp2p's varint length decoder, bounded by the prefix `maxBytes` needs: libp2p reads a prefix a byte at a
- * time until it decodes and checks its length only then, so a prefix that never ends (every byte with its
+ * A varint length decoder bounded by the prefix `maxBytes` needs: libp2p's reader read a prefix a byte at a
+ * time until it decoded and checked its length only then, so a prefix that never ends (every byte with its
  * continuation bit) was read and kept without end, whatever maxBytes said. `charge` is given the length once
  * the prefix decodes, before the body is read.
  */
@@ -119,9 +143,9 @@ function boundedLength (maxBytes: number, charge?: (length: number) => void): (d
   const prefixBytes = encodingLength(maxBytes)
   return data => {
     if (data.byteLength > prefixBytes) throw new ProtocolError(`message length prefix longer than the ${prefixBytes} bytes of the ${maxBytes} byte limit`)
-    // a RangeError for a prefix not complete yet: libp2p reads another byte
+    // a RangeError for a prefix not complete yet: another byte is read
     const length = decode(data)
-    // one over maxBytes is refused by libp2p next, uncharged
+    // one over maxBytes is refused next, uncharged
     if (length <= maxBytes) charge?.(length)
     return length
   }

@@ -8,6 +8,7 @@ import type { PeerId } from '@libp2p/interface'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { encode } from 'uint8-varint'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { Tasks } from '../../../src/tasks/tasks.ts'
 import { TasksService } from '../../../src/tasks/service.ts'
 import type { TasksReply } from '../../../src/tasks/protocol-schema.ts'
@@ -17,6 +18,7 @@ import { JsonStream } from '../../../src/transport/json-stream.ts'
 import { Rejections } from '../../../src/transport/rejections.ts'
 import { ScriptedWorker } from './scripted-worker.ts'
 import { yamuxStreamPair } from '../owner/stubs.ts'
+import { heldBytes } from '../transport/held-bytes.ts'
 
 const log = pino({ level: 'silent' })
 const MB = 1024 * 1024
@@ -100,5 +102,22 @@ describe('tasks requests being read: bounded per peer, nothing buffered after th
     await new Promise(resolve => setTimeout(resolve, 500))
     answerForward({ ok: true, id: 'relayed' })
     expect(await answer(stream, 5000, json)).toMatchObject({ ok: true, id: 'relayed' })
+  })
+
+  it('what came behind a request in the same frames is let go while its answer is pending: it stayed in the reader\'s buffer (16 streams: 16 MiB held)', async () => {
+    const before = await heldBytes()
+    const streams: Array<{ stream: Stream, json: JsonStream }> = []
+    for (let i = 0; i < 16; i++) {
+      const stream = await open()
+      // about an id another node owns: the answer waits on the forward, as a `wait` on its task would
+      const request = new TextEncoder().encode(JSON.stringify({ op: 'get', id: `${client.toString()}/t-${i}` }))
+      stream.send(new Uint8ArrayList(encode(request.byteLength), request, new Uint8Array(MB).fill(0x20)))
+      streams.push({ stream, json: new JsonStream(stream) })
+    }
+    // time for every request to be read and its stream's readable end closed
+    await new Promise(resolve => setTimeout(resolve, 500))
+    expect((await heldBytes()) - before).toBeLessThan(4 * MB)
+    answerForward({ ok: true, id: 'relayed' })
+    for (const { stream, json } of streams) expect(await answer(stream, 5000, json)).toMatchObject({ ok: true, id: 'relayed' })
   })
 })

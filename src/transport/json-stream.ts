@@ -188,11 +188,17 @@ export function checkMessage<S extends Schema> (value: unknown, schema: S): v.In
 export async function requestJson<S extends Schema> (libp2p: Libp2p, target: PeerId | Multiaddr, protocol: string, request: unknown, schema: S, options: JsonStreamOptions = {}): Promise<v.InferOutput<S>> {
   const stream = await libp2p.dialProtocol(target, protocol, options)
   const json = new JsonStream(stream, options)
+  let response: v.InferOutput<S>
   try {
     await json.write(request ?? {}, options)
-    // nothing is read after the response, nor after a response refused (its body dropped as it comes)
-    return await json.readLast(schema, options)
-  } finally {
-    await json.close(options)
+    // nothing is read after the response
+    response = await json.readLast(schema, options)
+  } catch (err) {
+    // a response refused (its budget, its size, its schema) or not come in time: reset, so the peer stops
+    // sending it; closed, the stream dropped it as it came, and the peer sent it all (a relayed answer: 64 MiB)
+    stream.abort(err as Error)
+    throw err
   }
+  await json.close(options)
+  return response
 }

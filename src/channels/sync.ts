@@ -21,6 +21,12 @@ const ENVELOPE_BYTES = 1024
  * runs with one peer at once. Each can hold a message of up to maxMessageBytes (4 MiB) being read.
  */
 export const SYNC_STREAMS_PER_PEER = 8
+/**
+ * An ask is a channel name and up to two digests (64 characters each, the schema's bound), a clock and a flag:
+ * under 400 bytes as a legitimate member writes it. Read within this, not maxMessageBytes (4 MiB), so a member
+ * cannot make this node buffer a chunk's worth on each stream it opens before anything is known of it.
+ */
+const MAX_ASK_BYTES = 4096
 
 export interface ChannelSyncInit {
   lookup: (name: string) => ChannelReplica | undefined
@@ -130,7 +136,7 @@ export class ChannelSync {
     const json = new JsonStream(stream, { maxBytes: this.init.maxMessageBytes })
     const signal = AbortSignal.timeout(EXCHANGE_TIMEOUT_MS)
     try {
-      const ask = await json.read(syncAskSchema, { signal })
+      const ask = await json.read(syncAskSchema, { signal, maxBytes: MAX_ASK_BYTES })
       const channel = this.init.lookup(ask.channel)
       const digest = channel?.digest() ?? ''
       if (channel == null || digest === ask.digest) {

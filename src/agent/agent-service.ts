@@ -1,6 +1,6 @@
 import type { Libp2p, Stream, Connection } from '@libp2p/interface'
 import { JsonStream } from '../transport/json-stream.ts'
-import { MAX_ITEMS_IN_FLIGHT, MAX_WORKER_MESSAGE_BYTES, SPAWN_PROTOCOL, WORKER_PROTOCOL, spawnFailure, spawnRequestSchema, workerUpSchema } from '../wire/spawn-protocol.ts'
+import { MAX_BYTES_IN_FLIGHT, MAX_ITEMS_IN_FLIGHT, MAX_WORKER_MESSAGE_BYTES, SPAWN_PROTOCOL, WORKER_PROTOCOL, spawnFailure, spawnRequestSchema, workerUpSchema } from '../wire/spawn-protocol.ts'
 import type { SpawnRequestMessage, SpawnResponseMessage, WorkerDown } from '../wire/spawn-protocol.ts'
 import { MAX_MODULE_BYTES } from '../wire/module-ref.ts'
 import type { Spawner, AgentUsage } from './spawner.ts'
@@ -21,6 +21,7 @@ import { guarded } from '../trust/guard.ts'
 import { RecentExits } from './recent-exits.ts'
 import { refusalFrame } from '../trust/refusal.ts'
 import { ReadBudget } from '../transport/read-budget.ts'
+import { BytesInFlight } from '../wire/bytes-in-flight.ts'
 
 const REQUEST_TIMEOUT_MS = 10_000
 /** A spawn, list or kill request with its answer (a graceful kill waits for the worker's exit). */
@@ -246,8 +247,10 @@ export class AgentService {
       }
       this.attached(id)
       const out = new RelayWriter(json, this.log.child({ worker: id }))
-      // items received and not yet answered: bounded, so a requester cannot queue unbounded work here
+      // items received and not yet answered, and the bytes of their messages: bounded, so a requester cannot
+      // queue unbounded work and memory here
       let inFlight = 0
+      const inFlightBytes = new BytesInFlight(MAX_BYTES_IN_FLIGHT)
       const answer = (result: RelayedResult): void => {
         inFlight--
         out.push(result)
@@ -273,9 +276,13 @@ export class AgentService {
         if (inFlight + message.items.length > MAX_ITEMS_IN_FLIGHT) {
           throw new ProtocolError(`${inFlight + message.items.length} items in flight on a worker stream, more than the ${MAX_ITEMS_IN_FLIGHT} allowed`)
         }
+        if (!inFlightBytes.fits(json.lastBytes)) {
+          throw new ProtocolError(`${inFlightBytes.bytes + json.lastBytes} bytes of items in flight on a worker stream, more than the ${MAX_BYTES_IN_FLIGHT} allowed`)
+        }
         inFlight += message.items.length
+        const batch = inFlightBytes.take(json.lastBytes, message.items.length)
         for (const { n, item, task } of message.items) {
-          const relayed = new RelayedItem(relay, n, task === true)
+          const relayed = new RelayedItem(relay, n, task === true, batch)
           if (task === true) tasks.set(n, relayed)
           attached.submit(item, relayed, task === true)
         }

@@ -1,18 +1,24 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { JsonStream, requestJson } from '../transport/json-stream.ts'
-import { MAX_ITEMS_IN_FLIGHT, MAX_WORKER_MESSAGE_BYTES, SPAWN_PROTOCOL, WORKER_PROTOCOL, workerDownSchema, spawnResponseSchema } from '../wire/spawn-protocol.ts'
+import { MAX_BYTES_IN_FLIGHT, MAX_ITEMS_IN_FLIGHT, MAX_WORKER_MESSAGE_BYTES, SPAWN_PROTOCOL, WORKER_PROTOCOL, workerDownSchema, spawnResponseSchema } from '../wire/spawn-protocol.ts'
 import type { WorkerInfo } from '../agent/local-worker.ts'
 import type { WorkerHandle } from './worker-handle.ts'
 import type { ProcessOptions, WorkerExit } from '../worker/ipc.ts'
 import { RemoteError, toWireError, workerExitedError } from '../wire/wire-error.ts'
 import { AgentLostError, ERR_RATE_LIMITED, NotSerializableError } from '../errors.ts'
 import { Batcher } from '../wire/batcher.ts'
-import { encodeBatch } from '../wire/batch-encoding.ts'
+import { encodeBatchGroups } from '../wire/batch-encoding.ts'
+import { BytesInFlight } from '../wire/bytes-in-flight.ts'
+import type { InFlightBatch } from '../wire/bytes-in-flight.ts'
 import type { BatchShape, Misfit } from '../wire/batch-encoding.ts'
 import { deliver, pendingNumber, PromisedItem } from '../wire/pending-item.ts'
 import type { ItemListener } from '../wire/pending-item.ts'
 
 interface HeldItem { n: number, item: unknown, task?: true }
+/** A message to write: a batch (`items`) waits until the bytes in flight leave it room; what follows it waits too. */
+interface Outgoing { message: Uint8Array, items?: HeldItem[] }
+
+const encoder = new TextEncoder()
 
 const ITEMS: BatchShape = { prefix: '{"type":"batch","items":', suffix: '}', what: 'item', maxBytes: MAX_WORKER_MESSAGE_BYTES }
 
@@ -35,6 +41,12 @@ export class RemoteWorker implements WorkerHandle {
   /** Sent and not yet answered: at most MAX_ITEMS_IN_FLIGHT (the agent closes a stream beyond it); the rest wait here. */
   private sent = 0
   private readonly held: HeldItem[] = []
+  /** The bytes of the batch messages sent with items unanswered: at most MAX_BYTES_IN_FLIGHT (the agent closes a stream beyond it). */
+  private readonly inFlightBytes = new BytesInFlight(MAX_BYTES_IN_FLIGHT)
+  /** Each item sent, by number: the message it went in. */
+  private readonly batchOf = new Map<number, InFlightBatch>()
+  /** Messages held back (in order) until results free room in flight. */
+  private readonly outbox: Outgoing[] = []
   private readonly outgoing = new Batcher<HeldItem>(items => { this.sendBatch(items) })
   /** An item the stream cannot carry fails alone, as the item's own error (an attempt), never as a lost agent. */
   private readonly misfit: Misfit<HeldItem> = (held, err) => {
@@ -119,9 +131,9 @@ export class RemoteWorker implements WorkerHandle {
       deliver(this.pending, n, { error: reason instanceof Error ? reason : new Error(String(reason)) })
       return
     }
-    // the item may still sit in the batcher: it goes out first, so the cancel never overtakes it
+    // the item may still sit in the batcher or the outbox: it goes out first, so the cancel never overtakes it
     this.outgoing.drain()
-    this.json.write({ type: 'cancel', n: [n] }).catch(err => { this.lost(`write failed: ${(err as Error).message}`) })
+    this.send({ message: encoder.encode(JSON.stringify({ type: 'cancel', n: [n] })) })
   }
 
   async kill (options: { graceful?: boolean } = {}): Promise<WorkerExit> {
@@ -153,8 +165,12 @@ export class RemoteWorker implements WorkerHandle {
           return
         }
         for (const r of message.results) {
-          if (deliver(this.pending, r.n, 'error' in r ? { error: new RemoteError(r.error) } : r)) this.sent--
+          if (!deliver(this.pending, r.n, 'error' in r ? { error: new RemoteError(r.error) } : r)) continue
+          this.sent--
+          this.batchOf.get(r.n)?.answered()
+          this.batchOf.delete(r.n)
         }
+        this.sendOutbox()
         this.sendHeld()
       }
     } catch (err) {
@@ -163,7 +179,24 @@ export class RemoteWorker implements WorkerHandle {
   }
 
   private sendBatch (items: HeldItem[]): void {
-    for (const message of encodeBatch(items, ITEMS, this.misfit)) {
+    for (const { message, entries } of encodeBatchGroups(items, ITEMS, this.misfit)) this.send({ message, items: entries })
+  }
+
+  private send (outgoing: Outgoing): void {
+    this.outbox.push(outgoing)
+    this.sendOutbox()
+  }
+
+  /** Writes what the bytes in flight leave room for, in order. */
+  private sendOutbox (): void {
+    while (this.outbox.length > 0) {
+      const { message, items } = this.outbox[0]!
+      if (items != null) {
+        if (!this.inFlightBytes.fits(message.byteLength)) return
+        const batch = this.inFlightBytes.take(message.byteLength, items.length)
+        for (const { n } of items) this.batchOf.set(n, batch)
+      }
+      this.outbox.shift()
       this.json.writeEncoded(message).catch(err => { this.lost(`write failed: ${(err as Error).message}`) })
     }
   }
@@ -184,6 +217,8 @@ export class RemoteWorker implements WorkerHandle {
     this.finish(exit)
     const pending = [...this.pending.values()]
     this.pending.clear()
+    this.outbox.length = 0
+    this.batchOf.clear()
     // a turn later, as a rejection would be: after what follows `exited` has heard of it
     queueMicrotask(() => { for (const p of pending) p.failed(err) })
   }

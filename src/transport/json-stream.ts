@@ -46,6 +46,8 @@ export class JsonStream {
   /** The limit of the message being read, when its read lowered the stream's. */
   private limit?: number
   private readonly budget?: PeerReadBudget
+  /** The body length of the message the last read returned (what a worker stream's batch is charged). */
+  lastBytes = 0
 
   constructor (stream: Stream, options: JsonStreamOptions = {}) {
     this.stream = stream
@@ -97,6 +99,7 @@ export class JsonStream {
     this.limit = options?.maxBytes
     try {
       const raw = await this.readMessage(options)
+      this.lastBytes = raw.byteLength
       return parseJson(decoder.decode(raw.subarray()), schema)
     } finally {
       this.charged?.()

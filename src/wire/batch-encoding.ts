@@ -29,6 +29,14 @@ export type Misfit<T> = (entry: T, err: GridError) => T | undefined
  * its own item, not every item of its batch with it.
  */
 export function encodeBatch<T> (entries: T[], shape: BatchShape, misfit: Misfit<T>): Uint8Array[] {
+  return encodeBatchGroups(entries, shape, misfit).map(group => group.message)
+}
+
+/** One message of a batch and the entries it carries (a misfit's replacement in its place; one left out, not). */
+export interface EncodedGroup<T> { message: Uint8Array, entries: T[] }
+
+/** encodeBatch, saying which entries each message carries (a requester counts its items' bytes in flight by message). */
+export function encodeBatchGroups<T> (entries: T[], shape: BatchShape, misfit: Misfit<T>): Array<EncodedGroup<T>> {
   let text: string | undefined
   try {
     text = shape.prefix + JSON.stringify(entries) + shape.suffix
@@ -38,23 +46,25 @@ export function encodeBatch<T> (entries: T[], shape: BatchShape, misfit: Misfit<
   // UTF-8 takes at least a byte per UTF-16 unit: a longer text is over the limit without encoding it
   if (text !== undefined && text.length <= shape.maxBytes) {
     const message = encoder.encode(text)
-    if (message.byteLength <= shape.maxBytes) return [message]
+    if (message.byteLength <= shape.maxBytes) return [{ message, entries }]
   }
   return packed(entries, shape, misfit)
 }
 
-interface Encoded { json: string, bytes: number }
+interface Encoded<T> { json: string, bytes: number, entry: T }
 
-function packed<T> (entries: T[], shape: BatchShape, misfit: Misfit<T>): Uint8Array[] {
+function packed<T> (entries: T[], shape: BatchShape, misfit: Misfit<T>): Array<EncodedGroup<T>> {
   // what one message has for entries: the limit less its prefix, suffix and the array's brackets
   const room = shape.maxBytes - Buffer.byteLength(shape.prefix) - Buffer.byteLength(shape.suffix) - 2
-  const messages: Uint8Array[] = []
+  const messages: Array<EncodedGroup<T>> = []
   let parts: string[] = []
+  let carried: T[] = []
   let used = 0
   const flush = (): void => {
     if (parts.length === 0) return
-    messages.push(encoder.encode(`${shape.prefix}[${parts.join(',')}]${shape.suffix}`))
+    messages.push({ message: encoder.encode(`${shape.prefix}[${parts.join(',')}]${shape.suffix}`), entries: carried })
     parts = []
+    carried = []
     used = 0
   }
   for (const entry of entries) {
@@ -64,17 +74,18 @@ function packed<T> (entries: T[], shape: BatchShape, misfit: Misfit<T>): Uint8Ar
     if (parts.length > 0 && used + 1 + encoded.bytes > room) flush()
     used += (parts.length > 0 ? 1 : 0) + encoded.bytes
     parts.push(encoded.json)
+    carried.push(encoded.entry)
   }
   flush()
   return messages
 }
 
-function encodeEntry<T> (entry: T, shape: BatchShape, room: number, misfit: Misfit<T>): Encoded | undefined {
+function encodeEntry<T> (entry: T, shape: BatchShape, room: number, misfit: Misfit<T>): Encoded<T> | undefined {
   let err: GridError
   try {
     const json = JSON.stringify(entry)
     const bytes = Buffer.byteLength(json)
-    if (bytes <= room) return { json, bytes }
+    if (bytes <= room) return { json, bytes, entry }
     err = new ItemTooLargeError(shape.what, bytes, room)
   } catch (cause) {
     err = new NotSerializableError(shape.what, cause)
@@ -83,5 +94,5 @@ function encodeEntry<T> (entry: T, shape: BatchShape, room: number, misfit: Misf
   if (replacement === undefined) return undefined
   // a replacement is the caller's own small entry (an error result, bounded by toWireError): it fits
   const json = JSON.stringify(replacement)
-  return { json, bytes: Buffer.byteLength(json) }
+  return { json, bytes: Buffer.byteLength(json), entry: replacement }
 }

@@ -66,6 +66,14 @@ export const MAX_WORKER_MESSAGE_BYTES = 16 * 1024 * 1024
  */
 export const MAX_ITEMS_IN_FLIGHT = 4096
 
+/**
+ * Bytes of batch messages a requester may have sent on one worker stream with items not yet all answered
+ * (bytes-in-flight.ts; four of the largest messages). The count alone let 4,096 items of up to 16 MiB each
+ * be in flight on one stream: the agent, relaying them to a busy worker, held them. The agent closes a
+ * stream past it (ProtocolError); requesters hold further messages back until results free room.
+ */
+export const MAX_BYTES_IN_FLIGHT = 4 * MAX_WORKER_MESSAGE_BYTES
+
 const workerUpVariant = v.variant('type', [
   v.object({ type: v.literal('attach'), id: workerId }),
   // `task`: the item is a task (its own ctx.signal and ctx.progress; its start is reported); no `item`: undefined (JSON has none)

@@ -6,6 +6,12 @@ import { BEAT_PROTOCOL } from './constants.ts'
 
 /** A beat, or the request that starts them, is a few dozen bytes. */
 export const MAX_BEAT_BYTES = 256
+/**
+ * How long a line's close may wait for what is still queued on it to go. Unbounded, a peer that stops reading
+ * its connection (no drain ever comes) held the closing side, its stream and its handler, until the
+ * connection closed; then the stream is reset.
+ */
+export const CLOSE_TIMEOUT_MS = 5000
 /** Beats a member may send beyond one per period since the line opened (its first comes at once; a late timer does not catch up). */
 const BEAT_SLACK = 8
 
@@ -58,7 +64,7 @@ export class BeatLine {
     if (this.ended) return
     this.ended = true
     if (err != null) this.json.stream.abort(err)
-    else void this.json.close()
+    else void this.json.close({ signal: AbortSignal.timeout(CLOSE_TIMEOUT_MS) })
   }
 
   private async readBeats (): Promise<void> {

@@ -18,6 +18,15 @@ const MIN_READ_BUFFER_BYTES = 4 * 1024 * 1024
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
+/**
+ * How long a stream whose request was read and answered may stay open for the peer to close its end. A peer
+ * that never did kept the stream, and its slot among the protocol's streams on that connection, until the
+ * connection closed; it is reset then. What was written before goes first: the reset follows it on the wire.
+ * As long as the read deadline of a large request (10 s): a client still sending the body of a request refused
+ * from its length prefix, as fast as an accepted one must come, reads its refusal before the reset.
+ */
+export const PEER_CLOSE_MS = 10_000
+
 /** One read's options: `maxBytes` lowers the stream's limit for this message (a first message that is small by nature). */
 export interface JsonReadOptions extends AbortOptions {
   maxBytes?: number
@@ -48,6 +57,8 @@ export class JsonStream {
   private readonly budget?: PeerReadBudget
   /** The body length of the message the last read returned (what a worker stream's batch is charged). */
   lastBytes = 0
+  /** Nothing more is read (endRead): once closed, the stream waits only for the peer's close. */
+  private readEnded = false
 
   constructor (stream: Stream, options: JsonStreamOptions = {}) {
     this.stream = stream
@@ -127,13 +138,23 @@ export class JsonStream {
    * long as the handler ran, pinning the frames' buffers too.
    */
   async endRead (): Promise<void> {
+    this.readEnded = true
     this.unread.consume(this.unread.byteLength)
     await this.stream.closeRead().catch(() => {})
   }
 
   async close (options?: AbortOptions): Promise<void> {
     await this.stream.close(options).catch(() => { this.stream.abort(new Error('close failed')) })
+    if (this.readEnded) resetUnlessClosed(this.stream, PEER_CLOSE_MS)
   }
+}
+
+/** Resets `stream` if the peer has not closed its end within `ms` (every read and write of ours done). */
+function resetUnlessClosed (stream: Stream, ms: number): void {
+  if (stream.status !== 'open') return
+  const timer = setTimeout(() => { stream.abort(new ProtocolError(`stream left open by the peer ${ms} ms after its answer`)) }, ms)
+  timer.unref()
+  stream.addEventListener('close', () => { clearTimeout(timer) }, { once: true })
 }
 
 /**

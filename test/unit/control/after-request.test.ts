@@ -17,22 +17,31 @@ import { entry } from '../membership/helpers.ts'
 const log = pino({ level: 'silent' })
 const MB = 1024 * 1024
 
+/** How `stream` ended ('reset' if the far side reset it), or 'open' if it had not within `ms`. */
+async function endingWithin (stream: Stream, ms: number): Promise<string> {
+  return await Promise.race([ending(stream), new Promise<string>(resolve => setTimeout(() => { resolve('open') }, ms))])
+}
+
 /** How `stream` ended: 'reset' if the far side reset it, else 'closed'. */
 async function ending (stream: Stream): Promise<string> {
   if (stream.status !== 'open') return stream.status
   return await new Promise(resolve => { stream.addEventListener('close', evt => { resolve(evt.error == null ? 'closed' : 'reset') }, { once: true }) })
 }
 
-it('what a peer sends after its control, status or deployments request is dropped as it comes: not buffered until the stream\'s 4 MiB read buffer overflowed and reset it', async () => {
-  const rejections = new Rejections(log)
-  const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
-  const handlers: Array<[StreamHandler, unknown]> = [
+/** The handlers under test, each with a request it answers at once. */
+function handlers (rejections: Rejections): Array<[StreamHandler, unknown]> {
+  return [
     [controlHandler({ setWeight: () => {}, setStrategy: () => {}, placement: () => ({ weight: 1, strategy: 'horizontal' }) }, log, rejections), { op: 'set-weight', weight: 2 }],
     [statusHandler(() => ({ self: { ...entry('S'), lastSeenMs: 0 }, members: [] }), rejections), {}],
     [deploymentsHandler(() => ({ list: () => [] }) as unknown as Deployments, trustEveryone(), rejections), { op: 'list' }]
   ]
+}
+
+it('what a peer sends after its control, status or deployments request is dropped as it comes: not buffered until the stream\'s 4 MiB read buffer overflowed and reset it', async () => {
+  const rejections = new Rejections(log)
+  const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
   const outcomes: string[] = []
-  for (const [handler, request] of handlers) {
+  for (const [handler, request] of handlers(rejections)) {
     const [outbound, inbound] = await yamuxStreamPair()
     void handler(inbound, { remotePeer: peer } as unknown as Connection)
     const json = new JsonStream(outbound)
@@ -51,3 +60,23 @@ it('what a peer sends after its control, status or deployments request is droppe
   }
   expect(outcomes).toEqual(['closed', 'closed', 'closed'])
 })
+
+it('a peer that never closes its end of a control, status or deployments stream after the answer has it reset: it kept the stream, and its slot among the protocol\'s streams, until the connection closed', async () => {
+  const rejections = new Rejections(log)
+  const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+  const streams: Stream[] = []
+  for (const [handler, request] of handlers(rejections)) {
+    const [outbound, inbound] = await yamuxStreamPair()
+    streams.push(outbound)
+    void handler(inbound, { remotePeer: peer } as unknown as Connection)
+    const json = new JsonStream(outbound)
+    await json.write(request)
+    expect(await json.read(v.object({ ok: v.optional(v.boolean()) }), { signal: AbortSignal.timeout(5000) })).toBeDefined()
+  }
+  try {
+    // the node waits 10 s for the peer's close
+    expect(await Promise.all(streams.map(async stream => await endingWithin(stream, 13_000)))).toEqual(['reset', 'reset', 'reset'])
+  } finally {
+    for (const stream of streams) stream.abort(new Error('test over'))
+  }
+}, 20_000)

@@ -4,7 +4,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Connection, Libp2p, Stream, StreamHandler } from '@libp2p/interface'
 import { encode } from 'uint8-varint'
 import { ChannelSync } from '../../../src/channels/sync.ts'
-import { Channel } from '../../../src/channels/channel.ts'
+import { ChannelReplica } from '../../../src/channels/channel.ts'
 import { HlcClock } from '../../../src/channels/hlc.ts'
 import { SYNC_PROTOCOL, syncAnswerSchema } from '../../../src/channels/schema.ts'
 import { CHANNEL_DEFAULTS } from '../../../src/channels/defaults.ts'
@@ -24,7 +24,7 @@ beforeEach(async () => {
   const libp2p = { handle: async (_protocol: string, h: StreamHandler) => { handler = h }, unhandle: async () => {} } as unknown as Libp2p
   const log = resolveLogger()
   rejections = new Rejections(log)
-  const channel = new Channel('c'.repeat(64), { selfId: 'me', clock: new HlcClock(), maxValueBytes: 1024, publish: () => {}, running: () => true })
+  const channel = new ChannelReplica('c'.repeat(64), { selfId: 'me', clock: new HlcClock(), maxValueBytes: 1024, publish: () => {}, running: () => true })
   sync = new ChannelSync(libp2p, trustEveryone(), log, rejections, { lookup: () => channel, merge: () => undefined, maxMessageBytes: CHANNEL_DEFAULTS.syncMessageBytes, maxEntries: 65_536, maxBytes: 1024 * 1024 })
   await sync.start()
 })

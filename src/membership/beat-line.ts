@@ -2,16 +2,10 @@ import * as v from 'valibot'
 import type { AbortOptions, Connection } from '@libp2p/interface'
 import { ProtocolError } from '../errors.ts'
 import { JsonStream } from '../transport/json-stream.ts'
-import { BEAT_PROTOCOL } from './constants.ts'
+import { BEAT_PROTOCOL, LINE_CLOSE_TIMEOUT_MS } from './constants.ts'
 
 /** A beat, or the request that starts them, is a few dozen bytes. */
 export const MAX_BEAT_BYTES = 256
-/**
- * How long a line's close may wait for what is still queued on it to go. Unbounded, a peer that stops reading
- * its connection (no drain ever comes) held the closing side, its stream and its handler, until the
- * connection closed; then the stream is reset.
- */
-export const CLOSE_TIMEOUT_MS = 5000
 /** Beats a member may send beyond one per period since the line opened (its first comes at once; a late timer does not catch up). */
 const BEAT_SLACK = 8
 
@@ -64,7 +58,7 @@ export class BeatLine {
     if (this.ended) return
     this.ended = true
     if (err != null) this.json.stream.abort(err)
-    else void this.json.close({ signal: AbortSignal.timeout(CLOSE_TIMEOUT_MS) })
+    else void this.json.close({ signal: AbortSignal.timeout(LINE_CLOSE_TIMEOUT_MS) })
   }
 
   private async readBeats (): Promise<void> {

@@ -8,8 +8,8 @@ import { guarded } from '../trust/guard.ts'
 import { streamFailure } from '../transport/rejections.ts'
 import type { Rejections } from '../transport/rejections.ts'
 import type { MembershipLibp2p, MembershipRoles } from './components.ts'
-import { BEAT_PROTOCOL } from './constants.ts'
-import { BeatLine, CLOSE_TIMEOUT_MS, MAX_BEAT_BYTES, beatRequestSchema } from './beat-line.ts'
+import { BEAT_PROTOCOL, LINE_CLOSE_TIMEOUT_MS } from './constants.ts'
+import { BeatLine, MAX_BEAT_BYTES, beatRequestSchema } from './beat-line.ts'
 
 /** Watchers a member has per connection: one line each, a few more to cover reconnects and restarts. */
 const MAX_INBOUND_LINES = 4
@@ -69,7 +69,7 @@ export class MemberBeats {
     await this.init.libp2p.unhandle(BEAT_PROTOCOL)
     for (const subscriber of this.subscribers) {
       clearInterval(subscriber.timer)
-      void subscriber.json.close({ signal: AbortSignal.timeout(CLOSE_TIMEOUT_MS) })
+      void subscriber.json.close({ signal: AbortSignal.timeout(LINE_CLOSE_TIMEOUT_MS) })
     }
     this.subscribers.clear()
     for (const w of this.watched.values()) w.line?.close()
@@ -141,7 +141,7 @@ export class MemberBeats {
       throw new ProtocolError('a watcher spoke on its beat line after its request')
     } catch (err) {
       const name = (err as Error).name
-      if (name === 'UnexpectedEOFError' || name === 'AbortError') { await json.close({ signal: AbortSignal.timeout(CLOSE_TIMEOUT_MS) }); return }
+      if (name === 'UnexpectedEOFError' || name === 'AbortError') { await json.close({ signal: AbortSignal.timeout(LINE_CLOSE_TIMEOUT_MS) }); return }
       // the watcher's fault (a bad request, a word after it: ProtocolError) is malformed; a line reset or
       // closed under a beat (its connection cut, as by a partition) is the network's, counted as a failure
       this.init.rejections.reject(BEAT_PROTOCOL, streamFailure(err), connection.remotePeer.toString(), 'dropped a member beat line', String(err), { err })

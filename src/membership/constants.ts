@@ -6,6 +6,12 @@ export const PING_PROTOCOL = '/gridd/members/ping/1.0.0'
 /** A watcher's line on which the member it watches beats, unasked, every period the watcher asked for. */
 export const BEAT_PROTOCOL = '/gridd/members/beat/1.0.0'
 export const MEMBERS_TOPIC = 'gridd/members/1'
+/**
+ * How long closing a beat or ping line may wait for what is still queued on it to go. Unbounded, a peer that
+ * stops reading its connection (no drain ever comes) held the closing side, its stream and its handler, until
+ * the connection closed; then the stream is reset.
+ */
+export const LINE_CLOSE_TIMEOUT_MS = 5000
 
 /** A heartbeat carries one entry plus bounded gossip lists: 64 KiB is generous. */
 export const MAX_HEARTBEAT_BYTES = 64 * 1024

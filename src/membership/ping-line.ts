@@ -2,7 +2,7 @@ import * as v from 'valibot'
 import type { AbortOptions, Connection } from '@libp2p/interface'
 import { ProtocolError } from '../errors.ts'
 import { JsonStream } from '../transport/json-stream.ts'
-import { PING_PROTOCOL } from './constants.ts'
+import { LINE_CLOSE_TIMEOUT_MS, PING_PROTOCOL } from './constants.ts'
 
 /** A ping and its answer are a few dozen bytes. */
 export const MAX_PING_BYTES = 256
@@ -107,7 +107,7 @@ export class PingLine {
     clearTimeout(this.expiry)
     for (const waiting of this.unanswered.splice(0)) waiting.answer(undefined)
     if (err != null) this.json.stream.abort(err)
-    else void this.json.close()
+    else void this.json.close({ signal: AbortSignal.timeout(LINE_CLOSE_TIMEOUT_MS) })
   }
 
   private async readAnswers (): Promise<void> {

@@ -8,7 +8,7 @@ import { guarded } from '../trust/guard.ts'
 import { streamFailure } from '../transport/rejections.ts'
 import type { Rejections } from '../transport/rejections.ts'
 import type { MembershipLibp2p, MembershipRoles } from './components.ts'
-import { PING_PROTOCOL } from './constants.ts'
+import { LINE_CLOSE_TIMEOUT_MS, PING_PROTOCOL } from './constants.ts'
 import { MAX_PING_BYTES, PingLine } from './ping-line.ts'
 
 /** One watcher pings a member once a period, on one line; a few more streams cover reconnects and restarts. */
@@ -131,7 +131,7 @@ export class MemberPings {
         } catch (err) {
           const name = (err as Error).name
           // the watcher closed the line, or stopped pinging on it: a quiet end
-          if (name === 'UnexpectedEOFError' || name === 'TimeoutError' || name === 'AbortError') { await json.close(); return }
+          if (name === 'UnexpectedEOFError' || name === 'TimeoutError' || name === 'AbortError') { await json.close({ signal: AbortSignal.timeout(LINE_CLOSE_TIMEOUT_MS) }); return }
           throw err
         }
         const now = Math.floor(performance.now() / 1000)

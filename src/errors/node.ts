@@ -132,10 +132,13 @@ export class ProtocolNotServedError extends GridError {
 }
 
 export const ERR_NODE_STOPPED = 'ERR_NODE_STOPPED'
-/** An operation on a node that is not running. */
+/**
+ * An operation on a node that is not running. Retryable when what was asked goes on after a restart (a wait on a
+ * task its durable owner's graceful stop left in the journal): `message` then says so.
+ */
 export class NodeStoppedError extends GridError {
-  constructor () {
-    super('the node is not running', ERR_NODE_STOPPED)
+  constructor (message = 'the node is not running', options?: { retryable?: boolean }) {
+    super(message, ERR_NODE_STOPPED, options)
   }
 }
 

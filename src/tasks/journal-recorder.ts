@@ -229,6 +229,11 @@ export class JournalRecorder {
     return total
   }
 
+  /** Changes are still written (not closed, nor given up because the journal could not be written). */
+  get recording (): boolean {
+    return !this.closed
+  }
+
   /**
    * Writes what is pending and closes the file, waiting for the writer thread;
    * later changes are not recorded (what is journaled resumes at the next start).

@@ -11,7 +11,7 @@ import { UNSENT_RETRY_MS, UnsentReplies } from '../transport/unsent-replies.ts'
 import { ReadBudget } from '../transport/read-budget.ts'
 import type { PeerReadBudget } from '../transport/read-budget.ts'
 import { MAX_UNSENT_REPLY_BYTES } from './result-cap.ts'
-import { PeerUnreachableError, ProtocolError, RateLimitedError, TaskLimitError, TaskNotFoundError, TaskNotRegisteredError } from '../errors.ts'
+import { NodeStoppedError, PeerUnreachableError, ProtocolError, RateLimitedError, TaskLimitError, TaskNotFoundError, TaskNotRegisteredError } from '../errors.ts'
 import type { Tasks } from './tasks.ts'
 import type { Task } from './task.ts'
 import type { Session } from './session.ts'
@@ -204,6 +204,8 @@ export class TasksService {
       case 'wait': {
         const task = this.task(caller, request.id, 'wait for')
         await settledWithin(task, { timeoutMs: request.timeoutMs ?? MAX_WAIT_MS })
+        // its "cancelled" is this process's alone: a final status would tell the waiter it ended, and it runs after the restart
+        if (tasks.endedByStop(task)) throw new NodeStoppedError(`the owner is stopping: task ${task.id} is not ended; it resumes when its owner starts again`, { retryable: true })
         return taskReply(task)
       }
       case 'cancel': {

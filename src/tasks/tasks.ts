@@ -94,6 +94,8 @@ export class Tasks {
   private sweep?: NodeJS.Timeout
   private stopped = false
   private readonly stats = new TaskStats()
+  /** Tasks open when the stop closed the journal: ended here only, they resume at the next start (see endedByStop). */
+  private readonly leftInJournal = new WeakSet<Task>()
 
   constructor (owner: string, deps: PoolDeps, config: Partial<TasksConfig> = {}, journal?: TasksJournalPlace) {
     this.owner = owner
@@ -133,10 +135,17 @@ export class Tasks {
   async stop (): Promise<void> {
     this.stopped = true
     clearInterval(this.sweep)
+    // taken before the close: a pool still being made fails its tasks meanwhile, as the node is stopping
+    if (this.recorder?.recording === true) for (const session of this.sessionsById.values()) for (const task of session.openTasks()) this.leftInJournal.add(task)
     // the journal is closed first: what stopping cancels here stays unfinished there, and resumes at the next start
     await this.recorder?.close()
     for (const session of this.sessionsById.values()) session.cancel('the node is stopping')
     await Promise.allSettled([...this.started].map(async pool => { await pool.stop() }))
+  }
+
+  /** `task` ended only because this node stopped, its journal holding it unfinished: the next start resumes it. */
+  endedByStop (task: Task): boolean {
+    return this.leftInJournal.has(task) && task.status !== 'completed'
   }
 
   /**
@@ -268,7 +277,8 @@ export class Tasks {
     if (ready != null) { ready.enqueue(task); return }
     this.poolFor(module, options).then(
       pool => { if (!task.final) pool.enqueue(task) },
-      err => { task.mark('failed', toWireError(err)) }
+      // the stop's cancel ends it, once the journal is closed: failed now, it was journaled as failed for good
+      err => { if (!(err instanceof NodeStoppedError)) task.mark('failed', toWireError(err)) }
     )
   }
 
@@ -346,7 +356,7 @@ export class Tasks {
       scaleDownAfterMs: this.config.scaleDownAfterMs
     }
     const pool = new TaskPool(config, this.deps)
-    if (this.stopped) throw new TaskCancelledError('-', 'the node is stopping')
+    if (this.stopped) throw new NodeStoppedError()
     pool.start()
     this.started.add(pool)
     this.readyPools.set(path, pool)

@@ -8,6 +8,7 @@ import { printable, printableJson } from '../format.ts'
 import type { TasksAnswer } from '../../tasks/protocol-schema.ts'
 import { waitForTask } from '../../tasks/client.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { ERR_NODE_STOPPED, RemoteError } from '../../errors.ts'
 
 /** Flags every `grid task` and `grid session` command takes. */
 export interface TasksClientFlags extends Omit<ClientFlags, 'timeout'> {
@@ -57,13 +58,20 @@ export function printTask (answer: TasksAnswer): void {
 
 /**
  * Waits for task `id` and prints how it ended (printOutcome); if `--deadline`
- * runs out first, says the task goes on and how to follow it (exit 1).
+ * runs out first, or its owner stops gracefully (its journal resumes the task:
+ * ERR_NODE_STOPPED, retryable), says the task goes on and how to follow it (exit 1).
  */
 export async function waitAndPrint (libp2p: ClientLibp2p, target: Multiaddr, id: string, signal: AbortSignal, deadlineMs: number): Promise<void> {
   let answer: FinalAnswer
   try {
     answer = await waitForTask(libp2p, target, id, { signal })
   } catch (err) {
+    // its durable owner stopped gracefully during the wait: the task did not end, its journal resumes it
+    if (err instanceof RemoteError && err.code === ERR_NODE_STOPPED) {
+      process.stderr.write(`grid: task ${id} is not final: its owner is stopping and runs it when it starts again; \`grid task wait ${id}\` follows it then\n`)
+      process.exitCode = 1
+      return
+    }
     if (!signal.aborted) throw err
     process.stderr.write(`grid: task ${id} is not final after --deadline ${deadlineMs} ms; it goes on: \`grid task wait ${id}\` follows it\n`)
     process.exitCode = 1

@@ -19,7 +19,7 @@ export function signHook (secret: string | Uint8Array, timestamp: number | strin
 /**
  * Checks webhook calls: the signature (constant-time), the timestamp (seconds
  * since the epoch) within `windowMs` of now, and that the same signature was
- * not accepted before within the window (a replay).
+ * not accepted before within the window (a replay), nor is being handled now.
  */
 export class HookVerifier {
   private readonly windowMs: number
@@ -29,7 +29,12 @@ export class HookVerifier {
     this.windowMs = windowMs
   }
 
-  verify (secret: Uint8Array, headers: { signature?: string, timestamp?: string }, body: Buffer, now = Date.now()): void {
+  /**
+   * Throws HookSignatureError unless the call is good and new; then its signature is taken (a second call with it
+   * is a replay) until the returned `release` gives it back: for a call refused after this check (rate limit,
+   * task budget, a stopping node), which its sender may send again as it is.
+   */
+  verify (secret: Uint8Array, headers: { signature?: string, timestamp?: string }, body: Buffer, now = Date.now()): () => void {
     const { signature, timestamp } = headers
     if (signature == null || timestamp == null) throw new HookSignatureError(`a webhook call needs ${SIGNATURE_HEADER} and ${TIMESTAMP_HEADER}`)
     if (!/^\d{1,12}$/.test(timestamp)) throw new HookSignatureError(`${TIMESTAMP_HEADER} must be seconds since the epoch`)
@@ -41,6 +46,7 @@ export class HookVerifier {
     if (this.seen.has(signature)) throw new HookSignatureError('this call was already accepted (a replay)')
     if (this.seen.size >= MAX_REMEMBERED) throw new HookSignatureError('too many webhook calls within the window to tell replays apart; retry later')
     this.seen.set(signature, now)
+    return () => { if (this.seen.get(signature) === now) this.seen.delete(signature) }
   }
 
   private forgetOld (now: number): void {

@@ -63,11 +63,18 @@ export function hookRoutes (app: FastifyInstance, api: ApiContext, hooks: Map<st
       const hook = hooks.get(request.params.name)
       if (hook == null) throw new NotFoundError(`no hook ${JSON.stringify(request.params.name)} on this node`)
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
-      verifier.verify(hook.secret, { signature: header(request.headers[SIGNATURE_HEADER]), timestamp: header(request.headers[TIMESTAMP_HEADER]) }, body)
-      const shared = await allHooks(request)
-      if (!shared.isAllowed && shared.isExceeded) throw new RateLimitedError(shared.ttl)
-      // a caller with no scopes: its tasks are read by members and admins only (no token's `sub` starts with hook:)
-      const task = submitTask(api, { task: hook.task, input: inputOf(body, request.headers['content-type']) }, { subject: `hook:${hook.name}`, scopes: new Set() })
+      const release = verifier.verify(hook.secret, { signature: header(request.headers[SIGNATURE_HEADER]), timestamp: header(request.headers[TIMESTAMP_HEADER]) }, body)
+      let task
+      try {
+        const shared = await allHooks(request)
+        if (!shared.isAllowed && shared.isExceeded) throw new RateLimitedError(shared.ttl)
+        // a caller with no scopes: its tasks are read by members and admins only (no token's `sub` starts with hook:)
+        task = submitTask(api, { task: hook.task, input: inputOf(body, request.headers['content-type']) }, { subject: `hook:${hook.name}`, scopes: new Set() })
+      } catch (err) {
+        // refused, nothing run (a 429 after Retry-After, a 503): the sender's retry of this very call is no replay
+        release()
+        throw err
+      }
       if (hook.wait === true) {
         await settledWithin(task, { signal: replySignal(reply), timeoutMs: api.settings.maxWaitMs })
         if (task.final) return await sendHeld(api, reply, `hook:${hook.name}`, 200, taskView(task))

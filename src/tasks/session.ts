@@ -47,7 +47,7 @@ export class Session {
   readonly id: string
   readonly name: string
   readonly defaults: TaskDefaults
-  readonly createdAt = Date.now()
+  readonly createdAt: number
   /** Resolves once the session is closed (or cancelled) and every task in it is final. */
   readonly done: Promise<void>
   private readonly host: SessionHost
@@ -71,12 +71,14 @@ export class Session {
   /** Who opened it, journaled with it (its budget holds it): the remote peer (tasks protocol) or `api:<subject>` (HTTP API); none for the node's own. */
   readonly opener?: string
 
-  constructor (owner: string, options: SessionOptions, host: SessionHost, id?: string, keptOpen = false, opener?: string) {
+  /** `createdAt`: when it was opened, for one restored from the journal (else now). */
+  constructor (owner: string, options: SessionOptions, host: SessionHost, id?: string, keptOpen = false, opener?: string, createdAt = Date.now()) {
     // a session given its id is the default one or one restored from the journal: taken as written (an older
     // gridd's values included), so a start never fails on a journal; a new one's options are checked
     if (id == null) checkTaskOptions('session', options)
     this.keptOpen = keptOpen
     this.opener = opener
+    this.createdAt = createdAt
     this.id = id ?? `${owner}/s-${randomHex(6)}`
     this.owner = this.id.split('/')[0]!
     this.taskIdPrefix = `${this.owner}/t-`

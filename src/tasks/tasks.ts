@@ -154,8 +154,13 @@ export class Tasks {
    * so that after a restart it is still theirs and charged to their budget again.
    */
   session (options: SessionOptions = {}, id?: string, keptOpen = false, opener?: string): Session {
+    return this.openSession(options, id, keptOpen, opener)
+  }
+
+  /** `session`, and for one restored from the journal, when it was opened. */
+  private openSession (options: SessionOptions, id?: string, keptOpen = false, opener?: string, createdAt?: number): Session {
     if (this.stopped) throw new NodeStoppedError()
-    const session = new Session(this.owner, options, this.host, id, keptOpen, opener)
+    const session = new Session(this.owner, options, this.host, id, keptOpen, opener, createdAt)
     this.sessionsById.set(session.id, session)
     this.recorder?.session(session)
     // a closed session is forgotten once done (its tasks' results go with it)
@@ -224,7 +229,7 @@ export class Tasks {
 
   private resume (journaled: JournalContents): void {
     const summary = resumeJournal(journaled, {
-      session: row => this.sessionsById.get(row.id) ?? this.session({ name: row.name, maxRetries: row.maxRetries, timeoutMs: row.timeoutMs, priority: row.priority }, row.id, false, row.opener),
+      session: row => this.sessionsById.get(row.id) ?? this.openSession({ name: row.name, maxRetries: row.maxRetries, timeoutMs: row.timeoutMs, priority: row.priority }, row.id, false, row.opener, row.createdAt),
       existing: id => this.sessionsById.get(id),
       defaultSession: this.defaultSession.id,
       adopt: (session, task, rowid) => {

@@ -93,6 +93,19 @@ describe('Tasks with a journal: restart', () => {
     await until(() => second.workers[0]!.killed != null)
   })
 
+  /** It was given the restart's time: listings sorted newest first (the overview, the dashboard) moved it up. */
+  it('a session resumed keeps the time it was opened', async () => {
+    const first = await owner(hold)
+    const session = first.tasks.session({ name: 'older' })
+    session.submit(SQUARE, 1)
+    await new Promise(resolve => setTimeout(resolve, 50))
+    await journal.stop(first.tasks)
+
+    const second = await owner(hold)
+    expect(second.tasks.getSession(session.id)!.createdAt).toBe(session.createdAt)
+    expect(second.tasks.overview().sessions.find(s => s.id === session.id)?.createdAt).toBe(session.createdAt)
+  })
+
   it('a session closed before the crash finishes its tasks after the restart, then is dropped with its rows', async () => {
     const first = await owner(hold)
     const session = first.tasks.session({ name: 'closing' })

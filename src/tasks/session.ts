@@ -2,6 +2,7 @@ import { Task } from './task.ts'
 import type { TaskObserver } from './task.ts'
 import type { SessionOptions, StatusCounts, TaskDefaults, TaskEvent, TaskInfo, TaskOptions, TaskStatus } from './types.ts'
 import { TASK_STATUSES, emptyCounts } from './types.ts'
+import { isRetry } from './stats.ts'
 import { EventStream } from './event-stream.ts'
 import { ConfigError, SessionClosedError } from '../errors.ts'
 import { randomHex } from './random-hex.ts'
@@ -250,7 +251,7 @@ export class Session {
     status: (task, previous) => {
       this.counters[previous]--
       this.counters[task.status]++
-      if (task.status === 'queued' && previous !== 'queued') this.counters.retries++
+      if (isRetry(task, previous)) this.counters.retries++
       this.host.changed?.(task, previous)
       if (this.streams.size > 0) this.publish(task.statusEvent())
       if (task.final) {

@@ -50,7 +50,7 @@ export class TaskStats {
     if (previous === 'running') this.running.delete(task)
     const status = task.status
     if (status === 'running') this.running.add(task)
-    else if (status === 'queued') { if (previous !== 'queued') this.retries++ } else if (status !== 'dispatched') this.ended(task, status)
+    else if (status === 'queued') { if (isRetry(task, previous)) this.retries++ } else if (status !== 'dispatched') this.ended(task, status)
   }
 
   latency (): TasksOverview['latency'] {
@@ -67,6 +67,11 @@ export class TaskStats {
     while (i < LATENCY_BUCKETS_S.length && seconds > LATENCY_BUCKETS_S[i]!) i++
     this.latencyCounts[i]!++
   }
+}
+
+/** Its change to `queued` (from `previous`) retries a lost attempt: not one taken back from behind a long task, unstarted. */
+export function isRetry (task: Task, previous: TaskStatus): boolean {
+  return task.status === 'queued' && previous !== 'queued' && !task.recalledUnstarted
 }
 
 /** The overview of a node with no task yet. */

@@ -203,6 +203,11 @@ export class Task {
     })
   }
 
+  /** Queued again by a recall, unstarted (see recalled), until its next dispatch: no retry, as no attempt was lost. */
+  get recalledUnstarted (): boolean {
+    return this.attemptUnstarted
+  }
+
   /** The last `ctx.progress` value, if any. */
   get progressValue (): unknown {
     return this.lastProgress

@@ -5,6 +5,8 @@ import { STUCK_AFTER_MS } from '../../../src/tasks/long-task.ts'
 import type { PoolConfig } from '../../../src/tasks/pool.ts'
 import { Task } from '../../../src/tasks/task.ts'
 import { ScriptedWorker } from './scripted-worker.ts'
+import { Session } from '../../../src/tasks/session.ts'
+import { TaskStats } from '../../../src/tasks/stats.ts'
 
 const CONFIG: PoolConfig = { module: '/m.ts', stage: 'task:m.ts', resources: { cpu: 1, memoryMb: 0 }, window: 4, cancelGraceMs: 60_000, minWorkers: 0, maxWorkers: 2, sizeEveryMs: 100, scaleDownAfterMs: 60_000 }
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
@@ -43,6 +45,19 @@ describe('TaskPool: a long task does not hold the tasks sent behind it', () => {
     expect(behind.map(t => [t.status, t.attempts])).toEqual([['dispatched', 1], ['dispatched', 1]])
     // being taken back is no loss of theirs: neither counted nor excused
     expect(behind.map(t => [t.countedLosses, t.excusedLosses])).toEqual([[0, 0], [0, 0]])
+  })
+
+  /** Its recall marked it queued again, which sessions and the node counted as a retry (a lost worker's): retries 1, attempts 1. */
+  it('a task taken back unstarted is no retry: its session\'s counts().retries and the node\'s retries stay 0', async () => {
+    const { pool: p } = pool()
+    const stats = new TaskStats()
+    const session = new Session('owner', {}, { enqueue: t => { p.enqueue(t) }, cancel: (t, reason) => { p.end(t, 'cancelled', reason) }, changed: (t, previous) => { stats.changed(t, previous) } })
+    session.submit('/m.ts', { kind: 'run' }, { maxRetries: 0 })
+    const behind = session.submit('/m.ts', { kind: 'hold' }, { maxRetries: 0 })
+    await sleep(STUCK_AFTER_MS + 300)
+    expect([behind.status, behind.attempts]).toEqual(['dispatched', 1])
+    expect(session.counts().retries).toBe(0)
+    expect(stats.retries).toBe(0)
   })
 
   it('a worker that crashes under a long task while taking back the tasks behind it: they lose nothing, and it crashed with its long task alone', async () => {

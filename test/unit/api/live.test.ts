@@ -58,6 +58,28 @@ describe('LiveHub', () => {
     hub.close()
   })
 
+  it('sends a failed task\'s error as GET /v1/tasks/:id shows it: name, message, code, never the stack', async () => {
+    const { node, session } = stubNode()
+    const hub = new LiveHub({ replayEvents: 100, replayTtlMs: 60_000, maxFollowed: 16 })
+    const failing = session.submit('noop', 1)
+    const taskLog = hub.task(failing)
+    const other = node.tasks.session({ name: 's' })
+    const sessionLog = hub.session(other)
+    const inSession = other.submit('noop', 2)
+    const error = { name: 'TypeError', message: 'boom', code: 'ERR_X', stack: 'TypeError: boom\n    at /home/worker/secret/task.ts:3:9', retryable: false }
+    failing.mark('failed', error)
+    inSession.mark('failed', error)
+    await new Promise(resolve => setImmediate(resolve))
+    const errors: LiveEvent[] = []
+    taskLog.follow(0, e => { if (e.type === 'error') errors.push(e) }, () => {})
+    sessionLog.follow(0, e => { if (e.type === 'error') errors.push(e) }, () => {})
+    expect(errors.map(e => e.data)).toEqual([
+      { task: failing.id, status: 'failed', error: { name: 'TypeError', message: 'boom', code: 'ERR_X' } },
+      { task: inSession.id, status: 'failed', error: { name: 'TypeError', message: 'boom', code: 'ERR_X' } }
+    ])
+    hub.close()
+  })
+
   it('holds nothing of a session once it is done: its log stays for replay, the session (its results) goes', async () => {
     const { node } = stubNode()
     const hub = new LiveHub({ replayEvents: 100, replayTtlMs: 60_000, maxFollowed: 4096 })

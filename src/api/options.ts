@@ -33,7 +33,7 @@ export interface ApiOptions {
   replayEvents?: number
   /** How long a finished task's or session's events stay for resume. Default 300 000 (5 min). */
   replayTtlMs?: number
-  /** Tasks and sessions followed at once (each holds a replay buffer). Default 4096. */
+  /** Tasks and sessions followed at once (each holds a replay buffer); one being read is never let go to make room (a new reader gets 503). Default 4096. */
   maxFollowed?: number
   /** Open event streams and WebSockets at once. Default 256. */
   maxStreams?: number

@@ -38,7 +38,7 @@ export function submitTask (api: ApiContext, request: SubmitRequest, principal: 
   const task = releasedAtEnd(api.budgets.tasks.take(submitter, inputBytes(request.input)), () => session == null
     ? tasks.submit(module, request.input, options)
     : session.submit(module, request.input, options))
-  api.live.task(task)
+  api.live.trackTask(task)
   return task
 }
 

@@ -24,13 +24,22 @@ export class EventLog {
   /** When it ended (for forgetting it later). */
   endedAt?: number
 
-  constructor (key: string, capacity: number) {
+  /** Whose stream it is: a task's, or a session's (which carries its tasks' events too). */
+  readonly kind: 'task' | 'session'
+
+  constructor (key: string, capacity: number, kind: 'task' | 'session' = 'task') {
     this.key = key
     this.capacity = capacity
+    this.kind = kind
   }
 
   get ended (): boolean {
     return this.finished
+  }
+
+  /** Someone follows it now (a reader the hub must not cut off to make room). */
+  get read (): boolean {
+    return this.readers.size > 0
   }
 
   /** The id of the last event appended (0: none yet). */

@@ -4,13 +4,14 @@ import type { TaskEvent } from '../../tasks/types.ts'
 import { isFinal } from '../../tasks/types.ts'
 import { EventLog } from './event-log.ts'
 import { taskEnding } from './task-ending.ts'
+import { TooManyStreamsError } from '../../errors.ts'
 
 export interface LiveHubConfig {
   /** Events kept per stream for resume. */
   replayEvents: number
   /** A finished stream stays (for resume) this long. */
   replayTtlMs: number
-  /** Streams followed at once; beyond it the oldest finished one (else the oldest) is dropped. */
+  /** Streams followed at once: room is made by letting go of the oldest ended one, else the oldest nobody reads; never one being read. */
   maxFollowed: number
 }
 
@@ -33,35 +34,29 @@ export class LiveHub {
     this.sweep.unref()
   }
 
-  /** The log of `task`, following it from now if it was not followed yet. */
+  /** The log of `task` for a reader, following it from now if it was not followed yet; ERR_TOO_MANY_STREAMS (503) if every log is being read. */
   task (task: Task): EventLog {
-    const existing = this.logs.get(task.id)
-    if (existing != null) return existing
-    const log = this.add(new EventLog(task.id, this.config.replayEvents))
-    log.append('status', { task: task.id, status: task.status, attempts: task.attempts })
-    if (task.final) {
-      this.finish(log, task)
-      return log
-    }
-    const onStatus = (e: TaskEvent & { type: 'status' }): void => {
-      log.append('status', { task: e.task, status: e.status, attempts: e.attempts })
-      if (task.final) { off(); this.finish(log, task) }
-    }
-    const onProgress = (e: TaskEvent & { type: 'progress' }): void => { log.append('progress', { task: e.task, value: e.value }) }
-    const onLog = (e: TaskEvent & { type: 'log' }): void => { log.append('log', { task: e.task, line: e.line }) }
-    const off = (): void => { task.off('status', onStatus); task.off('progress', onProgress); task.off('log', onLog) }
-    task.on('status', onStatus)
-    task.on('progress', onProgress)
-    task.on('log', onLog)
-    this.detach.set(task.id, off)
-    return log
+    return this.logs.get(task.id) ?? this.followTask(task, true)!
   }
 
-  /** The log of `session`: its counts when first followed, then every task event, each task's result or error, and the counts at the end. */
+  /** Follows `task` from now (its submission) if there is room; otherwise a reader that asks later gets it from its status then. */
+  trackTask (task: Task): void {
+    if (!this.logs.has(task.id)) this.followTask(task, false)
+  }
+
+  /** The log of `session` for a reader: its counts when first followed, then every task event, each task's result or error, and the counts at the end. ERR_TOO_MANY_STREAMS (503) if every log is being read. */
   session (session: Session): EventLog {
-    const existing = this.logs.get(session.id)
-    if (existing != null) return existing
-    const log = this.add(new EventLog(session.id, this.config.replayEvents))
+    return this.logs.get(session.id) ?? this.followSession(session, true)!
+  }
+
+  /** Follows `session` from now (its creation) if there is room, as trackTask. */
+  trackSession (session: Session): void {
+    if (!this.logs.has(session.id)) this.followSession(session, false)
+  }
+
+  private followSession (session: Session, forReader: boolean): EventLog | undefined {
+    const log = this.add(new EventLog(session.id, this.config.replayEvents, 'session'), forReader)
+    if (log == null) return undefined
     log.append('counts', { session: session.id, counts: session.counts() })
     const events = session.events()
     const detach = (): void => { void events.return?.() }
@@ -96,14 +91,50 @@ export class LiveHub {
     this.detach.delete(task.id)
   }
 
-  private add (log: EventLog): EventLog {
+  private followTask (task: Task, forReader: boolean): EventLog | undefined {
+    const log = this.add(new EventLog(task.id, this.config.replayEvents, 'task'), forReader)
+    if (log == null) return undefined
+    log.append('status', { task: task.id, status: task.status, attempts: task.attempts })
+    if (task.final) {
+      this.finish(log, task)
+      return log
+    }
+    const onStatus = (e: TaskEvent & { type: 'status' }): void => {
+      log.append('status', { task: e.task, status: e.status, attempts: e.attempts })
+      if (task.final) { off(); this.finish(log, task) }
+    }
+    const onProgress = (e: TaskEvent & { type: 'progress' }): void => { log.append('progress', { task: e.task, value: e.value }) }
+    const onLog = (e: TaskEvent & { type: 'log' }): void => { log.append('log', { task: e.task, line: e.line }) }
+    const off = (): void => { task.off('status', onStatus); task.off('progress', onProgress); task.off('log', onLog) }
+    task.on('status', onStatus)
+    task.on('progress', onProgress)
+    task.on('log', onLog)
+    this.detach.set(task.id, off)
+    return log
+  }
+
+  /**
+   * Adds `log` within maxFollowed, making room by letting go of the oldest ended log, else the oldest
+   * nobody reads (a task's before a session's: a session's carries its tasks' events too). A log being
+   * read is never let go (its readers would see the stream end with the task still running); when
+   * every one is, a reader is refused (503) and a log nobody reads yet is not made.
+   */
+  private add (log: EventLog, forReader: boolean): EventLog | undefined {
     if (this.logs.size >= this.config.maxFollowed) {
-      let victim: string | undefined
-      for (const [key, l] of this.logs) if (l.ended) { victim = key; break }
-      this.drop(victim ?? this.logs.keys().next().value!)
+      const victim = this.oldest(l => l.ended) ?? this.oldest(l => !l.read && l.kind === 'task') ?? this.oldest(l => !l.read)
+      if (victim == null) {
+        if (forReader) throw new TooManyStreamsError(this.config.maxFollowed)
+        return undefined
+      }
+      this.drop(victim)
     }
     this.logs.set(log.key, log)
     return log
+  }
+
+  private oldest (matches: (log: EventLog) => boolean): string | undefined {
+    for (const [key, log] of this.logs) if (matches(log)) return key
+    return undefined
   }
 
   private drop (key: string): void {

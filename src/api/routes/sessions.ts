@@ -21,7 +21,7 @@ export function sessionRoutes (app: FastifyInstance, api: ApiContext): void {
     const session = api.node.tasks.session(request.body, undefined, false, opener)
     void session.done.then(release)
     // followed from its first task: a reader that comes later still replays them all
-    api.live.session(session)
+    api.live.trackSession(session)
     return await reply.code(201).header('location', `/v1/sessions/${encodeURIComponent(session.id)}`).send(sessionView(session))
   })
 

@@ -8,7 +8,7 @@ import type { LiveEvent } from '../../../src/api/live/event-log.ts'
 import { LiveHub } from '../../../src/api/live/hub.ts'
 import { HookVerifier, signHook } from '../../../src/api/hooks/signature.ts'
 import { parseHookSpec } from '../../../src/api/hooks/hook-config.ts'
-import { ConfigError, HookSignatureError } from '../../../src/errors.ts'
+import { ConfigError, HookSignatureError, TooManyStreamsError } from '../../../src/errors.ts'
 import { stubNode } from './stub-node.ts'
 import { tokenServer } from './token-server.ts'
 import { apiSubmitter } from '../../../src/api/ownership.ts'
@@ -77,6 +77,33 @@ describe('LiveHub', () => {
       { task: failing.id, status: 'failed', error: { name: 'TypeError', message: 'boom', code: 'ERR_X' } },
       { task: inSession.id, status: 'failed', error: { name: 'TypeError', message: 'boom', code: 'ERR_X' } }
     ])
+    hub.close()
+  })
+
+  it('never lets go of a log being read to make room: another nobody reads goes, and past that a reader is refused 503', () => {
+    const { node, session } = stubNode()
+    const hub = new LiveHub({ replayEvents: 100, replayTtlMs: 60_000, maxFollowed: 2 })
+    const followed = node.tasks.session({ name: 's' })
+    let sessionEnded = false
+    hub.session(followed).follow(0, () => {}, () => { sessionEnded = true })
+    const a = followed.submit('noop', 1)
+    const b = followed.submit('noop', 2)
+    // a reader of a: its log and the session's are both read now
+    let aEnded = false
+    hub.task(a).follow(0, () => {}, () => { aEnded = true })
+    expect(() => hub.task(b)).toThrow(TooManyStreamsError)
+    expect(sessionEnded).toBe(false)
+    expect(aEnded).toBe(false)
+    // an ended log goes first
+    a.complete('done')
+    expect(aEnded).toBe(true)
+    const bLog = hub.task(b)
+    // then one nobody reads (b's), never the session's being read
+    const c = followed.submit('noop', 3)
+    hub.task(c).follow(0, () => {}, () => {})
+    expect(bLog.ended).toBe(true)
+    expect(sessionEnded).toBe(false)
+    expect(() => hub.task(session.submit('noop', 4))).toThrow(TooManyStreamsError)
     hub.close()
   })
 
@@ -215,5 +242,29 @@ describe('the live streams of one subject', () => {
     const refused = await follow(mallory)
     const body = await new Promise<string>(resolve => { let text = ''; refused.on('data', (chunk: Buffer) => { text += String(chunk) }).on('end', () => { resolve(text) }) })
     expect(JSON.parse(body)).toMatchObject({ status: 503, code: 'ERR_TOO_MANY_STREAMS', detail: expect.stringMatching(/mallory/) })
+  })
+})
+
+describe('a session followed over SSE while its client submits', () => {
+  const cleanup: Array<() => Promise<void> | void> = []
+  afterEach(async () => { for (const undo of cleanup.splice(0).reverse()) await undo() })
+
+  it('keeps its stream past maxFollowed: the tasks nobody reads make room, not the session being read', async () => {
+    const { server, token: tokenOf } = await tokenServer(cleanup, { maxFollowed: 2 })
+    const headers = { authorization: `Bearer ${await tokenOf('tasks:read tasks:submit tasks:cancel', 'c')}`, 'content-type': 'application/json' }
+    const opened = (await (await fetch(`${server.url}/v1/sessions`, { method: 'POST', headers, body: '{}' })).json()) as { id: string }
+    const url = `${server.url}/v1/sessions/${encodeURIComponent(opened.id)}`
+    const events = await fetch(`${url}/events`, { headers })
+    expect(events.status).toBe(200)
+    const body = events.text()
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(`${server.url}/v1/tasks`, { method: 'POST', headers, body: JSON.stringify({ task: 'noop', session: opened.id }) })
+      expect(res.status).toBe(202)
+    }
+    expect((await fetch(url, { method: 'DELETE', headers: { authorization: headers.authorization } })).status).toBe(202)
+    const types = [...(await body).matchAll(/^event: (\w+)$/gm)].map(m => m[1])
+    // both tasks' ends, then the session's last counts: the stream was not cut when they were submitted
+    expect(types.filter(t => t === 'error')).toHaveLength(2)
+    expect(types.at(-1)).toBe('counts')
   })
 })

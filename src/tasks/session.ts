@@ -1,6 +1,6 @@
 import { Task } from './task.ts'
 import type { TaskObserver } from './task.ts'
-import type { SessionOptions, StatusCounts, TaskDefaults, TaskEvent, TaskInfo, TaskOptions, TaskStatus } from './types.ts'
+import type { SessionEvent, SessionOptions, StatusCounts, TaskDefaults, TaskEvent, TaskInfo, TaskOptions, TaskStatus } from './types.ts'
 import { TASK_STATUSES, emptyCounts } from './types.ts'
 import { isRetry } from './stats.ts'
 import { EventStream } from './event-stream.ts'
@@ -27,6 +27,14 @@ export interface SessionHost {
   changed?: (task: Task, previous: TaskStatus) => void
   /** A listener of a task's handle threw. */
   listenerThrew?: (task: Task, event: string, err: unknown) => void
+}
+
+/** A synchronous follower of a session (see Session.watch). @internal */
+export interface SessionWatcher {
+  /** Each event, as it happens. */
+  event: (event: TaskEvent) => void
+  /** The session is done (closed and every task final): called once, after its last event. */
+  done: () => void
 }
 
 /** Events a slow `events()` reader may fall behind before the oldest are dropped. */
@@ -59,7 +67,8 @@ export class Session {
   /** The next task's number in this session (part of its id). */
   private nextSeq = 0
   private readonly counters = emptyCounts()
-  private readonly streams = new Set<EventStream<TaskEvent>>()
+  private readonly streams = new Set<EventStream<SessionEvent>>()
+  private readonly watchers = new Set<SessionWatcher>()
   private open = 0
   private closed = false
   private finish: () => void = () => {}
@@ -222,15 +231,19 @@ export class Session {
     return { ...this.counters }
   }
 
-  /** Status changes, progress and log lines of every task of the session, until it is done, the reader stops or `signal` aborts. */
-  events (options: SignalOption = {}): AsyncIterableIterator<TaskEvent> {
+  /**
+   * Status changes, progress and log lines of every task of the session, until it is done, the reader
+   * stops or `signal` aborts. A reader more than 10,000 events behind loses the oldest: a `gap` event
+   * (how many were lost) comes in their place.
+   */
+  events (options: SignalOption = {}): AsyncIterableIterator<SessionEvent> {
     const signal = checkSignalOption('events', options)
     // a reader waiting on a quiet session (the default one is never done) can only stop through its signal
     const onAbort = (): void => { stream.end() }
-    const stream: EventStream<TaskEvent> = new EventStream(EVENT_BUFFER, () => {
+    const stream = new EventStream<SessionEvent>(EVENT_BUFFER, () => {
       this.streams.delete(stream)
       signal?.removeEventListener('abort', onAbort)
-    })
+    }, dropped => ({ type: 'gap', dropped }))
     // ended by settleIfDone with the others, not by a reaction on `done` each: the default session is never
     // done, and a live-output hub that re-follows it would leave one behind per call
     if (this.isDone || signal?.aborted === true) stream.end()
@@ -239,6 +252,20 @@ export class Session {
       signal?.addEventListener('abort', onAbort, { once: true })
     }
     return stream
+  }
+
+  /**
+   * Calls `watcher` synchronously with every event (nothing buffered, so nothing lost, however many come
+   * at once: a cancel of 12,000 queued tasks) until the session is done or the returned stop is called.
+   * @internal for the HTTP API's live hub, which keeps its own bounded log
+   */
+  watch (watcher: SessionWatcher): () => void {
+    if (this.isDone) {
+      watcher.done()
+      return () => {}
+    }
+    this.watchers.add(watcher)
+    return () => { this.watchers.delete(watcher) }
   }
 
   /** Forgets final tasks that ended before `before` (their results are no longer served). */
@@ -253,7 +280,7 @@ export class Session {
       this.counters[task.status]++
       if (isRetry(task, previous)) this.counters.retries++
       this.host.changed?.(task, previous)
-      if (this.streams.size > 0) this.publish(task.statusEvent())
+      if (this.followed) this.publish(task.statusEvent())
       if (task.final) {
         // from now on a record, not the task: whoever holds the handle keeps it, nobody else does
         this.byId.delete(task.id, task)
@@ -263,22 +290,30 @@ export class Session {
       }
     },
     progress: (task, value) => {
-      if (this.streams.size > 0) this.publish({ type: 'progress', task: task.id, value })
+      if (this.followed) this.publish({ type: 'progress', task: task.id, value })
     },
     log: (task, line) => {
-      if (this.streams.size > 0) this.publish({ type: 'log', task: task.id, line })
+      if (this.followed) this.publish({ type: 'log', task: task.id, line })
     },
     cancel: (task, reason) => { this.host.cancel(task, reason) },
     listenerThrew: (task, event, err) => { this.host.listenerThrew?.(task, event, err) }
   }
 
+  private get followed (): boolean {
+    return this.streams.size > 0 || this.watchers.size > 0
+  }
+
   private publish (event: TaskEvent): void {
     for (const stream of this.streams) stream.push(event)
+    for (const watcher of this.watchers) watcher.event(event)
   }
 
   private settleIfDone (): void {
     if (!this.isDone) return
     this.finish()
     for (const stream of [...this.streams]) stream.end()
+    const watchers = [...this.watchers]
+    this.watchers.clear()
+    for (const watcher of watchers) watcher.done()
   }
 }

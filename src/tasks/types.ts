@@ -67,6 +67,9 @@ export type TaskEvent =
   | { type: 'progress', task: string, value: unknown }
   | { type: 'log', task: string, line: string }
 
+/** What a session's `events()` yields: its tasks' events, and `gap` where a reader that fell behind lost `dropped` of them. */
+export type SessionEvent = TaskEvent | { type: 'gap', dropped: number }
+
 export type StatusCounts = Record<TaskStatus, number> & { retries: number }
 
 export function emptyCounts (): StatusCounts {

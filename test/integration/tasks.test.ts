@@ -5,7 +5,7 @@ import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { eventually } from './helpers/grid-process.ts'
 import { ERR_TASK_CANCELLED, ERR_TASK_FAILED, ERR_TASK_TIMEOUT, TaskError } from '../../src/errors.ts'
-import type { TaskEvent } from '../../src/tasks/types.ts'
+import type { SessionEvent } from '../../src/tasks/types.ts'
 
 const task = (name: string): string => fileURLToPath(new URL(`../fixtures/tasks/${name}`, import.meta.url))
 const AGENT = ['--agent', '--workers', '4', '--cpu', '4', '--memory', '4096']
@@ -92,7 +92,7 @@ describe('tasks on real agent processes (node.run / submit / session)', () => {
 
   it('three sessions in parallel: exact counts by status, events until done', async () => {
     const sessions = [owner.session({ name: 'a' }), owner.session({ name: 'b' }), owner.session({ name: 'c', priority: 5 })]
-    const events: TaskEvent[] = []
+    const events: SessionEvent[] = []
     const reading = (async () => { for await (const e of sessions[0]!.events()) events.push(e) })()
     const runs = sessions.map(async (s, i) => {
       const ok = Array.from({ length: 10 + i }, (_, n) => s.submit(task('square.mjs'), n))

@@ -58,24 +58,26 @@ export class LiveHub {
     const log = this.add(new EventLog(session.id, this.config.replayEvents, 'session'), forReader)
     if (log == null) return undefined
     log.append('counts', { session: session.id, counts: session.counts() })
-    const events = session.events()
-    const detach = (): void => { void events.return?.() }
-    this.detach.set(session.id, detach)
-    void (async () => {
-      for await (const e of events) {
+    // synchronously, as a task's own events: a burst (a cancel of 12,000 queued tasks) is never dropped on the
+    // way in, the log's replay buffer bounds what is kept, and a reader behind it is told by a gap
+    let stop: (() => void) | undefined
+    stop = session.watch({
+      event: e => {
         if (e.type === 'status') {
           log.append('status', { task: e.task, status: e.status, attempts: e.attempts })
           const task = isFinal(e.status) ? session.get(e.task) : undefined
           if (task != null) { const { type, data } = taskEnding(task); log.append(type, data) }
         } else if (e.type === 'progress') log.append('progress', { task: e.task, value: e.value })
         else log.append('log', { task: e.task, line: e.line })
+      },
+      done: () => {
+        log.append('counts', { session: session.id, counts: session.counts() })
+        log.end()
+        // the watch held the session, and with it every result kept, for as long as the log stays for replay
+        if (stop != null && this.detach.get(session.id) === stop) this.detach.delete(session.id)
       }
-      // the session is done (closed and every task final), or the hub let go
-      log.append('counts', { session: session.id, counts: session.counts() })
-      log.end()
-      // its stream held the session, and with it every result kept, for as long as the log stays for replay
-      if (this.detach.get(session.id) === detach) this.detach.delete(session.id)
-    })()
+    })
+    if (!log.ended) this.detach.set(session.id, stop)
     return log
   }
 

@@ -107,6 +107,25 @@ describe('LiveHub', () => {
     hub.close()
   })
 
+  it('loses no event of a burst larger than a session reader\'s buffer: 12,000 tasks cancelled at once, 12,000 errors', async () => {
+    const { node } = stubNode()
+    const hub = new LiveHub({ replayEvents: 100, replayTtlMs: 60_000, maxFollowed: 16 })
+    const burst = node.tasks.session({ name: 'burst' })
+    for (let i = 0; i < 12_000; i++) burst.submit('noop', i)
+    const types = new Map<string, number>()
+    const seqs: number[] = []
+    let ended = false
+    hub.session(burst).follow(0, e => { types.set(e.type, (types.get(e.type) ?? 0) + 1); seqs.push(e.seq) }, () => { ended = true })
+    burst.cancel()
+    await burst.done
+    await new Promise(resolve => setImmediate(resolve))
+    expect(ended).toBe(true)
+    expect(types.get('error')).toBe(12_000)
+    expect(types.get('status')).toBe(12_000)
+    expect(seqs.every((seq, i) => seq === i + 1)).toBe(true)
+    hub.close()
+  })
+
   it('holds nothing of a session once it is done: its log stays for replay, the session (its results) goes', async () => {
     const { node } = stubNode()
     const hub = new LiveHub({ replayEvents: 100, replayTtlMs: 60_000, maxFollowed: 4096 })

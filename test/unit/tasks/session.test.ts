@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest'
 import { getEventListeners } from 'node:events'
 import { Session } from '../../../src/tasks/session.ts'
 import { Task } from '../../../src/tasks/task.ts'
-import type { TaskEvent } from '../../../src/tasks/types.ts'
+import type { SessionEvent } from '../../../src/tasks/types.ts'
 import { ERR_CONFIG, ERR_SESSION_CLOSED, TaskCancelledError } from '../../../src/errors.ts'
 import { toWireError } from '../../../src/wire/wire-error.ts'
 
@@ -160,20 +160,31 @@ describe('Session', () => {
     expect(s.get(resumed.id)).toBeUndefined()
   })
 
+  it('events() tells a reader that fell more than 10,000 behind how many it lost: a gap event in their place', async () => {
+    const { session: s } = session()
+    for (let i = 0; i < 12_000; i++) s.submit('m.ts')
+    const events = s.events()
+    s.cancel()
+    const seen: SessionEvent[] = []
+    for await (const e of events) seen.push(e)
+    expect(seen[0]).toEqual({ type: 'gap', dropped: 2000 })
+    expect(seen.slice(1).filter(e => e.type === 'status')).toHaveLength(10_000)
+  })
+
   it('events() yields status changes and progress, and ends once the closed session is done', async () => {
     const { session: s, queued } = session()
     s.submit('m.ts')
     const events = s.events()
-    const seen: TaskEvent[] = []
+    const seen: SessionEvent[] = []
     const reading = (async () => { for await (const e of events) seen.push(e) })()
     const t = queued[0]!
     t.mark('dispatched'); t.progress(50); t.mark('running'); t.complete(7)
     s.close()
     await reading
     await s.done
-    expect(seen.map(e => e.type === 'status' ? e.status : e.type === 'progress' ? `progress ${String(e.value)}` : e.line)).toEqual(['dispatched', 'progress 50', 'running', 'completed'])
+    expect(seen.map(e => e.type === 'status' ? e.status : e.type === 'progress' ? `progress ${String(e.value)}` : e.type === 'log' ? e.line : e.type)).toEqual(['dispatched', 'progress 50', 'running', 'completed'])
     // asked for once the session is done: it ends at once
-    const late: TaskEvent[] = []
+    const late: SessionEvent[] = []
     for await (const e of s.events()) late.push(e)
     expect(late).toEqual([])
   })

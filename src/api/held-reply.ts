@@ -2,6 +2,7 @@ import type { FastifyReply } from 'fastify'
 import type { ApiContext } from './api-context.ts'
 import { RateLimitedError } from '../errors.ts'
 import { UNSENT_RETRY_MS } from '../transport/unsent-replies.ts'
+import { whenReplyClosed } from './reply-closed.ts'
 
 /**
  * Sends `view` (a task with its value: up to 16 MiB) as JSON, serialized by the route's response schema
@@ -16,6 +17,6 @@ export async function sendHeld (api: Pick<ApiContext, 'unsent'>, reply: FastifyR
   const body = reply.serialize(view)
   const release = api.unsent.hold(subject, Buffer.byteLength(body))
   if (release == null) throw new RateLimitedError(UNSENT_RETRY_MS)
-  reply.raw.once('close', release)
+  whenReplyClosed(reply, release)
   return await reply.type('application/json; charset=utf-8').send(body)
 }

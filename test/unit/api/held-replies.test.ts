@@ -1,5 +1,11 @@
 import { it, expect, afterEach } from 'vitest'
 import { connect } from 'node:net'
+import { get } from 'node:http'
+import Fastify from 'fastify'
+import type { FastifyReply } from 'fastify'
+import { UnsentReplies } from '../../../src/transport/unsent-replies.ts'
+import { sendHeld } from '../../../src/api/held-reply.ts'
+import { replySignal } from '../../../src/api/reply-signal.ts'
 import type { Socket } from 'node:net'
 import { MAX_UNSENT_REPLY_BYTES } from '../../../src/tasks/result-cap.ts'
 import { tokenServer } from './token-server.ts'
@@ -38,4 +44,59 @@ it('a client asking for a large task result on many connections without reading 
   const res = await fetch(`${server.url}/v1/tasks/${encodeURIComponent(task.id)}`, { headers: { authorization: `Bearer ${token}` } })
   expect(res.status).toBe(200)
   expect(((await res.json()) as { value: string }).value).toHaveLength(8 * MB)
+})
+
+/**
+ * Serves `handle` behind an onRequest hook that waits (as the real server's awaits the token's
+ * verification) until the client has gone, so its 'close' comes before the handler runs; resolves once
+ * the handler has.
+ */
+async function servedAfterClientLeft (handle: (reply: FastifyReply) => Promise<unknown>): Promise<void> {
+  let arrived!: (client: { gone: Promise<void> }) => void
+  const inHook = new Promise<{ gone: Promise<void> }>(resolve => { arrived = resolve })
+  let proceed!: () => void
+  const gate = new Promise<void>(resolve => { proceed = resolve })
+  let served!: () => void
+  const handled = new Promise<void>(resolve => { served = resolve })
+  const app = Fastify()
+  cleanup.push(async () => { await app.close() })
+  app.addHook('onRequest', async (_request, reply) => {
+    arrived({ gone: new Promise(resolve => { reply.raw.once('close', () => { resolve() }) }) })
+    await gate
+  })
+  app.get('/', async (_request, reply) => {
+    try {
+      return await handle(reply)
+    } finally {
+      served()
+    }
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  const client = get(`http://127.0.0.1:${port}/`)
+  client.on('error', () => {})
+  const { gone } = await inHook
+  client.destroy()
+  await gone
+  proceed()
+  await handled
+}
+
+it('an answer held for a client that left while its token was checked is let go: the subject\'s unsent budget does not leak', async () => {
+  const unsent = new UnsentReplies(MAX_UNSENT_REPLY_BYTES)
+  await servedAfterClientLeft(async reply => await sendHeld({ unsent }, reply, 'gone', 200, { value: 'v'.repeat(MB) }))
+  const deadline = Date.now() + 2000
+  while (unsent.heldBy('gone') > 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
+  expect(unsent.heldBy('gone')).toBe(0)
+})
+
+it('the signal of a reply whose client left while its token was checked is aborted at once (?wait=1 does not wait for nobody)', async () => {
+  let aborted = false
+  await servedAfterClientLeft(async reply => {
+    const signal = replySignal(reply)
+    if (!signal.aborted) await new Promise(resolve => { signal.addEventListener('abort', resolve, { once: true }); setTimeout(resolve, 2000).unref() })
+    aborted = signal.aborted
+    return await reply.send({})
+  })
+  expect(aborted).toBe(true)
 })

@@ -21,6 +21,11 @@ const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/tas
 const SECRET = randomBytes(32).toString('hex')
 const HOOK_SECRET = randomBytes(24).toString('hex')
 
+/** The number of an event id (`<epoch>.<n>`): 1, 2, 3, … within its stream's log. */
+function seqOf (id: string | undefined): number {
+  return Number(id?.split('.').at(-1))
+}
+
 describe('the HTTP API on a grid node process (--api) with an agent', () => {
   let grid: GridFixture
   let agent: GridProcess
@@ -142,7 +147,7 @@ describe('the HTTP API on a grid node process (--api) with an agent', () => {
     const submitted = await call('POST', '/v1/tasks', 'submitter', { task: 'chatty', input: { steps: 3, ms: 100 } })
     const { status, events } = await readEvents(`${base}/v1/tasks/${enc(submitted.json.id)}/events`, auth('reader'))
     expect(status).toBe(200)
-    expect(events.map(e => Number(e.id))).toEqual(events.map((_e, i) => i + 1))
+    expect(events.map(e => seqOf(e.id))).toEqual(events.map((_e, i) => i + 1))
     expect(events.filter(e => e.event === 'status').map(e => (e.data as { status: string }).status)).toContain('running')
     expect(events.filter(e => e.event === 'progress').map(e => (e.data as { value: number }).value)).toContain(3)
     expect(events.filter(e => e.event === 'log').map(e => (e.data as { line: string }).line)).toEqual(['step 1', 'step 2', 'step 3'])
@@ -158,8 +163,8 @@ describe('the HTTP API on a grid node process (--api) with an agent', () => {
     await eventually(async () => (await call('GET', `/v1/tasks/${enc(submitted.json.id)}`, 'reader')).json.status === 'completed' ? true : undefined)
     const rest = await readEvents(url, { ...auth('reader'), 'last-event-id': lastId })
     const all: SseEvent[] = [...first.events, ...rest.events]
-    expect(rest.events[0]!.id).toBe(String(Number(lastId) + 1))
-    expect(all.map(e => Number(e.id))).toEqual(all.map((_e, i) => i + 1))
+    expect(rest.events[0]!.id).toBe(`${lastId.split('.')[0]!}.${seqOf(lastId) + 1}`)
+    expect(all.map(e => seqOf(e.id))).toEqual(all.map((_e, i) => i + 1))
     expect(all.filter(e => e.event === 'log')).toHaveLength(15)
     expect(all.at(-1)!.event).toBe('result')
     // a reader that has it all (an EventSource reconnecting after the end) is told to stop: 204

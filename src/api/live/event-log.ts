@@ -1,4 +1,6 @@
-/** One live event of a task or session stream; `seq` is its id within that stream (1, 2, 3, ...). */
+import { randomHex } from '../../tasks/random-hex.ts'
+
+/** One live event of a task or session stream; `seq` is its number within that stream's log (1, 2, 3, ...). */
 export interface LiveEvent {
   seq: number
   /** status | progress | log | result | error (task streams); the same plus counts (session streams). */
@@ -15,6 +17,12 @@ export type LiveReader = (event: LiveEvent) => void
  */
 export class EventLog {
   readonly key: string
+  /**
+   * This log's incarnation, in every id it gives (`<epoch>.<seq>`): a log made again for the same task
+   * or session (after a restart, or once forgotten) numbers from 1 again, and an id of the earlier one
+   * must not be taken for one of its own.
+   */
+  readonly epoch = randomHex(4)
   private readonly capacity: number
   private readonly kept: LiveEvent[] = []
   private readonly readers = new Set<LiveReader>()
@@ -65,14 +73,19 @@ export class EventLog {
     this.endListeners.clear()
   }
 
+  /** The id readers see for event `seq`: the log's epoch and the number. */
+  idOf (seq: number): string {
+    return `${this.epoch}.${seq}`
+  }
+
   /**
-   * Where a reader that last saw `after` resumes: right after it, with `gap`
-   * when events since have left the buffer; from the start, with `gap`, when
-   * `after` is beyond this log (an id of an earlier log of the same task or
-   * session, forgotten since: its numbering started again).
+   * Where a reader that last saw `after` (of the log `epoch`, if it says) resumes: right after it, with
+   * `gap` when events since have left the buffer; from the start, with `gap`, when the id is another
+   * log's (an earlier log of the same task or session, forgotten since: its numbering started again)
+   * or, with no epoch, beyond this log.
    */
-  resume (after: number): { after: number, gap: boolean } {
-    if (after >= this.nextSeq) return { after: 0, gap: true }
+  resume (after: number, epoch?: string): { after: number, gap: boolean } {
+    if ((epoch != null && epoch !== this.epoch) || after >= this.nextSeq) return { after: 0, gap: true }
     return { after, gap: after + 1 < (this.kept[0]?.seq ?? this.nextSeq) }
   }
 

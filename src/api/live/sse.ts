@@ -3,12 +3,16 @@ import type { EventLog, LiveEvent } from './event-log.ts'
 
 const PING_EVERY_MS = 15_000
 
+/** An event id as a reader sends it back: `<epoch>.<seq>` as sent, or a bare `<seq>` (of the log as it is now). */
+const EVENT_ID = /^(?:([0-9a-f]{1,16})\.)?(\d{1,15})$/
+
 /** Where a reader resumes: `Last-Event-ID` (a reconnecting EventSource sends it), else `?after=`, else the start. */
-export function resumeAfter (request: FastifyRequest): number {
+export function resumeAfter (request: FastifyRequest): { after: number, epoch?: string, id?: string } {
   const header = request.headers['last-event-id']
   const query = (request.query as { after?: unknown } | undefined)?.after
   const text = typeof header === 'string' ? header : typeof query === 'string' ? query : undefined
-  return text != null && /^\d{1,15}$/.test(text) ? Number(text) : 0
+  const match = text == null ? null : EVENT_ID.exec(text)
+  return match == null ? { after: 0 } : { after: Number(match[2]), epoch: match[1], id: text }
 }
 
 /**
@@ -21,7 +25,8 @@ export function resumeAfter (request: FastifyRequest): number {
  * gone gives its slot back at once.
  */
 export function serveEvents (request: FastifyRequest, reply: FastifyReply, log: EventLog, options: { maxBufferedBytes: number, release: () => void }): FastifyReply {
-  const { after, gap } = log.resume(resumeAfter(request))
+  const asked = resumeAfter(request)
+  const { after, gap } = log.resume(asked.after, asked.epoch)
   if (log.ended && !gap && after >= log.lastSeq) {
     options.release()
     return reply.code(204).send()
@@ -58,14 +63,14 @@ export function serveEvents (request: FastifyRequest, reply: FastifyReply, log: 
   ping.unref()
   res.once('close', close)
   // the gap notice carries no id: the reader's Last-Event-ID stays where it was
-  if (gap) write(`event: gap\ndata: ${JSON.stringify({ after: resumeAfter(request), stream: log.key })}\n\n`)
-  unsubscribe = log.follow(after, event => { write(frame(event)) }, () => {
+  if (gap) write(`event: gap\ndata: ${JSON.stringify({ after: asked.id ?? null, stream: log.key })}\n\n`)
+  unsubscribe = log.follow(after, event => { write(frame(log, event)) }, () => {
     close()
     res.end()
   })
   return reply
 }
 
-function frame (event: LiveEvent): string {
-  return `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`
+function frame (log: EventLog, event: LiveEvent): string {
+  return `id: ${log.idOf(event.seq)}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`
 }

@@ -11,7 +11,7 @@ export const MAX_SUBSCRIPTIONS = 64
 
 const target = { task: v.optional(v.pipe(v.string(), v.maxLength(200))), session: v.optional(v.pipe(v.string(), v.maxLength(200))) }
 const clientMessage = v.variant('op', [
-  v.object({ op: v.literal('subscribe'), ...target, after: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))) }),
+  v.object({ op: v.literal('subscribe'), ...target, after: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))), epoch: v.optional(v.pipe(v.string(), v.maxLength(32))) }),
   v.object({ op: v.literal('unsubscribe'), ...target })
 ])
 type Target = { stream: 'task' | 'session', id: string }
@@ -19,9 +19,10 @@ type Target = { stream: 'task' | 'session', id: string }
 /**
  * One `/v1/ws` connection: the client subscribes to tasks and sessions
  * (those `principal` may see: ownership.ts)
- * (`{"op":"subscribe","task":id,"after":seq}`), and gets each stream's
- * events as `{"op":"event","stream","id","seq","type","data"}` (replayed
- * after `after`, then live), `{"op":"end"}` when a stream ends, and
+ * (`{"op":"subscribe","task":id,"after":seq,"epoch"?}`), and gets each stream's
+ * events as `{"op":"event","stream","id","epoch","seq","type","data"}` (replayed
+ * after `after`, then live; from the start, with `gap`, when `epoch` names an
+ * earlier log of the stream), `{"op":"end"}` when a stream ends, and
  * `{"op":"error"}` for a bad request (the socket stays open). A socket with
  * more than `maxBufferedBytes` unsent is closed (1013: it is not reading), and
  * one that answers no ping within `pingMs`: a peer gone without a close (a
@@ -40,7 +41,7 @@ export function serveSocket (socket: WebSocket, api: ApiContext, principal: Prin
     }
     socket.send(JSON.stringify(message))
   }
-  const subscribe = (to: Target, after: number): void => {
+  const subscribe = (to: Target, after: number, epoch?: string): void => {
     const key = `${to.stream} ${to.id}`
     // subscribing again starts over from the new `after` (a replay the client asks for): the old one goes first
     subscriptions.get(key)?.()
@@ -49,11 +50,11 @@ export function serveSocket (socket: WebSocket, api: ApiContext, principal: Prin
     const log: EventLog = to.stream === 'task'
       ? api.live.task(visibleTask(api, principal, to.id))
       : api.live.session(visibleSession(api, principal, to.id))
-    const resume = log.resume(after)
-    send({ op: 'subscribed', ...to, gap: resume.gap })
+    const resume = log.resume(after, epoch)
+    send({ op: 'subscribed', ...to, epoch: log.epoch, gap: resume.gap })
     // set before follow: a stream already ended calls onEnd at once
     subscriptions.set(key, () => {})
-    const unsubscribe = log.follow(resume.after, event => { send({ op: 'event', ...to, seq: event.seq, type: event.type, data: event.data }) }, () => {
+    const unsubscribe = log.follow(resume.after, event => { send({ op: 'event', ...to, epoch: log.epoch, seq: event.seq, type: event.type, data: event.data }) }, () => {
       subscriptions.delete(key)
       send({ op: 'end', ...to })
     })
@@ -64,12 +65,12 @@ export function serveSocket (socket: WebSocket, api: ApiContext, principal: Prin
     try {
       if (isBinary) throw new TypeError('messages are JSON text')
       const parsed = v.safeParse(clientMessage, JSON.parse(String(raw)))
-      if (!parsed.success) throw new TypeError(`expected {"op":"subscribe"|"unsubscribe","task"|"session":id,"after"?:seq}: ${parsed.issues[0].message}`)
+      if (!parsed.success) throw new TypeError(`expected {"op":"subscribe"|"unsubscribe","task"|"session":id,"after"?:seq,"epoch"?:string}: ${parsed.issues[0].message}`)
       request = parsed.output
       const message = parsed.output
       const to: Target | undefined = message.task != null ? { stream: 'task', id: message.task } : message.session != null ? { stream: 'session', id: message.session } : undefined
       if (to == null || (message.task != null && message.session != null)) throw new TypeError('name exactly one of task or session')
-      if (message.op === 'subscribe') subscribe(to, message.after ?? 0)
+      if (message.op === 'subscribe') subscribe(to, message.after ?? 0, message.epoch)
       else {
         const key = `${to.stream} ${to.id}`
         subscriptions.get(key)?.()

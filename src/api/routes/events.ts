@@ -6,8 +6,8 @@ import { visibleSession, visibleTask } from '../ownership.ts'
 import type { Principal } from '../auth/scopes.ts'
 import { serveEvents } from '../live/sse.ts'
 
-const eventsQuery = { type: 'object', properties: { after: { type: 'string', pattern: '^\\d{1,15}$' } } } as const
-const description = 'Server-sent events, each with an id: status, progress, log, then result or error (session streams also counts). Reconnecting with Last-Event-ID (or ?after=) resumes after that event; a `gap` event says the replay buffer no longer held some.'
+const eventsQuery = { type: 'object', properties: { after: { type: 'string', pattern: '^([0-9a-f]{1,16}\\.)?\\d{1,15}$' } } } as const
+const description = 'Server-sent events, each with an id (<epoch>.<n>): status, progress, log, then result or error (session streams also counts). Reconnecting with Last-Event-ID (or ?after=) resumes after that event; a `gap` event says the replay buffer no longer held some, or the id was of a log since forgotten.'
 
 /** `GET /v1/tasks/:id/events`, `GET /v1/sessions/:id/events`. */
 export function eventRoutes (app: FastifyInstance, api: ApiContext): void {

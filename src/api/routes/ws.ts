@@ -12,7 +12,7 @@ export function wsRoutes (app: FastifyInstance, api: ApiContext): void {
     url: '/v1/ws',
     config: { scope: 'tasks:read' },
     schema: {
-      summary: 'WebSocket: send {"op":"subscribe"|"unsubscribe","task"|"session":id,"after"?:seq}; receive {"op":"event","stream","id","seq","type","data"}, "subscribed", "end", "error"',
+      summary: 'WebSocket: send {"op":"subscribe"|"unsubscribe","task"|"session":id,"after"?:seq,"epoch"?:string}; receive {"op":"event","stream","id","epoch","seq","type","data"}, "subscribed", "end", "error"',
       tags: ['live'],
       response: { 426: { $ref: 'Problem#' }, ...problemResponses }
     },

@@ -12,6 +12,7 @@ import { ConfigError, HookSignatureError, TooManyStreamsError } from '../../../s
 import { stubNode } from './stub-node.ts'
 import { tokenServer } from './token-server.ts'
 import { apiSubmitter } from '../../../src/api/ownership.ts'
+import { readEvents } from '../../integration/helpers/api-client.ts'
 
 describe('EventLog', () => {
   it('numbers events, replays those after an id then follows, keeps the last `capacity`, and says when a resume has a hole', () => {
@@ -285,5 +286,40 @@ describe('a session followed over SSE while its client submits', () => {
     // both tasks' ends, then the session's last counts: the stream was not cut when they were submitted
     expect(types.filter(t => t === 'error')).toHaveLength(2)
     expect(types.at(-1)).toBe('counts')
+  })
+})
+
+describe('a reader resuming with the id of an earlier log of its stream (the node restarted, or forgot the log)', () => {
+  const cleanup: Array<() => Promise<void> | void> = []
+  afterEach(async () => { for (const undo of cleanup.splice(0).reverse()) await undo() })
+
+  it('gets a gap, then every event of the new log with the result: the old id is not taken for one of the new log', async () => {
+    const { session } = stubNode()
+    const task = session.submit('noop', 1)
+    const hubs = new Map(['a', 'b'].map(name => [name, new LiveHub({ replayEvents: 100, replayTtlMs: 60_000, maxFollowed: 16 })]))
+    cleanup.push(() => { for (const hub of hubs.values()) hub.close() })
+    const app = Fastify()
+    cleanup.push(async () => { await app.close() })
+    app.get<{ Params: { hub: string } }>('/:hub', async (request, reply) => serveEvents(request, reply, hubs.get(request.params.hub)!.task(task), { maxBufferedBytes: 1 << 20, release: () => {} }))
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = app.server.address() as { port: number }
+    const url = (hub: string): string => `http://127.0.0.1:${port}/${hub}`
+    // hub a's log: queued (1), dispatched (2); the reader has both, then hub a is gone
+    hubs.get('a')!.task(task)
+    task.mark('dispatched')
+    const first = await readEvents(url('a'), {}, events => events.length >= 2)
+    expect(first.events.map(e => e.event)).toEqual(['status', 'status'])
+    hubs.get('a')!.close()
+    task.mark('running')
+    task.complete(7)
+    // hub b's log of the same task numbers from 1 again: completed (1), result (2)
+    const resumed = await readEvents(url('b'), { 'last-event-id': first.events[1]!.id! })
+    expect(resumed.status).toBe(200)
+    expect(resumed.events.map(e => e.event)).toEqual(['gap', 'status', 'result'])
+    expect(resumed.events.at(-1)!.data).toEqual({ task: task.id, value: 7 })
+    // an id of hub b's own log resumes right after it, as ever
+    const again = await readEvents(url('b'), { 'last-event-id': resumed.events[1]!.id! })
+    expect(again.events.map(e => e.event)).toEqual(['result'])
+    expect((await readEvents(url('b'), { 'last-event-id': resumed.events[2]!.id! })).status).toBe(204)
   })
 })

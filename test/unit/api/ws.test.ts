@@ -77,6 +77,27 @@ describe('GET /v1/ws', () => {
     expect(messages.filter(m => m.op === 'event' && m.type === 'log').map(m => m.data.line)).toEqual(['one', 'two', 'two', 'three'])
   })
 
+  it('resumes after `after` of the log `epoch` names; from the start with a gap when it names another (an earlier log of the stream)', async () => {
+    const { socket, messages, session } = await open()
+    const task = session.submit('noop', null, { submitter: apiSubmitter('r') })
+    socket.send(JSON.stringify({ op: 'subscribe', task: task.id }))
+    await until(() => messages.some(m => m.op === 'event'))
+    const { epoch } = messages.find(m => m.op === 'subscribed')
+    expect(messages.find(m => m.op === 'event')).toMatchObject({ epoch, seq: 1 })
+    task.log('one')
+    await until(() => messages.some(m => m.op === 'event' && m.type === 'log'))
+    const from = messages.length
+    socket.send(JSON.stringify({ op: 'subscribe', task: task.id, after: 1, epoch }))
+    await until(() => messages.slice(from).some(m => m.op === 'event'))
+    expect(messages.slice(from).filter(m => m.op !== 'event')).toEqual([{ op: 'subscribed', stream: 'task', id: task.id, epoch, gap: false }])
+    expect(messages.slice(from).filter(m => m.op === 'event').map(m => m.seq)).toEqual([2])
+    const again = messages.length
+    socket.send(JSON.stringify({ op: 'subscribe', task: task.id, after: 1, epoch: epoch === 'ffffffff' ? 'eeeeeeee' : 'ffffffff' }))
+    await until(() => messages.slice(again).filter(m => m.op === 'event').length === 2)
+    expect(messages.slice(again).find(m => m.op === 'subscribed')).toMatchObject({ gap: true })
+    expect(messages.slice(again).filter(m => m.op === 'event').map(m => m.seq)).toEqual([1, 2])
+  })
+
   it('closes a socket that does not read once more than maxBufferedBytes wait unsent', async () => {
     const { socket, messages, session } = await open({ maxBufferedBytes: 64 * 1024 })
     const task = session.submit('noop', null, { submitter: apiSubmitter('r') })

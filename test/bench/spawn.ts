@@ -17,24 +17,28 @@ import { initCertsDir, issueIntoDir } from '../../src/certs/files.ts'
 import { GridProcess, GRID_BIN } from '../integration/helpers/grid-process.ts'
 import { bundle } from '../../scripts/bundle.ts'
 import { gridCommand, note, procMemory, sleep, summarize } from './lib.ts'
+import { idleNodesMemory } from './idle-memory.ts'
 import type { ProcMemory, Summary } from './lib.ts'
 import { runBench } from './report.ts'
 
 const STAGE = fileURLToPath(new URL('../fixtures/stages/plain.mjs', import.meta.url))
 /** How long a fresh node idles before its RSS is read. */
 const IDLE_S = 15
+/** Readings of each idle node, 1 s apart, after IDLE_S. */
+const IDLE_SAMPLES = 5
 
 let dir = ''
 
-await runBench('spawn', ['--runs'], async (args, defer) => {
+await runBench('spawn', ['--runs', '--idle-nodes'], async (args, defer) => {
   const runs = Math.max(1, Math.round(args.number('--runs', args.quick ? 10 : 20)))
+  const idleNames = Array.from({ length: Math.max(1, Math.round(args.number('--idle-nodes', 3))) }, (_, i) => `idle-${i}`)
   dir = await mkdtemp(join(tmpdir(), 'gridd-bench-spawn-'))
   defer(async () => { await rm(dir, { recursive: true, force: true }) })
   // the remote agent and the idle node run what `npx grid` runs: the bundle, rebuilt from these sources
   await bundle()
   await initCertsDir(dir)
   await issueIntoDir(dir, 'remote', { roles: ['member', 'agent'] })
-  await issueIntoDir(dir, 'idle', { roles: ['member', 'agent'] })
+  for (const name of idleNames) await issueIntoDir(dir, name, { roles: ['member', 'agent'] })
   // started the way `npx grid node` runs it: with the flags in bin/grid.js's shebang
   const agentArgs = ['node', '--certs', dir, '--name', 'remote', '--host', '127.0.0.1', '--port', '0', '--agent', '--workers', '4', '--weight', '0.001']
   const agent = new GridProcess([], {}, undefined, gridCommand(GRID_BIN, agentArgs))
@@ -78,11 +82,12 @@ await runBench('spawn', ['--runs'], async (args, defer) => {
   await idleWorker.kill()
 
   // a fresh node that has done nothing but start, as `npx grid node` runs it (the bundle) and from the sources
-  note(`measuring a fresh idle node from the bundle and from the sources (${IDLE_S} s idle each)`)
-  const fromBundle = await idleNodeMemory(GRID_BIN)
+  note(`measuring ${idleNames.length} fresh idle nodes from the bundle, then from the sources (${IDLE_S} s idle, ${IDLE_SAMPLES} readings each)`)
+  const idle = { names: idleNames, certsDir: dir, settleS: IDLE_S, samples: IDLE_SAMPLES }
+  const fromBundle = await idleNodesMemory(GRID_BIN, { ...idle, dataRoot: join(dir, 'bundle') })
   const sourceEntry = join(dir, 'grid-from-source.mjs')
   await writeFile(sourceEntry, `import { main } from ${JSON.stringify(pathToFileURL(fileURLToPath(new URL('../../src/cli/index.ts', import.meta.url))).href)}\nawait main(process.argv)\n`)
-  const fromSource = await idleNodeMemory(sourceEntry)
+  const fromSource = await idleNodesMemory(sourceEntry, { ...idle, dataRoot: join(dir, 'source') })
   const mb = (m: ProcMemory | null | undefined, label: string): { value: number | null, unit: string, label: string } => ({ value: m?.vmRssMb ?? null, unit: 'MB', label })
   return {
     figures: {
@@ -90,9 +95,11 @@ await runBench('spawn', ['--runs'], async (args, defer) => {
       remoteSpawnP99Ms: { value: remoteSpawn.p99, unit: 'ms', label: 'remote p99' },
       localSpawnP50Ms: { value: localSpawn.p50, unit: 'ms', label: 'local p50' },
       localSpawnP99Ms: { value: localSpawn.p99, unit: 'ms', label: 'local p99' },
-      idleNodeRssMb: mb(fromBundle, 'from the bundle'),
-      idleNodeAnonMb: { value: fromBundle?.rssAnonMb ?? null, unit: 'MB', label: 'of which anonymous' },
-      idleNodeFromSourceRssMb: mb(fromSource, 'from the TypeScript sources'),
+      idleNodeRssMb: mb(fromBundle.median, `from the bundle, median of ${idleNames.length}`),
+      idleNodeAnonMb: { value: fromBundle.median.rssAnonMb, unit: 'MB', label: 'of which anonymous' },
+      idleNodeFileMb: { value: fromBundle.median.rssFileMb, unit: 'MB', label: 'of which file-backed' },
+      idleNodeHeapUsedMb: { value: fromBundle.median.heapUsedMb, unit: 'MB', label: 'JS heap used after a GC' },
+      idleNodeFromSourceRssMb: mb(fromSource.median, 'from the TypeScript sources'),
       agentRssAfterSpawnsMb: mb(agentRss, 'VmRSS'),
       idleWorkerRssMb: mb(workerRss, 'VmRSS')
     },
@@ -102,23 +109,10 @@ await runBench('spawn', ['--runs'], async (args, defer) => {
     ],
     rows: [
       { what: 'spawn → first item, on a remote agent process (bundle) and on this node', figures: ['remoteSpawnP50Ms', 'remoteSpawnP99Ms', 'localSpawnP50Ms', 'localSpawnP99Ms'], note: `${runs} spawns each; this node runs from the sources, so its worker host loads the type stripper` },
-      { what: `idle RSS of a fresh \`grid node\` (${IDLE_S} s idle, shebang flags)`, figures: ['idleNodeRssMb', 'idleNodeAnonMb', 'idleNodeFromSourceRssMb'] },
+      { what: `idle RSS of a fresh \`grid node\` (${IDLE_S} s idle, shebang flags)`, figures: ['idleNodeRssMb', 'idleNodeAnonMb', 'idleNodeFileMb', 'idleNodeHeapUsedMb', 'idleNodeFromSourceRssMb'], note: `median of ${idleNames.length} nodes, each the median of ${IDLE_SAMPLES} readings 1 s apart; file-backed is mostly the node binary's pages V8 ran (TurboFan started or not at startup moves it ~5 MB), so growth shows in anonymous and the heap` },
       { what: `agent RSS after hosting ${remoteSpawns} spawns (one worker still idle on it)`, figures: ['agentRssAfterSpawnsMb'] },
       { what: 'idle worker RSS (bundled worker host, on the remote agent)', figures: ['idleWorkerRssMb'] }
     ],
     details: { runs, local: localSpawn.samples, remote: remoteSpawn.samples, idleNodeFromBundle: fromBundle, idleNodeFromSource: fromSource, agentAfterSpawns: agentRss, idleWorker: workerRss }
   }
 })
-
-/** VmRSS of `grid node` started from `entry` with the shebang's flags, after IDLE_S of idling in a one-node grid. */
-async function idleNodeMemory (entry: string): Promise<ProcMemory | null> {
-  const args = ['node', '--certs', dir, '--name', 'idle', '--host', '127.0.0.1', '--port', '0']
-  const idle = new GridProcess([], {}, undefined, gridCommand(entry, args))
-  try {
-    await idle.ready()
-    await sleep(IDLE_S * 1000)
-    return await procMemory(idle.proc.pid)
-  } finally {
-    await idle.stop('SIGKILL')
-  }
-}

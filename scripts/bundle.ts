@@ -12,6 +12,7 @@
  * only these entries (two processes, one thread) inline them.
  */
 import { build } from 'esbuild'
+import type { Metafile } from 'esbuild'
 import { rm } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 
@@ -19,9 +20,10 @@ const BUNDLE_DIR = fileURLToPath(new URL('../dist/bundle/', import.meta.url))
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
-export async function bundle (outdir = BUNDLE_DIR): Promise<void> {
+/** Builds the bundle into `outdir`; what it holds (esbuild's metafile) lets a test check what `grid` loads at startup. */
+export async function bundle (outdir = BUNDLE_DIR): Promise<Metafile> {
   await rm(outdir, { recursive: true, force: true })
-  await build({
+  const result = await build({
     absWorkingDir: root,
     // the worker host sits beside every chunk, where src/agent/spawner.ts looks for it; so does the
     // task journal's writer thread, where src/tasks/journal-writer.ts looks for it
@@ -42,8 +44,10 @@ export async function bundle (outdir = BUNDLE_DIR): Promise<void> {
     minifySyntax: true,
     sourcemap: 'linked',
     legalComments: 'linked',
-    logLevel: 'warning'
+    logLevel: 'warning',
+    metafile: true
   })
+  return result.metafile
 }
 
 if (import.meta.main) await bundle()

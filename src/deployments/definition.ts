@@ -1,16 +1,23 @@
 import * as v from 'valibot'
-import { redisStreamSink, redisStreamSource } from '../connectors/index.ts'
-import type { DurableSink, DurableSource } from '../connectors/index.ts'
+import type { DurableSink, DurableSource, redisStreamSink, redisStreamSource } from '../connectors/index.ts'
 import type { PipelineInit, StageSpec } from '../pipeline/types.ts'
 import type { Logger } from '../logger.ts'
 import { DefinitionError } from '../errors.ts'
 import { MAX_TIMEOUT_MS } from '../checks/values.ts'
 
 /** The connectors a definition gets from the member that runs it (a definition imports nothing of gridd). */
-export const CONNECTORS = { redisStreamSource, redisStreamSink } as const
+export interface Connectors {
+  redisStreamSource: typeof redisStreamSource
+  redisStreamSink: typeof redisStreamSink
+}
 
-/** The connectors as a run gets them: logging to the run's logger unless the definition passes a `log` of its own. */
-export function connectorsFor (log: Logger): typeof CONNECTORS {
+/**
+ * The connectors as a run gets them: logging to the run's logger unless the definition passes a `log` of its own.
+ * Imported at a deployment's first run, not with the node: ioredis is a quarter of the `grid` bundle's
+ * code, and a node that runs no deployment (most, and every idle one) never needs it.
+ */
+export async function connectorsFor (log: Logger): Promise<Connectors> {
+  const { redisStreamSource, redisStreamSink } = await import('../connectors/index.ts')
   return {
     redisStreamSource: options => redisStreamSource({ log, ...options }),
     redisStreamSink: options => redisStreamSink({ log, ...options })
@@ -27,7 +34,7 @@ export interface DefinitionContext {
   consumer: string
   /** Pending entries idle this long belong to an owner that is gone: pass it to the source as `claimIdleMs`. */
   claimIdleMs: number
-  connectors: typeof CONNECTORS
+  connectors: Connectors
   /** Aborted when this member stops running the deployment. */
   signal: AbortSignal
   log: Logger

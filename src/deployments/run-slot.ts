@@ -86,7 +86,7 @@ export class RunSlot {
       const definition = checkDefinition(await import(pathToFileURL(definitionFile).href), label)
       if (definition.stages.map(s => s.name).join() !== d.stages.map(s => s.name).join()) throw new DefinitionError(label, 'its stages differ from the ones stored at deploy time')
       if (this.abort.signal.aborted) return
-      const ctx: DefinitionContext = { name: d.name, params: d.params, consumer: `gridd-${this.deps.self}`, claimIdleMs: this.deps.claimIdleMs, connectors: connectorsFor(log), signal: this.abort.signal, log }
+      const ctx: DefinitionContext = { name: d.name, params: d.params, consumer: `gridd-${this.deps.self}`, claimIdleMs: this.deps.claimIdleMs, connectors: await connectorsFor(log), signal: this.abort.signal, log }
       const source = await definition.source(ctx)
       built.push(closerOf(source))
       const sink = await definition.sink(ctx)

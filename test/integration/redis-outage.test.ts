@@ -164,7 +164,7 @@ describe('redisStreamSource and redisStreamSink while Redis restarts or stalls',
   it('gone for good: a deployment\'s connectors warn through the run\'s logger (once per connection and kind), the source\'s read and the sink\'s write wait, and closing takes at most a few seconds', async () => {
     const stderr = vi.spyOn(console, 'error').mockImplementation(() => {})
     // the connectors as a deployment's definition gets them (ctx.connectors), given no log of its own
-    const connectors = connectorsFor(log())
+    const connectors = await connectorsFor(log())
     const url = `redis://127.0.0.1:${await freePort()}`
     const source = connectors.redisStreamSource({ url, stream: 'in', group: 'g', consumer: 'c', stallWarnMs: 500 })
     const sink = connectors.redisStreamSink({ url, stream: 'out', stallWarnMs: 500 })

@@ -18,6 +18,7 @@ const EPOCH = Date.now()
 
 export class FinishedTask {
   readonly module: string
+  readonly path: string | undefined
   readonly priority: number
   readonly maxRetries: number
   readonly timeoutMs: number | undefined
@@ -38,7 +39,7 @@ export class FinishedTask {
   constructor (task: Task) {
     // one destructuring: the record takes exactly these fields of the task, nothing that holds on to more
     ({
-      module: this.module, priority: this.priority, maxRetries: this.maxRetries, timeoutMs: this.timeoutMs,
+      module: this.module, path: this.path, priority: this.priority, maxRetries: this.maxRetries, timeoutMs: this.timeoutMs,
       submitter: this.submitter, status: this.status, attempts: this.attempts, agent: this.agent,
       error: this.error, value: this.value, progressValue: this.progress, seq: this.seq, nonce: this.nonce
     } = task)
@@ -65,6 +66,7 @@ export class FinishedTask {
       id,
       session,
       module: this.module,
+      path: this.path,
       input: undefined,
       priority: this.priority,
       maxRetries: this.maxRetries,

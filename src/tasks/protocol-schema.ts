@@ -74,6 +74,7 @@ export const taskInfoSchema = v.object({
   id: taskId,
   session: sessionId,
   module: text(4096),
+  path: v.optional(text(4096)),
   status: v.picklist(TASK_STATUSES),
   priority: v.number(),
   attempts: count,

@@ -266,12 +266,12 @@ export class TasksService {
       if (tasks.registeredModule(name) == null) throw new TaskNotRegisteredError(name, tasks.registeredNames())
       return session.submit(name, request.input, options)
     }
-    const { sha256, source } = request.module
+    const { sha256, source, path: submitted } = request.module
     if (hashOf(source) !== sha256) throw new ProtocolError('the shipped task module does not match its sha256')
     const cache = await this.moduleCache()
     const { path } = await cache.store(sha256, source).catch((err: unknown) => { throw new TaskLimitError(`shipped task module not stored: ${(err as Error).message}`) })
     // pinned while the task is open: its pool may still spawn a worker from the file
-    return releasedAtEnd(() => { cache.release(sha256) }, () => session.submit(path, request.input, options))
+    return releasedAtEnd(() => { cache.release(sha256) }, () => session.submitShipped(path, submitted, request.input, options))
   }
 
   private task (caller: Caller, id: string, op: string): Task {

@@ -110,6 +110,18 @@ export class Session {
 
   /** Queues a task (options override the session's); returns its handle at once. */
   submit (module: string | URL, input?: unknown, options: TaskOptions = {}): Task {
+    return this.queue(module, String(module), input, options)
+  }
+
+  /**
+   * The tasks protocol's submit of a module a member shipped: it runs `stored`, the owner's copy, and shows as
+   * `submitted`, the file's path on the submitter's machine (`grid session show` lists what the user gave).
+   */
+  submitShipped (stored: string, submitted: string, input: unknown, options: TaskOptions): Task {
+    return this.queue(stored, submitted, input, options)
+  }
+
+  private queue (module: string | URL, shown: string, input: unknown, options: TaskOptions): Task {
     if (this.closed) throw new SessionClosedError(this.name)
     checkModuleArgument(module)
     checkTaskOptions('task', options)
@@ -121,7 +133,7 @@ export class Session {
       seq,
       nonce,
       session: this.id,
-      module: String(module),
+      module: shown,
       input,
       priority: options.priority ?? this.defaults.priority,
       maxRetries: options.maxRetries ?? this.defaults.maxRetries,

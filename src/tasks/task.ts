@@ -12,6 +12,8 @@ export interface TaskInit {
   id: string
   session: string
   module: string
+  /** See TaskInfo.path (set by the scheduler when it queues the task). */
+  path?: string
   input: unknown
   priority: number
   maxRetries: number
@@ -75,6 +77,8 @@ export class Task {
   readonly id: string
   readonly session: string
   readonly module: string
+  /** See TaskInfo.path: set once, by the scheduler as it queues the task. */
+  path?: string
   readonly input: unknown
   readonly priority: number
   readonly maxRetries: number
@@ -126,6 +130,7 @@ export class Task {
     this.id = init.id
     this.session = init.session
     this.module = init.module
+    this.path = init.path
     this.input = init.input
     this.priority = init.priority
     this.maxRetries = init.maxRetries
@@ -255,6 +260,7 @@ export class Task {
       id: this.id,
       session: this.session,
       module: this.module,
+      path: this.path,
       status: this.status,
       priority: this.priority,
       attempts: this.attempts,

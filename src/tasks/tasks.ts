@@ -278,6 +278,8 @@ export class Tasks {
     }
     const key = this.poolKey(String(module))
     this.queuedIn.set(task, key)
+    // what it runs, if not the module it shows (a shipped module's stored copy, a name's file); the journal keeps it as the row's path
+    if (key !== task.module) task.path = key
     const ready = this.readyPools.get(key)
     if (ready != null) { ready.enqueue(task); return }
     this.poolFor(module, options).then(
@@ -298,7 +300,7 @@ export class Tasks {
   }
 
   private async cancelTask (task: Task, reason: string): Promise<void> {
-    const pending = this.pools.get(this.queuedIn.get(task) ?? this.poolKey(task.module))
+    const pending = this.pools.get(this.queuedIn.get(task) ?? this.poolKey(task.path ?? task.module))
     const pool = pending == null ? undefined : await pending.catch(() => undefined)
     if (pool != null) pool.end(task, 'cancelled', reason)
     else task.mark('cancelled', toWireError(new TaskCancelledError(task.id, reason)))

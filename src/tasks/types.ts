@@ -42,8 +42,13 @@ export interface SessionOptions extends Partial<TaskDefaults> {
 export interface TaskInfo {
   id: string
   session: string
-  /** The module that runs it: a path on the owner, or a registered task name. */
+  /**
+   * The module as submitted: a path on the owner, a registered task name, or for a module a member
+   * shipped (`grid task submit FILE`), the file's path on the submitter's machine.
+   */
   module: string
+  /** The file the owner runs, when that is not `module` as it stands: a shipped module's stored copy (`<data-dir>/tasks/modules/…`), a registered name's file, a relative path resolved. */
+  path?: string
   status: TaskStatus
   priority: number
   /** Attempts started so far (a retry is a second attempt); it never goes down, though an attempt its agent stopped uses none of `maxRetries`. */

@@ -17,7 +17,7 @@ import type { CliResult } from './helpers/grid-process.ts'
 const task = (name: string): string => fileURLToPath(new URL(`../fixtures/tasks/${name}`, import.meta.url))
 const AGENT = ['--agent', '--workers', '4', '--cpu', '4', '--memory', '4096']
 
-interface TaskJson { id: string, session: string, status: string, submitter?: string, value?: unknown, error?: { code?: string } }
+interface TaskJson { id: string, session: string, status: string, module?: string, path?: string, submitter?: string, value?: unknown, error?: { code?: string } }
 interface SessionJson { id: string, name: string, closed: boolean, counts: Record<string, number>, tasks: TaskJson[] }
 
 describe('grid task and grid session: real nodes, the CLI end to end', () => {
@@ -184,6 +184,13 @@ describe('grid task and grid session: real nodes, the CLI end to end', () => {
     expect(shown).toMatchObject({ id: session, name: 'batch', closed: false })
     expect(shown.counts).toMatchObject({ completed: 2, running: 1, queued: 0, failed: 0, cancelled: 0 })
     expect(shown.tasks.map(t => t.id).sort()).toEqual([...quick, slow].sort())
+    // a shipped module shows as the file the user gave, not the owner's stored copy (kept as path in --json)
+    const slowTask = shown.tasks.find(t => t.id === slow)!
+    expect(slowTask.module).toBe(task('cooperative.mjs'))
+    expect(slowTask.path).toMatch(/[/]tasks[/]modules[/][0-9a-f]{64}\.mjs$/)
+    const shownTable = await grid$(['session', 'show', session], other)
+    expect(shownTable.stdout).toMatch(new RegExp(`${slow}\\s+running\\s+1\\s+0\\s+${task('cooperative.mjs')}\\n`))
+    expect(shownTable.stdout).not.toContain('tasks/modules')
     // a client sees the counts, but none of these tasks: it submitted none of them
     const asClient = await grid$(['session', 'show', session, '--json', '--name', 'client'], other)
     expect(asClient.code).toBe(1)

@@ -67,7 +67,11 @@ describe('TasksService (the tasks protocol, components stubbed)', () => {
     const module = { kind: 'source', path: '/elsewhere/inc.mjs', sha256: sha256(source), source } as const
     expect(errorCode(await svc.serve(client, { op: 'submit', module }))).toBe('ERR_FORBIDDEN')
     const submitted = await svc.serve(member, { op: 'submit', module })
-    expect(submitted.ok && submitted.task?.module).toBe(join(dataDir, 'tasks', 'modules', `${sha256(source)}.mjs`))
+    // shown as what the submitter gave (grid session show, grid task get); run from the stored copy, its path
+    expect(submitted.ok && submitted.task?.module).toBe('/elsewhere/inc.mjs')
+    expect(submitted.ok && submitted.task?.path).toBe(join(dataDir, 'tasks', 'modules', `${sha256(source)}.mjs`))
+    const shown = await svc.serve(member, { op: 'session-show', id: submitted.ok ? submitted.task!.session : '' })
+    expect(shown.ok && shown.tasks?.find(t => t.id === (submitted.ok ? submitted.id : ''))).toMatchObject({ module: '/elsewhere/inc.mjs', path: join(dataDir, 'tasks', 'modules', `${sha256(source)}.mjs`) })
     expect(await readdir(join(dataDir, 'tasks', 'modules'))).toEqual([`${sha256(source)}.mjs`])
     // what it holds on disk is reported (gridd_task_module_cache_bytes), in whole 4 KiB blocks as its quota counts it
     expect(tasks.overview().moduleCacheBytes).toBe(4096)

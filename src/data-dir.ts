@@ -1,7 +1,7 @@
 import { chmod, chown, mkdir, stat as statOf } from 'node:fs/promises'
 import { homedir } from 'node:os'
-import { isAbsolute, join } from 'node:path'
-import { ConfigError } from './errors.ts'
+import { dirname, isAbsolute, join } from 'node:path'
+import { ConfigError, DataDirError } from './errors.ts'
 import type { Logger } from './logger.ts'
 
 /**
@@ -46,16 +46,36 @@ export async function prepareDataDir (dir: string, log: Logger, access: DataDirA
   }
 }
 
-/** mkdir -p, its failures naming the option to fix (a file in the way was a raw EEXIST stack and exit 1). */
+/** mkdir failures that say the path given cannot be a data dir of this user's: another --data-dir fixes them. */
+const PATH_CODES = new Set(['EEXIST', 'ENOTDIR', 'EACCES', 'EPERM', 'ENAMETOOLONG', 'ELOOP', 'EINVAL'])
+
+/**
+ * mkdir -p, its failures naming the option to fix (a file in the way was a raw EEXIST stack and exit 1) when
+ * the path is at fault; a full, read-only or failing disk (ENOSPC, EROFS, EIO, …) is no usage error: DataDirError.
+ */
 async function makeDir (dir: string, mode: number): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true, mode })
+    await mkdir(dir, { recursive: true, mode }).catch(async (err: unknown) => { await levelByLevel(dir, mode, err) })
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
+    if (code == null || !PATH_CODES.has(code)) throw new DataDirError(dir, { cause: err })
     const why = code === 'EEXIST'
       ? `${dir} exists and is not a directory`
       : code === 'ENOTDIR' ? `cannot create ${dir}: part of its path is a file, not a directory` : `cannot create ${dir}: ${(err as Error).message}`
     throw new ConfigError('dataDir', `${why}; pick another --data-dir`, { cause: err })
+  }
+}
+
+/**
+ * A recursive mkdir fails with ENOENT where it could not make a parent, whatever stopped it (a read-only
+ * filesystem reads as a missing path): made one level at a time again, the real error shows. `err` otherwise.
+ */
+async function levelByLevel (dir: string, mode: number, err: unknown): Promise<void> {
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  const levels: string[] = []
+  for (let at = dir; dirname(at) !== at; at = dirname(at)) levels.unshift(at)
+  for (const level of levels) {
+    await mkdir(level, { mode }).catch((e: unknown) => { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e })
   }
 }
 

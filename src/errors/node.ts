@@ -73,6 +73,21 @@ export class FileLockLostError extends GridError {
   }
 }
 
+export const ERR_DATA_DIR = 'ERR_DATA_DIR'
+/**
+ * The data dir could not be created for a reason outside the path given: the disk is full, the
+ * filesystem read-only or failing (`syscallCode`: ENOSPC, EROFS, EIO, …). Not bad input: the CLI exits 1.
+ */
+export class DataDirError extends GridError {
+  readonly path: string
+  readonly syscallCode: string | undefined
+  constructor (path: string, options: { cause: unknown }) {
+    super(`cannot create the data dir ${path}: ${(options.cause as Error).message}`, ERR_DATA_DIR, options)
+    this.path = path
+    this.syscallCode = (options.cause as NodeJS.ErrnoException).code
+  }
+}
+
 export const ERR_UNSAFE_DEV_CERTS = 'ERR_UNSAFE_DEV_CERTS'
 /**
  * `--dev`'s CA directory in the temp dir (or a file in it) is not this user's

@@ -3,8 +3,11 @@ import { chmod, chown, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { GridFixture, FAST } from './helpers/grid-fixture.ts'
-import { runGrid, startNode } from './helpers/grid-process.ts'
+import { execFile } from 'node:child_process'
+import { GRID_BIN, runGrid, startNode } from './helpers/grid-process.ts'
+import type { CliResult } from './helpers/grid-process.ts'
 import { cleanup } from './helpers/cleanup.ts'
+import { canUnshare } from './helpers/namespaced-agent.ts'
 
 const mode = async (path: string): Promise<number> => (await stat(path)).mode & 0o777
 
@@ -64,6 +67,28 @@ describe('an agent\'s data dir: per user, mode 0700, checked at start', () => {
     const res = await runGrid(['node', '--host', '127.0.0.1', '--port', '0', ...args('--data-dir', dataDir)])
     expect(res.code).toBe(2)
     expect(res.stderr).toContain(`grid: dataDir: ${dataDir} exists and is not a directory; pick another --data-dir`)
+    expect(res.stderr).not.toMatch(/^\s+at /m)
+  })
+
+  /** `grid node ARGS` in a mount namespace of its own where a small tmpfs mounted with `options` is at `mountPoint`. */
+  const onTmpfs = async (mountPoint: string, options: string, nodeArgs: string[]): Promise<CliResult> => await new Promise(resolve => {
+    const script = `mount -t tmpfs -o ${options} tmpfs "${mountPoint}" && exec "$0" "$@"`
+    execFile('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, process.execPath, GRID_BIN, 'node', ...nodeArgs], { timeout: 30_000 }, (err, stdout, stderr) => {
+      resolve({ code: err == null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr })
+    })
+  })
+
+  // a disk that fails is no bad input: exit 2 would tell the user to fix a flag that is right
+  it.skipIf(!canUnshare).each([
+    ['read-only', 'ro,size=64k', 'EROFS'],
+    ['full', 'size=64k,nr_inodes=2', 'ENOSPC']
+  ])('a data dir that cannot be created on a %s filesystem: exit 1 naming the dir and the system error', async (_what, options, code) => {
+    const mountPoint = await mkdtemp(join(base, 'mnt-'))
+    const dataDir = join(mountPoint, 'state', 'node')
+    const res = await onTmpfs(mountPoint, options, ['--host', '127.0.0.1', '--port', '0', ...args('--data-dir', dataDir)])
+    expect(res.code).toBe(1)
+    expect(res.stderr).toContain(`grid: cannot create the data dir ${dataDir}: ${code}`)
+    expect(res.stderr).not.toContain('pick another --data-dir')
     expect(res.stderr).not.toMatch(/^\s+at /m)
   })
 

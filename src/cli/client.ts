@@ -2,7 +2,7 @@ import { createClientLibp2p } from '../transport/libp2p.ts'
 import type { ClientLibp2p } from '../transport/libp2p.ts'
 import { ConfigError, ForbiddenError, PeerUnreachableError } from '../errors.ts'
 import { RemoteError } from '../wire/wire-error.ts'
-import { HTTP_PORTS, notAGridNode } from '../transport/dial-failure.ts'
+import { CLOSED_EARLY_TEXT, HTTP_PORTS, notAGridNode } from '../transport/dial-failure.ts'
 import { createCliLogger } from './logger.ts'
 import { requireTls } from './tls-source.ts'
 import type { TlsFlags } from './tls-source.ts'
@@ -58,7 +58,7 @@ export function explainDialFailure (err: unknown, address: string, certName: str
   const otherwise = notAGridNode(err)
   if (otherwise === 'answers-otherwise') return new ConfigError('--peer', `${address} answers, but not as a grid node (${message}): give the node's --port; ${HTTP_PORTS}`, { cause: err })
   // still "unreachable": a node at its connection limit hangs up too
-  if (otherwise === 'closed-early') return new PeerUnreachableError(address, { cause: err, hint: `it closed the connection before the TLS handshake: is that a grid node's --port? ${HTTP_PORTS}` })
+  if (otherwise === 'closed-early') return new PeerUnreachableError(address, { cause: err, hint: `it ${CLOSED_EARLY_TEXT}: is that a grid node's --port? ${HTTP_PORTS}` })
   if (name === 'UnsupportedProtocolError') {
     return new ConfigError('--peer', `the node at ${address} does not serve this command${hints.unsupported != null ? ` (${hints.unsupported})` : ' (an older gridd, or the feature is off there)'}: ${message}`, { cause: err })
   }

@@ -1,8 +1,9 @@
 /**
  * What a failed dial says about the address when the TCP connection was made but libp2p's negotiation
- * failed before any TLS: libp2p reports only its parser's words ("Missing newline", "Unexpected EOF"),
- * and the usual cause is a `--peer` given a node's HTTP port. Read by the CLI's errors and the seed
- * dialer's warnings.
+ * failed before the TLS handshake completed (before it began, or a reset during it): libp2p reports only
+ * its parser's words ("Missing newline", "Unexpected EOF"), and the usual cause is a `--peer` given a
+ * node's HTTP port. Read by the CLI's errors and the seed dialer's warnings, whose words (CLOSED_EARLY_TEXT)
+ * must hold for both.
  */
 export type NotAGridNode = 'answers-otherwise' | 'closed-early'
 
@@ -19,6 +20,9 @@ export function notAGridNode (err: unknown): NotAGridNode | undefined {
   if (CLOSED_EARLY.test(message)) return 'closed-early'
   return undefined
 }
+
+/** What 'closed-early' says happened: true whether the other side hung up before the TLS handshake or reset it midway. */
+export const CLOSED_EARLY_TEXT = 'closed the connection before the TLS handshake completed'
 
 /** The ports of a grid node that speak HTTP, not libp2p. */
 export const HTTP_PORTS = 'its --api, --metrics, --health and --dashboard ports serve HTTP'

@@ -1,7 +1,7 @@
 import type { Libp2p } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from '../logger.ts'
-import { HTTP_PORTS, notAGridNode } from './dial-failure.ts'
+import { CLOSED_EARLY_TEXT, HTTP_PORTS, notAGridNode } from './dial-failure.ts'
 
 const FIRST_RETRY_MS = 250
 const MAX_RETRY_MS = 10_000
@@ -50,7 +50,7 @@ export class SeedDialer {
           const otherwise = notAGridNode(err)
           const why = otherwise === 'answers-otherwise'
             ? `seed answers, but not as a grid node: is --peer its --port? (${HTTP_PORTS})`
-            : otherwise === 'closed-early' ? `seed closed the connection before the TLS handshake: is --peer a grid node's --port? (${HTTP_PORTS})` : 'seed not reachable yet'
+            : otherwise === 'closed-early' ? `seed ${CLOSED_EARLY_TEXT}: is --peer a grid node's --port? (${HTTP_PORTS})` : 'seed not reachable yet'
           this.log[loud ? 'warn' : 'debug']({ seed: seed.toString(), attempt, err }, `${why}, retrying in ${delay} ms`)
         }
       }

@@ -46,7 +46,7 @@ describe('a node whose seed runs under its own key', () => {
     started.push(b)
     const line = await b.firstLine(l => /seed/.test(l.msg), 15_000)
     expect(line.level, b.output()).toBe(40)
-    expect(line.msg, JSON.stringify(line.err)).toMatch(/^seed (answers, but not as a grid node: is --peer its --port\?|closed the connection before the TLS handshake: is --peer a grid node's --port\?)/)
+    expect(line.msg, JSON.stringify(line.err)).toMatch(/^seed (answers, but not as a grid node: is --peer its --port\?|closed the connection before the TLS handshake completed: is --peer a grid node's --port\?)/)
     expect(line.msg).toMatch(/--metrics/)
   }, 40_000)
 })

@@ -3,7 +3,7 @@ import { createServer } from 'node:http'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import Fastify from 'fastify'
-import { withClient } from '../../../src/cli/client.ts'
+import { explainDialFailure, withClient } from '../../../src/cli/client.ts'
 import { fetchStatus } from '../../../src/control/status.ts'
 import { parsePeerAddress } from '../../../src/transport/address.ts'
 import { ERR_CONFIG, ERR_PEER_UNREACHABLE } from '../../../src/errors.ts'
@@ -33,7 +33,15 @@ describe('--peer at a port that is not a grid node\'s: the CLI says so, not only
     await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
     const address = `127.0.0.1:${(server.address() as AddressInfo).port}`
     const err = await statusError(address)
-    expect(err).toMatchObject({ code: ERR_PEER_UNREACHABLE, message: expect.stringMatching(/before the TLS handshake: is that a grid node's --port\?/) })
+    expect(err).toMatchObject({ code: ERR_PEER_UNREACHABLE, message: expect.stringMatching(/closed the connection before the TLS handshake completed: is that a grid node's --port\?/) })
+  })
+
+  it('a reset during the TLS handshake (libp2p\'s bare "Encryption failed") is told in words true for it too: not "before the TLS handshake"', () => {
+    const reset = Object.assign(new Error('Encryption failed'), { name: 'EncryptionFailedError' })
+    const err = explainDialFailure(reset, '127.0.0.1:4100', 'client')
+    expect(err).toMatchObject({ code: ERR_PEER_UNREACHABLE })
+    expect(err.message).toContain('closed the connection before the TLS handshake completed: is that a grid node\'s --port?')
+    expect(err.message).not.toMatch(/before the TLS handshake:/)
   })
 
   it('nothing listening: "could not reach" with the refusal, and no hint about HTTP ports', async () => {

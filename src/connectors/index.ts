@@ -1,5 +1,5 @@
 export { redisStreamSource } from './redis-stream-source.ts'
 export type { RedisStreamSourceOptions, RedisStreamSinkOptions } from './redis-options.ts'
 export { redisStreamSink } from './redis-stream-sink.ts'
-export type { DurableSource, DurableSink, SourceEntry, SinkItem } from './types.ts'
+export type { DurableSource, DurableSink, SourceEntry, SinkItem, SinkRefusal } from './types.ts'
 export { isDurableSource, isDurableSink, entryOf } from './types.ts'

@@ -3,6 +3,7 @@ import type { DurableSink, SinkItem } from './types.ts'
 import { CLOSE_GRACE_MS, STALL_WARN_MS, closeClient, redisClient, unlessAborted, warnIfSlow } from './redis-client.ts'
 import { ConnectorClosedError } from '../errors.ts'
 import { checkSinkOptions } from './redis-options.ts'
+import { encodeItems } from './sink-encoding.ts'
 import type { RedisStreamSinkOptions } from './redis-options.ts'
 import { RefusalLog } from '../transport/mtls/refusal-log.ts'
 import { resolveLogger } from '../logger.ts'
@@ -36,14 +37,15 @@ end
 return written
 `
 
-type AppendOnce = Redis & { appendOnce: (stream: string, prefix: string, ...args: Array<string | number>) => Promise<number> }
+type AppendOnce = Redis & { appendOnce: (stream: string, prefix: string, ...args: Array<string | number | Uint8Array>) => Promise<number> }
 
 /**
  * A Redis stream the pipeline appends to, idempotently by item id: each
  * entry carries fields `id` and `v` (the encoded value), and an id written
  * once (within `dedupeTtlS`) is never written again. Exactly once by id with
  * a durable source; the ids (under their source's scope, `<in-stream>/<group>/<entry id>[.k]`) are
- * remembered in keys `<stream>:written:<id>`.
+ * remembered in keys `<stream>:written:<id>`. An item whose value `encode` cannot take
+ * is refused alone (write resolves with it, NotSerializableError); the rest are written.
  */
 export function redisStreamSink<T = unknown> (options: RedisStreamSinkOptions): DurableSink<T> & { readonly written: number, readonly skipped: number } {
   checkSinkOptions(options)
@@ -66,16 +68,20 @@ export function redisStreamSink<T = unknown> (options: RedisStreamSinkOptions): 
     async write (items: Array<SinkItem<T>>) {
       if (items.length === 0) return
       if (closing.signal.aborted) throw new ConnectorClosedError('redisStreamSink')
-      const args: Array<string | number> = [ttl, maxLen]
-      for (const item of items) args.push(item.id, encode(item.value))
+      // a value it cannot encode fails that item alone (returned), never the batch: the others are written
+      const { encoded, refused } = encodeItems(items, encode)
+      if (encoded.length === 0) return refused
+      const args: Array<string | number | Uint8Array> = [ttl, maxLen]
+      for (const item of encoded) args.push(item.id, item.text)
       // Redis away or stalled: the write waits for it, however long (the run with it), until close()
       const reply = await unlessAborted(warnIfSlow(redis.appendOnce(stream, prefix, ...args), stallWarnMs, (waitedMs) => {
-        warnings.warn(stream, 'stall', { waitedMs: Math.round(waitedMs), items: items.length }, `Redis has not answered a write for ${Math.round(waitedMs / 1000)} s (paused, cut off, away or overloaded); still waiting`)
+        warnings.warn(stream, 'stall', { waitedMs: Math.round(waitedMs), items: encoded.length }, `Redis has not answered a write for ${Math.round(waitedMs / 1000)} s (paused, cut off, away or overloaded); still waiting`)
       }, closing.signal), closing.signal)
       if (reply === undefined) throw new ConnectorClosedError('redisStreamSink')
       const count = Number(reply)
       written += count
-      skipped += items.length - count
+      skipped += encoded.length - count
+      return refused.length > 0 ? refused : undefined
     },
     async close () {
       // a write still unanswered then (Redis stalled or away) fails: the run is over, its entries stay pending

@@ -51,10 +51,19 @@ export interface SinkItem<T = unknown> {
   value: T
 }
 
+/** An item of a batch the sink cannot take (its value cannot be encoded): that item fails alone. */
+export interface SinkRefusal {
+  /** The item's id, as the sink was given it. */
+  id: string
+  error: Error
+}
+
 /** A queue the pipeline writes to: idempotent by item id, in batches. */
 export interface DurableSink<T = unknown> {
-  /** Writes the items (resolves once they are durable); an item whose id was written before is skipped. A rejection fails the run. */
-  write: (items: Array<SinkItem<T>>) => Promise<void>
+  /** Writes the items (resolves once they are durable); an item whose id was written before is skipped.
+   * It may resolve with the items it refused (a value it cannot encode): each fails alone, reported by
+   * `item:failed` and acknowledged as failed, while the others count as written. A rejection fails the run. */
+  write: (items: Array<SinkItem<T>>) => Promise<void | SinkRefusal[]>
   /** Releases connections; called once by the run when it ends. */
   close: () => Promise<void>
 }

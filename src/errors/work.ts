@@ -218,7 +218,8 @@ export class AddonStartError extends GridError {
 export const ERR_NOT_SERIALIZABLE = 'ERR_NOT_SERIALIZABLE'
 /**
  * An item or result JSON cannot encode (a BigInt, a cycle, nesting past the stack) on its way between an
- * owner and a remote agent, or a result a worker's structured-clone IPC cannot copy (a function, a symbol):
+ * owner and a remote agent, a result a worker's structured-clone IPC cannot copy (a function, a symbol),
+ * or one a durable sink cannot encode:
  * that item fails with it, as its own error; the rest of its batch goes on.
  */
 export class NotSerializableError extends GridError {

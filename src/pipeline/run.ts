@@ -9,7 +9,7 @@ import { SinkLink } from './sink-link.ts'
 import type { Downstream } from './downstream.ts'
 import { resolvePipelineOptions } from './config.ts'
 import type { PipelineOptions } from './config.ts'
-import type { FailedItem, PipelineInit, PipelineSummary, StageSpec, StageStats, StageSummary, UnplaceableStage } from './types.ts'
+import type { Envelope, FailedItem, PipelineInit, PipelineSummary, StageSpec, StageStats, StageSummary, UnplaceableStage } from './types.ts'
 import type { WorkerHandle } from '../owner/worker-handle.ts'
 import type { SpawnOptions } from '../owner/workers.ts'
 import { EqualizerLoop } from '../equalizer/index.ts'
@@ -18,6 +18,8 @@ import type { Logger } from '../logger.ts'
 import { EntryAcks } from './entry-acks.ts'
 import { isDurableSource, isDurableSink } from '../connectors/types.ts'
 import { TroubleLog } from './trouble-log.ts'
+import { toWireError } from '../wire/wire-error.ts'
+import type { WireError } from '../wire/wire-error.ts'
 
 export interface PipelineRunEvents {
   'item:failed': [FailedItem]
@@ -58,6 +60,8 @@ export class PipelineRun<In = unknown, out Out = unknown> extends EventEmitter<P
   private readonly runScope: string
   /** Items inside the pipeline: admitted or fanned out, and not yet delivered, dropped or failed. */
   private outstanding = 0
+  /** Results the durable sink refused (it could not encode them): failed items, beside the stages' own. */
+  private sinkRefused = 0
   private pulled = 0
   private inputEnded = false
   private finished = false
@@ -87,6 +91,8 @@ export class PipelineRun<In = unknown, out Out = unknown> extends EventEmitter<P
     const scope = isDurableSource(source) ? source.scope ?? '' : this.runScope
     this.sink = new SinkLink(this.options.sink, this.options.queueSize, scope, {
       delivered: envelope => { this.outstanding--; this.acks?.settled(envelope.id); this.maybeFinish() },
+      // reported under the last stage, whose result it is; acknowledged as a failed item is, never retried (encoding is no chance event)
+      refused: (envelope, err) => { this.sinkRefused++; this.itemFailed(this.options.stages.at(-1)!.name, envelope, toWireError(err)) },
       failed: err => { this.finish(err) }
     })
     // built from the sink backwards: each stage gets the link after it
@@ -190,13 +196,7 @@ export class PipelineRun<In = unknown, out Out = unknown> extends EventEmitter<P
         this.acks?.resulted(envelope.id, count)
         this.maybeFinish()
       },
-      failed: (envelope, error) => {
-        this.outstanding--
-        this.acks?.settled(envelope.id)
-        this.trouble.itemFailed(stage, envelope.attempts, error)
-        this.notify('item:failed', { id: envelope.id, stage, item: envelope.value, attempts: envelope.attempts, error })
-        this.maybeFinish()
-      },
+      failed: (envelope, error) => { this.itemFailed(stage, envelope, error) },
       workerLost: (handle, detail) => {
         this.trouble.workerLost(stage, handle.id, handle.agentId, detail)
         this.notify('worker:lost', { stage, workerId: handle.id, agentId: handle.agentId, detail })
@@ -205,6 +205,15 @@ export class PipelineRun<In = unknown, out Out = unknown> extends EventEmitter<P
       unplaceable: report => { this.notify('stage:unplaceable', report) },
       cannotStart: err => { this.finish(err) }
     }
+  }
+
+  /** An item failed for good: reported, its entry acknowledged (not redelivered forever). */
+  private itemFailed (stage: string, envelope: Envelope, error: WireError): void {
+    this.outstanding--
+    this.acks?.settled(envelope.id)
+    this.trouble.itemFailed(stage, envelope.attempts, error)
+    this.notify('item:failed', { id: envelope.id, stage, item: envelope.value, attempts: envelope.attempts, error })
+    this.maybeFinish()
   }
 
   /**
@@ -280,7 +289,7 @@ export class PipelineRun<In = unknown, out Out = unknown> extends EventEmitter<P
     return {
       in: this.pulled,
       out: this.sink.delivered,
-      failed: stages.reduce((n, s) => n + s.failed, 0),
+      failed: stages.reduce((n, s) => n + s.failed, this.sinkRefused),
       retried: stages.reduce((n, s) => n + s.retried, 0),
       duplicatesSuppressed: this.stages.reduce((n, s) => n + s.lateResults, 0),
       durationMs: Math.round(performance.now() - this.startedAt),

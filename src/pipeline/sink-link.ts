@@ -7,6 +7,8 @@ import { Fifo } from './fifo.ts'
 export interface SinkEvents {
   /** The sink resolved for one item: it is done. */
   delivered: (envelope: Envelope) => void
+  /** A durable sink refused this item alone (a value it cannot encode): it fails, the rest go on. */
+  refused: (envelope: Envelope, err: Error) => void
   /** The sink threw: the run fails with it. */
   failed: (err: Error) => void
 }
@@ -70,9 +72,14 @@ export class SinkLink implements Downstream {
       if (isDurableSink(sink)) {
         while (this.queue.length > 0 && !this.closed) {
           const batch = this.queue.takeAll()
-          await sink.write(batch.map(e => ({ id: this.scope + e.id, value: e.value })))
+          const refusals = await sink.write(batch.map(e => ({ id: this.scope + e.id, value: e.value })))
           if (this.closed) return
-          for (const envelope of batch) this.deliver(envelope)
+          const refused = new Map(Array.isArray(refusals) ? refusals.map(r => [r.id, r.error]) : [])
+          for (const envelope of batch) {
+            const err = refused.get(this.scope + envelope.id)
+            if (err == null) this.deliver(envelope)
+            else this.refuse(envelope, err)
+          }
         }
         return
       }
@@ -86,6 +93,11 @@ export class SinkLink implements Downstream {
     } finally {
       this.draining = false
     }
+  }
+
+  private refuse (envelope: Envelope, err: Error): void {
+    this.events.refused(envelope, err instanceof Error ? err : new Error(String(err)))
+    if (this.room() > 0) this.waiters.wake()
   }
 
   private deliver (envelope: Envelope): void {

@@ -40,6 +40,25 @@ describe('redisStreamSource and redisStreamSink against a real Redis', () => {
     expect(await pendingCount(redis, 'src-ack-race', 'g')).toBe(0)
   })
 
+  it('a sink write refuses an item it cannot encode alone and writes the rest of the batch', async () => {
+    const sink = redisStreamSink({ url: redisServer.url, stream: 'sink-encode' })
+    const custom = redisStreamSink({ url: redisServer.url, stream: 'sink-encode', encode: value => { if (value === 'bad') throw new Error('no'); return String(value) } })
+    try {
+      const refused = await sink.write([{ id: 'a', value: 1 }, { id: 'b', value: { total: 10n } }, { id: 'c', value: 3 }])
+      expect(refused?.map(r => [r.id, (r.error as { code?: string }).code])).toEqual([['b', 'ERR_NOT_SERIALIZABLE']])
+      const refusedToo = await custom.write([{ id: 'd', value: 'bad' }, { id: 'e', value: 'fine' }])
+      expect(refusedToo?.map(r => r.id)).toEqual(['d'])
+      // a batch of nothing it can encode makes no round trip and writes nothing
+      expect((await sink.write([{ id: 'f', value: 1n }]))?.map(r => r.id)).toEqual(['f'])
+      const entries = await redis.xrange('sink-encode', '-', '+')
+      expect(entries.map(([, fields]) => fields)).toEqual([['id', 'a', 'v', '1'], ['id', 'c', 'v', '3'], ['id', 'e', 'v', 'fine']])
+      expect([sink.written, sink.skipped, custom.written]).toEqual([2, 0, 1])
+    } finally {
+      await sink.close()
+      await custom.close()
+    }
+  })
+
   it('a sink whose dedupe time Redis cannot take is refused at once: its script appended, failed to mark the id, and each retry appended again', async () => {
     for (const dedupeTtlS of [0, 1.5, -1, Number.NaN]) {
       let sink: ReturnType<typeof redisStreamSink> | undefined

@@ -2,7 +2,8 @@ import { describe, it, expect } from 'vitest'
 import { getEventListeners } from 'node:events'
 import { PipelineRun } from '../../../src/pipeline/run.ts'
 import type { PipelineGrid } from '../../../src/pipeline/run.ts'
-import type { PipelineInit } from '../../../src/pipeline/types.ts'
+import type { FailedItem, PipelineInit } from '../../../src/pipeline/types.ts'
+import { encodeItems } from '../../../src/connectors/sink-encoding.ts'
 import type { DurableSink, DurableSource, SinkItem, SourceEntry } from '../../../src/connectors/types.ts'
 import { EntryAcks } from '../../../src/pipeline/entry-acks.ts'
 import { FakeWorker, silent } from './fake-worker.ts'
@@ -175,6 +176,32 @@ describe('a pipeline with a durable source and sink', () => {
     const pushedIds = sink.items.filter(i => String(i.value).startsWith('pushed')).map(i => i.id)
     expect(pushedIds).toHaveLength(2)
     expect(new Set(pushedIds).size).toBe(2)
+  })
+
+  it('a result the durable sink cannot encode fails that item alone; the rest of its batch is written and every entry acked', async () => {
+    // a local worker's structured-clone IPC carries 1n to the owner intact; JSON.stringify throws on it
+    const source = memorySource(6)
+    const written: SinkItem[] = []
+    // encodes as redisStreamSink does (the same helper), with a custom encode that refuses 4
+    const sink: DurableSink = {
+      async write (items) {
+        await new Promise(resolve => setTimeout(resolve, 1))
+        const { encoded, refused } = encodeItems(items, value => { if (value === 4) throw new Error('no fours'); return JSON.stringify(value) })
+        written.push(...encoded.map(e => ({ id: e.id, value: e.text })))
+        return refused
+      },
+      async close () {}
+    }
+    const run = start({ source, stages: [{ name: 'sum', module: 's.mjs' }], sink, equalize: false }, grid({ sum: n => n === 2 ? { v: 1n } : n }))
+    const failed: FailedItem[] = []
+    run.on('item:failed', f => failed.push(f))
+    const summary = await run.done
+    expect(summary).toMatchObject({ in: 6, out: 4, failed: 2 })
+    expect(failed.map(f => [f.id, f.stage, f.error.code])).toEqual([['e2', 'sum', 'ERR_NOT_SERIALIZABLE'], ['e4', 'sum', 'ERR_NOT_SERIALIZABLE']])
+    expect(failed[1]!.error.message).toContain('no fours')
+    expect(written.map(i => i.id)).toEqual(['e1', 'e3', 'e5', 'e6'])
+    // acknowledged as failed items are: a run reading the entries again would fail them again, for ever
+    expect(source.acked.sort()).toEqual(['e1', 'e2', 'e3', 'e4', 'e5', 'e6'])
   })
 
   it('a sink failure fails the run and acks nothing of what it did not write; the connectors are closed', async () => {

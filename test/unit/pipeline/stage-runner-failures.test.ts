@@ -289,7 +289,7 @@ describe('StageRunner handing results on', () => {
 
   it('a fan-out of 300,000 values reaches the sink whole (a spread of them into the queue overflowed the stack)', async () => {
     let delivered = 0
-    const sink = new SinkLink(() => { delivered++ }, 256, '', { delivered: () => {}, failed: err => { throw err } })
+    const sink = new SinkLink(() => { delivered++ }, 256, '', { delivered: () => {}, refused: (_, err) => { throw err }, failed: err => { throw err } })
     const { stage, resulted, failed } = stageInFront(sink, () => Array.from({ length: 300_000 }, (_, i) => i))
     const unhandled = await unhandledDuring(async () => {
       stage.start()

@@ -1,0 +1,34 @@
+import { it, expect, onTestFinished } from 'vitest'
+import { fileURLToPath } from 'node:url'
+import { Redis } from 'ioredis'
+import { GridNode, redisStreamSink, redisStreamSource } from '../../src/index.ts'
+import type { FailedItem } from '../../src/pipeline/types.ts'
+import { ERR_NOT_SERIALIZABLE } from '../../src/errors.ts'
+import { startRedis } from './helpers/redis-server.ts'
+import { pendingCount } from './helpers/streams.ts'
+
+const stage = (name: string): string => fileURLToPath(new URL(`../fixtures/stages/${name}`, import.meta.url))
+
+// A dev node is its own agent: its worker answers over structured-clone IPC, which carries 1n to the owner
+// intact, where the sink's JSON cannot encode it. That one result failed the whole batch and the run, its
+// entries left pending: a deployment read them again and failed the same way on every relaunch.
+it('a result a local worker carries but the sink cannot encode fails that item alone; the rest is written, every entry acked', async () => {
+  const redisServer = await startRedis()
+  const redis = new Redis(redisServer.url, { protocol: 2 })
+  onTestFinished(async () => { redis.disconnect(); await redisServer.stop() })
+  const node = await GridNode.start({ dev: true, host: '127.0.0.1', port: 0, agent: { workers: 1 } })
+  onTestFinished(async () => { await node.stop() })
+  for (const value of ['a', 'big', 'b']) await redis.xadd('enc-in', '*', 'v', JSON.stringify(value))
+
+  const source = redisStreamSource({ url: redisServer.url, stream: 'enc-in', group: 'g', endWhenEmpty: true })
+  const run = node.pipeline('encode', { source, stages: [{ name: 's', module: stage('bigint.mjs'), minWorkers: 1, maxWorkers: 1 }], sink: redisStreamSink({ url: redisServer.url, stream: 'enc-out' }), equalize: false })
+  const failed: FailedItem[] = []
+  run.on('item:failed', f => failed.push(f))
+  const summary = await run.done
+  expect(summary).toMatchObject({ in: 3, out: 2, failed: 1 })
+  expect(failed.map(f => [f.stage, f.item, f.error.code])).toEqual([['s', 1n, ERR_NOT_SERIALIZABLE]])
+  const written = await redis.xrange('enc-out', '-', '+')
+  expect(written.map(([, fields]) => fields[3]).sort()).toEqual(['"a"', '"b"'])
+  expect(source.acked).toBe(3)
+  expect(await pendingCount(redis, 'enc-in', 'g')).toBe(0)
+}, 30_000)

@@ -43,6 +43,8 @@ export class StagePlacement {
   private deadlineTimer?: NodeJS.Timeout
   /** Since when (epoch ms) placement has been failing; undefined while it works. */
   private failingSince?: number
+  /** Since when (epoch ms) the stage has had no worker while placement fails: `timeoutMs` runs from here. */
+  private workerlessSince?: number
   private reportedAt = Number.NEGATIVE_INFINITY
   private why?: string
   private lastError?: Error
@@ -73,6 +75,11 @@ export class StagePlacement {
     this.wanted -= cancelled
     if (this.wanted === 0) this.settled('cancelled')
     return cancelled
+  }
+
+  /** The stage lost a worker: if that was its last while placement fails, the deadline's clock starts now. */
+  workerGone (): void {
+    if (this.failingSince != null && !this.closed) this.watchWorkerless()
   }
 
   close (): void {
@@ -121,13 +128,8 @@ export class StagePlacement {
       ? (shortfalls.length === 0 ? 'no agents in the grid' : shortfalls.map(s => `${s.agentId} lacks ${s.lacks.join(', ')}`).join('; '))
       : err.message
     const now = Date.now()
-    if (this.failingSince == null) {
-      this.failingSince = now
-      if (this.init.timeoutMs != null) {
-        this.deadlineTimer = setTimeout(() => { this.checkDeadline() }, this.init.timeoutMs)
-        this.deadlineTimer.unref()
-      }
-    }
+    this.failingSince ??= now
+    this.watchWorkerless()
     this.checkDeadline()
     if (now - this.reportedAt < UNPLACEABLE_REPORT_MS || this.closed) return
     this.reportedAt = now
@@ -135,10 +137,27 @@ export class StagePlacement {
     this.init.unplaceable({ stage: this.init.stage, reason: this.why, shortfalls })
   }
 
+  /**
+   * Starts the deadline's clock when the stage has no worker (it stops if one runs again): timed from the
+   * start of the trouble instead, a stage whose one worker died ten minutes into it failed the run at once.
+   */
+  private watchWorkerless (): void {
+    if (this.init.running() > 0) {
+      this.workerlessSince = undefined
+      clearTimeout(this.deadlineTimer)
+      return
+    }
+    if (this.workerlessSince != null) return
+    this.workerlessSince = Date.now()
+    if (this.init.timeoutMs == null) return
+    this.deadlineTimer = setTimeout(() => { this.checkDeadline() }, this.init.timeoutMs)
+    this.deadlineTimer.unref()
+  }
+
   /** Fails the run once the stage has had no worker and no placement for `timeoutMs`. */
   private checkDeadline (): void {
-    if (this.init.timeoutMs == null || this.failingSince == null || this.closed || this.lastError == null) return
-    if (Date.now() - this.failingSince >= this.init.timeoutMs && this.init.running() === 0) this.init.failed(this.lastError)
+    if (this.init.timeoutMs == null || this.workerlessSince == null || this.closed || this.lastError == null) return
+    if (Date.now() - this.workerlessSince >= this.init.timeoutMs && this.init.running() === 0) this.init.failed(this.lastError)
   }
 
   /** Placement works again, or nothing is wanted any more: the episode is over. */
@@ -150,6 +169,7 @@ export class StagePlacement {
     if (this.failingSince == null) return
     this.init.log.info({ stage: this.init.stage, afterMs: Date.now() - this.failingSince }, how === 'placed' ? 'stage placed again' : 'stage wants no more workers')
     this.failingSince = undefined
+    this.workerlessSince = undefined
     this.why = undefined
     this.lastError = undefined
     this.reportedAt = Number.NEGATIVE_INFINITY

@@ -371,6 +371,7 @@ export class StageRunner implements Downstream, EqualizedStage {
     slot.dead = true
     this.endBusy(slot)
     this.slots.delete(slot.handle.id)
+    this.placement.workerGone()
     const detail = exit.error?.message ?? `code ${exit.code} signal ${exit.signal}`
     if (!this.closed && slot.inflight.size > 0) {
       // a handle that ended without settling its items: they go back now (last first, so the queue keeps

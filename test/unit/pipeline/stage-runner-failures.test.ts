@@ -214,6 +214,24 @@ describe('StageRunner with stub workers: crashes, placement, scaling down', () =
     expect(events.timedOut[0]).toBeInstanceOf(NoCapacityError)
   })
 
+  it('placementTimeoutMs runs from when the stage lost its last worker, not from the start of the placement trouble', async () => {
+    vi.useFakeTimers()
+    // minWorkers 2 on a grid that fits one: placement fails from the start, while one worker runs
+    let placed = 0
+    const { stage, events, workers } = harness({ spec: { minWorkers: 2 }, placementTimeoutMs: 60_000, placement: () => placed++ >= 1 ? new NoCapacityError([]) : undefined })
+    stage.start()
+    await vi.advanceTimersByTimeAsync(10 * 60_000)
+    expect(stage.stats()).toMatchObject({ workers: 1, unplaceable: 'no agents in the grid' })
+    // ten minutes in, the one worker's agent dies: the stage has no worker from now on
+    workers[0]!.lose()
+    await vi.advanceTimersByTimeAsync(55_000)
+    expect(stage.stats().workers).toBe(0)
+    expect(events.timedOut).toEqual([])
+    await vi.advanceTimersByTimeAsync(6000)
+    expect(events.timedOut).toHaveLength(1)
+    expect(events.timedOut[0]).toBeInstanceOf(NoCapacityError)
+  })
+
   it('scaling down gives up pending placements first, then drains the emptiest workers, never below minWorkers', async () => {
     const { stage, workers } = harness({ spec: { minWorkers: 1, maxWorkers: 8 }, behaviour: hold })
     stage.start()

@@ -15,8 +15,8 @@ export interface PlacementInit {
   stage: string
   /** Places one worker (NoCapacityError: nothing has room). */
   spawn: (signal: AbortSignal) => Promise<WorkerHandle>
-  /** A worker was placed; the stage takes it. */
-  placed: (handle: WorkerHandle) => void
+  /** A worker was placed; the stage takes it (`owed`: a scale-down gave it up while it was spawning: drain it). */
+  placed: (handle: WorkerHandle, owed: boolean) => void
   /** Workers the stage has running now. */
   running: () => number
   /** A wanted worker cannot be placed: once per episode, then at most every 30 s. */
@@ -39,6 +39,10 @@ export class StagePlacement {
   private readonly abort = new AbortController()
   private wanted = 0
   private spawning = 0
+  /** Spawns under way that a scale-down gave up (they cannot be aborted), at most `spawning`: the next to
+   * land is drained, the next to fail is dropped, not tried again (retried, it would be placed only to be
+   * drained, reported unplaceable meanwhile, and fail the run at `timeoutMs` for a worker nobody wants). */
+  private owed = 0
   private retryTimer?: NodeJS.Timeout
   private deadlineTimer?: NodeJS.Timeout
   /** Since when (epoch ms) placement has been failing; undefined while it works. */
@@ -54,9 +58,9 @@ export class StagePlacement {
     this.init = init
   }
 
-  /** Workers wanted and not running yet (spawning, or waiting to retry). */
+  /** Workers wanted and not running yet (spawning, or waiting to retry), not counting those owed to a drain. */
   get pending (): number {
-    return this.wanted
+    return this.wanted - this.owed
   }
 
   /** Why placement is failing now; undefined while it works. */
@@ -65,8 +69,18 @@ export class StagePlacement {
   }
 
   want (count: number): void {
-    this.wanted += Math.max(0, count)
+    // spawns owed to a drain are taken back first: their workers stay
+    const kept = Math.min(Math.max(0, count), this.owed)
+    this.owed -= kept
+    this.wanted += Math.max(0, count) - kept
     this.pump()
+  }
+
+  /** Gives up to `count` spawns under way up (see `owed`); returns how many. */
+  owe (count: number): number {
+    const owed = Math.max(0, Math.min(count, this.spawning - this.owed))
+    this.owed += owed
+    return owed
   }
 
   /** Gives up to `count` wanted workers up (not ones already spawning); returns how many. */
@@ -102,15 +116,24 @@ export class StagePlacement {
     } catch (err) {
       this.spawning--
       if (this.closed) return
+      if (this.owed > 0) {
+        // a worker the stage gave up: not tried again
+        this.owed--
+        this.wanted--
+        if (this.wanted === 0) this.settled('cancelled')
+        return
+      }
       if (FATAL_CODES.has((err as GridError).code) && this.init.running() === 0) this.init.failed(err as Error)
       else this.failed(err as Error)
       return
     }
     this.spawning--
     this.wanted--
+    const owed = this.owed > 0
+    if (owed) this.owed--
     this.backoff.reset()
     this.settled('placed')
-    this.init.placed(handle)
+    this.init.placed(handle, owed)
     // the grid has room again: the others waiting on the backoff try now
     clearTimeout(this.retryTimer)
     this.retryTimer = undefined

@@ -57,8 +57,6 @@ export class StageRunner implements Downstream, EqualizedStage {
   private nextTicket = 0
   private closed = false
   private awaitingRoom = false
-  /** Workers to drain as they land: a scale-down found them still being placed (see `scale`). */
-  private owed = 0
   /** Workers that ended in their setup since an item last completed here (see SETUP_FAILURES_TO_FAIL). */
   private setupFailures = 0
   // cumulative counters, written here only (the equalizer reads them through `sample`)
@@ -93,7 +91,7 @@ export class StageRunner implements Downstream, EqualizedStage {
     this.placement = new StagePlacement({
       stage: spec.name,
       spawn: async signal => await init.spawn(spec, signal),
-      placed: handle => { this.add(handle) },
+      placed: (handle, owed) => { this.add(handle, owed) },
       running: () => this.workers,
       unplaceable: report => { this.events.unplaceable(report) },
       failed: err => { this.events.cannotStart(err) },
@@ -184,27 +182,24 @@ export class StageRunner implements Downstream, EqualizedStage {
   /** The equalizer's decision: grow by placing workers, or drain (pending placements go first). */
   scale (delta: number): void {
     this.counts.decisions++
-    this.owed = Math.min(this.owed, this.placement.pending)
     if (delta > 0) {
-      // a drain still owed is given up first: those spawns' workers stay
-      const kept = Math.min(delta, this.owed)
-      this.owed -= kept
-      if (delta > kept) this.placement.want(delta - kept)
+      this.placement.want(delta)
       return
     }
     const removable = Math.max(0, this.workers + this.coming - this.minWorkers)
     const count = Math.min(-delta, removable)
     const cancelled = this.placement.cancel(count)
     // spawns already under way cannot be given up, and the running workers never go below the floor for
-    // them (should those spawns fail, the stage would be left short): their workers are drained as they land
+    // them (should those spawns fail, the stage would be left short): their workers are drained as they land,
+    // and one that fails is not tried again
     const now = Math.min(count - cancelled, Math.max(0, this.workers - this.minWorkers))
-    this.owed += count - cancelled - now
+    this.placement.owe(count - cancelled - now)
     this.drain(now)
   }
 
   /** Workers being placed that the stage still wants (not owed to a drain). */
   private get coming (): number {
-    return Math.max(0, this.placement.pending - this.owed)
+    return this.placement.pending
   }
 
   /**
@@ -234,17 +229,15 @@ export class StageRunner implements Downstream, EqualizedStage {
     await Promise.allSettled([...this.slots.values()].map(async s => await s.handle.kill()))
   }
 
-  private add (handle: WorkerHandle): void {
+  /** A worker placed; `owed`: a scale-down came while it was being placed. */
+  private add (handle: WorkerHandle, owed: boolean): void {
     if (this.closed) { void handle.kill(); return }
     const slot: Slot = { handle, inflight: new Map(), draining: false, dead: false, exclusive: false, stuck: 0 }
     this.slots.set(handle.id, slot)
     this.counts.maxWorkers = Math.max(this.counts.maxWorkers, this.workers)
     void handle.exited.then(exit => { this.onExit(slot, exit) }).catch((err: unknown) => { this.log.error({ err, worker: handle.id }, 'handling a worker\'s exit failed') })
-    if (this.owed > 0) {
-      // a scale-down came while it was being placed: drained now, before it takes an item
-      this.owed--
-      if (this.workers > this.minWorkers) this.drain(1, slot)
-    }
+    // drained now, before it takes an item (kept if the stage fell to its floor meanwhile)
+    if (owed && this.workers > this.minWorkers) this.drain(1, slot)
     this.dispatch()
   }
 

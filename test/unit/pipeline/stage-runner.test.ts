@@ -1,6 +1,6 @@
 import { describe, it, expect, afterEach, vi } from 'vitest'
 import { StageRunner } from '../../../src/pipeline/stage-runner.ts'
-import { ERR_STAGE_SETUP } from '../../../src/errors.ts'
+import { ERR_STAGE_SETUP, NoCapacityError } from '../../../src/errors.ts'
 import { toWireError } from '../../../src/wire/wire-error.ts'
 import { envelopes, flush } from './fake-worker.ts'
 import { harness, hold } from './stage-runner-harness.ts'
@@ -151,6 +151,31 @@ describe('StageRunner with stub workers', () => {
       await flush()
       if (k < 2) stage.accept(envelopes(`x${k}`))
     }
+    expect(events.timedOut).toEqual([])
+  })
+
+  it('a spawn under way that a scale-down gave up and that then fails is dropped, not retried for ever (nor failing the run at placementTimeoutMs)', async () => {
+    vi.useFakeTimers()
+    // the grid fits one worker: the second spawn takes 300 ms, then finds no room
+    const { stage, events, spawns, workers } = harness({
+      spec: { minWorkers: 0, maxWorkers: 4 },
+      placementTimeoutMs: 3000,
+      spawnGate: async () => { if (spawns() > 1) await new Promise(resolve => setTimeout(resolve, 300)) },
+      placement: () => spawns() > 1 ? new NoCapacityError([]) : undefined
+    })
+    stage.start()
+    stage.scale(1)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(workers).toHaveLength(1)
+    stage.scale(1)
+    await vi.advanceTimersByTimeAsync(100)
+    // while the second is under way the stage wants neither
+    stage.scale(-2)
+    await vi.advanceTimersByTimeAsync(20_000)
+    expect(spawns()).toBe(2)
+    expect(stage.stats().unplaceable).toBeUndefined()
+    expect(stage.sample(performance.now())).toMatchObject({ workers: 0, starting: 0 })
+    expect(events.unplaceable).toEqual([])
     expect(events.timedOut).toEqual([])
   })
 })

@@ -2,7 +2,8 @@ import * as v from 'valibot'
 import type { DurableSink, DurableSource, redisStreamSink, redisStreamSource } from '../connectors/index.ts'
 import type { PipelineInit, StageSpec } from '../pipeline/types.ts'
 import type { Logger } from '../logger.ts'
-import { DefinitionError } from '../errors.ts'
+import { ConfigError, DefinitionError } from '../errors.ts'
+import { resolvePipelineOptions } from '../pipeline/config.ts'
 import { MAX_TIMEOUT_MS } from '../checks/values.ts'
 
 /** The connectors a definition gets from the member that runs it (a definition imports nothing of gridd). */
@@ -105,7 +106,25 @@ export function checkDefinition (exports: unknown, file: string): PipelineDefini
     const path = v.getDotPath(issue)
     throw new DefinitionError(file, `${path == null ? 'default export' : path}: ${readable(issue)}`)
   }
+  checkAsTheRunWill(value as PipelineDefinition, file)
   return value as PipelineDefinition
+}
+
+/**
+ * The run's own validation (resolvePipelineOptions), the modules stood in for: what the run refuses
+ * (`maxWorkers: 0`, minWorkers over maxWorkers, `windowMs: 0`, a window over maxWindow) is refused at
+ * deploy, not by every launch of the deployment for ever. One source of the rules, so the two cannot drift.
+ */
+function checkAsTheRunWill (definition: PipelineDefinition, file: string): void {
+  try {
+    resolvePipelineOptions({ ...definition.options, stages: definition.stages.map(stage => ({ ...stage, module: 'stage.mjs' })), sink: () => {} })
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    // named as the definition names it: stages[0].maxWorkers -> stages.0.maxWorkers, windowMs -> options.windowMs
+    const stage = /^stages\[(\d+)\]/.exec(err.option)
+    const path = stage != null ? err.option.replace(stage[0], `stages.${stage[1]}`) : `options.${err.option}`
+    throw new DefinitionError(file, `${path}: ${err.message.slice(err.option.length + 2)}`, { cause: err })
+  }
 }
 
 /** valibot's words for a key missing or unknown ("Invalid key: Expected never but received …") in the terms the options use. */

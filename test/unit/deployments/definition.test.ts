@@ -32,7 +32,15 @@ describe('checkDefinition: the default export of a deployment file', () => {
     // a typo in resources asked for nothing: the stage was placed as if it needed one slot
     [{ default: { ...good, stages: [{ name: 'a', module: './a.mjs', resources: { cpus: 4 } }] } }, /stages\.0\.resources\.cpus: unknown option \(known: cpu, memoryMb\)$/],
     [{ default: { ...good, stages: [{ name: 'a', module: './a.mjs', itemTimeoutMs: Number.POSITIVE_INFINITY }] } }, /stages\.0\.itemTimeoutMs/],
-    [{ default: { ...good, stages: [{ name: 'a', module: './a.mjs', itemTimeoutMs: 1e12 }] } }, /stages\.0\.itemTimeoutMs/]
+    [{ default: { ...good, stages: [{ name: 'a', module: './a.mjs', itemTimeoutMs: 1e12 }] } }, /stages\.0\.itemTimeoutMs/],
+    // what the run refuses is refused at deploy: deployed, it failed every launch for ever
+    [{ default: { ...good, stages: [{ name: 'a', module: './a.mjs', maxWorkers: 0 }] } }, /stages\.0\.maxWorkers: must be an integer from 1 to/],
+    [{ default: { ...good, stages: [{ name: 'a', module: './a.mjs', minWorkers: 3, maxWorkers: 2 }] } }, /stages\.0\.maxWorkers: must be >= minWorkers \(3\)$/],
+    [{ default: { ...good, stages: [{ name: 'a', module: './a.mjs', latencyObjectiveMs: 0 }] } }, /stages\.0\.latencyObjectiveMs: must be a positive number/],
+    [{ default: { ...good, options: { windowMs: 0 } } }, /options\.windowMs: must be a positive number/],
+    [{ default: { ...good, options: { drainMs: 0 } } }, /options\.drainMs: must be a positive number/],
+    [{ default: { ...good, options: { placementTimeoutMs: 0 } } }, /options\.placementTimeoutMs: must be a positive number/],
+    [{ default: { ...good, options: { window: 32, maxWindow: 16 } } }, /options\.maxWindow: must be >= window \(32\)$/]
   ])('refuses %j, naming the problem (ERR_DEFINITION)', (exports, message) => {
     let thrown: unknown
     try { checkDefinition(exports, '/srv/p.mjs') } catch (err) { thrown = err }

@@ -4,7 +4,9 @@ import type { WorkerExit } from '../worker/ipc.ts'
 import { toWireError } from '../wire/wire-error.ts'
 import type { EqualizedStage, StageRates, StageSample } from '../equalizer/index.ts'
 import type { Logger } from '../logger.ts'
-import { SETUP_FAILURES_TO_FAIL, afterError, exitError } from './item-retry.ts'
+import { afterError, exitError } from './item-retry.ts'
+import { SetupWatch } from './setup-watch.ts'
+import { RemoteError } from '../errors.ts'
 import { leastLoaded } from './worker-slot.ts'
 import type { Slot } from './worker-slot.ts'
 import { workerGone } from '../owner/worker-handle.ts'
@@ -57,8 +59,8 @@ export class StageRunner implements Downstream, EqualizedStage {
   private nextTicket = 0
   private closed = false
   private awaitingRoom = false
-  /** Workers that ended in their setup since an item last completed here (see SETUP_FAILURES_TO_FAIL). */
-  private setupFailures = 0
+  /** Workers that ended in their setup since one was heard from. */
+  private readonly setup = new SetupWatch()
   // cumulative counters, written here only (the equalizer reads them through `sample`)
   private arrivals = 0
   private busyMs = 0
@@ -157,7 +159,7 @@ export class StageRunner implements Downstream, EqualizedStage {
       waiting,
       inFlight,
       workers: this.workers,
-      starting: this.coming
+      starting: this.placement.pending
     }
   }
 
@@ -186,7 +188,7 @@ export class StageRunner implements Downstream, EqualizedStage {
       this.placement.want(delta)
       return
     }
-    const removable = Math.max(0, this.workers + this.coming - this.minWorkers)
+    const removable = Math.max(0, this.workers + this.placement.pending - this.minWorkers)
     const count = Math.min(-delta, removable)
     const cancelled = this.placement.cancel(count)
     // spawns already under way cannot be given up, and the running workers never go below the floor for
@@ -195,11 +197,6 @@ export class StageRunner implements Downstream, EqualizedStage {
     const now = Math.min(count - cancelled, Math.max(0, this.workers - this.minWorkers))
     this.placement.owe(count - cancelled - now)
     this.drain(now)
-  }
-
-  /** Workers being placed that the stage still wants (not owed to a drain). */
-  private get coming (): number {
-    return this.placement.pending
   }
 
   /**
@@ -278,6 +275,8 @@ export class StageRunner implements Downstream, EqualizedStage {
     slot.inflight.set(ticket, envelope)
     envelope.attempts++
     const options = this.timeouts?.options(slot, ticket, slot.inflight.size <= this.concurrency)
+    const started = options?.onStart
+    if (options != null) options.onStart = () => { if (this.setup.heard(slot)) this.keepFloor(); started?.() }
     // nobody holds this promise: what throws while settling is logged, never an unhandled rejection
     // an attempt that timed out fails with that once it is over, whatever it answered: only then may it run again
     slot.handle.process(envelope.value, options).then(
@@ -306,9 +305,9 @@ export class StageRunner implements Downstream, EqualizedStage {
 
   private onResult (slot: Slot, ticket: number, result: unknown): void {
     if (this.closed) return
+    if (this.setup.heard(slot)) this.keepFloor()
     const envelope = this.settle(slot, ticket)
     if (envelope == null) { this.late++; return }
-    this.setupFailures = 0
     this.handOn(envelope, result)
     this.dispatch()
   }
@@ -331,6 +330,8 @@ export class StageRunner implements Downstream, EqualizedStage {
   private onError (slot: Slot, ticket: number, err: Error): void {
     // a closed stage's workers are being killed: what they drop is the run's end, not a failure
     if (this.closed) return
+    // the stage's own error: the item ran, so the worker's setup works
+    if (err instanceof RemoteError && this.setup.heard(slot)) this.keepFloor()
     const envelope = this.settle(slot, ticket)
     if (envelope == null) return
     if (workerGone(err) != null) slot.dead = true
@@ -377,15 +378,19 @@ export class StageRunner implements Downstream, EqualizedStage {
     // a worker the owner killed for a timed-out item is no trouble of the grid's: replaced, not reported lost
     if (slot.killedForTimeout !== true) this.events.workerLost(slot.handle, detail)
     if (this.closed) return
-    if (exit.setupFailed === true && ++this.setupFailures >= SETUP_FAILURES_TO_FAIL) {
+    if (exit.setupFailed === true && this.setup.failed(this.slots.values()) === 'fail') {
       // the stage's own code fails before any item: its items would wait (they never ran, so no attempt
       // counts) while worker after worker starts and fails; the run fails with the stage's error instead
       this.events.cannotStart(exitError(slot.handle, exit))
       return
     }
-    // keep the floor; the equalizer decides the rest
+    this.keepFloor()
+  }
+
+  /** Keeps the floor (the equalizer decides the rest), but not onto failing setups while a worker heard from runs (SetupWatch). */
+  private keepFloor (): void {
     const missing = this.minWorkers - this.workers - this.placement.pending
-    if (missing <= 0) return
+    if (missing <= 0 || this.setup.holding(this.slots.values())) return
     this.events.respawning(this.minWorkers, missing)
     this.placement.want(missing)
   }

@@ -14,6 +14,8 @@ export interface Slot {
   stuck: number
   /** Killed by the owner for an item that went on past itemTimeoutMs: its other items are not to blame, nor is the worker lost. */
   killedForTimeout?: boolean
+  /** It answered an item or started one: its setup works (see SetupWatch). */
+  heard?: boolean
   busySince?: number
   /** When the item it runs now started (as the owner sees it): the worker that started first frees first. */
   headSince?: number

@@ -1,6 +1,6 @@
 import { describe, it, expect, afterEach, vi } from 'vitest'
 import { StageRunner } from '../../../src/pipeline/stage-runner.ts'
-import { ERR_STAGE_SETUP, NoCapacityError } from '../../../src/errors.ts'
+import { ERR_STAGE_SETUP, NoCapacityError, RemoteError } from '../../../src/errors.ts'
 import { toWireError } from '../../../src/wire/wire-error.ts'
 import { envelopes, flush } from './fake-worker.ts'
 import { harness, hold } from './stage-runner-harness.ts'
@@ -134,6 +134,74 @@ describe('StageRunner with stub workers', () => {
     expect(events.failed).toEqual([])
     // no fourth worker for a stage whose code fails before any item
     expect(workers).toHaveLength(3)
+  })
+
+  it('setups failing (one bad agent) do not fail the run while a worker heard from runs a long item; once none is left, they do', async () => {
+    const { stage, events, workers } = harness({ spec: { minWorkers: 1, maxWorkers: 8 }, behaviour: hold })
+    stage.start()
+    await flush()
+    stage.accept(envelopes('quick', 'long'))
+    const healthy = workers[0]!
+    // it answers 'quick': its setup works; 'long' runs on
+    healthy.release()
+    await flush()
+    stage.scale(3)
+    await flush()
+    expect(workers).toHaveLength(4)
+    for (const worker of workers.slice(1)) worker.failSetup()
+    await flush()
+    expect(events.timedOut).toEqual([])
+    expect(stage.sample(performance.now())).toMatchObject({ workers: 1, starting: 0 })
+    // the healthy worker gone, its item runs on a new worker, whose setup failing too fails the run
+    healthy.crash()
+    await flush()
+    expect(workers).toHaveLength(5)
+    workers.at(-1)!.failSetup()
+    await flush()
+    expect(events.timedOut).toHaveLength(1)
+    expect(events.timedOut[0]).toMatchObject({ code: ERR_STAGE_SETUP })
+  })
+
+  it('after three failed setups beside a worker heard from, the floor is not respawned onto them until a worker is heard from again', async () => {
+    const { stage, events, workers } = harness({ spec: { minWorkers: 2 }, behaviour: hold })
+    stage.start()
+    await flush()
+    stage.accept(envelopes('quick', 'long'))
+    const healthy = workers.find(w => w.held.length > 0)!
+    healthy.release()
+    await flush()
+    for (let k = 0; k < 3; k++) {
+      workers.filter(w => w !== healthy).at(-1)!.failSetup()
+      await flush()
+    }
+    // two respawned, the third failure holds the floor: no fork loop onto the failing setups
+    expect(workers).toHaveLength(4)
+    expect(stage.sample(performance.now())).toMatchObject({ workers: 1, starting: 0 })
+    // 'long', given back by each failed worker, runs on the healthy one now; its answer restores the floor
+    expect(healthy.held.map(c => c.item)).toEqual(['long'])
+    healthy.release()
+    await flush()
+    expect(workers).toHaveLength(5)
+    expect(events.timedOut).toEqual([])
+  })
+
+  it('a worker whose item throws the stage\'s own error is heard from too: the setup count starts over', async () => {
+    const { stage, events, workers } = harness({ spec: { minWorkers: 1 }, behaviour: hold, maxAttempts: 10 })
+    stage.start()
+    await flush()
+    stage.accept(envelopes('a'))
+    for (let k = 0; k < 3; k++) {
+      workers.at(-1)!.failSetup()
+      await flush()
+      workers.at(-1)!.failSetup()
+      await flush()
+      // the third worker runs the item, which throws: its setup works; then its agent stops it
+      workers.at(-1)!.held.shift()!.reject(new RemoteError({ name: 'Error', message: 'bad row' }))
+      await flush()
+      workers.at(-1)!.stop()
+      await flush()
+    }
+    expect(events.timedOut).toEqual([])
   })
 
   it('a setup failure is forgotten once an item completes: only failures in a row fail the run', async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
 import { DeploymentRunner } from '../../../src/deployments/runner.ts'
+import { connectorsFor } from '../../../src/deployments/definition.ts'
 import { DeploymentStore } from '../../../src/deployments/store.ts'
 import { CodeStore } from '../../../src/deployments/code-store.ts'
 import { DEPLOYMENTS_CHANNEL } from '../../../src/deployments/types.ts'
@@ -20,7 +21,12 @@ interface Run { peer: string, token: number, cancelled: boolean }
 
 describe('DeploymentRunner: one owner per deployment over replicas of the deployments channel (fake clock)', () => {
   let dir: string
-  beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'gridd-runner-')) })
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gridd-runner-'))
+    // a run's start imports the connectors (ioredis) the first time: loaded here, so advance's 300 ms of real
+    // time for the runs' async starts are not spent on it (a loaded machine took longer, and a test failed)
+    await connectorsFor(log)
+  })
   afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
 
   function grid () {

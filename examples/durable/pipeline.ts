@@ -25,7 +25,9 @@ const definition: PipelineDefinition = {
     { name: 'price', module: './price.ts', minWorkers: 1 }
   ],
   // idempotent by item id: a replay after a takeover writes nothing twice
-  sink: (ctx) => ctx.connectors.redisStreamSink({ url: params(ctx).redis, stream: params(ctx).out })
+  sink: (ctx) => ctx.connectors.redisStreamSink({ url: params(ctx).redis, stream: params(ctx).out }),
+  // an order that fails its attempts is written here (what failed, where, why) before its entry is acknowledged
+  deadLetter: (ctx) => ctx.connectors.redisStreamSink({ url: params(ctx).redis, stream: `${params(ctx).out}:failed` })
 }
 
 export default definition

@@ -53,6 +53,8 @@ export interface PipelineDefinition<In = unknown, Out = unknown> {
   source: (ctx: DefinitionContext) => DurableSource<In> | Iterable<In> | AsyncIterable<In> | Promise<DurableSource<In>>
   stages: Array<Omit<StageSpec, 'module'> & { module: string | URL }>
   sink: (ctx: DefinitionContext) => DurableSink<Out> | ((result: Out, id: string) => unknown) | Promise<DurableSink<Out>>
+  /** Makes the run's `deadLetter` (see PipelineInit: a function, or a DurableSink such as `ctx.connectors.redisStreamSink` to a stream of its own): each item that failed for good goes there, and its entry is acknowledged only once it is. */
+  deadLetter?: (ctx: DefinitionContext) => NonNullable<PipelineInit['deadLetter']> | Promise<NonNullable<PipelineInit['deadLetter']>>
   options?: DefinitionOptions
 }
 
@@ -87,12 +89,13 @@ const optionsSchema = v.strictObject({
   equalize: v.optional(v.boolean()),
   placementTimeoutMs: v.optional(positive)
 })
-void (optionsSchema.entries satisfies Record<Exclude<keyof PipelineInit, 'source' | 'stages' | 'sink' | 'signal'>, unknown>)
+void (optionsSchema.entries satisfies Record<Exclude<keyof PipelineInit, 'source' | 'stages' | 'sink' | 'deadLetter' | 'signal'>, unknown>)
 const fn = v.custom<(...args: never[]) => unknown>(f => typeof f === 'function', 'must be a function (ctx) => …')
 const definitionSchema = v.strictObject({
   source: fn,
   stages: v.pipe(v.array(stageSchema), v.minLength(1, 'needs at least one stage'), v.maxLength(32), v.check(s => new Set(s.map(x => x.name)).size === s.length, 'stage names must differ')),
   sink: fn,
+  deadLetter: v.optional(fn),
   options: v.optional(optionsSchema)
 })
 

@@ -7,6 +7,7 @@ import type { DefinitionContext } from './definition.ts'
 import type { CodeStore } from './code-store.ts'
 import type { Deployment, Progress, RunState } from './types.ts'
 import { DefinitionError } from '../errors.ts'
+import { isDurableSink } from '../connectors/types.ts'
 
 export interface RunSlotDeps {
   self: string
@@ -91,9 +92,12 @@ export class RunSlot {
       built.push(closerOf(source))
       const sink = await definition.sink(ctx)
       built.push(closerOf(sink))
+      const deadLetter = await definition.deadLetter?.(ctx)
+      built.push(closerOf(deadLetter))
+      if (deadLetter != null && typeof deadLetter !== 'function' && !isDurableSink(deadLetter)) throw new DefinitionError(label, 'deadLetter(ctx) must return a function (failure) => … or a DurableSink')
       if (this.abort.signal.aborted) throw new Error('stopped while starting')
       const stages = definition.stages.map((s, i) => ({ ...s, module: stageFiles[i]! }))
-      const run = this.deps.pipeline(d.name, { ...definition.options, source, stages, sink, signal: this.abort.signal } as PipelineInit)
+      const run = this.deps.pipeline(d.name, { ...definition.options, source, stages, sink, deadLetter, signal: this.abort.signal } as PipelineInit)
       built.length = 0
       this.run = run
       this.state = 'running'

@@ -181,6 +181,20 @@ export class PipelineCancelledError extends GridError {
   }
 }
 
+export const ERR_DEAD_LETTER = 'ERR_DEAD_LETTER'
+/**
+ * A pipeline's `deadLetter` threw or rejected for an item that failed for good (its cause), or fell more
+ * than MAX_PENDING_DEAD_LETTERS items behind: the run fails, as when its sink rejects, and the item's
+ * entry is not acknowledged, so a durable source reads it again.
+ */
+export class DeadLetterError extends GridError {
+  readonly itemId: string
+  constructor (pipeline: string, itemId: string, detail: string, options?: { cause?: unknown }) {
+    super(`pipeline "${pipeline}": deadLetter failed for item ${itemId}: ${detail}${causeText(options?.cause)}`, ERR_DEAD_LETTER, { ...options, retryable: true })
+    this.itemId = itemId
+  }
+}
+
 export const ERR_CONNECTOR_CLOSED = 'ERR_CONNECTOR_CLOSED'
 /** A durable connector's command still waiting for its queue (Redis away or stalled) when the connector was closed. */
 export class ConnectorClosedError extends GridError {

@@ -22,7 +22,7 @@ export const PIPELINE_DEFAULTS = {
 
 const PIPELINE_KEYS: KnownKeys<PipelineInit> = {
   source: true, stages: true, sink: true, maxAttempts: true, window: true, minWindow: true, maxWindow: true, windowMs: true, queueSize: true,
-  equalizeMs: true, drainMs: true, scaleDownAfterMs: true, utilization: true, equalize: true, placementTimeoutMs: true, signal: true
+  equalizeMs: true, drainMs: true, scaleDownAfterMs: true, utilization: true, equalize: true, placementTimeoutMs: true, deadLetter: true, signal: true
 }
 
 const STAGE_KEYS: KnownKeys<StageSpec> = {
@@ -35,8 +35,9 @@ export const STAGE_DEFAULTS = { minWorkers: 1, maxWorkers: 64, concurrency: 1, s
 export type ResolvedStage = StageSpec & Required<Pick<StageSpec, 'minWorkers' | 'maxWorkers' | 'concurrency' | 'spareWorkers'>>
 
 /** A pipeline's options with every default filled in and every value checked: read by the run, its stages and its equalizer. */
-export interface PipelineOptions extends Required<Omit<PipelineInit, 'source' | 'stages' | 'signal' | 'placementTimeoutMs'>> {
+export interface PipelineOptions extends Required<Omit<PipelineInit, 'source' | 'stages' | 'signal' | 'placementTimeoutMs' | 'deadLetter'>> {
   source?: PipelineInit['source']
+  deadLetter?: PipelineInit['deadLetter']
   stages: ResolvedStage[]
   signal?: AbortSignal
   placementTimeoutMs?: number
@@ -63,6 +64,7 @@ export function resolvePipelineOptions (init: PipelineInit): PipelineOptions {
   if (init.scaleDownAfterMs != null && !(init.scaleDownAfterMs >= 0)) throw new ConfigError('scaleDownAfterMs', `must be >= 0, got ${String(init.scaleDownAfterMs)}`)
   if (init.utilization != null && !(init.utilization > 0 && init.utilization <= 1)) throw new ConfigError('utilization', `must be in (0, 1], got ${String(init.utilization)}`)
   if (init.equalize != null && typeof init.equalize !== 'boolean') throw new ConfigError('equalize', `must be a boolean, got ${String(init.equalize)}`)
+  if (init.deadLetter != null && typeof init.deadLetter !== 'function' && !isDurableSink(init.deadLetter)) throw new ConfigError('deadLetter', 'must be a function or a DurableSink')
   return {
     source: init.source,
     stages: resolveStages(init.stages),
@@ -79,6 +81,7 @@ export function resolvePipelineOptions (init: PipelineInit): PipelineOptions {
     utilization: init.utilization ?? PIPELINE_DEFAULTS.utilization,
     equalize: init.equalize ?? PIPELINE_DEFAULTS.equalize,
     placementTimeoutMs: checkOptional('placementTimeoutMs', positiveNumber, init.placementTimeoutMs),
+    deadLetter: init.deadLetter,
     signal: init.signal
   }
 }

@@ -16,6 +16,7 @@ import { EqualizerLoop } from '../equalizer/index.ts'
 import { ConfigError, PipelineCancelledError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { EntryAcks } from './entry-acks.ts'
+import { DeadLetters } from './dead-letters.ts'
 import { isDurableSource, isDurableSink } from '../connectors/types.ts'
 import { TroubleLog } from './trouble-log.ts'
 import { toWireError } from '../wire/wire-error.ts'
@@ -54,6 +55,7 @@ export class PipelineRun<In = unknown, out Out = unknown> extends EventEmitter<P
   private readonly equalizer?: EqualizerLoop
   /** With a durable source: its entries with items inside, acknowledged as they empty. */
   private readonly acks?: EntryAcks
+  private readonly deadLetters?: DeadLetters
   private readonly reading = new AbortController()
   private readonly log: Logger
   /** This run's own scope, `run-<random>/`: a durable sink's for a source that is not durable, and pushed items' beside a durable one. */
@@ -89,6 +91,10 @@ export class PipelineRun<In = unknown, out Out = unknown> extends EventEmitter<P
     // (its items are numbered 1, 2, … in every run: without it a second run into one sink wrote nothing)
     this.runScope = `run-${randomBytes(6).toString('hex')}/`
     const scope = isDurableSource(source) ? source.scope ?? '' : this.runScope
+    const deadLetter = this.options.deadLetter
+    if (deadLetter != null) {
+      this.deadLetters = new DeadLetters(name, deadLetter, scope, { settled: id => { this.failedSettled(id) }, failed: err => { this.finish(err) } })
+    }
     this.sink = new SinkLink(this.options.sink, this.options.queueSize, scope, {
       delivered: envelope => { this.outstanding--; this.acks?.settled(envelope.id); this.maybeFinish() },
       // reported under the last stage, whose result it is; acknowledged as a failed item is, never retried (encoding is no chance event)
@@ -209,10 +215,18 @@ export class PipelineRun<In = unknown, out Out = unknown> extends EventEmitter<P
 
   /** An item failed for good: reported, its entry acknowledged (not redelivered forever). */
   private itemFailed (stage: string, envelope: Envelope, error: WireError): void {
-    this.outstanding--
-    this.acks?.settled(envelope.id)
     this.trouble.itemFailed(stage, envelope.attempts, error)
-    this.notify('item:failed', { id: envelope.id, stage, item: envelope.value, attempts: envelope.attempts, error })
+    const failure: FailedItem = { id: envelope.id, stage, item: envelope.value, attempts: envelope.attempts, error }
+    this.notify('item:failed', failure)
+    // with a deadLetter, done (and acknowledged) only once it has the item
+    if (this.deadLetters != null) this.deadLetters.take(failure)
+    else this.failedSettled(envelope.id)
+  }
+
+  private failedSettled (id: string): void {
+    if (this.finished) return
+    this.outstanding--
+    this.acks?.settled(id)
     this.maybeFinish()
   }
 
@@ -279,6 +293,7 @@ export class PipelineRun<In = unknown, out Out = unknown> extends EventEmitter<P
     const closing: Array<Promise<void>> = []
     if (isDurableSource(source)) closing.push(source.close())
     if (isDurableSink(sink)) closing.push(sink.close())
+    if (isDurableSink(this.options.deadLetter)) closing.push(this.options.deadLetter.close())
     for (const result of await Promise.allSettled(closing)) {
       if (result.status === 'rejected') this.log.warn({ err: result.reason }, 'closing a connector failed')
     }

@@ -77,6 +77,12 @@ export interface PipelineInit<In = unknown, Out = unknown> {
   /** A stage with no worker that cannot be placed for this long fails the run (`done` rejects with
    * NoCapacityError). Default: wait for an agent however long it takes. */
   placementTimeoutMs?: number
+  /** Where each item that failed for good goes (after `item:failed`): a function called with it, or a
+   * `DurableSink` (`redisStreamSink` to a stream of its own) it is written to by id, as `FailedItem`, and
+   * closed with the run. The item counts as done, and its entry is acknowledged (a durable source), only
+   * once that resolves; if it throws or rejects, the run fails (`DeadLetterError`) and the entry stays
+   * pending, to be read again. Calls run side by side, at most 1,024 pending. Default: none. */
+  deadLetter?: ((failure: FailedItem) => unknown) | DurableSink<unknown>
   signal?: AbortSignal
 }
 

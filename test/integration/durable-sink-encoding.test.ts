@@ -32,3 +32,27 @@ it('a result a local worker carries but the sink cannot encode fails that item a
   expect(source.acked).toBe(3)
   expect(await pendingCount(redis, 'enc-in', 'g')).toBe(0)
 }, 30_000)
+
+// Dead letters through a real Redis: a failed item is written to a stream of its own before its entry is
+// acknowledged (a listener of item:failed could not hold the XACK back); one whose item JSON cannot encode
+// (the 1n above) is written without it, saying why.
+it('a redisStreamSink as deadLetter gets each failed item before its entry is acked, an unencodable item written without it', async () => {
+  const redisServer = await startRedis()
+  const redis = new Redis(redisServer.url, { protocol: 2 })
+  onTestFinished(async () => { redis.disconnect(); await redisServer.stop() })
+  const node = await GridNode.start({ dev: true, host: '127.0.0.1', port: 0, agent: { workers: 1 } })
+  onTestFinished(async () => { await node.stop() })
+  for (const value of ['a', 'big', 'b']) await redis.xadd('dl-in', '*', 'v', JSON.stringify(value))
+
+  const source = redisStreamSource({ url: redisServer.url, stream: 'dl-in', group: 'g', endWhenEmpty: true })
+  const deadLetter = redisStreamSink({ url: redisServer.url, stream: 'dl-failed' })
+  const run = node.pipeline('dead-letters', { source, stages: [{ name: 's', module: stage('bigint.mjs'), minWorkers: 1, maxWorkers: 1 }], sink: redisStreamSink({ url: redisServer.url, stream: 'dl-out' }), deadLetter, equalize: false })
+  const summary = await run.done
+  expect(summary).toMatchObject({ in: 3, out: 2, failed: 1 })
+  const failed = await redis.xrange('dl-failed', '-', '+')
+  expect(failed).toHaveLength(1)
+  const record = JSON.parse(failed[0]![1][3]!) as Record<string, unknown>
+  expect(record).toMatchObject({ stage: 's', item: null, itemNotWritten: expect.stringContaining('BigInt'), error: { code: ERR_NOT_SERIALIZABLE } })
+  expect(source.acked).toBe(3)
+  expect(await pendingCount(redis, 'dl-in', 'g')).toBe(0)
+}, 30_000)

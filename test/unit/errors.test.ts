@@ -58,6 +58,7 @@ const samples: Record<string, errors.GridError> = {
   NoCapacityError: new errors.NoCapacityError([]),
   PoisonItemError: new errors.PoisonItemError(new errors.WorkerExitedError('w-1', 'signal SIGKILL')),
   PipelineCancelledError: new errors.PipelineCancelledError('p'),
+  DeadLetterError: new errors.DeadLetterError('p', 'e7', 'it threw', { cause: new Error('store down') }),
   ItemTimeoutError: new errors.ItemTimeoutError('s', 500),
   ConnectorClosedError: new errors.ConnectorClosedError('redisStreamSink'),
   AddonExistsError: new errors.AddonExistsError('a'),

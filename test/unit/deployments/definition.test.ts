@@ -24,7 +24,7 @@ describe('checkDefinition: the default export of a deployment file', () => {
     [{ default: { sorce: good.source, stages: good.stages, sink: good.sink } }, /: source: missing \(needed: source, stages, sink\)$/],
     [{ default: { ...good, stages: [{ name: 'a' }] } }, /stages\.0\.module: missing \(needed: name, module\)$/],
     [{ default: { ...good, options: { maxAttempt: 2 } } }, /options\.maxAttempt: unknown option \(known: maxAttempts,/],
-    [{ default: { ...good, option: { maxAttempts: 3 } } }, /: option: unknown option \(known: source, stages, sink, options\)$/],
+    [{ default: { ...good, option: { maxAttempts: 3 } } }, /: option: unknown option \(known: source, stages, sink, deadLetter, options\)$/],
     // a known key of the wrong type is said so, not "unknown option"
     [{ default: { ...good, stages: [{ name: 'a', module: './a.mjs', resources: 5 }] } }, /stages\.0\.resources: Invalid type: Expected Object but received 5$/],
     [{ default: { ...good, options: 5 } }, /: options: Invalid type: Expected Object but received 5$/],

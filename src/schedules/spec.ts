@@ -3,6 +3,7 @@ import { Cron } from 'croner'
 import { scheduleSpecSchema, MAX_INPUT_BYTES } from './types.ts'
 import type { Schedule } from './types.ts'
 import { ConfigError } from '../errors.ts'
+import { runAfterInZone } from './cron-runs.ts'
 
 /**
  * A stored schedule from what a caller sent: schema-checked (valibot), the cron
@@ -93,12 +94,17 @@ export function ticksBetween (schedule: Schedule, after: number, upTo: number, m
     for (let t = first; t <= last; t += every) ticks.push(t)
     return ticks
   }
+  return cronTicks(schedule, after, upTo, max)
+}
+
+/** The cron ticks in `(after, upTo]`, walked forward (walking back would need a reverse cron), the latest `max` kept. */
+function cronTicks (schedule: Schedule, after: number, upTo: number, max: number): number[] {
   const ticks: number[] = []
-  // walk back from upTo would need a reverse cron; walk forward, keeping the latest `max`
   let cursor = after
   for (let guard = 0; guard < 100_000; guard++) {
     const next = cronRunAfter(schedule, cursor)
-    if (next == null || next > upTo) break
+    // a run at or before the cursor would be one fired already, or before the schedule was made
+    if (next == null || next <= cursor || next > upTo) break
     ticks.push(next)
     if (ticks.length > max) ticks.shift()
     cursor = next
@@ -113,7 +119,7 @@ export function nextTick (schedule: Schedule, after: number): number | undefined
 }
 
 /**
- * The first run of a cron schedule after `after`. A firer asks for each schedule it holds at every step
+ * The first run of a cron schedule after `after` (in its zone across DST: see runAfterInZone). A firer asks for each schedule it holds at every step
  * (100 ms), of a schedule parsed anew from the channel; croner takes 0.2-0.5 ms to answer (a parse fills a
  * 10,000-year table, a run is searched for through time-zone conversions), so 512 schedules took most of
  * each step. Its answer holds until `after` reaches `next`: no run lies between.
@@ -122,7 +128,13 @@ function cronRunAfter (schedule: Schedule, after: number): number | undefined {
   const key = `${schedule.id}\n${schedule.timezone}\n${schedule.cron!}`
   const known = knownRuns.get(key)
   if (known != null && after >= known.after && (known.next == null || after < known.next)) return known.next
-  const next = cronOf(schedule).nextRun(new Date(after))?.getTime()
+  let next: number | undefined
+  try {
+    next = runAfterInZone(schedule.cron!, schedule.timezone, after)
+  } catch (err) {
+    // a pattern or zone written past the API (makeSchedule refuses them)
+    throw new ConfigError('schedule.cron', `${(err as Error).message}`)
+  }
   knownRuns.delete(key)
   if (knownRuns.size >= MAX_KNOWN_RUNS) knownRuns.delete(knownRuns.keys().next().value!)
   knownRuns.set(key, { after, next })

@@ -14,8 +14,8 @@ const log = pino({ level: 'silent' })
 const PEERS = ['A', 'B', 'C']
 
 /** Three firers on one fake clock over replicas whose gossip is delivered every step (except to and from the paused). */
-function grid (spec: Record<string, unknown>, init: { maxCatchup?: number } = {}) {
-  let now = 1_000_000
+function grid (spec: Record<string, unknown>, { start = 1_000_000, ...init }: { maxCatchup?: number, start?: number } = {}) {
+  let now = start
   const clock = (): number => now
   const replicas = new ReplicaSet(SCHEDULES_CHANNEL, PEERS, clock)
   const fired: Array<{ peer: string, tick: number }> = []
@@ -129,6 +129,16 @@ describe('Firer (three replicas, fake clock)', () => {
       else if (maxCatchup === 100) expect(old.length).toBeGreaterThanOrEqual((resumedAt - 5000 - lastBefore) / 1000 - 1 - 2)
       else expect(old.length).toBeLessThanOrEqual(10)
     }
+  })
+
+  it('a cron schedule made inside the repeated hour (autumn DST) fires no tick dated before it was made', () => {
+    // 01:10Z on 2025-10-26 is 02:10 in Paris for the second time; croner answered the first pass's 02:15 (00:15Z),
+    // and the firer fired 00:10Z-00:55Z at once, ticks an hour older than the schedule
+    const createdAt = Date.parse('2025-10-26T01:10:00Z')
+    const g = grid({ id: 'dst', cron: '0 */5 * * * *', timezone: 'Europe/Paris' }, { start: createdAt })
+    g.advance(10 * 60_000)
+    expect(g.fired.filter(f => f.tick <= createdAt)).toEqual([])
+    expect([...perTick(g.fired).entries()]).toEqual([[createdAt + 300_000, 1], [createdAt + 600_000, 1]])
   })
 
   it('a schedule no one can parse (written by a member past the API) is skipped; the others fire', () => {

@@ -74,4 +74,46 @@ describe('ticksBetween / nextTick', () => {
     expect(new Date(next).toISOString()).toBe('2026-01-11T01:30:00.000Z')
     expect(ticksBetween(paris, Date.UTC(2026, 0, 1), Date.UTC(2026, 0, 31), 2).map(t => new Date(t).toISOString())).toEqual(['2026-01-29T01:30:00.000Z', '2026-01-30T01:30:00.000Z'])
   })
+
+  const at = (iso: string): number => Date.parse(iso)
+  const isos = (ticks: number[]): string[] => ticks.map(t => new Date(t).toISOString().slice(11, 16))
+  let made = 0
+  const cron = (pattern: string, timezone: string) => makeSchedule({ ...base, id: `dst${made++}`, cron: pattern, timezone }, 'a', at('2025-01-01T00:00:00Z'))
+
+  it('inside a repeated hour (autumn DST) every tick is after `after`, and the next run is not in the past', () => {
+    // 01:09:55Z on 2025-10-26 is 02:09:55 in Paris for the second time: croner answers the first pass's times
+    const s = cron('0 */5 * * * *', 'Europe/Paris')
+    const after = at('2025-10-26T01:09:55Z')
+    const upTo = at('2025-10-26T01:10:00Z')
+    const ticks = ticksBetween(s, after, upTo, 10)
+    expect(ticks.every(t => t > after && t <= upTo)).toBe(true)
+    expect(isos(ticks)).toEqual(['01:10'])
+    expect(nextTick(s, at('2025-10-26T01:02:23Z'))).toBe(at('2025-10-26T01:05:00Z'))
+    // a fixed-hour pattern runs once there (the first pass): asked from the second pass, its next run is tomorrow
+    expect(new Date(nextTick(cron('*/5 2 * * *', 'Europe/Paris'), at('2025-10-26T01:02:00Z'))!).toISOString()).toBe('2025-10-27T01:00:00.000Z')
+    expect(nextTick(cron('0,30 2,3 * * *', 'Europe/Paris'), at('2025-10-26T01:10:00Z'))).toBe(at('2025-10-26T02:00:00Z'))
+  })
+
+  it('a pattern with a wildcard or step hour runs through the repeated hour by elapsed time, as in UTC', () => {
+    const after = at('2025-10-26T00:40:00Z')
+    const upTo = at('2025-10-26T02:20:00Z')
+    expect(ticksBetween(cron('0 */5 * * * *', 'UTC'), after, upTo, 100)).toHaveLength(20)
+    expect(ticksBetween(cron('0 */5 * * * *', 'Europe/Paris'), after, upTo, 100)).toEqual(ticksBetween(cron('0 */5 * * * *', 'UTC'), after, upTo, 100))
+    expect(isos(ticksBetween(cron('0 * * * *', 'Europe/Paris'), at('2025-10-25T23:30:00Z'), at('2025-10-26T03:00:00Z'), 100))).toEqual(['00:00', '01:00', '02:00', '03:00'])
+    expect(isos(ticksBetween(cron('@hourly', 'Europe/Paris'), at('2025-10-25T23:30:00Z'), at('2025-10-26T03:00:00Z'), 100))).toEqual(['00:00', '01:00', '02:00', '03:00'])
+    expect(isos(ticksBetween(cron('*/30 * * * *', 'America/New_York'), at('2025-11-02T04:50:00Z'), at('2025-11-02T07:20:00Z'), 100))).toEqual(['05:00', '05:30', '06:00', '06:30', '07:00'])
+    // a step hour matches both passes of 02:00 (00:00Z and 01:00Z)
+    expect(isos(ticksBetween(cron('0 */2 * * *', 'Europe/Paris'), at('2025-10-25T21:00:00Z'), at('2025-10-26T04:00:00Z'), 100))).toEqual(['22:00', '00:00', '01:00', '03:00'])
+    // a fixed hour runs once: 02:00-02:40 in Paris at the first pass only
+    expect(isos(ticksBetween(cron('*/20 2 * * *', 'Europe/Paris'), at('2025-10-25T23:00:00Z'), at('2025-10-26T03:00:00Z'), 100))).toEqual(['00:00', '00:20', '00:40'])
+  })
+
+  it('in a skipped hour (spring DST) a wildcard hour goes on by elapsed time; a fixed-hour run there runs once, an hour later', () => {
+    // 02:00-03:00 in Paris does not exist on 2025-03-30 (01:00Z is 03:00 CEST)
+    expect(isos(ticksBetween(cron('*/20 * * * *', 'Europe/Paris'), at('2025-03-30T00:10:00Z'), at('2025-03-30T01:50:00Z'), 100))).toEqual(['00:20', '00:40', '01:00', '01:20', '01:40'])
+    // 02:00 does not exist that day: the step hour's next run is 04:00 CEST
+    expect(isos(ticksBetween(cron('0 */2 * * *', 'Europe/Paris'), at('2025-03-29T22:30:00Z'), at('2025-03-30T02:00:00Z'), 100))).toEqual(['23:00', '02:00'])
+    // croner's rule, kept: 02:15 and 02:45 are missing, 02:15 runs at 03:15 CEST, 02:45 not at all
+    expect(ticksBetween(cron('15,45 2 * * *', 'Europe/Paris'), at('2025-03-29T12:00:00Z'), at('2025-03-31T12:00:00Z'), 100).map(t => new Date(t).toISOString())).toEqual(['2025-03-30T01:15:00.000Z', '2025-03-31T00:15:00.000Z', '2025-03-31T00:45:00.000Z'])
+  })
 })

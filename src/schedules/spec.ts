@@ -82,7 +82,10 @@ const MAX_KNOWN_RUNS = 8192
 /**
  * The ticks (scheduled times, ms) of `schedule` in `(after, upTo]`, the latest
  * `max` of them at most. `everyMs` ticks are multiples of it counted from the
- * epoch, so every node computes the same ones whenever it looks.
+ * epoch, so every node computes the same ones whenever it looks. A cron walk
+ * starts `max` seconds before `upTo` (cron ticks are whole seconds, so no more
+ * than `max` lie there), and further back only while it finds fewer: a per-second
+ * pattern caught up after an hour is not 3,600 steps on the firer's event loop.
  */
 export function ticksBetween (schedule: Schedule, after: number, upTo: number, max: number): number[] {
   if (upTo <= after || max <= 0) return []
@@ -94,10 +97,15 @@ export function ticksBetween (schedule: Schedule, after: number, upTo: number, m
     for (let t = first; t <= last; t += every) ticks.push(t)
     return ticks
   }
-  return cronTicks(schedule, after, upTo, max)
+  // walking back from upTo would need a reverse cron; walk forward from ever earlier starts
+  for (let span = max * 1000; ; span *= 4) {
+    const from = Math.max(after, upTo - span)
+    const ticks = cronTicks(schedule, from, upTo, max)
+    if (ticks.length >= max || from === after) return ticks
+  }
 }
 
-/** The cron ticks in `(after, upTo]`, walked forward (walking back would need a reverse cron), the latest `max` kept. */
+/** The cron ticks in `(after, upTo]`, walked forward, the latest `max` kept. */
 function cronTicks (schedule: Schedule, after: number, upTo: number, max: number): number[] {
   const ticks: number[] = []
   let cursor = after

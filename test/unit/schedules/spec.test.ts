@@ -116,4 +116,23 @@ describe('ticksBetween / nextTick', () => {
     // croner's rule, kept: 02:15 and 02:45 are missing, 02:15 runs at 03:15 CEST, 02:45 not at all
     expect(ticksBetween(cron('15,45 2 * * *', 'Europe/Paris'), at('2025-03-29T12:00:00Z'), at('2025-03-31T12:00:00Z'), 100).map(t => new Date(t).toISOString())).toEqual(['2025-03-30T01:15:00.000Z', '2025-03-31T00:15:00.000Z', '2025-03-31T00:45:00.000Z'])
   })
+
+  it('catching up a per-second pattern after an hour walks back from upTo, not 3,600 steps from `after`', () => {
+    const s = cron('* * * * * *', 'Europe/Paris')
+    const upTo = at('2025-06-01T12:00:00Z')
+    const nextRun = vi.spyOn(Cron.prototype, 'nextRun')
+    try {
+      expect(ticksBetween(s, upTo - 3600_000, upTo, 10)).toEqual(Array.from({ length: 10 }, (_, i) => upTo - 9000 + i * 1000))
+      expect(nextRun.mock.calls.length).toBeLessThan(100)
+      // the same with a fixed hour range (croner in the zone: about 0.3 ms a call)
+      nextRun.mockClear()
+      expect(ticksBetween(cron('* * 0-23 * * *', 'Europe/Paris'), upTo - 3600_000, upTo, 10)).toHaveLength(10)
+      expect(nextRun.mock.calls.length).toBeLessThan(100)
+    } finally {
+      nextRun.mockRestore()
+    }
+    // a sparse pattern still finds its ticks far back in the window
+    expect(isos(ticksBetween(cron('0 0 * * * *', 'UTC'), upTo - 3600_000 + 1, upTo, 10))).toEqual(['12:00'])
+    expect(isos(ticksBetween(cron('0 0,1 * * * *', 'UTC'), upTo - 7200_000, upTo, 3))).toEqual(['11:00', '11:01', '12:00'])
+  })
 })

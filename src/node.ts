@@ -115,7 +115,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
       prepare: async () => { if (this.agent == null) await prepareDataDir(dataDir, log) }
     })
     this.addons = new AddonRegistry(this, libp2p, root, credentials)
-    this.channels = new Channels(libp2p, this.membership, config.channels, root, keyPem, credentials)
+    this.channels = new Channels(libp2p, this.membership, config.channels, root, keyPem, credentials, () => config.peers.length === 0)
     this.deployments = new DeploymentsPart({ self: this.peerId, dataDir, channel: name => this.channels.channel(name, { internal: true }), members: () => this.members(), selfRevoked: () => this.ownCertificateRevoked(), pipeline: (name, init) => this.pipeline(name, init), log: root, init: config.deployments })
     this.services = new ServiceList(this.serviceList(addons ?? []), { log, stopTimeoutMs: config.stopTimeoutMs })
   }

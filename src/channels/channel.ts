@@ -72,11 +72,13 @@ export interface MergeResult {
 export interface Channel extends EventEmitter<ChannelEvents> {
   readonly name: string
   /**
-   * Resolves once the channel has exchanged snapshots with the members that
-   * had it open when it was opened here (bounded; never rejects). Reads
-   * before that may miss keys the grid already has.
+   * Resolves once the channel has exchanged snapshots with a member that has it open (waiting for
+   * the node to join first), or every member asked had it not open, or the node is alone by design
+   * (given no peer); at the latest after 5 s (never rejects). Reads before that may miss keys the grid already has.
    */
   readonly ready: Promise<void>
+  /** Whether that opening exchange got there (`ready` resolved at its 5 s bound first leaves it false until it does). */
+  readonly isSynced: boolean
   get: (key: string) => unknown
   has: (key: string) => boolean
   entries: () => Array<[string, unknown]>
@@ -99,15 +101,16 @@ export interface Channel extends EventEmitter<ChannelEvents> {
 export class ChannelReplica extends EventEmitter<ChannelEvents> implements Channel {
   readonly name: string
   /**
-   * Resolves once the channel has exchanged snapshots with the members that
-   * had it open when it was opened here (bounded; never rejects). Reads
-   * before that may miss keys the grid already has.
+   * Resolves once the channel has exchanged snapshots with a member that has it open (waiting for
+   * the node to join first), or every member asked had it not open, or the node is alone by design
+   * (given no peer); at the latest after 5 s (never rejects). Reads before that may miss keys the grid already has.
    */
   readonly ready: Promise<void>
   private readonly store = new LwwStore()
   private readonly deps: ChannelDeps
   private readonly monotonicNow: () => number
   private markReady!: () => void
+  private syncedYet = false
 
   constructor (name: string, deps: ChannelDeps) {
     super()
@@ -230,8 +233,19 @@ export class ChannelReplica extends EventEmitter<ChannelEvents> implements Chann
     return this.store.expire(this.monotonicNow(), ttlMs)
   }
 
-  /** Called by the registry once the opening exchanges are done. */
+  /** Whether that opening exchange got there (`ready` resolved at its 5 s bound first leaves it false until it does). */
+  get isSynced (): boolean {
+    return this.syncedYet
+  }
+
+  /** Called by the registry once the opening exchange got there. */
   synced (): void {
+    this.syncedYet = true
+    this.markReady()
+  }
+
+  /** Called by the registry when `ready` is due though the opening exchange has not got there (its bound, a stop). */
+  readyAtBound (): void {
     this.markReady()
   }
 

@@ -10,6 +10,7 @@ import { HlcClock } from './hlc.ts'
 import { PeerBudget } from '../transport/peer-budget.ts'
 import { ClockWatch } from './clock-watch.ts'
 import { ChannelSync } from './sync.ts'
+import { openingSync } from './opening.ts'
 import { CHANNEL_NAME, GOSSIP_LABEL, SYNC_PROTOCOL, channelMessageSchema, topicOf } from './schema.ts'
 import type { ChannelMessage } from './schema.ts'
 import { entrySigner, verifyEntry } from './signature.ts'
@@ -30,10 +31,6 @@ export type { ChannelsInit }
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 const TOPIC_PREFIX = 'gridd/channel/'
-/** Members asked for a snapshot when a channel opens. */
-const OPEN_FANOUT = 3
-/** `channel.ready` resolves after this even if an opening exchange still runs. */
-const READY_TIMEOUT_MS = 5000
 /**
  * Channels opened for `grid channel get|list` of a channel not open here: outside `maxChannels`, the
  * least recently read closed when another is needed, and any closed once unread this long. (Opened
@@ -79,13 +76,18 @@ export class Channels {
   private readonly syncIntervalMs: number
   private readonly membership: MemberSource
   private readonly roles: ChannelRoles
+  private readonly alone: () => boolean
   private timer?: NodeJS.Timeout
   private running = false
 
-  /** `keyPem`: the node's Ed25519 key (its certificate's), which signs every write of this node. */
-  constructor (libp2p: GridLibp2p, membership: MemberSource, init: ChannelsInit, log: Logger, keyPem: string, roles: ChannelRoles) {
+  /**
+   * `keyPem`: the node's Ed25519 key (its certificate's), which signs every write of this node. `alone`:
+   * whether the node was given no peer to join (a channel opened with no member known is ready at once).
+   */
+  constructor (libp2p: GridLibp2p, membership: MemberSource, init: ChannelsInit, log: Logger, keyPem: string, roles: ChannelRoles, alone: () => boolean) {
     this.libp2p = libp2p
     this.roles = roles
+    this.alone = alone
     this.pubsub = libp2p.services.pubsub
     this.membership = membership
     this.log = log.child({ component: 'channels' })
@@ -212,7 +214,14 @@ export class Channels {
     this.open.set(name, channel)
     this.pubsub.topicValidators.set(topicOf(name), (peer, message) => this.validate(peer, message))
     this.pubsub.subscribe(topicOf(name))
-    void this.openingSync(channel)
+    void openingSync(channel, {
+      subscribers: () => this.pubsub.getSubscribers(topicOf(name)).map(p => p.toString()),
+      members: () => this.members(),
+      alone: this.alone,
+      // a read-only channel closed meanwhile is asked about no more
+      exchange: async peer => this.open.get(name) === channel && await this.sync.exchange(channel, peer),
+      running: () => this.running && this.open.get(name) === channel
+    })
     return channel
   }
 
@@ -237,24 +246,6 @@ export class Channels {
   /** Alive members' ids: whom to ask for snapshots. */
   private members (): string[] {
     return this.membership.members().filter(m => m.state === 'alive').map(m => m.id)
-  }
-
-  /**
-   * Converge without waiting for new writes: exchange with a few members
-   * that have the channel open (gossipsub knows their subscriptions), or with
-   * any members when none is known to.
-   */
-  private async openingSync (channel: ChannelReplica): Promise<void> {
-    const subscribers = shuffle(this.pubsub.getSubscribers(topicOf(channel.name)).map(p => p.toString()))
-    const others = shuffle(this.members().filter(id => !subscribers.includes(id)))
-    const peers = [...subscribers, ...others].slice(0, OPEN_FANOUT)
-    let timer: NodeJS.Timeout | undefined
-    await Promise.race([
-      Promise.all(peers.map(async peer => { await this.sync.exchange(channel, peer) })),
-      new Promise(resolve => { timer = setTimeout(resolve, READY_TIMEOUT_MS) })
-    ])
-    clearTimeout(timer)
-    channel.synced()
   }
 
   private antiEntropy (): void {
@@ -357,11 +348,3 @@ function checkName (name: string): void {
 
 /** Why a message is refused: `reason` is the counter's label, `detail` the log's. */
 interface Refusal { reason: string, detail: string }
-
-function shuffle<T> (items: T[]): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [items[i], items[j]] = [items[j]!, items[i]!]
-  }
-  return items
-}

@@ -59,7 +59,7 @@ export class ChannelSync {
   private readonly rejections: Rejections
   private readonly init: ChannelSyncInit
   /** One exchange per channel and peer at a time: triggers come in bursts (join, subscribe, rejoin). */
-  private readonly inFlight = new Map<string, { channel: ChannelReplica, done: Promise<void> }>()
+  private readonly inFlight = new Map<string, { channel: ChannelReplica, done: Promise<boolean> }>()
   private readonly lanes = new Lanes(SYNC_STREAMS_PER_PEER)
   /** Peers whose digests stay apart from ours after an exchange (settled.ts): not exchanged again while neither changes. */
   private readonly settled = new SettledPairs()
@@ -80,24 +80,28 @@ export class ChannelSync {
     await this.libp2p.unhandle(SYNC_PROTOCOL).catch(() => {})
   }
 
-  /** Exchanges `channel` with `peer`; never rejects (a peer may be gone, or a CLI client). */
-  async exchange (channel: ChannelReplica, peer: string): Promise<void> {
+  /**
+   * Exchanges `channel` with `peer`; true when the peer had it open and the exchange got through.
+   * Never rejects (a peer may be gone, or a CLI client).
+   */
+  async exchange (channel: ChannelReplica, peer: string): Promise<boolean> {
     // only members hold channels (a CLI client or agent-only peer would refuse anyway)
-    if (!this.roles.has(peer, 'member')) return
+    if (!this.roles.has(peer, 'member')) return false
     const id = `${channel.name}\0${peer}`
     let running = this.inFlight.get(id)
     // one of a channel closed since (a client read's) would not fill the one opened again under its name
     if (running?.channel !== channel) {
-      const done = this.lanes.run(peer, async () => { await this.ask(channel, peer) }).finally(() => {
+      const done = this.lanes.run(peer, async () => await this.ask(channel, peer)).finally(() => {
         if (this.inFlight.get(id)?.done === done) this.inFlight.delete(id)
       })
       running = { channel, done }
       this.inFlight.set(id, running)
     }
-    await running.done
+    return await running.done
   }
 
-  private async ask (channel: ChannelReplica, peer: string): Promise<void> {
+  /** True when the peer had the channel open and the exchange got through. */
+  private async ask (channel: ChannelReplica, peer: string): Promise<boolean> {
     const signal = AbortSignal.timeout(EXCHANGE_TIMEOUT_MS)
     let json: JsonStream | undefined
     try {
@@ -109,9 +113,9 @@ export class ChannelSync {
       await json.write({ v: 2, channel: channel.name, digest, now: sentAt, closing: true, ...(known == null ? {} : { known }) }, { signal })
       const answer = await json.read(syncAnswerSchema, { signal })
       if (answer.now != null) this.init.clock?.(peer, answer.now, sentAt)
-      if (!answer.open || answer.digest === digest) { this.settled.forget(channel, peer); return }
+      if (!answer.open || answer.digest === digest) { this.settled.forget(channel, peer); return answer.open }
       // apart as the last exchange left us, and neither side changed since: it would move nothing again
-      if (answer.settled === true && known != null && answer.digest === known) return
+      if (answer.settled === true && known != null && answer.digest === known) return true
       const theirs = new Map<string, WriteMark>()
       const { drift } = await this.receiveChunks(json, answer, channel, peer, theirs, signal)
       // our digest as the delta leaves us: a write that comes in while it is sent changes ours, and is not taken as settled
@@ -122,11 +126,13 @@ export class ChannelSync {
       // a refusal for a stamp ahead of a clock is lifted by time alone, no digest changing: exchanged in full again
       if (after != null && drift === 0) this.settled.remember(channel, peer, mine, after)
       else this.settled.forget(channel, peer)
+      return true
     } catch (err) {
       // a reset, not a close: the peer may still be sending, and nothing of it is wanted
       json?.stream.abort(err as Error)
       if (err instanceof ProtocolError) this.rejections.reject(SYNC_PROTOCOL, 'malformed', peer, 'dropped a malformed channel snapshot', err.message, { channel: channel.name, err })
       else this.log.debug({ channel: channel.name, peer, err }, 'channel snapshot exchange failed')
+      return false
     } finally {
       await json?.close().catch(() => {})
     }

@@ -36,13 +36,16 @@ export interface DeploymentsPartDeps {
 }
 
 /**
- * A node's deployments: opened on the node's start (once the deployments channel
- * has synced, so this member never claims a lease from an empty view), stopped
- * before its pipelines and workers. `node.deployments` is this.
+ * A node's deployments: opened on the node's start, stopped before its pipelines and workers.
+ * The runner starts once the deployments channel is ready, so this member never claims a lease
+ * from an empty view; the node's start does not wait for that (the seeds, a later part, must be
+ * dialled first). `node.deployments` is this.
  */
 export class DeploymentsPart {
   private readonly deps: DeploymentsPartDeps
   private service?: Deployments
+  private started = false
+  private closed = false
 
   constructor (deps: DeploymentsPartDeps) {
     this.deps = deps
@@ -50,9 +53,8 @@ export class DeploymentsPart {
 
   async open (): Promise<void> {
     const channel = this.deps.channel(DEPLOYMENTS_CHANNEL)
-    await channel.ready
     const { run, ...timings } = this.deps.init
-    this.service = new Deployments({
+    const service = new Deployments({
       self: this.deps.self,
       channel,
       codeDir: join(this.deps.dataDir, 'deployments'),
@@ -62,11 +64,17 @@ export class DeploymentsPart {
       log: this.deps.log.child({ component: 'deployments' }),
       run: run !== false
     }, timings)
-    this.service.start()
+    this.service = service
+    void channel.ready.then(() => {
+      if (this.closed) return
+      this.started = true
+      service.start()
+    })
   }
 
   close (): void {
-    this.service?.stop()
+    this.closed = true
+    if (this.started) this.service?.stop()
   }
 
   /** The service (the protocol answers through it); NodeStoppedError before the node started. */

@@ -46,7 +46,7 @@ async function node (roles = trustEveryone()): Promise<{ channels: Channels, pub
   const libp2p = { peerId: self, services: { pubsub }, handle: async () => {}, unhandle: async () => {}, dialProtocol: async () => { throw new Error('alone') } } as unknown as GridLibp2p
   const membership = Object.assign(new EventEmitter(), { members: () => [] }) as unknown as MemberSource
   const log = resolveLogger()
-  const channels = new Channels(libp2p, membership, { maxChannels: 2, syncIntervalMs: 60_000 }, log, keyPem, roles)
+  const channels = new Channels(libp2p, membership, { maxChannels: 2, syncIntervalMs: 60_000 }, log, keyPem, roles, () => true)
   await channels.start()
   stop = async () => { await channels.stop() }
   const wiring: ClientChannels = { read: (name, peer) => channels.forRead(name, peer), write: name => channels.channel(name) }

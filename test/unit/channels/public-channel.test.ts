@@ -3,7 +3,7 @@ import type { Channel, GridNode, AddonHost } from '../../../src/index.ts'
 import { ChannelReplica } from '../../../src/channels/channel.ts'
 import { HlcClock } from '../../../src/channels/hlc.ts'
 
-type Replication = 'merge' | 'snapshot' | 'digest' | 'newerThan' | 'expire' | 'synced'
+type Replication = 'merge' | 'snapshot' | 'digest' | 'newerThan' | 'expire' | 'synced' | 'readyAtBound'
 
 // Checked by `tsc` (vitest strips types): node.channel(name) was typed as the replica class itself, so an app
 // saw (and could call) merge, snapshot, digest, newerThan, expire and synced, the replication's own methods:

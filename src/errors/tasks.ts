@@ -96,6 +96,16 @@ export class ScheduleLimitError extends GridError {
   }
 }
 
+export const ERR_NOT_SYNCED = 'ERR_NOT_SYNCED'
+/**
+ * A change a node cannot check on what it holds yet: its copy of the grid's channel (the schedules') has not
+ * synced with any member (one just started, its seeds not reached). Retryable: it syncs once it joins.
+ */
+export class NotSyncedError extends GridError {
+  constructor (channel: string, what: string) {
+    super(`cannot ${what} yet: this node's copy of channel ${JSON.stringify(channel)} has not synced with the grid (no member reached since it started); try again shortly`, ERR_NOT_SYNCED, { retryable: true })
+  }
+}
 
 export const ERR_RESULT_TOO_LARGE = 'ERR_RESULT_TOO_LARGE'
 /** A task's result is larger, as JSON, than `tasks.maxResultBytes`: the task fails rather than keep (and journal) it. */

@@ -8,7 +8,7 @@ import type { FirerInit } from './firer.ts'
 import { ScheduleStore } from './store.ts'
 import { makeSchedule, nextTick } from './spec.ts'
 import type { Schedule } from './types.ts'
-import { ForbiddenError, NotFoundError, ScheduleLimitError } from '../errors.ts'
+import { ForbiddenError, NotFoundError, NotSyncedError, ScheduleLimitError } from '../errors.ts'
 
 export interface ScheduleServiceComponents {
   self: string
@@ -104,6 +104,8 @@ export class ScheduleService {
     const schedule = makeSchedule(spec, caller.subject, Date.now())
     if (this.c.tasks.registeredModule(schedule.task) == null) throw new NotFoundError(`no task registered as ${JSON.stringify(schedule.task)} on this node (grid node --task ${schedule.task}=<module>)`)
     const existing = this.store.schedule(schedule.id)
+    // not found on a view that has not synced is no proof the id is free: another maker's would be replaced unchecked
+    if (existing == null && !this.c.channel.isSynced) throw new NotSyncedError(this.c.channel.name, `create schedule ${JSON.stringify(schedule.id)}`)
     if (existing != null) this.checkMayChange(existing, caller)
     else this.checkRoom(schedule.owner)
     this.store.put(schedule)

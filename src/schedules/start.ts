@@ -5,9 +5,11 @@ import { SCHEDULES_CHANNEL } from './types.ts'
 import { SCHEDULES_PROTOCOL, answerScheduleRequest, scheduleRequestSchema } from './protocol.ts'
 
 /**
- * The schedules of an API node: the service on the schedules channel (synced
- * first, so this node does not claim leases from an empty view), this node
- * advertised as a firer, and the CLI's protocol (clients and up).
+ * The schedules of an API node: the service on the schedules channel (ready
+ * first: the node joined and synced, 5 s at most, so it does not claim leases
+ * from an empty view; a create on a view not synced yet is refused, see
+ * ScheduleService.create), this node advertised as a firer, and the CLI's
+ * protocol (clients and up).
  */
 export async function startSchedules (ctx: Pick<AddonContext, 'peerId' | 'members' | 'tasks' | 'log' | 'channel' | 'handle'> & Partial<Pick<AddonContext, 'ownCertificateRevoked'>>, init: FirerInit = {}): Promise<ScheduleService> {
   const channel = ctx.channel(SCHEDULES_CHANNEL)

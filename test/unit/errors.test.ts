@@ -19,6 +19,7 @@ const samples: Record<string, errors.GridError> = {
   TaskNotRegisteredError: new errors.TaskNotRegisteredError('resize', ['thumbnail']),
   TaskLimitError: new errors.TaskLimitError('the shipped-module store is full'),
   ScheduleLimitError: new errors.ScheduleLimitError('the grid already holds 4096 schedules: delete some first'),
+  NotSyncedError: new errors.NotSyncedError('schedules', 'create schedule "nightly"'),
   UnauthorizedError: new errors.UnauthorizedError('an Authorization: Bearer <JWT> header is required'),
   NotFoundError: new errors.NotFoundError('no task o/t-1 on this node'),
   HookSignatureError: new errors.HookSignatureError('the signature does not match'),

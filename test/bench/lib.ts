@@ -5,9 +5,10 @@
  */
 import { createServer } from 'node:net'
 import { once } from 'node:events'
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { tmpdir } from 'node:os'
 import { GridProcess, GRID_BIN } from '../integration/helpers/grid-process.ts'
 import type { LogLine } from '../integration/helpers/grid-process.ts'
 import { devCertsDir } from '../../src/certs/dev.ts'
@@ -63,6 +64,9 @@ export function listeningTime (p: GridProcess): number {
 export class Cluster {
   readonly started: GridProcess[] = []
   private readonly ports = new Set<number>()
+  /** Each node's data dir (a temp dir of its own unless the caller gave one): the default, under the user's
+   * state home and named by the node's peer id, was left there by every run. */
+  private readonly dataDirs: string[] = []
   private readonly certsBefore: Set<string>
 
   constructor () {
@@ -92,7 +96,9 @@ export class Cluster {
   /** `grid node --dev` on 127.0.0.1:`port` with default timings; resolves once it logs "grid node listening". */
   async start (port: number, peers: string[], timeoutMs = 30_000, extra: string[] = []): Promise<GridProcess> {
     this.ports.add(port)
-    const args = ['--dev', '--host', '127.0.0.1', '--port', String(port), '--log-level', 'info', ...peers.flatMap(p => ['--peer', p]), ...extra]
+    const dataDir = extra.includes('--data-dir') ? [] : ['--data-dir', mkdtempSync(join(tmpdir(), 'gridd-bench-data-'))]
+    this.dataDirs.push(...dataDir.slice(1))
+    const args = ['--dev', '--host', '127.0.0.1', '--port', String(port), '--log-level', 'info', ...dataDir, ...peers.flatMap(p => ['--peer', p]), ...extra]
     // started as `npx grid node` runs it: the bundle, with the shebang's flags
     const node = new GridProcess(args, {}, undefined, gridCommand(GRID_BIN, ['node', ...args]))
     this.started.push(node)
@@ -120,8 +126,11 @@ export class Cluster {
     this.removeCerts()
   }
 
-  /** Removes the dev certificates `node-<port>` this run created (the ones there before are kept). */
+  /** Removes the dev certificates `node-<port>` this run created (the ones there before are kept) and the nodes' temp data dirs. */
   removeCerts (): void {
+    for (const dir of this.dataDirs.splice(0)) {
+      try { rmSync(dir, { recursive: true, force: true }) } catch {}
+    }
     const dir = devCertsDir()
     for (const port of this.ports) {
       for (const ext of ['crt', 'key']) {

@@ -106,22 +106,39 @@ export async function readCrlFile (file: string, ca: X509Certificate): Promise<{
   }
 }
 
-/** The target's serial; its notAfter when known from its certificate or the issue record (by serial: knownExpiry looks). */
+/**
+ * The target's serial; its notAfter when known from its certificate or the issue record (by serial: knownExpiry looks).
+ * A name is looked up both as `dir/<name>.crt` and in the join service's record: a joining node chooses its own
+ * name (`--name`), so one may match a file of the issuer's too, and then the serials are listed instead of a guess.
+ */
 async function resolveTarget (dir: string, target: string, ca: X509Certificate, now: Date): Promise<{ serial: string, name?: string, peerId?: string, notAfter?: number }> {
   const isName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(target)
-  const pem = isName ? await readFile(join(dir, `${target}.crt`), 'utf8').catch(() => undefined) : undefined
-  if (pem != null) {
-    const cert = new X509Certificate(pem)
-    if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) throw new CertificateError(`${join(dir, `${target}.crt`)} is not signed by the CA in ${dir}`)
-    return { serial: normalizeSerial(cert.serialNumber), name: target, notAfter: Date.parse(cert.validTo) }
-  }
+  const file = isName ? await certificateFile(dir, target, ca) : undefined
   // a joined node's certificate exists only on its machine: the issuer recorded its serial
-  const issued = isName ? onlyIssued(await issuedTo(dir, target), target, now) : undefined
-  if (issued != null) return { serial: issued.serial, name: issued.name, peerId: issued.peerId, notAfter: issued.notAfter }
+  const issued = isName ? (await issuedTo(dir, target)).filter(i => i.serial !== file?.serial) : []
+  if (file != null && issued.length > 0) {
+    const list = [`${file.serial} (${join(dir, `${target}.crt`)}, valid until ${new Date(file.notAfter).toISOString()})`, ...issued.map(issuedText)]
+    throw new CertificateError(`"${target}" names both ${join(dir, `${target}.crt`)} and ${issued.length === 1 ? 'a certificate' : `${issued.length} certificates`} the join service issued to a node of that name or peer id: revoke the one meant by its serial: ${list.join('; ')}`)
+  }
+  if (file != null) return file
+  const only = onlyIssued(issued, target, now)
+  if (only != null) return { serial: only.serial, name: only.name, peerId: only.peerId, notAfter: only.notAfter }
   const hex = target.replace(/^0x/i, '').replace(/:/g, '')
   if (/^[0-9a-f]{1,40}$/i.test(hex)) return { serial: normalizeSerial(hex) }
   throw new CertificateError(`"${target}" is neither a certificate in ${dir} (${target}.crt), nor a name or peer id the join service issued a certificate to, nor a hex serial number`)
 }
+
+/** `dir/<name>.crt`, checked against the CA; undefined when there is no such file. */
+async function certificateFile (dir: string, name: string, ca: X509Certificate): Promise<{ serial: string, name: string, notAfter: number } | undefined> {
+  const path = join(dir, `${name}.crt`)
+  const pem = await readFile(path, 'utf8').catch(() => undefined)
+  if (pem == null) return undefined
+  const cert = new X509Certificate(pem)
+  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) throw new CertificateError(`${path} is not signed by the CA in ${dir}`)
+  return { serial: normalizeSerial(cert.serialNumber), name, notAfter: Date.parse(cert.validTo) }
+}
+
+const issuedText = (i: IssuedRecord): string => `${i.serial} (peer id ${i.peerId}, issued ${new Date(i.issuedAt).toISOString()}, valid until ${new Date(i.notAfter).toISOString()})`
 
 /**
  * The one certificate issued to `target`, or undefined when there is none. A name issued more
@@ -132,7 +149,7 @@ function onlyIssued (issued: IssuedRecord[], target: string, now: Date): IssuedR
   if (issued.length <= 1) return issued[0]
   const valid = issued.filter(i => i.notAfter > now.getTime())
   if (valid.length === 1) return valid[0]
-  const list = (valid.length === 0 ? issued : valid).map(i => `${i.serial} (peer id ${i.peerId}, issued ${new Date(i.issuedAt).toISOString()}, valid until ${new Date(i.notAfter).toISOString()})`)
+  const list = (valid.length === 0 ? issued : valid).map(issuedText)
   throw new CertificateError(`"${target}" was issued ${list.length} ${valid.length === 0 ? 'certificates, all expired' : 'certificates still valid'}: revoke each by its serial: ${list.join('; ')}`)
 }
 

@@ -73,6 +73,21 @@ describe('a certificate issued through a join token can be revoked by the joined
     expect(byPeer).toMatchObject({ serial: normalizeSerial(second.serialNumber), name: 'twice', added: true })
   })
 
+  it('a name both a file in the directory and a joined node\'s (a joiner picks its own --name) is refused, listing both serials; nothing is revoked', async () => {
+    // the issuer's own node.crt (grid certs init), and a node that joined as "node"
+    const own = normalizeSerial(new X509Certificate(await readFile(join(dir, 'node.crt'))).serialNumber)
+    const joined = 'abc123def4567890'
+    await new IssuedLog(join(dir, 'ca')).add({ name: 'node', serial: joined, peerId: 'p-joined', token: 't', issuedAt: Date.now(), notAfter: Date.now() + 3_600_000 })
+    const before = await readFile(join(dir, 'crl.pem'), 'utf8').catch(() => undefined)
+    const err = await revokeInDir(dir, 'node').then(() => undefined, (e: unknown) => e)
+    expect(err).toBeInstanceOf(CertificateError)
+    expect((err as Error).message).toMatch(/revoke the one meant by its serial/)
+    for (const serial of [own, joined]) expect((err as Error).message).toContain(serial)
+    expect(await readFile(join(dir, 'crl.pem'), 'utf8').catch(() => undefined)).toBe(before)
+    // by serial, each is revoked as asked
+    expect(await revokeInDir(dir, joined)).toMatchObject({ serial: joined, added: true })
+  })
+
   it('a certificate that cannot be recorded is not sent, and the token use is given back: a retry once the record is fixed joins', async () => {
     const issued = new IssuedLog(join(dir, 'ca'))
     const before = await readFile(issued.path, 'utf8').catch(() => JSON.stringify({ v: 1, issued: [] }))

@@ -27,6 +27,11 @@ export async function checkKeyFile (pathOrPem: string): Promise<void> {
   if ((mode & GROUP_OR_OTHERS) !== 0) throw new KeyPermissionsError(pathOrPem, mode)
 }
 
+/** The CA key of a certificates directory, wherever `grid certs` kept it (`DIR/ca/ca.key`, `DIR/ca.key`): refused as checkKeyFile refuses. */
+export async function checkCaKeyFiles (certsDir: string): Promise<void> {
+  for (const path of [join(certsDir, 'ca', 'ca.key'), join(certsDir, 'ca.key')]) await checkKeyFile(path)
+}
+
 /**
  * The CA private keys this process could read in a certificate directory:
  * `DIR/ca.key` (where `grid certs` kept it) and `DIR/ca/ca.key` (where it keeps it now).

@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises'
+import { chmod, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises'
 import { X509Certificate } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -70,6 +70,18 @@ describe('grid certs init / issue, then a grid from those certificates', () => {
     const noCa = await grid('certs', 'issue', 'x', '--dir', 'nowhere')
     expect(noCa.code).toBe(2)
     expect(noCa.stderr).toMatch(/run `grid certs init --dir \S*nowhere`/)
+  })
+
+  it('revoke (and issue) refuse a CA key group or others may read: exit 2, one line with the chmod, no crl.pem written', async () => {
+    expect((await grid('certs', 'init', '--dir', 'loose')).code).toBe(0)
+    await chmod(join(cwd, 'loose', 'ca', 'ca.key'), 0o640)
+    for (const args of [['revoke', 'client'], ['issue', 'x']]) {
+      const res = await grid('certs', ...args, '--dir', 'loose')
+      expect(res.code, res.stderr).toBe(2)
+      expect(res.stderr.trim().split('\n'), res.stderr).toHaveLength(1)
+      expect(res.stderr).toMatch(/permissions 0640 for the private key \S*loose\/ca\/ca\.key are too open.*chmod 600/)
+    }
+    expect(await readdir(join(cwd, 'loose'))).not.toContain('crl.pem')
   })
 
   it('a node started from the issued certificate joins the first one; grid status (client certificate) sees both', async () => {

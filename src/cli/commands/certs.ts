@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander'
-import { join, resolve } from 'node:path'
-import { checkKeyFile } from '../key-file.ts'
+import { resolve } from 'node:path'
+import { checkCaKeyFiles } from '../key-file.ts'
 import { DEFAULT_CERT_VALIDITY_DAYS } from '../../certs/validity.ts'
 import { intOption } from '../options.ts'
 import { parseRoles } from '../../trust/roles.ts'
@@ -35,7 +35,7 @@ export function certsCommand (): Command {
     .action(async (name: string, flags: CertsFlags) => {
       const roles = parseRoles(flags.role ?? 'member')
       // the CA key is a private key like any other: refused if group or others may read it
-      for (const key of [join(resolve(flags.dir), 'ca', 'ca.key'), join(resolve(flags.dir), 'ca.key')]) await checkKeyFile(key)
+      await checkCaKeyFiles(resolve(flags.dir))
       const { issueIntoDir } = await import('../../certs/files.ts')
       const result = await issueIntoDir(resolve(flags.dir), name, { force: flags.force, validityDays: flags.days, roles })
       report(result.files, `issued "${name}" (roles ${roles.join(', ')}): ${roles.includes('member') ? `start a node with --certs ${flags.dir} --name ${name}` : `use it with --certs ${flags.dir} --name ${name}`}`)

@@ -5,6 +5,7 @@ import { withClient } from '../client.ts'
 import type { ClientFlags } from '../client.ts'
 import { parsePeerAddress } from '../../transport/address.ts'
 import { CrlError } from '../../errors.ts'
+import { checkCaKeyFiles } from '../key-file.ts'
 
 interface RevokeFlags extends ClientFlags {
   dir: string
@@ -24,6 +25,8 @@ export function revokeCommand (): Command {
     .addOption(logLevelOption('warn'))
     .action(async (target: string, flags: RevokeFlags) => {
       const dir = resolve(flags.dir)
+      // the CRL is signed with the CA key: refused, as everywhere a key is loaded, if group or others may read it
+      await checkCaKeyFiles(dir)
       // certificate code (and @peculiar/x509) loads only for this command
       const { revokeInDir } = await import('../../certs/crl.ts')
       const result = await revokeInDir(dir, target)

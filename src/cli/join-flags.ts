@@ -7,6 +7,7 @@ import type { GridNode } from '../node.ts'
 import type { Logger } from '../logger.ts'
 import type { TlsMaterial } from '../transport/mtls/material.ts'
 import { parsePeerAddress } from '../transport/address.ts'
+import { prepareDataDir } from '../data-dir.ts'
 import { ConfigError, JoinError } from '../errors.ts'
 
 /** Flags of `grid node` for joining with a token, issuing to joiners, health endpoints and the announced address. */
@@ -59,6 +60,9 @@ export async function joinedTls (flags: JoinFlags & { peer?: string[], name?: st
     // a token that does not parse is bad input (exit 2), not a refusal by the issuer
     throw new ConfigError('--join', (err as Error).message, { cause: err })
   }
+  // the data dir's own check (owner, mode) before any certificate is read from it or a token spent to write one there:
+  // a node would otherwise load certificates planted in a dir others can write to, or spend the token only to refuse the dir
+  await prepareDataDir(dataDir, log)
   const kept = await loadJoined(dataDir, token)
   if (kept != null) {
     await checkKeyFile(join(dataDir, 'certs', 'node.key'))

@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { mkdtemp, rm, stat, readFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readdir, rm, stat, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { X509Certificate } from 'node:crypto'
@@ -107,6 +107,19 @@ describe('grid node --join <token>: a certificate from a node holding the CA key
     expect(listed.stdout).toMatch(new RegExp(`${id} .*revoked`))
     expect(listed.stdout).not.toMatch(revoking.split('.')[2]!)
     expect(issuer.lines.filter(l => l.msg === 'join refused').length).toBeGreaterThanOrEqual(3)
+  })
+
+  it('a data dir others can write to is refused before the join: exit 2, the token not spent, no certificate written there', async () => {
+    const text = await token(['--uses', '1'])
+    const open = join(dir, 'joiner-open')
+    await mkdir(open)
+    await chmod(open, 0o777)
+    const res = await runGrid(['node', '--host', '127.0.0.1', '--agent', ...joiner(text, open)])
+    expect(res.code, res.stderr).toBe(2)
+    expect(res.stderr).toMatch(/writable by everyone/)
+    expect(await readdir(open)).toEqual([])
+    const listed = await runGrid(['certs', 'token', 'list', '--dir', join(dir, 'certs')])
+    expect(listed.stdout).toMatch(new RegExp(`${text.split('.')[1]!} .*used 0/1 .*usable`))
   })
 
   it('a node with a peer it cannot reach is alive but not ready', async () => {

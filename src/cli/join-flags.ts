@@ -6,6 +6,7 @@ import { checkKeyFile } from './key-file.ts'
 import type { GridNode } from '../node.ts'
 import type { Logger } from '../logger.ts'
 import type { TlsMaterial } from '../transport/mtls/material.ts'
+import type { TokenStore } from '../join/token-store.ts'
 import { parsePeerAddress } from '../transport/address.ts'
 import { prepareDataDir } from '../data-dir.ts'
 import { ConfigError, JoinError } from '../errors.ts'
@@ -70,7 +71,8 @@ export async function joinedTls (flags: JoinFlags & { peer?: string[], name?: st
     return kept
   }
   const peers = flags.peer ?? []
-  if (peers.length === 0) throw new JoinError('--join needs --peer: a node started with --ca-key to ask for a certificate')
+  // bad input (exit 2): JoinError's exit 1 is for the issuer's refusal
+  if (peers.length === 0) throw new ConfigError('--join', 'needs --peer: a node started with --ca-key to ask for a certificate')
   const { requestJoin } = await import('../join/joiner.ts')
   const name = (flags.name ?? hostname()).replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 63)
   const deadline = Date.now() + 60_000
@@ -91,16 +93,36 @@ export async function joinedTls (flags: JoinFlags & { peer?: string[], name?: st
   }
 }
 
-/** After the node started: the join listener (--ca-key) and the health endpoints (--health). */
-export async function useJoinAndHealth (node: GridNode, flags: JoinFlags & { port: number, host: string, peer?: string[] }, tls: TlsMaterial | undefined): Promise<void> {
-  if (flags.caKey != null) {
-    if (tls == null) throw new JoinError('--ca-key needs the node\'s own certificate (not --dev)')
-    await checkKeyFile(flags.caKey)
-    const { readIssuerFiles } = await import('../join/files.ts')
+/**
+ * Flags that cannot go together, checked before anything is read or started: --dev uses a throwaway CA,
+ * so it can neither join a grid with a token (whose data dir it would still have switched to) nor issue for one.
+ */
+export function checkJoinFlags (flags: JoinFlags & { dev?: boolean }): void {
+  if (flags.dev !== true) return
+  if (flags.join != null) throw new ConfigError('--join', 'not with --dev: --dev runs on a throwaway CA of this machine, a token joins the grid of its CA; drop one of them')
+  if (flags.caKey != null) throw new ConfigError('--ca-key', 'needs the node\'s own certificate (--certs, --ca/--cert/--key or GRID_TLS_*), not --dev')
+}
+
+export interface IssuerFiles {
+  key: string
+  tokens: TokenStore
+}
+
+/** --ca-key, read and checked against the node's CA before the node starts: a key of another CA is bad input (exit 2). */
+export async function readIssuer (flags: JoinFlags, tls: TlsMaterial | undefined): Promise<IssuerFiles | undefined> {
+  if (flags.caKey == null) return undefined
+  if (tls == null) throw new ConfigError('--ca-key', 'needs the node\'s own certificate (--certs, --ca/--cert/--key or GRID_TLS_*), not --dev')
+  await checkKeyFile(flags.caKey)
+  const { readIssuerFiles } = await import('../join/files.ts')
+  return await readIssuerFiles(flags.caKey, tls.ca)
+}
+
+/** After the node started: the join listener (--ca-key, read by readIssuer) and the health endpoints (--health). */
+export async function useJoinAndHealth (node: GridNode, flags: JoinFlags & { port: number, host: string, peer?: string[] }, tls: TlsMaterial | undefined, issuer: IssuerFiles | undefined): Promise<void> {
+  if (issuer != null && tls != null) {
     const { joinServiceAddon } = await import('../join/addon.ts')
-    const { key, tokens } = await readIssuerFiles(flags.caKey, tls.ca)
     const port = flags.joinPort ?? (flags.port === 0 ? 0 : flags.port + 1)
-    await node.use(joinServiceAddon, { ca: { cert: tls.ca, key }, server: { cert: tls.cert, key: tls.key }, tokens, host: flags.host, port })
+    await node.use(joinServiceAddon, { ca: { cert: tls.ca, key: issuer.key }, server: { cert: tls.cert, key: tls.key }, tokens: issuer.tokens, host: flags.host, port })
   }
   if (flags.health != null) {
     const { healthAddon } = await import('../health/addon.ts')

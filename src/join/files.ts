@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { CA_KEY_DIR, caKeyDirOf, writePair } from '../certs/files.ts'
 import { checkMaterial, loadCerts } from '../transport/mtls/material.ts'
 import type { TlsMaterial } from '../transport/mtls/material.ts'
-import { CertificateError, JoinError } from '../errors.ts'
+import { CertificateError } from '../errors.ts'
 import { writeFileAtomic } from '../trust/write-file.ts'
 import { TokenStore } from './token-store.ts'
 import { certificateHash } from './token.ts'
@@ -41,7 +41,7 @@ export async function loadJoined (dataDir: string, token: JoinToken): Promise<Tl
   const dir = joinedCertsDir(dataDir)
   if (!existsSync(join(dir, 'node.crt'))) return undefined
   const tls = await loadCerts(dir, 'node')
-  if (certificateHash(tls.ca) !== token.caHash) throw new JoinError(`${dir} holds a certificate of another grid (its CA does not match the token's hash); move it away to join this one`)
+  if (certificateHash(tls.ca) !== token.caHash) throw new CertificateError(`${dir} holds a certificate of another grid (its CA does not match the token's hash); move it away to join this one`)
   // checked here, not only at the node's start: there the message would name neither this directory nor the way out
   try {
     checkMaterial(tls)
@@ -72,6 +72,6 @@ export async function readIssuerFiles (caKeyFile: string, caCert: string): Promi
     throw new CertificateError(`the CA key --ca-key ${caKeyFile} is not a PEM private key`, { cause: err })
   }
   const spki = (k: KeyObject): string => k.export({ format: 'der', type: 'spki' }).toString('hex')
-  if (spki(createPublicKey(privateKey)) !== spki(new X509Certificate(caCert).publicKey)) throw new JoinError(`${caKeyFile} is not the key of this node's grid CA`)
+  if (spki(createPublicKey(privateKey)) !== spki(new X509Certificate(caCert).publicKey)) throw new CertificateError(`the CA key --ca-key ${caKeyFile} is not the key of this node's grid CA (the CA certificate it was started with)`)
   return { key, tokens: new TokenStore(join(caKeyFile, '..')) }
 }

@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { initCertsDir } from '../../src/certs/files.ts'
+import { certificateHash, formatToken, newTokenSecret } from '../../src/join/token.ts'
 import { startNode, runGrid, withoutGridVariables } from './helpers/grid-process.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { FAST } from './helpers/grid-fixture.ts'
@@ -62,6 +63,27 @@ describe('grid node: bad input exits 2 with one line naming it; signals stop it'
       expect(res.stdout).not.toMatch(/grid node listening/)
     })
   }
+
+  // join flags: bad input too (exit 2, ERR_JOIN's exit 1 is the issuer's refusal), refused before the node starts or a token is spent
+  it('join and issuer flags: --join without --peer, --dev with --join or --ca-key, a --ca-key of another CA (exit 2, one line, never listening)', async () => {
+    const other = join(dir, 'other-ca')
+    await initCertsDir(other)
+    const token = formatToken({ id: '0123456789abcdef', secret: newTokenSecret(), caHash: certificateHash(await readFile(join(certs, 'ca.crt'), 'utf8')) })
+    const joinCases: Array<[string, string[], RegExp]> = [
+      ['--join without --peer', ['--join', token, '--data-dir', join(dir, 'joined-no-peer')], /--join: needs --peer/],
+      ['--dev with --join', ['--dev', '--join', token, '--peer', '127.0.0.1:1'], /--join: not with --dev/],
+      ['--dev with --ca-key', ['--dev', '--ca-key', join(certs, 'ca', 'ca.key')], /--ca-key: needs the node's own certificate/],
+      ['a --ca-key of another CA', ['--ca-key', join(other, 'ca', 'ca.key')], /--ca-key \S*other-ca\/ca\/ca\.key is not the key of this node's grid CA/]
+    ]
+    const results = await Promise.all(joinCases.map(async ([, args]) => await runGrid(['node', '--certs', certs, '--host', '127.0.0.1', '--port', '0', ...args], { timeoutMs: 20_000 })))
+    for (const [i, [what, , names]] of joinCases.entries()) {
+      const res = results[i]!
+      expect(res.code, `${what}: ${res.stderr}`).toBe(2)
+      expect(res.stderr.trim().split('\n'), res.stderr).toHaveLength(1)
+      expect(res.stderr, what).toMatch(names)
+      expect(res.stdout, what).not.toMatch(/grid node listening/)
+    }
+  })
 
   // the node has started when its add-ons refuse their options: still bad input, not a failure at run time
   const addonCases: Array<[string, (dir: string) => string[], RegExp]> = [

@@ -18,7 +18,7 @@ import { DEFAULT_MODULE_CACHE_MB, DEFAULT_PRESTART_WORKERS } from '../../agent/c
 import { readCrlFlag } from '../crl-file.ts'
 import { apiAddonOptions, apiOptions } from '../api-flags.ts'
 import type { ApiFlags } from '../api-flags.ts'
-import { joinedDataDir, joinedTls, joinOptions, useJoinAndHealth } from '../join-flags.ts'
+import { checkJoinFlags, joinedDataDir, joinedTls, joinOptions, readIssuer, useJoinAndHealth } from '../join-flags.ts'
 import type { JoinFlags } from '../join-flags.ts'
 import { PeerLog } from '../peer-log.ts'
 
@@ -121,6 +121,7 @@ const AGENT_ONLY_FLAGS: Array<[keyof NodeFlags, string]> = [
 async function runNode (flags: NodeFlags): Promise<void> {
   const given = flags.agent === true ? undefined : AGENT_ONLY_FLAGS.find(([key]) => flags[key] != null)
   if (given != null) throw new ConfigError(given[1], 'needs --agent (GRID_AGENT): a node without it runs no workers')
+  checkJoinFlags(flags)
   const logger = await createCliLogger(flags.logLevel)
   // before the node starts: a missing task or add-on module is bad input (exit 2), not a failure later
   // (the node would have joined the grid only to leave it at once)
@@ -130,14 +131,16 @@ async function runNode (flags: NodeFlags): Promise<void> {
     const { module, options } = parseAddonSpec(spec)
     addons.push({ addon: await loadAddon(module, process.cwd()), options })
   }
-  // --dev wins: it never mixes the throwaway CA with real certificates
+  // --dev wins: it never mixes the throwaway CA with real certificates (and is refused with --join)
   // --join: the certificate comes from the grid (or from the data dir, after a first join)
   const dataDir = flags.join == null ? flags.dataDir : joinedDataDir(flags.dataDir, process.env.XDG_STATE_HOME)
-  const joined = flags.join == null || flags.dev === true ? undefined : { source: 'join', tls: await joinedTls(flags, dataDir!, logger), certsDir: undefined }
+  const joined = flags.join == null ? undefined : { source: 'join', tls: await joinedTls(flags, dataDir!, logger), certsDir: undefined }
   const found = flags.dev === true ? undefined : joined ?? await resolveTlsSource(flags, process.env, process.cwd(), 'node')
   if (found == null && flags.dev !== true) throw new CertsNotFoundError('no --certs/--ca flags, no GRID_TLS_* variables, no ./certs directory')
   // before the node starts too: an --api-* flag without --api, or a bad --api-hook, is bad input
   const api = apiAddonOptions(flags, process.cwd(), found?.tls)
+  // and --ca-key: a key of another CA would have stopped the node after it joined the grid
+  const issuer = await readIssuer(flags, found?.tls)
   // installed before the node starts: a signal that arrives right after "grid node listening" still stops it
   // gracefully instead of killing the process with the default action; one during the start aborts it (what
   // started is stopped in reverse, the start rejects) rather than waiting for it to finish
@@ -193,7 +196,7 @@ async function runNode (flags: NodeFlags): Promise<void> {
     if (flags.metrics != null) await node.use((await import('../../metrics/addon.ts')).metricsAddon, { port: flags.metrics, host: flags.metricsHost })
     if (flags.dashboard != null) await node.use((await import('../../dashboard/addon.ts')).dashboardAddon, { port: flags.dashboard, host: flags.dashboardHost })
     if (api != null) await node.use((await import('../../api/addon.ts')).apiAddon, api)
-    await useJoinAndHealth(node, flags, found?.tls)
+    await useJoinAndHealth(node, flags, found?.tls, issuer)
     for (const { addon, options } of addons) await node.use(addon, options)
   } catch (err) {
     await node.stop()

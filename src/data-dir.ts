@@ -1,8 +1,9 @@
-import { chmod, chown, mkdir, stat as statOf } from 'node:fs/promises'
+import { chmod, chown, stat as statOf } from 'node:fs/promises'
 import { homedir } from 'node:os'
-import { dirname, isAbsolute, join } from 'node:path'
+import { isAbsolute, join } from 'node:path'
 import { ConfigError, DataDirError } from './errors.ts'
 import type { Logger } from './logger.ts'
+import { makeDir } from './make-dir.ts'
 
 /**
  * Where a node keeps its state by default: `<stateHome>/gridd/<peerId>`, per user and never
@@ -27,7 +28,10 @@ export interface DataDirAccess {
  */
 export async function prepareDataDir (dir: string, log: Logger, access: DataDirAccess = {}): Promise<void> {
   const mode = access.traverseGid == null ? 0o700 : 0o710
-  await makeDir(dir, mode)
+  await makeDir(dir, mode, {
+    path: (why, cause) => new ConfigError('dataDir', `${why}; pick another --data-dir`, { cause }),
+    disk: cause => new DataDirError(dir, { cause })
+  })
   // a symbolic link is followed: what counts is the directory it leads to
   const stat = await statOf(dir)
   const self = process.getuid?.()
@@ -43,39 +47,6 @@ export async function prepareDataDir (dir: string, log: Logger, access: DataDirA
   if (current !== mode) {
     await chmod(dir, mode)
     log.info({ dataDir: dir, was: octal(current), now: octal(mode) }, 'data dir mode tightened')
-  }
-}
-
-/** mkdir failures that say the path given cannot be a data dir of this user's: another --data-dir fixes them. */
-const PATH_CODES = new Set(['EEXIST', 'ENOTDIR', 'EACCES', 'EPERM', 'ENAMETOOLONG', 'ELOOP', 'EINVAL'])
-
-/**
- * mkdir -p, its failures naming the option to fix (a file in the way was a raw EEXIST stack and exit 1) when
- * the path is at fault; a full, read-only or failing disk (ENOSPC, EROFS, EIO, …) is no usage error: DataDirError.
- */
-async function makeDir (dir: string, mode: number): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true, mode }).catch(async (err: unknown) => { await levelByLevel(dir, mode, err) })
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    if (code == null || !PATH_CODES.has(code)) throw new DataDirError(dir, { cause: err })
-    const why = code === 'EEXIST'
-      ? `${dir} exists and is not a directory`
-      : code === 'ENOTDIR' ? `cannot create ${dir}: part of its path is a file, not a directory` : `cannot create ${dir}: ${(err as Error).message}`
-    throw new ConfigError('dataDir', `${why}; pick another --data-dir`, { cause: err })
-  }
-}
-
-/**
- * A recursive mkdir fails with ENOENT where it could not make a parent, whatever stopped it (a read-only
- * filesystem reads as a missing path): made one level at a time again, the real error shows. `err` otherwise.
- */
-async function levelByLevel (dir: string, mode: number, err: unknown): Promise<void> {
-  if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-  const levels: string[] = []
-  for (let at = dir; dirname(at) !== at; at = dirname(at)) levels.unshift(at)
-  for (const level of levels) {
-    await mkdir(level, { mode }).catch((e: unknown) => { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e })
   }
 }
 

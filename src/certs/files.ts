@@ -1,9 +1,10 @@
 import { constants, existsSync } from 'node:fs'
-import { chmod, mkdir, open, readFile } from 'node:fs/promises'
+import { chmod, open, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createCa, issueCertificate, checkName } from './create.ts'
 import type { CertKeyPair, CreateCaOptions } from './create.ts'
-import { CertificateError, FileExistsError } from '../errors.ts'
+import { CertificateError, CertsDirError, ConfigError, FileExistsError } from '../errors.ts'
+import { makeDir } from '../make-dir.ts'
 import type { Role } from '../trust/roles.ts'
 
 export interface CertsDirOptions {
@@ -46,7 +47,10 @@ export async function initCertsDir (dir: string, options: CertsDirOptions & { ca
     const key = join(dir, CA_KEY_DIR, 'ca.key')
     if (await exists(key)) throw new FileExistsError(key)
   }
-  await mkdir(join(dir, CA_KEY_DIR), { recursive: true, mode: 0o700 })
+  await makeDir(join(dir, CA_KEY_DIR), 0o700, {
+    path: (why, cause) => new ConfigError('dir', `${why}; pick another --dir`, { cause }),
+    disk: cause => new CertsDirError(dir, { cause })
+  })
   await chmod(join(dir, CA_KEY_DIR), 0o700)
   const ca = await createCa(options.ca)
   const files = [join(dir, CA_KEY_DIR, 'ca.key'), join(dir, 'ca.crt')]

@@ -88,6 +88,18 @@ export class DataDirError extends GridError {
   }
 }
 
+export const ERR_CERTS_DIR = 'ERR_CERTS_DIR'
+/** As DataDirError, for the certificates directory `grid certs init` makes: the disk, not the path given, is at fault. The CLI exits 1. */
+export class CertsDirError extends GridError {
+  readonly path: string
+  readonly syscallCode: string | undefined
+  constructor (path: string, options: { cause: unknown }) {
+    super(`cannot create the certificates directory ${path}: ${(options.cause as Error).message}`, ERR_CERTS_DIR, options)
+    this.path = path
+    this.syscallCode = (options.cause as NodeJS.ErrnoException).code
+  }
+}
+
 export const ERR_UNSAFE_DEV_CERTS = 'ERR_UNSAFE_DEV_CERTS'
 /**
  * `--dev`'s CA directory in the temp dir (or a file in it) is not this user's

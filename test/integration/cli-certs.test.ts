@@ -1,9 +1,11 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { chmod, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises'
+import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startNode, runGrid, eventually } from './helpers/grid-process.ts'
+import { GRID_BIN, startNode, runGrid, eventually } from './helpers/grid-process.ts'
+import { canUnshare } from './helpers/namespaced-agent.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { FAST } from './helpers/grid-fixture.ts'
 import type { StatusJson } from './helpers/grid-fixture.ts'
@@ -82,6 +84,29 @@ describe('grid certs init / issue, then a grid from those certificates', () => {
       expect(res.stderr).toMatch(/permissions 0640 for the private key \S*loose\/ca\/ca\.key are too open.*chmod 600/)
     }
     expect(await readdir(join(cwd, 'loose'))).not.toContain('crl.pem')
+  })
+
+  it('init into a path that cannot be a directory (a file in it): exit 2, one line naming --dir, no stack', async () => {
+    await writeFile(join(cwd, 'a-file'), 'not a directory')
+    const res = await grid('certs', 'init', '--dir', 'a-file/x')
+    expect(res.code, res.stderr).toBe(2)
+    expect(res.stderr.trim().split('\n'), res.stderr).toHaveLength(1)
+    expect(res.stderr).toContain(`grid: dir: cannot create ${join(cwd, 'a-file', 'x', 'ca')}: part of its path is a file, not a directory; pick another --dir`)
+  })
+
+  // a disk that fails is no bad input (as for --data-dir): exit 2 would tell the user to fix a flag that is right
+  it.skipIf(!canUnshare)('init on a read-only filesystem: exit 1 naming the directory and the system error, no stack', async () => {
+    const mountPoint = await mkdtemp(join(cwd, 'mnt-'))
+    const dir = join(mountPoint, 'certs')
+    const script = `mount -t tmpfs -o ro,size=64k tmpfs "${mountPoint}" && exec "$0" "$@"`
+    const res = await new Promise<{ code: number, stderr: string }>(resolve => {
+      execFile('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, process.execPath, GRID_BIN, 'certs', 'init', '--dir', dir], { timeout: 30_000 }, (err, _stdout, stderr) => {
+        resolve({ code: err == null ? 0 : typeof err.code === 'number' ? err.code : 1, stderr })
+      })
+    })
+    expect(res.code, res.stderr).toBe(1)
+    expect(res.stderr).toContain(`grid: cannot create the certificates directory ${dir}: EROFS`)
+    expect(res.stderr).not.toMatch(/^\s+at /m)
   })
 
   it('a node started from the issued certificate joins the first one; grid status (client certificate) sees both', async () => {

@@ -33,6 +33,7 @@ const samples: Record<string, errors.GridError> = {
   UnsafeDevCertsError: new errors.UnsafeDevCertsError('/tmp/gridd-dev-0', 'is a symbolic link', '/tmp/gridd-dev-0'),
   FileLockedError: new errors.FileLockedError('/tmp/ca/tokens.lock', 5000, 'pid 42 on host', 'retry later'),
   FileLockLostError: new errors.FileLockLostError('/tmp/ca/tokens.lock', 'pid 43 on host'),
+  CertsDirError: new errors.CertsDirError('/data/certs', { cause: Object.assign(new Error("EROFS: read-only file system, mkdir '/data/certs'"), { code: 'EROFS' }) }),
   DataDirError: new errors.DataDirError('/data/gridd', { cause: Object.assign(new Error("ENOSPC: no space left on device, mkdir '/data/gridd'"), { code: 'ENOSPC' }) }),
   InvalidAddressError: new errors.InvalidAddressError('x', 'no port'),
   TlsRefusedError: new errors.TlsRefusedError('wrong-ca', 'not our CA'),

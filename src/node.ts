@@ -347,7 +347,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
       libp2pService(this.libp2p, { host: this.config.host, port: this.config.port }),
       this.trustServices.enforce,
       // the handshake recorded the certificate before libp2p announces the connection
-      nodeEventRelay(this.libp2p, this.membership, (event, ...args) => { this.notify(event, ...args) }, peer => this.credentials.nameOf(peer)),
+      nodeEventRelay(this.libp2p, this.membership, this.trust.crls, (event, ...args) => { this.notify(event, ...args) }, peer => this.credentials.nameOf(peer)),
       { name: 'membership', start: async () => { await this.membership.start() }, stop: async () => { await this.membership.stop() }, destroy: () => { this.membership.destroy() } },
       // stopping channels waits on no peer: destroying them is the same
       { name: 'channels', start: async () => { await this.channels.start() }, stop: async () => { await this.channels.stop() }, destroy: async () => { await this.channels.stop() } },

@@ -14,6 +14,7 @@ import { requireScopes } from './auth/guard.ts'
 import { problemHandler, problemSchema, sendProblem, problem } from './problem.ts'
 import { LiveHub } from './live/hub.ts'
 import { StreamSlots } from './live/stream-slots.ts'
+import { CertifiedStreams } from './auth/certified-streams.ts'
 import { holdResumed } from './resumed.ts'
 import { SubmitBudget, remoteSessionsBudget } from '../tasks/submit-budget.ts'
 import { hostAllowed, originAllowed } from '../addons/host-check.ts'
@@ -45,7 +46,7 @@ export interface ApiServer {
  * a rate limit per subject (webhooks: per address), a Host/Origin check, and
  * one route module per concern (tasks, sessions, members, live output, webhooks).
  */
-export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'members' | 'self' | 'tasks' | 'log' | 'certificateRevoked' | 'channel' | 'handle'> & Partial<Pick<AddonContext, 'ownCertificateRevoked'>>, options: ApiOptions): Promise<ApiServer> {
+export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'members' | 'self' | 'tasks' | 'log' | 'certificateRevoked' | 'channel' | 'handle'> & Partial<Pick<AddonContext, 'ownCertificateRevoked' | 'on' | 'off'>>, options: ApiOptions): Promise<ApiServer> {
   const settings = apiSettings(options)
   checkOption('api port', listenPort, settings.port)
   const verify = settings.jwt == null ? undefined : await jwtVerifier(settings.jwt)
@@ -54,7 +55,12 @@ export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'member
 
   const live = new LiveHub({ replayEvents: settings.replayEvents, replayTtlMs: settings.replayTtlMs, maxFollowed: settings.maxFollowed })
   const schedules = await startSchedules(ctx, settings.schedules)
-  const api: ApiContext = { node: ctx, settings, live, budgets: { tasks: new SubmitBudget(), sessions: remoteSessionsBudget() }, streams: new StreamSlots(settings.maxStreams, settings.maxStreamsPerSubject), unsent: new UnsentReplies(MAX_UNSENT_REPLY_BYTES), schedules, log: ctx.log }
+  const revoked = (serial: string): boolean => ctx.certificateRevoked(serial)
+  const certified = new CertifiedStreams(revoked)
+  // a CRL the node takes ends at once the streams its revoked certificates hold open (their next requests get 401 anyway)
+  const onCrl = (): void => { certified.recheck() }
+  ctx.on?.('crl:update', onCrl)
+  const api: ApiContext = { node: ctx, settings, live, budgets: { tasks: new SubmitBudget(), sessions: remoteSessionsBudget() }, streams: new StreamSlots(settings.maxStreams, settings.maxStreamsPerSubject), certified, unsent: new UnsentReplies(MAX_UNSENT_REPLY_BYTES), schedules, log: ctx.log }
   // what the node resumed from its journal is on its subjects' budgets before the first request
   holdResumed(ctx.tasks, api.budgets)
   const app: FastifyInstance = Fastify({
@@ -82,7 +88,7 @@ export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'member
       return sendProblem(reply, problem(403, 'ERR_FORBIDDEN', 'host not allowed (Host or Origin names a host this API does not answer to)'))
     }
   })
-  requireScopes(app, verify, serial => ctx.certificateRevoked(serial))
+  requireScopes(app, verify, revoked)
   await app.register(rateLimit, {
     global: true,
     hook: 'preHandler',
@@ -117,6 +123,8 @@ export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'member
   try {
     await app.listen({ port: settings.port, host: settings.host })
   } catch (err) {
+    ctx.off?.('crl:update', onCrl)
+    certified.close()
     schedules.stop()
     live.close()
     await app.close()
@@ -130,6 +138,8 @@ export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'member
     url,
     close: async () => {
       // live streams end first (their readers see the end), then the server stops
+      ctx.off?.('crl:update', onCrl)
+      certified.close()
       schedules.stop()
       live.close()
       for (const client of websocketClients(app)) client.terminate()

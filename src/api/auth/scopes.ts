@@ -20,11 +20,23 @@ export const SCOPE_ROLES: Record<Scope, readonly Role[]> = {
   admin: ['admin', 'member']
 }
 
-/** Who made a request, as its verified token says. */
+/** Who made a request, as its verified token (or client certificate) says. */
 export interface Principal {
   /** The token's `sub`: the rate limit's key and the owner of what it submits. */
   subject: string
   scopes: ReadonlySet<Scope>
+  /** The client certificate it came with (HTTPS, no token): what stops being a credential when revoked or expired. */
+  certificate?: CertificateCredential
+}
+
+/** A client certificate a TLS handshake verified, as far as its later revocation and expiry go. */
+export interface CertificateCredential {
+  /** Its serial (normalized hex), as a CRL lists it. */
+  serial: string
+  /** Its subject CN. */
+  name: string
+  /** Its notAfter (ms since the epoch): valid through that second. */
+  notAfter: number
 }
 
 /** `admin` holds every scope. */

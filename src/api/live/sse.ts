@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { EventLog, LiveEvent } from './event-log.ts'
+import type { CertificateRefusal } from '../auth/certificate.ts'
 
 const PING_EVERY_MS = 15_000
 
@@ -22,9 +23,11 @@ export function resumeAfter (request: FastifyRequest): { after: number, epoch?: 
  * that already has every event of an ended stream gets 204, which tells an
  * EventSource to stop reconnecting. A reader with more than
  * `maxBufferedBytes` unsent is dropped (it is not reading); one already
- * gone gives its slot back at once.
+ * gone gives its slot back at once. `watch` (given the stream's end) ends it
+ * when its reader's credential stops being one (a client certificate revoked
+ * or expired), with a comment saying why; it returns its release.
  */
-export function serveEvents (request: FastifyRequest, reply: FastifyReply, log: EventLog, options: { maxBufferedBytes: number, release: () => void }): FastifyReply {
+export function serveEvents (request: FastifyRequest, reply: FastifyReply, log: EventLog, options: { maxBufferedBytes: number, release: () => void, watch?: (end: (refused: CertificateRefusal) => void) => () => void }): FastifyReply {
   const asked = resumeAfter(request)
   const { after, gap } = log.resume(asked.after, asked.epoch)
   if (log.ended && !gap && after >= log.lastSeq) {
@@ -42,11 +45,13 @@ export function serveEvents (request: FastifyRequest, reply: FastifyReply, log: 
   res.write('retry: 2000\n\n')
   let closed = false
   let unsubscribe = (): void => {}
+  let unwatch = (): void => {}
   const close = (): void => {
     if (closed) return
     closed = true
     clearInterval(ping)
     unsubscribe()
+    unwatch()
     options.release()
   }
   const write = (text: string): void => {
@@ -62,6 +67,13 @@ export function serveEvents (request: FastifyRequest, reply: FastifyReply, log: 
   const ping = setInterval(() => { write(': ping\n\n') }, PING_EVERY_MS)
   ping.unref()
   res.once('close', close)
+  unwatch = options.watch?.(refused => {
+    // a comment: an EventSource skips it, reconnects and is refused (401), which stops it; curl shows why
+    write(`: closed: ${refused.detail}\n\n`)
+    close()
+    res.end()
+  }) ?? unwatch
+  if (closed) return reply
   // the gap notice carries no id: the reader's Last-Event-ID stays where it was
   if (gap) write(`event: gap\ndata: ${JSON.stringify({ after: asked.id ?? null, stream: log.key })}\n\n`)
   unsubscribe = log.follow(after, event => { write(frame(log, event)) }, () => {

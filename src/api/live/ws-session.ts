@@ -6,6 +6,11 @@ import { visibleSession, visibleTask } from '../ownership.ts'
 import type { Principal } from '../auth/scopes.ts'
 import { problemOf } from '../problem.ts'
 
+/** Closes a socket whose client certificate no longer is a credential: 1008 (policy violation), saying why. */
+export function closeRefused (socket: WebSocket, reason: 'revoked' | 'expired'): void {
+  if (socket.readyState === socket.OPEN) socket.close(1008, `client certificate ${reason}`)
+}
+
 /** Subscriptions one socket may hold at once. */
 export const MAX_SUBSCRIPTIONS = 64
 
@@ -27,7 +32,9 @@ type Target = { stream: 'task' | 'session', id: string }
  * more than `maxBufferedBytes` unsent is closed (1013: it is not reading), and
  * one that answers no ping within `pingMs`: a peer gone without a close (a
  * laptop asleep, a NAT that forgot it) would otherwise hold its stream slot for
- * good, as nothing is written to an idle socket that could fail.
+ * good, as nothing is written to an idle socket that could fail. A socket
+ * opened with a client certificate that is revoked or expires is closed
+ * (1008): the route holds it in `api.certified`, and each message checks too.
  */
 export function serveSocket (socket: WebSocket, api: ApiContext, principal: Principal, release: () => void): void {
   const subscriptions = new Map<string, () => void>()
@@ -61,6 +68,12 @@ export function serveSocket (socket: WebSocket, api: ApiContext, principal: Prin
     if (subscriptions.has(key)) subscriptions.set(key, unsubscribe)
   }
   socket.on('message', (raw, isBinary) => {
+    // every message is a request on the credential of the upgrade: a client certificate revoked or expired since is none
+    const refused = api.certified.refusal(principal)
+    if (refused != null) {
+      closeRefused(socket, refused.reason)
+      return
+    }
     let request: unknown
     try {
       if (isBinary) throw new TypeError('messages are JSON text')

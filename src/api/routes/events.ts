@@ -15,7 +15,12 @@ export function eventRoutes (app: FastifyInstance, api: ApiContext): void {
     app.get<{ Params: { id: string } }>(url, {
       config: { scope: 'tasks:read' },
       schema: { summary, description, tags: ['live'], params: idParams, querystring: eventsQuery, response: { ...problemResponses } }
-    }, async (request, reply) => serveEvents(request, reply, logOf(request.principal!, request.params.id), { maxBufferedBytes: api.settings.maxBufferedBytes, release: api.streams.take(request.principal!.subject) }))
+    }, async (request, reply) => serveEvents(request, reply, logOf(request.principal!, request.params.id), {
+      maxBufferedBytes: api.settings.maxBufferedBytes,
+      release: api.streams.take(request.principal!.subject),
+      // a client certificate revoked or expired while the stream is open ends it
+      watch: end => api.certified.hold(request.principal!, end)
+    }))
   }
   stream('/v1/tasks/:id/events', 'Follow a task live (text/event-stream)', (principal, id) => api.live.task(visibleTask(api, principal, id)))
   stream('/v1/sessions/:id/events', 'Follow every task of a session live (text/event-stream)', (principal, id) => api.live.session(visibleSession(api, principal, id)))

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { ApiContext } from '../api-context.ts'
-import { serveSocket } from '../live/ws-session.ts'
+import { closeRefused, serveSocket } from '../live/ws-session.ts'
 import { problemResponses } from '../schemas.ts'
 import { problem, sendProblem } from '../problem.ts'
 
@@ -19,14 +19,17 @@ export function wsRoutes (app: FastifyInstance, api: ApiContext): void {
     handler: async (_request, reply) => sendProblem(reply, problem(426, 'ERR_UPGRADE_REQUIRED', 'this route speaks WebSocket only')),
     wsHandler: (socket, request) => {
       // unlike an event stream's (sse.ts), never late for 'close': ws calls this synchronously, only for a socket still open
+      const principal = request.principal!
       let release: () => void
       try {
-        release = api.streams.take(request.principal!.subject)
+        release = api.streams.take(principal.subject)
       } catch {
         socket.close(1013, 'too many live streams open')
         return
       }
-      serveSocket(socket, api, request.principal!, release)
+      // a client certificate revoked or expired while the socket is open closes it (1008, policy violation)
+      const unwatch = api.certified.hold(principal, refused => { closeRefused(socket, refused.reason) })
+      serveSocket(socket, api, principal, () => { unwatch(); release() })
     }
   })
 }

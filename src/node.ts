@@ -137,6 +137,8 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
     signal?.throwIfAborted()
     checkMaterial(tls)
     checkOwnRoles(tls.cert, { agent: config.agent != null })
+    // presented whenever it dials (the seeds, the members it joins): without the roles there, they refuse it membership and channel sync
+    if (tls.outbound != null) checkOwnRoles(tls.outbound.cert, { agent: config.agent != null, what: 'this node\'s outbound certificate (tls.outbound, GRID_TLS_CLIENT_CERT)' })
     // throws CrlError (exit 2) if `crl` does not verify against the CA
     const trust = new NodeTrust({ tls, crl: config.crl, certificateCheckMs: config.certificateCheckMs }, root)
     // created stopped: the service list starts it, so it also stops it on any failure

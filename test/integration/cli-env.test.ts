@@ -6,6 +6,8 @@ import { GridFixture } from './helpers/grid-fixture.ts'
 import type { StatusJson } from './helpers/grid-fixture.ts'
 import { GridProcess, eventually, runGrid, withoutGridVariables } from './helpers/grid-process.ts'
 import { freePort } from './helpers/ports.ts'
+import { readCaPair } from '../../src/certs/files.ts'
+import { exportKey, generateKeys, signCertificate } from '../../src/certs/create.ts'
 
 const HELLO = fileURLToPath(new URL('../../examples/addon/hello-addon.ts', import.meta.url))
 
@@ -109,5 +111,18 @@ describe('grid node and grid status configured by GRID_* variables only', () => 
     const big = await runGrid(['channel', 'set', 'limits', 'k', 'x'.repeat(200)], client({ GRID_PEER: b.address }))
     expect(big.code).toBe(2)
     expect(big.stderr).toMatch(/limit is 100/)
+  })
+  it('GRID_TLS_CLIENT_CERT without the member role (same key as GRID_TLS_CERT): grid node exits 2 naming the outbound certificate, before it would "join" a seed that refuses it sync', async () => {
+    const ca = await readCaPair(grid.dir)
+    const keys = await generateKeys()
+    const key = await exportKey(keys.privateKey)
+    const member = await signCertificate(ca, keys.publicKey, { name: 'two-certs', roles: ['member'] })
+    const clientOnly = await signCertificate(ca, keys.publicKey, { name: 'two-certs', roles: ['client'] })
+    const res = await runGrid(['node'], {
+      replaceEnv: { ...withoutGridVariables(), GRID_TLS_CA: ca.cert, GRID_TLS_CERT: member, GRID_TLS_KEY: key, GRID_TLS_CLIENT_CERT: clientOnly, GRID_TLS_CLIENT_KEY: key, GRID_HOST: '127.0.0.1', GRID_PORT: '0', GRID_PEER: a.address },
+      timeoutMs: 15_000
+    })
+    expect(res.code, res.stderr).toBe(2)
+    expect(res.stderr).toMatch(/outbound certificate \(tls\.outbound, GRID_TLS_CLIENT_CERT\) \(two-certs\) has roles client; to join a grid as a node it needs the member role/)
   })
 })

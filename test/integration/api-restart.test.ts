@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { writeFile } from 'node:fs/promises'
+import { stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
@@ -11,10 +11,21 @@ import { createClientLibp2p } from '../../src/transport/libp2p.ts'
 import { loadCerts } from '../../src/transport/mtls/material.ts'
 import { requestJson } from '../../src/transport/json-stream.ts'
 import { TASKS_PROTOCOL } from '../../src/tasks/protocol-schema.ts'
+import { JOURNAL_FILE } from '../../src/tasks/journal.ts'
 import { MAX_OPEN_INPUT_BYTES_PER_PEER, MAX_REMOTE_SESSIONS, MAX_REMOTE_SESSIONS_PER_CALLER } from '../../src/tasks/submit-budget.ts'
 import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
 import { bearer } from './helpers/api-client.ts'
+
+/** Waits (up to 30 s) until the task journal's files in `dataDir` (the SQLite file and its write-ahead log) hold `bytes`. */
+async function journalHolds (dataDir: string, bytes: number): Promise<void> {
+  const size = async (file: string): Promise<number> => (await stat(join(dataDir, file)).catch(() => ({ size: 0 }))).size
+  const deadline = Date.now() + 30_000
+  while ((await size(JOURNAL_FILE)) + (await size(`${JOURNAL_FILE}-wal`)) < bytes) {
+    if (Date.now() > deadline) throw new Error(`the task journal did not reach ${bytes} bytes within 30 s`)
+    await sleep(100)
+  }
+}
 
 const SQUARE = fileURLToPath(new URL('../fixtures/tasks/square.mjs', import.meta.url))
 const SECRET = randomBytes(32).toString('hex')
@@ -88,8 +99,10 @@ describe('an HTTP API node restarted (durable journal): its clients\' sessions a
     expect((await call('alice', 'POST', '/v1/sessions', {})).json).toMatchObject({ code: 'ERR_TASK_LIMIT' })
     expect((await call('erin', 'POST', '/v1/sessions', {})).json).toMatchObject({ code: 'ERR_TASK_LIMIT' })
     expect((await call('alice', 'POST', '/v1/tasks', { task: 'square', input: BIG_INPUT })).json).toMatchObject({ code: 'ERR_TASK_LIMIT' })
-    // the journal commits every few ms: let the last batch land before the kill
-    await sleep(1000)
+    // the journal commits in batches every few ms, but 64 MiB of inputs took longer than the 1 s this waited on a
+    // loaded machine (179 of 257 tasks resumed): wait until the journal holds them all, then a moment for the batch
+    await journalHolds(join(grid.dir, 'owner-data'), BIG_TASKS * BIG_BYTES)
+    await sleep(500)
     await owner.stop('SIGKILL')
 
     await startOwner()

@@ -219,7 +219,7 @@ export class Channels {
       members: () => this.members(),
       alone: this.alone,
       // a read-only channel closed meanwhile is asked about no more
-      exchange: async peer => this.open.get(name) === channel && await this.sync.exchange(channel, peer),
+      exchange: async peer => this.open.get(name) === channel ? await this.sync.exchange(channel, peer) : 'closed',
       running: () => this.running && this.open.get(name) === channel
     })
     return channel

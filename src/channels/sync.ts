@@ -14,6 +14,9 @@ import { guarded } from '../trust/guard.ts'
 import type { Rejections } from '../transport/rejections.ts'
 
 const EXCHANGE_TIMEOUT_MS = 30_000
+
+/** How an exchange with one peer went: it had the channel open, it answered it has not, or no answer came. */
+export type ExchangeOutcome = 'open' | 'closed' | 'failed'
 /** Room in a chunk for the envelope around its entries. */
 const ENVELOPE_BYTES = 1024
 /**
@@ -59,7 +62,7 @@ export class ChannelSync {
   private readonly rejections: Rejections
   private readonly init: ChannelSyncInit
   /** One exchange per channel and peer at a time: triggers come in bursts (join, subscribe, rejoin). */
-  private readonly inFlight = new Map<string, { channel: ChannelReplica, done: Promise<boolean> }>()
+  private readonly inFlight = new Map<string, { channel: ChannelReplica, done: Promise<ExchangeOutcome> }>()
   private readonly lanes = new Lanes(SYNC_STREAMS_PER_PEER)
   /** Peers whose digests stay apart from ours after an exchange (settled.ts): not exchanged again while neither changes. */
   private readonly settled = new SettledPairs()
@@ -81,12 +84,13 @@ export class ChannelSync {
   }
 
   /**
-   * Exchanges `channel` with `peer`; true when the peer had it open and the exchange got through.
+   * Exchanges `channel` with `peer`: 'open' when the peer had it open and the exchange got through, 'closed'
+   * when it answered that it has not, 'failed' when no answer came (a reset, a timeout, a peer not dialled yet).
    * Never rejects (a peer may be gone, or a CLI client).
    */
-  async exchange (channel: ChannelReplica, peer: string): Promise<boolean> {
-    // only members hold channels (a CLI client or agent-only peer would refuse anyway)
-    if (!this.roles.has(peer, 'member')) return false
+  async exchange (channel: ChannelReplica, peer: string): Promise<ExchangeOutcome> {
+    // only members hold channels; a member learnt from the table but not dialled yet has no verified certificate yet
+    if (!this.roles.has(peer, 'member')) return 'failed'
     const id = `${channel.name}\0${peer}`
     let running = this.inFlight.get(id)
     // one of a channel closed since (a client read's) would not fill the one opened again under its name
@@ -100,8 +104,7 @@ export class ChannelSync {
     return await running.done
   }
 
-  /** True when the peer had the channel open and the exchange got through. */
-  private async ask (channel: ChannelReplica, peer: string): Promise<boolean> {
+  private async ask (channel: ChannelReplica, peer: string): Promise<ExchangeOutcome> {
     const signal = AbortSignal.timeout(EXCHANGE_TIMEOUT_MS)
     let json: JsonStream | undefined
     try {
@@ -113,9 +116,9 @@ export class ChannelSync {
       await json.write({ v: 2, channel: channel.name, digest, now: sentAt, closing: true, ...(known == null ? {} : { known }) }, { signal })
       const answer = await json.read(syncAnswerSchema, { signal })
       if (answer.now != null) this.init.clock?.(peer, answer.now, sentAt)
-      if (!answer.open || answer.digest === digest) { this.settled.forget(channel, peer); return answer.open }
+      if (!answer.open || answer.digest === digest) { this.settled.forget(channel, peer); return answer.open ? 'open' : 'closed' }
       // apart as the last exchange left us, and neither side changed since: it would move nothing again
-      if (answer.settled === true && known != null && answer.digest === known) return true
+      if (answer.settled === true && known != null && answer.digest === known) return 'open'
       const theirs = new Map<string, WriteMark>()
       const { drift } = await this.receiveChunks(json, answer, channel, peer, theirs, signal)
       // our digest as the delta leaves us: a write that comes in while it is sent changes ours, and is not taken as settled
@@ -126,13 +129,13 @@ export class ChannelSync {
       // a refusal for a stamp ahead of a clock is lifted by time alone, no digest changing: exchanged in full again
       if (after != null && drift === 0) this.settled.remember(channel, peer, mine, after)
       else this.settled.forget(channel, peer)
-      return true
+      return 'open'
     } catch (err) {
       // a reset, not a close: the peer may still be sending, and nothing of it is wanted
       json?.stream.abort(err as Error)
       if (err instanceof ProtocolError) this.rejections.reject(SYNC_PROTOCOL, 'malformed', peer, 'dropped a malformed channel snapshot', err.message, { channel: channel.name, err })
       else this.log.debug({ channel: channel.name, peer, err }, 'channel snapshot exchange failed')
-      return false
+      return 'failed'
     } finally {
       await json?.close().catch(() => {})
     }

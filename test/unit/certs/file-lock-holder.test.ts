@@ -15,6 +15,8 @@ import { ownProcessStart } from '../../../src/process-start.ts'
 
 const fileLockModule = new URL('../../../src/certs/file-lock.ts', import.meta.url).pathname
 const hasProc = existsSync('/proc/self/stat')
+/** perl (Debian's perl-base, always there) makes a zombie deterministically: a parent that never waits. */
+const hasPerl = existsSync('/usr/bin/perl')
 
 /** A process that takes `lock`, reads `counter`, says "held", and adds one to it once it reads a line. */
 async function startHolder (lock: string, counter: string): Promise<ChildProcess> {
@@ -106,11 +108,12 @@ describe('withFileLock: a holder that still runs keeps its lock', () => {
     await expect(withFileLock(lock, async () => 1, { staleMs: 20, timeoutMs: 100 })).rejects.toMatchObject({ code: ERR_FILE_LOCKED })
   })
 
-  it.skipIf(!hasProc)('a holder that exited but is not reaped yet (a zombie): taken over at once', async () => {
+  it.skipIf(!hasProc || !hasPerl)('a holder that exited but is not reaped yet (a zombie): taken over at once', async () => {
     let parent: ChildProcess | undefined
     try {
-      // the backgrounded `sleep 0` exits; the shell, exec'd into `sleep 30`, never reaps it
-      parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'inherit'] })
+      // the forked child exits at once; its parent never waits for it, so it stays a zombie (a shell's
+      // backgrounded `sleep 0` was sometimes reaped by the shell before its exec, on a loaded machine)
+      parent = spawn('perl', ['-e', '$| = 1; my $pid = fork; exit 0 if $pid == 0; print "$pid\n"; sleep 30'], { stdio: ['ignore', 'pipe', 'inherit'] })
       const [data] = await once(parent.stdout as NodeJS.ReadableStream, 'data') as [Buffer]
       const zombie = Number(data.toString().trim())
       let fields: string[] = []

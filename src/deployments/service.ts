@@ -12,7 +12,7 @@ import type { RunnerInit } from './runner.ts'
 import type { PackedDeployment } from './pack.ts'
 import { MAX_CODE_BYTES, MAX_PARAMS_BYTES, NAME, NAME_RULE } from './types.ts'
 import type { Deployment, DeploymentView } from './types.ts'
-import { ConfigError, NotFoundError } from '../errors.ts'
+import { ConfigError, NotFoundError, NotSyncedError } from '../errors.ts'
 
 export interface DeploymentsComponents {
   self: string
@@ -61,6 +61,7 @@ export class Deployments {
   /** Stores `packed` and makes it deployment `name`'s next version (started again if it was stopped). */
   deploy (name: string, packed: PackedDeployment, params: unknown, deployedBy: string): DeploymentView {
     checkName(name)
+    this.checkSynced(`deploy ${JSON.stringify(name)}`)
     const paramsBytes = Buffer.byteLength(JSON.stringify(params ?? null))
     if (paramsBytes > MAX_PARAMS_BYTES) throw new ConfigError('params', `must be at most ${MAX_PARAMS_BYTES} bytes of JSON, is ${paramsBytes}`)
     const modules = [packed.definition, ...packed.stages]
@@ -95,6 +96,7 @@ export class Deployments {
 
   /** Stops deployment `name` everywhere (its owner cancels its run); a deploy under the name starts it again. */
   stopDeployment (name: string): DeploymentView {
+    this.checkSynced(`stop deployment ${JSON.stringify(name)}`)
     const deployment = this.found(name)
     const stopped = { ...deployment, stopped: true }
     if (!deployment.stopped) this.store.put(stopped)
@@ -107,12 +109,22 @@ export class Deployments {
    * cleanly, with its last progress written, before anything is deleted under it).
    */
   removeDeployment (name: string): DeploymentView {
+    this.checkSynced(`remove deployment ${JSON.stringify(name)}`)
     const deployment = this.found(name)
     if (!deployment.stopped) throw new ConfigError('name', `deployment ${JSON.stringify(name)} is running: stop it first (grid pipeline stop ${name})`)
     const last = this.view(deployment)
     this.store.remove(name)
     this.dropUnusedCode(deployment)
     return last
+  }
+
+  /**
+   * A change made on a view of the channel that has not synced (a node just started, its seeds not reached)
+   * would be made blind: a deploy numbered 1 over the grid's version N (the newer stamp winning everywhere)
+   * and the old version's code kept; a stop or remove of a running deployment answered 404. Refused, retryable.
+   */
+  private checkSynced (what: string): void {
+    if (!this.c.channel.isSynced) throw new NotSyncedError(this.c.channel.name, what)
   }
 
   /** The deployments this member runs now. */

@@ -98,7 +98,7 @@ export class ScheduleLimitError extends GridError {
 
 export const ERR_NOT_SYNCED = 'ERR_NOT_SYNCED'
 /**
- * A change a node cannot check on what it holds yet: its copy of the grid's channel (the schedules') has not
+ * A change a node cannot check on what it holds yet: its copy of the grid's channel (the schedules', the deployments') has not
  * synced with any member (one just started, its seeds not reached). Retryable: it syncs once it joins.
  */
 export class NotSyncedError extends GridError {

@@ -18,6 +18,10 @@ export function defaultDataDir (peerId: string, stateHome?: string): string {
 export interface DataDirAccess {
   /** A group (the worker user's) that may traverse the dir, to reach the module cache inside: mode 0710. */
   traverseGid?: number
+  /** Check a dir that is there (owner, writable by others) but leave its mode and group to the role that sets
+   * them later in the start (`--join` checks it before the agent, whose worker group may traverse it: set to
+   * 0700 by the join and back to 0710 by the agent at every start, two log lines and a window without access). */
+  checkOnly?: boolean
 }
 
 /**
@@ -43,6 +47,7 @@ export async function prepareDataDir (dir: string, log: Logger, access: DataDirA
   if ((current & 0o022) !== 0) {
     throw new ConfigError('dataDir', `${dir} is writable by ${(current & 0o002) !== 0 ? 'everyone' : 'its group'} (mode ${octal(current)}): files in it may have been planted; check it, then chmod 700 it, or pick another --data-dir`)
   }
+  if (access.checkOnly === true) return
   if (access.traverseGid != null && stat.gid !== access.traverseGid) await chown(dir, stat.uid, access.traverseGid)
   if (current !== mode) {
     await chmod(dir, mode)

@@ -63,7 +63,7 @@ export async function joinedTls (flags: JoinFlags & { peer?: string[], name?: st
   }
   // the data dir's own check (owner, mode) before any certificate is read from it or a token spent to write one there:
   // a node would otherwise load certificates planted in a dir others can write to, or spend the token only to refuse the dir
-  await prepareDataDir(dataDir, log)
+  await prepareDataDir(dataDir, log, { checkOnly: true })
   const kept = await loadJoined(dataDir, token)
   if (kept != null) {
     await checkKeyFile(join(dataDir, 'certs', 'node.key'))

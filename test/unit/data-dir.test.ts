@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
@@ -40,5 +40,21 @@ describe('prepareDataDir: a path that cannot be a directory names --data-dir', (
     const dir = join(base, 'new', 'deeper')
     await prepareDataDir(dir, log)
     expect((await stat(dir)).mode & 0o777).toBe(0o700)
+  })
+})
+
+describe('prepareDataDir with checkOnly (--join checks the dir before the agent sets its mode)', () => {
+  let base: string
+  beforeAll(async () => { base = await mkdtemp(join(tmpdir(), 'gridd-data-dir-check-')) })
+  afterAll(async () => { await rm(base, { recursive: true, force: true }) })
+
+  it('leaves an agent\'s 0710 dir as it is (it was set to 0700, then back to 0710, at every start), and still refuses one others can write to', async () => {
+    const dir = join(base, 'agent')
+    await prepareDataDir(dir, log)
+    await chmod(dir, 0o710)
+    await prepareDataDir(dir, log, { checkOnly: true })
+    expect((await stat(dir)).mode & 0o777).toBe(0o710)
+    await chmod(dir, 0o777)
+    await expect(prepareDataDir(dir, log, { checkOnly: true })).rejects.toBeInstanceOf(ConfigError)
   })
 })

@@ -73,30 +73,33 @@ export class FileLockLostError extends GridError {
   }
 }
 
-export const ERR_DATA_DIR = 'ERR_DATA_DIR'
 /**
- * The data dir could not be created for a reason outside the path given: the disk is full, the
+ * A directory gridd makes could not be made for a reason outside the path given: the disk is full, the
  * filesystem read-only or failing (`syscallCode`: ENOSPC, EROFS, EIO, …). Not bad input: the CLI exits 1.
  */
-export class DataDirError extends GridError {
+abstract class DirUnmakeableError extends GridError {
   readonly path: string
   readonly syscallCode: string | undefined
-  constructor (path: string, options: { cause: unknown }) {
-    super(`cannot create the data dir ${path}: ${(options.cause as Error).message}`, ERR_DATA_DIR, options)
+  constructor (what: string, path: string, code: string, options: { cause: unknown }) {
+    super(`cannot create ${what} ${path}: ${(options.cause as Error).message}`, code, options)
     this.path = path
     this.syscallCode = (options.cause as NodeJS.ErrnoException).code
   }
 }
 
-export const ERR_CERTS_DIR = 'ERR_CERTS_DIR'
-/** As DataDirError, for the certificates directory `grid certs init` makes: the disk, not the path given, is at fault. The CLI exits 1. */
-export class CertsDirError extends GridError {
-  readonly path: string
-  readonly syscallCode: string | undefined
+export const ERR_DATA_DIR = 'ERR_DATA_DIR'
+/** The data dir could not be created: the disk, not the path given, is at fault. */
+export class DataDirError extends DirUnmakeableError {
   constructor (path: string, options: { cause: unknown }) {
-    super(`cannot create the certificates directory ${path}: ${(options.cause as Error).message}`, ERR_CERTS_DIR, options)
-    this.path = path
-    this.syscallCode = (options.cause as NodeJS.ErrnoException).code
+    super('the data dir', path, ERR_DATA_DIR, options)
+  }
+}
+
+export const ERR_CERTS_DIR = 'ERR_CERTS_DIR'
+/** The certificates directory `grid certs init` makes could not be created: the disk, not the path given, is at fault. */
+export class CertsDirError extends DirUnmakeableError {
+  constructor (path: string, options: { cause: unknown }) {
+    super('the certificates directory', path, ERR_CERTS_DIR, options)
   }
 }
 

@@ -151,14 +151,10 @@ export class Tasks {
   /**
    * A new session: tasks submitted through it get its defaults. `keptOpen`: the default session, which no caller
    * closes; `opener`: the remote peer (tasks protocol) or `api:<subject>` (HTTP API) that opened it, journaled
-   * so that after a restart it is still theirs and charged to their budget again.
+   * so that after a restart it is still theirs and charged to their budget again; `createdAt`: when one restored
+   * from the journal was opened.
    */
-  session (options: SessionOptions = {}, id?: string, keptOpen = false, opener?: string): Session {
-    return this.openSession(options, id, keptOpen, opener)
-  }
-
-  /** `session`, and for one restored from the journal, when it was opened. */
-  private openSession (options: SessionOptions, id?: string, keptOpen = false, opener?: string, createdAt?: number): Session {
+  session (options: SessionOptions = {}, id?: string, keptOpen = false, opener?: string, createdAt?: number): Session {
     if (this.stopped) throw new NodeStoppedError()
     const session = new Session(this.owner, options, this.host, id, keptOpen, opener, createdAt)
     this.sessionsById.set(session.id, session)
@@ -229,7 +225,7 @@ export class Tasks {
 
   private resume (journaled: JournalContents): void {
     const summary = resumeJournal(journaled, {
-      session: row => this.sessionsById.get(row.id) ?? this.openSession({ name: row.name, maxRetries: row.maxRetries, timeoutMs: row.timeoutMs, priority: row.priority }, row.id, false, row.opener, row.createdAt),
+      session: row => this.sessionsById.get(row.id) ?? this.session({ name: row.name, maxRetries: row.maxRetries, timeoutMs: row.timeoutMs, priority: row.priority }, row.id, false, row.opener, row.createdAt),
       existing: id => this.sessionsById.get(id),
       defaultSession: this.defaultSession.id,
       adopt: (session, task, rowid) => {

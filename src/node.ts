@@ -383,7 +383,7 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
         [TASKS_PROTOCOL]: { roles: ['client', 'member', 'admin'], maxInboundStreams: 64, deadlineMs: MAX_WAIT_MS + 30_000, handler: tasksService.handler() }
       }, () => { tasksService.holdResumed() }),
       // stopping aborts every seed dial at once: destroying is the same
-      { name: 'seeds', start: () => { this.log.info({ peerId: this.peerId, addresses: this.addresses }, 'grid node listening'); this.seeds.start(this.config.peers) }, stop: async () => { await this.seeds.stop() }, destroy: async () => { await this.seeds.stop() } },
+      { name: 'seeds', start: () => { this.log.info({ peerId: this.peerId, addresses: this.addresses, dataDir: this.config.dataDir }, 'grid node listening'); this.seeds.start(this.config.peers) }, stop: async () => { await this.seeds.stop() }, destroy: async () => { await this.seeds.stop() } },
       {
         name: 'add-ons',
         // add-ons last: they may use everything above, and stop first

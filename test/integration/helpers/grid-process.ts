@@ -2,6 +2,8 @@ import { spawn, execFile } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { once } from 'node:events'
+import { rm } from 'node:fs/promises'
+import { basename } from 'node:path'
 
 export const GRID_BIN = fileURLToPath(new URL('../../../bin/grid.js', import.meta.url))
 
@@ -107,7 +109,17 @@ export class GridProcess {
     const timer = setTimeout(() => this.proc.kill('SIGKILL'), timeoutMs)
     await exited
     clearTimeout(timer)
+    await this.removeThrowawayDataDir()
     return this.proc.exitCode
+  }
+
+  /**
+   * A `--dev` node on port 0 keeps its state in a temp dir of its own, which it removes when it stops; one
+   * killed (SIGKILL) cannot, and every such test left one behind (the node names it when it listens).
+   */
+  private async removeThrowawayDataDir (): Promise<void> {
+    const dataDir = this.lines.find(l => l.msg === 'grid node listening')?.dataDir
+    if (typeof dataDir === 'string' && basename(dataDir).startsWith('gridd-dev-data-')) await rm(dataDir, { recursive: true, force: true })
   }
 }
 

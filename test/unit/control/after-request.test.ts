@@ -1,7 +1,7 @@
 import { it, expect } from 'vitest'
 import { pino } from 'pino'
 import * as v from 'valibot'
-import type { Connection, Stream, StreamHandler } from '@libp2p/interface'
+import type { Connection, PeerId, Stream, StreamHandler } from '@libp2p/interface'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { yamuxStreamPair } from '../owner/stubs.ts'
@@ -37,16 +37,22 @@ function handlers (rejections: Rejections): Array<[StreamHandler, unknown]> {
   ]
 }
 
+/** A real yamux stream to `handler` with `request` sent on it and its answer read: the client's end. */
+async function answered (handler: StreamHandler, request: unknown, peer: PeerId): Promise<Stream> {
+  const [outbound, inbound] = await yamuxStreamPair()
+  void handler(inbound, { remotePeer: peer } as unknown as Connection)
+  const json = new JsonStream(outbound)
+  await json.write(request)
+  expect(await json.read(v.object({ ok: v.optional(v.boolean()) }), { signal: AbortSignal.timeout(5000) })).toBeDefined()
+  return outbound
+}
+
 it('what a peer sends after its control, status or deployments request is dropped as it comes: not buffered until the stream\'s 4 MiB read buffer overflowed and reset it', async () => {
   const rejections = new Rejections(log)
   const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
   const outcomes: string[] = []
   for (const [handler, request] of handlers(rejections)) {
-    const [outbound, inbound] = await yamuxStreamPair()
-    void handler(inbound, { remotePeer: peer } as unknown as Connection)
-    const json = new JsonStream(outbound)
-    await json.write(request)
-    expect(await json.read(v.object({ ok: v.optional(v.boolean()) }), { signal: AbortSignal.timeout(5000) })).toBeDefined()
+    const outbound = await answered(handler, request, peer)
     // 6 MiB more on the stream the answer came on, then this side's end
     const chunk = new Uint8Array(MB).fill(0x20)
     for (let i = 0; i < 6 && outbound.status === 'open'; i++) {
@@ -66,12 +72,7 @@ it('a peer that never closes its end of a control, status or deployments stream 
   const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
   const streams: Stream[] = []
   for (const [handler, request] of handlers(rejections)) {
-    const [outbound, inbound] = await yamuxStreamPair()
-    streams.push(outbound)
-    void handler(inbound, { remotePeer: peer } as unknown as Connection)
-    const json = new JsonStream(outbound)
-    await json.write(request)
-    expect(await json.read(v.object({ ok: v.optional(v.boolean()) }), { signal: AbortSignal.timeout(5000) })).toBeDefined()
+    streams.push(await answered(handler, request, peer))
   }
   try {
     // the node waits 10 s for the peer's close

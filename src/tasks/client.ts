@@ -1,10 +1,16 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { AbortOptions, Libp2p } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { requestJson } from '../transport/json-stream.ts'
 import { RemoteError } from '../wire/wire-error.ts'
+import { ERR_NODE_STOPPED, GridError } from '../errors.ts'
 import { MAX_REPLY_BYTES, MAX_REQUEST_BYTES, MAX_WAIT_MS, TASKS_PROTOCOL, tasksReplySchema } from './protocol-schema.ts'
 import type { TasksAnswer, TasksRequest } from './protocol-schema.ts'
 import { isFinal } from './types.ts'
+
+/** Pauses between asks while a stopped owner is away: from the first, doubling up to the last. */
+const OWNER_RETRY_FIRST_MS = 250
+const OWNER_RETRY_MAX_MS = 5000
 
 /** One tasks request to the node at `target`; a refusal or failure rethrows the node's error (its code kept). */
 export async function requestTasks (libp2p: Libp2p, target: Multiaddr, request: TasksRequest, options: AbortOptions = {}): Promise<TasksAnswer> {
@@ -13,15 +19,64 @@ export async function requestTasks (libp2p: Libp2p, target: Multiaddr, request: 
   return reply
 }
 
+export interface WaitForTaskOptions {
+  signal: AbortSignal
+  /**
+   * How long to go on asking after the owner answered ERR_NODE_STOPPED (it stops gracefully: its journal
+   * resumes the task when it starts again) without reaching it again; 0 (the default): throw that answer at once.
+   */
+  ownerReturnMs?: number
+  /** Called when the owner answers ERR_NODE_STOPPED and the wait goes on asking (once per absence). */
+  onOwnerStopped?: () => void
+}
+
 /**
  * Waits for task `id` to be final by asking `wait` (each request bounded by
  * MAX_WAIT_MS) until it is, or `signal` aborts; returns the final answer.
+ * Across a graceful restart of the owner (`ownerReturnMs`), it asks again, with
+ * backoff, while the owner stops, is down and starts; past that bound it throws
+ * the owner's ERR_NODE_STOPPED.
  */
-export async function waitForTask (libp2p: Libp2p, target: Multiaddr, id: string, options: { signal: AbortSignal }): Promise<TasksAnswer & { task: NonNullable<TasksAnswer['task']> }> {
+export async function waitForTask (libp2p: Libp2p, target: Multiaddr, id: string, options: WaitForTaskOptions): Promise<TasksAnswer & { task: NonNullable<TasksAnswer['task']> }> {
+  const { signal, ownerReturnMs = 0 } = options
+  /** The owner's ERR_NODE_STOPPED while it has not answered since, and when it came. */
+  let stopped: { err: RemoteError, at: number } | undefined
+  let pauseMs = OWNER_RETRY_FIRST_MS
   while (true) {
-    options.signal.throwIfAborted()
-    const answer = await requestTasks(libp2p, target, { op: 'wait', id, timeoutMs: MAX_WAIT_MS }, options)
+    signal.throwIfAborted()
+    let answer: TasksAnswer
+    try {
+      answer = await requestTasks(libp2p, target, { op: 'wait', id, timeoutMs: MAX_WAIT_MS }, { signal })
+    } catch (err) {
+      if (signal.aborted || ownerReturnMs <= 0) throw err
+      if (isOwnerStopped(err)) {
+        if (stopped == null) options.onOwnerStopped?.()
+        stopped ??= { err, at: Date.now() }
+      } else if (stopped == null || !mayBeRestarting(err)) {
+        throw err
+      }
+      const left = ownerReturnMs - (Date.now() - stopped.at)
+      if (left <= 0) throw stopped.err
+      await sleep(Math.min(pauseMs, left), undefined, { signal })
+      pauseMs = Math.min(2 * pauseMs, OWNER_RETRY_MAX_MS)
+      continue
+    }
+    stopped = undefined
+    pauseMs = OWNER_RETRY_FIRST_MS
     if (answer.task == null) throw new RemoteError({ name: 'ProtocolError', message: 'the node answered a wait without the task', code: 'ERR_PROTOCOL' })
     if (isFinal(answer.task.status)) return { ...answer, task: answer.task }
   }
+}
+
+function isOwnerStopped (err: unknown): err is RemoteError {
+  return err instanceof RemoteError && err.code === ERR_NODE_STOPPED
+}
+
+/**
+ * After the owner's ERR_NODE_STOPPED, what an owner stopping, down or starting causes: a connection refused
+ * or reset, a protocol not served yet (transport errors, not ours), or a member relaying the wait that could
+ * not reach it (ERR_PEER_UNREACHABLE: retryable, as anything the node says may pass).
+ */
+function mayBeRestarting (err: unknown): boolean {
+  return err instanceof GridError ? err.retryable : true
 }

@@ -12,7 +12,8 @@ const SQUARE = fileURLToPath(new URL('../fixtures/tasks/square.mjs', import.meta
 /**
  * `grid task wait` through a member while the task's durable owner stops gracefully (SIGTERM). The wait was
  * answered "cancelled" (the stop's cancel, never journaled): the CLI printed "ended cancelled … the node is
- * stopping", and the restarted owner ran the task all the same.
+ * stopping", and the restarted owner ran the task all the same. The owner comes back here only after the
+ * CLI's --owner-wait (tasks-wait-restart.test.ts has it back in time).
  */
 describe('a durable owner stopped gracefully during grid task wait (real nodes)', () => {
   let grid: GridFixture
@@ -29,12 +30,12 @@ describe('a durable owner stopped gracefully during grid task wait (real nodes)'
   }, 60_000)
   afterAll(async () => { await grid?.close() })
 
-  it('the wait says the task is not final and its owner runs it when it starts again (exit 1); the restarted owner holds it queued', async () => {
+  it('the wait says the task is not final and its owner runs it when it starts again (exit 1, the owner not back within --owner-wait); the restarted owner holds it queued', async () => {
     const submitted = await runGrid(['task', 'submit', 'square', '--input', '4', '--peer', owner.address, '--certs', grid.dir])
     expect(submitted.code).toBe(0)
     const id = submitted.stdout.trim()
 
-    const cli = spawn(process.execPath, [GRID_BIN, 'task', 'wait', id, '--peer', relay.address, '--certs', grid.dir], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const cli = spawn(process.execPath, [GRID_BIN, 'task', 'wait', id, '--peer', relay.address, '--certs', grid.dir, '--owner-wait', '1000'], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
     cli.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
     const exited = once(cli, 'exit')
@@ -45,6 +46,7 @@ describe('a durable owner stopped gracefully during grid task wait (real nodes)'
       expect(await owner.stop('SIGTERM')).toBe(0)
       const [code] = await exited as [number]
       expect(stderr).not.toContain('ended cancelled')
+      expect(stderr).toContain('owner node stopped; waiting for it to return')
       expect(stderr).toContain(`task ${id} is not final: its owner is stopping`)
       expect(code).toBe(1)
     } finally {

@@ -31,6 +31,19 @@ export async function withTasksClient<T> (flags: TasksClientFlags, certName: str
   return await withClient({ ...flags, timeout: flags.deadline }, flags.peer, async (libp2p, signal) => await fn(libp2p, target, signal), certName)
 }
 
+/** How long `grid task wait|run` wait by default for a task's owner that stopped gracefully to start again (a restart, a rolling upgrade). */
+export const OWNER_WAIT_MS = 300_000
+
+/** Flags of the commands that wait for a task's end. */
+export interface TaskWaitFlags extends TasksClientFlags {
+  ownerWait: number
+}
+
+/** `--owner-wait`: how long a wait goes on while the task's owner restarts. */
+export function ownerWaitOption (): Option {
+  return intOption('--owner-wait <ms>', 'if the task\'s owner stops gracefully (a restart: its journal resumes the task), wait this long for it to come back, within --deadline (0: give up at once)', 0, 2_147_483_647).default(OWNER_WAIT_MS)
+}
+
 type FinalAnswer = TasksAnswer & { task: NonNullable<TasksAnswer['task']> }
 
 /**
@@ -57,16 +70,22 @@ export function printTask (answer: TasksAnswer): void {
 }
 
 /**
- * Waits for task `id` and prints how it ended (printOutcome); if `--deadline`
- * runs out first, or its owner stops gracefully (its journal resumes the task:
- * ERR_NODE_STOPPED, retryable), says the task goes on and how to follow it (exit 1).
+ * Waits for task `id` and prints how it ended (printOutcome). If its owner stops
+ * gracefully (its journal resumes the task: ERR_NODE_STOPPED, retryable), the wait
+ * goes on while it restarts, up to `--owner-wait`; if that or `--deadline` runs
+ * out first, says the task goes on and how to follow it (exit 1).
  */
-export async function waitAndPrint (libp2p: ClientLibp2p, target: Multiaddr, id: string, signal: AbortSignal, deadlineMs: number): Promise<void> {
+export async function waitAndPrint (libp2p: ClientLibp2p, target: Multiaddr, id: string, signal: AbortSignal, flags: TaskWaitFlags): Promise<void> {
+  const deadlineMs = flags.deadline
   let answer: FinalAnswer
   try {
-    answer = await waitForTask(libp2p, target, id, { signal })
+    answer = await waitForTask(libp2p, target, id, {
+      signal,
+      ownerReturnMs: flags.ownerWait,
+      onOwnerStopped: () => { process.stderr.write(`grid: task ${id}: owner node stopped; waiting for it to return (--owner-wait ${flags.ownerWait} ms)…\n`) }
+    })
   } catch (err) {
-    // its durable owner stopped gracefully during the wait: the task did not end, its journal resumes it
+    // its durable owner stopped gracefully and did not come back in time: the task did not end, its journal resumes it
     if (err instanceof RemoteError && err.code === ERR_NODE_STOPPED) {
       process.stderr.write(`grid: task ${id} is not final: its owner is stopping and runs it when it starts again; \`grid task wait ${id}\` follows it then\n`)
       process.exitCode = 1

@@ -10,12 +10,12 @@ import type { ClientLibp2p } from '../../transport/libp2p.ts'
 import { numberOption } from '../options.ts'
 import { ConfigError, RemoteError } from '../../errors.ts'
 import { ERR_TASK_NOT_REGISTERED } from '../../errors/tasks.ts'
-import { printTask, waitAndPrint, withTasksClient, withTasksClientOptions } from './task-client.ts'
-import type { TasksClientFlags } from './task-client.ts'
+import { ownerWaitOption, printTask, waitAndPrint, withTasksClient, withTasksClientOptions } from './task-client.ts'
+import type { TaskWaitFlags, TasksClientFlags } from './task-client.ts'
 
-type IdAction = (libp2p: ClientLibp2p, target: Multiaddr, id: string, signal: AbortSignal, flags: TasksClientFlags) => Promise<void>
+type IdAction<F> = (libp2p: ClientLibp2p, target: Multiaddr, id: string, signal: AbortSignal, flags: F) => Promise<void>
 
-interface SubmitFlags extends TasksClientFlags {
+interface SubmitFlags extends TaskWaitFlags {
   input?: string
   inputFile?: string
   timeout?: number
@@ -33,9 +33,9 @@ export function taskCommand (): Command {
     .addCommand(idCommand('get', 'print a task\'s state (and its value once completed) as JSON', 'node', async (libp2p, target, id, signal) => {
       printTask(await requestTasks(libp2p, target, { op: 'get', id }, { signal }))
     }))
-    .addCommand(idCommand('wait', 'wait until a task is final; print its result like run', 'node', async (libp2p, target, id, signal, flags) => {
-      await waitAndPrint(libp2p, target, id, signal, flags.deadline)
-    }, 600_000))
+    .addCommand(idCommand<TaskWaitFlags>('wait', 'wait until a task is final, also across a restart of its owner (--owner-wait); print its result like run', 'node', async (libp2p, target, id, signal, flags) => {
+      await waitAndPrint(libp2p, target, id, signal, flags)
+    }, 600_000).addOption(ownerWaitOption()))
     .addCommand(idCommand('cancel', 'cancel a task (a running one has its signal aborted); print its state', 'node', async (libp2p, target, id, signal) => {
       printTask(await requestTasks(libp2p, target, { op: 'cancel', id }, { signal }))
     }))
@@ -51,6 +51,7 @@ function submitCommand (name: 'run' | 'submit', description: string): Command {
     .addOption(numberOption('--retries <n>', 'attempts after a lost worker or agent (default: the session\'s, 3)', taskRetries))
     .addOption(numberOption('--priority <p>', 'higher runs first (default 0)', taskPriority))
     .addOption(new Option('--session <id>', 'submit into this session (`grid session open`) instead of the node\'s default one'))
+  if (name === 'run') cmd.addOption(ownerWaitOption())
   return withTasksClientOptions(cmd, '"node" for a module file, "client" for a registered name', name === 'run' ? 600_000 : 30_000)
     .action(async (module: string, flags: SubmitFlags) => {
       if (flags.session != null && !SESSION_ID.test(flags.session)) throw new ConfigError('session', `"${flags.session}" is not a session id (<owner peer id>/s-…, as \`grid session open\` prints it)`)
@@ -76,7 +77,7 @@ function submitCommand (name: 'run' | 'submit', description: string): Command {
         // Ctrl-C while waiting cancels the task: nobody else is waiting for it
         const interrupt = cancelOnInterrupt(id, async () => { await requestTasks(libp2p, target, { op: 'cancel', id, reason: 'its grid task run was interrupted' }, { signal: AbortSignal.timeout(5000) }) })
         try {
-          await waitAndPrint(libp2p, target, id, signal, flags.deadline)
+          await waitAndPrint(libp2p, target, id, signal, flags)
         } finally {
           interrupt.stop()
           // the wait may end (cancelled) before the cancel's answer: leaving now would close the node under it
@@ -86,10 +87,10 @@ function submitCommand (name: 'run' | 'submit', description: string): Command {
     })
 }
 
-function idCommand (name: string, description: string, certName: string, act: IdAction, deadlineMs?: number): Command {
+function idCommand<F extends TasksClientFlags = TasksClientFlags> (name: string, description: string, certName: string, act: IdAction<F>, deadlineMs?: number): Command {
   const cmd = new Command(name).description(description).argument('<id>', 'the task id (`<owner peer id>/t-…`)')
   return withTasksClientOptions(cmd, `"${certName}" (a client certificate acts only on its own tasks)`, deadlineMs)
-    .action(async (id: string, flags: TasksClientFlags) => {
+    .action(async (id: string, flags: F) => {
       if (!TASK_ID.test(id)) throw new ConfigError('id', `"${id}" is not a task id (<owner peer id>/t-…, as \`grid task submit\` prints it)`)
       await withTasksClient(flags, certName, async (libp2p, target, signal) => { await act(libp2p, target, id, signal, flags) })
     })

@@ -14,7 +14,7 @@ import { requireScopes } from './auth/guard.ts'
 import { problemHandler, problemSchema, sendProblem, problem } from './problem.ts'
 import { LiveHub } from './live/hub.ts'
 import { StreamSlots } from './live/stream-slots.ts'
-import { CertifiedStreams } from './auth/certified-streams.ts'
+import { CredentialStreams } from './auth/credential-streams.ts'
 import { holdResumed } from './resumed.ts'
 import { SubmitBudget, remoteSessionsBudget } from '../tasks/submit-budget.ts'
 import { hostAllowed, originAllowed } from '../addons/host-check.ts'
@@ -56,11 +56,11 @@ export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'member
   const live = new LiveHub({ replayEvents: settings.replayEvents, replayTtlMs: settings.replayTtlMs, maxFollowed: settings.maxFollowed })
   const schedules = await startSchedules(ctx, settings.schedules)
   const revoked = (serial: string): boolean => ctx.certificateRevoked(serial)
-  const certified = new CertifiedStreams(revoked)
+  const credentials = new CredentialStreams(revoked)
   // a CRL the node takes ends at once the streams its revoked certificates hold open (their next requests get 401 anyway)
-  const onCrl = (): void => { certified.recheck() }
+  const onCrl = (): void => { credentials.recheck() }
   ctx.on?.('crl:update', onCrl)
-  const api: ApiContext = { node: ctx, settings, live, budgets: { tasks: new SubmitBudget(), sessions: remoteSessionsBudget() }, streams: new StreamSlots(settings.maxStreams, settings.maxStreamsPerSubject), certified, unsent: new UnsentReplies(MAX_UNSENT_REPLY_BYTES), schedules, log: ctx.log }
+  const api: ApiContext = { node: ctx, settings, live, budgets: { tasks: new SubmitBudget(), sessions: remoteSessionsBudget() }, streams: new StreamSlots(settings.maxStreams, settings.maxStreamsPerSubject), credentials, unsent: new UnsentReplies(MAX_UNSENT_REPLY_BYTES), schedules, log: ctx.log }
   // what the node resumed from its journal is on its subjects' budgets before the first request
   holdResumed(ctx.tasks, api.budgets)
   const app: FastifyInstance = Fastify({
@@ -124,7 +124,7 @@ export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'member
     await app.listen({ port: settings.port, host: settings.host })
   } catch (err) {
     ctx.off?.('crl:update', onCrl)
-    certified.close()
+    credentials.close()
     schedules.stop()
     live.close()
     await app.close()
@@ -139,7 +139,7 @@ export async function startApiServer (ctx: Pick<AddonContext, 'peerId' | 'member
     close: async () => {
       // live streams end first (their readers see the end), then the server stops
       ctx.off?.('crl:update', onCrl)
-      certified.close()
+      credentials.close()
       schedules.stop()
       live.close()
       for (const client of websocketClients(app)) client.terminate()

@@ -4,23 +4,13 @@ import { issueCertificate } from '../../src/certs/create.ts'
 import { loadCerts } from '../../src/transport/mtls/material.ts'
 import { GridFixture } from './helpers/grid-fixture.ts'
 import type { GridProcess } from './helpers/grid-process.ts'
-import { eventually, runGrid } from './helpers/grid-process.ts'
+import { eventually, runGrid, within } from './helpers/grid-process.ts'
 import { cleanup } from './helpers/cleanup.ts'
 import { httpsCall, openSse, openWs, pollKeptAlive } from './helpers/https-client.ts'
 import type { ClientPair } from './helpers/https-client.ts'
 
 /** How long a WebSocket or an event stream may take to be closed after the node learns its certificate is no credential. */
 const CLOSED_WITHIN_MS = 10_000
-
-async function within<T> (promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const late = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`${what} not within ${ms} ms`)) }, ms) })
-  try {
-    return await Promise.race([promise, late])
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
 /**
  * A client certificate authenticates connections that outlive the moment it stops being a credential:

@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls'
 import type { FastifyRequest } from 'fastify'
 import { rolesOfCertificate } from '../../trust/roles.ts'
 import type { Role } from '../../trust/roles.ts'
-import type { CertificateCredential, Principal, Scope } from './scopes.ts'
+import type { CertificateCredential, CredentialRefusal, Principal, Scope } from './scopes.ts'
 import { normalizeSerial } from '../../transport/mtls/verify.ts'
 import { UnauthorizedError } from '../../errors.ts'
 
@@ -48,17 +48,11 @@ export function certificatePrincipal (request: FastifyRequest, revoked: (serial:
   return principal
 }
 
-/** Why a client certificate no longer is a credential, if it is not: `reason` short enough for a WebSocket's close frame. */
-export interface CertificateRefusal {
-  reason: 'revoked' | 'expired'
-  detail: string
-}
-
 /** Whether a certificate the handshake verified is still a credential: not listed by the node's newest CRL (`revoked`), not expired since. */
-export function certificateRefusal (certificate: CertificateCredential, revoked: (serial: string) => boolean, now = Date.now()): CertificateRefusal | undefined {
+export function certificateRefusal (certificate: CertificateCredential, revoked: (serial: string) => boolean, now = Date.now()): CredentialRefusal | undefined {
   // the node's newest CRL binds its HTTPS clients as it binds its libp2p peers
-  if (revoked(certificate.serial)) return { reason: 'revoked', detail: `this client certificate (serial ${certificate.serial}) is revoked` }
-  if (now > certificate.notAfter) return { reason: 'expired', detail: `this client certificate (${certificate.name}, valid to ${new Date(certificate.notAfter).toISOString()}) is no credential: it has expired` }
+  if (revoked(certificate.serial)) return { credential: 'client certificate', reason: 'revoked', detail: `this client certificate (serial ${certificate.serial}) is revoked` }
+  if (now > certificate.notAfter) return { credential: 'client certificate', reason: 'expired', detail: `this client certificate (${certificate.name}, valid to ${new Date(certificate.notAfter).toISOString()}) is no credential: it has expired` }
   return undefined
 }
 

@@ -4,7 +4,7 @@ import type { KeyObject } from 'node:crypto'
 import { createLocalJWKSet, jwtVerify } from 'jose'
 import type { JWTVerifyGetKey } from 'jose'
 import { scopesOfClaims } from './scopes.ts'
-import type { Principal } from './scopes.ts'
+import type { CredentialRefusal, Principal, TokenCredential } from './scopes.ts'
 import { ConfigError, UnauthorizedError } from '../../errors.ts'
 
 /** How bearer tokens are checked: exactly one key source. */
@@ -82,8 +82,22 @@ export async function jwtVerifier (options: JwtOptions): Promise<VerifyToken> {
     // like one would act as it, on the schedules and tasks that caller owns
     const reserved = RESERVED_SUBJECT_PREFIXES.find(prefix => subject.startsWith(prefix))
     if (reserved != null) throw new UnauthorizedError(`bearer token refused: its sub "${subject}" starts with "${reserved}", which names callers that are not tokens`)
-    return { subject, scopes: scopesOfClaims(payload) }
+    return { subject, scopes: scopesOfClaims(payload), token: tokenCredential(payload.exp!) }
   }
+}
+
+/**
+ * When a token accepted now stops being accepted: jose refuses it once the whole seconds of the
+ * clock reach `exp` plus the tolerance (a fractional `exp` rounds up), so it is good through the millisecond before.
+ */
+function tokenCredential (exp: number): TokenCredential {
+  return { exp, validThrough: Math.ceil(exp + CLOCK_TOLERANCE_S) * 1000 - 1 }
+}
+
+/** Whether a token the verifier accepted still would be: not expired since (a stream it opened outlives its request). */
+export function tokenRefusal (token: TokenCredential, now = Date.now()): CredentialRefusal | undefined {
+  if (now > token.validThrough) return { credential: 'token', reason: 'expired', detail: `this bearer token expired at ${new Date(token.exp * 1000).toISOString()}` }
+  return undefined
 }
 
 /**

@@ -27,6 +27,8 @@ export interface Principal {
   scopes: ReadonlySet<Scope>
   /** The client certificate it came with (HTTPS, no token): what stops being a credential when revoked or expired. */
   certificate?: CertificateCredential
+  /** The bearer token it came with: what stops being a credential when it expires. */
+  token?: TokenCredential
 }
 
 /** A client certificate a TLS handshake verified, as far as its later revocation and expiry go. */
@@ -37,6 +39,21 @@ export interface CertificateCredential {
   name: string
   /** Its notAfter (ms since the epoch): valid through that second. */
   notAfter: number
+}
+
+/** A bearer token the verifier accepted, as far as its expiry goes. */
+export interface TokenCredential {
+  /** Its `exp` claim (seconds since the epoch). */
+  exp: number
+  /** The last millisecond the verifier accepts it (ms since the epoch): `exp` and the clock skew allowed past it. */
+  validThrough: number
+}
+
+/** Why a principal's credential no longer is one: `credential` and `reason` short enough for a WebSocket's close frame. */
+export interface CredentialRefusal {
+  credential: 'client certificate' | 'token'
+  reason: 'revoked' | 'expired'
+  detail: string
 }
 
 /** `admin` holds every scope. */

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { EventLog, LiveEvent } from './event-log.ts'
-import type { CertificateRefusal } from '../auth/certificate.ts'
+import type { CredentialRefusal } from '../auth/scopes.ts'
 
 const PING_EVERY_MS = 15_000
 
@@ -24,10 +24,10 @@ export function resumeAfter (request: FastifyRequest): { after: number, epoch?: 
  * EventSource to stop reconnecting. A reader with more than
  * `maxBufferedBytes` unsent is dropped (it is not reading); one already
  * gone gives its slot back at once. `watch` (given the stream's end) ends it
- * when its reader's credential stops being one (a client certificate revoked
- * or expired), with a comment saying why; it returns its release.
+ * when its reader's credential stops being one (a client certificate revoked,
+ * a certificate or token expired), with a comment saying why; it returns its release.
  */
-export function serveEvents (request: FastifyRequest, reply: FastifyReply, log: EventLog, options: { maxBufferedBytes: number, release: () => void, watch?: (end: (refused: CertificateRefusal) => void) => () => void }): FastifyReply {
+export function serveEvents (request: FastifyRequest, reply: FastifyReply, log: EventLog, options: { maxBufferedBytes: number, release: () => void, watch?: (end: (refused: CredentialRefusal) => void) => () => void }): FastifyReply {
   const asked = resumeAfter(request)
   const { after, gap } = log.resume(asked.after, asked.epoch)
   if (log.ended && !gap && after >= log.lastSeq) {

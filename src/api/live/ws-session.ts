@@ -3,12 +3,12 @@ import type { WebSocket } from 'ws'
 import type { ApiContext } from '../api-context.ts'
 import type { EventLog } from './event-log.ts'
 import { visibleSession, visibleTask } from '../ownership.ts'
-import type { Principal } from '../auth/scopes.ts'
+import type { CredentialRefusal, Principal } from '../auth/scopes.ts'
 import { problemOf } from '../problem.ts'
 
-/** Closes a socket whose client certificate no longer is a credential: 1008 (policy violation), saying why. */
-export function closeRefused (socket: WebSocket, reason: 'revoked' | 'expired'): void {
-  if (socket.readyState === socket.OPEN) socket.close(1008, `client certificate ${reason}`)
+/** Closes a socket whose client certificate or token no longer is a credential: 1008 (policy violation), saying why ('token expired'). */
+export function closeRefused (socket: WebSocket, refused: CredentialRefusal): void {
+  if (socket.readyState === socket.OPEN) socket.close(1008, `${refused.credential} ${refused.reason}`)
 }
 
 /** Subscriptions one socket may hold at once. */
@@ -33,8 +33,9 @@ type Target = { stream: 'task' | 'session', id: string }
  * one that answers no ping within `pingMs`: a peer gone without a close (a
  * laptop asleep, a NAT that forgot it) would otherwise hold its stream slot for
  * good, as nothing is written to an idle socket that could fail. A socket
- * opened with a client certificate that is revoked or expires is closed
- * (1008): the route holds it in `api.certified`, and each message checks too.
+ * opened with a client certificate that is revoked or expires, or with a
+ * token that expires, is closed (1008): the route holds it in
+ * `api.credentials`, and each message checks too.
  */
 export function serveSocket (socket: WebSocket, api: ApiContext, principal: Principal, release: () => void): void {
   const subscriptions = new Map<string, () => void>()
@@ -68,10 +69,10 @@ export function serveSocket (socket: WebSocket, api: ApiContext, principal: Prin
     if (subscriptions.has(key)) subscriptions.set(key, unsubscribe)
   }
   socket.on('message', (raw, isBinary) => {
-    // every message is a request on the credential of the upgrade: a client certificate revoked or expired since is none
-    const refused = api.certified.refusal(principal)
+    // every message is a request on the credential of the upgrade: one revoked or expired since (a client certificate, a token) is none
+    const refused = api.credentials.refusal(principal)
     if (refused != null) {
-      closeRefused(socket, refused.reason)
+      closeRefused(socket, refused)
       return
     }
     let request: unknown

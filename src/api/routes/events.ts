@@ -18,8 +18,8 @@ export function eventRoutes (app: FastifyInstance, api: ApiContext): void {
     }, async (request, reply) => serveEvents(request, reply, logOf(request.principal!, request.params.id), {
       maxBufferedBytes: api.settings.maxBufferedBytes,
       release: api.streams.take(request.principal!.subject),
-      // a client certificate revoked or expired while the stream is open ends it
-      watch: end => api.certified.hold(request.principal!, end)
+      // a client certificate revoked, or a certificate or token expired, while the stream is open ends it
+      watch: end => api.credentials.hold(request.principal!, end)
     }))
   }
   stream('/v1/tasks/:id/events', 'Follow a task live (text/event-stream)', (principal, id) => api.live.task(visibleTask(api, principal, id)))

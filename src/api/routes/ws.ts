@@ -27,8 +27,8 @@ export function wsRoutes (app: FastifyInstance, api: ApiContext): void {
         socket.close(1013, 'too many live streams open')
         return
       }
-      // a client certificate revoked or expired while the socket is open closes it (1008, policy violation)
-      const unwatch = api.certified.hold(principal, refused => { closeRefused(socket, refused.reason) })
+      // a client certificate revoked, or a certificate or token expired, while the socket is open closes it (1008, policy violation)
+      const unwatch = api.credentials.hold(principal, refused => { closeRefused(socket, refused) })
       serveSocket(socket, api, principal, () => { unwatch(); release() })
     }
   })

@@ -177,3 +177,14 @@ export async function eventually<T> (check: () => Promise<T | undefined> | T | u
   }
   throw new Error(`condition not met within ${timeoutMs} ms${last instanceof Error ? `: ${last.message}` : ''}`)
 }
+
+/** `promise`, or an error saying `what` did not happen within `ms`. */
+export async function within<T> (promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`${what} not within ${ms} ms`)) }, ms) })
+  try {
+    return await Promise.race([promise, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}

@@ -1,4 +1,5 @@
 import { request } from 'node:https'
+import { request as httpRequest } from 'node:http'
 import { Agent } from 'node:https'
 import type { RequestOptions } from 'node:https'
 import WebSocket from 'ws'
@@ -8,6 +9,21 @@ export interface ClientPair {
   ca: string
   cert: string
   key: string
+}
+
+/** A bearer token, sent as `Authorization: Bearer` over HTTP (or over HTTPS, the node's certificate checked against `ca`). */
+export interface BearerClient {
+  token: string
+  ca?: string
+}
+
+/** How a live stream's client authenticates: a client certificate, or a bearer token. */
+export type StreamClient = ClientPair | BearerClient
+
+/** The request options that present `client`'s credential: its certificate, or its token's header. */
+function presenting (client: StreamClient): RequestOptions {
+  const tls = { ca: client.ca, checkServerIdentity: () => undefined }
+  return 'token' in client ? { ...tls, headers: { authorization: `Bearer ${client.token}` } } : { ...tls, cert: client.cert, key: client.key }
 }
 
 export interface HttpsAnswer {
@@ -39,10 +55,9 @@ export async function httpsCall (base: string, pair: ClientPair, method: string,
   })
 }
 
-/** A WebSocket to `/v1/ws` presenting `pair`, open, with every message it got and how it closed. */
-export async function openWs (base: string, pair: ClientPair): Promise<{ socket: WebSocket, messages: any[], closed: Promise<{ code: number, reason: string }> }> {
-  const tls: RequestOptions = { ca: pair.ca, cert: pair.cert, key: pair.key, checkServerIdentity: () => undefined }
-  const socket = new WebSocket(`${base.replace(/^https/, 'wss')}/v1/ws`, tls)
+/** A WebSocket to `/v1/ws` presenting `client`, open, with every message it got and how it closed. */
+export async function openWs (base: string, client: StreamClient): Promise<{ socket: WebSocket, messages: any[], closed: Promise<{ code: number, reason: string }> }> {
+  const socket = new WebSocket(`${base.replace(/^http/, 'ws')}/v1/ws`, presenting(client))
   const messages: any[] = []
   socket.on('message', data => messages.push(JSON.parse(String(data))))
   const closed = new Promise<{ code: number, reason: string }>(resolve => { socket.once('close', (code, reason) => { resolve({ code, reason: String(reason) }) }) })
@@ -50,10 +65,10 @@ export async function openWs (base: string, pair: ClientPair): Promise<{ socket:
   return { socket, messages, closed }
 }
 
-/** An event stream (SSE) at `path` presenting `pair`: its status, the raw text so far, and when the node ended it. */
-export async function openSse (base: string, pair: ClientPair, path: string): Promise<{ status: number, text: () => string, ended: Promise<void>, destroy: () => void }> {
+/** An event stream (SSE) at `path` presenting `client`: its status, the raw text so far, and when the node ended it. */
+export async function openSse (base: string, client: StreamClient, path: string): Promise<{ status: number, text: () => string, ended: Promise<void>, destroy: () => void }> {
   return await new Promise((resolve, reject) => {
-    const req = request(`${base}${path}`, { agent: false, ca: pair.ca, cert: pair.cert, key: pair.key, checkServerIdentity: () => undefined }, res => {
+    const req = (base.startsWith('https:') ? request : httpRequest)(`${base}${path}`, { agent: false, ...presenting(client) }, res => {
       let text = ''
       res.setEncoding('utf8').on('data', (chunk: string) => { text += chunk })
       const ended = new Promise<void>(resolve => { res.once('end', resolve).once('close', resolve) })

@@ -201,7 +201,12 @@ export class JournalRecorder {
     this.timer = undefined
     if (!this.pending()) return
     const writer = this.writer ?? await this.open()
-    if (writer == null || !this.pending()) return
+    if (writer != null) this.post(writer, all)
+  }
+
+  /** flush's synchronous part, once the writer is there. */
+  private post (writer: Writer, all: boolean): void {
+    if (!this.pending()) return
     // the writer is behind: changes wait here (merged per task) until it writes a batch
     if (!all && writer.inFlight >= this.maxInFlight) {
       this.heldBack = true
@@ -229,24 +234,26 @@ export class JournalRecorder {
     return total
   }
 
-  /** Changes are still written (not closed, nor given up because the journal could not be written). */
-  get recording (): boolean {
-    return !this.closed
-  }
-
   /**
    * Writes what is pending and closes the file, waiting for the writer thread;
    * later changes are not recorded (what is journaled resumes at the next start).
+   * `sealed` is called once the last batch is posted, in the same step (no task can
+   * end between them), if the journal was recording: every task open then is open in
+   * the journal, and what ends after it is this process's alone.
    * Called again while closing (the node's stop overran its time), it stops the thread at once.
    */
-  async close (): Promise<void> {
+  async close (sealed?: () => void): Promise<void> {
     if (this.closed) {
       await this.writer?.terminate()
       return
     }
-    await this.flush(true)
+    // the file made first, if nothing was written yet: the ends that come meanwhile are still recorded
+    const writer = this.writer ?? (this.pending() ? await this.open() : undefined)
+    if (this.closed) return
+    if (writer != null) this.post(writer, true)
     this.closed = true
     clearTimeout(this.timer)
+    sealed?.()
     const unwritten = await this.writer?.close() ?? 0
     if (unwritten > 0) this.options.log.error({ file: this.options.file, batches: unwritten }, 'task journal: the last changes could not be written before closing')
   }

@@ -138,10 +138,9 @@ export class TaskPool {
     if (live != null && live < Math.max(1, this.config.maxWorkers)) void this.addWorker()
   }
 
-  /** Cancel or time out: a queued task ends at once; a dispatched one has its signal aborted. */
-  end (task: Task, status: 'cancelled' | 'timeout', reason: string): void {
+  /** Cancel or time out: a queued task ends at once; a dispatched one has its signal aborted (with `error`, the task's end). */
+  end (task: Task, status: 'cancelled' | 'timeout', reason: string, error: Error = status === 'timeout' ? new TaskTimeoutError(task.id, task.timeoutMs ?? 0) : new TaskCancelledError(task.id, reason)): void {
     if (task.final) return
-    const error = status === 'timeout' ? new TaskTimeoutError(task.id, task.timeoutMs ?? 0) : new TaskCancelledError(task.id, reason)
     const waiting = task.status === 'queued'
     task.mark(status, toWireError(error))
     // it waits in the queue no longer (see FairQueue.left)

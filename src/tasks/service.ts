@@ -11,7 +11,7 @@ import { UNSENT_RETRY_MS, UnsentReplies } from '../transport/unsent-replies.ts'
 import { ReadBudget } from '../transport/read-budget.ts'
 import type { PeerReadBudget } from '../transport/read-budget.ts'
 import { MAX_UNSENT_REPLY_BYTES } from './result-cap.ts'
-import { NodeStoppedError, PeerUnreachableError, ProtocolError, RateLimitedError, TaskLimitError, TaskNotFoundError, TaskNotRegisteredError } from '../errors.ts'
+import { PeerUnreachableError, ProtocolError, RateLimitedError, TaskLimitError, TaskNotFoundError, TaskNotRegisteredError } from '../errors.ts'
 import type { Tasks } from './tasks.ts'
 import type { Task } from './task.ts'
 import type { Session } from './session.ts'
@@ -25,6 +25,7 @@ import type { SessionSummary, TasksReply, TasksRequest } from './protocol-schema
 import { SubmitBudget, inputBytes, releasedAtEnd, remoteSessionsBudget, resumedInputBytes } from './submit-budget.ts'
 import { isApiSubmitter } from './submitter.ts'
 import { settledWithin } from './settled-within.ts'
+import { endedByStop, stoppedError } from './stopped-task.ts'
 import type { SubmitLimits } from './submit-budget.ts'
 
 /** Shipped task bundles kept at most (content-addressed, least recently used evicted; a module with open tasks stays). */
@@ -205,7 +206,7 @@ export class TasksService {
         const task = this.task(caller, request.id, 'wait for')
         await settledWithin(task, { timeoutMs: request.timeoutMs ?? MAX_WAIT_MS })
         // its "cancelled" is this process's alone: a final status would tell the waiter it ended, and it runs after the restart
-        if (tasks.endedByStop(task)) throw new NodeStoppedError(`the owner is stopping: task ${task.id} is not ended; it resumes when its owner starts again`, { retryable: true })
+        if (endedByStop(task)) throw stoppedError(task.id)
         return taskReply(task)
       }
       case 'cancel': {

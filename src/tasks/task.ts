@@ -6,7 +6,8 @@ import type { SignalOption } from '../checks/check.ts'
 import type { WireError } from '../wire/wire-error.ts'
 import type { JournalEntry } from './journal-entry.ts'
 import { RemoteError, toWireError } from '../wire/wire-error.ts'
-import { ERR_RESULT_TOO_LARGE, ERR_TASK_CANCELLED, ERR_TASK_LOST, ERR_TASK_TIMEOUT, GridError, ResultTooLargeError, TaskCancelledError, TaskError, TaskLostError, TaskTimeoutError } from '../errors.ts'
+import { ERR_RESULT_TOO_LARGE, ERR_TASK_CANCELLED, ERR_TASK_LOST, ERR_TASK_TIMEOUT, GridError, NodeStoppedError, ResultTooLargeError, TaskCancelledError, TaskError, TaskLostError, TaskTimeoutError } from '../errors.ts'
+import { endedByStop } from './stopped-task.ts'
 
 export interface TaskInit {
   id: string
@@ -373,6 +374,8 @@ export class Task {
   private failure (): GridError {
     const error = this.error ?? { name: 'Error', message: `task ended ${this.status}` }
     if (this.status === 'timeout' || error.code === ERR_TASK_TIMEOUT) return new TaskTimeoutError(this.id, this.timeoutMs ?? 0)
+    // its owner's stop ended it here alone: it has not ended, its journal resumes it
+    if (endedByStop(this)) return new NodeStoppedError(error.message, { retryable: true })
     // the stored error is the TaskCancelledError as recorded: its reason alone, or the message said its prefix twice
     if (this.status === 'cancelled' || error.code === ERR_TASK_CANCELLED) return new TaskCancelledError(this.id, withoutPrefix(error.message, `task ${this.id} was cancelled: `))
     if (error.code === ERR_RESULT_TOO_LARGE) return new ResultTooLargeError(this.id, 'its result was over tasks.maxResultBytes', { cause: new RemoteError(error) })

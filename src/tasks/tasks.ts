@@ -9,6 +9,7 @@ import type { SessionOptions, TaskOptions } from './types.ts'
 import { JournalRecorder } from './journal-recorder.ts'
 import type { JournalContents } from './journal.ts'
 import { resumeJournal } from './journal-resume.ts'
+import { stoppedError } from './stopped-task.ts'
 import { checkResultSize, DEFAULT_MAX_RESULT_BYTES } from './result-cap.ts'
 import { OPEN_STATUS_NAMES, OVERVIEW_LIMIT, TaskStats } from './stats.ts'
 import type { TasksOverview } from './stats.ts'
@@ -94,8 +95,6 @@ export class Tasks {
   private sweep?: NodeJS.Timeout
   private stopped = false
   private readonly stats = new TaskStats()
-  /** Tasks open when the stop closed the journal: ended here only, they resume at the next start (see endedByStop). */
-  private readonly leftInJournal = new WeakSet<Task>()
 
   constructor (owner: string, deps: PoolDeps, config: Partial<TasksConfig> = {}, journal?: TasksJournalPlace) {
     this.owner = owner
@@ -135,17 +134,19 @@ export class Tasks {
   async stop (): Promise<void> {
     this.stopped = true
     clearInterval(this.sweep)
-    // taken before the close: a pool still being made fails its tasks meanwhile, as the node is stopping
-    if (this.recorder?.recording === true) for (const session of this.sessionsById.values()) for (const task of session.openTasks()) this.leftInJournal.add(task)
-    // the journal is closed first: what stopping cancels here stays unfinished there, and resumes at the next start
-    await this.recorder?.close()
+    // one step: the journal's last batch and the end here of every task it leaves open (a later answer is dropped, not told final)
+    await this.recorder?.close(() => { for (const session of this.sessionsById.values()) for (const task of [...session.openTasks()]) this.endLeftInJournal(task) })
+    // without a journal, what stopping cancels is lost: cancelled for good
     for (const session of this.sessionsById.values()) session.cancel('the node is stopping')
     await Promise.allSettled([...this.started].map(async pool => { await pool.stop() }))
   }
 
-  /** `task` ended only because this node stopped, its journal holding it unfinished: the next start resumes it. */
-  endedByStop (task: Task): boolean {
-    return this.leftInJournal.has(task) && task.status !== 'completed'
+  /** Ends `task` here alone (its attempt's signal aborted), as not final: its journal resumes it at the next start. */
+  private endLeftInJournal (task: Task): void {
+    const error = stoppedError(task.id)
+    const pool = this.readyPools.get(this.queuedIn.get(task) ?? this.poolKey(task.path ?? task.module))
+    if (pool != null) pool.end(task, 'cancelled', error.message, error)
+    else task.mark('cancelled', toWireError(error))
   }
 
   /**

@@ -1,4 +1,5 @@
 import { withinUsefulLimit } from './useful-limit.ts'
+import { workersFor } from './staffing.ts'
 import type { WorkerCap } from './useful-limit.ts'
 
 /** How a stage's workers compare with what its load needs. */
@@ -39,6 +40,8 @@ export interface EqualizerConfig {
   maxWorkers: number
   /** Target busy fraction per worker. Default 0.9. */
   utilization: number
+  /** β of square-root staffing: at least a + β√a workers for a load of a = λ/μ (staffing.ts). Default 0: ⌈a / utilization⌉ alone. */
+  staffingBeta?: number
   /** Dead band as a fraction of N: within it, do nothing. Default 0.1. */
   deadBand: number
   /** The backlog should drain within this time. */
@@ -86,8 +89,8 @@ const HELD = 'held: the workers last added did not raise throughput'
 export const INITIAL_STATE: EqualizerState = { ticksSinceAction: Number.POSITIVE_INFINITY }
 
 /**
- * DS2-style sizing from true (busy-time) rates: N* = ceil(λ / (μ·u)) plus
- * enough to drain the backlog in `drainMs`, clamped to [min, max] and to
+ * DS2-style sizing from true (busy-time) rates: for a load a = λ/μ plus
+ * the backlog spread over `drainMs`, N* = ⌈max(a / u, a + β√a)⌉ (staffing.ts), clamped to [min, max] and to
  * what the grid can place. High pressure spawns the whole difference at
  * once; a dead band keeps noise from flapping; low pressure must last
  * `scaleDownAfterMs` before surplus workers are drained; every action is
@@ -119,7 +122,7 @@ export function decide (input: EqualizerInput, config: EqualizerConfig, previous
   const lambda = measured + Math.max(0, input.arrivalTrend ?? 0) * (config.lookaheadMs ?? 0) / 1000
   // the rate to sustain: what arrives, plus the backlog spread over drainMs
   const needed = lambda + input.queued / (config.drainMs / 1000)
-  let wanted = Math.ceil(needed / (mu * config.utilization) - 1e-9)
+  let wanted = workersFor(needed / mu, config.utilization, config.staffingBeta ?? 0)
   const settled = input.starting === 0 && previous.ticksSinceAction >= config.warmupTicks
   // the default objective holds back while a sized scale-up's backlog drains: that backlog is the
   // reaction's (a held-back source catching up on its lag), and sized for it a 10× step went to 32

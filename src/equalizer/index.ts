@@ -1,6 +1,7 @@
 export { decide, INITIAL_STATE, SATURATION_HEADROOM } from './decide.ts'
 export type { EqualizerInput, EqualizerConfig, EqualizerState, Decision, Pressure } from './decide.ts'
 export { EqualizerLoop } from './loop.ts'
+export { workersFor, STAFFING_BETA } from './staffing.ts'
 export { defaultLatencyObjectiveMs, DEFAULT_OBJECTIVE_ITEMS } from './objective.ts'
 export type { ObjectiveBasis } from './objective.ts'
 export type { EqualizerLoopInit, CapacityProbe, ScaledListener, HeldListener } from './loop.ts'

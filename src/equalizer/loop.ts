@@ -2,6 +2,7 @@ import { decide, INITIAL_STATE, offeredRate } from './decide.ts'
 import type { EqualizerConfig, EqualizerState } from './decide.ts'
 import type { EqualizedStage, StageRates, StageSample } from './sample.ts'
 import { defaultLatencyObjectiveMs } from './objective.ts'
+import { STAFFING_BETA } from './staffing.ts'
 import { ScaleUpJudge } from './useful-limit.ts'
 import type { UsefulLimit } from './useful-limit.ts'
 
@@ -38,6 +39,8 @@ export interface EqualizerLoopInit {
   utilization: number
   drainMs: number
   scaleDownAfterMs: number
+  /** β of square-root staffing (staffing.ts); default STAFFING_BETA, 0: ⌈λ / (μ·utilization)⌉ alone. */
+  staffingBeta?: number
 }
 
 /** How many more workers needing `resources` the grid can place now (at most `limit`). */
@@ -88,7 +91,7 @@ export class EqualizerLoop {
     this.tickMs = init.tickMs
     this.tracked = stages.map(stage => ({
       stage,
-      config: { minWorkers: stage.minWorkers, maxWorkers: stage.maxWorkers, utilization: init.utilization, deadBand: DEAD_BAND, drainMs: init.drainMs, scaleDownAfterMs: init.scaleDownAfterMs, warmupTicks: WARMUP_TICKS, lookaheadMs: LOOKAHEAD_TICKS * init.tickMs, latencyObjectiveMs: stage.latencyObjectiveMs, spareWorkers: stage.spareWorkers ?? 0 },
+      config: { minWorkers: stage.minWorkers, maxWorkers: stage.maxWorkers, utilization: init.utilization, staffingBeta: init.staffingBeta ?? STAFFING_BETA, deadBand: DEAD_BAND, drainMs: init.drainMs, scaleDownAfterMs: init.scaleDownAfterMs, warmupTicks: WARMUP_TICKS, lookaheadMs: LOOKAHEAD_TICKS * init.tickMs, latencyObjectiveMs: stage.latencyObjectiveMs, spareWorkers: stage.spareWorkers ?? 0 },
       // starting the minimum workers is the first action: rates measured on cold workers wait out the warm-up
       state: { ...INITIAL_STATE, ticksSinceAction: 0 },
       rates: { arrivalRate: 0, processingRate: 0, throughput: 0, pressure: 'even' },

@@ -3,12 +3,14 @@
  * pipeline on the grid, a 100 ms sampler of workers and rates, and the
  * figures per input step: decisions, when the optimum number of workers was
  * up, overshoot against the optimum, items lost and duplicated, item latency.
- * The optimum is ⌈λ / (μ·0.9)⌉ with μ from an independent calibration (the
- * stage alone on one worker, see equalizer-calibrate.ts), not from the rates
+ * The optimum is what the equalizer's sizing rule asks for, ⌈max(a / 0.9, a + β√a)⌉
+ * for a = λ / μ (src/equalizer/staffing.ts), with μ from an independent calibration
+ * (the stage alone on one worker, see equalizer-calibrate.ts), not from the rates
  * the equalizer itself decides on.
  */
 import type { GridNode } from '../../src/node.ts'
 import type { StageSpec } from '../../src/pipeline/types.ts'
+import { workersFor } from '../../src/equalizer/staffing.ts'
 import { percentile, sleep } from './lib.ts'
 
 /** `name`: what changes when this phase begins, for the report (default: the rate step, "4→40/s"). */
@@ -146,7 +148,7 @@ function figures (stage: string, phase: number, rate: number, mu: number, from: 
   const inPhase = samples.filter(s => s.t >= from && s.t < to)
   const decisions = scaled.filter(e => e.stage === stage && e.t >= from && e.t < to && !e.reason.includes('respawn'))
   const rates = inPhase.map(s => s.stages.find(x => x.name === stage)!.processingRate).filter(r => r > 0)
-  const optimal = Math.max(1, Math.ceil(rate / (mu * UTILIZATION)))
+  const optimal = Math.max(1, workersFor(rate / mu, UTILIZATION))
   // a step down starts above the optimum by definition: count overshoot from the first decision on
   const firstDecision = decisions[0]?.t ?? from
   const maxWorkers = Math.max(0, ...samples.filter(s => s.t >= firstDecision && s.t < to).map(s => workersOf(s, stage)))

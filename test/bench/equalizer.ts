@@ -8,7 +8,7 @@
  *   3. primes feeding a downstream that slows down (primes must not scale);
  *   4. SIGKILL of a primes worker mid-run.
  * First every stage is calibrated alone on one worker (equalizer-calibrate.ts): the optimum for rate λ is
- * ⌈λ / (μ·0.9)⌉ from that μ. Per step: decisions, when the optimum number of workers was up, overshoot,
+ * ⌈max(a / 0.9, a + β√a)⌉ for a = λ / μ from that μ (the equalizer's own rule, src/equalizer/staffing.ts). Per step: decisions, when the optimum number of workers was up, overshoot,
  * items lost and duplicated, p50/p99 latency.
  * Targets, for every step after the first phase: <= 3 decisions, overshoot <= 1; 0 lost in every scenario;
  * 0 decisions for the upstream of the slowing stage.
@@ -17,6 +17,7 @@
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import { GridNode } from '../../src/node.ts'
+import { STAFFING_BETA } from '../../src/equalizer/staffing.ts'
 import { Cluster, note, sleep } from './lib.ts'
 import { runScenario } from './equalizer-scenario.ts'
 import type { Calibration, ScenarioInit, ScenarioResult } from './equalizer-scenario.ts'
@@ -30,7 +31,7 @@ const NAMES = ['primes-step', 'io-step', 'downstream-slowdown', 'worker-sigkill'
 const PRIMES_ITEM = { limit: 400_000 }
 /**
  * The primes steps go up to μ, the rate of one primes worker alone (calibrated in this run), and down
- * to μ / 10: the optimum is then 2 workers (⌈μ / (μ·0.9)⌉), on any machine with 2 cores. They were
+ * to μ / 10: the optimum is then 2 workers (a = 1: ⌈1 + 0.5⌉), on any machine with 2 cores. They were
  * 4 → 40 items/s, written when a primes item took 25 ms here (μ ≈ 40/s: 40/s needed 2 workers). On a
  * slower day (52 ms an item alone, 68 ms each for two at once: about 29 items/s for the whole 2-core
  * machine) 40/s asked for more than any number of workers could do, and "the optimum" of 3 was no optimum.
@@ -177,5 +178,5 @@ await runBench('equalizer', ['--only'], async (args, defer) => {
     results.push(result)
   }
   if (list.some(s => s.fault != null) && killed == null) throw new Error('no worker pid was seen, so none was killed')
-  return { figures, targets, rows, details: { utilization: 0.9, scenarios: results } }
+  return { figures, targets, rows, details: { utilization: 0.9, staffingBeta: STAFFING_BETA, scenarios: results } }
 })

@@ -28,7 +28,7 @@ afterEach(() => { vi.useRealTimers() })
  * 10 items/s, one worker at μ = 10/s. Returns the loop and a step of one 100 ms window between ticks.
  */
 async function steadyLoop (stage: ReturnType<typeof stubStage>): Promise<{ loop: EqualizerLoop, window: (arrivals: number, queued: number) => Promise<void> }> {
-  const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 1, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, () => {})
+  const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 1, staffingBeta: 0, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, () => {})
   loop.start()
   for (let t = 1; t <= 3; t++) {
     stage.now = { ...stage.now, arrivals: 10 * t, processed: 10 * t, busyMs: 1000 * t }
@@ -49,7 +49,7 @@ describe('EqualizerLoop over stage samples', () => {
     // an objective so loose that only the rate and the drainMs backlog size the stage
     const stage = Object.assign(stubStage('io'), { latencyObjectiveMs: 60_000 })
     const scaled: Array<[string, number, number]> = []
-    const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 1, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, (s, workers, delta) => { scaled.push([s, workers, delta]) })
+    const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 1, staffingBeta: 0, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, (s, workers, delta) => { scaled.push([s, workers, delta]) })
     loop.start()
     // each second: 100 items offered, 10 processed by one worker busy the whole second (μ = 10/s)
     for (let t = 1; t <= 3; t++) {
@@ -213,7 +213,7 @@ describe('the loop sizes a ramp ahead of itself', () => {
   it('λ rising 10/s every second: sized for λ four ticks ahead (the warm-up, the next decision, the EWMA lag)', async () => {
     vi.useFakeTimers()
     const stage = stubStage('ramp')
-    const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 1, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, () => {})
+    const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 1, staffingBeta: 0, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, () => {})
     loop.start()
     // one worker at μ 100/s under λ 40, 50, 60, 70 /s: enough for each λ as measured
     let arrivals = 0

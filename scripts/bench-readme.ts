@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { BenchResult, Figure, Machine } from '../test/bench/report.ts'
 import { SCALE_BEGIN, SCALE_END, loadScaleRecords, renderScale } from './bench-readme-scale.ts'
-import { TRACE_BEGIN, TRACE_END, loadTraceResult, renderTrace } from './bench-readme-trace.ts'
+import { TRACE_BEGIN, TRACE_END, TRACE_POISSON_RESULT, loadTraceResult, renderTrace } from './bench-readme-trace.ts'
 
 export const README = fileURLToPath(new URL('../README.md', import.meta.url))
 export const RESULTS = fileURLToPath(new URL('../bench-results/', import.meta.url))
@@ -82,6 +82,6 @@ if (import.meta.main) {
   const measured = replaceMeasured(readFileSync(README, 'utf8'), renderMeasured(results))
   const scale = loadScaleRecords()
   const withScale = replaceBlock(measured, SCALE_BEGIN, SCALE_END, renderScale(scale))
-  writeFileSync(README, replaceBlock(withScale, TRACE_BEGIN, TRACE_END, renderTrace(loadTraceResult())))
+  writeFileSync(README, replaceBlock(withScale, TRACE_BEGIN, TRACE_END, renderTrace(loadTraceResult(), loadTraceResult(TRACE_POISSON_RESULT))))
   process.stdout.write(`README.md: Measured table from ${results.length} results (${results.map(r => r.name).join(', ')}); scale before${scale.after == null ? '' : ' and after'}; the trace frontier\n`)
 }

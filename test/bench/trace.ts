@@ -20,7 +20,8 @@
  * `--quick` compresses both traces 4× in time (30 s each) and the policies' waits before scaling down with
  * them (the equalizer's 5 s default → 1.25 s, the baseline's 15 s → 3.75 s; 1 s ticks stay); `--trace=NAME` and
  * `--policy=NAME[,NAME]` run a subset. Items are sent evenly spaced at the trace's rate; `--arrivals=poisson`
- * sends them at random (a Poisson process at that rate, seeded: every run and policy the same times). Evenly
+ * sends them at random (a Poisson process at that rate, seeded: every run and policy the same times), written to
+ * bench-results/trace-poisson.json beside the evenly spaced run's trace.json. Evenly
  * spaced items of a fixed cost never queue while the workers' capacity exceeds the rate (D/D/c), so there every
  * policy with enough workers shares the machine's floor; random arrivals queue at any utilization, as real traffic does.
  */
@@ -134,7 +135,10 @@ function describe (trace: Trace, results: PolicyFigures[], figures: Record<strin
   if (ratios.length > 0) rows.push({ what: `bench:trace ${trace.name}: the goals, as ratios in the same run`, figures: ratios })
 }
 
-await runBench('trace', ['--trace', '--policy', '--prestart', '--repeat', '--arrivals'], async (args, defer) => {
+// random arrivals are their own result (bench-results/trace-poisson.json), beside the evenly spaced run's
+const argv = process.argv.slice(2)
+const poissonRun = argv.includes('--arrivals=poisson') || argv.some((a, i) => a === '--arrivals' && argv[i + 1] === 'poisson')
+await runBench(poissonRun ? 'trace-poisson' : 'trace', ['--trace', '--policy', '--prestart', '--repeat', '--arrivals'], async (args, defer) => {
   const repeat = Math.max(1, Math.round(args.number('--repeat', args.quick ? 1 : REPEAT)))
   const onlyTrace = args.text('--trace')
   const onlyPolicy = args.text('--policy')

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { BEGIN, END, README, loadResults, renderMeasured, replaceMeasured } from '../../scripts/bench-readme.ts'
 import { SCALE_BEGIN, SCALE_END, loadScaleRecords, renderScale } from '../../scripts/bench-readme-scale.ts'
-import { TRACE_BEGIN, TRACE_END, loadTraceResult, renderTrace } from '../../scripts/bench-readme-trace.ts'
+import { TRACE_BEGIN, TRACE_END, TRACE_POISSON_RESULT, loadTraceResult, renderTrace } from '../../scripts/bench-readme-trace.ts'
 import { benchArgs, buildResult, checkTarget } from '../bench/report.ts'
 
 /** The README's text from `begin` to `end`, both included; fails when either marker is missing. */
@@ -36,8 +36,8 @@ describe('the README Measured table', () => {
 })
 
 describe('the README trace frontier (bench:trace)', () => {
-  it('is exactly what bench-results/trace.json regenerates (run `npm run bench:readme`)', () => {
-    expect(readmeBlock(TRACE_BEGIN, TRACE_END)).toBe(renderTrace(loadTraceResult()))
+  it('is exactly what bench-results/trace.json and trace-poisson.json regenerate (run `npm run bench:readme`)', () => {
+    expect(readmeBlock(TRACE_BEGIN, TRACE_END)).toBe(renderTrace(loadTraceResult(), loadTraceResult(TRACE_POISSON_RESULT)))
   })
 
   it('shows every policy on both traces with its ratio to static at the peak, and says which goal missed', () => {

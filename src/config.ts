@@ -1,6 +1,6 @@
 import { resolveTasksConfig } from './tasks/config.ts'
 import type { TasksInit } from './tasks/config.ts'
-import type { TasksConfig } from './tasks/tasks.ts'
+import type { TasksConfig } from './tasks/config.ts'
 import type { Addon } from './addons/addon.ts'
 import type { ChannelsInit } from './channels/config.ts'
 import { resolveChannelsConfig } from './channels/config.ts'

@@ -2,8 +2,35 @@ import { checkKnownKeys, checkOptional } from '../checks/check.ts'
 import type { KnownKeys } from '../checks/check.ts'
 import { flag, nonNegativeInteger, positiveInteger, positiveNumber, timerMs } from '../checks/values.ts'
 import { ConfigError } from '../errors.ts'
-import { TASKS_DEFAULTS } from './tasks.ts'
-import type { TasksConfig } from './tasks.ts'
+import { DEFAULT_MAX_RESULT_BYTES } from './result-cap.ts'
+
+export interface TasksConfig {
+  /** Results of final tasks are served this long, then forgotten (counts remain). */
+  resultTtlMs: number
+  /** Per module pool: see PoolConfig. */
+  window: number
+  minWorkers: number
+  maxWorkers: number
+  sizeEveryMs: number
+  scaleDownAfterMs: number
+  cancelGraceMs: number
+  /** Journal sessions, tasks and results in `tasks.sqlite` in the data dir, so a restarted owner resumes them. */
+  durable: boolean
+  /** The largest result (as JSON) kept and journaled; a larger one fails its task (ResultTooLargeError). */
+  maxResultBytes: number
+}
+
+export const TASKS_DEFAULTS: TasksConfig = {
+  resultTtlMs: 10 * 60_000,
+  window: 4,
+  minWorkers: 0,
+  maxWorkers: 64,
+  sizeEveryMs: 500,
+  scaleDownAfterMs: 30_000,
+  cancelGraceMs: 1000,
+  durable: true,
+  maxResultBytes: DEFAULT_MAX_RESULT_BYTES
+}
 
 export type TasksInit = Partial<TasksConfig>
 

@@ -18,6 +18,8 @@ const TASKS_FILTER_KEYS: KnownKeys<{ status?: TaskStatus }> = { status: true }
 /** What a session asks of its service: where a task goes once made. */
 export interface SessionHost {
   enqueue: (task: Task, module: string | URL, options: TaskOptions) => void
+  /** Throws if the service takes no new task now (NodeStoppedError once it is stopping), before the session's own checks. */
+  checkAccepting?: () => void
   /** Refuses a module no worker could load (ConfigError), before any task of it is made. */
   checkModule?: (module: string | URL) => void
   cancel: (task: Task, reason: string) => void
@@ -122,6 +124,7 @@ export class Session {
   }
 
   private queue (module: string | URL, shown: string, input: unknown, options: TaskOptions): Task {
+    this.host.checkAccepting?.()
     if (this.closed) throw new SessionClosedError(this.name)
     checkModuleArgument(module)
     checkTaskOptions('task', options)

@@ -10,7 +10,9 @@ import { JournalRecorder } from './journal-recorder.ts'
 import type { JournalContents } from './journal.ts'
 import { resumeJournal } from './journal-resume.ts'
 import { stoppedError } from './stopped-task.ts'
-import { checkResultSize, DEFAULT_MAX_RESULT_BYTES } from './result-cap.ts'
+import { checkResultSize } from './result-cap.ts'
+import { TASKS_DEFAULTS } from './config.ts'
+import type { TasksConfig } from './config.ts'
 import { OPEN_STATUS_NAMES, OVERVIEW_LIMIT, TaskStats } from './stats.ts'
 import type { TasksOverview } from './stats.ts'
 import { checkModulePath, checkModulePathSync } from '../owner/module-source.ts'
@@ -21,34 +23,6 @@ import type { KnownKeys } from '../checks/check.ts'
 import { checkResources } from '../checks/resources.ts'
 import { checkModuleArgument } from './options-check.ts'
 import { nonNegativeInteger, positiveInteger } from '../checks/values.ts'
-
-export interface TasksConfig {
-  /** Results of final tasks are served this long, then forgotten (counts remain). */
-  resultTtlMs: number
-  /** Per module pool: see PoolConfig. */
-  window: number
-  minWorkers: number
-  maxWorkers: number
-  sizeEveryMs: number
-  scaleDownAfterMs: number
-  cancelGraceMs: number
-  /** Journal sessions, tasks and results in `tasks.sqlite` in the data dir, so a restarted owner resumes them. */
-  durable: boolean
-  /** The largest result (as JSON) kept and journaled; a larger one fails its task (ResultTooLargeError). */
-  maxResultBytes: number
-}
-
-export const TASKS_DEFAULTS: TasksConfig = {
-  resultTtlMs: 10 * 60_000,
-  window: 4,
-  minWorkers: 0,
-  maxWorkers: 64,
-  sizeEveryMs: 500,
-  scaleDownAfterMs: 30_000,
-  cancelGraceMs: 1000,
-  durable: true,
-  maxResultBytes: DEFAULT_MAX_RESULT_BYTES
-}
 
 const SWEEP_EVERY_MS = 30_000
 /** A pool idle this long (no worker, nothing queued) is retired: a member shipping many modules, each a pool
@@ -105,6 +79,8 @@ export class Tasks {
         this.follow(task, module, options)
         this.enqueue(task, module, options)
       },
+      // a stopping node's task would be made after its journal's last batch, or left to its pool's stop
+      checkAccepting: () => { if (this.stopped) throw new NodeStoppedError() },
       checkModule: module => { this.checkModule(module) },
       cancel: (task, reason) => { void this.cancelTask(task, reason) },
       closed: session => { this.recorder?.session(session) },
@@ -136,13 +112,17 @@ export class Tasks {
     clearInterval(this.sweep)
     // one step: the journal's last batch and the end here of every task it leaves open (a later answer is dropped, not told final)
     await this.recorder?.close(() => { for (const session of this.sessionsById.values()) for (const task of [...session.openTasks()]) this.endLeftInJournal(task) })
-    // without a journal, what stopping cancels is lost: cancelled for good
+    // without a journal (or a row in it), what stopping cancels is lost: cancelled for good
     for (const session of this.sessionsById.values()) session.cancel('the node is stopping')
     await Promise.allSettled([...this.started].map(async pool => { await pool.stop() }))
   }
 
-  /** Ends `task` here alone (its attempt's signal aborted), as not final: its journal resumes it at the next start. */
+  /**
+   * Ends `task` here alone (its attempt's signal aborted), as not final: its journal resumes it at the next start.
+   * Not one without a row (made after the last batch): told it resumes, it would not exist after the restart.
+   */
   private endLeftInJournal (task: Task): void {
+    if (task.journal?.row == null) return
     const error = stoppedError(task.id)
     const pool = this.readyPools.get(this.queuedIn.get(task) ?? this.poolKey(task.path ?? task.module))
     if (pool != null) pool.end(task, 'cancelled', error.message, error)

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Tasks } from '../../../src/tasks/tasks.ts'
-import type { TasksConfig } from '../../../src/tasks/tasks.ts'
+import type { TasksConfig } from '../../../src/tasks/config.ts'
 import { JOURNAL_FILE } from '../../../src/tasks/journal.ts'
 import type { WorkerHandle } from '../../../src/owner/worker-handle.ts'
 import { flush, silent } from '../pipeline/fake-worker.ts'
@@ -15,8 +15,11 @@ export const SQUARE = fileURLToPath(new URL('../../fixtures/tasks/square.mjs', i
 export interface JournaledOwners {
   /** This test's journal file (in a temp dir of its own). */
   readonly file: string
-  /** An owner's tasks service on workers `spawn` gives, journaling to `file`; stopped after the test. */
-  start: (spawn: () => Promise<WorkerHandle>, config: Partial<TasksConfig>) => Promise<Tasks>
+  /**
+   * An owner's tasks service on workers `spawn` gives, journaling to `file`; stopped after the test. `prepare`:
+   * what its journal awaits before it opens the file (the data dir's preparation), by default nothing.
+   */
+  start: (spawn: () => Promise<WorkerHandle>, config: Partial<TasksConfig>, prepare?: () => Promise<void>) => Promise<Tasks>
   /** Stops an owner the way a crash leaves its journal: what was committed stays, nothing is cancelled there. */
   stop: (tasks: Tasks) => Promise<void>
 }
@@ -33,8 +36,8 @@ export function journaledOwners (prefix: string): JournaledOwners {
   })
   return {
     get file () { return join(dir, JOURNAL_FILE) },
-    async start (spawn, config) {
-      const tasks = new Tasks('owner', { spawn, capacity: (_r, limit) => limit, log: silent }, { sizeEveryMs: 60_000, ...config }, { file: join(dir, JOURNAL_FILE), prepare: async () => {} })
+    async start (spawn, config, prepare = async () => {}) {
+      const tasks = new Tasks('owner', { spawn, capacity: (_r, limit) => limit, log: silent }, { sizeEveryMs: 60_000, ...config }, { file: join(dir, JOURNAL_FILE), prepare })
       running.push(tasks)
       await tasks.start()
       return tasks

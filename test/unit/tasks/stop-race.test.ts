@@ -24,10 +24,13 @@ afterEach(async () => { for (const cleanup of cleanups.splice(0)) await cleanup(
 
 interface Owner { tasks: Tasks, workers: FakeWorker[], svc: TasksService }
 
-/** An owner on the test's journal, its workers holding every task until the test answers; `member` may submit and wait. */
-async function owner (): Promise<Owner> {
+/**
+ * An owner on the test's journal, its workers holding every task until the test answers; `member` may submit and
+ * wait. `prepare`: what its journal awaits before it opens the file.
+ */
+async function owner (prepare?: () => Promise<void>): Promise<Owner> {
   const workers: FakeWorker[] = []
-  const tasks = await journal.start(async () => { const w = new FakeWorker('task:square.mjs', () => 'hold'); workers.push(w); return w }, {})
+  const tasks = await journal.start(async () => { const w = new FakeWorker('task:square.mjs', () => 'hold'); workers.push(w); return w }, {}, prepare)
   tasks.register('sq', SQUARE)
   const credentials = new PeerCredentials()
   credentials.record(member, { name: 'm', serial: '1', roles: new Set(['member']), notAfter: Number.MAX_SAFE_INTEGER })
@@ -122,5 +125,68 @@ describe('a task whose worker answers while its owner stops gracefully', () => {
     expect(status).toBe('completed')
     expect(await next.tasks.getTask(id)!.result()).toBe(9)
     expect(runs()).toBe(0)
+  })
+
+  /**
+   * The other way into the stop's last batch: no journal file when the owner started, and its first batch still
+   * waiting for the file to be made when the stop comes (the data dir's preparation held). The stop waits for the
+   * file too; an answer that comes meanwhile is written with the tasks, and the task still held is ended by the stop.
+   */
+  it('before the journal file is made: an answer while the stop waits for it is journaled; the task still held resumes', async () => {
+    let prepared!: () => void
+    let preparing = false
+    const { tasks, workers } = await owner(async () => {
+      preparing = true
+      await new Promise<void>(resolve => { prepared = resolve })
+    })
+    const answered = tasks.submit(SQUARE, 3)
+    const held = tasks.submit(SQUARE, 5)
+    const told = (task: typeof answered): Promise<Told> => task.result().then(value => ({ value }), (err: { code?: unknown }) => ({ code: err.code }))
+    const outcomes = [told(answered), told(held)]
+    const holding = (input: number): { resolve: (value: unknown) => void } | undefined => workers.flatMap(w => w.held).find(call => call.item === input)
+    await until(() => preparing && holding(3) != null && holding(5) != null)
+
+    const stopping = journal.stop(tasks)
+    holding(3)!.resolve(9)
+    await until(() => answered.final)
+    prepared()
+    await stopping
+    expect(await Promise.all(outcomes)).toEqual([{ value: 9 }, { code: ERR_NODE_STOPPED }])
+
+    const { next, runs } = await restarted(answered.id)
+    expect(next.tasks.getTask(answered.id)?.status).toBe('completed')
+    expect(await next.tasks.getTask(answered.id)!.result()).toBe(9)
+    expect(next.tasks.getTask(held.id)?.status).toMatch(/^(queued|dispatched)$/)
+    await until(() => next.workers.some(w => w.held.some(call => call.item === 5)))
+    expect(runs()).toBe(0)
+  })
+})
+
+describe('a task submitted while its owner stops gracefully', () => {
+  /**
+   * A 'status' listener of a task the stop ends submits into a session the stop has not reached yet: that task
+   * had no journal row, yet was ended as the journaled ones (ERR_NODE_STOPPED: "it resumes when its owner starts
+   * again") and the next start knew nothing of it. A session's submit is now refused once its node is stopping.
+   */
+  it('from a listener of a task the stop ends: refused with NodeStoppedError, no task made; the journaled one resumes', async () => {
+    await journalMade()
+    const { tasks, workers } = await owner()
+    const first = tasks.session({ name: 'first' })
+    const later = tasks.session({ name: 'later' })
+    const held = first.submit(SQUARE, 3)
+    const heldOutcome = held.result().then(value => ({ value }), (err: { code?: unknown }) => ({ code: err.code }))
+    await until(() => workers[0]?.held.length === 1)
+    const submitted: Array<{ id: string } | { refused: unknown }> = []
+    held.on('status', event => {
+      if (event.status !== 'cancelled') return
+      try { submitted.push({ id: later.submit(SQUARE, 4).id }) } catch (err) { submitted.push({ refused: err }) }
+    })
+    await journal.stop(tasks)
+    expect(await heldOutcome).toEqual({ code: ERR_NODE_STOPPED })
+    expect(submitted).toEqual([{ refused: expect.objectContaining({ code: ERR_NODE_STOPPED }) }])
+    expect(later.counts()).toMatchObject({ queued: 0, cancelled: 0 })
+
+    const { status } = await restarted(held.id)
+    expect(status).toMatch(/^(queued|dispatched)$/)
   })
 })

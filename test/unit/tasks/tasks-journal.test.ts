@@ -1,7 +1,7 @@
 import { describe, it, expect, afterEach, vi } from 'vitest'
 import { existsSync } from 'node:fs'
 import type { Tasks } from '../../../src/tasks/tasks.ts'
-import type { TasksConfig } from '../../../src/tasks/tasks.ts'
+import type { TasksConfig } from '../../../src/tasks/config.ts'
 import { Journal } from '../../../src/tasks/journal.ts'
 import { JournalWriter } from '../../../src/tasks/journal-writer.ts'
 import type { PackedBatch } from '../../../src/tasks/journal-batch.ts'

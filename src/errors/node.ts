@@ -167,7 +167,7 @@ export const ERR_NODE_STOPPED = 'ERR_NODE_STOPPED'
  * task its durable owner's graceful stop left in the journal): `message` then says so.
  */
 export class NodeStoppedError extends GridError {
-  constructor (message = 'the node is not running', options?: { retryable?: boolean }) {
+  constructor (message = 'the node is not running', options?: { retryable?: boolean, cause?: unknown }) {
     super(message, ERR_NODE_STOPPED, options)
   }
 }

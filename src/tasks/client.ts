@@ -3,7 +3,7 @@ import type { AbortOptions, Libp2p } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { requestJson } from '../transport/json-stream.ts'
 import { RemoteError } from '../wire/wire-error.ts'
-import { ERR_NODE_STOPPED, GridError } from '../errors.ts'
+import { ERR_NODE_STOPPED, GridError, NodeStoppedError } from '../errors.ts'
 import { MAX_REPLY_BYTES, MAX_REQUEST_BYTES, MAX_WAIT_MS, TASKS_PROTOCOL, tasksReplySchema } from './protocol-schema.ts'
 import type { TasksAnswer, TasksRequest } from './protocol-schema.ts'
 import { isFinal } from './types.ts'
@@ -28,6 +28,8 @@ export interface WaitForTaskOptions {
   ownerReturnMs?: number
   /** Called when the owner answers ERR_NODE_STOPPED and the wait goes on asking (once per absence). */
   onOwnerStopped?: () => void
+  /** Called when the owner answers a wait again after onOwnerStopped (it is back; a wait it holds is answered only when it ends). */
+  onOwnerReturned?: () => void
 }
 
 /**
@@ -35,12 +37,14 @@ export interface WaitForTaskOptions {
  * MAX_WAIT_MS) until it is, or `signal` aborts; returns the final answer.
  * Across a graceful restart of the owner (`ownerReturnMs`), it asks again, with
  * backoff, while the owner stops, is down and starts; past that bound it throws
- * the owner's ERR_NODE_STOPPED.
+ * NodeStoppedError (ERR_NODE_STOPPED, retryable), its message and `cause` the
+ * last attempt's failure (what kept the owner out of reach: still stopping, down,
+ * or a failure that will not pass, such as a refused certificate).
  */
 export async function waitForTask (libp2p: Libp2p, target: Multiaddr, id: string, options: WaitForTaskOptions): Promise<TasksAnswer & { task: NonNullable<TasksAnswer['task']> }> {
   const { signal, ownerReturnMs = 0 } = options
-  /** The owner's ERR_NODE_STOPPED while it has not answered since, and when it came. */
-  let stopped: { err: RemoteError, at: number } | undefined
+  /** When the owner answered ERR_NODE_STOPPED, while it has not answered since. */
+  let stoppedAt: number | undefined
   let pauseMs = OWNER_RETRY_FIRST_MS
   while (true) {
     signal.throwIfAborted()
@@ -50,22 +54,31 @@ export async function waitForTask (libp2p: Libp2p, target: Multiaddr, id: string
     } catch (err) {
       if (signal.aborted || ownerReturnMs <= 0) throw err
       if (isOwnerStopped(err)) {
-        if (stopped == null) options.onOwnerStopped?.()
-        stopped ??= { err, at: Date.now() }
-      } else if (stopped == null || !mayBeRestarting(err)) {
+        if (stoppedAt == null) options.onOwnerStopped?.()
+        stoppedAt ??= Date.now()
+      } else if (stoppedAt == null || !mayBeRestarting(err)) {
         throw err
       }
-      const left = ownerReturnMs - (Date.now() - stopped.at)
-      if (left <= 0) throw stopped.err
-      await sleep(Math.min(pauseMs, left), undefined, { signal })
+      const left = ownerReturnMs - (Date.now() - stoppedAt)
+      // the last attempt's failure told: it may be one that will not pass (a certificate refused meanwhile)
+      if (left <= 0) throw ownerNotBack(id, ownerReturnMs, err)
+      // aborted meanwhile: the signal's reason, as at the top of the loop (not the timer's AbortError)
+      await sleep(Math.min(pauseMs, left), undefined, { signal }).catch((err: unknown) => { signal.throwIfAborted(); throw err })
       pauseMs = Math.min(2 * pauseMs, OWNER_RETRY_MAX_MS)
       continue
     }
-    stopped = undefined
+    if (stoppedAt != null) options.onOwnerReturned?.()
+    stoppedAt = undefined
     pauseMs = OWNER_RETRY_FIRST_MS
     if (answer.task == null) throw new RemoteError({ name: 'ProtocolError', message: 'the node answered a wait without the task', code: 'ERR_PROTOCOL' })
     if (isFinal(answer.task.status)) return { ...answer, task: answer.task }
   }
+}
+
+/** Past `ownerReturnMs`: the task has not ended (its owner's journal resumes it), and what the last ask met. */
+function ownerNotBack (id: string, ownerReturnMs: number, last: unknown): NodeStoppedError {
+  const lastText = last instanceof Error ? last.message : String(last)
+  return new NodeStoppedError(`the owner of task ${id} stopped and was not reached again within ${ownerReturnMs} ms (last attempt: ${lastText})`, { retryable: true, cause: last })
 }
 
 function isOwnerStopped (err: unknown): err is RemoteError {

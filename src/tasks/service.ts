@@ -204,6 +204,8 @@ export class TasksService {
       case 'get': return taskReply(this.task(caller, request.id, 'get'))
       case 'wait': {
         const task = this.task(caller, request.id, 'wait for')
+        // held from here: a stop answers it (ERR_NODE_STOPPED, for a task the journal resumes) rather than dropping its stream
+        this.deps.log.debug({ task: task.id, peer: caller.peer }, 'tasks wait: waiting for the task to be final')
         await settledWithin(task, { timeoutMs: request.timeoutMs ?? MAX_WAIT_MS })
         // its "cancelled" is this process's alone: a final status would tell the waiter it ended, and it runs after the restart
         if (endedByStop(task)) throw stoppedError(task.id)

@@ -21,7 +21,8 @@ describe('a durable owner stopped gracefully during grid task wait (real nodes)'
   let relay: GridProcess
 
   // no agent in this grid: the owner's task stays queued, open, across the stop
-  const startOwner = async (): Promise<GridProcess> => await grid.start('n1', ['--data-dir', join(grid.dir, 'owner-data'), '--task', `square=${SQUARE}`])
+  // at debug it logs each wait it holds
+  const startOwner = async (): Promise<GridProcess> => await grid.start('n1', ['--data-dir', join(grid.dir, 'owner-data'), '--task', `square=${SQUARE}`, '--log-level', 'debug'])
 
   beforeAll(async () => {
     grid = await GridFixture.create(2)
@@ -35,19 +36,22 @@ describe('a durable owner stopped gracefully during grid task wait (real nodes)'
     expect(submitted.code).toBe(0)
     const id = submitted.stdout.trim()
 
+    const since = owner.mark()
     const cli = spawn(process.execPath, [GRID_BIN, 'task', 'wait', id, '--peer', relay.address, '--certs', grid.dir, '--owner-wait', '1000'], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
     cli.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
     const exited = once(cli, 'exit')
     try {
-      // time for the CLI to start and its wait to be relayed to the owner and held there (its first wait asks for 60 s)
-      await new Promise(resolve => setTimeout(resolve, 3000))
+      // its wait relayed to the owner and held there (a stop answers it; one still in transit may be dropped)
+      await owner.waitFor(line => line.msg === 'tasks wait: waiting for the task to be final' && line.task === id, 30_000, since)
       expect(cli.exitCode).toBeNull()
       expect(await owner.stop('SIGTERM')).toBe(0)
       const [code] = await exited as [number]
       expect(stderr).not.toContain('ended cancelled')
       expect(stderr).toContain('owner node stopped; waiting for it to return')
-      expect(stderr).toContain(`task ${id} is not final: its owner is stopping`)
+      // what the last attempt met: the member could not reach the owner (it said "the owner is stopping" whatever came after)
+      expect(stderr).toContain(`task ${id} is not final: its owner stopped and was not reached again within --owner-wait 1000 ms (last attempt: `)
+      expect(stderr).toContain(`the owner runs it when it starts again: \`grid task wait ${id}\` follows it then`)
       expect(code).toBe(1)
     } finally {
       if (cli.exitCode == null) cli.kill('SIGKILL')

@@ -8,7 +8,7 @@ import { printable, printableJson } from '../format.ts'
 import type { TasksAnswer } from '../../tasks/protocol-schema.ts'
 import { waitForTask } from '../../tasks/client.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { ERR_NODE_STOPPED, RemoteError } from '../../errors.ts'
+import { ERR_NODE_STOPPED, GridError, RemoteError } from '../../errors.ts'
 
 /** Flags every `grid task` and `grid session` command takes. */
 export interface TasksClientFlags extends Omit<ClientFlags, 'timeout'> {
@@ -73,28 +73,43 @@ export function printTask (answer: TasksAnswer): void {
  * Waits for task `id` and prints how it ended (printOutcome). If its owner stops
  * gracefully (its journal resumes the task: ERR_NODE_STOPPED, retryable), the wait
  * goes on while it restarts, up to `--owner-wait`; if that or `--deadline` runs
- * out first, says the task goes on and how to follow it (exit 1).
+ * out first, says the task goes on and how to follow it (exit 1). `ownerAway` is
+ * told when the owner stops so and when it answers again.
  */
-export async function waitAndPrint (libp2p: ClientLibp2p, target: Multiaddr, id: string, signal: AbortSignal, flags: TaskWaitFlags): Promise<void> {
+export async function waitAndPrint (libp2p: ClientLibp2p, target: Multiaddr, id: string, signal: AbortSignal, flags: TaskWaitFlags, ownerAway: (away: boolean) => void = () => {}): Promise<void> {
   const deadlineMs = flags.deadline
+  let away = false
+  const told = (now: boolean): void => { away = now; ownerAway(now) }
   let answer: FinalAnswer
   try {
     answer = await waitForTask(libp2p, target, id, {
       signal,
       ownerReturnMs: flags.ownerWait,
-      onOwnerStopped: () => { process.stderr.write(`grid: task ${id}: owner node stopped; waiting for it to return (--owner-wait ${flags.ownerWait} ms)…\n`) }
+      onOwnerStopped: () => {
+        told(true)
+        process.stderr.write(`grid: task ${id}: owner node stopped; waiting for it to return (--owner-wait ${flags.ownerWait} ms)…\n`)
+      },
+      onOwnerReturned: () => { told(false) }
     })
   } catch (err) {
     // its durable owner stopped gracefully and did not come back in time: the task did not end, its journal resumes it
-    if (err instanceof RemoteError && err.code === ERR_NODE_STOPPED) {
-      process.stderr.write(`grid: task ${id} is not final: its owner is stopping and runs it when it starts again; \`grid task wait ${id}\` follows it then\n`)
+    if (err instanceof GridError && err.code === ERR_NODE_STOPPED) {
+      // the owner's own answer (--owner-wait 0), or waitForTask's past the bound, which says what the last attempt met
+      const why = err instanceof RemoteError ? 'its owner is stopping' : `its owner stopped and was not reached again within --owner-wait ${flags.ownerWait} ms (last attempt: ${lastAttempt(err)})`
+      process.stderr.write(`grid: task ${id} is not final: ${printable(why)}; the owner runs it when it starts again: \`grid task wait ${id}\` follows it then\n`)
       process.exitCode = 1
       return
     }
     if (!signal.aborted) throw err
-    process.stderr.write(`grid: task ${id} is not final after --deadline ${deadlineMs} ms; it goes on: \`grid task wait ${id}\` follows it\n`)
+    const owner = away ? ' (its owner node stopped and is not back: it runs the task when it starts again)' : ''
+    process.stderr.write(`grid: task ${id} is not final after --deadline ${deadlineMs} ms${owner}; it goes on: \`grid task wait ${id}\` follows it\n`)
     process.exitCode = 1
     return
   }
   printOutcome(answer)
+}
+
+/** What the last ask met, as waitForTask keeps it (its `cause`). */
+function lastAttempt (err: GridError): string {
+  return err.cause instanceof Error ? err.cause.message : String(err.cause)
 }

@@ -8,6 +8,7 @@ import type { ModuleSpec, TasksRequest } from '../../tasks/protocol-schema.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { ClientLibp2p } from '../../transport/libp2p.ts'
 import { numberOption } from '../options.ts'
+import { printable } from '../format.ts'
 import { ConfigError, RemoteError } from '../../errors.ts'
 import { ERR_TASK_NOT_REGISTERED } from '../../errors/tasks.ts'
 import { ownerWaitOption, printTask, waitAndPrint, withTasksClient, withTasksClientOptions } from './task-client.ts'
@@ -75,9 +76,10 @@ function submitCommand (name: 'run' | 'submit', description: string): Command {
         }
         const id = submitted.id ?? ''
         // Ctrl-C while waiting cancels the task: nobody else is waiting for it
-        const interrupt = cancelOnInterrupt(id, async () => { await requestTasks(libp2p, target, { op: 'cancel', id, reason: 'its grid task run was interrupted' }, { signal: AbortSignal.timeout(5000) }) })
+        let ownerAway = false
+        const interrupt = cancelOnInterrupt(id, () => ownerAway, async () => { await requestTasks(libp2p, target, { op: 'cancel', id, reason: 'its grid task run was interrupted' }, { signal: AbortSignal.timeout(CANCEL_ON_INTERRUPT_MS) }) })
         try {
-          await waitAndPrint(libp2p, target, id, signal, flags)
+          await waitAndPrint(libp2p, target, id, signal, flags, away => { ownerAway = away })
         } finally {
           interrupt.stop()
           // the wait may end (cancelled) before the cancel's answer: leaving now would close the node under it
@@ -96,11 +98,16 @@ function idCommand<F extends TasksClientFlags = TasksClientFlags> (name: string,
     })
 }
 
+/** How long Ctrl-C on `grid task run` waits for its cancel's answer before it exits. */
+const CANCEL_ON_INTERRUPT_MS = 5000
+
 /**
  * Until `stop` is called, SIGINT/SIGTERM cancel task `id` and exit 130 (a second signal exits at once);
- * `settled` waits for a cancel under way (which then exits).
+ * `settled` waits for a cancel under way (which then exits). `ownerAway`: whether the task's owner stopped
+ * gracefully and has not answered the wait since (a restart): a cancel that then fails reached nobody, and the
+ * task runs when the owner is back, which the message says, with the command that cancels it then.
  */
-function cancelOnInterrupt (id: string, cancel: () => Promise<void>): { stop: () => void, settled: () => Promise<void> } {
+function cancelOnInterrupt (id: string, ownerAway: () => boolean, cancel: () => Promise<void>): { stop: () => void, settled: () => Promise<void> } {
   const signals = ['SIGINT', 'SIGTERM'] as const
   let cancelling: Promise<void> | undefined
   const stop = (): void => { for (const name of signals) process.off(name, onSignal) }
@@ -109,7 +116,13 @@ function cancelOnInterrupt (id: string, cancel: () => Promise<void>): { stop: ()
     process.once(name, () => process.exit(130))
     cancelling = cancel().then(
       () => { process.stderr.write(`grid: ${name}: task ${id} cancelled\n`) },
-      (err: unknown) => { process.stderr.write(`grid: ${name}: could not cancel task ${id}: ${(err as Error).message}\n`) }
+      (err: unknown) => {
+        const why = printable((err as Error).message)
+        const then = ownerAway()
+          ? `its owner node stopped and has not answered since (${why}); the owner runs the task when it starts again: \`grid task cancel ${id}\` cancels it then`
+          : `${why}; it may go on: \`grid task cancel ${id}\` cancels it`
+        process.stderr.write(`grid: ${name}: could not cancel task ${id}: ${then}\n`)
+      }
     ).finally(() => process.exit(130))
   }
   for (const name of signals) process.once(name, onSignal)

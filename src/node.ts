@@ -278,7 +278,8 @@ export class GridNode extends EventEmitter<GridNodeEvents> {
   /**
    * Runs `module` (a stage module: its default export gets `input` and a `ctx` with `signal` and `progress`) on a
    * worker of the grid and returns its result, or throws: TaskError (the task threw; its remote stack kept),
-   * TaskTimeoutError, TaskCancelledError, TaskLostError. Argon's `queue`.
+   * TaskTimeoutError, TaskCancelledError, TaskLostError, ResultTooLargeError, NodeStoppedError (ERR_NODE_STOPPED;
+   * retryable: the node stopped gracefully, and its journal resumes the task at the next start). Argon's `queue`.
    */
   run (module: string | URL, input?: unknown, options?: TaskOptions): Promise<unknown> {
     // no async layer of its own: a run's promise is one of the per-task costs (tasks.run never throws synchronously)

@@ -177,7 +177,9 @@ export class Task {
   }
 
   /**
-   * The task's value, or a TaskError (its remote stack kept), TaskTimeoutError, TaskCancelledError or TaskLostError.
+   * The task's value, or a TaskError (its remote stack kept), TaskTimeoutError, TaskCancelledError, TaskLostError,
+   * ResultTooLargeError, or NodeStoppedError (ERR_NODE_STOPPED, retryable: its node stopped gracefully and its
+   * journal resumes the task at the next start; the task has not ended).
    * `signal` gives up this wait only (rejected with its reason): the task goes on; `cancel()` is what cancels it.
    */
   result (options?: SignalOption): Promise<unknown> {

@@ -71,6 +71,16 @@ interface Tracked {
 }
 
 /**
+ * Square-root staffing's headroom is the latency allowance of a stage that names no objective. One that
+ * names `latencyObjectiveMs` gets workers for the rate balance and for that objective only (issue 20:
+ * "spends workers only when that objective or the rate balance needs them"): its backlog term sizes for
+ * the delay it asked for, and headroom on top would be cost it did not ask for.
+ */
+function staffingBetaFor (stage: EqualizedStage, init: EqualizerLoopInit): number {
+  return stage.latencyObjectiveMs != null ? 0 : init.staffingBeta ?? STAFFING_BETA
+}
+
+/**
  * The equalizer loop, per stage and tick: reads a sample of each stage,
  * measures λ (arrivals, EWMA), μ (items per second of busy time, per worker:
  * DS2's true processing rate), whether the upstream waited on the stage and
@@ -91,7 +101,7 @@ export class EqualizerLoop {
     this.tickMs = init.tickMs
     this.tracked = stages.map(stage => ({
       stage,
-      config: { minWorkers: stage.minWorkers, maxWorkers: stage.maxWorkers, utilization: init.utilization, staffingBeta: init.staffingBeta ?? STAFFING_BETA, deadBand: DEAD_BAND, drainMs: init.drainMs, scaleDownAfterMs: init.scaleDownAfterMs, warmupTicks: WARMUP_TICKS, lookaheadMs: LOOKAHEAD_TICKS * init.tickMs, latencyObjectiveMs: stage.latencyObjectiveMs, spareWorkers: stage.spareWorkers ?? 0 },
+      config: { minWorkers: stage.minWorkers, maxWorkers: stage.maxWorkers, utilization: init.utilization, staffingBeta: staffingBetaFor(stage, init), deadBand: DEAD_BAND, drainMs: init.drainMs, scaleDownAfterMs: init.scaleDownAfterMs, warmupTicks: WARMUP_TICKS, lookaheadMs: LOOKAHEAD_TICKS * init.tickMs, latencyObjectiveMs: stage.latencyObjectiveMs, spareWorkers: stage.spareWorkers ?? 0 },
       // starting the minimum workers is the first action: rates measured on cold workers wait out the warm-up
       state: { ...INITIAL_STATE, ticksSinceAction: 0 },
       rates: { arrivalRate: 0, processingRate: 0, throughput: 0, pressure: 'even' },

@@ -43,28 +43,36 @@ describe('square-root staffing', () => {
     expect(sized).toMatchObject({ target: 2, action: 'spawn', pressure: 'high' })
   })
 
-  it('the loop sizes with β = STAFFING_BETA unless told otherwise', async () => {
-    vi.useFakeTimers()
-    const scaled: number[] = []
-    const now: StageSample = { arrivals: 0, processed: 0, busyMs: 0, upstreamWaits: 0, upstreamWaiting: false, downstreamBlocks: 0, downstreamBlocked: false, queued: 0, inFlight: 0, workers: 1, starting: 0 }
-    const stage: EqualizedStage = {
-      name: 'io',
-      minWorkers: 1,
-      maxWorkers: 16,
-      latencyObjectiveMs: 60_000,
-      sample: () => ({ ...now }),
-      scale: (delta: number) => { scaled.push(delta) },
-      adaptWindow: () => {},
-      onArrival: () => {}
-    }
-    const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 0.9, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, () => {})
-    loop.start()
-    // 35 items/s offered and processed by one worker busy 70 % of each second (μ = 50/s): a = 0.7
-    for (let t = 1; t <= 4; t++) {
-      Object.assign(now, { arrivals: 35 * t, processed: 35 * t, busyMs: 700 * t })
-      await vi.advanceTimersByTimeAsync(1000)
-    }
-    loop.stop()
-    expect(scaled).toEqual([1])
+  it('the loop sizes with β = STAFFING_BETA unless told otherwise, and a stage that names an objective by the rate and its objective alone', async () => {
+    expect(await settledDeltas(undefined)).toEqual([1])
+    // an objective so loose that nothing waits long enough to breach it: one worker 70 % busy is enough
+    expect(await settledDeltas(60_000)).toEqual([])
   })
 })
+
+/** What the loop asks of a stage offered 35 items/s, taken by one worker busy 70 % of each second (μ = 50/s: a = 0.7). */
+async function settledDeltas (latencyObjectiveMs: number | undefined): Promise<number[]> {
+  vi.useFakeTimers()
+  const scaled: number[] = []
+  const now: StageSample = { arrivals: 0, processed: 0, busyMs: 0, upstreamWaits: 0, upstreamWaiting: false, downstreamBlocks: 0, downstreamBlocked: false, queued: 0, inFlight: 0, workers: 1, starting: 0 }
+  const stage: EqualizedStage = {
+    name: 'io',
+    minWorkers: 1,
+    maxWorkers: 16,
+    latencyObjectiveMs,
+    sample: () => ({ ...now }),
+    scale: (delta: number) => { scaled.push(delta) },
+    adaptWindow: () => {},
+    onArrival: () => {}
+  }
+  const loop = new EqualizerLoop([stage], { tickMs: 1000, utilization: 0.9, drainMs: 10_000, scaleDownAfterMs: 10_000 }, () => 100, () => {})
+  loop.start()
+  // 35 items/s offered and processed by one worker busy 70 % of each second (μ = 50/s): a = 0.7
+  for (let t = 1; t <= 4; t++) {
+    Object.assign(now, { arrivals: 35 * t, processed: 35 * t, busyMs: 700 * t })
+    await vi.advanceTimersByTimeAsync(1000)
+  }
+  loop.stop()
+  vi.useRealTimers()
+  return scaled
+}

@@ -33,6 +33,8 @@ export interface ReportInput {
   rows?: Row[]
   /** Anything else worth keeping (samples, per-run detail); only in the JSON. */
   details?: unknown
+  /** The npm script that runs it (`bench:<script>`), when it is not `bench:<name>`: one script writing results of two names. */
+  script?: string
 }
 
 export interface Machine { cores: number, node: string, platform: string, memoryGb: number }
@@ -132,7 +134,7 @@ export function buildResult (name: string, args: BenchArgs, input: ReportInput):
   const targets = input.targets.map(t => checkTarget(t, input.figures[t.figure], args.targetScale))
   return {
     name,
-    command: [`npm run bench:${name}`, ...(args.given.length > 0 ? ['--', ...args.given] : [])].join(' '),
+    command: [`npm run bench:${input.script ?? name}`, ...(args.given.length > 0 ? ['--', ...args.given] : [])].join(' '),
     mode: args.quick ? 'quick' : 'full',
     figures: input.figures,
     targets,

@@ -227,5 +227,5 @@ await runBench(poissonRun ? 'trace-poisson' : 'trace', ['--trace', '--policy', '
   }
   // the README's plot: only from a whole run, every trace and policy at full length
   if (!args.quick && onlyTrace == null && onlyPolicy == null && arrivals === 'even') writeFrontier(PLOT, plotted)
-  return { figures, targets, rows, details: { mu, itemMs: ITEM_MS, arrivals, traces: details } }
+  return { figures, targets, rows, script: 'trace', details: { mu, itemMs: ITEM_MS, arrivals, traces: details } }
 })

@@ -120,6 +120,12 @@ describe('bench reports', () => {
     expect(table).toContain('| ratio | ratio 2× | ratio ≥ 2.5× | **no** (ratio) |')
   })
 
+  it('record the npm script that ran them when it writes a result of another name', () => {
+    const result = buildResult('trace-poisson', benchArgs(['--arrivals=poisson'], ['--arrivals']), { figures: {}, targets: [], script: 'trace' })
+    expect(result.name).toBe('trace-poisson')
+    expect(result.command).toBe('npm run bench:trace -- --arrivals=poisson')
+  })
+
   it('refuse a target or row naming a figure that was not reported', () => {
     expect(() => buildResult('demo', args(), { figures: {}, targets: [{ figure: 'gone', comparator: '<=', bound: 1 }] })).toThrow(/gone/)
   })

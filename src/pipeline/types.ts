@@ -70,7 +70,8 @@ export interface PipelineInit<In = unknown, Out = unknown> {
    * pre-started hosts on the agents (2 each by default, `prestartWorkers`) costs tens of ms, so idle
    * surplus held longer buys little. */
   scaleDownAfterMs?: number
-  /** Target busy fraction per worker when sizing a stage. Default 0.9. */
+  /** Target busy fraction per worker when sizing a stage: the cap a large stage runs at. A stage that names no
+   * `latencyObjectiveMs` also gets square-root staffing's headroom, a + 0.5·√a workers for a load of a (src/equalizer/staffing.ts). Default 0.9. */
   utilization?: number
   /** Turn the equalizer off (stages keep minWorkers). Default on. */
   equalize?: boolean

@@ -7,6 +7,10 @@ import { Tasks } from '../../../src/tasks/tasks.ts'
 import type { TasksConfig } from '../../../src/tasks/config.ts'
 import { JOURNAL_FILE } from '../../../src/tasks/journal.ts'
 import type { WorkerHandle } from '../../../src/owner/worker-handle.ts'
+import { TasksService } from '../../../src/tasks/service.ts'
+import type { TasksReply } from '../../../src/tasks/protocol-schema.ts'
+import { PeerCredentials } from '../../../src/trust/credentials.ts'
+import { Rejections } from '../../../src/transport/rejections.ts'
 import { flush, silent } from '../pipeline/fake-worker.ts'
 
 // a real file (pools check the module path); the fake workers never load it
@@ -54,4 +58,17 @@ export async function until (check: () => boolean): Promise<void> {
   const deadline = Date.now() + 10_000
   while (!check() && Date.now() < deadline) await flush()
   expect(check()).toBe(true)
+}
+
+/**
+ * The tasks protocol over `tasks` (owner id "owner", as journaledOwners names it), where peer `member`
+ * holds the member role; its data dir is removed by what is pushed to `cleanups`.
+ */
+export async function memberService (tasks: Tasks, member: string, cleanups: Array<() => Promise<void>>): Promise<TasksService> {
+  const credentials = new PeerCredentials()
+  credentials.record(member, { name: 'm', serial: '1', roles: new Set(['member']), notAfter: Number.MAX_SAFE_INTEGER })
+  const dataDir = await mkdtemp(join(tmpdir(), 'gridd-tasks-svc-'))
+  cleanups.push(async () => { await rm(dataDir, { recursive: true, force: true }) })
+  const forward = async (): Promise<TasksReply> => { throw new Error('nothing is forwarded here') }
+  return new TasksService({ tasks, self: 'owner', credentials, dataDir, prepareDataDir: async () => {}, forward, log: silent, rejections: new Rejections(silent) })
 }

@@ -1,16 +1,11 @@
 import { describe, it, expect, afterEach } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { Tasks } from '../../../src/tasks/tasks.ts'
-import { TasksService } from '../../../src/tasks/service.ts'
+import type { TasksService } from '../../../src/tasks/service.ts'
 import type { TasksReply, TasksRequest } from '../../../src/tasks/protocol-schema.ts'
 import type { WorkerHandle } from '../../../src/owner/worker-handle.ts'
-import { PeerCredentials } from '../../../src/trust/credentials.ts'
-import { Rejections } from '../../../src/transport/rejections.ts'
 import { ERR_NODE_STOPPED, ERR_TASK_CANCELLED } from '../../../src/errors.ts'
 import { flush, silent } from '../pipeline/fake-worker.ts'
-import { SQUARE, journaledOwners, until } from './journaled-owners.ts'
+import { SQUARE, journaledOwners, memberService, until } from './journaled-owners.ts'
 
 const member = 'member-peer'
 const journal = journaledOwners('gridd-tasks-stop-')
@@ -21,12 +16,7 @@ afterEach(async () => { for (const cleanup of cleanups.splice(0)) await cleanup(
 /** The tasks protocol over `tasks` (owner id "owner", as journaledOwners names it); `member` may submit and wait. */
 async function serviceOver (tasks: Tasks): Promise<TasksService> {
   tasks.register('sq', SQUARE)
-  const credentials = new PeerCredentials()
-  credentials.record(member, { name: 'm', serial: '1', roles: new Set(['member']), notAfter: Number.MAX_SAFE_INTEGER })
-  const dataDir = await mkdtemp(join(tmpdir(), 'gridd-tasks-stop-svc-'))
-  cleanups.push(async () => { await rm(dataDir, { recursive: true, force: true }) })
-  const forward = async (): Promise<TasksReply> => { throw new Error('nothing is forwarded here') }
-  return new TasksService({ tasks, self: 'owner', credentials, dataDir, prepareDataDir: async () => {}, forward, log: silent, rejections: new Rejections(silent) })
+  return await memberService(tasks, member, cleanups)
 }
 
 const submit: TasksRequest = { op: 'submit', module: { kind: 'name', name: 'sq' }, input: 3 }

@@ -1,15 +1,10 @@
 import { describe, it, expect, afterEach } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { Tasks } from '../../../src/tasks/tasks.ts'
-import { TasksService } from '../../../src/tasks/service.ts'
+import type { TasksService } from '../../../src/tasks/service.ts'
 import type { TasksReply } from '../../../src/tasks/protocol-schema.ts'
-import { PeerCredentials } from '../../../src/trust/credentials.ts'
-import { Rejections } from '../../../src/transport/rejections.ts'
 import { ERR_NODE_STOPPED } from '../../../src/errors.ts'
-import { FakeWorker, silent } from '../pipeline/fake-worker.ts'
-import { SQUARE, journaledOwners, until } from './journaled-owners.ts'
+import { FakeWorker } from '../pipeline/fake-worker.ts'
+import { SQUARE, journaledOwners, memberService, until } from './journaled-owners.ts'
 
 /**
  * A task whose worker answers while its durable owner stops gracefully: what its local handle and a remote wait
@@ -32,12 +27,7 @@ async function owner (prepare?: () => Promise<void>): Promise<Owner> {
   const workers: FakeWorker[] = []
   const tasks = await journal.start(async () => { const w = new FakeWorker('task:square.mjs', () => 'hold'); workers.push(w); return w }, {}, prepare)
   tasks.register('sq', SQUARE)
-  const credentials = new PeerCredentials()
-  credentials.record(member, { name: 'm', serial: '1', roles: new Set(['member']), notAfter: Number.MAX_SAFE_INTEGER })
-  const dataDir = await mkdtemp(join(tmpdir(), 'gridd-tasks-stop-race-svc-'))
-  cleanups.push(async () => { await rm(dataDir, { recursive: true, force: true }) })
-  const forward = async (): Promise<TasksReply> => { throw new Error('nothing is forwarded here') }
-  const svc = new TasksService({ tasks, self: 'owner', credentials, dataDir, prepareDataDir: async () => {}, forward, log: silent, rejections: new Rejections(silent) })
+  const svc = await memberService(tasks, member, cleanups)
   return { tasks, workers, svc }
 }
 
